@@ -1,0 +1,52 @@
+// Generated layout, hand-checked: one accumulator register per (row, vector) of the tile, so the
+// inner loop is {loads of B} + {one broadcast of A per row} + {FMAs}, and nothing else.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Recur.Kernels;
+
+/// <summary>Portable Vector128 (any ISA .NET supports) micro-kernel: a 4×8 tile of C from packed panels of A (4 rows) and B (8 columns).</summary>
+internal readonly struct PortableKernel : IGemmMicroKernel
+{
+    public static int Mr => 4;
+    public static int Nr => 8;
+    public static bool IsSupported => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
+    {
+        Vector128<float> c00 = default; Vector128<float> c01 = default;
+        Vector128<float> c10 = default; Vector128<float> c11 = default;
+        Vector128<float> c20 = default; Vector128<float> c21 = default;
+        Vector128<float> c30 = default; Vector128<float> c31 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector128.Load(pb + 0); var b1 = Vector128.Load(pb + 4);
+            var a0 = Vector128.Create(pa[0]); c00 = Vector128.MultiplyAddEstimate(a0, b0, c00); c01 = Vector128.MultiplyAddEstimate(a0, b1, c01);
+            var a1 = Vector128.Create(pa[1]); c10 = Vector128.MultiplyAddEstimate(a1, b0, c10); c11 = Vector128.MultiplyAddEstimate(a1, b1, c11);
+            var a2 = Vector128.Create(pa[2]); c20 = Vector128.MultiplyAddEstimate(a2, b0, c20); c21 = Vector128.MultiplyAddEstimate(a2, b1, c21);
+            var a3 = Vector128.Create(pa[3]); c30 = Vector128.MultiplyAddEstimate(a3, b0, c30); c31 = Vector128.MultiplyAddEstimate(a3, b1, c31);
+            pa += 4;
+            pb += 8;
+        }
+        if (bias != null)
+        {
+            var bias0 = Vector128.Load(bias + 0); var bias1 = Vector128.Load(bias + 4);
+            c00 += bias0; c01 += bias1;
+            c10 += bias0; c11 += bias1;
+            c20 += bias0; c21 += bias1;
+            c30 += bias0; c31 += bias1;
+        }
+        if (accumulate)
+        {
+            c00 += Vector128.Load(c + 0 * ldc + 0); c01 += Vector128.Load(c + 0 * ldc + 4);
+            c10 += Vector128.Load(c + 1 * ldc + 0); c11 += Vector128.Load(c + 1 * ldc + 4);
+            c20 += Vector128.Load(c + 2 * ldc + 0); c21 += Vector128.Load(c + 2 * ldc + 4);
+            c30 += Vector128.Load(c + 3 * ldc + 0); c31 += Vector128.Load(c + 3 * ldc + 4);
+        }
+        c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 4);
+        c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 4);
+        c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 4);
+        c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 4);
+    }
+}

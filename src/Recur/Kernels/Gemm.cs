@@ -1,0 +1,330 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Recur.Kernels;
+
+/// <summary>Instruction-set path of the GEMM micro-kernel.</summary>
+public enum GemmIsa
+{
+    /// <summary>The widest path this machine supports (AVX-512, then AVX2+FMA, then portable).</summary>
+    Auto,
+    /// <summary>AVX-512F, 12×32 tiles.</summary>
+    Avx512,
+    /// <summary>AVX2 with FMA, 6×16 tiles.</summary>
+    Avx2,
+    /// <summary><see cref="System.Runtime.Intrinsics.Vector128"/> code that runs on every .NET platform, 4×8 tiles.</summary>
+    Portable,
+}
+
+/// <summary>The contract of a micro-kernel: <c>C[Mr×Nr] = (accumulate ? C : 0) + bias + Apanel·Bpanel</c>.</summary>
+internal interface IGemmMicroKernel
+{
+    static abstract int Mr { get; }
+    static abstract int Nr { get; }
+    static abstract bool IsSupported { get; }
+    static abstract unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias);
+}
+
+/// <summary>
+/// Single-precision general matrix multiply, <c>C = (accumulate ? C : 0) + op(A)·op(B) + bias</c>, where op is an
+/// optional transpose, all matrices row-major with leading dimensions. Packed and cache-blocked in the style of
+/// BLIS (Goto &amp; van de Geijn 2008), with a register-tiled micro-kernel per instruction set chosen at run time.
+/// Large products are split across threads by disjoint blocks of C; each element of C is always summed in the same
+/// order, so results do not depend on the thread count.
+/// </summary>
+public static class Gemm
+{
+    const int Kc = 256;                  // depth of a packed block: a B micro-panel (Kc×Nr) stays in L1
+    const long MinFlopsPerThread = 1L << 21; // below ~2 MFLOP a thread hand-off costs more than it saves
+
+    /// <summary>The path <see cref="GemmIsa.Auto"/> resolves to on this machine.</summary>
+    public static GemmIsa BestIsa { get; } =
+        Avx512Kernel.IsSupported ? GemmIsa.Avx512 : Avx2Kernel.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+
+    /// <summary>Whether this machine can run <paramref name="isa"/>.</summary>
+    public static bool IsSupported(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Auto or GemmIsa.Portable => true,
+        GemmIsa.Avx512 => Avx512Kernel.IsSupported,
+        GemmIsa.Avx2 => Avx2Kernel.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>
+    /// <c>C[m×n] = (accumulate ? C : 0) + op(A)·op(B) + bias</c>. op(A) is m×k (A is stored k×m when
+    /// <paramref name="transposeA"/>), op(B) is k×n (B is stored n×k when <paramref name="transposeB"/>).
+    /// <paramref name="bias"/>, when not empty, has n entries added to every row of C.
+    /// <c>threads</c> bounds the threads used (0 means <see cref="Parallelism.MaxThreads"/>); <c>isa</c> forces a
+    /// micro-kernel path (tests run every path). Operands are checked against their sizes before any work is done.
+    /// </summary>
+    public static unsafe void Multiply(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate = false, ReadOnlySpan<float> bias = default,
+        int threads = 0, GemmIsa isa = GemmIsa.Auto)
+    {
+        if (m < 0 || n < 0 || k < 0)
+            throw new ArgumentException($"Gemm: negative size m={m}, n={n}, k={k}.");
+        CheckOperand("A", a, transposeA ? k : m, transposeA ? m : k, lda);
+        CheckOperand("B", b, transposeB ? n : k, transposeB ? k : n, ldb);
+        CheckOperand("C", c, m, n, ldc);
+        if (!bias.IsEmpty && bias.Length < n)
+            throw new ArgumentException($"Gemm: bias has {bias.Length} entries but C has {n} columns.");
+        if (isa == GemmIsa.Auto) isa = BestIsa;
+        if (!IsSupported(isa))
+            throw new PlatformNotSupportedException($"Gemm: this machine does not support the {isa} path.");
+        if (m == 0 || n == 0) return;
+
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+        {
+            var problem = new Problem(transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, pbias);
+            switch (isa)
+            {
+                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
+                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
+                default: Run<PortableKernel>(problem, threads); break;
+            }
+        }
+    }
+
+    static void CheckOperand(string name, ReadOnlySpan<float> span, int rows, int cols, int ld)
+    {
+        if (ld < cols || ld < 0)
+            throw new ArgumentException($"Gemm: leading dimension of {name} is {ld} but its rows hold {cols} values.");
+        long needed = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (span.Length < needed)
+            throw new ArgumentException($"Gemm: {name} is {rows}×{cols} (leading dimension {ld}) and needs {needed} values, but its buffer holds {span.Length}.");
+    }
+
+    /// <summary>One product, as raw pointers (valid only while the caller keeps the spans fixed).</summary>
+    readonly unsafe struct Problem(bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b, nint ldb,
+        float* c, nint ldc, bool accumulate, float* bias)
+    {
+        public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate;
+        public readonly int M = m, N = n, K = k;
+        public readonly float* A = a, B = b, C = c, Bias = bias;
+        public readonly nint Lda = lda, Ldb = ldb, Ldc = ldc;
+
+        /// <summary>The rows [i0, i0+rows) and columns [j0, j0+cols) of this product's C.</summary>
+        public Problem Block(int i0, int rows, int j0, int cols) => new(
+            TransA, TransB, rows, cols, K,
+            TransA ? A + i0 : A + i0 * Lda, Lda,
+            TransB ? B + j0 * Ldb : B + j0, Ldb,
+            C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0);
+    }
+
+    static unsafe void Run<TKernel>(Problem p, int threads) where TKernel : struct, IGemmMicroKernel
+    {
+        if (p.K == 0)
+        {
+            for (int i = 0; i < p.M; i++)
+            {
+                var row = new Span<float>(p.C + i * p.Ldc, p.N);
+                if (!p.Accumulate) row.Clear();
+                if (p.Bias != null) System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(p.Bias, p.N), row);
+            }
+            return;
+        }
+
+        int maxThreads = threads > 0 ? threads : Parallelism.MaxThreads;
+        long flops = 2L * p.M * p.N * p.K;
+        int t = (int)Math.Clamp(flops / MinFlopsPerThread, 1, maxThreads);
+        int mr = TKernel.Mr, nr = TKernel.Nr;
+        // Split C into t slabs of whole micro-tiles: by columns when there are enough (each thread then packs
+        // only its own part of B, the larger operand in RNN products), otherwise by rows.
+        if (t > 1 && p.N >= t * nr * 4)
+        {
+            int[] bounds = Partition(p.N, t, nr);
+            Parallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t },
+                s => Blocked<TKernel>(p.Block(0, p.M, bounds[s], bounds[s + 1] - bounds[s])));
+        }
+        else if (t > 1 && p.M >= t * mr * 2)
+        {
+            int[] bounds = Partition(p.M, t, mr);
+            Parallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t },
+                s => Blocked<TKernel>(p.Block(bounds[s], bounds[s + 1] - bounds[s], 0, p.N)));
+        }
+        else
+        {
+            Blocked<TKernel>(p);
+        }
+    }
+
+    /// <summary>Splits [0, total) into <paramref name="parts"/> ranges whose inner bounds are multiples of <paramref name="unit"/>.</summary>
+    static int[] Partition(int total, int parts, int unit)
+    {
+        var bounds = new int[parts + 1];
+        int units = (total + unit - 1) / unit;
+        for (int s = 1; s < parts; s++) bounds[s] = Math.Min(total, (int)((long)units * s / parts) * unit);
+        bounds[parts] = total;
+        return bounds;
+    }
+
+    /// <summary>The single-threaded blocked algorithm: loops jc (Nc) → pc (Kc) → ic (Mc) → jr (Nr) → ir (Mr).</summary>
+    static unsafe void Blocked<TKernel>(Problem p) where TKernel : struct, IGemmMicroKernel
+    {
+        int mr = TKernel.Mr, nr = TKernel.Nr;
+        int mc = mr * 16, nc = nr * 64;
+        var buffers = PackBuffers.ForThisThread(mc * Kc, nc * Kc);
+        float* packA = buffers.A, packB = buffers.B;
+        float* tile = stackalloc float[mr * nr + 16];
+        tile = (float*)(((nint)tile + 63) & ~(nint)63);
+
+        for (int jc = 0; jc < p.N; jc += nc)
+        {
+            int ncCur = Math.Min(nc, p.N - jc);
+            for (int pc = 0; pc < p.K; pc += Kc)
+            {
+                int kc = Math.Min(Kc, p.K - pc);
+                PackB(p, pc, kc, jc, ncCur, nr, packB);
+                bool first = pc == 0;
+                bool accumulate = p.Accumulate || !first;
+                float* bias = first && p.Bias != null ? p.Bias + jc : null;
+                for (int ic = 0; ic < p.M; ic += mc)
+                {
+                    int mcCur = Math.Min(mc, p.M - ic);
+                    PackA(p, ic, mcCur, pc, kc, mr, packA);
+                    for (int jr = 0; jr < ncCur; jr += nr)
+                    {
+                        int nrCur = Math.Min(nr, ncCur - jr);
+                        float* pb = packB + (nint)jr * kc;
+                        float* biasTile = bias == null ? null : bias + jr;
+                        for (int ir = 0; ir < mcCur; ir += mr)
+                        {
+                            int mrCur = Math.Min(mr, mcCur - ir);
+                            float* pa = packA + (nint)ir * kc;
+                            float* c = p.C + (ic + ir) * p.Ldc + jc + jr;
+                            if (mrCur == mr && nrCur == nr)
+                            {
+                                TKernel.Run(kc, pa, pb, c, p.Ldc, accumulate, biasTile);
+                            }
+                            else
+                            {
+                                TKernel.Run(kc, pa, pb, tile, nr, false, null);
+                                StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static unsafe void StoreEdge(float* tile, int ldt, float* c, nint ldc, int rows, int cols, bool accumulate, float* bias)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float* src = tile + i * ldt, dst = c + i * ldc;
+            for (int j = 0; j < cols; j++)
+            {
+                float v = src[j];
+                if (bias != null) v += bias[j];
+                dst[j] = accumulate ? dst[j] + v : v;
+            }
+        }
+    }
+
+    /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as Mr-row panels, k-major inside a panel, zero-padded to whole panels.</summary>
+    static unsafe void PackA(in Problem p, int ic, int mc, int pc, int kc, int mr, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            float* panel = dst + (nint)ir * kc;
+            if (p.TransA)
+            {
+                // A is stored k×m: one k-slice of the panel is a contiguous run of rows.
+                float* src = p.A + (nint)pc * p.Lda + ic + ir;
+                for (int q = 0; q < kc; q++, src += p.Lda, panel += mr)
+                {
+                    int r = 0;
+                    for (; r < rows; r++) panel[r] = src[r];
+                    for (; r < mr; r++) panel[r] = 0f;
+                }
+            }
+            else
+            {
+                for (int r = 0; r < mr; r++)
+                {
+                    if (r < rows)
+                    {
+                        float* src = p.A + (ic + ir + r) * p.Lda + pc;
+                        for (int q = 0; q < kc; q++) panel[q * mr + r] = src[q];
+                    }
+                    else
+                    {
+                        for (int q = 0; q < kc; q++) panel[q * mr + r] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as Nr-column panels, k-major inside a panel, zero-padded.</summary>
+    static unsafe void PackB(in Problem p, int pc, int kc, int jc, int nc, int nr, float* dst)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (nint)jr * kc;
+            if (!p.TransB)
+            {
+                // B is stored k×n: one k-slice of the panel is a contiguous run of columns.
+                float* src = p.B + (nint)pc * p.Ldb + jc + jr;
+                if (cols == nr)
+                {
+                    for (int q = 0; q < kc; q++, src += p.Ldb, panel += nr)
+                        Buffer.MemoryCopy(src, panel, nr * sizeof(float), nr * sizeof(float));
+                }
+                else
+                {
+                    for (int q = 0; q < kc; q++, src += p.Ldb, panel += nr)
+                    {
+                        int j = 0;
+                        for (; j < cols; j++) panel[j] = src[j];
+                        for (; j < nr; j++) panel[j] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                for (int j = 0; j < nr; j++)
+                {
+                    if (j < cols)
+                    {
+                        float* src = p.B + (jc + jr + j) * p.Ldb + pc;
+                        for (int q = 0; q < kc; q++) panel[q * nr + j] = src[q];
+                    }
+                    else
+                    {
+                        for (int q = 0; q < kc; q++) panel[q * nr + j] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Per-thread packing buffers, 64-byte aligned, kept for the life of the thread.</summary>
+    sealed unsafe class PackBuffers
+    {
+        [ThreadStatic] static PackBuffers? current;
+        float[] storageA = [], storageB = [];
+        public float* A, B;
+
+        public static PackBuffers ForThisThread(int sizeA, int sizeB)
+        {
+            var buffers = current ??= new PackBuffers();
+            if (buffers.storageA.Length < sizeA + 16) buffers.A = Allocate(sizeA, out buffers.storageA);
+            if (buffers.storageB.Length < sizeB + 16) buffers.B = Allocate(sizeB, out buffers.storageB);
+            return buffers;
+        }
+
+        static float* Allocate(int size, out float[] storage)
+        {
+            // Pinned-heap arrays never move, so the aligned pointer stays valid; the GC frees them with the thread.
+            storage = GC.AllocateUninitializedArray<float>(size + 16, pinned: true);
+            nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
+            return (float*)((address + 63) & ~(nint)63);
+        }
+    }
+}
