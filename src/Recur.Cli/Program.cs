@@ -1,1 +1,7 @@
-System.Console.WriteLine("hi");
+using System.CommandLine;
+using Recur.Cli;
+
+var root = new RootCommand("Recur: recurrent neural networks for .NET — train, evaluate and inspect RNN, LSTM and GRU models.");
+root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
+return root.Parse(args).Invoke();

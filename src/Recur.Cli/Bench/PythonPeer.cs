@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Recur.Cli.Bench;
+
+/// <summary>
+/// Runs a peer benchmark script (embedded from <c>bench/peers</c>) with Debian's own <c>/usr/bin/python3</c>, whose
+/// numpy and torch use OpenBLAS; the pyenv python first on PATH has neither.
+/// </summary>
+static class PythonPeer
+{
+    public const string Interpreter = "/usr/bin/python3";
+
+    /// <summary>Runs <paramref name="script"/> with <paramref name="request"/> as a JSON argument; null (and a reason) when the peer is unavailable.</summary>
+    public static T? Run<T>(string script, object request, int threads, out string? problem) where T : class
+    {
+        problem = null;
+        if (!File.Exists(Interpreter))
+        {
+            problem = $"{Interpreter} not found; install the peer with bench/install-peer.sh";
+            return null;
+        }
+        string path = Path.Combine(Path.GetTempPath(), $"recur-peer-{Environment.ProcessId}-{script}");
+        using (var resource = typeof(PythonPeer).Assembly.GetManifestResourceStream("peers/" + script)
+            ?? throw new InvalidOperationException($"peer script {script} is not embedded"))
+        using (var file = File.Create(path))
+            resource.CopyTo(file);
+        try
+        {
+            var start = new ProcessStartInfo(Interpreter, [path, JsonSerializer.Serialize(request)])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true,
+            };
+            foreach (var name in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
+                start.Environment[name] = threads.ToString();
+            start.Environment.Remove("PYTHONPATH");
+            start.Environment.Remove("PYTHONHOME");
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+            {
+                problem = $"peer {script} failed (exit {process.ExitCode}): {stderr.Result.Trim().Split('\n').LastOrDefault()} — install it with bench/install-peer.sh";
+                return null;
+            }
+            return JsonSerializer.Deserialize<T>(stdout);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using System.CommandLine;
+using Recur.Cli.Bench;
+using Recur.Kernels;
+
+namespace Recur.Cli;
+
+/// <summary><c>recur bench ...</c>: speed measured against the PyTorch/OpenBLAS peers in the same run.</summary>
+static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks against Debian's numpy/PyTorch (OpenBLAS), measured in the same run.");
+
+        var threads = new Option<int[]>("--threads") { Description = "Thread counts to measure (default: 1 and 2).", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1, 2] };
+        var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
+        var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var isa = new Option<GemmIsa>("--isa") { Description = "Force a GEMM micro-kernel path.", DefaultValueFactory = _ => GemmIsa.Auto };
+        var gemm = new Command("gemm", "GFLOP/s of Recur's GEMM and OpenBLAS for 256³, 1024³, 2048³ and the RNN shape 64×1024×384.")
+        {
+            threads, seconds, json, isa,
+        };
+        gemm.SetAction(r => GemmBench.Run(r.GetValue(threads)!, r.GetValue(seconds), r.GetValue(json), r.GetValue(isa)));
+        bench.Subcommands.Add(gemm);
+        return bench;
+    }
+}
