@@ -1,0 +1,131 @@
+using System.Numerics.Tensors;
+using Recur.Kernels;
+
+namespace Recur;
+
+/// <summary>Neural-network operations with parameters passed in: linear maps, embeddings, dropout, layer norm.</summary>
+public static class Functional
+{
+    /// <summary>
+    /// <c>y = x·Wᵀ + b</c> with PyTorch's layout: <paramref name="weight"/> is [out, in], <paramref name="bias"/> is
+    /// [out] or null, <paramref name="input"/> is [..., in]. The bias is added inside the GEMM.
+    /// </summary>
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    {
+        if (weight.Rank != 2 || input.Rank < 1 || input.Size(-1) != weight.Size(1))
+            throw new ArgumentException($"Linear: input {ShapeUtil.Format(input.Shape)} does not fit weight {ShapeUtil.Format(weight.Shape)} ([out, in]).");
+        int outFeatures = weight.Size(0), inFeatures = weight.Size(1);
+        if (bias != null && (bias.Rank != 1 || bias.Length != outFeatures))
+            throw new ArgumentException($"Linear: bias {ShapeUtil.Format(bias.Shape)} does not match {outFeatures} output features.");
+        int rows = ShapeUtil.Count(input.Shape[..^1]);
+        var outShape = input.ShapeArray();
+        outShape[^1] = outFeatures;
+        var output = Tensor.Zeros(outShape);
+        Gemm.Multiply(false, true, rows, outFeatures, inFeatures, input.Span, inFeatures, weight.Span, inFeatures,
+            output.Span, outFeatures, bias: bias is null ? default : bias.Span);
+        return Tensor.Result(output, bias is null ? [input, weight] : [input, weight, bias], g =>
+        {
+            if (input.RequiresGrad)
+                Gemm.Multiply(false, false, rows, inFeatures, outFeatures, g.Span, outFeatures, weight.Span, inFeatures,
+                    input.GradSpan(), inFeatures, accumulate: true);
+            if (weight.RequiresGrad)
+                Gemm.Multiply(true, false, outFeatures, inFeatures, rows, g.Span, outFeatures, input.Span, inFeatures,
+                    weight.GradSpan(), inFeatures, accumulate: true);
+            if (bias is { RequiresGrad: true })
+            {
+                var gb = bias.GradSpan();
+                for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, g.Span.Slice(r * outFeatures, outFeatures), gb);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Rows of <paramref name="weight"/> [vocab, dim] for each id: output shape is <paramref name="idsShape"/> + [dim].
+    /// The backward adds into the used rows only.
+    /// </summary>
+    public static Tensor Embedding(Tensor weight, ReadOnlySpan<int> ids, int[] idsShape)
+    {
+        if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight must be [vocab, dim], got {ShapeUtil.Format(weight.Shape)}.");
+        if (ShapeUtil.Count(idsShape) != ids.Length)
+            throw new ArgumentException($"Embedding: {ids.Length} ids do not fill shape {ShapeUtil.Format(idsShape)}.");
+        int vocab = weight.Size(0), dim = weight.Size(1);
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)vocab)
+                throw new ArgumentException($"Embedding: id {ids[i]} at position {i} is outside the vocabulary of {vocab}.");
+        var output = Tensor.Zeros([.. idsShape, dim]);
+        var copy = ids.ToArray();
+        for (int i = 0; i < copy.Length; i++) weight.Span.Slice(copy[i] * dim, dim).CopyTo(output.Span.Slice(i * dim, dim));
+        return Tensor.Result(output, weight, g =>
+        {
+            var gw = weight.GradSpan();
+            for (int i = 0; i < copy.Length; i++)
+            {
+                var row = gw.Slice(copy[i] * dim, dim);
+                TensorPrimitives.Add(row, g.Span.Slice(i * dim, dim), row);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Inverted dropout: in training, zeroes each element with probability <paramref name="p"/> (drawn from
+    /// <paramref name="random"/>) and scales the rest by 1/(1−p); otherwise returns the input unchanged.
+    /// </summary>
+    public static Tensor Dropout(Tensor input, float p, bool training, RandomGenerator random)
+    {
+        if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout: p must be in [0, 1).");
+        if (!training || p == 0f) return input;
+        var mask = new float[input.Length];
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < mask.Length; i++) mask[i] = random.NextFloat() >= p ? scale : 0f;
+        var output = Tensor.Zeros(input.ShapeArray());
+        TensorPrimitives.Multiply(input.Span, mask, output.Span);
+        return Tensor.Result(output, input, g => Tensor.AddProduct(input.GradSpan(), g.Span, mask));
+    }
+
+    /// <summary>
+    /// Layer normalisation over the last axis (Ba et al. 2016): (x − mean)/√(var + eps)·γ + β with the biased variance,
+    /// as <c>torch.nn.functional.layer_norm</c>. <paramref name="gamma"/> and <paramref name="beta"/> are [features] or null.
+    /// </summary>
+    public static Tensor LayerNorm(Tensor input, Tensor? gamma, Tensor? beta, float eps = 1e-5f)
+    {
+        int features = input.Size(-1);
+        if (gamma != null && gamma.Length != features || beta != null && beta.Length != features)
+            throw new ArgumentException($"LayerNorm: γ/β must have {features} entries for input {ShapeUtil.Format(input.Shape)}.");
+        int rows = features == 0 ? 0 : input.Length / features;
+        var output = Tensor.Zeros(input.ShapeArray());
+        var normalized = new float[input.Length];
+        var inverseStd = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            var x = input.Span.Slice(r * features, features);
+            var xhat = normalized.AsSpan(r * features, features);
+            float mean = TensorPrimitives.Sum(x) / features;
+            TensorPrimitives.Subtract(x, mean, xhat);
+            float variance = TensorPrimitives.SumOfSquares(xhat) / features;
+            inverseStd[r] = 1f / MathF.Sqrt(variance + eps);
+            TensorPrimitives.Multiply(xhat, inverseStd[r], xhat);
+            var y = output.Span.Slice(r * features, features);
+            if (gamma != null) TensorPrimitives.Multiply(xhat, gamma.Span, y); else xhat.CopyTo(y);
+            if (beta != null) TensorPrimitives.Add(y, beta.Span, y);
+        }
+        Tensor[] inputs = gamma is null ? beta is null ? [input] : [input, beta] : beta is null ? [input, gamma] : [input, gamma, beta];
+        return Tensor.Result(output, inputs, g =>
+        {
+            var gy = new float[features];
+            for (int r = 0; r < rows; r++)
+            {
+                var grow = g.Span.Slice(r * features, features);
+                var xhat = normalized.AsSpan(r * features, features);
+                if (gamma is { RequiresGrad: true }) Tensor.AddProduct(gamma.GradSpan(), grow, xhat);
+                if (beta is { RequiresGrad: true }) { var gb = beta.GradSpan(); TensorPrimitives.Add(gb, grow, gb); }
+                if (!input.RequiresGrad) continue;
+                // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)), ĝ = g⊙γ
+                if (gamma != null) TensorPrimitives.Multiply(grow, gamma.Span, gy); else grow.CopyTo(gy);
+                float meanG = TensorPrimitives.Sum(gy) / features;
+                float meanGx = TensorPrimitives.Dot(gy, xhat) / features;
+                var gx = input.GradSpan().Slice(r * features, features);
+                for (int i = 0; i < features; i++) gx[i] += inverseStd[r] * (gy[i] - meanG - xhat[i] * meanGx);
+            }
+        });
+    }
+}

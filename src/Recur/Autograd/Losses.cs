@@ -1,0 +1,117 @@
+using System.Numerics.Tensors;
+
+namespace Recur;
+
+/// <summary>Loss functions, each reduced to a mean as PyTorch's default <c>reduction='mean'</c>.</summary>
+public static class Losses
+{
+    /// <summary>
+    /// Cross-entropy of <paramref name="logits"/> [..., classes] against class indices (one per row), as
+    /// <c>torch.nn.functional.cross_entropy</c>: rows whose target is <paramref name="ignoreIndex"/> do not count;
+    /// <paramref name="mask"/> (one weight per row, e.g. 0 for padding) weights rows; with label smoothing ε the
+    /// target distribution is (1−ε)·onehot + ε/classes. The result is Σ wᵢ·lossᵢ / Σ wᵢ (0 when no row counts).
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, int ignoreIndex = -100,
+        ReadOnlySpan<float> mask = default, float labelSmoothing = 0f)
+    {
+        if (logits.Rank < 1) throw new ArgumentException("CrossEntropy: logits must have a class axis.");
+        int classes = logits.Size(-1);
+        int rows = classes == 0 ? 0 : logits.Length / classes;
+        if (targets.Length != rows)
+            throw new ArgumentException($"CrossEntropy: {targets.Length} targets for logits {ShapeUtil.Format(logits.Shape)} ({rows} rows).");
+        if (!mask.IsEmpty && mask.Length != rows)
+            throw new ArgumentException($"CrossEntropy: mask has {mask.Length} entries for {rows} rows.");
+        if (labelSmoothing < 0f || labelSmoothing > 1f)
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "CrossEntropy: label smoothing must be in [0, 1].");
+        var weights = new float[rows];
+        var target = targets.ToArray();
+        for (int r = 0; r < rows; r++)
+        {
+            if (target[r] == ignoreIndex) continue;
+            if ((uint)target[r] >= (uint)classes)
+                throw new ArgumentException($"CrossEntropy: target {target[r]} in row {r} is not a class index in [0, {classes}).");
+            weights[r] = mask.IsEmpty ? 1f : mask[r];
+        }
+        double total = 0;
+        foreach (float w in weights) total += w;
+        var logProbabilities = new float[logits.Length];
+        Tensor.SoftmaxKernel(logits.Span, logProbabilities, [rows, classes], 1, log: true);
+        double loss = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            if (weights[r] == 0f) continue;
+            var row = logProbabilities.AsSpan(r * classes, classes);
+            double rowLoss = -(1 - labelSmoothing) * row[target[r]];
+            if (labelSmoothing > 0f) rowLoss -= labelSmoothing / classes * TensorPrimitives.Sum(row);
+            loss += weights[r] * rowLoss;
+        }
+        float scale = total > 0 ? (float)(1.0 / total) : 0f;
+        var output = Tensor.Scalar((float)(loss * scale));
+        return Tensor.Result(output, logits, g =>
+        {
+            // d/dlogits = w/Σw · (softmax − target distribution)
+            var gx = logits.GradSpan();
+            float seed = g.Span[0] * scale;
+            for (int r = 0; r < rows; r++)
+            {
+                if (weights[r] == 0f) continue;
+                float factor = seed * weights[r];
+                var dst = gx.Slice(r * classes, classes);
+                var row = logProbabilities.AsSpan(r * classes, classes);
+                for (int c = 0; c < classes; c++)
+                {
+                    float targetProbability = labelSmoothing / classes + (c == target[r] ? 1f - labelSmoothing : 0f);
+                    dst[c] += factor * (MathF.Exp(row[c]) - targetProbability);
+                }
+            }
+        });
+    }
+
+    /// <summary>Mean squared error between equally shaped tensors.</summary>
+    public static Tensor MeanSquaredError(Tensor prediction, Tensor target)
+    {
+        if (!prediction.Shape.SequenceEqual(target.Shape))
+            throw new ArgumentException($"MeanSquaredError: prediction {ShapeUtil.Format(prediction.Shape)} and target {ShapeUtil.Format(target.Shape)} differ.");
+        var difference = new float[prediction.Length];
+        TensorPrimitives.Subtract(prediction.Span, target.Span, difference);
+        int n = Math.Max(prediction.Length, 1);
+        var output = Tensor.Scalar(TensorPrimitives.SumOfSquares(difference) / n);
+        return Tensor.Result(output, [prediction, target], g =>
+        {
+            float factor = 2f * g.Span[0] / n;
+            if (prediction.RequiresGrad) TensorPrimitives.MultiplyAdd(difference, factor, prediction.GradSpan(), prediction.GradSpan());
+            if (target.RequiresGrad) TensorPrimitives.MultiplyAdd(difference, -factor, target.GradSpan(), target.GradSpan());
+        });
+    }
+
+    /// <summary>
+    /// Binary cross-entropy on logits, mean over elements, computed stably as max(x,0) − x·t + log(1 + e^−|x|)
+    /// (<c>torch.nn.functional.binary_cross_entropy_with_logits</c>). Targets are probabilities in [0, 1].
+    /// </summary>
+    public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets)
+    {
+        if (!logits.Shape.SequenceEqual(targets.Shape))
+            throw new ArgumentException($"BinaryCrossEntropyWithLogits: logits {ShapeUtil.Format(logits.Shape)} and targets {ShapeUtil.Format(targets.Shape)} differ.");
+        ReadOnlySpan<float> x = logits.Span, t = targets.Span;
+        double loss = 0;
+        for (int i = 0; i < x.Length; i++)
+            loss += Math.Max(x[i], 0f) - x[i] * t[i] + Math.Log(1 + Math.Exp(-Math.Abs(x[i])));
+        int n = Math.Max(x.Length, 1);
+        var output = Tensor.Scalar((float)(loss / n));
+        return Tensor.Result(output, [logits, targets], g =>
+        {
+            float factor = g.Span[0] / n;
+            ReadOnlySpan<float> xv = logits.Span, tv = targets.Span;
+            if (logits.RequiresGrad)
+            {
+                var gx = logits.GradSpan();
+                for (int i = 0; i < gx.Length; i++) gx[i] += factor * (1f / (1f + MathF.Exp(-xv[i])) - tv[i]);
+            }
+            if (targets.RequiresGrad)
+            {
+                var gt = targets.GradSpan();
+                for (int i = 0; i < gt.Length; i++) gt[i] -= factor * xv[i];
+            }
+        });
+    }
+}

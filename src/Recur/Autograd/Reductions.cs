@@ -1,0 +1,169 @@
+using System.Numerics.Tensors;
+
+namespace Recur;
+
+public sealed partial class Tensor
+{
+    /// <summary>Sum of all elements (a rank-0 tensor).</summary>
+    public Tensor Sum()
+    {
+        var output = Scalar(TensorPrimitives.Sum(Span));
+        var x = this;
+        return Result(output, x, g =>
+        {
+            var dst = x.GradSpan();
+            TensorPrimitives.Add(dst, g.Span[0], dst);
+        });
+    }
+
+    /// <summary>Mean of all elements (a rank-0 tensor).</summary>
+    public Tensor Mean() => Sum() * (1f / Math.Max(Length, 1));
+
+    /// <summary>Sum over <paramref name="axis"/>; the axis is kept with size 1 when <paramref name="keepDim"/>.</summary>
+    public Tensor Sum(int axis, bool keepDim = false)
+    {
+        int ax = ShapeUtil.Axis(axis, Rank, "Sum");
+        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        var outShape = ReducedShape(ax, keepDim);
+        var output = Zeros(outShape);
+        ReadOnlySpan<float> xv = Span;
+        var ov = output.Span;
+        for (int o = 0; o < outer; o++)
+            for (int d = 0; d < dim; d++)
+            {
+                var dst = ov.Slice(o * inner, inner);
+                TensorPrimitives.Add(dst, xv.Slice((o * dim + d) * inner, inner), dst);
+            }
+        var x = this;
+        return Result(output, x, g =>
+        {
+            var gx = x.GradSpan();
+            ReadOnlySpan<float> gv = g.Span;
+            for (int o = 0; o < outer; o++)
+                for (int d = 0; d < dim; d++)
+                {
+                    var dst = gx.Slice((o * dim + d) * inner, inner);
+                    TensorPrimitives.Add(dst, gv.Slice(o * inner, inner), dst);
+                }
+        });
+    }
+
+    /// <summary>Mean over <paramref name="axis"/>.</summary>
+    public Tensor Mean(int axis, bool keepDim = false) =>
+        Sum(axis, keepDim) * (1f / Math.Max(shape[ShapeUtil.Axis(axis, Rank, "Mean")], 1));
+
+    /// <summary>Sum over several axes.</summary>
+    public Tensor Sum(int[] axes, bool keepDim = false)
+    {
+        var normalized = axes.Select(a => ShapeUtil.Axis(a, Rank, "Sum")).Distinct().OrderDescending().ToArray();
+        var result = this;
+        foreach (int a in normalized) result = result.Sum(a, keepDim);
+        return result;
+    }
+
+    /// <summary>Mean over several axes.</summary>
+    public Tensor Mean(int[] axes, bool keepDim = false)
+    {
+        long count = 1;
+        foreach (int a in axes.Select(a => ShapeUtil.Axis(a, Rank, "Mean")).Distinct()) count *= shape[a];
+        return Sum(axes, keepDim) * (1f / Math.Max(count, 1));
+    }
+
+    int[] ReducedShape(int axis, bool keepDim)
+    {
+        var list = shape.ToList();
+        if (keepDim) list[axis] = 1; else list.RemoveAt(axis);
+        return list.ToArray();
+    }
+
+    /// <summary>Softmax along <paramref name="axis"/> (default: last), computed stably by subtracting the maximum.</summary>
+    public Tensor Softmax(int axis = -1)
+    {
+        int ax = ShapeUtil.Axis(axis, Rank, "Softmax");
+        var output = Zeros(shape);
+        SoftmaxKernel(Span, output.Span, shape, ax, log: false);
+        var x = this;
+        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        return Result(output, x, g =>
+        {
+            // dx = y ⊙ (g − Σ g⊙y)
+            var gx = x.GradSpan();
+            ReadOnlySpan<float> gv = g.Span, yv = output.Span;
+            for (int o = 0; o < outer; o++)
+                for (int i = 0; i < inner; i++)
+                {
+                    int start = o * dim * inner + i;
+                    float dot = 0f;
+                    for (int d = 0; d < dim; d++) dot += gv[start + d * inner] * yv[start + d * inner];
+                    for (int d = 0; d < dim; d++) gx[start + d * inner] += yv[start + d * inner] * (gv[start + d * inner] - dot);
+                }
+        });
+    }
+
+    /// <summary>log(softmax(x)) along <paramref name="axis"/> (default: last), computed as x − max − log Σ exp(x − max).</summary>
+    public Tensor LogSoftmax(int axis = -1)
+    {
+        int ax = ShapeUtil.Axis(axis, Rank, "LogSoftmax");
+        var output = Zeros(shape);
+        SoftmaxKernel(Span, output.Span, shape, ax, log: true);
+        var x = this;
+        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        return Result(output, x, g =>
+        {
+            // dx = g − softmax ⊙ Σ g
+            var gx = x.GradSpan();
+            ReadOnlySpan<float> gv = g.Span, yv = output.Span;
+            for (int o = 0; o < outer; o++)
+                for (int i = 0; i < inner; i++)
+                {
+                    int start = o * dim * inner + i;
+                    float sum = 0f;
+                    for (int d = 0; d < dim; d++) sum += gv[start + d * inner];
+                    for (int d = 0; d < dim; d++) gx[start + d * inner] += gv[start + d * inner] - MathF.Exp(yv[start + d * inner]) * sum;
+                }
+        });
+    }
+
+    internal static void SoftmaxKernel(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<int> shape, int axis, bool log)
+    {
+        var (outer, dim, inner) = ShapeUtil.Split(shape, axis);
+        if (inner == 1)
+        {
+            for (int o = 0; o < outer; o++)
+            {
+                var src = x.Slice(o * dim, dim);
+                var dst = y.Slice(o * dim, dim);
+                if (dim == 0) continue;
+                float max = TensorPrimitives.Max(src);
+                TensorPrimitives.Subtract(src, max, dst);
+                if (log)
+                {
+                    float logSum = 0f;
+                    foreach (float v in dst) logSum += MathF.Exp(v);
+                    TensorPrimitives.Subtract(dst, MathF.Log(logSum), dst);
+                }
+                else
+                {
+                    TensorPrimitives.Exp(dst, dst);
+                    TensorPrimitives.Divide(dst, TensorPrimitives.Sum(dst), dst);
+                }
+            }
+            return;
+        }
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int start = o * dim * inner + i;
+                float max = float.NegativeInfinity;
+                for (int d = 0; d < dim; d++) max = Math.Max(max, x[start + d * inner]);
+                float sum = 0f;
+                for (int d = 0; d < dim; d++) sum += MathF.Exp(x[start + d * inner] - max);
+                float logSum = MathF.Log(sum);
+                for (int d = 0; d < dim; d++)
+                {
+                    float shifted = x[start + d * inner] - max;
+                    y[start + d * inner] = log ? shifted - logSum : MathF.Exp(shifted) / sum;
+                }
+            }
+    }
+}

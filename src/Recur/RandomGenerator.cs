@@ -1,0 +1,80 @@
+namespace Recur;
+
+/// <summary>
+/// A seeded pseudo-random generator (xoshiro256**, Blackman &amp; Vigna 2018, seeded through SplitMix64), so that
+/// initialisation, shuffling, dropout and sampling repeat exactly for a seed on any .NET version. Not thread-safe:
+/// give each consumer its own, or use <see cref="Fork"/>.
+/// </summary>
+public sealed class RandomGenerator
+{
+    ulong s0, s1, s2, s3;
+    float? spareNormal;
+
+    /// <summary>A generator whose sequence is fixed by <paramref name="seed"/>.</summary>
+    public RandomGenerator(ulong seed)
+    {
+        ulong x = seed;
+        s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
+    }
+
+    static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>The next 64 random bits.</summary>
+    public ulong NextUInt64()
+    {
+        ulong result = ulong.RotateLeft(s1 * 5, 7) * 9;
+        ulong t = s1 << 17;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+        s2 ^= t;
+        s3 = ulong.RotateLeft(s3, 45);
+        return result;
+    }
+
+    /// <summary>Uniform in [0, 1), 24 random bits.</summary>
+    public float NextFloat() => (NextUInt64() >> 40) * (1f / (1 << 24));
+
+    /// <summary>Uniform in [0, 1), 53 random bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>Uniform integer in [0, <paramref name="maxExclusive"/>), without modulo bias.</summary>
+    public int NextInt(int maxExclusive)
+    {
+        if (maxExclusive <= 0) throw new ArgumentOutOfRangeException(nameof(maxExclusive), maxExclusive, "must be positive");
+        ulong bound = (ulong)maxExclusive;
+        ulong threshold = (0UL - bound) % bound;
+        while (true)
+        {
+            ulong r = NextUInt64();
+            if (r >= threshold) return (int)(r % bound);
+        }
+    }
+
+    /// <summary>A standard normal sample (Box–Muller, pairs cached).</summary>
+    public float NextNormal()
+    {
+        if (spareNormal is float spare) { spareNormal = null; return spare; }
+        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
+        double radius = Math.Sqrt(-2.0 * Math.Log(u1)), angle = 2.0 * Math.PI * u2;
+        spareNormal = (float)(radius * Math.Sin(angle));
+        return (float)(radius * Math.Cos(angle));
+    }
+
+    /// <summary>Shuffles <paramref name="items"/> in place (Fisher–Yates).</summary>
+    public void Shuffle<T>(Span<T> items)
+    {
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+
+    /// <summary>An independent generator derived from this one's next output.</summary>
+    public RandomGenerator Fork() => new(NextUInt64());
+}

@@ -1,0 +1,250 @@
+using Recur.Autograd;
+
+namespace Recur.Tests.Autograd;
+
+/// <summary>A finite-difference check of every differentiable op, including broadcasting edge cases.</summary>
+public class GradientCheckTests
+{
+    static Tensor Normal(ulong seed, params int[] shape) => Tensor.RandomNormal(new RandomGenerator(seed), shape);
+
+    static Tensor Uniform(ulong seed, float low, float high, params int[] shape) =>
+        Tensor.RandomUniform(new RandomGenerator(seed), shape, low, high);
+
+    static void Check(Func<Tensor> function, params Tensor[] inputs)
+    {
+        var result = GradientCheck.Compare(function, inputs);
+        Assert.True(result.Passed, $"gradient mismatch (error {result.MaxError:G3}× tolerance): {result.Where}");
+    }
+
+    public static TheoryData<int[], int[]> BroadcastPairs() => new()
+    {
+        { [3, 4], [3, 4] },
+        { [3, 4], [4] },        // row bias
+        { [3, 4], [3, 1] },     // column broadcast
+        { [2, 3, 4], [3, 1] },  // middle and leading axes
+        { [1, 4], [3, 1] },     // both sides broadcast
+        { [2, 1, 4], [1, 3, 1] },
+        { [3, 4], [] },         // rank-0
+        { [], [2, 2] },
+        { [0, 4], [4] },        // empty
+    };
+
+    [Theory]
+    [MemberData(nameof(BroadcastPairs))]
+    public void AddSubtractMultiply(int[] shapeA, int[] shapeB)
+    {
+        var a = Normal(1, shapeA);
+        var b = Normal(2, shapeB);
+        Check(() => a + b, a, b);
+        Check(() => a - b, a, b);
+        Check(() => a * b, a, b);
+    }
+
+    [Theory]
+    [MemberData(nameof(BroadcastPairs))]
+    public void Divide(int[] shapeA, int[] shapeB)
+    {
+        var a = Normal(3, shapeA);
+        var b = Uniform(4, 0.5f, 2f, shapeB);
+        Check(() => a / b, a, b);
+    }
+
+    [Fact]
+    public void UnaryOps()
+    {
+        var x = Normal(5, 3, 5);
+        Check(() => -x, x);
+        Check(() => x.Exp(), x);
+        Check(() => x.Tanh(), x);
+        Check(() => x.Sigmoid(), x);
+        var positive = Uniform(6, 0.5f, 3f, 3, 5);
+        Check(() => positive.Log(), positive);
+        // keep relu inputs away from the kink so central differences are exact
+        var awayFromZero = Normal(7, 4, 6);
+        foreach (ref float v in awayFromZero.Span) v += v >= 0 ? 0.1f : -0.1f;
+        Check(() => awayFromZero.Relu(), awayFromZero);
+    }
+
+    [Fact]
+    public void ScalarArithmetic()
+    {
+        var x = Normal(8, 2, 3);
+        Check(() => x * 3f + 1f, x);
+        Check(() => 2f * x / 4f - 1f, x);
+    }
+
+    [Fact]
+    public void Reductions()
+    {
+        var x = Normal(9, 2, 3, 4);
+        Check(() => x.Sum(), x);
+        Check(() => x.Mean(), x);
+        for (int axis = -3; axis < 3; axis++)
+        {
+            int a = axis;
+            Check(() => x.Sum(a), x);
+            Check(() => x.Mean(a, keepDim: true), x);
+        }
+        Check(() => x.Sum([0, 2]), x);
+        Check(() => x.Mean([1, 2], keepDim: true), x);
+    }
+
+    [Fact]
+    public void SoftmaxAndLogSoftmaxOnEveryAxis()
+    {
+        var x = Normal(10, 2, 3, 4);
+        for (int axis = 0; axis < 3; axis++)
+        {
+            int a = axis;
+            Check(() => x.Softmax(a), x);
+            Check(() => x.LogSoftmax(a), x);
+        }
+    }
+
+    [Fact]
+    public void MatMulAllForms()
+    {
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                var a = Normal(11, ta ? [4, 3] : [3, 4]);
+                var b = Normal(12, tb ? [5, 4] : [4, 5]);
+                bool transposeA = ta, transposeB = tb;
+                Check(() => a.MatMul(b, transposeA, transposeB), a, b);
+                var batchA = Normal(13, ta ? [2, 4, 3] : [2, 3, 4]);
+                var batchB = Normal(14, tb ? [2, 5, 4] : [2, 4, 5]);
+                Check(() => batchA.MatMul(batchB, transposeA, transposeB), batchA, batchB);
+            }
+        var x = Normal(15, 2, 3, 4);
+        var shared = Normal(16, 4, 5);
+        Check(() => x.MatMul(shared), x, shared);
+    }
+
+    [Fact]
+    public void Linear()
+    {
+        var x = Normal(17, 2, 3, 4);
+        var w = Normal(18, 5, 4);
+        var b = Normal(19, 5);
+        Check(() => Functional.Linear(x, w, b), x, w, b);
+        Check(() => Functional.Linear(x, w), x, w);
+    }
+
+    [Fact]
+    public void ShapeOps()
+    {
+        var x = Normal(20, 2, 3, 4);
+        Check(() => x.Reshape(6, -1), x);
+        Check(() => x.Transpose(0, 2), x);
+        Check(() => x.Permute(1, 2, 0), x);
+        Check(() => x.Slice(0, 1, 1), x);
+        Check(() => x.Slice(2, 1, 2), x);
+        Check(() => x.Select(1, 2), x);
+        var parts = new Func<Tensor>[] { () => x.Split([1, 3], 2)[0], () => x.Split([1, 3], 2)[1] };
+        foreach (var part in parts) Check(part, x);
+        var y = Normal(21, 2, 5, 4);
+        Check(() => Tensor.Concat([x, y, x], 1), x, y);
+        var z = Normal(22, 2, 3, 4);
+        Check(() => Tensor.Stack([x, z], 1), x, z);
+        Check(() => Tensor.Stack([x, z], 3), x, z);
+    }
+
+    [Fact]
+    public void IndexSelectAndGather()
+    {
+        var x = Normal(23, 3, 4, 2);
+        Check(() => x.IndexSelect(1, [3, 0, 3, 1]), x);
+        Check(() => x.IndexSelect(0, [2, 2]), x);
+        int[] index = [0, 3, 3, 1, 2, 2, 0, 0, 1, 1, 3, 2];
+        Check(() => x.Gather(1, index, [3, 2, 2]), x);
+    }
+
+    [Fact]
+    public void EmbeddingTouchesOnlyUsedRows()
+    {
+        var weight = Normal(24, 6, 3);
+        int[] ids = [4, 1, 4, 0];
+        Check(() => Functional.Embedding(weight, ids, [2, 2]), weight);
+        weight.Grad = null;
+        Functional.Embedding(weight, ids, [2, 2]).Sum().Backward();
+        var grad = weight.Grad!.ToArray();
+        for (int row = 0; row < 6; row++)
+        {
+            float expected = ids.Count(id => id == row);
+            for (int d = 0; d < 3; d++) Assert.Equal(expected, grad[row * 3 + d]);
+        }
+    }
+
+    [Fact]
+    public void DropoutWithFixedSeed()
+    {
+        var x = Normal(25, 4, 5);
+        Check(() => Functional.Dropout(x, 0.3f, training: true, new RandomGenerator(7)), x);
+    }
+
+    [Fact]
+    public void LayerNormWithAndWithoutAffine()
+    {
+        var x = Normal(26, 3, 6);
+        var gamma = Uniform(27, 0.5f, 1.5f, 6);
+        var beta = Normal(28, 6);
+        Check(() => Functional.LayerNorm(x, gamma, beta), x, gamma, beta);
+        Check(() => Functional.LayerNorm(x, null, null), x);
+    }
+
+    [Fact]
+    public void CrossEntropyWithIgnoreIndexMaskAndSmoothing()
+    {
+        var logits = Normal(29, 5, 4);
+        int[] targets = [1, 0, -100, 3, 2];
+        Check(() => Losses.CrossEntropy(logits, targets), logits);
+        Check(() => Losses.CrossEntropy(logits, targets, mask: [1f, 0.5f, 1f, 0f, 2f]), logits);
+        Check(() => Losses.CrossEntropy(logits, targets, labelSmoothing: 0.1f), logits);
+        var sequence = Normal(30, 2, 3, 4);
+        Check(() => Losses.CrossEntropy(sequence, [0, 1, 2, 3, 0, 1]), sequence);
+    }
+
+    [Fact]
+    public void MeanSquaredErrorAndBinaryCrossEntropy()
+    {
+        var prediction = Normal(31, 3, 4);
+        var target = Normal(32, 3, 4);
+        Check(() => Losses.MeanSquaredError(prediction, target), prediction, target);
+        var logits = Normal(33, 3, 4);
+        var probabilities = Uniform(34, 0f, 1f, 3, 4);
+        Check(() => Losses.BinaryCrossEntropyWithLogits(logits, probabilities), logits, probabilities);
+    }
+
+    [Fact]
+    public void ComposedGraphWithSharedSubexpressions()
+    {
+        // a small Elman step used twice: exercises fan-out and accumulation through the tape
+        var x = Normal(35, 2, 3);
+        var w = Normal(36, 4, 3);
+        var u = Normal(37, 4, 4);
+        Check(() =>
+        {
+            var h1 = Functional.Linear(x, w).Tanh();
+            var h2 = (Functional.Linear(x, w) + Functional.Linear(h1, u)).Tanh();
+            return h1 * h2 + h2;
+        }, x, w, u);
+    }
+}
+
+public class GradientCheckerSelfTest
+{
+    [Fact]
+    public void AWrongBackwardIsCaught()
+    {
+        var x = Tensor.RandomNormal(new RandomGenerator(1), [3, 3]);
+        // y = x², with a backward that forgets the factor 2
+        Tensor Square()
+        {
+            var output = Tensor.FromArray(x.ToArray().Select(v => v * v).ToArray(), 3, 3);
+            return Tensor.Result(output, x, g => Tensor.AddProduct(x.GradSpan(), g.Span, x.Span));
+        }
+        var result = GradientCheck.Compare(Square, [x]);
+        Assert.False(result.Passed);
+        Assert.Contains("element", result.Where);
+    }
+}
