@@ -1,0 +1,75 @@
+namespace Recur.Nn;
+
+/// <summary>
+/// A model component: owns parameters (named as in PyTorch's <c>state_dict()</c>) and child modules. A module is plain
+/// C#: its constructor builds its parameters and its <c>Forward</c> composes operations.
+/// </summary>
+public abstract class Module
+{
+    readonly List<(string Name, Tensor Value)> parameters = [];
+    readonly List<(string Name, Module Value)> children = [];
+
+    /// <summary>Training mode (dropout active) or evaluation mode; set for the whole tree with <see cref="Train"/>.</summary>
+    public bool Training { get; private set; } = true;
+
+    /// <summary>Sets training (true) or evaluation (false) mode here and in every child.</summary>
+    public void Train(bool training = true)
+    {
+        Training = training;
+        foreach (var (_, child) in children) child.Train(training);
+    }
+
+    /// <summary>Evaluation mode: <c>Train(false)</c>.</summary>
+    public void Eval() => Train(false);
+
+    /// <summary>Registers a trainable parameter under <paramref name="name"/>.</summary>
+    protected Tensor RegisterParameter(string name, Tensor value)
+    {
+        if (parameters.Any(p => p.Name == name)) throw new ArgumentException($"parameter '{name}' is registered twice.");
+        value.RequiresGrad = true;
+        value.Name = name;
+        parameters.Add((name, value));
+        return value;
+    }
+
+    /// <summary>Registers a child module; its parameters are named "<paramref name="name"/>.…".</summary>
+    protected T RegisterModule<T>(string name, T module) where T : Module
+    {
+        children.Add((name, module));
+        return module;
+    }
+
+    /// <summary>All parameters with their dotted names, in registration order.</summary>
+    public IEnumerable<(string Name, Tensor Value)> NamedParameters()
+    {
+        foreach (var p in parameters) yield return p;
+        foreach (var (prefix, child) in children)
+            foreach (var (name, value) in child.NamedParameters()) yield return ($"{prefix}.{name}", value);
+    }
+
+    /// <summary>All parameters, in registration order.</summary>
+    public IReadOnlyList<Tensor> Parameters() => NamedParameters().Select(p => p.Value).ToArray();
+
+    /// <summary>Parameter values by name (the tensors themselves, not copies).</summary>
+    public IReadOnlyDictionary<string, Tensor> StateDict() => NamedParameters().ToDictionary(p => p.Name, p => p.Value);
+
+    /// <summary>
+    /// Copies values into this module's parameters by name. Every parameter must be present with its exact shape
+    /// and no unknown names may be given (PyTorch's <c>strict=True</c>); errors list the names and shapes involved.
+    /// </summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        var own = StateDict();
+        var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToArray();
+        var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToArray();
+        if (missing.Length > 0 || unexpected.Length > 0)
+            throw new ArgumentException($"LoadStateDict: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}].");
+        foreach (var (name, target) in own)
+        {
+            var source = state[name];
+            if (!source.Shape.SequenceEqual(target.Shape))
+                throw new ArgumentException($"LoadStateDict: '{name}' has shape {ShapeUtil.Format(source.Shape)} but the module expects {ShapeUtil.Format(target.Shape)}.");
+        }
+        foreach (var (name, target) in own) state[name].Span.CopyTo(target.Span);
+    }
+}

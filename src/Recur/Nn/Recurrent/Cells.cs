@@ -1,0 +1,145 @@
+using System.Numerics.Tensors;
+
+namespace Recur.Nn.Recurrent;
+
+/// <summary>
+/// The per-step maths of one recurrent cell for one batch row, forward and backward side by side. The shared time loop
+/// (<see cref="RecurrentKernel"/>) does the GEMMs; a cell only turns gate pre-activations into states and back.
+/// <c>gi</c> holds W_ih x_t + b_ih (+ W_hh h_{t−1} + b_hh when the recurrent part is not separate) on entry and the
+/// activated gates on exit; <c>gh</c> holds W_hh h_{t−1} + b_hh for cells that keep it separate (GRU).
+/// </summary>
+internal interface IRecurrentCell
+{
+    static abstract int Gates { get; }
+    static abstract bool SeparateRecurrent { get; }
+    static abstract bool HasCellState { get; }
+    static abstract void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch);
+    /// <summary>From dh (and dc, replaced by dc_{t−1}) fills the pre-activation gradients and the direct part of dh_{t−1}.</summary>
+    static abstract void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch);
+}
+
+/// <summary>Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh).</summary>
+internal readonly struct TanhCell : IRecurrentCell
+{
+    public static int Gates => 1;
+    public static bool SeparateRecurrent => false;
+    public static bool HasCellState => false;
+
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    {
+        TensorPrimitives.Tanh(gi, h);
+        h.CopyTo(gi);
+    }
+
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+    {
+        for (int j = 0; j < dh.Length; j++) dgi[j] = dh[j] * (1f - gates[j] * gates[j]);
+        dhPrev.Clear();
+    }
+}
+
+/// <summary>Elman RNN with ReLU: h_t = max(0, W_ih x_t + b_ih + W_hh h_{t−1} + b_hh).</summary>
+internal readonly struct ReluCell : IRecurrentCell
+{
+    public static int Gates => 1;
+    public static bool SeparateRecurrent => false;
+    public static bool HasCellState => false;
+
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    {
+        TensorPrimitives.Max(gi, 0f, h);
+        h.CopyTo(gi);
+    }
+
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+    {
+        for (int j = 0; j < dh.Length; j++) dgi[j] = gates[j] > 0f ? dh[j] : 0f;
+        dhPrev.Clear();
+    }
+}
+
+/// <summary>
+/// LSTM, gate order as PyTorch: i, f, g, o = σ, σ, tanh, σ of (W_ih x_t + b_ih + W_hh h_{t−1} + b_hh);
+/// c_t = f ⊙ c_{t−1} + i ⊙ g, h_t = o ⊙ tanh(c_t).
+/// </summary>
+internal readonly struct LstmCell : IRecurrentCell
+{
+    public static int Gates => 4;
+    public static bool SeparateRecurrent => false;
+    public static bool HasCellState => true;
+
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    {
+        int n = h.Length;
+        TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
+        TensorPrimitives.Tanh(gi.Slice(2 * n, n), gi.Slice(2 * n, n));
+        TensorPrimitives.Sigmoid(gi.Slice(3 * n, n), gi.Slice(3 * n, n));
+        var i = gi[..n]; var f = gi.Slice(n, n); var g = gi.Slice(2 * n, n); var o = gi.Slice(3 * n, n);
+        var tanhC = scratch[..n];
+        TensorPrimitives.Multiply(f, cPrev, c);
+        TensorPrimitives.MultiplyAdd(i, g, c, c);
+        TensorPrimitives.Tanh(c, tanhC);
+        TensorPrimitives.Multiply(o, tanhC, h);
+    }
+
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+    {
+        int n = dh.Length;
+        var tanhC = scratch[..n];
+        TensorPrimitives.Tanh(c, tanhC);
+        for (int j = 0; j < n; j++)
+        {
+            float i = gates[j], f = gates[n + j], g = gates[2 * n + j], o = gates[3 * n + j];
+            float dcTotal = dc[j] + dh[j] * o * (1f - tanhC[j] * tanhC[j]);
+            dgi[j] = dcTotal * g * i * (1f - i);
+            dgi[n + j] = dcTotal * cPrev[j] * f * (1f - f);
+            dgi[2 * n + j] = dcTotal * i * (1f - g * g);
+            dgi[3 * n + j] = dh[j] * tanhC[j] * o * (1f - o);
+            dc[j] = dcTotal * f;
+        }
+        dhPrev.Clear();
+    }
+}
+
+/// <summary>
+/// GRU in PyTorch's (cuDNN) form, gate order r, z, n: r = σ(W_ir x + b_ir + W_hr h + b_hr),
+/// z = σ(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}.
+/// </summary>
+internal readonly struct GruCell : IRecurrentCell
+{
+    public static int Gates => 3;
+    public static bool SeparateRecurrent => true;
+    public static bool HasCellState => false;
+
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    {
+        int n = h.Length;
+        var rz = gi[..(2 * n)];
+        TensorPrimitives.Add(rz, gh[..(2 * n)], rz);
+        TensorPrimitives.Sigmoid(rz, rz);
+        var r = gi[..n]; var z = gi.Slice(n, n); var candidate = gi.Slice(2 * n, n);
+        TensorPrimitives.MultiplyAdd(r, gh.Slice(2 * n, n), candidate, candidate);
+        TensorPrimitives.Tanh(candidate, candidate);
+        for (int j = 0; j < n; j++) h[j] = candidate[j] + z[j] * (hPrev[j] - candidate[j]);
+    }
+
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+    {
+        int n = dh.Length;
+        for (int j = 0; j < n; j++)
+        {
+            float r = gates[j], z = gates[n + j], candidate = gates[2 * n + j];
+            float dCandidate = dh[j] * (1f - z) * (1f - candidate * candidate);
+            float dz = dh[j] * (hPrev[j] - candidate) * z * (1f - z);
+            float dr = dCandidate * gh[2 * n + j] * r * (1f - r);
+            dgi[j] = dr; dgi[n + j] = dz; dgi[2 * n + j] = dCandidate;
+            dgh[j] = dr; dgh[n + j] = dz; dgh[2 * n + j] = dCandidate * r;
+            dhPrev[j] = dh[j] * z;
+        }
+    }
+}

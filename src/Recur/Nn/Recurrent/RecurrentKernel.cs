@@ -1,0 +1,139 @@
+using System.Numerics.Tensors;
+using Recur.Autograd;
+using Recur.Kernels;
+
+namespace Recur.Nn.Recurrent;
+
+/// <summary>
+/// One direction of one recurrent layer over a whole sequence, as a single tape node (the cuDNN recipe on the CPU):
+/// the input projections of all steps in one GEMM; per step one GEMM with the recurrent matrix and the cell's fused
+/// gate maths; backward through time per step, then the weight gradients of the whole sequence in one GEMM per matrix.
+/// Variable lengths follow PyTorch's packed sequences: past a row's length its output is 0 and its state is carried.
+/// </summary>
+internal static class RecurrentKernel
+{
+    /// <summary>
+    /// Runs cell <typeparamref name="TCell"/> over <paramref name="input"/> [T, B, I]. Returns one tensor
+    /// [T + 2, B, H]: rows 0..T−1 are the outputs, row T the final hidden state, row T+1 the final cell state (zeros
+    /// for cells without one). Callers slice it; gradients of all three parts flow back through this one node.
+    /// </summary>
+    public static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse) where TCell : struct, IRecurrentCell
+    {
+        int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
+        int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;
+        int rowsAll = steps * batch;
+
+        // Input projections for every step at once: gi = X·W_ihᵀ + b_ih  → [T·B, G·H]
+        var gi = new float[rowsAll * gateWidth];
+        Gemm.Multiply(false, true, rowsAll, gateWidth, inputSize, input.Span, inputSize, weightIh.Span, inputSize,
+            gi, gateWidth, bias: biasIh is null ? default : biasIh.Span);
+        var gh = TCell.SeparateRecurrent ? new float[rowsAll * gateWidth] : gi;
+
+        // hPrev[τ] / cPrev[τ]: the state fed into the step that processes time τ (saved for backward).
+        var hPrev = new float[rowsAll * hidden];
+        var cPrev = TCell.HasCellState ? new float[rowsAll * hidden] : [];
+        var packed = Tensor.Zeros(steps + 2, batch, hidden);
+        var outputs = packed.Span;
+        var hState = new float[batch * hidden];
+        var cState = new float[batch * hidden];
+        h0.Span.CopyTo(hState);
+        if (c0 != null) c0.Span.CopyTo(cState);
+        var hNext = new float[batch * hidden];
+        var cNext = new float[batch * hidden];
+        var scratch = new float[hidden];
+        var biasHhSpan = biasHh is null ? default : biasHh.Span;
+
+        for (int s = 0; s < steps; s++)
+        {
+            int t = reverse ? steps - 1 - s : s;
+            int at = t * batch;
+            hState.CopyTo(hPrev.AsSpan(at * hidden, batch * hidden));
+            if (TCell.HasCellState) cState.CopyTo(cPrev.AsSpan(at * hidden, batch * hidden));
+            // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
+            Gemm.Multiply(false, true, batch, gateWidth, hidden, hState, hidden, weightHh.Span, hidden,
+                gh.AsSpan(at * gateWidth, batch * gateWidth), gateWidth, accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
+            for (int b = 0; b < batch; b++)
+            {
+                var h = hNext.AsSpan(b * hidden, hidden);
+                var c = cNext.AsSpan(b * hidden, hidden);
+                if (lengths != null && t >= lengths[b])
+                {
+                    hState.AsSpan(b * hidden, hidden).CopyTo(h);
+                    cState.AsSpan(b * hidden, hidden).CopyTo(c);
+                    continue; // output stays 0
+                }
+                TCell.Forward(gi.AsSpan((at + b) * gateWidth, gateWidth), gh.AsSpan((at + b) * gateWidth, gateWidth),
+                    hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch);
+                h.CopyTo(outputs.Slice((at + b) * hidden, hidden));
+            }
+            (hState, hNext) = (hNext, hState);
+            (cState, cNext) = (cNext, cState);
+        }
+        hState.CopyTo(outputs.Slice(steps * batch * hidden, batch * hidden));
+        if (TCell.HasCellState) cState.CopyTo(outputs.Slice((steps + 1) * batch * hidden, batch * hidden));
+        if (!GradMode.IsEnabled) return packed;
+
+        Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
+            .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh]];
+        return Tensor.Result(packed, inputs, grad =>
+        {
+            var g = grad.Span;
+            var dgi = new float[rowsAll * gateWidth];
+            var dgh = TCell.SeparateRecurrent ? new float[rowsAll * gateWidth] : dgi;
+            var dh = g.Slice(steps * batch * hidden, batch * hidden).ToArray();
+            var dc = TCell.HasCellState ? g.Slice((steps + 1) * batch * hidden, batch * hidden).ToArray() : new float[batch * hidden];
+            var dhNext = new float[batch * hidden];
+            var dhTotal = new float[hidden];
+            for (int s = steps - 1; s >= 0; s--)
+            {
+                int t = reverse ? steps - 1 - s : s;
+                int at = t * batch;
+                for (int b = 0; b < batch; b++)
+                {
+                    var dhRow = dh.AsSpan(b * hidden, hidden);
+                    var dhPrevRow = dhNext.AsSpan(b * hidden, hidden);
+                    if (lengths != null && t >= lengths[b])
+                    {
+                        dhRow.CopyTo(dhPrevRow); // state was carried through this step; gate gradients stay 0
+                        continue;
+                    }
+                    TensorPrimitives.Add(dhRow, g.Slice((at + b) * hidden, hidden), dhTotal);
+                    var row = (at + b) * hidden;
+                    // the state after this step is the next step's hPrev/cPrev, or the final state
+                    int after = s + 1 < steps ? ((reverse ? t - 1 : t + 1) * batch + b) * hidden : -1;
+                    ReadOnlySpan<float> cAfter = !TCell.HasCellState ? default
+                        : after >= 0 ? cPrev.AsSpan(after, hidden) : packed.Span.Slice(((steps + 1) * batch + b) * hidden, hidden);
+                    TCell.Backward(gi.AsSpan((at + b) * gateWidth, gateWidth), gh.AsSpan((at + b) * gateWidth, gateWidth),
+                        hPrev.AsSpan(row, hidden), TCell.HasCellState ? cPrev.AsSpan(row, hidden) : default, cAfter, default,
+                        dhTotal, dc.AsSpan(b * hidden, hidden), dgi.AsSpan((at + b) * gateWidth, gateWidth),
+                        dgh.AsSpan((at + b) * gateWidth, gateWidth), dhPrevRow, scratch);
+                }
+                // dh_{t−1} = direct part + dgh_t·W_hh (rows past their length have dgh = 0)
+                Gemm.Multiply(false, false, batch, hidden, gateWidth, dgh.AsSpan(at * gateWidth, batch * gateWidth), gateWidth,
+                    weightHh.Span, hidden, dhNext, hidden, accumulate: true);
+                (dh, dhNext) = (dhNext, dh);
+            }
+            if (h0.RequiresGrad) h0.AccumulateGrad(dh);
+            if (c0 is { RequiresGrad: true }) c0.AccumulateGrad(dc);
+            // whole-sequence weight gradients: one GEMM per matrix
+            if (input.RequiresGrad)
+                Gemm.Multiply(false, false, rowsAll, inputSize, gateWidth, dgi, gateWidth, weightIh.Span, inputSize,
+                    input.GradSpan(), inputSize, accumulate: true);
+            if (weightIh.RequiresGrad)
+                Gemm.Multiply(true, false, gateWidth, inputSize, rowsAll, dgi, gateWidth, input.Span, inputSize,
+                    weightIh.GradSpan(), inputSize, accumulate: true);
+            if (weightHh.RequiresGrad)
+                Gemm.Multiply(true, false, gateWidth, hidden, rowsAll, dgh, gateWidth, hPrev, hidden,
+                    weightHh.GradSpan(), hidden, accumulate: true);
+            if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
+            if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
+        });
+    }
+
+    static void AddColumnSums(ReadOnlySpan<float> matrix, int width, Span<float> destination)
+    {
+        for (int r = 0; r < matrix.Length / width; r++)
+            TensorPrimitives.Add(destination, matrix.Slice(r * width, width), destination);
+    }
+}

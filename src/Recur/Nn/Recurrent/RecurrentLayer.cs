@@ -1,0 +1,153 @@
+using Recur.Autograd;
+
+namespace Recur.Nn.Recurrent;
+
+/// <summary>The cell a <see cref="RecurrentLayer"/> runs, named as PyTorch's <c>mode</c>.</summary>
+public enum RecurrentMode
+{
+    /// <summary>Elman RNN with tanh (PyTorch <c>RNN_TANH</c>).</summary>
+    RnnTanh,
+    /// <summary>Elman RNN with ReLU (PyTorch <c>RNN_RELU</c>).</summary>
+    RnnRelu,
+    /// <summary>Long short-term memory, gates i, f, g, o.</summary>
+    Lstm,
+    /// <summary>Gated recurrent unit, PyTorch form, gates r, z, n.</summary>
+    Gru,
+}
+
+/// <summary>
+/// Configuration of a recurrent layer stack, with PyTorch's constructor vocabulary. Validated once on construction.
+/// </summary>
+public sealed record RecurrentConfig(
+    RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
+    float Dropout = 0f, bool Bidirectional = false)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (InputSize < 1) throw new ArgumentException($"RecurrentConfig: inputSize must be positive, got {InputSize}.");
+        if (HiddenSize < 1) throw new ArgumentException($"RecurrentConfig: hiddenSize must be positive, got {HiddenSize}.");
+        if (NumLayers < 1) throw new ArgumentException($"RecurrentConfig: numLayers must be positive, got {NumLayers}.");
+        if (Dropout < 0f || Dropout >= 1f) throw new ArgumentException($"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
+    }
+
+    /// <summary>1 or 2.</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>Gate blocks stacked in the weight matrices (1, 4 or 3).</summary>
+    public int Gates => Mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
+}
+
+/// <summary>Outputs of a <see cref="RecurrentLayer"/>: the top layer's outputs for every step and the final states.</summary>
+/// <param name="Output">[T, B, D·H] (or [B, T, D·H] when batch-first); zero past each sequence's length.</param>
+/// <param name="HiddenState">h_n, [numLayers·D, B, H]: the state at each sequence's last real step, in each direction.</param>
+/// <param name="CellState">c_n for LSTM (same shape), otherwise null.</param>
+public sealed record RecurrentOutput(Tensor Output, Tensor HiddenState, Tensor? CellState);
+
+/// <summary>
+/// A stack of recurrent layers, as <c>torch.nn.RNN</c>, <c>torch.nn.LSTM</c> and <c>torch.nn.GRU</c>: parameters
+/// <c>weight_ih_l{k}</c> [G·H, in], <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c>, with
+/// <c>_reverse</c> for the backward direction, initialised uniform(±1/√H) as PyTorch does. Each layer and direction is
+/// one fused operation on the tape.
+/// </summary>
+public class RecurrentLayer : Module
+{
+    readonly Tensor[][] weights; // [layer·D + direction] → weight_ih, weight_hh, bias_ih?, bias_hh?
+    readonly RandomGenerator dropoutRandom;
+
+    /// <summary>The validated configuration.</summary>
+    public RecurrentConfig Config { get; }
+
+    /// <summary>Builds the stack; <paramref name="random"/> draws the initial weights (and seeds dropout).</summary>
+    public RecurrentLayer(RecurrentConfig config, RandomGenerator random)
+    {
+        config.Validate();
+        Config = config;
+        int hidden = config.HiddenSize, gates = config.Gates;
+        float bound = 1f / MathF.Sqrt(hidden);
+        weights = new Tensor[config.NumLayers * config.Directions][];
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            int inputSize = layer == 0 ? config.InputSize : hidden * config.Directions;
+            for (int direction = 0; direction < config.Directions; direction++)
+            {
+                string suffix = $"_l{layer}{(direction == 1 ? "_reverse" : "")}";
+                Tensor Uniform(params int[] shape) => Tensor.RandomUniform(random, shape, -bound, bound);
+                var set = new List<Tensor>
+                {
+                    RegisterParameter("weight_ih" + suffix, Uniform(gates * hidden, inputSize)),
+                    RegisterParameter("weight_hh" + suffix, Uniform(gates * hidden, hidden)),
+                };
+                if (config.Bias)
+                {
+                    set.Add(RegisterParameter("bias_ih" + suffix, Uniform(gates * hidden)));
+                    set.Add(RegisterParameter("bias_hh" + suffix, Uniform(gates * hidden)));
+                }
+                weights[layer * config.Directions + direction] = set.ToArray();
+            }
+        }
+        dropoutRandom = random.Fork();
+    }
+
+    /// <summary>
+    /// Runs the stack over <paramref name="input"/> ([T, B, inputSize], or [B, T, inputSize] when batch-first).
+    /// <paramref name="h0"/>/<paramref name="c0"/> are [numLayers·D, B, H] (zeros when null); <paramref name="lengths"/>
+    /// gives each sequence's real length (1..T) for packed-sequence semantics.
+    /// </summary>
+    public RecurrentOutput Forward(Tensor input, Tensor? h0 = null, Tensor? c0 = null, int[]? lengths = null)
+    {
+        var config = Config;
+        if (input.Rank != 3 || input.Size(2) != config.InputSize)
+            throw new ArgumentException($"{config.Mode}: input {ShapeUtil.Format(input.Shape)} is not [{(config.BatchFirst ? "B, T" : "T, B")}, {config.InputSize}].");
+        var x = config.BatchFirst ? input.Transpose(0, 1) : input;
+        int steps = x.Size(0), batch = x.Size(1), hidden = config.HiddenSize, states = config.NumLayers * config.Directions;
+        CheckState("h0", h0, states, batch, hidden);
+        CheckState("c0", c0, states, batch, hidden);
+        if (c0 != null && config.Mode != RecurrentMode.Lstm) throw new ArgumentException($"{config.Mode}: only LSTM takes a cell state c0.");
+        if (lengths != null)
+        {
+            if (lengths.Length != batch) throw new ArgumentException($"{config.Mode}: {lengths.Length} lengths for a batch of {batch}.");
+            for (int b = 0; b < batch; b++)
+                if (lengths[b] < 1 || lengths[b] > steps)
+                    throw new ArgumentException($"{config.Mode}: length {lengths[b]} of sequence {b} is outside [1, {steps}].");
+        }
+
+        var finalH = new List<Tensor>();
+        var finalC = new List<Tensor>();
+        var zeroState = Tensor.Zeros(batch, hidden);
+        for (int layer = 0; layer < config.NumLayers; layer++)
+        {
+            var directionOutputs = new Tensor[config.Directions];
+            for (int direction = 0; direction < config.Directions; direction++)
+            {
+                int index = layer * config.Directions + direction;
+                var w = weights[index];
+                var hInit = h0?.Select(0, index) ?? zeroState;
+                var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
+                var (bi, bh) = config.Bias ? (w[2], w[3]) : (null, null);
+                bool reverse = direction == 1;
+                var packed = config.Mode switch
+                {
+                    RecurrentMode.Lstm => RecurrentKernel.Run<LstmCell>(x, hInit, cInit, w[0], w[1], bi, bh, lengths, reverse),
+                    RecurrentMode.Gru => RecurrentKernel.Run<GruCell>(x, hInit, null, w[0], w[1], bi, bh, lengths, reverse),
+                    RecurrentMode.RnnRelu => RecurrentKernel.Run<ReluCell>(x, hInit, null, w[0], w[1], bi, bh, lengths, reverse),
+                    _ => RecurrentKernel.Run<TanhCell>(x, hInit, null, w[0], w[1], bi, bh, lengths, reverse),
+                };
+                directionOutputs[direction] = packed.Slice(0, 0, steps);
+                finalH.Add(packed.Select(0, steps));
+                if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));
+            }
+            x = config.Directions == 1 ? directionOutputs[0] : Tensor.Concat(directionOutputs, 2);
+            if (layer < config.NumLayers - 1 && config.Dropout > 0f)
+                x = Functional.Dropout(x, config.Dropout, Training, dropoutRandom);
+        }
+        var output = config.BatchFirst ? x.Transpose(0, 1) : x;
+        return new RecurrentOutput(output, Tensor.Stack(finalH), finalC.Count > 0 ? Tensor.Stack(finalC) : null);
+    }
+
+    void CheckState(string name, Tensor? state, int states, int batch, int hidden)
+    {
+        if (state != null && !state.Shape.SequenceEqual([states, batch, hidden]))
+            throw new ArgumentException($"{Config.Mode}: {name} has shape {ShapeUtil.Format(state.Shape)}, expected [{states}, {batch}, {hidden}].");
+    }
+}

@@ -1,0 +1,101 @@
+using Recur.Autograd;
+using Recur.Nn.Recurrent;
+
+namespace Recur.Tests.Nn;
+
+/// <summary>Finite-difference checks of the fused recurrent layers: inputs, initial states and every weight.</summary>
+public class RecurrentGradientTests
+{
+    public static TheoryData<RecurrentMode> Modes() => new() { RecurrentMode.RnnTanh, RecurrentMode.RnnRelu, RecurrentMode.Lstm, RecurrentMode.Gru };
+
+    static void CheckLayer(RecurrentConfig config, int steps, int batch, int[]? lengths, bool initialStates, double epsilon = 1e-2)
+    {
+        var random = new RandomGenerator(11);
+        var layer = new RecurrentLayer(config, random);
+        layer.Eval(); // dropout off, so the function is deterministic
+        int[] inputShape = config.BatchFirst ? [batch, steps, config.InputSize] : [steps, batch, config.InputSize];
+        var input = Tensor.RandomNormal(random, inputShape);
+        int states = config.NumLayers * config.Directions;
+        var h0 = initialStates ? Tensor.RandomNormal(random, [states, batch, config.HiddenSize], 0f, 0.5f) : null;
+        var c0 = initialStates && config.Mode == RecurrentMode.Lstm ? Tensor.RandomNormal(random, [states, batch, config.HiddenSize], 0f, 0.5f) : null;
+        var inputs = new List<Tensor> { input };
+        if (h0 != null) inputs.Add(h0);
+        if (c0 != null) inputs.Add(c0);
+        inputs.AddRange(layer.Parameters());
+        var result = GradientCheck.Compare(() =>
+        {
+            var output = layer.Forward(input, h0, c0, lengths);
+            // every output feeds the check: the sequence, h_n and (LSTM) c_n
+            var parts = new List<Tensor> { output.Output.Reshape(-1), output.HiddenState.Reshape(-1) };
+            if (output.CellState != null) parts.Add(output.CellState.Reshape(-1));
+            return Tensor.Concat(parts, 0);
+        }, inputs, epsilon: epsilon);
+        Assert.True(result.Passed, $"{config}: error {result.MaxError:G3}× tolerance at {result.Where}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void SingleLayer(RecurrentMode mode) =>
+        CheckLayer(new RecurrentConfig(mode, 3, 4), steps: 5, batch: 2, lengths: null, initialStates: false, epsilon: mode == RecurrentMode.RnnRelu ? 1e-3 : 1e-2);
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void StackedBidirectionalWithLengthsAndInitialStates(RecurrentMode mode) =>
+        CheckLayer(new RecurrentConfig(mode, 3, 4, NumLayers: 2, Bidirectional: true), steps: 4, batch: 3, lengths: [4, 2, 1],
+            initialStates: true, epsilon: mode == RecurrentMode.RnnRelu ? 1e-3 : 1e-2);
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void BatchFirstWithoutBias(RecurrentMode mode) =>
+        CheckLayer(new RecurrentConfig(mode, 2, 3, Bias: false, BatchFirst: true), steps: 3, batch: 2, lengths: [2, 3],
+            initialStates: true, epsilon: mode == RecurrentMode.RnnRelu ? 1e-3 : 1e-2);
+
+    [Fact]
+    public void PackedSemanticsZeroOutputsAndFreezeStates()
+    {
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 2, 3, Bidirectional: true), new RandomGenerator(3));
+        var input = Tensor.RandomNormal(new RandomGenerator(4), [5, 2, 2]);
+        var full = layer.Forward(input, lengths: [5, 3]);
+        // sequence 1 alone, truncated to its 3 real steps, must give the same outputs and final states
+        var alone = layer.Forward(input.Slice(0, 0, 3).Slice(1, 1, 1));
+        var fullOutput = full.Output.ToArray();
+        var aloneOutput = alone.Output.ToArray();
+        for (int t = 0; t < 5; t++)
+            for (int j = 0; j < 6; j++)
+            {
+                float value = fullOutput[(t * 2 + 1) * 6 + j];
+                if (t < 3) Assert.Equal(aloneOutput[t * 6 + j], value, 6);
+                else Assert.Equal(0f, value);
+            }
+        for (int d = 0; d < 2; d++)
+            for (int j = 0; j < 3; j++)
+            {
+                Assert.Equal(alone.HiddenState.ToArray()[d * 3 + j], full.HiddenState.ToArray()[(d * 2 + 1) * 3 + j], 6);
+                Assert.Equal(alone.CellState!.ToArray()[d * 3 + j], full.CellState!.ToArray()[(d * 2 + 1) * 3 + j], 6);
+            }
+    }
+
+    [Fact]
+    public void BadShapesAreReportedWithTheExpectedShape()
+    {
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4, NumLayers: 2), new RandomGenerator(1));
+        var ex = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(5, 2, 4)));
+        Assert.Contains("[5, 2, 4]", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(5, 2, 3), h0: Tensor.Zeros(1, 2, 4)));
+        Assert.Contains("expected [2, 2, 4]", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(5, 2, 3), lengths: [5, 6]));
+        Assert.Contains("length 6", ex.Message);
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 0), new RandomGenerator(1)));
+    }
+
+    [Fact]
+    public void ParametersCarryPyTorchNames()
+    {
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true), new RandomGenerator(1));
+        var names = layer.NamedParameters().Select(p => p.Name).ToArray();
+        Assert.Equal(16, names.Length);
+        Assert.Contains("weight_ih_l0", names);
+        Assert.Contains("bias_hh_l1_reverse", names);
+        Assert.Equal([16, 8], layer.StateDict()["weight_ih_l1"].ShapeArray());
+    }
+}
