@@ -1,0 +1,100 @@
+"""Makes the PyTorch parity fixtures for Recur's recurrent layers.
+
+Run with Debian's own python3 (python3-torch):  /usr/bin/python3 tests/Recur.Tests/Fixtures/make_recurrent_fixtures.py
+For each configuration it records the weights (state_dict names), the input, optional initial states and lengths,
+random projections of every output, and then the outputs, final states and the gradients of
+L = <output, g_output> + <h_n, g_h> (+ <c_n, g_c>) with respect to the input, the initial states and every weight.
+"""
+import json
+import os
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+MODES = {"RNN_TANH": (torch.nn.RNN, {"nonlinearity": "tanh"}), "RNN_RELU": (torch.nn.RNN, {"nonlinearity": "relu"}),
+         "LSTM": (torch.nn.LSTM, {}), "GRU": (torch.nn.GRU, {})}
+
+VARIANTS = [
+    # name, num_layers, bidirectional, batch_first, bias, lengths (or None), initial states
+    ("basic", 1, False, False, True, None, False),
+    ("stacked2", 2, False, False, True, None, False),
+    ("stacked3_bidirectional", 3, True, False, True, None, False),
+    ("bidirectional_lengths", 1, True, False, True, [5, 3, 1], False),
+    ("batch_first_initial_states", 1, False, True, True, None, True),
+    ("stacked2_bidirectional_lengths_batch_first_states_nobias", 2, True, True, False, [2, 5, 4], True),
+    ("nobias_lengths", 1, False, False, False, [4, 5, 2], False),
+]
+
+
+def tensor(t):
+    t = t.detach().contiguous()
+    return {"shape": list(t.shape), "data": [float(v) for v in t.reshape(-1).tolist()]}
+
+
+def make_case(mode, variant, seed):
+    name, layers, bidirectional, batch_first, bias, lengths, states = variant
+    torch.manual_seed(seed)
+    steps, batch, input_size, hidden = 5, 3, 3, 4
+    cls, extra = MODES[mode]
+    module = cls(input_size, hidden, num_layers=layers, bias=bias, batch_first=batch_first,
+                 bidirectional=bidirectional, **extra)
+    directions = 2 if bidirectional else 1
+    x = torch.randn((batch, steps, input_size) if batch_first else (steps, batch, input_size), requires_grad=True)
+    h0 = torch.randn(layers * directions, batch, hidden, requires_grad=True) if states else None
+    c0 = torch.randn(layers * directions, batch, hidden, requires_grad=True) if states and mode == "LSTM" else None
+    init = None if h0 is None else ((h0, c0) if mode == "LSTM" else h0)
+
+    source = x if lengths is None else pack_padded_sequence(x, torch.tensor(lengths), batch_first=batch_first,
+                                                            enforce_sorted=False)
+    output, final = module(source, init)
+    if lengths is not None:
+        output, _ = pad_packed_sequence(output, batch_first=batch_first, total_length=steps)
+    h_n, c_n = final if mode == "LSTM" else (final, None)
+
+    g_output = torch.randn_like(output)
+    g_h = torch.randn_like(h_n)
+    loss = (output * g_output).sum() + (h_n * g_h).sum()
+    tensors = {"input": tensor(x), "g_output": tensor(g_output), "g_h": tensor(g_h)}
+    if c_n is not None:
+        g_c = torch.randn_like(c_n)
+        loss = loss + (c_n * g_c).sum()
+        tensors["g_c"] = tensor(g_c)
+    loss.backward()
+
+    for key, value in module.state_dict().items():
+        tensors["weight." + key] = tensor(value)
+    for key, value in module.named_parameters():
+        tensors["grad." + key] = tensor(value.grad)
+    tensors["output"] = tensor(output)
+    tensors["h_n"] = tensor(h_n)
+    tensors["grad.input"] = tensor(x.grad)
+    if c_n is not None:
+        tensors["c_n"] = tensor(c_n)
+    if h0 is not None:
+        tensors["h0"] = tensor(h0)
+        tensors["grad.h0"] = tensor(h0.grad)
+    if c0 is not None:
+        tensors["c0"] = tensor(c0)
+        tensors["grad.c0"] = tensor(c0.grad)
+    config = {"mode": mode, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
+              "bidirectional": bidirectional, "batch_first": batch_first, "bias": bias}
+    return {"name": f"{mode}_{name}", "config": config, "lengths": lengths, "tensors": tensors}
+
+
+def main():
+    torch.set_num_threads(1)
+    cases = []
+    seed = 100
+    for mode in MODES:
+        for variant in VARIANTS:
+            cases.append(make_case(mode, variant, seed))
+            seed += 1
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recurrent_pytorch.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump({"torch_version": torch.__version__, "cases": cases}, f, separators=(",", ":"))
+    os.replace(path + ".tmp", path)
+    print(f"wrote {len(cases)} cases to {path}")
+
+
+if __name__ == "__main__":
+    main()
