@@ -21,6 +21,16 @@ static class BenchCommand
         };
         gemm.SetAction(r => GemmBench.Run(r.GetValue(threads)!, r.GetValue(seconds), r.GetValue(json), r.GetValue(isa)));
         bench.Subcommands.Add(gemm);
+
+        var rnnThreads = new Option<int>("--threads") { Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2 };
+        var rnnSeconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
+        var rnnJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var rnn = new Command("rnn", "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward.")
+        {
+            rnnThreads, rnnSeconds, rnnJson,
+        };
+        rnn.SetAction(r => RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson)));
+        bench.Subcommands.Add(rnn);
         return bench;
     }
 }

@@ -60,4 +60,35 @@ internal readonly struct Avx2Kernel : IGemmMicroKernel
         c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 8);
         c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 8);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias)
+    {
+        // four independent chains over k hide the FMA latency; one row has no other parallelism
+        Vector256<float> c00 = default; Vector256<float> c10 = default;
+        Vector256<float> c01 = default; Vector256<float> c11 = default;
+        Vector256<float> c02 = default; Vector256<float> c12 = default;
+        Vector256<float> c03 = default; Vector256<float> c13 = default;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            var a0 = Vector256.Create(pa[0 * aStride]); c00 = Fma.MultiplyAdd(a0, Vector256.Load(pb + 0), c00); c10 = Fma.MultiplyAdd(a0, Vector256.Load(pb + 8), c10);
+            var a1 = Vector256.Create(pa[1 * aStride]); c01 = Fma.MultiplyAdd(a1, Vector256.Load(pb + 16), c01); c11 = Fma.MultiplyAdd(a1, Vector256.Load(pb + 24), c11);
+            var a2 = Vector256.Create(pa[2 * aStride]); c02 = Fma.MultiplyAdd(a2, Vector256.Load(pb + 32), c02); c12 = Fma.MultiplyAdd(a2, Vector256.Load(pb + 40), c12);
+            var a3 = Vector256.Create(pa[3 * aStride]); c03 = Fma.MultiplyAdd(a3, Vector256.Load(pb + 48), c03); c13 = Fma.MultiplyAdd(a3, Vector256.Load(pb + 56), c13);
+            pa += 4 * aStride;
+            pb += 64;
+        }
+        for (; p < kc; p++)
+        {
+            var a = Vector256.Create(*pa);
+            c00 = Fma.MultiplyAdd(a, Vector256.Load(pb + 0), c00); c10 = Fma.MultiplyAdd(a, Vector256.Load(pb + 8), c10);
+            pa += aStride;
+            pb += 16;
+        }
+        var c0 = (c00 + c01) + (c02 + c03); var c1 = (c10 + c11) + (c12 + c13);
+        if (bias != null) { c0 += Vector256.Load(bias + 0); c1 += Vector256.Load(bias + 8); }
+        if (accumulate) { c0 += Vector256.Load(c + 0); c1 += Vector256.Load(c + 8); }
+        c0.Store(c + 0); c1.Store(c + 8);
+    }
 }

@@ -90,4 +90,35 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
         c100.Store(c + 10 * ldc + 0); c101.Store(c + 10 * ldc + 16);
         c110.Store(c + 11 * ldc + 0); c111.Store(c + 11 * ldc + 16);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias)
+    {
+        // four independent chains over k hide the FMA latency; one row has no other parallelism
+        Vector512<float> c00 = default; Vector512<float> c10 = default;
+        Vector512<float> c01 = default; Vector512<float> c11 = default;
+        Vector512<float> c02 = default; Vector512<float> c12 = default;
+        Vector512<float> c03 = default; Vector512<float> c13 = default;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            var a0 = Vector512.Create(pa[0 * aStride]); c00 = Avx512F.FusedMultiplyAdd(a0, Vector512.Load(pb + 0), c00); c10 = Avx512F.FusedMultiplyAdd(a0, Vector512.Load(pb + 16), c10);
+            var a1 = Vector512.Create(pa[1 * aStride]); c01 = Avx512F.FusedMultiplyAdd(a1, Vector512.Load(pb + 32), c01); c11 = Avx512F.FusedMultiplyAdd(a1, Vector512.Load(pb + 48), c11);
+            var a2 = Vector512.Create(pa[2 * aStride]); c02 = Avx512F.FusedMultiplyAdd(a2, Vector512.Load(pb + 64), c02); c12 = Avx512F.FusedMultiplyAdd(a2, Vector512.Load(pb + 80), c12);
+            var a3 = Vector512.Create(pa[3 * aStride]); c03 = Avx512F.FusedMultiplyAdd(a3, Vector512.Load(pb + 96), c03); c13 = Avx512F.FusedMultiplyAdd(a3, Vector512.Load(pb + 112), c13);
+            pa += 4 * aStride;
+            pb += 128;
+        }
+        for (; p < kc; p++)
+        {
+            var a = Vector512.Create(*pa);
+            c00 = Avx512F.FusedMultiplyAdd(a, Vector512.Load(pb + 0), c00); c10 = Avx512F.FusedMultiplyAdd(a, Vector512.Load(pb + 16), c10);
+            pa += aStride;
+            pb += 32;
+        }
+        var c0 = (c00 + c01) + (c02 + c03); var c1 = (c10 + c11) + (c12 + c13);
+        if (bias != null) { c0 += Vector512.Load(bias + 0); c1 += Vector512.Load(bias + 16); }
+        if (accumulate) { c0 += Vector512.Load(c + 0); c1 += Vector512.Load(c + 16); }
+        c0.Store(c + 0); c1.Store(c + 16);
+    }
 }

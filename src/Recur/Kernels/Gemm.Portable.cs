@@ -49,4 +49,35 @@ internal readonly struct PortableKernel : IGemmMicroKernel
         c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 4);
         c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 4);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias)
+    {
+        // four independent chains over k hide the FMA latency; one row has no other parallelism
+        Vector128<float> c00 = default; Vector128<float> c10 = default;
+        Vector128<float> c01 = default; Vector128<float> c11 = default;
+        Vector128<float> c02 = default; Vector128<float> c12 = default;
+        Vector128<float> c03 = default; Vector128<float> c13 = default;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            var a0 = Vector128.Create(pa[0 * aStride]); c00 = Vector128.MultiplyAddEstimate(a0, Vector128.Load(pb + 0), c00); c10 = Vector128.MultiplyAddEstimate(a0, Vector128.Load(pb + 4), c10);
+            var a1 = Vector128.Create(pa[1 * aStride]); c01 = Vector128.MultiplyAddEstimate(a1, Vector128.Load(pb + 8), c01); c11 = Vector128.MultiplyAddEstimate(a1, Vector128.Load(pb + 12), c11);
+            var a2 = Vector128.Create(pa[2 * aStride]); c02 = Vector128.MultiplyAddEstimate(a2, Vector128.Load(pb + 16), c02); c12 = Vector128.MultiplyAddEstimate(a2, Vector128.Load(pb + 20), c12);
+            var a3 = Vector128.Create(pa[3 * aStride]); c03 = Vector128.MultiplyAddEstimate(a3, Vector128.Load(pb + 24), c03); c13 = Vector128.MultiplyAddEstimate(a3, Vector128.Load(pb + 28), c13);
+            pa += 4 * aStride;
+            pb += 32;
+        }
+        for (; p < kc; p++)
+        {
+            var a = Vector128.Create(*pa);
+            c00 = Vector128.MultiplyAddEstimate(a, Vector128.Load(pb + 0), c00); c10 = Vector128.MultiplyAddEstimate(a, Vector128.Load(pb + 4), c10);
+            pa += aStride;
+            pb += 8;
+        }
+        var c0 = (c00 + c01) + (c02 + c03); var c1 = (c10 + c11) + (c12 + c13);
+        if (bias != null) { c0 += Vector128.Load(bias + 0); c1 += Vector128.Load(bias + 4); }
+        if (accumulate) { c0 += Vector128.Load(c + 0); c1 += Vector128.Load(c + 4); }
+        c0.Store(c + 0); c1.Store(c + 4);
+    }
 }

@@ -23,6 +23,8 @@ internal interface IGemmMicroKernel
     static abstract int Nr { get; }
     static abstract bool IsSupported { get; }
     static abstract unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias);
+    /// <summary>One row of C (Nr wide) from row <c>pa</c> of a packed A panel (stride <c>aStride</c> per k), for thin products.</summary>
+    static abstract unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias);
 }
 
 /// <summary>
@@ -87,6 +89,57 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// Packs op(B) (k×n; B stored n×k when <paramref name="transposeB"/>) once for the micro-kernel path
+    /// <paramref name="isa"/>, so that many products with the same right operand (a recurrent weight matrix at every
+    /// time step) skip re-packing it. Dispose the result to return its buffer to the pool.
+    /// </summary>
+    public static unsafe PackedMatrix Pack(bool transposeB, int k, int n, ReadOnlySpan<float> b, int ldb, GemmIsa isa = GemmIsa.Auto)
+    {
+        if (k < 0 || n < 0) throw new ArgumentException($"Gemm.Pack: negative size k={k}, n={n}.");
+        CheckOperand("B", b, transposeB ? n : k, transposeB ? k : n, ldb);
+        if (isa == GemmIsa.Auto) isa = BestIsa;
+        if (!IsSupported(isa)) throw new PlatformNotSupportedException($"Gemm: this machine does not support the {isa} path.");
+        int nr = isa switch { GemmIsa.Avx512 => Avx512Kernel.Nr, GemmIsa.Avx2 => Avx2Kernel.Nr, _ => PortableKernel.Nr };
+        int width = (n + nr - 1) / nr * nr;
+        var packed = new PackedMatrix(k, n, width, isa, PinnedPool.Rent(Math.Max(1, k * width)));
+        fixed (float* pb = b)
+        {
+            var problem = new Problem(false, transposeB, 0, n, k, null, 0, pb, ldb, null, 0, false, null);
+            for (int pc = 0; pc < k; pc += Kc)
+                PackB(problem, pc, Math.Min(Kc, k - pc), 0, n, nr, packed.Buffer.Pointer + (nint)pc * width);
+        }
+        return packed;
+    }
+
+    /// <summary>
+    /// <c>C[m×n] = (accumulate ? C : 0) + op(A)·B + bias</c> with B packed by <see cref="Pack"/>; otherwise as
+    /// the general <see cref="Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, ReadOnlySpan{float}, int, GemmIsa)"/>.
+    /// </summary>
+    public static unsafe void Multiply(bool transposeA, int m, ReadOnlySpan<float> a, int lda, PackedMatrix b,
+        Span<float> c, int ldc, bool accumulate = false, ReadOnlySpan<float> bias = default, int threads = 0)
+    {
+        ObjectDisposedException.ThrowIf(b.IsDisposed, b);
+        int n = b.Columns, k = b.Rows;
+        if (m < 0) throw new ArgumentException($"Gemm: negative size m={m}.");
+        CheckOperand("A", a, transposeA ? k : m, transposeA ? m : k, lda);
+        CheckOperand("C", c, m, n, ldc);
+        if (!bias.IsEmpty && bias.Length < n)
+            throw new ArgumentException($"Gemm: bias has {bias.Length} entries but C has {n} columns.");
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pc = c, pbias = bias)
+        {
+            var problem = new Problem(transposeA, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, pbias,
+                b.Buffer.Pointer, b.Width, 0);
+            switch (b.Isa)
+            {
+                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
+                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
+                default: Run<PortableKernel>(problem, threads); break;
+            }
+        }
+    }
+
     static void CheckOperand(string name, ReadOnlySpan<float> span, int rows, int cols, int ld)
     {
         if (ld < cols || ld < 0)
@@ -98,19 +151,24 @@ public static class Gemm
 
     /// <summary>One product, as raw pointers (valid only while the caller keeps the spans fixed).</summary>
     readonly unsafe struct Problem(bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b, nint ldb,
-        float* c, nint ldc, bool accumulate, float* bias)
+        float* c, nint ldc, bool accumulate, float* bias, float* packedB = null, nint packedWidth = 0, int column0 = 0)
     {
         public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate;
         public readonly int M = m, N = n, K = k;
         public readonly float* A = a, B = b, C = c, Bias = bias;
         public readonly nint Lda = lda, Ldb = ldb, Ldc = ldc;
+        /// <summary>When not null, op(B) already packed (<see cref="PackedMatrix"/>): block pc starts at pc·PackedWidth and
+        /// column j of a block of depth kc at j·kc; this problem's columns start at <see cref="Column0"/>.</summary>
+        public readonly float* PackedB = packedB;
+        public readonly nint PackedWidth = packedWidth;
+        public readonly int Column0 = column0;
 
         /// <summary>The rows [i0, i0+rows) and columns [j0, j0+cols) of this product's C.</summary>
         public Problem Block(int i0, int rows, int j0, int cols) => new(
             TransA, TransB, rows, cols, K,
             TransA ? A + i0 : A + i0 * Lda, Lda,
-            TransB ? B + j0 * Ldb : B + j0, Ldb,
-            C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0);
+            B == null ? null : TransB ? B + j0 * Ldb : B + j0, Ldb,
+            C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0, PackedB, PackedWidth, Column0 + j0);
     }
 
     static unsafe void Run<TKernel>(Problem p, int threads) where TKernel : struct, IGemmMicroKernel
@@ -176,7 +234,9 @@ public static class Gemm
             for (int pc = 0; pc < p.K; pc += Kc)
             {
                 int kc = Math.Min(Kc, p.K - pc);
-                PackB(p, pc, kc, jc, ncCur, nr, packB);
+                float* panelsB = packB;
+                if (p.PackedB != null) panelsB = p.PackedB + pc * p.PackedWidth + (nint)(p.Column0 + jc) * kc;
+                else PackB(p, pc, kc, jc, ncCur, nr, packB);
                 bool first = pc == 0;
                 bool accumulate = p.Accumulate || !first;
                 float* bias = first && p.Bias != null ? p.Bias + jc : null;
@@ -187,7 +247,7 @@ public static class Gemm
                     for (int jr = 0; jr < ncCur; jr += nr)
                     {
                         int nrCur = Math.Min(nr, ncCur - jr);
-                        float* pb = packB + (nint)jr * kc;
+                        float* pb = panelsB + (nint)jr * kc;
                         float* biasTile = bias == null ? null : bias + jr;
                         for (int ir = 0; ir < mcCur; ir += mr)
                         {
@@ -197,6 +257,22 @@ public static class Gemm
                             if (mrCur == mr && nrCur == nr)
                             {
                                 TKernel.Run(kc, pa, pb, c, p.Ldc, accumulate, biasTile);
+                            }
+                            else if (2 * mrCur <= mr)
+                            {
+                                // a thin panel (e.g. batch 1): row by row instead of a mostly padded tile
+                                for (int r = 0; r < mrCur; r++)
+                                {
+                                    if (nrCur == nr)
+                                    {
+                                        TKernel.RunRow(kc, pa + r, mr, pb, c + r * p.Ldc, accumulate, biasTile);
+                                    }
+                                    else
+                                    {
+                                        TKernel.RunRow(kc, pa + r, mr, pb, tile, false, null);
+                                        StoreEdge(tile, nr, c + r * p.Ldc, p.Ldc, 1, nrCur, accumulate, biasTile);
+                                    }
+                                }
                             }
                             else
                             {
@@ -326,5 +402,39 @@ public static class Gemm
             nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
             return (float*)((address + 63) & ~(nint)63);
         }
+    }
+}
+
+/// <summary>A right-hand GEMM operand packed once by <see cref="Gemm.Pack"/> for repeated products.</summary>
+public sealed class PackedMatrix : IDisposable
+{
+    PinnedBuffer? buffer;
+
+    internal PackedMatrix(int rows, int columns, int width, GemmIsa isa, PinnedBuffer buffer)
+    {
+        (Rows, Columns, Width, Isa, this.buffer) = (rows, columns, width, isa, buffer);
+    }
+
+    /// <summary>k: rows of op(B).</summary>
+    public int Rows { get; }
+
+    /// <summary>n: columns of op(B).</summary>
+    public int Columns { get; }
+
+    /// <summary>The micro-kernel path the panels are laid out for.</summary>
+    public GemmIsa Isa { get; }
+
+    internal int Width { get; }
+
+    internal bool IsDisposed => buffer is null;
+
+    internal PinnedBuffer Buffer => buffer ?? throw new ObjectDisposedException(nameof(PackedMatrix));
+
+    /// <summary>Returns the packed panels to the pool.</summary>
+    public void Dispose()
+    {
+        if (buffer is null) return;
+        PinnedPool.Return(buffer);
+        buffer = null;
     }
 }

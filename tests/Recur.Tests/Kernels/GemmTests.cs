@@ -89,6 +89,39 @@ public class GemmTests
         CheckOne(isa, false, true, 64, 1100, 70, accumulate: false, withBias: true, threads: 3, pad: 0);
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void PrepackedRightOperandMatchesReference(GemmIsa isa)
+    {
+        foreach (int m in new[] { 1, 2, 5, 13, 64 })
+            foreach (int n in new[] { 1, 33, 300 })
+                foreach (int k in new[] { 0, 7, 300 })
+                    foreach (bool ta in new[] { false, true })
+                        foreach (bool tb in new[] { false, true })
+                        {
+                            int lda = ta ? m : k, ldb = tb ? k : n;
+                            var a = Random(Math.Max(1, (ta ? k : m) * lda), 1);
+                            var b = Random(Math.Max(1, (tb ? n : k) * ldb), 2);
+                            var c = Random(m * n, 3);
+                            var bias = Random(n, 4);
+                            bool accumulate = (m + n) % 2 == 0;
+                            var expected = Reference(ta, tb, m, n, k, a, lda, b, ldb, c, n, accumulate, bias);
+                            using var packed = Gemm.Pack(tb, k, n, b, ldb, isa);
+                            Gemm.Multiply(ta, m, a, lda, packed, c, n, accumulate, bias, threads: 2);
+                            for (int i = 0; i < c.Length; i++)
+                                Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2),
+                                    $"{isa} packed m={m} n={n} k={k} ta={ta} tb={tb}: C[{i}] = {c[i]}, expected {expected[i]}");
+                        }
+    }
+
+    [Fact]
+    public void DisposedPackedMatrixIsRefused()
+    {
+        var packed = Gemm.Pack(false, 2, 2, new float[4], 2);
+        packed.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => Gemm.Multiply(false, 1, new float[2], 2, packed, new float[2], 2));
+    }
+
     [Fact]
     public void ResultDoesNotDependOnThreadCount()
     {

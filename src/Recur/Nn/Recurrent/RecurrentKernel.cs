@@ -24,15 +24,21 @@ internal static class RecurrentKernel
         int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;
         int rowsAll = steps * batch;
 
+        // Saved activations live in pooled pinned buffers: returned at the end of the backward (or at once under NoGrad).
+        var giBuffer = PinnedPool.Rent(rowsAll * gateWidth);
+        var ghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(rowsAll * gateWidth) : giBuffer;
+        var hPrevBuffer = PinnedPool.Rent(rowsAll * hidden);
+        var cPrevBuffer = TCell.HasCellState ? PinnedPool.Rent(rowsAll * hidden) : hPrevBuffer;
+        var gi = giBuffer.AsSpan(rowsAll * gateWidth);
+        var gh = ghBuffer.AsSpan(rowsAll * gateWidth);
+        // hPrev[τ] / cPrev[τ]: the state fed into the step that processes time τ.
+        var hPrev = hPrevBuffer.AsSpan(rowsAll * hidden);
+        var cPrev = cPrevBuffer.AsSpan(rowsAll * hidden);
+
         // Input projections for every step at once: gi = X·W_ihᵀ + b_ih  → [T·B, G·H]
-        var gi = new float[rowsAll * gateWidth];
         Gemm.Multiply(false, true, rowsAll, gateWidth, inputSize, input.Span, inputSize, weightIh.Span, inputSize,
             gi, gateWidth, bias: biasIh is null ? default : biasIh.Span);
-        var gh = TCell.SeparateRecurrent ? new float[rowsAll * gateWidth] : gi;
 
-        // hPrev[τ] / cPrev[τ]: the state fed into the step that processes time τ (saved for backward).
-        var hPrev = new float[rowsAll * hidden];
-        var cPrev = TCell.HasCellState ? new float[rowsAll * hidden] : [];
         var packed = Tensor.Zeros(steps + 2, batch, hidden);
         var outputs = packed.Span;
         var hState = new float[batch * hidden];
@@ -44,75 +50,107 @@ internal static class RecurrentKernel
         var scratch = new float[hidden];
         var biasHhSpan = biasHh is null ? default : biasHh.Span;
 
-        for (int s = 0; s < steps; s++)
+        // W_hhᵀ is the right operand of every step: pack it once for the whole sequence.
+        using (var recurrent = Gemm.Pack(true, hidden, gateWidth, weightHh.Span, hidden))
         {
-            int t = reverse ? steps - 1 - s : s;
-            int at = t * batch;
-            hState.CopyTo(hPrev.AsSpan(at * hidden, batch * hidden));
-            if (TCell.HasCellState) cState.CopyTo(cPrev.AsSpan(at * hidden, batch * hidden));
-            // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
-            Gemm.Multiply(false, true, batch, gateWidth, hidden, hState, hidden, weightHh.Span, hidden,
-                gh.AsSpan(at * gateWidth, batch * gateWidth), gateWidth, accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
-            for (int b = 0; b < batch; b++)
+            for (int s = 0; s < steps; s++)
             {
-                var h = hNext.AsSpan(b * hidden, hidden);
-                var c = cNext.AsSpan(b * hidden, hidden);
-                if (lengths != null && t >= lengths[b])
+                int t = reverse ? steps - 1 - s : s;
+                int at = t * batch;
+                hState.CopyTo(hPrev.Slice(at * hidden, batch * hidden));
+                if (TCell.HasCellState) cState.CopyTo(cPrev.Slice(at * hidden, batch * hidden));
+                // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
+                Gemm.Multiply(false, batch, hState, hidden, recurrent, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
+                    accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
+                for (int b = 0; b < batch; b++)
                 {
-                    hState.AsSpan(b * hidden, hidden).CopyTo(h);
-                    cState.AsSpan(b * hidden, hidden).CopyTo(c);
-                    continue; // output stays 0
+                    var h = hNext.AsSpan(b * hidden, hidden);
+                    var c = cNext.AsSpan(b * hidden, hidden);
+                    if (lengths != null && t >= lengths[b])
+                    {
+                        hState.AsSpan(b * hidden, hidden).CopyTo(h);
+                        cState.AsSpan(b * hidden, hidden).CopyTo(c);
+                        continue; // output stays 0
+                    }
+                    TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
+                        hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch);
+                    h.CopyTo(outputs.Slice((at + b) * hidden, hidden));
                 }
-                TCell.Forward(gi.AsSpan((at + b) * gateWidth, gateWidth), gh.AsSpan((at + b) * gateWidth, gateWidth),
-                    hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch);
-                h.CopyTo(outputs.Slice((at + b) * hidden, hidden));
+                (hState, hNext) = (hNext, hState);
+                (cState, cNext) = (cNext, cState);
             }
-            (hState, hNext) = (hNext, hState);
-            (cState, cNext) = (cNext, cState);
         }
         hState.CopyTo(outputs.Slice(steps * batch * hidden, batch * hidden));
         if (TCell.HasCellState) cState.CopyTo(outputs.Slice((steps + 1) * batch * hidden, batch * hidden));
-        if (!GradMode.IsEnabled) return packed;
+
+        void Release()
+        {
+            PinnedPool.Return(giBuffer);
+            if (TCell.SeparateRecurrent) PinnedPool.Return(ghBuffer);
+            PinnedPool.Return(hPrevBuffer);
+            if (TCell.HasCellState) PinnedPool.Return(cPrevBuffer);
+        }
 
         Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
             .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh]];
+        bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
+        if (!needsBackward)
+        {
+            Release();
+            return packed;
+        }
+        bool released = false;
         return Tensor.Result(packed, inputs, grad =>
         {
+            if (released)
+                throw new InvalidOperationException("Backward: a recurrent layer's saved activations were released by an earlier backward through the same graph; run the forward again.");
+            released = true;
+            var gi = giBuffer.AsSpan(rowsAll * gateWidth);
+            var gh = ghBuffer.AsSpan(rowsAll * gateWidth);
+            var hPrev = hPrevBuffer.AsSpan(rowsAll * hidden);
+            var cPrev = cPrevBuffer.AsSpan(rowsAll * hidden);
             var g = grad.Span;
-            var dgi = new float[rowsAll * gateWidth];
-            var dgh = TCell.SeparateRecurrent ? new float[rowsAll * gateWidth] : dgi;
+            var dgiBuffer = PinnedPool.Rent(rowsAll * gateWidth);
+            var dghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(rowsAll * gateWidth) : dgiBuffer;
+            var dgi = dgiBuffer.AsSpan(rowsAll * gateWidth);
+            var dgh = dghBuffer.AsSpan(rowsAll * gateWidth);
             var dh = g.Slice(steps * batch * hidden, batch * hidden).ToArray();
             var dc = TCell.HasCellState ? g.Slice((steps + 1) * batch * hidden, batch * hidden).ToArray() : new float[batch * hidden];
             var dhNext = new float[batch * hidden];
             var dhTotal = new float[hidden];
-            for (int s = steps - 1; s >= 0; s--)
+            using (var recurrent = Gemm.Pack(false, gateWidth, hidden, weightHh.Span, hidden))
             {
-                int t = reverse ? steps - 1 - s : s;
-                int at = t * batch;
-                for (int b = 0; b < batch; b++)
+                for (int s = steps - 1; s >= 0; s--)
                 {
-                    var dhRow = dh.AsSpan(b * hidden, hidden);
-                    var dhPrevRow = dhNext.AsSpan(b * hidden, hidden);
-                    if (lengths != null && t >= lengths[b])
+                    int t = reverse ? steps - 1 - s : s;
+                    int at = t * batch;
+                    for (int b = 0; b < batch; b++)
                     {
-                        dhRow.CopyTo(dhPrevRow); // state was carried through this step; gate gradients stay 0
-                        continue;
+                        var dhRow = dh.AsSpan(b * hidden, hidden);
+                        var dhPrevRow = dhNext.AsSpan(b * hidden, hidden);
+                        if (lengths != null && t >= lengths[b])
+                        {
+                            dhRow.CopyTo(dhPrevRow); // state was carried through this step; gate gradients stay 0
+                            dgi.Slice((at + b) * gateWidth, gateWidth).Clear();
+                            if (TCell.SeparateRecurrent) dgh.Slice((at + b) * gateWidth, gateWidth).Clear();
+                            continue;
+                        }
+                        TensorPrimitives.Add(dhRow, g.Slice((at + b) * hidden, hidden), dhTotal);
+                        var row = (at + b) * hidden;
+                        // the state after this step is the next step's cPrev, or the final state
+                        int after = s + 1 < steps ? ((reverse ? t - 1 : t + 1) * batch + b) * hidden : -1;
+                        ReadOnlySpan<float> cAfter = !TCell.HasCellState ? default
+                            : after >= 0 ? cPrev.Slice(after, hidden) : packed.Span.Slice(((steps + 1) * batch + b) * hidden, hidden);
+                        TCell.Backward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
+                            hPrev.Slice(row, hidden), TCell.HasCellState ? cPrev.Slice(row, hidden) : default, cAfter, default,
+                            dhTotal, dc.AsSpan(b * hidden, hidden), dgi.Slice((at + b) * gateWidth, gateWidth),
+                            dgh.Slice((at + b) * gateWidth, gateWidth), dhPrevRow, scratch);
                     }
-                    TensorPrimitives.Add(dhRow, g.Slice((at + b) * hidden, hidden), dhTotal);
-                    var row = (at + b) * hidden;
-                    // the state after this step is the next step's hPrev/cPrev, or the final state
-                    int after = s + 1 < steps ? ((reverse ? t - 1 : t + 1) * batch + b) * hidden : -1;
-                    ReadOnlySpan<float> cAfter = !TCell.HasCellState ? default
-                        : after >= 0 ? cPrev.AsSpan(after, hidden) : packed.Span.Slice(((steps + 1) * batch + b) * hidden, hidden);
-                    TCell.Backward(gi.AsSpan((at + b) * gateWidth, gateWidth), gh.AsSpan((at + b) * gateWidth, gateWidth),
-                        hPrev.AsSpan(row, hidden), TCell.HasCellState ? cPrev.AsSpan(row, hidden) : default, cAfter, default,
-                        dhTotal, dc.AsSpan(b * hidden, hidden), dgi.AsSpan((at + b) * gateWidth, gateWidth),
-                        dgh.AsSpan((at + b) * gateWidth, gateWidth), dhPrevRow, scratch);
+                    // dh_{t−1} = direct part + dgh_t·W_hh (rows past their length have dgh = 0)
+                    Gemm.Multiply(false, batch, dgh.Slice(at * gateWidth, batch * gateWidth), gateWidth, recurrent,
+                        dhNext, hidden, accumulate: true);
+                    (dh, dhNext) = (dhNext, dh);
                 }
-                // dh_{t−1} = direct part + dgh_t·W_hh (rows past their length have dgh = 0)
-                Gemm.Multiply(false, false, batch, hidden, gateWidth, dgh.AsSpan(at * gateWidth, batch * gateWidth), gateWidth,
-                    weightHh.Span, hidden, dhNext, hidden, accumulate: true);
-                (dh, dhNext) = (dhNext, dh);
             }
             if (h0.RequiresGrad) h0.AccumulateGrad(dh);
             if (c0 is { RequiresGrad: true }) c0.AccumulateGrad(dc);
@@ -128,6 +166,9 @@ internal static class RecurrentKernel
                     weightHh.GradSpan(), hidden, accumulate: true);
             if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
             if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
+            PinnedPool.Return(dgiBuffer);
+            if (TCell.SeparateRecurrent) PinnedPool.Return(dghBuffer);
+            Release();
         });
     }
 

@@ -1,0 +1,53 @@
+"""PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN forward (no_grad) and forward+backward.
+
+Takes a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
+argument and prints a JSON list of {"forward": seconds, "train": seconds} (best of repeated runs).
+"""
+import json
+import sys
+import time
+
+import torch
+
+
+def best_time(function, min_seconds):
+    for _ in range(2):
+        function()
+    best, total, reps = float("inf"), 0.0, 0
+    while total < min_seconds or reps < 3:
+        start = time.perf_counter()
+        function()
+        elapsed = time.perf_counter() - start
+        best = min(best, elapsed)
+        total += elapsed
+        reps += 1
+    return best
+
+
+def measure(config, min_seconds):
+    torch.manual_seed(0)
+    cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN_TANH": torch.nn.RNN}[config["mode"]]
+    module = cls(config["input"], config["hidden"])
+    x = torch.randn(config["steps"], config["batch"], config["input"])
+    x_grad = x.clone().requires_grad_(True)
+
+    def forward():
+        with torch.no_grad():
+            module(x)
+
+    def train():
+        module.zero_grad()
+        output, _ = module(x_grad)
+        output.sum().backward()
+
+    return {"forward": best_time(forward, min_seconds), "train": best_time(train, min_seconds)}
+
+
+def main():
+    request = json.loads(sys.argv[1])
+    torch.set_num_threads(request["threads"])
+    print(json.dumps([measure(c, request["min_seconds"]) for c in request["configs"]]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Recur.Autograd;
+using Recur.Kernels;
+using Recur.Nn.Recurrent;
+using Spectre.Console;
+
+namespace Recur.Cli.Bench;
+
+/// <summary><c>recur bench rnn</c>: Recur's fused recurrent layers beside PyTorch's, measured in the same run.</summary>
+static class RnnBench
+{
+    sealed record Config(string Mode, int Steps, int Batch, int Input, int Hidden)
+    {
+        public RecurrentMode RecurMode => Mode switch { "LSTM" => RecurrentMode.Lstm, "GRU" => RecurrentMode.Gru, _ => RecurrentMode.RnnTanh };
+        public int Gates => Mode switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
+        /// <summary>Multiply-adds ×2 of the forward pass; backward is counted as twice the forward.</summary>
+        public double ForwardFlops => 2.0 * Steps * Batch * Gates * Hidden * ((double)Input + Hidden);
+        public string Label => $"{Mode} T={Steps} B={Batch} I={Input} H={Hidden}";
+    }
+
+    sealed record PeerTimes(double forward, double train);
+
+    sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops,
+        double? TorchStepsPerSecond, double? Ratio);
+
+    static readonly Config[] Configs =
+    [
+        new("LSTM", 100, 64, 128, 256),
+        new("GRU", 100, 64, 128, 256),
+        new("RNN_TANH", 100, 64, 128, 256),
+        new("LSTM", 200, 32, 512, 512),
+        new("LSTM", 100, 1, 128, 256),
+    ];
+
+    public static int Run(int threads, double minSeconds, bool json)
+    {
+        var peer = PythonPeer.Run<PeerTimes[]>("rnn.py",
+            new { configs = Configs.Select(c => new { mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }), min_seconds = minSeconds, threads },
+            threads, out string? problem);
+        if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
+        Parallelism.MaxThreads = threads;
+        var rows = new List<Row>();
+        for (int i = 0; i < Configs.Length; i++)
+        {
+            var c = Configs[i];
+            var (forward, train) = Measure(c, minSeconds);
+            double sequenceSteps = (double)c.Steps * c.Batch;
+            rows.Add(MakeRow(c, "forward", threads, forward, c.ForwardFlops, sequenceSteps, peer?[i].forward));
+            rows.Add(MakeRow(c, "forward+backward", threads, train, 3 * c.ForwardFlops, sequenceSteps, peer?[i].train));
+        }
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        var table = new Table().AddColumns("configuration", "pass", "threads", "Recur steps/s", "Recur GFLOP/s", "PyTorch steps/s", "ratio");
+        foreach (var r in rows)
+            table.AddRow(r.Config, r.Pass, r.Threads.ToString(), $"{r.RecurStepsPerSecond:N0}", $"{r.RecurGflops:F1}",
+                r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.Ratio?.ToString("F2") ?? "n/a");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    static Row MakeRow(Config c, string pass, int threads, double seconds, double flops, double sequenceSteps, double? torchSeconds) =>
+        new(c.Label, pass, threads, Math.Round(sequenceSteps / seconds), Math.Round(flops / seconds / 1e9, 1),
+            torchSeconds is null ? null : Math.Round(sequenceSteps / torchSeconds.Value),
+            torchSeconds is null ? null : Math.Round(torchSeconds.Value / seconds, 2));
+
+    static (double Forward, double Train) Measure(Config c, double minSeconds)
+    {
+        var random = new RandomGenerator(0);
+        var layer = new RecurrentLayer(new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
+        var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
+        double forward = BestTime(() =>
+        {
+            using var _ = GradMode.NoGrad();
+            layer.Forward(x);
+        }, minSeconds);
+        var xGrad = x.Clone();
+        xGrad.RequiresGrad = true;
+        var parameters = layer.Parameters();
+        double train = BestTime(() =>
+        {
+            foreach (var p in parameters) p.Grad?.Zero();
+            xGrad.Grad = null;
+            layer.Forward(xGrad).Output.Sum().Backward();
+        }, minSeconds);
+        return (forward, train);
+    }
+
+    static double BestTime(Action action, double minSeconds)
+    {
+        action();
+        action();
+        double best = double.MaxValue, total = 0;
+        for (int reps = 0; total < minSeconds || reps < 3; reps++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            double elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            best = Math.Min(best, elapsed);
+            total += elapsed;
+        }
+        return best;
+    }
+}
