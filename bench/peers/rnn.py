@@ -1,7 +1,8 @@
 """PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN forward (no_grad) and forward+backward.
 
 Takes a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
-argument and prints a JSON list of {"forward": seconds, "train": seconds} (best of repeated runs).
+argument and prints a JSON list of {"forward": seconds, "train": seconds} (best of repeated runs). With
+{"memory": config, "threads"} instead it prints the peak resident memory of one LSTM forward+backward.
 """
 import json
 import sys
@@ -46,7 +47,23 @@ def measure(config, min_seconds):
 def main():
     request = json.loads(sys.argv[1])
     torch.set_num_threads(request["threads"])
-    print(json.dumps([measure(c, request["min_seconds"]) for c in request["configs"]]))
+    if "memory" in request:
+        print(json.dumps(memory(request["memory"])))
+    else:
+        print(json.dumps([measure(c, request["min_seconds"]) for c in request["configs"]]))
+
+
+def memory(config):
+    """Peak resident memory (MiB) of one forward+backward in a fresh process, and the baseline before it."""
+    import resource
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(config["input"], config["hidden"])
+    x = torch.randn(config["steps"], config["batch"], config["input"], requires_grad=True)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    output, _ = module(x)
+    output.sum().backward()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"baseline_mb": baseline, "peak_mb": peak}
 
 
 if __name__ == "__main__":

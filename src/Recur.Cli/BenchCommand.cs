@@ -31,6 +31,10 @@ static class BenchCommand
         };
         rnn.SetAction(r => RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson)));
         bench.Subcommands.Add(rnn);
+
+        var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
+        memoryChild.SetAction(_ => RnnBench.MemoryChild());
+        bench.Subcommands.Add(memoryChild);
         return bench;
     }
 }

@@ -71,7 +71,7 @@ public sealed partial class Tensor
     // ---------------------------------------------------------------- creation
 
     /// <summary>A tensor of zeros.</summary>
-    public static Tensor Zeros(params int[] shape) => new(ShapeUtil.Validate(shape, "Zeros"), new float[ShapeUtil.Count(shape)]);
+    public static Tensor Zeros(params int[] shape) => new(ShapeUtil.Validate(shape, "Zeros"), StorageAllocator.Allocate(ShapeUtil.Count(shape)));
 
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(float value, params int[] shape)
@@ -115,7 +115,13 @@ public sealed partial class Tensor
     }
 
     /// <summary>A copy with its own storage, outside the graph (no gradient history).</summary>
-    public Tensor Clone() => new(ShapeArray(), Span.ToArray()) { Name = Name };
+    public Tensor Clone()
+    {
+        var copy = Zeros(shape);
+        Span.CopyTo(copy.Span);
+        copy.Name = Name;
+        return copy;
+    }
 
     /// <summary>The same values, detached from the graph: gradients do not flow through the result. Shares storage.</summary>
     public Tensor Detach() => new(shape, Storage, Offset);

@@ -33,6 +33,48 @@ static class RnnBench
         new("LSTM", 100, 1, 128, 256),
     ];
 
+    sealed record PeerMemory(double baseline_mb, double peak_mb);
+
+    sealed record MemoryRow(string Config, double RecurBaselineMb, double RecurPeakMb, double? TorchBaselineMb, double? TorchPeakMb);
+
+    static readonly Config MemoryConfig = new("LSTM", 1000, 64, 128, 256);
+
+    /// <summary>The hidden child verb: one LSTM forward+backward in this fresh process; prints baseline and peak RSS in MiB.</summary>
+    public static int MemoryChild()
+    {
+        var c = MemoryConfig;
+        var random = new RandomGenerator(0);
+        var layer = new RecurrentLayer(new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
+        var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
+        x.RequiresGrad = true;
+        using var process = Process.GetCurrentProcess();
+        double baseline = process.PeakWorkingSet64 / 1048576.0;
+        layer.Forward(x).Output.Sum().Backward();
+        process.Refresh();
+        Console.WriteLine(JsonSerializer.Serialize(new PeerMemory(baseline, process.PeakWorkingSet64 / 1048576.0)));
+        return 0;
+    }
+
+    static MemoryRow MeasureMemory(int threads)
+    {
+        var c = MemoryConfig;
+        // run ourselves again in a fresh process, so earlier measurements do not inflate the peak
+        string host = Environment.ProcessPath!;
+        var arguments = new List<string>();
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") arguments.Add(typeof(RnnBench).Assembly.Location);
+        arguments.AddRange(["bench", "rnn-memory-child"]);
+        var start = new ProcessStartInfo(host, arguments) { RedirectStandardOutput = true };
+        start.Environment["DOTNET_PROCESSOR_COUNT"] = threads.ToString();
+        using var child = Process.Start(start)!;
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        var recur = JsonSerializer.Deserialize<PeerMemory>(output)!;
+        var torch = PythonPeer.Run<PeerMemory>("rnn.py",
+            new { memory = new { steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }, threads }, threads, out _);
+        return new MemoryRow(c.Label, Math.Round(recur.baseline_mb), Math.Round(recur.peak_mb),
+            torch is null ? null : Math.Round(torch.baseline_mb), torch is null ? null : Math.Round(torch.peak_mb));
+    }
+
     public static int Run(int threads, double minSeconds, bool json)
     {
         var peer = PythonPeer.Run<PeerTimes[]>("rnn.py",
@@ -49,9 +91,10 @@ static class RnnBench
             rows.Add(MakeRow(c, "forward", threads, forward, c.ForwardFlops, sequenceSteps, peer?[i].forward));
             rows.Add(MakeRow(c, "forward+backward", threads, train, 3 * c.ForwardFlops, sequenceSteps, peer?[i].train));
         }
+        var memory = MeasureMemory(threads);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(JsonSerializer.Serialize(new { speed = rows, memory }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
         var table = new Table().AddColumns("configuration", "pass", "threads", "Recur steps/s", "Recur GFLOP/s", "PyTorch steps/s", "ratio");
@@ -59,6 +102,10 @@ static class RnnBench
             table.AddRow(r.Config, r.Pass, r.Threads.ToString(), $"{r.RecurStepsPerSecond:N0}", $"{r.RecurGflops:F1}",
                 r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.Ratio?.ToString("F2") ?? "n/a");
         AnsiConsole.Write(table);
+        var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB", "PyTorch peak (baseline) MiB");
+        memoryTable.AddRow(memory.Config, $"{memory.RecurPeakMb} ({memory.RecurBaselineMb})",
+            memory.TorchPeakMb is null ? "n/a" : $"{memory.TorchPeakMb} ({memory.TorchBaselineMb})");
+        AnsiConsole.Write(memoryTable);
         return 0;
     }
 

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 
 namespace Recur.Kernels;
@@ -193,14 +195,12 @@ public static class Gemm
         if (t > 1 && p.N >= t * nr * 4)
         {
             int[] bounds = Partition(p.N, t, nr);
-            Parallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t },
-                s => Blocked<TKernel>(p.Block(0, p.M, bounds[s], bounds[s + 1] - bounds[s])));
+            WorkerPool.Shared.For(t, s => Blocked<TKernel>(p.Block(0, p.M, bounds[s], bounds[s + 1] - bounds[s])));
         }
         else if (t > 1 && p.M >= t * mr * 2)
         {
             int[] bounds = Partition(p.M, t, mr);
-            Parallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t },
-                s => Blocked<TKernel>(p.Block(bounds[s], bounds[s + 1] - bounds[s], 0, p.N)));
+            WorkerPool.Shared.For(t, s => Blocked<TKernel>(p.Block(bounds[s], bounds[s + 1] - bounds[s], 0, p.N)));
         }
         else
         {
@@ -313,14 +313,31 @@ public static class Gemm
                 float* src = p.A + (nint)pc * p.Lda + ic + ir;
                 for (int q = 0; q < kc; q++, src += p.Lda, panel += mr)
                 {
-                    int r = 0;
-                    for (; r < rows; r++) panel[r] = src[r];
-                    for (; r < mr; r++) panel[r] = 0f;
+                    CopyShort(src, panel, rows);
+                    for (int r = rows; r < mr; r++) panel[r] = 0f;
                 }
             }
             else
             {
-                for (int r = 0; r < mr; r++)
+                // A is stored m×k: the panel is a transpose, done 4 rows × 4 k-values at a time in registers.
+                int r = 0;
+                if (Sse.IsSupported)
+                {
+                    for (; r + 4 <= rows; r += 4)
+                    {
+                        float* s0 = p.A + (ic + ir + r) * p.Lda + pc, s1 = s0 + p.Lda, s2 = s1 + p.Lda, s3 = s2 + p.Lda;
+                        float* d = panel + r;
+                        int q = 0;
+                        for (; q + 4 <= kc; q += 4, d += 4 * mr)
+                        {
+                            Transpose4x4(Sse.LoadVector128(s0 + q), Sse.LoadVector128(s1 + q), Sse.LoadVector128(s2 + q), Sse.LoadVector128(s3 + q),
+                                out var t0, out var t1, out var t2, out var t3);
+                            Sse.Store(d, t0); Sse.Store(d + mr, t1); Sse.Store(d + 2 * mr, t2); Sse.Store(d + 3 * mr, t3);
+                        }
+                        for (; q < kc; q++, d += mr) { d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; }
+                    }
+                }
+                for (; r < mr; r++)
                 {
                     if (r < rows)
                     {
@@ -336,6 +353,29 @@ public static class Gemm
         }
     }
 
+    static void Transpose4x4(Vector128<float> r0, Vector128<float> r1, Vector128<float> r2, Vector128<float> r3,
+        out Vector128<float> c0, out Vector128<float> c1, out Vector128<float> c2, out Vector128<float> c3)
+    {
+        var t0 = Sse.UnpackLow(r0, r1);   // r0[0] r1[0] r0[1] r1[1]
+        var t1 = Sse.UnpackLow(r2, r3);   // r2[0] r3[0] r2[1] r3[1]
+        var t2 = Sse.UnpackHigh(r0, r1);  // r0[2] r1[2] r0[3] r1[3]
+        var t3 = Sse.UnpackHigh(r2, r3);
+        c0 = Sse.MoveLowToHigh(t0, t1);
+        c1 = Sse.MoveHighToLow(t1, t0);
+        c2 = Sse.MoveLowToHigh(t2, t3);
+        c3 = Sse.MoveHighToLow(t3, t2);
+    }
+
+    /// <summary>Copies a short run (at most a tile's width) with the widest vectors that fit.</summary>
+    static unsafe void CopyShort(float* src, float* dst, int count)
+    {
+        int i = 0;
+        for (; i + 16 <= count; i += 16) Vector512.Store(Vector512.Load(src + i), dst + i);
+        if (i + 8 <= count) { Vector256.Store(Vector256.Load(src + i), dst + i); i += 8; }
+        if (i + 4 <= count) { Vector128.Store(Vector128.Load(src + i), dst + i); i += 4; }
+        for (; i < count; i++) dst[i] = src[i];
+    }
+
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] as Nr-column panels, k-major inside a panel, zero-padded.</summary>
     static unsafe void PackB(in Problem p, int pc, int kc, int jc, int nc, int nr, float* dst)
     {
@@ -347,19 +387,10 @@ public static class Gemm
             {
                 // B is stored k×n: one k-slice of the panel is a contiguous run of columns.
                 float* src = p.B + (nint)pc * p.Ldb + jc + jr;
-                if (cols == nr)
+                for (int q = 0; q < kc; q++, src += p.Ldb, panel += nr)
                 {
-                    for (int q = 0; q < kc; q++, src += p.Ldb, panel += nr)
-                        Buffer.MemoryCopy(src, panel, nr * sizeof(float), nr * sizeof(float));
-                }
-                else
-                {
-                    for (int q = 0; q < kc; q++, src += p.Ldb, panel += nr)
-                    {
-                        int j = 0;
-                        for (; j < cols; j++) panel[j] = src[j];
-                        for (; j < nr; j++) panel[j] = 0f;
-                    }
+                    CopyShort(src, panel, cols);
+                    for (int j = cols; j < nr; j++) panel[j] = 0f;
                 }
             }
             else

@@ -99,3 +99,56 @@ public class RecurrentGradientTests
         Assert.Equal([16, 8], layer.StateDict()["weight_ih_l1"].ShapeArray());
     }
 }
+
+public class RecurrentInferenceTests
+{
+    [Theory]
+    [InlineData(RecurrentMode.RnnTanh)]
+    [InlineData(RecurrentMode.RnnRelu)]
+    [InlineData(RecurrentMode.Lstm)]
+    [InlineData(RecurrentMode.Gru)]
+    public void NoGradForwardInChunksEqualsTrainingForward(RecurrentMode mode)
+    {
+        int saved = RecurrentKernel.InferenceChunkFloats;
+        RecurrentKernel.InferenceChunkFloats = 1; // one step per chunk
+        try
+        {
+            var layer = new RecurrentLayer(new RecurrentConfig(mode, 3, 5, NumLayers: 2, Bidirectional: true), new RandomGenerator(2));
+            var input = Tensor.RandomNormal(new RandomGenerator(3), [7, 3, 3]);
+            int[] lengths = [7, 4, 1];
+            var training = layer.Forward(input, lengths: lengths);
+            Assert.True(training.Output.RequiresGrad);
+            RecurrentOutput inference;
+            using (Recur.Autograd.GradMode.NoGrad()) inference = layer.Forward(input, lengths: lengths);
+            Assert.False(inference.Output.RequiresGrad);
+            // Same maths, but a one-step chunk makes the input product thin (3 rows), which the GEMM sums with
+            // interleaved chains: values agree to float rounding, not bit for bit.
+            AssertClose(training.Output, inference.Output);
+            AssertClose(training.HiddenState, inference.HiddenState);
+            if (mode == RecurrentMode.Lstm) AssertClose(training.CellState!, inference.CellState!);
+        }
+        finally
+        {
+            RecurrentKernel.InferenceChunkFloats = saved;
+        }
+    }
+
+    static void AssertClose(Tensor expected, Tensor actual)
+    {
+        var e = expected.ToArray();
+        var a = actual.ToArray();
+        Assert.Equal(e.Length, a.Length);
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-6 + 1e-6 * Math.Abs(e[i]), $"[{i}]: training {e[i]:G9}, inference {a[i]:G9}");
+    }
+
+    [Fact]
+    public void SecondBackwardThroughTheSameLayerCallIsRefused()
+    {
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 2, 3), new RandomGenerator(1));
+        var output = layer.Forward(Tensor.RandomNormal(new RandomGenerator(2), [4, 2, 2])).Output.Sum();
+        output.Backward();
+        var ex = Assert.Throws<InvalidOperationException>(() => output.Backward());
+        Assert.Contains("run the forward again", ex.Message);
+    }
+}

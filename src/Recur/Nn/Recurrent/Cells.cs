@@ -14,7 +14,10 @@ internal interface IRecurrentCell
     static abstract bool SeparateRecurrent { get; }
     static abstract bool HasCellState { get; }
     static abstract void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch);
-    /// <summary>From dh (and dc, replaced by dc_{t−1}) fills the pre-activation gradients and the direct part of dh_{t−1}.</summary>
+    /// <summary>
+    /// From dh (and dc, replaced by dc_{t−1}) fills the pre-activation gradients and the direct part of dh_{t−1}.
+    /// <c>dgi</c> may alias <c>gates</c> and <c>dgh</c> may alias <c>gh</c>: each element is read before it is written.
+    /// </summary>
     static abstract void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
         ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch);
 }

@@ -12,6 +12,9 @@ namespace Recur.Nn.Recurrent;
 /// </summary>
 internal static class RecurrentKernel
 {
+    /// <summary>Size of the reused input-projection buffer in inference (1 MiB): it stays in the core's L2.</summary>
+    internal static int InferenceChunkFloats = 1 << 18; // settable so tests can force many chunks
+
     /// <summary>
     /// Runs cell <typeparamref name="TCell"/> over <paramref name="input"/> [T, B, I]. Returns one tensor
     /// [T + 2, B, H]: rows 0..T−1 are the outputs, row T the final hidden state, row T+1 the final cell state (zeros
@@ -24,20 +27,17 @@ internal static class RecurrentKernel
         int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;
         int rowsAll = steps * batch;
 
-        // Saved activations live in pooled pinned buffers: returned at the end of the backward (or at once under NoGrad).
-        var giBuffer = PinnedPool.Rent(rowsAll * gateWidth);
-        var ghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(rowsAll * gateWidth) : giBuffer;
-        var hPrevBuffer = PinnedPool.Rent(rowsAll * hidden);
-        var cPrevBuffer = TCell.HasCellState ? PinnedPool.Rent(rowsAll * hidden) : hPrevBuffer;
-        var gi = giBuffer.AsSpan(rowsAll * gateWidth);
-        var gh = ghBuffer.AsSpan(rowsAll * gateWidth);
-        // hPrev[τ] / cPrev[τ]: the state fed into the step that processes time τ.
-        var hPrev = hPrevBuffer.AsSpan(rowsAll * hidden);
-        var cPrev = cPrevBuffer.AsSpan(rowsAll * hidden);
+        Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
+            .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh]];
+        bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
 
-        // Input projections for every step at once: gi = X·W_ihᵀ + b_ih  → [T·B, G·H]
-        Gemm.Multiply(false, true, rowsAll, gateWidth, inputSize, input.Span, inputSize, weightIh.Span, inputSize,
-            gi, gateWidth, bias: biasIh is null ? default : biasIh.Span);
+        // Training keeps the gates and the states fed into each step for the backward; inference keeps nothing and
+        // computes the input projections a cache-sized chunk of steps at a time into one reused buffer.
+        int chunk = needsBackward ? steps : Math.Clamp(InferenceChunkFloats / Math.Max(1, batch * gateWidth), 1, Math.Max(steps, 1));
+        var giBuffer = PinnedPool.Rent(chunk * batch * gateWidth);
+        var ghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(chunk * batch * gateWidth) : giBuffer;
+        var hPrevBuffer = needsBackward ? PinnedPool.Rent(rowsAll * hidden) : null;
+        var cPrevBuffer = needsBackward && TCell.HasCellState ? PinnedPool.Rent(rowsAll * hidden) : null;
 
         var packed = Tensor.Zeros(steps + 2, batch, hidden);
         var outputs = packed.Span;
@@ -53,31 +53,50 @@ internal static class RecurrentKernel
         // W_hhᵀ is the right operand of every step: pack it once for the whole sequence.
         using (var recurrent = Gemm.Pack(true, hidden, gateWidth, weightHh.Span, hidden))
         {
-            for (int s = 0; s < steps; s++)
+            for (int s0 = 0; s0 < steps; s0 += chunk)
             {
-                int t = reverse ? steps - 1 - s : s;
-                int at = t * batch;
-                hState.CopyTo(hPrev.Slice(at * hidden, batch * hidden));
-                if (TCell.HasCellState) cState.CopyTo(cPrev.Slice(at * hidden, batch * hidden));
-                // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
-                Gemm.Multiply(false, batch, hState, hidden, recurrent, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
-                    accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
-                for (int b = 0; b < batch; b++)
+                int count = Math.Min(chunk, steps - s0);
+                // the times this chunk covers form one contiguous range in either direction
+                int firstTime = reverse ? steps - s0 - count : s0;
+                int bufferTime0 = needsBackward ? 0 : firstTime; // time whose rows start the buffer
+                var gi = giBuffer.AsSpan(chunk * batch * gateWidth);
+                var gh = ghBuffer.AsSpan(chunk * batch * gateWidth);
+                // input projections for every step of the chunk at once: gi = X·W_ihᵀ + b_ih
+                Gemm.Multiply(false, true, count * batch, gateWidth, inputSize,
+                    input.Span.Slice(firstTime * batch * inputSize, count * batch * inputSize), inputSize, weightIh.Span, inputSize,
+                    gi.Slice((firstTime - bufferTime0) * batch * gateWidth, count * batch * gateWidth), gateWidth,
+                    bias: biasIh is null ? default : biasIh.Span);
+                for (int s = s0; s < s0 + count; s++)
                 {
-                    var h = hNext.AsSpan(b * hidden, hidden);
-                    var c = cNext.AsSpan(b * hidden, hidden);
-                    if (lengths != null && t >= lengths[b])
+                    int t = reverse ? steps - 1 - s : s;
+                    int at = (t - bufferTime0) * batch;
+                    if (needsBackward)
                     {
-                        hState.AsSpan(b * hidden, hidden).CopyTo(h);
-                        cState.AsSpan(b * hidden, hidden).CopyTo(c);
-                        continue; // output stays 0
+                        // the state fed into the step that processes time t
+                        hState.CopyTo(hPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch * hidden, batch * hidden));
+                        if (TCell.HasCellState) cState.CopyTo(cPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch * hidden, batch * hidden));
                     }
-                    TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
-                        hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch);
-                    h.CopyTo(outputs.Slice((at + b) * hidden, hidden));
+                    // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
+                    Gemm.Multiply(false, batch, hState, hidden, recurrent, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
+                        accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
+                    int outputRow = t * batch;
+                    for (int b = 0; b < batch; b++)
+                    {
+                        var h = hNext.AsSpan(b * hidden, hidden);
+                        var c = cNext.AsSpan(b * hidden, hidden);
+                        if (lengths != null && t >= lengths[b])
+                        {
+                            hState.AsSpan(b * hidden, hidden).CopyTo(h);
+                            cState.AsSpan(b * hidden, hidden).CopyTo(c);
+                            continue; // output stays 0
+                        }
+                        TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
+                            hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch);
+                        h.CopyTo(outputs.Slice((outputRow + b) * hidden, hidden));
+                    }
+                    (hState, hNext) = (hNext, hState);
+                    (cState, cNext) = (cNext, cState);
                 }
-                (hState, hNext) = (hNext, hState);
-                (cState, cNext) = (cNext, cState);
             }
         }
         hState.CopyTo(outputs.Slice(steps * batch * hidden, batch * hidden));
@@ -87,13 +106,10 @@ internal static class RecurrentKernel
         {
             PinnedPool.Return(giBuffer);
             if (TCell.SeparateRecurrent) PinnedPool.Return(ghBuffer);
-            PinnedPool.Return(hPrevBuffer);
-            if (TCell.HasCellState) PinnedPool.Return(cPrevBuffer);
+            if (hPrevBuffer != null) PinnedPool.Return(hPrevBuffer);
+            if (cPrevBuffer != null) PinnedPool.Return(cPrevBuffer);
         }
 
-        Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
-            .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh]];
-        bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
         if (!needsBackward)
         {
             Release();
@@ -107,13 +123,13 @@ internal static class RecurrentKernel
             released = true;
             var gi = giBuffer.AsSpan(rowsAll * gateWidth);
             var gh = ghBuffer.AsSpan(rowsAll * gateWidth);
-            var hPrev = hPrevBuffer.AsSpan(rowsAll * hidden);
-            var cPrev = cPrevBuffer.AsSpan(rowsAll * hidden);
+            var hPrev = hPrevBuffer!.AsSpan(rowsAll * hidden);
+            var cPrev = cPrevBuffer is null ? default : cPrevBuffer.AsSpan(rowsAll * hidden);
             var g = grad.Span;
-            var dgiBuffer = PinnedPool.Rent(rowsAll * gateWidth);
-            var dghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(rowsAll * gateWidth) : dgiBuffer;
-            var dgi = dgiBuffer.AsSpan(rowsAll * gateWidth);
-            var dgh = dghBuffer.AsSpan(rowsAll * gateWidth);
+            // Gate gradients overwrite the saved gates in place: a step's gates are read once, by that step's backward,
+            // element by element before the gradient of the same element is written.
+            var dgi = gi;
+            var dgh = gh;
             var dh = g.Slice(steps * batch * hidden, batch * hidden).ToArray();
             var dc = TCell.HasCellState ? g.Slice((steps + 1) * batch * hidden, batch * hidden).ToArray() : new float[batch * hidden];
             var dhNext = new float[batch * hidden];
@@ -166,8 +182,6 @@ internal static class RecurrentKernel
                     weightHh.GradSpan(), hidden, accumulate: true);
             if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
             if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
-            PinnedPool.Return(dgiBuffer);
-            if (TCell.SeparateRecurrent) PinnedPool.Return(dghBuffer);
             Release();
         });
     }
