@@ -1,0 +1,155 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+
+namespace Recur.Serialization;
+
+/// <summary>
+/// Reads and writes the safetensors format (Hugging Face): an 8-byte little-endian header length, a UTF-8 JSON header
+/// mapping each tensor name to its dtype, shape and [begin, end) byte offsets in the data section that follows, and an
+/// optional string map under <c>__metadata__</c>. Recur writes F32; it reads F32, F64, F16 and BF16 (converted to
+/// float32). Every size the header claims is checked against the file before anything is allocated, and errors name
+/// the file and the tensor.
+/// </summary>
+public static class SafeTensors
+{
+    const long MaxHeaderBytes = 100L << 20;
+
+    /// <summary>Loads every tensor of <paramref name="path"/>, by name.</summary>
+    public static Dictionary<string, Tensor> Load(string path) => Load(path, out _);
+
+    /// <summary>Loads every tensor of <paramref name="path"/>, and the header's <c>__metadata__</c> map.</summary>
+    public static Dictionary<string, Tensor> Load(string path, out Dictionary<string, string> metadata)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (IOException e) { throw new InvalidDataException($"{path}: cannot read ({e.Message}).", e); }
+        return Read(bytes, path, out metadata);
+    }
+
+    /// <summary>Parses a safetensors image; <paramref name="source"/> names it in errors.</summary>
+    public static Dictionary<string, Tensor> Read(ReadOnlySpan<byte> bytes, string source, out Dictionary<string, string> metadata)
+    {
+        if (bytes.Length < 8) throw Bad(source, $"{bytes.Length} bytes is too short for a safetensors file (8-byte header length missing).");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        if (headerLength > (ulong)Math.Min(MaxHeaderBytes, bytes.Length - 8))
+            throw Bad(source, $"header claims {headerLength} bytes but the file holds {bytes.Length - 8} after the length field (truncated or not safetensors).");
+        var headerBytes = bytes.Slice(8, (int)headerLength);
+        var data = bytes[(8 + (int)headerLength)..];
+        metadata = [];
+        var tensors = new Dictionary<string, Tensor>();
+        JsonDocument document;
+        try { document = JsonDocument.Parse(headerBytes.ToArray()); }
+        catch (JsonException e) { throw Bad(source, $"header is not valid JSON ({e.Message})."); }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object) throw Bad(source, "header is not a JSON object.");
+            foreach (var entry in document.RootElement.EnumerateObject())
+            {
+                if (entry.Name == "__metadata__")
+                {
+                    if (entry.Value.ValueKind != JsonValueKind.Object) throw Bad(source, "__metadata__ is not an object.");
+                    foreach (var m in entry.Value.EnumerateObject())
+                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw Bad(source, $"metadata '{m.Name}' is not a string.");
+                    continue;
+                }
+                tensors[entry.Name] = ReadTensor(entry.Name, entry.Value, data, source);
+            }
+        }
+        return tensors;
+    }
+
+    static Tensor ReadTensor(string name, JsonElement info, ReadOnlySpan<byte> data, string source)
+    {
+        if (info.ValueKind != JsonValueKind.Object
+            || !info.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String
+            || !info.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array
+            || !info.TryGetProperty("data_offsets", out var offsetsElement) || offsetsElement.ValueKind != JsonValueKind.Array || offsetsElement.GetArrayLength() != 2)
+            throw Bad(source, $"tensor '{name}' needs dtype, shape and data_offsets [begin, end].");
+        string dtype = dtypeElement.GetString()!;
+        int elementSize = dtype switch { "F32" => 4, "F64" => 8, "F16" or "BF16" => 2, _ => throw Bad(source, $"tensor '{name}' has dtype {dtype}; Recur reads F32, F64, F16 and BF16.") };
+        var shape = new int[shapeElement.GetArrayLength()];
+        long count = 1;
+        int axis = 0;
+        foreach (var d in shapeElement.EnumerateArray())
+        {
+            if (!d.TryGetInt64(out long dim) || dim < 0 || dim > int.MaxValue) throw Bad(source, $"tensor '{name}' has an invalid dimension in its shape.");
+            shape[axis++] = (int)dim;
+            count *= dim;
+            if (count > int.MaxValue) throw Bad(source, $"tensor '{name}' has more than 2^31 elements.");
+        }
+        if (!offsetsElement[0].TryGetInt64(out long begin) || !offsetsElement[1].TryGetInt64(out long end) || begin < 0 || end < begin || end > data.Length)
+            throw Bad(source, $"tensor '{name}' has data_offsets outside the {data.Length}-byte data section.");
+        if (end - begin != count * elementSize)
+            throw Bad(source, $"tensor '{name}' of shape {ShapeUtil.Format(shape)} and dtype {dtype} needs {count * elementSize} bytes but its offsets span {end - begin}.");
+        var raw = data.Slice((int)begin, (int)(end - begin));
+        var tensor = Tensor.Zeros(shape);
+        var values = tensor.Span;
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = dtype switch
+            {
+                "F32" => BinaryPrimitives.ReadSingleLittleEndian(raw[(i * 4)..]),
+                "F64" => (float)BinaryPrimitives.ReadDoubleLittleEndian(raw[(i * 8)..]),
+                "F16" => (float)BinaryPrimitives.ReadHalfLittleEndian(raw[(i * 2)..]),
+                _ => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw[(i * 2)..]) << 16),
+            };
+        }
+        tensor.Name = name;
+        return tensor;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="tensors"/> as F32 to <paramref name="path"/> atomically: the bytes go to a temporary file
+    /// in the same folder, which then replaces the target, so a crash never leaves a partial file.
+    /// </summary>
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var header = new Dictionary<string, object>();
+        if (metadata is { Count: > 0 }) header["__metadata__"] = metadata;
+        long offset = 0;
+        var ordered = tensors.OrderBy(t => t.Key, StringComparer.Ordinal).ToArray();
+        foreach (var (name, tensor) in ordered)
+        {
+            if (name == "__metadata__") throw new ArgumentException("SafeTensors.Save: '__metadata__' is reserved and cannot name a tensor.");
+            long size = 4L * tensor.Length;
+            header[name] = new { dtype = "F32", shape = tensor.ShapeArray(), data_offsets = new[] { offset, offset + size } };
+            offset += size;
+        }
+        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
+        int padded = (json.Length + 7) / 8 * 8; // keep the data section 8-byte aligned, padding with spaces
+        string full = Path.GetFullPath(path);
+        string temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                Span<byte> length = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
+                stream.Write(length);
+                stream.Write(json);
+                for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
+                var buffer = new byte[4096 * 4];
+                foreach (var (_, tensor) in ordered)
+                {
+                    var values = tensor.Span;
+                    for (int start = 0; start < values.Length; start += 4096)
+                    {
+                        int n = Math.Min(4096, values.Length - start);
+                        for (int i = 0; i < n; i++) BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4), values[start + i]);
+                        stream.Write(buffer, 0, n * 4);
+                    }
+                }
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    static InvalidDataException Bad(string source, string message) => new($"{source}: {message}");
+}
