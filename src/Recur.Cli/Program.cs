@@ -4,4 +4,5 @@ using Recur.Cli;
 var root = new RootCommand("Recur: recurrent neural networks for .NET — train, evaluate and inspect RNN, LSTM and GRU models.");
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(LayerCommand.Create());
 return root.Parse(args).Invoke();

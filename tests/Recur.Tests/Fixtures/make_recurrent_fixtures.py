@@ -7,6 +7,7 @@ L = <output, g_output> + <h_n, g_h> (+ <c_n, g_c>) with respect to the input, th
 """
 import json
 import os
+import struct
 
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -81,6 +82,70 @@ def make_case(mode, variant, seed):
     return {"name": f"{mode}_{name}", "config": config, "lengths": lengths, "tensors": tensors}
 
 
+def save_safetensors(path, tensors):
+    """Writes float32 tensors in the safetensors layout: u64 little-endian header length, JSON header with dtype,
+    shape and data_offsets, then the raw little-endian data (huggingface/safetensors format description)."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        data = tensors[name].detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        for blob in blobs:
+            f.write(blob)
+
+
+def make_layer_run_case(folder, mode, layers, bidirectional, batch_first, lengths, states, seed):
+    """A `recur layer run` fixture: cfg.json, weights/input/grad_output safetensors and PyTorch's expected result."""
+    torch.manual_seed(seed)
+    steps, batch, input_size, hidden = 4, 2, 3, 5
+    cls, extra = MODES[mode]
+    module = cls(input_size, hidden, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional, **extra)
+    directions = 2 if bidirectional else 1
+    x = torch.randn((batch, steps, input_size) if batch_first else (steps, batch, input_size), requires_grad=True)
+    inputs = {"input": x}
+    init = None
+    if states:
+        inputs["h0"] = torch.randn(layers * directions, batch, hidden, requires_grad=True)
+        init = inputs["h0"]
+        if mode == "LSTM":
+            inputs["c0"] = torch.randn(layers * directions, batch, hidden, requires_grad=True)
+            init = (inputs["h0"], inputs["c0"])
+    source = x if lengths is None else pack_padded_sequence(x, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+    output, final = module(source, init)
+    if lengths is not None:
+        output, _ = pad_packed_sequence(output, batch_first=batch_first, total_length=steps)
+    h_n, c_n = final if mode == "LSTM" else (final, None)
+    grads = {"output": torch.randn_like(output), "h_n": torch.randn_like(h_n)}
+    loss = (output * grads["output"]).sum() + (h_n * grads["h_n"]).sum()
+    expected = {"output": output, "h_n": h_n}
+    if c_n is not None:
+        grads["c_n"] = torch.randn_like(c_n)
+        loss = loss + (c_n * grads["c_n"]).sum()
+        expected["c_n"] = c_n
+    loss.backward()
+    for name, value in inputs.items():
+        expected["grad." + name] = value.grad
+    for name, value in module.named_parameters():
+        expected["grad." + name] = value.grad
+    os.makedirs(folder, exist_ok=True)
+    config = {"mode": mode, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
+              "bidirectional": bidirectional, "batch_first": batch_first}
+    if lengths is not None:
+        config["lengths"] = lengths
+    with open(os.path.join(folder, "cfg.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    save_safetensors(os.path.join(folder, "weights.safetensors"), dict(module.state_dict()))
+    save_safetensors(os.path.join(folder, "input.safetensors"), inputs)
+    save_safetensors(os.path.join(folder, "grad_output.safetensors"), grads)
+    save_safetensors(os.path.join(folder, "expected.safetensors"), expected)
+
+
 def main():
     torch.set_num_threads(1)
     cases = []
@@ -94,6 +159,12 @@ def main():
         json.dump({"torch_version": torch.__version__, "cases": cases}, f, separators=(",", ":"))
     os.replace(path + ".tmp", path)
     print(f"wrote {len(cases)} cases to {path}")
+
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layer_run")
+    make_layer_run_case(os.path.join(here, "lstm_bidirectional_lengths_states"), "LSTM", 2, True, False, [4, 2], True, 500)
+    make_layer_run_case(os.path.join(here, "gru_batch_first"), "GRU", 1, False, True, None, False, 501)
+    make_layer_run_case(os.path.join(here, "rnn_tanh_states"), "RNN_TANH", 1, False, False, None, True, 502)
+    print(f"wrote layer-run fixtures to {here}")
 
 
 if __name__ == "__main__":
