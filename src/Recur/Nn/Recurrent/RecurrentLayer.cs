@@ -15,12 +15,29 @@ public enum RecurrentMode
     Gru,
 }
 
+/// <summary>How a <see cref="RecurrentLayer"/> initialises its weights.</summary>
+public enum RecurrentInit
+{
+    /// <summary>PyTorch's default: every weight and bias uniform in ±1/√H.</summary>
+    PyTorchDefault,
+    /// <summary>Xavier/Glorot uniform input and recurrent matrices (per gate block), zero biases.</summary>
+    Xavier,
+    /// <summary>Xavier input matrices, orthogonal recurrent matrices per gate block (Saxe et al. 2014), zero biases.</summary>
+    Orthogonal,
+    /// <summary>
+    /// For ReLU RNNs (IRNN, Le et al. 2015): recurrent matrix = identity, input weights N(0, 0.001²), zero biases.
+    /// </summary>
+    Identity,
+}
+
 /// <summary>
 /// Configuration of a recurrent layer stack, with PyTorch's constructor vocabulary. Validated once on construction.
+/// <see cref="Init"/> chooses the initialisation; <see cref="ForgetGateBias"/> (LSTM only; Jozefowicz et al. 2015
+/// recommend 1) sets the forget gate's total bias after it.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
-    float Dropout = 0f, bool Bidirectional = false)
+    float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -29,6 +46,8 @@ public sealed record RecurrentConfig(
         if (HiddenSize < 1) throw new ArgumentException($"RecurrentConfig: hiddenSize must be positive, got {HiddenSize}.");
         if (NumLayers < 1) throw new ArgumentException($"RecurrentConfig: numLayers must be positive, got {NumLayers}.");
         if (Dropout < 0f || Dropout >= 1f) throw new ArgumentException($"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
+        if (ForgetGateBias != null && (Mode != RecurrentMode.Lstm || !Bias))
+            throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
     }
 
     /// <summary>1 or 2.</summary>
@@ -87,6 +106,46 @@ public class RecurrentLayer : Module
             }
         }
         dropoutRandom = random.Fork();
+        if (config.Init != RecurrentInit.PyTorchDefault) ResetParameters(config.Init, random);
+        if (config.ForgetGateBias is float forgetBias)
+            foreach (var set in weights)
+            {
+                // gate order i, f, g, o: the forget block is [H, 2H); the total bias b_ih + b_hh becomes forgetBias
+                set[2].Span.Slice(hidden, hidden).Fill(forgetBias);
+                set[3].Span.Slice(hidden, hidden).Clear();
+            }
+    }
+
+    void ResetParameters(RecurrentInit init, RandomGenerator random)
+    {
+        using var _ = GradMode.NoGrad();
+        int hidden = Config.HiddenSize;
+        foreach (var set in weights)
+        {
+            var (weightIh, weightHh) = (set[0], set[1]);
+            for (int gate = 0; gate < Config.Gates; gate++)
+            {
+                // each gate's block is its own map, so fans and orthogonality are per block
+                var inputBlock = weightIh.Slice(0, gate * hidden, hidden).Detach();
+                var recurrentBlock = weightHh.Slice(0, gate * hidden, hidden).Detach();
+                switch (init)
+                {
+                    case RecurrentInit.Xavier:
+                        Nn.Init.XavierUniform(inputBlock, random);
+                        Nn.Init.XavierUniform(recurrentBlock, random);
+                        break;
+                    case RecurrentInit.Orthogonal:
+                        Nn.Init.XavierUniform(inputBlock, random);
+                        Nn.Init.Orthogonal(recurrentBlock, random);
+                        break;
+                    case RecurrentInit.Identity:
+                        Nn.Init.Normal(inputBlock, random, 0f, 1e-3f);
+                        Nn.Init.Identity(recurrentBlock);
+                        break;
+                }
+            }
+            for (int i = 2; i < set.Length; i++) set[i].Zero();
+        }
     }
 
     /// <summary>
