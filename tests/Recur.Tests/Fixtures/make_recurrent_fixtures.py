@@ -82,6 +82,43 @@ def make_case(mode, variant, seed):
     return {"name": f"{mode}_{name}", "config": config, "lengths": lengths, "tensors": tensors}
 
 
+CELLS = {"RNN_TANH": (torch.nn.RNNCell, {"nonlinearity": "tanh"}), "RNN_RELU": (torch.nn.RNNCell, {"nonlinearity": "relu"}),
+         "LSTM": (torch.nn.LSTMCell, {}), "GRU": (torch.nn.GRUCell, {})}
+
+
+def make_cell_case(mode, seed):
+    """Three steps of a single-step cell from a given state; loss = sum over steps of <h_t, g_t> (+ <c_t, gc_t>)."""
+    torch.manual_seed(seed)
+    steps, batch, input_size, hidden = 3, 2, 3, 4
+    cls, extra = CELLS[mode]
+    cell = cls(input_size, hidden, **extra)
+    xs = torch.randn(steps, batch, input_size, requires_grad=True)
+    h0 = torch.randn(batch, hidden, requires_grad=True)
+    c0 = torch.randn(batch, hidden, requires_grad=True) if mode == "LSTM" else None
+    gh = torch.randn(steps, batch, hidden)
+    gc = torch.randn(steps, batch, hidden)
+    h, c, loss, hs, cs = h0, c0, 0, [], []
+    for t in range(steps):
+        if mode == "LSTM":
+            h, c = cell(xs[t], (h, c))
+            loss = loss + (c * gc[t]).sum()
+            cs.append(c)
+        else:
+            h = cell(xs[t], h)
+        loss = loss + (h * gh[t]).sum()
+        hs.append(h)
+    loss.backward()
+    tensors = {"input": tensor(xs), "h0": tensor(h0), "g_h": tensor(gh), "hidden": tensor(torch.stack(hs)),
+               "grad.input": tensor(xs.grad), "grad.h0": tensor(h0.grad)}
+    if c0 is not None:
+        tensors.update({"c0": tensor(c0), "g_c": tensor(gc), "cell": tensor(torch.stack(cs)), "grad.c0": tensor(c0.grad)})
+    for key, value in cell.state_dict().items():
+        tensors["weight." + key] = tensor(value)
+    for key, value in cell.named_parameters():
+        tensors["grad." + key] = tensor(value.grad)
+    return {"name": f"{mode}_cell", "mode": mode, "tensors": tensors}
+
+
 def save_safetensors(path, tensors):
     """Writes float32 tensors in the safetensors layout: u64 little-endian header length, JSON header with dtype,
     shape and data_offsets, then the raw little-endian data (huggingface/safetensors format description)."""
@@ -156,7 +193,8 @@ def main():
             seed += 1
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recurrent_pytorch.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"torch_version": torch.__version__, "cases": cases}, f, separators=(",", ":"))
+        cells = [make_cell_case(mode, 300 + i) for i, mode in enumerate(CELLS)]
+        json.dump({"torch_version": torch.__version__, "cases": cases, "cells": cells}, f, separators=(",", ":"))
     os.replace(path + ".tmp", path)
     print(f"wrote {len(cases)} cases to {path}")
 

@@ -152,3 +152,34 @@ public class RecurrentInferenceTests
         Assert.Contains("run the forward again", ex.Message);
     }
 }
+
+public class ResidualRecurrentTests
+{
+    [Theory]
+    [InlineData(RecurrentMode.Lstm)]
+    [InlineData(RecurrentMode.Gru)]
+    public void ResidualStackPassesGradientCheckAndAddsTheLayerInput(RecurrentMode mode)
+    {
+        // input width equals 2·H, so every layer (the first too) gets a skip connection
+        var config = new RecurrentConfig(mode, 6, 3, NumLayers: 2, Bidirectional: true, Residual: true);
+        var layer = new RecurrentLayer(config, new RandomGenerator(4));
+        var input = Tensor.RandomNormal(new RandomGenerator(5), [3, 2, 6]);
+        int[] lengths = [3, 2];
+        var inputs = new List<Tensor> { input };
+        inputs.AddRange(layer.Parameters());
+        var result = Recur.Autograd.GradientCheck.Compare(() => layer.Forward(input, lengths: lengths).Output, inputs);
+        Assert.True(result.Passed, result.Where);
+
+        // with one layer the output is exactly the plain layer's output plus the input, zero past each length
+        var single = new RecurrentLayer(config with { NumLayers = 1 }, new RandomGenerator(6));
+        var plain = new RecurrentLayer(config with { NumLayers = 1, Residual = false }, new RandomGenerator(6));
+        var withSkip = single.Forward(input, lengths: lengths).Output.ToArray();
+        var without = plain.Forward(input, lengths: lengths).Output.ToArray();
+        var x = input.ToArray();
+        for (int i = 0; i < withSkip.Length; i++)
+        {
+            bool padded = i / 6 % 2 == 1 && i / 12 >= 2; // sequence 1 past its length 2
+            Assert.Equal(padded ? 0f : without[i] + x[i], withSkip[i], 6);
+        }
+    }
+}

@@ -89,3 +89,66 @@ public class RecurrentParityTests
             AssertClose(t["grad." + parameterName], parameter.Grad, "grad." + parameterName);
     }
 }
+
+/// <summary>Single-step cells against torch.nn.RNNCell/LSTMCell/GRUCell over three steps (same fixture file).</summary>
+public class RecurrentCellParityTests
+{
+    static Dictionary<string, Tensor> Load(string mode)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "recurrent_pytorch.json")));
+        var cell = document.RootElement.GetProperty("cells").EnumerateArray().Single(c => c.GetProperty("mode").GetString() == mode);
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var t in cell.GetProperty("tensors").EnumerateObject())
+            tensors[t.Name] = Tensor.FromArray(t.Value.GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+                t.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        return tensors;
+    }
+
+    static void AssertClose(Tensor expected, Tensor? actual, string what)
+    {
+        Assert.NotNull(actual);
+        Assert.Equal(expected.ShapeArray(), actual!.ShapeArray());
+        var e = expected.ToArray();
+        var a = actual.ToArray();
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 + 1e-5 * Math.Abs(e[i]), $"{what}[{i}]: Recur {a[i]:G9}, PyTorch {e[i]:G9}");
+    }
+
+    [Theory]
+    [InlineData("RNN_TANH", RecurrentMode.RnnTanh)]
+    [InlineData("RNN_RELU", RecurrentMode.RnnRelu)]
+    [InlineData("LSTM", RecurrentMode.Lstm)]
+    [InlineData("GRU", RecurrentMode.Gru)]
+    public void StepByStepMatchesPyTorch(string name, RecurrentMode mode)
+    {
+        var t = Load(name);
+        var input = t["input"];
+        int steps = input.Size(0);
+        var cell = new RecurrentCell(mode, input.Size(2), t["h0"].Size(1), new RandomGenerator(0));
+        cell.LoadStateDict(t.Where(kv => kv.Key.StartsWith("weight.")).ToDictionary(kv => kv.Key["weight.".Length..], kv => kv.Value));
+        var h0 = t["h0"];
+        var c0 = t.GetValueOrDefault("c0");
+        foreach (var x in new[] { input, h0, c0 }) if (x != null) x.RequiresGrad = true;
+        Tensor h = h0;
+        Tensor? c = c0;
+        Tensor? loss = null;
+        var hiddens = new List<Tensor>();
+        var cells = new List<Tensor>();
+        for (int step = 0; step < steps; step++)
+        {
+            (h, c) = cell.Forward(input.Select(0, step), h, c);
+            var term = (h * t["g_h"].Select(0, step)).Sum();
+            if (c != null) { term = term + (c * t["g_c"].Select(0, step)).Sum(); cells.Add(c); }
+            loss = loss is null ? term : loss + term;
+            hiddens.Add(h);
+        }
+        AssertClose(t["hidden"], Tensor.Stack(hiddens), "hidden");
+        if (c0 != null) AssertClose(t["cell"], Tensor.Stack(cells), "cell");
+        loss!.Backward();
+        AssertClose(t["grad.input"], input.Grad, "grad.input");
+        AssertClose(t["grad.h0"], h0.Grad, "grad.h0");
+        if (c0 != null) AssertClose(t["grad.c0"], c0.Grad, "grad.c0");
+        foreach (var (parameterName, parameter) in cell.NamedParameters())
+            AssertClose(t["grad." + parameterName], parameter.Grad, "grad." + parameterName);
+    }
+}

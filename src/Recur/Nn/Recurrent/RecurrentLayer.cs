@@ -33,11 +33,13 @@ public enum RecurrentInit
 /// <summary>
 /// Configuration of a recurrent layer stack, with PyTorch's constructor vocabulary. Validated once on construction.
 /// <see cref="Init"/> chooses the initialisation; <see cref="ForgetGateBias"/> (LSTM only; Jozefowicz et al. 2015
-/// recommend 1) sets the forget gate's total bias after it.
+/// recommend 1) sets the forget gate's total bias after it. <see cref="Residual"/> adds each layer's input to its
+/// output wherever their widths agree (every layer above the first; the first too when InputSize = D·H).
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
-    float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null)
+    float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
+    bool Residual = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -196,12 +198,26 @@ public class RecurrentLayer : Module
                 finalH.Add(packed.Select(0, steps));
                 if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));
             }
-            x = config.Directions == 1 ? directionOutputs[0] : Tensor.Concat(directionOutputs, 2);
+            var layerOutput = config.Directions == 1 ? directionOutputs[0] : Tensor.Concat(directionOutputs, 2);
+            // residual connection: outputs past a sequence's length stay zero, as without it
+            x = config.Residual && x.Size(2) == layerOutput.Size(2) ? Masked(layerOutput + x, lengths) : layerOutput;
             if (layer < config.NumLayers - 1 && config.Dropout > 0f)
                 x = Functional.Dropout(x, config.Dropout, Training, dropoutRandom);
         }
         var output = config.BatchFirst ? x.Transpose(0, 1) : x;
         return new RecurrentOutput(output, Tensor.Stack(finalH), finalC.Count > 0 ? Tensor.Stack(finalC) : null);
+    }
+
+    /// <summary>Zeroes the steps past each sequence's length (a no-op without lengths).</summary>
+    static Tensor Masked(Tensor sequence, int[]? lengths)
+    {
+        if (lengths is null) return sequence;
+        int steps = sequence.Size(0), batch = sequence.Size(1);
+        var mask = Tensor.Zeros(steps, batch, 1);
+        for (int t = 0; t < steps; t++)
+            for (int b = 0; b < batch; b++)
+                if (t < lengths[b]) mask.Span[t * batch + b] = 1f;
+        return sequence * mask;
     }
 
     void CheckState(string name, Tensor? state, int states, int batch, int hidden)
