@@ -1,0 +1,166 @@
+using System.Text.Json;
+using Recur.Optim;
+
+namespace Recur.Tests.Optim;
+
+/// <summary>Optimizers and schedules against Debian's PyTorch (fixtures from Fixtures/make_optimizer_fixtures.py).</summary>
+public class OptimizerParityTests
+{
+    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "optimizer_pytorch.json"))).RootElement;
+
+    public static TheoryData<string> OptimizerCases() => [.. Root.GetProperty("optimizers").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+
+    public static TheoryData<string> ScheduleCases() => [.. Root.GetProperty("schedules").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+
+    static JsonElement Case(string section, string name) => Root.GetProperty(section).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+
+    static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
+
+    static float Option(JsonElement options, string key, float fallback) => options.TryGetProperty(key, out var v) ? (float)v.GetDouble() : fallback;
+
+    internal static Optimizer Create(string type, JsonElement o, IEnumerable<Tensor> parameters)
+    {
+        float lr = Option(o, "lr", 0f), decay = Option(o, "weight_decay", 0f);
+        float[] betas = o.TryGetProperty("betas", out var b) ? Floats(b) : [0.9f, 0.999f];
+        bool Flag(string key) => o.TryGetProperty(key, out var v) && v.GetBoolean();
+        return type switch
+        {
+            "SGD" => new Sgd(parameters, lr, Option(o, "momentum", 0f), Flag("nesterov"), decay, Option(o, "dampening", 0f)),
+            "Adam" => new Adam(parameters, lr, betas[0], betas[1], Option(o, "eps", 1e-8f), decay),
+            "AdamW" => new AdamW(parameters, lr, betas[0], betas[1], Option(o, "eps", 1e-8f), Option(o, "weight_decay", 1e-2f)),
+            "RMSprop" => new RmsProp(parameters, lr, Option(o, "alpha", 0.99f), Option(o, "eps", 1e-8f), decay, Option(o, "momentum", 0f), Flag("centered")),
+            "Adagrad" => new Adagrad(parameters, lr, Option(o, "lr_decay", 0f), decay, Option(o, "initial_accumulator_value", 0f), Option(o, "eps", 1e-10f)),
+            _ => throw new ArgumentException(type),
+        };
+    }
+
+    static void SetQuadraticGradients(Tensor[] parameters, float[][] curvature, float[][] centre)
+    {
+        for (int p = 0; p < parameters.Length; p++)
+        {
+            var g = new float[parameters[p].Length];
+            var w = parameters[p].Span;
+            for (int i = 0; i < g.Length; i++) g[i] = (w[i] - centre[p][i]) * curvature[p][i];
+            parameters[p].Grad = Tensor.FromArray(g, parameters[p].ShapeArray());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(OptimizerCases))]
+    public void OptimizerMatchesPyTorchStepByStep(string name)
+    {
+        var c = Case("optimizers", name);
+        var shapes = c.GetProperty("shapes").EnumerateArray().Select(s => s.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToArray();
+        var start = c.GetProperty("start").EnumerateArray().Select(Floats).ToArray();
+        var curvature = c.GetProperty("curvature").EnumerateArray().Select(Floats).ToArray();
+        var centre = c.GetProperty("centre").EnumerateArray().Select(Floats).ToArray();
+        var parameters = shapes.Select((s, i) => { var t = Tensor.FromArray(start[i], s); t.RequiresGrad = true; return t; }).ToArray();
+        var optimizer = Create(c.GetProperty("optimizer").GetString()!, c.GetProperty("options"), parameters);
+        int step = 0;
+        foreach (var after in c.GetProperty("after").EnumerateArray())
+        {
+            step++;
+            SetQuadraticGradients(parameters, curvature, centre);
+            optimizer.Step();
+            var expected = after.EnumerateArray().Select(Floats).ToArray();
+            for (int p = 0; p < parameters.Length; p++)
+                for (int i = 0; i < expected[p].Length; i++)
+                    Assert.True(Math.Abs(expected[p][i] - parameters[p].Span[i]) <= 1e-6,
+                        $"{name} step {step} parameter {p}[{i}]: PyTorch {expected[p][i]}, Recur {parameters[p].Span[i]}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(OptimizerCases))]
+    public void SavedStateResumesExactly(string name)
+    {
+        var c = Case("optimizers", name);
+        var shapes = c.GetProperty("shapes").EnumerateArray().Select(s => s.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToArray();
+        var start = c.GetProperty("start").EnumerateArray().Select(Floats).ToArray();
+        var curvature = c.GetProperty("curvature").EnumerateArray().Select(Floats).ToArray();
+        var centre = c.GetProperty("centre").EnumerateArray().Select(Floats).ToArray();
+        Tensor[] Fresh() => shapes.Select((s, i) => { var t = Tensor.FromArray(start[i], s); t.RequiresGrad = true; return t; }).ToArray();
+        string type = c.GetProperty("optimizer").GetString()!;
+
+        var straight = Fresh();
+        var reference = Create(type, c.GetProperty("options"), straight);
+        for (int s = 0; s < 6; s++) { SetQuadraticGradients(straight, curvature, centre); reference.Step(); }
+
+        var resumed = Fresh();
+        var first = Create(type, c.GetProperty("options"), resumed);
+        for (int s = 0; s < 3; s++) { SetQuadraticGradients(resumed, curvature, centre); first.Step(); }
+        string path = Path.Combine(Path.GetTempPath(), $"recur-optim-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            first.SaveState(path);
+            var second = Create(type, c.GetProperty("options"), resumed);
+            second.LoadState(path);
+            for (int s = 0; s < 3; s++) { SetQuadraticGradients(resumed, curvature, centre); second.Step(); }
+        }
+        finally { File.Delete(path); }
+        for (int p = 0; p < straight.Length; p++) Assert.Equal(straight[p].ToArray(), resumed[p].ToArray());
+    }
+
+    [Fact]
+    public void StateOfAnotherOptimizerOrShapeIsRefused()
+    {
+        var p = Tensor.Zeros(3); p.RequiresGrad = true; p.Grad = Tensor.Ones(3);
+        var adam = new Adam([p]);
+        adam.Step();
+        string path = Path.Combine(Path.GetTempPath(), $"recur-optim-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            adam.SaveState(path);
+            var ex = Assert.Throws<InvalidDataException>(() => new Sgd([p], 0.1f, momentum: 0.9f).LoadState(path));
+            Assert.Contains("holds Adam state, but the optimizer is SGD", ex.Message);
+            var q = Tensor.Zeros(4); q.RequiresGrad = true;
+            ex = Assert.Throws<InvalidDataException>(() => new Adam([q]).LoadState(path));
+            Assert.Contains("has 3 values, but parameter 0 has shape [4]", ex.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [MemberData(nameof(ScheduleCases))]
+    public void ScheduleMatchesPyTorch(string name)
+    {
+        var c = Case("schedules", name);
+        var o = c.GetProperty("options");
+        float lr = (float)c.GetProperty("base").GetDouble();
+        double D(string key) => o.GetProperty(key).GetDouble();
+        LearningRateSchedule schedule = name switch
+        {
+            "step" => new StepSchedule(lr, (int)D("step_size"), D("gamma")),
+            "exponential" => new ExponentialSchedule(lr, D("gamma")),
+            "cosine_warmup" => new CosineWarmupSchedule(lr, (long)D("warmup"), (long)D("total"), D("min_lr"), D("start_factor")),
+            "plateau" => new ReduceOnPlateauSchedule(lr, MetricMode.Min, D("factor"), (int)D("patience"), D("threshold"), (int)D("cooldown"), D("min_lr")),
+            _ => throw new ArgumentException(name),
+        };
+        if (c.TryGetProperty("initial", out var initial)) Assert.Equal(initial.GetDouble(), schedule.LearningRate, 1e-9);
+        var metrics = c.TryGetProperty("metrics", out var m) ? m.EnumerateArray().Select(v => v.GetDouble()).ToArray() : null;
+        int k = 0;
+        foreach (var expected in c.GetProperty("lrs").EnumerateArray().Select(v => v.GetDouble()))
+        {
+            if (metrics != null) schedule.ReportMetric(metrics[k]);
+            else schedule.Advance();
+            Assert.True(Math.Abs(expected - schedule.LearningRate) <= 1e-6 * expected + 1e-12, $"{name} after {k + 1}: PyTorch {expected}, Recur {schedule.LearningRate}");
+            k++;
+        }
+    }
+
+    [Fact]
+    public void PlateauStateRoundTrips()
+    {
+        var a = new ReduceOnPlateauSchedule(0.1f, patience: 1, cooldown: 1);
+        foreach (var v in new[] { 1.0, 0.9, 0.95, 0.97 }) a.ReportMetric(v);
+        var b = new ReduceOnPlateauSchedule(0.1f, patience: 1, cooldown: 1);
+        b.SetState(a.GetState());
+        foreach (var v in new[] { 0.99, 0.98, 0.97, 0.96, 0.95 })
+        {
+            a.ReportMetric(v);
+            b.ReportMetric(v);
+            Assert.Equal(a.LearningRate, b.LearningRate);
+        }
+        Assert.True(a.LearningRate < 0.01f);
+    }
+}
