@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Recur;
 
 /// <summary>
@@ -73,6 +75,24 @@ public sealed class RandomGenerator
             int j = NextInt(i + 1);
             (items[i], items[j]) = (items[j], items[i]);
         }
+    }
+
+    /// <summary>The generator's full state as text (for checkpoints); <see cref="RestoreState"/> continues from it exactly.</summary>
+    public string SaveState() =>
+        string.Join(":", new[] { s0, s1, s2, s3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)))
+        + (spareNormal is float spare ? ":" + BitConverter.SingleToInt32Bits(spare).ToString("x8", CultureInfo.InvariantCulture) : "");
+
+    /// <summary>Continues from a state written by <see cref="SaveState"/>.</summary>
+    public void RestoreState(string state)
+    {
+        var parts = state.Split(':');
+        var words = new ulong[4];
+        bool ok = parts.Length is 4 or 5 && parts.Take(4).Select((p, i) => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out words[i])).All(b => b);
+        int spareBits = 0;
+        if (ok && parts.Length == 5) ok = int.TryParse(parts[4], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out spareBits);
+        if (!ok || (words[0] | words[1] | words[2] | words[3]) == 0) throw new FormatException($"RandomGenerator: '{state}' is not a saved generator state.");
+        (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3]);
+        spareNormal = parts.Length == 5 ? BitConverter.Int32BitsToSingle(spareBits) : null;
     }
 
     /// <summary>An independent generator derived from this one's next output.</summary>

@@ -41,9 +41,9 @@ public static class Functional
 
     /// <summary>
     /// Rows of <paramref name="weight"/> [vocab, dim] for each id: output shape is <paramref name="idsShape"/> + [dim].
-    /// The backward adds into the used rows only.
+    /// The backward adds into the used rows only, and never into row <paramref name="paddingIndex"/> (PyTorch's padding_idx).
     /// </summary>
-    public static Tensor Embedding(Tensor weight, ReadOnlySpan<int> ids, int[] idsShape)
+    public static Tensor Embedding(Tensor weight, ReadOnlySpan<int> ids, int[] idsShape, int? paddingIndex = null)
     {
         if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight must be [vocab, dim], got {ShapeUtil.Format(weight.Shape)}.");
         if (ShapeUtil.Count(idsShape) != ids.Length)
@@ -60,6 +60,7 @@ public static class Functional
             var gw = weight.GradSpan();
             for (int i = 0; i < copy.Length; i++)
             {
+                if (copy[i] == paddingIndex) continue;
                 var row = gw.Slice(copy[i] * dim, dim);
                 TensorPrimitives.Add(row, g.Span.Slice(i * dim, dim), row);
             }

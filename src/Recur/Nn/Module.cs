@@ -8,6 +8,7 @@ public abstract class Module
 {
     readonly List<(string Name, Tensor Value)> parameters = [];
     readonly List<(string Name, Module Value)> children = [];
+    readonly List<(string Name, RandomGenerator Value)> generators = [];
 
     /// <summary>Training mode (dropout active) or evaluation mode; set for the whole tree with <see cref="Train"/>.</summary>
     public bool Training { get; private set; } = true;
@@ -37,6 +38,25 @@ public abstract class Module
     {
         children.Add((name, module));
         return module;
+    }
+
+    /// <summary>
+    /// Registers a random generator the module draws from while training (dropout masks), so that checkpoints can save
+    /// and restore its state and a resumed run repeats an uninterrupted one exactly.
+    /// </summary>
+    protected RandomGenerator RegisterRandom(string name, RandomGenerator generator)
+    {
+        if (generators.Any(g => g.Name == name)) throw new ArgumentException($"random generator '{name}' is registered twice.");
+        generators.Add((name, generator));
+        return generator;
+    }
+
+    /// <summary>Every registered random generator with its dotted name.</summary>
+    public IEnumerable<(string Name, RandomGenerator Value)> NamedRandomGenerators()
+    {
+        foreach (var g in generators) yield return g;
+        foreach (var (prefix, child) in children)
+            foreach (var (name, value) in child.NamedRandomGenerators()) yield return ($"{prefix}.{name}", value);
     }
 
     /// <summary>All parameters with their dotted names, in registration order.</summary>

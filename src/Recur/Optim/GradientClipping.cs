@@ -12,14 +12,31 @@ public static class GradientClipping
     /// </summary>
     public static float ClipByNorm(IEnumerable<Tensor> parameters, float maxNorm)
     {
+        if (!(maxNorm > 0f)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be positive");
         var grads = parameters.Select(p => p.Grad).OfType<Tensor>().ToArray();
-        double sumSquares = 0;
-        foreach (var g in grads) sumSquares += TensorPrimitives.SumOfSquares(g.Span);
-        float norm = (float)Math.Sqrt(sumSquares);
+        float norm = NormOf(grads);
         float scale = maxNorm / (norm + 1e-6f);
         if (scale < 1f)
             foreach (var g in grads) TensorPrimitives.Multiply(g.Span, scale, g.Span);
         return norm;
+    }
+
+    /// <summary>The L2 norm of all gradients together (0 when there are none; NaN or ∞ when some gradient is not finite).</summary>
+    public static float GlobalNorm(IEnumerable<Tensor> parameters) => NormOf(parameters.Select(p => p.Grad).OfType<Tensor>());
+
+    static float NormOf(IEnumerable<Tensor> gradients)
+    {
+        double sumSquares = 0;
+        foreach (var g in gradients)
+        {
+            var span = g.Span;
+            for (int start = 0; start < span.Length; start += 4096)
+            {
+                // float partial sums over short blocks, accumulated in double: accurate for millions of elements
+                sumSquares += TensorPrimitives.SumOfSquares(span.Slice(start, Math.Min(4096, span.Length - start)));
+            }
+        }
+        return (float)Math.Sqrt(sumSquares);
     }
 
     /// <summary>Clamps every gradient element to [−<paramref name="clipValue"/>, <paramref name="clipValue"/>].</summary>

@@ -100,8 +100,8 @@ public static class SafeTensors
     }
 
     /// <summary>
-    /// Writes <paramref name="tensors"/> as F32 to <paramref name="path"/> atomically: the bytes go to a temporary file
-    /// in the same folder, which then replaces the target, so a crash never leaves a partial file.
+    /// Writes <paramref name="tensors"/> as F32 to <paramref name="path"/> atomically (<see cref="AtomicFile"/>), so a
+    /// crash never leaves a partial file.
     /// </summary>
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -118,37 +118,25 @@ public static class SafeTensors
         }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
         int padded = (json.Length + 7) / 8 * 8; // keep the data section 8-byte aligned, padding with spaces
-        string full = Path.GetFullPath(path);
-        string temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
+            stream.Write(length);
+            stream.Write(json);
+            for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
+            var buffer = new byte[4096 * 4];
+            foreach (var (_, tensor) in ordered)
             {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
-                stream.Write(length);
-                stream.Write(json);
-                for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
-                var buffer = new byte[4096 * 4];
-                foreach (var (_, tensor) in ordered)
+                var values = tensor.Span;
+                for (int start = 0; start < values.Length; start += 4096)
                 {
-                    var values = tensor.Span;
-                    for (int start = 0; start < values.Length; start += 4096)
-                    {
-                        int n = Math.Min(4096, values.Length - start);
-                        for (int i = 0; i < n; i++) BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4), values[start + i]);
-                        stream.Write(buffer, 0, n * 4);
-                    }
+                    int n = Math.Min(4096, values.Length - start);
+                    for (int i = 0; i < n; i++) BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4), values[start + i]);
+                    stream.Write(buffer, 0, n * 4);
                 }
-                stream.Flush(flushToDisk: true);
             }
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
+        });
     }
 
     static InvalidDataException Bad(string source, string message) => new($"{source}: {message}");

@@ -107,7 +107,7 @@ public class RecurrentLayer : Module
                 weights[layer * config.Directions + direction] = set.ToArray();
             }
         }
-        dropoutRandom = random.Fork();
+        dropoutRandom = RegisterRandom("dropout", random.Fork());
         if (config.Init != RecurrentInit.PyTorchDefault) ResetParameters(config.Init, random);
         if (config.ForgetGateBias is float forgetBias)
             foreach (var set in weights)

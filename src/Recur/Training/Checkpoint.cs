@@ -1,0 +1,169 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Recur.Nn;
+using Recur.Optim;
+using Recur.Serialization;
+
+namespace Recur.Training;
+
+/// <summary>
+/// A checkpoint directory: <c>model.safetensors</c> (PyTorch state-dict names), <c>config.json</c> (enough to rebuild
+/// the model), optionally <c>optimizer.safetensors</c> and <c>trainer.json</c> (counters, schedule, random-generator
+/// states), and <c>manifest.json</c> with the size and SHA-256 of every file. A checkpoint is written into a fresh
+/// sibling folder and swapped in with renames, so the previous one survives any crash; a truncated or modified file is
+/// refused on loading.
+/// </summary>
+public static class Checkpoint
+{
+    /// <summary>The weights file.</summary>
+    public const string ModelFile = "model.safetensors";
+    /// <summary>The model configuration file.</summary>
+    public const string ConfigFile = "config.json";
+    /// <summary>The optimizer state file.</summary>
+    public const string OptimizerFile = "optimizer.safetensors";
+    /// <summary>The trainer state file.</summary>
+    public const string TrainerFile = "trainer.json";
+    /// <summary>The integrity manifest.</summary>
+    public const string ManifestFile = "manifest.json";
+
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>
+    /// Writes a checkpoint of <paramref name="model"/> to <paramref name="directory"/>, replacing an earlier one only
+    /// once the new one is complete. Refuses (with <see cref="NonFiniteException"/>) to write weights that are NaN or ∞.
+    /// </summary>
+    public static void Save(string directory, Module model, JsonObject config, Optimizer? optimizer = null, JsonObject? trainerState = null)
+    {
+        foreach (var (name, value) in model.NamedParameters())
+            foreach (float v in value.Span)
+                if (!float.IsFinite(v))
+                    throw new NonFiniteException($"refusing to write checkpoint {directory}: parameter '{name}' holds {v}; the previous checkpoint is kept.");
+        string target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+        string parent = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(parent);
+        string name0 = Path.GetFileName(target);
+        foreach (var stale in Directory.GetDirectories(parent, name0 + ".tmp-*")) Directory.Delete(stale, recursive: true);
+        string staging = $"{target}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        Directory.CreateDirectory(staging);
+        try
+        {
+            SafeTensors.Save(Path.Combine(staging, ModelFile), model.StateDict());
+            AtomicFile.WriteAllText(Path.Combine(staging, ConfigFile), config.ToJsonString(Indented));
+            optimizer?.SaveState(Path.Combine(staging, OptimizerFile));
+            if (trainerState != null) AtomicFile.WriteAllText(Path.Combine(staging, TrainerFile), trainerState.ToJsonString(Indented));
+            var files = new JsonObject();
+            foreach (var file in Directory.GetFiles(staging).Select(Path.GetFileName).Order(StringComparer.Ordinal))
+                files[file!] = new JsonObject { ["size"] = new FileInfo(Path.Combine(staging, file!)).Length, ["sha256"] = Hash(Path.Combine(staging, file!)) };
+            AtomicFile.WriteAllText(Path.Combine(staging, ManifestFile), new JsonObject { ["format"] = "recur-checkpoint", ["version"] = 1, ["files"] = files }.ToJsonString(Indented));
+            if (Directory.Exists(target))
+            {
+                string old = $"{target}.old-{Guid.NewGuid():N}";
+                Directory.Move(target, old);
+                Directory.Move(staging, target);
+                Directory.Delete(old, recursive: true);
+            }
+            else Directory.Move(staging, target);
+            foreach (var old in Directory.GetDirectories(parent, name0 + ".old-*")) Directory.Delete(old, recursive: true);
+        }
+        catch
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The folder that holds the checkpoint named <paramref name="directory"/>: the folder itself, or, after a crash
+    /// between the two renames of <see cref="Save"/>, the complete previous checkpoint left beside it.
+    /// </summary>
+    public static string Resolve(string directory)
+    {
+        string target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+        if (Directory.Exists(target)) return target;
+        string parent = Path.GetDirectoryName(target)!;
+        var survivor = Directory.Exists(parent) ? Directory.GetDirectories(parent, Path.GetFileName(target) + ".old-*").FirstOrDefault() : null;
+        return survivor ?? throw new DirectoryNotFoundException($"checkpoint {directory} does not exist.");
+    }
+
+    /// <summary>
+    /// Checks every file against the manifest (present, same size, same SHA-256) and returns the resolved folder;
+    /// a missing manifest is an error unless <paramref name="requireManifest"/> is false (a model folder written by
+    /// another tool).
+    /// </summary>
+    public static string Verify(string directory, bool requireManifest = true)
+    {
+        string folder = Resolve(directory);
+        string manifestPath = Path.Combine(folder, ManifestFile);
+        if (!File.Exists(manifestPath))
+        {
+            if (requireManifest) throw new InvalidDataException($"checkpoint {directory}: {ManifestFile} is missing, so its files cannot be trusted.");
+            return folder;
+        }
+        JsonObject files;
+        try
+        {
+            files = JsonNode.Parse(File.ReadAllText(manifestPath))?["files"] as JsonObject ?? throw new InvalidDataException("no 'files' object");
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException)
+        {
+            throw new InvalidDataException($"checkpoint {directory}: {ManifestFile} is malformed ({e.Message}).", e);
+        }
+        foreach (var (file, entry) in files)
+        {
+            string path = Path.Combine(folder, file);
+            if (file.Contains('/') || file.Contains('\\') || !File.Exists(path))
+                throw new InvalidDataException($"checkpoint {directory}: {file} is listed in the manifest but missing.");
+            long expected = entry?["size"]?.GetValue<long>() ?? -1, actual = new FileInfo(path).Length;
+            if (actual != expected)
+                throw new InvalidDataException($"checkpoint {directory}: {file} is {actual} bytes but the manifest says {expected} (truncated or replaced).");
+            if (Hash(path) != entry?["sha256"]?.GetValue<string>())
+                throw new InvalidDataException($"checkpoint {directory}: {file} does not match its SHA-256 in the manifest (modified after it was written).");
+        }
+        foreach (var required in new[] { ModelFile, ConfigFile })
+            if (!files.ContainsKey(required)) throw new InvalidDataException($"checkpoint {directory}: the manifest does not list {required}.");
+        return folder;
+    }
+
+    /// <summary>Reads <c>config.json</c> of a checkpoint or model folder.</summary>
+    public static JsonObject ReadConfig(string directory)
+    {
+        string path = Path.Combine(Resolve(directory), ConfigFile);
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: malformed JSON ({e.Message}).", e);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new InvalidDataException($"{path} is missing.");
+        }
+    }
+
+    /// <summary>Verifies the folder and loads its weights into <paramref name="model"/> (strict names and shapes).</summary>
+    public static void LoadModel(string directory, Module model, bool requireManifest = false)
+    {
+        string folder = Verify(directory, requireManifest);
+        string path = Path.Combine(folder, ModelFile);
+        try
+        {
+            model.LoadStateDict(SafeTensors.Load(path));
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    static string Hash(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}
+
+/// <summary>A loss, gradient or weight that is NaN or infinite where training needs finite numbers.</summary>
+public sealed class NonFiniteException(string message) : ArithmeticException(message);

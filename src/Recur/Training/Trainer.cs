@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Optim;
+using Recur.Serialization;
+
+namespace Recur.Training;
+
+/// <summary>
+/// The training loop every task uses: epochs over the task's batches (shuffled from the run's seed), gradient
+/// accumulation, clipping by value and by norm, learning-rate schedules, validation, early stopping, the best and the
+/// last checkpoint, <c>metrics.jsonl</c>, the NaN/Inf guard and interruption with a checkpoint. A run resumed from
+/// its <c>last/</c> checkpoint continues bit-identically to one that was never interrupted.
+/// </summary>
+public sealed class Trainer<TBatch>
+{
+    readonly ITrainingTask<TBatch> task;
+    readonly Optimizer optimizer;
+    readonly LearningRateSchedule? schedule;
+    readonly TrainerOptions options;
+    readonly ITrainingObserver? observer;
+    readonly TrainingContext context = new();
+    readonly IReadOnlyList<Tensor> parameters;
+
+    int epoch, batchInEpoch, evaluationsWithoutImprovement, skipped;
+    long step;
+    double? best;
+    IReadOnlyDictionary<string, double>? lastEvaluation;
+    TimeSpan elapsedBefore;
+    readonly Stopwatch clock = new();
+
+    /// <summary>Sets up a run; <paramref name="schedule"/> (optional) sets the optimizer's learning rate as it goes.</summary>
+    public Trainer(ITrainingTask<TBatch> task, Optimizer optimizer, TrainerOptions options, LearningRateSchedule? schedule = null,
+        ITrainingObserver? observer = null)
+    {
+        if (options.Epochs < 0 || options.AccumulationSteps < 1 || options.LogEvery < 1 || options.ValidateEvery < 0 || options.Patience < 0 || options.CheckpointEvery < 0)
+            throw new ArgumentException($"Trainer: invalid options {options}.");
+        if (options.ClipNorm is float n && !(n > 0)) throw new ArgumentException($"Trainer: clip norm must be positive, got {n}.");
+        if (options.ClipValue is float v && !(v > 0)) throw new ArgumentException($"Trainer: clip value must be positive, got {v}.");
+        (this.task, this.optimizer, this.options, this.schedule, this.observer) = (task, optimizer, options, schedule, observer);
+        parameters = task.Model.Parameters();
+        context.Random = new RandomGenerator(options.Seed ^ 0x5EED_C0DE_0000_0001UL);
+        if (schedule != null) optimizer.LearningRate = schedule.LearningRate;
+    }
+
+    /// <summary>Optimizer steps taken so far.</summary>
+    public long Step => step;
+
+    string? Folder(string name) => options.OutputDirectory is { } dir ? Path.Combine(dir, name) : null;
+
+    long TotalSteps => (long)options.Epochs * StepsPerEpoch;
+
+    int StepsPerEpoch => (task.BatchesPerEpoch + options.AccumulationSteps - 1) / options.AccumulationSteps;
+
+    /// <summary>
+    /// Continues from a checkpoint written by this trainer (normally <c>OUT/last</c>): weights, optimizer, schedule,
+    /// counters and every random generator. The checkpoint must be intact and have the task's configuration.
+    /// </summary>
+    public void Resume(string checkpointDirectory)
+    {
+        string folder = Checkpoint.Verify(checkpointDirectory);
+        var config = Checkpoint.ReadConfig(folder);
+        if (!JsonNode.DeepEquals(config, task.Config))
+            throw new InvalidDataException($"checkpoint {checkpointDirectory} was written for a different model: {config.ToJsonString()} vs {task.Config.ToJsonString()}.");
+        string trainerPath = Path.Combine(folder, Checkpoint.TrainerFile), optimizerPath = Path.Combine(folder, Checkpoint.OptimizerFile);
+        if (!File.Exists(trainerPath) || !File.Exists(optimizerPath))
+            throw new InvalidDataException($"checkpoint {checkpointDirectory} holds a model only (no {Checkpoint.TrainerFile} / {Checkpoint.OptimizerFile}); it cannot be resumed.");
+        Checkpoint.LoadModel(folder, task.Model, requireManifest: true);
+        optimizer.LoadState(optimizerPath);
+        try
+        {
+            var state = JsonNode.Parse(File.ReadAllText(trainerPath))!.AsObject();
+            if (state["seed"]!.GetValue<ulong>() != options.Seed)
+                throw new InvalidDataException($"the checkpoint was trained with seed {state["seed"]}, this run has seed {options.Seed}.");
+            epoch = state["epoch"]!.GetValue<int>();
+            batchInEpoch = state["batch_in_epoch"]!.GetValue<int>();
+            step = state["step"]!.GetValue<long>();
+            best = state["best"]?.GetValue<double>();
+            evaluationsWithoutImprovement = state["evaluations_without_improvement"]!.GetValue<int>();
+            skipped = state["skipped_steps"]!.GetValue<int>();
+            elapsedBefore = TimeSpan.FromSeconds(state["elapsed_seconds"]!.GetValue<double>());
+            var randoms = state["random"]!.AsObject();
+            context.Random.RestoreState(randoms["context"]!.GetValue<string>());
+            foreach (var (name, generator) in task.Model.NamedRandomGenerators())
+                generator.RestoreState(randoms["model." + name]?.GetValue<string>() ?? throw new InvalidDataException($"no state for generator '{name}'."));
+            if (schedule != null)
+            {
+                var saved = state["schedule"]?.AsObject() ?? throw new InvalidDataException("no learning-rate schedule state.");
+                schedule.SetState(saved.ToDictionary(p => p.Key, p => p.Value!.GetValue<double>()));
+                optimizer.LearningRate = schedule.LearningRate;
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException or KeyNotFoundException)
+        {
+            throw new InvalidDataException($"checkpoint {checkpointDirectory}: {Checkpoint.TrainerFile} is malformed ({e.Message}).", e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"checkpoint {checkpointDirectory}: {e.Message}", e);
+        }
+    }
+
+    JsonObject State()
+    {
+        var randoms = new JsonObject { ["context"] = context.Random.SaveState() };
+        foreach (var (name, generator) in task.Model.NamedRandomGenerators()) randoms["model." + name] = generator.SaveState();
+        var state = new JsonObject
+        {
+            ["seed"] = options.Seed,
+            ["epoch"] = epoch,
+            ["batch_in_epoch"] = batchInEpoch,
+            ["step"] = step,
+            ["best"] = best,
+            ["metric"] = options.Metric,
+            ["evaluations_without_improvement"] = evaluationsWithoutImprovement,
+            ["skipped_steps"] = skipped,
+            ["elapsed_seconds"] = (elapsedBefore + clock.Elapsed).TotalSeconds,
+            ["random"] = randoms,
+        };
+        if (schedule != null)
+        {
+            var s = new JsonObject();
+            foreach (var (k, v) in schedule.GetState()) s[k] = v;
+            state["schedule"] = s;
+        }
+        return state;
+    }
+
+    void SaveCheckpoint(string name)
+    {
+        if (Folder(name) is { } folder) Checkpoint.Save(folder, task.Model, task.Config, optimizer, State());
+    }
+
+    void Log(JsonObject record)
+    {
+        if (options.OutputDirectory is not { } dir) return;
+        Directory.CreateDirectory(dir);
+        File.AppendAllText(Path.Combine(dir, "metrics.jsonl"), record.ToJsonString() + "\n");
+    }
+
+    /// <summary>Runs (or continues) training until the last epoch, early stopping or cancellation.</summary>
+    public TrainingResult Fit(CancellationToken cancellation = default)
+    {
+        clock.Restart();
+        observer?.OnStart(step, TotalSteps);
+        var model = task.Model;
+        double windowLoss = 0;
+        int windowBatches = 0;
+        long windowItems = 0;
+        var windowClock = Stopwatch.StartNew();
+        float lastNorm = 0f;
+        int consecutiveSkips = 0;
+        var outcome = TrainingOutcome.Completed;
+
+        void Report()
+        {
+            if (windowBatches == 0) return;
+            var record = new StepRecord(epoch, step, TotalSteps, windowLoss / windowBatches, optimizer.LearningRate, lastNorm,
+                windowItems / Math.Max(windowClock.Elapsed.TotalSeconds, 1e-9), elapsedBefore + clock.Elapsed);
+            observer?.OnStep(record);
+            Log(new JsonObject
+            {
+                ["type"] = "train", ["epoch"] = epoch + 1, ["step"] = step, ["loss"] = record.Loss, ["lr"] = record.LearningRate,
+                ["grad_norm"] = Finite(record.GradientNorm), ["items_per_second"] = record.ItemsPerSecond, ["elapsed_seconds"] = record.Elapsed.TotalSeconds,
+            });
+            (windowLoss, windowBatches, windowItems) = (0, 0, 0);
+            windowClock.Restart();
+        }
+
+        bool Validate(int atEpoch)
+        {
+            var metrics = Evaluate();
+            if (metrics == null) return false;
+            lastEvaluation = metrics;
+            if (!metrics.TryGetValue(options.Metric, out double value))
+                throw new InvalidOperationException($"Trainer: the task's validation reports [{string.Join(", ", metrics.Keys)}], not the chosen metric '{options.Metric}'.");
+            bool improved = best is not double b || (options.MetricMode == MetricMode.Min ? value < b : value > b);
+            if (improved) (best, evaluationsWithoutImprovement) = (value, 0);
+            else evaluationsWithoutImprovement++;
+            schedule?.ReportMetric(value);
+            if (schedule != null) optimizer.LearningRate = schedule.LearningRate;
+            observer?.OnEvaluation(new EvaluationRecord(atEpoch, step, metrics, improved));
+            var record = new JsonObject { ["type"] = "eval", ["epoch"] = atEpoch + 1, ["step"] = step };
+            foreach (var (k, v) in metrics) record[k] = Finite(v);
+            Log(record);
+            if (improved) SaveCheckpoint("best");
+            SaveCheckpoint("last");
+            return options.Patience > 0 && evaluationsWithoutImprovement >= options.Patience;
+        }
+
+        while (epoch < options.Epochs && outcome == TrainingOutcome.Completed)
+        {
+            context.Epoch = epoch;
+            model.Train();
+            var shuffle = new RandomGenerator(options.Seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1);
+            int index = 0, micro = 0;
+            bool stopEarly = false;
+            using var batches = task.Batches(epoch, shuffle).GetEnumerator();
+            bool more = batches.MoveNext();
+            while (more)
+            {
+                var batch = batches.Current;
+                more = batches.MoveNext();
+                if (index++ < batchInEpoch) continue; // done before the checkpoint this run resumed from
+                context.Step = step;
+                context.TeacherForcingRatio = options.TeacherForcing?.Invoke(step) ?? 1;
+                var loss = task.Loss(batch, context);
+                if (loss.Length != 1 || !loss.RequiresGrad)
+                    throw new InvalidOperationException($"Trainer: the task's loss must be a scalar on the tape, got shape {ShapeUtil.Format(loss.Shape)}.");
+                float value = loss.Item();
+                bool finite = float.IsFinite(value);
+                if (finite)
+                {
+                    (options.AccumulationSteps == 1 ? loss : loss * (1f / options.AccumulationSteps)).Backward();
+                    windowLoss += value;
+                    windowBatches++;
+                    windowItems += task.Count(batch);
+                }
+                micro++;
+                if (finite && micro < options.AccumulationSteps && more) continue;
+                batchInEpoch = index;
+                micro = 0;
+                float norm = finite ? GradientClipping.GlobalNorm(parameters) : float.NaN;
+                if (!finite || !float.IsFinite(norm))
+                {
+                    string what = !finite ? $"loss is {value}" : $"gradient norm is {norm}";
+                    string where = $"epoch {epoch + 1}, step {step + 1} (batch {index} of the epoch)";
+                    if (options.OnNonFinite == NonFiniteAction.Stop || ++consecutiveSkips > 100)
+                        throw new NonFiniteException($"training stopped: the {what} at {where}. The weights were not updated"
+                            + (options.OutputDirectory is { } d ? $"; the last good checkpoint is in {Path.Combine(d, "last")}." : "."));
+                    optimizer.ZeroGrad();
+                    skipped++;
+                    observer?.OnMessage($"skipped {where}: the {what}");
+                    Log(new JsonObject { ["type"] = "skip", ["epoch"] = epoch + 1, ["step"] = step, ["reason"] = what });
+                    continue;
+                }
+                consecutiveSkips = 0;
+                lastNorm = norm;
+                if (options.ClipValue is float clipValue) GradientClipping.ClipByValue(parameters, clipValue);
+                if (options.ClipNorm is float clipNorm) GradientClipping.ClipByNorm(parameters, clipNorm);
+                optimizer.Step();
+                optimizer.ZeroGrad();
+                step++;
+                if (schedule is { Unit: ScheduleUnit.Step })
+                {
+                    schedule.Advance();
+                    optimizer.LearningRate = schedule.LearningRate;
+                }
+                if (step % options.LogEvery == 0) Report();
+                if (options.ValidateEvery > 0 && step % options.ValidateEvery == 0 && Validate(epoch)) { stopEarly = true; break; }
+                if (options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0) SaveCheckpoint("last");
+                if (cancellation.IsCancellationRequested)
+                {
+                    Report();
+                    if (more) { outcome = TrainingOutcome.Interrupted; break; }
+                }
+            }
+            if (outcome == TrainingOutcome.Interrupted) break;
+            Report();
+            if (schedule is { Unit: ScheduleUnit.Epoch })
+            {
+                schedule.Advance();
+                optimizer.LearningRate = schedule.LearningRate;
+            }
+            int finished = epoch;
+            (epoch, batchInEpoch) = (epoch + 1, 0); // checkpoints from here on resume at the next epoch
+            if (!stopEarly && options.ValidateEvery == 0) stopEarly = Validate(finished);
+            if (stopEarly)
+            {
+                observer?.OnMessage($"early stop after epoch {finished + 1}: {options.Metric} has not improved in {evaluationsWithoutImprovement} validations");
+                outcome = TrainingOutcome.EarlyStopped;
+            }
+            else if (cancellation.IsCancellationRequested) outcome = TrainingOutcome.Interrupted;
+        }
+        SaveCheckpoint("last");
+        if (outcome == TrainingOutcome.Interrupted && Folder("last") is { } last) observer?.OnMessage($"interrupted: checkpoint saved in {last}; continue with --resume {last}");
+        clock.Stop();
+        return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped);
+    }
+
+    /// <summary>Runs the task's validation in evaluation mode without gradients (null without a validation set).</summary>
+    public IReadOnlyDictionary<string, double>? Evaluate()
+    {
+        var model = task.Model;
+        model.Eval();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            return task.Evaluate();
+        }
+        finally { model.Train(); }
+    }
+
+    static JsonNode? Finite(double v) => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(CultureInfo.InvariantCulture));
+}
