@@ -5,4 +5,5 @@ var root = new RootCommand("Recur: recurrent neural networks for .NET — train,
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(LayerCommand.Create());
+root.Subcommands.Add(TaskCommand.Create());
 return root.Parse(args).Invoke();

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using Recur.Cli.Training;
+using Recur.Nn;
+using Recur.Optim;
+using Recur.Tasks;
+using Recur.Training;
+using Spectre.Console;
+
+namespace Recur.Cli;
+
+/// <summary>
+/// <c>recur task adding|copy|reber|smnist</c>: the classic long-dependency benchmarks, generated from the seed (MNIST
+/// from its IDX files), trained with the shared trainer, reported against their memoryless baselines.
+/// </summary>
+static class TaskCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("task", "Train a recurrent network on a classic long-dependency benchmark.");
+        command.Subcommands.Add(Verb("adding", "Adding problem (Hochreiter & Schmidhuber 1997): sum the two marked numbers; baseline MSE 0.167.", 100, 20, 2e-3f));
+        command.Subcommands.Add(Verb("copy", "Copy memory (Arjovsky et al. 2016): reproduce 10 symbols after a delay of --length steps.", 50, 20, 2e-3f));
+        command.Subcommands.Add(Verb("reber", "Embedded Reber grammar (Hochreiter & Schmidhuber 1997): predict the possible next symbols.", 0, 30, 5e-3f));
+        command.Subcommands.Add(Verb("smnist", "Sequential MNIST, pixel by pixel (--permuted: permuted MNIST); first 8,000 digits train, last 2,000 test.", 0, 10, 1e-3f));
+        return command;
+    }
+
+    static Command Verb(string name, string description, int defaultLength, int defaultEpochs, float defaultLr)
+    {
+        var cell = new Option<string>("--cell") { Description = "rnn, irnn, lstm or gru.", DefaultValueFactory = _ => "lstm" };
+        cell.AcceptOnlyFromAmong(SequenceModelConfig.Cells);
+        var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => name == "smnist" ? 128 : 64 };
+        var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 1 };
+        var trainSize = new Option<int>("--train-size") { Description = "Generated training sequences.", DefaultValueFactory = _ => 10000 };
+        var validSize = new Option<int>("--valid-size") { Description = "Generated validation sequences.", DefaultValueFactory = _ => 1000 };
+        var length = new Option<int>("--length") { Description = name == "copy" ? "Delay T between the symbols and their recall." : "Sequence length T.", DefaultValueFactory = _ => defaultLength };
+        var permuted = new Option<bool>("--permuted") { Description = "Permute the pixels with one fixed permutation." };
+        var data = new Option<string>("--data") { Description = "Folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist") };
+        var json = new Option<bool>("--json") { Description = "Print the final metrics as one JSON object." };
+        var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr);
+        var verb = new Command(name, description) { cell, hidden, layers };
+        if (name is "adding" or "copy") { verb.Options.Add(length); }
+        if (name != "smnist") { verb.Options.Add(trainSize); verb.Options.Add(validSize); }
+        else { verb.Options.Add(permuted); verb.Options.Add(data); }
+        verb.Options.Add(json);
+        training.AddTo(verb);
+        verb.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var s = training.Read(r);
+            int train = r.GetValue(trainSize), valid = r.GetValue(validSize), t = r.GetValue(length);
+            if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (name is "adding" or "copy" && t < 2))
+                throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and --length at least 2.");
+            var random = new RandomGenerator(s.Seed);
+            var dataRandom = new RandomGenerator(s.Seed + 1);
+            (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode, string Baseline) sets = name switch
+            {
+                "adding" => (SyntheticTasks.Adding(dataRandom, t, train), SyntheticTasks.Adding(dataRandom, t, valid), "loss", MetricMode.Min,
+                    $"always answering 1: MSE {SyntheticTasks.AddingBaseline:F3}"),
+                "copy" => (SyntheticTasks.Copy(dataRandom, t, train), SyntheticTasks.Copy(dataRandom, t, valid), "loss", MetricMode.Min,
+                    $"memoryless: cross-entropy {SyntheticTasks.CopyBaseline(t):F4}"),
+                "reber" => (SyntheticTasks.EmbeddedReber(dataRandom, train), SyntheticTasks.EmbeddedReber(dataRandom, valid), "sequence_accuracy", MetricMode.Max,
+                    "guessing the branch symbol: sequence accuracy 0.5"),
+                _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed),
+            };
+            var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
+                PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep);
+            var model = new SequenceModel(config, random);
+            var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new() { ["task"] = name, ["length"] = sets.Train.Steps });
+            var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
+            var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, sets.Mode);
+            AnsiConsole.MarkupLineInterpolated($"[bold]{name}[/]: {config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {sets.Train.Count} sequences of {sets.Train.Steps} steps; baseline — {sets.Baseline}");
+            var result = TrainingOptions.Run((observer, token) =>
+            {
+                var trainer = new Trainer<int[]>(task, optimizer, TrainingOptions.CreateTrainerOptions(s, sets.Metric, sets.Mode), schedule, observer);
+                if (s.Resume != null) trainer.Resume(s.Resume);
+                return trainer.Fit(token);
+            });
+            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps };
+            TrainingOptions.PrintMetrics($"{name}: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", metrics, r.GetValue(json));
+            return result.Outcome == TrainingOutcome.Interrupted ? 130 : 0;
+        }));
+        return verb;
+    }
+
+    static (SequenceDataset, SequenceDataset, string, MetricMode, string) Mnist(string folder, bool permuted, ulong seed)
+    {
+        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
+        if (!File.Exists(images) || !File.Exists(labels)) throw new UsageException($"MNIST files not found in {folder} (expected t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz); pass --data.");
+        ulong? permutation = permuted ? seed + 7 : null;
+        return (SyntheticTasks.SequentialMnist(images, labels, 0, 8000, permutation), SyntheticTasks.SequentialMnist(images, labels, 8000, 2000, permutation),
+            "accuracy", MetricMode.Max, "chance: accuracy 0.10");
+    }
+}

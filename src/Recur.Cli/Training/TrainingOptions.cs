@@ -1,0 +1,171 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Recur.Kernels;
+using Recur.Optim;
+using Recur.Training;
+using Spectre.Console;
+
+namespace Recur.Cli.Training;
+
+/// <summary>The settings every training verb shares, read from the command line.</summary>
+sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay, float? ClipNorm, float? ClipValue,
+    ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience, int ValidateEvery, int LogEvery,
+    int Accumulate, bool SkipNonFinite);
+
+/// <summary>
+/// One command-line convention for every training verb: <c>--epochs --batch --lr --optimizer --weight-decay
+/// --clip-norm --clip-value --schedule --warmup --patience --seed --threads --out --resume</c> and friends, turned into an
+/// optimizer, a schedule and <see cref="TrainerOptions"/>; plus the run itself with a progress bar and Ctrl+C handling.
+/// </summary>
+sealed class TrainingOptions
+{
+    public static readonly string[] Optimizers = ["adam", "adamw", "sgd", "rmsprop", "adagrad"];
+    public static readonly string[] Schedules = ["constant", "step", "exponential", "cosine", "plateau"];
+
+    readonly Option<int> epochs, batch, threads, warmup, patience, validateEvery, logEvery, accumulate;
+    readonly Option<float> lr, weightDecay;
+    readonly Option<float?> clipNorm, clipValue;
+    readonly Option<string> optimizer, schedule;
+    readonly Option<ulong> seed;
+    readonly Option<string?> output, resume;
+    readonly Option<bool> skipNonFinite;
+
+    public TrainingOptions(int defaultEpochs, int defaultBatch, float defaultLr, float? defaultClipNorm = 1f)
+    {
+        epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => defaultEpochs };
+        batch = new("--batch") { Description = "Sequences per mini-batch.", DefaultValueFactory = _ => defaultBatch };
+        lr = new("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => defaultLr };
+        optimizer = new("--optimizer") { Description = "adam, adamw, sgd (momentum 0.9), rmsprop or adagrad.", DefaultValueFactory = _ => "adam" };
+        optimizer.AcceptOnlyFromAmong(Optimizers);
+        weightDecay = new("--weight-decay") { Description = "Weight decay (L2 for adam/sgd/rmsprop/adagrad, decoupled for adamw).", DefaultValueFactory = _ => 0f };
+        clipNorm = new("--clip-norm") { Description = "Clip the global gradient norm to this (0 turns it off).", DefaultValueFactory = _ => defaultClipNorm };
+        clipValue = new("--clip-value") { Description = "Clamp each gradient element to ±this." };
+        schedule = new("--schedule") { Description = "Learning-rate schedule: constant, step (×0.5 every 10 epochs), exponential (×0.95 per epoch), cosine (with --warmup steps), plateau (×0.5 after --patience/2 bad validations).", DefaultValueFactory = _ => "constant" };
+        schedule.AcceptOnlyFromAmong(Schedules);
+        warmup = new("--warmup") { Description = "Warm-up steps for the cosine schedule.", DefaultValueFactory = _ => 0 };
+        patience = new("--patience") { Description = "Stop after this many validations without improvement (0: never).", DefaultValueFactory = _ => 0 };
+        validateEvery = new("--validate-every") { Description = "Validate every N optimizer steps (0: each epoch).", DefaultValueFactory = _ => 0 };
+        logEvery = new("--log-every") { Description = "Log every N optimizer steps.", DefaultValueFactory = _ => 20 };
+        accumulate = new("--accumulate") { Description = "Mini-batches per optimizer step (gradient accumulation).", DefaultValueFactory = _ => 1 };
+        seed = new("--seed") { Description = "One seed for initialisation, data, shuffling and dropout.", DefaultValueFactory = _ => 1 };
+        threads = new("--threads") { Description = "Threads for large kernels (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        output = new("--out") { Description = "Run folder: checkpoints last/ and best/, metrics.jsonl." };
+        resume = new("--resume") { Description = "Continue from a checkpoint folder (e.g. OUT/last) with the same settings and seed." };
+        skipNonFinite = new("--skip-non-finite") { Description = "Skip steps whose loss or gradient is NaN/Inf instead of stopping." };
+    }
+
+    public void AddTo(Command command)
+    {
+        foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, clipNorm, clipValue, schedule, warmup, patience,
+                     validateEvery, logEvery, accumulate, seed, threads, output, resume, skipNonFinite })
+            command.Options.Add(o);
+    }
+
+    public TrainingSettings Read(ParseResult r)
+    {
+        var s = new TrainingSettings(r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(optimizer)!, r.GetValue(weightDecay),
+            r.GetValue(clipNorm) is float n && n > 0 ? n : null, r.GetValue(clipValue), r.GetValue(seed), r.GetValue(threads), r.GetValue(output),
+            r.GetValue(resume), r.GetValue(schedule)!, r.GetValue(warmup), r.GetValue(patience), r.GetValue(validateEvery), r.GetValue(logEvery),
+            r.GetValue(accumulate), r.GetValue(skipNonFinite));
+        if (s.Epochs < 1 || s.Batch < 1 || s.Threads < 1 || s.LogEvery < 1 || s.Accumulate < 1)
+            throw new UsageException("--epochs, --batch, --threads, --log-every and --accumulate must be positive.");
+        if (!(s.LearningRate > 0) || !(s.WeightDecay >= 0) || s.Warmup < 0 || s.Patience < 0 || s.ValidateEvery < 0)
+            throw new UsageException("--lr must be positive; --weight-decay, --warmup, --patience and --validate-every non-negative.");
+        if (s.ClipValue is float v && !(v > 0)) throw new UsageException("--clip-value must be positive.");
+        Parallelism.MaxThreads = s.Threads;
+        return s;
+    }
+
+    public static Optimizer CreateOptimizer(TrainingSettings s, IEnumerable<Tensor> parameters) => s.Optimizer switch
+    {
+        "adam" => new Adam(parameters, s.LearningRate, weightDecay: s.WeightDecay),
+        "adamw" => new AdamW(parameters, s.LearningRate, weightDecay: s.WeightDecay),
+        "sgd" => new Sgd(parameters, s.LearningRate, momentum: 0.9f, weightDecay: s.WeightDecay),
+        "rmsprop" => new RmsProp(parameters, s.LearningRate, weightDecay: s.WeightDecay),
+        "adagrad" => new Adagrad(parameters, s.LearningRate, weightDecay: s.WeightDecay),
+        _ => throw new UsageException($"unknown optimizer '{s.Optimizer}'."),
+    };
+
+    public static LearningRateSchedule CreateSchedule(TrainingSettings s, long stepsPerEpoch, MetricMode mode) => s.Schedule switch
+    {
+        "constant" => new ConstantSchedule(s.LearningRate),
+        "step" => new StepSchedule(s.LearningRate, 10, 0.5),
+        "exponential" => new ExponentialSchedule(s.LearningRate, 0.95),
+        "cosine" => new CosineWarmupSchedule(s.LearningRate, s.Warmup, Math.Max(s.Warmup + 1, s.Epochs * stepsPerEpoch), startFactor: s.Warmup > 0 ? 0.01 : 1),
+        "plateau" => new ReduceOnPlateauSchedule(s.LearningRate, mode, 0.5, Math.Max(1, s.Patience / 2)),
+        _ => throw new UsageException($"unknown schedule '{s.Schedule}'."),
+    };
+
+    public static TrainerOptions CreateTrainerOptions(TrainingSettings s, string metric, MetricMode mode) => new()
+    {
+        Epochs = s.Epochs, Seed = s.Seed, ClipNorm = s.ClipNorm, ClipValue = s.ClipValue, AccumulationSteps = s.Accumulate,
+        ValidateEvery = s.ValidateEvery, LogEvery = s.LogEvery, Metric = metric, MetricMode = mode, Patience = s.Patience,
+        OnNonFinite = s.SkipNonFinite ? NonFiniteAction.Skip : NonFiniteAction.Stop, OutputDirectory = s.Out,
+    };
+
+    /// <summary>
+    /// Runs <paramref name="fit"/> with a live progress bar on a terminal (plain lines otherwise); Ctrl+C asks the
+    /// trainer to stop at the next step, which saves a checkpoint first.
+    /// </summary>
+    public static TrainingResult Run(Func<ITrainingObserver, CancellationToken, TrainingResult> fit)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler handler = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return; // a second Ctrl+C ends the process
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += handler;
+        try
+        {
+            if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
+                return fit(new TextTrainingObserver(Console.Out), cancel.Token);
+            TrainingResult? result = null;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(context => result = fit(new ProgressObserver(context), cancel.Token));
+            return result!;
+        }
+        finally { Console.CancelKeyPress -= handler; }
+    }
+
+    /// <summary>Prints metrics as a table, or with <paramref name="json"/> as one JSON object.</summary>
+    public static void PrintMetrics(string title, IReadOnlyDictionary<string, double> metrics, bool json)
+    {
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(metrics));
+            return;
+        }
+        var table = new Table().Title(title).AddColumn("metric").AddColumn(new TableColumn("value").RightAligned());
+        foreach (var (k, v) in metrics) table.AddRow(k, v.ToString("G6", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+    }
+
+    sealed class ProgressObserver(ProgressContext context) : ITrainingObserver
+    {
+        ProgressTask? task;
+
+        public void OnStart(long step, long totalSteps)
+        {
+            task = context.AddTask("training", maxValue: Math.Max(1, totalSteps));
+            task.Value = step;
+        }
+
+        public void OnStep(StepRecord r)
+        {
+            task!.Value = r.Step;
+            task.Description = FormattableString.Invariant($"epoch {r.Epoch + 1}  loss {r.Loss:F4}  |g| {r.GradientNorm:G3}  {r.ItemsPerSecond:F0}/s");
+        }
+
+        public void OnEvaluation(EvaluationRecord r) => AnsiConsole.MarkupLineInterpolated(
+            $"epoch {r.Epoch + 1} step {r.Step} validation: {string.Join("  ", r.Metrics.Select(m => FormattableString.Invariant($"{m.Key} {m.Value:F4}")))}{(r.IsBest ? "  (best)" : "")}");
+
+        public void OnMessage(string message) => AnsiConsole.MarkupLineInterpolated($"[grey]{message}[/]");
+    }
+}
+
+/// <summary>A command-line mistake: printed to stderr with exit code 2.</summary>
+sealed class UsageException(string message) : Exception(message);

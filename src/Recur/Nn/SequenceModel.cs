@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using Recur.Nn.Recurrent;
+
+namespace Recur.Nn;
+
+/// <summary>
+/// Settings of a <see cref="SequenceModel"/>. <see cref="Cell"/> is <c>rnn</c> (Elman, tanh), <c>irnn</c> (ReLU with
+/// identity recurrent initialisation, Le et al. 2015), <c>lstm</c> (forget-gate bias 1, Jozefowicz et al. 2015) or
+/// <c>gru</c>.
+/// </summary>
+public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenSize, int OutputSize, int NumLayers = 1,
+    bool Bidirectional = false, float Dropout = 0f, bool PerStep = false)
+{
+    /// <summary>The cell names <see cref="Cell"/> accepts.</summary>
+    public static readonly string[] Cells = ["rnn", "irnn", "lstm", "gru"];
+
+    /// <summary>The recurrent stack's configuration.</summary>
+    public RecurrentConfig Recurrent => Cell switch
+    {
+        "rnn" => new(RecurrentMode.RnnTanh, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional),
+        "irnn" => new(RecurrentMode.RnnRelu, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional, Init: RecurrentInit.Identity),
+        "lstm" => new(RecurrentMode.Lstm, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional, ForgetGateBias: 1f),
+        "gru" => new(RecurrentMode.Gru, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional),
+        _ => throw new ArgumentException($"unknown cell '{Cell}'; expected one of {string.Join(", ", Cells)}."),
+    };
+
+    /// <summary>The configuration as written to <c>config.json</c>.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["architecture"] = "sequence_model", ["cell"] = Cell, ["input_size"] = InputSize, ["hidden_size"] = HiddenSize,
+        ["output_size"] = OutputSize, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional, ["dropout"] = Dropout, ["per_step"] = PerStep,
+    };
+
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    public static SequenceModelConfig FromJson(JsonObject json)
+    {
+        try
+        {
+            if ((string?)json["architecture"] != "sequence_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_model'.");
+            return new((string)json["cell"]!, (int)json["input_size"]!, (int)json["hidden_size"]!, (int)json["output_size"]!, (int)json["num_layers"]!,
+                (bool)json["bidirectional"]!, (float)json["dropout"]!, (bool)json["per_step"]!);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
+        {
+            throw new InvalidDataException($"config.json does not describe a sequence model ({e.Message}).", e);
+        }
+    }
+}
+
+/// <summary>
+/// A recurrent stack with a linear head: on the last step's output (many-to-one: classification, regression) or on
+/// every step's (synchronous many-to-many: tagging, next-symbol prediction). Parameters <c>rnn.*</c> and <c>head.*</c>.
+/// </summary>
+public sealed class SequenceModel : Module
+{
+    /// <summary>The settings it was built from.</summary>
+    public SequenceModelConfig Config { get; }
+
+    /// <summary>The recurrent stack.</summary>
+    public RecurrentLayer Rnn { get; }
+
+    /// <summary>The output layer.</summary>
+    public Linear Head { get; }
+
+    /// <summary>Builds the model, drawing initial weights from <paramref name="random"/>.</summary>
+    public SequenceModel(SequenceModelConfig config, RandomGenerator random)
+    {
+        Config = config;
+        Rnn = RegisterModule("rnn", new RecurrentLayer(config.Recurrent, random));
+        int width = config.HiddenSize * (config.Bidirectional ? 2 : 1);
+        Head = RegisterModule("head", new Linear(width, config.OutputSize, random));
+    }
+
+    /// <summary>Input [T, B, in] → [B, out] (last step) or [T, B, out] (per step).</summary>
+    public Tensor Forward(Tensor input)
+    {
+        var output = Rnn.Forward(input).Output;
+        if (Config.PerStep) return Head.Forward(output);
+        int steps = output.Size(0), batch = output.Size(1);
+        Tensor last = output.Select(0, steps - 1);
+        if (Config.Bidirectional)
+        {
+            // the backward direction's summary of the whole sequence is its output at step 0
+            int h = Config.HiddenSize;
+            last = Tensor.Concat([last.Slice(1, 0, h), output.Select(0, 0).Slice(1, h, h)], 1);
+        }
+        return Head.Forward(last.Reshape(batch, last.Size(-1)));
+    }
+}

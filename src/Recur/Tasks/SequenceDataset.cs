@@ -1,0 +1,233 @@
+using System.Text.Json.Nodes;
+using Recur.Nn;
+using Recur.Training;
+
+namespace Recur.Tasks;
+
+/// <summary>What a <see cref="SequenceDataset"/>'s targets are.</summary>
+public enum TargetKind
+{
+    /// <summary>One real value per sequence (mean squared error).</summary>
+    Regression,
+    /// <summary>One class per sequence (cross-entropy on the last step).</summary>
+    ClassLast,
+    /// <summary>One class per step; −100 marks steps that are not scored.</summary>
+    ClassPerStep,
+    /// <summary>A set of classes per step (binary cross-entropy per class), up to each sequence's length.</summary>
+    MultiLabelPerStep,
+}
+
+/// <summary>
+/// Fixed-length (padded) real-valued sequences with targets, stored sample-major: inputs [N, T, F]. Batches come out
+/// time-major ([T, B, F]) as the recurrent layers take them.
+/// </summary>
+public sealed class SequenceDataset
+{
+    /// <summary>Number of sequences.</summary>
+    public int Count { get; }
+    /// <summary>Steps per sequence (padded).</summary>
+    public int Steps { get; }
+    /// <summary>Features per step.</summary>
+    public int Features { get; }
+    /// <summary>Inputs [N, T, F].</summary>
+    public float[] Inputs { get; }
+    /// <summary>What the targets are.</summary>
+    public TargetKind Kind { get; }
+    /// <summary>Output width: 1 for regression, else the number of classes.</summary>
+    public int Outputs { get; }
+    /// <summary>Regression targets [N].</summary>
+    public float[]? Values { get; init; }
+    /// <summary>Class targets [N] (last) or [N, T] (per step).</summary>
+    public int[]? Labels { get; init; }
+    /// <summary>Multi-label targets [N, T, classes] of 0/1.</summary>
+    public float[]? LabelSets { get; init; }
+    /// <summary>Real length of each sequence (multi-label targets); null when all are <see cref="Steps"/> long.</summary>
+    public int[]? Lengths { get; init; }
+
+    /// <summary>Wraps the arrays; targets go in the init properties.</summary>
+    public SequenceDataset(float[] inputs, int count, int steps, int features, TargetKind kind, int outputs)
+    {
+        if ((long)count * steps * features != inputs.Length)
+            throw new ArgumentException($"SequenceDataset: {inputs.Length} input values do not make [{count}, {steps}, {features}].");
+        (Inputs, Count, Steps, Features, Kind, Outputs) = (inputs, count, steps, features, kind, outputs);
+    }
+
+    /// <summary>The inputs of <paramref name="rows"/> as a time-major batch [T, B, F].</summary>
+    public Tensor BatchInputs(ReadOnlySpan<int> rows)
+    {
+        int b = rows.Length;
+        var x = new float[Steps * b * Features];
+        for (int i = 0; i < b; i++)
+            for (int t = 0; t < Steps; t++)
+                Inputs.AsSpan((rows[i] * Steps + t) * Features, Features).CopyTo(x.AsSpan((t * b + i) * Features));
+        return Tensor.FromArray(x, Steps, b, Features);
+    }
+
+    /// <summary>Per-step class targets of <paramref name="rows"/>, time-major [T·B].</summary>
+    public int[] BatchStepLabels(ReadOnlySpan<int> rows)
+    {
+        var y = new int[Steps * rows.Length];
+        for (int i = 0; i < rows.Length; i++)
+            for (int t = 0; t < Steps; t++) y[t * rows.Length + i] = Labels![rows[i] * Steps + t];
+        return y;
+    }
+}
+
+/// <summary>
+/// Trains a <see cref="SequenceModel"/> on a <see cref="SequenceDataset"/> with the <see cref="Trainer{TBatch}"/>:
+/// the loss matches the target kind, and validation reports the loss, accuracy and (per-step tasks) the fraction of
+/// sequences whose every scored step is right.
+/// </summary>
+public sealed class SequenceTask : ITrainingTask<int[]>
+{
+    readonly SequenceDataset train;
+    readonly SequenceDataset? valid;
+    readonly int batchSize;
+    readonly JsonObject extraConfig;
+
+    /// <summary>The model being trained.</summary>
+    public SequenceModel Network { get; }
+
+    /// <summary>Creates the task.</summary>
+    public SequenceTask(SequenceModel model, SequenceDataset train, SequenceDataset? valid, int batchSize, JsonObject? taskConfig = null)
+    {
+        if (batchSize < 1) throw new ArgumentException($"SequenceTask: batch size must be positive, got {batchSize}.");
+        if (model.Config.InputSize != train.Features)
+            throw new ArgumentException($"SequenceTask: the model takes {model.Config.InputSize} features per step, the data has {train.Features}.");
+        if (model.Config.OutputSize != train.Outputs)
+            throw new ArgumentException($"SequenceTask: the model has {model.Config.OutputSize} outputs, the task needs {train.Outputs}.");
+        (Network, this.train, this.valid, this.batchSize, extraConfig) = (model, train, valid, batchSize, taskConfig ?? []);
+    }
+
+    /// <inheritdoc/>
+    public Module Model => Network;
+
+    /// <inheritdoc/>
+    public JsonObject Config
+    {
+        get
+        {
+            var config = Network.Config.ToJson();
+            foreach (var (k, v) in extraConfig) config[k] = v?.DeepClone();
+            return config;
+        }
+    }
+
+    /// <inheritdoc/>
+    public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;
+
+    /// <inheritdoc/>
+    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle)
+    {
+        var order = Enumerable.Range(0, train.Count).ToArray();
+        shuffle.Shuffle(order.AsSpan());
+        for (int i = 0; i < order.Length; i += batchSize) yield return order[i..Math.Min(order.Length, i + batchSize)];
+    }
+
+    /// <inheritdoc/>
+    public int Count(int[] batch) => batch.Length;
+
+    /// <inheritdoc/>
+    public Tensor Loss(int[] batch, TrainingContext context) => Evaluate(train, batch, null);
+
+    /// <summary>The loss of <paramref name="rows"/>; with <paramref name="tally"/>, also counts right answers.</summary>
+    Tensor Evaluate(SequenceDataset data, int[] rows, Tally? tally)
+    {
+        var output = Network.Forward(data.BatchInputs(rows));
+        int b = rows.Length;
+        switch (data.Kind)
+        {
+            case TargetKind.Regression:
+                return Losses.MeanSquaredError(output, Tensor.FromArray(rows.Select(r => data.Values![r]).ToArray(), b, 1));
+            case TargetKind.ClassLast:
+            {
+                var labels = rows.Select(r => data.Labels![r]).ToArray();
+                if (tally != null)
+                    for (int i = 0; i < b; i++)
+                    {
+                        bool right = ArgMax(output.Span.Slice(i * data.Outputs, data.Outputs)) == labels[i];
+                        tally.Add(right ? 1 : 0, 1, right);
+                    }
+                return Losses.CrossEntropy(output, labels);
+            }
+            case TargetKind.ClassPerStep:
+            {
+                var labels = data.BatchStepLabels(rows);
+                if (tally != null)
+                    for (int i = 0; i < b; i++)
+                    {
+                        int right = 0, scored = 0;
+                        for (int t = 0; t < data.Steps; t++)
+                        {
+                            int label = labels[t * b + i];
+                            if (label < 0) continue;
+                            scored++;
+                            if (ArgMax(output.Span.Slice((t * b + i) * data.Outputs, data.Outputs)) == label) right++;
+                        }
+                        tally.Add(right, scored, right == scored);
+                    }
+                return Losses.CrossEntropy(output.Reshape(data.Steps * b, data.Outputs), labels);
+            }
+            default:
+            {
+                int k = data.Outputs;
+                var valid = new List<int>();
+                var targets = new List<float>();
+                for (int t = 0; t < data.Steps; t++)
+                    for (int i = 0; i < b; i++)
+                        if (t < (data.Lengths?[rows[i]] ?? data.Steps))
+                        {
+                            valid.Add(t * b + i);
+                            targets.AddRange(data.LabelSets!.AsSpan((rows[i] * data.Steps + t) * k, k).ToArray());
+                        }
+                if (tally != null)
+                    for (int i = 0; i < b; i++)
+                    {
+                        int length = data.Lengths?[rows[i]] ?? data.Steps, right = 0;
+                        for (int t = 0; t < length; t++)
+                        {
+                            bool all = true;
+                            for (int c = 0; c < k; c++)
+                                all &= output.Span[(t * b + i) * k + c] > 0f == data.LabelSets![(rows[i] * data.Steps + t) * k + c] > 0.5f;
+                            if (all) right++;
+                        }
+                        tally.Add(right, length, right == length);
+                    }
+                var scored = output.Reshape(data.Steps * b, k).IndexSelect(0, valid.ToArray());
+                return Losses.BinaryCrossEntropyWithLogits(scored, Tensor.FromArray(targets.ToArray(), valid.Count, k));
+            }
+        }
+    }
+
+    sealed class Tally
+    {
+        public long Right, Scored, Sequences, SequencesRight;
+        public void Add(int right, int scored, bool whole) { Right += right; Scored += scored; Sequences++; if (whole) SequencesRight++; }
+    }
+
+    static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double>? Evaluate() => valid is null ? null : Metrics(valid);
+
+    /// <summary>Loss and accuracies over a whole dataset (call in evaluation mode, without gradients).</summary>
+    public Dictionary<string, double> Metrics(SequenceDataset data)
+    {
+        double loss = 0;
+        var tally = new Tally();
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            var rows = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
+            loss += Evaluate(data, rows, tally).Item() * rows.Length;
+        }
+        var metrics = new Dictionary<string, double> { ["loss"] = loss / data.Count };
+        if (data.Kind != TargetKind.Regression) metrics["accuracy"] = (double)tally.Right / Math.Max(1, tally.Scored);
+        if (data.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep) metrics["sequence_accuracy"] = (double)tally.SequencesRight / Math.Max(1, tally.Sequences);
+        return metrics;
+    }
+}

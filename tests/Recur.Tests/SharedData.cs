@@ -1,0 +1,22 @@
+namespace Recur.Tests;
+
+/// <summary>Locates <c>../shared/data</c> (beside the repository) for tests that read the real datasets.</summary>
+static class SharedData
+{
+    public static string Folder(string relative)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "Recur.sln"))) dir = dir.Parent;
+        return Path.GetFullPath(Path.Combine(dir?.FullName ?? AppContext.BaseDirectory, "..", "shared", "data", relative));
+    }
+}
+
+/// <summary>A fact that is skipped, with the reason shown, when a folder of <c>../shared/data</c> is absent.</summary>
+public sealed class SharedDataFactAttribute : FactAttribute
+{
+    public SharedDataFactAttribute(string relative)
+    {
+        string folder = SharedData.Folder(relative);
+        if (!Directory.Exists(folder)) Skip = $"needs the shared dataset folder {folder}, which is absent";
+    }
+}
