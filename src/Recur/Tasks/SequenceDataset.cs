@@ -117,12 +117,7 @@ public sealed class SequenceTask : ITrainingTask<int[]>
     public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;
 
     /// <inheritdoc/>
-    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle)
-    {
-        var order = Enumerable.Range(0, train.Count).ToArray();
-        shuffle.Shuffle(order.AsSpan());
-        for (int i = 0; i < order.Length; i += batchSize) yield return order[i..Math.Min(order.Length, i + batchSize)];
-    }
+    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(train.Count, batchSize, shuffle);
 
     /// <inheritdoc/>
     public int Count(int[] batch) => batch.Length;

@@ -159,3 +159,21 @@ public class SequenceTaskTests
         Assert.NotEqual(y.ToArray(), model.Forward(x2).ToArray());
     }
 }
+
+public class BatchingTests
+{
+    [Fact]
+    public void BucketingCoversEveryExampleOnceAndGroupsSimilarLengths()
+    {
+        var random = new RandomGenerator(8);
+        var lengths = Enumerable.Range(0, 1000).Select(_ => 1 + random.NextInt(100)).ToArray();
+        var batches = Batching.BucketedByLength(lengths, 20, new RandomGenerator(9), poolBatches: 10).ToArray();
+        Assert.Equal(Enumerable.Range(0, 1000), batches.SelectMany(b => b).Order());
+        double bucketed = batches.Average(b => b.Max(i => lengths[i]) - b.Min(i => lengths[i]));
+        double shuffled = Batching.Shuffled(1000, 20, new RandomGenerator(9)).Average(b => b.Max(i => lengths[i]) - b.Min(i => lengths[i]));
+        Assert.True(bucketed < shuffled / 5, $"length spread per batch: bucketed {bucketed}, shuffled {shuffled}");
+        // the same generator state gives the same batches; a different one does not
+        Assert.Equal(batches, Batching.BucketedByLength(lengths, 20, new RandomGenerator(9), poolBatches: 10).ToArray());
+        Assert.NotEqual(batches, Batching.BucketedByLength(lengths, 20, new RandomGenerator(10), poolBatches: 10).ToArray());
+    }
+}
