@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Recur.Nn.Recurrent;
+
+namespace Recur.Tests.Nn;
+
+/// <summary>The composed variants against PyTorch (fixtures from Fixtures/make_variant_fixtures.py).</summary>
+public class VariantParityTests
+{
+    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "variants_pytorch.json"))).RootElement;
+
+    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+
+    static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
+
+    static ComposedRecurrentLayer Create(string name, int input, int hidden) => name switch
+    {
+        "peephole" => new LstmVariantLayer(input, hidden, new RandomGenerator(1), peephole: true),
+        "projection" => new LstmVariantLayer(input, hidden, new RandomGenerator(1), projSize: 2),
+        "cho_gru" => new ChoGruLayer(input, hidden, new RandomGenerator(1)),
+        "leaky" => new LeakyRnnLayer(input, hidden, 0.6f, new RandomGenerator(1)),
+        "ln_lstm" => new LayerNormRecurrentLayer(input, hidden, new RandomGenerator(1)),
+        "ln_gru" => new LayerNormRecurrentLayer(input, hidden, new RandomGenerator(1), gru: true),
+        "jordan" => new JordanLayer(input, hidden, 2, new RandomGenerator(1)),
+        _ => throw new ArgumentException(name),
+    };
+
+    static void AssertClose(float[] expected, ReadOnlySpan<float> actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 + 1e-4 * Math.Abs(expected[i]), $"{what}[{i}]: PyTorch {expected[i]}, Recur {actual[i]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesPyTorch(string name)
+    {
+        var c = Root.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
+        int t = Root.GetProperty("T").GetInt32(), b = Root.GetProperty("B").GetInt32(), i = Root.GetProperty("I").GetInt32(), h = Root.GetProperty("H").GetInt32();
+        var layer = Create(name, i, h);
+        var own = layer.StateDict();
+        var given = c.GetProperty("params").EnumerateObject().ToDictionary(p => p.Name, p => Floats(p.Value));
+        Assert.Equal(given.Keys.Order(), own.Keys.Order());
+        foreach (var (key, values) in given) values.CopyTo(own[key].Span);
+        var x = Tensor.FromArray(Floats(c.GetProperty("input")), t, b, i);
+        x.RequiresGrad = true;
+        var (output, state) = layer.Forward(x);
+        AssertClose(Floats(c.GetProperty("output")), output.Span, "output");
+        var states = c.GetProperty("state").EnumerateArray().Select(Floats).ToArray();
+        for (int s = 0; s < states.Length; s++) AssertClose(states[s], state[s].Span, $"state {s}");
+        var weights = Tensor.FromArray(Floats(c.GetProperty("output_weights")), output.ShapeArray());
+        (output * weights).Sum().Backward();
+        AssertClose(Floats(c.GetProperty("input_grad")), x.Grad!.Span, "input gradient");
+        foreach (var p in c.GetProperty("param_grads").EnumerateObject())
+            AssertClose(Floats(p.Value), own[p.Name].Grad!.Span, $"gradient of {p.Name}");
+    }
+}
