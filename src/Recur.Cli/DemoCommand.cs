@@ -76,11 +76,9 @@ static class DemoCommand
                     Epochs = 1000, Seed = seed, ClipNorm = 1f, ValidateEvery = 100, LogEvery = 50, OutputDirectory = folder,
                 };
                 using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(budget));
-                var result = new Trainer<int[]>(task, new Adam(model.Parameters(), lr), options).Fit(stop.Token);
-                double mse = result.LastEvaluation?["loss"] ?? double.NaN;
-                // the final state, measured after the budget ran out
-                model.Eval();
-                using (Autograd.GradMode.NoGrad()) mse = task.Metrics(valid)["loss"];
+                var trainer = new Trainer<int[]>(task, new Adam(model.Parameters(), lr), options);
+                var result = trainer.Fit(stop.Token);
+                double mse = trainer.Evaluate()!["loss"]; // the final weights, measured after the budget ran out
                 results[(cell, length)] = (mse, result.Steps);
                 string verdict = mse < 0.01 ? "[green]solved[/]" : mse > 0.8 * SyntheticTasks.AddingBaseline ? "[red]at baseline[/]" : "[yellow]learning[/]";
                 AnsiConsole.MarkupLine($"  T = {length,3}  {cell,-4}  validation MSE {mse,7:F4}  after {result.Steps,5} steps  {verdict}");

@@ -144,9 +144,12 @@ public static class Checkpoint
     }
 
     /// <summary>Verifies the folder and loads its weights into <paramref name="model"/> (strict names and shapes).</summary>
-    public static void LoadModel(string directory, Module model, bool requireManifest = false)
+    public static void LoadModel(string directory, Module model, bool requireManifest = false) =>
+        LoadWeights(Verify(directory, requireManifest), model);
+
+    /// <summary>Loads the weights of a folder that <see cref="Verify"/> has already checked.</summary>
+    internal static void LoadWeights(string folder, Module model)
     {
-        string folder = Verify(directory, requireManifest);
         string path = Path.Combine(folder, ModelFile);
         try
         {

@@ -67,7 +67,7 @@ public sealed class Trainer<TBatch>
         string trainerPath = Path.Combine(folder, Checkpoint.TrainerFile), optimizerPath = Path.Combine(folder, Checkpoint.OptimizerFile);
         if (!File.Exists(trainerPath) || !File.Exists(optimizerPath))
             throw new InvalidDataException($"checkpoint {checkpointDirectory} holds a model only (no {Checkpoint.TrainerFile} / {Checkpoint.OptimizerFile}); it cannot be resumed.");
-        Checkpoint.LoadModel(folder, task.Model, requireManifest: true);
+        Checkpoint.LoadWeights(folder, task.Model); // verified above: hashing the files once is enough
         optimizer.LoadState(optimizerPath);
         try
         {
@@ -179,8 +179,11 @@ public sealed class Trainer<TBatch>
             bool improved = best is not double b || (options.MetricMode == MetricMode.Min ? value < b : value > b);
             if (improved) (best, evaluationsWithoutImprovement) = (value, 0);
             else evaluationsWithoutImprovement++;
-            schedule?.ReportMetric(value);
-            if (schedule != null) optimizer.LearningRate = schedule.LearningRate;
+            if (schedule != null)
+            {
+                schedule.ReportMetric(value);
+                optimizer.LearningRate = schedule.LearningRate;
+            }
             observer?.OnEvaluation(new EvaluationRecord(atEpoch, step, metrics, improved));
             var record = new JsonObject { ["type"] = "eval", ["epoch"] = atEpoch + 1, ["step"] = step };
             foreach (var (k, v) in metrics) record[k] = Finite(v);
@@ -243,11 +246,7 @@ public sealed class Trainer<TBatch>
                 optimizer.Step();
                 optimizer.ZeroGrad();
                 step++;
-                if (schedule is { Unit: ScheduleUnit.Step })
-                {
-                    schedule.Advance();
-                    optimizer.LearningRate = schedule.LearningRate;
-                }
+                AdvanceSchedule(ScheduleUnit.Step);
                 if (step % options.LogEvery == 0) Report();
                 if (options.ValidateEvery > 0 && step % options.ValidateEvery == 0 && Validate(epoch)) { stopEarly = true; break; }
                 if (options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0) SaveCheckpoint("last");
@@ -259,11 +258,7 @@ public sealed class Trainer<TBatch>
             }
             if (outcome == TrainingOutcome.Interrupted) break;
             Report();
-            if (schedule is { Unit: ScheduleUnit.Epoch })
-            {
-                schedule.Advance();
-                optimizer.LearningRate = schedule.LearningRate;
-            }
+            AdvanceSchedule(ScheduleUnit.Epoch);
             int finished = epoch;
             (epoch, batchInEpoch) = (epoch + 1, 0); // checkpoints from here on resume at the next epoch
             if (!stopEarly && options.ValidateEvery == 0) stopEarly = Validate(finished);
@@ -278,6 +273,14 @@ public sealed class Trainer<TBatch>
         if (outcome == TrainingOutcome.Interrupted && Folder("last") is { } last) observer?.OnMessage($"interrupted: checkpoint saved in {last}; continue with --resume {last}");
         clock.Stop();
         return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped);
+    }
+
+    /// <summary>Moves a schedule counting <paramref name="unit"/> one unit on and hands its rate to the optimizer.</summary>
+    void AdvanceSchedule(ScheduleUnit unit)
+    {
+        if (schedule is null || schedule.Unit != unit) return;
+        schedule.Advance();
+        optimizer.LearningRate = schedule.LearningRate;
     }
 
     /// <summary>Runs the task's validation in evaluation mode without gradients (null without a validation set).</summary>

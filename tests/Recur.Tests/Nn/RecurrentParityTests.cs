@@ -46,16 +46,6 @@ public class RecurrentParityTests
         return data;
     }
 
-    static void AssertClose(Tensor expected, Tensor? actual, string what)
-    {
-        Assert.NotNull(actual);
-        Assert.Equal(expected.ShapeArray(), actual!.ShapeArray());
-        var e = expected.ToArray();
-        var a = actual.ToArray();
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 + 1e-5 * Math.Abs(e[i]), $"{what}[{i}]: Recur {a[i]:G9}, PyTorch {e[i]:G9}");
-    }
-
     [Fact]
     public void FixturesCoverAtLeast24Configurations() => Assert.True(Cases.Value.Length >= 24);
 
@@ -75,18 +65,18 @@ public class RecurrentParityTests
         if (c0 != null) c0.RequiresGrad = true;
 
         var result = layer.Forward(input, h0, c0, c.Lengths);
-        AssertClose(t["output"], result.Output, "output");
-        AssertClose(t["h_n"], result.HiddenState, "h_n");
-        if (t.TryGetValue("c_n", out var cN)) AssertClose(cN, result.CellState, "c_n");
+        Close.Parity(t["output"], result.Output, "output");
+        Close.Parity(t["h_n"], result.HiddenState, "h_n");
+        if (t.TryGetValue("c_n", out var cN)) Close.Parity(cN, result.CellState, "c_n");
 
         var loss = (result.Output * t["g_output"]).Sum() + (result.HiddenState * t["g_h"]).Sum();
         if (result.CellState != null) loss = loss + (result.CellState * t["g_c"]).Sum();
         loss.Backward();
-        AssertClose(t["grad.input"], input.Grad, "grad.input");
-        if (h0 != null) AssertClose(t["grad.h0"], h0.Grad, "grad.h0");
-        if (c0 != null) AssertClose(t["grad.c0"], c0.Grad, "grad.c0");
+        Close.Parity(t["grad.input"], input.Grad, "grad.input");
+        if (h0 != null) Close.Parity(t["grad.h0"], h0.Grad, "grad.h0");
+        if (c0 != null) Close.Parity(t["grad.c0"], c0.Grad, "grad.c0");
         foreach (var (parameterName, parameter) in layer.NamedParameters())
-            AssertClose(t["grad." + parameterName], parameter.Grad, "grad." + parameterName);
+            Close.Parity(t["grad." + parameterName], parameter.Grad, "grad." + parameterName);
     }
 }
 
@@ -102,16 +92,6 @@ public class RecurrentCellParityTests
             tensors[t.Name] = Tensor.FromArray(t.Value.GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
                 t.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray());
         return tensors;
-    }
-
-    static void AssertClose(Tensor expected, Tensor? actual, string what)
-    {
-        Assert.NotNull(actual);
-        Assert.Equal(expected.ShapeArray(), actual!.ShapeArray());
-        var e = expected.ToArray();
-        var a = actual.ToArray();
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 + 1e-5 * Math.Abs(e[i]), $"{what}[{i}]: Recur {a[i]:G9}, PyTorch {e[i]:G9}");
     }
 
     [Theory]
@@ -142,13 +122,13 @@ public class RecurrentCellParityTests
             loss = loss is null ? term : loss + term;
             hiddens.Add(h);
         }
-        AssertClose(t["hidden"], Tensor.Stack(hiddens), "hidden");
-        if (c0 != null) AssertClose(t["cell"], Tensor.Stack(cells), "cell");
+        Close.Parity(t["hidden"], Tensor.Stack(hiddens), "hidden");
+        if (c0 != null) Close.Parity(t["cell"], Tensor.Stack(cells), "cell");
         loss!.Backward();
-        AssertClose(t["grad.input"], input.Grad, "grad.input");
-        AssertClose(t["grad.h0"], h0.Grad, "grad.h0");
-        if (c0 != null) AssertClose(t["grad.c0"], c0.Grad, "grad.c0");
+        Close.Parity(t["grad.input"], input.Grad, "grad.input");
+        Close.Parity(t["grad.h0"], h0.Grad, "grad.h0");
+        if (c0 != null) Close.Parity(t["grad.c0"], c0.Grad, "grad.c0");
         foreach (var (parameterName, parameter) in cell.NamedParameters())
-            AssertClose(t["grad." + parameterName], parameter.Grad, "grad." + parameterName);
+            Close.Parity(t["grad." + parameterName], parameter.Grad, "grad." + parameterName);
     }
 }

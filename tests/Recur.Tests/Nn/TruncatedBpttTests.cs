@@ -13,12 +13,7 @@ public class TruncatedBpttTests
 
     static void ZeroGradients(RecurrentLayer layer) { foreach (var p in layer.Parameters()) p.Grad = null; }
 
-    static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 + 1e-4 * Math.Abs(expected[i]), $"[{i}] expected {expected[i]}, got {actual[i]}");
-    }
+    static void AssertClose(float[] expected, float[] actual) => Close.Values(expected, actual, "value", 1e-5, 1e-4);
 
     [Theory]
     [InlineData(RecurrentMode.Lstm)]

@@ -24,12 +24,8 @@ public class VariantParityTests
         _ => throw new ArgumentException(name),
     };
 
-    static void AssertClose(float[] expected, ReadOnlySpan<float> actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 + 1e-4 * Math.Abs(expected[i]), $"{what}[{i}]: PyTorch {expected[i]}, Recur {actual[i]}");
-    }
+    static void AssertClose(float[] expected, ReadOnlySpan<float> actual, string what) =>
+        Close.Values(expected, actual, what, Close.ParityTolerance, Close.ParityTolerance);
 
     [Theory]
     [MemberData(nameof(Cases))]

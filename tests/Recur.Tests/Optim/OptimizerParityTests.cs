@@ -34,6 +34,17 @@ public class OptimizerParityTests
         };
     }
 
+    /// <summary>A fixture case's starting parameters (fresh tensors each call), the bowl's curvature and centre, and its optimizer.</summary>
+    static (Func<Tensor[]> Fresh, float[][] Curvature, float[][] Centre, Func<Tensor[], Optimizer> Optimizer) Setup(JsonElement c)
+    {
+        var shapes = c.GetProperty("shapes").EnumerateArray().Select(s => s.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToArray();
+        var start = c.GetProperty("start").EnumerateArray().Select(Floats).ToArray();
+        var curvature = c.GetProperty("curvature").EnumerateArray().Select(Floats).ToArray();
+        var centre = c.GetProperty("centre").EnumerateArray().Select(Floats).ToArray();
+        Tensor[] Fresh() => shapes.Select((s, i) => { var t = Tensor.FromArray(start[i], s); t.RequiresGrad = true; return t; }).ToArray();
+        return (Fresh, curvature, centre, parameters => Create(c.GetProperty("optimizer").GetString()!, c.GetProperty("options"), parameters));
+    }
+
     static void SetQuadraticGradients(Tensor[] parameters, float[][] curvature, float[][] centre)
     {
         for (int p = 0; p < parameters.Length; p++)
@@ -50,12 +61,9 @@ public class OptimizerParityTests
     public void OptimizerMatchesPyTorchStepByStep(string name)
     {
         var c = Case("optimizers", name);
-        var shapes = c.GetProperty("shapes").EnumerateArray().Select(s => s.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToArray();
-        var start = c.GetProperty("start").EnumerateArray().Select(Floats).ToArray();
-        var curvature = c.GetProperty("curvature").EnumerateArray().Select(Floats).ToArray();
-        var centre = c.GetProperty("centre").EnumerateArray().Select(Floats).ToArray();
-        var parameters = shapes.Select((s, i) => { var t = Tensor.FromArray(start[i], s); t.RequiresGrad = true; return t; }).ToArray();
-        var optimizer = Create(c.GetProperty("optimizer").GetString()!, c.GetProperty("options"), parameters);
+        var (fresh, curvature, centre, create) = Setup(c);
+        var parameters = fresh();
+        var optimizer = create(parameters);
         int step = 0;
         foreach (var after in c.GetProperty("after").EnumerateArray())
         {
@@ -74,26 +82,20 @@ public class OptimizerParityTests
     [MemberData(nameof(OptimizerCases))]
     public void SavedStateResumesExactly(string name)
     {
-        var c = Case("optimizers", name);
-        var shapes = c.GetProperty("shapes").EnumerateArray().Select(s => s.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToArray();
-        var start = c.GetProperty("start").EnumerateArray().Select(Floats).ToArray();
-        var curvature = c.GetProperty("curvature").EnumerateArray().Select(Floats).ToArray();
-        var centre = c.GetProperty("centre").EnumerateArray().Select(Floats).ToArray();
-        Tensor[] Fresh() => shapes.Select((s, i) => { var t = Tensor.FromArray(start[i], s); t.RequiresGrad = true; return t; }).ToArray();
-        string type = c.GetProperty("optimizer").GetString()!;
+        var (fresh, curvature, centre, create) = Setup(Case("optimizers", name));
 
-        var straight = Fresh();
-        var reference = Create(type, c.GetProperty("options"), straight);
+        var straight = fresh();
+        var reference = create(straight);
         for (int s = 0; s < 6; s++) { SetQuadraticGradients(straight, curvature, centre); reference.Step(); }
 
-        var resumed = Fresh();
-        var first = Create(type, c.GetProperty("options"), resumed);
+        var resumed = fresh();
+        var first = create(resumed);
         for (int s = 0; s < 3; s++) { SetQuadraticGradients(resumed, curvature, centre); first.Step(); }
         string path = Path.Combine(Path.GetTempPath(), $"recur-optim-{Guid.NewGuid():N}.safetensors");
         try
         {
             first.SaveState(path);
-            var second = Create(type, c.GetProperty("options"), resumed);
+            var second = create(resumed);
             second.LoadState(path);
             for (int s = 0; s < 3; s++) { SetQuadraticGradients(resumed, curvature, centre); second.Step(); }
         }

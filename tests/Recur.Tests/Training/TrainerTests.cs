@@ -51,12 +51,7 @@ sealed class TinyTask : ITrainingTask<int[]>
     public JsonObject Config => new() { ["model"] = "tiny", ["hidden"] = 6 };
     public int BatchesPerEpoch => Samples / BatchSize;
 
-    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle)
-    {
-        var order = Enumerable.Range(0, Samples).ToArray();
-        shuffle.Shuffle(order.AsSpan());
-        for (int i = 0; i < Samples; i += BatchSize) yield return order[i..(i + BatchSize)];
-    }
+    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(Samples, BatchSize, shuffle);
 
     (Tensor X, Tensor Y) Gather(int[] rows)
     {
