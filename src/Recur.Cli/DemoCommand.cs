@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Recur.Cli.Training;
+using Recur.Figures;
 using Recur.Kernels;
 using Recur.Nn;
 using Recur.Optim;
@@ -37,8 +38,7 @@ static class DemoCommand
         {
             int[] ts = Parse(r.GetValue(lengths)!, "--lengths").Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out int t) && t >= 2 ? t
                 : throw new UsageException($"--lengths: '{s}' is not a length ≥ 2.")).ToArray();
-            string[] names = Parse(r.GetValue(cells)!, "--cells").Select(c => SequenceModelConfig.Cells.Contains(c) ? c
-                : throw new UsageException($"--cells: '{c}' is not one of {string.Join(", ", SequenceModelConfig.Cells)}.")).ToArray();
+            string[] names = ParseCells(r.GetValue(cells)!);
             if (!(r.GetValue(budget) > 0) || r.GetValue(hidden) < 1 || r.GetValue(batch) < 1 || r.GetValue(threads) < 1 || !(r.GetValue(lr) > 0))
                 throw new UsageException("--budget, --hidden, --batch, --threads and --lr must be positive.");
             Parallelism.MaxThreads = r.GetValue(threads);
@@ -46,6 +46,10 @@ static class DemoCommand
         }));
         return demo;
     }
+
+    /// <summary>Reads a comma-separated list of cell names, as <c>--cells</c> takes.</summary>
+    internal static string[] ParseCells(string list) => Parse(list, "--cells").Select(c => SequenceModelConfig.Cells.Contains(c) ? c
+        : throw new UsageException($"--cells: '{c}' is not one of {string.Join(", ", SequenceModelConfig.Cells)}.")).ToArray();
 
     static string[] Parse(string list, string option)
     {
@@ -59,6 +63,9 @@ static class DemoCommand
         AnsiConsole.MarkupLine($"Cells {string.Join(", ", cells)} with {hidden} units, Adam lr {lr}, batch {batch}, gradient norm clipped at 1, {budget:F0} s of training each, seed {seed}.");
         AnsiConsole.MarkupLine($"Baseline (always answer 1): MSE [yellow]{SyntheticTasks.AddingBaseline:F3}[/]. Solved: MSE < 0.01.");
         var results = new Dictionary<(string, int), (double Mse, long Steps)>();
+        // gradient flow is drawn at T = 100 (the textbook picture) when the demo runs it, else at the longest length
+        int flowLength = lengths.Contains(100) ? 100 : lengths.Max();
+        var flow = new List<(string Label, double[] Norms)>();
         var clock = Stopwatch.StartNew();
         foreach (int length in lengths)
         {
@@ -68,6 +75,8 @@ static class DemoCommand
             foreach (string cell in cells)
             {
                 var model = new SequenceModel(new SequenceModelConfig(cell, 2, hidden, 1), new RandomGenerator(seed));
+                var flowData = SyntheticTasks.Adding(new RandomGenerator(seed + 99), length, 32);
+                if (length == flowLength) flow.Add(($"{cell} initial", InspectCommand.GradientFlow(cell, model, flowData)[0].Norms));
                 var task = new SequenceTask(model, train, valid, batch, new() { ["task"] = "adding", ["length"] = length });
                 string folder = Path.Combine(output, $"{cell}-T{length}");
                 if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
@@ -80,6 +89,7 @@ static class DemoCommand
                 var result = trainer.Fit(stop.Token);
                 double mse = trainer.Evaluate()!["loss"]; // the final weights, measured after the budget ran out
                 results[(cell, length)] = (mse, result.Steps);
+                if (length == flowLength) flow.Add(($"{cell} trained", InspectCommand.GradientFlow(cell, model, flowData)[0].Norms));
                 string verdict = mse < 0.01 ? "[green]solved[/]" : mse > 0.8 * SyntheticTasks.AddingBaseline ? "[red]at baseline[/]" : "[yellow]learning[/]";
                 AnsiConsole.MarkupLine($"  T = {length,3}  {cell,-4}  validation MSE {mse,7:F4}  after {result.Steps,5} steps  {verdict}");
             }
@@ -89,7 +99,42 @@ static class DemoCommand
         foreach (int length in lengths)
             table.AddRow([length.ToString(CultureInfo.InvariantCulture), .. cells.Select(c => Format(results[(c, length)].Mse))]);
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"Done in {clock.Elapsed.TotalSeconds:F0} s. Learning curves (one JSON line per step and validation): [blue]{Path.GetFullPath(output)}/<cell>-T<length>/metrics.jsonl[/]");
+
+        var flowTable = new Table().Title($"Gradient reaching step 0 from the loss at step {flowLength - 1}: ‖∂L/∂h_0‖ / ‖∂L/∂h_{flowLength - 1}‖")
+            .AddColumn("cell").AddColumn(new TableColumn("initial").RightAligned()).AddColumn(new TableColumn("trained").RightAligned());
+        foreach (var cell in cells)
+        {
+            string Ratio(string when)
+            {
+                var norms = flow.Single(f => f.Label == $"{cell} {when}").Norms;
+                return norms[^1] > 0 ? (norms[0] / norms[^1]).ToString("G2", CultureInfo.InvariantCulture) : "–";
+            }
+            flowTable.AddRow(cell, Ratio("initial"), Ratio("trained"));
+        }
+        AnsiConsole.Write(flowTable);
+
+        var figures = new List<FigureFiles>();
+        foreach (int length in lengths)
+        {
+            // each run's validations, ending with the final evaluation after the budget ran out
+            var series = cells.Select(cell =>
+            {
+                var evals = MetricsLog.Read(Path.Combine(output, $"{cell}-T{length}", "metrics.jsonl")).Where(e => e.Type == "eval").ToList();
+                var (mse, steps) = results[(cell, length)];
+                var x = evals.Select(e => (double)e.Step).ToList();
+                var y = evals.Select(e => e.Values["loss"]).ToList();
+                if (x.Count == 0 || x[^1] < steps) { x.Add(steps); y.Add(mse); }
+                return new Series(cell, x.ToArray(), y.ToArray());
+            }).ToList();
+            figures.Add(Charts.Lines(Path.Combine(output, $"curves-T{length}"), $"Adding problem, T = {length}: validation MSE", "optimizer step", "validation MSE",
+                series, logY: true, references: [(SyntheticTasks.AddingBaseline, "baseline 0.167")], legend: ScottPlot.Alignment.LowerLeft));
+        }
+        figures.Add(Charts.Lines(Path.Combine(output, "gradient-flow"), $"Gradient flow through time, adding problem T = {flowLength}", "time step t",
+            "‖∂L/∂h_t‖ (batch mean)", flow.Select(f => new Series(f.Label, Enumerable.Range(0, f.Norms.Length).Select(t => (double)t).ToArray(), f.Norms)),
+            logY: true, legend: ScottPlot.Alignment.LowerRight));
+        AnsiConsole.MarkupLine($"Done in {clock.Elapsed.TotalSeconds:F0} s.");
+        AnsiConsole.MarkupLine($"Figures (PNG and SVG): learning curves [blue]{Path.GetFullPath(output)}/curves-T<length>.png[/], gradient flow [blue]{Path.GetFullPath(output)}/gradient-flow.png[/].");
+        AnsiConsole.MarkupLine($"Each run's metrics.jsonl and checkpoints: [blue]{Path.GetFullPath(output)}/<cell>-T<length>/[/]; look further with [bold]recur inspect[/].");
         return 0;
     }
 

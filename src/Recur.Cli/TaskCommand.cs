@@ -64,7 +64,7 @@ static class TaskCommand
             var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
                 PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep);
             var model = new SequenceModel(config, random);
-            var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new() { ["task"] = name, ["length"] = sets.Train.Steps });
+            var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new() { ["task"] = name, ["length"] = sets.Train.Steps, ["permutation_seed"] = name == "smnist" && r.GetValue(permuted) ? s.Seed + 7 : null });
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, sets.Mode);
             AnsiConsole.MarkupLineInterpolated($"[bold]{name}[/]: {config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {sets.Train.Count} sequences of {sets.Train.Steps} steps; baseline — {sets.Baseline}");
@@ -85,7 +85,7 @@ static class TaskCommand
     {
         string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
         if (!File.Exists(images) || !File.Exists(labels)) throw new UsageException($"MNIST files not found in {folder} (expected t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz); pass --data.");
-        ulong? permutation = permuted ? seed + 7 : null;
+        ulong? permutation = permuted ? seed + 7 : null; // recorded in config.json as permutation_seed
         return (SyntheticTasks.SequentialMnist(images, labels, 0, 8000, permutation), SyntheticTasks.SequentialMnist(images, labels, 8000, 2000, permutation),
             "accuracy", MetricMode.Max, "chance: accuracy 0.10");
     }

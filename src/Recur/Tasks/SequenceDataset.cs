@@ -125,6 +125,9 @@ public sealed class SequenceTask : ITrainingTask<int[]>
     /// <inheritdoc/>
     public Tensor Loss(int[] batch, TrainingContext context) => Evaluate(train, batch, null);
 
+    /// <summary>The loss of <paramref name="rows"/> of <paramref name="data"/> (a tape scalar), for inspection and custom loops.</summary>
+    public Tensor BatchLoss(SequenceDataset data, int[] rows) => Evaluate(data, rows, null);
+
     /// <summary>The loss of <paramref name="rows"/>; with <paramref name="tally"/>, also counts right answers.</summary>
     Tensor Evaluate(SequenceDataset data, int[] rows, Tally? tally)
     {

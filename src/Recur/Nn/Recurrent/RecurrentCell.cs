@@ -52,13 +52,7 @@ public sealed class RecurrentCell : Module
         var h0 = hidden ?? Tensor.Zeros(batch, HiddenSize);
         var c0 = Mode == RecurrentMode.Lstm ? cell ?? Tensor.Zeros(batch, HiddenSize) : null;
         var x = input.Reshape(1, batch, InputSize);
-        var packed = Mode switch
-        {
-            RecurrentMode.Lstm => RecurrentKernel.Run<LstmCell>(x, h0, c0, weightIh, weightHh, biasIh, biasHh, null, false),
-            RecurrentMode.Gru => RecurrentKernel.Run<GruCell>(x, h0, null, weightIh, weightHh, biasIh, biasHh, null, false),
-            RecurrentMode.RnnRelu => RecurrentKernel.Run<ReluCell>(x, h0, null, weightIh, weightHh, biasIh, biasHh, null, false),
-            _ => RecurrentKernel.Run<TanhCell>(x, h0, null, weightIh, weightHh, biasIh, biasHh, null, false),
-        };
+        var packed = RecurrentKernel.Run(Mode, "cell", x, h0, c0, weightIh, weightHh, biasIh, biasHh, null, false);
         // rows of the packed result: 0 = the step's output, 1 = final hidden, 2 = final cell
         return (packed.Select(0, 1), Mode == RecurrentMode.Lstm ? packed.Select(0, 2) : null);
     }

@@ -15,13 +15,27 @@ internal static class RecurrentKernel
     /// <summary>Size of the reused input-projection buffer in inference (1 MiB): it stays in the core's L2.</summary>
     internal static int InferenceChunkFloats = 1 << 18; // settable so tests can force many chunks
 
+    /// <summary>Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see cref="Diagnostics.RecurrentProbe"/>.</summary>
+    public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse)
+    {
+        var record = Diagnostics.RecurrentProbe.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
+        return mode switch
+        {
+            RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
+            RecurrentMode.Gru => Run<GruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
+            RecurrentMode.RnnRelu => Run<ReluCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
+            _ => Run<TanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
+        };
+    }
+
     /// <summary>
     /// Runs cell <typeparamref name="TCell"/> over <paramref name="input"/> [T, B, I]. Returns one tensor
     /// [T + 2, B, H]: rows 0..T−1 are the outputs, row T the final hidden state, row T+1 the final cell state (zeros
     /// for cells without one). Callers slice it; gradients of all three parts flow back through this one node.
     /// </summary>
-    public static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse) where TCell : struct, IRecurrentCell
+    static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Diagnostics.ProbeRecord? record) where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
         int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;
@@ -49,6 +63,7 @@ internal static class RecurrentKernel
         var cNext = new float[batch * hidden];
         var scratch = new float[hidden];
         var biasHhSpan = biasHh is null ? default : biasHh.Span;
+        var gateRecord = record?.GateValues;
 
         // W_hhᵀ is the right operand of every step: pack it once for the whole sequence.
         using (var recurrent = Gemm.Pack(true, hidden, gateWidth, weightHh.Span, hidden))
@@ -93,6 +108,7 @@ internal static class RecurrentKernel
                         TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
                             hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch);
                         h.CopyTo(outputs.Slice((outputRow + b) * hidden, hidden));
+                        if (gateRecord != null) gi.Slice((at + b) * gateWidth, gateWidth).CopyTo(gateRecord.AsSpan((outputRow + b) * gateWidth, gateWidth));
                     }
                     (hState, hNext) = (hNext, hState);
                     (cState, cNext) = (cNext, cState);
@@ -140,6 +156,7 @@ internal static class RecurrentKernel
                 {
                     int t = reverse ? steps - 1 - s : s;
                     int at = t * batch;
+                    int active = 0;
                     for (int b = 0; b < batch; b++)
                     {
                         var dhRow = dh.AsSpan(b * hidden, hidden);
@@ -152,6 +169,11 @@ internal static class RecurrentKernel
                             continue;
                         }
                         TensorPrimitives.Add(dhRow, g.Slice((at + b) * hidden, hidden), dhTotal);
+                        if (record != null)
+                        {
+                            record.GradientNorms[t] += TensorPrimitives.Norm(dhTotal);
+                            active++;
+                        }
                         var row = (at + b) * hidden;
                         // the state after this step is the next step's cPrev, or the final state
                         int after = s + 1 < steps ? ((reverse ? t - 1 : t + 1) * batch + b) * hidden : -1;
@@ -162,6 +184,7 @@ internal static class RecurrentKernel
                             dhTotal, dc.AsSpan(b * hidden, hidden), dgi.Slice((at + b) * gateWidth, gateWidth),
                             dgh.Slice((at + b) * gateWidth, gateWidth), dhPrevRow, scratch);
                     }
+                    if (record != null && active > 0) record.GradientNorms[t] /= active;
                     // dh_{t−1} = direct part + dgh_t·W_hh (rows past their length have dgh = 0)
                     Gemm.Multiply(false, batch, dgh.Slice(at * gateWidth, batch * gateWidth), gateWidth, recurrent,
                         dhNext, hidden, accumulate: true);
@@ -182,6 +205,7 @@ internal static class RecurrentKernel
                     weightHh.GradSpan(), hidden, accumulate: true);
             if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
             if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
+            if (record != null) record.HasGradients = true;
             Release();
         });
     }

@@ -187,13 +187,7 @@ public class RecurrentLayer : Module
                 var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
                 var (bi, bh) = config.Bias ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
-                var packed = config.Mode switch
-                {
-                    RecurrentMode.Lstm => RecurrentKernel.Run<LstmCell>(x, hInit, cInit, w[0], w[1], bi, bh, lengths, reverse),
-                    RecurrentMode.Gru => RecurrentKernel.Run<GruCell>(x, hInit, null, w[0], w[1], bi, bh, lengths, reverse),
-                    RecurrentMode.RnnRelu => RecurrentKernel.Run<ReluCell>(x, hInit, null, w[0], w[1], bi, bh, lengths, reverse),
-                    _ => RecurrentKernel.Run<TanhCell>(x, hInit, null, w[0], w[1], bi, bh, lengths, reverse),
-                };
+                var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit, w[0], w[1], bi, bh, lengths, reverse);
                 directionOutputs[direction] = packed.Slice(0, 0, steps);
                 finalH.Add(packed.Select(0, steps));
                 if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));

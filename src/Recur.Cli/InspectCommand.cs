@@ -1,0 +1,374 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Cli.Training;
+using Recur.Diagnostics;
+using Recur.Figures;
+using Recur.Kernels;
+using Recur.Nn;
+using Recur.Tasks;
+using Recur.Training;
+using Spectre.Console;
+
+namespace Recur.Cli;
+
+/// <summary>
+/// <c>recur inspect gradients|gates|saliency|curves</c>: looks inside recurrent models — trained ones from a checkpoint
+/// (<c>--model DIR</c>, on data regenerated from the task in its <c>config.json</c>) or freshly initialised ones on the
+/// adding problem (<c>--cells</c>) — prints the numbers as a table and writes PNG and SVG figures.
+/// </summary>
+static class InspectCommand
+{
+    /// <summary>A model and a sample of its task's data.</summary>
+    internal sealed record Subject(string Label, SequenceModel Model, SequenceDataset Data, string Task);
+
+    public static Command Create()
+    {
+        var command = new Command("inspect", "Look inside recurrent networks: gradient flow through time, gate activity, input saliency, training curves.");
+        command.Subcommands.Add(Gradients());
+        command.Subcommands.Add(Gates());
+        command.Subcommands.Add(Saliency());
+        command.Subcommands.Add(Curves());
+        return command;
+    }
+
+    sealed class SubjectOptions
+    {
+        public readonly Option<string[]> Models = new("--model") { Description = "Checkpoint or run folder(s) of `recur task` (repeatable). Without it, fresh models are inspected on the adding problem.", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<string> Cells = new("--cells") { Description = "Comma-separated cells for fresh models (rnn, irnn, lstm, gru).", DefaultValueFactory = _ => "rnn,lstm,gru" };
+        public readonly Option<int> Length = new("--length") { Description = "Sequence length T of the adding problem for fresh models.", DefaultValueFactory = _ => 100 };
+        public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units of fresh models.", DefaultValueFactory = _ => 64 };
+        public readonly Option<int> Count = new("--count") { Description = "Sequences to run.", DefaultValueFactory = _ => 32 };
+        public readonly Option<ulong> Seed = new("--seed") { Description = "Seed for fresh weights and generated data.", DefaultValueFactory = _ => 1 };
+        public readonly Option<string> Data = new("--data") { Description = "MNIST folder, for models trained on smnist.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist") };
+        public readonly Option<bool> Json = new("--json") { Description = "Print the numbers as JSON instead of a table." };
+        public readonly Option<int> Threads = new("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
+
+        public void AddTo(Command command)
+        {
+            foreach (Option o in new Option[] { Models, Cells, Length, Hidden, Count, Seed, Data, Json, Threads }) command.Options.Add(o);
+        }
+
+        public List<Subject> Read(ParseResult r)
+        {
+            int count = r.GetValue(Count), length = r.GetValue(Length), hidden = r.GetValue(Hidden);
+            if (count < 1 || length < 2 || hidden < 1 || r.GetValue(Threads) < 1)
+                throw new UsageException("--count, --hidden and --threads must be positive and --length at least 2.");
+            Parallelism.MaxThreads = r.GetValue(Threads);
+            ulong seed = r.GetValue(Seed);
+            var models = r.GetValue(Models) ?? [];
+            if (models.Length > 0) return models.Select(m => Load(m, count, seed, r.GetValue(Data)!)).ToList();
+            var data = SyntheticTasks.Adding(new RandomGenerator(seed + 1), length, count);
+            return DemoCommand.ParseCells(r.GetValue(Cells)!).Select(cell =>
+                new Subject($"{cell} (initial)", new SequenceModel(new SequenceModelConfig(cell, 2, hidden, 1), new RandomGenerator(seed)), data, "adding")).ToList();
+        }
+    }
+
+    /// <summary>Loads a trained model and regenerates a sample of its task from the saved configuration.</summary>
+    static Subject Load(string directory, int count, ulong seed, string mnist)
+    {
+        var config = Checkpoint.ReadConfig(directory);
+        var modelConfig = SequenceModelConfig.FromJson(config);
+        var model = new SequenceModel(modelConfig, new RandomGenerator(0));
+        Checkpoint.LoadModel(directory, model);
+        string task = (string?)config["task"] ?? throw new InvalidDataException($"{directory}: config.json names no task; inspect reads models trained by `recur task` or `recur demo`.");
+        int steps = (int?)config["length"] ?? 0;
+        var random = new RandomGenerator(seed + 1);
+        var data = task switch
+        {
+            "adding" => SyntheticTasks.Adding(random, steps, count),
+            "copy" => SyntheticTasks.Copy(random, steps - 20, count),
+            "reber" => SyntheticTasks.EmbeddedReber(random, count),
+            "smnist" => SmnistSample(mnist, count, (ulong?)config["permutation_seed"]),
+            _ => throw new InvalidDataException($"{directory}: task '{task}' is not one inspect can regenerate (adding, copy, reber, smnist)."),
+        };
+        string label = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
+        if (label is "last" or "best") label = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(directory))) + "/" + label;
+        return new Subject(label, model, data, task);
+    }
+
+    static SequenceDataset SmnistSample(string folder, int count, ulong? permutation)
+    {
+        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
+        if (!File.Exists(images)) throw new UsageException($"MNIST files not found in {folder}; pass --data.");
+        return SyntheticTasks.SequentialMnist(images, labels, 8000, Math.Min(count, 2000), permutation);
+    }
+
+    static Option<string> OutOption(string name) => new("--out") { Description = "Figure path without extension (PNG and SVG are written).", DefaultValueFactory = _ => Path.Combine("recur-inspect", name) };
+
+    static Command Gradients()
+    {
+        var subjects = new SubjectOptions();
+        var output = OutOption("gradient-flow");
+        var command = new Command("gradients", "Gradient flow through time: ‖∂L/∂h_t‖ for every step t — vanishing gradients in plain RNNs, not in LSTM/GRU.");
+        subjects.AddTo(command);
+        command.Options.Add(output);
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var series = new List<Series>();
+            var rows = new List<(string Label, double[] Norms, double ParameterNorm)>();
+            foreach (var s in subjects.Read(r))
+                foreach (var (label, norms, parameterNorm) in GradientFlow(s))
+                {
+                    rows.Add((label, norms, parameterNorm));
+                    series.Add(new Series(label, Enumerable.Range(0, norms.Length).Select(t => (double)t).ToArray(), norms));
+                }
+            var files = Charts.Lines(r.GetValue(output)!, "Gradient flow through time", "time step t", "‖∂L/∂h_t‖ (batch mean)", series, logY: true, legend: ScottPlot.Alignment.LowerRight);
+            PrintGradientTable(rows, r.GetValue(subjects.Json));
+            PrintFiles(files, r.GetValue(subjects.Json));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>‖∂L/∂h_t‖ for each fused pass of the subject on its data, and the parameter gradient norm before clipping.</summary>
+    internal static List<(string Label, double[] Norms, double ParameterNorm)> GradientFlow(Subject s) => GradientFlow(s.Label, s.Model, s.Data);
+
+    internal static List<(string Label, double[] Norms, double ParameterNorm)> GradientFlow(string label, SequenceModel model, SequenceDataset data)
+    {
+        model.Eval();
+        foreach (var p in model.Parameters()) p.Grad = null;
+        var task = new SequenceTask(model, data, null, data.Count);
+        var rows = Enumerable.Range(0, data.Count).ToArray();
+        var records = Inspection.GradientFlow(() => task.BatchLoss(data, rows));
+        double parameterNorm = Optim.GradientClipping.GlobalNorm(model.Parameters());
+        foreach (var p in model.Parameters()) p.Grad = null;
+        return records.Select(rec => (records.Count > 1 ? $"{label} {rec.Label}" : label, rec.GradientNorms, parameterNorm)).ToList();
+    }
+
+    static void PrintGradientTable(List<(string Label, double[] Norms, double ParameterNorm)> rows, bool json)
+    {
+        if (json)
+        {
+            var array = new JsonArray();
+            foreach (var (label, norms, parameterNorm) in rows)
+                array.Add(new JsonObject { ["label"] = label, ["gradient_norms"] = new JsonArray(norms.Select(v => (JsonNode)v).ToArray()), ["parameter_gradient_norm"] = parameterNorm });
+            Console.WriteLine(array.ToJsonString());
+            return;
+        }
+        int steps = rows.Max(r => r.Norms.Length);
+        var marks = new[] { steps - 1, Math.Max(steps - 11, 0), (steps - 1) / 2, 0 }.Distinct().ToArray();
+        var table = new Table().Title("‖∂L/∂h_t‖ at chosen steps (the loss is at the last step)").AddColumn("model");
+        foreach (int t in marks) table.AddColumn(new TableColumn($"t={t}").RightAligned());
+        table.AddColumn(new TableColumn("first/last").RightAligned()).AddColumn(new TableColumn("‖∇θ‖").RightAligned());
+        foreach (var (label, norms, parameterNorm) in rows)
+        {
+            var cells = marks.Select(t => t < norms.Length ? Number(norms[t]) : "").ToList();
+            double ratio = norms[^1] > 0 ? norms[0] / norms[^1] : double.NaN;
+            table.AddRow([Markup.Escape(label), .. cells, Number(ratio), Number(parameterNorm)]);
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("[grey]‖∇θ‖: the parameters' gradient norm before clipping. first/last far below 1: the gradient vanishes on its way back through time. Clipping rescales every step's gradient by one factor, so it caps ‖∇θ‖ but does not change this ratio.[/]");
+    }
+
+    static Command Gates()
+    {
+        var subjects = new SubjectOptions();
+        var output = OutOption("gates");
+        var units = new Option<int>("--units") { Description = "Hidden units drawn in the heatmaps.", DefaultValueFactory = _ => 32 };
+        var command = new Command("gates", "Gate and unit activity: saturation statistics of every gate, heatmaps of gates and hidden states over one sequence.");
+        subjects.AddTo(command);
+        command.Options.Add(output);
+        command.Options.Add(units);
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            bool json = r.GetValue(subjects.Json);
+            int shown = r.GetValue(units);
+            if (shown < 1) throw new UsageException("--units must be positive.");
+            var report = new JsonArray();
+            var table = new Table().Title("Gate saturation (left: σ < 0.1 or tanh < −0.9; right: > 0.9)")
+                .AddColumn("model").AddColumn("layer").AddColumn("gate").AddColumn(new TableColumn("mean").RightAligned())
+                .AddColumn(new TableColumn("left-saturated").RightAligned()).AddColumn(new TableColumn("right-saturated").RightAligned());
+            var written = new List<FigureFiles>();
+            var subjectList = subjects.Read(r);
+            foreach (var s in subjectList)
+            {
+                s.Model.Eval();
+                using var probe = RecurrentProbe.Start(recordGates: true);
+                Tensor hidden;
+                using (GradMode.NoGrad()) hidden = s.Model.Rnn.Forward(s.Data.BatchInputs(Enumerable.Range(0, s.Data.Count).ToArray())).Output;
+                string prefix = subjectList.Count > 1 ? $"{r.GetValue(output)}-{Slug(s.Label)}" : r.GetValue(output)!;
+                foreach (var record in probe.Records)
+                {
+                    foreach (var g in Inspection.GateStatistics(record, s.Data.Lengths))
+                    {
+                        table.AddRow(Markup.Escape(s.Label), record.Label, g.Gate, Number(g.Mean), Percent(g.LeftSaturated), Percent(g.RightSaturated));
+                        report.Add(new JsonObject { ["model"] = s.Label, ["layer"] = record.Label, ["gate"] = g.Gate, ["mean"] = g.Mean, ["left_saturated"] = g.LeftSaturated, ["right_saturated"] = g.RightSaturated });
+                    }
+                    if (record != probe.Records[0]) continue; // heatmaps for the first layer's forward direction
+                    int steps = SequenceLength(s.Data, 0), h = Math.Min(shown, record.HiddenSize);
+                    for (int gate = 0; gate < record.GateNames.Count && record.GateNames.Count > 1; gate++)
+                    {
+                        var values = new double[h, steps];
+                        for (int u = 0; u < h; u++)
+                            for (int t = 0; t < steps; t++) values[u, t] = record.Gate(t, 0, gate, u);
+                        written.Add(Charts.Heatmap($"{prefix}-{record.GateNames[gate]}", $"{s.Label}: {record.GateNames[gate]} gate, sequence 0",
+                            values, "time step t", "unit", TimeLabels(s, steps), UnitLabels(h)));
+                    }
+                }
+                int length = SequenceLength(s.Data, 0), width = Math.Min(shown, s.Model.Config.HiddenSize);
+                var states = new double[width, length];
+                int batch = s.Data.Count, stride = hidden.Size(2);
+                for (int u = 0; u < width; u++)
+                    for (int t = 0; t < length; t++) states[u, t] = hidden.Span[(t * batch) * stride + u];
+                written.Add(Charts.Heatmap($"{prefix}-hidden", $"{s.Label}: hidden state h_t, sequence 0", states, "time step t", "unit",
+                    TimeLabels(s, length), UnitLabels(width), diverging: true));
+            }
+            if (json) Console.WriteLine(report.ToJsonString());
+            else AnsiConsole.Write(table);
+            foreach (var f in written) PrintFiles(f, json);
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Saliency()
+    {
+        var subjects = new SubjectOptions();
+        var output = OutOption("saliency");
+        var shown = new Option<int>("--show") { Description = "Sequences drawn and listed.", DefaultValueFactory = _ => 8 };
+        var command = new Command("saliency", "Connectivity: how strongly each input step moves the prediction, ‖∂y/∂x_t‖, per sequence.");
+        subjects.AddTo(command);
+        command.Options.Add(output);
+        command.Options.Add(shown);
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            bool json = r.GetValue(subjects.Json);
+            var report = new JsonArray();
+            var written = new List<FigureFiles>();
+            var subjectList = subjects.Read(r);
+            foreach (var s in subjectList)
+            {
+                int show = Math.Clamp(r.GetValue(shown), 1, s.Data.Count);
+                var saliency = SaliencyOf(s.Model, s.Data.BatchInputs(Enumerable.Range(0, show).ToArray()));
+                var table = new Table().Title($"{Markup.Escape(s.Label)}: most salient input steps").AddColumn("sequence").AddColumn("top steps (‖∂y/∂x_t‖)");
+                if (s.Task == "adding") table.AddColumn("marked steps");
+                int steps = s.Data.Steps;
+                var values = new double[show, steps];
+                for (int b = 0; b < show; b++)
+                {
+                    double max = saliency[b].Max();
+                    for (int t = 0; t < steps; t++) values[b, t] = max > 0 ? saliency[b][t] / max : 0;
+                    var top = Enumerable.Range(0, steps).OrderByDescending(t => saliency[b][t]).Take(3).ToArray();
+                    var cells = new List<string> { b.ToString(CultureInfo.InvariantCulture), string.Join(", ", top.Select(t => $"{t} ({Number(saliency[b][t])})")) };
+                    var entry = new JsonObject { ["model"] = s.Label, ["sequence"] = b, ["saliency"] = new JsonArray(saliency[b].Select(v => (JsonNode)v).ToArray()) };
+                    if (s.Task == "adding")
+                    {
+                        var marked = Enumerable.Range(0, steps).Where(t => s.Data.Inputs[(b * steps + t) * 2 + 1] > 0.5f).ToArray();
+                        cells.Add(string.Join(", ", marked));
+                        entry["marked"] = new JsonArray(marked.Select(t => (JsonNode)t).ToArray());
+                    }
+                    table.AddRow(cells.ToArray());
+                    report.Add(entry);
+                }
+                if (!json) AnsiConsole.Write(table);
+                string prefix = subjectList.Count > 1 ? $"{r.GetValue(output)}-{Slug(s.Label)}" : r.GetValue(output)!;
+                written.Add(Charts.Heatmap(prefix, $"{s.Label}: saliency ‖∂y/∂x_t‖ (each row scaled to its maximum)", values, "time step t", "sequence",
+                    TimeLabels(s, steps), Enumerable.Range(0, show).Select(b => b.ToString(CultureInfo.InvariantCulture)).ToArray()));
+            }
+            if (json) Console.WriteLine(report.ToJsonString());
+            foreach (var f in written) PrintFiles(f, json);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>‖∂y/∂x_t‖ per sequence and step, y being the prediction (regression) or the predicted class's logit at the last step.</summary>
+    internal static double[][] SaliencyOf(SequenceModel model, Tensor input)
+    {
+        model.Eval();
+        var result = Inspection.Saliency(x =>
+        {
+            var y = model.Forward(x);
+            if (model.Config.PerStep) y = y.Select(0, y.Size(0) - 1);
+            int batch = y.Size(0), classes = y.Size(1);
+            if (classes == 1) return y.Reshape(batch);
+            var chosen = new float[batch * classes];
+            for (int b = 0; b < batch; b++)
+            {
+                var row = y.Span.Slice(b * classes, classes);
+                int best = 0;
+                for (int c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
+                chosen[b * classes + best] = 1f;
+            }
+            return (y * Tensor.FromArray(chosen, batch, classes)).Sum(1);
+        }, input);
+        foreach (var p in model.Parameters()) p.Grad = null;
+        return result;
+    }
+
+    static Command Curves()
+    {
+        var runs = new Argument<string[]>("runs") { Description = "Run folders (with metrics.jsonl) or metrics.jsonl files.", Arity = ArgumentArity.OneOrMore };
+        var metric = new Option<string>("--metric") { Description = "Validation metric to draw beside the training loss.", DefaultValueFactory = _ => "loss" };
+        var linear = new Option<bool>("--linear") { Description = "Linear vertical axis (default: log scale when every value is positive)." };
+        var output = OutOption("curves");
+        var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
+        var command = new Command("curves", "Training curves from runs' metrics.jsonl: training loss and a validation metric against optimizer steps.")
+        {
+            runs, metric, linear, output, json,
+        };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var paths = r.GetValue(runs)!;
+            string name = r.GetValue(metric)!;
+            var (series, summary) = CurveSeries(paths, name);
+            bool log = !r.GetValue(linear) && series.All(s => s.Y.All(v => v > 0));
+            var files = Charts.Lines(r.GetValue(output)!, "Training curves", "optimizer step", name, series, logY: log);
+            if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(summary));
+            else
+            {
+                var table = new Table().Title("Runs").AddColumn("run").AddColumn(new TableColumn("steps").RightAligned())
+                    .AddColumn(new TableColumn("last train loss").RightAligned()).AddColumn(new TableColumn($"last valid {name}").RightAligned());
+                foreach (var s in summary) table.AddRow(Markup.Escape(s.Run), s.Steps.ToString(CultureInfo.InvariantCulture), Number(s.TrainLoss), Number(s.Valid));
+                AnsiConsole.Write(table);
+            }
+            PrintFiles(files, r.GetValue(json));
+            return 0;
+        }));
+        return command;
+    }
+
+    internal sealed record CurveSummary(string Run, long Steps, double TrainLoss, double Valid);
+
+    /// <summary>Training-loss and validation-metric series of each run, and a one-line summary of each.</summary>
+    internal static (List<Series> Series, List<CurveSummary> Summary) CurveSeries(IEnumerable<string> runs, string metric, bool withTraining = true)
+    {
+        var series = new List<Series>();
+        var summary = new List<CurveSummary>();
+        foreach (string run in runs)
+        {
+            string file = Directory.Exists(run) ? Path.Combine(run, "metrics.jsonl") : run;
+            string label = Path.GetFileName(Path.TrimEndingDirectorySeparator(Directory.Exists(run) ? run : Path.GetDirectoryName(Path.GetFullPath(run))!));
+            var entries = MetricsLog.Read(file);
+            var train = entries.Where(e => e.Type == "train" && e.Values.ContainsKey("loss")).ToList();
+            var valid = entries.Where(e => e.Type == "eval" && e.Values.ContainsKey(metric)).ToList();
+            if (train.Count == 0 && valid.Count == 0) throw new InvalidDataException($"{file}: no training records and no validation records with '{metric}'.");
+            if (withTraining && train.Count > 0) series.Add(new($"{label} train loss", train.Select(e => (double)e.Step).ToArray(), train.Select(e => e.Values["loss"]).ToArray()));
+            if (valid.Count > 0) series.Add(new($"{label} valid {metric}", valid.Select(e => (double)e.Step).ToArray(), valid.Select(e => e.Values[metric]).ToArray()));
+            summary.Add(new(label, entries.Max(e => e.Step), train.Count > 0 ? train[^1].Values["loss"] : double.NaN, valid.Count > 0 ? valid[^1].Values[metric] : double.NaN));
+        }
+        return (series, summary);
+    }
+
+    static int SequenceLength(SequenceDataset data, int row) => data.Lengths?[row] ?? data.Steps;
+
+    static string[] TimeLabels(Subject s, int steps) => Enumerable.Range(0, steps).Select(t => t.ToString(CultureInfo.InvariantCulture)).ToArray();
+
+    static string[] UnitLabels(int units) => Enumerable.Range(0, units).Select(u => u.ToString(CultureInfo.InvariantCulture)).ToArray();
+
+    static string Slug(string label) => new(label.Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
+
+    static string Number(double v) => double.IsNaN(v) ? "–" : v.ToString("G3", CultureInfo.InvariantCulture);
+
+    static string Percent(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
+
+    internal static void PrintFiles(FigureFiles files, bool json)
+    {
+        var writer = json ? Console.Error : Console.Out;
+        writer.WriteLine($"figure: {files.Png}");
+        writer.WriteLine($"figure: {files.Svg}");
+    }
+}

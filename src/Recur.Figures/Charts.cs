@@ -1,0 +1,191 @@
+using ScottPlot;
+
+namespace Recur.Figures;
+
+/// <summary>One named line of a chart.</summary>
+/// <param name="Label">Legend text.</param>
+/// <param name="X">Horizontal coordinates.</param>
+/// <param name="Y">Vertical coordinates (same length as <paramref name="X"/>).</param>
+public sealed record Series(string Label, double[] X, double[] Y);
+
+/// <summary>The two files a figure is written to.</summary>
+/// <param name="Png">The raster image.</param>
+/// <param name="Svg">The vector image.</param>
+public sealed record FigureFiles(string Png, string Svg);
+
+/// <summary>
+/// The figures Recur draws (line charts, heatmaps, image grids), each written as PNG and SVG next to each other.
+/// Files are written to a temporary name and renamed, so an interrupted run never leaves half an image.
+/// </summary>
+public static class Charts
+{
+    /// <summary>Default width of a figure in pixels.</summary>
+    public const int Width = 900;
+
+    /// <summary>Default height of a figure in pixels.</summary>
+    public const int Height = 560;
+
+    static readonly Color[] Palette =
+    [
+        Color.FromHex("#1f77b4"), Color.FromHex("#d62728"), Color.FromHex("#2ca02c"), Color.FromHex("#ff7f0e"),
+        Color.FromHex("#9467bd"), Color.FromHex("#8c564b"), Color.FromHex("#e377c2"), Color.FromHex("#7f7f7f"),
+    ];
+
+    /// <summary>
+    /// A line chart of <paramref name="series"/>, written to <paramref name="basePath"/>.png and .svg. With
+    /// <paramref name="logY"/> the vertical axis is log₁₀ (non-positive values are left out of the line);
+    /// <paramref name="references"/> draws labelled horizontal lines (a baseline, a target); <paramref name="legend"/> places the legend.
+    /// </summary>
+    public static FigureFiles Lines(string basePath, string title, string xLabel, string yLabel, IEnumerable<Series> series,
+        bool logY = false, IEnumerable<(double Y, string Label)>? references = null, Alignment legend = Alignment.UpperRight)
+    {
+        var plot = new Plot();
+        int index = 0;
+        foreach (var s in series)
+        {
+            if (s.X.Length != s.Y.Length) throw new ArgumentException($"Charts.Lines: series '{s.Label}' has {s.X.Length} x and {s.Y.Length} y values.");
+            var (xs, ys) = logY ? LogPoints(s.X, s.Y) : (s.X, s.Y);
+            var line = plot.Add.ScatterLine(xs, ys, Palette[index++ % Palette.Length]);
+            line.LegendText = s.Label;
+            line.LineWidth = 2;
+        }
+        if (references != null)
+            foreach (var (y, label) in references)
+            {
+                var reference = plot.Add.HorizontalLine(logY ? Math.Log10(y) : y, 1.5f, Colors.Gray, LinePattern.Dashed);
+                reference.LegendText = label;
+            }
+        if (logY)
+        {
+            var ticks = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => FormatPower(v) };
+            plot.Axes.Left.TickGenerator = ticks;
+            yLabel += " (log scale)";
+        }
+        Decorate(plot, title, xLabel, yLabel);
+        plot.ShowLegend(legend);
+        return Save(plot, basePath, Width, Height);
+    }
+
+    /// <summary>
+    /// A heatmap of <paramref name="values"/> [rows, columns] (row 0 at the top), with optional tick labels for rows
+    /// and columns (at most 30 are drawn, evenly spaced) and a colour bar.
+    /// </summary>
+    public static FigureFiles Heatmap(string basePath, string title, double[,] values, string xLabel, string yLabel,
+        IReadOnlyList<string>? columnLabels = null, IReadOnlyList<string>? rowLabels = null, bool diverging = false)
+    {
+        int rows = values.GetLength(0), columns = values.GetLength(1);
+        if (rows == 0 || columns == 0) throw new ArgumentException("Charts.Heatmap: no values.");
+        if (columnLabels != null && columnLabels.Count != columns) throw new ArgumentException($"Charts.Heatmap: {columnLabels.Count} column labels for {columns} columns.");
+        if (rowLabels != null && rowLabels.Count != rows) throw new ArgumentException($"Charts.Heatmap: {rowLabels.Count} row labels for {rows} rows.");
+        var plot = new Plot();
+        var map = plot.Add.Heatmap(values);
+        map.Colormap = diverging ? new ScottPlot.Colormaps.Balance() : new ScottPlot.Colormaps.Viridis();
+        if (diverging)
+        {
+            double extent = 0;
+            foreach (double v in values) if (double.IsFinite(v)) extent = Math.Max(extent, Math.Abs(v));
+            map.ManualRange = new ScottPlot.Range(-Math.Max(extent, 1e-12), Math.Max(extent, 1e-12));
+        }
+        plot.Add.ColorBar(map);
+        if (columnLabels != null) plot.Axes.Bottom.TickGenerator = Ticks(columnLabels, i => i);
+        if (rowLabels != null) plot.Axes.Left.TickGenerator = Ticks(rowLabels, i => rows - 1 - i);
+        Decorate(plot, title, xLabel, yLabel);
+        plot.Axes.Margins(0, 0);
+        int width = Math.Clamp(120 + columns * 14, Width, 2400), height = Math.Clamp(140 + rows * 14, 360, 1600);
+        return Save(plot, basePath, width, height);
+    }
+
+    /// <summary>
+    /// A grid of grey-scale images (e.g. digits or Hopfield states), each <paramref name="imageHeight"/>×<paramref name="imageWidth"/>
+    /// values in [0, 1] row by row (1 = white), <paramref name="columns"/> per row of the grid, with optional captions.
+    /// </summary>
+    public static FigureFiles ImageGrid(string basePath, string title, IReadOnlyList<float[]> images, int imageHeight, int imageWidth,
+        int columns, IReadOnlyList<string>? captions = null)
+    {
+        if (images.Count == 0) throw new ArgumentException("Charts.ImageGrid: no images.");
+        if (columns < 1) throw new ArgumentException($"Charts.ImageGrid: columns must be positive, got {columns}.");
+        foreach (var image in images)
+            if (image.Length != imageHeight * imageWidth)
+                throw new ArgumentException($"Charts.ImageGrid: an image has {image.Length} values, not {imageHeight}×{imageWidth}.");
+        int gridRows = (images.Count + columns - 1) / columns, gap = 1;
+        var canvas = new double[gridRows * (imageHeight + gap) - gap, columns * (imageWidth + gap) - gap];
+        for (int r = 0; r < canvas.GetLength(0); r++)
+            for (int c = 0; c < canvas.GetLength(1); c++) canvas[r, c] = 0.5; // grey separators
+        for (int k = 0; k < images.Count; k++)
+        {
+            int top = k / columns * (imageHeight + gap), left = k % columns * (imageWidth + gap);
+            for (int y = 0; y < imageHeight; y++)
+                for (int x = 0; x < imageWidth; x++)
+                    canvas[top + y, left + x] = Math.Clamp(images[k][y * imageWidth + x], 0f, 1f);
+        }
+        var plot = new Plot();
+        var map = plot.Add.Heatmap(canvas);
+        map.Colormap = new ScottPlot.Colormaps.Grayscale();
+        map.ManualRange = new ScottPlot.Range(0, 1);
+        if (captions != null)
+        {
+            if (captions.Count != images.Count) throw new ArgumentException($"Charts.ImageGrid: {captions.Count} captions for {images.Count} images.");
+            var ticks = new ScottPlot.TickGenerators.NumericManual();
+            for (int c = 0; c < Math.Min(columns, images.Count); c++) ticks.AddMajor(c * (imageWidth + gap) + imageWidth / 2.0, captions[c]);
+            plot.Axes.Bottom.TickGenerator = ticks;
+        }
+        else plot.Axes.Bottom.IsVisible = false;
+        plot.Axes.Left.IsVisible = false;
+        plot.Title(title);
+        plot.Axes.Margins(0, 0);
+        int scale = Math.Max(2, 720 / Math.Max(canvas.GetLength(1), canvas.GetLength(0)));
+        return Save(plot, basePath, Math.Max(canvas.GetLength(1) * scale + 80, 320), Math.Max(canvas.GetLength(0) * scale + 110, 200));
+    }
+
+    static ScottPlot.TickGenerators.NumericManual Ticks(IReadOnlyList<string> labels, Func<int, double> position)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        int stride = Math.Max(1, (labels.Count + 29) / 30);
+        for (int i = 0; i < labels.Count; i += stride) ticks.AddMajor(position(i), labels[i]);
+        return ticks;
+    }
+
+    static (double[] X, double[] Y) LogPoints(double[] x, double[] y)
+    {
+        var keep = Enumerable.Range(0, x.Length).Where(i => y[i] > 0 && double.IsFinite(y[i])).ToArray();
+        return (keep.Select(i => x[i]).ToArray(), keep.Select(i => Math.Log10(y[i])).ToArray());
+    }
+
+    static string FormatPower(double exponent)
+    {
+        double rounded = Math.Round(exponent);
+        if (Math.Abs(exponent - rounded) > 1e-6) return "";
+        return rounded == 0 ? "1" : $"1e{rounded:0}";
+    }
+
+    static void Decorate(Plot plot, string title, string xLabel, string yLabel)
+    {
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+    }
+
+    static FigureFiles Save(Plot plot, string basePath, int width, int height)
+    {
+        string full = Path.GetFullPath(basePath);
+        if (Path.GetExtension(full) is ".png" or ".svg") full = Path.ChangeExtension(full, null);
+        string? folder = Path.GetDirectoryName(full);
+        if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        var files = new FigureFiles(full + ".png", full + ".svg");
+        string token = Guid.NewGuid().ToString("N")[..8];
+        string pngTemp = $"{full}.{token}.tmp.png", svgTemp = $"{full}.{token}.tmp.svg";
+        try
+        {
+            plot.SavePng(pngTemp, width, height);
+            plot.SaveSvg(svgTemp, width, height);
+            File.Move(pngTemp, files.Png, overwrite: true);
+            File.Move(svgTemp, files.Svg, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(pngTemp);
+            File.Delete(svgTemp);
+        }
+        return files;
+    }
+}
