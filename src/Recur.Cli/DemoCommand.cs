@@ -107,7 +107,9 @@ static class DemoCommand
             string Ratio(string when)
             {
                 var norms = flow.Single(f => f.Label == $"{cell} {when}").Norms;
-                return norms[^1] > 0 ? (norms[0] / norms[^1]).ToString("G2", CultureInfo.InvariantCulture) : "–";
+                if (!(norms[^1] > 0)) return "–";
+                // below float's smallest value the gradient has underflowed to exactly zero
+                return norms[0] > 0 ? (norms[0] / norms[^1]).ToString("G2", CultureInfo.InvariantCulture) : "< 1E-38";
             }
             flowTable.AddRow(cell, Ratio("initial"), Ratio("trained"));
         }

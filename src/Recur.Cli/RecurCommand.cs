@@ -13,6 +13,7 @@ static class RecurCommand
         root.Subcommands.Add(LayerCommand.Create());
         root.Subcommands.Add(TaskCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(HopfieldCommand.Create());
         return root;
     }
 
