@@ -14,6 +14,7 @@ static class RecurCommand
         root.Subcommands.Add(TaskCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(HopfieldCommand.Create());
+        root.Subcommands.Add(RbmCommand.Create());
         return root;
     }
 
