@@ -142,7 +142,7 @@ static class RbmCommand
         var gibbs = new Option<int>("--gibbs") { Description = "Gibbs steps per chain.", DefaultValueFactory = _ => 1000 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the chains.", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = "Figure path without extension.", DefaultValueFactory = _ => Path.Combine("recur-rbm", "samples") };
-        var command = new Command("sample", "Draw digits from a trained RBM by Gibbs sampling from random noise; writes a picture grid.") { model, samples, gibbs, seed, output };
+        var command = new Command("sample", "Draw digits from a trained RBM by Gibbs sampling from random noise; writes picture grids of the samples (OUT) and of the filters (OUT-filters).") { model, samples, gibbs, seed, output };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string path = r.GetValue(model)!;
@@ -160,6 +160,8 @@ static class RbmCommand
             var pictures = Enumerable.Range(0, count).Select(k => means.AsSpan(k * rbm.Visible, rbm.Visible).ToArray()).ToList();
             var files = Charts.ImageGrid(r.GetValue(output)!, $"{count} samples after {steps} Gibbs steps from noise", pictures, height, width, Math.Min(10, count));
             InspectCommand.PrintFiles(files, false);
+            var filters = Charts.ImageGrid(r.GetValue(output)! + "-filters", $"{Math.Min(100, rbm.Hidden)} learned filters (weights into hidden units)", Filters(rbm, 100), height, width, 10);
+            InspectCommand.PrintFiles(filters, false);
             return 0;
         }));
         return command;

@@ -24,6 +24,7 @@ public sealed class RbmCommandTests : IDisposable
         var (width, height) = FigureFiles.AssertPng(Path.Combine(folder, "samples.png"));
         Assert.True(width > height);
         FigureFiles.AssertSvg(Path.Combine(folder, "samples.svg"), "4 samples after 10 Gibbs steps");
+        FigureFiles.AssertSvg(Path.Combine(folder, "samples-filters.svg"), "16 learned filters");
     }
 
     [Fact]
