@@ -67,7 +67,7 @@ public sealed class SequenceModel : Module
     {
         Config = config;
         Rnn = RegisterModule("rnn", new RecurrentLayer(config.Recurrent, random));
-        int width = config.HiddenSize * (config.Bidirectional ? 2 : 1);
+        int width = config.Recurrent.OutputWidth * (config.Bidirectional ? 2 : 1);
         Head = RegisterModule("head", new Linear(width, config.OutputSize, random));
     }
 

@@ -26,6 +26,13 @@ VARIANTS = [
     ("nobias_lengths", 1, False, False, False, [4, 5, 2], False),
 ]
 
+# LSTM with a projection (proj_size, 8th field): h and the outputs are proj_size wide, c stays hidden wide
+PROJECTED = [
+    ("proj", 1, False, False, True, None, False, 2),
+    ("proj_stacked2_bidirectional_lengths_batch_first_states", 2, True, True, True, [5, 3, 1], True, 3),
+    ("proj_nobias_lengths", 1, False, False, False, [2, 5, 4], False, 1),
+]
+
 
 def tensor(t):
     t = t.detach().contiguous()
@@ -33,15 +40,18 @@ def tensor(t):
 
 
 def make_case(mode, variant, seed):
-    name, layers, bidirectional, batch_first, bias, lengths, states = variant
+    name, layers, bidirectional, batch_first, bias, lengths, states = variant[:7]
+    proj = variant[7] if len(variant) > 7 else 0
     torch.manual_seed(seed)
     steps, batch, input_size, hidden = 5, 3, 3, 4
     cls, extra = MODES[mode]
+    if proj:
+        extra = dict(extra, proj_size=proj)
     module = cls(input_size, hidden, num_layers=layers, bias=bias, batch_first=batch_first,
                  bidirectional=bidirectional, **extra)
     directions = 2 if bidirectional else 1
     x = torch.randn((batch, steps, input_size) if batch_first else (steps, batch, input_size), requires_grad=True)
-    h0 = torch.randn(layers * directions, batch, hidden, requires_grad=True) if states else None
+    h0 = torch.randn(layers * directions, batch, proj or hidden, requires_grad=True) if states else None
     c0 = torch.randn(layers * directions, batch, hidden, requires_grad=True) if states and mode == "LSTM" else None
     init = None if h0 is None else ((h0, c0) if mode == "LSTM" else h0)
 
@@ -78,7 +88,7 @@ def make_case(mode, variant, seed):
         tensors["c0"] = tensor(c0)
         tensors["grad.c0"] = tensor(c0.grad)
     config = {"mode": mode, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
-              "bidirectional": bidirectional, "batch_first": batch_first, "bias": bias}
+              "bidirectional": bidirectional, "batch_first": batch_first, "bias": bias, "proj_size": proj}
     return {"name": f"{mode}_{name}", "config": config, "lengths": lengths, "tensors": tensors}
 
 
@@ -137,18 +147,20 @@ def save_safetensors(path, tensors):
             f.write(blob)
 
 
-def make_layer_run_case(folder, mode, layers, bidirectional, batch_first, lengths, states, seed):
+def make_layer_run_case(folder, mode, layers, bidirectional, batch_first, lengths, states, seed, proj=0):
     """A `recur layer run` fixture: cfg.json, weights/input/grad_output safetensors and PyTorch's expected result."""
     torch.manual_seed(seed)
     steps, batch, input_size, hidden = 4, 2, 3, 5
     cls, extra = MODES[mode]
+    if proj:
+        extra = dict(extra, proj_size=proj)
     module = cls(input_size, hidden, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional, **extra)
     directions = 2 if bidirectional else 1
     x = torch.randn((batch, steps, input_size) if batch_first else (steps, batch, input_size), requires_grad=True)
     inputs = {"input": x}
     init = None
     if states:
-        inputs["h0"] = torch.randn(layers * directions, batch, hidden, requires_grad=True)
+        inputs["h0"] = torch.randn(layers * directions, batch, proj or hidden, requires_grad=True)
         init = inputs["h0"]
         if mode == "LSTM":
             inputs["c0"] = torch.randn(layers * directions, batch, hidden, requires_grad=True)
@@ -173,6 +185,8 @@ def make_layer_run_case(folder, mode, layers, bidirectional, batch_first, length
     os.makedirs(folder, exist_ok=True)
     config = {"mode": mode, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
               "bidirectional": bidirectional, "batch_first": batch_first}
+    if proj:
+        config["proj_size"] = proj
     if lengths is not None:
         config["lengths"] = lengths
     with open(os.path.join(folder, "cfg.json"), "w") as f:
@@ -191,6 +205,9 @@ def main():
         for variant in VARIANTS:
             cases.append(make_case(mode, variant, seed))
             seed += 1
+    for variant in PROJECTED:
+        cases.append(make_case("LSTM", variant, seed))
+        seed += 1
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recurrent_pytorch.json")
     with open(path + ".tmp", "w") as f:
         cells = [make_cell_case(mode, 300 + i) for i, mode in enumerate(CELLS)]
@@ -202,6 +219,7 @@ def main():
     make_layer_run_case(os.path.join(here, "lstm_bidirectional_lengths_states"), "LSTM", 2, True, False, [4, 2], True, 500)
     make_layer_run_case(os.path.join(here, "gru_batch_first"), "GRU", 1, False, True, None, False, 501)
     make_layer_run_case(os.path.join(here, "rnn_tanh_states"), "RNN_TANH", 1, False, False, None, True, 502)
+    make_layer_run_case(os.path.join(here, "lstm_proj_bidirectional_states"), "LSTM", 2, True, False, [3, 4], True, 503, proj=2)
     print(f"wrote layer-run fixtures to {here}")
 
 

@@ -16,7 +16,7 @@ public class RecurrentGradientTests
         int[] inputShape = config.BatchFirst ? [batch, steps, config.InputSize] : [steps, batch, config.InputSize];
         var input = Tensor.RandomNormal(random, inputShape);
         int states = config.NumLayers * config.Directions;
-        var h0 = initialStates ? Tensor.RandomNormal(random, [states, batch, config.HiddenSize], 0f, 0.5f) : null;
+        var h0 = initialStates ? Tensor.RandomNormal(random, [states, batch, config.OutputWidth], 0f, 0.5f) : null;
         var c0 = initialStates && config.Mode == RecurrentMode.Lstm ? Tensor.RandomNormal(random, [states, batch, config.HiddenSize], 0f, 0.5f) : null;
         var inputs = new List<Tensor> { input };
         if (h0 != null) inputs.Add(h0);
@@ -32,6 +32,11 @@ public class RecurrentGradientTests
         }, inputs, epsilon: epsilon);
         Assert.True(result.Passed, $"{config}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
+
+    [Fact]
+    public void ProjectedLstmStackWithLengthsAndStates() =>
+        CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, ProjSize: 2), steps: 4, batch: 3,
+            lengths: [4, 2, 3], initialStates: true);
 
     [Theory]
     [MemberData(nameof(Modes))]

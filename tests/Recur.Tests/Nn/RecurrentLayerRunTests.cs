@@ -12,6 +12,7 @@ public class RecurrentLayerRunTests
     [InlineData("lstm_bidirectional_lengths_states")]
     [InlineData("gru_batch_first")]
     [InlineData("rnn_tanh_states")]
+    [InlineData("lstm_proj_bidirectional_states")]
     public void MatchesPyTorchOnItsOwnStateDict(string name)
     {
         string folder = Folder(name);
@@ -45,7 +46,8 @@ public class RecurrentLayerRunTests
     [Theory]
     [InlineData("""{"mode":"LSTM","input_size":3}""", "'input_size' and 'hidden_size' are required")]
     [InlineData("""{"mode":"LSTMX","input_size":3,"hidden_size":4}""", "mode 'LSTMX'")]
-    [InlineData("""{"mode":"LSTM","input_size":3,"hidden_size":4,"proj_size":2}""", "proj_size 2 is not supported")]
+    [InlineData("""{"mode":"LSTM","input_size":3,"hidden_size":4,"proj_size":4}""", "projSize must be")]
+    [InlineData("""{"mode":"GRU","input_size":3,"hidden_size":4,"proj_size":2}""", "projSize must be")]
     [InlineData("""{"mode":"GRU","input_size":3,"hidden_size":4,"num_layer":2}""", "unknown key 'num_layer'")]
     [InlineData("""{"mode":"GRU","input_size":"3","hidden_size":4}""", "'input_size' has the wrong type")]
     [InlineData("""{"mode":"GRU","input_size":3,"hidden_size":0}""", "hiddenSize must be positive")]

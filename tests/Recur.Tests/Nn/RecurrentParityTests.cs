@@ -27,7 +27,8 @@ public class RecurrentParityTests
             };
             var recurrentConfig = new RecurrentConfig(mode, config.GetProperty("input_size").GetInt32(), config.GetProperty("hidden_size").GetInt32(),
                 config.GetProperty("num_layers").GetInt32(), config.GetProperty("bias").GetBoolean(), config.GetProperty("batch_first").GetBoolean(),
-                0f, config.GetProperty("bidirectional").GetBoolean());
+                0f, config.GetProperty("bidirectional").GetBoolean(),
+                ProjSize: config.TryGetProperty("proj_size", out var proj) ? proj.GetInt32() : 0);
             var lengths = c.GetProperty("lengths").ValueKind == JsonValueKind.Null ? null
                 : c.GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()).ToArray();
             var tensors = new Dictionary<string, Tensor>();

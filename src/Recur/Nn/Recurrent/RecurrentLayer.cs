@@ -35,11 +35,13 @@ public enum RecurrentInit
 /// <see cref="Init"/> chooses the initialisation; <see cref="ForgetGateBias"/> (LSTM only; Jozefowicz et al. 2015
 /// recommend 1) sets the forget gate's total bias after it. <see cref="Residual"/> adds each layer's input to its
 /// output wherever their widths agree (every layer above the first; the first too when InputSize = D·H).
+/// <see cref="ProjSize"/> (LSTM only, as <c>torch.nn.LSTM(proj_size)</c>, Sak et al. 2014) projects each hidden state
+/// to that many units with <c>weight_hr</c>: outputs and h are ProjSize wide, c stays HiddenSize wide.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
-    bool Residual = false)
+    bool Residual = false, int ProjSize = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -50,7 +52,12 @@ public sealed record RecurrentConfig(
         if (Dropout < 0f || Dropout >= 1f) throw new ArgumentException($"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
         if (ForgetGateBias != null && (Mode != RecurrentMode.Lstm || !Bias))
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
+        if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
+            throw new ArgumentException($"RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in PyTorch; got {ProjSize} for {Mode} with hidden {HiddenSize}.");
     }
+
+    /// <summary>Width of each direction's output and hidden state: ProjSize when projecting, else HiddenSize.</summary>
+    public int OutputWidth => ProjSize > 0 ? ProjSize : HiddenSize;
 
     /// <summary>1 or 2.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -60,20 +67,22 @@ public sealed record RecurrentConfig(
 }
 
 /// <summary>Outputs of a <see cref="RecurrentLayer"/>: the top layer's outputs for every step and the final states.</summary>
-/// <param name="Output">[T, B, D·H] (or [B, T, D·H] when batch-first); zero past each sequence's length.</param>
-/// <param name="HiddenState">h_n, [numLayers·D, B, H]: the state at each sequence's last real step, in each direction.</param>
+/// <param name="Output">[T, B, D·H] (or [B, T, D·H] when batch-first; H is ProjSize when projecting); zero past each sequence's length.</param>
+/// <param name="HiddenState">h_n, [numLayers·D, B, H] (ProjSize wide when projecting): the state at each sequence's last real step, in each direction.</param>
 /// <param name="CellState">c_n for LSTM (same shape), otherwise null.</param>
 public sealed record RecurrentOutput(Tensor Output, Tensor HiddenState, Tensor? CellState);
 
 /// <summary>
 /// A stack of recurrent layers, as <c>torch.nn.RNN</c>, <c>torch.nn.LSTM</c> and <c>torch.nn.GRU</c>: parameters
-/// <c>weight_ih_l{k}</c> [G·H, in], <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c>, with
-/// <c>_reverse</c> for the backward direction, initialised uniform(±1/√H) as PyTorch does. Each layer and direction is
-/// one fused operation on the tape.
+/// <c>weight_ih_l{k}</c> [G·H, in], <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> (and
+/// <c>weight_hr_l{k}</c> [P, H] with a projection), with <c>_reverse</c> for the backward direction, initialised
+/// uniform(±1/√H) as PyTorch does. Each layer and direction is one fused operation on the tape; a projected LSTM runs
+/// its steps as recorded tape operations instead (the fused kernels assume square recurrent states).
 /// </summary>
 public class RecurrentLayer : Module
 {
     readonly Tensor[][] weights; // [layer·D + direction] → weight_ih, weight_hh, bias_ih?, bias_hh?
+    readonly Tensor?[] projections; // [layer·D + direction] → weight_hr, when projecting
     readonly RandomGenerator dropoutRandom;
 
     /// <summary>The validated configuration.</summary>
@@ -86,10 +95,12 @@ public class RecurrentLayer : Module
         Config = config;
         int hidden = config.HiddenSize, gates = config.Gates;
         float bound = 1f / MathF.Sqrt(hidden);
+        int width = config.OutputWidth;
         weights = new Tensor[config.NumLayers * config.Directions][];
+        projections = new Tensor?[weights.Length];
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
-            int inputSize = layer == 0 ? config.InputSize : hidden * config.Directions;
+            int inputSize = layer == 0 ? config.InputSize : width * config.Directions;
             for (int direction = 0; direction < config.Directions; direction++)
             {
                 string suffix = $"_l{layer}{(direction == 1 ? "_reverse" : "")}";
@@ -97,7 +108,7 @@ public class RecurrentLayer : Module
                 var set = new List<Tensor>
                 {
                     RegisterParameter("weight_ih" + suffix, Uniform(gates * hidden, inputSize)),
-                    RegisterParameter("weight_hh" + suffix, Uniform(gates * hidden, hidden)),
+                    RegisterParameter("weight_hh" + suffix, Uniform(gates * hidden, width)),
                 };
                 if (config.Bias)
                 {
@@ -105,6 +116,7 @@ public class RecurrentLayer : Module
                     set.Add(RegisterParameter("bias_hh" + suffix, Uniform(gates * hidden)));
                 }
                 weights[layer * config.Directions + direction] = set.ToArray();
+                if (config.ProjSize > 0) projections[layer * config.Directions + direction] = RegisterParameter("weight_hr" + suffix, Uniform(width, hidden));
             }
         }
         dropoutRandom = RegisterRandom("dropout", random.Fork());
@@ -148,6 +160,8 @@ public class RecurrentLayer : Module
             }
             for (int i = 2; i < set.Length; i++) set[i].Zero();
         }
+        foreach (var projection in projections)
+            if (projection != null) Nn.Init.XavierUniform(projection.Detach(), random);
     }
 
     /// <summary>
@@ -162,7 +176,7 @@ public class RecurrentLayer : Module
             throw new ArgumentException($"{config.Mode}: input {ShapeUtil.Format(input.Shape)} is not [{(config.BatchFirst ? "B, T" : "T, B")}, {config.InputSize}].");
         var x = config.BatchFirst ? input.Transpose(0, 1) : input;
         int steps = x.Size(0), batch = x.Size(1), hidden = config.HiddenSize, states = config.NumLayers * config.Directions;
-        CheckState("h0", h0, states, batch, hidden);
+        CheckState("h0", h0, states, batch, config.OutputWidth);
         CheckState("c0", c0, states, batch, hidden);
         if (c0 != null && config.Mode != RecurrentMode.Lstm) throw new ArgumentException($"{config.Mode}: only LSTM takes a cell state c0.");
         if (lengths != null)
@@ -176,6 +190,7 @@ public class RecurrentLayer : Module
         var finalH = new List<Tensor>();
         var finalC = new List<Tensor>();
         var zeroState = Tensor.Zeros(batch, hidden);
+        var zeroOutput = config.ProjSize > 0 ? Tensor.Zeros(batch, config.ProjSize) : zeroState;
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             var directionOutputs = new Tensor[config.Directions];
@@ -183,10 +198,18 @@ public class RecurrentLayer : Module
             {
                 int index = layer * config.Directions + direction;
                 var w = weights[index];
-                var hInit = h0?.Select(0, index) ?? zeroState;
+                var hInit = h0?.Select(0, index) ?? zeroOutput;
                 var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
                 var (bi, bh) = config.Bias ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
+                if (projections[index] is { } projection)
+                {
+                    var (sequence, hLast, cLast) = RunProjected(x, hInit, cInit!, w[0], w[1], bi, bh, projection, lengths, reverse);
+                    directionOutputs[direction] = sequence;
+                    finalH.Add(hLast);
+                    finalC.Add(cLast);
+                    continue;
+                }
                 var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit, w[0], w[1], bi, bh, lengths, reverse);
                 directionOutputs[direction] = packed.Slice(0, 0, steps);
                 finalH.Add(packed.Select(0, steps));
@@ -200,6 +223,36 @@ public class RecurrentLayer : Module
         }
         var output = config.BatchFirst ? x.Transpose(0, 1) : x;
         return new RecurrentOutput(output, Tensor.Stack(finalH), finalC.Count > 0 ? Tensor.Stack(finalC) : null);
+    }
+
+    /// <summary>
+    /// One direction of a projected LSTM, step by step on the tape: the input projections of all steps in one GEMM,
+    /// then per step the shared LSTM step maths; past a sequence's length its state is carried and its output is 0.
+    /// </summary>
+    static (Tensor Sequence, Tensor H, Tensor C) RunProjected(Tensor x, Tensor h, Tensor c, Tensor weightIh, Tensor weightHh,
+        Tensor? biasIh, Tensor? biasHh, Tensor projection, int[]? lengths, bool reverse)
+    {
+        int steps = x.Size(0), batch = x.Size(1);
+        var projected = Functional.Linear(x, weightIh, biasIh);
+        var outputs = new Tensor[steps];
+        for (int s = 0; s < steps; s++)
+        {
+            int t = reverse ? steps - 1 - s : s;
+            var (hNext, cNext) = LstmVariantLayer.LstmStep(projected.Select(0, t), h, c, weightHh, biasHh, projection);
+            if (lengths is null)
+            {
+                (h, c, outputs[t]) = (hNext, cNext, hNext);
+                continue;
+            }
+            var keep = new float[batch];
+            for (int b = 0; b < batch; b++) keep[b] = t < lengths[b] ? 1f : 0f;
+            var mask = Tensor.FromArray(keep, batch, 1);
+            var carry = Tensor.FromArray(keep.Select(k => 1f - k).ToArray(), batch, 1);
+            outputs[t] = hNext * mask;
+            h = outputs[t] + h * carry;
+            c = cNext * mask + c * carry;
+        }
+        return (Tensor.Stack(outputs, 0), h, c);
     }
 
     /// <summary>Zeroes the steps past each sequence's length (a no-op without lengths).</summary>

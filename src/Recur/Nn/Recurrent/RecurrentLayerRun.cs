@@ -36,7 +36,6 @@ public static class RecurrentLayerRun
                 _ => throw new InvalidDataException($"{source}: mode '{modeName}' is not RNN_TANH, RNN_RELU, LSTM or GRU."),
             };
             int projSize = Get(root, "proj_size", source, e => e.GetInt32());
-            if (projSize != 0) throw new InvalidDataException($"{source}: proj_size {projSize} is not supported yet (only 0).");
             int? inputSize = Get<int?>(root, "input_size", source, e => e.GetInt32());
             int? hiddenSize = Get<int?>(root, "hidden_size", source, e => e.GetInt32());
             if (inputSize is null || hiddenSize is null) throw new InvalidDataException($"{source}: 'input_size' and 'hidden_size' are required.");
@@ -45,7 +44,7 @@ public static class RecurrentLayerRun
                 Bias: Get<bool?>(root, "bias", source, e => e.GetBoolean()) ?? true,
                 BatchFirst: Get(root, "batch_first", source, e => e.GetBoolean()),
                 Dropout: Get(root, "dropout", source, e => e.GetSingle()),
-                Bidirectional: Get(root, "bidirectional", source, e => e.GetBoolean()));
+                Bidirectional: Get(root, "bidirectional", source, e => e.GetBoolean()), ProjSize: projSize);
             try { config.Validate(); }
             catch (ArgumentException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
             var lengths = Get(root, "lengths", source, e => e.ValueKind == JsonValueKind.Null ? null : e.EnumerateArray().Select(x => x.GetInt32()).ToArray());

@@ -96,15 +96,27 @@ public sealed class LstmVariantLayer : ComposedRecurrentLayer
     /// <inheritdoc/>
     protected override (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state)
     {
-        var (h, c) = (state[0], state[1]);
+        var (hNext, cNext) = LstmStep(projectedInput, state[0], state[1], weightHh, biasHh, weightHr, peepI, peepF, peepO);
+        return (hNext, [hNext, cNext]);
+    }
+
+    /// <summary>
+    /// One LSTM step on the tape from the step's input projection [B, 4H]: gates i, f, g, o; optional peepholes
+    /// (diagonal weights from c_{t−1} into i and f, from c_t into o) and projection h_t = W_hr (o ⊙ tanh c_t).
+    /// Shared by this layer and the projected <see cref="RecurrentLayer"/>.
+    /// </summary>
+    internal static (Tensor H, Tensor C) LstmStep(Tensor projectedInput, Tensor h, Tensor c, Tensor weightHh, Tensor? biasHh,
+        Tensor? weightHr, Tensor? peepI = null, Tensor? peepF = null, Tensor? peepO = null)
+    {
+        int hidden = c.Size(1);
         var gates = projectedInput + Functional.Linear(h, weightHh, biasHh);
-        Tensor i = Gate(gates, 0), f = Gate(gates, 1), g = Gate(gates, 2).Tanh(), o = Gate(gates, 3);
+        Tensor i = gates.Slice(1, 0, hidden), f = gates.Slice(1, hidden, hidden), g = gates.Slice(1, 2 * hidden, hidden).Tanh(), o = gates.Slice(1, 3 * hidden, hidden);
         if (peepI != null) (i, f) = (i + peepI * c, f + peepF! * c);
         var cNext = f.Sigmoid() * c + i.Sigmoid() * g;
         if (peepO != null) o = o + peepO * cNext;
         var hNext = o.Sigmoid() * cNext.Tanh();
         if (weightHr != null) hNext = Functional.Linear(hNext, weightHr);
-        return (hNext, [hNext, cNext]);
+        return (hNext, cNext);
     }
 }
 
