@@ -30,8 +30,8 @@ static class TaskCommand
         cell.AcceptOnlyFromAmong(SequenceModelConfig.Cells);
         var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => name == "smnist" ? 128 : 64 };
         var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 1 };
-        var trainSize = new Option<int>("--train-size") { Description = "Generated training sequences.", DefaultValueFactory = _ => 10000 };
-        var validSize = new Option<int>("--valid-size") { Description = "Generated validation sequences.", DefaultValueFactory = _ => 1000 };
+        var trainSize = new Option<int>("--train-size") { Description = name == "smnist" ? "Training digits (at most the first 8,000)." : "Generated training sequences.", DefaultValueFactory = _ => name == "smnist" ? 8000 : 10000 };
+        var validSize = new Option<int>("--valid-size") { Description = name == "smnist" ? "Test digits (at most the last 2,000)." : "Generated validation sequences.", DefaultValueFactory = _ => name == "smnist" ? 2000 : 1000 };
         var length = new Option<int>("--length") { Description = name == "copy" ? "Delay T between the symbols and their recall." : "Sequence length T.", DefaultValueFactory = _ => defaultLength };
         var permuted = new Option<bool>("--permuted") { Description = "Permute the pixels with one fixed permutation." };
         var data = new Option<string>("--data") { Description = "Folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist") };
@@ -39,8 +39,9 @@ static class TaskCommand
         var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr);
         var verb = new Command(name, description) { cell, hidden, layers };
         if (name is "adding" or "copy") { verb.Options.Add(length); }
-        if (name != "smnist") { verb.Options.Add(trainSize); verb.Options.Add(validSize); }
-        else { verb.Options.Add(permuted); verb.Options.Add(data); }
+        verb.Options.Add(trainSize);
+        verb.Options.Add(validSize);
+        if (name == "smnist") { verb.Options.Add(permuted); verb.Options.Add(data); }
         verb.Options.Add(json);
         training.AddTo(verb);
         verb.SetAction(r => CommandErrors.Guard(() =>
@@ -59,7 +60,7 @@ static class TaskCommand
                     $"memoryless: cross-entropy {SyntheticTasks.CopyBaseline(t):F4}"),
                 "reber" => (SyntheticTasks.EmbeddedReber(dataRandom, train), SyntheticTasks.EmbeddedReber(dataRandom, valid), "sequence_accuracy", MetricMode.Max,
                     "guessing the branch symbol: sequence accuracy 0.5"),
-                _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed),
+                _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed, Math.Min(train, 8000), Math.Min(valid, 2000)),
             };
             var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
                 PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep);
@@ -81,12 +82,12 @@ static class TaskCommand
         return verb;
     }
 
-    static (SequenceDataset, SequenceDataset, string, MetricMode, string) Mnist(string folder, bool permuted, ulong seed)
+    static (SequenceDataset, SequenceDataset, string, MetricMode, string) Mnist(string folder, bool permuted, ulong seed, int train, int valid)
     {
         string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
         if (!File.Exists(images) || !File.Exists(labels)) throw new UsageException($"MNIST files not found in {folder} (expected t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz); pass --data.");
         ulong? permutation = permuted ? seed + 7 : null; // recorded in config.json as permutation_seed
-        return (SyntheticTasks.SequentialMnist(images, labels, 0, 8000, permutation), SyntheticTasks.SequentialMnist(images, labels, 8000, 2000, permutation),
+        return (SyntheticTasks.SequentialMnist(images, labels, 0, train, permutation), SyntheticTasks.SequentialMnist(images, labels, 8000, valid, permutation),
             "accuracy", MetricMode.Max, "chance: accuracy 0.10");
     }
 }

@@ -104,3 +104,22 @@ public sealed class DemoCommandTests : IDisposable
         FigureFiles.AssertSvg(Path.Combine(folder, "gradient-flow.svg"), "rnn initial", "rnn trained", "gru initial", "gru trained", "T = 9");
     }
 }
+
+/// <summary>`recur task smnist` on a few digits of the shared MNIST copy, permuted, then inspected.</summary>
+public sealed class SmnistCommandTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-smnist-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [SharedDataFact("mnist")]
+    public void TrainsOnAFewDigitsAndIsInspectedOnItsRegeneratedData()
+    {
+        string run = Path.Combine(folder, "run");
+        Assert.Equal(0, RecurCommand.Run("task", "smnist", "--data", SharedData.Folder("mnist"), "--permuted", "--train-size", "32", "--valid-size", "16",
+            "--hidden", "8", "--epochs", "1", "--batch", "16", "--out", run, "--threads", "1"));
+        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", Path.Combine(run, "last"), "--data", SharedData.Folder("mnist"), "--count", "4",
+            "--show", "2", "--out", Path.Combine(folder, "saliency")));
+        FigureFiles.AssertSvg(Path.Combine(folder, "saliency.svg"), "saliency");
+    }
+}
