@@ -15,6 +15,7 @@ static class RecurCommand
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(HopfieldCommand.Create());
         root.Subcommands.Add(RbmCommand.Create());
+        root.Subcommands.Add(ForecastCommand.Create());
         return root;
     }
 

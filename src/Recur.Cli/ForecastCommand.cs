@@ -1,0 +1,196 @@
+using System.CommandLine;
+using System.Globalization;
+using CsvHelper;
+using Recur.Cli.Training;
+using Recur.Figures;
+using Recur.Forecasting;
+using Recur.Kernels;
+using Recur.Serialization;
+using Recur.Training;
+using Spectre.Console;
+
+namespace Recur.Cli;
+
+/// <summary>
+/// <c>recur forecast train|predict</c>: one series from a CSV file, a chronological split, a neural forecaster against
+/// the classical baselines on the same test period, a table of every metric and a plot.
+/// </summary>
+static class ForecastCommand
+{
+    /// <summary>Reads a date column and a numeric target column; gaps and non-numeric cells are errors naming the line.</summary>
+    internal static (string[] Dates, double[] Values) ReadSeries(string path, string target, string? dateColumn)
+    {
+        if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
+        using var csv = CsvReader.FromFile(path, new CsvReaderOptions { TrackLineNumbers = true, TrimWhitespace = true });
+        string[] header;
+        try { header = csv.Headers.ToArray(); }
+        catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed header ({e.Message})."); }
+        if (header.Length == 0) throw new InvalidDataException($"{path}: no header line.");
+        int targetIndex = Array.IndexOf(header, target);
+        if (targetIndex < 0) throw new InvalidDataException($"{path}: no column '{target}' (columns: {string.Join(", ", header)}).");
+        int dateIndex = dateColumn is null ? (targetIndex == 0 ? -1 : 0) : Array.IndexOf(header, dateColumn);
+        if (dateColumn != null && dateIndex < 0) throw new InvalidDataException($"{path}: no date column '{dateColumn}' (columns: {string.Join(", ", header)}).");
+        var dates = new List<string>();
+        var values = new List<double>();
+        while (true)
+        {
+            try { if (!csv.Read()) break; }
+            catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed CSV ({e.Message})."); }
+            long line = csv.LineNumber;
+            string? cell = targetIndex < csv.FieldCount ? csv.GetString(targetIndex) : null;
+            if (string.IsNullOrWhiteSpace(cell)) throw new InvalidDataException($"{path}, line {line}: the '{target}' cell is empty or missing (a gap in the series).");
+            if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+                throw new InvalidDataException($"{path}, line {line}: '{cell}' in column '{target}' is not a number.");
+            values.Add(value);
+            dates.Add(dateIndex >= 0 && dateIndex < csv.FieldCount ? csv.GetString(dateIndex) : (values.Count - 1).ToString(CultureInfo.InvariantCulture));
+        }
+        if (values.Count == 0) throw new InvalidDataException($"{path}: no rows.");
+        return (dates.ToArray(), values.ToArray());
+    }
+
+    public static Command Create()
+    {
+        var command = new Command("forecast", "Time-series forecasting: an LSTM/GRU (or MLP) against naive, seasonal naive and AR(p) on the same test period.");
+        command.Subcommands.Add(Train());
+        command.Subcommands.Add(Predict());
+        return command;
+    }
+
+    static Command Train()
+    {
+        var csv = new Option<string>("--csv") { Description = "CSV file with a header.", Required = true };
+        var target = new Option<string>("--target") { Description = "Column to forecast.", Required = true };
+        var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
+        var window = new Option<int>("--window") { Description = "Past values the model sees.", DefaultValueFactory = _ => 12 };
+        var horizon = new Option<int>("--horizon") { Description = "Values predicted at once (longer forecasts continue recursively).", DefaultValueFactory = _ => 12 };
+        var testSize = new Option<int>("--test-size") { Description = "Last values held out as the test period.", DefaultValueFactory = _ => 12 };
+        var season = new Option<int>("--season") { Description = "Season length (seasonal naive, MASE; 12 for monthly data).", DefaultValueFactory = _ => 12 };
+        var arOrder = new Option<int>("--ar-order") { Description = "Order p of the AR(p) baseline (default: the season length).", DefaultValueFactory = _ => 0 };
+        var model = new Option<string>("--model") { Description = "lstm, gru, rnn or mlp.", DefaultValueFactory = _ => "lstm" };
+        model.AcceptOnlyFromAmong("lstm", "gru", "rnn", "mlp");
+        var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => 32 };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training windows.", DefaultValueFactory = _ => 300 };
+        var lr = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 5e-3f };
+        var batch = new Option<int>("--batch") { Description = "Windows per mini-batch.", DefaultValueFactory = _ => 16 };
+        var scaling = new Option<string>("--scaling") { Description = "minmax, standard or none (fitted on the training part).", DefaultValueFactory = _ => "minmax" };
+        scaling.AcceptOnlyFromAmong("minmax", "standard", "none");
+        var log = new Option<bool>("--log") { Description = "Model the logarithm of the series." };
+        var difference = new Option<int>("--difference") { Description = "Difference at this lag (1, or the season for seasonal differencing; 0: none).", DefaultValueFactory = _ => 0 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var output = new Option<string>("--out") { Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
+        var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
+        {
+            csv, target, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, threads, output, json,
+        };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            if (r.GetValue(threads) < 1) throw new UsageException("--threads must be positive.");
+            Parallelism.MaxThreads = r.GetValue(threads);
+            var (dates, values) = ReadSeries(r.GetValue(csv)!, r.GetValue(target)!, r.GetValue(date));
+            int test = r.GetValue(testSize), s = r.GetValue(season);
+            int order = r.GetValue(arOrder) > 0 ? r.GetValue(arOrder) : s;
+            if (test < 1 || s < 1) throw new UsageException("--test-size and --season must be positive.");
+            if (values.Length - test < r.GetValue(window) + r.GetValue(horizon) + r.GetValue(difference) + 1)
+                throw new UsageException($"{values.Length} values leave {values.Length - test} for training: too few for a window of {r.GetValue(window)} and a horizon of {r.GetValue(horizon)}.");
+            var train = values[..^test];
+            var actual = values[^test..];
+            var options = new ForecasterOptions(r.GetValue(window), r.GetValue(horizon), r.GetValue(model)!, r.GetValue(hidden),
+                r.GetValue(scaling) switch { "standard" => ScalingKind.Standard, "none" => ScalingKind.None, _ => ScalingKind.MinMax },
+                r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch), r.GetValue(seed));
+            string folder = r.GetValue(output)!;
+            var forecaster = new Forecaster(options);
+            AnsiConsole.MarkupLineInterpolated($"[bold]{Path.GetFileName(r.GetValue(csv))}[/], column {r.GetValue(target)}: {train.Length} training values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
+            var result = TrainingOptions.Run((observer, token) => forecaster.Fit(train, new TrainerOptions { OutputDirectory = folder, LogEvery = 50 }, observer, token));
+            if (result.Outcome == TrainingOutcome.Interrupted) return 130;
+
+            var forecasts = new List<(string Name, double[] Values)> { ($"{options.Model} (this run)", forecaster.Forecast(train, test)) };
+            if (options.Model != "mlp")
+            {
+                var mlp = new Forecaster(options with { Model = "mlp" });
+                mlp.Fit(train);
+                forecasts.Add(("mlp on the window", mlp.Forecast(train, test)));
+            }
+            forecasts.Add(("naive", Baselines.Naive(train, test)));
+            forecasts.Add(($"seasonal naive (s = {s})", Baselines.SeasonalNaive(train, test, s)));
+            forecasts.Add(($"AR({order})", Baselines.Autoregression(train, Baselines.FitAutoregression(train, order), test)));
+
+            var table = new Table().Title($"Test period: last {test} values, original units").AddColumn("model");
+            foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
+            var rows = new System.Text.Json.Nodes.JsonArray();
+            foreach (var (name, forecast) in forecasts)
+            {
+                var m = ForecastMetrics.Compute(actual, forecast, train, s);
+                table.AddRow(Markup.Escape(name), F(m.Rmse), F(m.Mae), F(m.Mape), F(m.Smape), F(m.Mase));
+                rows.Add(new System.Text.Json.Nodes.JsonObject { ["model"] = name, ["rmse"] = m.Rmse, ["mae"] = m.Mae, ["mape"] = m.Mape, ["smape"] = m.Smape, ["mase"] = m.Mase });
+            }
+            if (r.GetValue(json)) Console.WriteLine(rows.ToJsonString());
+            else AnsiConsole.Write(table);
+
+            WriteForecastCsv(Path.Combine(folder, "forecast.csv"), dates[^test..], actual, forecasts);
+            var axis = Enumerable.Range(0, values.Length).Select(i => (double)i).ToArray();
+            var testAxis = axis[^test..];
+            var series = new List<Series> { new("history", axis, values) };
+            series.AddRange(forecasts.Select(f => new Series(f.Name, testAxis, f.Values)));
+            var files = Charts.Lines(Path.Combine(folder, "forecast"), $"{r.GetValue(target)}: test-period forecasts", $"time step ({dates[0]} = 0)", r.GetValue(target)!, series,
+                legend: ScottPlot.Alignment.UpperLeft);
+            InspectCommand.PrintFiles(files, r.GetValue(json));
+            return 0;
+        }));
+        return command;
+    }
+
+    static void WriteForecastCsv(string path, string[] dates, double[]? actual, List<(string Name, double[] Values)> forecasts)
+    {
+        var text = new StringWriter();
+        using (var csv = CsvWriter.Create(text, new CsvWriterOptions(), true))
+        {
+            var header = new List<string> { "date" };
+            if (actual != null) header.Add("actual");
+            header.AddRange(forecasts.Select(f => f.Name));
+            csv.WriteRecord(header.ToArray());
+            for (int i = 0; i < dates.Length; i++)
+            {
+                var row = new List<string> { dates[i] };
+                if (actual != null) row.Add(actual[i].ToString("R", CultureInfo.InvariantCulture));
+                row.AddRange(forecasts.Select(f => f.Values[i].ToString("R", CultureInfo.InvariantCulture)));
+                csv.WriteRecord(row.ToArray());
+            }
+            csv.Flush();
+        }
+        AtomicFile.WriteAllText(path, text.ToString());
+    }
+
+    static Command Predict()
+    {
+        var model = new Option<string>("--model") { Description = "Run folder of `recur forecast train` (or a checkpoint in it).", Required = true };
+        var csv = new Option<string>("--csv") { Description = "CSV with the history to continue.", Required = true };
+        var target = new Option<string>("--target") { Description = "Column to continue.", Required = true };
+        var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
+        var steps = new Option<int>("--steps") { Description = "Values to forecast after the last row.", DefaultValueFactory = _ => 12 };
+        var output = new Option<string>("--out") { Description = "CSV of forecasts to write.", DefaultValueFactory = _ => "forecast.csv" };
+        var command = new Command("predict", "Forecast the values after the end of a series with a trained forecaster; writes a CSV.") { model, csv, target, date, steps, output };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            string folder = r.GetValue(model)!;
+            string checkpoint = Directory.Exists(Path.Combine(folder, "last")) ? Path.Combine(folder, "last") : folder;
+            var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
+            Checkpoint.LoadModel(checkpoint, forecaster.Network);
+            var (dates, values) = ReadSeries(r.GetValue(csv)!, r.GetValue(target)!, r.GetValue(date));
+            int count = r.GetValue(steps);
+            if (count < 1) throw new UsageException("--steps must be positive.");
+            var forecast = forecaster.Forecast(values, count);
+            var labels = Enumerable.Range(1, count).Select(k => $"+{k}").ToArray();
+            WriteForecastCsv(r.GetValue(output)!, labels, null, [("forecast", forecast)]);
+            var table = new Table().Title($"Forecast after {dates[^1]}").AddColumn("step").AddColumn(new TableColumn("forecast").RightAligned());
+            for (int k = 0; k < count; k++) table.AddRow(labels[k], F(forecast[k]));
+            AnsiConsole.Write(table);
+            Console.WriteLine($"wrote {Path.GetFullPath(r.GetValue(output)!)}");
+            return 0;
+        }));
+        return command;
+    }
+
+    static string F(double v) => double.IsNaN(v) ? "–" : v.ToString("F2", CultureInfo.InvariantCulture);
+}

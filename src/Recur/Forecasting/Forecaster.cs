@@ -1,0 +1,210 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Optim;
+using Recur.Training;
+
+namespace Recur.Forecasting;
+
+/// <summary>Settings of a <see cref="Forecaster"/>.</summary>
+/// <param name="Window">Past values the model sees.</param>
+/// <param name="Horizon">Values it predicts at once (a multi-output head: the direct strategy); longer forecasts continue recursively.</param>
+/// <param name="Model"><c>lstm</c>, <c>gru</c>, <c>rnn</c> (a recurrent network over the window) or <c>mlp</c> (one hidden tanh layer on the window).</param>
+/// <param name="Hidden">Hidden units.</param>
+/// <param name="Scaling">Scaling fitted on the training part.</param>
+/// <param name="Log">Take logarithms first (for multiplicative growth and seasonality).</param>
+/// <param name="DifferenceLag">Difference at this lag after the logarithm (0: none; 1: ordinary; the season length: seasonal).</param>
+/// <param name="Epochs">Training passes over the windows.</param>
+/// <param name="LearningRate">Adam's step size.</param>
+/// <param name="Batch">Windows per mini-batch.</param>
+/// <param name="Seed">Seed for initialisation and shuffling.</param>
+public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string Model = "lstm", int Hidden = 32, ScalingKind Scaling = ScalingKind.MinMax,
+    bool Log = false, int DifferenceLag = 0, int Epochs = 300, float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0) || DifferenceLag < 0)
+            throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must be positive and the difference lag non-negative ({this}).");
+        if (Model is not ("lstm" or "gru" or "rnn" or "mlp")) throw new ArgumentException($"Forecaster: model '{Model}' is not lstm, gru, rnn or mlp.");
+    }
+}
+
+/// <summary>
+/// A neural forecaster for one series: log / differencing / scaling fitted on the training part only, sliding windows,
+/// a recurrent network (or an MLP) with a head of <see cref="ForecasterOptions.Horizon"/> outputs trained by the shared
+/// <see cref="Trainer{TBatch}"/> on mean squared error, and forecasts inverted exactly to the original units.
+/// </summary>
+public sealed class Forecaster
+{
+    readonly Module network;
+    readonly Func<Tensor, Tensor> forward;
+
+    /// <summary>The settings.</summary>
+    public ForecasterOptions Options { get; }
+
+    /// <summary>The scaling fitted on the training part (of the transformed series).</summary>
+    public Scaler Scaler { get; private set; }
+
+    /// <summary>The network (parameters <c>rnn.*</c> and <c>head.*</c>, or <c>hidden.*</c> and <c>head.*</c> for the MLP).</summary>
+    public Module Network => network;
+
+    /// <summary>Builds an untrained forecaster.</summary>
+    public Forecaster(ForecasterOptions options)
+    {
+        options.Validate();
+        Options = options;
+        Scaler = Scaler.From(ScalingKind.None, 0, 1);
+        var random = new RandomGenerator(options.Seed);
+        if (options.Model == "mlp")
+        {
+            var mlp = new WindowMlp(options.Window, options.Hidden, options.Horizon, random);
+            (network, forward) = (mlp, mlp.Forward);
+        }
+        else
+        {
+            var model = new SequenceModel(new SequenceModelConfig(options.Model, 1, options.Hidden, options.Horizon), random);
+            (network, forward) = (model, model.Forward);
+        }
+    }
+
+    /// <summary>The configuration saved with checkpoints (enough to rebuild the forecaster with <see cref="FromConfig"/>).</summary>
+    public JsonObject Config => new()
+    {
+        ["architecture"] = "forecaster", ["window"] = Options.Window, ["horizon"] = Options.Horizon, ["model"] = Options.Model, ["hidden_size"] = Options.Hidden,
+        ["scaling"] = Options.Scaling.ToString(), ["log"] = Options.Log, ["difference_lag"] = Options.DifferenceLag, ["epochs"] = Options.Epochs,
+        ["lr"] = Options.LearningRate, ["batch"] = Options.Batch, ["seed"] = Options.Seed,
+        ["scaler_offset"] = Scaler.Offset, ["scaler_scale"] = Scaler.Scale,
+    };
+
+    /// <summary>Rebuilds a forecaster (untrained weights, fitted scaler) from <see cref="Config"/>; load the weights with <see cref="Checkpoint.LoadModel"/>.</summary>
+    public static Forecaster FromConfig(JsonObject config)
+    {
+        try
+        {
+            if ((string?)config["architecture"] != "forecaster") throw new InvalidDataException($"architecture is '{config["architecture"]}', not 'forecaster'.");
+            var options = new ForecasterOptions((int)config["window"]!, (int)config["horizon"]!, (string)config["model"]!, (int)config["hidden_size"]!,
+                Enum.Parse<ScalingKind>((string)config["scaling"]!), (bool)config["log"]!, (int)config["difference_lag"]!, (int)config["epochs"]!,
+                (float)config["lr"]!, (int)config["batch"]!, (ulong)config["seed"]!);
+            var forecaster = new Forecaster(options);
+            forecaster.Scaler = Scaler.From(options.Scaling, (double)config["scaler_offset"]!, (double)config["scaler_scale"]!);
+            return forecaster;
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"config.json does not describe a forecaster ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>The series as the network sees it: log, differenced, not yet scaled.</summary>
+    double[] Transform(ReadOnlySpan<double> series)
+    {
+        var values = series.ToArray();
+        if (Options.Log)
+            for (int i = 0; i < values.Length; i++)
+                values[i] = values[i] > 0 ? Math.Log(values[i]) : throw new ArgumentException($"Forecaster: --log needs positive values; value {i} is {values[i]}.");
+        return Options.DifferenceLag > 0 ? Differencing.Apply(values, Options.DifferenceLag) : values;
+    }
+
+    /// <summary>
+    /// Fits the preprocessing and trains the network on <paramref name="training"/> (the training part only) with the
+    /// shared trainer; <paramref name="trainerOptions"/> sets where checkpoints and metrics go (epochs and seed come from
+    /// <see cref="Options"/>).
+    /// </summary>
+    public TrainingResult Fit(ReadOnlySpan<double> training, TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null, CancellationToken cancellation = default)
+    {
+        var z = Transform(training);
+        Scaler = Scaler.Fit(z, Options.Scaling);
+        var scaled = z.Select(Scaler.Transform).ToArray();
+        var (inputs, targets, count) = Windows.Make(scaled, Options.Window, Options.Horizon);
+        var task = new WindowTask(this, inputs, targets, count);
+        var options = (trainerOptions ?? new TrainerOptions()) with { Epochs = Options.Epochs, Seed = Options.Seed, ClipNorm = trainerOptions?.ClipNorm ?? 1f };
+        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options, observer: observer);
+        return trainer.Fit(cancellation);
+    }
+
+    /// <summary>
+    /// Forecasts <paramref name="steps"/> values after <paramref name="history"/> (original units; it must hold at least
+    /// the window plus the difference lag): blocks of <see cref="ForecasterOptions.Horizon"/> values, each block's
+    /// predictions fed back as history for the next.
+    /// </summary>
+    public double[] Forecast(ReadOnlySpan<double> history, int steps)
+    {
+        int needed = Options.Window + Options.DifferenceLag;
+        if (history.Length < needed) throw new ArgumentException($"Forecaster: needs at least {needed} values of history, got {history.Length}.");
+        if (steps < 1) throw new ArgumentException($"Forecaster: steps must be positive, got {steps}.");
+        network.Eval();
+        var original = history.ToArray().ToList();
+        var forecast = new List<double>();
+        while (forecast.Count < steps)
+        {
+            var z = Transform(original.ToArray());
+            var window = z[^Options.Window..].Select(v => (float)Scaler.Transform(v)).ToArray();
+            float[] output;
+            using (GradMode.NoGrad()) output = forward(Input(window, 1)).ToArray();
+            var predicted = output.Select(v => Scaler.Inverse(v)).ToArray();
+            // undo differencing and the logarithm
+            var levels = Options.DifferenceLag > 0
+                ? Differencing.Integrate(Options.Log ? original.Select(v => Math.Log(v)).ToArray() : original.ToArray(), predicted, Options.DifferenceLag)
+                : predicted;
+            if (Options.Log) levels = levels.Select(v => Math.Exp(v)).ToArray();
+            foreach (double v in levels)
+            {
+                if (forecast.Count == steps) break;
+                forecast.Add(v);
+                original.Add(v);
+            }
+        }
+        return forecast.ToArray();
+    }
+
+    /// <summary>Windows [B, window] as the network's input: time-major [window, B, 1] for a recurrent model, [B, window] for the MLP.</summary>
+    Tensor Input(float[] windows, int batch)
+    {
+        if (Options.Model == "mlp") return Tensor.FromArray(windows, batch, Options.Window);
+        var x = new float[windows.Length];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < Options.Window; t++) x[t * batch + b] = windows[b * Options.Window + t];
+        return Tensor.FromArray(x, Options.Window, batch, 1);
+    }
+
+    /// <summary>Trains on the windows of the training part; no validation (the test period is scored after training).</summary>
+    sealed class WindowTask(Forecaster owner, float[] inputs, float[] targets, int count) : ITrainingTask<int[]>
+    {
+        public Module Model => owner.network;
+        public JsonObject Config => owner.Config;
+        public int BatchesPerEpoch => (count + owner.Options.Batch - 1) / owner.Options.Batch;
+        public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(count, owner.Options.Batch, shuffle);
+        public int Count(int[] batch) => batch.Length;
+        public IReadOnlyDictionary<string, double>? Evaluate() => null;
+
+        public Tensor Loss(int[] batch, TrainingContext context)
+        {
+            int w = owner.Options.Window, h = owner.Options.Horizon;
+            var x = new float[batch.Length * w];
+            var y = new float[batch.Length * h];
+            for (int i = 0; i < batch.Length; i++)
+            {
+                inputs.AsSpan(batch[i] * w, w).CopyTo(x.AsSpan(i * w));
+                targets.AsSpan(batch[i] * h, h).CopyTo(y.AsSpan(i * h));
+            }
+            return Losses.MeanSquaredError(owner.forward(owner.Input(x, batch.Length)), Tensor.FromArray(y, batch.Length, h));
+        }
+    }
+}
+
+/// <summary>The MLP baseline on a window: Linear → tanh → Linear (parameters <c>hidden.*</c>, <c>head.*</c>).</summary>
+public sealed class WindowMlp : Module
+{
+    readonly Linear hidden, head;
+
+    /// <summary>Builds the network.</summary>
+    public WindowMlp(int window, int hiddenSize, int outputs, RandomGenerator random)
+    {
+        hidden = RegisterModule("hidden", new Linear(window, hiddenSize, random));
+        head = RegisterModule("head", new Linear(hiddenSize, outputs, random));
+    }
+
+    /// <summary>[B, window] → [B, outputs].</summary>
+    public Tensor Forward(Tensor input) => head.Forward(hidden.Forward(input).Tanh());
+}

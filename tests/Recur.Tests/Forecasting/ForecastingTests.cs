@@ -1,0 +1,117 @@
+using Recur.Cli;
+using Recur.Forecasting;
+using Recur.Training;
+
+namespace Recur.Tests.Forecasting;
+
+public sealed class ForecastingTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-forecast-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Fact]
+    public void ScalingAndDifferencingRoundTripOnRandomSeries()
+    {
+        var random = new RandomGenerator(1);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int n = 3 + random.NextInt(60);
+            var series = Enumerable.Range(0, n).Select(_ => (random.NextDouble() - 0.3) * Math.Pow(10, random.NextInt(6) - 2)).ToArray();
+            int split = 1 + random.NextInt(n - 1);
+            foreach (var kind in new[] { ScalingKind.MinMax, ScalingKind.Standard, ScalingKind.None })
+            {
+                var scaler = Scaler.Fit(series.AsSpan(0, split), kind);
+                foreach (double v in series) Assert.Equal(v, scaler.Inverse(scaler.Transform(v)), 1e-9 * Math.Max(1, Math.Abs(v)));
+                if (kind == ScalingKind.MinMax && series[..split].Distinct().Count() > 1)
+                {
+                    Assert.Equal(0, series[..split].Min(scaler.Transform), 12);
+                    Assert.Equal(1, series[..split].Max(scaler.Transform), 12);
+                }
+            }
+            int lag = 1 + random.NextInt(n - 1);
+            var d = Differencing.Apply(series, lag);
+            var rebuilt = Differencing.Integrate(series.AsSpan(0, lag), d, lag);
+            for (int i = 0; i < rebuilt.Length; i++) Assert.Equal(series[lag + i], rebuilt[i], 1e-9 * Math.Max(1, Math.Abs(series[lag + i])));
+        }
+        Assert.Throws<ArgumentException>(() => Differencing.Apply([1.0, 2.0], 2));
+    }
+
+    [Fact]
+    public void BaselinesMatchHandComputedValues()
+    {
+        double[] history = [1, 2, 3, 4, 5, 6, 7];
+        Assert.Equal([7.0, 7, 7], Baselines.Naive(history, 3));
+        Assert.Equal([5.0, 6, 7, 5, 6], Baselines.SeasonalNaive(history, 5, season: 3));
+        // y_t = 2 + 0.5 y_{t−1} exactly: least squares recovers the coefficients and the forecast continues the recursion
+        var ar = new List<double> { 10 };
+        for (int t = 1; t < 30; t++) ar.Add(2 + 0.5 * ar[^1]);
+        var noisy = ar.Select((v, t) => v + (t % 3 - 1) * 1e-3).ToArray(); // a little excitation keeps the system well posed
+        var coefficients = Baselines.FitAutoregression(noisy, 1);
+        Assert.Equal(2, coefficients[0], 2);
+        Assert.Equal(0.5, coefficients[1], 2);
+        var forecast = Baselines.Autoregression(noisy, coefficients, 2);
+        Assert.Equal(coefficients[0] + coefficients[1] * noisy[^1], forecast[0], 12);
+        Assert.Equal(coefficients[0] + coefficients[1] * forecast[0], forecast[1], 12);
+    }
+
+    [Fact]
+    public void MetricsMatchAHandWorkedExample()
+    {
+        double[] actual = [100, 200], forecast = [110, 180], training = [10, 20, 40];
+        var m = ForecastMetrics.Compute(actual, forecast, training, season: 1);
+        Assert.Equal(Math.Sqrt((100 + 400) / 2.0), m.Rmse, 12);
+        Assert.Equal(15, m.Mae, 12);
+        Assert.Equal(100 * (0.1 + 0.1) / 2, m.Mape, 12);
+        Assert.Equal(100 * (2 * 10 / 210.0 + 2 * 20 / 380.0) / 2, m.Smape, 12);
+        Assert.Equal(15 / 15.0, m.Mase, 12); // in-sample naive MAE: (10 + 20) / 2
+    }
+
+    static double[] SeasonalSeries(int n) => Enumerable.Range(0, n).Select(t => 100 + 0.5 * t + 10 * Math.Sin(2 * Math.PI * t / 12)).ToArray();
+
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("mlp")]
+    public void ForecasterLearnsASeasonalSeriesAndReloadsExactly(string model)
+    {
+        var series = SeasonalSeries(96);
+        var (train, test) = (series[..84], series[84..]);
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 6, Model: model, Hidden: 16, DifferenceLag: 1, Epochs: 60, LearningRate: 1e-2f));
+        forecaster.Fit(train, new TrainerOptions { OutputDirectory = Path.Combine(folder, model) });
+        var forecast = forecaster.Forecast(train, 12);
+        double rmse = ForecastMetrics.Compute(test, forecast, train, 12).Rmse;
+        double naive = ForecastMetrics.Compute(test, Baselines.Naive(train, 12), train, 12).Rmse;
+        Assert.True(rmse < 0.5 * naive, $"{model}: RMSE {rmse:F3} against the naive forecast's {naive:F3}");
+
+        var reloaded = Forecaster.FromConfig(Checkpoint.ReadConfig(Path.Combine(folder, model, "last")));
+        Checkpoint.LoadModel(Path.Combine(folder, model, "last"), reloaded.Network);
+        Assert.Equal(forecast, reloaded.Forecast(train, 12));
+    }
+
+    [Fact]
+    public void CommandLineTrainsPredictsAndReportsBadCells()
+    {
+        string csv = Path.Combine(folder, "series.csv");
+        var series = SeasonalSeries(60);
+        File.WriteAllLines(csv, ["\"Month\",\"Value\"", .. series.Select((v, t) => $"\"m{t}\",{v.ToString(System.Globalization.CultureInfo.InvariantCulture)}")]);
+        string run = Path.Combine(folder, "run");
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6", "--horizon", "3", "--test-size", "6",
+            "--epochs", "3", "--hidden", "4", "--out", run, "--threads", "1"));
+        var lines = File.ReadAllLines(Path.Combine(run, "forecast.csv"));
+        Assert.Equal(7, lines.Length);
+        Assert.StartsWith("date,actual,lstm (this run),mlp on the window,naive", lines[0]);
+        Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)", "seasonal naive (s = 12)");
+
+        string output = Path.Combine(folder, "next.csv");
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value", "--steps", "5", "--out", output));
+        Assert.Equal(6, File.ReadAllLines(output).Length);
+
+        File.WriteAllText(csv, "Month,Value\nm0,1\nm1,oops\n");
+        Assert.Equal(1, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--out", Path.Combine(folder, "bad")));
+        var e = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Value", null));
+        Assert.Contains("line 3", e.Message);
+        File.WriteAllText(csv, "Month,Value\nm0,1\nm1,\n");
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Value", null)).Message);
+        Assert.Contains("columns: Month, Value", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Passengers", null)).Message);
+    }
+}
