@@ -77,12 +77,14 @@ static class ForecastCommand
         var log = new Option<bool>("--log") { Description = "Model the logarithm of the series." };
         var difference = new Option<int>("--difference") { Description = "Difference at this lag (1, or the season for seasonal differencing; 0: none).", DefaultValueFactory = _ => 0 };
         var seed = new Option<ulong>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
+        var walkForward = new Option<bool>("--walk-forward") { Description = "Score one-step-ahead forecasts made from the actual history at each test point, instead of one forecast from the end of training." };
+        var validation = new Option<int>("--validation-size") { Description = "Last training values used to choose the best epoch (0: keep the last epoch).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
         var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
-            csv, target, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, threads, output, json,
+            csv, target, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, threads, output, json,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -98,25 +100,33 @@ static class ForecastCommand
             var actual = values[^test..];
             var options = new ForecasterOptions(r.GetValue(window), r.GetValue(horizon), r.GetValue(model)!, r.GetValue(hidden),
                 r.GetValue(scaling) switch { "standard" => ScalingKind.Standard, "none" => ScalingKind.None, _ => ScalingKind.MinMax },
-                r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch), r.GetValue(seed));
+                r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch), r.GetValue(seed), r.GetValue(validation));
             string folder = r.GetValue(output)!;
             var forecaster = new Forecaster(options);
             AnsiConsole.MarkupLineInterpolated($"[bold]{Path.GetFileName(r.GetValue(csv))}[/], column {r.GetValue(target)}: {train.Length} training values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
             var result = TrainingOptions.Run((observer, token) => forecaster.Fit(train, new TrainerOptions { OutputDirectory = folder, LogEvery = 50 }, observer, token));
             if (result.Outcome == TrainingOutcome.Interrupted) return 130;
 
-            var forecasts = new List<(string Name, double[] Values)> { ($"{options.Model} (this run)", forecaster.Forecast(train, test)) };
+            // the test period forecast from the end of the training part, or (walk-forward) one step at a time from the actual history
+            bool walk = r.GetValue(walkForward);
+            double[] Predict(Func<double[], int, double[]> model) =>
+                walk ? Enumerable.Range(train.Length, test).Select(t => model(values[..t], 1)[0]).ToArray() : model(train, test);
+            var forecasts = new List<(string Name, double[] Values)> { ($"{options.Model} (this run)", Predict((h, n) => forecaster.Forecast(h, n))) };
             if (options.Model != "mlp")
             {
                 var mlp = new Forecaster(options with { Model = "mlp" });
                 mlp.Fit(train);
-                forecasts.Add(("mlp on the window", mlp.Forecast(train, test)));
+                forecasts.Add(("mlp on the window", Predict((h, n) => mlp.Forecast(h, n))));
             }
-            forecasts.Add(("naive", Baselines.Naive(train, test)));
-            forecasts.Add(($"seasonal naive (s = {s})", Baselines.SeasonalNaive(train, test, s)));
-            forecasts.Add(($"AR({order})", Baselines.Autoregression(train, Baselines.FitAutoregression(train, order), test)));
+            var coefficients = Baselines.FitAutoregression(train, order);
+            forecasts.Add(("naive", Predict((h, n) => Baselines.Naive(h, n))));
+            forecasts.Add(($"seasonal naive (s = {s})", Predict((h, n) => Baselines.SeasonalNaive(h, n, s))));
+            forecasts.Add(($"AR({order})", Predict((h, n) => Baselines.Autoregression(h, coefficients, n))));
+            // in-sample one-step fit of the network over the training part
+            int first = options.Window + options.DifferenceLag;
+            var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1)[0]).ToArray();
 
-            var table = new Table().Title($"Test period: last {test} values, original units").AddColumn("model");
+            var table = new Table().Title($"Test period: last {test} values, original units{(walk ? ", one step ahead from the actual history" : "")}").AddColumn("model");
             foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
             var rows = new System.Text.Json.Nodes.JsonArray();
             foreach (var (name, forecast) in forecasts)
@@ -131,7 +141,7 @@ static class ForecastCommand
             WriteForecastCsv(Path.Combine(folder, "forecast.csv"), dates[^test..], actual, forecasts);
             var axis = Enumerable.Range(0, values.Length).Select(i => (double)i).ToArray();
             var testAxis = axis[^test..];
-            var series = new List<Series> { new("history", axis, values) };
+            var series = new List<Series> { new("history", axis, values), new($"{options.Model} fit (one step, training part)", axis[first..train.Length], fit) };
             series.AddRange(forecasts.Select(f => new Series(f.Name, testAxis, f.Values)));
             var files = Charts.Lines(Path.Combine(folder, "forecast"), $"{r.GetValue(target)}: test-period forecasts", $"time step ({dates[0]} = 0)", r.GetValue(target)!, series,
                 legend: ScottPlot.Alignment.UpperLeft);
@@ -174,7 +184,8 @@ static class ForecastCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string folder = r.GetValue(model)!;
-            string checkpoint = Directory.Exists(Path.Combine(folder, "last")) ? Path.Combine(folder, "last") : folder;
+            // the epoch chosen on validation when there was one, else the last
+            string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
             var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
             Checkpoint.LoadModel(checkpoint, forecaster.Network);
             var (dates, values) = ReadSeries(r.GetValue(csv)!, r.GetValue(target)!, r.GetValue(date));

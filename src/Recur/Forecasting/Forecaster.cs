@@ -18,13 +18,15 @@ namespace Recur.Forecasting;
 /// <param name="LearningRate">Adam's step size.</param>
 /// <param name="Batch">Windows per mini-batch.</param>
 /// <param name="Seed">Seed for initialisation and shuffling.</param>
+/// <param name="ValidationSize">When positive, the windows whose targets reach into the last this-many training values
+/// are held out; each epoch is scored on them and the weights of the best epoch are kept (early model selection).</param>
 public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string Model = "lstm", int Hidden = 32, ScalingKind Scaling = ScalingKind.MinMax,
-    bool Log = false, int DifferenceLag = 0, int Epochs = 300, float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1)
+    bool Log = false, int DifferenceLag = 0, int Epochs = 300, float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1, int ValidationSize = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0) || DifferenceLag < 0)
+        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0) || DifferenceLag < 0 || ValidationSize < 0)
             throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must be positive and the difference lag non-negative ({this}).");
         if (Model is not ("lstm" or "gru" or "rnn" or "mlp")) throw new ArgumentException($"Forecaster: model '{Model}' is not lstm, gru, rnn or mlp.");
     }
@@ -73,7 +75,7 @@ public sealed class Forecaster
     {
         ["architecture"] = "forecaster", ["window"] = Options.Window, ["horizon"] = Options.Horizon, ["model"] = Options.Model, ["hidden_size"] = Options.Hidden,
         ["scaling"] = Options.Scaling.ToString(), ["log"] = Options.Log, ["difference_lag"] = Options.DifferenceLag, ["epochs"] = Options.Epochs,
-        ["lr"] = Options.LearningRate, ["batch"] = Options.Batch, ["seed"] = Options.Seed,
+        ["lr"] = Options.LearningRate, ["batch"] = Options.Batch, ["seed"] = Options.Seed, ["validation_size"] = Options.ValidationSize,
         ["scaler_offset"] = Scaler.Offset, ["scaler_scale"] = Scaler.Scale,
     };
 
@@ -85,7 +87,7 @@ public sealed class Forecaster
             if ((string?)config["architecture"] != "forecaster") throw new InvalidDataException($"architecture is '{config["architecture"]}', not 'forecaster'.");
             var options = new ForecasterOptions((int)config["window"]!, (int)config["horizon"]!, (string)config["model"]!, (int)config["hidden_size"]!,
                 Enum.Parse<ScalingKind>((string)config["scaling"]!), (bool)config["log"]!, (int)config["difference_lag"]!, (int)config["epochs"]!,
-                (float)config["lr"]!, (int)config["batch"]!, (ulong)config["seed"]!);
+                (float)config["lr"]!, (int)config["batch"]!, (ulong)config["seed"]!, (int?)config["validation_size"] ?? 0);
             var forecaster = new Forecaster(options);
             forecaster.Scaler = Scaler.From(options.Scaling, (double)config["scaler_offset"]!, (double)config["scaler_scale"]!);
             return forecaster;
@@ -117,10 +119,17 @@ public sealed class Forecaster
         Scaler = Scaler.Fit(z, Options.Scaling);
         var scaled = z.Select(Scaler.Transform).ToArray();
         var (inputs, targets, count) = Windows.Make(scaled, Options.Window, Options.Horizon);
-        var task = new WindowTask(this, inputs, targets, count);
+        // windows whose last target lies in the last ValidationSize values are held out for model selection
+        int trainCount = Options.ValidationSize > 0 ? Math.Max(0, scaled.Length - Options.ValidationSize - Options.Window - Options.Horizon + 1) : count;
+        if (Options.ValidationSize > 0 && (trainCount < 1 || trainCount >= count))
+            throw new ArgumentException($"Forecaster: a validation part of {Options.ValidationSize} leaves {trainCount} of {count} windows for training.");
+        var task = new WindowTask(this, inputs, targets, trainCount, count);
         var options = (trainerOptions ?? new TrainerOptions()) with { Epochs = Options.Epochs, Seed = Options.Seed, ClipNorm = trainerOptions?.ClipNorm ?? 1f };
         var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options, observer: observer);
-        return trainer.Fit(cancellation);
+        var result = trainer.Fit(cancellation);
+        // the trainer also writes these weights to best/ when it has an output directory
+        if (task.Best != null) network.LoadStateDict(task.Best);
+        return result;
     }
 
     /// <summary>
@@ -168,17 +177,38 @@ public sealed class Forecaster
         return Tensor.FromArray(x, Options.Window, batch, 1);
     }
 
-    /// <summary>Trains on the windows of the training part; no validation (the test period is scored after training).</summary>
-    sealed class WindowTask(Forecaster owner, float[] inputs, float[] targets, int count) : ITrainingTask<int[]>
+    /// <summary>
+    /// Trains on windows [0, trainCount) and, when there are more, scores windows [trainCount, count) after each epoch,
+    /// keeping a copy of the best weights.
+    /// </summary>
+    sealed class WindowTask(Forecaster owner, float[] inputs, float[] targets, int trainCount, int count) : ITrainingTask<int[]>
     {
+        double bestLoss = double.PositiveInfinity;
+
+        public Dictionary<string, Tensor>? Best { get; private set; }
         public Module Model => owner.network;
         public JsonObject Config => owner.Config;
-        public int BatchesPerEpoch => (count + owner.Options.Batch - 1) / owner.Options.Batch;
-        public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(count, owner.Options.Batch, shuffle);
+        public int BatchesPerEpoch => (trainCount + owner.Options.Batch - 1) / owner.Options.Batch;
+        public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(trainCount, owner.Options.Batch, shuffle);
         public int Count(int[] batch) => batch.Length;
-        public IReadOnlyDictionary<string, double>? Evaluate() => null;
+        public Tensor Loss(int[] batch, TrainingContext context) => BatchLoss(batch);
 
-        public Tensor Loss(int[] batch, TrainingContext context)
+        public IReadOnlyDictionary<string, double>? Evaluate()
+        {
+            if (trainCount == count) return null;
+            double loss;
+            owner.network.Eval();
+            using (GradMode.NoGrad()) loss = BatchLoss(Enumerable.Range(trainCount, count - trainCount).ToArray()).Item();
+            owner.network.Train();
+            if (loss < bestLoss)
+            {
+                bestLoss = loss;
+                Best = owner.network.StateDict().ToDictionary(p => p.Key, p => p.Value.Detach().Clone());
+            }
+            return new Dictionary<string, double> { ["loss"] = loss };
+        }
+
+        Tensor BatchLoss(int[] batch)
         {
             int w = owner.Options.Window, h = owner.Options.Horizon;
             var x = new float[batch.Length * w];

@@ -70,21 +70,24 @@ public sealed class ForecastingTests : IDisposable
     static double[] SeasonalSeries(int n) => Enumerable.Range(0, n).Select(t => 100 + 0.5 * t + 10 * Math.Sin(2 * Math.PI * t / 12)).ToArray();
 
     [Theory]
-    [InlineData("lstm")]
-    [InlineData("mlp")]
-    public void ForecasterLearnsASeasonalSeriesAndReloadsExactly(string model)
+    [InlineData("lstm", 12)]
+    [InlineData("mlp", 0)]
+    public void ForecasterLearnsASeasonalSeriesAndReloadsExactly(string model, int validation)
     {
         var series = SeasonalSeries(96);
         var (train, test) = (series[..84], series[84..]);
-        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 6, Model: model, Hidden: 16, DifferenceLag: 1, Epochs: 60, LearningRate: 1e-2f));
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 6, Model: model, Hidden: 16, DifferenceLag: 1, Epochs: 60, LearningRate: 1e-2f,
+            ValidationSize: validation));
         forecaster.Fit(train, new TrainerOptions { OutputDirectory = Path.Combine(folder, model) });
         var forecast = forecaster.Forecast(train, 12);
         double rmse = ForecastMetrics.Compute(test, forecast, train, 12).Rmse;
         double naive = ForecastMetrics.Compute(test, Baselines.Naive(train, 12), train, 12).Rmse;
         Assert.True(rmse < 0.5 * naive, $"{model}: RMSE {rmse:F3} against the naive forecast's {naive:F3}");
 
-        var reloaded = Forecaster.FromConfig(Checkpoint.ReadConfig(Path.Combine(folder, model, "last")));
-        Checkpoint.LoadModel(Path.Combine(folder, model, "last"), reloaded.Network);
+        // with a validation part the forecaster keeps the best epoch's weights, which the trainer saved in best/
+        string kept = Path.Combine(folder, model, validation > 0 ? "best" : "last");
+        var reloaded = Forecaster.FromConfig(Checkpoint.ReadConfig(kept));
+        Checkpoint.LoadModel(kept, reloaded.Network);
         Assert.Equal(forecast, reloaded.Forecast(train, 12));
     }
 
@@ -101,6 +104,13 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(7, lines.Length);
         Assert.StartsWith("date,actual,lstm (this run),mlp on the window,naive", lines[0]);
         Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)", "seasonal naive (s = 12)");
+
+        // walk-forward: every model forecasts one step from the actual history, so the naive column is the previous actual value
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6", "--horizon", "1", "--test-size", "6",
+            "--epochs", "2", "--hidden", "4", "--walk-forward", "--out", Path.Combine(folder, "walk"), "--threads", "1"));
+        var walk = File.ReadAllLines(Path.Combine(folder, "walk", "forecast.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
+        for (int i = 0; i < walk.Length; i++)
+            Assert.Equal(series[54 + i - 1], double.Parse(walk[i][4], System.Globalization.CultureInfo.InvariantCulture), 12);
 
         string output = Path.Combine(folder, "next.csv");
         Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value", "--steps", "5", "--out", output));
