@@ -78,13 +78,14 @@ static class ForecastCommand
         var difference = new Option<int>("--difference") { Description = "Difference at this lag (1, or the season for seasonal differencing; 0: none).", DefaultValueFactory = _ => 0 };
         var seed = new Option<ulong>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
         var walkForward = new Option<bool>("--walk-forward") { Description = "Score one-step-ahead forecasts made from the actual history at each test point, instead of one forecast from the end of training." };
+        var ensemble = new Option<int>("--ensemble") { Description = "Train this many networks (seeds seed, seed + 1, …) and average their forecasts.", DefaultValueFactory = _ => 1 };
         var validation = new Option<int>("--validation-size") { Description = "Last training values used to choose the best epoch (0: keep the last epoch).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
         var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
-            csv, target, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, threads, output, json,
+            csv, target, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, json,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -102,16 +103,26 @@ static class ForecastCommand
                 r.GetValue(scaling) switch { "standard" => ScalingKind.Standard, "none" => ScalingKind.None, _ => ScalingKind.MinMax },
                 r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch), r.GetValue(seed), r.GetValue(validation));
             string folder = r.GetValue(output)!;
-            var forecaster = new Forecaster(options);
+            int members = r.GetValue(ensemble);
+            if (members < 1) throw new UsageException("--ensemble must be positive.");
             AnsiConsole.MarkupLineInterpolated($"[bold]{Path.GetFileName(r.GetValue(csv))}[/], column {r.GetValue(target)}: {train.Length} training values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
-            var result = TrainingOptions.Run((observer, token) => forecaster.Fit(train, new TrainerOptions { OutputDirectory = folder, LogEvery = 50 }, observer, token));
-            if (result.Outcome == TrainingOutcome.Interrupted) return 130;
+            // an ensemble trains one forecaster per seed (seed, seed + 1, …), each in its own folder, and averages their forecasts
+            var trained = new List<Forecaster>();
+            for (int k = 0; k < members; k++)
+            {
+                var member = new Forecaster(options with { Seed = options.Seed + (ulong)k });
+                string memberFolder = members == 1 ? folder : Path.Combine(folder, $"member-{k + 1}");
+                var result = TrainingOptions.Run((observer, token) => member.Fit(train, new TrainerOptions { OutputDirectory = memberFolder, LogEvery = 50 }, observer, token));
+                if (result.Outcome == TrainingOutcome.Interrupted) return 130;
+                trained.Add(member);
+            }
+            var forecaster = new EnsembleForecast(trained);
 
             // the test period forecast from the end of the training part, or (walk-forward) one step at a time from the actual history
             bool walk = r.GetValue(walkForward);
             double[] Predict(Func<double[], int, double[]> model) =>
                 walk ? Enumerable.Range(train.Length, test).Select(t => model(values[..t], 1)[0]).ToArray() : model(train, test);
-            var forecasts = new List<(string Name, double[] Values)> { ($"{options.Model} (this run)", Predict((h, n) => forecaster.Forecast(h, n))) };
+            var forecasts = new List<(string Name, double[] Values)> { (members == 1 ? $"{options.Model} (this run)" : $"{options.Model} (ensemble of {members})", Predict((h, n) => forecaster.Forecast(h, n))) };
             if (options.Model != "mlp")
             {
                 var mlp = new Forecaster(options with { Model = "mlp" });
@@ -185,9 +196,8 @@ static class ForecastCommand
         {
             string folder = r.GetValue(model)!;
             // the epoch chosen on validation when there was one, else the last
-            string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
-            var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
-            Checkpoint.LoadModel(checkpoint, forecaster.Network);
+            var memberFolders = Directory.Exists(folder) ? Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray() : [];
+            var forecaster = new EnsembleForecast((memberFolders.Length > 0 ? memberFolders : [folder]).Select(LoadMember).ToList());
             var (dates, values) = ReadSeries(r.GetValue(csv)!, r.GetValue(target)!, r.GetValue(date));
             int count = r.GetValue(steps);
             if (count < 1) throw new UsageException("--steps must be positive.");
@@ -201,6 +211,30 @@ static class ForecastCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Loads one trained forecaster: the epoch chosen on validation (best/) when there is one, else the last.</summary>
+    static Forecaster LoadMember(string folder)
+    {
+        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
+        var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
+        Checkpoint.LoadModel(checkpoint, forecaster.Network);
+        return forecaster;
+    }
+
+    /// <summary>The mean of several forecasters' forecasts (one member: that forecaster).</summary>
+    sealed class EnsembleForecast(IReadOnlyList<Forecaster> members)
+    {
+        public double[] Forecast(ReadOnlySpan<double> history, int steps)
+        {
+            var sum = new double[steps];
+            foreach (var member in members)
+            {
+                var f = member.Forecast(history, steps);
+                for (int i = 0; i < steps; i++) sum[i] += f[i];
+            }
+            return sum.Select(v => v / members.Count).ToArray();
+        }
     }
 
     static string F(double v) => double.IsNaN(v) ? "–" : v.ToString("F2", CultureInfo.InvariantCulture);

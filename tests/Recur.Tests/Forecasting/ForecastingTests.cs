@@ -116,6 +116,21 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value", "--steps", "5", "--out", output));
         Assert.Equal(6, File.ReadAllLines(output).Length);
 
+        // an ensemble keeps one folder per member and predicts their mean
+        string ensemble = Path.Combine(folder, "ensemble");
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6", "--horizon", "3", "--test-size", "6",
+            "--epochs", "2", "--hidden", "4", "--ensemble", "2", "--out", ensemble, "--threads", "1"));
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", ensemble, "--csv", csv, "--target", "Value", "--steps", "4", "--out", output));
+        var predicted = File.ReadAllLines(output).Skip(1).Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var memberForecasts = new[] { "member-1", "member-2" }.Select(m =>
+        {
+            var f = Forecaster.FromConfig(Checkpoint.ReadConfig(Path.Combine(ensemble, m, "last")));
+            Checkpoint.LoadModel(Path.Combine(ensemble, m, "last"), f.Network);
+            return f.Forecast(series, 4);
+        }).ToArray();
+        Assert.NotEqual(memberForecasts[0], memberForecasts[1]); // different seeds
+        for (int i = 0; i < 4; i++) Assert.Equal((memberForecasts[0][i] + memberForecasts[1][i]) / 2, predicted[i], 9);
+
         File.WriteAllText(csv, "Month,Value\nm0,1\nm1,oops\n");
         Assert.Equal(1, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--out", Path.Combine(folder, "bad")));
         var e = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Value", null));
