@@ -20,33 +20,46 @@ static class ForecastCommand
     /// <summary>Reads a date column and a numeric target column; gaps and non-numeric cells are errors naming the line.</summary>
     internal static (string[] Dates, double[] Values) ReadSeries(string path, string target, string? dateColumn)
     {
+        var (dates, columns) = ReadColumns(path, [target], dateColumn);
+        return (dates, columns[0]);
+    }
+
+    /// <summary>Reads a date column and numeric columns by name; gaps and non-numeric cells are errors naming the line and column.</summary>
+    internal static (string[] Dates, double[][] Columns) ReadColumns(string path, string[] names, string? dateColumn)
+    {
         if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
         using var csv = CsvReader.FromFile(path, new CsvReaderOptions { TrackLineNumbers = true, TrimWhitespace = true });
         string[] header;
         try { header = csv.Headers.ToArray(); }
         catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed header ({e.Message})."); }
         if (header.Length == 0) throw new InvalidDataException($"{path}: no header line.");
-        int targetIndex = Array.IndexOf(header, target);
-        if (targetIndex < 0) throw new InvalidDataException($"{path}: no column '{target}' (columns: {string.Join(", ", header)}).");
-        int dateIndex = dateColumn is null ? (targetIndex == 0 ? -1 : 0) : Array.IndexOf(header, dateColumn);
+        var indices = names.Select(n => Array.IndexOf(header, n) is int i and >= 0 ? i
+            : throw new InvalidDataException($"{path}: no column '{n}' (columns: {string.Join(", ", header)}).")).ToArray();
+        int dateIndex = dateColumn is null ? (indices.Contains(0) ? -1 : 0) : Array.IndexOf(header, dateColumn);
         if (dateColumn != null && dateIndex < 0) throw new InvalidDataException($"{path}: no date column '{dateColumn}' (columns: {string.Join(", ", header)}).");
         var dates = new List<string>();
-        var values = new List<double>();
+        var columns = names.Select(_ => new List<double>()).ToArray();
         while (true)
         {
             try { if (!csv.Read()) break; }
             catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed CSV ({e.Message})."); }
             long line = csv.LineNumber;
-            string? cell = targetIndex < csv.FieldCount ? csv.GetString(targetIndex) : null;
-            if (string.IsNullOrWhiteSpace(cell)) throw new InvalidDataException($"{path}, line {line}: the '{target}' cell is empty or missing (a gap in the series).");
-            if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
-                throw new InvalidDataException($"{path}, line {line}: '{cell}' in column '{target}' is not a number.");
-            values.Add(value);
-            dates.Add(dateIndex >= 0 && dateIndex < csv.FieldCount ? csv.GetString(dateIndex) : (values.Count - 1).ToString(CultureInfo.InvariantCulture));
+            for (int k = 0; k < names.Length; k++)
+            {
+                string? cell = indices[k] < csv.FieldCount ? csv.GetString(indices[k]) : null;
+                if (string.IsNullOrWhiteSpace(cell)) throw new InvalidDataException($"{path}, line {line}: the '{names[k]}' cell is empty or missing (a gap in the series).");
+                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+                    throw new InvalidDataException($"{path}, line {line}: '{cell}' in column '{names[k]}' is not a number.");
+                columns[k].Add(value);
+            }
+            dates.Add(dateIndex >= 0 && dateIndex < csv.FieldCount ? csv.GetString(dateIndex) : dates.Count.ToString(CultureInfo.InvariantCulture));
         }
-        if (values.Count == 0) throw new InvalidDataException($"{path}: no rows.");
-        return (dates.ToArray(), values.ToArray());
+        if (dates.Count == 0) throw new InvalidDataException($"{path}: no rows.");
+        return (dates.ToArray(), columns.Select(c => c.ToArray()).ToArray());
     }
+
+    static string[] CovariateNames(string? list) =>
+        list is null ? [] : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public static Command Create()
     {
@@ -60,6 +73,7 @@ static class ForecastCommand
     {
         var csv = new Option<string>("--csv") { Description = "CSV file with a header.", Required = true };
         var target = new Option<string>("--target") { Description = "Column to forecast.", Required = true };
+        var covariateList = new Option<string?>("--covariates") { Description = "Comma-separated columns the model also sees over the window (forecasts then reach at most --horizon steps)." };
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
         var window = new Option<int>("--window") { Description = "Past values the model sees.", DefaultValueFactory = _ => 12 };
         var horizon = new Option<int>("--horizon") { Description = "Values predicted at once (longer forecasts continue recursively).", DefaultValueFactory = _ => 12 };
@@ -85,13 +99,16 @@ static class ForecastCommand
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
         var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
-            csv, target, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, json,
+            csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, json,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(threads) < 1) throw new UsageException("--threads must be positive.");
             Parallelism.MaxThreads = r.GetValue(threads);
-            var (dates, values) = ReadSeries(r.GetValue(csv)!, r.GetValue(target)!, r.GetValue(date));
+            var covariateNames = CovariateNames(r.GetValue(covariateList));
+            var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames], r.GetValue(date));
+            var values = columns[0];
+            var covariates = columns[1..];
             int test = r.GetValue(testSize), s = r.GetValue(season);
             int order = r.GetValue(arOrder) > 0 ? r.GetValue(arOrder) : s;
             if (test < 1 || s < 1) throw new UsageException("--test-size and --season must be positive.");
@@ -101,7 +118,8 @@ static class ForecastCommand
             var actual = values[^test..];
             var options = new ForecasterOptions(r.GetValue(window), r.GetValue(horizon), r.GetValue(model)!, r.GetValue(hidden),
                 r.GetValue(scaling) switch { "standard" => ScalingKind.Standard, "none" => ScalingKind.None, _ => ScalingKind.MinMax },
-                r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch), r.GetValue(seed), r.GetValue(validation));
+                r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch), r.GetValue(seed), r.GetValue(validation), covariates.Length);
+            double[][] CovariatesUpTo(int t) => covariates.Select(c => c[..t]).ToArray();
             string folder = r.GetValue(output)!;
             int members = r.GetValue(ensemble);
             if (members < 1) throw new UsageException("--ensemble must be positive.");
@@ -112,7 +130,7 @@ static class ForecastCommand
             {
                 var member = new Forecaster(options with { Seed = options.Seed + (ulong)k });
                 string memberFolder = members == 1 ? folder : Path.Combine(folder, $"member-{k + 1}");
-                var result = TrainingOptions.Run((observer, token) => member.Fit(train, new TrainerOptions { OutputDirectory = memberFolder, LogEvery = 50 }, observer, token));
+                var result = TrainingOptions.Run((observer, token) => member.Fit(train, new TrainerOptions { OutputDirectory = memberFolder, LogEvery = 50 }, observer, token, CovariatesUpTo(train.Length)));
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
                 trained.Add(member);
             }
@@ -122,12 +140,12 @@ static class ForecastCommand
             bool walk = r.GetValue(walkForward);
             double[] Predict(Func<double[], int, double[]> model) =>
                 walk ? Enumerable.Range(train.Length, test).Select(t => model(values[..t], 1)[0]).ToArray() : model(train, test);
-            var forecasts = new List<(string Name, double[] Values)> { (members == 1 ? $"{options.Model} (this run)" : $"{options.Model} (ensemble of {members})", Predict((h, n) => forecaster.Forecast(h, n))) };
+            var forecasts = new List<(string Name, double[] Values)> { (members == 1 ? $"{options.Model} (this run)" : $"{options.Model} (ensemble of {members})", Predict((h, n) => forecaster.Forecast(h, n, CovariatesUpTo(h.Length)))) };
             if (options.Model != "mlp")
             {
                 var mlp = new Forecaster(options with { Model = "mlp" });
-                mlp.Fit(train);
-                forecasts.Add(("mlp on the window", Predict((h, n) => mlp.Forecast(h, n))));
+                mlp.Fit(train, covariates: CovariatesUpTo(train.Length));
+                forecasts.Add(("mlp on the window", Predict((h, n) => mlp.Forecast(h, n, CovariatesUpTo(h.Length)))));
             }
             var coefficients = Baselines.FitAutoregression(train, order);
             forecasts.Add(("naive", Predict((h, n) => Baselines.Naive(h, n))));
@@ -135,7 +153,7 @@ static class ForecastCommand
             forecasts.Add(($"AR({order})", Predict((h, n) => Baselines.Autoregression(h, coefficients, n))));
             // in-sample one-step fit of the network over the training part
             int first = options.Window + options.DifferenceLag;
-            var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1)[0]).ToArray();
+            var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1, CovariatesUpTo(t))[0]).ToArray();
 
             var table = new Table().Title($"Test period: last {test} values, original units{(walk ? ", one step ahead from the actual history" : "")}").AddColumn("model");
             foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
@@ -188,20 +206,21 @@ static class ForecastCommand
         var model = new Option<string>("--model") { Description = "Run folder of `recur forecast train` (or a checkpoint in it).", Required = true };
         var csv = new Option<string>("--csv") { Description = "CSV with the history to continue.", Required = true };
         var target = new Option<string>("--target") { Description = "Column to continue.", Required = true };
+        var covariateList = new Option<string?>("--covariates") { Description = "The covariate columns the model was trained with, in the same order." };
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
         var steps = new Option<int>("--steps") { Description = "Values to forecast after the last row.", DefaultValueFactory = _ => 12 };
         var output = new Option<string>("--out") { Description = "CSV of forecasts to write.", DefaultValueFactory = _ => "forecast.csv" };
-        var command = new Command("predict", "Forecast the values after the end of a series with a trained forecaster; writes a CSV.") { model, csv, target, date, steps, output };
+        var command = new Command("predict", "Forecast the values after the end of a series with a trained forecaster; writes a CSV.") { model, csv, target, covariateList, date, steps, output };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string folder = r.GetValue(model)!;
             // the epoch chosen on validation when there was one, else the last
             var memberFolders = Directory.Exists(folder) ? Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray() : [];
             var forecaster = new EnsembleForecast((memberFolders.Length > 0 ? memberFolders : [folder]).Select(LoadMember).ToList());
-            var (dates, values) = ReadSeries(r.GetValue(csv)!, r.GetValue(target)!, r.GetValue(date));
+            var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], r.GetValue(date));
             int count = r.GetValue(steps);
             if (count < 1) throw new UsageException("--steps must be positive.");
-            var forecast = forecaster.Forecast(values, count);
+            var forecast = forecaster.Forecast(columns[0], count, columns[1..]);
             var labels = Enumerable.Range(1, count).Select(k => $"+{k}").ToArray();
             WriteForecastCsv(r.GetValue(output)!, labels, null, [("forecast", forecast)]);
             var table = new Table().Title($"Forecast after {dates[^1]}").AddColumn("step").AddColumn(new TableColumn("forecast").RightAligned());
@@ -225,12 +244,12 @@ static class ForecastCommand
     /// <summary>The mean of several forecasters' forecasts (one member: that forecaster).</summary>
     sealed class EnsembleForecast(IReadOnlyList<Forecaster> members)
     {
-        public double[] Forecast(ReadOnlySpan<double> history, int steps)
+        public double[] Forecast(ReadOnlySpan<double> history, int steps, IReadOnlyList<double[]>? covariates = null)
         {
             var sum = new double[steps];
             foreach (var member in members)
             {
-                var f = member.Forecast(history, steps);
+                var f = member.Forecast(history, steps, covariates);
                 for (int i = 0; i < steps; i++) sum[i] += f[i];
             }
             return sum.Select(v => v / members.Count).ToArray();

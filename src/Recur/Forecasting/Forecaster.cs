@@ -20,13 +20,16 @@ namespace Recur.Forecasting;
 /// <param name="Seed">Seed for initialisation and shuffling.</param>
 /// <param name="ValidationSize">When positive, the windows whose targets reach into the last this-many training values
 /// are held out; each epoch is scored on them and the weights of the best epoch are kept (early model selection).</param>
+/// <param name="Covariates">Extra input series seen beside the target over the window (scaled, not logged or differenced).
+/// Their future is unknown, so with covariates a forecast reaches at most <paramref name="Horizon"/> steps ahead.</param>
 public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string Model = "lstm", int Hidden = 32, ScalingKind Scaling = ScalingKind.MinMax,
-    bool Log = false, int DifferenceLag = 0, int Epochs = 300, float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1, int ValidationSize = 0)
+    bool Log = false, int DifferenceLag = 0, int Epochs = 300, float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1, int ValidationSize = 0,
+    int Covariates = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0) || DifferenceLag < 0 || ValidationSize < 0)
+        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0) || DifferenceLag < 0 || ValidationSize < 0 || Covariates < 0)
             throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must be positive and the difference lag non-negative ({this}).");
         if (Model is not ("lstm" or "gru" or "rnn" or "mlp")) throw new ArgumentException($"Forecaster: model '{Model}' is not lstm, gru, rnn or mlp.");
     }
@@ -48,6 +51,12 @@ public sealed class Forecaster
     /// <summary>The scaling fitted on the training part (of the transformed series).</summary>
     public Scaler Scaler { get; private set; }
 
+    /// <summary>The scalings of the covariates, fitted on the training part.</summary>
+    public Scaler[] CovariateScalers { get; private set; } = [];
+
+    /// <summary>Input features per step: the target and the covariates.</summary>
+    int Features => 1 + Options.Covariates;
+
     /// <summary>The network (parameters <c>rnn.*</c> and <c>head.*</c>, or <c>hidden.*</c> and <c>head.*</c> for the MLP).</summary>
     public Module Network => network;
 
@@ -60,12 +69,12 @@ public sealed class Forecaster
         var random = new RandomGenerator(options.Seed);
         if (options.Model == "mlp")
         {
-            var mlp = new WindowMlp(options.Window, options.Hidden, options.Horizon, random);
+            var mlp = new WindowMlp(options.Window * (1 + options.Covariates), options.Hidden, options.Horizon, random);
             (network, forward) = (mlp, mlp.Forward);
         }
         else
         {
-            var model = new SequenceModel(new SequenceModelConfig(options.Model, 1, options.Hidden, options.Horizon), random);
+            var model = new SequenceModel(new SequenceModelConfig(options.Model, 1 + options.Covariates, options.Hidden, options.Horizon), random);
             (network, forward) = (model, model.Forward);
         }
     }
@@ -76,7 +85,8 @@ public sealed class Forecaster
         ["architecture"] = "forecaster", ["window"] = Options.Window, ["horizon"] = Options.Horizon, ["model"] = Options.Model, ["hidden_size"] = Options.Hidden,
         ["scaling"] = Options.Scaling.ToString(), ["log"] = Options.Log, ["difference_lag"] = Options.DifferenceLag, ["epochs"] = Options.Epochs,
         ["lr"] = Options.LearningRate, ["batch"] = Options.Batch, ["seed"] = Options.Seed, ["validation_size"] = Options.ValidationSize,
-        ["scaler_offset"] = Scaler.Offset, ["scaler_scale"] = Scaler.Scale,
+        ["scaler_offset"] = Scaler.Offset, ["scaler_scale"] = Scaler.Scale, ["covariates"] = Options.Covariates,
+        ["covariate_scalers"] = new JsonArray(CovariateScalers.Select(c => (JsonNode)new JsonArray(c.Offset, c.Scale)).ToArray()),
     };
 
     /// <summary>Rebuilds a forecaster (untrained weights, fitted scaler) from <see cref="Config"/>; load the weights with <see cref="Checkpoint.LoadModel"/>.</summary>
@@ -87,9 +97,11 @@ public sealed class Forecaster
             if ((string?)config["architecture"] != "forecaster") throw new InvalidDataException($"architecture is '{config["architecture"]}', not 'forecaster'.");
             var options = new ForecasterOptions((int)config["window"]!, (int)config["horizon"]!, (string)config["model"]!, (int)config["hidden_size"]!,
                 Enum.Parse<ScalingKind>((string)config["scaling"]!), (bool)config["log"]!, (int)config["difference_lag"]!, (int)config["epochs"]!,
-                (float)config["lr"]!, (int)config["batch"]!, (ulong)config["seed"]!, (int?)config["validation_size"] ?? 0);
+                (float)config["lr"]!, (int)config["batch"]!, (ulong)config["seed"]!, (int?)config["validation_size"] ?? 0, (int?)config["covariates"] ?? 0);
             var forecaster = new Forecaster(options);
             forecaster.Scaler = Scaler.From(options.Scaling, (double)config["scaler_offset"]!, (double)config["scaler_scale"]!);
+            forecaster.CovariateScalers = (config["covariate_scalers"]?.AsArray() ?? []).Select(c => Scaler.From(options.Scaling, (double)c![0]!, (double)c[1]!)).ToArray();
+            if (forecaster.CovariateScalers.Length != options.Covariates) throw new InvalidDataException($"{options.Covariates} covariates but {forecaster.CovariateScalers.Length} scalers.");
             return forecaster;
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
@@ -113,12 +125,18 @@ public sealed class Forecaster
     /// shared trainer; <paramref name="trainerOptions"/> sets where checkpoints and metrics go (epochs and seed come from
     /// <see cref="Options"/>).
     /// </summary>
-    public TrainingResult Fit(ReadOnlySpan<double> training, TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null, CancellationToken cancellation = default)
+    public TrainingResult Fit(ReadOnlySpan<double> training, TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null, CancellationToken cancellation = default,
+        IReadOnlyList<double[]>? covariates = null)
     {
+        CheckCovariates(covariates, training.Length);
         var z = Transform(training);
         Scaler = Scaler.Fit(z, Options.Scaling);
         var scaled = z.Select(Scaler.Transform).ToArray();
-        var (inputs, targets, count) = Windows.Make(scaled, Options.Window, Options.Horizon);
+        // covariates line up with the transformed target: differencing drops its first lag values
+        CovariateScalers = (covariates ?? []).Select(c => Scaler.Fit(c.AsSpan(Options.DifferenceLag), Options.Scaling)).ToArray();
+        var features = StepFeatures(scaled, covariates, CovariateScalers);
+        var (_, targets, count) = Windows.Make(scaled, Options.Window, Options.Horizon);
+        var inputs = WindowInputs(features, count);
         // windows whose last target lies in the last ValidationSize values are held out for model selection
         int trainCount = Options.ValidationSize > 0 ? Math.Max(0, scaled.Length - Options.ValidationSize - Options.Window - Options.Horizon + 1) : count;
         if (Options.ValidationSize > 0 && (trainCount < 1 || trainCount >= count))
@@ -137,18 +155,23 @@ public sealed class Forecaster
     /// the window plus the difference lag): blocks of <see cref="ForecasterOptions.Horizon"/> values, each block's
     /// predictions fed back as history for the next.
     /// </summary>
-    public double[] Forecast(ReadOnlySpan<double> history, int steps)
+    public double[] Forecast(ReadOnlySpan<double> history, int steps, IReadOnlyList<double[]>? covariates = null)
     {
         int needed = Options.Window + Options.DifferenceLag;
         if (history.Length < needed) throw new ArgumentException($"Forecaster: needs at least {needed} values of history, got {history.Length}.");
         if (steps < 1) throw new ArgumentException($"Forecaster: steps must be positive, got {steps}.");
+        CheckCovariates(covariates, history.Length);
+        if (Options.Covariates > 0 && steps > Options.Horizon)
+            throw new ArgumentException($"Forecaster: with covariates a forecast reaches at most the horizon ({Options.Horizon} steps), since their future is unknown; asked for {steps}.");
         network.Eval();
         var original = history.ToArray().ToList();
         var forecast = new List<double>();
         while (forecast.Count < steps)
         {
             var z = Transform(original.ToArray());
-            var window = z[^Options.Window..].Select(v => (float)Scaler.Transform(v)).ToArray();
+            var scaled = z.Select(Scaler.Transform).ToArray();
+            var features = StepFeatures(scaled, covariates, CovariateScalers);
+            var window = WindowInputs(features[^Options.Window..], 1);
             float[] output;
             using (GradMode.NoGrad()) output = forward(Input(window, 1)).ToArray();
             var predicted = output.Select(v => Scaler.Inverse(v)).ToArray();
@@ -167,14 +190,46 @@ public sealed class Forecaster
         return forecast.ToArray();
     }
 
-    /// <summary>Windows [B, window] as the network's input: time-major [window, B, 1] for a recurrent model, [B, window] for the MLP.</summary>
+    void CheckCovariates(IReadOnlyList<double[]>? covariates, int length)
+    {
+        int given = covariates?.Count ?? 0;
+        if (given != Options.Covariates) throw new ArgumentException($"Forecaster: trained with {Options.Covariates} covariates, given {given}.");
+        foreach (var c in covariates ?? [])
+            if (c.Length != length) throw new ArgumentException($"Forecaster: a covariate has {c.Length} values, the target {length}.");
+    }
+
+    /// <summary>Per step [target, covariate 1, …], scaled; covariates skip the values differencing dropped from the target.</summary>
+    float[][] StepFeatures(double[] scaledTarget, IReadOnlyList<double[]>? covariates, Scaler[] scalers)
+    {
+        var steps = new float[scaledTarget.Length][];
+        for (int t = 0; t < steps.Length; t++)
+        {
+            steps[t] = new float[Features];
+            steps[t][0] = (float)scaledTarget[t];
+            for (int c = 0; c < Options.Covariates; c++) steps[t][1 + c] = (float)scalers[c].Transform(covariates![c][t + Options.DifferenceLag]);
+        }
+        return steps;
+    }
+
+    /// <summary>The first <paramref name="count"/> windows of per-step features, flattened [count, window·F].</summary>
+    float[] WindowInputs(float[][] features, int count)
+    {
+        int w = Options.Window, f = Features;
+        var inputs = new float[count * w * f];
+        for (int s = 0; s < count; s++)
+            for (int k = 0; k < w; k++) features[s + k].CopyTo(inputs, (s * w + k) * f);
+        return inputs;
+    }
+
+    /// <summary>Windows [B, window·F] as the network's input: time-major [window, B, F] for a recurrent model, [B, window·F] for the MLP.</summary>
     Tensor Input(float[] windows, int batch)
     {
-        if (Options.Model == "mlp") return Tensor.FromArray(windows, batch, Options.Window);
+        int w = Options.Window, f = Features;
+        if (Options.Model == "mlp") return Tensor.FromArray(windows, batch, w * f);
         var x = new float[windows.Length];
         for (int b = 0; b < batch; b++)
-            for (int t = 0; t < Options.Window; t++) x[t * batch + b] = windows[b * Options.Window + t];
-        return Tensor.FromArray(x, Options.Window, batch, 1);
+            for (int t = 0; t < w; t++) Array.Copy(windows, (b * w + t) * f, x, (t * batch + b) * f, f);
+        return Tensor.FromArray(x, w, batch, f);
     }
 
     /// <summary>
@@ -210,7 +265,7 @@ public sealed class Forecaster
 
         Tensor BatchLoss(int[] batch)
         {
-            int w = owner.Options.Window, h = owner.Options.Horizon;
+            int w = owner.Options.Window * owner.Features, h = owner.Options.Horizon;
             var x = new float[batch.Length * w];
             var y = new float[batch.Length * h];
             for (int i = 0; i < batch.Length; i++)

@@ -91,6 +91,38 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(forecast, reloaded.Forecast(train, 12));
     }
 
+    /// <summary>A target that follows a leading indicator one step later is predictable only with that covariate.</summary>
+    [Fact]
+    public void CovariatesCarryALeadingIndicator()
+    {
+        var random = new RandomGenerator(12);
+        const int n = 160;
+        var indicator = new double[n];
+        var target = new double[n];
+        for (int t = 1; t < n; t++)
+        {
+            indicator[t] = 0.3 * indicator[t - 1] + random.NextNormal();
+            target[t] = 2 * indicator[t - 1] + 0.05 * random.NextNormal();
+        }
+        double WalkForwardRmse(bool withCovariate)
+        {
+            var forecaster = new Forecaster(new ForecasterOptions(Window: 4, Horizon: 1, Model: "gru", Hidden: 16, Scaling: ScalingKind.Standard, Epochs: 40,
+                LearningRate: 1e-2f, Covariates: withCovariate ? 1 : 0));
+            double[][]? Upto(int t) => withCovariate ? [indicator[..t]] : null;
+            forecaster.Fit(target.AsSpan(0, 140), covariates: Upto(140));
+            var predictions = Enumerable.Range(140, 20).Select(t => forecaster.Forecast(target[..t], 1, Upto(t))[0]).ToArray();
+            return ForecastMetrics.Compute(target[140..], predictions, target[..140]).Rmse;
+        }
+        double with = WalkForwardRmse(true), without = WalkForwardRmse(false);
+        Assert.True(with < 0.4 * without, $"RMSE with the indicator {with:F3}, without {without:F3}");
+
+        var model = new Forecaster(new ForecasterOptions(Window: 4, Horizon: 2, Epochs: 1, Covariates: 1));
+        Assert.Throws<ArgumentException>(() => model.Fit(target, covariates: null));
+        model.Fit(target, covariates: [indicator]);
+        Assert.Contains("at most the horizon", Assert.Throws<ArgumentException>(() => model.Forecast(target, 3, [indicator])).Message);
+        Assert.Throws<ArgumentException>(() => model.Forecast(target, 1, [indicator[..10]]));
+    }
+
     [Fact]
     public void CommandLineTrainsPredictsAndReportsBadCells()
     {
@@ -130,6 +162,16 @@ public sealed class ForecastingTests : IDisposable
         }).ToArray();
         Assert.NotEqual(memberForecasts[0], memberForecasts[1]); // different seeds
         for (int i = 0; i < 4; i++) Assert.Equal((memberForecasts[0][i] + memberForecasts[1][i]) / 2, predicted[i], 9);
+
+        // a covariate column by name, in training and prediction
+        string withCovariate = Path.Combine(folder, "covariate.csv");
+        File.WriteAllLines(withCovariate, ["Month,Value,Lead", .. series.Select((v, t) => FormattableString.Invariant($"m{t},{v},{(t + 1 < series.Length ? series[t + 1] : v)}"))]);
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", withCovariate, "--target", "Value", "--covariates", "Lead", "--window", "6", "--horizon", "6",
+            "--test-size", "6", "--epochs", "2", "--hidden", "4", "--out", Path.Combine(folder, "cov"), "--threads", "1"));
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv", withCovariate, "--target", "Value", "--covariates", "Lead",
+            "--steps", "3", "--out", output));
+        Assert.Equal(1, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv", withCovariate, "--target", "Value", "--steps", "3", "--out", output));
+        Assert.Contains("column 'Missing'", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadColumns(withCovariate, ["Value", "Missing"], null)).Message);
 
         File.WriteAllText(csv, "Month,Value\nm0,1\nm1,oops\n");
         Assert.Equal(1, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--out", Path.Combine(folder, "bad")));
