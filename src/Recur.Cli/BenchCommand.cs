@@ -25,11 +25,12 @@ static class BenchCommand
         var rnnThreads = new Option<int>("--threads") { Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2 };
         var rnnSeconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
         var rnnJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var rnnMode = new Option<string?>("--mode") { Description = "Only the configurations of one cell: LSTM, GRU or RNN_TANH (no memory figure)." };
         var rnn = new Command("rnn", "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward.")
         {
-            rnnThreads, rnnSeconds, rnnJson,
+            rnnThreads, rnnSeconds, rnnJson, rnnMode,
         };
-        rnn.SetAction(r => RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson)));
+        rnn.SetAction(r => RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnMode)));
         bench.Subcommands.Add(rnn);
 
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };

@@ -75,23 +75,26 @@ static class RnnBench
             torch is null ? null : Math.Round(torch.baseline_mb), torch is null ? null : Math.Round(torch.peak_mb));
     }
 
-    public static int Run(int threads, double minSeconds, bool json)
+    public static int Run(int threads, double minSeconds, bool json, string? mode = null)
     {
+        // --mode keeps the configurations of one cell (for profiling); the memory figure comes with the full run only
+        var configs = Configs.Where(c => mode is null || c.Mode == mode).ToArray();
+        if (configs.Length == 0) { Console.Error.WriteLine($"recur: --mode {mode} matches no configuration (LSTM, GRU, RNN_TANH)."); return 2; }
         var peer = PythonPeer.Run<PeerTimes[]>("rnn.py",
-            new { configs = Configs.Select(c => new { mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }), min_seconds = minSeconds, threads },
+            new { configs = configs.Select(c => new { mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }), min_seconds = minSeconds, threads },
             threads, out string? problem);
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
         Parallelism.MaxThreads = threads;
         var rows = new List<Row>();
-        for (int i = 0; i < Configs.Length; i++)
+        for (int i = 0; i < configs.Length; i++)
         {
-            var c = Configs[i];
+            var c = configs[i];
             var (forward, train) = Measure(c, minSeconds);
             double sequenceSteps = (double)c.Steps * c.Batch;
             rows.Add(MakeRow(c, "forward", threads, forward, c.ForwardFlops, sequenceSteps, peer?[i].forward));
             rows.Add(MakeRow(c, "forward+backward", threads, train, 3 * c.ForwardFlops, sequenceSteps, peer?[i].train));
         }
-        var memory = MeasureMemory(threads);
+        var memory = mode is null ? MeasureMemory(threads) : null;
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new { speed = rows, memory }, new JsonSerializerOptions { WriteIndented = true }));
@@ -102,6 +105,7 @@ static class RnnBench
             table.AddRow(r.Config, r.Pass, r.Threads.ToString(), $"{r.RecurStepsPerSecond:N0}", $"{r.RecurGflops:F1}",
                 r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.Ratio?.ToString("F2") ?? "n/a");
         AnsiConsole.Write(table);
+        if (memory is null) return 0;
         var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB", "PyTorch peak (baseline) MiB");
         memoryTable.AddRow(memory.Config, $"{memory.RecurPeakMb} ({memory.RecurBaselineMb})",
             memory.TorchPeakMb is null ? "n/a" : $"{memory.TorchPeakMb} ({memory.TorchBaselineMb})");

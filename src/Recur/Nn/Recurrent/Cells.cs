@@ -38,7 +38,12 @@ internal readonly struct TanhCell : IRecurrentCell
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
         ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
     {
-        for (int j = 0; j < dh.Length; j++) dgi[j] = dh[j] * (1f - gates[j] * gates[j]);
+        // dgi = dh ⊙ (1 − h²), vectorised; the gates are read into scratch before dgi (which may alias them) is written
+        int n = dh.Length;
+        var derivative = scratch[..n];
+        TensorPrimitives.Multiply(gates[..n], gates[..n], derivative);
+        TensorPrimitives.Subtract(1f, derivative, derivative);
+        TensorPrimitives.Multiply(dh, derivative, dgi[..n]);
         dhPrev.Clear();
     }
 }
