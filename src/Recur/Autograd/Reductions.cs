@@ -48,6 +48,42 @@ public sealed partial class Tensor
         });
     }
 
+    /// <summary>
+    /// Maximum over <paramref name="axis"/>; the gradient flows to the first position holding the maximum (as a
+    /// subgradient). The axis is kept with size 1 when <paramref name="keepDim"/>.
+    /// </summary>
+    public Tensor Max(int axis, bool keepDim = false)
+    {
+        int ax = ShapeUtil.Axis(axis, Rank, "Max");
+        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        if (dim == 0) throw new ArgumentException($"Max: axis {ax} of {ShapeUtil.Format(shape)} is empty.");
+        var output = Zeros(ReducedShape(ax, keepDim));
+        var winners = new int[outer * inner];
+        ReadOnlySpan<float> xv = Span;
+        var ov = output.Span;
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int best = 0;
+                float value = xv[o * dim * inner + i];
+                for (int d = 1; d < dim; d++)
+                {
+                    float v = xv[(o * dim + d) * inner + i];
+                    if (v > value || float.IsNaN(v) && !float.IsNaN(value)) (value, best) = (v, d);
+                }
+                ov[o * inner + i] = value;
+                winners[o * inner + i] = best;
+            }
+        var x = this;
+        return Result(output, x, g =>
+        {
+            var gx = x.GradSpan();
+            ReadOnlySpan<float> gv = g.Span;
+            for (int o = 0; o < outer; o++)
+                for (int i = 0; i < inner; i++) gx[(o * dim + winners[o * inner + i]) * inner + i] += gv[o * inner + i];
+        });
+    }
+
     /// <summary>Mean over <paramref name="axis"/>.</summary>
     public Tensor Mean(int axis, bool keepDim = false) =>
         Sum(axis, keepDim) * (1f / Math.Max(shape[ShapeUtil.Axis(axis, Rank, "Mean")], 1));

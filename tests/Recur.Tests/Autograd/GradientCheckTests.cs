@@ -90,6 +90,27 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void MaxOverAnAxis()
+    {
+        // values 0.1 apart in a shuffled order: the maximum is unique and stays put under the finite-difference step
+        var values = Enumerable.Range(0, 60).Select(i => 0.1f * i - 3f).ToArray();
+        new RandomGenerator(19).Shuffle<float>(values);
+        var x = Tensor.FromArray(values, 3, 4, 5);
+        for (int axis = -3; axis < 3; axis++)
+        {
+            int a = axis;
+            Check(() => x.Max(a), x);
+            Check(() => x.Max(a, keepDim: true) * 2f, x);
+        }
+        var m = Tensor.FromArray([1f, 5f, 2f, 7f, 3f, 7f], 2, 3).Max(1);
+        Assert.Equal([5f, 7f], m.ToArray());
+        var y = Tensor.FromArray([1f, 5f, 5f], 3);
+        y.RequiresGrad = true;
+        y.Max(0).Backward();
+        Assert.Equal([0f, 1f, 0f], y.Grad!.ToArray()); // ties: the first maximum takes the gradient
+    }
+
+    [Fact]
     public void SoftmaxAndLogSoftmaxOnEveryAxis()
     {
         var x = Normal(10, 2, 3, 4);
