@@ -16,6 +16,7 @@ static class RecurCommand
         root.Subcommands.Add(HopfieldCommand.Create());
         root.Subcommands.Add(RbmCommand.Create());
         root.Subcommands.Add(ForecastCommand.Create());
+        root.Subcommands.Add(ClassifyCommand.Create());
         return root;
     }
 

@@ -1,0 +1,121 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Training;
+
+namespace Recur.Classification;
+
+/// <summary>Texts as token ids with one class each.</summary>
+/// <param name="Texts">Token ids per text (each non-empty).</param>
+/// <param name="Labels">Class index per text.</param>
+public sealed record LabelledTexts(int[][] Texts, int[] Labels)
+{
+    /// <summary>Number of texts.</summary>
+    public int Count => Texts.Length;
+}
+
+/// <summary>Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class, columns: predicted).</summary>
+public sealed record ClassificationReport(double Loss, double Accuracy, double[] Precision, double[] Recall, double[] F1, long[,] Confusion)
+{
+    /// <summary>Unweighted mean of the per-class F1 scores.</summary>
+    public double MacroF1 => F1.Average();
+
+    /// <summary>Builds the report from true and predicted classes.</summary>
+    public static ClassificationReport From(int classes, IReadOnlyList<int> truth, IReadOnlyList<int> predicted, double loss)
+    {
+        var confusion = new long[classes, classes];
+        for (int i = 0; i < truth.Count; i++) confusion[truth[i], predicted[i]]++;
+        var precision = new double[classes];
+        var recall = new double[classes];
+        var f1 = new double[classes];
+        long right = 0;
+        for (int c = 0; c < classes; c++)
+        {
+            long tp = confusion[c, c], predictedC = 0, actualC = 0;
+            for (int k = 0; k < classes; k++) { predictedC += confusion[k, c]; actualC += confusion[c, k]; }
+            right += tp;
+            precision[c] = predictedC == 0 ? 0 : (double)tp / predictedC;
+            recall[c] = actualC == 0 ? 0 : (double)tp / actualC;
+            f1[c] = precision[c] + recall[c] == 0 ? 0 : 2 * precision[c] * recall[c] / (precision[c] + recall[c]);
+        }
+        return new(loss, truth.Count == 0 ? 0 : (double)right / truth.Count, precision, recall, f1, confusion);
+    }
+}
+
+/// <summary>
+/// Trains a <see cref="TextClassifier"/> with the shared trainer: mini-batches of similar lengths (less padding), cross-entropy,
+/// validation by loss, accuracy and macro-F1.
+/// </summary>
+public sealed class ClassificationTask(TextClassifier model, LabelledTexts train, LabelledTexts? valid, int batchSize, JsonObject? extraConfig = null)
+    : ITrainingTask<int[]>
+{
+    /// <inheritdoc/>
+    public Module Model => model;
+
+    /// <inheritdoc/>
+    public JsonObject Config
+    {
+        get
+        {
+            var config = model.Config.ToJson();
+            foreach (var (k, v) in extraConfig ?? []) config[k] = v?.DeepClone();
+            return config;
+        }
+    }
+
+    /// <inheritdoc/>
+    public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;
+
+    /// <inheritdoc/>
+    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) =>
+        Batching.BucketedByLength(train.Texts.Select(t => t.Length).ToArray(), batchSize, shuffle);
+
+    /// <inheritdoc/>
+    public int Count(int[] batch) => batch.Length;
+
+    /// <inheritdoc/>
+    public Tensor Loss(int[] batch, TrainingContext context) =>
+        Losses.CrossEntropy(model.Forward(batch.Select(i => train.Texts[i]).ToArray()), batch.Select(i => train.Labels[i]).ToArray());
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double>? Evaluate()
+    {
+        if (valid is null) return null;
+        var report = Report(model, valid);
+        return new Dictionary<string, double> { ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1 };
+    }
+
+    /// <summary>Class probabilities [N][classes] for texts, in batches of similar length, in evaluation mode.</summary>
+    public static double[][] Probabilities(TextClassifier model, IReadOnlyList<int[]> texts, int batchSize = 256)
+    {
+        bool training = model.Training;
+        model.Eval();
+        var result = new double[texts.Count][];
+        var order = Enumerable.Range(0, texts.Count).OrderBy(i => texts[i].Length).ToArray();
+        using (GradMode.NoGrad())
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                var rows = order.Skip(start).Take(batchSize).ToArray();
+                var probabilities = model.Forward(rows.Select(i => texts[i]).ToArray()).Softmax(1).ToArray();
+                int classes = model.Config.Classes;
+                for (int r = 0; r < rows.Length; r++)
+                    result[rows[r]] = probabilities.AsSpan(r * classes, classes).ToArray().Select(p => (double)p).ToArray();
+            }
+        model.Train(training);
+        return result;
+    }
+
+    /// <summary>Scores <paramref name="data"/>: mean cross-entropy, accuracy, per-class precision/recall/F1, confusion matrix.</summary>
+    public static ClassificationReport Report(TextClassifier model, LabelledTexts data)
+    {
+        var probabilities = Probabilities(model, data.Texts);
+        double loss = 0;
+        var predicted = new int[data.Count];
+        for (int i = 0; i < data.Count; i++)
+        {
+            loss -= Math.Log(Math.Max(probabilities[i][data.Labels[i]], 1e-30));
+            predicted[i] = Array.IndexOf(probabilities[i], probabilities[i].Max());
+        }
+        return ClassificationReport.From(model.Config.Classes, data.Labels, predicted, data.Count == 0 ? 0 : loss / data.Count);
+    }
+}

@@ -1,0 +1,167 @@
+using Recur.Autograd;
+using Recur.Classification;
+using Recur.Cli;
+using Recur.Optim;
+using Recur.Text;
+using Recur.Training;
+
+namespace Recur.Tests.Classification;
+
+public sealed class ClassificationTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-classify-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    public static TheoryData<Pooling, bool> Poolings() => new()
+    {
+        { Pooling.Last, true }, { Pooling.Last, false }, { Pooling.Max, true }, { Pooling.Mean, true }, { Pooling.Attention, true }, { Pooling.Attention, false },
+    };
+
+    /// <summary>Padding never changes a prediction: each text's logits are the same alone and in a batch with longer texts.</summary>
+    [Theory]
+    [MemberData(nameof(Poolings))]
+    public void PaddingNeverChangesAPrediction(Pooling pooling, bool bidirectional)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(20, 6, 5, 3, "lstm", 2, bidirectional, 0.3f, pooling), new RandomGenerator(3));
+        model.Eval();
+        int[][] texts = [[4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [2], [3, 3, 19, 18, 17]];
+        float[] together;
+        using (GradMode.NoGrad()) together = model.Forward(texts).ToArray();
+        for (int i = 0; i < texts.Length; i++)
+        {
+            float[] alone;
+            using (GradMode.NoGrad()) alone = model.Forward([texts[i]]).ToArray();
+            for (int c = 0; c < 3; c++) Assert.Equal(alone[c], together[i * 3 + c], 5);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Poolings))]
+    public void GradientsMatchFiniteDifferences(Pooling pooling, bool bidirectional)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, "gru", 1, bidirectional, 0f, pooling), new RandomGenerator(5));
+        int[][] texts = [[1, 2, 3], [4, 5, 6, 7, 8], [9]];
+        // max pooling is piecewise linear: a smaller step keeps the check away from the kinks where two steps tie
+        var result = GradientCheck.Compare(() => model.Forward(texts), model.Parameters(), epsilon: pooling == Pooling.Max ? 1e-3 : 1e-2);
+        Assert.True(result.Passed, $"{pooling}: error {result.MaxError:G3}× tolerance at {result.Where}");
+    }
+
+    [Fact]
+    public void AttentionWeightsSumToOneOverRealTokens()
+    {
+        var model = new TextClassifier(new TextClassifierConfig(15, 4, 3, 2, Pooling: Pooling.Attention), new RandomGenerator(6));
+        var weights = model.AttentionWeights([[1, 2, 3], [4, 5, 6, 7, 8, 9], [10]]);
+        Assert.Equal([3, 6, 1], weights.Select(w => w.Length));
+        Assert.All(weights, w => Assert.Equal(1.0, w.Sum(), 5));
+    }
+
+    [Fact]
+    public void LearnsWhichWordsCarryTheLabel()
+    {
+        // label 1 when the text contains word 3, whatever else it holds
+        var random = new RandomGenerator(7);
+        int[][] Make(int n, out int[] labels)
+        {
+            var texts = new int[n][];
+            labels = new int[n];
+            for (int i = 0; i < n; i++)
+            {
+                int length = 2 + random.NextInt(8);
+                texts[i] = Enumerable.Range(0, length).Select(_ => 4 + random.NextInt(16)).ToArray();
+                labels[i] = random.NextInt(2);
+                if (labels[i] == 1) texts[i][random.NextInt(length)] = 3;
+            }
+            return texts;
+        }
+        var train = new LabelledTexts(Make(600, out var trainLabels), trainLabels);
+        var valid = new LabelledTexts(Make(200, out var validLabels), validLabels);
+        var model = new TextClassifier(new TextClassifierConfig(20, 8, 16, 2, Dropout: 0.1f), new RandomGenerator(8));
+        var task = new ClassificationTask(model, train, valid, 32);
+        var trainer = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 6, Seed = 1, Metric = "accuracy", MetricMode = MetricMode.Max });
+        trainer.Fit();
+        var report = ClassificationTask.Report(model, valid);
+        Assert.True(report.Accuracy > 0.95, $"accuracy {report.Accuracy:P1}");
+        Assert.Equal(200, report.Confusion.Cast<long>().Sum());
+    }
+
+    [Fact]
+    public void ReportMatchesAHandWorkedConfusionMatrix()
+    {
+        // truth 0,0,1,1,2 predicted 0,1,1,1,0
+        var report = ClassificationReport.From(3, [0, 0, 1, 1, 2], [0, 1, 1, 1, 0], 0.5);
+        Assert.Equal(0.6, report.Accuracy, 12);
+        Assert.Equal([0.5, 2 / 3.0, 0], report.Precision);
+        Assert.Equal([0.5, 1, 0], report.Recall);
+        Assert.Equal(2 * 0.5 * 0.5 / 1.0, report.F1[0], 12);
+        Assert.Equal(2 * (2 / 3.0) / (2 / 3.0 + 1), report.F1[1], 12);
+        Assert.Equal(1, report.Confusion[0, 1]);
+    }
+
+    [Fact]
+    public void TokenizerAndVocabulary()
+    {
+        var tokenizer = new WordTokenizer();
+        Assert.Equal(["don't", "stop", ",", "café", "!", "x2"], tokenizer.Tokenize("Don't  STOP, Café! x2"));
+        Assert.Equal(["e\u0301t\u00e9"], tokenizer.Tokenize("E\u0301t\u00e9")); // a combining accent stays in its word
+        var vocabulary = WordVocabulary.Build([["b", "a", "b"], ["c", "b", "a"], ["d"]], minFrequency: 2);
+        Assert.Equal(["<pad>", "<unk>", "b", "a"], vocabulary.Words);
+        Assert.Equal([2, 3, WordVocabulary.Unknown], vocabulary.Encode(["b", "a", "zzz"]));
+        string path = Path.Combine(folder, "vocab.json");
+        vocabulary.Save(path);
+        Assert.Equal(vocabulary.Words, WordVocabulary.Load(path).Words);
+        File.WriteAllText(path, "[\"a\", \"b\"]");
+        Assert.Contains(path, Assert.Throws<InvalidDataException>(() => WordVocabulary.Load(path)).Message);
+    }
+
+    [Fact]
+    public void ReadersReportBadRowsAndUnknownLabels()
+    {
+        string csv = Path.Combine(folder, "data.csv");
+        File.WriteAllText(csv, "text,label\n\"great, really \"\"great\"\"\nfilm\",pos\nawful,neg\n");
+        var examples = ClassifyCommand.ReadExamples(csv, null, "label");
+        Assert.Equal(("great, really \"great\"\nfilm", "pos"), examples[0]);
+        File.WriteAllText(csv, "text,label\ngood,pos\n,neg\n");
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null, "label")).Message);
+        File.WriteAllText(csv, "text,label\ngood,\n");
+        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null, "label")).Message);
+        Assert.Contains("columns: text, label", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null, "sentiment")).Message);
+
+        string imdb = Path.Combine(folder, "imdb");
+        Directory.CreateDirectory(Path.Combine(imdb, "pos"));
+        Directory.CreateDirectory(Path.Combine(imdb, "neg"));
+        File.WriteAllText(Path.Combine(imdb, "pos", "0_9.txt"), "Loved it.<br />Twice.");
+        File.WriteAllText(Path.Combine(imdb, "neg", "1_2.txt"), "Dull.");
+        var reviews = ClassifyCommand.ReadExamples(imdb, null, "label");
+        Assert.Equal([("Dull.", "neg"), ("Loved it. Twice.", "pos")], reviews);
+    }
+
+    [Fact]
+    public void CommandLineTrainsEvaluatesAndPredicts()
+    {
+        string tsv = Path.Combine(folder, "train.tsv");
+        var random = new RandomGenerator(9);
+        string[] good = ["great", "fine", "lovely"], bad = ["awful", "dull", "boring"], filler = ["the", "film", "was", "a", "story"];
+        var lines = new List<string> { "label\tsentence" };
+        for (int i = 0; i < 200; i++)
+        {
+            bool positive = random.NextInt(2) == 1;
+            var words = Enumerable.Range(0, 3).Select(_ => filler[random.NextInt(filler.Length)]).Append((positive ? good : bad)[random.NextInt(3)]);
+            lines.Add($"{(positive ? 1 : 0)}\t{string.Join(' ', words)}");
+        }
+        File.WriteAllLines(tsv, lines);
+        string run = Path.Combine(folder, "run");
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--valid", tsv, "--epochs", "3", "--embed", "8", "--hidden", "8", "--lr", "0.02",
+            "--pooling", "attention", "--out", run, "--threads", "1"));
+        Assert.True(File.Exists(Path.Combine(run, "vocab.json")));
+        Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv));
+        var (model, vocabulary, labels) = ClassifyCommand.Load(run);
+        Assert.Equal(["0", "1"], labels);
+        var probabilities = ClassificationTask.Probabilities(model, ClassifyCommand.Encode(["the film was lovely", "the story was dull"], new WordTokenizer(), vocabulary));
+        Assert.True(probabilities[0][1] > 0.5 && probabilities[1][0] > 0.5, "the trained model should tell the two apart");
+        Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", run, "a lovely film"));
+
+        File.WriteAllLines(tsv, ["label\tsentence", "2\tnew label"]);
+        Assert.Equal(1, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv)); // an unknown label is an error naming it
+    }
+}
