@@ -107,12 +107,13 @@ static class ClassifyCommand
         var pooling = new Option<string>("--pooling") { Description = "last, max, mean or attention.", DefaultValueFactory = _ => "max" };
         pooling.AcceptOnlyFromAmong("last", "max", "mean", "attention");
         var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings, between layers and before the head.", DefaultValueFactory = _ => 0.5f };
+        var vectors = new Option<string?>("--embeddings") { Description = "Pretrained word vectors (GloVe or word2vec text format) of the --embed width." };
         var minFrequency = new Option<int>("--min-frequency") { Description = "Words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(5, 64, 2e-3f);
         var command = new Command("train", "Train a (bi)LSTM/GRU text classifier.")
         {
-            data, valid, textColumn, labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, minFrequency, json,
+            data, valid, textColumn, labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, minFrequency, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -134,6 +135,11 @@ static class ClassifyCommand
             var config = new TextClassifierConfig(vocabulary.Count, r.GetValue(embed), r.GetValue(hidden), labels.Length, r.GetValue(cell)!, r.GetValue(layers),
                 !r.GetValue(unidirectional), r.GetValue(dropout), Enum.Parse<Pooling>(r.GetValue(pooling)!, ignoreCase: true));
             var model = new TextClassifier(config, new RandomGenerator(s.Seed));
+            if (r.GetValue(vectors) is { } vectorsPath)
+            {
+                int found = PretrainedVectors.Load(vectorsPath, vocabulary, model.EmbeddingWeight);
+                AnsiConsole.MarkupLineInterpolated($"Pretrained vectors for {found} of {vocabulary.Count - 2} words from {vectorsPath}.");
+            }
             Directory.CreateDirectory(s.Out);
             vocabulary.Save(Path.Combine(s.Out, "vocab.json"));
             var task = new ClassificationTask(model, trainSet, validSet, s.Batch, new JsonObject { ["labels"] = new JsonArray(labels.Select(l => (JsonNode)l).ToArray()), ["lower_case"] = true });

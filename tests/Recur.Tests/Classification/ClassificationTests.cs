@@ -115,6 +115,23 @@ public sealed class ClassificationTests : IDisposable
     }
 
     [Fact]
+    public void PretrainedVectorsFillTheirRowsAndBadLinesAreNamed()
+    {
+        var vocabulary = WordVocabulary.Build([["good", "bad", "film"]]);
+        var weight = Tensor.Zeros(vocabulary.Count, 3);
+        string path = Path.Combine(folder, "vectors.txt");
+        File.WriteAllText(path, "3 3\ngood 1 2 3\nunseen 9 9 9\nbad -1 -2 -3.5\n");
+        Assert.Equal(2, PretrainedVectors.Load(path, vocabulary, weight));
+        Assert.Equal([1f, 2f, 3f], weight.Span.Slice(vocabulary.Id("good") * 3, 3).ToArray());
+        Assert.Equal([-1f, -2f, -3.5f], weight.Span.Slice(vocabulary.Id("bad") * 3, 3).ToArray());
+        Assert.Equal([0f, 0f, 0f], weight.Span.Slice(vocabulary.Id("film") * 3, 3).ToArray());
+        File.WriteAllText(path, "good 1 2 3\nbad 1 2\n");
+        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => PretrainedVectors.Load(path, vocabulary, weight)).Message);
+        File.WriteAllText(path, "good 1 x 3\n");
+        Assert.Contains("line 1", Assert.Throws<InvalidDataException>(() => PretrainedVectors.Load(path, vocabulary, weight)).Message);
+    }
+
+    [Fact]
     public void ReadersReportBadRowsAndUnknownLabels()
     {
         string csv = Path.Combine(folder, "data.csv");
@@ -160,6 +177,13 @@ public sealed class ClassificationTests : IDisposable
         var probabilities = ClassificationTask.Probabilities(model, ClassifyCommand.Encode(["the film was lovely", "the story was dull"], new WordTokenizer(), vocabulary));
         Assert.True(probabilities[0][1] > 0.5 && probabilities[1][0] > 0.5, "the trained model should tell the two apart");
         Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", run, "a lovely film"));
+
+        string vectorsFile = Path.Combine(folder, "glove.txt");
+        File.WriteAllLines(vectorsFile, good.Concat(bad).Select((w, i) => w + " " + string.Join(' ', Enumerable.Range(0, 8).Select(k => ((i + k) % 3 - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)))));
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "8", "--hidden", "4", "--embeddings", vectorsFile,
+            "--out", Path.Combine(folder, "glove-run"), "--threads", "1"));
+        Assert.Equal(1, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "6", "--hidden", "4", "--embeddings", vectorsFile,
+            "--out", Path.Combine(folder, "bad-width"), "--threads", "1")); // 8-wide vectors for a 6-wide embedding
 
         File.WriteAllLines(tsv, ["label\tsentence", "2\tnew label"]);
         Assert.Equal(1, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv)); // an unknown label is an error naming it
