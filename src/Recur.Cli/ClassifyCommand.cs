@@ -108,12 +108,13 @@ static class ClassifyCommand
         pooling.AcceptOnlyFromAmong("last", "max", "mean", "attention");
         var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings, between layers and before the head.", DefaultValueFactory = _ => 0.5f };
         var vectors = new Option<string?>("--embeddings") { Description = "Pretrained word vectors (GloVe or word2vec text format) of the --embed width." };
+        var ensemble = new Option<int>("--ensemble") { Description = "Train this many models (seeds seed, seed + 1, …) and average their probabilities.", DefaultValueFactory = _ => 1 };
         var minFrequency = new Option<int>("--min-frequency") { Description = "Words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(5, 64, 2e-3f);
         var command = new Command("train", "Train a (bi)LSTM/GRU text classifier.")
         {
-            data, valid, textColumn, labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, minFrequency, json,
+            data, valid, textColumn, labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, ensemble, minFrequency, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -134,43 +135,73 @@ static class ClassifyCommand
             }
             var config = new TextClassifierConfig(vocabulary.Count, r.GetValue(embed), r.GetValue(hidden), labels.Length, r.GetValue(cell)!, r.GetValue(layers),
                 !r.GetValue(unidirectional), r.GetValue(dropout), Enum.Parse<Pooling>(r.GetValue(pooling)!, ignoreCase: true));
-            var model = new TextClassifier(config, new RandomGenerator(s.Seed));
-            if (r.GetValue(vectors) is { } vectorsPath)
-            {
-                int found = PretrainedVectors.Load(vectorsPath, vocabulary, model.EmbeddingWeight);
-                AnsiConsole.MarkupLineInterpolated($"Pretrained vectors for {found} of {vocabulary.Count - 2} words from {vectorsPath}.");
-            }
+            int members = r.GetValue(ensemble);
+            if (members < 1) throw new UsageException("--ensemble must be positive.");
+            if (members > 1 && s.Resume != null) throw new UsageException("--resume continues one model; resume an ensemble member by training it alone.");
             Directory.CreateDirectory(s.Out);
             vocabulary.Save(Path.Combine(s.Out, "vocab.json"));
-            var task = new ClassificationTask(model, trainSet, validSet, s.Batch, new JsonObject { ["labels"] = new JsonArray(labels.Select(l => (JsonNode)l).ToArray()), ["lower_case"] = true });
-            var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
-            var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
-            AnsiConsole.MarkupLineInterpolated($"[bold]classify[/]: {trainSet.Count} texts, {labels.Length} labels ({string.Join(", ", labels)}), vocabulary {vocabulary.Count}; {(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {config.Pooling.ToString().ToLowerInvariant()} pooling.");
-            var result = TrainingOptions.Run((observer, token) =>
+            AnsiConsole.MarkupLineInterpolated($"[bold]classify[/]: {trainSet.Count} texts, {labels.Length} labels ({string.Join(", ", labels)}), vocabulary {vocabulary.Count}; {(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {config.Pooling.ToString().ToLowerInvariant()} pooling{(members > 1 ? $", an ensemble of {members}" : "")}.");
+            var trained = new List<TextClassifier>();
+            TrainingResult? result = null;
+            for (int k = 0; k < members; k++)
             {
-                var trainer = new Trainer<int[]>(task, optimizer, TrainingOptions.CreateTrainerOptions(s, validSet is null ? "loss" : "accuracy", validSet is null ? MetricMode.Min : MetricMode.Max), schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            });
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps };
-            TrainingOptions.PrintMetrics($"classify: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", metrics, r.GetValue(json));
-            return result.Outcome == TrainingOutcome.Interrupted ? 130 : 0;
+                // each member has its own seed and folder; the vocabulary is shared
+                var model = new TextClassifier(config, new RandomGenerator(s.Seed + (ulong)k));
+                if (r.GetValue(vectors) is { } vectorsPath)
+                {
+                    int found = PretrainedVectors.Load(vectorsPath, vocabulary, model.EmbeddingWeight);
+                    if (k == 0) AnsiConsole.MarkupLineInterpolated($"Pretrained vectors for {found} of {vocabulary.Count - 2} words from {vectorsPath}.");
+                }
+                var task = new ClassificationTask(model, trainSet, validSet, s.Batch, new JsonObject { ["labels"] = new JsonArray(labels.Select(l => (JsonNode)l).ToArray()), ["lower_case"] = true });
+                var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
+                var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
+                var trainerOptions = TrainingOptions.CreateTrainerOptions(s, validSet is null ? "loss" : "accuracy", validSet is null ? MetricMode.Min : MetricMode.Max)
+                    with { Seed = s.Seed + (ulong)k, OutputDirectory = members == 1 ? s.Out : Path.Combine(s.Out, $"member-{k + 1}") };
+                result = TrainingOptions.Run((observer, token) =>
+                {
+                    var trainer = new Trainer<int[]>(task, optimizer, trainerOptions, schedule, observer);
+                    if (s.Resume != null) trainer.Resume(s.Resume);
+                    return trainer.Fit(token);
+                });
+                if (result.Outcome == TrainingOutcome.Interrupted) return 130;
+                trained.Add(LoadMember(trainerOptions.OutputDirectory!));
+            }
+            var metrics = new Dictionary<string, double>(result!.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps };
+            if (members > 1 && validSet != null)
+            {
+                var report = ClassificationTask.Report(trained, validSet);
+                metrics = new Dictionary<string, double> { ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1, ["members"] = members };
+            }
+            TrainingOptions.PrintMetrics($"classify: {result.Outcome.ToString().ToLowerInvariant()}{(members > 1 ? $", ensemble of {members} on the validation data" : $" after {result.Epochs} epochs")}", metrics, r.GetValue(json));
+            return 0;
         }));
         return command;
     }
 
-    /// <summary>Loads a trained classifier (best/ if there is one, else last/) with its vocabulary and labels.</summary>
-    internal static (TextClassifier Model, WordVocabulary Vocabulary, string[] Labels) Load(string folder)
+    /// <summary>One trained model: best/ if there is one, else last/.</summary>
+    static TextClassifier LoadMember(string folder)
     {
         string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
-        var config = Checkpoint.ReadConfig(checkpoint);
-        var model = new TextClassifier(TextClassifierConfig.FromJson(config), new RandomGenerator(0));
+        var model = new TextClassifier(TextClassifierConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
         Checkpoint.LoadModel(checkpoint, model);
-        string vocabularyPath = File.Exists(Path.Combine(folder, "vocab.json")) ? Path.Combine(folder, "vocab.json") : Path.Combine(checkpoint, "..", "vocab.json");
+        return model;
+    }
+
+    /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and labels.</summary>
+    internal static (List<TextClassifier> Models, WordVocabulary Vocabulary, string[] Labels) Load(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
+        var memberFolders = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
+        var models = (memberFolders.Length > 0 ? memberFolders : [folder]).Select(LoadMember).ToList();
+        string first = memberFolders.Length > 0 ? memberFolders[0] : folder;
+        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(first, c)).FirstOrDefault(Directory.Exists) ?? first;
+        var labels = Checkpoint.ReadConfig(checkpoint)["labels"]?.AsArray().Select(l => (string)l!).ToArray()
+            ?? throw new InvalidDataException($"{checkpoint}: config.json has no labels.");
+        string vocabularyPath = Path.Combine(folder, "vocab.json");
         var vocabulary = WordVocabulary.Load(vocabularyPath);
-        if (vocabulary.Count != model.Config.VocabularySize) throw new InvalidDataException($"{vocabularyPath}: {vocabulary.Count} words, the model has {model.Config.VocabularySize}.");
-        var labels = config["labels"]?.AsArray().Select(l => (string)l!).ToArray() ?? throw new InvalidDataException($"{checkpoint}: config.json has no labels.");
-        return (model, vocabulary, labels);
+        foreach (var model in models)
+            if (vocabulary.Count != model.Config.VocabularySize) throw new InvalidDataException($"{vocabularyPath}: {vocabulary.Count} words, the model has {model.Config.VocabularySize}.");
+        return (models, vocabulary, labels);
     }
 
     static Command Eval()
@@ -183,10 +214,10 @@ static class ClassifyCommand
         var command = new Command("eval", "Accuracy, per-class precision/recall/F1 and the confusion matrix.") { model, data, textColumn, labelColumn, json };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (classifier, vocabulary, labels) = Load(r.GetValue(model)!);
+            var (classifiers, vocabulary, labels) = Load(r.GetValue(model)!);
             var examples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var set = new LabelledTexts(Encode(examples.Select(e => e.Text), new WordTokenizer(), vocabulary), LabelIds(examples, labels, r.GetValue(data)!));
-            var report = ClassificationTask.Report(classifier, set);
+            var report = ClassificationTask.Report(classifiers, set);
             if (r.GetValue(json))
             {
                 Console.WriteLine(new JsonObject
@@ -218,7 +249,7 @@ static class ClassifyCommand
         var command = new Command("predict", "Label and probability for each text (arguments, or lines of --input).") { model, input, texts };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (classifier, vocabulary, labels) = Load(r.GetValue(model)!);
+            var (classifiers, vocabulary, labels) = Load(r.GetValue(model)!);
             var items = (r.GetValue(texts) ?? []).ToList();
             if (r.GetValue(input) is { } file)
             {
@@ -226,7 +257,7 @@ static class ClassifyCommand
                 items.AddRange(File.ReadLines(file).Where(l => !string.IsNullOrWhiteSpace(l)));
             }
             if (items.Count == 0) throw new UsageException("give texts as arguments or --input FILE.");
-            var probabilities = ClassificationTask.Probabilities(classifier, Encode(items, new WordTokenizer(), vocabulary));
+            var probabilities = ClassificationTask.Probabilities(classifiers, Encode(items, new WordTokenizer(), vocabulary));
             for (int i = 0; i < items.Count; i++)
             {
                 int best = Array.IndexOf(probabilities[i], probabilities[i].Max());

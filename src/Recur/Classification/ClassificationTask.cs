@@ -105,10 +105,29 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
         return result;
     }
 
-    /// <summary>Scores <paramref name="data"/>: mean cross-entropy, accuracy, per-class precision/recall/F1, confusion matrix.</summary>
-    public static ClassificationReport Report(TextClassifier model, LabelledTexts data)
+    /// <summary>The mean of several models' class probabilities (an ensemble), for texts.</summary>
+    public static double[][] Probabilities(IReadOnlyList<TextClassifier> models, IReadOnlyList<int[]> texts)
     {
-        var probabilities = Probabilities(model, data.Texts);
+        if (models.Count == 0) throw new ArgumentException("Probabilities: no models.");
+        var sum = Probabilities(models[0], texts);
+        foreach (var model in models.Skip(1))
+        {
+            var p = Probabilities(model, texts);
+            for (int i = 0; i < sum.Length; i++)
+                for (int c = 0; c < sum[i].Length; c++) sum[i][c] += p[i][c];
+        }
+        foreach (var row in sum)
+            for (int c = 0; c < row.Length; c++) row[c] /= models.Count;
+        return sum;
+    }
+
+    /// <summary>Scores <paramref name="data"/>: mean cross-entropy, accuracy, per-class precision/recall/F1, confusion matrix.</summary>
+    public static ClassificationReport Report(TextClassifier model, LabelledTexts data) => Report([model], data);
+
+    /// <summary>Scores an ensemble (mean of the models' probabilities) on <paramref name="data"/>.</summary>
+    public static ClassificationReport Report(IReadOnlyList<TextClassifier> models, LabelledTexts data)
+    {
+        var probabilities = Probabilities(models, data.Texts);
         double loss = 0;
         var predicted = new int[data.Count];
         for (int i = 0; i < data.Count; i++)
@@ -116,6 +135,6 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
             loss -= Math.Log(Math.Max(probabilities[i][data.Labels[i]], 1e-30));
             predicted[i] = Array.IndexOf(probabilities[i], probabilities[i].Max());
         }
-        return ClassificationReport.From(model.Config.Classes, data.Labels, predicted, data.Count == 0 ? 0 : loss / data.Count);
+        return ClassificationReport.From(models[0].Config.Classes, data.Labels, predicted, data.Count == 0 ? 0 : loss / data.Count);
     }
 }

@@ -172,11 +172,23 @@ public sealed class ClassificationTests : IDisposable
             "--pooling", "attention", "--out", run, "--threads", "1"));
         Assert.True(File.Exists(Path.Combine(run, "vocab.json")));
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv));
-        var (model, vocabulary, labels) = ClassifyCommand.Load(run);
+        var (models, vocabulary, labels) = ClassifyCommand.Load(run);
         Assert.Equal(["0", "1"], labels);
-        var probabilities = ClassificationTask.Probabilities(model, ClassifyCommand.Encode(["the film was lovely", "the story was dull"], new WordTokenizer(), vocabulary));
+        var probabilities = ClassificationTask.Probabilities(models, ClassifyCommand.Encode(["the film was lovely", "the story was dull"], new WordTokenizer(), vocabulary));
         Assert.True(probabilities[0][1] > 0.5 && probabilities[1][0] > 0.5, "the trained model should tell the two apart");
         Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", run, "a lovely film"));
+
+        // an ensemble: one folder per member, probabilities averaged
+        string ensemble = Path.Combine(folder, "ensemble");
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--valid", tsv, "--epochs", "1", "--embed", "8", "--hidden", "4", "--ensemble", "2",
+            "--out", ensemble, "--threads", "1"));
+        var (members, sharedVocabulary, _) = ClassifyCommand.Load(ensemble);
+        Assert.Equal(2, members.Count);
+        var texts = ClassifyCommand.Encode(["the film was lovely"], new WordTokenizer(), sharedVocabulary);
+        var each = members.Select(m => ClassificationTask.Probabilities(m, texts)[0]).ToArray();
+        Assert.NotEqual(each[0], each[1]);
+        Assert.Equal((each[0][1] + each[1][1]) / 2, ClassificationTask.Probabilities(members, texts)[0][1], 12);
+        Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", ensemble, "--data", tsv));
 
         string vectorsFile = Path.Combine(folder, "glove.txt");
         File.WriteAllLines(vectorsFile, good.Concat(bad).Select((w, i) => w + " " + string.Join(' ', Enumerable.Range(0, 8).Select(k => ((i + k) % 3 - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)))));
