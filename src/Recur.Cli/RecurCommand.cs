@@ -17,6 +17,7 @@ static class RecurCommand
         root.Subcommands.Add(RbmCommand.Create());
         root.Subcommands.Add(ForecastCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
+        root.Subcommands.Add(LmCommand.Create());
         return root;
     }
 

@@ -106,11 +106,12 @@ sealed class TrainingOptions
 
     /// <summary>
     /// Runs <paramref name="fit"/> with a live progress bar on a terminal (plain lines otherwise); Ctrl+C asks the
-    /// trainer to stop at the next step, which saves a checkpoint first.
+    /// trainer to stop at the next step, which saves a checkpoint first. A <paramref name="timeLimit"/> stops the run the same way.
     /// </summary>
-    public static TrainingResult Run(Func<ITrainingObserver, CancellationToken, TrainingResult> fit)
+    public static TrainingResult Run(Func<ITrainingObserver, CancellationToken, TrainingResult> fit, TimeSpan? timeLimit = null)
     {
         using var cancel = new CancellationTokenSource();
+        if (timeLimit is { } limit) cancel.CancelAfter(limit);
         ConsoleCancelEventHandler handler = (_, e) =>
         {
             if (cancel.IsCancellationRequested) return; // a second Ctrl+C ends the process

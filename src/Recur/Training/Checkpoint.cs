@@ -24,6 +24,8 @@ public static class Checkpoint
     public const string OptimizerFile = "optimizer.safetensors";
     /// <summary>The trainer state file.</summary>
     public const string TrainerFile = "trainer.json";
+    /// <summary>State a task carries between batches (<see cref="IStatefulTrainingTask"/>), when it has any.</summary>
+    public const string TaskStateFile = "task_state.safetensors";
     /// <summary>The integrity manifest.</summary>
     public const string ManifestFile = "manifest.json";
 
@@ -33,7 +35,8 @@ public static class Checkpoint
     /// Writes a checkpoint of <paramref name="model"/> to <paramref name="directory"/>, replacing an earlier one only
     /// once the new one is complete. Refuses (with <see cref="NonFiniteException"/>) to write weights that are NaN or ∞.
     /// </summary>
-    public static void Save(string directory, Module model, JsonObject config, Optimizer? optimizer = null, JsonObject? trainerState = null)
+    public static void Save(string directory, Module model, JsonObject config, Optimizer? optimizer = null, JsonObject? trainerState = null,
+        IReadOnlyDictionary<string, Tensor>? taskState = null)
     {
         foreach (var (name, value) in model.NamedParameters())
             foreach (float v in value.Span)
@@ -52,6 +55,7 @@ public static class Checkpoint
             AtomicFile.WriteAllText(Path.Combine(staging, ConfigFile), config.ToJsonString(Indented));
             optimizer?.SaveState(Path.Combine(staging, OptimizerFile));
             if (trainerState != null) AtomicFile.WriteAllText(Path.Combine(staging, TrainerFile), trainerState.ToJsonString(Indented));
+            if (taskState is { Count: > 0 }) SafeTensors.Save(Path.Combine(staging, TaskStateFile), taskState);
             var files = new JsonObject();
             foreach (var file in Directory.GetFiles(staging).Select(Path.GetFileName).Order(StringComparer.Ordinal))
                 files[file!] = new JsonObject { ["size"] = new FileInfo(Path.Combine(staging, file!)).Length, ["sha256"] = Hash(Path.Combine(staging, file!)) };

@@ -69,6 +69,11 @@ public sealed class Trainer<TBatch>
             throw new InvalidDataException($"checkpoint {checkpointDirectory} holds a model only (no {Checkpoint.TrainerFile} / {Checkpoint.OptimizerFile}); it cannot be resumed.");
         Checkpoint.LoadWeights(folder, task.Model); // verified above: hashing the files once is enough
         optimizer.LoadState(optimizerPath);
+        if (task is IStatefulTrainingTask stateful)
+        {
+            string statePath = Path.Combine(folder, Checkpoint.TaskStateFile);
+            stateful.RestoreCarriedState(File.Exists(statePath) ? SafeTensors.Load(statePath) : new Dictionary<string, Tensor>());
+        }
         try
         {
             var state = JsonNode.Parse(File.ReadAllText(trainerPath))!.AsObject();
@@ -130,7 +135,8 @@ public sealed class Trainer<TBatch>
 
     void SaveCheckpoint(string name)
     {
-        if (Folder(name) is { } folder) Checkpoint.Save(folder, task.Model, task.Config, optimizer, State());
+        if (Folder(name) is { } folder)
+            Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), (task as IStatefulTrainingTask)?.CarriedState());
     }
 
     void Log(JsonObject record)
@@ -185,7 +191,7 @@ public sealed class Trainer<TBatch>
                 optimizer.LearningRate = schedule.LearningRate;
             }
             observer?.OnEvaluation(new EvaluationRecord(atEpoch, step, metrics, improved));
-            var record = new JsonObject { ["type"] = "eval", ["epoch"] = atEpoch + 1, ["step"] = step };
+            var record = new JsonObject { ["type"] = "eval", ["epoch"] = atEpoch + 1, ["step"] = step, ["elapsed_seconds"] = (elapsedBefore + clock.Elapsed).TotalSeconds };
             foreach (var (k, v) in metrics) record[k] = Finite(v);
             Log(record);
             if (improved) SaveCheckpoint("best");

@@ -35,6 +35,20 @@ public interface ITrainingTask<TBatch>
     IReadOnlyDictionary<string, double>? Evaluate();
 }
 
+/// <summary>
+/// A task that carries state from one batch to the next, such as the recurrent state of stateful truncated BPTT over
+/// a long stream. The trainer saves that state in every checkpoint and restores it on resume, so that a resumed run
+/// continues exactly where the interrupted one stopped.
+/// </summary>
+public interface IStatefulTrainingTask
+{
+    /// <summary>The state to carry into the next batch (empty when there is none yet).</summary>
+    IReadOnlyDictionary<string, Tensor> CarriedState();
+
+    /// <summary>Continues from <paramref name="state"/> (a dictionary written from <see cref="CarriedState"/>; empty for none).</summary>
+    void RestoreCarriedState(IReadOnlyDictionary<string, Tensor> state);
+}
+
 /// <summary>What the loss function of a task may need to know about the moment in training.</summary>
 public sealed class TrainingContext
 {

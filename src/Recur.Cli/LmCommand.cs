@@ -1,0 +1,209 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Recur.Cli.Training;
+using Recur.Language;
+using Recur.Optim;
+using Recur.Text;
+using Recur.Training;
+using Spectre.Console;
+
+namespace Recur.Cli;
+
+/// <summary>
+/// <c>recur lm train|eval|generate</c>: causal language models over characters, words or byte-level BPE tokens,
+/// trained by stateful truncated BPTT on one long text.
+/// </summary>
+static class LmCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("lm", "Language modelling and text generation (characters, words or byte-level BPE).");
+        command.Subcommands.Add(Train());
+        command.Subcommands.Add(Eval());
+        command.Subcommands.Add(Generate());
+        return command;
+    }
+
+    static long Characters(string text) => text.EnumerateRunes().LongCount();
+
+    static Command Train()
+    {
+        var text = new Option<string>("--text") { Description = "Training text (UTF-8).", Required = true };
+        var valid = new Option<string?>("--valid") { Description = "Validation text (default: the last --valid-fraction of --text)." };
+        var validFraction = new Option<double>("--valid-fraction") { Description = "Share of --text held out from its end when --valid is not given (0: none).", DefaultValueFactory = _ => 0.1 };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "char, word or bpe (byte-level BPE trained on the training text).", DefaultValueFactory = _ => "char" };
+        tokenizer.AcceptOnlyFromAmong("char", "word", "bpe");
+        var vocabSize = new Option<int>("--vocab-size") { Description = "BPE vocabulary size (special and byte tokens included).", DefaultValueFactory = _ => 2000 };
+        var minFrequency = new Option<int>("--min-frequency") { Description = "Word tokenizer: words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
+        var cell = new Option<string>("--cell") { Description = "lstm, gru or rnn.", DefaultValueFactory = _ => "lstm" };
+        cell.AcceptOnlyFromAmong("lstm", "gru", "rnn");
+        var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 2 };
+        var hidden = new Option<int>("--hidden") { Description = "Units per layer.", DefaultValueFactory = _ => 512 };
+        var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 128 };
+        var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings, between layers and on the outputs.", DefaultValueFactory = _ => 0.2f };
+        var tie = new Option<bool>("--tie-weights") { Description = "Share the embedding table with the output layer (an LSTM wider than --embed projects to it)." };
+        var bptt = new Option<int>("--bptt") { Description = "Steps per truncated-BPTT chunk (the state carries over between chunks).", DefaultValueFactory = _ => 128 };
+        var timeLimit = new Option<double>("--time-limit") { Description = "Stop (with a checkpoint) after this many minutes of training (0: no limit).", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
+        var training = new TrainingOptions(10, 32, 2e-3f, defaultClipNorm: 5f);
+        var command = new Command("train", "Train a recurrent language model with stateful truncated BPTT.")
+        {
+            text, valid, validFraction, tokenizer, vocabSize, minFrequency, cell, layers, hidden, embed, dropout, tie, bptt, timeLimit, json,
+        };
+        training.AddTo(command);
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var s = training.Read(r);
+            if (s.Out is null) throw new UsageException("--out is required: the model, its tokenizer and checkpoints go there.");
+            if (r.GetValue(bptt) < 1) throw new UsageException("--bptt must be positive.");
+            double fraction = r.GetValue(validFraction);
+            if (fraction is < 0 or >= 1) throw new UsageException("--valid-fraction must be in [0, 1).");
+            string all = TextFiles.ReadUtf8(r.GetValue(text)!);
+            string trainText = all, validText = "";
+            if (r.GetValue(valid) is { } validPath) validText = TextFiles.ReadUtf8(validPath);
+            else if (fraction > 0)
+            {
+                int cut = (int)(all.Length * (1 - fraction));
+                if (cut > 0 && char.IsLowSurrogate(all[cut])) cut--; // never split a surrogate pair
+                (trainText, validText) = (all[..cut], all[cut..]);
+            }
+            ITokenizer vocabulary;
+            string kind = r.GetValue(tokenizer)!;
+            if (s.Resume != null) vocabulary = Tokenizers.Load(s.Out); // the ids must be the checkpoint's
+            else
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                vocabulary = kind switch
+                {
+                    "char" => CharTokenizer.Build(trainText),
+                    "word" => WordLevelTokenizer.Build(trainText, minFrequency: r.GetValue(minFrequency)),
+                    _ => BpeTrainer.Train(trainText, r.GetValue(vocabSize)),
+                };
+                Directory.CreateDirectory(s.Out);
+                vocabulary.Save(s.Out);
+                if (kind == "bpe") AnsiConsole.MarkupLineInterpolated($"BPE: {vocabulary.VocabularySize} tokens learned in {clock.Elapsed.TotalSeconds:F1} s.");
+            }
+            var trainIds = vocabulary.Encode(trainText);
+            var validIds = validText.Length > 0 ? vocabulary.Encode(validText) : null;
+            var config = new LanguageModelConfig(vocabulary.VocabularySize, r.GetValue(embed), r.GetValue(hidden), r.GetValue(layers), r.GetValue(cell)!,
+                r.GetValue(dropout), r.GetValue(tie));
+            var model = new LanguageModel(config, new RandomGenerator(s.Seed));
+            var task = new LanguageModelTask(model, trainIds, s.Batch, r.GetValue(bptt), validIds, validText.Length > 0 ? Characters(validText) : 0,
+                extraConfig: new JsonObject { ["tokenizer"] = vocabulary.Kind });
+            AnsiConsole.MarkupLineInterpolated($"[bold]lm[/]: {trainIds.Length:N0} training tokens ({vocabulary.Kind}, vocabulary {vocabulary.VocabularySize}), {validIds?.Length ?? 0:N0} validation tokens; {config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {model.Parameters().Sum(p => (long)p.Length):N0} parameters; {task.BatchesPerEpoch} chunks of {r.GetValue(bptt)} × {s.Batch} per epoch.");
+            var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
+            var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Min);
+            var trainerOptions = TrainingOptions.CreateTrainerOptions(s, "loss", MetricMode.Min);
+            double minutes = r.GetValue(timeLimit);
+            var result = TrainingOptions.Run((observer, token) =>
+            {
+                var trainer = new Trainer<int>(task, optimizer, trainerOptions, schedule, observer);
+                if (s.Resume != null) trainer.Resume(s.Resume);
+                return trainer.Fit(token);
+            }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
+            if (result.Outcome == TrainingOutcome.Interrupted && !(minutes > 0)) return 130;
+            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps, ["epochs"] = result.Epochs };
+            if (result.BestMetric is double best) metrics["best_loss"] = best;
+            TrainingOptions.PrintMetrics($"lm: {result.Outcome.ToString().ToLowerInvariant()} after {result.Steps} steps", metrics, r.GetValue(json));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>A trained model (best/ if there is one, else last/) and its tokenizer.</summary>
+    internal static (LanguageModel Model, ITokenizer Tokenizer) Load(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
+        var tokenizer = Tokenizers.Load(folder);
+        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
+        var model = new LanguageModel(LanguageModelConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
+        Checkpoint.LoadModel(checkpoint, model);
+        if (model.Config.VocabularySize != tokenizer.VocabularySize)
+            throw new InvalidDataException($"{folder}: the tokenizer has {tokenizer.VocabularySize} ids, the model {model.Config.VocabularySize}.");
+        return (model, tokenizer);
+    }
+
+    static Command Eval()
+    {
+        var model = new Option<string>("--model") { Description = "Run folder of `recur lm train`.", Required = true };
+        var text = new Option<string>("--text") { Description = "Text to score (UTF-8).", Required = true };
+        var streams = new Option<int>("--batch") { Description = "Parallel streams the text is cut into.", DefaultValueFactory = _ => 16 };
+        var bptt = new Option<int>("--bptt") { Description = "Steps per chunk (the state carries over).", DefaultValueFactory = _ => 128 };
+        var json = new Option<bool>("--json") { Description = "Print the metrics as JSON." };
+        var command = new Command("eval", "Loss, perplexity, bits per token and bits per character of a text.") { model, text, streams, bptt, json };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            if (r.GetValue(streams) < 1 || r.GetValue(bptt) < 1) throw new UsageException("--batch and --bptt must be positive.");
+            var (lm, tokenizer) = Load(r.GetValue(model)!);
+            string content = TextFiles.ReadUtf8(r.GetValue(text)!);
+            var ids = tokenizer.Encode(content);
+            if (ids.Length < 2) throw new InvalidDataException($"{r.GetValue(text)}: fewer than two tokens to score.");
+            var score = LanguageModelScore.Evaluate(lm, ids, Characters(content), r.GetValue(streams), r.GetValue(bptt));
+            var metrics = new Dictionary<string, double>(score.ToMetrics()) { ["tokens"] = score.Tokens };
+            TrainingOptions.PrintMetrics($"lm eval: {r.GetValue(text)}", metrics, r.GetValue(json));
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Generate()
+    {
+        var model = new Option<string>("--model") { Description = "Run folder of `recur lm train`.", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "Text to continue.", DefaultValueFactory = _ => "\n" };
+        var length = new Option<int>("--length") { Description = "Tokens to generate.", DefaultValueFactory = _ => 500 };
+        var temperature = new Option<float>("--temperature") { Description = "Softmax temperature (0: greedy).", DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens (0: all).", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling: the most likely tokens up to this probability mass.", DefaultValueFactory = _ => 1f };
+        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token." };
+        var beam = new Option<int>("--beam") { Description = "Beam search of this width (0: sample).", DefaultValueFactory = _ => 0 };
+        var lengthPenalty = new Option<double>("--length-penalty") { Description = "Beam search: α of the length normalisation ((5 + n)/6)^α.", DefaultValueFactory = _ => 0.6 };
+        var seed = new Option<ulong>("--seed") { Description = "Sampling seed (same seed, same text).", DefaultValueFactory = _ => 1 };
+        var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "End at the end-of-sequence token (word models: a line end)." };
+        var save = new Option<string?>("--out") { Description = "Also write the prompt and the generated text to this file (replaced only when complete)." };
+        var command = new Command("generate", "Continue a prompt by sampling, greedy decoding or beam search; text streams out as it is produced.")
+        {
+            model, prompt, length, temperature, topK, topP, greedy, beam, lengthPenalty, seed, stopAtEos, save,
+        };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            if (r.GetValue(length) < 1) throw new UsageException("--length must be positive.");
+            var (lm, tokenizer) = Load(r.GetValue(model)!);
+            string start = r.GetValue(prompt)!;
+            var promptIds = tokenizer.Encode(start);
+            if (promptIds.Length == 0) promptIds = [Tokenizers.Bos];
+            var output = Console.Out;
+            output.Write(start);
+            if (r.GetValue(beam) is int width and > 0)
+            {
+                var best = TextGenerator.BeamSearch(lm, promptIds, r.GetValue(length), width, r.GetValue(lengthPenalty),
+                    r.GetValue(stopAtEos) ? Tokenizers.Eos : null)[0];
+                output.WriteLine(tokenizer.Decode(best.Tokens));
+                if (r.GetValue(save) is { } beamPath) Serialization.AtomicFile.WriteAllText(beamPath, start + tokenizer.Decode(best.Tokens));
+                Console.Error.WriteLine(FormattableString.Invariant($"beam {width}: log P = {best.LogProbability:F3} over {best.Tokens.Length} tokens, score {best.Score:F3}"));
+                return 0;
+            }
+            var options = new SamplingOptions(r.GetValue(greedy) ? 0f : r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(seed), r.GetValue(stopAtEos));
+            try { options.Validate(); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+            // stream: print what the tokens so far decode to, holding back an incomplete UTF-8 sequence
+            var generated = new List<int>();
+            int printed = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            TextGenerator.Sample(lm, promptIds, r.GetValue(length), options, id =>
+            {
+                generated.Add(id);
+                string so = tokenizer.Decode(generated.ToArray());
+                if (so.EndsWith('\uFFFD') && tokenizer.Kind == "bpe") return;
+                if (so.Length > printed) { output.Write(so[printed..]); output.Flush(); printed = so.Length; }
+            });
+            string all = tokenizer.Decode(generated.ToArray());
+            if (all.Length > printed) output.Write(all[printed..]);
+            output.WriteLine();
+            if (r.GetValue(save) is { } path) Serialization.AtomicFile.WriteAllText(path, start + all);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{generated.Count} tokens in {clock.Elapsed.TotalSeconds:F2} s ({generated.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0} tokens/s)"));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+
+namespace Recur.Language;
+
+/// <summary>Settings of a <see cref="LanguageModel"/>.</summary>
+/// <param name="VocabularySize">Token ids (the tokenizer's vocabulary size).</param>
+/// <param name="EmbeddingSize">Embedding width.</param>
+/// <param name="HiddenSize">Recurrent units per layer.</param>
+/// <param name="NumLayers">Stacked recurrent layers.</param>
+/// <param name="Cell"><c>lstm</c>, <c>gru</c> or <c>rnn</c>.</param>
+/// <param name="Dropout">Dropout on the embeddings, between layers and on the top layer's outputs (Zaremba et al. 2014).</param>
+/// <param name="TieWeights">
+/// Share the embedding table with the output layer (Press &amp; Wolf 2017; Inan et al. 2017). Needs the top layer's output
+/// to be as wide as the embedding: an LSTM wider than the embedding projects its output (<c>proj_size</c>) to it.
+/// </param>
+public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int NumLayers = 2, string Cell = "lstm",
+    float Dropout = 0f, bool TieWeights = false)
+{
+    /// <summary>The recurrent stack's configuration.</summary>
+    public RecurrentConfig Recurrent
+    {
+        get
+        {
+            var mode = Cell switch
+            {
+                "lstm" => RecurrentMode.Lstm, "gru" => RecurrentMode.Gru, "rnn" => RecurrentMode.RnnTanh,
+                _ => throw new ArgumentException($"LanguageModel: cell '{Cell}' is not lstm, gru or rnn."),
+            };
+            int projection = 0;
+            if (TieWeights && HiddenSize != EmbeddingSize)
+            {
+                if (mode != RecurrentMode.Lstm || EmbeddingSize > HiddenSize)
+                    throw new ArgumentException($"LanguageModel: tied weights need hidden = embedding ({HiddenSize} ≠ {EmbeddingSize}); only an LSTM wider than its embedding can project down to it.");
+                projection = EmbeddingSize;
+            }
+            return new RecurrentConfig(mode, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f, ProjSize: projection);
+        }
+    }
+
+    /// <summary>The configuration as saved in <c>config.json</c>.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["architecture"] = "language_model", ["vocabulary_size"] = VocabularySize, ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
+        ["num_layers"] = NumLayers, ["cell"] = Cell, ["dropout"] = Dropout, ["tie_weights"] = TieWeights,
+    };
+
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    public static LanguageModelConfig FromJson(JsonObject json)
+    {
+        try
+        {
+            if ((string?)json["architecture"] != "language_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'language_model'.");
+            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!, (int)json["num_layers"]!, (string)json["cell"]!,
+                (float)json["dropout"]!, (bool)json["tie_weights"]!);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"config.json does not describe a language model ({e.Message}).", e);
+        }
+    }
+}
+
+/// <summary>The recurrent state a language model carries from one chunk (or generated token) to the next.</summary>
+/// <param name="Hidden">h [numLayers, B, width].</param>
+/// <param name="Cell">c [numLayers, B, hidden] for an LSTM, otherwise null.</param>
+public sealed record LanguageModelState(Tensor Hidden, Tensor? Cell)
+{
+    /// <summary>The same values cut from the tape (truncated BPTT: no gradient flows into an earlier chunk).</summary>
+    public LanguageModelState Detach() => new(Hidden.Detach(), Cell?.Detach());
+
+    /// <summary>The state of the streams <paramref name="rows"/> (a beam reordered after a step).</summary>
+    public LanguageModelState SelectStreams(ReadOnlySpan<int> rows) => new(Hidden.IndexSelect(1, rows), Cell?.IndexSelect(1, rows));
+}
+
+/// <summary>
+/// A causal recurrent language model: token embedding → dropout → recurrent stack → dropout → linear layer over the
+/// vocabulary (optionally sharing the embedding table). Parameters: <c>embedding.weight</c>, <c>rnn.*</c> (PyTorch's
+/// recurrent names), <c>decoder.weight</c> (absent when tied) and <c>decoder.bias</c>.
+/// </summary>
+public sealed class LanguageModel : Module
+{
+    readonly Embedding embedding;
+    readonly RecurrentLayer rnn;
+    readonly Linear? decoder;
+    readonly Tensor? tiedBias;
+    readonly RandomGenerator dropoutRandom;
+
+    /// <summary>The settings.</summary>
+    public LanguageModelConfig Config { get; }
+
+    /// <summary>Builds the model: embeddings and the output layer uniform in ±0.1 with a zero output bias, the recurrent stack as PyTorch initialises it.</summary>
+    public LanguageModel(LanguageModelConfig config, RandomGenerator random)
+    {
+        if (config.VocabularySize < 2 || config.EmbeddingSize < 1 || config.HiddenSize < 1 || config.NumLayers < 1 || config.Dropout is < 0 or >= 1)
+            throw new ArgumentException($"LanguageModel: invalid settings {config}.");
+        Config = config;
+        var recurrent = config.Recurrent;
+        embedding = RegisterModule("embedding", new Embedding(config.VocabularySize, config.EmbeddingSize, random));
+        Tensor.RandomUniform(random, [config.VocabularySize, config.EmbeddingSize], -0.1f, 0.1f).Span.CopyTo(embedding.Weight.Span);
+        rnn = RegisterModule("rnn", new RecurrentLayer(recurrent, random));
+        if (config.TieWeights) tiedBias = RegisterModule("decoder", new TiedBias(config.VocabularySize)).Bias;
+        else
+        {
+            decoder = RegisterModule("decoder", new Linear(recurrent.OutputWidth, config.VocabularySize, random));
+            Tensor.RandomUniform(random, [config.VocabularySize, recurrent.OutputWidth], -0.1f, 0.1f).Span.CopyTo(decoder.Weight.Span);
+            decoder.Bias!.Span.Clear();
+        }
+        dropoutRandom = RegisterRandom("dropout", random.Fork());
+    }
+
+    sealed class TiedBias : Module
+    {
+        public Tensor Bias { get; }
+        public TiedBias(int size) => Bias = RegisterParameter("bias", Tensor.Zeros(size));
+    }
+
+    /// <summary>
+    /// Next-token logits [T, B, V] for time-major token ids (<paramref name="ids"/>[t·B + b], <paramref name="steps"/> × <paramref name="batch"/>),
+    /// starting from <paramref name="state"/> (zeros when null); also returns the state after the last step.
+    /// </summary>
+    public (Tensor Logits, LanguageModelState State) Forward(ReadOnlySpan<int> ids, int steps, int batch, LanguageModelState? state = null)
+    {
+        if (steps < 1 || batch < 1 || ids.Length != steps * batch)
+            throw new ArgumentException($"LanguageModel: {ids.Length} ids for {steps} steps × {batch} streams.");
+        foreach (int id in ids)
+            if ((uint)id >= (uint)Config.VocabularySize)
+                throw new ArgumentException($"LanguageModel: token id {id} is outside the vocabulary of {Config.VocabularySize}.");
+        if (state != null && (state.Hidden.Size(1) != batch))
+            throw new ArgumentException($"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
+        var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
+        var output = rnn.Forward(x, state?.Hidden, state?.Cell);
+        var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
+        var logits = decoder != null ? decoder.Forward(top) : Functional.Linear(top, embedding.Weight, tiedBias);
+        return (logits, new LanguageModelState(output.HiddenState, output.CellState));
+    }
+}

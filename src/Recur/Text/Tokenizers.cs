@@ -1,0 +1,312 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Recur.Serialization;
+
+namespace Recur.Text;
+
+/// <summary>
+/// Turns text into token ids and back. Every tokenizer reserves the same four special tokens at ids 0–3:
+/// <c>&lt;pad&gt;</c>, <c>&lt;unk&gt;</c>, <c>&lt;bos&gt;</c> and <c>&lt;eos&gt;</c>. Implementations: <see cref="CharTokenizer"/>,
+/// <see cref="WordLevelTokenizer"/> and <see cref="ByteLevelBpeTokenizer"/>; <see cref="Tokenizers.Load"/> reads any of them back.
+/// </summary>
+public interface ITokenizer
+{
+    /// <summary><c>char</c>, <c>word</c> or <c>bpe</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>Number of ids, the special tokens included.</summary>
+    int VocabularySize { get; }
+
+    /// <summary>The ids of <paramref name="text"/> (no <c>&lt;bos&gt;</c>/<c>&lt;eos&gt;</c> added except where the tokenizer marks line ends).</summary>
+    int[] Encode(string text);
+
+    /// <summary>The text of <paramref name="ids"/>; padding and begin-of-sequence tokens are left out.</summary>
+    string Decode(ReadOnlySpan<int> ids);
+
+    /// <summary>How token <paramref name="id"/> is shown (for tables and debugging).</summary>
+    string TokenText(int id);
+
+    /// <summary>Writes the tokenizer into <paramref name="folder"/> (<c>tokenizer.json</c> and, for BPE, <c>vocab.json</c> + <c>merges.txt</c>), atomically per file.</summary>
+    void Save(string folder);
+}
+
+/// <summary>The special tokens every <see cref="ITokenizer"/> places at ids 0–3, and loading of saved tokenizers.</summary>
+public static class Tokenizers
+{
+    /// <summary>Padding.</summary>
+    public const int Pad = 0;
+    /// <summary>Unknown token.</summary>
+    public const int Unknown = 1;
+    /// <summary>Begin of sequence.</summary>
+    public const int Bos = 2;
+    /// <summary>End of sequence (the word tokenizer's line end).</summary>
+    public const int Eos = 3;
+
+    /// <summary>The special tokens' texts, by id.</summary>
+    public static readonly IReadOnlyList<string> Specials = ["<pad>", "<unk>", "<bos>", "<eos>"];
+
+    /// <summary>The file that says which tokenizer a folder holds.</summary>
+    public const string File = "tokenizer.json";
+
+    /// <summary>Reads the tokenizer saved in <paramref name="folder"/>; errors name the file.</summary>
+    public static ITokenizer Load(string folder)
+    {
+        string path = Path.Combine(folder, File);
+        if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"{path}: no tokenizer here.", path);
+        JsonObject json;
+        try { json = JsonNode.Parse(System.IO.File.ReadAllText(path))!.AsObject(); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new InvalidDataException($"{path}: not a tokenizer description ({e.Message}).", e);
+        }
+        try
+        {
+            return (string?)json["kind"] switch
+            {
+                "char" => CharTokenizer.FromJson(json),
+                "word" => WordLevelTokenizer.FromJson(json),
+                "bpe" => ByteLevelBpeTokenizer.Load(Path.Combine(folder, ByteLevelBpeTokenizer.VocabFile), Path.Combine(folder, ByteLevelBpeTokenizer.MergesFile)),
+                var kind => throw new InvalidDataException($"unknown tokenizer kind '{kind}'."),
+            };
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or InvalidDataException)
+        {
+            throw new InvalidDataException(e.Message.StartsWith(folder, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Trains a tokenizer of <paramref name="kind"/> (<c>char</c>, <c>word</c> or <c>bpe</c>) on <paramref name="text"/>.</summary>
+    public static ITokenizer Train(string kind, string text, int bpeVocabularySize = 2000, int minFrequency = 1) => kind switch
+    {
+        "char" => CharTokenizer.Build(text),
+        "word" => WordLevelTokenizer.Build(text, minFrequency: minFrequency),
+        "bpe" => BpeTrainer.Train(text, bpeVocabularySize),
+        _ => throw new ArgumentException($"tokenizer '{kind}' is not char, word or bpe."),
+    };
+
+    /// <summary>
+    /// The Unicode scalar values of <paramref name="text"/>; a lone surrogate (which no encoding can carry) is an
+    /// <see cref="ArgumentException"/> naming its index.
+    /// </summary>
+    public static IEnumerable<Rune> Runes(string text)
+    {
+        for (int i = 0; i < text.Length;)
+        {
+            if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int used) != System.Buffers.OperationStatus.Done)
+                throw new ArgumentException($"text has a lone surrogate U+{(int)text[i]:X4} at index {i}; it is not valid Unicode.");
+            yield return rune;
+            i += used;
+        }
+    }
+
+    /// <summary>Writes a tokenizer description next to its other files.</summary>
+    internal static void WriteDescription(string folder, JsonObject json)
+    {
+        Directory.CreateDirectory(folder);
+        AtomicFile.WriteAllText(Path.Combine(folder, File), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+}
+
+/// <summary>Reads text files as strict UTF-8: invalid bytes are an error that names the file and the byte offset.</summary>
+public static class TextFiles
+{
+    /// <summary>The text of <paramref name="path"/> (a leading byte-order mark is dropped).</summary>
+    public static string ReadUtf8(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
+        var bytes = File.ReadAllBytes(path);
+        return DecodeUtf8(bytes, path);
+    }
+
+    /// <summary>Decodes <paramref name="bytes"/> strictly; <paramref name="source"/> names them in errors.</summary>
+    public static string DecodeUtf8(ReadOnlySpan<byte> bytes, string source)
+    {
+        int start = bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        var span = bytes[start..];
+        if (!System.Text.Unicode.Utf8.IsValid(span))
+        {
+            int offset = 0;
+            while (offset < span.Length && Rune.DecodeFromUtf8(span[offset..], out _, out int used) == System.Buffers.OperationStatus.Done) offset += used;
+            int line = 1;
+            foreach (byte b in span[..offset]) if (b == (byte)'\n') line++;
+            throw new InvalidDataException($"{source}: invalid UTF-8 at byte offset {offset + start} (line {line}): byte 0x{span[offset]:X2}.");
+        }
+        return Encoding.UTF8.GetString(span);
+    }
+}
+
+/// <summary>
+/// Character-level tokenizer: one id per Unicode scalar value seen in the training text (so an emoji or a letter
+/// outside the Basic Multilingual Plane is one token, and a combining mark is a token of its own). Characters not seen
+/// become <c>&lt;unk&gt;</c>; over its alphabet, <c>Decode(Encode(s)) == s</c>.
+/// </summary>
+public sealed class CharTokenizer : ITokenizer
+{
+    readonly string[] symbols;
+    readonly Dictionary<int, int> ids = [];
+
+    CharTokenizer(IEnumerable<string> alphabet)
+    {
+        symbols = [.. Tokenizers.Specials, .. alphabet];
+        for (int i = Tokenizers.Specials.Count; i < symbols.Length; i++)
+        {
+            if (!Rune.TryGetRuneAt(symbols[i], 0, out var rune) || rune.Utf16SequenceLength != symbols[i].Length)
+                throw new InvalidDataException($"character tokenizer: symbol {i} ('{symbols[i]}') is not one character.");
+            if (!ids.TryAdd(rune.Value, i)) throw new InvalidDataException($"character tokenizer: '{symbols[i]}' appears twice.");
+        }
+    }
+
+    /// <summary>The alphabet of <paramref name="text"/>, in code-point order after the special tokens.</summary>
+    public static CharTokenizer Build(string text) =>
+        new(Tokenizers.Runes(text).Select(r => r.Value).Distinct().Order().Select(v => new Rune(v).ToString()));
+
+    /// <inheritdoc/>
+    public string Kind => "char";
+
+    /// <inheritdoc/>
+    public int VocabularySize => symbols.Length;
+
+    /// <inheritdoc/>
+    public int[] Encode(string text)
+    {
+        var result = new List<int>(text.Length);
+        foreach (var rune in Tokenizers.Runes(text)) result.Add(ids.TryGetValue(rune.Value, out int id) ? id : Tokenizers.Unknown);
+        return [.. result];
+    }
+
+    /// <inheritdoc/>
+    public string Decode(ReadOnlySpan<int> tokens)
+    {
+        var text = new StringBuilder(tokens.Length);
+        foreach (int id in tokens)
+        {
+            if ((uint)id >= (uint)symbols.Length) throw new ArgumentException($"character tokenizer: id {id} is outside the vocabulary of {symbols.Length}.");
+            if (id == Tokenizers.Unknown) text.Append('\uFFFD');
+            else if (id >= Tokenizers.Specials.Count) text.Append(symbols[id]);
+        }
+        return text.ToString();
+    }
+
+    /// <inheritdoc/>
+    public string TokenText(int id) => symbols[id];
+
+    /// <inheritdoc/>
+    public void Save(string folder) => Tokenizers.WriteDescription(folder, new JsonObject
+    {
+        ["kind"] = Kind, ["symbols"] = new JsonArray(symbols.Skip(Tokenizers.Specials.Count).Select(s => (JsonNode)s).ToArray()),
+    });
+
+    internal static CharTokenizer FromJson(JsonObject json) => new(json["symbols"]!.AsArray().Select(s => (string)s!));
+}
+
+/// <summary>How a <see cref="WordLevelTokenizer"/> splits a line into words.</summary>
+public enum WordSplitting
+{
+    /// <summary>At white space only (the Penn Treebank files are already tokenised this way).</summary>
+    Whitespace,
+    /// <summary>Words (letters, digits, apostrophes, combining marks) and single punctuation marks, as <see cref="WordTokenizer"/>.</summary>
+    Words,
+}
+
+/// <summary>
+/// Word-level tokenizer for language modelling: each line is split into words (<see cref="WordSplitting"/>), words seen
+/// fewer than <c>minFrequency</c> times become <c>&lt;unk&gt;</c>, and every line end is an <c>&lt;eos&gt;</c> token. Decoding
+/// joins words with single spaces and turns <c>&lt;eos&gt;</c> back into a line end.
+/// </summary>
+public sealed class WordLevelTokenizer : ITokenizer
+{
+    readonly string[] words;
+    readonly Dictionary<string, int> ids = new(StringComparer.Ordinal);
+    readonly WordTokenizer? splitter;
+
+    /// <summary>How lines are split.</summary>
+    public WordSplitting Splitting { get; }
+
+    /// <summary>Whether words are lower-cased.</summary>
+    public bool LowerCase { get; }
+
+    WordLevelTokenizer(IEnumerable<string> vocabulary, WordSplitting splitting, bool lowerCase)
+    {
+        (Splitting, LowerCase) = (splitting, lowerCase);
+        splitter = splitting == WordSplitting.Words ? new WordTokenizer(lowerCase) : null;
+        words = [.. Tokenizers.Specials, .. vocabulary];
+        for (int i = 0; i < words.Length; i++)
+            if (!ids.TryAdd(words[i], i)) throw new InvalidDataException($"word tokenizer: '{words[i]}' appears twice (ids {ids[words[i]]} and {i}).");
+    }
+
+    /// <summary>
+    /// Builds the vocabulary of <paramref name="text"/>: words seen at least <paramref name="minFrequency"/> times, most
+    /// frequent first (ties in ordinal order), at most <paramref name="maxSize"/> ids in all.
+    /// </summary>
+    public static WordLevelTokenizer Build(string text, WordSplitting splitting = WordSplitting.Whitespace, bool lowerCase = false,
+        int minFrequency = 1, int maxSize = int.MaxValue)
+    {
+        if (minFrequency < 1 || maxSize <= Tokenizers.Specials.Count)
+            throw new ArgumentException($"word tokenizer: minFrequency must be ≥ 1 and maxSize > {Tokenizers.Specials.Count}, got {minFrequency} and {maxSize}.");
+        var probe = new WordLevelTokenizer([], splitting, lowerCase);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+            foreach (var word in probe.Split(line)) counts[word] = counts.GetValueOrDefault(word) + 1;
+        var vocabulary = counts.Where(c => c.Value >= minFrequency && !Tokenizers.Specials.Contains(c.Key))
+            .OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key).Take(maxSize - Tokenizers.Specials.Count);
+        return new WordLevelTokenizer(vocabulary, splitting, lowerCase);
+    }
+
+    IEnumerable<string> Split(string line)
+    {
+        if (splitter != null) return splitter.Tokenize(line);
+        var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        return LowerCase ? parts.Select(p => p.ToLowerInvariant()) : parts;
+    }
+
+    /// <inheritdoc/>
+    public string Kind => "word";
+
+    /// <inheritdoc/>
+    public int VocabularySize => words.Length;
+
+    /// <inheritdoc/>
+    public int[] Encode(string text)
+    {
+        _ = Tokenizers.Runes(text).Count(); // rejects lone surrogates with their index
+        var result = new List<int>();
+        var lines = text.Split('\n');
+        for (int l = 0; l < lines.Length; l++)
+        {
+            foreach (var word in Split(lines[l])) result.Add(ids.TryGetValue(word, out int id) ? id : Tokenizers.Unknown);
+            if (l < lines.Length - 1) result.Add(Tokenizers.Eos);
+        }
+        return [.. result];
+    }
+
+    /// <inheritdoc/>
+    public string Decode(ReadOnlySpan<int> tokens)
+    {
+        var text = new StringBuilder();
+        bool lineStart = true;
+        foreach (int id in tokens)
+        {
+            if ((uint)id >= (uint)words.Length) throw new ArgumentException($"word tokenizer: id {id} is outside the vocabulary of {words.Length}.");
+            if (id is Tokenizers.Pad or Tokenizers.Bos) continue;
+            if (id == Tokenizers.Eos) { text.Append('\n'); lineStart = true; continue; }
+            if (!lineStart) text.Append(' ');
+            text.Append(words[id]);
+            lineStart = false;
+        }
+        return text.ToString();
+    }
+
+    /// <inheritdoc/>
+    public string TokenText(int id) => words[id];
+
+    /// <inheritdoc/>
+    public void Save(string folder) => Tokenizers.WriteDescription(folder, new JsonObject
+    {
+        ["kind"] = Kind, ["splitting"] = Splitting.ToString().ToLowerInvariant(), ["lower_case"] = LowerCase,
+        ["words"] = new JsonArray(words.Skip(Tokenizers.Specials.Count).Select(s => (JsonNode)s).ToArray()),
+    });
+
+    internal static WordLevelTokenizer FromJson(JsonObject json) => new(json["words"]!.AsArray().Select(w => (string)w!),
+        Enum.Parse<WordSplitting>((string)json["splitting"]!, ignoreCase: true), (bool)json["lower_case"]!);
+}
