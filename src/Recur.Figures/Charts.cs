@@ -140,7 +140,9 @@ public static class Charts
     static ScottPlot.TickGenerators.NumericManual Ticks(IReadOnlyList<string> labels, Func<int, double> position)
     {
         var ticks = new ScottPlot.TickGenerators.NumericManual();
-        int stride = Math.Max(1, (labels.Count + 29) / 30);
+        // one- and two-character labels (the characters of a text) fit under every 14-pixel cell; longer ones are thinned to 30
+        int most = labels.All(l => l.Length <= 2) ? 400 : 30;
+        int stride = Math.Max(1, (labels.Count + most - 1) / most);
         for (int i = 0; i < labels.Count; i += stride) ticks.AddMajor(position(i), labels[i]);
         return ticks;
     }

@@ -123,6 +123,18 @@ public sealed class LanguageModel : Module
     /// </summary>
     public (Tensor Logits, LanguageModelState State) Forward(ReadOnlySpan<int> ids, int steps, int batch, LanguageModelState? state = null)
     {
+        var output = Encode(ids, steps, batch, state);
+        var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
+        var logits = decoder != null ? decoder.Forward(top) : Functional.Linear(top, embedding.Weight, tiedBias);
+        return (logits, new LanguageModelState(output.HiddenState, output.CellState));
+    }
+
+    /// <summary>
+    /// The recurrent stack's outputs [T, B, width] and final states for time-major <paramref name="ids"/>, before the output
+    /// layer (for inspecting hidden units over a text).
+    /// </summary>
+    public RecurrentOutput Encode(ReadOnlySpan<int> ids, int steps, int batch, LanguageModelState? state = null)
+    {
         if (steps < 1 || batch < 1 || ids.Length != steps * batch)
             throw new ArgumentException($"LanguageModel: {ids.Length} ids for {steps} steps × {batch} streams.");
         foreach (int id in ids)
@@ -131,9 +143,6 @@ public sealed class LanguageModel : Module
         if (state != null && (state.Hidden.Size(1) != batch))
             throw new ArgumentException($"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
         var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
-        var output = rnn.Forward(x, state?.Hidden, state?.Cell);
-        var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
-        var logits = decoder != null ? decoder.Forward(top) : Functional.Linear(top, embedding.Weight, tiedBias);
-        return (logits, new LanguageModelState(output.HiddenState, output.CellState));
+        return rnn.Forward(x, state?.Hidden, state?.Cell);
     }
 }
