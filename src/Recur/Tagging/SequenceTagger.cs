@@ -1,0 +1,319 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+using Recur.Text;
+using Recur.Training;
+
+namespace Recur.Tagging;
+
+/// <summary>Settings of a <see cref="SequenceTagger"/>.</summary>
+/// <param name="WordCount">Word ids (padding 0 and unknown 1 included).</param>
+/// <param name="CharCount">Character ids (the <see cref="CharTokenizer"/>'s vocabulary size).</param>
+/// <param name="Tags">Tag names, in the training scheme.</param>
+/// <param name="Scheme">The tag scheme the model predicts in.</param>
+/// <param name="Crf">A linear-chain CRF output layer (else a per-token softmax).</param>
+/// <param name="CharFeatures">A character-level BiLSTM feature per word (Lample et al. 2016).</param>
+/// <param name="WordEmbedding">Word embedding width.</param>
+/// <param name="CharEmbedding">Character embedding width.</param>
+/// <param name="CharHidden">Character BiLSTM units per direction.</param>
+/// <param name="Hidden">Word BiLSTM units per direction.</param>
+/// <param name="Dropout">Dropout on the word representations and on the encoder outputs.</param>
+public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[] Tags, TagScheme Scheme = TagScheme.Bioes, bool Crf = true,
+    bool CharFeatures = true, int WordEmbedding = 100, int CharEmbedding = 25, int CharHidden = 25, int Hidden = 100, float Dropout = 0.5f)
+{
+    /// <summary>The configuration as saved in <c>config.json</c>.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["architecture"] = "sequence_tagger", ["word_count"] = WordCount, ["char_count"] = CharCount,
+        ["tags"] = new JsonArray(Tags.Select(t => (JsonNode)t).ToArray()), ["scheme"] = Scheme.ToString().ToLowerInvariant(), ["crf"] = Crf,
+        ["char_features"] = CharFeatures, ["word_embedding"] = WordEmbedding, ["char_embedding"] = CharEmbedding, ["char_hidden"] = CharHidden,
+        ["hidden"] = Hidden, ["dropout"] = Dropout,
+    };
+
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    public static SequenceTaggerConfig FromJson(JsonObject json)
+    {
+        try
+        {
+            if ((string?)json["architecture"] != "sequence_tagger") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_tagger'.");
+            return new((int)json["word_count"]!, (int)json["char_count"]!, json["tags"]!.AsArray().Select(t => (string)t!).ToArray(),
+                Enum.Parse<TagScheme>((string)json["scheme"]!, ignoreCase: true), (bool)json["crf"]!, (bool)json["char_features"]!, (int)json["word_embedding"]!,
+                (int)json["char_embedding"]!, (int)json["char_hidden"]!, (int)json["hidden"]!, (float)json["dropout"]!);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"config.json does not describe a sequence tagger ({e.Message}).", e);
+        }
+    }
+}
+
+/// <summary>A sentence as model input: word ids and, per word, character ids.</summary>
+/// <param name="Words">Word ids.</param>
+/// <param name="Chars">Character ids of each word.</param>
+public sealed record EncodedSentence(int[] Words, int[][] Chars);
+
+/// <summary>
+/// Word and character vocabularies for tagging: words are looked up lower-cased with digits replaced by 0 (the character
+/// features keep the case and digits), characters by the <see cref="CharTokenizer"/> of the training tokens.
+/// </summary>
+public sealed class TaggingVocabulary(WordVocabulary words, CharTokenizer chars)
+{
+    /// <summary>The word vocabulary.</summary>
+    public WordVocabulary Words { get; } = words;
+
+    /// <summary>The character vocabulary.</summary>
+    public CharTokenizer Chars { get; } = chars;
+
+    /// <summary>The form a word is looked up in.</summary>
+    public static string Normalise(string token)
+    {
+        var text = new StringBuilder(token.Length);
+        foreach (char c in token.ToLowerInvariant()) text.Append(char.IsAsciiDigit(c) ? '0' : c);
+        return text.ToString();
+    }
+
+    /// <summary>Builds both vocabularies from training sentences (every word seen at least <paramref name="minFrequency"/> times).</summary>
+    public static TaggingVocabulary Build(IEnumerable<TaggedSentence> sentences, int minFrequency = 1)
+    {
+        var list = sentences.ToList();
+        return new(WordVocabulary.Build(list.Select(s => (IReadOnlyList<string>)s.Tokens.Select(Normalise).ToArray()), minFrequency),
+            CharTokenizer.Build(string.Concat(list.SelectMany(s => s.Tokens))));
+    }
+
+    /// <summary>The model input of <paramref name="tokens"/>.</summary>
+    public EncodedSentence Encode(IReadOnlyList<string> tokens) =>
+        new(tokens.Select(t => Words.Id(Normalise(t))).ToArray(), tokens.Select(t => Chars.Encode(t) is { Length: > 0 } ids ? ids : [Tokenizers.Unknown]).ToArray());
+
+    /// <summary>Writes <c>words.json</c> and <c>chars/</c> into <paramref name="folder"/>.</summary>
+    public void Save(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        Words.Save(Path.Combine(folder, "words.json"));
+        Chars.Save(Path.Combine(folder, "chars"));
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote.</summary>
+    public static TaggingVocabulary Load(string folder) =>
+        new(WordVocabulary.Load(Path.Combine(folder, "words.json")), (CharTokenizer)Tokenizers.Load(Path.Combine(folder, "chars")));
+}
+
+/// <summary>
+/// Sequence labelling (synchronous many-to-many): word embedding ⊕ character-BiLSTM feature → dropout → bidirectional
+/// LSTM over the sentence → dropout → linear emission scores per tag → a linear-chain CRF (or a per-token softmax).
+/// Variable-length batches are masked: padding never changes a tag.
+/// </summary>
+public sealed class SequenceTagger : Module
+{
+    readonly Embedding words;
+    readonly Embedding? chars;
+    readonly RecurrentLayer? charEncoder;
+    readonly RecurrentLayer encoder;
+    readonly Linear emission;
+    readonly RandomGenerator dropoutRandom;
+
+    /// <summary>The settings.</summary>
+    public SequenceTaggerConfig Config { get; }
+
+    /// <summary>The CRF, when the model has one.</summary>
+    public LinearChainCrf? Crf { get; }
+
+    /// <summary>The word embedding table (for loading pretrained vectors).</summary>
+    public Tensor WordEmbeddingWeight => words.Weight;
+
+    /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>
+    public SequenceTagger(SequenceTaggerConfig config, RandomGenerator random)
+    {
+        if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1)
+            throw new ArgumentException($"SequenceTagger: invalid settings {config}.");
+        Config = config;
+        words = RegisterModule("word_embedding", new Embedding(config.WordCount, config.WordEmbedding, random, paddingIndex: 0));
+        float scale = MathF.Sqrt(3f / config.WordEmbedding);
+        Tensor.RandomUniform(random, [config.WordCount, config.WordEmbedding], -scale, scale).Span.CopyTo(words.Weight.Span);
+        words.Weight.Span[..config.WordEmbedding].Clear();
+        int input = config.WordEmbedding;
+        if (config.CharFeatures)
+        {
+            chars = RegisterModule("char_embedding", new Embedding(config.CharCount, config.CharEmbedding, random, paddingIndex: 0));
+            charEncoder = RegisterModule("char_encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, config.CharEmbedding, config.CharHidden,
+                Bidirectional: true, ForgetGateBias: 1f), random));
+            input += 2 * config.CharHidden;
+        }
+        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, input, config.Hidden, Bidirectional: true, ForgetGateBias: 1f), random));
+        emission = RegisterModule("emission", new Linear(2 * config.Hidden, config.Tags.Length, random));
+        if (config.Crf) Crf = RegisterModule("crf", new LinearChainCrf(config.Tags.Length, random, LinearChainCrf.Constraints(config.Tags, config.Scheme)));
+        dropoutRandom = RegisterRandom("dropout", random.Fork());
+    }
+
+    /// <summary>Emission scores [T, B, tags] (time-major, T the longest sentence) and the sentence lengths.</summary>
+    public (Tensor Emissions, int[] Lengths) Emissions(IReadOnlyList<EncodedSentence> batch)
+    {
+        int count = batch.Count;
+        if (count == 0) throw new ArgumentException("SequenceTagger: an empty batch.");
+        var lengths = batch.Select(s => s.Words.Length).ToArray();
+        for (int b = 0; b < count; b++)
+            if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b]) throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters do not match its words.");
+        int steps = lengths.Max();
+        var ids = new int[steps * count];
+        for (int b = 0; b < count; b++)
+            for (int t = 0; t < lengths[b]; t++)
+            {
+                int id = batch[b].Words[t];
+                if ((uint)id >= (uint)Config.WordCount) throw new ArgumentException($"SequenceTagger: word id {id} is outside the vocabulary of {Config.WordCount}.");
+                ids[t * count + b] = id;
+            }
+        var x = words.Forward(ids, steps, count);
+        if (chars != null)
+        {
+            // every word of the batch through the character BiLSTM at once; padding positions borrow word 0's feature (masked below)
+            var wordChars = new List<int[]>();
+            var index = new int[steps * count];
+            for (int b = 0; b < count; b++)
+                for (int t = 0; t < lengths[b]; t++) { index[t * count + b] = wordChars.Count; wordChars.Add(batch[b].Chars[t]); }
+            int longest = wordChars.Max(w => w.Length), n = wordChars.Count;
+            var charIds = new int[longest * n];
+            for (int w = 0; w < n; w++)
+                for (int c = 0; c < wordChars[w].Length; c++)
+                {
+                    int id = wordChars[w][c];
+                    if ((uint)id >= (uint)Config.CharCount) throw new ArgumentException($"SequenceTagger: character id {id} is outside the vocabulary of {Config.CharCount}.");
+                    charIds[c * n + w] = id;
+                }
+            var encoded = charEncoder!.Forward(chars.Forward(charIds, longest, n), lengths: wordChars.Select(w => w.Length).ToArray());
+            var features = Tensor.Concat([encoded.HiddenState.Select(0, 0), encoded.HiddenState.Select(0, 1)], 1); // [n, 2·charHidden]
+            x = Tensor.Concat([x, features.IndexSelect(0, index).Reshape(steps, count, 2 * Config.CharHidden)], 2);
+        }
+        x = Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
+        var output = encoder.Forward(x, lengths: lengths).Output;
+        return (emission.Forward(Functional.Dropout(output, Config.Dropout, Training, dropoutRandom)), lengths);
+    }
+
+    /// <summary>The training loss of a batch with gold tag ids: the CRF's negative log-likelihood, or the mean token cross-entropy.</summary>
+    public Tensor Loss(IReadOnlyList<EncodedSentence> batch, IReadOnlyList<int[]> tags)
+    {
+        var (emissions, lengths) = Emissions(batch);
+        int steps = emissions.Size(0), count = batch.Count;
+        var gold = new int[steps * count];
+        var mask = new float[steps * count];
+        for (int b = 0; b < count; b++)
+        {
+            if (tags[b].Length != lengths[b]) throw new ArgumentException($"SequenceTagger: sentence {b} has {lengths[b]} words but {tags[b].Length} tags.");
+            for (int t = 0; t < lengths[b]; t++) { gold[t * count + b] = tags[b][t]; mask[t * count + b] = 1; }
+        }
+        return Crf != null ? Crf.NegativeLogLikelihood(emissions, gold, lengths) : Losses.CrossEntropy(emissions, gold, mask: mask);
+    }
+
+    /// <summary>The predicted tag ids of each sentence (Viterbi with a CRF, else the most likely tag per token), without gradients.</summary>
+    public int[][] Predict(IReadOnlyList<EncodedSentence> batch)
+    {
+        bool training = Training;
+        Eval();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            var (emissions, lengths) = Emissions(batch);
+            if (Crf != null) return Crf.Decode(emissions, lengths);
+            int k = Config.Tags.Length, count = batch.Count;
+            var scores = emissions.ToArray();
+            return Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
+            {
+                var row = scores.AsSpan((t * count + b) * k, k);
+                int best = 0;
+                for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j;
+                return best;
+            }).ToArray()).ToArray();
+        }
+        finally { Train(training); }
+    }
+
+    /// <summary>Predicted tags (in the model's scheme) of tokenised sentences, in batches of <paramref name="batchSize"/>.</summary>
+    public List<string[]> Tag(TaggingVocabulary vocabulary, IReadOnlyList<IReadOnlyList<string>> sentences, int batchSize = 64)
+    {
+        var result = new List<string[]>(sentences.Count);
+        for (int start = 0; start < sentences.Count; start += batchSize)
+        {
+            var batch = sentences.Skip(start).Take(batchSize).Select(vocabulary.Encode).ToList();
+            foreach (var ids in Predict(batch)) result.Add(ids.Select(i => Config.Tags[i]).ToArray());
+        }
+        return result;
+    }
+}
+
+/// <summary>
+/// Trains a <see cref="SequenceTagger"/> with the shared trainer: length-bucketed batches, singleton words replaced by
+/// <c>&lt;unk&gt;</c> with probability ½ while training (so that the unknown-word embedding is learned, Lample et al. 2016),
+/// validation by conlleval F1 (metric <c>f1</c>), precision, recall and token accuracy.
+/// </summary>
+public sealed class TaggingTask : ITrainingTask<int[]>
+{
+    readonly SequenceTagger model;
+    readonly List<EncodedSentence> train;
+    readonly List<int[]> trainTags;
+    readonly List<TaggedSentence>? valid;
+    readonly TaggingVocabulary vocabulary;
+    readonly HashSet<int> singletons;
+    readonly int batchSize;
+    readonly float unknownReplacement;
+
+    /// <summary>Sets up training; <paramref name="train"/> tags must be in the model's scheme, <paramref name="valid"/> in any.</summary>
+    public TaggingTask(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> train, IReadOnlyList<TaggedSentence>? valid,
+        int batchSize, float unknownReplacement = 0.5f)
+    {
+        (this.model, this.vocabulary, this.valid, this.batchSize, this.unknownReplacement) = (model, vocabulary, valid?.ToList(), batchSize, unknownReplacement);
+        var tagIds = model.Config.Tags.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
+        this.train = train.Select(s => vocabulary.Encode(s.Tokens)).ToList();
+        trainTags = train.Select((s, n) => s.Tags.Select(t => tagIds.TryGetValue(t, out int id) ? id
+            : throw new InvalidDataException($"training sentence {n + 1}: tag '{t}' is not among the model's tags.")).ToArray()).ToList();
+        var counts = new Dictionary<int, int>();
+        foreach (var s in this.train) foreach (int w in s.Words) counts[w] = counts.GetValueOrDefault(w) + 1;
+        singletons = counts.Where(c => c.Value == 1).Select(c => c.Key).ToHashSet();
+    }
+
+    /// <inheritdoc/>
+    public Module Model => model;
+
+    /// <inheritdoc/>
+    public JsonObject Config => model.Config.ToJson();
+
+    /// <inheritdoc/>
+    public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;
+
+    /// <inheritdoc/>
+    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.BucketedByLength(train.Select(s => s.Words.Length).ToArray(), batchSize, shuffle);
+
+    /// <inheritdoc/>
+    public int Count(int[] batch) => batch.Length;
+
+    /// <inheritdoc/>
+    public Tensor Loss(int[] batch, TrainingContext context)
+    {
+        var sentences = batch.Select(i =>
+        {
+            var s = train[i];
+            if (unknownReplacement == 0) return s;
+            var words = s.Words.Select(w => singletons.Contains(w) && context.Random.NextFloat() < unknownReplacement ? WordVocabulary.Unknown : w).ToArray();
+            return s with { Words = words };
+        }).ToList();
+        return model.Loss(sentences, batch.Select(i => trainTags[i]).ToList());
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double>? Evaluate()
+    {
+        if (valid is null) return null;
+        var score = Score(model, vocabulary, valid);
+        return new Dictionary<string, double>
+        {
+            ["f1"] = score.Overall.F1 * 100, ["precision"] = score.Overall.Precision * 100, ["recall"] = score.Overall.Recall * 100, ["accuracy"] = score.TokenAccuracy * 100,
+        };
+    }
+
+    /// <summary>conlleval scores of <paramref name="model"/> on <paramref name="sentences"/> (gold tags in any scheme).</summary>
+    public static ConllEvaluation Score(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> sentences)
+    {
+        var predicted = model.Tag(vocabulary, sentences.Select(s => (IReadOnlyList<string>)s.Tokens).ToList());
+        // compare in the gold data's own scheme (conversion is exact, so chunk scores do not depend on it)
+        return ConllEvaluation.Score(sentences.Select(s => (IReadOnlyList<string>)s.Tags).ToList(), predicted.Select(p => (IReadOnlyList<string>)p).ToList());
+    }
+}

@@ -1,0 +1,243 @@
+using Recur.Autograd;
+using Recur.Optim;
+using Recur.Tagging;
+using Recur.Training;
+
+namespace Recur.Tests.Tagging;
+
+public sealed class TaggingTests
+{
+    [Fact]
+    public void ChunksAreFoundAsConllevalFindsThem()
+    {
+        // IOB1: B- only separates two chunks of one type
+        Assert.Equal([new Chunk("PER", 0, 2), new Chunk("LOC", 3, 4), new Chunk("LOC", 4, 5), new Chunk("ORG", 5, 6)],
+            TagSchemes.Chunks(["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"]));
+        // an I- tag without a B- starts a chunk; a B- always does
+        Assert.Equal([new Chunk("PER", 1, 3), new Chunk("PER", 3, 4)], TagSchemes.Chunks(["O", "I-PER", "I-PER", "B-PER"]));
+        // a change of type ends a chunk even without B-
+        Assert.Equal([new Chunk("PER", 0, 1), new Chunk("LOC", 1, 2)], TagSchemes.Chunks(["B-PER", "I-LOC"]));
+        // BIOES
+        Assert.Equal([new Chunk("PER", 0, 3), new Chunk("LOC", 3, 4), new Chunk("MISC", 5, 6)],
+            TagSchemes.Chunks(["B-PER", "I-PER", "E-PER", "S-LOC", "O", "S-MISC"]));
+        Assert.Throws<FormatException>(() => TagSchemes.Chunks(["B_PER"]));
+    }
+
+    [Fact]
+    public void ConversionBetweenSchemesIsExact()
+    {
+        var random = new Random(4);
+        string[] types = ["PER", "LOC", "ORG", "MISC"];
+        for (int trial = 0; trial < 500; trial++)
+        {
+            int length = random.Next(1, 15);
+            var chunks = new List<Chunk>();
+            for (int i = 0; i < length;)
+            {
+                if (random.Next(3) == 0) { i++; continue; }
+                int end = Math.Min(length, i + random.Next(1, 4));
+                chunks.Add(new Chunk(types[random.Next(2)], i, end)); // two types only, so that same-type neighbours are common
+                i = end;
+            }
+            var iob1 = TagSchemes.Tags(chunks, length, TagScheme.Iob1);
+            var bio = TagSchemes.Convert(iob1, TagScheme.Bio);
+            var bioes = TagSchemes.Convert(bio, TagScheme.Bioes);
+            Assert.Equal(chunks, TagSchemes.Chunks(iob1));
+            Assert.Equal(chunks, TagSchemes.Chunks(bio));
+            Assert.Equal(chunks, TagSchemes.Chunks(bioes));
+            Assert.Equal(iob1, TagSchemes.Convert(bioes, TagScheme.Iob1));
+            // every move of a well-formed sequence is allowed by its scheme's constraints
+            foreach (var (tags, scheme) in new[] { (iob1, TagScheme.Iob1), (bio, TagScheme.Bio), (bioes, TagScheme.Bioes) })
+            {
+                Assert.True(TagSchemes.Allowed(null, tags[0], scheme), $"{scheme}: start → {tags[0]}");
+                Assert.True(TagSchemes.Allowed(tags[^1], null, scheme), $"{scheme}: {tags[^1]} → end");
+                for (int i = 1; i < tags.Length; i++) Assert.True(TagSchemes.Allowed(tags[i - 1], tags[i], scheme), $"{scheme}: {tags[i - 1]} → {tags[i]}");
+            }
+        }
+        Assert.Equal(["B-PER", "I-PER", "O", "B-LOC", "B-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], TagScheme.Bio));
+        Assert.Equal(["B-PER", "E-PER", "O", "S-LOC", "S-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], TagScheme.Bioes));
+    }
+
+    [Fact]
+    public void ConstraintsForbidIllFormedMoves()
+    {
+        Assert.False(TagSchemes.Allowed("O", "I-PER", TagScheme.Bio));
+        Assert.False(TagSchemes.Allowed(null, "I-PER", TagScheme.Bio));
+        Assert.False(TagSchemes.Allowed("B-LOC", "I-PER", TagScheme.Bio));
+        Assert.True(TagSchemes.Allowed("B-PER", "I-PER", TagScheme.Bio));
+        Assert.False(TagSchemes.Allowed("O", "B-PER", TagScheme.Iob1));
+        Assert.True(TagSchemes.Allowed("I-PER", "B-PER", TagScheme.Iob1));
+        Assert.True(TagSchemes.Allowed("O", "I-PER", TagScheme.Iob1));
+        Assert.False(TagSchemes.Allowed("B-PER", "O", TagScheme.Bioes));
+        Assert.False(TagSchemes.Allowed("I-PER", null, TagScheme.Bioes));
+        Assert.False(TagSchemes.Allowed("S-PER", "E-PER", TagScheme.Bioes));
+        Assert.False(TagSchemes.Allowed("B-PER", "E-LOC", TagScheme.Bioes));
+        Assert.True(TagSchemes.Allowed("E-PER", "S-PER", TagScheme.Bioes));
+    }
+
+    [Fact]
+    public void ConllevalScoresOnlyExactChunks()
+    {
+        // gold: PER(0,2), LOC(3,4); predicted: PER(0,1) — a partial match, which counts as wrong — and LOC(3,4)
+        var score = ConllEvaluation.Score([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "O", "O", "B-LOC"]]);
+        Assert.Equal((2, 2, 1), (score.Overall.Gold, score.Overall.Predicted, score.Overall.Correct));
+        Assert.Equal(0.5, score.Overall.F1, 10);
+        Assert.Equal(0.0, score.ByType["PER"].F1);
+        Assert.Equal(1.0, score.ByType["LOC"].F1);
+        Assert.Equal(0.75, score.TokenAccuracy);
+        // schemes may differ between gold and prediction: the chunks are what count
+        var mixed = ConllEvaluation.Score([["I-ORG", "I-ORG", "B-ORG", "O"]], [["B-ORG", "E-ORG", "S-ORG", "O"]]);
+        Assert.Equal(1.0, mixed.Overall.F1);
+        // I- without B- in the prediction starts a chunk: here it is exactly right
+        var loose = ConllEvaluation.Score([["O", "B-MISC", "I-MISC", "O", "B-PER"]], [["O", "I-MISC", "I-MISC", "O", "I-LOC"]]);
+        Assert.Equal((2, 2, 1), (loose.Overall.Gold, loose.Overall.Predicted, loose.Overall.Correct));
+        Assert.Equal(2.0 / 3, new ChunkScore(1, 0.5, 2.0 / 3, 2, 1, 1).F1, 10);
+        Assert.Equal(0.0, loose.ByType["LOC"].Precision);
+        Assert.Equal(0.0, loose.ByType["PER"].Recall);
+    }
+
+    [Fact]
+    public void TheReaderSplitsSentencesAndReportsBadLines()
+    {
+        string[] lines = ["-DOCSTART- -X- -X- O", "", "EU NNP I-NP I-ORG", "rejects VBZ I-VP O", "", "", "Peter NNP I-NP I-PER", "Blackburn NNP I-NP I-PER", ""];
+        var sentences = ConllReader.Parse(lines, "mem");
+        Assert.Equal(2, sentences.Count);
+        Assert.Equal(["EU", "rejects"], sentences[0].Tokens);
+        Assert.Equal(["I-PER", "I-PER"], sentences[1].Tags);
+        Assert.Equal(["NNP", "VBZ"], ConllReader.Parse(lines, "mem", tagColumn: 1, chunkTags: false)[0].Tags); // part-of-speech column
+        var error = Assert.Throws<InvalidDataException>(() => ConllReader.Parse(["EU NNP I-NP I-ORG", "rejects"], "file.conll"));
+        Assert.Contains("file.conll, line 2", error.Message);
+        var badTag = Assert.Throws<InvalidDataException>(() => ConllReader.Parse(["EU NNP I-NP ORG"], "f"));
+        Assert.Contains("line 1", badTag.Message);
+    }
+
+    static (Tensor Emissions, LinearChainCrf Crf) RandomCrf(int steps, int batch, int tags, int seed, Func<int?, int?, bool>? allowed = null)
+    {
+        var random = new RandomGenerator((ulong)seed);
+        var emissions = Tensor.RandomNormal(random, [steps, batch, tags]);
+        emissions.RequiresGrad = true;
+        return (emissions, new LinearChainCrf(tags, random, allowed));
+    }
+
+    [Fact]
+    public void CrfGradientsMatchFiniteDifferences()
+    {
+        var (emissions, crf) = RandomCrf(4, 3, 3, 1);
+        int[] tags = [0, 1, 2, 2, 0, 1, 1, 2, 0, 0, 1, 2];
+        int[] lengths = [4, 1, 3];
+        var result = GradientCheck.Compare(() => crf.NegativeLogLikelihood(emissions, tags, lengths), [emissions, .. crf.Parameters()], epsilon: 1e-2);
+        Assert.True(result.Passed, $"error {result.MaxError:G3}× tolerance at {result.Where}");
+    }
+
+    [Fact]
+    public void CrfPartitionAndDecodingMatchBruteForce()
+    {
+        // tags O, B-X, I-X in BIO: start → I-X and O → I-X are forbidden
+        string[] names = ["O", "B-X", "I-X"];
+        var constraints = LinearChainCrf.Constraints(names, TagScheme.Bio);
+        var (emissions, crf) = RandomCrf(5, 2, 3, 7, constraints);
+        int[] lengths = [5, 3];
+        var logZ = crf.LogPartition(emissions, lengths);
+        var best = crf.Decode(emissions, lengths);
+        for (int b = 0; b < 2; b++)
+        {
+            int length = lengths[b];
+            double Score(int[] path)
+            {
+                double s = crf.StartTransitions.Span[path[0]] + crf.EndTransitions.Span[path[^1]] + (constraints(null, path[0]) ? 0 : -1e4) + (constraints(path[^1], null) ? 0 : -1e4);
+                for (int t = 0; t < length; t++)
+                {
+                    s += emissions.Span[(t * 2 + b) * 3 + path[t]];
+                    if (t > 0) s += crf.Transitions.Span[path[t - 1] * 3 + path[t]] + (constraints(path[t - 1], path[t]) ? 0 : -1e4);
+                }
+                return s;
+            }
+            var paths = Enumerable.Range(0, (int)Math.Pow(3, length)).Select(n => Enumerable.Range(0, length).Select(t => n / (int)Math.Pow(3, t) % 3).ToArray()).ToList();
+            var scores = paths.Select(Score).ToArray();
+            double max = scores.Max();
+            Assert.Equal(max + Math.Log(scores.Sum(s => Math.Exp(s - max))), logZ[b], 4);
+            var argmax = paths[Array.IndexOf(scores, max)];
+            Assert.Equal(argmax, best[b]);
+            Assert.True(TagSchemes.Allowed(null, names[best[b][0]], TagScheme.Bio), "Viterbi never starts with I-");
+            // the loss of one sequence is log Z − score(gold)
+            var gold = paths[5 % paths.Count];
+            var tags = new int[5 * 2];
+            for (int t = 0; t < length; t++) tags[t * 2 + b] = gold[t];
+            var single = crf.NegativeLogLikelihood(emissions.Detach().Slice(1, b, 1), Enumerable.Range(0, 5).Select(t => tags[t * 2 + b]).ToArray(), [length]);
+            Assert.Equal(logZ[b] - Score(gold), single.Item(), 2);
+        }
+    }
+
+    static List<TaggedSentence> ToyNer(int count, int seed)
+    {
+        // a capitalised word after "mr" or "mrs" is a person (possibly two words); after "in" a location
+        var random = new Random(seed);
+        string[] names = ["Smith", "Jones", "Brown", "Taylor", "Wilson", "Evans"];
+        string[] places = ["Paris", "Rome", "Oslo", "Lima", "Cairo"];
+        string[] fillers = ["the", "met", "saw", "today", "and", "we", "walked", "home"];
+        var sentences = new List<TaggedSentence>();
+        for (int i = 0; i < count; i++)
+        {
+            var tokens = new List<string>();
+            var tags = new List<string>();
+            for (int w = random.Next(3, 9); w > 0; w--)
+            {
+                switch (random.Next(4))
+                {
+                    case 0:
+                        tokens.Add(random.Next(2) == 0 ? "mr" : "mrs"); tags.Add("O");
+                        tokens.Add(names[random.Next(names.Length)]); tags.Add("B-PER");
+                        if (random.Next(3) == 0) { tokens.Add(names[random.Next(names.Length)]); tags.Add("I-PER"); }
+                        break;
+                    case 1:
+                        tokens.Add("in"); tags.Add("O");
+                        tokens.Add(places[random.Next(places.Length)]); tags.Add("B-LOC");
+                        break;
+                    default:
+                        tokens.Add(fillers[random.Next(fillers.Length)]); tags.Add("O");
+                        break;
+                }
+            }
+            sentences.Add(new TaggedSentence([.. tokens], [.. tags]));
+        }
+        return sentences;
+    }
+
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void TheTaggerLearnsAToyNamedEntityTask(bool crf, bool chars)
+    {
+        var train = ToyNer(300, 1);
+        var test = ToyNer(60, 2);
+        var vocabulary = TaggingVocabulary.Build(train);
+        string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"];
+        var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, TagScheme.Bioes, crf, chars,
+            WordEmbedding: 16, CharEmbedding: 8, CharHidden: 8, Hidden: 16, Dropout: 0.1f);
+        var model = new SequenceTagger(config, new RandomGenerator(3));
+        var bioes = train.Select(s => s with { Tags = TagSchemes.Convert(s.Tags, TagScheme.Bioes) }).ToList();
+        var task = new TaggingTask(model, vocabulary, bioes, test, 16);
+        var result = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 6, Metric = "f1", MetricMode = MetricMode.Max, ClipNorm = 5f }).Fit();
+        Assert.True(result.BestMetric > 95, $"crf={crf} chars={chars}: best F1 {result.BestMetric:F1}");
+    }
+
+    [Fact]
+    public void TaggerGradientsMatchFiniteDifferencesAndPaddingChangesNothing()
+    {
+        var train = ToyNer(10, 5);
+        var vocabulary = TaggingVocabulary.Build(train);
+        string[] tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"];
+        foreach (bool crf in new[] { true, false })
+        {
+            var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, TagScheme.Bio, crf, true,
+                WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0f), new RandomGenerator(2));
+            var batch = train.Take(3).Select(s => vocabulary.Encode(s.Tokens)).ToList();
+            var gold = train.Take(3).Select(s => TagSchemes.Convert(s.Tags, TagScheme.Bio).Select(t => Array.IndexOf(tags, t)).ToArray()).ToList();
+            var result = GradientCheck.Compare(() => model.Loss(batch, gold), model.Parameters(), epsilon: 1e-2);
+            Assert.True(result.Passed, $"crf={crf}: error {result.MaxError:G3}× tolerance at {result.Where}");
+            var together = model.Predict(batch);
+            for (int i = 0; i < batch.Count; i++) Assert.Equal(model.Predict([batch[i]])[0], together[i]);
+        }
+    }
+}
