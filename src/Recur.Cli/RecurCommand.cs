@@ -18,6 +18,7 @@ static class RecurCommand
         root.Subcommands.Add(ForecastCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
         root.Subcommands.Add(LmCommand.Create());
+        root.Subcommands.Add(TagCommand.Create());
         return root;
     }
 

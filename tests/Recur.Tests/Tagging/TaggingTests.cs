@@ -241,3 +241,72 @@ public sealed class TaggingTests
         }
     }
 }
+
+public sealed class HmmAndCommandTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-tag-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    string At(string name) => Path.Combine(folder, name);
+
+    [Fact]
+    public void TheHmmCountsAndDecodesByViterbi()
+    {
+        // "the dog" and "a cat": determiners then nouns; "runs" is a verb after nouns
+        var train = new List<TaggedSentence>
+        {
+            new(["the", "dog", "runs"], ["D", "N", "V"]), new(["a", "cat", "runs"], ["D", "N", "V"]), new(["the", "cat"], ["D", "N"]),
+            new(["Paris", "sleeps"], ["N", "V"]),
+        };
+        var hmm = HiddenMarkovTagger.Train(train);
+        Assert.Equal(["D", "N", "V"], hmm.Tag(["a", "dog", "runs"]));
+        // an unseen capitalised word takes the shape class of "Paris", a noun
+        Assert.Equal("Xx", HiddenMarkovTagger.Shape("Blackburn"));
+        Assert.Equal("d-d-d", HiddenMarkovTagger.Shape("1996-08-22"));
+        Assert.Equal(["N", "V"], hmm.Tag(["London", "runs"]));
+        hmm.Save(At("hmm.json"));
+        Assert.Equal(hmm.Tag(["the", "cat", "sleeps"]), HiddenMarkovTagger.Load(At("hmm.json")).Tag(["the", "cat", "sleeps"]));
+        File.WriteAllText(At("bad.json"), "{\"architecture\": \"lstm\"}");
+        Assert.Contains("bad.json", Assert.Throws<InvalidDataException>(() => HiddenMarkovTagger.Load(At("bad.json"))).Message);
+    }
+
+    static void WriteConll(string path, int count, int seed)
+    {
+        var random = new Random(seed);
+        string[] names = ["Smith", "Jones", "Brown"], places = ["Paris", "Rome", "Oslo"], fillers = ["the", "met", "saw", "and"];
+        var lines = new List<string> { "-DOCSTART- -X- -X- O", "" };
+        for (int s = 0; s < count; s++)
+        {
+            for (int w = random.Next(2, 6); w > 0; w--)
+            {
+                if (random.Next(3) == 0) { lines.Add("mr NN I-NP O"); lines.Add($"{names[random.Next(3)]} NNP I-NP I-PER"); }
+                else if (random.Next(3) == 0) { lines.Add("in IN I-PP O"); lines.Add($"{places[random.Next(3)]} NNP I-NP I-LOC"); }
+                else lines.Add($"{fillers[random.Next(4)]} XX O O");
+            }
+            lines.Add("");
+        }
+        File.WriteAllLines(path, lines);
+    }
+
+    [Fact]
+    public void TrainEvalAndPredictFromTheCommandLine()
+    {
+        WriteConll(At("train.txt"), 200, 1);
+        WriteConll(At("valid.txt"), 40, 2);
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--char-features",
+            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run"), "--threads", "1"));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), "--test", At("valid.txt"), "--predictions", At("pred.txt"), "--json"));
+        // predictions come back in the data's scheme (IOB1 here), one 'token gold predicted' line per token
+        var predicted = File.ReadAllLines(At("pred.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
+        Assert.All(predicted, p => Assert.Equal(3, p.Length));
+        Assert.True(predicted.Count(p => p[1] == p[2]) > 0.95 * predicted.Count, "the tagger learned the toy task");
+        Assert.DoesNotContain(predicted, p => p[2].StartsWith("B-", StringComparison.Ordinal) || p[2].StartsWith("E-", StringComparison.Ordinal));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "predict", "--model", At("run"), "we met mr Jones in Rome"));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--hmm", "--out", At("hmm")));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("hmm"), "--test", At("valid.txt")));
+        File.WriteAllLines(At("bad.txt"), ["EU NNP I-NP I-ORG", "rejects"]);
+        Assert.Equal(1, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("bad.txt"), "--out", At("bad")));
+        Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("nowhere"), "--test", At("valid.txt")));
+    }
+}
