@@ -19,6 +19,7 @@ static class RecurCommand
         root.Subcommands.Add(ClassifyCommand.Create());
         root.Subcommands.Add(LmCommand.Create());
         root.Subcommands.Add(TagCommand.Create());
+        root.Subcommands.Add(TranslateCommand.Create());
         return root;
     }
 

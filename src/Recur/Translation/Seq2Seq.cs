@@ -1,0 +1,377 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+using Recur.Text;
+
+namespace Recur.Translation;
+
+/// <summary>How the decoder looks at the encoder's outputs.</summary>
+public enum AttentionKind
+{
+    /// <summary>No attention: the encoder's final state (through the bridge) is the only context (Sutskever et al. 2014; Cho et al. 2014).</summary>
+    None,
+    /// <summary>score = ⟨s_t, h_s⟩ (Luong et al. 2015, "dot").</summary>
+    Dot,
+    /// <summary>score = s_tᵀ W h_s (Luong et al. 2015, "general").</summary>
+    General,
+    /// <summary>score = vᵀ tanh(W₁ h_s + W₂ s_t) (Bahdanau et al. 2015, additive).</summary>
+    Additive,
+}
+
+/// <summary>Settings of a <see cref="Seq2Seq"/> model.</summary>
+/// <param name="SourceVocabulary">Source token ids (the special tokens included).</param>
+/// <param name="TargetVocabulary">Target token ids.</param>
+/// <param name="Embedding">Embedding width on both sides.</param>
+/// <param name="Hidden">Encoder units per direction; the decoder has as many units as the encoder's output is wide.</param>
+/// <param name="NumLayers">Layers of the encoder and of the decoder.</param>
+/// <param name="Cell"><c>lstm</c> or <c>gru</c>.</param>
+/// <param name="Bidirectional">A bidirectional encoder.</param>
+/// <param name="Attention">The attention score.</param>
+/// <param name="Dropout">Dropout on embeddings, between layers and before the output layer.</param>
+public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, int Embedding = 256, int Hidden = 256, int NumLayers = 1,
+    string Cell = "lstm", bool Bidirectional = true, AttentionKind Attention = AttentionKind.General, float Dropout = 0.2f)
+{
+    /// <summary>Width of the encoder outputs and of the decoder state.</summary>
+    public int Width => Hidden * (Bidirectional ? 2 : 1);
+
+    /// <summary>The recurrent mode of both sides.</summary>
+    public RecurrentMode Mode => Cell switch
+    {
+        "lstm" => RecurrentMode.Lstm, "gru" => RecurrentMode.Gru,
+        _ => throw new ArgumentException($"Seq2Seq: cell '{Cell}' is not lstm or gru."),
+    };
+
+    /// <summary>The configuration as saved in <c>config.json</c>.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["architecture"] = "seq2seq", ["source_vocabulary"] = SourceVocabulary, ["target_vocabulary"] = TargetVocabulary, ["embedding"] = Embedding,
+        ["hidden"] = Hidden, ["num_layers"] = NumLayers, ["cell"] = Cell, ["bidirectional"] = Bidirectional,
+        ["attention"] = Attention.ToString().ToLowerInvariant(), ["dropout"] = Dropout,
+    };
+
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    public static Seq2SeqConfig FromJson(JsonObject json)
+    {
+        try
+        {
+            if ((string?)json["architecture"] != "seq2seq") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'seq2seq'.");
+            return new((int)json["source_vocabulary"]!, (int)json["target_vocabulary"]!, (int)json["embedding"]!, (int)json["hidden"]!, (int)json["num_layers"]!,
+                (string)json["cell"]!, (bool)json["bidirectional"]!, Enum.Parse<AttentionKind>((string)json["attention"]!, ignoreCase: true), (float)json["dropout"]!);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"config.json does not describe a seq2seq model ({e.Message}).", e);
+        }
+    }
+}
+
+/// <summary>A decoded translation.</summary>
+/// <param name="Tokens">Target token ids, without <c>&lt;bos&gt;</c> and <c>&lt;eos&gt;</c>.</param>
+/// <param name="LogProbability">Sum of the chosen tokens' log-probabilities (the end token included when produced).</param>
+/// <param name="Attention">Attention weights [target step][source token] (empty without attention).</param>
+public sealed record Translated(int[] Tokens, double LogProbability, double[][] Attention);
+
+/// <summary>
+/// An encoder–decoder for translation (asynchronous many-to-many): the source runs through an embedding and a (bi)LSTM/GRU
+/// encoder; a bridge maps the encoder's final states to the decoder's initial ones; the decoder (a stack of cells) reads
+/// the previous target token and, with attention, the previous attentional vector (input feeding, Luong et al. 2015),
+/// attends over the encoder outputs with source padding masked out, and predicts the next token from
+/// tanh(W_c [context; s_t]). Target sequences start with <c>&lt;bos&gt;</c> and end with <c>&lt;eos&gt;</c>.
+/// </summary>
+public sealed class Seq2Seq : Module
+{
+    readonly Embedding sourceEmbedding, targetEmbedding;
+    readonly RecurrentLayer encoder;
+    readonly RecurrentCell[] decoder;
+    readonly Linear bridgeHidden;
+    readonly Linear? bridgeCell;
+    readonly Linear? keys, query, energy, combine;
+    readonly Linear output;
+    readonly RandomGenerator dropoutRandom;
+
+    /// <summary>The settings.</summary>
+    public Seq2SeqConfig Config { get; }
+
+    bool InputFeeding => Config.Attention != AttentionKind.None;
+
+    /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>
+    public Seq2Seq(Seq2SeqConfig config, RandomGenerator random)
+    {
+        if (config.SourceVocabulary <= Tokenizers.Eos || config.TargetVocabulary <= Tokenizers.Eos || config.Embedding < 1 || config.Hidden < 1
+            || config.NumLayers < 1 || config.Dropout is < 0 or >= 1)
+            throw new ArgumentException($"Seq2Seq: invalid settings {config}.");
+        Config = config;
+        int width = config.Width;
+        sourceEmbedding = RegisterModule("source_embedding", new Embedding(config.SourceVocabulary, config.Embedding, random, paddingIndex: Tokenizers.Pad));
+        targetEmbedding = RegisterModule("target_embedding", new Embedding(config.TargetVocabulary, config.Embedding, random, paddingIndex: Tokenizers.Pad));
+        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(config.Mode, config.Embedding, config.Hidden, config.NumLayers,
+            Dropout: config.NumLayers > 1 ? config.Dropout : 0, Bidirectional: config.Bidirectional, ForgetGateBias: config.Mode == RecurrentMode.Lstm ? 1f : null), random));
+        bridgeHidden = RegisterModule("bridge_hidden", new Linear(width, width, random));
+        if (config.Mode == RecurrentMode.Lstm) bridgeCell = RegisterModule("bridge_cell", new Linear(width, width, random));
+        decoder = new RecurrentCell[config.NumLayers];
+        for (int l = 0; l < config.NumLayers; l++)
+        {
+            int input = l == 0 ? config.Embedding + (config.Attention != AttentionKind.None ? width : 0) : width;
+            decoder[l] = RegisterModule($"decoder_l{l}", new RecurrentCell(config.Mode, input, width, random));
+        }
+        switch (config.Attention)
+        {
+            case AttentionKind.General:
+                keys = RegisterModule("attention_keys", new Linear(width, width, random, bias: false));
+                break;
+            case AttentionKind.Additive:
+                keys = RegisterModule("attention_keys", new Linear(width, width, random));
+                query = RegisterModule("attention_query", new Linear(width, width, random, bias: false));
+                energy = RegisterModule("attention_energy", new Linear(width, 1, random, bias: false));
+                break;
+        }
+        if (config.Attention != AttentionKind.None) combine = RegisterModule("attention_combine", new Linear(2 * width, width, random, bias: false));
+        output = RegisterModule("output", new Linear(width, config.TargetVocabulary, random));
+        dropoutRandom = RegisterRandom("dropout", random.Fork());
+    }
+
+    /// <summary>What the decoder needs from the encoder for a batch.</summary>
+    sealed record Encoded(Tensor Outputs, Tensor? Keys, Tensor Penalty, int Steps, int Batch, int[] Lengths);
+
+    /// <summary>The decoder's running state: per layer h (and c), and the last attentional vector.</summary>
+    sealed record DecoderState(Tensor[] Hidden, Tensor?[] Cell, Tensor? Feed);
+
+    Dropout Drop => new(Config.Dropout, Training, dropoutRandom);
+
+    readonly record struct Dropout(float P, bool Training, RandomGenerator Random)
+    {
+        public Tensor Apply(Tensor x) => Functional.Dropout(x, P, Training, Random);
+    }
+
+    (Encoded, DecoderState) Encode(IReadOnlyList<int[]> sources)
+    {
+        int batch = sources.Count;
+        if (batch == 0) throw new ArgumentException("Seq2Seq: an empty batch.");
+        var lengths = sources.Select(s => s.Length).ToArray();
+        for (int b = 0; b < batch; b++) if (lengths[b] == 0) throw new ArgumentException($"Seq2Seq: source {b} of the batch has no tokens.");
+        int steps = lengths.Max();
+        var ids = new int[steps * batch];
+        var penalty = new float[steps * batch];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < steps; t++)
+            {
+                if (t >= lengths[b]) { penalty[t * batch + b] = -1e9f; continue; }
+                int id = sources[b][t];
+                if ((uint)id >= (uint)Config.SourceVocabulary) throw new ArgumentException($"Seq2Seq: source token id {id} is outside the vocabulary of {Config.SourceVocabulary}.");
+                ids[t * batch + b] = id;
+            }
+        var encoded = encoder.Forward(Drop.Apply(sourceEmbedding.Forward(ids, steps, batch)), lengths: lengths);
+        int directions = Config.Bidirectional ? 2 : 1;
+        var hidden = new Tensor[Config.NumLayers];
+        var cell = new Tensor?[Config.NumLayers];
+        for (int l = 0; l < Config.NumLayers; l++)
+        {
+            Tensor Final(Tensor states) => directions == 1 ? states.Select(0, l) : Tensor.Concat([states.Select(0, 2 * l), states.Select(0, 2 * l + 1)], 1);
+            hidden[l] = bridgeHidden.Forward(Final(encoded.HiddenState)).Tanh();
+            if (bridgeCell != null) cell[l] = bridgeCell.Forward(Final(encoded.CellState!)).Tanh();
+        }
+        Tensor? keyTensor = Config.Attention switch
+        {
+            AttentionKind.Dot => encoded.Output,
+            AttentionKind.General or AttentionKind.Additive => keys!.Forward(encoded.Output),
+            _ => null,
+        };
+        return (new Encoded(encoded.Output, keyTensor, Tensor.FromArray(penalty, steps, batch), steps, batch, lengths),
+            new DecoderState(hidden, cell, InputFeeding ? Tensor.Zeros(batch, Config.Width) : null));
+    }
+
+    /// <summary>One decoder step: logits [B, V], the new state and the attention weights [S, B] (null without attention).</summary>
+    (Tensor Logits, DecoderState State, Tensor? Weights) Step(Encoded encoded, DecoderState state, int[] previous)
+    {
+        int batch = previous.Length;
+        var x = Drop.Apply(targetEmbedding.Forward(previous, batch));
+        if (state.Feed != null) x = Tensor.Concat([x, state.Feed], 1);
+        var hidden = new Tensor[decoder.Length];
+        var cell = new Tensor?[decoder.Length];
+        for (int l = 0; l < decoder.Length; l++)
+        {
+            if (l > 0) x = Drop.Apply(x);
+            (hidden[l], cell[l]) = decoder[l].Forward(x, state.Hidden[l], state.Cell[l]);
+            x = hidden[l];
+        }
+        var top = hidden[^1];
+        if (Config.Attention == AttentionKind.None) return (output.Forward(Drop.Apply(top)), new DecoderState(hidden, cell, null), null);
+        int width = Config.Width, steps = encoded.Steps;
+        Tensor scores = Config.Attention == AttentionKind.Additive
+            ? energy!.Forward((encoded.Keys! + query!.Forward(top).Reshape(1, batch, width)).Tanh()).Reshape(steps, batch)
+            : (encoded.Keys! * top.Reshape(1, batch, width)).Sum(2);
+        var weights = (scores + encoded.Penalty).Softmax(0); // [S, B], zero on source padding
+        var context = (encoded.Outputs * weights.Reshape(steps, batch, 1)).Sum(0); // [B, width]
+        var attentional = combine!.Forward(Tensor.Concat([context, top], 1)).Tanh();
+        return (output.Forward(Drop.Apply(attentional)), new DecoderState(hidden, cell, attentional), weights);
+    }
+
+    /// <summary>
+    /// The training loss of a batch: mean cross-entropy of every target token and <c>&lt;eos&gt;</c>. The decoder reads the
+    /// true previous token with probability <paramref name="teacherForcing"/> (per sentence and step, drawn from
+    /// <paramref name="random"/>), else its own most likely previous prediction (scheduled sampling, Bengio et al. 2015).
+    /// </summary>
+    public Tensor Loss(IReadOnlyList<int[]> sources, IReadOnlyList<int[]> targets, double teacherForcing = 1, RandomGenerator? random = null)
+    {
+        if (sources.Count != targets.Count) throw new ArgumentException($"Seq2Seq: {sources.Count} sources but {targets.Count} targets.");
+        var (encoded, state) = Encode(sources);
+        int batch = sources.Count, steps = targets.Max(t => t.Length) + 1;
+        var gold = new int[steps * batch];
+        var mask = new float[steps * batch];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int t = 0; t < targets[b].Length; t++)
+            {
+                int id = targets[b][t];
+                if ((uint)id >= (uint)Config.TargetVocabulary) throw new ArgumentException($"Seq2Seq: target token id {id} is outside the vocabulary of {Config.TargetVocabulary}.");
+                gold[t * batch + b] = id;
+                mask[t * batch + b] = 1;
+            }
+            gold[targets[b].Length * batch + b] = Tokenizers.Eos;
+            mask[targets[b].Length * batch + b] = 1;
+        }
+        var previous = Enumerable.Repeat(Tokenizers.Bos, batch).ToArray();
+        var logits = new List<Tensor>(steps);
+        for (int t = 0; t < steps; t++)
+        {
+            (var stepLogits, state, _) = Step(encoded, state, previous);
+            logits.Add(stepLogits);
+            if (t + 1 == steps) break;
+            float[]? predictions = teacherForcing < 1 ? stepLogits.ToArray() : null;
+            for (int b = 0; b < batch; b++)
+            {
+                bool force = teacherForcing >= 1 || (random ?? throw new ArgumentException("Seq2Seq: scheduled sampling needs a random generator.")).NextDouble() < teacherForcing;
+                previous[b] = force ? gold[t * batch + b] : ArgMax(predictions.AsSpan(b * Config.TargetVocabulary, Config.TargetVocabulary));
+            }
+        }
+        return Losses.CrossEntropy(Tensor.Stack(logits, 0), gold, mask: mask);
+    }
+
+    static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    static void LogSoftmax(Span<float> row)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in row) max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in row) sum += Math.Exp(v - max);
+        float log = max + (float)Math.Log(sum);
+        for (int i = 0; i < row.Length; i++) row[i] -= log;
+    }
+
+    /// <summary>Greedy decoding of a batch (each sentence until <c>&lt;eos&gt;</c> or <paramref name="maxLength"/> tokens), without gradients.</summary>
+    public List<Translated> Greedy(IReadOnlyList<int[]> sources, int maxLength = 50)
+    {
+        bool training = Training;
+        Eval();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            var (encoded, state) = Encode(sources);
+            int batch = sources.Count, vocabulary = Config.TargetVocabulary;
+            var previous = Enumerable.Repeat(Tokenizers.Bos, batch).ToArray();
+            var tokens = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
+            var attention = Enumerable.Range(0, batch).Select(_ => new List<double[]>()).ToArray();
+            var logP = new double[batch];
+            var done = new bool[batch];
+            for (int t = 0; t < maxLength && !done.All(d => d); t++)
+            {
+                (var logits, state, var weights) = Step(encoded, state, previous);
+                var scores = logits.ToArray();
+                var w = weights?.ToArray();
+                for (int b = 0; b < batch; b++)
+                {
+                    if (done[b]) continue;
+                    var row = scores.AsSpan(b * vocabulary, vocabulary);
+                    LogSoftmax(row);
+                    int next = ArgMax(row);
+                    logP[b] += row[next];
+                    if (w != null) attention[b].Add(Enumerable.Range(0, encoded.Lengths[b]).Select(s => (double)w[s * batch + b]).ToArray());
+                    if (next == Tokenizers.Eos) { done[b] = true; continue; }
+                    tokens[b].Add(next);
+                    previous[b] = next;
+                }
+            }
+            return Enumerable.Range(0, batch).Select(b => new Translated([.. tokens[b]], logP[b], [.. attention[b]])).ToList();
+        }
+        finally { Train(training); }
+    }
+
+    /// <summary>
+    /// Beam search of width <paramref name="beamWidth"/> for one source sentence: hypotheses end at <c>&lt;eos&gt;</c> or at
+    /// <paramref name="maxLength"/> tokens and are ranked by log P / ((5 + n)/6)^α (Wu et al. 2016), n counting the end
+    /// token. Width 1 is greedy decoding. Returns the best translation.
+    /// </summary>
+    public Translated BeamSearch(int[] source, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6)
+    {
+        if (beamWidth < 1) throw new ArgumentException($"beam search: width must be positive, got {beamWidth}.");
+        double Normalise(double logP, int n) => logP / Math.Pow((5.0 + n) / 6.0, lengthPenalty);
+        bool training = Training;
+        Eval();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            var (single, start) = Encode([source]);
+            int vocabulary = Config.TargetVocabulary, steps = single.Steps;
+            var beams = new List<(List<int> Tokens, double LogP, List<double[]> Attention)> { ([], 0, []) };
+            var state = start;
+            var finished = new List<(int[] Tokens, double LogP, double Score, double[][] Attention)>();
+            for (int t = 0; t < maxLength && beams.Count > 0; t++)
+            {
+                int rows = beams.Count;
+                var replicate = new int[rows]; // every beam reads the one source
+                var encoded = single with
+                {
+                    Outputs = single.Outputs.IndexSelect(1, replicate), Keys = single.Keys?.IndexSelect(1, replicate), Penalty = single.Penalty.IndexSelect(1, replicate),
+                    Batch = rows, Lengths = Enumerable.Repeat(single.Lengths[0], rows).ToArray(),
+                };
+                (var logits, var next, var weights) = Step(encoded, state, beams.Select(b => b.Tokens.Count == 0 ? Tokenizers.Bos : b.Tokens[^1]).ToArray());
+                var scores = logits.ToArray();
+                var w = weights?.ToArray();
+                var candidates = new List<(int Beam, int Token, double LogP)>();
+                for (int b = 0; b < rows; b++)
+                {
+                    var row = scores.AsSpan(b * vocabulary, vocabulary);
+                    LogSoftmax(row);
+                    var copy = row.ToArray();
+                    foreach (int v in Enumerable.Range(0, vocabulary).OrderByDescending(v => copy[v]).ThenBy(v => v).Take(beamWidth))
+                        candidates.Add((b, v, beams[b].LogP + copy[v]));
+                }
+                var kept = new List<(List<int>, double, List<double[]>)>();
+                var sources = new List<int>();
+                foreach (var c in candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token))
+                {
+                    var attention = new List<double[]>(beams[c.Beam].Attention);
+                    if (w != null) attention.Add(Enumerable.Range(0, steps).Select(s => (double)w[s * rows + c.Beam]).ToArray());
+                    if (c.Token == Tokenizers.Eos)
+                        finished.Add(([.. beams[c.Beam].Tokens], c.LogP, Normalise(c.LogP, beams[c.Beam].Tokens.Count + 1), [.. attention]));
+                    else
+                    {
+                        kept.Add(([.. beams[c.Beam].Tokens, c.Token], c.LogP, attention));
+                        sources.Add(c.Beam);
+                    }
+                    if (kept.Count == beamWidth) break;
+                }
+                beams = kept;
+                if (finished.Count >= beamWidth) break;
+                if (finished.Count > 0 && beams.Count > 0
+                    && finished.Max(f => f.Score) >= beams.Max(b => Math.Max(Normalise(b.LogP, b.Tokens.Count + 1), Normalise(b.LogP, maxLength + 1))))
+                    break; // no live hypothesis can still overtake the best finished one
+                if (beams.Count == 0) break;
+                var order = sources.ToArray();
+                state = new DecoderState(next.Hidden.Select(h => h.IndexSelect(0, order)).ToArray(), next.Cell.Select(c => c?.IndexSelect(0, order)).ToArray(),
+                    next.Feed?.IndexSelect(0, order));
+            }
+            foreach (var b in beams) finished.Add(([.. b.Tokens], b.LogP, Normalise(b.LogP, b.Tokens.Count), [.. b.Attention]));
+            var best = finished.OrderByDescending(f => f.Score).First();
+            return new Translated(best.Tokens, best.LogP, best.Attention);
+        }
+        finally { Train(training); }
+    }
+}
