@@ -69,7 +69,7 @@ static class TagCommand
             var target = ParseScheme(r.GetValue(scheme)!);
             var converted = trainSet.Select(x => x with { Tags = TagSchemes.Convert(x.Tags, target) }).ToList();
             Directory.CreateDirectory(s.Out);
-            var settings = new JsonObject { ["kind"] = r.GetValue(hmm) ? "hmm" : "neural", ["scheme"] = target.ToString().ToLowerInvariant(), ["data_scheme"] = DataScheme(trainSet) };
+            var settings = new JsonObject { ["kind"] = r.GetValue(hmm) ? "hmm" : "neural", ["scheme"] = target.ToString().ToLowerInvariant(), ["data_scheme"] = TagSchemes.Detect(trainSet.Select(x => (IReadOnlyList<string>)x.Tags)).ToString().ToLowerInvariant() };
             if (r.GetValue(hmm))
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -79,7 +79,8 @@ static class TagCommand
                 var metrics = new Dictionary<string, double> { ["train_seconds"] = clock.Elapsed.TotalSeconds, ["tags"] = model.Tags.Count };
                 if (validSet != null)
                 {
-                    var score = Score(validSet, sentence => model.Tag(sentence));
+                    var validScheme = TagSchemes.Detect(validSet.Select(x => (IReadOnlyList<string>)x.Tags));
+                    var score = Score(validSet, sentence => TagSchemes.Convert(model.Tag(sentence), validScheme));
                     metrics["f1"] = score.Overall.F1 * 100;
                     metrics["precision"] = score.Overall.Precision * 100;
                     metrics["recall"] = score.Overall.Recall * 100;
@@ -119,48 +120,60 @@ static class TagCommand
         return command;
     }
 
-    /// <summary>IOB1 when some chunk starts with I- after O or at a sentence start, else BIO (or BIOES when E-/S- occur).</summary>
-    static string DataScheme(IEnumerable<TaggedSentence> sentences)
-    {
-        bool bioes = false;
-        foreach (var s in sentences)
-            for (int i = 0; i < s.Tags.Length; i++)
-            {
-                string tag = s.Tags[i];
-                if (tag.StartsWith("E-", StringComparison.Ordinal) || tag.StartsWith("S-", StringComparison.Ordinal)) bioes = true;
-                if (tag.StartsWith("I-", StringComparison.Ordinal) && (i == 0 || s.Tags[i - 1] == "O")) return "iob1";
-            }
-        return bioes ? "bioes" : "bio";
-    }
-
     static ConllEvaluation Score(IReadOnlyList<TaggedSentence> sentences, Func<string[], string[]> tag) =>
         ConllEvaluation.Score(sentences.Select(x => (IReadOnlyList<string>)x.Tags).ToList(), sentences.Select(x => (IReadOnlyList<string>)tag(x.Tokens)).ToList());
+
+    /// <summary>
+    /// A trained tagger (or, for several run folders of one configuration, their ensemble): a function from tokens to
+    /// tags in the data's scheme.
+    /// </summary>
+    internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(IReadOnlyList<string> folders)
+    {
+        if (folders.Count == 1) return Load(folders[0]);
+        var members = folders.Select(LoadNeural).ToList();
+        var words = members[0].Vocabulary.Words.Words;
+        foreach (var (m, folder) in members.Zip(folders))
+            if (!m.Vocabulary.Words.Words.SequenceEqual(words)) throw new InvalidDataException($"{folder}: its vocabulary differs from {folders[0]}'s; ensemble runs trained on the same data.");
+        return sentences => SequenceTagger.TagEnsemble(members.Select(m => m.Model).ToList(), members[0].Vocabulary, sentences).Select(t => TagSchemes.Convert(t, members[0].Output)).ToList();
+    }
+
+    static (SequenceTagger Model, TaggingVocabulary Vocabulary, TagScheme Output) LoadNeural(string folder)
+    {
+        var settings = ReadSettings(folder);
+        if ((string?)settings["kind"] == "hmm") throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
+        var vocabulary = TaggingVocabulary.Load(folder);
+        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists)
+            ?? throw new InvalidDataException($"{folder}: no best/ or last/ checkpoint.");
+        var model = new SequenceTagger(SequenceTaggerConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
+        Checkpoint.LoadModel(checkpoint, model);
+        return (model, vocabulary, ParseScheme((string?)settings["data_scheme"] ?? "bio"));
+    }
+
+    static JsonObject ReadSettings(string folder)
+    {
+        string settingsPath = Path.Combine(folder, SettingsFile);
+        if (!File.Exists(settingsPath)) throw new UsageException($"{folder}: no {SettingsFile}; is it a run folder of `recur tag train`?");
+        try { return JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
+        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
+    }
 
     /// <summary>A trained tagger: a function from tokens to tags in the data's scheme.</summary>
     internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(string folder)
     {
-        string settingsPath = Path.Combine(folder, SettingsFile);
-        if (!File.Exists(settingsPath)) throw new UsageException($"{folder}: no {SettingsFile}; is it a run folder of `recur tag train`?");
-        JsonObject settings;
-        try { settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
-        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
+        var settings = ReadSettings(folder);
         var output = ParseScheme((string?)settings["data_scheme"] ?? "bio");
         if ((string?)settings["kind"] == "hmm")
         {
             var hmm = HiddenMarkovTagger.Load(Path.Combine(folder, "hmm.json"));
             return sentences => sentences.Select(x => TagSchemes.Convert(hmm.Tag(x), output)).ToList();
         }
-        var vocabulary = TaggingVocabulary.Load(folder);
-        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists)
-            ?? throw new InvalidDataException($"{folder}: no best/ or last/ checkpoint.");
-        var model = new SequenceTagger(SequenceTaggerConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
-        Checkpoint.LoadModel(checkpoint, model);
+        var (model, vocabulary, _) = LoadNeural(folder);
         return sentences => model.Tag(vocabulary, sentences).Select(t => TagSchemes.Convert(t, output)).ToList();
     }
 
     static Command Eval()
     {
-        var model = new Option<string>("--model") { Description = "Run folder of `recur tag train`.", Required = true };
+        var model = new Option<string[]>("--model") { Description = "Run folder of `recur tag train`; several (seeds of one configuration) form an ensemble.", Required = true, AllowMultipleArgumentsPerToken = true };
         var test = new Option<string>("--test") { Description = "Test file (CoNLL columns).", Required = true };
         var tokenColumn = new Option<int>("--token-column") { Description = "Column of the tokens.", DefaultValueFactory = _ => 0 };
         var tagColumn = new Option<int>("--tag-column") { Description = "Column of the tags (−1: the last).", DefaultValueFactory = _ => -1 };

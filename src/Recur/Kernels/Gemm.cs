@@ -173,8 +173,66 @@ public static class Gemm
             C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0, PackedB, PackedWidth, Column0 + j0);
     }
 
+    /// <summary>Products with at most this many rows of A and a row-major [n, k] B skip packing (one token at a time in generation).</summary>
+    const int GemvRows = 2;
+
+    /// <summary>
+    /// C = op(A)·Bᵀ for one or two rows of A and B stored [n, k]: each entry is a dot product of two contiguous rows,
+    /// with no packing (which would read and write all of B to use it once). Columns are split across threads in
+    /// contiguous ranges; every entry is computed the same way whatever the split, so results do not depend on it.
+    /// </summary>
+    static unsafe void Gemv(Problem p, int threads)
+    {
+        int maxThreads = threads > 0 ? threads : Parallelism.MaxThreads;
+        long flops = 2L * p.M * p.N * p.K;
+        int t = (int)Math.Clamp(flops / MinFlopsPerThread, 1, maxThreads);
+        void Columns(int j0, int j1)
+        {
+            for (int i = 0; i < p.M; i++)
+            {
+                float* a = p.A + i * p.Lda, c = p.C + i * p.Ldc;
+                for (int j = j0; j < j1; j++)
+                {
+                    float sum = Dot(a, p.B + j * p.Ldb, p.K);
+                    if (p.Bias != null) sum += p.Bias[j];
+                    c[j] = p.Accumulate ? c[j] + sum : sum;
+                }
+            }
+        }
+        if (t == 1) { Columns(0, p.N); return; }
+        WorkerPool.Shared.For(t, s => Columns((int)((long)p.N * s / t), (int)((long)p.N * (s + 1) / t)));
+    }
+
+    /// <summary>A dot product in a fixed order (four vector accumulators, then the tail), independent of alignment.</summary>
+    static unsafe float Dot(float* x, float* y, int n)
+    {
+        int i = 0;
+        float sum;
+        if (Vector256.IsHardwareAccelerated && n >= 32)
+        {
+            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (; i + 32 <= n; i += 32)
+            {
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), s1);
+                s2 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 16), Vector256.Load(y + i + 16), s2);
+                s3 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 24), Vector256.Load(y + i + 24), s3);
+            }
+            for (; i + 8 <= n; i += 8) s0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), s0);
+            sum = Vector256.Sum((s0 + s1) + (s2 + s3));
+        }
+        else sum = 0f;
+        for (; i < n; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
+        return sum;
+    }
+
     static unsafe void Run<TKernel>(Problem p, int threads) where TKernel : struct, IGemmMicroKernel
     {
+        if (p.M <= GemvRows && p.M > 0 && p.K > 0 && p.TransB && !p.TransA && p.B != null && p.PackedB == null)
+        {
+            Gemv(p, threads);
+            return;
+        }
         if (p.K == 0)
         {
             for (int i = 0; i < p.M; i++)

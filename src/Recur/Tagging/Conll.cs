@@ -96,6 +96,23 @@ public static class TagSchemes
         return tags;
     }
 
+    /// <summary>
+    /// The scheme tagged data is written in: IOB1 when some chunk starts with I- (after O or at a sentence start),
+    /// BIOES when E- or S- tags occur, else BIO.
+    /// </summary>
+    public static TagScheme Detect(IEnumerable<IReadOnlyList<string>> sentences)
+    {
+        bool bioes = false;
+        foreach (var tags in sentences)
+            for (int i = 0; i < tags.Count; i++)
+            {
+                string tag = tags[i];
+                if (tag.StartsWith("E-", StringComparison.Ordinal) || tag.StartsWith("S-", StringComparison.Ordinal)) bioes = true;
+                else if (tag.StartsWith("I-", StringComparison.Ordinal) && (i == 0 || tags[i - 1] == "O")) return TagScheme.Iob1;
+            }
+        return bioes ? TagScheme.Bioes : TagScheme.Bio;
+    }
+
     /// <summary>Rewrites one sentence's tags in another scheme (whatever scheme they are in).</summary>
     public static string[] Convert(IReadOnlyList<string> tags, TagScheme to) => Tags(Chunks(tags), tags.Count, to);
 

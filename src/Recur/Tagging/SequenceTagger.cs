@@ -227,6 +227,66 @@ public sealed class SequenceTagger : Module
         finally { Train(training); }
     }
 
+    /// <summary>
+    /// Tags by an ensemble of taggers with the same vocabulary and tags (seeds of one configuration): their emission
+    /// scores are averaged (log-probabilities for softmax taggers), and CRF taggers decode with the averaged transition
+    /// scores. In the models' scheme, in batches of <paramref name="batchSize"/>.
+    /// </summary>
+    public static List<string[]> TagEnsemble(IReadOnlyList<SequenceTagger> models, TaggingVocabulary vocabulary, IReadOnlyList<IReadOnlyList<string>> sentences, int batchSize = 64)
+    {
+        if (models.Count == 0) throw new ArgumentException("TagEnsemble: no models.");
+        var first = models[0].Config;
+        foreach (var m in models)
+            if (!m.Config.Tags.SequenceEqual(first.Tags) || m.Config.Crf != first.Crf || m.Config.WordCount != first.WordCount || m.Config.Scheme != first.Scheme)
+                throw new ArgumentException("TagEnsemble: the models differ in tags, output layer or vocabulary; an ensemble needs seeds of one configuration.");
+        if (models.Count == 1) return models[0].Tag(vocabulary, sentences, batchSize);
+        int k = first.Tags.Length;
+        LinearChainCrf? crf = null;
+        if (first.Crf)
+        {
+            crf = new LinearChainCrf(k, new RandomGenerator(0), LinearChainCrf.Constraints(first.Tags, first.Scheme));
+            foreach (var (target, pick) in new (Tensor, Func<LinearChainCrf, Tensor>)[] { (crf.Transitions, c => c.Transitions), (crf.StartTransitions, c => c.StartTransitions), (crf.EndTransitions, c => c.EndTransitions) })
+            {
+                var sum = new float[target.Length];
+                foreach (var m in models) System.Numerics.Tensors.TensorPrimitives.Add(sum, pick(m.Crf!).Span, sum);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(sum, 1f / models.Count, target.Span);
+            }
+        }
+        var result = new List<string[]>(sentences.Count);
+        foreach (var m in models) m.Eval();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            for (int start = 0; start < sentences.Count; start += batchSize)
+            {
+                var batch = sentences.Skip(start).Take(batchSize).Select(vocabulary.Encode).ToList();
+                float[]? sum = null;
+                int[] lengths = [];
+                int[] shape = [];
+                foreach (var m in models)
+                {
+                    var (emissions, l) = m.Emissions(batch);
+                    var values = first.Crf ? emissions.ToArray() : emissions.LogSoftmax(-1).ToArray();
+                    if (sum is null) (sum, lengths, shape) = (values, l, emissions.ShapeArray());
+                    else System.Numerics.Tensors.TensorPrimitives.Add(sum, values, sum);
+                }
+                System.Numerics.Tensors.TensorPrimitives.Multiply(sum!, 1f / models.Count, sum!);
+                var average = Tensor.FromArray(sum!, shape);
+                int count = batch.Count;
+                var ids = crf != null ? crf.Decode(average, lengths) : Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
+                {
+                    var row = sum.AsSpan((t * count + b) * k, k);
+                    int best = 0;
+                    for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j;
+                    return best;
+                }).ToArray()).ToArray();
+                foreach (var path in ids) result.Add(path.Select(i => first.Tags[i]).ToArray());
+            }
+        }
+        finally { foreach (var m in models) m.Train(); }
+        return result;
+    }
+
     /// <summary>Predicted tags (in the model's scheme) of tokenised sentences, in batches of <paramref name="batchSize"/>.</summary>
     public List<string[]> Tag(TaggingVocabulary vocabulary, IReadOnlyList<IReadOnlyList<string>> sentences, int batchSize = 64)
     {
@@ -312,8 +372,10 @@ public sealed class TaggingTask : ITrainingTask<int[]>
     /// <summary>conlleval scores of <paramref name="model"/> on <paramref name="sentences"/> (gold tags in any scheme).</summary>
     public static ConllEvaluation Score(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> sentences)
     {
-        var predicted = model.Tag(vocabulary, sentences.Select(s => (IReadOnlyList<string>)s.Tokens).ToList());
-        // compare in the gold data's own scheme (conversion is exact, so chunk scores do not depend on it)
+        // predictions are rewritten in the gold data's own scheme: chunk scores do not depend on it (conversion is
+        // exact), but token accuracy compares tags one by one
+        var scheme = TagSchemes.Detect(sentences.Select(s => (IReadOnlyList<string>)s.Tags));
+        var predicted = model.Tag(vocabulary, sentences.Select(s => (IReadOnlyList<string>)s.Tokens).ToList()).Select(p => TagSchemes.Convert(p, scheme));
         return ConllEvaluation.Score(sentences.Select(s => (IReadOnlyList<string>)s.Tags).ToList(), predicted.Select(p => (IReadOnlyList<string>)p).ToList());
     }
 }

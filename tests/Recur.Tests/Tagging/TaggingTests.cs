@@ -54,6 +54,9 @@ public sealed class TaggingTests
                 for (int i = 1; i < tags.Length; i++) Assert.True(TagSchemes.Allowed(tags[i - 1], tags[i], scheme), $"{scheme}: {tags[i - 1]} → {tags[i]}");
             }
         }
+        Assert.Equal(TagScheme.Iob1, TagSchemes.Detect([["O", "I-PER"]]));
+        Assert.Equal(TagScheme.Bio, TagSchemes.Detect([["B-PER", "I-PER"], ["O"]]));
+        Assert.Equal(TagScheme.Bioes, TagSchemes.Detect([["B-PER", "E-PER", "S-LOC"]]));
         Assert.Equal(["B-PER", "I-PER", "O", "B-LOC", "B-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], TagScheme.Bio));
         Assert.Equal(["B-PER", "E-PER", "O", "S-LOC", "S-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], TagScheme.Bioes));
     }
@@ -303,6 +306,12 @@ public sealed class HmmAndCommandTests : IDisposable
         Assert.True(predicted.Count(p => p[1] == p[2]) > 0.95 * predicted.Count, "the tagger learned the toy task");
         Assert.DoesNotContain(predicted, p => p[2].StartsWith("B-", StringComparison.Ordinal) || p[2].StartsWith("E-", StringComparison.Ordinal));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "predict", "--model", At("run"), "we met mr Jones in Rome"));
+        // a second seed, and the two as an ensemble (averaged emissions and transitions)
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--char-features",
+            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run2"), "--threads", "1", "--seed", "2"));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), At("run2"), "--test", At("valid.txt"), "--predictions", At("ensemble.txt")));
+        var ensemble = File.ReadAllLines(At("ensemble.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
+        Assert.True(ensemble.Count(p => p[1] == p[2]) > 0.95 * ensemble.Count, "the ensemble tags as well");
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--hmm", "--out", At("hmm")));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("hmm"), "--test", At("valid.txt")));
         File.WriteAllLines(At("bad.txt"), ["EU NNP I-NP I-ORG", "rejects"]);

@@ -65,8 +65,10 @@ internal static class RecurrentKernel
         var biasHhSpan = biasHh is null ? default : biasHh.Span;
         var gateRecord = record?.GateValues;
 
-        // W_hhᵀ is the right operand of every step: pack it once for the whole sequence.
-        using (var recurrent = Gemm.Pack(true, hidden, gateWidth, weightHh.Span, hidden))
+        // W_hhᵀ is the right operand of every step: pack it once for the whole sequence (a single step of one or two
+        // sequences, as in generation, reads it directly instead).
+        bool direct = steps == 1 && batch <= 2;
+        using (var recurrent = direct ? null : Gemm.Pack(true, hidden, gateWidth, weightHh.Span, hidden))
         {
             for (int s0 = 0; s0 < steps; s0 += chunk)
             {
@@ -92,8 +94,12 @@ internal static class RecurrentKernel
                         if (TCell.HasCellState) cState.CopyTo(cPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch * hidden, batch * hidden));
                     }
                     // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
-                    Gemm.Multiply(false, batch, hState, hidden, recurrent, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
-                        accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
+                    if (recurrent is null)
+                        Gemm.Multiply(false, true, batch, gateWidth, hidden, hState, hidden, weightHh.Span, hidden, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
+                            accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
+                    else
+                        Gemm.Multiply(false, batch, hState, hidden, recurrent, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
+                            accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
                     int outputRow = t * batch;
                     for (int b = 0; b < batch; b++)
                     {
