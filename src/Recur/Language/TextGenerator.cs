@@ -77,7 +77,7 @@ public static class TextGenerator
     public static int Choose(ReadOnlySpan<float> logits, SamplingOptions options, RandomGenerator random)
     {
         int n = logits.Length;
-        if (options.Temperature == 0) return ArgMax(logits);
+        if (options.Temperature == 0) return Scores.ArgMax(logits);
         var order = Enumerable.Range(0, n).ToArray();
         var values = logits.ToArray();
         // most likely first; ties by id so that the choice is deterministic
@@ -103,23 +103,6 @@ public static class TextGenerator
             if (u < running) return order[i];
         }
         return order[keep - 1];
-    }
-
-    static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
-
-    static void LogSoftmax(Span<float> row)
-    {
-        float max = float.NegativeInfinity;
-        foreach (float v in row) max = Math.Max(max, v);
-        double sum = 0;
-        foreach (float v in row) sum += Math.Exp(v - max);
-        float log = max + (float)Math.Log(sum);
-        for (int i = 0; i < row.Length; i++) row[i] -= log;
     }
 
     /// <summary>
@@ -152,7 +135,7 @@ public static class TextGenerator
                 for (int b = 0; b < beams.Count; b++)
                 {
                     var row = logits.AsSpan(b * vocabulary, vocabulary);
-                    LogSoftmax(row);
+                    Scores.LogSoftmax(row);
                     var rowCopy = row.ToArray();
                     var best = Enumerable.Range(0, vocabulary).OrderByDescending(v => rowCopy[v]).ThenBy(v => v).Take(beamWidth);
                     foreach (int v in best) candidates.Add((b, v, beams[b].LogP + rowCopy[v]));

@@ -218,10 +218,7 @@ public sealed class SequenceTagger : Module
             var scores = emissions.ToArray();
             return Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
             {
-                var row = scores.AsSpan((t * count + b) * k, k);
-                int best = 0;
-                for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j;
-                return best;
+                return Language.Scores.ArgMax(scores.AsSpan((t * count + b) * k, k));
             }).ToArray()).ToArray();
         }
         finally { Train(training); }
@@ -275,10 +272,7 @@ public sealed class SequenceTagger : Module
                 int count = batch.Count;
                 var ids = crf != null ? crf.Decode(average, lengths) : Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
                 {
-                    var row = sum.AsSpan((t * count + b) * k, k);
-                    int best = 0;
-                    for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j;
-                    return best;
+                    return Language.Scores.ArgMax(sum.AsSpan((t * count + b) * k, k));
                 }).ToArray()).ToArray();
                 foreach (var path in ids) result.Add(path.Select(i => first.Tags[i]).ToArray());
             }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Recur.Autograd;
+using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Text;
@@ -242,27 +243,10 @@ public sealed class Seq2Seq : Module
             for (int b = 0; b < batch; b++)
             {
                 bool force = teacherForcing >= 1 || (random ?? throw new ArgumentException("Seq2Seq: scheduled sampling needs a random generator.")).NextDouble() < teacherForcing;
-                previous[b] = force ? gold[t * batch + b] : ArgMax(predictions.AsSpan(b * Config.TargetVocabulary, Config.TargetVocabulary));
+                previous[b] = force ? gold[t * batch + b] : Scores.ArgMax(predictions.AsSpan(b * Config.TargetVocabulary, Config.TargetVocabulary));
             }
         }
         return Losses.CrossEntropy(Tensor.Stack(logits, 0), gold, mask: mask);
-    }
-
-    static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
-
-    static void LogSoftmax(Span<float> row)
-    {
-        float max = float.NegativeInfinity;
-        foreach (float v in row) max = Math.Max(max, v);
-        double sum = 0;
-        foreach (float v in row) sum += Math.Exp(v - max);
-        float log = max + (float)Math.Log(sum);
-        for (int i = 0; i < row.Length; i++) row[i] -= log;
     }
 
     /// <summary>Greedy decoding of a batch (each sentence until <c>&lt;eos&gt;</c> or <paramref name="maxLength"/> tokens), without gradients.</summary>
@@ -289,8 +273,8 @@ public sealed class Seq2Seq : Module
                 {
                     if (done[b]) continue;
                     var row = scores.AsSpan(b * vocabulary, vocabulary);
-                    LogSoftmax(row);
-                    int next = ArgMax(row);
+                    Scores.LogSoftmax(row);
+                    int next = Scores.ArgMax(row);
                     logP[b] += row[next];
                     if (w != null) attention[b].Add(Enumerable.Range(0, encoded.Lengths[b]).Select(s => (double)w[s * batch + b]).ToArray());
                     if (next == Tokenizers.Eos) { done[b] = true; continue; }
@@ -338,7 +322,7 @@ public sealed class Seq2Seq : Module
                 for (int b = 0; b < rows; b++)
                 {
                     var row = scores.AsSpan(b * vocabulary, vocabulary);
-                    LogSoftmax(row);
+                    Scores.LogSoftmax(row);
                     var copy = row.ToArray();
                     foreach (int v in Enumerable.Range(0, vocabulary).OrderByDescending(v => copy[v]).ThenBy(v => v).Take(beamWidth))
                         candidates.Add((b, v, beams[b].LogP + copy[v]));
