@@ -52,17 +52,16 @@ public static class Losses
             // d/dlogits = w/Σw · (softmax − target distribution)
             var gx = logits.GradSpan();
             float seed = g.Span[0] * scale;
+            var probabilities = new float[classes];
             for (int r = 0; r < rows; r++)
             {
                 if (weights[r] == 0f) continue;
                 float factor = seed * weights[r];
                 var dst = gx.Slice(r * classes, classes);
-                var row = logProbabilities.AsSpan(r * classes, classes);
-                for (int c = 0; c < classes; c++)
-                {
-                    float targetProbability = labelSmoothing / classes + (c == target[r] ? 1f - labelSmoothing : 0f);
-                    dst[c] += factor * (MathF.Exp(row[c]) - targetProbability);
-                }
+                TensorPrimitives.Exp(logProbabilities.AsSpan(r * classes, classes), probabilities);
+                TensorPrimitives.MultiplyAdd(probabilities, factor, dst, dst);
+                if (labelSmoothing > 0f) TensorPrimitives.Add(dst, -factor * labelSmoothing / classes, dst);
+                dst[target[r]] -= factor * (1f - labelSmoothing);
             }
         });
     }

@@ -182,8 +182,11 @@ public sealed class Seq2Seq : Module
             new DecoderState(hidden, cell, InputFeeding ? Tensor.Zeros(batch, Config.Width) : null));
     }
 
-    /// <summary>One decoder step: logits [B, V], the new state and the attention weights [S, B] (null without attention).</summary>
-    (Tensor Logits, DecoderState State, Tensor? Weights) Step(Encoded encoded, DecoderState state, int[] previous)
+    /// <summary>
+    /// One decoder step: the vector the output layer reads [B, width] (the attentional vector, or the top state without
+    /// attention), the new state and the attention weights [S, B] (null without attention).
+    /// </summary>
+    (Tensor Top, DecoderState State, Tensor? Weights) Step(Encoded encoded, DecoderState state, int[] previous)
     {
         int batch = previous.Length;
         var x = Drop.Apply(targetEmbedding.Forward(previous, batch));
@@ -197,7 +200,7 @@ public sealed class Seq2Seq : Module
             x = hidden[l];
         }
         var top = hidden[^1];
-        if (Config.Attention == AttentionKind.None) return (output.Forward(Drop.Apply(top)), new DecoderState(hidden, cell, null), null);
+        if (Config.Attention == AttentionKind.None) return (top, new DecoderState(hidden, cell, null), null);
         int width = Config.Width, steps = encoded.Steps;
         Tensor scores = Config.Attention == AttentionKind.Additive
             ? energy!.Forward((encoded.Keys! + query!.Forward(top).Reshape(1, batch, width)).Tanh()).Reshape(steps, batch)
@@ -205,8 +208,11 @@ public sealed class Seq2Seq : Module
         var weights = (scores + encoded.Penalty).Softmax(0); // [S, B], zero on source padding
         var context = (encoded.Outputs * weights.Reshape(steps, batch, 1)).Sum(0); // [B, width]
         var attentional = combine!.Forward(Tensor.Concat([context, top], 1)).Tanh();
-        return (output.Forward(Drop.Apply(attentional)), new DecoderState(hidden, cell, attentional), weights);
+        return (attentional, new DecoderState(hidden, cell, attentional), weights);
     }
+
+    /// <summary>Next-token logits [N, V] from the vectors <see cref="Step"/> returns (dropout first while training).</summary>
+    Tensor Logits(Tensor top) => output.Forward(Drop.Apply(top));
 
     /// <summary>
     /// The training loss of a batch: mean cross-entropy of every target token and <c>&lt;eos&gt;</c>. The decoder reads the
@@ -233,20 +239,23 @@ public sealed class Seq2Seq : Module
             mask[targets[b].Length * batch + b] = 1;
         }
         var previous = Enumerable.Repeat(Tokenizers.Bos, batch).ToArray();
-        var logits = new List<Tensor>(steps);
+        var tops = new List<Tensor>(steps);
         for (int t = 0; t < steps; t++)
         {
-            (var stepLogits, state, _) = Step(encoded, state, previous);
-            logits.Add(stepLogits);
+            (var top, state, _) = Step(encoded, state, previous);
+            tops.Add(top);
             if (t + 1 == steps) break;
-            float[]? predictions = teacherForcing < 1 ? stepLogits.ToArray() : null;
+            float[]? predictions = null;
+            if (teacherForcing < 1)
+                using (GradMode.NoGrad()) predictions = output.Forward(top.Detach()).ToArray(); // the model's own guess, without dropout
             for (int b = 0; b < batch; b++)
             {
                 bool force = teacherForcing >= 1 || (random ?? throw new ArgumentException("Seq2Seq: scheduled sampling needs a random generator.")).NextDouble() < teacherForcing;
                 previous[b] = force ? gold[t * batch + b] : Scores.ArgMax(predictions.AsSpan(b * Config.TargetVocabulary, Config.TargetVocabulary));
             }
         }
-        return Losses.CrossEntropy(Tensor.Stack(logits, 0), gold, mask: mask);
+        // One output product over every step: the [V, width] weight is packed once, not once per step.
+        return Losses.CrossEntropy(Logits(Tensor.Concat(tops, 0)), gold, mask: mask);
     }
 
     /// <summary>Greedy decoding of a batch (each sentence until <c>&lt;eos&gt;</c> or <paramref name="maxLength"/> tokens), without gradients.</summary>
@@ -266,8 +275,8 @@ public sealed class Seq2Seq : Module
             var done = new bool[batch];
             for (int t = 0; t < maxLength && !done.All(d => d); t++)
             {
-                (var logits, state, var weights) = Step(encoded, state, previous);
-                var scores = logits.ToArray();
+                (var top, state, var weights) = Step(encoded, state, previous);
+                var scores = Logits(top).ToArray();
                 var w = weights?.ToArray();
                 for (int b = 0; b < batch; b++)
                 {
@@ -315,8 +324,8 @@ public sealed class Seq2Seq : Module
                     Outputs = single.Outputs.IndexSelect(1, replicate), Keys = single.Keys?.IndexSelect(1, replicate), Penalty = single.Penalty.IndexSelect(1, replicate),
                     Batch = rows, Lengths = Enumerable.Repeat(single.Lengths[0], rows).ToArray(),
                 };
-                (var logits, var next, var weights) = Step(encoded, state, beams.Select(b => b.Tokens.Count == 0 ? Tokenizers.Bos : b.Tokens[^1]).ToArray());
-                var scores = logits.ToArray();
+                (var top, var next, var weights) = Step(encoded, state, beams.Select(b => b.Tokens.Count == 0 ? Tokenizers.Bos : b.Tokens[^1]).ToArray());
+                var scores = Logits(top).ToArray();
                 var w = weights?.ToArray();
                 var candidates = new List<(int Beam, int Token, double LogP)>();
                 for (int b = 0; b < rows; b++)
