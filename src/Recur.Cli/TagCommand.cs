@@ -52,6 +52,7 @@ static class TagCommand
         var charHidden = new Option<int>("--char-hidden") { Description = "Character BiLSTM units per direction.", DefaultValueFactory = _ => 25 };
         var hidden = new Option<int>("--hidden") { Description = "Word BiLSTM units per direction.", DefaultValueFactory = _ => 100 };
         var dropout = new Option<float>("--dropout") { Description = "Dropout on word representations and encoder outputs.", DefaultValueFactory = _ => 0.5f };
+        var casing = new Option<int>("--casing-embed") { Description = "Width of a word-casing class embedding (0: none).", DefaultValueFactory = _ => 0 };
         var vectors = new Option<string?>("--embeddings") { Description = "Pretrained word vectors (GloVe/word2vec text) of the --embed width, looked up lower-cased." };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(20, 16, 1e-3f, defaultClipNorm: 5f);
@@ -91,7 +92,7 @@ static class TagCommand
             var vocabulary = TaggingVocabulary.Build(trainSet);
             var tags = converted.SelectMany(x => x.Tags).Distinct().OrderBy(t => t == "O" ? "" : t[2..] + t[0], StringComparer.Ordinal).ToArray();
             var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, target, r.GetValue(crf), r.GetValue(chars),
-                r.GetValue(embed), r.GetValue(charEmbed), r.GetValue(charHidden), r.GetValue(hidden), r.GetValue(dropout));
+                r.GetValue(embed), r.GetValue(charEmbed), r.GetValue(charHidden), r.GetValue(hidden), r.GetValue(dropout), r.GetValue(casing));
             var tagger = new SequenceTagger(config, new RandomGenerator(s.Seed));
             if (r.GetValue(vectors) is { } vectorsPath)
             {

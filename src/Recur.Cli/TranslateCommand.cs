@@ -26,6 +26,8 @@ static class TranslateCommand
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Eval());
         command.Subcommands.Add(Run());
+        command.Subcommands.Add(Split());
+        command.Subcommands.Add(BleuCommand());
         return command;
     }
 
@@ -138,6 +140,58 @@ static class TranslateCommand
         var model = new Seq2Seq(Seq2SeqConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
         Checkpoint.LoadModel(checkpoint, model);
         return (model, vocabulary, settings);
+    }
+
+    /// <summary>
+    /// <c>translate split</c>: the training and held-out pairs exactly as <c>translate train</c> sees them, for another
+    /// toolkit (the PyTorch peer in <c>bench/</c>): <c>source tokens TAB target tokens TAB target text</c> per line.
+    /// </summary>
+    static Command Split()
+    {
+        var pairs = new Option<string>("--pairs") { Description = "Tab-separated sentence pairs (source, target, optional attribution).", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder for train.tsv and valid.tsv.", Required = true };
+        var data = new DataOptions();
+        var command = new Command("split", "Write the normalised, tokenised training and held-out pairs (train.tsv, valid.tsv).") { pairs, output };
+        data.AddTo(command);
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var (train, heldOut) = ReadPairs(r.GetValue(pairs)!, data.Read(r));
+            var splitter = Text.WordLevelTokenizer.Build("", Text.WordSplitting.Words); // the splitting of TranslationVocabulary
+            string folder = r.GetValue(output)!;
+            Directory.CreateDirectory(folder);
+            foreach (var (name, part) in new[] { ("train.tsv", train), ("valid.tsv", heldOut) })
+                AtomicFile.WriteAllText(Path.Combine(folder, name), string.Concat(part.Select(p =>
+                    $"{string.Join(' ', splitter.Split(p.Source))}\t{string.Join(' ', splitter.Split(p.Target))}\t{p.Target}\n")));
+            Console.WriteLine($"{train.Count:N0} training and {heldOut.Count:N0} held-out pairs in {folder}");
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary><c>translate bleu</c>: corpus BLEU of a file of translations against a file of references, line by line.</summary>
+    static Command BleuCommand()
+    {
+        var hypotheses = new Option<string>("--hypotheses") { Description = "Translations, one per line.", Required = true };
+        var references = new Option<string>("--references") { Description = "References, one per line (a TSV's last column is used).", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print the score as JSON." };
+        var command = new Command("bleu", "Corpus BLEU of translations against references (sacreBLEU defaults).") { hypotheses, references, json };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            static List<string> Lines(string path)
+            {
+                var lines = Text.TextFiles.ReadUtf8(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+                if (lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1); // the final line end
+                return lines;
+            }
+            var h = Lines(r.GetValue(hypotheses)!);
+            var refs = Lines(r.GetValue(references)!).Select(l => l.Split('\t')[^1]).ToList();
+            if (h.Count != refs.Count) throw new InvalidDataException($"{r.GetValue(hypotheses)} has {h.Count} lines but {r.GetValue(references)} has {refs.Count}.");
+            var score = Bleu.Corpus(h, refs);
+            if (r.GetValue(json)) Console.WriteLine(new JsonObject { ["pairs"] = h.Count, ["bleu"] = score.Score, ["brevity_penalty"] = score.BrevityPenalty }.ToJsonString());
+            else Console.WriteLine($"{h.Count} pairs: {score}");
+            return 0;
+        }));
+        return command;
     }
 
     static Command Eval()

@@ -20,8 +20,11 @@ namespace Recur.Tagging;
 /// <param name="CharHidden">Character BiLSTM units per direction.</param>
 /// <param name="Hidden">Word BiLSTM units per direction.</param>
 /// <param name="Dropout">Dropout on the word representations and on the encoder outputs.</param>
+/// <param name="CasingEmbedding">Width of an embedding of each word's <see cref="Casing"/> class (0: none); the word
+/// lookup is lower-cased, so this gives the encoder the capitalisation directly (Reimers &amp; Gurevych 2017).</param>
 public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[] Tags, TagScheme Scheme = TagScheme.Bioes, bool Crf = true,
-    bool CharFeatures = true, int WordEmbedding = 100, int CharEmbedding = 25, int CharHidden = 25, int Hidden = 100, float Dropout = 0.5f)
+    bool CharFeatures = true, int WordEmbedding = 100, int CharEmbedding = 25, int CharHidden = 25, int Hidden = 100, float Dropout = 0.5f,
+    int CasingEmbedding = 0)
 {
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
     public JsonObject ToJson() => new()
@@ -29,7 +32,7 @@ public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[]
         ["architecture"] = "sequence_tagger", ["word_count"] = WordCount, ["char_count"] = CharCount,
         ["tags"] = new JsonArray(Tags.Select(t => (JsonNode)t).ToArray()), ["scheme"] = Scheme.ToString().ToLowerInvariant(), ["crf"] = Crf,
         ["char_features"] = CharFeatures, ["word_embedding"] = WordEmbedding, ["char_embedding"] = CharEmbedding, ["char_hidden"] = CharHidden,
-        ["hidden"] = Hidden, ["dropout"] = Dropout,
+        ["hidden"] = Hidden, ["dropout"] = Dropout, ["casing_embedding"] = CasingEmbedding,
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -40,7 +43,8 @@ public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[]
             if ((string?)json["architecture"] != "sequence_tagger") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_tagger'.");
             return new((int)json["word_count"]!, (int)json["char_count"]!, json["tags"]!.AsArray().Select(t => (string)t!).ToArray(),
                 Enum.Parse<TagScheme>((string)json["scheme"]!, ignoreCase: true), (bool)json["crf"]!, (bool)json["char_features"]!, (int)json["word_embedding"]!,
-                (int)json["char_embedding"]!, (int)json["char_hidden"]!, (int)json["hidden"]!, (float)json["dropout"]!);
+                (int)json["char_embedding"]!, (int)json["char_hidden"]!, (int)json["hidden"]!, (float)json["dropout"]!,
+                (int?)json["casing_embedding"] ?? 0);
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
         {
@@ -49,10 +53,49 @@ public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[]
     }
 }
 
-/// <summary>A sentence as model input: word ids and, per word, character ids.</summary>
+/// <summary>A sentence as model input: word ids and, per word, character ids and the casing class.</summary>
 /// <param name="Words">Word ids.</param>
 /// <param name="Chars">Character ids of each word.</param>
-public sealed record EncodedSentence(int[] Words, int[][] Chars);
+/// <param name="Casing">The <see cref="Casing"/> class of each word (null: every word counts as <see cref="Tagging.Casing.Other"/>).</param>
+public sealed record EncodedSentence(int[] Words, int[][] Chars, int[]? Casing = null);
+
+/// <summary>The capitalisation and digit classes of a token (Reimers &amp; Gurevych 2017); 0 is kept for padding.</summary>
+public static class Casing
+{
+    /// <summary>Only digits.</summary>
+    public const int Numeric = 1;
+    /// <summary>More than half digits ("1.5", "10-12").</summary>
+    public const int MainlyNumeric = 2;
+    /// <summary>All letters lower case.</summary>
+    public const int AllLower = 3;
+    /// <summary>All letters upper case ("EU", "U.S.").</summary>
+    public const int AllUpper = 4;
+    /// <summary>First character upper case ("Germany").</summary>
+    public const int InitialUpper = 5;
+    /// <summary>Some digit, otherwise none of the above ("B52s").</summary>
+    public const int ContainsDigit = 6;
+    /// <summary>Anything else (mixed case, punctuation).</summary>
+    public const int Other = 7;
+    /// <summary>Number of ids, padding included.</summary>
+    public const int Count = 8;
+
+    /// <summary>The class of <paramref name="token"/>.</summary>
+    public static int Of(string token)
+    {
+        int digits = 0, letters = 0, upper = 0, lower = 0;
+        foreach (char c in token)
+        {
+            if (char.IsDigit(c)) digits++;
+            else if (char.IsLetter(c)) { letters++; if (char.IsUpper(c)) upper++; else if (char.IsLower(c)) lower++; }
+        }
+        if (token.Length > 0 && digits == token.Length) return Numeric;
+        if (digits * 2 > token.Length) return MainlyNumeric;
+        if (letters > 0 && lower == letters) return AllLower;
+        if (letters > 0 && upper == letters) return AllUpper;
+        if (token.Length > 0 && char.IsUpper(token[0])) return InitialUpper;
+        return digits > 0 ? ContainsDigit : Other;
+    }
+}
 
 /// <summary>
 /// Word and character vocabularies for tagging: words are looked up lower-cased with digits replaced by 0 (the character
@@ -84,7 +127,8 @@ public sealed class TaggingVocabulary(WordVocabulary words, CharTokenizer chars)
 
     /// <summary>The model input of <paramref name="tokens"/>.</summary>
     public EncodedSentence Encode(IReadOnlyList<string> tokens) =>
-        new(tokens.Select(t => Words.Id(Normalise(t))).ToArray(), tokens.Select(t => Chars.Encode(t) is { Length: > 0 } ids ? ids : [Tokenizers.Unknown]).ToArray());
+        new(tokens.Select(t => Words.Id(Normalise(t))).ToArray(), tokens.Select(t => Chars.Encode(t) is { Length: > 0 } ids ? ids : [Tokenizers.Unknown]).ToArray(),
+            tokens.Select(Casing.Of).ToArray());
 
     /// <summary>Writes <c>words.json</c> and <c>chars/</c> into <paramref name="folder"/>.</summary>
     public void Save(string folder)
@@ -100,14 +144,14 @@ public sealed class TaggingVocabulary(WordVocabulary words, CharTokenizer chars)
 }
 
 /// <summary>
-/// Sequence labelling (synchronous many-to-many): word embedding ⊕ character-BiLSTM feature → dropout → bidirectional
+/// Sequence labelling (synchronous many-to-many): word embedding ⊕ character-BiLSTM feature (⊕ casing embedding) → dropout → bidirectional
 /// LSTM over the sentence → dropout → linear emission scores per tag → a linear-chain CRF (or a per-token softmax).
 /// Variable-length batches are masked: padding never changes a tag.
 /// </summary>
 public sealed class SequenceTagger : Module
 {
     readonly Embedding words;
-    readonly Embedding? chars;
+    readonly Embedding? chars, casing;
     readonly RecurrentLayer? charEncoder;
     readonly RecurrentLayer encoder;
     readonly Linear emission;
@@ -125,7 +169,7 @@ public sealed class SequenceTagger : Module
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>
     public SequenceTagger(SequenceTaggerConfig config, RandomGenerator random)
     {
-        if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1)
+        if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1 || config.CasingEmbedding < 0)
             throw new ArgumentException($"SequenceTagger: invalid settings {config}.");
         Config = config;
         words = RegisterModule("word_embedding", new Embedding(config.WordCount, config.WordEmbedding, random, paddingIndex: 0));
@@ -140,6 +184,11 @@ public sealed class SequenceTagger : Module
                 Bidirectional: true, ForgetGateBias: 1f), random));
             input += 2 * config.CharHidden;
         }
+        if (config.CasingEmbedding > 0)
+        {
+            casing = RegisterModule("casing_embedding", new Embedding(Casing.Count, config.CasingEmbedding, random, paddingIndex: 0));
+            input += config.CasingEmbedding;
+        }
         encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, input, config.Hidden, Bidirectional: true, ForgetGateBias: 1f), random));
         emission = RegisterModule("emission", new Linear(2 * config.Hidden, config.Tags.Length, random));
         if (config.Crf) Crf = RegisterModule("crf", new LinearChainCrf(config.Tags.Length, random, LinearChainCrf.Constraints(config.Tags, config.Scheme)));
@@ -153,7 +202,8 @@ public sealed class SequenceTagger : Module
         if (count == 0) throw new ArgumentException("SequenceTagger: an empty batch.");
         var lengths = batch.Select(s => s.Words.Length).ToArray();
         for (int b = 0; b < count; b++)
-            if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b]) throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters do not match its words.");
+            if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b] || batch[b].Casing is { } classes && classes.Length != lengths[b])
+                throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters or casing classes do not match its words.");
         int steps = lengths.Max();
         var ids = new int[steps * count];
         for (int b = 0; b < count; b++)
@@ -183,6 +233,18 @@ public sealed class SequenceTagger : Module
             var encoded = charEncoder!.Forward(chars.Forward(charIds, longest, n), lengths: wordChars.Select(w => w.Length).ToArray());
             var features = Tensor.Concat([encoded.HiddenState.Select(0, 0), encoded.HiddenState.Select(0, 1)], 1); // [n, 2·charHidden]
             x = Tensor.Concat([x, features.IndexSelect(0, index).Reshape(steps, count, 2 * Config.CharHidden)], 2);
+        }
+        if (casing != null)
+        {
+            var classes = new int[steps * count];
+            for (int b = 0; b < count; b++)
+                for (int t = 0; t < lengths[b]; t++)
+                {
+                    int c = batch[b].Casing?[t] ?? Casing.Other;
+                    if (c is < 1 or >= Casing.Count) throw new ArgumentException($"SequenceTagger: casing class {c} of word {t} in sentence {b} is not in [1, {Casing.Count}).");
+                    classes[t * count + b] = c;
+                }
+            x = Tensor.Concat([x, casing.Forward(classes, steps, count)], 2);
         }
         x = Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
         var output = encoder.Forward(x, lengths: lengths).Output;

@@ -253,7 +253,8 @@ public sealed class WordLevelTokenizer : ITokenizer
         return new WordLevelTokenizer(vocabulary, splitting, lowerCase);
     }
 
-    IEnumerable<string> Split(string line)
+    /// <summary>The words of one line as this tokenizer splits it, before the vocabulary lookup.</summary>
+    public IEnumerable<string> Split(string line)
     {
         if (splitter != null) return splitter.Tokenize(line);
         var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);

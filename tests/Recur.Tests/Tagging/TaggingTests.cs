@@ -225,6 +225,43 @@ public sealed class TaggingTests
         Assert.True(result.BestMetric > 95, $"crf={crf} chars={chars}: best F1 {result.BestMetric:F1}");
     }
 
+    [Theory]
+    [InlineData("1996", Casing.Numeric)]
+    [InlineData("10-12", Casing.MainlyNumeric)]
+    [InlineData("the", Casing.AllLower)]
+    [InlineData("EU", Casing.AllUpper)]
+    [InlineData("U.S.", Casing.AllUpper)]
+    [InlineData("Germany", Casing.InitialUpper)]
+    [InlineData("McDonald", Casing.InitialUpper)]
+    [InlineData("B52s", Casing.InitialUpper)]
+    [InlineData("b52s", Casing.AllLower)]
+    [InlineData("iPhone4", Casing.ContainsDigit)]
+    [InlineData("iPhone", Casing.Other)]
+    [InlineData(",", Casing.Other)]
+    [InlineData("Éire", Casing.InitialUpper)]
+    public void CasingClassesFollowCapitalisationAndDigits(string token, int expected) => Assert.Equal(expected, Casing.Of(token));
+
+    [Fact]
+    public void CasingClassesReachTheModelAndChangeItsScores()
+    {
+        var train = ToyNer(5, 6);
+        var vocabulary = TaggingVocabulary.Build(train);
+        var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, ["O", "B-PER"], TagScheme.Bio, false, false,
+            WordEmbedding: 4, Hidden: 3, Dropout: 0f, CasingEmbedding: 2), new RandomGenerator(2));
+        var lower = vocabulary.Encode(["smith", "the"]);
+        var upper = vocabulary.Encode(["Smith", "the"]);
+        Assert.Equal(lower.Words, upper.Words); // the word lookup is lower-cased ...
+        Assert.Equal([Casing.AllLower, Casing.AllLower], lower.Casing!);
+        Assert.Equal([Casing.InitialUpper, Casing.AllLower], upper.Casing!);
+        model.Eval();
+        Assert.NotEqual(model.Emissions([lower]).Emissions.ToArray(), model.Emissions([upper]).Emissions.ToArray()); // ... the casing is not
+        Assert.Throws<ArgumentException>(() => model.Emissions([lower with { Casing = [Casing.AllLower] }]));
+        var json = model.Config.ToJson();
+        Assert.Equal(2, SequenceTaggerConfig.FromJson(json).CasingEmbedding);
+        json.Remove("casing_embedding"); // configurations written before the option read as none
+        Assert.Equal(0, SequenceTaggerConfig.FromJson(json).CasingEmbedding);
+    }
+
     [Fact]
     public void TaggerGradientsMatchFiniteDifferencesAndPaddingChangesNothing()
     {
@@ -234,7 +271,7 @@ public sealed class TaggingTests
         foreach (bool crf in new[] { true, false })
         {
             var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, TagScheme.Bio, crf, true,
-                WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0f), new RandomGenerator(2));
+                WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0f, CasingEmbedding: crf ? 2 : 0), new RandomGenerator(2));
             var batch = train.Take(3).Select(s => vocabulary.Encode(s.Tokens)).ToList();
             var gold = train.Take(3).Select(s => TagSchemes.Convert(s.Tags, TagScheme.Bio).Select(t => Array.IndexOf(tags, t)).ToArray()).ToList();
             var result = GradientCheck.Compare(() => model.Loss(batch, gold), model.Parameters(), epsilon: 1e-2);

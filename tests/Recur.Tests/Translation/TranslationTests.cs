@@ -159,5 +159,18 @@ public sealed class TranslationTests : IDisposable
         Assert.Equal(2, RecurCommand.Run("translate", "run", "--model", At("nowhere"), "x"));
         File.WriteAllText(At("bad.txt"), "only one column\n");
         Assert.Equal(1, RecurCommand.Run("translate", "train", "--pairs", At("bad.txt"), "--out", At("bad")));
+
+        // the split another toolkit trains on is the one `translate train` used: same held-out pairs, tokenised the same way
+        Assert.Equal(0, RecurCommand.Run("translate", "split", "--pairs", At("pairs.txt"), "--held-out", "0.1", "--out", At("split")));
+        var (train, heldOut) = SentencePairs.Split(SentencePairs.Read(At("pairs.txt"), new PairOptions(MaxWords: 10)), 0.1, 1);
+        var validLines = File.ReadAllLines(At("split/valid.tsv"));
+        Assert.Equal(heldOut.Count, validLines.Length);
+        Assert.Equal(train.Count, File.ReadAllLines(At("split/train.tsv")).Length);
+        Assert.Equal($"{heldOut[0].Source[..^1]} .\t{heldOut[0].Target[..^1]} .\t{heldOut[0].Target}", validLines[0]);
+        // BLEU of the references against themselves is 100; a line-count mismatch is an error naming both files
+        File.WriteAllLines(At("hyp.txt"), heldOut.Select(p => p.Target));
+        Assert.Equal(0, RecurCommand.Run("translate", "bleu", "--hypotheses", At("hyp.txt"), "--references", At("split/valid.tsv"), "--json"));
+        File.WriteAllLines(At("short.txt"), heldOut.Skip(1).Select(p => p.Target));
+        Assert.Equal(1, RecurCommand.Run("translate", "bleu", "--hypotheses", At("short.txt"), "--references", At("split/valid.tsv")));
     }
 }
