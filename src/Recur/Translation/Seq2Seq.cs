@@ -296,12 +296,18 @@ public sealed class Seq2Seq : Module
         finally { Train(training); }
     }
 
+    /// <summary>Beam search for one source sentence; see <see cref="BeamSearch(IReadOnlyList{int[]}, int, int, double)"/>.</summary>
+    public Translated BeamSearch(int[] source, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6) =>
+        BeamSearch([source], beamWidth, maxLength, lengthPenalty)[0];
+
     /// <summary>
-    /// Beam search of width <paramref name="beamWidth"/> for one source sentence: hypotheses end at <c>&lt;eos&gt;</c> or at
-    /// <paramref name="maxLength"/> tokens and are ranked by log P / ((5 + n)/6)^α (Wu et al. 2016), n counting the end
-    /// token. Width 1 is greedy decoding. Returns the best translation.
+    /// Beam search of width <paramref name="beamWidth"/> for a batch of source sentences, every live hypothesis of every
+    /// sentence advanced by one decoder step together: hypotheses end at <c>&lt;eos&gt;</c> or at <paramref name="maxLength"/>
+    /// tokens and are ranked by log P / ((5 + n)/6)^α (Wu et al. 2016), n counting the end token. A sentence stops when
+    /// it has <paramref name="beamWidth"/> finished hypotheses or none of its live ones can overtake its best finished one.
+    /// Width 1 is greedy decoding. Returns each sentence's best translation.
     /// </summary>
-    public Translated BeamSearch(int[] source, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6)
+    public List<Translated> BeamSearch(IReadOnlyList<int[]> sources, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6)
     {
         if (beamWidth < 1) throw new ArgumentException($"beam search: width must be positive, got {beamWidth}.");
         double Normalise(double logP, int n) => logP / Math.Pow((5.0 + n) / 6.0, lengthPenalty);
@@ -310,61 +316,79 @@ public sealed class Seq2Seq : Module
         try
         {
             using var _ = GradMode.NoGrad();
-            var (single, start) = Encode([source]);
-            int vocabulary = Config.TargetVocabulary, steps = single.Steps;
-            var beams = new List<(List<int> Tokens, double LogP, List<double[]> Attention)> { ([], 0, []) };
-            var state = start;
-            var finished = new List<(int[] Tokens, double LogP, double Score, double[][] Attention)>();
-            for (int t = 0; t < maxLength && beams.Count > 0; t++)
+            var (all, state) = Encode(sources);
+            int count = sources.Count, vocabulary = Config.TargetVocabulary, steps = all.Steps;
+            var beams = Enumerable.Range(0, count).Select(_ => new List<Hypothesis> { new([], 0, []) }).ToArray();
+            var finished = Enumerable.Range(0, count).Select(_ => new List<(int[] Tokens, double LogP, double Score, double[][] Attention)>()).ToArray();
+            var active = Enumerable.Range(0, count).ToList(); // sentences still searching, in row order
+            for (int t = 0; t < maxLength && active.Count > 0; t++)
             {
-                int rows = beams.Count;
-                var replicate = new int[rows]; // every beam reads the one source
-                var encoded = single with
+                // one decoder row per live hypothesis, grouped by sentence
+                var rowSentence = active.SelectMany(i => Enumerable.Repeat(i, beams[i].Count)).ToArray();
+                int rows = rowSentence.Length;
+                var encoded = all with
                 {
-                    Outputs = single.Outputs.IndexSelect(1, replicate), Keys = single.Keys?.IndexSelect(1, replicate), Penalty = single.Penalty.IndexSelect(1, replicate),
-                    Batch = rows, Lengths = Enumerable.Repeat(single.Lengths[0], rows).ToArray(),
+                    Outputs = all.Outputs.IndexSelect(1, rowSentence), Keys = all.Keys?.IndexSelect(1, rowSentence), Penalty = all.Penalty.IndexSelect(1, rowSentence),
+                    Batch = rows, Lengths = rowSentence.Select(i => all.Lengths[i]).ToArray(),
                 };
-                (var top, var next, var weights) = Step(encoded, state, beams.Select(b => b.Tokens.Count == 0 ? Tokenizers.Bos : b.Tokens[^1]).ToArray());
+                var previous = active.SelectMany(i => beams[i].Select(b => b.Tokens.Count == 0 ? Tokenizers.Bos : b.Tokens[^1])).ToArray();
+                (var top, var next, var weights) = Step(encoded, state, previous);
                 var scores = Logits(top).ToArray();
                 var w = weights?.ToArray();
-                var candidates = new List<(int Beam, int Token, double LogP)>();
-                for (int b = 0; b < rows; b++)
+                var order = new List<int>(); // rows of the next step, as rows of this one
+                var stillActive = new List<int>();
+                int row0 = 0;
+                foreach (int i in active)
                 {
-                    var row = scores.AsSpan(b * vocabulary, vocabulary);
-                    Scores.LogSoftmax(row);
-                    var copy = row.ToArray();
-                    foreach (int v in Enumerable.Range(0, vocabulary).OrderByDescending(v => copy[v]).ThenBy(v => v).Take(beamWidth))
-                        candidates.Add((b, v, beams[b].LogP + copy[v]));
-                }
-                var kept = new List<(List<int>, double, List<double[]>)>();
-                var sources = new List<int>();
-                foreach (var c in candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token))
-                {
-                    var attention = new List<double[]>(beams[c.Beam].Attention);
-                    if (w != null) attention.Add(Enumerable.Range(0, steps).Select(s => (double)w[s * rows + c.Beam]).ToArray());
-                    if (c.Token == Tokenizers.Eos)
-                        finished.Add(([.. beams[c.Beam].Tokens], c.LogP, Normalise(c.LogP, beams[c.Beam].Tokens.Count + 1), [.. attention]));
-                    else
+                    var live = beams[i];
+                    var candidates = new List<(int Beam, int Token, double LogP)>();
+                    for (int b = 0; b < live.Count; b++)
                     {
-                        kept.Add(([.. beams[c.Beam].Tokens, c.Token], c.LogP, attention));
-                        sources.Add(c.Beam);
+                        var row = scores.AsSpan((row0 + b) * vocabulary, vocabulary);
+                        Scores.LogSoftmax(row);
+                        var copy = row.ToArray();
+                        foreach (int v in Enumerable.Range(0, vocabulary).OrderByDescending(v => copy[v]).ThenBy(v => v).Take(beamWidth))
+                            candidates.Add((b, v, live[b].LogP + copy[v]));
                     }
-                    if (kept.Count == beamWidth) break;
+                    var kept = new List<Hypothesis>();
+                    foreach (var c in candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token))
+                    {
+                        var attention = new List<double[]>(live[c.Beam].Attention);
+                        if (w != null) attention.Add(Enumerable.Range(0, all.Lengths[i]).Select(s => (double)w[s * rows + row0 + c.Beam]).ToArray());
+                        if (c.Token == Tokenizers.Eos)
+                            finished[i].Add(([.. live[c.Beam].Tokens], c.LogP, Normalise(c.LogP, live[c.Beam].Tokens.Count + 1), [.. attention]));
+                        else
+                        {
+                            kept.Add(new([.. live[c.Beam].Tokens, c.Token], c.LogP, attention));
+                            order.Add(row0 + c.Beam);
+                        }
+                        if (kept.Count == beamWidth) break;
+                    }
+                    row0 += live.Count;
+                    beams[i] = kept;
+                    bool done = kept.Count == 0 || finished[i].Count >= beamWidth
+                        || finished[i].Count > 0 && finished[i].Max(f => f.Score) >= kept.Max(b => Math.Max(Normalise(b.LogP, b.Tokens.Count + 1), Normalise(b.LogP, maxLength + 1)));
+                    if (done) order.RemoveRange(order.Count - kept.Count, kept.Count); // no live hypothesis can still overtake the best finished one
+                    else stillActive.Add(i);
                 }
-                beams = kept;
-                if (finished.Count >= beamWidth) break;
-                if (finished.Count > 0 && beams.Count > 0
-                    && finished.Max(f => f.Score) >= beams.Max(b => Math.Max(Normalise(b.LogP, b.Tokens.Count + 1), Normalise(b.LogP, maxLength + 1))))
-                    break; // no live hypothesis can still overtake the best finished one
-                if (beams.Count == 0) break;
-                var order = sources.ToArray();
-                state = new DecoderState(next.Hidden.Select(h => h.IndexSelect(0, order)).ToArray(), next.Cell.Select(c => c?.IndexSelect(0, order)).ToArray(),
-                    next.Feed?.IndexSelect(0, order));
+                active = stillActive;
+                if (active.Count == 0) break;
+                var rowsNext = order.ToArray();
+                state = new DecoderState(next.Hidden.Select(h => h.IndexSelect(0, rowsNext)).ToArray(), next.Cell.Select(c => c?.IndexSelect(0, rowsNext)).ToArray(),
+                    next.Feed?.IndexSelect(0, rowsNext));
             }
-            foreach (var b in beams) finished.Add(([.. b.Tokens], b.LogP, Normalise(b.LogP, b.Tokens.Count), [.. b.Attention]));
-            var best = finished.OrderByDescending(f => f.Score).First();
-            return new Translated(best.Tokens, best.LogP, best.Attention);
+            var result = new List<Translated>(count);
+            for (int i = 0; i < count; i++)
+            {
+                // hypotheses still live (at the length limit, or stopped early) compete with the finished ones
+                foreach (var b in beams[i]) finished[i].Add(([.. b.Tokens], b.LogP, Normalise(b.LogP, b.Tokens.Count), [.. b.Attention]));
+                var best = finished[i].OrderByDescending(f => f.Score).First();
+                result.Add(new Translated(best.Tokens, best.LogP, best.Attention));
+            }
+            return result;
         }
         finally { Train(training); }
     }
+
+    sealed record Hypothesis(List<int> Tokens, double LogP, List<double[]> Attention);
 }

@@ -96,13 +96,19 @@ public sealed class TranslationTask : ITrainingTask<int[]>
         return new Dictionary<string, double> { ["bleu"] = score.Score, ["bleu_1"] = score.Precisions[0], ["brevity_penalty"] = score.BrevityPenalty };
     }
 
-    /// <summary>Translations of <paramref name="sentences"/>: greedy in batches, or beam search of width <paramref name="beam"/> &gt; 1.</summary>
+    /// <summary>
+    /// Translations of <paramref name="sentences"/>, in batches of <paramref name="batchSize"/> sentences: greedy, or beam
+    /// search of width <paramref name="beam"/> &gt; 1.
+    /// </summary>
     public static List<Translated> Translate(Seq2Seq model, TranslationVocabulary vocabulary, IReadOnlyList<string> sentences, int beam = 1, int maxLength = 50, int batchSize = 128)
     {
         var encoded = sentences.Select(vocabulary.EncodeSource).ToList();
-        if (beam > 1) return encoded.Select(s => model.BeamSearch(s, beam, maxLength)).ToList();
         var result = new List<Translated>(encoded.Count);
-        for (int start = 0; start < encoded.Count; start += batchSize) result.AddRange(model.Greedy(encoded.Skip(start).Take(batchSize).ToList(), maxLength));
+        for (int start = 0; start < encoded.Count; start += batchSize)
+        {
+            var batch = encoded.Skip(start).Take(batchSize).ToList();
+            result.AddRange(beam > 1 ? model.BeamSearch(batch, beam, maxLength) : model.Greedy(batch, maxLength));
+        }
         return result;
     }
 

@@ -119,6 +119,30 @@ public sealed class TranslationTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(AttentionKind.General, 1)]
+    [InlineData(AttentionKind.General, 3)]
+    [InlineData(AttentionKind.None, 4)]
+    public void BatchedBeamSearchFindsWhatEachSentenceFindsAlone(AttentionKind attention, int width)
+    {
+        var model = Small(attention, vocabulary: 12);
+        var random = new RandomGenerator(9);
+        var sources = Enumerable.Range(0, 7).Select(_ => Enumerable.Range(0, 1 + random.NextInt(6)).Select(_ => 4 + random.NextInt(8)).ToArray()).ToList();
+        var together = model.BeamSearch(sources, width, maxLength: 8);
+        for (int i = 0; i < sources.Count; i++)
+        {
+            var alone = model.BeamSearch(sources[i], width, maxLength: 8);
+            Assert.Equal(alone.Tokens, together[i].Tokens);
+            Assert.Equal(alone.LogProbability, together[i].LogProbability, 4);
+            Assert.Equal(alone.Attention.Length, together[i].Attention.Length);
+            foreach (var row in together[i].Attention)
+            {
+                Assert.Equal(sources[i].Length, row.Length); // the sentence's own tokens, not the batch's padding
+                if (attention != AttentionKind.None) Assert.Equal(1.0, row.Sum(), 5);
+            }
+        }
+    }
+
     [Fact]
     public void AnAttentionModelLearnsToReverseSequences()
     {
