@@ -254,8 +254,8 @@ public sealed class Seq2Seq : Module
                 previous[b] = force ? gold[t * batch + b] : Scores.ArgMax(predictions.AsSpan(b * Config.TargetVocabulary, Config.TargetVocabulary));
             }
         }
-        // One output product over every step: the [V, width] weight is packed once, not once per step.
-        return Losses.CrossEntropy(Logits(Tensor.Concat(tops, 0)), gold, mask: mask);
+        // One output layer and loss over every step: the [V, width] weight is packed once, and no [steps·B, V] logits are kept.
+        return Losses.LinearCrossEntropy(Drop.Apply(Tensor.Concat(tops, 0)), output.Weight, output.Bias, gold, mask: mask);
     }
 
     /// <summary>Greedy decoding of a batch (each sentence until <c>&lt;eos&gt;</c> or <paramref name="maxLength"/> tokens), without gradients.</summary>

@@ -226,6 +226,40 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void LinearCrossEntropyMatchesFiniteDifferencesAndTheComposedOps()
+    {
+        var x = Normal(41, 7, 5);
+        var w = Normal(42, 6, 5);
+        var b = Normal(43, 6);
+        int[] targets = [1, 0, -100, 5, 2, 3, 4];
+        float[] mask = [1f, 0.5f, 1f, 0f, 2f, 1f, 1f];
+        // chunks of 3 rows: the last chunk is partial; ignored and zero-weight rows sit inside chunks
+        Check(() => Losses.LinearCrossEntropy(x, w, b, targets, chunkRows: 3), x, w, b);
+        Check(() => Losses.LinearCrossEntropy(x, w, null, targets, mask: mask, chunkRows: 2), x, w);
+        foreach (int chunk in new[] { 1, 3, 7, 100 })
+        {
+            var fused = Loss((xx, ww, bb) => Losses.LinearCrossEntropy(xx, ww, bb, targets, mask: mask, chunkRows: chunk));
+            var composed = Loss((xx, ww, bb) => Losses.CrossEntropy(Functional.Linear(xx, ww, bb), targets, mask: mask));
+            Assert.Equal(composed.Value, fused.Value, 5);
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < composed.Grads[i].Length; j++) Assert.Equal(composed.Grads[i][j], fused.Grads[i][j], 5);
+        }
+        float withGradients = Loss((xx, ww, bb) => Losses.LinearCrossEntropy(xx, ww, bb, targets)).Value;
+        using (GradMode.NoGrad()) Assert.Equal(withGradients, Losses.LinearCrossEntropy(x, w, b, targets).Item(), 6);
+        Assert.Throws<ArgumentException>(() => Losses.LinearCrossEntropy(x, Normal(44, 6, 4), b, targets));
+        Assert.Throws<ArgumentException>(() => Losses.LinearCrossEntropy(x, w, b, [1, 2]));
+        Assert.Throws<ArgumentException>(() => Losses.LinearCrossEntropy(x, w, b, [1, 0, 9, 5, 2, 3, 4]));
+
+        (float Value, float[][] Grads) Loss(Func<Tensor, Tensor, Tensor, Tensor> f)
+        {
+            var leaves = new[] { x, w, b }.Select(t => { var copy = t.Detach(); copy.RequiresGrad = true; return copy; }).ToArray();
+            var loss = f(leaves[0], leaves[1], leaves[2]);
+            loss.Backward();
+            return (loss.Item(), leaves.Select(l => l.Grad!.ToArray()).ToArray());
+        }
+    }
+
+    [Fact]
     public void MeanSquaredErrorAndBinaryCrossEntropy()
     {
         var prediction = Normal(31, 3, 4);
