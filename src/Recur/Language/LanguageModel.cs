@@ -130,6 +130,19 @@ public sealed class LanguageModel : Module
     }
 
     /// <summary>
+    /// Mean cross-entropy of next tokens <paramref name="targets"/> (one per input id, time-major) given <paramref name="ids"/>,
+    /// as <c>CrossEntropy(Forward(...).Logits, targets)</c> but through <see cref="Losses.LinearCrossEntropy"/>, which
+    /// never holds the [T·B, V] logits (word and sub-word vocabularies); also returns the state after the last step.
+    /// </summary>
+    public (Tensor Loss, LanguageModelState State) Loss(ReadOnlySpan<int> ids, int steps, int batch, ReadOnlySpan<int> targets, LanguageModelState? state = null)
+    {
+        var output = Encode(ids, steps, batch, state);
+        var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
+        var loss = decoder != null ? Losses.LinearCrossEntropy(top, decoder.Weight, decoder.Bias, targets) : Losses.LinearCrossEntropy(top, embedding.Weight, tiedBias, targets);
+        return (loss, new LanguageModelState(output.HiddenState, output.CellState));
+    }
+
+    /// <summary>
     /// The recurrent stack's outputs [T, B, width] and final states for time-major <paramref name="ids"/>, before the output
     /// layer (for inspecting hidden units over a text).
     /// </summary>

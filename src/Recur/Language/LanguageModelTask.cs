@@ -87,9 +87,9 @@ public sealed record LanguageModelScore(double Loss, long Tokens, double Charact
             for (int chunk = 0; chunk < data.Chunks(bptt); chunk++)
             {
                 var (inputs, targets, steps) = data.Chunk(chunk, bptt);
-                var (logits, next) = model.Forward(inputs, steps, streams, state);
+                var (loss, next) = model.Loss(inputs, steps, streams, targets, state);
                 state = next;
-                total += Losses.CrossEntropy(logits, targets).Item() * (double)targets.Length;
+                total += loss.Item() * (double)targets.Length;
                 count += targets.Length;
             }
             return new LanguageModelScore(total / count, count, ids.Count == 0 ? 1 : (double)characters / ids.Count);
@@ -160,9 +160,9 @@ public sealed class LanguageModelTask : ITrainingTask<int>, IStatefulTrainingTas
     {
         if (chunk == 0) state = null; // each epoch starts the streams afresh
         var (inputs, targets, steps) = train.Chunk(chunk, bptt);
-        var (logits, next) = model.Forward(inputs, steps, train.Streams, state);
+        var (loss, next) = model.Loss(inputs, steps, train.Streams, targets, state);
         state = next.Detach();
-        return Losses.CrossEntropy(logits, targets);
+        return loss;
     }
 
     /// <inheritdoc/>

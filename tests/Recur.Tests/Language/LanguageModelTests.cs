@@ -38,7 +38,12 @@ public sealed class LanguageModelTests : IDisposable
         // tied weights get gradients from both the embedding lookup and the output layer; an LSTM wider than the embedding projects
         var model = new LanguageModel(new LanguageModelConfig(7, 3, cell == "lstm" && tie ? 4 : 3, 2, cell, 0f, tie), new RandomGenerator(2));
         int[] ids = [1, 4, 2, 6, 5, 0, 3, 3];
-        var result = GradientCheck.Compare(() => Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, [4, 2, 6, 5, 0, 3, 3, 1]), model.Parameters(), epsilon: 1e-2);
+        int[] targets = [4, 2, 6, 5, 0, 3, 3, 1];
+        var result = GradientCheck.Compare(() => Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, targets), model.Parameters(), epsilon: 1e-2);
+        Assert.True(result.Passed, $"{cell} tie={tie}: error {result.MaxError:G3}× tolerance at {result.Where}");
+        // the training loss (fused output layer and cross-entropy) is the same function
+        Assert.Equal(Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, targets).Item(), model.Loss(ids, 4, 2, targets).Loss.Item(), 5);
+        result = GradientCheck.Compare(() => model.Loss(ids, 4, 2, targets).Loss, model.Parameters(), epsilon: 1e-2);
         Assert.True(result.Passed, $"{cell} tie={tie}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
 
