@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Recur.Autograd;
 using Recur.Serialization;
 
@@ -216,7 +218,27 @@ public class Adam : Optimizer
         float stepSize = (float)(LearningRate / (1.0 - Math.Pow(beta1, t)));
         float correction2 = (float)Math.Sqrt(1.0 - Math.Pow(beta2, t));
         float w1 = 1f - beta1, w2 = 1f - beta2;
-        for (int i = 0; i < parameter.Length; i++)
+        // The vector loop performs exactly the scalar loop's operations in the same order (no fused multiply-adds), so
+        // every element gets the same bits whichever loop handles it.
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && parameter.Length >= Vector<float>.Count)
+        {
+            var pv = MemoryMarshal.Cast<float, Vector<float>>(parameter);
+            var gv = MemoryMarshal.Cast<float, Vector<float>>(gradient);
+            var mv = MemoryMarshal.Cast<float, Vector<float>>(m.AsSpan());
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v.AsSpan());
+            Vector<float> decayV = new(decay), w1V = new(w1), w2V = new(w2), beta2V = new(beta2), correctionV = new(correction2), epsilonV = new(epsilon), stepV = new(-stepSize);
+            for (int j = 0; j < pv.Length; j++)
+            {
+                var g = decay != 0f ? gv[j] + decayV * pv[j] : gv[j];
+                mv[j] += w1V * (g - mv[j]);
+                vv[j] = vv[j] * beta2V + w2V * g * g;
+                var denominator = Vector.SquareRoot(vv[j]) / correctionV + epsilonV;
+                pv[j] += stepV * mv[j] / denominator;
+            }
+            i = pv.Length * Vector<float>.Count;
+        }
+        for (; i < parameter.Length; i++)
         {
             float g = decay != 0f ? gradient[i] + decay * parameter[i] : gradient[i];
             m[i] += w1 * (g - m[i]);

@@ -28,6 +28,25 @@ public class OptimizerTests
         Assert.Equal(expected, p.Span[0], 5);
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.01f)]
+    public void AdamGivesEveryElementTheSameBitsInTheVectorLoopAndTheTail(float weightDecay)
+    {
+        // equal elements must stay equal whether a vector lane or the scalar tail updates them
+        int n = 3 * System.Numerics.Vector<float>.Count + 3;
+        var p = Parameter(Enumerable.Repeat(0.7f, n).ToArray(), Enumerable.Repeat(-0.3f, n).ToArray());
+        var adam = new Adam([p], learningRate: 0.05f, weightDecay: weightDecay);
+        var random = new RandomGenerator(4);
+        for (int step = 0; step < 5; step++)
+        {
+            adam.Step();
+            p.Grad!.Span.Fill(random.NextFloat() - 0.5f);
+        }
+        Assert.NotEqual(0.7f, p.Span[0]);
+        for (int i = 1; i < n; i++) Assert.Equal(BitConverter.SingleToInt32Bits(p.Span[0]), BitConverter.SingleToInt32Bits(p.Span[i]));
+    }
+
     [Fact]
     public void SgdMomentumAndNesterov()
     {
