@@ -58,7 +58,7 @@ static class TagCommand
         var training = new TrainingOptions(20, 16, 1e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a tagger.")
         {
-            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden, dropout, vectors, json,
+            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden, dropout, casing, vectors, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>

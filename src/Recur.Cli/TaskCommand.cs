@@ -36,8 +36,13 @@ static class TaskCommand
         var permuted = new Option<bool>("--permuted") { Description = "Permute the pixels with one fixed permutation." };
         var data = new Option<string>("--data") { Description = "Folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist") };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as one JSON object." };
+        var chrono = new Option<int>("--chrono")
+        {
+            Description = "LSTM/GRU: chrono initialisation of the gate biases for dependencies up to this many steps (Tallec & Ollivier 2018; 0: off, LSTM forget bias 1).",
+            DefaultValueFactory = _ => 0,
+        };
         var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr);
-        var verb = new Command(name, description) { cell, hidden, layers };
+        var verb = new Command(name, description) { cell, hidden, layers, chrono };
         if (name is "adding" or "copy") { verb.Options.Add(length); }
         verb.Options.Add(trainSize);
         verb.Options.Add(validSize);
@@ -50,6 +55,8 @@ static class TaskCommand
             int train = r.GetValue(trainSize), valid = r.GetValue(validSize), t = r.GetValue(length);
             if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (name is "adding" or "copy" && t < 2))
                 throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and --length at least 2.");
+            if (r.GetValue(chrono) != 0 && (r.GetValue(chrono) < 3 || r.GetValue(cell) is not ("lstm" or "gru")))
+                throw new UsageException("--chrono needs --cell lstm or gru and a horizon of at least 3 steps.");
             var random = new RandomGenerator(s.Seed);
             var dataRandom = new RandomGenerator(s.Seed + 1);
             (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode, string Baseline) sets = name switch
@@ -63,7 +70,7 @@ static class TaskCommand
                 _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed, Math.Min(train, 8000), Math.Min(valid, 2000)),
             };
             var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
-                PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep);
+                PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep, ChronoMaxSteps: r.GetValue(chrono));
             var model = new SequenceModel(config, random);
             var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new() { ["task"] = name, ["length"] = sets.Train.Steps, ["permutation_seed"] = name == "smnist" && r.GetValue(permuted) ? s.Seed + 7 : null });
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());

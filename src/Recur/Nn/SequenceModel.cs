@@ -6,10 +6,11 @@ namespace Recur.Nn;
 /// <summary>
 /// Settings of a <see cref="SequenceModel"/>. <see cref="Cell"/> is <c>rnn</c> (Elman, tanh), <c>irnn</c> (ReLU with
 /// identity recurrent initialisation, Le et al. 2015), <c>lstm</c> (forget-gate bias 1, Jozefowicz et al. 2015) or
-/// <c>gru</c>.
+/// <c>gru</c>. <see cref="ChronoMaxSteps"/> &gt; 0 gives an LSTM or GRU chrono-initialised gate biases instead
+/// (<see cref="RecurrentConfig.ChronoMaxSteps"/>).
 /// </summary>
 public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenSize, int OutputSize, int NumLayers = 1,
-    bool Bidirectional = false, float Dropout = 0f, bool PerStep = false)
+    bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0)
 {
     /// <summary>The cell names <see cref="Cell"/> accepts.</summary>
     public static readonly string[] Cells = ["rnn", "irnn", "lstm", "gru"];
@@ -19,8 +20,9 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
     {
         "rnn" => new(RecurrentMode.RnnTanh, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional),
         "irnn" => new(RecurrentMode.RnnRelu, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional, Init: RecurrentInit.Identity),
-        "lstm" => new(RecurrentMode.Lstm, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional, ForgetGateBias: 1f),
-        "gru" => new(RecurrentMode.Gru, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional),
+        "lstm" => new(RecurrentMode.Lstm, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional,
+            ForgetGateBias: ChronoMaxSteps > 0 ? null : 1f, ChronoMaxSteps: ChronoMaxSteps),
+        "gru" => new(RecurrentMode.Gru, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional, ChronoMaxSteps: ChronoMaxSteps),
         _ => throw new ArgumentException($"unknown cell '{Cell}'; expected one of {string.Join(", ", Cells)}."),
     };
 
@@ -29,6 +31,7 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
     {
         ["architecture"] = "sequence_model", ["cell"] = Cell, ["input_size"] = InputSize, ["hidden_size"] = HiddenSize,
         ["output_size"] = OutputSize, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional, ["dropout"] = Dropout, ["per_step"] = PerStep,
+        ["chrono_max_steps"] = ChronoMaxSteps,
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -38,7 +41,7 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
         {
             if ((string?)json["architecture"] != "sequence_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_model'.");
             return new((string)json["cell"]!, (int)json["input_size"]!, (int)json["hidden_size"]!, (int)json["output_size"]!, (int)json["num_layers"]!,
-                (bool)json["bidirectional"]!, (float)json["dropout"]!, (bool)json["per_step"]!);
+                (bool)json["bidirectional"]!, (float)json["dropout"]!, (bool)json["per_step"]!, (int?)json["chrono_max_steps"] ?? 0);
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
         {

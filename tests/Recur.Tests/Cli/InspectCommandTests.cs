@@ -117,7 +117,9 @@ public sealed class SmnistCommandTests : IDisposable
     {
         string run = Path.Combine(folder, "run");
         Assert.Equal(0, RecurCommand.Run("task", "smnist", "--data", SharedData.Folder("mnist"), "--permuted", "--train-size", "32", "--valid-size", "16",
-            "--hidden", "8", "--epochs", "1", "--batch", "16", "--out", run, "--threads", "1"));
+            "--hidden", "8", "--epochs", "1", "--batch", "16", "--out", run, "--threads", "1", "--chrono", "784"));
+        Assert.Contains("\"chrono_max_steps\": 784", File.ReadAllText(Path.Combine(run, "last", "config.json")));
+        Assert.Equal(2, RecurCommand.Run("task", "smnist", "--data", SharedData.Folder("mnist"), "--cell", "rnn", "--chrono", "784", "--out", Path.Combine(folder, "bad")));
         Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", Path.Combine(run, "last"), "--data", SharedData.Folder("mnist"), "--count", "4",
             "--show", "2", "--out", Path.Combine(folder, "saliency")));
         FigureFiles.AssertSvg(Path.Combine(folder, "saliency.svg"), "saliency");

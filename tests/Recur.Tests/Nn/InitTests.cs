@@ -74,6 +74,43 @@ public class InitTests
     }
 
     [Fact]
+    public void ChronoInitialisationSpreadsMemoryTimesOverTheHorizon()
+    {
+        const int hidden = 256, horizon = 784;
+        float limit = 1f / MathF.Sqrt(hidden);
+        var lstm = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, hidden, ChronoMaxSteps: horizon), new RandomGenerator(3));
+        var state = lstm.StateDict();
+        var (bih, bhh) = (state["bias_ih_l0"].ToArray(), state["bias_hh_l0"].ToArray());
+        var forget = bih.AsSpan(hidden, hidden).ToArray();
+        // forget bias log u, u ~ U[1, T−1]: memory time 1/(1 − σ(b_f)) = 1 + u spans [2, T]
+        Assert.All(forget, b => Assert.InRange(b, 0f, MathF.Log(horizon - 1)));
+        var times = forget.Select(b => 1 + MathF.Exp(b)).OrderBy(x => x).ToArray();
+        Assert.InRange(times[hidden / 2], horizon * 0.35f, horizon * 0.65f);
+        Assert.True(times[0] < 0.1f * horizon && times[^1] > 0.9f * horizon, "memory times cover the horizon");
+        for (int j = 0; j < hidden; j++) Assert.Equal(-forget[j], bih[j]);
+        Assert.All(bhh.AsSpan(0, 2 * hidden).ToArray(), b => Assert.Equal(0f, b));
+        // the cell and output gates keep PyTorch's uniform initialisation
+        Assert.All(bih.AsSpan(2 * hidden).ToArray(), b => Assert.InRange(b, -limit, limit));
+        Assert.Contains(bih.AsSpan(2 * hidden).ToArray(), b => b != 0f);
+
+        var gru = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 1, hidden, Bidirectional: true, ChronoMaxSteps: 100), new RandomGenerator(3));
+        foreach (var suffix in new[] { "", "_reverse" })
+        {
+            var (gih, ghh) = (gru.StateDict()["bias_ih_l0" + suffix].ToArray(), gru.StateDict()["bias_hh_l0" + suffix].ToArray());
+            Assert.All(gih.AsSpan(hidden, hidden).ToArray(), b => Assert.InRange(b, 0f, MathF.Log(99)));
+            Assert.All(ghh.AsSpan(hidden, hidden).ToArray(), b => Assert.Equal(0f, b));
+            Assert.All(gih.AsSpan(0, hidden).ToArray(), b => Assert.InRange(b, -limit, limit)); // reset gate untouched
+        }
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 1, 4, ChronoMaxSteps: 10), new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4, ChronoMaxSteps: 10, ForgetGateBias: 1f), new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4, ChronoMaxSteps: 2), new RandomGenerator(1)));
+        // a sequence model records the horizon and reads it back
+        var config = new SequenceModelConfig("lstm", 1, 8, 10, ChronoMaxSteps: 784);
+        Assert.Equal(config, SequenceModelConfig.FromJson(config.ToJson()));
+        Assert.Null(config.Recurrent.ForgetGateBias);
+    }
+
+    [Fact]
     public void InitialisationRepeatsForASeed()
     {
         var config = new RecurrentConfig(RecurrentMode.Gru, 3, 4, Init: RecurrentInit.Orthogonal);

@@ -345,7 +345,8 @@ public sealed class HmmAndCommandTests : IDisposable
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "predict", "--model", At("run"), "we met mr Jones in Rome"));
         // a second seed, and the two as an ensemble (averaged emissions and transitions)
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--char-features",
-            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run2"), "--threads", "1", "--seed", "2"));
+            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run2"), "--threads", "1", "--seed", "2", "--casing-embed", "4"));
+        Assert.Contains("\"casing_embedding\":4", File.ReadAllText(Path.Combine(At("run2"), "best", "config.json")).Replace(" ", ""));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), At("run2"), "--test", At("valid.txt"), "--predictions", At("ensemble.txt")));
         var ensemble = File.ReadAllLines(At("ensemble.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
         Assert.True(ensemble.Count(p => p[1] == p[2]) > 0.95 * ensemble.Count, "the ensemble tags as well");

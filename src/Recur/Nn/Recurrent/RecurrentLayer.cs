@@ -37,11 +37,15 @@ public enum RecurrentInit
 /// output wherever their widths agree (every layer above the first; the first too when InputSize = D·H).
 /// <see cref="ProjSize"/> (LSTM only, as <c>torch.nn.LSTM(proj_size)</c>, Sak et al. 2014) projects each hidden state
 /// to that many units with <c>weight_hr</c>: outputs and h are ProjSize wide, c stays HiddenSize wide.
+/// <see cref="ChronoMaxSteps"/> (LSTM or GRU; 0 turns it off) is chrono initialisation (Tallec &amp; Ollivier 2018) for
+/// dependencies up to that many steps: each unit's forget-gate bias (the GRU's update-gate bias z, which keeps the old
+/// state) is log u with u uniform in [1, ChronoMaxSteps − 1], so the units' memory times spread over that range, and
+/// the LSTM's input-gate bias is its negative.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
-    bool Residual = false, int ProjSize = 0)
+    bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -52,6 +56,8 @@ public sealed record RecurrentConfig(
         if (Dropout < 0f || Dropout >= 1f) throw new ArgumentException($"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
         if (ForgetGateBias != null && (Mode != RecurrentMode.Lstm || !Bias))
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
+        if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || !Bias || ForgetGateBias != null))
+            throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
         if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
             throw new ArgumentException($"RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in PyTorch; got {ProjSize} for {Mode} with hidden {HiddenSize}.");
     }
@@ -128,6 +134,29 @@ public class RecurrentLayer : Module
                 set[2].Span.Slice(hidden, hidden).Fill(forgetBias);
                 set[3].Span.Slice(hidden, hidden).Clear();
             }
+        if (config.ChronoMaxSteps > 0) ChronoBiases(config.ChronoMaxSteps, random);
+    }
+
+    void ChronoBiases(int maxSteps, RandomGenerator random)
+    {
+        int hidden = Config.HiddenSize;
+        bool lstm = Config.Mode == RecurrentMode.Lstm;
+        foreach (var set in weights)
+        {
+            // LSTM gates i, f, g, o; GRU gates r, z, n: the keeping gate is block 1 in both. The total bias b_ih + b_hh
+            // is set in b_ih, with b_hh's share cleared.
+            var biasIh = set[2].Span;
+            var biasHh = set[3].Span;
+            for (int j = 0; j < hidden; j++)
+            {
+                float keep = MathF.Log(1f + (maxSteps - 2) * random.NextFloat());
+                biasIh[hidden + j] = keep;
+                biasHh[hidden + j] = 0f;
+                if (!lstm) continue;
+                biasIh[j] = -keep;
+                biasHh[j] = 0f;
+            }
+        }
     }
 
     void ResetParameters(RecurrentInit init, RandomGenerator random)
