@@ -9,6 +9,7 @@ using Recur.Figures;
 using Recur.Kernels;
 using Recur.Nn;
 using Recur.Tasks;
+using Recur.Text;
 using Recur.Training;
 using Spectre.Console;
 
@@ -247,7 +248,7 @@ static class InspectCommand
         using var probe = RecurrentProbe.Start(recordGates: true);
         Tensor hidden;
         using (GradMode.NoGrad()) hidden = model.Encode(ids, ids.Length, 1).Output;
-        var labels = ids.Select(id => tokenizer.TokenText(id) switch { " " => "_", "\n" => "\\n", var t => t.Replace("\n", "\\n", StringComparison.Ordinal) }).ToArray();
+        var labels = ids.Select(id => TokenLabel(tokenizer, id)).ToArray();
         int width = hidden.Size(2), steps = ids.Length;
         var values = hidden.ToArray();
         // the units that vary most over the text, in unit order
@@ -292,18 +293,31 @@ static class InspectCommand
         return 0;
     }
 
+    /// <summary>A token as a figure label: a space as _, line breaks as \n.</summary>
+    static string TokenLabel(ITokenizer tokenizer, int id) =>
+        tokenizer.TokenText(id) switch { " " => "_", var t => t.Replace("\n", "\\n", StringComparison.Ordinal) };
+
     static Command Saliency()
     {
         var subjects = new SubjectOptions();
         var output = OutOption("saliency");
         var shown = new Option<int>("--show") { Description = "Sequences drawn and listed.", DefaultValueFactory = _ => 8 };
-        var command = new Command("saliency", "Connectivity: how strongly each input step moves the prediction, ‖∂y/∂x_t‖, per sequence.");
+        var text = new Option<string?>("--text") { Description = "With a language model (--model of `recur lm train`): connectivity over this text, ‖∂y_t/∂e_s‖ for every prediction t and earlier token s." };
+        var command = new Command("saliency", "Connectivity: how strongly each input step moves the prediction, ‖∂y/∂x_t‖, per sequence (or over a text).");
         subjects.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(shown);
+        command.Options.Add(text);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             bool json = r.GetValue(subjects.Json);
+            if (r.GetValue(text) is { } content)
+            {
+                var models = r.GetValue(subjects.Models) ?? [];
+                if (models.Length != 1) throw new UsageException("--text needs exactly one --model, a run folder of `recur lm train`.");
+                Parallelism.MaxThreads = Math.Max(1, r.GetValue(subjects.Threads));
+                return ConnectivityOverText(models[0], content, r.GetValue(output)!, json);
+            }
             var report = new JsonArray();
             var written = new List<FigureFiles>();
             var subjectList = subjects.Read(r);
@@ -341,6 +355,56 @@ static class InspectCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Connectivity of a language model over <paramref name="content"/>: a heatmap of ‖∂y_t/∂e_s‖ (rows: the prediction
+    /// after token t, each scaled to its maximum; columns: the input tokens), and a table of how the influence falls
+    /// with the distance t − s, averaged over the positions that reach that far back.
+    /// </summary>
+    static int ConnectivityOverText(string folder, string content, string prefix, bool json)
+    {
+        var (model, tokenizer) = LmCommand.Load(folder);
+        var ids = tokenizer.Encode(content);
+        if (ids.Length < 2) throw new UsageException("--text has fewer than two tokens.");
+        if (ids.Length > 160) throw new UsageException($"--text has {ids.Length} tokens; connectivity draws at most 160.");
+        var (map, predicted) = Inspection.Connectivity(model, ids);
+        int steps = ids.Length;
+        string Label(int id) => TokenLabel(tokenizer, id);
+        var labels = ids.Select(Label).ToArray();
+        var scaled = new double[steps, steps];
+        var byDistance = new double[steps];
+        var reaching = new int[steps];
+        for (int t = 0; t < steps; t++)
+        {
+            double max = 0;
+            for (int s = 0; s <= t; s++) max = Math.Max(max, map[t, s]);
+            for (int s = 0; s < steps; s++) scaled[t, s] = s > t ? double.NaN : max > 0 ? map[t, s] / max : 0;
+            for (int s = 0; s <= t; s++) { byDistance[t - s] += scaled[t, s]; reaching[t - s]++; }
+        }
+        var rowLabels = Enumerable.Range(0, steps).Select(t => $"{labels[t]}→{Label(predicted[t])}").ToArray();
+        var files = Charts.Heatmap(prefix, "connectivity ‖∂y_t/∂e_s‖: prediction after token t (rows) from token s (columns), rows scaled to their maximum",
+            scaled, "input token s", "prediction after token t", labels, rowLabels);
+        var distances = new[] { 0, 1, 2, 3, 5, 10, 20, 40, 80 }.Where(d => d < steps).ToArray();
+        if (json)
+        {
+            var report = new JsonObject
+            {
+                ["tokens"] = new JsonArray(labels.Select(l => (JsonNode)l).ToArray()),
+                ["predicted"] = new JsonArray(predicted.Select(p => (JsonNode)Label(p)).ToArray()),
+                ["influence_by_distance"] = new JsonArray(Enumerable.Range(0, steps).Select(d => (JsonNode)(byDistance[d] / reaching[d])).ToArray()),
+            };
+            Console.WriteLine(report.ToJsonString());
+        }
+        else
+        {
+            var table = new Table().Title("Mean influence of the token d steps back (each prediction scaled to its most influential token)")
+                .AddColumn(new TableColumn("d").RightAligned()).AddColumn(new TableColumn("influence").RightAligned()).AddColumn(new TableColumn("predictions").RightAligned());
+            foreach (int d in distances) table.AddRow(d.ToString(CultureInfo.InvariantCulture), Number(byDistance[d] / reaching[d]), reaching[d].ToString(CultureInfo.InvariantCulture));
+            AnsiConsole.Write(table);
+        }
+        PrintFiles(files, json);
+        return 0;
     }
 
     /// <summary>‖∂y/∂x_t‖ per sequence and step, y being the prediction (regression) or the predicted class's logit at the last step.</summary>

@@ -124,6 +124,32 @@ public sealed class LanguageModel : Module
     public (Tensor Logits, LanguageModelState State) Forward(ReadOnlySpan<int> ids, int steps, int batch, LanguageModelState? state = null)
     {
         var output = Encode(ids, steps, batch, state);
+        return Head(output);
+    }
+
+    /// <summary>The embedding vectors [T, B, E] of time-major <paramref name="ids"/> (no dropout): the input <see cref="ForwardEmbedded"/> takes.</summary>
+    public Tensor Embed(ReadOnlySpan<int> ids, int steps, int batch)
+    {
+        CheckIds(ids, steps, batch);
+        return embedding.Forward(ids, steps, batch);
+    }
+
+    /// <summary>
+    /// Next-token logits [T, B, V] from embedding vectors [T, B, E] (as <see cref="Embed"/> returns), so that gradients can
+    /// be taken with respect to the inputs (connectivity, saliency); otherwise as <see cref="Forward"/>.
+    /// </summary>
+    public (Tensor Logits, LanguageModelState State) ForwardEmbedded(Tensor embedded, LanguageModelState? state = null)
+    {
+        if (embedded.Rank != 3 || embedded.Size(2) != Config.EmbeddingSize)
+            throw new ArgumentException($"LanguageModel: embedded input {ShapeUtil.Format(embedded.Shape)} is not [T, B, {Config.EmbeddingSize}].");
+        if (state != null && state.Hidden.Size(1) != embedded.Size(1))
+            throw new ArgumentException($"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {embedded.Size(1)}.");
+        var x = Functional.Dropout(embedded, Config.Dropout, Training, dropoutRandom);
+        return Head(rnn.Forward(x, state?.Hidden, state?.Cell));
+    }
+
+    (Tensor Logits, LanguageModelState State) Head(RecurrentOutput output)
+    {
         var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
         var logits = decoder != null ? decoder.Forward(top) : Functional.Linear(top, embedding.Weight, tiedBias);
         return (logits, new LanguageModelState(output.HiddenState, output.CellState));
@@ -148,14 +174,19 @@ public sealed class LanguageModel : Module
     /// </summary>
     public RecurrentOutput Encode(ReadOnlySpan<int> ids, int steps, int batch, LanguageModelState? state = null)
     {
+        CheckIds(ids, steps, batch);
+        if (state != null && (state.Hidden.Size(1) != batch))
+            throw new ArgumentException($"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
+        var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
+        return rnn.Forward(x, state?.Hidden, state?.Cell);
+    }
+
+    void CheckIds(ReadOnlySpan<int> ids, int steps, int batch)
+    {
         if (steps < 1 || batch < 1 || ids.Length != steps * batch)
             throw new ArgumentException($"LanguageModel: {ids.Length} ids for {steps} steps × {batch} streams.");
         foreach (int id in ids)
             if ((uint)id >= (uint)Config.VocabularySize)
                 throw new ArgumentException($"LanguageModel: token id {id} is outside the vocabulary of {Config.VocabularySize}.");
-        if (state != null && (state.Hidden.Size(1) != batch))
-            throw new ArgumentException($"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
-        var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
-        return rnn.Forward(x, state?.Hidden, state?.Cell);
     }
 }

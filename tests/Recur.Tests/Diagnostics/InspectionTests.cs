@@ -1,5 +1,6 @@
 using Recur.Autograd;
 using Recur.Diagnostics;
+using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 
@@ -147,5 +148,46 @@ public class InspectionTests
                 }
                 Assert.Equal(Math.Sqrt(squares), saliency[b][t], 2e-3);
             }
+    }
+
+    /// <summary>
+    /// A language model's connectivity is causal (zero for later tokens) and row t equals the saliency of the prediction
+    /// after token t computed alone on the first t + 1 tokens.
+    /// </summary>
+    [Fact]
+    public void ConnectivityIsCausalAndEqualsEachPredictionsSaliency()
+    {
+        var model = new LanguageModel(new LanguageModelConfig(11, 4, 6, 2), new RandomGenerator(21));
+        int[] ids = [4, 7, 2, 9, 9, 5, 10];
+        var (map, predicted) = Inspection.Connectivity(model, ids);
+        Assert.True(model.Training, "the model is put back in training mode");
+        for (int t = 0; t < ids.Length; t++)
+        {
+            var prefix = ids.AsSpan(0, t + 1).ToArray();
+            int best;
+            using (GradMode.NoGrad())
+            {
+                model.Eval();
+                var logits = model.Forward(prefix, t + 1, 1).Logits.ToArray().AsSpan(t * 11, 11);
+                best = 0;
+                for (int v = 1; v < 11; v++) if (logits[v] > logits[best]) best = v;
+            }
+            Assert.Equal(best, predicted[t]);
+            var alone = Inspection.Saliency(x =>
+            {
+                var logits = model.ForwardEmbedded(x).Logits.Select(0, t); // [1, V]
+                var pick = new float[11];
+                pick[best] = 1f;
+                return (logits * Tensor.FromArray(pick, 1, 11)).Sum(1);
+            }, model.Embed(prefix, t + 1, 1));
+            model.Train();
+            for (int s = 0; s < ids.Length; s++)
+            {
+                if (s > t) { Assert.Equal(0.0, map[t, s]); continue; }
+                Assert.True(map[t, s] > 0, $"token {s} influences the prediction after token {t}");
+                Assert.Equal(alone[0][s], map[t, s], 1e-5);
+            }
+        }
+        Assert.Throws<ArgumentException>(() => Inspection.Connectivity(model, []));
     }
 }

@@ -234,6 +234,10 @@ public sealed class LanguageModelTests : IDisposable
         // gate and hidden-state heatmaps over a text, labelled with its tokens
         Assert.Equal(0, RecurCommand.Run("inspect", "gates", "--model", run, "--text", "to be or not to be", "--units", "8", "--out", At("gates-" + tokenizer), "--json"));
         Recur.Tests.Figures.FigureFiles.AssertPng(At($"gates-{tokenizer}-hidden.png"));
+        // connectivity over a text: which earlier tokens each prediction depends on
+        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", run, "--text", "to be or not to be", "--out", At("connectivity-" + tokenizer)));
+        Recur.Tests.Figures.FigureFiles.AssertSvg(At($"connectivity-{tokenizer}.svg"), "connectivity");
+        Assert.Equal(2, RecurCommand.Run("inspect", "saliency", "--model", run, "--text", "t"));
         if (tokenizer != "char") Recur.Tests.Figures.FigureFiles.AssertSvg(At($"gates-{tokenizer}-forget.svg"), "forget gate over the text");
         // resuming needs the run's tokenizer and continues to the third epoch
         Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", At("text.txt"), "--tokenizer", tokenizer, "--vocab-size", "300", "--hidden", "24", "--embed", embed,
