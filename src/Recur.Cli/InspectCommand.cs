@@ -383,7 +383,7 @@ static class InspectCommand
             for (int s = 0; s <= t; s++) { byDistance[t - s] += scaled[t, s]; reaching[t - s]++; }
         }
         var rowLabels = Enumerable.Range(0, steps).Select(t => $"{labels[t]}→{Label(predicted[t])}").ToArray();
-        var files = Charts.Heatmap(prefix, "connectivity ‖∂y_t/∂e_s‖: prediction after token t (rows) from token s (columns), rows scaled to their maximum",
+        var files = Charts.Heatmap(prefix, "connectivity ‖∂y_t/∂e_s‖, each row scaled to its maximum",
             scaled, "input token s", "prediction after token t", labels, rowLabels);
         var distances = new[] { 0, 1, 2, 3, 5, 10, 20, 40, 80 }.Where(d => d < steps).ToArray();
         if (json)
