@@ -89,6 +89,7 @@ class Seq2Seq(nn.Module):
         weights = torch.softmax(scores, 0)
         context = (outputs * weights.unsqueeze(2)).sum(0)
         attentional = torch.tanh(self.combine(torch.cat([context, h], 1)))
+        self.last_weights = weights
         return attentional, (h, c, attentional)
 
     def loss(self, sources, lengths, targets):
@@ -104,7 +105,9 @@ class Seq2Seq(nn.Module):
         return nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=PAD)
 
     @torch.no_grad()
-    def greedy(self, sources, lengths, max_length=50):
+    def greedy(self, sources, lengths, max_length=50, on_last=None):
+        """Greedy translations; on_last (a two-element list) accumulates the attention weight on each sentence's last
+        source token and the number of decoder steps, to see whether attention collapsed onto the final token."""
         outputs, keys, penalty, state = self.encode(sources, lengths)
         batch = sources.size(1)
         previous = torch.full((batch,), BOS, dtype=torch.long)
@@ -113,6 +116,11 @@ class Seq2Seq(nn.Module):
         for _ in range(max_length):
             top, state = self.step(outputs, keys, penalty, state, previous)
             previous = self.output(top).argmax(1)
+            if on_last is not None:
+                for b in range(batch):
+                    if not done[b]:
+                        on_last[0] += float(self.last_weights[int(lengths[b]) - 1, b])
+                        on_last[1] += 1
             for b, token in enumerate(previous.tolist()):
                 if done[b]:
                     continue
@@ -169,18 +177,19 @@ def main():
 
     def validate(step, elapsed):
         model.eval()
-        lines = []
+        lines, on_last = [], [0.0, 0]
         for start in range(0, len(valid), 128):
             rows = valid[start:start + 128]
             sources = tensor([r[0] for r in rows], source_index, False)
             lengths = torch.tensor([len(r[0]) for r in rows])
-            for ids in model.greedy(sources, lengths):
+            for ids in model.greedy(sources, lengths, on_last=on_last):
                 text = " ".join(target_words[i] for i in ids)
                 lines.append(re.sub(r"(\w) - (?=\w)", r"\1-", text))
         with open(os.path.join(args.out, f"hyp-{step}.txt"), "w", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
         model.train()
-        print(json.dumps({"step": step, "elapsed_seconds": round(elapsed, 1), "hypotheses": f"hyp-{step}.txt"}), flush=True)
+        print(json.dumps({"step": step, "elapsed_seconds": round(elapsed, 1), "hypotheses": f"hyp-{step}.txt",
+                          "attention_on_last_token": round(on_last[0] / max(1, on_last[1]), 3)}), flush=True)
 
     start, step, tokens, loss_sum = time.time(), 0, 0, 0.0
     deadline = args.minutes * 60
