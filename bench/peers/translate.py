@@ -8,9 +8,10 @@ The same data, model and training schedule as
 The pairs come from `recur translate split` (same normalisation, tokenisation and held-out split): each line holds the
 source tokens, the target tokens and the reference text. Model: embeddings (padding id 0, dropout 0.2) -> bidirectional
 LSTM encoder (forget-gate bias 1, packed by length) -> tanh bridges from the final states to the decoder's h and c ->
-an LSTMCell decoder reading [embedding; previous attentional vector] (input feeding), Luong "general" attention over
-the encoder outputs with padding masked, attentional vector tanh(W_c [context; s_t]), dropout, output layer; mean
-cross-entropy over the target tokens and <eos>; Adam 1e-3, batch 64 of similar source lengths, global-norm clipping at 5.
+an LSTMCell decoder reading [embedding; previous attentional vector] (input feeding), Luong "general" or (with
+--attention additive) Bahdanau additive attention over the encoder outputs with padding masked, attentional vector
+tanh(W_c [context; s_t]), dropout, output layer; mean cross-entropy over the target tokens and <eos>; Adam 1e-3, batch
+64 of similar source lengths, global-norm clipping at 5.
 
 Every --validate-every steps the held-out sources are translated greedily (batches of 128, at most 50 tokens) and the
 translations are written to OUT/hyp-<step>.txt, with one JSON line per validation giving the step and the seconds
@@ -51,8 +52,9 @@ def vocabulary(sentences, min_frequency):
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, source_size, target_size, embed, hidden, dropout):
+    def __init__(self, source_size, target_size, embed, hidden, dropout, attention):
         super().__init__()
+        self.attention = attention
         width = 2 * hidden
         self.source_embedding = nn.Embedding(source_size, embed, padding_idx=PAD)
         self.target_embedding = nn.Embedding(target_size, embed, padding_idx=PAD)
@@ -65,7 +67,12 @@ class Seq2Seq(nn.Module):
         self.bridge_hidden = nn.Linear(width, width)
         self.bridge_cell = nn.Linear(width, width)
         self.decoder = nn.LSTMCell(embed + width, width)
-        self.keys = nn.Linear(width, width, bias=False)
+        if attention == "general":
+            self.keys = nn.Linear(width, width, bias=False)  # score = <s_t, W h_j>
+        else:  # additive: score = v . tanh(W h_j + b + U s_t)
+            self.keys = nn.Linear(width, width)
+            self.query = nn.Linear(width, width, bias=False)
+            self.energy = nn.Linear(width, 1, bias=False)
         self.combine = nn.Linear(2 * width, width, bias=False)
         self.output = nn.Linear(width, target_size)
         self.drop = nn.Dropout(dropout)
@@ -85,7 +92,10 @@ class Seq2Seq(nn.Module):
         h, c, feed = state
         x = torch.cat([self.drop(self.target_embedding(previous)), feed], 1)
         h, c = self.decoder(x, (h, c))
-        scores = (keys * h.unsqueeze(0)).sum(2) + penalty
+        if self.attention == "general":
+            scores = (keys * h.unsqueeze(0)).sum(2) + penalty
+        else:
+            scores = self.energy(torch.tanh(keys + self.query(h).unsqueeze(0))).squeeze(2) + penalty
         weights = torch.softmax(scores, 0)
         context = (outputs * weights.unsqueeze(2)).sum(0)
         attentional = torch.tanh(self.combine(torch.cat([context, h], 1)))
@@ -161,6 +171,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--validate-every", type=int, default=1500)
     parser.add_argument("--min-frequency", type=int, default=3)
+    parser.add_argument("--attention", choices=["general", "additive"], default="general")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -169,10 +180,10 @@ def main():
     train, valid = read(os.path.join(args.split, "train.tsv")), read(os.path.join(args.split, "valid.tsv"))
     source_index, _ = vocabulary([r[0] for r in train], args.min_frequency)
     target_index, target_words = vocabulary([r[1] for r in train], args.min_frequency)
-    model = Seq2Seq(len(source_index), len(target_index), 128, 128, 0.2)
+    model = Seq2Seq(len(source_index), len(target_index), 128, 128, 0.2, args.attention)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     print(json.dumps({"train": len(train), "valid": len(valid), "source_vocabulary": len(source_index),
-                      "target_vocabulary": len(target_index),
+                      "target_vocabulary": len(target_index), "attention": args.attention,
                       "parameters": sum(p.numel() for p in model.parameters())}), flush=True)
 
     def validate(step, elapsed):
