@@ -55,11 +55,17 @@ public abstract class LearningRateSchedule
     /// <summary>The schedule's state as name → value pairs, for checkpoints.</summary>
     public virtual Dictionary<string, double> GetState() => new() { ["count"] = Count, ["learning_rate"] = LearningRate };
 
-    /// <summary>Restores a state from <see cref="GetState"/>.</summary>
+    /// <summary>
+    /// Restores a state from <see cref="GetState"/>. A closed-form schedule then recomputes its rate from the count and
+    /// this instance's base rate, so resuming with another base rate (a learning-rate drop: <c>--resume DIR --lr 1e-4</c>)
+    /// takes effect from the first resumed step; with the same base rate the rate is the saved one. Metric-driven schedules
+    /// keep the saved rate.
+    /// </summary>
     public virtual void SetState(IReadOnlyDictionary<string, double> state)
     {
         Count = (long)Read(state, "count");
         LearningRate = (float)Read(state, "learning_rate");
+        LearningRate = (float)At(Count);
     }
 
     /// <summary>Reads one state entry or throws naming it.</summary>

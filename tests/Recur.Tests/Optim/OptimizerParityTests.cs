@@ -151,6 +151,28 @@ public class OptimizerParityTests
     }
 
     [Fact]
+    public void RestoredClosedFormSchedulesFollowTheirBaseRate()
+    {
+        var cosine = new CosineWarmupSchedule(1e-3f, warmup: 10, total: 100);
+        for (int i = 0; i < 37; i++) cosine.Advance();
+        var same = new CosineWarmupSchedule(1e-3f, warmup: 10, total: 100);
+        same.SetState(cosine.GetState());
+        Assert.Equal(cosine.LearningRate, same.LearningRate); // bit-identical resume
+        var constant = new ConstantSchedule(1e-3f);
+        for (int i = 0; i < 5; i++) constant.Advance();
+        var dropped = new ConstantSchedule(1e-4f);
+        dropped.SetState(constant.GetState());
+        Assert.Equal(1e-4f, dropped.LearningRate); // a new --lr on resume applies from the first step
+        var plateau = new ReduceOnPlateauSchedule(0.1f, patience: 0);
+        plateau.ReportMetric(1.0);
+        plateau.ReportMetric(2.0);
+        var restored = new ReduceOnPlateauSchedule(0.1f, patience: 0);
+        restored.SetState(plateau.GetState());
+        Assert.Equal(plateau.LearningRate, restored.LearningRate);
+        Assert.True(restored.LearningRate < 0.1f);
+    }
+
+    [Fact]
     public void PlateauStateRoundTrips()
     {
         var a = new ReduceOnPlateauSchedule(0.1f, patience: 1, cooldown: 1);
