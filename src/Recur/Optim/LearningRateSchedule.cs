@@ -64,7 +64,7 @@ public abstract class LearningRateSchedule
     public virtual void SetState(IReadOnlyDictionary<string, double> state)
     {
         Count = (long)Read(state, "count");
-        LearningRate = (float)Read(state, "learning_rate");
+        LearningRate = (float)Read(state, "learning_rate"); // a metric-driven schedule's At returns this saved rate
         LearningRate = (float)At(Count);
     }
 
