@@ -30,6 +30,7 @@ static class TaskCommand
         cell.AcceptOnlyFromAmong(SequenceModelConfig.Cells);
         var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => name == "smnist" ? 128 : 64 };
         var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 1 };
+        var dropout = new Option<float>("--dropout") { Description = "Dropout between stacked layers and before the output layer.", DefaultValueFactory = _ => 0f };
         var trainSize = new Option<int>("--train-size") { Description = name == "smnist" ? "Training digits (at most the first 8,000)." : "Generated training sequences.", DefaultValueFactory = _ => name == "smnist" ? 8000 : 10000 };
         var validSize = new Option<int>("--valid-size") { Description = name == "smnist" ? "Test digits (at most the last 2,000)." : "Generated validation sequences.", DefaultValueFactory = _ => name == "smnist" ? 2000 : 1000 };
         var length = new Option<int>("--length") { Description = name == "copy" ? "Delay T between the symbols and their recall." : "Sequence length T.", DefaultValueFactory = _ => defaultLength };
@@ -42,7 +43,7 @@ static class TaskCommand
             DefaultValueFactory = _ => 0,
         };
         var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr);
-        var verb = new Command(name, description) { cell, hidden, layers, chrono };
+        var verb = new Command(name, description) { cell, hidden, layers, dropout, chrono };
         if (name is "adding" or "copy") { verb.Options.Add(length); }
         verb.Options.Add(trainSize);
         verb.Options.Add(validSize);
@@ -55,6 +56,7 @@ static class TaskCommand
             int train = r.GetValue(trainSize), valid = r.GetValue(validSize), t = r.GetValue(length);
             if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (name is "adding" or "copy" && t < 2))
                 throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and --length at least 2.");
+            if (r.GetValue(dropout) is < 0f or >= 1f) throw new UsageException($"--dropout must be in [0, 1), got {r.GetValue(dropout)}.");
             if (r.GetValue(chrono) != 0 && (r.GetValue(chrono) < 3 || r.GetValue(cell) is not ("lstm" or "gru")))
                 throw new UsageException("--chrono needs --cell lstm or gru and a horizon of at least 3 steps.");
             var random = new RandomGenerator(s.Seed);
@@ -70,7 +72,7 @@ static class TaskCommand
                 _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed, Math.Min(train, 8000), Math.Min(valid, 2000)),
             };
             var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
-                PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep, ChronoMaxSteps: r.GetValue(chrono));
+                Dropout: r.GetValue(dropout), PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep, ChronoMaxSteps: r.GetValue(chrono));
             var model = new SequenceModel(config, random);
             var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new() { ["task"] = name, ["length"] = sets.Train.Steps, ["permutation_seed"] = name == "smnist" && r.GetValue(permuted) ? s.Seed + 7 : null });
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());

@@ -11,7 +11,7 @@ namespace Recur.Cli.Training;
 /// <summary>The settings every training verb shares, read from the command line.</summary>
 sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay, float? ClipNorm, float? ClipValue,
     ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience, int ValidateEvery, int LogEvery,
-    int Accumulate, bool SkipNonFinite);
+    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma);
 
 /// <summary>
 /// One command-line convention for every training verb: <c>--epochs --batch --lr --optimizer --weight-decay
@@ -21,12 +21,14 @@ sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string
 sealed class TrainingOptions
 {
     public static readonly string[] Optimizers = ["adam", "adamw", "sgd", "rmsprop", "adagrad"];
-    public static readonly string[] Schedules = ["constant", "step", "exponential", "cosine", "plateau"];
+    public static readonly string[] Schedules = ["constant", "step", "multistep", "exponential", "cosine", "plateau"];
 
     readonly Option<int> epochs, batch, threads, warmup, patience, validateEvery, logEvery, accumulate;
     readonly Option<float> lr, weightDecay;
     readonly Option<float?> clipNorm, clipValue;
     readonly Option<string> optimizer, schedule;
+    readonly Option<string?> milestones;
+    readonly Option<double?> gamma;
     readonly Option<ulong> seed;
     readonly Option<string?> output, resume;
     readonly Option<bool> skipNonFinite;
@@ -41,8 +43,10 @@ sealed class TrainingOptions
         weightDecay = new("--weight-decay") { Description = "Weight decay (L2 for adam/sgd/rmsprop/adagrad, decoupled for adamw).", DefaultValueFactory = _ => 0f };
         clipNorm = new("--clip-norm") { Description = "Clip the global gradient norm to this (0 turns it off).", DefaultValueFactory = _ => defaultClipNorm };
         clipValue = new("--clip-value") { Description = "Clamp each gradient element to ±this." };
-        schedule = new("--schedule") { Description = "Learning-rate schedule: constant, step (×0.5 every 10 epochs), exponential (×0.95 per epoch), cosine (with --warmup steps), plateau (×0.5 after --patience/2 bad validations).", DefaultValueFactory = _ => "constant" };
+        schedule = new("--schedule") { Description = "Learning-rate schedule: constant, step (×0.5 every 10 epochs), multistep (×--gamma, default 0.1, at each of --milestones epochs), exponential (×0.95 per epoch), cosine (with --warmup steps), plateau (×0.5 after --patience/2 bad validations).", DefaultValueFactory = _ => "constant" };
         schedule.AcceptOnlyFromAmong(Schedules);
+        milestones = new("--milestones") { Description = "Epochs at which the multistep schedule multiplies the rate by --gamma, comma-separated (e.g. 100,150)." };
+        gamma = new("--gamma") { Description = "Factor of the step, multistep and exponential schedules (defaults 0.5, 0.1, 0.95)." };
         warmup = new("--warmup") { Description = "Warm-up steps for the cosine schedule.", DefaultValueFactory = _ => 0 };
         patience = new("--patience") { Description = "Stop after this many validations without improvement (0: never).", DefaultValueFactory = _ => 0 };
         validateEvery = new("--validate-every") { Description = "Validate every N optimizer steps (0: each epoch).", DefaultValueFactory = _ => 0 };
@@ -57,7 +61,7 @@ sealed class TrainingOptions
 
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, clipNorm, clipValue, schedule, warmup, patience,
+        foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, clipNorm, clipValue, schedule, milestones, gamma, warmup, patience,
                      validateEvery, logEvery, accumulate, seed, threads, output, resume, skipNonFinite })
             command.Options.Add(o);
     }
@@ -67,14 +71,28 @@ sealed class TrainingOptions
         var s = new TrainingSettings(r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(optimizer)!, r.GetValue(weightDecay),
             r.GetValue(clipNorm) is float n && n > 0 ? n : null, r.GetValue(clipValue), r.GetValue(seed), r.GetValue(threads), r.GetValue(output),
             r.GetValue(resume), r.GetValue(schedule)!, r.GetValue(warmup), r.GetValue(patience), r.GetValue(validateEvery), r.GetValue(logEvery),
-            r.GetValue(accumulate), r.GetValue(skipNonFinite));
+            r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)), r.GetValue(gamma));
         if (s.Epochs < 1 || s.Batch < 1 || s.Threads < 1 || s.LogEvery < 1 || s.Accumulate < 1)
             throw new UsageException("--epochs, --batch, --threads, --log-every and --accumulate must be positive.");
         if (!(s.LearningRate > 0) || !(s.WeightDecay >= 0) || s.Warmup < 0 || s.Patience < 0 || s.ValidateEvery < 0)
             throw new UsageException("--lr must be positive; --weight-decay, --warmup, --patience and --validate-every non-negative.");
         if (s.ClipValue is float v && !(v > 0)) throw new UsageException("--clip-value must be positive.");
+        if (s.Gamma is double g && !(g > 0 && double.IsFinite(g))) throw new UsageException($"--gamma must be positive, got {g}.");
+        if ((s.Schedule == "multistep") != (s.Milestones.Length > 0)) throw new UsageException("--milestones goes with --schedule multistep, and multistep needs --milestones.");
+        if (s.Gamma != null && s.Schedule is not ("step" or "multistep" or "exponential")) throw new UsageException("--gamma applies to the step, multistep and exponential schedules only.");
         Parallelism.MaxThreads = s.Threads;
         return s;
+    }
+
+    static long[] ParseMilestones(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return [];
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new long[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!long.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out values[i]) || values[i] < 1 || i > 0 && values[i] <= values[i - 1])
+                throw new UsageException($"--milestones must be increasing positive epoch numbers separated by commas, got '{text}'.");
+        return values;
     }
 
     public static Optimizer CreateOptimizer(TrainingSettings s, IEnumerable<Tensor> parameters) => s.Optimizer switch
@@ -90,8 +108,9 @@ sealed class TrainingOptions
     public static LearningRateSchedule CreateSchedule(TrainingSettings s, long stepsPerEpoch, MetricMode mode) => s.Schedule switch
     {
         "constant" => new ConstantSchedule(s.LearningRate),
-        "step" => new StepSchedule(s.LearningRate, 10, 0.5),
-        "exponential" => new ExponentialSchedule(s.LearningRate, 0.95),
+        "step" => new StepSchedule(s.LearningRate, 10, s.Gamma ?? 0.5),
+        "multistep" => new MultiStepSchedule(s.LearningRate, s.Milestones, s.Gamma ?? 0.1),
+        "exponential" => new ExponentialSchedule(s.LearningRate, s.Gamma ?? 0.95),
         "cosine" => new CosineWarmupSchedule(s.LearningRate, s.Warmup, Math.Max(s.Warmup + 1, s.Epochs * stepsPerEpoch), startFactor: s.Warmup > 0 ? 0.01 : 1),
         "plateau" => new ReduceOnPlateauSchedule(s.LearningRate, mode, 0.5, Math.Max(1, s.Patience / 2)),
         _ => throw new UsageException($"unknown schedule '{s.Schedule}'."),

@@ -7,7 +7,8 @@ namespace Recur.Nn;
 /// Settings of a <see cref="SequenceModel"/>. <see cref="Cell"/> is <c>rnn</c> (Elman, tanh), <c>irnn</c> (ReLU with
 /// identity recurrent initialisation, Le et al. 2015), <c>lstm</c> (forget-gate bias 1, Jozefowicz et al. 2015) or
 /// <c>gru</c>. <see cref="ChronoMaxSteps"/> &gt; 0 gives an LSTM or GRU chrono-initialised gate biases instead
-/// (<see cref="RecurrentConfig.ChronoMaxSteps"/>).
+/// (<see cref="RecurrentConfig.ChronoMaxSteps"/>). <see cref="Dropout"/> applies between stacked layers and to the
+/// recurrent output the head reads.
 /// </summary>
 public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenSize, int OutputSize, int NumLayers = 1,
     bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0)
@@ -65,6 +66,8 @@ public sealed class SequenceModel : Module
     /// <summary>The output layer.</summary>
     public Linear Head { get; }
 
+    readonly RandomGenerator? dropoutRandom;
+
     /// <summary>Builds the model, drawing initial weights from <paramref name="random"/>.</summary>
     public SequenceModel(SequenceModelConfig config, RandomGenerator random)
     {
@@ -72,13 +75,16 @@ public sealed class SequenceModel : Module
         Rnn = RegisterModule("rnn", new RecurrentLayer(config.Recurrent, random));
         int width = config.Recurrent.OutputWidth * (config.Bidirectional ? 2 : 1);
         Head = RegisterModule("head", new Linear(width, config.OutputSize, random));
+        if (config.Dropout > 0) dropoutRandom = RegisterRandom("dropout", random.Fork());
     }
 
-    /// <summary>Input [T, B, in] → [B, out] (last step) or [T, B, out] (per step).</summary>
+    Tensor HeadDropout(Tensor x) => dropoutRandom is null ? x : Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
+
+    /// <summary>Input [T, B, in] → [B, out] (last step) or [T, B, out] (per step); dropout before the head while training.</summary>
     public Tensor Forward(Tensor input)
     {
         var output = Rnn.Forward(input).Output;
-        if (Config.PerStep) return Head.Forward(output);
+        if (Config.PerStep) return Head.Forward(HeadDropout(output));
         int steps = output.Size(0), batch = output.Size(1);
         Tensor last = output.Select(0, steps - 1);
         if (Config.Bidirectional)
@@ -87,6 +93,6 @@ public sealed class SequenceModel : Module
             int h = Config.HiddenSize;
             last = Tensor.Concat([last.Slice(1, 0, h), output.Select(0, 0).Slice(1, h, h)], 1);
         }
-        return Head.Forward(last.Reshape(batch, last.Size(-1)));
+        return Head.Forward(HeadDropout(last.Reshape(batch, last.Size(-1))));
     }
 }

@@ -108,6 +108,36 @@ public sealed class StepSchedule : LearningRateSchedule
     protected override double At(long count) => BaseLearningRate * Math.Pow(gamma, count / stepSize);
 }
 
+/// <summary>
+/// Multiplies the rate by <c>gamma</c> at each of the given milestones (<c>MultiStepLR</c>): with milestones 100 and
+/// 150 the rate is lr before unit 100, lr·γ from 100 and lr·γ² from 150. Counts epochs unless told otherwise.
+/// </summary>
+public sealed class MultiStepSchedule : LearningRateSchedule
+{
+    readonly long[] milestones;
+    readonly double gamma;
+
+    /// <summary>Creates the schedule; <paramref name="milestones"/> must be positive and strictly increasing.</summary>
+    public MultiStepSchedule(float baseLearningRate, IReadOnlyList<long> milestones, double gamma = 0.1, ScheduleUnit unit = ScheduleUnit.Epoch)
+        : base(baseLearningRate, unit)
+    {
+        if (milestones.Count == 0) throw new ArgumentException("MultiStepSchedule: give at least one milestone.", nameof(milestones));
+        for (int i = 0; i < milestones.Count; i++)
+            if (milestones[i] < 1 || i > 0 && milestones[i] <= milestones[i - 1])
+                throw new ArgumentException($"MultiStepSchedule: milestones must be positive and strictly increasing, got {string.Join(", ", milestones)}.", nameof(milestones));
+        RequirePositive(nameof(gamma), gamma);
+        (this.milestones, this.gamma) = (milestones.ToArray(), gamma);
+    }
+
+    /// <inheritdoc/>
+    protected override double At(long count)
+    {
+        int passed = 0;
+        while (passed < milestones.Length && milestones[passed] <= count) passed++;
+        return BaseLearningRate * Math.Pow(gamma, passed);
+    }
+}
+
 /// <summary>Multiplies the rate by <c>gamma</c> every unit (<c>ExponentialLR</c>).</summary>
 public sealed class ExponentialSchedule : LearningRateSchedule
 {

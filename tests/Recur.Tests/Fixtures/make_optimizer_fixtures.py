@@ -74,6 +74,9 @@ def schedule_cases():
     o = new_optimizer(0.1)
     cases.append({"name": "step", "base": 0.1, "options": {"step_size": 3, "gamma": 0.5},
                   "lrs": lrs(torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5), o, 10)})
+    o = new_optimizer(0.1)
+    cases.append({"name": "multistep", "base": 0.1, "options": {"milestones": [2, 5, 6], "gamma": 0.3},
+                  "lrs": lrs(torch.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5, 6], gamma=0.3), o, 10)})
     o = new_optimizer(0.2)
     cases.append({"name": "exponential", "base": 0.2, "options": {"gamma": 0.9},
                   "lrs": lrs(torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9), o, 10)})

@@ -133,6 +133,7 @@ public class OptimizerParityTests
         LearningRateSchedule schedule = name switch
         {
             "step" => new StepSchedule(lr, (int)D("step_size"), D("gamma")),
+            "multistep" => new MultiStepSchedule(lr, o.GetProperty("milestones").EnumerateArray().Select(v => v.GetInt64()).ToArray(), D("gamma")),
             "exponential" => new ExponentialSchedule(lr, D("gamma")),
             "cosine_warmup" => new CosineWarmupSchedule(lr, (long)D("warmup"), (long)D("total"), D("min_lr"), D("start_factor")),
             "plateau" => new ReduceOnPlateauSchedule(lr, MetricMode.Min, D("factor"), (int)D("patience"), D("threshold"), (int)D("cooldown"), D("min_lr")),

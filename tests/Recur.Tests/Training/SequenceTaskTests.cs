@@ -147,6 +147,23 @@ public class SequenceTaskTests
     }
 
     [Fact]
+    public void DropoutBeforeTheHeadActsOnlyWhileTraining()
+    {
+        var x = Tensor.RandomNormal(new RandomGenerator(3), [6, 4, 2]);
+        var plain = new SequenceModel(new SequenceModelConfig("lstm", 2, 8, 3), new RandomGenerator(2));
+        var dropped = new SequenceModel(new SequenceModelConfig("lstm", 2, 8, 3, Dropout: 0.5f), new RandomGenerator(2));
+        Assert.Equal(["rnn.dropout"], plain.NamedRandomGenerators().Select(g => g.Name));
+        Assert.Equal(["dropout", "rnn.dropout"], dropped.NamedRandomGenerators().Select(g => g.Name));
+        // the same initial weights; in evaluation mode the outputs agree, while training the head sees a masked state
+        Assert.Equal(plain.StateDict().Keys, dropped.StateDict().Keys);
+        plain.Eval();
+        dropped.Eval();
+        Assert.Equal(plain.Forward(x).ToArray(), dropped.Forward(x).ToArray());
+        dropped.Train();
+        Assert.NotEqual(plain.Forward(x).ToArray(), dropped.Forward(x).ToArray());
+    }
+
+    [Fact]
     public void BidirectionalLastStepUsesBothDirectionsSummaries()
     {
         var model = new SequenceModel(new SequenceModelConfig("gru", 2, 4, 3, Bidirectional: true), new RandomGenerator(2));
