@@ -52,19 +52,23 @@ static class TagCommand
         var charHidden = new Option<int>("--char-hidden") { Description = "Character BiLSTM units per direction.", DefaultValueFactory = _ => 25 };
         var hidden = new Option<int>("--hidden") { Description = "Word BiLSTM units per direction.", DefaultValueFactory = _ => 100 };
         var dropout = new Option<float>("--dropout") { Description = "Dropout on word representations and encoder outputs.", DefaultValueFactory = _ => 0.5f };
+        var layers = new Option<int>("--layers") { Description = "Stacked word BiLSTM layers.", DefaultValueFactory = _ => 1 };
+        var variational = new Option<bool>("--variational-dropout") { Description = "One dropout mask per sentence, shared by its words (Gal & Ghahramani 2016)." };
         var casing = new Option<int>("--casing-embed") { Description = "Width of a word-casing class embedding (0: none).", DefaultValueFactory = _ => 0 };
         var vectors = new Option<string?>("--embeddings") { Description = "Pretrained word vectors (GloVe/word2vec text) of the --embed width, looked up lower-cased." };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(20, 16, 1e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a tagger.")
         {
-            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden, dropout, casing, vectors, json,
+            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden, layers, dropout, variational, casing, vectors, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
             if (s.Out is null) throw new UsageException("--out is required: the model and its vocabularies go there.");
+            if (r.GetValue(layers) < 1 || r.GetValue(hidden) < 1 || r.GetValue(embed) < 1 || r.GetValue(dropout) is < 0f or >= 1f)
+                throw new UsageException("--layers, --hidden and --embed must be positive and --dropout in [0, 1).");
             var trainSet = ConllReader.Read(r.GetValue(train)!, r.GetValue(tokenColumn), r.GetValue(tagColumn));
             var validSet = r.GetValue(valid) is { } v ? ConllReader.Read(v, r.GetValue(tokenColumn), r.GetValue(tagColumn)) : null;
             var target = ParseScheme(r.GetValue(scheme)!);
@@ -92,7 +96,8 @@ static class TagCommand
             var vocabulary = TaggingVocabulary.Build(trainSet);
             var tags = converted.SelectMany(x => x.Tags).Distinct().OrderBy(t => t == "O" ? "" : t[2..] + t[0], StringComparer.Ordinal).ToArray();
             var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, target, r.GetValue(crf), r.GetValue(chars),
-                r.GetValue(embed), r.GetValue(charEmbed), r.GetValue(charHidden), r.GetValue(hidden), r.GetValue(dropout), r.GetValue(casing));
+                r.GetValue(embed), r.GetValue(charEmbed), r.GetValue(charHidden), r.GetValue(hidden), r.GetValue(dropout), r.GetValue(casing),
+                r.GetValue(layers), r.GetValue(variational));
             var tagger = new SequenceTagger(config, new RandomGenerator(s.Seed));
             if (r.GetValue(vectors) is { } vectorsPath)
             {

@@ -84,6 +84,27 @@ public static class Functional
     }
 
     /// <summary>
+    /// Variational (locked) dropout for time-major sequences [T, ...] (Gal &amp; Ghahramani 2016): one mask per sequence and
+    /// feature, drawn from <paramref name="random"/>, shared by every step, so a dropped feature stays dropped for the whole
+    /// sequence; kept values are scaled by 1/(1−p). Outside training the input is returned unchanged.
+    /// </summary>
+    public static Tensor VariationalDropout(Tensor input, float p, bool training, RandomGenerator random)
+    {
+        if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "VariationalDropout: p must be in [0, 1).");
+        if (input.Rank < 2) throw new ArgumentException($"VariationalDropout: expected a sequence [T, ...], got {ShapeUtil.Format(input.Shape)}.");
+        if (!training || p == 0f) return input;
+        int steps = input.Size(0), width = steps == 0 ? 0 : input.Length / steps;
+        var step = new float[width];
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < width; i++) step[i] = random.NextFloat() >= p ? scale : 0f;
+        var mask = new float[input.Length];
+        for (int t = 0; t < steps; t++) step.CopyTo(mask.AsSpan(t * width, width));
+        var output = Tensor.Zeros(input.ShapeArray());
+        TensorPrimitives.Multiply(input.Span, mask, output.Span);
+        return Tensor.Result(output, input, g => Tensor.AddProduct(input.GradSpan(), g.Span, mask));
+    }
+
+    /// <summary>
     /// Layer normalisation over the last axis (Ba et al. 2016): (x − mean)/√(var + eps)·γ + β with the biased variance,
     /// as <c>torch.nn.functional.layer_norm</c>. <paramref name="gamma"/> and <paramref name="beta"/> are [features] or null.
     /// </summary>

@@ -22,9 +22,12 @@ namespace Recur.Tagging;
 /// <param name="Dropout">Dropout on the word representations and on the encoder outputs.</param>
 /// <param name="CasingEmbedding">Width of an embedding of each word's <see cref="Casing"/> class (0: none); the word
 /// lookup is lower-cased, so this gives the encoder the capitalisation directly (Reimers &amp; Gurevych 2017).</param>
+/// <param name="NumLayers">Stacked word BiLSTM layers (dropout between them).</param>
+/// <param name="VariationalDropout">Draw the dropout masks on the word representations and encoder outputs once per
+/// sentence and share them over its words (<see cref="Functional.VariationalDropout"/>) instead of per word.</param>
 public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[] Tags, TagScheme Scheme = TagScheme.Bioes, bool Crf = true,
     bool CharFeatures = true, int WordEmbedding = 100, int CharEmbedding = 25, int CharHidden = 25, int Hidden = 100, float Dropout = 0.5f,
-    int CasingEmbedding = 0)
+    int CasingEmbedding = 0, int NumLayers = 1, bool VariationalDropout = false)
 {
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
     public JsonObject ToJson() => new()
@@ -32,7 +35,8 @@ public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[]
         ["architecture"] = "sequence_tagger", ["word_count"] = WordCount, ["char_count"] = CharCount,
         ["tags"] = new JsonArray(Tags.Select(t => (JsonNode)t).ToArray()), ["scheme"] = Scheme.ToString().ToLowerInvariant(), ["crf"] = Crf,
         ["char_features"] = CharFeatures, ["word_embedding"] = WordEmbedding, ["char_embedding"] = CharEmbedding, ["char_hidden"] = CharHidden,
-        ["hidden"] = Hidden, ["dropout"] = Dropout, ["casing_embedding"] = CasingEmbedding,
+        ["hidden"] = Hidden, ["dropout"] = Dropout, ["casing_embedding"] = CasingEmbedding, ["num_layers"] = NumLayers,
+        ["variational_dropout"] = VariationalDropout,
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -44,7 +48,7 @@ public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[]
             return new((int)json["word_count"]!, (int)json["char_count"]!, json["tags"]!.AsArray().Select(t => (string)t!).ToArray(),
                 Enum.Parse<TagScheme>((string)json["scheme"]!, ignoreCase: true), (bool)json["crf"]!, (bool)json["char_features"]!, (int)json["word_embedding"]!,
                 (int)json["char_embedding"]!, (int)json["char_hidden"]!, (int)json["hidden"]!, (float)json["dropout"]!,
-                (int?)json["casing_embedding"] ?? 0);
+                (int?)json["casing_embedding"] ?? 0, (int?)json["num_layers"] ?? 1, (bool?)json["variational_dropout"] ?? false);
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
         {
@@ -169,7 +173,7 @@ public sealed class SequenceTagger : Module
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>
     public SequenceTagger(SequenceTaggerConfig config, RandomGenerator random)
     {
-        if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1 || config.CasingEmbedding < 0)
+        if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1 || config.CasingEmbedding < 0 || config.NumLayers < 1)
             throw new ArgumentException($"SequenceTagger: invalid settings {config}.");
         Config = config;
         words = RegisterModule("word_embedding", new Embedding(config.WordCount, config.WordEmbedding, random, paddingIndex: 0));
@@ -189,7 +193,8 @@ public sealed class SequenceTagger : Module
             casing = RegisterModule("casing_embedding", new Embedding(Casing.Count, config.CasingEmbedding, random, paddingIndex: 0));
             input += config.CasingEmbedding;
         }
-        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, input, config.Hidden, Bidirectional: true, ForgetGateBias: 1f), random));
+        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, input, config.Hidden, config.NumLayers,
+            Dropout: config.NumLayers > 1 ? config.Dropout : 0f, Bidirectional: true, ForgetGateBias: 1f), random));
         emission = RegisterModule("emission", new Linear(2 * config.Hidden, config.Tags.Length, random));
         if (config.Crf) Crf = RegisterModule("crf", new LinearChainCrf(config.Tags.Length, random, LinearChainCrf.Constraints(config.Tags, config.Scheme)));
         dropoutRandom = RegisterRandom("dropout", random.Fork());
@@ -246,10 +251,13 @@ public sealed class SequenceTagger : Module
                 }
             x = Tensor.Concat([x, casing.Forward(classes, steps, count)], 2);
         }
-        x = Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
-        var output = encoder.Forward(x, lengths: lengths).Output;
-        return (emission.Forward(Functional.Dropout(output, Config.Dropout, Training, dropoutRandom)), lengths);
+        var output = encoder.Forward(Drop(x), lengths: lengths).Output;
+        return (emission.Forward(Drop(output)), lengths);
     }
+
+    Tensor Drop(Tensor x) => Config.VariationalDropout
+        ? Functional.VariationalDropout(x, Config.Dropout, Training, dropoutRandom)
+        : Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
 
     /// <summary>The training loss of a batch with gold tag ids: the CRF's negative log-likelihood, or the mean token cross-entropy.</summary>
     public Tensor Loss(IReadOnlyList<EncodedSentence> batch, IReadOnlyList<int[]> tags)

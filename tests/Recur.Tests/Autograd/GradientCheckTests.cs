@@ -204,6 +204,18 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void VariationalDropoutSharesItsMaskOverTime()
+    {
+        var x = Normal(29, 5, 3, 4);
+        Check(() => Functional.VariationalDropout(x, 0.4f, training: true, new RandomGenerator(8)), x);
+        var y = Functional.VariationalDropout(Tensor.Ones(5, 3, 4), 0.4f, training: true, new RandomGenerator(8)).ToArray();
+        for (int t = 1; t < 5; t++) Assert.Equal(y[..12], y[(t * 12)..((t + 1) * 12)]);
+        Assert.Contains(0f, y);
+        Assert.Contains(1f / 0.6f, y);
+        Assert.Same(x, Functional.VariationalDropout(x, 0.4f, training: false, new RandomGenerator(8)));
+    }
+
+    [Fact]
     public void LayerNormWithAndWithoutAffine()
     {
         var x = Normal(26, 3, 6);

@@ -263,6 +263,29 @@ public sealed class TaggingTests
     }
 
     [Fact]
+    public void StackedEncoderAndVariationalDropoutRoundTripAndActOnlyWhileTraining()
+    {
+        var train = ToyNer(5, 6);
+        var vocabulary = TaggingVocabulary.Build(train);
+        var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, ["O", "B-PER", "I-PER"], TagScheme.Bio, true, true,
+            WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0.5f, NumLayers: 2, VariationalDropout: true);
+        var model = new SequenceTagger(config, new RandomGenerator(3));
+        Assert.Contains("encoder.weight_ih_l1_reverse", model.StateDict().Keys);
+        Assert.Equal(config.ToJson().ToJsonString(), SequenceTaggerConfig.FromJson(config.ToJson()).ToJson().ToJsonString());
+        var old = config.ToJson();
+        old.Remove("num_layers");
+        old.Remove("variational_dropout"); // configurations written before the options read as one layer, per-word dropout
+        Assert.Equal((1, false), (SequenceTaggerConfig.FromJson(old).NumLayers, SequenceTaggerConfig.FromJson(old).VariationalDropout));
+        var batch = train.Take(3).Select(x => vocabulary.Encode(x.Tokens)).ToList();
+        model.Eval();
+        var a = model.Emissions(batch).Emissions.ToArray();
+        Assert.Equal(a, model.Emissions(batch).Emissions.ToArray());
+        model.Train();
+        Assert.NotEqual(a, model.Emissions(batch).Emissions.ToArray());
+        Assert.Throws<ArgumentException>(() => new SequenceTagger(config with { NumLayers = 0 }, new RandomGenerator(3)));
+    }
+
+    [Fact]
     public void TaggerGradientsMatchFiniteDifferencesAndPaddingChangesNothing()
     {
         var train = ToyNer(10, 5);
@@ -347,6 +370,13 @@ public sealed class HmmAndCommandTests : IDisposable
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--char-features",
             "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run2"), "--threads", "1", "--seed", "2", "--casing-embed", "4"));
         Assert.Contains("\"casing_embedding\":4", File.ReadAllText(Path.Combine(At("run2"), "best", "config.json")).Replace(" ", ""));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--layers", "2", "--variational-dropout",
+            "--dropout", "0.2", "--embed", "12", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run3"), "--threads", "1", "--json"));
+        Assert.Contains("\"num_layers\":2", File.ReadAllText(Path.Combine(At("run3"), "best", "config.json")).Replace(" ", ""));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run3"), "--test", At("valid.txt"), "--predictions", At("stacked.txt")));
+        var stacked = File.ReadAllLines(At("stacked.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
+        Assert.True(stacked.Count(p => p[1] == p[2]) > 0.95 * stacked.Count, "the two-layer tagger learned the toy task");
+        Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--layers", "0", "--out", At("nolayers")));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), At("run2"), "--test", At("valid.txt"), "--predictions", At("ensemble.txt")));
         var ensemble = File.ReadAllLines(At("ensemble.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
         Assert.True(ensemble.Count(p => p[1] == p[2]) > 0.95 * ensemble.Count, "the ensemble tags as well");
