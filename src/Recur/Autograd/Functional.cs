@@ -78,6 +78,12 @@ public static class Functional
         var mask = new float[input.Length];
         float scale = 1f / (1f - p);
         for (int i = 0; i < mask.Length; i++) mask[i] = random.NextFloat() >= p ? scale : 0f;
+        return Masked(input, mask);
+    }
+
+    /// <summary>input ⊙ mask, elementwise, with the gradient mask ⊙ g (the dropouts' shared tail).</summary>
+    static Tensor Masked(Tensor input, float[] mask)
+    {
         var output = Tensor.Zeros(input.ShapeArray());
         TensorPrimitives.Multiply(input.Span, mask, output.Span);
         return Tensor.Result(output, input, g => Tensor.AddProduct(input.GradSpan(), g.Span, mask));
@@ -99,9 +105,7 @@ public static class Functional
         for (int i = 0; i < width; i++) step[i] = random.NextFloat() >= p ? scale : 0f;
         var mask = new float[input.Length];
         for (int t = 0; t < steps; t++) step.CopyTo(mask.AsSpan(t * width, width));
-        var output = Tensor.Zeros(input.ShapeArray());
-        TensorPrimitives.Multiply(input.Span, mask, output.Span);
-        return Tensor.Result(output, input, g => Tensor.AddProduct(input.GradSpan(), g.Span, mask));
+        return Masked(input, mask);
     }
 
     /// <summary>
