@@ -11,12 +11,16 @@ namespace Recur.Cli.Training;
 /// <summary>The settings every training verb shares, read from the command line.</summary>
 sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay, float? ClipNorm, float? ClipValue,
     ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience, int ValidateEvery, int LogEvery,
-    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma);
+    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart)
+{
+    /// <summary>The weight average <c>--ema</c> or <c>--swa-start</c> asks for, if any.</summary>
+    public AveragingOptions? Averaging => Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1) : null;
+}
 
 /// <summary>
 /// One command-line convention for every training verb: <c>--epochs --batch --lr --optimizer --weight-decay
-/// --clip-norm --clip-value --schedule --warmup --patience --seed --threads --out --resume</c> and friends, turned into an
-/// optimizer, a schedule and <see cref="TrainerOptions"/>; plus the run itself with a progress bar and Ctrl+C handling.
+/// --clip-norm --clip-value --schedule --warmup --patience --ema --swa-start --seed --threads --out --resume</c> and friends,
+/// turned into an optimizer, a schedule and <see cref="TrainerOptions"/>; plus the run itself with a progress bar and Ctrl+C handling.
 /// </summary>
 sealed class TrainingOptions
 {
@@ -28,7 +32,8 @@ sealed class TrainingOptions
     readonly Option<float?> clipNorm, clipValue;
     readonly Option<string> optimizer, schedule;
     readonly Option<string?> milestones;
-    readonly Option<double?> gamma;
+    readonly Option<double?> gamma, ema;
+    readonly Option<int?> swaStart;
     readonly Option<ulong> seed;
     readonly Option<string?> output, resume;
     readonly Option<bool> skipNonFinite;
@@ -47,6 +52,8 @@ sealed class TrainingOptions
         schedule.AcceptOnlyFromAmong(Schedules);
         milestones = new("--milestones") { Description = "Epochs at which the multistep schedule multiplies the rate by --gamma, comma-separated (e.g. 100,150)." };
         gamma = new("--gamma") { Description = "Factor of the step, multistep and exponential schedules (defaults 0.5, 0.1, 0.95)." };
+        ema = new("--ema") { Description = "Validate, keep and save an exponential moving average of the weights with this decay per step (e.g. 0.999) instead of the last weights." };
+        swaStart = new("--swa-start") { Description = "Validate, keep and save the mean of the weights after every step from this epoch on (stochastic weight averaging)." };
         warmup = new("--warmup") { Description = "Warm-up steps for the cosine schedule.", DefaultValueFactory = _ => 0 };
         patience = new("--patience") { Description = "Stop after this many validations without improvement (0: never).", DefaultValueFactory = _ => 0 };
         validateEvery = new("--validate-every") { Description = "Validate every N optimizer steps (0: each epoch).", DefaultValueFactory = _ => 0 };
@@ -61,7 +68,7 @@ sealed class TrainingOptions
 
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, clipNorm, clipValue, schedule, milestones, gamma, warmup, patience,
+        foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, clipNorm, clipValue, schedule, milestones, gamma, ema, swaStart, warmup, patience,
                      validateEvery, logEvery, accumulate, seed, threads, output, resume, skipNonFinite })
             command.Options.Add(o);
     }
@@ -71,7 +78,8 @@ sealed class TrainingOptions
         var s = new TrainingSettings(r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(optimizer)!, r.GetValue(weightDecay),
             r.GetValue(clipNorm) is float n && n > 0 ? n : null, r.GetValue(clipValue), r.GetValue(seed), r.GetValue(threads), r.GetValue(output),
             r.GetValue(resume), r.GetValue(schedule)!, r.GetValue(warmup), r.GetValue(patience), r.GetValue(validateEvery), r.GetValue(logEvery),
-            r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)), r.GetValue(gamma));
+            r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)), r.GetValue(gamma),
+            r.GetValue(ema), r.GetValue(swaStart));
         if (s.Epochs < 1 || s.Batch < 1 || s.Threads < 1 || s.LogEvery < 1 || s.Accumulate < 1)
             throw new UsageException("--epochs, --batch, --threads, --log-every and --accumulate must be positive.");
         if (!(s.LearningRate > 0) || !(s.WeightDecay >= 0) || s.Warmup < 0 || s.Patience < 0 || s.ValidateEvery < 0)
@@ -80,6 +88,9 @@ sealed class TrainingOptions
         if (s.Gamma is double g && !(g > 0 && double.IsFinite(g))) throw new UsageException($"--gamma must be positive, got {g}.");
         if ((s.Schedule == "multistep") != (s.Milestones.Length > 0)) throw new UsageException("--milestones goes with --schedule multistep, and multistep needs --milestones.");
         if (s.Gamma != null && s.Schedule is not ("step" or "multistep" or "exponential")) throw new UsageException("--gamma applies to the step, multistep and exponential schedules only.");
+        if (s.Ema is double d && !(d > 0 && d < 1)) throw new UsageException($"--ema must be a decay between 0 and 1 (e.g. 0.999), got {d}.");
+        if (s.SwaStart is int start && (start < 1 || start > s.Epochs)) throw new UsageException($"--swa-start must be an epoch from 1 to --epochs ({s.Epochs}), got {start}.");
+        if (s.Ema != null && s.SwaStart != null) throw new UsageException("--ema and --swa-start are two ways of averaging the weights; choose one.");
         Parallelism.MaxThreads = s.Threads;
         return s;
     }
@@ -120,7 +131,7 @@ sealed class TrainingOptions
     {
         Epochs = s.Epochs, Seed = s.Seed, ClipNorm = s.ClipNorm, ClipValue = s.ClipValue, AccumulationSteps = s.Accumulate,
         ValidateEvery = s.ValidateEvery, LogEvery = s.LogEvery, Metric = metric, MetricMode = mode, Patience = s.Patience,
-        OnNonFinite = s.SkipNonFinite ? NonFiniteAction.Skip : NonFiniteAction.Stop, OutputDirectory = s.Out,
+        OnNonFinite = s.SkipNonFinite ? NonFiniteAction.Skip : NonFiniteAction.Stop, OutputDirectory = s.Out, Averaging = s.Averaging,
     };
 
     /// <summary>

@@ -26,6 +26,10 @@ public static class Checkpoint
     public const string TrainerFile = "trainer.json";
     /// <summary>State a task carries between batches (<see cref="IStatefulTrainingTask"/>), when it has any.</summary>
     public const string TaskStateFile = "task_state.safetensors";
+    /// <summary>
+    /// With weight averaging, the weights training continues from (<c>model.safetensors</c> then holds the averaged ones).
+    /// </summary>
+    public const string TrainingWeightsFile = "training_weights.safetensors";
     /// <summary>The integrity manifest.</summary>
     public const string ManifestFile = "manifest.json";
 
@@ -36,9 +40,9 @@ public static class Checkpoint
     /// once the new one is complete. Refuses (with <see cref="NonFiniteException"/>) to write weights that are NaN or ∞.
     /// </summary>
     public static void Save(string directory, Module model, JsonObject config, Optimizer? optimizer = null, JsonObject? trainerState = null,
-        IReadOnlyDictionary<string, Tensor>? taskState = null)
+        IReadOnlyDictionary<string, Tensor>? taskState = null, IReadOnlyDictionary<string, Tensor>? trainingWeights = null)
     {
-        foreach (var (name, value) in model.NamedParameters())
+        foreach (var (name, value) in model.NamedParameters().Concat(trainingWeights?.Select(p => ("training " + p.Key, p.Value)) ?? []))
             foreach (float v in value.Span)
                 if (!float.IsFinite(v))
                     throw new NonFiniteException($"refusing to write checkpoint {directory}: parameter '{name}' holds {v}; the previous checkpoint is kept.");
@@ -56,6 +60,7 @@ public static class Checkpoint
             optimizer?.SaveState(Path.Combine(staging, OptimizerFile));
             if (trainerState != null) AtomicFile.WriteAllText(Path.Combine(staging, TrainerFile), trainerState.ToJsonString(Indented));
             if (taskState is { Count: > 0 }) SafeTensors.Save(Path.Combine(staging, TaskStateFile), taskState);
+            if (trainingWeights != null) SafeTensors.Save(Path.Combine(staging, TrainingWeightsFile), trainingWeights);
             var files = new JsonObject();
             foreach (var file in Directory.GetFiles(staging).Select(Path.GetFileName).Order(StringComparer.Ordinal))
                 files[file!] = new JsonObject { ["size"] = new FileInfo(Path.Combine(staging, file!)).Length, ["sha256"] = Hash(Path.Combine(staging, file!)) };
@@ -151,10 +156,10 @@ public static class Checkpoint
     public static void LoadModel(string directory, Module model, bool requireManifest = false) =>
         LoadWeights(Verify(directory, requireManifest), model);
 
-    /// <summary>Loads the weights of a folder that <see cref="Verify"/> has already checked.</summary>
-    internal static void LoadWeights(string folder, Module model)
+    /// <summary>Loads the weights (<paramref name="file"/>, by default the model file) of a folder that <see cref="Verify"/> has already checked.</summary>
+    internal static void LoadWeights(string folder, Module model, string file = ModelFile)
     {
-        string path = Path.Combine(folder, ModelFile);
+        string path = Path.Combine(folder, file);
         try
         {
             model.LoadStateDict(SafeTensors.Load(path));

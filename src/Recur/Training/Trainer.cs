@@ -11,8 +11,9 @@ namespace Recur.Training;
 /// <summary>
 /// The training loop every task uses: epochs over the task's batches (shuffled from the run's seed), gradient
 /// accumulation, clipping by value and by norm, learning-rate schedules, validation, early stopping, the best and the
-/// last checkpoint, <c>metrics.jsonl</c>, the NaN/Inf guard and interruption with a checkpoint. A run resumed from
-/// its <c>last/</c> checkpoint continues bit-identically to one that was never interrupted.
+/// last checkpoint, <c>metrics.jsonl</c>, the NaN/Inf guard, interruption with a checkpoint and, optionally, a running
+/// average of the weights (<see cref="TrainerOptions.Averaging"/>). A run resumed from its <c>last/</c> checkpoint
+/// continues bit-identically to one that was never interrupted.
 /// </summary>
 public sealed class Trainer<TBatch>
 {
@@ -23,6 +24,7 @@ public sealed class Trainer<TBatch>
     readonly ITrainingObserver? observer;
     readonly TrainingContext context = new();
     readonly IReadOnlyList<Tensor> parameters;
+    readonly WeightAverage? average;
 
     int epoch, batchInEpoch, evaluationsWithoutImprovement, skipped;
     long step;
@@ -41,6 +43,7 @@ public sealed class Trainer<TBatch>
         if (options.ClipValue is float v && !(v > 0)) throw new ArgumentException($"Trainer: clip value must be positive, got {v}.");
         (this.task, this.optimizer, this.options, this.schedule, this.observer) = (task, optimizer, options, schedule, observer);
         parameters = task.Model.Parameters();
+        if (options.Averaging is { } averaging) average = new WeightAverage(parameters, averaging);
         context.Random = new RandomGenerator(options.Seed ^ 0x5EED_C0DE_0000_0001UL);
         if (schedule != null) optimizer.LearningRate = schedule.LearningRate;
     }
@@ -68,6 +71,9 @@ public sealed class Trainer<TBatch>
         if (!File.Exists(trainerPath) || !File.Exists(optimizerPath))
             throw new InvalidDataException($"checkpoint {checkpointDirectory} holds a model only (no {Checkpoint.TrainerFile} / {Checkpoint.OptimizerFile}); it cannot be resumed.");
         Checkpoint.LoadWeights(folder, task.Model); // verified above: hashing the files once is enough
+        string trainingWeightsPath = Path.Combine(folder, Checkpoint.TrainingWeightsFile);
+        if (average != null && !File.Exists(trainingWeightsPath) || average == null && File.Exists(trainingWeightsPath))
+            throw new InvalidDataException($"checkpoint {checkpointDirectory} was written {(average == null ? "with" : "without")} weight averaging; resume it with the settings it was trained with.");
         optimizer.LoadState(optimizerPath);
         if (task is IStatefulTrainingTask stateful)
         {
@@ -86,6 +92,16 @@ public sealed class Trainer<TBatch>
             evaluationsWithoutImprovement = state["evaluations_without_improvement"]!.GetValue<int>();
             skipped = state["skipped_steps"]!.GetValue<int>();
             elapsedBefore = TimeSpan.FromSeconds(state["elapsed_seconds"]!.GetValue<double>());
+            if (average != null)
+            {
+                var averaging = state["averaging"]?.AsObject() ?? throw new InvalidDataException("no weight-averaging state.");
+                if (averaging["options"]!.GetValue<string>() != average.Options.ToString())
+                    throw new InvalidDataException($"the checkpoint averages weights as '{averaging["options"]}', this run as '{average.Options}'.");
+                if (average.Swapped) average.Swap();
+                // model.safetensors holds the average; the weights training goes on from are beside it
+                average.Restore(parameters.Select(p => p.Clone()).ToArray(), averaging["count"]!.GetValue<long>());
+                Checkpoint.LoadWeights(folder, task.Model, Checkpoint.TrainingWeightsFile);
+            }
             var randoms = state["random"]!.AsObject();
             context.Random.RestoreState(randoms["context"]!.GetValue<string>());
             foreach (var (name, generator) in task.Model.NamedRandomGenerators())
@@ -124,6 +140,7 @@ public sealed class Trainer<TBatch>
             ["elapsed_seconds"] = (elapsedBefore + clock.Elapsed).TotalSeconds,
             ["random"] = randoms,
         };
+        if (average != null) state["averaging"] = new JsonObject { ["options"] = average.Options.ToString(), ["count"] = average.Count };
         if (schedule != null)
         {
             var s = new JsonObject();
@@ -133,10 +150,29 @@ public sealed class Trainer<TBatch>
         return state;
     }
 
+    /// <summary>
+    /// Writes checkpoint <paramref name="name"/>. With weight averaging its <c>model.safetensors</c> holds the averaged
+    /// weights (the model that was validated, and the one to use) and <c>training_weights.safetensors</c> the weights
+    /// training continues from.
+    /// </summary>
     void SaveCheckpoint(string name)
     {
-        if (Folder(name) is { } folder)
-            Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), (task as IStatefulTrainingTask)?.CarriedState());
+        if (Folder(name) is not { } folder) return;
+        var carried = (task as IStatefulTrainingTask)?.CarriedState();
+        if (average == null)
+        {
+            Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), carried);
+            return;
+        }
+        bool wasSwapped = average.Swapped;
+        if (!wasSwapped) average.Swap();
+        try
+        {
+            var names = task.Model.NamedParameters().Select(p => p.Name).ToArray();
+            var training = average.Stored().Select((t, i) => (names[i], t)).ToDictionary(x => x.Item1, x => x.t);
+            Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), carried, training);
+        }
+        finally { if (!wasSwapped) average.Swap(); }
     }
 
     void Log(JsonObject record)
@@ -146,9 +182,13 @@ public sealed class Trainer<TBatch>
         File.AppendAllText(Path.Combine(dir, "metrics.jsonl"), record.ToJsonString() + "\n");
     }
 
-    /// <summary>Runs (or continues) training until the last epoch, early stopping or cancellation.</summary>
+    /// <summary>
+    /// Runs (or continues) training until the last epoch, early stopping or cancellation. With weight averaging the
+    /// model holds the averaged weights when it returns (a later <see cref="Fit"/> goes on from the training weights).
+    /// </summary>
     public TrainingResult Fit(CancellationToken cancellation = default)
     {
+        if (average is { Swapped: true }) average.Swap();
         clock.Restart();
         observer?.OnStart(step, TotalSteps);
         var model = task.Model;
@@ -251,6 +291,7 @@ public sealed class Trainer<TBatch>
                 if (options.ClipNorm is float clipNorm) GradientClipping.ClipByNorm(parameters, clipNorm);
                 optimizer.Step();
                 optimizer.ZeroGrad();
+                average?.Update(epoch);
                 step++;
                 AdvanceSchedule(ScheduleUnit.Step);
                 if (step % options.LogEvery == 0) Report();
@@ -278,6 +319,7 @@ public sealed class Trainer<TBatch>
         SaveCheckpoint("last");
         if (outcome == TrainingOutcome.Interrupted && Folder("last") is { } last) observer?.OnMessage($"interrupted: checkpoint saved in {last}; continue with --resume {last}");
         clock.Stop();
+        average?.Swap();
         return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped);
     }
 
@@ -289,17 +331,26 @@ public sealed class Trainer<TBatch>
         optimizer.LearningRate = schedule.LearningRate;
     }
 
-    /// <summary>Runs the task's validation in evaluation mode without gradients (null without a validation set).</summary>
+    /// <summary>
+    /// Runs the task's validation in evaluation mode without gradients (null without a validation set); with weight
+    /// averaging, on the averaged weights.
+    /// </summary>
     public IReadOnlyDictionary<string, double>? Evaluate()
     {
         var model = task.Model;
+        bool swap = average is { Swapped: false };
+        if (swap) average!.Swap();
         model.Eval();
         try
         {
             using var _ = GradMode.NoGrad();
             return task.Evaluate();
         }
-        finally { model.Train(); }
+        finally
+        {
+            model.Train();
+            if (swap) average!.Swap();
+        }
     }
 
     static JsonNode? Finite(double v) => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(CultureInfo.InvariantCulture));

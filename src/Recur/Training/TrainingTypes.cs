@@ -119,6 +119,12 @@ public sealed record TrainerOptions
     /// <summary>Also write <c>last/</c> every this many optimizer steps (0: at validations, interruption and the end).</summary>
     public int CheckpointEvery { get; init; }
 
+    /// <summary>
+    /// Keep a running average of the weights (exponential, or uniform from an epoch on): validation, the best and the
+    /// last checkpoints and the model after <see cref="Trainer{TBatch}.Fit"/> use the averaged weights; null trains without.
+    /// </summary>
+    public AveragingOptions? Averaging { get; init; }
+
     /// <summary>Teacher-forcing ratio as a function of the optimizer step (see <see cref="TeacherForcing"/>).</summary>
     public Func<long, double>? TeacherForcing { get; init; }
 }

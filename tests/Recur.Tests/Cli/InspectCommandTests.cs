@@ -47,12 +47,12 @@ public sealed class InspectCommandTests : IDisposable
     }
 
     [Fact]
-    public void MultistepScheduleDropsTheRateAtItsMilestonesAndDropoutIsSaved()
+    public void MultistepScheduleDropsTheRateAtItsMilestonesAndDropoutAndAveragingAreSaved()
     {
         string run = At("multistep");
         Assert.Equal(0, RecurCommand.Run("task", "adding", "--length", "6", "--epochs", "3", "--train-size", "32", "--valid-size", "8", "--hidden", "4",
             "--batch", "16", "--lr", "0.01", "--schedule", "multistep", "--milestones", "1,2", "--gamma", "0.5", "--log-every", "1", "--dropout", "0.3",
-            "--out", run, "--threads", "1"));
+            "--swa-start", "2", "--out", run, "--threads", "1"));
         var rates = File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
             .Where(e => e.GetProperty("type").GetString() == "train")
             .GroupBy(e => e.GetProperty("epoch").GetInt32()).ToDictionary(g => g.Key, g => g.Select(e => e.GetProperty("lr").GetDouble()).Distinct().Single());
@@ -60,12 +60,17 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Equal(0.005, rates[2], 6);
         Assert.Equal(0.0025, rates[3], 6);
         Assert.Contains("\"dropout\": 0.3", File.ReadAllText(Path.Combine(run, "last", "config.json")));
+        Assert.True(File.Exists(Path.Combine(run, "last", Recur.Training.Checkpoint.TrainingWeightsFile))); // --swa-start: averaged weights saved
+        Assert.Contains("uniform from epoch 2", File.ReadAllText(Path.Combine(run, "last", Recur.Training.Checkpoint.TrainerFile)));
         // usage errors: milestones without the multistep schedule, multistep without milestones, milestones out of order
         string[] common = ["task", "adding", "--length", "6", "--epochs", "1", "--train-size", "8", "--valid-size", "4", "--out", At("bad")];
         Assert.Equal(2, RecurCommand.Run([.. common, "--milestones", "2"]));
         Assert.Equal(2, RecurCommand.Run([.. common, "--schedule", "multistep"]));
         Assert.Equal(2, RecurCommand.Run([.. common, "--schedule", "multistep", "--milestones", "3,2"]));
         Assert.Equal(2, RecurCommand.Run([.. common, "--dropout", "1"]));
+        Assert.Equal(2, RecurCommand.Run([.. common, "--ema", "1"]));
+        Assert.Equal(2, RecurCommand.Run([.. common, "--swa-start", "2"])); // after the last epoch
+        Assert.Equal(2, RecurCommand.Run([.. common, "--ema", "0.99", "--swa-start", "1"]));
         Assert.False(Directory.Exists(At("bad")));
     }
 

@@ -315,4 +315,82 @@ public sealed class TrainerTests : IDisposable
         var sigmoid = TeacherForcing.InverseSigmoid(100);
         Assert.True(sigmoid(0) > 0.98 && sigmoid(1000) < 0.5 && sigmoid(2000) < sigmoid(1000));
     }
+    sealed class WeightTrail(Module model) : ITrainingObserver
+    {
+        public readonly List<float[]> Steps = []; // the training weights after every step (LogEvery = 1)
+        public void OnStart(long s, long total) { }
+        public void OnStep(StepRecord record) => Steps.Add(Weights(model));
+        public void OnEvaluation(EvaluationRecord record) { }
+        public void OnMessage(string message) { }
+    }
+
+    [Fact]
+    public void WeightAveragingValidatesAndSavesTheAverageAndKeepsTheTrainingWeights()
+    {
+        var task = new TinyTask();
+        var trail = new WeightTrail(task.Net);
+        var trainer = new Trainer<int[]>(task, Optimizer(task).Item1, Options("ema") with { Epochs = 3, Averaging = AveragingOptions.Exponential(0.8) }, observer: trail);
+        var result = trainer.Fit();
+        Assert.Equal(18, trail.Steps.Count);
+        var expected = trail.Steps[0].Select(v => (double)v).ToArray();
+        foreach (var w in trail.Steps.Skip(1))
+            for (int j = 0; j < expected.Length; j++) expected[j] = 0.8 * expected[j] + 0.2 * w[j];
+        var averaged = Weights(task.Net); // Fit leaves the average in the model
+        for (int j = 0; j < expected.Length; j++) Assert.True(Math.Abs(averaged[j] - expected[j]) < 1e-5, $"[{j}] {averaged[j]} vs {expected[j]}");
+        Assert.NotEqual(trail.Steps[^1], averaged);
+        Assert.Equal(result.LastEvaluation!["loss"], trainer.Evaluate()!["loss"]); // validation saw the averaged weights
+
+        string last = Path.Combine(root, "ema", "last");
+        var reloaded = new TinyTask(seed: 77);
+        Checkpoint.LoadModel(last, reloaded.Net, requireManifest: true);
+        Assert.Equal(averaged, Weights(reloaded.Net));
+        var training = Recur.Serialization.SafeTensors.Load(Path.Combine(last, Checkpoint.TrainingWeightsFile));
+        Assert.Equal(trail.Steps[^1], task.Net.NamedParameters().SelectMany(p => training[p.Name].ToArray()).ToArray());
+        Assert.True(File.Exists(Path.Combine(root, "ema", "best", Checkpoint.TrainingWeightsFile)));
+    }
+
+    [Fact]
+    public void AnAverageThatNeverStartsLeavesTrainingUnchanged()
+    {
+        var plain = new TinyTask();
+        var averaged = new TinyTask();
+        var a = new Trainer<int[]>(plain, Optimizer(plain).Item1, Options("plain")).Fit();
+        var b = new Trainer<int[]>(averaged, Optimizer(averaged).Item1, Options("late") with { Averaging = AveragingOptions.Uniform(startEpoch: 4) }).Fit();
+        Assert.Equal(Weights(plain.Net), Weights(averaged.Net));
+        Assert.Equal(a.BestMetric, b.BestMetric);
+    }
+
+    [Theory]
+    [InlineData(7L, false)]
+    [InlineData(12L, true)]
+    public void AveragedRunsResumeBitIdentically(long stopAt, bool uniform)
+    {
+        var averaging = uniform ? AveragingOptions.Uniform(1) : AveragingOptions.Exponential(0.7);
+        TrainerOptions With(string name) => Options(name) with { Averaging = averaging };
+        var straight = new TinyTask();
+        var (adam, schedule) = Optimizer(straight);
+        var result = new Trainer<int[]>(straight, adam, With("straight"), schedule).Fit();
+
+        var first = new TinyTask();
+        (adam, schedule) = Optimizer(first);
+        using var cancel = new CancellationTokenSource();
+        Assert.Equal(TrainingOutcome.Interrupted, new Trainer<int[]>(first, adam, With("resumed"), schedule, new StopAt(stopAt, cancel)).Fit(cancel.Token).Outcome);
+        string last = Path.Combine(root, "resumed", "last");
+
+        var second = new TinyTask(seed: 4242);
+        (adam, schedule) = Optimizer(second);
+        var trainer = new Trainer<int[]>(second, adam, With("resumed"), schedule);
+        trainer.Resume(last);
+        var resumed = trainer.Fit();
+        Assert.Equal(Weights(straight.Net), Weights(second.Net));
+        Assert.Equal(result.BestMetric, resumed.BestMetric);
+        Assert.Equal(result.LastEvaluation!["loss"], resumed.LastEvaluation!["loss"]);
+
+        // the checkpoint must be resumed with the averaging it was written with
+        var other = new TinyTask();
+        var ex = Assert.Throws<InvalidDataException>(() => new Trainer<int[]>(other, Optimizer(other).Item1, Options("x")).Resume(last));
+        Assert.Contains("with weight averaging", ex.Message);
+        ex = Assert.Throws<InvalidDataException>(() => new Trainer<int[]>(other, Optimizer(other).Item1, Options("x") with { Averaging = AveragingOptions.Exponential(0.5) }).Resume(last));
+        Assert.Contains("averages weights as", ex.Message);
+    }
 }
