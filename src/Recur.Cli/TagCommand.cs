@@ -54,21 +54,22 @@ static class TagCommand
         var dropout = new Option<float>("--dropout") { Description = "Dropout on word representations and encoder outputs.", DefaultValueFactory = _ => 0.5f };
         var layers = new Option<int>("--layers") { Description = "Stacked word BiLSTM layers.", DefaultValueFactory = _ => 1 };
         var variational = new Option<bool>("--variational-dropout") { Description = "One dropout mask per sentence, shared by its words (Gal & Ghahramani 2016)." };
+        var wordDropout = new Option<float>("--word-dropout") { Description = "Replace each training word that is not a singleton by <unk> with this probability (singletons: ½).", DefaultValueFactory = _ => 0f };
         var casing = new Option<int>("--casing-embed") { Description = "Width of a word-casing class embedding (0: none).", DefaultValueFactory = _ => 0 };
         var vectors = new Option<string?>("--embeddings") { Description = "Pretrained word vectors (GloVe/word2vec text) of the --embed width, looked up lower-cased." };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(20, 16, 1e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a tagger.")
         {
-            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden, layers, dropout, variational, casing, vectors, json,
+            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden, layers, dropout, variational, wordDropout, casing, vectors, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
             if (s.Out is null) throw new UsageException("--out is required: the model and its vocabularies go there.");
-            if (r.GetValue(layers) < 1 || r.GetValue(hidden) < 1 || r.GetValue(embed) < 1 || r.GetValue(dropout) is < 0f or >= 1f)
-                throw new UsageException("--layers, --hidden and --embed must be positive and --dropout in [0, 1).");
+            if (r.GetValue(layers) < 1 || r.GetValue(hidden) < 1 || r.GetValue(embed) < 1 || r.GetValue(dropout) is < 0f or >= 1f || r.GetValue(wordDropout) is < 0f or >= 1f)
+                throw new UsageException("--layers, --hidden and --embed must be positive and --dropout and --word-dropout in [0, 1).");
             var trainSet = ConllReader.Read(r.GetValue(train)!, r.GetValue(tokenColumn), r.GetValue(tagColumn));
             var validSet = r.GetValue(valid) is { } v ? ConllReader.Read(v, r.GetValue(tokenColumn), r.GetValue(tagColumn)) : null;
             var target = ParseScheme(r.GetValue(scheme)!);
@@ -106,7 +107,7 @@ static class TagCommand
             }
             vocabulary.Save(s.Out);
             AtomicFile.WriteAllText(Path.Combine(s.Out, SettingsFile), settings.ToJsonString());
-            var task = new TaggingTask(tagger, vocabulary, converted, validSet, s.Batch);
+            var task = new TaggingTask(tagger, vocabulary, converted, validSet, s.Batch, wordDropout: r.GetValue(wordDropout));
             AnsiConsole.MarkupLineInterpolated($"[bold]tag[/]: {trainSet.Count:N0} sentences, {trainSet.Sum(x => x.Tokens.Length):N0} tokens, {vocabulary.Words.Count:N0} words, {tags.Length} tags ({target.ToString().ToUpperInvariant()}); BiLSTM{(config.Crf ? "-CRF" : " + softmax")}{(config.CharFeatures ? " with character features" : "")}, {tagger.Parameters().Sum(p => (long)p.Length):N0} parameters.");
             var optimizer = TrainingOptions.CreateOptimizer(s, tagger.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);

@@ -366,8 +366,10 @@ public sealed class SequenceTagger : Module
 
 /// <summary>
 /// Trains a <see cref="SequenceTagger"/> with the shared trainer: length-bucketed batches, singleton words replaced by
-/// <c>&lt;unk&gt;</c> with probability ½ while training (so that the unknown-word embedding is learned, Lample et al. 2016),
-/// validation by conlleval F1 (metric <c>f1</c>), precision, recall and token accuracy.
+/// <c>&lt;unk&gt;</c> with probability ½ while training (so that the unknown-word embedding is learned, Lample et al. 2016)
+/// and, optionally, every other word with a smaller probability (word dropout, which makes the tagger lean on the
+/// characters and the context as it must for words it has never seen), validation by conlleval F1 (metric <c>f1</c>),
+/// precision, recall and token accuracy.
 /// </summary>
 public sealed class TaggingTask : ITrainingTask<int[]>
 {
@@ -378,13 +380,19 @@ public sealed class TaggingTask : ITrainingTask<int[]>
     readonly TaggingVocabulary vocabulary;
     readonly HashSet<int> singletons;
     readonly int batchSize;
-    readonly float unknownReplacement;
+    readonly float unknownReplacement, wordDropout;
 
-    /// <summary>Sets up training; <paramref name="train"/> tags must be in the model's scheme, <paramref name="valid"/> in any.</summary>
+    /// <summary>
+    /// Sets up training; <paramref name="train"/> tags must be in the model's scheme, <paramref name="valid"/> in any.
+    /// Singleton words become <c>&lt;unk&gt;</c> with probability <paramref name="unknownReplacement"/>, the others with
+    /// <paramref name="wordDropout"/>.
+    /// </summary>
     public TaggingTask(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> train, IReadOnlyList<TaggedSentence>? valid,
-        int batchSize, float unknownReplacement = 0.5f)
+        int batchSize, float unknownReplacement = 0.5f, float wordDropout = 0f)
     {
-        (this.model, this.vocabulary, this.valid, this.batchSize, this.unknownReplacement) = (model, vocabulary, valid?.ToList(), batchSize, unknownReplacement);
+        if (unknownReplacement is < 0 or > 1 || wordDropout is < 0 or >= 1)
+            throw new ArgumentOutOfRangeException(nameof(wordDropout), $"TaggingTask: the unknown-word replacement must be in [0, 1] and the word dropout in [0, 1), got {unknownReplacement} and {wordDropout}.");
+        (this.model, this.vocabulary, this.valid, this.batchSize, this.unknownReplacement, this.wordDropout) = (model, vocabulary, valid?.ToList(), batchSize, unknownReplacement, wordDropout);
         var tagIds = model.Config.Tags.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
         this.train = train.Select(s => vocabulary.Encode(s.Tokens)).ToList();
         trainTags = train.Select((s, n) => s.Tags.Select(t => tagIds.TryGetValue(t, out int id) ? id
@@ -412,14 +420,17 @@ public sealed class TaggingTask : ITrainingTask<int[]>
     /// <inheritdoc/>
     public Tensor Loss(int[] batch, TrainingContext context)
     {
-        var sentences = batch.Select(i =>
-        {
-            var s = train[i];
-            if (unknownReplacement == 0) return s;
-            var words = s.Words.Select(w => singletons.Contains(w) && context.Random.NextFloat() < unknownReplacement ? WordVocabulary.Unknown : w).ToArray();
-            return s with { Words = words };
-        }).ToList();
+        var sentences = batch.Select(i => WithUnknowns(i, context.Random)).ToList();
         return model.Loss(sentences, batch.Select(i => trainTags[i]).ToList());
+    }
+
+    /// <summary>Training sentence <paramref name="index"/> with words replaced by <c>&lt;unk&gt;</c> as the replacement probabilities say.</summary>
+    internal EncodedSentence WithUnknowns(int index, RandomGenerator random)
+    {
+        var s = train[index];
+        if (unknownReplacement == 0 && wordDropout == 0) return s;
+        var words = s.Words.Select(w => (singletons.Contains(w) ? unknownReplacement : wordDropout) is float p && p > 0 && random.NextFloat() < p ? WordVocabulary.Unknown : w).ToArray();
+        return s with { Words = words };
     }
 
     /// <inheritdoc/>

@@ -1,6 +1,7 @@
 using Recur.Autograd;
 using Recur.Optim;
 using Recur.Tagging;
+using Recur.Text;
 using Recur.Training;
 
 namespace Recur.Tests.Tagging;
@@ -223,6 +224,46 @@ public sealed class TaggingTests
         var task = new TaggingTask(model, vocabulary, bioes, test, 16);
         var result = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 6, Metric = "f1", MetricMode = MetricMode.Max, ClipNorm = 5f }).Fit();
         Assert.True(result.BestMetric > 95, $"crf={crf} chars={chars}: best F1 {result.BestMetric:F1}");
+    }
+
+    [Fact]
+    public void SingletonsAndWithWordDropoutOtherWordsBecomeUnknownAtTheirRates()
+    {
+        static string Letters(int n) => n < 26 ? ((char)('a' + n)).ToString() : Letters(n / 26 - 1) + (char)('a' + n % 26);
+        var train = ToyNer(200, 4).Select((s, i) => new TaggedSentence([.. s.Tokens, "q" + Letters(i)], [.. s.Tags, "O"])).ToList(); // one singleton each
+        var vocabulary = TaggingVocabulary.Build(train);
+        var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, train.SelectMany(s => s.Tags).Distinct().ToArray(), TagScheme.Bio, false, false,
+            WordEmbedding: 4, Hidden: 3, Dropout: 0f), new RandomGenerator(2));
+        var encoded = train.Select(s => vocabulary.Encode(s.Tokens)).ToList();
+        var counts = encoded.SelectMany(s => s.Words).GroupBy(w => w).ToDictionary(g => g.Key, g => g.Count());
+        (double Singletons, double Others) Rates(float unknown, float wordDropout)
+        {
+            var task = new TaggingTask(model, vocabulary, train, null, 16, unknown, wordDropout);
+            var random = new RandomGenerator(11);
+            int singles = 0, singlesReplaced = 0, others = 0, othersReplaced = 0;
+            for (int repeat = 0; repeat < 20; repeat++)
+                for (int i = 0; i < encoded.Count; i++)
+                {
+                    var replaced = task.WithUnknowns(i, random).Words;
+                    for (int j = 0; j < replaced.Length; j++)
+                    {
+                        bool single = counts[encoded[i].Words[j]] == 1, unk = replaced[j] == WordVocabulary.Unknown;
+                        Assert.True(unk || replaced[j] == encoded[i].Words[j]);
+                        if (single) { singles++; if (unk) singlesReplaced++; }
+                        else { others++; if (unk) othersReplaced++; }
+                    }
+                }
+            Assert.True(singles >= 4000 && others > 5000, $"{singles} singleton and {others} other positions");
+            return ((double)singlesReplaced / singles, (double)othersReplaced / others);
+        }
+        var (s0, o0) = Rates(0.5f, 0f);
+        Assert.InRange(s0, 0.45, 0.55);
+        Assert.Equal(0, o0);
+        var (s1, o1) = Rates(0.5f, 0.1f);
+        Assert.InRange(s1, 0.45, 0.55);
+        Assert.InRange(o1, 0.09, 0.11);
+        Assert.Equal((0.0, 0.0), Rates(0f, 0f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TaggingTask(model, vocabulary, train, null, 16, 0.5f, 1f));
     }
 
     [Theory]
