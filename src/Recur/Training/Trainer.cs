@@ -164,15 +164,25 @@ public sealed class Trainer<TBatch>
             Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), carried);
             return;
         }
-        bool wasSwapped = average.Swapped;
-        if (!wasSwapped) average.Swap();
-        try
+        WithAveragedWeights(() =>
         {
             var names = task.Model.NamedParameters().Select(p => p.Name).ToArray();
             var training = average.Stored().Select((t, i) => (names[i], t)).ToDictionary(x => x.Item1, x => x.t);
             Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), carried, training);
-        }
-        finally { if (!wasSwapped) average.Swap(); }
+            return true;
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> with the averaged weights in the model (when averaging, and unless they are there
+    /// already) and puts the training weights back afterwards, whatever happens.
+    /// </summary>
+    T WithAveragedWeights<T>(Func<T> action)
+    {
+        bool swap = average is { Swapped: false };
+        if (swap) average!.Swap();
+        try { return action(); }
+        finally { if (swap) average!.Swap(); }
     }
 
     void Log(JsonObject record)
@@ -338,19 +348,16 @@ public sealed class Trainer<TBatch>
     public IReadOnlyDictionary<string, double>? Evaluate()
     {
         var model = task.Model;
-        bool swap = average is { Swapped: false };
-        if (swap) average!.Swap();
-        model.Eval();
-        try
+        return WithAveragedWeights(() =>
         {
-            using var _ = GradMode.NoGrad();
-            return task.Evaluate();
-        }
-        finally
-        {
-            model.Train();
-            if (swap) average!.Swap();
-        }
+            model.Eval();
+            try
+            {
+                using var _ = GradMode.NoGrad();
+                return task.Evaluate();
+            }
+            finally { model.Train(); }
+        });
     }
 
     static JsonNode? Finite(double v) => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(CultureInfo.InvariantCulture));
