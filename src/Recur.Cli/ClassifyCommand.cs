@@ -120,6 +120,7 @@ static class ClassifyCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
+            using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model, its vocabulary and checkpoints go there.");
             var trainExamples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var tokenizer = new WordTokenizer();

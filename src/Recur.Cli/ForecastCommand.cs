@@ -104,7 +104,7 @@ static class ForecastCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(threads) < 1) throw new UsageException("--threads must be positive.");
-            Parallelism.MaxThreads = r.GetValue(threads);
+            using var threadLimit = Parallelism.Limit(r.GetValue(threads));
             var covariateNames = CovariateNames(r.GetValue(covariateList));
             var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames], r.GetValue(date));
             var values = columns[0];

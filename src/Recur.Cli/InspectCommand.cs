@@ -57,7 +57,7 @@ static class InspectCommand
             int count = r.GetValue(Count), length = r.GetValue(Length), hidden = r.GetValue(Hidden);
             if (count < 1 || length < 2 || hidden < 1 || r.GetValue(Threads) < 1)
                 throw new UsageException("--count, --hidden and --threads must be positive and --length at least 2.");
-            Parallelism.MaxThreads = r.GetValue(Threads);
+            using var threadLimit = Parallelism.Limit(r.GetValue(Threads));
             ulong seed = r.GetValue(Seed);
             var models = r.GetValue(Models) ?? [];
             if (models.Length > 0) return models.Select(m => Load(m, count, seed, r.GetValue(Data)!)).ToList();
@@ -129,13 +129,7 @@ static class InspectCommand
 
     internal static List<(string Label, double[] Norms, double ParameterNorm)> GradientFlow(string label, SequenceModel model, SequenceDataset data)
     {
-        model.Eval();
-        foreach (var p in model.Parameters()) p.Grad = null;
-        var task = new SequenceTask(model, data, null, data.Count);
-        var rows = Enumerable.Range(0, data.Count).ToArray();
-        var records = Inspection.GradientFlow(() => task.BatchLoss(data, rows));
-        double parameterNorm = Optim.GradientClipping.GlobalNorm(model.Parameters());
-        foreach (var p in model.Parameters()) p.Grad = null;
+        var (records, parameterNorm) = SequenceTask.GradientFlow(model, data);
         return records.Select(rec => (records.Count > 1 ? $"{label} {rec.Label}" : label, rec.GradientNorms, parameterNorm)).ToList();
     }
 
@@ -184,7 +178,7 @@ static class InspectCommand
             {
                 var models = r.GetValue(subjects.Models) ?? [];
                 if (models.Length != 1) throw new UsageException("--text needs exactly one --model, a run folder of `recur lm train`.");
-                Parallelism.MaxThreads = Math.Max(1, r.GetValue(subjects.Threads));
+                using var threadLimit = Parallelism.Limit(Math.Max(1, r.GetValue(subjects.Threads)));
                 return GatesOverText(models[0], content, r.GetValue(output)!, shown, json);
             }
             var report = new JsonArray();
@@ -315,7 +309,7 @@ static class InspectCommand
             {
                 var models = r.GetValue(subjects.Models) ?? [];
                 if (models.Length != 1) throw new UsageException("--text needs exactly one --model, a run folder of `recur lm train`.");
-                Parallelism.MaxThreads = Math.Max(1, r.GetValue(subjects.Threads));
+                using var threadLimit = Parallelism.Limit(Math.Max(1, r.GetValue(subjects.Threads)));
                 return ConnectivityOverText(models[0], content, r.GetValue(output)!, json);
             }
             var report = new JsonArray();

@@ -1,3 +1,4 @@
+using Recur.Kernels;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -55,6 +56,7 @@ static class LmCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
+            using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model, its tokenizer and checkpoints go there.");
             if (r.GetValue(bptt) < 1) throw new UsageException("--bptt must be positive.");
             double fraction = r.GetValue(validFraction);

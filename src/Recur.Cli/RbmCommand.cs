@@ -60,7 +60,7 @@ static class RbmCommand
         {
             if (r.GetValue(hidden) < 1 || r.GetValue(cd) < 1 || r.GetValue(epochs) < 1 || r.GetValue(batch) < 1 || !(r.GetValue(lr) > 0) || r.GetValue(threads) < 1 || r.GetValue(aisRuns) < 1 || r.GetValue(aisSteps) < 0)
                 throw new UsageException("--hidden, --cd, --epochs, --batch, --lr, --threads and --ais-runs must be positive; --ais-steps at least 0.");
-            Parallelism.MaxThreads = r.GetValue(threads);
+            using var threadLimit = Parallelism.Limit(r.GetValue(threads));
             var random = new RandomGenerator(r.GetValue(seed));
             var (train, test) = BinarisedMnist(r.GetValue(mnist)!, random.Fork());
             var rbm = new RestrictedBoltzmannMachine(784, r.GetValue(hidden), random.Fork());

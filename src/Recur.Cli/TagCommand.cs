@@ -1,3 +1,4 @@
+using Recur.Kernels;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -67,6 +68,7 @@ static class TagCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
+            using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model and its vocabularies go there.");
             if (r.GetValue(layers) < 1 || r.GetValue(hidden) < 1 || r.GetValue(embed) < 1 || r.GetValue(dropout) is < 0f or >= 1f || r.GetValue(wordDropout) is < 0f or >= 1f)
                 throw new UsageException("--layers, --hidden and --embed must be positive and --dropout and --word-dropout in [0, 1).");

@@ -1,3 +1,4 @@
+using Recur.Kernels;
 using System.CommandLine;
 using Recur.Cli.Training;
 using Recur.Nn;
@@ -53,6 +54,7 @@ static class TaskCommand
         verb.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
+            using var threadLimit = Parallelism.Limit(s.Threads);
             int train = r.GetValue(trainSize), valid = r.GetValue(validSize), t = r.GetValue(length);
             if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (name is "adding" or "copy" && t < 2))
                 throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and --length at least 2.");

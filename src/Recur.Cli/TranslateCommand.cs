@@ -1,3 +1,4 @@
+using Recur.Kernels;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -89,6 +90,7 @@ static class TranslateCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
+            using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model, its vocabularies and checkpoints go there.");
             var settings = data.Read(r);
             settings["pairs"] = Path.GetFullPath(r.GetValue(pairs)!);

@@ -84,7 +84,7 @@ static class RnnBench
             new { configs = configs.Select(c => new { mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }), min_seconds = minSeconds, threads },
             threads, out string? problem);
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
-        Parallelism.MaxThreads = threads;
+        using var threadLimit = Parallelism.Limit(threads);
         var rows = new List<Row>();
         for (int i = 0; i < configs.Length; i++)
         {

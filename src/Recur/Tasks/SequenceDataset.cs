@@ -128,6 +128,29 @@ public sealed class SequenceTask : ITrainingTask<int[]>
     /// <summary>The loss of <paramref name="rows"/> of <paramref name="data"/> (a tape scalar), for inspection and custom loops.</summary>
     public Tensor BatchLoss(SequenceDataset data, int[] rows) => Evaluate(data, rows, null);
 
+    /// <summary>
+    /// Gradient flow of <paramref name="model"/> on all of <paramref name="data"/> (one batch, evaluation mode):
+    /// ‖∂L/∂h_t‖ for every step of each fused recurrent pass, and the global norm of the parameter gradient. The
+    /// model's gradients are cleared before and after, so an optimizer that runs next does not see them.
+    /// </summary>
+    public static (IReadOnlyList<Diagnostics.ProbeRecord> Records, double ParameterNorm) GradientFlow(
+        SequenceModel model, SequenceDataset data)
+    {
+        bool training = model.Training;
+        model.Eval();
+        try
+        {
+            foreach (var p in model.Parameters()) p.Grad = null;
+            var task = new SequenceTask(model, data, null, Math.Max(1, data.Count));
+            var rows = Enumerable.Range(0, data.Count).ToArray();
+            var records = Diagnostics.Inspection.GradientFlow(() => task.BatchLoss(data, rows));
+            double norm = Optim.GradientClipping.GlobalNorm(model.Parameters());
+            foreach (var p in model.Parameters()) p.Grad = null;
+            return (records, norm);
+        }
+        finally { if (training) model.Train(); }
+    }
+
     /// <summary>The loss of <paramref name="rows"/>; with <paramref name="tally"/>, also counts right answers.</summary>
     Tensor Evaluate(SequenceDataset data, int[] rows, Tally? tally)
     {

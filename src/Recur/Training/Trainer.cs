@@ -37,7 +37,8 @@ public sealed class Trainer<TBatch>
     public Trainer(ITrainingTask<TBatch> task, Optimizer optimizer, TrainerOptions options, LearningRateSchedule? schedule = null,
         ITrainingObserver? observer = null)
     {
-        if (options.Epochs < 0 || options.AccumulationSteps < 1 || options.LogEvery < 1 || options.ValidateEvery < 0 || options.Patience < 0 || options.CheckpointEvery < 0)
+        if (options.Epochs < 0 || options.AccumulationSteps < 1 || options.LogEvery < 1 || options.ValidateEvery < 0 || options.Patience < 0 || options.CheckpointEvery < 0
+            || options.MaxSteps < 0)
             throw new ArgumentException($"Trainer: invalid options {options}.");
         if (options.ClipNorm is float n && !(n > 0)) throw new ArgumentException($"Trainer: clip norm must be positive, got {n}.");
         if (options.ClipValue is float v && !(v > 0)) throw new ArgumentException($"Trainer: clip value must be positive, got {v}.");
@@ -53,7 +54,10 @@ public sealed class Trainer<TBatch>
 
     string? Folder(string name) => options.OutputDirectory is { } dir ? Path.Combine(dir, name) : null;
 
-    long TotalSteps => (long)options.Epochs * StepsPerEpoch;
+    long TotalSteps => options.MaxSteps > 0 ? Math.Min(options.MaxSteps, (long)options.Epochs * StepsPerEpoch)
+        : (long)options.Epochs * StepsPerEpoch;
+
+    bool StepLimitReached => options.MaxSteps > 0 && step >= options.MaxSteps;
 
     int StepsPerEpoch => (task.BatchesPerEpoch + options.AccumulationSteps - 1) / options.AccumulationSteps;
 
@@ -249,7 +253,8 @@ public sealed class Trainer<TBatch>
             return options.Patience > 0 && evaluationsWithoutImprovement >= options.Patience;
         }
 
-        while (epoch < options.Epochs && outcome == TrainingOutcome.Completed)
+        bool validatedAtLimit = false;
+        while (epoch < options.Epochs && outcome == TrainingOutcome.Completed && !StepLimitReached)
         {
             context.Epoch = epoch;
             model.Train();
@@ -307,6 +312,11 @@ public sealed class Trainer<TBatch>
                 if (step % options.LogEvery == 0) Report();
                 if (options.ValidateEvery > 0 && step % options.ValidateEvery == 0 && Validate(epoch)) { stopEarly = true; break; }
                 if (options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0) SaveCheckpoint("last");
+                if (StepLimitReached)
+                {
+                    validatedAtLimit = options.ValidateEvery > 0 && step % options.ValidateEvery == 0;
+                    break;
+                }
                 if (cancellation.IsCancellationRequested)
                 {
                     Report();
@@ -314,11 +324,19 @@ public sealed class Trainer<TBatch>
                 }
             }
             if (outcome == TrainingOutcome.Interrupted) break;
+            if (StepLimitReached && more)
+            {
+                // stopped inside the epoch: a resumed run with a larger limit continues with the next batch
+                Report();
+                if (!validatedAtLimit) stopEarly = Validate(epoch);
+                if (stopEarly) outcome = TrainingOutcome.EarlyStopped;
+                break;
+            }
             Report();
             AdvanceSchedule(ScheduleUnit.Epoch);
             int finished = epoch;
             (epoch, batchInEpoch) = (epoch + 1, 0); // checkpoints from here on resume at the next epoch
-            if (!stopEarly && options.ValidateEvery == 0) stopEarly = Validate(finished);
+            if (!stopEarly && (options.ValidateEvery == 0 || StepLimitReached && !validatedAtLimit)) stopEarly = Validate(finished);
             if (stopEarly)
             {
                 observer?.OnMessage($"early stop after epoch {finished + 1}: {options.Metric} has not improved in {evaluationsWithoutImprovement} validations");

@@ -83,6 +83,13 @@ public sealed record TrainerOptions
     /// <summary>Number of epochs.</summary>
     public int Epochs { get; init; } = 10;
 
+    /// <summary>
+    /// Stop after this many optimizer steps in all (counted across resumptions), even in the middle of an epoch; the
+    /// run is then validated once more unless it just was. 0: no limit beyond <see cref="Epochs"/>. A budget in steps
+    /// gives the same result on every machine, which a wall-clock budget does not.
+    /// </summary>
+    public long MaxSteps { get; init; }
+
     /// <summary>The run's seed: shuffling and the context generator derive from it.</summary>
     public ulong Seed { get; init; } = 1;
 

@@ -114,28 +114,20 @@ public class RecurrentInferenceTests
     [InlineData(RecurrentMode.Gru)]
     public void NoGradForwardInChunksEqualsTrainingForward(RecurrentMode mode)
     {
-        int saved = RecurrentKernel.InferenceChunkFloats;
-        RecurrentKernel.InferenceChunkFloats = 1; // one step per chunk
-        try
-        {
-            var layer = new RecurrentLayer(new RecurrentConfig(mode, 3, 5, NumLayers: 2, Bidirectional: true), new RandomGenerator(2));
-            var input = Tensor.RandomNormal(new RandomGenerator(3), [7, 3, 3]);
-            int[] lengths = [7, 4, 1];
-            var training = layer.Forward(input, lengths: lengths);
-            Assert.True(training.Output.RequiresGrad);
-            RecurrentOutput inference;
-            using (Recur.Autograd.GradMode.NoGrad()) inference = layer.Forward(input, lengths: lengths);
-            Assert.False(inference.Output.RequiresGrad);
-            // Same maths, but a one-step chunk makes the input product thin (3 rows), which the GEMM sums with
-            // interleaved chains: values agree to float rounding, not bit for bit.
-            AssertClose(training.Output, inference.Output);
-            AssertClose(training.HiddenState, inference.HiddenState);
-            if (mode == RecurrentMode.Lstm) AssertClose(training.CellState!, inference.CellState!);
-        }
-        finally
-        {
-            RecurrentKernel.InferenceChunkFloats = saved;
-        }
+        using var chunk = RecurrentKernel.WithInferenceChunk(1); // one step per chunk
+        var layer = new RecurrentLayer(new RecurrentConfig(mode, 3, 5, NumLayers: 2, Bidirectional: true), new RandomGenerator(2));
+        var input = Tensor.RandomNormal(new RandomGenerator(3), [7, 3, 3]);
+        int[] lengths = [7, 4, 1];
+        var training = layer.Forward(input, lengths: lengths);
+        Assert.True(training.Output.RequiresGrad);
+        RecurrentOutput inference;
+        using (Recur.Autograd.GradMode.NoGrad()) inference = layer.Forward(input, lengths: lengths);
+        Assert.False(inference.Output.RequiresGrad);
+        // Same maths, but a one-step chunk makes the input product thin (3 rows), which the GEMM sums with
+        // interleaved chains: values agree to float rounding, not bit for bit.
+        AssertClose(training.Output, inference.Output);
+        AssertClose(training.HiddenState, inference.HiddenState);
+        if (mode == RecurrentMode.Lstm) AssertClose(training.CellState!, inference.CellState!);
     }
 
     static void AssertClose(Tensor expected, Tensor actual)

@@ -94,36 +94,28 @@ public class OptimizerTests
     /// <summary>Trains a small recurrent net for a few steps; returns its final weights.</summary>
     static float[] TrainBriefly(ulong seed, int threads)
     {
-        int saved = Parallelism.MaxThreads;
-        Parallelism.MaxThreads = threads;
-        try
+        using var limit = Parallelism.Limit(threads);
+        var random = new RandomGenerator(seed);
+        var w = Tensor.RandomUniform(random, [96, 8], -0.3f, 0.3f);
+        var u = Tensor.RandomUniform(random, [96, 96], -0.1f, 0.1f);
+        var v = Tensor.RandomUniform(random, [3, 96], -0.1f, 0.1f);
+        Tensor[] parameters = [w, u, v];
+        foreach (var p in parameters) p.RequiresGrad = true;
+        var adam = new Adam(parameters, 1e-2f);
+        for (int step = 0; step < 5; step++)
         {
-            var random = new RandomGenerator(seed);
-            var w = Tensor.RandomUniform(random, [96, 8], -0.3f, 0.3f);
-            var u = Tensor.RandomUniform(random, [96, 96], -0.1f, 0.1f);
-            var v = Tensor.RandomUniform(random, [3, 96], -0.1f, 0.1f);
-            Tensor[] parameters = [w, u, v];
-            foreach (var p in parameters) p.RequiresGrad = true;
-            var adam = new Adam(parameters, 1e-2f);
-            for (int step = 0; step < 5; step++)
-            {
-                var x = Tensor.RandomNormal(random, [6, 300, 8]);
-                var h = Tensor.Zeros(300, 96);
-                for (int t = 0; t < 6; t++)
-                    h = (Functional.Linear(x.Select(0, t), w) + Functional.Linear(h, u)).Tanh();
-                var hidden = Functional.Dropout(h, 0.2f, true, random);
-                var targets = Enumerable.Range(0, 300).Select(i => random.NextInt(3)).ToArray();
-                var loss = Losses.CrossEntropy(Functional.Linear(hidden, v), targets);
-                adam.ZeroGrad();
-                loss.Backward();
-                adam.Step();
-            }
-            return [.. w.ToArray(), .. u.ToArray(), .. v.ToArray()];
+            var x = Tensor.RandomNormal(random, [6, 300, 8]);
+            var h = Tensor.Zeros(300, 96);
+            for (int t = 0; t < 6; t++)
+                h = (Functional.Linear(x.Select(0, t), w) + Functional.Linear(h, u)).Tanh();
+            var hidden = Functional.Dropout(h, 0.2f, true, random);
+            var targets = Enumerable.Range(0, 300).Select(i => random.NextInt(3)).ToArray();
+            var loss = Losses.CrossEntropy(Functional.Linear(hidden, v), targets);
+            adam.ZeroGrad();
+            loss.Backward();
+            adam.Step();
         }
-        finally
-        {
-            Parallelism.MaxThreads = saved;
-        }
+        return [.. w.ToArray(), .. u.ToArray(), .. v.ToArray()];
     }
 
     [Fact]

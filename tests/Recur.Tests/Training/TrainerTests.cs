@@ -139,6 +139,34 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(result.BestMetric, resumed.BestMetric);
     }
 
+    [Theory]
+    [InlineData(9)]  // inside epoch 2 (6 batches an epoch)
+    [InlineData(12)] // at an epoch boundary
+    public void AStepBudgetStopsThereValidatesAndAResumedLargerBudgetMatchesAStraightRun(long limit)
+    {
+        var straight = new TinyTask();
+        var (adam, schedule) = Optimizer(straight);
+        var full = new Trainer<int[]>(straight, adam, Options("straight") with { MaxSteps = 20 }, schedule).Fit();
+        Assert.Equal(20, full.Steps);
+        Assert.Equal(TrainingOutcome.Completed, full.Outcome);
+
+        var first = new TinyTask();
+        (adam, schedule) = Optimizer(first);
+        var limited = new Trainer<int[]>(first, adam, Options("limited") with { MaxSteps = limit }, schedule).Fit();
+        Assert.Equal(TrainingOutcome.Completed, limited.Outcome);
+        Assert.Equal(limit, limited.Steps);
+        var evals = MetricsLog.Read(Path.Combine(root, "limited", "metrics.jsonl")).Where(e => e.Type == "eval").ToList();
+        Assert.Equal(limit, evals[^1].Step); // the weights it stopped with were validated
+        Assert.Equal(evals.Count, evals.Select(e => e.Step).Distinct().Count());
+
+        var second = new TinyTask(seed: 12345);
+        (adam, schedule) = Optimizer(second);
+        var trainer = new Trainer<int[]>(second, adam, Options("limited") with { MaxSteps = 20 }, schedule);
+        trainer.Resume(Path.Combine(root, "limited", "last"));
+        Assert.Equal(20, trainer.Fit().Steps);
+        Assert.Equal(Weights(straight.Net), Weights(second.Net));
+    }
+
     [Fact]
     public void TrainingLowersTheLossAndWritesMetricsAndCheckpoints()
     {

@@ -12,8 +12,23 @@ namespace Recur.Nn.Recurrent;
 /// </summary>
 internal static class RecurrentKernel
 {
+    static readonly AsyncLocal<int> chunkOverride = new();
+
     /// <summary>Size of the reused input-projection buffer in inference (1 MiB): it stays in the core's L2.</summary>
-    internal static int InferenceChunkFloats = 1 << 18; // settable so tests can force many chunks
+    internal static int InferenceChunkFloats => chunkOverride.Value > 0 ? chunkOverride.Value : 1 << 18;
+
+    /// <summary>Sets <see cref="InferenceChunkFloats"/> for the calling flow until disposed (tests force many chunks).</summary>
+    internal static IDisposable WithInferenceChunk(int floats)
+    {
+        int previous = chunkOverride.Value;
+        chunkOverride.Value = floats;
+        return new Restore(() => chunkOverride.Value = previous);
+    }
+
+    sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
 
     /// <summary>Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see cref="Diagnostics.RecurrentProbe"/>.</summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
