@@ -12,7 +12,7 @@ static class CommandErrors
         {
             return action();
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or RunFolderInUseException)
         {
             Console.Error.WriteLine($"recur: {e.Message}");
             return 2;

@@ -102,11 +102,10 @@ static class DemoCommand
                 if (length == flowLength) flow.Add(($"{cell} initial", FirstNorms(model, flowData)));
                 var task = new SequenceTask(model, train, valid, batch, new() { ["task"] = "adding", ["length"] = length });
                 string folder = Path.Combine(output, $"{cell}-T{length}");
-                if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
                 var options = new TrainerOptions
                 {
                     Epochs = int.MaxValue, MaxSteps = steps, Seed = seed, ClipNorm = 1f, ValidateEvery = 100, LogEvery = 50,
-                    OutputDirectory = folder,
+                    OutputDirectory = folder, Overwrite = true, // the demo's own folders: each run replaces the last
                 };
                 var trainer = new Trainer<int[]>(task, new Adam(model.Parameters(), lr), options);
                 var result = trainer.Fit();

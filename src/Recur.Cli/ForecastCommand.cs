@@ -96,15 +96,17 @@ static class ForecastCommand
         var validation = new Option<int>("--validation-size") { Description = "Last training values used to choose the best epoch (0: keep the last epoch).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.", Required = true };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
         var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
-            csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, json,
+            csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite, json,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(threads) < 1) throw new UsageException("--threads must be positive.");
             using var threadLimit = Parallelism.Limit(r.GetValue(threads));
+            RunFolder.CheckNew(r.GetValue(output)!, r.GetValue(overwrite));
             var covariateNames = CovariateNames(r.GetValue(covariateList));
             var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames], r.GetValue(date));
             var values = columns[0];
@@ -130,7 +132,7 @@ static class ForecastCommand
             {
                 var member = new Forecaster(options with { Seed = options.Seed + (ulong)k });
                 string memberFolder = members == 1 ? folder : Path.Combine(folder, $"member-{k + 1}");
-                var result = TrainingOptions.Run((observer, token) => member.Fit(train, new TrainerOptions { OutputDirectory = memberFolder, LogEvery = 50 }, observer, token, CovariatesUpTo(train.Length)));
+                var result = TrainingOptions.Run((observer, token) => member.Fit(train, new TrainerOptions { OutputDirectory = memberFolder, LogEvery = 50, Overwrite = r.GetValue(overwrite) }, observer, token, CovariatesUpTo(train.Length)));
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
                 trained.Add(member);
             }

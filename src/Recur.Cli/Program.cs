@@ -1,3 +1,3 @@
 using Recur.Cli;
 
-return RecurCommand.Create().Parse(args).Invoke();
+return RecurCommand.Run(args);

@@ -23,6 +23,26 @@ static class RecurCommand
         return root;
     }
 
-    /// <summary>Runs one command line and returns its exit code (for tests and embedding).</summary>
-    public static int Run(params string[] args) => Create().Parse(args).Invoke();
+    /// <summary>
+    /// Runs one command line and returns its exit code: 0 done, 1 the work failed (bad data, a refused file), 2 a usage
+    /// mistake — an unknown or repeated option, a value of the wrong type, a missing required option — and 130 when a
+    /// signal stopped training after saving a checkpoint.
+    /// </summary>
+    public static int Run(params string[] args)
+    {
+        var parsed = Create().Parse(args);
+        if (parsed.Errors.Count == 0) return parsed.Invoke();
+        bool help = args.Any(a => a is "-h" or "--help" or "-?");
+        if (help) return parsed.Invoke();
+        foreach (var error in parsed.Errors) Console.Error.WriteLine($"recur: {error.Message}");
+        Console.Error.WriteLine($"recur: see `recur {string.Join(' ', CommandPath(parsed.CommandResult))} --help`.");
+        return 2;
+    }
+
+    static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
+    {
+        var names = new Stack<string>();
+        for (var r = result; r?.Parent is System.CommandLine.Parsing.CommandResult parent; r = parent) names.Push(r.Command.Name);
+        return names;
+    }
 }

@@ -11,7 +11,7 @@ namespace Recur.Cli.Training;
 /// <summary>The settings every training verb shares, read from the command line.</summary>
 sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay, float? ClipNorm, float? ClipValue,
     ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience, int ValidateEvery, int LogEvery,
-    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart)
+    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart, bool Overwrite)
 {
     /// <summary>The weight average <c>--ema</c> or <c>--swa-start</c> asks for, if any.</summary>
     public AveragingOptions? Averaging => Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1) : null;
@@ -36,7 +36,7 @@ sealed class TrainingOptions
     readonly Option<int?> swaStart;
     readonly Option<ulong> seed;
     readonly Option<string?> output, resume;
-    readonly Option<bool> skipNonFinite;
+    readonly Option<bool> skipNonFinite, overwrite;
 
     public TrainingOptions(int defaultEpochs, int defaultBatch, float defaultLr, float? defaultClipNorm = 1f)
     {
@@ -63,13 +63,14 @@ sealed class TrainingOptions
         threads = new("--threads") { Description = "Threads for large kernels (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         output = new("--out") { Description = "Run folder: checkpoints last/ and best/, metrics.jsonl." };
         resume = new("--resume") { Description = "Continue from a checkpoint folder (e.g. OUT/last) with the same settings and seed." };
+        overwrite = new("--overwrite") { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
         skipNonFinite = new("--skip-non-finite") { Description = "Skip steps whose loss or gradient is NaN/Inf instead of stopping." };
     }
 
     public void AddTo(Command command)
     {
         foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, clipNorm, clipValue, schedule, milestones, gamma, ema, swaStart, warmup, patience,
-                     validateEvery, logEvery, accumulate, seed, threads, output, resume, skipNonFinite })
+                     validateEvery, logEvery, accumulate, seed, threads, output, resume, overwrite, skipNonFinite })
             command.Options.Add(o);
     }
 
@@ -79,7 +80,7 @@ sealed class TrainingOptions
             r.GetValue(clipNorm) is float n && n > 0 ? n : null, r.GetValue(clipValue), r.GetValue(seed), r.GetValue(threads), r.GetValue(output),
             r.GetValue(resume), r.GetValue(schedule)!, r.GetValue(warmup), r.GetValue(patience), r.GetValue(validateEvery), r.GetValue(logEvery),
             r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)), r.GetValue(gamma),
-            r.GetValue(ema), r.GetValue(swaStart));
+            r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite));
         if (s.Epochs < 1 || s.Batch < 1 || s.Threads < 1 || s.LogEvery < 1 || s.Accumulate < 1)
             throw new UsageException("--epochs, --batch, --threads, --log-every and --accumulate must be positive.");
         if (!(s.LearningRate > 0) || !(s.WeightDecay >= 0) || s.Warmup < 0 || s.Patience < 0 || s.ValidateEvery < 0)
@@ -91,6 +92,7 @@ sealed class TrainingOptions
         if (s.Ema is double d && !(d > 0 && d < 1)) throw new UsageException($"--ema must be a decay between 0 and 1 (e.g. 0.999), got {d}.");
         if (s.SwaStart is int start && (start < 1 || start > s.Epochs)) throw new UsageException($"--swa-start must be an epoch from 1 to --epochs ({s.Epochs}), got {start}.");
         if (s.Ema != null && s.SwaStart != null) throw new UsageException("--ema and --swa-start are two ways of averaging the weights; choose one.");
+        if (s.Out is { } folder && s.Resume == null) RunFolder.CheckNew(folder, s.Overwrite); // before anything is written
         return s;
     }
 
@@ -131,11 +133,14 @@ sealed class TrainingOptions
         Epochs = s.Epochs, Seed = s.Seed, ClipNorm = s.ClipNorm, ClipValue = s.ClipValue, AccumulationSteps = s.Accumulate,
         ValidateEvery = s.ValidateEvery, LogEvery = s.LogEvery, Metric = metric, MetricMode = mode, Patience = s.Patience,
         OnNonFinite = s.SkipNonFinite ? NonFiniteAction.Skip : NonFiniteAction.Stop, OutputDirectory = s.Out, Averaging = s.Averaging,
+        Overwrite = s.Overwrite,
     };
 
     /// <summary>
-    /// Runs <paramref name="fit"/> with a live progress bar on a terminal (plain lines otherwise); Ctrl+C asks the
-    /// trainer to stop at the next step, which saves a checkpoint first. A <paramref name="timeLimit"/> stops the run the same way.
+    /// Runs <paramref name="fit"/> with a live progress bar on a terminal (plain lines otherwise). Ctrl+C (SIGINT) and
+    /// SIGTERM — what <c>timeout</c>, <c>docker stop</c>, systemd and CI send — ask the trainer to stop after the
+    /// current step, which saves a checkpoint first; a second signal ends the process at once. A
+    /// <paramref name="timeLimit"/> stops the run the same way.
     /// </summary>
     public static TrainingResult Run(Func<ITrainingObserver, CancellationToken, TrainingResult> fit, TimeSpan? timeLimit = null)
     {
@@ -148,6 +153,13 @@ sealed class TrainingOptions
             cancel.Cancel();
         };
         Console.CancelKeyPress += handler;
+        using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+            {
+                if (cancel.IsCancellationRequested) return; // a second SIGTERM ends the process
+                context.Cancel = true;
+                cancel.Cancel();
+            });
         try
         {
             if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)

@@ -48,4 +48,30 @@ public static class MetricsLog
         }
         return entries;
     }
+
+    /// <summary>
+    /// Drops every record written after optimizer step <paramref name="step"/> (and a last line cut short), replacing
+    /// the file atomically: a run resumed from a checkpoint at that step logs the replayed steps once, not twice.
+    /// </summary>
+    public static void TruncateAfter(string path, long step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = new System.Text.StringBuilder();
+        bool dropped = false;
+        foreach (string line in File.ReadAllLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            long? at = null;
+            try
+            {
+                using var document = JsonDocument.Parse(line);
+                if (document.RootElement.ValueKind == JsonValueKind.Object
+                    && document.RootElement.TryGetProperty("step", out var value) && value.TryGetInt64(out long s)) at = s;
+            }
+            catch (JsonException) { }
+            if (at is long s2 && s2 <= step) kept.Append(line).Append('\n');
+            else dropped = true;
+        }
+        if (dropped) Serialization.AtomicFile.WriteAllText(path, kept.ToString());
+    }
 }

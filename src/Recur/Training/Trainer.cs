@@ -31,6 +31,7 @@ public sealed class Trainer<TBatch>
     double? best;
     IReadOnlyDictionary<string, double>? lastEvaluation;
     TimeSpan elapsedBefore;
+    bool folderReady; // the run folder was checked (a new run) or is this run's own (resumed, or Fit ran before)
     readonly Stopwatch clock = new();
 
     /// <summary>Sets up a run; <paramref name="schedule"/> (optional) sets the optimizer's learning rate as it goes.</summary>
@@ -125,6 +126,9 @@ public sealed class Trainer<TBatch>
         {
             throw new InvalidDataException($"checkpoint {checkpointDirectory}: {e.Message}", e);
         }
+        folderReady = true;
+        // records of steps after the checkpoint (a run killed after it) are logged again by the replayed steps
+        if (Folder(RunFolder.MetricsFile) is { } metrics) MetricsLog.TruncateAfter(metrics, step);
     }
 
     JsonObject State()
@@ -193,7 +197,7 @@ public sealed class Trainer<TBatch>
     {
         if (options.OutputDirectory is not { } dir) return;
         Directory.CreateDirectory(dir);
-        File.AppendAllText(Path.Combine(dir, "metrics.jsonl"), record.ToJsonString() + "\n");
+        File.AppendAllText(Path.Combine(dir, RunFolder.MetricsFile), record.ToJsonString() + "\n");
     }
 
     /// <summary>
@@ -203,6 +207,8 @@ public sealed class Trainer<TBatch>
     public TrainingResult Fit(CancellationToken cancellation = default)
     {
         if (average is { Swapped: true }) average.Swap();
+        if (!folderReady && options.OutputDirectory is { } runFolder) RunFolder.PrepareNew(runFolder, options.Overwrite);
+        folderReady = true;
         clock.Restart();
         observer?.OnStart(step, TotalSteps);
         var model = task.Model;

@@ -120,11 +120,17 @@ public sealed record TrainerOptions
     /// <summary>What to do with a NaN or infinite loss or gradient.</summary>
     public NonFiniteAction OnNonFinite { get; init; } = NonFiniteAction.Stop;
 
-    /// <summary>Run folder: <c>last/</c> and <c>best/</c> checkpoints and <c>metrics.jsonl</c>; null keeps nothing on disk.</summary>
+    /// <summary>
+    /// Run folder: <c>last/</c> and <c>best/</c> checkpoints and <c>metrics.jsonl</c>; null keeps nothing on disk. A new
+    /// (not resumed) run refuses a folder that holds an earlier run unless <see cref="Overwrite"/> is set.
+    /// </summary>
     public string? OutputDirectory { get; init; }
 
     /// <summary>Also write <c>last/</c> every this many optimizer steps (0: at validations, interruption and the end).</summary>
     public int CheckpointEvery { get; init; }
+
+    /// <summary>Let a new run replace an earlier run in <see cref="OutputDirectory"/> (its log and checkpoints are deleted).</summary>
+    public bool Overwrite { get; init; }
 
     /// <summary>
     /// Keep a running average of the weights (exponential, or uniform from an epoch on): validation, the best and the

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using Recur.Cli;
+using Recur.Training;
+
+namespace Recur.Tests.Cli;
+
+/// <summary>A run is never lost: an existing run folder is refused, signals save a checkpoint, resuming logs once.</summary>
+[Collection("console")]
+public sealed class RunSafetyTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-safety-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    static string[] Adding(string run, int epochs, params string[] more) =>
+    [
+        "task", "adding", "--length", "6", "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--train-size", "64", "--valid-size", "8", "--batch", "16", "--threads", "1", "--out", run, .. more,
+    ];
+
+    static (int Code, string Error) RunCapturingErrors(params string[] args)
+    {
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { return (RecurCommand.Run(args), error.ToString()); }
+        finally { Console.SetError(saved); }
+    }
+
+    [Fact]
+    public void ANewRunInAFolderThatHoldsARunIsRefusedUnlessOverwriting()
+    {
+        string run = Path.Combine(folder, "run");
+        Assert.Equal(0, RecurCommand.Run(Adding(run, 2, "--hidden", "4")));
+        var before = File.ReadAllBytes(Path.Combine(run, "best", Checkpoint.ModelFile));
+        long lines = File.ReadLines(Path.Combine(run, RunFolder.MetricsFile)).Count();
+
+        var (code, error) = RunCapturingErrors(Adding(run, 2, "--hidden", "5"));
+        Assert.Equal(2, code);
+        Assert.Contains("already holds a run", error);
+        Assert.Contains("--overwrite", error);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(run, "best", Checkpoint.ModelFile)));
+        Assert.Equal(lines, File.ReadLines(Path.Combine(run, RunFolder.MetricsFile)).Count());
+
+        // --overwrite replaces it: the log holds the new run only
+        Assert.Equal(0, RecurCommand.Run(Adding(run, 1, "--hidden", "5", "--overwrite")));
+        Assert.Equal(1, MetricsLog.Read(Path.Combine(run, RunFolder.MetricsFile)).Max(e => e.Epoch));
+    }
+
+    [Theory]
+    [InlineData("--no-such-option")]
+    [InlineData("--hidden", "abc")]
+    [InlineData("--hidden", "4", "--hidden", "5")]
+    public void CommandLineMistakesExitWithTwoAndAOneLineMessage(params string[] mistake)
+    {
+        var (code, error) = RunCapturingErrors(Adding(Path.Combine(folder, "mistake"), 1, mistake));
+        Assert.Equal(2, code);
+        Assert.StartsWith("recur: ", error);
+        Assert.DoesNotContain("   at ", error); // no stack trace
+        Assert.False(Directory.Exists(Path.Combine(folder, "mistake")));
+    }
+
+    [Fact]
+    public void TheLibraryTrainerRefusesAFolderWithAnEarlierRunToo()
+    {
+        string run = Path.Combine(folder, "lib");
+        Directory.CreateDirectory(Path.Combine(run, "last"));
+        var task = new Recur.Tests.Training.TinyTask();
+        var trainer = new Trainer<int[]>(task, new Recur.Optim.Adam(task.Model.Parameters(), 0.01f),
+            new TrainerOptions { Epochs = 1, OutputDirectory = run });
+        Assert.Throws<RunFolderInUseException>(() => trainer.Fit());
+        Assert.Empty(Directory.GetFiles(run)); // nothing was written
+    }
+
+    [Fact]
+    public void TruncatingTheLogKeepsRecordsUpToTheCheckpointStep()
+    {
+        string file = Path.Combine(folder, "metrics.jsonl");
+        File.WriteAllText(file, string.Join("\n", Enumerable.Range(1, 10).Select(s => $"{{\"type\":\"train\",\"epoch\":1,\"step\":{s}}}"))
+            + "\n{\"type\":\"ev");
+        MetricsLog.TruncateAfter(file, 6);
+        Assert.Equal([1L, 2, 3, 4, 5, 6], MetricsLog.Read(file).Select(e => e.Step));
+    }
+
+    static string Cli => Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Recur.Cli.exe" : "Recur.Cli");
+
+    /// <summary>Starts the CLI on a run long enough to be stopped part way; returns once it has taken some steps.</summary>
+    static Process StartLongRun(string run, params string[] more)
+    {
+        var info = new ProcessStartInfo(Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in Adding(run, 500, ["--log-every", "5", "--validate-every", "20", .. more])) info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        // wait for a training record past the first validation, so a checkpoint exists; then keep draining the output
+        while (process.StandardOutput.ReadLine() is { } line)
+            if (line.Contains("step 25/", StringComparison.Ordinal)) break;
+        new Thread(() => process.StandardOutput.ReadToEnd()) { IsBackground = true }.Start();
+        return process;
+    }
+
+    static void Signal(Process process, string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    [Fact]
+    public void SigtermSavesACheckpointAndSigkillThenResumeLogsEveryStepOnce()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists(Cli)) return; // signals are a POSIX matter; the CLI is built beside the tests
+        string run = Path.Combine(folder, "signals");
+        using (var first = StartLongRun(run))
+        {
+            Signal(first, "TERM");
+            Assert.True(first.WaitForExit(30_000), "the run did not stop after SIGTERM");
+            Assert.Equal(130, first.ExitCode);
+        }
+        Checkpoint.Verify(Path.Combine(run, "last"));
+        long stoppedAt = MetricsLog.Read(Path.Combine(run, RunFolder.MetricsFile)).Max(e => e.Step);
+        Assert.True(stoppedAt >= 25);
+
+        // SIGKILL gives no chance to save: the resumed run replays from the last checkpoint and logs those steps once
+        using (var second = StartLongRun(run, "--resume", Path.Combine(run, "last")))
+        {
+            Thread.Sleep(300);
+            second.Kill();
+            second.WaitForExit();
+        }
+        int epoch = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(
+            Path.Combine(Checkpoint.Resolve(Path.Combine(run, "last")), Checkpoint.TrainerFile)))!["epoch"]!.GetValue<int>();
+        Assert.Equal(0, RecurCommand.Run(Adding(run, epoch + 3, "--log-every", "5", "--validate-every", "20", "--resume",
+            Path.Combine(run, "last"))));
+        var entries = MetricsLog.Read(Path.Combine(run, RunFolder.MetricsFile));
+        foreach (var kind in new[] { "train", "eval" })
+        {
+            var steps = entries.Where(e => e.Type == kind).Select(e => e.Step).ToList();
+            Assert.Equal(steps.Distinct().Count(), steps.Count);
+            Assert.Equal(steps.Order(), steps);
+        }
+    }
+}
