@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using CsvHelper;
+using Recur.Cli.Data;
 using Recur.Classification;
 using Recur.Cli.Training;
 using Recur.Kernels;
@@ -25,26 +25,17 @@ static class ClassifyCommand
     {
         if (Directory.Exists(path)) return ReadFolders(path);
         if (!File.Exists(path)) throw new UsageException($"{path}: no such file or folder.");
-        var options = new CsvReaderOptions { TrackLineNumbers = true };
-        if (path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)) options = new CsvReaderOptions { TrackLineNumbers = true, Separator = '\t', Mode = CsvMode.NoEscape };
-        using var csv = CsvReader.FromFile(path, options);
-        string[] header;
-        try { header = csv.Headers.ToArray(); }
-        catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed header ({e.Message})."); }
-        string text = textColumn ?? TextColumns.FirstOrDefault(c => header.Contains(c))
-            ?? throw new InvalidDataException($"{path}: no text column found (tried {string.Join(", ", TextColumns)}; columns: {string.Join(", ", header)}); pass --text-column.");
-        int textIndex = Array.IndexOf(header, text), labelIndex = Array.IndexOf(header, labelColumn);
-        if (textIndex < 0) throw new InvalidDataException($"{path}: no column '{text}' (columns: {string.Join(", ", header)}).");
-        if (labelIndex < 0) throw new InvalidDataException($"{path}: no label column '{labelColumn}' (columns: {string.Join(", ", header)}).");
+        var table = TableFile.Read(path);
+        string text = textColumn ?? TextColumns.FirstOrDefault(c => table.Header.Contains(c))
+            ?? throw new InvalidDataException($"{path}: no text column found (tried {string.Join(", ", TextColumns)}; "
+                + $"columns: {string.Join(", ", table.Header)}); pass --text-column.");
+        int textIndex = table.Column(text), labelIndex = table.Column(labelColumn, "label column");
         var examples = new List<(string, string)>();
-        while (true)
+        foreach (var row in table.Rows)
         {
-            try { if (!csv.Read()) break; }
-            catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed CSV ({e.Message})."); }
-            string? value = textIndex < csv.FieldCount ? csv.GetString(textIndex) : null;
-            string? label = labelIndex < csv.FieldCount ? csv.GetString(labelIndex)?.Trim() : null;
-            if (string.IsNullOrWhiteSpace(value)) throw new InvalidDataException($"{path}, line {csv.LineNumber}: the '{text}' field is empty or missing.");
-            if (string.IsNullOrEmpty(label)) throw new InvalidDataException($"{path}, line {csv.LineNumber}: the '{labelColumn}' field is empty or missing.");
+            string value = row.Fields[textIndex], label = row.Fields[labelIndex].Trim();
+            if (string.IsNullOrWhiteSpace(value)) throw new InvalidDataException($"{path}, line {row.Line}: the '{text}' field is empty.");
+            if (label.Length == 0) throw new InvalidDataException($"{path}, line {row.Line}: the '{labelColumn}' field is empty.");
             examples.Add((value, label));
         }
         if (examples.Count == 0) throw new InvalidDataException($"{path}: no examples.");
@@ -60,7 +51,7 @@ static class ClassifyCommand
         foreach (var label in labels)
             foreach (var file in Directory.GetFiles(Path.Combine(folder, label!), "*.txt").Order(StringComparer.Ordinal))
             {
-                string text = File.ReadAllText(file).Replace("<br />", " ", StringComparison.Ordinal);
+                string text = TextFiles.ReadUtf8(file).Replace("<br />", " ", StringComparison.Ordinal);
                 if (string.IsNullOrWhiteSpace(text)) throw new InvalidDataException($"{file}: empty review.");
                 examples.Add((text, label!));
             }
@@ -254,8 +245,7 @@ static class ClassifyCommand
             var items = (r.GetValue(texts) ?? []).ToList();
             if (r.GetValue(input) is { } file)
             {
-                if (!File.Exists(file)) throw new UsageException($"{file}: no such file.");
-                items.AddRange(File.ReadLines(file).Where(l => !string.IsNullOrWhiteSpace(l)));
+                items.AddRange(TextFiles.ReadUtf8Lines(file).Where(l => !string.IsNullOrWhiteSpace(l)));
             }
             if (items.Count == 0) throw new UsageException("give texts as arguments or --input FILE.");
             var probabilities = ClassificationTask.Probabilities(classifiers, Encode(items, new WordTokenizer(), vocabulary));

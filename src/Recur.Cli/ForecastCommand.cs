@@ -1,3 +1,4 @@
+using Recur.Cli.Data;
 using System.CommandLine;
 using System.Globalization;
 using CsvHelper;
@@ -27,32 +28,24 @@ static class ForecastCommand
     /// <summary>Reads a date column and numeric columns by name; gaps and non-numeric cells are errors naming the line and column.</summary>
     internal static (string[] Dates, double[][] Columns) ReadColumns(string path, string[] names, string? dateColumn)
     {
-        if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
-        using var csv = CsvReader.FromFile(path, new CsvReaderOptions { TrackLineNumbers = true, TrimWhitespace = true });
-        string[] header;
-        try { header = csv.Headers.ToArray(); }
-        catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed header ({e.Message})."); }
-        if (header.Length == 0) throw new InvalidDataException($"{path}: no header line.");
-        var indices = names.Select(n => Array.IndexOf(header, n) is int i and >= 0 ? i
-            : throw new InvalidDataException($"{path}: no column '{n}' (columns: {string.Join(", ", header)}).")).ToArray();
-        int dateIndex = dateColumn is null ? (indices.Contains(0) ? -1 : 0) : Array.IndexOf(header, dateColumn);
-        if (dateColumn != null && dateIndex < 0) throw new InvalidDataException($"{path}: no date column '{dateColumn}' (columns: {string.Join(", ", header)}).");
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new UsageException($"{path}: no such file.");
+        var table = TableFile.Read(path, trim: true);
+        var indices = names.Select(n => table.Column(n)).ToArray();
+        int dateIndex = dateColumn is null ? (indices.Contains(0) ? -1 : 0) : table.Column(dateColumn, "date column");
         var dates = new List<string>();
         var columns = names.Select(_ => new List<double>()).ToArray();
-        while (true)
+        foreach (var row in table.Rows)
         {
-            try { if (!csv.Read()) break; }
-            catch (CsvFormatException e) { throw new InvalidDataException($"{path}: malformed CSV ({e.Message})."); }
-            long line = csv.LineNumber;
             for (int k = 0; k < names.Length; k++)
             {
-                string? cell = indices[k] < csv.FieldCount ? csv.GetString(indices[k]) : null;
-                if (string.IsNullOrWhiteSpace(cell)) throw new InvalidDataException($"{path}, line {line}: the '{names[k]}' cell is empty or missing (a gap in the series).");
+                string cell = row.Fields[indices[k]];
+                if (string.IsNullOrWhiteSpace(cell))
+                    throw new InvalidDataException($"{path}, line {row.Line}: the '{names[k]}' cell is empty (a gap in the series).");
                 if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
-                    throw new InvalidDataException($"{path}, line {line}: '{cell}' in column '{names[k]}' is not a number.");
+                    throw new InvalidDataException($"{path}, line {row.Line}: '{cell}' in column '{names[k]}' is not a number.");
                 columns[k].Add(value);
             }
-            dates.Add(dateIndex >= 0 && dateIndex < csv.FieldCount ? csv.GetString(dateIndex) : dates.Count.ToString(CultureInfo.InvariantCulture));
+            dates.Add(dateIndex >= 0 ? row.Fields[dateIndex] : dates.Count.ToString(CultureInfo.InvariantCulture));
         }
         if (dates.Count == 0) throw new InvalidDataException($"{path}: no rows.");
         return (dates.ToArray(), columns.Select(c => c.ToArray()).ToArray());

@@ -145,8 +145,7 @@ public static class ConllReader
     /// </summary>
     public static List<TaggedSentence> Read(string path, int tokenColumn = 0, int tagColumn = -1, bool chunkTags = true)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
-        return Parse(File.ReadLines(path, Encoding.UTF8), path, tokenColumn, tagColumn, chunkTags);
+        return Parse(Text.TextFiles.ReadUtf8Lines(path), path, tokenColumn, tagColumn, chunkTags);
     }
 
     /// <summary>Parses lines of a CoNLL file; <paramref name="source"/> names it in errors.</summary>

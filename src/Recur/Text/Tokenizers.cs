@@ -108,15 +108,30 @@ public static class Tokenizers
     }
 }
 
-/// <summary>Reads text files as strict UTF-8: invalid bytes are an error that names the file and the byte offset.</summary>
+/// <summary>
+/// Reads text files as strict UTF-8, the one policy of every Recur reader: invalid bytes are an error that names the
+/// file, the byte offset and the line (never silently replaced by U+FFFD), and so is a NUL byte, which no text file
+/// holds (a binary file given by mistake).
+/// </summary>
 public static class TextFiles
 {
     /// <summary>The text of <paramref name="path"/> (a leading byte-order mark is dropped).</summary>
+    /// <exception cref="FileNotFoundException">No such file, or <paramref name="path"/> is a folder.</exception>
+    /// <exception cref="InvalidDataException">Invalid UTF-8 or a NUL byte.</exception>
     public static string ReadUtf8(string path)
     {
+        if (Directory.Exists(path)) throw new FileNotFoundException($"{path} is a folder, not a file.", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
         var bytes = File.ReadAllBytes(path);
         return DecodeUtf8(bytes, path);
+    }
+
+    /// <summary>The lines of <paramref name="path"/> read as <see cref="ReadUtf8"/> does, without their line breaks.</summary>
+    public static string[] ReadUtf8Lines(string path)
+    {
+        var lines = ReadUtf8(path).Split('\n');
+        for (int i = 0; i < lines.Length; i++) lines[i] = lines[i].TrimEnd('\r');
+        return lines.Length > 0 && lines[^1].Length == 0 ? lines[..^1] : lines;
     }
 
     /// <summary>Decodes <paramref name="bytes"/> strictly; <paramref name="source"/> names them in errors.</summary>
@@ -131,6 +146,14 @@ public static class TextFiles
             int line = 1;
             foreach (byte b in span[..offset]) if (b == (byte)'\n') line++;
             throw new InvalidDataException($"{source}: invalid UTF-8 at byte offset {offset + start} (line {line}): byte 0x{span[offset]:X2}.");
+        }
+        int nul = span.IndexOf((byte)0);
+        if (nul >= 0)
+        {
+            int line = 1;
+            foreach (byte b in span[..nul]) if (b == (byte)'\n') line++;
+            throw new InvalidDataException($"{source}: a NUL byte at byte offset {nul + start} (line {line}): "
+                + "this is a binary file, not text.");
         }
         return Encoding.UTF8.GetString(span);
     }
