@@ -158,11 +158,13 @@ static class DemoCommand
             + $"gradient flow [blue]{root}/gradient-flow.png[/]; each run's metrics.jsonl and checkpoints in "
             + $"[blue]{root}/<cell>-T<length>/[/].");
         AnsiConsole.MarkupLine("[bold]Go further[/]:");
-        AnsiConsole.MarkupLine($"  recur inspect gradients --model {Markup.Escape(Path.Combine(output, $"lstm-T{flowLength}", "last"))} "
-            + $"{Markup.Escape(Path.Combine(output, $"rnn-T{flowLength}", "last"))}   [grey]# where each model's gradient fades[/]");
-        AnsiConsole.MarkupLine("  recur task adding --cell lstm --length 200 --epochs 40 --train-size 10000 --lr 2e-3 --out run"
-            + "   [grey]# the LSTM given more steps at T = 200[/]");
-        AnsiConsole.MarkupLine("  recur inspect saliency --model run/best --show 4   [grey]# which input steps the answer depends on[/]");
+        string Run(string cell) => Markup.Escape(Path.Combine(output, $"{cell}-T{flowLength}", "last"));
+        AnsiConsole.MarkupLine($"  recur inspect gradients --model {string.Join(' ', cells.Select(Run))}   "
+            + "[grey]# where each trained model's gradient fades[/]");
+        AnsiConsole.MarkupLine("  recur demo --chrono false   [grey]# the LSTM with the usual forget-gate bias 1: it sits on the "
+            + "baseline plateau far longer[/]");
+        AnsiConsole.MarkupLine("  recur task adding --cell lstm --length 50 --epochs 12 --train-size 5000 --out run && "
+            + "recur inspect saliency --model run/best --show 4   [grey]# which input steps the answer depends on[/]");
         return 0;
     }
 

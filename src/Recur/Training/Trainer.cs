@@ -242,7 +242,8 @@ public sealed class Trainer<TBatch>
             lastEvaluation = metrics;
             if (!metrics.TryGetValue(options.Metric, out double value))
                 throw new InvalidOperationException($"Trainer: the task's validation reports [{string.Join(", ", metrics.Keys)}], not the chosen metric '{options.Metric}'.");
-            bool improved = best is not double b || (options.MetricMode == MetricMode.Min ? value < b : value > b);
+            // a NaN or infinite metric is reported, never taken as the best
+            bool improved = double.IsFinite(value) && (best is not double b || (options.MetricMode == MetricMode.Min ? value < b : value > b));
             if (improved) (best, evaluationsWithoutImprovement) = (value, 0);
             else evaluationsWithoutImprovement++;
             if (schedule != null)
@@ -299,7 +300,7 @@ public sealed class Trainer<TBatch>
                     string where = $"epoch {epoch + 1}, step {step + 1} (batch {index} of the epoch)";
                     if (options.OnNonFinite == NonFiniteAction.Stop || ++consecutiveSkips > 100)
                         throw new NonFiniteException($"training stopped: the {what} at {where}. The weights were not updated"
-                            + (options.OutputDirectory is { } d ? $"; the last good checkpoint is in {Path.Combine(d, "last")}." : "."));
+                            + LastGoodCheckpoint());
                     optimizer.ZeroGrad();
                     skipped++;
                     observer?.OnMessage($"skipped {where}: the {what}");
@@ -355,6 +356,14 @@ public sealed class Trainer<TBatch>
         clock.Stop();
         average?.Swap();
         return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped);
+    }
+
+    /// <summary>Where the run's last good checkpoint is, as the end of a sentence: the folder that exists, or that there is none.</summary>
+    string LastGoodCheckpoint()
+    {
+        if (Folder("last") is not { } last) return "; this run keeps no checkpoints.";
+        try { return $"; the last good checkpoint is {Checkpoint.Resolve(last)}."; }
+        catch (DirectoryNotFoundException) { return "; no checkpoint was written before it."; }
     }
 
     /// <summary>Moves a schedule counting <paramref name="unit"/> one unit on and hands its rate to the optimizer.</summary>

@@ -262,6 +262,29 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void ANanLossBeforeAnyCheckpointSaysThereIsNone()
+    {
+        var task = new TinyTask { LossScale = (epoch, step) => step == 2 ? float.NaN : 1f };
+        var ex = Assert.Throws<NonFiniteException>(() => new Trainer<int[]>(task, Optimizer(task).Item1, Options("early")).Fit());
+        Assert.Contains("no checkpoint was written before it", ex.Message);
+        Assert.DoesNotContain("last good checkpoint", ex.Message);
+    }
+
+    [Fact]
+    public void ANonFiniteValidationIsLoggedButNeverBecomesTheBest()
+    {
+        double[] losses = [double.NaN, 0.5, double.PositiveInfinity, 0.7];
+        var task = new TinyTask { ValidationLoss = e => losses[e] };
+        var result = new Trainer<int[]>(task, Optimizer(task).Item1, Options("nan-eval")).Fit();
+        Assert.Equal(0.5, result.BestMetric);
+        var lines = File.ReadAllLines(Path.Combine(root, "nan-eval", "metrics.jsonl")).Where(l => l.Contains("\"eval\"")).ToList();
+        Assert.Contains("\"loss\":\"NaN\"", lines[0]);
+        Assert.Contains("\"loss\":\"Infinity\"", lines[2]);
+        var best = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, "nan-eval", "best", "trainer.json")))!;
+        Assert.Equal(12, best["step"]!.GetValue<long>()); // written at the second validation, the only finite improvement
+    }
+
+    [Fact]
     public void SkippingNonFiniteStepsCarriesOn()
     {
         bool injected = false;
