@@ -173,10 +173,7 @@ static class ClassifyCommand
     /// <summary>One trained model: best/ if there is one, else last/.</summary>
     static TextClassifier LoadMember(string folder)
     {
-        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
-        var model = new TextClassifier(TextClassifierConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
-        Checkpoint.LoadModel(checkpoint, model);
-        return model;
+        return Checkpoint.Open(folder, config => new TextClassifier(TextClassifierConfig.FromJson(config), new RandomGenerator(0)));
     }
 
     /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and labels.</summary>
@@ -186,7 +183,7 @@ static class ClassifyCommand
         var memberFolders = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
         var models = (memberFolders.Length > 0 ? memberFolders : [folder]).Select(LoadMember).ToList();
         string first = memberFolders.Length > 0 ? memberFolders[0] : folder;
-        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(first, c)).FirstOrDefault(Directory.Exists) ?? first;
+        string checkpoint = Checkpoint.Locate(first);
         var labels = Checkpoint.ReadConfig(checkpoint)["labels"]?.AsArray().Select(l => (string)l!).ToArray()
             ?? throw new InvalidDataException($"{checkpoint}: config.json has no labels.");
         string vocabularyPath = Path.Combine(folder, "vocab.json");

@@ -230,7 +230,7 @@ static class ForecastCommand
     /// <summary>Loads one trained forecaster: the epoch chosen on validation (best/) when there is one, else the last.</summary>
     static Forecaster LoadMember(string folder)
     {
-        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
+        string checkpoint = Checkpoint.Verify(Checkpoint.Locate(folder));
         var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
         Checkpoint.LoadModel(checkpoint, forecaster.Network);
         return forecaster;

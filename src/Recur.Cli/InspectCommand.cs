@@ -70,10 +70,8 @@ static class InspectCommand
     /// <summary>Loads a trained model and regenerates a sample of its task from the saved configuration.</summary>
     static Subject Load(string directory, int count, ulong seed, string mnist)
     {
-        var config = Checkpoint.ReadConfig(directory);
-        var modelConfig = SequenceModelConfig.FromJson(config);
-        var model = new SequenceModel(modelConfig, new RandomGenerator(0));
-        Checkpoint.LoadModel(directory, model);
+        var model = Checkpoint.Open(directory, c => new SequenceModel(SequenceModelConfig.FromJson(c), new RandomGenerator(0)));
+        var config = Checkpoint.ReadConfig(Checkpoint.Locate(directory));
         string task = (string?)config["task"] ?? throw new InvalidDataException($"{directory}: config.json names no task; inspect reads models trained by `recur task` or `recur demo`.");
         int steps = (int?)config["length"] ?? 0;
         var random = new RandomGenerator(seed + 1);

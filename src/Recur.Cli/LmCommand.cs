@@ -118,9 +118,7 @@ static class LmCommand
     {
         if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
         var tokenizer = Tokenizers.Load(folder);
-        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists) ?? folder;
-        var model = new LanguageModel(LanguageModelConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
-        Checkpoint.LoadModel(checkpoint, model);
+        var model = Checkpoint.Open(folder, config => new LanguageModel(LanguageModelConfig.FromJson(config), new RandomGenerator(0)));
         if (model.Config.VocabularySize != tokenizer.VocabularySize)
             throw new InvalidDataException($"{folder}: the tokenizer has {tokenizer.VocabularySize} ids, the model {model.Config.VocabularySize}.");
         return (model, tokenizer);

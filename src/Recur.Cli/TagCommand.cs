@@ -151,10 +151,7 @@ static class TagCommand
         var settings = ReadSettings(folder);
         if ((string?)settings["kind"] == "hmm") throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
         var vocabulary = TaggingVocabulary.Load(folder);
-        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists)
-            ?? throw new InvalidDataException($"{folder}: no best/ or last/ checkpoint.");
-        var model = new SequenceTagger(SequenceTaggerConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
-        Checkpoint.LoadModel(checkpoint, model);
+        var model = Checkpoint.Open(folder, config => new SequenceTagger(SequenceTaggerConfig.FromJson(config), new RandomGenerator(0)));
         return (model, vocabulary, ParseScheme((string?)settings["data_scheme"] ?? "bio"));
     }
 

@@ -137,10 +137,7 @@ static class TranslateCommand
         try { settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
         catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
         var vocabulary = TranslationVocabulary.Load(folder);
-        string checkpoint = new[] { "best", "last" }.Select(c => Path.Combine(folder, c)).FirstOrDefault(Directory.Exists)
-            ?? throw new InvalidDataException($"{folder}: no best/ or last/ checkpoint.");
-        var model = new Seq2Seq(Seq2SeqConfig.FromJson(Checkpoint.ReadConfig(checkpoint)), new RandomGenerator(0));
-        Checkpoint.LoadModel(checkpoint, model);
+        var model = Checkpoint.Open(folder, config => new Seq2Seq(Seq2SeqConfig.FromJson(config), new RandomGenerator(0)));
         return (model, vocabulary, settings);
     }
 

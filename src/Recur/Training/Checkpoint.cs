@@ -153,8 +153,39 @@ public static class Checkpoint
     }
 
     /// <summary>Verifies the folder and loads its weights into <paramref name="model"/> (strict names and shapes).</summary>
-    public static void LoadModel(string directory, Module model, bool requireManifest = false) =>
+    public static void LoadModel(string directory, Module model, bool requireManifest = true) =>
         LoadWeights(Verify(directory, requireManifest), model);
+
+    /// <summary>
+    /// The checkpoint a user means by <paramref name="path"/>: the path itself when it is a checkpoint folder, else, for
+    /// a run folder, its <c>best/</c> checkpoint or, when there is none, its <c>last/</c> — each found even when a crash
+    /// left it beside its name (<see cref="Resolve"/>).
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">Neither a checkpoint nor a run folder with one.</exception>
+    public static string Locate(string path)
+    {
+        if (File.Exists(Path.Combine(path, ConfigFile)) || File.Exists(Path.Combine(path, ManifestFile))) return Resolve(path);
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"{path}: no such model folder.");
+        foreach (string name in new[] { "best", "last" })
+        {
+            try { return Resolve(Path.Combine(path, name)); }
+            catch (DirectoryNotFoundException) { }
+        }
+        throw new DirectoryNotFoundException($"{path} holds no checkpoint (no config.json, best/ or last/).");
+    }
+
+    /// <summary>
+    /// Opens the checkpoint <paramref name="path"/> means (<see cref="Locate"/>): first checks every file against its
+    /// manifest — so an edited <c>config.json</c> is refused before it can size any allocation — then builds the model
+    /// from the configuration with <paramref name="build"/> and loads its weights (strict names and shapes).
+    /// </summary>
+    public static T Open<T>(string path, Func<JsonObject, T> build) where T : Module
+    {
+        string folder = Verify(Locate(path));
+        var model = build(ReadConfig(folder));
+        LoadWeights(folder, model);
+        return model;
+    }
 
     /// <summary>Loads the weights (<paramref name="file"/>, by default the model file) of a folder that <see cref="Verify"/> has already checked.</summary>
     internal static void LoadWeights(string folder, Module model, string file = ModelFile)

@@ -61,6 +61,25 @@ public sealed class RunSafetyTests : IDisposable
     }
 
     [Fact]
+    public void AnEditedConfigOrAMissingManifestIsRefusedBeforeAnyModelIsBuilt()
+    {
+        string run = Path.Combine(folder, "edited");
+        Assert.Equal(0, RecurCommand.Run(Adding(run, 1, "--hidden", "4")));
+        string config = Path.Combine(run, "best", Checkpoint.ConfigFile);
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"hidden_size\": 4", "\"hidden_size\": 2000000000"));
+        var (code, error) = RunCapturingErrors("inspect", "gradients", "--model", run, "--count", "2", "--out", Path.Combine(folder, "g"));
+        Assert.Equal(1, code);
+        Assert.Contains("config.json", error);
+        Assert.Contains("manifest", error);
+
+        File.Delete(Path.Combine(run, "last", Checkpoint.ManifestFile));
+        (code, error) = RunCapturingErrors("inspect", "gradients", "--model", Path.Combine(run, "last"), "--count", "2",
+            "--out", Path.Combine(folder, "g"));
+        Assert.Equal(1, code);
+        Assert.Contains("manifest.json is missing", error);
+    }
+
+    [Fact]
     public void TheLibraryTrainerRefusesAFolderWithAnEarlierRunToo()
     {
         string run = Path.Combine(folder, "lib");
