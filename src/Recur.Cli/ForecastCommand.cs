@@ -107,8 +107,13 @@ static class ForecastCommand
             int test = r.GetValue(testSize), s = r.GetValue(season);
             int order = r.GetValue(arOrder) > 0 ? r.GetValue(arOrder) : s;
             if (test < 1 || s < 1) throw new UsageException("--test-size and --season must be positive.");
-            if (values.Length - test < r.GetValue(window) + r.GetValue(horizon) + r.GetValue(difference) + 1)
-                throw new UsageException($"{values.Length} values leave {values.Length - test} for training: too few for a window of {r.GetValue(window)} and a horizon of {r.GetValue(horizon)}.");
+            int needed = r.GetValue(window) + r.GetValue(horizon) + r.GetValue(difference) + 1;
+            if (test >= values.Length)
+                throw new UsageException($"--test-size {test} is not less than the series' {values.Length} values: nothing is left for "
+                    + $"training (it needs at least {needed}).");
+            if (values.Length - test < needed)
+                throw new UsageException($"{values.Length} values leave {values.Length - test} for training: too few for a window of "
+                    + $"{r.GetValue(window)} and a horizon of {r.GetValue(horizon)} (at least {needed}).");
             var train = values[..^test];
             var actual = values[^test..];
             var options = new ForecasterOptions(r.GetValue(window), r.GetValue(horizon), r.GetValue(model)!, r.GetValue(hidden),

@@ -24,6 +24,12 @@ static class LayerCommand
         return layer;
     }
 
+    static bool TensorIsFinite(Tensor t)
+    {
+        foreach (float v in t.Span) if (!float.IsFinite(v)) return false;
+        return true;
+    }
+
     static int Run(FileInfo config, FileInfo weights, FileInfo input, FileInfo? gradOutput, FileInfo output)
     {
         try
@@ -32,6 +38,9 @@ static class LayerCommand
             var result = RecurrentLayerRun.Evaluate(layerConfig, lengths, SafeTensors.Load(weights.FullName),
                 SafeTensors.Load(input.FullName), gradOutput is null ? null : SafeTensors.Load(gradOutput.FullName));
             SafeTensors.Save(output.FullName, result, new Dictionary<string, string> { ["producer"] = "recur layer run" });
+            foreach (var (name, tensor) in result.OrderBy(p => p.Key, StringComparer.Ordinal))
+                if (!TensorIsFinite(tensor))
+                    Console.Error.WriteLine($"recur layer run: warning: {name} holds NaN or infinite values (check the weights and input).");
             Console.WriteLine($"wrote {result.Count} tensors to {output.FullName}: {string.Join(", ", result.Keys.Order())}");
             return 0;
         }

@@ -92,7 +92,15 @@ sealed class TrainingOptions
         if (s.Ema is double d && !(d > 0 && d < 1)) throw new UsageException($"--ema must be a decay between 0 and 1 (e.g. 0.999), got {d}.");
         if (s.SwaStart is int start && (start < 1 || start > s.Epochs)) throw new UsageException($"--swa-start must be an epoch from 1 to --epochs ({s.Epochs}), got {start}.");
         if (s.Ema != null && s.SwaStart != null) throw new UsageException("--ema and --swa-start are two ways of averaging the weights; choose one.");
-        if (s.Out is { } folder && s.Resume == null) RunFolder.CheckNew(folder, s.Overwrite); // before anything is written
+        if (s.Out is { } folder)
+        {
+            if (s.Resume == null) RunFolder.CheckNew(folder, s.Overwrite); // before anything is written
+            try { Directory.CreateDirectory(folder); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--out {folder}: the run folder cannot be created ({e.Message}).");
+            }
+        }
         return s;
     }
 

@@ -126,6 +126,9 @@ public sealed class Trainer<TBatch>
         {
             throw new InvalidDataException($"checkpoint {checkpointDirectory}: {e.Message}", e);
         }
+        if (epoch > options.Epochs || options.MaxSteps > 0 && step > options.MaxSteps)
+            throw new InvalidDataException($"checkpoint {checkpointDirectory} is at epoch {epoch}, step {step}, past this run's "
+                + $"end ({options.Epochs} epochs{(options.MaxSteps > 0 ? $", {options.MaxSteps} steps" : "")}): resume with more.");
         folderReady = true;
         // records of steps after the checkpoint (a run killed after it) are logged again by the replayed steps
         if (Folder(RunFolder.MetricsFile) is { } metrics) MetricsLog.TruncateAfter(metrics, step);

@@ -80,6 +80,32 @@ public sealed class RunSafetyTests : IDisposable
     }
 
     [Fact]
+    public void ResumingWithFewerEpochsThanTheCheckpointHasIsRefusedAndAnUnwritableOutIsNamed()
+    {
+        string run = Path.Combine(folder, "short");
+        Assert.Equal(0, RecurCommand.Run(Adding(run, 3, "--hidden", "4")));
+        var (code, error) = RunCapturingErrors(Adding(run, 2, "--hidden", "4", "--resume", Path.Combine(run, "last")));
+        Assert.Equal(1, code);
+        Assert.Contains("past this run's end (2 epochs)", error);
+
+        (code, error) = RunCapturingErrors(Adding("/proc/recur-cannot-write-here", 1, "--hidden", "4"));
+        Assert.Equal(2, code);
+        Assert.Contains("--out /proc/recur-cannot-write-here: the run folder cannot be created", error);
+    }
+
+    [Fact]
+    public void ATestPeriodLongerThanTheSeriesIsAUsageErrorThatSaysSo()
+    {
+        string csv = Path.Combine(folder, "short.csv");
+        File.WriteAllText(csv, "t,v\n" + string.Concat(Enumerable.Range(0, 12).Select(i => $"{i},{i * 1.5}\n")));
+        var (code, error) = RunCapturingErrors("forecast", "train", "--csv", csv, "--target", "v", "--test-size", "30",
+            "--out", Path.Combine(folder, "f"));
+        Assert.Equal(2, code);
+        Assert.Contains("--test-size 30 is not less than the series' 12 values", error);
+        Assert.DoesNotContain("-18", error);
+    }
+
+    [Fact]
     public void TheLibraryTrainerRefusesAFolderWithAnEarlierRunToo()
     {
         string run = Path.Combine(folder, "lib");
