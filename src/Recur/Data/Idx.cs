@@ -28,6 +28,18 @@ public static class Idx
                 count *= shape[i];
                 if (shape[i] < 0 || count > 1L << 31) throw new InvalidDataException($"{path}: implausible IDX dimension {shape[i]}.");
             }
+            // allocate no more than the file can hold: a header may announce 2 GB in a file of a few bytes
+            if (!stream.CanSeek)
+            {
+                using var buffer = new MemoryStream();
+                var chunk = new byte[81920];
+                int read;
+                while (buffer.Length < count && (read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, count - buffer.Length))) > 0)
+                    buffer.Write(chunk, 0, read);
+                if (buffer.Length < count) throw new EndOfStreamException();
+                return (shape, buffer.ToArray());
+            }
+            if (stream.Length - stream.Position < count) throw new EndOfStreamException();
             var data = new byte[count];
             stream.ReadExactly(data);
             return (shape, data);

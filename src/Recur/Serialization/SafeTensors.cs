@@ -42,6 +42,7 @@ public static class SafeTensors
         try { document = JsonDocument.Parse(headerBytes.ToArray()); }
         catch (JsonException e) { throw Bad(source, $"header is not valid JSON ({e.Message})."); }
         using (document)
+        try
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw Bad(source, "header is not a JSON object.");
             foreach (var entry in document.RootElement.EnumerateObject())
@@ -55,6 +56,10 @@ public static class SafeTensors
                 }
                 tensors[entry.Name] = ReadTensor(entry.Name, entry.Value, data, source);
             }
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException)
+        {
+            throw Bad(source, $"malformed header ({e.Message}).");
         }
         return tensors;
     }

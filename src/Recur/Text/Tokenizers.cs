@@ -56,7 +56,7 @@ public static class Tokenizers
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"{path}: no tokenizer here.", path);
         JsonObject json;
         try { json = JsonNode.Parse(System.IO.File.ReadAllText(path))!.AsObject(); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or ArgumentException)
         {
             throw new InvalidDataException($"{path}: not a tokenizer description ({e.Message}).", e);
         }
@@ -70,7 +70,8 @@ public static class Tokenizers
                 var kind => throw new InvalidDataException($"unknown tokenizer kind '{kind}'."),
             };
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or InvalidDataException)
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or InvalidDataException
+            or ArgumentException or OverflowException or KeyNotFoundException or JsonException)
         {
             throw new InvalidDataException(e.Message.StartsWith(folder, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", e);
         }

@@ -114,10 +114,20 @@ public static class Checkpoint
         {
             files = JsonNode.Parse(File.ReadAllText(manifestPath))?["files"] as JsonObject ?? throw new InvalidDataException("no 'files' object");
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException)
+        catch (Exception e) when (e is JsonException or InvalidDataException or ArgumentException or InvalidOperationException)
         {
             throw new InvalidDataException($"checkpoint {directory}: {ManifestFile} is malformed ({e.Message}).", e);
         }
+        try { VerifyFiles(directory, folder, files); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or OverflowException)
+        {
+            throw new InvalidDataException($"checkpoint {directory}: {ManifestFile} is malformed ({e.Message}).", e);
+        }
+        return folder;
+    }
+
+    static void VerifyFiles(string directory, string folder, JsonObject files)
+    {
         foreach (var (file, entry) in files)
         {
             string path = Path.Combine(folder, file);
@@ -131,7 +141,6 @@ public static class Checkpoint
         }
         foreach (var required in new[] { ModelFile, ConfigFile })
             if (!files.ContainsKey(required)) throw new InvalidDataException($"checkpoint {directory}: the manifest does not list {required}.");
-        return folder;
     }
 
     /// <summary>Reads <c>config.json</c> of a checkpoint or model folder.</summary>
