@@ -95,13 +95,30 @@ sealed class TrainingOptions
         if (s.Out is { } folder)
         {
             if (s.Resume == null) RunFolder.CheckNew(folder, s.Overwrite); // before anything is written
-            try { Directory.CreateDirectory(folder); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new UsageException($"--out {folder}: the run folder cannot be created ({e.Message}).");
-            }
+            CheckCreatable(folder);
         }
         return s;
+    }
+
+    /// <summary>
+    /// Refuses an <c>--out</c> that cannot be created (a read-only place, a file in the way), before any work is done;
+    /// what the check creates it removes again, so a later usage error leaves nothing behind.
+    /// </summary>
+    internal static void CheckCreatable(string folder)
+    {
+        string full = Path.GetFullPath(folder);
+        if (Directory.Exists(full)) return;
+        string firstMissing = full;
+        while (Path.GetDirectoryName(firstMissing) is { } parent && !Directory.Exists(parent)) firstMissing = parent;
+        try
+        {
+            Directory.CreateDirectory(full);
+            Directory.Delete(firstMissing, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--out {folder}: the run folder cannot be created ({e.Message}).");
+        }
     }
 
     static long[] ParseMilestones(string? text)
