@@ -146,12 +146,12 @@ static class DemoCommand
             }).ToList();
             figures.Add(Charts.Lines(Path.Combine(output, $"curves-T{length}"), $"Adding problem, T = {length}: validation MSE",
                 "optimizer step", "validation MSE", series, logY: true,
-                references: [(SyntheticTasks.AddingBaseline, "baseline 0.167")], legend: ScottPlot.Alignment.LowerLeft));
+                references: [(SyntheticTasks.AddingBaseline, "baseline 0.167")], legend: LegendCorner.LowerLeft));
         }
         figures.Add(Charts.Lines(Path.Combine(output, "gradient-flow"), $"Gradient flow through time, adding problem T = {flowLength}",
             "time step t", "‖∂L/∂h_t‖ (batch mean)",
             flow.Select(f => new Series(f.Label, Enumerable.Range(0, f.Norms.Length).Select(t => (double)t).ToArray(), f.Norms)),
-            logY: true, legend: ScottPlot.Alignment.LowerRight));
+            logY: true, legend: LegendCorner.LowerRight));
         string root = Path.GetFullPath(output);
         AnsiConsole.MarkupLine($"Done in {clock.Elapsed.TotalSeconds:F0} s.");
         AnsiConsole.MarkupLine($"Figures (PNG and SVG): learning curves [blue]{root}/curves-T<length>.png[/], "

@@ -173,7 +173,7 @@ static class ForecastCommand
             var series = new List<Series> { new("history", axis, values), new($"{options.Model} fit (one step, training part)", axis[first..train.Length], fit) };
             series.AddRange(forecasts.Select(f => new Series(f.Name, testAxis, f.Values)));
             var files = Charts.Lines(Path.Combine(folder, "forecast"), $"{r.GetValue(target)}: test-period forecasts", $"time step ({dates[0]} = 0)", r.GetValue(target)!, series,
-                legend: ScottPlot.Alignment.UpperLeft);
+                legend: LegendCorner.UpperLeft);
             InspectCommand.PrintFiles(files, r.GetValue(json));
             return 0;
         }));

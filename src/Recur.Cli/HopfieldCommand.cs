@@ -70,7 +70,7 @@ static class HopfieldCommand
                 table.AddRow([counts[k].ToString(CultureInfo.InvariantCulture), F((double)counts[k] / n),
                     .. measured.SelectMany(m => new[] { F(m.Points[k].RecallRate), F(m.Points[k].MeanOverlap) })]);
             var files = Charts.Lines(r.GetValue(plot)!, $"Hopfield capacity, N = {n}", "stored patterns per unit P/N", "fraction of patterns recalled",
-                series, references: [(0.5, "half recalled"), (0.9, "90% recalled")], legend: ScottPlot.Alignment.LowerLeft);
+                series, references: [(0.5, "half recalled"), (0.9, "90% recalled")], legend: LegendCorner.LowerLeft);
             if (r.GetValue(json))
             {
                 foreach (var (name, curve, capacity, onset) in measured)

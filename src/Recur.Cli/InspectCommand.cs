@@ -114,7 +114,7 @@ static class InspectCommand
                     rows.Add((label, norms, parameterNorm));
                     series.Add(new Series(label, Enumerable.Range(0, norms.Length).Select(t => (double)t).ToArray(), norms));
                 }
-            var files = Charts.Lines(r.GetValue(output)!, "Gradient flow through time", "time step t", "‖∂L/∂h_t‖ (batch mean)", series, logY: true, legend: ScottPlot.Alignment.LowerRight);
+            var files = Charts.Lines(r.GetValue(output)!, "Gradient flow through time", "time step t", "‖∂L/∂h_t‖ (batch mean)", series, logY: true, legend: LegendCorner.LowerRight);
             PrintGradientTable(rows, r.GetValue(subjects.Json));
             PrintFiles(files, r.GetValue(subjects.Json));
             return 0;
@@ -360,7 +360,7 @@ static class InspectCommand
         var ids = tokenizer.Encode(content);
         if (ids.Length < 2) throw new UsageException("--text has fewer than two tokens.");
         if (ids.Length > 160) throw new UsageException($"--text has {ids.Length} tokens; connectivity draws at most 160.");
-        var (map, predicted) = Inspection.Connectivity(model, ids);
+        var (map, predicted) = Language.LanguageModelInspection.Connectivity(model, ids);
         int steps = ids.Length;
         string Label(int id) => TokenLabel(tokenizer, id);
         var labels = ids.Select(Label).ToArray();

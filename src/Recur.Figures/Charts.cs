@@ -2,6 +2,19 @@ using ScottPlot;
 
 namespace Recur.Figures;
 
+/// <summary>Which corner of a chart's data area holds its legend (pick the one the lines leave free).</summary>
+public enum LegendCorner
+{
+    /// <summary>Top right (the default).</summary>
+    UpperRight,
+    /// <summary>Top left.</summary>
+    UpperLeft,
+    /// <summary>Bottom left.</summary>
+    LowerLeft,
+    /// <summary>Bottom right.</summary>
+    LowerRight,
+}
+
 /// <summary>One named line of a chart.</summary>
 /// <param name="Label">Legend text.</param>
 /// <param name="X">Horizontal coordinates.</param>
@@ -37,7 +50,7 @@ public static class Charts
     /// <paramref name="references"/> draws labelled horizontal lines (a baseline, a target); <paramref name="legend"/> places the legend.
     /// </summary>
     public static FigureFiles Lines(string basePath, string title, string xLabel, string yLabel, IEnumerable<Series> series,
-        bool logY = false, IEnumerable<(double Y, string Label)>? references = null, Alignment legend = Alignment.UpperRight)
+        bool logY = false, IEnumerable<(double Y, string Label)>? references = null, LegendCorner legend = LegendCorner.UpperRight)
     {
         var plot = new Plot();
         int index = 0;
@@ -62,7 +75,13 @@ public static class Charts
             yLabel += " (log scale)";
         }
         Decorate(plot, title, xLabel, yLabel);
-        plot.ShowLegend(legend);
+        plot.ShowLegend(legend switch
+        {
+            LegendCorner.UpperLeft => Alignment.UpperLeft,
+            LegendCorner.LowerLeft => Alignment.LowerLeft,
+            LegendCorner.LowerRight => Alignment.LowerRight,
+            _ => Alignment.UpperRight,
+        });
         return Save(plot, basePath, Width, Height);
     }
 

@@ -315,13 +315,8 @@ public sealed class RestrictedBoltzmannMachine
         return sum;
     }
 
-    internal static double LogSumExp(IReadOnlyList<double> values)
-    {
-        double max = values.Max();
-        double sum = 0;
-        foreach (double v in values) sum += Math.Exp(v - max);
-        return max + Math.Log(sum);
-    }
+    internal static double LogSumExp(IReadOnlyList<double> values) =>
+        Kernels.Scores.LogSumExp(values as double[] ?? [.. values]);
 
     /// <summary>A one-line description, e.g. for logs.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"RBM({Visible} {VisibleType.ToString().ToLowerInvariant()} visible, {Hidden} hidden)");

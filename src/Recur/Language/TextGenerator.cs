@@ -1,3 +1,4 @@
+using Recur.Kernels;
 using Recur.Autograd;
 
 namespace Recur.Language;

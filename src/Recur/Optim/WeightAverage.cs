@@ -15,7 +15,7 @@ public enum AveragingKind
 }
 
 /// <summary>
-/// Which weight average a run keeps (<see cref="Training.TrainerOptions.Averaging"/>): the trainer then validates and
+/// Which weight average a run keeps (<c>TrainerOptions.Averaging</c>): the trainer then validates and
 /// saves the averaged weights, and keeps the weights the optimizer moves beside them for resuming.
 /// </summary>
 /// <param name="Kind">Exponential or uniform.</param>

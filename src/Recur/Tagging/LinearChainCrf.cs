@@ -64,15 +64,7 @@ public sealed class LinearChainCrf : Module
             if (length < 1 || length > emissions.Size(0)) throw new ArgumentException($"LinearChainCrf: length {length} is outside [1, {emissions.Size(0)}].");
     }
 
-    static double LogSumExp(ReadOnlySpan<double> values)
-    {
-        double max = double.NegativeInfinity;
-        foreach (double v in values) if (v > max) max = v;
-        if (double.IsNegativeInfinity(max)) return max;
-        double sum = 0;
-        foreach (double v in values) sum += Math.Exp(v - max);
-        return max + Math.Log(sum);
-    }
+    static double LogSumExp(ReadOnlySpan<double> values) => Kernels.Scores.LogSumExp(values);
 
     /// <summary>log Z of each sequence of the batch, by the forward algorithm (no gradient).</summary>
     public double[] LogPartition(Tensor emissions, int[] lengths)

@@ -288,7 +288,7 @@ public sealed class SequenceTagger : Module
             var scores = emissions.ToArray();
             return Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
             {
-                return Language.Scores.ArgMax(scores.AsSpan((t * count + b) * k, k));
+                return Kernels.Scores.ArgMax(scores.AsSpan((t * count + b) * k, k));
             }).ToArray()).ToArray();
         }
         finally { Train(training); }
@@ -342,7 +342,7 @@ public sealed class SequenceTagger : Module
                 int count = batch.Count;
                 var ids = crf != null ? crf.Decode(average, lengths) : Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
                 {
-                    return Language.Scores.ArgMax(sum.AsSpan((t * count + b) * k, k));
+                    return Kernels.Scores.ArgMax(sum.AsSpan((t * count + b) * k, k));
                 }).ToArray()).ToArray();
                 foreach (var path in ids) result.Add(path.Select(i => first.Tags[i]).ToArray());
             }

@@ -133,7 +133,7 @@ public sealed class SequenceTask : ITrainingTask<int[]>
     /// ‖∂L/∂h_t‖ for every step of each fused recurrent pass, and the global norm of the parameter gradient. The
     /// model's gradients are cleared before and after, so an optimizer that runs next does not see them.
     /// </summary>
-    public static (IReadOnlyList<Diagnostics.ProbeRecord> Records, double ParameterNorm) GradientFlow(
+    public static (IReadOnlyList<Nn.Recurrent.ProbeRecord> Records, double ParameterNorm) GradientFlow(
         SequenceModel model, SequenceDataset data)
     {
         bool training = model.Training;
@@ -226,12 +226,7 @@ public sealed class SequenceTask : ITrainingTask<int[]>
         public void Add(int right, int scored, bool whole) { Right += right; Scored += scored; Sequences++; if (whole) SequencesRight++; }
     }
 
-    static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
+    static int ArgMax(ReadOnlySpan<float> values) => Kernels.Scores.ArgMax(values);
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, double>? Evaluate() => valid is null ? null : Metrics(valid);

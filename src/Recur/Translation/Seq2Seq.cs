@@ -1,6 +1,6 @@
+using Recur.Kernels;
 using System.Text.Json.Nodes;
 using Recur.Autograd;
-using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Text;

@@ -159,7 +159,7 @@ public class InspectionTests
     {
         var model = new LanguageModel(new LanguageModelConfig(11, 4, 6, 2), new RandomGenerator(21));
         int[] ids = [4, 7, 2, 9, 9, 5, 10];
-        var (map, predicted) = Inspection.Connectivity(model, ids);
+        var (map, predicted) = LanguageModelInspection.Connectivity(model, ids);
         Assert.True(model.Training, "the model is put back in training mode");
         for (int t = 0; t < ids.Length; t++)
         {
@@ -188,6 +188,6 @@ public class InspectionTests
                 Assert.Equal(alone[0][s], map[t, s], 1e-5);
             }
         }
-        Assert.Throws<ArgumentException>(() => Inspection.Connectivity(model, []));
+        Assert.Throws<ArgumentException>(() => LanguageModelInspection.Connectivity(model, []));
     }
 }

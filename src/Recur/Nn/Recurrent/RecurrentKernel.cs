@@ -30,11 +30,11 @@ internal static class RecurrentKernel
         public void Dispose() => restore();
     }
 
-    /// <summary>Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see cref="Diagnostics.RecurrentProbe"/>.</summary>
+    /// <summary>Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see cref="IRecurrentProbe"/>.</summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse)
     {
-        var record = Diagnostics.RecurrentProbe.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
+        var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
         return mode switch
         {
             RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
@@ -50,7 +50,7 @@ internal static class RecurrentKernel
     /// for cells without one). Callers slice it; gradients of all three parts flow back through this one node.
     /// </summary>
     static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Diagnostics.ProbeRecord? record) where TCell : struct, IRecurrentCell
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record) where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
         int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;

@@ -1,0 +1,59 @@
+using System.Text.RegularExpressions;
+
+namespace Recur.Tests;
+
+/// <summary>
+/// The layer map of <c>docs/architecture.md</c>, checked on the source: a folder of the library may name only folders
+/// of lower layers (Kernels and Serialization at the bottom, tasks at the top, tasks never each other).
+/// </summary>
+public sealed partial class ArchitectureTests
+{
+    /// <summary>Each folder of src/Recur and its layer; "(root)" is Tensor and its companions beside Autograd.</summary>
+    static readonly Dictionary<string, int> Layers = new()
+    {
+        ["Kernels"] = 0, ["Serialization"] = 0,
+        ["(root)"] = 1, ["Autograd"] = 1,
+        ["Nn"] = 2,
+        ["Diagnostics"] = 3, ["Optim"] = 3,
+        ["Training"] = 4, ["Data"] = 4, ["Text"] = 4,
+        ["Tasks"] = 5, ["Language"] = 5, ["Tagging"] = 5, ["Translation"] = 5, ["Classification"] = 5,
+        ["Forecasting"] = 5, ["Energy"] = 5,
+    };
+
+    /// <summary>Tensor and Autograd are one layer: the tensor records its ops, the ops make tensors.</summary>
+    static bool SameLayerAllowed(string from, string to) => from is "(root)" or "Autograd" && to is "(root)" or "Autograd";
+
+    static string Repository()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Recur.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("the repository root (Recur.sln) is not above the test binaries");
+    }
+
+    [GeneratedRegex(@"\bRecur\.([A-Z][A-Za-z]*)")]
+    private static partial Regex Qualified();
+
+    [Fact]
+    public void LibraryFoldersPointOnlyDown()
+    {
+        string library = Path.Combine(Repository(), "src", "Recur");
+        var folders = Directory.GetDirectories(library).Select(Path.GetFileName).Where(n => n is not ("bin" or "obj")).ToList();
+        Assert.All(folders, f => Assert.True(Layers.ContainsKey(f!), $"src/Recur/{f}/ has no layer in the map"));
+        var violations = new List<string>();
+        foreach (string file in Directory.EnumerateFiles(library, "*.cs", SearchOption.AllDirectories))
+        {
+            string relative = Path.GetRelativePath(library, file);
+            if (relative.StartsWith("obj", StringComparison.Ordinal) || relative.StartsWith("bin", StringComparison.Ordinal)) continue;
+            string from = relative.Contains(Path.DirectorySeparatorChar) ? relative.Split(Path.DirectorySeparatorChar)[0] : "(root)";
+            string text = File.ReadAllText(file);
+            var named = Qualified().Matches(text).Select(m => m.Groups[1].Value).ToHashSet();
+            // names qualified from inside namespace Recur, such as Diagnostics.Inspection
+            foreach (string folder in folders!)
+                if (Regex.IsMatch(text, $@"(?<![\w.]){folder}\.[A-Z]")) named.Add(folder!);
+            foreach (string to in named.Where(n => Layers.ContainsKey(n) && n != from))
+                if (Layers[to] >= Layers[from] && !SameLayerAllowed(from, to))
+                    violations.Add($"{relative} ({from}, layer {Layers[from]}) names {to} (layer {Layers[to]})");
+        }
+        Assert.True(violations.Count == 0, string.Join("\n", violations));
+    }
+}
