@@ -103,20 +103,8 @@ public sealed class TextClassifier : Module
     /// <summary>Class logits [B, classes] for a batch of token-id sequences (each at least one token long).</summary>
     public Tensor Forward(IReadOnlyList<int[]> texts)
     {
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, Config.VocabularySize, "TextClassifier");
         int batch = texts.Count;
-        if (batch == 0) throw new ArgumentException("TextClassifier: an empty batch.");
-        var lengths = texts.Select(t => t.Length).ToArray();
-        for (int b = 0; b < batch; b++)
-            if (lengths[b] == 0) throw new ArgumentException($"TextClassifier: text {b} of the batch has no tokens.");
-        int steps = lengths.Max();
-        var ids = new int[steps * batch]; // time-major, padded with id 0
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < lengths[b]; t++)
-            {
-                int id = texts[b][t];
-                if ((uint)id >= (uint)Config.VocabularySize) throw new ArgumentException($"TextClassifier: token id {id} in text {b} is outside the vocabulary of {Config.VocabularySize}.");
-                ids[t * batch + b] = id;
-            }
         var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
         var encoded = encoder.Forward(x, lengths: lengths);
         var pooled = Pool(encoded, lengths, steps, batch);
@@ -165,10 +153,8 @@ public sealed class TextClassifier : Module
     {
         if (Config.Pooling != Pooling.Attention) throw new InvalidOperationException("AttentionWeights: the model pools by " + Config.Pooling + ".");
         using var _ = GradMode.NoGrad();
-        var lengths = texts.Select(t => t.Length).ToArray();
-        int steps = lengths.Max(), batch = texts.Count;
-        var ids = new int[steps * batch];
-        for (int b = 0; b < batch; b++) for (int t = 0; t < lengths[b]; t++) ids[t * batch + b] = texts[b][t];
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, Config.VocabularySize, "TextClassifier");
+        int batch = texts.Count;
         var output = encoder.Forward(embedding.Forward(ids, steps, batch), lengths: lengths).Output;
         var weights = (attentionVector!.Forward(attention!.Forward(output).Tanh()) + PaddingPenalty(lengths, steps, batch)).Softmax(0).ToArray();
         return Enumerable.Range(0, batch).Select(b => Enumerable.Range(0, lengths[b]).Select(t => (double)weights[t * batch + b]).ToArray()).ToArray();

@@ -209,15 +209,7 @@ public sealed class SequenceTagger : Module
         for (int b = 0; b < count; b++)
             if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b] || batch[b].Casing is { } classes && classes.Length != lengths[b])
                 throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters or casing classes do not match its words.");
-        int steps = lengths.Max();
-        var ids = new int[steps * count];
-        for (int b = 0; b < count; b++)
-            for (int t = 0; t < lengths[b]; t++)
-            {
-                int id = batch[b].Words[t];
-                if ((uint)id >= (uint)Config.WordCount) throw new ArgumentException($"SequenceTagger: word id {id} is outside the vocabulary of {Config.WordCount}.");
-                ids[t * count + b] = id;
-            }
+        var (ids, _, steps) = RaggedBatch.TimeMajor(batch.Select(s => s.Words).ToArray(), Config.WordCount, "SequenceTagger (words)");
         var x = words.Forward(ids, steps, count);
         if (chars != null)
         {

@@ -147,21 +147,11 @@ public sealed class Seq2Seq : Module
 
     (Encoded, DecoderState) Encode(IReadOnlyList<int[]> sources)
     {
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(sources, Config.SourceVocabulary, "Seq2Seq (source)");
         int batch = sources.Count;
-        if (batch == 0) throw new ArgumentException("Seq2Seq: an empty batch.");
-        var lengths = sources.Select(s => s.Length).ToArray();
-        for (int b = 0; b < batch; b++) if (lengths[b] == 0) throw new ArgumentException($"Seq2Seq: source {b} of the batch has no tokens.");
-        int steps = lengths.Max();
-        var ids = new int[steps * batch];
         var penalty = new float[steps * batch];
         for (int b = 0; b < batch; b++)
-            for (int t = 0; t < steps; t++)
-            {
-                if (t >= lengths[b]) { penalty[t * batch + b] = -1e9f; continue; }
-                int id = sources[b][t];
-                if ((uint)id >= (uint)Config.SourceVocabulary) throw new ArgumentException($"Seq2Seq: source token id {id} is outside the vocabulary of {Config.SourceVocabulary}.");
-                ids[t * batch + b] = id;
-            }
+            for (int t = lengths[b]; t < steps; t++) penalty[t * batch + b] = -1e9f;
         var encoded = encoder.Forward(Drop.Apply(sourceEmbedding.Forward(ids, steps, batch)), lengths: lengths);
         int directions = Config.Bidirectional ? 2 : 1;
         var hidden = new Tensor[Config.NumLayers];
