@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Recur.Cli;
+using Recur.Serialization;
 using Recur.Training;
 
 namespace Recur.Tests.Cli;
@@ -129,17 +130,24 @@ public sealed class RunSafetyTests : IDisposable
 
     static string Cli => Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Recur.Cli.exe" : "Recur.Cli");
 
-    /// <summary>Starts the CLI on a run long enough to be stopped part way; returns once it has taken some steps.</summary>
-    static Process StartLongRun(string run, params string[] more)
+    const int LongEpochs = 150; // 600 steps of 4 batches an epoch: about a second of training
+
+    static readonly string[] LongRunOptions = ["--hidden", "4", "--log-every", "5", "--validate-every", "20"];
+
+    /// <summary>
+    /// Starts the CLI on a run long enough to be stopped part way; with <paramref name="waitForStep"/>, returns once it
+    /// has logged that step (so a checkpoint exists), else at once.
+    /// </summary>
+    static Process StartLongRun(string run, int? waitForStep, params string[] more)
     {
         var info = new ProcessStartInfo(Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in Adding(run, 500, ["--log-every", "5", "--validate-every", "20", .. more])) info.ArgumentList.Add(a);
+        foreach (var a in Adding(run, LongEpochs, [.. LongRunOptions, .. more])) info.ArgumentList.Add(a);
         var process = Process.Start(info)!;
         process.ErrorDataReceived += (_, _) => { };
         process.BeginErrorReadLine();
-        // wait for a training record past the first validation, so a checkpoint exists; then keep draining the output
-        while (process.StandardOutput.ReadLine() is { } line)
-            if (line.Contains("step 25/", StringComparison.Ordinal)) break;
+        if (waitForStep is int step)
+            while (process.StandardOutput.ReadLine() is { } line)
+                if (line.Contains($"step {step}/", StringComparison.Ordinal)) break;
         new Thread(() => process.StandardOutput.ReadToEnd()) { IsBackground = true }.Start();
         return process;
     }
@@ -150,32 +158,42 @@ public sealed class RunSafetyTests : IDisposable
         kill.WaitForExit();
     }
 
+    static Dictionary<string, float[]> Weights(string checkpoint) => SafeTensors.Load(
+        Path.Combine(Checkpoint.Resolve(checkpoint), Checkpoint.ModelFile)).ToDictionary(p => p.Key, p => p.Value.ToArray());
+
     [Fact]
-    public void SigtermSavesACheckpointAndSigkillThenResumeLogsEveryStepOnce()
+    public void SignalsAtRandomPointsLoseNothing()
     {
         if (!OperatingSystem.IsLinux() || !File.Exists(Cli)) return; // signals are a POSIX matter; the CLI is built beside the tests
-        string run = Path.Combine(folder, "signals");
-        using (var first = StartLongRun(run))
+        string straight = Path.Combine(folder, "straight"), run = Path.Combine(folder, "signals");
+        Assert.Equal(0, RecurCommand.Run(Adding(straight, LongEpochs, LongRunOptions)));
+
+        // SIGTERM is handled like Ctrl+C: the current step ends, last/ is saved, the exit code is 130
+        using (var first = StartLongRun(run, waitForStep: 25))
         {
             Signal(first, "TERM");
             Assert.True(first.WaitForExit(30_000), "the run did not stop after SIGTERM");
             Assert.Equal(130, first.ExitCode);
         }
         Checkpoint.Verify(Path.Combine(run, "last"));
-        long stoppedAt = MetricsLog.Read(Path.Combine(run, RunFolder.MetricsFile)).Max(e => e.Step);
-        Assert.True(stoppedAt >= 25);
+        Assert.True(MetricsLog.Read(Path.Combine(run, RunFolder.MetricsFile)).Max(e => e.Step) >= 25);
 
-        // SIGKILL gives no chance to save: the resumed run replays from the last checkpoint and logs those steps once
-        using (var second = StartLongRun(run, "--resume", Path.Combine(run, "last")))
+        // SIGKILL at random moments (inside steps, validations or checkpoint writes) gives no chance to save
+        var random = new Random(20261202);
+        for (int round = 0; round < 4; round++)
         {
-            Thread.Sleep(300);
-            second.Kill();
-            second.WaitForExit();
+            using var resumed = StartLongRun(run, waitForStep: null, "--resume", Path.Combine(run, "last"));
+            Thread.Sleep(150 + random.Next(600));
+            if (!resumed.HasExited) resumed.Kill();
+            resumed.WaitForExit();
         }
-        int epoch = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(
-            Path.Combine(Checkpoint.Resolve(Path.Combine(run, "last")), Checkpoint.TrainerFile)))!["epoch"]!.GetValue<int>();
-        Assert.Equal(0, RecurCommand.Run(Adding(run, epoch + 3, "--log-every", "5", "--validate-every", "20", "--resume",
-            Path.Combine(run, "last"))));
+        Assert.Equal(0, RecurCommand.Run(Adding(run, LongEpochs, [.. LongRunOptions, "--resume", Path.Combine(run, "last")])));
+
+        // nothing lost: the weights are those of the uninterrupted run, and every step is logged once, in order
+        var expected = Weights(Path.Combine(straight, "last"));
+        var actual = Weights(Path.Combine(run, "last"));
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, values) in expected) Assert.Equal(values, actual[name]);
         var entries = MetricsLog.Read(Path.Combine(run, RunFolder.MetricsFile));
         foreach (var kind in new[] { "train", "eval" })
         {
@@ -183,5 +201,7 @@ public sealed class RunSafetyTests : IDisposable
             Assert.Equal(steps.Distinct().Count(), steps.Count);
             Assert.Equal(steps.Order(), steps);
         }
+        Assert.Equal(MetricsLog.Read(Path.Combine(straight, RunFolder.MetricsFile)).Count(e => e.Type == "eval"),
+            entries.Count(e => e.Type == "eval"));
     }
 }
