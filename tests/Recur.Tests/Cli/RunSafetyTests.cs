@@ -107,6 +107,28 @@ public sealed class RunSafetyTests : IDisposable
     }
 
     [Fact]
+    public void ADivergingRunWithSkipNonFiniteEndsCleanlyAndNeverCallsInfinityTheBest()
+    {
+        string run = Path.Combine(folder, "diverge");
+        var output = new StringWriter();
+        var saved = Console.Out;
+        Console.SetOut(output);
+        int code;
+        try
+        {
+            (code, string error) = RunCapturingErrors(Adding(run, 3, "--hidden", "4", "--lr", "1e30", "--clip-norm", "0",
+                "--optimizer", "sgd", "--skip-non-finite"));
+            Assert.DoesNotContain("JSON", error);
+        }
+        finally { Console.SetOut(saved); }
+        Assert.Equal(0, code);
+        Assert.Contains("validation: loss Infinity", output.ToString());
+        Assert.DoesNotContain("(best)", output.ToString());
+        Assert.False(Directory.Exists(Path.Combine(run, "best")));
+        Assert.Contains("\"loss\":\"Infinity\"", File.ReadAllText(Path.Combine(run, RunFolder.MetricsFile)));
+    }
+
+    [Fact]
     public void TheLibraryTrainerRefusesAFolderWithAnEarlierRunToo()
     {
         string run = Path.Combine(folder, "lib");
