@@ -26,6 +26,7 @@ public sealed class ReadmeExampleTests
     }
 
     [Fact]
+    [Trait("Category", "slow")] // learns to a threshold
     public void TheExampleLearnsTheAddingProblem()
     {
         var output = new StringWriter();

@@ -7,6 +7,7 @@ using Recur.Training;
 
 namespace Recur.Tests.Classification;
 
+[Collection("cli")]
 public sealed class ClassificationTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-classify-").FullName;

@@ -4,6 +4,7 @@ using Recur.Tests.Figures;
 
 namespace Recur.Tests.Cli;
 
+[Collection("cli")]
 public sealed class HopfieldCommandTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-hopfield-cli-").FullName;

@@ -5,7 +5,7 @@ using Recur.Training;
 namespace Recur.Tests.Cli;
 
 /// <summary>`recur inspect` end to end on tiny sizes: exit codes, and figures that are valid files with the expected series.</summary>
-[Collection("console")]
+[Collection("cli")]
 public sealed class InspectCommandTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-inspect-").FullName;
@@ -112,6 +112,7 @@ public sealed class MetricsLogTests : IDisposable
 }
 
 /// <summary>`recur demo` on a tiny budget: the table runs and both kinds of figure are written with every series.</summary>
+[Collection("cli")]
 public sealed class DemoCommandTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-demo-").FullName;
@@ -134,6 +135,7 @@ public sealed class DemoCommandTests : IDisposable
 }
 
 /// <summary>`recur task smnist` on a few digits of the shared MNIST copy, permuted, then inspected.</summary>
+[Collection("cli")]
 public sealed class SmnistCommandTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-smnist-").FullName;

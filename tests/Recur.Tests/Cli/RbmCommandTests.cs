@@ -4,6 +4,7 @@ using Recur.Tests.Figures;
 
 namespace Recur.Tests.Cli;
 
+[Collection("cli")]
 public sealed class RbmCommandTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-rbm-cli-").FullName;

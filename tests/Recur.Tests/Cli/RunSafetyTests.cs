@@ -6,7 +6,7 @@ using Recur.Training;
 namespace Recur.Tests.Cli;
 
 /// <summary>A run is never lost: an existing run folder is refused, signals save a checkpoint, resuming logs once.</summary>
-[Collection("console")]
+[Collection("cli")]
 public sealed class RunSafetyTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-safety-").FullName;
@@ -184,6 +184,7 @@ public sealed class RunSafetyTests : IDisposable
         Path.Combine(Checkpoint.Resolve(checkpoint), Checkpoint.ModelFile)).ToDictionary(p => p.Key, p => p.Value.ToArray());
 
     [Fact]
+    [Trait("Category", "slow")] // learns to a threshold
     public void SignalsAtRandomPointsLoseNothing()
     {
         if (!OperatingSystem.IsLinux() || !File.Exists(Cli)) return; // signals are a POSIX matter; the CLI is built beside the tests

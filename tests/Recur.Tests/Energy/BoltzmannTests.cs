@@ -48,8 +48,15 @@ public sealed class RbmTests : IDisposable
     public void ExactPartitionFunctionAgreesWhicheverLayerIsEnumerated()
     {
         var wide = RandomMachine(6, 9, 2, 0.8f);   // enumerates the 6 visible units
-        var tall = RandomMachine(9, 6, 2, 0.8f);   // enumerates the 6 hidden units
-        // the same machine seen both ways: transpose tall into wide's orientation by brute force over all 2^15 states
+        var tall = RandomMachine(9, 6, 7, 0.8f);   // enumerates the 6 hidden units
+        // make tall the same machine as wide with its layers swapped: W_tall = W_wideᵀ, biases exchanged
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 9; j++) tall.Weights[j * 6 + i] = wide.Weights[i * 9 + j];
+        wide.HiddenBias.CopyTo(tall.VisibleBias, 0);
+        wide.VisibleBias.CopyTo(tall.HiddenBias, 0);
+        // binary units on both sides: Z does not depend on which layer is called visible
+        Assert.Equal(wide.ExactLogPartition(), tall.ExactLogPartition(), 1e-6);
+        // and each agrees with brute force over all 2^15 joint states
         foreach (var rbm in new[] { wide, tall })
         {
             double brute = 0;

@@ -4,6 +4,7 @@ using Recur.Training;
 
 namespace Recur.Tests.Forecasting;
 
+[Collection("cli")]
 public sealed class ForecastingTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-forecast-").FullName;

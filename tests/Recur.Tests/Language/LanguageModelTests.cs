@@ -7,6 +7,7 @@ using Recur.Training;
 
 namespace Recur.Tests.Language;
 
+[Collection("cli")]
 public sealed class LanguageModelTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-lm-").FullName;

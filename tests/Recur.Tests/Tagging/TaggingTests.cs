@@ -211,6 +211,7 @@ public sealed class TaggingTests
     [InlineData(true, true)]
     [InlineData(false, true)]
     [InlineData(true, false)]
+    [Trait("Category", "slow")] // learns to a threshold
     public void TheTaggerLearnsAToyNamedEntityTask(bool crf, bool chars)
     {
         var train = ToyNer(300, 1);
@@ -346,6 +347,7 @@ public sealed class TaggingTests
     }
 }
 
+[Collection("cli")]
 public sealed class HmmAndCommandTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-tag-").FullName;

@@ -101,6 +101,7 @@ public class SequenceTaskTests
     [Theory]
     [InlineData("lstm")]
     [InlineData("gru")]
+    [Trait("Category", "slow")] // learns to a threshold
     public void AShortAddingProblemIsLearnedWellBelowTheBaseline(string cell)
     {
         var data = new RandomGenerator(4);

@@ -7,6 +7,7 @@ using Recur.Translation;
 
 namespace Recur.Tests.Translation;
 
+[Collection("cli")]
 public sealed class TranslationTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("recur-translate-").FullName;
@@ -144,6 +145,7 @@ public sealed class TranslationTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "slow")] // learns to a threshold
     public void AnAttentionModelLearnsToReverseSequences()
     {
         var random = new RandomGenerator(7);
