@@ -89,8 +89,7 @@ static class ClassifyCommand
         var valid = new Option<string?>("--valid") { Description = "Validation file or folder (chooses the best epoch)." };
         var textColumn = TextColumn();
         var labelColumn = LabelColumn();
-        var cell = new Option<string>("--cell") { Description = "lstm, gru or rnn.", DefaultValueFactory = _ => "lstm" };
-        cell.AcceptOnlyFromAmong("lstm", "gru", "rnn");
+        var cell = CellOption.Create();
         var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 128 };
         var hidden = new Option<int>("--hidden") { Description = "Encoder units per direction.", DefaultValueFactory = _ => 128 };
         var layers = new Option<int>("--layers") { Description = "Stacked encoder layers.", DefaultValueFactory = _ => 1 };

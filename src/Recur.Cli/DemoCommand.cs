@@ -5,6 +5,7 @@ using Recur.Cli.Training;
 using Recur.Figures;
 using Recur.Kernels;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Tasks;
 using Recur.Training;
@@ -27,7 +28,7 @@ static class DemoCommand
     {
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data and shuffling.", DefaultValueFactory = _ => 1 };
         var lengths = new Option<string>("--lengths") { Description = "Comma-separated sequence lengths T.", DefaultValueFactory = _ => "10,50,100,200" };
-        var cells = new Option<string>("--cells") { Description = "Comma-separated cells (rnn, irnn, lstm, gru).", DefaultValueFactory = _ => "rnn,lstm,gru" };
+        var cells = new Option<string>("--cells") { Description = $"Comma-separated cells ({string.Join(", ", RecurrentCells.Names)}).", DefaultValueFactory = _ => "rnn,lstm,gru" };
         var steps = new Option<int>("--steps")
         {
             Description = "Optimizer steps per cell and length (the same on every machine; the time is only printed).",
@@ -35,7 +36,7 @@ static class DemoCommand
         };
         var chrono = new Option<bool>("--chrono")
         {
-            Description = "Chrono-initialise the LSTM's gate biases for each length T (Tallec & Ollivier 2018); "
+            Description = "Chrono-initialise the LSTMs' gate biases for each length T (Tallec & Ollivier 2018); "
                 + "false: the usual forget-gate bias 1.",
             DefaultValueFactory = _ => true,
         };
@@ -79,7 +80,7 @@ static class DemoCommand
             + "the target is the sum of the two marked values.");
         AnsiConsole.MarkupLine($"Cells {string.Join(", ", cells)} with {hidden} units, Adam lr {lr}, batch {batch}, "
             + $"gradient norm clipped at 1, {steps} optimizer steps each, seed {seed}"
-            + (chrono && cells.Contains("lstm") ? "; LSTM gate biases chrono-initialised for T." : "."));
+            + (chrono && cells.Any(IsLstm) ? "; LSTM gate biases chrono-initialised for T." : "."));
         AnsiConsole.MarkupLine($"Baseline (always answer 1): MSE [yellow]{SyntheticTasks.AddingBaseline:F3}[/]. "
             + $"Solved: MSE < {Solved}.");
         var results = new Dictionary<(string, int), double>();
@@ -96,7 +97,7 @@ static class DemoCommand
             {
                 var run = Stopwatch.StartNew();
                 var config = new SequenceModelConfig(cell, 2, hidden, 1,
-                    ChronoMaxSteps: chrono && cell == "lstm" ? Math.Max(3, length) : 0);
+                    ChronoMaxSteps: chrono && IsLstm(cell) ? Math.Max(3, length) : 0);
                 var model = new SequenceModel(config, new RandomGenerator(seed));
                 var flowData = SyntheticTasks.Adding(new RandomGenerator(seed + 99), length, 32);
                 if (length == flowLength) flow.Add(($"{cell} initial", FirstNorms(model, flowData)));
@@ -167,6 +168,8 @@ static class DemoCommand
             + "recur inspect saliency --model run/best --show 4   [grey]# which input steps the answer depends on[/]");
         return 0;
     }
+
+    static bool IsLstm(string cell) => RecurrentCells.Mode(cell) == RecurrentMode.Lstm;
 
     /// <summary>MSE below which a run counts as having solved the adding problem.</summary>
     const double Solved = 0.01;

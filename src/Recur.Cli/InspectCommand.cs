@@ -38,7 +38,7 @@ static class InspectCommand
     sealed class SubjectOptions
     {
         public readonly Option<string[]> Models = new("--model") { Description = "Checkpoint or run folder(s) of `recur task` (repeatable). Without it, fresh models are inspected on the adding problem.", AllowMultipleArgumentsPerToken = true };
-        public readonly Option<string> Cells = new("--cells") { Description = "Comma-separated cells for fresh models (rnn, irnn, lstm, gru).", DefaultValueFactory = _ => "rnn,lstm,gru" };
+        public readonly Option<string> Cells = new("--cells") { Description = $"Comma-separated cells for fresh models ({string.Join(", ", Recur.Nn.Recurrent.RecurrentCells.Names)}).", DefaultValueFactory = _ => "rnn,lstm,gru" };
         public readonly Option<int> Length = new("--length") { Description = "Sequence length T of the adding problem for fresh models.", DefaultValueFactory = _ => 100 };
         public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units of fresh models.", DefaultValueFactory = _ => 64 };
         public readonly Option<int> Count = new("--count") { Description = "Sequences to run.", DefaultValueFactory = _ => 32 };

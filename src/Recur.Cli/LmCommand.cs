@@ -37,8 +37,7 @@ static class LmCommand
         tokenizer.AcceptOnlyFromAmong("char", "word", "bpe");
         var vocabSize = new Option<int>("--vocab-size") { Description = "BPE vocabulary size (special and byte tokens included).", DefaultValueFactory = _ => 2000 };
         var minFrequency = new Option<int>("--min-frequency") { Description = "Word tokenizer: words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
-        var cell = new Option<string>("--cell") { Description = "lstm, gru or rnn.", DefaultValueFactory = _ => "lstm" };
-        cell.AcceptOnlyFromAmong("lstm", "gru", "rnn");
+        var cell = CellOption.Create();
         var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 2 };
         var hidden = new Option<int>("--hidden") { Description = "Units per layer.", DefaultValueFactory = _ => 512 };
         var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 128 };

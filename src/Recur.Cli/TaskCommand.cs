@@ -1,3 +1,4 @@
+using Recur.Nn.Recurrent;
 using Recur.Kernels;
 using System.CommandLine;
 using Recur.Cli.Training;
@@ -27,8 +28,7 @@ static class TaskCommand
 
     static Command Verb(string name, string description, int defaultLength, int defaultEpochs, float defaultLr)
     {
-        var cell = new Option<string>("--cell") { Description = "rnn, irnn, lstm or gru.", DefaultValueFactory = _ => "lstm" };
-        cell.AcceptOnlyFromAmong(SequenceModelConfig.Cells);
+        var cell = CellOption.Create();
         var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => name == "smnist" ? 128 : 64 };
         var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 1 };
         var dropout = new Option<float>("--dropout") { Description = "Dropout between stacked layers and before the output layer.", DefaultValueFactory = _ => 0f };
@@ -59,8 +59,9 @@ static class TaskCommand
             if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (name is "adding" or "copy" && t < 2))
                 throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and --length at least 2.");
             if (r.GetValue(dropout) is < 0f or >= 1f) throw new UsageException($"--dropout must be in [0, 1), got {r.GetValue(dropout)}.");
-            if (r.GetValue(chrono) != 0 && (r.GetValue(chrono) < 3 || r.GetValue(cell) is not ("lstm" or "gru")))
-                throw new UsageException("--chrono needs --cell lstm or gru and a horizon of at least 3 steps.");
+            if (r.GetValue(chrono) != 0 && (r.GetValue(chrono) < 3
+                || RecurrentCells.Mode(r.GetValue(cell)!) is not (RecurrentMode.Lstm or RecurrentMode.Gru)))
+                throw new UsageException("--chrono needs an LSTM or GRU cell and a horizon of at least 3 steps.");
             var random = new RandomGenerator(s.Seed);
             var dataRandom = new RandomGenerator(s.Seed + 1);
             (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode, string Baseline) sets = name switch

@@ -68,8 +68,7 @@ static class TranslateCommand
         var data = new DataOptions();
         var attention = new Option<string>("--attention") { Description = "none, dot, general or additive.", DefaultValueFactory = _ => "general" };
         attention.AcceptOnlyFromAmong("none", "dot", "general", "additive");
-        var cell = new Option<string>("--cell") { Description = "lstm or gru.", DefaultValueFactory = _ => "lstm" };
-        cell.AcceptOnlyFromAmong("lstm", "gru");
+        var cell = CellOption.Create(only: ["lstm", "gru"], why: "the decoder runs single-step cells");
         var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 256 };
         var hidden = new Option<int>("--hidden") { Description = "Encoder units per direction (the decoder is as wide as the encoder output).", DefaultValueFactory = _ => 256 };
         var layers = new Option<int>("--layers") { Description = "Encoder and decoder layers.", DefaultValueFactory = _ => 1 };

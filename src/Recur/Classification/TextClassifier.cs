@@ -32,12 +32,9 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     bool Bidirectional = true, float Dropout = 0.5f, Pooling Pooling = Pooling.Max)
 {
     /// <summary>The encoder's configuration.</summary>
-    public RecurrentConfig Encoder => new(Cell switch
-    {
-        "lstm" => RecurrentMode.Lstm, "gru" => RecurrentMode.Gru, "rnn" => RecurrentMode.RnnTanh,
-        _ => throw new ArgumentException($"TextClassifier: cell '{Cell}' is not lstm, gru or rnn."),
-    }, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f, Bidirectional: Bidirectional,
-        ForgetGateBias: Cell == "lstm" ? 1f : null);
+    public RecurrentConfig Encoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell), EmbeddingSize, HiddenSize, NumLayers,
+        Dropout: NumLayers > 1 ? Dropout : 0f, Bidirectional: Bidirectional,
+        ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null));
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
     public JsonObject ToJson() => new()

@@ -24,11 +24,7 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
     {
         get
         {
-            var mode = Cell switch
-            {
-                "lstm" => RecurrentMode.Lstm, "gru" => RecurrentMode.Gru, "rnn" => RecurrentMode.RnnTanh,
-                _ => throw new ArgumentException($"LanguageModel: cell '{Cell}' is not lstm, gru or rnn."),
-            };
+            var mode = RecurrentCells.Mode(Cell);
             int projection = 0;
             if (TieWeights && HiddenSize != EmbeddingSize)
             {
@@ -36,7 +32,10 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
                     throw new ArgumentException($"LanguageModel: tied weights need hidden = embedding ({HiddenSize} ≠ {EmbeddingSize}); only an LSTM wider than its embedding can project down to it.");
                 projection = EmbeddingSize;
             }
-            return new RecurrentConfig(mode, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f, ProjSize: projection);
+            if (projection > 0 && Cell != "lstm")
+                throw new ArgumentException($"LanguageModel: tied weights with hidden ≠ embedding need a plain lstm (a projection), not {Cell}.");
+            return RecurrentCells.Configure(Cell,
+                new RecurrentConfig(mode, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f, ProjSize: projection));
         }
     }
 

@@ -13,19 +13,24 @@ namespace Recur.Nn;
 public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenSize, int OutputSize, int NumLayers = 1,
     bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0)
 {
-    /// <summary>The cell names <see cref="Cell"/> accepts.</summary>
-    public static readonly string[] Cells = ["rnn", "irnn", "lstm", "gru"];
+    /// <summary>The cell names <see cref="Cell"/> accepts (<see cref="RecurrentCells.Names"/>).</summary>
+    public static IReadOnlyList<string> Cells => RecurrentCells.Names;
 
-    /// <summary>The recurrent stack's configuration.</summary>
-    public RecurrentConfig Recurrent => Cell switch
+    /// <summary>
+    /// The recurrent stack's configuration: an LSTM starts with forget-gate bias 1 unless chrono-initialised; chrono
+    /// initialisation applies to the LSTMs and the GRU.
+    /// </summary>
+    public RecurrentConfig Recurrent
     {
-        "rnn" => new(RecurrentMode.RnnTanh, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional),
-        "irnn" => new(RecurrentMode.RnnRelu, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional, Init: RecurrentInit.Identity),
-        "lstm" => new(RecurrentMode.Lstm, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional,
-            ForgetGateBias: ChronoMaxSteps > 0 ? null : 1f, ChronoMaxSteps: ChronoMaxSteps),
-        "gru" => new(RecurrentMode.Gru, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional, ChronoMaxSteps: ChronoMaxSteps),
-        _ => throw new ArgumentException($"unknown cell '{Cell}'; expected one of {string.Join(", ", Cells)}."),
-    };
+        get
+        {
+            var mode = RecurrentCells.Mode(Cell);
+            int chrono = mode is RecurrentMode.Lstm or RecurrentMode.Gru ? ChronoMaxSteps : 0;
+            var config = new RecurrentConfig(mode, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional,
+                ForgetGateBias: mode == RecurrentMode.Lstm && chrono == 0 ? 1f : null, ChronoMaxSteps: chrono);
+            return RecurrentCells.Configure(Cell, config);
+        }
+    }
 
     /// <summary>The configuration as written to <c>config.json</c>.</summary>
     public JsonObject ToJson() => new()

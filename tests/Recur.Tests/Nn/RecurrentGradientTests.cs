@@ -34,6 +34,45 @@ public class RecurrentGradientTests
     }
 
     [Fact]
+    public void FusedPeepholeLstmStackWithLengthsAndStates() =>
+        CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, Peephole: true), steps: 4,
+            batch: 3, lengths: [4, 2, 3], initialStates: true);
+
+    [Fact]
+    public void FusedPeepholeLstmMatchesTheTapeComposedLayer()
+    {
+        var random = new RandomGenerator(5);
+        var composed = new LstmVariantLayer(3, 5, random, peephole: true);
+        var fused = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 5, Peephole: true), random);
+        var weights = composed.StateDict();
+        fused.LoadStateDict(weights.ToDictionary(p => p.Key + "_l0", p => p.Value.Clone())); // PyTorch's layer suffix
+        var input = Tensor.RandomNormal(random, [6, 2, 3]);
+        var x1 = input.Clone();
+        var x2 = input.Clone();
+        x1.RequiresGrad = x2.RequiresGrad = true;
+        var (expected, state) = composed.Forward(x1);
+        var actual = fused.Forward(x2);
+        Close(expected, actual.Output);
+        Close(state[0], actual.HiddenState.Select(0, 0));
+        Close(state[1], actual.CellState!.Select(0, 0));
+        var projection = Tensor.RandomUniform(random, [6, 2, 5], -1f, 1f);
+        ((expected * projection).Sum() + state[1].Sum()).Backward();
+        ((actual.Output * projection).Sum() + actual.CellState!.Sum()).Backward();
+        Close(x1.Grad!, x2.Grad!);
+        var fusedParameters = fused.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
+        foreach (var (name, parameter) in composed.NamedParameters())
+            Close(parameter.Grad!, fusedParameters[name + "_l0"].Grad!);
+    }
+
+    static void Close(Tensor expected, Tensor actual)
+    {
+        Assert.Equal(expected.ShapeArray(), actual.ShapeArray());
+        var e = expected.ToArray();
+        var a = actual.ToArray();
+        for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f + 1e-5f * Math.Abs(e[i]), $"[{i}]: {e[i]} vs {a[i]}");
+    }
+
+    [Fact]
     public void ProjectedLstmStackWithLengthsAndStates() =>
         CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, ProjSize: 2), steps: 4, batch: 3,
             lengths: [4, 2, 3], initialStates: true);

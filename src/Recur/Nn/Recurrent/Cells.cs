@@ -13,13 +13,19 @@ internal interface IRecurrentCell
     static abstract int Gates { get; }
     static abstract bool SeparateRecurrent { get; }
     static abstract bool HasCellState { get; }
-    static abstract void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch);
+    static abstract void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra);
     /// <summary>
     /// From dh (and dc, replaced by dc_{t−1}) fills the pre-activation gradients and the direct part of dh_{t−1}.
     /// <c>dgi</c> may alias <c>gates</c> and <c>dgh</c> may alias <c>gh</c>: each element is read before it is written.
+    /// <c>extra</c> holds the cell's own per-unit weights (peepholes), <c>dExtra</c> accumulates their gradient.
     /// </summary>
     static abstract void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch);
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra);
+
+    /// <summary>Per-unit weights of the cell's own beyond W_ih, W_hh and the biases: that many blocks of H.</summary>
+    static virtual int ExtraBlocks => 0;
 }
 
 /// <summary>Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh).</summary>
@@ -29,14 +35,16 @@ internal readonly struct TanhCell : IRecurrentCell
     public static bool SeparateRecurrent => false;
     public static bool HasCellState => false;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Tanh(gi, h);
         h.CopyTo(gi);
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         // dgi = dh ⊙ (1 − h²), vectorised; the gates are read into scratch before dgi (which may alias them) is written
         int n = dh.Length;
@@ -55,14 +63,16 @@ internal readonly struct ReluCell : IRecurrentCell
     public static bool SeparateRecurrent => false;
     public static bool HasCellState => false;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Max(gi, 0f, h);
         h.CopyTo(gi);
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         for (int j = 0; j < dh.Length; j++) dgi[j] = gates[j] > 0f ? dh[j] : 0f;
         dhPrev.Clear();
@@ -79,7 +89,8 @@ internal readonly struct LstmCell : IRecurrentCell
     public static bool SeparateRecurrent => false;
     public static bool HasCellState => true;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
         TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
@@ -94,7 +105,8 @@ internal readonly struct LstmCell : IRecurrentCell
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         int n = dh.Length;
         var tanhC = scratch[..n];
@@ -123,7 +135,8 @@ internal readonly struct GruCell : IRecurrentCell
     public static bool SeparateRecurrent => true;
     public static bool HasCellState => false;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch)
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
         var rz = gi[..(2 * n)];
@@ -136,7 +149,8 @@ internal readonly struct GruCell : IRecurrentCell
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch)
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         int n = dh.Length;
         for (int j = 0; j < n; j++)
@@ -149,5 +163,63 @@ internal readonly struct GruCell : IRecurrentCell
             dgh[j] = dr; dgh[n + j] = dz; dgh[2 * n + j] = dCandidate * r;
             dhPrev[j] = dh[j] * z;
         }
+    }
+}
+
+/// <summary>
+/// LSTM with diagonal peephole connections (Gers &amp; Schmidhuber 2000), gate order i, f, g, o:
+/// i = σ(a_i + w_ci ⊙ c_{t−1}), f = σ(a_f + w_cf ⊙ c_{t−1}), g = tanh(a_g), c_t = f ⊙ c_{t−1} + i ⊙ g,
+/// o = σ(a_o + w_co ⊙ c_t), h_t = o ⊙ tanh(c_t), where a = W_ih x_t + b_ih + W_hh h_{t−1} + b_hh. The extra weights are
+/// [w_ci, w_cf, w_co], three blocks of H.
+/// </summary>
+internal readonly struct PeepholeLstmCell : IRecurrentCell
+{
+    public static int Gates => 4;
+    public static bool SeparateRecurrent => false;
+    public static bool HasCellState => true;
+    public static int ExtraBlocks => 3;
+
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+    {
+        int n = h.Length;
+        var i = gi[..n]; var f = gi.Slice(n, n); var g = gi.Slice(2 * n, n); var o = gi.Slice(3 * n, n);
+        TensorPrimitives.MultiplyAdd(extra[..n], cPrev, i, i);
+        TensorPrimitives.MultiplyAdd(extra.Slice(n, n), cPrev, f, f);
+        TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
+        TensorPrimitives.Tanh(g, g);
+        TensorPrimitives.Multiply(f, cPrev, c);
+        TensorPrimitives.MultiplyAdd(i, g, c, c);
+        TensorPrimitives.MultiplyAdd(extra.Slice(2 * n, n), c, o, o);
+        TensorPrimitives.Sigmoid(o, o);
+        var tanhC = scratch[..n];
+        TensorPrimitives.Tanh(c, tanhC);
+        TensorPrimitives.Multiply(o, tanhC, h);
+    }
+
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+    {
+        int n = dh.Length;
+        var tanhC = scratch[..n];
+        TensorPrimitives.Tanh(c, tanhC);
+        for (int j = 0; j < n; j++)
+        {
+            float i = gates[j], f = gates[n + j], g = gates[2 * n + j], o = gates[3 * n + j];
+            float dPreO = dh[j] * tanhC[j] * o * (1f - o);
+            float dcTotal = dc[j] + dh[j] * o * (1f - tanhC[j] * tanhC[j]) + dPreO * extra[2 * n + j];
+            float dPreI = dcTotal * g * i * (1f - i);
+            float dPreF = dcTotal * cPrev[j] * f * (1f - f);
+            dgi[j] = dPreI;
+            dgi[n + j] = dPreF;
+            dgi[2 * n + j] = dcTotal * i * (1f - g * g);
+            dgi[3 * n + j] = dPreO;
+            dc[j] = dcTotal * f + dPreI * extra[j] + dPreF * extra[n + j];
+            dExtra[j] += dPreI * cPrev[j];
+            dExtra[n + j] += dPreF * cPrev[j];
+            dExtra[2 * n + j] += dPreO * c[j];
+        }
+        dhPrev.Clear();
     }
 }

@@ -30,13 +30,20 @@ internal static class RecurrentKernel
         public void Dispose() => restore();
     }
 
-    /// <summary>Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see cref="IRecurrentProbe"/>.</summary>
+    /// <summary>
+    /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open
+    /// <see cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a
+    /// peephole LSTM.
+    /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse)
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null)
     {
         var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
+        if (peepholes != null && mode != RecurrentMode.Lstm) throw new ArgumentException($"{mode}: peepholes belong to an LSTM.");
         return mode switch
         {
+            RecurrentMode.Lstm when peepholes != null =>
+                Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, peepholes),
             RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
             RecurrentMode.Gru => Run<GruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
             RecurrentMode.RnnRelu => Run<ReluCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
@@ -50,14 +57,21 @@ internal static class RecurrentKernel
     /// for cells without one). Callers slice it; gradients of all three parts flow back through this one node.
     /// </summary>
     static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record) where TCell : struct, IRecurrentCell
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record, Tensor[]? extras = null)
+        where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
         int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;
         int rowsAll = steps * batch;
+        extras ??= [];
+        if (extras.Length != TCell.ExtraBlocks || extras.Any(e => e.Length != hidden))
+            throw new ArgumentException($"{typeof(TCell).Name}: expects {TCell.ExtraBlocks} extra weight vectors of {hidden}.");
+        // the cell's own per-unit weights, side by side: read by every step, their gradient summed over all of them
+        var extra = new float[TCell.ExtraBlocks * hidden];
+        for (int k = 0; k < extras.Length; k++) extras[k].Span.CopyTo(extra.AsSpan(k * hidden, hidden));
 
         Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
-            .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh]];
+            .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh], .. extras];
         bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
 
         // Training keeps the gates and the states fed into each step for the backward; inference keeps nothing and
@@ -127,7 +141,7 @@ internal static class RecurrentKernel
                             continue; // output stays 0
                         }
                         TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
-                            hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch);
+                            hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch, extra);
                         h.CopyTo(outputs.Slice((outputRow + b) * hidden, hidden));
                         if (gateRecord != null) gi.Slice((at + b) * gateWidth, gateWidth).CopyTo(gateRecord.AsSpan((outputRow + b) * gateWidth, gateWidth));
                     }
@@ -171,6 +185,7 @@ internal static class RecurrentKernel
             var dc = TCell.HasCellState ? g.Slice((steps + 1) * batch * hidden, batch * hidden).ToArray() : new float[batch * hidden];
             var dhNext = new float[batch * hidden];
             var dhTotal = new float[hidden];
+            var dExtra = new float[extra.Length];
             using (var recurrent = Gemm.Pack(false, gateWidth, hidden, weightHh.Span, hidden))
             {
                 for (int s = steps - 1; s >= 0; s--)
@@ -203,7 +218,7 @@ internal static class RecurrentKernel
                         TCell.Backward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
                             hPrev.Slice(row, hidden), TCell.HasCellState ? cPrev.Slice(row, hidden) : default, cAfter, default,
                             dhTotal, dc.AsSpan(b * hidden, hidden), dgi.Slice((at + b) * gateWidth, gateWidth),
-                            dgh.Slice((at + b) * gateWidth, gateWidth), dhPrevRow, scratch);
+                            dgh.Slice((at + b) * gateWidth, gateWidth), dhPrevRow, scratch, extra, dExtra);
                     }
                     if (record != null && active > 0) record.GradientNorms[t] /= active;
                     // dh_{t−1} = direct part + dgh_t·W_hh (rows past their length have dgh = 0)
@@ -226,6 +241,8 @@ internal static class RecurrentKernel
                     weightHh.GradSpan(), hidden, accumulate: true);
             if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
             if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
+            for (int k = 0; k < extras.Length; k++)
+                if (extras[k].RequiresGrad) extras[k].AccumulateGrad(dExtra.AsSpan(k * hidden, hidden));
             if (record != null) record.HasGradients = true;
             Release();
         });

@@ -40,12 +40,14 @@ public enum RecurrentInit
 /// <see cref="ChronoMaxSteps"/> (LSTM or GRU; 0 turns it off) is chrono initialisation (Tallec &amp; Ollivier 2018) for
 /// dependencies up to that many steps: each unit's forget-gate bias (the GRU's update-gate bias z, which keeps the old
 /// state) is log u with u uniform in [1, ChronoMaxSteps − 1], so the units' memory times spread over that range, and
-/// the LSTM's input-gate bias is its negative.
+/// the LSTM's input-gate bias is its negative. <see cref="Peephole"/> (LSTM only, not with a projection) adds diagonal
+/// peephole weights <c>weight_ci</c>, <c>weight_cf</c> and <c>weight_co</c> (Gers &amp; Schmidhuber 2000), run by the
+/// same fused kernel.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
-    bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0)
+    bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -58,6 +60,8 @@ public sealed record RecurrentConfig(
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
         if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || !Bias || ForgetGateBias != null))
             throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
+        if (Peephole && (Mode != RecurrentMode.Lstm || ProjSize > 0))
+            throw new ArgumentException($"RecurrentConfig: peepholes need an LSTM without a projection; got {Mode}, projSize {ProjSize}.");
         if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
             throw new ArgumentException($"RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in PyTorch; got {ProjSize} for {Mode} with hidden {HiddenSize}.");
     }
@@ -89,6 +93,7 @@ public class RecurrentLayer : Module
 {
     readonly Tensor[][] weights; // [layer·D + direction] → weight_ih, weight_hh, bias_ih?, bias_hh?
     readonly Tensor?[] projections; // [layer·D + direction] → weight_hr, when projecting
+    readonly Tensor[]?[] peepholes; // [layer·D + direction] → weight_ci, weight_cf, weight_co, for a peephole LSTM
     readonly RandomGenerator dropoutRandom;
 
     /// <summary>The validated configuration.</summary>
@@ -104,6 +109,7 @@ public class RecurrentLayer : Module
         int width = config.OutputWidth;
         weights = new Tensor[config.NumLayers * config.Directions][];
         projections = new Tensor?[weights.Length];
+        peepholes = new Tensor[]?[weights.Length];
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             int inputSize = layer == 0 ? config.InputSize : width * config.Directions;
@@ -123,6 +129,9 @@ public class RecurrentLayer : Module
                 }
                 weights[layer * config.Directions + direction] = set.ToArray();
                 if (config.ProjSize > 0) projections[layer * config.Directions + direction] = RegisterParameter("weight_hr" + suffix, Uniform(width, hidden));
+                if (config.Peephole)
+                    peepholes[layer * config.Directions + direction] = new[] { "weight_ci", "weight_cf", "weight_co" }
+                        .Select(name => RegisterParameter(name + suffix, Uniform(hidden))).ToArray();
             }
         }
         dropoutRandom = RegisterRandom("dropout", random.Fork());
@@ -189,6 +198,8 @@ public class RecurrentLayer : Module
             }
             for (int i = 2; i < set.Length; i++) set[i].Zero();
         }
+        foreach (var set in peepholes)
+            foreach (var peephole in set ?? Array.Empty<Tensor>()) peephole.Zero(); // like the biases: the schemes start them at 0
         foreach (var projection in projections)
             if (projection != null) Nn.Init.XavierUniform(projection.Detach(), random);
     }
@@ -239,7 +250,8 @@ public class RecurrentLayer : Module
                     finalC.Add(cLast);
                     continue;
                 }
-                var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit, w[0], w[1], bi, bh, lengths, reverse);
+                var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit, w[0], w[1], bi, bh,
+                    lengths, reverse, peepholes[index]);
                 directionOutputs[direction] = packed.Slice(0, 0, steps);
                 finalH.Add(packed.Select(0, steps));
                 if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Recur.Nn.Recurrent;
+
+namespace Recur.Cli.Training;
+
+/// <summary>
+/// <c>--cell</c> for every verb, over the one vocabulary of <see cref="RecurrentCells"/>; a verb that can run only
+/// some cells says which, and a cell it cannot use is refused with the reason.
+/// </summary>
+static class CellOption
+{
+    public static Option<string> Create(string defaultCell = "lstm", IReadOnlyList<string>? only = null, string? why = null)
+    {
+        var accepted = only ?? RecurrentCells.Names;
+        var option = new Option<string>("--cell")
+        {
+            Description = $"Recurrent cell: {string.Join(", ", accepted)}"
+                + (only is null ? "." : $" ({why}; Recur's cells: {string.Join(", ", RecurrentCells.Names)})."),
+            DefaultValueFactory = _ => defaultCell,
+            HelpName = string.Join("|", accepted),
+        };
+        option.Validators.Add(result =>
+        {
+            string cell = result.GetValueOrDefault<string>() ?? "";
+            if (accepted.Contains(cell)) return;
+            result.AddError(RecurrentCells.NotYetFused.Contains(cell)
+                ? $"--cell {cell}: a library layer with no fused kernel yet, so no model can use it; fused cells: "
+                    + $"{string.Join(", ", RecurrentCells.Names)}."
+                : RecurrentCells.Names.Contains(cell)
+                    ? $"--cell {cell}: this verb runs {string.Join(", ", accepted)} only ({why})."
+                    : $"--cell {cell}: unknown; Recur's cells are {string.Join(", ", RecurrentCells.Names)}.");
+        });
+        return option;
+    }
+}

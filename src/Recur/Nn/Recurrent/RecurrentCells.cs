@@ -1,0 +1,49 @@
+namespace Recur.Nn.Recurrent;
+
+/// <summary>
+/// The one cell vocabulary of Recur: the names every model configuration (and every <c>--cell</c> option) accepts, and
+/// what each means for a <see cref="RecurrentLayer"/>. All of them run on the fused kernels.
+/// </summary>
+public static class RecurrentCells
+{
+    /// <summary>Every cell name, in the order help texts list them.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "lstm", "peephole-lstm", "gru"];
+
+    /// <summary>
+    /// Cells of the lectures that are library layers (<see cref="ChoGruLayer"/>, <see cref="LeakyRnnLayer"/>,
+    /// <see cref="JordanLayer"/>, <see cref="LayerNormRecurrentLayer"/>) but not yet fused, so no model configuration
+    /// takes them; naming one gives an error that says so.
+    /// </summary>
+    public static IReadOnlyList<string> NotYetFused { get; } = ["cho-gru", "leaky", "jordan", "ln-lstm", "ln-gru"];
+
+    /// <summary>One line for help texts: the names, separated by <c>|</c>.</summary>
+    public static string Choices => string.Join("|", Names);
+
+    /// <summary>Whether <paramref name="cell"/> keeps a cell state c besides h (the LSTMs).</summary>
+    public static bool HasCellState(string cell) => Mode(cell) == RecurrentMode.Lstm;
+
+    /// <summary>The fused kernel that runs <paramref name="cell"/>.</summary>
+    /// <exception cref="ArgumentException">Not one of <see cref="Names"/>.</exception>
+    public static RecurrentMode Mode(string cell) => cell switch
+    {
+        "rnn" => RecurrentMode.RnnTanh,
+        "relu-rnn" or "irnn" => RecurrentMode.RnnRelu,
+        "lstm" or "peephole-lstm" => RecurrentMode.Lstm,
+        "gru" => RecurrentMode.Gru,
+        _ when NotYetFused.Contains(cell) => throw new ArgumentException(
+            $"cell '{cell}' is a library layer that has no fused kernel yet, so models cannot use it; "
+            + $"fused cells: {string.Join(", ", Names)}."),
+        _ => throw new ArgumentException($"unknown cell '{cell}'; expected one of {string.Join(", ", Names)}."),
+    };
+
+    /// <summary>
+    /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name adds —
+    /// peepholes for <c>peephole-lstm</c>, the identity initialisation of Le et al. (2015) for <c>irnn</c>.
+    /// </summary>
+    public static RecurrentConfig Configure(string cell, RecurrentConfig config) => config with
+    {
+        Mode = Mode(cell),
+        Peephole = cell == "peephole-lstm",
+        Init = cell == "irnn" ? RecurrentInit.Identity : config.Init,
+    };
+}

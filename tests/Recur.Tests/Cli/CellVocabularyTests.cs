@@ -1,0 +1,64 @@
+using Recur.Cli;
+using Recur.Classification;
+using Recur.Language;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+using Recur.Training;
+
+namespace Recur.Tests.Cli;
+
+/// <summary>One cell vocabulary: every model configuration takes every fused cell; verbs refuse the others clearly.</summary>
+[Collection("cli")]
+public sealed class CellVocabularyTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-cells-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Fact]
+    public void EveryModelConfigurationBuildsEveryFusedCell()
+    {
+        foreach (string cell in RecurrentCells.Names)
+        {
+            var random = new RandomGenerator(1);
+            var sequence = new SequenceModel(new SequenceModelConfig(cell, 2, 4, 1, ChronoMaxSteps: 10), random);
+            var lm = new LanguageModel(new LanguageModelConfig(12, 4, 4, Cell: cell), random);
+            var classifier = new TextClassifier(new TextClassifierConfig(12, 4, 4, 2, Cell: cell), random);
+            bool peephole = cell == "peephole-lstm";
+            foreach (Module model in new Module[] { sequence, lm, classifier })
+                Assert.Equal(peephole, model.NamedParameters().Any(p => p.Name.Contains("weight_ci_l0", StringComparison.Ordinal)));
+            Assert.Equal(RecurrentCells.Mode(cell), sequence.Config.Recurrent.Mode);
+        }
+        Assert.Equal(RecurrentInit.Identity, new SequenceModelConfig("irnn", 2, 4, 1).Recurrent.Init);
+        Assert.Contains("no fused kernel yet", Assert.Throws<ArgumentException>(() => RecurrentCells.Mode("cho-gru")).Message);
+    }
+
+    [Fact]
+    public void APeepholeLstmTrainsFromTheCommandLineAndReloads()
+    {
+        string run = Path.Combine(folder, "peephole");
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", "peephole-lstm", "--chrono", "8", "--length", "8", "--epochs", "2",
+            "--train-size", "64", "--valid-size", "16", "--hidden", "4", "--batch", "16", "--threads", "1", "--out", run));
+        Assert.Contains(Recur.Serialization.SafeTensors.Load(Path.Combine(run, "best", Checkpoint.ModelFile)).Keys,
+            name => name.EndsWith("weight_co_l0", StringComparison.Ordinal));
+        Assert.Equal(0, RecurCommand.Run("inspect", "gradients", "--model", Path.Combine(run, "best"), "--count", "4",
+            "--out", Path.Combine(folder, "flow")));
+    }
+
+    [Theory]
+    [InlineData("task", "cho-gru", "no fused kernel yet")]
+    [InlineData("task", "elman", "unknown")]
+    [InlineData("translate", "peephole-lstm", "runs lstm, gru only")]
+    public void ACellAVerbCannotUseIsAUsageErrorThatSaysWhy(string verb, string cell, string expected)
+    {
+        string[] args = verb == "task"
+            ? ["task", "adding", "--cell", cell, "--out", Path.Combine(folder, "x")]
+            : ["translate", "train", "--pairs", "none.tsv", "--cell", cell, "--out", Path.Combine(folder, "x")];
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try { Assert.Equal(2, RecurCommand.Run(args)); }
+        finally { Console.SetError(saved); }
+        Assert.Contains(expected, error.ToString());
+    }
+}
