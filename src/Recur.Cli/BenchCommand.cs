@@ -26,11 +26,18 @@ static class BenchCommand
         var rnnSeconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
         var rnnJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
         var rnnMode = new Option<string?>("--mode") { Description = "Only the configurations of one cell: LSTM, GRU or RNN_TANH (no memory figure)." };
+        var rnnCells = new Option<string?>("--cell")
+        {
+            Description = "Comma-separated Recur cells to time against the plain LSTM at T=100 B=64 I=128 H=256 "
+                + $"({string.Join(", ", Recur.Nn.Recurrent.RecurrentCells.Names)}); no PyTorch peer.",
+        };
         var rnn = new Command("rnn", "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward.")
         {
-            rnnThreads, rnnSeconds, rnnJson, rnnMode,
+            rnnThreads, rnnSeconds, rnnJson, rnnMode, rnnCells,
         };
-        rnn.SetAction(r => RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnMode)));
+        rnn.SetAction(r => r.GetValue(rnnCells) is { } cellList
+            ? RnnBench.RunCells(cellList, r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson))
+            : RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnMode)));
         bench.Subcommands.Add(rnn);
 
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };

@@ -113,15 +113,83 @@ static class RnnBench
         return 0;
     }
 
+    sealed record CellRow(string Cell, double ForwardMs, double TrainMs, double ForwardVsLstm, double TrainVsLstm);
+
+    /// <summary>
+    /// <c>bench rnn --cell a,b</c>: each cell's fused layer at T=100 B=64 I=128 H=256 beside the plain LSTM's, timed in
+    /// the same run (best of repeated runs), as milliseconds per pass and as a ratio to the LSTM.
+    /// </summary>
+    public static int RunCells(string cellList, int threads, double minSeconds, bool json)
+    {
+        var cells = cellList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (string cell in cells)
+            if (!RecurrentCells.Names.Contains(cell))
+            {
+                Console.Error.WriteLine($"recur: --cell {cell} is not one of {string.Join(", ", RecurrentCells.Names)}.");
+                return 2;
+            }
+        using var threadLimit = Parallelism.Limit(threads);
+        var shape = new Config("LSTM", 100, 64, 128, 256);
+        (double Forward, double Train) Time(string cell) => Measure(shape, minSeconds,
+            RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, shape.Input, shape.Hidden)));
+        var lstm = Time("lstm");
+        var rows = cells.Select(cell =>
+        {
+            var (forward, train) = cell == "lstm" ? lstm : Time(cell);
+            return new CellRow(cell, Math.Round(forward * 1e3, 2), Math.Round(train * 1e3, 2), Math.Round(forward / lstm.Forward, 2),
+                Math.Round(train / lstm.Train, 2));
+        }).Prepend(new CellRow("lstm", Math.Round(lstm.Forward * 1e3, 2), Math.Round(lstm.Train * 1e3, 2), 1, 1))
+            .DistinctBy(r => r.Cell).ToList();
+        if (cells.Contains("peephole-lstm"))
+        {
+            // the same cell as recorded tape operations per step, what it ran as before it was fused
+            var composed = new LstmVariantLayer(shape.Input, shape.Hidden, new RandomGenerator(0), peephole: true);
+            var x = Tensor.RandomNormal(new RandomGenerator(1), [shape.Steps, shape.Batch, shape.Input]);
+            double forward = BestTime(() => { using var _ = GradMode.NoGrad(); composed.Forward(x); }, minSeconds);
+            var parameters = composed.Parameters();
+            double train = BestTime(() =>
+            {
+                foreach (var p in parameters) p.Grad = null;
+                composed.Forward(x).Output.Sum().Backward();
+            }, minSeconds);
+            rows.Add(new CellRow("peephole-lstm, tape-composed", Math.Round(forward * 1e3, 2), Math.Round(train * 1e3, 2),
+                Math.Round(forward / lstm.Forward, 2), Math.Round(train / lstm.Train, 2)));
+        }
+        string cpu = CpuModel();
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { cpu, threads, shape = shape.Label[5..], cells = rows },
+                new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        var table = new Table().Title($"T=100 B=64 I=128 H=256, {threads} threads, {Markup.Escape(cpu)}")
+            .AddColumns("cell", "forward ms", "forward+backward ms", "forward / lstm", "forward+backward / lstm");
+        foreach (var r in rows)
+            table.AddRow(r.Cell, $"{r.ForwardMs:F2}", $"{r.TrainMs:F2}", $"{r.ForwardVsLstm:F2}", $"{r.TrainVsLstm:F2}");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    /// <summary>The CPU model as the kernel reports it (Linux), for printing beside every figure.</summary>
+    internal static string CpuModel()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))
+                ?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        }
+        catch (IOException) { return "unknown CPU"; }
+    }
+
     static Row MakeRow(Config c, string pass, int threads, double seconds, double flops, double sequenceSteps, double? torchSeconds) =>
         new(c.Label, pass, threads, Math.Round(sequenceSteps / seconds), Math.Round(flops / seconds / 1e9, 1),
             torchSeconds is null ? null : Math.Round(sequenceSteps / torchSeconds.Value),
             torchSeconds is null ? null : Math.Round(torchSeconds.Value / seconds, 2));
 
-    static (double Forward, double Train) Measure(Config c, double minSeconds)
+    static (double Forward, double Train) Measure(Config c, double minSeconds, RecurrentConfig? config = null)
     {
         var random = new RandomGenerator(0);
-        var layer = new RecurrentLayer(new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
+        var layer = new RecurrentLayer(config ?? new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
         var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
         double forward = BestTime(() =>
         {

@@ -39,6 +39,35 @@ public class RecurrentGradientTests
             batch: 3, lengths: [4, 2, 3], initialStates: true);
 
     [Fact]
+    public void FusedLeakyRnnStackWithLengthsStatesAndLearntLeaks() =>
+        CheckLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 4, NumLayers: 2, Bidirectional: true, Leak: 0.4f, LearnLeak: true),
+            steps: 4, batch: 3, lengths: [4, 2, 3], initialStates: true);
+
+    [Fact]
+    public void FusedLeakyRnnMatchesTheTapeComposedLayer()
+    {
+        var random = new RandomGenerator(6);
+        var composed = new LeakyRnnLayer(3, 5, 0.6f, random);
+        var fused = new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 5, Leak: 0.6f), random);
+        fused.LoadStateDict(composed.StateDict().ToDictionary(p => p.Key + "_l0", p => p.Value.Clone()));
+        var input = Tensor.RandomNormal(random, [6, 2, 3]);
+        var x1 = input.Clone();
+        var x2 = input.Clone();
+        x1.RequiresGrad = x2.RequiresGrad = true;
+        var (expected, state) = composed.Forward(x1);
+        var actual = fused.Forward(x2);
+        Close(expected, actual.Output);
+        Close(state[0], actual.HiddenState.Select(0, 0));
+        var projection = Tensor.RandomUniform(random, [6, 2, 5], -1f, 1f);
+        (expected * projection).Sum().Backward();
+        (actual.Output * projection).Sum().Backward();
+        Close(x1.Grad!, x2.Grad!);
+        var fusedParameters = fused.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
+        foreach (var (name, parameter) in composed.NamedParameters())
+            Close(parameter.Grad!, fusedParameters[name + "_l0"].Grad!);
+    }
+
+    [Fact]
     public void FusedPeepholeLstmMatchesTheTapeComposedLayer()
     {
         var random = new RandomGenerator(5);

@@ -223,3 +223,35 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
         dhPrev.Clear();
     }
 }
+
+/// <summary>
+/// Leaky-integrator tanh units: h_t = α ⊙ h_{t−1} + (1 − α) ⊙ tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh), with a leak α
+/// per unit (the extra weights, one block of H; α = 0 is the Elman RNN). The saved gate is the tanh candidate.
+/// </summary>
+internal readonly struct LeakyTanhCell : IRecurrentCell
+{
+    public static int Gates => 1;
+    public static bool SeparateRecurrent => false;
+    public static bool HasCellState => false;
+    public static int ExtraBlocks => 1;
+
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+    {
+        TensorPrimitives.Tanh(gi, gi);
+        for (int j = 0; j < h.Length; j++) h[j] = gi[j] + extra[j] * (hPrev[j] - gi[j]);
+    }
+
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+    {
+        for (int j = 0; j < dh.Length; j++)
+        {
+            float candidate = gates[j], alpha = extra[j];
+            dExtra[j] += dh[j] * (hPrev[j] - candidate);
+            dhPrev[j] = dh[j] * alpha;
+            dgi[j] = dh[j] * (1f - alpha) * (1f - candidate * candidate);
+        }
+    }
+}

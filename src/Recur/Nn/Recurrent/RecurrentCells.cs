@@ -7,14 +7,17 @@ namespace Recur.Nn.Recurrent;
 public static class RecurrentCells
 {
     /// <summary>Every cell name, in the order help texts list them.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "lstm", "peephole-lstm", "gru"];
+    public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "leaky", "lstm", "peephole-lstm", "gru"];
+
+    /// <summary>Where the leak α of a <c>leaky</c> cell starts (each unit then learns its own).</summary>
+    public const float DefaultLeak = 0.5f;
 
     /// <summary>
-    /// Cells of the lectures that are library layers (<see cref="ChoGruLayer"/>, <see cref="LeakyRnnLayer"/>,
-    /// <see cref="JordanLayer"/>, <see cref="LayerNormRecurrentLayer"/>) but not yet fused, so no model configuration
-    /// takes them; naming one gives an error that says so.
+    /// Cells of the lectures that are library layers (<see cref="ChoGruLayer"/>, <see cref="JordanLayer"/>,
+    /// <see cref="LayerNormRecurrentLayer"/>) but not yet fused, so no model configuration takes them; naming one gives
+    /// an error that says so.
     /// </summary>
-    public static IReadOnlyList<string> NotYetFused { get; } = ["cho-gru", "leaky", "jordan", "ln-lstm", "ln-gru"];
+    public static IReadOnlyList<string> NotYetFused { get; } = ["cho-gru", "jordan", "ln-lstm", "ln-gru"];
 
     /// <summary>One line for help texts: the names, separated by <c>|</c>.</summary>
     public static string Choices => string.Join("|", Names);
@@ -26,7 +29,7 @@ public static class RecurrentCells
     /// <exception cref="ArgumentException">Not one of <see cref="Names"/>.</exception>
     public static RecurrentMode Mode(string cell) => cell switch
     {
-        "rnn" => RecurrentMode.RnnTanh,
+        "rnn" or "leaky" => RecurrentMode.RnnTanh,
         "relu-rnn" or "irnn" => RecurrentMode.RnnRelu,
         "lstm" or "peephole-lstm" => RecurrentMode.Lstm,
         "gru" => RecurrentMode.Gru,
@@ -38,12 +41,16 @@ public static class RecurrentCells
 
     /// <summary>
     /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name adds —
-    /// peepholes for <c>peephole-lstm</c>, the identity initialisation of Le et al. (2015) for <c>irnn</c>.
+    /// peepholes for <c>peephole-lstm</c>, the identity initialisation of Le et al. (2015) for <c>irnn</c>, a learnt
+    /// leak per unit for <c>leaky</c> (starting at the config's <see cref="RecurrentConfig.Leak"/>, or
+    /// <see cref="DefaultLeak"/>).
     /// </summary>
     public static RecurrentConfig Configure(string cell, RecurrentConfig config) => config with
     {
         Mode = Mode(cell),
         Peephole = cell == "peephole-lstm",
         Init = cell == "irnn" ? RecurrentInit.Identity : config.Init,
+        Leak = cell == "leaky" ? (config.Leak > 0f ? config.Leak : DefaultLeak) : 0f,
+        LearnLeak = cell == "leaky",
     };
 }

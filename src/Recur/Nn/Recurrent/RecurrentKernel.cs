@@ -33,15 +33,18 @@ internal static class RecurrentKernel
     /// <summary>
     /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open
     /// <see cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a
-    /// peephole LSTM.
+    /// peephole LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null)
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null)
     {
         var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
         if (peepholes != null && mode != RecurrentMode.Lstm) throw new ArgumentException($"{mode}: peepholes belong to an LSTM.");
+        if (leak != null && mode != RecurrentMode.RnnTanh) throw new ArgumentException($"{mode}: a leak belongs to a tanh RNN.");
         return mode switch
         {
+            RecurrentMode.RnnTanh when leak != null =>
+                Run<LeakyTanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, [leak]),
             RecurrentMode.Lstm when peepholes != null =>
                 Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, peepholes),
             RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),

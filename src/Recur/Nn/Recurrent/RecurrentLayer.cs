@@ -42,12 +42,14 @@ public enum RecurrentInit
 /// state) is log u with u uniform in [1, ChronoMaxSteps − 1], so the units' memory times spread over that range, and
 /// the LSTM's input-gate bias is its negative. <see cref="Peephole"/> (LSTM only, not with a projection) adds diagonal
 /// peephole weights <c>weight_ci</c>, <c>weight_cf</c> and <c>weight_co</c> (Gers &amp; Schmidhuber 2000), run by the
-/// same fused kernel.
+/// same fused kernel. <see cref="Leak"/> (tanh RNN only; 0 turns it off) makes the units leaky integrators,
+/// h_t = α h_{t−1} + (1 − α) tanh(…), starting every unit's α at that value; with <see cref="LearnLeak"/> each unit's α
+/// is a parameter <c>leak_l{k}</c> that training adjusts, otherwise it stays fixed.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
-    bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false)
+    bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f, bool LearnLeak = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -60,6 +62,9 @@ public sealed record RecurrentConfig(
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
         if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || !Bias || ForgetGateBias != null))
             throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
+        if (Leak != 0f && (Mode != RecurrentMode.RnnTanh || !(Leak > 0f && Leak < 1f)))
+            throw new ArgumentException($"RecurrentConfig: a leak needs a tanh RNN and α in (0, 1); got {Leak} for {Mode}.");
+        if (LearnLeak && Leak == 0f) throw new ArgumentException("RecurrentConfig: learnLeak needs a leak α to start from.");
         if (Peephole && (Mode != RecurrentMode.Lstm || ProjSize > 0))
             throw new ArgumentException($"RecurrentConfig: peepholes need an LSTM without a projection; got {Mode}, projSize {ProjSize}.");
         if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
@@ -94,6 +99,7 @@ public class RecurrentLayer : Module
     readonly Tensor[][] weights; // [layer·D + direction] → weight_ih, weight_hh, bias_ih?, bias_hh?
     readonly Tensor?[] projections; // [layer·D + direction] → weight_hr, when projecting
     readonly Tensor[]?[] peepholes; // [layer·D + direction] → weight_ci, weight_cf, weight_co, for a peephole LSTM
+    readonly Tensor?[] leaks; // [layer·D + direction] → α per unit, for a leaky tanh RNN (a parameter when learnt)
     readonly RandomGenerator dropoutRandom;
 
     /// <summary>The validated configuration.</summary>
@@ -110,6 +116,7 @@ public class RecurrentLayer : Module
         weights = new Tensor[config.NumLayers * config.Directions][];
         projections = new Tensor?[weights.Length];
         peepholes = new Tensor[]?[weights.Length];
+        leaks = new Tensor?[weights.Length];
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             int inputSize = layer == 0 ? config.InputSize : width * config.Directions;
@@ -129,6 +136,11 @@ public class RecurrentLayer : Module
                 }
                 weights[layer * config.Directions + direction] = set.ToArray();
                 if (config.ProjSize > 0) projections[layer * config.Directions + direction] = RegisterParameter("weight_hr" + suffix, Uniform(width, hidden));
+                if (config.Leak > 0f)
+                {
+                    var alpha = Tensor.Full(config.Leak, hidden);
+                    leaks[layer * config.Directions + direction] = config.LearnLeak ? RegisterParameter("leak" + suffix, alpha) : alpha;
+                }
                 if (config.Peephole)
                     peepholes[layer * config.Directions + direction] = new[] { "weight_ci", "weight_cf", "weight_co" }
                         .Select(name => RegisterParameter(name + suffix, Uniform(hidden))).ToArray();
@@ -251,7 +263,7 @@ public class RecurrentLayer : Module
                     continue;
                 }
                 var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit, w[0], w[1], bi, bh,
-                    lengths, reverse, peepholes[index]);
+                    lengths, reverse, peepholes[index], leaks[index]);
                 directionOutputs[direction] = packed.Slice(0, 0, steps);
                 finalH.Add(packed.Select(0, steps));
                 if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));
