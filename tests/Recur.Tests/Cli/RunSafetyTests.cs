@@ -52,6 +52,9 @@ public sealed class RunSafetyTests : IDisposable
     [InlineData("--no-such-option")]
     [InlineData("--hidden", "abc")]
     [InlineData("--hidden", "4", "--hidden", "5")]
+    [InlineData("--hidden", "0")]
+    [InlineData("--lr", "-1")]
+    [InlineData("--dropout", "1")]
     public void CommandLineMistakesExitWithTwoAndAOneLineMessage(params string[] mistake)
     {
         var (code, error) = RunCapturingErrors(Adding(Path.Combine(folder, "mistake"), 1, mistake));
@@ -126,6 +129,18 @@ public sealed class RunSafetyTests : IDisposable
         Assert.DoesNotContain("(best)", output.ToString());
         Assert.False(Directory.Exists(Path.Combine(run, "best")));
         Assert.Contains("\"loss\":\"Infinity\"", File.ReadAllText(Path.Combine(run, RunFolder.MetricsFile)));
+    }
+
+    [Theory]
+    [InlineData("lm", "train", "--text", "none.txt", "--hidden", "0")]
+    [InlineData("classify", "train", "--data", "none.csv", "--hidden", "0")]
+    [InlineData("tag", "train", "--train", "none.conll", "--hidden", "0")]
+    [InlineData("forecast", "train", "--csv", "none.csv", "--target", "v", "--hidden", "0")]
+    public void OutOfRangeNumbersGetTheSameUsageErrorInEveryVerb(params string[] args)
+    {
+        var (code, error) = RunCapturingErrors([.. args, "--out", Path.Combine(folder, "range")]);
+        Assert.Equal(2, code);
+        Assert.StartsWith("recur: --hidden must be a positive number, got 0.", error);
     }
 
     [Fact]
