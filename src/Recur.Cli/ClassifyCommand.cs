@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Recur.Cli.Data;
 using Recur.Classification;
+using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Kernels;
 using Recur.Optim;
@@ -146,8 +146,12 @@ static class ClassifyCommand
                 var task = new ClassificationTask(model, trainSet, validSet, s.Batch, new JsonObject { ["labels"] = new JsonArray(labels.Select(l => (JsonNode)l).ToArray()), ["lower_case"] = true });
                 var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
                 var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
-                var trainerOptions = TrainingOptions.CreateTrainerOptions(s, validSet is null ? "loss" : "accuracy", validSet is null ? MetricMode.Min : MetricMode.Max)
-                    with { Seed = s.Seed + (ulong)k, OutputDirectory = members == 1 ? s.Out : Path.Combine(s.Out, $"member-{k + 1}") };
+                var metric = validSet is null ? ("loss", MetricMode.Min) : ("accuracy", MetricMode.Max);
+                var trainerOptions = TrainingOptions.CreateTrainerOptions(s, metric.Item1, metric.Item2) with
+                {
+                    Seed = s.Seed + (ulong)k,
+                    OutputDirectory = members == 1 ? s.Out : Path.Combine(s.Out, $"member-{k + 1}"),
+                };
                 result = TrainingOptions.Run((observer, token) =>
                 {
                     var trainer = new Trainer<int[]>(task, optimizer, trainerOptions, schedule, observer);

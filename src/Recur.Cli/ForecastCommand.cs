@@ -1,7 +1,7 @@
-using Recur.Cli.Data;
 using System.CommandLine;
 using System.Globalization;
 using CsvHelper;
+using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Figures;
 using Recur.Forecasting;

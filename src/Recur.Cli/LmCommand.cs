@@ -1,8 +1,8 @@
-using Recur.Kernels;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Recur.Cli.Training;
+using Recur.Kernels;
 using Recur.Language;
 using Recur.Optim;
 using Recur.Text;

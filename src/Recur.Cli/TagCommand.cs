@@ -1,10 +1,10 @@
-using Recur.Kernels;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Recur.Cli.Training;
+using Recur.Kernels;
 using Recur.Optim;
 using Recur.Serialization;
 using Recur.Tagging;
@@ -33,7 +33,9 @@ static class TagCommand
 
     static TagScheme ParseScheme(string name) => name switch
     {
-        "iob1" => TagScheme.Iob1, "bio" or "iob2" => TagScheme.Bio, "bioes" or "iobes" => TagScheme.Bioes,
+        "iob1" => TagScheme.Iob1,
+        "bio" or "iob2" => TagScheme.Bio,
+        "bioes" or "iobes" => TagScheme.Bioes,
         _ => throw new UsageException($"unknown tag scheme '{name}' (iob1, bio, bioes)."),
     };
 

@@ -1,8 +1,8 @@
-using Recur.Nn.Recurrent;
-using Recur.Kernels;
 using System.CommandLine;
 using Recur.Cli.Training;
+using Recur.Kernels;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Tasks;
 using Recur.Training;

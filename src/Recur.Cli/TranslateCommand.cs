@@ -1,10 +1,10 @@
-using Recur.Kernels;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Recur.Cli.Training;
 using Recur.Figures;
+using Recur.Kernels;
 using Recur.Optim;
 using Recur.Serialization;
 using Recur.Training;

@@ -1,5 +1,5 @@
-using Recur.Kernels;
 using Recur.Autograd;
+using Recur.Kernels;
 
 namespace Recur.Language;
 

@@ -1,6 +1,6 @@
-using Recur.Kernels;
 using System.Text.Json.Nodes;
 using Recur.Autograd;
+using Recur.Kernels;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Text;
@@ -39,7 +39,8 @@ public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, i
     /// <summary>The recurrent mode of both sides.</summary>
     public RecurrentMode Mode => Cell switch
     {
-        "lstm" => RecurrentMode.Lstm, "gru" => RecurrentMode.Gru,
+        "lstm" => RecurrentMode.Lstm,
+        "gru" => RecurrentMode.Gru,
         _ => throw new ArgumentException($"Seq2Seq: cell '{Cell}' is not lstm or gru."),
     };
 
@@ -318,8 +319,11 @@ public sealed class Seq2Seq : Module
                 int rows = rowSentence.Length;
                 var encoded = all with
                 {
-                    Outputs = all.Outputs.IndexSelect(1, rowSentence), Keys = all.Keys?.IndexSelect(1, rowSentence), Penalty = all.Penalty.IndexSelect(1, rowSentence),
-                    Batch = rows, Lengths = rowSentence.Select(i => all.Lengths[i]).ToArray(),
+                    Outputs = all.Outputs.IndexSelect(1, rowSentence),
+                    Keys = all.Keys?.IndexSelect(1, rowSentence),
+                    Penalty = all.Penalty.IndexSelect(1, rowSentence),
+                    Batch = rows,
+                    Lengths = rowSentence.Select(i => all.Lengths[i]).ToArray(),
                 };
                 var previous = active.SelectMany(i => beams[i].Select(b => b.Tokens.Count == 0 ? Tokenizers.Bos : b.Tokens[^1])).ToArray();
                 (var top, var next, var weights) = Step(encoded, state, previous);

@@ -1,5 +1,5 @@
-using Recur.Cli;
 using Recur.Classification;
+using Recur.Cli;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;

@@ -22,8 +22,11 @@ public class RecurrentParityTests
             var config = c.GetProperty("config");
             var mode = config.GetProperty("mode").GetString() switch
             {
-                "RNN_TANH" => RecurrentMode.RnnTanh, "RNN_RELU" => RecurrentMode.RnnRelu,
-                "LSTM" => RecurrentMode.Lstm, "GRU" => RecurrentMode.Gru, var other => throw new InvalidDataException(other),
+                "RNN_TANH" => RecurrentMode.RnnTanh,
+                "RNN_RELU" => RecurrentMode.RnnRelu,
+                "LSTM" => RecurrentMode.Lstm,
+                "GRU" => RecurrentMode.Gru,
+                var other => throw new InvalidDataException(other),
             };
             var recurrentConfig = new RecurrentConfig(mode, config.GetProperty("input_size").GetInt32(), config.GetProperty("hidden_size").GetInt32(),
                 config.GetProperty("num_layers").GetInt32(), config.GetProperty("bias").GetBoolean(), config.GetProperty("batch_first").GetBoolean(),

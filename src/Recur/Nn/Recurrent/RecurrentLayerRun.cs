@@ -32,7 +32,10 @@ public static class RecurrentLayerRun
             string modeName = Get(root, "mode", source, e => e.GetString()) ?? throw new InvalidDataException($"{source}: 'mode' is required.");
             var mode = modeName switch
             {
-                "RNN_TANH" => RecurrentMode.RnnTanh, "RNN_RELU" => RecurrentMode.RnnRelu, "LSTM" => RecurrentMode.Lstm, "GRU" => RecurrentMode.Gru,
+                "RNN_TANH" => RecurrentMode.RnnTanh,
+                "RNN_RELU" => RecurrentMode.RnnRelu,
+                "LSTM" => RecurrentMode.Lstm,
+                "GRU" => RecurrentMode.Gru,
                 _ => throw new InvalidDataException($"{source}: mode '{modeName}' is not RNN_TANH, RNN_RELU, LSTM or GRU."),
             };
             int projSize = Get(root, "proj_size", source, e => e.GetInt32());
