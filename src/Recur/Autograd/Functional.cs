@@ -4,7 +4,7 @@ using Recur.Kernels;
 namespace Recur;
 
 /// <summary>Neural-network operations with parameters passed in: linear maps, embeddings, dropout, layer norm.</summary>
-public static class Functional
+public static partial class Functional
 {
     /// <summary>
     /// <c>y = x·Wᵀ + b</c> with PyTorch's layout: <paramref name="weight"/> is [out, in], <paramref name="bias"/> is

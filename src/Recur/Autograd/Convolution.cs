@@ -1,0 +1,193 @@
+using System.Numerics.Tensors;
+using Recur.Kernels;
+
+namespace Recur;
+
+/// <summary>Convolution and pooling, with PyTorch's layouts ([B, C, L] and [B, C, H, W]) and arguments.</summary>
+public static partial class Functional
+{
+    /// <summary>
+    /// 1-D convolution as <c>torch.nn.functional.conv1d</c>: <paramref name="input"/> [B, C_in, L],
+    /// <paramref name="weight"/> [C_out, C_in / groups, K], <paramref name="bias"/> [C_out] or null → [B, C_out, L_out]
+    /// with L_out = ⌊(L + 2·padding − dilation·(K − 1) − 1) / stride⌋ + 1. Lowered onto the packed GEMM (im2col).
+    /// </summary>
+    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1,
+        int groups = 1) => Conv1d(input, weight, bias, stride, (padding, padding), dilation, groups);
+
+    /// <summary>
+    /// 1-D convolution with its own left and right padding (zeros). <c>(dilation·(K − 1), 0)</c> makes it causal: output t
+    /// sees inputs up to t only, and L_out = L (see <see cref="CausalConv1d"/>).
+    /// </summary>
+    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias, int stride, (int Left, int Right) padding, int dilation,
+        int groups)
+    {
+        if (input.Rank != 3 || weight.Rank != 3)
+            throw new ArgumentException($"Conv1d: input {ShapeUtil.Format(input.Shape)} must be [B, C, L] and weight "
+                + $"{ShapeUtil.Format(weight.Shape)} [C_out, C_in/groups, K].");
+        int b = input.Size(0), c = input.Size(1), l = input.Size(2);
+        var output = Conv2dCore(input.Reshape(b, c, 1, l), weight.Reshape(weight.Size(0), weight.Size(1), 1, weight.Size(2)), bias,
+            (1, stride), (0, 0, padding.Left, padding.Right), (1, dilation), groups, "Conv1d");
+        return output.Reshape(b, output.Size(1), output.Size(3));
+    }
+
+    /// <summary>
+    /// Causal dilated 1-D convolution (WaveNet): zeros on the left only, dilation·(K − 1) of them, so output t depends
+    /// on inputs t, t − d, …, t − d·(K − 1) and the length is kept.
+    /// </summary>
+    public static Tensor CausalConv1d(Tensor input, Tensor weight, Tensor? bias = null, int dilation = 1) =>
+        Conv1d(input, weight, bias, 1, (dilation * (weight.Rank == 3 ? weight.Size(2) - 1 : 0), 0), dilation, 1);
+
+    /// <summary>
+    /// 2-D convolution as <c>torch.nn.functional.conv2d</c>: <paramref name="input"/> [B, C_in, H, W],
+    /// <paramref name="weight"/> [C_out, C_in / groups, KH, KW], <paramref name="bias"/> [C_out] or null →
+    /// [B, C_out, H_out, W_out]. Stride, padding and dilation are (height, width).
+    /// </summary>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, (int H, int W)? stride = null,
+        (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1)
+    {
+        var (ph, pw) = padding ?? (0, 0);
+        return Conv2dCore(input, weight, bias, stride ?? (1, 1), (ph, ph, pw, pw), dilation ?? (1, 1), groups, "Conv2d");
+    }
+
+    static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int Top, int Bottom, int Left, int Right) pad,
+        (int H, int W) dilation, int groups, string op)
+    {
+        if (input.Rank != 4 || weight.Rank != 4)
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} and weight {ShapeUtil.Format(weight.Shape)} have the wrong rank.");
+        int batch = input.Size(0), channels = input.Size(1), height = input.Size(2), width = input.Size(3);
+        int outChannels = weight.Size(0), groupChannels = weight.Size(1), kh = weight.Size(2), kw = weight.Size(3);
+        if (groups < 1 || channels % groups != 0 || outChannels % groups != 0 || groupChannels != channels / groups)
+            throw new ArgumentException($"{op}: weight {ShapeUtil.Format(weight.Shape)} does not fit input {ShapeUtil.Format(input.Shape)} "
+                + $"with groups = {groups} (C_in and C_out must divide by groups; weight dim 1 = C_in/groups).");
+        if (stride.H < 1 || stride.W < 1 || dilation.H < 1 || dilation.W < 1 || pad.Top < 0 || pad.Bottom < 0 || pad.Left < 0 || pad.Right < 0)
+            throw new ArgumentException($"{op}: stride and dilation must be positive and padding non-negative.");
+        if (bias != null && (bias.Rank != 1 || bias.Length != outChannels))
+            throw new ArgumentException($"{op}: bias {ShapeUtil.Format(bias.Shape)} does not match {outChannels} output channels.");
+        int spanH = height + pad.Top + pad.Bottom - dilation.H * (kh - 1) - 1;
+        int spanW = width + pad.Left + pad.Right - dilation.W * (kw - 1) - 1;
+        int outH = spanH / stride.H + 1, outW = spanW / stride.W + 1;
+        if (spanH < 0 || spanW < 0)
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} is smaller than the dilated kernel "
+                + $"{ShapeUtil.Format(weight.Shape)} after padding.");
+        var geometry = new ConvGeometry(groupChannels, height, width, kh, kw, outH, outW, stride, (pad.Top, pad.Left), dilation);
+        int outGroup = outChannels / groups, patch = geometry.Patch, pixels = outH * outW;
+        var output = Tensor.Zeros(batch, outChannels, outH, outW);
+        var cols = PinnedPool.Rent(patch * pixels);
+        try
+        {
+            for (int b = 0; b < batch; b++)
+                for (int g = 0; g < groups; g++)
+                {
+                    var columns = cols.AsSpan(patch * pixels);
+                    geometry.ToColumns(input.Span.Slice((b * channels + g * groupChannels) * height * width, groupChannels * height * width), columns);
+                    Gemm.Multiply(false, false, outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch, outGroup * patch), patch,
+                        columns, pixels, output.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels), pixels);
+                }
+        }
+        finally { PinnedPool.Return(cols); }
+        if (bias != null)
+            for (int b = 0; b < batch; b++)
+                for (int o = 0; o < outChannels; o++)
+                    TensorPrimitives.Add(output.Span.Slice((b * outChannels + o) * pixels, pixels), bias.Span[o], output.Span.Slice((b * outChannels + o) * pixels, pixels));
+        Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
+        return Tensor.Result(output, inputs, grad =>
+        {
+            var dy = grad.Span;
+            var buffer = PinnedPool.Rent(patch * pixels);
+            try
+            {
+                for (int b = 0; b < batch; b++)
+                    for (int g = 0; g < groups; g++)
+                    {
+                        var columns = buffer.AsSpan(patch * pixels);
+                        var dyGroup = dy.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels);
+                        var weightGroup = weight.Span.Slice(g * outGroup * patch, outGroup * patch);
+                        int inputOffset = (b * channels + g * groupChannels) * height * width, inputLength = groupChannels * height * width;
+                        if (weight.RequiresGrad)
+                        {
+                            // dW_g += dY_g · colsᵀ, with the columns rebuilt rather than kept from the forward
+                            geometry.ToColumns(input.Span.Slice(inputOffset, inputLength), columns);
+                            Gemm.Multiply(false, true, outGroup, patch, pixels, dyGroup, pixels, columns, pixels,
+                                weight.GradSpan().Slice(g * outGroup * patch, outGroup * patch), patch, accumulate: true);
+                        }
+                        if (input.RequiresGrad)
+                        {
+                            // dcols = W_gᵀ · dY_g, scattered back onto the input positions each column came from
+                            Gemm.Multiply(true, false, patch, pixels, outGroup, weightGroup, patch, dyGroup, pixels, columns, pixels);
+                            geometry.AddFromColumns(columns, input.GradSpan().Slice(inputOffset, inputLength));
+                        }
+                    }
+            }
+            finally { PinnedPool.Return(buffer); }
+            if (bias is { RequiresGrad: true })
+            {
+                var db = bias.GradSpan();
+                for (int b = 0; b < batch; b++)
+                    for (int o = 0; o < outChannels; o++) db[o] += TensorPrimitives.Sum(dy.Slice((b * outChannels + o) * pixels, pixels));
+            }
+        });
+    }
+
+    /// <summary>Where each kernel tap of each output pixel reads the input: im2col and its adjoint.</summary>
+    readonly record struct ConvGeometry(int Channels, int Height, int Width, int KernelH, int KernelW, int OutH, int OutW,
+        (int H, int W) Stride, (int Top, int Left) Pad, (int H, int W) Dilation)
+    {
+        public int Patch => Channels * KernelH * KernelW;
+
+        /// <summary>columns[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·sh − top + i·dh, ow·sw − left + j·dw] (0 outside).</summary>
+        public void ToColumns(ReadOnlySpan<float> x, Span<float> columns)
+        {
+            int pixels = OutH * OutW;
+            for (int c = 0; c < Channels; c++)
+                for (int i = 0; i < KernelH; i++)
+                    for (int j = 0; j < KernelW; j++)
+                    {
+                        var row = columns.Slice(((c * KernelH + i) * KernelW + j) * pixels, pixels);
+                        for (int oh = 0; oh < OutH; oh++)
+                        {
+                            int y = oh * Stride.H - Pad.Top + i * Dilation.H;
+                            var line = row.Slice(oh * OutW, OutW);
+                            if ((uint)y >= (uint)Height) { line.Clear(); continue; }
+                            var source = x.Slice((c * Height + y) * Width, Width);
+                            int x0 = j * Dilation.W - Pad.Left;
+                            if (Stride.W == 1 && x0 >= 0 && x0 + OutW <= Width) { source.Slice(x0, OutW).CopyTo(line); continue; }
+                            for (int ow = 0; ow < OutW; ow++)
+                            {
+                                int xx = x0 + ow * Stride.W;
+                                line[ow] = (uint)xx < (uint)Width ? source[xx] : 0f;
+                            }
+                        }
+                    }
+        }
+
+        /// <summary>The adjoint of <see cref="ToColumns"/>: adds each column entry to the input position it was read from.</summary>
+        public void AddFromColumns(ReadOnlySpan<float> columns, Span<float> dx)
+        {
+            int pixels = OutH * OutW;
+            for (int c = 0; c < Channels; c++)
+                for (int i = 0; i < KernelH; i++)
+                    for (int j = 0; j < KernelW; j++)
+                    {
+                        var row = columns.Slice(((c * KernelH + i) * KernelW + j) * pixels, pixels);
+                        for (int oh = 0; oh < OutH; oh++)
+                        {
+                            int y = oh * Stride.H - Pad.Top + i * Dilation.H;
+                            if ((uint)y >= (uint)Height) continue;
+                            var target = dx.Slice((c * Height + y) * Width, Width);
+                            var line = row.Slice(oh * OutW, OutW);
+                            int x0 = j * Dilation.W - Pad.Left;
+                            if (Stride.W == 1 && x0 >= 0 && x0 + OutW <= Width)
+                            {
+                                TensorPrimitives.Add(target.Slice(x0, OutW), line, target.Slice(x0, OutW));
+                                continue;
+                            }
+                            for (int ow = 0; ow < OutW; ow++)
+                            {
+                                int xx = x0 + ow * Stride.W;
+                                if ((uint)xx < (uint)Width) target[xx] += line[ow];
+                            }
+                        }
+                    }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Recur.Autograd;
+
+namespace Recur.Tests.Autograd;
+
+/// <summary>Convolution and pooling: finite differences, and parity with torch.nn.functional (Fixtures/make_conv_fixtures.py).</summary>
+public sealed class ConvolutionTests
+{
+    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(
+        Path.Combine(AppContext.BaseDirectory, "Fixtures", "conv_pytorch.json"))).RootElement;
+
+    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+
+    static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
+
+    static int[] Ints(JsonElement e) => e.EnumerateArray().Select(v => v.GetInt32()).ToArray();
+
+    static (int, int) Pair(JsonElement args, string name, int fallback)
+    {
+        if (!args.TryGetProperty(name, out var v)) return (fallback, fallback);
+        return v.ValueKind == JsonValueKind.Array ? (v[0].GetInt32(), v[1].GetInt32()) : (v.GetInt32(), v.GetInt32());
+    }
+
+    static int One(JsonElement args, string name, int fallback) => args.TryGetProperty(name, out var v) ? v.GetInt32() : fallback;
+
+    static Tensor Apply(string op, JsonElement args, Tensor x, Tensor? w, Tensor? b) => op switch
+    {
+        "conv1d" => Functional.Conv1d(x, w!, b, One(args, "stride", 1), One(args, "padding", 0), One(args, "dilation", 1), One(args, "groups", 1)),
+        "causal_conv1d" => Functional.CausalConv1d(x, w!, b, One(args, "dilation", 1)),
+        "conv2d" => Functional.Conv2d(x, w!, b, Pair(args, "stride", 1), Pair(args, "padding", 0), Pair(args, "dilation", 1), One(args, "groups", 1)),
+        "max_pool1d" => Functional.MaxPool1d(x, One(args, "kernel_size", 1), One(args, "stride", One(args, "kernel_size", 1)), One(args, "padding", 0)),
+        "avg_pool1d" => Functional.AvgPool1d(x, One(args, "kernel_size", 1), One(args, "stride", One(args, "kernel_size", 1)), One(args, "padding", 0)),
+        "max_pool2d" => Functional.MaxPool2d(x, Pair(args, "kernel_size", 1), Pair(args, "stride", 1), Pair(args, "padding", 0)),
+        "avg_pool2d" => Functional.AvgPool2d(x, Pair(args, "kernel_size", 1), Pair(args, "stride", 1), Pair(args, "padding", 0)),
+        _ => throw new ArgumentException(op),
+    };
+
+    static (Tensor X, Tensor? W, Tensor? B) Tensors(JsonElement c)
+    {
+        var x = Tensor.FromArray(Floats(c.GetProperty("input")), Ints(c.GetProperty("input_shape")));
+        var w = c.TryGetProperty("weight", out var wv) ? Tensor.FromArray(Floats(wv), Ints(c.GetProperty("weight_shape"))) : null;
+        var b = c.TryGetProperty("bias", out var bv) ? Tensor.FromArray(Floats(bv), bv.GetArrayLength()) : null;
+        return (x, w, b);
+    }
+
+    static JsonElement Case(string name) => Root.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesPyTorch(string name)
+    {
+        var c = Case(name);
+        var (x, w, b) = Tensors(c);
+        foreach (var t in new[] { x, w, b }) if (t != null) t.RequiresGrad = true;
+        var y = Apply(c.GetProperty("op").GetString()!, c.GetProperty("args"), x, w, b);
+        Assert.Equal(Ints(c.GetProperty("output_shape")), y.ShapeArray());
+        Close.Values(Floats(c.GetProperty("output")), y.Span, "output", 1e-5, 1e-5);
+        var g = Tensor.FromArray(Floats(c.GetProperty("output_grad")), y.ShapeArray());
+        (y * g).Sum().Backward();
+        Close.Values(Floats(c.GetProperty("input_grad")), x.Grad!.Span, "input gradient", 1e-5, 1e-5);
+        if (w != null) Close.Values(Floats(c.GetProperty("weight_grad")), w.Grad!.Span, "weight gradient", 1e-5, 1e-5);
+        if (b != null) Close.Values(Floats(c.GetProperty("bias_grad")), b.Grad!.Span, "bias gradient", 1e-5, 1e-5);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GradientsMatchFiniteDifferences(string name)
+    {
+        var c = Case(name);
+        var (x, w, b) = Tensors(c);
+        string op = c.GetProperty("op").GetString()!;
+        if (op.StartsWith("max_pool", StringComparison.Ordinal))
+        {
+            // max pooling has a kink wherever two inputs of a window are within ε: use distinct values 0.1 apart
+            var order = Enumerable.Range(0, x.Length).ToArray();
+            new Random(5).Shuffle(order);
+            for (int i = 0; i < order.Length; i++) x.Span[i] = 0.1f * order[i] - 0.05f * order.Length;
+        }
+        var result = GradientCheck.Compare(() => Apply(op, c.GetProperty("args"), x, w, b),
+            new[] { x, w, b }.Where(t => t != null).Select(t => t!).ToList(), epsilon: 1e-2);
+        Assert.True(result.Passed, $"{name}: error {result.MaxError:G3}× tolerance at {result.Where}");
+    }
+
+    [Fact]
+    public void CausalConvolutionNeverLooksAhead()
+    {
+        var random = new RandomGenerator(3);
+        var x = Tensor.RandomNormal(random, [1, 2, 16]);
+        var w = Tensor.RandomNormal(random, [3, 2, 2]);
+        var before = Functional.CausalConv1d(x, w, null, dilation: 4).ToArray();
+        x.Span[10] += 5f; // channel 0, time 10
+        var after = Functional.CausalConv1d(x, w, null, dilation: 4).ToArray();
+        for (int o = 0; o < 3; o++)
+            for (int t = 0; t < 16; t++)
+                if (t < 10) Assert.Equal(before[o * 16 + t], after[o * 16 + t]);
+                else if (t == 10 || t == 14) Assert.NotEqual(before[o * 16 + t], after[o * 16 + t]);
+    }
+
+    [Fact]
+    public void ShapeMistakesNameTheShapes()
+    {
+        var x = Tensor.Zeros(2, 3, 8);
+        var e = Assert.Throws<ArgumentException>(() => Functional.Conv1d(x, Tensor.Zeros(4, 2, 3)));
+        Assert.Contains("[2, 3, 1, 8]", e.Message);
+        Assert.Contains("groups = 1", e.Message);
+        Assert.Throws<ArgumentException>(() => Functional.Conv1d(x, Tensor.Zeros(4, 3, 9)));
+        Assert.Throws<ArgumentException>(() => Functional.MaxPool1d(x, 9));
+    }
+
+    [Fact]
+    public void ModulesCarryPyTorchNamesAndApplyTheirSettings()
+    {
+        var random = new RandomGenerator(4);
+        var causal = new Recur.Nn.Conv1d(2, 3, 2, random, dilation: 4, causal: true);
+        Assert.Equal(["bias", "weight"], causal.StateDict().Keys.Order());
+        Assert.Equal([3, 2, 2], causal.Weight.ShapeArray());
+        var x = Tensor.RandomNormal(random, [1, 2, 16]);
+        Assert.Equal(Functional.CausalConv1d(x, causal.Weight, causal.Bias, 4).ToArray(), causal.Forward(x).ToArray());
+        var conv = new Recur.Nn.Conv2d(1, 4, (3, 5), random, stride: (2, 2), padding: (1, 2));
+        Assert.Equal([2, 4, 8, 10], conv.Forward(Tensor.RandomNormal(random, [2, 1, 16, 20])).ShapeArray());
+        float bound = 1f / MathF.Sqrt(15);
+        Assert.All(conv.Weight.ToArray(), v => Assert.InRange(v, -bound, bound));
+    }
+}
