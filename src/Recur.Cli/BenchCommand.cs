@@ -40,6 +40,16 @@ static class BenchCommand
             : RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnMode)));
         bench.Subcommands.Add(rnn);
 
+        var convThreads = new Option<int>("--threads") { Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2 };
+        var convSeconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
+        var convJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var conv = new Command("conv", "Recur's convolutions and PyTorch's on a speech-sized 2-D and a WaveNet-sized 1-D shape.")
+        {
+            convThreads, convSeconds, convJson,
+        };
+        conv.SetAction(r => ConvBench.Run(r.GetValue(convThreads), r.GetValue(convSeconds), r.GetValue(convJson)));
+        bench.Subcommands.Add(conv);
+
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
         memoryChild.SetAction(_ => RnnBench.MemoryChild());
         bench.Subcommands.Add(memoryChild);

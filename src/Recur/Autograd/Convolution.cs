@@ -72,19 +72,26 @@ public static partial class Functional
         var geometry = new ConvGeometry(groupChannels, height, width, kh, kw, outH, outW, stride, (pad.Top, pad.Left), dilation);
         int outGroup = outChannels / groups, patch = geometry.Patch, pixels = outH * outW;
         var output = Tensor.Zeros(batch, outChannels, outH, outW);
-        var cols = PinnedPool.Rent(patch * pixels);
-        try
+        // batch items are split over the cores in fixed contiguous ranges, each with its own column buffer and
+        // single-threaded GEMMs (one item alone uses the GEMM's own threads); results do not depend on scheduling
+        int workers = Math.Min(Parallelism.MaxThreads, batch);
+        ForEachRange(batch, workers, (first, last) =>
         {
-            for (int b = 0; b < batch; b++)
-                for (int g = 0; g < groups; g++)
-                {
-                    var columns = cols.AsSpan(patch * pixels);
-                    geometry.ToColumns(input.Span.Slice((b * channels + g * groupChannels) * height * width, groupChannels * height * width), columns);
-                    Gemm.Multiply(false, false, outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch, outGroup * patch), patch,
-                        columns, pixels, output.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels), pixels);
-                }
-        }
-        finally { PinnedPool.Return(cols); }
+            var cols = PinnedPool.Rent(patch * pixels);
+            try
+            {
+                for (int b = first; b < last; b++)
+                    for (int g = 0; g < groups; g++)
+                    {
+                        var columns = cols.AsSpan(patch * pixels);
+                        geometry.ToColumns(input.Span.Slice((b * channels + g * groupChannels) * height * width, groupChannels * height * width), columns);
+                        Gemm.Multiply(false, false, outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch, outGroup * patch), patch,
+                            columns, pixels, output.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels), pixels,
+                            threads: workers > 1 ? 1 : 0);
+                    }
+            }
+            finally { PinnedPool.Return(cols); }
+        });
         if (bias != null)
             for (int b = 0; b < batch; b++)
                 for (int o = 0; o < outChannels; o++)
@@ -92,33 +99,49 @@ public static partial class Functional
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return Tensor.Result(output, inputs, grad =>
         {
-            var dy = grad.Span;
-            var buffer = PinnedPool.Rent(patch * pixels);
-            try
+            int workers = Math.Min(Parallelism.MaxThreads, batch);
+            // each range of items sums its own weight gradient; the partial sums are added in range order
+            var partial = weight.RequiresGrad ? new float[workers][] : null;
+            if (input.RequiresGrad) input.GradSpan(); // created before the workers write disjoint slices of it
+            ForEachRange(batch, workers, (first, last) =>
             {
-                for (int b = 0; b < batch; b++)
-                    for (int g = 0; g < groups; g++)
-                    {
-                        var columns = buffer.AsSpan(patch * pixels);
-                        var dyGroup = dy.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels);
-                        var weightGroup = weight.Span.Slice(g * outGroup * patch, outGroup * patch);
-                        int inputOffset = (b * channels + g * groupChannels) * height * width, inputLength = groupChannels * height * width;
-                        if (weight.RequiresGrad)
+                int worker = workers <= 1 ? 0 : first * workers / batch;
+                var dWeight = partial is null ? null : partial[worker] = new float[weight.Length];
+                var buffer = PinnedPool.Rent(patch * pixels);
+                try
+                {
+                    for (int b = first; b < last; b++)
+                        for (int g = 0; g < groups; g++)
                         {
-                            // dW_g += dY_g · colsᵀ, with the columns rebuilt rather than kept from the forward
-                            geometry.ToColumns(input.Span.Slice(inputOffset, inputLength), columns);
-                            Gemm.Multiply(false, true, outGroup, patch, pixels, dyGroup, pixels, columns, pixels,
-                                weight.GradSpan().Slice(g * outGroup * patch, outGroup * patch), patch, accumulate: true);
+                            var columns = buffer.AsSpan(patch * pixels);
+                            var dyGroup = grad.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels);
+                            var weightGroup = weight.Span.Slice(g * outGroup * patch, outGroup * patch);
+                            int inputOffset = (b * channels + g * groupChannels) * height * width, inputLength = groupChannels * height * width;
+                            int gemmThreads = workers > 1 ? 1 : 0;
+                            if (dWeight != null)
+                            {
+                                // dW_g += dY_g · colsᵀ, with the columns rebuilt rather than kept from the forward
+                                geometry.ToColumns(input.Span.Slice(inputOffset, inputLength), columns);
+                                Gemm.Multiply(false, true, outGroup, patch, pixels, dyGroup, pixels, columns, pixels,
+                                    dWeight.AsSpan(g * outGroup * patch, outGroup * patch), patch, accumulate: true, threads: gemmThreads);
+                            }
+                            if (input.RequiresGrad)
+                            {
+                                // dcols = W_gᵀ · dY_g, scattered back onto the input positions each column came from
+                                Gemm.Multiply(true, false, patch, pixels, outGroup, weightGroup, patch, dyGroup, pixels, columns, pixels,
+                                    threads: gemmThreads);
+                                geometry.AddFromColumns(columns, input.GradSpan().Slice(inputOffset, inputLength));
+                            }
                         }
-                        if (input.RequiresGrad)
-                        {
-                            // dcols = W_gᵀ · dY_g, scattered back onto the input positions each column came from
-                            Gemm.Multiply(true, false, patch, pixels, outGroup, weightGroup, patch, dyGroup, pixels, columns, pixels);
-                            geometry.AddFromColumns(columns, input.GradSpan().Slice(inputOffset, inputLength));
-                        }
-                    }
+                }
+                finally { PinnedPool.Return(buffer); }
+            });
+            if (partial != null)
+            {
+                var dw = weight.GradSpan();
+                foreach (var part in partial) TensorPrimitives.Add(dw, part, dw);
             }
-            finally { PinnedPool.Return(buffer); }
+            var dy = grad.Span;
             if (bias is { RequiresGrad: true })
             {
                 var db = bias.GradSpan();
@@ -128,11 +151,30 @@ public static partial class Functional
         });
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> on <paramref name="workers"/> fixed contiguous ranges of [0, <paramref name="count"/>),
+    /// in parallel when there is more than one (on the calling thread otherwise).
+    /// </summary>
+    static void ForEachRange(int count, int workers, Action<int, int> body)
+    {
+        if (workers <= 1) { body(0, count); return; }
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers },
+            w => body((int)((long)w * count / workers), (int)((long)(w + 1) * count / workers)));
+    }
+
     /// <summary>Where each kernel tap of each output pixel reads the input: im2col and its adjoint.</summary>
     readonly record struct ConvGeometry(int Channels, int Height, int Width, int KernelH, int KernelW, int OutH, int OutW,
         (int H, int W) Stride, (int Top, int Left) Pad, (int H, int W) Dilation)
     {
         public int Patch => Channels * KernelH * KernelW;
+
+        /// <summary>The output columns [start, end) whose tap at input column x0 + ow·sw lies inside the row.</summary>
+        (int Start, int End) Inside(int x0)
+        {
+            int start = x0 >= 0 ? 0 : (-x0 + Stride.W - 1) / Stride.W;
+            int end = x0 >= Width ? 0 : Math.Min(OutW, (Width - 1 - x0) / Stride.W + 1);
+            return (Math.Min(start, OutW), Math.Max(end, Math.Min(start, OutW)));
+        }
 
         /// <summary>columns[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·sh − top + i·dh, ow·sw − left + j·dw] (0 outside).</summary>
         public void ToColumns(ReadOnlySpan<float> x, Span<float> columns)
@@ -150,12 +192,11 @@ public static partial class Functional
                             if ((uint)y >= (uint)Height) { line.Clear(); continue; }
                             var source = x.Slice((c * Height + y) * Width, Width);
                             int x0 = j * Dilation.W - Pad.Left;
-                            if (Stride.W == 1 && x0 >= 0 && x0 + OutW <= Width) { source.Slice(x0, OutW).CopyTo(line); continue; }
-                            for (int ow = 0; ow < OutW; ow++)
-                            {
-                                int xx = x0 + ow * Stride.W;
-                                line[ow] = (uint)xx < (uint)Width ? source[xx] : 0f;
-                            }
+                            var (start, end) = Inside(x0);
+                            line[..start].Clear();
+                            line[end..].Clear();
+                            if (Stride.W == 1) { if (end > start) source.Slice(x0 + start, end - start).CopyTo(line[start..end]); continue; }
+                            for (int ow = start, xx = x0 + start * Stride.W; ow < end; ow++, xx += Stride.W) line[ow] = source[xx];
                         }
                     }
         }
@@ -176,16 +217,15 @@ public static partial class Functional
                             var target = dx.Slice((c * Height + y) * Width, Width);
                             var line = row.Slice(oh * OutW, OutW);
                             int x0 = j * Dilation.W - Pad.Left;
-                            if (Stride.W == 1 && x0 >= 0 && x0 + OutW <= Width)
+                            var (start, end) = Inside(x0);
+                            if (Stride.W == 1)
                             {
-                                TensorPrimitives.Add(target.Slice(x0, OutW), line, target.Slice(x0, OutW));
+                                if (end <= start) continue;
+                                var into = target.Slice(x0 + start, end - start);
+                                TensorPrimitives.Add(into, line[start..end], into);
                                 continue;
                             }
-                            for (int ow = 0; ow < OutW; ow++)
-                            {
-                                int xx = x0 + ow * Stride.W;
-                                if ((uint)xx < (uint)Width) target[xx] += line[ow];
-                            }
+                            for (int ow = start, xx = x0 + start * Stride.W; ow < end; ow++, xx += Stride.W) target[xx] += line[ow];
                         }
                     }
         }
