@@ -25,9 +25,119 @@ public static partial class Functional
             throw new ArgumentException($"Conv1d: input {ShapeUtil.Format(input.Shape)} must be [B, C, L] and weight "
                 + $"{ShapeUtil.Format(weight.Shape)} [C_out, C_in/groups, K].");
         int b = input.Size(0), c = input.Size(1), l = input.Size(2);
+        if (stride == 1 && groups == 1 && c == weight.Size(1) && padding.Left >= 0 && padding.Right >= 0 && dilation >= 1
+            && l + padding.Left + padding.Right - dilation * (weight.Size(2) - 1) >= 1 && (bias is null || bias.Length == weight.Size(0)))
+            return Conv1dByTaps(input, weight, bias, padding, dilation);
         var output = Conv2dCore(input.Reshape(b, c, 1, l), weight.Reshape(weight.Size(0), weight.Size(1), 1, weight.Size(2)), bias,
             (1, stride), (0, 0, padding.Left, padding.Right), (1, dilation), groups, "Conv1d");
         return output.Reshape(b, output.Size(1), output.Size(3));
+    }
+
+    /// <summary>
+    /// Stride-1 1-D convolution without groups as one GEMM per kernel tap on a shifted view of the (zero-padded) input:
+    /// y = Σ_k W_k · x[:, k·d : k·d + L_out] — nothing is unfolded, which suits the few taps of dilated (WaveNet)
+    /// convolutions. Batch items are split over the cores in fixed ranges.
+    /// </summary>
+    static Tensor Conv1dByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation)
+    {
+        int batch = input.Size(0), channels = input.Size(1), length = input.Size(2);
+        int outChannels = weight.Size(0), taps = weight.Size(2);
+        int padded = length + padding.Left + padding.Right, outLength = padded - dilation * (taps - 1);
+        // the weight of each tap, contiguous [O × C]
+        var tapWeights = new float[taps * outChannels * channels];
+        var w = weight.Span;
+        for (int o = 0; o < outChannels; o++)
+            for (int ci = 0; ci < channels; ci++)
+                for (int k = 0; k < taps; k++) tapWeights[(k * outChannels + o) * channels + ci] = w[(o * channels + ci) * taps + k];
+        var output = Tensor.Zeros(batch, outChannels, outLength);
+        int workers = Math.Min(Parallelism.MaxThreads, batch);
+        int gemmThreads = workers > 1 ? 1 : 0;
+        // the padded copies come from the pinned pool: fresh pages would cost more in faults than the copy itself
+        void Pad(int item, Span<float> row)
+        {
+            for (int ci = 0; ci < channels; ci++)
+            {
+                var line = row.Slice(ci * padded, padded);
+                line[..padding.Left].Clear();
+                line[(padding.Left + length)..].Clear();
+                input.Span.Slice((item * channels + ci) * length, length).CopyTo(line.Slice(padding.Left, length));
+            }
+        }
+        ForEachRange(batch, workers, (first, last) =>
+        {
+            var buffer = PinnedPool.Rent(channels * padded);
+            for (int item = first; item < last; item++)
+            {
+                var x = buffer.AsSpan(channels * padded);
+                Pad(item, x);
+                var y = output.Span.Slice(item * outChannels * outLength, outChannels * outLength);
+                for (int k = 0; k < taps; k++)
+                    Gemm.Multiply(false, false, outChannels, outLength, channels, tapWeights.AsSpan(k * outChannels * channels), channels,
+                        x[(k * dilation)..], padded, y, outLength, accumulate: k > 0, threads: gemmThreads);
+                if (bias != null)
+                    for (int o = 0; o < outChannels; o++)
+                        TensorPrimitives.Add(y.Slice(o * outLength, outLength), bias.Span[o], y.Slice(o * outLength, outLength));
+            }
+            PinnedPool.Return(buffer);
+        });
+        Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
+        return Tensor.Result(output, inputs, grad =>
+        {
+            var partial = weight.RequiresGrad ? new float[workers][] : null;
+            if (input.RequiresGrad) input.GradSpan();
+            ForEachRange(batch, workers, (first, last) =>
+            {
+                int worker = workers <= 1 ? 0 : first * workers / batch;
+                var dTaps = partial is null ? null : partial[worker] = new float[tapWeights.Length];
+                var xBuffer = PinnedPool.Rent(channels * padded);
+                var dxBuffer = PinnedPool.Rent(channels * padded);
+                for (int item = first; item < last; item++)
+                {
+                    var dy = grad.Span.Slice(item * outChannels * outLength, outChannels * outLength);
+                    var x = xBuffer.AsSpan(channels * padded);
+                    var dx = dxBuffer.AsSpan(channels * padded);
+                    if (dTaps != null) Pad(item, x);
+                    dx.Clear();
+                    for (int k = 0; k < taps; k++)
+                    {
+                        // dW_k += dY · x_kᵀ; dx_k += W_kᵀ · dY, both on the shifted view
+                        if (dTaps != null)
+                            Gemm.Multiply(false, true, outChannels, channels, outLength, dy, outLength, x[(k * dilation)..], padded,
+                                dTaps.AsSpan(k * outChannels * channels, outChannels * channels), channels, accumulate: true, threads: gemmThreads);
+                        if (input.RequiresGrad)
+                            Gemm.Multiply(true, false, channels, outLength, outChannels, tapWeights.AsSpan(k * outChannels * channels), channels,
+                                dy, outLength, dx[(k * dilation)..], padded, accumulate: true, threads: gemmThreads);
+                    }
+                    if (input.RequiresGrad)
+                    {
+                        var target = input.GradSpan();
+                        for (int ci = 0; ci < channels; ci++)
+                        {
+                            var into = target.Slice((item * channels + ci) * length, length);
+                            TensorPrimitives.Add(into, dx.Slice(ci * padded + padding.Left, length), into);
+                        }
+                    }
+                }
+                PinnedPool.Return(xBuffer);
+                PinnedPool.Return(dxBuffer);
+            });
+            if (partial != null)
+            {
+                var sum = new float[tapWeights.Length];
+                foreach (var part in partial) TensorPrimitives.Add(sum, part, sum);
+                var dw = weight.GradSpan();
+                for (int o = 0; o < outChannels; o++)
+                    for (int ci = 0; ci < channels; ci++)
+                        for (int k = 0; k < taps; k++) dw[(o * channels + ci) * taps + k] += sum[(k * outChannels + o) * channels + ci];
+            }
+            if (bias is { RequiresGrad: true })
+            {
+                var db = bias.GradSpan();
+                for (int item = 0; item < batch; item++)
+                    for (int o = 0; o < outChannels; o++)
+                        db[o] += TensorPrimitives.Sum(grad.Span.Slice((item * outChannels + o) * outLength, outLength));
+            }
+        });
     }
 
     /// <summary>
