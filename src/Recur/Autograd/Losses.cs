@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace Recur;
 
 /// <summary>Loss functions, each reduced to a mean as PyTorch's default <c>reduction='mean'</c>.</summary>
-public static class Losses
+public static partial class Losses
 {
     /// <summary>
     /// Cross-entropy of <paramref name="logits"/> [..., classes] against class indices (one per row), as
