@@ -15,7 +15,7 @@ public sealed partial class ArchitectureTests
         ["(root)"] = 1, ["Autograd"] = 1,
         ["Nn"] = 2,
         ["Diagnostics"] = 3, ["Optim"] = 3,
-        ["Training"] = 4, ["Data"] = 4, ["Text"] = 4,
+        ["Training"] = 4, ["Data"] = 4, ["Text"] = 4, ["Decoding"] = 4,
         ["Tasks"] = 5, ["Language"] = 5, ["Tagging"] = 5, ["Translation"] = 5, ["Classification"] = 5,
         ["Forecasting"] = 5, ["Energy"] = 5,
     };
