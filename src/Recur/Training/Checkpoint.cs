@@ -180,7 +180,9 @@ public static class Checkpoint
             try { return Resolve(Path.Combine(path, name)); }
             catch (DirectoryNotFoundException) { }
         }
-        throw new DirectoryNotFoundException($"{path} holds no checkpoint (no config.json, best/ or last/).");
+        throw new DirectoryNotFoundException(File.Exists(Path.Combine(path, RunFolder.IncompleteMarker))
+            ? $"{path} holds an incomplete run: it stopped before its first checkpoint, so there is no model to load."
+            : $"{path} holds no checkpoint (no config.json, best/ or last/).");
     }
 
     /// <summary>

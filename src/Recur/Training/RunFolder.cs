@@ -10,6 +10,12 @@ public static class RunFolder
     /// <summary>The training log written beside the checkpoints.</summary>
     public const string MetricsFile = "metrics.jsonl";
 
+    /// <summary>
+    /// Present while a new run has no checkpoint yet: a folder that a failed or killed run left with only its first
+    /// files (a tokenizer, a log) says so, and is never mistaken for a trained model.
+    /// </summary>
+    public const string IncompleteMarker = "INCOMPLETE";
+
     static readonly string[] Checkpoints = ["best", "last"];
 
     /// <summary>What in <paramref name="directory"/> belongs to an earlier run (empty when nothing does).</summary>
@@ -18,6 +24,7 @@ public static class RunFolder
         if (!Directory.Exists(directory)) return [];
         var found = new List<string>();
         if (File.Exists(Path.Combine(directory, MetricsFile))) found.Add(MetricsFile);
+        if (File.Exists(Path.Combine(directory, IncompleteMarker))) found.Add(IncompleteMarker);
         foreach (string name in Checkpoints)
             if (Directory.Exists(Path.Combine(directory, name)) || Directory.GetDirectories(directory, name + ".old-*").Length > 0)
                 found.Add(name + "/");
@@ -37,6 +44,17 @@ public static class RunFolder
             throw new RunFolderInUseException(directory, earlier);
     }
 
+    /// <summary>Marks <paramref name="directory"/> as holding a run that has no checkpoint yet.</summary>
+    public static void MarkIncomplete(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        Serialization.AtomicFile.WriteAllText(Path.Combine(directory, IncompleteMarker),
+            "This run stopped before it wrote its first checkpoint (or is still running): it holds no model.\n");
+    }
+
+    /// <summary>Removes the mark once the run has a checkpoint.</summary>
+    public static void MarkComplete(string directory) => File.Delete(Path.Combine(directory, IncompleteMarker));
+
     /// <summary>
     /// Makes <paramref name="directory"/> ready for a new run: refused as in <see cref="CheckNew"/>, or with
     /// <paramref name="overwrite"/> the earlier run's log and checkpoints are deleted, so that nothing of it can be
@@ -47,6 +65,7 @@ public static class RunFolder
         CheckNew(directory, overwrite);
         if (!Directory.Exists(directory)) return;
         File.Delete(Path.Combine(directory, MetricsFile));
+        File.Delete(Path.Combine(directory, IncompleteMarker));
         foreach (string name in Checkpoints)
         {
             string path = Path.Combine(directory, name);

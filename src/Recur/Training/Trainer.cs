@@ -173,6 +173,7 @@ public sealed class Trainer<TBatch>
         if (average == null)
         {
             Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), carried);
+            RunFolder.MarkComplete(options.OutputDirectory!);
             return;
         }
         WithAveragedWeights(() =>
@@ -182,6 +183,7 @@ public sealed class Trainer<TBatch>
             Checkpoint.Save(folder, task.Model, task.Config, optimizer, State(), carried, training);
             return true;
         });
+        RunFolder.MarkComplete(options.OutputDirectory!);
     }
 
     /// <summary>
@@ -210,7 +212,11 @@ public sealed class Trainer<TBatch>
     public TrainingResult Fit(CancellationToken cancellation = default)
     {
         if (average is { Swapped: true }) average.Swap();
-        if (!folderReady && options.OutputDirectory is { } runFolder) RunFolder.PrepareNew(runFolder, options.Overwrite);
+        if (!folderReady && options.OutputDirectory is { } runFolder)
+        {
+            RunFolder.PrepareNew(runFolder, options.Overwrite);
+            RunFolder.MarkIncomplete(runFolder);
+        }
         folderReady = true;
         clock.Restart();
         observer?.OnStart(step, TotalSteps);

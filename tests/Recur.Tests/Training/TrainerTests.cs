@@ -262,12 +262,20 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
-    public void ANanLossBeforeAnyCheckpointSaysThereIsNone()
+    public void ANanLossBeforeAnyCheckpointSaysThereIsNoneAndLeavesTheFolderMarkedIncomplete()
     {
         var task = new TinyTask { LossScale = (epoch, step) => step == 2 ? float.NaN : 1f };
         var ex = Assert.Throws<NonFiniteException>(() => new Trainer<int[]>(task, Optimizer(task).Item1, Options("early")).Fit());
         Assert.Contains("no checkpoint was written before it", ex.Message);
         Assert.DoesNotContain("last good checkpoint", ex.Message);
+        string folder = Path.Combine(root, "early");
+        Assert.True(File.Exists(Path.Combine(folder, RunFolder.IncompleteMarker)));
+        Assert.Contains("incomplete run", Assert.Throws<DirectoryNotFoundException>(() => Checkpoint.Locate(folder)).Message);
+        Assert.Contains(RunFolder.IncompleteMarker, RunFolder.EarlierRun(folder)); // a new run there needs --overwrite
+
+        var finished = new TinyTask();
+        new Trainer<int[]>(finished, Optimizer(finished).Item1, Options("complete") with { Epochs = 1 }).Fit();
+        Assert.False(File.Exists(Path.Combine(root, "complete", RunFolder.IncompleteMarker)));
     }
 
     [Fact]
