@@ -171,6 +171,14 @@ public sealed class ReaderFuzzTests : IDisposable
     }
 
     [Fact]
+    public void WavFiles()
+    {
+        string path = Path.Combine(root, "tone.wav");
+        Wav.Write(path, new WavAudio(8000, 2, Enumerable.Range(0, 64).Select(i => MathF.Sin(i * 0.3f)).ToArray()));
+        Fuzz("tone.wav", File.ReadAllBytes(path), p => Wav.Read(p));
+    }
+
+    [Fact]
     public void IdxHeaderAnnouncingGigabytesIsRefusedWithoutAllocatingThem()
     {
         string path = Write(root, "huge-idx1-ubyte", [0, 0, 8, 1, 0x7F, 0xFF, 0xFF, 0xF0, 1, 2, 3]);
