@@ -53,7 +53,7 @@ static class DemoCommand
         {
             int[] ts = Parse(r.GetValue(lengths)!, "--lengths").Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out int t) && t >= 2 ? t
                 : throw new UsageException($"--lengths: '{s}' is not a length ≥ 2.")).ToArray();
-            string[] names = ParseCells(r.GetValue(cells)!);
+            string[] names = CellOption.ParseList(r.GetValue(cells)!);
             if (r.GetValue(steps) < 1 || r.GetValue(hidden) < 1 || r.GetValue(batch) < 1 || r.GetValue(threads) < 1 || !(r.GetValue(lr) > 0))
                 throw new UsageException("--steps, --hidden, --batch, --threads and --lr must be positive.");
             using var threadLimit = Parallelism.Limit(r.GetValue(threads));
@@ -64,8 +64,6 @@ static class DemoCommand
     }
 
     /// <summary>Reads a comma-separated list of cell names, as <c>--cells</c> takes.</summary>
-    internal static string[] ParseCells(string list) => Parse(list, "--cells").Select(c => SequenceModelConfig.Cells.Contains(c) ? c
-        : throw new UsageException($"--cells: '{c}' is not one of {string.Join(", ", SequenceModelConfig.Cells)}.")).ToArray();
 
     static string[] Parse(string list, string option)
     {

@@ -174,7 +174,7 @@ static class ForecastCommand
             series.AddRange(forecasts.Select(f => new Series(f.Name, testAxis, f.Values)));
             var files = Charts.Lines(Path.Combine(folder, "forecast"), $"{r.GetValue(target)}: test-period forecasts", $"time step ({dates[0]} = 0)", r.GetValue(target)!, series,
                 legend: LegendCorner.UpperLeft);
-            InspectCommand.PrintFiles(files, r.GetValue(json));
+            CliOutput.PrintFiles(files, r.GetValue(json));
             return 0;
         }));
         return command;

@@ -89,7 +89,7 @@ static class HopfieldCommand
                     AnsiConsole.MarkupLine($"{name}: recall falls below 90% at P/N ≈ [bold]{(onset is double o ? F(o) : "beyond --max-load")}[/] and below one half at [bold]{(capacity is double c ? F(c) : "beyond --max-load")}[/]" +
                         (name == "hebbian" ? " (theory for N → ∞: a collapse at 0.138, Amit, Gutfreund & Sompolinsky 1985; finite networks spread it out)" : ""));
             }
-            InspectCommand.PrintFiles(files, r.GetValue(json));
+            CliOutput.PrintFiles(files, r.GetValue(json));
             return 0;
         }));
         return command;
@@ -185,7 +185,7 @@ static class HopfieldCommand
             string verdict = spurious ? "a spurious state (not a stored pattern)" : match == k && !inverted ? $"pattern {k}, restored exactly" : $"{(inverted ? "the inverse of " : "")}pattern {match}";
             AnsiConsole.MarkupLineInterpolated($"{result.Outcome} after {result.Sweeps} sweep(s), {result.Flips} flips: {verdict}.");
             var files = Charts.ImageGrid(r.GetValue(plot)!, $"Hopfield recall of pattern {k}", frames, height, width, Math.Min(frames.Count, 8), captions);
-            InspectCommand.PrintFiles(files, false);
+            CliOutput.PrintFiles(files, false);
             return 0;
         }));
         return command;

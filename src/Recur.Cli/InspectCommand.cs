@@ -62,7 +62,7 @@ static class InspectCommand
             var models = r.GetValue(Models) ?? [];
             if (models.Length > 0) return models.Select(m => Load(m, count, seed, r.GetValue(Data)!)).ToList();
             var data = SyntheticTasks.Adding(new RandomGenerator(seed + 1), length, count);
-            return DemoCommand.ParseCells(r.GetValue(Cells)!).Select(cell =>
+            return Training.CellOption.ParseList(r.GetValue(Cells)!).Select(cell =>
                 new Subject($"{cell} (initial)", new SequenceModel(new SequenceModelConfig(cell, 2, hidden, 1), new RandomGenerator(seed)), data, "adding")).ToList();
         }
     }
@@ -116,7 +116,7 @@ static class InspectCommand
                 }
             var files = Charts.Lines(r.GetValue(output)!, "Gradient flow through time", "time step t", "‖∂L/∂h_t‖ (batch mean)", series, logY: true, legend: LegendCorner.LowerRight);
             PrintGradientTable(rows, r.GetValue(subjects.Json));
-            PrintFiles(files, r.GetValue(subjects.Json));
+            CliOutput.PrintFiles(files, r.GetValue(subjects.Json));
             return 0;
         }));
         return command;
@@ -220,7 +220,7 @@ static class InspectCommand
             }
             if (json) Console.WriteLine(report.ToJsonString());
             else AnsiConsole.Write(table);
-            foreach (var f in written) PrintFiles(f, json);
+            foreach (var f in written) CliOutput.PrintFiles(f, json);
             return 0;
         }));
         return command;
@@ -233,7 +233,7 @@ static class InspectCommand
     /// </summary>
     static int GatesOverText(string folder, string content, string prefix, int shown, bool json)
     {
-        var (model, tokenizer) = LmCommand.Load(folder);
+        var (model, tokenizer) = Language.LanguageModel.Load(CliOutput.ModelFolder(folder));
         var ids = tokenizer.Encode(content);
         if (ids.Length < 2) throw new UsageException("--text has fewer than two tokens.");
         model.Eval();
@@ -281,7 +281,7 @@ static class InspectCommand
         written.Add(Charts.Heatmap($"{prefix}-hidden", "top layer: hidden state h_t over the text (the most varying units)", states, "token", "unit", labels, unitLabels, diverging: true));
         if (json) Console.WriteLine(report.ToJsonString());
         else AnsiConsole.Write(table);
-        foreach (var f in written) PrintFiles(f, json);
+        foreach (var f in written) CliOutput.PrintFiles(f, json);
         return 0;
     }
 
@@ -343,7 +343,7 @@ static class InspectCommand
                     TimeLabels(s, steps), Enumerable.Range(0, show).Select(b => b.ToString(CultureInfo.InvariantCulture)).ToArray()));
             }
             if (json) Console.WriteLine(report.ToJsonString());
-            foreach (var f in written) PrintFiles(f, json);
+            foreach (var f in written) CliOutput.PrintFiles(f, json);
             return 0;
         }));
         return command;
@@ -356,7 +356,7 @@ static class InspectCommand
     /// </summary>
     static int ConnectivityOverText(string folder, string content, string prefix, bool json)
     {
-        var (model, tokenizer) = LmCommand.Load(folder);
+        var (model, tokenizer) = Language.LanguageModel.Load(CliOutput.ModelFolder(folder));
         var ids = tokenizer.Encode(content);
         if (ids.Length < 2) throw new UsageException("--text has fewer than two tokens.");
         if (ids.Length > 160) throw new UsageException($"--text has {ids.Length} tokens; connectivity draws at most 160.");
@@ -395,7 +395,7 @@ static class InspectCommand
             foreach (int d in distances) table.AddRow(d.ToString(CultureInfo.InvariantCulture), Number(byDistance[d] / reaching[d]), reaching[d].ToString(CultureInfo.InvariantCulture));
             AnsiConsole.Write(table);
         }
-        PrintFiles(files, json);
+        CliOutput.PrintFiles(files, json);
         return 0;
     }
 
@@ -449,7 +449,7 @@ static class InspectCommand
                 foreach (var s in summary) table.AddRow(Markup.Escape(s.Run), s.Steps.ToString(CultureInfo.InvariantCulture), Number(s.TrainLoss), Number(s.Valid));
                 AnsiConsole.Write(table);
             }
-            PrintFiles(files, r.GetValue(json));
+            CliOutput.PrintFiles(files, r.GetValue(json));
             return 0;
         }));
         return command;
@@ -488,11 +488,4 @@ static class InspectCommand
     static string Number(double v) => double.IsNaN(v) ? "–" : v.ToString("G3", CultureInfo.InvariantCulture);
 
     static string Percent(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
-
-    internal static void PrintFiles(FigureFiles files, bool json)
-    {
-        var writer = json ? Console.Error : Console.Out;
-        writer.WriteLine($"figure: {files.Png}");
-        writer.WriteLine($"figure: {files.Svg}");
-    }
 }

@@ -112,17 +112,6 @@ static class LmCommand
         return command;
     }
 
-    /// <summary>A trained model (best/ if there is one, else last/) and its tokenizer.</summary>
-    internal static (LanguageModel Model, ITokenizer Tokenizer) Load(string folder)
-    {
-        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-        var tokenizer = Tokenizers.Load(folder);
-        var model = Checkpoint.Open(folder, config => new LanguageModel(LanguageModelConfig.FromJson(config), new RandomGenerator(0)));
-        if (model.Config.VocabularySize != tokenizer.VocabularySize)
-            throw new InvalidDataException($"{folder}: the tokenizer has {tokenizer.VocabularySize} ids, the model {model.Config.VocabularySize}.");
-        return (model, tokenizer);
-    }
-
     static Command Eval()
     {
         var model = new Option<string>("--model") { Description = "Run folder of `recur lm train`.", Required = true };
@@ -134,7 +123,7 @@ static class LmCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(streams) < 1 || r.GetValue(bptt) < 1) throw new UsageException("--batch and --bptt must be positive.");
-            var (lm, tokenizer) = Load(r.GetValue(model)!);
+            var (lm, tokenizer) = LanguageModel.Load(CliOutput.ModelFolder(r.GetValue(model)!));
             string content = TextFiles.ReadUtf8(r.GetValue(text)!);
             var ids = tokenizer.Encode(content);
             if (ids.Length < 2) throw new InvalidDataException($"{r.GetValue(text)}: fewer than two tokens to score.");
@@ -167,7 +156,7 @@ static class LmCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(length) < 1) throw new UsageException("--length must be positive.");
-            var (lm, tokenizer) = Load(r.GetValue(model)!);
+            var (lm, tokenizer) = LanguageModel.Load(CliOutput.ModelFolder(r.GetValue(model)!));
             string start = r.GetValue(prompt)!;
             var promptIds = tokenizer.Encode(start);
             if (promptIds.Length == 0) promptIds = [Tokenizers.Bos];

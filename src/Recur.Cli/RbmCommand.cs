@@ -100,7 +100,7 @@ static class RbmCommand
             }
             var files = Charts.ImageGrid(Path.Combine(folder, "filters"), $"{Math.Min(100, rbm.Hidden)} learned filters (weights into hidden units)", Filters(rbm, 100), 28, 28, 10);
             AnsiConsole.MarkupLineInterpolated($"Model: {Path.GetFullPath(Path.Combine(folder, "rbm.safetensors"))}");
-            InspectCommand.PrintFiles(files, false);
+            CliOutput.PrintFiles(files, false);
             return 0;
         }));
         return command;
@@ -159,9 +159,9 @@ static class RbmCommand
             var means = rbm.Gibbs(start, steps, random);
             var pictures = Enumerable.Range(0, count).Select(k => means.AsSpan(k * rbm.Visible, rbm.Visible).ToArray()).ToList();
             var files = Charts.ImageGrid(r.GetValue(output)!, $"{count} samples after {steps} Gibbs steps from noise", pictures, height, width, Math.Min(10, count));
-            InspectCommand.PrintFiles(files, false);
+            CliOutput.PrintFiles(files, false);
             var filters = Charts.ImageGrid(r.GetValue(output)! + "-filters", $"{Math.Min(100, rbm.Hidden)} learned filters (weights into hidden units)", Filters(rbm, 100), height, width, 10);
-            InspectCommand.PrintFiles(filters, false);
+            CliOutput.PrintFiles(filters, false);
             return 0;
         }));
         return command;

@@ -56,4 +56,19 @@ public sealed partial class ArchitectureTests
         }
         Assert.True(violations.Count == 0, string.Join("\n", violations));
     }
+
+    [Fact]
+    public void NoVerbCallsAnotherVerb()
+    {
+        string cli = Path.Combine(Repository(), "src", "Recur.Cli");
+        var verbs = Directory.GetFiles(cli, "*Command.cs").Select(f => Path.GetFileNameWithoutExtension(f)!).Where(v => v != "RecurCommand").ToList();
+        var calls = new List<string>();
+        foreach (string verb in verbs)
+        {
+            string text = File.ReadAllText(Path.Combine(cli, verb + ".cs"));
+            foreach (string other in verbs.Where(o => o != verb))
+                if (Regex.IsMatch(text, $@"\b{other}\.")) calls.Add($"{verb} → {other}");
+        }
+        Assert.True(calls.Count == 0, "verbs share code through the library or Cli/Training, not each other: " + string.Join(", ", calls));
+    }
 }

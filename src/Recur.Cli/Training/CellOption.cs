@@ -32,4 +32,16 @@ static class CellOption
         });
         return option;
     }
+
+    /// <summary>A comma-separated list of cells, as <c>--cells</c> takes; an unknown or unfused cell is a usage error.</summary>
+    public static string[] ParseList(string list)
+    {
+        var cells = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (cells.Length == 0) throw new UsageException("--cells is empty.");
+        foreach (string cell in cells)
+            if (!RecurrentCells.Names.Contains(cell))
+                throw new UsageException($"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}"
+                    + (RecurrentCells.NotYetFused.Contains(cell) ? " (it is a library layer with no fused kernel yet)." : "."));
+        return cells;
+    }
 }

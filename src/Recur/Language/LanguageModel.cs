@@ -81,6 +81,20 @@ public sealed record LanguageModelState(Tensor Hidden, Tensor? Cell)
 /// </summary>
 public sealed class LanguageModel : Module
 {
+    /// <summary>
+    /// Loads a trained model and its tokenizer from a run folder of <c>recur lm train</c> (its <c>best/</c> checkpoint,
+    /// else <c>last/</c>; a checkpoint folder works too, with the tokenizer beside it), checking that they agree.
+    /// </summary>
+    public static (LanguageModel Model, Text.ITokenizer Tokenizer) Load(string runFolder)
+    {
+        if (!Directory.Exists(runFolder)) throw new DirectoryNotFoundException($"{runFolder}: no such model folder.");
+        var tokenizer = Text.Tokenizers.Load(runFolder);
+        var model = Recur.Training.Checkpoint.Open(runFolder, config => new LanguageModel(LanguageModelConfig.FromJson(config), new RandomGenerator(0)));
+        if (model.Config.VocabularySize != tokenizer.VocabularySize)
+            throw new InvalidDataException($"{runFolder}: the tokenizer has {tokenizer.VocabularySize} ids, the model {model.Config.VocabularySize}.");
+        return (model, tokenizer);
+    }
+
     readonly Embedding embedding;
     readonly RecurrentLayer rnn;
     readonly Linear? decoder;
