@@ -144,6 +144,20 @@ public sealed class RunSafetyTests : IDisposable
     }
 
     [Fact]
+    public void LayerRunWarnsWhenNaNWeightsGiveNaNOutputs()
+    {
+        string fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "layer_run", "rnn_tanh_states");
+        var weights = SafeTensors.Load(Path.Combine(fixture, "weights.safetensors"));
+        weights.First().Value.Span[0] = float.NaN;
+        string poisoned = Path.Combine(folder, "nan-weights.safetensors");
+        SafeTensors.Save(poisoned, weights);
+        var (code, error) = RunCapturingErrors("layer", "run", "--config", Path.Combine(fixture, "cfg.json"), "--weights", poisoned,
+            "--input", Path.Combine(fixture, "input.safetensors"), "--out", Path.Combine(folder, "nan-out.safetensors"));
+        Assert.Equal(0, code);
+        Assert.Contains("warning: output holds NaN or infinite values", error);
+    }
+
+    [Fact]
     public void TheLibraryTrainerRefusesAFolderWithAnEarlierRunToo()
     {
         string run = Path.Combine(folder, "lib");
