@@ -1,7 +1,7 @@
 """PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN forward (no_grad) and forward+backward.
 
 Takes a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
-argument and prints a JSON list of {"forward": seconds, "train": seconds} (best of repeated runs). With
+argument and prints a JSON list of {"forward": seconds, "train": seconds} (median of repeated runs after a warm-up, with the min and max). With
 {"memory": config, "threads"} instead it prints the peak resident memory of one LSTM forward+backward.
 """
 import json
@@ -11,21 +11,30 @@ import time
 import torch
 
 
-def best_time(function, min_seconds):
-    for _ in range(2):
-        function()
-    best, total, reps = float("inf"), 0.0, 0
-    while total < min_seconds or reps < 3:
+def best_time(function, min_seconds, repeat=5):
+    """Warms up until two runs agree within 5% (at most 30 runs or 5 s), then times at least `repeat` runs and
+    `min_seconds` in all; returns (median, min, max) seconds per run."""
+    previous, warm = float("inf"), 0.0
+    for i in range(30):
         start = time.perf_counter()
         function()
-        elapsed = time.perf_counter() - start
-        best = min(best, elapsed)
-        total += elapsed
-        reps += 1
-    return best
+        t = time.perf_counter() - start
+        warm += t
+        if (i >= 2 and abs(t - previous) <= 0.05 * min(t, previous)) or warm >= 5:
+            break
+        previous = t
+    times = []
+    while len(times) < repeat or sum(times) < min_seconds:
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    n = len(times)
+    median = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
+    return median, times[0], times[-1]
 
 
-def measure(config, min_seconds):
+def measure(config, min_seconds, repeat):
     torch.manual_seed(0)
     cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN_TANH": torch.nn.RNN}[config["mode"]]
     module = cls(config["input"], config["hidden"])
@@ -41,7 +50,8 @@ def measure(config, min_seconds):
         output, _ = module(x_grad)
         output.sum().backward()
 
-    return {"forward": best_time(forward, min_seconds), "train": best_time(train, min_seconds)}
+    f, t = best_time(forward, min_seconds, repeat), best_time(train, min_seconds, repeat)
+    return {"forward": f[0], "forward_min": f[1], "forward_max": f[2], "train": t[0], "train_min": t[1], "train_max": t[2]}
 
 
 def main():
@@ -50,7 +60,7 @@ def main():
     if "memory" in request:
         print(json.dumps(memory(request["memory"])))
     else:
-        print(json.dumps([measure(c, request["min_seconds"]) for c in request["configs"]]))
+        print(json.dumps([measure(c, request["min_seconds"], request.get("repeat", 5)) for c in request["configs"]]))
 
 
 def status_mb(field):

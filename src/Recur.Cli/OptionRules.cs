@@ -16,7 +16,7 @@ static class OptionRules
         "--char-hidden", "--char-embed", "--steps", "--train-size", "--valid-size", "--log-every", "--accumulate", "--cd",
         "--ais-runs", "--neurons", "--samples", "--season", "--test-size", "--units", "--show", "--points", "--trials",
         "--probes", "--max-sweeps", "--ensemble", "--vocab-size", "--min-frequency", "--count", "--lr", "--seconds",
-        "--time-limit", "--max-load",
+        "--time-limit", "--max-load", "--repeat",
     ];
 
     static readonly HashSet<string> NonNegative =

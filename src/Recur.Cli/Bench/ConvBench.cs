@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Recur.Autograd;
 using Recur.Kernels;
@@ -11,7 +10,7 @@ static class ConvBench
 {
     sealed record Config(string Label, string Kind, int[] Input, int[] Weight, int[] Stride, int[] Padding, int[] Dilation);
 
-    sealed record PeerTimes(double forward, double train);
+    sealed record PeerTimes(double forward, double train, double forward_min, double forward_max, double train_min, double train_max);
 
     static readonly Config[] Configs =
     [
@@ -22,7 +21,7 @@ static class ConvBench
         new("conv1d wavenet B=4 64×4000, 128 filters k=2, dilation 64", "conv1d", [4, 64, 4000], [128, 64, 2], [1], [64], [64]),
     ];
 
-    public static int Run(int threads, double minSeconds, bool json)
+    public static int Run(int threads, double minSeconds, bool json, int repeat = 5)
     {
         var peer = PythonPeer.Run<PeerTimes[]>("conv.py", new
         {
@@ -30,36 +29,45 @@ static class ConvBench
             {
                 kind = c.Kind, input = c.Input, weight = c.Weight, stride = c.Stride, padding = c.Padding, dilation = c.Dilation,
             }),
-            min_seconds = minSeconds, threads,
+            min_seconds = minSeconds, threads, repeat,
         }, threads, out string? problem);
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
         using var threadLimit = Parallelism.Limit(threads);
-        var rows = new List<(string Config, string Pass, double Ms, double? TorchMs)>();
+        var rows = new List<(string Config, string Pass, double Ms, string Spread, double? TorchMs, string? TorchSpread)>();
         for (int i = 0; i < Configs.Length; i++)
         {
-            var (forward, train) = Measure(Configs[i], minSeconds);
-            rows.Add((Configs[i].Label, "forward", forward * 1e3, peer?[i].forward * 1e3));
-            rows.Add((Configs[i].Label, "forward+backward", train * 1e3, peer?[i].train * 1e3));
+            var (forward, train) = Measure(Configs[i], minSeconds, repeat);
+            var p = peer?[i];
+            rows.Add((Configs[i].Label, "forward", forward.Median * 1e3, forward.Spread, p?.forward * 1e3,
+                p is null ? null : new Timing(p.forward, p.forward_min, p.forward_max, repeat).Spread));
+            rows.Add((Configs[i].Label, "forward+backward", train.Median * 1e3, train.Spread, p?.train * 1e3,
+                p is null ? null : new Timing(p.train, p.train_min, p.train_max, repeat).Spread));
         }
         string cpu = RnnBench.CpuModel();
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                cpu, threads,
-                rows = rows.Select(r => new { r.Config, r.Pass, recur_ms = r.Ms, torch_ms = r.TorchMs, ratio = r.TorchMs / r.Ms }),
+                cpu, isa = Gemm.BestIsa.ToString(), threads, repeat,
+                rows = rows.Select(r => new
+                {
+                    r.Config, r.Pass, recur_ms = r.Ms, recur_spread = r.Spread, torch_ms = r.TorchMs, torch_spread = r.TorchSpread,
+                    ratio = r.TorchMs / r.Ms,
+                }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().Title($"{threads} threads, {Markup.Escape(cpu)}")
-            .AddColumns("configuration", "pass", "Recur ms", "PyTorch ms", "ratio");
+        var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(cpu)}, {Gemm.BestIsa}, "
+                + $"{threads} threads")
+            .AddColumns("configuration", "pass", "Recur ms", "spread", "PyTorch ms", "spread", "ratio");
         foreach (var r in rows)
-            table.AddRow(r.Config, r.Pass, $"{r.Ms:F1}", r.TorchMs?.ToString("F1") ?? "n/a", r.TorchMs is double t ? $"{t / r.Ms:F2}" : "n/a");
+            table.AddRow(r.Config, r.Pass, $"{r.Ms:F1}", r.Spread, r.TorchMs?.ToString("F1") ?? "n/a", r.TorchSpread ?? "",
+                r.TorchMs is double t ? $"{t / r.Ms:F2}" : "n/a");
         AnsiConsole.Write(table);
         return 0;
     }
 
-    static (double Forward, double Train) Measure(Config c, double minSeconds)
+    static (Timing Forward, Timing Train) Measure(Config c, double minSeconds, int repeat)
     {
         var random = new RandomGenerator(0);
         var x = Tensor.RandomNormal(random, c.Input);
@@ -68,32 +76,16 @@ static class ConvBench
         Tensor Apply(Tensor input, Tensor weight, Tensor bias) => c.Kind == "conv1d"
             ? Functional.Conv1d(input, weight, bias, c.Stride[0], c.Padding[0], c.Dilation[0])
             : Functional.Conv2d(input, weight, bias, (c.Stride[0], c.Stride[1]), (c.Padding[0], c.Padding[1]), (c.Dilation[0], c.Dilation[1]));
-        double forward = BestTime(() => { using var _ = GradMode.NoGrad(); Apply(x, w, b); }, minSeconds);
+        var forward = Timing.Measure(() => { using var _ = GradMode.NoGrad(); Apply(x, w, b); }, minSeconds, repeat);
         var xg = x.Clone();
         var wg = w.Clone();
         var bg = b.Clone();
         foreach (var t in new[] { xg, wg, bg }) t.RequiresGrad = true;
-        double train = BestTime(() =>
+        var train = Timing.Measure(() =>
         {
             foreach (var t in new[] { xg, wg, bg }) t.Grad = null;
             Apply(xg, wg, bg).Sum().Backward();
-        }, minSeconds);
+        }, minSeconds, repeat);
         return (forward, train);
-    }
-
-    static double BestTime(Action action, double minSeconds)
-    {
-        action();
-        action();
-        double best = double.MaxValue, total = 0;
-        for (int reps = 0; total < minSeconds || reps < 3; reps++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            action();
-            double elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            best = Math.Min(best, elapsed);
-            total += elapsed;
-        }
-        return best;
     }
 }

@@ -19,10 +19,10 @@ static class RnnBench
         public string Label => $"{Mode} T={Steps} B={Batch} I={Input} H={Hidden}";
     }
 
-    sealed record PeerTimes(double forward, double train);
+    sealed record PeerTimes(double forward, double train, double forward_min, double forward_max, double train_min, double train_max);
 
-    sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops,
-        double? TorchStepsPerSecond, double? Ratio);
+    sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops, string RecurSpread,
+        double? TorchStepsPerSecond, string? TorchSpread, double? Ratio);
 
     static readonly Config[] Configs =
     [
@@ -75,13 +75,13 @@ static class RnnBench
             torch is null ? null : Math.Round(torch.baseline_mb), torch is null ? null : Math.Round(torch.peak_mb));
     }
 
-    public static int Run(int threads, double minSeconds, bool json, string? mode = null)
+    public static int Run(int threads, double minSeconds, bool json, string? mode = null, int repeat = 5)
     {
         // --mode keeps the configurations of one cell (for profiling); the memory figure comes with the full run only
         var configs = Configs.Where(c => mode is null || c.Mode == mode).ToArray();
         if (configs.Length == 0) { Console.Error.WriteLine($"recur: --mode {mode} matches no configuration (LSTM, GRU, RNN_TANH)."); return 2; }
         var peer = PythonPeer.Run<PeerTimes[]>("rnn.py",
-            new { configs = configs.Select(c => new { mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }), min_seconds = minSeconds, threads },
+            new { configs = configs.Select(c => new { mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }), min_seconds = minSeconds, threads, repeat },
             threads, out string? problem);
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
         using var threadLimit = Parallelism.Limit(threads);
@@ -89,21 +89,31 @@ static class RnnBench
         for (int i = 0; i < configs.Length; i++)
         {
             var c = configs[i];
-            var (forward, train) = Measure(c, minSeconds);
+            var (forward, train) = Measure(c, minSeconds, repeat);
             double sequenceSteps = (double)c.Steps * c.Batch;
-            rows.Add(MakeRow(c, "forward", threads, forward, c.ForwardFlops, sequenceSteps, peer?[i].forward));
-            rows.Add(MakeRow(c, "forward+backward", threads, train, 3 * c.ForwardFlops, sequenceSteps, peer?[i].train));
+            var p = peer?[i];
+            rows.Add(MakeRow(c, "forward", threads, forward, c.ForwardFlops, sequenceSteps,
+                p is null ? null : new Timing(p.forward, p.forward_min, p.forward_max, repeat)));
+            rows.Add(MakeRow(c, "forward+backward", threads, train, 3 * c.ForwardFlops, sequenceSteps,
+                p is null ? null : new Timing(p.train, p.train_min, p.train_max, repeat)));
+            // the easier pass cannot honestly take longer than the harder one: say so rather than print it quietly
+            if (forward.Median >= train.Median)
+                Console.Error.WriteLine($"warning: {c.Label}: forward ({forward.Median * 1e3:F1} ms) took as long as forward+backward "
+                    + $"({train.Median * 1e3:F1} ms); the machine was busy or the measurement is wrong — rerun before using it.");
         }
         var memory = mode is null ? MeasureMemory(threads) : null;
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { speed = rows, memory }, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(JsonSerializer.Serialize(new { cpu = CpuModel(), isa = Gemm.BestIsa.ToString(), threads, repeat, speed = rows, memory },
+                new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().AddColumns("configuration", "pass", "threads", "Recur steps/s", "Recur GFLOP/s", "PyTorch steps/s", "ratio");
+        var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(CpuModel())}, "
+                + $"{Gemm.BestIsa}, {threads} threads")
+            .AddColumns("configuration", "pass", "Recur steps/s", "spread", "Recur GFLOP/s", "PyTorch steps/s", "spread", "ratio");
         foreach (var r in rows)
-            table.AddRow(r.Config, r.Pass, r.Threads.ToString(), $"{r.RecurStepsPerSecond:N0}", $"{r.RecurGflops:F1}",
-                r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.Ratio?.ToString("F2") ?? "n/a");
+            table.AddRow(r.Config, r.Pass, $"{r.RecurStepsPerSecond:N0}", r.RecurSpread, $"{r.RecurGflops:F1}",
+                r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.TorchSpread ?? "", r.Ratio?.ToString("F2") ?? "n/a");
         AnsiConsole.Write(table);
         if (memory is null) return 0;
         var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB", "PyTorch peak (baseline) MiB");
@@ -119,7 +129,7 @@ static class RnnBench
     /// <c>bench rnn --cell a,b</c>: each cell's fused layer at T=100 B=64 I=128 H=256 beside the plain LSTM's, timed in
     /// the same run (best of repeated runs), as milliseconds per pass and as a ratio to the LSTM.
     /// </summary>
-    public static int RunCells(string cellList, int threads, double minSeconds, bool json)
+    public static int RunCells(string cellList, int threads, double minSeconds, bool json, int repeat = 5)
     {
         var cells = cellList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (string cell in cells)
@@ -130,8 +140,8 @@ static class RnnBench
             }
         using var threadLimit = Parallelism.Limit(threads);
         var shape = new Config("LSTM", 100, 64, 128, 256);
-        (double Forward, double Train) Time(string cell) => Measure(shape, minSeconds,
-            RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, shape.Input, shape.Hidden)));
+        (double Forward, double Train) Time(string cell) => Medians(Measure(shape, minSeconds, repeat,
+            RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, shape.Input, shape.Hidden))));
         var lstm = Time("lstm");
         var rows = cells.Select(cell =>
         {
@@ -145,13 +155,13 @@ static class RnnBench
             // the same cell as recorded tape operations per step, what it ran as before it was fused
             var composed = new LstmVariantLayer(shape.Input, shape.Hidden, new RandomGenerator(0), peephole: true);
             var x = Tensor.RandomNormal(new RandomGenerator(1), [shape.Steps, shape.Batch, shape.Input]);
-            double forward = BestTime(() => { using var _ = GradMode.NoGrad(); composed.Forward(x); }, minSeconds);
+            double forward = Timing.Measure(() => { using var _ = GradMode.NoGrad(); composed.Forward(x); }, minSeconds, repeat).Median;
             var parameters = composed.Parameters();
-            double train = BestTime(() =>
+            double train = Timing.Measure(() =>
             {
                 foreach (var p in parameters) p.Grad = null;
                 composed.Forward(x).Output.Sum().Backward();
-            }, minSeconds);
+            }, minSeconds, repeat).Median;
             rows.Add(new CellRow("peephole-lstm, tape-composed", Math.Round(forward * 1e3, 2), Math.Round(train * 1e3, 2),
                 Math.Round(forward / lstm.Forward, 2), Math.Round(train / lstm.Train, 2)));
         }
@@ -181,46 +191,32 @@ static class RnnBench
         catch (IOException) { return "unknown CPU"; }
     }
 
-    static Row MakeRow(Config c, string pass, int threads, double seconds, double flops, double sequenceSteps, double? torchSeconds) =>
-        new(c.Label, pass, threads, Math.Round(sequenceSteps / seconds), Math.Round(flops / seconds / 1e9, 1),
-            torchSeconds is null ? null : Math.Round(sequenceSteps / torchSeconds.Value),
-            torchSeconds is null ? null : Math.Round(torchSeconds.Value / seconds, 2));
+    static Row MakeRow(Config c, string pass, int threads, Timing recur, double flops, double sequenceSteps, Timing? torch) =>
+        new(c.Label, pass, threads, Math.Round(sequenceSteps / recur.Median), Math.Round(flops / recur.Median / 1e9, 1), recur.Spread,
+            torch is null ? null : Math.Round(sequenceSteps / torch.Median), torch?.Spread,
+            torch is null ? null : Math.Round(torch.Median / recur.Median, 2));
 
-    static (double Forward, double Train) Measure(Config c, double minSeconds, RecurrentConfig? config = null)
+    static (Timing Forward, Timing Train) Measure(Config c, double minSeconds, int repeat, RecurrentConfig? config = null)
     {
         var random = new RandomGenerator(0);
         var layer = new RecurrentLayer(config ?? new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
         var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
-        double forward = BestTime(() =>
+        var forward = Timing.Measure(() =>
         {
             using var _ = GradMode.NoGrad();
             layer.Forward(x);
-        }, minSeconds);
+        }, minSeconds, repeat);
         var xGrad = x.Clone();
         xGrad.RequiresGrad = true;
         var parameters = layer.Parameters();
-        double train = BestTime(() =>
+        var train = Timing.Measure(() =>
         {
             foreach (var p in parameters) p.Grad?.Zero();
             xGrad.Grad = null;
             layer.Forward(xGrad).Output.Sum().Backward();
-        }, minSeconds);
+        }, minSeconds, repeat);
         return (forward, train);
     }
 
-    static double BestTime(Action action, double minSeconds)
-    {
-        action();
-        action();
-        double best = double.MaxValue, total = 0;
-        for (int reps = 0; total < minSeconds || reps < 3; reps++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            action();
-            double elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            best = Math.Min(best, elapsed);
-            total += elapsed;
-        }
-        return best;
-    }
+    static (double Forward, double Train) Medians((Timing Forward, Timing Train) t) => (t.Forward.Median, t.Train.Median);
 }

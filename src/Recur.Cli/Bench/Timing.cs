@@ -1,0 +1,45 @@
+using System.Diagnostics;
+
+namespace Recur.Cli.Bench;
+
+/// <summary>Seconds per run of a timed action: the median and the spread of the timed repetitions.</summary>
+sealed record Timing(double Median, double Min, double Max, int Runs)
+{
+    /// <summary>
+    /// Warms <paramref name="action"/> until two consecutive runs agree within 5% (tiered JIT, on-stack replacement and
+    /// caches settle; at most 30 runs or 5 s), then times at least <paramref name="repeat"/> runs and at least
+    /// <paramref name="minSeconds"/> in all.
+    /// </summary>
+    public static Timing Measure(Action action, double minSeconds, int repeat)
+    {
+        double previous = double.MaxValue, warm = 0;
+        for (int i = 0; i < 30 && warm < 5; i++)
+        {
+            double t = Once(action);
+            warm += t;
+            if (i >= 2 && Math.Abs(t - previous) <= 0.05 * Math.Min(t, previous)) break;
+            previous = t;
+        }
+        var times = new List<double>();
+        double total = 0;
+        while (times.Count < repeat || total < minSeconds)
+        {
+            double t = Once(action);
+            times.Add(t);
+            total += t;
+        }
+        times.Sort();
+        double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+        return new Timing(median, times[0], times[^1], times.Count);
+    }
+
+    static double Once(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        action();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    /// <summary>The spread as "−a% / +b%" around the median.</summary>
+    public string Spread => FormattableString.Invariant($"−{100 * (Median - Min) / Median:F0}% / +{100 * (Max - Median) / Median:F0}%");
+}
