@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+
+namespace Recur.Tests;
+
+/// <summary>docs/guide.md's listings are the example projects, and the example projects run.</summary>
+public sealed class GuideTests
+{
+    static string Repository()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Recur.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("the repository root (Recur.sln) is not above the test binaries");
+    }
+
+    [Fact]
+    public void TheGuideShowsEachExampleAsItIs()
+    {
+        string root = Repository();
+        string guide = File.ReadAllText(Path.Combine(root, "docs", "guide.md")).Replace("\r\n", "\n");
+        string source = File.ReadAllText(Path.Combine(root, "examples", "GettingStarted", "Example.cs")).Replace("\r\n", "\n");
+        string listing = Regex.Match(source, @"// guide:begin\n(.*?)\n// guide:end", RegexOptions.Singleline).Groups[1].Value;
+        Assert.NotEmpty(listing);
+        Assert.Contains(listing, guide);
+    }
+
+    [Fact]
+    [Trait("Category", "slow")] // trains a small classifier for a few seconds
+    public void GettingStartedTrainsSavesLoadsAndPredicts()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"recur-guide-{Guid.NewGuid():N}");
+        try
+        {
+            var output = new StringWriter();
+            double accuracy = GettingStarted.Example.Run(output, folder);
+            Assert.True(accuracy >= 0.9, $"validation accuracy {accuracy}");
+            var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            double Positive(string line) => double.Parse(line[(line.LastIndexOf('=') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(Positive(lines[1]) > 0.5, lines[1]); // "the acting was superb"
+            Assert.True(Positive(lines[2]) < 0.5, lines[2]); // "a boring plot"
+            Assert.True(Directory.Exists(Path.Combine(folder, "best")));
+        }
+        finally { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+    }
+}
