@@ -252,7 +252,7 @@ public sealed class Trainer<TBatch>
             if (!metrics.TryGetValue(options.Metric, out double value))
                 throw new InvalidOperationException($"Trainer: the task's validation reports [{string.Join(", ", metrics.Keys)}], not the chosen metric '{options.Metric}'.");
             // a NaN or infinite metric is reported, never taken as the best
-            bool improved = double.IsFinite(value) && (best is not double b || (options.MetricMode == MetricMode.Min ? value < b : value > b));
+            bool improved = double.IsFinite(value) && (best is not double b || (options.EffectiveMetricMode == MetricMode.Min ? value < b : value > b));
             if (improved) (best, evaluationsWithoutImprovement) = (value, 0);
             else evaluationsWithoutImprovement++;
             if (schedule != null)

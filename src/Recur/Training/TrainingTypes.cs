@@ -111,8 +111,19 @@ public sealed record TrainerOptions
     /// <summary>The validation metric that picks the best checkpoint, drives early stopping and plateau schedules.</summary>
     public string Metric { get; init; } = "loss";
 
-    /// <summary>Whether a smaller or larger <see cref="Metric"/> is better.</summary>
-    public MetricMode MetricMode { get; init; } = MetricMode.Min;
+    /// <summary>
+    /// Whether a smaller or larger <see cref="Metric"/> is better. Left null, it follows the metric's name: larger is
+    /// better for accuracy, F1, BLEU, precision and recall (any name containing them), smaller for everything else
+    /// (loss, perplexity, error rates) — so <c>Metric = "accuracy"</c> alone keeps the most accurate epoch.
+    /// </summary>
+    public MetricMode? MetricMode { get; init; }
+
+    /// <summary>The direction in force: <see cref="MetricMode"/>, or the one the metric's name implies.</summary>
+    public MetricMode EffectiveMetricMode => MetricMode ?? (HigherIsBetter.Any(m => Metric.Contains(m, StringComparison.OrdinalIgnoreCase))
+        ? Optim.MetricMode.Max : Optim.MetricMode.Min);
+
+    static readonly string[] HigherIsBetter = ["accuracy", "f1", "bleu", "precision", "recall"];
+
 
     /// <summary>Stop after this many validations without improvement; 0 never stops early.</summary>
     public int Patience { get; init; }

@@ -34,6 +34,7 @@ sealed class TinyTask : ITrainingTask<int[]>
     public int BatchSize = 4;
     public Func<int, long, float>? LossScale; // (epoch, step) → factor, to inject NaN
     public Func<int, double>? ValidationLoss; // epoch → fake metric
+    public string MetricName = "loss"; // the name the fake metric is reported under
     int evaluations;
 
     public TinyTask(ulong seed = 3, float dropout = 0.25f)
@@ -78,7 +79,7 @@ sealed class TinyTask : ITrainingTask<int[]>
     public IReadOnlyDictionary<string, double>? Evaluate()
     {
         int epoch = evaluations++;
-        if (ValidationLoss != null) return new Dictionary<string, double> { ["loss"] = ValidationLoss(epoch) };
+        if (ValidationLoss != null) return new Dictionary<string, double> { [MetricName] = ValidationLoss(epoch) };
         var (x, y) = Gather(Enumerable.Range(0, Samples).ToArray());
         return new Dictionary<string, double> { ["loss"] = Losses.MeanSquaredError(Net.Forward(x), y).Item() };
     }
@@ -276,6 +277,25 @@ public sealed class TrainerTests : IDisposable
         var finished = new TinyTask();
         new Trainer<int[]>(finished, Optimizer(finished).Item1, Options("complete") with { Epochs = 1 }).Fit();
         Assert.False(File.Exists(Path.Combine(root, "complete", RunFolder.IncompleteMarker)));
+    }
+
+    [Fact]
+    public void TheMetricsNameSetsWhichWayIsBetterUnlessToldOtherwise()
+    {
+        double[] accuracy = [0.5, 0.9, 0.7, 0.6];
+        var task = new TinyTask { ValidationLoss = e => accuracy[e], MetricName = "accuracy" };
+        var inferred = new Trainer<int[]>(task, Optimizer(task).Item1, Options("accuracy") with { Metric = "accuracy" }).Fit();
+        Assert.Equal(0.9, inferred.BestMetric); // not 0.5, the worst epoch, as a fixed default of "smaller is better" kept
+
+        var told = new TinyTask { ValidationLoss = e => accuracy[e], MetricName = "accuracy" };
+        var explicitMin = new Trainer<int[]>(told, Optimizer(told).Item1,
+            Options("told") with { Metric = "accuracy", MetricMode = MetricMode.Min }).Fit();
+        Assert.Equal(0.5, explicitMin.BestMetric);
+
+        Assert.Equal(MetricMode.Max, new TrainerOptions { Metric = "macro_f1" }.EffectiveMetricMode);
+        Assert.Equal(MetricMode.Max, new TrainerOptions { Metric = "bleu" }.EffectiveMetricMode);
+        Assert.Equal(MetricMode.Min, new TrainerOptions { Metric = "loss" }.EffectiveMetricMode);
+        Assert.Equal(MetricMode.Min, new TrainerOptions { Metric = "wer" }.EffectiveMetricMode);
     }
 
     [Fact]
