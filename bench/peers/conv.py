@@ -57,7 +57,8 @@ def measure(c, min_seconds, repeat):
         conv(xg, wg, bg, **args).sum().backward()
 
     f, t = best_time(forward, min_seconds, repeat), best_time(train, min_seconds, repeat)
-    return {"forward": f[0], "forward_min": f[1], "forward_max": f[2], "train": t[0], "train_min": t[1], "train_max": t[2]}
+    return {"forward": f[0], "forward_min": f[1], "forward_max": f[2],
+            "train": t[0], "train_min": t[1], "train_max": t[2]}
 
 
 def main():

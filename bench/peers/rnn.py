@@ -1,7 +1,8 @@
 """PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN forward (no_grad) and forward+backward.
 
 Takes a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
-argument and prints a JSON list of {"forward": seconds, "train": seconds} (median of repeated runs after a warm-up, with the min and max). With
+argument and prints a JSON list of {"forward": seconds, "train": seconds} (median of repeated runs after a warm-up,
+with the min and max beside them as forward_min, forward_max, train_min, train_max). With
 {"memory": config, "threads"} instead it prints the peak resident memory of one LSTM forward+backward.
 """
 import json
@@ -51,7 +52,8 @@ def measure(config, min_seconds, repeat):
         output.sum().backward()
 
     f, t = best_time(forward, min_seconds, repeat), best_time(train, min_seconds, repeat)
-    return {"forward": f[0], "forward_min": f[1], "forward_max": f[2], "train": t[0], "train_min": t[1], "train_max": t[2]}
+    return {"forward": f[0], "forward_min": f[1], "forward_max": f[2],
+            "train": t[0], "train_min": t[1], "train_max": t[2]}
 
 
 def main():

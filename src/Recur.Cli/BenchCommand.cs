@@ -31,25 +31,45 @@ static class BenchCommand
             Description = "Comma-separated Recur cells to time against the plain LSTM at T=100 B=64 I=128 H=256 "
                 + $"({string.Join(", ", Recur.Nn.Recurrent.RecurrentCells.Names)}); no PyTorch peer.",
         };
-        var rnnRepeat = new Option<int>("--repeat") { Description = "Timed runs per figure after the warm-up (the median is shown, with the min and max).", DefaultValueFactory = _ => 5 };
+        var rnnRepeat = new Option<int>("--repeat")
+        {
+            Description = "Timed runs per figure after the warm-up (the "
+            + "median is shown, with the min and max).", DefaultValueFactory = _ => 5
+        };
         var rnn = new Command("rnn", "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward.")
         {
             rnnThreads, rnnSeconds, rnnJson, rnnMode, rnnCells, rnnRepeat,
         };
         rnn.SetAction(r => r.GetValue(rnnCells) is { } cellList
-            ? RnnBench.RunCells(cellList, r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnRepeat))
-            : RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnMode), r.GetValue(rnnRepeat)));
+            ? RnnBench.RunCells(cellList, r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson),
+                r.GetValue(rnnRepeat))
+            : RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnMode),
+                r.GetValue(rnnRepeat)));
         bench.Subcommands.Add(rnn);
 
-        var convThreads = new Option<int>("--threads") { Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2 };
-        var convSeconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
+        var convThreads = new Option<int>("--threads")
+        {
+            Description = "Threads for both Recur and PyTorch.",
+            DefaultValueFactory = _ => 2
+        };
+        var convSeconds = new Option<double>("--seconds")
+        {
+            Description = "Minimum timed seconds per figure.",
+            DefaultValueFactory = _ => 1.0
+        };
         var convJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
-        var convRepeat = new Option<int>("--repeat") { Description = "Timed runs per figure after the warm-up (the median is shown, with the min and max).", DefaultValueFactory = _ => 5 };
-        var conv = new Command("conv", "Recur's convolutions and PyTorch's on a speech-sized 2-D and a WaveNet-sized 1-D shape.")
+        var convRepeat = new Option<int>("--repeat")
+        {
+            Description = "Timed runs per figure after the warm-up (the "
+            + "median is shown, with the min and max).", DefaultValueFactory = _ => 5
+        };
+        var conv = new Command("conv",
+            "Recur's convolutions and PyTorch's on a speech-sized 2-D and a WaveNet-sized 1-D shape.")
         {
             convThreads, convSeconds, convJson, convRepeat,
         };
-        conv.SetAction(r => ConvBench.Run(r.GetValue(convThreads), r.GetValue(convSeconds), r.GetValue(convJson), r.GetValue(convRepeat)));
+        conv.SetAction(r => ConvBench.Run(r.GetValue(convThreads), r.GetValue(convSeconds), r.GetValue(convJson),
+            r.GetValue(convRepeat)));
         bench.Subcommands.Add(conv);
 
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };

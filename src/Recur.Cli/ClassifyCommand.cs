@@ -34,8 +34,10 @@ static class ClassifyCommand
         foreach (var row in table.Rows)
         {
             string value = row.Fields[textIndex], label = row.Fields[labelIndex].Trim();
-            if (string.IsNullOrWhiteSpace(value)) throw new InvalidDataException($"{path}, line {row.Line}: the '{text}' field is empty.");
-            if (label.Length == 0) throw new InvalidDataException($"{path}, line {row.Line}: the '{labelColumn}' field is empty.");
+            if (string.IsNullOrWhiteSpace(value)) throw new InvalidDataException(
+                $"{path}, line {row.Line}: the '{text}' field is empty.");
+            if (label.Length == 0) throw new InvalidDataException(
+                $"{path}, line {row.Line}: the '{labelColumn}' field is empty.");
             examples.Add((value, label));
         }
         if (examples.Count == 0) throw new InvalidDataException($"{path}: no examples.");
@@ -176,7 +178,8 @@ static class ClassifyCommand
     /// <summary>One trained model: best/ if there is one, else last/.</summary>
     static TextClassifier LoadMember(string folder)
     {
-        return Checkpoint.Open(folder, config => new TextClassifier(TextClassifierConfig.FromJson(config), new RandomGenerator(0)));
+        return Checkpoint.Open(folder, config => new TextClassifier(TextClassifierConfig.FromJson(config),
+            new RandomGenerator(0)));
     }
 
     /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and labels.</summary>

@@ -14,7 +14,8 @@ static class CliOutput
         writer.WriteLine($"figure: {files.Svg}");
     }
 
-    /// <summary>A <c>--model</c> folder that does not exist is a usage mistake (exit code 2), said before any loading.</summary>
+    /// <summary>A <c>--model</c> folder that does not exist is a usage mistake (exit code 2), said before any
+    /// loading.</summary>
     public static string ModelFolder(string folder) =>
         Directory.Exists(folder) ? folder : throw new UsageException($"{folder}: no such model folder.");
 }

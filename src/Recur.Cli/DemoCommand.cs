@@ -28,7 +28,11 @@ static class DemoCommand
     {
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data and shuffling.", DefaultValueFactory = _ => 1 };
         var lengths = new Option<string>("--lengths") { Description = "Comma-separated sequence lengths T.", DefaultValueFactory = _ => "10,50,100,200" };
-        var cells = new Option<string>("--cells") { Description = $"Comma-separated cells ({string.Join(", ", RecurrentCells.Names)}).", DefaultValueFactory = _ => "rnn,lstm,gru" };
+        var cells = new Option<string>("--cells")
+        {
+            Description = $"Comma-separated cells ({string.Join(", ",
+            RecurrentCells.Names)}).", DefaultValueFactory = _ => "rnn,lstm,gru"
+        };
         var steps = new Option<int>("--steps")
         {
             Description = "Optimizer steps per cell and length (the same on every machine; the time is only printed).",
@@ -54,10 +58,12 @@ static class DemoCommand
             int[] ts = Parse(r.GetValue(lengths)!, "--lengths").Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out int t) && t >= 2 ? t
                 : throw new UsageException($"--lengths: '{s}' is not a length ≥ 2.")).ToArray();
             string[] names = CellOption.ParseList(r.GetValue(cells)!);
-            if (r.GetValue(steps) < 1 || r.GetValue(hidden) < 1 || r.GetValue(batch) < 1 || r.GetValue(threads) < 1 || !(r.GetValue(lr) > 0))
+            if (r.GetValue(steps) < 1 || r.GetValue(hidden) < 1 || r.GetValue(batch) < 1 || r.GetValue(threads) < 1
+                || !(r.GetValue(lr) > 0))
                 throw new UsageException("--steps, --hidden, --batch, --threads and --lr must be positive.");
             using var threadLimit = Parallelism.Limit(r.GetValue(threads));
-            return Run(r.GetValue(seed), ts, names, r.GetValue(steps), r.GetValue(hidden), r.GetValue(batch), r.GetValue(lr),
+            return Run(r.GetValue(seed), ts, names, r.GetValue(steps), r.GetValue(hidden), r.GetValue(batch),
+                r.GetValue(lr),
                 r.GetValue(chrono), r.GetValue(output)!);
         }));
         return demo;
@@ -103,7 +109,8 @@ static class DemoCommand
                 string folder = Path.Combine(output, $"{cell}-T{length}");
                 var options = new TrainerOptions
                 {
-                    Epochs = int.MaxValue, MaxSteps = steps, Seed = seed, ClipNorm = 1f, ValidateEvery = 100, LogEvery = 50,
+                    Epochs = int.MaxValue, MaxSteps = steps, Seed = seed, ClipNorm = 1f, ValidateEvery = 100,
+                    LogEvery = 50,
                     OutputDirectory = folder, Overwrite = true, // the demo's own folders: each run replaces the last
                 };
                 var trainer = new Trainer<int[]>(task, new Adam(model.Parameters(), lr), options);
@@ -111,24 +118,29 @@ static class DemoCommand
                 double mse = result.LastEvaluation!["loss"]; // the final weights: a step budget ends with a validation
                 results[(cell, length)] = mse;
                 if (length == flowLength) flow.Add(($"{cell} trained", FirstNorms(model, flowData)));
-                AnsiConsole.MarkupLine($"  T = {length,3}  {cell,-4}  validation MSE {mse,7:F4}  after {result.Steps,5} "
+                AnsiConsole.MarkupLine(
+                    $"  T = {length,3}  {cell,-4}  validation MSE {mse,7:F4}  after {result.Steps,5} "
                     + $"steps  {Verdict(mse)}  ({run.Elapsed.TotalSeconds:F0} s)");
             }
         }
-        var table = new Table().Title($"Validation MSE on the adding problem (baseline {SyntheticTasks.AddingBaseline:F3})")
+        var table = new Table().Title(
+            $"Validation MSE on the adding problem (baseline {SyntheticTasks.AddingBaseline:F3})")
             .AddColumn("T");
         foreach (var cell in cells) table.AddColumn(new TableColumn(cell).RightAligned());
         foreach (int length in lengths)
-            table.AddRow([length.ToString(CultureInfo.InvariantCulture), .. cells.Select(c => Format(results[(c, length)]))]);
+            table.AddRow([length.ToString(CultureInfo.InvariantCulture), .. cells.Select(c => Format(results[(c,
+                length)]))]);
         AnsiConsole.Write(table);
 
-        var ratios = cells.ToDictionary(c => c, c => (Initial: Ratio(flow, $"{c} initial"), Trained: Ratio(flow, $"{c} trained")));
+        var ratios = cells.ToDictionary(c => c, c => (Initial: Ratio(flow, $"{c} initial"), Trained: Ratio(flow,
+            $"{c} trained")));
         var flowTable = new Table()
             .Title($"Gradient reaching step 0 from the loss at step {flowLength - 1}: "
                 + $"‖∂L/∂h_0‖ / ‖∂L/∂h_{flowLength - 1}‖")
             .AddColumn("cell").AddColumn(new TableColumn("initial").RightAligned())
             .AddColumn(new TableColumn("trained").RightAligned());
-        foreach (var cell in cells) flowTable.AddRow(cell, FormatRatio(ratios[cell].Initial), FormatRatio(ratios[cell].Trained));
+        foreach (var cell in cells) flowTable.AddRow(cell, FormatRatio(ratios[cell].Initial),
+            FormatRatio(ratios[cell].Trained));
         AnsiConsole.Write(flowTable);
         foreach (string finding in Findings(cells, lengths, results, ratios, flowLength))
             AnsiConsole.MarkupLine(Markup.Escape(finding));
@@ -141,15 +153,19 @@ static class DemoCommand
             {
                 var evals = MetricsLog.Read(Path.Combine(output, $"{cell}-T{length}", "metrics.jsonl"))
                     .Where(e => e.Type == "eval").ToList();
-                return new Series(cell, evals.Select(e => (double)e.Step).ToArray(), evals.Select(e => e.Values["loss"]).ToArray());
+                return new Series(cell, evals.Select(e => (double)e.Step).ToArray(), evals.Select(e
+                    => e.Values["loss"]).ToArray());
             }).ToList();
-            figures.Add(Charts.Lines(Path.Combine(output, $"curves-T{length}"), $"Adding problem, T = {length}: validation MSE",
+            figures.Add(Charts.Lines(Path.Combine(output, $"curves-T{length}"),
+                $"Adding problem, T = {length}: validation MSE",
                 "optimizer step", "validation MSE", series, logY: true,
                 references: [(SyntheticTasks.AddingBaseline, "baseline 0.167")], legend: LegendCorner.LowerLeft));
         }
-        figures.Add(Charts.Lines(Path.Combine(output, "gradient-flow"), $"Gradient flow through time, adding problem T = {flowLength}",
+        figures.Add(Charts.Lines(Path.Combine(output, "gradient-flow"),
+            $"Gradient flow through time, adding problem T = {flowLength}",
             "time step t", "‖∂L/∂h_t‖ (batch mean)",
-            flow.Select(f => new Series(f.Label, Enumerable.Range(0, f.Norms.Length).Select(t => (double)t).ToArray(), f.Norms)),
+            flow.Select(f => new Series(f.Label, Enumerable.Range(0, f.Norms.Length).Select(t => (double)t).ToArray(),
+                f.Norms)),
             logY: true, legend: LegendCorner.LowerRight));
         string root = Path.GetFullPath(output);
         AnsiConsole.MarkupLine($"Done in {clock.Elapsed.TotalSeconds:F0} s.");
@@ -160,7 +176,8 @@ static class DemoCommand
         string Run(string cell) => Markup.Escape(Path.Combine(output, $"{cell}-T{flowLength}", "last"));
         AnsiConsole.MarkupLine($"  recur inspect gradients --model {string.Join(' ', cells.Select(Run))}   "
             + "[grey]# where each trained model's gradient fades[/]");
-        AnsiConsole.MarkupLine("  recur demo --chrono false   [grey]# the LSTM with the usual forget-gate bias 1: it sits on the "
+        AnsiConsole.MarkupLine(
+            "  recur demo --chrono false   [grey]# the LSTM with the usual forget-gate bias 1: it sits on the "
             + "baseline plateau far longer[/]");
         AnsiConsole.MarkupLine("  recur task adding --cell lstm --length 50 --epochs 12 --train-size 5000 --out run && "
             + "recur inspect saliency --model run/best --show 4   [grey]# which input steps the answer depends on[/]");
@@ -178,7 +195,8 @@ static class DemoCommand
     static double[] FirstNorms(SequenceModel model, SequenceDataset data) =>
         SequenceTask.GradientFlow(model, data).Records[0].GradientNorms;
 
-    /// <summary>‖∂L/∂h_0‖ / ‖∂L/∂h_{T−1}‖; 0 when the gradient underflowed before step 0, NaN when there was none.</summary>
+    /// <summary>‖∂L/∂h_0‖ / ‖∂L/∂h_{T−1}‖; 0 when the gradient underflowed before step 0, NaN when there was
+    /// none.</summary>
     static double Ratio(List<(string Label, double[] Norms)> flow, string label)
     {
         var norms = flow.Single(f => f.Label == label).Norms;
@@ -189,10 +207,12 @@ static class DemoCommand
         : ratio > 0 ? ratio.ToString("G2", CultureInfo.InvariantCulture) : "< 1E-38"; // exactly 0: float underflow
 
     /// <summary>One sentence per cell: which lengths it solved, and the gradient ratio that explains it.</summary>
-    internal static IEnumerable<string> Findings(string[] cells, int[] lengths, IReadOnlyDictionary<(string, int), double> mse,
+    internal static IEnumerable<string> Findings(string[] cells, int[] lengths, IReadOnlyDictionary<(string, int),
+        double> mse,
         IReadOnlyDictionary<string, (double Initial, double Trained)> ratios, int flowLength)
     {
-        static string List(IEnumerable<int> ts) => string.Join(", ", ts.Select(t => t.ToString(CultureInfo.InvariantCulture)));
+        static string List(IEnumerable<int> ts) => string.Join(", ", ts.Select(t
+            => t.ToString(CultureInfo.InvariantCulture)));
         foreach (string cell in cells)
         {
             var solved = lengths.Where(t => mse[(cell, t)] < Solved).ToList();
@@ -204,7 +224,8 @@ static class DemoCommand
             if (baseline.Count > 0) parts.Add($"stayed at the baseline at T = {List(baseline)}");
             var (initial, trained) = ratios[cell];
             string gradient = trained > 0
-                ? $"after training {trained.ToString("G2", CultureInfo.InvariantCulture)} of the gradient at step {flowLength - 1} "
+                ? $"after training {trained.ToString("G2",
+                    CultureInfo.InvariantCulture)} of the gradient at step {flowLength - 1} "
                     + "reaches step 0"
                 : $"after training no gradient reaches step 0 from step {flowLength - 1} (it underflows float32)";
             if (initial > 0) gradient += $" (at initialisation {initial.ToString("G2", CultureInfo.InvariantCulture)})";

@@ -40,9 +40,11 @@ static class ForecastCommand
             {
                 string cell = row.Fields[indices[k]];
                 if (string.IsNullOrWhiteSpace(cell))
-                    throw new InvalidDataException($"{path}, line {row.Line}: the '{names[k]}' cell is empty (a gap in the series).");
+                    throw new InvalidDataException(
+                        $"{path}, line {row.Line}: the '{names[k]}' cell is empty (a gap in the series).");
                 if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
-                    throw new InvalidDataException($"{path}, line {row.Line}: '{cell}' in column '{names[k]}' is not a number.");
+                    throw new InvalidDataException(
+                        $"{path}, line {row.Line}: '{cell}' in column '{names[k]}' is not a number.");
                 columns[k].Add(value);
             }
             dates.Add(dateIndex >= 0 ? row.Fields[dateIndex] : dates.Count.ToString(CultureInfo.InvariantCulture));
@@ -89,11 +91,15 @@ static class ForecastCommand
         var validation = new Option<int>("--validation-size") { Description = "Last training values used to choose the best epoch (0: keep the last epoch).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.", Required = true };
-        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
+        var overwrite = new Option<bool>(
+            "--overwrite")
+        { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
         var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
-            csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr, batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite, json,
+            csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
+                batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
+                    json,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -109,10 +115,12 @@ static class ForecastCommand
             if (test < 1 || s < 1) throw new UsageException("--test-size and --season must be positive.");
             int needed = r.GetValue(window) + r.GetValue(horizon) + r.GetValue(difference) + 1;
             if (test >= values.Length)
-                throw new UsageException($"--test-size {test} is not less than the series' {values.Length} values: nothing is left for "
+                throw new UsageException(
+                    $"--test-size {test} is not less than the series' {values.Length} values: nothing is left for "
                     + $"training (it needs at least {needed}).");
             if (values.Length - test < needed)
-                throw new UsageException($"{values.Length} values leave {values.Length - test} for training: too few for a window of "
+                throw new UsageException(
+                    $"{values.Length} values leave {values.Length - test} for training: too few for a window of "
                     + $"{r.GetValue(window)} and a horizon of {r.GetValue(horizon)} (at least {needed}).");
             var train = values[..^test];
             var actual = values[^test..];
@@ -130,7 +138,12 @@ static class ForecastCommand
             {
                 var member = new Forecaster(options with { Seed = options.Seed + (ulong)k });
                 string memberFolder = members == 1 ? folder : Path.Combine(folder, $"member-{k + 1}");
-                var result = TrainingOptions.Run((observer, token) => member.Fit(train, new TrainerOptions { OutputDirectory = memberFolder, LogEvery = 50, Overwrite = r.GetValue(overwrite) }, observer, token, CovariatesUpTo(train.Length)));
+                var result = TrainingOptions.Run((observer, token) => member.Fit(train,
+                    new TrainerOptions
+                    {
+                        OutputDirectory = memberFolder, LogEvery = 50,
+                        Overwrite = r.GetValue(overwrite)
+                    }, observer, token, CovariatesUpTo(train.Length)));
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
                 trained.Add(member);
             }

@@ -38,7 +38,12 @@ static class InspectCommand
     sealed class SubjectOptions
     {
         public readonly Option<string[]> Models = new("--model") { Description = "Checkpoint or run folder(s) of `recur task` (repeatable). Without it, fresh models are inspected on the adding problem.", AllowMultipleArgumentsPerToken = true };
-        public readonly Option<string> Cells = new("--cells") { Description = $"Comma-separated cells for fresh models ({string.Join(", ", Recur.Nn.Recurrent.RecurrentCells.Names)}).", DefaultValueFactory = _ => "rnn,lstm,gru" };
+        public readonly Option<string> Cells = new(
+            "--cells")
+        {
+            Description = $"Comma-separated cells for fresh models ({string.Join(", ",
+                Recur.Nn.Recurrent.RecurrentCells.Names)}).", DefaultValueFactory = _ => "rnn,lstm,gru"
+        };
         public readonly Option<int> Length = new("--length") { Description = "Sequence length T of the adding problem for fresh models.", DefaultValueFactory = _ => 100 };
         public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units of fresh models.", DefaultValueFactory = _ => 64 };
         public readonly Option<int> Count = new("--count") { Description = "Sequences to run.", DefaultValueFactory = _ => 32 };
@@ -70,7 +75,8 @@ static class InspectCommand
     /// <summary>Loads a trained model and regenerates a sample of its task from the saved configuration.</summary>
     static Subject Load(string directory, int count, ulong seed, string mnist)
     {
-        var model = Checkpoint.Open(directory, c => new SequenceModel(SequenceModelConfig.FromJson(c), new RandomGenerator(0)));
+        var model = Checkpoint.Open(directory, c => new SequenceModel(SequenceModelConfig.FromJson(c),
+            new RandomGenerator(0)));
         var config = Checkpoint.ReadConfig(Checkpoint.Locate(directory));
         string task = (string?)config["task"] ?? throw new InvalidDataException($"{directory}: config.json names no task; inspect reads models trained by `recur task` or `recur demo`.");
         int steps = (int?)config["length"] ?? 0;
@@ -114,7 +120,8 @@ static class InspectCommand
                     rows.Add((label, norms, parameterNorm));
                     series.Add(new Series(label, Enumerable.Range(0, norms.Length).Select(t => (double)t).ToArray(), norms));
                 }
-            var files = Charts.Lines(r.GetValue(output)!, "Gradient flow through time", "time step t", "‖∂L/∂h_t‖ (batch mean)", series, logY: true, legend: LegendCorner.LowerRight);
+            var files = Charts.Lines(r.GetValue(output)!, "Gradient flow through time", "time step t",
+                "‖∂L/∂h_t‖ (batch mean)", series, logY: true, legend: LegendCorner.LowerRight);
             PrintGradientTable(rows, r.GetValue(subjects.Json));
             CliOutput.PrintFiles(files, r.GetValue(subjects.Json));
             return 0;

@@ -40,7 +40,8 @@ static class LayerCommand
             SafeTensors.Save(output.FullName, result, new Dictionary<string, string> { ["producer"] = "recur layer run" });
             foreach (var (name, tensor) in result.OrderBy(p => p.Key, StringComparer.Ordinal))
                 if (!TensorIsFinite(tensor))
-                    Console.Error.WriteLine($"recur layer run: warning: {name} holds NaN or infinite values (check the weights and input).");
+                    Console.Error.WriteLine($"recur layer run: warning: {name} holds NaN or infinite values (check the "
+                        + $"weights and input).");
             Console.WriteLine($"wrote {result.Count} tensors to {output.FullName}: {string.Join(", ", result.Keys.Order())}");
             return 0;
         }

@@ -12,8 +12,10 @@ static class OptionRules
 {
     static readonly HashSet<string> Positive =
     [
-        "--hidden", "--embed", "--layers", "--epochs", "--batch", "--threads", "--window", "--horizon", "--beam", "--bptt",
-        "--char-hidden", "--char-embed", "--steps", "--train-size", "--valid-size", "--log-every", "--accumulate", "--cd",
+        "--hidden", "--embed", "--layers", "--epochs", "--batch", "--threads", "--window", "--horizon", "--beam",
+            "--bptt",
+        "--char-hidden", "--char-embed", "--steps", "--train-size", "--valid-size", "--log-every", "--accumulate",
+            "--cd",
         "--ais-runs", "--neurons", "--samples", "--season", "--test-size", "--units", "--show", "--points", "--trials",
         "--probes", "--max-sweeps", "--ensemble", "--vocab-size", "--min-frequency", "--count", "--lr", "--seconds",
         "--time-limit", "--max-load", "--repeat",
@@ -21,8 +23,10 @@ static class OptionRules
 
     static readonly HashSet<string> NonNegative =
     [
-        "--patience", "--warmup", "--validate-every", "--chrono", "--difference", "--ar-order", "--top-k", "--ais-steps",
-        "--gibbs", "--casing-embed", "--limit", "--validation-size", "--weight-decay", "--temperature", "--length-penalty",
+        "--patience", "--warmup", "--validate-every", "--chrono", "--difference", "--ar-order", "--top-k",
+            "--ais-steps",
+        "--gibbs", "--casing-embed", "--limit", "--validation-size", "--weight-decay", "--temperature",
+            "--length-penalty",
         "--clip-norm",
     ];
 
@@ -48,7 +52,8 @@ static class OptionRules
         {
             if (result.Tokens.Count == 0) return; // the default, which the verb chose
             string text = result.Tokens[^1].Value;
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && (!valid(value) || !double.IsFinite(value)))
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+                && (!valid(value) || !double.IsFinite(value)))
                 result.AddError($"{option.Name} must be {what}, got {text}.");
         });
     }

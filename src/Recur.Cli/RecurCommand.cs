@@ -43,7 +43,8 @@ static class RecurCommand
     static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
     {
         var names = new Stack<string>();
-        for (var r = result; r?.Parent is System.CommandLine.Parsing.CommandResult parent; r = parent) names.Push(r.Command.Name);
+        for (var r = result; r?.Parent is System.CommandLine.Parsing.CommandResult parent; r = parent) names.Push(
+            r.Command.Name);
         return names;
     }
 }

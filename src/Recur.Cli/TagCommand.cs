@@ -153,7 +153,8 @@ static class TagCommand
         var settings = ReadSettings(folder);
         if ((string?)settings["kind"] == "hmm") throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
         var vocabulary = TaggingVocabulary.Load(folder);
-        var model = Checkpoint.Open(folder, config => new SequenceTagger(SequenceTaggerConfig.FromJson(config), new RandomGenerator(0)));
+        var model = Checkpoint.Open(folder, config => new SequenceTagger(SequenceTaggerConfig.FromJson(config),
+            new RandomGenerator(0)));
         return (model, vocabulary, ParseScheme((string?)settings["data_scheme"] ?? "bio"));
     }
 

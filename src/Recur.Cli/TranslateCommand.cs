@@ -136,7 +136,8 @@ static class TranslateCommand
         try { settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
         catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
         var vocabulary = TranslationVocabulary.Load(folder);
-        var model = Checkpoint.Open(folder, config => new Seq2Seq(Seq2SeqConfig.FromJson(config), new RandomGenerator(0)));
+        var model = Checkpoint.Open(folder, config => new Seq2Seq(Seq2SeqConfig.FromJson(config),
+            new RandomGenerator(0)));
         return (model, vocabulary, settings);
     }
 

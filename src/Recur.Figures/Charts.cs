@@ -50,7 +50,8 @@ public static class Charts
     /// <paramref name="references"/> draws labelled horizontal lines (a baseline, a target); <paramref name="legend"/> places the legend.
     /// </summary>
     public static FigureFiles Lines(string basePath, string title, string xLabel, string yLabel, IEnumerable<Series> series,
-        bool logY = false, IEnumerable<(double Y, string Label)>? references = null, LegendCorner legend = LegendCorner.UpperRight)
+        bool logY = false, IEnumerable<(double Y, string Label)>? references = null,
+            LegendCorner legend = LegendCorner.UpperRight)
     {
         var plot = new Plot();
         int index = 0;

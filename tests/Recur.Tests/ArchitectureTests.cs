@@ -8,7 +8,8 @@ namespace Recur.Tests;
 /// </summary>
 public sealed partial class ArchitectureTests
 {
-    /// <summary>Each folder of src/Recur and its layer; "(root)" is Tensor and its companions beside Autograd.</summary>
+    /// <summary>Each folder of src/Recur and its layer; "(root)" is Tensor and its companions beside
+    /// Autograd.</summary>
     static readonly Dictionary<string, int> Layers = new()
     {
         ["Kernels"] = 0, ["Serialization"] = 0,
@@ -21,7 +22,8 @@ public sealed partial class ArchitectureTests
     };
 
     /// <summary>Tensor and Autograd are one layer: the tensor records its ops, the ops make tensors.</summary>
-    static bool SameLayerAllowed(string from, string to) => from is "(root)" or "Autograd" && to is "(root)" or "Autograd";
+    static bool SameLayerAllowed(string from, string to) => from is "(root)" or "Autograd"
+        && to is "(root)" or "Autograd";
 
     static string Repository()
     {
@@ -37,14 +39,17 @@ public sealed partial class ArchitectureTests
     public void LibraryFoldersPointOnlyDown()
     {
         string library = Path.Combine(Repository(), "src", "Recur");
-        var folders = Directory.GetDirectories(library).Select(Path.GetFileName).Where(n => n is not ("bin" or "obj")).ToList();
+        var folders = Directory.GetDirectories(library).Select(Path.GetFileName).Where(n
+            => n is not ("bin" or "obj")).ToList();
         Assert.All(folders, f => Assert.True(Layers.ContainsKey(f!), $"src/Recur/{f}/ has no layer in the map"));
         var violations = new List<string>();
         foreach (string file in Directory.EnumerateFiles(library, "*.cs", SearchOption.AllDirectories))
         {
             string relative = Path.GetRelativePath(library, file);
-            if (relative.StartsWith("obj", StringComparison.Ordinal) || relative.StartsWith("bin", StringComparison.Ordinal)) continue;
-            string from = relative.Contains(Path.DirectorySeparatorChar) ? relative.Split(Path.DirectorySeparatorChar)[0] : "(root)";
+            if (relative.StartsWith("obj", StringComparison.Ordinal) || relative.StartsWith("bin",
+                StringComparison.Ordinal)) continue;
+            string from = relative.Contains(Path.DirectorySeparatorChar)
+                ? relative.Split(Path.DirectorySeparatorChar)[0] : "(root)";
             string text = File.ReadAllText(file);
             var named = Qualified().Matches(text).Select(m => m.Groups[1].Value).ToHashSet();
             // names qualified from inside namespace Recur, such as Diagnostics.Inspection
@@ -61,7 +66,8 @@ public sealed partial class ArchitectureTests
     public void NoVerbCallsAnotherVerb()
     {
         string cli = Path.Combine(Repository(), "src", "Recur.Cli");
-        var verbs = Directory.GetFiles(cli, "*Command.cs").Select(f => Path.GetFileNameWithoutExtension(f)!).Where(v => v != "RecurCommand").ToList();
+        var verbs = Directory.GetFiles(cli, "*Command.cs").Select(f => Path.GetFileNameWithoutExtension(f)!).Where(v
+            => v != "RecurCommand").ToList();
         var calls = new List<string>();
         foreach (string verb in verbs)
         {
@@ -69,6 +75,7 @@ public sealed partial class ArchitectureTests
             foreach (string other in verbs.Where(o => o != verb))
                 if (Regex.IsMatch(text, $@"\b{other}\.")) calls.Add($"{verb} → {other}");
         }
-        Assert.True(calls.Count == 0, "verbs share code through the library or Cli/Training, not each other: " + string.Join(", ", calls));
+        Assert.True(calls.Count == 0, "verbs share code through the library or Cli/Training, not each other: "
+            + string.Join(", ", calls));
     }
 }

@@ -17,8 +17,10 @@ public sealed class GuideTests
     {
         string root = Repository();
         string guide = File.ReadAllText(Path.Combine(root, "docs", "guide.md")).Replace("\r\n", "\n");
-        string source = File.ReadAllText(Path.Combine(root, "examples", "GettingStarted", "Example.cs")).Replace("\r\n", "\n");
-        string listing = Regex.Match(source, @"// guide:begin\n(.*?)\n// guide:end", RegexOptions.Singleline).Groups[1].Value;
+        string source = File.ReadAllText(Path.Combine(root, "examples", "GettingStarted", "Example.cs")).Replace("\r\n",
+            "\n");
+        string listing = Regex.Match(source, @"// guide:begin\n(.*?)\n// guide:end",
+            RegexOptions.Singleline).Groups[1].Value;
         Assert.NotEmpty(listing);
         Assert.Contains(listing, guide);
     }
@@ -34,7 +36,8 @@ public sealed class GuideTests
             double accuracy = GettingStarted.Example.Run(output, folder);
             Assert.True(accuracy >= 0.9, $"validation accuracy {accuracy}");
             var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            double Positive(string line) => double.Parse(line[(line.LastIndexOf('=') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            double Positive(string line) => double.Parse(line[(line.LastIndexOf('=') + 1)..],
+                System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(Positive(lines[1]) > 0.5, lines[1]); // "the acting was superb"
             Assert.True(Positive(lines[2]) < 0.5, lines[2]); // "a boring plot"
             Assert.True(Directory.Exists(Path.Combine(folder, "best")));

@@ -20,9 +20,10 @@ public sealed class ReadmeExampleTests
         var task = new SequenceTask(model, train, valid, batchSize: 32);
         var options = new TrainerOptions { MaxSteps = 600, ClipNorm = 1f, ValidateEvery = 200 };
         var result = new Trainer<int[]>(task, new Adam(model.Parameters(), 3e-3f), options).Fit();
-        console.WriteLine($"validation MSE {result.LastEvaluation!["loss"]:F4} after {result.Steps} steps (baseline 0.167)");
+        double mse = result.LastEvaluation!["loss"];
+        console.WriteLine($"validation MSE {mse:F4} after {result.Steps} steps (baseline 0.167)");
         // README:end
-        return result.LastEvaluation["loss"];
+        return mse;
     }
 
     [Fact]
@@ -41,7 +42,8 @@ public sealed class ReadmeExampleTests
         string root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Recur.sln"))) root = Path.GetDirectoryName(root)!;
         string source = File.ReadAllText(Path.Combine(root, "tests", "Recur.Tests", "ReadmeExampleTests.cs"));
-        var lines = Regex.Match(source, @"// README:begin\r?\n(.*?)\r?\n\s*// README:end", RegexOptions.Singleline).Groups[1].Value
+        var lines = Regex.Match(source, @"// README:begin\r?\n(.*?)\r?\n\s*// README:end",
+            RegexOptions.Singleline).Groups[1].Value
             .Split('\n').Select(l => l.TrimEnd('\r').Length >= 8 ? l.TrimEnd('\r')[8..] : l.Trim())
             .Select(l => l.Replace("console.WriteLine", "Console.WriteLine", StringComparison.Ordinal));
         string readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");

@@ -5,12 +5,15 @@ using Spectre.Console;
 
 namespace Recur.Cli.Bench;
 
-/// <summary><c>recur bench conv</c>: Recur's convolutions beside PyTorch's on a speech-sized 2-D and a WaveNet-sized 1-D shape.</summary>
+/// <summary><c>recur bench conv</c>: Recur's convolutions beside PyTorch's on a speech-sized 2-D and a WaveNet-sized
+/// 1-D shape.</summary>
 static class ConvBench
 {
-    sealed record Config(string Label, string Kind, int[] Input, int[] Weight, int[] Stride, int[] Padding, int[] Dilation);
+    sealed record Config(string Label, string Kind, int[] Input, int[] Weight, int[] Stride, int[] Padding,
+        int[] Dilation);
 
-    sealed record PeerTimes(double forward, double train, double forward_min, double forward_max, double train_min, double train_max);
+    sealed record PeerTimes(double forward, double train, double forward_min, double forward_max, double train_min,
+        double train_max);
 
     static readonly Config[] Configs =
     [
@@ -18,7 +21,8 @@ static class ConvBench
         new("conv2d speech B=32 1×161×200, 32 filters 41×11, stride 2×2, pad 20×5", "conv2d",
             [32, 1, 161, 200], [32, 1, 41, 11], [2, 2], [20, 5], [1, 1]),
         // a WaveNet layer: 64 residual channels → 128 gate channels, kernel 2, dilation 64, 4,000 samples, batch 4
-        new("conv1d wavenet B=4 64×4000, 128 filters k=2, dilation 64", "conv1d", [4, 64, 4000], [128, 64, 2], [1], [64], [64]),
+        new("conv1d wavenet B=4 64×4000, 128 filters k=2, dilation 64", "conv1d", [4, 64, 4000], [128, 64, 2], [1],
+            [64], [64]),
     ];
 
     public static int Run(int threads, double minSeconds, bool json, int repeat = 5)
@@ -27,13 +31,15 @@ static class ConvBench
         {
             configs = Configs.Select(c => new
             {
-                kind = c.Kind, input = c.Input, weight = c.Weight, stride = c.Stride, padding = c.Padding, dilation = c.Dilation,
+                kind = c.Kind, input = c.Input, weight = c.Weight, stride = c.Stride, padding = c.Padding,
+                dilation = c.Dilation,
             }),
             min_seconds = minSeconds, threads, repeat,
         }, threads, out string? problem);
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
         using var threadLimit = Parallelism.Limit(threads);
-        var rows = new List<(string Config, string Pass, double Ms, string Spread, double? TorchMs, string? TorchSpread)>();
+        var rows = new List<(string Config, string Pass, double Ms, string Spread, double? TorchMs,
+            string? TorchSpread)>();
         for (int i = 0; i < Configs.Length; i++)
         {
             var (forward, train) = Measure(Configs[i], minSeconds, repeat);
@@ -51,17 +57,20 @@ static class ConvBench
                 cpu, isa = Gemm.BestIsa.ToString(), threads, repeat,
                 rows = rows.Select(r => new
                 {
-                    r.Config, r.Pass, recur_ms = r.Ms, recur_spread = r.Spread, torch_ms = r.TorchMs, torch_spread = r.TorchSpread,
+                    r.Config, r.Pass, recur_ms = r.Ms, recur_spread = r.Spread, torch_ms = r.TorchMs,
+                    torch_spread = r.TorchSpread,
                     ratio = r.TorchMs / r.Ms,
                 }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(cpu)}, {Gemm.BestIsa}, "
+        var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(
+            cpu)}, {Gemm.BestIsa}, "
                 + $"{threads} threads")
             .AddColumns("configuration", "pass", "Recur ms", "spread", "PyTorch ms", "spread", "ratio");
         foreach (var r in rows)
-            table.AddRow(r.Config, r.Pass, $"{r.Ms:F1}", r.Spread, r.TorchMs?.ToString("F1") ?? "n/a", r.TorchSpread ?? "",
+            table.AddRow(r.Config, r.Pass, $"{r.Ms:F1}", r.Spread, r.TorchMs?.ToString("F1") ?? "n/a", r.TorchSpread
+                ?? "",
                 r.TorchMs is double t ? $"{t / r.Ms:F2}" : "n/a");
         AnsiConsole.Write(table);
         return 0;
@@ -75,7 +84,8 @@ static class ConvBench
         var b = Tensor.Zeros(c.Weight[0]);
         Tensor Apply(Tensor input, Tensor weight, Tensor bias) => c.Kind == "conv1d"
             ? Functional.Conv1d(input, weight, bias, c.Stride[0], c.Padding[0], c.Dilation[0])
-            : Functional.Conv2d(input, weight, bias, (c.Stride[0], c.Stride[1]), (c.Padding[0], c.Padding[1]), (c.Dilation[0], c.Dilation[1]));
+            : Functional.Conv2d(input, weight, bias, (c.Stride[0], c.Stride[1]), (c.Padding[0], c.Padding[1]),
+                (c.Dilation[0], c.Dilation[1]));
         var forward = Timing.Measure(() => { using var _ = GradMode.NoGrad(); Apply(x, w, b); }, minSeconds, repeat);
         var xg = x.Clone();
         var wg = w.Clone();

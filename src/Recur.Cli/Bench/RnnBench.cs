@@ -19,9 +19,11 @@ static class RnnBench
         public string Label => $"{Mode} T={Steps} B={Batch} I={Input} H={Hidden}";
     }
 
-    sealed record PeerTimes(double forward, double train, double forward_min, double forward_max, double train_min, double train_max);
+    sealed record PeerTimes(double forward, double train, double forward_min, double forward_max, double train_min,
+        double train_max);
 
-    sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops, string RecurSpread,
+    sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops,
+        string RecurSpread,
         double? TorchStepsPerSecond, string? TorchSpread, double? Ratio);
 
     static readonly Config[] Configs =
@@ -81,7 +83,14 @@ static class RnnBench
         var configs = Configs.Where(c => mode is null || c.Mode == mode).ToArray();
         if (configs.Length == 0) { Console.Error.WriteLine($"recur: --mode {mode} matches no configuration (LSTM, GRU, RNN_TANH)."); return 2; }
         var peer = PythonPeer.Run<PeerTimes[]>("rnn.py",
-            new { configs = configs.Select(c => new { mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }), min_seconds = minSeconds, threads, repeat },
+            new
+            {
+                configs = configs.Select(c => new
+                {
+                    mode = c.Mode, steps = c.Steps, batch = c.Batch, input = c.Input,
+                    hidden = c.Hidden
+                }), min_seconds = minSeconds, threads, repeat
+            },
             threads, out string? problem);
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
         using var threadLimit = Parallelism.Limit(threads);
@@ -98,19 +107,27 @@ static class RnnBench
                 p is null ? null : new Timing(p.train, p.train_min, p.train_max, repeat)));
             // the easier pass cannot honestly take longer than the harder one: say so rather than print it quietly
             if (forward.Median >= train.Median)
-                Console.Error.WriteLine($"warning: {c.Label}: forward ({forward.Median * 1e3:F1} ms) took as long as forward+backward "
-                    + $"({train.Median * 1e3:F1} ms); the machine was busy or the measurement is wrong — rerun before using it.");
+                Console.Error.WriteLine(
+                    $"warning: {c.Label}: forward ({forward.Median * 1e3:F1} ms) took as long as forward+backward "
+                    + $"({train.Median * 1e3:F1} ms); the machine was busy or the measurement is wrong — rerun before "
+                        + $"using it.");
         }
         var memory = mode is null ? MeasureMemory(threads) : null;
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { cpu = CpuModel(), isa = Gemm.BestIsa.ToString(), threads, repeat, speed = rows, memory },
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                cpu = CpuModel(), isa = Gemm.BestIsa.ToString(), threads,
+                repeat, speed = rows, memory
+            },
                 new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(CpuModel())}, "
+        var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(
+            CpuModel())}, "
                 + $"{Gemm.BestIsa}, {threads} threads")
-            .AddColumns("configuration", "pass", "Recur steps/s", "spread", "Recur GFLOP/s", "PyTorch steps/s", "spread", "ratio");
+            .AddColumns("configuration", "pass", "Recur steps/s", "spread", "Recur GFLOP/s", "PyTorch steps/s",
+                "spread", "ratio");
         foreach (var r in rows)
             table.AddRow(r.Config, r.Pass, $"{r.RecurStepsPerSecond:N0}", r.RecurSpread, $"{r.RecurGflops:F1}",
                 r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.TorchSpread ?? "", r.Ratio?.ToString("F2") ?? "n/a");
@@ -135,7 +152,8 @@ static class RnnBench
         foreach (string cell in cells)
             if (!RecurrentCells.Names.Contains(cell))
             {
-                Console.Error.WriteLine($"recur: --cell {cell} is not one of {string.Join(", ", RecurrentCells.Names)}.");
+                Console.Error.WriteLine($"recur: --cell {cell} is not one of {string.Join(", ",
+                    RecurrentCells.Names)}.");
                 return 2;
             }
         using var threadLimit = Parallelism.Limit(threads);
@@ -146,7 +164,8 @@ static class RnnBench
         var rows = cells.Select(cell =>
         {
             var (forward, train) = cell == "lstm" ? lstm : Time(cell);
-            return new CellRow(cell, Math.Round(forward * 1e3, 2), Math.Round(train * 1e3, 2), Math.Round(forward / lstm.Forward, 2),
+            return new CellRow(cell, Math.Round(forward * 1e3, 2), Math.Round(train * 1e3, 2),
+                Math.Round(forward / lstm.Forward, 2),
                 Math.Round(train / lstm.Train, 2));
         }).Prepend(new CellRow("lstm", Math.Round(lstm.Forward * 1e3, 2), Math.Round(lstm.Train * 1e3, 2), 1, 1))
             .DistinctBy(r => r.Cell).ToList();
@@ -155,14 +174,16 @@ static class RnnBench
             // the same cell as recorded tape operations per step, what it ran as before it was fused
             var composed = new LstmVariantLayer(shape.Input, shape.Hidden, new RandomGenerator(0), peephole: true);
             var x = Tensor.RandomNormal(new RandomGenerator(1), [shape.Steps, shape.Batch, shape.Input]);
-            double forward = Timing.Measure(() => { using var _ = GradMode.NoGrad(); composed.Forward(x); }, minSeconds, repeat).Median;
+            double forward = Timing.Measure(() => { using var _ = GradMode.NoGrad(); composed.Forward(x); }, minSeconds,
+                repeat).Median;
             var parameters = composed.Parameters();
             double train = Timing.Measure(() =>
             {
                 foreach (var p in parameters) p.Grad = null;
                 composed.Forward(x).Output.Sum().Backward();
             }, minSeconds, repeat).Median;
-            rows.Add(new CellRow("peephole-lstm, tape-composed", Math.Round(forward * 1e3, 2), Math.Round(train * 1e3, 2),
+            rows.Add(new CellRow("peephole-lstm, tape-composed", Math.Round(forward * 1e3, 2), Math.Round(train * 1e3,
+                2),
                 Math.Round(forward / lstm.Forward, 2), Math.Round(train / lstm.Train, 2)));
         }
         string cpu = CpuModel();
@@ -175,7 +196,8 @@ static class RnnBench
         var table = new Table().Title($"T=100 B=64 I=128 H=256, {threads} threads, {Markup.Escape(cpu)}")
             .AddColumns("cell", "forward ms", "forward+backward ms", "forward / lstm", "forward+backward / lstm");
         foreach (var r in rows)
-            table.AddRow(r.Cell, $"{r.ForwardMs:F2}", $"{r.TrainMs:F2}", $"{r.ForwardVsLstm:F2}", $"{r.TrainVsLstm:F2}");
+            table.AddRow(r.Cell, $"{r.ForwardMs:F2}", $"{r.TrainMs:F2}", $"{r.ForwardVsLstm:F2}",
+                $"{r.TrainVsLstm:F2}");
         AnsiConsole.Write(table);
         return 0;
     }
@@ -185,18 +207,22 @@ static class RnnBench
     {
         try
         {
-            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name",
+                StringComparison.Ordinal))
                 ?.Split(':', 2)[1].Trim() ?? "unknown CPU";
         }
         catch (IOException) { return "unknown CPU"; }
     }
 
-    static Row MakeRow(Config c, string pass, int threads, Timing recur, double flops, double sequenceSteps, Timing? torch) =>
-        new(c.Label, pass, threads, Math.Round(sequenceSteps / recur.Median), Math.Round(flops / recur.Median / 1e9, 1), recur.Spread,
+    static Row MakeRow(Config c, string pass, int threads, Timing recur, double flops, double sequenceSteps,
+        Timing? torch) =>
+        new(c.Label, pass, threads, Math.Round(sequenceSteps / recur.Median), Math.Round(flops / recur.Median / 1e9, 1),
+            recur.Spread,
             torch is null ? null : Math.Round(sequenceSteps / torch.Median), torch?.Spread,
             torch is null ? null : Math.Round(torch.Median / recur.Median, 2));
 
-    static (Timing Forward, Timing Train) Measure(Config c, double minSeconds, int repeat, RecurrentConfig? config = null)
+    static (Timing Forward, Timing Train) Measure(Config c, double minSeconds, int repeat,
+        RecurrentConfig? config = null)
     {
         var random = new RandomGenerator(0);
         var layer = new RecurrentLayer(config ?? new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
@@ -218,5 +244,6 @@ static class RnnBench
         return (forward, train);
     }
 
-    static (double Forward, double Train) Medians((Timing Forward, Timing Train) t) => (t.Forward.Median, t.Train.Median);
+    static (double Forward, double Train) Medians((Timing Forward, Timing Train) t) => (t.Forward.Median,
+        t.Train.Median);
 }

@@ -29,7 +29,8 @@ sealed record Timing(double Median, double Min, double Max, int Runs)
             total += t;
         }
         times.Sort();
-        double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
+        double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1]
+            + times[times.Count / 2]) / 2;
         return new Timing(median, times[0], times[^1], times.Count);
     }
 
@@ -41,5 +42,6 @@ sealed record Timing(double Median, double Min, double Max, int Runs)
     }
 
     /// <summary>The spread as "−a% / +b%" around the median.</summary>
-    public string Spread => FormattableString.Invariant($"−{100 * (Median - Min) / Median:F0}% / +{100 * (Max - Median) / Median:F0}%");
+    public string Spread => FormattableString.Invariant($"−{100 * (Median - Min) / Median:F0}% / +{100 * (
+        Max - Median) / Median:F0}%");
 }

@@ -33,19 +33,30 @@ sealed record TableFile(string Path, string[] Header, IReadOnlyList<TableRow> Ro
         using var csv = CsvReader.FromText(text, options);
         string[] header;
         try { header = csv.Headers.ToArray(); }
-        catch (CsvFormatException e) { throw new InvalidDataException($"{path}, line 1: malformed header ({e.Message})."); }
-        if (header.Length == 0 || header.All(string.IsNullOrWhiteSpace)) throw new InvalidDataException($"{path}: no header line.");
+        catch (CsvFormatException e)
+        {
+            throw new InvalidDataException(
+            $"{path}, line 1: malformed header ({e.Message}).");
+        }
+        if (header.Length == 0
+            || header.All(string.IsNullOrWhiteSpace)) throw new InvalidDataException($"{path}: no header line.");
         var repeated = header.GroupBy(h => h, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (repeated != null)
-            throw new InvalidDataException($"{path}, line 1: the column '{repeated.Key}' appears {repeated.Count()} times in the header.");
+            throw new InvalidDataException(
+                $"{path}, line 1: the column '{repeated.Key}' appears {repeated.Count()} times in the header.");
         var rows = new List<TableRow>();
         while (true)
         {
             bool more;
             try { more = csv.Read(); }
-            catch (CsvFormatException e) { throw new InvalidDataException($"{path}, line {csv.LineNumber}: malformed CSV ({e.Message})."); }
+            catch (CsvFormatException e)
+            {
+                throw new InvalidDataException(
+                $"{path}, line {csv.LineNumber}: malformed CSV ({e.Message}).");
+            }
             if (malformed is { } bad)
-                throw new InvalidDataException($"{path}, line {LineAt(text, bad.ByteOffset)}: {Describe(bad, header.Length, csv.Separator)}");
+                throw new InvalidDataException($"{path}, line {LineAt(text, bad.ByteOffset)}: {Describe(bad,
+                    header.Length, csv.Separator)}");
             if (!more) break;
             var fields = new string[csv.FieldCount];
             for (int i = 0; i < fields.Length; i++) fields[i] = csv.GetString(i) ?? "";
@@ -60,7 +71,8 @@ sealed record TableFile(string Path, string[] Header, IReadOnlyList<TableRow> Ro
         return record.Reason == CsvMalformedReason.FieldCountMismatch
             ? $"the record does not have the header's {columns} fields (a {shown} inside an unquoted field? "
                 + "quote the field as in RFC 4180)."
-            : $"malformed quoting ({record.Reason}): a quoted field must end with a quote followed by {shown} or a line break, "
+            : $"malformed quoting ({record.Reason}): a quoted field must end with a quote followed by {shown} or a "
+                + $"line break, "
                 + "and a quote inside it is written twice.";
     }
 

@@ -9,7 +9,8 @@ namespace Recur.Cli.Training;
 /// </summary>
 static class CellOption
 {
-    public static Option<string> Create(string defaultCell = "lstm", IReadOnlyList<string>? only = null, string? why = null)
+    public static Option<string> Create(string defaultCell = "lstm", IReadOnlyList<string>? only = null,
+        string? why = null)
     {
         var accepted = only ?? RecurrentCells.Names;
         var option = new Option<string>("--cell")
@@ -33,7 +34,8 @@ static class CellOption
         return option;
     }
 
-    /// <summary>A comma-separated list of cells, as <c>--cells</c> takes; an unknown or unfused cell is a usage error.</summary>
+    /// <summary>A comma-separated list of cells, as <c>--cells</c> takes; an unknown or unfused cell is a usage
+    /// error.</summary>
     public static string[] ParseList(string list)
     {
         var cells = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -41,7 +43,8 @@ static class CellOption
         foreach (string cell in cells)
             if (!RecurrentCells.Names.Contains(cell))
                 throw new UsageException($"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}"
-                    + (RecurrentCells.NotYetFused.Contains(cell) ? " (it is a library layer with no fused kernel yet)." : "."));
+                    + (RecurrentCells.NotYetFused.Contains(cell) ? " (it is a library layer with no fused kernel yet)."
+                        : "."));
         return cells;
     }
 }

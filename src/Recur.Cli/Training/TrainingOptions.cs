@@ -63,7 +63,11 @@ sealed class TrainingOptions
         threads = new("--threads") { Description = "Threads for large kernels (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         output = new("--out") { Description = "Run folder: checkpoints last/ and best/, metrics.jsonl." };
         resume = new("--resume") { Description = "Continue from a checkpoint folder (e.g. OUT/last) with the same settings and seed." };
-        overwrite = new("--overwrite") { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
+        overwrite = new("--overwrite")
+        {
+            Description = "Replace an earlier run in --out (without it such a folder is "
+            + "refused)."
+        };
         skipNonFinite = new("--skip-non-finite") { Description = "Skip steps whose loss or gradient is NaN/Inf instead of stopping." };
     }
 

@@ -11,24 +11,30 @@ public static partial class Functional
     /// <paramref name="weight"/> [C_out, C_in / groups, K], <paramref name="bias"/> [C_out] or null → [B, C_out, L_out]
     /// with L_out = ⌊(L + 2·padding − dilation·(K − 1) − 1) / stride⌋ + 1. Lowered onto the packed GEMM (im2col).
     /// </summary>
-    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1,
+    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0,
+        int dilation = 1,
         int groups = 1) => Conv1d(input, weight, bias, stride, (padding, padding), dilation, groups);
 
     /// <summary>
-    /// 1-D convolution with its own left and right padding (zeros). <c>(dilation·(K − 1), 0)</c> makes it causal: output t
+    /// 1-D convolution with its own left and right padding (zeros). <c>(dilation·(K − 1), 0)</c> makes it causal:
+    /// output t
     /// sees inputs up to t only, and L_out = L (see <see cref="CausalConv1d"/>).
     /// </summary>
-    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias, int stride, (int Left, int Right) padding, int dilation,
+    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias, int stride, (int Left, int Right) padding,
+        int dilation,
         int groups)
     {
         if (input.Rank != 3 || weight.Rank != 3)
             throw new ArgumentException($"Conv1d: input {ShapeUtil.Format(input.Shape)} must be [B, C, L] and weight "
                 + $"{ShapeUtil.Format(weight.Shape)} [C_out, C_in/groups, K].");
         int b = input.Size(0), c = input.Size(1), l = input.Size(2);
-        if (stride == 1 && groups == 1 && c == weight.Size(1) && padding.Left >= 0 && padding.Right >= 0 && dilation >= 1
-            && l + padding.Left + padding.Right - dilation * (weight.Size(2) - 1) >= 1 && (bias is null || bias.Length == weight.Size(0)))
+        if (stride == 1 && groups == 1 && c == weight.Size(1) && padding.Left >= 0 && padding.Right >= 0
+            && dilation >= 1
+            && l + padding.Left + padding.Right - dilation * (weight.Size(2) - 1) >= 1 && (bias is null
+                || bias.Length == weight.Size(0)))
             return Conv1dByTaps(input, weight, bias, padding, dilation);
-        var output = Conv2dCore(input.Reshape(b, c, 1, l), weight.Reshape(weight.Size(0), weight.Size(1), 1, weight.Size(2)), bias,
+        var output = Conv2dCore(input.Reshape(b, c, 1, l), weight.Reshape(weight.Size(0), weight.Size(1), 1,
+            weight.Size(2)), bias,
             (1, stride), (0, 0, padding.Left, padding.Right), (1, dilation), groups, "Conv1d");
         return output.Reshape(b, output.Size(1), output.Size(3));
     }
@@ -48,7 +54,8 @@ public static partial class Functional
         var w = weight.Span;
         for (int o = 0; o < outChannels; o++)
             for (int ci = 0; ci < channels; ci++)
-                for (int k = 0; k < taps; k++) tapWeights[(k * outChannels + o) * channels + ci] = w[(o * channels + ci) * taps + k];
+                for (int k = 0; k < taps; k++) tapWeights[(k * outChannels + o) * channels + ci] = w[(o * channels
+                    + ci) * taps + k];
         var output = Tensor.Zeros(batch, outChannels, outLength);
         int workers = Math.Min(Parallelism.MaxThreads, batch);
         int gemmThreads = workers > 1 ? 1 : 0;
@@ -72,11 +79,13 @@ public static partial class Functional
                 Pad(item, x);
                 var y = output.Span.Slice(item * outChannels * outLength, outChannels * outLength);
                 for (int k = 0; k < taps; k++)
-                    Gemm.Multiply(false, false, outChannels, outLength, channels, tapWeights.AsSpan(k * outChannels * channels), channels,
+                    Gemm.Multiply(false, false, outChannels, outLength, channels,
+                        tapWeights.AsSpan(k * outChannels * channels), channels,
                         x[(k * dilation)..], padded, y, outLength, accumulate: k > 0, threads: gemmThreads);
                 if (bias != null)
                     for (int o = 0; o < outChannels; o++)
-                        TensorPrimitives.Add(y.Slice(o * outLength, outLength), bias.Span[o], y.Slice(o * outLength, outLength));
+                        TensorPrimitives.Add(y.Slice(o * outLength, outLength), bias.Span[o], y.Slice(o * outLength,
+                            outLength));
             }
             PinnedPool.Return(buffer);
         });
@@ -102,10 +111,13 @@ public static partial class Functional
                     {
                         // dW_k += dY · x_kᵀ; dx_k += W_kᵀ · dY, both on the shifted view
                         if (dTaps != null)
-                            Gemm.Multiply(false, true, outChannels, channels, outLength, dy, outLength, x[(k * dilation)..], padded,
-                                dTaps.AsSpan(k * outChannels * channels, outChannels * channels), channels, accumulate: true, threads: gemmThreads);
+                            Gemm.Multiply(false, true, outChannels, channels, outLength, dy, outLength,
+                                x[(k * dilation)..], padded,
+                                dTaps.AsSpan(k * outChannels * channels, outChannels * channels), channels,
+                                    accumulate: true, threads: gemmThreads);
                         if (input.RequiresGrad)
-                            Gemm.Multiply(true, false, channels, outLength, outChannels, tapWeights.AsSpan(k * outChannels * channels), channels,
+                            Gemm.Multiply(true, false, channels, outLength, outChannels,
+                                tapWeights.AsSpan(k * outChannels * channels), channels,
                                 dy, outLength, dx[(k * dilation)..], padded, accumulate: true, threads: gemmThreads);
                     }
                     if (input.RequiresGrad)
@@ -128,7 +140,8 @@ public static partial class Functional
                 var dw = weight.GradSpan();
                 for (int o = 0; o < outChannels; o++)
                     for (int ci = 0; ci < channels; ci++)
-                        for (int k = 0; k < taps; k++) dw[(o * channels + ci) * taps + k] += sum[(k * outChannels + o) * channels + ci];
+                        for (int k = 0; k < taps; k++) dw[(o * channels + ci) * taps + k] += sum[(k * outChannels
+                            + o) * channels + ci];
             }
             if (bias is { RequiresGrad: true })
             {
@@ -156,30 +169,38 @@ public static partial class Functional
         (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1)
     {
         var (ph, pw) = padding ?? (0, 0);
-        return Conv2dCore(input, weight, bias, stride ?? (1, 1), (ph, ph, pw, pw), dilation ?? (1, 1), groups, "Conv2d");
+        return Conv2dCore(input, weight, bias, stride ?? (1, 1), (ph, ph, pw, pw), dilation ?? (1, 1), groups,
+            "Conv2d");
     }
 
-    static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int Top, int Bottom, int Left, int Right) pad,
+    static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int Top, int Bottom,
+        int Left, int Right) pad,
         (int H, int W) dilation, int groups, string op)
     {
         if (input.Rank != 4 || weight.Rank != 4)
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} and weight {ShapeUtil.Format(weight.Shape)} have the wrong rank.");
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} and weight {ShapeUtil.Format(
+                weight.Shape)} have the wrong rank.");
         int batch = input.Size(0), channels = input.Size(1), height = input.Size(2), width = input.Size(3);
         int outChannels = weight.Size(0), groupChannels = weight.Size(1), kh = weight.Size(2), kw = weight.Size(3);
         if (groups < 1 || channels % groups != 0 || outChannels % groups != 0 || groupChannels != channels / groups)
-            throw new ArgumentException($"{op}: weight {ShapeUtil.Format(weight.Shape)} does not fit input {ShapeUtil.Format(input.Shape)} "
+            throw new ArgumentException($"{op}: weight {ShapeUtil.Format(
+                weight.Shape)} does not fit input {ShapeUtil.Format(input.Shape)} "
                 + $"with groups = {groups} (C_in and C_out must divide by groups; weight dim 1 = C_in/groups).");
-        if (stride.H < 1 || stride.W < 1 || dilation.H < 1 || dilation.W < 1 || pad.Top < 0 || pad.Bottom < 0 || pad.Left < 0 || pad.Right < 0)
+        if (stride.H < 1 || stride.W < 1 || dilation.H < 1 || dilation.W < 1 || pad.Top < 0 || pad.Bottom < 0
+            || pad.Left < 0 || pad.Right < 0)
             throw new ArgumentException($"{op}: stride and dilation must be positive and padding non-negative.");
         if (bias != null && (bias.Rank != 1 || bias.Length != outChannels))
-            throw new ArgumentException($"{op}: bias {ShapeUtil.Format(bias.Shape)} does not match {outChannels} output channels.");
+            throw new ArgumentException($"{op}: bias {ShapeUtil.Format(
+                bias.Shape)} does not match {outChannels} output channels.");
         int spanH = height + pad.Top + pad.Bottom - dilation.H * (kh - 1) - 1;
         int spanW = width + pad.Left + pad.Right - dilation.W * (kw - 1) - 1;
         int outH = spanH / stride.H + 1, outW = spanW / stride.W + 1;
         if (spanH < 0 || spanW < 0)
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} is smaller than the dilated kernel "
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+                input.Shape)} is smaller than the dilated kernel "
                 + $"{ShapeUtil.Format(weight.Shape)} after padding.");
-        var geometry = new ConvGeometry(groupChannels, height, width, kh, kw, outH, outW, stride, (pad.Top, pad.Left), dilation);
+        var geometry = new ConvGeometry(groupChannels, height, width, kh, kw, outH, outW, stride, (pad.Top, pad.Left),
+            dilation);
         int outGroup = outChannels / groups, patch = geometry.Patch, pixels = outH * outW;
         var output = Tensor.Zeros(batch, outChannels, outH, outW);
         // batch items are split over the cores in fixed contiguous ranges, each with its own column buffer and
@@ -194,9 +215,12 @@ public static partial class Functional
                     for (int g = 0; g < groups; g++)
                     {
                         var columns = cols.AsSpan(patch * pixels);
-                        geometry.ToColumns(input.Span.Slice((b * channels + g * groupChannels) * height * width, groupChannels * height * width), columns);
-                        Gemm.Multiply(false, false, outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch, outGroup * patch), patch,
-                            columns, pixels, output.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels), pixels,
+                        geometry.ToColumns(input.Span.Slice((b * channels + g * groupChannels) * height * width,
+                            groupChannels * height * width), columns);
+                        Gemm.Multiply(false, false, outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch,
+                            outGroup * patch), patch,
+                            columns, pixels, output.Span.Slice((b * outChannels + g * outGroup) * pixels,
+                                outGroup * pixels), pixels,
                             threads: workers > 1 ? 1 : 0);
                     }
             }
@@ -205,7 +229,8 @@ public static partial class Functional
         if (bias != null)
             for (int b = 0; b < batch; b++)
                 for (int o = 0; o < outChannels; o++)
-                    TensorPrimitives.Add(output.Span.Slice((b * outChannels + o) * pixels, pixels), bias.Span[o], output.Span.Slice((b * outChannels + o) * pixels, pixels));
+                    TensorPrimitives.Add(output.Span.Slice((b * outChannels + o) * pixels, pixels), bias.Span[o],
+                        output.Span.Slice((b * outChannels + o) * pixels, pixels));
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return Tensor.Result(output, inputs, grad =>
         {
@@ -226,19 +251,22 @@ public static partial class Functional
                             var columns = buffer.AsSpan(patch * pixels);
                             var dyGroup = grad.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels);
                             var weightGroup = weight.Span.Slice(g * outGroup * patch, outGroup * patch);
-                            int inputOffset = (b * channels + g * groupChannels) * height * width, inputLength = groupChannels * height * width;
+                            int inputOffset = (b * channels + g * groupChannels) * height * width,
+                                inputLength = groupChannels * height * width;
                             int gemmThreads = workers > 1 ? 1 : 0;
                             if (dWeight != null)
                             {
                                 // dW_g += dY_g · colsᵀ, with the columns rebuilt rather than kept from the forward
                                 geometry.ToColumns(input.Span.Slice(inputOffset, inputLength), columns);
                                 Gemm.Multiply(false, true, outGroup, patch, pixels, dyGroup, pixels, columns, pixels,
-                                    dWeight.AsSpan(g * outGroup * patch, outGroup * patch), patch, accumulate: true, threads: gemmThreads);
+                                    dWeight.AsSpan(g * outGroup * patch, outGroup * patch), patch, accumulate: true,
+                                        threads: gemmThreads);
                             }
                             if (input.RequiresGrad)
                             {
                                 // dcols = W_gᵀ · dY_g, scattered back onto the input positions each column came from
-                                Gemm.Multiply(true, false, patch, pixels, outGroup, weightGroup, patch, dyGroup, pixels, columns, pixels,
+                                Gemm.Multiply(true, false, patch, pixels, outGroup, weightGroup, patch, dyGroup, pixels,
+                                    columns, pixels,
                                     threads: gemmThreads);
                                 geometry.AddFromColumns(columns, input.GradSpan().Slice(inputOffset, inputLength));
                             }
@@ -256,13 +284,15 @@ public static partial class Functional
             {
                 var db = bias.GradSpan();
                 for (int b = 0; b < batch; b++)
-                    for (int o = 0; o < outChannels; o++) db[o] += TensorPrimitives.Sum(dy.Slice((b * outChannels + o) * pixels, pixels));
+                    for (int o = 0; o < outChannels; o++) db[o] += TensorPrimitives.Sum(dy.Slice((b * outChannels
+                        + o) * pixels, pixels));
             }
         });
     }
 
     /// <summary>
-    /// Runs <paramref name="body"/> on <paramref name="workers"/> fixed contiguous ranges of [0, <paramref name="count"/>),
+    /// Runs <paramref name="body"/> on <paramref name="workers"/> fixed contiguous ranges of [0, <paramref
+    /// name="count"/>),
     /// in parallel when there is more than one (on the calling thread otherwise).
     /// </summary>
     static void ForEachRange(int count, int workers, Action<int, int> body)
@@ -273,7 +303,8 @@ public static partial class Functional
     }
 
     /// <summary>Where each kernel tap of each output pixel reads the input: im2col and its adjoint.</summary>
-    readonly record struct ConvGeometry(int Channels, int Height, int Width, int KernelH, int KernelW, int OutH, int OutW,
+    readonly record struct ConvGeometry(int Channels, int Height, int Width, int KernelH, int KernelW, int OutH,
+        int OutW,
         (int H, int W) Stride, (int Top, int Left) Pad, (int H, int W) Dilation)
     {
         public int Patch => Channels * KernelH * KernelW;
@@ -286,7 +317,8 @@ public static partial class Functional
             return (Math.Min(start, OutW), Math.Max(end, Math.Min(start, OutW)));
         }
 
-        /// <summary>columns[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·sh − top + i·dh, ow·sw − left + j·dw] (0 outside).</summary>
+        /// <summary>columns[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·sh − top + i·dh, ow·sw − left + j·dw] (0
+        /// outside).</summary>
         public void ToColumns(ReadOnlySpan<float> x, Span<float> columns)
         {
             int pixels = OutH * OutW;
@@ -305,13 +337,19 @@ public static partial class Functional
                             var (start, end) = Inside(x0);
                             line[..start].Clear();
                             line[end..].Clear();
-                            if (Stride.W == 1) { if (end > start) source.Slice(x0 + start, end - start).CopyTo(line[start..end]); continue; }
-                            for (int ow = start, xx = x0 + start * Stride.W; ow < end; ow++, xx += Stride.W) line[ow] = source[xx];
+                            if (Stride.W == 1)
+                            {
+                                if (end > start) source.Slice(x0 + start,
+                                end - start).CopyTo(line[start..end]); continue;
+                            }
+                            for (int ow = start, xx = x0 + start * Stride.W; ow < end; ow++,
+                                xx += Stride.W) line[ow] = source[xx];
                         }
                     }
         }
 
-        /// <summary>The adjoint of <see cref="ToColumns"/>: adds each column entry to the input position it was read from.</summary>
+        /// <summary>The adjoint of <see cref="ToColumns"/>: adds each column entry to the input position it was read
+        /// from.</summary>
         public void AddFromColumns(ReadOnlySpan<float> columns, Span<float> dx)
         {
             int pixels = OutH * OutW;
@@ -335,7 +373,8 @@ public static partial class Functional
                                 TensorPrimitives.Add(into, line[start..end], into);
                                 continue;
                             }
-                            for (int ow = start, xx = x0 + start * Stride.W; ow < end; ow++, xx += Stride.W) target[xx] += line[ow];
+                            for (int ow = start, xx = x0 + start * Stride.W; ow < end; ow++,
+                                xx += Stride.W) target[xx] += line[ow];
                         }
                     }
         }

@@ -27,24 +27,30 @@ public static partial class Losses
     public static Tensor Ctc(Tensor logProbs, IReadOnlyList<int[]> targets, int[] inputLengths, int blank = 0,
         LossReduction reduction = LossReduction.Mean, bool zeroInfinity = false)
     {
-        if (logProbs.Rank != 3) throw new ArgumentException($"Ctc: log-probabilities {ShapeUtil.Format(logProbs.Shape)} are not [T, B, C].");
+        if (logProbs.Rank != 3) throw new ArgumentException($"Ctc: log-probabilities {ShapeUtil.Format(
+            logProbs.Shape)} are not [T, B, C].");
         int steps = logProbs.Size(0), batch = logProbs.Size(1), classes = logProbs.Size(2);
         if (targets.Count != batch || inputLengths.Length != batch)
-            throw new ArgumentException($"Ctc: {targets.Count} targets and {inputLengths.Length} input lengths for a batch of {batch}.");
-        if ((uint)blank >= (uint)classes) throw new ArgumentException($"Ctc: blank {blank} is not one of the {classes} classes.");
+            throw new ArgumentException(
+                $"Ctc: {targets.Count} targets and {inputLengths.Length} input lengths for a batch of {batch}.");
+        if ((uint)blank >= (uint)classes) throw new ArgumentException(
+            $"Ctc: blank {blank} is not one of the {classes} classes.");
         for (int b = 0; b < batch; b++)
         {
             if (inputLengths[b] < 0 || inputLengths[b] > steps)
-                throw new ArgumentException($"Ctc: input length {inputLengths[b]} of element {b} is outside [0, {steps}].");
+                throw new ArgumentException(
+                    $"Ctc: input length {inputLengths[b]} of element {b} is outside [0, {steps}].");
             foreach (int label in targets[b])
                 if ((uint)label >= (uint)classes || label == blank)
-                    throw new ArgumentException($"Ctc: target {b} holds label {label}: labels are in [0, {classes}) and not the blank {blank}.");
+                    throw new ArgumentException($"Ctc: target {b} holds label {label}: labels are in [0, {classes}) "
+                        + $"and not the blank {blank}.");
         }
         var lp = logProbs.Span;
         var losses = new double[batch];
         var posteriors = new double[batch][]; // [T_b · C]: the probability that the alignment emits class k at step t
         for (int b = 0; b < batch; b++)
-            (losses[b], posteriors[b]) = ForwardBackward(lp, steps, batch, classes, b, inputLengths[b], targets[b], blank);
+            (losses[b], posteriors[b]) = ForwardBackward(lp, steps, batch, classes, b, inputLengths[b], targets[b],
+                blank);
         var scale = new double[batch];
         for (int b = 0; b < batch; b++)
         {
@@ -70,13 +76,15 @@ public static partial class Losses
                 if (factor == 0 || double.IsPositiveInfinity(losses[b])) continue;
                 var posterior = posteriors[b];
                 for (int t = 0; t < inputLengths[b]; t++)
-                    for (int k = 0; k < classes; k++) grad[(t * batch + b) * classes + k] -= (float)(factor * posterior[t * classes + k]);
+                    for (int k = 0; k < classes; k++) grad[(t * batch + b) * classes
+                        + k] -= (float)(factor * posterior[t * classes + k]);
             }
         });
     }
 
     /// <summary>−log p(target) and the posterior of every (step, class) for one batch element, in log space.</summary>
-    static (double Loss, double[] Posterior) ForwardBackward(ReadOnlySpan<float> lp, int steps, int batch, int classes, int b, int length,
+    static (double Loss, double[] Posterior) ForwardBackward(ReadOnlySpan<float> lp, int steps, int batch, int classes,
+        int b, int length,
         int[] target, int blank)
     {
         int states = 2 * target.Length + 1;

@@ -2,44 +2,54 @@ using Recur.Kernels;
 
 namespace Recur;
 
-/// <summary>Max and average pooling over [B, C, L] and [B, C, H, W], as PyTorch's <c>max_pool*</c> and <c>avg_pool*</c>.</summary>
+/// <summary>Max and average pooling over [B, C, L] and [B, C, H, W], as PyTorch's <c>max_pool*</c> and
+/// <c>avg_pool*</c>.</summary>
 public static partial class Functional
 {
     /// <summary>1-D max pooling (<c>F.max_pool1d</c>); <paramref name="stride"/> defaults to the kernel size.</summary>
     public static Tensor MaxPool1d(Tensor input, int kernel, int? stride = null, int padding = 0) =>
         Pool1d(input, kernel, stride, padding, max: true);
 
-    /// <summary>1-D average pooling (<c>F.avg_pool1d</c>, padding counted in the average as PyTorch's default).</summary>
+    /// <summary>1-D average pooling (<c>F.avg_pool1d</c>, padding counted in the average as PyTorch's
+    /// default).</summary>
     public static Tensor AvgPool1d(Tensor input, int kernel, int? stride = null, int padding = 0) =>
         Pool1d(input, kernel, stride, padding, max: false);
 
     /// <summary>2-D max pooling (<c>F.max_pool2d</c>); <paramref name="stride"/> defaults to the kernel size.</summary>
-    public static Tensor MaxPool2d(Tensor input, (int H, int W) kernel, (int H, int W)? stride = null, (int H, int W)? padding = null) =>
+    public static Tensor MaxPool2d(Tensor input, (int H, int W) kernel, (int H, int W)? stride = null, (int H,
+        int W)? padding = null) =>
         Pool2d(input, kernel, stride ?? kernel, padding ?? (0, 0), max: true, "MaxPool2d");
 
-    /// <summary>2-D average pooling (<c>F.avg_pool2d</c>, padding counted in the average as PyTorch's default).</summary>
-    public static Tensor AvgPool2d(Tensor input, (int H, int W) kernel, (int H, int W)? stride = null, (int H, int W)? padding = null) =>
+    /// <summary>2-D average pooling (<c>F.avg_pool2d</c>, padding counted in the average as PyTorch's
+    /// default).</summary>
+    public static Tensor AvgPool2d(Tensor input, (int H, int W) kernel, (int H, int W)? stride = null, (int H,
+        int W)? padding = null) =>
         Pool2d(input, kernel, stride ?? kernel, padding ?? (0, 0), max: false, "AvgPool2d");
 
     static Tensor Pool1d(Tensor input, int kernel, int? stride, int padding, bool max)
     {
         string op = max ? "MaxPool1d" : "AvgPool1d";
-        if (input.Rank != 3) throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} is not [B, C, L].");
+        if (input.Rank != 3) throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+            input.Shape)} is not [B, C, L].");
         int b = input.Size(0), c = input.Size(1), l = input.Size(2);
         var output = Pool2d(input.Reshape(b, c, 1, l), (1, kernel), (1, stride ?? kernel), (0, padding), max, op);
         return output.Reshape(b, c, output.Size(3));
     }
 
-    static Tensor Pool2d(Tensor input, (int H, int W) kernel, (int H, int W) stride, (int H, int W) padding, bool max, string op)
+    static Tensor Pool2d(Tensor input, (int H, int W) kernel, (int H, int W) stride, (int H, int W) padding, bool max,
+        string op)
     {
-        if (input.Rank != 4) throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} is not [B, C, H, W].");
+        if (input.Rank != 4) throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+            input.Shape)} is not [B, C, H, W].");
         if (kernel.H < 1 || kernel.W < 1 || stride.H < 1 || stride.W < 1 || padding.H < 0 || padding.W < 0
             || 2 * padding.H > kernel.H || 2 * padding.W > kernel.W)
-            throw new ArgumentException($"{op}: kernel and stride must be positive and padding at most half the kernel, as in PyTorch.");
+            throw new ArgumentException(
+                $"{op}: kernel and stride must be positive and padding at most half the kernel, as in PyTorch.");
         int planes = input.Size(0) * input.Size(1), height = input.Size(2), width = input.Size(3);
         int spanH = height + 2 * padding.H - kernel.H, spanW = width + 2 * padding.W - kernel.W;
         int outH = spanH / stride.H + 1, outW = spanW / stride.W + 1;
-        if (spanH < 0 || spanW < 0) throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} is smaller than the kernel.");
+        if (spanH < 0 || spanW < 0) throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+            input.Shape)} is smaller than the kernel.");
         var output = Tensor.Zeros(input.Size(0), input.Size(1), outH, outW);
         var x = input.Span;
         var y = output.Span;

@@ -32,7 +32,8 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     bool Bidirectional = true, float Dropout = 0.5f, Pooling Pooling = Pooling.Max)
 {
     /// <summary>The encoder's configuration.</summary>
-    public RecurrentConfig Encoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell), EmbeddingSize, HiddenSize, NumLayers,
+    public RecurrentConfig Encoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell), EmbeddingSize,
+        HiddenSize, NumLayers,
         Dropout: NumLayers > 1 ? Dropout : 0f, Bidirectional: Bidirectional,
         ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null));
 

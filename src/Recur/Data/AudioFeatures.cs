@@ -4,7 +4,8 @@ namespace Recur.Data;
 
 /// <summary>
 /// Speech features from a mono signal, computed as <c>torch.stft</c> and torchaudio do by default: frames of
-/// <c>nFft</c> samples every <c>hop</c> samples under a periodic Hann window, the signal reflect-padded by nFft/2 at both
+/// <c>nFft</c> samples every <c>hop</c> samples under a periodic Hann window, the signal reflect-padded by nFft/2 at
+/// both
 /// ends (centred frames); the power spectrum |X|²; a triangular mel filterbank on the HTK mel scale; the log of the
 /// mel energies (floored); MFCCs as the orthonormal DCT-II of the log-mel energies. Results are [frames, features].
 /// The FFT is FftSharp's.
@@ -14,10 +15,12 @@ public static class AudioFeatures
     /// <summary>The power spectrogram [frames, nFft/2 + 1]; <paramref name="nFft"/> must be a power of two.</summary>
     public static float[,] PowerSpectrogram(ReadOnlySpan<float> signal, int nFft, int hop)
     {
-        if (nFft < 2 || (nFft & (nFft - 1)) != 0) throw new ArgumentException($"AudioFeatures: nFft must be a power of two, got {nFft}.");
+        if (nFft < 2 || (nFft & (nFft - 1)) != 0) throw new ArgumentException(
+            $"AudioFeatures: nFft must be a power of two, got {nFft}.");
         if (hop < 1) throw new ArgumentException($"AudioFeatures: hop must be positive, got {hop}.");
         int half = nFft / 2;
-        if (signal.Length <= half) throw new ArgumentException($"AudioFeatures: a signal of {signal.Length} samples is too short for nFft {nFft} (reflect padding needs more than {half}).");
+        if (signal.Length <= half) throw new ArgumentException($"AudioFeatures: a signal of {signal.Length} samples is "
+            + $"too short for nFft {nFft} (reflect padding needs more than {half}).");
         // reflect padding: x[−k] = x[k], x[n−1+k] = x[n−1−k]
         var padded = new float[signal.Length + nFft];
         for (int i = 0; i < padded.Length; i++)
@@ -36,7 +39,8 @@ public static class AudioFeatures
         {
             for (int i = 0; i < nFft; i++) buffer[i] = new Complex(padded[f * hop + i] * window[i], 0);
             FftSharp.FFT.Forward(buffer);
-            for (int k = 0; k <= half; k++) power[f, k] = (float)(buffer[k].Real * buffer[k].Real + buffer[k].Imaginary * buffer[k].Imaginary);
+            for (int k = 0; k <= half; k++) power[f, k] = (float)(buffer[k].Real * buffer[k].Real
+                + buffer[k].Imaginary * buffer[k].Imaginary);
         }
         return power;
     }
@@ -55,7 +59,8 @@ public static class AudioFeatures
     {
         double top = fMax ?? sampleRate / 2.0;
         if (nMels < 1 || !(fMin >= 0 && fMin < top) || top > sampleRate / 2.0)
-            throw new ArgumentException($"AudioFeatures: {nMels} mel bands between {fMin} and {top} Hz do not fit a sample rate of {sampleRate}.");
+            throw new ArgumentException($"AudioFeatures: {nMels} mel bands between {fMin} and {top} Hz do not fit a "
+                + $"sample rate of {sampleRate}.");
         int bins = nFft / 2 + 1;
         var points = new double[nMels + 2];
         double low = HzToMel(fMin), high = HzToMel(top);
@@ -75,7 +80,8 @@ public static class AudioFeatures
     }
 
     /// <summary>log(max(mel energy, <paramref name="floor"/>)) [frames, nMels].</summary>
-    public static float[,] LogMel(ReadOnlySpan<float> signal, int sampleRate, int nFft, int hop, int nMels, double floor = 1e-10)
+    public static float[,] LogMel(ReadOnlySpan<float> signal, int sampleRate, int nFft, int hop, int nMels,
+        double floor = 1e-10)
     {
         var power = PowerSpectrogram(signal, nFft, hop);
         var bank = MelFilterbank(sampleRate, nFft, nMels);
@@ -91,10 +97,12 @@ public static class AudioFeatures
         return result;
     }
 
-    /// <summary>The first <paramref name="nMfcc"/> coefficients of the orthonormal DCT-II of the log-mel energies.</summary>
+    /// <summary>The first <paramref name="nMfcc"/> coefficients of the orthonormal DCT-II of the log-mel
+    /// energies.</summary>
     public static float[,] Mfcc(ReadOnlySpan<float> signal, int sampleRate, int nFft, int hop, int nMels, int nMfcc)
     {
-        if (nMfcc < 1 || nMfcc > nMels) throw new ArgumentException($"AudioFeatures: {nMfcc} MFCCs from {nMels} mel bands.");
+        if (nMfcc < 1 || nMfcc > nMels) throw new ArgumentException(
+            $"AudioFeatures: {nMfcc} MFCCs from {nMels} mel bands.");
         var logMel = LogMel(signal, sampleRate, nFft, hop, nMels);
         int frames = logMel.GetLength(0);
         var result = new float[frames, nMfcc];

@@ -34,7 +34,8 @@ public static class Idx
                 using var buffer = new MemoryStream();
                 var chunk = new byte[81920];
                 int read;
-                while (buffer.Length < count && (read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, count - buffer.Length))) > 0)
+                while (buffer.Length < count && (read = stream.Read(chunk, 0, (int)Math.Min(chunk.Length,
+                    count - buffer.Length))) > 0)
                     buffer.Write(chunk, 0, read);
                 if (buffer.Length < count) throw new EndOfStreamException();
                 return (shape, buffer.ToArray());

@@ -59,31 +59,40 @@ public static class Wav
             int body = (int)offset + 8;
             if (id.SequenceEqual("fmt "u8))
             {
-                if (size < 16 || body + size > bytes.Length) throw new InvalidDataException($"{source}: the fmt chunk is cut short.");
+                if (size < 16 || body
+                    + size > bytes.Length) throw new InvalidDataException($"{source}: the fmt chunk is cut short.");
                 var f = bytes.Slice(body, (int)size);
                 ushort tag = BinaryPrimitives.ReadUInt16LittleEndian(f);
-                if (tag == Extensible && size >= 26) tag = BinaryPrimitives.ReadUInt16LittleEndian(f.Slice(24, 2)); // sub-format GUID starts with the tag
-                format = (tag, BinaryPrimitives.ReadUInt16LittleEndian(f[2..]), BinaryPrimitives.ReadInt32LittleEndian(f[4..]),
+                // sub-format GUID starts with the tag
+                if (tag == Extensible && size >= 26) tag = BinaryPrimitives.ReadUInt16LittleEndian(f.Slice(24, 2));
+                format = (tag, BinaryPrimitives.ReadUInt16LittleEndian(f[2..]),
+                    BinaryPrimitives.ReadInt32LittleEndian(f[4..]),
                     BinaryPrimitives.ReadUInt16LittleEndian(f[14..]));
             }
             else if (id.SequenceEqual("data"u8))
             {
-                if (format is not { } fmt) throw new InvalidDataException($"{source}: the data chunk comes before any fmt chunk.");
+                if (format is not { } fmt) throw new InvalidDataException(
+                    $"{source}: the data chunk comes before any fmt chunk.");
                 if (body + size > bytes.Length)
-                    throw new InvalidDataException($"{source}: the data chunk declares {size} bytes but the file holds {bytes.Length - body} (truncated).");
+                    throw new InvalidDataException($"{source}: the data chunk declares {size} bytes but the file holds "
+                        + $"{bytes.Length - body} (truncated).");
                 return Decode(bytes.Slice(body, (int)size), fmt, source);
             }
             offset = body + size + (size & 1); // chunks are padded to even sizes
         }
-        throw new InvalidDataException($"{source}: no {(format is null ? "fmt" : "data")} chunk (truncated or not audio).");
+        throw new InvalidDataException($"{source}: no {(format is null ? "fmt"
+            : "data")} chunk (truncated or not audio).");
     }
 
-    static WavAudio Decode(ReadOnlySpan<byte> data, (ushort Format, int Channels, int Rate, int Bits) fmt, string source)
+    static WavAudio Decode(ReadOnlySpan<byte> data, (ushort Format, int Channels, int Rate, int Bits) fmt,
+        string source)
     {
         var (tag, channels, rate, bits) = fmt;
-        if (channels < 1 || rate < 1) throw new InvalidDataException($"{source}: {channels} channels at {rate} Hz is not audio.");
+        if (channels < 1 || rate < 1) throw new InvalidDataException(
+            $"{source}: {channels} channels at {rate} Hz is not audio.");
         bool supported = tag == Pcm && bits is 8 or 16 or 24 or 32 || tag == IeeeFloat && bits == 32;
-        if (!supported) throw new InvalidDataException($"{source}: format {tag} with {bits}-bit samples is not supported (PCM 8/16/24/32 or float 32).");
+        if (!supported) throw new InvalidDataException(
+            $"{source}: format {tag} with {bits}-bit samples is not supported (PCM 8/16/24/32 or float 32).");
         int width = bits / 8, frame = width * channels;
         int frames = data.Length / frame;
         if (frames == 0) throw new InvalidDataException($"{source}: no samples.");
@@ -107,7 +116,8 @@ public static class Wav
     public static void Write(string path, WavAudio audio)
     {
         if (audio.Channels < 1 || audio.SampleRate < 1 || audio.Samples.Length % audio.Channels != 0)
-            throw new ArgumentException($"Wav.Write: {audio.Samples.Length} samples do not fill frames of {audio.Channels} channels.");
+            throw new ArgumentException(
+                $"Wav.Write: {audio.Samples.Length} samples do not fill frames of {audio.Channels} channels.");
         int dataBytes = audio.Samples.Length * 2;
         var bytes = new byte[44 + dataBytes];
         Encoding.ASCII.GetBytes("RIFF").CopyTo(bytes, 0);

@@ -4,7 +4,8 @@ namespace Recur.Decoding;
 
 /// <summary>One decoded label sequence and its log-probability under the decoder's search.</summary>
 /// <param name="Labels">The labels, blanks and repeats collapsed.</param>
-/// <param name="LogProbability">Greedy: the log-probability of the best path; beam: of the label sequence (all its paths).</param>
+/// <param name="LogProbability">Greedy: the log-probability of the best path; beam: of the label sequence (all its
+/// paths).</param>
 public sealed record CtcHypothesis(int[] Labels, double LogProbability);
 
 /// <summary>
@@ -37,11 +38,16 @@ public static class CtcDecoder
     /// ending in a blank and of those ending in its last label, so that repeats and blanks are counted as CTC does.
     /// Returns the hypotheses best first (at most <paramref name="beamWidth"/>).
     /// </summary>
-    public static IReadOnlyList<CtcHypothesis> Beam(ReadOnlySpan<float> logProbs, int steps, int classes, int beamWidth, int blank = 0)
+    public static IReadOnlyList<CtcHypothesis> Beam(ReadOnlySpan<float> logProbs, int steps, int classes, int beamWidth,
+        int blank = 0)
     {
         Check(logProbs, steps, classes, blank);
         if (beamWidth < 1) throw new ArgumentException($"CtcDecoder: beam width must be positive, got {beamWidth}.");
-        var beams = new Dictionary<string, (int[] Prefix, double Blank, double Label)> { [""] = ([], 0, double.NegativeInfinity) };
+        var beams = new Dictionary<string, (int[] Prefix, double Blank, double Label)>
+        {
+            [""] = ([], 0,
+            double.NegativeInfinity)
+        };
         for (int t = 0; t < steps; t++)
         {
             var row = logProbs.Slice(t * classes, classes);
@@ -49,7 +55,8 @@ public static class CtcDecoder
             void Add(int[] prefix, double blankScore, double labelScore)
             {
                 string key = string.Join(',', prefix);
-                var (_, b, l) = next.TryGetValue(key, out var old) ? old : (prefix, double.NegativeInfinity, double.NegativeInfinity);
+                var (_, b, l) = next.TryGetValue(key, out var old) ? old : (prefix, double.NegativeInfinity,
+                    double.NegativeInfinity);
                 next[key] = (prefix, Scores.LogSumExp([b, blankScore]), Scores.LogSumExp([l, labelScore]));
             }
             foreach (var (prefix, pBlank, pLabel) in beams.Values)
@@ -61,13 +68,16 @@ public static class CtcDecoder
                     if (k == blank) continue;
                     if (prefix.Length > 0 && prefix[^1] == k)
                     {
-                        Add(prefix, double.NegativeInfinity, pLabel + row[k]);       // the repeat merges into the last label
-                        Add([.. prefix, k], double.NegativeInfinity, pBlank + row[k]); // after a blank it is a new label
+                        // the repeat merges into the last label
+                        Add(prefix, double.NegativeInfinity, pLabel + row[k]);
+                        // after a blank it is a new label
+                        Add([.. prefix, k], double.NegativeInfinity, pBlank + row[k]);
                     }
                     else Add([.. prefix, k], double.NegativeInfinity, all + row[k]);
                 }
             }
-            beams = next.OrderByDescending(p => Scores.LogSumExp([p.Value.Blank, p.Value.Label])).ThenBy(p => p.Key, StringComparer.Ordinal)
+            beams = next.OrderByDescending(p => Scores.LogSumExp([p.Value.Blank, p.Value.Label])).ThenBy(p => p.Key,
+                StringComparer.Ordinal)
                 .Take(beamWidth).ToDictionary(p => p.Key, p => p.Value);
         }
         return beams.Values.Select(v => new CtcHypothesis(v.Prefix, Scores.LogSumExp([v.Blank, v.Label])))
@@ -77,7 +87,9 @@ public static class CtcDecoder
     static void Check(ReadOnlySpan<float> logProbs, int steps, int classes, int blank)
     {
         if (steps < 0 || classes < 1 || logProbs.Length != steps * classes)
-            throw new ArgumentException($"CtcDecoder: {logProbs.Length} values are not {steps} steps × {classes} classes.");
-        if ((uint)blank >= (uint)classes) throw new ArgumentException($"CtcDecoder: blank {blank} is not one of the {classes} classes.");
+            throw new ArgumentException(
+                $"CtcDecoder: {logProbs.Length} values are not {steps} steps × {classes} classes.");
+        if ((uint)blank >= (uint)classes) throw new ArgumentException(
+            $"CtcDecoder: blank {blank} is not one of the {classes} classes.");
     }
 }

@@ -7,7 +7,8 @@ namespace Recur.Decoding;
 /// </summary>
 public static class ErrorRates
 {
-    /// <summary>The fewest substitutions, insertions and deletions that turn <paramref name="hypothesis"/> into <paramref name="reference"/>.</summary>
+    /// <summary>The fewest substitutions, insertions and deletions that turn <paramref name="hypothesis"/> into
+    /// <paramref name="reference"/>.</summary>
     public static int EditDistance<T>(IReadOnlyList<T> reference, IReadOnlyList<T> hypothesis)
     {
         var comparer = EqualityComparer<T>.Default;
@@ -25,7 +26,8 @@ public static class ErrorRates
         return previous[hypothesis.Count];
     }
 
-    /// <summary>Character error rate over a corpus: Σ edit distance / Σ reference characters (0 for an empty reference corpus with empty hypotheses).</summary>
+    /// <summary>Character error rate over a corpus: Σ edit distance / Σ reference characters (0 for an empty reference
+    /// corpus with empty hypotheses).</summary>
     public static double CharacterErrorRate(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses) =>
         Rate(references, hypotheses, s => s.ToCharArray());
 
@@ -36,7 +38,8 @@ public static class ErrorRates
     static double Rate<T>(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses, Func<string, T[]> split)
     {
         if (references.Count != hypotheses.Count)
-            throw new ArgumentException($"ErrorRates: {references.Count} references but {hypotheses.Count} hypotheses.");
+            throw new ArgumentException(
+                $"ErrorRates: {references.Count} references but {hypotheses.Count} hypotheses.");
         long errors = 0, length = 0;
         for (int i = 0; i < references.Count; i++)
         {

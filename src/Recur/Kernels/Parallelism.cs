@@ -16,7 +16,8 @@ public static class Parallelism
     public static int MaxThreads => limit.Value > 0 ? limit.Value : Environment.ProcessorCount;
 
     /// <summary>
-    /// Limits kernels called from this thread (and the tasks it starts) to <paramref name="threads"/> until the returned
+    /// Limits kernels called from this thread (and the tasks it starts) to <paramref name="threads"/> until the
+    /// returned
     /// scope is disposed; the previous limit then applies again. Scopes nest.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is below 1.</exception>

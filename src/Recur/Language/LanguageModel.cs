@@ -33,9 +33,11 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
                 projection = EmbeddingSize;
             }
             if (projection > 0 && Cell != "lstm")
-                throw new ArgumentException($"LanguageModel: tied weights with hidden ≠ embedding need a plain lstm (a projection), not {Cell}.");
+                throw new ArgumentException($"LanguageModel: tied weights with hidden ≠ embedding need a plain lstm (a "
+                    + $"projection), not {Cell}.");
             return RecurrentCells.Configure(Cell,
-                new RecurrentConfig(mode, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f, ProjSize: projection));
+                new RecurrentConfig(mode, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f,
+                    ProjSize: projection));
         }
     }
 
@@ -89,9 +91,11 @@ public sealed class LanguageModel : Module
     {
         if (!Directory.Exists(runFolder)) throw new DirectoryNotFoundException($"{runFolder}: no such model folder.");
         var tokenizer = Text.Tokenizers.Load(runFolder);
-        var model = Recur.Training.Checkpoint.Open(runFolder, config => new LanguageModel(LanguageModelConfig.FromJson(config), new RandomGenerator(0)));
+        var model = Recur.Training.Checkpoint.Open(runFolder, config
+            => new LanguageModel(LanguageModelConfig.FromJson(config), new RandomGenerator(0)));
         if (model.Config.VocabularySize != tokenizer.VocabularySize)
-            throw new InvalidDataException($"{runFolder}: the tokenizer has {tokenizer.VocabularySize} ids, the model {model.Config.VocabularySize}.");
+            throw new InvalidDataException($"{runFolder}: the tokenizer has {tokenizer.VocabularySize} ids, the model "
+                + $"{model.Config.VocabularySize}.");
         return (model, tokenizer);
     }
 

@@ -16,7 +16,9 @@ public static class LanguageModelInspection
         int steps = ids.Length;
         if (steps < 1) throw new ArgumentException("Connectivity: the text has no tokens.");
         if ((long)steps * steps * model.Config.VocabularySize > 64L << 20)
-            throw new ArgumentException($"Connectivity: {steps} tokens with a vocabulary of {model.Config.VocabularySize} need {steps}² × {model.Config.VocabularySize} logits; use a shorter text.");
+            throw new ArgumentException($"Connectivity: {steps} tokens with a vocabulary of "
+                + $"{model.Config.VocabularySize} need {steps}² × {model.Config.VocabularySize} logits; use a shorter "
+                    + $"text.");
         bool training = model.Training;
         model.Eval();
         try

@@ -29,16 +29,20 @@ public sealed class Conv1d : Module
     public bool Causal { get; }
 
     /// <summary>Creates the layer.</summary>
-    public Conv1d(int inChannels, int outChannels, int kernelSize, RandomGenerator random, int stride = 1, int padding = 0,
+    public Conv1d(int inChannels, int outChannels, int kernelSize, RandomGenerator random, int stride = 1,
+        int padding = 0,
         int dilation = 1, int groups = 1, bool bias = true, bool causal = false)
     {
-        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || groups < 1 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"Conv1d: in {inChannels}, out {outChannels}, kernel {kernelSize}, groups {groups}: sizes must "
+        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || groups < 1 || inChannels % groups != 0
+            || outChannels % groups != 0)
+            throw new ArgumentException(
+                $"Conv1d: in {inChannels}, out {outChannels}, kernel {kernelSize}, groups {groups}: sizes must "
                 + "be positive and the channels divisible by groups.");
         if (causal && stride != 1) throw new ArgumentException("Conv1d: a causal convolution has stride 1.");
         (Stride, Padding, Dilation, Groups, Causal) = (stride, padding, dilation, groups, causal);
         float bound = 1f / MathF.Sqrt(inChannels / groups * kernelSize);
-        Weight = RegisterParameter("weight", Tensor.RandomUniform(random, [outChannels, inChannels / groups, kernelSize], -bound, bound));
+        Weight = RegisterParameter("weight", Tensor.RandomUniform(random, [outChannels, inChannels / groups,
+            kernelSize], -bound, bound));
         if (bias) Bias = RegisterParameter("bias", Tensor.RandomUniform(random, [outChannels], -bound, bound));
     }
 
@@ -73,17 +77,21 @@ public sealed class Conv2d : Module
     public int Groups { get; }
 
     /// <summary>Creates the layer.</summary>
-    public Conv2d(int inChannels, int outChannels, (int H, int W) kernelSize, RandomGenerator random, (int H, int W)? stride = null,
+    public Conv2d(int inChannels, int outChannels, (int H, int W) kernelSize, RandomGenerator random, (int H,
+        int W)? stride = null,
         (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1, bool bias = true)
     {
-        if (inChannels < 1 || outChannels < 1 || kernelSize.H < 1 || kernelSize.W < 1 || groups < 1 || inChannels % groups != 0
+        if (inChannels < 1 || outChannels < 1 || kernelSize.H < 1 || kernelSize.W < 1 || groups < 1
+            || inChannels % groups != 0
             || outChannels % groups != 0)
-            throw new ArgumentException($"Conv2d: in {inChannels}, out {outChannels}, kernel {kernelSize}, groups {groups}: sizes must "
+            throw new ArgumentException(
+                $"Conv2d: in {inChannels}, out {outChannels}, kernel {kernelSize}, groups {groups}: sizes must "
                 + "be positive and the channels divisible by groups.");
         (Stride, Padding, Dilation, Groups) = (stride ?? (1, 1), padding ?? (0, 0), dilation ?? (1, 1), groups);
         float bound = 1f / MathF.Sqrt(inChannels / groups * kernelSize.H * kernelSize.W);
         Weight = RegisterParameter("weight",
-            Tensor.RandomUniform(random, [outChannels, inChannels / groups, kernelSize.H, kernelSize.W], -bound, bound));
+            Tensor.RandomUniform(random, [outChannels, inChannels / groups, kernelSize.H, kernelSize.W], -bound,
+                bound));
         if (bias) Bias = RegisterParameter("bias", Tensor.RandomUniform(random, [outChannels], -bound, bound));
     }
 

@@ -12,14 +12,17 @@ public static class RaggedBatch
     /// in [0, <paramref name="vocabularySize"/>); errors name <paramref name="owner"/> (the model), the sequence and
     /// the id.
     /// </summary>
-    /// <exception cref="ArgumentException">An empty batch, an empty sequence or an id outside the vocabulary.</exception>
-    public static (int[] Ids, int[] Lengths, int Steps) TimeMajor(IReadOnlyList<int[]> sequences, int vocabularySize, string owner)
+    /// <exception cref="ArgumentException">An empty batch, an empty sequence or an id outside the
+    /// vocabulary.</exception>
+    public static (int[] Ids, int[] Lengths, int Steps) TimeMajor(IReadOnlyList<int[]> sequences, int vocabularySize,
+        string owner)
     {
         int batch = sequences.Count;
         if (batch == 0) throw new ArgumentException($"{owner}: an empty batch.");
         var lengths = new int[batch];
         for (int b = 0; b < batch; b++)
-            if ((lengths[b] = sequences[b].Length) == 0) throw new ArgumentException($"{owner}: sequence {b} of the batch has no tokens.");
+            if ((lengths[b] = sequences[b].Length) == 0) throw new ArgumentException(
+                $"{owner}: sequence {b} of the batch has no tokens.");
         int steps = lengths.Max();
         var ids = new int[steps * batch];
         for (int b = 0; b < batch; b++)
@@ -29,7 +32,8 @@ public static class RaggedBatch
             {
                 int id = sequence[t];
                 if ((uint)id >= (uint)vocabularySize)
-                    throw new ArgumentException($"{owner}: token id {id} in sequence {b} is outside the vocabulary of {vocabularySize}.");
+                    throw new ArgumentException(
+                        $"{owner}: token id {id} in sequence {b} is outside the vocabulary of {vocabularySize}.");
                 ids[t * batch + b] = id;
             }
         }

@@ -26,7 +26,8 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
         {
             var mode = RecurrentCells.Mode(Cell);
             int chrono = mode is RecurrentMode.Lstm or RecurrentMode.Gru ? ChronoMaxSteps : 0;
-            var config = new RecurrentConfig(mode, InputSize, HiddenSize, NumLayers, Dropout: Dropout, Bidirectional: Bidirectional,
+            var config = new RecurrentConfig(mode, InputSize, HiddenSize, NumLayers, Dropout: Dropout,
+                Bidirectional: Bidirectional,
                 ForgetGateBias: mode == RecurrentMode.Lstm && chrono == 0 ? 1f : null, ChronoMaxSteps: chrono);
             return RecurrentCells.Configure(Cell, config);
         }

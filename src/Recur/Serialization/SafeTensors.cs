@@ -45,20 +45,24 @@ public static class SafeTensors
         {
             try
             {
-                if (document.RootElement.ValueKind != JsonValueKind.Object) throw Bad(source, "header is not a JSON object.");
+                if (document.RootElement.ValueKind != JsonValueKind.Object) throw Bad(source,
+                    "header is not a JSON object.");
                 foreach (var entry in document.RootElement.EnumerateObject())
                 {
                     if (entry.Name == "__metadata__")
                     {
-                        if (entry.Value.ValueKind != JsonValueKind.Object) throw Bad(source, "__metadata__ is not an object.");
+                        if (entry.Value.ValueKind != JsonValueKind.Object) throw Bad(source,
+                            "__metadata__ is not an object.");
                         foreach (var m in entry.Value.EnumerateObject())
-                            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw Bad(source, $"metadata '{m.Name}' is not a string.");
+                            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()!
+                                : throw Bad(source, $"metadata '{m.Name}' is not a string.");
                         continue;
                     }
                     tensors[entry.Name] = ReadTensor(entry.Name, entry.Value, data, source);
                 }
             }
-            catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException)
+            catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException
+                or ArgumentException)
             {
                 throw Bad(source, $"malformed header ({e.Message}).");
             }

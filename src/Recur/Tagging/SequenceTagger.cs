@@ -209,7 +209,8 @@ public sealed class SequenceTagger : Module
         for (int b = 0; b < count; b++)
             if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b] || batch[b].Casing is { } classes && classes.Length != lengths[b])
                 throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters or casing classes do not match its words.");
-        var (ids, _, steps) = RaggedBatch.TimeMajor(batch.Select(s => s.Words).ToArray(), Config.WordCount, "SequenceTagger (words)");
+        var (ids, _, steps) = RaggedBatch.TimeMajor(batch.Select(s => s.Words).ToArray(), Config.WordCount,
+            "SequenceTagger (words)");
         var x = words.Forward(ids, steps, count);
         if (chars != null)
         {

@@ -56,7 +56,8 @@ public static class Tokenizers
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"{path}: no tokenizer here.", path);
         JsonObject json;
         try { json = JsonNode.Parse(System.IO.File.ReadAllText(path))!.AsObject(); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or ArgumentException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException
+            or ArgumentException)
         {
             throw new InvalidDataException($"{path}: not a tokenizer description ({e.Message}).", e);
         }
@@ -70,7 +71,8 @@ public static class Tokenizers
                 var kind => throw new InvalidDataException($"unknown tokenizer kind '{kind}'."),
             };
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or InvalidDataException
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
+            or InvalidDataException
             or ArgumentException or OverflowException or KeyNotFoundException or JsonException)
         {
             throw new InvalidDataException(e.Message.StartsWith(folder, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", e);
@@ -127,7 +129,8 @@ public static class TextFiles
         return DecodeUtf8(bytes, path);
     }
 
-    /// <summary>The lines of <paramref name="path"/> read as <see cref="ReadUtf8"/> does, without their line breaks.</summary>
+    /// <summary>The lines of <paramref name="path"/> read as <see cref="ReadUtf8"/> does, without their line
+    /// breaks.</summary>
     public static string[] ReadUtf8Lines(string path)
     {
         var lines = ReadUtf8(path).Split('\n');

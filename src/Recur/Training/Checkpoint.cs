@@ -114,12 +114,14 @@ public static class Checkpoint
         {
             files = JsonNode.Parse(File.ReadAllText(manifestPath))?["files"] as JsonObject ?? throw new InvalidDataException("no 'files' object");
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or InvalidDataException or ArgumentException
+            or InvalidOperationException)
         {
             throw new InvalidDataException($"checkpoint {directory}: {ManifestFile} is malformed ({e.Message}).", e);
         }
         try { VerifyFiles(directory, folder, files); }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or OverflowException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException
+            or OverflowException)
         {
             throw new InvalidDataException($"checkpoint {directory}: {ManifestFile} is malformed ({e.Message}).", e);
         }
@@ -166,14 +168,17 @@ public static class Checkpoint
         LoadWeights(Verify(directory, requireManifest), model);
 
     /// <summary>
-    /// The checkpoint a user means by <paramref name="path"/>: the path itself when it is a checkpoint folder, else, for
-    /// a run folder, its <c>best/</c> checkpoint or, when there is none, its <c>last/</c> — each found even when a crash
+    /// The checkpoint a user means by <paramref name="path"/>: the path itself when it is a checkpoint folder, else,
+    /// for
+    /// a run folder, its <c>best/</c> checkpoint or, when there is none, its <c>last/</c> — each found even when a
+    /// crash
     /// left it beside its name (<see cref="Resolve"/>).
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">Neither a checkpoint nor a run folder with one.</exception>
     public static string Locate(string path)
     {
-        if (File.Exists(Path.Combine(path, ConfigFile)) || File.Exists(Path.Combine(path, ManifestFile))) return Resolve(path);
+        if (File.Exists(Path.Combine(path, ConfigFile)) || File.Exists(Path.Combine(path,
+            ManifestFile))) return Resolve(path);
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"{path}: no such model folder.");
         foreach (string name in new[] { "best", "last" })
         {

@@ -66,7 +66,8 @@ public static class MetricsLog
             {
                 using var document = JsonDocument.Parse(line);
                 if (document.RootElement.ValueKind == JsonValueKind.Object
-                    && document.RootElement.TryGetProperty("step", out var value) && value.TryGetInt64(out long s)) at = s;
+                    && document.RootElement.TryGetProperty("step", out var value)
+                        && value.TryGetInt64(out long s)) at = s;
             }
             catch (JsonException) { }
             if (at is long s2 && s2 <= step) kept.Append(line).Append('\n');

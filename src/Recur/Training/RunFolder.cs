@@ -26,7 +26,8 @@ public static class RunFolder
         if (File.Exists(Path.Combine(directory, MetricsFile))) found.Add(MetricsFile);
         if (File.Exists(Path.Combine(directory, IncompleteMarker))) found.Add(IncompleteMarker);
         foreach (string name in Checkpoints)
-            if (Directory.Exists(Path.Combine(directory, name)) || Directory.GetDirectories(directory, name + ".old-*").Length > 0)
+            if (Directory.Exists(Path.Combine(directory, name)) || Directory.GetDirectories(directory, name
+                + ".old-*").Length > 0)
                 found.Add(name + "/");
         foreach (string member in Directory.GetDirectories(directory, "member-*").Order(StringComparer.Ordinal))
             if (EarlierRun(member).Count > 0) found.Add(Path.GetFileName(member) + "/");
@@ -70,8 +71,10 @@ public static class RunFolder
         {
             string path = Path.Combine(directory, name);
             if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
-            foreach (string left in Directory.GetDirectories(directory, name + ".old-*")) Directory.Delete(left, recursive: true);
-            foreach (string left in Directory.GetDirectories(directory, name + ".tmp-*")) Directory.Delete(left, recursive: true);
+            foreach (string left in Directory.GetDirectories(directory, name + ".old-*")) Directory.Delete(left,
+                recursive: true);
+            foreach (string left in Directory.GetDirectories(directory, name + ".tmp-*")) Directory.Delete(left,
+                recursive: true);
         }
     }
 }

@@ -38,7 +38,8 @@ public sealed class Trainer<TBatch>
     public Trainer(ITrainingTask<TBatch> task, Optimizer optimizer, TrainerOptions options, LearningRateSchedule? schedule = null,
         ITrainingObserver? observer = null)
     {
-        if (options.Epochs < 0 || options.AccumulationSteps < 1 || options.LogEvery < 1 || options.ValidateEvery < 0 || options.Patience < 0 || options.CheckpointEvery < 0
+        if (options.Epochs < 0 || options.AccumulationSteps < 1 || options.LogEvery < 1 || options.ValidateEvery < 0
+            || options.Patience < 0 || options.CheckpointEvery < 0
             || options.MaxSteps < 0)
             throw new ArgumentException($"Trainer: invalid options {options}.");
         if (options.ClipNorm is float n && !(n > 0)) throw new ArgumentException($"Trainer: clip norm must be positive, got {n}.");
@@ -127,8 +128,10 @@ public sealed class Trainer<TBatch>
             throw new InvalidDataException($"checkpoint {checkpointDirectory}: {e.Message}", e);
         }
         if (epoch > options.Epochs || options.MaxSteps > 0 && step > options.MaxSteps)
-            throw new InvalidDataException($"checkpoint {checkpointDirectory} is at epoch {epoch}, step {step}, past this run's "
-                + $"end ({options.Epochs} epochs{(options.MaxSteps > 0 ? $", {options.MaxSteps} steps" : "")}): resume with more.");
+            throw new InvalidDataException(
+                $"checkpoint {checkpointDirectory} is at epoch {epoch}, step {step}, past this run's "
+                + $"end ({options.Epochs} epochs{(options.MaxSteps > 0 ? $", {options.MaxSteps} steps"
+                    : "")}): resume with more.");
         folderReady = true;
         // records of steps after the checkpoint (a run killed after it) are logged again by the replayed steps
         if (Folder(RunFolder.MetricsFile) is { } metrics) MetricsLog.TruncateAfter(metrics, step);
@@ -252,7 +255,8 @@ public sealed class Trainer<TBatch>
             if (!metrics.TryGetValue(options.Metric, out double value))
                 throw new InvalidOperationException($"Trainer: the task's validation reports [{string.Join(", ", metrics.Keys)}], not the chosen metric '{options.Metric}'.");
             // a NaN or infinite metric is reported, never taken as the best
-            bool improved = double.IsFinite(value) && (best is not double b || (options.EffectiveMetricMode == MetricMode.Min ? value < b : value > b));
+            bool improved = double.IsFinite(value) && (best is not double b
+                || (options.EffectiveMetricMode == MetricMode.Min ? value < b : value > b));
             if (improved) (best, evaluationsWithoutImprovement) = (value, 0);
             else evaluationsWithoutImprovement++;
             if (schedule != null)
@@ -352,7 +356,8 @@ public sealed class Trainer<TBatch>
             AdvanceSchedule(ScheduleUnit.Epoch);
             int finished = epoch;
             (epoch, batchInEpoch) = (epoch + 1, 0); // checkpoints from here on resume at the next epoch
-            if (!stopEarly && (options.ValidateEvery == 0 || StepLimitReached && !validatedAtLimit)) stopEarly = Validate(finished);
+            if (!stopEarly && (options.ValidateEvery == 0 || StepLimitReached
+                && !validatedAtLimit)) stopEarly = Validate(finished);
             if (stopEarly)
             {
                 observer?.OnMessage($"early stop after epoch {finished + 1}: {options.Metric} has not improved in {evaluationsWithoutImprovement} validations");
@@ -367,7 +372,8 @@ public sealed class Trainer<TBatch>
         return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped);
     }
 
-    /// <summary>Where the run's last good checkpoint is, as the end of a sentence: the folder that exists, or that there is none.</summary>
+    /// <summary>Where the run's last good checkpoint is, as the end of a sentence: the folder that exists, or that
+    /// there is none.</summary>
     string LastGoodCheckpoint()
     {
         if (Folder("last") is not { } last) return "; this run keeps no checkpoints.";

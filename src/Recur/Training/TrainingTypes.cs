@@ -119,7 +119,8 @@ public sealed record TrainerOptions
     public MetricMode? MetricMode { get; init; }
 
     /// <summary>The direction in force: <see cref="MetricMode"/>, or the one the metric's name implies.</summary>
-    public MetricMode EffectiveMetricMode => MetricMode ?? (HigherIsBetter.Any(m => Metric.Contains(m, StringComparison.OrdinalIgnoreCase))
+    public MetricMode EffectiveMetricMode => MetricMode ?? (HigherIsBetter.Any(m => Metric.Contains(m,
+        StringComparison.OrdinalIgnoreCase))
         ? Optim.MetricMode.Max : Optim.MetricMode.Min);
 
     static readonly string[] HigherIsBetter = ["accuracy", "f1", "bleu", "precision", "recall"];
@@ -132,7 +133,8 @@ public sealed record TrainerOptions
     public NonFiniteAction OnNonFinite { get; init; } = NonFiniteAction.Stop;
 
     /// <summary>
-    /// Run folder: <c>last/</c> and <c>best/</c> checkpoints and <c>metrics.jsonl</c>; null keeps nothing on disk. A new
+    /// Run folder: <c>last/</c> and <c>best/</c> checkpoints and <c>metrics.jsonl</c>; null keeps nothing on disk. A
+    /// new
     /// (not resumed) run refuses a folder that holds an earlier run unless <see cref="Overwrite"/> is set.
     /// </summary>
     public string? OutputDirectory { get; init; }
@@ -140,7 +142,8 @@ public sealed record TrainerOptions
     /// <summary>Also write <c>last/</c> every this many optimizer steps (0: at validations, interruption and the end).</summary>
     public int CheckpointEvery { get; init; }
 
-    /// <summary>Let a new run replace an earlier run in <see cref="OutputDirectory"/> (its log and checkpoints are deleted).</summary>
+    /// <summary>Let a new run replace an earlier run in <see cref="OutputDirectory"/> (its log and checkpoints are
+    /// deleted).</summary>
     public bool Overwrite { get; init; }
 
     /// <summary>

@@ -3,13 +3,15 @@ using Recur.Autograd;
 
 namespace Recur.Tests.Autograd;
 
-/// <summary>Convolution and pooling: finite differences, and parity with torch.nn.functional (Fixtures/make_conv_fixtures.py).</summary>
+/// <summary>Convolution and pooling: finite differences, and parity with torch.nn.functional
+/// (Fixtures/make_conv_fixtures.py).</summary>
 public sealed class ConvolutionTests
 {
     static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(
         Path.Combine(AppContext.BaseDirectory, "Fixtures", "conv_pytorch.json"))).RootElement;
 
-    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c
+        => c.GetProperty("name").GetString()!)];
 
     static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
 
@@ -21,29 +23,38 @@ public sealed class ConvolutionTests
         return v.ValueKind == JsonValueKind.Array ? (v[0].GetInt32(), v[1].GetInt32()) : (v.GetInt32(), v.GetInt32());
     }
 
-    static int One(JsonElement args, string name, int fallback) => args.TryGetProperty(name, out var v) ? v.GetInt32() : fallback;
+    static int One(JsonElement args, string name, int fallback) => args.TryGetProperty(name, out var v) ? v.GetInt32()
+        : fallback;
 
     static Tensor Apply(string op, JsonElement args, Tensor x, Tensor? w, Tensor? b) => op switch
     {
-        "conv1d" => Functional.Conv1d(x, w!, b, One(args, "stride", 1), One(args, "padding", 0), One(args, "dilation", 1), One(args, "groups", 1)),
+        "conv1d" => Functional.Conv1d(x, w!, b, One(args, "stride", 1), One(args, "padding", 0), One(args, "dilation",
+            1), One(args, "groups", 1)),
         "causal_conv1d" => Functional.CausalConv1d(x, w!, b, One(args, "dilation", 1)),
-        "conv2d" => Functional.Conv2d(x, w!, b, Pair(args, "stride", 1), Pair(args, "padding", 0), Pair(args, "dilation", 1), One(args, "groups", 1)),
-        "max_pool1d" => Functional.MaxPool1d(x, One(args, "kernel_size", 1), One(args, "stride", One(args, "kernel_size", 1)), One(args, "padding", 0)),
-        "avg_pool1d" => Functional.AvgPool1d(x, One(args, "kernel_size", 1), One(args, "stride", One(args, "kernel_size", 1)), One(args, "padding", 0)),
-        "max_pool2d" => Functional.MaxPool2d(x, Pair(args, "kernel_size", 1), Pair(args, "stride", 1), Pair(args, "padding", 0)),
-        "avg_pool2d" => Functional.AvgPool2d(x, Pair(args, "kernel_size", 1), Pair(args, "stride", 1), Pair(args, "padding", 0)),
+        "conv2d" => Functional.Conv2d(x, w!, b, Pair(args, "stride", 1), Pair(args, "padding", 0), Pair(args,
+            "dilation", 1), One(args, "groups", 1)),
+        "max_pool1d" => Functional.MaxPool1d(x, One(args, "kernel_size", 1), One(args, "stride", One(args,
+            "kernel_size", 1)), One(args, "padding", 0)),
+        "avg_pool1d" => Functional.AvgPool1d(x, One(args, "kernel_size", 1), One(args, "stride", One(args,
+            "kernel_size", 1)), One(args, "padding", 0)),
+        "max_pool2d" => Functional.MaxPool2d(x, Pair(args, "kernel_size", 1), Pair(args, "stride", 1), Pair(args,
+            "padding", 0)),
+        "avg_pool2d" => Functional.AvgPool2d(x, Pair(args, "kernel_size", 1), Pair(args, "stride", 1), Pair(args,
+            "padding", 0)),
         _ => throw new ArgumentException(op),
     };
 
     static (Tensor X, Tensor? W, Tensor? B) Tensors(JsonElement c)
     {
         var x = Tensor.FromArray(Floats(c.GetProperty("input")), Ints(c.GetProperty("input_shape")));
-        var w = c.TryGetProperty("weight", out var wv) ? Tensor.FromArray(Floats(wv), Ints(c.GetProperty("weight_shape"))) : null;
+        var w = c.TryGetProperty("weight", out var wv) ? Tensor.FromArray(Floats(wv),
+            Ints(c.GetProperty("weight_shape"))) : null;
         var b = c.TryGetProperty("bias", out var bv) ? Tensor.FromArray(Floats(bv), bv.GetArrayLength()) : null;
         return (x, w, b);
     }
 
-    static JsonElement Case(string name) => Root.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
+    static JsonElement Case(string name) => Root.GetProperty("cases").EnumerateArray().Single(e
+        => e.GetProperty("name").GetString() == name);
 
     [Theory]
     [MemberData(nameof(Cases))]

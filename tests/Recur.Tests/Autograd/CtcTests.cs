@@ -3,13 +3,15 @@ using Recur.Autograd;
 
 namespace Recur.Tests.Autograd;
 
-/// <summary>CTC: PyTorch parity (Fixtures/make_ctc_fixtures.py), brute force over every alignment, finite differences.</summary>
+/// <summary>CTC: PyTorch parity (Fixtures/make_ctc_fixtures.py), brute force over every alignment, finite
+/// differences.</summary>
 public sealed class CtcTests
 {
     static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(
         Path.Combine(AppContext.BaseDirectory, "Fixtures", "ctc_pytorch.json"))).RootElement;
 
-    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c
+        => c.GetProperty("name").GetString()!)];
 
     static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
 
@@ -21,7 +23,8 @@ public sealed class CtcTests
         int[] shape = c.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray();
         var logits = Tensor.FromArray(Floats(c.GetProperty("logits")), shape);
         logits.RequiresGrad = true;
-        var targets = c.GetProperty("targets").EnumerateArray().Select(t => t.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
+        var targets = c.GetProperty("targets").EnumerateArray().Select(t => t.EnumerateArray().Select(v
+            => v.GetInt32()).ToArray()).ToArray();
         int[] lengths = c.GetProperty("input_lengths").EnumerateArray().Select(v => v.GetInt32()).ToArray();
         var reduction = c.GetProperty("reduction").GetString() switch
         {
@@ -66,7 +69,8 @@ public sealed class CtcTests
     public void GradientsWithRespectToLogProbabilitiesMatchFiniteDifferences()
     {
         var logProbs = Tensor.RandomNormal(new RandomGenerator(9), [7, 3, 4], -1.5f, 0.5f);
-        var result = GradientCheck.Compare(() => Losses.Ctc(logProbs, [[1, 2], [3, 3], [2]], [7, 6, 4], reduction: LossReduction.Mean),
+        var result = GradientCheck.Compare(() => Losses.Ctc(logProbs, [[1, 2], [3, 3], [2]], [7, 6, 4],
+            reduction: LossReduction.Mean),
             [logProbs], epsilon: 1e-2);
         Assert.True(result.Passed, $"error {result.MaxError:G3}× tolerance at {result.Where}");
     }
@@ -75,8 +79,11 @@ public sealed class CtcTests
     public void AnImpossibleTargetIsInfiniteUnlessZeroed()
     {
         var logProbs = Tensor.Zeros(3, 1, 3).LogSoftmax(2);
-        Assert.True(float.IsPositiveInfinity(Losses.Ctc(logProbs, [[1, 1, 1]], [3], reduction: LossReduction.Sum).Item()));
-        Assert.Equal(0f, Losses.Ctc(logProbs, [[1, 1, 1]], [3], reduction: LossReduction.Sum, zeroInfinity: true).Item());
-        Assert.Contains("not the blank", Assert.Throws<ArgumentException>(() => Losses.Ctc(logProbs, [[0]], [3])).Message);
+        Assert.True(float.IsPositiveInfinity(Losses.Ctc(logProbs, [[1, 1, 1]], [3],
+            reduction: LossReduction.Sum).Item()));
+        Assert.Equal(0f, Losses.Ctc(logProbs, [[1, 1, 1]], [3], reduction: LossReduction.Sum,
+            zeroInfinity: true).Item());
+        Assert.Contains("not the blank", Assert.Throws<ArgumentException>(() => Losses.Ctc(logProbs, [[0]],
+            [3])).Message);
     }
 }

@@ -7,7 +7,8 @@ using Recur.Training;
 
 namespace Recur.Tests.Cli;
 
-/// <summary>One cell vocabulary: every model configuration takes every fused cell; verbs refuse the others clearly.</summary>
+/// <summary>One cell vocabulary: every model configuration takes every fused cell; verbs refuse the others
+/// clearly.</summary>
 [Collection("cli")]
 public sealed class CellVocabularyTests : IDisposable
 {
@@ -26,19 +27,23 @@ public sealed class CellVocabularyTests : IDisposable
             var classifier = new TextClassifier(new TextClassifierConfig(12, 4, 4, 2, Cell: cell), random);
             bool peephole = cell == "peephole-lstm";
             foreach (Module model in new Module[] { sequence, lm, classifier })
-                Assert.Equal(peephole, model.NamedParameters().Any(p => p.Name.Contains("weight_ci_l0", StringComparison.Ordinal)));
+                Assert.Equal(peephole, model.NamedParameters().Any(p => p.Name.Contains("weight_ci_l0",
+                    StringComparison.Ordinal)));
             Assert.Equal(RecurrentCells.Mode(cell), sequence.Config.Recurrent.Mode);
         }
         Assert.Equal(RecurrentInit.Identity, new SequenceModelConfig("irnn", 2, 4, 1).Recurrent.Init);
-        Assert.Contains("no fused kernel yet", Assert.Throws<ArgumentException>(() => RecurrentCells.Mode("cho-gru")).Message);
+        Assert.Contains("no fused kernel yet", Assert.Throws<ArgumentException>(()
+            => RecurrentCells.Mode("cho-gru")).Message);
     }
 
     [Fact]
     public void APeepholeLstmTrainsFromTheCommandLineAndReloads()
     {
         string run = Path.Combine(folder, "peephole");
-        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", "peephole-lstm", "--chrono", "8", "--length", "8", "--epochs", "2",
-            "--train-size", "64", "--valid-size", "16", "--hidden", "4", "--batch", "16", "--threads", "1", "--out", run));
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", "peephole-lstm", "--chrono", "8", "--length", "8",
+            "--epochs", "2",
+            "--train-size", "64", "--valid-size", "16", "--hidden", "4", "--batch", "16", "--threads", "1", "--out",
+                run));
         Assert.Contains(Recur.Serialization.SafeTensors.Load(Path.Combine(run, "best", Checkpoint.ModelFile)).Keys,
             name => name.EndsWith("weight_co_l0", StringComparison.Ordinal));
         Assert.Equal(0, RecurCommand.Run("inspect", "gradients", "--model", Path.Combine(run, "best"), "--count", "4",

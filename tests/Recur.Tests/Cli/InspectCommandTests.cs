@@ -122,7 +122,8 @@ public sealed class DemoCommandTests : IDisposable
     [Fact]
     public void WritesLearningCurvesAndGradientFlow()
     {
-        Assert.Equal(0, RecurCommand.Run("demo", "--lengths", "6,9", "--cells", "rnn,gru", "--steps", "30", "--hidden", "4", "--batch", "8",
+        Assert.Equal(0, RecurCommand.Run("demo", "--lengths", "6,9", "--cells", "rnn,gru", "--steps", "30", "--hidden",
+            "4", "--batch", "8",
             "--threads", "1", "--out", folder));
         foreach (int t in new[] { 6, 9 })
         {

@@ -27,7 +27,8 @@ public sealed class ReaderPolicyTests : IDisposable
     [Fact]
     public void QuotedTsvFieldsMayHoldLineBreaksTabsAndQuotes()
     {
-        string tsv = Write("q.tsv", "sentence\tlabel\n\"two\nlines\"\t1\n\"a\ttab\"\t0\n\"say \"\"hi\"\"\"\t1\nplain text\t0\n");
+        string tsv = Write("q.tsv",
+            "sentence\tlabel\n\"two\nlines\"\t1\n\"a\ttab\"\t0\n\"say \"\"hi\"\"\"\t1\nplain text\t0\n");
         var examples = ClassifyCommand.ReadExamples(tsv, null, "label");
         Assert.Equal([("two\nlines", "1"), ("a\ttab", "0"), ("say \"hi\"", "1"), ("plain text", "0")], examples);
     }
@@ -36,7 +37,8 @@ public sealed class ReaderPolicyTests : IDisposable
     public void ASemicolonCsvWithQuotedSemicolonsKeepsEveryRowWhole()
     {
         string csv = Write("s.csv", "text;label\n\"one; two\";pos\n\"three\";neg\nfour;pos\n");
-        Assert.Equal([("one; two", "pos"), ("three", "neg"), ("four", "pos")], ClassifyCommand.ReadExamples(csv, null, "label"));
+        Assert.Equal([("one; two", "pos"), ("three", "neg"), ("four", "pos")], ClassifyCommand.ReadExamples(csv, null,
+            "label"));
     }
 
     [Fact]
@@ -51,8 +53,10 @@ public sealed class ReaderPolicyTests : IDisposable
     [Fact]
     public void InvalidUtf8IsRefusedByEveryVerbsReaderWithFileOffsetAndLine()
     {
-        byte[] bad = [.. Encoding.UTF8.GetBytes("text,label\nfine,1\nbro"), 0xC3, 0x28, .. Encoding.UTF8.GetBytes("ken,0\n")];
-        var e = Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(Write("u.csv", bad), null, "label"));
+        byte[] bad = [.. Encoding.UTF8.GetBytes("text,label\nfine,1\nbro"), 0xC3, 0x28,
+            .. Encoding.UTF8.GetBytes("ken,0\n")];
+        var e = Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(Write("u.csv", bad), null,
+            "label"));
         Assert.Contains("u.csv", e.Message);
         Assert.Contains("byte offset 21", e.Message);
         Assert.Contains("line 3", e.Message);
@@ -64,17 +68,20 @@ public sealed class ReaderPolicyTests : IDisposable
 
         Directory.CreateDirectory(Path.Combine(folder, "imdb", "pos"));
         File.WriteAllBytes(Path.Combine(folder, "imdb", "pos", "1.txt"), [0x61, 0xFE, 0x62]);
-        e = Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(Path.Combine(folder, "imdb"), null, "label"));
+        e = Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(Path.Combine(folder, "imdb"), null,
+            "label"));
         Assert.Contains("1.txt", e.Message);
     }
 
     [Fact]
     public void ARepeatedColumnABinaryFileAndAFolderAreRefusedClearly()
     {
-        var e = Assert.Throws<InvalidDataException>(() => TableFile.Read(Write("dup.csv", "Month,Value,Value\n1,2,3\n")));
+        var e = Assert.Throws<InvalidDataException>(() => TableFile.Read(Write("dup.csv",
+            "Month,Value,Value\n1,2,3\n")));
         Assert.Contains("'Value' appears 2 times", e.Message);
 
-        e = Assert.Throws<InvalidDataException>(() => TableFile.Read(Write("bin.csv", [0x50, 0x4B, 0x03, 0x04, 0x00, 0x00, 0x14])));
+        e = Assert.Throws<InvalidDataException>(() => TableFile.Read(Write("bin.csv", [0x50, 0x4B, 0x03, 0x04, 0x00,
+            0x00, 0x14])));
         Assert.Contains("binary file", e.Message);
 
         var missing = Assert.Throws<FileNotFoundException>(() => TableFile.Read(folder));
@@ -88,7 +95,8 @@ public sealed class ReaderPolicyTests : IDisposable
         var (dates, values) = ForecastCommand.ReadSeries(csv, "Value", null);
         Assert.Equal(["1949-01", "1949-02"], dates);
         Assert.Equal([112.0, 118.0], values);
-        var e = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(Write("short.csv", "Month,Value\n1949-01\n"), "Value", null));
+        var e = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(Write("short.csv",
+            "Month,Value\n1949-01\n"), "Value", null));
         Assert.Contains("line 2", e.Message);
     }
 }

@@ -5,7 +5,8 @@ using Recur.Training;
 
 namespace Recur.Tests.Cli;
 
-/// <summary>A run is never lost: an existing run folder is refused, signals save a checkpoint, resuming logs once.</summary>
+/// <summary>A run is never lost: an existing run folder is refused, signals save a checkpoint, resuming logs
+/// once.</summary>
 [Collection("cli")]
 public sealed class RunSafetyTests : IDisposable
 {
@@ -15,7 +16,8 @@ public sealed class RunSafetyTests : IDisposable
 
     static string[] Adding(string run, int epochs, params string[] more) =>
     [
-        "task", "adding", "--length", "6", "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "task", "adding", "--length", "6", "--epochs",
+            epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         "--train-size", "64", "--valid-size", "8", "--batch", "16", "--threads", "1", "--out", run, .. more,
     ];
 
@@ -70,8 +72,10 @@ public sealed class RunSafetyTests : IDisposable
         string run = Path.Combine(folder, "edited");
         Assert.Equal(0, RecurCommand.Run(Adding(run, 1, "--hidden", "4")));
         string config = Path.Combine(run, "best", Checkpoint.ConfigFile);
-        File.WriteAllText(config, File.ReadAllText(config).Replace("\"hidden_size\": 4", "\"hidden_size\": 2000000000"));
-        var (code, error) = RunCapturingErrors("inspect", "gradients", "--model", run, "--count", "2", "--out", Path.Combine(folder, "g"));
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"hidden_size\": 4",
+            "\"hidden_size\": 2000000000"));
+        var (code, error) = RunCapturingErrors("inspect", "gradients", "--model", run, "--count", "2", "--out",
+            Path.Combine(folder, "g"));
         Assert.Equal(1, code);
         Assert.Contains("config.json", error);
         Assert.Contains("manifest", error);
@@ -119,7 +123,8 @@ public sealed class RunSafetyTests : IDisposable
         int code;
         try
         {
-            (code, string error) = RunCapturingErrors(Adding(run, 3, "--hidden", "4", "--lr", "1e30", "--clip-norm", "0",
+            (code, string error) = RunCapturingErrors(Adding(run, 3, "--hidden", "4", "--lr", "1e30", "--clip-norm",
+                "0",
                 "--optimizer", "sgd", "--skip-non-finite"));
             Assert.DoesNotContain("JSON", error);
         }
@@ -151,8 +156,10 @@ public sealed class RunSafetyTests : IDisposable
         weights.First().Value.Span[0] = float.NaN;
         string poisoned = Path.Combine(folder, "nan-weights.safetensors");
         SafeTensors.Save(poisoned, weights);
-        var (code, error) = RunCapturingErrors("layer", "run", "--config", Path.Combine(fixture, "cfg.json"), "--weights", poisoned,
-            "--input", Path.Combine(fixture, "input.safetensors"), "--out", Path.Combine(folder, "nan-out.safetensors"));
+        var (code, error) = RunCapturingErrors("layer", "run", "--config", Path.Combine(fixture, "cfg.json"),
+            "--weights", poisoned,
+            "--input", Path.Combine(fixture, "input.safetensors"), "--out", Path.Combine(folder,
+                "nan-out.safetensors"));
         Assert.Equal(0, code);
         Assert.Contains("warning: output holds NaN or infinite values", error);
     }
@@ -173,13 +180,15 @@ public sealed class RunSafetyTests : IDisposable
     public void TruncatingTheLogKeepsRecordsUpToTheCheckpointStep()
     {
         string file = Path.Combine(folder, "metrics.jsonl");
-        File.WriteAllText(file, string.Join("\n", Enumerable.Range(1, 10).Select(s => $"{{\"type\":\"train\",\"epoch\":1,\"step\":{s}}}"))
+        File.WriteAllText(file, string.Join("\n", Enumerable.Range(1, 10).Select(s
+            => $"{{\"type\":\"train\",\"epoch\":1,\"step\":{s}}}"))
             + "\n{\"type\":\"ev");
         MetricsLog.TruncateAfter(file, 6);
         Assert.Equal([1L, 2, 3, 4, 5, 6], MetricsLog.Read(file).Select(e => e.Step));
     }
 
-    static string Cli => Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Recur.Cli.exe" : "Recur.Cli");
+    static string Cli => Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Recur.Cli.exe"
+        : "Recur.Cli");
 
     const int LongEpochs = 150; // 600 steps of 4 batches an epoch: about a second of training
 
@@ -191,7 +200,11 @@ public sealed class RunSafetyTests : IDisposable
     /// </summary>
     static Process StartLongRun(string run, int? waitForStep, params string[] more)
     {
-        var info = new ProcessStartInfo(Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(Cli)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+            UseShellExecute = false
+        };
         foreach (var a in Adding(run, LongEpochs, [.. LongRunOptions, .. more])) info.ArgumentList.Add(a);
         var process = Process.Start(info)!;
         process.ErrorDataReceived += (_, _) => { };
@@ -205,18 +218,21 @@ public sealed class RunSafetyTests : IDisposable
 
     static void Signal(Process process, string signal)
     {
-        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        using var kill = Process.Start("kill", ["-" + signal,
+            process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         kill.WaitForExit();
     }
 
     static Dictionary<string, float[]> Weights(string checkpoint) => SafeTensors.Load(
-        Path.Combine(Checkpoint.Resolve(checkpoint), Checkpoint.ModelFile)).ToDictionary(p => p.Key, p => p.Value.ToArray());
+        Path.Combine(Checkpoint.Resolve(checkpoint), Checkpoint.ModelFile)).ToDictionary(p => p.Key, p
+            => p.Value.ToArray());
 
     [Fact]
     [Trait("Category", "slow")] // learns to a threshold
     public void SignalsAtRandomPointsLoseNothing()
     {
-        if (!OperatingSystem.IsLinux() || !File.Exists(Cli)) return; // signals are a POSIX matter; the CLI is built beside the tests
+        // signals are a POSIX matter; the CLI is built beside the tests
+        if (!OperatingSystem.IsLinux() || !File.Exists(Cli)) return;
         string straight = Path.Combine(folder, "straight"), run = Path.Combine(folder, "signals");
         Assert.Equal(0, RecurCommand.Run(Adding(straight, LongEpochs, LongRunOptions)));
 
@@ -239,7 +255,8 @@ public sealed class RunSafetyTests : IDisposable
             if (!resumed.HasExited) resumed.Kill();
             resumed.WaitForExit();
         }
-        Assert.Equal(0, RecurCommand.Run(Adding(run, LongEpochs, [.. LongRunOptions, "--resume", Path.Combine(run, "last")])));
+        Assert.Equal(0, RecurCommand.Run(Adding(run, LongEpochs, [.. LongRunOptions, "--resume", Path.Combine(run,
+            "last")])));
 
         // nothing lost: the weights are those of the uninterrupted run, and every step is logged once, in order
         var expected = Weights(Path.Combine(straight, "last"));

@@ -9,7 +9,8 @@ public sealed class AudioFeaturesTests
     static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(
         Path.Combine(AppContext.BaseDirectory, "Fixtures", "audio_reference.json"))).RootElement;
 
-    static double[] Doubles(string name) => Root.GetProperty(name).EnumerateArray().Select(v => v.GetDouble()).ToArray();
+    static double[] Doubles(string name) => Root.GetProperty(name).EnumerateArray().Select(v
+        => v.GetDouble()).ToArray();
 
     static int Int(string name) => Root.GetProperty(name).GetInt32();
 
@@ -20,7 +21,8 @@ public sealed class AudioFeaturesTests
         var flat = actual.Cast<float>().ToArray();
         Assert.Equal(expected.Length, flat.Length);
         for (int i = 0; i < flat.Length; i++)
-            Assert.True(Math.Abs(flat[i] - expected[i]) <= absolute + relative * Math.Abs(expected[i]), $"{what}[{i}]: {flat[i]} vs {expected[i]}");
+            Assert.True(Math.Abs(flat[i] - expected[i]) <= absolute + relative * Math.Abs(expected[i]),
+                $"{what}[{i}]: {flat[i]} vs {expected[i]}");
     }
 
     [Fact]
@@ -35,9 +37,12 @@ public sealed class AudioFeaturesTests
     [Fact]
     public void FilterbankLogMelAndMfccMatchTheReference()
     {
-        Close(Doubles("filterbank"), AudioFeatures.MelFilterbank(Int("sample_rate"), Int("n_fft"), Int("n_mels")), 1e-6, 1e-6, "filterbank");
-        Close(Doubles("log_mel"), AudioFeatures.LogMel(Signal, Int("sample_rate"), Int("n_fft"), Int("hop"), Int("n_mels")), 1e-4, 1e-4, "log-mel");
-        Close(Doubles("mfcc"), AudioFeatures.Mfcc(Signal, Int("sample_rate"), Int("n_fft"), Int("hop"), Int("n_mels"), Int("n_mfcc")),
+        Close(Doubles("filterbank"), AudioFeatures.MelFilterbank(Int("sample_rate"), Int("n_fft"), Int("n_mels")), 1e-6,
+            1e-6, "filterbank");
+        Close(Doubles("log_mel"), AudioFeatures.LogMel(Signal, Int("sample_rate"), Int("n_fft"), Int("hop"),
+            Int("n_mels")), 1e-4, 1e-4, "log-mel");
+        Close(Doubles("mfcc"), AudioFeatures.Mfcc(Signal, Int("sample_rate"), Int("n_fft"), Int("hop"), Int("n_mels"),
+            Int("n_mfcc")),
             1e-3, 1e-4, "mfcc");
     }
 

@@ -45,7 +45,9 @@ public sealed class ReaderFuzzTests : IDisposable
             {
                 case 0: bytes[at] = (byte)random.Next(256); break;                        // flip a byte
                 case 1: bytes.RemoveRange(at, bytes.Count - at); break;                   // truncate
-                case 2: bytes.InsertRange(at, Enumerable.Range(0, random.Next(1, 9)).Select(_ => (byte)random.Next(256))); break;
+                case 2:
+                    bytes.InsertRange(at, Enumerable.Range(0, random.Next(1, 9)).Select(_
+                    => (byte)random.Next(256))); break;
                 case 3: bytes.InsertRange(at, "99999999999"u8.ToArray()); break;          // a huge number
                 default:                                                                    // repeat a stretch
                     int length = Math.Min(bytes.Count - at, random.Next(1, 40));
@@ -56,7 +58,8 @@ public sealed class ReaderFuzzTests : IDisposable
         return [.. bytes];
     }
 
-    /// <summary>Runs <paramref name="read"/> on mutations of <paramref name="valid"/> written to <paramref name="name"/>.</summary>
+    /// <summary>Runs <paramref name="read"/> on mutations of <paramref name="valid"/> written to <paramref
+    /// name="name"/>.</summary>
     void Fuzz(string name, byte[] valid, Action<string> read, int iterations = 300)
     {
         read(Write(Path.Combine(root, "valid-" + Guid.NewGuid().ToString("N")), name, valid)); // the valid file is read
@@ -70,7 +73,8 @@ public sealed class ReaderFuzzTests : IDisposable
             catch (InvalidDataException) { }
             catch (Exception e)
             {
-                throw new Xunit.Sdk.XunitException($"{name}: {e.GetType().Name} escaped ({e.Message}) for seed {input.Seed}");
+                throw new Xunit.Sdk.XunitException(
+                    $"{name}: {e.GetType().Name} escaped ({e.Message}) for seed {input.Seed}");
             }
             finally { Directory.Delete(folder, recursive: true); }
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
@@ -80,7 +84,8 @@ public sealed class ReaderFuzzTests : IDisposable
     }
 
     /// <summary>RECUR_FUZZ_SCALE=N runs N times as many cases (for a deeper search than CI's).</summary>
-    static readonly int Scale = int.TryParse(Environment.GetEnvironmentVariable("RECUR_FUZZ_SCALE"), out int n) && n > 0 ? n : 1;
+    static readonly int Scale = int.TryParse(Environment.GetEnvironmentVariable("RECUR_FUZZ_SCALE"), out int n) && n > 0
+        ? n : 1;
 
     static string Write(string folder, string name, byte[] bytes)
     {
@@ -105,7 +110,8 @@ public sealed class ReaderFuzzTests : IDisposable
         {
             ["weight_ih_l0"] = Tensor.FromArray([1f, 2, 3, 4, 5, 6], 2, 3), ["bias"] = Tensor.FromArray([0.5f, -1], 2),
         };
-        Fuzz("model.safetensors", Saved(f => SafeTensors.Save(Path.Combine(f, "m"), tensors), "m"), p => SafeTensors.Load(p));
+        Fuzz("model.safetensors", Saved(f => SafeTensors.Save(Path.Combine(f, "m"), tensors), "m"), p
+            => SafeTensors.Load(p));
     }
 
     [Fact]
@@ -143,19 +149,23 @@ public sealed class ReaderFuzzTests : IDisposable
     public void WordVocabularies()
     {
         var vocabulary = WordVocabulary.Build([["the", "cat"], ["a", "dog", "the"]]);
-        Fuzz("vocab.json", Saved(f => vocabulary.Save(Path.Combine(f, "vocab.json")), "vocab.json"), p => WordVocabulary.Load(p));
+        Fuzz("vocab.json", Saved(f => vocabulary.Save(Path.Combine(f, "vocab.json")), "vocab.json"), p
+            => WordVocabulary.Load(p));
     }
 
     [Fact]
     public void CsvAndTsvTables()
     {
-        Fuzz("data.csv", Encoding.UTF8.GetBytes("text,label\n\"a, quoted\",1\nplain,0\n\"two\nlines\",1\n"), p => TableFile.Read(p));
-        Fuzz("data.tsv", Encoding.UTF8.GetBytes("sentence\tlabel\nhello there\t1\n\"tab\there\"\t0\n"), p => TableFile.Read(p));
+        Fuzz("data.csv", Encoding.UTF8.GetBytes("text,label\n\"a, quoted\",1\nplain,0\n\"two\nlines\",1\n"), p
+            => TableFile.Read(p));
+        Fuzz("data.tsv", Encoding.UTF8.GetBytes("sentence\tlabel\nhello there\t1\n\"tab\there\"\t0\n"), p
+            => TableFile.Read(p));
     }
 
     [Fact]
     public void ConllFiles() => Fuzz("train.conll",
-        Encoding.UTF8.GetBytes("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\nPeter NNP B-NP B-PER\n"),
+        Encoding.UTF8.GetBytes("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP "
+            + "B-MISC\n\nPeter NNP B-NP B-PER\n"),
         p => ConllReader.Read(p));
 
     [Fact]
@@ -189,7 +199,8 @@ public sealed class ReaderFuzzTests : IDisposable
 
     [Fact]
     public void MetricsLogs() => Fuzz(RunFolder.MetricsFile,
-        Encoding.UTF8.GetBytes("{\"type\":\"train\",\"epoch\":1,\"step\":5,\"loss\":0.5}\n{\"type\":\"eval\",\"epoch\":1,\"step\":5,\"loss\":0.4}\n"),
+        Encoding.UTF8.GetBytes("{\"type\":\"train\",\"epoch\":1,\"step\":5,\"loss\":0.5}\n"
+            + "{\"type\":\"eval\",\"epoch\":1,\"step\":5,\"loss\":0.4}\n"),
         p => MetricsLog.Read(p));
 
     [Fact]
@@ -201,13 +212,18 @@ public sealed class ReaderFuzzTests : IDisposable
     {
         string source = Path.Combine(root, "ckpt");
         var model = new Recur.Nn.Linear(2, 2, new RandomGenerator(1));
-        Checkpoint.Save(source, model, new System.Text.Json.Nodes.JsonObject { ["architecture"] = "linear", ["in"] = 2 });
+        Checkpoint.Save(source, model, new System.Text.Json.Nodes.JsonObject
+        {
+            ["architecture"] = "linear",
+            ["in"] = 2
+        });
         var files = Directory.GetFiles(source).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
         foreach (string target in new[] { Checkpoint.ManifestFile, Checkpoint.ConfigFile, Checkpoint.ModelFile })
             Fuzz(target, files[target], p =>
             {
                 string folder = Path.GetDirectoryName(p)!;
-                foreach (var (name, bytes) in files) if (name != target) File.WriteAllBytes(Path.Combine(folder, name), bytes!);
+                foreach (var (name, bytes) in files) if (name != target) File.WriteAllBytes(Path.Combine(folder, name),
+                    bytes!);
                 Checkpoint.LoadModel(folder, new Recur.Nn.Linear(2, 2, new RandomGenerator(2)));
                 Checkpoint.ReadConfig(folder);
             }, iterations: 150);

@@ -56,12 +56,17 @@ public sealed class WavTests : IDisposable
     [Fact]
     public void BadAudioIsRefusedNamingTheFile()
     {
-        Assert.Contains("not a WAV file", Assert.Throws<InvalidDataException>(() => Wav.Parse("RIFX1234WAVE"u8, "a.wav")).Message);
+        Assert.Contains("not a WAV file", Assert.Throws<InvalidDataException>(() => Wav.Parse("RIFX1234WAVE"u8,
+            "a.wav")).Message);
         var good = Image(1, 1, 8000, 16, new byte[20]);
-        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => Wav.Parse(good.AsSpan(0, good.Length - 4), "b.wav")).Message);
-        Assert.Contains("no samples", Assert.Throws<InvalidDataException>(() => Wav.Parse(Image(1, 1, 8000, 16, []), "c.wav")).Message);
-        Assert.Contains("not supported", Assert.Throws<InvalidDataException>(() => Wav.Parse(Image(2, 1, 8000, 4, [1, 2]), "d.wav")).Message);
-        Assert.Contains("d.wav", Assert.Throws<InvalidDataException>(() => Wav.Parse(Image(2, 1, 8000, 4, [1, 2]), "d.wav")).Message);
+        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => Wav.Parse(good.AsSpan(0,
+            good.Length - 4), "b.wav")).Message);
+        Assert.Contains("no samples", Assert.Throws<InvalidDataException>(() => Wav.Parse(Image(1, 1, 8000, 16, []),
+            "c.wav")).Message);
+        Assert.Contains("not supported", Assert.Throws<InvalidDataException>(() => Wav.Parse(Image(2, 1, 8000, 4, [1,
+            2]), "d.wav")).Message);
+        Assert.Contains("d.wav", Assert.Throws<InvalidDataException>(() => Wav.Parse(Image(2, 1, 8000, 4, [1, 2]),
+            "d.wav")).Message);
         Assert.Contains("is a folder", Assert.Throws<FileNotFoundException>(() => Wav.Read(folder)).Message);
     }
 

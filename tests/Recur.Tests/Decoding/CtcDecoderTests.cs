@@ -14,7 +14,8 @@ public sealed class CtcDecoderTests
         // best path: 1 1 0 1 2 2 0 → labels 1 1 2
         var lp = Log(new double[,]
         {
-            { 0.1, 0.8, 0.1 }, { 0.2, 0.7, 0.1 }, { 0.6, 0.3, 0.1 }, { 0.1, 0.8, 0.1 }, { 0.1, 0.1, 0.8 }, { 0.2, 0.1, 0.7 }, { 0.9, 0.05, 0.05 },
+            { 0.1, 0.8, 0.1 }, { 0.2, 0.7, 0.1 }, { 0.6, 0.3, 0.1 }, { 0.1, 0.8, 0.1 }, { 0.1, 0.1, 0.8 }, { 0.2, 0.1,
+                0.7 }, { 0.9, 0.05, 0.05 },
         });
         var result = CtcDecoder.Greedy(lp, 7, 3);
         Assert.Equal([1, 1, 2], result.Labels);

@@ -16,7 +16,8 @@ public sealed class RaggedBatchTests
     [Fact]
     public void RefusesEmptyBatchesEmptySequencesAndIdsOutsideTheVocabularyNamingThem()
     {
-        Assert.Contains("an empty batch", Assert.Throws<ArgumentException>(() => RaggedBatch.TimeMajor([], 10, "M")).Message);
+        Assert.Contains("an empty batch", Assert.Throws<ArgumentException>(() => RaggedBatch.TimeMajor([], 10,
+            "M")).Message);
         Assert.Contains("sequence 1 of the batch has no tokens",
             Assert.Throws<ArgumentException>(() => RaggedBatch.TimeMajor([[1], []], 10, "M")).Message);
         var e = Assert.Throws<ArgumentException>(() => RaggedBatch.TimeMajor([[1, 10]], 10, "Model"));

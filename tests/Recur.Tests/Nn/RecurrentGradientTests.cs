@@ -35,12 +35,14 @@ public class RecurrentGradientTests
 
     [Fact]
     public void FusedPeepholeLstmStackWithLengthsAndStates() =>
-        CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, Peephole: true), steps: 4,
+        CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, Peephole: true),
+            steps: 4,
             batch: 3, lengths: [4, 2, 3], initialStates: true);
 
     [Fact]
     public void FusedLeakyRnnStackWithLengthsStatesAndLearntLeaks() =>
-        CheckLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 4, NumLayers: 2, Bidirectional: true, Leak: 0.4f, LearnLeak: true),
+        CheckLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 4, NumLayers: 2, Bidirectional: true, Leak: 0.4f,
+            LearnLeak: true),
             steps: 4, batch: 3, lengths: [4, 2, 3], initialStates: true);
 
     [Fact]
@@ -98,7 +100,8 @@ public class RecurrentGradientTests
         Assert.Equal(expected.ShapeArray(), actual.ShapeArray());
         var e = expected.ToArray();
         var a = actual.ToArray();
-        for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f + 1e-5f * Math.Abs(e[i]), $"[{i}]: {e[i]} vs {a[i]}");
+        for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f + 1e-5f * Math.Abs(e[i]),
+            $"[{i}]: {e[i]} vs {a[i]}");
     }
 
     [Fact]
@@ -183,7 +186,8 @@ public class RecurrentInferenceTests
     public void NoGradForwardInChunksEqualsTrainingForward(RecurrentMode mode)
     {
         using var chunk = RecurrentKernel.WithInferenceChunk(1); // one step per chunk
-        var layer = new RecurrentLayer(new RecurrentConfig(mode, 3, 5, NumLayers: 2, Bidirectional: true), new RandomGenerator(2));
+        var layer = new RecurrentLayer(new RecurrentConfig(mode, 3, 5, NumLayers: 2, Bidirectional: true),
+            new RandomGenerator(2));
         var input = Tensor.RandomNormal(new RandomGenerator(3), [7, 3, 3]);
         int[] lengths = [7, 4, 1];
         var training = layer.Forward(input, lengths: lengths);

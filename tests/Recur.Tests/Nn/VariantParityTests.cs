@@ -32,7 +32,8 @@ public class VariantParityTests
     public void MatchesPyTorch(string name)
     {
         var c = Root.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
-        int t = Root.GetProperty("T").GetInt32(), b = Root.GetProperty("B").GetInt32(), i = Root.GetProperty("I").GetInt32(), h = Root.GetProperty("H").GetInt32();
+        int t = Root.GetProperty("T").GetInt32(), b = Root.GetProperty("B").GetInt32(),
+            i = Root.GetProperty("I").GetInt32(), h = Root.GetProperty("H").GetInt32();
         var layer = Create(name, i, h);
         var own = layer.StateDict();
         var given = c.GetProperty("params").EnumerateObject().ToDictionary(p => p.Name, p => Floats(p.Value));
@@ -58,7 +59,8 @@ public class VariantParityTests
     {
         // the same fixture as the tape-composed layer, run by the fused kernel (names get PyTorch's _l0)
         var c = Root.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
-        int t = Root.GetProperty("T").GetInt32(), b = Root.GetProperty("B").GetInt32(), i = Root.GetProperty("I").GetInt32(), h = Root.GetProperty("H").GetInt32();
+        int t = Root.GetProperty("T").GetInt32(), b = Root.GetProperty("B").GetInt32(),
+            i = Root.GetProperty("I").GetInt32(), h = Root.GetProperty("H").GetInt32();
         var config = name == "peephole" ? new RecurrentConfig(RecurrentMode.Lstm, i, h, Peephole: true)
             : new RecurrentConfig(RecurrentMode.RnnTanh, i, h, Leak: 0.6f); // the fixture's fixed leak
         var layer = new RecurrentLayer(config, new RandomGenerator(1));

@@ -156,7 +156,8 @@ public sealed class TrainerTests : IDisposable
         var limited = new Trainer<int[]>(first, adam, Options("limited") with { MaxSteps = limit }, schedule).Fit();
         Assert.Equal(TrainingOutcome.Completed, limited.Outcome);
         Assert.Equal(limit, limited.Steps);
-        var evals = MetricsLog.Read(Path.Combine(root, "limited", "metrics.jsonl")).Where(e => e.Type == "eval").ToList();
+        var evals = MetricsLog.Read(Path.Combine(root, "limited", "metrics.jsonl")).Where(e
+            => e.Type == "eval").ToList();
         Assert.Equal(limit, evals[^1].Step); // the weights it stopped with were validated
         Assert.Equal(evals.Count, evals.Select(e => e.Step).Distinct().Count());
 
@@ -266,12 +267,14 @@ public sealed class TrainerTests : IDisposable
     public void ANanLossBeforeAnyCheckpointSaysThereIsNoneAndLeavesTheFolderMarkedIncomplete()
     {
         var task = new TinyTask { LossScale = (epoch, step) => step == 2 ? float.NaN : 1f };
-        var ex = Assert.Throws<NonFiniteException>(() => new Trainer<int[]>(task, Optimizer(task).Item1, Options("early")).Fit());
+        var ex = Assert.Throws<NonFiniteException>(() => new Trainer<int[]>(task, Optimizer(task).Item1,
+            Options("early")).Fit());
         Assert.Contains("no checkpoint was written before it", ex.Message);
         Assert.DoesNotContain("last good checkpoint", ex.Message);
         string folder = Path.Combine(root, "early");
         Assert.True(File.Exists(Path.Combine(folder, RunFolder.IncompleteMarker)));
-        Assert.Contains("incomplete run", Assert.Throws<DirectoryNotFoundException>(() => Checkpoint.Locate(folder)).Message);
+        Assert.Contains("incomplete run", Assert.Throws<DirectoryNotFoundException>(()
+            => Checkpoint.Locate(folder)).Message);
         Assert.Contains(RunFolder.IncompleteMarker, RunFolder.EarlierRun(folder)); // a new run there needs --overwrite
 
         var finished = new TinyTask();
@@ -284,8 +287,10 @@ public sealed class TrainerTests : IDisposable
     {
         double[] accuracy = [0.5, 0.9, 0.7, 0.6];
         var task = new TinyTask { ValidationLoss = e => accuracy[e], MetricName = "accuracy" };
-        var inferred = new Trainer<int[]>(task, Optimizer(task).Item1, Options("accuracy") with { Metric = "accuracy" }).Fit();
-        Assert.Equal(0.9, inferred.BestMetric); // not 0.5, the worst epoch, as a fixed default of "smaller is better" kept
+        var inferred = new Trainer<int[]>(task, Optimizer(task).Item1,
+            Options("accuracy") with { Metric = "accuracy" }).Fit();
+        // not 0.5, the worst epoch, as a fixed default of "smaller is better" kept
+        Assert.Equal(0.9, inferred.BestMetric);
 
         var told = new TinyTask { ValidationLoss = e => accuracy[e], MetricName = "accuracy" };
         var explicitMin = new Trainer<int[]>(told, Optimizer(told).Item1,
@@ -305,11 +310,14 @@ public sealed class TrainerTests : IDisposable
         var task = new TinyTask { ValidationLoss = e => losses[e] };
         var result = new Trainer<int[]>(task, Optimizer(task).Item1, Options("nan-eval")).Fit();
         Assert.Equal(0.5, result.BestMetric);
-        var lines = File.ReadAllLines(Path.Combine(root, "nan-eval", "metrics.jsonl")).Where(l => l.Contains("\"eval\"")).ToList();
+        var lines = File.ReadAllLines(Path.Combine(root, "nan-eval", "metrics.jsonl")).Where(l
+            => l.Contains("\"eval\"")).ToList();
         Assert.Contains("\"loss\":\"NaN\"", lines[0]);
         Assert.Contains("\"loss\":\"Infinity\"", lines[2]);
-        var best = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, "nan-eval", "best", "trainer.json")))!;
-        Assert.Equal(12, best["step"]!.GetValue<long>()); // written at the second validation, the only finite improvement
+        var best = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, "nan-eval", "best",
+            "trainer.json")))!;
+        // written at the second validation, the only finite improvement
+        Assert.Equal(12, best["step"]!.GetValue<long>());
     }
 
     [Fact]

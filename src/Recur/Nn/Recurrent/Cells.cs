@@ -13,7 +13,8 @@ internal interface IRecurrentCell
     static abstract int Gates { get; }
     static abstract bool SeparateRecurrent { get; }
     static abstract bool HasCellState { get; }
-    static abstract void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    static abstract void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra);
     /// <summary>
     /// From dh (and dc, replaced by dc_{t−1}) fills the pre-activation gradients and the direct part of dh_{t−1}.
@@ -21,7 +22,8 @@ internal interface IRecurrentCell
     /// <c>extra</c> holds the cell's own per-unit weights (peepholes), <c>dExtra</c> accumulates their gradient.
     /// </summary>
     static abstract void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
+            Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra);
 
     /// <summary>Per-unit weights of the cell's own beyond W_ih, W_hh and the biases: that many blocks of H.</summary>
@@ -35,15 +37,18 @@ internal readonly struct TanhCell : IRecurrentCell
     public static bool SeparateRecurrent => false;
     public static bool HasCellState => false;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Tanh(gi, h);
         h.CopyTo(gi);
     }
 
-    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
+            Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         // dgi = dh ⊙ (1 − h²), vectorised; the gates are read into scratch before dgi (which may alias them) is written
@@ -63,15 +68,18 @@ internal readonly struct ReluCell : IRecurrentCell
     public static bool SeparateRecurrent => false;
     public static bool HasCellState => false;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Max(gi, 0f, h);
         h.CopyTo(gi);
     }
 
-    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
+            Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         for (int j = 0; j < dh.Length; j++) dgi[j] = gates[j] > 0f ? dh[j] : 0f;
@@ -89,7 +97,8 @@ internal readonly struct LstmCell : IRecurrentCell
     public static bool SeparateRecurrent => false;
     public static bool HasCellState => true;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
@@ -104,8 +113,10 @@ internal readonly struct LstmCell : IRecurrentCell
         TensorPrimitives.Multiply(o, tanhC, h);
     }
 
-    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
+            Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         int n = dh.Length;
@@ -135,7 +146,8 @@ internal readonly struct GruCell : IRecurrentCell
     public static bool SeparateRecurrent => true;
     public static bool HasCellState => false;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
@@ -148,8 +160,10 @@ internal readonly struct GruCell : IRecurrentCell
         for (int j = 0; j < n; j++) h[j] = candidate[j] + z[j] * (hPrev[j] - candidate[j]);
     }
 
-    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
+            Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         int n = dh.Length;
@@ -179,7 +193,8 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
     public static bool HasCellState => true;
     public static int ExtraBlocks => 3;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
@@ -197,8 +212,10 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
         TensorPrimitives.Multiply(o, tanhC, h);
     }
 
-    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
+            Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         int n = dh.Length;
@@ -225,7 +242,8 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
 }
 
 /// <summary>
-/// Leaky-integrator tanh units: h_t = α ⊙ h_{t−1} + (1 − α) ⊙ tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh), with a leak α
+/// Leaky-integrator tanh units: h_t = α ⊙ h_{t−1} + (1 − α) ⊙ tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh), with a leak
+/// α
 /// per unit (the extra weights, one block of H; α = 0 is the Elman RNN). The saved gate is the tanh candidate.
 /// </summary>
 internal readonly struct LeakyTanhCell : IRecurrentCell
@@ -235,15 +253,18 @@ internal readonly struct LeakyTanhCell : IRecurrentCell
     public static bool HasCellState => false;
     public static int ExtraBlocks => 1;
 
-    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Tanh(gi, gi);
         for (int j = 0; j < h.Length; j++) h[j] = gi[j] + extra[j] * (hPrev[j] - gi[j]);
     }
 
-    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi, Span<float> dgh,
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
+            Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
     {
         for (int j = 0; j < dh.Length; j++)

@@ -7,7 +7,8 @@ namespace Recur.Nn.Recurrent;
 public static class RecurrentCells
 {
     /// <summary>Every cell name, in the order help texts list them.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "leaky", "lstm", "peephole-lstm", "gru"];
+    public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "leaky", "lstm", "peephole-lstm",
+        "gru"];
 
     /// <summary>Where the leak α of a <c>leaky</c> cell starts (each unit then learns its own).</summary>
     public const float DefaultLeak = 0.5f;
@@ -40,7 +41,8 @@ public static class RecurrentCells
     };
 
     /// <summary>
-    /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name adds —
+    /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name adds
+    /// —
     /// peepholes for <c>peephole-lstm</c>, the identity initialisation of Le et al. (2015) for <c>irnn</c>, a learnt
     /// leak per unit for <c>leaky</c> (starting at the config's <see cref="RecurrentConfig.Leak"/>, or
     /// <see cref="DefaultLeak"/>).

@@ -17,7 +17,8 @@ internal static class RecurrentKernel
     /// <summary>Size of the reused input-projection buffer in inference (1 MiB): it stays in the core's L2.</summary>
     internal static int InferenceChunkFloats => chunkOverride.Value > 0 ? chunkOverride.Value : 1 << 18;
 
-    /// <summary>Sets <see cref="InferenceChunkFloats"/> for the calling flow until disposed (tests force many chunks).</summary>
+    /// <summary>Sets <see cref="InferenceChunkFloats"/> for the calling flow until disposed (tests force many
+    /// chunks).</summary>
     internal static IDisposable WithInferenceChunk(int floats)
     {
         int previous = chunkOverride.Value;
@@ -39,14 +40,18 @@ internal static class RecurrentKernel
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null)
     {
         var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
-        if (peepholes != null && mode != RecurrentMode.Lstm) throw new ArgumentException($"{mode}: peepholes belong to an LSTM.");
-        if (leak != null && mode != RecurrentMode.RnnTanh) throw new ArgumentException($"{mode}: a leak belongs to a tanh RNN.");
+        if (peepholes != null
+            && mode != RecurrentMode.Lstm) throw new ArgumentException($"{mode}: peepholes belong to an LSTM.");
+        if (leak != null && mode != RecurrentMode.RnnTanh) throw new ArgumentException(
+            $"{mode}: a leak belongs to a tanh RNN.");
         return mode switch
         {
             RecurrentMode.RnnTanh when leak != null =>
-                Run<LeakyTanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, [leak]),
+                Run<LeakyTanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
+                    [leak]),
             RecurrentMode.Lstm when peepholes != null =>
-                Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, peepholes),
+                Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
+                    peepholes),
             RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
             RecurrentMode.Gru => Run<GruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
             RecurrentMode.RnnRelu => Run<ReluCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
@@ -68,13 +73,15 @@ internal static class RecurrentKernel
         int rowsAll = steps * batch;
         extras ??= [];
         if (extras.Length != TCell.ExtraBlocks || extras.Any(e => e.Length != hidden))
-            throw new ArgumentException($"{typeof(TCell).Name}: expects {TCell.ExtraBlocks} extra weight vectors of {hidden}.");
+            throw new ArgumentException($"{typeof(
+                TCell).Name}: expects {TCell.ExtraBlocks} extra weight vectors of {hidden}.");
         // the cell's own per-unit weights, side by side: read by every step, their gradient summed over all of them
         var extra = new float[TCell.ExtraBlocks * hidden];
         for (int k = 0; k < extras.Length; k++) extras[k].Span.CopyTo(extra.AsSpan(k * hidden, hidden));
 
         Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
-            .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh], .. extras];
+            .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh],
+                .. extras];
         bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
 
         // Training keeps the gates and the states fed into each step for the backward; inference keeps nothing and

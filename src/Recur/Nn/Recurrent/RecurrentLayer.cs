@@ -49,7 +49,8 @@ public enum RecurrentInit
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
-    bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f, bool LearnLeak = false)
+    bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
+        bool LearnLeak = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -63,10 +64,13 @@ public sealed record RecurrentConfig(
         if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || !Bias || ForgetGateBias != null))
             throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
         if (Leak != 0f && (Mode != RecurrentMode.RnnTanh || !(Leak > 0f && Leak < 1f)))
-            throw new ArgumentException($"RecurrentConfig: a leak needs a tanh RNN and α in (0, 1); got {Leak} for {Mode}.");
-        if (LearnLeak && Leak == 0f) throw new ArgumentException("RecurrentConfig: learnLeak needs a leak α to start from.");
+            throw new ArgumentException(
+                $"RecurrentConfig: a leak needs a tanh RNN and α in (0, 1); got {Leak} for {Mode}.");
+        if (LearnLeak && Leak == 0f) throw new ArgumentException(
+            "RecurrentConfig: learnLeak needs a leak α to start from.");
         if (Peephole && (Mode != RecurrentMode.Lstm || ProjSize > 0))
-            throw new ArgumentException($"RecurrentConfig: peepholes need an LSTM without a projection; got {Mode}, projSize {ProjSize}.");
+            throw new ArgumentException(
+                $"RecurrentConfig: peepholes need an LSTM without a projection; got {Mode}, projSize {ProjSize}.");
         if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
             throw new ArgumentException($"RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in PyTorch; got {ProjSize} for {Mode} with hidden {HiddenSize}.");
     }
@@ -139,7 +143,8 @@ public class RecurrentLayer : Module
                 if (config.Leak > 0f)
                 {
                     var alpha = Tensor.Full(config.Leak, hidden);
-                    leaks[layer * config.Directions + direction] = config.LearnLeak ? RegisterParameter("leak" + suffix, alpha) : alpha;
+                    leaks[layer * config.Directions + direction] = config.LearnLeak ? RegisterParameter("leak" + suffix,
+                        alpha) : alpha;
                 }
                 if (config.Peephole)
                     peepholes[layer * config.Directions + direction] = new[] { "weight_ci", "weight_cf", "weight_co" }
@@ -211,7 +216,8 @@ public class RecurrentLayer : Module
             for (int i = 2; i < set.Length; i++) set[i].Zero();
         }
         foreach (var set in peepholes)
-            foreach (var peephole in set ?? Array.Empty<Tensor>()) peephole.Zero(); // like the biases: the schemes start them at 0
+            // like the biases: the schemes start them at 0
+            foreach (var peephole in set ?? Array.Empty<Tensor>()) peephole.Zero();
         foreach (var projection in projections)
             if (projection != null) Nn.Init.XavierUniform(projection.Detach(), random);
     }
@@ -262,7 +268,8 @@ public class RecurrentLayer : Module
                     finalC.Add(cLast);
                     continue;
                 }
-                var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit, w[0], w[1], bi, bh,
+                var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit,
+                    w[0], w[1], bi, bh,
                     lengths, reverse, peepholes[index], leaks[index]);
                 directionOutputs[direction] = packed.Slice(0, 0, steps);
                 finalH.Add(packed.Select(0, steps));

@@ -5,7 +5,8 @@ namespace Recur.Nn.Recurrent;
 /// </summary>
 public sealed class ProbeRecord
 {
-    /// <summary>A record with room for the gradient norms and, when <paramref name="gates"/>, the gate values.</summary>
+    /// <summary>A record with room for the gradient norms and, when <paramref name="gates"/>, the gate
+    /// values.</summary>
     public ProbeRecord(string label, RecurrentMode mode, int steps, int batch, int hidden, bool gates)
     {
         (Label, Mode, Steps, Batch, HiddenSize) = (label, mode, steps, batch, hidden);
@@ -14,7 +15,8 @@ public sealed class ProbeRecord
         GradientNorms = new double[steps];
     }
 
-    /// <summary>The parameter suffix of the pass, e.g. <c>l0</c> or <c>l1_reverse</c> (<c>cell</c> for a single-step cell).</summary>
+    /// <summary>The parameter suffix of the pass, e.g. <c>l0</c> or <c>l1_reverse</c> (<c>cell</c> for a single-step
+    /// cell).</summary>
     public string Label { get; }
 
     /// <summary>The cell type.</summary>
@@ -53,9 +55,11 @@ public sealed class ProbeRecord
     /// <summary>Whether a backward pass has filled <see cref="GradientNorms"/>.</summary>
     public bool HasGradients { get; internal set; }
 
-    /// <summary>The value of gate <paramref name="gate"/>, unit <paramref name="unit"/> at time t for batch row b.</summary>
+    /// <summary>The value of gate <paramref name="gate"/>, unit <paramref name="unit"/> at time t for batch row
+    /// b.</summary>
     public float Gate(int t, int b, int gate, int unit) =>
-        (GateValues ?? throw new InvalidOperationException("ProbeRecord: gates were not recorded; start the probe with recordGates: true."))
+        (GateValues ?? throw new InvalidOperationException(
+            "ProbeRecord: gates were not recorded; start the probe with recordGates: true."))
             [((t * Batch + b) * GateNames.Count + gate) * HiddenSize + unit];
 }
 
@@ -79,7 +83,8 @@ public static class RecurrentProbes
     /// <summary>The observer of the current thread, if any (the innermost attached).</summary>
     public static IRecurrentProbe? Current => current;
 
-    /// <summary>Attaches <paramref name="probe"/> until the returned scope is disposed; the outer one then applies again.</summary>
+    /// <summary>Attaches <paramref name="probe"/> until the returned scope is disposed; the outer one then applies
+    /// again.</summary>
     public static IDisposable Attach(IRecurrentProbe probe)
     {
         var scope = new Scope(current, probe);
