@@ -25,12 +25,7 @@ public sealed partial class ArchitectureTests
     static bool SameLayerAllowed(string from, string to) => from is "(root)" or "Autograd"
         && to is "(root)" or "Autograd";
 
-    static string Repository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Recur.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("the repository root (Recur.sln) is not above the test binaries");
-    }
+    static string Repository() => SharedData.Repository();
 
     [GeneratedRegex(@"\bRecur\.([A-Z][A-Za-z]*)")]
     private static partial Regex Qualified();

@@ -5,12 +5,7 @@ namespace Recur.Tests;
 /// <summary>docs/guide.md's listings are the example projects, and the example projects run.</summary>
 public sealed class GuideTests
 {
-    static string Repository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Recur.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("the repository root (Recur.sln) is not above the test binaries");
-    }
+    static string Repository() => SharedData.Repository();
 
     [Fact]
     public void TheGuideShowsEachExampleAsItIs()

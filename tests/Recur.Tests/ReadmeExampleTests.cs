@@ -39,8 +39,7 @@ public sealed class ReadmeExampleTests
     [Fact]
     public void ReadmeShowsTheExampleAsItIsHere()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Recur.sln"))) root = Path.GetDirectoryName(root)!;
+        string root = SharedData.Repository();
         string source = File.ReadAllText(Path.Combine(root, "tests", "Recur.Tests", "ReadmeExampleTests.cs"));
         var lines = Regex.Match(source, @"// README:begin\r?\n(.*?)\r?\n\s*// README:end",
             RegexOptions.Singleline).Groups[1].Value

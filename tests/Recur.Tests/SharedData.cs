@@ -3,11 +3,22 @@ namespace Recur.Tests;
 /// <summary>Locates <c>../shared/data</c> (beside the repository) for tests that read the real datasets.</summary>
 static class SharedData
 {
-    public static string Folder(string relative)
+    public static string Folder(string relative) =>
+        Path.GetFullPath(Path.Combine(RepositoryOrBase(), "..", "shared", "data", relative));
+
+    /// <summary>The repository root (the folder holding Recur.sln above the test binaries).</summary>
+    public static string Repository()
+    {
+        string root = RepositoryOrBase();
+        return File.Exists(Path.Combine(root, "Recur.sln")) ? root
+            : throw new DirectoryNotFoundException("the repository root (Recur.sln) is not above the test binaries");
+    }
+
+    static string RepositoryOrBase()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir != null && !File.Exists(Path.Combine(dir.FullName, "Recur.sln"))) dir = dir.Parent;
-        return Path.GetFullPath(Path.Combine(dir?.FullName ?? AppContext.BaseDirectory, "..", "shared", "data", relative));
+        return dir?.FullName ?? AppContext.BaseDirectory;
     }
 }
 

@@ -59,11 +59,8 @@ public sealed class CellVocabularyTests : IDisposable
         string[] args = verb == "task"
             ? ["task", "adding", "--cell", cell, "--out", Path.Combine(folder, "x")]
             : ["translate", "train", "--pairs", "none.tsv", "--cell", cell, "--out", Path.Combine(folder, "x")];
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { Assert.Equal(2, RecurCommand.Run(args)); }
-        finally { Console.SetError(saved); }
-        Assert.Contains(expected, error.ToString());
+        var (code, error) = RunSafetyTests.RunCapturingErrors(args);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
     }
 }

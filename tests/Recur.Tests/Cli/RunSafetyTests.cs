@@ -21,7 +21,8 @@ public sealed class RunSafetyTests : IDisposable
         "--train-size", "64", "--valid-size", "8", "--batch", "16", "--threads", "1", "--out", run, .. more,
     ];
 
-    static (int Code, string Error) RunCapturingErrors(params string[] args)
+    /// <summary>Runs a command line in process; returns its exit code and what it wrote to stderr.</summary>
+    internal static (int Code, string Error) RunCapturingErrors(params string[] args)
     {
         var error = new StringWriter();
         var saved = Console.Error;
