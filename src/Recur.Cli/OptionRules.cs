@@ -18,7 +18,7 @@ static class OptionRules
             "--cd",
         "--ais-runs", "--neurons", "--samples", "--season", "--test-size", "--units", "--show", "--points", "--trials",
         "--probes", "--max-sweeps", "--ensemble", "--vocab-size", "--min-frequency", "--count", "--lr", "--seconds",
-        "--time-limit", "--max-load", "--repeat",
+        "--time-limit", "--max-load", "--repeat", "--conv-layers", "--conv-channels", "--mels", "--utterances",
     ];
 
     static readonly HashSet<string> NonNegative =

@@ -20,6 +20,7 @@ static class RecurCommand
         root.Subcommands.Add(LmCommand.Create());
         root.Subcommands.Add(TagCommand.Create());
         root.Subcommands.Add(TranslateCommand.Create());
+        root.Subcommands.Add(SpeechCommand.Create());
         OptionRules.Apply(root);
         return root;
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ScottPlot;
 
 namespace Recur.Figures;
@@ -155,6 +156,56 @@ public static class Charts
         plot.Axes.Margins(0, 0);
         int scale = Math.Max(2, 720 / Math.Max(canvas.GetLength(1), canvas.GetLength(0)));
         return Save(plot, basePath, Math.Max(canvas.GetLength(1) * scale + 80, 320), Math.Max(canvas.GetLength(0) * scale + 110, 200));
+    }
+
+    /// <summary>
+    /// A spectrogram over time with lines under it on the same time axis — the figure of a speech recogniser: the
+    /// log-mel <paramref name="spectrogram"/> [bands, frames] (row 0 the highest band, drawn at the top) in the upper
+    /// part, and <paramref name="lines"/> (x in seconds, y in [0, 1], e.g. per-character CTC probabilities) in the
+    /// lower
+    /// part, with <paramref name="marks"/> written at their points (the character that fires there).
+    /// </summary>
+    public static FigureFiles SpectrogramWithLines(string basePath, string title, double[,] spectrogram,
+        double secondsPerFrame, IEnumerable<Series> lines, IEnumerable<(double X, double Y, string Text)>? marks = null)
+    {
+        int bands = spectrogram.GetLength(0), frames = spectrogram.GetLength(1);
+        if (bands == 0 || frames == 0) throw new ArgumentException("Charts.SpectrogramWithLines: no spectrogram.");
+        if (!(secondsPerFrame > 0)) throw new ArgumentException(
+            $"Charts.SpectrogramWithLines: seconds per frame must be positive, got {secondsPerFrame}.");
+        var plot = new Plot();
+        var map = plot.Add.Heatmap(spectrogram);
+        map.Colormap = new ScottPlot.Colormaps.Viridis();
+        const double Bottom = 1.15, Top = 2.65; // the spectrogram's place above the probabilities in [0, 1]
+        map.Position = new CoordinateRect(0, frames * secondsPerFrame, Bottom, Top);
+        int index = 0;
+        foreach (var s in lines)
+        {
+            if (s.X.Length != s.Y.Length) throw new ArgumentException(
+                $"Charts.SpectrogramWithLines: series '{s.Label}' has {s.X.Length} x and {s.Y.Length} y values.");
+            var line = plot.Add.ScatterLine(s.X, s.Y, s.Label == "blank" ? Colors.Gray
+                : Palette[index++ % Palette.Length]);
+            line.LegendText = s.Label;
+            line.LineWidth = s.Label == "blank" ? 1 : 2;
+            if (s.Label == "blank") line.LinePattern = LinePattern.Dashed;
+        }
+        foreach (var (x, y, text) in marks ?? [])
+        {
+            var label = plot.Add.Text(text, x, Math.Min(y + 0.03, 1.1));
+            label.LabelFontSize = 16;
+            label.LabelBold = true;
+            label.LabelAlignment = Alignment.LowerCenter;
+        }
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach (double p in new[] { 0, 0.5, 1 }) ticks.AddMajor(p, p.ToString("0.#", CultureInfo.InvariantCulture));
+        ticks.AddMajor((Bottom + Top) / 2, "mel bands");
+        plot.Axes.Left.TickGenerator = ticks;
+        Decorate(plot, title, "time (s)", "probability");
+        plot.Axes.SetLimits(0, frames * secondsPerFrame, -0.03, Top);
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Legend.Orientation = Orientation.Horizontal;
+        plot.Legend.Alignment = Alignment.LowerCenter;
+        plot.Legend.IsVisible = false;
+        return Save(plot, basePath, Width, Height);
     }
 
     static ScottPlot.TickGenerators.NumericManual Ticks(IReadOnlyList<string> labels, Func<int, double> position)

@@ -1,0 +1,292 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Recur.Cli.Training;
+using Recur.Kernels;
+using Recur.Speech;
+using Recur.Training;
+using Spectre.Console;
+
+namespace Recur.Cli;
+
+/// <summary>
+/// <c>recur speech train|eval|transcribe</c>: Deep Speech-style recognition (convolutions over the log-mel
+/// spectrogram, bidirectional recurrent layers, CTC over characters) on the Free Spoken Digit Dataset, as isolated
+/// digits or as connected-digit utterances made on the fly.
+/// </summary>
+static class SpeechCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("speech", "Speech recognition with CTC (Deep Speech style) on spoken digits.");
+        command.Subcommands.Add(Train());
+        command.Subcommands.Add(Eval());
+        command.Subcommands.Add(Transcribe());
+        return command;
+    }
+
+    sealed record DataOptions(Option<string> Data, Option<string> Split, Option<string?> TestSpeakers,
+        Option<string> Task, Option<int> Utterances)
+    {
+        public static DataOptions Create(bool required = true)
+        {
+            var data = new Option<string>("--data")
+            {
+                Description = "The Free Spoken Digit Dataset folder (recordings/{digit}_{speaker}_{take}.wav).",
+                Required = required,
+            };
+            var split = new Option<string>("--split")
+            {
+                Description = "official (takes 0–4 are the test set) or speaker (the test speakers' recordings are).",
+                DefaultValueFactory = _ => "official",
+            };
+            split.AcceptOnlyFromAmong("official", "speaker");
+            var speakers = new Option<string?>("--test-speakers")
+            {
+                Description = "Comma-separated test speakers of --split speaker (default: the last two by name).",
+            };
+            var task = new Option<string>("--task")
+            {
+                Description = "digits (one word per recording) or connected (2–7 recordings joined with gaps and "
+                    + "noise).",
+                DefaultValueFactory = _ => "digits",
+            };
+            task.AcceptOnlyFromAmong("digits", "connected");
+            var utterances = new Option<int>("--utterances")
+            {
+                Description = "Connected-digit utterances per training epoch (validation and test: a quarter of it).",
+                DefaultValueFactory = _ => 2000,
+            };
+            return new(data, split, speakers, task, utterances);
+        }
+
+        public IEnumerable<Option> All => [Data, Split, TestSpeakers, Task, Utterances];
+
+        public SpokenDigitCorpus Load(ParseResult r, SpeechFeatureConfig features)
+        {
+            var speakers = r.GetValue(TestSpeakers)?.Split(',', StringSplitOptions.RemoveEmptyEntries
+                | StringSplitOptions.TrimEntries);
+            if (speakers is { Length: > 0 } && r.GetValue(Split) != "speaker")
+                throw new UsageException("--test-speakers goes with --split speaker.");
+            string folder = r.GetValue(Data)!;
+            if (!Directory.Exists(folder)) throw new UsageException($"--data {folder}: no such folder.");
+            return SpokenDigitCorpus.Load(folder, features, r.GetValue(Split) == "speaker" ? SpeechSplit.Speaker
+                : SpeechSplit.Official, speakers);
+        }
+
+        public bool Connected(ParseResult r) => r.GetValue(Task) == "connected";
+
+        /// <summary>The evaluation set of <paramref name="recordings"/> for the task (connected: seeded by the
+        /// split's name, so every run scores the same utterances).</summary>
+        public IReadOnlyList<SpeechExample> Set(ParseResult r, SpokenDigitCorpus corpus,
+            IReadOnlyList<DigitRecording> recordings, ulong seed) =>
+            Connected(r) ? corpus.Connected(recordings, Math.Max(1, r.GetValue(Utterances) / 4), seed)
+                : corpus.Isolated(recordings);
+    }
+
+    const ulong ValidationSeed = 0x5EED_0001, TestSeed = 0x5EED_0002;
+
+    static Command Train()
+    {
+        var data = DataOptions.Create();
+        var cell = CellOption.Create("gru");
+        var convLayers = new Option<int>("--conv-layers")
+        {
+            Description = "2-D convolutions over the spectrogram (1–3).", DefaultValueFactory = _ => 2,
+        };
+        var convChannels = new Option<int>("--conv-channels")
+        {
+            Description = "Filters per convolution.", DefaultValueFactory = _ => 32,
+        };
+        var hidden = new Option<int>("--hidden")
+        {
+            Description = "Units per direction.", DefaultValueFactory = _
+            => 128
+        };
+        var layers = new Option<int>("--layers") { Description = "Recurrent layers.", DefaultValueFactory = _ => 2 };
+        var unidirectional = new Option<bool>("--unidirectional") { Description = "Left to right only." };
+        var dropout = new Option<float>("--dropout")
+        {
+            Description = "Dropout between recurrent layers and before the output layer.", DefaultValueFactory = _
+                => 0.1f,
+        };
+        var mels = new Option<int>("--mels") { Description = "Log-mel bands.", DefaultValueFactory = _ => 40 };
+        var specAugment = new Option<bool>("--spec-augment")
+        {
+            Description = "Mask random frequency bands and time spans of the training features (SpecAugment).",
+        };
+        var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
+        var training = new TrainingOptions(30, 32, 2e-3f, defaultClipNorm: 5f);
+        var command = new Command("train", "Train a speech recogniser on spoken digits.")
+        {
+            cell, convLayers, convChannels, hidden, layers, unidirectional, dropout, mels, specAugment, json,
+        };
+        foreach (var option in data.All) command.Options.Add(option);
+        training.AddTo(command);
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var s = training.Read(r);
+            using var threadLimit = Parallelism.Limit(s.Threads);
+            if (s.Out is null) throw new UsageException("--out is required: the model and its checkpoints go there.");
+            var config = new SpeechRecognizerConfig(new SpeechFeatureConfig(NMels: r.GetValue(mels)),
+                ConvLayers: r.GetValue(convLayers), ConvChannels: r.GetValue(convChannels), Cell: r.GetValue(cell)!,
+                HiddenSize: r.GetValue(hidden), NumLayers: r.GetValue(layers), Bidirectional: !r.GetValue(
+                    unidirectional),
+                Dropout: r.GetValue(dropout));
+            try { config.Validate(); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+            var corpus = data.Load(r, config.Features);
+            bool connected = data.Connected(r);
+            int utterances = r.GetValue(data.Utterances);
+            var trainSet = corpus.Isolated(corpus.Train);
+            Func<int, IReadOnlyList<SpeechExample>> epochData = connected
+                ? epoch => corpus.Connected(corpus.Train, utterances, s.Seed * 1_000_003UL + (ulong)epoch)
+                : _ => trainSet;
+            var validSet = data.Set(r, corpus, corpus.Validation, ValidationSeed);
+            var model = new SpeechRecognizer(config, new RandomGenerator(s.Seed));
+            var extra = new JsonObject
+            {
+                ["task"] = r.GetValue(data.Task), ["split"] = r.GetValue(data.Split),
+                ["spec_augment"] = r.GetValue(specAugment),
+            };
+            var task = new SpeechTask(model, epochData, validSet, s.Batch,
+                r.GetValue(specAugment) ? new SpecAugment() : null, extra);
+            AnsiConsole.MarkupLine("[bold]speech[/]: " + Markup.Escape(
+                $"{(connected ? $"{utterances} connected-digit utterances per epoch from " : "")}"
+                + $"{corpus.Train.Count} training recordings, {validSet.Count} validation utterances; "
+                + $"{config.ConvLayers} conv × {config.ConvChannels} → "
+                + $"{(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, "
+                + $"{model.Parameters().Sum(p => (long)p.Length):N0} parameters."));
+            var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
+            var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, Optim.MetricMode.Min);
+            var options = TrainingOptions.CreateTrainerOptions(s, "wer", Optim.MetricMode.Min);
+            var result = TrainingOptions.Run((observer, token) =>
+            {
+                var trainer = new Trainer<SpeechExample[]>(task, optimizer, options, schedule, observer);
+                if (s.Resume != null) trainer.Resume(s.Resume);
+                return trainer.Fit(token);
+            });
+            if (result.Outcome == TrainingOutcome.Interrupted) return 130;
+            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>())
+            {
+                ["steps"] = result.Steps,
+            };
+            TrainingOptions.PrintMetrics($"speech: {result.Outcome.ToString().ToLowerInvariant()} after "
+                + $"{result.Epochs} epochs (validation)", metrics, r.GetValue(json));
+            return 0;
+        }));
+        return command;
+    }
+
+    static SpeechRecognizer Load(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
+        return Checkpoint.Open(folder, config => new SpeechRecognizer(SpeechRecognizerConfig.FromJson(config),
+            new RandomGenerator(0)));
+    }
+
+    static Option<int> Beam() => new("--beam")
+    {
+        Description = "Prefix beam width of the CTC decoder (1: greedy best path).", DefaultValueFactory = _ => 1,
+    };
+
+    static Command Eval()
+    {
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur speech train`.",
+            Required = true
+        };
+        var data = DataOptions.Create();
+        var beam = Beam();
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var command = new Command("eval", "Accuracy, CER and WER on the test set; the confusion of digits.")
+        {
+            model, beam, json,
+        };
+        foreach (var option in data.All) command.Options.Add(option);
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var recognizer = Load(r.GetValue(model)!);
+            var corpus = data.Load(r, recognizer.Config.Features);
+            var set = data.Set(r, corpus, corpus.Test, TestSeed);
+            var report = SpeechTask.Report(recognizer, set, r.GetValue(beam));
+            if (r.GetValue(json))
+            {
+                Console.WriteLine(new JsonObject
+                {
+                    ["utterances"] = set.Count, ["loss"] = report.Loss, ["accuracy"] = report.Accuracy,
+                    ["cer"] = report.CharacterErrorRate, ["wer"] = report.WordErrorRate, ["beam"] = r.GetValue(beam),
+                }.ToJsonString());
+                return 0;
+            }
+            AnsiConsole.MarkupLine(Markup.Escape(
+                $"{set.Count} test utterances ({r.GetValue(data.Task)}, {r.GetValue(data.Split)} split, "
+                + $"{(r.GetValue(beam) > 1 ? $"beam {r.GetValue(beam)}" : "greedy")}): exactly right "
+                + $"{report.Accuracy:P2}, CER {report.CharacterErrorRate:P2}, WER "
+                + $"{report.WordErrorRate:P2}, CTC loss {report.Loss:F4}"));
+            if (!data.Connected(r)) AnsiConsole.Write(Confusion(set, report));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Digits (rows: spoken) against what was transcribed (a digit's word, or "other").</summary>
+    static Table Confusion(IReadOnlyList<SpeechExample> set, SpeechReport report)
+    {
+        var words = SpokenDigits.Words;
+        var counts = new int[10, 11];
+        for (int i = 0; i < set.Count; i++)
+        {
+            int truth = IndexOf(words, set[i].Transcript), said = IndexOf(words, report.Hypotheses[i]);
+            counts[truth, said < 0 ? 10 : said]++;
+        }
+        var table = new Table().Title("confusion (rows: spoken, columns: transcribed)").AddColumn("");
+        foreach (string w in words.Append("other")) table.AddColumn(new TableColumn(w).RightAligned());
+        for (int d = 0; d < 10; d++)
+            table.AddRow([words[d], .. Enumerable.Range(0, 11).Select(k => counts[d, k] == 0 ? "·"
+                : counts[d, k].ToString(CultureInfo.InvariantCulture))]);
+        return table;
+    }
+
+    static int IndexOf(IReadOnlyList<string> words, string word)
+    {
+        for (int i = 0; i < words.Count; i++) if (words[i] == word) return i;
+        return -1;
+    }
+
+    static Command Transcribe()
+    {
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur speech train`.",
+            Required = true
+        };
+        var beam = Beam();
+        var plot = new Option<string?>("--plot")
+        {
+            Description = "Draw the first file's spectrogram with the CTC character probabilities over time to this "
+                + "base path (.png and .svg).",
+        };
+        var files = new Argument<string[]>("file") { Description = "WAV files.", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("transcribe", "Print the text of each WAV file.") { model, beam, plot, files };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var recognizer = Load(r.GetValue(model)!);
+            var paths = r.GetValue(files)!;
+            var features = paths.Select(p => recognizer.Config.Features.Compute(
+                Recur.Data.Audio.Load(p, recognizer.Config.Features.SampleRate))).ToArray();
+            var texts = recognizer.Transcribe(features, r.GetValue(beam));
+            for (int i = 0; i < paths.Length; i++) Console.WriteLine($"{paths[i]}\t{texts[i]}");
+            if (r.GetValue(plot) is { } basePath)
+            {
+                var figure = SpeechFigure.Draw(basePath, Path.GetFileName(paths[0]), features[0],
+                    (double)recognizer.Config.Features.Hop / recognizer.Config.Features.SampleRate,
+                    recognizer.FrameProbabilities(features[0]), recognizer.Alphabet, texts[0]);
+                Console.Error.WriteLine($"figure: {figure.Png}, {figure.Svg}");
+            }
+            return 0;
+        }));
+        return command;
+    }
+}
