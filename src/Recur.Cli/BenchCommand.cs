@@ -72,6 +72,39 @@ static class BenchCommand
             r.GetValue(convRepeat)));
         bench.Subcommands.Add(conv);
 
+        var speechThreads = new Option<int>("--threads")
+        {
+            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
+        };
+        var speechSeconds = new Option<double>("--seconds")
+        {
+            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
+        };
+        var speechJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var speechRepeat = new Option<int>("--repeat")
+        {
+            Description = "Timed steps after the warm-up (the median is shown, with the min and max).",
+            DefaultValueFactory = _ => 10,
+        };
+        var speechBatch = new Option<int>("--batch")
+        {
+            Description = "Utterances per step.", DefaultValueFactory = _
+            => 32
+        };
+        var speechFrames = new Option<int>("--frames")
+        {
+            Description = "Feature frames per utterance (43: the median spoken digit, 0.42 s).",
+            DefaultValueFactory = _ => 43,
+        };
+        var speech = new Command("speech",
+            "Training steps per second of the default speech recogniser against the same network in PyTorch.")
+        {
+            speechThreads, speechSeconds, speechJson, speechRepeat, speechBatch, speechFrames,
+        };
+        speech.SetAction(r => SpeechBench.Run(r.GetValue(speechThreads), r.GetValue(speechSeconds),
+            r.GetValue(speechJson), r.GetValue(speechRepeat), r.GetValue(speechBatch), r.GetValue(speechFrames)));
+        bench.Subcommands.Add(speech);
+
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
         memoryChild.SetAction(_ => RnnBench.MemoryChild());
         bench.Subcommands.Add(memoryChild);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Recur.Cli.Training;
+using Recur.Decoding;
 using Recur.Kernels;
 using Recur.Speech;
 using Recur.Training;
@@ -86,6 +87,10 @@ static class SpeechCommand
 
     const ulong ValidationSeed = 0x5EED_0001, TestSeed = 0x5EED_0002;
 
+    /// <summary>The character n-gram of the training transcripts that <c>--lm-weight</c> fuses into the beam.</summary>
+    const string NgramFile = "ngram.json";
+    const int NgramOrder = 5;
+
     static Command Train()
     {
         var data = DataOptions.Create();
@@ -115,11 +120,21 @@ static class SpeechCommand
         {
             Description = "Mask random frequency bands and time spans of the training features (SpecAugment).",
         };
+        var speedPerturb = new Option<bool>("--speed-perturb")
+        {
+            Description = "Play each training recording at 0.9, 1.0 or 1.1 times its speed, drawn anew every epoch.",
+        };
+        var noise = new Option<bool>("--noise")
+        {
+            Description = "Add white noise 20–40 dB below each isolated training recording, drawn anew every epoch "
+                + "(connected digits always have it).",
+        };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(30, 32, 2e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a speech recogniser on spoken digits.")
         {
-            cell, convLayers, convChannels, hidden, layers, unidirectional, dropout, mels, specAugment, json,
+            cell, convLayers, convChannels, hidden, layers, unidirectional, dropout, mels, specAugment, speedPerturb,
+            noise, json,
         };
         foreach (var option in data.All) command.Options.Add(option);
         training.AddTo(command);
@@ -138,16 +153,19 @@ static class SpeechCommand
             var corpus = data.Load(r, config.Features);
             bool connected = data.Connected(r);
             int utterances = r.GetValue(data.Utterances);
-            var trainSet = corpus.Isolated(corpus.Train);
+            bool perturb = r.GetValue(speedPerturb), noisy = r.GetValue(noise);
+            var trainSet = perturb || noisy || connected ? null : corpus.Isolated(corpus.Train);
+            ulong EpochSeed(int epoch) => s.Seed * 1_000_003UL + (ulong)epoch;
             Func<int, IReadOnlyList<SpeechExample>> epochData = connected
-                ? epoch => corpus.Connected(corpus.Train, utterances, s.Seed * 1_000_003UL + (ulong)epoch)
-                : _ => trainSet;
+                ? epoch => corpus.Connected(corpus.Train, utterances, EpochSeed(epoch), speedPerturbation: perturb)
+                : trainSet is null ? epoch => corpus.Perturbed(corpus.Train, EpochSeed(epoch), perturb, noisy) : _
+                    => trainSet;
             var validSet = data.Set(r, corpus, corpus.Validation, ValidationSeed);
             var model = new SpeechRecognizer(config, new RandomGenerator(s.Seed));
             var extra = new JsonObject
             {
                 ["task"] = r.GetValue(data.Task), ["split"] = r.GetValue(data.Split),
-                ["spec_augment"] = r.GetValue(specAugment),
+                ["spec_augment"] = r.GetValue(specAugment), ["speed_perturb"] = perturb, ["noise"] = noisy,
             };
             var task = new SpeechTask(model, epochData, validSet, s.Batch,
                 r.GetValue(specAugment) ? new SpecAugment() : null, extra);
@@ -157,6 +175,9 @@ static class SpeechCommand
                 + $"{config.ConvLayers} conv × {config.ConvChannels} → "
                 + $"{(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, "
                 + $"{model.Parameters().Sum(p => (long)p.Length):N0} parameters."));
+            Directory.CreateDirectory(s.Out);
+            LabelNgram.Train(epochData(0).Select(e => model.Alphabet.Encode(e.Transcript)), NgramOrder,
+                model.Alphabet.Classes).Save(Path.Combine(s.Out, NgramFile));
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, Optim.MetricMode.Min);
             var options = TrainingOptions.CreateTrainerOptions(s, "wer", Optim.MetricMode.Min);
@@ -190,6 +211,33 @@ static class SpeechCommand
         Description = "Prefix beam width of the CTC decoder (1: greedy best path).", DefaultValueFactory = _ => 1,
     };
 
+    sealed record FusionOptions(Option<double> Weight, Option<double> Bonus)
+    {
+        public static FusionOptions Create() => new(new("--lm-weight")
+        {
+            Description = "Weight of the character n-gram of the training transcripts in the beam (shallow fusion; "
+                + "0: none). Needs --beam > 1.",
+            DefaultValueFactory = _ => 0,
+        }, new("--lm-bonus")
+        {
+            Description = "Score added per character under --lm-weight (offsets the language model's preference "
+                + "for short outputs).",
+            DefaultValueFactory = _ => 0,
+        });
+
+        public IEnumerable<Option> All => [Weight, Bonus];
+
+        public LanguageModelFusion? Read(ParseResult r, string modelFolder, int beam)
+        {
+            double weight = r.GetValue(Weight);
+            if (weight == 0) return null;
+            if (beam <= 1) throw new UsageException("--lm-weight needs a beam: add --beam 8 or so.");
+            string path = Path.Combine(modelFolder, NgramFile);
+            if (!File.Exists(path)) throw new UsageException($"--lm-weight: {path} is missing (train writes it).");
+            return new(LabelNgram.Load(path), weight, r.GetValue(Bonus));
+        }
+    }
+
     static Command Eval()
     {
         var model = new Option<string>("--model")
@@ -200,32 +248,43 @@ static class SpeechCommand
         var data = DataOptions.Create();
         var beam = Beam();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var errors = new Option<bool>("--errors") { Description = "List every utterance transcribed wrongly." };
+        var fusion = FusionOptions.Create();
         var command = new Command("eval", "Accuracy, CER and WER on the test set; the confusion of digits.")
         {
-            model, beam, json,
+            model, beam, json, errors,
         };
+        foreach (var option in fusion.All) command.Options.Add(option);
         foreach (var option in data.All) command.Options.Add(option);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var recognizer = Load(r.GetValue(model)!);
+            var lm = fusion.Read(r, r.GetValue(model)!, r.GetValue(beam));
             var corpus = data.Load(r, recognizer.Config.Features);
             var set = data.Set(r, corpus, corpus.Test, TestSeed);
-            var report = SpeechTask.Report(recognizer, set, r.GetValue(beam));
+            var report = SpeechTask.Report(recognizer, set, r.GetValue(beam), fusion: lm);
             if (r.GetValue(json))
             {
                 Console.WriteLine(new JsonObject
                 {
                     ["utterances"] = set.Count, ["loss"] = report.Loss, ["accuracy"] = report.Accuracy,
                     ["cer"] = report.CharacterErrorRate, ["wer"] = report.WordErrorRate, ["beam"] = r.GetValue(beam),
+                    ["lm_weight"] = r.GetValue(fusion.Weight),
                 }.ToJsonString());
                 return 0;
             }
             AnsiConsole.MarkupLine(Markup.Escape(
                 $"{set.Count} test utterances ({r.GetValue(data.Task)}, {r.GetValue(data.Split)} split, "
-                + $"{(r.GetValue(beam) > 1 ? $"beam {r.GetValue(beam)}" : "greedy")}): exactly right "
+                + $"{(r.GetValue(beam) > 1 ? $"beam {r.GetValue(beam)}" : "greedy")}"
+                + $"{(lm is null ? "" : $", n-gram weight {lm.Weight}")}): exactly right "
                 + $"{report.Accuracy:P2}, CER {report.CharacterErrorRate:P2}, WER "
                 + $"{report.WordErrorRate:P2}, CTC loss {report.Loss:F4}"));
             if (!data.Connected(r)) AnsiConsole.Write(Confusion(set, report));
+            if (r.GetValue(errors))
+                for (int i = 0; i < set.Count; i++)
+                    if (report.Hypotheses[i] != set[i].Transcript)
+                        Console.WriteLine($"{(data.Connected(r) ? $"utterance {i}" : corpus.Test[i].Path)}\t"
+                            + $"said \"{set[i].Transcript}\"\theard \"{report.Hypotheses[i]}\"");
             return 0;
         }));
         return command;
@@ -241,10 +300,12 @@ static class SpeechCommand
             int truth = IndexOf(words, set[i].Transcript), said = IndexOf(words, report.Hypotheses[i]);
             counts[truth, said < 0 ? 10 : said]++;
         }
-        var table = new Table().Title("confusion (rows: spoken, columns: transcribed)").AddColumn("");
-        foreach (string w in words.Append("other")) table.AddColumn(new TableColumn(w).RightAligned());
+        var table = new Table().Title("confusion (rows: digit spoken, columns: digit transcribed; ?: anything else)")
+            .AddColumn("");
+        foreach (string c in Enumerable.Range(0, 10).Select(d => d.ToString(CultureInfo.InvariantCulture)).Append("?"))
+            table.AddColumn(new TableColumn(c).RightAligned());
         for (int d = 0; d < 10; d++)
-            table.AddRow([words[d], .. Enumerable.Range(0, 11).Select(k => counts[d, k] == 0 ? "·"
+            table.AddRow([$"{d} {words[d]}", .. Enumerable.Range(0, 11).Select(k => counts[d, k] == 0 ? "·"
                 : counts[d, k].ToString(CultureInfo.InvariantCulture))]);
         return table;
     }
@@ -269,14 +330,17 @@ static class SpeechCommand
                 + "base path (.png and .svg).",
         };
         var files = new Argument<string[]>("file") { Description = "WAV files.", Arity = ArgumentArity.OneOrMore };
+        var fusion = FusionOptions.Create();
         var command = new Command("transcribe", "Print the text of each WAV file.") { model, beam, plot, files };
+        foreach (var option in fusion.All) command.Options.Add(option);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var recognizer = Load(r.GetValue(model)!);
             var paths = r.GetValue(files)!;
             var features = paths.Select(p => recognizer.Config.Features.Compute(
                 Recur.Data.Audio.Load(p, recognizer.Config.Features.SampleRate))).ToArray();
-            var texts = recognizer.Transcribe(features, r.GetValue(beam));
+            var texts = recognizer.Transcribe(features, r.GetValue(beam),
+                fusion: fusion.Read(r, r.GetValue(model)!, r.GetValue(beam)));
             for (int i = 0; i < paths.Length; i++) Console.WriteLine($"{paths[i]}\t{texts[i]}");
             if (r.GetValue(plot) is { } basePath)
             {

@@ -36,52 +36,67 @@ public static class CtcDecoder
     /// <summary>
     /// Prefix beam search of width <paramref name="beamWidth"/>: each prefix keeps the log-probability of its paths
     /// ending in a blank and of those ending in its last label, so that repeats and blanks are counted as CTC does.
-    /// Returns the hypotheses best first (at most <paramref name="beamWidth"/>).
+    /// With <paramref name="fusion"/>, a language model's scores join the acoustic ones (shallow fusion) in the ranking
+    /// of prefixes and of the final hypotheses. Returns the hypotheses best first (at most <paramref
+    /// name="beamWidth"/>),
+    /// each with its acoustic log-probability plus, under fusion, the language-model terms.
     /// </summary>
     public static IReadOnlyList<CtcHypothesis> Beam(ReadOnlySpan<float> logProbs, int steps, int classes, int beamWidth,
-        int blank = 0)
+        int blank = 0, LanguageModelFusion? fusion = null)
     {
         Check(logProbs, steps, classes, blank);
         if (beamWidth < 1) throw new ArgumentException($"CtcDecoder: beam width must be positive, got {beamWidth}.");
-        var beams = new Dictionary<string, (int[] Prefix, double Blank, double Label)>
-        {
-            [""] = ([], 0,
-            double.NegativeInfinity)
-        };
+        var beams = new Dictionary<string, Prefix> { [""] = new([], 0, double.NegativeInfinity, 0) };
         for (int t = 0; t < steps; t++)
         {
             var row = logProbs.Slice(t * classes, classes);
-            var next = new Dictionary<string, (int[] Prefix, double Blank, double Label)>();
-            void Add(int[] prefix, double blankScore, double labelScore)
+            var next = new Dictionary<string, Prefix>();
+            void Add(int[] prefix, double blankScore, double labelScore, Func<double> languageScore)
             {
                 string key = string.Join(',', prefix);
-                var (_, b, l) = next.TryGetValue(key, out var old) ? old : (prefix, double.NegativeInfinity,
-                    double.NegativeInfinity);
-                next[key] = (prefix, Scores.LogSumExp([b, blankScore]), Scores.LogSumExp([l, labelScore]));
+                if (next.TryGetValue(key, out var old))
+                    next[key] = old with
+                    {
+                        Blank = Scores.LogSumExp([old.Blank, blankScore]),
+                        Label = Scores.LogSumExp([old.Label, labelScore]),
+                    };
+                else next[key] = new(prefix, blankScore, labelScore, languageScore());
             }
-            foreach (var (prefix, pBlank, pLabel) in beams.Values)
+            foreach (var beam in beams.Values)
             {
+                var (prefix, pBlank, pLabel, language) = beam;
                 double all = Scores.LogSumExp([pBlank, pLabel]);
-                Add(prefix, all + row[blank], double.NegativeInfinity); // a blank keeps the prefix
+                Add(prefix, all + row[blank], double.NegativeInfinity, () => language); // a blank keeps the prefix
                 for (int k = 0; k < classes; k++)
                 {
                     if (k == blank) continue;
+                    int label = k;
+                    int[] extended = [.. prefix, k];
+                    double Extended() => fusion is null ? 0 : language + fusion.Weight
+                        * fusion.Model.LogProbability(prefix, label) + fusion.InsertionBonus;
                     if (prefix.Length > 0 && prefix[^1] == k)
                     {
                         // the repeat merges into the last label
-                        Add(prefix, double.NegativeInfinity, pLabel + row[k]);
+                        Add(prefix, double.NegativeInfinity, pLabel + row[k], () => language);
                         // after a blank it is a new label
-                        Add([.. prefix, k], double.NegativeInfinity, pBlank + row[k]);
+                        Add(extended, double.NegativeInfinity, pBlank + row[k], Extended);
                     }
-                    else Add([.. prefix, k], double.NegativeInfinity, all + row[k]);
+                    else Add(extended, double.NegativeInfinity, all + row[k], Extended);
                 }
             }
-            beams = next.OrderByDescending(p => Scores.LogSumExp([p.Value.Blank, p.Value.Label])).ThenBy(p => p.Key,
-                StringComparer.Ordinal)
+            beams = next.OrderByDescending(p => p.Value.Score).ThenBy(p => p.Key, StringComparer.Ordinal)
                 .Take(beamWidth).ToDictionary(p => p.Key, p => p.Value);
         }
-        return beams.Values.Select(v => new CtcHypothesis(v.Prefix, Scores.LogSumExp([v.Blank, v.Label])))
+        return beams.Values.Select(v => new CtcHypothesis(v.Labels, v.Score + (fusion is null ? 0
+                : fusion.Weight * fusion.Model.LogProbability(v.Labels, LabelNgram.End))))
             .OrderByDescending(h => h.LogProbability).ToList();
+    }
+
+    /// <summary>A prefix of the beam: its paths' log-probabilities ending in a blank and in its last label, and its
+    /// language-model score so far.</summary>
+    sealed record Prefix(int[] Labels, double Blank, double Label, double Language)
+    {
+        public double Score => Scores.LogSumExp([Blank, Label]) + Language;
     }
 
     static void Check(ReadOnlySpan<float> logProbs, int steps, int classes, int blank)

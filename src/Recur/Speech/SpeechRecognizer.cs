@@ -235,9 +235,11 @@ public sealed class SpeechRecognizer : Module
 
     /// <summary>
     /// Transcripts of utterances given as feature matrices, decoded greedily (<paramref name="beamWidth"/> ≤ 1) or by
-    /// CTC prefix beam search, in batches of <paramref name="batchSize"/>, in evaluation mode.
+    /// CTC prefix beam search (with a character language model when <paramref name="fusion"/> is given), in batches of
+    /// <paramref name="batchSize"/>, in evaluation mode.
     /// </summary>
-    public string[] Transcribe(IReadOnlyList<float[,]> features, int beamWidth = 1, int batchSize = 64)
+    public string[] Transcribe(IReadOnlyList<float[,]> features, int beamWidth = 1, int batchSize = 64,
+        LanguageModelFusion? fusion = null)
     {
         using var _ = new EvaluationScope(this);
         var result = new string[features.Count];
@@ -255,7 +257,7 @@ public sealed class SpeechRecognizer : Module
                     values.AsSpan((t * batch + b) * classes, classes).CopyTo(utterance.AsSpan(t * classes));
                 var best = beamWidth <= 1
                     ? CtcDecoder.Greedy(utterance, lengths[b], classes, SpeechAlphabet.Blank)
-                    : CtcDecoder.Beam(utterance, lengths[b], classes, beamWidth, SpeechAlphabet.Blank)[0];
+                    : CtcDecoder.Beam(utterance, lengths[b], classes, beamWidth, SpeechAlphabet.Blank, fusion)[0];
                 result[start + b] = Alphabet.Decode(best.Labels);
             }
         }
@@ -263,9 +265,10 @@ public sealed class SpeechRecognizer : Module
     }
 
     /// <summary>Transcribes WAV files (any rate and channel count; resampled to the model's rate).</summary>
-    public string[] TranscribeFiles(IReadOnlyList<string> paths, int beamWidth = 1) =>
+    public string[] TranscribeFiles(IReadOnlyList<string> paths, int beamWidth = 1,
+        LanguageModelFusion? fusion = null) =>
         Transcribe(paths.Select(p => Config.Features.Compute(Audio.Load(p, Config.Features.SampleRate))).ToArray(),
-            beamWidth);
+            beamWidth, fusion: fusion);
 
     /// <summary>Evaluation mode and no gradient for a scope; the previous mode comes back on disposal.</summary>
     sealed class EvaluationScope : IDisposable

@@ -141,10 +141,11 @@ public sealed class SpeechTask : ITrainingTask<SpeechExample[]>
 
     /// <summary>
     /// Scores <paramref name="model"/> on <paramref name="data"/>: CTC loss, CER, WER and exact accuracy, decoding
-    /// greedily or with a prefix beam of <paramref name="beamWidth"/>.
+    /// greedily or with a prefix beam of <paramref name="beamWidth"/> (and a character language model under
+    /// <paramref name="fusion"/>).
     /// </summary>
     public static SpeechReport Report(SpeechRecognizer model, IReadOnlyList<SpeechExample> data, int beamWidth = 1,
-        int batchSize = 64)
+        int batchSize = 64, LanguageModelFusion? fusion = null)
     {
         if (data.Count == 0) throw new ArgumentException("SpeechTask.Report: no utterances.");
         bool training = model.Training;
@@ -161,7 +162,7 @@ public sealed class SpeechTask : ITrainingTask<SpeechExample[]>
                     var features = rows.Select(i => data[i].Features).ToArray();
                     var batchLoss = model.Loss(features, rows.Select(i => data[i].Transcript).ToArray());
                     loss += batchLoss.ToArray()[0] * rows.Length;
-                    var text = model.Transcribe(features, beamWidth, batchSize);
+                    var text = model.Transcribe(features, beamWidth, batchSize, fusion);
                     for (int r = 0; r < rows.Length; r++) hypotheses[rows[r]] = text[r];
                 }
         }

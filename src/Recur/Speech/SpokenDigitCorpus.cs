@@ -10,6 +10,10 @@ namespace Recur.Speech;
 public sealed class SpokenDigitCorpus
 {
     readonly Dictionary<string, float[]> signals;
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string, double), float[]> perturbed = new();
+
+    /// <summary>The speeds of speed perturbation (Ko et al. 2015).</summary>
+    public static IReadOnlyList<double> PerturbationSpeeds { get; } = [0.9, 1.0, 1.1];
 
     /// <summary>How features are computed.</summary>
     public SpeechFeatureConfig Features { get; }
@@ -53,6 +57,33 @@ public sealed class SpokenDigitCorpus
     /// <summary>The samples of a recording of this corpus.</summary>
     public float[] Signal(DigitRecording recording) => signals[recording.Path];
 
+    /// <summary>The samples of a recording played <paramref name="speed"/> times as fast (computed once, then
+    /// kept).</summary>
+    public float[] Signal(DigitRecording recording, double speed) => speed == 1 ? Signal(recording)
+        : perturbed.GetOrAdd((recording.Path, speed), _ => Data.Audio.ChangeSpeed(Signal(recording),
+            Features.SampleRate, speed));
+
+    /// <summary>
+    /// One training utterance per recording, each played at a speed drawn from <see cref="PerturbationSpeeds"/> when
+    /// <paramref name="speed"/> is set, with white noise at 20–40 dB below the signal when <paramref name="noise"/> is;
+    /// determined by <paramref name="seed"/> (a new seed each epoch gives new variants).
+    /// </summary>
+    public IReadOnlyList<SpeechExample> Perturbed(IReadOnlyList<DigitRecording> recordings, ulong seed,
+        bool speed = true, bool noise = false)
+    {
+        var random = new RandomGenerator(seed);
+        var plans = recordings.Select(r => (Speed: PerturbationSpeeds[random.NextInt(PerturbationSpeeds.Count)],
+            Snr: 20 + 20 * random.NextDouble(), Seed: random.NextUInt64())).ToArray();
+        var result = new SpeechExample[recordings.Count];
+        Parallel.For(0, recordings.Count, i =>
+        {
+            var signal = Signal(recordings[i], speed ? plans[i].Speed : 1.0).ToArray();
+            if (noise) SpokenDigits.AddNoise(signal, plans[i].Snr, new RandomGenerator(plans[i].Seed));
+            result[i] = new(Features.Compute(signal), recordings[i].Transcript);
+        });
+        return result;
+    }
+
     /// <summary>One utterance per recording: its features and its word.</summary>
     public IReadOnlyList<SpeechExample> Isolated(IReadOnlyList<DigitRecording> recordings)
     {
@@ -64,12 +95,16 @@ public sealed class SpokenDigitCorpus
 
     /// <summary>
     /// <paramref name="count"/> connected-digit utterances made from <paramref name="recordings"/> (see
-    /// <see cref="SpokenDigits.Connected"/>), determined by <paramref name="seed"/>.
+    /// <see cref="SpokenDigits.Connected"/>), determined by <paramref name="seed"/>; with
+    /// <paramref name="speedPerturbation"/> each recording is played at a speed drawn from
+    /// <see cref="PerturbationSpeeds"/>.
     /// </summary>
     public IReadOnlyList<SpeechExample> Connected(IReadOnlyList<DigitRecording> recordings, int count, ulong seed,
-        bool noise = true, int minDigits = 2, int maxDigits = 7)
+        bool noise = true, int minDigits = 2, int maxDigits = 7, bool speedPerturbation = false)
     {
-        var pool = recordings.Select(r => (Signal(r), r.Digit)).ToList();
+        var speeds = new RandomGenerator(seed ^ 0x9E3779B97F4A7C15UL);
+        var pool = recordings.Select(r => (Signal(r, speedPerturbation
+            ? PerturbationSpeeds[speeds.NextInt(PerturbationSpeeds.Count)] : 1.0), r.Digit)).ToList();
         var utterances = SpokenDigits.Connected(pool, count, Features.SampleRate, new RandomGenerator(seed), minDigits,
             maxDigits, noise);
         var result = new SpeechExample[utterances.Count];

@@ -147,6 +147,37 @@ public sealed class SpokenDigitsTests : IDisposable
     }
 }
 
+public sealed class SpecAugmentTests
+{
+    [Fact]
+    public void MasksWholeBandsAndSpansWithinTheirLimitsAndLeavesTheInputAlone()
+    {
+        var features = new float[100, 40];
+        for (int t = 0; t < 100; t++)
+            for (int m = 0; m < 40; m++) features[t, m] = 1 + t + m;
+        var augment = new SpecAugment(FrequencyMasks: 1, FrequencyWidth: 6, TimeMasks: 1, TimeWidth: 8);
+        for (ulong seed = 1; seed <= 20; seed++)
+        {
+            var masked = augment.Apply(features, new RandomGenerator(seed));
+            Assert.Equal(masked, augment.Apply(features, new RandomGenerator(seed)));
+            int zeroBands = Enumerable.Range(0, 40).Count(m => Enumerable.Range(0, 100).All(t => masked[t, m] == 0));
+            int zeroFrames = Enumerable.Range(0, 100).Count(t => Enumerable.Range(0, 40).All(m => masked[t, m] == 0));
+            Assert.InRange(zeroBands, 0, 6);
+            Assert.InRange(zeroFrames, 0, 8);
+            int zeros = 0;
+            foreach (float v in masked) if (v == 0) zeros++;
+            Assert.Equal(zeroBands * 100 + zeroFrames * 40 - zeroBands * zeroFrames, zeros); // nothing else touched
+        }
+        Assert.Equal(1f, features[0, 0]);
+        // a span is never more than a fifth of a short utterance
+        var ones = new float[10, 40];
+        for (int t = 0; t < 10; t++)
+            for (int m = 0; m < 40; m++) ones[t, m] = 1;
+        var shortOne = augment.Apply(ones, new RandomGenerator(3));
+        Assert.True(Enumerable.Range(0, 10).Count(t => Enumerable.Range(0, 40).All(m => shortOne[t, m] == 0)) <= 2);
+    }
+}
+
 public sealed class SpeechRecognizerTests
 {
     static readonly SpeechFeatureConfig Small = new(8000, 64, 32, 16);
