@@ -28,7 +28,7 @@ static class OptionRules
             "--ais-steps",
         "--gibbs", "--casing-embed", "--limit", "--validation-size", "--weight-decay", "--temperature",
             "--length-penalty",
-        "--clip-norm",
+        "--clip-norm", "--valid-limit",
     ];
 
     /// <summary>Fractions in [0, 1).</summary>

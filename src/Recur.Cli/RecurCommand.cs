@@ -7,7 +7,8 @@ static class RecurCommand
 {
     public static RootCommand Create()
     {
-        var root = new RootCommand("Recur: recurrent neural networks for .NET — train, evaluate and inspect RNN, LSTM and GRU models.");
+        var root = new RootCommand("Recur: recurrent neural networks for .NET — train, evaluate and inspect RNN, "
+            + "LSTM and GRU models.");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(LayerCommand.Create());
@@ -21,6 +22,7 @@ static class RecurCommand
         root.Subcommands.Add(TagCommand.Create());
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(SpeechCommand.Create());
+        root.Subcommands.Add(WaveNetCommand.Create());
         OptionRules.Apply(root);
         return root;
     }

@@ -65,19 +65,27 @@ public sealed class SpokenDigitCorpus
 
     /// <summary>
     /// One training utterance per recording, each played at a speed drawn from <see cref="PerturbationSpeeds"/> when
-    /// <paramref name="speed"/> is set, with white noise at 20–40 dB below the signal when <paramref name="noise"/> is;
-    /// determined by <paramref name="seed"/> (a new seed each epoch gives new variants).
+    /// <paramref name="speed"/> is set, with white noise at 20–40 dB below the signal when <paramref name="noise"/> is,
+    /// and with <paramref name="crop"/> half of them cut short by up to 15% at each end (recordings trimmed tightly
+    /// around the word, as some speakers' are); determined by <paramref name="seed"/> (a new seed each epoch gives new
+    /// variants).
     /// </summary>
     public IReadOnlyList<SpeechExample> Perturbed(IReadOnlyList<DigitRecording> recordings, ulong seed,
-        bool speed = true, bool noise = false)
+        bool speed = true, bool noise = false, bool crop = false)
     {
         var random = new RandomGenerator(seed);
         var plans = recordings.Select(r => (Speed: PerturbationSpeeds[random.NextInt(PerturbationSpeeds.Count)],
-            Snr: 20 + 20 * random.NextDouble(), Seed: random.NextUInt64())).ToArray();
+            Snr: 20 + 20 * random.NextDouble(), Seed: random.NextUInt64(), Crop: random.NextInt(2) == 1,
+            Head: 0.15 * random.NextDouble(), Tail: 0.15 * random.NextDouble())).ToArray();
         var result = new SpeechExample[recordings.Count];
         Parallel.For(0, recordings.Count, i =>
         {
             var signal = Signal(recordings[i], speed ? plans[i].Speed : 1.0).ToArray();
+            if (crop && plans[i].Crop)
+            {
+                int head = (int)(plans[i].Head * signal.Length), tail = (int)(plans[i].Tail * signal.Length);
+                signal = signal[head..(signal.Length - tail)];
+            }
             if (noise) SpokenDigits.AddNoise(signal, plans[i].Snr, new RandomGenerator(plans[i].Seed));
             result[i] = new(Features.Compute(signal), recordings[i].Transcript);
         });

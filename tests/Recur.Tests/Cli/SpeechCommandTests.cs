@@ -12,7 +12,11 @@ public sealed class SpeechCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    string Corpus()
+    string Corpus() => WriteCorpus(folder);
+
+    /// <summary>A small corpus in the Free Spoken Digit Dataset's layout: two speakers, a tone per digit, 11 takes
+    /// each; returns its folder.</summary>
+    internal static string WriteCorpus(string folder)
     {
         string data = Path.Combine(folder, "fsdd", "recordings");
         Directory.CreateDirectory(data);
