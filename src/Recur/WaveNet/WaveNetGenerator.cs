@@ -11,14 +11,14 @@ namespace Recur.WaveNet;
 /// </summary>
 public sealed class WaveNetGenerator
 {
-    readonly WaveNetModel model;
     readonly WaveNetConfig config;
     readonly float[] embedding, head1, head1Bias, head2, head2Bias;
+    readonly float[] skip, skipBias; // every layer's skip convolution side by side: [S, layers·D], and their biases summed
     readonly Layer[] layers;
-    readonly int? condition;
 
-    sealed record Layer(int Dilation, float[] Past, float[] Current, float[] Bias, float[] Residual,
-        float[] ResidualBias, float[] Skip, float[] SkipBias, float[]? Local);
+    /// <summary>A layer's weights for one step: the gate's two taps side by side [2D, 2R] (past input, current input),
+    /// with the conditioning folded into its bias.</summary>
+    sealed record Layer(int Dilation, float[] Gate, float[] Bias, float[] Residual, float[] ResidualBias);
 
     /// <summary>
     /// A generator for <paramref name="model"/> (its weights are copied now), conditioned on
@@ -27,7 +27,6 @@ public sealed class WaveNetGenerator
     /// </summary>
     public WaveNetGenerator(WaveNetModel model, int? condition = null)
     {
-        this.model = model;
         config = model.Config;
         if ((config.GlobalConditions > 0) != condition.HasValue)
             throw new ArgumentException(config.GlobalConditions > 0
@@ -38,20 +37,20 @@ public sealed class WaveNetGenerator
         if (config.LocalChannels > 0)
             throw new ArgumentException("WaveNetGenerator: fast generation of a locally conditioned model is not "
                 + "supported; use GenerateNaive.");
-        this.condition = condition;
         embedding = model.Input.Weight.ToArray();
-        int r = config.ResidualChannels, d = config.DilationChannels;
+        int r = config.ResidualChannels, d = config.DilationChannels, s = config.SkipChannels;
         layers = new Layer[model.Gates.Length];
+        skip = new float[s * layers.Length * d];
+        skipBias = new float[s];
         for (int l = 0; l < layers.Length; l++)
         {
-            var w = model.Gates[l].Weight.ToArray(); // [2D, R, 2]
-            var past = new float[2 * d * r];
-            var current = new float[2 * d * r];
+            var w = model.Gates[l].Weight.ToArray(); // [2D, R, 2]: tap 0 reads t − dilation, tap 1 reads t
+            var gate = new float[2 * d * 2 * r];
             for (int o = 0; o < 2 * d; o++)
                 for (int i = 0; i < r; i++)
                 {
-                    past[o * r + i] = w[(o * r + i) * 2];
-                    current[o * r + i] = w[(o * r + i) * 2 + 1];
+                    gate[o * 2 * r + i] = w[(o * r + i) * 2];
+                    gate[o * 2 * r + r + i] = w[(o * r + i) * 2 + 1];
                 }
             var bias = model.Gates[l].Bias!.ToArray();
             if (condition is int label && model.Globals is { } globals)
@@ -59,9 +58,15 @@ public sealed class WaveNetGenerator
                 var g = globals[l].Weight.ToArray();
                 for (int o = 0; o < 2 * d; o++) bias[o] += g[label * 2 * d + o];
             }
-            layers[l] = new(config.Dilation(l), past, current, bias, model.Residuals[l].Weight.ToArray(),
-                model.Residuals[l].Bias!.ToArray(), model.Skips[l].Weight.ToArray(), model.Skips[l].Bias!.ToArray(),
-                null);
+            layers[l] = new(config.Dilation(l), gate, bias, model.Residuals[l].Weight.ToArray(),
+                model.Residuals[l].Bias!.ToArray());
+            var skipWeight = model.Skips[l].Weight.ToArray(); // [S, D]
+            var skipLayerBias = model.Skips[l].Bias!.ToArray();
+            for (int o = 0; o < s; o++)
+            {
+                skipWeight.AsSpan(o * d, d).CopyTo(skip.AsSpan((o * layers.Length + l) * d, d));
+                skipBias[o] += skipLayerBias[o];
+            }
         }
         var (first, second) = model.Head;
         head1 = first.Weight.ToArray();
@@ -81,9 +86,10 @@ public sealed class WaveNetGenerator
         int r = config.ResidualChannels, d = config.DilationChannels, s = config.SkipChannels;
         var queues = layers.Select(l => new float[l.Dilation * r]).ToArray();
         var x = new float[r];
+        var pair = new float[2 * r]; // [input at t − dilation, input at t]
         var a = new float[2 * d];
-        var z = new float[d];
-        var skip = new float[s];
+        var gated = new float[layers.Length * d]; // every layer's gated output, for the one skip product
+        var skipSum = new float[s];
         var hidden = new float[s];
         var logits = new float[config.Levels];
         var output = new int[count];
@@ -91,21 +97,20 @@ public sealed class WaveNetGenerator
         for (long t = 0; t < prime.Length - 1 + count; t++)
         {
             embedding.AsSpan(code * r, r).CopyTo(x);
-            skip.AsSpan().Clear();
             for (int l = 0; l < layers.Length; l++)
             {
                 var layer = layers[l];
                 var slot = queues[l].AsSpan((int)(t % layer.Dilation) * r, r);
-                layer.Bias.CopyTo(a, 0);
-                MultiplyAdd(layer.Past, slot, a);
-                MultiplyAdd(layer.Current, x, a);
+                slot.CopyTo(pair);
+                x.CopyTo(pair, r);
                 x.CopyTo(slot); // this step's input is the past of the step `dilation` later
+                layer.Bias.CopyTo(a, 0);
+                MultiplyAdd(layer.Gate, pair, a);
+                var z = gated.AsSpan(l * d, d);
                 for (int j = 0; j < d; j++) z[j] = MathF.Tanh(a[j]) * Sigmoid(a[d + j]);
-                for (int o = 0; o < s; o++) skip[o] += layer.SkipBias[o];
-                MultiplyAdd(layer.Skip, z, skip);
                 if (l < layers.Length - 1)
                 {
-                    for (int o = 0; o < r; o++) x[o] += layer.ResidualBias[o];
+                    TensorPrimitives.Add(x, layer.ResidualBias, x);
                     MultiplyAdd(layer.Residual, z, x);
                 }
             }
@@ -114,9 +119,11 @@ public sealed class WaveNetGenerator
                 code = prime[t + 1];
                 continue;
             }
-            for (int i = 0; i < s; i++) skip[i] = Math.Max(skip[i], 0f);
+            skipBias.CopyTo(skipSum, 0);
+            MultiplyAdd(skip, gated, skipSum);
+            for (int i = 0; i < s; i++) skipSum[i] = Math.Max(skipSum[i], 0f);
             head1Bias.CopyTo(hidden, 0);
-            MultiplyAdd(head1, skip, hidden);
+            MultiplyAdd(head1, skipSum, hidden);
             for (int i = 0; i < s; i++) hidden[i] = Math.Max(hidden[i], 0f);
             head2Bias.CopyTo(logits, 0);
             MultiplyAdd(head2, hidden, logits);
