@@ -120,11 +120,29 @@ static class WaveNetCommand
         {
             Description = "Validate on at most this many held-out recordings (0: all).", DefaultValueFactory = _ => 60,
         };
+        var architecture = new Option<string>("--architecture")
+        {
+            Description = "wavenet, or lstm: the sample-level recurrent baseline (--hidden, --embed).",
+            DefaultValueFactory = _ => "wavenet",
+        };
+        architecture.AcceptOnlyFromAmong("wavenet", "lstm");
+        var hidden = new Option<int>("--hidden") { Description = "LSTM units (lstm).", DefaultValueFactory = _ => 160 };
+        var embed = new Option<int>("--embed")
+        {
+            Description = "Code embedding (lstm).", DefaultValueFactory = _
+            => 32
+        };
+        var timeLimit = new Option<double>("--time-limit")
+        {
+            Description = "Stop (with a checkpoint) after this many minutes of training (0: no limit).",
+            DefaultValueFactory = _ => 0,
+        };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(10, 8, 1e-3f, defaultClipNorm: 1f);
         var command = new Command("train", "Train a WaveNet with teacher forcing on random crops.")
         {
-            data, wav, condition, residual, gate, skip, layers, stacks, crop, validLimit, json,
+            data, wav, condition, architecture, residual, gate, skip, layers, stacks, hidden, embed, crop, validLimit,
+            timeLimit, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -138,27 +156,34 @@ static class WaveNetCommand
             try { probe.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             var sets = Load(r.GetValue(data), r.GetValue(wav), mode, probe.SampleRate, probe.Levels);
+            bool lstm = r.GetValue(architecture) == "lstm";
             var config = probe with { GlobalConditions = sets.Labels.Length };
-            var model = new WaveNetModel(config, new RandomGenerator(s.Seed));
+            IAudioCodeModel model = lstm
+                ? new SampleLstm(new SampleLstmConfig(config.Levels, r.GetValue(embed), r.GetValue(hidden),
+                    sets.Labels.Length, config.SampleRate), new RandomGenerator(s.Seed))
+                : new WaveNetModel(config, new RandomGenerator(s.Seed));
             var valid = Thin(sets.Valid, r.GetValue(validLimit));
             var task = new WaveNetTask(model, sets.Train, valid, s.Batch, r.GetValue(crop), new JsonObject
             {
                 ["condition"] = mode, ["labels"] = new JsonArray(sets.Labels.Select(l => (JsonNode)l).ToArray()),
             });
+            long parameters = model.Module.Parameters().Sum(p => (long)p.Length);
             AnsiConsole.MarkupLine(Markup.Escape($"wavenet: {sets.Train.Count} recordings, {valid.Count} for "
-                + $"validation; {config.Stacks} stacks × {config.LayersPerStack} layers, receptive field "
-                + $"{config.ReceptiveField} samples ({1000.0 * config.ReceptiveField / config.SampleRate:F0} ms), "
-                + $"{model.Parameters().Sum(p => (long)p.Length):N0} parameters, conditioned on {mode}."));
-            var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
+                + "validation; " + (lstm ? $"sample-level LSTM of {r.GetValue(hidden)} units"
+                    : $"{config.Stacks} stacks × {config.LayersPerStack} layers, receptive field "
+                    + $"{config.ReceptiveField} samples ({1000.0 * config.ReceptiveField / config.SampleRate:F0} ms)")
+                + $", {parameters:N0} parameters, conditioned on {mode}."));
+            var optimizer = TrainingOptions.CreateOptimizer(s, model.Module.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, Optim.MetricMode.Min);
             var options = TrainingOptions.CreateTrainerOptions(s, "loss", Optim.MetricMode.Min);
+            double minutes = r.GetValue(timeLimit);
             var result = TrainingOptions.Run((observer, token) =>
             {
                 var trainer = new Trainer<WaveNetBatch>(task, optimizer, options, schedule, observer);
                 if (s.Resume != null) trainer.Resume(s.Resume);
                 return trainer.Fit(token);
-            });
-            if (result.Outcome == TrainingOutcome.Interrupted) return 130;
+            }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
+            if (result.Outcome == TrainingOutcome.Interrupted && minutes == 0) return 130;
             var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>())
             {
                 ["steps"] = result.Steps,
@@ -172,12 +197,13 @@ static class WaveNetCommand
         return command;
     }
 
-    static (WaveNetModel Model, string Condition, string[] Labels) Load(string folder)
+    static (IAudioCodeModel Model, string Condition, string[] Labels) Load(string folder)
     {
         if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-        var model = Checkpoint.Open(folder, config => new WaveNetModel(WaveNetConfig.FromJson(config),
-            new RandomGenerator(0)));
         var config = Checkpoint.ReadConfig(Checkpoint.Locate(folder));
+        IAudioCodeModel model = (string?)config["architecture"] == "sample_lstm"
+            ? Checkpoint.Open(folder, c => new SampleLstm(SampleLstmConfig.FromJson(c), new RandomGenerator(0)))
+            : Checkpoint.Open(folder, c => new WaveNetModel(WaveNetConfig.FromJson(c), new RandomGenerator(0)));
         string condition = (string?)config["condition"] ?? "none";
         var labels = config["labels"]?.AsArray().Select(l => (string)l!).ToArray() ?? [];
         return (model, condition, labels);
@@ -216,7 +242,9 @@ static class WaveNetCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (wavenet, mode, labels) = Load(r.GetValue(model)!);
+            var (loaded, mode, labels) = Load(r.GetValue(model)!);
+            var wavenet = loaded as WaveNetModel ?? throw new UsageException(
+                "generate runs WaveNet models; the sample-level LSTM is a baseline for eval only.");
             int? label = null;
             if (labels.Length > 0)
             {
@@ -277,10 +305,11 @@ static class WaveNetCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var (wavenet, mode, _) = Load(r.GetValue(model)!);
-            var sets = Load(r.GetValue(data), r.GetValue(wav), r.GetValue(data) is null ? "none" : mode,
-                wavenet.Config.SampleRate, wavenet.Config.Levels);
+            int rate = (int?)Checkpoint.ReadConfig(Checkpoint.Locate(r.GetValue(model)!))["sample_rate"] ?? 8000;
+            var sets = Load(r.GetValue(data), r.GetValue(wav), r.GetValue(data) is null ? "none" : mode, rate,
+                wavenet.Levels);
             double bits = WaveNetTask.NegativeLogLikelihood(wavenet, sets.Test) / Math.Log(2);
-            double histogram = WaveNetTask.HistogramCrossEntropy(sets.Train, sets.Test, wavenet.Config.Levels)
+            double histogram = WaveNetTask.HistogramCrossEntropy(sets.Train, sets.Test, wavenet.Levels)
                 / Math.Log(2);
             if (r.GetValue(json))
             {

@@ -75,7 +75,7 @@ public sealed record WaveNetConfig(int Levels = 256, int ResidualChannels = 32, 
 /// Global conditioning adds a learned vector per label inside every gate; local conditioning adds a 1×1 convolution of
 /// a sequence given at the sample rate. No recurrence: training sees every step at once (teacher forcing).
 /// </summary>
-public sealed class WaveNetModel : Module
+public sealed class WaveNetModel : Module, IAudioCodeModel
 {
     readonly Embedding input;
     readonly Conv1d[] gates, residuals, skips;
@@ -191,6 +191,12 @@ public sealed class WaveNetModel : Module
         for (int b = 0; b < batch; b++) codes[b].AsSpan(1).CopyTo(targets.AsSpan(b * (steps - 1)));
         return Losses.CrossEntropy(flat, targets);
     }
+
+    Module IAudioCodeModel.Module => this;
+    int IAudioCodeModel.Levels => Config.Levels;
+    int IAudioCodeModel.GlobalConditions => Config.GlobalConditions;
+    JsonObject IAudioCodeModel.ToJson() => Config.ToJson();
+    Tensor IAudioCodeModel.Loss(IReadOnlyList<int[]> codes, int[]? conditions) => Loss(codes, conditions);
 
     internal Embedding Input => input;
     internal Conv1d[] Gates => gates;

@@ -12,23 +12,25 @@ public sealed record CodedAudio(int[] Codes, int Label = -1);
 public sealed record WaveNetBatch(int[][] Codes, int[]? Labels);
 
 /// <summary>
-/// Trains a <see cref="WaveNetModel"/> with teacher forcing on the shared trainer: each batch takes random crops of
+/// Trains a <see cref="WaveNetModel"/> (or its recurrent baseline, <see cref="SampleLstm"/>) with teacher forcing on
+/// the shared trainer: each batch takes random crops of
 /// <c>cropLength</c> + 1 codes (shorter recordings are padded with silence in front), drawn from the trainer's seeded
 /// shuffle so that a resumed run sees the same crops; validation is the negative log-likelihood of whole held-out
 /// recordings in nats and bits per sample.
 /// </summary>
-public sealed class WaveNetTask(WaveNetModel model, IReadOnlyList<CodedAudio> train, IReadOnlyList<CodedAudio>? valid,
+public sealed class WaveNetTask(IAudioCodeModel model, IReadOnlyList<CodedAudio> train,
+    IReadOnlyList<CodedAudio>? valid,
     int batchSize, int cropLength, JsonObject? extraConfig = null) : ITrainingTask<WaveNetBatch>
 {
     /// <inheritdoc/>
-    public Module Model => model;
+    public Module Model => model.Module;
 
     /// <inheritdoc/>
     public JsonObject Config
     {
         get
         {
-            var config = model.Config.ToJson();
+            var config = model.ToJson();
             foreach (var (k, v) in extraConfig ?? []) config[k] = v?.DeepClone();
             return config;
         }
@@ -45,7 +47,7 @@ public sealed class WaveNetTask(WaveNetModel model, IReadOnlyList<CodedAudio> tr
             $"WaveNetTask: crop length must be positive, got {cropLength}.");
         var order = Enumerable.Range(0, train.Count).ToArray();
         shuffle.Shuffle<int>(order);
-        int silence = MuLaw.Encode(0f, model.Config.Levels);
+        int silence = MuLaw.Encode(0f, model.Levels);
         for (int start = 0; start < order.Length; start += batchSize)
         {
             var rows = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
@@ -63,7 +65,7 @@ public sealed class WaveNetTask(WaveNetModel model, IReadOnlyList<CodedAudio> tr
                     codes.CopyTo(crops[i].AsSpan(length - codes.Length));
                 }
             }
-            yield return new(crops, model.Config.GlobalConditions > 0 ? rows.Select(r => train[r].Label).ToArray()
+            yield return new(crops, model.GlobalConditions > 0 ? rows.Select(r => train[r].Label).ToArray()
                 : null);
         }
     }
@@ -86,10 +88,10 @@ public sealed class WaveNetTask(WaveNetModel model, IReadOnlyList<CodedAudio> tr
     /// Mean negative log-likelihood in nats per predicted sample of whole recordings (each predicted from the codes
     /// before it), in evaluation mode.
     /// </summary>
-    public static double NegativeLogLikelihood(WaveNetModel model, IReadOnlyList<CodedAudio> recordings)
+    public static double NegativeLogLikelihood(IAudioCodeModel model, IReadOnlyList<CodedAudio> recordings)
     {
-        bool training = model.Training;
-        model.Eval();
+        bool training = model.Module.Training;
+        model.Module.Eval();
         double total = 0;
         long count = 0;
         try
@@ -99,12 +101,12 @@ public sealed class WaveNetTask(WaveNetModel model, IReadOnlyList<CodedAudio> tr
             {
                 if (recording.Codes.Length < 2) continue;
                 int predicted = recording.Codes.Length - 1;
-                var loss = model.Loss([recording.Codes], model.Config.GlobalConditions > 0 ? [recording.Label] : null);
+                var loss = model.Loss([recording.Codes], model.GlobalConditions > 0 ? [recording.Label] : null);
                 total += loss.Item() * predicted;
                 count += predicted;
             }
         }
-        finally { model.Train(training); }
+        finally { model.Module.Train(training); }
         if (count == 0) throw new ArgumentException("WaveNet: no recording is long enough to score.");
         return total / count;
     }

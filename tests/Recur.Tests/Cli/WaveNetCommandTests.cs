@@ -63,4 +63,26 @@ public sealed class WaveNetCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("--data", error);
     }
+
+    [Fact]
+    public void TheLstmBaselineTrainsAndIsScoredButNotSampled()
+    {
+        string data = SpeechCommandTests.WriteCorpus(folder), run = Path.Combine(folder, "lstm");
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run(["wavenet", "train", "--data", data, "--out", run, "--epochs", "1",
+            "--batch", "64", "--architecture", "lstm", "--hidden", "6", "--embed", "3", "--crop", "32",
+            "--valid-limit", "2", "--threads", "1"]));
+        var output = new StringWriter();
+        var saved = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            Assert.Equal(0, Recur.Cli.RecurCommand.Run(["wavenet", "eval", "--model", run, "--data", data, "--json"]));
+        }
+        finally { Console.SetOut(saved); }
+        Assert.True(JsonDocument.Parse(output.ToString()).RootElement.GetProperty("bits_per_sample").GetDouble() > 0);
+        var (code, error) = RunSafetyTests.RunCapturingErrors("wavenet", "generate", "--model", run, "--out",
+            Path.Combine(folder, "x.wav"), "--condition", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("baseline", error);
+    }
 }

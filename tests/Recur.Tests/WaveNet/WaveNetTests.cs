@@ -152,4 +152,19 @@ public sealed class WaveNetModelTests
         json["architecture"] = "lstm";
         Assert.Throws<InvalidDataException>(() => WaveNetConfig.FromJson(json));
     }
+
+    [Fact]
+    public void TheSampleLstmBaselineIsGradientCheckedAndConditioned()
+    {
+        var model = new SampleLstm(new SampleLstmConfig(Levels: 8, EmbeddingSize: 3, HiddenSize: 4,
+            GlobalConditions: 2), new RandomGenerator(2));
+        var codes = new[] { Codes(7, 3), Codes(7, 4) };
+        var result = GradientCheck.Compare(() => model.Loss(codes, [0, 1]), model.Parameters().ToList(),
+            epsilon: 1e-3);
+        Assert.True(result.Passed, $"error {result.MaxError:G3}× tolerance at {result.Where}");
+        using var _ = GradMode.NoGrad();
+        Assert.NotEqual(model.Loss(codes, [0, 1]).Item(), model.Loss(codes, [1, 0]).Item());
+        Assert.Throws<ArgumentException>(() => model.Loss(codes));
+        Assert.Equal(model.Config, SampleLstmConfig.FromJson(model.Config.ToJson()));
+    }
 }
