@@ -105,6 +105,31 @@ static class BenchCommand
             r.GetValue(speechJson), r.GetValue(speechRepeat), r.GetValue(speechBatch), r.GetValue(speechFrames)));
         bench.Subcommands.Add(speech);
 
+        var waveThreads = new Option<int>("--threads")
+        {
+            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
+        };
+        var waveSeconds = new Option<double>("--seconds")
+        {
+            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
+        };
+        var waveJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var waveRepeat = new Option<int>("--repeat")
+        {
+            Description = "Timed steps after the warm-up (the median is shown, with the min and max).",
+            DefaultValueFactory = _ => 5,
+        };
+        var waveBatch = new Option<int>("--batch") { Description = "Crops per step.", DefaultValueFactory = _ => 8 };
+        var waveCrop = new Option<int>("--crop") { Description = "Samples per crop.", DefaultValueFactory = _ => 2000 };
+        var wave = new Command("wavenet",
+            "Training samples per second of the default WaveNet against the same network in PyTorch.")
+        {
+            waveThreads, waveSeconds, waveJson, waveRepeat, waveBatch, waveCrop,
+        };
+        wave.SetAction(r => WaveNetBench.Run(r.GetValue(waveThreads), r.GetValue(waveSeconds), r.GetValue(waveJson),
+            r.GetValue(waveRepeat), r.GetValue(waveBatch), r.GetValue(waveCrop)));
+        bench.Subcommands.Add(wave);
+
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
         memoryChild.SetAction(_ => RnnBench.MemoryChild());
         bench.Subcommands.Add(memoryChild);

@@ -236,9 +236,15 @@ static class WaveNetCommand
             Description = "Also time naive recomputation of the receptive field per sample (on a short stretch) and "
                 + "print the speed-up.",
         };
+        var plot = new Option<string?>("--plot")
+        {
+            Description = "Draw the generated audio's log-mel spectrogram with its waveform under it to BASE.png/.svg "
+                + "(and --real's to BASE-real.png/.svg).",
+        };
+        var real = new Option<string?>("--real") { Description = "A real recording to draw beside it (with --plot)." };
         var command = new Command("generate", "Generate audio sample by sample (fast queues) and write it as WAV.")
         {
-            model, seconds, condition, output, temperature, seed, compare,
+            model, seconds, condition, output, temperature, seed, compare, plot, real,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -271,6 +277,15 @@ static class WaveNetCommand
                 + I($"{clock.Elapsed.TotalSeconds:F2} s, {fastRate:F0} samples/s ")
                 + I($"({fastRate / wavenet.Config.SampleRate:F1}× ")
                 + I($"real time; receptive field {wavenet.Config.ReceptiveField})")));
+            if (r.GetValue(plot) is { } basePath)
+            {
+                var generated = MuLaw.Decode(codes, wavenet.Config.Levels);
+                Console.Error.WriteLine($"figure: {AudioFigure(basePath, "generated" + (label is int l
+                    ? $" ({labels[l]})" : ""), generated, wavenet.Config.SampleRate).Png}");
+                if (r.GetValue(real) is { } realPath)
+                    Console.Error.WriteLine($"figure: {AudioFigure(basePath + "-real", Path.GetFileName(realPath),
+                        Audio.Load(realPath, wavenet.Config.SampleRate), wavenet.Config.SampleRate).Png}");
+            }
             if (r.GetValue(compare))
             {
                 int stretch = Math.Min(count, 200);
@@ -286,6 +301,22 @@ static class WaveNetCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The log-mel spectrogram of <paramref name="signal"/> with its waveform under it.</summary>
+    static Figures.FigureFiles AudioFigure(string basePath, string title, float[] signal, int sampleRate)
+    {
+        var features = new SpeechFeatureConfig(SampleRate: sampleRate).Compute(signal);
+        int frames = features.GetLength(0), bands = features.GetLength(1);
+        var spectrogram = new double[bands, frames];
+        for (int t = 0; t < frames; t++)
+            for (int m = 0; m < bands; m++) spectrogram[bands - 1 - m, t] = features[t, m];
+        int step = Math.Max(1, signal.Length / 4000);
+        var x = Enumerable.Range(0, signal.Length / step).Select(i => (double)i * step / sampleRate).ToArray();
+        var y = Enumerable.Range(0, signal.Length / step).Select(i => 0.5 + 0.5 * signal[i * step]).ToArray();
+        return Figures.Charts.SpectrogramWithLines(basePath, title + " (waveform under the log-mel spectrogram)",
+            spectrogram, 80.0 / sampleRate, [new Figures.Series("waveform", x, y)], lowerLabel: "sample",
+            lowerTicks: [(0, "−1"), (0.5, "0"), (1, "1")]);
     }
 
     static Command Eval()

@@ -164,9 +164,12 @@ public static class Charts
     /// part, and <paramref name="lines"/> (x in seconds, y in [0, 1], e.g. per-character CTC probabilities) in the
     /// lower
     /// part, with <paramref name="marks"/> written at their points (the character that fires there).
+    /// <paramref name="lowerLabel"/> and <paramref name="lowerTicks"/> name the lower part's axis (default: a
+    /// probability with ticks at 0, 0.5 and 1).
     /// </summary>
     public static FigureFiles SpectrogramWithLines(string basePath, string title, double[,] spectrogram,
-        double secondsPerFrame, IEnumerable<Series> lines, IEnumerable<(double X, double Y, string Text)>? marks = null)
+        double secondsPerFrame, IEnumerable<Series> lines, IEnumerable<(double X, double Y, string Text)>? marks = null,
+        string lowerLabel = "probability", IReadOnlyList<(double Y, string Label)>? lowerTicks = null)
     {
         int bands = spectrogram.GetLength(0), frames = spectrogram.GetLength(1);
         if (bands == 0 || frames == 0) throw new ArgumentException("Charts.SpectrogramWithLines: no spectrogram.");
@@ -196,10 +199,10 @@ public static class Charts
             label.LabelAlignment = Alignment.LowerCenter;
         }
         var ticks = new ScottPlot.TickGenerators.NumericManual();
-        foreach (double p in new[] { 0, 0.5, 1 }) ticks.AddMajor(p, p.ToString("0.#", CultureInfo.InvariantCulture));
+        foreach (var (y, label) in lowerTicks ?? [(0, "0"), (0.5, "0.5"), (1, "1")]) ticks.AddMajor(y, label);
         ticks.AddMajor((Bottom + Top) / 2, "mel bands");
         plot.Axes.Left.TickGenerator = ticks;
-        Decorate(plot, title, "time (s)", "probability");
+        Decorate(plot, title, "time (s)", lowerLabel);
         plot.Axes.SetLimits(0, frames * secondsPerFrame, -0.03, Top);
         plot.ShowLegend(Alignment.UpperRight);
         plot.Legend.Orientation = Orientation.Horizontal;

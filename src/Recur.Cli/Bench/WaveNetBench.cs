@@ -1,0 +1,68 @@
+using System.Text.Json;
+using Recur.Kernels;
+using Recur.Optim;
+using Spectre.Console;
+
+namespace Recur.Cli.Bench;
+
+/// <summary>
+/// <c>recur bench wavenet</c>: training throughput of the default digit-conditioned WaveNet (the model <c>recur wavenet
+/// train</c> builds) against the same network in PyTorch — forward, cross-entropy, backward, clipping and an Adam step
+/// on a batch of crops.
+/// </summary>
+static class WaveNetBench
+{
+    sealed record PeerTimes(double step, double step_min, double step_max);
+
+    public static int Run(int threads, double minSeconds, bool json, int repeat, int batch, int crop)
+    {
+        var config = new Recur.WaveNet.WaveNetConfig(GlobalConditions: 10);
+        var peer = PythonPeer.Run<PeerTimes>("wavenet.py", new
+        {
+            batch, crop, levels = config.Levels, residual = config.ResidualChannels, gate = config.DilationChannels,
+            skip = config.SkipChannels, layers = config.LayersPerStack, stacks = config.Stacks,
+            labels = config.GlobalConditions, min_seconds = minSeconds, repeat, threads,
+        }, threads, out string? problem);
+        if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
+        using var threadLimit = Parallelism.Limit(threads);
+        var random = new RandomGenerator(0);
+        var model = new Recur.WaveNet.WaveNetModel(config, new RandomGenerator(1));
+        var optimizer = new Adam(model.Parameters(), 1e-3f);
+        var codes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, crop + 1)
+            .Select(_ => random.NextInt(config.Levels)).ToArray()).ToArray();
+        var labels = Enumerable.Range(0, batch).Select(_ => random.NextInt(config.GlobalConditions)).ToArray();
+        var timing = Timing.Measure(() =>
+        {
+            optimizer.ZeroGrad();
+            model.Loss(codes, labels).Backward();
+            GradientClipping.ClipByNorm(model.Parameters(), 1f);
+            optimizer.Step();
+        }, minSeconds, repeat);
+        string cpu = RnnBench.CpuModel();
+        double samples = (double)batch * crop, recur = samples / timing.Median;
+        double torch = peer is null ? double.NaN : samples / peer.step;
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                cpu, isa = Gemm.BestIsa.ToString(), threads, repeat, batch, crop,
+                recur_samples_per_second = recur, recur_spread = timing.Spread,
+                torch_samples_per_second = peer is null ? (double?)null : torch,
+                ratio = peer is null ? (double?)null : recur / torch,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        var table = new Table().Title(Markup.Escape($"WaveNet training step, batch {batch} × {crop} samples, "
+            + $"receptive field {config.ReceptiveField}; {cpu}, {Gemm.BestIsa}, {threads} threads; median of ≥ "
+            + $"{repeat} steps")).AddColumns("", "samples/s", "ms per step", "spread");
+        table.AddRow("Recur", $"{recur:F0}", $"{timing.Median * 1e3:F1}", timing.Spread);
+        if (peer != null)
+        {
+            table.AddRow("PyTorch", $"{torch:F0}", $"{peer.step * 1e3:F1}",
+                new Timing(peer.step, peer.step_min, peer.step_max, repeat).Spread);
+            table.AddRow("ratio", $"{recur / torch:F2}", "", "");
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}
