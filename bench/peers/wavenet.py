@@ -8,34 +8,12 @@ steps after a warm-up).
 """
 import json
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def best_time(function, min_seconds, repeat=5):
-    """Warms up until two runs agree within 5% (at most 30 runs or 5 s), then times at least `repeat` runs and
-    `min_seconds` in all; returns (median, min, max) seconds per run."""
-    previous, warm = float("inf"), 0.0
-    for i in range(30):
-        start = time.perf_counter()
-        function()
-        t = time.perf_counter() - start
-        warm += t
-        if (i >= 2 and abs(t - previous) <= 0.05 * min(t, previous)) or warm >= 5:
-            break
-        previous = t
-    times = []
-    while len(times) < repeat or sum(times) < min_seconds:
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    n = len(times)
-    median = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
-    return median, times[0], times[-1]
+from peer_timing import best_time
 
 
 class WaveNet(nn.Module):

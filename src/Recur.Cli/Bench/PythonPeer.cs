@@ -20,11 +20,19 @@ static class PythonPeer
             problem = $"{Interpreter} not found; install the peer with bench/install-peer.sh";
             return null;
         }
-        string path = Path.Combine(Path.GetTempPath(), $"recur-peer-{Environment.ProcessId}-{script}");
-        using (var resource = typeof(PythonPeer).Assembly.GetManifestResourceStream("peers/" + script)
-            ?? throw new InvalidOperationException($"peer script {script} is not embedded"))
-        using (var file = File.Create(path))
+        var assembly = typeof(PythonPeer).Assembly;
+        if (!assembly.GetManifestResourceNames().Contains("peers/" + script))
+            throw new InvalidOperationException($"peer script {script} is not embedded");
+        // every embedded peer file goes into a fresh folder, so that a script can import the shared peer_timing.py
+        string folder = Directory.CreateTempSubdirectory("recur-peer-").FullName;
+        string path = Path.Combine(folder, script);
+        foreach (string name in assembly.GetManifestResourceNames().Where(n => n.StartsWith("peers/",
+            StringComparison.Ordinal)))
+        {
+            using var resource = assembly.GetManifestResourceStream(name)!;
+            using var file = File.Create(Path.Combine(folder, name["peers/".Length..]));
             resource.CopyTo(file);
+        }
         try
         {
             var start = new ProcessStartInfo(Interpreter, [path, JsonSerializer.Serialize(request)])
@@ -48,7 +56,7 @@ static class PythonPeer
         }
         finally
         {
-            File.Delete(path);
+            Directory.Delete(folder, recursive: true);
         }
     }
 }

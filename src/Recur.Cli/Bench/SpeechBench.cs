@@ -13,15 +13,13 @@ namespace Recur.Cli.Bench;
 /// </summary>
 static class SpeechBench
 {
-    sealed record PeerTimes(double step, double step_min, double step_max);
-
     public static int Run(int threads, double minSeconds, bool json, int repeat, int batch, int frames)
     {
         var config = new SpeechRecognizerConfig(new SpeechFeatureConfig());
         var random = new RandomGenerator(0);
         var transcripts = Enumerable.Range(0, batch).Select(_ => SpokenDigits.Words[random.NextInt(10)]).ToArray();
         var alphabet = new SpeechAlphabet(config.Characters);
-        var peer = PythonPeer.Run<PeerTimes>("speech.py", new
+        var peer = PythonPeer.Run<PeerStep>("speech.py", new
         {
             batch, frames, mels = config.Features.NMels, conv_layers = config.ConvLayers,
             conv_channels = config.ConvChannels, hidden = config.HiddenSize, layers = config.NumLayers,
@@ -48,30 +46,7 @@ static class SpeechBench
             optimizer.Step();
         }, minSeconds, repeat);
 
-        string cpu = RnnBench.CpuModel();
-        double recur = batch / timing.Median, torch = peer is null ? double.NaN : batch / peer.step;
-        if (json)
-        {
-            Console.WriteLine(JsonSerializer.Serialize(new
-            {
-                cpu, isa = Gemm.BestIsa.ToString(), threads, repeat, batch, frames,
-                recur_utterances_per_second = recur, recur_spread = timing.Spread,
-                torch_utterances_per_second = peer is null ? (double?)null : torch,
-                ratio = peer is null ? (double?)null : recur / torch,
-            }, new JsonSerializerOptions { WriteIndented = true }));
-            return 0;
-        }
-        var table = new Table().Title(Markup.Escape($"speech recogniser training step, batch {batch} × {frames} frames "
-            + $"× {config.Features.NMels} mels; {cpu}, {Gemm.BestIsa}, {threads} threads; median of ≥ {repeat} steps"))
-            .AddColumns("", "utterances/s", "ms per step", "spread");
-        table.AddRow("Recur", $"{recur:F0}", $"{timing.Median * 1e3:F1}", timing.Spread);
-        if (peer != null)
-        {
-            table.AddRow("PyTorch", $"{torch:F0}", $"{peer.step * 1e3:F1}",
-                new Timing(peer.step, peer.step_min, peer.step_max, repeat).Spread);
-            table.AddRow("ratio", $"{recur / torch:F2}", "", "");
-        }
-        AnsiConsole.Write(table);
-        return 0;
+        return TrainingStepBench.Report($"speech recogniser training step, batch {batch} × {frames} frames × "
+            + $"{config.Features.NMels} mels", "utterances", batch, timing, peer, threads, repeat, json);
     }
 }

@@ -12,12 +12,10 @@ namespace Recur.Cli.Bench;
 /// </summary>
 static class WaveNetBench
 {
-    sealed record PeerTimes(double step, double step_min, double step_max);
-
     public static int Run(int threads, double minSeconds, bool json, int repeat, int batch, int crop)
     {
         var config = new Recur.WaveNet.WaveNetConfig(GlobalConditions: 10);
-        var peer = PythonPeer.Run<PeerTimes>("wavenet.py", new
+        var peer = PythonPeer.Run<PeerStep>("wavenet.py", new
         {
             batch, crop, levels = config.Levels, residual = config.ResidualChannels, gate = config.DilationChannels,
             skip = config.SkipChannels, layers = config.LayersPerStack, stacks = config.Stacks,
@@ -38,31 +36,7 @@ static class WaveNetBench
             GradientClipping.ClipByNorm(model.Parameters(), 1f);
             optimizer.Step();
         }, minSeconds, repeat);
-        string cpu = RnnBench.CpuModel();
-        double samples = (double)batch * crop, recur = samples / timing.Median;
-        double torch = peer is null ? double.NaN : samples / peer.step;
-        if (json)
-        {
-            Console.WriteLine(JsonSerializer.Serialize(new
-            {
-                cpu, isa = Gemm.BestIsa.ToString(), threads, repeat, batch, crop,
-                recur_samples_per_second = recur, recur_spread = timing.Spread,
-                torch_samples_per_second = peer is null ? (double?)null : torch,
-                ratio = peer is null ? (double?)null : recur / torch,
-            }, new JsonSerializerOptions { WriteIndented = true }));
-            return 0;
-        }
-        var table = new Table().Title(Markup.Escape($"WaveNet training step, batch {batch} × {crop} samples, "
-            + $"receptive field {config.ReceptiveField}; {cpu}, {Gemm.BestIsa}, {threads} threads; median of ≥ "
-            + $"{repeat} steps")).AddColumns("", "samples/s", "ms per step", "spread");
-        table.AddRow("Recur", $"{recur:F0}", $"{timing.Median * 1e3:F1}", timing.Spread);
-        if (peer != null)
-        {
-            table.AddRow("PyTorch", $"{torch:F0}", $"{peer.step * 1e3:F1}",
-                new Timing(peer.step, peer.step_min, peer.step_max, repeat).Spread);
-            table.AddRow("ratio", $"{recur / torch:F2}", "", "");
-        }
-        AnsiConsole.Write(table);
-        return 0;
+        return TrainingStepBench.Report($"WaveNet training step, batch {batch} × {crop} samples, receptive field "
+            + $"{config.ReceptiveField}", "samples", (double)batch * crop, timing, peer, threads, repeat, json);
     }
 }
