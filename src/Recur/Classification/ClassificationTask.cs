@@ -53,15 +53,7 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
     public Module Model => model;
 
     /// <inheritdoc/>
-    public JsonObject Config
-    {
-        get
-        {
-            var config = model.Config.ToJson();
-            foreach (var (k, v) in extraConfig ?? []) config[k] = v?.DeepClone();
-            return config;
-        }
-    }
+    public JsonObject Config => model.Config.ToJson().With(extraConfig);
 
     /// <inheritdoc/>
     public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;

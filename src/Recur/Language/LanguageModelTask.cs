@@ -141,8 +141,7 @@ public sealed class LanguageModelTask : ITrainingTask<int>, IStatefulTrainingTas
             var config = model.Config.ToJson();
             config["bptt"] = bptt;
             config["batch"] = train.Streams;
-            foreach (var (k, v) in extraConfig ?? []) config[k] = v?.DeepClone();
-            return config;
+            return config.With(extraConfig);
         }
     }
 

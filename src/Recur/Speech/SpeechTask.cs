@@ -98,15 +98,7 @@ public sealed class SpeechTask : ITrainingTask<SpeechExample[]>
     public Module Model => model;
 
     /// <inheritdoc/>
-    public JsonObject Config
-    {
-        get
-        {
-            var config = model.Config.ToJson();
-            foreach (var (k, v) in extraConfig ?? []) config[k] = v?.DeepClone();
-            return config;
-        }
-    }
+    public JsonObject Config => model.Config.ToJson().With(extraConfig);
 
     /// <inheritdoc/>
     public int BatchesPerEpoch => (Epoch(current?.Epoch ?? 0).Count + batchSize - 1) / batchSize;

@@ -246,3 +246,17 @@ public static class TeacherForcing
     /// <summary>Inverse-sigmoid decay k / (k + exp(step / k)) (k ≥ 1; larger k decays later).</summary>
     public static Func<long, double> InverseSigmoid(double k) => step => k / (k + Math.Exp(step / k));
 }
+
+/// <summary>Helpers for the <c>config.json</c> a task writes.</summary>
+public static class TaskConfig
+{
+    /// <summary>
+    /// <paramref name="config"/> with every entry of <paramref name="extra"/> (settings the model does not own, such as
+    /// labels or the task's name) copied in, replacing entries of the same name.
+    /// </summary>
+    public static JsonObject With(this JsonObject config, JsonObject? extra)
+    {
+        foreach (var (k, v) in extra ?? []) config[k] = v?.DeepClone();
+        return config;
+    }
+}

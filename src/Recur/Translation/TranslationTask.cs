@@ -65,15 +65,7 @@ public sealed class TranslationTask : ITrainingTask<int[]>
     public Module Model => model;
 
     /// <inheritdoc/>
-    public JsonObject Config
-    {
-        get
-        {
-            var config = model.Config.ToJson();
-            foreach (var (k, v) in extraConfig ?? []) config[k] = v?.DeepClone();
-            return config;
-        }
-    }
+    public JsonObject Config => model.Config.ToJson().With(extraConfig);
 
     /// <inheritdoc/>
     public int BatchesPerEpoch => (sources.Length + batchSize - 1) / batchSize;

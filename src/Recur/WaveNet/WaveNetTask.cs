@@ -26,15 +26,7 @@ public sealed class WaveNetTask(IAudioCodeModel model, IReadOnlyList<CodedAudio>
     public Module Model => model.Module;
 
     /// <inheritdoc/>
-    public JsonObject Config
-    {
-        get
-        {
-            var config = model.ToJson();
-            foreach (var (k, v) in extraConfig ?? []) config[k] = v?.DeepClone();
-            return config;
-        }
-    }
+    public JsonObject Config => model.ToJson().With(extraConfig);
 
     /// <inheritdoc/>
     public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;
