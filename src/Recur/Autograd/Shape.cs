@@ -168,16 +168,32 @@ public sealed partial class Tensor
     {
         int rank = sourceShape.Length;
         if (source.Length == 0) return;
+        if (rank >= 2 && permutation[rank - 2] == rank - 1 && permutation[rank - 1] == rank - 2
+            && Enumerable.Range(0, rank - 2).All(d => permutation[d] == d))
+        {
+            // [..., R, C] → [..., C, R]: a tiled transpose of each trailing matrix
+            int rows = sourceShape[rank - 2], columns = sourceShape[rank - 1], matrix = rows * columns;
+            for (int m = 0; m < source.Length / matrix; m++)
+                Transpose(source.Slice(m * matrix, matrix), destination.Slice(m * matrix, matrix), rows, columns,
+                    accumulate);
+            return;
+        }
         var sourceStrides = ShapeUtil.Strides(sourceShape);
         var outShape = new int[rank];
         var strides = new int[rank]; // source stride of each output axis
         for (int d = 0; d < rank; d++) { outShape[d] = sourceShape[permutation[d]]; strides[d] = sourceStrides[permutation[d]]; }
+        // one output row (the last axis) at a time with a fixed source stride; the carry runs once per row
+        int inner = rank == 0 ? 1 : outShape[rank - 1], innerStride = rank == 0 ? 0 : strides[rank - 1];
         var index = new int[rank];
         int src = 0;
-        for (int i = 0; i < destination.Length; i++)
+        for (int start = 0; start < destination.Length; start += inner)
         {
-            if (accumulate) destination[i] += source[src]; else destination[i] = source[src];
-            for (int d = rank - 1; d >= 0; d--)
+            var row = destination.Slice(start, inner);
+            if (accumulate)
+                for (int i = 0, s = src; i < inner; i++, s += innerStride) row[i] += source[s];
+            else
+                for (int i = 0, s = src; i < inner; i++, s += innerStride) row[i] = source[s];
+            for (int d = rank - 2; d >= 0; d--)
             {
                 index[d]++;
                 src += strides[d];
@@ -186,6 +202,26 @@ public sealed partial class Tensor
                 index[d] = 0;
             }
         }
+    }
+
+    /// <summary>destination [columns, rows] (=, or += with <paramref name="accumulate"/>) the transpose of source
+    /// [rows, columns], in 32 × 32 tiles so that both sides stay in cache.</summary>
+    static void Transpose(ReadOnlySpan<float> source, Span<float> destination, int rows, int columns, bool accumulate)
+    {
+        const int Tile = 32;
+        for (int r0 = 0; r0 < rows; r0 += Tile)
+            for (int c0 = 0; c0 < columns; c0 += Tile)
+            {
+                int r1 = Math.Min(rows, r0 + Tile), c1 = Math.Min(columns, c0 + Tile);
+                for (int c = c0; c < c1; c++)
+                {
+                    var dst = destination.Slice(c * rows, rows);
+                    if (accumulate)
+                        for (int r = r0; r < r1; r++) dst[r] += source[r * columns + c];
+                    else
+                        for (int r = r0; r < r1; r++) dst[r] = source[r * columns + c];
+                }
+            }
     }
 
     /// <summary>Entries <paramref name="indices"/> along <paramref name="axis"/> (repeats allowed), as <c>torch.index_select</c>.</summary>

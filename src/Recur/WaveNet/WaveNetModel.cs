@@ -144,7 +144,7 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
             var a = gates[l].Forward(x);
             if (globals != null) a = a + globals[l].Forward(conditions, batch).Reshape(batch, 2 * d, 1);
             if (locals != null) a = a + locals[l].Forward(local!);
-            var z = a.Slice(1, 0, d).Tanh() * a.Slice(1, d, d).Sigmoid();
+            var z = Functional.GatedTanh(a);
             var s = skips[l].Forward(z);
             skip = skip is null ? s : skip + s;
             if (l < gates.Length - 1) x = x + residuals[l].Forward(z);

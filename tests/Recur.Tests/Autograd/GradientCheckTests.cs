@@ -16,6 +16,31 @@ public class GradientCheckTests
         Assert.True(result.Passed, $"gradient mismatch (error {result.MaxError:G3}× tolerance): {result.Where}");
     }
 
+    [Fact]
+    public void GatedTanhMatchesItsCompositionAndFiniteDifferences()
+    {
+        var a = Normal(41, 2, 6, 5);
+        Check(() => Functional.GatedTanh(a), a);
+        using var _ = GradMode.NoGrad();
+        var composed = (a.Slice(1, 0, 3).Tanh() * a.Slice(1, 3, 3).Sigmoid()).ToArray();
+        var fused = Functional.GatedTanh(a).ToArray();
+        for (int i = 0; i < fused.Length; i++) Assert.Equal(composed[i], fused[i], 6);
+        Assert.Throws<ArgumentException>(() => Functional.GatedTanh(Normal(1, 2, 5, 3)));
+    }
+
+    [Fact]
+    public void SwappingTheLastTwoAxesIsATransposeOfEveryMatrixAndItsGradientAccumulates()
+    {
+        var x = Normal(43, 3, 37, 45); // larger than one 32 × 32 tile, not a multiple of it
+        var y = x.Permute(0, 2, 1);
+        Assert.Equal([3, 45, 37], y.Shape.ToArray());
+        for (int b = 0; b < 3; b++)
+            for (int r = 0; r < 37; r++)
+                for (int c = 0; c < 45; c++) Assert.Equal(x.Span[(b * 37 + r) * 45 + c], y.Span[(b * 45 + c) * 37 + r]);
+        var w = Normal(45, 2, 5, 3);
+        Check(() => w.Permute(0, 2, 1).Permute(0, 2, 1) * w, w); // the gradient flows back through both transposes
+    }
+
     public static TheoryData<int[], int[]> BroadcastPairs() => new()
     {
         { [3, 4], [3, 4] },
