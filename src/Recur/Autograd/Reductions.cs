@@ -165,6 +165,7 @@ public sealed partial class Tensor
         var (outer, dim, inner) = ShapeUtil.Split(shape, axis);
         if (inner == 1)
         {
+            var scratch = log && dim > 0 ? new float[dim] : [];
             for (int o = 0; o < outer; o++)
             {
                 var src = x.Slice(o * dim, dim);
@@ -174,9 +175,8 @@ public sealed partial class Tensor
                 TensorPrimitives.Subtract(src, max, dst);
                 if (log)
                 {
-                    float logSum = 0f;
-                    foreach (float v in dst) logSum += MathF.Exp(v);
-                    TensorPrimitives.Subtract(dst, MathF.Log(logSum), dst);
+                    TensorPrimitives.Exp(dst, scratch); // vectorised; the row stays shifted in dst
+                    TensorPrimitives.Subtract(dst, MathF.Log(TensorPrimitives.Sum(scratch)), dst);
                 }
                 else
                 {
