@@ -134,12 +134,19 @@ static class SpeechCommand
             Description = "Cut half of the isolated training recordings short by up to 15% at each end, anew every "
                 + "epoch (some speakers' recordings are trimmed tightly).",
         };
+        var normalize = new Option<string>("--normalize")
+        {
+            Description = "utterance: each band to mean 0 and variance 1 over the utterance; global: by the mean and "
+                + "standard deviation of the training audio (saved with the model).",
+            DefaultValueFactory = _ => "utterance",
+        };
+        normalize.AcceptOnlyFromAmong("utterance", "global");
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(30, 32, 2e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a speech recogniser on spoken digits.")
         {
             cell, convLayers, convChannels, hidden, layers, unidirectional, dropout, mels, specAugment, speedPerturb,
-            noise, crop, json,
+            noise, crop, normalize, json,
         };
         foreach (var option in data.All) command.Options.Add(option);
         training.AddTo(command);
@@ -156,6 +163,11 @@ static class SpeechCommand
             try { config.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             var corpus = data.Load(r, config.Features);
+            if (r.GetValue(normalize) == "global")
+            {
+                corpus = corpus.WithFeatures(config.Features.WithGlobalStatistics(corpus.Train.Select(recording => corpus.Signal(recording))));
+                config = config with { Features = corpus.Features };
+            }
             bool connected = data.Connected(r);
             int utterances = r.GetValue(data.Utterances);
             bool perturb = r.GetValue(speedPerturb), noisy = r.GetValue(noise), cropped = r.GetValue(crop);

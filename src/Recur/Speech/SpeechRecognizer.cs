@@ -7,27 +7,93 @@ using Recur.Nn.Recurrent;
 
 namespace Recur.Speech;
 
+/// <summary>How a speech recogniser's features are normalised.</summary>
+public enum FeatureNormalization
+{
+    /// <summary>Each band to mean 0 and variance 1 over the utterance itself (loudness and channel matter less).</summary>
+    Utterance,
+    /// <summary>Each band by the mean and standard deviation of the training audio, saved with the model.</summary>
+    Global,
+}
+
 /// <summary>How the features of an utterance are computed from its samples.</summary>
 /// <param name="SampleRate">Samples per second the model hears (audio at other rates is resampled).</param>
 /// <param name="NFft">FFT size of a frame (a power of two; 256 at 8 kHz is 32 ms).</param>
 /// <param name="Hop">Samples between frames (80 at 8 kHz is 10 ms).</param>
 /// <param name="NMels">Mel bands of the log-mel filterbank.</param>
-public sealed record SpeechFeatureConfig(int SampleRate = 8000, int NFft = 256, int Hop = 80, int NMels = 40)
+/// <param name="Normalization">Per utterance, or global with <paramref name="Statistics"/>.</param>
+/// <param name="Statistics">Per band mean and standard deviation of the training audio (global normalisation).</param>
+public sealed record SpeechFeatureConfig(int SampleRate = 8000, int NFft = 256, int Hop = 80, int NMels = 40,
+    FeatureNormalization Normalization = FeatureNormalization.Utterance, BandStatistics? Statistics = null)
 {
     /// <summary>
-    /// Log-mel features [frames, NMels] of <paramref name="signal"/>, each band normalised to mean 0 and variance 1
-    /// over
-    /// the utterance (so loudness and channel matter less). A signal shorter than half a frame is padded with zeros.
+    /// Log-mel features [frames, NMels] of <paramref name="signal"/>, normalised per band over the utterance or by the
+    /// saved global statistics. A signal shorter than half a frame is padded with zeros.
     /// </summary>
     public float[,] Compute(ReadOnlySpan<float> signal)
     {
-        int minimum = NFft / 2 + 1;
-        float[] padded = signal.Length >= minimum ? signal.ToArray() : [.. signal,
-            .. new float[minimum - signal.Length]];
-        var features = AudioFeatures.LogMel(padded, SampleRate, NFft, Hop, NMels);
-        AudioFeatures.Normalize(features);
+        var features = LogMel(signal);
+        if (Normalization == FeatureNormalization.Utterance)
+        {
+            AudioFeatures.Normalize(features);
+            return features;
+        }
+        var statistics = Statistics ?? throw new InvalidOperationException(
+            "SpeechFeatureConfig: global normalisation without statistics; use WithGlobalStatistics first.");
+        if (statistics.Mean.Count != NMels || statistics.Std.Count != NMels)
+            throw new InvalidOperationException($"SpeechFeatureConfig: statistics of {statistics.Mean.Count} bands for "
+                + $"{NMels} mel bands.");
+        for (int t = 0; t < features.GetLength(0); t++)
+            for (int m = 0; m < NMels; m++) features[t, m] = (features[t, m] - statistics.Mean[m]) / statistics.Std[m];
         return features;
     }
+
+    float[,] LogMel(ReadOnlySpan<float> signal)
+    {
+        int minimum = NFft / 2 + 1;
+        float[] padded = signal.Length >= minimum ? signal.ToArray()
+            : [.. signal, .. new float[minimum - signal.Length]];
+        return AudioFeatures.LogMel(padded, SampleRate, NFft, Hop, NMels);
+    }
+
+    /// <summary>
+    /// This configuration with global normalisation by the per-band mean and standard deviation of the log-mel frames
+    /// of <paramref name="signals"/> (the training audio).
+    /// </summary>
+    public SpeechFeatureConfig WithGlobalStatistics(IEnumerable<float[]> signals)
+    {
+        var sum = new double[NMels];
+        var square = new double[NMels];
+        long frames = 0;
+        foreach (var signal in signals)
+        {
+            var features = LogMel(signal);
+            for (int t = 0; t < features.GetLength(0); t++, frames++)
+                for (int m = 0; m < NMels; m++)
+                {
+                    sum[m] += features[t, m];
+                    square[m] += (double)features[t, m] * features[t, m];
+                }
+        }
+        if (frames == 0) throw new ArgumentException("SpeechFeatureConfig: no audio to take statistics from.");
+        var mean = sum.Select(v => (float)(v / frames)).ToArray();
+        var std = square.Select((v, m) => (float)Math.Max(Math.Sqrt(Math.Max(v / frames - mean[m] * (double)mean[m],
+            0)), 1e-4)).ToArray();
+        return this with { Normalization = FeatureNormalization.Global, Statistics = new(mean, std) };
+    }
+}
+
+/// <summary>Per-band mean and standard deviation of log-mel features (compared by value).</summary>
+/// <param name="Mean">Mean of each band.</param>
+/// <param name="Std">Standard deviation of each band.</param>
+public sealed record BandStatistics(IReadOnlyList<float> Mean, IReadOnlyList<float> Std)
+{
+    /// <inheritdoc/>
+    public bool Equals(BandStatistics? other) => other is not null && Mean.SequenceEqual(other.Mean)
+        && Std.SequenceEqual(other.Std);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Mean.Count, Mean.FirstOrDefault(), Std.FirstOrDefault());
 }
 
 /// <summary>Settings of a <see cref="SpeechRecognizer"/>.</summary>
@@ -89,6 +155,10 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
             throw new ArgumentException("SpeechRecognizer: convChannels, hiddenSize and numLayers must be positive.");
         if (Dropout is < 0 or >= 1) throw new ArgumentException(
             $"SpeechRecognizer: dropout must be in [0, 1), got {Dropout}.");
+        if (Features.Normalization == FeatureNormalization.Global && (Features.Statistics is not { } st
+            || st.Mean.Count != Features.NMels || st.Std.Count != Features.NMels || st.Std.Any(v => !(v > 0))))
+            throw new ArgumentException("SpeechRecognizer: global normalisation needs a positive mean and standard "
+                + $"deviation for each of the {Features.NMels} bands.");
         if (Features.NMels < 8) throw new ArgumentException(
             $"SpeechRecognizer: at least 8 mel bands, got {Features.NMels}.");
         _ = new SpeechAlphabet(Characters);
@@ -103,6 +173,9 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
         ["hop"] = Features.Hop, ["n_mels"] = Features.NMels, ["characters"] = Characters, ["conv_layers"] = ConvLayers,
         ["conv_channels"] = ConvChannels, ["cell"] = Cell, ["hidden_size"] = HiddenSize, ["num_layers"] = NumLayers,
         ["bidirectional"] = Bidirectional, ["dropout"] = Dropout,
+        ["normalization"] = Features.Normalization.ToString().ToLowerInvariant(),
+        ["band_mean"] = Features.Statistics is { } st ? new JsonArray(st.Mean.Select(v => (JsonNode)v).ToArray()) : null,
+        ["band_std"] = Features.Statistics is { } st2 ? new JsonArray(st2.Std.Select(v => (JsonNode)v).ToArray()) : null,
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -112,13 +185,15 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
         {
             if ((string?)json["architecture"] != "speech_recognizer")
                 throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'speech_recognizer'.");
-            var config = new SpeechRecognizerConfig(new((int)json["sample_rate"]!, (int)json["n_fft"]!, (
-                int)json["hop"]!,
-                (int)json["n_mels"]!), (string)json["characters"]!, (int)json["conv_layers"]!, (
-                    int)json["conv_channels"]!,
-                (string)json["cell"]!, (int)json["hidden_size"]!, (int)json["num_layers"]!, (
-                    bool)json["bidirectional"]!,
-                (float)json["dropout"]!);
+            var normalization = json["normalization"] is { } n
+                ? Enum.Parse<FeatureNormalization>((string)n!, ignoreCase: true) : FeatureNormalization.Utterance;
+            BandStatistics? statistics = json["band_mean"] is JsonArray mean && json["band_std"] is JsonArray std
+                ? new(mean.Select(v => (float)v!).ToArray(), std.Select(v => (float)v!).ToArray()) : null;
+            var features = new SpeechFeatureConfig((int)json["sample_rate"]!, (int)json["n_fft"]!, (int)json["hop"]!,
+                (int)json["n_mels"]!, normalization, statistics);
+            var config = new SpeechRecognizerConfig(features, (string)json["characters"]!, (int)json["conv_layers"]!,
+                (int)json["conv_channels"]!, (string)json["cell"]!, (int)json["hidden_size"]!,
+                (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!);
             config.Validate();
             return config;
         }

@@ -57,6 +57,13 @@ public sealed class SpokenDigitCorpus
     /// <summary>The samples of a recording of this corpus.</summary>
     public float[] Signal(DigitRecording recording) => signals[recording.Path];
 
+    /// <summary>The same recordings and splits, with features computed by <paramref name="features"/> (of the same
+    /// sample rate) — e.g. after <see cref="SpeechFeatureConfig.WithGlobalStatistics"/>.</summary>
+    public SpokenDigitCorpus WithFeatures(SpeechFeatureConfig features) => features.SampleRate == Features.SampleRate
+        ? new(features, Train, Validation, Test, signals)
+        : throw new ArgumentException($"SpokenDigitCorpus: the recordings are at {Features.SampleRate} Hz, the "
+            + $"features want {features.SampleRate} Hz.");
+
     /// <summary>The samples of a recording played <paramref name="speed"/> times as fast (computed once, then
     /// kept).</summary>
     public float[] Signal(DigitRecording recording, double speed) => speed == 1 ? Signal(recording)

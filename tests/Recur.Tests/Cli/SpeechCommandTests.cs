@@ -88,4 +88,17 @@ public sealed class SpeechCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("--split speaker", error);
     }
+
+    [Fact]
+    public void GlobalNormalisationIsSavedWithTheModelAndUsedByEval()
+    {
+        string data = Corpus(), run = Path.Combine(folder, "global");
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run(["speech", "train", "--data", data, "--out", run, "--epochs", "1",
+            "--normalize", "global", "--mels", "16", "--conv-layers", "1", "--conv-channels", "2", "--hidden", "4",
+            "--layers", "1", "--threads", "1"]));
+        var config = Checkpoint.ReadConfig(Checkpoint.Locate(run));
+        Assert.Equal("global", (string?)config["normalization"]);
+        Assert.Equal(16, config["band_mean"]!.AsArray().Count);
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run(["speech", "eval", "--model", run, "--data", data, "--json"]));
+    }
 }

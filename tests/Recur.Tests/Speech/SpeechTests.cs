@@ -178,6 +178,38 @@ public sealed class SpecAugmentTests
     }
 }
 
+public sealed class FeatureNormalizationTests
+{
+    static float[] Chirp(int seed) => Enumerable.Range(0, 4000).Select(i => (float)(0.3 * Math.Sin(i * (0.05 + 0.01
+        * seed + 1e-5 * i)) + 0.01 * Math.Sin(i * 1.3))).ToArray();
+
+    [Fact]
+    public void GlobalStatisticsMakeTheTrainingAudioZeroMeanUnitVarianceAndTravelWithTheModel()
+    {
+        var signals = Enumerable.Range(0, 4).Select(Chirp).ToArray();
+        var features = new SpeechFeatureConfig(NMels: 16).WithGlobalStatistics(signals);
+        Assert.Equal(FeatureNormalization.Global, features.Normalization);
+        var all = signals.Select(s => features.Compute(s)).ToArray();
+        for (int m = 0; m < 16; m++)
+        {
+            var band = all.SelectMany(f => Enumerable.Range(0, f.GetLength(0)).Select(t => (double)f[t, m])).ToArray();
+            double mean = band.Average(), variance = band.Select(v => (v - mean) * (v - mean)).Average();
+            Assert.Equal(0, mean, 3);
+            Assert.Equal(1, variance, 2);
+        }
+        // unlike per-utterance normalisation, one utterance alone keeps its offset from the others
+        var alone = features.Compute(signals[0]);
+        Assert.NotEqual(0, Enumerable.Range(0, alone.GetLength(0)).Average(t => alone[t, 3]), 2);
+        var config = new SpeechRecognizerConfig(features, "ab", 1, 2, "gru", 4, 1, true, 0f);
+        Assert.Equal(config, SpeechRecognizerConfig.FromJson(config.ToJson()));
+        Assert.Throws<ArgumentException>(() => new SpeechRecognizer(config with
+        {
+            Features = features with { Statistics = null },
+        }, new RandomGenerator(1)));
+        Assert.Throws<InvalidOperationException>(() => (features with { Statistics = null }).Compute(signals[0]));
+    }
+}
+
 public sealed class SpeechRecognizerTests
 {
     static readonly SpeechFeatureConfig Small = new(8000, 64, 32, 16);
