@@ -136,9 +136,9 @@ static class SpeechCommand
         };
         var normalize = new Option<string>("--normalize")
         {
-            Description = "utterance: each band to mean 0 and variance 1 over the utterance; global: by the mean and "
-                + "standard deviation of the training audio (saved with the model).",
-            DefaultValueFactory = _ => "utterance",
+            Description = "global: each band by the mean and standard deviation of the training audio (saved with "
+                + "the model); utterance: each band to mean 0 and variance 1 over the utterance itself.",
+            DefaultValueFactory = _ => "global",
         };
         normalize.AcceptOnlyFromAmong("utterance", "global");
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
