@@ -136,9 +136,10 @@ static class SpeechCommand
         };
         var normalize = new Option<string>("--normalize")
         {
-            Description = "global: each band by the mean and standard deviation of the training audio (saved with "
-                + "the model); utterance: each band to mean 0 and variance 1 over the utterance itself.",
-            DefaultValueFactory = _ => "global",
+            Description = "utterance: each band to mean 0 and variance 1 over the utterance itself (robust to new "
+                + "speakers and microphones); global: by the mean and standard deviation of the training audio, saved "
+                + "with the model (best when the test audio is recorded like the training audio).",
+            DefaultValueFactory = _ => "utterance",
         };
         normalize.AcceptOnlyFromAmong("utterance", "global");
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
