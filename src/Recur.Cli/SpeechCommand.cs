@@ -166,7 +166,8 @@ static class SpeechCommand
             var corpus = data.Load(r, config.Features);
             if (r.GetValue(normalize) == "global")
             {
-                corpus = corpus.WithFeatures(config.Features.WithGlobalStatistics(corpus.Train.Select(recording => corpus.Signal(recording))));
+                var trainingAudio = corpus.Train.Select(recording => corpus.Signal(recording));
+                corpus = corpus.WithFeatures(config.Features.WithGlobalStatistics(trainingAudio));
                 config = config with { Features = corpus.Features };
             }
             bool connected = data.Connected(r);
@@ -176,11 +177,14 @@ static class SpeechCommand
                 throw new UsageException("--noise and --crop apply to isolated digits (connected digits have noise).");
             var trainSet = perturb || noisy || cropped || connected ? null : corpus.Isolated(corpus.Train);
             ulong EpochSeed(int epoch) => s.Seed * 1_000_003UL + (ulong)epoch;
-            Func<int, IReadOnlyList<SpeechExample>> epochData = connected
+            Func<int, IReadOnlyList<SpeechExample>> makeEpoch = connected
                 ? epoch => corpus.Connected(corpus.Train, utterances, EpochSeed(epoch), speedPerturbation: perturb)
                 : trainSet is null ? epoch => corpus.Perturbed(corpus.Train, EpochSeed(epoch), perturb, noisy, cropped)
-                    : _
-                    => trainSet;
+                    : _ => trainSet;
+            // epoch 0 is made once: the n-gram below reads its transcripts, then the task trains on it
+            (int Epoch, IReadOnlyList<SpeechExample> Data)? made = null;
+            IReadOnlyList<SpeechExample> epochData(int epoch) => made is { } m && m.Epoch == epoch ? m.Data
+                : (made = (epoch, makeEpoch(epoch))).Value.Data;
             var validSet = data.Set(r, corpus, corpus.Validation, ValidationSeed);
             var model = new SpeechRecognizer(config, new RandomGenerator(s.Seed));
             var extra = new JsonObject

@@ -17,7 +17,8 @@ static class TrainingStepBench
         int repeat, bool json)
     {
         string cpu = RnnBench.CpuModel();
-        double recurRate = itemsPerStep / recur.Median, torchRate = peer is null ? double.NaN : itemsPerStep / peer.step;
+        double recurRate = itemsPerStep / recur.Median;
+        double torchRate = peer is null ? double.NaN : itemsPerStep / peer.step;
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new

@@ -339,8 +339,8 @@ public static partial class Functional
                             line[end..].Clear();
                             if (Stride.W == 1)
                             {
-                                if (end > start) source.Slice(x0 + start,
-                                end - start).CopyTo(line[start..end]); continue;
+                                if (end > start) source.Slice(x0 + start, end - start).CopyTo(line[start..end]);
+                                continue;
                             }
                             for (int ow = start, xx = x0 + start * Stride.W; ow < end; ow++,
                                 xx += Stride.W) line[ow] = source[xx];

@@ -5,9 +5,9 @@ namespace Recur;
 public static partial class Functional
 {
     /// <summary>
-    /// The gated activation unit of WaveNet and PixelCNN in one pass: for <paramref name="input"/> [B, 2C, …] it returns
-    /// tanh(input[:, :C]) ⊙ σ(input[:, C:]) [B, C, …] — the same as two slices, a tanh, a sigmoid and a product, without
-    /// their five intermediate tensors. The backward uses the saved tanh and sigmoid values.
+    /// The gated activation unit of WaveNet and PixelCNN in one pass: for <paramref name="input"/> [B, 2C, …] it
+    /// returns tanh(input[:, :C]) ⊙ σ(input[:, C:]) [B, C, …] — the same as two slices, a tanh, a sigmoid and a
+    /// product, without their five intermediate tensors. The backward uses the saved tanh and sigmoid values.
     /// </summary>
     public static Tensor GatedTanh(Tensor input)
     {

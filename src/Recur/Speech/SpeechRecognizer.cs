@@ -10,7 +10,8 @@ namespace Recur.Speech;
 /// <summary>How a speech recogniser's features are normalised.</summary>
 public enum FeatureNormalization
 {
-    /// <summary>Each band to mean 0 and variance 1 over the utterance itself (loudness and channel matter less).</summary>
+    /// <summary>Each band to mean 0 and variance 1 over the utterance itself (loudness and channel matter
+    /// less).</summary>
     Utterance,
     /// <summary>Each band by the mean and standard deviation of the training audio, saved with the model.</summary>
     Global,
@@ -174,8 +175,10 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
         ["conv_channels"] = ConvChannels, ["cell"] = Cell, ["hidden_size"] = HiddenSize, ["num_layers"] = NumLayers,
         ["bidirectional"] = Bidirectional, ["dropout"] = Dropout,
         ["normalization"] = Features.Normalization.ToString().ToLowerInvariant(),
-        ["band_mean"] = Features.Statistics is { } st ? new JsonArray(st.Mean.Select(v => (JsonNode)v).ToArray()) : null,
-        ["band_std"] = Features.Statistics is { } st2 ? new JsonArray(st2.Std.Select(v => (JsonNode)v).ToArray()) : null,
+        ["band_mean"] = Features.Statistics is { } st ? new JsonArray(st.Mean.Select(v => (JsonNode)v).ToArray())
+            : null,
+        ["band_std"] = Features.Statistics is { } st2 ? new JsonArray(st2.Std.Select(v => (JsonNode)v).ToArray())
+            : null,
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -290,9 +293,12 @@ public sealed class SpeechRecognizer : Module
     public Tensor Loss(IReadOnlyList<float[,]> features, IReadOnlyList<string> transcripts)
     {
         var (logProbs, lengths) = Forward(features);
-        var targets = transcripts.Select(Alphabet.Encode).ToArray();
-        return Losses.Ctc(logProbs, targets, lengths, SpeechAlphabet.Blank, zeroInfinity: true);
+        return Loss(logProbs, lengths, transcripts);
     }
+
+    /// <summary>The mean CTC loss of log-probabilities <see cref="Forward"/> returned.</summary>
+    internal Tensor Loss(Tensor logProbs, int[] lengths, IReadOnlyList<string> transcripts) => Losses.Ctc(logProbs,
+        transcripts.Select(Alphabet.Encode).ToArray(), lengths, SpeechAlphabet.Blank, zeroInfinity: true);
 
     /// <summary>
     /// Per-frame character probabilities [T′][classes] of one utterance (evaluation mode, no gradient): what
@@ -318,23 +324,30 @@ public sealed class SpeechRecognizer : Module
     {
         using var _ = new EvaluationScope(this);
         var result = new string[features.Count];
-        int classes = Alphabet.Classes;
         for (int start = 0; start < features.Count; start += batchSize)
         {
             var chunk = features.Skip(start).Take(batchSize).ToArray();
             var (logProbs, lengths) = Forward(chunk);
-            int batch = chunk.Length;
-            var values = logProbs.ToArray();
-            for (int b = 0; b < batch; b++)
-            {
-                var utterance = new float[lengths[b] * classes]; // [T, classes] of this utterance
-                for (int t = 0; t < lengths[b]; t++)
-                    values.AsSpan((t * batch + b) * classes, classes).CopyTo(utterance.AsSpan(t * classes));
-                var best = beamWidth <= 1
-                    ? CtcDecoder.Greedy(utterance, lengths[b], classes, SpeechAlphabet.Blank)
-                    : CtcDecoder.Beam(utterance, lengths[b], classes, beamWidth, SpeechAlphabet.Blank, fusion)[0];
-                result[start + b] = Alphabet.Decode(best.Labels);
-            }
+            Decode(logProbs, lengths, beamWidth, fusion).CopyTo(result, start);
+        }
+        return result;
+    }
+
+    /// <summary>The transcripts of log-probabilities [T′, B, classes] <see cref="Forward"/> returned.</summary>
+    internal string[] Decode(Tensor logProbs, int[] lengths, int beamWidth, LanguageModelFusion? fusion)
+    {
+        int classes = Alphabet.Classes, batch = lengths.Length;
+        var values = logProbs.ToArray();
+        var result = new string[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            var utterance = new float[lengths[b] * classes]; // [T, classes] of this utterance
+            for (int t = 0; t < lengths[b]; t++)
+                values.AsSpan((t * batch + b) * classes, classes).CopyTo(utterance.AsSpan(t * classes));
+            var best = beamWidth <= 1
+                ? CtcDecoder.Greedy(utterance, lengths[b], classes, SpeechAlphabet.Blank)
+                : CtcDecoder.Beam(utterance, lengths[b], classes, beamWidth, SpeechAlphabet.Blank, fusion)[0];
+            result[b] = Alphabet.Decode(best.Labels);
         }
         return result;
     }

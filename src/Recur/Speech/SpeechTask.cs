@@ -151,10 +151,11 @@ public sealed class SpeechTask : ITrainingTask<SpeechExample[]>
                 for (int start = 0; start < order.Length; start += batchSize)
                 {
                     var rows = order.Skip(start).Take(batchSize).ToArray();
-                    var features = rows.Select(i => data[i].Features).ToArray();
-                    var batchLoss = model.Loss(features, rows.Select(i => data[i].Transcript).ToArray());
-                    loss += batchLoss.ToArray()[0] * rows.Length;
-                    var text = model.Transcribe(features, beamWidth, batchSize, fusion);
+                    // one forward pass gives both the loss and the transcripts
+                    var (logProbs, lengths) = model.Forward(rows.Select(i => data[i].Features).ToArray());
+                    loss += model.Loss(logProbs, lengths, rows.Select(i => data[i].Transcript).ToArray()).Item()
+                        * rows.Length;
+                    var text = model.Decode(logProbs, lengths, beamWidth, fusion);
                     for (int r = 0; r < rows.Length; r++) hypotheses[rows[r]] = text[r];
                 }
         }

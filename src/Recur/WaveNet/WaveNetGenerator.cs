@@ -13,7 +13,8 @@ public sealed class WaveNetGenerator
 {
     readonly WaveNetConfig config;
     readonly float[] embedding, head1, head1Bias, head2, head2Bias;
-    readonly float[] skip, skipBias; // every layer's skip convolution side by side: [S, layers·D], and their biases summed
+    // every layer's skip convolution side by side [S, layers·D], and their biases summed
+    readonly float[] skip, skipBias;
     readonly Layer[] layers;
 
     /// <summary>A layer's weights for one step: the gate's two taps side by side [2D, 2R] (past input, current input),
