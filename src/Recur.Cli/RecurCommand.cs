@@ -23,6 +23,7 @@ static class RecurCommand
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(SpeechCommand.Create());
         root.Subcommands.Add(WaveNetCommand.Create());
+        root.Subcommands.Add(MemnetCommand.Create());
         OptionRules.Apply(root);
         return root;
     }

@@ -90,14 +90,24 @@ public sealed class WordVocabulary
     /// <summary>Writes the words as a JSON array (index = id), atomically.</summary>
     public void Save(string path) => Serialization.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(Words));
 
+    /// <summary>A vocabulary of <paramref name="words"/> in id order, as <see cref="Words"/> lists them (it starts with
+    /// &lt;pad&gt; and &lt;unk&gt;).</summary>
+    /// <exception cref="InvalidDataException">The list does not start with the special tokens or repeats a
+    /// word.</exception>
+    public static WordVocabulary FromWords(IReadOnlyList<string> words)
+    {
+        if (words.Count < 2 || words[Pad] != "<pad>" || words[Unknown] != "<unk>")
+            throw new InvalidDataException("a vocabulary starts with <pad> and <unk>.");
+        return new WordVocabulary(words.ToArray());
+    }
+
     /// <summary>Reads a vocabulary written by <see cref="Save"/>; errors name the file.</summary>
     public static WordVocabulary Load(string path)
     {
         try
         {
             var words = JsonSerializer.Deserialize<string[]>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty vocabulary.");
-            if (words.Length < 2 || words[Pad] != "<pad>" || words[Unknown] != "<unk>") throw new InvalidDataException($"{path}: a vocabulary starts with <pad> and <unk>.");
-            return new WordVocabulary(words);
+            return FromWords(words);
         }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not a JSON array of words ({e.Message}).", e); }
         catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal)) { throw new InvalidDataException($"{path}: {e.Message}", e); }

@@ -29,6 +29,32 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void EmbeddingBagSumsWeightedRowsSkipsPaddingAndPassesFiniteDifferences()
+    {
+        var weight = Normal(51, 6, 4);
+        var positions = Normal(52, 3, 4);
+        int[] ids = [1, 2, 0, 5, 5, 3, 0, 0, 0, 4, 1, 2]; // [2, 2, 3]; id 0 pads
+        int[] shape = [2, 2, 3];
+        Check(() => Functional.EmbeddingBag(weight, ids, shape, positions, paddingIndex: 0), weight, positions);
+        Check(() => Functional.EmbeddingBag(weight, ids, shape), weight);
+        using var _ = GradMode.NoGrad();
+        var bag = Functional.EmbeddingBag(weight, ids, shape, positions, paddingIndex: 0);
+        Assert.Equal([2, 2, 4], bag.Shape.ToArray());
+        var rows = Functional.Embedding(weight, ids, [4, 3]);
+        for (int b = 0; b < 4; b++)
+            for (int d = 0; d < 4; d++)
+            {
+                float expected = 0;
+                for (int j = 0; j < 3; j++)
+                    if (ids[b * 3 + j] != 0) expected += positions.Span[j * 4 + d] * rows.Span[(b * 3 + j) * 4 + d];
+                Assert.Equal(expected, bag.Span[b * 4 + d], 5);
+            }
+        Assert.All(bag.ToArray()[8..12], v => Assert.Equal(0f, v)); // an all-padding bag is zero
+        Assert.Throws<ArgumentException>(() => Functional.EmbeddingBag(weight, ids, shape, Normal(1, 2, 4)));
+        Assert.Throws<ArgumentException>(() => Functional.EmbeddingBag(weight, [9, 1], [2]));
+    }
+
+    [Fact]
     public void SwappingTheLastTwoAxesIsATransposeOfEveryMatrixAndItsGradientAccumulates()
     {
         var x = Normal(43, 3, 37, 45); // larger than one 32 × 32 tile, not a multiple of it

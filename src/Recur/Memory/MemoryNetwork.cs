@@ -1,0 +1,249 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+
+namespace Recur.Memory;
+
+/// <summary>How a memory network turns a sentence's words into one vector.</summary>
+public enum SentenceEncoding
+{
+    /// <summary>The sum of the word embeddings: word order is lost.</summary>
+    BagOfWords,
+
+    /// <summary>
+    /// Position encoding (Sukhbaatar et al. 2015, §4.1): word j of J scales embedding dimension k of d by
+    /// (1 − j/J) − (k/d)(1 − 2j/J), so "the kitchen is north of the garden" differs from its reverse.
+    /// </summary>
+    Position,
+}
+
+/// <summary>A question ready for a model: word ids of the memory sentences (oldest first), of the question, and the
+/// id of the answer.</summary>
+/// <param name="Memories">Word ids of each sentence, oldest first.</param>
+/// <param name="Question">Word ids of the question.</param>
+/// <param name="Answer">Vocabulary id of the answer (−1 when unknown, as for a user's story).</param>
+/// <param name="Task">The bAbI task, or 0.</param>
+public sealed record EncodedQuestion(int[][] Memories, int[] Question, int Answer, int Task);
+
+/// <summary>Settings of a <see cref="MemoryNetwork"/>.</summary>
+/// <param name="VocabularySize">Word ids, padding (0) and unknown (1) included; answers are words of it.</param>
+/// <param name="SentenceLength">The longest sentence (and question), in words; J of the position encoding.</param>
+/// <param name="EmbeddingSize">d, the width of every embedding.</param>
+/// <param name="Hops">K, the attention steps over the memory.</param>
+/// <param name="MemorySize">The most recent sentences a question can attend to; rows of the temporal
+/// encoding.</param>
+/// <param name="Encoding">Sentence representation.</param>
+/// <param name="TemporalEncoding">Add a learned vector per memory age (T_A, T_C of the paper).</param>
+/// <param name="RandomTimeNoise">While training, spread the ages over up to 10% more slots, as if empty
+/// memories were inserted (the paper's random noise, RN), so the temporal vectors do not overfit.</param>
+public sealed record MemoryNetworkConfig(int VocabularySize, int SentenceLength, int EmbeddingSize = 20, int Hops = 3,
+    int MemorySize = 50, SentenceEncoding Encoding = SentenceEncoding.Position, bool TemporalEncoding = true,
+    bool RandomTimeNoise = true)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (VocabularySize < 3) throw new ArgumentException($"MemoryNetwork: a vocabulary of {VocabularySize} ids.");
+        if (SentenceLength < 1 || EmbeddingSize < 1 || MemorySize < 1)
+            throw new ArgumentException("MemoryNetwork: sentence length, embedding size and memory size must be "
+                + $"positive, got {SentenceLength}, {EmbeddingSize}, {MemorySize}.");
+        if (Hops is < 1 or > 10) throw new ArgumentException($"MemoryNetwork: 1–10 hops, got {Hops}.");
+    }
+
+    /// <summary>The configuration as saved in <c>config.json</c>.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["architecture"] = "memn2n", ["vocabulary_size"] = VocabularySize, ["sentence_length"] = SentenceLength,
+        ["embedding_size"] = EmbeddingSize, ["hops"] = Hops, ["memory_size"] = MemorySize,
+        ["encoding"] = Encoding == SentenceEncoding.Position ? "position" : "bag_of_words",
+        ["temporal_encoding"] = TemporalEncoding, ["random_time_noise"] = RandomTimeNoise,
+    };
+
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    public static MemoryNetworkConfig FromJson(JsonObject json)
+    {
+        try
+        {
+            if ((string?)json["architecture"] != "memn2n")
+                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'memn2n'.");
+            var config = new MemoryNetworkConfig((int)json["vocabulary_size"]!, (int)json["sentence_length"]!,
+                (int)json["embedding_size"]!, (int)json["hops"]!, (int)json["memory_size"]!,
+                (string?)json["encoding"] switch
+                {
+                    "position" => SentenceEncoding.Position,
+                    "bag_of_words" => SentenceEncoding.BagOfWords,
+                    var other => throw new FormatException($"encoding '{other}' is not position or bag_of_words"),
+                }, (bool)json["temporal_encoding"]!, (bool)json["random_time_noise"]!);
+            config.Validate();
+            return config;
+        }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
+            or ArgumentException)
+        {
+            throw new InvalidDataException($"config.json does not describe a memory network ({e.Message}).", e);
+        }
+    }
+}
+
+/// <summary>What a memory network computes for a batch of questions.</summary>
+/// <param name="Logits">Scores over the vocabulary [B, V] (the answer is the largest).</param>
+/// <param name="Attention">Per hop, the attention [B, M] over the memory slots, slot 0 the most recent sentence
+/// (padding slots of shorter stories get 0).</param>
+public sealed record MemoryNetworkOutput(Tensor Logits, IReadOnlyList<Tensor> Attention);
+
+/// <summary>
+/// End-to-end memory network (MemN2N, Sukhbaatar et al. 2015) with adjacent weight tying: K + 1 embedding tables
+/// E₀ … E_K [V, d]; the question is encoded with E₀ (B = A¹), hop k reads the memory encoded with E_{k−1} (A^k)
+/// to attend, p = softmax(mᵢ · u), and with E_k (C^k) to answer, o = Σ pᵢ cᵢ, then u ← u + o; the answer scores are
+/// u · E_Kᵀ (Wᵀ = C^K). Sentences are bags of words or position-encoded, plus a temporal vector per memory age.
+/// During <see cref="LinearStart"/> the memory softmax is left out (p = m · u), as the paper does for its first epochs.
+/// Padding never changes an answer: padded word ids add nothing and padded memory slots get no attention.
+/// </summary>
+public sealed class MemoryNetwork : Module, IStoryModel
+{
+    readonly Tensor[] embeddings, temporal;
+    readonly Tensor? positions;
+
+    /// <summary>The settings.</summary>
+    public MemoryNetworkConfig Config { get; }
+
+    /// <summary>Leave the softmax out of the memory layers (linear start); the answer softmax stays.</summary>
+    public bool LinearStart { get; set; }
+
+    /// <summary>Builds the model with weights drawn from N(0, 0.1²) by <paramref name="random"/>, as the paper
+    /// does.</summary>
+    public MemoryNetwork(MemoryNetworkConfig config, RandomGenerator random)
+    {
+        config.Validate();
+        Config = config;
+        int d = config.EmbeddingSize;
+        embeddings = new Tensor[config.Hops + 1];
+        temporal = new Tensor[config.Hops + 1];
+        for (int k = 0; k <= config.Hops; k++)
+        {
+            embeddings[k] = RegisterParameter($"embeddings.{k}.weight",
+                Tensor.RandomNormal(random, [config.VocabularySize, d], 0f, 0.1f));
+            embeddings[k].Span[..d].Clear(); // the padding id
+            if (!config.TemporalEncoding) continue;
+            // one row per age, and a last row that stays zero for the padding slots
+            temporal[k] = RegisterParameter($"temporal.{k}.weight",
+                Tensor.RandomNormal(random, [config.MemorySize + 1, d], 0f, 0.1f));
+            temporal[k].Span[(config.MemorySize * d)..].Clear();
+        }
+        if (config.Encoding == SentenceEncoding.Position) positions = PositionEncoding(config.SentenceLength, d);
+    }
+
+    /// <summary>
+    /// The position-encoding weights [J, d]: l_kj = (1 − j/J) − (k/d)(1 − 2j/J) with j and k counted from 1.
+    /// </summary>
+    public static Tensor PositionEncoding(int sentenceLength, int embeddingSize)
+    {
+        var weights = new float[sentenceLength * embeddingSize];
+        float length = sentenceLength, size = embeddingSize;
+        for (int j = 1; j <= sentenceLength; j++)
+            for (int k = 1; k <= embeddingSize; k++)
+                weights[(j - 1) * embeddingSize + k - 1] = (1 - j / length) - k / size * (1 - 2 * j / length);
+        return Tensor.FromArray(weights, sentenceLength, embeddingSize);
+    }
+
+    /// <summary>
+    /// Answer scores and attention for <paramref name="batch"/>. Each question sees its last
+    /// <see cref="MemoryNetworkConfig.MemorySize"/> sentences. With <paramref name="timeNoise"/> (training with random
+    /// noise) the memory ages are spread by that generator; otherwise sentence i back from the question has age i.
+    /// </summary>
+    public MemoryNetworkOutput Forward(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? timeNoise = null)
+    {
+        int size = batch.Count, length = Config.SentenceLength, d = Config.EmbeddingSize;
+        if (size == 0) throw new ArgumentException("MemoryNetwork: an empty batch.");
+        int slots = Math.Max(1, batch.Max(q => Math.Min(q.Memories.Length, Config.MemorySize)));
+        var story = new int[size * slots * length];
+        var ages = new int[size * slots];
+        var question = new int[size * length];
+        var penalty = new float[size * slots];
+        Array.Fill(ages, Config.MemorySize);
+        for (int b = 0; b < size; b++)
+        {
+            var q = batch[b];
+            int count = Math.Min(q.Memories.Length, Config.MemorySize);
+            var age = Ages(count, Config.RandomTimeNoise ? timeNoise : null);
+            for (int i = 0; i < slots; i++)
+            {
+                if (i >= count)
+                {
+                    // a story without sentences attends to one empty slot, a zero vector
+                    if (i > 0 || count > 0) penalty[b * slots + i] = float.NegativeInfinity;
+                    continue;
+                }
+                // slot i holds the i-th most recent sentence
+                Copy(q.Memories[q.Memories.Length - 1 - i], story.AsSpan((b * slots + i) * length, length),
+                    $"sentence {q.Memories.Length - i} of question {b}");
+                ages[b * slots + i] = age[i];
+            }
+            Copy(q.Question, question.AsSpan(b * length, length), $"the question {b}");
+        }
+        var mask = Tensor.FromArray(penalty, size, slots);
+        var keep = LinearStart ? Tensor.FromArray(penalty.Select(p => p == 0 ? 1f : 0f).ToArray(), size, slots)
+            : null;
+        // memory encodings for E₀ … E_K: A^k = E_{k−1}, C^k = E_k
+        var memories = new Tensor[Config.Hops + 1];
+        for (int k = 0; k <= Config.Hops; k++)
+        {
+            var m = Functional.EmbeddingBag(embeddings[k], story, [size, slots, length], positions, 0);
+            if (Config.TemporalEncoding) m = m + Functional.Embedding(temporal[k], ages, [size, slots]);
+            memories[k] = m;
+        }
+        var u = Functional.EmbeddingBag(embeddings[0], question, [size, length], positions, 0); // [B, d]
+        var attention = new Tensor[Config.Hops];
+        for (int k = 1; k <= Config.Hops; k++)
+        {
+            var scores = memories[k - 1].MatMul(u.Reshape(size, d, 1)).Reshape(size, slots);
+            var p = keep is null ? (scores + mask).Softmax(1) : scores * keep;
+            attention[k - 1] = p;
+            u = u + p.Reshape(size, 1, slots).MatMul(memories[k]).Reshape(size, d);
+        }
+        return new(u.MatMul(embeddings[Config.Hops], transposeOther: true), attention);
+    }
+
+    void Copy(int[] words, Span<int> target, string what)
+    {
+        if (words.Length > target.Length)
+            throw new ArgumentException($"MemoryNetwork: {what} has {words.Length} words; the model reads at most "
+                + $"{target.Length} (its sentence length).");
+        foreach (int id in words)
+            if ((uint)id >= (uint)Config.VocabularySize)
+                throw new ArgumentException($"MemoryNetwork: word id {id} in {what} is outside the vocabulary of "
+                    + $"{Config.VocabularySize}.");
+        words.CopyTo(target);
+    }
+
+    /// <summary>
+    /// Ages of <paramref name="count"/> memories, most recent first: 0, 1, 2, … — or, with <paramref name="noise"/>,
+    /// a sorted random choice from 0 … count + n − 1 with n up to a tenth of count (kept inside the table).
+    /// </summary>
+    int[] Ages(int count, RandomGenerator? noise)
+    {
+        var ages = Enumerable.Range(0, count).ToArray();
+        if (noise is null || count == 0) return ages;
+        int blanks = noise.NextInt((count + 9) / 10 + 1);
+        int range = Math.Min(count + blanks, Config.MemorySize);
+        if (range == count) return ages;
+        var pool = Enumerable.Range(0, range).ToArray();
+        for (int i = 0; i < count; i++)
+        {
+            int j = i + noise.NextInt(range - i);
+            (pool[i], pool[j]) = (pool[j], pool[i]);
+        }
+        var chosen = pool[..count];
+        Array.Sort(chosen);
+        return chosen;
+    }
+
+    /// <summary>Mean cross-entropy of the answers of <paramref name="batch"/>.</summary>
+    public Tensor Loss(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? timeNoise = null) =>
+        Losses.CrossEntropy(Forward(batch, timeNoise).Logits, batch.Select(q => q.Answer).ToArray());
+
+    Module IStoryModel.Module => this;
+    JsonObject IStoryModel.ToJson() => Config.ToJson();
+    Tensor IStoryModel.Logits(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? noise) =>
+        Forward(batch, noise).Logits;
+}
