@@ -130,6 +130,44 @@ static class BenchCommand
             r.GetValue(waveRepeat), r.GetValue(waveBatch), r.GetValue(waveCrop)));
         bench.Subcommands.Add(wave);
 
+        var memThreads = new Option<int>("--threads")
+        {
+            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
+        };
+        var memSeconds = new Option<double>("--seconds")
+        {
+            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
+        };
+        var memJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var memRepeat = new Option<int>("--repeat")
+        {
+            Description = "Timed passes over 16 batches after the warm-up (the median is shown, with the min and "
+                + "max).",
+            DefaultValueFactory = _ => 5,
+        };
+        var memBatch = new Option<int>("--batch")
+        {
+            Description = "Questions per step.", DefaultValueFactory = _ => 32,
+        };
+        var memEmbedding = new Option<int>("--embedding")
+        {
+            Description = "Embedding size d.", DefaultValueFactory = _ => 50,
+        };
+        var memData = new Option<string>("--data")
+        {
+            Description = "Folder of the bAbI task files.",
+            DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "babi", "tasks_1-20_v1-2", "en"),
+        };
+        var memnet = new Command("memnet",
+            "Training questions per second of the joint bAbI memory network against the same network in PyTorch.")
+        {
+            memData, memThreads, memSeconds, memJson, memRepeat, memBatch, memEmbedding,
+        };
+        memnet.SetAction(r => CommandErrors.Guard(() => MemnetBench.Run(r.GetValue(memData)!, r.GetValue(memThreads),
+            r.GetValue(memSeconds), r.GetValue(memJson), r.GetValue(memRepeat), r.GetValue(memBatch),
+            r.GetValue(memEmbedding))));
+        bench.Subcommands.Add(memnet);
+
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
         memoryChild.SetAction(_ => RnnBench.MemoryChild());
         bench.Subcommands.Add(memoryChild);

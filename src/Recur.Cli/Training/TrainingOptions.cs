@@ -11,7 +11,8 @@ namespace Recur.Cli.Training;
 /// <summary>The settings every training verb shares, read from the command line.</summary>
 sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay, float? ClipNorm, float? ClipValue,
     ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience, int ValidateEvery, int LogEvery,
-    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart, bool Overwrite)
+    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart, bool Overwrite,
+    float Momentum = 0.9f)
 {
     /// <summary>The weight average <c>--ema</c> or <c>--swa-start</c> asks for, if any.</summary>
     public AveragingOptions? Averaging => Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1) : null;
@@ -28,7 +29,7 @@ sealed class TrainingOptions
     public static readonly string[] Schedules = ["constant", "step", "multistep", "exponential", "cosine", "plateau"];
 
     readonly Option<int> epochs, batch, threads, warmup, patience, validateEvery, logEvery, accumulate;
-    readonly Option<float> lr, weightDecay;
+    readonly Option<float> lr, weightDecay, momentum;
     readonly Option<float?> clipNorm, clipValue;
     readonly Option<string> optimizer, schedule;
     readonly Option<string?> milestones;
@@ -43,7 +44,14 @@ sealed class TrainingOptions
         epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => defaultEpochs };
         batch = new("--batch") { Description = "Sequences per mini-batch.", DefaultValueFactory = _ => defaultBatch };
         lr = new("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => defaultLr };
-        optimizer = new("--optimizer") { Description = "adam, adamw, sgd (momentum 0.9), rmsprop or adagrad.", DefaultValueFactory = _ => "adam" };
+        optimizer = new("--optimizer")
+        {
+            Description = "adam, adamw, sgd (with --momentum), rmsprop or adagrad.", DefaultValueFactory = _ => "adam",
+        };
+        momentum = new("--momentum")
+        {
+            Description = "Momentum of sgd (0: plain SGD).", DefaultValueFactory = _ => 0.9f,
+        };
         optimizer.AcceptOnlyFromAmong(Optimizers);
         weightDecay = new("--weight-decay") { Description = "Weight decay (L2 for adam/sgd/rmsprop/adagrad, decoupled for adamw).", DefaultValueFactory = _ => 0f };
         clipNorm = new("--clip-norm") { Description = "Clip the global gradient norm to this (0 turns it off).", DefaultValueFactory = _ => defaultClipNorm };
@@ -73,7 +81,8 @@ sealed class TrainingOptions
 
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, clipNorm, clipValue, schedule, milestones, gamma, ema, swaStart, warmup, patience,
+        foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, momentum, clipNorm, clipValue,
+                     schedule, milestones, gamma, ema, swaStart, warmup, patience,
                      validateEvery, logEvery, accumulate, seed, threads, output, resume, overwrite, skipNonFinite })
             command.Options.Add(o);
     }
@@ -84,7 +93,10 @@ sealed class TrainingOptions
             r.GetValue(clipNorm) is float n && n > 0 ? n : null, r.GetValue(clipValue), r.GetValue(seed), r.GetValue(threads), r.GetValue(output),
             r.GetValue(resume), r.GetValue(schedule)!, r.GetValue(warmup), r.GetValue(patience), r.GetValue(validateEvery), r.GetValue(logEvery),
             r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)), r.GetValue(gamma),
-            r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite));
+            r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite), r.GetValue(momentum));
+        if (!(s.Momentum is >= 0 and < 1)) throw new UsageException($"--momentum must be in [0, 1), got {s.Momentum}.");
+        if (s.Momentum != 0.9f && s.Optimizer != "sgd")
+            throw new UsageException("--momentum applies to --optimizer sgd.");
         if (s.Epochs < 1 || s.Batch < 1 || s.Threads < 1 || s.LogEvery < 1 || s.Accumulate < 1)
             throw new UsageException("--epochs, --batch, --threads, --log-every and --accumulate must be positive.");
         if (!(s.LearningRate > 0) || !(s.WeightDecay >= 0) || s.Warmup < 0 || s.Patience < 0 || s.ValidateEvery < 0)
@@ -140,7 +152,7 @@ sealed class TrainingOptions
     {
         "adam" => new Adam(parameters, s.LearningRate, weightDecay: s.WeightDecay),
         "adamw" => new AdamW(parameters, s.LearningRate, weightDecay: s.WeightDecay),
-        "sgd" => new Sgd(parameters, s.LearningRate, momentum: 0.9f, weightDecay: s.WeightDecay),
+        "sgd" => new Sgd(parameters, s.LearningRate, momentum: s.Momentum, weightDecay: s.WeightDecay),
         "rmsprop" => new RmsProp(parameters, s.LearningRate, weightDecay: s.WeightDecay),
         "adagrad" => new Adagrad(parameters, s.LearningRate, weightDecay: s.WeightDecay),
         _ => throw new UsageException($"unknown optimizer '{s.Optimizer}'."),

@@ -91,6 +91,15 @@ public sealed record MemoryNetworkConfig(int VocabularySize, int SentenceLength,
 /// (padding slots of shorter stories get 0).</param>
 public sealed record MemoryNetworkOutput(Tensor Logits, IReadOnlyList<Tensor> Attention);
 
+/// <summary>A batch of questions as id arrays (from <see cref="MemoryNetwork.Pad"/>).</summary>
+/// <param name="Story">Word ids [B, M, J]: sentence i of story b, most recent first; 0 pads.</param>
+/// <param name="Ages">Temporal-encoding rows [B, M]: the age of each sentence, the memory size for padding.</param>
+/// <param name="Mask">[B, M]: 0 for a sentence, −∞ for a padding slot (added to the attention scores).</param>
+/// <param name="Question">Word ids [B, J].</param>
+/// <param name="Batch">B.</param>
+/// <param name="Slots">M, the batch's longest story (at most the memory size).</param>
+public sealed record PaddedStories(int[] Story, int[] Ages, float[] Mask, int[] Question, int Batch, int Slots);
+
 /// <summary>
 /// End-to-end memory network (MemN2N, Sukhbaatar et al. 2015) with adjacent weight tying: K + 1 embedding tables
 /// E₀ … E_K [V, d]; the question is encoded with E₀ (B = A¹), hop k reads the memory encoded with E_{k−1} (A^k)
@@ -151,15 +160,23 @@ public sealed class MemoryNetwork : Module, IStoryModel
     /// <see cref="MemoryNetworkConfig.MemorySize"/> sentences. With <paramref name="timeNoise"/> (training with random
     /// noise) the memory ages are spread by that generator; otherwise sentence i back from the question has age i.
     /// </summary>
-    public MemoryNetworkOutput Forward(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? timeNoise = null)
+    public MemoryNetworkOutput Forward(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? timeNoise = null) =>
+        Forward(Pad(batch, timeNoise));
+
+    /// <summary>
+    /// The id arrays <see cref="Forward(PaddedStories)"/> reads: each story's last
+    /// <see cref="MemoryNetworkConfig.MemorySize"/> sentences, most recent first, padded to the batch's longest story
+    /// and to the sentence length.
+    /// </summary>
+    public PaddedStories Pad(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? timeNoise = null)
     {
-        int size = batch.Count, length = Config.SentenceLength, d = Config.EmbeddingSize;
+        int size = batch.Count, length = Config.SentenceLength;
         if (size == 0) throw new ArgumentException("MemoryNetwork: an empty batch.");
         int slots = Math.Max(1, batch.Max(q => Math.Min(q.Memories.Length, Config.MemorySize)));
         var story = new int[size * slots * length];
         var ages = new int[size * slots];
         var question = new int[size * length];
-        var penalty = new float[size * slots];
+        var mask = new float[size * slots];
         Array.Fill(ages, Config.MemorySize);
         for (int b = 0; b < size; b++)
         {
@@ -171,7 +188,7 @@ public sealed class MemoryNetwork : Module, IStoryModel
                 if (i >= count)
                 {
                     // a story without sentences attends to one empty slot, a zero vector
-                    if (i > 0 || count > 0) penalty[b * slots + i] = float.NegativeInfinity;
+                    if (i > 0 || count > 0) mask[b * slots + i] = float.NegativeInfinity;
                     continue;
                 }
                 // slot i holds the i-th most recent sentence
@@ -181,18 +198,28 @@ public sealed class MemoryNetwork : Module, IStoryModel
             }
             Copy(q.Question, question.AsSpan(b * length, length), $"the question {b}");
         }
-        var mask = Tensor.FromArray(penalty, size, slots);
-        var keep = LinearStart ? Tensor.FromArray(penalty.Select(p => p == 0 ? 1f : 0f).ToArray(), size, slots)
-            : null;
+        return new(story, ages, mask, question, size, slots);
+    }
+
+    /// <summary>Answer scores and attention for a padded batch.</summary>
+    public MemoryNetworkOutput Forward(PaddedStories padded)
+    {
+        int size = padded.Batch, slots = padded.Slots, length = Config.SentenceLength, d = Config.EmbeddingSize;
+        if (padded.Story.Length != size * slots * length || padded.Question.Length != size * length)
+            throw new ArgumentException($"MemoryNetwork: the padded batch is not {size} × {slots} sentences of "
+                + $"{length} words (the model's sentence length).");
+        var mask = Tensor.FromArray(padded.Mask, size, slots);
+        var keep = LinearStart
+            ? Tensor.FromArray(padded.Mask.Select(p => p == 0 ? 1f : 0f).ToArray(), size, slots) : null;
         // memory encodings for E₀ … E_K: A^k = E_{k−1}, C^k = E_k
         var memories = new Tensor[Config.Hops + 1];
         for (int k = 0; k <= Config.Hops; k++)
         {
-            var m = Functional.EmbeddingBag(embeddings[k], story, [size, slots, length], positions, 0);
-            if (Config.TemporalEncoding) m = m + Functional.Embedding(temporal[k], ages, [size, slots]);
+            var m = Functional.EmbeddingBag(embeddings[k], padded.Story, [size, slots, length], positions, 0);
+            if (Config.TemporalEncoding) m = m + Functional.Embedding(temporal[k], padded.Ages, [size, slots]);
             memories[k] = m;
         }
-        var u = Functional.EmbeddingBag(embeddings[0], question, [size, length], positions, 0); // [B, d]
+        var u = Functional.EmbeddingBag(embeddings[0], padded.Question, [size, length], positions, 0); // [B, d]
         var attention = new Tensor[Config.Hops];
         for (int k = 1; k <= Config.Hops; k++)
         {
