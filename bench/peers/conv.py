@@ -1,17 +1,16 @@
 """PyTorch peer for `recur bench conv`: times torch.nn.functional.conv1d/conv2d forward (no_grad) and
 forward+backward on the same shapes as Recur.
 
-Takes a JSON request {"configs": [{"kind": "conv1d"|"conv2d", "input": [...], "weight": [...], "stride", "padding",
+Reads a JSON request {"configs": [{"kind": "conv1d"|"conv2d", "input": [...], "weight": [...], "stride", "padding",
 "dilation"}...], "min_seconds", "threads"} and prints a JSON list of {"forward": seconds, "train": seconds}
 (median of repeated runs after a warm-up, with the min and max).
 """
 import json
-import sys
 
 import torch
 import torch.nn.functional as F
 
-from peer_timing import best_time
+from peer_timing import best_time, read_request
 
 
 def measure(c, min_seconds, repeat):
@@ -40,7 +39,7 @@ def measure(c, min_seconds, repeat):
 
 
 def main():
-    request = json.loads(sys.argv[1])
+    request = read_request()
     torch.set_num_threads(request["threads"])
     print(json.dumps([measure(c, request["min_seconds"], request.get("repeat", 5)) for c in request["configs"]]))
 

@@ -1,13 +1,14 @@
 """OpenBLAS peer for `recur bench gemm`: times float32 matrix products through Debian's numpy.
 
-Takes a JSON request {"shapes": [{"m","n","k"}...], "min_seconds"} as its argument and prints one JSON list of GFLOP/s figures. The thread count is set by
+Reads a JSON request {"shapes": [{"m","n","k"}...], "min_seconds"} on its standard input and prints one JSON list of GFLOP/s figures. The thread count is set by
 the caller through OPENBLAS_NUM_THREADS before numpy is imported.
 """
 import json
-import sys
 import time
 
 import numpy as np
+
+from peer_timing import read_request
 
 
 def gflops(m, n, k, min_seconds):
@@ -30,7 +31,7 @@ def gflops(m, n, k, min_seconds):
 
 
 def main():
-    request = json.loads(sys.argv[1])
+    request = read_request()
     shapes, min_seconds = request["shapes"], request["min_seconds"]
     print(json.dumps([gflops(s["m"], s["n"], s["k"], min_seconds) for s in shapes]))
 

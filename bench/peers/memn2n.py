@@ -2,19 +2,18 @@
 (adjacent weight tying, position encoding, temporal encoding, masked memory softmax, answer scores against the last
 embedding table, cross-entropy) with Adam and norm clipping 40, on the batches Recur sends, padded as Recur pads them.
 
-Takes a JSON request {"vocabulary", "sentence_length", "embedding", "hops", "memory_size", "batches": [{"story":
+Reads a JSON request {"vocabulary", "sentence_length", "embedding", "hops", "memory_size", "batches": [{"story":
 [B][M][J], "ages": [B][M], "mask": [B][M], "question": [B][J], "answers": [B]}], "min_seconds", "repeat", "threads"}
 and prints {"step": seconds, "step_min", "step_max"} (median over repeated steps, cycling through the batches; one
 step is one batch).
 """
 import json
-import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_timing import best_time
+from peer_timing import best_time, read_request
 
 
 def position_encoding(length, size):
@@ -47,7 +46,7 @@ class MemN2N(nn.Module):
 
 
 def main():
-    r = json.loads(sys.argv[1])
+    r = read_request()
     torch.set_num_threads(r["threads"])
     torch.manual_seed(0)
     model = MemN2N(r)

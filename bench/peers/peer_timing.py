@@ -24,3 +24,11 @@ def best_time(function, min_seconds, repeat=5):
     n = len(times)
     median = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
     return median, times[0], times[-1]
+
+
+def read_request():
+    """The JSON request `recur bench` writes to the peer's standard input (or gives as the first argument, for a
+    run by hand)."""
+    import json
+    import sys
+    return json.loads(sys.argv[1]) if len(sys.argv) > 1 else json.load(sys.stdin)

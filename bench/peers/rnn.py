@@ -1,16 +1,15 @@
 """PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN forward (no_grad) and forward+backward.
 
-Takes a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
+Reads a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
 argument and prints a JSON list of {"forward": seconds, "train": seconds} (median of repeated runs after a warm-up,
 with the min and max beside them as forward_min, forward_max, train_min, train_max). With
 {"memory": config, "threads"} instead it prints the peak resident memory of one LSTM forward+backward.
 """
 import json
-import sys
 
 import torch
 
-from peer_timing import best_time
+from peer_timing import best_time, read_request
 
 
 def measure(config, min_seconds, repeat):
@@ -35,7 +34,7 @@ def measure(config, min_seconds, repeat):
 
 
 def main():
-    request = json.loads(sys.argv[1])
+    request = read_request()
     torch.set_num_threads(request["threads"])
     if "memory" in request:
         print(json.dumps(memory(request["memory"])))

@@ -2,18 +2,17 @@
 SpeechRecognizer (2-D convolutions over a log-mel spectrogram, bidirectional GRU layers, linear, log-softmax, CTC) with
 Adam, on random features and digit-word transcripts of the same shapes.
 
-Takes a JSON request {"batch", "frames", "mels", "conv_layers", "conv_channels", "hidden", "layers", "classes",
+Reads a JSON request {"batch", "frames", "mels", "conv_layers", "conv_channels", "hidden", "layers", "classes",
 "targets": [[...]...], "min_seconds", "repeat", "threads"} and prints {"step": seconds, "step_min", "step_max"}
 (median of repeated optimizer steps after a warm-up).
 """
 import json
-import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_timing import best_time
+from peer_timing import best_time, read_request
 
 
 class Recognizer(nn.Module):
@@ -40,7 +39,7 @@ class Recognizer(nn.Module):
 
 
 def main():
-    r = json.loads(sys.argv[1])
+    r = read_request()
     torch.set_num_threads(r["threads"])
     torch.manual_seed(0)
     model = Recognizer(r)

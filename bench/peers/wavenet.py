@@ -2,18 +2,17 @@
 codes, dilated causal convolutions with gated units, 1x1 residual and skip convolutions, global label conditioning,
 ReLU-1x1-ReLU-1x1 head, cross-entropy) with Adam, on random codes of the same shapes.
 
-Takes a JSON request {"batch", "crop", "levels", "residual", "gate", "skip", "layers", "stacks", "labels",
+Reads a JSON request {"batch", "crop", "levels", "residual", "gate", "skip", "layers", "stacks", "labels",
 "min_seconds", "repeat", "threads"} and prints {"step": seconds, "step_min", "step_max"} (median of repeated optimizer
 steps after a warm-up).
 """
 import json
-import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_timing import best_time
+from peer_timing import best_time, read_request
 
 
 class WaveNet(nn.Module):
@@ -44,7 +43,7 @@ class WaveNet(nn.Module):
 
 
 def main():
-    r = json.loads(sys.argv[1])
+    r = read_request()
     torch.set_num_threads(r["threads"])
     torch.manual_seed(0)
     model = WaveNet(r)

@@ -11,7 +11,11 @@ static class PythonPeer
 {
     public const string Interpreter = "/usr/bin/python3";
 
-    /// <summary>Runs <paramref name="script"/> with <paramref name="request"/> as a JSON argument; null (and a reason) when the peer is unavailable.</summary>
+    /// <summary>
+    /// Runs <paramref name="script"/> with <paramref name="request"/> as JSON on its standard input (a request may
+    /// carry whole batches of data, longer than a command line may be); null (and a reason) when the peer is
+    /// unavailable.
+    /// </summary>
     public static T? Run<T>(string script, object request, int threads, out string? problem) where T : class
     {
         problem = null;
@@ -35,15 +39,17 @@ static class PythonPeer
         }
         try
         {
-            var start = new ProcessStartInfo(Interpreter, [path, JsonSerializer.Serialize(request)])
+            var start = new ProcessStartInfo(Interpreter, [path])
             {
-                RedirectStandardOutput = true, RedirectStandardError = true,
+                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
             };
             foreach (var name in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
                 start.Environment[name] = threads.ToString();
             start.Environment.Remove("PYTHONPATH");
             start.Environment.Remove("PYTHONHOME");
             using var process = Process.Start(start)!;
+            process.StandardInput.Write(JsonSerializer.Serialize(request));
+            process.StandardInput.Close();
             var stderr = process.StandardError.ReadToEndAsync();
             string stdout = process.StandardOutput.ReadToEnd();
             process.WaitForExit();
