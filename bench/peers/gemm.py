@@ -1,7 +1,7 @@
 """OpenBLAS peer for `recur bench gemm`: times float32 matrix products through Debian's numpy.
 
-Reads a JSON request {"shapes": [{"m","n","k"}...], "min_seconds"} on its standard input and prints one JSON list of GFLOP/s figures. The thread count is set by
-the caller through OPENBLAS_NUM_THREADS before numpy is imported.
+Reads a JSON request {"shapes": [{"m","n","k"}...], "min_seconds"} on its standard input and prints one JSON list
+of GFLOP/s figures. The thread count is set by the caller through OPENBLAS_NUM_THREADS before numpy is imported.
 """
 import json
 import time
