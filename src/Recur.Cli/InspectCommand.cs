@@ -32,6 +32,7 @@ static class InspectCommand
         command.Subcommands.Add(Gates());
         command.Subcommands.Add(Saliency());
         command.Subcommands.Add(Curves());
+        command.Subcommands.Add(Memory());
         return command;
     }
 
@@ -457,6 +458,55 @@ static class InspectCommand
                 AnsiConsole.Write(table);
             }
             CliOutput.PrintFiles(files, r.GetValue(json));
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Memory()
+    {
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur memnet train`.", Required = true,
+        };
+        var story = new Option<string>("--story")
+        {
+            Description = "The story: one sentence a line, numbered as in bAbI or plain.", Required = true,
+        };
+        var task = new Option<int?>("--task") { Description = "The per-task model to ask (for a per-task run)." };
+        var question = new Argument<string>("question") { Description = "The question, e.g. \"Where is Mary?\"" };
+        var output = OutOption("memory-attention");
+        var json = new Option<bool>("--json") { Description = "Print the answer, attention and files as JSON." };
+        var command = new Command("memory", "A memory network's attention over the story's sentences at every hop, "
+            + "for one question, as a heatmap.")
+        {
+            model, story, task, question, output, json,
+        };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            var asked = MemnetCommand.Ask(r.GetValue(model)!, r.GetValue(task), r.GetValue(story)!,
+                r.GetValue(question)!);
+            if (asked.Attention.Length == 0)
+                throw new UsageException("the model is the LSTM baseline: it has no attention over memories.");
+            int sentences = asked.Story.Length, hops = asked.Attention.Length;
+            var values = new double[sentences, hops]; // story order, oldest sentence at the top
+            for (int i = 0; i < sentences; i++)
+                for (int h = 0; h < hops; h++) values[i, h] = asked.Attention[h][sentences - 1 - i];
+            var rowLabels = asked.Story.Select((s, i) => $"{i + 1}: {string.Join(' ', s)}").ToArray();
+            var files = Charts.Heatmap(r.GetValue(output)!, $"\"{r.GetValue(question)}\" → {asked.Answer}", values,
+                "hop", "sentence", Enumerable.Range(1, hops).Select(h => h.ToString(CultureInfo.InvariantCulture))
+                    .ToArray(), rowLabels);
+            if (r.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    answer = asked.Answer, attention = asked.Attention, unknown = asked.Unknown,
+                    png = files.Png, svg = files.Svg,
+                }));
+            else
+            {
+                Console.WriteLine($"answer: {asked.Answer}");
+                CliOutput.PrintFiles(files, false);
+            }
             return 0;
         }));
         return command;

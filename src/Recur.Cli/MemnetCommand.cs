@@ -295,37 +295,53 @@ static class MemnetCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var models = LoadAll(r.GetValue(model)!);
-            var chosen = r.GetValue(task) is int t
-                ? models.FirstOrDefault(m => m.Model.Tasks.Contains(t)).Model
-                    ?? throw new UsageException($"--task {t}: the run has no model for it.")
-                : models.Count == 1 ? models[0].Model
-                    : throw new UsageException("the run holds one model per task: choose one with --task N.");
-            string path = r.GetValue(story)!;
-            if (!File.Exists(path)) throw new UsageException($"--story {path}: no such file.");
-            var sentences = BabiReader.ParseStory(TextFiles.ReadUtf8Lines(path), path);
-            var words = BabiReader.Words(r.GetValue(question)!);
-            if (words.Length == 0) throw new UsageException("the question has no words.");
-            var kept = sentences.Skip(Math.Max(0, sentences.Count - chosen.MemorySize)).ToArray();
-            var unknown = kept.Append(words).SelectMany(s => s)
-                .Where(w => chosen.Vocabulary.Id(w) == WordVocabulary.Unknown).Distinct().ToArray();
-            var encoded = new EncodedQuestion(kept.Select(s => chosen.Vocabulary.Encode(s)).ToArray(),
-                chosen.Vocabulary.Encode(words), -1, 0);
-            var (answer, attention) = Explain(chosen.Model, encoded);
-            Console.WriteLine(chosen.Vocabulary.Words[answer]);
-            if (unknown.Length > 0)
-                Console.Error.WriteLine($"note: words the model never saw in training: {string.Join(", ", unknown)}");
-            for (int hop = 0; hop < attention.Length; hop++)
+            var asked = Ask(r.GetValue(model)!, r.GetValue(task), r.GetValue(story)!, r.GetValue(question)!);
+            Console.WriteLine(asked.Answer);
+            if (asked.Unknown.Length > 0)
+                Console.Error.WriteLine($"note: words the model never saw in training: {string.Join(", ",
+                    asked.Unknown)}");
+            for (int hop = 0; hop < asked.Attention.Length; hop++)
             {
                 Console.WriteLine($"hop {hop + 1}:");
-                foreach (var (i, weight) in attention[hop].Select((w, i) => (i, w)).OrderByDescending(x => x.w)
+                foreach (var (i, weight) in asked.Attention[hop].Select((w, i) => (i, w)).OrderByDescending(x => x.w)
                     .Take(3))
-                    Console.WriteLine(FormattableString.Invariant(
-                        $"  {weight,5:F2}  {kept.Length - i}: {string.Join(' ', kept[kept.Length - 1 - i])}"));
+                    Console.WriteLine(FormattableString.Invariant($"  {weight,5:F2}  {asked.Story.Length - i}: ")
+                        + string.Join(' ', asked.Story[asked.Story.Length - 1 - i]));
             }
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>A question put to a trained model about a story file.</summary>
+    /// <param name="Story">The sentences the model saw, oldest first.</param>
+    /// <param name="Answer">The answer word.</param>
+    /// <param name="Attention">Per hop, the weight of each sentence, the most recent first (none for the
+    /// LSTM).</param>
+    /// <param name="Unknown">Words of the story or question outside the model's vocabulary.</param>
+    internal sealed record Asked(string[][] Story, string Answer, float[][] Attention, string[] Unknown);
+
+    /// <summary>Asks the model of run <paramref name="run"/> (the one for <paramref name="task"/> in a per-task
+    /// run) <paramref name="question"/> about the story in <paramref name="storyPath"/>.</summary>
+    internal static Asked Ask(string run, int? task, string storyPath, string question)
+    {
+        var models = LoadAll(run);
+        var chosen = task is int t
+            ? models.FirstOrDefault(m => m.Model.Tasks.Contains(t)).Model
+                ?? throw new UsageException($"--task {t}: the run has no model for it.")
+            : models.Count == 1 ? models[0].Model
+                : throw new UsageException("the run holds one model per task: choose one with --task N.");
+        if (!File.Exists(storyPath)) throw new UsageException($"--story {storyPath}: no such file.");
+        var sentences = BabiReader.ParseStory(TextFiles.ReadUtf8Lines(storyPath), storyPath);
+        var words = BabiReader.Words(question);
+        if (words.Length == 0) throw new UsageException("the question has no words.");
+        var kept = sentences.Skip(Math.Max(0, sentences.Count - chosen.MemorySize)).ToArray();
+        var unknown = kept.Append(words).SelectMany(s => s)
+            .Where(w => chosen.Vocabulary.Id(w) == WordVocabulary.Unknown).Distinct().ToArray();
+        var encoded = new EncodedQuestion(kept.Select(s => chosen.Vocabulary.Encode(s)).ToArray(),
+            chosen.Vocabulary.Encode(words), -1, 0);
+        var (answer, attention) = Explain(chosen.Model, encoded);
+        return new(kept, chosen.Vocabulary.Words[answer], attention, unknown);
     }
 
     /// <summary>The answer id and, for a memory network, the attention of each hop over the memory (most recent

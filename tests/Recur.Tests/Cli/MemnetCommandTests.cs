@@ -86,6 +86,16 @@ public sealed class MemnetCommandTests : IDisposable
         var (refused, _, error) = Run("memnet", "answer", "--model", run, "--story", story, "Where is Mary?");
         Assert.Equal(2, refused);
         Assert.Contains("--task", error);
+        string figure = Path.Combine(folder, "attention");
+        (code, output, _) = Run("inspect", "memory", "--model", run, "--task", "2", "--story", story,
+            "Where is John?", "--out", figure, "--json");
+        Assert.Equal(0, code);
+        var inspected = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(3, inspected.GetProperty("attention").GetArrayLength());
+        Assert.All(inspected.GetProperty("attention").EnumerateArray(), hop =>
+            Assert.Equal(1.0, hop.EnumerateArray().Sum(w => w.GetDouble()), 4));
+        Assert.True(new FileInfo(figure + ".png").Length > 1000);
+        Assert.True(File.Exists(figure + ".svg"));
     }
 
     [Fact]
@@ -103,6 +113,11 @@ public sealed class MemnetCommandTests : IDisposable
         Assert.Equal(0, Run("memnet", "train", "--data", data, "--tasks", "1", "--architecture", "lstm", "--out",
             lstm, "--epochs", "1", "--hidden", "8", "--threads", "1").Code);
         Assert.Equal(0, Run("memnet", "eval", "--model", lstm, "--data", data, "--json").Code);
+        var (noAttention, _, message) = Run("inspect", "memory", "--model", lstm, "--story", ring, "Where is it?",
+            "--out", Path.Combine(folder, "none"));
+        Assert.Equal(2, noAttention);
+        Assert.Contains("no attention", message);
+        Assert.False(File.Exists(Path.Combine(folder, "none.png")));
     }
 
     [Fact]
