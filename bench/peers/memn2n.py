@@ -19,7 +19,7 @@ from peer_timing import best_time, read_request
 def position_encoding(length, size):
     j = torch.arange(1, length + 1, dtype=torch.float32).unsqueeze(1)
     k = torch.arange(1, size + 1, dtype=torch.float32).unsqueeze(0)
-    return (1 - j / length) - (k / size) * (1 - 2 * j / length)
+    return 1 + 4 * (k - (size + 1) / 2) * (j - (length + 1) / 2) / (size * length)
 
 
 class MemN2N(nn.Module):

@@ -21,7 +21,7 @@ VOCAB, LENGTH, DIM, HOPS, MEMORY = 11, 4, 6, 3, 5
 def position_encoding(length, size):
     j = torch.arange(1, length + 1, dtype=torch.float64).unsqueeze(1)
     k = torch.arange(1, size + 1, dtype=torch.float64).unsqueeze(0)
-    return ((1 - j / length) - (k / size) * (1 - 2 * j / length)).float()
+    return (1 + 4 * (k - (size + 1) / 2) * (j - (length + 1) / 2) / (size * length)).float()
 
 
 class MemN2N(nn.Module):
