@@ -69,7 +69,8 @@ static class MemnetCommand
         };
         var architecture = new Option<string>("--architecture")
         {
-            Description = "memn2n, or lstm: the baseline reading story and question as one sequence.",
+            Description = "memn2n, or lstm: the baseline reading story and question as one sequence (trained with "
+                + "adam at 0.001 unless told otherwise).",
             DefaultValueFactory = _ => "memn2n",
         };
         architecture.AcceptOnlyFromAmong("memn2n", "lstm");
@@ -95,18 +96,26 @@ static class MemnetCommand
             Description = "Keep the memory softmax from the start (memn2n; default: linear start until the "
                 + "validation loss stops improving).",
         };
-        var linearStartEpochs = new Option<int>("--linear-start-epochs")
+        var linearStartEpochs = new Option<int?>("--linear-start-epochs")
         {
-            Description = "Epochs of linear start (0: until the validation loss stops improving).",
-            DefaultValueFactory = _ => 0,
+            Description = "Epochs of linear start (default 20, with --joint 30, as the paper's code — or the same "
+                + "share of --epochs; 0: until the validation loss stops improving).",
+        };
+        var halveEvery = new Option<int?>("--halve-every")
+        {
+            Description = "Halve the learning rate every N epochs after linear start, unless --schedule is given "
+                + "(default 25, with --joint 15).",
         };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
-        var training = new TrainingOptions(60, 32, 0.01f, defaultClipNorm: 40f);
+        // the paper's recipe: plain SGD at 0.005 on the loss summed over 32 questions (0.16 on the mean), gradients
+        // clipped to norm 40 of that sum; 100 epochs after linear start (60 joint)
+        var training = new TrainingOptions(120, 32, 0.16f, defaultClipNorm: 1.25f, defaultOptimizer: "sgd",
+            defaultMomentum: 0f);
         var command = new Command("train", "Train on the bAbI tasks; 10% of each task's training questions choose "
             + "the epoch.")
         {
             data, tasks, joint, architecture, hops, embedding, hidden, encoding, memory, noTemporal, noNoise,
-            noLinearStart, linearStartEpochs, json,
+            noLinearStart, linearStartEpochs, halveEvery, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -115,12 +124,30 @@ static class MemnetCommand
             using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the models and checkpoints go there.");
             var chosen = ParseTasks(r.GetValue(tasks)!);
+            bool together = r.GetValue(joint);
+            // the paper's code: 20 epochs of linear start and 100 more per task; 30 and 60 joint
+            int paperLinear = together ? 30 : 20, paperMain = together ? 60 : 100;
+            int? linearGiven = r.GetValue(linearStartEpochs);
+            if (!training.Given(r, "--epochs")) s = s with { Epochs = (linearGiven ?? paperLinear) + paperMain };
             bool lstm = r.GetValue(architecture) == "lstm";
-            if (r.GetValue(memory) < 1 || r.GetValue(linearStartEpochs) < 0 || r.GetValue(hops) is < 1 or > 10
+            // no linear start for the LSTM, nor when asked, nor when one epoch is all there is
+            bool linearStart = !lstm && !r.GetValue(noLinearStart) && (linearGiven != null || s.Epochs > 1);
+            int linearEpochs = !linearStart ? 0 : linearGiven
+                ?? Math.Clamp((int)Math.Round((double)s.Epochs * paperLinear / (paperLinear + paperMain)), 1,
+                    s.Epochs - 1);
+            int halve = r.GetValue(halveEvery) ?? (together ? 15 : 25);
+            if (linearEpochs < 0 || halve < 1)
+                throw new UsageException("--linear-start-epochs cannot be negative; --halve-every must be positive.");
+            if (linearStart && linearEpochs >= s.Epochs)
+                throw new UsageException($"--linear-start-epochs {linearEpochs} leaves none of the {s.Epochs} epochs "
+                    + "for the model with its softmax.");
+            if (lstm && !training.Given(r, "--optimizer")) s = s with { Optimizer = "adam" }; // the baseline's own
+            if (lstm && !training.Given(r, "--lr")) s = s with { LearningRate = 1e-3f };
+            if (r.GetValue(memory) < 1 || r.GetValue(hops) is < 1 or > 10
                 || r.GetValue(embedding) < 1
                 || r.GetValue(hidden) < 1)
                 throw new UsageException("--memory, --embedding and --hidden must be positive, --hops 1–10.");
-            var groups = r.GetValue(joint) ? [chosen] : chosen.Select(t => new[] { t }).ToArray();
+            var groups = together ? [chosen] : chosen.Select(t => new[] { t }).ToArray();
             if (s.Resume != null && groups.Length > 1)
                 throw new UsageException("--resume continues one run: give --joint, or one task in --tasks.");
             var results = new List<(int[] Tasks, IReadOnlyDictionary<string, double> Metrics)>();
@@ -140,11 +167,11 @@ static class MemnetCommand
                             ? SentenceEncoding.BagOfWords : SentenceEncoding.Position, !r.GetValue(noTemporal),
                         !r.GetValue(noNoise)), new RandomGenerator(s.Seed));
                 var task = new StoryTask(model, Encode(split.Train), Encode(split.Validation), s.Batch,
-                    linearStart: !lstm && !r.GetValue(noLinearStart), new JsonObject
+                    linearStart, new JsonObject
                     {
                         ["tasks"] = new JsonArray(group.Select(t => (JsonNode)t).ToArray()),
                         ["vocabulary"] = new JsonArray(vocabulary.Words.Select(w => (JsonNode)w).ToArray()),
-                    }, r.GetValue(linearStartEpochs) is > 0 and var n ? n : null);
+                    }, linearEpochs > 0 ? linearEpochs : null);
                 long parameters = model.Module.Parameters().Sum(p => (long)p.Length);
                 AnsiConsole.MarkupLine(Markup.Escape($"memnet: task{(group.Length > 1 ? "s" : "")} "
                     + $"{string.Join(",", group)}: {split.Train.Count} questions, {split.Validation.Count} for "
@@ -153,7 +180,9 @@ static class MemnetCommand
                 var settings = s with { Out = folder };
                 if (folder != s.Out) RunFolder.CheckNew(folder, s.Overwrite);
                 var optimizer = TrainingOptions.CreateOptimizer(settings, model.Module.Parameters());
-                var schedule = TrainingOptions.CreateSchedule(settings, task.BatchesPerEpoch, Optim.MetricMode.Max);
+                var schedule = training.Given(r, "--schedule")
+                    ? TrainingOptions.CreateSchedule(settings, task.BatchesPerEpoch, Optim.MetricMode.Max)
+                    : Halving(s.LearningRate, lstm ? 0 : linearEpochs, halve, s.Epochs);
                 var options = TrainingOptions.CreateTrainerOptions(settings, "accuracy", Optim.MetricMode.Max);
                 var result = TrainingOptions.Run((observer, token) =>
                 {
@@ -183,6 +212,16 @@ static class MemnetCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The paper's schedule: the rate halves every <paramref name="every"/> epochs after
+    /// <paramref name="start"/>.</summary>
+    static Optim.LearningRateSchedule Halving(float rate, int start, int every, int epochs)
+    {
+        var milestones = Enumerable.Range(1, epochs).Select(i => (long)(start + i * every)).TakeWhile(m => m < epochs)
+            .ToArray();
+        return milestones.Length == 0 ? new Optim.ConstantSchedule(rate)
+            : new Optim.MultiStepSchedule(rate, milestones, 0.5);
     }
 
     /// <summary>A trained story model with its vocabulary and tasks.</summary>

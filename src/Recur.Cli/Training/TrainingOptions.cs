@@ -39,18 +39,20 @@ sealed class TrainingOptions
     readonly Option<string?> output, resume;
     readonly Option<bool> skipNonFinite, overwrite;
 
-    public TrainingOptions(int defaultEpochs, int defaultBatch, float defaultLr, float? defaultClipNorm = 1f)
+    public TrainingOptions(int defaultEpochs, int defaultBatch, float defaultLr, float? defaultClipNorm = 1f,
+        string defaultOptimizer = "adam", float defaultMomentum = 0.9f)
     {
         epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => defaultEpochs };
         batch = new("--batch") { Description = "Sequences per mini-batch.", DefaultValueFactory = _ => defaultBatch };
         lr = new("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => defaultLr };
         optimizer = new("--optimizer")
         {
-            Description = "adam, adamw, sgd (with --momentum), rmsprop or adagrad.", DefaultValueFactory = _ => "adam",
+            Description = "adam, adamw, sgd (with --momentum), rmsprop or adagrad.",
+            DefaultValueFactory = _ => defaultOptimizer,
         };
         momentum = new("--momentum")
         {
-            Description = "Momentum of sgd (0: plain SGD).", DefaultValueFactory = _ => 0.9f,
+            Description = "Momentum of sgd (0: plain SGD).", DefaultValueFactory = _ => defaultMomentum,
         };
         optimizer.AcceptOnlyFromAmong(Optimizers);
         weightDecay = new("--weight-decay") { Description = "Weight decay (L2 for adam/sgd/rmsprop/adagrad, decoupled for adamw).", DefaultValueFactory = _ => 0f };
@@ -79,6 +81,12 @@ sealed class TrainingOptions
         skipNonFinite = new("--skip-non-finite") { Description = "Skip steps whose loss or gradient is NaN/Inf instead of stopping." };
     }
 
+    /// <summary>Whether the command line set the shared option <paramref name="name"/> (e.g. "--epochs") rather than
+    /// leaving its default.</summary>
+    public bool Given(ParseResult r, string name) =>
+        new Option[] { epochs, schedule, lr, optimizer }.Single(o => o.Name == name) is var option
+        && r.GetResult(option) is { Implicit: false };
+
     public void AddTo(Command command)
     {
         foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, momentum, clipNorm, clipValue,
@@ -95,7 +103,7 @@ sealed class TrainingOptions
             r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)), r.GetValue(gamma),
             r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite), r.GetValue(momentum));
         if (!(s.Momentum is >= 0 and < 1)) throw new UsageException($"--momentum must be in [0, 1), got {s.Momentum}.");
-        if (s.Momentum != 0.9f && s.Optimizer != "sgd")
+        if (r.GetResult(momentum) is { Implicit: false } && s.Optimizer != "sgd")
             throw new UsageException("--momentum applies to --optimizer sgd.");
         if (s.Epochs < 1 || s.Batch < 1 || s.Threads < 1 || s.LogEvery < 1 || s.Accumulate < 1)
             throw new UsageException("--epochs, --batch, --threads, --log-every and --accumulate must be positive.");
