@@ -489,17 +489,23 @@ static class InspectCommand
             if (asked.Attention.Length == 0)
                 throw new UsageException("the model is the LSTM baseline: it has no attention over memories.");
             int sentences = asked.Story.Length, hops = asked.Attention.Length;
-            var values = new double[sentences, hops]; // story order, oldest sentence at the top
-            for (int i = 0; i < sentences; i++)
-                for (int h = 0; h < hops; h++) values[i, h] = asked.Attention[h][sentences - 1 - i];
-            var rowLabels = asked.Story.Select((s, i) => $"{i + 1}: {string.Join(' ', s)}").ToArray();
+            // story order, oldest sentence at the top; the weight on empty slots, if any, in a last row
+            bool empty = asked.Empty.Any(w => w > 0);
+            var values = new double[sentences + (empty ? 1 : 0), hops];
+            for (int h = 0; h < hops; h++)
+            {
+                for (int i = 0; i < sentences; i++) values[i, h] = asked.Attention[h][sentences - 1 - i];
+                if (empty) values[sentences, h] = asked.Empty[h];
+            }
+            var rowLabels = asked.Story.Select((s, i) => $"{i + 1}: {string.Join(' ', s)}")
+                .Concat(empty ? ["(empty slots)"] : []).ToArray();
             var files = Charts.Heatmap(r.GetValue(output)!, $"\"{r.GetValue(question)}\" → {asked.Answer}", values,
                 "hop", "sentence", Enumerable.Range(1, hops).Select(h => h.ToString(CultureInfo.InvariantCulture))
                     .ToArray(), rowLabels);
             if (r.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
-                    answer = asked.Answer, attention = asked.Attention, unknown = asked.Unknown,
+                    answer = asked.Answer, attention = asked.Attention, empty = asked.Empty, unknown = asked.Unknown,
                     png = files.Png, svg = files.Svg,
                 }));
             else

@@ -163,7 +163,9 @@ static class MemnetCommand
                         r.GetValue(memory)), new RandomGenerator(s.Seed))
                     : new MemoryNetwork(new MemoryNetworkConfig(vocabulary.Count,
                         StoryEncoding.SentenceLength(split.Train.Concat(split.Validation)), r.GetValue(embedding),
-                        r.GetValue(hops), r.GetValue(memory), r.GetValue(encoding) == "bow"
+                        // as the authors' code: as many slots as the longest story needs, at most --memory
+                        r.GetValue(hops), Math.Max(1, split.Train.Concat(split.Validation).Max(q => q.Story.Count)),
+                        r.GetValue(encoding) == "bow"
                             ? SentenceEncoding.BagOfWords : SentenceEncoding.Position, !r.GetValue(noTemporal),
                         !r.GetValue(noNoise)), new RandomGenerator(s.Seed));
                 var task = new StoryTask(model, Encode(split.Train), Encode(split.Validation), s.Batch,
@@ -341,7 +343,9 @@ static class MemnetCommand
                     asked.Unknown)}");
             for (int hop = 0; hop < asked.Attention.Length; hop++)
             {
-                Console.WriteLine($"hop {hop + 1}:");
+                Console.WriteLine(asked.Empty[hop] >= 0.005f
+                    ? FormattableString.Invariant($"hop {hop + 1} ({asked.Empty[hop]:F2} on empty slots):")
+                    : $"hop {hop + 1}:");
                 foreach (var (i, weight) in asked.Attention[hop].Select((w, i) => (i, w)).OrderByDescending(x => x.w)
                     .Take(3))
                     Console.WriteLine(FormattableString.Invariant($"  {weight,5:F2}  {asked.Story.Length - i}: ")
@@ -357,8 +361,10 @@ static class MemnetCommand
     /// <param name="Answer">The answer word.</param>
     /// <param name="Attention">Per hop, the weight of each sentence, the most recent first (none for the
     /// LSTM).</param>
+    /// <param name="Empty">Per hop, the weight resting on the memory's empty slots.</param>
     /// <param name="Unknown">Words of the story or question outside the model's vocabulary.</param>
-    internal sealed record Asked(string[][] Story, string Answer, float[][] Attention, string[] Unknown);
+    internal sealed record Asked(string[][] Story, string Answer, float[][] Attention, float[] Empty,
+        string[] Unknown);
 
     /// <summary>Asks the model of run <paramref name="run"/> (the one for <paramref name="task"/> in a per-task
     /// run) <paramref name="question"/> about the story in <paramref name="storyPath"/>.</summary>
@@ -380,7 +386,9 @@ static class MemnetCommand
         var encoded = new EncodedQuestion(kept.Select(s => chosen.Vocabulary.Encode(s)).ToArray(),
             chosen.Vocabulary.Encode(words), -1, 0);
         var (answer, attention) = Explain(chosen.Model, encoded);
-        return new(kept, chosen.Vocabulary.Words[answer], attention, unknown);
+        // slots past the story are empty sentences; their weight is reported as one sum
+        return new(kept, chosen.Vocabulary.Words[answer], attention.Select(a => a[..kept.Length]).ToArray(),
+            attention.Select(a => a[kept.Length..].Sum()).ToArray(), unknown);
     }
 
     /// <summary>The answer id and, for a memory network, the attention of each hop over the memory (most recent

@@ -1,7 +1,8 @@
 """Makes the PyTorch parity fixture of a small end-to-end memory network: the same network as Recur's MemoryNetwork
 written with torch's own layers (state-dict names as Recur's), its answer logits and attention, its loss and the
 gradient of every parameter, for questions whose stories differ in length (one longer than the memory) — so Recur's
-padding, masking and most-recent-first memory order are checked too. One more forward without the memory softmax
+padding, its memory of a fixed number of slots (empty ones take part in the attention) and its most-recent-first
+order are checked too. One more forward without the memory softmax
 (linear start) gives the logits of that mode.
 
 Run with Debian's own python3 (python3-torch):  /usr/bin/python3 tests/Recur.Tests/Fixtures/make_memn2n_fixtures.py
@@ -39,17 +40,16 @@ class MemN2N(nn.Module):
 
     def forward(self, questions, linear=False):
         """questions: list of (sentences oldest first, question words); pads as Recur documents it."""
-        slots = max(1, max(min(len(s), MEMORY) for s, _ in questions))
+        slots = MEMORY  # empty slots are zero vectors that take part in the softmax
         story = torch.zeros(len(questions), slots, LENGTH, dtype=torch.long)
         ages = torch.full((len(questions), slots), MEMORY, dtype=torch.long)
-        mask = torch.full((len(questions), slots), float("-inf"))
+        mask = torch.zeros(len(questions), slots)
         query = torch.zeros(len(questions), LENGTH, dtype=torch.long)
         for b, (sentences, words) in enumerate(questions):
             kept = sentences[-MEMORY:][::-1]  # most recent first
             for i, sentence in enumerate(kept):
                 story[b, i, :len(sentence)] = torch.tensor(sentence)
                 ages[b, i] = i
-                mask[b, i] = 0
             query[b, :len(words)] = torch.tensor(words)
         not_pad = (story != 0).unsqueeze(3).float()
         memories = [(self.embeddings[k](story) * not_pad * self.pe).sum(2) + self.temporal[k](ages)
