@@ -400,7 +400,8 @@ public sealed class BabiDataTests
         }
         Assert.Equal("bathroom", Answer("ring-babi.txt")); // where Frodo dropped the ring: Mount Doom
         var ring = BabiReader.ParseStory(File.ReadAllLines(Story("ring.txt")), "ring.txt");
-        var unknown = ring.SelectMany(s => s).Where(w => vocabulary.Id(w) == Recur.Text.WordVocabulary.Unknown).Distinct();
+        var unknown = ring.SelectMany(s => s).Where(w => vocabulary.Id(w) == Recur.Text.WordVocabulary.Unknown)
+            .Distinct();
         Assert.Superset(new HashSet<string>(["bilbo", "gollum", "ring", "cave", "frodo", "shire"]),
             new HashSet<string>(unknown));
     }
