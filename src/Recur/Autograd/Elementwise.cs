@@ -20,6 +20,8 @@ public sealed partial class Tensor
     public static Tensor operator +(Tensor a, float b) => a.Add(Scalar(b));
     /// <summary>Subtracts a constant.</summary>
     public static Tensor operator -(Tensor a, float b) => a.Subtract(Scalar(b));
+    /// <summary>A constant minus a tensor (1 − p and the like).</summary>
+    public static Tensor operator -(float a, Tensor b) => b.Neg().Add(Scalar(a));
     /// <summary>Multiplies by a constant.</summary>
     public static Tensor operator *(Tensor a, float b) => a.Multiply(Scalar(b));
     /// <summary>Multiplies by a constant.</summary>
@@ -274,6 +276,38 @@ public sealed partial class Tensor
             var local = new float[g.Length]; // σ(1 − σ)
             TensorPrimitives.Multiply(output.Span, output.Span, local);
             TensorPrimitives.Subtract(output.Span, local, local);
+            AddProduct(x.GradSpan(), g.Span, local);
+        });
+    }
+
+    /// <summary>√x (x ≥ 0; the gradient 1/(2√x) is infinite at 0, so add a small ε first where x can be 0).</summary>
+    public Tensor Sqrt()
+    {
+        var output = Zeros(shape);
+        TensorPrimitives.Sqrt(Span, output.Span);
+        var x = this;
+        return Result(output, x, g =>
+        {
+            var local = new float[g.Length]; // g / (2√x)
+            TensorPrimitives.Divide(g.Span, output.Span, local);
+            TensorPrimitives.Multiply(local, 0.5f, local);
+            x.AccumulateGrad(local);
+        });
+    }
+
+    /// <summary>Softplus log(1 + eˣ), computed as max(x, 0) + log(1 + e^−|x|) so that large x do not overflow; its
+    /// gradient is σ(x).</summary>
+    public Tensor Softplus()
+    {
+        var output = Zeros(shape);
+        ReadOnlySpan<float> xv = Span;
+        var y = output.Span;
+        for (int i = 0; i < y.Length; i++) y[i] = Math.Max(xv[i], 0f) + MathF.Log(1f + MathF.Exp(-Math.Abs(xv[i])));
+        var x = this;
+        return Result(output, x, g =>
+        {
+            var local = new float[g.Length];
+            TensorPrimitives.Sigmoid(x.Span, local);
             AddProduct(x.GradSpan(), g.Span, local);
         });
     }

@@ -29,6 +29,21 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void SqrtAndSoftplusPassFiniteDifferencesAndSoftplusDoesNotOverflow()
+    {
+        var positive = Uniform(61, 0.2f, 3f, 3, 4);
+        Check(() => positive.Sqrt(), positive);
+        var x = Normal(62, 3, 4) * 3f;
+        Check(() => x.Softplus(), x);
+        using var _ = GradMode.NoGrad();
+        Assert.Equal(2f, Tensor.FromArray([4f], 1).Sqrt().Item(), 6);
+        var extremes = Tensor.FromArray([-200f, 0f, 200f], 3).Softplus().ToArray();
+        Assert.Equal(0f, extremes[0], 6);
+        Assert.Equal(MathF.Log(2f), extremes[1], 6);
+        Assert.Equal(200f, extremes[2], 3);
+    }
+
+    [Fact]
     public void EmbeddingBagSumsWeightedRowsSkipsPaddingAndPassesFiniteDifferences()
     {
         var weight = Normal(51, 6, 4);
