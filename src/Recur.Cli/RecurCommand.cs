@@ -24,6 +24,7 @@ static class RecurCommand
         root.Subcommands.Add(SpeechCommand.Create());
         root.Subcommands.Add(WaveNetCommand.Create());
         root.Subcommands.Add(MemnetCommand.Create());
+        root.Subcommands.Add(NtmCommand.Create());
         OptionRules.Apply(root);
         return root;
     }

@@ -46,7 +46,8 @@ public sealed class MemnetCommandTests : IDisposable
         return data;
     }
 
-    static (int Code, string Output, string Error) Run(params string[] args)
+    /// <summary>Runs the CLI, capturing standard output and error.</summary>
+    internal static (int Code, string Output, string Error) Run(params string[] args)
     {
         var output = new StringWriter();
         var saved = Console.Out;
@@ -138,4 +139,36 @@ public sealed class MemnetCommandTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("qa3_*_train.txt", error);
     }
+}
+
+/// <summary><c>recur ntm</c> end to end with a tiny machine.</summary>
+[Collection("cli")]
+public sealed class NtmCommandTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-ntm-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Theory]
+    [InlineData("ntm")]
+    [InlineData("lstm")]
+    public void TrainsAndReportsBitErrorsAtEveryTestLength(string cell)
+    {
+        string run = Path.Combine(folder, cell);
+        var (code, _, error) = Run("ntm", "train", "--cell", cell, "--controller", "8", "--slots", "6",
+            "--slot-size", "4", "--hidden", "8", "--max-length", "3", "--batches-per-epoch", "3", "--epochs", "1",
+            "--batch", "4", "--threads", "1", "--out", run);
+        Assert.True(code == 0, error);
+        (code, var output, error) = Run("ntm", "eval", "--model", run, "--lengths", "3,6", "--sequences", "4",
+            "--json");
+        Assert.True(code == 0, error);
+        var errors = JsonDocument.Parse(output).RootElement.GetProperty("bit_errors");
+        Assert.InRange(errors.GetProperty("3").GetDouble(), 0, 3 * 8);
+        Assert.InRange(errors.GetProperty("6").GetDouble(), 0, 6 * 8);
+        (code, _, error) = Run("ntm", "eval", "--model", run, "--lengths", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--lengths", error);
+    }
+
+    static (int Code, string Output, string Error) Run(params string[] args) => MemnetCommandTests.Run(args);
 }
