@@ -124,7 +124,8 @@ public sealed class NeuralTuringMachine : Module
             var erase = writeParameters.Slice(1, w + 6, w).Sigmoid();
             var add = writeParameters.Slice(1, 2 * w + 6, w).Tanh();
             var column = writeWeights.Reshape(batch, n, 1);
-            memory = memory * (1f - column.MatMul(erase.Reshape(batch, 1, w))) + column.MatMul(add.Reshape(batch, 1, w));
+            memory = memory * (1f - column.MatMul(erase.Reshape(batch, 1, w)))
+                + column.MatMul(add.Reshape(batch, 1, w));
             readWeights = Address(readHead.Forward(hidden), memory, readWeights);
             read = readWeights.Reshape(batch, 1, n).MatMul(memory).Reshape(batch, w);
             outputs.Add(output.Forward(Tensor.Concat([hidden, read], 1)));
