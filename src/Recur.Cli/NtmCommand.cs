@@ -38,7 +38,10 @@ static class NtmCommand
         {
             Description = "Controller units (ntm).", DefaultValueFactory = _ => 100,
         };
-        var slots = new Option<int>("--slots") { Description = "Memory slots N (ntm).", DefaultValueFactory = _ => 128 };
+        var slots = new Option<int>("--slots")
+        {
+            Description = "Memory slots N (ntm).", DefaultValueFactory = _ => 128,
+        };
         var slotSize = new Option<int>("--slot-size")
         {
             Description = "Width W of a slot (ntm).", DefaultValueFactory = _ => 20,
@@ -57,7 +60,8 @@ static class NtmCommand
         };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(50, 16, 1e-3f, defaultClipNorm: 10f);
-        var command = new Command("train", "Train on fresh copy sequences; validation: bit errors at the longest length.")
+        var command = new Command("train",
+            "Train on fresh copy sequences; validation: bit errors at the longest length.")
         {
             cell, controller, slots, slotSize, hidden, maxLength, perEpoch, json,
         };

@@ -86,7 +86,8 @@ public sealed class CopyTraining : ITrainingTask<SequenceBatch>
         return new Dictionary<string, double> { ["loss"] = report.Loss, ["bit_errors"] = report.BitErrors };
     }
 
-    /// <summary>Loss and bit errors per sequence of the model on <paramref name="batch"/>, in evaluation mode.</summary>
+    /// <summary>Loss and bit errors per sequence of the model on <paramref name="batch"/>, in evaluation
+    /// mode.</summary>
     public (double Loss, double BitErrors) Score(SequenceBatch batch)
     {
         bool training = model.Training;
