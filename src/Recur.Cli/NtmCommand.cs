@@ -48,7 +48,7 @@ static class NtmCommand
         };
         var hidden = new Option<int?>("--hidden")
         {
-            Description = "LSTM units (lstm; default: about the parameters of the default NTM).",
+            Description = "LSTM units (lstm; default: as many parameters as the NTM of the same settings).",
         };
         var maxLength = new Option<int>("--max-length")
         {
@@ -79,7 +79,9 @@ static class NtmCommand
             CopyTraining task;
             if (r.GetValue(cell) == "lstm")
             {
-                int units = r.GetValue(hidden) ?? 256; // ≈ 270,000 parameters, the default NTM's order
+                int units = r.GetValue(hidden) ?? MatchingUnits(new NeuralTuringMachine(new NeuralTuringMachineConfig(
+                    Bits + 1, Bits, r.GetValue(controller), r.GetValue(slots), r.GetValue(slotSize)),
+                    new RandomGenerator(0)).Parameters().Sum(p => p.Length));
                 var model = new SequenceModel(new SequenceModelConfig("lstm", Bits + 1, units, Bits, PerStep: true),
                     random);
                 task = CopyTraining.For(model, r.GetValue(maxLength), s.Batch, r.GetValue(perEpoch));
@@ -111,6 +113,35 @@ static class NtmCommand
         return command;
     }
 
+    /// <summary>The copy task of a trained run, and its machine (null for the LSTM baseline).</summary>
+    internal static (CopyTraining Task, NeuralTuringMachine? Machine) Load(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
+        CopyTraining? task = null;
+        NeuralTuringMachine? machine = null;
+        Checkpoint.Open(folder, config =>
+        {
+            if ((string?)config["architecture"] == "ntm")
+            {
+                machine = new NeuralTuringMachine(NeuralTuringMachineConfig.FromJson(config), new RandomGenerator(0));
+                task = CopyTraining.For(machine);
+                return (Module)machine;
+            }
+            var baseline = new SequenceModel(SequenceModelConfig.FromJson(config), new RandomGenerator(0));
+            task = CopyTraining.For(baseline);
+            return baseline;
+        });
+        return (task!, machine);
+    }
+
+    /// <summary>The LSTM width whose parameter count, 4H² + 4H(inputs + 2) + (H + 1)·outputs, is closest to
+    /// <paramref name="parameters"/>.</summary>
+    static int MatchingUnits(int parameters)
+    {
+        double a = 4, b = 4 * (Bits + 1 + 2) + Bits, c = Bits - parameters;
+        return Math.Max(1, (int)Math.Round((-b + Math.Sqrt(b * b - 4 * a * c)) / (2 * a)));
+    }
+
     static Command Eval()
     {
         var model = new Option<string>("--model") { Description = "Run folder of `recur ntm train`.", Required = true };
@@ -129,22 +160,7 @@ static class NtmCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            string folder = r.GetValue(model)!;
-            if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-            CopyTraining? task = null;
-            Checkpoint.Open(folder, config =>
-            {
-                if ((string?)config["architecture"] == "ntm")
-                {
-                    var machine = new NeuralTuringMachine(NeuralTuringMachineConfig.FromJson(config),
-                        new RandomGenerator(0));
-                    task = CopyTraining.For(machine);
-                    return (Module)machine;
-                }
-                var baseline = new SequenceModel(SequenceModelConfig.FromJson(config), new RandomGenerator(0));
-                task = CopyTraining.For(baseline);
-                return baseline;
-            });
+            var (task, _) = Load(r.GetValue(model)!);
             var tested = new JsonObject();
             var table = new Table().AddColumns("length", "bit errors per sequence", "bits per sequence");
             foreach (var part in r.GetValue(lengths)!.Split(',', StringSplitOptions.TrimEntries))
@@ -152,7 +168,7 @@ static class NtmCommand
                 if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int length) || length < 1)
                     throw new UsageException($"--lengths: '{part}' is not a positive length.");
                 var batch = CopyTask.Batch(new RandomGenerator(1000 + (ulong)length), length, r.GetValue(count), Bits);
-                var (_, errors) = task!.Score(batch);
+                var (_, errors) = task.Score(batch);
                 tested[part] = errors;
                 table.AddRow(part, errors.ToString("F2", CultureInfo.InvariantCulture),
                     (length * Bits).ToString(CultureInfo.InvariantCulture));

@@ -168,6 +168,20 @@ public sealed class NtmCommandTests : IDisposable
         (code, _, error) = Run("ntm", "eval", "--model", run, "--lengths", "0");
         Assert.Equal(2, code);
         Assert.Contains("--lengths", error);
+        string figure = Path.Combine(folder, cell + "-memory");
+        (code, output, error) = Run("inspect", "memory", "--model", run, "--length", "3", "--out", figure, "--json");
+        if (cell == "lstm")
+        {
+            Assert.Equal(2, code);
+            Assert.Contains("no memory", error);
+            return;
+        }
+        Assert.True(code == 0, error);
+        var shown = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(7, shown.GetProperty("write").GetArrayLength()); // 3 vectors, the delimiter, 3 answers
+        Assert.All(shown.GetProperty("read").EnumerateArray(), step =>
+            Assert.Equal(1.0, step.EnumerateArray().Sum(w => w.GetDouble()), 4));
+        Assert.True(File.Exists(figure + "-write.png") && File.Exists(figure + "-read.png"));
     }
 
     static (int Code, string Output, string Error) Run(params string[] args) => MemnetCommandTests.Run(args);
