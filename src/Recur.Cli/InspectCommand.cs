@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Recur.Autograd;
+using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Diagnostics;
 using Recur.Figures;
@@ -493,7 +494,8 @@ static class InspectCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string folder = r.GetValue(model)!;
-            string? architecture = Directory.Exists(folder) && !Directory.Exists(Path.Combine(folder, "task1"))
+            if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
+            string? architecture = !Directory.Exists(Path.Combine(folder, TrainedStoryModel.TaskFolderPrefix + "1"))
                 ? (string?)Checkpoint.ReadConfig(Checkpoint.Locate(folder))["architecture"] : null;
             if (architecture == "sequence_model")
                 throw new UsageException("the model is the LSTM baseline of the copy task: it has no memory to show.");
@@ -509,7 +511,7 @@ static class InspectCommand
 
     static int StoryAttention(string model, int? task, string story, string question, string output, bool json)
     {
-        var asked = MemnetCommand.Ask(model, task, story, question);
+        var asked = StoryQuestions.Ask(model, task, story, question);
         if (asked.Attention.Length == 0)
             throw new UsageException("the model is the LSTM baseline: it has no attention over memories.");
         int sentences = asked.Story.Length, hops = asked.Attention.Length;
@@ -544,7 +546,7 @@ static class InspectCommand
     static int MachineWeightings(string model, int length, string output, bool json)
     {
         if (length < 1) throw new UsageException($"--length must be positive, got {length}.");
-        var (copy, machine) = NtmCommand.Load(model);
+        var (copy, machine) = CopyTraining.Open(model);
         var batch = CopyTask.Batch(new RandomGenerator(7), length, 1, machine!.Config.OutputSize);
         machine.Eval();
         NeuralTuringMachineOutput result;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Kernels;
 using Recur.Memory;
@@ -56,8 +57,6 @@ static class MemnetCommand
         if (tasks.Count == 0) throw new UsageException("--tasks: no tasks given.");
         return [.. tasks];
     }
-
-    const string TaskFolderPrefix = "task";
 
     static Command Train()
     {
@@ -153,7 +152,8 @@ static class MemnetCommand
             var results = new List<(int[] Tasks, IReadOnlyDictionary<string, double> Metrics)>();
             foreach (var group in groups)
             {
-                string folder = groups.Length == 1 ? s.Out : Path.Combine(s.Out, TaskFolderPrefix + group[0]);
+                string folder = groups.Length == 1 ? s.Out
+                    : Path.Combine(s.Out, TrainedStoryModel.TaskFolderPrefix + group[0]);
                 var split = BabiReader.Load(r.GetValue(data)!, group, r.GetValue(memory));
                 var vocabulary = StoryEncoding.Vocabulary(split.Train);
                 EncodedQuestion[] Encode(List<BabiQuestion> set) =>
@@ -226,47 +226,6 @@ static class MemnetCommand
             : new Optim.MultiStepSchedule(rate, milestones, 0.5);
     }
 
-    /// <summary>A trained story model with its vocabulary and tasks.</summary>
-    sealed record StoryModel(IStoryModel Model, WordVocabulary Vocabulary, int[] Tasks, int MemorySize);
-
-    static StoryModel Load(string folder)
-    {
-        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-        JsonObject? config = null;
-        var module = Checkpoint.Open(folder, json =>
-        {
-            config = json;
-            return (string?)json["architecture"] == "story_lstm"
-                ? (Nn.Module)new StoryLstm(StoryLstmConfig.FromJson(json), new RandomGenerator(0))
-                : new MemoryNetwork(MemoryNetworkConfig.FromJson(json), new RandomGenerator(0));
-        });
-        try
-        {
-            var vocabulary = WordVocabulary.FromWords(config!["vocabulary"]!.AsArray()
-                .Select(w => (string)w!).ToArray());
-            var tasks = config["tasks"]!.AsArray().Select(t => (int)t!).ToArray();
-            var model = (IStoryModel)module;
-            int memorySize = module is MemoryNetwork m ? m.Config.MemorySize : ((StoryLstm)module).Config.MemorySize;
-            return new(model, vocabulary, tasks, memorySize);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
-        {
-            throw new InvalidDataException($"{folder}: config.json lacks the vocabulary or tasks of a bAbI model "
-                + $"({e.Message}).", e);
-        }
-    }
-
-    /// <summary>The models of a run folder: one (joint, or a single task) or one per task in task{N}/.</summary>
-    static List<(string Folder, StoryModel Model)> LoadAll(string folder)
-    {
-        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-        var perTask = Directory.GetDirectories(folder, TaskFolderPrefix + "*")
-            .Where(d => int.TryParse(Path.GetFileName(d)[TaskFolderPrefix.Length..], out _))
-            .OrderBy(d => int.Parse(Path.GetFileName(d)[TaskFolderPrefix.Length..], CultureInfo.InvariantCulture))
-            .ToList();
-        return perTask.Count > 0 ? perTask.Select(d => (d, Load(d))).ToList() : [(folder, Load(folder))];
-    }
-
     static Option<string> ModelOption() => new("--model")
     {
         Description = "Run folder of `recur memnet train` (one model, or one per task in task{N}/).",
@@ -285,10 +244,12 @@ static class MemnetCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var models = LoadAll(r.GetValue(model)!);
+            if (!Directory.Exists(r.GetValue(model)))
+                throw new UsageException($"{r.GetValue(model)}: no such model folder.");
+            var models = TrainedStoryModel.OpenRun(r.GetValue(model)!);
             int[]? wanted = r.GetValue(tasks) is { } t ? ParseTasks(t) : null;
             var errors = new SortedDictionary<int, double>();
-            foreach (var (_, m) in models)
+            foreach (var m in models)
             {
                 var evaluate = wanted is null ? m.Tasks : m.Tasks.Intersect(wanted).ToArray();
                 if (evaluate.Length == 0) continue;
@@ -336,7 +297,8 @@ static class MemnetCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var asked = Ask(r.GetValue(model)!, r.GetValue(task), r.GetValue(story)!, r.GetValue(question)!);
+            var asked = StoryQuestions.Ask(r.GetValue(model)!, r.GetValue(task), r.GetValue(story)!,
+                r.GetValue(question)!);
             Console.WriteLine(asked.Answer);
             if (asked.Unknown.Length > 0)
                 Console.Error.WriteLine($"note: words the model never saw in training: {string.Join(", ",
@@ -354,52 +316,5 @@ static class MemnetCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>A question put to a trained model about a story file.</summary>
-    /// <param name="Story">The sentences the model saw, oldest first.</param>
-    /// <param name="Answer">The answer word.</param>
-    /// <param name="Attention">Per hop, the weight of each sentence, the most recent first (none for the
-    /// LSTM).</param>
-    /// <param name="Empty">Per hop, the weight resting on the memory's empty slots.</param>
-    /// <param name="Unknown">Words of the story or question outside the model's vocabulary.</param>
-    internal sealed record Asked(string[][] Story, string Answer, float[][] Attention, float[] Empty,
-        string[] Unknown);
-
-    /// <summary>Asks the model of run <paramref name="run"/> (the one for <paramref name="task"/> in a per-task
-    /// run) <paramref name="question"/> about the story in <paramref name="storyPath"/>.</summary>
-    internal static Asked Ask(string run, int? task, string storyPath, string question)
-    {
-        var models = LoadAll(run);
-        var chosen = task is int t
-            ? models.FirstOrDefault(m => m.Model.Tasks.Contains(t)).Model
-                ?? throw new UsageException($"--task {t}: the run has no model for it.")
-            : models.Count == 1 ? models[0].Model
-                : throw new UsageException("the run holds one model per task: choose one with --task N.");
-        if (!File.Exists(storyPath)) throw new UsageException($"--story {storyPath}: no such file.");
-        var sentences = BabiReader.ParseStory(TextFiles.ReadUtf8Lines(storyPath), storyPath);
-        var words = BabiReader.Words(question);
-        if (words.Length == 0) throw new UsageException("the question has no words.");
-        var kept = sentences.Skip(Math.Max(0, sentences.Count - chosen.MemorySize)).ToArray();
-        var unknown = kept.Append(words).SelectMany(s => s)
-            .Where(w => chosen.Vocabulary.Id(w) == WordVocabulary.Unknown).Distinct().ToArray();
-        var encoded = new EncodedQuestion(kept.Select(s => chosen.Vocabulary.Encode(s)).ToArray(),
-            chosen.Vocabulary.Encode(words), -1, 0);
-        var (answer, attention) = Explain(chosen.Model, encoded);
-        // slots past the story are empty sentences; their weight is reported as one sum
-        return new(kept, chosen.Vocabulary.Words[answer], attention.Select(a => a[..kept.Length]).ToArray(),
-            attention.Select(a => a[kept.Length..].Sum()).ToArray(), unknown);
-    }
-
-    /// <summary>The answer id and, for a memory network, the attention of each hop over the memory (most recent
-    /// sentence first).</summary>
-    static (int Answer, float[][] Attention) Explain(IStoryModel model, EncodedQuestion question)
-    {
-        model.Module.Eval();
-        using var _ = Autograd.GradMode.NoGrad();
-        if (model is not MemoryNetwork memory)
-            return (Scores.ArgMax(model.Logits([question], null).Span), []);
-        var output = memory.Forward([question]);
-        return (Scores.ArgMax(output.Logits.Span), output.Attention.Select(a => a.ToArray()).ToArray());
     }
 }

@@ -113,27 +113,6 @@ static class NtmCommand
         return command;
     }
 
-    /// <summary>The copy task of a trained run, and its machine (null for the LSTM baseline).</summary>
-    internal static (CopyTraining Task, NeuralTuringMachine? Machine) Load(string folder)
-    {
-        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-        CopyTraining? task = null;
-        NeuralTuringMachine? machine = null;
-        Checkpoint.Open(folder, config =>
-        {
-            if ((string?)config["architecture"] == "ntm")
-            {
-                machine = new NeuralTuringMachine(NeuralTuringMachineConfig.FromJson(config), new RandomGenerator(0));
-                task = CopyTraining.For(machine);
-                return (Module)machine;
-            }
-            var baseline = new SequenceModel(SequenceModelConfig.FromJson(config), new RandomGenerator(0));
-            task = CopyTraining.For(baseline);
-            return baseline;
-        });
-        return (task!, machine);
-    }
-
     /// <summary>The LSTM width whose parameter count, 4H² + 4H(inputs + 2) + (H + 1)·outputs, is closest to
     /// <paramref name="parameters"/>.</summary>
     static int MatchingUnits(int parameters)
@@ -160,7 +139,9 @@ static class NtmCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (task, _) = Load(r.GetValue(model)!);
+            if (!Directory.Exists(r.GetValue(model)))
+                throw new UsageException($"{r.GetValue(model)}: no such model folder.");
+            var (task, _) = CopyTraining.Open(r.GetValue(model)!);
             var tested = new JsonObject();
             var table = new Table().AddColumns("length", "bit errors per sequence", "bits per sequence");
             foreach (var part in r.GetValue(lengths)!.Split(',', StringSplitOptions.TrimEntries))

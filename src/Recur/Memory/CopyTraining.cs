@@ -47,6 +47,27 @@ public sealed class CopyTraining : ITrainingTask<SequenceBatch>
             baseline.Config.OutputSize);
     }
 
+    /// <summary>The task of a model saved in <paramref name="folder"/> (a checkpoint, or a run folder's best one),
+    /// and the machine when it is one (null for the recurrent baseline).</summary>
+    public static (CopyTraining Task, NeuralTuringMachine? Machine) Open(string folder)
+    {
+        CopyTraining? task = null;
+        NeuralTuringMachine? machine = null;
+        Checkpoint.Open(folder, config =>
+        {
+            if ((string?)config["architecture"] == "ntm")
+            {
+                machine = new NeuralTuringMachine(NeuralTuringMachineConfig.FromJson(config), new RandomGenerator(0));
+                task = For(machine);
+                return (Module)machine;
+            }
+            var baseline = new SequenceModel(SequenceModelConfig.FromJson(config), new RandomGenerator(0));
+            task = For(baseline);
+            return baseline;
+        });
+        return (task!, machine);
+    }
+
     /// <inheritdoc/>
     public Module Model => model;
 
