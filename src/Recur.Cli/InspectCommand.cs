@@ -478,7 +478,8 @@ static class InspectCommand
         var task = new Option<int?>("--task") { Description = "Memory network: the per-task model to ask." };
         var length = new Option<int>("--length")
         {
-            Description = "Neural Turing Machine: length of the copy sequence shown.", DefaultValueFactory = _ => 20,
+            Description = "Neural Turing Machine: length of the sequence shown (vectors to copy, items to recall "
+                + "from).", DefaultValueFactory = _ => 20,
         };
         var question = new Argument<string?>("question")
         {
@@ -541,13 +542,17 @@ static class InspectCommand
         return 0;
     }
 
-    /// <summary>The write and read weightings of a Neural Turing Machine copying one sequence: two heatmaps of slots
-    /// (rows) over time steps (columns).</summary>
+    /// <summary>The write and read weightings of a Neural Turing Machine on one sequence of its task: two heatmaps
+    /// of slots (rows) over time steps (columns).</summary>
     static int MachineWeightings(string model, int length, string output, bool json)
     {
         if (length < 1) throw new UsageException($"--length must be positive, got {length}.");
-        var (copy, machine) = CopyTraining.Open(model);
-        var batch = CopyTask.Batch(new RandomGenerator(7), length, 1, machine!.Config.OutputSize);
+        var (training, opened) = AlgorithmicTraining.Open(model);
+        var machine = opened ?? throw new UsageException("the model is not a Neural Turing Machine.");
+        if (length < AlgorithmicTasks.MinLength(training.Task))
+            throw new UsageException($"--length must be at least {AlgorithmicTasks.MinLength(training.Task)} for "
+                + $"{training.Task}.");
+        var batch = AlgorithmicTasks.Batch(training.Task, new RandomGenerator(7), length, 1, training.Bits);
         machine.Eval();
         NeuralTuringMachineOutput result;
         using (GradMode.NoGrad()) result = machine.Forward(batch.Inputs);
@@ -563,10 +568,12 @@ static class InspectCommand
                 for (int i = 0; i < slots; i++) values[i, t] = w[i];
             }
             weights[name] = series.Select(w => w.ToArray()).ToArray();
-            figures.Add(Charts.Heatmap($"{output}-{name}", $"NTM {name} weighting, copying {length} vectors "
-                + $"(delimiter at step {length})", values, "time step", "memory slot"));
+            figures.Add(Charts.Heatmap($"{output}-{name}", training.Task == AlgorithmicTask.Copy
+                ? $"NTM {name} weighting, copying {length} vectors (delimiter at step {length})"
+                : $"NTM {name} weighting, recalling from {length} items (answer from step {batch.AnswerStart})",
+                values, "time step", "memory slot"));
         }
-        var (_, errors) = copy.Score(batch);
+        var (_, errors) = training.Score(batch);
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new
             {
@@ -575,7 +582,8 @@ static class InspectCommand
             }));
         else
         {
-            Console.WriteLine(FormattableString.Invariant($"bit errors: {errors:F0} of {length * 8}"));
+            Console.WriteLine(FormattableString.Invariant(
+                $"bit errors: {errors:F0} of {batch.Targets.Size(0) * training.Bits}"));
             foreach (var f in figures) CliOutput.PrintFiles(f, false);
         }
         return 0;

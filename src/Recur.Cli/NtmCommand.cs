@@ -11,20 +11,28 @@ using Spectre.Console;
 namespace Recur.Cli;
 
 /// <summary>
-/// <c>recur ntm train|eval</c>: the Neural Turing Machine on the copy task of Graves et al. (2014), trained on lengths
-/// 1–20 and tested on longer ones, against an LSTM of about the same number of parameters.
+/// <c>recur ntm train|eval</c>: the Neural Turing Machine on the copy and associative-recall tasks of Graves et al.
+/// (2014), trained on short sequences and tested on longer ones, against an LSTM of the same number of parameters.
 /// </summary>
 static class NtmCommand
 {
     public static Command Create()
     {
-        var command = new Command("ntm", "Neural Turing Machine on the copy task, against an LSTM.");
+        var command = new Command("ntm", "Neural Turing Machine on copy and associative recall, against an LSTM.");
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Eval());
         return command;
     }
 
-    const int Bits = 8;
+    static Option<string> TaskOption() => new("--task")
+    {
+        Description = "copy (8-bit vectors, lengths 1–20) or recall (associative recall of 3-vector items of 6 bits, "
+            + "2–6 items).",
+        DefaultValueFactory = _ => "copy",
+    };
+
+    static AlgorithmicTask Parse(string task) => task == "recall" ? AlgorithmicTask.AssociativeRecall
+        : AlgorithmicTask.Copy;
 
     static Command Train()
     {
@@ -50,58 +58,63 @@ static class NtmCommand
         {
             Description = "LSTM units (lstm; default: as many parameters as the NTM of the same settings).",
         };
-        var maxLength = new Option<int>("--max-length")
+        var task = TaskOption();
+        task.AcceptOnlyFromAmong("copy", "recall");
+        var maxLength = new Option<int?>("--max-length")
         {
-            Description = "Training lengths are drawn from 1 to this.", DefaultValueFactory = _ => 20,
+            Description = "Training lengths are drawn up to this (default 20 vectors for copy, 6 items for recall).",
         };
         var perEpoch = new Option<int>("--batches-per-epoch")
         {
             Description = "Fresh batches per epoch.", DefaultValueFactory = _ => 100,
         };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
-        var training = new TrainingOptions(50, 16, 1e-3f, defaultClipNorm: 10f);
+        var shared = new TrainingOptions(50, 16, 1e-3f, defaultClipNorm: 10f);
         var command = new Command("train",
-            "Train on fresh copy sequences; validation: bit errors at the longest length.")
+            "Train on fresh sequences of the task; validation: bit errors at the longest length.")
         {
-            cell, controller, slots, slotSize, hidden, maxLength, perEpoch, json,
+            task, cell, controller, slots, slotSize, hidden, maxLength, perEpoch, json,
         };
-        training.AddTo(command);
+        shared.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var s = training.Read(r);
+            var s = shared.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model and its checkpoints go there.");
-            if (r.GetValue(maxLength) < 1 || r.GetValue(perEpoch) < 1 || r.GetValue(controller) < 1
+            var kind = Parse(r.GetValue(task)!);
+            int longest = r.GetValue(maxLength) ?? (kind == AlgorithmicTask.Copy ? 20 : 6);
+            if (longest < AlgorithmicTasks.MinLength(kind) || r.GetValue(perEpoch) < 1 || r.GetValue(controller) < 1
                 || r.GetValue(slots) < 3 || r.GetValue(slotSize) < 1 || r.GetValue(hidden) is < 1)
-                throw new UsageException("--max-length, --batches-per-epoch, --controller, --slot-size and --hidden "
-                    + "must be positive, --slots at least 3.");
+                throw new UsageException("--batches-per-epoch, --controller, --slot-size and --hidden must be "
+                    + $"positive, --slots at least 3, --max-length at least {AlgorithmicTasks.MinLength(kind)}.");
             var random = new RandomGenerator(s.Seed);
-            CopyTraining task;
+            int bits = AlgorithmicTasks.DefaultBits(kind), inputs = AlgorithmicTasks.Inputs(kind, bits);
+            var machineConfig = new NeuralTuringMachineConfig(inputs, bits, r.GetValue(controller), r.GetValue(slots),
+                r.GetValue(slotSize), r.GetValue(cell) == "ntm");
+            AlgorithmicTraining training;
             if (r.GetValue(cell) == "lstm")
             {
-                int units = r.GetValue(hidden) ?? MatchingUnits(new NeuralTuringMachine(new NeuralTuringMachineConfig(
-                    Bits + 1, Bits, r.GetValue(controller), r.GetValue(slots), r.GetValue(slotSize)),
-                    new RandomGenerator(0)).Parameters().Sum(p => p.Length));
-                var model = new SequenceModel(new SequenceModelConfig("lstm", Bits + 1, units, Bits, PerStep: true),
+                int units = r.GetValue(hidden) ?? MatchingUnits(new NeuralTuringMachine(machineConfig with
+                {
+                    LstmController = true,
+                }, new RandomGenerator(0)).Parameters().Sum(p => p.Length), inputs, bits);
+                var model = new SequenceModel(new SequenceModelConfig("lstm", inputs, units, bits, PerStep: true),
                     random);
-                task = CopyTraining.For(model, r.GetValue(maxLength), s.Batch, r.GetValue(perEpoch));
+                training = AlgorithmicTraining.For(kind, model, longest, s.Batch, r.GetValue(perEpoch));
             }
             else
-            {
-                var machine = new NeuralTuringMachine(new NeuralTuringMachineConfig(Bits + 1, Bits,
-                    r.GetValue(controller), r.GetValue(slots), r.GetValue(slotSize), r.GetValue(cell) == "ntm"),
-                    random);
-                task = CopyTraining.For(machine, r.GetValue(maxLength), s.Batch, r.GetValue(perEpoch));
-            }
-            long parameters = task.Model.Parameters().Sum(p => (long)p.Length);
-            AnsiConsole.MarkupLine(Markup.Escape($"ntm: copy of 1–{r.GetValue(maxLength)} vectors of {Bits} bits; "
-                + $"{r.GetValue(cell)}, {parameters:N0} parameters."));
-            var optimizer = TrainingOptions.CreateOptimizer(s, task.Model.Parameters());
-            var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, Optim.MetricMode.Min);
+                training = AlgorithmicTraining.For(kind, new NeuralTuringMachine(machineConfig, random), longest,
+                    s.Batch, r.GetValue(perEpoch));
+            long parameters = training.Model.Parameters().Sum(p => (long)p.Length);
+            AnsiConsole.MarkupLine(Markup.Escape($"ntm: {r.GetValue(task)} of lengths "
+                + $"{AlgorithmicTasks.MinLength(kind)}–{longest}, {bits}-bit vectors; {r.GetValue(cell)}, "
+                + $"{parameters:N0} parameters."));
+            var optimizer = TrainingOptions.CreateOptimizer(s, training.Model.Parameters());
+            var schedule = TrainingOptions.CreateSchedule(s, training.BatchesPerEpoch, Optim.MetricMode.Min);
             var options = TrainingOptions.CreateTrainerOptions(s, "bit_errors", Optim.MetricMode.Min);
             var result = TrainingOptions.Run((observer, token) =>
             {
-                var trainer = new Trainer<SequenceBatch>(task, optimizer, options, schedule, observer);
+                var trainer = new Trainer<SequenceBatch>(training, optimizer, options, schedule, observer);
                 if (s.Resume != null) trainer.Resume(s.Resume);
                 return trainer.Fit(token);
             });
@@ -115,25 +128,25 @@ static class NtmCommand
 
     /// <summary>The LSTM width whose parameter count, 4H² + 4H(inputs + 2) + (H + 1)·outputs, is closest to
     /// <paramref name="parameters"/>.</summary>
-    static int MatchingUnits(int parameters)
+    static int MatchingUnits(int parameters, int inputs, int outputs)
     {
-        double a = 4, b = 4 * (Bits + 1 + 2) + Bits, c = Bits - parameters;
+        double a = 4, b = 4 * (inputs + 2) + outputs, c = outputs - parameters;
         return Math.Max(1, (int)Math.Round((-b + Math.Sqrt(b * b - 4 * a * c)) / (2 * a)));
     }
 
     static Command Eval()
     {
         var model = new Option<string>("--model") { Description = "Run folder of `recur ntm train`.", Required = true };
-        var lengths = new Option<string>("--lengths")
+        var lengths = new Option<string?>("--lengths")
         {
-            Description = "Comma-separated sequence lengths to test.", DefaultValueFactory = _ => "20,40,80,120",
+            Description = "Comma-separated lengths to test (default: 20,40,80,120 for copy, 6,12,20 for recall).",
         };
         var count = new Option<int>("--sequences")
         {
             Description = "Test sequences per length.", DefaultValueFactory = _ => 64,
         };
         var json = new Option<bool>("--json") { Description = "Print the errors as JSON." };
-        var command = new Command("eval", "Bit errors per sequence at each test length (trained on 1–20).")
+        var command = new Command("eval", "Bit errors per sequence at each test length.")
         {
             model, lengths, count, json,
         };
@@ -141,18 +154,21 @@ static class NtmCommand
         {
             if (!Directory.Exists(r.GetValue(model)))
                 throw new UsageException($"{r.GetValue(model)}: no such model folder.");
-            var (task, _) = CopyTraining.Open(r.GetValue(model)!);
+            var (task, _) = AlgorithmicTraining.Open(r.GetValue(model)!);
             var tested = new JsonObject();
-            var table = new Table().AddColumns("length", "bit errors per sequence", "bits per sequence");
-            foreach (var part in r.GetValue(lengths)!.Split(',', StringSplitOptions.TrimEntries))
+            var table = new Table().AddColumns("length", "bit errors per sequence", "bits answered per sequence");
+            string lengthList = r.GetValue(lengths) ?? (task.Task == AlgorithmicTask.Copy ? "20,40,80,120" : "6,12,20");
+            foreach (var part in lengthList.Split(',', StringSplitOptions.TrimEntries))
             {
-                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int length) || length < 1)
-                    throw new UsageException($"--lengths: '{part}' is not a positive length.");
-                var batch = CopyTask.Batch(new RandomGenerator(1000 + (ulong)length), length, r.GetValue(count), Bits);
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int length)
+                    || length < AlgorithmicTasks.MinLength(task.Task))
+                    throw new UsageException($"--lengths: '{part}' is not a length of {task.Task} (at least "
+                    + $"{AlgorithmicTasks.MinLength(task.Task)}).");
+                var batch = task.TestBatch(length, r.GetValue(count));
                 var (_, errors) = task.Score(batch);
                 tested[part] = errors;
                 table.AddRow(part, errors.ToString("F2", CultureInfo.InvariantCulture),
-                    (length * Bits).ToString(CultureInfo.InvariantCulture));
+                    (batch.Targets.Size(0) * task.Bits).ToString(CultureInfo.InvariantCulture));
             }
             if (r.GetValue(json)) Console.WriteLine(new JsonObject { ["bit_errors"] = tested }.ToJsonString());
             else AnsiConsole.Write(table);

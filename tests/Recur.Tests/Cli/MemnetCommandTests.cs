@@ -150,26 +150,35 @@ public sealed class NtmCommandTests : IDisposable
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
     [Theory]
-    [InlineData("ntm")]
-    [InlineData("lstm")]
-    public void TrainsAndReportsBitErrorsAtEveryTestLength(string cell)
+    [InlineData("ntm", "copy")]
+    [InlineData("lstm", "copy")]
+    [InlineData("ntm", "recall")]
+    public void TrainsAndReportsBitErrorsAtEveryTestLength(string cell, string task)
     {
-        string run = Path.Combine(folder, cell);
-        var (code, _, error) = Run("ntm", "train", "--cell", cell, "--controller", "8", "--slots", "6",
-            "--slot-size", "4", "--hidden", "8", "--max-length", "3", "--batches-per-epoch", "3", "--epochs", "1",
-            "--batch", "4", "--threads", "1", "--out", run);
+        string run = Path.Combine(folder, cell + task);
+        var (code, _, error) = Run("ntm", "train", "--task", task, "--cell", cell, "--controller", "8", "--slots",
+            "6", "--slot-size", "4", "--hidden", "8", "--max-length", "3", "--batches-per-epoch", "3", "--epochs",
+            "1", "--batch", "4", "--threads", "1", "--out", run);
         Assert.True(code == 0, error);
         (code, var output, error) = Run("ntm", "eval", "--model", run, "--lengths", "3,6", "--sequences", "4",
             "--json");
         Assert.True(code == 0, error);
         var errors = JsonDocument.Parse(output).RootElement.GetProperty("bit_errors");
-        Assert.InRange(errors.GetProperty("3").GetDouble(), 0, 3 * 8);
-        Assert.InRange(errors.GetProperty("6").GetDouble(), 0, 6 * 8);
+        int answered = task == "copy" ? 8 : 3 * 6; // bits answered at length 3: 3 × 8 or one item of 3 × 6
+        Assert.InRange(errors.GetProperty("3").GetDouble(), 0, 3 * answered);
+        Assert.InRange(errors.GetProperty("6").GetDouble(), 0, 6 * answered);
         (code, _, error) = Run("ntm", "eval", "--model", run, "--lengths", "0");
         Assert.Equal(2, code);
         Assert.Contains("--lengths", error);
-        string figure = Path.Combine(folder, cell + "-memory");
+        string figure = Path.Combine(folder, cell + task + "-memory");
         (code, output, error) = Run("inspect", "memory", "--model", run, "--length", "3", "--out", figure, "--json");
+        if (task == "recall")
+        {
+            Assert.True(code == 0, error);
+            Assert.Equal(3 * 4 + 3 + 2 + 3, JsonDocument.Parse(output).RootElement.GetProperty("write")
+                .GetArrayLength());
+            return;
+        }
         if (cell == "lstm")
         {
             Assert.Equal(2, code);

@@ -28,7 +28,7 @@ public sealed class NeuralTuringMachineTests
         var model = new NeuralTuringMachine(new NeuralTuringMachineConfig(9, 8, ControllerSize: 16, MemorySlots: 12,
             SlotSize: 6), new RandomGenerator(3));
         using var _ = GradMode.NoGrad();
-        var batch = CopyTask.Batch(new RandomGenerator(4), 5, 3);
+        var batch = AlgorithmicTasks.Copy(new RandomGenerator(4), 5, 3);
         var output = model.Forward(batch.Inputs);
         Assert.Equal([11, 3, 8], output.Output.Shape.ToArray());
         Assert.Equal(11, output.ReadWeights.Count);
@@ -48,7 +48,7 @@ public sealed class NeuralTuringMachineTests
     [Fact]
     public void CopyBatchesHoldTheSequenceTheDelimiterAndTheAnswer()
     {
-        var batch = CopyTask.Batch(new RandomGenerator(5), 3, 2, bits: 4);
+        var batch = AlgorithmicTasks.Copy(new RandomGenerator(5), 3, 2, bits: 4);
         Assert.Equal([7, 2, 5], batch.Inputs.Shape.ToArray());
         Assert.Equal([3, 2, 4], batch.Targets.Shape.ToArray());
         Assert.Equal(4, batch.AnswerStart);
@@ -59,7 +59,34 @@ public sealed class NeuralTuringMachineTests
                 for (int k = 0; k < 4; k++) Assert.Equal(x[(t * 2 + b) * 5 + k], y[(t * 2 + b) * 4 + k]);
         Assert.Equal(1f, x[(3 * 2 + 1) * 5 + 4]); // the delimiter
         Assert.Equal(y.Count(v => v == 1f) + 2, x.Count(v => v == 1f)); // besides the bits, only the delimiters
-        Assert.Equal(0.0, CopyTask.BitErrors(batch.Targets * 2f - 1f, batch.Targets));
-        Assert.Equal(3 * 4, CopyTask.BitErrors(1f - batch.Targets * 2f, batch.Targets)); // every bit of both wrong
+        Assert.Equal(0.0, batch.BitErrors(batch.Targets * 2f - 1f));
+        Assert.Equal(3 * 4, batch.BitErrors(1f - batch.Targets * 2f)); // every bit of both wrong
+    }
+
+    [Fact]
+    public void RecallBatchesAskForTheItemAfterTheQuery()
+    {
+        var batch = AlgorithmicTasks.AssociativeRecall(new RandomGenerator(6), 4, 5, bits: 3);
+        const int L = AlgorithmicTasks.ItemLength;
+        int steps = 4 * (L + 1) + L + 2 + L;
+        Assert.Equal([steps, 5, 5], batch.Inputs.Shape.ToArray());
+        Assert.Equal([L, 5, 3], batch.Targets.Shape.ToArray());
+        Assert.Equal(steps - L, batch.AnswerStart);
+        var x = batch.Inputs.ToArray();
+        var y = batch.Targets.ToArray();
+        for (int b = 0; b < 5; b++)
+        {
+            float[] Vector(int step) => x[((step * 5 + b) * 5)..((step * 5 + b) * 5 + 3)];
+            Assert.Equal(1f, x[((4 * (L + 1)) * 5 + b) * 5 + 4]); // query delimiters
+            Assert.Equal(1f, x[((4 * (L + 1) + L + 1) * 5 + b) * 5 + 4]);
+            var query = Enumerable.Range(0, L).SelectMany(v => Vector(4 * (L + 1) + 1 + v)).ToArray();
+            // the query is one of the first three items; the answer is the item after it
+            int found = Enumerable.Range(0, 3).Single(i => Enumerable.Range(0, L).SelectMany(v =>
+                Vector(i * (L + 1) + 1 + v)).SequenceEqual(query) && Enumerable.Range(0, L).SelectMany(v =>
+                Vector((i + 1) * (L + 1) + 1 + v)).SequenceEqual(Enumerable.Range(0, L).SelectMany(v =>
+                    y[((v * 5 + b) * 3)..((v * 5 + b) * 3 + 3)])));
+            Assert.InRange(found, 0, 2);
+        }
+        Assert.Throws<ArgumentException>(() => AlgorithmicTasks.AssociativeRecall(new RandomGenerator(1), 1, 2));
     }
 }
