@@ -5,7 +5,8 @@ using Recur.Text;
 namespace Recur.Cli.Data;
 
 /// <summary>A question about a story file put to a trained bAbI run — the part <c>memnet answer</c> and
-/// <c>inspect memory</c> share: choosing the model of a per-task run, reading the story, naming what is wrong.</summary>
+/// <c>inspect memory</c> share: choosing the model of a per-task run, reading the story, naming what is
+/// wrong.</summary>
 static class StoryQuestions
 {
     /// <summary>Asks the model of <paramref name="run"/> (the one for <paramref name="task"/> in a per-task run)
