@@ -24,7 +24,10 @@ static class CellOption
         {
             string cell = result.GetValueOrDefault<string>() ?? "";
             if (accepted.Contains(cell)) return;
-            result.AddError(RecurrentCells.NotYetFused.Contains(cell)
+            result.AddError(cell is "ntm" or "ntm-ff"
+                ? $"--cell {cell}: the Neural Turing Machine is a machine with a memory, not a recurrent cell; it has "
+                    + "its own verb, `recur ntm train --task copy|recall --cell ntm|lstm` (Graves et al.'s tasks)."
+                : RecurrentCells.NotYetFused.Contains(cell)
                 ? $"--cell {cell}: a library layer with no fused kernel yet, so no model can use it; fused cells: "
                     + $"{string.Join(", ", RecurrentCells.Names)}."
                 : RecurrentCells.Names.Contains(cell)

@@ -53,6 +53,7 @@ public sealed class CellVocabularyTests : IDisposable
     [Theory]
     [InlineData("task", "cho-gru", "no fused kernel yet")]
     [InlineData("task", "elman", "unknown")]
+    [InlineData("task", "ntm", "recur ntm train --task copy|recall")]
     [InlineData("translate", "peephole-lstm", "runs lstm, gru only")]
     public void ACellAVerbCannotUseIsAUsageErrorThatSaysWhy(string verb, string cell, string expected)
     {
