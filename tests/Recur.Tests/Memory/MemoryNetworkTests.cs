@@ -1,7 +1,7 @@
-using System.Text.Json;
 using Recur.Autograd;
 using Recur.Memory;
 using Recur.Optim;
+using Recur.Tests.Fixtures;
 using Recur.Training;
 
 namespace Recur.Tests.Memory;
@@ -124,41 +124,35 @@ public sealed class MemoryNetworkTests
     [Fact]
     public void MatchesTheSameNetworkInPyTorch()
     {
-        var root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures",
-            "memn2n_pytorch.json"))).RootElement;
+        var fixture = PyTorchFixture.Read("memn2n_pytorch.json");
+        var root = fixture.Root;
         var c = root.GetProperty("config");
         var model = new MemoryNetwork(new MemoryNetworkConfig(c.GetProperty("vocabulary_size").GetInt32(),
             c.GetProperty("sentence_length").GetInt32(), c.GetProperty("embedding_size").GetInt32(),
             c.GetProperty("hops").GetInt32(), c.GetProperty("memory_size").GetInt32()), new RandomGenerator(0));
-        static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
-        static int[] Ints(JsonElement e) => e.EnumerateArray().Select(v => v.GetInt32()).ToArray();
-        var parameters = root.GetProperty("parameters");
-        model.LoadStateDict(parameters.EnumerateObject().ToDictionary(p => p.Name, p => Tensor.FromArray(
-            Floats(p.Value.GetProperty("value")), Ints(p.Value.GetProperty("shape")))));
+        fixture.LoadInto(model);
         var questions = root.GetProperty("questions").EnumerateArray().Select(q => new EncodedQuestion(
-            q.GetProperty("memories").EnumerateArray().Select(Ints).ToArray(), Ints(q.GetProperty("question")),
-            q.GetProperty("answer").GetInt32(), 1)).ToArray();
+            q.GetProperty("memories").EnumerateArray().Select(PyTorchFixture.Ints).ToArray(),
+            PyTorchFixture.Ints(q.GetProperty("question")), q.GetProperty("answer").GetInt32(), 1)).ToArray();
         using (GradMode.NoGrad())
         {
             var output = model.Forward(questions);
-            Close.Values(Floats(root.GetProperty("logits")), output.Logits.ToArray(), "logits",
+            Close.Values(PyTorchFixture.Floats(root.GetProperty("logits")), output.Logits.ToArray(), "logits",
                 Close.ParityTolerance, Close.ParityTolerance);
-            var attention = root.GetProperty("attention").EnumerateArray().Select(Floats).ToArray();
+            var attention = root.GetProperty("attention").EnumerateArray().Select(PyTorchFixture.Floats).ToArray();
             for (int k = 0; k < attention.Length; k++)
                 Close.Values(attention[k], output.Attention[k].ToArray(), $"attention of hop {k + 1}",
                     Close.ParityTolerance, Close.ParityTolerance);
             model.LinearStart = true;
-            Close.Values(Floats(root.GetProperty("linear_start_logits")), model.Forward(questions).Logits.ToArray(),
-                "linear-start logits", Close.ParityTolerance, Close.ParityTolerance);
+            Close.Values(PyTorchFixture.Floats(root.GetProperty("linear_start_logits")),
+                model.Forward(questions).Logits.ToArray(), "linear-start logits", Close.ParityTolerance,
+                Close.ParityTolerance);
             model.LinearStart = false;
         }
         var loss = model.Loss(questions);
         Assert.Equal(root.GetProperty("loss").GetDouble(), loss.Item(), 5);
         loss.Backward();
-        foreach (var (name, parameter) in model.NamedParameters())
-            Close.Values(Floats(parameters.GetProperty(name).GetProperty("grad")),
-                parameter.Grad?.ToArray() ?? new float[parameter.Length], name, Close.ParityTolerance,
-                Close.ParityTolerance);
+        fixture.AssertGradients(model);
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Recur.Autograd;
+using Recur.Tests.Fixtures;
 using Recur.WaveNet;
 
 namespace Recur.Tests.WaveNet;
@@ -87,35 +88,29 @@ public sealed class WaveNetModelTests
     [Fact]
     public void MatchesTheSameNetworkInPyTorch()
     {
-        var root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures",
-            "wavenet_pytorch.json"))).RootElement;
+        var fixture = PyTorchFixture.Read("wavenet_pytorch.json");
+        var root = fixture.Root;
         var c = root.GetProperty("config");
         var config = new WaveNetConfig(c.GetProperty("levels").GetInt32(), c.GetProperty("residual_channels")
             .GetInt32(), c.GetProperty("dilation_channels").GetInt32(), c.GetProperty("skip_channels").GetInt32(),
             c.GetProperty("layers_per_stack").GetInt32(), c.GetProperty("stacks").GetInt32(),
             c.GetProperty("global_conditions").GetInt32(), c.GetProperty("local_channels").GetInt32());
         var model = new WaveNetModel(config, new RandomGenerator(0));
-        static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
-        static int[] Ints(JsonElement e) => e.EnumerateArray().Select(v => v.GetInt32()).ToArray();
-        var parameters = root.GetProperty("parameters");
-        model.LoadStateDict(parameters.EnumerateObject().ToDictionary(p => p.Name, p => Tensor.FromArray(
-            Floats(p.Value.GetProperty("value")), Ints(p.Value.GetProperty("shape")))));
-        var codes = root.GetProperty("codes").EnumerateArray().Select(Ints).ToArray();
-        var labels = Ints(root.GetProperty("labels"));
-        var local = Tensor.FromArray(Floats(root.GetProperty("local")), Ints(root.GetProperty("local_shape")));
+        fixture.LoadInto(model);
+        var codes = root.GetProperty("codes").EnumerateArray().Select(PyTorchFixture.Ints).ToArray();
+        var labels = PyTorchFixture.Ints(root.GetProperty("labels"));
+        var local = Tensor.FromArray(PyTorchFixture.Floats(root.GetProperty("local")),
+            PyTorchFixture.Ints(root.GetProperty("local_shape")));
         using (GradMode.NoGrad())
         {
             var logits = model.Forward(codes.Select(x => x[..^1]).ToArray(), labels, local.Slice(2, 0, 11));
-            Close.Values(Floats(root.GetProperty("logits")), logits.ToArray(), "logits", Close.ParityTolerance,
-                Close.ParityTolerance);
+            Close.Values(PyTorchFixture.Floats(root.GetProperty("logits")), logits.ToArray(), "logits",
+                Close.ParityTolerance, Close.ParityTolerance);
         }
         var loss = model.Loss(codes, labels, local);
         Assert.Equal(root.GetProperty("loss").GetDouble(), loss.Item(), 5);
         loss.Backward();
-        foreach (var (name, parameter) in model.NamedParameters())
-            Close.Values(Floats(parameters.GetProperty(name).GetProperty("grad")),
-                parameter.Grad?.ToArray() ?? new float[parameter.Length], name, Close.ParityTolerance,
-                Close.ParityTolerance);
+        fixture.AssertGradients(model);
     }
 
     [Theory]
