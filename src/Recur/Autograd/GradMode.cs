@@ -14,14 +14,18 @@ public static class GradMode
     /// </summary>
     public static Scope NoGrad()
     {
-        disabledDepth++;
+        Enter();
         return new Scope();
     }
+
+    internal static void Enter() => disabledDepth++;
+
+    internal static void Leave() => disabledDepth--;
 
     /// <summary>Ends a <see cref="NoGrad"/> scope when disposed.</summary>
     public readonly struct Scope : IDisposable
     {
         /// <summary>Leaves the scope.</summary>
-        public void Dispose() => disabledDepth--;
+        public void Dispose() => Leave();
     }
 }

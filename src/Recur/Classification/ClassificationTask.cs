@@ -80,11 +80,9 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
     /// <summary>Class probabilities [N][classes] for texts, in batches of similar length, in evaluation mode.</summary>
     public static double[][] Probabilities(TextClassifier model, IReadOnlyList<int[]> texts, int batchSize = 256)
     {
-        bool training = model.Training;
-        model.Eval();
         var result = new double[texts.Count][];
         var order = Enumerable.Range(0, texts.Count).OrderBy(i => texts[i].Length).ToArray();
-        using (GradMode.NoGrad())
+        using (model.Evaluating())
             for (int start = 0; start < order.Length; start += batchSize)
             {
                 var rows = order.Skip(start).Take(batchSize).ToArray();
@@ -93,7 +91,6 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
                 for (int r = 0; r < rows.Length; r++)
                     result[rows[r]] = probabilities.AsSpan(r * classes, classes).ToArray().Select(p => (double)p).ToArray();
             }
-        model.Train(training);
         return result;
     }
 

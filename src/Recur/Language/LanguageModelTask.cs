@@ -76,25 +76,19 @@ public sealed record LanguageModelScore(double Loss, long Tokens, double Charact
     {
         streams = Math.Max(1, Math.Min(streams, ids.Count / 2));
         var data = new TokenStreams(ids, streams);
-        bool training = model.Training;
-        model.Eval();
-        try
+        using var _ = model.Evaluating();
+        LanguageModelState? state = null;
+        double total = 0;
+        long count = 0;
+        for (int chunk = 0; chunk < data.Chunks(bptt); chunk++)
         {
-            using var _ = GradMode.NoGrad();
-            LanguageModelState? state = null;
-            double total = 0;
-            long count = 0;
-            for (int chunk = 0; chunk < data.Chunks(bptt); chunk++)
-            {
-                var (inputs, targets, steps) = data.Chunk(chunk, bptt);
-                var (loss, next) = model.Loss(inputs, steps, streams, targets, state);
-                state = next;
-                total += loss.Item() * (double)targets.Length;
-                count += targets.Length;
-            }
-            return new LanguageModelScore(total / count, count, ids.Count == 0 ? 1 : (double)characters / ids.Count);
+            var (inputs, targets, steps) = data.Chunk(chunk, bptt);
+            var (loss, next) = model.Loss(inputs, steps, streams, targets, state);
+            state = next;
+            total += loss.Item() * (double)targets.Length;
+            count += targets.Length;
         }
-        finally { model.Train(training); }
+        return new LanguageModelScore(total / count, count, ids.Count == 0 ? 1 : (double)characters / ids.Count);
     }
 }
 

@@ -51,27 +51,21 @@ public static class TextGenerator
     {
         options.Validate();
         if (length < 0) throw new ArgumentException($"generation: length must be ≥ 0, got {length}.");
-        bool training = model.Training;
-        model.Eval();
-        try
+        using var _ = model.Evaluating();
+        var random = new RandomGenerator(options.Seed);
+        var (logits, state) = Prime(model, prompt, 1);
+        var generated = new List<int>(length);
+        for (int i = 0; i < length; i++)
         {
-            using var _ = GradMode.NoGrad();
-            var random = new RandomGenerator(options.Seed);
-            var (logits, state) = Prime(model, prompt, 1);
-            var generated = new List<int>(length);
-            for (int i = 0; i < length; i++)
-            {
-                int next = Choose(logits, options, random);
-                generated.Add(next);
-                onToken?.Invoke(next);
-                if (options.StopAtEos && next == Text.Tokenizers.Eos) break;
-                if (i + 1 == length) break;
-                var (nextLogits, nextState) = model.Forward([next], 1, 1, state);
-                (logits, state) = (nextLogits.ToArray(), nextState);
-            }
-            return [.. generated];
+            int next = Choose(logits, options, random);
+            generated.Add(next);
+            onToken?.Invoke(next);
+            if (options.StopAtEos && next == Text.Tokenizers.Eos) break;
+            if (i + 1 == length) break;
+            var (nextLogits, nextState) = model.Forward([next], 1, 1, state);
+            (logits, state) = (nextLogits.ToArray(), nextState);
         }
-        finally { model.Train(training); }
+        return [.. generated];
     }
 
     /// <summary>Picks a token from <paramref name="logits"/> under <paramref name="options"/> (exposed for tests).</summary>
@@ -120,60 +114,58 @@ public static class TextGenerator
         if (length < 1) throw new ArgumentException($"beam search: length must be positive, got {length}.");
         if (lengthPenalty < 0) throw new ArgumentException($"beam search: the length penalty α must be ≥ 0, got {lengthPenalty}.");
         double Normalise(double logProbability, int tokens) => logProbability / Math.Pow((5.0 + tokens) / 6.0, lengthPenalty);
-        bool training = model.Training;
-        model.Eval();
-        try
+        using var _ = model.Evaluating();
+        int vocabulary = model.Config.VocabularySize;
+        var (logits, state) = Prime(model, prompt, 1);
+        var beams = new List<(List<int> Tokens, double LogP)> { ([], 0) };
+        var finished = new List<BeamHypothesis>();
+        for (int step = 0; step < length; step++)
         {
-            using var _ = GradMode.NoGrad();
-            int vocabulary = model.Config.VocabularySize;
-            var (logits, state) = Prime(model, prompt, 1);
-            var beams = new List<(List<int> Tokens, double LogP)> { ([], 0) };
-            var finished = new List<BeamHypothesis>();
-            for (int step = 0; step < length; step++)
+            // candidates: every live beam extended by each of its best tokens
+            var candidates = new List<(int Beam, int Token, double LogP)>();
+            for (int b = 0; b < beams.Count; b++)
             {
-                // candidates: every live beam extended by each of its best tokens
-                var candidates = new List<(int Beam, int Token, double LogP)>();
-                for (int b = 0; b < beams.Count; b++)
-                {
-                    var row = logits.AsSpan(b * vocabulary, vocabulary);
-                    Scores.LogSoftmax(row);
-                    var rowCopy = row.ToArray();
-                    var best = Enumerable.Range(0, vocabulary).OrderByDescending(v => rowCopy[v]).ThenBy(v => v).Take(beamWidth);
-                    foreach (int v in best) candidates.Add((b, v, beams[b].LogP + rowCopy[v]));
-                }
-                var ranked = candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token).ToList();
-                var next = new List<(List<int>, double)>();
-                var sources = new List<int>();
-                var tokens = new List<int>();
-                foreach (var c in ranked)
-                {
-                    var extended = new List<int>(beams[c.Beam].Tokens) { c.Token };
-                    if (eosId == c.Token) finished.Add(new BeamHypothesis([.. extended], c.LogP, Normalise(c.LogP, extended.Count)));
-                    else
-                    {
-                        next.Add((extended, c.LogP));
-                        sources.Add(c.Beam);
-                        tokens.Add(c.Token);
-                    }
-                    if (next.Count == beamWidth) break;
-                }
-                beams = next;
-                if (beams.Count == 0) break;
-                if (finished.Count > 0)
-                {
-                    // a live hypothesis's log-probability only falls; its best possible score is at the longest length
-                    double bestFinished = finished.Max(f => f.Score);
-                    double bestLive = beams.Max(b => Math.Max(Normalise(b.LogP, b.Tokens.Count), Normalise(b.LogP, length)));
-                    if (bestFinished >= bestLive) break;
-                }
-                if (step + 1 == length) break;
-                var reordered = state.SelectStreams(sources.ToArray());
-                var (nextLogits, nextState) = model.Forward(tokens.ToArray(), 1, tokens.Count, reordered);
-                (logits, state) = (nextLogits.ToArray(), nextState);
+                var row = logits.AsSpan(b * vocabulary, vocabulary);
+                Scores.LogSoftmax(row);
+                var rowCopy = row.ToArray();
+                var best = Enumerable.Range(0, vocabulary).OrderByDescending(v => rowCopy[v]).ThenBy(v => v)
+                    .Take(beamWidth);
+                foreach (int v in best) candidates.Add((b, v, beams[b].LogP + rowCopy[v]));
             }
-            return finished.Concat(beams.Select(b => new BeamHypothesis([.. b.Tokens], b.LogP, Normalise(b.LogP, b.Tokens.Count))))
-                .OrderByDescending(h => h.Score).ToList();
+            var ranked = candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token).ToList();
+            var next = new List<(List<int>, double)>();
+            var sources = new List<int>();
+            var tokens = new List<int>();
+            foreach (var c in ranked)
+            {
+                var extended = new List<int>(beams[c.Beam].Tokens) { c.Token };
+                if (eosId == c.Token)
+                    finished.Add(new BeamHypothesis([.. extended], c.LogP, Normalise(c.LogP, extended.Count)));
+                else
+                {
+                    next.Add((extended, c.LogP));
+                    sources.Add(c.Beam);
+                    tokens.Add(c.Token);
+                }
+                if (next.Count == beamWidth) break;
+            }
+            beams = next;
+            if (beams.Count == 0) break;
+            if (finished.Count > 0)
+            {
+                // a live hypothesis's log-probability only falls; its best possible score is at the longest length
+                double bestFinished = finished.Max(f => f.Score);
+                double bestLive = beams.Max(b => Math.Max(Normalise(b.LogP, b.Tokens.Count),
+                    Normalise(b.LogP, length)));
+                if (bestFinished >= bestLive) break;
+            }
+            if (step + 1 == length) break;
+            var reordered = state.SelectStreams(sources.ToArray());
+            var (nextLogits, nextState) = model.Forward(tokens.ToArray(), 1, tokens.Count, reordered);
+            (logits, state) = (nextLogits.ToArray(), nextState);
         }
-        finally { model.Train(training); }
+        return finished.Concat(beams.Select(b => new BeamHypothesis([.. b.Tokens], b.LogP,
+                Normalise(b.LogP, b.Tokens.Count))))
+            .OrderByDescending(h => h.Score).ToList();
     }
 }

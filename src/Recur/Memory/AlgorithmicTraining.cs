@@ -152,14 +152,8 @@ public sealed class AlgorithmicTraining : ITrainingTask<SequenceBatch>
     /// mode.</summary>
     public (double Loss, double BitErrors) Score(SequenceBatch batch)
     {
-        bool training = model.Training;
-        model.Eval();
-        try
-        {
-            using var _ = GradMode.NoGrad();
-            var logits = Answer(batch);
-            return (Losses.BinaryCrossEntropyWithLogits(logits, batch.Targets).Item(), batch.BitErrors(logits));
-        }
-        finally { model.Train(training); }
+        using var _ = model.Evaluating();
+        var logits = Answer(batch);
+        return (Losses.BinaryCrossEntropyWithLogits(logits, batch.Targets).Item(), batch.BitErrors(logits));
     }
 }

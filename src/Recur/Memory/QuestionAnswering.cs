@@ -179,25 +179,19 @@ public sealed class StoryTask : ITrainingTask<EncodedQuestion[]>, IStatefulTrain
     {
         if (data.Count == 0) throw new ArgumentException("StoryTask.Report: no questions.");
         var module = model.Module;
-        bool training = module.Training;
-        module.Eval();
         double loss = 0;
         var predictions = new int[data.Count];
-        try
-        {
-            using (GradMode.NoGrad())
-                for (int start = 0; start < data.Count; start += batchSize)
-                {
-                    var batch = data.Skip(start).Take(batchSize).ToArray();
-                    var logits = model.Logits(batch, null);
-                    var answers = batch.Select(q => q.Answer).ToArray();
-                    if (answers.All(a => a >= 0)) loss += Losses.CrossEntropy(logits, answers).Item() * batch.Length;
-                    int classes = logits.Size(1);
-                    for (int b = 0; b < batch.Length; b++)
-                        predictions[start + b] = Scores.ArgMax(logits.Span.Slice(b * classes, classes));
-                }
-        }
-        finally { module.Train(training); }
+        using (module.Evaluating())
+            for (int start = 0; start < data.Count; start += batchSize)
+            {
+                var batch = data.Skip(start).Take(batchSize).ToArray();
+                var logits = model.Logits(batch, null);
+                var answers = batch.Select(q => q.Answer).ToArray();
+                if (answers.All(a => a >= 0)) loss += Losses.CrossEntropy(logits, answers).Item() * batch.Length;
+                int classes = logits.Size(1);
+                for (int b = 0; b < batch.Length; b++)
+                    predictions[start + b] = Scores.ArgMax(logits.Span.Slice(b * classes, classes));
+            }
         var errors = data.Select((q, i) => (q.Task, Wrong: predictions[i] != q.Answer)).GroupBy(x => x.Task)
             .OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Average(x => x.Wrong ? 1.0 : 0.0));
         double accuracy = data.Where((q, i) => predictions[i] == q.Answer).Count() / (double)data.Count;

@@ -93,21 +93,15 @@ public sealed class TrainedStoryModel
         var encoded = new EncodedQuestion(kept.Select(s => Vocabulary.Encode(s)).ToArray(), Vocabulary.Encode(words),
             -1, 0);
         var module = Model.Module;
-        bool training = module.Training;
-        module.Eval();
-        try
-        {
-            using var _ = GradMode.NoGrad();
-            if (Model is not MemoryNetwork memory)
-                return new(kept, Vocabulary.Words[Scores.ArgMax(Model.Logits([encoded], null).Span)], [], [],
-                    unknown);
-            var output = memory.Forward([encoded]);
-            var attention = output.Attention.Select(a => a.ToArray()).ToArray();
-            // slots past the story are empty sentences; their weight is reported as one sum
-            return new(kept, Vocabulary.Words[Scores.ArgMax(output.Logits.Span)],
-                attention.Select(a => a[..kept.Length]).ToArray(), attention.Select(a => a[kept.Length..].Sum())
-                    .ToArray(), unknown);
-        }
-        finally { module.Train(training); }
+        using var _ = module.Evaluating();
+        if (Model is not MemoryNetwork memory)
+            return new(kept, Vocabulary.Words[Scores.ArgMax(Model.Logits([encoded], null).Span)], [], [],
+                unknown);
+        var output = memory.Forward([encoded]);
+        var attention = output.Attention.Select(a => a.ToArray()).ToArray();
+        // slots past the story are empty sentences; their weight is reported as one sum
+        return new(kept, Vocabulary.Words[Scores.ArgMax(output.Logits.Span)],
+            attention.Select(a => a[..kept.Length]).ToArray(), attention.Select(a => a[kept.Length..].Sum())
+                .ToArray(), unknown);
     }
 }

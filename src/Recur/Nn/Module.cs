@@ -23,6 +23,33 @@ public abstract class Module
     /// <summary>Evaluation mode: <c>Train(false)</c>.</summary>
     public void Eval() => Train(false);
 
+    /// <summary>
+    /// Evaluation mode — and, unless <paramref name="gradients"/>, no recorded gradients — until the returned scope is
+    /// disposed; then the previous mode comes back (<c>using var _ = model.Evaluating();</c>), whatever happens inside.
+    /// </summary>
+    public EvaluationScope Evaluating(bool gradients = false) => new(this, gradients);
+
+    /// <summary>The scope of <see cref="Evaluating"/>.</summary>
+    public readonly struct EvaluationScope : IDisposable
+    {
+        readonly Module model;
+        readonly bool training, noGrad;
+
+        internal EvaluationScope(Module model, bool gradients)
+        {
+            (this.model, training, noGrad) = (model, model.Training, !gradients);
+            model.Eval();
+            if (noGrad) Autograd.GradMode.Enter();
+        }
+
+        /// <summary>Restores the mode (and gradient recording) of before.</summary>
+        public void Dispose()
+        {
+            if (noGrad) Autograd.GradMode.Leave();
+            model.Train(training);
+        }
+    }
+
     /// <summary>Registers a trainable parameter under <paramref name="name"/>.</summary>
     protected Tensor RegisterParameter(string name, Tensor value)
     {

@@ -306,7 +306,7 @@ public sealed class SpeechRecognizer : Module
     /// </summary>
     public float[][] FrameProbabilities(float[,] features)
     {
-        using var _ = new EvaluationScope(this);
+        using var _ = Evaluating();
         var (logProbs, lengths) = Forward([features]);
         var values = logProbs.ToArray();
         int classes = Alphabet.Classes;
@@ -322,7 +322,7 @@ public sealed class SpeechRecognizer : Module
     public string[] Transcribe(IReadOnlyList<float[,]> features, int beamWidth = 1, int batchSize = 64,
         LanguageModelFusion? fusion = null)
     {
-        using var _ = new EvaluationScope(this);
+        using var _ = Evaluating();
         var result = new string[features.Count];
         for (int start = 0; start < features.Count; start += batchSize)
         {
@@ -357,26 +357,4 @@ public sealed class SpeechRecognizer : Module
         LanguageModelFusion? fusion = null) =>
         Transcribe(paths.Select(p => Config.Features.Compute(Audio.Load(p, Config.Features.SampleRate))).ToArray(),
             beamWidth, fusion: fusion);
-
-    /// <summary>Evaluation mode and no gradient for a scope; the previous mode comes back on disposal.</summary>
-    sealed class EvaluationScope : IDisposable
-    {
-        readonly Module model;
-        readonly bool training;
-        readonly IDisposable noGrad;
-
-        public EvaluationScope(Module model)
-        {
-            this.model = model;
-            training = model.Training;
-            model.Eval();
-            noGrad = GradMode.NoGrad();
-        }
-
-        public void Dispose()
-        {
-            noGrad.Dispose();
-            model.Train(training);
-        }
-    }
 }

@@ -140,26 +140,20 @@ public sealed class SpeechTask : ITrainingTask<SpeechExample[]>
         int batchSize = 64, LanguageModelFusion? fusion = null)
     {
         if (data.Count == 0) throw new ArgumentException("SpeechTask.Report: no utterances.");
-        bool training = model.Training;
-        model.Eval();
         double loss = 0;
         var order = Enumerable.Range(0, data.Count).OrderBy(i => data[i].Frames).ToArray();
         var hypotheses = new string[data.Count];
-        try
-        {
-            using (GradMode.NoGrad())
-                for (int start = 0; start < order.Length; start += batchSize)
-                {
-                    var rows = order.Skip(start).Take(batchSize).ToArray();
-                    // one forward pass gives both the loss and the transcripts
-                    var (logProbs, lengths) = model.Forward(rows.Select(i => data[i].Features).ToArray());
-                    loss += model.Loss(logProbs, lengths, rows.Select(i => data[i].Transcript).ToArray()).Item()
-                        * rows.Length;
-                    var text = model.Decode(logProbs, lengths, beamWidth, fusion);
-                    for (int r = 0; r < rows.Length; r++) hypotheses[rows[r]] = text[r];
-                }
-        }
-        finally { model.Train(training); }
+        using (model.Evaluating())
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                var rows = order.Skip(start).Take(batchSize).ToArray();
+                // one forward pass gives both the loss and the transcripts
+                var (logProbs, lengths) = model.Forward(rows.Select(i => data[i].Features).ToArray());
+                loss += model.Loss(logProbs, lengths, rows.Select(i => data[i].Transcript).ToArray()).Item()
+                    * rows.Length;
+                var text = model.Decode(logProbs, lengths, beamWidth, fusion);
+                for (int r = 0; r < rows.Length; r++) hypotheses[rows[r]] = text[r];
+            }
         var references = data.Select(e => e.Transcript.ToLowerInvariant()).ToArray();
         int exact = references.Where((r, i) => r == hypotheses[i]).Count();
         return new(loss / data.Count, ErrorRates.CharacterErrorRate(references, hypotheses),

@@ -270,21 +270,15 @@ public sealed class SequenceTagger : Module
     /// <summary>The predicted tag ids of each sentence (Viterbi with a CRF, else the most likely tag per token), without gradients.</summary>
     public int[][] Predict(IReadOnlyList<EncodedSentence> batch)
     {
-        bool training = Training;
-        Eval();
-        try
+        using var _ = this.Evaluating();
+        var (emissions, lengths) = Emissions(batch);
+        if (Crf != null) return Crf.Decode(emissions, lengths);
+        int k = Config.Tags.Length, count = batch.Count;
+        var scores = emissions.ToArray();
+        return Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
         {
-            using var _ = GradMode.NoGrad();
-            var (emissions, lengths) = Emissions(batch);
-            if (Crf != null) return Crf.Decode(emissions, lengths);
-            int k = Config.Tags.Length, count = batch.Count;
-            var scores = emissions.ToArray();
-            return Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
-            {
-                return Kernels.Scores.ArgMax(scores.AsSpan((t * count + b) * k, k));
-            }).ToArray()).ToArray();
-        }
-        finally { Train(training); }
+            return Kernels.Scores.ArgMax(scores.AsSpan((t * count + b) * k, k));
+        }).ToArray()).ToArray();
     }
 
     /// <summary>

@@ -136,19 +136,14 @@ public sealed class SequenceTask : ITrainingTask<int[]>
     public static (IReadOnlyList<Nn.Recurrent.ProbeRecord> Records, double ParameterNorm) GradientFlow(
         SequenceModel model, SequenceDataset data)
     {
-        bool training = model.Training;
-        model.Eval();
-        try
-        {
-            foreach (var p in model.Parameters()) p.Grad = null;
-            var task = new SequenceTask(model, data, null, Math.Max(1, data.Count));
-            var rows = Enumerable.Range(0, data.Count).ToArray();
-            var records = Diagnostics.Inspection.GradientFlow(() => task.BatchLoss(data, rows));
-            double norm = Optim.GradientClipping.GlobalNorm(model.Parameters());
-            foreach (var p in model.Parameters()) p.Grad = null;
-            return (records, norm);
-        }
-        finally { if (training) model.Train(); }
+        using var _ = model.Evaluating(gradients: true);
+        foreach (var p in model.Parameters()) p.Grad = null;
+        var task = new SequenceTask(model, data, null, Math.Max(1, data.Count));
+        var rows = Enumerable.Range(0, data.Count).ToArray();
+        var records = Diagnostics.Inspection.GradientFlow(() => task.BatchLoss(data, rows));
+        double norm = Optim.GradientClipping.GlobalNorm(model.Parameters());
+        foreach (var p in model.Parameters()) p.Grad = null;
+        return (records, norm);
     }
 
     /// <summary>The loss of <paramref name="rows"/>; with <paramref name="tally"/>, also counts right answers.</summary>

@@ -146,35 +146,29 @@ public sealed class WaveNetGenerator
         CheckArguments(config, count, temperature, ref prime);
         var codes = new List<int>(prime!);
         var output = new int[count];
-        using var _ = GradMode.NoGrad();
-        bool training = model.Training;
-        model.Eval();
-        try
+        using var evaluation = model.Evaluating();
+        for (int n = 0; n < count; n++)
         {
-            for (int n = 0; n < count; n++)
+            int end = codes.Count, start = Math.Max(0, end - config.ReceptiveField);
+            var window = codes.GetRange(start, end - start).ToArray();
+            Tensor? localWindow = null;
+            if (config.LocalChannels > 0)
             {
-                int end = codes.Count, start = Math.Max(0, end - config.ReceptiveField);
-                var window = codes.GetRange(start, end - start).ToArray();
-                Tensor? localWindow = null;
-                if (config.LocalChannels > 0)
-                {
-                    if (local is null || local.GetLength(0) != config.LocalChannels || local.GetLength(1) < end)
-                        throw new ArgumentException($"WaveNet: the local sequence must be [{config.LocalChannels}, "
-                            + $"≥ {end}].");
-                    var values = new float[config.LocalChannels * window.Length];
-                    for (int c = 0; c < config.LocalChannels; c++)
-                        for (int t = 0; t < window.Length; t++) values[c * window.Length + t] = local[c, start + t];
-                    localWindow = Tensor.FromArray(values, 1, config.LocalChannels, window.Length);
-                }
-                var logits = model.Forward([window], condition is int c2 ? [c2] : null, localWindow); // [1, L, T]
-                var all = logits.ToArray();
-                var last = new float[config.Levels];
-                for (int k = 0; k < config.Levels; k++) last[k] = all[k * window.Length + window.Length - 1];
-                output[n] = Sample(last, temperature, random);
-                codes.Add(output[n]);
+                if (local is null || local.GetLength(0) != config.LocalChannels || local.GetLength(1) < end)
+                    throw new ArgumentException($"WaveNet: the local sequence must be [{config.LocalChannels}, "
+                        + $"≥ {end}].");
+                var values = new float[config.LocalChannels * window.Length];
+                for (int c = 0; c < config.LocalChannels; c++)
+                    for (int t = 0; t < window.Length; t++) values[c * window.Length + t] = local[c, start + t];
+                localWindow = Tensor.FromArray(values, 1, config.LocalChannels, window.Length);
             }
+            var logits = model.Forward([window], condition is int c2 ? [c2] : null, localWindow); // [1, L, T]
+            var all = logits.ToArray();
+            var last = new float[config.Levels];
+            for (int k = 0; k < config.Levels; k++) last[k] = all[k * window.Length + window.Length - 1];
+            output[n] = Sample(last, temperature, random);
+            codes.Add(output[n]);
         }
-        finally { model.Train(training); }
         return output;
     }
 

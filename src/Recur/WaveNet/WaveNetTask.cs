@@ -82,23 +82,17 @@ public sealed class WaveNetTask(IAudioCodeModel model, IReadOnlyList<CodedAudio>
     /// </summary>
     public static double NegativeLogLikelihood(IAudioCodeModel model, IReadOnlyList<CodedAudio> recordings)
     {
-        bool training = model.Module.Training;
-        model.Module.Eval();
+        using var _ = model.Module.Evaluating();
         double total = 0;
         long count = 0;
-        try
+        foreach (var recording in recordings)
         {
-            using var _ = GradMode.NoGrad();
-            foreach (var recording in recordings)
-            {
-                if (recording.Codes.Length < 2) continue;
-                int predicted = recording.Codes.Length - 1;
-                var loss = model.Loss([recording.Codes], model.GlobalConditions > 0 ? [recording.Label] : null);
-                total += loss.Item() * predicted;
-                count += predicted;
-            }
+            if (recording.Codes.Length < 2) continue;
+            int predicted = recording.Codes.Length - 1;
+            var loss = model.Loss([recording.Codes], model.GlobalConditions > 0 ? [recording.Label] : null);
+            total += loss.Item() * predicted;
+            count += predicted;
         }
-        finally { model.Module.Train(training); }
         if (count == 0) throw new ArgumentException("WaveNet: no recording is long enough to score.");
         return total / count;
     }
