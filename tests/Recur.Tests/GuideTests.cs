@@ -7,17 +7,30 @@ public sealed class GuideTests
 {
     static string Repository() => SharedData.Repository();
 
-    [Fact]
-    public void TheGuideShowsEachExampleAsItIs()
+    [Theory]
+    [InlineData("GettingStarted")]
+    [InlineData("MemoryNetworks")]
+    public void TheGuideShowsEachExampleAsItIs(string example)
     {
         string root = Repository();
         string guide = File.ReadAllText(Path.Combine(root, "docs", "guide.md")).Replace("\r\n", "\n");
-        string source = File.ReadAllText(Path.Combine(root, "examples", "GettingStarted", "Example.cs")).Replace("\r\n",
+        string source = File.ReadAllText(Path.Combine(root, "examples", example, "Example.cs")).Replace("\r\n",
             "\n");
         string listing = Regex.Match(source, @"// guide:begin\n(.*?)\n// guide:end",
             RegexOptions.Singleline).Groups[1].Value;
         Assert.NotEmpty(listing);
         Assert.Contains(listing, guide);
+    }
+
+    [Fact]
+    public void TheMemoryNetworkExampleLearnsWhereEveryoneIsAndLooksAtTheLatestMove()
+    {
+        var output = new StringWriter();
+        double accuracy = MemoryNetworks.Example.Run(output);
+        Assert.True(accuracy >= 0.95, $"validation accuracy {accuracy}");
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("Where is Mary? kitchen", lines[1].Trim());
+        Assert.StartsWith("hop 3: mary went to the kitchen", lines[4]);
     }
 
     [Fact]
