@@ -1,0 +1,145 @@
+namespace Recur.Captioning;
+
+/// <summary>One digit placed in a scene.</summary>
+/// <param name="Label">The digit, 0–9.</param>
+/// <param name="Source">Its image's index in the source set (the MNIST test digits).</param>
+/// <param name="X">Left edge in the canvas, in pixels.</param>
+/// <param name="Y">Top edge.</param>
+/// <param name="Size">Width and height of the scaled digit (28 × scale, rounded).</param>
+/// <param name="Scale">The scale drawn from 0.8–1.2.</param>
+public sealed record PlacedDigit(int Label, int Source, int X, int Y, int Size, float Scale);
+
+/// <summary>An image of a few handwritten digits side by side, and its descriptions.</summary>
+/// <param name="Pixels">[height, width] grey levels in [0, 1] (1 = ink).</param>
+/// <param name="Digits">The digits from left to right.</param>
+public sealed record DigitScene(float[,] Pixels, IReadOnlyList<PlacedDigit> Digits)
+{
+    /// <summary>The digits' names from left to right: "seven two nine".</summary>
+    public string Caption => string.Join(' ', Digits.Select(d => DigitScenes.Names[d.Label]));
+
+    /// <summary>The same with sizes and relations: "a seven left of a large two left of a small nine" (small below
+    /// scale 0.9, large above 1.1).</summary>
+    public string RelationalCaption => string.Join(" left of ", Digits.Select(d =>
+    {
+        string size = d.Scale < 0.9f ? "small " : d.Scale > 1.1f ? "large " : "";
+        string noun = size + DigitScenes.Names[d.Label];
+        return (noun[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an " : "a ") + noun;
+    }));
+}
+
+/// <summary>
+/// Multi-digit scenes for image description (issue: captioning), composed from real handwriting: 1 to
+/// <c>maxDigits</c> digits at random horizontal places from left to right and small vertical offsets, scaled by
+/// 0.8–1.2 (bilinear), overlapping a little at most, on a canvas 64 pixels high and 32 per possible digit wide, with
+/// optional Gaussian noise. Training scenes use only the first 8,000 of the 10,000 MNIST test digits, test scenes only
+/// the last 2,000, so no handwritten digit is seen in both. Generation is deterministic in the seed.
+/// </summary>
+public sealed class DigitScenes
+{
+    /// <summary>The digits' names, 0 to 9.</summary>
+    public static readonly IReadOnlyList<string> Names =
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+
+    /// <summary>Canvas height in pixels.</summary>
+    public const int Height = 64;
+
+    /// <summary>Canvas width per possible digit.</summary>
+    public const int WidthPerDigit = 32;
+
+    /// <summary>The first source digit of test scenes: 0–7,999 train, 8,000–9,999 test.</summary>
+    public const int TestStart = 8000;
+
+    readonly byte[] images;
+    readonly int[] labels;
+    readonly int count;
+
+    /// <summary>Scenes from <paramref name="images"/> (count × 28 × 28 bytes, as IDX stores them) and their
+    /// <paramref name="labels"/>.</summary>
+    public DigitScenes(byte[] images, int[] labels)
+    {
+        if (labels.Length == 0 || images.Length != labels.Length * 28 * 28)
+            throw new ArgumentException($"DigitScenes: {images.Length} image bytes for {labels.Length} labels; each "
+                + "digit is 28 × 28 bytes.");
+        if (labels.Any(l => l is < 0 or > 9)) throw new ArgumentException("DigitScenes: labels must be 0–9.");
+        (this.images, this.labels, count) = (images, labels, labels.Length);
+    }
+
+    /// <summary>Reads the MNIST test digits (<c>t10k-images-idx3-ubyte.gz</c>, <c>t10k-labels-idx1-ubyte.gz</c>) from
+    /// <paramref name="folder"/>.</summary>
+    public static DigitScenes Load(string folder)
+    {
+        var (imageShape, imageBytes) = Data.Idx.Read(Path.Combine(folder, "t10k-images-idx3-ubyte.gz"));
+        var (labelShape, labelBytes) = Data.Idx.Read(Path.Combine(folder, "t10k-labels-idx1-ubyte.gz"));
+        if (imageShape.Length != 3 || imageShape[1] != 28 || imageShape[2] != 28 || labelShape[0] != imageShape[0])
+            throw new InvalidDataException($"{folder}: the MNIST files are not N × 28 × 28 images with N labels.");
+        return new DigitScenes(imageBytes, labelBytes.Select(b => (int)b).ToArray());
+    }
+
+    /// <summary>
+    /// <paramref name="scenes"/> scenes of 1 to <paramref name="maxDigits"/> digits from the training digits (or,
+    /// with <paramref name="test"/>, the test digits), with Gaussian noise of standard deviation
+    /// <paramref name="noise"/> (clipped to [0, 1]).
+    /// </summary>
+    public List<DigitScene> Generate(int scenes, ulong seed, bool test = false, int maxDigits = 5, float noise = 0)
+    {
+        if (scenes < 1 || maxDigits is < 1 or > 8 || noise < 0)
+            throw new ArgumentException($"DigitScenes: {scenes} scenes of up to {maxDigits} digits (1–8), noise "
+                + $"{noise}.");
+        int first = test ? TestStart : 0, last = test ? count : Math.Min(count, TestStart);
+        if (last <= first)
+            throw new ArgumentException($"DigitScenes: no {(test ? "test" : "training")} digits among {count}.");
+        var random = new RandomGenerator(seed);
+        var result = new List<DigitScene>(scenes);
+        for (int n = 0; n < scenes; n++) result.Add(Scene(random, 1 + random.NextInt(maxDigits), maxDigits, first,
+            last, noise));
+        return result;
+    }
+
+    DigitScene Scene(RandomGenerator random, int digits, int maxDigits, int first, int last, float noise)
+    {
+        int width = WidthPerDigit * maxDigits;
+        var canvas = new float[Height, width];
+        var placed = new List<PlacedDigit>();
+        // each digit gets an equal share of the used width; it sits at a random place inside it and may reach a few
+        // pixels into its neighbours' shares
+        int used = Math.Min(width, WidthPerDigit * digits + random.NextInt(WidthPerDigit * (maxDigits - digits) + 1));
+        int offset = random.NextInt(width - used + 1), share = used / digits;
+        for (int i = 0; i < digits; i++)
+        {
+            int source = first + random.NextInt(last - first);
+            float scale = 0.8f + 0.4f * random.NextFloat();
+            int size = (int)MathF.Round(28 * scale);
+            int slack = Math.Max(0, share - size + 6);
+            int x = Math.Clamp(offset + i * share - 3 + random.NextInt(slack + 1), 0, width - size);
+            int y = (Height - size) / 2 + random.NextInt(9) - 4;
+            y = Math.Clamp(y, 0, Height - size);
+            Draw(canvas, source, x, y, size);
+            placed.Add(new PlacedDigit(labels[source], source, x, y, size, scale));
+        }
+        if (noise > 0)
+            for (int r = 0; r < Height; r++)
+                for (int c = 0; c < width; c++)
+                    canvas[r, c] = Math.Clamp(canvas[r, c] + noise * random.NextNormal(), 0f, 1f);
+        return new DigitScene(canvas, placed.OrderBy(d => d.X + d.Size / 2.0).ToArray());
+    }
+
+    /// <summary>Draws digit <paramref name="source"/> scaled to <paramref name="size"/> pixels (bilinear) with its top
+    /// left corner at (<paramref name="x"/>, <paramref name="y"/>); overlaps keep the darker ink.</summary>
+    void Draw(float[,] canvas, int source, int x, int y, int size)
+    {
+        int start = source * 28 * 28;
+        for (int r = 0; r < size; r++)
+            for (int c = 0; c < size; c++)
+            {
+                // the source position of this pixel's centre
+                float sr = (r + 0.5f) * 28f / size - 0.5f, sc = (c + 0.5f) * 28f / size - 0.5f;
+                int r0 = (int)MathF.Floor(sr), c0 = (int)MathF.Floor(sc);
+                float fr = sr - r0, fc = sc - c0;
+                float Pixel(int rr, int cc) =>
+                    rr is < 0 or > 27 || cc is < 0 or > 27 ? 0 : images[start + rr * 28 + cc] / 255f;
+                float value = (1 - fr) * ((1 - fc) * Pixel(r0, c0) + fc * Pixel(r0, c0 + 1))
+                    + fr * ((1 - fc) * Pixel(r0 + 1, c0) + fc * Pixel(r0 + 1, c0 + 1));
+                canvas[y + r, x + c] = Math.Max(canvas[y + r, x + c], value);
+            }
+    }
+}
