@@ -4,7 +4,8 @@ namespace Recur.Tests.Captioning;
 
 public sealed class DigitScenesTests
 {
-    /// <summary>10,000 synthetic "digits": a filled square whose side grows with the label, label = index mod 10.</summary>
+    /// <summary>10,000 synthetic "digits": the same filled square for every one, its label the index mod
+    /// 10.</summary>
     static DigitScenes Synthetic()
     {
         var labels = Enumerable.Range(0, 10_000).Select(i => i % 10).ToArray();
