@@ -496,7 +496,8 @@ static class InspectCommand
         {
             string folder = r.GetValue(model)!;
             if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-            string? architecture = !Directory.Exists(Path.Combine(folder, TrainedStoryModel.TaskFolderPrefix + "1"))
+            // a per-task bAbI run holds task{N}/ folders; any other run one model whose config names it
+            string? architecture = TrainedStoryModel.TaskFolders(folder).Count == 0
                 ? (string?)Checkpoint.ReadConfig(Checkpoint.Locate(folder))["architecture"] : null;
             if (architecture == "sequence_model")
                 throw new UsageException("the model is the LSTM baseline of the copy task: it has no memory to show.");

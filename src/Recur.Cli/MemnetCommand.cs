@@ -92,8 +92,8 @@ static class MemnetCommand
         var noNoise = new Option<bool>("--no-noise") { Description = "No random time noise in training (memn2n)." };
         var noLinearStart = new Option<bool>("--no-linear-start")
         {
-            Description = "Keep the memory softmax from the start (memn2n; default: linear start until the "
-                + "validation loss stops improving).",
+            Description = "Keep the memory softmax from the start (memn2n; default: linear start, see "
+                + "--linear-start-epochs).",
         };
         var linearStartEpochs = new Option<int?>("--linear-start-epochs")
         {
@@ -155,6 +155,7 @@ static class MemnetCommand
                 string folder = groups.Length == 1 ? s.Out
                     : Path.Combine(s.Out, TrainedStoryModel.TaskFolderPrefix + group[0]);
                 var split = BabiReader.Load(r.GetValue(data)!, group, r.GetValue(memory));
+                var seen = split.Train.Concat(split.Validation).ToList();
                 var vocabulary = StoryEncoding.Vocabulary(split.Train);
                 EncodedQuestion[] Encode(List<BabiQuestion> set) =>
                     set.Select(q => StoryEncoding.Encode(q, vocabulary)).ToArray();
@@ -162,9 +163,9 @@ static class MemnetCommand
                     ? new StoryLstm(new StoryLstmConfig(vocabulary.Count, r.GetValue(embedding), r.GetValue(hidden),
                         r.GetValue(memory)), new RandomGenerator(s.Seed))
                     : new MemoryNetwork(new MemoryNetworkConfig(vocabulary.Count,
-                        StoryEncoding.SentenceLength(split.Train.Concat(split.Validation)), r.GetValue(embedding),
+                        StoryEncoding.SentenceLength(seen), r.GetValue(embedding), r.GetValue(hops),
                         // as the authors' code: as many slots as the longest story needs, at most --memory
-                        r.GetValue(hops), Math.Max(1, split.Train.Concat(split.Validation).Max(q => q.Story.Count)),
+                        Math.Max(1, seen.Max(q => q.Story.Count)),
                         r.GetValue(encoding) == "bow"
                             ? SentenceEncoding.BagOfWords : SentenceEncoding.Position, !r.GetValue(noTemporal),
                         !r.GetValue(noNoise)), new RandomGenerator(s.Seed));
@@ -184,7 +185,7 @@ static class MemnetCommand
                 var optimizer = TrainingOptions.CreateOptimizer(settings, model.Module.Parameters());
                 var schedule = training.Given(r, "--schedule")
                     ? TrainingOptions.CreateSchedule(settings, task.BatchesPerEpoch, Optim.MetricMode.Max)
-                    : Halving(s.LearningRate, lstm ? 0 : linearEpochs, halve, s.Epochs);
+                    : Halving(s.LearningRate, linearEpochs, halve, s.Epochs);
                 var options = TrainingOptions.CreateTrainerOptions(settings, "accuracy", Optim.MetricMode.Max);
                 var result = TrainingOptions.Run((observer, token) =>
                 {

@@ -73,12 +73,18 @@ public sealed class TrainedStoryModel
     /// model.</summary>
     public static IReadOnlyList<TrainedStoryModel> OpenRun(string folder)
     {
+        var perTask = TaskFolders(folder);
+        return perTask.Count > 0 ? perTask.Select(Open).ToArray() : [Open(folder)];
+    }
+
+    /// <summary>The task{N}/ folders of a per-task run in task order; none for a run of one model.</summary>
+    public static IReadOnlyList<string> TaskFolders(string folder)
+    {
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such model folder.");
-        var perTask = Directory.GetDirectories(folder, TaskFolderPrefix + "*")
+        return Directory.GetDirectories(folder, TaskFolderPrefix + "*")
             .Select(d => (Folder: d, Name: Path.GetFileName(d)[TaskFolderPrefix.Length..]))
             .Where(d => int.TryParse(d.Name, NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            .OrderBy(d => int.Parse(d.Name, CultureInfo.InvariantCulture)).ToList();
-        return perTask.Count > 0 ? perTask.Select(d => Open(d.Folder)).ToArray() : [Open(folder)];
+            .OrderBy(d => int.Parse(d.Name, CultureInfo.InvariantCulture)).Select(d => d.Folder).ToArray();
     }
 
     /// <summary>Asks <paramref name="question"/> about <paramref name="story"/> (sentences as words, oldest
