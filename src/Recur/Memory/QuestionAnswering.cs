@@ -132,21 +132,16 @@ public sealed class StoryTask : ITrainingTask<EncodedQuestion[]>, IStatefulTrain
     {
         if (valid is null) return null;
         var metrics = new Dictionary<string, double>();
-        if (model is MemoryNetwork { LinearStart: true } memory)
-        {
-            double linear = Report(model, valid).Loss;
-            metrics["linear_start_loss"] = linear;
-            memory.LinearStart = false;
-            if (linear < bestLinearStartLoss || linearStartEpochs != null)
-            {
-                bestLinearStartLoss = linear;
-                var scored = Report(model, valid);
-                memory.LinearStart = true;
-                return Add(metrics, scored);
-            }
-            // the linear-start loss stopped improving: the softmax comes back for good
-        }
-        return Add(metrics, Report(model, valid));
+        if (model is not MemoryNetwork { LinearStart: true } memory) return Add(metrics, Report(model, valid));
+        double linear = Report(model, valid).Loss;
+        metrics["linear_start_loss"] = linear;
+        // without a fixed length, linear start ends when its loss stops improving: the softmax comes back for good
+        bool keep = linearStartEpochs != null || linear < bestLinearStartLoss;
+        if (keep) bestLinearStartLoss = linear;
+        memory.LinearStart = false; // scored as the checkpoints keep the model: with its softmax
+        var scored = Report(model, valid);
+        memory.LinearStart = keep;
+        return Add(metrics, scored);
     }
 
     static Dictionary<string, double> Add(Dictionary<string, double> metrics, StoryReport report)
