@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Recur.Autograd;
+using Recur.Decoding;
 using Recur.Kernels;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
@@ -297,19 +298,10 @@ public sealed class Seq2Seq : Module
     /// </summary>
     public List<Translated> BeamSearch(IReadOnlyList<int[]> sources, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6)
     {
-        if (beamWidth < 1) throw new ArgumentException($"beam search: width must be positive, got {beamWidth}.");
-        double Normalise(double logP, int n) => logP / Math.Pow((5.0 + n) / 6.0, lengthPenalty);
         using var _ = this.Evaluating();
-        var (all, state) = Encode(sources);
-        int count = sources.Count, vocabulary = Config.TargetVocabulary, steps = all.Steps;
-        var beams = Enumerable.Range(0, count).Select(_ => new List<Hypothesis> { new([], 0, []) }).ToArray();
-        var finished = Enumerable.Range(0, count)
-            .Select(_ => new List<(int[] Tokens, double LogP, double Score, double[][] Attention)>()).ToArray();
-        var active = Enumerable.Range(0, count).ToList(); // sentences still searching, in row order
-        for (int t = 0; t < maxLength && active.Count > 0; t++)
+        var (all, initial) = Encode(sources);
+        DecoderStep<DecoderState> Advance(int[] rowSentence, int[] previous, DecoderState state)
         {
-            // one decoder row per live hypothesis, grouped by sentence
-            var rowSentence = active.SelectMany(i => Enumerable.Repeat(i, beams[i].Count)).ToArray();
             int rows = rowSentence.Length;
             var encoded = all with
             {
@@ -319,71 +311,18 @@ public sealed class Seq2Seq : Module
                 Batch = rows,
                 Lengths = rowSentence.Select(i => all.Lengths[i]).ToArray(),
             };
-            var previous = active.SelectMany(i => beams[i].Select(b => b.Tokens.Count == 0 ? Tokenizers.Bos
-                : b.Tokens[^1])).ToArray();
-            (var top, var next, var weights) = Step(encoded, state, previous);
-            var scores = Logits(top).ToArray();
+            var (top, next, weights) = Step(encoded, state, previous);
             var w = weights?.ToArray();
-            var order = new List<int>(); // rows of the next step, as rows of this one
-            var stillActive = new List<int>();
-            int row0 = 0;
-            foreach (int i in active)
-            {
-                var live = beams[i];
-                var candidates = new List<(int Beam, int Token, double LogP)>();
-                for (int b = 0; b < live.Count; b++)
-                {
-                    var row = scores.AsSpan((row0 + b) * vocabulary, vocabulary);
-                    Scores.LogSoftmax(row);
-                    var copy = row.ToArray();
-                    foreach (int v in Enumerable.Range(0, vocabulary).OrderByDescending(v => copy[v]).ThenBy(v => v)
-                        .Take(beamWidth))
-                        candidates.Add((b, v, live[b].LogP + copy[v]));
-                }
-                var kept = new List<Hypothesis>();
-                foreach (var c in candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token))
-                {
-                    var attention = new List<double[]>(live[c.Beam].Attention);
-                    if (w != null)
-                        attention.Add(Enumerable.Range(0, all.Lengths[i])
-                            .Select(s => (double)w[s * rows + row0 + c.Beam]).ToArray());
-                    if (c.Token == Tokenizers.Eos)
-                        finished[i].Add(([.. live[c.Beam].Tokens], c.LogP,
-                            Normalise(c.LogP, live[c.Beam].Tokens.Count + 1), [.. attention]));
-                    else
-                    {
-                        kept.Add(new([.. live[c.Beam].Tokens, c.Token], c.LogP, attention));
-                        order.Add(row0 + c.Beam);
-                    }
-                    if (kept.Count == beamWidth) break;
-                }
-                row0 += live.Count;
-                beams[i] = kept;
-                bool done = kept.Count == 0 || finished[i].Count >= beamWidth
-                    || finished[i].Count > 0 && finished[i].Max(f => f.Score) >= kept.Max(b => Math.Max(
-                        Normalise(b.LogP, b.Tokens.Count + 1), Normalise(b.LogP, maxLength + 1)));
-                // no live hypothesis can still overtake the best finished one
-                if (done) order.RemoveRange(order.Count - kept.Count, kept.Count);
-                else stillActive.Add(i);
-            }
-            active = stillActive;
-            if (active.Count == 0) break;
-            var rowsNext = order.ToArray();
-            state = new DecoderState(next.Hidden.Select(h => h.IndexSelect(0, rowsNext)).ToArray(),
-                next.Cell.Select(c => c?.IndexSelect(0, rowsNext)).ToArray(),
-                next.Feed?.IndexSelect(0, rowsNext));
+            return new(Logits(top).ToArray(), w == null ? null
+                : row => Enumerable.Range(0, encoded.Lengths[row]).Select(s => (double)w[s * rows + row]).ToArray(),
+                next);
         }
-        var result = new List<Translated>(count);
-        for (int i = 0; i < count; i++)
-        {
-            // hypotheses still live (at the length limit, or stopped early) compete with the finished ones
-            foreach (var b in beams[i])
-                finished[i].Add(([.. b.Tokens], b.LogP, Normalise(b.LogP, b.Tokens.Count), [.. b.Attention]));
-            var best = finished[i].OrderByDescending(f => f.Score).First();
-            result.Add(new Translated(best.Tokens, best.LogP, best.Attention));
-        }
-        return result;
+        static DecoderState Select(DecoderState state, int[] rows) => new(
+            state.Hidden.Select(h => h.IndexSelect(0, rows)).ToArray(),
+            state.Cell.Select(c => c?.IndexSelect(0, rows)).ToArray(), state.Feed?.IndexSelect(0, rows));
+        return Decoding.BeamSearch.Run(sources.Count, initial, Advance, Select,
+                new BeamOptions(Config.TargetVocabulary, Tokenizers.Bos, Tokenizers.Eos, beamWidth, maxLength,
+                    lengthPenalty))
+            .Select(d => new Translated(d.Tokens, d.LogProbability, d.Attention)).ToList();
     }
-
-    sealed record Hypothesis(List<int> Tokens, double LogP, List<double[]> Attention);
 }
