@@ -168,6 +168,40 @@ static class BenchCommand
             r.GetValue(memEmbedding))));
         bench.Subcommands.Add(memnet);
 
+        var capThreads = new Option<int>("--threads")
+        {
+            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
+        };
+        var capSeconds = new Option<double>("--seconds")
+        {
+            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
+        };
+        var capJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var capRepeat = new Option<int>("--repeat")
+        {
+            Description = "Timed passes over 4 batches after the warm-up (the median is shown, with the min and max).",
+            DefaultValueFactory = _ => 5,
+        };
+        var capBatch = new Option<int>("--batch") { Description = "Scenes per step.", DefaultValueFactory = _ => 64 };
+        var capDigits = new Option<int>("--max-digits")
+        {
+            Description = "Digits per scene, 1 to this.", DefaultValueFactory = _ => 5,
+        };
+        var capMnist = new Option<string>("--mnist")
+        {
+            Description = "Folder of the MNIST test digits.",
+            DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist"),
+        };
+        var caption = new Command("caption",
+            "Training scenes per second of the attention captioner against the same model in PyTorch.")
+        {
+            capMnist, capThreads, capSeconds, capJson, capRepeat, capBatch, capDigits,
+        };
+        caption.SetAction(r => CommandErrors.Guard(() => CaptionBench.Run(r.GetValue(capMnist)!,
+            r.GetValue(capThreads), r.GetValue(capSeconds), r.GetValue(capJson), r.GetValue(capRepeat),
+            r.GetValue(capBatch), r.GetValue(capDigits))));
+        bench.Subcommands.Add(caption);
+
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
         memoryChild.SetAction(_ => RnnBench.MemoryChild());
         bench.Subcommands.Add(memoryChild);

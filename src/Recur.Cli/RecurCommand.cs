@@ -25,6 +25,7 @@ static class RecurCommand
         root.Subcommands.Add(WaveNetCommand.Create());
         root.Subcommands.Add(MemnetCommand.Create());
         root.Subcommands.Add(NtmCommand.Create());
+        root.Subcommands.Add(CaptionCommand.Create());
         OptionRules.Apply(root);
         return root;
     }

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using Recur.Cli.Training;
+using Recur.Decoding;
 using Recur.Figures;
 using Recur.Kernels;
 using Recur.Optim;
@@ -75,16 +76,16 @@ static class TranslateCommand
         var unidirectional = new Option<bool>("--unidirectional") { Description = "A left-to-right encoder (default: bidirectional)." };
         var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings, between layers and before the output layer.", DefaultValueFactory = _ => 0.2f };
         var minFrequency = new Option<int>("--min-frequency") { Description = "Words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
-        var teacherForcing = new Option<double>("--teacher-forcing") { Description = "Teacher-forcing ratio at the start.", DefaultValueFactory = _ => 1.0 };
-        var teacherForcingEnd = new Option<double?>("--teacher-forcing-end") { Description = "Scheduled sampling: the ratio decays linearly to this by the last step (default: constant)." };
+        var teacherForcing = new TeacherForcingOptions();
         var timeLimit = new Option<double>("--time-limit") { Description = "Stop (with a checkpoint) after this many minutes (0: no limit).", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(10, 64, 1e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train an encoder–decoder translation model.")
         {
-            pairs, attention, cell, embed, hidden, layers, unidirectional, dropout, minFrequency, teacherForcing, teacherForcingEnd, timeLimit, json,
+            pairs, attention, cell, embed, hidden, layers, unidirectional, dropout, minFrequency, timeLimit, json,
         };
         data.AddTo(command);
+        teacherForcing.AddTo(command);
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -106,12 +107,7 @@ static class TranslateCommand
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
             var options = TrainingOptions.CreateTrainerOptions(s, heldOut.Count > 0 ? "bleu" : "loss", heldOut.Count > 0 ? MetricMode.Max : MetricMode.Min);
-            double start = r.GetValue(teacherForcing);
-            if (start is < 0 or > 1 || r.GetValue(teacherForcingEnd) is double e && e is < 0 or > 1) throw new UsageException("teacher-forcing ratios are in [0, 1].");
-            options = options with
-            {
-                TeacherForcing = r.GetValue(teacherForcingEnd) is double end ? TeacherForcing.Linear(start, end, (long)s.Epochs * task.BatchesPerEpoch) : TeacherForcing.Constant(start),
-            };
+            options = teacherForcing.Apply(r, options, (long)s.Epochs * task.BatchesPerEpoch);
             double minutes = r.GetValue(timeLimit);
             var result = TrainingOptions.Run((observer, token) =>
             {

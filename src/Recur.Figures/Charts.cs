@@ -159,6 +159,67 @@ public static class Charts
     }
 
     /// <summary>
+    /// Where a captioner looked for each word (the grid of Xu et al. 2015): <paramref name="image"/> [height, width]
+    /// in [0, 1] (1 = ink) first, then one panel per word of <paramref name="words"/> with its attention map
+    /// (<paramref name="attention"/>, [rows, columns] over the image, any resolution; drawn bilinearly enlarged and
+    /// scaled to its peak) bright over a faint copy of the image, <paramref name="columns"/> panels per row, each
+    /// named underneath.
+    /// </summary>
+    public static FigureFiles AttentionGrid(string basePath, string title, float[,] image, IReadOnlyList<string> words,
+        IReadOnlyList<double[,]> attention, int columns = 4)
+    {
+        if (words.Count != attention.Count)
+            throw new ArgumentException($"Charts.AttentionGrid: {words.Count} words, {attention.Count} maps.");
+        if (columns < 1) throw new ArgumentException($"Charts.AttentionGrid: columns must be positive, got {columns}.");
+        int h = image.GetLength(0), w = image.GetLength(1), gap = 2, label = Math.Max(10, h / 4);
+        int panels = words.Count + 1, gridRows = (panels + columns - 1) / columns;
+        int across = Math.Min(columns, panels);
+        var canvas = new double[gridRows * (h + label), across * (w + gap) - gap];
+        for (int r = 0; r < canvas.GetLength(0); r++)
+            for (int c = 0; c < canvas.GetLength(1); c++) canvas[r, c] = 1; // white paper between panels
+        var plot = new Plot();
+        for (int k = 0; k < panels; k++)
+        {
+            int top = k / columns * (h + label), left = k % columns * (w + gap);
+            var map = k == 0 ? null : attention[k - 1];
+            double peak = 0;
+            if (map != null) foreach (double v in map) peak = Math.Max(peak, v);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    double ink = Math.Clamp(image[y, x], 0f, 1f);
+                    canvas[top + y, left + x] = map == null ? ink
+                        : 0.25 * ink + 0.75 * Bilinear(map, (y + 0.5) / h, (x + 0.5) / w) / Math.Max(peak, 1e-12);
+                }
+            var text = plot.Add.Text(k == 0 ? "image" : words[k - 1], left + w / 2.0,
+                canvas.GetLength(0) - 1 - (top + h + label / 2.0));
+            text.LabelAlignment = Alignment.MiddleCenter;
+            text.LabelFontSize = 14;
+        }
+        var heat = plot.Add.Heatmap(canvas);
+        heat.Colormap = new ScottPlot.Colormaps.Grayscale();
+        heat.ManualRange = new ScottPlot.Range(0, 1);
+        plot.MoveToBack(heat);
+        plot.Axes.Bottom.IsVisible = false;
+        plot.Axes.Left.IsVisible = false;
+        plot.Title(title);
+        plot.Axes.Margins(0, 0);
+        int scale = Math.Max(2, 1000 / canvas.GetLength(1));
+        return Save(plot, basePath, canvas.GetLength(1) * scale + 60, canvas.GetLength(0) * scale + 90);
+    }
+
+    /// <summary>The value of <paramref name="map"/> at a point given as fractions of its height and width, read
+    /// between cell centres.</summary>
+    static double Bilinear(double[,] map, double fy, double fx)
+    {
+        int rows = map.GetLength(0), cols = map.GetLength(1);
+        double y = Math.Clamp(fy * rows - 0.5, 0, rows - 1), x = Math.Clamp(fx * cols - 0.5, 0, cols - 1);
+        int y0 = (int)y, x0 = (int)x, y1 = Math.Min(y0 + 1, rows - 1), x1 = Math.Min(x0 + 1, cols - 1);
+        double dy = y - y0, dx = x - x0;
+        return (1 - dy) * ((1 - dx) * map[y0, x0] + dx * map[y0, x1]) + dy * ((1 - dx) * map[y1, x0] + dx * map[y1, x1]);
+    }
+
+    /// <summary>
     /// A spectrogram over time with lines under it on the same time axis — the figure of a speech recogniser: the
     /// log-mel <paramref name="spectrogram"/> [bands, frames] (row 0 the highest band, drawn at the top) in the upper
     /// part, and <paramref name="lines"/> (x in seconds, y in [0, 1], e.g. per-character CTC probabilities) in the

@@ -30,7 +30,7 @@ public sealed record DigitScene(float[,] Pixels, IReadOnlyList<PlacedDigit> Digi
 /// <summary>
 /// Multi-digit scenes for image description (issue: captioning), composed from real handwriting: 1 to
 /// <c>maxDigits</c> digits at random horizontal places from left to right and small vertical offsets, scaled by
-/// 0.8–1.2 (bilinear), overlapping a little at most, on a canvas 64 pixels high and 32 per possible digit wide, with
+/// 0.8–1.2 (bilinear), overlapping a little at most, on a canvas 64 pixels high and <see cref="Width"/> wide, with
 /// optional Gaussian noise. Training scenes use only the first 8,000 of the 10,000 MNIST test digits, test scenes only
 /// the last 2,000, so no handwritten digit is seen in both. Generation is deterministic in the seed.
 /// </summary>
@@ -45,6 +45,10 @@ public sealed class DigitScenes
 
     /// <summary>Canvas width per possible digit.</summary>
     public const int WidthPerDigit = 32;
+
+    /// <summary>Canvas width for scenes of up to <paramref name="maxDigits"/> digits: 32 pixels per digit and 8
+    /// more, so that even one digit at the largest scale (34 pixels) fits.</summary>
+    public static int Width(int maxDigits) => WidthPerDigit * maxDigits + 8;
 
     /// <summary>The first source digit of test scenes: 0–7,999 train, 8,000–9,999 test.</summary>
     public const int TestStart = 8000;
@@ -78,26 +82,36 @@ public sealed class DigitScenes
     /// <summary>
     /// <paramref name="scenes"/> scenes of 1 to <paramref name="maxDigits"/> digits from the training digits (or,
     /// with <paramref name="test"/>, the test digits), with Gaussian noise of standard deviation
-    /// <paramref name="noise"/> (clipped to [0, 1]).
+    /// <paramref name="noise"/> (clipped to [0, 1]): scenes 0 to <paramref name="scenes"/> − 1 of
+    /// <see cref="Scene"/>.
     /// </summary>
     public List<DigitScene> Generate(int scenes, ulong seed, bool test = false, int maxDigits = 5, float noise = 0)
     {
-        if (scenes < 1 || maxDigits is < 1 or > 8 || noise < 0)
-            throw new ArgumentException($"DigitScenes: {scenes} scenes of up to {maxDigits} digits (1–8), noise "
+        if (scenes < 1) throw new ArgumentException($"DigitScenes: {scenes} scenes; at least one.");
+        return Enumerable.Range(0, scenes).Select(i => Scene(i, seed, test, maxDigits, noise)).ToList();
+    }
+
+    /// <summary>
+    /// Scene <paramref name="index"/> of the set fixed by <paramref name="seed"/>: each scene draws from its own
+    /// generator, so any scene can be made alone, in any order (a training run makes its batches as it needs them).
+    /// </summary>
+    public DigitScene Scene(int index, ulong seed, bool test = false, int maxDigits = 5, float noise = 0)
+    {
+        if (index < 0 || maxDigits is < 1 or > 8 || !(noise >= 0))
+            throw new ArgumentException($"DigitScenes: scene {index} of up to {maxDigits} digits (1–8), noise "
                 + $"{noise}.");
         int first = test ? TestStart : 0, last = test ? count : Math.Min(count, TestStart);
         if (last <= first)
             throw new ArgumentException($"DigitScenes: no {(test ? "test" : "training")} digits among {count}.");
-        var random = new RandomGenerator(seed);
-        var result = new List<DigitScene>(scenes);
-        for (int n = 0; n < scenes; n++) result.Add(Scene(random, 1 + random.NextInt(maxDigits), maxDigits, first,
-            last, noise));
-        return result;
+        // disjoint SplitMix inputs per scene: the generator of scene i is seeded 4 golden-ratio steps after i − 1's
+        var random = new RandomGenerator(new RandomGenerator(seed).NextUInt64()
+            + (ulong)index * 4 * 0x9E3779B97F4A7C15UL);
+        return Compose(random, 1 + random.NextInt(maxDigits), maxDigits, first, last, noise);
     }
 
-    DigitScene Scene(RandomGenerator random, int digits, int maxDigits, int first, int last, float noise)
+    DigitScene Compose(RandomGenerator random, int digits, int maxDigits, int first, int last, float noise)
     {
-        int width = WidthPerDigit * maxDigits;
+        int width = Width(maxDigits);
         var canvas = new float[Height, width];
         var placed = new List<PlacedDigit>();
         // each digit gets an equal share of the used width; it sits at a random place inside it and may reach a few
@@ -121,6 +135,37 @@ public sealed class DigitScenes
                 for (int c = 0; c < width; c++)
                     canvas[r, c] = Math.Clamp(canvas[r, c] + noise * random.NextNormal(), 0f, 1f);
         return new DigitScene(canvas, placed.OrderBy(d => d.X + d.Size / 2.0).ToArray());
+    }
+
+    /// <summary>
+    /// A picture of someone's own digits as a canvas of <paramref name="height"/> × <paramref name="width"/> like the
+    /// scenes': grey levels [rows, columns] in [0, 1] (1 white) become ink levels, inverted when the picture is
+    /// mostly light (dark ink on paper); a picture larger than the canvas is scaled down to fit (bilinear), and the
+    /// picture is centred vertically at the canvas's left edge.
+    /// </summary>
+    public static float[,] Canvas(float[,] grey, int height = Height, int width = 168)
+    {
+        int rows = grey.GetLength(0), columns = grey.GetLength(1);
+        if (rows == 0 || columns == 0) throw new ArgumentException("DigitScenes.Canvas: the picture is empty.");
+        double mean = 0;
+        foreach (float v in grey) mean += v;
+        bool paper = mean / grey.Length > 0.5;
+        float scale = Math.Min(1f, Math.Min(height / (float)rows, width / (float)columns));
+        int h = Math.Max(1, (int)MathF.Round(rows * scale)), w = Math.Max(1, (int)MathF.Round(columns * scale));
+        var canvas = new float[height, width];
+        int top = (height - h) / 2;
+        for (int r = 0; r < h; r++)
+            for (int c = 0; c < w; c++)
+            {
+                float sr = Math.Clamp((r + 0.5f) / scale - 0.5f, 0, rows - 1);
+                float sc = Math.Clamp((c + 0.5f) / scale - 0.5f, 0, columns - 1);
+                int r0 = (int)sr, c0 = (int)sc, r1 = Math.Min(r0 + 1, rows - 1), c1 = Math.Min(c0 + 1, columns - 1);
+                float fr = sr - r0, fc = sc - c0;
+                float value = (1 - fr) * ((1 - fc) * grey[r0, c0] + fc * grey[r0, c1])
+                    + fr * ((1 - fc) * grey[r1, c0] + fc * grey[r1, c1]);
+                canvas[top + r, c] = Math.Clamp(paper ? 1 - value : value, 0, 1);
+            }
+        return canvas;
     }
 
     /// <summary>Draws digit <paramref name="source"/> scaled to <paramref name="size"/> pixels (bilinear) with its top

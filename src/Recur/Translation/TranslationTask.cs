@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Recur.Decoding;
 using Recur.Nn;
 using Recur.Text;
 using Recur.Training;

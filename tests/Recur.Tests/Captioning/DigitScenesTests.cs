@@ -29,7 +29,7 @@ public sealed class DigitScenesTests
         {
             Assert.InRange(scene.Digits.Count, 1, 5);
             Assert.Equal(DigitScenes.Height, scene.Pixels.GetLength(0));
-            Assert.Equal(5 * DigitScenes.WidthPerDigit, scene.Pixels.GetLength(1));
+            Assert.Equal(5 * DigitScenes.WidthPerDigit + 8, scene.Pixels.GetLength(1));
             Assert.Equal(string.Join(' ', scene.Digits.Select(d => DigitScenes.Names[d.Label])), scene.Caption);
             for (int i = 1; i < scene.Digits.Count; i++) // left to right, overlapping a little at most
                 Assert.True(scene.Digits[i].X + scene.Digits[i].Size / 2 >= scene.Digits[i - 1].X

@@ -1,5 +1,6 @@
 using Recur.Autograd;
 using Recur.Cli;
+using Recur.Decoding;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Recur.Translation;
+namespace Recur.Decoding;
 
 /// <summary>A corpus BLEU score with its parts.</summary>
 /// <param name="Score">BLEU × 100.</param>

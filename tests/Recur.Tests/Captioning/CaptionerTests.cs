@@ -1,0 +1,137 @@
+using Recur.Autograd;
+using Recur.Captioning;
+using Recur.Text;
+
+namespace Recur.Tests.Captioning;
+
+public sealed class CaptionerTests
+{
+    public static TheoryData<CaptionDecoder, string> Decoders => new()
+    {
+        { CaptionDecoder.ShowTell, "lstm" }, { CaptionDecoder.ShowTell, "gru" }, { CaptionDecoder.MRnn, "lstm" },
+        { CaptionDecoder.MRnn, "gru" }, { CaptionDecoder.Attention, "lstm" }, { CaptionDecoder.Attention, "gru" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Decoders))]
+    public void TheLossPassesAFiniteDifferenceCheckThroughDecoderAndConvolutions(CaptionDecoder decoder, string cell)
+    {
+        var model = new Captioner(new CaptionerConfig(decoder, 8, Height: 16, Width: 24, Channels: 2, HiddenSize: 4,
+            EmbeddingSize: 3, JointSize: 5, Cell: cell), new RandomGenerator(1));
+        // ReLU and max pooling are piecewise linear, and a central difference across a kink is no derivative; with
+        // convolutions this small some pre-activation lies within ε of one for many images. Lifting the biases keeps
+        // every pre-activation positive, where the derivatives (and every other part of the model) are checked.
+        foreach (var (name, value) in model.NamedParameters())
+            if (name.StartsWith("encoder.", StringComparison.Ordinal) && name.EndsWith(".bias", StringComparison.Ordinal))
+                value.Span.Fill(2f);
+        var images = Tensor.RandomUniform(new RandomGenerator(2), [2, 1, 16, 24]);
+        int[][] captions = [[4, 5, 7], [6]];
+        var result = GradientCheck.Compare(() => model.Loss(images, captions), model.Parameters().ToList(),
+            epsilon: 1e-3);
+        Assert.True(result.Passed, $"error {result.MaxError:G3}× tolerance at {result.Where}");
+    }
+
+    [Fact]
+    public void BadInputIsRefusedWithItsShape()
+    {
+        var model = new Captioner(new CaptionerConfig(CaptionDecoder.Attention, 8, Height: 16, Width: 24,
+            Channels: 2, HiddenSize: 4, EmbeddingSize: 3), new RandomGenerator(1));
+        var error = Assert.Throws<ArgumentException>(() => model.Loss(Tensor.Zeros(2, 1, 16, 23), [[4], [5]]));
+        Assert.Contains("[2, 1, 16, 23]", error.Message);
+        error = Assert.Throws<ArgumentException>(() => model.Loss(Tensor.Zeros(2, 1, 16, 24), [[4], [8]]));
+        Assert.Contains("outside", error.Message);
+        Assert.Throws<ArgumentException>(() => model.Loss(Tensor.Zeros(2, 1, 16, 24), [[4]]));
+        Assert.Throws<ArgumentException>(() => new CaptionerConfig(CaptionDecoder.MRnn, 8, Cell: "elman").Validate());
+    }
+
+    [Fact]
+    public void TheDoublyStochasticTermIsZeroAtEvenCoverageAndGrowsWithRepeatedAttention()
+    {
+        // a model whose attention scores are all zero attends evenly: the regulariser adds nothing
+        var config = new CaptionerConfig(CaptionDecoder.Attention, 8, Height: 16, Width: 24, Channels: 2,
+            HiddenSize: 4, EmbeddingSize: 3, DoublyStochastic: 0);
+        var plain = new Captioner(config, new RandomGenerator(1));
+        var regularised = new Captioner(config with { DoublyStochastic = 5 }, new RandomGenerator(1));
+        void Energy(float value)
+        {
+            foreach (var model in new[] { plain, regularised })
+                model.StateDict()["attention_energy.weight"].Span.Fill(value);
+        }
+        Energy(0);
+        var images = Tensor.RandomUniform(new RandomGenerator(2), [2, 1, 16, 24]);
+        int[][] captions = [[4, 5, 7], [6]];
+        Assert.Equal(plain.Loss(images, captions).Item(), regularised.Loss(images, captions).Item(), 5);
+        // attention that is not even costs more
+        Energy(3);
+        Assert.True(regularised.Loss(images, captions).Item() > plain.Loss(images, captions).Item() + 1e-3);
+    }
+
+    [Fact]
+    public void ScheduledSamplingFeedsTheModelsOwnGuesses()
+    {
+        var model = new Captioner(new CaptionerConfig(CaptionDecoder.ShowTell, 8, Height: 16, Width: 24,
+            Channels: 2, HiddenSize: 4, EmbeddingSize: 3), new RandomGenerator(1));
+        var images = Tensor.RandomUniform(new RandomGenerator(2), [2, 1, 16, 24]);
+        int[][] captions = [[4, 5, 7, 4], [6, 6]];
+        float forced = model.Loss(images, captions).Item();
+        Assert.Equal(forced, model.Loss(images, captions, 1, new RandomGenerator(3)).Item());
+        Assert.NotEqual(forced, model.Loss(images, captions, 0, new RandomGenerator(3)).Item());
+        Assert.Throws<ArgumentException>(() => model.Loss(images, captions, 0.5));
+    }
+
+    /// <summary>Three "digits" a small network tells apart at any place and scale: a vertical bar (0), a horizontal
+    /// bar (1) and a filled square (2).</summary>
+    static DigitScenes Shapes()
+    {
+        var labels = Enumerable.Range(0, 10_000).Select(i => i % 3).ToArray();
+        var images = new byte[labels.Length * 784];
+        for (int n = 0; n < labels.Length; n++)
+            for (int r = 4; r < 24; r++)
+                for (int c = 4; c < 24; c++)
+                {
+                    bool ink = labels[n] switch { 0 => c is >= 11 and < 17, 1 => r is >= 11 and < 17, _ => true };
+                    if (ink) images[n * 784 + r * 28 + c] = 255;
+                }
+        return new DigitScenes(images, labels);
+    }
+
+    static (Tensor Images, int[][] Captions) Batch(IReadOnlyList<DigitScene> scenes)
+    {
+        int h = scenes[0].Pixels.GetLength(0), w = scenes[0].Pixels.GetLength(1);
+        var pixels = scenes.SelectMany(s => s.Pixels.Cast<float>()).ToArray();
+        return (Tensor.FromArray(pixels, scenes.Count, 1, h, w),
+            scenes.Select(s => s.Digits.Select(d => Tokenizers.Eos + 1 + d.Label).ToArray()).ToArray());
+    }
+
+    [Theory]
+    [InlineData(CaptionDecoder.ShowTell)]
+    [InlineData(CaptionDecoder.MRnn)]
+    [InlineData(CaptionDecoder.Attention)]
+    public void ItLearnsToNameTheShapesOfAScene(CaptionDecoder decoder)
+    {
+        var scenes = Shapes();
+        var train = scenes.Generate(512, 1, maxDigits: 2);
+        var test = scenes.Generate(100, 2, test: true, maxDigits: 2);
+        var model = new Captioner(new CaptionerConfig(decoder, Tokenizers.Eos + 4, Width: 72, Channels: 6,
+            HiddenSize: 48, EmbeddingSize: 8, JointSize: 24, Cell: "gru"), new RandomGenerator(3));
+        var optimizer = new Recur.Optim.Adam(model.Parameters(), 3e-3f);
+        for (int epoch = 0; epoch < 20; epoch++)
+            for (int start = 0; start < train.Count; start += 32)
+            {
+                var (images, captions) = Batch(train.Skip(start).Take(32).ToArray());
+                optimizer.ZeroGrad();
+                model.Loss(images, captions).Backward();
+                optimizer.Step();
+            }
+        var (testImages, expected) = Batch(test);
+        var greedy = model.Describe(testImages, maxLength: 4);
+        double exact = greedy.Where((s, i) => s.Tokens.SequenceEqual(expected[i])).Count() / (double)test.Count;
+        Assert.True(exact > 0.9, $"{decoder}: exact match {exact:P0}");
+        var beam = model.Describe(testImages, beamWidth: 3, maxLength: 4);
+        double beamExact = beam.Where((s, i) => s.Tokens.SequenceEqual(expected[i])).Count() / (double)test.Count;
+        Assert.True(beamExact >= exact - 0.02, $"{decoder}: beam {beamExact:P0}, greedy {exact:P0}");
+        if (decoder == CaptionDecoder.Attention)
+            Assert.All(greedy, s => Assert.All(s.Attention, a => Assert.Equal(1.0, a.Sum(), 4)));
+        else Assert.All(greedy, s => Assert.Empty(s.Attention));
+    }
+}
