@@ -2,7 +2,7 @@
 Captioner with the attention decoder — three 3x3 convolutions (padding 1) each with ReLU and 2x2 max pooling, a
 learned embedding of each feature-map cell's place added to its annotation vector, additive attention with a
 sigmoid gate on the context, an LSTM cell reading [word; context], the deep output L_o(E y + L_h h + L_z z), the
-initial state from the mean annotation, cross-entropy over the words and <eos>, and the doubly stochastic
+initial state from the whole feature map, cross-entropy over the words and <eos>, and the doubly stochastic
 regulariser — with Adam and norm clipping 5, on the images and captions Recur sends.
 
 Reads a JSON request {"channels", "hidden", "embedding", "joint", "vocabulary", "height", "width", "lambda",
@@ -29,7 +29,7 @@ class Captioner(nn.Module):
                                     nn.Conv2d(2 * c, d, 3, padding=1)])
         self.embedding = nn.Embedding(r["vocabulary"], e, padding_idx=0)
         self.places = nn.Parameter(torch.randn(cells, 1, d) * 0.1)
-        self.bridge, self.bridge_cell = nn.Linear(d, h), nn.Linear(d, h)
+        self.bridge, self.bridge_cell = nn.Linear(d * cells, h), nn.Linear(d * cells, h)
         self.keys, self.query = nn.Linear(d, j), nn.Linear(h, j, bias=False)
         self.energy, self.gate = nn.Linear(j, 1, bias=False), nn.Linear(h, 1)
         self.decoder = nn.LSTMCell(e + d, h)
@@ -44,8 +44,8 @@ class Captioner(nn.Module):
         b, d = x.shape[0], x.shape[1]
         annotations = x.reshape(b, d, -1).permute(2, 0, 1) + self.places  # [L,B,D]
         keys = self.keys(annotations)
-        mean = annotations.mean(0)
-        h, c = torch.tanh(self.bridge(mean)), torch.tanh(self.bridge_cell(mean))
+        whole = x.reshape(b, -1)
+        h, c = torch.tanh(self.bridge(whole)), torch.tanh(self.bridge_cell(whole))
         logits, coverage = [], 0
         for t in range(previous.shape[0]):
             word = self.embedding(previous[t])
