@@ -161,7 +161,10 @@ static class CaptionCommand
         {
             Description = "Test scenes, from the held-out digits 8,000–9,999.", DefaultValueFactory = _ => 2000,
         };
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the test scenes.", DefaultValueFactory = _ => 7 };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed of the test scenes.", DefaultValueFactory = _ => 7,
+        };
         var plot = new Option<string?>("--plot")
         {
             Description = "Draw the first test scenes with each word's attention to this base path (.png and .svg).",

@@ -216,7 +216,8 @@ public static class Charts
         double y = Math.Clamp(fy * rows - 0.5, 0, rows - 1), x = Math.Clamp(fx * cols - 0.5, 0, cols - 1);
         int y0 = (int)y, x0 = (int)x, y1 = Math.Min(y0 + 1, rows - 1), x1 = Math.Min(x0 + 1, cols - 1);
         double dy = y - y0, dx = x - x0;
-        return (1 - dy) * ((1 - dx) * map[y0, x0] + dx * map[y0, x1]) + dy * ((1 - dx) * map[y1, x0] + dx * map[y1, x1]);
+        return (1 - dy) * ((1 - dx) * map[y0, x0] + dx * map[y0, x1])
+            + dy * ((1 - dx) * map[y1, x0] + dx * map[y1, x1]);
     }
 
     /// <summary>

@@ -103,8 +103,9 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
 /// [word; context]; the output is L_o(E y + L_h h + L_z z) (the "deep output"). The initial state comes from the
 /// whole feature map, as Show and Tell's does, rather than from the paper's mean annotation: the paper's CNN was
 /// pretrained, this one learns from nothing, and the mean of its first features tells the decoder too little to start
-/// (two-digit scenes, 150 steps: 9% exact from the mean, 48% from the whole map). Its regulariser is λ/L·(Σᵢ(1 − Σₜ αₜᵢ)² − (L − T)²/L), the paper's term per cell less its smallest
-/// possible value, so that it is 0 at even coverage.
+/// (two-digit scenes, 150 steps: 9% exact from the mean, 48% from the whole map). Its regulariser is
+/// λ/L·(Σᵢ(1 − Σₜ αₜᵢ)² − (L − T)²/L), the paper's term per cell less its smallest possible value, so that it is 0 at
+/// even coverage.
 /// </remarks>
 public sealed class Captioner : Module
 {

@@ -7,7 +7,10 @@ namespace Recur.Decoding;
 /// <param name="LogProbability">Sum of the chosen tokens' log-probabilities (the end token included when
 /// produced).</param>
 /// <param name="Attention">The decoder's attention weights at each step (empty when it reports none).</param>
-public sealed record DecodedSequence(int[] Tokens, double LogProbability, double[][] Attention);
+/// <param name="Score">The length-normalised score that ranked it.</param>
+/// <param name="Ended">Whether the end token closed it (rather than the length limit or the end of the search).</param>
+public sealed record DecodedSequence(int[] Tokens, double LogProbability, double[][] Attention, double Score = 0,
+    bool Ended = false);
 
 /// <summary>What one step of an autoregressive decoder returns to <see cref="BeamSearch"/>.</summary>
 /// <param name="Logits">Next-token scores [rows, vocabulary], not yet normalised (this buffer is overwritten with
@@ -20,7 +23,8 @@ public sealed record DecoderStep<TState>(float[] Logits, Func<int, double[]>? At
 /// <summary>Settings of a <see cref="BeamSearch"/>.</summary>
 /// <param name="Vocabulary">Number of token ids the decoder scores.</param>
 /// <param name="Bos">The start token fed at the first step.</param>
-/// <param name="Eos">The end token that finishes a hypothesis.</param>
+/// <param name="Eos">The end token that finishes a hypothesis (a negative id: none, hypotheses run to the length
+/// limit).</param>
 /// <param name="BeamWidth">Hypotheses kept per input; 1 is greedy decoding.</param>
 /// <param name="MaxLength">Most tokens of a hypothesis, the end token not counted.</param>
 /// <param name="LengthPenalty">α of the length normalisation log P / ((5 + n)/6)^α (Wu et al. 2016); 0 ranks by log P
@@ -44,7 +48,15 @@ public static class BeamSearch
     /// best sequence.
     /// </summary>
     public static List<DecodedSequence> Run<TState>(int count, TState initial,
-        Func<int[], int[], TState, DecoderStep<TState>> step, Func<TState, int[], TState> select, BeamOptions options)
+        Func<int[], int[], TState, DecoderStep<TState>> step, Func<TState, int[], TState> select,
+        BeamOptions options) =>
+        Search(count, initial, step, select, options).Select(ranked => ranked[0]).ToList();
+
+    /// <summary>As <see cref="Run"/>, but every hypothesis each input ended with (finished, and live at the end of its
+    /// search), best first.</summary>
+    public static List<List<DecodedSequence>> Search<TState>(int count, TState initial,
+        Func<int[], int[], TState, DecoderStep<TState>> step, Func<TState, int[], TState> select,
+        BeamOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.BeamWidth < 1 || options.MaxLength < 1 || options.Vocabulary < 1 || options.LengthPenalty < 0)
@@ -53,7 +65,7 @@ public static class BeamSearch
         int width = options.BeamWidth, vocabulary = options.Vocabulary;
         double Normalise(double logP, int n) => logP / Math.Pow((5.0 + n) / 6.0, options.LengthPenalty);
         var beams = Enumerable.Range(0, count).Select(_ => new List<Hypothesis> { new([], 0, []) }).ToArray();
-        var finished = Enumerable.Range(0, count).Select(_ => new List<Finished>()).ToArray();
+        var finished = Enumerable.Range(0, count).Select(_ => new List<DecodedSequence>()).ToArray();
         var active = Enumerable.Range(0, count).ToList(); // inputs still searching, in row order
         var state = initial;
         for (int t = 0; t < options.MaxLength && active.Count > 0; t++)
@@ -88,8 +100,8 @@ public static class BeamSearch
                     var attention = new List<double[]>(live[c.Beam].Attention);
                     if (result.Attention != null) attention.Add(result.Attention(row0 + c.Beam));
                     if (c.Token == options.Eos)
-                        finished[i].Add(new([.. live[c.Beam].Tokens], c.LogP,
-                            Normalise(c.LogP, live[c.Beam].Tokens.Count + 1), [.. attention]));
+                        finished[i].Add(new([.. live[c.Beam].Tokens], c.LogP, [.. attention],
+                            Normalise(c.LogP, live[c.Beam].Tokens.Count + 1), Ended: true));
                     else
                     {
                         kept.Add(new([.. live[c.Beam].Tokens, c.Token], c.LogP, attention));
@@ -110,19 +122,12 @@ public static class BeamSearch
             if (active.Count == 0) break;
             state = select(result.State, order.ToArray());
         }
-        var best = new List<DecodedSequence>(count);
-        for (int i = 0; i < count; i++)
-        {
-            // hypotheses still live (at the length limit, or stopped early) compete with the finished ones
-            foreach (var b in beams[i])
-                finished[i].Add(new([.. b.Tokens], b.LogP, Normalise(b.LogP, b.Tokens.Count), [.. b.Attention]));
-            var top = finished[i].OrderByDescending(f => f.Score).First();
-            best.Add(new DecodedSequence(top.Tokens, top.LogP, top.Attention));
-        }
-        return best;
+        // hypotheses still live (at the length limit, or stopped early) compete with the finished ones
+        return Enumerable.Range(0, count).Select(i => finished[i]
+            .Concat(beams[i].Select(b => new DecodedSequence([.. b.Tokens], b.LogP, [.. b.Attention],
+                Normalise(b.LogP, b.Tokens.Count))))
+            .OrderByDescending(f => f.Score).ToList()).ToList();
     }
 
     sealed record Hypothesis(List<int> Tokens, double LogP, List<double[]> Attention);
-
-    sealed record Finished(int[] Tokens, double LogP, double Score, double[][] Attention);
 }

@@ -1,4 +1,5 @@
 using Recur.Autograd;
+using Recur.Decoding;
 using Recur.Kernels;
 
 namespace Recur.Language;
@@ -103,69 +104,30 @@ public static class TextGenerator
     /// <summary>
     /// Beam search of width <paramref name="beamWidth"/> for up to <paramref name="length"/> tokens after the prompt.
     /// A hypothesis ends at <c>&lt;eos&gt;</c> when <paramref name="eosId"/> is given. Hypotheses are ranked by
-    /// log P / ((5 + n)/6)^α (Wu et al. 2016's length penalty; α = 0 ranks by log-probability alone). The search ends when
-    /// the best finished hypothesis beats every live one (whose scores can only fall) or at <paramref name="length"/>.
-    /// Returns the finished and live hypotheses, best first.
+    /// log P / ((5 + n)/6)^α (Wu et al. 2016's length penalty; α = 0 ranks by log-probability alone). The search (the
+    /// shared <see cref="Decoding.BeamSearch"/>) ends when the best finished hypothesis beats every live one, when
+    /// <paramref name="beamWidth"/> have finished, or at <paramref name="length"/>. Returns the finished (their
+    /// <c>&lt;eos&gt;</c> included) and live hypotheses, best first.
     /// </summary>
     public static IReadOnlyList<BeamHypothesis> BeamSearch(LanguageModel model, IReadOnlyList<int> prompt, int length, int beamWidth,
         double lengthPenalty = 0.6, int? eosId = null)
     {
-        if (beamWidth < 1) throw new ArgumentException($"beam search: width must be positive, got {beamWidth}.");
-        if (length < 1) throw new ArgumentException($"beam search: length must be positive, got {length}.");
-        if (lengthPenalty < 0) throw new ArgumentException($"beam search: the length penalty α must be ≥ 0, got {lengthPenalty}.");
-        double Normalise(double logProbability, int tokens) => logProbability / Math.Pow((5.0 + tokens) / 6.0, lengthPenalty);
         using var _ = model.Evaluating();
-        int vocabulary = model.Config.VocabularySize;
-        var (logits, state) = Prime(model, prompt, 1);
-        var beams = new List<(List<int> Tokens, double LogP)> { ([], 0) };
-        var finished = new List<BeamHypothesis>();
-        for (int step = 0; step < length; step++)
+        var (primed, initial) = Prime(model, prompt, 1);
+        bool first = true;
+        DecoderStep<LanguageModelState> Step(int[] rows, int[] previous, LanguageModelState state)
         {
-            // candidates: every live beam extended by each of its best tokens
-            var candidates = new List<(int Beam, int Token, double LogP)>();
-            for (int b = 0; b < beams.Count; b++)
+            if (first)
             {
-                var row = logits.AsSpan(b * vocabulary, vocabulary);
-                Scores.LogSoftmax(row);
-                var rowCopy = row.ToArray();
-                var best = Enumerable.Range(0, vocabulary).OrderByDescending(v => rowCopy[v]).ThenBy(v => v)
-                    .Take(beamWidth);
-                foreach (int v in best) candidates.Add((b, v, beams[b].LogP + rowCopy[v]));
+                first = false; // the prompt's last logits choose the first token
+                return new(primed, null, state);
             }
-            var ranked = candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token).ToList();
-            var next = new List<(List<int>, double)>();
-            var sources = new List<int>();
-            var tokens = new List<int>();
-            foreach (var c in ranked)
-            {
-                var extended = new List<int>(beams[c.Beam].Tokens) { c.Token };
-                if (eosId == c.Token)
-                    finished.Add(new BeamHypothesis([.. extended], c.LogP, Normalise(c.LogP, extended.Count)));
-                else
-                {
-                    next.Add((extended, c.LogP));
-                    sources.Add(c.Beam);
-                    tokens.Add(c.Token);
-                }
-                if (next.Count == beamWidth) break;
-            }
-            beams = next;
-            if (beams.Count == 0) break;
-            if (finished.Count > 0)
-            {
-                // a live hypothesis's log-probability only falls; its best possible score is at the longest length
-                double bestFinished = finished.Max(f => f.Score);
-                double bestLive = beams.Max(b => Math.Max(Normalise(b.LogP, b.Tokens.Count),
-                    Normalise(b.LogP, length)));
-                if (bestFinished >= bestLive) break;
-            }
-            if (step + 1 == length) break;
-            var reordered = state.SelectStreams(sources.ToArray());
-            var (nextLogits, nextState) = model.Forward(tokens.ToArray(), 1, tokens.Count, reordered);
-            (logits, state) = (nextLogits.ToArray(), nextState);
+            var (logits, next) = model.Forward(previous, 1, previous.Length, state);
+            return new(logits.ToArray(), null, next);
         }
-        return finished.Concat(beams.Select(b => new BeamHypothesis([.. b.Tokens], b.LogP,
-                Normalise(b.LogP, b.Tokens.Count))))
-            .OrderByDescending(h => h.Score).ToList();
+        var ranked = Decoding.BeamSearch.Search(1, initial, Step, (state, rows) => state.SelectStreams(rows),
+            new BeamOptions(model.Config.VocabularySize, prompt[^1], eosId ?? -1, beamWidth, length, lengthPenalty))[0];
+        return ranked.Select(h => new BeamHypothesis(h.Ended ? [.. h.Tokens, eosId!.Value] : h.Tokens,
+            h.LogProbability, h.Score)).ToList();
     }
 }
