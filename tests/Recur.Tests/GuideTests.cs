@@ -10,6 +10,7 @@ public sealed class GuideTests
     [Theory]
     [InlineData("GettingStarted")]
     [InlineData("MemoryNetworks")]
+    [InlineData("Captioning")]
     public void TheGuideShowsEachExampleAsItIs(string example)
     {
         string root = Repository();
@@ -31,6 +32,17 @@ public sealed class GuideTests
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("Where is Mary? kitchen", lines[1].Trim());
         Assert.StartsWith("hop 3: mary went to the kitchen", lines[4]);
+    }
+
+    [Fact]
+    public void TheCaptioningExampleDescribesNewScenesOfHeldOutDrawings()
+    {
+        var output = new StringWriter();
+        double accuracy = global::Captioning.Example.Run(output);
+        Assert.True(accuracy >= 0.85, $"validation accuracy {accuracy}");
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length);
+        Assert.All(lines[1..], line => Assert.Matches("^\"[a-z ]+\" \\(truth \"[a-z ]+\"\\): looked at x = ", line));
     }
 
     [Fact]
