@@ -9,13 +9,11 @@ Reads a JSON request {"channels", "hidden", "embedding", "joint", "vocabulary", 
 "batches": [{"images": [B][H*W], "captions": [[ids]]}], "min_seconds", "repeat", "threads"} and prints
 {"step": seconds, "step_min", "step_max"} (median; one step is one batch, cycling through the batches).
 """
-import json
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_timing import best_time, read_request
+from peer_timing import print_step_times, read_request
 
 BOS, EOS = 2, 3
 
@@ -88,24 +86,13 @@ def main():
     model = Captioner(r)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     batches = [tensors(b, r) for b in r["batches"]]
-    state = {"i": 0}
-
-    def step():
-        batch = batches[state["i"] % len(batches)]
-        state["i"] += 1
+    def step(batch):
         optimizer.zero_grad()
         model.loss(*batch).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
 
-    def epoch():  # one pass over the batches is one timed run
-        for _ in batches:
-            step()
-
-    median, low, high = best_time(epoch, r["min_seconds"], r.get("repeat", 5))
-    n = len(batches)
-    print(json.dumps({"step": median / n, "step_min": low / n, "step_max": high / n}))
-
+    print_step_times(step, batches, r)
 
 if __name__ == "__main__":
     main()

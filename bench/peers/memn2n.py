@@ -7,13 +7,11 @@ Reads a JSON request {"vocabulary", "sentence_length", "embedding", "hops", "mem
 and prints {"step": seconds, "step_min", "step_max"} (median over repeated steps, cycling through the batches; one
 step is one batch).
 """
-import json
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_timing import best_time, read_request
+from peer_timing import print_step_times, read_request
 
 
 def position_encoding(length, size):
@@ -53,25 +51,15 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
     batches = [(torch.tensor(b["story"]), torch.tensor(b["ages"]), torch.tensor(b["mask"], dtype=torch.float32),
                 torch.tensor(b["question"]), torch.tensor(b["answers"])) for b in r["batches"]]
-    state = {"i": 0}
-
-    def step():
-        story, ages, mask, question, answers = batches[state["i"] % len(batches)]
-        state["i"] += 1
+    def step(batch):
+        story, ages, mask, question, answers = batch
         optimizer.zero_grad()
         loss = F.cross_entropy(model(story, ages, mask, question), answers)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 40.0)
         optimizer.step()
 
-    def epoch():  # one pass over the batches is one timed run
-        for _ in batches:
-            step()
-
-    median, low, high = best_time(epoch, r["min_seconds"], r.get("repeat", 5))
-    n = len(batches)
-    print(json.dumps({"step": median / n, "step_min": low / n, "step_max": high / n}))
-
+    print_step_times(step, batches, r)
 
 if __name__ == "__main__":
     main()

@@ -32,3 +32,17 @@ def read_request():
     import json
     import sys
     return json.loads(sys.argv[1]) if len(sys.argv) > 1 else json.load(sys.stdin)
+
+
+def print_step_times(step, batches, r):
+    """Times passes over `batches` (one timed run calls `step(batch)` for each, in order) and prints the JSON answer
+    of the training-step peers: {"step": seconds, "step_min", "step_max"}, per batch."""
+    import json
+
+    def epoch():
+        for batch in batches:
+            step(batch)
+
+    median, low, high = best_time(epoch, r["min_seconds"], r.get("repeat", 5))
+    n = len(batches)
+    print(json.dumps({"step": median / n, "step_min": low / n, "step_max": high / n}))
