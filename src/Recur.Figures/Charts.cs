@@ -200,8 +200,7 @@ public static class Charts
         heat.Colormap = new ScottPlot.Colormaps.Grayscale();
         heat.ManualRange = new ScottPlot.Range(0, 1);
         plot.MoveToBack(heat);
-        plot.Axes.Bottom.IsVisible = false;
-        plot.Axes.Left.IsVisible = false;
+        plot.Axes.Frameless();
         plot.Title(title);
         plot.Axes.Margins(0, 0);
         int scale = Math.Max(2, 1000 / canvas.GetLength(1));
