@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Recur.Cli.Training;
 using Recur.Decoding;
 using Recur.Figures;
