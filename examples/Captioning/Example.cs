@@ -8,7 +8,7 @@ namespace Captioning;
 
 public static class Example
 {
-    /// <summary>Trains a Show, Attend and Tell captioner on scenes of drawn shapes, then describes new scenes.</summary>
+    /// <summary>Trains a Show, Attend and Tell captioner on scenes of drawn shapes, then describes new ones.</summary>
     public static double Run(TextWriter output)
     {
         // 1. "handwriting" as MNIST stores it (28 × 28 bytes per drawing, and a label): a vertical bar is called
