@@ -130,21 +130,7 @@ static class BenchCommand
             r.GetValue(waveRepeat), r.GetValue(waveBatch), r.GetValue(waveCrop)));
         bench.Subcommands.Add(wave);
 
-        var memThreads = new Option<int>("--threads")
-        {
-            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
-        };
-        var memSeconds = new Option<double>("--seconds")
-        {
-            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
-        };
-        var memJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
-        var memRepeat = new Option<int>("--repeat")
-        {
-            Description = "Timed passes over 16 batches after the warm-up (the median is shown, with the min and "
-                + "max).",
-            DefaultValueFactory = _ => 5,
-        };
+        var mem = PeerTiming.Create(batches: 16);
         var memBatch = new Option<int>("--batch")
         {
             Description = "Questions per step.", DefaultValueFactory = _ => 32,
@@ -161,27 +147,14 @@ static class BenchCommand
         var memnet = new Command("memnet",
             "Training questions per second of the joint bAbI memory network against the same network in PyTorch.")
         {
-            memData, memThreads, memSeconds, memJson, memRepeat, memBatch, memEmbedding,
+            memData, mem.Threads, mem.Seconds, mem.Json, mem.Repeat, memBatch, memEmbedding,
         };
-        memnet.SetAction(r => CommandErrors.Guard(() => MemnetBench.Run(r.GetValue(memData)!, r.GetValue(memThreads),
-            r.GetValue(memSeconds), r.GetValue(memJson), r.GetValue(memRepeat), r.GetValue(memBatch),
+        memnet.SetAction(r => CommandErrors.Guard(() => MemnetBench.Run(r.GetValue(memData)!, r.GetValue(mem.Threads),
+            r.GetValue(mem.Seconds), r.GetValue(mem.Json), r.GetValue(mem.Repeat), r.GetValue(memBatch),
             r.GetValue(memEmbedding))));
         bench.Subcommands.Add(memnet);
 
-        var capThreads = new Option<int>("--threads")
-        {
-            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
-        };
-        var capSeconds = new Option<double>("--seconds")
-        {
-            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
-        };
-        var capJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
-        var capRepeat = new Option<int>("--repeat")
-        {
-            Description = "Timed passes over 4 batches after the warm-up (the median is shown, with the min and max).",
-            DefaultValueFactory = _ => 5,
-        };
+        var cap = PeerTiming.Create(batches: 4);
         var capBatch = new Option<int>("--batch") { Description = "Scenes per step.", DefaultValueFactory = _ => 64 };
         var capDigits = new Option<int>("--max-digits")
         {
@@ -195,10 +168,10 @@ static class BenchCommand
         var caption = new Command("caption",
             "Training scenes per second of the attention captioner against the same model in PyTorch.")
         {
-            capMnist, capThreads, capSeconds, capJson, capRepeat, capBatch, capDigits,
+            capMnist, cap.Threads, cap.Seconds, cap.Json, cap.Repeat, capBatch, capDigits,
         };
         caption.SetAction(r => CommandErrors.Guard(() => CaptionBench.Run(r.GetValue(capMnist)!,
-            r.GetValue(capThreads), r.GetValue(capSeconds), r.GetValue(capJson), r.GetValue(capRepeat),
+            r.GetValue(cap.Threads), r.GetValue(cap.Seconds), r.GetValue(cap.Json), r.GetValue(cap.Repeat),
             r.GetValue(capBatch), r.GetValue(capDigits))));
         bench.Subcommands.Add(caption);
 
@@ -207,4 +180,26 @@ static class BenchCommand
         bench.Subcommands.Add(memoryChild);
         return bench;
     }
+}
+
+/// <summary>The timing options of a training-step bench that cycles through a few batches against a PyTorch peer:
+/// <c>--threads</c> (both sides), <c>--seconds</c>, <c>--json</c> and <c>--repeat</c> (timed passes).</summary>
+sealed record PeerTiming(Option<int> Threads, Option<double> Seconds, Option<bool> Json, Option<int> Repeat)
+{
+    public static PeerTiming Create(int batches) => new(
+        new Option<int>("--threads")
+        {
+            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
+        },
+        new Option<double>("--seconds")
+        {
+            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
+        },
+        new Option<bool>("--json") { Description = "Print the figures as JSON." },
+        new Option<int>("--repeat")
+        {
+            Description = $"Timed passes over {batches} batches after the warm-up (the median is shown, with the min "
+                + "and max).",
+            DefaultValueFactory = _ => 5,
+        });
 }
