@@ -169,10 +169,18 @@ static class RnnBench
                 Math.Round(train / lstm.Train, 2));
         }).Prepend(new CellRow("lstm", Math.Round(lstm.Forward * 1e3, 2), Math.Round(lstm.Train * 1e3, 2), 1, 1))
             .DistinctBy(r => r.Cell).ToList();
-        if (cells.Contains("peephole-lstm"))
+        foreach (string cell in cells)
         {
             // the same cell as recorded tape operations per step, what it ran as before it was fused
-            var composed = new LstmVariantLayer(shape.Input, shape.Hidden, new RandomGenerator(0), peephole: true);
+            ComposedRecurrentLayer? composed = cell switch
+            {
+                "peephole-lstm" => new LstmVariantLayer(shape.Input, shape.Hidden, new RandomGenerator(0),
+                    peephole: true),
+                "ln-lstm" or "ln-gru" => new LayerNormRecurrentLayer(shape.Input, shape.Hidden, new RandomGenerator(0),
+                    gru: cell == "ln-gru"),
+                _ => null,
+            };
+            if (composed is null) continue;
             var x = Tensor.RandomNormal(new RandomGenerator(1), [shape.Steps, shape.Batch, shape.Input]);
             double forward = Timing.Measure(() => { using var _ = GradMode.NoGrad(); composed.Forward(x); }, minSeconds,
                 repeat).Median;
@@ -182,7 +190,7 @@ static class RnnBench
                 foreach (var p in parameters) p.Grad = null;
                 composed.Forward(x).Output.Sum().Backward();
             }, minSeconds, repeat).Median;
-            rows.Add(new CellRow("peephole-lstm, tape-composed", Math.Round(forward * 1e3, 2), Math.Round(train * 1e3,
+            rows.Add(new CellRow($"{cell}, tape-composed", Math.Round(forward * 1e3, 2), Math.Round(train * 1e3,
                 2),
                 Math.Round(forward / lstm.Forward, 2), Math.Round(train / lstm.Train, 2)));
         }

@@ -125,11 +125,7 @@ public static partial class Functional
         {
             var x = input.Span.Slice(r * features, features);
             var xhat = normalized.AsSpan(r * features, features);
-            float mean = TensorPrimitives.Sum(x) / features;
-            TensorPrimitives.Subtract(x, mean, xhat);
-            float variance = TensorPrimitives.SumOfSquares(xhat) / features;
-            inverseStd[r] = 1f / MathF.Sqrt(variance + eps);
-            TensorPrimitives.Multiply(xhat, inverseStd[r], xhat);
+            inverseStd[r] = Normalization.Normalize(x, xhat, eps);
             var y = output.Span.Slice(r * features, features);
             if (gamma != null) TensorPrimitives.Multiply(xhat, gamma.Span, y); else xhat.CopyTo(y);
             if (beta != null) TensorPrimitives.Add(y, beta.Span, y);
@@ -145,12 +141,10 @@ public static partial class Functional
                 if (gamma is { RequiresGrad: true }) Tensor.AddProduct(gamma.GradSpan(), grow, xhat);
                 if (beta is { RequiresGrad: true }) { var gb = beta.GradSpan(); TensorPrimitives.Add(gb, grow, gb); }
                 if (!input.RequiresGrad) continue;
-                // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)), ĝ = g⊙γ
+                // through x̂ with ĝ = g⊙γ
                 if (gamma != null) TensorPrimitives.Multiply(grow, gamma.Span, gy); else grow.CopyTo(gy);
-                float meanG = TensorPrimitives.Sum(gy) / features;
-                float meanGx = TensorPrimitives.Dot(gy, xhat) / features;
-                var gx = input.GradSpan().Slice(r * features, features);
-                for (int i = 0; i < features; i++) gx[i] += inverseStd[r] * (gy[i] - meanG - xhat[i] * meanGx);
+                Normalization.Backward(xhat, inverseStd[r], gy, input.GradSpan().Slice(r * features, features),
+                    accumulate: true);
             }
         });
     }

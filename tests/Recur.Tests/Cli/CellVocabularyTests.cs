@@ -25,10 +25,15 @@ public sealed class CellVocabularyTests : IDisposable
             var sequence = new SequenceModel(new SequenceModelConfig(cell, 2, 4, 1, ChronoMaxSteps: 10), random);
             var lm = new LanguageModel(new LanguageModelConfig(12, 4, 4, Cell: cell), random);
             var classifier = new TextClassifier(new TextClassifierConfig(12, 4, 4, 2, Cell: cell), random);
-            bool peephole = cell == "peephole-lstm";
+            bool peephole = cell == "peephole-lstm", normalised = cell.StartsWith("ln-", StringComparison.Ordinal);
             foreach (Module model in new Module[] { sequence, lm, classifier })
-                Assert.Equal(peephole, model.NamedParameters().Any(p => p.Name.Contains("weight_ci_l0",
+            {
+                var names = model.NamedParameters().Select(p => p.Name).ToList();
+                Assert.Equal(peephole, names.Any(name => name.Contains("weight_ci_l0", StringComparison.Ordinal)));
+                Assert.Equal(normalised, names.Any(name => name.Contains("ln_hh_l0.weight", StringComparison.Ordinal)));
+                Assert.Equal(cell == "ln-lstm", names.Any(name => name.Contains("ln_c_l0.bias",
                     StringComparison.Ordinal)));
+            }
             Assert.Equal(RecurrentCells.Mode(cell), sequence.Config.Recurrent.Mode);
         }
         Assert.Equal(RecurrentInit.Identity, new SequenceModelConfig("irnn", 2, 4, 1).Recurrent.Init);
@@ -36,16 +41,19 @@ public sealed class CellVocabularyTests : IDisposable
             => RecurrentCells.Mode("cho-gru")).Message);
     }
 
-    [Fact]
-    public void APeepholeLstmTrainsFromTheCommandLineAndReloads()
+    [Theory]
+    [InlineData("peephole-lstm", "weight_co_l0")]
+    [InlineData("ln-lstm", "ln_c_l0.weight")]
+    [InlineData("ln-gru", "ln_hh_l0.bias")]
+    public void AVariantCellTrainsFromTheCommandLineAndReloads(string cell, string parameter)
     {
-        string run = Path.Combine(folder, "peephole");
-        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", "peephole-lstm", "--chrono", "8", "--length", "8",
+        string run = Path.Combine(folder, cell);
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", cell, "--chrono", "8", "--length", "8",
             "--epochs", "2",
             "--train-size", "64", "--valid-size", "16", "--hidden", "4", "--batch", "16", "--threads", "1", "--out",
                 run));
         Assert.Contains(Recur.Serialization.SafeTensors.Load(Path.Combine(run, "best", Checkpoint.ModelFile)).Keys,
-            name => name.EndsWith("weight_co_l0", StringComparison.Ordinal));
+            name => name.EndsWith(parameter, StringComparison.Ordinal));
         Assert.Equal(0, RecurCommand.Run("inspect", "gradients", "--model", Path.Combine(run, "best"), "--count", "4",
             "--out", Path.Combine(folder, "flow")));
     }

@@ -8,10 +8,13 @@ public class RecurrentGradientTests
 {
     public static TheoryData<RecurrentMode> Modes() => new() { RecurrentMode.RnnTanh, RecurrentMode.RnnRelu, RecurrentMode.Lstm, RecurrentMode.Gru };
 
-    static void CheckLayer(RecurrentConfig config, int steps, int batch, int[]? lengths, bool initialStates, double epsilon = 1e-2)
+    static void CheckLayer(RecurrentConfig config, int steps, int batch, int[]? lengths, bool initialStates,
+        double epsilon = 1e-2, bool perturb = false)
     {
         var random = new RandomGenerator(11);
         var layer = new RecurrentLayer(config, random);
+        if (perturb)
+            foreach (var parameter in layer.Parameters()) Perturb(parameter, random);
         layer.Eval(); // dropout off, so the function is deterministic
         int[] inputShape = config.BatchFirst ? [batch, steps, config.InputSize] : [steps, batch, config.InputSize];
         var input = Tensor.RandomNormal(random, inputShape);
@@ -61,13 +64,53 @@ public class RecurrentGradientTests
             new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 5, Peephole: true), random), random);
     }
 
+    [Theory]
+    [InlineData(RecurrentMode.Lstm)]
+    [InlineData(RecurrentMode.Gru)]
+    public void FusedLayerNormStackWithLengthsAndStates(RecurrentMode mode)
+    {
+        // shifts and gains away from their 0/1 start, so every part of the normalisation's gradient is exercised
+        var config = new RecurrentConfig(mode, 3, 4, NumLayers: 2, Bidirectional: true, LayerNorm: true);
+        // a small step: the normalisations curve sharply where a row's spread is small, and the central difference
+        // of a larger step measures that curvature, not the slope
+        CheckLayer(config, steps: 4, batch: 3, lengths: [4, 2, 3], initialStates: true, epsilon: 2e-3,
+            perturb: true);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FusedLayerNormCellMatchesTheTapeComposedLayer(bool gru)
+    {
+        var random = new RandomGenerator(7);
+        var composed = new LayerNormRecurrentLayer(3, 5, random, gru);
+        foreach (var parameter in composed.Parameters())
+            Perturb(parameter, random);
+        MatchesComposed(composed, new RecurrentLayer(new RecurrentConfig(gru ? RecurrentMode.Gru : RecurrentMode.Lstm,
+            3, 5, LayerNorm: true), random), random, scaleRelative: true);
+    }
+
+    /// <summary>Adds uniform(±0.3) noise to <paramref name="parameter"/> in place.</summary>
+    static void Perturb(Tensor parameter, RandomGenerator random)
+    {
+        var span = parameter.Span;
+        for (int i = 0; i < span.Length; i++) span[i] += (random.NextFloat() - 0.5f) * 0.6f;
+    }
+
+    /// <summary>A single layer's parameter name in a stack: <c>_l0</c> before a submodule's field, else at the end.</summary>
+    internal static string Stacked(string name) =>
+        name.IndexOf('.') is var dot and >= 0 ? name[..dot] + "_l0" + name[dot..] : name + "_l0";
+
     /// <summary>
     /// The fused layer with the composed layer's weights (PyTorch's _l0 suffix) gives its outputs, final states and
     /// the gradients of the input and of every weight (the cell state, when there is one, feeds the loss too).
     /// </summary>
-    static void MatchesComposed(ComposedRecurrentLayer composed, RecurrentLayer fused, RandomGenerator random)
+    static void MatchesComposed(ComposedRecurrentLayer composed, RecurrentLayer fused, RandomGenerator random,
+        bool scaleRelative = false)
     {
-        fused.LoadStateDict(composed.StateDict().ToDictionary(p => p.Key + "_l0", p => p.Value.Clone()));
+        void Close(Tensor expected, Tensor actual, string what = "") =>
+            RecurrentGradientTests.Close(expected, actual, what, scaleRelative);
+        fused.LoadStateDict(composed.StateDict().ToDictionary(p => Stacked(p.Key), p => p.Value.Clone()));
         var input = Tensor.RandomNormal(random, [6, 2, 3]);
         var x1 = input.Clone();
         var x2 = input.Clone();
@@ -86,19 +129,26 @@ public class RecurrentGradientTests
         }
         expectedLoss.Backward();
         actualLoss.Backward();
-        Close(x1.Grad!, x2.Grad!);
+        Close(x1.Grad!, x2.Grad!, "input gradient");
         var fusedParameters = fused.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
         foreach (var (name, parameter) in composed.NamedParameters())
-            Close(parameter.Grad!, fusedParameters[name + "_l0"].Grad!);
+            Close(parameter.Grad!, fusedParameters[Stacked(name)].Grad!, name);
     }
 
-    static void Close(Tensor expected, Tensor actual)
+    /// <summary>
+    /// |e − a| ≤ 1e-5 + 1e-5·|e| element by element, or with <paramref name="scaleRelative"/> 1e-5 + 1e-5·max|e|: a
+    /// normalisation's backward subtracts means of its row, so float rounding there scales with the row's largest
+    /// gradient rather than with each element.
+    /// </summary>
+    static void Close(Tensor expected, Tensor actual, string what = "", bool scaleRelative = false)
     {
         Assert.Equal(expected.ShapeArray(), actual.ShapeArray());
         var e = expected.ToArray();
         var a = actual.ToArray();
-        for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f + 1e-5f * Math.Abs(e[i]),
-            $"[{i}]: {e[i]} vs {a[i]}");
+        float scale = scaleRelative ? e.Max(Math.Abs) : 0f;
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f + 1e-5f * Math.Max(scale, Math.Abs(e[i])),
+            $"{what}[{i}]: {e[i]} vs {a[i]}");
     }
 
     [Fact]

@@ -55,17 +55,24 @@ public class VariantParityTests
     [Theory]
     [InlineData("peephole")]
     [InlineData("leaky")]
+    [InlineData("ln_lstm")]
+    [InlineData("ln_gru")]
     public void FusedVariantMatchesPyTorch(string name)
     {
         // the same fixture as the tape-composed layer, run by the fused kernel (names get PyTorch's _l0)
         var c = Root.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
         int t = Root.GetProperty("T").GetInt32(), b = Root.GetProperty("B").GetInt32(),
             i = Root.GetProperty("I").GetInt32(), h = Root.GetProperty("H").GetInt32();
-        var config = name == "peephole" ? new RecurrentConfig(RecurrentMode.Lstm, i, h, Peephole: true)
-            : new RecurrentConfig(RecurrentMode.RnnTanh, i, h, Leak: 0.6f); // the fixture's fixed leak
+        var config = name switch
+        {
+            "peephole" => new RecurrentConfig(RecurrentMode.Lstm, i, h, Peephole: true),
+            "ln_lstm" => new RecurrentConfig(RecurrentMode.Lstm, i, h, LayerNorm: true),
+            "ln_gru" => new RecurrentConfig(RecurrentMode.Gru, i, h, LayerNorm: true),
+            _ => new RecurrentConfig(RecurrentMode.RnnTanh, i, h, Leak: 0.6f), // the fixture's fixed leak
+        };
         var layer = new RecurrentLayer(config, new RandomGenerator(1));
         var own = layer.StateDict();
-        var given = c.GetProperty("params").EnumerateObject().ToDictionary(p => p.Name + "_l0", p => Floats(p.Value));
+        var given = c.GetProperty("params").EnumerateObject().ToDictionary(p => RecurrentGradientTests.Stacked(p.Name), p => Floats(p.Value));
         Assert.Equal(given.Keys.Order(), own.Keys.Order());
         foreach (var (key, values) in given) values.CopyTo(own[key].Span);
         var x = Tensor.FromArray(Floats(c.GetProperty("input")), t, b, i);
@@ -79,6 +86,7 @@ public class VariantParityTests
         (result.Output * weights).Sum().Backward();
         AssertClose(Floats(c.GetProperty("input_grad")), x.Grad!.Span, "input gradient");
         foreach (var p in c.GetProperty("param_grads").EnumerateObject())
-            AssertClose(Floats(p.Value), own[p.Name + "_l0"].Grad!.Span, $"gradient of {p.Name}");
+            AssertClose(Floats(p.Value), own[RecurrentGradientTests.Stacked(p.Name)].Grad!.Span,
+                $"gradient of {p.Name}");
     }
 }

@@ -28,6 +28,15 @@ internal interface IRecurrentCell
 
     /// <summary>Per-unit weights of the cell's own beyond W_ih, W_hh and the biases: that many blocks of H.</summary>
     static virtual int ExtraBlocks => 0;
+
+    /// <summary>Blocks of H in the scratch row handed to <c>Forward</c> and <c>Backward</c>.</summary>
+    static virtual int ScratchBlocks => 1;
+
+    /// <summary>
+    /// True when <c>Forward</c> leaves <c>gi</c> and <c>gh</c> as they came (the backward needs the raw products)
+    /// and puts the activated gates in the first <c>Gates</c> blocks of the scratch row instead (probes read them).
+    /// </summary>
+    static virtual bool GatesInScratch => false;
 }
 
 /// <summary>Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh).</summary>

@@ -34,11 +34,15 @@ internal static class RecurrentKernel
     /// <summary>
     /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open
     /// <see cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a
-    /// peephole LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky.
+    /// peephole LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky; <paramref name="norms"/>
+    /// (γ_ih, β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null)
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
+        Tensor[]? norms = null)
     {
+        if (norms != null && mode is not (RecurrentMode.Lstm or RecurrentMode.Gru))
+            throw new ArgumentException($"{mode}: layer normalisation belongs to an LSTM or GRU.");
         var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
         if (peepholes != null
             && mode != RecurrentMode.Lstm) throw new ArgumentException($"{mode}: peepholes belong to an LSTM.");
@@ -49,6 +53,12 @@ internal static class RecurrentKernel
             RecurrentMode.RnnTanh when leak != null =>
                 Run<LeakyTanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
                     [leak]),
+            RecurrentMode.Lstm when norms != null =>
+                Run<LayerNormLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
+                    norms),
+            RecurrentMode.Gru when norms != null =>
+                Run<LayerNormGruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
+                    norms),
             RecurrentMode.Lstm when peepholes != null =>
                 Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
                     peepholes),
@@ -72,12 +82,17 @@ internal static class RecurrentKernel
         int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;
         int rowsAll = steps * batch;
         extras ??= [];
-        if (extras.Length != TCell.ExtraBlocks || extras.Any(e => e.Length != hidden))
-            throw new ArgumentException($"{typeof(
-                TCell).Name}: expects {TCell.ExtraBlocks} extra weight vectors of {hidden}.");
+        if (extras.Sum(e => e.Length) != TCell.ExtraBlocks * hidden || extras.Any(e => e.Length % hidden != 0))
+            throw new ArgumentException(
+                $"{typeof(TCell).Name}: expects extra weight vectors of {TCell.ExtraBlocks} blocks of {hidden} in all.");
         // the cell's own per-unit weights, side by side: read by every step, their gradient summed over all of them
         var extra = new float[TCell.ExtraBlocks * hidden];
-        for (int k = 0; k < extras.Length; k++) extras[k].Span.CopyTo(extra.AsSpan(k * hidden, hidden));
+        var extraOffsets = new int[extras.Length];
+        for (int k = 0, offset = 0; k < extras.Length; offset += extras[k].Length, k++)
+        {
+            extraOffsets[k] = offset;
+            extras[k].Span.CopyTo(extra.AsSpan(offset));
+        }
 
         Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
             .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh],
@@ -100,7 +115,7 @@ internal static class RecurrentKernel
         if (c0 != null) c0.Span.CopyTo(cState);
         var hNext = new float[batch * hidden];
         var cNext = new float[batch * hidden];
-        var scratch = new float[hidden];
+        var scratch = new float[TCell.ScratchBlocks * hidden];
         var biasHhSpan = biasHh is null ? default : biasHh.Span;
         var gateRecord = record?.GateValues;
 
@@ -153,7 +168,9 @@ internal static class RecurrentKernel
                         TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
                             hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch, extra);
                         h.CopyTo(outputs.Slice((outputRow + b) * hidden, hidden));
-                        if (gateRecord != null) gi.Slice((at + b) * gateWidth, gateWidth).CopyTo(gateRecord.AsSpan((outputRow + b) * gateWidth, gateWidth));
+                        if (gateRecord != null)
+                            (TCell.GatesInScratch ? scratch.AsSpan(0, gateWidth) : gi.Slice((at + b) * gateWidth,
+                                gateWidth)).CopyTo(gateRecord.AsSpan((outputRow + b) * gateWidth, gateWidth));
                     }
                     (hState, hNext) = (hNext, hState);
                     (cState, cNext) = (cNext, cState);
@@ -252,7 +269,7 @@ internal static class RecurrentKernel
             if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
             if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
             for (int k = 0; k < extras.Length; k++)
-                if (extras[k].RequiresGrad) extras[k].AccumulateGrad(dExtra.AsSpan(k * hidden, hidden));
+                if (extras[k].RequiresGrad) extras[k].AccumulateGrad(dExtra.AsSpan(extraOffsets[k], extras[k].Length));
             if (record != null) record.HasGradients = true;
             Release();
         });

@@ -44,13 +44,17 @@ public enum RecurrentInit
 /// peephole weights <c>weight_ci</c>, <c>weight_cf</c> and <c>weight_co</c> (Gers &amp; Schmidhuber 2000), run by the
 /// same fused kernel. <see cref="Leak"/> (tanh RNN only; 0 turns it off) makes the units leaky integrators,
 /// h_t = α h_{t−1} + (1 − α) tanh(…), starting every unit's α at that value; with <see cref="LearnLeak"/> each unit's α
-/// is a parameter <c>leak_l{k}</c> that training adjusts, otherwise it stays fixed.
+/// is a parameter <c>leak_l{k}</c> that training adjusts, otherwise it stays fixed. <see cref="LayerNorm"/> (LSTM or
+/// GRU, no projection or peepholes) is the layer-normalised cell of Ba, Kiros &amp; Hinton (2016): W_ih x and W_hh h
+/// are normalised separately over all gate units (gains and shifts <c>ln_ih_l{k}.weight</c>/<c>.bias</c>,
+/// <c>ln_hh_l{k}.weight</c>/<c>.bias</c>; the shifts are the gate biases, so there are no <c>bias_ih</c>/<c>bias_hh</c>)
+/// and an LSTM's cell state before its tanh (<c>ln_c_l{k}.*</c>); gains start at 1, shifts at 0.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
     bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
-        bool LearnLeak = false)
+        bool LearnLeak = false, bool LayerNorm = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -59,9 +63,9 @@ public sealed record RecurrentConfig(
         if (HiddenSize < 1) throw new ArgumentException($"RecurrentConfig: hiddenSize must be positive, got {HiddenSize}.");
         if (NumLayers < 1) throw new ArgumentException($"RecurrentConfig: numLayers must be positive, got {NumLayers}.");
         if (Dropout < 0f || Dropout >= 1f) throw new ArgumentException($"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
-        if (ForgetGateBias != null && (Mode != RecurrentMode.Lstm || !Bias))
+        if (ForgetGateBias != null && (Mode != RecurrentMode.Lstm || !HasGateBiases))
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
-        if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || !Bias || ForgetGateBias != null))
+        if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || !HasGateBiases || ForgetGateBias != null))
             throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
         if (Leak != 0f && (Mode != RecurrentMode.RnnTanh || !(Leak > 0f && Leak < 1f)))
             throw new ArgumentException(
@@ -71,9 +75,18 @@ public sealed record RecurrentConfig(
         if (Peephole && (Mode != RecurrentMode.Lstm || ProjSize > 0))
             throw new ArgumentException(
                 $"RecurrentConfig: peepholes need an LSTM without a projection; got {Mode}, projSize {ProjSize}.");
+        if (LayerNorm && (Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || Peephole || ProjSize > 0))
+            throw new ArgumentException($"RecurrentConfig: layer normalisation needs an LSTM or GRU without peepholes "
+                + $"or a projection; got {Mode}{(Peephole ? " with peepholes" : "")}, projSize {ProjSize}.");
         if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
             throw new ArgumentException($"RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in PyTorch; got {ProjSize} for {Mode} with hidden {HiddenSize}.");
     }
+
+    /// <summary>
+    /// Whether each gate has a bias: <see cref="Bias"/>, or the shifts of <see cref="LayerNorm"/> (which replace
+    /// <c>bias_ih</c>/<c>bias_hh</c>).
+    /// </summary>
+    public bool HasGateBiases => Bias || LayerNorm;
 
     /// <summary>Width of each direction's output and hidden state: ProjSize when projecting, else HiddenSize.</summary>
     public int OutputWidth => ProjSize > 0 ? ProjSize : HiddenSize;
@@ -104,6 +117,7 @@ public class RecurrentLayer : Module
     readonly Tensor?[] projections; // [layer·D + direction] → weight_hr, when projecting
     readonly Tensor[]?[] peepholes; // [layer·D + direction] → weight_ci, weight_cf, weight_co, for a peephole LSTM
     readonly Tensor?[] leaks; // [layer·D + direction] → α per unit, for a leaky tanh RNN (a parameter when learnt)
+    readonly Tensor[]?[] norms; // [layer·D + direction] → γ_ih, β_ih, γ_hh, β_hh (, γ_c, β_c), when layer-normalised
     readonly RandomGenerator dropoutRandom;
 
     /// <summary>The validated configuration.</summary>
@@ -121,6 +135,7 @@ public class RecurrentLayer : Module
         projections = new Tensor?[weights.Length];
         peepholes = new Tensor[]?[weights.Length];
         leaks = new Tensor?[weights.Length];
+        norms = new Tensor[]?[weights.Length];
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             int inputSize = layer == 0 ? config.InputSize : width * config.Directions;
@@ -133,7 +148,21 @@ public class RecurrentLayer : Module
                     RegisterParameter("weight_ih" + suffix, Uniform(gates * hidden, inputSize)),
                     RegisterParameter("weight_hh" + suffix, Uniform(gates * hidden, width)),
                 };
-                if (config.Bias)
+                if (config.LayerNorm)
+                {
+                    var names = config.Mode == RecurrentMode.Lstm ? new[] { "ln_ih", "ln_hh", "ln_c" }
+                        : ["ln_ih", "ln_hh"];
+                    norms[layer * config.Directions + direction] = names.SelectMany(name =>
+                    {
+                        int units = name == "ln_c" ? hidden : gates * hidden;
+                        return new[]
+                        {
+                            RegisterParameter($"{name}{suffix}.weight", Tensor.Ones(units)),
+                            RegisterParameter($"{name}{suffix}.bias", Tensor.Zeros(units)),
+                        };
+                    }).ToArray();
+                }
+                else if (config.Bias)
                 {
                     set.Add(RegisterParameter("bias_ih" + suffix, Uniform(gates * hidden)));
                     set.Add(RegisterParameter("bias_hh" + suffix, Uniform(gates * hidden)));
@@ -154,11 +183,12 @@ public class RecurrentLayer : Module
         dropoutRandom = RegisterRandom("dropout", random.Fork());
         if (config.Init != RecurrentInit.PyTorchDefault) ResetParameters(config.Init, random);
         if (config.ForgetGateBias is float forgetBias)
-            foreach (var set in weights)
+            for (int index = 0; index < weights.Length; index++)
             {
                 // gate order i, f, g, o: the forget block is [H, 2H); the total bias b_ih + b_hh becomes forgetBias
-                set[2].Span.Slice(hidden, hidden).Fill(forgetBias);
-                set[3].Span.Slice(hidden, hidden).Clear();
+                var (biasIh, biasHh) = GateBiases(index);
+                biasIh.Span.Slice(hidden, hidden).Fill(forgetBias);
+                biasHh.Span.Slice(hidden, hidden).Clear();
             }
         if (config.ChronoMaxSteps > 0) ChronoBiases(config.ChronoMaxSteps, random);
     }
@@ -167,12 +197,12 @@ public class RecurrentLayer : Module
     {
         int hidden = Config.HiddenSize;
         bool lstm = Config.Mode == RecurrentMode.Lstm;
-        foreach (var set in weights)
+        for (int index = 0; index < weights.Length; index++)
         {
             // LSTM gates i, f, g, o; GRU gates r, z, n: the keeping gate is block 1 in both. The total bias b_ih + b_hh
             // is set in b_ih, with b_hh's share cleared.
-            var biasIh = set[2].Span;
-            var biasHh = set[3].Span;
+            var biasIh = GateBiases(index).Input.Span;
+            var biasHh = GateBiases(index).Recurrent.Span;
             for (int j = 0; j < hidden; j++)
             {
                 float keep = MathF.Log(1f + (maxSteps - 2) * random.NextFloat());
@@ -184,6 +214,10 @@ public class RecurrentLayer : Module
             }
         }
     }
+
+    /// <summary>The two bias vectors whose sum is each gate's bias: b_ih and b_hh, or the layer norms' shifts.</summary>
+    (Tensor Input, Tensor Recurrent) GateBiases(int index) => norms[index] is { } norm
+        ? (norm[1], norm[3]) : (weights[index][2], weights[index][3]);
 
     void ResetParameters(RecurrentInit init, RandomGenerator random)
     {
@@ -258,7 +292,7 @@ public class RecurrentLayer : Module
                 var w = weights[index];
                 var hInit = h0?.Select(0, index) ?? zeroOutput;
                 var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
-                var (bi, bh) = config.Bias ? (w[2], w[3]) : (null, null);
+                var (bi, bh) = w.Length > 2 ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
                 if (projections[index] is { } projection)
                 {
@@ -270,7 +304,7 @@ public class RecurrentLayer : Module
                 }
                 var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit,
                     w[0], w[1], bi, bh,
-                    lengths, reverse, peepholes[index], leaks[index]);
+                    lengths, reverse, peepholes[index], leaks[index], norms[index]);
                 directionOutputs[direction] = packed.Slice(0, 0, steps);
                 finalH.Add(packed.Select(0, steps));
                 if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));
