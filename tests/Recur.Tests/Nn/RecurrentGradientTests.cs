@@ -77,6 +77,19 @@ public class RecurrentGradientTests
             perturb: true);
     }
 
+    [Fact]
+    public void FusedChoGruStackWithLengthsAndStates() =>
+        CheckLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4, NumLayers: 2, Bidirectional: true, ResetAfter: false),
+            steps: 4, batch: 3, lengths: [4, 2, 3], initialStates: true);
+
+    [Fact]
+    public void FusedChoGruMatchesTheTapeComposedLayer()
+    {
+        var random = new RandomGenerator(8);
+        MatchesComposed(new ChoGruLayer(3, 5, random),
+            new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 5, ResetAfter: false), random), random);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -225,16 +238,17 @@ public class RecurrentGradientTests
 
 public class RecurrentInferenceTests
 {
+    public static TheoryData<string> Cells() => [.. RecurrentCells.Names];
+
     [Theory]
-    [InlineData(RecurrentMode.RnnTanh)]
-    [InlineData(RecurrentMode.RnnRelu)]
-    [InlineData(RecurrentMode.Lstm)]
-    [InlineData(RecurrentMode.Gru)]
-    public void NoGradForwardInChunksEqualsTrainingForward(RecurrentMode mode)
+    [MemberData(nameof(Cells))]
+    public void NoGradForwardInChunksEqualsTrainingForward(string cell)
     {
         using var chunk = RecurrentKernel.WithInferenceChunk(1); // one step per chunk
-        var layer = new RecurrentLayer(new RecurrentConfig(mode, 3, 5, NumLayers: 2, Bidirectional: true),
-            new RandomGenerator(2));
+        var config = RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, 3, 5, NumLayers: 2,
+            Bidirectional: true));
+        var mode = config.Mode;
+        var layer = new RecurrentLayer(config, new RandomGenerator(2));
         var input = Tensor.RandomNormal(new RandomGenerator(3), [7, 3, 3]);
         int[] lengths = [7, 4, 1];
         var training = layer.Forward(input, lengths: lengths);
@@ -247,6 +261,28 @@ public class RecurrentInferenceTests
         AssertClose(training.Output, inference.Output);
         AssertClose(training.HiddenState, inference.HiddenState);
         if (mode == RecurrentMode.Lstm) AssertClose(training.CellState!, inference.CellState!);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void StepByStepEqualsTheWholeSequence(string cell)
+    {
+        // one step of one sequence reads W_hh directly instead of packing it: the same maths
+        var config = RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, 3, 5));
+        var layer = new RecurrentLayer(config, new RandomGenerator(4));
+        var input = Tensor.RandomNormal(new RandomGenerator(5), [6, 1, 3]);
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        var whole = layer.Forward(input);
+        Tensor? h = null, c = null;
+        var outputs = new List<Tensor>();
+        for (int t = 0; t < 6; t++)
+        {
+            var step = layer.Forward(input.Slice(0, t, 1), h, c);
+            (h, c) = (step.HiddenState, step.CellState);
+            outputs.Add(step.Output);
+        }
+        AssertClose(whole.Output, Tensor.Concat(outputs, 0));
+        AssertClose(whole.HiddenState, h!);
     }
 
     static void AssertClose(Tensor expected, Tensor actual)

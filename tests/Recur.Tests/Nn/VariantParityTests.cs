@@ -57,6 +57,7 @@ public class VariantParityTests
     [InlineData("leaky")]
     [InlineData("ln_lstm")]
     [InlineData("ln_gru")]
+    [InlineData("cho_gru")]
     public void FusedVariantMatchesPyTorch(string name)
     {
         // the same fixture as the tape-composed layer, run by the fused kernel (names get PyTorch's _l0)
@@ -68,6 +69,7 @@ public class VariantParityTests
             "peephole" => new RecurrentConfig(RecurrentMode.Lstm, i, h, Peephole: true),
             "ln_lstm" => new RecurrentConfig(RecurrentMode.Lstm, i, h, LayerNorm: true),
             "ln_gru" => new RecurrentConfig(RecurrentMode.Gru, i, h, LayerNorm: true),
+            "cho_gru" => new RecurrentConfig(RecurrentMode.Gru, i, h, ResetAfter: false),
             _ => new RecurrentConfig(RecurrentMode.RnnTanh, i, h, Leak: 0.6f), // the fixture's fixed leak
         };
         var layer = new RecurrentLayer(config, new RandomGenerator(1));

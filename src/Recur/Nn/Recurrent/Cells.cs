@@ -37,6 +37,28 @@ internal interface IRecurrentCell
     /// and puts the activated gates in the first <c>Gates</c> blocks of the scratch row instead (probes read them).
     /// </summary>
     static virtual bool GatesInScratch => false;
+
+    /// <summary>
+    /// Gate blocks of the recurrent product computed first (0: all at once). When positive, the remaining blocks
+    /// multiply a gated state instead of h_{t−1} — the Cho GRU's r ⊙ h_{t−1} — which <c>GateState</c> forms from the
+    /// first blocks: gh[..E·H] = W_hh[..E·H] h + b, gated = GateState(…), gh[E·H..] = W_hh[E·H..] gated + b.
+    /// </summary>
+    static virtual int EarlyBlocks => 0;
+
+    /// <summary>The gated state from the raw <c>gi</c>, the early blocks of <c>gh</c> and h_{t−1}.</summary>
+    static virtual void GateState(ReadOnlySpan<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        Span<float> gated)
+    {
+    }
+
+    /// <summary>
+    /// After <c>Backward</c> and ∂L/∂gated = dgh[E·H..]·W_hh[E·H..]: fills the early blocks of <c>dgi</c> and
+    /// <c>dgh</c> (<c>Backward</c> leaves them holding the gates) and adds the gated path to dh_{t−1}.
+    /// </summary>
+    static virtual void GateStateBackward(ReadOnlySpan<float> gates, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> dGated, Span<float> dgi, Span<float> dgh, Span<float> dhPrev)
+    {
+    }
 }
 
 /// <summary>Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh).</summary>
@@ -282,6 +304,67 @@ internal readonly struct LeakyTanhCell : IRecurrentCell
             dExtra[j] += dh[j] * (hPrev[j] - candidate);
             dhPrev[j] = dh[j] * alpha;
             dgi[j] = dh[j] * (1f - alpha) * (1f - candidate * candidate);
+        }
+    }
+}
+
+/// <summary>
+/// GRU in the original form of Cho et al. (2014), gate order r, z, n: the reset gate scales h_{t−1} before the
+/// recurrent product, n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t−1}) + b_hn), h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}; r and z as
+/// in <see cref="GruCell"/>. The kernel forms r ⊙ h_{t−1} between the two parts of the recurrent product.
+/// </summary>
+internal readonly struct ChoGruCell : IRecurrentCell
+{
+    public static int Gates => 3;
+    public static bool SeparateRecurrent => true;
+    public static bool HasCellState => false;
+    public static int EarlyBlocks => 2;
+
+    public static void GateState(ReadOnlySpan<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        Span<float> gated)
+    {
+        int n = hPrev.Length;
+        TensorPrimitives.Add(gi[..n], gh[..n], gated);
+        TensorPrimitives.Sigmoid(gated, gated);
+        TensorPrimitives.Multiply(gated, hPrev, gated);
+    }
+
+    public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+    {
+        int n = h.Length, w = 3 * n;
+        TensorPrimitives.Add(gi[..w], gh[..w], gi[..w]);
+        TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
+        var z = gi.Slice(n, n); var candidate = gi.Slice(2 * n, n);
+        TensorPrimitives.Tanh(candidate, candidate);
+        for (int j = 0; j < n; j++) h[j] = candidate[j] + z[j] * (hPrev[j] - candidate[j]);
+    }
+
+    public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh,
+        Span<float> dc, Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch,
+        ReadOnlySpan<float> extra, Span<float> dExtra)
+    {
+        int n = dh.Length;
+        for (int j = 0; j < n; j++)
+        {
+            float z = gates[n + j], candidate = gates[2 * n + j];
+            float dCandidate = dh[j] * (1f - z) * (1f - candidate * candidate);
+            float dz = dh[j] * (hPrev[j] - candidate) * z * (1f - z);
+            dgi[n + j] = dgh[n + j] = dz;
+            dgi[2 * n + j] = dgh[2 * n + j] = dCandidate;
+            dhPrev[j] = dh[j] * z;
+        }
+    }
+
+    public static void GateStateBackward(ReadOnlySpan<float> gates, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> dGated, Span<float> dgi, Span<float> dgh, Span<float> dhPrev)
+    {
+        for (int j = 0; j < hPrev.Length; j++)
+        {
+            float r = gates[j];
+            dgi[j] = dgh[j] = dGated[j] * hPrev[j] * r * (1f - r);
+            dhPrev[j] += dGated[j] * r;
         }
     }
 }

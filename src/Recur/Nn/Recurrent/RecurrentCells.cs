@@ -8,16 +8,16 @@ public static class RecurrentCells
 {
     /// <summary>Every cell name, in the order help texts list them.</summary>
     public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "leaky", "lstm", "peephole-lstm",
-        "ln-lstm", "gru", "ln-gru"];
+        "ln-lstm", "gru", "cho-gru", "ln-gru"];
 
     /// <summary>Where the leak α of a <c>leaky</c> cell starts (each unit then learns its own).</summary>
     public const float DefaultLeak = 0.5f;
 
     /// <summary>
-    /// Cells of the lectures that are library layers (<see cref="ChoGruLayer"/>, <see cref="JordanLayer"/>) but not yet
-    /// fused, so no model configuration takes them; naming one gives an error that says so.
+    /// Cells of the lectures that are library layers (<see cref="JordanLayer"/>) but not yet fused, so no model
+    /// configuration takes them; naming one gives an error that says so.
     /// </summary>
-    public static IReadOnlyList<string> NotYetFused { get; } = ["cho-gru", "jordan"];
+    public static IReadOnlyList<string> NotYetFused { get; } = ["jordan"];
 
     /// <summary>One line for help texts: the names, separated by <c>|</c>.</summary>
     public static string Choices => string.Join("|", Names);
@@ -32,7 +32,7 @@ public static class RecurrentCells
         "rnn" or "leaky" => RecurrentMode.RnnTanh,
         "relu-rnn" or "irnn" => RecurrentMode.RnnRelu,
         "lstm" or "peephole-lstm" or "ln-lstm" => RecurrentMode.Lstm,
-        "gru" or "ln-gru" => RecurrentMode.Gru,
+        "gru" or "cho-gru" or "ln-gru" => RecurrentMode.Gru,
         _ when NotYetFused.Contains(cell) => throw new ArgumentException(
             $"cell '{cell}' is a library layer that has no fused kernel yet, so models cannot use it; "
             + $"fused cells: {string.Join(", ", Names)}."),
@@ -41,15 +41,17 @@ public static class RecurrentCells
 
     /// <summary>
     /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name adds —
-    /// peepholes for <c>peephole-lstm</c>, layer normalisation (Ba et al. 2016) for <c>ln-lstm</c> and <c>ln-gru</c>,
-    /// the identity initialisation of Le et al. (2015) for <c>irnn</c>, a learnt leak per unit for <c>leaky</c> (starting at the config's <see cref="RecurrentConfig.Leak"/>, or
-    /// <see cref="DefaultLeak"/>).
+    /// peepholes for <c>peephole-lstm</c>, Cho et al.'s reset gate before the product for <c>cho-gru</c>, layer
+    /// normalisation (Ba et al. 2016) for <c>ln-lstm</c> and <c>ln-gru</c>, the identity initialisation of Le et al.
+    /// (2015) for <c>irnn</c>, a learnt leak per unit for <c>leaky</c> (starting at the config's
+    /// <see cref="RecurrentConfig.Leak"/>, or <see cref="DefaultLeak"/>).
     /// </summary>
     public static RecurrentConfig Configure(string cell, RecurrentConfig config) => config with
     {
         Mode = Mode(cell),
         Peephole = cell == "peephole-lstm",
         LayerNorm = cell is "ln-lstm" or "ln-gru",
+        ResetAfter = cell != "cho-gru",
         Init = cell == "irnn" ? RecurrentInit.Identity : config.Init,
         Leak = cell == "leaky" ? (config.Leak > 0f ? config.Leak : DefaultLeak) : 0f,
         LearnLeak = cell == "leaky",

@@ -35,12 +35,15 @@ internal static class RecurrentKernel
     /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open
     /// <see cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a
     /// peephole LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky; <paramref name="norms"/>
-    /// (γ_ih, β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised.
+    /// (γ_ih, β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised;
+    /// <paramref name="resetAfter"/> false makes a GRU Cho et al.'s original form.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
-        Tensor[]? norms = null)
+        Tensor[]? norms = null, bool resetAfter = true)
     {
+        if (!resetAfter && (mode != RecurrentMode.Gru || norms != null))
+            throw new ArgumentException($"{mode}: the reset gate's placement belongs to a GRU without layer norm.");
         if (norms != null && mode is not (RecurrentMode.Lstm or RecurrentMode.Gru))
             throw new ArgumentException($"{mode}: layer normalisation belongs to an LSTM or GRU.");
         var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
@@ -59,6 +62,8 @@ internal static class RecurrentKernel
             RecurrentMode.Gru when norms != null =>
                 Run<LayerNormGruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
                     norms),
+            RecurrentMode.Gru when !resetAfter =>
+                Run<ChoGruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
             RecurrentMode.Lstm when peepholes != null =>
                 Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
                     peepholes),
@@ -106,6 +111,9 @@ internal static class RecurrentKernel
         var ghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(chunk * batch * gateWidth) : giBuffer;
         var hPrevBuffer = needsBackward ? PinnedPool.Rent(rowsAll * hidden) : null;
         var cPrevBuffer = needsBackward && TCell.HasCellState ? PinnedPool.Rent(rowsAll * hidden) : null;
+        // the gate blocks of the first recurrent product; the rest (if any) multiply the cell's gated state
+        int first = TCell.EarlyBlocks > 0 ? TCell.EarlyBlocks * hidden : gateWidth;
+        var gatedBuffer = first < gateWidth ? PinnedPool.Rent((needsBackward ? rowsAll : batch) * hidden) : null;
 
         var packed = Tensor.Zeros(steps + 2, batch, hidden);
         var outputs = packed.Span;
@@ -122,7 +130,9 @@ internal static class RecurrentKernel
         // W_hhᵀ is the right operand of every step: pack it once for the whole sequence (a single step of one or two
         // sequences, as in generation, reads it directly instead).
         bool direct = steps == 1 && batch <= 2;
-        using (var recurrent = direct ? null : Gemm.Pack(true, hidden, gateWidth, weightHh.Span, hidden))
+        using (var recurrent = direct ? null : Gemm.Pack(true, hidden, first, weightHh.Span[..(first * hidden)], hidden))
+        using (var recurrentLate = direct || first == gateWidth ? null
+            : Gemm.Pack(true, hidden, gateWidth - first, weightHh.Span[(first * hidden)..], hidden))
         {
             for (int s0 = 0; s0 < steps; s0 += chunk)
             {
@@ -148,12 +158,22 @@ internal static class RecurrentKernel
                         if (TCell.HasCellState) cState.CopyTo(cPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch * hidden, batch * hidden));
                     }
                     // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
-                    if (recurrent is null)
-                        Gemm.Multiply(false, true, batch, gateWidth, hidden, hState, hidden, weightHh.Span, hidden, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
-                            accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
-                    else
-                        Gemm.Multiply(false, batch, hState, hidden, recurrent, gh.Slice(at * gateWidth, batch * gateWidth), gateWidth,
-                            accumulate: !TCell.SeparateRecurrent, bias: biasHhSpan);
+                    var ghStep = gh.Slice(at * gateWidth, batch * gateWidth);
+                    RecurrentProduct(batch, hidden, gateWidth, 0, first, hState, recurrent, weightHh.Span, biasHhSpan,
+                        ghStep, !TCell.SeparateRecurrent);
+                    if (gatedBuffer != null)
+                    {
+                        // the rest multiplies the gated state the first blocks give (rows past their length: 0)
+                        var gated = gatedBuffer.AsSpan((needsBackward ? rowsAll : batch) * hidden)
+                            .Slice(needsBackward ? t * batch * hidden : 0, batch * hidden);
+                        for (int b = 0; b < batch; b++)
+                            if (lengths != null && t >= lengths[b]) gated.Slice(b * hidden, hidden).Clear();
+                            else TCell.GateState(gi.Slice((at + b) * gateWidth, gateWidth),
+                                ghStep.Slice(b * gateWidth, gateWidth), hState.AsSpan(b * hidden, hidden),
+                                gated.Slice(b * hidden, hidden));
+                        RecurrentProduct(batch, hidden, gateWidth, first, gateWidth - first, gated, recurrentLate,
+                            weightHh.Span, biasHhSpan, ghStep, !TCell.SeparateRecurrent);
+                    }
                     int outputRow = t * batch;
                     for (int b = 0; b < batch; b++)
                     {
@@ -186,6 +206,7 @@ internal static class RecurrentKernel
             if (TCell.SeparateRecurrent) PinnedPool.Return(ghBuffer);
             if (hPrevBuffer != null) PinnedPool.Return(hPrevBuffer);
             if (cPrevBuffer != null) PinnedPool.Return(cPrevBuffer);
+            if (gatedBuffer != null) PinnedPool.Return(gatedBuffer);
         }
 
         if (!needsBackward)
@@ -213,7 +234,10 @@ internal static class RecurrentKernel
             var dhNext = new float[batch * hidden];
             var dhTotal = new float[hidden];
             var dExtra = new float[extra.Length];
-            using (var recurrent = Gemm.Pack(false, gateWidth, hidden, weightHh.Span, hidden))
+            var dGated = gatedBuffer is null ? null : new float[batch * hidden];
+            using (var recurrent = Gemm.Pack(false, first, hidden, weightHh.Span[..(first * hidden)], hidden))
+            using (var recurrentLate = gatedBuffer is null ? null
+                : Gemm.Pack(false, gateWidth - first, hidden, weightHh.Span[(first * hidden)..], hidden))
             {
                 for (int s = steps - 1; s >= 0; s--)
                 {
@@ -248,6 +272,18 @@ internal static class RecurrentKernel
                             dgh.Slice((at + b) * gateWidth, gateWidth), dhPrevRow, scratch, extra, dExtra);
                     }
                     if (record != null && active > 0) record.GradientNorms[t] /= active;
+                    if (recurrentLate != null)
+                    {
+                        // through the gated state: its gradient, then the early gates' and h_{t−1}'s share of it
+                        Gemm.Multiply(false, batch, dgh.Slice(at * gateWidth + first, batch * gateWidth - first),
+                            gateWidth, recurrentLate, dGated, hidden);
+                        for (int b = 0; b < batch; b++)
+                            if (lengths == null || t < lengths[b])
+                                TCell.GateStateBackward(gi.Slice((at + b) * gateWidth, gateWidth),
+                                    hPrev.Slice((at + b) * hidden, hidden), dGated.AsSpan(b * hidden, hidden),
+                                    dgi.Slice((at + b) * gateWidth, gateWidth), dgh.Slice((at + b) * gateWidth,
+                                        gateWidth), dhNext.AsSpan(b * hidden, hidden));
+                    }
                     // dh_{t−1} = direct part + dgh_t·W_hh (rows past their length have dgh = 0)
                     Gemm.Multiply(false, batch, dgh.Slice(at * gateWidth, batch * gateWidth), gateWidth, recurrent,
                         dhNext, hidden, accumulate: true);
@@ -264,8 +300,14 @@ internal static class RecurrentKernel
                 Gemm.Multiply(true, false, gateWidth, inputSize, rowsAll, dgi, gateWidth, input.Span, inputSize,
                     weightIh.GradSpan(), inputSize, accumulate: true);
             if (weightHh.RequiresGrad)
-                Gemm.Multiply(true, false, gateWidth, hidden, rowsAll, dgh, gateWidth, hPrev, hidden,
+            {
+                Gemm.Multiply(true, false, first, hidden, rowsAll, dgh, gateWidth, hPrev, hidden,
                     weightHh.GradSpan(), hidden, accumulate: true);
+                if (gatedBuffer != null)
+                    Gemm.Multiply(true, false, gateWidth - first, hidden, rowsAll, dgh[first..], gateWidth,
+                        gatedBuffer.AsSpan(rowsAll * hidden), hidden, weightHh.GradSpan()[(first * hidden)..], hidden,
+                        accumulate: true);
+            }
             if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
             if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
             for (int k = 0; k < extras.Length; k++)
@@ -273,6 +315,23 @@ internal static class RecurrentKernel
             if (record != null) record.HasGradients = true;
             Release();
         });
+    }
+
+    /// <summary>
+    /// Gate columns [offset, offset + width) of a step's batch rows (stride <paramref name="gateWidth"/>) get
+    /// state·W_hh[offset..]ᵀ + b_hh[offset..], from the packed block or, without one, from W_hh directly.
+    /// </summary>
+    static void RecurrentProduct(int batch, int hidden, int gateWidth, int offset, int width,
+        ReadOnlySpan<float> state, PackedMatrix? packed, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasHh,
+        Span<float> destination, bool accumulate)
+    {
+        var bias = biasHh.IsEmpty ? default : biasHh.Slice(offset, width);
+        var c = destination.Slice(offset, (batch - 1) * gateWidth + width);
+        if (packed is null)
+            Gemm.Multiply(false, true, batch, width, hidden, state, hidden, weightHh.Slice(offset * hidden,
+                width * hidden), hidden, c, gateWidth, accumulate: accumulate, bias: bias);
+        else
+            Gemm.Multiply(false, batch, state, hidden, packed, c, gateWidth, accumulate: accumulate, bias: bias);
     }
 
     static void AddColumnSums(ReadOnlySpan<float> matrix, int width, Span<float> destination)

@@ -49,12 +49,15 @@ public enum RecurrentInit
 /// are normalised separately over all gate units (gains and shifts <c>ln_ih_l{k}.weight</c>/<c>.bias</c>,
 /// <c>ln_hh_l{k}.weight</c>/<c>.bias</c>; the shifts are the gate biases, so there are no <c>bias_ih</c>/<c>bias_hh</c>)
 /// and an LSTM's cell state before its tanh (<c>ln_c_l{k}.*</c>); gains start at 1, shifts at 0.
+/// <see cref="ResetAfter"/> (GRU; Keras's <c>reset_after</c>) true is PyTorch's and cuDNN's GRU, r ⊙ (W_hn h + b_hn);
+/// false is the original GRU of Cho et al. (2014), W_hn (r ⊙ h) + b_hn, run by the fused kernel as two recurrent
+/// products per step.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
     bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
-        bool LearnLeak = false, bool LayerNorm = false)
+        bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -78,6 +81,9 @@ public sealed record RecurrentConfig(
         if (LayerNorm && (Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || Peephole || ProjSize > 0))
             throw new ArgumentException($"RecurrentConfig: layer normalisation needs an LSTM or GRU without peepholes "
                 + $"or a projection; got {Mode}{(Peephole ? " with peepholes" : "")}, projSize {ProjSize}.");
+        if (!ResetAfter && (Mode != RecurrentMode.Gru || LayerNorm))
+            throw new ArgumentException($"RecurrentConfig: resetAfter false (Cho's GRU) needs a GRU without layer "
+                + $"normalisation; got {Mode}{(LayerNorm ? " with layer norm" : "")}.");
         if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
             throw new ArgumentException($"RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in PyTorch; got {ProjSize} for {Mode} with hidden {HiddenSize}.");
     }
@@ -304,7 +310,7 @@ public class RecurrentLayer : Module
                 }
                 var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit,
                     w[0], w[1], bi, bh,
-                    lengths, reverse, peepholes[index], leaks[index], norms[index]);
+                    lengths, reverse, peepholes[index], leaks[index], norms[index], config.ResetAfter);
                 directionOutputs[direction] = packed.Slice(0, 0, steps);
                 finalH.Add(packed.Select(0, steps));
                 if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));
