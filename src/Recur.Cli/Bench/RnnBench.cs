@@ -177,6 +177,7 @@ static class RnnBench
                 "peephole-lstm" => new LstmVariantLayer(shape.Input, shape.Hidden, new RandomGenerator(0),
                     peephole: true),
                 "cho-gru" => new ChoGruLayer(shape.Input, shape.Hidden, new RandomGenerator(0)),
+                "jordan" => new JordanLayer(shape.Input, shape.Hidden, shape.Hidden, new RandomGenerator(0)),
                 "ln-lstm" or "ln-gru" => new LayerNormRecurrentLayer(shape.Input, shape.Hidden, new RandomGenerator(0),
                     gru: cell == "ln-gru"),
                 _ => null,

@@ -27,9 +27,6 @@ static class CellOption
             result.AddError(cell is "ntm" or "ntm-ff"
                 ? $"--cell {cell}: the Neural Turing Machine is a machine with a memory, not a recurrent cell; it has "
                     + "its own verb, `recur ntm train --task copy|recall --cell ntm|lstm` (Graves et al.'s tasks)."
-                : RecurrentCells.NotYetFused.Contains(cell)
-                ? $"--cell {cell}: a library layer with no fused kernel yet, so no model can use it; fused cells: "
-                    + $"{string.Join(", ", RecurrentCells.Names)}."
                 : RecurrentCells.Names.Contains(cell)
                     ? $"--cell {cell}: this verb runs {string.Join(", ", accepted)} only ({why})."
                     : $"--cell {cell}: unknown; Recur's cells are {string.Join(", ", RecurrentCells.Names)}.");
@@ -37,17 +34,14 @@ static class CellOption
         return option;
     }
 
-    /// <summary>A comma-separated list of cells, as <c>--cells</c> takes; an unknown or unfused cell is a usage
-    /// error.</summary>
+    /// <summary>A comma-separated list of cells, as <c>--cells</c> takes; an unknown cell is a usage error.</summary>
     public static string[] ParseList(string list)
     {
         var cells = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (cells.Length == 0) throw new UsageException("--cells is empty.");
         foreach (string cell in cells)
             if (!RecurrentCells.Names.Contains(cell))
-                throw new UsageException($"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}"
-                    + (RecurrentCells.NotYetFused.Contains(cell) ? " (it is a library layer with no fused kernel yet)."
-                        : "."));
+                throw new UsageException($"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}.");
         return cells;
     }
 }

@@ -77,6 +77,33 @@ public class RecurrentGradientTests
             perturb: true);
     }
 
+    [Theory]
+    [InlineData(RecurrentMode.RnnTanh, 3)]
+    [InlineData(RecurrentMode.RnnTanh, 6)]
+    [InlineData(RecurrentMode.RnnTanh, 4)]
+    public void FusedJordanStackWithLengthsAndStates(RecurrentMode mode, int outputs) =>
+        CheckLayer(new RecurrentConfig(mode, 3, 4, NumLayers: 2, Bidirectional: true, ProjSize: outputs), steps: 4,
+            batch: 3, lengths: [4, 2, 3], initialStates: true);
+
+    [Fact]
+    public void FusedJordanMatchesTheTapeComposedLayer()
+    {
+        var random = new RandomGenerator(9);
+        var composed = new JordanLayer(3, 5, 2, random);
+        var fused = new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 5, ProjSize: 2), random);
+        fused.NamedParameters().Single(p => p.Name == "bias_hh_l0").Value.Zero(); // the composed layer has no b_hh
+        MatchesComposed(composed, fused, random, names: JordanNames);
+    }
+
+    /// <summary>The composed Jordan layer's parameters by their names in a projected Elman stack.</summary>
+    internal static string JordanNames(string name) => name switch
+    {
+        "weight_oh" => "weight_hh_l0",
+        "weight_ho" => "weight_hr_l0",
+        "bias_ho" => "bias_hr_l0",
+        _ => Stacked(name),
+    };
+
     [Fact]
     public void FusedChoGruStackWithLengthsAndStates() =>
         CheckLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4, NumLayers: 2, Bidirectional: true, ResetAfter: false),
@@ -119,11 +146,13 @@ public class RecurrentGradientTests
     /// the gradients of the input and of every weight (the cell state, when there is one, feeds the loss too).
     /// </summary>
     static void MatchesComposed(ComposedRecurrentLayer composed, RecurrentLayer fused, RandomGenerator random,
-        bool scaleRelative = false)
+        bool scaleRelative = false, Func<string, string>? names = null)
     {
+        names ??= Stacked;
         void Close(Tensor expected, Tensor actual, string what = "") =>
             RecurrentGradientTests.Close(expected, actual, what, scaleRelative);
-        fused.LoadStateDict(composed.StateDict().ToDictionary(p => Stacked(p.Key), p => p.Value.Clone()));
+        var fusedState = fused.StateDict();
+        foreach (var (name, value) in composed.StateDict()) value.Span.CopyTo(fusedState[names(name)].Span);
         var input = Tensor.RandomNormal(random, [6, 2, 3]);
         var x1 = input.Clone();
         var x2 = input.Clone();
@@ -132,7 +161,7 @@ public class RecurrentGradientTests
         var actual = fused.Forward(x2);
         Close(expected, actual.Output);
         Close(state[0], actual.HiddenState.Select(0, 0));
-        var projection = Tensor.RandomUniform(random, [6, 2, 5], -1f, 1f);
+        var projection = Tensor.RandomUniform(random, expected.ShapeArray(), -1f, 1f);
         var expectedLoss = (expected * projection).Sum();
         var actualLoss = (actual.Output * projection).Sum();
         if (actual.CellState is { } cell)
@@ -145,7 +174,7 @@ public class RecurrentGradientTests
         Close(x1.Grad!, x2.Grad!, "input gradient");
         var fusedParameters = fused.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
         foreach (var (name, parameter) in composed.NamedParameters())
-            Close(parameter.Grad!, fusedParameters[Stacked(name)].Grad!, name);
+            Close(parameter.Grad!, fusedParameters[names(name)].Grad!, name);
     }
 
     /// <summary>

@@ -58,6 +58,7 @@ public class VariantParityTests
     [InlineData("ln_lstm")]
     [InlineData("ln_gru")]
     [InlineData("cho_gru")]
+    [InlineData("jordan")]
     public void FusedVariantMatchesPyTorch(string name)
     {
         // the same fixture as the tape-composed layer, run by the fused kernel (names get PyTorch's _l0)
@@ -70,12 +71,16 @@ public class VariantParityTests
             "ln_lstm" => new RecurrentConfig(RecurrentMode.Lstm, i, h, LayerNorm: true),
             "ln_gru" => new RecurrentConfig(RecurrentMode.Gru, i, h, LayerNorm: true),
             "cho_gru" => new RecurrentConfig(RecurrentMode.Gru, i, h, ResetAfter: false),
+            "jordan" => new RecurrentConfig(RecurrentMode.RnnTanh, i, h, ProjSize: 2), // the fixture's two outputs
             _ => new RecurrentConfig(RecurrentMode.RnnTanh, i, h, Leak: 0.6f), // the fixture's fixed leak
         };
         var layer = new RecurrentLayer(config, new RandomGenerator(1));
         var own = layer.StateDict();
-        var given = c.GetProperty("params").EnumerateObject().ToDictionary(p => RecurrentGradientTests.Stacked(p.Name), p => Floats(p.Value));
-        Assert.Equal(given.Keys.Order(), own.Keys.Order());
+        Func<string, string> names = name == "jordan" ? RecurrentGradientTests.JordanNames
+            : RecurrentGradientTests.Stacked;
+        var given = c.GetProperty("params").EnumerateObject().ToDictionary(p => names(p.Name), p => Floats(p.Value));
+        if (name == "jordan") own["bias_hh_l0"].Zero(); // Jordan's hidden units have one bias, b_ih
+        Assert.Equal(given.Keys.Order(), own.Keys.Where(key => given.ContainsKey(key) || name != "jordan").Order());
         foreach (var (key, values) in given) values.CopyTo(own[key].Span);
         var x = Tensor.FromArray(Floats(c.GetProperty("input")), t, b, i);
         x.RequiresGrad = true;
@@ -88,7 +93,7 @@ public class VariantParityTests
         (result.Output * weights).Sum().Backward();
         AssertClose(Floats(c.GetProperty("input_grad")), x.Grad!.Span, "input gradient");
         foreach (var p in c.GetProperty("param_grads").EnumerateObject())
-            AssertClose(Floats(p.Value), own[RecurrentGradientTests.Stacked(p.Name)].Grad!.Span,
+            AssertClose(Floats(p.Value), own[names(p.Name)].Grad!.Span,
                 $"gradient of {p.Name}");
     }
 }

@@ -270,7 +270,7 @@ public sealed class SpeechRecognizerTests
         Assert.Equal(config, SpeechRecognizerConfig.FromJson(config.ToJson()));
         Assert.Throws<ArgumentException>(() => new SpeechRecognizer(config with { ConvLayers = 4 },
             new RandomGenerator(1)));
-        Assert.Throws<ArgumentException>(() => new SpeechRecognizer(config with { Cell = "jordan" },
+        Assert.Throws<ArgumentException>(() => new SpeechRecognizer(config with { Cell = "elman" },
             new RandomGenerator(1)));
         var json = config.ToJson();
         json["architecture"] = "text_classifier";

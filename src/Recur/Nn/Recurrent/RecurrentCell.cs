@@ -53,7 +53,7 @@ public sealed class RecurrentCell : Module
         var c0 = Mode == RecurrentMode.Lstm ? cell ?? Tensor.Zeros(batch, HiddenSize) : null;
         var x = input.Reshape(1, batch, InputSize);
         var packed = RecurrentKernel.Run(Mode, "cell", x, h0, c0, weightIh, weightHh, biasIh, biasHh, null, false);
-        // rows of the packed result: 0 = the step's output, 1 = final hidden, 2 = final cell
-        return (packed.Select(0, 1), Mode == RecurrentMode.Lstm ? packed.Select(0, 2) : null);
+        var (_, h, c) = RecurrentKernel.Unpack(packed, 1, batch, HiddenSize, HiddenSize);
+        return (h, Mode == RecurrentMode.Lstm ? c : null);
     }
 }

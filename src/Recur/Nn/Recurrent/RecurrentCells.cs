@@ -8,16 +8,10 @@ public static class RecurrentCells
 {
     /// <summary>Every cell name, in the order help texts list them.</summary>
     public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "leaky", "lstm", "peephole-lstm",
-        "ln-lstm", "gru", "cho-gru", "ln-gru"];
+        "ln-lstm", "gru", "cho-gru", "ln-gru", "jordan"];
 
     /// <summary>Where the leak α of a <c>leaky</c> cell starts (each unit then learns its own).</summary>
     public const float DefaultLeak = 0.5f;
-
-    /// <summary>
-    /// Cells of the lectures that are library layers (<see cref="JordanLayer"/>) but not yet fused, so no model
-    /// configuration takes them; naming one gives an error that says so.
-    /// </summary>
-    public static IReadOnlyList<string> NotYetFused { get; } = ["jordan"];
 
     /// <summary>One line for help texts: the names, separated by <c>|</c>.</summary>
     public static string Choices => string.Join("|", Names);
@@ -29,13 +23,10 @@ public static class RecurrentCells
     /// <exception cref="ArgumentException">Not one of <see cref="Names"/>.</exception>
     public static RecurrentMode Mode(string cell) => cell switch
     {
-        "rnn" or "leaky" => RecurrentMode.RnnTanh,
+        "rnn" or "leaky" or "jordan" => RecurrentMode.RnnTanh,
         "relu-rnn" or "irnn" => RecurrentMode.RnnRelu,
         "lstm" or "peephole-lstm" or "ln-lstm" => RecurrentMode.Lstm,
         "gru" or "cho-gru" or "ln-gru" => RecurrentMode.Gru,
-        _ when NotYetFused.Contains(cell) => throw new ArgumentException(
-            $"cell '{cell}' is a library layer that has no fused kernel yet, so models cannot use it; "
-            + $"fused cells: {string.Join(", ", Names)}."),
         _ => throw new ArgumentException($"unknown cell '{cell}'; expected one of {string.Join(", ", Names)}."),
     };
 
@@ -44,7 +35,8 @@ public static class RecurrentCells
     /// peepholes for <c>peephole-lstm</c>, Cho et al.'s reset gate before the product for <c>cho-gru</c>, layer
     /// normalisation (Ba et al. 2016) for <c>ln-lstm</c> and <c>ln-gru</c>, the identity initialisation of Le et al.
     /// (2015) for <c>irnn</c>, a learnt leak per unit for <c>leaky</c> (starting at the config's
-    /// <see cref="RecurrentConfig.Leak"/>, or <see cref="DefaultLeak"/>).
+    /// <see cref="RecurrentConfig.Leak"/>, or <see cref="DefaultLeak"/>), and for <c>jordan</c> an output
+    /// y_t = W_hr h_t + b_hr fed back instead of h_t (the config's <see cref="RecurrentConfig.ProjSize"/> wide, or H).
     /// </summary>
     public static RecurrentConfig Configure(string cell, RecurrentConfig config) => config with
     {
@@ -52,6 +44,7 @@ public static class RecurrentCells
         Peephole = cell == "peephole-lstm",
         LayerNorm = cell is "ln-lstm" or "ln-gru",
         ResetAfter = cell != "cho-gru",
+        ProjSize = cell == "jordan" ? (config.ProjSize > 0 ? config.ProjSize : config.HiddenSize) : config.ProjSize,
         Init = cell == "irnn" ? RecurrentInit.Identity : config.Init,
         Leak = cell == "leaky" ? (config.Leak > 0f ? config.Leak : DefaultLeak) : 0f,
         LearnLeak = cell == "leaky",

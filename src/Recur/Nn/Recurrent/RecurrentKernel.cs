@@ -36,17 +36,23 @@ internal static class RecurrentKernel
     /// <see cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a
     /// peephole LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky; <paramref name="norms"/>
     /// (γ_ih, β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised;
-    /// <paramref name="resetAfter"/> false makes a GRU Cho et al.'s original form.
+    /// <paramref name="resetAfter"/> false makes a GRU Cho et al.'s original form; <paramref name="projection"/> (and
+    /// <paramref name="projectionBias"/>) projects a plain LSTM's or Elman RNN's output each step and feeds the
+    /// projection back (projected LSTM; with a tanh RNN, the Jordan network). The result is flat: see
+    /// <see cref="Unpack"/>.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
-        Tensor[]? norms = null, bool resetAfter = true)
+        Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null, Tensor? projectionBias = null)
     {
+        if (projection != null && (peepholes != null || leak != null || norms != null || mode == RecurrentMode.Gru))
+            throw new ArgumentException($"{mode}: a projection belongs to a plain LSTM or Elman RNN.");
         if (!resetAfter && (mode != RecurrentMode.Gru || norms != null))
             throw new ArgumentException($"{mode}: the reset gate's placement belongs to a GRU without layer norm.");
         if (norms != null && mode is not (RecurrentMode.Lstm or RecurrentMode.Gru))
             throw new ArgumentException($"{mode}: layer normalisation belongs to an LSTM or GRU.");
-        var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(1));
+        int gates = mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
+        var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(0) / gates);
         if (peepholes != null
             && mode != RecurrentMode.Lstm) throw new ArgumentException($"{mode}: peepholes belong to an LSTM.");
         if (leak != null && mode != RecurrentMode.RnnTanh) throw new ArgumentException(
@@ -67,24 +73,32 @@ internal static class RecurrentKernel
             RecurrentMode.Lstm when peepholes != null =>
                 Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
                     peepholes),
-            RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
+            RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse,
+                record, null, projection, projectionBias),
             RecurrentMode.Gru => Run<GruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
-            RecurrentMode.RnnRelu => Run<ReluCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
-            _ => Run<TanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record),
+            RecurrentMode.RnnRelu => Run<ReluCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths,
+                reverse, record, null, projection, projectionBias),
+            _ => Run<TanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, null,
+                projection, projectionBias),
         };
     }
 
     /// <summary>
-    /// Runs cell <typeparamref name="TCell"/> over <paramref name="input"/> [T, B, I]. Returns one tensor
-    /// [T + 2, B, H]: rows 0..T−1 are the outputs, row T the final hidden state, row T+1 the final cell state (zeros
-    /// for cells without one). Callers slice it; gradients of all three parts flow back through this one node.
+    /// Runs cell <typeparamref name="TCell"/> over <paramref name="input"/> [T, B, I]. Returns one flat tensor: the
+    /// outputs [T, B, S], the final recurrent state [B, S] and the final cell state [B, H] (zeros for cells without
+    /// one), where S is the projection's width (or H without one); <see cref="Unpack"/> views the three parts, and
+    /// gradients of all of them flow back through this one node. With <paramref name="projection"/> [S, H] (and
+    /// <paramref name="projectionBias"/> [S]) the cell's output is projected each step, y_t = W_hr h_t + b_hr, and y
+    /// is both the output and the state the next step multiplies by W_hh [G·H, S] (projected LSTM, Jordan network).
     /// </summary>
     static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record, Tensor[]? extras = null)
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record, Tensor[]? extras = null,
+        Tensor? projection = null, Tensor? projectionBias = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
-        int hidden = weightHh.Size(1), gateWidth = TCell.Gates * hidden;
+        int gateWidth = weightHh.Size(0), hidden = gateWidth / TCell.Gates;
+        int width = projection?.Size(0) ?? hidden; // of the outputs and of the state fed back
         int rowsAll = steps * batch;
         extras ??= [];
         if (extras.Sum(e => e.Length) != TCell.ExtraBlocks * hidden || extras.Any(e => e.Length % hidden != 0))
@@ -101,7 +115,8 @@ internal static class RecurrentKernel
 
         Tensor[] inputs = [input, h0, .. c0 is null ? Array.Empty<Tensor>() : [c0], weightIh, weightHh,
             .. biasIh is null ? Array.Empty<Tensor>() : [biasIh], .. biasHh is null ? Array.Empty<Tensor>() : [biasHh],
-                .. extras];
+                .. extras, .. projection is null ? Array.Empty<Tensor>() : [projection],
+                .. projectionBias is null ? Array.Empty<Tensor>() : [projectionBias]];
         bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
 
         // Training keeps the gates and the states fed into each step for the backward; inference keeps nothing and
@@ -109,19 +124,21 @@ internal static class RecurrentKernel
         int chunk = needsBackward ? steps : Math.Clamp(InferenceChunkFloats / Math.Max(1, batch * gateWidth), 1, Math.Max(steps, 1));
         var giBuffer = PinnedPool.Rent(chunk * batch * gateWidth);
         var ghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(chunk * batch * gateWidth) : giBuffer;
-        var hPrevBuffer = needsBackward ? PinnedPool.Rent(rowsAll * hidden) : null;
+        var hPrevBuffer = needsBackward ? PinnedPool.Rent(rowsAll * width) : null;
         var cPrevBuffer = needsBackward && TCell.HasCellState ? PinnedPool.Rent(rowsAll * hidden) : null;
         // the gate blocks of the first recurrent product; the rest (if any) multiply the cell's gated state
         int first = TCell.EarlyBlocks > 0 ? TCell.EarlyBlocks * hidden : gateWidth;
         var gatedBuffer = first < gateWidth ? PinnedPool.Rent((needsBackward ? rowsAll : batch) * hidden) : null;
+        // with a projection: the cell's own outputs h_t, which W_hr maps to the step's output and state
+        var cellBuffer = projection is null ? null : PinnedPool.Rent((needsBackward ? rowsAll : batch) * hidden);
 
-        var packed = Tensor.Zeros(steps + 2, batch, hidden);
+        var packed = Tensor.Zeros((steps + 1) * batch * width + batch * hidden);
         var outputs = packed.Span;
-        var hState = new float[batch * hidden];
+        var hState = new float[batch * width];
         var cState = new float[batch * hidden];
         h0.Span.CopyTo(hState);
         if (c0 != null) c0.Span.CopyTo(cState);
-        var hNext = new float[batch * hidden];
+        var hNext = new float[batch * width];
         var cNext = new float[batch * hidden];
         var scratch = new float[TCell.ScratchBlocks * hidden];
         var biasHhSpan = biasHh is null ? default : biasHh.Span;
@@ -130,9 +147,11 @@ internal static class RecurrentKernel
         // W_hhᵀ is the right operand of every step: pack it once for the whole sequence (a single step of one or two
         // sequences, as in generation, reads it directly instead).
         bool direct = steps == 1 && batch <= 2;
-        using (var recurrent = direct ? null : Gemm.Pack(true, hidden, first, weightHh.Span[..(first * hidden)], hidden))
+        using (var recurrent = direct ? null : Gemm.Pack(true, width, first, weightHh.Span[..(first * width)], width))
         using (var recurrentLate = direct || first == gateWidth ? null
             : Gemm.Pack(true, hidden, gateWidth - first, weightHh.Span[(first * hidden)..], hidden))
+        using (var projected = direct || projection is null ? null
+            : Gemm.Pack(true, hidden, width, projection.Span, hidden))
         {
             for (int s0 = 0; s0 < steps; s0 += chunk)
             {
@@ -154,12 +173,12 @@ internal static class RecurrentKernel
                     if (needsBackward)
                     {
                         // the state fed into the step that processes time t
-                        hState.CopyTo(hPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch * hidden, batch * hidden));
+                        hState.CopyTo(hPrevBuffer!.AsSpan(rowsAll * width).Slice(t * batch * width, batch * width));
                         if (TCell.HasCellState) cState.CopyTo(cPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch * hidden, batch * hidden));
                     }
                     // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
                     var ghStep = gh.Slice(at * gateWidth, batch * gateWidth);
-                    RecurrentProduct(batch, hidden, gateWidth, 0, first, hState, recurrent, weightHh.Span, biasHhSpan,
+                    RecurrentProduct(batch, width, gateWidth, 0, first, hState, recurrent, weightHh.Span, biasHhSpan,
                         ghStep, !TCell.SeparateRecurrent);
                     if (gatedBuffer != null)
                     {
@@ -174,31 +193,50 @@ internal static class RecurrentKernel
                         RecurrentProduct(batch, hidden, gateWidth, first, gateWidth - first, gated, recurrentLate,
                             weightHh.Span, biasHhSpan, ghStep, !TCell.SeparateRecurrent);
                     }
+                    // the cell writes h_t straight into the next state, or (projecting) into the saved cell outputs
+                    var cellOut = cellBuffer is null ? hNext.AsSpan()
+                        : cellBuffer.AsSpan((needsBackward ? rowsAll : batch) * hidden)
+                            .Slice(needsBackward ? t * batch * hidden : 0, batch * hidden);
                     int outputRow = t * batch;
                     for (int b = 0; b < batch; b++)
                     {
-                        var h = hNext.AsSpan(b * hidden, hidden);
+                        var h = cellOut.Slice(b * hidden, hidden);
                         var c = cNext.AsSpan(b * hidden, hidden);
                         if (lengths != null && t >= lengths[b])
                         {
-                            hState.AsSpan(b * hidden, hidden).CopyTo(h);
+                            if (cellBuffer != null) h.Clear(); // no output, so no share in W_hr's gradient
                             cState.AsSpan(b * hidden, hidden).CopyTo(c);
-                            continue; // output stays 0
+                            continue; // output stays 0; the state is carried below
                         }
                         TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
-                            hState.AsSpan(b * hidden, hidden), cState.AsSpan(b * hidden, hidden), h, c, scratch, extra);
-                        h.CopyTo(outputs.Slice((outputRow + b) * hidden, hidden));
+                            hState.AsSpan(b * width, width), cState.AsSpan(b * hidden, hidden), h, c, scratch, extra);
                         if (gateRecord != null)
                             (TCell.GatesInScratch ? scratch.AsSpan(0, gateWidth) : gi.Slice((at + b) * gateWidth,
                                 gateWidth)).CopyTo(gateRecord.AsSpan((outputRow + b) * gateWidth, gateWidth));
                     }
+                    if (projection != null)
+                    {
+                        // y_t = W_hr h_t + b_hr for the whole batch
+                        var bias = projectionBias is null ? default : projectionBias.Span;
+                        if (projected is null)
+                            Gemm.Multiply(false, true, batch, width, hidden, cellOut, hidden, projection.Span, hidden,
+                                hNext, width, bias: bias);
+                        else
+                            Gemm.Multiply(false, batch, cellOut, hidden, projected, hNext, width, bias: bias);
+                    }
+                    for (int b = 0; b < batch; b++)
+                        if (lengths != null && t >= lengths[b])
+                            hState.AsSpan(b * width, width).CopyTo(hNext.AsSpan(b * width, width));
+                        else
+                            hNext.AsSpan(b * width, width).CopyTo(outputs.Slice((outputRow + b) * width, width));
                     (hState, hNext) = (hNext, hState);
                     (cState, cNext) = (cNext, cState);
                 }
             }
         }
-        hState.CopyTo(outputs.Slice(steps * batch * hidden, batch * hidden));
-        if (TCell.HasCellState) cState.CopyTo(outputs.Slice((steps + 1) * batch * hidden, batch * hidden));
+        hState.CopyTo(outputs.Slice(steps * batch * width, batch * width));
+        int cellAt = (steps + 1) * batch * width; // where the final cell state starts
+        if (TCell.HasCellState) cState.CopyTo(outputs.Slice(cellAt, batch * hidden));
 
         void Release()
         {
@@ -207,6 +245,7 @@ internal static class RecurrentKernel
             if (hPrevBuffer != null) PinnedPool.Return(hPrevBuffer);
             if (cPrevBuffer != null) PinnedPool.Return(cPrevBuffer);
             if (gatedBuffer != null) PinnedPool.Return(gatedBuffer);
+            if (cellBuffer != null) PinnedPool.Return(cellBuffer);
         }
 
         if (!needsBackward)
@@ -222,56 +261,71 @@ internal static class RecurrentKernel
             released = true;
             var gi = giBuffer.AsSpan(rowsAll * gateWidth);
             var gh = ghBuffer.AsSpan(rowsAll * gateWidth);
-            var hPrev = hPrevBuffer!.AsSpan(rowsAll * hidden);
+            var hPrev = hPrevBuffer!.AsSpan(rowsAll * width);
             var cPrev = cPrevBuffer is null ? default : cPrevBuffer.AsSpan(rowsAll * hidden);
+            var cellOutputs = cellBuffer is null ? default : cellBuffer.AsSpan(rowsAll * hidden);
             var g = grad.Span;
             // Gate gradients overwrite the saved gates in place: a step's gates are read once, by that step's backward,
             // element by element before the gradient of the same element is written.
             var dgi = gi;
             var dgh = gh;
-            var dh = g.Slice(steps * batch * hidden, batch * hidden).ToArray();
-            var dc = TCell.HasCellState ? g.Slice((steps + 1) * batch * hidden, batch * hidden).ToArray() : new float[batch * hidden];
-            var dhNext = new float[batch * hidden];
-            var dhTotal = new float[hidden];
+            var dh = g.Slice(steps * batch * width, batch * width).ToArray();
+            var dc = TCell.HasCellState ? g.Slice(cellAt, batch * hidden).ToArray() : new float[batch * hidden];
+            var dhNext = new float[batch * width];
+            // ∂L/∂(the step's output and state) for every row; projecting, kept for W_hr's gradient
+            var dStates = new float[(projection is null ? batch : rowsAll) * width];
+            var dCell = projection is null ? null : new float[batch * hidden];
             var dExtra = new float[extra.Length];
             var dGated = gatedBuffer is null ? null : new float[batch * hidden];
-            using (var recurrent = Gemm.Pack(false, first, hidden, weightHh.Span[..(first * hidden)], hidden))
+            using (var recurrent = Gemm.Pack(false, first, width, weightHh.Span[..(first * width)], width))
             using (var recurrentLate = gatedBuffer is null ? null
                 : Gemm.Pack(false, gateWidth - first, hidden, weightHh.Span[(first * hidden)..], hidden))
+            using (var projected = projection is null ? null : Gemm.Pack(false, width, hidden, projection.Span, hidden))
             {
                 for (int s = steps - 1; s >= 0; s--)
                 {
                     int t = reverse ? steps - 1 - s : s;
                     int at = t * batch;
+                    var dState = dStates.AsSpan(projection is null ? 0 : at * width, batch * width);
                     int active = 0;
                     for (int b = 0; b < batch; b++)
                     {
-                        var dhRow = dh.AsSpan(b * hidden, hidden);
-                        var dhPrevRow = dhNext.AsSpan(b * hidden, hidden);
+                        var dhRow = dh.AsSpan(b * width, width);
+                        var dStateRow = dState.Slice(b * width, width);
                         if (lengths != null && t >= lengths[b])
                         {
-                            dhRow.CopyTo(dhPrevRow); // state was carried through this step; gate gradients stay 0
-                            dgi.Slice((at + b) * gateWidth, gateWidth).Clear();
+                            dhRow.CopyTo(dhNext.AsSpan(b * width, width)); // carried through this step
+                            dStateRow.Clear();
+                            dgi.Slice((at + b) * gateWidth, gateWidth).Clear(); // gate gradients stay 0
                             if (TCell.SeparateRecurrent) dgh.Slice((at + b) * gateWidth, gateWidth).Clear();
                             continue;
                         }
-                        TensorPrimitives.Add(dhRow, g.Slice((at + b) * hidden, hidden), dhTotal);
+                        TensorPrimitives.Add(dhRow, g.Slice((at + b) * width, width), dStateRow);
                         if (record != null)
                         {
-                            record.GradientNorms[t] += TensorPrimitives.Norm(dhTotal);
+                            record.GradientNorms[t] += TensorPrimitives.Norm(dStateRow);
                             active++;
                         }
-                        var row = (at + b) * hidden;
-                        // the state after this step is the next step's cPrev, or the final state
-                        int after = s + 1 < steps ? ((reverse ? t - 1 : t + 1) * batch + b) * hidden : -1;
-                        ReadOnlySpan<float> cAfter = !TCell.HasCellState ? default
-                            : after >= 0 ? cPrev.Slice(after, hidden) : packed.Span.Slice(((steps + 1) * batch + b) * hidden, hidden);
-                        TCell.Backward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
-                            hPrev.Slice(row, hidden), TCell.HasCellState ? cPrev.Slice(row, hidden) : default, cAfter, default,
-                            dhTotal, dc.AsSpan(b * hidden, hidden), dgi.Slice((at + b) * gateWidth, gateWidth),
-                            dgh.Slice((at + b) * gateWidth, gateWidth), dhPrevRow, scratch, extra, dExtra);
                     }
                     if (record != null && active > 0) record.GradientNorms[t] /= active;
+                    // projecting, the cell's outputs get ∂L/∂h = ∂L/∂y·W_hr
+                    if (projected != null) Gemm.Multiply(false, batch, dState, width, projected, dCell, hidden);
+                    for (int b = 0; b < batch; b++)
+                    {
+                        if (lengths != null && t >= lengths[b]) continue;
+                        var row = (at + b) * width;
+                        // the cell state after this step is the next step's cPrev, or the final state
+                        int after = s + 1 < steps ? ((reverse ? t - 1 : t + 1) * batch + b) * hidden : -1;
+                        ReadOnlySpan<float> cAfter = !TCell.HasCellState ? default
+                            : after >= 0 ? cPrev.Slice(after, hidden) : packed.Span.Slice(cellAt + b * hidden, hidden);
+                        TCell.Backward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
+                            hPrev.Slice(row, width), TCell.HasCellState ? cPrev.Slice((at + b) * hidden, hidden) : default,
+                            cAfter, default,
+                            dCell is null ? dState.Slice(b * width, width) : dCell.AsSpan(b * hidden, hidden),
+                            dc.AsSpan(b * hidden, hidden), dgi.Slice((at + b) * gateWidth, gateWidth),
+                            dgh.Slice((at + b) * gateWidth, gateWidth), dhNext.AsSpan(b * width, width), scratch, extra,
+                            dExtra);
+                    }
                     if (recurrentLate != null)
                     {
                         // through the gated state: its gradient, then the early gates' and h_{t−1}'s share of it
@@ -286,7 +340,7 @@ internal static class RecurrentKernel
                     }
                     // dh_{t−1} = direct part + dgh_t·W_hh (rows past their length have dgh = 0)
                     Gemm.Multiply(false, batch, dgh.Slice(at * gateWidth, batch * gateWidth), gateWidth, recurrent,
-                        dhNext, hidden, accumulate: true);
+                        dhNext, width, accumulate: true);
                     (dh, dhNext) = (dhNext, dh);
                 }
             }
@@ -301,13 +355,17 @@ internal static class RecurrentKernel
                     weightIh.GradSpan(), inputSize, accumulate: true);
             if (weightHh.RequiresGrad)
             {
-                Gemm.Multiply(true, false, first, hidden, rowsAll, dgh, gateWidth, hPrev, hidden,
-                    weightHh.GradSpan(), hidden, accumulate: true);
+                Gemm.Multiply(true, false, first, width, rowsAll, dgh, gateWidth, hPrev, width,
+                    weightHh.GradSpan(), width, accumulate: true);
                 if (gatedBuffer != null)
                     Gemm.Multiply(true, false, gateWidth - first, hidden, rowsAll, dgh[first..], gateWidth,
                         gatedBuffer.AsSpan(rowsAll * hidden), hidden, weightHh.GradSpan()[(first * hidden)..], hidden,
                         accumulate: true);
             }
+            if (projection is { RequiresGrad: true })
+                Gemm.Multiply(true, false, width, hidden, rowsAll, dStates, width, cellOutputs, hidden,
+                    projection.GradSpan(), hidden, accumulate: true);
+            if (projectionBias is { RequiresGrad: true }) AddColumnSums(dStates, width, projectionBias.GradSpan());
             if (biasIh is { RequiresGrad: true }) AddColumnSums(dgi, gateWidth, biasIh.GradSpan());
             if (biasHh is { RequiresGrad: true }) AddColumnSums(dgh, gateWidth, biasHh.GradSpan());
             for (int k = 0; k < extras.Length; k++)
@@ -318,20 +376,33 @@ internal static class RecurrentKernel
     }
 
     /// <summary>
+    /// Views a <see cref="Run"/> result as the outputs [T, B, S], the final state [B, S] and the final cell state
+    /// [B, H] (zeros for cells without one).
+    /// </summary>
+    public static (Tensor Outputs, Tensor Hidden, Tensor Cell) Unpack(Tensor packed, int steps, int batch, int width,
+        int hidden)
+    {
+        int outputs = steps * batch * width;
+        return (packed.Slice(0, 0, outputs).Reshape(steps, batch, width),
+            packed.Slice(0, outputs, batch * width).Reshape(batch, width),
+            packed.Slice(0, outputs + batch * width, batch * hidden).Reshape(batch, hidden));
+    }
+
+    /// <summary>
     /// Gate columns [offset, offset + width) of a step's batch rows (stride <paramref name="gateWidth"/>) get
     /// state·W_hh[offset..]ᵀ + b_hh[offset..], from the packed block or, without one, from W_hh directly.
     /// </summary>
-    static void RecurrentProduct(int batch, int hidden, int gateWidth, int offset, int width,
+    static void RecurrentProduct(int batch, int stateWidth, int gateWidth, int offset, int width,
         ReadOnlySpan<float> state, PackedMatrix? packed, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasHh,
         Span<float> destination, bool accumulate)
     {
         var bias = biasHh.IsEmpty ? default : biasHh.Slice(offset, width);
         var c = destination.Slice(offset, (batch - 1) * gateWidth + width);
         if (packed is null)
-            Gemm.Multiply(false, true, batch, width, hidden, state, hidden, weightHh.Slice(offset * hidden,
-                width * hidden), hidden, c, gateWidth, accumulate: accumulate, bias: bias);
+            Gemm.Multiply(false, true, batch, width, stateWidth, state, stateWidth, weightHh.Slice(offset * stateWidth,
+                width * stateWidth), stateWidth, c, gateWidth, accumulate: accumulate, bias: bias);
         else
-            Gemm.Multiply(false, batch, state, hidden, packed, c, gateWidth, accumulate: accumulate, bias: bias);
+            Gemm.Multiply(false, batch, state, stateWidth, packed, c, gateWidth, accumulate: accumulate, bias: bias);
     }
 
     static void AddColumnSums(ReadOnlySpan<float> matrix, int width, Span<float> destination)

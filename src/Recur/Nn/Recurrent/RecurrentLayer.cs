@@ -35,8 +35,10 @@ public enum RecurrentInit
 /// <see cref="Init"/> chooses the initialisation; <see cref="ForgetGateBias"/> (LSTM only; Jozefowicz et al. 2015
 /// recommend 1) sets the forget gate's total bias after it. <see cref="Residual"/> adds each layer's input to its
 /// output wherever their widths agree (every layer above the first; the first too when InputSize = D·H).
-/// <see cref="ProjSize"/> (LSTM only, as <c>torch.nn.LSTM(proj_size)</c>, Sak et al. 2014) projects each hidden state
-/// to that many units with <c>weight_hr</c>: outputs and h are ProjSize wide, c stays HiddenSize wide.
+/// <see cref="ProjSize"/> projects each step's hidden state to that many units with <c>weight_hr</c>, and the projection
+/// is both the output and the state fed back: for an LSTM as <c>torch.nn.LSTM(proj_size)</c> (Sak et al. 2014; in
+/// [1, H), c stays H wide); for an Elman RNN, of any width and with a bias <c>bias_hr</c> when <see cref="Bias"/>, it
+/// is the Jordan network (Jordan 1986), whose output y_t = W_hr h_t + b_hr is what the next step sees.
 /// <see cref="ChronoMaxSteps"/> (LSTM or GRU; 0 turns it off) is chrono initialisation (Tallec &amp; Ollivier 2018) for
 /// dependencies up to that many steps: each unit's forget-gate bias (the GRU's update-gate bias z, which keeps the old
 /// state) is log u with u uniform in [1, ChronoMaxSteps − 1], so the units' memory times spread over that range, and
@@ -84,8 +86,14 @@ public sealed record RecurrentConfig(
         if (!ResetAfter && (Mode != RecurrentMode.Gru || LayerNorm))
             throw new ArgumentException($"RecurrentConfig: resetAfter false (Cho's GRU) needs a GRU without layer "
                 + $"normalisation; got {Mode}{(LayerNorm ? " with layer norm" : "")}.");
-        if (ProjSize < 0 || ProjSize > 0 && (Mode != RecurrentMode.Lstm || ProjSize >= HiddenSize))
-            throw new ArgumentException($"RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in PyTorch; got {ProjSize} for {Mode} with hidden {HiddenSize}.");
+        if (ProjSize < 0 || ProjSize > 0 && (Mode == RecurrentMode.Gru || Mode == RecurrentMode.Lstm
+            && ProjSize >= HiddenSize))
+            throw new ArgumentException("RecurrentConfig: projSize must be 0, or for an LSTM in [1, hiddenSize) as in "
+                + $"PyTorch, or positive for an Elman RNN (a Jordan network); got {ProjSize} for {Mode} with hidden "
+                + $"{HiddenSize}.");
+        if (ProjSize > 0 && (Leak > 0f || Init == RecurrentInit.Identity))
+            throw new ArgumentException("RecurrentConfig: a projection does not combine with a leak or the identity "
+                + "initialisation (the recurrent matrix is not square).");
     }
 
     /// <summary>
@@ -114,13 +122,13 @@ public sealed record RecurrentOutput(Tensor Output, Tensor HiddenState, Tensor? 
 /// A stack of recurrent layers, as <c>torch.nn.RNN</c>, <c>torch.nn.LSTM</c> and <c>torch.nn.GRU</c>: parameters
 /// <c>weight_ih_l{k}</c> [G·H, in], <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> (and
 /// <c>weight_hr_l{k}</c> [P, H] with a projection), with <c>_reverse</c> for the backward direction, initialised
-/// uniform(±1/√H) as PyTorch does. Each layer and direction is one fused operation on the tape; a projected LSTM runs
-/// its steps as recorded tape operations instead (the fused kernels assume square recurrent states).
+/// uniform(±1/√H) as PyTorch does. Each layer and direction is one fused operation on the tape, whatever the cell.
 /// </summary>
 public class RecurrentLayer : Module
 {
     readonly Tensor[][] weights; // [layer·D + direction] → weight_ih, weight_hh, bias_ih?, bias_hh?
     readonly Tensor?[] projections; // [layer·D + direction] → weight_hr, when projecting
+    readonly Tensor?[] projectionBiases; // [layer·D + direction] → bias_hr, for a Jordan network with biases
     readonly Tensor[]?[] peepholes; // [layer·D + direction] → weight_ci, weight_cf, weight_co, for a peephole LSTM
     readonly Tensor?[] leaks; // [layer·D + direction] → α per unit, for a leaky tanh RNN (a parameter when learnt)
     readonly Tensor[]?[] norms; // [layer·D + direction] → γ_ih, β_ih, γ_hh, β_hh (, γ_c, β_c), when layer-normalised
@@ -139,6 +147,7 @@ public class RecurrentLayer : Module
         int width = config.OutputWidth;
         weights = new Tensor[config.NumLayers * config.Directions][];
         projections = new Tensor?[weights.Length];
+        projectionBiases = new Tensor?[weights.Length];
         peepholes = new Tensor[]?[weights.Length];
         leaks = new Tensor?[weights.Length];
         norms = new Tensor[]?[weights.Length];
@@ -174,7 +183,14 @@ public class RecurrentLayer : Module
                     set.Add(RegisterParameter("bias_hh" + suffix, Uniform(gates * hidden)));
                 }
                 weights[layer * config.Directions + direction] = set.ToArray();
-                if (config.ProjSize > 0) projections[layer * config.Directions + direction] = RegisterParameter("weight_hr" + suffix, Uniform(width, hidden));
+                if (config.ProjSize > 0)
+                {
+                    projections[layer * config.Directions + direction] = RegisterParameter("weight_hr" + suffix,
+                        Uniform(width, hidden));
+                    if (config.Bias && config.Mode != RecurrentMode.Lstm)
+                        projectionBiases[layer * config.Directions + direction] = RegisterParameter(
+                            "bias_hr" + suffix, Uniform(width));
+                }
                 if (config.Leak > 0f)
                 {
                     var alpha = Tensor.Full(config.Leak, hidden);
@@ -260,6 +276,7 @@ public class RecurrentLayer : Module
             foreach (var peephole in set ?? Array.Empty<Tensor>()) peephole.Zero();
         foreach (var projection in projections)
             if (projection != null) Nn.Init.XavierUniform(projection.Detach(), random);
+        foreach (var bias in projectionBiases) bias?.Zero();
     }
 
     /// <summary>
@@ -300,20 +317,13 @@ public class RecurrentLayer : Module
                 var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
                 var (bi, bh) = w.Length > 2 ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
-                if (projections[index] is { } projection)
-                {
-                    var (sequence, hLast, cLast) = RunProjected(x, hInit, cInit!, w[0], w[1], bi, bh, projection, lengths, reverse);
-                    directionOutputs[direction] = sequence;
-                    finalH.Add(hLast);
-                    finalC.Add(cLast);
-                    continue;
-                }
                 var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit,
-                    w[0], w[1], bi, bh,
-                    lengths, reverse, peepholes[index], leaks[index], norms[index], config.ResetAfter);
-                directionOutputs[direction] = packed.Slice(0, 0, steps);
-                finalH.Add(packed.Select(0, steps));
-                if (config.Mode == RecurrentMode.Lstm) finalC.Add(packed.Select(0, steps + 1));
+                    w[0], w[1], bi, bh, lengths, reverse, peepholes[index], leaks[index], norms[index],
+                    config.ResetAfter, projections[index], projectionBiases[index]);
+                var (sequence, hLast, cLast) = RecurrentKernel.Unpack(packed, steps, batch, config.OutputWidth, hidden);
+                directionOutputs[direction] = sequence;
+                finalH.Add(hLast);
+                if (config.Mode == RecurrentMode.Lstm) finalC.Add(cLast);
             }
             var layerOutput = config.Directions == 1 ? directionOutputs[0] : Tensor.Concat(directionOutputs, 2);
             // residual connection: outputs past a sequence's length stay zero, as without it
@@ -323,36 +333,6 @@ public class RecurrentLayer : Module
         }
         var output = config.BatchFirst ? x.Transpose(0, 1) : x;
         return new RecurrentOutput(output, Tensor.Stack(finalH), finalC.Count > 0 ? Tensor.Stack(finalC) : null);
-    }
-
-    /// <summary>
-    /// One direction of a projected LSTM, step by step on the tape: the input projections of all steps in one GEMM,
-    /// then per step the shared LSTM step maths; past a sequence's length its state is carried and its output is 0.
-    /// </summary>
-    static (Tensor Sequence, Tensor H, Tensor C) RunProjected(Tensor x, Tensor h, Tensor c, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, Tensor projection, int[]? lengths, bool reverse)
-    {
-        int steps = x.Size(0), batch = x.Size(1);
-        var projected = Functional.Linear(x, weightIh, biasIh);
-        var outputs = new Tensor[steps];
-        for (int s = 0; s < steps; s++)
-        {
-            int t = reverse ? steps - 1 - s : s;
-            var (hNext, cNext) = LstmVariantLayer.LstmStep(projected.Select(0, t), h, c, weightHh, biasHh, projection);
-            if (lengths is null)
-            {
-                (h, c, outputs[t]) = (hNext, cNext, hNext);
-                continue;
-            }
-            var keep = new float[batch];
-            for (int b = 0; b < batch; b++) keep[b] = t < lengths[b] ? 1f : 0f;
-            var mask = Tensor.FromArray(keep, batch, 1);
-            var carry = Tensor.FromArray(keep.Select(k => 1f - k).ToArray(), batch, 1);
-            outputs[t] = hNext * mask;
-            h = outputs[t] + h * carry;
-            c = cNext * mask + c * carry;
-        }
-        return (Tensor.Stack(outputs, 0), h, c);
     }
 
     /// <summary>Zeroes the steps past each sequence's length (a no-op without lengths).</summary>
