@@ -1,4 +1,5 @@
-"""PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN forward (no_grad) and forward+backward.
+"""PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN (tanh or relu) forward (no_grad) and
+forward+backward.
 
 Reads a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
 argument and prints a JSON list of {"forward": seconds, "train": seconds} (median of repeated runs after a warm-up,
@@ -14,8 +15,12 @@ from peer_timing import best_time, read_request
 
 def measure(config, min_seconds, repeat):
     torch.manual_seed(0)
-    cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN_TANH": torch.nn.RNN}[config["mode"]]
-    module = cls(config["input"], config["hidden"])
+    mode = config["mode"]
+    if mode == "RNN_RELU":
+        module = torch.nn.RNN(config["input"], config["hidden"], nonlinearity="relu")
+    else:
+        cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN_TANH": torch.nn.RNN}[mode]
+        module = cls(config["input"], config["hidden"])
     x = torch.randn(config["steps"], config["batch"], config["input"])
     x_grad = x.clone().requires_grad_(True)
 

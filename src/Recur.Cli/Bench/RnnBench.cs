@@ -140,11 +140,23 @@ static class RnnBench
         return 0;
     }
 
-    sealed record CellRow(string Cell, double ForwardMs, double TrainMs, double ForwardVsLstm, double TrainVsLstm);
+    sealed record CellRow(string Cell, double ForwardMs, double TrainMs, double ForwardVsLstm, double TrainVsLstm,
+        double? ForwardVsTorch = null, double? TrainVsTorch = null);
+
+    /// <summary>PyTorch's module for the cells it has (irnn is relu-rnn with another initialisation).</summary>
+    static string? TorchMode(string cell) => cell switch
+    {
+        "lstm" => "LSTM",
+        "gru" => "GRU",
+        "rnn" => "RNN_TANH",
+        "relu-rnn" or "irnn" => "RNN_RELU",
+        _ => null,
+    };
 
     /// <summary>
     /// <c>bench rnn --cell a,b</c>: each cell's fused layer at T=100 B=64 I=128 H=256 beside the plain LSTM's, timed in
-    /// the same run (best of repeated runs), as milliseconds per pass and as a ratio to the LSTM.
+    /// the same run (best of repeated runs), as milliseconds per pass and as a ratio to the LSTM; cells PyTorch has are
+    /// also timed there, and their speed-up over it printed.
     /// </summary>
     public static int RunCells(string cellList, int threads, double minSeconds, bool json, int repeat = 5)
     {
@@ -196,6 +208,24 @@ static class RnnBench
                 2),
                 Math.Round(forward / lstm.Forward, 2), Math.Round(train / lstm.Train, 2)));
         }
+        var torchCells = rows.Where(r => TorchMode(r.Cell) != null).Select(r => r.Cell).ToList();
+        string? problem = null;
+        var peer = torchCells.Count == 0 ? null : PythonPeer.Run<PeerTimes[]>("rnn.py", new
+        {
+            configs = torchCells.Select(cell => new
+            {
+                mode = TorchMode(cell), steps = shape.Steps, batch = shape.Batch, input = shape.Input,
+                hidden = shape.Hidden,
+            }),
+            min_seconds = minSeconds, threads, repeat,
+        }, threads, out problem);
+        if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
+        if (peer != null)
+            rows = rows.Select(r => torchCells.IndexOf(r.Cell) is var k and >= 0 ? r with
+            {
+                ForwardVsTorch = Math.Round(peer[k].forward * 1e3 / r.ForwardMs, 2),
+                TrainVsTorch = Math.Round(peer[k].train * 1e3 / r.TrainMs, 2),
+            } : r).ToList();
         string cpu = CpuModel();
         if (json)
         {
@@ -204,10 +234,12 @@ static class RnnBench
             return 0;
         }
         var table = new Table().Title($"T=100 B=64 I=128 H=256, {threads} threads, {Markup.Escape(cpu)}")
-            .AddColumns("cell", "forward ms", "forward+backward ms", "forward / lstm", "forward+backward / lstm");
+            .AddColumns("cell", "forward ms", "forward+backward ms", "forward / lstm", "forward+backward / lstm",
+                "PyTorch / Recur, forward", "PyTorch / Recur, forward+backward");
         foreach (var r in rows)
             table.AddRow(r.Cell, $"{r.ForwardMs:F2}", $"{r.TrainMs:F2}", $"{r.ForwardVsLstm:F2}",
-                $"{r.TrainVsLstm:F2}");
+                $"{r.TrainVsLstm:F2}", r.ForwardVsTorch?.ToString("F2") ?? "n/a",
+                r.TrainVsTorch?.ToString("F2") ?? "n/a");
         AnsiConsole.Write(table);
         return 0;
     }
