@@ -148,4 +148,98 @@ public static partial class Functional
             }
         });
     }
+
+    /// <summary>
+    /// Batch normalisation (Ioffe &amp; Szegedy 2015) as <c>torch.nn.functional.batch_norm</c>: <paramref name="input"/>
+    /// is [N, C] or [N, C, L], each channel normalised over N (and L). In training the batch's statistics are used
+    /// (biased variance) and, when given, <paramref name="runningMean"/> and <paramref name="runningVar"/> [C] move
+    /// towards them by <paramref name="momentum"/> (the variance unbiased, as PyTorch); in evaluation the running
+    /// statistics are used. <paramref name="weight"/> (γ) and <paramref name="bias"/> (β) are [C] or null.
+    /// </summary>
+    public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, float momentum = 0.1f, float eps = 1e-5f)
+    {
+        if (input.Rank is not (2 or 3))
+            throw new ArgumentException($"BatchNorm: input {ShapeUtil.Format(input.Shape)} is not [N, C] or [N, C, L].");
+        int n = input.Size(0), channels = input.Size(1), length = input.Rank == 3 ? input.Size(2) : 1;
+        foreach (var (what, t) in new[] { ("weight", weight), ("bias", bias), ("running mean", runningMean),
+            ("running variance", runningVar) })
+            if (t != null && t.Length != channels)
+                throw new ArgumentException($"BatchNorm: {what} has {t.Length} entries for {channels} channels "
+                    + $"(input {ShapeUtil.Format(input.Shape)}).");
+        if (!training && (runningMean is null || runningVar is null))
+            throw new ArgumentException("BatchNorm: evaluation needs running statistics.");
+        int count = n * length;
+        if (training && count < 2)
+            throw new ArgumentException($"BatchNorm: training needs more than one value per channel, got input "
+                + $"{ShapeUtil.Format(input.Shape)}.");
+        var output = Tensor.Zeros(input.ShapeArray());
+        var normalized = new float[input.Length]; // x̂, laid out as the input
+        var inverseStd = new float[channels];
+        var column = new float[count];
+        var columnHat = new float[count];
+        var x = input.Span;
+        for (int c = 0; c < channels; c++)
+        {
+            Gather(x, column, c, channels, length);
+            if (training)
+            {
+                inverseStd[c] = Normalization.Normalize(column, columnHat, eps);
+                if (runningMean != null && runningVar != null)
+                {
+                    float mean = TensorPrimitives.Sum(column) / count;
+                    float variance = 1f / (inverseStd[c] * inverseStd[c]) - eps;
+                    runningMean.Span[c] = (1f - momentum) * runningMean.Span[c] + momentum * mean;
+                    runningVar.Span[c] = (1f - momentum) * runningVar.Span[c]
+                        + momentum * variance * count / (count - 1);
+                }
+            }
+            else
+            {
+                inverseStd[c] = 1f / MathF.Sqrt(runningVar!.Span[c] + eps);
+                TensorPrimitives.Subtract(column, runningMean!.Span[c], columnHat);
+                TensorPrimitives.Multiply(columnHat, inverseStd[c], columnHat);
+            }
+            Scatter(columnHat, normalized, c, channels, length);
+            TensorPrimitives.Multiply(columnHat, weight?.Span[c] ?? 1f, column);
+            TensorPrimitives.Add(column, bias?.Span[c] ?? 0f, column);
+            Scatter(column, output.Span, c, channels, length);
+        }
+        Tensor[] inputs = [input, .. weight is null ? Array.Empty<Tensor>() : [weight],
+            .. bias is null ? Array.Empty<Tensor>() : [bias]];
+        return Tensor.Result(output, inputs, g =>
+        {
+            var gradient = new float[count];
+            var hat = new float[count];
+            var dx = new float[count];
+            for (int c = 0; c < channels; c++)
+            {
+                Gather(g.Span, gradient, c, channels, length);
+                Gather(normalized, hat, c, channels, length);
+                if (weight is { RequiresGrad: true }) weight.GradSpan()[c] += TensorPrimitives.Dot(gradient, hat);
+                if (bias is { RequiresGrad: true }) bias.GradSpan()[c] += TensorPrimitives.Sum(gradient);
+                if (!input.RequiresGrad) continue;
+                TensorPrimitives.Multiply(gradient, weight?.Span[c] ?? 1f, gradient);
+                if (training) Normalization.Backward(hat, inverseStd[c], gradient, dx);
+                else TensorPrimitives.Multiply(gradient, inverseStd[c], dx); // the statistics are constants
+                var gx = input.GradSpan();
+                for (int i = 0; i < count; i++)
+                    gx[(i / length * channels + c) * length + i % length] += dx[i];
+            }
+        });
+    }
+
+    /// <summary>Channel <paramref name="c"/> of an [N, C, L] tensor as one contiguous run of N·L values.</summary>
+    static void Gather(ReadOnlySpan<float> source, Span<float> column, int c, int channels, int length)
+    {
+        for (int i = 0, rows = column.Length / length; i < rows; i++)
+            source.Slice((i * channels + c) * length, length).CopyTo(column.Slice(i * length, length));
+    }
+
+    /// <summary>The inverse of <see cref="Gather"/>.</summary>
+    static void Scatter(ReadOnlySpan<float> column, Span<float> destination, int c, int channels, int length)
+    {
+        for (int i = 0, rows = column.Length / length; i < rows; i++)
+            column.Slice(i * length, length).CopyTo(destination.Slice((i * channels + c) * length, length));
+    }
 }

@@ -7,6 +7,7 @@ namespace Recur.Nn;
 public abstract class Module
 {
     readonly List<(string Name, Tensor Value)> parameters = [];
+    readonly List<(string Name, Tensor Value)> buffers = [];
     readonly List<(string Name, Module Value)> children = [];
     readonly List<(string Name, RandomGenerator Value)> generators = [];
 
@@ -53,11 +54,33 @@ public abstract class Module
     /// <summary>Registers a trainable parameter under <paramref name="name"/>.</summary>
     protected Tensor RegisterParameter(string name, Tensor value)
     {
-        if (parameters.Any(p => p.Name == name)) throw new ArgumentException($"parameter '{name}' is registered twice.");
+        if (parameters.Any(p => p.Name == name) || buffers.Any(b => b.Name == name))
+            throw new ArgumentException($"parameter '{name}' is registered twice.");
         value.RequiresGrad = true;
         value.Name = name;
         parameters.Add((name, value));
         return value;
+    }
+
+    /// <summary>
+    /// Registers a buffer: state that is saved and loaded with the parameters but not trained (batch norm's running
+    /// statistics, as PyTorch's <c>register_buffer</c>).
+    /// </summary>
+    protected Tensor RegisterBuffer(string name, Tensor value)
+    {
+        if (parameters.Any(p => p.Name == name) || buffers.Any(b => b.Name == name))
+            throw new ArgumentException($"'{name}' is registered twice.");
+        value.Name = name;
+        buffers.Add((name, value));
+        return value;
+    }
+
+    /// <summary>All buffers with their dotted names, in registration order.</summary>
+    public IEnumerable<(string Name, Tensor Value)> NamedBuffers()
+    {
+        foreach (var b in buffers) yield return b;
+        foreach (var (prefix, child) in children)
+            foreach (var (name, value) in child.NamedBuffers()) yield return ($"{prefix}.{name}", value);
     }
 
     /// <summary>Registers a child module; its parameters are named "<paramref name="name"/>.…".</summary>
@@ -97,8 +120,10 @@ public abstract class Module
     /// <summary>All parameters, in registration order.</summary>
     public IReadOnlyList<Tensor> Parameters() => NamedParameters().Select(p => p.Value).ToArray();
 
-    /// <summary>Parameter values by name (the tensors themselves, not copies).</summary>
-    public IReadOnlyDictionary<string, Tensor> StateDict() => NamedParameters().ToDictionary(p => p.Name, p => p.Value);
+    /// <summary>Parameter and buffer values by name (the tensors themselves, not copies), as PyTorch's
+    /// <c>state_dict()</c>.</summary>
+    public IReadOnlyDictionary<string, Tensor> StateDict() => NamedParameters().Concat(NamedBuffers())
+        .ToDictionary(p => p.Name, p => p.Value);
 
     /// <summary>
     /// Copies values into this module's parameters by name. Every parameter must be present with its exact shape

@@ -292,6 +292,23 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void BatchNormInTrainingAndEvaluation()
+    {
+        foreach (int[] shape in new[] { new[] { 5, 3 }, [4, 3, 2] })
+        {
+            var x = Normal(30, shape);
+            var gamma = Uniform(31, 0.5f, 1.5f, 3);
+            var beta = Normal(32, 3);
+            // training normalises with the batch's own statistics: every input moves every output of its channel
+            Check(() => Functional.BatchNorm(x, null, null, gamma, beta, training: true), x, gamma, beta);
+            Check(() => Functional.BatchNorm(x, null, null, null, null, training: true), x);
+            var mean = Normal(33, 3);
+            var variance = Uniform(34, 0.5f, 2f, 3);
+            Check(() => Functional.BatchNorm(x, mean, variance, gamma, beta, training: false), x, gamma, beta);
+        }
+    }
+
+    [Fact]
     public void CrossEntropyWithIgnoreIndexMaskAndSmoothing()
     {
         var logits = Normal(29, 5, 4);
