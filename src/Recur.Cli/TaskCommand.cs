@@ -11,7 +11,7 @@ using Spectre.Console;
 namespace Recur.Cli;
 
 /// <summary>
-/// <c>recur task adding|copy|reber|smnist</c>: the classic long-dependency benchmarks, generated from the seed (MNIST
+/// <c>recur task adding|multiplication|temporal-order|temporal-order-3|copy|reber|smnist</c>: the classic long-dependency benchmarks, generated from the seed (MNIST
 /// from its IDX files), trained with the shared trainer, reported against their memoryless baselines.
 /// </summary>
 static class TaskCommand
@@ -20,6 +20,12 @@ static class TaskCommand
     {
         var command = new Command("task", "Train a recurrent network on a classic long-dependency benchmark.");
         command.Subcommands.Add(Verb("adding", "Adding problem (Hochreiter & Schmidhuber 1997): sum the two marked numbers; baseline MSE 0.167.", 100, 20, 2e-3f));
+        command.Subcommands.Add(Verb("multiplication", "Multiplication problem (Hochreiter & Schmidhuber 1997): multiply "
+            + "the two marked numbers; baseline MSE 0.049.", 100, 20, 2e-3f));
+        command.Subcommands.Add(Verb("temporal-order", "Temporal order (Hochreiter & Schmidhuber 1997): classify the "
+            + "order of the X/Y at 10–20% and 50–60% of the sequence among distractors; chance 0.25.", 100, 20, 2e-3f));
+        command.Subcommands.Add(Verb("temporal-order-3", "3-bit temporal order: the order of three X/Y at 10–20%, "
+            + "33–43% and 66–76% of the sequence; chance 0.125.", 100, 20, 2e-3f));
         command.Subcommands.Add(Verb("copy", "Copy memory (Arjovsky et al. 2016): reproduce 10 symbols after a delay of --length steps.", 50, 20, 2e-3f));
         command.Subcommands.Add(Verb("reber", "Embedded Reber grammar (Hochreiter & Schmidhuber 1997): predict the possible next symbols.", 0, 30, 5e-3f));
         command.Subcommands.Add(Verb("smnist", "Sequential MNIST, pixel by pixel (--permuted: permuted MNIST); first 8,000 digits train, last 2,000 test.", 0, 10, 1e-3f));
@@ -45,7 +51,7 @@ static class TaskCommand
         };
         var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr);
         var verb = new Command(name, description) { cell, hidden, layers, dropout, chrono };
-        if (name is "adding" or "copy") { verb.Options.Add(length); }
+        if (defaultLength > 0) verb.Options.Add(length);
         verb.Options.Add(trainSize);
         verb.Options.Add(validSize);
         if (name == "smnist") { verb.Options.Add(permuted); verb.Options.Add(data); }
@@ -56,8 +62,9 @@ static class TaskCommand
             var s = training.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
             int train = r.GetValue(trainSize), valid = r.GetValue(validSize), t = r.GetValue(length);
-            if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (name is "adding" or "copy" && t < 2))
-                throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and --length at least 2.");
+            if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (defaultLength > 0 && t < (name.StartsWith("temporal", StringComparison.Ordinal) ? 10 : 2)))
+                throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and "
+                    + "--length at least 2 (10 for the temporal-order tasks).");
             if (r.GetValue(dropout) is < 0f or >= 1f) throw new UsageException($"--dropout must be in [0, 1), got {r.GetValue(dropout)}.");
             if (r.GetValue(chrono) != 0 && (r.GetValue(chrono) < 3
                 || RecurrentCells.Mode(r.GetValue(cell)!) is not (RecurrentMode.Lstm or RecurrentMode.Gru)))
@@ -68,6 +75,11 @@ static class TaskCommand
             {
                 "adding" => (SyntheticTasks.Adding(dataRandom, t, train), SyntheticTasks.Adding(dataRandom, t, valid), "loss", MetricMode.Min,
                     $"always answering 1: MSE {SyntheticTasks.AddingBaseline:F3}"),
+                "multiplication" => (SyntheticTasks.Multiplication(dataRandom, t, train),
+                    SyntheticTasks.Multiplication(dataRandom, t, valid), "loss", MetricMode.Min,
+                    $"always answering 1/4: MSE {SyntheticTasks.MultiplicationBaseline:F3}"),
+                "temporal-order" or "temporal-order-3" => TemporalOrder(dataRandom, t, train, valid,
+                    name.EndsWith("-3", StringComparison.Ordinal) ? 3 : 2),
                 "copy" => (SyntheticTasks.Copy(dataRandom, t, train), SyntheticTasks.Copy(dataRandom, t, valid), "loss", MetricMode.Min,
                     $"memoryless: cross-entropy {SyntheticTasks.CopyBaseline(t):F4}"),
                 "reber" => (SyntheticTasks.EmbeddedReber(dataRandom, train), SyntheticTasks.EmbeddedReber(dataRandom, valid), "sequence_accuracy", MetricMode.Max,
@@ -93,6 +105,11 @@ static class TaskCommand
         }));
         return verb;
     }
+
+    static (SequenceDataset, SequenceDataset, string, MetricMode, string) TemporalOrder(RandomGenerator random,
+        int length, int train, int valid, int bits) =>
+        (SyntheticTasks.TemporalOrder(random, length, train, bits), SyntheticTasks.TemporalOrder(random, length, valid,
+            bits), "accuracy", MetricMode.Max, $"chance: accuracy {1.0 / (1 << bits):F3}");
 
     static (SequenceDataset, SequenceDataset, string, MetricMode, string) Mnist(string folder, bool permuted, ulong seed, int train, int valid)
     {

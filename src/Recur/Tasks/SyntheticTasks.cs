@@ -13,9 +13,29 @@ public static class SyntheticTasks
     /// one marker falls in each half of the sequence; the target is the sum of the two marked values. Predicting
     /// the mean, 1, gives MSE 1/6 ≈ 0.167.
     /// </summary>
-    public static SequenceDataset Adding(RandomGenerator random, int length, int count)
+    public static SequenceDataset Adding(RandomGenerator random, int length, int count) =>
+        MarkedPair(random, length, count, "Adding", (a, b) => a + b);
+
+    /// <summary>Baseline MSE of the adding problem (always answering 1).</summary>
+    public const double AddingBaseline = 1.0 / 6.0;
+
+    /// <summary>
+    /// Multiplication problem (Hochreiter &amp; Schmidhuber 1997, experiment 5; one of the pathological problems of
+    /// Martens &amp; Sutskever 2011): the adding problem's sequences, but the target is the product of the two marked
+    /// values. Predicting the mean, 1/4, gives MSE 1/9 − 1/16 = 7/144 ≈ 0.049.
+    /// </summary>
+    public static SequenceDataset Multiplication(RandomGenerator random, int length, int count) =>
+        MarkedPair(random, length, count, "Multiplication", (a, b) => a * b);
+
+    /// <summary>Baseline MSE of the multiplication problem (always answering 1/4).</summary>
+    public const double MultiplicationBaseline = 7.0 / 144.0;
+
+    /// <summary>Sequences of (value ∈ [0, 1), marker) with one marker in each half; the target combines the two.</summary>
+    static SequenceDataset MarkedPair(RandomGenerator random, int length, int count, string name,
+        Func<float, float, float> combine)
     {
-        if (length < 2 || count < 1) throw new ArgumentException($"Adding: need length ≥ 2 and count ≥ 1, got {length}, {count}.");
+        if (length < 2 || count < 1)
+            throw new ArgumentException($"{name}: need length ≥ 2 and count ≥ 1, got {length}, {count}.");
         var x = new float[count * length * 2];
         var y = new float[count];
         int half = length / 2;
@@ -25,13 +45,47 @@ public static class SyntheticTasks
             int first = random.NextInt(half), second = half + random.NextInt(length - half);
             x[(n * length + first) * 2 + 1] = 1f;
             x[(n * length + second) * 2 + 1] = 1f;
-            y[n] = x[(n * length + first) * 2] + x[(n * length + second) * 2];
+            y[n] = combine(x[(n * length + first) * 2], x[(n * length + second) * 2]);
         }
         return new SequenceDataset(x, count, length, 2, TargetKind.Regression, 1) { Values = y };
     }
 
-    /// <summary>Baseline MSE of the adding problem (always answering 1).</summary>
-    public const double AddingBaseline = 1.0 / 6.0;
+    /// <summary>The input symbols of the temporal-order problems, in one-hot order: four distractors, then X and Y.</summary>
+    public const string TemporalOrderSymbols = "abcdXY";
+
+    /// <summary>
+    /// Temporal order (Hochreiter &amp; Schmidhuber 1997, experiment 6, scaled to length T as Martens &amp; Sutskever
+    /// 2011 use it): T random distractors from {a, b, c, d}, except that <paramref name="bits"/> (2 or 3) positions
+    /// hold X or Y — for two, one in [0.1T, 0.2T) and one in [0.5T, 0.6T); for three, in [0.1T, 0.2T),
+    /// [0.33T, 0.43T) and [0.66T, 0.76T), as the original's 10–20, 33–43 and 66–76 of 100. The class (4 or 8) is the
+    /// X/Y order, read as binary with X = 0, first symbol most significant. Chance is 1/4 or 1/8.
+    /// </summary>
+    public static SequenceDataset TemporalOrder(RandomGenerator random, int length, int count, int bits = 2)
+    {
+        if (bits is not (2 or 3) || length < 10 || count < 1)
+            throw new ArgumentException($"TemporalOrder: need 2 or 3 bits, length ≥ 10 and count ≥ 1, got {bits}, "
+                + $"{length}, {count}.");
+        double[] starts = bits == 2 ? [0.1, 0.5] : [0.1, 0.33, 0.66];
+        int k = TemporalOrderSymbols.Length;
+        var x = new float[count * length * k];
+        var y = new int[count];
+        for (int n = 0; n < count; n++)
+        {
+            var row = new int[length];
+            for (int t = 0; t < length; t++) row[t] = random.NextInt(4);
+            int label = 0;
+            foreach (double start in starts)
+            {
+                int from = (int)(start * length), span = Math.Max(1, (int)(0.1 * length));
+                int bit = random.NextInt(2);
+                row[from + random.NextInt(span)] = 4 + bit;
+                label = 2 * label + bit;
+            }
+            for (int t = 0; t < length; t++) x[(n * length + t) * k + row[t]] = 1f;
+            y[n] = label;
+        }
+        return new SequenceDataset(x, count, length, k, TargetKind.ClassLast, 1 << bits) { Labels = y };
+    }
 
     /// <summary>
     /// Copy memory (Arjovsky et al. 2016): 10 symbols from {1..8}, then <paramref name="delay"/>−1 blanks (0), a

@@ -24,6 +24,50 @@ public class SyntheticTaskTests
     }
 
     [Fact]
+    public void MultiplicationTargetsAreTheProductAndTheBaselineIsTheProductsVariance()
+    {
+        var data = SyntheticTasks.Multiplication(new RandomGenerator(2), 12, 20000);
+        for (int n = 0; n < 50; n++)
+        {
+            var marked = Enumerable.Range(0, 12).Where(t => data.Inputs[(n * 12 + t) * 2 + 1] == 1f).ToArray();
+            Assert.Equal(2, marked.Length);
+            Assert.True(marked[0] < 6 && marked[1] >= 6);
+            Assert.Equal(data.Inputs[(n * 12 + marked[0]) * 2] * data.Inputs[(n * 12 + marked[1]) * 2], data.Values![n]);
+        }
+        // answering 1/4 scores the variance of a product of two uniforms, 7/144
+        double mse = data.Values!.Average(v => (v - 0.25) * (v - 0.25));
+        Assert.InRange(mse, SyntheticTasks.MultiplicationBaseline * 0.95, SyntheticTasks.MultiplicationBaseline * 1.05);
+    }
+
+    [Theory]
+    [InlineData(2, 40)]
+    [InlineData(3, 100)]
+    public void TemporalOrderLabelsReadTheXYOrderInItsWindows(int bits, int length)
+    {
+        var data = SyntheticTasks.TemporalOrder(new RandomGenerator(3), length, 400, bits);
+        double[] starts = bits == 2 ? [0.1, 0.5] : [0.1, 0.33, 0.66];
+        int k = SyntheticTasks.TemporalOrderSymbols.Length;
+        Assert.Equal(1 << bits, data.Outputs);
+        var seen = new HashSet<int>();
+        for (int n = 0; n < data.Count; n++)
+        {
+            var symbols = Enumerable.Range(0, length).Select(t => Enumerable.Range(0, k)
+                .Single(c => data.Inputs[(n * length + t) * k + c] == 1f)).ToArray();
+            var relevant = Enumerable.Range(0, length).Where(t => symbols[t] >= 4).ToArray();
+            Assert.Equal(bits, relevant.Length);
+            int label = 0;
+            for (int i = 0; i < bits; i++)
+            {
+                Assert.InRange(relevant[i], (int)(starts[i] * length), (int)(starts[i] * length) + length / 10 - 1);
+                label = 2 * label + symbols[relevant[i]] - 4;
+            }
+            Assert.Equal(label, data.Labels![n]);
+            seen.Add(label);
+        }
+        Assert.Equal(1 << bits, seen.Count);
+    }
+
+    [Fact]
     public void CopyTargetsRepeatTheFirstSymbolsAfterTheDelimiter()
     {
         const int delay = 7;
