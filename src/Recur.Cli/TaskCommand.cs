@@ -49,8 +49,14 @@ static class TaskCommand
             Description = "LSTM/GRU: chrono initialisation of the gate biases for dependencies up to this many steps (Tallec & Ollivier 2018; 0: off, LSTM forget bias 1).",
             DefaultValueFactory = _ => 0,
         };
+        var regulariser = new Option<float>("--gradient-regulariser")
+        {
+            Description = "λ of the vanishing-gradient regulariser of Pascanu et al. (2013) added to the loss "
+                + "(one-layer tanh RNN, --cell rnn; 0: off).",
+            DefaultValueFactory = _ => 0f,
+        };
         var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr);
-        var verb = new Command(name, description) { cell, hidden, layers, dropout, chrono };
+        var verb = new Command(name, description) { cell, hidden, layers, dropout, chrono, regulariser };
         if (defaultLength > 0) verb.Options.Add(length);
         verb.Options.Add(trainSize);
         verb.Options.Add(validSize);
@@ -69,6 +75,11 @@ static class TaskCommand
             if (r.GetValue(chrono) != 0 && (r.GetValue(chrono) < 3
                 || RecurrentCells.Mode(r.GetValue(cell)!) is not (RecurrentMode.Lstm or RecurrentMode.Gru)))
                 throw new UsageException("--chrono needs an LSTM or GRU cell and a horizon of at least 3 steps.");
+            float lambda = r.GetValue(regulariser);
+            if (lambda < 0f || lambda > 0f && (r.GetValue(cell) != "rnn" || r.GetValue(layers) != 1
+                || r.GetValue(dropout) > 0f))
+                throw new UsageException($"--gradient-regulariser {lambda}: λ must be ≥ 0, and the regulariser needs "
+                    + "--cell rnn with one layer and no dropout (it follows the tanh RNN's Jacobian).");
             var random = new RandomGenerator(s.Seed);
             var dataRandom = new RandomGenerator(s.Seed + 1);
             (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode, string Baseline) sets = name switch
@@ -89,7 +100,13 @@ static class TaskCommand
             var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
                 Dropout: r.GetValue(dropout), PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep, ChronoMaxSteps: r.GetValue(chrono));
             var model = new SequenceModel(config, random);
-            var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new() { ["task"] = name, ["length"] = sets.Train.Steps, ["permutation_seed"] = name == "smnist" && r.GetValue(permuted) ? s.Seed + 7 : null });
+            var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new()
+            {
+                ["task"] = name, ["length"] = sets.Train.Steps,
+                ["permutation_seed"] = name == "smnist" && r.GetValue(permuted) ? s.Seed + 7 : null,
+                ["gradient_regulariser"] = lambda > 0f ? lambda : null,
+            })
+            { Regulariser = lambda > 0f ? new GradientRegulariser(lambda) : null };
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, sets.Mode);
             AnsiConsole.MarkupLineInterpolated($"[bold]{name}[/]: {config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {sets.Train.Count} sequences of {sets.Train.Steps} steps; baseline — {sets.Baseline}");

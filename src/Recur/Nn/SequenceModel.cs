@@ -87,9 +87,20 @@ public sealed class SequenceModel : Module
     Tensor HeadDropout(Tensor x) => dropoutRandom is null ? x : Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
 
     /// <summary>Input [T, B, in] → [B, out] (last step) or [T, B, out] (per step); dropout before the head while training.</summary>
-    public Tensor Forward(Tensor input)
+    public Tensor Forward(Tensor input) => ForwardWithStates(input).Output;
+
+    /// <summary>
+    /// <see cref="Forward"/>, also returning the top recurrent layer's outputs [T, B, D·H] (the hidden states a
+    /// regulariser looks at).
+    /// </summary>
+    public (Tensor Output, Tensor States) ForwardWithStates(Tensor input)
     {
-        var output = Rnn.Forward(input).Output;
+        var states = Rnn.Forward(input).Output;
+        return (ApplyHead(states), states);
+    }
+
+    Tensor ApplyHead(Tensor output)
+    {
         if (Config.PerStep) return Head.Forward(HeadDropout(output));
         int steps = output.Size(0), batch = output.Size(1);
         Tensor last = output.Select(0, steps - 1);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Training;
 
 namespace Recur.Tasks;
@@ -122,8 +123,31 @@ public sealed class SequenceTask : ITrainingTask<int[]>
     /// <inheritdoc/>
     public int Count(int[] batch) => batch.Length;
 
+    /// <summary>
+    /// The vanishing-gradient regulariser added to the training loss (one-layer tanh RNN without dropout), or null.
+    /// </summary>
+    public GradientRegulariser? Regulariser
+    {
+        get;
+        init
+        {
+            var config = Network.Config.Recurrent;
+            if (value != null && (config.Mode != RecurrentMode.RnnTanh || config.NumLayers != 1 || config.Bidirectional
+                || config.ProjSize > 0 || config.Leak > 0f || Network.Config.Dropout > 0f))
+                throw new ArgumentException("SequenceTask: the gradient regulariser needs a one-layer, one-direction "
+                    + $"tanh RNN without leak, projection or dropout; the model has {Network.Config.Cell} ×"
+                    + $"{config.NumLayers}{(config.Bidirectional ? ", bidirectional" : "")}.");
+            field = value;
+        }
+    }
+
     /// <inheritdoc/>
-    public Tensor Loss(int[] batch, TrainingContext context) => Evaluate(train, batch, null);
+    public Tensor Loss(int[] batch, TrainingContext context) => Regulariser is null ? Evaluate(train, batch, null)
+        : Regulariser.Loss(() =>
+        {
+            var (output, states) = Network.ForwardWithStates(train.BatchInputs(batch));
+            return (LossOf(output, train, batch, null), states);
+        }, Network.Rnn.StateDict()["weight_hh_l0"], Network.Parameters());
 
     /// <summary>The loss of <paramref name="rows"/> of <paramref name="data"/> (a tape scalar), for inspection and custom loops.</summary>
     public Tensor BatchLoss(SequenceDataset data, int[] rows) => Evaluate(data, rows, null);
@@ -147,9 +171,12 @@ public sealed class SequenceTask : ITrainingTask<int[]>
     }
 
     /// <summary>The loss of <paramref name="rows"/>; with <paramref name="tally"/>, also counts right answers.</summary>
-    Tensor Evaluate(SequenceDataset data, int[] rows, Tally? tally)
+    Tensor Evaluate(SequenceDataset data, int[] rows, Tally? tally) =>
+        LossOf(Network.Forward(data.BatchInputs(rows)), data, rows, tally);
+
+    /// <summary>The loss of the model's <paramref name="output"/> for <paramref name="rows"/>.</summary>
+    static Tensor LossOf(Tensor output, SequenceDataset data, int[] rows, Tally? tally)
     {
-        var output = Network.Forward(data.BatchInputs(rows));
         int b = rows.Length;
         switch (data.Kind)
         {

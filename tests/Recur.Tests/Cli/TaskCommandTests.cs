@@ -34,6 +34,21 @@ public sealed class TaskCommandTests : IDisposable
     }
 
     [Fact]
+    public void TheGradientRegulariserTrainsATanhRnnAndRefusesOtherCells()
+    {
+        string run = Path.Combine(folder, "regularised");
+        Assert.Equal(0, RecurCommand.Run("task", "temporal-order", "--cell", "rnn", "--gradient-regulariser", "1",
+            "--length", "20", "--epochs", "1", "--train-size", "64", "--valid-size", "16", "--hidden", "4",
+            "--threads", "1", "--out", run));
+        Assert.Contains("\"gradient_regulariser\": 1",
+            File.ReadAllText(Path.Combine(run, "best", "config.json")));
+        var (code, error) = RunSafetyTests.RunCapturingErrors(["task", "adding", "--cell", "lstm",
+            "--gradient-regulariser", "1", "--out", Path.Combine(folder, "lstm")]);
+        Assert.Equal(2, code);
+        Assert.Contains("needs --cell rnn", error);
+    }
+
+    [Fact]
     public void ATemporalOrderShorterThanTenStepsIsAUsageError()
     {
         var (code, error) = RunSafetyTests.RunCapturingErrors(["task", "temporal-order", "--length", "6", "--out",

@@ -301,6 +301,8 @@ internal static class RecurrentKernel
                             continue;
                         }
                         TensorPrimitives.Add(dhRow, g.Slice((at + b) * width, width), dStateRow);
+                        if (record?.StateGradients is { } stateGradients && width == hidden)
+                            dStateRow.CopyTo(stateGradients.AsSpan((at + b) * width, width));
                         if (record != null)
                         {
                             record.GradientNorms[t] += TensorPrimitives.Norm(dStateRow);

@@ -5,13 +5,15 @@ namespace Recur.Nn.Recurrent;
 /// </summary>
 public sealed class ProbeRecord
 {
-    /// <summary>A record with room for the gradient norms and, when <paramref name="gates"/>, the gate
-    /// values.</summary>
-    public ProbeRecord(string label, RecurrentMode mode, int steps, int batch, int hidden, bool gates)
+    /// <summary>A record with room for the gradient norms and, when <paramref name="gates"/>, the gate values; with
+    /// <paramref name="stateGradients"/>, the gradient vectors themselves.</summary>
+    public ProbeRecord(string label, RecurrentMode mode, int steps, int batch, int hidden, bool gates,
+        bool stateGradients = false)
     {
         (Label, Mode, Steps, Batch, HiddenSize) = (label, mode, steps, batch, hidden);
         int gateCount = mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
         if (gates) GateValues = new float[steps * batch * gateCount * hidden];
+        if (stateGradients) StateGradients = new float[steps * batch * hidden];
         GradientNorms = new double[steps];
     }
 
@@ -51,6 +53,13 @@ public sealed class ProbeRecord
     /// until a backward pass runs through this record's node.
     /// </summary>
     public double[] GradientNorms { get; }
+
+    /// <summary>
+    /// ∂L/∂h_t [T, B, H] (time in forward order; zero past a sequence's length) — the total gradient each output state
+    /// receives, through the outputs and through time — or null when the record was not asked for it. Filled by the
+    /// backward pass, for layers whose state is their output (no projection).
+    /// </summary>
+    public float[]? StateGradients { get; }
 
     /// <summary>Whether a backward pass has filled <see cref="GradientNorms"/>.</summary>
     public bool HasGradients { get; internal set; }
