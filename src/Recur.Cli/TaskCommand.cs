@@ -11,7 +11,8 @@ using Spectre.Console;
 namespace Recur.Cli;
 
 /// <summary>
-/// <c>recur task adding|multiplication|temporal-order|temporal-order-3|copy|reber|smnist</c>: the classic long-dependency benchmarks, generated from the seed (MNIST
+/// <c>recur task adding|multiplication|temporal-order|temporal-order-3|copy|reber|smnist</c>: the classic
+/// long-dependency benchmarks, generated from the seed (MNIST
 /// from its IDX files), trained with the shared trainer, reported against their memoryless baselines.
 /// </summary>
 static class TaskCommand
@@ -20,8 +21,8 @@ static class TaskCommand
     {
         var command = new Command("task", "Train a recurrent network on a classic long-dependency benchmark.");
         command.Subcommands.Add(Verb("adding", "Adding problem (Hochreiter & Schmidhuber 1997): sum the two marked numbers; baseline MSE 0.167.", 100, 20, 2e-3f));
-        command.Subcommands.Add(Verb("multiplication", "Multiplication problem (Hochreiter & Schmidhuber 1997): multiply "
-            + "the two marked numbers; baseline MSE 0.049.", 100, 20, 2e-3f));
+        command.Subcommands.Add(Verb("multiplication", "Multiplication problem (Hochreiter & Schmidhuber 1997): "
+            + "multiply the two marked numbers; baseline MSE 0.049.", 100, 20, 2e-3f));
         command.Subcommands.Add(Verb("temporal-order", "Temporal order (Hochreiter & Schmidhuber 1997): classify the "
             + "order of the X/Y at 10–20% and 50–60% of the sequence among distractors; chance 0.25.", 100, 20, 2e-3f));
         command.Subcommands.Add(Verb("temporal-order-3", "3-bit temporal order: the order of three X/Y at 10–20%, "
@@ -68,7 +69,9 @@ static class TaskCommand
             var s = training.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
             int train = r.GetValue(trainSize), valid = r.GetValue(validSize), t = r.GetValue(length);
-            if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1 || (defaultLength > 0 && t < (name.StartsWith("temporal", StringComparison.Ordinal) ? 10 : 2)))
+            int shortest = name.StartsWith("temporal", StringComparison.Ordinal) ? 10 : 2;
+            if (train < 1 || valid < 1 || r.GetValue(hidden) < 1 || r.GetValue(layers) < 1
+                || defaultLength > 0 && t < shortest)
                 throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and "
                     + "--length at least 2 (10 for the temporal-order tasks).");
             if (r.GetValue(dropout) is < 0f or >= 1f) throw new UsageException($"--dropout must be in [0, 1), got {r.GetValue(dropout)}.");

@@ -150,17 +150,19 @@ public static partial class Functional
     }
 
     /// <summary>
-    /// Batch normalisation (Ioffe &amp; Szegedy 2015) as <c>torch.nn.functional.batch_norm</c>: <paramref name="input"/>
-    /// is [N, C] or [N, C, L], each channel normalised over N (and L). In training the batch's statistics are used
-    /// (biased variance) and, when given, <paramref name="runningMean"/> and <paramref name="runningVar"/> [C] move
-    /// towards them by <paramref name="momentum"/> (the variance unbiased, as PyTorch); in evaluation the running
-    /// statistics are used. <paramref name="weight"/> (γ) and <paramref name="bias"/> (β) are [C] or null.
+    /// Batch normalisation (Ioffe &amp; Szegedy 2015) as <c>torch.nn.functional.batch_norm</c>: <paramref
+    /// name="input"/> is [N, C] or [N, C, L], each channel normalised over N (and L). In training the batch's
+    /// statistics are used (biased variance) and, when given, <paramref name="runningMean"/> and <paramref
+    /// name="runningVar"/> [C] move towards them by <paramref name="momentum"/> (the variance unbiased, as PyTorch); in
+    /// evaluation the running statistics are used. <paramref name="weight"/> (γ) and <paramref name="bias"/> (β) are
+    /// [C] or null.
     /// </summary>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
         bool training, float momentum = 0.1f, float eps = 1e-5f)
     {
         if (input.Rank is not (2 or 3))
-            throw new ArgumentException($"BatchNorm: input {ShapeUtil.Format(input.Shape)} is not [N, C] or [N, C, L].");
+            throw new ArgumentException(
+                $"BatchNorm: input {ShapeUtil.Format(input.Shape)} is not [N, C] or [N, C, L].");
         int n = input.Size(0), channels = input.Size(1), length = input.Rank == 3 ? input.Size(2) : 1;
         foreach (var (what, t) in new[] { ("weight", weight), ("bias", bias), ("running mean", runningMean),
             ("running variance", runningVar) })

@@ -53,9 +53,10 @@ public sealed class Embedding : Module
 
 /// <summary>
 /// Batch normalisation over [N, C] or [N, C, L] as <c>torch.nn.BatchNorm1d</c>: parameters <c>weight</c> (γ, ones) and
-/// <c>bias</c> (β, zeros) when affine; buffers <c>running_mean</c> (zeros) and <c>running_var</c> (ones), which training
-/// moves towards each batch's statistics by <see cref="Momentum"/> and evaluation (<see cref="Module.Eval"/>) uses.
-/// PyTorch's <c>num_batches_tracked</c> counter is not kept: it only matters for a cumulative average (momentum None).
+/// <c>bias</c> (β, zeros) when affine; buffers <c>running_mean</c> (zeros) and <c>running_var</c> (ones), which
+/// training moves towards each batch's statistics by <see cref="Momentum"/> and evaluation (<see cref="Module.Eval"/>)
+/// uses. PyTorch's <c>num_batches_tracked</c> counter is not kept: it only matters for a cumulative average (momentum
+/// None).
 /// </summary>
 public sealed class BatchNorm1d : Module
 {

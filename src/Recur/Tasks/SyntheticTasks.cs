@@ -30,7 +30,7 @@ public static class SyntheticTasks
     /// <summary>Baseline MSE of the multiplication problem (always answering 1/4).</summary>
     public const double MultiplicationBaseline = 7.0 / 144.0;
 
-    /// <summary>Sequences of (value ∈ [0, 1), marker) with one marker in each half; the target combines the two.</summary>
+    /// <summary>Sequences of (value ∈ [0, 1), marker), one marker in each half; the target combines the two.</summary>
     static SequenceDataset MarkedPair(RandomGenerator random, int length, int count, string name,
         Func<float, float, float> combine)
     {
@@ -50,7 +50,7 @@ public static class SyntheticTasks
         return new SequenceDataset(x, count, length, 2, TargetKind.Regression, 1) { Values = y };
     }
 
-    /// <summary>The input symbols of the temporal-order problems, in one-hot order: four distractors, then X and Y.</summary>
+    /// <summary>The input symbols of the temporal-order problems in one-hot order: four distractors, X and Y.</summary>
     public const string TemporalOrderSymbols = "abcdXY";
 
     /// <summary>

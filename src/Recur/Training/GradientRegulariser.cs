@@ -33,7 +33,8 @@ public sealed class GradientRegulariser
         if (hidden.Rank != 3 || weightHh.Rank != 2 || weightHh.Size(0) != hidden.Size(2)
             || weightHh.Size(1) != hidden.Size(2) || stateGradients.Length != hidden.Length)
             throw new ArgumentException($"GradientRegulariser: states {ShapeUtil.Format(hidden.Shape)}, W_hh "
-                + $"{ShapeUtil.Format(weightHh.Shape)} and {stateGradients.Length} gradient values do not fit a tanh RNN.");
+                + $"{ShapeUtil.Format(weightHh.Shape)} and {stateGradients.Length} gradient values do not fit a tanh "
+                + "RNN.");
         int steps = hidden.Size(0), batch = hidden.Size(1), units = hidden.Size(2), rows = steps * batch;
         var g = Tensor.FromArray(stateGradients.ToArray(), rows, units);
         var inverseNorm = new float[rows];
@@ -69,7 +70,8 @@ public sealed class GradientRegulariser
         }
         for (int i = 0; i < parameters.Count; i++) parameters[i].Grad = saved[i];
         if (probe.Record?.StateGradients is not { } gradients || probe.Passes != 1)
-            throw new InvalidOperationException($"GradientRegulariser: expected one recurrent pass, saw {probe.Passes}.");
+            throw new InvalidOperationException(
+                $"GradientRegulariser: expected one recurrent pass, saw {probe.Passes}.");
         var (loss, hidden) = forward();
         return loss + Weight * Penalty(hidden, weightHh, gradients);
     }

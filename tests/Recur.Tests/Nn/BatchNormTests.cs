@@ -72,7 +72,8 @@ public class BatchNormTests
         var bn = new BatchNorm1d(3);
         Assert.Contains("[N, C] or [N, C, L]", Assert.Throws<ArgumentException>(() => bn.Forward(Tensor.Zeros(3)))
             .Message);
-        Assert.Contains("3 entries for 4 channels", Assert.Throws<ArgumentException>(() => bn.Forward(Tensor.Zeros(2, 4))).Message);
+        Assert.Contains("3 entries for 4 channels",
+            Assert.Throws<ArgumentException>(() => bn.Forward(Tensor.Zeros(2, 4))).Message);
         Assert.Contains("more than one value", Assert.Throws<ArgumentException>(() => bn.Forward(Tensor.Zeros(1, 3)))
             .Message);
     }

@@ -137,7 +137,8 @@ public class RecurrentGradientTests
         for (int i = 0; i < span.Length; i++) span[i] += (random.NextFloat() - 0.5f) * 0.6f;
     }
 
-    /// <summary>A single layer's parameter name in a stack: <c>_l0</c> before a submodule's field, else at the end.</summary>
+    /// <summary>A single layer's parameter name in a stack: <c>_l0</c> before a submodule's field, else at the
+    /// end.</summary>
     internal static string Stacked(string name) =>
         name.IndexOf('.') is var dot and >= 0 ? name[..dot] + "_l0" + name[dot..] : name + "_l0";
 

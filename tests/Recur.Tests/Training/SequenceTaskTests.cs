@@ -32,7 +32,8 @@ public class SyntheticTaskTests
             var marked = Enumerable.Range(0, 12).Where(t => data.Inputs[(n * 12 + t) * 2 + 1] == 1f).ToArray();
             Assert.Equal(2, marked.Length);
             Assert.True(marked[0] < 6 && marked[1] >= 6);
-            Assert.Equal(data.Inputs[(n * 12 + marked[0]) * 2] * data.Inputs[(n * 12 + marked[1]) * 2], data.Values![n]);
+            float first = data.Inputs[(n * 12 + marked[0]) * 2], second = data.Inputs[(n * 12 + marked[1]) * 2];
+            Assert.Equal(first * second, data.Values![n]);
         }
         // answering 1/4 scores the variance of a product of two uniforms, 7/144
         double mse = data.Values!.Average(v => (v - 0.25) * (v - 0.25));

@@ -31,8 +31,8 @@ public static class RecurrentCells
     };
 
     /// <summary>
-    /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name adds —
-    /// peepholes for <c>peephole-lstm</c>, Cho et al.'s reset gate before the product for <c>cho-gru</c>, layer
+    /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name
+    /// adds — peepholes for <c>peephole-lstm</c>, Cho et al.'s reset gate before the product for <c>cho-gru</c>, layer
     /// normalisation (Ba et al. 2016) for <c>ln-lstm</c> and <c>ln-gru</c>, the identity initialisation of Le et al.
     /// (2015) for <c>irnn</c>, a learnt leak per unit for <c>leaky</c> (starting at the config's
     /// <see cref="RecurrentConfig.Leak"/>, or <see cref="DefaultLeak"/>), and for <c>jordan</c> an output

@@ -32,14 +32,14 @@ internal static class RecurrentKernel
     }
 
     /// <summary>
-    /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open
-    /// <see cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a
-    /// peephole LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky; <paramref name="norms"/>
-    /// (γ_ih, β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised;
+    /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see
+    /// cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a peephole
+    /// LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky; <paramref name="norms"/> (γ_ih,
+    /// β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised;
     /// <paramref name="resetAfter"/> false makes a GRU Cho et al.'s original form; <paramref name="projection"/> (and
     /// <paramref name="projectionBias"/>) projects a plain LSTM's or Elman RNN's output each step and feeds the
-    /// projection back (projected LSTM; with a tanh RNN, the Jordan network). The result is flat: see
-    /// <see cref="Unpack"/>.
+    /// projection back (projected LSTM; with a tanh RNN, the Jordan network). The result is flat: see <see
+    /// cref="Unpack"/>.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
@@ -103,7 +103,8 @@ internal static class RecurrentKernel
         extras ??= [];
         if (extras.Sum(e => e.Length) != TCell.ExtraBlocks * hidden || extras.Any(e => e.Length % hidden != 0))
             throw new ArgumentException(
-                $"{typeof(TCell).Name}: expects extra weight vectors of {TCell.ExtraBlocks} blocks of {hidden} in all.");
+                $"{typeof(TCell).Name}: expects extra weight vectors of {TCell.ExtraBlocks} blocks of {hidden} in "
+                + "all.");
         // the cell's own per-unit weights, side by side: read by every step, their gradient summed over all of them
         var extra = new float[TCell.ExtraBlocks * hidden];
         var extraOffsets = new int[extras.Length];
@@ -321,7 +322,8 @@ internal static class RecurrentKernel
                         ReadOnlySpan<float> cAfter = !TCell.HasCellState ? default
                             : after >= 0 ? cPrev.Slice(after, hidden) : packed.Span.Slice(cellAt + b * hidden, hidden);
                         TCell.Backward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
-                            hPrev.Slice(row, width), TCell.HasCellState ? cPrev.Slice((at + b) * hidden, hidden) : default,
+                            hPrev.Slice(row, width),
+                            TCell.HasCellState ? cPrev.Slice((at + b) * hidden, hidden) : default,
                             cAfter, default,
                             dCell is null ? dState.Slice(b * width, width) : dCell.AsSpan(b * hidden, hidden),
                             dc.AsSpan(b * hidden, hidden), dgi.Slice((at + b) * gateWidth, gateWidth),

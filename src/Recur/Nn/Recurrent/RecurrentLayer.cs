@@ -34,26 +34,26 @@ public enum RecurrentInit
 /// Configuration of a recurrent layer stack, with PyTorch's constructor vocabulary. Validated once on construction.
 /// <see cref="Init"/> chooses the initialisation; <see cref="ForgetGateBias"/> (LSTM only; Jozefowicz et al. 2015
 /// recommend 1) sets the forget gate's total bias after it. <see cref="Residual"/> adds each layer's input to its
-/// output wherever their widths agree (every layer above the first; the first too when InputSize = D·H).
-/// <see cref="ProjSize"/> projects each step's hidden state to that many units with <c>weight_hr</c>, and the projection
-/// is both the output and the state fed back: for an LSTM as <c>torch.nn.LSTM(proj_size)</c> (Sak et al. 2014; in
-/// [1, H), c stays H wide); for an Elman RNN, of any width and with a bias <c>bias_hr</c> when <see cref="Bias"/>, it
-/// is the Jordan network (Jordan 1986), whose output y_t = W_hr h_t + b_hr is what the next step sees.
-/// <see cref="ChronoMaxSteps"/> (LSTM or GRU; 0 turns it off) is chrono initialisation (Tallec &amp; Ollivier 2018) for
+/// output wherever their widths agree (every layer above the first; the first too when InputSize = D·H). <see
+/// cref="ProjSize"/> projects each step's hidden state to that many units with <c>weight_hr</c>, and the projection is
+/// both the output and the state fed back: for an LSTM as <c>torch.nn.LSTM(proj_size)</c> (Sak et al. 2014; in [1, H),
+/// c stays H wide); for an Elman RNN, of any width and with a bias <c>bias_hr</c> when <see cref="Bias"/>, it is the
+/// Jordan network (Jordan 1986), whose output y_t = W_hr h_t + b_hr is what the next step sees. <see
+/// cref="ChronoMaxSteps"/> (LSTM or GRU; 0 turns it off) is chrono initialisation (Tallec &amp; Ollivier 2018) for
 /// dependencies up to that many steps: each unit's forget-gate bias (the GRU's update-gate bias z, which keeps the old
 /// state) is log u with u uniform in [1, ChronoMaxSteps − 1], so the units' memory times spread over that range, and
 /// the LSTM's input-gate bias is its negative. <see cref="Peephole"/> (LSTM only, not with a projection) adds diagonal
 /// peephole weights <c>weight_ci</c>, <c>weight_cf</c> and <c>weight_co</c> (Gers &amp; Schmidhuber 2000), run by the
-/// same fused kernel. <see cref="Leak"/> (tanh RNN only; 0 turns it off) makes the units leaky integrators,
-/// h_t = α h_{t−1} + (1 − α) tanh(…), starting every unit's α at that value; with <see cref="LearnLeak"/> each unit's α
-/// is a parameter <c>leak_l{k}</c> that training adjusts, otherwise it stays fixed. <see cref="LayerNorm"/> (LSTM or
-/// GRU, no projection or peepholes) is the layer-normalised cell of Ba, Kiros &amp; Hinton (2016): W_ih x and W_hh h
-/// are normalised separately over all gate units (gains and shifts <c>ln_ih_l{k}.weight</c>/<c>.bias</c>,
-/// <c>ln_hh_l{k}.weight</c>/<c>.bias</c>; the shifts are the gate biases, so there are no <c>bias_ih</c>/<c>bias_hh</c>)
-/// and an LSTM's cell state before its tanh (<c>ln_c_l{k}.*</c>); gains start at 1, shifts at 0.
-/// <see cref="ResetAfter"/> (GRU; Keras's <c>reset_after</c>) true is PyTorch's and cuDNN's GRU, r ⊙ (W_hn h + b_hn);
-/// false is the original GRU of Cho et al. (2014), W_hn (r ⊙ h) + b_hn, run by the fused kernel as two recurrent
-/// products per step.
+/// same fused kernel. <see cref="Leak"/> (tanh RNN only; 0 turns it off) makes the units leaky integrators, h_t = α
+/// h_{t−1} + (1 − α) tanh(…), starting every unit's α at that value; with <see cref="LearnLeak"/> each unit's α is a
+/// parameter <c>leak_l{k}</c> that training adjusts, otherwise it stays fixed. <see cref="LayerNorm"/> (LSTM or GRU, no
+/// projection or peepholes) is the layer-normalised cell of Ba, Kiros &amp; Hinton (2016): W_ih x and W_hh h are
+/// normalised separately over all gate units (gains and shifts <c>ln_ih_l{k}.weight</c>/<c>.bias</c>,
+/// <c>ln_hh_l{k}.weight</c>/<c>.bias</c>; the shifts are the gate biases, so there are no
+/// <c>bias_ih</c>/<c>bias_hh</c>) and an LSTM's cell state before its tanh (<c>ln_c_l{k}.*</c>); gains start at 1,
+/// shifts at 0. <see cref="ResetAfter"/> (GRU; Keras's <c>reset_after</c>) true is PyTorch's and cuDNN's GRU, r ⊙ (W_hn
+/// h + b_hn); false is the original GRU of Cho et al. (2014), W_hn (r ⊙ h) + b_hn, run by the fused kernel as two
+/// recurrent products per step.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
@@ -70,7 +70,8 @@ public sealed record RecurrentConfig(
         if (Dropout < 0f || Dropout >= 1f) throw new ArgumentException($"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
         if (ForgetGateBias != null && (Mode != RecurrentMode.Lstm || !HasGateBiases))
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
-        if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || !HasGateBiases || ForgetGateBias != null))
+        if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru)
+            || !HasGateBiases || ForgetGateBias != null))
             throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
         if (Leak != 0f && (Mode != RecurrentMode.RnnTanh || !(Leak > 0f && Leak < 1f)))
             throw new ArgumentException(
@@ -237,7 +238,7 @@ public class RecurrentLayer : Module
         }
     }
 
-    /// <summary>The two bias vectors whose sum is each gate's bias: b_ih and b_hh, or the layer norms' shifts.</summary>
+    /// <summary>The two vectors whose sum is each gate's bias: b_ih and b_hh, or the layer norms' shifts.</summary>
     (Tensor Input, Tensor Recurrent) GateBiases(int index) => norms[index] is { } norm
         ? (norm[1], norm[3]) : (weights[index][2], weights[index][3]);
 
