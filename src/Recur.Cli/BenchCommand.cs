@@ -22,70 +22,36 @@ static class BenchCommand
         gemm.SetAction(r => GemmBench.Run(r.GetValue(threads)!, r.GetValue(seconds), r.GetValue(json), r.GetValue(isa)));
         bench.Subcommands.Add(gemm);
 
-        var rnnThreads = new Option<int>("--threads") { Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2 };
-        var rnnSeconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
-        var rnnJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var rnnTiming = PeerTiming.Create("Timed runs per figure", seconds: 1.0);
         var rnnMode = new Option<string?>("--mode") { Description = "Only the configurations of one cell: LSTM, GRU or RNN_TANH (no memory figure)." };
         var rnnCells = new Option<string?>("--cell")
         {
             Description = "Comma-separated Recur cells to time against the plain LSTM at T=100 B=64 I=128 H=256 "
-                + $"({string.Join(", ", Recur.Nn.Recurrent.RecurrentCells.Names)}); no PyTorch peer.",
+                + $"({string.Join(", ", Recur.Nn.Recurrent.RecurrentCells.Names)}); PyTorch too for the cells it has.",
         };
-        var rnnRepeat = new Option<int>("--repeat")
+        var rnn = new Command("rnn",
+            "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward.")
         {
-            Description = "Timed runs per figure after the warm-up (the "
-            + "median is shown, with the min and max).", DefaultValueFactory = _ => 5
-        };
-        var rnn = new Command("rnn", "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward.")
-        {
-            rnnThreads, rnnSeconds, rnnJson, rnnMode, rnnCells, rnnRepeat,
+            rnnTiming.Threads, rnnTiming.Seconds, rnnTiming.Json, rnnMode, rnnCells, rnnTiming.Repeat,
         };
         rnn.SetAction(r => r.GetValue(rnnCells) is { } cellList
-            ? RnnBench.RunCells(cellList, r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson),
-                r.GetValue(rnnRepeat))
-            : RnnBench.Run(r.GetValue(rnnThreads), r.GetValue(rnnSeconds), r.GetValue(rnnJson), r.GetValue(rnnMode),
-                r.GetValue(rnnRepeat)));
+            ? RnnBench.RunCells(cellList, r.GetValue(rnnTiming.Threads), r.GetValue(rnnTiming.Seconds),
+                r.GetValue(rnnTiming.Json), r.GetValue(rnnTiming.Repeat))
+            : RnnBench.Run(r.GetValue(rnnTiming.Threads), r.GetValue(rnnTiming.Seconds), r.GetValue(rnnTiming.Json),
+                r.GetValue(rnnMode), r.GetValue(rnnTiming.Repeat)));
         bench.Subcommands.Add(rnn);
 
-        var convThreads = new Option<int>("--threads")
-        {
-            Description = "Threads for both Recur and PyTorch.",
-            DefaultValueFactory = _ => 2
-        };
-        var convSeconds = new Option<double>("--seconds")
-        {
-            Description = "Minimum timed seconds per figure.",
-            DefaultValueFactory = _ => 1.0
-        };
-        var convJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
-        var convRepeat = new Option<int>("--repeat")
-        {
-            Description = "Timed runs per figure after the warm-up (the "
-            + "median is shown, with the min and max).", DefaultValueFactory = _ => 5
-        };
+        var convTiming = PeerTiming.Create("Timed runs per figure", seconds: 1.0);
         var conv = new Command("conv",
             "Recur's convolutions and PyTorch's on a speech-sized 2-D and a WaveNet-sized 1-D shape.")
         {
-            convThreads, convSeconds, convJson, convRepeat,
+            convTiming.Threads, convTiming.Seconds, convTiming.Json, convTiming.Repeat,
         };
-        conv.SetAction(r => ConvBench.Run(r.GetValue(convThreads), r.GetValue(convSeconds), r.GetValue(convJson),
-            r.GetValue(convRepeat)));
+        conv.SetAction(r => ConvBench.Run(r.GetValue(convTiming.Threads), r.GetValue(convTiming.Seconds),
+            r.GetValue(convTiming.Json), r.GetValue(convTiming.Repeat)));
         bench.Subcommands.Add(conv);
 
-        var speechThreads = new Option<int>("--threads")
-        {
-            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
-        };
-        var speechSeconds = new Option<double>("--seconds")
-        {
-            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
-        };
-        var speechJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
-        var speechRepeat = new Option<int>("--repeat")
-        {
-            Description = "Timed steps after the warm-up (the median is shown, with the min and max).",
-            DefaultValueFactory = _ => 10,
-        };
+        var speechTiming = PeerTiming.Create("Timed steps", repeat: 10);
         var speechBatch = new Option<int>("--batch")
         {
             Description = "Utterances per step.", DefaultValueFactory = _
@@ -99,38 +65,27 @@ static class BenchCommand
         var speech = new Command("speech",
             "Training steps per second of the default speech recogniser against the same network in PyTorch.")
         {
-            speechThreads, speechSeconds, speechJson, speechRepeat, speechBatch, speechFrames,
+            speechTiming.Threads, speechTiming.Seconds, speechTiming.Json, speechTiming.Repeat, speechBatch,
+            speechFrames,
         };
-        speech.SetAction(r => SpeechBench.Run(r.GetValue(speechThreads), r.GetValue(speechSeconds),
-            r.GetValue(speechJson), r.GetValue(speechRepeat), r.GetValue(speechBatch), r.GetValue(speechFrames)));
+        speech.SetAction(r => SpeechBench.Run(r.GetValue(speechTiming.Threads), r.GetValue(speechTiming.Seconds),
+            r.GetValue(speechTiming.Json), r.GetValue(speechTiming.Repeat), r.GetValue(speechBatch),
+            r.GetValue(speechFrames)));
         bench.Subcommands.Add(speech);
 
-        var waveThreads = new Option<int>("--threads")
-        {
-            Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
-        };
-        var waveSeconds = new Option<double>("--seconds")
-        {
-            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
-        };
-        var waveJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
-        var waveRepeat = new Option<int>("--repeat")
-        {
-            Description = "Timed steps after the warm-up (the median is shown, with the min and max).",
-            DefaultValueFactory = _ => 5,
-        };
+        var waveTiming = PeerTiming.Create("Timed steps");
         var waveBatch = new Option<int>("--batch") { Description = "Crops per step.", DefaultValueFactory = _ => 8 };
         var waveCrop = new Option<int>("--crop") { Description = "Samples per crop.", DefaultValueFactory = _ => 2000 };
         var wave = new Command("wavenet",
             "Training samples per second of the default WaveNet against the same network in PyTorch.")
         {
-            waveThreads, waveSeconds, waveJson, waveRepeat, waveBatch, waveCrop,
+            waveTiming.Threads, waveTiming.Seconds, waveTiming.Json, waveTiming.Repeat, waveBatch, waveCrop,
         };
-        wave.SetAction(r => WaveNetBench.Run(r.GetValue(waveThreads), r.GetValue(waveSeconds), r.GetValue(waveJson),
-            r.GetValue(waveRepeat), r.GetValue(waveBatch), r.GetValue(waveCrop)));
+        wave.SetAction(r => WaveNetBench.Run(r.GetValue(waveTiming.Threads), r.GetValue(waveTiming.Seconds),
+            r.GetValue(waveTiming.Json), r.GetValue(waveTiming.Repeat), r.GetValue(waveBatch), r.GetValue(waveCrop)));
         bench.Subcommands.Add(wave);
 
-        var mem = PeerTiming.Create(batches: 16);
+        var mem = PeerTiming.Create("Timed passes over 16 batches");
         var memBatch = new Option<int>("--batch")
         {
             Description = "Questions per step.", DefaultValueFactory = _ => 32,
@@ -154,7 +109,7 @@ static class BenchCommand
             r.GetValue(memEmbedding))));
         bench.Subcommands.Add(memnet);
 
-        var cap = PeerTiming.Create(batches: 4);
+        var cap = PeerTiming.Create("Timed passes over 4 batches");
         var capBatch = new Option<int>("--batch") { Description = "Scenes per step.", DefaultValueFactory = _ => 64 };
         var capDigits = new Option<int>("--max-digits")
         {
@@ -186,20 +141,23 @@ static class BenchCommand
 /// <c>--threads</c> (both sides), <c>--seconds</c>, <c>--json</c> and <c>--repeat</c> (timed passes).</summary>
 sealed record PeerTiming(Option<int> Threads, Option<double> Seconds, Option<bool> Json, Option<int> Repeat)
 {
-    public static PeerTiming Create(int batches) => new(
+    /// <summary>
+    /// The four options every peer benchmark takes; <paramref name="timed"/> says what one timed repetition is, and
+    /// <paramref name="seconds"/> and <paramref name="repeat"/> are the defaults.
+    /// </summary>
+    public static PeerTiming Create(string timed, double seconds = 2.0, int repeat = 5) => new(
         new Option<int>("--threads")
         {
             Description = "Threads for both Recur and PyTorch.", DefaultValueFactory = _ => 2,
         },
         new Option<double>("--seconds")
         {
-            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 2.0,
+            Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => seconds,
         },
         new Option<bool>("--json") { Description = "Print the figures as JSON." },
         new Option<int>("--repeat")
         {
-            Description = $"Timed passes over {batches} batches after the warm-up (the median is shown, with the min "
-                + "and max).",
-            DefaultValueFactory = _ => 5,
+            Description = $"{timed} after the warm-up (the median is shown, with the min and max).",
+            DefaultValueFactory = _ => repeat,
         });
 }
