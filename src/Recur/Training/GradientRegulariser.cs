@@ -36,19 +36,26 @@ public sealed class GradientRegulariser
                 + $"{ShapeUtil.Format(weightHh.Shape)} and {stateGradients.Length} gradient values do not fit a tanh "
                 + "RNN.");
         int steps = hidden.Size(0), batch = hidden.Size(1), units = hidden.Size(2), rows = steps * batch;
-        var g = Tensor.FromArray(stateGradients.ToArray(), rows, units);
-        var inverseNorm = new float[rows];
+        // the ratio does not change with the scale of ∂E/∂h_t, so each row is made a unit vector first: gradients that
+        // vanished to 1e-30 after a hundred steps still give a ratio, without overflowing 1/‖g‖
+        var unit = new float[rows * units];
         var mask = new float[rows];
         for (int r = 0; r < rows; r++)
         {
-            double norm = System.Numerics.Tensors.TensorPrimitives.Norm(stateGradients.Slice(r * units, units));
-            if (norm > 0) (inverseNorm[r], mask[r]) = ((float)(1 / norm), 1f);
+            var row = stateGradients.Slice(r * units, units);
+            double norm = 0;
+            foreach (float v in row) norm += (double)v * v;
+            norm = Math.Sqrt(norm);
+            if (!(norm > 0) || double.IsInfinity(norm)) continue;
+            for (int j = 0; j < units; j++) unit[r * units + j] = (float)(row[j] / norm);
+            mask[r] = 1f;
         }
+        var g = Tensor.FromArray(unit, rows, units);
         var h = hidden.Reshape(rows, units);
         // ∂E/∂h_t · ∂h_t/∂h_{t−1} = (g_t ⊙ (1 − h_t²))ᵀ W_hh, one row per step and sequence
         var propagated = (g * (1f - h * h)).MatMul(weightHh);
         // (+1e-20 keeps the square root differentiable on the rows that do not count)
-        var ratio = ((propagated * propagated).Sum(1) + 1e-20f).Sqrt() * Tensor.FromArray(inverseNorm, rows);
+        var ratio = ((propagated * propagated).Sum(1) + 1e-20f).Sqrt();
         var deviation = (ratio - 1f) * Tensor.FromArray(mask, rows);
         return (deviation * deviation).Sum() * (1f / batch);
     }

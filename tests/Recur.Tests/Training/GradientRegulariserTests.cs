@@ -47,6 +47,20 @@ public class GradientRegulariserTests
     static void ClearRow(float[] g, int row, int units) => Array.Clear(g, row * units, units);
 
     [Fact]
+    public void VanishedGradientsGiveTheSameFiniteRatios()
+    {
+        // ∂E/∂h_t a hundred steps back can be 1e-30 and below: only its direction matters
+        var (hidden, weightHh, g) = Example(5);
+        float expected = GradientRegulariser.Penalty(hidden, weightHh, g).Item();
+        var tiny = g.Select(v => v * 1e-36f).ToArray();
+        hidden.RequiresGrad = weightHh.RequiresGrad = true;
+        var penalty = GradientRegulariser.Penalty(hidden, weightHh, tiny);
+        Assert.Equal(expected, penalty.Item(), 4);
+        penalty.Backward();
+        Assert.All(weightHh.Grad!.ToArray(), v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
     public void PenaltyGradientMatchesFiniteDifferences()
     {
         var (hidden, weightHh, g) = Example(2, steps: 4);
