@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using static Recur.Tests.Fixtures.PyTorchFixture;
 
 namespace Recur.Tests.Nn;
@@ -76,5 +77,79 @@ public class BatchNormTests
             Assert.Throws<ArgumentException>(() => bn.Forward(Tensor.Zeros(2, 4))).Message);
         Assert.Contains("more than one value", Assert.Throws<ArgumentException>(() => bn.Forward(Tensor.Zeros(1, 3)))
             .Message);
+    }
+}
+
+/// <summary>The batch-normalised LSTM against its equations written in torch
+/// (Fixtures/make_bn_lstm_fixtures.py).</summary>
+public class BatchNormLstmTests
+{
+    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory,
+        "Fixtures", "bn_lstm_pytorch.json"))).RootElement;
+
+    static void Same(JsonElement expected, ReadOnlySpan<float> actual, string what) =>
+        Close.Values(Floats(expected), actual, what, Close.ParityTolerance, Close.ParityTolerance);
+
+    static int Get(string name) => Root.GetProperty(name).GetInt32();
+
+    static BatchNormLstmLayer Layer() => new(Get("I"), Get("H"), Get("max_steps"), new RandomGenerator(1),
+        (float)Root.GetProperty("momentum").GetDouble());
+
+    [Fact]
+    public void MatchesTheTorchEquationsInTrainingAndEvaluation()
+    {
+        var layer = Layer();
+        var own = layer.StateDict();
+        foreach (var p in Root.GetProperty("params").EnumerateObject()) Floats(p.Value).CopyTo(own[p.Name].Span);
+        int t = Get("T"), b = Get("B"), i = Get("I");
+        var x = Tensor.FromArray(Floats(Root.GetProperty("input")), t, b, i);
+        x.RequiresGrad = true;
+        var (output, state) = layer.Forward(x);
+        Same(Root.GetProperty("output"), output.Span, "output");
+        Same(Root.GetProperty("h"), state[0].Span, "h_T");
+        Same(Root.GetProperty("c"), state[1].Span, "c_T");
+        foreach (var s in Root.GetProperty("running").EnumerateObject()) Same(s.Value, own[s.Name].Span, s.Name);
+        ((output * Tensor.FromArray(Floats(Root.GetProperty("output_weights")), output.ShapeArray())).Sum()
+            + state[1].Sum()).Backward();
+        Same(Root.GetProperty("input_grad"), x.Grad!.Span, "input gradient");
+        foreach (var p in Root.GetProperty("param_grads").EnumerateObject())
+            Same(p.Value, own[p.Name].Grad!.Span, $"gradient of {p.Name}");
+
+        layer.Eval();
+        var (evaluated, _) = layer.Forward(Tensor.FromArray(Floats(Root.GetProperty("eval_input")), t, b, i));
+        Same(Root.GetProperty("eval_output"), evaluated.Span, "evaluation output");
+    }
+
+    [Fact]
+    public void GradientsMatchFiniteDifferences()
+    {
+        var random = new RandomGenerator(6);
+        var layer = new BatchNormLstmLayer(3, 3, 2, random);
+        foreach (var p in layer.Parameters())
+        {
+            var span = p.Span;
+            for (int k = 0; k < span.Length; k++) span[k] += (random.NextFloat() - 0.5f) * 0.8f;
+        }
+        var x = Tensor.RandomNormal(random, [4, 5, 3]);
+        var inputs = new List<Tensor> { x };
+        inputs.AddRange(layer.Parameters());
+        var result = Recur.Autograd.GradientCheck.Compare(() =>
+        {
+            var (output, state) = layer.Forward(x);
+            return Tensor.Concat([output.Reshape(-1), state[1].Reshape(-1)], 0);
+        }, inputs, epsilon: 2e-3);
+        Assert.True(result.Passed, $"error {result.MaxError:G3}× tolerance at {result.Where}");
+    }
+
+    [Fact]
+    public void GainsStartAtOneTenthAndStepsBeyondTheLastShareItsStatistics()
+    {
+        var layer = Layer();
+        Assert.All(layer.StateDict()["bn_hh.weight"].ToArray(), v => Assert.Equal(0.1f, v));
+        layer.Forward(Tensor.RandomNormal(new RandomGenerator(2), [2, 4, Get("I")]));
+        var means = layer.StateDict()["bn_ih.running_mean"].ToArray();
+        int width = 4 * Get("H");
+        Assert.Contains(means[..width], v => v != 0f); // step 0 moved
+        Assert.All(means[(2 * width)..], v => Assert.Equal(0f, v)); // step 2 (the shared last) not reached yet
     }
 }

@@ -41,6 +41,11 @@ public abstract class ComposedRecurrentLayer : Module
     /// <summary>One step: the input projection of this step [B, G·H] and the state → the output [B, out] and the new state.</summary>
     protected abstract (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state);
 
+    /// <summary>Step <paramref name="t"/> (from 0), for layers whose maths depends on the time; the others ignore
+    /// it.</summary>
+    protected virtual (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state, int t) =>
+        Step(projectedInput, state);
+
     /// <summary>Runs the sequence from <paramref name="state"/> (zeros when null).</summary>
     public (Tensor Output, Tensor[] State) Forward(Tensor input, Tensor[]? state = null)
     {
@@ -50,7 +55,7 @@ public abstract class ComposedRecurrentLayer : Module
         state ??= InitialState(batch);
         var projected = Functional.Linear(input, WeightIh, BiasIh);
         var outputs = new Tensor[steps];
-        for (int t = 0; t < steps; t++) (outputs[t], state) = Step(projected.Select(0, t), state);
+        for (int t = 0; t < steps; t++) (outputs[t], state) = Step(projected.Select(0, t), state, t);
         return (Tensor.Stack(outputs, 0), state);
     }
 
@@ -272,5 +277,85 @@ public sealed class JordanLayer : ComposedRecurrentLayer
         var hidden = (projectedInput + Functional.Linear(state[0], weightOh)).Tanh();
         var y = Functional.Linear(hidden, weightHo, biasHo);
         return (y, [y]);
+    }
+}
+
+/// <summary>
+/// Recurrent batch normalisation (Cooijmans et al. 2016): an LSTM whose input and recurrent products are
+/// batch-normalised separately, with statistics of their own for every time step (steps beyond <see cref="MaxSteps"/>
+/// share the last step's), and whose cell state is normalised before its tanh: gates = BN(W_ih x_t; γ_ih) + BN(W_hh
+/// h_{t−1}; γ_hh) + b, c_t = σ(f) ⊙ c_{t−1} + σ(i) ⊙ tanh(g), h_t = σ(o) ⊙ tanh(BN(c_t; γ_c, β_c)). The gains start at
+/// 0.1, as the paper recommends (a larger γ saturates the tanh and stops the gradient), the shifts and b at 0.
+/// Parameters <c>weight_ih</c>, <c>weight_hh</c>, <c>bias</c>, <c>bn_ih.weight</c>, <c>bn_hh.weight</c>,
+/// <c>bn_c.weight</c>, <c>bn_c.bias</c>; buffers <c>bn_*.running_mean</c>/<c>running_var</c> [MaxSteps, units], which
+/// evaluation mode uses. State: (h, c).
+/// </summary>
+public sealed class BatchNormLstmLayer : ComposedRecurrentLayer
+{
+    readonly Tensor weightHh, bias, gainIh, gainHh, gainC, shiftC;
+    readonly (Tensor Mean, Tensor Var) statsIh, statsHh, statsC;
+
+    /// <summary>Time steps with statistics of their own; later steps use the last ones.</summary>
+    public int MaxSteps { get; }
+
+    /// <summary>How far each training batch moves the running statistics.</summary>
+    public float Momentum { get; }
+
+    /// <summary>Creates the layer with statistics for <paramref name="maxSteps"/> steps.</summary>
+    public BatchNormLstmLayer(int inputSize, int hiddenSize, int maxSteps, RandomGenerator random,
+        float momentum = 0.1f) : base(inputSize, hiddenSize, 4, random, inputBias: false)
+    {
+        if (maxSteps < 1 || !(momentum is >= 0f and <= 1f))
+            throw new ArgumentException($"BatchNormLstmLayer: maxSteps {maxSteps} must be positive and momentum "
+                + $"{momentum} in [0, 1].");
+        (MaxSteps, Momentum) = (maxSteps, momentum);
+        int units = 4 * hiddenSize;
+        weightHh = RegisterParameter("weight_hh", Uniform(random, units, hiddenSize));
+        bias = RegisterParameter("bias", Tensor.Zeros(units));
+        gainIh = RegisterParameter("bn_ih.weight", Tensor.Full(0.1f, units));
+        gainHh = RegisterParameter("bn_hh.weight", Tensor.Full(0.1f, units));
+        gainC = RegisterParameter("bn_c.weight", Tensor.Full(0.1f, hiddenSize));
+        shiftC = RegisterParameter("bn_c.bias", Tensor.Zeros(hiddenSize));
+        (Tensor, Tensor) Statistics(string name, int width) =>
+            (RegisterBuffer($"{name}.running_mean", Tensor.Zeros(maxSteps, width)),
+                RegisterBuffer($"{name}.running_var", Tensor.Ones(maxSteps, width)));
+        statsIh = Statistics("bn_ih", units);
+        statsHh = Statistics("bn_hh", units);
+        statsC = Statistics("bn_c", hiddenSize);
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor[] InitialState(int batch) =>
+        [Tensor.Zeros(batch, HiddenSize), Tensor.Zeros(batch, HiddenSize)];
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state) =>
+        Step(projectedInput, state, 0);
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state, int t)
+    {
+        int row = Math.Min(t, MaxSteps - 1);
+        var (h, c) = (state[0], state[1]);
+        var gates = Normalise(projectedInput, statsIh, row, gainIh, null)
+            + Normalise(Functional.Linear(h, weightHh), statsHh, row, gainHh, null) + bias;
+        var cNext = Gate(gates, 1).Sigmoid() * c + Gate(gates, 0).Sigmoid() * Gate(gates, 2).Tanh();
+        var hNext = Gate(gates, 3).Sigmoid() * Normalise(cNext, statsC, row, gainC, shiftC).Tanh();
+        return (hNext, [hNext, cNext]);
+    }
+
+    /// <summary>Batch norm of [B, units] with the running statistics of step <paramref name="row"/>.</summary>
+    Tensor Normalise(Tensor x, (Tensor Mean, Tensor Var) stats, int row, Tensor gain, Tensor? shift)
+    {
+        int width = x.Size(1);
+        var mean = Tensor.FromArray(stats.Mean.Span.Slice(row * width, width).ToArray(), width);
+        var variance = Tensor.FromArray(stats.Var.Span.Slice(row * width, width).ToArray(), width);
+        var y = Functional.BatchNorm(x, mean, variance, gain, shift, Training, Momentum);
+        if (Training)
+        {
+            mean.Span.CopyTo(stats.Mean.Span.Slice(row * width, width));
+            variance.Span.CopyTo(stats.Var.Span.Slice(row * width, width));
+        }
+        return y;
     }
 }
