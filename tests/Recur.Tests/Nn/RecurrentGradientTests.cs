@@ -49,6 +49,29 @@ public class RecurrentGradientTests
             steps: 4, batch: 3, lengths: [4, 2, 3], initialStates: true);
 
     [Fact]
+    public void FusedLeakyRnnWithOneSharedLearntLeak() =>
+        CheckLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 4, NumLayers: 2, Leak: 0.4f, LearnLeak: true,
+            SharedLeak: true), steps: 4, batch: 3, lengths: [4, 2, 3], initialStates: true);
+
+    [Fact]
+    public void ASharedLeakIsOneParameterWhoseGradientSumsThePerUnitOnes()
+    {
+        var shared = new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 4, Leak: 0.3f, LearnLeak: true,
+            SharedLeak: true), new RandomGenerator(2));
+        var perUnit = new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 3, 4, Leak: 0.3f, LearnLeak: true),
+            new RandomGenerator(2));
+        Assert.Equal([1], shared.StateDict()["leak_l0"].ShapeArray());
+        var x = Tensor.RandomNormal(new RandomGenerator(3), [5, 2, 3]);
+        var a = shared.Forward(x).Output;
+        var b = perUnit.Forward(x).Output;
+        Assert.Equal(b.ToArray(), a.ToArray());
+        a.Sum().Backward();
+        b.Sum().Backward();
+        Assert.Equal(perUnit.StateDict()["leak_l0"].Grad!.ToArray().Sum(), shared.StateDict()["leak_l0"].Grad!.Item(),
+            4);
+    }
+
+    [Fact]
     public void FusedLeakyRnnMatchesTheTapeComposedLayer()
     {
         var random = new RandomGenerator(6);

@@ -46,9 +46,10 @@ public enum RecurrentInit
 /// peephole weights <c>weight_ci</c>, <c>weight_cf</c> and <c>weight_co</c> (Gers &amp; Schmidhuber 2000), run by the
 /// same fused kernel. <see cref="Leak"/> (tanh RNN only; 0 turns it off) makes the units leaky integrators, h_t = α
 /// h_{t−1} + (1 − α) tanh(…), starting every unit's α at that value; with <see cref="LearnLeak"/> each unit's α is a
-/// parameter <c>leak_l{k}</c> that training adjusts, otherwise it stays fixed. <see cref="LayerNorm"/> (LSTM or GRU, no
-/// projection or peepholes) is the layer-normalised cell of Ba, Kiros &amp; Hinton (2016): W_ih x and W_hh h are
-/// normalised separately over all gate units (gains and shifts <c>ln_ih_l{k}.weight</c>/<c>.bias</c>,
+/// parameter <c>leak_l{k}</c> that training adjusts, otherwise it stays fixed; with <see cref="SharedLeak"/> all units
+/// of a layer share one α (<c>leak_l{k}</c> of shape [1]). <see cref="LayerNorm"/> (LSTM or GRU, no projection or
+/// peepholes) is the layer-normalised cell of Ba, Kiros &amp; Hinton (2016): W_ih x and W_hh h are normalised
+/// separately over all gate units (gains and shifts <c>ln_ih_l{k}.weight</c>/<c>.bias</c>,
 /// <c>ln_hh_l{k}.weight</c>/<c>.bias</c>; the shifts are the gate biases, so there are no
 /// <c>bias_ih</c>/<c>bias_hh</c>) and an LSTM's cell state before its tanh (<c>ln_c_l{k}.*</c>); gains start at 1,
 /// shifts at 0. <see cref="ResetAfter"/> (GRU; Keras's <c>reset_after</c>) true is PyTorch's and cuDNN's GRU, r ⊙ (W_hn
@@ -59,7 +60,7 @@ public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
     bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
-        bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true)
+        bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true, bool SharedLeak = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -76,8 +77,8 @@ public sealed record RecurrentConfig(
         if (Leak != 0f && (Mode != RecurrentMode.RnnTanh || !(Leak > 0f && Leak < 1f)))
             throw new ArgumentException(
                 $"RecurrentConfig: a leak needs a tanh RNN and α in (0, 1); got {Leak} for {Mode}.");
-        if (LearnLeak && Leak == 0f) throw new ArgumentException(
-            "RecurrentConfig: learnLeak needs a leak α to start from.");
+        if ((LearnLeak || SharedLeak) && Leak == 0f) throw new ArgumentException(
+            "RecurrentConfig: learnLeak and sharedLeak need a leak α to start from.");
         if (Peephole && (Mode != RecurrentMode.Lstm || ProjSize > 0))
             throw new ArgumentException(
                 $"RecurrentConfig: peepholes need an LSTM without a projection; got {Mode}, projSize {ProjSize}.");
@@ -194,7 +195,7 @@ public class RecurrentLayer : Module
                 }
                 if (config.Leak > 0f)
                 {
-                    var alpha = Tensor.Full(config.Leak, hidden);
+                    var alpha = Tensor.Full(config.Leak, config.SharedLeak ? 1 : hidden);
                     leaks[layer * config.Directions + direction] = config.LearnLeak ? RegisterParameter("leak" + suffix,
                         alpha) : alpha;
                 }
@@ -319,7 +320,9 @@ public class RecurrentLayer : Module
                 var (bi, bh) = w.Length > 2 ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
                 var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit,
-                    w[0], w[1], bi, bh, lengths, reverse, peepholes[index], leaks[index], norms[index],
+                    w[0], w[1], bi, bh, lengths, reverse, peepholes[index],
+                    config.SharedLeak && leaks[index] is { } shared ? shared * Tensor.Ones(hidden) : leaks[index],
+                    norms[index],
                     config.ResetAfter, projections[index], projectionBiases[index]);
                 var (sequence, hLast, cLast) = RecurrentKernel.Unpack(packed, steps, batch, config.OutputWidth, hidden);
                 directionOutputs[direction] = sequence;
