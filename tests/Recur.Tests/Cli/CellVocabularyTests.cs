@@ -39,6 +39,8 @@ public sealed class CellVocabularyTests : IDisposable
         Assert.Equal(RecurrentInit.Identity, new SequenceModelConfig("irnn", 2, 4, 1).Recurrent.Init);
         Assert.Contains("unknown cell 'elman'", Assert.Throws<ArgumentException>(()
             => RecurrentCells.Mode("elman")).Message);
+        Assert.Contains("no fused kernel yet", Assert.Throws<ArgumentException>(()
+            => RecurrentCells.Mode("bn-lstm")).Message);
     }
 
     [Theory]
@@ -63,6 +65,7 @@ public sealed class CellVocabularyTests : IDisposable
 
     [Theory]
     [InlineData("task", "elman", "unknown")]
+    [InlineData("task", "bn-lstm", "BatchNormLstmLayer, which has no fused kernel yet")]
     [InlineData("task", "ntm", "recur ntm train --task copy|recall")]
     [InlineData("translate", "peephole-lstm", "runs lstm, gru only")]
     public void ACellAVerbCannotUseIsAUsageErrorThatSaysWhy(string verb, string cell, string expected)

@@ -13,6 +13,15 @@ public static class RecurrentCells
     /// <summary>Where the leak α of a <c>leaky</c> cell starts (each unit then learns its own).</summary>
     public const float DefaultLeak = 0.5f;
 
+    /// <summary>
+    /// Why <paramref name="cell"/> cannot be used by a model yet, for the one lecture cell that is a library layer
+    /// only (<c>bn-lstm</c>, <see cref="BatchNormLstmLayer"/>); null for every other name.
+    /// </summary>
+    public static string? NotFused(string cell) => cell == "bn-lstm"
+        ? "cell 'bn-lstm' (Cooijmans et al. 2016) is the library layer BatchNormLstmLayer, which has no fused kernel "
+            + $"yet, so models cannot use it; fused cells: {string.Join(", ", Names)}."
+        : null;
+
     /// <summary>One line for help texts: the names, separated by <c>|</c>.</summary>
     public static string Choices => string.Join("|", Names);
 
@@ -27,6 +36,7 @@ public static class RecurrentCells
         "relu-rnn" or "irnn" => RecurrentMode.RnnRelu,
         "lstm" or "peephole-lstm" or "ln-lstm" => RecurrentMode.Lstm,
         "gru" or "cho-gru" or "ln-gru" => RecurrentMode.Gru,
+        "bn-lstm" => throw new ArgumentException(NotFused(cell)),
         _ => throw new ArgumentException($"unknown cell '{cell}'; expected one of {string.Join(", ", Names)}."),
     };
 
