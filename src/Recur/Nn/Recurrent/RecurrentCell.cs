@@ -25,7 +25,7 @@ public sealed class RecurrentCell : Module
     {
         new RecurrentConfig(mode, inputSize, hiddenSize, Bias: bias).Validate();
         (Mode, InputSize, HiddenSize) = (mode, inputSize, hiddenSize);
-        int gates = new RecurrentConfig(mode, inputSize, hiddenSize).Gates;
+        int gates = RecurrentConfig.GatesOf(mode);
         float bound = 1f / MathF.Sqrt(hiddenSize);
         weightIh = RegisterParameter("weight_ih", Tensor.RandomUniform(random, [gates * hiddenSize, inputSize], -bound, bound));
         weightHh = RegisterParameter("weight_hh", Tensor.RandomUniform(random, [gates * hiddenSize, hiddenSize], -bound, bound));

@@ -51,8 +51,8 @@ internal static class RecurrentKernel
             throw new ArgumentException($"{mode}: the reset gate's placement belongs to a GRU without layer norm.");
         if (norms != null && mode is not (RecurrentMode.Lstm or RecurrentMode.Gru))
             throw new ArgumentException($"{mode}: layer normalisation belongs to an LSTM or GRU.");
-        int gates = mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
-        var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1), weightHh.Size(0) / gates);
+        var record = RecurrentProbes.Begin(label, mode, input.Size(0), input.Size(1),
+            weightHh.Size(0) / RecurrentConfig.GatesOf(mode));
         if (peepholes != null
             && mode != RecurrentMode.Lstm) throw new ArgumentException($"{mode}: peepholes belong to an LSTM.");
         if (leak != null && mode != RecurrentMode.RnnTanh) throw new ArgumentException(

@@ -111,7 +111,11 @@ public sealed record RecurrentConfig(
     public int Directions => Bidirectional ? 2 : 1;
 
     /// <summary>Gate blocks stacked in the weight matrices (1, 4 or 3).</summary>
-    public int Gates => Mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
+    public int Gates => GatesOf(Mode);
+
+    /// <summary>Gate blocks of a cell of <paramref name="mode"/>: 4 (LSTM), 3 (GRU) or 1.</summary>
+    internal static int GatesOf(RecurrentMode mode) =>
+        mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
 }
 
 /// <summary>Outputs of a <see cref="RecurrentLayer"/>: the top layer's outputs for every step and the final states.</summary>

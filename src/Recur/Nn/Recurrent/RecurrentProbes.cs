@@ -11,8 +11,7 @@ public sealed class ProbeRecord
         bool stateGradients = false)
     {
         (Label, Mode, Steps, Batch, HiddenSize) = (label, mode, steps, batch, hidden);
-        int gateCount = mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
-        if (gates) GateValues = new float[steps * batch * gateCount * hidden];
+        if (gates) GateValues = new float[steps * batch * RecurrentConfig.GatesOf(mode) * hidden];
         if (stateGradients) StateGradients = new float[steps * batch * hidden];
         GradientNorms = new double[steps];
     }
