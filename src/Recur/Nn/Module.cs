@@ -54,8 +54,7 @@ public abstract class Module
     /// <summary>Registers a trainable parameter under <paramref name="name"/>.</summary>
     protected Tensor RegisterParameter(string name, Tensor value)
     {
-        if (parameters.Any(p => p.Name == name) || buffers.Any(b => b.Name == name))
-            throw new ArgumentException($"parameter '{name}' is registered twice.");
+        CheckNew(name);
         value.RequiresGrad = true;
         value.Name = name;
         parameters.Add((name, value));
@@ -68,11 +67,17 @@ public abstract class Module
     /// </summary>
     protected Tensor RegisterBuffer(string name, Tensor value)
     {
-        if (parameters.Any(p => p.Name == name) || buffers.Any(b => b.Name == name))
-            throw new ArgumentException($"'{name}' is registered twice.");
+        CheckNew(name);
         value.Name = name;
         buffers.Add((name, value));
         return value;
+    }
+
+    /// <summary>Parameters and buffers share one namespace, as in a state dict.</summary>
+    void CheckNew(string name)
+    {
+        if (parameters.Any(p => p.Name == name) || buffers.Any(b => b.Name == name))
+            throw new ArgumentException($"'{name}' is registered twice.");
     }
 
     /// <summary>All buffers with their dotted names, in registration order.</summary>
