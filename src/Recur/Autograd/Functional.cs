@@ -224,9 +224,7 @@ public static partial class Functional
                 TensorPrimitives.Multiply(gradient, weight?.Span[c] ?? 1f, gradient);
                 if (training) Normalization.Backward(hat, inverseStd[c], gradient, dx);
                 else TensorPrimitives.Multiply(gradient, inverseStd[c], dx); // the statistics are constants
-                var gx = input.GradSpan();
-                for (int i = 0; i < count; i++)
-                    gx[(i / length * channels + c) * length + i % length] += dx[i];
+                Scatter(dx, input.GradSpan(), c, channels, length, accumulate: true);
             }
         });
     }
@@ -238,10 +236,17 @@ public static partial class Functional
             source.Slice((i * channels + c) * length, length).CopyTo(column.Slice(i * length, length));
     }
 
-    /// <summary>The inverse of <see cref="Gather"/>.</summary>
-    static void Scatter(ReadOnlySpan<float> column, Span<float> destination, int c, int channels, int length)
+    /// <summary>The inverse of <see cref="Gather"/>; with <paramref name="accumulate"/>, adds instead of
+    /// copying.</summary>
+    static void Scatter(ReadOnlySpan<float> column, Span<float> destination, int c, int channels, int length,
+        bool accumulate = false)
     {
         for (int i = 0, rows = column.Length / length; i < rows; i++)
-            column.Slice(i * length, length).CopyTo(destination.Slice((i * channels + c) * length, length));
+        {
+            var source = column.Slice(i * length, length);
+            var target = destination.Slice((i * channels + c) * length, length);
+            if (accumulate) TensorPrimitives.Add(target, source, target);
+            else source.CopyTo(target);
+        }
     }
 }
