@@ -27,15 +27,13 @@ internal readonly struct LayerNormLstmCell : IRecurrentCell
         ReadOnlySpan<float> extra, Span<float> inputPart, Span<float> recurrentPart, Span<float> gates)
     {
         int w = gi.Length, n = w / 4;
-        float input = Normalization.Normalize(gi, inputPart);
-        float recurrent = Normalization.Normalize(gh, recurrentPart);
-        TensorPrimitives.MultiplyAdd(inputPart, extra[..w], extra.Slice(w, w), gates);
+        var deviations = NormalisedProducts.Normalise(gi, gh, extra, inputPart, recurrentPart, gates);
         TensorPrimitives.MultiplyAdd(recurrentPart, extra.Slice(2 * w, w), gates, gates);
         TensorPrimitives.Add(gates, extra.Slice(3 * w, w), gates);
         TensorPrimitives.Sigmoid(gates[..(2 * n)], gates[..(2 * n)]);
         TensorPrimitives.Tanh(gates.Slice(2 * n, n), gates.Slice(2 * n, n));
         TensorPrimitives.Sigmoid(gates.Slice(3 * n, n), gates.Slice(3 * n, n));
-        return (input, recurrent);
+        return deviations;
     }
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
@@ -92,8 +90,8 @@ internal readonly struct LayerNormLstmCell : IRecurrentCell
             dPre[2 * n + j] = dcTotal * i * (1f - g * g);
             dc[j] = dcTotal * f;
         }
-        NormalisedBackward.Through(dPre, inputPart, inputStd, extra[..w], dExtra[..(2 * w)], dgi, act);
-        NormalisedBackward.Through(dPre, recurrentPart, recurrentStd, extra.Slice(2 * w, w),
+        NormalisedProducts.Through(dPre, inputPart, inputStd, extra[..w], dExtra[..(2 * w)], dgi, act);
+        NormalisedProducts.Through(dPre, recurrentPart, recurrentStd, extra.Slice(2 * w, w),
             dExtra.Slice(2 * w, 2 * w), dgh, act);
         dhPrev.Clear();
     }
@@ -119,16 +117,14 @@ internal readonly struct LayerNormGruCell : IRecurrentCell
         Span<float> recurrent)
     {
         int w = gi.Length, n = w / 3;
-        float inputStd = Normalization.Normalize(gi, inputPart);
-        float recurrentStd = Normalization.Normalize(gh, recurrentPart);
-        TensorPrimitives.MultiplyAdd(inputPart, extra[..w], extra.Slice(w, w), gates);
+        var deviations = NormalisedProducts.Normalise(gi, gh, extra, inputPart, recurrentPart, gates);
         TensorPrimitives.MultiplyAdd(recurrentPart, extra.Slice(2 * w, w), extra.Slice(3 * w, w), recurrent);
         TensorPrimitives.Add(gates[..(2 * n)], recurrent[..(2 * n)], gates[..(2 * n)]);
         TensorPrimitives.Sigmoid(gates[..(2 * n)], gates[..(2 * n)]);
         var candidate = gates.Slice(2 * n, n);
         TensorPrimitives.MultiplyAdd(gates[..n], recurrent.Slice(2 * n, n), candidate, candidate);
         TensorPrimitives.Tanh(candidate, candidate);
-        return (inputStd, recurrentStd);
+        return deviations;
     }
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
@@ -165,14 +161,31 @@ internal readonly struct LayerNormGruCell : IRecurrentCell
             dRecurrent[2 * n + j] = dCandidate * r;
             dhPrev[j] = dh[j] * z;
         }
-        NormalisedBackward.Through(dInput, inputPart, inputStd, extra[..w], dExtra[..(2 * w)], dgi, act);
-        NormalisedBackward.Through(dRecurrent, recurrentPart, recurrentStd, extra.Slice(2 * w, w),
+        NormalisedProducts.Through(dInput, inputPart, inputStd, extra[..w], dExtra[..(2 * w)], dgi, act);
+        NormalisedProducts.Through(dRecurrent, recurrentPart, recurrentStd, extra.Slice(2 * w, w),
             dExtra.Slice(2 * w, 2 * w), dgh, act);
     }
 }
 
-static class NormalisedBackward
+/// <summary>The two normalised products both layer-normalised cells start from, and the way back through
+/// each.</summary>
+static class NormalisedProducts
 {
+    /// <summary>
+    /// x̂ = LN(<paramref name="gi"/>) and r̂ = LN(<paramref name="gh"/>) into <paramref name="inputPart"/> and
+    /// <paramref name="recurrentPart"/>, γ_ih ⊙ x̂ + β_ih into <paramref name="gates"/> (<paramref name="extra"/>
+    /// starts with [γ_ih, β_ih, γ_hh, β_hh]); returns both inverse deviations.
+    /// </summary>
+    public static (float Input, float Recurrent) Normalise(ReadOnlySpan<float> gi, ReadOnlySpan<float> gh,
+        ReadOnlySpan<float> extra, Span<float> inputPart, Span<float> recurrentPart, Span<float> gates)
+    {
+        int w = gi.Length;
+        float input = Normalization.Normalize(gi, inputPart);
+        float recurrent = Normalization.Normalize(gh, recurrentPart);
+        TensorPrimitives.MultiplyAdd(inputPart, extra[..w], extra.Slice(w, w), gates);
+        return (input, recurrent);
+    }
+
     /// <summary>
     /// From ∂L/∂y of y = γ ⊙ x̂ + β: accumulates ∂L/∂γ and ∂L/∂β into <paramref name="dAffine"/> ([γ, β]) and writes
     /// ∂L/∂x (the raw product) to <paramref name="dRaw"/>; <paramref name="work"/> is overwritten.
