@@ -108,9 +108,8 @@ public sealed class LstmVariantLayer : ComposedRecurrentLayer
     /// <summary>
     /// One LSTM step on the tape from the step's input projection [B, 4H]: gates i, f, g, o; optional peepholes
     /// (diagonal weights from c_{t−1} into i and f, from c_t into o) and projection h_t = W_hr (o ⊙ tanh c_t).
-    /// Shared by this layer and the projected <see cref="RecurrentLayer"/>.
     /// </summary>
-    internal static (Tensor H, Tensor C) LstmStep(Tensor projectedInput, Tensor h, Tensor c, Tensor weightHh, Tensor? biasHh,
+    static (Tensor H, Tensor C) LstmStep(Tensor projectedInput, Tensor h, Tensor c, Tensor weightHh, Tensor? biasHh,
         Tensor? weightHr, Tensor? peepI = null, Tensor? peepF = null, Tensor? peepO = null)
     {
         int hidden = c.Size(1);
