@@ -17,7 +17,8 @@ static class CommandErrors
             Console.Error.WriteLine($"recur: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or NonFiniteException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException
+            or NonFiniteException or ArgumentException or NotSupportedException)
         {
             Console.Error.WriteLine($"recur: {e.Message}");
             return 1;

@@ -26,6 +26,7 @@ static class RecurCommand
         root.Subcommands.Add(MemnetCommand.Create());
         root.Subcommands.Add(NtmCommand.Create());
         root.Subcommands.Add(CaptionCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         OptionRules.Apply(root);
         return root;
     }

@@ -19,6 +19,7 @@ public sealed partial class ArchitectureTests
         ["Training"] = 4, ["Data"] = 4, ["Text"] = 4, ["Decoding"] = 4,
         ["Tasks"] = 5, ["Language"] = 5, ["Tagging"] = 5, ["Translation"] = 5, ["Classification"] = 5,
         ["Forecasting"] = 5, ["Energy"] = 5, ["Speech"] = 5, ["WaveNet"] = 5, ["Memory"] = 5, ["Captioning"] = 5,
+        ["Export"] = 6,
     };
 
     /// <summary>Tensor and Autograd are one layer: the tensor records its ops, the ops make tensors.</summary>

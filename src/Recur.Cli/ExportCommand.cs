@@ -1,0 +1,42 @@
+using System.CommandLine;
+using Recur.Cli.Training;
+using Recur.Export;
+
+namespace Recur.Cli;
+
+/// <summary><c>recur export onnx</c>: a trained model as a file other runtimes load.</summary>
+static class ExportCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("export", "Write a trained model in another framework's format.");
+        command.Subcommands.Add(Onnx());
+        return command;
+    }
+
+    static Command Onnx()
+    {
+        var model = new Option<string>("--model")
+        {
+            Description = "Run or checkpoint folder of a trained model (its best/ checkpoint, else last/).",
+            Required = true,
+        };
+        var output = new Option<string>("--out") { Description = "The ONNX file to write.", Required = true };
+        var command = new Command("onnx", "Export a trained model to ONNX (opset 17) with ONNX's own LSTM/GRU/RNN "
+            + $"operators; kinds: {string.Join(", ", OnnxExport.Kinds)}.")
+        {
+            model, output,
+        };
+        command.SetAction(r => CommandErrors.Guard(() =>
+        {
+            string folder = CliOutput.ModelFolder(r.GetValue(model)!), path = r.GetValue(output)!;
+            string? parent = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (parent is null || !Directory.Exists(parent))
+                throw new UsageException($"--out {path}: the folder {parent} does not exist.");
+            string kind = OnnxExport.SaveRun(folder, path);
+            Console.WriteLine($"{kind} → {path} ({new FileInfo(path).Length:N0} bytes)");
+            return 0;
+        }));
+        return command;
+    }
+}

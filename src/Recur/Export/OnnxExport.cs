@@ -1,0 +1,221 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Classification;
+using Recur.Language;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+using Recur.Training;
+using DataType = Recur.Export.Protos.TensorProto.Types.DataType;
+
+namespace Recur.Export;
+
+/// <summary>
+/// Writes trained Recur models as ONNX files (opset 17) that ONNX Runtime and other ONNX engines run. Recurrent
+/// stacks become ONNX's own RNN, LSTM and GRU operators (gate blocks reordered, <c>sequence_lens</c> for variable
+/// lengths, <c>layout</c> 0), so an engine's fused kernels run them. Dimensions named <c>steps</c> and <c>batch</c>
+/// are free. Token ids are int64, lengths int32; the model's <c>config.json</c> travels in the metadata property
+/// <c>recur.config</c>. A model with a part ONNX cannot express (a projected LSTM, layer-normalised or leaky cells)
+/// gets a <see cref="NotSupportedException"/> saying which part, and nothing is written.
+/// </summary>
+public static class OnnxExport
+{
+    /// <summary>
+    /// A bare <see cref="RecurrentLayer"/> stack: inputs <c>input</c> [steps, batch, inputSize] ([batch, steps, …] when
+    /// batch-first) and <c>lengths</c> (int32 [batch]) → <c>output</c> [steps, batch, D·H] (zero past each length),
+    /// <c>hn</c> [numLayers·D, batch, H] (and <c>cn</c> for an LSTM), as <see cref="RecurrentLayer.Forward"/>.
+    /// </summary>
+    public static void Save(RecurrentLayer layer, string path)
+    {
+        var config = layer.Config;
+        var kind = new JsonObject { ["architecture"] = "recurrent_layer", ["mode"] = config.Mode.ToString() };
+        Write(path, "recurrent_layer", kind, layer, (graph, state) =>
+        {
+            object[] sequence = config.BatchFirst ? ["batch", "steps"] : ["steps", "batch"];
+            string input = graph.FloatInput("input", [.. sequence, config.InputSize]);
+            string lengths = graph.Input("lengths", DataType.Int32, "batch");
+            var encoded = graph.Recurrent(config, state.ToDictionary(p => "rnn." + p.Key, p => p.Value), "rnn", input,
+                lengths);
+            int states = config.NumLayers * config.Directions;
+            int width = config.Directions * config.HiddenSize;
+            graph.Output(encoded.Output, "output", DataType.Float, [.. sequence, width]);
+            graph.Output(encoded.Hidden, "hn", DataType.Float, states, "batch", config.HiddenSize);
+            if (encoded.Cell is { } cell) graph.Output(cell, "cn", DataType.Float, states, "batch", config.HiddenSize);
+        });
+    }
+
+    /// <summary>
+    /// A <see cref="SequenceModel"/>: input <c>input</c> [steps, batch, inputSize] → <c>output</c> [batch, outputSize]
+    /// (many-to-one) or [steps, batch, outputSize] (per step).
+    /// </summary>
+    public static void Save(SequenceModel model, string path)
+    {
+        var config = model.Config;
+        Write(path, "sequence_model", config.ToJson(), model, (graph, state) =>
+        {
+            string input = graph.FloatInput("input", "steps", "batch", config.InputSize);
+            var encoded = graph.Recurrent(config.Recurrent, state, "rnn", input);
+            string features = encoded.Output;
+            if (!config.PerStep)
+                features = LastStep(graph, encoded.Output, config.Recurrent.OutputWidth, config.Bidirectional);
+            string output = graph.Linear(state, "head", features);
+            if (config.PerStep) graph.Output(output, "output", DataType.Float, "steps", "batch", config.OutputSize);
+            else graph.Output(output, "output", DataType.Float, "batch", config.OutputSize);
+        });
+    }
+
+    /// <summary>
+    /// The summary of a whole sequence [batch, D·H] from the outputs [T, B, D·H]: the last step's, with the backward
+    /// direction's taken at step 0, where it has read everything.
+    /// </summary>
+    static string LastStep(OnnxGraph graph, string output, int width, bool bidirectional)
+    {
+        string last = graph.Op("Gather", [output, graph.Int64s([-1], [])], OnnxGraph.Attribute("axis", 0L));
+        if (!bidirectional) return last;
+        string first = graph.Op("Gather", [output, graph.Int64s([0], [])], OnnxGraph.Attribute("axis", 0L));
+        string forward = graph.Op("Slice", [last, graph.Int64s(0), graph.Int64s(width), graph.Int64s(1)]);
+        string backward = graph.Op("Slice", [first, graph.Int64s(width), graph.Int64s(2 * width), graph.Int64s(1)]);
+        return graph.Op("Concat", [forward, backward], OnnxGraph.Attribute("axis", 1L));
+    }
+
+    /// <summary>
+    /// A <see cref="TextClassifier"/>: inputs <c>ids</c> (int64 [steps, batch], time-major, padding 0 past each text)
+    /// and <c>lengths</c> (int32 [batch], each in 1..steps) → <c>logits</c> and <c>probabilities</c> [batch,
+    /// classes]. Padding never changes a result, as in Recur.
+    /// </summary>
+    public static void Save(TextClassifier model, string path)
+    {
+        var config = model.Config;
+        Write(path, "text_classifier", config.ToJson(), model, (graph, state) =>
+        {
+            string ids = graph.Input("ids", DataType.Int64, "steps", "batch");
+            string lengths = graph.Input("lengths", DataType.Int32, "batch");
+            string embedded = graph.Embedding(state, "embedding", ids);
+            var encoded = graph.Recurrent(config.Encoder, state, "encoder", embedded, lengths);
+            string pooled = Pool(graph, config, state, encoded, lengths);
+            string logits = graph.Linear(state, "head", pooled);
+            graph.Output(logits, "logits", DataType.Float, "batch", config.Classes);
+            string probabilities = graph.Op("Softmax", [logits], OnnxGraph.Attribute("axis", -1L));
+            graph.Output(probabilities, "probabilities", DataType.Float, "batch", config.Classes);
+        });
+    }
+
+    static string Pool(OnnxGraph graph, TextClassifierConfig config, IReadOnlyDictionary<string, Tensor> state,
+        OnnxRecurrentOutput encoded, string lengths)
+    {
+        int directions = config.Bidirectional ? 2 : 1;
+        switch (config.Pooling)
+        {
+            case Pooling.Last:
+            {
+                int top = (config.NumLayers - 1) * directions;
+                string finals = graph.Op("Slice", [encoded.Hidden, graph.Int64s(top), graph.Int64s(top + directions),
+                    graph.Int64s(0)]); // [D, B, H]
+                return graph.Op("Reshape", [graph.Transpose(finals, 1, 0, 2), graph.Int64s(0, -1)]);
+            }
+            case Pooling.Mean:
+            {
+                string total = graph.Op("ReduceSum", [encoded.Output, graph.Int64s(0)],
+                    OnnxGraph.Attribute("keepdims", 0L));
+                string count = graph.Op("Unsqueeze", [graph.Op("Cast", [lengths], OnnxGraph.Attribute("to", 1L)),
+                    graph.Int64s(1)]);
+                return graph.Op("Div", [total, count]);
+            }
+            case Pooling.Max:
+            {
+                string masked = graph.Op("Add", [encoded.Output, Penalty(graph, lengths, encoded.Output)]);
+                return graph.Op("ReduceMax", [masked], OnnxGraph.Attribute("axes", new long[] { 0 }),
+                    OnnxGraph.Attribute("keepdims", 0L));
+            }
+            default:
+            {
+                string scores = graph.Linear(state, "attention_vector",
+                    graph.Op("Tanh", [graph.Linear(state, "attention", encoded.Output)]));
+                string weights = graph.Op("Softmax", [graph.Op("Add", [scores, Penalty(graph, lengths,
+                    encoded.Output)])], OnnxGraph.Attribute("axis", 0L));
+                return graph.Op("ReduceSum", [graph.Op("Mul", [encoded.Output, weights]), graph.Int64s(0)],
+                    OnnxGraph.Attribute("keepdims", 0L));
+            }
+        }
+    }
+
+    /// <summary>[T, B, 1]: 0 at real tokens, −1e9 at padding (as the classifier's own penalty).</summary>
+    static string Penalty(OnnxGraph graph, string lengths, string like)
+    {
+        string mask = graph.LengthMask(lengths, like);
+        string one = graph.Weight("one", [1f]), large = graph.Weight("padding_penalty", [-1e9f]);
+        return graph.Op("Mul", [graph.Op("Sub", [one, mask]), large]);
+    }
+
+    /// <summary>
+    /// A <see cref="LanguageModel"/> that runs a whole sequence or one step at a time: inputs <c>ids</c> (int64 [steps,
+    /// batch]), <c>h0</c> [numLayers, batch, H] (and <c>c0</c> for an LSTM; zeros to start) → <c>logits</c> [steps,
+    /// batch, vocabulary], <c>hn</c> (and <c>cn</c>), the state to feed back with the next token.
+    /// </summary>
+    public static void Save(LanguageModel model, string path)
+    {
+        var config = model.Config;
+        var recurrent = config.Recurrent;
+        bool lstm = recurrent.Mode == RecurrentMode.Lstm;
+        Write(path, "language_model", config.ToJson(), model, (graph, state) =>
+        {
+            string ids = graph.Input("ids", DataType.Int64, "steps", "batch");
+            string h0 = graph.FloatInput("h0", config.NumLayers, "batch", recurrent.OutputWidth);
+            string? c0 = lstm ? graph.FloatInput("c0", config.NumLayers, "batch", recurrent.HiddenSize) : null;
+            var encoded = graph.Recurrent(recurrent, state, "rnn", graph.Embedding(state, "embedding", ids), h0: h0,
+                c0: c0);
+            string logits = graph.Linear(config.TieWeights ? state["embedding.weight"] : state["decoder.weight"],
+                state["decoder.bias"], encoded.Output, "decoder");
+            graph.Output(logits, "logits", DataType.Float, "steps", "batch", config.VocabularySize);
+            graph.Output(encoded.Hidden, "hn", DataType.Float, config.NumLayers, "batch", recurrent.OutputWidth);
+            if (lstm)
+                graph.Output(encoded.Cell!, "cn", DataType.Float, config.NumLayers, "batch", recurrent.HiddenSize);
+        });
+    }
+
+    /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
+    public static IReadOnlyList<string> Kinds { get; } = ["sequence_model", "text_classifier", "language_model"];
+
+    /// <summary>
+    /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
+    /// model kind from its <c>config.json</c>; returns the kind. Another kind gets a <see
+    /// cref="NotSupportedException"/> naming it and the kinds that can be exported.
+    /// </summary>
+    public static string SaveRun(string modelFolder, string path)
+    {
+        string folder = Checkpoint.Locate(modelFolder);
+        string kind = (string?)Checkpoint.ReadConfig(folder)["architecture"] ?? "";
+        switch (kind)
+        {
+            case "sequence_model":
+                Save(Checkpoint.Open(folder, c => new SequenceModel(SequenceModelConfig.FromJson(c), new(0))), path);
+                break;
+            case "text_classifier":
+                Save(Checkpoint.Open(folder, c => new TextClassifier(TextClassifierConfig.FromJson(c), new(0))), path);
+                break;
+            case "language_model":
+                Save(Checkpoint.Open(folder, c => new LanguageModel(LanguageModelConfig.FromJson(c), new(0))), path);
+                break;
+            default:
+                throw new NotSupportedException($"{modelFolder}: a model of kind '{kind}' has no ONNX export yet; "
+                    + $"exported kinds: {string.Join(", ", Kinds)}.");
+        }
+        return kind;
+    }
+
+    /// <summary>
+    /// Builds the graph from the model's state dict with no gradients recorded, then writes it in one step, so a model
+    /// that cannot be exported leaves no file.
+    /// </summary>
+    static void Write(string path, string kind, JsonObject config, Module model,
+        Action<OnnxGraph, IReadOnlyDictionary<string, Tensor>> build)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var _ = GradMode.NoGrad();
+        var graph = new OnnxGraph(kind);
+        build(graph, model.StateDict());
+        graph.Save(path, $"Recur {kind}", new Dictionary<string, string>
+        {
+            ["recur.kind"] = kind, ["recur.config"] = config.ToJsonString(),
+        });
+    }
+}

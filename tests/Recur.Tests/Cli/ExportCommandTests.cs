@@ -1,0 +1,54 @@
+using Recur.Cli;
+using Recur.Export;
+using Recur.Nn;
+using Recur.Tests.Export;
+using Recur.Training;
+
+namespace Recur.Tests.Cli;
+
+/// <summary><c>recur export onnx</c>: a trained run becomes a file that ONNX Runtime runs as Recur does.</summary>
+[Collection("cli")]
+public sealed class ExportCommandTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-export-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Fact]
+    public void ATrainedTaskRunExportsAndRunsInOnnxRuntimeAsInRecur()
+    {
+        string run = Path.Combine(folder, "adding"), path = Path.Combine(folder, "adding.onnx");
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", "gru", "--length", "12", "--epochs", "1",
+            "--train-size", "64", "--valid-size", "16", "--hidden", "5", "--threads", "1", "--out", run));
+        Assert.Equal(0, RecurCommand.Run("export", "onnx", "--model", run, "--out", path));
+
+        var model = Checkpoint.Open(run, c => new SequenceModel(SequenceModelConfig.FromJson(c), new(0)));
+        model.Eval();
+        var input = Tensor.RandomUniform(new RandomGenerator(2), [12, 4, 2]);
+        var outputs = OnnxExportTests.Run(path, new OnnxExportTests.Input("input", input.ToArray(), [12, 4, 2]));
+        Close.Values(model.Forward(input).Span, outputs["output"].Values, "exported output", 1e-5, 1e-5);
+    }
+
+    [Fact]
+    public void AKindWithoutAnOnnxFormIsAClearErrorAndWritesNothing()
+    {
+        string run = Path.Combine(folder, "hmm");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, Checkpoint.ConfigFile), "{\"architecture\": \"hmm\"}");
+        string path = Path.Combine(folder, "hmm.onnx");
+        var (code, error) = RunSafetyTests.RunCapturingErrors(["export", "onnx", "--model", run, "--out", path]);
+        Assert.Equal(1, code);
+        Assert.Contains("'hmm' has no ONNX export", error);
+        Assert.Contains(string.Join(", ", OnnxExport.Kinds), error);
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public void AMissingModelFolderIsAUsageError()
+    {
+        var (code, error) = RunSafetyTests.RunCapturingErrors(["export", "onnx", "--model",
+            Path.Combine(folder, "none"), "--out", Path.Combine(folder, "none.onnx")]);
+        Assert.Equal(2, code);
+        Assert.Contains("no such model folder", error);
+    }
+}
