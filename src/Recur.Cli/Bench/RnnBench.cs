@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Recur.Autograd;
+using Recur.Export;
 using Recur.Kernels;
 using Recur.Nn.Recurrent;
 using Spectre.Console;
@@ -24,7 +25,8 @@ static class RnnBench
 
     sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops,
         string RecurSpread,
-        double? TorchStepsPerSecond, string? TorchSpread, double? Ratio);
+        double? TorchStepsPerSecond, string? TorchSpread, double? Ratio, double? OrtStepsPerSecond = null,
+        string? OrtSpread = null, double? OrtRatio = null);
 
     static readonly Config[] Configs =
     [
@@ -112,6 +114,20 @@ static class RnnBench
                     + $"({train.Median * 1e3:F1} ms); the machine was busy or the measurement is wrong — rerun before "
                         + $"using it.");
         }
+        var ort = OnnxRuntimeForward(configs, threads, minSeconds, repeat);
+        if (ort != null)
+            for (int i = 0; i < configs.Length; i++)
+            {
+                var c = configs[i];
+                int row = rows.FindIndex(r => r.Config == c.Label && r.Pass == "forward");
+                double recur = (double)c.Steps * c.Batch / rows[row].RecurStepsPerSecond;
+                rows[row] = rows[row] with
+                {
+                    OrtStepsPerSecond = Math.Round((double)c.Steps * c.Batch / ort[i].Median),
+                    OrtSpread = ort[i].Spread,
+                    OrtRatio = Math.Round(ort[i].Median / recur, 2),
+                };
+            }
         var memory = mode is null ? MeasureMemory(threads) : null;
         if (json)
         {
@@ -127,10 +143,12 @@ static class RnnBench
             CpuModel())}, "
                 + $"{Gemm.BestIsa}, {threads} threads")
             .AddColumns("configuration", "pass", "Recur steps/s", "spread", "Recur GFLOP/s", "PyTorch steps/s",
-                "spread", "ratio");
+                "spread", "ratio", "ONNX Runtime steps/s", "spread", "ratio");
         foreach (var r in rows)
             table.AddRow(r.Config, r.Pass, $"{r.RecurStepsPerSecond:N0}", r.RecurSpread, $"{r.RecurGflops:F1}",
-                r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.TorchSpread ?? "", r.Ratio?.ToString("F2") ?? "n/a");
+                r.TorchStepsPerSecond?.ToString("N0") ?? "n/a", r.TorchSpread ?? "", r.Ratio?.ToString("F2") ?? "n/a",
+                r.OrtStepsPerSecond?.ToString("N0") ?? (r.Pass == "forward" ? "n/a" : ""), r.OrtSpread ?? "",
+                r.OrtRatio?.ToString("F2") ?? "");
         AnsiConsole.Write(table);
         if (memory is null) return 0;
         var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB", "PyTorch peak (baseline) MiB");
@@ -138,6 +156,36 @@ static class RnnBench
             memory.TorchPeakMb is null ? "n/a" : $"{memory.TorchPeakMb} ({memory.TorchBaselineMb})");
         AnsiConsole.Write(memoryTable);
         return 0;
+    }
+
+    /// <summary>
+    /// ONNX Runtime's forward time for each configuration's layer, exported with <see cref="OnnxExport"/> (the same
+    /// weights Recur times; full-length sequences, so no <c>sequence_lens</c>); null when the peer cannot run.
+    /// </summary>
+    static Timing[]? OnnxRuntimeForward(Config[] configs, int threads, double minSeconds, int repeat)
+    {
+        string folder = Directory.CreateTempSubdirectory("recur-ort-").FullName;
+        try
+        {
+            var models = configs.Select((c, i) =>
+            {
+                string path = Path.Combine(folder, $"layer{i}.onnx");
+                OnnxExport.Save(new RecurrentLayer(new RecurrentConfig(c.RecurMode, c.Input, c.Hidden),
+                    new RandomGenerator(0)), path, variableLengths: false);
+                return (object)new
+                {
+                    path, inputs = new[] { new { name = "input", shape = new[] { c.Steps, c.Batch, c.Input },
+                        type = "float" } },
+                };
+            }).ToList();
+            var times = OnnxRuntimePeer.Run(models, threads, minSeconds, repeat, out string? problem);
+            if (problem != null) Console.Error.WriteLine($"ONNX Runtime peer unavailable: {problem}");
+            return times;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     sealed record CellRow(string Cell, double ForwardMs, double TrainMs, double ForwardVsLstm, double TrainVsLstm,

@@ -21,10 +21,11 @@ public static class OnnxExport
 {
     /// <summary>
     /// A bare <see cref="RecurrentLayer"/> stack: inputs <c>input</c> [steps, batch, inputSize] ([batch, steps, …] when
-    /// batch-first) and <c>lengths</c> (int32 [batch]) → <c>output</c> [steps, batch, D·H] (zero past each length),
-    /// <c>hn</c> [numLayers·D, batch, H] (and <c>cn</c> for an LSTM), as <see cref="RecurrentLayer.Forward"/>.
+    /// batch-first) and, with <paramref name="variableLengths"/>, <c>lengths</c> (int32 [batch]) → <c>output</c>
+    /// [steps, batch, D·H] (zero past each length), <c>hn</c> [numLayers·D, batch, H] (and <c>cn</c> for an LSTM), as
+    /// <see cref="RecurrentLayer.Forward"/>.
     /// </summary>
-    public static void Save(RecurrentLayer layer, string path)
+    public static void Save(RecurrentLayer layer, string path, bool variableLengths = true)
     {
         var config = layer.Config;
         var kind = new JsonObject { ["architecture"] = "recurrent_layer", ["mode"] = config.Mode.ToString() };
@@ -32,7 +33,7 @@ public static class OnnxExport
         {
             object[] sequence = config.BatchFirst ? ["batch", "steps"] : ["steps", "batch"];
             string input = graph.FloatInput("input", [.. sequence, config.InputSize]);
-            string lengths = graph.Input("lengths", DataType.Int32, "batch");
+            string? lengths = variableLengths ? graph.Input("lengths", DataType.Int32, "batch") : null;
             var encoded = graph.Recurrent(config, state.ToDictionary(p => "rnn." + p.Key, p => p.Value), "rnn", input,
                 lengths);
             int states = config.NumLayers * config.Directions;

@@ -101,6 +101,17 @@ public sealed class OnnxExportTests : IDisposable
         if (mode == RecurrentMode.Lstm) Same(expected.CellState!, outputs["cn"], "cn");
     }
 
+    [Fact]
+    public void AStackExportedForFullLengthSequencesTakesNoLengths()
+    {
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4), new RandomGenerator(13));
+        var input = Tensor.RandomNormal(new RandomGenerator(14), [5, 2, 3]);
+        string path = Path.Combine(folder, "full.onnx");
+        OnnxExport.Save(layer, path, variableLengths: false);
+        var outputs = Run(path, new Input("input", input.ToArray(), [5, 2, 3]));
+        Same(layer.Forward(input).Output, outputs["output"], "output");
+    }
+
     public static TheoryData<Pooling, string, bool> Poolings() => new()
     {
         { Pooling.Max, "lstm", true }, { Pooling.Mean, "gru", true }, { Pooling.Last, "lstm", true },
