@@ -29,18 +29,41 @@ public sealed class ExportCommandTests : IDisposable
         Close.Values(model.Forward(input).Span, outputs["output"].Values, "exported output", 1e-5, 1e-5);
     }
 
-    [Fact]
-    public void AKindWithoutAnOnnxFormIsAClearErrorAndWritesNothing()
+    [TorchTheory]
+    [InlineData("lstm")]
+    [InlineData("rnn")]
+    public void ATrainedTaskRunExportsToPyTorchAndRunsThereAsInRecur(string cell)
+    {
+        string run = Path.Combine(folder, "adding-" + cell), export = Path.Combine(folder, "torch-" + cell);
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", cell, "--length", "12", "--epochs", "1",
+            "--train-size", "64", "--valid-size", "16", "--hidden", "5", "--threads", "1", "--out", run));
+        Assert.Equal(0, RecurCommand.Run("export", "pytorch", "--model", run, "--out", export));
+        Assert.True(File.Exists(Path.Combine(export, "model.py")) && File.Exists(Path.Combine(export, "load.py")));
+
+        var model = Checkpoint.Open(run, c => new SequenceModel(SequenceModelConfig.FromJson(c), new(0)));
+        model.Eval();
+        var input = Tensor.RandomUniform(new RandomGenerator(2), [12, 4, 2]);
+        var outputs = PyTorchExportTests.RunTorch(export, new
+        {
+            kind = "sequence", input = input.ToArray(), shape = new[] { 12, 4, 2 },
+        });
+        Close.Values(model.Forward(input).Span, outputs["output"], "exported output", 1e-5, 1e-5);
+    }
+
+    [Theory]
+    [InlineData("onnx", "hmm.onnx")]
+    [InlineData("pytorch", "hmm-torch")]
+    public void AKindWithoutAnExportIsAClearErrorAndWritesNothing(string format, string target)
     {
         string run = Path.Combine(folder, "hmm");
         Directory.CreateDirectory(run);
         File.WriteAllText(Path.Combine(run, Checkpoint.ConfigFile), "{\"architecture\": \"hmm\"}");
-        string path = Path.Combine(folder, "hmm.onnx");
-        var (code, error) = RunSafetyTests.RunCapturingErrors(["export", "onnx", "--model", run, "--out", path]);
+        string path = Path.Combine(folder, target);
+        var (code, error) = RunSafetyTests.RunCapturingErrors(["export", format, "--model", run, "--out", path]);
         Assert.Equal(1, code);
-        Assert.Contains("'hmm' has no ONNX export", error);
-        Assert.Contains(string.Join(", ", OnnxExport.Kinds), error);
-        Assert.False(File.Exists(path));
+        Assert.Contains($"'hmm' has no {(format == "onnx" ? "ONNX" : "PyTorch")} export", error);
+        Assert.Contains(string.Join(", ", format == "onnx" ? OnnxExport.Kinds : PyTorchExport.Kinds), error);
+        Assert.False(File.Exists(path) || Directory.Exists(path));
     }
 
     [Fact]

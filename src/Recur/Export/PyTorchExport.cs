@@ -1,0 +1,292 @@
+using System.Globalization;
+using System.Text;
+using Recur.Classification;
+using Recur.Language;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+using Recur.Serialization;
+using Recur.Training;
+
+namespace Recur.Export;
+
+/// <summary>
+/// Writes a trained Recur model as a PyTorch project in a folder: <c>model.py</c> (a <c>torch.nn.Module</c> that
+/// mirrors the model with torch's own <c>nn.LSTM</c>/<c>nn.GRU</c>/<c>nn.RNN</c>, <c>nn.Embedding</c> and
+/// <c>nn.Linear</c>), <c>model.safetensors</c> (the weights under torch's state-dict names, which are Recur's) and
+/// <c>load.py</c> (reads them with torch alone, no safetensors package needed). This is the way to a GPU: continue
+/// training there (e.g. with <c>torch.distributed</c>) and bring the weights back with <see
+/// cref="Module.LoadStateDict"/>. Cells torch lacks (peepholes, layer-normalised, leaky, Jordan, Cho's GRU) and
+/// residual stacks get a <see cref="NotSupportedException"/> before anything is written.
+/// </summary>
+public static class PyTorchExport
+{
+    /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
+    public static IReadOnlyList<string> Kinds { get; } = ["sequence_model", "text_classifier", "language_model"];
+
+    /// <summary>
+    /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
+    /// inputSize] returns [batch, outputSize] (many-to-one) or [steps, batch, outputSize] (per step).
+    /// </summary>
+    public static void Save(SequenceModel model, string folder)
+    {
+        var config = model.Config;
+        var recurrent = config.Recurrent;
+        int half = recurrent.OutputWidth;
+        string summary = config.PerStep ? "return self.head(self.dropout(output))" : config.Bidirectional
+            ? $"""
+              # the backward direction has read the whole sequence at step 0
+                      last = torch.cat([output[-1, :, :{half}], output[0, :, {half}:]], dim=1)
+                      return self.head(self.dropout(last))
+              """
+            : "return self.head(self.dropout(output[-1]))";
+        string code = $$""""
+            class SequenceModel(nn.Module):
+                """Recur's SequenceModel: {{Describe(config.Cell, recurrent)}} with a linear head."""
+
+                def __init__(self):
+                    super().__init__()
+                    self.rnn = {{Recurrent(recurrent, "rnn")}}
+                    self.head = nn.Linear({{half * recurrent.Directions}}, {{config.OutputSize}})
+                    self.dropout = nn.Dropout({{Literal(config.Dropout)}})
+
+                def forward(self, input):
+                    """input [steps, batch, {{config.InputSize}}] -> {{(config.PerStep ? "[steps, batch, " : "[batch, ")
+                        + config.OutputSize}}]"""
+                    output, _ = self.rnn(input)
+                    {{summary}}
+            """";
+        Write(folder, "SequenceModel", code, model);
+    }
+
+    /// <summary>
+    /// A <see cref="TextClassifier"/> as class <c>TextClassifier</c>: <c>forward(ids, lengths)</c> with ids (long
+    /// [steps, batch], time-major, 0 past each text) and lengths (long [batch]) returns logits [batch, classes],
+    /// running the encoder on packed sequences as Recur does.
+    /// </summary>
+    public static void Save(TextClassifier model, string folder)
+    {
+        var config = model.Config;
+        var encoder = config.Encoder;
+        int directions = encoder.Directions, width = config.HiddenSize * directions;
+        string finals = encoder.Mode == RecurrentMode.Lstm ? "finals[0]" : "finals";
+        string pooling = config.Pooling switch
+        {
+            Pooling.Last => $"pooled = torch.cat(list({finals}[-{directions}:]), dim=1)",
+            Pooling.Mean => "pooled = output.sum(0) / lengths[:, None].to(output.dtype)",
+            Pooling.Max => "pooled = (output + penalty).max(0).values",
+            _ => """
+                 scores = self.attention_vector(torch.tanh(self.attention(output))) + penalty
+                         pooled = (output * torch.softmax(scores, dim=0)).sum(0)
+                 """,
+        };
+        string attention = config.Pooling == Pooling.Attention ? $"""
+
+                    self.attention = nn.Linear({width}, {width})
+                    self.attention_vector = nn.Linear({width}, 1, bias=False)
+            """ : "";
+        string code = $$""""
+            class TextClassifier(nn.Module):
+                """Recur's TextClassifier: embedding -> {{Describe(config.Cell, encoder)}} over packed sequences ->
+                {{config.Pooling.ToString().ToLowerInvariant()}} pooling -> linear head."""
+
+                def __init__(self):
+                    super().__init__()
+                    self.embedding = nn.Embedding({{config.VocabularySize}}, {{config.EmbeddingSize}}, padding_idx=0)
+                    self.encoder = {{Recurrent(encoder, "encoder")}}{{attention}}
+                    self.head = nn.Linear({{width}}, {{config.Classes}})
+                    self.dropout = nn.Dropout({{Literal(config.Dropout)}})
+
+                def forward(self, ids, lengths):
+                    """ids [steps, batch] (0 past each text), lengths [batch] -> logits [batch, {{config.Classes}}]"""
+                    steps = ids.shape[0]
+                    x = self.dropout(self.embedding(ids))
+                    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+                    output, finals = self.encoder(packed)
+                    output, _ = nn.utils.rnn.pad_packed_sequence(output, total_length=steps)
+                    inside = torch.arange(steps, device=ids.device)[:, None] < lengths[None, :]
+                    penalty = (~inside)[:, :, None].to(output.dtype) * -1e9
+                    {{pooling}}
+                    return self.head(self.dropout(pooled))
+            """";
+        Write(folder, "TextClassifier", code, model);
+    }
+
+    /// <summary>
+    /// A <see cref="LanguageModel"/> as class <c>LanguageModel</c>: <c>forward(ids, state=None)</c> with ids (long
+    /// [steps, batch]) returns next-token logits [steps, batch, vocabulary] and the state to pass with the next
+    /// chunk (torch's (h, c) for an LSTM, h otherwise; zeros when None).
+    /// </summary>
+    public static void Save(LanguageModel model, string folder)
+    {
+        var config = model.Config;
+        var recurrent = config.Recurrent;
+        string decoder = config.TieWeights
+            ? "self.decoder = nn.Module()\n        self.decoder.bias = nn.Parameter(torch.zeros("
+                + $"{config.VocabularySize}))  # the weight is the embedding table's (tied)"
+            : $"self.decoder = nn.Linear({recurrent.OutputWidth}, {config.VocabularySize})";
+        string logits = config.TieWeights
+            ? "nn.functional.linear(output, self.embedding.weight, self.decoder.bias)" : "self.decoder(output)";
+        string code = $$""""
+            class LanguageModel(nn.Module):
+                """Recur's LanguageModel: embedding -> {{Describe(config.Cell, recurrent)}} -> linear layer over the
+                vocabulary{{(config.TieWeights ? " (tied to the embedding)" : "")}}."""
+
+                def __init__(self):
+                    super().__init__()
+                    self.embedding = nn.Embedding({{config.VocabularySize}}, {{config.EmbeddingSize}})
+                    self.rnn = {{Recurrent(recurrent, "rnn")}}
+                    {{decoder}}
+                    self.dropout = nn.Dropout({{Literal(config.Dropout)}})
+
+                def forward(self, ids, state=None):
+                    """ids [steps, batch] -> logits [steps, batch, {{config.VocabularySize}}], state"""
+                    output, state = self.rnn(self.dropout(self.embedding(ids)), state)
+                    output = self.dropout(output)
+                    return {{logits}}, state
+            """";
+        Write(folder, "LanguageModel", code, model);
+    }
+
+    /// <summary>
+    /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
+    /// kind from its <c>config.json</c>; returns the kind.
+    /// </summary>
+    public static string SaveRun(string modelFolder, string folder)
+    {
+        string source = Checkpoint.Locate(modelFolder);
+        string kind = (string?)Checkpoint.ReadConfig(source)["architecture"] ?? "";
+        switch (kind)
+        {
+            case "sequence_model":
+                Save(Checkpoint.Open(source, c => new SequenceModel(SequenceModelConfig.FromJson(c), new(0))), folder);
+                break;
+            case "text_classifier":
+                Save(Checkpoint.Open(source, c => new TextClassifier(TextClassifierConfig.FromJson(c), new(0))),
+                    folder);
+                break;
+            case "language_model":
+                Save(Checkpoint.Open(source, c => new LanguageModel(LanguageModelConfig.FromJson(c), new(0))), folder);
+                break;
+            default:
+                throw new NotSupportedException($"{modelFolder}: a model of kind '{kind}' has no PyTorch export yet; "
+                    + $"exported kinds: {string.Join(", ", Kinds)}.");
+        }
+        return kind;
+    }
+
+    static string Describe(string cell, RecurrentConfig config) =>
+        $"{config.NumLayers}-layer {(config.Bidirectional ? "bidirectional " : "")}{cell}, hidden {config.HiddenSize}";
+
+    /// <summary>
+    /// The torch constructor of the stack, or a <see cref="NotSupportedException"/> naming what torch lacks.
+    /// </summary>
+    static string Recurrent(RecurrentConfig config, string name)
+    {
+        string? missing = config.Peephole ? "peephole connections" : config.LayerNorm ? "layer-normalised cells"
+            : config.Leak > 0f ? "leaky-integrator units" : !config.ResetAfter ? "Cho's GRU (reset before the product)"
+            : config.ProjSize > 0 && config.Mode != RecurrentMode.Lstm ? "a Jordan network (a projected Elman RNN)"
+            : config.Residual ? "residual connections between layers" : null;
+        if (missing != null) throw new NotSupportedException($"PyTorch export of {name}: torch's recurrent layers "
+            + $"have no {missing}.");
+        var arguments = new List<string>
+        {
+            config.InputSize.ToString(CultureInfo.InvariantCulture),
+            config.HiddenSize.ToString(CultureInfo.InvariantCulture),
+            $"num_layers={config.NumLayers}", $"bias={Literal(config.Bias)}",
+            $"batch_first={Literal(config.BatchFirst)}",
+            $"dropout={Literal(config.Dropout)}", $"bidirectional={Literal(config.Bidirectional)}",
+        };
+        if (config.ProjSize > 0) arguments.Add($"proj_size={config.ProjSize}");
+        if (config.Mode == RecurrentMode.RnnRelu) arguments.Add("nonlinearity='relu'");
+        string module = config.Mode switch { RecurrentMode.Lstm => "LSTM", RecurrentMode.Gru => "GRU", _ => "RNN" };
+        return $"nn.{module}({string.Join(", ", arguments)})";
+    }
+
+    static string Literal(bool value) => value ? "True" : "False";
+
+    static string Literal(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Writes model.py, model.safetensors and load.py, each in one step.</summary>
+    static void Write(string folder, string className, string code, Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Directory.CreateDirectory(folder);
+        string version = typeof(PyTorchExport).Assembly.GetName().Version?.ToString(3) ?? "";
+        AtomicFile.WriteAllText(Path.Combine(folder, "model.py"), $$""""
+            """{{className}} exported from Recur {{version}}: a torch.nn.Module built from torch's own layers, whose
+            state-dict names are the Recur model's. load.py reads the weights into it."""
+            import torch
+            from torch import nn
+
+
+            {{code.Replace("\r\n", "\n")}}
+
+            """".Replace("\r\n", "\n"));
+        SafeTensors.Save(Path.Combine(folder, "model.safetensors"), model.StateDict());
+        AtomicFile.WriteAllText(Path.Combine(folder, "load.py"), $$""""
+            """Loads the exported model with torch alone: `python3 load.py` prints it; from Python,
+            `from load import load; model = load()` returns it in evaluation mode. After training it further,
+            `save(model, folder)` writes model.safetensors back for Recur's LoadStateDict (SafeTensors.Load)."""
+            import json
+            import os
+            import struct
+
+            import torch
+
+            from model import {{className}}
+
+
+            def read_safetensors(path):
+                """The float32 tensors of a .safetensors file: an 8-byte header length, a JSON header, the data."""
+                with open(path, "rb") as file:
+                    data = file.read()
+                (size,) = struct.unpack("<Q", data[:8])
+                header = json.loads(data[8:8 + size])
+                start = 8 + size
+                tensors = {}
+                for name, entry in header.items():
+                    if name == "__metadata__":
+                        continue
+                    if entry["dtype"] != "F32":
+                        raise ValueError(f"{path}: {name} is {entry['dtype']}, not F32")
+                    begin, end = entry["data_offsets"]
+                    values = torch.frombuffer(bytearray(data[start + begin:start + end]), dtype=torch.float32)
+                    tensors[name] = values.reshape(entry["shape"])
+                return tensors
+
+
+            def write_safetensors(tensors, path):
+                """Writes float32 tensors as a .safetensors file, names in sorted order, data 8-byte aligned."""
+                header, blobs, offset = {}, [], 0
+                for name in sorted(tensors):
+                    blob = tensors[name].detach().to(torch.float32).contiguous().cpu().numpy().tobytes()
+                    header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
+                                    "data_offsets": [offset, offset + len(blob)]}
+                    blobs.append(blob)
+                    offset += len(blob)
+                text = json.dumps(header).encode("utf-8")
+                text += b" " * (-len(text) % 8)
+                temporary = path + ".tmp"
+                with open(temporary, "wb") as file:
+                    file.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+                os.replace(temporary, path)
+
+
+            def save(model, folder):
+                """Writes the model's weights to folder/model.safetensors, in the names Recur reads."""
+                os.makedirs(folder, exist_ok=True)
+                write_safetensors(model.state_dict(), os.path.join(folder, "model.safetensors"))
+
+
+            def load(folder=os.path.dirname(os.path.abspath(__file__))):
+                model = {{className}}()
+                model.load_state_dict(read_safetensors(os.path.join(folder, "model.safetensors")))
+                return model.eval()
+
+
+            if __name__ == "__main__":
+                print(load())
+
+            """".Replace("\r\n", "\n"));
+    }
+}

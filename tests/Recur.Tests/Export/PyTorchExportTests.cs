@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Recur.Classification;
+using Recur.Export;
+using Recur.Language;
+using Recur.Nn;
+
+namespace Recur.Tests.Export;
+
+/// <summary>
+/// A theory skipped, with the reason shown, when Debian's <c>/usr/bin/python3</c> cannot import torch (install it
+/// with <c>bench/install-peer.sh</c>).
+/// </summary>
+public sealed class TorchTheoryAttribute : TheoryAttribute
+{
+    static readonly Lazy<string?> Missing = new(() =>
+    {
+        if (!File.Exists(PyTorchExportTests.Python)) return $"needs {PyTorchExportTests.Python} with torch";
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(PyTorchExportTests.Python, ["-c", "import torch"])
+            {
+                RedirectStandardError = true,
+            })!;
+            process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            return process.ExitCode == 0 ? null : $"{PyTorchExportTests.Python} cannot import torch";
+        }
+        catch (System.ComponentModel.Win32Exception e) { return e.Message; }
+    });
+
+    public TorchTheoryAttribute()
+    {
+        if (Missing.Value is { } reason) Skip = reason + " (bench/install-peer.sh installs it)";
+    }
+}
+
+/// <summary>
+/// Every PyTorch export kind, run by Debian's torch through the written <c>load.py</c> and <c>model.py</c>: torch's
+/// outputs agree with Recur's within 1e-5.
+/// </summary>
+public sealed class PyTorchExportTests : IDisposable
+{
+    internal const string Python = "/usr/bin/python3";
+
+    readonly string folder = Directory.CreateTempSubdirectory("recur-torch-export-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    const string Driver = """
+        import json
+        import sys
+
+        import torch
+
+        from load import load, save
+
+        request = json.load(open(sys.argv[1]))
+        model = load()
+        kind = request["kind"]
+        with torch.no_grad():
+            if kind == "sequence":
+                outputs = {"output": model(torch.tensor(request["input"]).reshape(request["shape"]))}
+            elif kind == "classifier":
+                ids = torch.tensor(request["ids"]).reshape(request["shape"])
+                outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
+            else:
+                logits, state = model(torch.tensor(request["ids"]).reshape(request["shape"]))
+                hidden = state[0] if isinstance(state, tuple) else state
+                outputs = {"logits": logits, "hn": hidden}
+            if "save" in request:
+                # training elsewhere, in miniature: change every weight, save, and report the changed model's output
+                for parameter in model.parameters():
+                    parameter.mul_(0.9).add_(0.01)
+                save(model, request["save"])
+                outputs = {"output": model(torch.tensor(request["input"]).reshape(request["shape"]))}
+        print(json.dumps({name: value.flatten().tolist() for name, value in outputs.items()}))
+        """;
+
+    /// <summary>Runs the exported model in <paramref name="export"/> on <paramref name="request"/>.</summary>
+    internal static Dictionary<string, float[]> RunTorch(string export, object request)
+    {
+        File.WriteAllText(Path.Combine(export, "driver.py"), Driver);
+        File.WriteAllText(Path.Combine(export, "request.json"), JsonSerializer.Serialize(request));
+        var start = new ProcessStartInfo(Python, ["driver.py", "request.json"])
+        {
+            WorkingDirectory = export, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        start.Environment["OMP_NUM_THREADS"] = "1";
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, error.Result);
+        return JsonSerializer.Deserialize<Dictionary<string, float[]>>(output)!;
+    }
+
+    [TorchTheory]
+    [InlineData("lstm", 2, true, false)]
+    [InlineData("gru", 1, true, true)]
+    [InlineData("relu-rnn", 2, false, false)]
+    public void SequenceModelsRunInTorchAsInRecur(string cell, int layers, bool bidirectional, bool perStep)
+    {
+        var model = new SequenceModel(new SequenceModelConfig(cell, 4, 6, 3, layers, bidirectional, 0.2f, perStep),
+            new RandomGenerator(7));
+        model.Eval();
+        var input = Tensor.RandomNormal(new RandomGenerator(8), [5, 3, 4]);
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new { kind = "sequence", input = input.ToArray(), shape = new[] { 5, 3, 4 } });
+        Close.Values(model.Forward(input).Span, outputs["output"], $"{cell} output", 1e-5, 1e-5);
+    }
+
+    public static TheoryData<Pooling, string, bool> Poolings() => new()
+    {
+        { Pooling.Max, "lstm", true }, { Pooling.Mean, "gru", true }, { Pooling.Last, "lstm", true },
+        { Pooling.Attention, "gru", false },
+    };
+
+    [TorchTheory]
+    [MemberData(nameof(Poolings))]
+    public void TextClassifiersRunOnPackedSequencesInTorchAsInRecur(Pooling pooling, string cell, bool bidirectional)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, cell, NumLayers: 2,
+            Bidirectional: bidirectional, Pooling: pooling), new RandomGenerator(3));
+        model.Eval();
+        var random = new RandomGenerator(4);
+        int[] lengths = [6, 2, 4, 1];
+        var texts = lengths.Select(n => Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray())
+            .ToArray();
+        int steps = lengths.Max(), batch = texts.Length;
+        var ids = new int[steps * batch];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < texts[b].Length; t++) ids[t * batch + b] = texts[b][t];
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new { kind = "classifier", ids, lengths, shape = new[] { steps, batch } });
+        Close.Values(model.Forward(texts).Span, outputs["logits"], $"{pooling} logits", 1e-5, 1e-5);
+    }
+
+    [TorchTheory]
+    [InlineData("lstm", false, 6)]
+    [InlineData("lstm", true, 8)]
+    [InlineData("gru", true, 6)]
+    public void LanguageModelsIncludingTiedAndProjectedOnesRunInTorchAsInRecur(string cell, bool tied, int hidden)
+    {
+        // tied weights with hidden 8 > embedding 6 make a projected LSTM (torch's proj_size)
+        var model = new LanguageModel(new LanguageModelConfig(20, 6, hidden, NumLayers: 2, Cell: cell,
+            TieWeights: tied), new RandomGenerator(5));
+        model.Eval();
+        var random = new RandomGenerator(6);
+        int[] ids = Enumerable.Range(0, 8).Select(_ => random.NextInt(20)).ToArray();
+        var (logits, state) = model.Forward(ids, 4, 2);
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new { kind = "lm", ids, shape = new[] { 4, 2 } });
+        Close.Values(logits.Span, outputs["logits"], "logits", 1e-5, 1e-5);
+        Close.Values(state.Hidden.Span, outputs["hn"], "hn", 1e-5, 1e-5);
+    }
+
+    [TorchTheory]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    public void WeightsTrainedFurtherInTorchComeBackIntoRecur(string cell)
+    {
+        var config = new SequenceModelConfig(cell, 4, 6, 3, 2, Bidirectional: true);
+        var model = new SequenceModel(config, new RandomGenerator(9));
+        PyTorchExport.Save(model, folder);
+        var input = Tensor.RandomNormal(new RandomGenerator(10), [5, 3, 4]);
+        string back = Path.Combine(folder, "back");
+        var outputs = RunTorch(folder, new
+        {
+            kind = "sequence", input = input.ToArray(), shape = new[] { 5, 3, 4 }, save = back,
+        });
+        var returned = new SequenceModel(config, new RandomGenerator(0));
+        returned.LoadStateDict(Recur.Serialization.SafeTensors.Load(Path.Combine(back, "model.safetensors")));
+        returned.Eval();
+        Close.Values(returned.Forward(input).Span, outputs["output"], "returned output", 1e-5, 1e-5);
+    }
+
+    [Fact]
+    public void ACellTorchLacksGetsAClearErrorAndNothingIsWritten()
+    {
+        var model = new SequenceModel(new SequenceModelConfig("ln-lstm", 3, 4, 2), new RandomGenerator(1));
+        string export = Path.Combine(folder, "ln");
+        var error = Assert.Throws<NotSupportedException>(() => PyTorchExport.Save(model, export));
+        Assert.Contains("layer-normalised", error.Message);
+        Assert.False(Directory.Exists(export));
+    }
+}
