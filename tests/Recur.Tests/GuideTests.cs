@@ -11,6 +11,7 @@ public sealed class GuideTests
     [InlineData("GettingStarted")]
     [InlineData("MemoryNetworks")]
     [InlineData("Captioning")]
+    [InlineData("Export")]
     public void TheGuideShowsEachExampleAsItIs(string example)
     {
         string root = Repository();
@@ -43,6 +44,22 @@ public sealed class GuideTests
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(4, lines.Length);
         Assert.All(lines[1..], line => Assert.Matches("^\"[a-z ]+\" \\(truth \"[a-z ]+\"\\): looked at x = ", line));
+    }
+
+    [Fact]
+    public void TheExportExampleRunsTheClassifierInOnnxRuntimeAsInRecurAndWritesAPyTorchProject()
+    {
+        string folder = Directory.CreateTempSubdirectory("recur-guide-export-").FullName;
+        try
+        {
+            var output = new StringWriter();
+            double difference = global::Export.Example.Run(output, folder);
+            Assert.True(difference < 1e-5, $"ONNX Runtime and Recur differ by {difference}");
+            var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.StartsWith("[5 3 9]: P(has 3) = 0.9", lines[0]);
+            Assert.True(File.Exists(Path.Combine(folder, "torch", "model.py")));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
     }
 
     [Fact]
