@@ -4,6 +4,7 @@ using Recur.Classification;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Tagging;
 using Recur.Training;
 using DataType = Recur.Export.Protos.TensorProto.Types.DataType;
 
@@ -173,8 +174,66 @@ public static class OnnxExport
         });
     }
 
+    /// <summary>
+    /// A <see cref="SequenceTagger"/>'s emission scores: inputs <c>words</c> (int64 [steps, batch], 0 past each
+    /// sentence), <c>lengths</c> (int32 [batch]), with character features <c>chars</c> (int64 [steps, batch,
+    /// characters], each word's character ids, 0-padded) and <c>char_lengths</c> (int32 [steps, batch]), with a casing
+    /// embedding <c>casing</c> (int64 [steps, batch]) → <c>emissions</c> [steps, batch, tags]. A CRF tagger also gives
+    /// the scores its Viterbi decoding adds — <c>transitions</c> [tags, tags] (from row tag to column tag),
+    /// <c>start_transitions</c> and <c>end_transitions</c> [tags] — with the moves its tag scheme forbids at −1e4; a
+    /// softmax tagger's tags are the argmax of the emissions.
+    /// </summary>
+    public static void Save(SequenceTagger model, string path)
+    {
+        var config = model.Config;
+        int tags = config.Tags.Length;
+        Write(path, "sequence_tagger", config.ToJson(), model, (graph, state) =>
+        {
+            string words = graph.Input("words", DataType.Int64, "steps", "batch");
+            string lengths = graph.Input("lengths", DataType.Int32, "batch");
+            var parts = new List<string> { graph.Embedding(state, "word_embedding", words) };
+            if (config.CharFeatures)
+            {
+                string chars = graph.Input("chars", DataType.Int64, "steps", "batch", "characters");
+                string charLengths = graph.Input("char_lengths", DataType.Int32, "steps", "batch");
+                // every position's word through the character BiLSTM at once: [characters, steps·batch]
+                string flat = graph.Transpose(graph.Op("Flatten", [chars], OnnxGraph.Attribute("axis", 2L)), 1, 0);
+                string charEmbedded = graph.Embedding(state, "char_embedding", flat);
+                // padding positions run one padding character; the word encoder never reads them
+                string perWord = graph.Op("Max", [graph.Op("Reshape", [charLengths, graph.Int64s(-1)]),
+                    graph.Int32s(1)]);
+                var charConfig = new RecurrentConfig(RecurrentMode.Lstm, config.CharEmbedding, config.CharHidden,
+                    Bidirectional: true);
+                var encodedChars = graph.Recurrent(charConfig, state, "char_encoder", charEmbedded, perWord);
+                string wordShape = graph.Op("Shape", [words]);
+                string featureShape = graph.Op("Concat", [wordShape, graph.Int64s(2 * config.CharHidden)],
+                    OnnxGraph.Attribute("axis", 0L));
+                parts.Add(graph.Op("Reshape", [graph.Transpose(encodedChars.Hidden, 1, 0, 2), featureShape]));
+            }
+            if (config.CasingEmbedding > 0)
+                parts.Add(graph.Embedding(state, "casing_embedding", graph.Input("casing", DataType.Int64, "steps",
+                    "batch")));
+            string features = parts.Count == 1 ? parts[0]
+                : graph.Op("Concat", [.. parts], OnnxGraph.Attribute("axis", 2L));
+            var encoderConfig = new RecurrentConfig(RecurrentMode.Lstm, state["encoder.weight_ih_l0"].Size(1),
+                config.Hidden, config.NumLayers, Bidirectional: true);
+            var encoded = graph.Recurrent(encoderConfig, state, "encoder", features, lengths);
+            string emissions = graph.Linear(state, "emission", encoded.Output);
+            graph.Output(emissions, "emissions", DataType.Float, "steps", "batch", tags);
+            if (model.Crf is { } crf)
+            {
+                var (transitions, start, end) = crf.DecodingScores();
+                graph.Output(graph.Weight("crf.transitions", transitions, tags, tags), "transitions", DataType.Float,
+                    tags, tags);
+                graph.Output(graph.Weight("crf.start", start, tags), "start_transitions", DataType.Float, tags);
+                graph.Output(graph.Weight("crf.end", end, tags), "end_transitions", DataType.Float, tags);
+            }
+        });
+    }
+
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = ["sequence_model", "text_classifier", "language_model"];
+    public static IReadOnlyList<string> Kinds { get; } =
+        ["sequence_model", "text_classifier", "language_model", "sequence_tagger"];
 
     /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
@@ -195,6 +254,9 @@ public static class OnnxExport
                 break;
             case "language_model":
                 Save(Checkpoint.Open(folder, c => new LanguageModel(LanguageModelConfig.FromJson(c), new(0))), path);
+                break;
+            case "sequence_tagger":
+                Save(Checkpoint.Open(folder, c => new SequenceTagger(SequenceTaggerConfig.FromJson(c), new(0))), path);
                 break;
             default:
                 throw new NotSupportedException($"{modelFolder}: a model of kind '{kind}' has no ONNX export yet; "

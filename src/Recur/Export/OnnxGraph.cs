@@ -81,6 +81,15 @@ internal sealed class OnnxGraph(string name)
         return tensor.Name;
     }
 
+    /// <summary>An int32 scalar initializer.</summary>
+    public string Int32s(int value)
+    {
+        var tensor = new TensorProto { Name = Fresh("const_int32"), DataType = (int)DataType.Int32 };
+        tensor.Int32Data.Add(value);
+        graph.Initializer.Add(tensor);
+        return tensor.Name;
+    }
+
     /// <summary>An int64 initializer (a shape, axes, indices), one per distinct value list.</summary>
     public string Int64s(params long[] values) => Int64s(values, [values.Length]);
 

@@ -51,6 +51,16 @@ public sealed class LinearChainCrf : Module
         }
     }
 
+    /// <summary>
+    /// The scores decoding uses: the transition, start and end scores with the forbidden moves' penalty (−1e4) added.
+    /// </summary>
+    internal (float[] Transitions, float[] Start, float[] End) DecodingScores()
+    {
+        static float[] Add(Tensor scores, double[] penalties) =>
+            scores.ToArray().Select((s, i) => (float)(s + penalties[i])).ToArray();
+        return (Add(Transitions, penalty), Add(StartTransitions, startPenalty), Add(EndTransitions, endPenalty));
+    }
+
     /// <summary>For tag names in <paramref name="scheme"/>: forbids the moves no well-formed sequence makes.</summary>
     public static Func<int?, int?, bool> Constraints(IReadOnlyList<string> tagNames, TagScheme scheme) =>
         (from, to) => TagSchemes.Allowed(from is int f ? tagNames[f] : null, to is int t ? tagNames[t] : null, scheme);

@@ -4,6 +4,7 @@ using Recur.Export;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Tagging;
 
 namespace Recur.Tests.Export;
 
@@ -180,6 +181,57 @@ public sealed class OnnxExportTests : IDisposable
         }
         var last = logits.Select(0, steps - 1);
         Close.Values(last.Span, step.Values, "last step's logits", Tolerance, Tolerance);
+    }
+
+    [Theory]
+    [InlineData(true, true, 3, 2)]
+    [InlineData(false, false, 0, 1)]
+    public void TaggersGiveTheirEmissionsAndTheCrfsDecodingScores(bool crf, bool chars, int casing, int layers)
+    {
+        string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"];
+        var config = new SequenceTaggerConfig(30, 20, tags, TagScheme.Bioes, crf, chars, WordEmbedding: 6,
+            CharEmbedding: 4, CharHidden: 3, Hidden: 5, Dropout: 0f, CasingEmbedding: casing, NumLayers: layers);
+        var model = new SequenceTagger(config, new RandomGenerator(21));
+        model.Eval();
+        var random = new RandomGenerator(22);
+        var sentences = new[] { 4, 1, 3 }.Select(n => new EncodedSentence(
+            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray(),
+            Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, 1 + random.NextInt(5))
+                .Select(_ => 1 + random.NextInt(19)).ToArray()).ToArray(),
+            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(Casing.Count - 1)).ToArray())).ToArray();
+        int steps = 4, batch = 3, longest = sentences.Max(s => s.Chars.Max(c => c.Length));
+        var words = new long[steps * batch];
+        var characters = new long[steps * batch * longest];
+        var charLengths = new int[steps * batch];
+        var classes = new long[steps * batch];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < sentences[b].Words.Length; t++)
+            {
+                int at = t * batch + b;
+                words[at] = sentences[b].Words[t];
+                classes[at] = sentences[b].Casing![t];
+                charLengths[at] = sentences[b].Chars[t].Length;
+                for (int c = 0; c < charLengths[at]; c++) characters[at * longest + c] = sentences[b].Chars[t][c];
+            }
+        var inputs = new List<Input>
+        {
+            new("words", words, [steps, batch]), new("lengths", sentences.Select(s => s.Words.Length).ToArray(),
+                [batch]),
+        };
+        if (chars) inputs.AddRange([new("chars", characters, [steps, batch, longest]),
+            new("char_lengths", charLengths, [steps, batch])]);
+        if (casing > 0) inputs.Add(new("casing", classes, [steps, batch]));
+        string path = Path.Combine(folder, "tagger.onnx");
+        OnnxExport.Save(model, path);
+        var outputs = Run(path, [.. inputs]);
+        Same(model.Emissions(sentences).Emissions, outputs["emissions"], "emissions");
+        Assert.Equal(crf, outputs.ContainsKey("transitions"));
+        if (!crf) return;
+        var (transitions, start, end) = model.Crf!.DecodingScores();
+        Close.Values(transitions, outputs["transitions"].Values, "transitions", 0, 0);
+        Close.Values(start, outputs["start_transitions"].Values, "start", 0, 0);
+        Close.Values(end, outputs["end_transitions"].Values, "end", 0, 0);
+        Assert.Contains(transitions, s => s < -1e3f); // BIOES forbids e.g. O → I-PER
     }
 
     [Fact]
