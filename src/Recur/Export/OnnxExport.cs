@@ -12,11 +12,11 @@ namespace Recur.Export;
 
 /// <summary>
 /// Writes trained Recur models as ONNX files (opset 17) that ONNX Runtime and other ONNX engines run. Recurrent
-/// stacks become ONNX's own RNN, LSTM and GRU operators (gate blocks reordered, <c>sequence_lens</c> for variable
-/// lengths, <c>layout</c> 0), so an engine's fused kernels run them. Dimensions named <c>steps</c> and <c>batch</c>
-/// are free. Token ids are int64, lengths int32; the model's <c>config.json</c> travels in the metadata property
-/// <c>recur.config</c>. A model with a part ONNX cannot express (a projected LSTM, layer-normalised or leaky cells)
-/// gets a <see cref="NotSupportedException"/> saying which part, and nothing is written.
+/// stacks of the cells ONNX has become its own RNN, LSTM and GRU operators (gate blocks reordered,
+/// <c>sequence_lens</c> for variable lengths, <c>layout</c> 0), so an engine's fused kernels run them; the other cells
+/// (projected LSTM, Jordan, leaky, layer-normalised) run as a <c>Scan</c> over one step's graph. Dimensions named
+/// <c>steps</c> and <c>batch</c> are free. Token ids are int64, lengths int32; the model's <c>config.json</c> travels
+/// in the metadata property <c>recur.config</c>. The file is written in one step, never in part.
 /// </summary>
 public static class OnnxExport
 {

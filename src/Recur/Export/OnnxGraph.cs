@@ -9,7 +9,7 @@ namespace Recur.Export;
 /// Builds one ONNX graph node by node: named inputs and outputs with symbolic or fixed dimensions, weights as
 /// initializers, and operators of the default domain at <see cref="Opset"/>. Every value name it makes is unique.
 /// </summary>
-internal sealed class OnnxGraph(string name)
+internal sealed class OnnxGraph
 {
     /// <summary>The opset of the default domain the graphs use (ONNX 1.12; ONNX Runtime runs it everywhere).</summary>
     public const int Opset = 17;
@@ -17,9 +17,28 @@ internal sealed class OnnxGraph(string name)
     /// <summary>IR version 8, the one of opset 17.</summary>
     const long IrVersion = 8;
 
-    readonly GraphProto graph = new() { Name = name };
-    readonly HashSet<string> names = [];
+    readonly GraphProto graph;
+    readonly HashSet<string> names;
     readonly Dictionary<string, string> int64Constants = [];
+
+    /// <summary>An empty graph.</summary>
+    public OnnxGraph(string name) : this(name, []) { }
+
+    OnnxGraph(string name, HashSet<string> names)
+    {
+        graph = new GraphProto { Name = name };
+        this.names = names;
+    }
+
+    /// <summary>
+    /// A graph for an operator's attribute (a <c>Scan</c> body): its value names never clash with this graph's,
+    /// and it may read this graph's values.
+    /// </summary>
+    public OnnxGraph Subgraph(string subgraphName) => new(subgraphName, names);
+
+    /// <summary>This graph as the graph-valued attribute <paramref name="attributeName"/> of an operator.</summary>
+    public AttributeProto AsAttribute(string attributeName) =>
+        new() { Name = attributeName, Type = AttributeProto.Types.AttributeType.Graph, G = graph };
 
     /// <summary>A fresh value name starting with <paramref name="hint"/>.</summary>
     public string Fresh(string hint)
@@ -37,6 +56,14 @@ internal sealed class OnnxGraph(string name)
     {
         if (!names.Add(inputName)) throw new InvalidOperationException($"ONNX graph: '{inputName}' is taken.");
         graph.Input.Add(ValueInfo(inputName, type, dims));
+        return inputName;
+    }
+
+    /// <summary>A float input with a fresh name starting with <paramref name="hint"/> (a subgraph's inputs).</summary>
+    public string FreshFloatInput(string hint, params object[] dims)
+    {
+        string inputName = Fresh(hint);
+        graph.Input.Add(ValueInfo(inputName, DataType.Float, dims));
         return inputName;
     }
 

@@ -54,101 +54,38 @@ internal static class OnnxLayers
     }
 
     /// <summary>
-    /// Why <paramref name="config"/> has no ONNX form, or null when every part of it maps onto ONNX's RNN, LSTM or
-    /// GRU operator.
+    /// Whether every part of <paramref name="config"/> maps onto ONNX's RNN, LSTM or GRU operator; the other cells
+    /// (projected LSTM, Jordan, leaky and layer-normalised) run as a <c>Scan</c> over a graph of one step.
     /// </summary>
-    public static string? Unsupported(RecurrentConfig config) =>
-        config.ProjSize > 0 ? (config.Mode == RecurrentMode.Lstm ? "a projected LSTM (proj_size)" : "a Jordan network")
-            + " has no ONNX recurrent operator"
-        : config.LayerNorm ? "layer-normalised cells have no ONNX recurrent operator"
-        : config.Leak > 0f ? "leaky-integrator units have no ONNX recurrent operator"
-        : null;
+    static bool HasOperator(RecurrentConfig config) => config.ProjSize == 0 && !config.LayerNorm && config.Leak == 0f;
 
     /// <summary>
     /// The recurrent stack of <paramref name="config"/>, with the state-dict entries under <c>{prefix}.</c>, over
     /// <paramref name="x"/> ([T, B, in], or [B, T, in] when batch-first), stopping at the int32 <paramref
-    /// name="lengths"/> [B] when given (ONNX's <c>sequence_lens</c>); <paramref name="h0"/>/<paramref name="c0"/> are
-    /// [numLayers·D, B, H] or null for zeros.
+    /// name="lengths"/> [B] when given; <paramref name="h0"/>/<paramref name="c0"/> are [numLayers·D, B, H] or null
+    /// for zeros.
     /// </summary>
     public static OnnxRecurrentOutput Recurrent(this OnnxGraph graph, RecurrentConfig config,
         IReadOnlyDictionary<string, Tensor> state, string prefix, string x, string? lengths = null, string? h0 = null,
         string? c0 = null)
     {
-        if (Unsupported(config) is { } reason) throw new NotSupportedException($"ONNX export of {prefix}: {reason}.");
-        Tensor Parameter(string name) => state[$"{prefix}.{name}"];
-        string hint = prefix;
-        int directions = config.Directions, hidden = config.HiddenSize, gates = config.Gates;
+        var layer = new LayerWeights(config, name => state[$"{prefix}.{name}"], prefix);
+        int directions = config.Directions, width = config.OutputWidth;
         if (config.BatchFirst) x = graph.Transpose(x, 1, 0, 2);
-        string? mask = config.Residual && lengths != null ? graph.LengthMask(lengths, x) : null;
+        string? mask = lengths != null && (config.Residual || !HasOperator(config)) ? graph.LengthMask(lengths, x)
+            : null;
         var hiddens = new List<string>();
         var cells = new List<string>();
         for (int l = 0; l < config.NumLayers; l++)
         {
-            int inputSize = l == 0 ? config.InputSize : hidden * directions;
-            string[] suffixes = directions == 1 ? [$"_l{l}"] : [$"_l{l}", $"_l{l}_reverse"];
-            Tensor Stacked(string name, Func<Tensor, float[]> reorder, int width) =>
-                Tensor.FromArray(suffixes.SelectMany(s => reorder(Parameter(name + s))).ToArray(), directions,
-                    width);
-            var order = GateOrder(config.Mode);
-            var w = Stacked("weight_ih", p => Reorder(p, order, hidden), gates * hidden * inputSize);
-            var r = Stacked("weight_hh", p => Reorder(p, order, hidden), gates * hidden * hidden);
-            var bias = new float[directions * 2 * gates * hidden];
-            if (config.Bias)
-                for (int d = 0; d < directions; d++)
-                {
-                    Reorder(Parameter("bias_ih" + suffixes[d]), order, hidden).CopyTo(bias, d * 2 * gates * hidden);
-                    Reorder(Parameter("bias_hh" + suffixes[d]), order, hidden)
-                        .CopyTo(bias, (d * 2 + 1) * gates * hidden);
-                }
-            string lengthInput = lengths ?? "";
-            string StateSlice(string? state) => state is null ? "" : graph.Op("Slice",
+            string? StateSlice(string? state) => state is null ? null : graph.Op("Slice",
                 [state, graph.Int64s(l * directions), graph.Int64s((l + 1) * directions), graph.Int64s(0)]);
-            var inputs = new List<string>
-            {
-                x, graph.Weight($"{hint}.W_l{l}", w.Span, directions, gates * hidden, inputSize),
-                graph.Weight($"{hint}.R_l{l}", r.Span, directions, gates * hidden, hidden),
-                graph.Weight($"{hint}.B_l{l}", bias, directions, 2 * gates * hidden), lengthInput, StateSlice(h0),
-            };
-            var attributes = new List<Protos.AttributeProto>
-            {
-                OnnxGraph.Attribute("hidden_size", (long)hidden),
-                OnnxGraph.Attribute("direction", directions == 2 ? "bidirectional" : "forward"),
-                OnnxGraph.Attribute("layout", 0L),
-            };
-            string op;
-            switch (config.Mode)
-            {
-                case RecurrentMode.Lstm:
-                    op = "LSTM";
-                    inputs.Add(StateSlice(c0));
-                    if (config.Peephole)
-                    {
-                        // Recur's peepholes are [w_ci, w_cf, w_co]; ONNX's P is [i, o, f]
-                        var p = suffixes.SelectMany(s => new[] { "weight_ci", "weight_co", "weight_cf" }
-                            .SelectMany(n => Parameter(n + s).ToArray())).ToArray();
-                        inputs.Add(graph.Weight($"{hint}.P_l{l}", p, directions, 3 * hidden));
-                    }
-                    break;
-                case RecurrentMode.Gru:
-                    op = "GRU";
-                    attributes.Add(OnnxGraph.Attribute("linear_before_reset", config.ResetAfter ? 1L : 0L));
-                    break;
-                default:
-                    op = "RNN";
-                    string activation = config.Mode == RecurrentMode.RnnRelu ? "Relu" : "Tanh";
-                    attributes.Add(OnnxGraph.Attribute("activations", Enumerable.Repeat(activation, directions)
-                        .ToArray()));
-                    break;
-            }
-            while (inputs[^1] == "") inputs.RemoveAt(inputs.Count - 1);
-            var outputs = graph.Ops(op, [.. inputs], config.Mode == RecurrentMode.Lstm ? 3 : 2, [.. attributes]);
-            hiddens.Add(outputs[1]);
-            if (config.Mode == RecurrentMode.Lstm) cells.Add(outputs[2]);
-            // Y is [T, D, B, H]: directions side by side on the last axis, as Recur's output
-            string sequence = graph.Op("Reshape", [
-                graph.Transpose(outputs[0], 0, 2, 1, 3),
-                graph.Int64s(0, 0, -1)]);
-            if (config.Residual && (l > 0 || config.InputSize == hidden * directions))
+            var (sequence, hidden, cell) = HasOperator(config)
+                ? graph.OperatorLayer(layer, l, x, lengths, StateSlice(h0), StateSlice(c0))
+                : graph.ScanLayer(layer, l, x, mask, StateSlice(h0), StateSlice(c0));
+            hiddens.Add(hidden);
+            if (cell != null) cells.Add(cell);
+            if (config.Residual && (l > 0 || config.InputSize == width * directions))
             {
                 sequence = graph.Op("Add", [sequence, x]);
                 if (mask != null) sequence = graph.Op("Mul", [sequence, mask]);
@@ -159,6 +96,223 @@ internal static class OnnxLayers
         string Joined(List<string> states) => states.Count == 1 ? states[0]
             : graph.Op("Concat", [.. states], OnnxGraph.Attribute("axis", 0L));
         return new OnnxRecurrentOutput(x, Joined(hiddens), cells.Count > 0 ? Joined(cells) : null);
+    }
+
+    /// <summary>A stack's configuration with its state-dict entries.</summary>
+    sealed record LayerWeights(RecurrentConfig Config, Func<string, Tensor> Parameter, string Hint)
+    {
+        public string[] Suffixes(int l) => Config.Directions == 1 ? [$"_l{l}"] : [$"_l{l}", $"_l{l}_reverse"];
+
+        public int InputSize(int l) => l == 0 ? Config.InputSize : Config.OutputWidth * Config.Directions;
+    }
+
+    /// <summary>
+    /// One layer (both directions) as ONNX's own RNN, LSTM or GRU node: outputs [T, B, D·H], h_n [D, B, H] and c_n.
+    /// </summary>
+    static (string Sequence, string Hidden, string? Cell) OperatorLayer(this OnnxGraph graph, LayerWeights layer,
+        int l, string x, string? lengths, string? h0, string? c0)
+    {
+        var config = layer.Config;
+        var suffixes = layer.Suffixes(l);
+        int directions = config.Directions, hidden = config.HiddenSize, gates = config.Gates;
+        int inputSize = layer.InputSize(l);
+        Tensor Stacked(string name, Func<Tensor, float[]> reorder, int size) =>
+            Tensor.FromArray(suffixes.SelectMany(s => reorder(layer.Parameter(name + s))).ToArray(), directions,
+                size);
+        var order = GateOrder(config.Mode);
+        var w = Stacked("weight_ih", p => Reorder(p, order, hidden), gates * hidden * inputSize);
+        var r = Stacked("weight_hh", p => Reorder(p, order, hidden), gates * hidden * hidden);
+        var bias = new float[directions * 2 * gates * hidden];
+        if (config.Bias)
+            for (int d = 0; d < directions; d++)
+            {
+                Reorder(layer.Parameter("bias_ih" + suffixes[d]), order, hidden)
+                    .CopyTo(bias, d * 2 * gates * hidden);
+                Reorder(layer.Parameter("bias_hh" + suffixes[d]), order, hidden)
+                    .CopyTo(bias, (d * 2 + 1) * gates * hidden);
+            }
+        string hint = layer.Hint;
+        var inputs = new List<string>
+        {
+            x, graph.Weight($"{hint}.W_l{l}", w.Span, directions, gates * hidden, inputSize),
+            graph.Weight($"{hint}.R_l{l}", r.Span, directions, gates * hidden, hidden),
+            graph.Weight($"{hint}.B_l{l}", bias, directions, 2 * gates * hidden), lengths ?? "", h0 ?? "",
+        };
+        var attributes = new List<Protos.AttributeProto>
+        {
+            OnnxGraph.Attribute("hidden_size", (long)hidden),
+            OnnxGraph.Attribute("direction", directions == 2 ? "bidirectional" : "forward"),
+            OnnxGraph.Attribute("layout", 0L),
+        };
+        string op;
+        switch (config.Mode)
+        {
+            case RecurrentMode.Lstm:
+                op = "LSTM";
+                inputs.Add(c0 ?? "");
+                if (config.Peephole)
+                {
+                    // Recur's peepholes are [w_ci, w_cf, w_co]; ONNX's P is [i, o, f]
+                    var p = suffixes.SelectMany(s => new[] { "weight_ci", "weight_co", "weight_cf" }
+                        .SelectMany(n => layer.Parameter(n + s).ToArray())).ToArray();
+                    inputs.Add(graph.Weight($"{hint}.P_l{l}", p, directions, 3 * hidden));
+                }
+                break;
+            case RecurrentMode.Gru:
+                op = "GRU";
+                attributes.Add(OnnxGraph.Attribute("linear_before_reset", config.ResetAfter ? 1L : 0L));
+                break;
+            default:
+                op = "RNN";
+                string activation = config.Mode == RecurrentMode.RnnRelu ? "Relu" : "Tanh";
+                attributes.Add(OnnxGraph.Attribute("activations", Enumerable.Repeat(activation, directions)
+                    .ToArray()));
+                break;
+        }
+        while (inputs[^1] == "") inputs.RemoveAt(inputs.Count - 1);
+        bool lstm = config.Mode == RecurrentMode.Lstm;
+        var outputs = graph.Ops(op, [.. inputs], lstm ? 3 : 2, [.. attributes]);
+        // Y is [T, D, B, H]: directions side by side on the last axis, as Recur's output
+        string sequence = graph.Op("Reshape", [graph.Transpose(outputs[0], 0, 2, 1, 3), graph.Int64s(0, 0, -1)]);
+        return (sequence, outputs[1], lstm ? outputs[2] : null);
+    }
+
+    /// <summary>
+    /// One layer as a <c>Scan</c> per direction over a graph of one step: the input products of every step are one
+    /// MatMul before the loop; the step adds the recurrent product and applies the cell. With a
+    /// <paramref name="mask"/> [T, B, 1] a sequence's state stops changing past its length and its outputs there are
+    /// zero — so the backward direction, scanning from the end, starts at each sequence's own last step.
+    /// </summary>
+    static (string Sequence, string Hidden, string? Cell) ScanLayer(this OnnxGraph graph, LayerWeights layer, int l,
+        string x, string? mask, string? h0, string? c0)
+    {
+        var config = layer.Config;
+        bool lstm = config.Mode == RecurrentMode.Lstm;
+        int directions = config.Directions, hidden = config.HiddenSize, width = config.OutputWidth;
+        int units = config.Gates * hidden;
+        var sequences = new List<string>();
+        var hiddens = new List<string>();
+        var cells = new List<string>();
+        string BatchShape(int size) => graph.Op("Concat", [graph.Op("Slice", [graph.Op("Shape", [x]),
+            graph.Int64s(1), graph.Int64s(2), graph.Int64s(0)]), graph.Int64s(size)], OnnxGraph.Attribute("axis", 0L));
+        for (int d = 0; d < directions; d++)
+        {
+            string suffix = layer.Suffixes(l)[d], hint = $"{layer.Hint}{suffix}";
+            // a normalisation's entries carry the suffix before their part: ln_ih_l0.weight
+            Tensor Parameter(string name) => layer.Parameter(name.Contains('.')
+                ? name.Insert(name.IndexOf('.'), suffix) : name + suffix);
+            string? State(string? states, int size) => states is null
+                ? graph.Op("ConstantOfShape", [BatchShape(size)])
+                : graph.Op("Squeeze", [graph.Op("Slice", [states, graph.Int64s(d), graph.Int64s(d + 1),
+                    graph.Int64s(0)]), graph.Int64s(0)]);
+            // the input products of all steps: W_ih x (+ both biases; layer normalisation normalises it first)
+            Tensor? inputBias = config.Bias && !config.LayerNorm
+                ? Parameter("bias_ih") + Parameter("bias_hh") : null;
+            string products = graph.Linear(Parameter("weight_ih"), inputBias, x, hint + ".ih");
+            if (config.LayerNorm)
+                products = graph.Op("LayerNormalization", [products,
+                    graph.Weight(hint + ".ln_ih.weight", Parameter("ln_ih.weight").Span, units),
+                    graph.Weight(hint + ".ln_ih.bias", Parameter("ln_ih.bias").Span, units)],
+                    OnnxGraph.Attribute("axis", -1L), OnnxGraph.Attribute("epsilon", 1e-5f));
+            var recurrent = Parameter("weight_hh").Transpose(0, 1);
+            string recurrentWeight = graph.Weight(hint + ".hh", recurrent.Span, width, units);
+
+            var step = graph.Subgraph($"{hint}_step");
+            string hPrev = step.FreshFloatInput("h_prev", "batch", width);
+            string? cPrev = lstm ? step.FreshFloatInput("c_prev", "batch", hidden) : null;
+            string gi = step.FreshFloatInput("products", "batch", units);
+            string? m = mask is null ? null : step.FreshFloatInput("mask", "batch", 1);
+            string gh = step.Op("MatMul", [hPrev, recurrentWeight]);
+            var (hNew, cNew) = CellStep(graph, step, config, Parameter, hint, gi, gh, hPrev, cPrev);
+            string hOut = hNew, y = step.Op("Identity", [hNew]);
+            string? cOut = cNew;
+            if (m != null)
+            {
+                string keep = step.Op("Sub", [step.Weight("one", [1f]), m]);
+                hOut = step.Op("Add", [step.Op("Mul", [m, hNew]), step.Op("Mul", [keep, hPrev])]);
+                if (cNew != null) cOut = step.Op("Add", [step.Op("Mul", [m, cNew]), step.Op("Mul", [keep, cPrev!])]);
+                y = step.Op("Mul", [m, hNew]);
+            }
+            step.Output(hOut, hOut, Protos.TensorProto.Types.DataType.Float, "batch", width);
+            if (cOut != null) step.Output(cOut, cOut, Protos.TensorProto.Types.DataType.Float, "batch", hidden);
+            step.Output(y, y, Protos.TensorProto.Types.DataType.Float, "batch", width);
+
+            var inputs = new List<string> { State(h0, width)! };
+            if (lstm) inputs.Add(State(c0, hidden)!);
+            inputs.Add(products);
+            if (mask != null) inputs.Add(mask);
+            int scanned = mask is null ? 1 : 2;
+            long direction = d == 1 ? 1 : 0;
+            var outputs = graph.Ops("Scan", [.. inputs], lstm ? 3 : 2, step.AsAttribute("body"),
+                OnnxGraph.Attribute("num_scan_inputs", (long)scanned),
+                OnnxGraph.Attribute("scan_input_directions", Enumerable.Repeat(direction, scanned).ToArray()),
+                OnnxGraph.Attribute("scan_output_directions", new[] { direction }));
+            hiddens.Add(graph.Op("Unsqueeze", [outputs[0], graph.Int64s(0)]));
+            if (lstm) cells.Add(graph.Op("Unsqueeze", [outputs[1], graph.Int64s(0)]));
+            sequences.Add(outputs[^1]);
+        }
+        string Joined(List<string> values, long axis) => values.Count == 1 ? values[0]
+            : graph.Op("Concat", [.. values], OnnxGraph.Attribute("axis", axis));
+        return (Joined(sequences, 2), Joined(hiddens, 0), lstm ? Joined(cells, 0) : null);
+    }
+
+    /// <summary>
+    /// The cell of one step inside <paramref name="step"/>: from the input products <paramref name="gi"/> and the
+    /// recurrent products <paramref name="gh"/> (both [B, G·H], Recur's gate order) to the new h (and c).
+    /// Weights go into the outer <paramref name="graph"/>, which the step reads.
+    /// </summary>
+    static (string H, string? C) CellStep(OnnxGraph graph, OnnxGraph step, RecurrentConfig config,
+        Func<string, Tensor> parameter, string hint, string gi, string gh, string hPrev, string? cPrev)
+    {
+        int hidden = config.HiddenSize, units = config.Gates * hidden;
+        string Weight(string name, int size) => graph.Weight($"{hint}.{name}", parameter(name).Span, size);
+        string Normalised(string value, string norm, int size) => step.Op("LayerNormalization",
+            [value, Weight(norm + ".weight", size), Weight(norm + ".bias", size)], OnnxGraph.Attribute("axis", -1L),
+            OnnxGraph.Attribute("epsilon", 1e-5f));
+        if (config.LayerNorm) gh = Normalised(gh, "ln_hh", units);
+        string Project(string h) => config.ProjSize == 0 ? h
+            : config.Mode == RecurrentMode.Lstm || !config.Bias
+                ? step.Op("MatMul", [h, graph.Weight(hint + ".hr", parameter("weight_hr").Transpose(0, 1).Span,
+                    hidden, config.ProjSize)])
+                : step.Op("Add", [step.Op("MatMul", [h, graph.Weight(hint + ".hr",
+                    parameter("weight_hr").Transpose(0, 1).Span, hidden, config.ProjSize)]),
+                    Weight("bias_hr", config.ProjSize)]);
+        switch (config.Mode)
+        {
+            case RecurrentMode.Lstm:
+            {
+                var g = step.Ops("Split", [step.Op("Add", [gi, gh])], 4, OnnxGraph.Attribute("axis", 1L));
+                string i = step.Op("Sigmoid", [g[0]]), f = step.Op("Sigmoid", [g[1]]);
+                string candidate = step.Op("Tanh", [g[2]]), o = step.Op("Sigmoid", [g[3]]);
+                string c = step.Op("Add", [step.Op("Mul", [f, cPrev!]), step.Op("Mul", [i, candidate])]);
+                string squashed = step.Op("Tanh", [config.LayerNorm ? Normalised(c, "ln_c", hidden) : c]);
+                return (Project(step.Op("Mul", [o, squashed])), c);
+            }
+            case RecurrentMode.Gru:
+            {
+                // layer-normalised GRU, PyTorch's form: n = tanh(A_n + r ⊙ R_n)
+                var a = step.Ops("Split", [gi], 3, OnnxGraph.Attribute("axis", 1L));
+                var r = step.Ops("Split", [gh], 3, OnnxGraph.Attribute("axis", 1L));
+                string reset = step.Op("Sigmoid", [step.Op("Add", [a[0], r[0]])]);
+                string update = step.Op("Sigmoid", [step.Op("Add", [a[1], r[1]])]);
+                string n = step.Op("Tanh", [step.Op("Add", [a[2], step.Op("Mul", [reset, r[2]])])]);
+                // h = n + z ⊙ (h_prev − n)
+                return (step.Op("Add", [n, step.Op("Mul", [update, step.Op("Sub", [hPrev, n])])]), null);
+            }
+            default:
+            {
+                string a = step.Op("Add", [gi, gh]);
+                string h = step.Op(config.Mode == RecurrentMode.RnnRelu ? "Relu" : "Tanh", [a]);
+                if (config.Leak > 0f)
+                {
+                    // h = candidate + α ⊙ (h_prev − candidate), α per unit (or shared, or fixed)
+                    var alpha = config.LearnLeak ? parameter("leak") : Tensor.Full(config.Leak, 1);
+                    string leak = graph.Weight(hint + ".leak", alpha.Span, alpha.Length);
+                    h = step.Op("Add", [h, step.Op("Mul", [leak, step.Op("Sub", [hPrev, h])])]);
+                }
+                return (Project(h), null);
+            }
+        }
     }
 
     /// <summary>Recur's gate blocks in ONNX's order: LSTM i,f,g,o → i,o,f,c; GRU r,z,n → z,r,h.</summary>
