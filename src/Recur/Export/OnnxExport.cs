@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Recur.Autograd;
 using Recur.Classification;
+using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
@@ -55,13 +56,85 @@ public static class OnnxExport
         Write(path, "sequence_model", config.ToJson(), model, (graph, state) =>
         {
             string input = graph.FloatInput("input", "steps", "batch", config.InputSize);
-            var encoded = graph.Recurrent(config.Recurrent, state, "rnn", input);
-            string features = encoded.Output;
-            if (!config.PerStep)
-                features = LastStep(graph, encoded.Output, config.Recurrent.OutputWidth, config.Bidirectional);
-            string output = graph.Linear(state, "head", features);
+            string output = SequenceModelGraph(graph, config, state, input);
             if (config.PerStep) graph.Output(output, "output", DataType.Float, "steps", "batch", config.OutputSize);
             else graph.Output(output, "output", DataType.Float, "batch", config.OutputSize);
+        });
+    }
+
+    /// <summary>A sequence model's recurrent stack and head over <paramref name="input"/> [T, B, in].</summary>
+    static string SequenceModelGraph(OnnxGraph graph, SequenceModelConfig config,
+        IReadOnlyDictionary<string, Tensor> state, string input)
+    {
+        var encoded = graph.Recurrent(config.Recurrent, state, "rnn", input);
+        string features = config.PerStep ? encoded.Output
+            : LastStep(graph, encoded.Output, config.Recurrent.OutputWidth, config.Bidirectional);
+        return graph.Linear(state, "head", features);
+    }
+
+    /// <summary>
+    /// A <see cref="Forecaster"/> with its preprocessing, in the series' own units: input <c>history</c> [batch,
+    /// window + lag] (the last values of each series; lag is the difference lag, 0 without differencing), with
+    /// covariates also <c>covariates</c> [batch, window + lag, covariates] over the same steps → <c>forecast</c>
+    /// [batch, horizon]. Inside: the logarithm, differencing and scaling fitted on the training part, the network,
+    /// and their inverses — what <see cref="Forecaster.Forecast"/> does for one block of the horizon (feed the forecast
+    /// back as history for more).
+    /// </summary>
+    public static void Save(Forecaster forecaster, string path)
+    {
+        var options = forecaster.Options;
+        int window = options.Window, lag = options.DifferenceLag, horizon = options.Horizon;
+        Write(path, "forecaster", forecaster.Config, forecaster.Network, (graph, state) =>
+        {
+            string history = graph.FloatInput("history", "batch", window + lag);
+            string Part(string value, int start, int end, int axis = 1) => graph.Op("Slice", [value,
+                graph.Int64s(start), graph.Int64s(end), graph.Int64s(axis)]);
+            string Scale(string value, Scaler scaler) => graph.Op("Div", [graph.Op("Sub", [value,
+                graph.Weight("offset", [(float)scaler.Offset])]), graph.Weight("scale", [(float)scaler.Scale])]);
+            string levels = options.Log ? graph.Op("Log", [history]) : history;
+            string changes = lag == 0 ? levels
+                : graph.Op("Sub", [Part(levels, lag, window + lag), Part(levels, 0, window)]);
+            var features = new List<string> { graph.Op("Unsqueeze", [Scale(changes, forecaster.Scaler),
+                graph.Int64s(2)]) };
+            if (options.Covariates > 0)
+            {
+                string covariates = graph.FloatInput("covariates", "batch", window + lag, options.Covariates);
+                for (int c = 0; c < options.Covariates; c++)
+                    features.Add(Scale(Part(Part(covariates, lag, window + lag), c, c + 1, 2),
+                        forecaster.CovariateScalers[c]));
+            }
+            string x = features.Count == 1 ? features[0]
+                : graph.Op("Concat", [.. features], OnnxGraph.Attribute("axis", 2L)); // [B, window, F]
+            string predicted;
+            if (options.Model == "mlp")
+            {
+                string flat = graph.Op("Flatten", [x], OnnxGraph.Attribute("axis", 1L));
+                predicted = graph.Linear(state, "head", graph.Op("Tanh", [graph.Linear(state, "hidden", flat)]));
+            }
+            else
+            {
+                var network = (SequenceModel)forecaster.Network;
+                predicted = SequenceModelGraph(graph, network.Config, state, graph.Transpose(x, 1, 0, 2));
+            }
+            string unscaled = graph.Op("Add", [graph.Op("Mul", [predicted,
+                graph.Weight("scale", [(float)forecaster.Scaler.Scale])]),
+                graph.Weight("offset", [(float)forecaster.Scaler.Offset])]);
+            string forecast = unscaled;
+            if (lag > 0)
+            {
+                // undo differencing one step of the horizon at a time: a level is its change plus the level lag
+                // steps earlier, from the history or from this forecast
+                var steps = new List<string>();
+                for (int h = 0; h < horizon; h++)
+                {
+                    string earlier = h < lag ? Part(levels, window + h, window + h + 1) : steps[h - lag];
+                    steps.Add(graph.Op("Add", [Part(unscaled, h, h + 1), earlier]));
+                }
+                forecast = steps.Count == 1 ? steps[0]
+                    : graph.Op("Concat", [.. steps], OnnxGraph.Attribute("axis", 1L));
+            }
+            if (options.Log) forecast = graph.Op("Exp", [forecast]);
+            graph.Output(forecast, "forecast", DataType.Float, "batch", horizon);
         });
     }
 
@@ -233,7 +306,7 @@ public static class OnnxExport
 
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
-        ["sequence_model", "text_classifier", "language_model", "sequence_tagger"];
+        ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster"];
 
     /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
@@ -255,6 +328,13 @@ public static class OnnxExport
             case "language_model":
                 Save(Checkpoint.Open(folder, c => new LanguageModel(LanguageModelConfig.FromJson(c), new(0))), path);
                 break;
+            case "forecaster":
+            {
+                var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(folder));
+                Checkpoint.LoadModel(folder, forecaster.Network);
+                Save(forecaster, path);
+                break;
+            }
             case "sequence_tagger":
                 Save(Checkpoint.Open(folder, c => new SequenceTagger(SequenceTaggerConfig.FromJson(c), new(0))), path);
                 break;

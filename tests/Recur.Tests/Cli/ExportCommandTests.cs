@@ -29,6 +29,28 @@ public sealed class ExportCommandTests : IDisposable
         Close.Values(model.Forward(input).Span, outputs["output"].Values, "exported output", 1e-5, 1e-5);
     }
 
+    [Fact]
+    public void AForecastRunExportsWithItsPreprocessingAndForecastsAsInRecur()
+    {
+        string csv = Path.Combine(folder, "series.csv"), run = Path.Combine(folder, "forecast");
+        var series = Enumerable.Range(0, 60).Select(t => 100 + t + 20 * Math.Sin(t * Math.PI / 6)).ToArray();
+        File.WriteAllLines(csv, ["month,value", .. series.Select((v, t) => FormattableString.Invariant($"m{t},{v}"))]);
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "value", "--window", "6",
+            "--horizon", "3", "--test-size", "6", "--epochs", "2", "--hidden", "4", "--log", "--difference", "1",
+            "--out", run, "--threads", "1"));
+        string path = Path.Combine(folder, "forecast.onnx");
+        Assert.Equal(0, RecurCommand.Run("export", "onnx", "--model", run, "--out", path));
+
+        string checkpoint = Checkpoint.Locate(run);
+        var forecaster = Recur.Forecasting.Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
+        Checkpoint.LoadModel(checkpoint, forecaster.Network);
+        var history = series[^7..];
+        var outputs = OnnxExportTests.Run(path, new OnnxExportTests.Input("history",
+            history.Select(v => (float)v).ToArray(), [1, 7]));
+        Close.Values(forecaster.Forecast(history, 3).Select(v => (float)v).ToArray(), outputs["forecast"].Values,
+            "forecast", 1e-5, 1e-5);
+    }
+
     [TorchTheory]
     [InlineData("lstm")]
     [InlineData("rnn")]

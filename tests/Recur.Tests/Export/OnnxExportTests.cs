@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Recur.Classification;
 using Recur.Export;
+using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
@@ -197,6 +198,40 @@ public sealed class OnnxExportTests : IDisposable
         }
         var last = logits.Select(0, steps - 1);
         Close.Values(last.Span, step.Values, "last step's logits", Tolerance, Tolerance);
+    }
+
+    [Theory]
+    [InlineData("lstm", ScalingKind.MinMax, false, 0, 0)]
+    [InlineData("gru", ScalingKind.Standard, true, 3, 0)]
+    [InlineData("mlp", ScalingKind.MinMax, true, 1, 0)]
+    [InlineData("lstm", ScalingKind.Standard, false, 2, 2)]
+    public void ForecastersForecastInTheSeriesOwnUnitsAsInRecur(string network, ScalingKind scaling, bool log,
+        int lag, int covariates)
+    {
+        // a positive seasonal series with a trend, and covariates that lead it
+        var series = Enumerable.Range(0, 80).Select(t => 50 + 0.5 * t + 10 * Math.Sin(t * Math.PI / 3)).ToArray();
+        var extra = Enumerable.Range(0, covariates).Select(c => series.Select((v, t) => v * (c + 1)
+            + Math.Cos(t + c)).ToArray()).ToArray();
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 8, Horizon: 5, Model: network, Hidden: 6,
+            Scaling: scaling, Log: log, DifferenceLag: lag, Epochs: 2, Covariates: covariates));
+        forecaster.Fit(series, covariates: covariates > 0 ? extra : null);
+        int needed = 8 + lag;
+        var history = series[^needed..];
+        var expected = forecaster.Forecast(history, 5,
+            covariates > 0 ? extra.Select(c => c[^needed..]).ToArray() : null);
+        string path = Path.Combine(folder, "forecaster.onnx");
+        OnnxExport.Save(forecaster, path);
+        var inputs = new List<Input> { new("history", history.Select(v => (float)v).ToArray(), [1, needed]) };
+        if (covariates > 0)
+        {
+            var values = new float[needed * covariates];
+            for (int t = 0; t < needed; t++)
+                for (int c = 0; c < covariates; c++) values[t * covariates + c] = (float)extra[c][^(needed - t)];
+            inputs.Add(new("covariates", values, [1, needed, covariates]));
+        }
+        var outputs = Run(path, [.. inputs]);
+        Assert.Equal([1L, 5L], outputs["forecast"].Shape);
+        Close.Values(expected.Select(v => (float)v).ToArray(), outputs["forecast"].Values, "forecast", 1e-5, 1e-5);
     }
 
     [Theory]
