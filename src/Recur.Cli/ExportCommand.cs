@@ -61,8 +61,8 @@ static class ExportCommand
             string? parent = Path.GetDirectoryName(Path.GetFullPath(path));
             if (parent is null || !Directory.Exists(parent))
                 throw new UsageException($"--out {path}: the folder {parent} does not exist.");
-            string kind = OnnxExport.SaveRun(folder, path);
-            Console.WriteLine($"{kind} → {path} ({new FileInfo(path).Length:N0} bytes)");
+            var (kind, files) = OnnxExport.SaveRun(folder, path);
+            foreach (string file in files) Console.WriteLine($"{kind} → {file} ({new FileInfo(file).Length:N0} bytes)");
             return 0;
         }));
         return command;

@@ -7,6 +7,7 @@ using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Tagging;
 using Recur.Training;
+using Recur.Translation;
 using DataType = Recur.Export.Protos.TensorProto.Types.DataType;
 
 namespace Recur.Export;
@@ -304,19 +305,134 @@ public static class OnnxExport
         });
     }
 
+    /// <summary>
+    /// A <see cref="Seq2Seq"/> translation model as two files, run the way its greedy or beam decoding runs.
+    /// The encoder (<paramref name="encoderPath"/>): <c>source</c> (int64 [source_steps, batch], 0 past each
+    /// sentence) and <c>source_lengths</c> (int32 [batch]) → <c>memory</c> [source_steps, batch, W] (the encoder's
+    /// outputs), <c>keys</c> (what the attention scores read; the memory itself for dot attention), <c>penalty</c>
+    /// [source_steps, batch] (−1e9 on padding) and the decoder's first state <c>h</c> [layers, batch, W] (and
+    /// <c>c</c>, and <c>feed</c> [batch, W], zeros, with attention). The decoder step (<paramref
+    /// name="decoderPath"/>): <c>previous</c> (int64 [batch], <c>&lt;bos&gt;</c> first), the state and the encoder's
+    /// outputs → next-token <c>logits</c> [batch, target vocabulary], the next state (<c>h_next</c>, <c>c_next</c>,
+    /// <c>feed_next</c>) and the <c>attention</c> weights [source_steps, batch].
+    /// </summary>
+    public static void Save(Seq2Seq model, string encoderPath, string decoderPath)
+    {
+        var config = model.Config;
+        bool lstm = config.Mode == RecurrentMode.Lstm, attention = config.Attention != AttentionKind.None;
+        int width = config.Width, layers = config.NumLayers, directions = config.Bidirectional ? 2 : 1;
+        var encoderConfig = new RecurrentConfig(config.Mode, config.Embedding, config.Hidden, layers,
+            Bidirectional: config.Bidirectional);
+        // both graphs are built before either file is written
+        var state = model.StateDict();
+        using var noGrad = GradMode.NoGrad();
+        var encoder = new OnnxGraph("seq2seq_encoder");
+        {
+            var graph = encoder;
+            string source = graph.Input("source", DataType.Int64, "source_steps", "batch");
+            string lengths = graph.Input("source_lengths", DataType.Int32, "batch");
+            var encoded = graph.Recurrent(encoderConfig, state, "encoder",
+                graph.Embedding(state, "source_embedding", source), lengths);
+            graph.Output(encoded.Output, "memory", DataType.Float, "source_steps", "batch", width);
+            if (attention)
+            {
+                string keys = config.Attention == AttentionKind.Dot ? encoded.Output
+                    : graph.Linear(state, "attention_keys", encoded.Output);
+                graph.Output(keys, "keys", DataType.Float, "source_steps", "batch", width);
+            }
+            graph.Output(graph.Op("Squeeze", [Penalty(graph, lengths, encoded.Output), graph.Int64s(2)]), "penalty",
+                DataType.Float, "source_steps", "batch");
+            // each layer's final states, both directions side by side, through the bridge
+            string Bridge(string states, string bridge) => graph.Op("Tanh", [graph.Linear(state, bridge,
+                graph.Op("Reshape", [graph.Transpose(graph.Op("Reshape", [states, graph.Int64s(layers, directions,
+                    -1, config.Hidden)]), 0, 2, 1, 3), graph.Int64s(0, 0, -1)]))]);
+            graph.Output(Bridge(encoded.Hidden, "bridge_hidden"), "h", DataType.Float, layers, "batch", width);
+            if (lstm) graph.Output(Bridge(encoded.Cell!, "bridge_cell"), "c", DataType.Float, layers, "batch", width);
+            if (attention)
+                graph.Output(graph.Op("Mul", [graph.Op("Gather", [encoded.Output, graph.Int64s([0], [])],
+                    OnnxGraph.Attribute("axis", 0L)), graph.Weight("zero", [0f])]), "feed", DataType.Float, "batch",
+                    width);
+        }
+        var decoder = new OnnxGraph("seq2seq_decoder_step");
+        {
+            var graph = decoder;
+            string previous = graph.Input("previous", DataType.Int64, "batch");
+            string h = graph.FloatInput("h", layers, "batch", width);
+            string? c = lstm ? graph.FloatInput("c", layers, "batch", width) : null;
+            string? feed = attention ? graph.FloatInput("feed", "batch", width) : null;
+            string? memory = attention ? graph.FloatInput("memory", "source_steps", "batch", width) : null;
+            string? keys = attention ? graph.FloatInput("keys", "source_steps", "batch", width) : null;
+            string? penalty = attention ? graph.FloatInput("penalty", "source_steps", "batch") : null;
+            string x = graph.Embedding(state, "target_embedding", previous);
+            if (feed != null) x = graph.Op("Concat", [x, feed], OnnxGraph.Attribute("axis", 1L));
+            var hiddens = new List<string>();
+            var cells = new List<string>();
+            string Layer(string states, int l) => graph.Op("Squeeze", [graph.Op("Slice", [states, graph.Int64s(l),
+                graph.Int64s(l + 1), graph.Int64s(0)]), graph.Int64s(0)]);
+            for (int l = 0; l < layers; l++)
+            {
+                var (hl, cl) = graph.CellStep(config.Mode, state, $"decoder_l{l}", x, Layer(h, l),
+                    c is null ? null : Layer(c, l));
+                hiddens.Add(graph.Op("Unsqueeze", [hl, graph.Int64s(0)]));
+                if (cl != null) cells.Add(graph.Op("Unsqueeze", [cl, graph.Int64s(0)]));
+                x = hl;
+            }
+            string top = x;
+            if (attention)
+            {
+                string query = graph.Op("Unsqueeze", [top, graph.Int64s(0)]); // [1, B, W]
+                string scores = config.Attention == AttentionKind.Additive
+                    ? graph.Op("Squeeze", [graph.Linear(state, "attention_energy", graph.Op("Tanh", [graph.Op("Add",
+                        [keys!, graph.Linear(state, "attention_query", query)])])), graph.Int64s(2)])
+                    : graph.Op("ReduceSum", [graph.Op("Mul", [keys!, query]), graph.Int64s(2)],
+                        OnnxGraph.Attribute("keepdims", 0L));
+                string weights = graph.Op("Softmax", [graph.Op("Add", [scores, penalty!])],
+                    OnnxGraph.Attribute("axis", 0L)); // [S, B]
+                string context = graph.Op("ReduceSum", [graph.Op("Mul", [memory!, graph.Op("Unsqueeze", [weights,
+                    graph.Int64s(2)])]), graph.Int64s(0)], OnnxGraph.Attribute("keepdims", 0L));
+                top = graph.Op("Tanh", [graph.Linear(state, "attention_combine",
+                    graph.Op("Concat", [context, top], OnnxGraph.Attribute("axis", 1L)))]);
+                graph.Output(weights, "attention", DataType.Float, "source_steps", "batch");
+            }
+            graph.Output(graph.Linear(state, "output", top), "logits", DataType.Float, "batch",
+                config.TargetVocabulary);
+            string Joined(List<string> values) => values.Count == 1 ? values[0]
+                : graph.Op("Concat", [.. values], OnnxGraph.Attribute("axis", 0L));
+            graph.Output(Joined(hiddens), "h_next", DataType.Float, layers, "batch", width);
+            if (lstm) graph.Output(Joined(cells), "c_next", DataType.Float, layers, "batch", width);
+            if (attention) graph.Output(top, "feed_next", DataType.Float, "batch", width);
+        }
+        var metadata = new Dictionary<string, string>
+        {
+            ["recur.kind"] = "seq2seq", ["recur.config"] = config.ToJson().ToJsonString(),
+        };
+        encoder.Save(encoderPath, "Recur seq2seq encoder", metadata);
+        decoder.Save(decoderPath, "Recur seq2seq decoder step", metadata);
+    }
+
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
-        ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster"];
+        ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq"];
 
     /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
-    /// model kind from its <c>config.json</c>; returns the kind. Another kind gets a <see
-    /// cref="NotSupportedException"/> naming it and the kinds that can be exported.
+    /// model kind from its <c>config.json</c>; returns the kind and the files written — <paramref name="path"/>, or
+    /// for a translation model its encoder and decoder step beside it (<c>NAME.encoder.onnx</c>,
+    /// <c>NAME.decoder.onnx</c>). Another kind gets a <see cref="NotSupportedException"/> naming it and the kinds that
+    /// can be exported.
     /// </summary>
-    public static string SaveRun(string modelFolder, string path)
+    public static (string Kind, IReadOnlyList<string> Files) SaveRun(string modelFolder, string path)
     {
         string folder = Checkpoint.Locate(modelFolder);
         string kind = (string?)Checkpoint.ReadConfig(folder)["architecture"] ?? "";
+        if (kind == "seq2seq")
+        {
+            string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!,
+                Path.GetFileNameWithoutExtension(path));
+            string[] files = [stem + ".encoder.onnx", stem + ".decoder.onnx"];
+            Save(Checkpoint.Open(folder, c => new Seq2Seq(Seq2SeqConfig.FromJson(c), new(0))), files[0], files[1]);
+            return (kind, files);
+        }
         switch (kind)
         {
             case "sequence_model":
@@ -342,7 +458,7 @@ public static class OnnxExport
                 throw new NotSupportedException($"{modelFolder}: a model of kind '{kind}' has no ONNX export yet; "
                     + $"exported kinds: {string.Join(", ", Kinds)}.");
         }
-        return kind;
+        return (kind, [path]);
     }
 
     /// <summary>

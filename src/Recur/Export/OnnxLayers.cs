@@ -98,6 +98,27 @@ internal static class OnnxLayers
         return new OnnxRecurrentOutput(x, Joined(hiddens), cells.Count > 0 ? Joined(cells) : null);
     }
 
+    /// <summary>
+    /// One step of a <see cref="RecurrentCell"/> (entries <c>{prefix}.weight_ih</c>, …) of <paramref name="mode"/> as
+    /// ONNX's own operator over a sequence of one step: <paramref name="x"/> [B, in], <paramref name="h"/> and
+    /// <paramref name="c"/> [B, H] → the new h and c.
+    /// </summary>
+    public static (string H, string? C) CellStep(this OnnxGraph graph, RecurrentMode mode,
+        IReadOnlyDictionary<string, Tensor> state, string prefix, string x, string h, string? c)
+    {
+        var weightIh = state[$"{prefix}.weight_ih"];
+        int gates = RecurrentConfig.GatesOf(mode);
+        var config = new RecurrentConfig(mode, weightIh.Size(1), weightIh.Size(0) / gates,
+            Bias: state.ContainsKey($"{prefix}.bias_ih"));
+        // the cell's entries under the names of layer 0 of a stack
+        var layer = new LayerWeights(config, name => state[$"{prefix}.{name[..name.LastIndexOf("_l0")]}"], prefix);
+        string Sequence(string value) => graph.Op("Unsqueeze", [value, graph.Int64s(0)]);
+        var (_, hidden, cell) = graph.OperatorLayer(layer, 0, Sequence(x), null, Sequence(h),
+            c is null ? null : Sequence(c));
+        string Step(string value) => graph.Op("Squeeze", [value, graph.Int64s(0)]);
+        return (Step(hidden), cell is null ? null : Step(cell));
+    }
+
     /// <summary>A stack's configuration with its state-dict entries.</summary>
     sealed record LayerWeights(RecurrentConfig Config, Func<string, Tensor> Parameter, string Hint)
     {

@@ -51,6 +51,42 @@ public sealed class ExportCommandTests : IDisposable
             "forecast", 1e-5, 1e-5);
     }
 
+    [Fact]
+    public void ATranslationRunExportsItsEncoderAndDecoderStepBesideTheNameGiven()
+    {
+        var random = new Random(3);
+        string[] english = ["i", "am", "you", "are", "cold"], french = ["je", "suis", "tu", "es", "froid"];
+        string pairs = Path.Combine(folder, "pairs.txt"), run = Path.Combine(folder, "translate");
+        File.WriteAllLines(pairs, Enumerable.Range(0, 60).Select(_ =>
+        {
+            var words = Enumerable.Range(0, random.Next(1, 4)).Select(_ => random.Next(english.Length)).ToArray();
+            string Sentence(string[] vocabulary) => string.Join(' ', words.Select(i => vocabulary[i])) + ".";
+            return $"{Sentence(english)}\t{Sentence(french)}";
+        }));
+        Assert.Equal(0, RecurCommand.Run("translate", "train", "--pairs", pairs, "--embed", "8", "--hidden", "8",
+            "--epochs", "1", "--held-out", "0.1", "--out", run, "--threads", "1"));
+        var output = new StringWriter();
+        var previous = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            Assert.Equal(0, RecurCommand.Run("export", "onnx", "--model", run, "--out",
+                Path.Combine(folder, "translator.onnx")));
+        }
+        finally { Console.SetOut(previous); }
+        string encoder = Path.Combine(folder, "translator.encoder.onnx");
+        string decoder = Path.Combine(folder, "translator.decoder.onnx");
+        Assert.Contains(encoder, output.ToString());
+        Assert.Contains(decoder, output.ToString());
+        Assert.False(File.Exists(Path.Combine(folder, "translator.onnx")));
+        var encoded = OnnxExportTests.Run(encoder, new OnnxExportTests.Input("source", new long[] { 4, 5 }, [2, 1]),
+            new OnnxExportTests.Input("source_lengths", new[] { 2 }, [1]));
+        Assert.Equal([2L, 1L, 16L], encoded["memory"].Shape); // bidirectional, 8 units each way
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(decoder);
+        Assert.Contains("previous", session.InputNames);
+        Assert.Contains("logits", session.OutputNames);
+    }
+
     [TorchTheory]
     [InlineData("lstm")]
     [InlineData("rnn")]

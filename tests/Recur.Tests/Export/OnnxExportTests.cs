@@ -6,6 +6,8 @@ using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Tagging;
+using Recur.Text;
+using Recur.Translation;
 
 namespace Recur.Tests.Export;
 
@@ -232,6 +234,66 @@ public sealed class OnnxExportTests : IDisposable
         var outputs = Run(path, [.. inputs]);
         Assert.Equal([1L, 5L], outputs["forecast"].Shape);
         Close.Values(expected.Select(v => (float)v).ToArray(), outputs["forecast"].Values, "forecast", 1e-5, 1e-5);
+    }
+
+    [Theory]
+    [InlineData("lstm", AttentionKind.General, true, 2)]
+    [InlineData("gru", AttentionKind.Additive, false, 1)]
+    [InlineData("lstm", AttentionKind.Dot, true, 1)]
+    [InlineData("gru", AttentionKind.None, true, 2)]
+    public void TranslationModelsDecodeGreedilyInOnnxRuntimeAsInRecur(string cell, AttentionKind attention,
+        bool bidirectional, int layers)
+    {
+        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers, Cell: cell,
+            Bidirectional: bidirectional, Attention: attention, Dropout: 0f);
+        var model = new Seq2Seq(config, new RandomGenerator(31));
+        int[][] sources = [[5, 6, 7, 8, 9], [10, 4]];
+        var expected = model.Greedy(sources, maxLength: 6);
+        string encoderPath = Path.Combine(folder, "encoder.onnx"), decoderPath = Path.Combine(folder, "decoder.onnx");
+        OnnxExport.Save(model, encoderPath, decoderPath);
+
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(sources, 15, "test");
+        var encoded = Run(encoderPath, new Input("source", ids.Select(i => (long)i).ToArray(), [steps, 2]),
+            new Input("source_lengths", lengths, [2]));
+        var state = new Dictionary<string, (float[] Values, long[] Shape)>(encoded);
+        var previous = new long[] { Tokenizers.Bos, Tokenizers.Bos };
+        var tokens = new[] { new List<int>(), new List<int>() };
+        var logP = new double[2];
+        var done = new bool[2];
+        var weights = new[] { new List<double>(), new List<double>() };
+        for (int t = 0; t < 6 && !done.All(d => d); t++)
+        {
+            var inputs = new List<Input> { new("previous", previous, [2]) };
+            foreach (string name in new[] { "h", "c", "feed", "memory", "keys", "penalty" })
+                if (state.TryGetValue(name, out var value)
+                    && (name is "h" or "c" or "feed" || attention != AttentionKind.None))
+                    inputs.Add(new(name, value.Values, value.Shape));
+            var outputs = Run(decoderPath, [.. inputs]);
+            foreach (string name in new[] { "h", "c", "feed" })
+                if (outputs.TryGetValue(name + "_next", out var next)) state[name] = next;
+            for (int b = 0; b < 2; b++)
+            {
+                if (done[b]) continue;
+                var row = outputs["logits"].Values.AsSpan(b * 12, 12).ToArray();
+                double max = row.Max(), total = row.Sum(v => Math.Exp(v - max));
+                int best = Array.IndexOf(row, row.Max());
+                logP[b] += row[best] - max - Math.Log(total);
+                if (attention != AttentionKind.None)
+                    weights[b].AddRange(Enumerable.Range(0, lengths[b])
+                        .Select(s => (double)outputs["attention"].Values[s * 2 + b]));
+                if (best == Tokenizers.Eos) { done[b] = true; continue; }
+                tokens[b].Add(best);
+                previous[b] = best;
+            }
+        }
+        for (int b = 0; b < 2; b++)
+        {
+            Assert.Equal(expected[b].Tokens, tokens[b]);
+            Assert.True(Math.Abs(expected[b].LogProbability - logP[b]) <= 1e-5 * (1 + Math.Abs(logP[b])),
+                $"log P {logP[b]} against {expected[b].LogProbability}");
+            var attended = expected[b].Attention.SelectMany(w => w).Select(v => (float)v).ToArray();
+            Close.Values(attended, weights[b].Select(v => (float)v).ToArray(), "attention", 1e-5, 1e-5);
+        }
     }
 
     [Theory]
