@@ -43,7 +43,7 @@ public static class Example
         var onnx = results[0].GetTensorDataAsSpan<float>().ToArray();
 
         // 3. the same texts in Recur: the two runtimes agree
-        var recur = ClassificationTask.Probabilities(model, batch);
+        var recur = model.PredictProbabilities(batch);
         double difference = 0;
         for (int b = 0; b < batch.Length; b++)
         {

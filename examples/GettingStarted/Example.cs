@@ -56,7 +56,7 @@ public static class Example
 
         // 6. predict
         string[] texts = ["the acting was superb", "a boring plot"];
-        var probabilities = ClassificationTask.Probabilities(best, texts.Select(Ids).ToArray());
+        var probabilities = best.PredictProbabilities(texts.Select(Ids).ToArray());
         for (int i = 0; i < texts.Length; i++) output.WriteLine($"{texts[i]}: P(positive) = {probabilities[i][1]:F2}");
         return report.Accuracy;
     }

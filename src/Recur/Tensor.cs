@@ -188,9 +188,12 @@ public sealed partial class Tensor
     /// Back-propagates from this tensor: every tensor it depends on that requires gradients gets d(this)/d(it) added
     /// to its <see cref="Grad"/>. With no argument this must hold one element (a loss) and is seeded with 1;
     /// otherwise <paramref name="gradient"/> (same shape) is the seed. Gradients of intermediate results are released
-    /// afterwards; those of leaves accumulate until zeroed.
+    /// afterwards; those of leaves accumulate until zeroed. As in PyTorch, a graph is back-propagated once: a second
+    /// pass through any of its operations would add the same gradients to the leaves again, so it throws unless the
+    /// first (and every later one) passed <paramref name="retainGraph"/>. A fused recurrent layer frees its saved
+    /// activations in its backward whatever the flag, so a graph through one is refused a second pass either way.
     /// </summary>
-    public void Backward(Tensor? gradient = null)
+    public void Backward(Tensor? gradient = null, bool retainGraph = false)
     {
         if (!requiresGrad)
             throw new InvalidOperationException("Backward: this tensor does not require gradients (no input had RequiresGrad set, or it was computed under NoGrad).");
@@ -200,6 +203,10 @@ public sealed partial class Tensor
             throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.shape)} does not match tensor shape {ShapeUtil.Format(shape)}.");
 
         var order = TopologicalOrder();
+        if (order.Any(t => t.Node!.Released))
+            throw new InvalidOperationException("Backward: this graph has been back-propagated already, and a second "
+                + "pass would add its gradients to the leaves again; run the forward pass anew, or pass retainGraph: "
+                + "true to every Backward through it.");
         if (gradient is null) GradSpan()[0] += 1f;
         else AccumulateGrad(gradient.Span);
 
@@ -211,6 +218,7 @@ public sealed partial class Tensor
                 if (tensor.Grad is null) continue;
                 tensor.Node!.Backward(tensor.Grad);
                 tensor.Grad = null; // intermediate gradients are not kept
+                if (!retainGraph) tensor.Node.Released = true;
             }
         }
     }

@@ -77,31 +77,17 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
         return new Dictionary<string, double> { ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1 };
     }
 
-    /// <summary>Class probabilities [N][classes] for texts, in batches of similar length, in evaluation mode.</summary>
-    public static double[][] Probabilities(TextClassifier model, IReadOnlyList<int[]> texts, int batchSize = 256)
-    {
-        var result = new double[texts.Count][];
-        var order = Enumerable.Range(0, texts.Count).OrderBy(i => texts[i].Length).ToArray();
-        using (model.Evaluating())
-            for (int start = 0; start < order.Length; start += batchSize)
-            {
-                var rows = order.Skip(start).Take(batchSize).ToArray();
-                var probabilities = model.Forward(rows.Select(i => texts[i]).ToArray()).Softmax(1).ToArray();
-                int classes = model.Config.Classes;
-                for (int r = 0; r < rows.Length; r++)
-                    result[rows[r]] = probabilities.AsSpan(r * classes, classes).ToArray().Select(p => (double)p).ToArray();
-            }
-        return result;
-    }
-
-    /// <summary>The mean of several models' class probabilities (an ensemble), for texts.</summary>
+    /// <summary>
+    /// The mean of several models' class probabilities (an ensemble), for texts; one model's are <see
+    /// cref="TextClassifier.PredictProbabilities"/>.
+    /// </summary>
     public static double[][] Probabilities(IReadOnlyList<TextClassifier> models, IReadOnlyList<int[]> texts)
     {
         if (models.Count == 0) throw new ArgumentException("Probabilities: no models.");
-        var sum = Probabilities(models[0], texts);
+        var sum = models[0].PredictProbabilities(texts);
         foreach (var model in models.Skip(1))
         {
-            var p = Probabilities(model, texts);
+            var p = model.PredictProbabilities(texts);
             for (int i = 0; i < sum.Length; i++)
                 for (int c = 0; c < sum[i].Length; c++) sum[i][c] += p[i][c];
         }

@@ -109,6 +109,33 @@ public sealed class TextClassifier : Module
         return head.Forward(Functional.Dropout(pooled, Config.Dropout, Training, dropoutRandom));
     }
 
+    /// <summary>
+    /// Class probabilities [N][classes] for texts of token ids (each at least one token, no padding id 0), in
+    /// evaluation mode without gradients, in batches of <paramref name="batchSize"/> texts of similar length.
+    /// </summary>
+    public double[][] PredictProbabilities(IReadOnlyList<int[]> texts, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be positive");
+        var result = new double[texts.Count][];
+        var order = Enumerable.Range(0, texts.Count).OrderBy(i => texts[i].Length).ToArray();
+        int classes = Config.Classes;
+        using (this.Evaluating())
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                var rows = order.Skip(start).Take(batchSize).ToArray();
+                var probabilities = Forward(rows.Select(i => texts[i]).ToArray()).Softmax(1).ToArray();
+                for (int r = 0; r < rows.Length; r++)
+                    result[rows[r]] = probabilities.AsSpan(r * classes, classes).ToArray().Select(p => (double)p)
+                        .ToArray();
+            }
+        return result;
+    }
+
+    /// <summary>The most probable class of each text (as <see cref="PredictProbabilities"/>).</summary>
+    public int[] Predict(IReadOnlyList<int[]> texts, int batchSize = 256) =>
+        PredictProbabilities(texts, batchSize).Select(p => Array.IndexOf(p, p.Max())).ToArray();
+
     Tensor Pool(RecurrentOutput encoded, int[] lengths, int steps, int batch)
     {
         var output = encoded.Output; // [T, B, D·H], zero past each length

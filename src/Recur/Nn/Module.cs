@@ -131,22 +131,40 @@ public abstract class Module
         .ToDictionary(p => p.Name, p => p.Value);
 
     /// <summary>
-    /// Copies values into this module's parameters by name. Every parameter must be present with its exact shape
-    /// and no unknown names may be given (PyTorch's <c>strict=True</c>); errors list the names and shapes involved.
+    /// Copies values into this module's parameters and buffers by name, as PyTorch's <c>load_state_dict</c>. With
+    /// <paramref name="prefix"/> only the entries under it are read, without it (<c>"encoder."</c> loads a
+    /// submodule's weights out of a whole model's state). With <paramref name="strict"/> (the default) every
+    /// parameter must be present and no unknown name may be given; otherwise the names that match are loaded and the
+    /// rest reported. A shape mismatch is always an error. Errors list the names and shapes involved, and nothing is
+    /// copied unless everything checks.
     /// </summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    /// <returns>The module's names that were not given and the given names the module lacks.</returns>
+    public StateDictLoad LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true,
+        string? prefix = null)
     {
+        ArgumentNullException.ThrowIfNull(state);
+        var given = prefix is null ? state : state.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
         var own = StateDict();
-        var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToArray();
-        var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToArray();
-        if (missing.Length > 0 || unexpected.Length > 0)
-            throw new ArgumentException($"LoadStateDict: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}].");
-        foreach (var (name, target) in own)
+        var missing = own.Keys.Where(k => !given.ContainsKey(k)).ToArray();
+        var unexpected = given.Keys.Where(k => !own.ContainsKey(k)).Select(k => prefix + k).ToArray();
+        if (strict && (missing.Length > 0 || unexpected.Length > 0))
+            throw new ArgumentException($"LoadStateDict: missing [{string.Join(", ", missing)}], unexpected "
+                + $"[{string.Join(", ", unexpected)}].");
+        var loaded = own.Where(p => given.ContainsKey(p.Key)).ToArray();
+        foreach (var (name, target) in loaded)
         {
-            var source = state[name];
+            var source = given[name];
             if (!source.Shape.SequenceEqual(target.Shape))
-                throw new ArgumentException($"LoadStateDict: '{name}' has shape {ShapeUtil.Format(source.Shape)} but the module expects {ShapeUtil.Format(target.Shape)}.");
+                throw new ArgumentException($"LoadStateDict: '{prefix}{name}' has shape "
+                    + $"{ShapeUtil.Format(source.Shape)} but the module expects {ShapeUtil.Format(target.Shape)}.");
         }
-        foreach (var (name, target) in own) state[name].Span.CopyTo(target.Span);
+        foreach (var (name, target) in loaded) given[name].Span.CopyTo(target.Span);
+        return new StateDictLoad(missing, unexpected);
     }
 }
+
+/// <summary>What <see cref="Module.LoadStateDict"/> could not match, as PyTorch's <c>_IncompatibleKeys</c>.</summary>
+/// <param name="Missing">The module's parameter and buffer names that were not given (left as they were).</param>
+/// <param name="Unexpected">The given names the module has no parameter or buffer for (ignored).</param>
+public sealed record StateDictLoad(IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected);

@@ -9,11 +9,11 @@ public static class RaggedBatch
 {
     /// <summary>
     /// Pads <paramref name="sequences"/> time-major. Every sequence must have at least one token and every id must lie
-    /// in [0, <paramref name="vocabularySize"/>); errors name <paramref name="owner"/> (the model), the sequence and
-    /// the id.
+    /// in [1, <paramref name="vocabularySize"/>): id 0 is the padding, which would otherwise pass silently for a
+    /// token; errors name <paramref name="owner"/> (the model), the sequence, the position and the id.
     /// </summary>
-    /// <exception cref="ArgumentException">An empty batch, an empty sequence or an id outside the
-    /// vocabulary.</exception>
+    /// <exception cref="ArgumentException">An empty batch, an empty sequence, the padding id 0 inside a sequence or an
+    /// id outside the vocabulary.</exception>
     public static (int[] Ids, int[] Lengths, int Steps) TimeMajor(IReadOnlyList<int[]> sequences, int vocabularySize,
         string owner)
     {
@@ -34,6 +34,9 @@ public static class RaggedBatch
                 if ((uint)id >= (uint)vocabularySize)
                     throw new ArgumentException(
                         $"{owner}: token id {id} in sequence {b} is outside the vocabulary of {vocabularySize}.");
+                if (id == 0)
+                    throw new ArgumentException($"{owner}: token {t} of sequence {b} is id 0, the padding id; a "
+                        + "sequence holds real tokens only (the lengths say where it ends).");
                 ids[t * batch + b] = id;
             }
         }

@@ -13,7 +13,11 @@ public static class GradientClipping
     public static float ClipByNorm(IEnumerable<Tensor> parameters, float maxNorm)
     {
         if (!(maxNorm > 0f)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be positive");
-        var grads = parameters.Select(p => p.Grad).OfType<Tensor>().ToArray();
+        var given = parameters.ToArray();
+        var grads = given.Select(p => p.Grad).OfType<Tensor>().ToArray();
+        if (given.Length > 0 && grads.Length == 0)
+            throw new InvalidOperationException($"ClipByNorm: none of the {given.Length} parameters has a gradient "
+                + "yet; call Backward() on the loss first.");
         float norm = NormOf(grads);
         float scale = maxNorm / (norm + 1e-6f);
         if (scale < 1f)

@@ -186,7 +186,7 @@ public sealed class ClassificationTests : IDisposable
         var (members, sharedVocabulary, _) = ClassifyCommand.Load(ensemble);
         Assert.Equal(2, members.Count);
         var texts = ClassifyCommand.Encode(["the film was lovely"], new WordTokenizer(), sharedVocabulary);
-        var each = members.Select(m => ClassificationTask.Probabilities(m, texts)[0]).ToArray();
+        var each = members.Select(m => m.PredictProbabilities(texts)[0]).ToArray();
         Assert.NotEqual(each[0], each[1]);
         Assert.Equal((each[0][1] + each[1][1]) / 2, ClassificationTask.Probabilities(members, texts)[0][1], 12);
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", ensemble, "--data", tsv));

@@ -354,6 +354,11 @@ public class RecurrentInferenceTests
         var output = layer.Forward(Tensor.RandomNormal(new RandomGenerator(2), [4, 2, 2])).Output.Sum();
         output.Backward();
         var ex = Assert.Throws<InvalidOperationException>(() => output.Backward());
+        Assert.Contains("back-propagated already", ex.Message);
+        // a fused layer frees its saved activations in its backward, so even a retained graph cannot pass it twice
+        var retained = layer.Forward(Tensor.RandomNormal(new RandomGenerator(2), [4, 2, 2])).Output.Sum();
+        retained.Backward(retainGraph: true);
+        ex = Assert.Throws<InvalidOperationException>(() => retained.Backward());
         Assert.Contains("run the forward again", ex.Message);
     }
 }
