@@ -423,40 +423,22 @@ public static class OnnxExport
     /// </summary>
     public static (string Kind, IReadOnlyList<string> Files) SaveRun(string modelFolder, string path)
     {
-        string folder = Checkpoint.Locate(modelFolder);
-        string kind = (string?)Checkpoint.ReadConfig(folder)["architecture"] ?? "";
-        if (kind == "seq2seq")
+        var (kind, model) = SavedModel.Open(modelFolder, Kinds, "ONNX");
+        switch (model)
         {
-            string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!,
-                Path.GetFileNameWithoutExtension(path));
-            string[] files = [stem + ".encoder.onnx", stem + ".decoder.onnx"];
-            Save(Checkpoint.Open(folder, c => new Seq2Seq(Seq2SeqConfig.FromJson(c), new(0))), files[0], files[1]);
-            return (kind, files);
-        }
-        switch (kind)
-        {
-            case "sequence_model":
-                Save(Checkpoint.Open(folder, c => new SequenceModel(SequenceModelConfig.FromJson(c), new(0))), path);
-                break;
-            case "text_classifier":
-                Save(Checkpoint.Open(folder, c => new TextClassifier(TextClassifierConfig.FromJson(c), new(0))), path);
-                break;
-            case "language_model":
-                Save(Checkpoint.Open(folder, c => new LanguageModel(LanguageModelConfig.FromJson(c), new(0))), path);
-                break;
-            case "forecaster":
+            case Seq2Seq translation:
             {
-                var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(folder));
-                Checkpoint.LoadModel(folder, forecaster.Network);
-                Save(forecaster, path);
-                break;
+                string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!,
+                    Path.GetFileNameWithoutExtension(path));
+                string[] files = [stem + ".encoder.onnx", stem + ".decoder.onnx"];
+                Save(translation, files[0], files[1]);
+                return (kind, files);
             }
-            case "sequence_tagger":
-                Save(Checkpoint.Open(folder, c => new SequenceTagger(SequenceTaggerConfig.FromJson(c), new(0))), path);
-                break;
-            default:
-                throw new NotSupportedException($"{modelFolder}: a model of kind '{kind}' has no ONNX export yet; "
-                    + $"exported kinds: {string.Join(", ", Kinds)}.");
+            case SequenceModel sequence: Save(sequence, path); break;
+            case TextClassifier classifier: Save(classifier, path); break;
+            case LanguageModel language: Save(language, path); break;
+            case SequenceTagger tagger: Save(tagger, path); break;
+            default: Save((Forecaster)model, path); break;
         }
         return (kind, [path]);
     }

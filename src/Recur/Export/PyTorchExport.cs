@@ -153,23 +153,12 @@ public static class PyTorchExport
     /// </summary>
     public static string SaveRun(string modelFolder, string folder)
     {
-        string source = Checkpoint.Locate(modelFolder);
-        string kind = (string?)Checkpoint.ReadConfig(source)["architecture"] ?? "";
-        switch (kind)
+        var (kind, model) = SavedModel.Open(modelFolder, Kinds, "PyTorch");
+        switch (model)
         {
-            case "sequence_model":
-                Save(Checkpoint.Open(source, c => new SequenceModel(SequenceModelConfig.FromJson(c), new(0))), folder);
-                break;
-            case "text_classifier":
-                Save(Checkpoint.Open(source, c => new TextClassifier(TextClassifierConfig.FromJson(c), new(0))),
-                    folder);
-                break;
-            case "language_model":
-                Save(Checkpoint.Open(source, c => new LanguageModel(LanguageModelConfig.FromJson(c), new(0))), folder);
-                break;
-            default:
-                throw new NotSupportedException($"{modelFolder}: a model of kind '{kind}' has no PyTorch export yet; "
-                    + $"exported kinds: {string.Join(", ", Kinds)}.");
+            case SequenceModel sequence: Save(sequence, folder); break;
+            case TextClassifier classifier: Save(classifier, folder); break;
+            default: Save((LanguageModel)model, folder); break;
         }
         return kind;
     }
