@@ -128,6 +128,23 @@ public sealed class OnnxExportTests : IDisposable
         Same(layer.Forward(input).Output, outputs["output"], "output");
     }
 
+    /// <summary>
+    /// A two-layer classifier in evaluation mode and four texts of lengths 6, 2, 4 and 1, time-major (the export
+    /// tests of both formats run it).
+    /// </summary>
+    internal static (TextClassifier Model, int[][] Texts, int[] Ids, int[] Lengths, int Steps) ClassifierCase(
+        Pooling pooling, string cell, bool bidirectional)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, cell, NumLayers: 2,
+            Bidirectional: bidirectional, Pooling: pooling), new RandomGenerator(3));
+        model.Eval();
+        var random = new RandomGenerator(4);
+        var texts = new[] { 6, 2, 4, 1 }.Select(n => Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29))
+            .ToArray()).ToArray();
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, 30, "test");
+        return (model, texts, ids, lengths, steps);
+    }
+
     public static TheoryData<Pooling, string, bool> Poolings() => new()
     {
         { Pooling.Max, "lstm", true }, { Pooling.Mean, "gru", true }, { Pooling.Last, "lstm", true },
@@ -140,20 +157,12 @@ public sealed class OnnxExportTests : IDisposable
     public void TextClassifiersOfEveryPoolingRunInOnnxRuntimeOnVariableLengths(Pooling pooling, string cell,
         bool bidirectional)
     {
-        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, cell, NumLayers: 2,
-            Bidirectional: bidirectional, Pooling: pooling), new RandomGenerator(3));
-        model.Eval();
-        var random = new RandomGenerator(4);
-        int[] lengths = [6, 2, 4, 1];
-        var texts = lengths.Select(n => Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray())
-            .ToArray();
-        int steps = lengths.Max(), batch = texts.Length;
-        var ids = new long[steps * batch];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < texts[b].Length; t++) ids[t * batch + b] = texts[b][t];
+        var (model, texts, ids, lengths, steps) = ClassifierCase(pooling, cell, bidirectional);
+        int batch = texts.Length;
         string path = Path.Combine(folder, "classifier.onnx");
         OnnxExport.Save(model, path);
-        var outputs = Run(path, new Input("ids", ids, [steps, batch]), new Input("lengths", lengths, [batch]));
+        var outputs = Run(path, new Input("ids", ids.Select(i => (long)i).ToArray(), [steps, batch]),
+            new Input("lengths", lengths, [batch]));
         var logits = model.Forward(texts);
         Same(logits, outputs["logits"], $"{pooling} logits");
         Same(logits.Softmax(-1), outputs["probabilities"], $"{pooling} probabilities");

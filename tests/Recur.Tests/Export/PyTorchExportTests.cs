@@ -120,17 +120,8 @@ public sealed class PyTorchExportTests : IDisposable
     [MemberData(nameof(Poolings))]
     public void TextClassifiersRunOnPackedSequencesInTorchAsInRecur(Pooling pooling, string cell, bool bidirectional)
     {
-        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, cell, NumLayers: 2,
-            Bidirectional: bidirectional, Pooling: pooling), new RandomGenerator(3));
-        model.Eval();
-        var random = new RandomGenerator(4);
-        int[] lengths = [6, 2, 4, 1];
-        var texts = lengths.Select(n => Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray())
-            .ToArray();
-        int steps = lengths.Max(), batch = texts.Length;
-        var ids = new int[steps * batch];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < texts[b].Length; t++) ids[t * batch + b] = texts[b][t];
+        var (model, texts, ids, lengths, steps) = OnnxExportTests.ClassifierCase(pooling, cell, bidirectional);
+        int batch = texts.Length;
         PyTorchExport.Save(model, folder);
         var outputs = RunTorch(folder, new { kind = "classifier", ids, lengths, shape = new[] { steps, batch } });
         Close.Values(model.Forward(texts).Span, outputs["logits"], $"{pooling} logits", 1e-5, 1e-5);
