@@ -4,17 +4,18 @@ import time
 
 
 def best_time(function, min_seconds, repeat=5):
-    """Warms up until two runs agree within 5% (at most 30 runs or 5 s), then times at least `repeat` runs and
-    `min_seconds` in all; returns (median, min, max) seconds per run."""
-    previous, warm = float("inf"), 0.0
-    for i in range(30):
+    """Warms up for at least 10 runs and 1 s and then until two runs agree within 5% (at most 5 s), then times at
+    least `repeat` runs and `min_seconds` in all; returns (median, min, max) seconds per run."""
+    previous, warm, i = float("inf"), 0.0, 0
+    while warm < 5:
         start = time.perf_counter()
         function()
         t = time.perf_counter() - start
         warm += t
-        if (i >= 2 and abs(t - previous) <= 0.05 * min(t, previous)) or warm >= 5:
+        if i >= 9 and warm >= 1 and abs(t - previous) <= 0.05 * min(t, previous):
             break
         previous = t
+        i += 1
     times = []
     while len(times) < repeat or sum(times) < min_seconds:
         start = time.perf_counter()
