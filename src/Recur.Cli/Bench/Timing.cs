@@ -7,8 +7,8 @@ sealed record Timing(double Median, double Min, double Max, int Runs)
 {
     /// <summary>
     /// Warms <paramref name="action"/> for at least 10 runs and 1 s, and then until two consecutive runs agree within
-    /// 5% (at most 5 s), then times at least <paramref name="repeat"/> runs and at least <paramref name="minSeconds"/> in
-    /// all. The floor matters: two runs can agree while the JIT is still recompiling the hot methods at tier 1 on a
+    /// 5% (at most 5 s), then times at least <paramref name="repeat"/> runs and at least <paramref name="minSeconds"/>
+    /// in all. The floor matters: two runs can agree while the JIT is still recompiling the hot methods at tier 1 on a
     /// thread that competes with the kernel threads, and a first configuration measured then read 1.8× slow (an LSTM
     /// at 193,000 steps/s that runs at 344,000 once the JIT has finished).
     /// </summary>
