@@ -29,6 +29,7 @@ public sealed class Trainer<TBatch>
     int epoch, batchInEpoch, evaluationsWithoutImprovement, skipped;
     long step;
     double? best;
+    Dictionary<string, Tensor>? bestWeights;
     IReadOnlyDictionary<string, double>? lastEvaluation;
     TimeSpan elapsedBefore;
     bool folderReady; // the run folder was checked (a new run) or is this run's own (resumed, or Fit ran before)
@@ -171,7 +172,14 @@ public sealed class Trainer<TBatch>
     /// </summary>
     void SaveCheckpoint(string name)
     {
-        if (Folder(name) is not { } folder) return;
+        if (Folder(name) is not { } folder)
+        {
+            // without a run folder the best weights (averaged, when averaging) are kept in memory instead
+            if (name == "best")
+                bestWeights = WithAveragedWeights(() => task.Model.StateDict()
+                    .ToDictionary(p => p.Key, p => p.Value.Detach().Clone()));
+            return;
+        }
         var carried = (task as IStatefulTrainingTask)?.CarriedState();
         if (average == null)
         {
@@ -369,7 +377,7 @@ public sealed class Trainer<TBatch>
         if (outcome == TrainingOutcome.Interrupted && Folder("last") is { } last) observer?.OnMessage($"interrupted: checkpoint saved in {last}; continue with --resume {last}");
         clock.Stop();
         average?.Swap();
-        return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped);
+        return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped, bestWeights);
     }
 
     /// <summary>Where the run's last good checkpoint is, as the end of a sentence: the folder that exists, or that

@@ -13,8 +13,11 @@ public interface ITrainingTask<TBatch>
     /// <summary>The model being trained (its parameters are the optimizer's).</summary>
     Module Model { get; }
 
-    /// <summary>The architecture and settings that rebuild the model, written as the checkpoint's <c>config.json</c>.</summary>
-    JsonObject Config { get; }
+    /// <summary>
+    /// The architecture and settings that rebuild the model, written as the checkpoint's <c>config.json</c>; by default
+    /// only the model's type name, enough for a run that is not reloaded by kind.
+    /// </summary>
+    JsonObject Config => new() { ["architecture"] = Model.GetType().Name };
 
     /// <summary>How many batches one epoch has (for progress and ETA).</summary>
     int BatchesPerEpoch { get; }
@@ -28,11 +31,15 @@ public interface ITrainingTask<TBatch>
     /// <summary>The scalar training loss of <paramref name="batch"/>, recorded on the tape.</summary>
     Tensor Loss(TBatch batch, TrainingContext context);
 
-    /// <summary>How many samples (or tokens) a batch counts for throughput.</summary>
-    int Count(TBatch batch);
+    /// <summary>How many samples (or tokens) a batch counts for throughput; 1 unless a task says (batches are
+    /// counted).</summary>
+    int Count(TBatch batch) => 1;
 
-    /// <summary>Validation metrics (the model is in evaluation mode and gradients are off), or null without a validation set.</summary>
-    IReadOnlyDictionary<string, double>? Evaluate();
+    /// <summary>
+    /// Validation metrics (the model is in evaluation mode and gradients are off), or null without a validation set
+    /// (the default).
+    /// </summary>
+    IReadOnlyDictionary<string, double>? Evaluate() => null;
 }
 
 /// <summary>
@@ -230,8 +237,13 @@ public enum TrainingOutcome
 /// <param name="BestMetric">Best value of the chosen validation metric, if validated.</param>
 /// <param name="LastEvaluation">The last validation's metrics.</param>
 /// <param name="SkippedSteps">Steps skipped for non-finite values.</param>
+/// <param name="BestWeights">
+/// Without an output folder, a copy of the weights of the best validation (load them with
+/// <see cref="Module.LoadStateDict"/>); null with one (they are in its <c>best/</c>) or without validation.
+/// </param>
 public sealed record TrainingResult(TrainingOutcome Outcome, long Steps, int Epochs, double? BestMetric,
-    IReadOnlyDictionary<string, double>? LastEvaluation, int SkippedSteps);
+    IReadOnlyDictionary<string, double>? LastEvaluation, int SkippedSteps,
+    IReadOnlyDictionary<string, Tensor>? BestWeights = null);
 
 /// <summary>Teacher-forcing ratio schedules for <see cref="TrainerOptions.TeacherForcing"/> (scheduled sampling, Bengio et al. 2015).</summary>
 public static class TeacherForcing
