@@ -12,6 +12,7 @@ public sealed class GuideTests
     [InlineData("MemoryNetworks")]
     [InlineData("Captioning")]
     [InlineData("Export")]
+    [InlineData("CustomTask")]
     public void TheGuideShowsEachExampleAsItIs(string example)
     {
         string root = Repository();
@@ -44,6 +45,15 @@ public sealed class GuideTests
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(4, lines.Length);
         Assert.All(lines[1..], line => Assert.Matches("^\"[a-z ]+\" \\(truth \"[a-z ]+\"\\): looked at x = ", line));
+    }
+
+    [Fact]
+    public void TheCustomTaskExampleLearnsToContinueSineWaves()
+    {
+        var output = new StringWriter();
+        double mse = global::CustomTask.Example.Run(output);
+        Assert.True(mse < 0.02, $"validation MSE {mse}");
+        Assert.StartsWith("best validation MSE", output.ToString());
     }
 
     [Fact]
