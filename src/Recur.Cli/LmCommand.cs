@@ -164,7 +164,7 @@ static class LmCommand
             output.Write(start);
             if (r.GetValue(beam) is int width and > 0)
             {
-                var best = TextGenerator.BeamSearch(lm, promptIds, r.GetValue(length), width, r.GetValue(lengthPenalty),
+                var best = lm.BeamSearch(promptIds, r.GetValue(length), width, r.GetValue(lengthPenalty),
                     r.GetValue(stopAtEos) ? Tokenizers.Eos : null)[0];
                 output.WriteLine(tokenizer.Decode(best.Tokens));
                 if (r.GetValue(save) is { } beamPath) Serialization.AtomicFile.WriteAllText(beamPath, start + tokenizer.Decode(best.Tokens));
@@ -178,7 +178,7 @@ static class LmCommand
             var generated = new List<int>();
             int printed = 0;
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            TextGenerator.Sample(lm, promptIds, r.GetValue(length), options, id =>
+            lm.Generate(promptIds, r.GetValue(length), options, id =>
             {
                 generated.Add(id);
                 string so = tokenizer.Decode(generated.ToArray());

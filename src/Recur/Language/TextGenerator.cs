@@ -4,7 +4,7 @@ using Recur.Kernels;
 
 namespace Recur.Language;
 
-/// <summary>How <see cref="TextGenerator.Sample"/> picks each next token.</summary>
+/// <summary>How <see cref="TextGenerator.Generate"/> picks each next token.</summary>
 /// <param name="Temperature">Divides the logits; 0 picks the most likely token (greedy decoding).</param>
 /// <param name="TopK">Sample only among the k most likely tokens (0: all).</param>
 /// <param name="TopP">Nucleus sampling (Holtzman et al. 2020): only the smallest set of most likely tokens whose probability reaches p (1: all).</param>
@@ -30,7 +30,8 @@ public sealed record BeamHypothesis(int[] Tokens, double LogProbability, double 
 /// <summary>
 /// Generates text from a <see cref="LanguageModel"/> in evaluation mode without gradients: the prompt is read in one
 /// pass, then one token at a time is chosen (sampling with temperature, top-k and top-p, greedy decoding, or beam search)
-/// and fed back.
+/// and fed back. <see cref="Generate"/> and <see cref="BeamSearch"/> are extension methods, so they read as the model's
+/// own: <c>model.Generate(prompt, 200, new SamplingOptions(Temperature: 0.8f))</c>.
 /// </summary>
 public static class TextGenerator
 {
@@ -48,7 +49,8 @@ public static class TextGenerator
     /// Continues <paramref name="prompt"/> by up to <paramref name="length"/> tokens; <paramref name="onToken"/> sees each
     /// token as soon as it is chosen (for streaming). Returns the generated tokens.
     /// </summary>
-    public static int[] Sample(LanguageModel model, IReadOnlyList<int> prompt, int length, SamplingOptions options, Action<int>? onToken = null)
+    public static int[] Generate(this LanguageModel model, IReadOnlyList<int> prompt, int length,
+        SamplingOptions options, Action<int>? onToken = null)
     {
         options.Validate();
         if (length < 0) throw new ArgumentException($"generation: length must be ≥ 0, got {length}.");
@@ -109,7 +111,8 @@ public static class TextGenerator
     /// <paramref name="beamWidth"/> have finished, or at <paramref name="length"/>. Returns the finished (their
     /// <c>&lt;eos&gt;</c> included) and live hypotheses, best first.
     /// </summary>
-    public static IReadOnlyList<BeamHypothesis> BeamSearch(LanguageModel model, IReadOnlyList<int> prompt, int length, int beamWidth,
+    public static IReadOnlyList<BeamHypothesis> BeamSearch(this LanguageModel model, IReadOnlyList<int> prompt,
+        int length, int beamWidth,
         double lengthPenalty = 0.6, int? eosId = null)
     {
         using var _ = model.Evaluating();

@@ -89,10 +89,10 @@ public sealed class LanguageModelTests : IDisposable
         var score = LanguageModelScore.Evaluate(model, ids, ids.Length, streams: 1);
         Assert.True(score.Loss < 0.02, $"loss {score.Loss}");
         // greedy decoding from the first character writes the rest of the text, "the" after "over " included
-        var generated = TextGenerator.Sample(model, [ids[0]], ids.Length - 1, new SamplingOptions(Temperature: 0));
+        var generated = model.Generate([ids[0]], ids.Length - 1, new SamplingOptions(Temperature: 0));
         Assert.Equal(text, tokenizer.Decode([ids[0], .. generated]));
         // beam search of any width agrees on so peaked a model
-        var beam = TextGenerator.BeamSearch(model, [ids[0]], ids.Length - 1, 4, lengthPenalty: 0);
+        var beam = model.BeamSearch([ids[0]], ids.Length - 1, 4, lengthPenalty: 0);
         Assert.Equal(text[1..], tokenizer.Decode(beam[0].Tokens));
     }
 
@@ -101,9 +101,9 @@ public sealed class LanguageModelTests : IDisposable
     {
         var model = new LanguageModel(new LanguageModelConfig(30, 8, 12, 2, Dropout: 0.3f), new RandomGenerator(8));
         var options = new SamplingOptions(Temperature: 1.2f, TopK: 20, TopP: 0.95f, Seed: 42);
-        var first = TextGenerator.Sample(model, [5, 6], 80, options);
-        var second = TextGenerator.Sample(model, [5, 6], 80, options);
-        var other = TextGenerator.Sample(model, [5, 6], 80, options with { Seed = 43 });
+        var first = model.Generate([5, 6], 80, options);
+        var second = model.Generate([5, 6], 80, options);
+        var other = model.Generate([5, 6], 80, options with { Seed = 43 });
         Assert.Equal(first, second);
         Assert.NotEqual(first, other);
         Assert.True(model.Training, "generation restores the model's mode");
@@ -155,14 +155,14 @@ public sealed class LanguageModelTests : IDisposable
         var all = new List<(int[] Tokens, double LogP)>();
         for (int a = 0; a < vocabulary; a++) for (int b = 0; b < vocabulary; b++) for (int c = 0; c < vocabulary; c++) all.Add(([a, b, c], LogP([a, b, c])));
         var best = all.OrderByDescending(s => s.LogP).First();
-        var found = TextGenerator.BeamSearch(model, [2], length, beamWidth: vocabulary * vocabulary, lengthPenalty: 0);
+        var found = model.BeamSearch([2], length, beamWidth: vocabulary * vocabulary, lengthPenalty: 0);
         Assert.Equal(best.Tokens, found[0].Tokens);
         Assert.Equal(best.LogP, found[0].LogProbability, 4);
         // width 1 is greedy decoding
-        var greedy = TextGenerator.Sample(model, [2], length, new SamplingOptions(Temperature: 0));
-        Assert.Equal(greedy, TextGenerator.BeamSearch(model, [2], length, 1, 0)[0].Tokens);
+        var greedy = model.Generate([2], length, new SamplingOptions(Temperature: 0));
+        Assert.Equal(greedy, model.BeamSearch([2], length, 1, 0)[0].Tokens);
         // an end token finishes a hypothesis early; finished ones are ranked with the live ones
-        var withEnd = TextGenerator.BeamSearch(model, [2], 6, 3, 0.6, eosId: 1);
+        var withEnd = model.BeamSearch([2], 6, 3, 0.6, eosId: 1);
         Assert.All(withEnd, h => Assert.DoesNotContain(1, h.Tokens[..^1])); // <eos> only ever ends a hypothesis
         Assert.True(withEnd[0].Tokens.Length == 6 || withEnd[0].Tokens[^1] == 1, "the winner is finished or full length");
         Assert.Equal(withEnd.Max(h => h.Score), withEnd[0].Score);
