@@ -326,6 +326,20 @@ public sealed partial class Tensor
         });
     }
 
+    /// <summary>Absolute value |x|; its gradient is sign(x), 0 at 0 (as PyTorch's).</summary>
+    public Tensor Abs()
+    {
+        var output = Zeros(shape);
+        TensorPrimitives.Abs(Span, output.Span);
+        var x = this;
+        return Result(output, x, g =>
+        {
+            var dst = x.GradSpan();
+            ReadOnlySpan<float> gv = g.Span, xv = x.Span;
+            for (int i = 0; i < dst.Length; i++) dst[i] += xv[i] > 0f ? gv[i] : xv[i] < 0f ? -gv[i] : 0f;
+        });
+    }
+
     /// <summary><paramref name="dst"/> += <paramref name="x"/> ⊙ <paramref name="y"/>.</summary>
     internal static void AddProduct(Span<float> dst, ReadOnlySpan<float> x, ReadOnlySpan<float> y) =>
         TensorPrimitives.MultiplyAdd(x, y, dst, dst);

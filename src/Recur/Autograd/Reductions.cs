@@ -56,11 +56,40 @@ public sealed partial class Tensor
     {
         int ax = ShapeUtil.Axis(axis, Rank, "Max");
         var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
-        if (dim == 0) throw new ArgumentException($"Max: axis {ax} of {ShapeUtil.Format(shape)} is empty.");
         var output = Zeros(ReducedShape(ax, keepDim));
+        var winners = MaximaAlong(ax, "Max", output.Span);
+        var x = this;
+        return Result(output, x, g =>
+        {
+            var gx = x.GradSpan();
+            ReadOnlySpan<float> gv = g.Span;
+            for (int o = 0; o < outer; o++)
+                for (int i = 0; i < inner; i++) gx[(o * dim + winners[o * inner + i]) * inner + i] += gv[o * inner + i];
+        });
+    }
+
+    /// <summary>
+    /// The index of the maximum over <paramref name="axis"/> (the first, on ties; a NaN counts as the maximum), for
+    /// each position of the other axes in order — e.g. the predicted class of each row of logits [B, classes] with
+    /// axis −1. Not differentiable.
+    /// </summary>
+    public int[] ArgMax(int axis)
+    {
+        int ax = ShapeUtil.Axis(axis, Rank, "ArgMax");
+        var (outer, _, inner) = ShapeUtil.Split(shape, ax);
+        return MaximaAlong(ax, "ArgMax", new float[outer * inner]);
+    }
+
+    /// <summary>
+    /// The maximum over axis <paramref name="ax"/> into <paramref name="values"/> and its index (the first on ties; a
+    /// NaN counts as the maximum) for each position of the other axes.
+    /// </summary>
+    int[] MaximaAlong(int ax, string op, Span<float> values)
+    {
+        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        if (dim == 0) throw new ArgumentException($"{op}: axis {ax} of {ShapeUtil.Format(shape)} is empty.");
         var winners = new int[outer * inner];
         ReadOnlySpan<float> xv = Span;
-        var ov = output.Span;
         for (int o = 0; o < outer; o++)
             for (int i = 0; i < inner; i++)
             {
@@ -71,17 +100,48 @@ public sealed partial class Tensor
                     float v = xv[(o * dim + d) * inner + i];
                     if (v > value || float.IsNaN(v) && !float.IsNaN(value)) (value, best) = (v, d);
                 }
-                ov[o * inner + i] = value;
+                values[o * inner + i] = value;
                 winners[o * inner + i] = best;
             }
-        var x = this;
-        return Result(output, x, g =>
+        return winners;
+    }
+
+    /// <summary>
+    /// The largest |this − <paramref name="other"/>| over all elements (same shape; NaN when either holds a NaN), the
+    /// number to report when two implementations are compared.
+    /// </summary>
+    public float MaxAbsDifference(Tensor other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (!Shape.SequenceEqual(other.Shape))
+            throw new ArgumentException($"MaxAbsDifference: shapes {ShapeUtil.Format(shape)} and "
+                + $"{ShapeUtil.Format(other.Shape)} differ.");
+        ReadOnlySpan<float> a = Span, b = other.Span;
+        float largest = 0f;
+        for (int i = 0; i < a.Length; i++)
         {
-            var gx = x.GradSpan();
-            ReadOnlySpan<float> gv = g.Span;
-            for (int o = 0; o < outer; o++)
-                for (int i = 0; i < inner; i++) gx[(o * dim + winners[o * inner + i]) * inner + i] += gv[o * inner + i];
-        });
+            float d = MathF.Abs(a[i] - b[i]);
+            if (float.IsNaN(d)) return float.NaN;
+            largest = Math.Max(largest, d);
+        }
+        return largest;
+    }
+
+    /// <summary>
+    /// Whether every element satisfies |this − other| ≤ <paramref name="absolute"/> +
+    /// <paramref name="relative"/>·|other| (PyTorch's <c>allclose</c>, with its default tolerances); shapes must agree
+    /// and NaN is never close.
+    /// </summary>
+    public bool AllClose(Tensor other, float relative = 1e-5f, float absolute = 1e-8f)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (!Shape.SequenceEqual(other.Shape))
+            throw new ArgumentException($"AllClose: shapes {ShapeUtil.Format(shape)} and "
+                + $"{ShapeUtil.Format(other.Shape)} differ.");
+        ReadOnlySpan<float> a = Span, b = other.Span;
+        for (int i = 0; i < a.Length; i++)
+            if (!(MathF.Abs(a[i] - b[i]) <= absolute + relative * MathF.Abs(b[i]))) return false;
+        return true;
     }
 
     /// <summary>Mean over <paramref name="axis"/>.</summary>

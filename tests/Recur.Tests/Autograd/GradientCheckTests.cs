@@ -29,6 +29,18 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void AbsPassesFiniteDifferencesAwayFromZeroAndHasGradientZeroAtZero()
+    {
+        // |x| ≥ 0.1 keeps the finite differences off the kink
+        var x = Uniform(63, 0.1f, 2f, 3, 4) * Tensor.FromArray([1f, -1f, 1f, -1f], 4);
+        Check(() => x.Abs(), x);
+        var zero = Tensor.FromArray([0f, -3f], 2);
+        zero.RequiresGrad = true;
+        zero.Abs().Sum().Backward();
+        Assert.Equal([0f, -1f], zero.Grad!.ToArray());
+    }
+
+    [Fact]
     public void SqrtAndSoftplusPassFiniteDifferencesAndSoftplusDoesNotOverflow()
     {
         var positive = Uniform(61, 0.2f, 3f, 3, 4);

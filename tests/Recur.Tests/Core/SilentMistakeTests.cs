@@ -77,3 +77,29 @@ public sealed class SilentMistakeTests
         Assert.True(model.Training); // evaluation mode only while predicting
     }
 }
+
+/// <summary>The comparison and selection helpers a user of tensors reaches for.</summary>
+public sealed class TensorHelperTests
+{
+    [Fact]
+    public void ArgMaxFindsTheFirstMaximumAlongAnyAxis()
+    {
+        var x = Tensor.FromArray([1f, 5f, 5f, -2f, 0f, 7f], 2, 3);
+        Assert.Equal([1, 2], x.ArgMax(-1));
+        Assert.Equal([0, 0, 1], x.ArgMax(0));
+        Assert.Equal([2], Tensor.FromArray([0f, 1f, float.NaN], 3).ArgMax(0));
+    }
+
+    [Fact]
+    public void AllCloseAndMaxAbsDifferenceCompareAsPyTorchDoes()
+    {
+        var a = Tensor.FromArray([1f, 100f], 2);
+        var b = Tensor.FromArray([1f + 5e-6f, 100.0005f], 2);
+        Assert.True(a.AllClose(b));
+        Assert.False(a.AllClose(Tensor.FromArray([1.001f, 100f], 2)));
+        Assert.Equal(0.0005f, a.MaxAbsDifference(b), 4);
+        Assert.True(float.IsNaN(a.MaxAbsDifference(Tensor.FromArray([float.NaN, 100f], 2))));
+        Assert.False(a.AllClose(Tensor.FromArray([float.NaN, 100f], 2)));
+        Assert.Throws<ArgumentException>(() => a.AllClose(Tensor.Zeros(3)));
+    }
+}
