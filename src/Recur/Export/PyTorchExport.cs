@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Recur.Classification;
+using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
@@ -21,7 +22,8 @@ namespace Recur.Export;
 public static class PyTorchExport
 {
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = ["sequence_model", "text_classifier", "language_model"];
+    public static IReadOnlyList<string> Kinds { get; } =
+        ["sequence_model", "text_classifier", "language_model", "forecaster"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -148,6 +150,71 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="Forecaster"/> as class <c>Forecaster</c>, with its preprocessing: <c>forward(history,
+    /// covariates=None)</c> with history [batch, window + lag] in the series' units (and covariates [batch, window +
+    /// lag, k]) returns the forecast [batch, horizon] in the series' units — the logarithm, differencing and scaling
+    /// fitted on the training part, the network, and their inverses, as <see cref="Forecaster.Forecast"/> does for
+    /// one block of the horizon.
+    /// </summary>
+    public static void Save(Forecaster forecaster, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(forecaster);
+        var options = forecaster.Options;
+        int window = options.Window, lag = options.DifferenceLag, horizon = options.Horizon;
+        int features = 1 + options.Covariates;
+        string Pair(Scaler s) => $"({Literal(s.Offset)}, {Literal(s.Scale)})";
+        string layers, network;
+        if (options.Model == "mlp")
+        {
+            layers = $"self.hidden = nn.Linear({window * features}, {options.Hidden})\n"
+                + $"        self.head = nn.Linear({options.Hidden}, {horizon})";
+            network = "predicted = self.head(torch.tanh(self.hidden(x.flatten(1))))";
+        }
+        else
+        {
+            var recurrent = ((SequenceModel)forecaster.Network).Config.Recurrent;
+            layers = $"self.rnn = {Recurrent(recurrent, "rnn")}\n"
+                + $"        self.head = nn.Linear({options.Hidden}, {horizon})";
+            network = "output, _ = self.rnn(x.transpose(0, 1))\n        predicted = self.head(output[-1])";
+        }
+        string code = $$""""
+            class Forecaster(nn.Module):
+                """Recur's Forecaster ({{options.Model}}, window {{window}}, horizon {{horizon}}) with its
+                preprocessing, in the series' own units."""
+
+                window, lag, horizon, log = {{window}}, {{lag}}, {{horizon}}, {{Literal(options.Log)}}
+                scaling = {{Pair(forecaster.Scaler)}}  # (offset, scale) of the transformed series
+                covariate_scaling = [{{string.Join(", ", forecaster.CovariateScalers.Select(Pair))}}]
+
+                def __init__(self):
+                    super().__init__()
+                    {{layers}}
+
+                def forward(self, history, covariates=None):
+                    """history [batch, {{window + lag}}] (and covariates [batch, {{window + lag}}, k]) ->
+                    forecast [batch, {{horizon}}]"""
+                    levels = torch.log(history) if self.log else history
+                    changes = levels[:, self.lag:] - levels[:, :self.window] if self.lag else levels
+                    offset, scale = self.scaling
+                    parts = [((changes - offset) / scale).unsqueeze(2)]
+                    for c, (o, s) in enumerate(self.covariate_scaling):
+                        parts.append(((covariates[:, self.lag:, c] - o) / s).unsqueeze(2))
+                    x = torch.cat(parts, dim=2)  # [batch, window, features]
+                    {{network}}
+                    values = predicted * scale + offset
+                    if self.lag:
+                        # a level is its change plus the level lag steps earlier, from the history or the forecast
+                        steps = []
+                        for h in range(self.horizon):
+                            earlier = levels[:, self.window + h] if h < self.lag else steps[h - self.lag]
+                            steps.append(values[:, h] + earlier)
+                        values = torch.stack(steps, dim=1)
+                    return torch.exp(values) if self.log else values
+            """";
+        Write(folder, "Forecaster", code, forecaster.Network);
+    }
+
+    /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
     /// kind from its <c>config.json</c>; returns the kind.
     /// </summary>
@@ -158,6 +225,7 @@ public static class PyTorchExport
         {
             case SequenceModel sequence: Save(sequence, folder); break;
             case TextClassifier classifier: Save(classifier, folder); break;
+            case Forecaster forecaster: Save(forecaster, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;
@@ -194,6 +262,8 @@ public static class PyTorchExport
     static string Literal(bool value) => value ? "True" : "False";
 
     static string Literal(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    static string Literal(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Writes model.py, model.safetensors and load.py, each in one step.</summary>
     static void Write(string folder, string className, string code, Module model)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Recur.Classification;
 using Recur.Export;
+using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
 
@@ -61,6 +62,12 @@ public sealed class PyTorchExportTests : IDisposable
         with torch.no_grad():
             if kind == "sequence":
                 outputs = {"output": model(torch.tensor(request["input"]).reshape(request["shape"]))}
+            elif kind == "forecast":
+                history = torch.tensor(request["history"]).reshape(request["shape"])
+                covariates = request.get("covariates")
+                if covariates is not None:
+                    covariates = torch.tensor(covariates).reshape(request["shape"] + [-1])
+                outputs = {"forecast": model(history, covariates)}
             elif kind == "classifier":
                 ids = torch.tensor(request["ids"]).reshape(request["shape"])
                 outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
@@ -164,6 +171,35 @@ public sealed class PyTorchExportTests : IDisposable
         returned.LoadStateDict(Recur.Serialization.SafeTensors.Load(Path.Combine(back, "model.safetensors")));
         returned.Eval();
         Close.Values(returned.Forward(input).Span, outputs["output"], "returned output", 1e-5, 1e-5);
+    }
+
+    [TorchTheory]
+    [InlineData("lstm", ScalingKind.MinMax, false, 0, 0)]
+    [InlineData("gru", ScalingKind.Standard, true, 3, 0)]
+    [InlineData("mlp", ScalingKind.MinMax, true, 1, 0)]
+    [InlineData("rnn", ScalingKind.Standard, false, 2, 2)]
+    public void ForecastersForecastInTorchInTheSeriesOwnUnitsAsInRecur(string network, ScalingKind scaling, bool log,
+        int lag, int covariates)
+    {
+        var series = Enumerable.Range(0, 80).Select(t => 50 + 0.5 * t + 10 * Math.Sin(t * Math.PI / 3)).ToArray();
+        var extra = Enumerable.Range(0, covariates).Select(c => series.Select((v, t) => v * (c + 1)
+            + Math.Cos(t + c)).ToArray()).ToArray();
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 8, Horizon: 5, Model: network, Hidden: 6,
+            Scaling: scaling, Log: log, DifferenceLag: lag, Epochs: 2, Covariates: covariates));
+        forecaster.Fit(series, covariates: covariates > 0 ? extra : null);
+        int needed = 8 + lag;
+        var history = series[^needed..];
+        var recent = extra.Select(c => c[^needed..]).ToArray();
+        var expected = forecaster.Forecast(history, 5, covariates > 0 ? recent : null);
+        PyTorchExport.Save(forecaster, folder);
+        var steps = Enumerable.Range(0, needed);
+        var outputs = RunTorch(folder, new
+        {
+            kind = "forecast", history = history.Select(v => (float)v).ToArray(), shape = new[] { 1, needed },
+            covariates = covariates > 0
+                ? steps.SelectMany(t => recent.Select(c => (float)c[t])).ToArray() : null,
+        });
+        Close.Values(expected.Select(v => (float)v).ToArray(), outputs["forecast"], "forecast", 1e-5, 1e-5);
     }
 
     [Fact]
