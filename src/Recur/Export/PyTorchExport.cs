@@ -6,6 +6,7 @@ using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Serialization;
+using Recur.Tagging;
 using Recur.Training;
 
 namespace Recur.Export;
@@ -23,7 +24,7 @@ public static class PyTorchExport
 {
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
-        ["sequence_model", "text_classifier", "language_model", "forecaster"];
+        ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -215,6 +216,121 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="SequenceTagger"/> as class <c>SequenceTagger</c>: <c>forward(words, lengths, chars=None,
+    /// char_lengths=None, casing=None)</c> (words long [steps, batch], 0 past each sentence; chars long [steps,
+    /// batch, characters] and char_lengths [steps, batch] with character features; casing [steps, batch] with a
+    /// casing embedding) returns the emission scores [steps, batch, tags]; <c>decode(emissions, lengths)</c> gives
+    /// each sentence's tag ids (Viterbi with the CRF and its scheme's forbidden moves, else the best tag per word).
+    /// <c>TAGS</c> names them.
+    /// </summary>
+    public static void Save(SequenceTagger model, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var config = model.Config;
+        int tags = config.Tags.Length;
+        var state = model.StateDict();
+        var encoder = new RecurrentConfig(RecurrentMode.Lstm, state["encoder.weight_ih_l0"].Size(1), config.Hidden,
+            config.NumLayers, Dropout: config.NumLayers > 1 ? config.Dropout : 0f, Bidirectional: true);
+        var parts = new List<string>
+        {
+            $"self.word_embedding = nn.Embedding({config.WordCount}, {config.WordEmbedding}, padding_idx=0)",
+        };
+        if (config.CharFeatures)
+        {
+            parts.Add($"self.char_embedding = nn.Embedding({config.CharCount}, {config.CharEmbedding}, padding_idx=0)");
+            parts.Add("self.char_encoder = " + Recurrent(new RecurrentConfig(RecurrentMode.Lstm, config.CharEmbedding,
+                config.CharHidden, Bidirectional: true), "char_encoder"));
+        }
+        if (config.CasingEmbedding > 0)
+            parts.Add($"self.casing_embedding = nn.Embedding({Casing.Count}, {config.CasingEmbedding}, padding_idx=0)");
+        parts.Add("self.encoder = " + Recurrent(encoder, "encoder"));
+        parts.Add($"self.emission = nn.Linear({2 * config.Hidden}, {tags})");
+        parts.Add($"self.dropout = nn.Dropout({Literal(config.Dropout)})");
+        string crf = "self.crf = None";
+        if (model.Crf is { } chain)
+        {
+            var (transitions, start, end) = chain.DecodingScores();
+            string Penalties(float[] scores, Tensor learnt) => "[" + string.Join(", ", scores.Select((s, i) =>
+                s - learnt.Span[i] < -1f ? "-1e4" : "0.0")) + "]";
+            crf = $$"""
+                self.crf = nn.Module()
+                        self.crf.transitions = nn.Parameter(torch.zeros({{tags}}, {{tags}}))
+                        self.crf.start_transitions = nn.Parameter(torch.zeros({{tags}}))
+                        self.crf.end_transitions = nn.Parameter(torch.zeros({{tags}}))
+                        # the moves the tag scheme forbids (not learnt, not in the state dict)
+                        self.register_buffer("penalty", torch.tensor({{Penalties(transitions, chain.Transitions)}})
+                            .reshape({{tags}}, {{tags}}), persistent=False)
+                        self.register_buffer("start_penalty",
+                                             torch.tensor({{Penalties(start, chain.StartTransitions)}}),
+                                             persistent=False)
+                        self.register_buffer("end_penalty", torch.tensor({{Penalties(end, chain.EndTransitions)}}),
+                            persistent=False)
+                """;
+        }
+        string names = string.Join(", ", config.Tags.Select(t => System.Text.Json.JsonSerializer.Serialize(t)));
+        string reads = (config.CharFeatures ? ", character-BiLSTM" : "")
+            + (config.CasingEmbedding > 0 ? " and casing" : "");
+        string layers = string.Join(Environment.NewLine + "        ", parts);
+        string code = $$""""
+            TAGS = [{{names}}]
+
+
+            class SequenceTagger(nn.Module):
+                """Recur's SequenceTagger: word{{reads}} features -> BiLSTM -> emission scores{{(config.Crf
+                    ? " -> CRF" : "")}}."""
+
+                def __init__(self):
+                    super().__init__()
+                    {{layers}}
+                    {{crf}}
+
+                def forward(self, words, lengths, chars=None, char_lengths=None, casing=None):
+                    """-> emission scores [steps, batch, {{tags}}]"""
+                    steps, batch = words.shape
+                    features = [self.word_embedding(words)]
+                    if chars is not None:
+                        # every position's word through the character BiLSTM at once (padding runs one character)
+                        flat = chars.reshape(steps * batch, -1).t()
+                        packed = nn.utils.rnn.pack_padded_sequence(self.char_embedding(flat),
+                                                                   char_lengths.reshape(-1).clamp(min=1).cpu(),
+                                                                   enforce_sorted=False)
+                        _, (final, _) = self.char_encoder(packed)
+                        features.append(torch.cat([final[0], final[1]], dim=1).reshape(steps, batch, -1))
+                    if casing is not None:
+                        features.append(self.casing_embedding(casing))
+                    x = self.dropout(torch.cat(features, dim=2))
+                    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+                    output, _ = self.encoder(packed)
+                    output, _ = nn.utils.rnn.pad_packed_sequence(output, total_length=steps)
+                    return self.emission(self.dropout(output))
+
+                def decode(self, emissions, lengths):
+                    """The tag ids of each sentence: Viterbi with the CRF, else the best tag of each word."""
+                    result = []
+                    for b, length in enumerate(lengths.tolist()):
+                        scores = emissions[:length, b]
+                        if self.crf is None:
+                            result.append(scores.argmax(dim=1).tolist())
+                            continue
+                        moves = self.crf.transitions + self.penalty
+                        delta = self.crf.start_transitions + self.start_penalty + scores[0]
+                        pointers = []
+                        for t in range(1, length):
+                            best, index = (delta[:, None] + moves).max(dim=0)
+                            pointers.append(index)
+                            delta = best + scores[t]
+                        tag = int((delta + self.crf.end_transitions + self.end_penalty).argmax())
+                        path = [tag]
+                        for index in reversed(pointers):
+                            tag = int(index[tag])
+                            path.append(tag)
+                        result.append(path[::-1])
+                    return result
+            """";
+        Write(folder, "SequenceTagger", code, model);
+    }
+
+    /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
     /// kind from its <c>config.json</c>; returns the kind.
     /// </summary>
@@ -226,6 +342,7 @@ public static class PyTorchExport
             case SequenceModel sequence: Save(sequence, folder); break;
             case TextClassifier classifier: Save(classifier, folder); break;
             case Forecaster forecaster: Save(forecaster, folder); break;
+            case SequenceTagger tagger: Save(tagger, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;

@@ -5,6 +5,7 @@ using Recur.Export;
 using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
+using Recur.Tagging;
 
 namespace Recur.Tests.Export;
 
@@ -68,6 +69,19 @@ public sealed class PyTorchExportTests : IDisposable
                 if covariates is not None:
                     covariates = torch.tensor(covariates).reshape(request["shape"] + [-1])
                 outputs = {"forecast": model(history, covariates)}
+            elif kind == "tagger":
+                shape = request["shape"]
+                words, lengths = torch.tensor(request["words"]).reshape(shape), torch.tensor(request["lengths"])
+                chars = request.get("chars")
+                extra = {}
+                if chars is not None:
+                    extra["chars"] = torch.tensor(chars).reshape(shape + [-1])
+                    extra["char_lengths"] = torch.tensor(request["char_lengths"]).reshape(shape)
+                if request.get("casing") is not None:
+                    extra["casing"] = torch.tensor(request["casing"]).reshape(shape)
+                emissions = model(words, lengths, **extra)
+                tags = model.decode(emissions, lengths)
+                outputs = {"emissions": emissions, "tags": torch.tensor([t for s in tags for t in s])}
             elif kind == "classifier":
                 ids = torch.tensor(request["ids"]).reshape(request["shape"])
                 outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
@@ -200,6 +214,46 @@ public sealed class PyTorchExportTests : IDisposable
                 ? steps.SelectMany(t => recent.Select(c => (float)c[t])).ToArray() : null,
         });
         Close.Values(expected.Select(v => (float)v).ToArray(), outputs["forecast"], "forecast", 1e-5, 1e-5);
+    }
+
+    [TorchTheory]
+    [InlineData(true, true, 3, 2)]
+    [InlineData(false, false, 0, 1)]
+    public void TaggersGiveRecursEmissionsAndTagsInTorch(bool crf, bool chars, int casing, int layers)
+    {
+        string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"];
+        var config = new SequenceTaggerConfig(30, 20, tags, TagScheme.Bioes, crf, chars, WordEmbedding: 6,
+            CharEmbedding: 4, CharHidden: 3, Hidden: 5, Dropout: 0.3f, CasingEmbedding: casing, NumLayers: layers);
+        var model = new SequenceTagger(config, new RandomGenerator(21));
+        model.Eval();
+        var random = new RandomGenerator(22);
+        var sentences = new[] { 4, 1, 3 }.Select(n => new EncodedSentence(
+            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray(),
+            Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, 1 + random.NextInt(5))
+                .Select(_ => 1 + random.NextInt(19)).ToArray()).ToArray(),
+            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(Casing.Count - 1)).ToArray())).ToArray();
+        int steps = 4, batch = 3, longest = sentences.Max(s => s.Chars.Max(c => c.Length));
+        var words = new int[steps * batch];
+        var characters = new int[steps * batch * longest];
+        var charLengths = new int[steps * batch];
+        var classes = new int[steps * batch];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < sentences[b].Words.Length; t++)
+            {
+                int at = t * batch + b;
+                (words[at], classes[at]) = (sentences[b].Words[t], sentences[b].Casing![t]);
+                charLengths[at] = sentences[b].Chars[t].Length;
+                sentences[b].Chars[t].CopyTo(characters, at * longest);
+            }
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new
+        {
+            kind = "tagger", words, lengths = sentences.Select(s => s.Words.Length).ToArray(),
+            shape = new[] { steps, batch }, chars = chars ? characters : null, char_lengths = charLengths,
+            casing = casing > 0 ? classes : null,
+        });
+        Close.Values(model.Emissions(sentences).Emissions.Span, outputs["emissions"], "emissions", 1e-5, 1e-5);
+        Assert.Equal(model.Predict(sentences).SelectMany(t => t).Select(t => (float)t), outputs["tags"]);
     }
 
     [Fact]
