@@ -7,7 +7,9 @@ using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Serialization;
 using Recur.Tagging;
+using Recur.Text;
 using Recur.Training;
+using Recur.Translation;
 
 namespace Recur.Export;
 
@@ -24,7 +26,7 @@ public static class PyTorchExport
 {
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
-        ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger"];
+        ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger", "seq2seq"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -331,6 +333,129 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="Seq2Seq"/> translation model as class <c>Seq2Seq</c>: <c>encode(source, lengths)</c> (source long
+    /// [source_steps, batch], 0 past each sentence) gives what the decoder reads, <c>step(previous, state,
+    /// encoded)</c> one decoder step (next-token logits [batch, target vocabulary], the next state, the attention
+    /// weights), and <c>greedy(source, lengths, max_length)</c> the token ids of each translation, as Recur decodes.
+    /// </summary>
+    public static void Save(Seq2Seq model, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var config = model.Config;
+        bool lstm = config.Mode == RecurrentMode.Lstm;
+        int width = config.Width;
+        var encoder = new RecurrentConfig(config.Mode, config.Embedding, config.Hidden, config.NumLayers,
+            Dropout: config.NumLayers > 1 ? config.Dropout : 0f, Bidirectional: config.Bidirectional);
+        string cell = lstm ? "nn.LSTMCell" : "nn.GRUCell";
+        string input0 = config.Attention == AttentionKind.None ? $"{config.Embedding}" : $"{config.Embedding + width}";
+        string attention = config.Attention switch
+        {
+            AttentionKind.General => $"self.attention_keys = nn.Linear({width}, {width}, bias=False)",
+            AttentionKind.Additive => $"self.attention_keys = nn.Linear({width}, {width})" + Environment.NewLine
+                + $"        self.attention_query = nn.Linear({width}, {width}, bias=False)" + Environment.NewLine
+                + $"        self.attention_energy = nn.Linear({width}, 1, bias=False)",
+            _ => "",
+        };
+        if (config.Attention != AttentionKind.None)
+            attention += Environment.NewLine + $"        self.attention_combine = nn.Linear({2 * width}, {width}, "
+                + "bias=False)";
+        string code = $$""""
+            BOS, EOS = {{Tokenizers.Bos}}, {{Tokenizers.Eos}}
+
+
+            class Seq2Seq(nn.Module):
+                """Recur's Seq2Seq: {{Describe(config.Cell, encoder)}} encoder, {{config.NumLayers}}-layer
+                {{config.Cell}} decoder, {{config.Attention.ToString().ToLowerInvariant()}} attention."""
+
+                attention = "{{config.Attention.ToString().ToLowerInvariant()}}"
+                layers, lstm = {{config.NumLayers}}, {{Literal(lstm)}}
+
+                def __init__(self):
+                    super().__init__()
+                    self.source_embedding = nn.Embedding({{config.SourceVocabulary}}, {{config.Embedding}},
+                                                         padding_idx=0)
+                    self.target_embedding = nn.Embedding({{config.TargetVocabulary}}, {{config.Embedding}},
+                                                         padding_idx=0)
+                    self.encoder = {{Recurrent(encoder, "encoder")}}
+                    self.bridge_hidden = nn.Linear({{width}}, {{width}})
+                    {{(lstm ? $"self.bridge_cell = nn.Linear({width}, {width})" : "")}}
+                    for layer in range(self.layers):
+                        setattr(self, f"decoder_l{layer}", {{cell}}({{input0}} if layer == 0 else {{width}}, {{width}}))
+                    {{attention}}
+                    self.output = nn.Linear({{width}}, {{config.TargetVocabulary}})
+
+                def encode(self, source, lengths):
+                    steps, batch = source.shape
+                    packed = nn.utils.rnn.pack_padded_sequence(self.source_embedding(source), lengths.cpu(),
+                                                               enforce_sorted=False)
+                    memory, finals = self.encoder(packed)
+                    memory, _ = nn.utils.rnn.pad_packed_sequence(memory, total_length=steps)
+
+                    def bridge(states, linear):
+                        # each layer's final states, both directions side by side
+                        states = states.reshape(self.layers, -1, batch, states.shape[-1]).transpose(1, 2)
+                        return [torch.tanh(linear(s)) for s in states.reshape(self.layers, batch, -1)]
+
+                    hidden = bridge(finals[0] if self.lstm else finals, self.bridge_hidden)
+                    cells = bridge(finals[1], self.bridge_cell) if self.lstm else None
+                    keys = self.attention_keys(memory) if self.attention in ("general", "additive") else memory
+                    inside = torch.arange(steps)[:, None] < lengths[None, :]
+                    penalty = (~inside).to(memory.dtype) * -1e9
+                    feed = torch.zeros(batch, memory.shape[2]) if self.attention != "none" else None
+                    return (hidden, cells, feed), (memory, keys, penalty)
+
+                def step(self, previous, state, encoded):
+                    hidden, cells, feed = state
+                    memory, keys, penalty = encoded
+                    x = self.target_embedding(previous)
+                    if feed is not None:
+                        x = torch.cat([x, feed], dim=1)
+                    new_hidden, new_cells = [], []
+                    for layer in range(self.layers):
+                        cell = getattr(self, f"decoder_l{layer}")
+                        if self.lstm:
+                            h, c = cell(x, (hidden[layer], cells[layer]))
+                            new_cells.append(c)
+                        else:
+                            h = cell(x, hidden[layer])
+                        new_hidden.append(h)
+                        x = h
+                    weights = None
+                    if self.attention != "none":
+                        if self.attention == "additive":
+                            scores = self.attention_energy(torch.tanh(keys + self.attention_query(x)[None]))[..., 0]
+                        else:
+                            scores = (keys * x[None]).sum(dim=2)
+                        weights = torch.softmax(scores + penalty, dim=0)
+                        context = (memory * weights[..., None]).sum(dim=0)
+                        x = torch.tanh(self.attention_combine(torch.cat([context, x], dim=1)))
+                    state = (new_hidden, new_cells if self.lstm else None, x if feed is not None else None)
+                    return self.output(x), state, weights
+
+                def greedy(self, source, lengths, max_length=50):
+                    state, encoded = self.encode(source, lengths)
+                    batch = source.shape[1]
+                    previous = torch.full((batch,), BOS, dtype=torch.long)
+                    tokens, done = [[] for _ in range(batch)], [False] * batch
+                    for _ in range(max_length):
+                        if all(done):
+                            break
+                        logits, state, _ = self.step(previous, state, encoded)
+                        chosen = logits.argmax(dim=1)
+                        for b in range(batch):
+                            if done[b]:
+                                continue
+                            if int(chosen[b]) == EOS:
+                                done[b] = True
+                            else:
+                                tokens[b].append(int(chosen[b]))
+                                previous[b] = chosen[b]
+                    return tokens
+            """";
+        Write(folder, "Seq2Seq", code, model);
+    }
+
+    /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
     /// kind from its <c>config.json</c>; returns the kind.
     /// </summary>
@@ -343,6 +468,7 @@ public static class PyTorchExport
             case TextClassifier classifier: Save(classifier, folder); break;
             case Forecaster forecaster: Save(forecaster, folder); break;
             case SequenceTagger tagger: Save(tagger, folder); break;
+            case Seq2Seq translation: Save(translation, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;

@@ -6,6 +6,7 @@ using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Tagging;
+using Recur.Translation;
 
 namespace Recur.Tests.Export;
 
@@ -82,6 +83,25 @@ public sealed class PyTorchExportTests : IDisposable
                 emissions = model(words, lengths, **extra)
                 tags = model.decode(emissions, lengths)
                 outputs = {"emissions": emissions, "tags": torch.tensor([t for s in tags for t in s])}
+            elif kind == "seq2seq":
+                source = torch.tensor(request["source"]).reshape(request["shape"])
+                lengths = torch.tensor(request["lengths"])
+                translations = model.greedy(source, lengths, max_length=request["max_length"])
+                # the log-probability of each translation, its end token included, step by step
+                state, encoded = model.encode(source, lengths)
+                batch = source.shape[1]
+                previous = torch.full((batch,), 2, dtype=torch.long)
+                log_p = torch.zeros(batch)
+                for t in range(request["max_length"]):
+                    logits, state, _ = model.step(previous, state, encoded)
+                    log_softmax = torch.log_softmax(logits, dim=1)
+                    for b in range(batch):
+                        if t <= len(translations[b]):
+                            token = translations[b][t] if t < len(translations[b]) else 3
+                            log_p[b] += log_softmax[b, token]
+                            previous[b] = token
+                # each translation followed by -1
+                outputs = {"tokens": torch.tensor([t for s in translations for t in s + [-1]]), "log_p": log_p}
             elif kind == "classifier":
                 ids = torch.tensor(request["ids"]).reshape(request["shape"])
                 outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
@@ -254,6 +274,30 @@ public sealed class PyTorchExportTests : IDisposable
         });
         Close.Values(model.Emissions(sentences).Emissions.Span, outputs["emissions"], "emissions", 1e-5, 1e-5);
         Assert.Equal(model.Predict(sentences).SelectMany(t => t).Select(t => (float)t), outputs["tags"]);
+    }
+
+    [TorchTheory]
+    [InlineData("lstm", AttentionKind.General, true, 2)]
+    [InlineData("gru", AttentionKind.Additive, false, 1)]
+    [InlineData("lstm", AttentionKind.Dot, true, 1)]
+    [InlineData("gru", AttentionKind.None, true, 2)]
+    public void TranslationModelsTranslateInTorchAsInRecur(string cell, AttentionKind attention, bool bidirectional,
+        int layers)
+    {
+        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers, Cell: cell,
+            Bidirectional: bidirectional, Attention: attention, Dropout: 0.2f);
+        var model = new Seq2Seq(config, new RandomGenerator(31));
+        int[][] sources = [[5, 6, 7, 8, 9], [10, 4]];
+        var expected = model.Greedy(sources, maxLength: 6);
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(sources, 15, "test");
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new
+        {
+            kind = "seq2seq", source = ids, lengths, shape = new[] { steps, 2 }, max_length = 6,
+        });
+        var tokens = expected.SelectMany(t => t.Tokens.Append(-1)).Select(t => (float)t);
+        Assert.Equal(tokens, outputs["tokens"]);
+        Close.Values(expected.Select(t => (float)t.LogProbability).ToArray(), outputs["log_p"], "log P", 1e-5, 1e-5);
     }
 
     [Fact]
