@@ -128,23 +128,6 @@ public sealed class OnnxExportTests : IDisposable
         Same(layer.Forward(input).Output, outputs["output"], "output");
     }
 
-    /// <summary>
-    /// A two-layer classifier in evaluation mode and four texts of lengths 6, 2, 4 and 1, time-major (the export
-    /// tests of both formats run it).
-    /// </summary>
-    internal static (TextClassifier Model, int[][] Texts, int[] Ids, int[] Lengths, int Steps) ClassifierCase(
-        Pooling pooling, string cell, bool bidirectional)
-    {
-        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, cell, NumLayers: 2,
-            Bidirectional: bidirectional, Pooling: pooling), new RandomGenerator(3));
-        model.Eval();
-        var random = new RandomGenerator(4);
-        var texts = new[] { 6, 2, 4, 1 }.Select(n => Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29))
-            .ToArray()).ToArray();
-        var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, 30, "test");
-        return (model, texts, ids, lengths, steps);
-    }
-
     public static TheoryData<Pooling, string, bool> Poolings() => new()
     {
         { Pooling.Max, "lstm", true }, { Pooling.Mean, "gru", true }, { Pooling.Last, "lstm", true },
@@ -157,7 +140,7 @@ public sealed class OnnxExportTests : IDisposable
     public void TextClassifiersOfEveryPoolingRunInOnnxRuntimeOnVariableLengths(Pooling pooling, string cell,
         bool bidirectional)
     {
-        var (model, texts, ids, lengths, steps) = ClassifierCase(pooling, cell, bidirectional);
+        var (model, texts, ids, lengths, steps) = ExportCases.Classifier(pooling, cell, bidirectional);
         int batch = texts.Length;
         string path = Path.Combine(folder, "classifier.onnx");
         OnnxExport.Save(model, path);
@@ -219,27 +202,12 @@ public sealed class OnnxExportTests : IDisposable
     public void ForecastersForecastInTheSeriesOwnUnitsAsInRecur(string network, ScalingKind scaling, bool log,
         int lag, int covariates)
     {
-        // a positive seasonal series with a trend, and covariates that lead it
-        var series = Enumerable.Range(0, 80).Select(t => 50 + 0.5 * t + 10 * Math.Sin(t * Math.PI / 3)).ToArray();
-        var extra = Enumerable.Range(0, covariates).Select(c => series.Select((v, t) => v * (c + 1)
-            + Math.Cos(t + c)).ToArray()).ToArray();
-        var forecaster = new Forecaster(new ForecasterOptions(Window: 8, Horizon: 5, Model: network, Hidden: 6,
-            Scaling: scaling, Log: log, DifferenceLag: lag, Epochs: 2, Covariates: covariates));
-        forecaster.Fit(series, covariates: covariates > 0 ? extra : null);
-        int needed = 8 + lag;
-        var history = series[^needed..];
-        var expected = forecaster.Forecast(history, 5,
-            covariates > 0 ? extra.Select(c => c[^needed..]).ToArray() : null);
+        var (forecaster, history, recent, expected) = ExportCases.Forecaster(network, scaling, log, lag, covariates);
+        int needed = history.Length;
         string path = Path.Combine(folder, "forecaster.onnx");
         OnnxExport.Save(forecaster, path);
         var inputs = new List<Input> { new("history", history.Select(v => (float)v).ToArray(), [1, needed]) };
-        if (covariates > 0)
-        {
-            var values = new float[needed * covariates];
-            for (int t = 0; t < needed; t++)
-                for (int c = 0; c < covariates; c++) values[t * covariates + c] = (float)extra[c][^(needed - t)];
-            inputs.Add(new("covariates", values, [1, needed, covariates]));
-        }
+        if (covariates > 0) inputs.Add(new("covariates", recent, [1, needed, covariates]));
         var outputs = Run(path, [.. inputs]);
         Assert.Equal([1L, 5L], outputs["forecast"].Shape);
         Close.Values(expected.Select(v => (float)v).ToArray(), outputs["forecast"].Values, "forecast", 1e-5, 1e-5);
@@ -310,39 +278,16 @@ public sealed class OnnxExportTests : IDisposable
     [InlineData(false, false, 0, 1)]
     public void TaggersGiveTheirEmissionsAndTheCrfsDecodingScores(bool crf, bool chars, int casing, int layers)
     {
-        string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"];
-        var config = new SequenceTaggerConfig(30, 20, tags, TagScheme.Bioes, crf, chars, WordEmbedding: 6,
-            CharEmbedding: 4, CharHidden: 3, Hidden: 5, Dropout: 0f, CasingEmbedding: casing, NumLayers: layers);
-        var model = new SequenceTagger(config, new RandomGenerator(21));
-        model.Eval();
-        var random = new RandomGenerator(22);
-        var sentences = new[] { 4, 1, 3 }.Select(n => new EncodedSentence(
-            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray(),
-            Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, 1 + random.NextInt(5))
-                .Select(_ => 1 + random.NextInt(19)).ToArray()).ToArray(),
-            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(Casing.Count - 1)).ToArray())).ToArray();
-        int steps = 4, batch = 3, longest = sentences.Max(s => s.Chars.Max(c => c.Length));
-        var words = new long[steps * batch];
-        var characters = new long[steps * batch * longest];
-        var charLengths = new int[steps * batch];
-        var classes = new long[steps * batch];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < sentences[b].Words.Length; t++)
-            {
-                int at = t * batch + b;
-                words[at] = sentences[b].Words[t];
-                classes[at] = sentences[b].Casing![t];
-                charLengths[at] = sentences[b].Chars[t].Length;
-                for (int c = 0; c < charLengths[at]; c++) characters[at * longest + c] = sentences[b].Chars[t][c];
-            }
+        var c = ExportCases.Tagger(crf, chars, casing, layers, dropout: 0f);
+        var (model, sentences, steps, batch) = (c.Model, c.Sentences, c.Steps, c.Sentences.Length);
+        long[] Long(int[] values) => values.Select(v => (long)v).ToArray();
         var inputs = new List<Input>
         {
-            new("words", words, [steps, batch]), new("lengths", sentences.Select(s => s.Words.Length).ToArray(),
-                [batch]),
+            new("words", Long(c.Words), [steps, batch]), new("lengths", c.Lengths, [batch]),
         };
-        if (chars) inputs.AddRange([new("chars", characters, [steps, batch, longest]),
-            new("char_lengths", charLengths, [steps, batch])]);
-        if (casing > 0) inputs.Add(new("casing", classes, [steps, batch]));
+        if (chars) inputs.AddRange([new("chars", Long(c.Characters), [steps, batch, c.Longest]),
+            new("char_lengths", c.CharLengths, [steps, batch])]);
+        if (casing > 0) inputs.Add(new("casing", Long(c.Casing), [steps, batch]));
         string path = Path.Combine(folder, "tagger.onnx");
         OnnxExport.Save(model, path);
         var outputs = Run(path, [.. inputs]);

@@ -161,7 +161,7 @@ public sealed class PyTorchExportTests : IDisposable
     [MemberData(nameof(Poolings))]
     public void TextClassifiersRunOnPackedSequencesInTorchAsInRecur(Pooling pooling, string cell, bool bidirectional)
     {
-        var (model, texts, ids, lengths, steps) = OnnxExportTests.ClassifierCase(pooling, cell, bidirectional);
+        var (model, texts, ids, lengths, steps) = ExportCases.Classifier(pooling, cell, bidirectional);
         int batch = texts.Length;
         PyTorchExport.Save(model, folder);
         var outputs = RunTorch(folder, new { kind = "classifier", ids, lengths, shape = new[] { steps, batch } });
@@ -215,23 +215,12 @@ public sealed class PyTorchExportTests : IDisposable
     public void ForecastersForecastInTorchInTheSeriesOwnUnitsAsInRecur(string network, ScalingKind scaling, bool log,
         int lag, int covariates)
     {
-        var series = Enumerable.Range(0, 80).Select(t => 50 + 0.5 * t + 10 * Math.Sin(t * Math.PI / 3)).ToArray();
-        var extra = Enumerable.Range(0, covariates).Select(c => series.Select((v, t) => v * (c + 1)
-            + Math.Cos(t + c)).ToArray()).ToArray();
-        var forecaster = new Forecaster(new ForecasterOptions(Window: 8, Horizon: 5, Model: network, Hidden: 6,
-            Scaling: scaling, Log: log, DifferenceLag: lag, Epochs: 2, Covariates: covariates));
-        forecaster.Fit(series, covariates: covariates > 0 ? extra : null);
-        int needed = 8 + lag;
-        var history = series[^needed..];
-        var recent = extra.Select(c => c[^needed..]).ToArray();
-        var expected = forecaster.Forecast(history, 5, covariates > 0 ? recent : null);
+        var (forecaster, history, recent, expected) = ExportCases.Forecaster(network, scaling, log, lag, covariates);
         PyTorchExport.Save(forecaster, folder);
-        var steps = Enumerable.Range(0, needed);
         var outputs = RunTorch(folder, new
         {
-            kind = "forecast", history = history.Select(v => (float)v).ToArray(), shape = new[] { 1, needed },
-            covariates = covariates > 0
-                ? steps.SelectMany(t => recent.Select(c => (float)c[t])).ToArray() : null,
+            kind = "forecast", history = history.Select(v => (float)v).ToArray(), shape = new[] { 1, history.Length },
+            covariates = covariates > 0 ? recent : null,
         });
         Close.Values(expected.Select(v => (float)v).ToArray(), outputs["forecast"], "forecast", 1e-5, 1e-5);
     }
@@ -241,36 +230,13 @@ public sealed class PyTorchExportTests : IDisposable
     [InlineData(false, false, 0, 1)]
     public void TaggersGiveRecursEmissionsAndTagsInTorch(bool crf, bool chars, int casing, int layers)
     {
-        string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"];
-        var config = new SequenceTaggerConfig(30, 20, tags, TagScheme.Bioes, crf, chars, WordEmbedding: 6,
-            CharEmbedding: 4, CharHidden: 3, Hidden: 5, Dropout: 0.3f, CasingEmbedding: casing, NumLayers: layers);
-        var model = new SequenceTagger(config, new RandomGenerator(21));
-        model.Eval();
-        var random = new RandomGenerator(22);
-        var sentences = new[] { 4, 1, 3 }.Select(n => new EncodedSentence(
-            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray(),
-            Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, 1 + random.NextInt(5))
-                .Select(_ => 1 + random.NextInt(19)).ToArray()).ToArray(),
-            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(Casing.Count - 1)).ToArray())).ToArray();
-        int steps = 4, batch = 3, longest = sentences.Max(s => s.Chars.Max(c => c.Length));
-        var words = new int[steps * batch];
-        var characters = new int[steps * batch * longest];
-        var charLengths = new int[steps * batch];
-        var classes = new int[steps * batch];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < sentences[b].Words.Length; t++)
-            {
-                int at = t * batch + b;
-                (words[at], classes[at]) = (sentences[b].Words[t], sentences[b].Casing![t]);
-                charLengths[at] = sentences[b].Chars[t].Length;
-                sentences[b].Chars[t].CopyTo(characters, at * longest);
-            }
+        var c = ExportCases.Tagger(crf, chars, casing, layers, dropout: 0.3f);
+        var (model, sentences) = (c.Model, c.Sentences);
         PyTorchExport.Save(model, folder);
         var outputs = RunTorch(folder, new
         {
-            kind = "tagger", words, lengths = sentences.Select(s => s.Words.Length).ToArray(),
-            shape = new[] { steps, batch }, chars = chars ? characters : null, char_lengths = charLengths,
-            casing = casing > 0 ? classes : null,
+            kind = "tagger", words = c.Words, lengths = c.Lengths, shape = new[] { c.Steps, sentences.Length },
+            chars = chars ? c.Characters : null, char_lengths = c.CharLengths, casing = casing > 0 ? c.Casing : null,
         });
         Close.Values(model.Emissions(sentences).Emissions.Span, outputs["emissions"], "emissions", 1e-5, 1e-5);
         Assert.Equal(model.Predict(sentences).SelectMany(t => t).Select(t => (float)t), outputs["tags"]);

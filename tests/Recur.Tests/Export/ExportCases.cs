@@ -1,0 +1,90 @@
+using Recur.Classification;
+using Recur.Forecasting;
+using Recur.Nn;
+using Recur.Tagging;
+
+namespace Recur.Tests.Export;
+
+/// <summary>A tagger and its three sentences, with the time-major arrays both export formats are fed.</summary>
+/// <param name="Words">[steps·batch] word ids, 0 past each sentence.</param>
+/// <param name="Characters">[steps·batch·Longest] character ids of each position's word.</param>
+/// <param name="CharLengths">[steps·batch] characters of each position's word (0 at padding).</param>
+/// <param name="Casing">[steps·batch] casing classes.</param>
+sealed record TaggerCase(SequenceTagger Model, EncodedSentence[] Sentences, int[] Lengths, int Steps, int Longest,
+    int[] Words, int[] Characters, int[] CharLengths, int[] Casing);
+
+/// <summary>A forecaster trained briefly, the history it forecasts from and its own forecast.</summary>
+/// <param name="Covariates">[needed·k] the covariates over the history, time-major.</param>
+sealed record ForecasterCase(Forecaster Model, double[] History, float[] Covariates, double[] Expected);
+
+/// <summary>The models and inputs the ONNX and PyTorch export tests both run.</summary>
+static class ExportCases
+{
+    /// <summary>
+    /// A two-layer classifier in evaluation mode and four texts of lengths 6, 2, 4 and 1, time-major.
+    /// </summary>
+    public static (TextClassifier Model, int[][] Texts, int[] Ids, int[] Lengths, int Steps) Classifier(
+        Pooling pooling, string cell, bool bidirectional)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, cell, NumLayers: 2,
+            Bidirectional: bidirectional, Pooling: pooling), new RandomGenerator(3));
+        model.Eval();
+        var random = new RandomGenerator(4);
+        var texts = new[] { 6, 2, 4, 1 }.Select(n => Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29))
+            .ToArray()).ToArray();
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, 30, "test");
+        return (model, texts, ids, lengths, steps);
+    }
+
+    /// <summary>A BIOES tagger in evaluation mode and three sentences of 4, 1 and 3 words.</summary>
+    public static TaggerCase Tagger(bool crf, bool chars, int casing, int layers, float dropout)
+    {
+        string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"];
+        var config = new SequenceTaggerConfig(30, 20, tags, TagScheme.Bioes, crf, chars, WordEmbedding: 6,
+            CharEmbedding: 4, CharHidden: 3, Hidden: 5, Dropout: dropout, CasingEmbedding: casing, NumLayers: layers);
+        var model = new SequenceTagger(config, new RandomGenerator(21));
+        model.Eval();
+        var random = new RandomGenerator(22);
+        var sentences = new[] { 4, 1, 3 }.Select(n => new EncodedSentence(
+            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(29)).ToArray(),
+            Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, 1 + random.NextInt(5))
+                .Select(_ => 1 + random.NextInt(19)).ToArray()).ToArray(),
+            Enumerable.Range(0, n).Select(_ => 1 + random.NextInt(Recur.Tagging.Casing.Count - 1)).ToArray()))
+            .ToArray();
+        int steps = 4, batch = 3, longest = sentences.Max(s => s.Chars.Max(c => c.Length));
+        var words = new int[steps * batch];
+        var characters = new int[steps * batch * longest];
+        var charLengths = new int[steps * batch];
+        var classes = new int[steps * batch];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < sentences[b].Words.Length; t++)
+            {
+                int at = t * batch + b;
+                (words[at], classes[at]) = (sentences[b].Words[t], sentences[b].Casing![t]);
+                charLengths[at] = sentences[b].Chars[t].Length;
+                sentences[b].Chars[t].CopyTo(characters, at * longest);
+            }
+        return new TaggerCase(model, sentences, sentences.Select(s => s.Words.Length).ToArray(), steps, longest,
+            words, characters, charLengths, classes);
+    }
+
+    /// <summary>
+    /// A forecaster (window 8, horizon 5) trained for two epochs on a positive seasonal series with a trend (and
+    /// covariates that follow it), with its forecast from the series' last window + lag values.
+    /// </summary>
+    public static ForecasterCase Forecaster(string network, ScalingKind scaling, bool log, int lag, int covariates)
+    {
+        var series = Enumerable.Range(0, 80).Select(t => 50 + 0.5 * t + 10 * Math.Sin(t * Math.PI / 3)).ToArray();
+        var extra = Enumerable.Range(0, covariates).Select(c => series.Select((v, t) => v * (c + 1)
+            + Math.Cos(t + c)).ToArray()).ToArray();
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 8, Horizon: 5, Model: network, Hidden: 6,
+            Scaling: scaling, Log: log, DifferenceLag: lag, Epochs: 2, Covariates: covariates));
+        forecaster.Fit(series, covariates: covariates > 0 ? extra : null);
+        int needed = 8 + lag;
+        var recent = extra.Select(c => c[^needed..]).ToArray();
+        var history = series[^needed..];
+        var expected = forecaster.Forecast(history, 5, covariates > 0 ? recent : null);
+        var values = Enumerable.Range(0, needed).SelectMany(t => recent.Select(c => (float)c[t])).ToArray();
+        return new ForecasterCase(forecaster, history, values, expected);
+    }
+}
