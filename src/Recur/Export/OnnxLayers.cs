@@ -9,8 +9,9 @@ namespace Recur.Export;
 internal sealed record OnnxRecurrentOutput(string Output, string Hidden, string? Cell);
 
 /// <summary>
-/// Recur's layers written as ONNX operators: a linear layer as MatMul and Add, an embedding as Gather, and every
-/// layer and direction of a <see cref="RecurrentLayer"/> as ONNX's own RNN, LSTM or GRU operator.
+/// Recur's layers written as ONNX operators: a linear layer as MatMul and Add, an embedding as Gather, each layer of a
+/// <see cref="RecurrentLayer"/> as ONNX's own RNN, LSTM or GRU operator (both directions in one node), or, for the
+/// cells those operators lack, as a Scan per direction over one step's graph.
 /// </summary>
 internal static class OnnxLayers
 {
