@@ -139,6 +139,8 @@ public abstract class Module
     /// copied unless everything checks.
     /// </summary>
     /// <returns>The module's names that were not given and the given names the module lacks.</returns>
+    /// <example><c>model.LoadStateDict(SafeTensors.Load("model.safetensors"))</c> reads weights saved by PyTorch or
+    /// by <see cref="Save"/>.</example>
     public StateDictLoad LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true,
         string? prefix = null)
     {
@@ -161,6 +163,24 @@ public abstract class Module
         }
         foreach (var (name, target) in loaded) given[name].Span.CopyTo(target.Span);
         return new StateDictLoad(missing, unexpected);
+    }
+
+    /// <summary>
+    /// Writes the state dict (parameters and buffers) to <paramref name="path"/> as safetensors, in one step (a
+    /// crash never leaves a partial file); PyTorch's <c>safetensors.torch.load_file</c> reads it too. The weights
+    /// only: a training run's checkpoints also keep the configuration, the optimizer and a manifest.
+    /// </summary>
+    public void Save(string path) => Serialization.SafeTensors.Save(path, StateDict());
+
+    /// <summary>
+    /// Reads weights written by <see cref="Save"/> (or any safetensors file in this module's names) into this module,
+    /// as <see cref="LoadStateDict"/> with <paramref name="strict"/>; errors name the file.
+    /// </summary>
+    public StateDictLoad Load(string path, bool strict = true)
+    {
+        var state = Serialization.SafeTensors.Load(path);
+        try { return LoadStateDict(state, strict); }
+        catch (ArgumentException e) { throw new ArgumentException($"{path}: {e.Message}", e); }
     }
 }
 

@@ -67,6 +67,26 @@ public sealed class SilentMistakeTests
     }
 
     [Fact]
+    public void AModuleSavesItsWeightsAndLoadsThemBackNamingTheFileOnAMismatch()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"recur-module-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var model = new SequenceModel(new SequenceModelConfig("lstm", 3, 4, 2), new RandomGenerator(1));
+            model.Save(path);
+            var copy = new SequenceModel(new SequenceModelConfig("lstm", 3, 4, 2), new RandomGenerator(2));
+            var result = copy.Load(path);
+            Assert.Empty(result.Missing);
+            var input = Tensor.RandomNormal(new RandomGenerator(3), [5, 2, 3]);
+            Assert.Equal(model.Forward(input).ToArray(), copy.Forward(input).ToArray());
+            var wider = new SequenceModel(new SequenceModelConfig("lstm", 3, 6, 2), new RandomGenerator(2));
+            var error = Assert.Throws<ArgumentException>(() => wider.Load(path));
+            Assert.StartsWith(path, error.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void AClassifierPredictsTheMostProbableClassOfEachText()
     {
         var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 3), new RandomGenerator(3));
