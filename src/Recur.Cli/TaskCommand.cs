@@ -79,10 +79,7 @@ static class TaskCommand
                 || RecurrentCells.Mode(r.GetValue(cell)!) is not (RecurrentMode.Lstm or RecurrentMode.Gru)))
                 throw new UsageException("--chrono needs an LSTM or GRU cell and a horizon of at least 3 steps.");
             float lambda = r.GetValue(regulariser);
-            if (lambda < 0f || lambda > 0f && (r.GetValue(cell) != "rnn" || r.GetValue(layers) != 1
-                || r.GetValue(dropout) > 0f))
-                throw new UsageException($"--gradient-regulariser {lambda}: λ must be ≥ 0, and the regulariser needs "
-                    + "--cell rnn with one layer and no dropout (it follows the tanh RNN's Jacobian).");
+            if (lambda < 0f) throw new UsageException($"--gradient-regulariser {lambda}: λ must be ≥ 0.");
             var random = new RandomGenerator(s.Seed);
             var dataRandom = new RandomGenerator(s.Seed + 1);
             (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode, string Baseline) sets = name switch
@@ -102,6 +99,9 @@ static class TaskCommand
             };
             var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
                 Dropout: r.GetValue(dropout), PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep, ChronoMaxSteps: r.GetValue(chrono));
+            if (lambda > 0f && SequenceTask.RegulariserProblem(config) is { } problem)
+                throw new UsageException($"--gradient-regulariser {lambda} needs --cell rnn with one layer and no "
+                    + $"dropout (it follows the tanh RNN's Jacobian): {problem}");
             var model = new SequenceModel(config, random);
             var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new()
             {

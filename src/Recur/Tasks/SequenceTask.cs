@@ -62,14 +62,26 @@ public sealed class SequenceTask : ITrainingTask<int[]>
         get;
         init
         {
-            var config = Network.Config.Recurrent;
-            if (value != null && (config.Mode != RecurrentMode.RnnTanh || config.NumLayers != 1 || config.Bidirectional
-                || config.ProjSize > 0 || config.Leak > 0f || Network.Config.Dropout > 0f))
-                throw new ArgumentException("SequenceTask: the gradient regulariser needs a one-layer, one-direction "
-                    + $"tanh RNN without leak, projection or dropout; the model has {Network.Config.Cell} ×"
-                    + $"{config.NumLayers}{(config.Bidirectional ? ", bidirectional" : "")}.");
+            if (value != null && RegulariserProblem(Network.Config) is { } problem)
+                throw new ArgumentException("SequenceTask: " + problem);
             field = value;
         }
+    }
+
+    /// <summary>
+    /// Why the vanishing-gradient regulariser cannot follow a model of <paramref name="config"/> (it needs a one-layer,
+    /// one-direction tanh RNN without leak, projection or dropout), or null when it can.
+    /// </summary>
+    public static string? RegulariserProblem(SequenceModelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var recurrent = config.Recurrent;
+        return recurrent.Mode != RecurrentMode.RnnTanh || recurrent.NumLayers != 1 || recurrent.Bidirectional
+            || recurrent.ProjSize > 0 || recurrent.Leak > 0f || config.Dropout > 0f
+            ? "the gradient regulariser needs a one-layer, one-direction tanh RNN without leak, projection or "
+                + $"dropout; the model has {config.Cell} ×{recurrent.NumLayers}"
+                + $"{(recurrent.Bidirectional ? ", bidirectional" : "")}{(config.Dropout > 0f ? ", dropout" : "")}."
+            : null;
     }
 
     /// <inheritdoc/>
