@@ -97,10 +97,12 @@ static class RnnBench
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
         using var threadLimit = Parallelism.Limit(threads);
         var rows = new List<Row>();
+        var forwardTimes = new Timing[configs.Length];
         for (int i = 0; i < configs.Length; i++)
         {
             var c = configs[i];
             var (forward, train) = Measure(c, minSeconds, repeat);
+            forwardTimes[i] = forward;
             double sequenceSteps = (double)c.Steps * c.Batch;
             var p = peer?[i];
             rows.Add(MakeRow(c, "forward", threads, forward, c.ForwardFlops, sequenceSteps,
@@ -120,12 +122,11 @@ static class RnnBench
             {
                 var c = configs[i];
                 int row = rows.FindIndex(r => r.Config == c.Label && r.Pass == "forward");
-                double recur = (double)c.Steps * c.Batch / rows[row].RecurStepsPerSecond;
                 rows[row] = rows[row] with
                 {
                     OrtStepsPerSecond = Math.Round((double)c.Steps * c.Batch / ort[i].Median),
                     OrtSpread = ort[i].Spread,
-                    OrtRatio = Math.Round(ort[i].Median / recur, 2),
+                    OrtRatio = Math.Round(ort[i].Median / forwardTimes[i].Median, 2),
                 };
             }
         var memory = mode is null ? MeasureMemory(threads) : null;
