@@ -34,26 +34,15 @@ static class OnnxRuntimePeer
             problem = $"{Project} not found: run recur bench from a clone of the repository";
             return null;
         }
-        var start = new ProcessStartInfo("dotnet", ["run", "-c", "Release", "--project", project])
+        var start = new ProcessStartInfo("dotnet", ["run", "-c", "Release", "--project", project]);
+        string? stdout = PythonPeer.RunProcess(start, new { threads, min_seconds = minSeconds, repeat, models },
+            out problem);
+        if (problem != null)
         {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        process.StandardInput.Write(JsonSerializer.Serialize(new
-        {
-            threads, min_seconds = minSeconds, repeat, models,
-        }));
-        process.StandardInput.Close();
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            string last = (stderr.Result.Trim() + "\n" + stdout.Trim()).Trim().Split('\n').LastOrDefault() ?? "";
-            problem = $"ONNX Runtime peer failed (exit {process.ExitCode}): {last}";
+            problem = "ONNX Runtime peer " + problem;
             return null;
         }
-        var times = JsonSerializer.Deserialize<Dictionary<string, double>[]>(stdout.Trim().Split('\n')[^1])!;
+        var times = JsonSerializer.Deserialize<Dictionary<string, double>[]>(stdout!.Trim().Split('\n')[^1])!;
         return times.Select(t => new Timing(t["forward"], t["forward_min"], t["forward_max"], repeat)).ToArray();
     }
 }

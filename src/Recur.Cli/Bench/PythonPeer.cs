@@ -39,30 +39,44 @@ static class PythonPeer
         }
         try
         {
-            var start = new ProcessStartInfo(Interpreter, [path])
-            {
-                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
-            };
+            var start = new ProcessStartInfo(Interpreter, [path]);
             foreach (var name in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
                 start.Environment[name] = threads.ToString();
             start.Environment.Remove("PYTHONPATH");
             start.Environment.Remove("PYTHONHOME");
-            using var process = Process.Start(start)!;
-            process.StandardInput.Write(JsonSerializer.Serialize(request));
-            process.StandardInput.Close();
-            var stderr = process.StandardError.ReadToEndAsync();
-            string stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
+            string? stdout = RunProcess(start, request, out problem);
+            if (problem != null)
             {
-                problem = $"peer {script} failed (exit {process.ExitCode}): {stderr.Result.Trim().Split('\n').LastOrDefault()} — install it with bench/install-peer.sh";
+                problem = $"peer {script} {problem} — install it with bench/install-peer.sh";
                 return null;
             }
-            return JsonSerializer.Deserialize<T>(stdout);
+            return JsonSerializer.Deserialize<T>(stdout!);
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs a peer process with <paramref name="request"/> as JSON on its standard input and returns its standard
+    /// output; null, with "failed (exit N): the last line of its errors" as the problem, when it exits with an error.
+    /// </summary>
+    internal static string? RunProcess(ProcessStartInfo start, object request, out string? problem)
+    {
+        start.RedirectStandardInput = start.RedirectStandardOutput = start.RedirectStandardError = true;
+        using var process = Process.Start(start)!;
+        process.StandardInput.Write(JsonSerializer.Serialize(request));
+        process.StandardInput.Close();
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        problem = null;
+        if (process.ExitCode == 0) return stdout;
+        // its errors' last line, or its output's when it wrote no errors (dotnet run reports a failed build there)
+        string errors = stderr.Result.Trim() is { Length: > 0 } written ? written : stdout.Trim();
+        string last = errors.Split('\n').LastOrDefault() ?? "";
+        problem = $"failed (exit {process.ExitCode}): {last}";
+        return null;
     }
 }
