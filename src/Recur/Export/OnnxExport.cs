@@ -402,10 +402,7 @@ public static class OnnxExport
             if (lstm) graph.Output(Joined(cells), "c_next", DataType.Float, layers, "batch", width);
             if (attention) graph.Output(top, "feed_next", DataType.Float, "batch", width);
         }
-        var metadata = new Dictionary<string, string>
-        {
-            ["recur.kind"] = "seq2seq", ["recur.config"] = config.ToJson().ToJsonString(),
-        };
+        var metadata = Metadata("seq2seq", config.ToJson());
         encoder.Save(encoderPath, "Recur seq2seq encoder", metadata);
         decoder.Save(decoderPath, "Recur seq2seq decoder step", metadata);
     }
@@ -454,9 +451,12 @@ public static class OnnxExport
         using var _ = GradMode.NoGrad();
         var graph = new OnnxGraph(kind);
         build(graph, model.StateDict());
-        graph.Save(path, $"Recur {kind}", new Dictionary<string, string>
-        {
-            ["recur.kind"] = kind, ["recur.config"] = config.ToJsonString(),
-        });
+        graph.Save(path, $"Recur {kind}", Metadata(kind, config));
     }
+
+    /// <summary>The metadata properties of every exported file: the model's kind and its <c>config.json</c>.</summary>
+    static Dictionary<string, string> Metadata(string kind, JsonObject config) => new()
+    {
+        ["recur.kind"] = kind, ["recur.config"] = config.ToJsonString(),
+    };
 }
