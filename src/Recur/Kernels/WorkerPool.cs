@@ -42,12 +42,20 @@ internal sealed class WorkerPool
     /// <summary>Runs <paramref name="body"/>(0 .. count−1) in parallel, index 0 on the calling thread; returns when all are done.</summary>
     public void For(int count, Action<int> body)
     {
-        if (count <= 1) { body(0); return; }
-        if (NoPool || count > workers.Length + 1 || insideJob || !Monitor.TryEnter(gate))
-        {
+        if (!TryRunTogether(count, body))
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = count }, body);
-            return;
-        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(0 .. count−1) at the same time, each index on its own thread (index 0 on the
+    /// calling thread), so the bodies may wait for one another — a barrier at every step of a sequence. Returns false
+    /// without running anything when the pool cannot promise that: it is busy, the caller is inside a job, the pool
+    /// is switched off (<c>RECUR_NO_POOL=1</c>) or has fewer workers than asked for.
+    /// </summary>
+    public bool TryRunTogether(int count, Action<int> body)
+    {
+        if (count <= 1) { body(0); return true; }
+        if (NoPool || count > workers.Length + 1 || insideJob || !Monitor.TryEnter(gate)) return false;
         try
         {
             job = body;
@@ -68,7 +76,11 @@ internal sealed class WorkerPool
         {
             Monitor.Exit(gate);
         }
+        return true;
     }
+
+    /// <summary>Workers beyond the calling thread: the most <see cref="TryRunTogether"/> can take is one more.</summary>
+    public int Workers => workers.Length;
 
     sealed class Worker(WorkerPool pool, int index)
     {

@@ -29,6 +29,14 @@ internal interface IRecurrentCell
     /// <summary>Per-unit weights of the cell's own beyond W_ih, W_hh and the biases: that many blocks of H.</summary>
     static virtual int ExtraBlocks => 0;
 
+    /// <summary>
+    /// True when unit j's new state depends only on unit j's gate pre-activations, states and per-unit weights, so
+    /// <c>Forward</c> may run on any contiguous range of units (each span then holds the range's part of every block):
+    /// the small-batch inference path splits the units across threads that way. False for layer normalisation, whose
+    /// statistics span every unit.
+    /// </summary>
+    static virtual bool UnitWise => true;
+
     /// <summary>Blocks of H in the scratch row handed to <c>Forward</c> and <c>Backward</c>.</summary>
     static virtual int ScratchBlocks => 1;
 

@@ -16,6 +16,7 @@ internal readonly struct LayerNormLstmCell : IRecurrentCell
     public static bool SeparateRecurrent => true;
     public static bool HasCellState => true;
     public static int ExtraBlocks => 18;
+    public static bool UnitWise => false;
     public static int ScratchBlocks => 18;
     public static bool GatesInScratch => true;
 
@@ -108,6 +109,7 @@ internal readonly struct LayerNormGruCell : IRecurrentCell
     public static bool SeparateRecurrent => true;
     public static bool HasCellState => false;
     public static int ExtraBlocks => 12;
+    public static bool UnitWise => false;
     public static int ScratchBlocks => 18;
     public static bool GatesInScratch => true;
 

@@ -10,7 +10,7 @@ namespace Recur.Nn.Recurrent;
 /// gate maths; backward through time per step, then the weight gradients of the whole sequence in one GEMM per matrix.
 /// Variable lengths follow PyTorch's packed sequences: past a row's length its output is 0 and its state is carried.
 /// </summary>
-internal static class RecurrentKernel
+internal static partial class RecurrentKernel
 {
     static readonly AsyncLocal<int> chunkOverride = new();
 
@@ -119,6 +119,8 @@ internal static class RecurrentKernel
                 .. extras, .. projection is null ? Array.Empty<Tensor>() : [projection],
                 .. projectionBias is null ? Array.Empty<Tensor>() : [projectionBias]];
         bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
+        if (TakesSmallBatchPath<TCell>(needsBackward, batch, record, projection))
+            return RunSmallBatch<TCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, extra);
 
         // Training keeps the gates and the states fed into each step for the backward; inference keeps nothing and
         // computes the input projections a cache-sized chunk of steps at a time into one reused buffer.

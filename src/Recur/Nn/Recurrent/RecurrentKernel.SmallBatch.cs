@@ -1,0 +1,200 @@
+using System.Numerics.Tensors;
+using System.Runtime.ExceptionServices;
+using Recur.Kernels;
+
+namespace Recur.Nn.Recurrent;
+
+internal static partial class RecurrentKernel
+{
+    /// <summary>Batches up to this size run inference on the small-batch path.</summary>
+    internal const int SmallBatch = 4;
+
+    /// <summary>Multiply-adds of a step's recurrent product per thread below which a second thread costs more in
+    /// hand-offs than it saves.</summary>
+    const long MinMacsPerThread = 1L << 16;
+
+    /// <summary>Units are split across threads in multiples of this (a Vector512 of floats).</summary>
+    const int UnitAlignment = 16;
+
+    static readonly AsyncLocal<int> smallBatchThreads = new();
+
+    /// <summary>Forces the small-batch path's thread count for the calling flow until disposed (tests compare
+    /// splits; 0 restores the automatic choice).</summary>
+    internal static IDisposable WithSmallBatchThreads(int threads)
+    {
+        int previous = smallBatchThreads.Value;
+        smallBatchThreads.Value = threads;
+        return new Restore(() => smallBatchThreads.Value = previous);
+    }
+
+    /// <summary>
+    /// Whether a run takes <see cref="RunSmallBatch{TCell}"/>: inference (nothing to keep for a backward) of at most
+    /// <see cref="SmallBatch"/> sequences, no probe recording, no projection, and a cell whose units are independent
+    /// given the recurrent product.
+    /// </summary>
+    static bool TakesSmallBatchPath<TCell>(bool needsBackward, int batch, ProbeRecord? record, Tensor? projection)
+        where TCell : struct, IRecurrentCell
+        => !needsBackward && batch <= SmallBatch && record is null && projection is null && TCell.EarlyBlocks == 0
+            && TCell.UnitWise;
+
+    /// <summary>
+    /// Inference for one to four sequences — generation, streaming, online forecasting — where a step is a
+    /// matrix–vector product with W_hh and its cost is reading W_hh. The hidden units are split across threads that
+    /// run the whole chunk of steps together and meet at a spinning barrier after each step (no hand-off through the
+    /// pool per step): each thread multiplies its units' rows of every gate block, straight from W_hh's row-major
+    /// storage (its share stays in its core's L2), applies the cell to its units and writes their new state. The
+    /// input projections are one GEMM per cache-sized chunk of steps, as on the general path. Each unit's result is
+    /// computed the same way whatever the split, so results do not depend on the thread count. Returns the same
+    /// packed layout as the general path.
+    /// </summary>
+    static unsafe Tensor RunSmallBatch<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra)
+        where TCell : struct, IRecurrentCell
+    {
+        int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
+        int gateWidth = weightHh.Size(0), hidden = gateWidth / TCell.Gates;
+        int chunk = Math.Clamp(InferenceChunkFloats / Math.Max(1, batch * gateWidth), 1, Math.Max(steps, 1));
+        var giBuffer = PinnedPool.Rent(chunk * batch * gateWidth);
+        // the states before and after a step, in two slots that swap roles every step
+        var hSlots = PinnedPool.Rent(2 * batch * hidden);
+        var cSlots = PinnedPool.Rent(2 * batch * hidden);
+        var packed = Tensor.Zeros((steps + 1) * batch * hidden + batch * hidden);
+        try
+        {
+            h0.Span.CopyTo(hSlots.AsSpan(batch * hidden));
+            if (c0 != null) c0.Span.CopyTo(cSlots.AsSpan(batch * hidden));
+            else cSlots.AsSpan(batch * hidden).Clear();
+
+            int threads = SmallBatchThreads(gateWidth, hidden, batch);
+            var bounds = new int[threads + 1];
+            for (int s = 0; s < threads; s++) bounds[s] = (int)((long)(hidden / UnitAlignment) * s / threads) * UnitAlignment;
+            bounds[threads] = hidden;
+            for (int s0 = 0; s0 < steps; s0 += chunk)
+            {
+                int count = Math.Min(chunk, steps - s0);
+                int firstTime = reverse ? steps - s0 - count : s0;
+                // input projections for every step of the chunk at once: gi = X·W_ihᵀ + b_ih
+                Gemm.Multiply(false, true, count * batch, gateWidth, inputSize,
+                    input.Span.Slice(firstTime * batch * inputSize, count * batch * inputSize), inputSize,
+                    weightIh.Span, inputSize, giBuffer.AsSpan(count * batch * gateWidth), gateWidth,
+                    bias: biasIh is null ? default : biasIh.Span);
+                var work = new SmallBatchChunk(s0, count, steps, batch, hidden, gateWidth, firstTime, reverse, lengths,
+                    giBuffer, hSlots, cSlots, weightHh, biasHh, extra, packed);
+                RunTogether(threads, (part, barrier) => work.Run<TCell>(part < 0 ? 0 : bounds[part],
+                    part < 0 ? hidden : bounds[part + 1], barrier));
+            }
+            // the final states sit in the slot the last step wrote
+            int last = steps % 2;
+            var outputs = packed.Span;
+            hSlots.AsSpan(2 * batch * hidden).Slice(last * batch * hidden, batch * hidden)
+                .CopyTo(outputs.Slice(steps * batch * hidden, batch * hidden));
+            if (TCell.HasCellState)
+                cSlots.AsSpan(2 * batch * hidden).Slice(last * batch * hidden, batch * hidden)
+                    .CopyTo(outputs.Slice((steps + 1) * batch * hidden, batch * hidden));
+            return packed;
+        }
+        finally
+        {
+            PinnedPool.Return(giBuffer);
+            PinnedPool.Return(hSlots);
+            PinnedPool.Return(cSlots);
+        }
+    }
+
+    /// <summary>Threads for a small-batch run: enough work each, at least <see cref="UnitAlignment"/> units each,
+    /// and no more than the pool can run at once.</summary>
+    static int SmallBatchThreads(int gateWidth, int hidden, int batch)
+    {
+        int most = Math.Min(Math.Min(Parallelism.MaxThreads, WorkerPool.Shared.Workers + 1),
+            Math.Max(1, hidden / UnitAlignment));
+        if (smallBatchThreads.Value > 0) return Math.Min(smallBatchThreads.Value, Math.Max(1, hidden / UnitAlignment));
+        long macs = (long)gateWidth * hidden * batch;
+        return (int)Math.Clamp(macs / MinMacsPerThread, 1, most);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(part, barrier) for every part on <paramref name="threads"/> threads at once, meeting
+    /// at the barrier after each step; when the pool cannot promise that, runs body(−1, null) — every unit on this
+    /// thread, with the same results. The first real failure is rethrown, not the cancellations it caused.
+    /// </summary>
+    static void RunTogether(int threads, Action<int, StepBarrier?> body)
+    {
+        if (threads == 1) { body(0, null); return; }
+        var barrier = new StepBarrier(threads);
+        ExceptionDispatchInfo? failure = null;
+        bool together = WorkerPool.Shared.TryRunTogether(threads, part =>
+        {
+            try { body(part, barrier); }
+            catch (OperationCanceledException) when (barrier.Failed) { }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
+                barrier.Fail();
+            }
+        });
+        failure?.Throw();
+        if (!together) body(-1, null);
+    }
+
+    /// <summary>One chunk of steps of a small-batch run, for one range of units.</summary>
+    sealed class SmallBatchChunk(int s0, int count, int steps, int batch, int hidden, int gateWidth, int firstTime,
+        bool reverse, int[]? lengths, PinnedBuffer gi, PinnedBuffer hSlots, PinnedBuffer cSlots, Tensor weightHh,
+        Tensor? biasHh, float[] extra, Tensor packed)
+    {
+        /// <summary>Steps units [u0, u1) through the chunk, waiting at <paramref name="barrier"/> (the threads
+        /// that run the other units) after each step.</summary>
+        public unsafe void Run<TCell>(int u0, int u1, StepBarrier? barrier) where TCell : struct, IRecurrentCell
+        {
+            int units = u1 - u0, gates = TCell.Gates, rowWidth = gates * units;
+            var local = new float[batch * rowWidth];
+            var localRecurrent = TCell.SeparateRecurrent ? new float[batch * rowWidth] : local;
+            var scratch = new float[TCell.ScratchBlocks * units];
+            var localExtra = new float[TCell.ExtraBlocks * units];
+            for (int e = 0; e < TCell.ExtraBlocks; e++)
+                extra.AsSpan(e * hidden + u0, units).CopyTo(localExtra.AsSpan(e * units));
+            var bias = biasHh is null ? default : biasHh.Span;
+            var outputs = packed.Span;
+            fixed (float* w = weightHh.Span, product = localRecurrent)
+            {
+                for (int s = s0; s < s0 + count; s++)
+                {
+                    int t = reverse ? steps - 1 - s : s;
+                    int at = (t - firstTime) * batch;
+                    int before = s % 2 * batch * hidden, after = (1 - s % 2) * batch * hidden;
+                    float* hBefore = hSlots.Pointer + before;
+                    // this range's rows of every gate block: product[b, g·units + j] = W_hh[g·H + u0 + j]·h_{t−1}[b]
+                    for (int g = 0; g < gates; g++)
+                        MatrixVector.RowDots(w + (nint)(g * hidden + u0) * hidden, hidden, units, hidden, hBefore,
+                            hidden, batch, product + g * units, rowWidth);
+                    for (int b = 0; b < batch; b++)
+                    {
+                        var h = new Span<float>(hSlots.Pointer + after + b * hidden + u0, units);
+                        var c = new Span<float>(cSlots.Pointer + after + b * hidden + u0, units);
+                        var hPrev = new ReadOnlySpan<float>(hBefore + b * hidden + u0, units);
+                        var cPrev = new ReadOnlySpan<float>(cSlots.Pointer + before + b * hidden + u0, units);
+                        if (lengths != null && t >= lengths[b])
+                        {
+                            hPrev.CopyTo(h); // past its length a row's state is carried and its output stays 0
+                            cPrev.CopyTo(c);
+                            continue;
+                        }
+                        var row = local.AsSpan(b * rowWidth, rowWidth);
+                        var recurrentRow = localRecurrent.AsSpan(b * rowWidth, rowWidth);
+                        for (int g = 0; g < gates; g++)
+                        {
+                            var block = recurrentRow.Slice(g * units, units);
+                            if (!bias.IsEmpty) TensorPrimitives.Add(block, bias.Slice(g * hidden + u0, units), block);
+                            var projected = gi.AsSpan((at + b + 1) * gateWidth)
+                                .Slice((at + b) * gateWidth + g * hidden + u0, units);
+                            if (TCell.SeparateRecurrent) projected.CopyTo(row.Slice(g * units, units));
+                            else TensorPrimitives.Add(block, projected, block);
+                        }
+                        TCell.Forward(row, recurrentRow, hPrev, cPrev, h, c, scratch, localExtra);
+                        h.CopyTo(outputs.Slice((t * batch + b) * hidden + u0, units));
+                    }
+                    barrier?.SignalAndWait();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using Recur.Autograd;
+using Recur.Kernels;
+using Recur.Nn.Recurrent;
+
+namespace Recur.Tests.Nn;
+
+/// <summary>The small-batch inference path: its results against the general path's, and across thread splits.</summary>
+public class RecurrentSmallBatchTests
+{
+    public static TheoryData<string> Cells() => [.. RecurrentCells.Names];
+
+    // 40 units: two aligned blocks of 16 and a tail of 8, so a split leaves a part that is not a whole vector
+    static RecurrentLayer Layer(string cell, int hidden = 40) => new(
+        RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, 6, hidden, NumLayers: 2,
+            Bidirectional: true)), new RandomGenerator(7));
+
+    static RecurrentOutput Infer(RecurrentLayer layer, Tensor input, int[]? lengths, int threads)
+    {
+        using var split = RecurrentKernel.WithSmallBatchThreads(threads);
+        using var _ = GradMode.NoGrad();
+        return layer.Forward(input, lengths: lengths);
+    }
+
+    static void AssertClose(Tensor expected, Tensor actual, string what)
+    {
+        var e = expected.ToArray();
+        var a = actual.ToArray();
+        Assert.Equal(e.Length, a.Length);
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 + 1e-5 * Math.Abs(e[i]),
+                $"{what}[{i}]: general path {e[i]:G9}, small-batch path {a[i]:G9}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void EveryBatchUpToFourAgreesWithTheGeneralPath(string cell)
+    {
+        var layer = Layer(cell);
+        for (int batch = 1; batch <= RecurrentKernel.SmallBatch; batch++)
+        {
+            var input = Tensor.RandomNormal(new RandomGenerator((ulong)batch), [5, batch, 6]);
+            int[]? lengths = batch == 1 ? null : [.. Enumerable.Range(0, batch).Select(b => 5 - b)];
+            // a forward that records for a backward takes the general path
+            var general = layer.Forward(input, lengths: lengths);
+            Assert.True(general.Output.RequiresGrad);
+            var small = Infer(layer, input, lengths, threads: 2);
+            AssertClose(general.Output, small.Output, $"B={batch} output");
+            AssertClose(general.HiddenState, small.HiddenState, $"B={batch} h_n");
+            if (general.CellState != null) AssertClose(general.CellState, small.CellState!, $"B={batch} c_n");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void SplittingTheUnitsAcrossThreadsChangesNoBit(string cell)
+    {
+        var layer = Layer(cell);
+        var input = Tensor.RandomNormal(new RandomGenerator(9), [7, 3, 6]);
+        int[] lengths = [7, 2, 5];
+        var one = Infer(layer, input, lengths, threads: 1);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var split = Infer(layer, input, lengths, threads);
+            Assert.Equal(one.Output.ToArray(), split.Output.ToArray());
+            Assert.Equal(one.HiddenState.ToArray(), split.HiddenState.ToArray());
+            if (one.CellState != null) Assert.Equal(one.CellState.ToArray(), split.CellState!.ToArray());
+        }
+    }
+
+    [Fact]
+    public void InsideAnotherParallelJobItRunsOnOneThreadWithTheSameBits()
+    {
+        // the pool is taken, so the threads cannot run together: the whole range runs on the caller's thread
+        var layer = Layer("lstm", hidden: 64);
+        var input = Tensor.RandomNormal(new RandomGenerator(11), [9, 1, 6]);
+        var together = Infer(layer, input, null, threads: 2);
+        var results = new RecurrentOutput?[2];
+        WorkerPool.Shared.For(2, i => results[i] = Infer(layer, input, null, threads: 2));
+        foreach (var result in results) Assert.Equal(together.Output.ToArray(), result!.Output.ToArray());
+    }
+
+    [Fact]
+    public void ChunksOfStepsCarryTheStateAcross()
+    {
+        var layer = Layer("gru");
+        var input = Tensor.RandomNormal(new RandomGenerator(13), [8, 2, 6]);
+        var whole = Infer(layer, input, [8, 5], threads: 2);
+        using var chunk = RecurrentKernel.WithInferenceChunk(1); // one step per chunk
+        var chunked = Infer(layer, input, [8, 5], threads: 2);
+        // a one-step chunk makes the input product thin, which the GEMM sums in another order: close, not equal
+        AssertClose(whole.Output, chunked.Output, "output");
+        AssertClose(whole.HiddenState, chunked.HiddenState, "h_n");
+    }
+}
