@@ -25,12 +25,22 @@ internal sealed class StepBarrier(int participants)
             Volatile.Write(ref phase, current + 1);
             return;
         }
-        var spinner = new SpinWait();
+        int spins = 0;
         while (Volatile.Read(ref phase) == current)
         {
             if (failed) throw new OperationCanceledException("Another participant of the step barrier failed.");
-            spinner.SpinOnce(sleep1Threshold: -1);
+            Pause(ref spins);
         }
+    }
+
+    /// <summary>
+    /// One round of a short wait: pause instructions for the first ~100 µs (a yield to the operating system costs
+    /// microseconds, more in a virtual machine, which is the length of a whole step), then a yield each round.
+    /// </summary>
+    internal static void Pause(ref int spins)
+    {
+        if (spins++ < 4096) Thread.SpinWait(8);
+        else Thread.Yield();
     }
 
     /// <summary>Releases every participant waiting now or later.</summary>

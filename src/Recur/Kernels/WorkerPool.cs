@@ -67,8 +67,8 @@ internal sealed class WorkerPool
             insideJob = true;
             try { body(0); }
             finally { insideJob = false; }
-            var spinner = new SpinWait();
-            while (Volatile.Read(ref pending) > 0) spinner.SpinOnce(sleep1Threshold: -1);
+            int spins = 0;
+            while (Volatile.Read(ref pending) > 0) StepBarrier.Pause(ref spins);
             job = null;
             failure?.Throw();
         }

@@ -122,6 +122,26 @@ public abstract class Module
             foreach (var (name, value) in child.NamedParameters()) yield return ($"{prefix}.{name}", value);
     }
 
+    /// <summary>
+    /// This module (named "") and every module below it with their dotted names, parents before children, as
+    /// PyTorch's <c>named_modules()</c>.
+    /// </summary>
+    public IEnumerable<(string Name, Module Value)> NamedModules()
+    {
+        yield return ("", this);
+        foreach (var (prefix, child) in children)
+            foreach (var (name, value) in child.NamedModules())
+                yield return (name.Length == 0 ? prefix : $"{prefix}.{name}", value);
+    }
+
+    /// <summary>
+    /// Called on every module of the tree after <see cref="LoadStateDict"/> has written new values, so a module that
+    /// keeps a derived form of its weights (an int8 copy) can rebuild it.
+    /// </summary>
+    protected virtual void OnStateLoaded()
+    {
+    }
+
     /// <summary>All parameters, in registration order.</summary>
     public IReadOnlyList<Tensor> Parameters() => NamedParameters().Select(p => p.Value).ToArray();
 
@@ -162,6 +182,7 @@ public abstract class Module
                     + $"{ShapeUtil.Format(source.Shape)} but the module expects {ShapeUtil.Format(target.Shape)}.");
         }
         foreach (var (name, target) in loaded) given[name].Span.CopyTo(target.Span);
+        foreach (var (_, module) in NamedModules()) module.OnStateLoaded();
         return new StateDictLoad(missing, unexpected);
     }
 

@@ -72,11 +72,24 @@ public class RecurrentSmallBatchTests
     {
         // the pool is taken, so the threads cannot run together: the whole range runs on the caller's thread
         var layer = Layer("lstm", hidden: 64);
+        // frozen, so no thread's gradient mode can send a run down the recording path
+        foreach (var parameter in layer.Parameters()) parameter.RequiresGrad = false;
         var input = Tensor.RandomNormal(new RandomGenerator(11), [9, 1, 6]);
-        var together = Infer(layer, input, null, threads: 2);
-        var results = new RecurrentOutput?[2];
-        WorkerPool.Shared.For(2, i => results[i] = Infer(layer, input, null, threads: 2));
-        foreach (var result in results) Assert.Equal(together.Output.ToArray(), result!.Output.ToArray());
+        var together = Infer(layer, input, null, threads: 2).Output.ToArray();
+        var results = new float[]?[2];
+        var threads = new int[2];
+        WorkerPool.Shared.For(2, i =>
+        {
+            threads[i] = Environment.CurrentManagedThreadId;
+            results[i] = Infer(layer, input, null, threads: 2).Output.ToArray();
+        });
+        for (int i = 0; i < 2; i++)
+        {
+            int first = -1;
+            for (int k = 0; k < together.Length && first < 0; k++) if (together[k] != results[i]![k]) first = k;
+            Assert.True(first < 0, $"part {i} (thread {threads[i]}, test thread {Environment.CurrentManagedThreadId}):"
+                + $" [{first}] {(first < 0 ? 0 : together[first]):G9} vs {(first < 0 ? 0 : results[i]![first]):G9}");
+        }
     }
 
     [Fact]

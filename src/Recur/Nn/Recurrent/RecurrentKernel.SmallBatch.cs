@@ -48,7 +48,7 @@ internal static partial class RecurrentKernel
     /// packed layout as the general path.
     /// </summary>
     static unsafe Tensor RunSmallBatch<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra)
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra, QuantizedMatrix? quantizedHh = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
@@ -79,7 +79,7 @@ internal static partial class RecurrentKernel
                     weightIh.Span, inputSize, giBuffer.AsSpan(count * batch * gateWidth), gateWidth,
                     bias: biasIh is null ? default : biasIh.Span);
                 var work = new SmallBatchChunk(s0, count, steps, batch, hidden, gateWidth, firstTime, reverse, lengths,
-                    giBuffer, hSlots, cSlots, weightHh, biasHh, extra, packed);
+                    giBuffer, hSlots, cSlots, weightHh, biasHh, extra, packed, quantizedHh);
                 RunTogether(threads, (part, barrier) => work.Run<TCell>(part < 0 ? 0 : bounds[part],
                     part < 0 ? hidden : bounds[part + 1], barrier));
             }
@@ -139,7 +139,7 @@ internal static partial class RecurrentKernel
     /// <summary>One chunk of steps of a small-batch run, for one range of units.</summary>
     sealed class SmallBatchChunk(int s0, int count, int steps, int batch, int hidden, int gateWidth, int firstTime,
         bool reverse, int[]? lengths, PinnedBuffer gi, PinnedBuffer hSlots, PinnedBuffer cSlots, Tensor weightHh,
-        Tensor? biasHh, float[] extra, Tensor packed)
+        Tensor? biasHh, float[] extra, Tensor packed, QuantizedMatrix? quantizedHh)
     {
         /// <summary>Steps units [u0, u1) through the chunk, waiting at <paramref name="barrier"/> (the threads
         /// that run the other units) after each step.</summary>
@@ -152,9 +152,13 @@ internal static partial class RecurrentKernel
             var localExtra = new float[TCell.ExtraBlocks * units];
             for (int e = 0; e < TCell.ExtraBlocks; e++)
                 extra.AsSpan(e * hidden + u0, units).CopyTo(localExtra.AsSpan(e * units));
+            // int8: each thread quantises the whole of h_{t−1} itself (the same bytes in every thread)
+            var hQuantized = quantizedHh is null ? null : GC.AllocateArray<byte>(batch * quantizedHh.Stride, pinned: true);
+            var hScales = new float[batch];
             var bias = biasHh is null ? default : biasHh.Span;
             var outputs = packed.Span;
-            fixed (float* w = weightHh.Span, product = localRecurrent)
+            fixed (float* w = weightHh.Span, product = localRecurrent, scales = hScales)
+            fixed (byte* xq = hQuantized)
             {
                 for (int s = s0; s < s0 + count; s++)
                 {
@@ -163,9 +167,20 @@ internal static partial class RecurrentKernel
                     int before = s % 2 * batch * hidden, after = (1 - s % 2) * batch * hidden;
                     float* hBefore = hSlots.Pointer + before;
                     // this range's rows of every gate block: product[b, g·units + j] = W_hh[g·H + u0 + j]·h_{t−1}[b]
-                    for (int g = 0; g < gates; g++)
-                        MatrixVector.RowDots(w + (nint)(g * hidden + u0) * hidden, hidden, units, hidden, hBefore,
-                            hidden, batch, product + g * units, rowWidth);
+                    if (quantizedHh is null)
+                        for (int g = 0; g < gates; g++)
+                            MatrixVector.RowDots(w + (nint)(g * hidden + u0) * hidden, hidden, units, hidden, hBefore,
+                                hidden, batch, product + g * units, rowWidth);
+                    else
+                    {
+                        int stride = quantizedHh.Stride;
+                        for (int b = 0; b < batch; b++)
+                            scales[b] = quantizedHh.QuantizeVector(new ReadOnlySpan<float>(hBefore + b * hidden, hidden),
+                                new Span<byte>(xq + b * stride, stride));
+                        for (int g = 0; g < gates; g++)
+                            quantizedHh.RowDots(g * hidden + u0, units, xq, stride, scales, batch, product + g * units,
+                                rowWidth);
+                    }
                     for (int b = 0; b < batch; b++)
                     {
                         var h = new Span<float>(hSlots.Pointer + after + b * hidden + u0, units);

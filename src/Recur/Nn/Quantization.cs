@@ -1,0 +1,26 @@
+using Recur.Nn.Recurrent;
+
+namespace Recur.Nn;
+
+/// <summary>Post-training quantisation of a trained model for faster, smaller inference.</summary>
+public static class Quantization
+{
+    /// <summary>
+    /// Dynamic int8 quantisation, as PyTorch's <c>torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, …})</c>:
+    /// every recurrent stack in <paramref name="model"/> whose cell has an int8 path gets
+    /// <see cref="RecurrentLayer.QuantizeDynamic"/>. The model then runs inference only. Returns the names of the
+    /// stacks quantised ("" for the model itself); stacks without an int8 path keep running in float.
+    /// </summary>
+    public static IReadOnlyList<string> QuantizeDynamic(Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var quantised = new List<string>();
+        foreach (var (name, module) in model.NamedModules())
+            if (module is RecurrentLayer { CanQuantize: true } layer)
+            {
+                layer.QuantizeDynamic();
+                quantised.Add(name);
+            }
+        return quantised;
+    }
+}

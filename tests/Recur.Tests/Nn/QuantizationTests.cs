@@ -1,0 +1,109 @@
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+
+namespace Recur.Tests.Nn;
+
+/// <summary>Dynamic int8 quantisation of recurrent stacks.</summary>
+public class QuantizationTests
+{
+    public static TheoryData<string> Cells() => [.. RecurrentCells.Names];
+
+    static RecurrentLayer Layer(string cell, int seed = 3) => new(RecurrentCells.Configure(cell,
+        new RecurrentConfig(RecurrentMode.Lstm, 8, 48, NumLayers: 2, Bidirectional: true)), new RandomGenerator((ulong)seed));
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void AQuantisedStackStaysCloseToTheFloatOne(string cell)
+    {
+        var layer = Layer(cell);
+        if (!layer.CanQuantize)
+        {
+            Assert.Throws<NotSupportedException>(layer.QuantizeDynamic);
+            return;
+        }
+        var input = Tensor.RandomNormal(new RandomGenerator(4), [12, 3, 8]);
+        int[] lengths = [12, 7, 3];
+        Tensor reference;
+        using (GradMode.NoGrad()) reference = layer.Forward(input, lengths: lengths).Output;
+        layer.QuantizeDynamic();
+        Assert.True(layer.IsQuantized);
+        var quantised = layer.Forward(input, lengths: lengths).Output; // frozen: no NoGrad scope needed
+        Assert.False(quantised.RequiresGrad);
+        float worst = reference.MaxAbsDifference(quantised);
+        // int8 weights and states keep about two decimal digits; through 12 steps and 2 layers the drift stays small
+        Assert.True(worst < 0.05f, $"{cell}: largest difference {worst}");
+        Assert.True(worst > 0f, $"{cell}: the quantised stack gave the float results, so int8 was not used");
+        // past a sequence's length the outputs stay zero, as in float
+        Assert.Equal(0f, quantised.Select(0, 11).Select(0, 1).Abs().Sum().Item());
+    }
+
+    [Fact]
+    public void LargeBatchesRunInInt8Too()
+    {
+        var layer = Layer("lstm");
+        var input = Tensor.RandomNormal(new RandomGenerator(5), [6, 9, 8]); // 9 rows: past the small-batch limit
+        Tensor floatOutput;
+        using (GradMode.NoGrad()) floatOutput = layer.Forward(input).Output;
+        layer.QuantizeDynamic();
+        var all = layer.Forward(input);
+        for (int b = 0; b < 9; b += 4)
+        {
+            // alone, a row takes the small-batch path; in the batch of 9 it must get the same int8 maths (the float
+            // input projection's summation order may differ with the batch: that is all)
+            var alone = layer.Forward(input.Slice(1, b, 1)).Output;
+            var inBatch = all.Output.Slice(1, b, 1);
+            Assert.True(alone.MaxAbsDifference(inBatch) < 1e-5f);
+            Assert.True(floatOutput.Slice(1, b, 1).MaxAbsDifference(inBatch) > 1e-4f, "the batch of 9 ran in float");
+        }
+    }
+
+    [Fact]
+    public void ThreadSplitsGiveTheSameBits()
+    {
+        var layer = Layer("gru");
+        layer.QuantizeDynamic();
+        var input = Tensor.RandomNormal(new RandomGenerator(6), [7, 2, 8]);
+        Tensor Run(int threads)
+        {
+            using var _ = RecurrentKernel.WithSmallBatchThreads(threads);
+            return layer.Forward(input).Output;
+        }
+        Assert.Equal(Run(1).ToArray(), Run(2).ToArray());
+    }
+
+    [Fact]
+    public void TrainingAQuantisedStackIsRefusedWithTheWayOut()
+    {
+        var layer = Layer("lstm");
+        layer.QuantizeDynamic();
+        Assert.All(layer.Parameters(), p => Assert.False(p.RequiresGrad));
+        layer.Parameters()[0].RequiresGrad = true;
+        var ex = Assert.Throws<InvalidOperationException>(() => layer.Forward(Tensor.Zeros(3, 1, 8)));
+        Assert.Contains("inference only", ex.Message);
+        Assert.Contains("NoGrad", ex.Message);
+    }
+
+    [Fact]
+    public void LoadingWeightsQuantisesThemAgain()
+    {
+        var layer = Layer("lstm", seed: 1);
+        var other = Layer("lstm", seed: 2);
+        layer.QuantizeDynamic();
+        other.QuantizeDynamic();
+        var input = Tensor.RandomNormal(new RandomGenerator(7), [4, 1, 8]);
+        var expected = other.Forward(input).Output;
+        layer.LoadStateDict(other.StateDict());
+        Assert.Equal(expected.ToArray(), layer.Forward(input).Output.ToArray());
+    }
+
+    [Fact]
+    public void QuantizeDynamicFindsTheStacksOfAModel()
+    {
+        var model = new SequenceModel(new SequenceModelConfig("gru", 5, 16, 4), new RandomGenerator(8));
+        var names = Quantization.QuantizeDynamic(model);
+        Assert.NotEmpty(names);
+        foreach (var name in names)
+            Assert.True(((RecurrentLayer)model.NamedModules().Single(m => m.Name == name).Value).IsQuantized);
+    }
+}
