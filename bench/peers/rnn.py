@@ -1,9 +1,10 @@
 """PyTorch peer for `recur bench rnn`: times torch.nn.LSTM/GRU/RNN (tanh or relu) forward (no_grad) and
 forward+backward.
 
-Reads a JSON request {"configs": [{"mode","steps","batch","input","hidden"}...], "min_seconds", "threads"} as its
-argument and prints a JSON list of {"forward": seconds, "train": seconds} (median of repeated runs after a warm-up,
-with the min and max beside them as forward_min, forward_max, train_min, train_max). With
+Reads a JSON request {"configs": [{"mode","steps","batch","input","hidden"[,"int8"]}...], "min_seconds", "threads"}
+as its argument and prints a JSON list of {"forward": seconds, "train": seconds} (median of repeated runs after a
+warm-up, with the min and max beside them as forward_min, forward_max, train_min, train_max). A config with
+"int8": true times only the forward of the model torch.ao.quantization.quantize_dynamic makes (train is 0). With
 {"memory": config, "threads"} instead it prints the peak resident memory of one LSTM forward+backward.
 """
 import json
@@ -22,6 +23,17 @@ def measure(config, min_seconds, repeat):
         cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN_TANH": torch.nn.RNN}[mode]
         module = cls(config["input"], config["hidden"])
     x = torch.randn(config["steps"], config["batch"], config["input"])
+    if config.get("int8"):
+        # PyTorch's own dynamic quantisation: int8 weights per output channel, activations quantised per step
+        quantized = torch.ao.quantization.quantize_dynamic(module, {type(module)}, dtype=torch.qint8)
+
+        def forward_int8():
+            with torch.no_grad():
+                quantized(x)
+
+        f = best_time(forward_int8, min_seconds, repeat)
+        return {"forward": f[0], "forward_min": f[1], "forward_max": f[2], "train": 0, "train_min": 0,
+                "train_max": 0}
     x_grad = x.clone().requires_grad_(True)
 
     def forward():

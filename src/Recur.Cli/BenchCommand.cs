@@ -30,7 +30,8 @@ static class BenchCommand
                 + $"({string.Join(", ", Recur.Nn.Recurrent.RecurrentCells.Names)}); PyTorch too for the cells it has.",
         };
         var rnn = new Command("rnn",
-            "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward, and ONNX "
+            "Steps/s of Recur's fused LSTM/GRU/RNN layers and PyTorch's, forward and forward+backward, int8 forward at "
+                + "batch 1 (both quantised dynamically), and ONNX "
                 + "Runtime's forward on the same layers exported (from a clone of the repository).")
         {
             rnnTiming.Threads, rnnTiming.Seconds, rnnTiming.Json, rnnMode, rnnCells, rnnTiming.Repeat,

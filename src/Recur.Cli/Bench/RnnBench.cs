@@ -26,7 +26,7 @@ static class RnnBench
     sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops,
         string RecurSpread,
         double? TorchStepsPerSecond, string? TorchSpread, double? Ratio, double? OrtStepsPerSecond = null,
-        string? OrtSpread = null, double? OrtRatio = null);
+        string? OrtSpread = null, double? OrtRatio = null, double? VsFloat = null);
 
     static readonly Config[] Configs =
     [
@@ -129,6 +129,7 @@ static class RnnBench
                     OrtRatio = Math.Round(ort[i].Median / forwardTimes[i].Median, 2),
                 };
             }
+        rows.AddRange(Int8Rows(configs, threads, minSeconds, repeat, forwardTimes));
         var memory = mode is null ? MeasureMemory(threads) : null;
         if (json)
         {
@@ -151,12 +152,52 @@ static class RnnBench
                 r.OrtStepsPerSecond?.ToString("N0") ?? (r.Pass == "forward" ? "n/a" : ""), r.OrtSpread ?? "",
                 r.OrtRatio?.ToString("F2") ?? "");
         AnsiConsole.Write(table);
+        foreach (var r in rows.Where(r => r.VsFloat != null))
+            Console.WriteLine($"{r.Config}: int8 forward {r.VsFloat:F2}× Recur's float forward (PyTorch's ratio is "
+                + "to its own quantize_dynamic model).");
         if (memory is null) return 0;
         var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB", "PyTorch peak (baseline) MiB");
         memoryTable.AddRow(memory.Config, $"{memory.RecurPeakMb} ({memory.RecurBaselineMb})",
             memory.TorchPeakMb is null ? "n/a" : $"{memory.TorchPeakMb} ({memory.TorchBaselineMb})");
         AnsiConsole.Write(memoryTable);
         return 0;
+    }
+
+    /// <summary>
+    /// Dynamic int8 quantisation where it is meant for, one sequence at a time: Recur's quantised layer
+    /// (<see cref="RecurrentLayer.QuantizeDynamic"/>) beside PyTorch's <c>quantize_dynamic</c> of the same layer type,
+    /// with the speed-up over Recur's own float forward.
+    /// </summary>
+    static IEnumerable<Row> Int8Rows(Config[] configs, int threads, double minSeconds, int repeat,
+        Timing[] floatForward)
+    {
+        var chosen = configs.Select((c, i) => (c, i)).Where(p => p.c.Batch == 1).ToArray();
+        if (chosen.Length == 0) return [];
+        var peer = PythonPeer.Run<PeerTimes[]>("rnn.py", new
+        {
+            configs = chosen.Select(p => new
+            {
+                mode = p.c.Mode, steps = p.c.Steps, batch = p.c.Batch, input = p.c.Input, hidden = p.c.Hidden,
+                int8 = true,
+            }),
+            min_seconds = minSeconds, threads, repeat,
+        }, threads, out string? problem);
+        if (problem != null) Console.Error.WriteLine($"PyTorch int8 peer unavailable: {problem}");
+        return chosen.Select((p, k) =>
+        {
+            var c = p.c;
+            var random = new RandomGenerator(0);
+            var layer = new RecurrentLayer(new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
+            var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
+            layer.QuantizeDynamic();
+            var int8 = Timing.Measure(() => layer.Forward(x), minSeconds, repeat);
+            var torch = peer?[k];
+            return MakeRow(c, "forward, int8", threads, int8, c.ForwardFlops, (double)c.Steps * c.Batch,
+                torch is null ? null : new Timing(torch.forward, torch.forward_min, torch.forward_max, repeat)) with
+            {
+                VsFloat = Math.Round(floatForward[p.i].Median / int8.Median, 2),
+            };
+        }).ToList();
     }
 
     /// <summary>
