@@ -35,6 +35,8 @@ static class RnnBench
         new("RNN_TANH", 100, 64, 128, 256),
         new("LSTM", 200, 32, 512, 512),
         new("LSTM", 100, 1, 128, 256),
+        new("GRU", 100, 1, 128, 256),
+        new("RNN_TANH", 100, 1, 128, 256),
     ];
 
     sealed record PeerMemory(double baseline_mb, double peak_mb);

@@ -232,6 +232,17 @@ public sealed class LanguageModelTests : IDisposable
         Assert.StartsWith("to be", File.ReadAllText(At("a.txt")), StringComparison.Ordinal);
         Assert.Equal(0, RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "not", "--length", "8", "--beam", "3", "--out", At("beam.txt")));
         Assert.StartsWith("not", File.ReadAllText(At("beam.txt")), StringComparison.Ordinal);
+        // int8 inference: the word and BPE stacks quantise; the char model's projected LSTM has no int8 path (usage
+        // error, exit code 2, and no output file)
+        int int8 = RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "to be", "--length", "20", "--seed",
+            "3", "--int8", "--out", At("int8.txt"));
+        Assert.Equal(tokenizer == "char" ? 2 : 0, int8);
+        Assert.Equal(tokenizer != "char", File.Exists(At("int8.txt")));
+        if (tokenizer != "char")
+        {
+            Assert.StartsWith("to be", File.ReadAllText(At("int8.txt")), StringComparison.Ordinal);
+            Assert.Equal(0, RecurCommand.Run("lm", "eval", "--model", run, "--text", At("text.txt"), "--int8"));
+        }
         // gate and hidden-state heatmaps over a text, labelled with its tokens
         Assert.Equal(0, RecurCommand.Run("inspect", "gates", "--model", run, "--text", "to be or not to be", "--units", "8", "--out", At("gates-" + tokenizer), "--json"));
         Recur.Tests.Figures.FigureFiles.AssertPng(At($"gates-{tokenizer}-hidden.png"));
