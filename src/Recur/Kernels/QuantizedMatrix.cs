@@ -157,11 +157,17 @@ internal sealed class QuantizedMatrix
                 for (; r + 4 <= end; r += 4)
                 {
                     sbyte* w = w0 + (nint)r * Stride;
-                    for (int b = 0; b < batch; b++)
+                    fixed (float* scales = Scales)
+                    fixed (int* sums = rowSums)
                     {
-                        var dots = FourVnni(w, Stride, x + b * ldx);
-                        for (int j = 0; j < 4; j++)
-                            y[b * ldy + r + j - row0] = Scales[r + j] * xScales[b] * (dots[j] - 128 * rowSums[r + j]);
+                        // 128·Σq of the four rows, and their scales, for every vector
+                        var correction = Vector128.Load(sums + r) * 128;
+                        var rowScales = Vector128.Load(scales + r);
+                        for (int b = 0; b < batch; b++)
+                        {
+                            var dots = Vector128.ConvertToSingle(FourVnni(w, Stride, x + b * ldx) - correction);
+                            (rowScales * Vector128.Create(xScales[b]) * dots).Store(y + b * ldy + r - row0);
+                        }
                     }
                 }
             for (; r < end; r++)
@@ -189,7 +195,9 @@ internal sealed class QuantizedMatrix
             s2 = AvxVnni.MultiplyWideningAndAdd(s2, xi, Vector256.Load(w + 2 * stride + i));
             s3 = AvxVnni.MultiplyWideningAndAdd(s3, xi, Vector256.Load(w + 3 * stride + i));
         }
-        return Vector128.Create(Vector256.Sum(s0), Vector256.Sum(s1), Vector256.Sum(s2), Vector256.Sum(s3));
+        // the four sums at once: pairwise adds within 128-bit lanes, then the two lanes added
+        var sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
+        return sums.GetLower() + sums.GetUpper();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -4,6 +4,16 @@ using Recur.Kernels;
 
 namespace Recur.Nn.Recurrent;
 
+/// <summary>A recurrent layer's W_ih and W_hh in int8, for <see cref="RecurrentKernel"/>'s int8 inference.</summary>
+internal sealed record QuantizedWeights(QuantizedMatrix Ih, QuantizedMatrix Hh)
+{
+    /// <summary>Quantises <paramref name="weightIh"/> [G·H, I] and <paramref name="weightHh"/> [G·H, H] row by
+    /// row.</summary>
+    public static QuantizedWeights Of(Tensor weightIh, Tensor weightHh) => new(
+        QuantizedMatrix.Quantize(weightIh.Span, weightIh.Size(0), weightIh.Size(1)),
+        QuantizedMatrix.Quantize(weightHh.Span, weightHh.Size(0), weightHh.Size(1)));
+}
+
 internal static partial class RecurrentKernel
 {
     /// <summary>Batches up to this size run inference on the small-batch path.</summary>
@@ -43,12 +53,13 @@ internal static partial class RecurrentKernel
     /// run the whole chunk of steps together and meet at a spinning barrier after each step (no hand-off through the
     /// pool per step): each thread multiplies its units' rows of every gate block, straight from W_hh's row-major
     /// storage (its share stays in its core's L2), applies the cell to its units and writes their new state. The
-    /// input projections are one GEMM per cache-sized chunk of steps, as on the general path. Each unit's result is
-    /// computed the same way whatever the split, so results do not depend on the thread count. Returns the same
-    /// packed layout as the general path.
+    /// input projections of a cache-sized chunk of steps are one GEMM, as on the general path, except for a single
+    /// step (generation) and in int8, where each thread projects the inputs onto its own units' rows of W_ih before
+    /// the steps. Each unit's result is computed the same way whatever the split, so results do not depend on the
+    /// thread count. Returns the same packed layout as the general path.
     /// </summary>
     static unsafe Tensor RunSmallBatch<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra, QuantizedMatrix? quantizedHh = null)
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra, QuantizedWeights? quantized = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
@@ -73,13 +84,17 @@ internal static partial class RecurrentKernel
             {
                 int count = Math.Min(chunk, steps - s0);
                 int firstTime = reverse ? steps - s0 - count : s0;
-                // input projections for every step of the chunk at once: gi = X·W_ihᵀ + b_ih
-                Gemm.Multiply(false, true, count * batch, gateWidth, inputSize,
-                    input.Span.Slice(firstTime * batch * inputSize, count * batch * inputSize), inputSize,
-                    weightIh.Span, inputSize, giBuffer.AsSpan(count * batch * gateWidth), gateWidth,
-                    bias: biasIh is null ? default : biasIh.Span);
+                var x = input.Span.Slice(firstTime * batch * inputSize, count * batch * inputSize);
+                // input projections for every step of the chunk at once, gi = X·W_ihᵀ + b_ih: one GEMM when there
+                // are enough rows for it, otherwise each thread's own rows in the team
+                bool projectInTeam = quantized != null || count * batch <= SmallBatch;
+                if (!projectInTeam)
+                    Gemm.Multiply(false, true, count * batch, gateWidth, inputSize, x, inputSize, weightIh.Span,
+                        inputSize, giBuffer.AsSpan(count * batch * gateWidth), gateWidth,
+                        bias: biasIh is null ? default : biasIh.Span);
                 var work = new SmallBatchChunk(s0, count, steps, batch, hidden, gateWidth, firstTime, reverse, lengths,
-                    giBuffer, hSlots, cSlots, weightHh, biasHh, extra, packed, quantizedHh);
+                    giBuffer, hSlots, cSlots, weightHh, biasHh, extra, packed, quantized,
+                    projectInTeam ? new InputProjection(input, firstTime, weightIh, biasIh) : null);
                 RunTogether(threads, (part, barrier) => work.Run<TCell>(part < 0 ? 0 : bounds[part],
                     part < 0 ? hidden : bounds[part + 1], barrier));
             }
@@ -136,16 +151,61 @@ internal static partial class RecurrentKernel
         if (!together) body(-1, null);
     }
 
+    /// <summary>The inputs of a chunk (its rows from time <paramref name="FirstTime"/>) to project in the team.</summary>
+    sealed record InputProjection(Tensor Input, int FirstTime, Tensor WeightIh, Tensor? BiasIh);
+
     /// <summary>One chunk of steps of a small-batch run, for one range of units.</summary>
     sealed class SmallBatchChunk(int s0, int count, int steps, int batch, int hidden, int gateWidth, int firstTime,
         bool reverse, int[]? lengths, PinnedBuffer gi, PinnedBuffer hSlots, PinnedBuffer cSlots, Tensor weightHh,
-        Tensor? biasHh, float[] extra, Tensor packed, QuantizedMatrix? quantizedHh)
+        Tensor? biasHh, float[] extra, Tensor packed, QuantizedWeights? quantized, InputProjection? projection)
     {
+        /// <summary>
+        /// Fills columns g·H + [u0, u1) of every gate block of the chunk's gi rows with x·W_ihᵀ + b_ih: this range's
+        /// rows of W_ih only, so threads write disjoint columns and each later reads only its own.
+        /// </summary>
+        unsafe void Project(int u0, int units, InputProjection p)
+        {
+            int inputSize = p.WeightIh.Size(1), rows = count * batch, gates = gateWidth / hidden;
+            var x = p.Input.Span.Slice(p.FirstTime * batch * inputSize, rows * inputSize);
+            fixed (float* px = x, w = p.WeightIh.Span)
+            {
+                if (quantized is null)
+                    for (int g = 0; g < gates; g++)
+                        MatrixVector.RowDots(w + (nint)(g * hidden + u0) * inputSize, inputSize, units, inputSize, px,
+                            inputSize, rows, gi.Pointer + g * hidden + u0, gateWidth);
+                else
+                {
+                    // every thread quantises all the chunk's inputs itself (the same bytes in each)
+                    var ih = quantized.Ih;
+                    var bytes = GC.AllocateArray<byte>(rows * ih.Stride, pinned: true);
+                    var scales = new float[rows];
+                    for (int r = 0; r < rows; r++)
+                        scales[r] = ih.QuantizeVector(x.Slice(r * inputSize, inputSize),
+                            bytes.AsSpan(r * ih.Stride, ih.Stride));
+                    fixed (byte* xq = bytes)
+                    fixed (float* ps = scales)
+                        for (int g = 0; g < gates; g++)
+                            ih.RowDots(g * hidden + u0, units, xq, ih.Stride, ps, rows, gi.Pointer + g * hidden + u0,
+                                gateWidth);
+                }
+            }
+            if (p.BiasIh is null) return;
+            var bias = p.BiasIh.Span;
+            var all = gi.AsSpan(rows * gateWidth);
+            for (int r = 0; r < rows; r++)
+                for (int g = 0; g < gates; g++)
+                {
+                    var block = all.Slice(r * gateWidth + g * hidden + u0, units);
+                    TensorPrimitives.Add(block, bias.Slice(g * hidden + u0, units), block);
+                }
+        }
+
         /// <summary>Steps units [u0, u1) through the chunk, waiting at <paramref name="barrier"/> (the threads
         /// that run the other units) after each step.</summary>
         public unsafe void Run<TCell>(int u0, int u1, StepBarrier? barrier) where TCell : struct, IRecurrentCell
         {
             int units = u1 - u0, gates = TCell.Gates, rowWidth = gates * units;
+            if (projection != null) Project(u0, units, projection);
             var local = new float[batch * rowWidth];
             var localRecurrent = TCell.SeparateRecurrent ? new float[batch * rowWidth] : local;
             var scratch = new float[TCell.ScratchBlocks * units];
@@ -153,6 +213,7 @@ internal static partial class RecurrentKernel
             for (int e = 0; e < TCell.ExtraBlocks; e++)
                 extra.AsSpan(e * hidden + u0, units).CopyTo(localExtra.AsSpan(e * units));
             // int8: each thread quantises the whole of h_{t−1} itself (the same bytes in every thread)
+            var quantizedHh = quantized?.Hh;
             var hQuantized = quantizedHh is null ? null : GC.AllocateArray<byte>(batch * quantizedHh.Stride, pinned: true);
             var hScales = new float[batch];
             var bias = biasHh is null ? default : biasHh.Span;

@@ -39,13 +39,14 @@ internal static partial class RecurrentKernel
     /// <paramref name="resetAfter"/> false makes a GRU Cho et al.'s original form; <paramref name="projection"/> (and
     /// <paramref name="projectionBias"/>) projects a plain LSTM's or Elman RNN's output each step and feeds the
     /// projection back (projected LSTM; with a tanh RNN, the Jordan network). The result is flat: see <see
-    /// cref="Unpack"/>. <paramref name="quantizedHh"/>, W_hh in int8 (<see cref="QuantizedMatrix"/>), makes the run
-    /// an int8 inference: every batch size then takes the small-batch path, and recording for a backward is refused.
+    /// cref="Unpack"/>. <paramref name="quantized"/>, W_ih and W_hh in int8 (<see cref="QuantizedWeights"/>), makes
+    /// the run an int8 inference: every batch size then takes the small-batch path, and recording for a backward is
+    /// refused.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
         Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null, Tensor? projectionBias = null,
-        QuantizedMatrix? quantizedHh = null)
+        QuantizedWeights? quantized = null)
     {
         if (projection != null && (peepholes != null || leak != null || norms != null || mode == RecurrentMode.Gru))
             throw new ArgumentException($"{mode}: a projection belongs to a plain LSTM or Elman RNN.");
@@ -63,27 +64,27 @@ internal static partial class RecurrentKernel
         {
             RecurrentMode.RnnTanh when leak != null =>
                 Run<LeakyTanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
-                    [leak], quantizedHh: quantizedHh),
+                    [leak], quantized: quantized),
             RecurrentMode.Lstm when norms != null =>
                 Run<LayerNormLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
-                    norms, quantizedHh: quantizedHh),
+                    norms, quantized: quantized),
             RecurrentMode.Gru when norms != null =>
                 Run<LayerNormGruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
-                    norms, quantizedHh: quantizedHh),
+                    norms, quantized: quantized),
             RecurrentMode.Gru when !resetAfter =>
                 Run<ChoGruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
-                    quantizedHh: quantizedHh),
+                    quantized: quantized),
             RecurrentMode.Lstm when peepholes != null =>
                 Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
-                    peepholes, quantizedHh: quantizedHh),
+                    peepholes, quantized: quantized),
             RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse,
-                record, null, projection, projectionBias, quantizedHh),
+                record, null, projection, projectionBias, quantized),
             RecurrentMode.Gru => Run<GruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse,
-                record, quantizedHh: quantizedHh),
+                record, quantized: quantized),
             RecurrentMode.RnnRelu => Run<ReluCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths,
-                reverse, record, null, projection, projectionBias, quantizedHh),
+                reverse, record, null, projection, projectionBias, quantized),
             _ => Run<TanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, null,
-                projection, projectionBias, quantizedHh),
+                projection, projectionBias, quantized),
         };
     }
 
@@ -97,7 +98,7 @@ internal static partial class RecurrentKernel
     /// </summary>
     static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record, Tensor[]? extras = null,
-        Tensor? projection = null, Tensor? projectionBias = null, QuantizedMatrix? quantizedHh = null)
+        Tensor? projection = null, Tensor? projectionBias = null, QuantizedWeights? quantized = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
@@ -123,7 +124,7 @@ internal static partial class RecurrentKernel
                 .. extras, .. projection is null ? Array.Empty<Tensor>() : [projection],
                 .. projectionBias is null ? Array.Empty<Tensor>() : [projectionBias]];
         bool needsBackward = GradMode.IsEnabled && inputs.Any(x => x.RequiresGrad);
-        if (quantizedHh != null)
+        if (quantized != null)
         {
             if (needsBackward)
                 throw new InvalidOperationException(
@@ -134,7 +135,7 @@ internal static partial class RecurrentKernel
             if (record != null)
                 throw new NotSupportedException("Probes look inside the float model, not one quantised to int8.");
             return RunSmallBatch<TCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, extra,
-                quantizedHh);
+                quantized);
         }
         if (TakesSmallBatchPath<TCell>(needsBackward, batch, record, projection))
             return RunSmallBatch<TCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, extra);

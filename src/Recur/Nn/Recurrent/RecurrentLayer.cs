@@ -140,7 +140,7 @@ public class RecurrentLayer : Module
     readonly Tensor?[] leaks; // [layer·D + direction] → α per unit, for a leaky tanh RNN (a parameter when learnt)
     readonly Tensor[]?[] norms; // [layer·D + direction] → γ_ih, β_ih, γ_hh, β_hh (, γ_c, β_c), when layer-normalised
     readonly RandomGenerator dropoutRandom;
-    QuantizedMatrix?[]? quantizedHh; // [layer·D + direction] → W_hh in int8, after QuantizeDynamic
+    QuantizedWeights[]? quantized; // [layer·D + direction] → W_ih and W_hh in int8, after QuantizeDynamic
 
     /// <summary>The validated configuration.</summary>
     public RecurrentConfig Config { get; }
@@ -329,7 +329,7 @@ public class RecurrentLayer : Module
                     w[0], w[1], bi, bh, lengths, reverse, peepholes[index],
                     config.SharedLeak && leaks[index] is { } shared ? shared * Tensor.Ones(hidden) : leaks[index],
                     norms[index],
-                    config.ResetAfter, projections[index], projectionBiases[index], quantizedHh?[index]);
+                    config.ResetAfter, projections[index], projectionBiases[index], quantized?[index]);
                 var (sequence, hLast, cLast) = RecurrentKernel.Unpack(packed, steps, batch, config.OutputWidth, hidden);
                 directionOutputs[direction] = sequence;
                 finalH.Add(hLast);
@@ -346,18 +346,18 @@ public class RecurrentLayer : Module
     }
 
     /// <summary>Whether <see cref="QuantizeDynamic"/> made this stack's inference int8.</summary>
-    public bool IsQuantized => quantizedHh != null;
+    public bool IsQuantized => quantized != null;
 
     /// <summary>Whether this stack's cell has an int8 path: plain, peephole or leaky cells without a projection
     /// (not layer normalisation, whose statistics span the units, nor Cho's GRU or a projected output).</summary>
     public bool CanQuantize => Config.ProjSize == 0 && Config.ResetAfter && norms.All(n => n is null);
 
     /// <summary>
-    /// Dynamic int8 quantisation for inference, the scheme of PyTorch's <c>quantize_dynamic</c>: every W_hh is kept
-    /// per output row in int8 with its own scale (<c>s_r = max|W_r| / 127</c>), and the state it multiplies is
-    /// quantised the same way at each step, so a step reads a quarter of the bytes. The input projection, one GEMM
-    /// per chunk of steps, stays in float. Afterwards every forward of this stack runs in int8 whatever its batch
-    /// size, and recording for a backward is refused:
+    /// Dynamic int8 quantisation for inference, the scheme of PyTorch's <c>quantize_dynamic</c>: every W_ih and W_hh
+    /// is kept per output row in int8 with its own scale (<c>s_r = max|W_r| / 127</c>), and each input and state it
+    /// multiplies is quantised the same way when it arrives, so a step reads a quarter of the bytes; biases and the
+    /// cell's gate maths stay in float. Afterwards every forward of this stack runs in int8 whatever its batch size,
+    /// and recording for a backward is refused:
     /// the parameters are frozen (<c>RequiresGrad = false</c>). The float parameters stay, so the state dict, saving
     /// and export are unchanged; <see cref="Module.LoadStateDict"/> quantises the loaded weights again.
     /// </summary>
@@ -367,14 +367,14 @@ public class RecurrentLayer : Module
         if (!CanQuantize)
             throw new NotSupportedException($"{Config.Mode}: int8 quantisation needs a cell without layer norm, "
                 + "projection or Cho's reset placement.");
-        quantizedHh = [.. weights.Select(w => QuantizedMatrix.Quantize(w[1].Span, w[1].Size(0), w[1].Size(1)))];
+        quantized = [.. weights.Select(w => QuantizedWeights.Of(w[0], w[1]))];
         foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
     }
 
     /// <inheritdoc/>
     protected override void OnStateLoaded()
     {
-        if (quantizedHh != null) QuantizeDynamic();
+        if (quantized != null) QuantizeDynamic();
     }
 
     /// <summary>Zeroes the steps past each sequence's length (a no-op without lengths).</summary>
