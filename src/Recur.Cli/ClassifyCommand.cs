@@ -206,10 +206,15 @@ static class ClassifyCommand
         var textColumn = TextColumn();
         var labelColumn = LabelColumn();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
-        var command = new Command("eval", "Accuracy, per-class precision/recall/F1 and the confusion matrix.") { model, data, textColumn, labelColumn, json };
+        var int8 = Int8Inference.Option();
+        var command = new Command("eval", "Accuracy, per-class precision/recall/F1 and the confusion matrix.")
+        {
+            model, data, textColumn, labelColumn, json, int8,
+        };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var (classifiers, vocabulary, labels) = Load(r.GetValue(model)!);
+            if (r.GetValue(int8)) Int8Inference.Apply(classifiers, r.GetValue(model)!);
             var examples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var set = new LabelledTexts(Encode(examples.Select(e => e.Text), new WordTokenizer(), vocabulary), LabelIds(examples, labels, r.GetValue(data)!));
             var report = ClassificationTask.Report(classifiers, set);
@@ -241,10 +246,15 @@ static class ClassifyCommand
         var model = new Option<string>("--model") { Description = "Run folder of `recur classify train`.", Required = true };
         var input = new Option<string?>("--input") { Description = "A text file: one text per line." };
         var texts = new Argument<string[]>("text") { Description = "Texts to classify.", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("predict", "Label and probability for each text (arguments, or lines of --input).") { model, input, texts };
+        var int8 = Int8Inference.Option();
+        var command = new Command("predict", "Label and probability for each text (arguments, or lines of --input).")
+        {
+            model, input, texts, int8,
+        };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var (classifiers, vocabulary, labels) = Load(r.GetValue(model)!);
+            if (r.GetValue(int8)) Int8Inference.Apply(classifiers, r.GetValue(model)!);
             var items = (r.GetValue(texts) ?? []).ToList();
             if (r.GetValue(input) is { } file)
             {

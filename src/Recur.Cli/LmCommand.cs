@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Recur.Cli.Training;
 using Recur.Kernels;
 using Recur.Language;
-using Recur.Nn;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;
@@ -120,7 +119,7 @@ static class LmCommand
         var streams = new Option<int>("--batch") { Description = "Parallel streams the text is cut into.", DefaultValueFactory = _ => 16 };
         var bptt = new Option<int>("--bptt") { Description = "Steps per chunk (the state carries over).", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "Print the metrics as JSON." };
-        var int8 = Int8Option();
+        var int8 = Int8Inference.Option();
         var command = new Command("eval", "Loss, perplexity, bits per token and bits per character of a text.")
         {
             model, text, streams, bptt, json, int8,
@@ -129,7 +128,7 @@ static class LmCommand
         {
             if (r.GetValue(streams) < 1 || r.GetValue(bptt) < 1) throw new UsageException("--batch and --bptt must be positive.");
             var (lm, tokenizer) = LanguageModel.Load(CliOutput.ModelFolder(r.GetValue(model)!));
-            if (r.GetValue(int8)) Quantise(lm, r.GetValue(model)!);
+            if (r.GetValue(int8)) Int8Inference.Apply([lm], r.GetValue(model)!);
             string content = TextFiles.ReadUtf8(r.GetValue(text)!);
             var ids = tokenizer.Encode(content);
             if (ids.Length < 2) throw new InvalidDataException($"{r.GetValue(text)}: fewer than two tokens to score.");
@@ -155,7 +154,7 @@ static class LmCommand
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed (same seed, same text).", DefaultValueFactory = _ => 1 };
         var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "End at the end-of-sequence token (word models: a line end)." };
         var save = new Option<string?>("--out") { Description = "Also write the prompt and the generated text to this file (replaced only when complete)." };
-        var int8 = Int8Option();
+        var int8 = Int8Inference.Option();
         var command = new Command("generate", "Continue a prompt by sampling, greedy decoding or beam search; text streams out as it is produced.")
         {
             model, prompt, length, temperature, topK, topP, greedy, beam, lengthPenalty, seed, stopAtEos, save, int8,
@@ -164,7 +163,7 @@ static class LmCommand
         {
             if (r.GetValue(length) < 1) throw new UsageException("--length must be positive.");
             var (lm, tokenizer) = LanguageModel.Load(CliOutput.ModelFolder(r.GetValue(model)!));
-            if (r.GetValue(int8)) Quantise(lm, r.GetValue(model)!);
+            if (r.GetValue(int8)) Int8Inference.Apply([lm], r.GetValue(model)!);
             string start = r.GetValue(prompt)!;
             var promptIds = tokenizer.Encode(start);
             if (promptIds.Length == 0) promptIds = [Tokenizers.Bos];
@@ -201,21 +200,5 @@ static class LmCommand
             return 0;
         }));
         return command;
-    }
-
-    static Option<bool> Int8Option() => new("--int8")
-    {
-        Description = "Run the recurrent layers with int8 weights (dynamic quantisation, as PyTorch's "
-            + "quantize_dynamic): faster, slightly less exact.",
-    };
-
-    /// <summary>Quantises the model's recurrent stacks for <c>--int8</c>, or says why it cannot.</summary>
-    static void Quantise(LanguageModel lm, string model)
-    {
-        var quantised = Quantization.QuantizeDynamic(lm);
-        if (quantised.Count == 0)
-            throw new UsageException($"--int8: {model}'s recurrent layers have no int8 path (a projected LSTM, "
-                + "layer norm or Cho's GRU); run it without --int8.");
-        Console.Error.WriteLine($"int8: {string.Join(", ", quantised)} quantised dynamically.");
     }
 }

@@ -138,23 +138,26 @@ static class TagCommand
     /// A trained tagger (or, for several run folders of one configuration, their ensemble): a function from tokens to
     /// tags in the data's scheme.
     /// </summary>
-    internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(IReadOnlyList<string> folders)
+    internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(IReadOnlyList<string> folders,
+        bool int8 = false)
     {
-        if (folders.Count == 1) return Load(folders[0]);
-        var members = folders.Select(LoadNeural).ToList();
+        if (folders.Count == 1) return Load(folders[0], int8);
+        var members = folders.Select(folder => LoadNeural(folder, int8)).ToList();
         var words = members[0].Vocabulary.Words.Words;
         foreach (var (m, folder) in members.Zip(folders))
             if (!m.Vocabulary.Words.Words.SequenceEqual(words)) throw new InvalidDataException($"{folder}: its vocabulary differs from {folders[0]}'s; ensemble runs trained on the same data.");
         return sentences => SequenceTagger.TagEnsemble(members.Select(m => m.Model).ToList(), members[0].Vocabulary, sentences).Select(t => TagSchemes.Convert(t, members[0].Output)).ToList();
     }
 
-    static (SequenceTagger Model, TaggingVocabulary Vocabulary, TagScheme Output) LoadNeural(string folder)
+    static (SequenceTagger Model, TaggingVocabulary Vocabulary, TagScheme Output) LoadNeural(string folder,
+        bool int8)
     {
         var settings = ReadSettings(folder);
         if ((string?)settings["kind"] == "hmm") throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
         var vocabulary = TaggingVocabulary.Load(folder);
         var model = Checkpoint.Open(folder, config => new SequenceTagger(SequenceTaggerConfig.FromJson(config),
             new RandomGenerator(0)));
+        if (int8) Int8Inference.Apply([model], folder);
         return (model, vocabulary, ParseScheme((string?)settings["data_scheme"] ?? "bio"));
     }
 
@@ -166,17 +169,19 @@ static class TagCommand
         catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
     }
 
-    /// <summary>A trained tagger: a function from tokens to tags in the data's scheme.</summary>
-    internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(string folder)
+    /// <summary>A trained tagger: a function from tokens to tags in the data's scheme (<paramref name="int8"/>:
+    /// its recurrent layers quantised).</summary>
+    internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(string folder, bool int8 = false)
     {
         var settings = ReadSettings(folder);
         var output = ParseScheme((string?)settings["data_scheme"] ?? "bio");
         if ((string?)settings["kind"] == "hmm")
         {
+            if (int8) throw new UsageException($"--int8: {folder} is an HMM tagger, which has no recurrent layers.");
             var hmm = HiddenMarkovTagger.Load(Path.Combine(folder, "hmm.json"));
             return sentences => sentences.Select(x => TagSchemes.Convert(hmm.Tag(x), output)).ToList();
         }
-        var (model, vocabulary, _) = LoadNeural(folder);
+        var (model, vocabulary, _) = LoadNeural(folder, int8);
         return sentences => model.Tag(vocabulary, sentences).Select(t => TagSchemes.Convert(t, output)).ToList();
     }
 
@@ -188,10 +193,14 @@ static class TagCommand
         var tagColumn = new Option<int>("--tag-column") { Description = "Column of the tags (−1: the last).", DefaultValueFactory = _ => -1 };
         var predictions = new Option<string?>("--predictions") { Description = "Also write 'token gold predicted' lines (the input of the conlleval script)." };
         var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
-        var command = new Command("eval", "Entity-level precision, recall and F1 (overall and per type) as conlleval computes them.") { model, test, tokenColumn, tagColumn, predictions, json };
+        var int8 = Int8Inference.Option();
+        var command = new Command("eval", "Entity-level precision, recall and F1 (overall and per type) as conlleval computes them.")
+        {
+            model, test, tokenColumn, tagColumn, predictions, json, int8,
+        };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var tagger = Load(r.GetValue(model)!);
+            var tagger = Load(r.GetValue(model)!, r.GetValue(int8));
             var sentences = ConllReader.Read(r.GetValue(test)!, r.GetValue(tokenColumn), r.GetValue(tagColumn));
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var predicted = tagger(sentences.Select(x => (IReadOnlyList<string>)x.Tokens).ToList());

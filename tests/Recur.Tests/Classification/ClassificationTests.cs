@@ -178,6 +178,12 @@ public sealed class ClassificationTests : IDisposable
         var probabilities = ClassificationTask.Probabilities(models, ClassifyCommand.Encode(["the film was lovely", "the story was dull"], new WordTokenizer(), vocabulary));
         Assert.True(probabilities[0][1] > 0.5 && probabilities[1][0] > 0.5, "the trained model should tell the two apart");
         Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", run, "a lovely film"));
+        Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv, "--int8"));
+        // int8 probabilities stay close to float's
+        Recur.Nn.Quantization.QuantizeDynamic(models[0]);
+        var quantised = ClassificationTask.Probabilities(models, ClassifyCommand.Encode(["the film was lovely",
+            "the story was dull"], new WordTokenizer(), vocabulary));
+        for (int i = 0; i < 2; i++) Assert.Equal(probabilities[i][1], quantised[i][1], 0.02);
 
         // an ensemble: one folder per member, probabilities averaged
         string ensemble = Path.Combine(folder, "ensemble");
