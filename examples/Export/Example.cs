@@ -12,8 +12,8 @@ namespace Export;
 public static class Example
 {
     /// <summary>
-    /// Trains a small classifier, exports it to ONNX and runs it in ONNX Runtime beside Recur, then writes it as a
-    /// PyTorch project; returns the largest difference between the two runtimes' probabilities.
+    /// Trains a small classifier, exports it to ONNX and runs it in ONNX Runtime beside Recur, writes it as a
+    /// PyTorch project, then runs it in int8; returns the largest difference between the two runtimes' probabilities.
     /// </summary>
     public static double Run(TextWriter output, string folder)
     {
@@ -55,6 +55,12 @@ public static class Example
         // 4. PyTorch: model.py, model.safetensors and load.py, to continue training on a GPU
         PyTorchExport.Save(model, Path.Combine(folder, "torch"));
         output.WriteLine($"wrote {path} and {Path.Combine(folder, "torch")}/model.py");
+
+        // 5. int8 in Recur itself: the recurrent layers' weights quantised per row (inference only from here on)
+        var quantised = Quantization.QuantizeDynamic(model);
+        var int8 = model.PredictProbabilities(batch);
+        output.WriteLine($"int8 ({string.Join(", ", quantised)}): P(has 3) = "
+            + string.Join(", ", int8.Select(p => $"{p[1]:F3}")));
         return difference;
     }
 }
