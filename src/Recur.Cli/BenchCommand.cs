@@ -87,6 +87,31 @@ static class BenchCommand
             r.GetValue(waveTiming.Json), r.GetValue(waveTiming.Repeat), r.GetValue(waveBatch), r.GetValue(waveCrop)));
         bench.Subcommands.Add(wave);
 
+        var generateTiming = PeerTiming.Create("Timed generations");
+        var generateHidden = new Option<int>("--hidden")
+        {
+            Description = "Units per LSTM layer.", DefaultValueFactory = _ => 512,
+        };
+        var generateLayers = new Option<int>("--layers")
+        {
+            Description = "Stacked LSTM layers.", DefaultValueFactory = _ => 2,
+        };
+        var generateTokens = new Option<int>("--tokens")
+        {
+            Description = "Tokens per timed generation.", DefaultValueFactory = _ => 500,
+        };
+        var generate = new Command("generate",
+            "Tokens/s of sampling from a character LSTM language model, float and int8, against PyTorch's (float and "
+                + "quantize_dynamic).")
+        {
+            generateTiming.Threads, generateTiming.Seconds, generateTiming.Json, generateTiming.Repeat,
+            generateHidden, generateLayers, generateTokens,
+        };
+        generate.SetAction(r => GenerateBench.Run(r.GetValue(generateTiming.Threads),
+            r.GetValue(generateTiming.Seconds), r.GetValue(generateTiming.Json), r.GetValue(generateTiming.Repeat),
+            r.GetValue(generateHidden), r.GetValue(generateLayers), r.GetValue(generateTokens)));
+        bench.Subcommands.Add(generate);
+
         var mem = PeerTiming.Create("Timed passes over 16 batches");
         var memBatch = new Option<int>("--batch")
         {

@@ -5,6 +5,10 @@ namespace Recur.Nn;
 /// <summary>Post-training quantisation of a trained model for faster, smaller inference.</summary>
 public static class Quantization
 {
+    /// <summary>Whether int8 products run on AVX-VNNI on this machine (otherwise on a portable path that gives the
+    /// same results, more slowly).</summary>
+    public static bool UsesVnni => Kernels.QuantizedMatrix.UsesVnni;
+
     /// <summary>
     /// Dynamic int8 quantisation, as PyTorch's <c>torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, …})</c>:
     /// every recurrent stack in <paramref name="model"/> whose cell has an int8 path gets
