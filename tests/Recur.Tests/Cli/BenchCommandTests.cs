@@ -1,0 +1,22 @@
+using Recur.Cli;
+
+namespace Recur.Tests.Cli;
+
+/// <summary>The bench verbs' argument checks (their timings belong to benchmark runs, not to tests).</summary>
+[Collection("cli")]
+public sealed class BenchCommandTests
+{
+    [Theory]
+    [InlineData("--tokens", "0")]
+    [InlineData("--hidden", "0")]
+    [InlineData("--layers", "-1")]
+    public void GenerateRefusesSizesBelowOneBeforeTimingAnything(string option, string value)
+    {
+        var error = new StringWriter();
+        var previous = Console.Error;
+        Console.SetError(error);
+        try { Assert.Equal(2, RecurCommand.Run("bench", "generate", option, value)); }
+        finally { Console.SetError(previous); }
+        Assert.True(error.ToString().Contains("positive"), $"stderr: [{error}]");
+    }
+}
