@@ -197,11 +197,16 @@ static class TranslateCommand
         var beam = new Option<int>("--beam") { Description = "Beam width (1: greedy).", DefaultValueFactory = _ => 5 };
         var limit = new Option<int>("--limit") { Description = "Score at most this many pairs (0: all).", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the score as JSON." };
-        var command = new Command("eval", "Corpus BLEU (sacreBLEU defaults: 13a tokenisation, 4-grams, brevity penalty).") { model, pairs, all, beam, limit, json };
+        var int8 = Int8Inference.Option();
+        var command = new Command("eval", "Corpus BLEU (sacreBLEU defaults: 13a tokenisation, 4-grams, brevity penalty).")
+        {
+            model, pairs, all, beam, limit, json, int8,
+        };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(beam) < 1) throw new UsageException("--beam must be positive.");
             var (seq2seq, vocabulary, settings) = Load(r.GetValue(model)!);
+            if (r.GetValue(int8)) Int8Inference.Apply([seq2seq], r.GetValue(model)!);
             string path = r.GetValue(pairs) ?? (string?)settings["pairs"] ?? throw new UsageException("give --pairs.");
             var (train, heldOut) = ReadPairs(path, settings);
             var scored = r.GetValue(all) ? train.Concat(heldOut).ToList() : heldOut;
@@ -223,11 +228,16 @@ static class TranslateCommand
         var beam = new Option<int>("--beam") { Description = "Beam width (1: greedy).", DefaultValueFactory = _ => 5 };
         var plot = new Option<string?>("--plot") { Description = "Write the attention map of the first sentence to this path (PNG and SVG)." };
         var sentences = new Argument<string[]>("sentence") { Description = "Sentences to translate.", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("run", "Translate sentences (and draw the attention map).") { model, beam, plot, sentences };
+        var int8 = Int8Inference.Option();
+        var command = new Command("run", "Translate sentences (and draw the attention map).")
+        {
+            model, beam, plot, sentences, int8,
+        };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(beam) < 1) throw new UsageException("--beam must be positive.");
             var (seq2seq, vocabulary, settings) = Load(r.GetValue(model)!);
+            if (r.GetValue(int8)) Int8Inference.Apply([seq2seq], r.GetValue(model)!);
             var options = Options(settings);
             var inputs = r.GetValue(sentences)!.Select(x => SentencePairs.Normalise(x, options)).ToList();
             var translated = TranslationTask.Translate(seq2seq, vocabulary, inputs, r.GetValue(beam));

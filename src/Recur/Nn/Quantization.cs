@@ -12,18 +12,25 @@ public static class Quantization
     /// <summary>
     /// Dynamic int8 quantisation, as PyTorch's <c>torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, …})</c>:
     /// every recurrent stack in <paramref name="model"/> whose cell has an int8 path gets
-    /// <see cref="RecurrentLayer.QuantizeDynamic"/>. The model then runs inference only. Returns the names of the
-    /// stacks quantised ("" for the model itself); stacks without an int8 path keep running in float.
+    /// <see cref="RecurrentLayer.QuantizeDynamic"/>, and every decoder cell <see cref="RecurrentCell.QuantizeDynamic"/>.
+    /// The model then runs inference only. Returns the names of the modules quantised ("" for the model itself);
+    /// stacks without an int8 path keep running in float.
     /// </summary>
     public static IReadOnlyList<string> QuantizeDynamic(Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
         var quantised = new List<string>();
         foreach (var (name, module) in model.NamedModules())
-            if (module is RecurrentLayer { CanQuantize: true } layer)
+            switch (module)
             {
-                layer.QuantizeDynamic();
-                quantised.Add(name);
+                case RecurrentLayer { CanQuantize: true } layer:
+                    layer.QuantizeDynamic();
+                    quantised.Add(name);
+                    break;
+                case RecurrentCell cell:
+                    cell.QuantizeDynamic();
+                    quantised.Add(name);
+                    break;
             }
         return quantised;
     }

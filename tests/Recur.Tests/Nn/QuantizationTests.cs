@@ -97,6 +97,26 @@ public class QuantizationTests
         Assert.Equal(expected.ToArray(), layer.Forward(input).Output.ToArray());
     }
 
+    [Theory]
+    [InlineData(RecurrentMode.Lstm)]
+    [InlineData(RecurrentMode.Gru)]
+    [InlineData(RecurrentMode.RnnTanh)]
+    public void ADecoderCellStepsInInt8AsAOneLayerStackDoes(RecurrentMode mode)
+    {
+        var cell = new RecurrentCell(mode, 8, 40, new RandomGenerator(9));
+        var layer = new RecurrentLayer(new RecurrentConfig(mode, 8, 40), new RandomGenerator(10));
+        layer.LoadStateDict(cell.StateDict().ToDictionary(p => p.Key + "_l0", p => p.Value));
+        var x = Tensor.RandomNormal(new RandomGenerator(11), [2, 8]);
+        Tensor reference;
+        using (GradMode.NoGrad()) reference = cell.Forward(x).Hidden;
+        cell.QuantizeDynamic();
+        layer.QuantizeDynamic();
+        Assert.True(cell.IsQuantized);
+        var (hidden, _) = cell.Forward(x);
+        Assert.True(reference.MaxAbsDifference(hidden) is > 0f and < 0.02f);
+        Assert.Equal(layer.Forward(x.Reshape(1, 2, 8)).HiddenState.ToArray(), hidden.ToArray());
+    }
+
     [Fact]
     public void QuantizeDynamicFindsTheStacksOfAModel()
     {

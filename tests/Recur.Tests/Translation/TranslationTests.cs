@@ -181,6 +181,9 @@ public sealed class TranslationTests : IDisposable
             "--epochs", "3", "--lr", "1e-2", "--batch", "32", "--held-out", "0.1", "--teacher-forcing-end", "0.8", "--out", At("run"), "--threads", "1"));
         Assert.Equal(0, RecurCommand.Run("translate", "eval", "--model", At("run"), "--beam", "3", "--json"));
         Assert.Equal(0, RecurCommand.Run("translate", "run", "--model", At("run"), "--plot", At("attention"), "I am happy."));
+        // int8: the encoder stack and the decoder cell quantised
+        Assert.Equal(0, RecurCommand.Run("translate", "eval", "--model", At("run"), "--beam", "3", "--json", "--int8"));
+        Assert.Equal(0, RecurCommand.Run("translate", "run", "--model", At("run"), "--int8", "I am happy."));
         Recur.Tests.Figures.FigureFiles.AssertPng(At("attention.png"));
         Recur.Tests.Figures.FigureFiles.AssertSvg(At("attention.svg"), "attention: i am happy.");
         Assert.Equal(2, RecurCommand.Run("translate", "run", "--model", At("nowhere"), "x"));

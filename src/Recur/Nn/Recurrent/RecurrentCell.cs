@@ -10,6 +10,7 @@ public sealed class RecurrentCell : Module
 {
     readonly Tensor weightIh, weightHh;
     readonly Tensor? biasIh, biasHh;
+    QuantizedWeights? quantized;
 
     /// <summary>The cell type.</summary>
     public RecurrentMode Mode { get; }
@@ -52,8 +53,29 @@ public sealed class RecurrentCell : Module
         var h0 = hidden ?? Tensor.Zeros(batch, HiddenSize);
         var c0 = Mode == RecurrentMode.Lstm ? cell ?? Tensor.Zeros(batch, HiddenSize) : null;
         var x = input.Reshape(1, batch, InputSize);
-        var packed = RecurrentKernel.Run(Mode, "cell", x, h0, c0, weightIh, weightHh, biasIh, biasHh, null, false);
+        var packed = RecurrentKernel.Run(Mode, "cell", x, h0, c0, weightIh, weightHh, biasIh, biasHh, null, false,
+            quantized: quantized);
         var (_, h, c) = RecurrentKernel.Unpack(packed, 1, batch, HiddenSize, HiddenSize);
         return (h, Mode == RecurrentMode.Lstm ? c : null);
+    }
+
+    /// <summary>Whether <see cref="QuantizeDynamic"/> made this cell's inference int8.</summary>
+    public bool IsQuantized => quantized != null;
+
+    /// <summary>
+    /// Dynamic int8 quantisation for inference, as <see cref="RecurrentLayer.QuantizeDynamic"/>: W_ih and W_hh per
+    /// output row in int8, inputs and states quantised as they arrive; the parameters are frozen and a forward that
+    /// would record for a backward is refused; loading a state dict quantises again.
+    /// </summary>
+    public void QuantizeDynamic()
+    {
+        quantized = QuantizedWeights.Of(weightIh, weightHh);
+        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
+    }
+
+    /// <inheritdoc/>
+    protected override void OnStateLoaded()
+    {
+        if (quantized != null) QuantizeDynamic();
     }
 }
