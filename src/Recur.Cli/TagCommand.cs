@@ -194,7 +194,8 @@ static class TagCommand
         var predictions = new Option<string?>("--predictions") { Description = "Also write 'token gold predicted' lines (the input of the conlleval script)." };
         var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
         var int8 = Int8Inference.Option();
-        var command = new Command("eval", "Entity-level precision, recall and F1 (overall and per type) as conlleval computes them.")
+        var command = new Command("eval",
+            "Entity-level precision, recall and F1 (overall and per type) as conlleval computes them.")
         {
             model, test, tokenColumn, tagColumn, predictions, json, int8,
         };

@@ -198,7 +198,8 @@ static class TranslateCommand
         var limit = new Option<int>("--limit") { Description = "Score at most this many pairs (0: all).", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the score as JSON." };
         var int8 = Int8Inference.Option();
-        var command = new Command("eval", "Corpus BLEU (sacreBLEU defaults: 13a tokenisation, 4-grams, brevity penalty).")
+        var command = new Command("eval",
+            "Corpus BLEU (sacreBLEU defaults: 13a tokenisation, 4-grams, brevity penalty).")
         {
             model, pairs, all, beam, limit, json, int8,
         };

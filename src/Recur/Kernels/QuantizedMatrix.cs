@@ -48,7 +48,8 @@ internal sealed class QuantizedMatrix
         rowSums = new int[rows];
     }
 
-    /// <summary>Whether the integer sums use AVX-VNNI here (otherwise a portable widening path, same results).</summary>
+    /// <summary>Whether the integer sums use AVX-VNNI here (otherwise a portable widening path, same
+    /// results).</summary>
     public static bool UsesVnni => AvxVnni.IsSupported && !portableOnly.Value;
 
     /// <summary>Makes the calling flow use the portable path until disposed (tests compare the two).</summary>
@@ -148,7 +149,8 @@ internal sealed class QuantizedMatrix
     public unsafe void RowDots(int row0, int rows, byte* x, nint ldx, float* xScales, int batch, float* y, nint ldy)
     {
         if (row0 < 0 || rows < 0 || row0 + rows > Rows)
-            throw new ArgumentOutOfRangeException(nameof(rows), $"QuantizedMatrix: rows [{row0}, {row0 + rows}) of {Rows}.");
+            throw new ArgumentOutOfRangeException(nameof(rows),
+                $"QuantizedMatrix: rows [{row0}, {row0 + rows}) of {Rows}.");
         bool vnni = UsesVnni;
         fixed (sbyte* w0 = data)
         {
@@ -175,7 +177,8 @@ internal sealed class QuantizedMatrix
                 sbyte* w = w0 + (nint)r * Stride;
                 for (int b = 0; b < batch; b++)
                 {
-                    int dot = vnni ? DotVnni(w, x + b * ldx, Stride) - 128 * rowSums[r] : DotPortable(w, x + b * ldx, Stride);
+                    int dot = vnni ? DotVnni(w, x + b * ldx, Stride) - 128 * rowSums[r]
+                        : DotPortable(w, x + b * ldx, Stride);
                     y[b * ldy + r - row0] = Scales[r] * xScales[b] * dot;
                 }
             }
@@ -204,7 +207,8 @@ internal sealed class QuantizedMatrix
     static unsafe int DotVnni(sbyte* w, byte* x, int stride)
     {
         Vector256<int> s = default;
-        for (int i = 0; i < stride; i += 32) s = AvxVnni.MultiplyWideningAndAdd(s, Vector256.Load(x + i), Vector256.Load(w + i));
+        for (int i = 0; i < stride; i += 32)
+            s = AvxVnni.MultiplyWideningAndAdd(s, Vector256.Load(x + i), Vector256.Load(w + i));
         return Vector256.Sum(s);
     }
 

@@ -79,7 +79,8 @@ internal sealed class WorkerPool
         return true;
     }
 
-    /// <summary>Workers beyond the calling thread: the most <see cref="TryRunTogether"/> can take is one more.</summary>
+    /// <summary>Workers beyond the calling thread: the most <see cref="TryRunTogether"/> can take is one
+    /// more.</summary>
     public int Workers => workers.Length;
 
     sealed class Worker(WorkerPool pool, int index)

@@ -29,7 +29,8 @@ public class MatrixVectorTests
             {
                 double sum = 0;
                 for (int i = 0; i < k; i++) sum += (double)w[r * ldw + i] * x[b * ldx + i];
-                Assert.True(Math.Abs(sum - y[b * ldy + r]) <= 1e-5 * Math.Sqrt(k), $"b={b} r={r}: {y[b * ldy + r]} vs {sum}");
+                Assert.True(Math.Abs(sum - y[b * ldy + r]) <= 1e-5 * Math.Sqrt(k),
+                    $"b={b} r={r}: {y[b * ldy + r]} vs {sum}");
             }
         for (int b = 0; b < batch; b++)
             for (int r = rows; r < ldy; r++) Assert.Equal(0f, y[b * ldy + r]); // nothing written past the rows

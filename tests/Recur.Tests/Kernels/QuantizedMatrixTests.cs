@@ -60,7 +60,8 @@ public class QuantizedMatrixTests
                 // and the whole is close to the float product: int8 keeps about two decimal digits
                 double exact = 0;
                 for (int i = 0; i < k; i++) exact += (double)w[r * k + i] * x[b * k + i];
-                Assert.True(Math.Abs(exact - y[b * rows + r]) <= 0.02 * Math.Sqrt(k) * 3, $"{exact} vs {y[b * rows + r]}");
+                Assert.True(Math.Abs(exact - y[b * rows + r]) <= 0.02 * Math.Sqrt(k) * 3,
+                    $"{exact} vs {y[b * rows + r]}");
             }
     }
 

@@ -10,7 +10,8 @@ public class QuantizationTests
     public static TheoryData<string> Cells() => [.. RecurrentCells.Names];
 
     static RecurrentLayer Layer(string cell, int seed = 3) => new(RecurrentCells.Configure(cell,
-        new RecurrentConfig(RecurrentMode.Lstm, 8, 48, NumLayers: 2, Bidirectional: true)), new RandomGenerator((ulong)seed));
+        new RecurrentConfig(RecurrentMode.Lstm, 8, 48, NumLayers: 2, Bidirectional: true)),
+        new RandomGenerator((ulong)seed));
 
     [Theory]
     [MemberData(nameof(Cells))]

@@ -410,7 +410,8 @@ public sealed class HmmAndCommandTests : IDisposable
         Assert.DoesNotContain(predicted, p => p[2].StartsWith("B-", StringComparison.Ordinal) || p[2].StartsWith("E-", StringComparison.Ordinal));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "predict", "--model", At("run"), "we met mr Jones in Rome"));
         // int8 inference tags (nearly) as well
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), "--test", At("valid.txt"), "--predictions", At("int8.txt"), "--int8"));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), "--test", At("valid.txt"),
+            "--predictions", At("int8.txt"), "--int8"));
         var int8 = File.ReadAllLines(At("int8.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
         Assert.True(int8.Count(p => p[1] == p[2]) > 0.95 * int8.Count, "the int8 tagger tags the toy task");
         // a second seed, and the two as an ensemble (averaged emissions and transitions)
@@ -429,7 +430,8 @@ public sealed class HmmAndCommandTests : IDisposable
         Assert.True(ensemble.Count(p => p[1] == p[2]) > 0.95 * ensemble.Count, "the ensemble tags as well");
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--hmm", "--out", At("hmm")));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("hmm"), "--test", At("valid.txt")));
-        Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("hmm"), "--test", At("valid.txt"), "--int8"));
+        Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("hmm"), "--test", At("valid.txt"),
+            "--int8"));
         File.WriteAllLines(At("bad.txt"), ["EU NNP I-NP I-ORG", "rejects"]);
         Assert.Equal(1, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("bad.txt"), "--out", At("bad")));
         Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("nowhere"), "--test", At("valid.txt")));

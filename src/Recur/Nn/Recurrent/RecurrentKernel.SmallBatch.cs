@@ -78,7 +78,8 @@ internal static partial class RecurrentKernel
 
             int threads = SmallBatchThreads(gateWidth, hidden, batch);
             var bounds = new int[threads + 1];
-            for (int s = 0; s < threads; s++) bounds[s] = (int)((long)(hidden / UnitAlignment) * s / threads) * UnitAlignment;
+            for (int s = 0; s < threads; s++)
+                bounds[s] = (int)((long)(hidden / UnitAlignment) * s / threads) * UnitAlignment;
             bounds[threads] = hidden;
             for (int s0 = 0; s0 < steps; s0 += chunk)
             {
@@ -128,9 +129,9 @@ internal static partial class RecurrentKernel
     }
 
     /// <summary>
-    /// Runs <paramref name="body"/>(part, barrier) for every part on <paramref name="threads"/> threads at once, meeting
-    /// at the barrier after each step; when the pool cannot promise that, runs body(−1, null) — every unit on this
-    /// thread, with the same results. The first real failure is rethrown, not the cancellations it caused.
+    /// Runs <paramref name="body"/>(part, barrier) for every part on <paramref name="threads"/> threads at once,
+    /// meeting at the barrier after each step; when the pool cannot promise that, runs body(−1, null) — every unit on
+    /// this thread, with the same results. The first real failure is rethrown, not the cancellations it caused.
     /// </summary>
     static void RunTogether(int threads, Action<int, StepBarrier?> body)
     {
@@ -151,7 +152,8 @@ internal static partial class RecurrentKernel
         if (!together) body(-1, null);
     }
 
-    /// <summary>The inputs of a chunk (its rows from time <paramref name="FirstTime"/>) to project in the team.</summary>
+    /// <summary>The inputs of a chunk (its rows from time <paramref name="FirstTime"/>) to project in the
+    /// team.</summary>
     sealed record InputProjection(Tensor Input, int FirstTime, Tensor WeightIh, Tensor? BiasIh);
 
     /// <summary>One chunk of steps of a small-batch run, for one range of units.</summary>
@@ -214,7 +216,8 @@ internal static partial class RecurrentKernel
                 extra.AsSpan(e * hidden + u0, units).CopyTo(localExtra.AsSpan(e * units));
             // int8: each thread quantises the whole of h_{t−1} itself (the same bytes in every thread)
             var quantizedHh = quantized?.Hh;
-            var hQuantized = quantizedHh is null ? null : GC.AllocateArray<byte>(batch * quantizedHh.Stride, pinned: true);
+            var hQuantized = quantizedHh is null ? null
+                : GC.AllocateArray<byte>(batch * quantizedHh.Stride, pinned: true);
             var hScales = new float[batch];
             var bias = biasHh is null ? default : biasHh.Span;
             var outputs = packed.Span;
@@ -236,7 +239,8 @@ internal static partial class RecurrentKernel
                     {
                         int stride = quantizedHh.Stride;
                         for (int b = 0; b < batch; b++)
-                            scales[b] = quantizedHh.QuantizeVector(new ReadOnlySpan<float>(hBefore + b * hidden, hidden),
+                            scales[b] = quantizedHh.QuantizeVector(
+                                new ReadOnlySpan<float>(hBefore + b * hidden, hidden),
                                 new Span<byte>(xq + b * stride, stride));
                         for (int g = 0; g < gates; g++)
                             quantizedHh.RowDots(g * hidden + u0, units, xq, stride, scales, batch, product + g * units,
