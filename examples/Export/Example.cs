@@ -56,7 +56,7 @@ public static class Example
         PyTorchExport.Save(model, Path.Combine(folder, "torch"));
         output.WriteLine($"wrote {path} and {Path.Combine(folder, "torch")}/model.py");
 
-        // 5. int8 in Recur itself: the recurrent layers' weights quantised per row (inference only from here on)
+        // 5. int8 in Recur itself: recurrent and linear weights quantised per row (inference only from here on)
         var quantised = Quantization.QuantizeDynamic(model);
         var int8 = model.PredictProbabilities(batch);
         output.WriteLine($"int8 ({string.Join(", ", quantised)}): P(has 3) = "

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Recur.Cli.Training;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 
 namespace Recur.Cli;
 
@@ -17,10 +18,17 @@ static class Int8Inference
     /// cannot (a usage error, before any output).</summary>
     public static void Apply(IEnumerable<Module> models, string model)
     {
-        var quantised = models.SelectMany(Quantization.QuantizeDynamic).ToList();
-        if (quantised.Count == 0)
+        var all = models.ToList();
+        foreach (var m in all) Quantization.QuantizeDynamic(m);
+        var modules = all.SelectMany(m => m.NamedModules()).Select(m => m.Value).ToList();
+        int recurrent = modules.Count(m => m is RecurrentLayer { IsQuantized: true } or RecurrentCell
+        {
+            IsQuantized: true,
+        });
+        if (recurrent == 0)
             throw new UsageException($"--int8: {model}'s recurrent layers have no int8 path (a projected LSTM, "
                 + "layer norm or Cho's GRU); run it without --int8.");
-        Console.Error.WriteLine($"int8: {quantised.Count} recurrent stack(s) quantised dynamically.");
+        int linear = modules.Count(m => m is Linear { IsQuantized: true });
+        Console.Error.WriteLine($"int8: {recurrent} recurrent and {linear} linear module(s) quantised dynamically.");
     }
 }

@@ -69,7 +69,7 @@ public sealed class GuideTests
             Assert.StartsWith("[5 3 9]: P(has 3) = 0.9", lines[0]);
             Assert.True(File.Exists(Path.Combine(folder, "torch", "model.py")));
             // int8 keeps the decisions: each text's probability within 0.05 of float's
-            var int8 = lines.Single(l => l.StartsWith("int8 (encoder)", StringComparison.Ordinal));
+            var int8 = lines.Single(l => l.StartsWith("int8 (encoder", StringComparison.Ordinal));
             var quantised = int8[(int8.IndexOf('=') + 1)..].Split(',').Select(v => double.Parse(v,
                 System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             var floats = lines.Take(3).Select(l => double.Parse(l.Split(" = ")[1][..5],

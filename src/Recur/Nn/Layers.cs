@@ -1,3 +1,6 @@
+using Recur.Autograd;
+using Recur.Kernels;
+
 namespace Recur.Nn;
 
 /// <summary>
@@ -21,8 +24,80 @@ public sealed class Linear : Module
         if (bias) Bias = RegisterParameter("bias", Tensor.RandomUniform(random, [outFeatures], -bound, bound));
     }
 
-    /// <summary>Applies the layer to [..., in].</summary>
-    public Tensor Forward(Tensor input) => Functional.Linear(input, Weight, Bias);
+    QuantizedMatrix? quantized;
+
+    /// <summary>Applies the layer to [..., in] (in int8 after <see cref="QuantizeDynamic"/>).</summary>
+    public Tensor Forward(Tensor input) => quantized is null ? Functional.Linear(input, Weight, Bias)
+        : QuantizedForward(input, quantized);
+
+    /// <summary>Whether <see cref="QuantizeDynamic"/> made this layer's inference int8.</summary>
+    public bool IsQuantized => quantized != null;
+
+    /// <summary>
+    /// Dynamic int8 quantisation for inference, as PyTorch's <c>quantize_dynamic</c> on <c>nn.Linear</c>: the weight
+    /// kept per output row in int8 with its scale, each input row quantised as it arrives, the bias added in float.
+    /// The parameters are frozen (a forward that would record for a backward is refused); loading a state dict
+    /// quantises again. Each row's result does not depend on the other rows or on the thread count.
+    /// </summary>
+    public void QuantizeDynamic()
+    {
+        quantized = QuantizedMatrix.Quantize(Weight.Span, Weight.Size(0), Weight.Size(1));
+        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
+    }
+
+    /// <inheritdoc/>
+    protected override void OnStateLoaded()
+    {
+        if (quantized != null) QuantizeDynamic();
+    }
+
+    Tensor QuantizedForward(Tensor input, QuantizedMatrix weight)
+    {
+        if (GradMode.IsEnabled && (input.RequiresGrad || Weight.RequiresGrad || Bias is { RequiresGrad: true }))
+            throw new InvalidOperationException("A Linear layer quantised to int8 runs inference only: its forward "
+                + "cannot record for a backward. Run it under GradMode.NoGrad(), or train the float model and "
+                + "quantise it again.");
+        int outFeatures = weight.Rows, inFeatures = weight.Columns;
+        if (input.Rank < 1 || input.Size(-1) != inFeatures)
+            throw new ArgumentException($"Linear: input {ShapeUtil.Format(input.Shape)} does not fit weight "
+                + $"{ShapeUtil.Format(Weight.Shape)} ([out, in]).");
+        int rows = ShapeUtil.Count(input.Shape[..^1]);
+        var outShape = input.ShapeArray();
+        outShape[^1] = outFeatures;
+        var output = Tensor.Zeros(outShape);
+        // rows are independent: large inputs are split across threads in contiguous ranges
+        long macs = (long)rows * outFeatures * inFeatures;
+        int threads = (int)Math.Clamp(macs / (1L << 20), 1, Math.Min(Parallelism.MaxThreads, Math.Max(1, rows)));
+        var x = input.Storage;
+        int offset = input.Offset;
+        var y = output.Storage;
+        var bias = Bias?.Storage;
+        int biasOffset = Bias?.Offset ?? 0;
+        WorkerPool.Shared.For(threads, part =>
+        {
+            int r0 = (int)((long)rows * part / threads), r1 = (int)((long)rows * (part + 1) / threads);
+            var bytes = GC.AllocateArray<byte>(weight.Stride, pinned: true);
+            var scale = new float[1];
+            for (int r = r0; r < r1; r++)
+            {
+                scale[0] = weight.QuantizeVector(x.AsSpan(offset + r * inFeatures, inFeatures), bytes);
+                Products(weight, bytes, scale, y.AsSpan(r * outFeatures, outFeatures));
+                if (bias != null)
+                {
+                    var row = y.AsSpan(r * outFeatures, outFeatures);
+                    System.Numerics.Tensors.TensorPrimitives.Add(row, bias.AsSpan(biasOffset, outFeatures), row);
+                }
+            }
+        });
+        return output;
+    }
+
+    static unsafe void Products(QuantizedMatrix weight, byte[] bytes, float[] scale, Span<float> destination)
+    {
+        fixed (byte* xq = bytes)
+        fixed (float* ps = scale, py = destination)
+            weight.RowDots(0, weight.Rows, xq, weight.Stride, ps, 1, py, weight.Rows);
+    }
 }
 
 /// <summary>

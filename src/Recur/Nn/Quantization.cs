@@ -12,8 +12,8 @@ public static class Quantization
     /// <summary>
     /// Dynamic int8 quantisation, as PyTorch's <c>torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, …})</c>:
     /// every recurrent stack in <paramref name="model"/> whose cell has an int8 path gets
-    /// <see cref="RecurrentLayer.QuantizeDynamic"/>, and every decoder cell
-    /// <see cref="RecurrentCell.QuantizeDynamic"/>.
+    /// <see cref="RecurrentLayer.QuantizeDynamic"/>, every decoder cell <see cref="RecurrentCell.QuantizeDynamic"/> and
+    /// every <see cref="Linear"/> layer <see cref="Linear.QuantizeDynamic"/>.
     /// The model then runs inference only. Returns the names of the modules quantised ("" for the model itself);
     /// stacks without an int8 path keep running in float.
     /// </summary>
@@ -30,6 +30,10 @@ public static class Quantization
                     break;
                 case RecurrentCell cell:
                     cell.QuantizeDynamic();
+                    quantised.Add(name);
+                    break;
+                case Linear linear:
+                    linear.QuantizeDynamic();
                     quantised.Add(name);
                     break;
             }

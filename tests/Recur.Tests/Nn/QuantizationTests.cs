@@ -119,12 +119,40 @@ public class QuantizationTests
     }
 
     [Fact]
+    public void AQuantisedLinearLayerStaysCloseAndEachRowStandsAlone()
+    {
+        var linear = new Linear(70, 9, new RandomGenerator(12));
+        var x = Tensor.RandomNormal(new RandomGenerator(13), [3, 5, 70]);
+        Tensor reference;
+        using (GradMode.NoGrad()) reference = linear.Forward(x);
+        linear.QuantizeDynamic();
+        Assert.True(linear.IsQuantized);
+        var y = linear.Forward(x);
+        Assert.Equal([3, 5, 9], y.ShapeArray());
+        Assert.True(reference.MaxAbsDifference(y) is > 0f and < 0.05f);
+        // a row alone gives the bits it gets among the others (and whatever the thread split)
+        var alone = linear.Forward(x.Select(0, 2).Slice(0, 3, 1));
+        Assert.Equal(y.Select(0, 2).Slice(0, 3, 1).ToArray(), alone.ToArray());
+        var wide = Tensor.RandomNormal(new RandomGenerator(14), [4000, 70]); // large enough for several threads
+        var all = linear.Forward(wide);
+        Assert.Equal(all.Slice(0, 3999, 1).ToArray(), linear.Forward(wide.Slice(0, 3999, 1)).ToArray());
+        Assert.Throws<ArgumentException>(() => linear.Forward(Tensor.Zeros(2, 69)));
+        linear.Weight.RequiresGrad = true;
+        Assert.Throws<InvalidOperationException>(() => linear.Forward(x));
+    }
+
+    [Fact]
     public void QuantizeDynamicFindsTheStacksOfAModel()
     {
         var model = new SequenceModel(new SequenceModelConfig("gru", 5, 16, 4), new RandomGenerator(8));
         var names = Quantization.QuantizeDynamic(model);
-        Assert.NotEmpty(names);
-        foreach (var name in names)
-            Assert.True(((RecurrentLayer)model.NamedModules().Single(m => m.Name == name).Value).IsQuantized);
+        Assert.Contains("rnn", names);
+        foreach (var (name, module) in model.NamedModules())
+            Assert.Equal(names.Contains(name), module switch
+            {
+                RecurrentLayer layer => layer.IsQuantized,
+                Linear linear => linear.IsQuantized,
+                _ => false,
+            });
     }
 }
