@@ -53,17 +53,7 @@ internal sealed class QuantizedMatrix
     public static bool UsesVnni => AvxVnni.IsSupported && !portableOnly.Value;
 
     /// <summary>Makes the calling flow use the portable path until disposed (tests compare the two).</summary>
-    internal static IDisposable PortableOnly()
-    {
-        bool previous = portableOnly.Value;
-        portableOnly.Value = true;
-        return new Scope(() => portableOnly.Value = previous);
-    }
-
-    sealed class Scope(Action restore) : IDisposable
-    {
-        public void Dispose() => restore();
-    }
+    internal static IDisposable PortableOnly() => FlowOverride.Set(portableOnly, true);
 
     /// <summary>Quantises <paramref name="w"/> [rows, columns] row by row.</summary>
     public static QuantizedMatrix Quantize(ReadOnlySpan<float> w, int rows, int columns)

@@ -30,22 +30,23 @@ internal static partial class RecurrentKernel
 
     /// <summary>Forces the small-batch path's thread count for the calling flow until disposed (tests compare
     /// splits; 0 restores the automatic choice).</summary>
-    internal static IDisposable WithSmallBatchThreads(int threads)
-    {
-        int previous = smallBatchThreads.Value;
-        smallBatchThreads.Value = threads;
-        return new Restore(() => smallBatchThreads.Value = previous);
-    }
+    internal static IDisposable WithSmallBatchThreads(int threads) => FlowOverride.Set(smallBatchThreads, threads);
 
     /// <summary>
-    /// Whether a run takes <see cref="RunSmallBatch{TCell}"/>: inference (nothing to keep for a backward) of at most
-    /// <see cref="SmallBatch"/> sequences, no probe recording, no projection, and a cell whose units are independent
-    /// given the recurrent product.
+    /// Whether <see cref="RunSmallBatch{TCell}"/> can run this layer at all (and so whether it has an int8 path): no
+    /// projection, and a cell whose units are independent given one recurrent product.
+    /// </summary>
+    static bool HasUnitWisePath<TCell>(Tensor? projection) where TCell : struct, IRecurrentCell
+        => projection is null && TCell.EarlyBlocks == 0 && TCell.UnitWise;
+
+    /// <summary>
+    /// Whether a float run takes <see cref="RunSmallBatch{TCell}"/>: inference (nothing to keep for a backward) of at
+    /// most <see cref="SmallBatch"/> sequences without probe recording, on a layer
+    /// <see cref="HasUnitWisePath{TCell}"/>.
     /// </summary>
     static bool TakesSmallBatchPath<TCell>(bool needsBackward, int batch, ProbeRecord? record, Tensor? projection)
         where TCell : struct, IRecurrentCell
-        => !needsBackward && batch <= SmallBatch && record is null && projection is null && TCell.EarlyBlocks == 0
-            && TCell.UnitWise;
+        => !needsBackward && batch <= SmallBatch && record is null && HasUnitWisePath<TCell>(projection);
 
     /// <summary>
     /// Inference for one to four sequences — generation, streaming, online forecasting — where a step is a

@@ -19,17 +19,7 @@ internal static partial class RecurrentKernel
 
     /// <summary>Sets <see cref="InferenceChunkFloats"/> for the calling flow until disposed (tests force many
     /// chunks).</summary>
-    internal static IDisposable WithInferenceChunk(int floats)
-    {
-        int previous = chunkOverride.Value;
-        chunkOverride.Value = floats;
-        return new Restore(() => chunkOverride.Value = previous);
-    }
-
-    sealed class Restore(Action restore) : IDisposable
-    {
-        public void Dispose() => restore();
-    }
+    internal static IDisposable WithInferenceChunk(int floats) => FlowOverride.Set(chunkOverride, floats);
 
     /// <summary>
     /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see
@@ -130,7 +120,7 @@ internal static partial class RecurrentKernel
                 throw new InvalidOperationException(
                     "A recurrent layer quantised to int8 runs inference only: its forward cannot record for a "
                     + "backward. Run it under GradMode.NoGrad(), or train the float model and quantise it again.");
-            if (!TakesSmallBatchPath<TCell>(false, 1, null, projection))
+            if (!HasUnitWisePath<TCell>(projection))
                 throw new NotSupportedException($"{typeof(TCell).Name}: this cell has no int8 path.");
             if (record != null)
                 throw new NotSupportedException("Probes look inside the float model, not one quantised to int8.");
