@@ -18,6 +18,16 @@ static class RnnBench
         /// <summary>Multiply-adds ×2 of the forward pass; backward is counted as twice the forward.</summary>
         public double ForwardFlops => 2.0 * Steps * Batch * Gates * Hidden * ((double)Input + Hidden);
         public string Label => $"{Mode} T={Steps} B={Batch} I={Input} H={Hidden}";
+
+        /// <summary>The layer (<paramref name="config"/>, or this configuration's plain cell) and the input every
+        /// figure of this configuration times: the same weights and data for the float, int8 and memory
+        /// runs.</summary>
+        public (RecurrentLayer Layer, Tensor Input) Build(RecurrentConfig? config = null)
+        {
+            var random = new RandomGenerator(0);
+            var layer = new RecurrentLayer(config ?? new RecurrentConfig(RecurMode, Input, Hidden), random);
+            return (layer, Tensor.RandomNormal(random, [Steps, Batch, Input]));
+        }
     }
 
     sealed record PeerTimes(double forward, double train, double forward_min, double forward_max, double train_min,
@@ -49,9 +59,7 @@ static class RnnBench
     public static int MemoryChild()
     {
         var c = MemoryConfig;
-        var random = new RandomGenerator(0);
-        var layer = new RecurrentLayer(new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
-        var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
+        var (layer, x) = c.Build();
         x.RequiresGrad = true;
         using var process = Process.GetCurrentProcess();
         double baseline = process.PeakWorkingSet64 / 1048576.0;
@@ -188,9 +196,7 @@ static class RnnBench
         return chosen.Select((p, k) =>
         {
             var c = p.c;
-            var random = new RandomGenerator(0);
-            var layer = new RecurrentLayer(new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
-            var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
+            var (layer, x) = c.Build();
             layer.QuantizeDynamic();
             var int8 = Timing.Measure(() => layer.Forward(x), minSeconds, repeat);
             var torch = peer?[k];
@@ -358,9 +364,7 @@ static class RnnBench
     static (Timing Forward, Timing Train) Measure(Config c, double minSeconds, int repeat,
         RecurrentConfig? config = null)
     {
-        var random = new RandomGenerator(0);
-        var layer = new RecurrentLayer(config ?? new RecurrentConfig(c.RecurMode, c.Input, c.Hidden), random);
-        var x = Tensor.RandomNormal(random, [c.Steps, c.Batch, c.Input]);
+        var (layer, x) = c.Build(config);
         var forward = Timing.Measure(() =>
         {
             using var _ = GradMode.NoGrad();
