@@ -97,7 +97,7 @@ public static class Baselines
     }
 
     /// <summary>Gaussian elimination with partial pivoting; a singular system is an error.</summary>
-    static double[] Solve(double[,] a, double[] b)
+    internal static double[] Solve(double[,] a, double[] b)
     {
         int n = b.Length;
         var m = (double[,])a.Clone();

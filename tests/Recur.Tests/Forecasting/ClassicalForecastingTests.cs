@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Recur.Forecasting;
+
+namespace Recur.Tests.Forecasting;
+
+/// <summary>
+/// Exponential smoothing, the Theta method and classical decomposition against Debian's python3-statsmodels
+/// (Fixtures/make_forecasting_fixtures.py) and hand-worked values.
+/// </summary>
+public sealed class ClassicalForecastingTests
+{
+    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory,
+        "Fixtures", "forecasting_statsmodels.json"))).RootElement;
+
+    static double[] Doubles(JsonElement e) => e.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+
+    static double[] Series(string name) => Doubles(Root.GetProperty("series").GetProperty(name));
+
+    static void Near(double[] expected, double[] actual, double relative, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= relative * Math.Max(1, Math.Abs(expected[i])),
+                $"{what}[{i}]: statsmodels {expected[i]}, Recur {actual[i]}");
+    }
+
+    static EtsModel Form(JsonElement e, int m) => new(ErrorKind.Additive,
+        e.GetProperty("trend").GetString() == "none" ? TrendKind.None
+            : e.GetProperty("damped").GetBoolean() ? TrendKind.Damped : TrendKind.Additive,
+        e.GetProperty("seasonal").GetString() switch
+        {
+            "add" => SeasonKind.Additive,
+            "mul" => SeasonKind.Multiplicative,
+            _ => SeasonKind.None
+        }, e.GetProperty("seasonal").GetString() == "none" ? 1 : m);
+
+    [Fact]
+    public void EveryExponentialSmoothingFormMatchesStatsmodelsWithKnownParameters()
+    {
+        int m = Root.GetProperty("season_length").GetInt32();
+        var known = Root.GetProperty("known");
+        int checkedForms = 0;
+        foreach (var e in Root.GetProperty("ets").EnumerateArray())
+        {
+            var model = Form(e, m);
+            var y = Series(e.GetProperty("series").GetString()!);
+            var parameters = new EtsParameters(known.GetProperty("alpha").GetDouble(),
+                known.GetProperty("beta").GetDouble(),
+                known.GetProperty("gamma").GetDouble(), known.GetProperty("phi").GetDouble(),
+                e.GetProperty("level").GetDouble(), e.GetProperty("slope").GetDouble(),
+                Doubles(e.GetProperty("season")));
+            var fit = ExponentialSmoothing.Create(y, model, parameters);
+            Near(Doubles(e.GetProperty("fitted")), fit.Fitted, 1e-10, $"{model} fitted");
+            Near(Doubles(e.GetProperty("forecast")), fit.Forecast(8), 1e-10, $"{model} forecast");
+            checkedForms++;
+        }
+        Assert.Equal(15, checkedForms);
+    }
+
+    [Fact]
+    public void FittingReachesTheSumOfSquaresStatsmodelsFinds()
+    {
+        int m = Root.GetProperty("season_length").GetInt32();
+        foreach (var e in Root.GetProperty("ets").EnumerateArray())
+        {
+            var model = Form(e, m);
+            var y = Series(e.GetProperty("series").GetString()!);
+            var fit = ExponentialSmoothing.Fit(y, model);
+            double sse = y.Select((v, t) => (v - fit.Fitted[t]) * (v - fit.Fitted[t])).Sum();
+            double reference = e.GetProperty("optimised_sse").GetDouble();
+            Assert.True(sse <= reference * 1.01,
+                $"{model} on '{e.GetProperty("series")}': SSE {sse}, statsmodels {reference}");
+            Assert.InRange(fit.Parameters.Alpha, 0, 1);
+            Assert.InRange(fit.Parameters.Gamma, 0, 1 - fit.Parameters.Alpha);
+        }
+    }
+
+    [Fact]
+    public void ThetaMatchesStatsmodelsThetaModel()
+    {
+        int m = Root.GetProperty("season_length").GetInt32();
+        foreach (var e in Root.GetProperty("theta").EnumerateArray())
+        {
+            string name = e.GetProperty("series").GetString()!;
+            var y = Series(name);
+            Near(Doubles(e.GetProperty("acf")), ClassicalDecomposition.Autocorrelations(y, m)!, 1e-12, $"{name} acf");
+            Assert.Equal(e.GetProperty("seasonal").GetBoolean(), ClassicalDecomposition.IsSeasonal(y, m));
+            var theta = ThetaMethod.Fit(y, m);
+            Assert.Equal(e.GetProperty("seasonal").GetBoolean(), theta.SeasonalIndices.Length > 0);
+            Assert.Equal(e.GetProperty("slope").GetDouble(), theta.Slope, 1e-9);
+            // both minimise the same one-dimensional sum of squares; optimisers stop at slightly different points
+            Assert.Equal(e.GetProperty("alpha").GetDouble(), theta.Alpha, 1e-3);
+            Near(Doubles(e.GetProperty("forecast")), theta.Forecast(8), 1e-4, $"{name} Theta forecast");
+        }
+    }
+
+    [Fact]
+    public void ClassicalDecompositionMatchesSeasonalDecompose()
+    {
+        var y = Series("seasonal");
+        var expected = Root.GetProperty("decomposition");
+        Near(Doubles(expected.GetProperty("multiplicative")), ClassicalDecomposition.Indices(y, 4, true), 1e-12, "mul");
+        Near(Doubles(expected.GetProperty("additive")), ClassicalDecomposition.Indices(y, 4, false), 1e-12, "add");
+        Near(Doubles(expected.GetProperty("odd_period_additive")),
+            ClassicalDecomposition.Indices(y.AsSpan(0, 35), 5, false),
+            1e-12, "odd period");
+    }
+
+    [Fact]
+    public void SeasonalityTestAndThetaOnHandWorkedSeries()
+    {
+        // a pure quarterly pattern repeats exactly at lag 4, so the test fires; a straight line has no seasonality
+        var pattern = Enumerable.Range(0, 24).Select(t => new[] { 10.0, 14, 12, 8 }[t % 4]).ToArray();
+        Assert.True(ClassicalDecomposition.IsSeasonal(pattern, 4));
+        var line = Enumerable.Range(0, 24).Select(t => 5.0 + 2 * t).ToArray();
+        Assert.False(ClassicalDecomposition.IsSeasonal(line, 4));
+        Assert.False(ClassicalDecomposition.IsSeasonal(pattern.AsSpan(0, 8), 4)); // n ≤ 2m: not tested
+        // Theta on a straight line: SES follows the line (α → 1), the drift is half the slope, so the forecast
+        // continues from the last value 51 by one a step, half the slope (the 1/α − (1 − α)ⁿ/α term → 1 as α → 1)
+        var theta = ThetaMethod.Fit(line);
+        Assert.Equal(2, theta.Slope, 12);
+        Assert.True(theta.Alpha > 0.99, $"alpha {theta.Alpha}");
+        var forecast = theta.Forecast(3);
+        for (int h = 1; h <= 3; h++) Assert.Equal(line[^1] + h, forecast[h - 1], 1e-2);
+        // a seasonal pattern is divided out and put back: the forecast of a flat seasonal series is its pattern
+        var seasonalForecast = ThetaMethod.Fit(pattern, 4).Forecast(4);
+        Near([10, 14, 12, 8], seasonalForecast, 1e-6, "pattern");
+    }
+
+    [Fact]
+    public void AutomaticSelectionFindsTheFormThatGeneratedTheData()
+    {
+        // a noisy multiplicative-seasonal trending series: the chosen model has a trend and a multiplicative season
+        var random = new RandomGenerator(5);
+        var shape = new[] { 0.8, 1.2, 1.1, 0.9 };
+        var y = Enumerable.Range(0, 48).Select(t => (50 + 3.0 * t) * shape[t % 4]
+            * (1 + 0.01 * (random.NextDouble() - 0.5)))
+            .ToArray();
+        var chosen = ExponentialSmoothing.Auto(y, 4);
+        Assert.NotEqual(TrendKind.None, chosen.Model.Trend);
+        Assert.Equal(SeasonKind.Multiplicative, chosen.Model.Season);
+        // and a flat noisy series gets neither trend nor season
+        var flat = Enumerable.Range(0, 40).Select(_ => 100 + random.NextDouble()).ToArray();
+        var simple = ExponentialSmoothing.Auto(flat, 4);
+        Assert.Equal(TrendKind.None, simple.Model.Trend);
+        Assert.Equal(SeasonKind.None, simple.Model.Season);
+        Assert.Equal("ETS(M,Ad,M)",
+            new EtsModel(ErrorKind.Multiplicative, TrendKind.Damped, SeasonKind.Multiplicative, 4).Name);
+    }
+
+    [Fact]
+    public void BadInputIsAClearError()
+    {
+        var model = new EtsModel(ErrorKind.Multiplicative, TrendKind.None, SeasonKind.None);
+        var error = Assert.Throws<ArgumentException>(() => ExponentialSmoothing.Fit([3, -1, 2, 4], model));
+        Assert.Contains("positive", error.Message);
+        Assert.Throws<ArgumentException>(() => ExponentialSmoothing.Fit([1, double.NaN, 2],
+            new EtsModel(ErrorKind.Additive,
+            TrendKind.None, SeasonKind.None)));
+        Assert.Throws<ArgumentException>(() => new EtsModel(ErrorKind.Additive, TrendKind.None, SeasonKind.Additive, 1)
+            .Validate());
+        Assert.Throws<ArgumentException>(() => ExponentialSmoothing.Auto([1, 2], 1));
+    }
+}
