@@ -171,7 +171,19 @@ public sealed class ExponentialSmoothing
     /// <c>n·log Σ(e/ŷ)² + 2 Σ log|ŷ|</c> for multiplicative ones, with α, β, γ kept in the admissible region
     /// (0 &lt; β &lt; 1, 0 &lt; γ &lt; 1 − α) and φ in [0.8, 0.98] as in Hyndman et al. (2008).
     /// </summary>
-    public static ExponentialSmoothing Fit(ReadOnlySpan<double> y, EtsModel model)
+    public static ExponentialSmoothing Fit(ReadOnlySpan<double> y, EtsModel model) =>
+        FitReusing(y, model, null) ?? throw new ArgumentException(
+            $"{model.Name}: no admissible parameters keep the fitted values and levels positive on this series.");
+
+    // evaluation budgets of the two stages: a few hundred suffice for ≤ 4 smoothing parameters; a flat direction
+    // (φ at its bound) would otherwise spend the default budget without changing the fit
+    const int Stage1Evaluations = 600, Stage2Evaluations = 2000;
+
+    /// <summary>
+    /// Fits <paramref name="model"/>, reusing the fit of its undamped twin when known; null when every start stays
+    /// inadmissible (a multiplicative model whose fitted values cannot stay positive).
+    /// </summary>
+    static ExponentialSmoothing? FitReusing(ReadOnlySpan<double> y, EtsModel model, ExponentialSmoothing? undamped)
     {
         Check(y, model);
         var data = y.ToArray();
@@ -195,37 +207,42 @@ public sealed class ExponentialSmoothing
                         var smoothing = layout.PackSmoothing(alpha, beta, gammaShare * (1 - alpha), phi);
                         seeds.Add((Stage1(smoothing), smoothing));
                     }
-        bool nonlinear = model.Error == ErrorKind.Multiplicative || model.Season == SeasonKind.Multiplicative;
-        double scale = Scale(y);
-        double[] best = [];
-        double bestValue = double.PositiveInfinity;
-        void Consider(double[] x)
-        {
-            double value = Full(x);
-            // stage 2, for multiplicative errors or seasons (where least squares is not the likelihood, or the states
-            // are only approximate): everything together, restarted with a fresh simplex while that still helps
-            // (Nelder–Mead's simplex collapses early in many dimensions)
-            for (int restart = 0; nonlinear && restart < 6; restart++)
-            {
-                var (point, refined) = NelderMead.Minimise(Full, x, layout.Steps(scale * 0.1));
-                bool improved = refined < value - 1e-9 * Math.Abs(value);
-                if (refined <= value) (x, value) = (point, refined);
-                if (!improved) break;
-            }
-            if (value < bestValue || best.Length == 0) (best, bestValue) = (x, value);
-        }
-        foreach (var (_, seed) in seeds.OrderBy(s => s.Value).Take(2))
-            Consider(layout.Pack(Concentrated(NelderMead.Minimise(Stage1, seed, layout.SmoothingSteps()).Point)));
+        var starts = seeds.OrderBy(s => s.Value).Take(2)
+            .Select(seed => layout.Pack(Concentrated(
+                NelderMead.Minimise(Stage1, seed.Smoothing, layout.SmoothingSteps(), Stage1Evaluations).Point)))
+            .ToList();
         // the damped trend nests the linear one (φ → 1): its optimum, at φ's upper bound, is a start of its own
         if (model.Trend == TrendKind.Damped)
         {
-            var linear = Fit(y, model with { Trend = TrendKind.Additive }).Parameters with { Phi = Layout.PhiHigh };
-            Consider(layout.Pack(linear));
-            Consider(layout.Pack(Concentrated(NelderMead.Minimise(Stage1,
-                layout.PackSmoothing(linear.Alpha, linear.Beta,
-                linear.Gamma, linear.Phi), layout.SmoothingSteps()).Point)));
+            undamped ??= FitReusing(y, model with { Trend = TrendKind.Additive }, null);
+            var linear = (undamped?.Parameters ?? layout.Unpack(starts[0])) with { Phi = Layout.PhiHigh };
+            starts.Add(layout.Pack(linear));
+            var smoothing = layout.PackSmoothing(linear.Alpha, linear.Beta, linear.Gamma, linear.Phi);
+            starts.Add(layout.Pack(Concentrated(
+                NelderMead.Minimise(Stage1, smoothing, layout.SmoothingSteps(), Stage1Evaluations).Point)));
         }
-        return new ExponentialSmoothing(model, layout.Unpack(best), y);
+        var ranked = starts.Select(x => (Point: x, Value: Full(x))).OrderBy(s => s.Value).ToList();
+        var (best, bestValue) = ranked[0];
+        // stage 2, for multiplicative errors or seasons (where least squares is not the likelihood, or the states are
+        // only approximate): everything together from the two best starts, restarted with a fresh simplex while that
+        // still helps (Nelder–Mead's simplex collapses early in many dimensions)
+        if (model.Error == ErrorKind.Multiplicative || model.Season == SeasonKind.Multiplicative)
+        {
+            double scale = Scale(y);
+            foreach (var (start, startValue) in ranked.Take(2))
+            {
+                var (x, value) = (start, startValue);
+                for (int restart = 0; restart < 6; restart++)
+                {
+                    var (point, refined) = NelderMead.Minimise(Full, x, layout.Steps(scale * 0.1), Stage2Evaluations);
+                    bool improved = refined < value - 1e-9 * Math.Abs(value);
+                    if (refined <= value) (x, value) = (point, refined);
+                    if (!improved) break;
+                }
+                if (value < bestValue) (best, bestValue) = (x, value);
+            }
+        }
+        return double.IsFinite(bestValue) ? new ExponentialSmoothing(model, layout.Unpack(best), y) : null;
     }
 
     /// <summary>
@@ -253,19 +270,26 @@ public sealed class ExponentialSmoothing
         return models;
     }
 
-    /// <summary>Fits every candidate of <see cref="Candidates"/> and keeps the one with the smallest AICc.</summary>
+    /// <summary>
+    /// Fits every candidate of <see cref="Candidates"/> and keeps the one with the smallest AICc (a multiplicative
+    /// candidate that cannot keep its fitted values positive is skipped).
+    /// </summary>
     public static ExponentialSmoothing Auto(ReadOnlySpan<double> y, int seasonLength = 1)
     {
         var candidates = Candidates(y, seasonLength);
         if (candidates.Count == 0)
             throw new ArgumentException($"ETS: {y.Length} values are too few to fit any exponential-smoothing model.");
         ExponentialSmoothing? best = null;
+        var fitted = new Dictionary<EtsModel, ExponentialSmoothing>();
         foreach (var model in candidates)
         {
-            var fit = Fit(y, model);
+            var fit = FitReusing(y, model, model.Trend == TrendKind.Damped
+                ? fitted.GetValueOrDefault(model with { Trend = TrendKind.Additive }) : null);
+            if (fit is null) continue;
+            fitted[model] = fit;
             if (best is null || fit.Aicc < best.Aicc) best = fit;
         }
-        return best!;
+        return best ?? throw new ArgumentException($"ETS: no candidate model has admissible parameters on this series.");
     }
 
     /// <summary>Point forecasts for 1 … <paramref name="horizon"/> steps after the last observation.</summary>
@@ -478,7 +502,12 @@ public sealed class ExponentialSmoothing
         readonly int m = model.SeasonLength;
         public const double PhiLow = 0.8, PhiHigh = 0.98;
 
-        static double Logit(double p) => Math.Log(p / (1 - p));
+        // clamped, so that a parameter at its bound (φ = 0.98 from an undamped fit) maps to a finite point
+        static double Logit(double p)
+        {
+            p = Math.Clamp(p, 1e-9, 1 - 1e-9);
+            return Math.Log(p / (1 - p));
+        }
         static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
 
         public double[] Pack(EtsParameters p)
