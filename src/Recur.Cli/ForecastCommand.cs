@@ -16,7 +16,7 @@ namespace Recur.Cli;
 /// <c>recur forecast train|predict</c>: one series from a CSV file, a chronological split, a neural forecaster against
 /// the classical baselines on the same test period, a table of every metric and a plot.
 /// </summary>
-static class ForecastCommand
+static partial class ForecastCommand
 {
     /// <summary>Reads a date column and a numeric target column; gaps and non-numeric cells are errors naming the line.</summary>
     internal static (string[] Dates, double[] Values) ReadSeries(string path, string target, string? dateColumn)
@@ -95,17 +95,66 @@ static class ForecastCommand
             "--overwrite")
         { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
+        var seriesColumn = new Option<string?>("--series-column")
+        {
+            Description = "Many series in one long-format CSV (one observation a row), told apart by this column: one "
+                + "global network is trained across all of them and compared with Theta, ETS and the naive methods "
+                + "fitted per series (--test-size is then the horizon; unset network options take the global defaults)."
+        };
+        var categoryColumn = new Option<string?>("--category-column")
+        {
+            Description = "With --series-column: a column naming each series' category, for a per-category table."
+        };
+        var categoryInput = new Option<bool>("--category-input")
+        {
+            Description = "With --category-column: also feed the category to the network as a one-hot input."
+        };
+        var noTheta = new Option<bool>("--no-theta-base")
+        {
+            Description = "With --series-column: the network forecasts from scratch instead of correcting the Theta "
+                + "method's forecast."
+        };
         var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
             csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
-                    json,
+                    json, seriesColumn, categoryColumn, categoryInput, noTheta,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(threads) < 1) throw new UsageException("--threads must be positive.");
             using var threadLimit = Parallelism.Limit(r.GetValue(threads));
             RunFolder.CheckNew(r.GetValue(output)!, r.GetValue(overwrite));
+            if (r.GetValue(seriesColumn) is string idColumn)
+            {
+                // the many-series path: options the user left unset take the global model's defaults
+                var defaults = new GlobalForecasterOptions();
+                T Given<T>(Option<T> option, T fallback) =>
+                    r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : fallback;
+                if (r.GetValue(model) == "mlp")
+                    throw new UsageException("--series-column trains a recurrent network: --model lstm, gru or rnn.");
+                var global = defaults with
+                {
+                    Window = Given(window, defaults.Window),
+                    Cell = Given(model, defaults.Cell)!,
+                    Hidden = Given(hidden, defaults.Hidden),
+                    Epochs = Given(epochs, defaults.Epochs),
+                    LearningRate = Given(lr, defaults.LearningRate),
+                    Batch = Given(batch, defaults.Batch),
+                    Seed = r.GetValue(seed),
+                    ThetaBase = !r.GetValue(noTheta),
+                };
+                if (r.GetValue(testSize) < 1 || r.GetValue(season) < 1)
+                    throw new UsageException("--test-size and --season must be positive.");
+                if (r.GetValue(ensemble) < 1) throw new UsageException("--ensemble must be positive.");
+                if (r.GetValue(categoryInput) && r.GetValue(categoryColumn) is null)
+                    throw new UsageException("--category-input needs --category-column.");
+                return TrainMany(r.GetValue(csv)!, idColumn, r.GetValue(target)!, r.GetValue(categoryColumn),
+                    r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season), global, r.GetValue(ensemble),
+                    r.GetValue(output)!, r.GetValue(overwrite), r.GetValue(json));
+            }
+            if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta))
+                throw new UsageException("--category-column and --no-theta-base need --series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
             var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames], r.GetValue(date));
             var values = columns[0];

@@ -164,6 +164,40 @@ public static partial class Losses
     }
 
     /// <summary>
+    /// Pinball (quantile) loss, mean over elements: with u = target − prediction, ρ_τ(u) = max(τ·u, (τ − 1)·u). Its
+    /// minimiser is the τ-quantile of the target; τ = ½ gives half the mean absolute error (the median). The loss of
+    /// quantile forecasts (Koenker &amp; Bassett 1978; ES-RNN, Smyl 2020). At u = 0 the gradient taken is that of u
+    /// &gt; 0.
+    /// </summary>
+    public static Tensor Pinball(Tensor prediction, Tensor target, float quantile = 0.5f)
+    {
+        if (!prediction.Shape.SequenceEqual(target.Shape))
+            throw new ArgumentException($"Pinball: prediction {ShapeUtil.Format(prediction.Shape)} and target "
+                + $"{ShapeUtil.Format(target.Shape)} differ.");
+        if (!(quantile > 0 && quantile < 1))
+            throw new ArgumentException($"Pinball: quantile {quantile} is not in (0, 1).");
+        ReadOnlySpan<float> p = prediction.Span, t = target.Span;
+        // the derivative of the loss in the prediction: −τ where the target is above it, 1 − τ where below
+        var slope = new float[p.Length];
+        double loss = 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            float u = t[i] - p[i];
+            loss += u >= 0 ? quantile * u : (quantile - 1) * u;
+            slope[i] = u >= 0 ? -quantile : 1 - quantile;
+        }
+        int n = Math.Max(p.Length, 1);
+        var output = Tensor.Scalar((float)(loss / n));
+        return Tensor.Result(output, [prediction, target], g =>
+        {
+            float factor = g.Span[0] / n;
+            if (prediction.RequiresGrad)
+                TensorPrimitives.MultiplyAdd(slope, factor, prediction.GradSpan(), prediction.GradSpan());
+            if (target.RequiresGrad) TensorPrimitives.MultiplyAdd(slope, -factor, target.GradSpan(), target.GradSpan());
+        });
+    }
+
+    /// <summary>
     /// Binary cross-entropy on logits, mean over elements, computed stably as max(x,0) − x·t + log(1 + e^−|x|)
     /// (<c>torch.nn.functional.binary_cross_entropy_with_logits</c>). Targets are probabilities in [0, 1].
     /// </summary>

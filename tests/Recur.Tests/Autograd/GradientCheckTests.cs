@@ -375,6 +375,21 @@ public class GradientCheckTests
         var logits = Normal(33, 3, 4);
         var probabilities = Uniform(34, 0f, 1f, 3, 4);
         Check(() => Losses.BinaryCrossEntropyWithLogits(logits, probabilities), logits, probabilities);
+        // pinball: piecewise linear, so the finite differences hold away from the kink at prediction = target
+        foreach (float quantile in new[] { 0.1f, 0.5f, 0.9f })
+            Check(() => Losses.Pinball(prediction, target, quantile), prediction, target);
+    }
+
+    [Fact]
+    public void PinballLossIsTheQuantileLoss()
+    {
+        // u = target − prediction = [2, −1]: τ = 0.9 gives (0.9·2 + 0.1·1) / 2 = 0.95
+        var loss = Losses.Pinball(Tensor.FromArray([1f, 3f], 2), Tensor.FromArray([3f, 2f], 2), 0.9f);
+        Assert.Equal(0.95f, loss.Item(), 6);
+        // τ = ½ is half the mean absolute error
+        Assert.Equal(0.75f, Losses.Pinball(Tensor.FromArray([1f, 3f], 2), Tensor.FromArray([3f, 2f], 2)).Item(), 6);
+        Assert.Throws<ArgumentException>(() => Losses.Pinball(Tensor.FromArray([1f], 1), Tensor.FromArray([1f], 1),
+            1f));
     }
 
     [Fact]

@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using CsvHelper;
+using Recur.Cli.Data;
+using Recur.Cli.Training;
+using Recur.Forecasting;
+using Recur.Kernels;
+using Recur.Serialization;
+using Spectre.Console;
+
+namespace Recur.Cli;
+
+/// <summary>
+/// <c>recur forecast train --series-column ID</c>: many series from one long-format CSV, the last values of each held
+/// out; a global recurrent forecaster trained across all of them beside the classical methods fitted per series, scored
+/// by the M3/M4 conventions (sMAPE, MASE averaged over series) overall and per category.
+/// </summary>
+static partial class ForecastCommand
+{
+    /// <summary>One series of a panel: its id, category (or empty) and values in file order.</summary>
+    internal sealed record PanelSeries(string Id, string Category, double[] Values, long FirstLine);
+
+    /// <summary>
+    /// Reads a long-format CSV (one observation a row: series id, value, optionally a category): rows of a series in
+    /// time order, series in order of first appearance. An empty or non-numeric value is an error naming the line.
+    /// </summary>
+    internal static List<PanelSeries> ReadPanel(string path, string seriesColumn, string target, string? categoryColumn)
+    {
+        if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
+        var table = TableFile.Read(path, trim: true);
+        int idIndex = table.Column(seriesColumn, "series column"), valueIndex = table.Column(target);
+        int categoryIndex = categoryColumn is null ? -1 : table.Column(categoryColumn, "category column");
+        var order = new List<string>();
+        var values = new Dictionary<string, (List<double> Values, string Category, long Line)>();
+        foreach (var row in table.Rows)
+        {
+            string id = row.Fields[idIndex], cell = row.Fields[valueIndex];
+            if (string.IsNullOrWhiteSpace(id))
+                throw new InvalidDataException($"{path}, line {row.Line}: the '{seriesColumn}' cell is empty.");
+            if (string.IsNullOrWhiteSpace(cell))
+                throw new InvalidDataException(
+                    $"{path}, line {row.Line}: the '{target}' cell of series '{id}' is empty (a gap in the series).");
+            if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+                || !double.IsFinite(value))
+                throw new InvalidDataException(
+                    $"{path}, line {row.Line}: '{cell}' in column '{target}' is not a number.");
+            string category = categoryIndex >= 0 ? row.Fields[categoryIndex] : "";
+            if (!values.TryGetValue(id, out var entry))
+            {
+                entry = (new List<double>(), category, row.Line);
+                values[id] = entry;
+                order.Add(id);
+            }
+            else if (entry.Category != category)
+                throw new InvalidDataException($"{path}, line {row.Line}: series '{id}' has category '{category}' here "
+                    + $"but '{entry.Category}' on line {entry.Line}.");
+            entry.Values.Add(value);
+        }
+        if (order.Count == 0) throw new InvalidDataException($"{path}: no rows.");
+        return order.Select(id => new PanelSeries(id, values[id].Category, values[id].Values.ToArray(),
+            values[id].Line))
+            .ToList();
+    }
+
+    /// <summary>A classical method fitted on one series' history: forecasts of the given horizon.</summary>
+    sealed record Method(string Name, Func<double[], int, double[]> Forecast);
+
+    static Method[] ClassicalMethods(int season) =>
+    [
+        new("Theta", (y, h) => ThetaMethod.Fit(y, season).Forecast(h)),
+        new("ETS (AICc)", (y, h) => ExponentialSmoothing.Auto(y, season).Forecast(h)),
+        new("damped trend (ETS(A,Ad,N))", (y, h) => ExponentialSmoothing.Fit(y,
+            new EtsModel(ErrorKind.Additive, TrendKind.Damped, SeasonKind.None)).Forecast(h)),
+        new("simple exponential smoothing", (y, h) => ExponentialSmoothing.Fit(y,
+            new EtsModel(ErrorKind.Additive, TrendKind.None, SeasonKind.None)).Forecast(h)),
+        new("naive", (y, h) => Baselines.Naive(y, h)),
+        new($"seasonal naive (s = {season})", (y, h) => Baselines.SeasonalNaive(y, h, season)),
+    ];
+
+    /// <summary>Everything after the options are read: the many-series comparison.</summary>
+    internal static int TrainMany(string csvPath, string seriesColumn, string target, string? categoryColumn,
+        bool categoryInput, int test, int season, GlobalForecasterOptions options, int members, string folder,
+            bool overwrite, bool json)
+    {
+        var panel = ReadPanel(csvPath, seriesColumn, target, categoryColumn);
+        int shortest = panel.Min(s => s.Values.Length);
+        var tooShort = panel.First(s => s.Values.Length == shortest);
+        if (shortest < test + Math.Max(2 * season, 3) + 1)
+            throw new UsageException($"{csvPath}: series '{tooShort.Id}' (from line {tooShort.FirstLine}) has "
+                + $"{shortest} values: too few for a test period of {test} and two seasons of {season} before it.");
+        var categories = panel.Select(s => s.Category).Distinct().Order(StringComparer.Ordinal).ToArray();
+        bool useCategories = categoryInput && categories.Length > 1;
+        options = options with
+        {
+            Horizon = test,
+            SeasonLength = season,
+            Categories = useCategories ? categories.Length : 0
+        };
+        options.Validate();
+        var train = panel.Select(s => s.Values[..^test]).ToList();
+        var actual = panel.Select(s => s.Values[^test..]).ToList();
+        var categoryIndex = useCategories
+            ? panel.Select(s => Array.IndexOf(categories, s.Category)).ToList() : null;
+        string categoryNote = categoryColumn is null ? "" : $", {categories.Length} categories";
+        int longest = panel.Max(s => s.Values.Length);
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(csvPath))}[/]: {panel.Count} series "
+            + $"({shortest} to {longest} values{Markup.Escape(categoryNote)}), the last {test} of each held out.");
+
+        var results = new List<(string Name, double[][] Forecasts, double Seconds)>();
+        var clock = Stopwatch.StartNew();
+        // the global network: members trained with seeds seed, seed + 1, … and averaged
+        var sum = panel.Select(_ => new double[test]).ToArray();
+        for (int k = 0; k < members; k++)
+        {
+            var member = new GlobalForecaster(options with { Seed = options.Seed + (ulong)k });
+            string memberFolder = members == 1 ? folder : Path.Combine(folder, $"member-{k + 1}");
+            var result = TrainingOptions.Run((observer, token) => member.Fit(train, categoryIndex, validate: true,
+                new Recur.Training.TrainerOptions
+                {
+                    OutputDirectory = memberFolder, LogEvery = 1000,
+                    Overwrite = overwrite
+                },
+                observer, token));
+            if (result.Outcome == Recur.Training.TrainingOutcome.Interrupted) return 130;
+            var forecasts = member.Forecast(train, categoryIndex);
+            for (int s = 0; s < panel.Count; s++)
+                for (int h = 0; h < test; h++) sum[s][h] += forecasts[s][h] / members;
+        }
+        string globalName = $"global {options.Cell}{(options.ThetaBase ? " on Theta" : "")}"
+            + (members > 1 ? $" (ensemble of {members})" : "");
+        results.Add((globalName, sum, clock.Elapsed.TotalSeconds));
+        foreach (var method in ClassicalMethods(season))
+        {
+            clock.Restart();
+            // series are independent: fitted in parallel, each deterministic, results in series order
+            var forecasts = train.AsParallel().AsOrdered().WithDegreeOfParallelism(Parallelism.MaxThreads)
+                .Select(y => method.Forecast(y, test)).ToArray();
+            results.Add((method.Name, forecasts, clock.Elapsed.TotalSeconds));
+        }
+
+        var table = new Table().Title($"{panel.Count} series, last {test} values: mean over series").AddColumn("model");
+        table.AddColumn(new TableColumn("sMAPE %").RightAligned()).AddColumn(new TableColumn("MASE").RightAligned());
+        var shown = categoryColumn is null ? [] : categories;
+        foreach (var category in shown) table.AddColumn(new TableColumn($"{category} sMAPE").RightAligned());
+        table.AddColumn(new TableColumn("seconds").RightAligned());
+        var rows = new JsonArray();
+        foreach (var (name, forecasts, seconds) in results)
+        {
+            var metrics = panel.Select((s, i) => ForecastMetrics.Compute(actual[i], forecasts[i], train[i],
+                season)).ToArray();
+            double smape = metrics.Average(m => m.Smape), mase = metrics.Where(m =>
+                double.IsFinite(m.Mase)).Average(m => m.Mase);
+            var perCategory = shown.Select(c => metrics.Where((_, i) => panel[i].Category == c).Average(m => m.Smape))
+                .ToArray();
+            table.AddRow([Markup.Escape(name), F(smape), F(mase), .. perCategory.Select(F), F(seconds)]);
+            var row = new JsonObject { ["model"] = name, ["smape"] = smape, ["mase"] = mase, ["seconds"] = seconds };
+            if (shown.Length > 0)
+                row["smape_by_category"] = new JsonObject(shown.Select((c, k) =>
+                    KeyValuePair.Create(c, (JsonNode?)perCategory[k])));
+            rows.Add(row);
+        }
+        if (json) Console.WriteLine(rows.ToJsonString());
+        else AnsiConsole.Write(table);
+        WritePanelForecasts(Path.Combine(folder, "forecast.csv"), panel, actual, results);
+        AtomicFile.WriteAllText(Path.Combine(folder, "comparison.json"), rows.ToJsonString());
+        if (!json) Console.WriteLine($"wrote {Path.GetFullPath(Path.Combine(folder, "forecast.csv"))}");
+        return 0;
+    }
+
+    /// <summary>One row per series and step: the actual value and every model's forecast.</summary>
+    static void WritePanelForecasts(string path, List<PanelSeries> panel, List<double[]> actual,
+        List<(string Name, double[][] Forecasts, double Seconds)> results)
+    {
+        var text = new StringWriter();
+        using (var csv = CsvWriter.Create(text, new CsvWriterOptions(), true))
+        {
+            csv.WriteRecord(["series", "step", "actual", .. results.Select(r => r.Name)]);
+            for (int s = 0; s < panel.Count; s++)
+                for (int h = 0; h < actual[s].Length; h++)
+                    csv.WriteRecord([panel[s].Id, (h + 1).ToString(CultureInfo.InvariantCulture),
+                        actual[s][h].ToString("R", CultureInfo.InvariantCulture),
+                        .. results.Select(r => r.Forecasts[s][h].ToString("R", CultureInfo.InvariantCulture))]);
+            csv.Flush();
+        }
+        AtomicFile.WriteAllText(path, text.ToString());
+    }
+}

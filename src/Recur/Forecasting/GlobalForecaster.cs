@@ -1,0 +1,341 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Optim;
+using Recur.Training;
+
+namespace Recur.Forecasting;
+
+/// <summary>Settings of a <see cref="GlobalForecaster"/>.</summary>
+/// <param name="Horizon">Values forecast at once (the multi-output head).</param>
+/// <param name="Window">Past values the network reads; windows reaching before a series' start are padded and
+/// flagged, so short series take part too.</param>
+/// <param name="SeasonLength">Season length for the seasonality test and the classical decomposition (1: none).</param>
+/// <param name="Cell">Recurrent cell: <c>lstm</c>, <c>gru</c> or another name of <see
+/// cref="SequenceModelConfig.Cells"/>.</param>
+/// <param name="Hidden">Hidden units.</param>
+/// <param name="Epochs">Passes over all windows of all series.</param>
+/// <param name="LearningRate">Adam's step size.</param>
+/// <param name="Batch">Windows per mini-batch.</param>
+/// <param name="Seed">Seed of initialisation and shuffling.</param>
+/// <param name="Quantile">The quantile the pinball loss trains for (½: the median).</param>
+/// <param name="Categories">Number of series categories, fed as a one-hot input at every step (0: none).</param>
+/// <param name="ThetaBase">Let the network correct the Theta method's forecast of each window (a hybrid in the spirit
+/// of
+/// ES-RNN) instead of forecasting from scratch.</param>
+public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, int SeasonLength = 4,
+    string Cell = "lstm",
+    int Hidden = 40, int Epochs = 30, float LearningRate = 3e-3f, int Batch = 128, ulong Seed = 1,
+    float Quantile = 0.5f, int Categories = 0, bool ThetaBase = true)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Horizon < 1 || Window < 1 || SeasonLength < 1 || Hidden < 1 || Epochs < 1 || Batch < 1
+            || !(LearningRate > 0) || Categories < 0)
+            throw new ArgumentException("GlobalForecaster: horizon, window, season length, hidden units, epochs, "
+                + $"batch and learning rate must be positive ({this}).");
+        if (!(Quantile > 0 && Quantile < 1))
+            throw new ArgumentException($"GlobalForecaster: quantile {Quantile} is not in (0, 1).");
+        if (!SequenceModelConfig.Cells.Contains(Cell))
+        {
+            string cells = string.Join(", ", SequenceModelConfig.Cells);
+            throw new ArgumentException($"GlobalForecaster: cell '{Cell}' is not one of {cells}.");
+        }
+    }
+}
+
+/// <summary>
+/// One recurrent network trained across many series at once — the approach that made recurrent models win
+/// forecasting
+/// competitions (M4: Smyl's ES-RNN; DeepAR, Salinas et al. 2017) where one small network per series loses to simple
+/// baselines. Each series is deseasonalised by its own classical multiplicative decomposition when the seasonality
+/// test
+/// of <see cref="ClassicalDecomposition.IsSeasonal"/> finds a season (as the Theta method does), taken to
+/// logarithms
+/// and
+/// normalised per window by its last value, so that series of any scale share one network: the input is the log
+/// ratio
+/// of each past value to the window's last one, the output the log ratios of the next <see
+/// cref="GlobalForecasterOptions.Horizon"/>
+/// values, trained with the pinball loss. A series' category can be fed as a one-hot input. With
+/// <see cref="GlobalForecasterOptions.ThetaBase"/> (the default) each window also carries the Theta method's
+/// forecast
+/// from the same history, and the network learns the correction to it: a statistical model per series and a
+/// recurrent
+/// network shared by all, in the spirit of Smyl's ES-RNN (which learns Holt–Winters parameters jointly with the
+/// network; here the Theta part is fitted on its own).
+/// </summary>
+public sealed class GlobalForecaster
+{
+    readonly SequenceModel network;
+
+    /// <summary>The settings.</summary>
+    public GlobalForecasterOptions Options { get; }
+
+    /// <summary>The network (parameters <c>rnn.*</c>, <c>head.*</c>).</summary>
+    public Module Network => network;
+
+    /// <summary>Inputs per step: the log ratio, a flag for an observed (not padded) value and the category
+    /// one-hot.</summary>
+    int Features => 2 + Options.Categories + (Options.ThetaBase ? Options.Horizon : 0);
+
+    /// <summary>
+    /// Log ratios of a few percent are multiplied by this before they enter the network, so that its inputs have
+    /// about
+    /// the unit scale its initialisation expects.
+    /// </summary>
+    const double InputGain = 10;
+
+    /// <summary>Values averaged (in logs) into the level each window is measured from: less noisy than the last
+    /// one.</summary>
+    const int AnchorSpan = 2;
+
+    /// <summary>Fewest observed values a training window holds.</summary>
+    int MinimumObserved => Math.Max(3, Options.SeasonLength);
+
+    /// <summary>Builds an untrained forecaster.</summary>
+    public GlobalForecaster(GlobalForecasterOptions options)
+    {
+        options.Validate();
+        Options = options;
+        network = new SequenceModel(new SequenceModelConfig(options.Cell, Features, options.Hidden,
+            options.Horizon), new RandomGenerator(options.Seed));
+    }
+
+    /// <summary>The configuration saved with checkpoints.</summary>
+    public JsonObject Config => new()
+    {
+        ["architecture"] = "global_forecaster", ["horizon"] = Options.Horizon, ["window"] = Options.Window,
+        ["season_length"] = Options.SeasonLength, ["cell"] = Options.Cell, ["hidden_size"] = Options.Hidden,
+        ["epochs"] = Options.Epochs, ["lr"] = Options.LearningRate, ["batch"] = Options.Batch,
+        ["seed"] = Options.Seed,
+        ["quantile"] = Options.Quantile, ["categories"] = Options.Categories, ["theta_base"] = Options.ThetaBase,
+    };
+
+    /// <summary>A series as the network sees it: deseasonalised logarithms, and the seasonal indices divided
+    /// out.</summary>
+    sealed record Prepared(double[] Logs, double[] Indices);
+
+    Prepared Prepare(ReadOnlySpan<double> history, int series)
+    {
+        for (int t = 0; t < history.Length; t++)
+            if (!(history[t] > 0) || !double.IsFinite(history[t]))
+                throw new ArgumentException($"GlobalForecaster: series {series} has value {history[t]} at position "
+                    + $"{t}; the model works on logarithms and needs positive values.");
+        var adjusted = history.ToArray();
+        var indices = Array.Empty<double>();
+        if (ClassicalDecomposition.IsSeasonal(history, Options.SeasonLength))
+        {
+            indices = ClassicalDecomposition.Indices(history, Options.SeasonLength, multiplicative: true);
+            for (int t = 0; t < adjusted.Length; t++) adjusted[t] /= indices[t % Options.SeasonLength];
+        }
+        return new Prepared(adjusted.Select(v => Math.Log(v)).ToArray(), indices);
+    }
+
+    /// <summary>The level a window ending at <paramref name="end"/> is measured from (a mean of logs).</summary>
+    static double Anchor(double[] logs, int end)
+    {
+        int span = Math.Min(AnchorSpan, end + 1);
+        double sum = 0;
+        for (int t = end - span + 1; t <= end; t++) sum += logs[t];
+        return sum / span;
+    }
+
+    /// <summary>
+    /// The Theta method's forecast from the (deseasonalised) values up to <paramref name="end"/>, as log ratios to
+    /// the
+    /// window's level; zeros without <see cref="GlobalForecasterOptions.ThetaBase"/>.
+    /// </summary>
+    double[] BasePath(double[] logs, int end)
+    {
+        var path = new double[Options.Horizon];
+        if (!Options.ThetaBase) return path;
+        double anchor = Anchor(logs, end);
+        var history = logs.AsSpan(0, end + 1).ToArray().Select(v => Math.Exp(v)).ToArray();
+        var f = ThetaMethod.Fit(history).Forecast(Options.Horizon);
+        for (int k = 0; k < path.Length; k++) path[k] = Math.Log(Math.Max(f[k], Math.Exp(anchor) * 1e-3)) - anchor;
+        return path;
+    }
+
+    /// <summary>The input window ending at <paramref name="end"/> (inclusive), written to <paramref name="x"/>
+    /// [Window·F].</summary>
+    void WindowInput(double[] logs, int end, int category, Span<float> x, double[] basePath)
+    {
+        x.Clear();
+        double anchor = Anchor(logs, end);
+        int w = Options.Window, f = Features;
+        for (int k = 0; k < w; k++)
+        {
+            int t = end - w + 1 + k;
+            if (t >= 0)
+            {
+                x[k * f] = (float)((logs[t] - anchor) * InputGain);
+                x[k * f + 1] = 1;
+            }
+            if (Options.Categories > 0) x[k * f + 2 + category] = 1;
+            if (Options.ThetaBase)
+                for (int j = 0; j < basePath.Length; j++) x[k * f + 2 + Options.Categories
+                    + j] = (float)basePath[j];
+        }
+    }
+
+    /// <summary>
+    /// Trains on the series (each its training part only). With <paramref name="validate"/>, the last
+    /// <see cref="GlobalForecasterOptions.Horizon"/> values of every series are held out: each epoch is scored on
+    /// forecasting them and the weights of the best epoch are kept.
+    /// </summary>
+    public TrainingResult Fit(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories = null,
+        bool validate = true,
+        TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null,
+            CancellationToken cancellation = default)
+    {
+        if (series.Count == 0) throw new ArgumentException("GlobalForecaster: no series to train on.");
+        CheckCategories(categories, series.Count);
+        int h = Options.Horizon, w = Options.Window, f = Features;
+        var train = new List<(int Series, int End)>();
+        var held = new List<(int Series, int End)>();
+        var prepared = new Prepared[series.Count];
+        for (int s = 0; s < series.Count; s++)
+        {
+            prepared[s] = Prepare(series[s], s);
+            int n = series[s].Length;
+            int lastTrainingEnd = n - h - 1 - (validate ? h : 0);
+            for (int end = MinimumObserved - 1; end <= lastTrainingEnd; end++) train.Add((s, end));
+            if (validate && n - h - 1 >= MinimumObserved - 1) held.Add((s, n - h - 1));
+        }
+        if (train.Count == 0)
+        {
+            string heldOut = validate ? " and as many held out" : "";
+            throw new ArgumentException("GlobalForecaster: no series is long enough for a training window "
+                + $"({MinimumObserved} observed values, a horizon of {h}{heldOut}).");
+        }
+        float[] Pack(List<(int Series, int End)> windows, out float[] targets)
+        {
+            var inputs = new float[windows.Count * w * f];
+            targets = new float[windows.Count * h];
+            for (int i = 0; i < windows.Count; i++)
+            {
+                var (s, end) = windows[i];
+                var logs = prepared[s].Logs;
+                var basePath = BasePath(logs, end);
+                WindowInput(logs, end, categories?[s] ?? 0, inputs.AsSpan(i * w * f, w * f), basePath);
+                for (int k = 0; k < h; k++) targets[i * h + k] = (float)(logs[end + 1 + k] - Anchor(logs,
+                    end) - basePath[k]);
+            }
+            return inputs;
+        }
+        var trainInputs = Pack(train, out var trainTargets);
+        var heldInputs = Pack(held, out var heldTargets);
+        var task = new Task(this, trainInputs, trainTargets, train.Count, heldInputs, heldTargets, held.Count);
+        var options = (trainerOptions ?? new TrainerOptions()) with
+        {
+            Epochs = Options.Epochs,
+            Seed = Options.Seed,
+            ClipNorm = trainerOptions?.ClipNorm ?? 1f
+        };
+        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
+            observer: observer);
+        var result = trainer.Fit(cancellation);
+        if (task.Best != null) network.LoadStateDict(task.Best);
+        return result;
+    }
+
+    /// <summary>Forecasts the next <see cref="GlobalForecasterOptions.Horizon"/> values of each series.</summary>
+    public double[][] Forecast(IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories = null)
+    {
+        CheckCategories(categories, histories.Count);
+        int h = Options.Horizon, w = Options.Window, f = Features;
+        var prepared = histories.Select((history, s) => Prepare(history, s)).ToArray();
+        var inputs = new float[histories.Count * w * f];
+        for (int s = 0; s < histories.Count; s++)
+            WindowInput(prepared[s].Logs, prepared[s].Logs.Length - 1, categories?[s] ?? 0, inputs.AsSpan(s * w * f,
+                w * f),
+                BasePath(prepared[s].Logs, prepared[s].Logs.Length - 1));
+        network.Eval();
+        float[] output;
+        using (GradMode.NoGrad()) output = network.Forward(Input(inputs, histories.Count)).ToArray();
+        var forecasts = new double[histories.Count][];
+        for (int s = 0; s < histories.Count; s++)
+        {
+            var (logs, indices) = (prepared[s].Logs, prepared[s].Indices);
+            int n = logs.Length;
+            var basePath = BasePath(logs, n - 1);
+            forecasts[s] = new double[h];
+            for (int k = 0; k < h; k++)
+            {
+                double value = Math.Exp(Anchor(logs, n - 1) + basePath[k] + output[s * h + k]);
+                forecasts[s][k] = indices.Length > 0 ? value * indices[(n + k) % indices.Length] : value;
+            }
+        }
+        return forecasts;
+    }
+
+    void CheckCategories(IReadOnlyList<int>? categories, int count)
+    {
+        if (categories is null) return;
+        if (categories.Count != count)
+            throw new ArgumentException($"GlobalForecaster: {categories.Count} categories for {count} series.");
+        for (int s = 0; s < count; s++)
+            if (categories[s] < 0 || categories[s] >= Options.Categories)
+                throw new ArgumentException($"GlobalForecaster: series {s} has category {categories[s]}, "
+                    + $"outside 0 … {Options.Categories - 1}.");
+    }
+
+    /// <summary>Windows [B, Window·F] as time-major [Window, B, F].</summary>
+    Tensor Input(float[] windows, int batch)
+    {
+        int w = Options.Window, f = Features;
+        var x = new float[windows.Length];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < w; t++) Array.Copy(windows, (b * w + t) * f, x, (t * batch + b) * f, f);
+        return Tensor.FromArray(x, w, batch, f);
+    }
+
+    /// <summary>Trains on the packed windows, scoring the held-out ones after each epoch and keeping the best
+    /// weights.</summary>
+    sealed class Task(GlobalForecaster owner, float[] inputs, float[] targets, int count, float[] heldInputs,
+        float[] heldTargets, int heldCount) : ITrainingTask<int[]>
+    {
+        double bestLoss = double.PositiveInfinity;
+
+        public Dictionary<string, Tensor>? Best { get; private set; }
+        public Module Model => owner.network;
+        public JsonObject Config => owner.Config;
+        public int BatchesPerEpoch => (count + owner.Options.Batch - 1) / owner.Options.Batch;
+        public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) =>
+            Batching.Shuffled(count, owner.Options.Batch, shuffle);
+        public int Count(int[] batch) => batch.Length;
+        public Tensor Loss(int[] batch, TrainingContext context) => BatchLoss(inputs, targets, batch);
+
+        public IReadOnlyDictionary<string, double>? Evaluate()
+        {
+            if (heldCount == 0) return null;
+            double loss;
+            owner.network.Eval();
+            using (GradMode.NoGrad()) loss = BatchLoss(heldInputs, heldTargets, Enumerable.Range(0,
+                heldCount).ToArray()).Item();
+            owner.network.Train();
+            if (loss < bestLoss)
+            {
+                bestLoss = loss;
+                Best = owner.network.StateDict().ToDictionary(p => p.Key, p => p.Value.Detach().Clone());
+            }
+            return new Dictionary<string, double> { ["loss"] = loss };
+        }
+
+        Tensor BatchLoss(float[] x, float[] y, int[] batch)
+        {
+            int w = owner.Options.Window * owner.Features, h = owner.Options.Horizon;
+            var bx = new float[batch.Length * w];
+            var by = new float[batch.Length * h];
+            for (int i = 0; i < batch.Length; i++)
+            {
+                x.AsSpan(batch[i] * w, w).CopyTo(bx.AsSpan(i * w));
+                y.AsSpan(batch[i] * h, h).CopyTo(by.AsSpan(i * h));
+            }
+            var prediction = owner.network.Forward(owner.Input(bx, batch.Length));
+            return Losses.Pinball(prediction, Tensor.FromArray(by, batch.Length, h), owner.Options.Quantile);
+        }
+    }
+}

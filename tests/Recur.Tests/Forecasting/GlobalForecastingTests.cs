@@ -1,0 +1,138 @@
+using System.Text.Json;
+using Recur.Cli;
+using Recur.Forecasting;
+
+namespace Recur.Tests.Forecasting;
+
+/// <summary>The global (many-series) forecaster and <c>forecast train --series-column</c>.</summary>
+[Collection("cli")]
+public sealed class GlobalForecastingTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("recur-global-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    /// <summary>Positive quarterly series of different scales, growth rates and seasonal shapes, with noise.</summary>
+    static List<double[]> Panel(int count, int length, ulong seed)
+    {
+        var random = new RandomGenerator(seed);
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            double scale = Math.Pow(10, 1 + 3 * random.NextDouble()), growth = 0.01 + 0.04 * random.NextDouble();
+            double amplitude = 0.2 * random.NextDouble();
+            return Enumerable.Range(0, length).Select(t => scale * Math.Exp(growth * t)
+                * (1 + amplitude * Math.Sin(Math.PI / 2 * t)) * (1 + 0.01 * (random.NextDouble() - 0.5))).ToArray();
+        }).ToList();
+    }
+
+    static double Smape(double[] actual, double[] forecast) =>
+        actual.Select((a, i) => 200 * Math.Abs(forecast[i] - a) / (Math.Abs(a) + Math.Abs(forecast[i]))).Average();
+
+    [Fact]
+    public void OneNetworkLearnsGrowthAcrossSeriesOfEveryScaleAndIsDeterministic()
+    {
+        var panel = Panel(40, 36, 3);
+        var train = panel.Select(s => s[..^6]).ToList();
+        var options = new GlobalForecasterOptions(Horizon: 6, Window: 12, Hidden: 12, Epochs: 12, ThetaBase: false);
+        var first = new GlobalForecaster(options);
+        first.Fit(train);
+        var forecasts = first.Forecast(train);
+        // the series grow 1–5% a quarter: the naive forecast lags, the network extrapolates the growth it learned
+        double network = panel.Select((s, i) => Smape(s[^6..], forecasts[i])).Average();
+        double naive = panel.Select((s, i) => Smape(s[^6..], Baselines.Naive(train[i], 6))).Average();
+        Assert.True(network < 0.6 * naive, $"network sMAPE {network:F2}, naive {naive:F2}");
+        var second = new GlobalForecaster(options);
+        second.Fit(train);
+        Assert.Equal(forecasts, second.Forecast(train));
+    }
+
+    [Fact]
+    public void TheThetaHybridSeesThetasForecastAndTheCategory()
+    {
+        var panel = Panel(24, 30, 4);
+        var train = panel.Select(s => s[..^4]).ToList();
+        var categories = Enumerable.Range(0, panel.Count).Select(i => i % 3).ToList();
+        var hybrid = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 4, Window: 8, Hidden: 8, Epochs: 3,
+            Categories: 3));
+        hybrid.Fit(train, categories);
+        var forecasts = hybrid.Forecast(train, categories);
+        Assert.All(forecasts, f => Assert.All(f, v => Assert.True(v > 0 && double.IsFinite(v))));
+        // per step: the log ratio, the observed flag, the category one-hot and Theta's forecast path (4 values)
+        Assert.Equal(2 + 3 + 4, ((Recur.Nn.SequenceModel)hybrid.Network).Config.InputSize);
+        var plain = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 4, Window: 8, Hidden: 8, Epochs: 1,
+            ThetaBase: false));
+        Assert.Equal(2, ((Recur.Nn.SequenceModel)plain.Network).Config.InputSize);
+    }
+
+    [Fact]
+    public void BadInputIsAClearError()
+    {
+        var options = new GlobalForecasterOptions(Horizon: 4, Window: 8, Hidden: 4, Epochs: 1);
+        var forecaster = new GlobalForecaster(options);
+        var error = Assert.Throws<ArgumentException>(() => forecaster.Fit([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+            0, 4]]));
+        Assert.Contains("series 0 has value 0 at position 12", error.Message);
+        Assert.Throws<ArgumentException>(() => forecaster.Fit([Enumerable.Range(1, 20).Select(v =>
+            (double)v).ToArray()],
+            categories: [1]));
+        Assert.Contains("long enough", Assert.Throws<ArgumentException>(() => forecaster.Fit([[1, 2, 3, 4,
+            5]])).Message);
+        Assert.Throws<ArgumentException>(() => new GlobalForecaster(options with { Cell = "transformer" }));
+    }
+
+    [Fact]
+    public void ForecastTrainWithSeriesColumnComparesTheGlobalModelWithClassicalMethods()
+    {
+        var panel = Panel(12, 28, 5);
+        string csv = Path.Combine(folder, "panel.csv");
+        File.WriteAllLines(csv, ["id,category,period,value", .. panel.SelectMany((s, i) => s.Select((v, t) =>
+            FormattableString.Invariant($"S{i},{(i % 2 == 0 ? "A" : "B")},{t},{v}")))]);
+        string run = Path.Combine(folder, "run");
+        var output = new StringWriter();
+        var console = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
+                "value",
+                "--category-column", "category", "--category-input", "--test-size", "4", "--season", "4",
+                    "--epochs", "2", "--hidden", "6",
+                "--window", "8", "--json", "--threads", "1", "--out", run));
+        }
+        finally { Console.SetOut(console); }
+        var json = output.ToString();
+        var rows = JsonDocument.Parse(json[json.IndexOf('[')..(json.LastIndexOf(']') + 1)]).RootElement;
+        var names = rows.EnumerateArray().Select(r => r.GetProperty("model").GetString()!).ToArray();
+        Assert.Equal(["global lstm on Theta", "Theta", "ETS (AICc)", "damped trend (ETS(A,Ad,N))",
+            "simple exponential smoothing", "naive", "seasonal naive (s = 4)"], names);
+        foreach (var row in rows.EnumerateArray())
+        {
+            Assert.True(double.IsFinite(row.GetProperty("smape").GetDouble())
+                && row.GetProperty("smape").GetDouble() >= 0);
+            Assert.Equal(["A", "B"], row.GetProperty("smape_by_category").EnumerateObject().Select(p => p.Name));
+        }
+        // the naive row is exactly the mean over series of the naive forecast's sMAPE
+        double naive = panel.Select(s => Smape(s[^4..], Baselines.Naive(s[..^4], 4))).Average();
+        Assert.Equal(naive, rows[5].GetProperty("smape").GetDouble(), 9);
+        var lines = File.ReadAllLines(Path.Combine(run, "forecast.csv"));
+        Assert.Equal(1 + 12 * 4, lines.Length);
+        Assert.StartsWith("series,step,actual,global lstm on Theta,Theta", lines[0]);
+    }
+
+    [Fact]
+    public void PanelReaderNamesTheLineOfBadInput()
+    {
+        string csv = Path.Combine(folder, "bad.csv");
+        File.WriteAllText(csv, "id,value\nA,1\nA,2\nB,\n");
+        Assert.Contains("line 4", Assert.Throws<InvalidDataException>(() =>
+            ForecastCommand.ReadPanel(csv, "id", "value", null)).Message);
+        File.WriteAllText(csv, "id,cat,value\nA,x,1\nA,y,2\n");
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() =>
+            ForecastCommand.ReadPanel(csv, "id", "value", "cat")).Message);
+        File.WriteAllText(csv, "id,value\nA,1\nA,2\nA,3\n");
+        Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
+            "value",
+            "--test-size", "2", "--out", Path.Combine(folder, "short")));
+        Assert.False(File.Exists(Path.Combine(folder, "short", "forecast.csv")));
+    }
+}
