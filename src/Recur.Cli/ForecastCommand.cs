@@ -213,6 +213,12 @@ static partial class ForecastCommand
             forecasts.Add(("naive", Predict((h, n) => Baselines.Naive(h, n))));
             forecasts.Add(($"seasonal naive (s = {s})", Predict((h, n) => Baselines.SeasonalNaive(h, n, s))));
             forecasts.Add(($"AR({order})", Predict((h, n) => Baselines.Autoregression(h, coefficients, n))));
+            // exponential smoothing chosen by AICc on the training part (walking forward, its parameters run on over
+            // the longer history) and the Theta method, refitted on whatever history it is given
+            var ets = ExponentialSmoothing.Auto(train, s);
+            forecasts.Add(($"ETS (AICc: {ets.Model.Name})",
+                Predict((h, n) => ExponentialSmoothing.Create(h, ets.Model, ets.Parameters).Forecast(n))));
+            forecasts.Add(("Theta", Predict((h, n) => ThetaMethod.Fit(h, s).Forecast(n))));
             // in-sample one-step fit of the network over the training part
             int first = options.Window + options.DifferenceLag;
             var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1, CovariatesUpTo(t))[0]).ToArray();

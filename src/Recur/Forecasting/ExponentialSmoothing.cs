@@ -246,11 +246,18 @@ public sealed class ExponentialSmoothing
     }
 
     /// <summary>
+    /// The longest season <see cref="Candidates"/> gives a seasonal component: one state per season position is too
+    /// many
+    /// to estimate beyond that (Hyndman's <c>forecast::ets</c> draws the same line).
+    /// </summary>
+    public const int MaxSeasonLength = 24;
+
+    /// <summary>
     /// The models <see cref="Auto"/> chooses among: additive and (for positive data) multiplicative errors; no,
-    /// additive
-    /// and damped trend; and when <paramref name="seasonLength"/> &gt; 1 and the series has at least two full seasons
-    /// beyond the parameters, no, additive and (for positive data) multiplicative seasons. Additive errors with
-    /// multiplicative seasons are left out as numerically unstable (as Hyndman's <c>forecast::ets</c> does).
+    /// additive and damped trend; and when 1 &lt; <paramref name="seasonLength"/> ≤ <see cref="MaxSeasonLength"/> and
+    /// the series has at least two full seasons beyond the parameters, no, additive and (for positive data)
+    /// multiplicative seasons. Additive errors with multiplicative seasons are left out as numerically unstable (as
+    /// Hyndman's <c>forecast::ets</c> does).
     /// </summary>
     public static IReadOnlyList<EtsModel> Candidates(ReadOnlySpan<double> y, int seasonLength)
     {
@@ -261,7 +268,9 @@ public sealed class ExponentialSmoothing
             foreach (var trend in new[] { TrendKind.None, TrendKind.Additive, TrendKind.Damped })
                 foreach (var season in new[] { SeasonKind.None, SeasonKind.Additive, SeasonKind.Multiplicative })
                 {
-                    if (season != SeasonKind.None && (seasonLength < 2 || y.Length < 2 * seasonLength)) continue;
+                    if (season != SeasonKind.None
+                        && (seasonLength < 2 || seasonLength > MaxSeasonLength || y.Length < 2 * seasonLength))
+                        continue;
                     if (season == SeasonKind.Multiplicative && (!positive || error == ErrorKind.Additive)) continue;
                     var model = new EtsModel(error, trend, season, season == SeasonKind.None ? 1 : seasonLength);
                     if (y.Length - model.FreeParameterCount - 2 <= 0) continue;

@@ -136,6 +136,8 @@ public sealed class ForecastingTests : IDisposable
         var lines = File.ReadAllLines(Path.Combine(run, "forecast.csv"));
         Assert.Equal(7, lines.Length);
         Assert.StartsWith("date,actual,lstm (this run),mlp on the window,naive", lines[0]);
+        Assert.Contains("ETS (AICc: ETS(", lines[0]);
+        Assert.EndsWith(",Theta", lines[0]);
         Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)", "seasonal naive (s = 12)");
 
         // walk-forward: every model forecasts one step from the actual history, so the naive column is the previous actual value
@@ -144,6 +146,10 @@ public sealed class ForecastingTests : IDisposable
         var walk = File.ReadAllLines(Path.Combine(folder, "walk", "forecast.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
         for (int i = 0; i < walk.Length; i++)
             Assert.Equal(series[54 + i - 1], double.Parse(walk[i][4], System.Globalization.CultureInfo.InvariantCulture), 12);
+        // and Theta (the last column) is refitted on the history up to each test point
+        for (int i = 0; i < walk.Length; i++)
+            Assert.Equal(ThetaMethod.Fit(series[..(54 + i)], 12).Forecast(1)[0],
+                double.Parse(walk[i][^1], System.Globalization.CultureInfo.InvariantCulture), 9);
 
         string output = Path.Combine(folder, "next.csv");
         Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value", "--steps", "5", "--out", output));
