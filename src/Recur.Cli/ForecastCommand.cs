@@ -88,7 +88,12 @@ static partial class ForecastCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
         var walkForward = new Option<bool>("--walk-forward") { Description = "Score one-step-ahead forecasts made from the actual history at each test point, instead of one forecast from the end of training." };
         var ensemble = new Option<int>("--ensemble") { Description = "Train this many networks (seeds seed, seed + 1, …) and average their forecasts.", DefaultValueFactory = _ => 1 };
-        var validation = new Option<int>("--validation-size") { Description = "Last training values used to choose the best epoch (0: keep the last epoch).", DefaultValueFactory = _ => 0 };
+        var validation = new Option<int>("--validation-size")
+        {
+            Description = "Last training values held out to "
+            + "choose the network's epoch and, scoring every model there, the model to trust (default: the test size "
+            + "when the series is long enough; 0: none, keep the last epoch).", DefaultValueFactory = _ => 0
+        };
         var threads = new Option<int>("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.", Required = true };
         var overwrite = new Option<bool>(
@@ -173,9 +178,15 @@ static partial class ForecastCommand
                     + $"{r.GetValue(window)} and a horizon of {r.GetValue(horizon)} (at least {needed}).");
             var train = values[..^test];
             var actual = values[^test..];
+            // unless told otherwise, the last test-size training values are a validation tail: the network picks its
+            // epoch there and every model is scored there, so that the table can say which one to trust
+            int validationSize = r.GetResult(validation) is { Implicit: false } ? r.GetValue(validation)
+                : train.Length - test >= needed + test ? test : 0;
             var options = new ForecasterOptions(r.GetValue(window), r.GetValue(horizon), r.GetValue(model)!, r.GetValue(hidden),
                 r.GetValue(scaling) switch { "standard" => ScalingKind.Standard, "none" => ScalingKind.None, _ => ScalingKind.MinMax },
-                r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch), r.GetValue(seed), r.GetValue(validation), covariates.Length);
+                r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch),
+                    r.GetValue(seed),
+                validationSize, covariates.Length);
             double[][] CovariatesUpTo(int t) => covariates.Select(c => c[..t]).ToArray();
             string folder = r.GetValue(output)!;
             int members = r.GetValue(ensemble);
@@ -202,23 +213,49 @@ static partial class ForecastCommand
             bool walk = r.GetValue(walkForward);
             double[] Predict(Func<double[], int, double[]> model) =>
                 walk ? Enumerable.Range(train.Length, test).Select(t => model(values[..t], 1)[0]).ToArray() : model(train, test);
-            var forecasts = new List<(string Name, double[] Values)> { (members == 1 ? $"{options.Model} (this run)" : $"{options.Model} (ensemble of {members})", Predict((h, n) => forecaster.Forecast(h, n, CovariatesUpTo(h.Length)))) };
+            // each model: its forecast of the test period, and of the validation tail from the history before it
+            var models = new List<(string Name, Func<double[], int, double[]> Forecast, Func<double[], int,
+                double[]> Validation)>
+            {
+                (members == 1 ? $"{options.Model} (this run)" : $"{options.Model} (ensemble of {members})",
+                    (h, n) => forecaster.Forecast(h, n, CovariatesUpTo(h.Length)),
+                    (h, n) => forecaster.Forecast(h, n, CovariatesUpTo(h.Length))),
+            };
             if (options.Model != "mlp")
             {
                 var mlp = new Forecaster(options with { Model = "mlp" });
                 mlp.Fit(train, covariates: CovariatesUpTo(train.Length));
-                forecasts.Add(("mlp on the window", Predict((h, n) => mlp.Forecast(h, n, CovariatesUpTo(h.Length)))));
+                Func<double[], int, double[]> mlpForecast = (h, n) => mlp.Forecast(h, n, CovariatesUpTo(h.Length));
+                models.Add(("mlp on the window", mlpForecast, mlpForecast));
             }
             var coefficients = Baselines.FitAutoregression(train, order);
-            forecasts.Add(("naive", Predict((h, n) => Baselines.Naive(h, n))));
-            forecasts.Add(($"seasonal naive (s = {s})", Predict((h, n) => Baselines.SeasonalNaive(h, n, s))));
-            forecasts.Add(($"AR({order})", Predict((h, n) => Baselines.Autoregression(h, coefficients, n))));
+            models.Add(("naive", (h, n) => Baselines.Naive(h, n), (h, n) => Baselines.Naive(h, n)));
+            models.Add(($"seasonal naive (s = {s})", (h, n) => Baselines.SeasonalNaive(h, n, s),
+                (h, n) => Baselines.SeasonalNaive(h, n, s)));
+            models.Add(($"AR({order})", (h, n) => Baselines.Autoregression(h, coefficients, n),
+                (h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n)));
             // exponential smoothing chosen by AICc on the training part (walking forward, its parameters run on over
             // the longer history) and the Theta method, refitted on whatever history it is given
             var ets = ExponentialSmoothing.Auto(train, s);
-            forecasts.Add(($"ETS (AICc: {ets.Model.Name})",
-                Predict((h, n) => ExponentialSmoothing.Create(h, ets.Model, ets.Parameters).Forecast(n))));
-            forecasts.Add(("Theta", Predict((h, n) => ThetaMethod.Fit(h, s).Forecast(n))));
+            models.Add(($"ETS (AICc: {ets.Model.Name})",
+                (h, n) => ExponentialSmoothing.Create(h, ets.Model, ets.Parameters).Forecast(n),
+                (h, n) => ExponentialSmoothing.Auto(h, s).Forecast(n)));
+            Func<double[], int, double[]> theta = (h, n) => ThetaMethod.Fit(h, s).Forecast(n);
+            models.Add(("Theta", theta, theta));
+            var forecasts = models.Select(m => (m.Name, Values: Predict(m.Forecast))).ToList();
+            // scores on the validation tail (not in walk-forward mode, whose protocol differs)
+            var validationMase = new double[models.Count];
+            int chosen = -1;
+            if (validationSize > 0 && !walk && train.Length - validationSize > s)
+            {
+                var before = train[..^validationSize];
+                var tail = train[^validationSize..];
+                for (int k = 0; k < models.Count; k++)
+                    validationMase[k] = ForecastMetrics.Compute(tail, models[k].Validation(before, validationSize),
+                        before, s).Mase;
+                chosen = Enumerable.Range(0, models.Count).Where(k => double.IsFinite(validationMase[k]))
+                    .DefaultIfEmpty(-1).MinBy(k => k < 0 ? 0 : validationMase[k]);
+            }
             // in-sample one-step fit of the network over the training part
             int first = options.Window + options.DifferenceLag;
             var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1, CovariatesUpTo(t))[0]).ToArray();
@@ -226,14 +263,42 @@ static partial class ForecastCommand
             var table = new Table().Title($"Test period: last {test} values, original units{(walk ? ", one step ahead from the actual history" : "")}").AddColumn("model");
             foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
             var rows = new System.Text.Json.Nodes.JsonArray();
-            foreach (var (name, forecast) in forecasts)
+            if (chosen >= 0) table.AddColumn(new TableColumn("validation MASE").RightAligned());
+            for (int k = 0; k < forecasts.Count; k++)
             {
+                var (name, forecast) = forecasts[k];
                 var m = ForecastMetrics.Compute(actual, forecast, train, s);
-                table.AddRow(Markup.Escape(name), F(m.Rmse), F(m.Mae), F(m.Mape), F(m.Smape), F(m.Mase));
-                rows.Add(new System.Text.Json.Nodes.JsonObject { ["model"] = name, ["rmse"] = m.Rmse, ["mae"] = m.Mae, ["mape"] = m.Mape, ["smape"] = m.Smape, ["mase"] = m.Mase });
+                string label = k == chosen ? $"{name} (chosen)" : name;
+                table.AddRow([Markup.Escape(label), F(m.Rmse), F(m.Mae), F(m.Mape), F(m.Smape), F(m.Mase),
+                    .. chosen >= 0 ? [F(validationMase[k])] : Array.Empty<string>()]);
+                var row = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["model"] = name, ["rmse"] = m.Rmse, ["mae"] = m.Mae, ["mape"] = m.Mape, ["smape"] = m.Smape,
+                    ["mase"] = m.Mase,
+                };
+                if (chosen >= 0)
+                {
+                    row["validation_mase"] = validationMase[k];
+                    row["chosen"] = k == chosen;
+                }
+                rows.Add(row);
             }
             if (r.GetValue(json)) Console.WriteLine(rows.ToJsonString());
-            else AnsiConsole.Write(table);
+            else
+            {
+                AnsiConsole.Write(table);
+                if (chosen >= 0)
+                {
+                    Console.WriteLine($"Chosen on the validation tail (the last {validationSize} training values, each "
+                        + $"model fitted before it): {models[chosen].Name}.");
+                    if (chosen != 0 && validationMase[chosen] < validationMase[0])
+                    {
+                        string better = $"{models[chosen].Name} ({F(validationMase[chosen])})";
+                        Console.WriteLine($"The network scored MASE {F(validationMase[0])} there, worse than {better}: "
+                            + "on this series, trust the latter.");
+                    }
+                }
+            }
 
             WriteForecastCsv(Path.Combine(folder, "forecast.csv"), dates[^test..], actual, forecasts);
             var axis = Enumerable.Range(0, values.Length).Select(i => (double)i).ToArray();

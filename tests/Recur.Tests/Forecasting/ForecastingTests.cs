@@ -188,4 +188,42 @@ public sealed class ForecastingTests : IDisposable
         Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Value", null)).Message);
         Assert.Contains("columns: Month, Value", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Passengers", null)).Message);
     }
+
+    [Fact]
+    public void TheValidationTailChoosesTheModelToTrust()
+    {
+        // a clean trend plus season: the classical methods fit it almost exactly, a 2-epoch network does not
+        string csv = Path.Combine(folder, "clean.csv");
+        var series = SeasonalSeries(72);
+        File.WriteAllLines(csv, ["t,v", .. series.Select((v, t) => FormattableString.Invariant($"{t},{v}"))]);
+        var output = new StringWriter();
+        var console = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "v", "--window", "6",
+                "--horizon", "3", "--test-size", "6", "--epochs", "2", "--hidden", "4", "--json", "--threads", "1",
+                "--out", Path.Combine(folder, "select")));
+        }
+        finally { Console.SetOut(console); }
+        string text = output.ToString();
+        var rows = System.Text.Json.JsonDocument.Parse(text[text.IndexOf("[{",
+            StringComparison.Ordinal)..(text.LastIndexOf("}]", StringComparison.Ordinal)
+            + 2)]).RootElement.EnumerateArray().ToArray();
+        var chosen = Assert.Single(rows, r => r.GetProperty("chosen").GetBoolean());
+        Assert.Equal(rows.Min(r => r.GetProperty("validation_mase").GetDouble()),
+            chosen.GetProperty("validation_mase").GetDouble());
+        Assert.DoesNotContain("lstm", chosen.GetProperty("model").GetString());
+        // with --validation-size 0 nothing is held out and nothing chosen
+        output.GetStringBuilder().Clear();
+        Console.SetOut(output);
+        try
+        {
+            Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "v", "--window", "6",
+                "--horizon", "3", "--test-size", "6", "--epochs", "2", "--hidden", "4", "--json", "--threads", "1",
+                "--validation-size", "0", "--out", Path.Combine(folder, "noselect")));
+        }
+        finally { Console.SetOut(console); }
+        Assert.DoesNotContain("\"chosen\"", output.ToString());
+    }
 }
