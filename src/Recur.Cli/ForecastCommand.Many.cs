@@ -63,19 +63,33 @@ static partial class ForecastCommand
             .ToList();
     }
 
-    /// <summary>A classical method fitted on one series' history: forecasts of the given horizon.</summary>
-    sealed record Method(string Name, Func<double[], int, double[]> Forecast);
+    /// <summary>
+    /// A classical method fitted on one series' history: forecasts of the given horizon and, where the method has
+    /// them, 95% prediction intervals.
+    /// </summary>
+    sealed record Method(string Name, Func<double[], int, (double[] Forecast, ForecastInterval? Interval)> Fit);
+
+    static Method Point(string name, Func<double[], int, double[]> forecast) =>
+        new(name, (y, h) => (forecast(y, h), null));
 
     static Method[] ClassicalMethods(int season) =>
     [
-        new("Theta", (y, h) => ThetaMethod.Fit(y, season).Forecast(h)),
-        new("ETS (AICc)", (y, h) => ExponentialSmoothing.Auto(y, season).Forecast(h)),
-        new("damped trend (ETS(A,Ad,N))", (y, h) => ExponentialSmoothing.Fit(y,
+        new("Theta", (y, h) =>
+        {
+            var theta = ThetaMethod.Fit(y, season);
+            return (theta.Forecast(h), theta.Interval(h, 0.95));
+        }),
+        new("ETS (AICc)", (y, h) =>
+        {
+            var ets = ExponentialSmoothing.Auto(y, season);
+            return (ets.Forecast(h), ets.Interval(h, 0.95));
+        }),
+        Point("damped trend (ETS(A,Ad,N))", (y, h) => ExponentialSmoothing.Fit(y,
             new EtsModel(ErrorKind.Additive, TrendKind.Damped, SeasonKind.None)).Forecast(h)),
-        new("simple exponential smoothing", (y, h) => ExponentialSmoothing.Fit(y,
+        Point("simple exponential smoothing", (y, h) => ExponentialSmoothing.Fit(y,
             new EtsModel(ErrorKind.Additive, TrendKind.None, SeasonKind.None)).Forecast(h)),
-        new("naive", (y, h) => Baselines.Naive(y, h)),
-        new($"seasonal naive (s = {season})", (y, h) => Baselines.SeasonalNaive(y, h, season)),
+        Point("naive", (y, h) => Baselines.Naive(y, h)),
+        Point($"seasonal naive (s = {season})", (y, h) => Baselines.SeasonalNaive(y, h, season)),
     ];
 
     /// <summary>Everything after the options are read: the many-series comparison.</summary>
@@ -107,7 +121,7 @@ static partial class ForecastCommand
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(csvPath))}[/]: {panel.Count} series "
             + $"({shortest} to {longest} values{Markup.Escape(categoryNote)}), the last {test} of each held out.");
 
-        var results = new List<(string Name, double[][] Forecasts, double Seconds)>();
+        var results = new List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)>();
         var clock = Stopwatch.StartNew();
         // the global network: members trained with seeds seed, seed + 1, … and averaged
         var sum = panel.Select(_ => new double[test]).ToArray();
@@ -129,32 +143,48 @@ static partial class ForecastCommand
         }
         string globalName = $"global {options.Cell}{(options.ThetaBase ? " on Theta" : "")}"
             + (members > 1 ? $" (ensemble of {members})" : "");
-        results.Add((globalName, sum, clock.Elapsed.TotalSeconds));
+        results.Add((globalName, sum, new ForecastInterval?[panel.Count], clock.Elapsed.TotalSeconds));
         foreach (var method in ClassicalMethods(season))
         {
             clock.Restart();
             // series are independent: fitted in parallel, each deterministic, results in series order
-            var forecasts = train.AsParallel().AsOrdered().WithDegreeOfParallelism(Parallelism.MaxThreads)
-                .Select(y => method.Forecast(y, test)).ToArray();
-            results.Add((method.Name, forecasts, clock.Elapsed.TotalSeconds));
+            var fits = train.AsParallel().AsOrdered().WithDegreeOfParallelism(Parallelism.MaxThreads)
+                .Select(y => method.Fit(y, test)).ToArray();
+            results.Add((method.Name, fits.Select(f => f.Forecast).ToArray(), fits.Select(f => f.Interval).ToArray(),
+                clock.Elapsed.TotalSeconds));
         }
 
         var table = new Table().Title($"{panel.Count} series, last {test} values: mean over series").AddColumn("model");
         table.AddColumn(new TableColumn("sMAPE %").RightAligned()).AddColumn(new TableColumn("MASE").RightAligned());
+        table.AddColumn(new TableColumn("95% PI cover").RightAligned());
+        table.AddColumn(new TableColumn("MSIS").RightAligned());
         var shown = categoryColumn is null ? [] : categories;
         foreach (var category in shown) table.AddColumn(new TableColumn($"{category} sMAPE").RightAligned());
         table.AddColumn(new TableColumn("seconds").RightAligned());
         var rows = new JsonArray();
-        foreach (var (name, forecasts, seconds) in results)
+        foreach (var (name, forecasts, intervals, seconds) in results)
         {
+            // interval scores (M4's MSIS at 95%) where every series has an interval
+            var scores = intervals.All(i => i != null)
+                ? intervals.Select((interval, i) => IntervalScore.Compute(actual[i], interval!, train[i], season))
+                    .ToArray()
+                : null;
+            double cover = scores?.Average(x => x.Coverage) ?? double.NaN;
+            double msis = scores?.Where(x => double.IsFinite(x.Msis)).Average(x => x.Msis) ?? double.NaN;
             var metrics = panel.Select((s, i) => ForecastMetrics.Compute(actual[i], forecasts[i], train[i],
                 season)).ToArray();
             double smape = metrics.Average(m => m.Smape), mase = metrics.Where(m =>
                 double.IsFinite(m.Mase)).Average(m => m.Mase);
             var perCategory = shown.Select(c => metrics.Where((_, i) => panel[i].Category == c).Average(m => m.Smape))
                 .ToArray();
-            table.AddRow([Markup.Escape(name), F(smape), F(mase), .. perCategory.Select(F), F(seconds)]);
+            table.AddRow([Markup.Escape(name), F(smape), F(mase), F(100 * cover), F(msis), .. perCategory.Select(F),
+                F(seconds)]);
             var row = new JsonObject { ["model"] = name, ["smape"] = smape, ["mase"] = mase, ["seconds"] = seconds };
+            if (scores != null)
+            {
+                row["coverage_95"] = cover;
+                row["msis_95"] = msis;
+            }
             if (shown.Length > 0)
                 row["smape_by_category"] = new JsonObject(shown.Select((c, k) =>
                     KeyValuePair.Create(c, (JsonNode?)perCategory[k])));
@@ -170,17 +200,24 @@ static partial class ForecastCommand
 
     /// <summary>One row per series and step: the actual value and every model's forecast.</summary>
     static void WritePanelForecasts(string path, List<PanelSeries> panel, List<double[]> actual,
-        List<(string Name, double[][] Forecasts, double Seconds)> results)
+        List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)> results)
     {
         var text = new StringWriter();
         using (var csv = CsvWriter.Create(text, new CsvWriterOptions(), true))
         {
-            csv.WriteRecord(["series", "step", "actual", .. results.Select(r => r.Name)]);
+            // every model's forecast, then the 95% interval bounds of the models that give them
+            var bounded = results.Where(r => r.Intervals.All(i => i != null)).ToList();
+            csv.WriteRecord(["series", "step", "actual", .. results.Select(r => r.Name),
+                .. bounded.SelectMany(r => new[] { $"{r.Name} lower 95%", $"{r.Name} upper 95%" })]);
+            static string Text(double v) => v.ToString("R", CultureInfo.InvariantCulture);
             for (int s = 0; s < panel.Count; s++)
                 for (int h = 0; h < actual[s].Length; h++)
-                    csv.WriteRecord([panel[s].Id, (h + 1).ToString(CultureInfo.InvariantCulture),
-                        actual[s][h].ToString("R", CultureInfo.InvariantCulture),
-                        .. results.Select(r => r.Forecasts[s][h].ToString("R", CultureInfo.InvariantCulture))]);
+                    csv.WriteRecord([panel[s].Id, (h + 1).ToString(CultureInfo.InvariantCulture), Text(actual[s][h]),
+                        .. results.Select(r => Text(r.Forecasts[s][h])),
+                        .. bounded.SelectMany(r => new[]
+                        {
+                            Text(r.Intervals[s]!.Lower[h]), Text(r.Intervals[s]!.Upper[h])
+                        })]);
             csv.Flush();
         }
         AtomicFile.WriteAllText(path, text.ToString());

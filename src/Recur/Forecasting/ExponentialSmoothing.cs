@@ -298,7 +298,7 @@ public sealed class ExponentialSmoothing
             fitted[model] = fit;
             if (best is null || fit.Aicc < best.Aicc) best = fit;
         }
-        return best ?? throw new ArgumentException($"ETS: no candidate model has admissible parameters on this series.");
+        return best ?? throw new ArgumentException("ETS: no candidate model has admissible parameters on this series.");
     }
 
     /// <summary>Point forecasts for 1 … <paramref name="horizon"/> steps after the last observation.</summary>
@@ -361,40 +361,16 @@ public sealed class ExponentialSmoothing
         Span<double> fitted, Span<double> ring,
         out double level, out double slope)
     {
-        int m = model.Period, n = y.Length;
-        double alpha = p.Alpha, beta = p.Beta, gamma = p.Gamma;
-        double phi = model.Trend == TrendKind.Damped ? p.Phi : 1;
-        bool trend = model.Trend != TrendKind.None;
+        int n = y.Length;
         level = p.Level;
-        slope = trend ? p.Slope : 0;
+        slope = model.Trend != TrendKind.None ? p.Slope : 0;
         if (model.Season == SeasonKind.None) ring[0] = 0;
         else p.Seasonal.CopyTo(ring);
         double squares = 0, logs = 0;
         for (int t = 0; t < n; t++)
         {
-            double trended = level + phi * slope;
-            double season = ring[t % m];
-            double forecast, newLevel;
-            switch (model.Season)
-            {
-                case SeasonKind.Additive:
-                    forecast = trended + season;
-                    newLevel = alpha * (y[t] - season) + (1 - alpha) * trended;
-                    ring[t % m] = gamma * (y[t] - trended) + (1 - gamma) * season;
-                    break;
-                case SeasonKind.Multiplicative:
-                    if (trended <= 0 || season <= 0) return double.PositiveInfinity;
-                    forecast = trended * season;
-                    newLevel = alpha * (y[t] / season) + (1 - alpha) * trended;
-                    ring[t % m] = gamma * (y[t] / trended) + (1 - gamma) * season;
-                    break;
-                default:
-                    forecast = trended;
-                    newLevel = alpha * y[t] + (1 - alpha) * trended;
-                    break;
-            }
-            if (trend) slope = beta * (newLevel - level) + (1 - beta) * phi * slope;
-            level = newLevel;
+            double forecast = Step(model, p, t, y[t], 0, ref level, ref slope, ring);
+            if (double.IsNaN(forecast)) return double.PositiveInfinity;
             fitted[t] = forecast;
             double error = y[t] - forecast;
             if (model.Error == ErrorKind.Multiplicative)
@@ -407,6 +383,77 @@ public sealed class ExponentialSmoothing
         }
         if (!(squares > 0)) squares = double.Epsilon;
         return n * Math.Log(squares / n) + 2 * logs;
+    }
+
+    /// <summary>
+    /// One step of the recursions at time <paramref name="t"/>: returns the one-step forecast ŷ_t from the states, then
+    /// updates them with the observation — <paramref name="observed"/>, or when that is NaN a simulated one,
+    /// ŷ + ε or ŷ(1 + ε) with ε = <paramref name="noise"/>. NaN when a term that must stay positive does not.
+    /// </summary>
+    static double Step(EtsModel model, EtsParameters p, int t, double observed, double noise, ref double level,
+        ref double slope, Span<double> ring)
+    {
+        int m = model.Period;
+        double alpha = p.Alpha, beta = p.Beta, gamma = p.Gamma;
+        double phi = model.Trend == TrendKind.Damped ? p.Phi : 1;
+        double trended = level + phi * slope;
+        double season = ring[t % m];
+        double forecast = model.Season switch
+        {
+            SeasonKind.Additive => trended + season,
+            SeasonKind.Multiplicative => trended * season,
+            _ => trended,
+        };
+        if (model.Season == SeasonKind.Multiplicative && (trended <= 0 || season <= 0)) return double.NaN;
+        double y = !double.IsNaN(observed) ? observed
+            : model.Error == ErrorKind.Additive ? forecast + noise : forecast * (1 + noise);
+        double newLevel;
+        switch (model.Season)
+        {
+            case SeasonKind.Additive:
+                newLevel = alpha * (y - season) + (1 - alpha) * trended;
+                ring[t % m] = gamma * (y - trended) + (1 - gamma) * season;
+                break;
+            case SeasonKind.Multiplicative:
+                newLevel = alpha * (y / season) + (1 - alpha) * trended;
+                ring[t % m] = gamma * (y / trended) + (1 - gamma) * season;
+                break;
+            default:
+                newLevel = alpha * y + (1 - alpha) * trended;
+                break;
+        }
+        if (model.Trend != TrendKind.None) slope = beta * (newLevel - level) + (1 - beta) * phi * slope;
+        level = newLevel;
+        return forecast;
+    }
+
+    /// <summary>
+    /// Prediction intervals by simulation (Hyndman et al. 2008, §6.1): <paramref name="paths"/> future paths drawn with
+    /// the model's own Gaussian errors of variance <see cref="Sigma2"/>, the states updated along each path; the
+    /// interval at each step is the central <paramref name="coverage"/> of the simulated values.
+    /// </summary>
+    public ForecastInterval Interval(int horizon, double coverage = 0.95, int paths = 2000,
+        RandomGenerator? random = null)
+    {
+        if (horizon < 1 || paths < 10 || !(coverage > 0 && coverage < 1))
+            throw new ArgumentException($"ETS interval: horizon {horizon}, {paths} paths, coverage {coverage}.");
+        random ??= new RandomGenerator(1);
+        double sigma = Math.Sqrt(Sigma2);
+        var samples = new double[horizon][];
+        for (int h = 0; h < horizon; h++) samples[h] = new double[paths];
+        var ring = new double[seasonRing.Length];
+        for (int path = 0; path < paths; path++)
+        {
+            double l = level, b = slope;
+            seasonRing.CopyTo(ring, 0);
+            for (int h = 0; h < horizon; h++)
+            {
+                double noise = sigma * random.NextNormal();
+                double forecast = Step(Model, Parameters, length + h, double.NaN, noise, ref l, ref b, ring);
+                samples[h][path] = Model.Error == ErrorKind.Additive ? forecast + noise : forecast * (1 + noise);
+            }
+        }
+        return ForecastInterval.FromSamples(samples, coverage);
     }
 
     /// <summary>

@@ -106,8 +106,12 @@ public sealed class ThetaMethod
     /// <summary>Theta of the short-term line (2 in the original method).</summary>
     public double Theta { get; }
 
-    ThetaMethod(int length, double[] indices, double alpha, double slope, double level, double theta) =>
-        (this.length, SeasonalIndices, Alpha, Slope, Level, Theta) = (length, indices, alpha, slope, level, theta);
+    /// <summary>Variance of SES's one-step errors on the (deseasonalised) series.</summary>
+    public double Sigma2 { get; }
+
+    ThetaMethod(int length, double[] indices, double alpha, double slope, double level, double theta, double sigma2) =>
+        (this.length, SeasonalIndices, Alpha, Slope, Level, Theta, Sigma2) =
+        (length, indices, alpha, slope, level, theta, sigma2);
 
     /// <summary>Fits the method to <paramref name="y"/> (season length <paramref name="seasonLength"/>, 1 for
     /// none).</summary>
@@ -132,13 +136,13 @@ public sealed class ThetaMethod
             sxy += (t - meanT) * (adjusted[t] - meanY);
             sxx += (t - meanT) * (t - meanT);
         }
-        var (alpha, level) = SimpleSmoothing(adjusted);
-        return new ThetaMethod(n, indices, alpha, sxy / sxx, level, theta);
+        var (alpha, level, sse) = SimpleSmoothing(adjusted);
+        return new ThetaMethod(n, indices, alpha, sxy / sxx, level, theta, sse / n);
     }
 
     /// <summary>SES from l₀ = y₀ with α chosen by least squares: a grid, then Nelder–Mead from the best grid
     /// point.</summary>
-    static (double Alpha, double Level) SimpleSmoothing(double[] y)
+    static (double Alpha, double Level, double Sse) SimpleSmoothing(double[] y)
     {
         double Sse(double alpha)
         {
@@ -157,7 +161,7 @@ public sealed class ThetaMethod
         double alpha = 1 / (1 + Math.Exp(-point[0]));
         double final = y[0];
         foreach (double v in y) final += alpha * (v - final);
-        return (alpha, final);
+        return (alpha, final, Sse(alpha));
     }
 
     /// <summary>
@@ -176,5 +180,28 @@ public sealed class ThetaMethod
             forecast[h - 1] = value;
         }
         return forecast;
+    }
+
+    /// <summary>
+    /// Prediction intervals from the method's state-space form, SES with drift (Hyndman &amp; Billah 2003): the h-step
+    /// variance σ²(1 + (h − 1)α²) of simple exponential smoothing around the point forecast, Gaussian, scaled by the
+    /// seasonal index of each step.
+    /// </summary>
+    public ForecastInterval Interval(int horizon, double coverage = 0.95)
+    {
+        if (!(coverage > 0 && coverage < 1))
+            throw new ArgumentException($"Theta: coverage {coverage} is not in (0, 1).");
+        var forecast = Forecast(horizon);
+        double z = ForecastInterval.NormalQuantile((1 + coverage) / 2);
+        var lower = new double[horizon];
+        var upper = new double[horizon];
+        for (int h = 1; h <= horizon; h++)
+        {
+            double index = SeasonalIndices.Length > 0 ? SeasonalIndices[(length + h - 1) % SeasonalIndices.Length] : 1;
+            double spread = z * Math.Sqrt(Sigma2 * (1 + (h - 1) * Alpha * Alpha)) * index;
+            lower[h - 1] = forecast[h - 1] - spread;
+            upper[h - 1] = forecast[h - 1] + spread;
+        }
+        return new ForecastInterval(lower, upper, coverage);
     }
 }

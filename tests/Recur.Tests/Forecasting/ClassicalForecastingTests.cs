@@ -161,4 +161,41 @@ public sealed class ClassicalForecastingTests
             .Validate());
         Assert.Throws<ArgumentException>(() => ExponentialSmoothing.Auto([1, 2], 1));
     }
+
+    [Fact]
+    public void IntervalsHaveTheVarianceOfTheirModels()
+    {
+        Assert.Equal(1.959963984540054, ForecastInterval.NormalQuantile(0.975), 1.2e-9 * 1.96);
+        Assert.Equal(-3.090232306167814, ForecastInterval.NormalQuantile(0.001), 1.2e-9 * 3.1);
+        Assert.Equal(0, ForecastInterval.NormalQuantile(0.5), 12);
+        // simple exponential smoothing: the h-step variance is σ²(1 + (h − 1)α²); 40,000 simulated paths find it
+        var random = new RandomGenerator(9);
+        var y = Enumerable.Range(0, 60).Select(_ => 50 + 2 * (double)random.NextNormal()).ToArray();
+        var ses = ExponentialSmoothing.Create(y, new EtsModel(ErrorKind.Additive, TrendKind.None, SeasonKind.None),
+            new EtsParameters(0.4, 0, 0, 1, 50, 0, []));
+        var interval = ses.Interval(6, 0.9, paths: 40_000, new RandomGenerator(3));
+        var forecast = ses.Forecast(6);
+        double z = ForecastInterval.NormalQuantile(0.95);
+        for (int h = 1; h <= 6; h++)
+        {
+            double expected = z * Math.Sqrt(ses.Sigma2 * (1 + (h - 1) * 0.4 * 0.4));
+            Assert.Equal(expected, interval.Upper[h - 1] - forecast[h - 1], expected * 0.03);
+            Assert.Equal(expected, forecast[h - 1] - interval.Lower[h - 1], expected * 0.03);
+        }
+        // Theta's interval at one step is the point forecast ± z·σ
+        var theta = ThetaMethod.Fit(y);
+        var thetaInterval = theta.Interval(3, 0.95);
+        Assert.Equal(1.959963984540054 * Math.Sqrt(theta.Sigma2), thetaInterval.Upper[0] - theta.Forecast(1)[0], 1e-6);
+        Assert.True(thetaInterval.Upper[2] - thetaInterval.Lower[2] >= thetaInterval.Upper[0] - thetaInterval.Lower[0]);
+    }
+
+    [Fact]
+    public void IntervalScoreIsTheM4Msis()
+    {
+        // a = 0.2: step 1 inside (width 4), step 2 misses below by 1 (width 4 + 2/0.2·1 = 14); mean 9, scaled by the
+        // in-sample naive MAE of [1, 2, 4], (1 + 2)/2 = 1.5
+        var score = IntervalScore.Compute([10, 20], new ForecastInterval([8, 21], [12, 25], 0.8), [1, 2, 4]);
+        Assert.Equal(0.5, score.Coverage, 12);
+        Assert.Equal(6, score.Msis, 12);
+    }
 }

@@ -111,12 +111,17 @@ public sealed class GlobalForecastingTests : IDisposable
                 && row.GetProperty("smape").GetDouble() >= 0);
             Assert.Equal(["A", "B"], row.GetProperty("smape_by_category").EnumerateObject().Select(p => p.Name));
         }
+        // Theta and ETS carry 95% intervals scored by coverage and MSIS; the naive methods do not
+        Assert.InRange(rows[1].GetProperty("coverage_95").GetDouble(), 0, 1);
+        Assert.True(rows[2].GetProperty("msis_95").GetDouble() > 0);
+        Assert.False(rows[5].TryGetProperty("coverage_95", out _));
         // the naive row is exactly the mean over series of the naive forecast's sMAPE
         double naive = panel.Select(s => Smape(s[^4..], Baselines.Naive(s[..^4], 4))).Average();
         Assert.Equal(naive, rows[5].GetProperty("smape").GetDouble(), 9);
         var lines = File.ReadAllLines(Path.Combine(run, "forecast.csv"));
         Assert.Equal(1 + 12 * 4, lines.Length);
         Assert.StartsWith("series,step,actual,global lstm on Theta,Theta", lines[0]);
+        Assert.EndsWith("Theta lower 95%,Theta upper 95%,ETS (AICc) lower 95%,ETS (AICc) upper 95%", lines[0]);
     }
 
     [Fact]
