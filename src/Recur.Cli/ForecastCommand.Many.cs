@@ -125,6 +125,9 @@ static partial class ForecastCommand
         var clock = Stopwatch.StartNew();
         // the global network: members trained with seeds seed, seed + 1, … and averaged
         var sum = panel.Select(_ => new double[test]).ToArray();
+        bool withIntervals = options.IntervalCoverage > 0;
+        var lowerSum = panel.Select(_ => new double[test]).ToArray();
+        var upperSum = panel.Select(_ => new double[test]).ToArray();
         for (int k = 0; k < members; k++)
         {
             var member = new GlobalForecaster(options with { Seed = options.Seed + (ulong)k });
@@ -132,18 +135,27 @@ static partial class ForecastCommand
             var result = TrainingOptions.Run((observer, token) => member.Fit(train, categoryIndex, validate: true,
                 new Recur.Training.TrainerOptions
                 {
-                    OutputDirectory = memberFolder, LogEvery = 1000,
-                    Overwrite = overwrite
+                    OutputDirectory = memberFolder, LogEvery = 1000, Overwrite = overwrite
                 },
                 observer, token));
             if (result.Outcome == Recur.Training.TrainingOutcome.Interrupted) return 130;
-            var forecasts = member.Forecast(train, categoryIndex);
+            // members' point forecasts and interval bounds are averaged (quantile averaging)
+            var (forecasts, memberIntervals) = withIntervals ? member.ForecastWithIntervals(train, categoryIndex)
+                : (member.Forecast(train, categoryIndex), null);
             for (int s = 0; s < panel.Count; s++)
-                for (int h = 0; h < test; h++) sum[s][h] += forecasts[s][h] / members;
+                for (int h = 0; h < test; h++)
+                {
+                    sum[s][h] += forecasts[s][h] / members;
+                    if (memberIntervals is null) continue;
+                    lowerSum[s][h] += memberIntervals[s].Lower[h] / members;
+                    upperSum[s][h] += memberIntervals[s].Upper[h] / members;
+                }
         }
         string globalName = $"global {options.Cell}{(options.ThetaBase ? " on Theta" : "")}"
             + (members > 1 ? $" (ensemble of {members})" : "");
-        results.Add((globalName, sum, new ForecastInterval?[panel.Count], clock.Elapsed.TotalSeconds));
+        var globalIntervals = panel.Select((_, s) => withIntervals
+            ? new ForecastInterval(lowerSum[s], upperSum[s], options.IntervalCoverage) : null).ToArray();
+        results.Add((globalName, sum, globalIntervals, clock.Elapsed.TotalSeconds));
         foreach (var method in ClassicalMethods(season))
         {
             clock.Restart();
@@ -157,6 +169,7 @@ static partial class ForecastCommand
         var table = new Table().Title($"{panel.Count} series, last {test} values: mean over series").AddColumn("model");
         table.AddColumn(new TableColumn("sMAPE %").RightAligned()).AddColumn(new TableColumn("MASE").RightAligned());
         table.AddColumn(new TableColumn("95% PI cover").RightAligned());
+        // (the global network's intervals, with --intervals, are also at 95%)
         table.AddColumn(new TableColumn("MSIS").RightAligned());
         var shown = categoryColumn is null ? [] : categories;
         foreach (var category in shown) table.AddColumn(new TableColumn($"{category} sMAPE").RightAligned());

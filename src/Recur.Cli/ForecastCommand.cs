@@ -119,11 +119,16 @@ static partial class ForecastCommand
             Description = "With --series-column: the network forecasts from scratch instead of correcting the Theta "
                 + "method's forecast."
         };
+        var intervalsOption = new Option<bool>("--intervals")
+        {
+            Description = "With --series-column: the network also forecasts the 2.5% and 97.5% quantiles, for 95% "
+                + "prediction intervals scored by coverage and MSIS beside those of Theta and ETS."
+        };
         var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
             csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
-                    json, seriesColumn, categoryColumn, categoryInput, noTheta,
+                    json, seriesColumn, categoryColumn, categoryInput, noTheta, intervalsOption,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -148,6 +153,7 @@ static partial class ForecastCommand
                     Batch = Given(batch, defaults.Batch),
                     Seed = r.GetValue(seed),
                     ThetaBase = !r.GetValue(noTheta),
+                    IntervalCoverage = r.GetValue(intervalsOption) ? 0.95 : 0,
                 };
                 if (r.GetValue(testSize) < 1 || r.GetValue(season) < 1)
                     throw new UsageException("--test-size and --season must be positive.");
@@ -158,8 +164,8 @@ static partial class ForecastCommand
                     r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season), global, r.GetValue(ensemble),
                     r.GetValue(output)!, r.GetValue(overwrite), r.GetValue(json));
             }
-            if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta))
-                throw new UsageException("--category-column and --no-theta-base need --series-column.");
+            if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption))
+                throw new UsageException("--category-column, --no-theta-base and --intervals need --series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
             var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames], r.GetValue(date));
             var values = columns[0];

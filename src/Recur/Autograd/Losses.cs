@@ -169,19 +169,31 @@ public static partial class Losses
     /// quantile forecasts (Koenker &amp; Bassett 1978; ES-RNN, Smyl 2020). At u = 0 the gradient taken is that of u
     /// &gt; 0.
     /// </summary>
-    public static Tensor Pinball(Tensor prediction, Tensor target, float quantile = 0.5f)
+    public static Tensor Pinball(Tensor prediction, Tensor target, float quantile = 0.5f) =>
+        Pinball(prediction, target, [quantile]);
+
+    /// <summary>
+    /// Pinball loss with a quantile per position of the last dimension (repeating over the leading ones), so that one
+    /// head can forecast several quantiles at once — e.g. columns [median ×H, 2.5% ×H, 97.5% ×H] against the targets
+    /// repeated three times. Mean over all elements.
+    /// </summary>
+    public static Tensor Pinball(Tensor prediction, Tensor target, ReadOnlySpan<float> quantiles)
     {
         if (!prediction.Shape.SequenceEqual(target.Shape))
             throw new ArgumentException($"Pinball: prediction {ShapeUtil.Format(prediction.Shape)} and target "
                 + $"{ShapeUtil.Format(target.Shape)} differ.");
-        if (!(quantile > 0 && quantile < 1))
-            throw new ArgumentException($"Pinball: quantile {quantile} is not in (0, 1).");
+        int columns = prediction.Shape.Length == 0 ? 1 : prediction.Shape[^1];
+        if (quantiles.Length != 1 && quantiles.Length != columns)
+            throw new ArgumentException($"Pinball: {quantiles.Length} quantiles for a last dimension of {columns}.");
+        foreach (float q in quantiles)
+            if (!(q > 0 && q < 1)) throw new ArgumentException($"Pinball: quantile {q} is not in (0, 1).");
         ReadOnlySpan<float> p = prediction.Span, t = target.Span;
         // the derivative of the loss in the prediction: −τ where the target is above it, 1 − τ where below
         var slope = new float[p.Length];
         double loss = 0;
         for (int i = 0; i < p.Length; i++)
         {
+            float quantile = quantiles[quantiles.Length == 1 ? 0 : i % columns];
             float u = t[i] - p[i];
             loss += u >= 0 ? quantile * u : (quantile - 1) * u;
             slope[i] = u >= 0 ? -quantile : 1 - quantile;

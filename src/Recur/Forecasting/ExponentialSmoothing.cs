@@ -340,16 +340,8 @@ public sealed class ExponentialSmoothing
                 $"{model.Name}: {y.Length} values are less than one season of {model.SeasonLength}.");
     }
 
-    static double Scale(ReadOnlySpan<double> y)
-    {
-        double mean = 0;
-        foreach (double v in y) mean += v;
-        mean /= y.Length;
-        double variance = 0;
-        foreach (double v in y) variance += (v - mean) * (v - mean);
-        double sd = Math.Sqrt(variance / y.Length);
-        return sd > 0 ? sd : Math.Max(Math.Abs(mean), 1) * 0.1;
-    }
+    /// <summary>The series' standard deviation (1 for a constant series): sets the first simplex steps.</summary>
+    static double Scale(ReadOnlySpan<double> y) => Scaler.Fit(y, ScalingKind.Standard).Scale;
 
     /// <summary>
     /// Runs the recursions over <paramref name="y"/>, writing the one-step fits, and returns the criterion minimised by

@@ -23,10 +23,13 @@ namespace Recur.Forecasting;
 /// <param name="ThetaBase">Let the network correct the Theta method's forecast of each window (a hybrid in the spirit
 /// of
 /// ES-RNN) instead of forecasting from scratch.</param>
+/// <param name="IntervalCoverage">When positive (e.g. 0.95), the head also forecasts the (1 ± coverage)/2 quantiles of
+/// every step, trained with their own pinball losses, for prediction intervals (quantile regression as in MQ-RNN, Wen
+/// et al. 2017); 0: point forecasts only.</param>
 public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, int SeasonLength = 4,
     string Cell = "lstm",
     int Hidden = 40, int Epochs = 30, float LearningRate = 3e-3f, int Batch = 128, ulong Seed = 1,
-    float Quantile = 0.5f, int Categories = 0, bool ThetaBase = true)
+    float Quantile = 0.5f, int Categories = 0, bool ThetaBase = true, double IntervalCoverage = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -35,6 +38,8 @@ public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, i
             || !(LearningRate > 0) || Categories < 0)
             throw new ArgumentException("GlobalForecaster: horizon, window, season length, hidden units, epochs, "
                 + $"batch and learning rate must be positive ({this}).");
+        if (!(IntervalCoverage >= 0 && IntervalCoverage < 1))
+            throw new ArgumentException($"GlobalForecaster: interval coverage {IntervalCoverage} is not in [0, 1).");
         if (!(Quantile > 0 && Quantile < 1))
             throw new ArgumentException($"GlobalForecaster: quantile {Quantile} is not in (0, 1).");
         if (!SequenceModelConfig.Cells.Contains(Cell))
@@ -91,6 +96,24 @@ public sealed class GlobalForecaster
     /// one.</summary>
     const int AnchorSpan = 2;
 
+    /// <summary>Forecasts per step: the point (median) and, with intervals, the lower and upper quantiles.</summary>
+    int Heads => Options.IntervalCoverage > 0 ? 3 : 1;
+
+    /// <summary>The quantile of each output column: [point ×H, lower ×H, upper ×H].</summary>
+    float[] ColumnQuantiles()
+    {
+        int h = Options.Horizon;
+        var quantiles = new float[h * Heads];
+        for (int k = 0; k < h; k++)
+        {
+            quantiles[k] = Options.Quantile;
+            if (Heads == 1) continue;
+            quantiles[h + k] = (float)((1 - Options.IntervalCoverage) / 2);
+            quantiles[2 * h + k] = (float)((1 + Options.IntervalCoverage) / 2);
+        }
+        return quantiles;
+    }
+
     /// <summary>Fewest observed values a training window holds.</summary>
     int MinimumObserved => Math.Max(3, Options.SeasonLength);
 
@@ -100,7 +123,7 @@ public sealed class GlobalForecaster
         options.Validate();
         Options = options;
         network = new SequenceModel(new SequenceModelConfig(options.Cell, Features, options.Hidden,
-            options.Horizon), new RandomGenerator(options.Seed));
+            options.Horizon * Heads), new RandomGenerator(options.Seed));
     }
 
     /// <summary>The configuration saved with checkpoints.</summary>
@@ -111,6 +134,7 @@ public sealed class GlobalForecaster
         ["epochs"] = Options.Epochs, ["lr"] = Options.LearningRate, ["batch"] = Options.Batch,
         ["seed"] = Options.Seed,
         ["quantile"] = Options.Quantile, ["categories"] = Options.Categories, ["theta_base"] = Options.ThetaBase,
+        ["interval_coverage"] = Options.IntervalCoverage,
     };
 
     /// <summary>A series as the network sees it: deseasonalised logarithms, and the seasonal indices divided
@@ -242,33 +266,68 @@ public sealed class GlobalForecaster
     }
 
     /// <summary>Forecasts the next <see cref="GlobalForecasterOptions.Horizon"/> values of each series.</summary>
-    public double[][] Forecast(IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories = null)
+    public double[][] Forecast(IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories = null) =>
+        Predict(histories, categories).Points;
+
+    /// <summary>
+    /// Point forecasts and prediction intervals of each series (needs
+    /// <see cref="GlobalForecasterOptions.IntervalCoverage"/>); quantiles that cross are put back in order.
+    /// </summary>
+    public (double[][] Points, ForecastInterval[] Intervals) ForecastWithIntervals(IReadOnlyList<double[]> histories,
+        IReadOnlyList<int>? categories = null)
+    {
+        if (Heads == 1)
+            throw new InvalidOperationException(
+                "GlobalForecaster: trained without IntervalCoverage, it has no intervals.");
+        var (points, lower, upper) = Predict(histories, categories);
+        var intervals = new ForecastInterval[points.Length];
+        for (int s = 0; s < points.Length; s++)
+        {
+            var low = new double[Options.Horizon];
+            var high = new double[Options.Horizon];
+            for (int k = 0; k < low.Length; k++)
+            {
+                low[k] = Math.Min(Math.Min(lower![s][k], upper![s][k]), points[s][k]);
+                high[k] = Math.Max(Math.Max(lower[s][k], upper[s][k]), points[s][k]);
+            }
+            intervals[s] = new ForecastInterval(low, high, Options.IntervalCoverage);
+        }
+        return (points, intervals);
+    }
+
+    (double[][] Points, double[][]? Lower, double[][]? Upper) Predict(IReadOnlyList<double[]> histories,
+        IReadOnlyList<int>? categories)
     {
         CheckCategories(categories, histories.Count);
-        int h = Options.Horizon, w = Options.Window, f = Features;
+        int h = Options.Horizon, w = Options.Window, f = Features, outputs = h * Heads;
         var prepared = histories.Select((history, s) => Prepare(history, s)).ToArray();
         var inputs = new float[histories.Count * w * f];
         for (int s = 0; s < histories.Count; s++)
-            WindowInput(prepared[s].Logs, prepared[s].Logs.Length - 1, categories?[s] ?? 0, inputs.AsSpan(s * w * f,
-                w * f),
-                BasePath(prepared[s].Logs, prepared[s].Logs.Length - 1));
+            WindowInput(prepared[s].Logs, prepared[s].Logs.Length - 1, categories?[s] ?? 0,
+                inputs.AsSpan(s * w * f, w * f), BasePath(prepared[s].Logs, prepared[s].Logs.Length - 1));
         network.Eval();
         float[] output;
         using (GradMode.NoGrad()) output = network.Forward(Input(inputs, histories.Count)).ToArray();
-        var forecasts = new double[histories.Count][];
+        // head j of series s, step k: back from a log ratio to the level (and Theta's path) to original units
+        var heads = new double[Heads][][];
+        for (int j = 0; j < Heads; j++) heads[j] = new double[histories.Count][];
         for (int s = 0; s < histories.Count; s++)
         {
             var (logs, indices) = (prepared[s].Logs, prepared[s].Indices);
             int n = logs.Length;
             var basePath = BasePath(logs, n - 1);
-            forecasts[s] = new double[h];
-            for (int k = 0; k < h; k++)
+            double anchor = Anchor(logs, n - 1);
+            for (int j = 0; j < Heads; j++)
             {
-                double value = Math.Exp(Anchor(logs, n - 1) + basePath[k] + output[s * h + k]);
-                forecasts[s][k] = indices.Length > 0 ? value * indices[(n + k) % indices.Length] : value;
+                heads[j][s] = new double[h];
+                for (int k = 0; k < h; k++)
+                {
+                    double value = Math.Exp(anchor + basePath[k] + output[s * outputs + j * h + k]);
+                    heads[j][s][k] = indices.Length > 0 ? value * indices[(n + k) % indices.Length] : value;
+                }
             }
         }
-        return forecasts;
+        return (heads[0], Heads > 1 ? heads[1] : null, Heads > 1 ? heads[2] : null);
     }
 
     void CheckCategories(IReadOnlyList<int>? categories, int count)
@@ -324,18 +383,21 @@ public sealed class GlobalForecaster
             return new Dictionary<string, double> { ["loss"] = loss };
         }
 
+        readonly float[] quantiles = owner.ColumnQuantiles();
+
         Tensor BatchLoss(float[] x, float[] y, int[] batch)
         {
-            int w = owner.Options.Window * owner.Features, h = owner.Options.Horizon;
+            int w = owner.Options.Window * owner.Features, h = owner.Options.Horizon, outputs = h * owner.Heads;
             var bx = new float[batch.Length * w];
-            var by = new float[batch.Length * h];
+            var by = new float[batch.Length * outputs];
             for (int i = 0; i < batch.Length; i++)
             {
                 x.AsSpan(batch[i] * w, w).CopyTo(bx.AsSpan(i * w));
-                y.AsSpan(batch[i] * h, h).CopyTo(by.AsSpan(i * h));
+                // every head is scored against the same targets, each at its own quantile
+                for (int j = 0; j < owner.Heads; j++) y.AsSpan(batch[i] * h, h).CopyTo(by.AsSpan(i * outputs + j * h));
             }
             var prediction = owner.network.Forward(owner.Input(bx, batch.Length));
-            return Losses.Pinball(prediction, Tensor.FromArray(by, batch.Length, h), owner.Options.Quantile);
+            return Losses.Pinball(prediction, Tensor.FromArray(by, batch.Length, outputs), quantiles);
         }
     }
 }

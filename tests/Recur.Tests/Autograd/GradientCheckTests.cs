@@ -378,6 +378,7 @@ public class GradientCheckTests
         // pinball: piecewise linear, so the finite differences hold away from the kink at prediction = target
         foreach (float quantile in new[] { 0.1f, 0.5f, 0.9f })
             Check(() => Losses.Pinball(prediction, target, quantile), prediction, target);
+        Check(() => Losses.Pinball(prediction, target, [0.5f, 0.025f, 0.975f, 0.3f]), prediction, target);
     }
 
     [Fact]
@@ -390,6 +391,11 @@ public class GradientCheckTests
         Assert.Equal(0.75f, Losses.Pinball(Tensor.FromArray([1f, 3f], 2), Tensor.FromArray([3f, 2f], 2)).Item(), 6);
         Assert.Throws<ArgumentException>(() => Losses.Pinball(Tensor.FromArray([1f], 1), Tensor.FromArray([1f], 1),
             1f));
+        // a quantile per column: [τ = 0.9 on u = 2, τ = 0.1 on u = −1] = (1.8 + 0.9) / 2
+        Assert.Equal(1.35f, Losses.Pinball(Tensor.FromArray([1f, 3f], 1, 2), Tensor.FromArray([3f, 2f], 1, 2),
+            [0.9f, 0.1f]).Item(), 6);
+        Assert.Throws<ArgumentException>(() => Losses.Pinball(Tensor.FromArray([1f, 3f], 1, 2),
+            Tensor.FromArray([3f, 2f], 1, 2), [0.9f, 0.1f, 0.5f]));
     }
 
     [Fact]

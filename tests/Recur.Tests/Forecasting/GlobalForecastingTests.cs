@@ -65,6 +65,29 @@ public sealed class GlobalForecastingTests : IDisposable
     }
 
     [Fact]
+    public void QuantileHeadsGiveIntervalsAroundThePoint()
+    {
+        var panel = Panel(40, 36, 6);
+        var train = panel.Select(s => s[..^6]).ToList();
+        var forecaster = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 6, Window: 12, Hidden: 12,
+            Epochs: 12, ThetaBase: false, IntervalCoverage: 0.8));
+        forecaster.Fit(train);
+        var (points, intervals) = forecaster.ForecastWithIntervals(train);
+        Assert.Equal(forecaster.Forecast(train), points);
+        int inside = 0;
+        for (int s = 0; s < panel.Count; s++)
+            for (int k = 0; k < 6; k++)
+            {
+                Assert.True(intervals[s].Lower[k] <= points[s][k] && points[s][k] <= intervals[s].Upper[k]);
+                if (panel[s][30 + k] >= intervals[s].Lower[k] && panel[s][30 + k] <= intervals[s].Upper[k]) inside++;
+            }
+        // nominal 80%: a 12-epoch network on 40 series is not calibrated, but it must cover a good share, not none
+        Assert.InRange(inside / 240.0, 0.4, 1.0);
+        Assert.Throws<InvalidOperationException>(() => new GlobalForecaster(new GlobalForecasterOptions(Horizon: 6,
+            Window: 12, Hidden: 4, Epochs: 1)).ForecastWithIntervals(train));
+    }
+
+    [Fact]
     public void BadInputIsAClearError()
     {
         var options = new GlobalForecasterOptions(Horizon: 4, Window: 8, Hidden: 4, Epochs: 1);
@@ -95,7 +118,7 @@ public sealed class GlobalForecastingTests : IDisposable
         {
             Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
                 "value",
-                "--category-column", "category", "--category-input", "--test-size", "4", "--season", "4",
+                "--category-column", "category", "--category-input", "--intervals", "--test-size", "4", "--season", "4",
                     "--epochs", "2", "--hidden", "6",
                 "--window", "8", "--json", "--threads", "1", "--out", run));
         }
@@ -115,13 +138,15 @@ public sealed class GlobalForecastingTests : IDisposable
         Assert.InRange(rows[1].GetProperty("coverage_95").GetDouble(), 0, 1);
         Assert.True(rows[2].GetProperty("msis_95").GetDouble() > 0);
         Assert.False(rows[5].TryGetProperty("coverage_95", out _));
+        Assert.InRange(rows[0].GetProperty("coverage_95").GetDouble(), 0, 1); // the network's quantile heads
         // the naive row is exactly the mean over series of the naive forecast's sMAPE
         double naive = panel.Select(s => Smape(s[^4..], Baselines.Naive(s[..^4], 4))).Average();
         Assert.Equal(naive, rows[5].GetProperty("smape").GetDouble(), 9);
         var lines = File.ReadAllLines(Path.Combine(run, "forecast.csv"));
         Assert.Equal(1 + 12 * 4, lines.Length);
         Assert.StartsWith("series,step,actual,global lstm on Theta,Theta", lines[0]);
-        Assert.EndsWith("Theta lower 95%,Theta upper 95%,ETS (AICc) lower 95%,ETS (AICc) upper 95%", lines[0]);
+        Assert.EndsWith("global lstm on Theta upper 95%,Theta lower 95%,Theta upper 95%,ETS (AICc) lower 95%,"
+            + "ETS (AICc) upper 95%", lines[0]);
     }
 
     [Fact]
