@@ -25,7 +25,8 @@ static partial class ForecastCommand
     /// Reads a long-format CSV (one observation a row: series id, value, optionally a category): rows of a series in
     /// time order, series in order of first appearance. An empty or non-numeric value is an error naming the line.
     /// </summary>
-    internal static List<PanelSeries> ReadPanel(string path, string seriesColumn, string target, string? categoryColumn)
+    internal static List<PanelSeries> ReadPanel(string path, string seriesColumn, string target, string? categoryColumn,
+        GapFill? fill = null)
     {
         if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
         var table = TableFile.Read(path, trim: true);
@@ -38,10 +39,15 @@ static partial class ForecastCommand
             string id = row.Fields[idIndex], cell = row.Fields[valueIndex];
             if (string.IsNullOrWhiteSpace(id))
                 throw new InvalidDataException($"{path}, line {row.Line}: the '{seriesColumn}' cell is empty.");
-            if (string.IsNullOrWhiteSpace(cell))
-                throw new InvalidDataException(
-                    $"{path}, line {row.Line}: the '{target}' cell of series '{id}' is empty (a gap in the series).");
-            if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+            double value = double.NaN;
+            if (IsMissing(cell))
+            {
+                if (fill is null)
+                    throw new InvalidDataException($"{path}, line {row.Line}: the '{target}' cell of series '{id}' is "
+                        + $"{(string.IsNullOrWhiteSpace(cell) ? "empty" : $"'{cell}'")} (a gap in the series); --fill "
+                        + "interpolate, previous or drop says how to treat gaps.");
+            }
+            else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value)
                 || !double.IsFinite(value))
                 throw new InvalidDataException(
                     $"{path}, line {row.Line}: '{cell}' in column '{target}' is not a number.");
@@ -58,9 +64,8 @@ static partial class ForecastCommand
             entry.Values.Add(value);
         }
         if (order.Count == 0) throw new InvalidDataException($"{path}: no rows.");
-        return order.Select(id => new PanelSeries(id, values[id].Category, values[id].Values.ToArray(),
-            values[id].Line))
-            .ToList();
+        return order.Select(id => new PanelSeries(id, values[id].Category,
+            FillGaps(values[id].Values.ToArray(), fill, $"{path}, series '{id}'"), values[id].Line)).ToList();
     }
 
     /// <summary>
@@ -94,10 +99,10 @@ static partial class ForecastCommand
 
     /// <summary>Everything after the options are read: the many-series comparison.</summary>
     internal static int TrainMany(string csvPath, string seriesColumn, string target, string? categoryColumn,
-        bool categoryInput, int test, int season, GlobalForecasterOptions options, int members, string folder,
-            bool overwrite, bool json)
+        GapFill? fill, bool categoryInput, int test, int season, GlobalForecasterOptions options, int members,
+        string folder, bool overwrite, bool json)
     {
-        var panel = ReadPanel(csvPath, seriesColumn, target, categoryColumn);
+        var panel = ReadPanel(csvPath, seriesColumn, target, categoryColumn, fill);
         int shortest = panel.Min(s => s.Values.Length);
         var tooShort = panel.First(s => s.Values.Length == shortest);
         if (shortest < test + Math.Max(2 * season, 3) + 1)

@@ -19,14 +19,16 @@ namespace Recur.Cli;
 static partial class ForecastCommand
 {
     /// <summary>Reads a date column and a numeric target column; gaps and non-numeric cells are errors naming the line.</summary>
-    internal static (string[] Dates, double[] Values) ReadSeries(string path, string target, string? dateColumn)
+    internal static (string[] Dates, double[] Values) ReadSeries(string path, string target, string? dateColumn,
+        GapFill? fill = null)
     {
-        var (dates, columns) = ReadColumns(path, [target], dateColumn);
+        var (dates, columns) = ReadColumns(path, [target], dateColumn, fill);
         return (dates, columns[0]);
     }
 
     /// <summary>Reads a date column and numeric columns by name; gaps and non-numeric cells are errors naming the line and column.</summary>
-    internal static (string[] Dates, double[][] Columns) ReadColumns(string path, string[] names, string? dateColumn)
+    internal static (string[] Dates, double[][] Columns) ReadColumns(string path, string[] names, string? dateColumn,
+        GapFill? fill = null)
     {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new UsageException($"{path}: no such file.");
         var table = TableFile.Read(path, trim: true);
@@ -39,9 +41,15 @@ static partial class ForecastCommand
             for (int k = 0; k < names.Length; k++)
             {
                 string cell = row.Fields[indices[k]];
-                if (string.IsNullOrWhiteSpace(cell))
-                    throw new InvalidDataException(
-                        $"{path}, line {row.Line}: the '{names[k]}' cell is empty (a gap in the series).");
+                if (IsMissing(cell))
+                {
+                    if (fill is null)
+                        throw new InvalidDataException($"{path}, line {row.Line}: the '{names[k]}' cell is "
+                            + $"{(string.IsNullOrWhiteSpace(cell) ? "empty" : $"'{cell}'")} (a gap in the series); "
+                            + "--fill interpolate, previous or drop says how to treat gaps.");
+                    columns[k].Add(double.NaN);
+                    continue;
+                }
                 if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
                     throw new InvalidDataException(
                         $"{path}, line {row.Line}: '{cell}' in column '{names[k]}' is not a number.");
@@ -50,7 +58,46 @@ static partial class ForecastCommand
             dates.Add(dateIndex >= 0 ? row.Fields[dateIndex] : dates.Count.ToString(CultureInfo.InvariantCulture));
         }
         if (dates.Count == 0) throw new InvalidDataException($"{path}: no rows.");
-        return (dates.ToArray(), columns.Select(c => c.ToArray()).ToArray());
+        if (fill == GapFill.Drop)
+        {
+            // a row with a gap in any of the columns goes, with its date
+            var keep = Enumerable.Range(0, dates.Count).Where(i => columns.All(c => !double.IsNaN(c[i]))).ToArray();
+            return (keep.Select(i => dates[i]).ToArray(),
+                columns.Select(c => keep.Select(i => c[i]).ToArray()).ToArray());
+        }
+        return (dates.ToArray(), columns.Select((c, k) => FillGaps(c.ToArray(), fill, $"{path}, column '{names[k]}'"))
+            .ToArray());
+    }
+
+    /// <summary>An empty cell or a usual spelling of a missing value.</summary>
+    internal static bool IsMissing(string cell) => string.IsNullOrWhiteSpace(cell)
+        || cell.Trim().ToUpperInvariant() is "NA" or "N/A" or "NAN" or "NULL";
+
+    /// <summary>Fills the gaps (NaN) of one series, or returns it as it is when it has none.</summary>
+    internal static double[] FillGaps(double[] values, GapFill? fill, string where)
+    {
+        if (fill is null || !values.Any(double.IsNaN)) return values;
+        try { return Gaps.Fill(values, fill.Value); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{where}: {e.Message}", e); }
+    }
+
+    static GapFill? ParseFill(string? text) => text switch
+    {
+        null => null,
+        "interpolate" => GapFill.Interpolate,
+        "previous" => GapFill.Previous,
+        _ => GapFill.Drop,
+    };
+
+    static Option<string?> FillOption()
+    {
+        var fill = new Option<string?>("--fill")
+        {
+            Description = "How to treat gaps (empty or NA cells): interpolate (a straight line), previous (carry the "
+                + "last value forward) or drop (remove the row). Without it a gap is an error naming its line."
+        };
+        fill.AcceptOnlyFromAmong("interpolate", "previous", "drop");
+        return fill;
     }
 
     static string[] CovariateNames(string? list) =>
@@ -100,6 +147,7 @@ static partial class ForecastCommand
             "--overwrite")
         { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
+        var fill = FillOption();
         var seriesColumn = new Option<string?>("--series-column")
         {
             Description = "Many series in one long-format CSV (one observation a row), told apart by this column: one "
@@ -128,7 +176,7 @@ static partial class ForecastCommand
         {
             csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
-                    json, seriesColumn, categoryColumn, categoryInput, noTheta, intervalsOption,
+                    json, seriesColumn, categoryColumn, categoryInput, noTheta, intervalsOption, fill,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -161,13 +209,15 @@ static partial class ForecastCommand
                 if (r.GetValue(categoryInput) && r.GetValue(categoryColumn) is null)
                     throw new UsageException("--category-input needs --category-column.");
                 return TrainMany(r.GetValue(csv)!, idColumn, r.GetValue(target)!, r.GetValue(categoryColumn),
+                    ParseFill(r.GetValue(fill)),
                     r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season), global, r.GetValue(ensemble),
                     r.GetValue(output)!, r.GetValue(overwrite), r.GetValue(json));
             }
             if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption))
                 throw new UsageException("--category-column, --no-theta-base and --intervals need --series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
-            var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames], r.GetValue(date));
+            var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames],
+                r.GetValue(date), ParseFill(r.GetValue(fill)));
             var values = columns[0];
             var covariates = columns[1..];
             int test = r.GetValue(testSize), s = r.GetValue(season);
@@ -349,14 +399,21 @@ static partial class ForecastCommand
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
         var steps = new Option<int>("--steps") { Description = "Values to forecast after the last row.", DefaultValueFactory = _ => 12 };
         var output = new Option<string>("--out") { Description = "CSV of forecasts to write.", DefaultValueFactory = _ => "forecast.csv" };
-        var command = new Command("predict", "Forecast the values after the end of a series with a trained forecaster; writes a CSV.") { model, csv, target, covariateList, date, steps, output };
+        var fill = FillOption();
+        var command = new Command("predict",
+            "Forecast the values after the end of a series with a trained forecaster; writes a CSV.")
+        {
+            model, csv, target, covariateList, date, steps, output, fill,
+        };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string folder = r.GetValue(model)!;
             // the epoch chosen on validation when there was one, else the last
             var memberFolders = Directory.Exists(folder) ? Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray() : [];
             var forecaster = new EnsembleForecast((memberFolders.Length > 0 ? memberFolders : [folder]).Select(LoadMember).ToList());
-            var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], r.GetValue(date));
+            var (dates, columns) = ReadColumns(r.GetValue(csv)!,
+                [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], r.GetValue(date),
+                ParseFill(r.GetValue(fill)));
             int count = r.GetValue(steps);
             if (count < 1) throw new UsageException("--steps must be positive.");
             var forecast = forecaster.Forecast(columns[0], count, columns[1..]);

@@ -114,3 +114,56 @@ public static class Windows
         return (inputs, targets, count);
     }
 }
+
+/// <summary>How the gaps of a series (missing values, NaN here) are filled; there is no silent default.</summary>
+public enum GapFill
+{
+    /// <summary>A straight line between the observed neighbours; gaps at either end take the nearest value.</summary>
+    Interpolate,
+
+    /// <summary>The last observed value carried forward; a gap at the start cannot be filled this way.</summary>
+    Previous,
+
+    /// <summary>The rows with a gap are removed (the series then skips those time steps).</summary>
+    Drop,
+}
+
+/// <summary>Filling the gaps of a series.</summary>
+public static class Gaps
+{
+    /// <summary>
+    /// <paramref name="values"/> with its NaN entries filled by <paramref name="fill"/> (<see cref="GapFill.Drop"/>
+    /// removes them). Throws an <see cref="ArgumentException"/> naming the position when a gap cannot be filled (a
+    /// leading gap with <see cref="GapFill.Previous"/>, or no observed value at all).
+    /// </summary>
+    public static double[] Fill(ReadOnlySpan<double> values, GapFill fill)
+    {
+        if (fill == GapFill.Drop)
+        {
+            var kept = new List<double>(values.Length);
+            foreach (double v in values) if (!double.IsNaN(v)) kept.Add(v);
+            return kept.ToArray();
+        }
+        var filled = values.ToArray();
+        int first = Array.FindIndex(filled, v => !double.IsNaN(v));
+        if (first < 0) throw new ArgumentException("Gaps: the series has no observed value.");
+        if (fill == GapFill.Previous && first > 0)
+            throw new ArgumentException("Gaps: the series starts with a gap (value 0), which has no previous value "
+                + "to carry forward.");
+        int last = -1;
+        for (int t = 0; t < filled.Length; t++)
+        {
+            if (!double.IsNaN(filled[t]))
+            {
+                // a run of gaps between last and t: a straight line, or the value before it carried forward
+                for (int g = last + 1; g < t; g++)
+                    filled[g] = last < 0 ? filled[t]
+                        : fill == GapFill.Previous ? filled[last]
+                        : filled[last] + (filled[t] - filled[last]) * (g - last) / (t - last);
+                last = t;
+            }
+        }
+        for (int g = last + 1; g < filled.Length; g++) filled[g] = filled[last];
+        return filled;
+    }
+}

@@ -165,4 +165,32 @@ public sealed class GlobalForecastingTests : IDisposable
             "--test-size", "2", "--out", Path.Combine(folder, "short")));
         Assert.False(File.Exists(Path.Combine(folder, "short", "forecast.csv")));
     }
+
+    [Fact]
+    public void GapsAreFilledOnlyWhenAskedAndAsAsked()
+    {
+        double nan = double.NaN;
+        Assert.Equal([1, 1, 2, 3, 4, 4], Gaps.Fill([nan, 1, nan, nan, 4, nan], GapFill.Interpolate));
+        Assert.Equal([1, 1, 3, 3], Gaps.Fill([1, nan, 3, nan], GapFill.Previous));
+        Assert.Equal([1, 4], Gaps.Fill([nan, 1, nan, 4], GapFill.Drop));
+        Assert.Contains("starts with a gap", Assert.Throws<ArgumentException>(() =>
+            Gaps.Fill([nan, 1], GapFill.Previous)).Message);
+        Assert.Throws<ArgumentException>(() => Gaps.Fill([nan, nan], GapFill.Interpolate));
+
+        string csv = Path.Combine(folder, "gaps.csv");
+        File.WriteAllText(csv, "month,value\nm0,1\nm1,NA\nm2,3\nm3,\nm4,5\n");
+        var error = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "value", null));
+        Assert.Contains("line 3", error.Message);
+        Assert.Contains("--fill", error.Message);
+        Assert.Equal([1, 2, 3, 4, 5], ForecastCommand.ReadSeries(csv, "value", null, GapFill.Interpolate).Values);
+        var (dates, values) = ForecastCommand.ReadSeries(csv, "value", null, GapFill.Drop);
+        Assert.Equal(["m0", "m2", "m4"], dates);
+        Assert.Equal([1, 3, 5], values);
+
+        string panel = Path.Combine(folder, "panel-gaps.csv");
+        File.WriteAllText(panel, "id,value\nA,1\nA,n/a\nA,2\nB,7\nB,8\n");
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() =>
+            ForecastCommand.ReadPanel(panel, "id", "value", null)).Message);
+        Assert.Equal([1, 1, 2], ForecastCommand.ReadPanel(panel, "id", "value", null, GapFill.Previous)[0].Values);
+    }
 }
