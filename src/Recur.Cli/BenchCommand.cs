@@ -87,6 +87,22 @@ static class BenchCommand
             r.GetValue(waveTiming.Json), r.GetValue(waveTiming.Repeat), r.GetValue(waveBatch), r.GetValue(waveCrop)));
         bench.Subcommands.Add(wave);
 
+        var forecastTiming = PeerTiming.Create("Timed steps");
+        var forecastBatch = new Option<int>("--batch")
+        {
+            Description = "Windows per step.", DefaultValueFactory = _ => 128
+        };
+        var forecast = new Command("forecast",
+            "Training windows per second of the global forecaster (M3 quarterly settings) against the same network in "
+            + "PyTorch.")
+        {
+            forecastTiming.Threads, forecastTiming.Seconds, forecastTiming.Json, forecastTiming.Repeat, forecastBatch,
+        };
+        forecast.SetAction(r => ForecastBench.Run(r.GetValue(forecastTiming.Threads),
+            r.GetValue(forecastTiming.Seconds), r.GetValue(forecastTiming.Json), r.GetValue(forecastTiming.Repeat),
+            r.GetValue(forecastBatch)));
+        bench.Subcommands.Add(forecast);
+
         var generateTiming = PeerTiming.Create("Timed generations");
         var generateHidden = new Option<int>("--hidden")
         {
