@@ -5,12 +5,10 @@ pinball loss at the median, gradient clipping at norm 1 and Adam, on random inpu
 Reads a JSON request {"batch", "window", "features", "hidden", "horizon", "quantile", "lr", "min_seconds", "repeat",
 "threads"} and prints {"step": seconds, "step_min", "step_max"} (median of repeated optimizer steps after a warm-up).
 """
-import json
-
 import torch
 import torch.nn as nn
 
-from peer_timing import best_time, read_request
+from peer_timing import print_step_times, read_request
 
 
 class GlobalForecaster(nn.Module):
@@ -38,15 +36,14 @@ def main():
     x = torch.randn(r["window"], r["batch"], r["features"]) * 0.3
     y = torch.randn(r["batch"], r["horizon"]) * 0.05
 
-    def step():
+    def step(_):
         optimizer.zero_grad()
         loss = pinball(model(x), y, r["quantile"])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
-    median, low, high = best_time(step, r["min_seconds"], r.get("repeat", 5))
-    print(json.dumps({"step": median, "step_min": low, "step_max": high}))
+    print_step_times(step, [None], r)
 
 
 if __name__ == "__main__":
