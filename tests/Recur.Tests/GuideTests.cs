@@ -13,6 +13,7 @@ public sealed class GuideTests
     [InlineData("Captioning")]
     [InlineData("Export")]
     [InlineData("CustomTask")]
+    [InlineData("Forecasting")]
     public void TheGuideShowsEachExampleAsItIs(string example)
     {
         string root = Repository();
@@ -45,6 +46,15 @@ public sealed class GuideTests
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(4, lines.Length);
         Assert.All(lines[1..], line => Assert.Matches("^\"[a-z ]+\" \\(truth \"[a-z ]+\"\\): looked at x = ", line));
+    }
+
+    [Fact]
+    public void TheForecastingExampleLearnsAcrossSeriesAndBeatsTheta()
+    {
+        var output = new StringWriter();
+        var (network, theta) = global::Forecasting.Example.Run(output);
+        Assert.True(network < theta, $"network sMAPE {network}, Theta {theta}");
+        Assert.StartsWith("series 0: ETS(", output.ToString());
     }
 
     [Fact]
