@@ -31,8 +31,8 @@ static class ForecastBench
         var random = new RandomGenerator(0);
         var x = Tensor.FromArray(Enumerable.Range(0, window * batch * features).Select(_ => random.NextNormal() * 0.3f)
             .ToArray(), window, batch, features);
-        var y = Tensor.FromArray(Enumerable.Range(0, batch * horizon).Select(_ => random.NextNormal() * 0.05f).ToArray(),
-            batch, horizon);
+        var y = Tensor.FromArray(Enumerable.Range(0, batch * horizon).Select(_ => random.NextNormal() * 0.05f)
+            .ToArray(), batch, horizon);
         var timing = Timing.Measure(() =>
         {
             optimizer.ZeroGrad();

@@ -79,10 +79,8 @@ public readonly record struct EtsModel(ErrorKind Error, TrendKind Trend, SeasonK
 
 /// <summary>
 /// The parameters of an ETS model, in the error-correction form that statsmodels' <c>ExponentialSmoothing</c> also
-/// uses:
-/// with <c>lb = l + φb</c> and <c>s</c> the seasonal term from one season earlier,
-/// <c>l' = α(y − s) + (1 − α)·lb</c> (or <c>α·y/s</c>), <c>b' = β(l' − l) + (1 − β)φb</c>,
-/// <c>s' = γ(y − lb) + (1 − γ)s</c> (or <c>γ·y/lb</c>).
+/// uses: with <c>lb = l + φb</c> and <c>s</c> the seasonal term from one season earlier, <c>l' = α(y − s) + (1 −
+/// α)·lb</c> (or <c>α·y/s</c>), <c>b' = β(l' − l) + (1 − β)φb</c>, <c>s' = γ(y − lb) + (1 − γ)s</c> (or <c>γ·y/lb</c>).
 /// </summary>
 /// <param name="Alpha">Level smoothing α in (0, 1).</param>
 /// <param name="Beta">Trend smoothing β in (0, 1) (unused without a trend).</param>
@@ -167,9 +165,8 @@ public sealed class ExponentialSmoothing
 
     /// <summary>
     /// Estimates the model on <paramref name="y"/> by maximum likelihood: the sum of squared errors for additive
-    /// errors,
-    /// <c>n·log Σ(e/ŷ)² + 2 Σ log|ŷ|</c> for multiplicative ones, with α, β, γ kept in the admissible region
-    /// (0 &lt; β &lt; 1, 0 &lt; γ &lt; 1 − α) and φ in [0.8, 0.98] as in Hyndman et al. (2008).
+    /// errors, <c>n·log Σ(e/ŷ)² + 2 Σ log|ŷ|</c> for multiplicative ones, with α, β, γ kept in the admissible region (0
+    /// &lt; β &lt; 1, 0 &lt; γ &lt; 1 − α) and φ in [0.8, 0.98] as in Hyndman et al. (2008).
     /// </summary>
     public static ExponentialSmoothing Fit(ReadOnlySpan<double> y, EtsModel model) =>
         FitReusing(y, model, null) ?? throw new ArgumentException(
@@ -247,8 +244,7 @@ public sealed class ExponentialSmoothing
 
     /// <summary>
     /// The longest season <see cref="Candidates"/> gives a seasonal component: one state per season position is too
-    /// many
-    /// to estimate beyond that (Hyndman's <c>forecast::ets</c> draws the same line).
+    /// many to estimate beyond that (Hyndman's <c>forecast::ets</c> draws the same line).
     /// </summary>
     public const int MaxSeasonLength = 24;
 
@@ -345,9 +341,9 @@ public sealed class ExponentialSmoothing
 
     /// <summary>
     /// Runs the recursions over <paramref name="y"/>, writing the one-step fits, and returns the criterion minimised by
-    /// <see cref="Fit"/> (−2 log-likelihood up to constants): <c>n log(SSE/n)</c> or, with multiplicative errors,
-    /// <c>n log(Σ(e/ŷ)²/n) + 2 Σ log ŷ</c>. Returns +∞ when a level, fitted value or seasonal factor that must stay
-    /// positive does not.
+    /// <see cref="Fit"/> (−2 log-likelihood up to constants): <c>n log(SSE/n)</c> or, with multiplicative errors, <c>n
+    /// log(Σ(e/ŷ)²/n) + 2 Σ log ŷ</c>. Returns +∞ when a level, fitted value or seasonal factor that must stay positive
+    /// does not.
     /// </summary>
     static double Filter(ReadOnlySpan<double> y, EtsModel model, EtsParameters p,
         Span<double> fitted, Span<double> ring,
@@ -379,8 +375,8 @@ public sealed class ExponentialSmoothing
 
     /// <summary>
     /// One step of the recursions at time <paramref name="t"/>: returns the one-step forecast ŷ_t from the states, then
-    /// updates them with the observation — <paramref name="observed"/>, or when that is NaN a simulated one,
-    /// ŷ + ε or ŷ(1 + ε) with ε = <paramref name="noise"/>. NaN when a term that must stay positive does not.
+    /// updates them with the observation — <paramref name="observed"/>, or when that is NaN a simulated one, ŷ + ε or
+    /// ŷ(1 + ε) with ε = <paramref name="noise"/>. NaN when a term that must stay positive does not.
     /// </summary>
     static double Step(EtsModel model, EtsParameters p, int t, double observed, double noise, ref double level,
         ref double slope, Span<double> ring)

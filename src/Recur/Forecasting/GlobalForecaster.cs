@@ -8,8 +8,8 @@ namespace Recur.Forecasting;
 
 /// <summary>Settings of a <see cref="GlobalForecaster"/>.</summary>
 /// <param name="Horizon">Values forecast at once (the multi-output head).</param>
-/// <param name="Window">Past values the network reads; windows reaching before a series' start are padded and
-/// flagged, so short series take part too.</param>
+/// <param name="Window">Past values the network reads; windows reaching before a series' start are padded and flagged,
+/// so short series take part too.</param>
 /// <param name="SeasonLength">Season length for the seasonality test and the classical decomposition (1: none).</param>
 /// <param name="Cell">Recurrent cell: <c>lstm</c>, <c>gru</c> or another name of <see
 /// cref="SequenceModelConfig.Cells"/>.</param>
@@ -21,8 +21,7 @@ namespace Recur.Forecasting;
 /// <param name="Quantile">The quantile the pinball loss trains for (½: the median).</param>
 /// <param name="Categories">Number of series categories, fed as a one-hot input at every step (0: none).</param>
 /// <param name="ThetaBase">Let the network correct the Theta method's forecast of each window (a hybrid in the spirit
-/// of
-/// ES-RNN) instead of forecasting from scratch.</param>
+/// of ES-RNN) instead of forecasting from scratch.</param>
 /// <param name="IntervalCoverage">When positive (e.g. 0.95), the head also forecasts the (1 ± coverage)/2 quantiles of
 /// every step, trained with their own pinball losses, for prediction intervals (quantile regression as in MQ-RNN, Wen
 /// et al. 2017); 0: point forecasts only.</param>
@@ -51,25 +50,17 @@ public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, i
 }
 
 /// <summary>
-/// One recurrent network trained across many series at once — the approach that made recurrent models win
-/// forecasting
+/// One recurrent network trained across many series at once — the approach that made recurrent models win forecasting
 /// competitions (M4: Smyl's ES-RNN; DeepAR, Salinas et al. 2017) where one small network per series loses to simple
-/// baselines. Each series is deseasonalised by its own classical multiplicative decomposition when the seasonality
-/// test
-/// of <see cref="ClassicalDecomposition.IsSeasonal"/> finds a season (as the Theta method does), taken to
-/// logarithms
-/// and
-/// normalised per window by its last value, so that series of any scale share one network: the input is the log
-/// ratio
-/// of each past value to the window's last one, the output the log ratios of the next <see
-/// cref="GlobalForecasterOptions.Horizon"/>
-/// values, trained with the pinball loss. A series' category can be fed as a one-hot input. With
-/// <see cref="GlobalForecasterOptions.ThetaBase"/> (the default) each window also carries the Theta method's
-/// forecast
-/// from the same history, and the network learns the correction to it: a statistical model per series and a
-/// recurrent
-/// network shared by all, in the spirit of Smyl's ES-RNN (which learns Holt–Winters parameters jointly with the
-/// network; here the Theta part is fitted on its own).
+/// baselines. Each series is deseasonalised by its own classical multiplicative decomposition when the seasonality test
+/// of <see cref="ClassicalDecomposition.IsSeasonal"/> finds a season (as the Theta method does) and taken to
+/// logarithms; every window is measured from its own level (the mean of its last two logs), so that series of any
+/// scale share one network: the inputs are the log ratios of the past values to that level, the outputs the log ratios
+/// of the next <see cref="GlobalForecasterOptions.Horizon"/> values, trained with the pinball loss. A series' category
+/// can be fed as a one-hot input. With <see cref="GlobalForecasterOptions.ThetaBase"/> (the default) each window also
+/// carries the Theta method's forecast from the same history, and the network learns the correction to it: a
+/// statistical model per series and a recurrent network shared by all, in the spirit of Smyl's ES-RNN (which learns
+/// its Holt–Winters part jointly with the network; here Theta is fitted on its own).
 /// </summary>
 public sealed class GlobalForecaster
 {
@@ -81,13 +72,14 @@ public sealed class GlobalForecaster
     /// <summary>The network (parameters <c>rnn.*</c>, <c>head.*</c>).</summary>
     public Module Network => network;
 
-    /// <summary>Inputs per step: the log ratio, a flag for an observed (not padded) value and the category
-    /// one-hot.</summary>
+    /// <summary>
+    /// Inputs per step: the log ratio, a flag for an observed (not padded) value, the category one-hot and Theta's
+    /// forecast path (the same at every step).
+    /// </summary>
     int Features => 2 + Options.Categories + (Options.ThetaBase ? Options.Horizon : 0);
 
     /// <summary>
-    /// Log ratios of a few percent are multiplied by this before they enter the network, so that its inputs have
-    /// about
+    /// Log ratios of a few percent are multiplied by this before they enter the network, so that its inputs have about
     /// the unit scale its initialisation expects.
     /// </summary>
     const double InputGain = 10;
@@ -167,8 +159,7 @@ public sealed class GlobalForecaster
     }
 
     /// <summary>
-    /// The Theta method's forecast from the (deseasonalised) values up to <paramref name="end"/>, as log ratios to
-    /// the
+    /// The Theta method's forecast from the (deseasonalised) values up to <paramref name="end"/>, as log ratios to the
     /// window's level; zeros without <see cref="GlobalForecasterOptions.ThetaBase"/>.
     /// </summary>
     double[] BasePath(double[] logs, int end)
@@ -205,8 +196,8 @@ public sealed class GlobalForecaster
     }
 
     /// <summary>
-    /// Trains on the series (each its training part only). With <paramref name="validate"/>, the last
-    /// <see cref="GlobalForecasterOptions.Horizon"/> values of every series are held out: each epoch is scored on
+    /// Trains on the series (each its training part only). With <paramref name="validate"/>, the last <see
+    /// cref="GlobalForecasterOptions.Horizon"/> values of every series are held out: each epoch is scored on
     /// forecasting them and the weights of the best epoch are kept.
     /// </summary>
     public TrainingResult Fit(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories = null,
@@ -270,8 +261,8 @@ public sealed class GlobalForecaster
         Predict(histories, categories).Points;
 
     /// <summary>
-    /// Point forecasts and prediction intervals of each series (needs
-    /// <see cref="GlobalForecasterOptions.IntervalCoverage"/>); quantiles that cross are put back in order.
+    /// Point forecasts and prediction intervals of each series (needs <see
+    /// cref="GlobalForecasterOptions.IntervalCoverage"/>); quantiles that cross are put back in order.
     /// </summary>
     public (double[][] Points, ForecastInterval[] Intervals) ForecastWithIntervals(IReadOnlyList<double[]> histories,
         IReadOnlyList<int>? categories = null)

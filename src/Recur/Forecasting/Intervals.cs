@@ -31,8 +31,8 @@ public sealed record ForecastInterval(double[] Lower, double[] Upper, double Cov
     }
 
     /// <summary>
-    /// The standard normal quantile Φ⁻¹(<paramref name="p"/>), by Acklam's rational approximation (relative error
-    /// below 1.2e-9, ample for interval bounds).
+    /// The standard normal quantile Φ⁻¹(<paramref name="p"/>), by Acklam's rational approximation (relative error below
+    /// 1.2e-9, ample for interval bounds).
     /// </summary>
     public static double NormalQuantile(double p)
     {
@@ -66,8 +66,8 @@ public sealed record ForecastInterval(double[] Lower, double[] Upper, double Cov
 /// <summary>How good a prediction interval was on the actual values.</summary>
 /// <param name="Coverage">Share of actual values inside the interval.</param>
 /// <param name="Msis">Mean scaled interval score (M4 competition): the interval's width plus 2/a times each miss,
-/// averaged
-/// over the steps and divided by the in-sample MAE of the seasonal naive forecast (a = 1 − nominal coverage).</param>
+/// averaged over the steps and divided by the in-sample MAE of the seasonal naive forecast (a = 1 − nominal
+/// coverage).</param>
 public sealed record IntervalScore(double Coverage, double Msis)
 {
     /// <summary>Scores <paramref name="interval"/> on <paramref name="actual"/>; <paramref name="training"/> and

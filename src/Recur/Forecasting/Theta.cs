@@ -2,9 +2,8 @@ namespace Recur.Forecasting;
 
 /// <summary>
 /// Classical decomposition (Makridakis, Wheelwright &amp; Hyndman 1998, ch. 3): a centred moving average over one
-/// season
-/// (2×m when m is even) estimates the trend; the mean ratio (or difference) of the series to it at each position of
-/// the season, normalised to average 1 (or 0), gives the seasonal indices. The same estimate as statsmodels'
+/// season (2×m when m is even) estimates the trend; the mean ratio (or difference) of the series to it at each position
+/// of the season, normalised to average 1 (or 0), gives the seasonal indices. The same estimate as statsmodels'
 /// <c>seasonal_decompose</c>.
 /// </summary>
 public static class ClassicalDecomposition
@@ -47,8 +46,8 @@ public static class ClassicalDecomposition
 
     /// <summary>
     /// The 90% test for seasonality the Theta method of the M3 competition applies before decomposing: the
-    /// autocorrelation at lag m exceeds 1.645 times its standard error under Bartlett's formula,
-    /// |r_m| &gt; 1.645·√((1 + 2 Σ_{k&lt;m} r_k²)/n). Series with no more than two seasons are treated as non-seasonal.
+    /// autocorrelation at lag m exceeds 1.645 times its standard error under Bartlett's formula, |r_m| &gt; 1.645·√((1
+    /// + 2 Σ_{k&lt;m} r_k²)/n). Series with no more than two seasons are treated as non-seasonal.
     /// </summary>
     public static bool IsSeasonal(ReadOnlySpan<double> y, int m)
     {
