@@ -293,7 +293,8 @@ static partial class ForecastCommand
             // exponential smoothing chosen by AICc on the training part (walking forward, its parameters run on over
             // the longer history) and the Theta method, refitted on whatever history it is given
             var ets = ExponentialSmoothing.Auto(train, s);
-            models.Add(($"ETS (AICc: {ets.Model.Name})",
+            string etsName = $"ETS (AICc: {ets.Model.Name})";
+            models.Add((etsName,
                 (h, n) => ExponentialSmoothing.Create(h, ets.Model, ets.Parameters).Forecast(n),
                 (h, n) => ExponentialSmoothing.Auto(h, s).Forecast(n)));
             Func<double[], int, double[]> theta = (h, n) => ThetaMethod.Fit(h, s).Forecast(n);
@@ -320,13 +321,26 @@ static partial class ForecastCommand
             foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
             var rows = new System.Text.Json.Nodes.JsonArray();
             if (chosen >= 0) table.AddColumn(new TableColumn("validation MASE").RightAligned());
+            // 95% intervals of the methods that give them, for the forecast from the end of the training part
+            var intervals = new Dictionary<string, ForecastInterval>();
+            if (!walk)
+            {
+                intervals[etsName] = ets.Interval(test, 0.95);
+                intervals["Theta"] = ThetaMethod.Fit(train, s).Interval(test, 0.95);
+                table.AddColumn(new TableColumn("95% PI cover").RightAligned());
+                table.AddColumn(new TableColumn("MSIS").RightAligned());
+            }
             for (int k = 0; k < forecasts.Count; k++)
             {
                 var (name, forecast) = forecasts[k];
                 var m = ForecastMetrics.Compute(actual, forecast, train, s);
                 string label = k == chosen ? $"{name} (chosen)" : name;
+                var score = intervals.TryGetValue(name, out var interval)
+                    ? IntervalScore.Compute(actual, interval, train, s) : null;
                 table.AddRow([Markup.Escape(label), F(m.Rmse), F(m.Mae), F(m.Mape), F(m.Smape), F(m.Mase),
-                    .. chosen >= 0 ? [F(validationMase[k])] : Array.Empty<string>()]);
+                    .. chosen >= 0 ? [F(validationMase[k])] : Array.Empty<string>(),
+                    .. walk ? Array.Empty<string>()
+                        : [F(100 * (score?.Coverage ?? double.NaN)), F(score?.Msis ?? double.NaN)]]);
                 var row = new System.Text.Json.Nodes.JsonObject
                 {
                     ["model"] = name, ["rmse"] = m.Rmse, ["mae"] = m.Mae, ["mape"] = m.Mape, ["smape"] = m.Smape,
@@ -336,6 +350,11 @@ static partial class ForecastCommand
                 {
                     row["validation_mase"] = validationMase[k];
                     row["chosen"] = k == chosen;
+                }
+                if (score != null)
+                {
+                    row["coverage_95"] = score.Coverage;
+                    row["msis_95"] = score.Msis;
                 }
                 rows.Add(row);
             }
@@ -364,6 +383,20 @@ static partial class ForecastCommand
             var files = Charts.Lines(Path.Combine(folder, "forecast"), $"{r.GetValue(target)}: test-period forecasts", $"time step ({dates[0]} = 0)", r.GetValue(target)!, series,
                 legend: LegendCorner.UpperLeft);
             CliOutput.PrintFiles(files, r.GetValue(json));
+            // a figure of its own for the fan: the history, Theta's forecast and its 95% interval, and what happened
+            if (intervals.TryGetValue("Theta", out var fan))
+            {
+                var fanFiles = Charts.Lines(Path.Combine(folder, "forecast-interval"),
+                    $"{r.GetValue(target)}: Theta's forecast and 95% prediction interval",
+                    $"time step ({dates[0]} = 0)", r.GetValue(target)!,
+                    [
+                        new("history", axis[..train.Length], train), new("actual (test period)", testAxis, actual),
+                        new("Theta forecast", testAxis, forecasts[^1].Values),
+                        new("95% interval, lower", testAxis, fan.Lower),
+                        new("95% interval, upper", testAxis, fan.Upper),
+                    ], legend: LegendCorner.UpperLeft);
+                CliOutput.PrintFiles(fanFiles, r.GetValue(json));
+            }
             return 0;
         }));
         return command;

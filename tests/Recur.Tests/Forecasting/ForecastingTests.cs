@@ -214,6 +214,14 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(rows.Min(r => r.GetProperty("validation_mase").GetDouble()),
             chosen.GetProperty("validation_mase").GetDouble());
         Assert.DoesNotContain("lstm", chosen.GetProperty("model").GetString());
+        // Theta and ETS carry 95% intervals scored by coverage and MSIS, and Theta's is drawn on its own figure
+        var theta = Assert.Single(rows, r => r.GetProperty("model").GetString() == "Theta");
+        Assert.InRange(theta.GetProperty("coverage_95").GetDouble(), 0, 1);
+        Assert.True(Assert.Single(rows, r => r.GetProperty("model").GetString()!.StartsWith("ETS (AICc"))
+            .GetProperty("msis_95").GetDouble() > 0);
+        Assert.False(Assert.Single(rows, r => r.GetProperty("model").GetString() == "naive")
+            .TryGetProperty("coverage_95", out _));
+        Assert.True(File.Exists(Path.Combine(folder, "select", "forecast-interval.png")));
         // with --validation-size 0 nothing is held out and nothing chosen
         output.GetStringBuilder().Clear();
         Console.SetOut(output);
