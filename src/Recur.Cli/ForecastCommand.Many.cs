@@ -43,9 +43,8 @@ static partial class ForecastCommand
             if (IsMissing(cell))
             {
                 if (fill is null)
-                    throw new InvalidDataException($"{path}, line {row.Line}: the '{target}' cell of series '{id}' is "
-                        + $"{(string.IsNullOrWhiteSpace(cell) ? "empty" : $"'{cell}'")} (a gap in the series); --fill "
-                        + "interpolate, previous or drop says how to treat gaps.");
+                    throw new InvalidDataException(
+                        GapMessage(path, row.Line, $"the '{target}' cell of series '{id}'", cell));
             }
             else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value)
                 || !double.IsFinite(value))

@@ -44,9 +44,7 @@ static partial class ForecastCommand
                 if (IsMissing(cell))
                 {
                     if (fill is null)
-                        throw new InvalidDataException($"{path}, line {row.Line}: the '{names[k]}' cell is "
-                            + $"{(string.IsNullOrWhiteSpace(cell) ? "empty" : $"'{cell}'")} (a gap in the series); "
-                            + "--fill interpolate, previous or drop says how to treat gaps.");
+                        throw new InvalidDataException(GapMessage(path, row.Line, $"the '{names[k]}' cell", cell));
                     columns[k].Add(double.NaN);
                     continue;
                 }
@@ -69,6 +67,11 @@ static partial class ForecastCommand
             .ToArray());
     }
 
+    /// <summary>The error for a gap without <c>--fill</c>: where it is and the option that treats it.</summary>
+    internal static string GapMessage(string path, long line, string what, string cell) =>
+        $"{path}, line {line}: {what} is {(string.IsNullOrWhiteSpace(cell) ? "empty" : $"'{cell}'")} (a gap in the "
+        + "series); --fill interpolate, previous or drop says how to treat gaps.";
+
     /// <summary>An empty cell or a usual spelling of a missing value.</summary>
     internal static bool IsMissing(string cell) => string.IsNullOrWhiteSpace(cell)
         || cell.Trim().ToUpperInvariant() is "NA" or "N/A" or "NAN" or "NULL";
@@ -86,7 +89,8 @@ static partial class ForecastCommand
         null => null,
         "interpolate" => GapFill.Interpolate,
         "previous" => GapFill.Previous,
-        _ => GapFill.Drop,
+        "drop" => GapFill.Drop,
+        _ => throw new UsageException($"--fill '{text}' is not interpolate, previous or drop."),
     };
 
     static Option<string?> FillOption()

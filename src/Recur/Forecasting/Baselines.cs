@@ -25,12 +25,21 @@ public sealed record ForecastMetrics(double Rmse, double Mae, double Mape, doubl
             double denominator = Math.Abs(actual[i]) + Math.Abs(forecast[i]);
             symmetric += denominator == 0 ? 0 : 2 * Math.Abs(error) / denominator;
         }
-        double naive = 0;
-        for (int t = season; t < training.Length; t++) naive += Math.Abs(training[t] - training[t - season]);
-        naive /= training.Length - season;
+        double naive = SeasonalNaiveScale(training, season);
         int n = actual.Length;
         return new(Math.Sqrt(squares / n), absolute / n, percentageCount == 0 ? double.NaN : 100 * percentage / percentageCount, 100 * symmetric / n,
             naive > 0 ? absolute / n / naive : double.NaN);
+    }
+
+    /// <summary>
+    /// The scale of MASE and MSIS: the in-sample mean absolute error of the seasonal naive forecast,
+    /// mean |y_t − y_{t−s}| over the training part.
+    /// </summary>
+    internal static double SeasonalNaiveScale(ReadOnlySpan<double> training, int season)
+    {
+        double naive = 0;
+        for (int t = season; t < training.Length; t++) naive += Math.Abs(training[t] - training[t - season]);
+        return naive / (training.Length - season);
     }
 }
 

@@ -292,10 +292,11 @@ public sealed class GlobalForecaster
         CheckCategories(categories, histories.Count);
         int h = Options.Horizon, w = Options.Window, f = Features, outputs = h * Heads;
         var prepared = histories.Select((history, s) => Prepare(history, s)).ToArray();
+        var basePaths = prepared.Select(p => BasePath(p.Logs, p.Logs.Length - 1)).ToArray();
         var inputs = new float[histories.Count * w * f];
         for (int s = 0; s < histories.Count; s++)
             WindowInput(prepared[s].Logs, prepared[s].Logs.Length - 1, categories?[s] ?? 0,
-                inputs.AsSpan(s * w * f, w * f), BasePath(prepared[s].Logs, prepared[s].Logs.Length - 1));
+                inputs.AsSpan(s * w * f, w * f), basePaths[s]);
         network.Eval();
         float[] output;
         using (GradMode.NoGrad()) output = network.Forward(Input(inputs, histories.Count)).ToArray();
@@ -306,7 +307,7 @@ public sealed class GlobalForecaster
         {
             var (logs, indices) = (prepared[s].Logs, prepared[s].Indices);
             int n = logs.Length;
-            var basePath = BasePath(logs, n - 1);
+            var basePath = basePaths[s];
             double anchor = Anchor(logs, n - 1);
             for (int j = 0; j < Heads; j++)
             {

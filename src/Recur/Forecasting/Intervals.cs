@@ -88,9 +88,7 @@ public sealed record IntervalScore(double Coverage, double Msis)
             score += high - low + (y < low ? 2 / a * (low - y) : 0) + (y > high ? 2 / a * (y - high) : 0);
             if (y >= low && y <= high) inside++;
         }
-        double naive = 0;
-        for (int t = season; t < training.Length; t++) naive += Math.Abs(training[t] - training[t - season]);
-        naive /= training.Length - season;
+        double naive = ForecastMetrics.SeasonalNaiveScale(training, season);
         double msis = naive > 0 ? score / actual.Length / naive : double.NaN;
         return new IntervalScore((double)inside / actual.Length, msis);
     }
