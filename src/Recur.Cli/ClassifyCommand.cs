@@ -20,7 +20,8 @@ static class ClassifyCommand
 {
     static readonly string[] TextColumns = ["text", "sentence", "content", "review"];
 
-    /// <summary>Reads (text, label) pairs. Rows with an empty text or label are errors naming the file and line.</summary>
+    /// <summary>Reads (text, label) pairs. Rows with an empty text or label are errors naming the file and
+    /// line.</summary>
     internal static List<(string Text, string Label)> ReadExamples(string path, string? textColumn, string labelColumn)
     {
         if (Directory.Exists(path)) return ReadFolders(path);
@@ -47,11 +48,14 @@ static class ClassifyCommand
     /// <summary>The aclImdb layout: one sub-folder per label (pos, neg, …) of .txt files, in ordinal order.</summary>
     static List<(string, string)> ReadFolders(string folder)
     {
-        var labels = Directory.GetDirectories(folder).Select(Path.GetFileName).Where(n => n is "pos" or "neg").Order(StringComparer.Ordinal).ToArray();
-        if (labels.Length == 0) throw new InvalidDataException($"{folder}: expected sub-folders pos/ and neg/ of .txt reviews (the aclImdb layout).");
+        var labels = Directory.GetDirectories(folder).Select(Path.GetFileName).Where(n =>
+            n is "pos" or "neg").Order(StringComparer.Ordinal).ToArray();
+        if (labels.Length == 0) throw new InvalidDataException($"{folder}: expected sub-folders pos/ and neg/ of "
+            + $".txt reviews (the aclImdb layout).");
         var examples = new List<(string, string)>();
         foreach (var label in labels)
-            foreach (var file in Directory.GetFiles(Path.Combine(folder, label!), "*.txt").Order(StringComparer.Ordinal))
+            foreach (var file in Directory.GetFiles(Path.Combine(folder, label!),
+                "*.txt").Order(StringComparer.Ordinal))
             {
                 string text = TextFiles.ReadUtf8(file).Replace("<br />", " ", StringComparison.Ordinal);
                 if (string.IsNullOrWhiteSpace(text)) throw new InvalidDataException($"{file}: empty review.");
@@ -60,15 +64,25 @@ static class ClassifyCommand
         return examples;
     }
 
-    /// <summary>Token ids per text; a text with no known token becomes one unknown token so every text has a length.</summary>
+    /// <summary>Token ids per text; a text with no known token becomes one unknown token so every text has a
+    /// length.</summary>
     internal static int[][] Encode(IEnumerable<string> texts, WordTokenizer tokenizer, WordVocabulary vocabulary) =>
-        texts.Select(t => vocabulary.Encode(tokenizer.Tokenize(t)) is { Length: > 0 } ids ? ids : [WordVocabulary.Unknown]).ToArray();
+        Encode(texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)), vocabulary);
+
+    /// <summary>Token ids of tokenised texts (an empty one becomes one unknown token).</summary>
+    static int[][] Encode(IEnumerable<IReadOnlyList<string>> tokens, WordVocabulary vocabulary) =>
+        tokens.Select(t => vocabulary.Encode(t) is { Length: > 0 } ids ? ids : [WordVocabulary.Unknown]).ToArray();
 
     static int[] LabelIds(List<(string Text, string Label)> examples, string[] labels, string source)
     {
-        var unknown = examples.Select(e => e.Label).Where(l => !labels.Contains(l)).Distinct().Order(StringComparer.Ordinal).ToArray();
+        var unknown = examples.Select(e => e.Label).Where(l =>
+            !labels.Contains(l)).Distinct().Order(StringComparer.Ordinal).ToArray();
         if (unknown.Length > 0)
-            throw new InvalidDataException($"{source}: labels {string.Join(", ", unknown.Select(l => $"'{l}'"))} are not among the model's ({string.Join(", ", labels)}).");
+        {
+            string listed = string.Join(", ", unknown.Select(l => $"'{l}'"));
+            throw new InvalidDataException(
+                $"{source}: labels {listed} are not among the model's ({string.Join(", ", labels)}).");
+        }
         return examples.Select(e => Array.IndexOf(labels, e.Label)).ToArray();
     }
 
@@ -81,61 +95,156 @@ static class ClassifyCommand
         return command;
     }
 
-    static Option<string?> TextColumn() => new("--text-column") { Description = "Text column (default: the first of text, sentence, content, review)." };
+    static Option<string?> TextColumn() =>
+        new("--text-column") { Description = "Text column (default: the first of text, sentence, content, review)." };
 
-    static Option<string> LabelColumn() => new("--label-column") { Description = "Label column.", DefaultValueFactory = _ => "label" };
+    static Option<string> LabelColumn() => new("--label-column")
+    {
+        Description = "Label column.",
+        DefaultValueFactory = _ => "label"
+    };
 
     static Command Train()
     {
-        var data = new Option<string>("--data") { Description = "Training CSV/TSV file, or an aclImdb-style folder (pos/, neg/).", Required = true };
-        var valid = new Option<string?>("--valid") { Description = "Validation file or folder (chooses the best epoch)." };
+        var data = new Option<string>("--data")
+        {
+            Description = "Training CSV/TSV file, or an aclImdb-style folder (pos/, neg/).", Required = true,
+        };
+        var valid = new Option<string?>("--valid")
+        {
+            Description = "Validation file or folder (chooses the epoch; compares the network with the baselines).",
+        };
+        var validFraction = new Option<double>("--valid-fraction")
+        {
+            Description = "Without --valid, hold out this fraction of each label's training texts for validation "
+                + "(0: none).",
+            DefaultValueFactory = _ => 0.1,
+        };
+        var kind = new Option<string>("--model")
+        {
+            Description = "rnn (the recurrent network, compared with the baselines), or one linear baseline alone: "
+                + "nbsvm, logreg or nb.",
+            DefaultValueFactory = _ => "rnn",
+        };
+        kind.AcceptOnlyFromAmong("rnn", "nbsvm", "logreg", "nb");
+        var noBaselines = new Option<bool>("--no-baselines")
+        {
+            Description = "Do not fit the linear baselines beside the network.",
+        };
         var textColumn = TextColumn();
         var labelColumn = LabelColumn();
         var cell = CellOption.Create();
         var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 128 };
-        var hidden = new Option<int>("--hidden") { Description = "Encoder units per direction.", DefaultValueFactory = _ => 128 };
-        var layers = new Option<int>("--layers") { Description = "Stacked encoder layers.", DefaultValueFactory = _ => 1 };
-        var unidirectional = new Option<bool>("--unidirectional") { Description = "Read left to right only (default: bidirectional)." };
-        var pooling = new Option<string>("--pooling") { Description = "last, max, mean or attention.", DefaultValueFactory = _ => "max" };
+        var hidden = new Option<int>("--hidden")
+        {
+            Description = "Encoder units per direction.", DefaultValueFactory = _ => 128,
+        };
+        var layers = new Option<int>("--layers")
+        {
+            Description = "Stacked encoder layers.",
+            DefaultValueFactory = _ => 1
+        };
+        var unidirectional = new Option<bool>("--unidirectional")
+        {
+            Description = "Read left to right only (default: bidirectional).",
+        };
+        var pooling = new Option<string>("--pooling")
+        {
+            Description = "last, max, mean or attention.", DefaultValueFactory = _ => "max",
+        };
         pooling.AcceptOnlyFromAmong("last", "max", "mean", "attention");
-        var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings, between layers and before the head.", DefaultValueFactory = _ => 0.5f };
-        var vectors = new Option<string?>("--embeddings") { Description = "Pretrained word vectors (GloVe or word2vec text format) of the --embed width." };
-        var ensemble = new Option<int>("--ensemble") { Description = "Train this many models (seeds seed, seed + 1, …) and average their probabilities.", DefaultValueFactory = _ => 1 };
-        var minFrequency = new Option<int>("--min-frequency") { Description = "Words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
+        var dropout = new Option<float>("--dropout")
+        {
+            Description = "Dropout on embeddings, between layers and before the head.", DefaultValueFactory = _ => 0.5f,
+        };
+        var vectors = new Option<string?>("--embeddings")
+        {
+            Description = "Pretrained word vectors (GloVe or word2vec text format) of the --embed width.",
+        };
+        var ensemble = new Option<int>("--ensemble")
+        {
+            Description = "Train this many models (seeds seed, seed + 1, …) and average their probabilities.",
+            DefaultValueFactory = _ => 1,
+        };
+        var minFrequency = new Option<int>("--min-frequency")
+        {
+            Description = "Words seen fewer times become <unk>.", DefaultValueFactory = _ => 1,
+        };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(5, 64, 2e-3f);
-        var command = new Command("train", "Train a (bi)LSTM/GRU text classifier.")
+        var command = new Command("train", "Train a (bi)LSTM/GRU text classifier beside linear baselines, or a "
+            + "baseline alone.")
         {
-            data, valid, textColumn, labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, ensemble, minFrequency, json,
+            data, valid, validFraction, kind, noBaselines, textColumn, labelColumn, cell, embed, hidden, layers,
+            unidirectional, pooling, dropout, vectors, ensemble, minFrequency, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var s = training.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
-            if (s.Out is null) throw new UsageException("--out is required: the model, its vocabulary and checkpoints go there.");
-            var trainExamples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
+            if (s.Out is null)
+                throw new UsageException("--out is required: the model, its vocabulary and checkpoints go there.");
+            string dataPath = r.GetValue(data)!;
+            var examples = ReadExamples(dataPath, r.GetValue(textColumn), r.GetValue(labelColumn)!);
+            var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
+            if (labels.Length < 2)
+                throw new InvalidDataException($"{dataPath}: only one label ('{labels[0]}') in the training data.");
+            var (trainExamples, validExamples, validSource) = Validation(examples, labels, dataPath, r.GetValue(valid),
+                r.GetValue(validFraction), s.Seed, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var tokenizer = new WordTokenizer();
-            var vocabulary = WordVocabulary.Build(trainExamples.Select(e => tokenizer.Tokenize(e.Text)), r.GetValue(minFrequency));
-            var labels = trainExamples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
-            if (labels.Length < 2) throw new InvalidDataException($"{r.GetValue(data)}: only one label ('{labels[0]}') in the training data.");
-            var trainSet = new LabelledTexts(Encode(trainExamples.Select(e => e.Text), tokenizer, vocabulary), LabelIds(trainExamples, labels, r.GetValue(data)!));
-            LabelledTexts? validSet = null;
-            if (r.GetValue(valid) is { } validPath)
+            var trainTokens = trainExamples.Select(e => (IReadOnlyList<string>)tokenizer.Tokenize(e.Text)).ToArray();
+            var validTokens = validExamples?.Select(e => (IReadOnlyList<string>)tokenizer.Tokenize(e.Text)).ToArray();
+            var trainLabels = LabelIds(trainExamples, labels, dataPath);
+            var validLabels = validExamples is null ? null : LabelIds(validExamples, labels, validSource!);
+            var labelJson = new JsonArray(labels.Select(l => (JsonNode)l).ToArray());
+            string modelKind = r.GetValue(kind)!;
+            Say($"classify: {trainTokens.Length} training texts "
+                + $"({trainTokens.Average(t => t.Count):F0} words on average), {labels.Length} labels "
+                + $"({string.Join(", ", labels)}); validation: {validSource ?? "none"}.");
+            var kinds = modelKind == "rnn"
+                ? (r.GetValue(noBaselines) || validTokens is null ? [] : Enum.GetValues<LinearModelKind>())
+                : new[] { LinearTextClassifier.Parse(modelKind) };
+            if (modelKind != "rnn" && validTokens is null)
+                kinds = [];
+            var baselines = validTokens is null ? [] : LinearBaseline.Fit(kinds, trainTokens, trainLabels,
+                validTokens, validLabels!, labels.Length);
+            Directory.CreateDirectory(s.Out);
+            if (modelKind != "rnn")
             {
-                var validExamples = ReadExamples(validPath, r.GetValue(textColumn), r.GetValue(labelColumn)!);
-                validSet = new LabelledTexts(Encode(validExamples.Select(e => e.Text), tokenizer, vocabulary), LabelIds(validExamples, labels, validPath));
+                var model = baselines.Count > 0 ? baselines[0].Model : LinearTextClassifier.Train(
+                    LinearTextClassifier.Parse(modelKind), trainTokens, trainLabels, labels.Length);
+                model.Save(Path.Combine(s.Out, LinearModelFile), new JsonObject { ["labels"] = labelJson });
+                PrintComparison(baselines, null, null);
+                AnsiConsole.MarkupLineInterpolated($"Saved {Path.Combine(s.Out, LinearModelFile)}.");
+                return 0;
             }
-            var config = new TextClassifierConfig(vocabulary.Count, r.GetValue(embed), r.GetValue(hidden), labels.Length, r.GetValue(cell)!, r.GetValue(layers),
-                !r.GetValue(unidirectional), r.GetValue(dropout), Enum.Parse<Pooling>(r.GetValue(pooling)!, ignoreCase: true));
+            if (baselines.Count > 0) PrintComparison(baselines, null, null);
+            var vocabulary = WordVocabulary.Build(trainTokens, r.GetValue(minFrequency));
+            var trainSet = new LabelledTexts(Encode(trainTokens, vocabulary), trainLabels);
+            var validSet = validTokens is null ? null : new LabelledTexts(Encode(validTokens, vocabulary),
+                validLabels!);
+            var config = new TextClassifierConfig(vocabulary.Count, r.GetValue(embed), r.GetValue(hidden),
+                labels.Length,
+                r.GetValue(cell)!, r.GetValue(layers), !r.GetValue(unidirectional), r.GetValue(dropout),
+                Enum.Parse<Pooling>(r.GetValue(pooling)!, ignoreCase: true));
             int members = r.GetValue(ensemble);
             if (members < 1) throw new UsageException("--ensemble must be positive.");
-            if (members > 1 && s.Resume != null) throw new UsageException("--resume continues one model; resume an ensemble member by training it alone.");
-            Directory.CreateDirectory(s.Out);
+            if (members > 1 && s.Resume != null)
+                throw new UsageException("--resume continues one model; resume an ensemble member by training it "
+                    + "alone.");
             vocabulary.Save(Path.Combine(s.Out, "vocab.json"));
-            AnsiConsole.MarkupLineInterpolated($"[bold]classify[/]: {trainSet.Count} texts, {labels.Length} labels ({string.Join(", ", labels)}), vocabulary {vocabulary.Count}; {(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {config.Pooling.ToString().ToLowerInvariant()} pooling{(members > 1 ? $", an ensemble of {members}" : "")}.");
+            Say($"Network: vocabulary {vocabulary.Count}; "
+                + $"{(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, "
+                + $"{config.Pooling.ToString().ToLowerInvariant()} pooling"
+                + $"{(members > 1 ? $", an ensemble of {members}" : "")}.");
+            if (trainSet.Count < SmallData)
+                Say($"{trainSet.Count} labelled texts are few for a network "
+                    + "trained from scratch; linear models on word and bigram counts often do better on so little "
+                    + "data (compare them on validation below).", "yellow");
             var trained = new List<TextClassifier>();
             TrainingResult? result = null;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             for (int k = 0; k < members; k++)
             {
                 // each member has its own seed and folder; the vocabulary is shared
@@ -143,9 +252,12 @@ static class ClassifyCommand
                 if (r.GetValue(vectors) is { } vectorsPath)
                 {
                     int found = PretrainedVectors.Load(vectorsPath, vocabulary, model.EmbeddingWeight);
-                    if (k == 0) AnsiConsole.MarkupLineInterpolated($"Pretrained vectors for {found} of {vocabulary.Count - 2} words from {vectorsPath}.");
+                    if (k == 0)
+                        AnsiConsole.MarkupLineInterpolated(
+                            $"Pretrained vectors for {found} of {vocabulary.Count - 2} words from {vectorsPath}.");
                 }
-                var task = new ClassificationTask(model, trainSet, validSet, s.Batch, new JsonObject { ["labels"] = new JsonArray(labels.Select(l => (JsonNode)l).ToArray()), ["lower_case"] = true });
+                var task = new ClassificationTask(model, trainSet, validSet, s.Batch,
+                    new JsonObject { ["labels"] = labelJson.DeepClone(), ["lower_case"] = true });
                 var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
                 var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
                 var metric = validSet is null ? ("loss", MetricMode.Min) : ("accuracy", MetricMode.Max);
@@ -163,16 +275,98 @@ static class ClassifyCommand
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
                 trained.Add(LoadMember(trainerOptions.OutputDirectory!));
             }
-            var metrics = new Dictionary<string, double>(result!.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps };
-            if (members > 1 && validSet != null)
+            var metrics = new Dictionary<string, double>(result!.LastEvaluation ?? new Dictionary<string, double>())
             {
+                ["steps"] = result.Steps,
+            };
+            if (validSet != null)
+            {
+                // the chosen epoch (best/) of each member, averaged: the model classify eval and predict will load
                 var report = ClassificationTask.Report(trained, validSet);
-                metrics = new Dictionary<string, double> { ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1, ["members"] = members };
+                metrics = new Dictionary<string, double>
+                {
+                    ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1,
+                    ["steps"] = result.Steps,
+                };
+                if (members > 1) metrics["members"] = members;
+                if (baselines.Count > 0)
+                {
+                    PrintComparison(baselines, report, clock.Elapsed.TotalSeconds);
+                    var best = baselines.MaxBy(b => b.Validation.Accuracy)!;
+                    foreach (var baseline in baselines)
+                        metrics[$"{LinearTextClassifier.Name(baseline.Model.Kind)}_accuracy"] =
+                            baseline.Validation.Accuracy;
+                    if (best.Validation.Accuracy > report.Accuracy)
+                    {
+                        string folder = Path.Combine(s.Out, "baseline");
+                        Directory.CreateDirectory(folder);
+                        best.Model.Save(Path.Combine(folder, LinearModelFile),
+                            new JsonObject { ["labels"] = labelJson });
+                        string name = LinearTextClassifier.Name(best.Model.Kind);
+                        Say($"The {name} baseline is more accurate on validation "
+                            + $"than the network ({best.Validation.Accuracy:P1} against {report.Accuracy:P1}). It is "
+                            + $"saved in {folder}: `classify eval --model {folder}` and `classify predict` use it, and "
+                            + $"`classify train --model {name}` trains it alone.", "yellow");
+                    }
+                }
             }
-            TrainingOptions.PrintMetrics($"classify: {result.Outcome.ToString().ToLowerInvariant()}{(members > 1 ? $", ensemble of {members} on the validation data" : $" after {result.Epochs} epochs")}", metrics, r.GetValue(json));
+            TrainingOptions.PrintMetrics($"classify: {result.Outcome.ToString().ToLowerInvariant()}"
+                + (members > 1 ? $", ensemble of {members}" : $" after {result.Epochs} epochs"), metrics,
+                r.GetValue(json));
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Prints plain text (no markup), optionally in a Spectre style such as <c>yellow</c>.</summary>
+    static void Say(string text, string? style = null) =>
+        AnsiConsole.MarkupLine(style is null ? Markup.Escape(text) : $"[{style}]{Markup.Escape(text)}[/]");
+
+    /// <summary>Below this many training texts, <c>classify train</c> says a network may be the wrong choice.</summary>
+    const int SmallData = 5000;
+
+    /// <summary>The file of a linear baseline in a run folder.</summary>
+    const string LinearModelFile = "linear.json";
+
+    /// <summary>
+    /// The validation texts: <c>--valid</c> if given, else a stratified hold-out of the training texts (seeded), else
+    /// none; returns the remaining training texts, the validation texts and a description of where they came from.
+    /// </summary>
+    static (List<(string Text, string Label)> Train, List<(string Text, string Label)>? Valid, string? Source)
+        Validation(List<(string Text, string Label)> examples, string[] labels, string dataPath, string? validPath,
+            double fraction, ulong seed, string? textColumn, string labelColumn)
+    {
+        if (validPath is not null) return (examples, ReadExamples(validPath, textColumn, labelColumn), validPath);
+        if (fraction is < 0 or >= 1) throw new UsageException("--valid-fraction must be in [0, 1).");
+        if (fraction == 0) return (examples, null, null);
+        var (train, held) = StratifiedSplit.HoldOut(LabelIds(examples, labels, dataPath), fraction, seed);
+        if (held.Length == 0) return (examples, null, null);
+        return (train.Select(i => examples[i]).ToList(), held.Select(i => examples[i]).ToList(),
+            $"{held.Length} texts held out of {dataPath} (--valid-fraction "
+                + $"{fraction.ToString(CultureInfo.InvariantCulture)})");
+    }
+
+    /// <summary>The validation table: the baselines, and the network once it is trained.</summary>
+    static void PrintComparison(IReadOnlyList<LinearBaseline> baselines, ClassificationReport? network,
+        double? networkSeconds)
+    {
+        if (baselines.Count == 0) return;
+        var table = new Table().Title("validation").AddColumn("model")
+            .AddColumn(new TableColumn("accuracy").RightAligned())
+            .AddColumn(new TableColumn("macro-F1").RightAligned()).AddColumn(new TableColumn("seconds").RightAligned());
+        double best = Math.Max(baselines.Max(b => b.Validation.Accuracy), network?.Accuracy ?? 0);
+        string Mark(double accuracy) => accuracy == best ? $"[bold]{accuracy:P2}[/]" : $"{accuracy:P2}";
+        foreach (var b in baselines)
+        {
+            string name = LinearTextClassifier.Name(b.Model.Kind) + (b.Model.Kind == LinearModelKind.NaiveBayes ? ""
+                : FormattableString.Invariant($" (C = {b.Regularization:G3})"));
+            table.AddRow(name, Mark(b.Validation.Accuracy), F(b.Validation.MacroF1),
+                b.Seconds.ToString("F1", CultureInfo.InvariantCulture));
+        }
+        if (network is not null)
+            table.AddRow("network", Mark(network.Accuracy), F(network.MacroF1),
+                networkSeconds?.ToString("F0", CultureInfo.InvariantCulture) ?? "");
+        AnsiConsole.Write(table);
     }
 
     /// <summary>One trained model: best/ if there is one, else last/.</summary>
@@ -182,7 +376,8 @@ static class ClassifyCommand
             new RandomGenerator(0)));
     }
 
-    /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and labels.</summary>
+    /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and
+    /// labels.</summary>
     internal static (List<TextClassifier> Models, WordVocabulary Vocabulary, string[] Labels) Load(string folder)
     {
         if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
@@ -195,14 +390,49 @@ static class ClassifyCommand
         string vocabularyPath = Path.Combine(folder, "vocab.json");
         var vocabulary = WordVocabulary.Load(vocabularyPath);
         foreach (var model in models)
-            if (vocabulary.Count != model.Config.VocabularySize) throw new InvalidDataException($"{vocabularyPath}: {vocabulary.Count} words, the model has {model.Config.VocabularySize}.");
+            if (vocabulary.Count != model.Config.VocabularySize) throw new InvalidDataException($"{vocabularyPath}: "
+                + $"{vocabulary.Count} words, the model has {model.Config.VocabularySize}.");
         return (models, vocabulary, labels);
+    }
+
+    /// <summary>
+    /// The labels and the text → probabilities function of a run folder: a linear model (<c>linear.json</c>, from
+    /// <c>--model nbsvm|logreg|nb</c> or a run's <c>baseline/</c>) or a network (with <paramref name="int8"/>, its
+    /// weights quantised).
+    /// </summary>
+    static (string[] Labels, Func<IReadOnlyList<string>, double[][]> Probabilities) Predictor(string folder, bool int8)
+    {
+        string linear = Path.Combine(folder, LinearModelFile);
+        var tokenizer = new WordTokenizer();
+        if (File.Exists(linear))
+        {
+            if (int8) throw new UsageException($"{folder} holds a linear model; --int8 applies to networks.");
+            var (model, json) = LinearTextClassifier.Load(linear);
+            var labels = json["labels"]?.AsArray().Select(l => (string)l!).ToArray()
+                ?? throw new InvalidDataException($"{linear}: no labels.");
+            if (labels.Length != model.Classes)
+                throw new InvalidDataException($"{linear}: {labels.Length} labels for {model.Classes} classes.");
+            return (labels, texts => model.PredictProbabilities(
+                texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)).ToArray()));
+        }
+        var (classifiers, vocabulary, networkLabels) = Load(folder);
+        if (int8) Int8Inference.Apply(classifiers, folder);
+        return (networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
+            vocabulary)));
     }
 
     static Command Eval()
     {
-        var model = new Option<string>("--model") { Description = "Run folder of `recur classify train`.", Required = true };
-        var data = new Option<string>("--data") { Description = "Labelled CSV/TSV file or aclImdb-style folder.", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur classify train`.",
+            Required = true
+        };
+        var data = new Option<string>("--data")
+        {
+            Description = "Labelled CSV/TSV file or aclImdb-style folder.",
+            Required = true
+        };
         var textColumn = TextColumn();
         var labelColumn = LabelColumn();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
@@ -213,28 +443,39 @@ static class ClassifyCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (classifiers, vocabulary, labels) = Load(r.GetValue(model)!);
-            if (r.GetValue(int8)) Int8Inference.Apply(classifiers, r.GetValue(model)!);
+            var (labels, probabilities) = Predictor(r.GetValue(model)!, r.GetValue(int8));
             var examples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
-            var set = new LabelledTexts(Encode(examples.Select(e => e.Text), new WordTokenizer(), vocabulary), LabelIds(examples, labels, r.GetValue(data)!));
-            var report = ClassificationTask.Report(classifiers, set);
+            var set = (Count: examples.Count, Labels: LabelIds(examples, labels, r.GetValue(data)!));
+            var report = ClassificationReport.FromProbabilities(labels.Length, set.Labels,
+                probabilities(examples.Select(e => e.Text).ToList()));
             if (r.GetValue(json))
             {
                 Console.WriteLine(new JsonObject
                 {
-                    ["examples"] = set.Count, ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1,
-                    ["classes"] = new JsonArray(labels.Select((l, c) => (JsonNode)new JsonObject { ["label"] = l, ["precision"] = report.Precision[c], ["recall"] = report.Recall[c], ["f1"] = report.F1[c] }).ToArray()),
+                    ["examples"] = set.Count, ["loss"] = report.Loss, ["accuracy"] = report.Accuracy,
+                    ["macro_f1"] = report.MacroF1,
+                    ["classes"] = new JsonArray(labels.Select((l, c) => (JsonNode)new JsonObject
+                    {
+                        ["label"] = l,
+                        ["precision"] = report.Precision[c], ["recall"] = report.Recall[c],
+                        ["f1"] = report.F1[c]
+                    }).ToArray()),
                 }.ToJsonString());
                 return 0;
             }
-            AnsiConsole.MarkupLineInterpolated($"{set.Count} examples: accuracy [bold]{report.Accuracy:P2}[/], loss {report.Loss:F4}, macro-F1 {report.MacroF1:F4}");
-            var table = new Table().AddColumn("label").AddColumn(new TableColumn("precision").RightAligned()).AddColumn(new TableColumn("recall").RightAligned()).AddColumn(new TableColumn("F1").RightAligned());
-            for (int c = 0; c < labels.Length; c++) table.AddRow(Markup.Escape(labels[c]), F(report.Precision[c]), F(report.Recall[c]), F(report.F1[c]));
+            // numbers only: nothing to escape
+            AnsiConsole.MarkupLine($"{set.Count} examples: accuracy [bold]{report.Accuracy:P2}[/], "
+                + $"loss {report.Loss:F4}, macro-F1 {report.MacroF1:F4}");
+            var table = new Table().AddColumn("label").AddColumn(new TableColumn("precision").RightAligned())
+                .AddColumn(new TableColumn("recall").RightAligned()).AddColumn(new TableColumn("F1").RightAligned());
+            for (int c = 0; c < labels.Length; c++) table.AddRow(Markup.Escape(labels[c]), F(report.Precision[c]),
+                F(report.Recall[c]), F(report.F1[c]));
             AnsiConsole.Write(table);
             var confusion = new Table().Title("confusion (rows: true, columns: predicted)").AddColumn("");
             foreach (var l in labels) confusion.AddColumn(new TableColumn(Markup.Escape(l)).RightAligned());
             for (int c = 0; c < labels.Length; c++)
-                confusion.AddRow([Markup.Escape(labels[c]), .. Enumerable.Range(0, labels.Length).Select(k => report.Confusion[c, k].ToString(CultureInfo.InvariantCulture))]);
+                confusion.AddRow([Markup.Escape(labels[c]), .. Enumerable.Range(0, labels.Length).Select(k =>
+                    report.Confusion[c, k].ToString(CultureInfo.InvariantCulture))]);
             AnsiConsole.Write(confusion);
             return 0;
         }));
@@ -243,9 +484,17 @@ static class ClassifyCommand
 
     static Command Predict()
     {
-        var model = new Option<string>("--model") { Description = "Run folder of `recur classify train`.", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur classify train`.",
+            Required = true
+        };
         var input = new Option<string?>("--input") { Description = "A text file: one text per line." };
-        var texts = new Argument<string[]>("text") { Description = "Texts to classify.", Arity = ArgumentArity.ZeroOrMore };
+        var texts = new Argument<string[]>("text")
+        {
+            Description = "Texts to classify.",
+            Arity = ArgumentArity.ZeroOrMore
+        };
         var int8 = Int8Inference.Option();
         var command = new Command("predict", "Label and probability for each text (arguments, or lines of --input).")
         {
@@ -253,19 +502,19 @@ static class ClassifyCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (classifiers, vocabulary, labels) = Load(r.GetValue(model)!);
-            if (r.GetValue(int8)) Int8Inference.Apply(classifiers, r.GetValue(model)!);
+            var (labels, predict) = Predictor(r.GetValue(model)!, r.GetValue(int8));
             var items = (r.GetValue(texts) ?? []).ToList();
             if (r.GetValue(input) is { } file)
             {
                 items.AddRange(TextFiles.ReadUtf8Lines(file).Where(l => !string.IsNullOrWhiteSpace(l)));
             }
             if (items.Count == 0) throw new UsageException("give texts as arguments or --input FILE.");
-            var probabilities = ClassificationTask.Probabilities(classifiers, Encode(items, new WordTokenizer(), vocabulary));
+            var probabilities = predict(items);
             for (int i = 0; i < items.Count; i++)
             {
                 int best = Array.IndexOf(probabilities[i], probabilities[i].Max());
-                Console.WriteLine(FormattableString.Invariant($"{labels[best]}\t{probabilities[i][best]:F4}\t{items[i]}"));
+                Console.WriteLine(
+                    FormattableString.Invariant($"{labels[best]}\t{probabilities[i][best]:F4}\t{items[i]}"));
             }
             return 0;
         }));

@@ -14,14 +14,36 @@ public sealed record LabelledTexts(int[][] Texts, int[] Labels)
     public int Count => Texts.Length;
 }
 
-/// <summary>Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class, columns: predicted).</summary>
-public sealed record ClassificationReport(double Loss, double Accuracy, double[] Precision, double[] Recall, double[] F1, long[,] Confusion)
+/// <summary>Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class, columns:
+/// predicted).</summary>
+public sealed record ClassificationReport(double Loss, double Accuracy, double[] Precision, double[] Recall,
+    double[] F1, long[,] Confusion)
 {
     /// <summary>Unweighted mean of the per-class F1 scores.</summary>
     public double MacroF1 => F1.Average();
 
+    /// <summary>
+    /// Builds the report from true classes and predicted probabilities [N][classes]: the loss is the mean
+    /// cross-entropy, the prediction the most probable class.
+    /// </summary>
+    public static ClassificationReport FromProbabilities(int classes, IReadOnlyList<int> truth,
+        IReadOnlyList<double[]> probabilities)
+    {
+        if (truth.Count != probabilities.Count)
+            throw new ArgumentException($"{truth.Count} labels but {probabilities.Count} rows of probabilities.");
+        double loss = 0;
+        var predicted = new int[truth.Count];
+        for (int i = 0; i < truth.Count; i++)
+        {
+            loss -= Math.Log(Math.Max(probabilities[i][truth[i]], 1e-30));
+            predicted[i] = Array.IndexOf(probabilities[i], probabilities[i].Max());
+        }
+        return From(classes, truth, predicted, truth.Count == 0 ? 0 : loss / truth.Count);
+    }
+
     /// <summary>Builds the report from true and predicted classes.</summary>
-    public static ClassificationReport From(int classes, IReadOnlyList<int> truth, IReadOnlyList<int> predicted, double loss)
+    public static ClassificationReport From(int classes, IReadOnlyList<int> truth, IReadOnlyList<int> predicted,
+        double loss)
     {
         var confusion = new long[classes, classes];
         for (int i = 0; i < truth.Count; i++) confusion[truth[i], predicted[i]]++;
@@ -43,10 +65,12 @@ public sealed record ClassificationReport(double Loss, double Accuracy, double[]
 }
 
 /// <summary>
-/// Trains a <see cref="TextClassifier"/> with the shared trainer: mini-batches of similar lengths (less padding), cross-entropy,
+/// Trains a <see cref="TextClassifier"/> with the shared trainer: mini-batches of similar lengths (less padding),
+/// cross-entropy,
 /// validation by loss, accuracy and macro-F1.
 /// </summary>
-public sealed class ClassificationTask(TextClassifier model, LabelledTexts train, LabelledTexts? valid, int batchSize, JsonObject? extraConfig = null)
+public sealed class ClassificationTask(TextClassifier model, LabelledTexts train, LabelledTexts? valid,
+    int batchSize, JsonObject? extraConfig = null)
     : ITrainingTask<int[]>
 {
     /// <inheritdoc/>
@@ -67,14 +91,19 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
 
     /// <inheritdoc/>
     public Tensor Loss(int[] batch, TrainingContext context) =>
-        Losses.CrossEntropy(model.Forward(batch.Select(i => train.Texts[i]).ToArray()), batch.Select(i => train.Labels[i]).ToArray());
+        Losses.CrossEntropy(model.Forward(batch.Select(i => train.Texts[i]).ToArray()), batch.Select(i =>
+            train.Labels[i]).ToArray());
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, double>? Evaluate()
     {
         if (valid is null) return null;
         var report = Report(model, valid);
-        return new Dictionary<string, double> { ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1 };
+        return new Dictionary<string, double>
+        {
+            ["loss"] = report.Loss, ["accuracy"] = report.Accuracy,
+            ["macro_f1"] = report.MacroF1
+        };
     }
 
     /// <summary>
@@ -96,20 +125,38 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
         return sum;
     }
 
-    /// <summary>Scores <paramref name="data"/>: mean cross-entropy, accuracy, per-class precision/recall/F1, confusion matrix.</summary>
+    /// <summary>Scores <paramref name="data"/>: mean cross-entropy, accuracy, per-class precision/recall/F1, confusion
+    /// matrix.</summary>
     public static ClassificationReport Report(TextClassifier model, LabelledTexts data) => Report([model], data);
 
     /// <summary>Scores an ensemble (mean of the models' probabilities) on <paramref name="data"/>.</summary>
-    public static ClassificationReport Report(IReadOnlyList<TextClassifier> models, LabelledTexts data)
+    public static ClassificationReport Report(IReadOnlyList<TextClassifier> models, LabelledTexts data) =>
+        ClassificationReport.FromProbabilities(models[0].Config.Classes, data.Labels, Probabilities(models,
+            data.Texts));
+}
+
+/// <summary>Splits labelled data for validation.</summary>
+public static class StratifiedSplit
+{
+    /// <summary>
+    /// Holds out about <paramref name="fraction"/> of the examples of each class (at least one of every class with two
+    /// or more), chosen by a shuffle seeded with <paramref name="seed"/>; both index lists are ascending.
+    /// </summary>
+    public static (int[] Train, int[] Valid) HoldOut(IReadOnlyList<int> labels, double fraction, ulong seed)
     {
-        var probabilities = Probabilities(models, data.Texts);
-        double loss = 0;
-        var predicted = new int[data.Count];
-        for (int i = 0; i < data.Count; i++)
+        ArgumentNullException.ThrowIfNull(labels);
+        if (fraction is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "in (0, 1)");
+        var random = new RandomGenerator(seed);
+        var valid = new List<int>();
+        foreach (var group in labels.Select((label, i) => (label, i)).GroupBy(p => p.label).OrderBy(g => g.Key))
         {
-            loss -= Math.Log(Math.Max(probabilities[i][data.Labels[i]], 1e-30));
-            predicted[i] = Array.IndexOf(probabilities[i], probabilities[i].Max());
+            var members = group.Select(p => p.i).ToArray();
+            random.Shuffle(members.AsSpan());
+            int take = members.Length < 2 ? 0 : Math.Clamp((int)Math.Round(fraction * members.Length), 1,
+                members.Length - 1);
+            valid.AddRange(members.Take(take));
         }
-        return ClassificationReport.From(models[0].Config.Classes, data.Labels, predicted, data.Count == 0 ? 0 : loss / data.Count);
+        var held = valid.ToHashSet();
+        return (Enumerable.Range(0, labels.Count).Where(i => !held.Contains(i)).ToArray(), valid.Order().ToArray());
     }
 }

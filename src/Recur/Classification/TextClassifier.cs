@@ -14,7 +14,8 @@ public enum Pooling
     Max,
     /// <summary>Mean over the real tokens.</summary>
     Mean,
-    /// <summary>Learned attention: softmax over the real tokens of vᵀ tanh(W h_t), then the weighted sum (Yang et al. 2016).</summary>
+    /// <summary>Learned attention: softmax over the real tokens of vᵀ tanh(W h_t), then the weighted sum (Yang et al.
+    /// 2016).</summary>
     Attention,
 }
 
@@ -28,7 +29,8 @@ public enum Pooling
 /// <param name="Bidirectional">Read the text both ways.</param>
 /// <param name="Dropout">Dropout on the embeddings, between layers and before the head.</param>
 /// <param name="Pooling">How the encoder's outputs become one vector.</param>
-public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int Classes, string Cell = "lstm", int NumLayers = 1,
+public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int Classes,
+    string Cell = "lstm", int NumLayers = 1,
     bool Bidirectional = true, float Dropout = 0.5f, Pooling Pooling = Pooling.Max)
 {
     /// <summary>The encoder's configuration.</summary>
@@ -40,8 +42,10 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
     public JsonObject ToJson() => new()
     {
-        ["architecture"] = "text_classifier", ["vocabulary_size"] = VocabularySize, ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
-        ["classes"] = Classes, ["cell"] = Cell, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional, ["dropout"] = Dropout,
+        ["architecture"] = "text_classifier", ["vocabulary_size"] = VocabularySize,
+        ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
+        ["classes"] = Classes, ["cell"] = Cell, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional,
+        ["dropout"] = Dropout,
         ["pooling"] = Pooling.ToString().ToLowerInvariant(),
     };
 
@@ -50,11 +54,15 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     {
         try
         {
-            if ((string?)json["architecture"] != "text_classifier") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'text_classifier'.");
-            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!, (int)json["classes"]!, (string)json["cell"]!,
-                (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!, Enum.Parse<Pooling>((string)json["pooling"]!, ignoreCase: true));
+            if ((string?)json["architecture"] != "text_classifier")
+                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'text_classifier'.");
+            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
+                (int)json["classes"]!, (string)json["cell"]!,
+                (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!,
+                    Enum.Parse<Pooling>((string)json["pooling"]!, ignoreCase: true));
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
+            or ArgumentException)
         {
             throw new InvalidDataException($"config.json does not describe a text classifier ({e.Message}).", e);
         }
@@ -83,10 +91,12 @@ public sealed class TextClassifier : Module
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>
     public TextClassifier(TextClassifierConfig config, RandomGenerator random)
     {
-        if (config.VocabularySize < 2 || config.EmbeddingSize < 1 || config.HiddenSize < 1 || config.Classes < 2 || config.Dropout is < 0 or >= 1)
+        if (config.VocabularySize < 2 || config.EmbeddingSize < 1 || config.HiddenSize < 1 || config.Classes < 2
+            || config.Dropout is < 0 or >= 1)
             throw new ArgumentException($"TextClassifier: invalid settings {config}.");
         Config = config;
-        embedding = RegisterModule("embedding", new Embedding(config.VocabularySize, config.EmbeddingSize, random, paddingIndex: 0));
+        embedding = RegisterModule("embedding", new Embedding(config.VocabularySize, config.EmbeddingSize, random,
+            paddingIndex: 0));
         encoder = RegisterModule("encoder", new RecurrentLayer(config.Encoder, random));
         int width = config.HiddenSize * (config.Bidirectional ? 2 : 1);
         if (config.Pooling == Pooling.Attention)
@@ -144,7 +154,8 @@ public sealed class TextClassifier : Module
             case Pooling.Last:
             {
                 int directions = Config.Bidirectional ? 2 : 1, top = (Config.NumLayers - 1) * directions;
-                var finals = Enumerable.Range(0, directions).Select(d => encoded.HiddenState.Select(0, top + d)).ToArray();
+                var finals = Enumerable.Range(0, directions)
+                    .Select(d => encoded.HiddenState.Select(0, top + d)).ToArray();
                 return directions == 1 ? finals[0] : Tensor.Concat(finals, 1);
             }
             case Pooling.Mean:
@@ -156,14 +167,16 @@ public sealed class TextClassifier : Module
                 return (output + PaddingPenalty(lengths, steps, batch)).Max(0);
             default:
             {
-                var scores = attentionVector!.Forward(attention!.Forward(output).Tanh()) + PaddingPenalty(lengths, steps, batch); // [T, B, 1]
+                var scores = attentionVector!.Forward(attention!.Forward(output).Tanh()) + PaddingPenalty(lengths,
+                    steps, batch); // [T, B, 1]
                 var weights = scores.Softmax(0);
                 return (output * weights).Sum(0);
             }
         }
     }
 
-    /// <summary>[T, B, 1]: 0 at real tokens, −1e9 at padding, so a max or softmax over time never picks padding.</summary>
+    /// <summary>[T, B, 1]: 0 at real tokens, −1e9 at padding, so a max or softmax over time never picks
+    /// padding.</summary>
     static Tensor PaddingPenalty(int[] lengths, int steps, int batch)
     {
         var penalty = new float[steps * batch];
@@ -173,15 +186,19 @@ public sealed class TextClassifier : Module
         return Tensor.FromArray(penalty, steps, batch, 1);
     }
 
-    /// <summary>Attention weights over the tokens of each text [B][length] (eval mode, no gradient), for inspection.</summary>
+    /// <summary>Attention weights over the tokens of each text [B][length] (eval mode, no gradient), for
+    /// inspection.</summary>
     public double[][] AttentionWeights(IReadOnlyList<int[]> texts)
     {
-        if (Config.Pooling != Pooling.Attention) throw new InvalidOperationException("AttentionWeights: the model pools by " + Config.Pooling + ".");
+        if (Config.Pooling != Pooling.Attention) throw new InvalidOperationException("AttentionWeights: the model "
+            + "pools by " + Config.Pooling + ".");
         using var _ = GradMode.NoGrad();
         var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, Config.VocabularySize, "TextClassifier");
         int batch = texts.Count;
         var output = encoder.Forward(embedding.Forward(ids, steps, batch), lengths: lengths).Output;
-        var weights = (attentionVector!.Forward(attention!.Forward(output).Tanh()) + PaddingPenalty(lengths, steps, batch)).Softmax(0).ToArray();
-        return Enumerable.Range(0, batch).Select(b => Enumerable.Range(0, lengths[b]).Select(t => (double)weights[t * batch + b]).ToArray()).ToArray();
+        var weights = (attentionVector!.Forward(attention!.Forward(output).Tanh()) + PaddingPenalty(lengths, steps,
+            batch)).Softmax(0).ToArray();
+        return Enumerable.Range(0, batch).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
+            (double)weights[t * batch + b]).ToArray()).ToArray();
     }
 }

@@ -16,15 +16,18 @@ public sealed class ClassificationTests : IDisposable
 
     public static TheoryData<Pooling, bool> Poolings() => new()
     {
-        { Pooling.Last, true }, { Pooling.Last, false }, { Pooling.Max, true }, { Pooling.Mean, true }, { Pooling.Attention, true }, { Pooling.Attention, false },
+        { Pooling.Last, true }, { Pooling.Last, false }, { Pooling.Max, true }, { Pooling.Mean, true },
+            { Pooling.Attention, true }, { Pooling.Attention, false },
     };
 
-    /// <summary>Padding never changes a prediction: each text's logits are the same alone and in a batch with longer texts.</summary>
+    /// <summary>Padding never changes a prediction: each text's logits are the same alone and in a batch with longer
+    /// texts.</summary>
     [Theory]
     [MemberData(nameof(Poolings))]
     public void PaddingNeverChangesAPrediction(Pooling pooling, bool bidirectional)
     {
-        var model = new TextClassifier(new TextClassifierConfig(20, 6, 5, 3, "lstm", 2, bidirectional, 0.3f, pooling), new RandomGenerator(3));
+        var model = new TextClassifier(new TextClassifierConfig(20, 6, 5, 3, "lstm", 2, bidirectional, 0.3f,
+            pooling), new RandomGenerator(3));
         model.Eval();
         int[][] texts = [[4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [2], [3, 3, 19, 18, 17]];
         float[] together;
@@ -41,17 +44,20 @@ public sealed class ClassificationTests : IDisposable
     [MemberData(nameof(Poolings))]
     public void GradientsMatchFiniteDifferences(Pooling pooling, bool bidirectional)
     {
-        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, "gru", 1, bidirectional, 0f, pooling), new RandomGenerator(5));
+        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, "gru", 1, bidirectional, 0f, pooling),
+            new RandomGenerator(5));
         int[][] texts = [[1, 2, 3], [4, 5, 6, 7, 8], [9]];
         // max pooling is piecewise linear: a smaller step keeps the check away from the kinks where two steps tie
-        var result = GradientCheck.Compare(() => model.Forward(texts), model.Parameters(), epsilon: pooling == Pooling.Max ? 1e-3 : 1e-2);
+        var result = GradientCheck.Compare(() => model.Forward(texts), model.Parameters(),
+            epsilon: pooling == Pooling.Max ? 1e-3 : 1e-2);
         Assert.True(result.Passed, $"{pooling}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
 
     [Fact]
     public void AttentionWeightsSumToOneOverRealTokens()
     {
-        var model = new TextClassifier(new TextClassifierConfig(15, 4, 3, 2, Pooling: Pooling.Attention), new RandomGenerator(6));
+        var model = new TextClassifier(new TextClassifierConfig(15, 4, 3, 2, Pooling: Pooling.Attention),
+            new RandomGenerator(6));
         var weights = model.AttentionWeights([[1, 2, 3], [4, 5, 6, 7, 8, 9], [10]]);
         Assert.Equal([3, 6, 1], weights.Select(w => w.Length));
         Assert.All(weights, w => Assert.Equal(1.0, w.Sum(), 5));
@@ -79,7 +85,11 @@ public sealed class ClassificationTests : IDisposable
         var valid = new LabelledTexts(Make(200, out var validLabels), validLabels);
         var model = new TextClassifier(new TextClassifierConfig(20, 8, 16, 2, Dropout: 0.1f), new RandomGenerator(8));
         var task = new ClassificationTask(model, train, valid, 32);
-        var trainer = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 6, Seed = 1, Metric = "accuracy", MetricMode = MetricMode.Max });
+        var trainer = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions
+        {
+            Epochs = 6,
+            Seed = 1, Metric = "accuracy", MetricMode = MetricMode.Max
+        });
         trainer.Fit();
         var report = ClassificationTask.Report(model, valid);
         Assert.True(report.Accuracy > 0.95, $"accuracy {report.Accuracy:P1}");
@@ -127,9 +137,11 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal([-1f, -2f, -3.5f], weight.Span.Slice(vocabulary.Id("bad") * 3, 3).ToArray());
         Assert.Equal([0f, 0f, 0f], weight.Span.Slice(vocabulary.Id("film") * 3, 3).ToArray());
         File.WriteAllText(path, "good 1 2 3\nbad 1 2\n");
-        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => PretrainedVectors.Load(path, vocabulary, weight)).Message);
+        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => PretrainedVectors.Load(path, vocabulary,
+            weight)).Message);
         File.WriteAllText(path, "good 1 x 3\n");
-        Assert.Contains("line 1", Assert.Throws<InvalidDataException>(() => PretrainedVectors.Load(path, vocabulary, weight)).Message);
+        Assert.Contains("line 1", Assert.Throws<InvalidDataException>(() => PretrainedVectors.Load(path, vocabulary,
+            weight)).Message);
     }
 
     [Fact]
@@ -140,10 +152,13 @@ public sealed class ClassificationTests : IDisposable
         var examples = ClassifyCommand.ReadExamples(csv, null, "label");
         Assert.Equal(("great, really \"great\"\nfilm", "pos"), examples[0]);
         File.WriteAllText(csv, "text,label\ngood,pos\n,neg\n");
-        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null, "label")).Message);
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null,
+            "label")).Message);
         File.WriteAllText(csv, "text,label\ngood,\n");
-        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null, "label")).Message);
-        Assert.Contains("columns: text, label", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null, "sentiment")).Message);
+        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null,
+            "label")).Message);
+        Assert.Contains("columns: text, label", Assert.Throws<InvalidDataException>(() =>
+            ClassifyCommand.ReadExamples(csv, null, "sentiment")).Message);
 
         string imdb = Path.Combine(folder, "imdb");
         Directory.CreateDirectory(Path.Combine(imdb, "pos"));
@@ -157,26 +172,19 @@ public sealed class ClassificationTests : IDisposable
     [Fact]
     public void CommandLineTrainsEvaluatesAndPredicts()
     {
-        string tsv = Path.Combine(folder, "train.tsv");
-        var random = new RandomGenerator(9);
-        string[] good = ["great", "fine", "lovely"], bad = ["awful", "dull", "boring"], filler = ["the", "film", "was", "a", "story"];
-        var lines = new List<string> { "label\tsentence" };
-        for (int i = 0; i < 200; i++)
-        {
-            bool positive = random.NextInt(2) == 1;
-            var words = Enumerable.Range(0, 3).Select(_ => filler[random.NextInt(filler.Length)]).Append((positive ? good : bad)[random.NextInt(3)]);
-            lines.Add($"{(positive ? 1 : 0)}\t{string.Join(' ', words)}");
-        }
-        File.WriteAllLines(tsv, lines);
+        string tsv = WriteCorpus("train.tsv");
         string run = Path.Combine(folder, "run");
-        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--valid", tsv, "--epochs", "3", "--embed", "8", "--hidden", "8", "--lr", "0.02",
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--valid", tsv, "--epochs", "3",
+            "--embed", "8", "--hidden", "8", "--lr", "0.02",
             "--pooling", "attention", "--out", run, "--threads", "1"));
         Assert.True(File.Exists(Path.Combine(run, "vocab.json")));
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv));
         var (models, vocabulary, labels) = ClassifyCommand.Load(run);
         Assert.Equal(["0", "1"], labels);
-        var probabilities = ClassificationTask.Probabilities(models, ClassifyCommand.Encode(["the film was lovely", "the story was dull"], new WordTokenizer(), vocabulary));
-        Assert.True(probabilities[0][1] > 0.5 && probabilities[1][0] > 0.5, "the trained model should tell the two apart");
+        var probabilities = ClassificationTask.Probabilities(models, ClassifyCommand.Encode(["the film was lovely",
+            "the story was dull"], new WordTokenizer(), vocabulary));
+        Assert.True(probabilities[0][1] > 0.5 && probabilities[1][0] > 0.5,
+            "the trained model should tell the two apart");
         Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", run, "a lovely film"));
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv, "--int8"));
         // int8 probabilities stay close to float's
@@ -187,7 +195,8 @@ public sealed class ClassificationTests : IDisposable
 
         // an ensemble: one folder per member, probabilities averaged
         string ensemble = Path.Combine(folder, "ensemble");
-        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--valid", tsv, "--epochs", "1", "--embed", "8", "--hidden", "4", "--ensemble", "2",
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--valid", tsv, "--epochs", "1",
+            "--embed", "8", "--hidden", "4", "--ensemble", "2",
             "--out", ensemble, "--threads", "1"));
         var (members, sharedVocabulary, _) = ClassifyCommand.Load(ensemble);
         Assert.Equal(2, members.Count);
@@ -198,13 +207,74 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", ensemble, "--data", tsv));
 
         string vectorsFile = Path.Combine(folder, "glove.txt");
-        File.WriteAllLines(vectorsFile, good.Concat(bad).Select((w, i) => w + " " + string.Join(' ', Enumerable.Range(0, 8).Select(k => ((i + k) % 3 - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)))));
-        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "8", "--hidden", "4", "--embeddings", vectorsFile,
+        File.WriteAllLines(vectorsFile, Good.Concat(Bad).Select((w, i) => w + " " + string.Join(' ',
+            Enumerable.Range(0, 8).Select(k => ((i
+            + k) % 3 - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)))));
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "8",
+            "--hidden", "4", "--embeddings", vectorsFile,
             "--out", Path.Combine(folder, "glove-run"), "--threads", "1"));
-        Assert.Equal(1, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "6", "--hidden", "4", "--embeddings", vectorsFile,
+        Assert.Equal(1, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "6",
+            "--hidden", "4", "--embeddings", vectorsFile,
             "--out", Path.Combine(folder, "bad-width"), "--threads", "1")); // 8-wide vectors for a 6-wide embedding
 
         File.WriteAllLines(tsv, ["label\tsentence", "2\tnew label"]);
-        Assert.Equal(1, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv)); // an unknown label is an error naming it
+        Assert.Equal(1, RecurCommand.Run("classify", "eval", "--model", run, "--data",
+            tsv)); // an unknown label is an error naming it
+    }
+
+    static readonly string[] Good = ["great", "fine", "lovely"], Bad = ["awful", "dull", "boring"];
+
+    /// <summary>200 short texts whose label is told by one cue word among filler words.</summary>
+    string WriteCorpus(string name)
+    {
+        string tsv = Path.Combine(folder, name);
+        var random = new RandomGenerator(9);
+        string[] filler = ["the", "film", "was", "a", "story"];
+        var lines = new List<string> { "label\tsentence" };
+        for (int i = 0; i < 200; i++)
+        {
+            bool positive = random.NextInt(2) == 1;
+            var words = Enumerable.Range(0, 3).Select(_ => filler[random.NextInt(filler.Length)])
+                .Append((positive ? Good : Bad)[random.NextInt(3)]);
+            lines.Add($"{(positive ? 1 : 0)}\t{string.Join(' ', words)}");
+        }
+        File.WriteAllLines(tsv, lines);
+        return tsv;
+    }
+
+    [Fact]
+    public void LinearBaselinesTrainAloneOrBesideTheNetworkAndServeEvalAndPredict()
+    {
+        string tsv = WriteCorpus("baselines.tsv");
+        string alone = Path.Combine(folder, "nbsvm");
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "nbsvm", "--out", alone));
+        var (model, json) = LinearTextClassifier.Load(Path.Combine(alone, "linear.json"));
+        Assert.Equal(LinearModelKind.NbSvm, model.Kind);
+        Assert.Equal(["0", "1"], json["labels"]!.AsArray().Select(l => (string)l!));
+        Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", alone, "--data", tsv));
+        Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", alone, "a lovely film"));
+        Assert.Equal(2, RecurCommand.Run("classify", "eval", "--model", alone, "--data", tsv, "--int8"));
+
+        // a network that cannot learn in one step at this rate: the better baseline is saved and named
+        string run = Path.Combine(folder, "weak-network");
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--lr", "1e-6",
+            "--embed", "4", "--hidden", "4", "--out", run, "--threads", "1"));
+        Assert.True(File.Exists(Path.Combine(run, "baseline", "linear.json")), "the winning baseline is kept");
+        Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", Path.Combine(run, "baseline"), "--data", tsv));
+        Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--valid-fraction", "1", "--out",
+            Path.Combine(folder, "bad-fraction")));
+    }
+
+    [Fact]
+    public void StratifiedHoldOutKeepsEachLabelsShareAndIsSeeded()
+    {
+        int[] labels = [.. Enumerable.Repeat(0, 50), .. Enumerable.Repeat(1, 30), .. Enumerable.Repeat(2, 1)];
+        var (train, valid) = StratifiedSplit.HoldOut(labels, 0.2, 7);
+        Assert.Equal(Enumerable.Range(0, labels.Length), train.Concat(valid).Order());
+        Assert.Equal(10, valid.Count(i => labels[i] == 0));
+        Assert.Equal(6, valid.Count(i => labels[i] == 1));
+        Assert.DoesNotContain(valid, i => labels[i] == 2); // a lone example stays in training
+        Assert.Equal(valid, StratifiedSplit.HoldOut(labels, 0.2, 7).Valid);
+        Assert.NotEqual(valid, StratifiedSplit.HoldOut(labels, 0.2, 8).Valid);
     }
 }
