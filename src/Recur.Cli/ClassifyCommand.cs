@@ -122,11 +122,35 @@ static class ClassifyCommand
         };
         var kind = new Option<string>("--model")
         {
-            Description = "rnn (the recurrent network, compared with the baselines), or one linear baseline alone: "
+            Description = "rnn (the recurrent network, compared with the baselines), han (a hierarchical attention "
+                + "network: words into sentence vectors, sentences into the text's), or one linear baseline alone: "
                 + "nbsvm, logreg or nb.",
             DefaultValueFactory = _ => "rnn",
         };
-        kind.AcceptOnlyFromAmong("rnn", "nbsvm", "logreg", "nb");
+        kind.AcceptOnlyFromAmong("rnn", "han", "nbsvm", "logreg", "nb");
+        var maxTokens = new Option<int>("--max-tokens")
+        {
+            Description = "Read at most this many tokens of a text (0: all); --truncate chooses which.",
+            DefaultValueFactory = _ => 0,
+        };
+        var truncate = new Option<string>("--truncate")
+        {
+            Description = "Which tokens a long text keeps: head, tail, or head+tail (a quarter from the start, the "
+                + "rest from the end).",
+            DefaultValueFactory = _ => "head",
+        };
+        truncate.AcceptOnlyFromAmong("head", "tail", "head+tail");
+        var chunk = new Option<int>("--chunk")
+        {
+            Description = "Chunked reading: encode chunks of this many tokens separately and max-pool their vectors "
+                + "(0: read the text whole).",
+            DefaultValueFactory = _ => 0,
+        };
+        var sentenceLength = new Option<int>("--sentence-length")
+        {
+            Description = "With --model han, the longest sentence in tokens (longer ones are cut).",
+            DefaultValueFactory = _ => 50,
+        };
         var noBaselines = new Option<bool>("--no-baselines")
         {
             Description = "Do not fit the linear baselines beside the network.",
@@ -175,8 +199,9 @@ static class ClassifyCommand
         var command = new Command("train", "Train a (bi)LSTM/GRU text classifier beside linear baselines, or a "
             + "baseline alone.")
         {
-            data, valid, validFraction, kind, noBaselines, textColumn, labelColumn, cell, embed, hidden, layers,
-            unidirectional, pooling, dropout, vectors, ensemble, minFrequency, json,
+            data, valid, validFraction, kind, noBaselines, maxTokens, truncate, chunk, sentenceLength, textColumn,
+            labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, ensemble, minFrequency,
+            json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -202,15 +227,16 @@ static class ClassifyCommand
             Say($"classify: {trainTokens.Length} training texts "
                 + $"({trainTokens.Average(t => t.Count):F0} words on average), {labels.Length} labels "
                 + $"({string.Join(", ", labels)}); validation: {validSource ?? "none"}.");
-            var kinds = modelKind == "rnn"
+            bool network = modelKind is "rnn" or "han";
+            var kinds = network
                 ? (r.GetValue(noBaselines) || validTokens is null ? [] : Enum.GetValues<LinearModelKind>())
                 : new[] { LinearTextClassifier.Parse(modelKind) };
-            if (modelKind != "rnn" && validTokens is null)
+            if (!network && validTokens is null)
                 kinds = [];
             var baselines = validTokens is null ? [] : LinearBaseline.Fit(kinds, trainTokens, trainLabels,
                 validTokens, validLabels!, labels.Length);
             Directory.CreateDirectory(s.Out);
-            if (modelKind != "rnn")
+            if (!network)
             {
                 var model = baselines.Count > 0 ? baselines[0].Model : LinearTextClassifier.Train(
                     LinearTextClassifier.Parse(modelKind), trainTokens, trainLabels, labels.Length);
@@ -224,10 +250,17 @@ static class ClassifyCommand
             var trainSet = new LabelledTexts(Encode(trainTokens, vocabulary), trainLabels);
             var validSet = validTokens is null ? null : new LabelledTexts(Encode(validTokens, vocabulary),
                 validLabels!);
-            var config = new TextClassifierConfig(vocabulary.Count, r.GetValue(embed), r.GetValue(hidden),
-                labels.Length,
-                r.GetValue(cell)!, r.GetValue(layers), !r.GetValue(unidirectional), r.GetValue(dropout),
-                Enum.Parse<Pooling>(r.GetValue(pooling)!, ignoreCase: true));
+            var config = NetworkConfig(modelKind == "han", vocabulary, labels.Length, r.GetValue(maxTokens),
+                r.GetValue(truncate)!, r.GetValue(chunk), r.GetValue(sentenceLength),
+                r.GetResult(pooling) is { Implicit: false } ? r.GetValue(pooling) : null) with
+            {
+                EmbeddingSize = r.GetValue(embed),
+                HiddenSize = r.GetValue(hidden),
+                Cell = r.GetValue(cell)!,
+                NumLayers = r.GetValue(layers),
+                Bidirectional = !r.GetValue(unidirectional),
+                Dropout = r.GetValue(dropout),
+            };
             int members = r.GetValue(ensemble);
             if (members < 1) throw new UsageException("--ensemble must be positive.");
             if (members > 1 && s.Resume != null)
@@ -237,6 +270,10 @@ static class ClassifyCommand
             Say($"Network: vocabulary {vocabulary.Count}; "
                 + $"{(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, "
                 + $"{config.Pooling.ToString().ToLowerInvariant()} pooling"
+                + (config.Segmentation == Segmentation.Sentences
+                    ? $", hierarchical (sentences of at most {config.SegmentLength} tokens)"
+                    : config.Segmentation == Segmentation.Chunks ? $", chunks of {config.SegmentLength} tokens" : "")
+                + (config.MaxTokens > 0 ? $", the {config.Truncation} {config.MaxTokens} tokens" : "")
                 + $"{(members > 1 ? $", an ensemble of {members}" : "")}.");
             if (trainSet.Count < SmallData)
                 Say($"{trainSet.Count} labelled texts are few for a network "
@@ -318,6 +355,38 @@ static class ClassifyCommand
         return command;
     }
 
+    /// <summary>
+    /// The network's reading settings from the command line: whole texts (or chunks), cut to a token budget, or a
+    /// hierarchical attention network over sentences ending at '.', '!' or '?' (pooling words by attention unless
+    /// <paramref name="pooling"/> says otherwise).
+    /// </summary>
+    static TextClassifierConfig NetworkConfig(bool hierarchical, WordVocabulary vocabulary, int classes,
+        int maxTokens, string truncate, int chunk, int sentenceLength, string? pooling)
+    {
+        if (maxTokens < 0) throw new UsageException("--max-tokens must be 0 (all) or positive.");
+        if (chunk < 0) throw new UsageException("--chunk must be 0 (whole texts) or positive.");
+        if (hierarchical && chunk > 0)
+            throw new UsageException("--chunk reads fixed-size chunks; --model han reads sentences. Choose one.");
+        if (hierarchical && sentenceLength < 1) throw new UsageException("--sentence-length must be positive.");
+        var wordPooling = pooling ?? (hierarchical ? "attention" : "max");
+        return new TextClassifierConfig(vocabulary.Count, 1, 1, classes,
+            Pooling: Enum.Parse<Pooling>(wordPooling, ignoreCase: true))
+        {
+            MaxTokens = maxTokens,
+            Truncation = truncate switch
+            {
+                "tail" => Truncation.Tail,
+                "head+tail" => Truncation.HeadAndTail,
+                _ => Truncation.Head,
+            },
+            Segmentation = hierarchical ? Segmentation.Sentences : chunk > 0 ? Segmentation.Chunks : Segmentation.None,
+            SegmentLength = hierarchical ? sentenceLength : chunk,
+            SentenceEnds = hierarchical
+                ? [.. new[] { ".", "!", "?" }.Select(vocabulary.Id).Where(id => id != WordVocabulary.Unknown)]
+                : [],
+        };
+    }
+
     /// <summary>Prints plain text (no markup), optionally in a Spectre style such as <c>yellow</c>.</summary>
     static void Say(string text, string? style = null) =>
         AnsiConsole.MarkupLine(style is null ? Markup.Escape(text) : $"[{style}]{Markup.Escape(text)}[/]");
@@ -396,11 +465,19 @@ static class ClassifyCommand
     }
 
     /// <summary>
-    /// The labels and the text → probabilities function of a run folder: a linear model (<c>linear.json</c>, from
-    /// <c>--model nbsvm|logreg|nb</c> or a run's <c>baseline/</c>) or a network (with <paramref name="int8"/>, its
-    /// weights quantised).
+    /// A trained classifier as eval and predict use it: its labels, texts → probabilities, and (when it can say) what
+    /// it read closely in a text for a class: blocks of words (sentences, or the whole text) with a weight each, and a
+    /// label per block.
     /// </summary>
-    static (string[] Labels, Func<IReadOnlyList<string>, double[][]> Probabilities) Predictor(string folder, bool int8)
+    sealed record LoadedClassifier(string[] Labels, Func<IReadOnlyList<string>, double[][]> Probabilities,
+        Func<string, int, (List<List<(string Word, double Weight)>> Blocks, List<string>? Labels)>? Explain,
+        string ExplainsBy);
+
+    /// <summary>
+    /// A run folder's classifier: a linear model (<c>linear.json</c>, from <c>--model nbsvm|logreg|nb</c> or a run's
+    /// <c>baseline/</c>) or a network (with <paramref name="int8"/>, its weights quantised).
+    /// </summary>
+    static LoadedClassifier Predictor(string folder, bool int8)
     {
         string linear = Path.Combine(folder, LinearModelFile);
         var tokenizer = new WordTokenizer();
@@ -412,13 +489,42 @@ static class ClassifyCommand
                 ?? throw new InvalidDataException($"{linear}: no labels.");
             if (labels.Length != model.Classes)
                 throw new InvalidDataException($"{linear}: {labels.Length} labels for {model.Classes} classes.");
-            return (labels, texts => model.PredictProbabilities(
-                texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)).ToArray()));
+            return new(labels, texts => model.PredictProbabilities(
+                texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)).ToArray()), (text, c) =>
+                {
+                    // each word weighed by its own (unigram) contribution to the class
+                    var tokens = tokenizer.Tokenize(text);
+                    var unigrams = model.Contributions(tokens, c).Where(p => !p.Term.Contains(' '))
+                        .ToDictionary(p => p.Term, p => p.Contribution);
+                    return ([tokens.Select(t => (t, unigrams.GetValueOrDefault(t))).ToList()], null);
+                }, "each word's weight towards the class");
         }
         var (classifiers, vocabulary, networkLabels) = Load(folder);
         if (int8) Int8Inference.Apply(classifiers, folder);
-        return (networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
-            vocabulary)));
+        var explain = classifiers[0].Config.Pooling != Pooling.Attention ? null
+            : (Func<string, int, (List<List<(string, double)>>, List<string>?)>)((text, _) =>
+            {
+                // an ensemble's members read the same tokens: their attention is averaged
+                var ids = Encode([text], tokenizer, vocabulary);
+                var each = classifiers.Select(m => m.Attention(ids)[0]).ToArray();
+                var first = each[0];
+                var weights = first.Weights.Select((_, t) => each.Average(a => a.Weights[t])).ToArray();
+                string Word(int t) => first.Tokens[t] == WordVocabulary.Unknown ? "<unk>"
+                    : vocabulary.Words[first.Tokens[t]];
+                if (first.SentenceLengths.Length == 0)
+                    return ([Enumerable.Range(0, weights.Length).Select(t => (Word(t), weights[t])).ToList()], null);
+                var blocks = new List<List<(string, double)>>();
+                var labels = new List<string>();
+                for (int k = 0, start = 0; k < first.SentenceLengths.Length; start += first.SentenceLengths[k++])
+                {
+                    blocks.Add(Enumerable.Range(start, first.SentenceLengths[k]).Select(t => (Word(t), weights[t]))
+                        .ToList());
+                    labels.Add(each.Average(a => a.SentenceWeights[k]).ToString("F2", CultureInfo.InvariantCulture));
+                }
+                return (blocks, labels);
+            });
+        return new(networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
+            vocabulary)), explain, "attention");
     }
 
     static Command Eval()
@@ -443,7 +549,8 @@ static class ClassifyCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (labels, probabilities) = Predictor(r.GetValue(model)!, r.GetValue(int8));
+            var loaded = Predictor(r.GetValue(model)!, r.GetValue(int8));
+            var (labels, probabilities) = (loaded.Labels, loaded.Probabilities);
             var examples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var set = (Count: examples.Count, Labels: LabelIds(examples, labels, r.GetValue(data)!));
             var report = ClassificationReport.FromProbabilities(labels.Length, set.Labels,
@@ -496,13 +603,23 @@ static class ClassifyCommand
             Arity = ArgumentArity.ZeroOrMore
         };
         var int8 = Int8Inference.Option();
+        var explain = new Option<string?>("--explain")
+        {
+            Description = "Also show what the model read closely — a network's attention over words (and sentences), "
+                + "a linear model's word weights: the top words per text, and a figure PREFIX-N.png per text.",
+        };
         var command = new Command("predict", "Label and probability for each text (arguments, or lines of --input).")
         {
-            model, input, texts, int8,
+            model, input, texts, int8, explain,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var (labels, predict) = Predictor(r.GetValue(model)!, r.GetValue(int8));
+            var loaded = Predictor(r.GetValue(model)!, r.GetValue(int8));
+            var (labels, predict) = (loaded.Labels, loaded.Probabilities);
+            string? figures = r.GetValue(explain);
+            if (figures is not null && loaded.Explain is null)
+                throw new UsageException($"{r.GetValue(model)} pools its words by maximum or mean: --explain shows "
+                    + "attention; train with --pooling attention or --model han.");
             var items = (r.GetValue(texts) ?? []).ToList();
             if (r.GetValue(input) is { } file)
             {
@@ -515,6 +632,16 @@ static class ClassifyCommand
                 int best = Array.IndexOf(probabilities[i], probabilities[i].Max());
                 Console.WriteLine(
                     FormattableString.Invariant($"{labels[best]}\t{probabilities[i][best]:F4}\t{items[i]}"));
+                if (figures is null) continue;
+                var (blocks, blockLabels) = loaded.Explain!(items[i], best);
+                var top = blocks.SelectMany(b => b).GroupBy(w => w.Word).Select(g => (Word: g.Key, Weight: g.Max(w =>
+                    w.Weight))).OrderByDescending(w => w.Weight).Take(8);
+                Console.WriteLine("\t" + string.Join("  ", top.Select(w =>
+                    FormattableString.Invariant($"{w.Word} {w.Weight:F3}"))));
+                var files = Recur.Figures.Charts.HighlightedText($"{figures}-{i + 1}",
+                    $"{labels[best]} ({probabilities[i][best]:P0}): {loaded.ExplainsBy}"
+                    + (blockLabels is null ? "" : ", sentence weights in the margin"), blocks, blockLabels);
+                Console.WriteLine($"\t{files.Png}");
             }
             return 0;
         }));

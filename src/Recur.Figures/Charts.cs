@@ -48,7 +48,8 @@ public static class Charts
     /// <summary>
     /// A line chart of <paramref name="series"/>, written to <paramref name="basePath"/>.png and .svg. With
     /// <paramref name="logY"/> the vertical axis is log₁₀ (non-positive values are left out of the line);
-    /// <paramref name="references"/> draws labelled horizontal lines (a baseline, a target); <paramref name="legend"/> places the legend.
+    /// <paramref name="references"/> draws labelled horizontal lines (a baseline, a target); <paramref name="legend"/>
+    /// places the legend.
     /// </summary>
     public static FigureFiles Lines(string basePath, string title, string xLabel, string yLabel, IEnumerable<Series> series,
         bool logY = false, IEnumerable<(double Y, string Label)>? references = null,
@@ -117,7 +118,8 @@ public static class Charts
     }
 
     /// <summary>
-    /// A grid of grey-scale images (e.g. digits or Hopfield states), each <paramref name="imageHeight"/>×<paramref name="imageWidth"/>
+    /// A grid of grey-scale images (e.g. digits or Hopfield states), each <paramref name="imageHeight"/>×<paramref
+    /// name="imageWidth"/>
     /// values in [0, 1] row by row (1 = white), <paramref name="columns"/> per row of the grid, with optional captions.
     /// </summary>
     public static FigureFiles ImageGrid(string basePath, string title, IReadOnlyList<float[]> images, int imageHeight, int imageWidth,
@@ -207,6 +209,65 @@ public static class Charts
         return Save(plot, basePath, canvas.GetLength(1) * scale + 60, canvas.GetLength(0) * scale + 90);
     }
 
+    /// <summary>
+    /// Text with each word on a background as strong as its weight (what an attention model read closely): one block
+    /// per entry of <paramref name="blocks"/> (a sentence, or a whole text), wrapped at <paramref name="wrap"/>
+    /// characters, with the block's label (e.g. its sentence weight) in the margin. Weights are scaled to the largest
+    /// of the figure.
+    /// </summary>
+    public static FigureFiles HighlightedText(string basePath, string title,
+        IReadOnlyList<IReadOnlyList<(string Word, double Weight)>> blocks, IReadOnlyList<string>? blockLabels = null,
+        int wrap = 90)
+    {
+        if (blocks.Count == 0 || blocks.All(b => b.Count == 0))
+            throw new ArgumentException("Charts.HighlightedText: no words.");
+        if (blockLabels != null && blockLabels.Count != blocks.Count)
+            throw new ArgumentException(
+                $"Charts.HighlightedText: {blockLabels.Count} labels for {blocks.Count} blocks.");
+        if (wrap < 10) throw new ArgumentException($"Charts.HighlightedText: wrap must be at least 10, got {wrap}.");
+        double peak = blocks.SelectMany(b => b).Max(w => double.IsFinite(w.Weight) ? w.Weight : 0);
+        var plot = new Plot();
+        const double lineHeight = 1.6, charWidth = 1, margin = 12;
+        double y = 0;
+        for (int k = 0; k < blocks.Count; k++)
+        {
+            if (blockLabels != null)
+            {
+                var label = plot.Add.Text(blockLabels[k], 0, y);
+                label.LabelFontSize = 12;
+                label.LabelFontColor = Colors.Gray;
+                label.LabelAlignment = Alignment.MiddleLeft;
+            }
+            double x = margin;
+            foreach (var (word, weight) in blocks[k])
+            {
+                double width = Math.Max(word.Length, 1) * charWidth;
+                if (x + width > margin + wrap * charWidth && x > margin)
+                {
+                    x = margin;
+                    y -= lineHeight;
+                }
+                double strength = peak > 0 && double.IsFinite(weight) ? Math.Clamp(weight / peak, 0, 1) : 0;
+                var box = plot.Add.Rectangle(x - 0.2, x + width + 0.2, y - lineHeight / 2 + 0.15,
+                    y + lineHeight / 2 - 0.15);
+                box.FillColor = Color.FromHex("#d62728").WithAlpha(strength * 0.85);
+                box.LineWidth = 0;
+                var text = plot.Add.Text(word, x + width / 2, y);
+                text.LabelAlignment = Alignment.MiddleCenter;
+                text.LabelFontSize = 13;
+                text.LabelFontName = "DejaVu Sans Mono";
+                x += width + charWidth;
+            }
+            y -= lineHeight * 1.5;
+        }
+        plot.Axes.Frameless();
+        plot.HideGrid();
+        plot.Title(title);
+        plot.Axes.SetLimits(-1, margin + (wrap + 2) * charWidth, y + lineHeight / 2, lineHeight);
+        int rows = (int)Math.Round(-y / lineHeight) + 1;
+        return Save(plot, basePath, 1100, Math.Clamp(90 + rows * 26, 200, 4000));
+    }
+
     /// <summary>The value of <paramref name="map"/> at a point given as fractions of its height and width, read
     /// between cell centres.</summary>
     static double Bilinear(double[,] map, double fy, double fx)
@@ -275,7 +336,8 @@ public static class Charts
     static ScottPlot.TickGenerators.NumericManual Ticks(IReadOnlyList<string> labels, Func<int, double> position)
     {
         var ticks = new ScottPlot.TickGenerators.NumericManual();
-        // one- and two-character labels (the characters of a text) fit under every 14-pixel cell; longer ones are thinned to 30
+        // one- and two-character labels (the characters of a text) fit under every 14-pixel cell; longer ones are
+        // thinned to 30
         int most = labels.All(l => l.Length <= 2) ? 400 : 30;
         int stride = Math.Max(1, (labels.Count + most - 1) / most);
         for (int i = 0; i < labels.Count; i += stride) ticks.AddMajor(position(i), labels[i]);

@@ -329,6 +329,20 @@ public sealed class LinearTextClassifier
             .Select(p => (Features.Term(p.f), p.weight)).ToList();
     }
 
+    /// <summary>
+    /// How much each n-gram of a tokenised text moves it towards class <paramref name="c"/>: x_f·(w_cf − mean of the
+    /// other classes' w_f), largest first. With two classes the contributions add up to the difference of the two
+    /// scores minus that of the biases.
+    /// </summary>
+    public IReadOnlyList<(string Term, double Contribution)> Contributions(IReadOnlyList<string> tokens, int c)
+    {
+        if (c < 0 || c >= Classes) throw new ArgumentOutOfRangeException(nameof(c), c, $"0…{Classes - 1}");
+        var x = Features.Transform(tokens);
+        return x.Indices.Select((f, k) => (Features.Term(f), x.Values[k] * (weights[c][f]
+                - Enumerable.Range(0, Classes).Where(j => j != c).Average(j => weights[j][f]))))
+            .OrderByDescending(p => p.Item2).ToList();
+    }
+
     /// <summary>The model as JSON (architecture <c>linear_text_classifier</c>), with optional extra fields.</summary>
     public JsonObject ToJson(JsonObject? extra = null)
     {

@@ -19,6 +19,39 @@ public enum Pooling
     Attention,
 }
 
+/// <summary>Which tokens of a text longer than <see cref="TextClassifierConfig.MaxTokens"/> are read.</summary>
+public enum Truncation
+{
+    /// <summary>The first tokens.</summary>
+    Head,
+    /// <summary>The last tokens (reviews often end with their verdict).</summary>
+    Tail,
+    /// <summary>
+    /// The first quarter of the budget from the start and the rest from the end, the split Sun et al. (2019) found
+    /// best for long reviews.
+    /// </summary>
+    HeadAndTail,
+}
+
+/// <summary>How a <see cref="TextClassifier"/> cuts a text into segments read separately.</summary>
+public enum Segmentation
+{
+    /// <summary>The whole text is one sequence.</summary>
+    None,
+    /// <summary>
+    /// Chunked reading: fixed-size chunks of <see cref="TextClassifierConfig.SegmentLength"/> tokens, each encoded and
+    /// pooled on its own (all chunks of a batch in parallel), the chunk vectors max-pooled into one.
+    /// </summary>
+    Chunks,
+    /// <summary>
+    /// A hierarchical attention network (Yang et al. 2016): sentences (ending at <see
+    /// cref="TextClassifierConfig.SentenceEnds"/>, at most <see cref="TextClassifierConfig.SegmentLength"/> tokens)
+    /// are encoded and attention-pooled into sentence vectors, which a sentence-level encoder reads and attention
+    /// pools into the text's vector.
+    /// </summary>
+    Sentences,
+}
+
 /// <summary>Settings of a <see cref="TextClassifier"/>.</summary>
 /// <param name="VocabularySize">Token ids, padding (id 0) included.</param>
 /// <param name="EmbeddingSize">Embedding width.</param>
@@ -33,6 +66,28 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     string Cell = "lstm", int NumLayers = 1,
     bool Bidirectional = true, float Dropout = 0.5f, Pooling Pooling = Pooling.Max)
 {
+    /// <summary>Read at most this many tokens of a text, chosen by <see cref="Truncation"/> (0: every token).</summary>
+    public int MaxTokens { get; init; }
+
+    /// <summary>Which tokens a text longer than <see cref="MaxTokens"/> keeps.</summary>
+    public Truncation Truncation { get; init; } = Truncation.Head;
+
+    /// <summary>Whether the text is read whole, in chunks, or sentence by sentence (a hierarchical network).</summary>
+    public Segmentation Segmentation { get; init; } = Segmentation.None;
+
+    /// <summary>Tokens per chunk, or the most per sentence (longer sentences are cut); used when segmenting.</summary>
+    public int SegmentLength { get; init; }
+
+    /// <summary>Token ids that end a sentence (the vocabulary's ids of '.', '!', '?'), for <see
+    /// cref="Segmentation.Sentences"/>.</summary>
+    public IReadOnlyList<int> SentenceEnds { get; init; } = [];
+
+    /// <summary>The sentence-level encoder of a hierarchical network: it reads the word level's pooled
+    /// vectors.</summary>
+    public RecurrentConfig SentenceEncoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell),
+        HiddenSize * (Bidirectional ? 2 : 1), HiddenSize, 1, Bidirectional: Bidirectional,
+        ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null));
+
     /// <summary>The encoder's configuration.</summary>
     public RecurrentConfig Encoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell), EmbeddingSize,
         HiddenSize, NumLayers,
@@ -46,7 +101,10 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
         ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
         ["classes"] = Classes, ["cell"] = Cell, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional,
         ["dropout"] = Dropout,
-        ["pooling"] = Pooling.ToString().ToLowerInvariant(),
+        ["pooling"] = Pooling.ToString().ToLowerInvariant(), ["max_tokens"] = MaxTokens,
+        ["truncation"] = Truncation.ToString().ToLowerInvariant(),
+        ["segmentation"] = Segmentation.ToString().ToLowerInvariant(), ["segment_length"] = SegmentLength,
+        ["sentence_ends"] = new JsonArray(SentenceEnds.Select(i => (JsonNode)i).ToArray()),
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -56,10 +114,18 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
         {
             if ((string?)json["architecture"] != "text_classifier")
                 throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'text_classifier'.");
+            // the reading fields came later: a config.json without them reads whole texts
             return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
                 (int)json["classes"]!, (string)json["cell"]!,
                 (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!,
-                    Enum.Parse<Pooling>((string)json["pooling"]!, ignoreCase: true));
+                Enum.Parse<Pooling>((string)json["pooling"]!, ignoreCase: true))
+            {
+                MaxTokens = (int?)json["max_tokens"] ?? 0,
+                Truncation = Enum.Parse<Truncation>((string?)json["truncation"] ?? "head", ignoreCase: true),
+                Segmentation = Enum.Parse<Segmentation>((string?)json["segmentation"] ?? "none", ignoreCase: true),
+                SegmentLength = (int?)json["segment_length"] ?? 0,
+                SentenceEnds = json["sentence_ends"]?.AsArray().Select(i => (int)i!).ToArray() ?? [],
+            };
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
             or ArgumentException)
@@ -81,6 +147,9 @@ public sealed class TextClassifier : Module
     readonly Linear? attention, attentionVector;
     readonly Linear head;
     readonly RandomGenerator dropoutRandom;
+    readonly RecurrentLayer? sentenceEncoder;
+    readonly Linear? sentenceAttention, sentenceAttentionVector;
+    readonly HashSet<int> sentenceEnds;
 
     /// <summary>The settings.</summary>
     public TextClassifierConfig Config { get; }
@@ -92,7 +161,8 @@ public sealed class TextClassifier : Module
     public TextClassifier(TextClassifierConfig config, RandomGenerator random)
     {
         if (config.VocabularySize < 2 || config.EmbeddingSize < 1 || config.HiddenSize < 1 || config.Classes < 2
-            || config.Dropout is < 0 or >= 1)
+            || config.Dropout is < 0 or >= 1 || config.MaxTokens < 0
+            || (config.Segmentation != Segmentation.None && config.SegmentLength < 1))
             throw new ArgumentException($"TextClassifier: invalid settings {config}.");
         Config = config;
         embedding = RegisterModule("embedding", new Embedding(config.VocabularySize, config.EmbeddingSize, random,
@@ -106,17 +176,125 @@ public sealed class TextClassifier : Module
         }
         head = RegisterModule("head", new Linear(width, config.Classes, random));
         dropoutRandom = RegisterRandom("dropout", random.Fork());
+        // drawn last, so a model that reads whole texts starts from the same weights as before segments existed
+        if (config.Segmentation == Segmentation.Sentences)
+        {
+            sentenceEncoder = RegisterModule("sentence_encoder", new RecurrentLayer(config.SentenceEncoder, random));
+            sentenceAttention = RegisterModule("sentence_attention", new Linear(width, width, random));
+            sentenceAttentionVector = RegisterModule("sentence_attention_vector",
+                new Linear(width, 1, random, bias: false));
+        }
+        sentenceEnds = [.. config.SentenceEnds];
     }
 
-    /// <summary>Class logits [B, classes] for a batch of token-id sequences (each at least one token long).</summary>
-    public Tensor Forward(IReadOnlyList<int[]> texts)
+    /// <summary>
+    /// Class logits [B, classes] for a batch of token-id sequences (each at least one token long), each cut to <see
+    /// cref="TextClassifierConfig.MaxTokens"/> and read whole, in chunks or by sentences as the config says.
+    /// </summary>
+    public Tensor Forward(IReadOnlyList<int[]> texts) =>
+        head.Forward(Functional.Dropout(Read(texts).Pooled, Config.Dropout, Training, dropoutRandom));
+
+    /// <summary>What the model reads of a batch: the text vectors and, for inspection, the attention weights.</summary>
+    sealed record Reading(Tensor Pooled, int[][] Tokens, Tensor? WordWeights, int[] WordLengths,
+        Tensor? SegmentWeights, int[] SegmentCounts);
+
+    Reading Read(IReadOnlyList<int[]> texts)
     {
-        var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, Config.VocabularySize, "TextClassifier");
-        int batch = texts.Count;
+        ArgumentNullException.ThrowIfNull(texts);
+        var read = texts.Select(Truncate).ToArray();
+        if (Config.Segmentation == Segmentation.None)
+        {
+            var (pooled, weights, lengths) = EncodeWords(read);
+            return new(pooled, read, weights, lengths, null, [.. Enumerable.Repeat(1, read.Length)]);
+        }
+        var segmentsOf = read.Select(Segment).ToArray();
+        var counts = segmentsOf.Select(s => s.Count).ToArray();
+        var segments = segmentsOf.SelectMany(s => s).ToArray();
+        var words = EncodeWords(segments);
+        int batch = read.Length, most = counts.Max(), width = words.Pooled.Size(1);
+        // segment vectors into a time-major [most, B, width] batch; a zero row stands for "no segment"
+        var index = new int[most * batch];
+        Array.Fill(index, segments.Length);
+        for (int b = 0, next = 0; b < batch; b++)
+            for (int k = 0; k < counts[b]; k++) index[k * batch + b] = next++;
+        var padded = Tensor.Concat([words.Pooled, Tensor.Zeros(1, width)], 0).IndexSelect(0, index)
+            .Reshape(most, batch, width);
+        if (Config.Segmentation == Segmentation.Chunks)
+            return new((padded + PaddingPenalty(counts, most, batch)).Max(0), segments, words.Weights, words.Lengths,
+                null, counts);
+        var input = Functional.Dropout(padded, Config.Dropout, Training, dropoutRandom);
+        var output = sentenceEncoder!.Forward(input, lengths: counts).Output;
+        var sentenceWeights = AttentionWeights(sentenceAttention!, sentenceAttentionVector!, output, counts, most,
+            batch);
+        return new((output * sentenceWeights).Sum(0), segments, words.Weights, words.Lengths, sentenceWeights, counts);
+    }
+
+    /// <summary>Embedding → encoder → pooling of a batch of sequences: [N, width], and the attention weights.</summary>
+    (Tensor Pooled, Tensor? Weights, int[] Lengths) EncodeWords(IReadOnlyList<int[]> sequences)
+    {
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(sequences, Config.VocabularySize, "TextClassifier");
+        int batch = sequences.Count;
         var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
         var encoded = encoder.Forward(x, lengths: lengths);
-        var pooled = Pool(encoded, lengths, steps, batch);
-        return head.Forward(Functional.Dropout(pooled, Config.Dropout, Training, dropoutRandom));
+        var output = encoded.Output; // [T, B, D·H], zero past each length
+        switch (Config.Pooling)
+        {
+            case Pooling.Last:
+            {
+                int directions = Config.Bidirectional ? 2 : 1, top = (Config.NumLayers - 1) * directions;
+                var finals = Enumerable.Range(0, directions)
+                    .Select(d => encoded.HiddenState.Select(0, top + d)).ToArray();
+                return (directions == 1 ? finals[0] : Tensor.Concat(finals, 1), null, lengths);
+            }
+            case Pooling.Mean:
+            {
+                var inverse = Tensor.FromArray(lengths.Select(l => 1f / l).ToArray(), batch, 1);
+                return (output.Sum(0) * inverse, null, lengths);
+            }
+            case Pooling.Max:
+                return ((output + PaddingPenalty(lengths, steps, batch)).Max(0), null, lengths);
+            default:
+            {
+                var weights = AttentionWeights(attention!, attentionVector!, output, lengths, steps, batch);
+                return ((output * weights).Sum(0), weights, lengths);
+            }
+        }
+    }
+
+    /// <summary>softmax over the real steps of vᵀ tanh(W h_t + b): [T, B, 1] (Yang et al. 2016).</summary>
+    static Tensor AttentionWeights(Linear projection, Linear vector, Tensor output, int[] lengths, int steps,
+        int batch) =>
+        (vector.Forward(projection.Forward(output).Tanh()) + PaddingPenalty(lengths, steps, batch)).Softmax(0);
+
+    /// <summary>The tokens of a text the model reads: all, or <see cref="TextClassifierConfig.MaxTokens"/> of
+    /// them.</summary>
+    int[] Truncate(int[] text)
+    {
+        int budget = Config.MaxTokens;
+        if (budget == 0 || text.Length <= budget) return text;
+        return Config.Truncation switch
+        {
+            Truncation.Head => text[..budget],
+            Truncation.Tail => text[^budget..],
+            _ => [.. text[..(budget / 4)], .. text[^(budget - budget / 4)..]],
+        };
+    }
+
+    /// <summary>A text's segments: fixed-size chunks, or sentences cut at a sentence end or the length limit.</summary>
+    List<int[]> Segment(int[] text)
+    {
+        var segments = new List<int[]>();
+        int start = 0;
+        for (int t = 0; t < text.Length; t++)
+        {
+            bool end = t - start + 1 == Config.SegmentLength
+                || (Config.Segmentation == Segmentation.Sentences && sentenceEnds.Contains(text[t]));
+            if (!end) continue;
+            segments.Add(text[start..(t + 1)]);
+            start = t + 1;
+        }
+        if (start < text.Length) segments.Add(text[start..]);
+        return segments;
     }
 
     /// <summary>
@@ -146,35 +324,6 @@ public sealed class TextClassifier : Module
     public int[] Predict(IReadOnlyList<int[]> texts, int batchSize = 256) =>
         PredictProbabilities(texts, batchSize).Select(p => Array.IndexOf(p, p.Max())).ToArray();
 
-    Tensor Pool(RecurrentOutput encoded, int[] lengths, int steps, int batch)
-    {
-        var output = encoded.Output; // [T, B, D·H], zero past each length
-        switch (Config.Pooling)
-        {
-            case Pooling.Last:
-            {
-                int directions = Config.Bidirectional ? 2 : 1, top = (Config.NumLayers - 1) * directions;
-                var finals = Enumerable.Range(0, directions)
-                    .Select(d => encoded.HiddenState.Select(0, top + d)).ToArray();
-                return directions == 1 ? finals[0] : Tensor.Concat(finals, 1);
-            }
-            case Pooling.Mean:
-            {
-                var inverse = Tensor.FromArray(lengths.Select(l => 1f / l).ToArray(), batch, 1);
-                return output.Sum(0) * inverse;
-            }
-            case Pooling.Max:
-                return (output + PaddingPenalty(lengths, steps, batch)).Max(0);
-            default:
-            {
-                var scores = attentionVector!.Forward(attention!.Forward(output).Tanh()) + PaddingPenalty(lengths,
-                    steps, batch); // [T, B, 1]
-                var weights = scores.Softmax(0);
-                return (output * weights).Sum(0);
-            }
-        }
-    }
-
     /// <summary>[T, B, 1]: 0 at real tokens, −1e9 at padding, so a max or softmax over time never picks
     /// padding.</summary>
     static Tensor PaddingPenalty(int[] lengths, int steps, int batch)
@@ -186,19 +335,48 @@ public sealed class TextClassifier : Module
         return Tensor.FromArray(penalty, steps, batch, 1);
     }
 
-    /// <summary>Attention weights over the tokens of each text [B][length] (eval mode, no gradient), for
-    /// inspection.</summary>
-    public double[][] AttentionWeights(IReadOnlyList<int[]> texts)
+    /// <summary>
+    /// What the model looked at in each text (eval mode, no gradient): the tokens it read (after truncation) and a
+    /// weight per token — the word attention, times the sentence attention in a hierarchical network — and, when it
+    /// reads by sentences, each sentence's length and attention. Needs attention pooling.
+    /// </summary>
+    public IReadOnlyList<TextAttention> Attention(IReadOnlyList<int[]> texts)
     {
-        if (Config.Pooling != Pooling.Attention) throw new InvalidOperationException("AttentionWeights: the model "
-            + "pools by " + Config.Pooling + ".");
+        if (Config.Pooling != Pooling.Attention)
+            throw new InvalidOperationException(
+                $"Attention: the model pools words by {Config.Pooling}, not attention.");
         using var _ = GradMode.NoGrad();
-        var (ids, lengths, steps) = RaggedBatch.TimeMajor(texts, Config.VocabularySize, "TextClassifier");
-        int batch = texts.Count;
-        var output = encoder.Forward(embedding.Forward(ids, steps, batch), lengths: lengths).Output;
-        var weights = (attentionVector!.Forward(attention!.Forward(output).Tanh()) + PaddingPenalty(lengths, steps,
-            batch)).Softmax(0).ToArray();
-        return Enumerable.Range(0, batch).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
-            (double)weights[t * batch + b]).ToArray()).ToArray();
+        using var evaluating = this.Evaluating();
+        var reading = Read(texts);
+        var words = reading.WordWeights!.ToArray(); // [T, S, 1] over all segments of the batch
+        int sequences = reading.WordLengths.Length, batch = texts.Count;
+        var sentence = reading.SegmentWeights?.ToArray();
+        var result = new List<TextAttention>();
+        for (int b = 0, segment = 0; b < batch; b++)
+        {
+            var tokens = new List<int>();
+            var weights = new List<double>();
+            var sentenceLengths = new List<int>();
+            var sentenceWeights = new List<double>();
+            for (int k = 0; k < reading.SegmentCounts[b]; k++, segment++)
+            {
+                double outer = sentence is null ? 1 : sentence[k * batch + b];
+                tokens.AddRange(reading.Tokens[segment]);
+                for (int t = 0; t < reading.WordLengths[segment]; t++)
+                    weights.Add(outer * words[t * sequences + segment]);
+                sentenceLengths.Add(reading.WordLengths[segment]);
+                sentenceWeights.Add(outer);
+            }
+            result.Add(new TextAttention([.. tokens], [.. weights], sentence is null ? [] : [.. sentenceLengths],
+                sentence is null ? [] : [.. sentenceWeights]));
+        }
+        return result;
     }
 }
+
+/// <summary>What a <see cref="TextClassifier"/> attended to in one text.</summary>
+/// <param name="Tokens">The token ids it read, in order (after truncation).</param>
+/// <param name="Weights">A weight per token; they sum to 1 over a text (chunked reading: over each chunk).</param>
+/// <param name="SentenceLengths">Tokens per sentence (hierarchical network only, else empty).</param>
+/// <param name="SentenceWeights">The sentence-level attention (hierarchical network only, else empty).</param>
+public sealed record TextAttention(int[] Tokens, double[] Weights, int[] SentenceLengths, double[] SentenceWeights);

@@ -58,13 +58,104 @@ public sealed class ClassificationTests : IDisposable
     {
         var model = new TextClassifier(new TextClassifierConfig(15, 4, 3, 2, Pooling: Pooling.Attention),
             new RandomGenerator(6));
-        var weights = model.AttentionWeights([[1, 2, 3], [4, 5, 6, 7, 8, 9], [10]]);
-        Assert.Equal([3, 6, 1], weights.Select(w => w.Length));
-        Assert.All(weights, w => Assert.Equal(1.0, w.Sum(), 5));
+        var attention = model.Attention([[1, 2, 3], [4, 5, 6, 7, 8, 9], [10]]);
+        Assert.Equal([3, 6, 1], attention.Select(a => a.Weights.Length));
+        Assert.All(attention, a => Assert.Equal(1.0, a.Weights.Sum(), 5));
+        Assert.All(attention, a => Assert.Empty(a.SentenceWeights));
+    }
+
+    /// <summary>Token 2 ends a sentence; sentences hold at most 3 tokens; chunks are 3 tokens long.</summary>
+    static TextClassifierConfig Segmented(Segmentation segmentation, Pooling pooling, bool bidirectional = true) =>
+        new(16, 4, 3, 2, "gru", 1, bidirectional, 0f, pooling)
+        {
+            Segmentation = segmentation, SegmentLength = 3, SentenceEnds = [2],
+        };
+
+    public static TheoryData<Segmentation, Pooling, bool> SegmentedModels => new()
+    {
+        { Segmentation.Chunks, Pooling.Attention, true }, { Segmentation.Chunks, Pooling.Max, false },
+        { Segmentation.Sentences, Pooling.Attention, true }, { Segmentation.Sentences, Pooling.Mean, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(SegmentedModels))]
+    public void SegmentedReadingIsExactUnderBatchingAndItsGradientsMatchFiniteDifferences(Segmentation segmentation,
+        Pooling pooling, bool bidirectional)
+    {
+        var model = new TextClassifier(Segmented(segmentation, pooling, bidirectional), new RandomGenerator(11));
+        int[][] texts = [[4, 5, 2, 6, 7, 8, 9, 2, 10], [3], [11, 2, 12, 13], [14, 15, 2, 2, 5, 6, 7, 8, 9, 10, 11]];
+        model.Eval();
+        float[] together;
+        using (GradMode.NoGrad()) together = model.Forward(texts).ToArray();
+        for (int i = 0; i < texts.Length; i++)
+        {
+            float[] alone;
+            using (GradMode.NoGrad()) alone = model.Forward([texts[i]]).ToArray();
+            for (int c = 0; c < 2; c++) Assert.Equal(alone[c], together[i * 2 + c], 5);
+        }
+        model.Train();
+        var result = GradientCheck.Compare(() => model.Forward(texts), model.Parameters(),
+            epsilon: pooling == Pooling.Max ? 1e-3 : 1e-2);
+        Assert.True(result.Passed,
+            $"{segmentation}/{pooling}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
 
     [Fact]
-    public void LearnsWhichWordsCarryTheLabel()
+    public void AHierarchicalNetworkAttendsOverSentencesAndTheirWords()
+    {
+        var model = new TextClassifier(Segmented(Segmentation.Sentences, Pooling.Attention), new RandomGenerator(12));
+        Assert.Contains(model.NamedParameters(), p => p.Name.StartsWith("sentence_encoder.", StringComparison.Ordinal));
+        var attention = model.Attention([[4, 5, 2, 6, 7, 8, 9, 2, 10], [3]]);
+        // sentences end at token 2 or after 3 tokens: [4 5 2] [6 7 8] [9 2] [10]
+        Assert.Equal([3, 3, 2, 1], attention[0].SentenceLengths);
+        Assert.Equal(1.0, attention[0].SentenceWeights.Sum(), 5);
+        Assert.Equal(1.0, attention[0].Weights.Sum(), 5);
+        Assert.Equal([4, 5, 2, 6, 7, 8, 9, 2, 10], attention[0].Tokens);
+        Assert.Equal([1], attention[1].SentenceLengths);
+        // the words of a sentence share its weight: their weights sum to it
+        Assert.Equal(attention[0].SentenceWeights[1], attention[0].Weights[3..6].Sum(), 5);
+    }
+
+    [Theory]
+    [InlineData(Truncation.Head, new[] { 1, 2, 3, 4, 5, 6, 7, 8 })]
+    [InlineData(Truncation.Tail, new[] { 5, 6, 7, 8, 9, 10, 11, 12 })]
+    [InlineData(Truncation.HeadAndTail, new[] { 1, 2, 7, 8, 9, 10, 11, 12 })]
+    public void TruncationKeepsTheChosenTokens(Truncation truncation, int[] kept)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(15, 4, 3, 2, Pooling: Pooling.Attention)
+        {
+            MaxTokens = 8, Truncation = truncation,
+        }, new RandomGenerator(6));
+        var attention = model.Attention([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4]]);
+        Assert.Equal(kept, attention[0].Tokens);
+        Assert.Equal([3, 4], attention[1].Tokens);
+    }
+
+    [Fact]
+    public void ReadingSettingsSurviveConfigJsonAndOldFilesReadWhole()
+    {
+        var config = Segmented(Segmentation.Sentences, Pooling.Attention) with
+        {
+            MaxTokens = 400,
+            Truncation = Truncation.HeadAndTail,
+        };
+        var back = TextClassifierConfig.FromJson(config.ToJson());
+        Assert.Equal((400, Truncation.HeadAndTail, Segmentation.Sentences, 3), (back.MaxTokens, back.Truncation,
+            back.Segmentation, back.SegmentLength));
+        Assert.Equal([2], back.SentenceEnds);
+        var old = config.ToJson();
+        foreach (var key in new[] { "max_tokens", "truncation", "segmentation", "segment_length", "sentence_ends" })
+            old.Remove(key);
+        var whole = TextClassifierConfig.FromJson(old);
+        Assert.Equal((0, Segmentation.None), (whole.MaxTokens, whole.Segmentation));
+        Assert.Throws<ArgumentException>(() => new TextClassifier(config with { SegmentLength = 0 },
+            new RandomGenerator(1)));
+    }
+
+    [Theory]
+    [InlineData(Segmentation.None)]
+    [InlineData(Segmentation.Sentences)]
+    public void LearnsWhichWordsCarryTheLabel(Segmentation segmentation)
     {
         // label 1 when the text contains word 3, whatever else it holds
         var random = new RandomGenerator(7);
@@ -83,7 +174,13 @@ public sealed class ClassificationTests : IDisposable
         }
         var train = new LabelledTexts(Make(600, out var trainLabels), trainLabels);
         var valid = new LabelledTexts(Make(200, out var validLabels), validLabels);
-        var model = new TextClassifier(new TextClassifierConfig(20, 8, 16, 2, Dropout: 0.1f), new RandomGenerator(8));
+        // as a hierarchical network, word 2 ends a sentence
+        var config = new TextClassifierConfig(20, 8, 16, 2, Dropout: 0.1f,
+            Pooling: segmentation == Segmentation.None ? Pooling.Max : Pooling.Attention)
+        {
+            Segmentation = segmentation, SegmentLength = 4, SentenceEnds = [4],
+        };
+        var model = new TextClassifier(config, new RandomGenerator(8));
         var task = new ClassificationTask(model, train, valid, 32);
         var trainer = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions
         {
@@ -252,7 +349,9 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal(LinearModelKind.NbSvm, model.Kind);
         Assert.Equal(["0", "1"], json["labels"]!.AsArray().Select(l => (string)l!));
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", alone, "--data", tsv));
-        Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", alone, "a lovely film"));
+        Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", alone, "a lovely film", "--explain",
+            Path.Combine(folder, "linear-why")));
+        Assert.True(File.Exists(Path.Combine(folder, "linear-why-1.png")));
         Assert.Equal(2, RecurCommand.Run("classify", "eval", "--model", alone, "--data", tsv, "--int8"));
 
         // a network that cannot learn in one step at this rate: the better baseline is saved and named
@@ -276,5 +375,33 @@ public sealed class ClassificationTests : IDisposable
         Assert.DoesNotContain(valid, i => labels[i] == 2); // a lone example stays in training
         Assert.Equal(valid, StratifiedSplit.HoldOut(labels, 0.2, 7).Valid);
         Assert.NotEqual(valid, StratifiedSplit.HoldOut(labels, 0.2, 8).Valid);
+    }
+
+    [Fact]
+    public void LongTextOptionsReachTheSavedModelAndConflictingOnesAreRefused()
+    {
+        string tsv = WriteCorpus("long.tsv");
+        string han = Path.Combine(folder, "han");
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "han", "--epochs", "1",
+            "--embed", "4", "--hidden", "4", "--sentence-length", "3", "--max-tokens", "40", "--truncate", "head+tail",
+            "--no-baselines", "--out", han, "--threads", "1"));
+        var (models, vocabulary, _) = ClassifyCommand.Load(han);
+        var config = models[0].Config;
+        Assert.Equal((Segmentation.Sentences, 3, Pooling.Attention, 40, Truncation.HeadAndTail),
+            (config.Segmentation, config.SegmentLength, config.Pooling, config.MaxTokens, config.Truncation));
+        string figure = Path.Combine(folder, "why");
+        Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", han, "a lovely film . dull ? fine",
+            "--explain", figure));
+        Assert.True(File.Exists(figure + "-1.png"), "the attention figure is drawn");
+        Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", han, "--data", tsv));
+
+        string chunked = Path.Combine(folder, "chunked");
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--chunk", "2", "--epochs", "1",
+            "--embed", "4", "--hidden", "4", "--no-baselines", "--out", chunked, "--threads", "1"));
+        Assert.Equal((Segmentation.Chunks, 2), (ClassifyCommand.Load(chunked).Models[0].Config.Segmentation,
+            ClassifyCommand.Load(chunked).Models[0].Config.SegmentLength));
+        Assert.Equal(2, RecurCommand.Run("classify", "predict", "--model", chunked, "a film", "--explain", figure));
+        Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "han", "--chunk", "2",
+            "--out", Path.Combine(folder, "both")));
     }
 }
