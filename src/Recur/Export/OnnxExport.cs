@@ -154,6 +154,18 @@ public static class OnnxExport
     }
 
     /// <summary>
+    /// Export covers classifiers that read whole texts; chunked and hierarchical reading are not yet written out.
+    /// (A token budget is not part of the graph: the caller cuts texts to <see cref="TextClassifierConfig.MaxTokens"/>.)
+    /// </summary>
+    internal static void RefuseSegmented(TextClassifierConfig config, string format)
+    {
+        if (config.Segmentation != Segmentation.None)
+            throw new NotSupportedException($"{format} export of a text classifier that reads "
+                + (config.Segmentation == Segmentation.Chunks ? "in chunks" : "by sentences (a hierarchical network)")
+                + " is not supported yet; classifiers that read whole texts export.");
+    }
+
+    /// <summary>
     /// A <see cref="TextClassifier"/>: inputs <c>ids</c> (int64 [steps, batch], time-major, padding 0 past each text)
     /// and <c>lengths</c> (int32 [batch], each in 1..steps) → <c>logits</c> and <c>probabilities</c> [batch,
     /// classes]. Padding never changes a result, as in Recur.
@@ -161,6 +173,7 @@ public static class OnnxExport
     public static void Save(TextClassifier model, string path)
     {
         var config = model.Config;
+        RefuseSegmented(config, "ONNX");
         Write(path, "text_classifier", config.ToJson(), model, (graph, state) =>
         {
             string ids = graph.Input("ids", DataType.Int64, "steps", "batch");

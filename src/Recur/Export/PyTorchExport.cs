@@ -71,6 +71,7 @@ public static class PyTorchExport
     public static void Save(TextClassifier model, string folder)
     {
         var config = model.Config;
+        OnnxExport.RefuseSegmented(config, "PyTorch");
         var encoder = config.Encoder;
         int directions = encoder.Directions, width = config.HiddenSize * directions;
         string finals = encoder.Mode == RecurrentMode.Lstm ? "finals[0]" : "finals";

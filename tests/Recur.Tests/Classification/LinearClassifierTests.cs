@@ -163,4 +163,29 @@ public sealed class LinearClassifierTests
         Assert.Throws<ArgumentException>(() => LinearTextClassifier.Train(LinearModelKind.LogisticRegression, train,
             [0, 1], 2, new LinearModelOptions { Regularization = 0 }));
     }
+
+    [Fact]
+    public void CalibrationLowersHeldOutLossWithoutChangingADecision()
+    {
+        // fit on the first 60 training texts, calibrate on the other 20
+        var (all, allLabels, _, classes) = Case("multiclass");
+        var (train, labels, test, testLabels) = (all[..60], allLabels[..60], all[60..], allLabels[60..]);
+        foreach (var kind in Enum.GetValues<LinearModelKind>())
+        {
+            var model = LinearTextClassifier.Train(kind, train, labels, classes);
+            var calibrated = model.Calibrate(test, testLabels);
+            double Loss(LinearTextClassifier m) => m.PredictProbabilities(test)
+                .Select((p, i) => -Math.Log(p[testLabels[i]])).Average();
+            Assert.True(Loss(calibrated) <= Loss(model) + 1e-12, $"{kind}: {Loss(calibrated)} > {Loss(model)}");
+            Assert.Equal(model.Predict(test), calibrated.Predict(test));
+            Assert.NotEqual(1.0, calibrated.ProbabilityScale);
+            // the temperature is a minimum: a little more or less does no better
+            var json = calibrated.ToJson();
+            foreach (double factor in new[] { 0.9, 1.1 })
+            {
+                json["probability_scale"] = calibrated.ProbabilityScale * factor;
+                Assert.True(Loss(LinearTextClassifier.FromJson(json, "x")) >= Loss(calibrated) - 1e-12);
+            }
+        }
+    }
 }

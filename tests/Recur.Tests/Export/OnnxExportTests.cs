@@ -128,6 +128,25 @@ public sealed class OnnxExportTests : IDisposable
         Same(layer.Forward(input).Output, outputs["output"], "output");
     }
 
+    [Fact]
+    public void ClassifiersThatReadInSegmentsAreRefusedBeforeAnyFileIsWritten()
+    {
+        foreach (var segmentation in new[] { Segmentation.Chunks, Segmentation.Sentences })
+        {
+            var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, Pooling: Pooling.Attention)
+            {
+                Segmentation = segmentation, SegmentLength = 5,
+            }, new RandomGenerator(2));
+            string path = Path.Combine(folder, $"{segmentation}.onnx");
+            Assert.Contains("not supported", Assert.Throws<NotSupportedException>(() => OnnxExport.Save(model, path))
+                .Message);
+            Assert.False(File.Exists(path));
+            string torch = Path.Combine(folder, $"{segmentation}-torch");
+            Assert.Throws<NotSupportedException>(() => PyTorchExport.Save(model, torch));
+            Assert.False(Directory.Exists(torch) && Directory.EnumerateFiles(torch).Any());
+        }
+    }
+
     public static TheoryData<Pooling, string, bool> Poolings() => new()
     {
         { Pooling.Max, "lstm", true }, { Pooling.Mean, "gru", true }, { Pooling.Last, "lstm", true },
