@@ -246,6 +246,32 @@ static class ClassifyCommand
                 return 0;
             }
             if (baselines.Count > 0) PrintComparison(baselines, null, null);
+            string cellName = r.GetValue(cell)!;
+            if (trainTokens.Length < SmallData)
+            {
+                // small labelled sets: smaller batches give more steps; long texts are read sentence by sentence
+                var chosen = new List<string>();
+                if (!training.Given(r, "--batch"))
+                {
+                    s = s with { Batch = SmallDataBatch };
+                    chosen.Add($"batch {SmallDataBatch}");
+                }
+                if (r.GetResult(kind) is not { Implicit: false } && r.GetValue(chunk) == 0
+                    && trainTokens.Average(t => t.Count) > LongText)
+                {
+                    modelKind = "han";
+                    chosen.Add("--model han");
+                    if (r.GetResult(cell) is not { Implicit: false })
+                    {
+                        cellName = "gru";
+                        chosen.Add("--cell gru");
+                    }
+                }
+                if (chosen.Count > 0)
+                    Say($"Settings for a small set{(modelKind == "han" ? " of long texts" : "")}: "
+                        + $"{string.Join(", ", chosen)} (chosen on the IMDB sample, docs/classification.md; "
+                        + "give them to override).");
+            }
             var vocabulary = WordVocabulary.Build(trainTokens, r.GetValue(minFrequency));
             var trainSet = new LabelledTexts(Encode(trainTokens, vocabulary), trainLabels);
             var validSet = validTokens is null ? null : new LabelledTexts(Encode(validTokens, vocabulary),
@@ -256,7 +282,7 @@ static class ClassifyCommand
             {
                 EmbeddingSize = r.GetValue(embed),
                 HiddenSize = r.GetValue(hidden),
-                Cell = r.GetValue(cell)!,
+                Cell = cellName,
                 NumLayers = r.GetValue(layers),
                 Bidirectional = !r.GetValue(unidirectional),
                 Dropout = r.GetValue(dropout),
@@ -391,8 +417,18 @@ static class ClassifyCommand
     static void Say(string text, string? style = null) =>
         AnsiConsole.MarkupLine(style is null ? Markup.Escape(text) : $"[{style}]{Markup.Escape(text)}[/]");
 
-    /// <summary>Below this many training texts, <c>classify train</c> says a network may be the wrong choice.</summary>
+    /// <summary>
+    /// Below this many training texts <c>classify train</c> says a network may be the wrong choice and, unless told
+    /// otherwise, trains in batches of <see cref="SmallDataBatch"/> and reads texts longer than <see cref="LongText"/>
+    /// tokens on average with a hierarchical network.
+    /// </summary>
     const int SmallData = 5000;
+
+    /// <summary>The batch size for small training sets.</summary>
+    const int SmallDataBatch = 16;
+
+    /// <summary>Mean tokens per text above which a small set is read by sentences.</summary>
+    const int LongText = 100;
 
     /// <summary>The file of a linear baseline in a run folder.</summary>
     const string LinearModelFile = "linear.json";

@@ -104,6 +104,7 @@ public sealed class GuideTests
                 System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(Positive(lines[1]) > 0.5, lines[1]); // "the acting was superb"
             Assert.True(Positive(lines[2]) < 0.5, lines[2]); // "a boring plot"
+            Assert.StartsWith("NBSVM validation accuracy", lines[3]);
             Assert.True(Directory.Exists(Path.Combine(folder, "best")));
         }
         finally { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }

@@ -84,7 +84,8 @@ sealed class TrainingOptions
     /// <summary>Whether the command line set the shared option <paramref name="name"/> (e.g. "--epochs") rather than
     /// leaving its default.</summary>
     public bool Given(ParseResult r, string name) =>
-        new Option[] { epochs, schedule, lr, optimizer }.Single(o => o.Name == name) is var option
+        new Option[] { epochs, batch, schedule, lr, optimizer, weightDecay, clipNorm, momentum }
+            .Single(o => o.Name == name) is var option
         && r.GetResult(option) is { Implicit: false };
 
     public void AddTo(Command command)

@@ -155,7 +155,8 @@ public static class OnnxExport
 
     /// <summary>
     /// Export covers classifiers that read whole texts; chunked and hierarchical reading are not yet written out.
-    /// (A token budget is not part of the graph: the caller cuts texts to <see cref="TextClassifierConfig.MaxTokens"/>.)
+    /// (A token budget is not part of the graph: the caller cuts texts to <see
+    /// cref="TextClassifierConfig.MaxTokens"/>.)
     /// </summary>
     internal static void RefuseSegmented(TextClassifierConfig config, string format)
     {

@@ -28,15 +28,20 @@ public sealed class ClassificationTests : IDisposable
     {
         var model = new TextClassifier(new TextClassifierConfig(20, 6, 5, 3, "lstm", 2, bidirectional, 0.3f,
             pooling), new RandomGenerator(3));
-        model.Eval();
-        int[][] texts = [[4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [2], [3, 3, 19, 18, 17]];
-        float[] together;
-        using (GradMode.NoGrad()) together = model.Forward(texts).ToArray();
+        SameAloneAsInABatch(model, [[4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [2], [3, 3, 19, 18, 17]]);
+    }
+
+    /// <summary>Each text's logits (eval mode) are the same alone as in a batch with texts of other lengths.</summary>
+    static void SameAloneAsInABatch(TextClassifier model, int[][] texts)
+    {
+        int classes = model.Config.Classes;
+        using var evaluating = model.Evaluating();
+        using var noGrad = GradMode.NoGrad();
+        var together = model.Forward(texts).ToArray();
         for (int i = 0; i < texts.Length; i++)
         {
-            float[] alone;
-            using (GradMode.NoGrad()) alone = model.Forward([texts[i]]).ToArray();
-            for (int c = 0; c < 3; c++) Assert.Equal(alone[c], together[i * 3 + c], 5);
+            var alone = model.Forward([texts[i]]).ToArray();
+            for (int c = 0; c < classes; c++) Assert.Equal(alone[c], together[i * classes + c], 5);
         }
     }
 
@@ -84,16 +89,7 @@ public sealed class ClassificationTests : IDisposable
     {
         var model = new TextClassifier(Segmented(segmentation, pooling, bidirectional), new RandomGenerator(11));
         int[][] texts = [[4, 5, 2, 6, 7, 8, 9, 2, 10], [3], [11, 2, 12, 13], [14, 15, 2, 2, 5, 6, 7, 8, 9, 10, 11]];
-        model.Eval();
-        float[] together;
-        using (GradMode.NoGrad()) together = model.Forward(texts).ToArray();
-        for (int i = 0; i < texts.Length; i++)
-        {
-            float[] alone;
-            using (GradMode.NoGrad()) alone = model.Forward([texts[i]]).ToArray();
-            for (int c = 0; c < 2; c++) Assert.Equal(alone[c], together[i * 2 + c], 5);
-        }
-        model.Train();
+        SameAloneAsInABatch(model, texts);
         var result = GradientCheck.Compare(() => model.Forward(texts), model.Parameters(),
             epsilon: pooling == Pooling.Max ? 1e-3 : 1e-2);
         Assert.True(result.Passed,
