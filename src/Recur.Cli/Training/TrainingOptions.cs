@@ -9,19 +9,24 @@ using Spectre.Console;
 namespace Recur.Cli.Training;
 
 /// <summary>The settings every training verb shares, read from the command line.</summary>
-sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay, float? ClipNorm, float? ClipValue,
-    ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience, int ValidateEvery, int LogEvery,
+sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay,
+    float? ClipNorm, float? ClipValue,
+    ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience,
+        int ValidateEvery, int LogEvery,
     int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart, bool Overwrite,
     float Momentum = 0.9f)
 {
     /// <summary>The weight average <c>--ema</c> or <c>--swa-start</c> asks for, if any.</summary>
-    public AveragingOptions? Averaging => Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1) : null;
+    public AveragingOptions? Averaging =>
+        Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1) : null;
 }
 
 /// <summary>
 /// One command-line convention for every training verb: <c>--epochs --batch --lr --optimizer --weight-decay
-/// --clip-norm --clip-value --schedule --warmup --patience --ema --swa-start --seed --threads --out --resume</c> and friends,
-/// turned into an optimizer, a schedule and <see cref="TrainerOptions"/>; plus the run itself with a progress bar and Ctrl+C handling.
+/// --clip-norm --clip-value --schedule --warmup --patience --ema --swa-start --seed --threads --out --resume</c> and
+/// friends,
+/// turned into an optimizer, a schedule and <see cref="TrainerOptions"/>; plus the run itself with a progress bar and
+/// Ctrl+C handling.
 /// </summary>
 sealed class TrainingOptions
 {
@@ -42,7 +47,11 @@ sealed class TrainingOptions
     public TrainingOptions(int defaultEpochs, int defaultBatch, float defaultLr, float? defaultClipNorm = 1f,
         string defaultOptimizer = "adam", float defaultMomentum = 0.9f)
     {
-        epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => defaultEpochs };
+        epochs = new("--epochs")
+        {
+            Description = "Passes over the training data.", DefaultValueFactory = _ =>
+            defaultEpochs
+        };
         batch = new("--batch") { Description = "Sequences per mini-batch.", DefaultValueFactory = _ => defaultBatch };
         lr = new("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => defaultLr };
         optimizer = new("--optimizer")
@@ -55,30 +64,92 @@ sealed class TrainingOptions
             Description = "Momentum of sgd (0: plain SGD).", DefaultValueFactory = _ => defaultMomentum,
         };
         optimizer.AcceptOnlyFromAmong(Optimizers);
-        weightDecay = new("--weight-decay") { Description = "Weight decay (L2 for adam/sgd/rmsprop/adagrad, decoupled for adamw).", DefaultValueFactory = _ => 0f };
-        clipNorm = new("--clip-norm") { Description = "Clip the global gradient norm to this (0 turns it off).", DefaultValueFactory = _ => defaultClipNorm };
+        weightDecay = new("--weight-decay")
+        {
+            Description = "Weight decay (L2 for adam/sgd/rmsprop/adagrad, "
+            + "decoupled for adamw).", DefaultValueFactory = _ => 0f
+        };
+        clipNorm = new("--clip-norm")
+        {
+            Description = "Clip the global gradient norm to this (0 turns it off).",
+            DefaultValueFactory = _ => defaultClipNorm
+        };
         clipValue = new("--clip-value") { Description = "Clamp each gradient element to ±this." };
-        schedule = new("--schedule") { Description = "Learning-rate schedule: constant, step (×0.5 every 10 epochs), multistep (×--gamma, default 0.1, at each of --milestones epochs), exponential (×0.95 per epoch), cosine (with --warmup steps), plateau (×0.5 after --patience/2 bad validations).", DefaultValueFactory = _ => "constant" };
+        schedule = new("--schedule")
+        {
+            Description = "Learning-rate schedule: constant, step (×0.5 every 10 epochs), "
+            + "multistep (×--gamma, default 0.1, at each of --milestones epochs), exponential (×0.95 per epoch), "
+            + "cosine (with --warmup steps), plateau (×0.5 after --patience/2 bad validations).",
+            DefaultValueFactory = _ => "constant"
+        };
         schedule.AcceptOnlyFromAmong(Schedules);
-        milestones = new("--milestones") { Description = "Epochs at which the multistep schedule multiplies the rate by --gamma, comma-separated (e.g. 100,150)." };
-        gamma = new("--gamma") { Description = "Factor of the step, multistep and exponential schedules (defaults 0.5, 0.1, 0.95)." };
-        ema = new("--ema") { Description = "Validate, keep and save an exponential moving average of the weights with this decay per step (e.g. 0.999) instead of the last weights." };
-        swaStart = new("--swa-start") { Description = "Validate, keep and save the mean of the weights after every step from this epoch on (stochastic weight averaging)." };
-        warmup = new("--warmup") { Description = "Warm-up steps for the cosine schedule.", DefaultValueFactory = _ => 0 };
-        patience = new("--patience") { Description = "Stop after this many validations without improvement (0: never).", DefaultValueFactory = _ => 0 };
-        validateEvery = new("--validate-every") { Description = "Validate every N optimizer steps (0: each epoch).", DefaultValueFactory = _ => 0 };
+        milestones = new("--milestones")
+        {
+            Description = "Epochs at which the multistep schedule multiplies the rate "
+            + "by --gamma, comma-separated (e.g. 100,150)."
+        };
+        gamma = new("--gamma")
+        {
+            Description = "Factor of the step, multistep and exponential schedules (defaults "
+            + "0.5, 0.1, 0.95)."
+        };
+        ema = new("--ema")
+        {
+            Description = "Validate, keep and save an exponential moving average of the weights "
+            + "with this decay per step (e.g. 0.999) instead of the last weights."
+        };
+        swaStart = new("--swa-start")
+        {
+            Description = "Validate, keep and save the mean of the weights after every "
+            + "step from this epoch on (stochastic weight averaging)."
+        };
+        warmup = new("--warmup")
+        {
+            Description = "Warm-up steps for the cosine schedule.",
+            DefaultValueFactory = _ => 0
+        };
+        patience = new("--patience")
+        {
+            Description = "Stop after this many validations without improvement (0: "
+            + "never).", DefaultValueFactory = _ => 0
+        };
+        validateEvery = new("--validate-every")
+        {
+            Description = "Validate every N optimizer steps (0: each epoch).",
+            DefaultValueFactory = _ => 0
+        };
         logEvery = new("--log-every") { Description = "Log every N optimizer steps.", DefaultValueFactory = _ => 20 };
-        accumulate = new("--accumulate") { Description = "Mini-batches per optimizer step (gradient accumulation).", DefaultValueFactory = _ => 1 };
-        seed = new("--seed") { Description = "One seed for initialisation, data, shuffling and dropout.", DefaultValueFactory = _ => 1 };
-        threads = new("--threads") { Description = "Threads for large kernels (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        accumulate = new("--accumulate")
+        {
+            Description = "Mini-batches per optimizer step (gradient accumulation).",
+            DefaultValueFactory = _ => 1
+        };
+        seed = new("--seed")
+        {
+            Description = "One seed for initialisation, data, shuffling and dropout.",
+            DefaultValueFactory = _ => 1
+        };
+        threads = new("--threads")
+        {
+            Description = "Threads for large kernels (default: all cores).",
+            DefaultValueFactory = _ => Environment.ProcessorCount
+        };
         output = new("--out") { Description = "Run folder: checkpoints last/ and best/, metrics.jsonl." };
-        resume = new("--resume") { Description = "Continue from a checkpoint folder (e.g. OUT/last) with the same settings and seed." };
+        resume = new("--resume")
+        {
+            Description = "Continue from a checkpoint folder (e.g. OUT/last) with the same "
+            + "settings and seed."
+        };
         overwrite = new("--overwrite")
         {
             Description = "Replace an earlier run in --out (without it such a folder is "
             + "refused)."
         };
-        skipNonFinite = new("--skip-non-finite") { Description = "Skip steps whose loss or gradient is NaN/Inf instead of stopping." };
+        skipNonFinite = new("--skip-non-finite")
+        {
+            Description = "Skip steps whose loss or gradient is NaN/Inf "
+            + "instead of stopping."
+        };
     }
 
     /// <summary>Whether the command line set the shared option <paramref name="name"/> (e.g. "--epochs") rather than
@@ -98,10 +169,14 @@ sealed class TrainingOptions
 
     public TrainingSettings Read(ParseResult r)
     {
-        var s = new TrainingSettings(r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(optimizer)!, r.GetValue(weightDecay),
-            r.GetValue(clipNorm) is float n && n > 0 ? n : null, r.GetValue(clipValue), r.GetValue(seed), r.GetValue(threads), r.GetValue(output),
-            r.GetValue(resume), r.GetValue(schedule)!, r.GetValue(warmup), r.GetValue(patience), r.GetValue(validateEvery), r.GetValue(logEvery),
-            r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)), r.GetValue(gamma),
+        var s = new TrainingSettings(r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(optimizer)!,
+            r.GetValue(weightDecay),
+            r.GetValue(clipNorm) is float n && n > 0 ? n : null, r.GetValue(clipValue), r.GetValue(seed),
+                r.GetValue(threads), r.GetValue(output),
+            r.GetValue(resume), r.GetValue(schedule)!, r.GetValue(warmup), r.GetValue(patience),
+                r.GetValue(validateEvery), r.GetValue(logEvery),
+            r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)),
+                r.GetValue(gamma),
             r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite), r.GetValue(momentum));
         if (!(s.Momentum is >= 0 and < 1)) throw new UsageException($"--momentum must be in [0, 1), got {s.Momentum}.");
         if (r.GetResult(momentum) is { Implicit: false } && s.Optimizer != "sgd")
@@ -109,14 +184,21 @@ sealed class TrainingOptions
         if (s.Epochs < 1 || s.Batch < 1 || s.Threads < 1 || s.LogEvery < 1 || s.Accumulate < 1)
             throw new UsageException("--epochs, --batch, --threads, --log-every and --accumulate must be positive.");
         if (!(s.LearningRate > 0) || !(s.WeightDecay >= 0) || s.Warmup < 0 || s.Patience < 0 || s.ValidateEvery < 0)
-            throw new UsageException("--lr must be positive; --weight-decay, --warmup, --patience and --validate-every non-negative.");
+            throw new UsageException("--lr must be positive; --weight-decay, --warmup, --patience and "
+                + "--validate-every non-negative.");
         if (s.ClipValue is float v && !(v > 0)) throw new UsageException("--clip-value must be positive.");
-        if (s.Gamma is double g && !(g > 0 && double.IsFinite(g))) throw new UsageException($"--gamma must be positive, got {g}.");
-        if ((s.Schedule == "multistep") != (s.Milestones.Length > 0)) throw new UsageException("--milestones goes with --schedule multistep, and multistep needs --milestones.");
-        if (s.Gamma != null && s.Schedule is not ("step" or "multistep" or "exponential")) throw new UsageException("--gamma applies to the step, multistep and exponential schedules only.");
-        if (s.Ema is double d && !(d > 0 && d < 1)) throw new UsageException($"--ema must be a decay between 0 and 1 (e.g. 0.999), got {d}.");
-        if (s.SwaStart is int start && (start < 1 || start > s.Epochs)) throw new UsageException($"--swa-start must be an epoch from 1 to --epochs ({s.Epochs}), got {start}.");
-        if (s.Ema != null && s.SwaStart != null) throw new UsageException("--ema and --swa-start are two ways of averaging the weights; choose one.");
+        if (s.Gamma is double g && !(g > 0 && double.IsFinite(g)))
+            throw new UsageException($"--gamma must be positive, got {g}.");
+        if ((s.Schedule == "multistep") != (s.Milestones.Length > 0)) throw new UsageException("--milestones goes "
+            + "with --schedule multistep, and multistep needs --milestones.");
+        if (s.Gamma != null && s.Schedule is not ("step" or "multistep" or "exponential"))
+            throw new UsageException("--gamma applies to the step, multistep and exponential schedules only.");
+        if (s.Ema is double d && !(d > 0 && d < 1))
+            throw new UsageException($"--ema must be a decay between 0 and 1 (e.g. 0.999), got {d}.");
+        if (s.SwaStart is int start && (start < 1 || start > s.Epochs))
+            throw new UsageException($"--swa-start must be an epoch from 1 to --epochs ({s.Epochs}), got {start}.");
+        if (s.Ema != null && s.SwaStart != null) throw new UsageException("--ema and --swa-start are two ways of "
+            + "averaging the weights; choose one.");
         if (s.Out is { } folder)
         {
             if (s.Resume == null) RunFolder.CheckNew(folder, s.Overwrite); // before anything is written
@@ -152,8 +234,11 @@ sealed class TrainingOptions
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         var values = new long[parts.Length];
         for (int i = 0; i < parts.Length; i++)
-            if (!long.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out values[i]) || values[i] < 1 || i > 0 && values[i] <= values[i - 1])
-                throw new UsageException($"--milestones must be increasing positive epoch numbers separated by commas, got '{text}'.");
+            if (!long.TryParse(parts[i], System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out values[i])
+                || values[i] < 1 || (i > 0 && values[i] <= values[i - 1]))
+                throw new UsageException($"--milestones must be increasing positive epoch numbers separated by "
+                    + $"commas, got '{text}'.");
         return values;
     }
 
@@ -167,22 +252,27 @@ sealed class TrainingOptions
         _ => throw new UsageException($"unknown optimizer '{s.Optimizer}'."),
     };
 
-    public static LearningRateSchedule CreateSchedule(TrainingSettings s, long stepsPerEpoch, MetricMode mode) => s.Schedule switch
-    {
-        "constant" => new ConstantSchedule(s.LearningRate),
-        "step" => new StepSchedule(s.LearningRate, 10, s.Gamma ?? 0.5),
-        "multistep" => new MultiStepSchedule(s.LearningRate, s.Milestones, s.Gamma ?? 0.1),
-        "exponential" => new ExponentialSchedule(s.LearningRate, s.Gamma ?? 0.95),
-        "cosine" => new CosineWarmupSchedule(s.LearningRate, s.Warmup, Math.Max(s.Warmup + 1, s.Epochs * stepsPerEpoch), startFactor: s.Warmup > 0 ? 0.01 : 1),
-        "plateau" => new ReduceOnPlateauSchedule(s.LearningRate, mode, 0.5, Math.Max(1, s.Patience / 2)),
-        _ => throw new UsageException($"unknown schedule '{s.Schedule}'."),
-    };
+    public static LearningRateSchedule CreateSchedule(TrainingSettings s, long stepsPerEpoch, MetricMode mode) =>
+        s.Schedule switch
+        {
+            "constant" => new ConstantSchedule(s.LearningRate),
+            "step" => new StepSchedule(s.LearningRate, 10, s.Gamma ?? 0.5),
+            "multistep" => new MultiStepSchedule(s.LearningRate, s.Milestones, s.Gamma ?? 0.1),
+            "exponential" => new ExponentialSchedule(s.LearningRate, s.Gamma ?? 0.95),
+            "cosine" => new CosineWarmupSchedule(s.LearningRate, s.Warmup, Math.Max(s.Warmup + 1,
+                s.Epochs * stepsPerEpoch), startFactor: s.Warmup > 0 ? 0.01 : 1),
+            "plateau" => new ReduceOnPlateauSchedule(s.LearningRate, mode, 0.5, Math.Max(1, s.Patience / 2)),
+            _ => throw new UsageException($"unknown schedule '{s.Schedule}'."),
+        };
 
     public static TrainerOptions CreateTrainerOptions(TrainingSettings s, string metric, MetricMode mode) => new()
     {
-        Epochs = s.Epochs, Seed = s.Seed, ClipNorm = s.ClipNorm, ClipValue = s.ClipValue, AccumulationSteps = s.Accumulate,
-        ValidateEvery = s.ValidateEvery, LogEvery = s.LogEvery, Metric = metric, MetricMode = mode, Patience = s.Patience,
-        OnNonFinite = s.SkipNonFinite ? NonFiniteAction.Skip : NonFiniteAction.Stop, OutputDirectory = s.Out, Averaging = s.Averaging,
+        Epochs = s.Epochs, Seed = s.Seed, ClipNorm = s.ClipNorm, ClipValue = s.ClipValue,
+        AccumulationSteps = s.Accumulate,
+        ValidateEvery = s.ValidateEvery, LogEvery = s.LogEvery, Metric = metric, MetricMode = mode,
+        Patience = s.Patience,
+        OnNonFinite = s.SkipNonFinite ? NonFiniteAction.Skip : NonFiniteAction.Stop, OutputDirectory = s.Out,
+        Averaging = s.Averaging,
         Overwrite = s.Overwrite,
     };
 
@@ -192,7 +282,8 @@ sealed class TrainingOptions
     /// current step, which saves a checkpoint first; a second signal ends the process at once. A
     /// <paramref name="timeLimit"/> stops the run the same way.
     /// </summary>
-    public static TrainingResult Run(Func<ITrainingObserver, CancellationToken, TrainingResult> fit, TimeSpan? timeLimit = null)
+    public static TrainingResult Run(Func<ITrainingObserver, CancellationToken, TrainingResult> fit,
+        TimeSpan? timeLimit = null)
     {
         using var cancel = new CancellationTokenSource();
         if (timeLimit is { } limit) cancel.CancelAfter(limit);
@@ -216,7 +307,8 @@ sealed class TrainingOptions
                 return fit(new TextTrainingObserver(Console.Out), cancel.Token);
             TrainingResult? result = null;
             AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                    new RemainingTimeColumn())
                 .Start(context => result = fit(new ProgressObserver(context), cancel.Token));
             return result!;
         }
@@ -249,11 +341,17 @@ sealed class TrainingOptions
         public void OnStep(StepRecord r)
         {
             task!.Value = r.Step;
-            task.Description = FormattableString.Invariant($"epoch {r.Epoch + 1}  loss {r.Loss:F4}  |g| {r.GradientNorm:G3}  {r.ItemsPerSecond:F0}/s");
+            task.Description = FormattableString.Invariant(
+                $"epoch {r.Epoch + 1}  loss {r.Loss:F4}  |g| {r.GradientNorm:G3}  {r.ItemsPerSecond:F0}/s");
         }
 
-        public void OnEvaluation(EvaluationRecord r) => AnsiConsole.MarkupLineInterpolated(
-            $"epoch {r.Epoch + 1} step {r.Step} validation: {string.Join("  ", r.Metrics.Select(m => FormattableString.Invariant($"{m.Key} {m.Value:F4}")))}{(r.IsBest ? "  (best)" : "")}");
+        public void OnEvaluation(EvaluationRecord r)
+        {
+            string metrics = string.Join("  ",
+                r.Metrics.Select(m => FormattableString.Invariant($"{m.Key} {m.Value:F4}")));
+            AnsiConsole.MarkupLineInterpolated(
+                $"epoch {r.Epoch + 1} step {r.Step} validation: {metrics}{(r.IsBest ? "  (best)" : "")}");
+        }
 
         public void OnMessage(string message) => AnsiConsole.MarkupLineInterpolated($"[grey]{message}[/]");
     }
