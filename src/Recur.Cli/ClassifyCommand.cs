@@ -146,6 +146,17 @@ static class ClassifyCommand
                 + "(0: read the text whole).",
             DefaultValueFactory = _ => 0,
         };
+        var fromLm = new Option<string?>("--from-lm")
+        {
+            Description = "Start from a word-level language model (a run folder of `lm train --tokenizer word`): "
+                + "its vocabulary, embedding and layers become the encoder (one direction), read with concat pooling; "
+                + "the encoder stays frozen for the first --frozen-epochs (ULMFiT's gradual unfreezing).",
+        };
+        var frozenEpochs = new Option<int>("--frozen-epochs")
+        {
+            Description = "With --from-lm, epochs that train only the head before the whole network.",
+            DefaultValueFactory = _ => 1,
+        };
         var sentenceLength = new Option<int>("--sentence-length")
         {
             Description = "With --model han, the longest sentence in tokens (longer ones are cut).",
@@ -199,7 +210,8 @@ static class ClassifyCommand
         var command = new Command("train", "Train a (bi)LSTM/GRU text classifier beside linear baselines, or a "
             + "baseline alone.")
         {
-            data, valid, validFraction, kind, noBaselines, maxTokens, truncate, chunk, sentenceLength, textColumn,
+            data, valid, validFraction, kind, noBaselines, maxTokens, truncate, chunk, sentenceLength, fromLm,
+            frozenEpochs, textColumn,
             labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, ensemble, minFrequency,
             json,
         };
@@ -256,7 +268,7 @@ static class ClassifyCommand
                     s = s with { Batch = SmallDataBatch };
                     chosen.Add($"batch {SmallDataBatch}");
                 }
-                if (r.GetResult(kind) is not { Implicit: false } && r.GetValue(chunk) == 0
+                if (r.GetResult(kind) is not { Implicit: false } && r.GetValue(chunk) == 0 && r.GetValue(fromLm) is null
                     && trainTokens.Average(t => t.Count) > LongText)
                 {
                     modelKind = "han";
@@ -272,7 +284,12 @@ static class ClassifyCommand
                         + $"{string.Join(", ", chosen)} (chosen on the IMDB sample, docs/classification.md; "
                         + "give them to override).");
             }
-            var vocabulary = WordVocabulary.Build(trainTokens, r.GetValue(minFrequency));
+            var pretrained = r.GetValue(fromLm) is { } lmFolder ? Pretrained.Load(lmFolder) : null;
+            if (pretrained is not null && modelKind == "han")
+                throw new UsageException("--from-lm starts a network that reads whole texts (or chunks), not --model "
+                    + "han.");
+            if (r.GetValue(frozenEpochs) < 0) throw new UsageException("--frozen-epochs must be 0 or positive.");
+            var vocabulary = pretrained?.Vocabulary ?? WordVocabulary.Build(trainTokens, r.GetValue(minFrequency));
             var trainSet = new LabelledTexts(Encode(trainTokens, vocabulary), trainLabels);
             var validSet = validTokens is null ? null : new LabelledTexts(Encode(validTokens, vocabulary),
                 validLabels!);
@@ -287,6 +304,16 @@ static class ClassifyCommand
                 Bidirectional = !r.GetValue(unidirectional),
                 Dropout = r.GetValue(dropout),
             };
+            if (pretrained is not null)
+                config = config with
+                {
+                    EmbeddingSize = pretrained.Config.EmbeddingSize,
+                    HiddenSize = pretrained.Config.HiddenSize,
+                    Cell = pretrained.Config.Cell,
+                    NumLayers = pretrained.Config.NumLayers,
+                    Bidirectional = false,
+                    Pooling = r.GetResult(pooling) is { Implicit: false } ? config.Pooling : Pooling.Concat,
+                };
             int members = r.GetValue(ensemble);
             if (members < 1) throw new UsageException("--ensemble must be positive.");
             if (members > 1 && s.Resume != null)
@@ -312,6 +339,7 @@ static class ClassifyCommand
             {
                 // each member has its own seed and folder; the vocabulary is shared
                 var model = new TextClassifier(config, new RandomGenerator(s.Seed + (ulong)k));
+                pretrained?.Apply(model);
                 if (r.GetValue(vectors) is { } vectorsPath)
                 {
                     int found = PretrainedVectors.Load(vectorsPath, vocabulary, model.EmbeddingWeight);
@@ -320,7 +348,8 @@ static class ClassifyCommand
                             $"Pretrained vectors for {found} of {vocabulary.Count - 2} words from {vectorsPath}.");
                 }
                 var task = new ClassificationTask(model, trainSet, validSet, s.Batch,
-                    new JsonObject { ["labels"] = labelJson.DeepClone(), ["lower_case"] = true });
+                    new JsonObject { ["labels"] = labelJson.DeepClone(), ["lower_case"] = true },
+                    frozenEpochs: pretrained is null ? 0 : r.GetValue(frozenEpochs));
                 var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
                 var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
                 var metric = validSet is null ? ("loss", MetricMode.Min) : ("accuracy", MetricMode.Max);
@@ -411,6 +440,54 @@ static class ClassifyCommand
                 ? [.. new[] { ".", "!", "?" }.Select(vocabulary.Id).Where(id => id != WordVocabulary.Unknown)]
                 : [],
         };
+    }
+
+    /// <summary>
+    /// What a classifier takes from a word-level language model: its vocabulary (as a classifier's, padding and
+    /// unknown first), its configuration, and <see cref="Apply"/>, which copies the embedding rows and the recurrent
+    /// layers into a classifier built with that vocabulary and a one-direction encoder of the same shape.
+    /// </summary>
+    sealed record Pretrained(WordVocabulary Vocabulary, Language.LanguageModelConfig Config,
+        Language.LanguageModel Model, int[] ModelIds)
+    {
+        public static Pretrained Load(string folder)
+        {
+            var (model, tokenizer) = Language.LanguageModel.Load(CliOutput.ModelFolder(folder));
+            if (tokenizer is not WordLevelTokenizer { Splitting: WordSplitting.Words, LowerCase: true } words)
+                throw new UsageException($"{folder}: --from-lm needs a language model trained with --tokenizer word "
+                    + "--classifier-words, whose words are split as the classifier splits them.");
+            if (model.Config.Recurrent.ProjSize > 0)
+                throw new UsageException($"{folder}: the language model projects its LSTM to the embedding width "
+                    + "(--tie-weights with --hidden ≠ --embed); a classifier's encoder has no projection.");
+            var specials = Tokenizers.Specials.Count;
+            var list = new List<string> { "<pad>", "<unk>" };
+            var ids = new List<int> { -1, Tokenizers.Specials.ToList().IndexOf("<unk>") };
+            for (int id = specials; id < words.VocabularySize; id++)
+            {
+                list.Add(words.TokenText(id));
+                ids.Add(id);
+            }
+            return new(WordVocabulary.FromWords(list), model.Config, model, [.. ids]);
+        }
+
+        public void Apply(TextClassifier classifier)
+        {
+            int width = Config.EmbeddingSize;
+            var from = Model.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
+            var target = classifier.EmbeddingWeight.Span;
+            var source = from["embedding.weight"].Span;
+            for (int row = 1; row < ModelIds.Length; row++)
+                source.Slice(ModelIds[row] * width, width).CopyTo(target.Slice(row * width, width));
+            foreach (var (name, value) in classifier.NamedParameters())
+            {
+                if (!name.StartsWith("encoder.", StringComparison.Ordinal)) continue;
+                var lmValue = from["rnn." + name["encoder.".Length..]];
+                if (lmValue.Length != value.Length)
+                    throw new InvalidDataException($"--from-lm: {name} has {value.Length} values, the language "
+                        + $"model's {lmValue.Length}.");
+                lmValue.Span.CopyTo(value.Span);
+            }
+        }
     }
 
     /// <summary>Prints plain text (no markup), optionally in a Spectre style such as <c>yellow</c>.</summary>

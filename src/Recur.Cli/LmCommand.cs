@@ -47,9 +47,15 @@ static class LmCommand
         var timeLimit = new Option<double>("--time-limit") { Description = "Stop (with a checkpoint) after this many minutes of training (0: no limit).", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(10, 32, 2e-3f, defaultClipNorm: 5f);
+        var classifierWords = new Option<bool>("--classifier-words")
+        {
+            Description = "Word tokenizer: split and lower-case words as `classify train` does (punctuation apart), so "
+                + "the model can start a classifier (`classify train --from-lm`).",
+        };
         var command = new Command("train", "Train a recurrent language model with stateful truncated BPTT.")
         {
-            text, valid, validFraction, tokenizer, vocabSize, minFrequency, cell, layers, hidden, embed, dropout, tie, bptt, timeLimit, json,
+            text, valid, validFraction, tokenizer, vocabSize, minFrequency, classifierWords, cell, layers, hidden,
+            embed, dropout, tie, bptt, timeLimit, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -75,10 +81,15 @@ static class LmCommand
             else
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
+                if (r.GetValue(classifierWords) && kind != "word")
+                    throw new UsageException("--classifier-words applies to --tokenizer word.");
                 vocabulary = kind switch
                 {
                     "char" => CharTokenizer.Build(trainText),
-                    "word" => WordLevelTokenizer.Build(trainText, minFrequency: r.GetValue(minFrequency)),
+                    "word" => r.GetValue(classifierWords)
+                        ? WordLevelTokenizer.Build(trainText, WordSplitting.Words, lowerCase: true,
+                            r.GetValue(minFrequency))
+                        : WordLevelTokenizer.Build(trainText, minFrequency: r.GetValue(minFrequency)),
                     _ => BpeTrainer.Train(trainText, r.GetValue(vocabSize)),
                 };
                 Directory.CreateDirectory(s.Out);

@@ -66,11 +66,12 @@ public sealed record ClassificationReport(double Loss, double Accuracy, double[]
 
 /// <summary>
 /// Trains a <see cref="TextClassifier"/> with the shared trainer: mini-batches of similar lengths (less padding),
-/// cross-entropy,
-/// validation by loss, accuracy and macro-F1.
+/// cross-entropy, validation by loss, accuracy and macro-F1. For the first <paramref name="frozenEpochs"/> epochs the
+/// embedding and encoder stay fixed (<see cref="TextClassifier.FreezeEncoder"/>), as when they come from a language
+/// model.
 /// </summary>
 public sealed class ClassificationTask(TextClassifier model, LabelledTexts train, LabelledTexts? valid,
-    int batchSize, JsonObject? extraConfig = null)
+    int batchSize, JsonObject? extraConfig = null, int frozenEpochs = 0)
     : ITrainingTask<int[]>
 {
     /// <inheritdoc/>
@@ -90,9 +91,12 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
     public int Count(int[] batch) => batch.Length;
 
     /// <inheritdoc/>
-    public Tensor Loss(int[] batch, TrainingContext context) =>
-        Losses.CrossEntropy(model.Forward(batch.Select(i => train.Texts[i]).ToArray()), batch.Select(i =>
-            train.Labels[i]).ToArray());
+    public Tensor Loss(int[] batch, TrainingContext context)
+    {
+        model.FreezeEncoder = context.Epoch < frozenEpochs;
+        return Losses.CrossEntropy(model.Forward(batch.Select(i => train.Texts[i]).ToArray()),
+            batch.Select(i => train.Labels[i]).ToArray());
+    }
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, double>? Evaluate()

@@ -17,6 +17,12 @@ public enum Pooling
     /// <summary>Learned attention: softmax over the real tokens of vᵀ tanh(W h_t), then the weighted sum (Yang et al.
     /// 2016).</summary>
     Attention,
+    /// <summary>
+    /// Concat pooling (Howard &amp; Ruder 2018): the final states, the maximum and the mean over the real tokens side
+    /// by
+    /// side, three times the encoder's width. Not with <see cref="Segmentation.Sentences"/>.
+    /// </summary>
+    Concat,
 }
 
 /// <summary>Which tokens of a text longer than <see cref="TextClassifierConfig.MaxTokens"/> are read.</summary>
@@ -174,7 +180,11 @@ public sealed class TextClassifier : Module
             attention = RegisterModule("attention", new Linear(width, width, random));
             attentionVector = RegisterModule("attention_vector", new Linear(width, 1, random, bias: false));
         }
-        head = RegisterModule("head", new Linear(width, config.Classes, random));
+        if (config.Pooling == Pooling.Concat && config.Segmentation == Segmentation.Sentences)
+            throw new ArgumentException("TextClassifier: concat pooling feeds a head, not a sentence encoder; a "
+                + "hierarchical network pools words by last, max, mean or attention.");
+        head = RegisterModule("head", new Linear(config.Pooling == Pooling.Concat ? 3 * width : width,
+            config.Classes, random));
         dropoutRandom = RegisterRandom("dropout", random.Fork());
         // drawn last, so a model that reads whole texts starts from the same weights as before segments existed
         if (config.Segmentation == Segmentation.Sentences)
@@ -234,25 +244,31 @@ public sealed class TextClassifier : Module
     {
         var (ids, lengths, steps) = RaggedBatch.TimeMajor(sequences, Config.VocabularySize, "TextClassifier");
         int batch = sequences.Count;
-        var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
-        var encoded = encoder.Forward(x, lengths: lengths);
+        RecurrentOutput Encode() => encoder.Forward(Functional.Dropout(embedding.Forward(ids, steps, batch),
+            Config.Dropout, Training, dropoutRandom), lengths: lengths);
+        RecurrentOutput encoded;
+        if (FreezeEncoder)
+        {
+            using var frozen = GradMode.NoGrad();
+            encoded = Encode();
+        }
+        else encoded = Encode();
         var output = encoded.Output; // [T, B, D·H], zero past each length
+        Tensor Last()
+        {
+            int directions = Config.Bidirectional ? 2 : 1, top = (Config.NumLayers - 1) * directions;
+            var finals = Enumerable.Range(0, directions)
+                .Select(d => encoded.HiddenState.Select(0, top + d)).ToArray();
+            return directions == 1 ? finals[0] : Tensor.Concat(finals, 1);
+        }
+        Tensor Mean() => output.Sum(0) * Tensor.FromArray(lengths.Select(l => 1f / l).ToArray(), batch, 1);
+        Tensor Max() => (output + PaddingPenalty(lengths, steps, batch)).Max(0);
         switch (Config.Pooling)
         {
-            case Pooling.Last:
-            {
-                int directions = Config.Bidirectional ? 2 : 1, top = (Config.NumLayers - 1) * directions;
-                var finals = Enumerable.Range(0, directions)
-                    .Select(d => encoded.HiddenState.Select(0, top + d)).ToArray();
-                return (directions == 1 ? finals[0] : Tensor.Concat(finals, 1), null, lengths);
-            }
-            case Pooling.Mean:
-            {
-                var inverse = Tensor.FromArray(lengths.Select(l => 1f / l).ToArray(), batch, 1);
-                return (output.Sum(0) * inverse, null, lengths);
-            }
-            case Pooling.Max:
-                return ((output + PaddingPenalty(lengths, steps, batch)).Max(0), null, lengths);
+            case Pooling.Last: return (Last(), null, lengths);
+            case Pooling.Mean: return (Mean(), null, lengths);
+            case Pooling.Max: return (Max(), null, lengths);
+            case Pooling.Concat: return (Tensor.Concat([Last(), Max(), Mean()], 1), null, lengths);
             default:
             {
                 var weights = AttentionWeights(attention!, attentionVector!, output, lengths, steps, batch);
@@ -260,6 +276,13 @@ public sealed class TextClassifier : Module
             }
         }
     }
+
+    /// <summary>
+    /// When set, the embedding and the encoder run without gradients, so training changes only the pooling and the
+    /// head: the first stage of gradual unfreezing (Howard &amp; Ruder 2018) for an encoder taken from a language
+    /// model (<see cref="ClassificationTask"/> sets it for its frozen epochs).
+    /// </summary>
+    public bool FreezeEncoder { get; set; }
 
     /// <summary>softmax over the real steps of vᵀ tanh(W h_t + b): [T, B, 1] (Yang et al. 2016).</summary>
     static Tensor AttentionWeights(Linear projection, Linear vector, Tensor output, int[] lengths, int steps,

@@ -154,12 +154,16 @@ public static class OnnxExport
     }
 
     /// <summary>
-    /// Export covers classifiers that read whole texts; chunked and hierarchical reading are not yet written out.
+    /// Export covers classifiers that read whole texts with one of the first four poolings; chunked and hierarchical
+    /// reading and concat pooling are not yet written out.
     /// (A token budget is not part of the graph: the caller cuts texts to <see
     /// cref="TextClassifierConfig.MaxTokens"/>.)
     /// </summary>
     internal static void RefuseSegmented(TextClassifierConfig config, string format)
     {
+        if (config.Pooling == Pooling.Concat)
+            throw new NotSupportedException($"{format} export of concat pooling is not supported yet; classifiers "
+                + "pooled by last, max, mean or attention export.");
         if (config.Segmentation != Segmentation.None)
             throw new NotSupportedException($"{format} export of a text classifier that reads "
                 + (config.Segmentation == Segmentation.Chunks ? "in chunks" : "by sentences (a hierarchical network)")

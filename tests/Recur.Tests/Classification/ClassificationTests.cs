@@ -17,7 +17,8 @@ public sealed class ClassificationTests : IDisposable
     public static TheoryData<Pooling, bool> Poolings() => new()
     {
         { Pooling.Last, true }, { Pooling.Last, false }, { Pooling.Max, true }, { Pooling.Mean, true },
-            { Pooling.Attention, true }, { Pooling.Attention, false },
+            { Pooling.Attention, true }, { Pooling.Attention, false }, { Pooling.Concat, false },
+            { Pooling.Concat, true },
     };
 
     /// <summary>Padding never changes a prediction: each text's logits are the same alone and in a batch with longer
@@ -54,7 +55,7 @@ public sealed class ClassificationTests : IDisposable
         int[][] texts = [[1, 2, 3], [4, 5, 6, 7, 8], [9]];
         // max pooling is piecewise linear: a smaller step keeps the check away from the kinks where two steps tie
         var result = GradientCheck.Compare(() => model.Forward(texts), model.Parameters(),
-            epsilon: pooling == Pooling.Max ? 1e-3 : 1e-2);
+            epsilon: pooling is Pooling.Max or Pooling.Concat ? 1e-3 : 1e-2);
         Assert.True(result.Passed, $"{pooling}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
 
@@ -91,7 +92,7 @@ public sealed class ClassificationTests : IDisposable
         int[][] texts = [[4, 5, 2, 6, 7, 8, 9, 2, 10], [3], [11, 2, 12, 13], [14, 15, 2, 2, 5, 6, 7, 8, 9, 10, 11]];
         SameAloneAsInABatch(model, texts);
         var result = GradientCheck.Compare(() => model.Forward(texts), model.Parameters(),
-            epsilon: pooling == Pooling.Max ? 1e-3 : 1e-2);
+            epsilon: pooling is Pooling.Max or Pooling.Concat ? 1e-3 : 1e-2);
         Assert.True(result.Passed,
             $"{segmentation}/{pooling}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
@@ -399,5 +400,56 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal(2, RecurCommand.Run("classify", "predict", "--model", chunked, "a film", "--explain", figure));
         Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "han", "--chunk", "2",
             "--out", Path.Combine(folder, "both")));
+    }
+
+    [Fact]
+    public void AFrozenEncoderGetsNoGradientWhileThePoolingAndHeadDo()
+    {
+        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, Pooling: Pooling.Attention),
+            new RandomGenerator(4))
+        { FreezeEncoder = true };
+        Losses.CrossEntropy(model.Forward([[1, 2, 3], [4, 5]]), [0, 1]).Backward();
+        foreach (var (name, value) in model.NamedParameters())
+        {
+            bool frozen = name.StartsWith("embedding.", StringComparison.Ordinal)
+                || name.StartsWith("encoder.", StringComparison.Ordinal);
+            Assert.True(frozen == (value.Grad is null), $"{name}: frozen {frozen}, gradient {value.Grad is not null}");
+        }
+    }
+
+    [Fact]
+    public void AClassifierStartsFromAWordLanguageModel()
+    {
+        string text = Path.Combine(folder, "corpus.txt");
+        File.WriteAllLines(text, Enumerable.Range(0, 60).Select(i =>
+            $"the film was {Good[i % 3]} , and the story was {Bad[i % 3]} ."));
+        string lm = Path.Combine(folder, "lm");
+        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", text, "--tokenizer", "word", "--classifier-words",
+            "--embed", "6", "--hidden", "5", "--layers", "1", "--epochs", "1", "--bptt", "8", "--batch", "4",
+            "--out", lm, "--threads", "1"));
+        string tsv = WriteCorpus("transfer.tsv");
+        string run = Path.Combine(folder, "transfer");
+        // one frozen epoch: the encoder is still the language model's
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--from-lm", lm, "--epochs", "1",
+            "--frozen-epochs", "1", "--no-baselines", "--out", run, "--threads", "1"));
+        var (models, vocabulary, _) = ClassifyCommand.Load(run);
+        var config = models[0].Config;
+        Assert.Equal((6, 5, 1, false, Pooling.Concat), (config.EmbeddingSize, config.HiddenSize, config.NumLayers,
+            config.Bidirectional, config.Pooling));
+        var (language, tokenizer) = Recur.Language.LanguageModel.Load(lm);
+        var lmEmbedding = language.NamedParameters().Single(p => p.Name == "embedding.weight").Value.ToArray();
+        int word = vocabulary.Id("film"), lmWord = tokenizer.Encode("film")[0];
+        Assert.Equal(lmEmbedding.AsSpan(lmWord * 6, 6).ToArray(),
+            models[0].EmbeddingWeight.ToArray().AsSpan(word * 6, 6).ToArray());
+        var lmWeights = language.NamedParameters().Single(p => p.Name == "rnn.weight_hh_l0").Value.ToArray();
+        Assert.Equal(lmWeights, models[0].NamedParameters().Single(p => p.Name == "encoder.weight_hh_l0").Value
+            .ToArray());
+        Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", run, "a lovely film"));
+
+        string charLm = Path.Combine(folder, "char-lm");
+        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", text, "--embed", "4", "--hidden", "4",
+            "--layers", "1", "--epochs", "1", "--bptt", "8", "--batch", "4", "--out", charLm, "--threads", "1"));
+        Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--from-lm", charLm, "--out",
+            Path.Combine(folder, "from-char")));
     }
 }

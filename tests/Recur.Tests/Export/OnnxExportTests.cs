@@ -145,6 +145,9 @@ public sealed class OnnxExportTests : IDisposable
             Assert.Throws<NotSupportedException>(() => PyTorchExport.Save(model, torch));
             Assert.False(Directory.Exists(torch) && Directory.EnumerateFiles(torch).Any());
         }
+        var concat = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, Pooling: Pooling.Concat),
+            new RandomGenerator(2));
+        Assert.Throws<NotSupportedException>(() => OnnxExport.Save(concat, Path.Combine(folder, "concat.onnx")));
     }
 
     public static TheoryData<Pooling, string, bool> Poolings() => new()
