@@ -328,7 +328,7 @@ static class ClassifyCommand
                     : config.Segmentation == Segmentation.Chunks ? $", chunks of {config.SegmentLength} tokens" : "")
                 + (config.MaxTokens > 0 ? $", the {config.Truncation} {config.MaxTokens} tokens" : "")
                 + $"{(members > 1 ? $", an ensemble of {members}" : "")}.");
-            if (trainSet.Count < SmallData)
+            if (trainSet.Count < SmallData && pretrained is null)
                 Say($"{trainSet.Count} labelled texts are few for a network "
                     + "trained from scratch; linear models on word and bigram counts often do better on so little "
                     + "data (compare them on validation below).", "yellow");
