@@ -247,7 +247,7 @@ static class ClassifyCommand
                 kinds = [];
             var baselines = validTokens is null ? [] : LinearBaseline.Fit(kinds, trainTokens, trainLabels,
                 validTokens, validLabels!, labels.Length);
-            Directory.CreateDirectory(s.Out);
+            ClaimRunFolder(s.Out, network, s.Overwrite);
             if (!network)
             {
                 var model = baselines.Count > 0 ? baselines[0].Model : LinearTextClassifier.Train(
@@ -488,6 +488,25 @@ static class ClassifyCommand
                 lmValue.Span.CopyTo(value.Span);
             }
         }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="folder"/> ready for a new run of one kind: a folder holding the other kind's model is
+    /// refused without <c>--overwrite</c>; with it, a stale <c>linear.json</c> is removed before a network trains (eval
+    /// and predict read <c>linear.json</c> first), while a linear model written over a network takes precedence.
+    /// </summary>
+    static void ClaimRunFolder(string folder, bool network, bool overwrite)
+    {
+        Directory.CreateDirectory(folder);
+        string linear = Path.Combine(folder, LinearModelFile);
+        bool holdsNetwork = File.Exists(Path.Combine(folder, "vocab.json"))
+            || Directory.EnumerateDirectories(folder).Any(d => Path.GetFileName(d) is "best" or "last"
+                || Path.GetFileName(d).StartsWith("member-", StringComparison.Ordinal));
+        bool holdsOther = network ? File.Exists(linear) : holdsNetwork;
+        if (holdsOther && !overwrite)
+            throw new UsageException($"{folder} holds a {(network ? "linear model" : "network")} from an earlier run; "
+                + "pass --overwrite to replace it, or choose another --out.");
+        if (network && File.Exists(linear)) File.Delete(linear);
     }
 
     /// <summary>Prints plain text (no markup), optionally in a Spectre style such as <c>yellow</c>.</summary>

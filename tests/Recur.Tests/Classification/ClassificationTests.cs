@@ -350,6 +350,13 @@ public sealed class ClassificationTests : IDisposable
             Path.Combine(folder, "linear-why")));
         Assert.True(File.Exists(Path.Combine(folder, "linear-why-1.png")));
         Assert.Equal(2, RecurCommand.Run("classify", "eval", "--model", alone, "--data", tsv, "--int8"));
+        // a network over the linear model needs --overwrite, and then eval reads the network
+        Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "4",
+            "--hidden", "4", "--no-baselines", "--out", alone, "--threads", "1"));
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--epochs", "1", "--embed", "4",
+            "--hidden", "4", "--no-baselines", "--out", alone, "--threads", "1", "--overwrite"));
+        Assert.False(File.Exists(Path.Combine(alone, "linear.json")));
+        Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "nb", "--out", alone));
 
         // a network that cannot learn in one step at this rate: the better baseline is saved and named
         string run = Path.Combine(folder, "weak-network");
