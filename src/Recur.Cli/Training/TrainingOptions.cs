@@ -31,7 +31,8 @@ sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string
 sealed class TrainingOptions
 {
     public static readonly string[] Optimizers = ["adam", "adamw", "sgd", "rmsprop", "adagrad"];
-    public static readonly string[] Schedules = ["constant", "step", "multistep", "exponential", "cosine", "plateau"];
+    public static readonly string[] Schedules =
+        ["constant", "step", "multistep", "exponential", "cosine", "plateau", "slanted"];
 
     readonly Option<int> epochs, batch, threads, warmup, patience, validateEvery, logEvery, accumulate;
     readonly Option<float> lr, weightDecay, momentum;
@@ -79,7 +80,8 @@ sealed class TrainingOptions
         {
             Description = "Learning-rate schedule: constant, step (×0.5 every 10 epochs), "
             + "multistep (×--gamma, default 0.1, at each of --milestones epochs), exponential (×0.95 per epoch), "
-            + "cosine (with --warmup steps), plateau (×0.5 after --patience/2 bad validations).",
+            + "cosine (with --warmup steps), plateau (×0.5 after --patience/2 bad validations), "
+            + "slanted (ULMFiT's slanted triangle: up to --lr over the first 10% of steps, down to --lr/32).",
             DefaultValueFactory = _ => "constant"
         };
         schedule.AcceptOnlyFromAmong(Schedules);
@@ -262,6 +264,7 @@ sealed class TrainingOptions
             "cosine" => new CosineWarmupSchedule(s.LearningRate, s.Warmup, Math.Max(s.Warmup + 1,
                 s.Epochs * stepsPerEpoch), startFactor: s.Warmup > 0 ? 0.01 : 1),
             "plateau" => new ReduceOnPlateauSchedule(s.LearningRate, mode, 0.5, Math.Max(1, s.Patience / 2)),
+            "slanted" => new SlantedTriangularSchedule(s.LearningRate, Math.Max(10, s.Epochs * stepsPerEpoch)),
             _ => throw new UsageException($"unknown schedule '{s.Schedule}'."),
         };
 

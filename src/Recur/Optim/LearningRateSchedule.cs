@@ -195,6 +195,40 @@ public enum MetricMode
 }
 
 /// <summary>
+/// The slanted triangular schedule of ULMFiT (Howard &amp; Ruder 2018, eq. 3): the rate climbs linearly from
+/// η/ratio to η over the first <c>cutFraction</c> of <c>total</c> counts, then falls linearly back to η/ratio at
+/// <c>total</c> — a short increase to find a good region quickly, a long decay to settle in it.
+/// </summary>
+public sealed class SlantedTriangularSchedule : LearningRateSchedule
+{
+    readonly long total, cut;
+    readonly double cutFraction, ratio;
+
+    /// <summary>Creates the schedule over <paramref name="total"/> counts (steps, unless <paramref name="unit"/>
+    /// says epochs).</summary>
+    public SlantedTriangularSchedule(float baseLearningRate, long total, double cutFraction = 0.1, double ratio = 32,
+        ScheduleUnit unit = ScheduleUnit.Step) : base(baseLearningRate, unit)
+    {
+        if (!(cutFraction > 0 && cutFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(cutFraction), cutFraction, "must be in (0, 1)");
+        if (!(ratio >= 1)) throw new ArgumentOutOfRangeException(nameof(ratio), ratio, "must be at least 1");
+        long cut = (long)Math.Floor(total * cutFraction);
+        if (cut < 1 || total <= cut)
+            throw new ArgumentException($"SlantedTriangularSchedule: {total} counts leave no room to climb and fall.");
+        (this.total, this.cut, this.cutFraction, this.ratio) = (total, cut, cutFraction, ratio);
+        LearningRate = (float)At(0);
+    }
+
+    /// <inheritdoc/>
+    protected override double At(long count)
+    {
+        long t = Math.Min(count, total);
+        double p = t < cut ? (double)t / cut : 1 - (double)(t - cut) / (cut * (1 / cutFraction - 1));
+        return BaseLearningRate * (1 + Math.Max(p, 0) * (ratio - 1)) / ratio;
+    }
+}
+
+/// <summary>
 /// Multiplies the rate by <c>factor</c> when the validation metric has not improved (by a relative
 /// <c>threshold</c>) for more than <c>patience</c> reports, then waits <c>cooldown</c> reports; never below
 /// <c>minLearningRate</c> (<c>ReduceLROnPlateau</c>, relative threshold mode).

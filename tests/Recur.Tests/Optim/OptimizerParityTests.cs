@@ -152,6 +152,31 @@ public class OptimizerParityTests
     }
 
     [Fact]
+    public void TheSlantedTriangleClimbsForATenthAndFallsForTheRest()
+    {
+        // Howard & Ruder (2018), eq. 3, with T = 100, cut_frac 0.1, ratio 32: cut = 10
+        var schedule = new SlantedTriangularSchedule(3.2f, total: 100);
+        var rates = new List<float> { schedule.LearningRate };
+        for (int t = 1; t <= 110; t++)
+        {
+            schedule.Advance();
+            rates.Add(schedule.LearningRate);
+        }
+        Assert.Equal(0.1f, rates[0], 6);                             // η/32 at the start
+        Assert.Equal(3.2f * (1 + 0.5 * 31) / 32, rates[5], 5);      // halfway up
+        Assert.Equal(3.2f, rates[10], 6);                            // the peak at the cut
+        Assert.Equal(3.2f * (1 + 0.5 * 31) / 32, rates[55], 5);     // p = 1 − 45/90 on the way down
+        Assert.Equal(0.1f, rates[100], 6);                           // back to η/32 at T
+        Assert.Equal(0.1f, rates[110], 6);                           // and it stays there
+        Assert.Throws<ArgumentException>(() => new SlantedTriangularSchedule(1f, total: 5));
+        var resumed = new SlantedTriangularSchedule(3.2f, total: 100);
+        var halfway = new SlantedTriangularSchedule(3.2f, total: 100);
+        for (int t = 0; t < 37; t++) halfway.Advance();
+        resumed.SetState(halfway.GetState());
+        Assert.Equal(halfway.LearningRate, resumed.LearningRate);
+    }
+
+    [Fact]
     public void RestoredClosedFormSchedulesFollowTheirBaseRate()
     {
         var cosine = new CosineWarmupSchedule(1e-3f, warmup: 10, total: 100);
