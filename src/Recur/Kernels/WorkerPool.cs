@@ -28,6 +28,9 @@ internal sealed class WorkerPool
     int pending;
     ExceptionDispatchInfo? failure;
 
+    /// <summary>A pool of its own (tests; everything else shares <see cref="Shared"/>).</summary>
+    internal static WorkerPool Create(int count) => new(count);
+
     WorkerPool(int count)
     {
         workers = new Worker[count];
@@ -35,7 +38,9 @@ internal sealed class WorkerPool
         {
             workers[i] = new Worker(this, i + 1);
             var thread = new Thread(workers[i].Loop) { IsBackground = true, Name = $"Recur kernel worker {i + 1}" };
-            thread.Start();
+            // not Start(): it would hand the worker, for good, the flow settings (AsyncLocal overrides such as a test's
+            // chunk size) of whichever thread happened to create the pool, and jobs would see them
+            thread.UnsafeStart();
         }
     }
 

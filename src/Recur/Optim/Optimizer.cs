@@ -25,6 +25,30 @@ public abstract class Optimizer
     /// <summary>Learning rate (schedules may change it between steps).</summary>
     public float LearningRate { get; set; }
 
+    float[]? learningRateScales;
+
+    /// <summary>
+    /// A factor per parameter (in the order given to the constructor) on <see cref="LearningRate"/>, as PyTorch's
+    /// parameter groups with their own <c>lr</c> — e.g. ULMFiT's discriminative rates, lower for layers nearer the
+    /// input. Null (the default) means 1 for every parameter.
+    /// </summary>
+    public IReadOnlyList<float>? LearningRateScales
+    {
+        get => learningRateScales;
+        set
+        {
+            if (value is not null
+                && (value.Count != Parameters.Count || value.Any(f => !(f >= 0) || float.IsInfinity(f))))
+                throw new ArgumentException($"{Name}: {value.Count} learning-rate scales for {Parameters.Count} "
+                    + "parameters (each finite and non-negative).");
+            learningRateScales = value?.ToArray();
+        }
+    }
+
+    /// <summary>The learning rate of parameter <paramref name="index"/>: the rate times its scale.</summary>
+    protected float RateOf(int index) => learningRateScales is null ? LearningRate
+        : LearningRate * learningRateScales[index];
+
     /// <summary>The optimizer's name as PyTorch spells its class (<c>Adam</c>, <c>SGD</c>, …), stored with its state.</summary>
     public abstract string Name { get; }
 
@@ -165,7 +189,7 @@ public sealed class Sgd : Optimizer
     {
         bool first = !HasBuffer("momentum_buffer", index);
         var buffer = momentum > 0f ? Buffer("momentum_buffer", index) : null;
-        float lr = LearningRate, keep = 1f - dampening;
+        float lr = RateOf(index), keep = 1f - dampening;
         for (int i = 0; i < parameter.Length; i++)
         {
             float g = weightDecay != 0f ? gradient[i] + weightDecay * parameter[i] : gradient[i];
@@ -205,7 +229,7 @@ public class Adam : Optimizer
     }
 
     /// <summary>Adds the L2 term to the gradient (Adam) or decays the weights (AdamW); returns whether g includes λp.</summary>
-    protected virtual bool DecayInGradient(Span<float> parameter) => true;
+    protected virtual bool DecayInGradient(int index, Span<float> parameter) => true;
 
     /// <inheritdoc/>
     protected override void Update(int index, Span<float> parameter, ReadOnlySpan<float> gradient)
@@ -213,9 +237,9 @@ public class Adam : Optimizer
         long t = StepCounts[index];
         var m = Buffer("exp_avg", index);
         var v = Buffer("exp_avg_sq", index);
-        float decay = DecayInGradient(parameter) ? WeightDecay : 0f;
+        float decay = DecayInGradient(index, parameter) ? WeightDecay : 0f;
         // scalars in double, as PyTorch computes them in Python
-        float stepSize = (float)(LearningRate / (1.0 - Math.Pow(beta1, t)));
+        float stepSize = (float)(RateOf(index) / (1.0 - Math.Pow(beta1, t)));
         float correction2 = (float)Math.Sqrt(1.0 - Math.Pow(beta2, t));
         float w1 = 1f - beta1, w2 = 1f - beta2;
         // The vector loop performs exactly the scalar loop's operations in the same order (no fused multiply-adds), so
@@ -262,9 +286,9 @@ public sealed class AdamW : Adam
         float epsilon = 1e-8f, float weightDecay = 1e-2f) : base(parameters, learningRate, beta1, beta2, epsilon, weightDecay) { }
 
     /// <inheritdoc/>
-    protected override bool DecayInGradient(Span<float> parameter)
+    protected override bool DecayInGradient(int index, Span<float> parameter)
     {
-        float keep = 1f - LearningRate * WeightDecay;
+        float keep = 1f - RateOf(index) * WeightDecay;
         if (keep != 1f)
             for (int i = 0; i < parameter.Length; i++) parameter[i] *= keep;
         return false;
@@ -301,7 +325,7 @@ public sealed class RmsProp : Optimizer
         var square = Buffer("square_avg", index);
         var average = centered ? Buffer("grad_avg", index) : null;
         var buffer = momentum > 0f ? Buffer("momentum_buffer", index) : null;
-        float lr = LearningRate, w = 1f - alpha;
+        float lr = RateOf(index), w = 1f - alpha;
         for (int i = 0; i < parameter.Length; i++)
         {
             float g = weightDecay != 0f ? gradient[i] + weightDecay * parameter[i] : gradient[i];
@@ -349,7 +373,7 @@ public sealed class Adagrad : Optimizer
     protected override void Update(int index, Span<float> parameter, ReadOnlySpan<float> gradient)
     {
         var sum = Buffer("sum", index, initialAccumulator);
-        float lr = (float)(LearningRate / (1.0 + (StepCounts[index] - 1) * (double)learningRateDecay));
+        float lr = (float)(RateOf(index) / (1.0 + (StepCounts[index] - 1) * (double)learningRateDecay));
         for (int i = 0; i < parameter.Length; i++)
         {
             float g = weightDecay != 0f ? gradient[i] + weightDecay * parameter[i] : gradient[i];

@@ -152,6 +152,38 @@ public class OptimizerParityTests
     }
 
     [Fact]
+    public void LearningRateScalesGiveEachParameterItsOwnRate()
+    {
+        Tensor[] Parameters() =>
+            [Tensor.FromArray([1f, 2f], 2), Tensor.FromArray([1f, 2f], 2), Tensor.FromArray([3f], 1)];
+        foreach (var make in new Func<Tensor[], Optimizer>[]
+        {
+            p => new Sgd(p, 0.1f, momentum: 0.9f), p => new Adam(p, 0.1f), p => new AdamW(p, 0.1f),
+            p => new RmsProp(p, 0.1f), p => new Adagrad(p, 0.1f),
+        })
+        {
+            var full = Parameters();
+            var scaled = Parameters();
+            var plain = make(full);
+            var grouped = make(scaled);
+            grouped.LearningRateScales = [1f, 1f, 0f];
+            var halved = Parameters();
+            var half = make(halved);
+            half.LearningRateScales = [0.5f, 0.5f, 0.5f];
+            var halfRate = Parameters();
+            var lower = make(halfRate);
+            lower.LearningRate = 0.05f;
+            foreach (var set in new[] { full, scaled, halved, halfRate })
+                foreach (var p in set) p.Grad = Tensor.FromArray(Enumerable.Repeat(0.3f, p.Length).ToArray(), p.Length);
+            foreach (var o in new[] { plain, grouped, half, lower }) o.Step();
+            Assert.Equal(full[0].ToArray(), scaled[0].ToArray());       // scale 1: as without scales
+            Assert.Equal([3f], scaled[2].ToArray());                    // scale 0: left alone
+            Assert.Equal(halfRate[0].ToArray(), halved[0].ToArray());   // scale ½ is the rate halved
+            Assert.Throws<ArgumentException>(() => plain.LearningRateScales = [1f]);
+        }
+    }
+
+    [Fact]
     public void TheSlantedTriangleClimbsForATenthAndFallsForTheRest()
     {
         // Howard & Ruder (2018), eq. 3, with T = 100, cut_frac 0.1, ratio 32: cut = 10
