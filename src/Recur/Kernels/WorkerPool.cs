@@ -6,13 +6,15 @@ namespace Recur.Kernels;
 /// Dedicated kernel threads for fine-grained parallel work: a recurrent step's GEMM takes tens of microseconds, less
 /// than a thread-pool wake-up through the operating system. Workers spin for a short while after each job (as
 /// OpenMP's active wait policy does) and then sleep, so an idle process does not burn a core. One job runs at a
-/// time; a caller that finds the pool busy, or calls from inside a job, runs through <see cref="Parallel.For(int, int, Action{int})"/>.
+/// time; a caller that finds the pool busy, or calls from inside a job, runs through <see cref="Parallel.For(int, int,
+/// Action{int})"/>.
 /// </summary>
 internal sealed class WorkerPool
 {
     const int SpinIterations = 20_000; // ~50–100 µs of waiting before a worker sleeps
 
-    static readonly Lazy<WorkerPool> SharedPool = new(() => new WorkerPool(Math.Max(0, Environment.ProcessorCount - 1)));
+    static readonly Lazy<WorkerPool> SharedPool = new(() => new WorkerPool(Math.Max(0,
+        Environment.ProcessorCount - 1)));
 
     /// <summary>The process-wide pool, with one worker per core beyond the caller's.</summary>
     public static WorkerPool Shared => SharedPool.Value;
@@ -44,7 +46,8 @@ internal sealed class WorkerPool
         }
     }
 
-    /// <summary>Runs <paramref name="body"/>(0 .. count−1) in parallel, index 0 on the calling thread; returns when all are done.</summary>
+    /// <summary>Runs <paramref name="body"/>(0 .. count−1) in parallel, index 0 on the calling thread; returns when all
+    /// are done.</summary>
     public void For(int count, Action<int> body)
     {
         if (!TryRunTogether(count, body))

@@ -34,7 +34,8 @@ public abstract class LearningRateSchedule
     protected LearningRateSchedule(float baseLearningRate, ScheduleUnit unit)
     {
         if (!(baseLearningRate >= 0f) || float.IsInfinity(baseLearningRate))
-            throw new ArgumentOutOfRangeException(nameof(baseLearningRate), baseLearningRate, "learning rate must be finite and non-negative");
+            throw new ArgumentOutOfRangeException(nameof(baseLearningRate), baseLearningRate,
+                "learning rate must be finite and non-negative");
         (BaseLearningRate, Unit) = (baseLearningRate, unit);
         LearningRate = baseLearningRate; // schedules that start elsewhere set it once their fields are in place
     }
@@ -53,12 +54,15 @@ public abstract class LearningRateSchedule
     public virtual void ReportMetric(double value) { }
 
     /// <summary>The schedule's state as name → value pairs, for checkpoints.</summary>
-    public virtual Dictionary<string, double> GetState() => new() { ["count"] = Count, ["learning_rate"] = LearningRate };
+    public virtual Dictionary<string, double> GetState() =>
+        new() { ["count"] = Count, ["learning_rate"] = LearningRate };
 
     /// <summary>
     /// Restores a state from <see cref="GetState"/>. A closed-form schedule then recomputes its rate from the count and
-    /// this instance's base rate, so resuming with another base rate (a learning-rate drop: <c>--resume DIR --lr 1e-4</c>)
-    /// takes effect from the first resumed step; with the same base rate the rate is the saved one. Metric-driven schedules
+    /// this instance's base rate, so resuming with another base rate (a learning-rate drop: <c>--resume DIR --lr
+    /// 1e-4</c>)
+    /// takes effect from the first resumed step; with the same base rate the rate is the saved one. Metric-driven
+    /// schedules
     /// keep the saved rate.
     /// </summary>
     public virtual void SetState(IReadOnlyDictionary<string, double> state)
@@ -70,16 +74,19 @@ public abstract class LearningRateSchedule
 
     /// <summary>Reads one state entry or throws naming it.</summary>
     protected static double Read(IReadOnlyDictionary<string, double> state, string key) =>
-        state.TryGetValue(key, out var v) && double.IsFinite(v) ? v : throw new InvalidDataException($"learning-rate schedule state lacks a finite '{key}'.");
+        state.TryGetValue(key, out var v) && double.IsFinite(v) ? v
+            : throw new InvalidDataException($"learning-rate schedule state lacks a finite '{key}'.");
 
     /// <summary>Checks a positive setting.</summary>
     protected static void RequirePositive(string name, double value)
     {
-        if (!(value > 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(name, value, "must be positive and finite");
+        if (!(value > 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(name, value,
+            "must be positive and finite");
     }
 
     /// <summary>Short description for logs.</summary>
-    public override string ToString() => $"{GetType().Name}(lr={BaseLearningRate.ToString(CultureInfo.InvariantCulture)})";
+    public override string ToString() =>
+        $"{GetType().Name}(lr={BaseLearningRate.ToString(CultureInfo.InvariantCulture)})";
 }
 
 /// <summary>A fixed learning rate.</summary>
@@ -96,7 +103,8 @@ public sealed class StepSchedule : LearningRateSchedule
     readonly double gamma;
 
     /// <summary>Creates the schedule (counting epochs unless told otherwise).</summary>
-    public StepSchedule(float baseLearningRate, int stepSize, double gamma = 0.1, ScheduleUnit unit = ScheduleUnit.Epoch)
+    public StepSchedule(float baseLearningRate, int stepSize, double gamma = 0.1,
+        ScheduleUnit unit = ScheduleUnit.Epoch)
         : base(baseLearningRate, unit)
     {
         RequirePositive(nameof(stepSize), stepSize);
@@ -118,13 +126,16 @@ public sealed class MultiStepSchedule : LearningRateSchedule
     readonly double gamma;
 
     /// <summary>Creates the schedule; <paramref name="milestones"/> must be positive and strictly increasing.</summary>
-    public MultiStepSchedule(float baseLearningRate, IReadOnlyList<long> milestones, double gamma = 0.1, ScheduleUnit unit = ScheduleUnit.Epoch)
+    public MultiStepSchedule(float baseLearningRate, IReadOnlyList<long> milestones, double gamma = 0.1,
+        ScheduleUnit unit = ScheduleUnit.Epoch)
         : base(baseLearningRate, unit)
     {
-        if (milestones.Count == 0) throw new ArgumentException("MultiStepSchedule: give at least one milestone.", nameof(milestones));
+        if (milestones.Count == 0) throw new ArgumentException("MultiStepSchedule: give at least one milestone.",
+            nameof(milestones));
         for (int i = 0; i < milestones.Count; i++)
             if (milestones[i] < 1 || i > 0 && milestones[i] <= milestones[i - 1])
-                throw new ArgumentException($"MultiStepSchedule: milestones must be positive and strictly increasing, got {string.Join(", ", milestones)}.", nameof(milestones));
+                throw new ArgumentException($"MultiStepSchedule: milestones must be positive and strictly "
+                    + $"increasing, got {string.Join(", ", milestones)}.", nameof(milestones));
         RequirePositive(nameof(gamma), gamma);
         (this.milestones, this.gamma) = (milestones.ToArray(), gamma);
     }
@@ -144,7 +155,8 @@ public sealed class ExponentialSchedule : LearningRateSchedule
     readonly double gamma;
 
     /// <summary>Creates the schedule (counting epochs unless told otherwise).</summary>
-    public ExponentialSchedule(float baseLearningRate, double gamma, ScheduleUnit unit = ScheduleUnit.Epoch) : base(baseLearningRate, unit)
+    public ExponentialSchedule(float baseLearningRate, double gamma,
+        ScheduleUnit unit = ScheduleUnit.Epoch) : base(baseLearningRate, unit)
     {
         RequirePositive(nameof(gamma), gamma);
         this.gamma = gamma;
@@ -165,13 +177,19 @@ public sealed class CosineWarmupSchedule : LearningRateSchedule
     readonly double minLearningRate, startFactor;
 
     /// <summary>Creates the schedule.</summary>
-    public CosineWarmupSchedule(float baseLearningRate, long warmup, long total, double minLearningRate = 0, double startFactor = 0.1,
+    public CosineWarmupSchedule(float baseLearningRate, long warmup, long total, double minLearningRate = 0,
+        double startFactor = 0.1,
         ScheduleUnit unit = ScheduleUnit.Step) : base(baseLearningRate, unit)
     {
-        if (warmup < 0 || total <= warmup) throw new ArgumentException($"CosineWarmupSchedule: need 0 ≤ warmup < total, got warmup={warmup}, total={total}.");
-        if (!(minLearningRate >= 0 && minLearningRate <= baseLearningRate)) throw new ArgumentOutOfRangeException(nameof(minLearningRate), minLearningRate, "must be in [0, base learning rate]");
-        if (!(startFactor > 0 && startFactor <= 1)) throw new ArgumentOutOfRangeException(nameof(startFactor), startFactor, "must be in (0, 1]");
-        (this.warmup, this.total, this.minLearningRate, this.startFactor) = (warmup, total, minLearningRate, startFactor);
+        if (warmup < 0 || total <= warmup) throw new ArgumentException($"CosineWarmupSchedule: need 0 ≤ warmup < "
+            + $"total, got warmup={warmup}, total={total}.");
+        if (!(minLearningRate >= 0 && minLearningRate <= baseLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(minLearningRate), minLearningRate,
+                "must be in [0, base learning rate]");
+        if (!(startFactor > 0 && startFactor <= 1)) throw new ArgumentOutOfRangeException(nameof(startFactor),
+            startFactor, "must be in (0, 1]");
+        (this.warmup, this.total, this.minLearningRate, this.startFactor) = (warmup, total, minLearningRate,
+            startFactor);
         LearningRate = (float)At(0);
     }
 
@@ -242,19 +260,25 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
     int badReports, cooldownLeft;
 
     /// <summary>Creates the schedule with PyTorch's defaults.</summary>
-    public ReduceOnPlateauSchedule(float baseLearningRate, MetricMode mode = MetricMode.Min, double factor = 0.1, int patience = 10,
-        double threshold = 1e-4, int cooldown = 0, double minLearningRate = 0) : base(baseLearningRate, ScheduleUnit.Epoch)
+    public ReduceOnPlateauSchedule(float baseLearningRate, MetricMode mode = MetricMode.Min, double factor = 0.1,
+        int patience = 10,
+        double threshold = 1e-4, int cooldown = 0, double minLearningRate = 0) : base(baseLearningRate,
+            ScheduleUnit.Epoch)
     {
-        if (!(factor > 0 && factor < 1)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "must be in (0, 1)");
-        if (patience < 0 || cooldown < 0) throw new ArgumentException("ReduceOnPlateauSchedule: patience and cooldown must be non-negative.");
-        (this.mode, this.factor, this.patience, this.threshold, this.cooldown, this.minLearningRate) = (mode, factor, patience, threshold, cooldown, minLearningRate);
+        if (!(factor > 0 && factor < 1)) throw new ArgumentOutOfRangeException(nameof(factor), factor,
+            "must be in (0, 1)");
+        if (patience < 0 || cooldown < 0) throw new ArgumentException("ReduceOnPlateauSchedule: patience and "
+            + "cooldown must be non-negative.");
+        (this.mode, this.factor, this.patience, this.threshold, this.cooldown, this.minLearningRate) = (mode,
+            factor, patience, threshold, cooldown, minLearningRate);
         best = mode == MetricMode.Min ? double.PositiveInfinity : double.NegativeInfinity;
     }
 
     /// <inheritdoc/>
     protected override double At(long count) => LearningRate;
 
-    bool Improves(double value) => mode == MetricMode.Min ? value < best * (1 - threshold) : value > best * (1 + threshold);
+    bool Improves(double value) =>
+        mode == MetricMode.Min ? value < best * (1 - threshold) : value > best * (1 + threshold);
 
     /// <inheritdoc/>
     public override void ReportMetric(double value)

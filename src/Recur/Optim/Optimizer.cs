@@ -49,7 +49,8 @@ public abstract class Optimizer
     protected float RateOf(int index) => learningRateScales is null ? LearningRate
         : LearningRate * learningRateScales[index];
 
-    /// <summary>The optimizer's name as PyTorch spells its class (<c>Adam</c>, <c>SGD</c>, …), stored with its state.</summary>
+    /// <summary>The optimizer's name as PyTorch spells its class (<c>Adam</c>, <c>SGD</c>, …), stored with its
+    /// state.</summary>
     public abstract string Name { get; }
 
     /// <summary>Creates an optimizer over <paramref name="parameters"/> with the buffer names it may keep.</summary>
@@ -57,20 +58,23 @@ public abstract class Optimizer
     {
         Parameters = parameters.ToArray();
         if (Parameters.Count == 0) throw new ArgumentException($"{GetType().Name}: no parameters given.");
-        if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be non-negative");
+        if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate,
+            "learning rate must be non-negative");
         LearningRate = learningRate;
         StepCounts = new long[Parameters.Count];
         foreach (var name in bufferNames) buffers[name] = new float[Parameters.Count][];
     }
 
-    /// <summary>Checks that a hyper-parameter is finite and at least <paramref name="min"/> (and below <paramref name="maxExclusive"/>).</summary>
+    /// <summary>Checks that a hyper-parameter is finite and at least <paramref name="min"/> (and below <paramref
+    /// name="maxExclusive"/>).</summary>
     protected void Require(string name, float value, float min, float maxExclusive = float.PositiveInfinity)
     {
         if (!(value >= min && value < maxExclusive))
             throw new ArgumentOutOfRangeException(name, value, $"{Name}: {name} must be in [{min}, {maxExclusive}).");
     }
 
-    /// <summary>Buffer <paramref name="name"/> of parameter <paramref name="index"/>, created filled with <paramref name="initial"/>.</summary>
+    /// <summary>Buffer <paramref name="name"/> of parameter <paramref name="index"/>, created filled with <paramref
+    /// name="initial"/>.</summary>
     protected float[] Buffer(string name, int index, float initial = 0f)
     {
         var slot = buffers[name];
@@ -103,7 +107,8 @@ public abstract class Optimizer
         foreach (var p in Parameters) p.Grad?.Zero();
     }
 
-    /// <summary>Updates parameter <paramref name="index"/> in place; its step count has already been advanced.</summary>
+    /// <summary>Updates parameter <paramref name="index"/> in place; its step count has already been
+    /// advanced.</summary>
     protected abstract void Update(int index, Span<float> parameter, ReadOnlySpan<float> gradient);
 
     /// <summary>
@@ -133,26 +138,33 @@ public abstract class Optimizer
     public void LoadState(string path)
     {
         var tensors = SafeTensors.Load(path, out var metadata);
-        string Meta(string key) => metadata.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: optimizer state lacks '{key}'.");
-        if (Meta("optimizer") != Name) throw new InvalidDataException($"{path}: holds {Meta("optimizer")} state, but the optimizer is {Name}.");
+        string Meta(string key) => metadata.TryGetValue(key, out var v) ? v
+            : throw new InvalidDataException($"{path}: optimizer state lacks '{key}'.");
+        if (Meta("optimizer") != Name)
+            throw new InvalidDataException($"{path}: holds {Meta("optimizer")} state, but the optimizer is {Name}.");
         if (Meta("parameters") != Parameters.Count.ToString(CultureInfo.InvariantCulture))
-            throw new InvalidDataException($"{path}: state for {Meta("parameters")} parameters, but the optimizer has {Parameters.Count}.");
+            throw new InvalidDataException(
+                $"{path}: state for {Meta("parameters")} parameters, but the optimizer has {Parameters.Count}.");
         var steps = Meta("steps").Split(',');
         var counts = new long[Parameters.Count];
         for (int i = 0; i < counts.Length; i++)
-            if (steps.Length != counts.Length || !long.TryParse(steps[i], NumberStyles.None, CultureInfo.InvariantCulture, out counts[i]))
+            if (steps.Length != counts.Length || !long.TryParse(steps[i], NumberStyles.None,
+                CultureInfo.InvariantCulture, out counts[i]))
                 throw new InvalidDataException($"{path}: malformed step counts '{Meta("steps")}'.");
-        if (!float.TryParse(Meta("learning_rate"), NumberStyles.Float, CultureInfo.InvariantCulture, out float lr) || !(lr >= 0f))
+        if (!float.TryParse(Meta("learning_rate"), NumberStyles.Float, CultureInfo.InvariantCulture, out float lr)
+            || !(lr >= 0f))
             throw new InvalidDataException($"{path}: malformed learning rate '{Meta("learning_rate")}'.");
         var restored = buffers.Keys.ToDictionary(k => k, _ => new float[Parameters.Count][]);
         foreach (var (key, tensor) in tensors)
         {
             int dot = key.IndexOf('.');
-            if (dot < 0 || !int.TryParse(key.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+            if (dot < 0 || !int.TryParse(key.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture,
+                out int index)
                 || index >= Parameters.Count || !restored.TryGetValue(key[(dot + 1)..], out var slot))
                 throw new InvalidDataException($"{path}: unexpected tensor '{key}' in {Name} state.");
             if (tensor.Length != Parameters[index].Length)
-                throw new InvalidDataException($"{path}: '{key}' has {tensor.Length} values, but parameter {index} has shape {ShapeUtil.Format(Parameters[index].Shape)}.");
+                throw new InvalidDataException($"{path}: '{key}' has {tensor.Length} values, but parameter {index} "
+                    + $"has shape {ShapeUtil.Format(Parameters[index].Shape)}.");
             slot[index] = tensor.ToArray();
         }
         foreach (var (name, slot) in restored) slot.CopyTo(buffers[name], 0);
@@ -174,13 +186,15 @@ public sealed class Sgd : Optimizer
     public override string Name => "SGD";
 
     /// <summary>Creates SGD.</summary>
-    public Sgd(IEnumerable<Tensor> parameters, float learningRate, float momentum = 0f, bool nesterov = false, float weightDecay = 0f,
+    public Sgd(IEnumerable<Tensor> parameters, float learningRate, float momentum = 0f, bool nesterov = false,
+        float weightDecay = 0f,
         float dampening = 0f) : base(parameters, learningRate, "momentum_buffer")
     {
         Require(nameof(momentum), momentum, 0f);
         Require(nameof(weightDecay), weightDecay, 0f);
         Require(nameof(dampening), dampening, 0f, 1.0000001f);
-        if (nesterov && (momentum <= 0f || dampening != 0f)) throw new ArgumentException("SGD: Nesterov momentum needs momentum > 0 and zero dampening.");
+        if (nesterov && (momentum <= 0f || dampening != 0f))
+            throw new ArgumentException("SGD: Nesterov momentum needs momentum > 0 and zero dampening.");
         (this.momentum, this.nesterov, this.weightDecay, this.dampening) = (momentum, nesterov, weightDecay, dampening);
     }
 
@@ -228,7 +242,8 @@ public class Adam : Optimizer
         (this.beta1, this.beta2, this.epsilon, WeightDecay) = (beta1, beta2, epsilon, weightDecay);
     }
 
-    /// <summary>Adds the L2 term to the gradient (Adam) or decays the weights (AdamW); returns whether g includes λp.</summary>
+    /// <summary>Adds the L2 term to the gradient (Adam) or decays the weights (AdamW); returns whether g includes
+    /// λp.</summary>
     protected virtual bool DecayInGradient(int index, Span<float> parameter) => true;
 
     /// <inheritdoc/>
@@ -251,7 +266,8 @@ public class Adam : Optimizer
             var gv = MemoryMarshal.Cast<float, Vector<float>>(gradient);
             var mv = MemoryMarshal.Cast<float, Vector<float>>(m.AsSpan());
             var vv = MemoryMarshal.Cast<float, Vector<float>>(v.AsSpan());
-            Vector<float> decayV = new(decay), w1V = new(w1), w2V = new(w2), beta2V = new(beta2), correctionV = new(correction2), epsilonV = new(epsilon), stepV = new(-stepSize);
+            Vector<float> decayV = new(decay), w1V = new(w1), w2V = new(w2), beta2V = new(beta2),
+                correctionV = new(correction2), epsilonV = new(epsilon), stepV = new(-stepSize);
             for (int j = 0; j < pv.Length; j++)
             {
                 var g = decay != 0f ? gv[j] + decayV * pv[j] : gv[j];
@@ -283,7 +299,9 @@ public sealed class AdamW : Adam
 
     /// <summary>Creates AdamW with PyTorch's defaults (weight decay 0.01).</summary>
     public AdamW(IEnumerable<Tensor> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
-        float epsilon = 1e-8f, float weightDecay = 1e-2f) : base(parameters, learningRate, beta1, beta2, epsilon, weightDecay) { }
+        float epsilon = 1e-8f, float weightDecay = 1e-2f) : base(parameters, learningRate, beta1, beta2, epsilon,
+            weightDecay)
+    { }
 
     /// <inheritdoc/>
     protected override bool DecayInGradient(int index, Span<float> parameter)
@@ -308,7 +326,8 @@ public sealed class RmsProp : Optimizer
     public override string Name => "RMSprop";
 
     /// <summary>Creates RMSprop with PyTorch's defaults.</summary>
-    public RmsProp(IEnumerable<Tensor> parameters, float learningRate = 1e-2f, float alpha = 0.99f, float epsilon = 1e-8f,
+    public RmsProp(IEnumerable<Tensor> parameters, float learningRate = 1e-2f, float alpha = 0.99f,
+        float epsilon = 1e-8f,
         float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : base(parameters, learningRate, "square_avg", "grad_avg", "momentum_buffer")
     {
@@ -316,7 +335,8 @@ public sealed class RmsProp : Optimizer
         Require(nameof(epsilon), epsilon, 0f);
         Require(nameof(weightDecay), weightDecay, 0f);
         Require(nameof(momentum), momentum, 0f);
-        (this.alpha, this.epsilon, this.weightDecay, this.momentum, this.centered) = (alpha, epsilon, weightDecay, momentum, centered);
+        (this.alpha, this.epsilon, this.weightDecay, this.momentum, this.centered) = (alpha, epsilon, weightDecay,
+            momentum, centered);
     }
 
     /// <inheritdoc/>
@@ -359,14 +379,16 @@ public sealed class Adagrad : Optimizer
     public override string Name => "Adagrad";
 
     /// <summary>Creates Adagrad with PyTorch's defaults.</summary>
-    public Adagrad(IEnumerable<Tensor> parameters, float learningRate = 1e-2f, float learningRateDecay = 0f, float weightDecay = 0f,
+    public Adagrad(IEnumerable<Tensor> parameters, float learningRate = 1e-2f, float learningRateDecay = 0f,
+        float weightDecay = 0f,
         float initialAccumulator = 0f, float epsilon = 1e-10f) : base(parameters, learningRate, "sum")
     {
         Require(nameof(learningRateDecay), learningRateDecay, 0f);
         Require(nameof(weightDecay), weightDecay, 0f);
         Require(nameof(initialAccumulator), initialAccumulator, 0f);
         Require(nameof(epsilon), epsilon, 0f);
-        (this.learningRateDecay, this.weightDecay, this.initialAccumulator, this.epsilon) = (learningRateDecay, weightDecay, initialAccumulator, epsilon);
+        (this.learningRateDecay, this.weightDecay, this.initialAccumulator, this.epsilon) = (learningRateDecay,
+            weightDecay, initialAccumulator, epsilon);
     }
 
     /// <inheritdoc/>
