@@ -247,18 +247,15 @@ static class ClassifyCommand
                 + $"({trainTokens.Average(t => t.Count):F0} words on average), {labels.Length} labels "
                 + $"({string.Join(", ", labels)}); validation: {validSource ?? "none"}.");
             bool network = modelKind is "rnn" or "han";
-            var kinds = network
-                ? (r.GetValue(noBaselines) || validTokens is null ? [] : Enum.GetValues<LinearModelKind>())
-                : new[] { LinearTextClassifier.Parse(modelKind) };
-            if (!network && validTokens is null)
-                kinds = [];
+            var kinds = !network ? [LinearTextClassifier.Parse(modelKind)]
+                : r.GetValue(noBaselines) ? [] : Enum.GetValues<LinearModelKind>();
             var baselines = validTokens is null ? [] : LinearBaseline.Fit(kinds, trainTokens, trainLabels,
                 validTokens, validLabels!, labels.Length);
             ClaimRunFolder(s.Out, network, s.Overwrite);
             if (!network)
             {
-                var model = baselines.Count > 0 ? baselines[0].Model : LinearTextClassifier.Train(
-                    LinearTextClassifier.Parse(modelKind), trainTokens, trainLabels, labels.Length);
+                var model = baselines.Count > 0 ? baselines[0].Model
+                    : LinearTextClassifier.Train(kinds[0], trainTokens, trainLabels, labels.Length);
                 model.Save(Path.Combine(s.Out, LinearModelFile), new JsonObject { ["labels"] = labelJson });
                 PrintComparison(baselines, null, null);
                 AnsiConsole.MarkupLineInterpolated($"Saved {Path.Combine(s.Out, LinearModelFile)}.");
@@ -519,21 +516,28 @@ static class ClassifyCommand
 
     /// <summary>
     /// Makes <paramref name="folder"/> ready for a new run of one kind: a folder holding the other kind's model is
-    /// refused without <c>--overwrite</c>; with it, a stale <c>linear.json</c> is removed before a network trains (eval
-    /// and predict read <c>linear.json</c> first), while a linear model written over a network takes precedence.
+    /// refused without <c>--overwrite</c> (for a network's run, by <see cref="RunFolder.CheckNew"/>); with it, a stale
+    /// <c>linear.json</c> is removed before a network trains (eval and predict read <c>linear.json</c> first), while a
+    /// linear model written over a network takes precedence.
     /// </summary>
     static void ClaimRunFolder(string folder, bool network, bool overwrite)
     {
-        Directory.CreateDirectory(folder);
+        if (!network)
+        {
+            // a network's checkpoints, log or unfinished start: the check every training verb makes
+            RunFolder.CheckNew(folder, overwrite);
+            Directory.CreateDirectory(folder);
+            return;
+        }
         string linear = Path.Combine(folder, LinearModelFile);
-        bool holdsNetwork = File.Exists(Path.Combine(folder, "vocab.json"))
-            || Directory.EnumerateDirectories(folder).Any(d => Path.GetFileName(d) is "best" or "last"
-                || Path.GetFileName(d).StartsWith("member-", StringComparison.Ordinal));
-        bool holdsOther = network ? File.Exists(linear) : holdsNetwork;
-        if (holdsOther && !overwrite)
-            throw new UsageException($"{folder} holds a {(network ? "linear model" : "network")} from an earlier run; "
-                + "pass --overwrite to replace it, or choose another --out.");
-        if (network && File.Exists(linear)) File.Delete(linear);
+        if (File.Exists(linear))
+        {
+            if (!overwrite)
+                throw new UsageException($"{folder} holds a linear model from an earlier run; pass --overwrite to "
+                    + "replace it, or choose another --out.");
+            File.Delete(linear);
+        }
+        Directory.CreateDirectory(folder);
     }
 
     /// <summary>Prints plain text (no markup), optionally in a Spectre style such as <c>yellow</c>.</summary>

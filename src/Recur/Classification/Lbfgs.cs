@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Recur.Classification;
 
 /// <summary>
@@ -96,24 +98,12 @@ static class Lbfgs
         return (start, value, iteration);
     }
 
-    static double Dot(double[] a, double[] b)
-    {
-        double sum = 0;
-        for (int i = 0; i < a.Length; i++) sum += a[i] * b[i];
-        return sum;
-    }
+    static double Dot(double[] a, double[] b) => TensorPrimitives.Dot<double>(a, b);
 
-    static double Norm(double[] a) => Math.Sqrt(Dot(a, a));
+    static double Norm(double[] a) => TensorPrimitives.Norm<double>(a);
 
-    static double MaxAbs(double[] a)
-    {
-        double max = 0;
-        foreach (double v in a) max = Math.Max(max, Math.Abs(v));
-        return max;
-    }
+    static double MaxAbs(double[] a) => a.Length == 0 ? 0 : Math.Abs(TensorPrimitives.MaxMagnitude<double>(a));
 
-    static void Axpy(double a, double[] x, double[] y)
-    {
-        for (int i = 0; i < y.Length; i++) y[i] += a * x[i];
-    }
+    /// <summary>y ← y + a·x.</summary>
+    static void Axpy(double a, double[] x, double[] y) => TensorPrimitives.MultiplyAdd<double>(x, a, y, y);
 }

@@ -203,9 +203,7 @@ public sealed class LinearTextClassifier
                 for (int r = 0; r < free; r++)
                     scores[firstFree + r] = row.Dot(theta.AsSpan(r * featureCount, featureCount))
                         + theta[free * featureCount + r];
-                double max = scores.Max(), sum = 0;
-                for (int k = 0; k < classes; k++) sum += Math.Exp(scores[k] - max);
-                double logSum = max + Math.Log(sum);
+                double logSum = Kernels.Scores.LogSumExp(scores);
                 value += c * (logSum - scores[labels[i]]);
                 for (int r = 0; r < free; r++)
                 {
@@ -314,10 +312,9 @@ public sealed class LinearTextClassifier
             for (int i = 0; i < scores.Length; i++)
             {
                 var z = scores[i];
-                double max = z.Max() * a, sum = 0, mean = 0;
-                foreach (double v in z) sum += Math.Exp(a * v - max);
-                foreach (double v in z) mean += Math.Exp(a * v - max) / sum * v;
-                value += max + Math.Log(sum) - a * z[labels[i]];
+                double logSum = Kernels.Scores.LogSumExp(z.Select(v => a * v).ToArray()), mean = 0;
+                foreach (double v in z) mean += Math.Exp(a * v - logSum) * v;
+                value += logSum - a * z[labels[i]];
                 slope += mean - z[labels[i]];
             }
             gradient[0] = slope * a / scores.Length;
@@ -342,10 +339,8 @@ public sealed class LinearTextClassifier
         return documents.Select(d =>
         {
             var scores = Scores(d).Select(v => v * ProbabilityScale).ToArray();
-            double max = scores.Max();
-            var p = scores.Select(s => Math.Exp(s - max)).ToArray();
-            double sum = p.Sum();
-            return p.Select(v => v / sum).ToArray();
+            double logSum = Kernels.Scores.LogSumExp(scores);
+            return scores.Select(v => Math.Exp(v - logSum)).ToArray();
         }).ToArray();
     }
 
@@ -360,8 +355,7 @@ public sealed class LinearTextClassifier
     {
         if (c < 0 || c >= Classes) throw new ArgumentOutOfRangeException(nameof(c), c, $"0…{Classes - 1}");
         return Enumerable.Range(0, Features.Count)
-            .Select(f => (f, weight: weights[c][f]
-                - Enumerable.Range(0, Classes).Where(k => k != c).Average(k => weights[k][f])))
+            .Select(f => (f, weight: Lean(c, f)))
             .OrderByDescending(p => p.weight).ThenBy(p => p.f).Take(count)
             .Select(p => (Features.Term(p.f), p.weight)).ToList();
     }
@@ -375,10 +369,13 @@ public sealed class LinearTextClassifier
     {
         if (c < 0 || c >= Classes) throw new ArgumentOutOfRangeException(nameof(c), c, $"0…{Classes - 1}");
         var x = Features.Transform(tokens);
-        return x.Indices.Select((f, k) => (Features.Term(f), x.Values[k] * (weights[c][f]
-                - Enumerable.Range(0, Classes).Where(j => j != c).Average(j => weights[j][f]))))
+        return x.Indices.Select((f, k) => (Features.Term(f), x.Values[k] * Lean(c, f)))
             .OrderByDescending(p => p.Item2).ToList();
     }
+
+    /// <summary>How far feature f's weight leans towards class c: w_cf − the mean of the other classes' w_f.</summary>
+    double Lean(int c, int f) =>
+        weights[c][f] - Enumerable.Range(0, Classes).Where(k => k != c).Average(k => weights[k][f]);
 
     /// <summary>The model as JSON (architecture <c>linear_text_classifier</c>), with optional extra fields.</summary>
     public JsonObject ToJson(JsonObject? extra = null)
