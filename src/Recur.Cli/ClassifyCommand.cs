@@ -64,15 +64,6 @@ static class ClassifyCommand
         return examples;
     }
 
-    /// <summary>Token ids per text; a text with no known token becomes one unknown token so every text has a
-    /// length.</summary>
-    internal static int[][] Encode(IEnumerable<string> texts, WordTokenizer tokenizer, WordVocabulary vocabulary) =>
-        Encode(texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)), vocabulary);
-
-    /// <summary>Token ids of tokenised texts (an empty one becomes one unknown token).</summary>
-    static int[][] Encode(IEnumerable<IReadOnlyList<string>> tokens, WordVocabulary vocabulary) =>
-        tokens.Select(t => vocabulary.Encode(t) is { Length: > 0 } ids ? ids : [WordVocabulary.Unknown]).ToArray();
-
     static int[] LabelIds(List<(string Text, string Label)> examples, string[] labels, string source)
     {
         var unknown = examples.Select(e => e.Label).Where(l =>
@@ -256,9 +247,10 @@ static class ClassifyCommand
             {
                 var model = baselines.Count > 0 ? baselines[0].Model
                     : LinearTextClassifier.Train(kinds[0], trainTokens, trainLabels, labels.Length);
-                model.Save(Path.Combine(s.Out, LinearModelFile), new JsonObject { ["labels"] = labelJson });
+                model.Save(Path.Combine(s.Out, TrainedModels.LinearModelFile),
+                    new JsonObject { ["labels"] = labelJson });
                 PrintComparison(baselines, null, null);
-                AnsiConsole.MarkupLineInterpolated($"Saved {Path.Combine(s.Out, LinearModelFile)}.");
+                AnsiConsole.MarkupLineInterpolated($"Saved {Path.Combine(s.Out, TrainedModels.LinearModelFile)}.");
                 return 0;
             }
             if (baselines.Count > 0) PrintComparison(baselines, null, null);
@@ -295,8 +287,8 @@ static class ClassifyCommand
             if (r.GetValue(frozenEpochs) < 0) throw new UsageException("--frozen-epochs must be 0 or positive.");
             if (!(r.GetValue(layerDecay) >= 1)) throw new UsageException("--layer-decay must be at least 1.");
             var vocabulary = pretrained?.Vocabulary ?? WordVocabulary.Build(trainTokens, r.GetValue(minFrequency));
-            var trainSet = new LabelledTexts(Encode(trainTokens, vocabulary), trainLabels);
-            var validSet = validTokens is null ? null : new LabelledTexts(Encode(validTokens, vocabulary),
+            var trainSet = new LabelledTexts(TrainedModels.Encode(trainTokens, vocabulary), trainLabels);
+            var validSet = validTokens is null ? null : new LabelledTexts(TrainedModels.Encode(validTokens, vocabulary),
                 validLabels!);
             var config = NetworkConfig(modelKind == "han", vocabulary, labels.Length, r.GetValue(maxTokens),
                 r.GetValue(truncate)!, r.GetValue(chunk), r.GetValue(sentenceLength),
@@ -372,7 +364,7 @@ static class ClassifyCommand
                     return trainer.Fit(token);
                 });
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
-                trained.Add(LoadMember(trainerOptions.OutputDirectory!));
+                trained.Add(TrainedModels.ClassifierMember(trainerOptions.OutputDirectory!));
             }
             var metrics = new Dictionary<string, double>(result!.LastEvaluation ?? new Dictionary<string, double>())
             {
@@ -399,7 +391,7 @@ static class ClassifyCommand
                     {
                         string folder = Path.Combine(s.Out, "baseline");
                         Directory.CreateDirectory(folder);
-                        best.Model.Save(Path.Combine(folder, LinearModelFile),
+                        best.Model.Save(Path.Combine(folder, TrainedModels.LinearModelFile),
                             new JsonObject { ["labels"] = labelJson });
                         string name = LinearTextClassifier.Name(best.Model.Kind);
                         Say($"The {name} baseline is more accurate on validation "
@@ -529,7 +521,7 @@ static class ClassifyCommand
             Directory.CreateDirectory(folder);
             return;
         }
-        string linear = Path.Combine(folder, LinearModelFile);
+        string linear = Path.Combine(folder, TrainedModels.LinearModelFile);
         if (File.Exists(linear))
         {
             if (!overwrite)
@@ -556,9 +548,6 @@ static class ClassifyCommand
 
     /// <summary>Mean tokens per text above which a small set is read by sentences.</summary>
     const int LongText = 100;
-
-    /// <summary>The file of a linear baseline in a run folder.</summary>
-    const string LinearModelFile = "linear.json";
 
     /// <summary>
     /// The validation texts: <c>--valid</c> if given, else a stratified hold-out of the training texts (seeded), else
@@ -601,95 +590,6 @@ static class ClassifyCommand
         AnsiConsole.Write(table);
     }
 
-    /// <summary>One trained model: best/ if there is one, else last/.</summary>
-    static TextClassifier LoadMember(string folder)
-    {
-        return Checkpoint.Open(folder, config => new TextClassifier(TextClassifierConfig.FromJson(config),
-            new RandomGenerator(0)));
-    }
-
-    /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and
-    /// labels.</summary>
-    internal static (List<TextClassifier> Models, WordVocabulary Vocabulary, string[] Labels) Load(string folder)
-    {
-        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-        var memberFolders = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
-        var models = (memberFolders.Length > 0 ? memberFolders : [folder]).Select(LoadMember).ToList();
-        string first = memberFolders.Length > 0 ? memberFolders[0] : folder;
-        string checkpoint = Checkpoint.Locate(first);
-        var labels = Checkpoint.ReadConfig(checkpoint)["labels"]?.AsArray().Select(l => (string)l!).ToArray()
-            ?? throw new InvalidDataException($"{checkpoint}: config.json has no labels.");
-        string vocabularyPath = Path.Combine(folder, "vocab.json");
-        var vocabulary = WordVocabulary.Load(vocabularyPath);
-        foreach (var model in models)
-            if (vocabulary.Count != model.Config.VocabularySize) throw new InvalidDataException($"{vocabularyPath}: "
-                + $"{vocabulary.Count} words, the model has {model.Config.VocabularySize}.");
-        return (models, vocabulary, labels);
-    }
-
-    /// <summary>
-    /// A trained classifier as eval and predict use it: its labels, texts → probabilities, and (when it can say) what
-    /// it read closely in a text for a class: blocks of words (sentences, or the whole text) with a weight each, and a
-    /// label per block.
-    /// </summary>
-    sealed record LoadedClassifier(string[] Labels, Func<IReadOnlyList<string>, double[][]> Probabilities,
-        Func<string, int, (List<List<(string Word, double Weight)>> Blocks, List<string>? Labels)>? Explain,
-        string ExplainsBy);
-
-    /// <summary>
-    /// A run folder's classifier: a linear model (<c>linear.json</c>, from <c>--model nbsvm|logreg|nb</c> or a run's
-    /// <c>baseline/</c>) or a network (with <paramref name="int8"/>, its weights quantised).
-    /// </summary>
-    static LoadedClassifier Predictor(string folder, bool int8)
-    {
-        string linear = Path.Combine(folder, LinearModelFile);
-        var tokenizer = new WordTokenizer();
-        if (File.Exists(linear))
-        {
-            if (int8) throw new UsageException($"{folder} holds a linear model; --int8 applies to networks.");
-            var (model, json) = LinearTextClassifier.Load(linear);
-            var labels = json["labels"]?.AsArray().Select(l => (string)l!).ToArray()
-                ?? throw new InvalidDataException($"{linear}: no labels.");
-            if (labels.Length != model.Classes)
-                throw new InvalidDataException($"{linear}: {labels.Length} labels for {model.Classes} classes.");
-            return new(labels, texts => model.PredictProbabilities(
-                texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)).ToArray()), (text, c) =>
-                {
-                    // each word weighed by its own (unigram) contribution to the class
-                    var tokens = tokenizer.Tokenize(text);
-                    var unigrams = model.Contributions(tokens, c).Where(p => !p.Term.Contains(' '))
-                        .ToDictionary(p => p.Term, p => p.Contribution);
-                    return ([tokens.Select(t => (t, unigrams.GetValueOrDefault(t))).ToList()], null);
-                }, "each word's weight towards the class");
-        }
-        var (classifiers, vocabulary, networkLabels) = Load(folder);
-        if (int8) Int8Inference.Apply(classifiers, folder);
-        var explain = classifiers[0].Config.Pooling != Pooling.Attention ? null
-            : (Func<string, int, (List<List<(string, double)>>, List<string>?)>)((text, _) =>
-            {
-                // an ensemble's members read the same tokens: their attention is averaged
-                var ids = Encode([text], tokenizer, vocabulary);
-                var each = classifiers.Select(m => m.Attention(ids)[0]).ToArray();
-                var first = each[0];
-                var weights = first.Weights.Select((_, t) => each.Average(a => a.Weights[t])).ToArray();
-                string Word(int t) => first.Tokens[t] == WordVocabulary.Unknown ? "<unk>"
-                    : vocabulary.Words[first.Tokens[t]];
-                if (first.SentenceLengths.Length == 0)
-                    return ([Enumerable.Range(0, weights.Length).Select(t => (Word(t), weights[t])).ToList()], null);
-                var blocks = new List<List<(string, double)>>();
-                var labels = new List<string>();
-                for (int k = 0, start = 0; k < first.SentenceLengths.Length; start += first.SentenceLengths[k++])
-                {
-                    blocks.Add(Enumerable.Range(start, first.SentenceLengths[k]).Select(t => (Word(t), weights[t]))
-                        .ToList());
-                    labels.Add(each.Average(a => a.SentenceWeights[k]).ToString("F2", CultureInfo.InvariantCulture));
-                }
-                return (blocks, labels);
-            });
-        return new(networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
-            vocabulary)), explain, "attention");
-    }
-
     static Command Eval()
     {
         var model = new Option<string>("--model")
@@ -712,7 +612,7 @@ static class ClassifyCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var loaded = Predictor(r.GetValue(model)!, r.GetValue(int8));
+            var loaded = TrainedModels.Classifier(r.GetValue(model)!, r.GetValue(int8));
             var (labels, probabilities) = (loaded.Labels, loaded.Probabilities);
             var examples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var set = (Count: examples.Count, Labels: LabelIds(examples, labels, r.GetValue(data)!));
@@ -777,7 +677,7 @@ static class ClassifyCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var loaded = Predictor(r.GetValue(model)!, r.GetValue(int8));
+            var loaded = TrainedModels.Classifier(r.GetValue(model)!, r.GetValue(int8));
             var (labels, predict) = (loaded.Labels, loaded.Probabilities);
             string? figures = r.GetValue(explain);
             if (figures is not null && loaded.Explain is null)

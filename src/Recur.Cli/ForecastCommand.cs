@@ -267,7 +267,7 @@ static partial class ForecastCommand
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
                 trained.Add(member);
             }
-            var forecaster = new EnsembleForecast(trained);
+            var forecaster = new TrainedModels.EnsembleForecast(trained);
 
             // the test period forecast from the end of the training part, or (walk-forward) one step at a time from the actual history
             bool walk = r.GetValue(walkForward);
@@ -288,12 +288,16 @@ static partial class ForecastCommand
                 Func<double[], int, double[]> mlpForecast = (h, n) => mlp.Forecast(h, n, CovariatesUpTo(h.Length));
                 models.Add(("mlp on the window", mlpForecast, mlpForecast));
             }
-            var coefficients = Baselines.FitAutoregression(train, order);
             models.Add(("naive", (h, n) => Baselines.Naive(h, n), (h, n) => Baselines.Naive(h, n)));
             models.Add(($"seasonal naive (s = {s})", (h, n) => Baselines.SeasonalNaive(h, n, s),
                 (h, n) => Baselines.SeasonalNaive(h, n, s)));
-            models.Add(($"AR({order})", (h, n) => Baselines.Autoregression(h, coefficients, n),
-                (h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n)));
+            // a series that an AR of this order fits exactly (a pure cycle) has no least-squares solution to report
+            double[]? coefficients = null;
+            try { coefficients = Baselines.FitAutoregression(train, order); }
+            catch (InvalidOperationException e) { Console.Error.WriteLine($"note: AR({order}) left out: {e.Message}"); }
+            if (coefficients is not null)
+                models.Add(($"AR({order})", (h, n) => Baselines.Autoregression(h, coefficients, n),
+                    (h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n)));
             // exponential smoothing chosen by AICc on the training part (walking forward, its parameters run on over
             // the longer history) and the Theta method, refitted on whatever history it is given
             var ets = ExponentialSmoothing.Auto(train, s);
@@ -447,7 +451,8 @@ static partial class ForecastCommand
             string folder = r.GetValue(model)!;
             // the epoch chosen on validation when there was one, else the last
             var memberFolders = Directory.Exists(folder) ? Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray() : [];
-            var forecaster = new EnsembleForecast((memberFolders.Length > 0 ? memberFolders : [folder]).Select(LoadMember).ToList());
+            var forecaster = new TrainedModels.EnsembleForecast((memberFolders.Length > 0 ? memberFolders : [folder])
+                .Select(TrainedModels.ForecasterMember).ToList());
             var (dates, columns) = ReadColumns(r.GetValue(csv)!,
                 [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], r.GetValue(date),
                 ParseFill(r.GetValue(fill)));
@@ -463,30 +468,6 @@ static partial class ForecastCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>Loads one trained forecaster: the epoch chosen on validation (best/) when there is one, else the last.</summary>
-    static Forecaster LoadMember(string folder)
-    {
-        string checkpoint = Checkpoint.Verify(Checkpoint.Locate(folder));
-        var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
-        Checkpoint.LoadModel(checkpoint, forecaster.Network);
-        return forecaster;
-    }
-
-    /// <summary>The mean of several forecasters' forecasts (one member: that forecaster).</summary>
-    sealed class EnsembleForecast(IReadOnlyList<Forecaster> members)
-    {
-        public double[] Forecast(ReadOnlySpan<double> history, int steps, IReadOnlyList<double[]>? covariates = null)
-        {
-            var sum = new double[steps];
-            foreach (var member in members)
-            {
-                var f = member.Forecast(history, steps, covariates);
-                for (int i = 0; i < steps; i++) sum[i] += f[i];
-            }
-            return sum.Select(v => v / members.Count).ToArray();
-        }
     }
 
     static string F(double v) => double.IsNaN(v) ? "–" : v.ToString("F2", CultureInfo.InvariantCulture);

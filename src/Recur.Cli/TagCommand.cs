@@ -20,7 +20,6 @@ namespace Recur.Cli;
 /// </summary>
 static class TagCommand
 {
-    const string SettingsFile = "tagging.json";
 
     public static Command Create()
     {
@@ -30,14 +29,6 @@ static class TagCommand
         command.Subcommands.Add(Predict());
         return command;
     }
-
-    static TagScheme ParseScheme(string name) => name switch
-    {
-        "iob1" => TagScheme.Iob1,
-        "bio" or "iob2" => TagScheme.Bio,
-        "bioes" or "iobes" => TagScheme.Bioes,
-        _ => throw new UsageException($"unknown tag scheme '{name}' (iob1, bio, bioes)."),
-    };
 
     static Command Train()
     {
@@ -76,7 +67,7 @@ static class TagCommand
                 throw new UsageException("--layers, --hidden and --embed must be positive and --dropout and --word-dropout in [0, 1).");
             var trainSet = ConllReader.Read(r.GetValue(train)!, r.GetValue(tokenColumn), r.GetValue(tagColumn));
             var validSet = r.GetValue(valid) is { } v ? ConllReader.Read(v, r.GetValue(tokenColumn), r.GetValue(tagColumn)) : null;
-            var target = ParseScheme(r.GetValue(scheme)!);
+            var target = TrainedModels.ParseScheme(r.GetValue(scheme)!);
             var converted = trainSet.Select(x => x with { Tags = TagSchemes.Convert(x.Tags, target) }).ToList();
             Directory.CreateDirectory(s.Out);
             var settings = new JsonObject { ["kind"] = r.GetValue(hmm) ? "hmm" : "neural", ["scheme"] = target.ToString().ToLowerInvariant(), ["data_scheme"] = TagSchemes.Detect(trainSet.Select(x => (IReadOnlyList<string>)x.Tags)).ToString().ToLowerInvariant() };
@@ -85,7 +76,8 @@ static class TagCommand
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var model = HiddenMarkovTagger.Train(converted);
                 model.Save(Path.Combine(s.Out, "hmm.json"));
-                AtomicFile.WriteAllText(Path.Combine(s.Out, SettingsFile), settings.ToJsonString());
+                AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile),
+                    settings.ToJsonString());
                 var metrics = new Dictionary<string, double> { ["train_seconds"] = clock.Elapsed.TotalSeconds, ["tags"] = model.Tags.Count };
                 if (validSet != null)
                 {
@@ -110,7 +102,8 @@ static class TagCommand
                 AnsiConsole.MarkupLineInterpolated($"Pretrained vectors for {found} of {vocabulary.Words.Count - 2} words from {vectorsPath}.");
             }
             vocabulary.Save(s.Out);
-            AtomicFile.WriteAllText(Path.Combine(s.Out, SettingsFile), settings.ToJsonString());
+            AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile),
+                settings.ToJsonString());
             var task = new TaggingTask(tagger, vocabulary, converted, validSet, s.Batch, wordDropout: r.GetValue(wordDropout));
             AnsiConsole.MarkupLineInterpolated($"[bold]tag[/]: {trainSet.Count:N0} sentences, {trainSet.Sum(x => x.Tokens.Length):N0} tokens, {vocabulary.Words.Count:N0} words, {tags.Length} tags ({target.ToString().ToUpperInvariant()}); BiLSTM{(config.Crf ? "-CRF" : " + softmax")}{(config.CharFeatures ? " with character features" : "")}, {tagger.Parameters().Sum(p => (long)p.Length):N0} parameters.");
             var optimizer = TrainingOptions.CreateOptimizer(s, tagger.Parameters());
@@ -141,48 +134,12 @@ static class TagCommand
     internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(IReadOnlyList<string> folders,
         bool int8 = false)
     {
-        if (folders.Count == 1) return Load(folders[0], int8);
-        var members = folders.Select(folder => LoadNeural(folder, int8)).ToList();
+        if (folders.Count == 1) return TrainedModels.Tagger(folders[0], int8);
+        var members = folders.Select(folder => TrainedModels.NeuralTagger(folder, int8)).ToList();
         var words = members[0].Vocabulary.Words.Words;
         foreach (var (m, folder) in members.Zip(folders))
             if (!m.Vocabulary.Words.Words.SequenceEqual(words)) throw new InvalidDataException($"{folder}: its vocabulary differs from {folders[0]}'s; ensemble runs trained on the same data.");
         return sentences => SequenceTagger.TagEnsemble(members.Select(m => m.Model).ToList(), members[0].Vocabulary, sentences).Select(t => TagSchemes.Convert(t, members[0].Output)).ToList();
-    }
-
-    static (SequenceTagger Model, TaggingVocabulary Vocabulary, TagScheme Output) LoadNeural(string folder,
-        bool int8)
-    {
-        var settings = ReadSettings(folder);
-        if ((string?)settings["kind"] == "hmm") throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
-        var vocabulary = TaggingVocabulary.Load(folder);
-        var model = Checkpoint.Open(folder, config => new SequenceTagger(SequenceTaggerConfig.FromJson(config),
-            new RandomGenerator(0)));
-        if (int8) Int8Inference.Apply([model], folder);
-        return (model, vocabulary, ParseScheme((string?)settings["data_scheme"] ?? "bio"));
-    }
-
-    static JsonObject ReadSettings(string folder)
-    {
-        string settingsPath = Path.Combine(folder, SettingsFile);
-        if (!File.Exists(settingsPath)) throw new UsageException($"{folder}: no {SettingsFile}; is it a run folder of `recur tag train`?");
-        try { return JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
-        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
-    }
-
-    /// <summary>A trained tagger: a function from tokens to tags in the data's scheme (<paramref name="int8"/>:
-    /// its recurrent layers quantised).</summary>
-    internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Load(string folder, bool int8 = false)
-    {
-        var settings = ReadSettings(folder);
-        var output = ParseScheme((string?)settings["data_scheme"] ?? "bio");
-        if ((string?)settings["kind"] == "hmm")
-        {
-            if (int8) throw new UsageException($"--int8: {folder} is an HMM tagger, which has no recurrent layers.");
-            var hmm = HiddenMarkovTagger.Load(Path.Combine(folder, "hmm.json"));
-            return sentences => sentences.Select(x => TagSchemes.Convert(hmm.Tag(x), output)).ToList();
-        }
-        var (model, vocabulary, _) = LoadNeural(folder, int8);
-        return sentences => model.Tag(vocabulary, sentences).Select(t => TagSchemes.Convert(t, output)).ToList();
     }
 
     static Command Eval()
@@ -248,7 +205,7 @@ static class TagCommand
         var command = new Command("predict", "Tag sentences: prints each token with its tag, then the entity spans.") { model, input, raw, sentences };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            var tagger = Load(r.GetValue(model)!);
+            var tagger = TrainedModels.Tagger(r.GetValue(model)!);
             var lines = (r.GetValue(sentences) ?? []).ToList();
             if (r.GetValue(input) is { } file) lines.AddRange(TextFiles.ReadUtf8(file).Split('\n').Where(l => !string.IsNullOrWhiteSpace(l)));
             if (lines.Count == 0) throw new UsageException("give sentences as arguments or --input FILE.");

@@ -20,7 +20,6 @@ namespace Recur.Cli;
 /// </summary>
 static class TranslateCommand
 {
-    const string SettingsFile = "translation.json";
 
     public static Command Create()
     {
@@ -54,12 +53,9 @@ static class TranslateCommand
         };
     }
 
-    static PairOptions Options(JsonObject settings) =>
-        new((bool)settings["lower_case"]!, (bool)settings["strip_accents"]!, (int)settings["max_words"]!, (bool)settings["reverse"]!);
-
     static (List<SentencePair> Train, List<SentencePair> HeldOut) ReadPairs(string path, JsonObject settings)
     {
-        var pairs = SentencePairs.Read(path, Options(settings));
+        var pairs = SentencePairs.Read(path, TrainedModels.PairOptions(settings));
         return SentencePairs.Split(pairs, (double)settings["held_out"]!, (ulong)settings["split_seed"]!);
     }
 
@@ -98,7 +94,8 @@ static class TranslateCommand
             var vocabulary = s.Resume != null ? TranslationVocabulary.Load(s.Out) : TranslationVocabulary.Build(train, r.GetValue(minFrequency));
             Directory.CreateDirectory(s.Out);
             vocabulary.Save(s.Out);
-            AtomicFile.WriteAllText(Path.Combine(s.Out, SettingsFile), settings.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TranslationSettingsFile),
+                settings.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             var config = new Seq2SeqConfig(vocabulary.Source.VocabularySize, vocabulary.Target.VocabularySize, r.GetValue(embed), r.GetValue(hidden), r.GetValue(layers),
                 r.GetValue(cell)!, !r.GetValue(unidirectional), Enum.Parse<AttentionKind>(r.GetValue(attention)!, ignoreCase: true), r.GetValue(dropout));
             var model = new Seq2Seq(config, new RandomGenerator(s.Seed));
@@ -122,19 +119,6 @@ static class TranslateCommand
             return 0;
         }));
         return command;
-    }
-
-    static (Seq2Seq Model, TranslationVocabulary Vocabulary, JsonObject Settings) Load(string folder)
-    {
-        string settingsPath = Path.Combine(folder, SettingsFile);
-        if (!File.Exists(settingsPath)) throw new UsageException($"{folder}: no {SettingsFile}; is it a run folder of `recur translate train`?");
-        JsonObject settings;
-        try { settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
-        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
-        var vocabulary = TranslationVocabulary.Load(folder);
-        var model = Checkpoint.Open(folder, config => new Seq2Seq(Seq2SeqConfig.FromJson(config),
-            new RandomGenerator(0)));
-        return (model, vocabulary, settings);
     }
 
     /// <summary>
@@ -206,7 +190,7 @@ static class TranslateCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(beam) < 1) throw new UsageException("--beam must be positive.");
-            var (seq2seq, vocabulary, settings) = Load(r.GetValue(model)!);
+            var (seq2seq, vocabulary, settings) = TrainedModels.Translator(r.GetValue(model)!);
             if (r.GetValue(int8)) Int8Inference.Apply([seq2seq], r.GetValue(model)!);
             string path = r.GetValue(pairs) ?? (string?)settings["pairs"] ?? throw new UsageException("give --pairs.");
             var (train, heldOut) = ReadPairs(path, settings);
@@ -237,9 +221,9 @@ static class TranslateCommand
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(beam) < 1) throw new UsageException("--beam must be positive.");
-            var (seq2seq, vocabulary, settings) = Load(r.GetValue(model)!);
+            var (seq2seq, vocabulary, settings) = TrainedModels.Translator(r.GetValue(model)!);
             if (r.GetValue(int8)) Int8Inference.Apply([seq2seq], r.GetValue(model)!);
-            var options = Options(settings);
+            var options = TrainedModels.PairOptions(settings);
             var inputs = r.GetValue(sentences)!.Select(x => SentencePairs.Normalise(x, options)).ToList();
             var translated = TranslationTask.Translate(seq2seq, vocabulary, inputs, r.GetValue(beam));
             for (int i = 0; i < inputs.Count; i++) Console.WriteLine(TranslationTask.Detokenize(vocabulary.Target.Decode(translated[i].Tokens)));

@@ -86,6 +86,45 @@ public sealed class LinearChainCrf : Module
         return result;
     }
 
+    /// <summary>
+    /// P(tag j at step t | emissions) of each batch entry, by the forward–backward algorithm (no gradient): [b][t][j]
+    /// over each entry's length, every row summing to 1. These are the tagger's per-token confidences, which the
+    /// Viterbi path (<see cref="Decode"/>) alone does not give.
+    /// </summary>
+    public double[][][] Marginals(Tensor emissions, int[] lengths)
+    {
+        Check(emissions, lengths);
+        int batch = emissions.Size(1), k = TagCount;
+        var e = emissions.Span;
+        var trans = Transitions.Span;
+        var result = new double[batch][][];
+        var terms = new double[k];
+        for (int b = 0; b < batch; b++)
+        {
+            int length = lengths[b];
+            var alpha = new double[length * k];
+            double logZ = Forward(emissions, b, length, alpha);
+            // β_t(i) = log Σ_j exp(trans(i, j) + e_{t+1}(j) + β_{t+1}(j)), β_{T−1}(i) = the end score
+            var beta = new double[length * k];
+            for (int i = 0; i < k; i++) beta[(length - 1) * k + i] = EndTransitions.Span[i] + endPenalty[i];
+            for (int t = length - 2; t >= 0; t--)
+                for (int i = 0; i < k; i++)
+                {
+                    for (int j = 0; j < k; j++)
+                        terms[j] = trans[i * k + j] + penalty[i * k + j] + e[((t + 1) * batch + b) * k + j]
+                            + beta[(t + 1) * k + j];
+                    beta[t * k + i] = LogSumExp(terms);
+                }
+            result[b] = new double[length][];
+            for (int t = 0; t < length; t++)
+            {
+                var row = result[b][t] = new double[k];
+                for (int j = 0; j < k; j++) row[j] = Math.Exp(alpha[t * k + j] + beta[t * k + j] - logZ);
+            }
+        }
+        return result;
+    }
+
     /// <summary>The forward algorithm for sequence <paramref name="b"/>; fills α [length, K] when given.</summary>
     double Forward(Tensor emissions, int b, int length, double[]? alpha)
     {

@@ -282,6 +282,23 @@ public sealed class SequenceTagger : Module
     }
 
     /// <summary>
+    /// Each token's probability of every tag, [sentence][token][tag] in the order of <see
+    /// cref="SequenceTaggerConfig.Tags"/>: the CRF's marginals by forward–backward, or a softmax tagger's per-token
+    /// distribution. Without gradients.
+    /// </summary>
+    public double[][][] Marginals(IReadOnlyList<EncodedSentence> batch)
+    {
+        using var _ = this.Evaluating();
+        using var noGrad = GradMode.NoGrad();
+        var (emissions, lengths) = Emissions(batch);
+        if (Crf != null) return Crf.Marginals(emissions, lengths);
+        int k = Config.Tags.Length, count = batch.Count;
+        var p = emissions.Softmax(-1).ToArray();
+        return Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
+            p.AsSpan((t * count + b) * k, k).ToArray().Select(v => (double)v).ToArray()).ToArray()).ToArray();
+    }
+
+    /// <summary>
     /// Tags by an ensemble of taggers with the same vocabulary and tags (seeds of one configuration): their emission
     /// scores are averaged (log-probabilities for softmax taggers), and CRF taggers decode with the averaged transition
     /// scores. In the models' scheme, in batches of <paramref name="batchSize"/>.

@@ -1,6 +1,7 @@
 using Recur.Autograd;
 using Recur.Classification;
 using Recur.Cli;
+using Recur.Cli.Training;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;
@@ -273,9 +274,9 @@ public sealed class ClassificationTests : IDisposable
             "--pooling", "attention", "--out", run, "--threads", "1"));
         Assert.True(File.Exists(Path.Combine(run, "vocab.json")));
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv));
-        var (models, vocabulary, labels) = ClassifyCommand.Load(run);
+        var (models, vocabulary, labels) = TrainedModels.Classifiers(run);
         Assert.Equal(["0", "1"], labels);
-        var probabilities = ClassificationTask.Probabilities(models, ClassifyCommand.Encode(["the film was lovely",
+        var probabilities = ClassificationTask.Probabilities(models, TrainedModels.Encode(["the film was lovely",
             "the story was dull"], new WordTokenizer(), vocabulary));
         Assert.True(probabilities[0][1] > 0.5 && probabilities[1][0] > 0.5,
             "the trained model should tell the two apart");
@@ -283,7 +284,7 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", run, "--data", tsv, "--int8"));
         // int8 probabilities stay close to float's
         Recur.Nn.Quantization.QuantizeDynamic(models[0]);
-        var quantised = ClassificationTask.Probabilities(models, ClassifyCommand.Encode(["the film was lovely",
+        var quantised = ClassificationTask.Probabilities(models, TrainedModels.Encode(["the film was lovely",
             "the story was dull"], new WordTokenizer(), vocabulary));
         for (int i = 0; i < 2; i++) Assert.Equal(probabilities[i][1], quantised[i][1], 0.02);
 
@@ -292,9 +293,9 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--valid", tsv, "--epochs", "1",
             "--embed", "8", "--hidden", "4", "--ensemble", "2",
             "--out", ensemble, "--threads", "1"));
-        var (members, sharedVocabulary, _) = ClassifyCommand.Load(ensemble);
+        var (members, sharedVocabulary, _) = TrainedModels.Classifiers(ensemble);
         Assert.Equal(2, members.Count);
-        var texts = ClassifyCommand.Encode(["the film was lovely"], new WordTokenizer(), sharedVocabulary);
+        var texts = TrainedModels.Encode(["the film was lovely"], new WordTokenizer(), sharedVocabulary);
         var each = members.Select(m => m.PredictProbabilities(texts)[0]).ToArray();
         Assert.NotEqual(each[0], each[1]);
         Assert.Equal((each[0][1] + each[1][1]) / 2, ClassificationTask.Probabilities(members, texts)[0][1], 12);
@@ -389,7 +390,7 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "han", "--epochs", "1",
             "--embed", "4", "--hidden", "4", "--sentence-length", "3", "--max-tokens", "40", "--truncate", "head+tail",
             "--no-baselines", "--out", han, "--threads", "1"));
-        var (models, vocabulary, _) = ClassifyCommand.Load(han);
+        var (models, vocabulary, _) = TrainedModels.Classifiers(han);
         var config = models[0].Config;
         Assert.Equal((Segmentation.Sentences, 3, Pooling.Attention, 40, Truncation.HeadAndTail),
             (config.Segmentation, config.SegmentLength, config.Pooling, config.MaxTokens, config.Truncation));
@@ -402,8 +403,8 @@ public sealed class ClassificationTests : IDisposable
         string chunked = Path.Combine(folder, "chunked");
         Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--chunk", "2", "--epochs", "1",
             "--embed", "4", "--hidden", "4", "--no-baselines", "--out", chunked, "--threads", "1"));
-        Assert.Equal((Segmentation.Chunks, 2), (ClassifyCommand.Load(chunked).Models[0].Config.Segmentation,
-            ClassifyCommand.Load(chunked).Models[0].Config.SegmentLength));
+        Assert.Equal((Segmentation.Chunks, 2), (TrainedModels.Classifiers(chunked).Models[0].Config.Segmentation,
+            TrainedModels.Classifiers(chunked).Models[0].Config.SegmentLength));
         Assert.Equal(2, RecurCommand.Run("classify", "predict", "--model", chunked, "a film", "--explain", figure));
         Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "han", "--chunk", "2",
             "--out", Path.Combine(folder, "both")));
@@ -439,7 +440,7 @@ public sealed class ClassificationTests : IDisposable
         // one frozen epoch: the encoder is still the language model's
         Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--from-lm", lm, "--epochs", "1",
             "--frozen-epochs", "1", "--no-baselines", "--out", run, "--threads", "1"));
-        var (models, vocabulary, _) = ClassifyCommand.Load(run);
+        var (models, vocabulary, _) = TrainedModels.Classifiers(run);
         var config = models[0].Config;
         Assert.Equal((6, 5, 1, false, Pooling.Concat), (config.EmbeddingSize, config.HiddenSize, config.NumLayers,
             config.Bidirectional, config.Pooling));

@@ -172,6 +172,45 @@ public sealed class TaggingTests
         }
     }
 
+    [Fact]
+    public void CrfMarginalsMatchBruteForce()
+    {
+        string[] names = ["O", "B-X", "I-X"];
+        var constraints = LinearChainCrf.Constraints(names, TagScheme.Bio);
+        var (emissions, crf) = RandomCrf(4, 2, 3, 11, constraints);
+        int[] lengths = [4, 2];
+        var marginals = crf.Marginals(emissions, lengths);
+        for (int b = 0; b < 2; b++)
+        {
+            int length = lengths[b];
+            Assert.Equal(length, marginals[b].Length);
+            double Score(int[] path)
+            {
+                double s = crf.StartTransitions.Span[path[0]] + crf.EndTransitions.Span[path[^1]]
+                    + (constraints(null, path[0]) ? 0 : -1e4) + (constraints(path[^1], null) ? 0 : -1e4);
+                for (int t = 0; t < length; t++)
+                {
+                    s += emissions.Span[(t * 2 + b) * 3 + path[t]];
+                    if (t > 0) s += crf.Transitions.Span[path[t - 1] * 3 + path[t]]
+                        + (constraints(path[t - 1], path[t]) ? 0 : -1e4);
+                }
+                return s;
+            }
+            var paths = Enumerable.Range(0, (int)Math.Pow(3, length)).Select(n => Enumerable.Range(0, length)
+                .Select(t => n / (int)Math.Pow(3, t) % 3).ToArray()).ToList();
+            var scores = paths.Select(Score).ToArray();
+            double max = scores.Max(), z = scores.Sum(s => Math.Exp(s - max));
+            for (int t = 0; t < length; t++)
+                for (int j = 0; j < 3; j++)
+                {
+                    double expected = paths.Select((p, i) => p[t] == j ? Math.Exp(scores[i] - max) / z : 0).Sum();
+                    Assert.Equal(expected, marginals[b][t][j], 7);
+                }
+            // I-X never starts a sentence under BIO
+            Assert.True(marginals[b][0][2] < 1e-9);
+        }
+    }
+
     static List<TaggedSentence> ToyNer(int count, int seed)
     {
         // a capitalised word after "mr" or "mrs" is a person (possibly two words); after "in" a location

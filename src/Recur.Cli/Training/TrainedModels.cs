@@ -1,0 +1,217 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Recur.Classification;
+using Recur.Forecasting;
+using Recur.Tagging;
+using Recur.Text;
+using Recur.Training;
+using Recur.Translation;
+
+namespace Recur.Cli.Training;
+
+/// <summary>
+/// The trained models of run folders, loaded as the verbs that use them need them (eval, predict, run, explore): the
+/// one place that knows which files each training verb leaves and how to read them back.
+/// </summary>
+static class TrainedModels
+{
+    /// <summary>The settings file of a <c>tag train</c> run.</summary>
+    internal const string TaggingSettingsFile = "tagging.json";
+
+    /// <summary>The settings file of a <c>translate train</c> run.</summary>
+    internal const string TranslationSettingsFile = "translation.json";
+
+    /// <summary>The file of a linear baseline in a run folder.</summary>
+    internal const string LinearModelFile = "linear.json";
+
+    /// <summary>Token ids per text; a text with no known token becomes one unknown token so every text has a
+    /// length.</summary>
+    internal static int[][] Encode(IEnumerable<string> texts, WordTokenizer tokenizer, WordVocabulary vocabulary) =>
+        Encode(texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)), vocabulary);
+
+    /// <summary>Token ids of tokenised texts (an empty one becomes one unknown token).</summary>
+    internal static int[][] Encode(IEnumerable<IReadOnlyList<string>> tokens, WordVocabulary vocabulary) =>
+        tokens.Select(t => vocabulary.Encode(t) is { Length: > 0 } ids ? ids : [WordVocabulary.Unknown]).ToArray();
+
+    /// <summary>One trained model: best/ if there is one, else last/.</summary>
+    internal static TextClassifier ClassifierMember(string folder)
+    {
+        return Checkpoint.Open(folder, config => new TextClassifier(TextClassifierConfig.FromJson(config),
+            new RandomGenerator(0)));
+    }
+
+    /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and
+    /// labels.</summary>
+    internal static (List<TextClassifier> Models, WordVocabulary Vocabulary, string[] Labels) Classifiers(
+        string folder)
+    {
+        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
+        var memberFolders = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
+        var models = (memberFolders.Length > 0 ? memberFolders : [folder]).Select(ClassifierMember).ToList();
+        string first = memberFolders.Length > 0 ? memberFolders[0] : folder;
+        string checkpoint = Checkpoint.Locate(first);
+        var labels = Checkpoint.ReadConfig(checkpoint)["labels"]?.AsArray().Select(l => (string)l!).ToArray()
+            ?? throw new InvalidDataException($"{checkpoint}: config.json has no labels.");
+        string vocabularyPath = Path.Combine(folder, "vocab.json");
+        var vocabulary = WordVocabulary.Load(vocabularyPath);
+        foreach (var model in models)
+            if (vocabulary.Count != model.Config.VocabularySize) throw new InvalidDataException($"{vocabularyPath}: "
+                + $"{vocabulary.Count} words, the model has {model.Config.VocabularySize}.");
+        return (models, vocabulary, labels);
+    }
+
+    /// <summary>
+    /// A trained classifier as eval and predict use it: its labels, texts → probabilities, and (when it can say) what
+    /// it read closely in a text for a class: blocks of words (sentences, or the whole text) with a weight each, and a
+    /// label per block.
+    /// </summary>
+    internal sealed record LoadedClassifier(string[] Labels, Func<IReadOnlyList<string>, double[][]> Probabilities,
+        Func<string, int, (List<List<(string Word, double Weight)>> Blocks, List<string>? Labels)>? Explain,
+        string ExplainsBy);
+
+    /// <summary>
+    /// A run folder's classifier: a linear model (<c>linear.json</c>, from <c>--model nbsvm|logreg|nb</c> or a run's
+    /// <c>baseline/</c>) or a network (with <paramref name="int8"/>, its weights quantised).
+    /// </summary>
+    internal static LoadedClassifier Classifier(string folder, bool int8)
+    {
+        string linear = Path.Combine(folder, LinearModelFile);
+        var tokenizer = new WordTokenizer();
+        if (File.Exists(linear))
+        {
+            if (int8) throw new UsageException($"{folder} holds a linear model; --int8 applies to networks.");
+            var (model, json) = LinearTextClassifier.Load(linear);
+            var labels = json["labels"]?.AsArray().Select(l => (string)l!).ToArray()
+                ?? throw new InvalidDataException($"{linear}: no labels.");
+            if (labels.Length != model.Classes)
+                throw new InvalidDataException($"{linear}: {labels.Length} labels for {model.Classes} classes.");
+            return new(labels, texts => model.PredictProbabilities(
+                texts.Select(t => (IReadOnlyList<string>)tokenizer.Tokenize(t)).ToArray()), (text, c) =>
+                {
+                    // each word weighed by its own (unigram) contribution to the class
+                    var tokens = tokenizer.Tokenize(text);
+                    var unigrams = model.Contributions(tokens, c).Where(p => !p.Term.Contains(' '))
+                        .ToDictionary(p => p.Term, p => p.Contribution);
+                    return ([tokens.Select(t => (t, unigrams.GetValueOrDefault(t))).ToList()], null);
+                }, "each word's weight towards the class");
+        }
+        var (classifiers, vocabulary, networkLabels) = Classifiers(folder);
+        if (int8) Int8Inference.Apply(classifiers, folder);
+        var explain = classifiers[0].Config.Pooling != Pooling.Attention ? null
+            : (Func<string, int, (List<List<(string, double)>>, List<string>?)>)((text, _) =>
+            {
+                // an ensemble's members read the same tokens: their attention is averaged
+                var ids = Encode([text], tokenizer, vocabulary);
+                var each = classifiers.Select(m => m.Attention(ids)[0]).ToArray();
+                var first = each[0];
+                var weights = first.Weights.Select((_, t) => each.Average(a => a.Weights[t])).ToArray();
+                string Word(int t) => first.Tokens[t] == WordVocabulary.Unknown ? "<unk>"
+                    : vocabulary.Words[first.Tokens[t]];
+                if (first.SentenceLengths.Length == 0)
+                    return ([Enumerable.Range(0, weights.Length).Select(t => (Word(t), weights[t])).ToList()], null);
+                var blocks = new List<List<(string, double)>>();
+                var labels = new List<string>();
+                for (int k = 0, start = 0; k < first.SentenceLengths.Length; start += first.SentenceLengths[k++])
+                {
+                    blocks.Add(Enumerable.Range(start, first.SentenceLengths[k]).Select(t => (Word(t), weights[t]))
+                        .ToList());
+                    labels.Add(each.Average(a => a.SentenceWeights[k]).ToString("F2", CultureInfo.InvariantCulture));
+                }
+                return (blocks, labels);
+            });
+        return new(networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
+            vocabulary)), explain, "attention");
+    }
+
+    internal static TagScheme ParseScheme(string name) => name switch
+    {
+        "iob1" => TagScheme.Iob1,
+        "bio" or "iob2" => TagScheme.Bio,
+        "bioes" or "iobes" => TagScheme.Bioes,
+        _ => throw new UsageException($"unknown tag scheme '{name}' (iob1, bio, bioes)."),
+    };
+
+    internal static (SequenceTagger Model, TaggingVocabulary Vocabulary, TagScheme Output) NeuralTagger(string folder,
+        bool int8)
+    {
+        var settings = TaggingSettings(folder);
+        if ((string?)settings["kind"] == "hmm")
+            throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
+        var vocabulary = TaggingVocabulary.Load(folder);
+        var model = Checkpoint.Open(folder, config => new SequenceTagger(SequenceTaggerConfig.FromJson(config),
+            new RandomGenerator(0)));
+        if (int8) Int8Inference.Apply([model], folder);
+        return (model, vocabulary, ParseScheme((string?)settings["data_scheme"] ?? "bio"));
+    }
+
+    internal static JsonObject TaggingSettings(string folder)
+    {
+        string settingsPath = Path.Combine(folder, TaggingSettingsFile);
+        if (!File.Exists(settingsPath)) throw new UsageException(
+            $"{folder}: no {TaggingSettingsFile}; is it a run folder of `recur tag train`?");
+        try { return JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
+        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
+    }
+
+    /// <summary>A trained tagger: a function from tokens to tags in the data's scheme (<paramref name="int8"/>:
+    /// its recurrent layers quantised).</summary>
+    internal static Func<IReadOnlyList<IReadOnlyList<string>>, List<string[]>> Tagger(string folder,
+        bool int8 = false)
+    {
+        var settings = TaggingSettings(folder);
+        var output = ParseScheme((string?)settings["data_scheme"] ?? "bio");
+        if ((string?)settings["kind"] == "hmm")
+        {
+            if (int8) throw new UsageException($"--int8: {folder} is an HMM tagger, which has no recurrent layers.");
+            var hmm = HiddenMarkovTagger.Load(Path.Combine(folder, "hmm.json"));
+            return sentences => sentences.Select(x => TagSchemes.Convert(hmm.Tag(x), output)).ToList();
+        }
+        var (model, vocabulary, _) = NeuralTagger(folder, int8);
+        return sentences => model.Tag(vocabulary, sentences).Select(t => TagSchemes.Convert(t, output)).ToList();
+    }
+
+    internal static PairOptions PairOptions(JsonObject settings) =>
+        new((bool)settings["lower_case"]!, (bool)settings["strip_accents"]!, (int)settings["max_words"]!,
+            (bool)settings["reverse"]!);
+
+    internal static (Seq2Seq Model, TranslationVocabulary Vocabulary, JsonObject Settings) Translator(
+        string folder)
+    {
+        string settingsPath = Path.Combine(folder, TranslationSettingsFile);
+        if (!File.Exists(settingsPath)) throw new UsageException(
+            $"{folder}: no {TranslationSettingsFile}; is it a run folder of `recur translate train`?");
+        JsonObject settings;
+        try { settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
+        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
+        var vocabulary = TranslationVocabulary.Load(folder);
+        var model = Checkpoint.Open(folder, config => new Seq2Seq(Seq2SeqConfig.FromJson(config),
+            new RandomGenerator(0)));
+        return (model, vocabulary, settings);
+    }
+
+    /// <summary>Loads one trained forecaster: the epoch chosen on validation (best/) when there is one, else the
+    /// last.</summary>
+    internal static Forecaster ForecasterMember(string folder)
+    {
+        string checkpoint = Checkpoint.Verify(Checkpoint.Locate(folder));
+        var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
+        Checkpoint.LoadModel(checkpoint, forecaster.Network);
+        return forecaster;
+    }
+
+    /// <summary>The mean of several forecasters' forecasts (one member: that forecaster).</summary>
+    internal sealed class EnsembleForecast(IReadOnlyList<Forecaster> members)
+    {
+        public double[] Forecast(ReadOnlySpan<double> history, int steps, IReadOnlyList<double[]>? covariates = null)
+        {
+            var sum = new double[steps];
+            foreach (var member in members)
+            {
+                var f = member.Forecast(history, steps, covariates);
+                for (int i = 0; i < steps; i++) sum[i] += f[i];
+            }
+            return sum.Select(v => v / members.Count).ToArray();
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using Recur.Cli;
+using Recur.Cli.Training;
+using Recur.Explore;
+using Recur.Tests.Explore;
+
+namespace Recur.Tests.Cli;
+
+/// <summary><c>recur explore</c> finds the kind of model a run folder holds and serves it; what it cannot serve it
+/// refuses with the folder's name.</summary>
+[Collection("cli")]
+public sealed class ExploreCommandTests : IDisposable
+{
+    readonly string folder = Path.Combine(Path.GetTempPath(), "recur-explore-cli-" + Guid.NewGuid().ToString("N"));
+
+    public ExploreCommandTests() => Directory.CreateDirectory(folder);
+
+    public void Dispose() => Directory.Delete(folder, true);
+
+    string At(string name) => Path.Combine(folder, name);
+
+    [Fact]
+    public async Task EachTrainingVerbsRunFolderIsServedAsItsKind()
+    {
+        File.WriteAllText(At("text.txt"), string.Concat(Enumerable.Repeat(ExploreModels.Text + "\n", 20)));
+        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", At("text.txt"), "--hidden", "8", "--embed", "4",
+            "--layers", "1", "--bptt", "16", "--batch", "4", "--epochs", "1", "--out", At("lm"), "--threads", "1"));
+        var lm = ExploreCommand.Subject(At("lm"));
+        Assert.IsType<LanguageModelSubject>(lm);
+        Assert.Equal("lm", lm.Name);
+
+        var lines = new List<string> { "label\tsentence" };
+        for (int i = 0; i < 40; i++) lines.Add(i % 2 == 0 ? $"1\ta lovely film {i}" : $"0\ta dull story {i}");
+        File.WriteAllLines(At("reviews.tsv"), lines);
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", At("reviews.tsv"), "--model", "nb",
+            "--out", At("nb")));
+        var classifier = ExploreCommand.Subject(At("nb"));
+        Assert.IsType<ClassifierSubject>(classifier);
+        Assert.Equal("each word's weight towards the class", (string?)classifier.Describe()["explainsBy"]);
+        await using (var host = await ExploreHost.Start(classifier))
+        {
+            var answer = await host.Post("/predict", new { texts = new[] { "a lovely film", "a dull story" } });
+            Assert.Equal(["1", "0"], answer["predictions"]!.AsArray().Select(p => (string)p!["label"]!));
+            var why = await host.Post("/explain", new { text = "a lovely film" });
+            var weights = why["blocks"]![0]!["words"]!.AsArray().ToDictionary(w => (string)w!["word"]!,
+                w => (double)w!["weight"]!);
+            Assert.True(weights["lovely"] > weights["a"], "the telling word weighs most for its class");
+        }
+
+        var series = Enumerable.Range(0, 60).Select(t => 10 + 3 * Math.Sin(2 * Math.PI * t / 12)).ToArray();
+        File.WriteAllLines(At("series.csv"), ["month,value", .. series.Select((v, t) =>
+            $"m{t},{v.ToString(CultureInfo.InvariantCulture)}")]);
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", At("series.csv"), "--target", "value",
+            "--window", "6", "--horizon", "3", "--test-size", "6", "--epochs", "2", "--hidden", "4",
+            "--out", At("forecast"), "--threads", "1"));
+        var forecaster = ExploreCommand.Subject(At("forecast"));
+        Assert.IsType<ForecasterSubject>(forecaster);
+        await using (var host = await ExploreHost.Start(forecaster))
+        {
+            var answer = await host.Post("/predict", new { history = series, steps = 3 });
+            var direct = TrainedModels.ForecasterMember(At("forecast")).Forecast(series, 3);
+            Assert.Equal(direct, answer["forecast"]!.AsArray().Select(v => (double)v!));
+            Assert.Equal(3, answer["lower"]!.AsArray().Count);
+        }
+    }
+
+    [Fact]
+    public void WhatCannotBeServedIsRefusedWithTheFolder()
+    {
+        var (code, _, error) = MemnetCommandTests.Run("explore", "--model", At("missing"));
+        Assert.Equal(2, code);
+        Assert.Contains("no such model folder", error, StringComparison.Ordinal);
+        Directory.CreateDirectory(At("empty"));
+        (code, _, error) = MemnetCommandTests.Run("explore", "--model", At("empty"));
+        Assert.Equal(2, code);
+        Assert.Contains("not a run folder explore serves", error, StringComparison.Ordinal);
+        (code, _, error) = MemnetCommandTests.Run("explore", "--model", At("empty"), "--port", "70000");
+        Assert.Equal(2, code);
+        Assert.Contains("port must be 0–65535", error, StringComparison.Ordinal);
+        (code, _, error) = MemnetCommandTests.Run("explore", "--model", At("empty"), "--timeout", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--timeout must be positive", error, StringComparison.Ordinal);
+    }
+}
