@@ -173,6 +173,36 @@ static class BenchCommand
             r.GetValue(capBatch), r.GetValue(capDigits))));
         bench.Subcommands.Add(caption);
 
+        var serveModel = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur lm|classify|tag|translate train` to serve.", Required = true,
+        };
+        var serveClients = new Option<int[]>("--clients")
+        {
+            Description = "Concurrent clients, one figure each.", AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => [1, 8, 32],
+        };
+        var serveSeconds = new Option<double>("--seconds")
+        {
+            Description = "Seconds of load per figure.", DefaultValueFactory = _ => 5,
+        };
+        var serveThreads = new Option<int>("--threads")
+        {
+            Description = "Kernel threads of the model.", DefaultValueFactory = _ => 2,
+        };
+        var serveText = new Option<string?>("--text") { Description = "The text (or prompt) every request sends." };
+        var serveJson = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var serve = new Command("serve",
+            "Load test of `recur explore`'s POST /predict on loopback: requests/s and p50/p99 latency for N concurrent "
+            + "clients, with the server's batching on and off.")
+        {
+            serveModel, serveClients, serveSeconds, serveThreads, serveText, serveJson,
+        };
+        serve.SetAction(r => CommandErrors.Guard(() => ServeBench.Run(r.GetValue(serveModel)!,
+            r.GetValue(serveClients)!, r.GetValue(serveSeconds), r.GetValue(serveThreads), r.GetValue(serveText),
+            r.GetValue(serveJson))));
+        bench.Subcommands.Add(serve);
+
         var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
         memoryChild.SetAction(_ => RnnBench.MemoryChild());
         bench.Subcommands.Add(memoryChild);

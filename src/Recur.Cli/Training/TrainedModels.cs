@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Recur.Classification;
+using Recur.Explore;
 using Recur.Forecasting;
+using Recur.Language;
 using Recur.Tagging;
 using Recur.Text;
 using Recur.Training;
@@ -213,5 +215,62 @@ static class TrainedModels
             }
             return sum.Select(v => v / members.Count).ToArray();
         }
+    }
+
+    /// <summary>The run folder's model as the explorer serves it, found by what the folder holds.</summary>
+    internal static ExploreSubject Subject(string folder, bool int8 = false)
+    {
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
+        if (File.Exists(Path.Combine(folder, TranslationSettingsFile)))
+        {
+            var (seq2seq, vocabulary, settings) = Translator(folder);
+            if (int8) Int8Inference.Apply([seq2seq], folder);
+            return new TranslatorSubject(seq2seq, vocabulary, PairOptions(settings), name);
+        }
+        if (File.Exists(Path.Combine(folder, TaggingSettingsFile)))
+        {
+            if ((string?)TaggingSettings(folder)["kind"] == "hmm")
+            {
+                var tag = Tagger(folder, int8);
+                return new TaggerSubject(sentences => tag(sentences), [], null, name);
+            }
+            var (tagger, words, output) = NeuralTagger(folder, int8);
+            return TaggerSubject.FromModel(tagger, words, output, name);
+        }
+        if (File.Exists(Path.Combine(folder, LinearModelFile))
+            || File.Exists(Path.Combine(folder, "vocab.json")))
+        {
+            var loaded = Classifier(folder, int8);
+            Func<string, int, IReadOnlyList<TextBlock>>? explain = loaded.Explain is null ? null : (text, c) =>
+            {
+                var (blocks, labels) = loaded.Explain(text, c);
+                return blocks.Select((b, k) => new TextBlock(labels?[k],
+                    b.Select(w => new WordWeight(w.Word, w.Weight)).ToArray())).ToList();
+            };
+            return new ClassifierSubject(loaded.Labels, loaded.Probabilities, explain, loaded.ExplainsBy, name);
+        }
+        if (File.Exists(Path.Combine(folder, Text.Tokenizers.File)))
+        {
+            if (int8) throw new UsageException("--int8 applies to classifiers, taggers and translators here.");
+            var (lm, tokenizer) = LanguageModel.Load(folder);
+            return new LanguageModelSubject(lm, tokenizer, name);
+        }
+        string architecture;
+        try { architecture = (string?)Checkpoint.ReadConfig(Checkpoint.Locate(folder))["architecture"] ?? ""; }
+        catch (DirectoryNotFoundException) { architecture = ""; }
+        if (architecture == "forecaster")
+        {
+            if (int8) throw new UsageException("--int8 applies to classifiers, taggers and translators here.");
+            var members = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
+            var forecasters = (members.Length > 0 ? members : [folder]).Select(ForecasterMember).ToList();
+            var first = forecasters[0].Options;
+            if (first.Covariates > 0) throw new UsageException(
+                $"{folder}: the forecaster reads {first.Covariates} covariate(s); explore serves univariate ones.");
+            var ensemble = new EnsembleForecast(forecasters);
+            return new ForecasterSubject((history, steps) => ensemble.Forecast(history, steps),
+                first.Window + first.DifferenceLag, name);
+        }
+        throw new UsageException($"{folder}: not a run folder explore serves (of `recur lm|classify|tag|translate|"
+            + $"forecast train`){(architecture.Length > 0 ? $"; its model is a {architecture}" : "")}.");
     }
 }

@@ -287,7 +287,10 @@ const entityColours = ['#ffd8a8', '#b2f2bb', '#a5d8ff', '#eebefa', '#ffec99', '#
 
 async function tagText() {
   const text = $('tag-text').value;
-  const result = await call('/explain', { text });
+  // a tagger without per-token probabilities (an HMM) answers /predict only
+  const withMarginals = window.recurInfo.details.marginals;
+  const result = withMarginals ? await call('/explain', { text })
+    : { tagged: (await call('/predict', { texts: [text] })).results[0], tagNames: [], marginals: [] };
   const tagged = result.tagged;
   const types = [...new Set(tagged.entities.map(e => e.type))].sort();
   const box = $('entities');

@@ -25,7 +25,7 @@ public sealed class ExploreCommandTests : IDisposable
         File.WriteAllText(At("text.txt"), string.Concat(Enumerable.Repeat(ExploreModels.Text + "\n", 20)));
         Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", At("text.txt"), "--hidden", "8", "--embed", "4",
             "--layers", "1", "--bptt", "16", "--batch", "4", "--epochs", "1", "--out", At("lm"), "--threads", "1"));
-        var lm = ExploreCommand.Subject(At("lm"));
+        var lm = TrainedModels.Subject(At("lm"));
         Assert.IsType<LanguageModelSubject>(lm);
         Assert.Equal("lm", lm.Name);
 
@@ -34,7 +34,7 @@ public sealed class ExploreCommandTests : IDisposable
         File.WriteAllLines(At("reviews.tsv"), lines);
         Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", At("reviews.tsv"), "--model", "nb",
             "--out", At("nb")));
-        var classifier = ExploreCommand.Subject(At("nb"));
+        var classifier = TrainedModels.Subject(At("nb"));
         Assert.IsType<ClassifierSubject>(classifier);
         Assert.Equal("each word's weight towards the class", (string?)classifier.Describe()["explainsBy"]);
         await using (var host = await ExploreHost.Start(classifier))
@@ -53,7 +53,7 @@ public sealed class ExploreCommandTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", At("series.csv"), "--target", "value",
             "--window", "6", "--horizon", "3", "--test-size", "6", "--epochs", "2", "--hidden", "4",
             "--out", At("forecast"), "--threads", "1"));
-        var forecaster = ExploreCommand.Subject(At("forecast"));
+        var forecaster = TrainedModels.Subject(At("forecast"));
         Assert.IsType<ForecasterSubject>(forecaster);
         await using (var host = await ExploreHost.Start(forecaster))
         {

@@ -162,6 +162,18 @@ public sealed class ExploreBrowserTests
             Assert.Equal(5, driver.FindElements(By.CssSelector("#entities .tok")).Count);
             Assert.Equal(6, driver.FindElements(By.CssSelector("#marginals tr")).Count); // a header and 5 tokens
         }
+        // a tagger without marginals (an HMM) shows its entities and no table
+        await using (var host = await ExploreHost.Start(new TaggerSubject(sentences => sentences.Select(s => s.Select(
+            w => char.IsUpper(w[0]) ? "B-PER" : "O").ToArray()).ToList(), ["O", "B-PER"])))
+        {
+            Browser.Open(driver, host.Address);
+            Browser.Type(driver, "tag-text", "ask Ada and Alan");
+            driver.FindElement(By.Id("tag")).Click();
+            Browser.Done(driver,
+                d => d.FindElement(By.Id("entities")).GetAttribute("data-entities") is { Length: > 0 });
+            Assert.Equal("2", driver.FindElement(By.Id("entities")).GetAttribute("data-entities"));
+            Assert.Single(driver.FindElements(By.CssSelector("#marginals tr"))); // the header alone
+        }
         var pairs = new[] { new SentencePair("a b c", "c b a"), new SentencePair("b c", "c b") };
         var words = TranslationVocabulary.Build(pairs);
         var seq2seq = new Seq2Seq(new Seq2SeqConfig(words.Source.VocabularySize, words.Target.VocabularySize, 6, 5,
