@@ -255,13 +255,18 @@ static class TrainedModels
             var (lm, tokenizer) = LanguageModel.Load(folder);
             return new LanguageModelSubject(lm, tokenizer, name);
         }
+        // an ensemble's run folder holds its members' checkpoints (member-*/), each with the same configuration
+        var members = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
         string architecture;
-        try { architecture = (string?)Checkpoint.ReadConfig(Checkpoint.Locate(folder))["architecture"] ?? ""; }
+        try
+        {
+            architecture = (string?)Checkpoint.ReadConfig(Checkpoint.Locate(members.Length > 0 ? members[0] : folder))
+                ["architecture"] ?? "";
+        }
         catch (DirectoryNotFoundException) { architecture = ""; }
         if (architecture == "forecaster")
         {
             if (int8) throw new UsageException("--int8 applies to classifiers, taggers and translators here.");
-            var members = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
             var forecasters = (members.Length > 0 ? members : [folder]).Select(ForecasterMember).ToList();
             var first = forecasters[0].Options;
             if (first.Covariates > 0) throw new UsageException(

@@ -423,11 +423,14 @@ async function drawCurves() {
   const records = await call('/metrics');
   const box = $('curves');
   box.textContent = '';
-  const names = [...new Set(records.flatMap(r => Object.keys(r.values)))].sort();
+  // the loss first, then the rest by name; timings say nothing about learning
+  const names = [...new Set(records.flatMap(r => Object.keys(r.values)))]
+    .filter(n => !/seconds|per_second|_per_s$/.test(n))
+    .sort((x, y) => (x === 'loss' ? -1 : y === 'loss' ? 1 : x.localeCompare(y)));
   const palette = ['#1c7ed6', '#e8590c', '#2f9e44', '#9c36b5'];
   for (const name of names) {
     const types = [...new Set(records.filter(r => name in r.values).map(r => r.type))];
-    const svg = svgElement('svg', { width: 640, height: 260, class: 'curve', 'data-metric': name });
+    const svg = svgElement('svg', { width: 600, height: 260, class: 'curve', 'data-metric': name });
     box.appendChild(svg);
     lineChart(svg, name, types.map((type, i) => ({
       name: type, colour: palette[i % palette.length],

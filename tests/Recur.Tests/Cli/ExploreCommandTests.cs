@@ -51,15 +51,18 @@ public sealed class ExploreCommandTests : IDisposable
         File.WriteAllLines(At("series.csv"), ["month,value", .. series.Select((v, t) =>
             $"m{t},{v.ToString(CultureInfo.InvariantCulture)}")]);
         Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", At("series.csv"), "--target", "value",
-            "--window", "6", "--horizon", "3", "--test-size", "6", "--epochs", "2", "--hidden", "4",
+            "--window", "6", "--horizon", "3", "--test-size", "6", "--epochs", "2", "--hidden", "4", "--ensemble", "2",
             "--out", At("forecast"), "--threads", "1"));
         var forecaster = TrainedModels.Subject(At("forecast"));
         Assert.IsType<ForecasterSubject>(forecaster);
         await using (var host = await ExploreHost.Start(forecaster))
         {
             var answer = await host.Post("/predict", new { history = series, steps = 3 });
-            var direct = TrainedModels.ForecasterMember(At("forecast")).Forecast(series, 3);
-            Assert.Equal(direct, answer["forecast"]!.AsArray().Select(v => (double)v!));
+            // an ensemble's forecast is its members' mean
+            var each = new[] { "member-1", "member-2" }.Select(m =>
+                TrainedModels.ForecasterMember(Path.Combine(At("forecast"), m)).Forecast(series, 3)).ToArray();
+            var served = answer["forecast"]!.AsArray().Select(v => (double)v!).ToArray();
+            for (int k = 0; k < 3; k++) Assert.Equal((each[0][k] + each[1][k]) / 2, served[k], 12);
             Assert.Equal(3, answer["lower"]!.AsArray().Count);
         }
     }

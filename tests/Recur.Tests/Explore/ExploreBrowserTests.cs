@@ -213,7 +213,8 @@ public sealed class ExploreBrowserTests
             File.WriteAllLines(Path.Combine(run, "metrics.jsonl"), Enumerable.Range(1, 6).SelectMany(s => new[]
             {
                 $"{{\"type\":\"train\",\"epoch\":{s},\"step\":{10 * s},\"loss\":{3.0 / s}}}",
-                $"{{\"type\":\"eval\",\"epoch\":{s},\"step\":{10 * s},\"loss\":{3.2 / s},\"accuracy\":{0.1 * s}}}",
+                $"{{\"type\":\"eval\",\"epoch\":{s},\"step\":{10 * s},\"loss\":{3.2 / s},\"accuracy\":{0.1 * s},"
+                    + $"\"elapsed_seconds\":{s}}}",
             }));
             await using var host = await ExploreHost.Start(new ClassifierSubject(["a", "b"],
                 texts => texts.Select(_ => new[] { 0.5, 0.5 }).ToArray()), new ExploreOptions { RunFolder = run });
@@ -221,7 +222,7 @@ public sealed class ExploreBrowserTests
             Browser.Open(driver, host.Address);
             driver.FindElement(By.Id("training-tab")).Click();
             Browser.Done(driver, d => d.FindElement(By.Id("curves")).GetAttribute("data-metrics") is { Length: > 0 });
-            Assert.Equal(["accuracy", "loss"], driver.FindElements(By.CssSelector("#curves svg.curve"))
+            Assert.Equal(["loss", "accuracy"], driver.FindElements(By.CssSelector("#curves svg.curve"))
                 .Select(s => s.GetAttribute("data-metric")));
             Assert.Equal(2, driver.FindElements(By.CssSelector("#curves svg[data-metric=loss] polyline")).Count);
             Assert.False(driver.FindElement(By.Id("view-classifier")).Displayed);

@@ -44,7 +44,7 @@ public sealed class ExploreScreenshots
         await With("lm", driver =>
         {
             Browser.Type(driver, "prompt", "ROMEO:\nWhat say you, ");
-            Browser.Type(driver, "length", "160");
+            Browser.Type(driver, "length", "60");
             Browser.Type(driver, "unit-count", "40");
             driver.FindElement(By.Id("generate")).Click();
             Browser.Done(driver, d => d.FindElement(By.Id("heatmap")).GetAttribute("data-rows") is { Length: > 0 });
@@ -96,6 +96,6 @@ public sealed class ExploreScreenshots
             driver.FindElement(By.Id("forecast")).Click();
             Browser.Done(driver, d => d.FindElements(By.CssSelector("#forecast-table tr")).Count == 24);
             Browser.Screenshot(driver, "explore-forecaster");
-        }, 620);
+        }, 820);
     }
 }
