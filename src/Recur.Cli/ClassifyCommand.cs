@@ -681,8 +681,8 @@ static class ClassifyCommand
             var (labels, predict) = (loaded.Labels, loaded.Probabilities);
             string? figures = r.GetValue(explain);
             if (figures is not null && loaded.Explain is null)
-                throw new UsageException($"{r.GetValue(model)} pools its words by maximum or mean: --explain shows "
-                    + "attention; train with --pooling attention or --model han.");
+                throw new UsageException($"{r.GetValue(model)} reads in chunks and pools them without attention: "
+                    + "--explain has nothing to show; train with --pooling attention or --model han.");
             var items = (r.GetValue(texts) ?? []).ToList();
             if (r.GetValue(input) is { } file)
             {

@@ -100,16 +100,30 @@ static class TrainedModels
         }
         var (classifiers, vocabulary, networkLabels) = Classifiers(folder);
         if (int8) Int8Inference.Apply(classifiers, folder);
-        var explain = classifiers[0].Config.Pooling != Pooling.Attention ? null
-            : (Func<string, int, (List<List<(string, double)>>, List<string>?)>)((text, _) =>
+        var config = classifiers[0].Config;
+        string Token(int id) => id == WordVocabulary.Unknown ? "<unk>" : vocabulary.Words[id];
+        if (config.Pooling != Pooling.Attention)
+        {
+            // no attention to show: each word's saliency for the class, averaged over an ensemble's members
+            Func<string, int, (List<List<(string, double)>>, List<string>?)>? saliency =
+                config.Segmentation != Segmentation.None ? null : (text, c) =>
+                {
+                    var ids = Encode([text], tokenizer, vocabulary)[0];
+                    var each = classifiers.Select(m => m.Saliency(ids, c)).ToArray();
+                    var tokens = each[0].Tokens;
+                    return ([tokens.Select((id, t) => (Token(id), each.Average(s => s.Values[t]))).ToList()], null);
+                };
+            return new(networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
+                vocabulary)), saliency, "saliency: the gradient norm of log p(class) at each word");
+        }
+        var explain = (Func<string, int, (List<List<(string, double)>>, List<string>?)>)((text, _) =>
             {
                 // an ensemble's members read the same tokens: their attention is averaged
                 var ids = Encode([text], tokenizer, vocabulary);
                 var each = classifiers.Select(m => m.Attention(ids)[0]).ToArray();
                 var first = each[0];
                 var weights = first.Weights.Select((_, t) => each.Average(a => a.Weights[t])).ToArray();
-                string Word(int t) => first.Tokens[t] == WordVocabulary.Unknown ? "<unk>"
-                    : vocabulary.Words[first.Tokens[t]];
+                string Word(int t) => Token(first.Tokens[t]);
                 if (first.SentenceLengths.Length == 0)
                     return ([Enumerable.Range(0, weights.Length).Select(t => (Word(t), weights[t])).ToList()], null);
                 var blocks = new List<List<(string, double)>>();

@@ -239,13 +239,16 @@ public sealed class TextClassifier : Module
         return new((output * sentenceWeights).Sum(0), segments, words.Weights, words.Lengths, sentenceWeights, counts);
     }
 
-    /// <summary>Embedding → encoder → pooling of a batch of sequences: [N, width], and the attention weights.</summary>
-    (Tensor Pooled, Tensor? Weights, int[] Lengths) EncodeWords(IReadOnlyList<int[]> sequences)
+    /// <summary>Embedding → encoder → pooling of a batch of sequences: [N, width], and the attention weights;
+    /// <paramref name="embedded"/>, when given, stands for the sequences' embeddings (saliency differentiates with
+    /// respect to it).</summary>
+    (Tensor Pooled, Tensor? Weights, int[] Lengths) EncodeWords(IReadOnlyList<int[]> sequences,
+        Tensor? embedded = null)
     {
         var (ids, lengths, steps) = RaggedBatch.TimeMajor(sequences, Config.VocabularySize, "TextClassifier");
         int batch = sequences.Count;
-        RecurrentOutput Encode() => encoder.Forward(Functional.Dropout(embedding.Forward(ids, steps, batch),
-            Config.Dropout, Training, dropoutRandom), lengths: lengths);
+        RecurrentOutput Encode() => encoder.Forward(Functional.Dropout(embedded ?? embedding.Forward(ids, steps,
+            batch), Config.Dropout, Training, dropoutRandom), lengths: lengths);
         RecurrentOutput encoded;
         if (FreezeEncoder)
         {
@@ -356,6 +359,30 @@ public sealed class TextClassifier : Module
             for (int b = 0; b < batch; b++)
                 if (t >= lengths[b]) penalty[t * batch + b] = -1e9f;
         return Tensor.FromArray(penalty, steps, batch, 1);
+    }
+
+    /// <summary>
+    /// Gradient saliency of each token of one text for class <paramref name="classIndex"/> (eval mode): the norm of
+    /// the gradient of log p(class | text) with respect to the token's embedding, ‖∂ log p / ∂e_t‖ (Simonyan et al.
+    /// 2014; Li et al. 2016 for text) — which words the prediction is most sensitive to, for a model that pools
+    /// without attention. Returns the tokens read (after truncation) and one value per token. Whole-text reading
+    /// only (a segmented model: <see cref="Attention"/>).
+    /// </summary>
+    public (int[] Tokens, double[] Values) Saliency(int[] text, int classIndex)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (Config.Segmentation != Segmentation.None) throw new InvalidOperationException(
+            $"Saliency: the model reads by {Config.Segmentation}; its attention says what it read closely.");
+        if ((uint)classIndex >= (uint)Config.Classes)
+            throw new ArgumentOutOfRangeException(nameof(classIndex), $"Saliency: no class {classIndex}.");
+        using var evaluating = this.Evaluating(gradients: true);
+        var read = Truncate(text);
+        var (ids, _, steps) = RaggedBatch.TimeMajor([read], Config.VocabularySize, "TextClassifier");
+        Tensor input;
+        using (GradMode.NoGrad()) input = embedding.Forward(ids, steps, 1);
+        var values = Diagnostics.Inspection.Saliency(x => head.Forward(EncodeWords([read], x).Pooled)
+            .LogSoftmax(-1).Select(1, classIndex), input)[0];
+        return (read, values);
     }
 
     /// <summary>

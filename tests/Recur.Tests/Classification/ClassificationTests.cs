@@ -71,6 +71,47 @@ public sealed class ClassificationTests : IDisposable
         Assert.All(attention, a => Assert.Empty(a.SentenceWeights));
     }
 
+    [Theory]
+    [InlineData(Pooling.Max)]
+    [InlineData(Pooling.Mean)]
+    public void SaliencyIsTheGradientNormOfTheClassLogProbabilityByFiniteDifferences(Pooling pooling)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 3, "lstm", 1, true, 0.3f, pooling),
+            new RandomGenerator(13));
+        int[] text = [3, 7, 1, 9]; // distinct ids: moving a token's embedding row moves only that position
+        const int c = 2;
+        var (tokens, saliency) = model.Saliency(text, c);
+        Assert.Equal(text, tokens);
+        double LogP()
+        {
+            using var _ = model.Evaluating();
+            using var noGrad = Recur.Autograd.GradMode.NoGrad();
+            var p = model.Forward([text]).LogSoftmax(-1).ToArray();
+            return p[c];
+        }
+        var weight = model.EmbeddingWeight.Span;
+        const float h = 1e-2f;
+        for (int t = 0; t < text.Length; t++)
+        {
+            double square = 0;
+            for (int d = 0; d < 4; d++)
+            {
+                int at = text[t] * 4 + d;
+                float saved = weight[at];
+                weight[at] = saved + h;
+                double up = LogP();
+                weight[at] = saved - h;
+                double down = LogP();
+                weight[at] = saved;
+                square += Math.Pow((up - down) / (2 * h), 2);
+            }
+            Assert.Equal(Math.Sqrt(square), saliency[t], 3);
+        }
+        Assert.Throws<InvalidOperationException>(() => new TextClassifier(Segmented(Segmentation.Chunks, Pooling.Max),
+            new RandomGenerator(1)).Saliency([1, 2, 3, 4], 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Saliency(text, 3));
+    }
+
     /// <summary>Token 2 ends a sentence; sentences hold at most 3 tokens; chunks are 3 tokens long.</summary>
     static TextClassifierConfig Segmented(Segmentation segmentation, Pooling pooling, bool bidirectional = true) =>
         new(16, 4, 3, 2, "gru", 1, bidirectional, 0f, pooling)

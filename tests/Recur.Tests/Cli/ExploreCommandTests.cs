@@ -47,6 +47,22 @@ public sealed class ExploreCommandTests : IDisposable
             Assert.True(weights["lovely"] > weights["a"], "the telling word weighs most for its class");
         }
 
+        // a network that pools without attention is explained by saliency
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", At("reviews.tsv"), "--pooling", "max",
+            "--epochs", "1", "--embed", "4", "--hidden", "4", "--no-baselines", "--out", At("max"), "--threads", "1"));
+        var pooled = TrainedModels.Subject(At("max"));
+        Assert.StartsWith("saliency", (string?)pooled.Describe()["explainsBy"], StringComparison.Ordinal);
+        await using (var host = await ExploreHost.Start(pooled))
+        {
+            var why = await host.Post("/explain", new { text = "a lovely film", label = "1" });
+            var words = why["blocks"]![0]!["words"]!.AsArray();
+            Assert.Equal(["a", "lovely", "film"], words.Select(w => (string)w!["word"]!));
+            Assert.All(words, w => Assert.True((double)w!["weight"]! > 0));
+        }
+        Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", At("max"), "a lovely film", "--explain",
+            At("why")));
+        Assert.True(File.Exists(At("why") + "-1.png"));
+
         var series = Enumerable.Range(0, 60).Select(t => 10 + 3 * Math.Sin(2 * Math.PI * t / 12)).ToArray();
         File.WriteAllLines(At("series.csv"), ["month,value", .. series.Select((v, t) =>
             $"m{t},{v.ToString(CultureInfo.InvariantCulture)}")]);
