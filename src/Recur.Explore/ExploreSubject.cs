@@ -7,7 +7,8 @@ namespace Recur.Explore;
 /// A trained model as the explorer serves it. Each kind of model Recur trains has its subject — a
 /// <see cref="LanguageModelSubject"/>, <see cref="ClassifierSubject"/>, <see cref="TaggerSubject"/>,
 /// <see cref="TranslatorSubject"/> or <see cref="ForecasterSubject"/> — which maps its own typed <c>/predict</c>
-/// and <c>/explain</c> endpoints and tells the page which view to show.
+/// and <c>/explain</c> endpoints and tells the page which view to show; any other run is a
+/// <see cref="TrainingRunSubject"/>, shown by its training curves.
 /// </summary>
 public abstract class ExploreSubject
 {
@@ -18,7 +19,7 @@ public abstract class ExploreSubject
     }
 
     /// <summary>The view the page shows: <c>language-model</c>, <c>classifier</c>, <c>tagger</c>,
-    /// <c>translator</c> or <c>forecaster</c>.</summary>
+    /// <c>translator</c>, <c>forecaster</c> or <c>run</c> (training curves only).</summary>
     public string Kind { get; }
 
     /// <summary>The name the page shows (usually the run folder's).</summary>

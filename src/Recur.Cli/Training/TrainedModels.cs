@@ -289,6 +289,12 @@ static class TrainedModels
             return new ForecasterSubject((history, steps) => ensemble.Forecast(history, steps),
                 first.Window + first.DifferenceLag, name);
         }
+        // any other run: its training curves
+        if (File.Exists(Path.Combine(folder, "metrics.jsonl")))
+        {
+            if (int8) throw new UsageException("--int8 applies to classifiers, taggers and translators here.");
+            return new TrainingRunSubject(name, architecture.Length > 0 ? architecture : null);
+        }
         throw new UsageException($"{folder}: not a run folder explore serves (of `recur lm|classify|tag|translate|"
             + $"forecast train`){(architecture.Length > 0 ? $"; its model is a {architecture}" : "")}.");
     }

@@ -449,10 +449,18 @@ async function start() {
   $('model-details').textContent = Object.entries(info.details)
     .filter(([k, v]) => v !== null && typeof v !== 'object' && !k.startsWith('max'))
     .map(([k, v]) => `${k} ${v}`).join(' · ');
-  const view = $(`view-${info.kind}`);
-  view.hidden = false;
   document.body.dataset.kind = info.kind;
   $('training-tab').hidden = !info.hasMetrics;
+  if (info.kind === 'run') {
+    // a run without a model view: its curves are the page
+    $('tabs').hidden = true;
+    $('view-training').hidden = false;
+    document.body.dataset.ready = 'true';
+    await drawCurves();
+    return;
+  }
+  const view = $(`view-${info.kind}`);
+  view.hidden = false;
   document.querySelectorAll('#tabs button').forEach(b => b.addEventListener('click', () => {
     document.querySelectorAll('#tabs button').forEach(x => x.classList.toggle('active', x === b));
     view.hidden = b.dataset.tab !== 'model';

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using Recur.Cli;
 using Recur.Cli.Training;
 using Recur.Explore;
@@ -81,6 +82,42 @@ public sealed class ExploreCommandTests : IDisposable
             for (int k = 0; k < 3; k++) Assert.Equal((each[0][k] + each[1][k]) / 2, served[k], 12);
             Assert.Equal(3, answer["lower"]!.AsArray().Count);
         }
+    }
+
+    string TrainAdding()
+    {
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--length", "6", "--epochs", "2", "--train-size", "32",
+            "--valid-size", "8", "--hidden", "4", "--out", At("adding"), "--threads", "1"));
+        return At("adding");
+    }
+
+    [Fact]
+    public async Task AnyOtherRunIsShownByItsTrainingCurves()
+    {
+        var subject = TrainedModels.Subject(TrainAdding());
+        Assert.IsType<TrainingRunSubject>(subject);
+        await using var host = await ExploreHost.Start(subject, new ExploreOptions { RunFolder = At("adding") });
+        var info = await host.Client.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>("/info");
+        Assert.Equal("run", (string?)info!["kind"]);
+        Assert.True((bool)info["hasMetrics"]!);
+        var metrics = await host.Client.GetFromJsonAsync<System.Text.Json.Nodes.JsonArray>("/metrics");
+        Assert.Contains(metrics!, m => (string?)m!["type"] == "eval");
+        using var predict = await host.Client.PostAsync("/predict", new StringContent("{}"));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, predict.StatusCode);
+    }
+
+    [BrowserFact]
+    public async Task AnyOtherRunsPageIsItsTrainingCurves()
+    {
+        string run = TrainAdding();
+        await using var host = await ExploreHost.Start(TrainedModels.Subject(run),
+            new ExploreOptions { RunFolder = run });
+        using var driver = Browser.Start();
+        Browser.Open(driver, host.Address);
+        Browser.Done(driver, d => d.FindElement(OpenQA.Selenium.By.Id("curves")).GetAttribute("data-metrics")
+            is { Length: > 0 });
+        Assert.True(driver.FindElement(OpenQA.Selenium.By.Id("view-training")).Displayed);
+        Assert.False(driver.FindElement(OpenQA.Selenium.By.Id("tabs")).Displayed);
     }
 
     [Fact]
