@@ -48,4 +48,18 @@ public sealed class ReadmeExampleTests
         string readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");
         Assert.Contains(string.Join("\n", lines), readme);
     }
+
+    /// <summary>README stays a front page (about 12,000 characters; the details live in docs/) whose links to files
+    /// of the repository all lead somewhere.</summary>
+    [Fact]
+    public void ReadmeIsAFrontPageWhoseLinksResolve()
+    {
+        string root = SharedData.Repository();
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        Assert.True(readme.Length <= 12_000, $"README.md has {readme.Length:N0} characters; move details to docs/");
+        var links = Regex.Matches(readme, @"\]\((?!https?:|\.\./)([^)#]+)").Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(links);
+        Assert.All(links, link => Assert.True(File.Exists(Path.Combine(root, link))
+            || Directory.Exists(Path.Combine(root, link)), $"README links to {link}, which is not there"));
+    }
 }
