@@ -14,6 +14,7 @@ public sealed class GuideTests
     [InlineData("Export")]
     [InlineData("CustomTask")]
     [InlineData("Forecasting")]
+    [InlineData("LanguageModels")]
     public void TheGuideShowsEachExampleAsItIs(string example)
     {
         string root = Repository();
@@ -24,6 +25,16 @@ public sealed class GuideTests
             RegexOptions.Singleline).Groups[1].Value;
         Assert.NotEmpty(listing);
         Assert.Contains(listing, guide);
+    }
+
+    [Fact]
+    public async Task TheLanguageModelExampleLearnsTheRhymesAndServesThem()
+    {
+        var output = new StringWriter();
+        var (bits, beam) = await LanguageModels.Example.Run(output);
+        Assert.True(bits < 0.6, $"{bits} bits per character");
+        Assert.Matches(@"^(cat|dog|cow|hen|pig|fox)s went to the (mill|well)\.", beam);
+        Assert.Contains("served: after '3 little c' comes 'o'", output.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
