@@ -265,8 +265,8 @@ static class TrainedModels
         }
         if (File.Exists(Path.Combine(folder, Text.Tokenizers.File)))
         {
-            if (int8) throw new UsageException("--int8 applies to classifiers, taggers and translators here.");
             var (lm, tokenizer) = LanguageModel.Load(folder);
+            if (int8) Int8Inference.Apply([lm], folder);
             return new LanguageModelSubject(lm, tokenizer, name);
         }
         // an ensemble's run folder holds its members' checkpoints (member-*/), each with the same configuration
@@ -280,7 +280,8 @@ static class TrainedModels
         catch (DirectoryNotFoundException) { architecture = ""; }
         if (architecture == "forecaster")
         {
-            if (int8) throw new UsageException("--int8 applies to classifiers, taggers and translators here.");
+            if (int8) throw new UsageException(
+                "--int8 applies to language models, classifiers, taggers and translators.");
             var forecasters = (members.Length > 0 ? members : [folder]).Select(ForecasterMember).ToList();
             var first = forecasters[0].Options;
             if (first.Covariates > 0) throw new UsageException(
@@ -292,7 +293,8 @@ static class TrainedModels
         // any other run: its training curves
         if (File.Exists(Path.Combine(folder, "metrics.jsonl")))
         {
-            if (int8) throw new UsageException("--int8 applies to classifiers, taggers and translators here.");
+            if (int8) throw new UsageException(
+                "--int8 applies to language models, classifiers, taggers and translators.");
             return new TrainingRunSubject(name, architecture.Length > 0 ? architecture : null);
         }
         throw new UsageException($"{folder}: not a run folder explore serves (of `recur lm|classify|tag|translate|"

@@ -29,6 +29,15 @@ public sealed class ExploreCommandTests : IDisposable
         var lm = TrainedModels.Subject(At("lm"));
         Assert.IsType<LanguageModelSubject>(lm);
         Assert.Equal("lm", lm.Name);
+        // with int8 weights the served model's next-token distribution stays close to the float one's
+        var quantised = TrainedModels.Subject(At("lm"), int8: true);
+        await using (var floatHost = await ExploreHost.Start(lm))
+        await using (var int8Host = await ExploreHost.Start(quantised))
+        {
+            var a = (await floatHost.Post("/predict", new { prompt = "to be or", top = 3 }))["next"]!.AsArray();
+            var b = (await int8Host.Post("/predict", new { prompt = "to be or", top = 3 }))["next"]!.AsArray();
+            Assert.Equal((double)a[0]!["probability"]!, (double)b[0]!["probability"]!, 0.05);
+        }
 
         var lines = new List<string> { "label\tsentence" };
         for (int i = 0; i < 40; i++) lines.Add(i % 2 == 0 ? $"1\ta lovely film {i}" : $"0\ta dull story {i}");
