@@ -95,8 +95,6 @@ public sealed class LinearChainCrf : Module
     {
         Check(emissions, lengths);
         int batch = emissions.Size(1), k = TagCount;
-        var e = emissions.Span;
-        var trans = Transitions.Span;
         var result = new double[batch][][];
         var terms = new double[k];
         for (int b = 0; b < batch; b++)
@@ -104,17 +102,7 @@ public sealed class LinearChainCrf : Module
             int length = lengths[b];
             var alpha = new double[length * k];
             double logZ = Forward(emissions, b, length, alpha);
-            // β_t(i) = log Σ_j exp(trans(i, j) + e_{t+1}(j) + β_{t+1}(j)), β_{T−1}(i) = the end score
-            var beta = new double[length * k];
-            for (int i = 0; i < k; i++) beta[(length - 1) * k + i] = EndTransitions.Span[i] + endPenalty[i];
-            for (int t = length - 2; t >= 0; t--)
-                for (int i = 0; i < k; i++)
-                {
-                    for (int j = 0; j < k; j++)
-                        terms[j] = trans[i * k + j] + penalty[i * k + j] + e[((t + 1) * batch + b) * k + j]
-                            + beta[(t + 1) * k + j];
-                    beta[t * k + i] = LogSumExp(terms);
-                }
+            var beta = Backward(emissions, b, length, terms);
             result[b] = new double[length][];
             for (int t = 0; t < length; t++)
             {
@@ -123,6 +111,28 @@ public sealed class LinearChainCrf : Module
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// The backward algorithm for sequence <paramref name="b"/>: β [length, K], β_t(i) = log Σ_j exp(trans(i, j) +
+    /// e_{t+1}(j) + β_{t+1}(j)) and β_{T−1}(i) the end score; <paramref name="terms"/> is scratch of K values.
+    /// </summary>
+    double[] Backward(Tensor emissions, int b, int length, double[] terms)
+    {
+        int k = TagCount, batch = emissions.Size(1);
+        var e = emissions.Span;
+        var trans = Transitions.Span;
+        var beta = new double[length * k];
+        for (int i = 0; i < k; i++) beta[(length - 1) * k + i] = EndTransitions.Span[i] + endPenalty[i];
+        for (int t = length - 2; t >= 0; t--)
+            for (int i = 0; i < k; i++)
+            {
+                for (int j = 0; j < k; j++)
+                    terms[j] = trans[i * k + j] + penalty[i * k + j] + e[((t + 1) * batch + b) * k + j]
+                        + beta[(t + 1) * k + j];
+                beta[t * k + i] = LogSumExp(terms);
+            }
+        return beta;
     }
 
     /// <summary>The forward algorithm for sequence <paramref name="b"/>; fills α [length, K] when given.</summary>
@@ -170,14 +180,7 @@ public sealed class LinearChainCrf : Module
                 if ((uint)gold[t * batch + b] >= (uint)k) throw new ArgumentException($"LinearChainCrf: tag {gold[t * batch + b]} at step {t} of sequence {b} is not in [0, {k}).");
             var alpha = new double[length * k];
             double logZ = Forward(emissions, b, length, alpha);
-            var beta = new double[length * k];
-            for (int i = 0; i < k; i++) beta[(length - 1) * k + i] = EndTransitions.Span[i] + endPenalty[i];
-            for (int t = length - 2; t >= 0; t--)
-                for (int i = 0; i < k; i++)
-                {
-                    for (int j = 0; j < k; j++) terms[j] = trans[i * k + j] + penalty[i * k + j] + e[((t + 1) * batch + b) * k + j] + beta[(t + 1) * k + j];
-                    beta[t * k + i] = LogSumExp(terms);
-                }
+            var beta = Backward(emissions, b, length, terms);
             // score of the gold path
             int first = gold[b], last = gold[(length - 1) * batch + b];
             double score = StartTransitions.Span[first] + startPenalty[first] + EndTransitions.Span[last] + endPenalty[last];
