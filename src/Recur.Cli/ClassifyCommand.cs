@@ -18,52 +18,6 @@ namespace Recur.Cli;
 /// </summary>
 static class ClassifyCommand
 {
-    static readonly string[] TextColumns = ["text", "sentence", "content", "review"];
-
-    /// <summary>Reads (text, label) pairs. Rows with an empty text or label are errors naming the file and
-    /// line.</summary>
-    internal static List<(string Text, string Label)> ReadExamples(string path, string? textColumn, string labelColumn)
-    {
-        if (Directory.Exists(path)) return ReadFolders(path);
-        if (!File.Exists(path)) throw new UsageException($"{path}: no such file or folder.");
-        var table = TableFile.Read(path);
-        string text = textColumn ?? TextColumns.FirstOrDefault(c => table.Header.Contains(c))
-            ?? throw new InvalidDataException($"{path}: no text column found (tried {string.Join(", ", TextColumns)}; "
-                + $"columns: {string.Join(", ", table.Header)}); pass --text-column.");
-        int textIndex = table.Column(text), labelIndex = table.Column(labelColumn, "label column");
-        var examples = new List<(string, string)>();
-        foreach (var row in table.Rows)
-        {
-            string value = row.Fields[textIndex], label = row.Fields[labelIndex].Trim();
-            if (string.IsNullOrWhiteSpace(value)) throw new InvalidDataException(
-                $"{path}, line {row.Line}: the '{text}' field is empty.");
-            if (label.Length == 0) throw new InvalidDataException(
-                $"{path}, line {row.Line}: the '{labelColumn}' field is empty.");
-            examples.Add((value, label));
-        }
-        if (examples.Count == 0) throw new InvalidDataException($"{path}: no examples.");
-        return examples;
-    }
-
-    /// <summary>The aclImdb layout: one sub-folder per label (pos, neg, …) of .txt files, in ordinal order.</summary>
-    static List<(string, string)> ReadFolders(string folder)
-    {
-        var labels = Directory.GetDirectories(folder).Select(Path.GetFileName).Where(n =>
-            n is "pos" or "neg").Order(StringComparer.Ordinal).ToArray();
-        if (labels.Length == 0) throw new InvalidDataException($"{folder}: expected sub-folders pos/ and neg/ of "
-            + $".txt reviews (the aclImdb layout).");
-        var examples = new List<(string, string)>();
-        foreach (var label in labels)
-            foreach (var file in Directory.GetFiles(Path.Combine(folder, label!),
-                "*.txt").Order(StringComparer.Ordinal))
-            {
-                string text = TextFiles.ReadUtf8(file).Replace("<br />", " ", StringComparison.Ordinal);
-                if (string.IsNullOrWhiteSpace(text)) throw new InvalidDataException($"{file}: empty review.");
-                examples.Add((text, label!));
-            }
-        return examples;
-    }
-
     static int[] LabelIds(List<(string Text, string Label)> examples, string[] labels, string source)
     {
         var unknown = examples.Select(e => e.Label).Where(l =>
@@ -221,7 +175,7 @@ static class ClassifyCommand
             if (s.Out is null)
                 throw new UsageException("--out is required: the model, its vocabulary and checkpoints go there.");
             string dataPath = r.GetValue(data)!;
-            var examples = ReadExamples(dataPath, r.GetValue(textColumn), r.GetValue(labelColumn)!);
+            var examples = LabelledTextFiles.Read(dataPath, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var labels = examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
             if (labels.Length < 2)
                 throw new InvalidDataException($"{dataPath}: only one label ('{labels[0]}') in the training data.");
@@ -557,7 +511,8 @@ static class ClassifyCommand
         Validation(List<(string Text, string Label)> examples, string[] labels, string dataPath, string? validPath,
             double fraction, ulong seed, string? textColumn, string labelColumn)
     {
-        if (validPath is not null) return (examples, ReadExamples(validPath, textColumn, labelColumn), validPath);
+        if (validPath is not null)
+            return (examples, LabelledTextFiles.Read(validPath, textColumn, labelColumn), validPath);
         if (fraction is < 0 or >= 1) throw new UsageException("--valid-fraction must be in [0, 1).");
         if (fraction == 0) return (examples, null, null);
         var (train, held) = StratifiedSplit.HoldOut(LabelIds(examples, labels, dataPath), fraction, seed);
@@ -614,7 +569,7 @@ static class ClassifyCommand
         {
             var loaded = TrainedModels.Classifier(r.GetValue(model)!, r.GetValue(int8));
             var (labels, probabilities) = (loaded.Labels, loaded.Probabilities);
-            var examples = ReadExamples(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
+            var examples = LabelledTextFiles.Read(r.GetValue(data)!, r.GetValue(textColumn), r.GetValue(labelColumn)!);
             var set = (Count: examples.Count, Labels: LabelIds(examples, labels, r.GetValue(data)!));
             var report = ClassificationReport.FromProbabilities(labels.Length, set.Labels,
                 probabilities(examples.Select(e => e.Text).ToList()));

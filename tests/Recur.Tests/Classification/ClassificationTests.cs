@@ -1,6 +1,7 @@
 using Recur.Autograd;
 using Recur.Classification;
 using Recur.Cli;
+using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Optim;
 using Recur.Text;
@@ -285,23 +286,23 @@ public sealed class ClassificationTests : IDisposable
     {
         string csv = Path.Combine(folder, "data.csv");
         File.WriteAllText(csv, "text,label\n\"great, really \"\"great\"\"\nfilm\",pos\nawful,neg\n");
-        var examples = ClassifyCommand.ReadExamples(csv, null, "label");
+        var examples = LabelledTextFiles.Read(csv, null, "label");
         Assert.Equal(("great, really \"great\"\nfilm", "pos"), examples[0]);
         File.WriteAllText(csv, "text,label\ngood,pos\n,neg\n");
-        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null,
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => LabelledTextFiles.Read(csv, null,
             "label")).Message);
         File.WriteAllText(csv, "text,label\ngood,\n");
-        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null,
+        Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => LabelledTextFiles.Read(csv, null,
             "label")).Message);
         Assert.Contains("columns: text, label", Assert.Throws<InvalidDataException>(() =>
-            ClassifyCommand.ReadExamples(csv, null, "sentiment")).Message);
+            LabelledTextFiles.Read(csv, null, "sentiment")).Message);
 
         string imdb = Path.Combine(folder, "imdb");
         Directory.CreateDirectory(Path.Combine(imdb, "pos"));
         Directory.CreateDirectory(Path.Combine(imdb, "neg"));
         File.WriteAllText(Path.Combine(imdb, "pos", "0_9.txt"), "Loved it.<br />Twice.");
         File.WriteAllText(Path.Combine(imdb, "neg", "1_2.txt"), "Dull.");
-        var reviews = ClassifyCommand.ReadExamples(imdb, null, "label");
+        var reviews = LabelledTextFiles.Read(imdb, null, "label");
         Assert.Equal([("Dull.", "neg"), ("Loved it. Twice.", "pos")], reviews);
     }
 

@@ -29,7 +29,7 @@ public sealed class ReaderPolicyTests : IDisposable
     {
         string tsv = Write("q.tsv",
             "sentence\tlabel\n\"two\nlines\"\t1\n\"a\ttab\"\t0\n\"say \"\"hi\"\"\"\t1\nplain text\t0\n");
-        var examples = ClassifyCommand.ReadExamples(tsv, null, "label");
+        var examples = LabelledTextFiles.Read(tsv, null, "label");
         Assert.Equal([("two\nlines", "1"), ("a\ttab", "0"), ("say \"hi\"", "1"), ("plain text", "0")], examples);
     }
 
@@ -37,7 +37,7 @@ public sealed class ReaderPolicyTests : IDisposable
     public void ASemicolonCsvWithQuotedSemicolonsKeepsEveryRowWhole()
     {
         string csv = Write("s.csv", "text;label\n\"one; two\";pos\n\"three\";neg\nfour;pos\n");
-        Assert.Equal([("one; two", "pos"), ("three", "neg"), ("four", "pos")], ClassifyCommand.ReadExamples(csv, null,
+        Assert.Equal([("one; two", "pos"), ("three", "neg"), ("four", "pos")], LabelledTextFiles.Read(csv, null,
             "label"));
     }
 
@@ -45,7 +45,7 @@ public sealed class ReaderPolicyTests : IDisposable
     public void AnUnquotedSeparatorInsideTheTextIsRefusedWithItsLine()
     {
         string csv = Write("bad.csv", "text;label\ngood;pos\ncut; short here;neg\n");
-        var e = Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(csv, null, "label"));
+        var e = Assert.Throws<InvalidDataException>(() => LabelledTextFiles.Read(csv, null, "label"));
         Assert.Contains("line 3", e.Message);
         Assert.Contains("2 fields", e.Message);
     }
@@ -55,7 +55,7 @@ public sealed class ReaderPolicyTests : IDisposable
     {
         byte[] bad = [.. Encoding.UTF8.GetBytes("text,label\nfine,1\nbro"), 0xC3, 0x28,
             .. Encoding.UTF8.GetBytes("ken,0\n")];
-        var e = Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(Write("u.csv", bad), null,
+        var e = Assert.Throws<InvalidDataException>(() => LabelledTextFiles.Read(Write("u.csv", bad), null,
             "label"));
         Assert.Contains("u.csv", e.Message);
         Assert.Contains("byte offset 21", e.Message);
@@ -68,7 +68,7 @@ public sealed class ReaderPolicyTests : IDisposable
 
         Directory.CreateDirectory(Path.Combine(folder, "imdb", "pos"));
         File.WriteAllBytes(Path.Combine(folder, "imdb", "pos", "1.txt"), [0x61, 0xFE, 0x62]);
-        e = Assert.Throws<InvalidDataException>(() => ClassifyCommand.ReadExamples(Path.Combine(folder, "imdb"), null,
+        e = Assert.Throws<InvalidDataException>(() => LabelledTextFiles.Read(Path.Combine(folder, "imdb"), null,
             "label"));
         Assert.Contains("1.txt", e.Message);
     }
