@@ -18,54 +18,6 @@ namespace Recur.Cli;
 /// </summary>
 static partial class ForecastCommand
 {
-    /// <summary>One series of a panel: its id, category (or empty) and values in file order.</summary>
-    internal sealed record PanelSeries(string Id, string Category, double[] Values, long FirstLine);
-
-    /// <summary>
-    /// Reads a long-format CSV (one observation a row: series id, value, optionally a category): rows of a series in
-    /// time order, series in order of first appearance. An empty or non-numeric value is an error naming the line.
-    /// </summary>
-    internal static List<PanelSeries> ReadPanel(string path, string seriesColumn, string target, string? categoryColumn,
-        GapFill? fill = null)
-    {
-        if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
-        var table = TableFile.Read(path, trim: true);
-        int idIndex = table.Column(seriesColumn, "series column"), valueIndex = table.Column(target);
-        int categoryIndex = categoryColumn is null ? -1 : table.Column(categoryColumn, "category column");
-        var order = new List<string>();
-        var values = new Dictionary<string, (List<double> Values, string Category, long Line)>();
-        foreach (var row in table.Rows)
-        {
-            string id = row.Fields[idIndex], cell = row.Fields[valueIndex];
-            if (string.IsNullOrWhiteSpace(id))
-                throw new InvalidDataException($"{path}, line {row.Line}: the '{seriesColumn}' cell is empty.");
-            double value = double.NaN;
-            if (IsMissing(cell))
-            {
-                if (fill is null)
-                    throw new InvalidDataException(
-                        GapMessage(path, row.Line, $"the '{target}' cell of series '{id}'", cell));
-            }
-            else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value)
-                || !double.IsFinite(value))
-                throw new InvalidDataException(
-                    $"{path}, line {row.Line}: '{cell}' in column '{target}' is not a number.");
-            string category = categoryIndex >= 0 ? row.Fields[categoryIndex] : "";
-            if (!values.TryGetValue(id, out var entry))
-            {
-                entry = (new List<double>(), category, row.Line);
-                values[id] = entry;
-                order.Add(id);
-            }
-            else if (entry.Category != category)
-                throw new InvalidDataException($"{path}, line {row.Line}: series '{id}' has category '{category}' here "
-                    + $"but '{entry.Category}' on line {entry.Line}.");
-            entry.Values.Add(value);
-        }
-        if (order.Count == 0) throw new InvalidDataException($"{path}: no rows.");
-        return order.Select(id => new PanelSeries(id, values[id].Category,
-            FillGaps(values[id].Values.ToArray(), fill, $"{path}, series '{id}'"), values[id].Line)).ToList();
-    }
 
     /// <summary>
     /// A classical method fitted on one series' history: forecasts of the given horizon and, where the method has
@@ -101,7 +53,7 @@ static partial class ForecastCommand
         GapFill? fill, bool categoryInput, int test, int season, GlobalForecasterOptions options, int members,
         string folder, bool overwrite, bool json)
     {
-        var panel = ReadPanel(csvPath, seriesColumn, target, categoryColumn, fill);
+        var panel = SeriesFiles.ReadPanel(csvPath, seriesColumn, target, categoryColumn, fill);
         int shortest = panel.Min(s => s.Values.Length);
         var tooShort = panel.First(s => s.Values.Length == shortest);
         if (shortest < test + Math.Max(2 * season, 3) + 1)
@@ -216,7 +168,7 @@ static partial class ForecastCommand
     }
 
     /// <summary>One row per series and step: the actual value and every model's forecast.</summary>
-    static void WritePanelForecasts(string path, List<PanelSeries> panel, List<double[]> actual,
+    static void WritePanelForecasts(string path, List<SeriesFiles.PanelSeries> panel, List<double[]> actual,
         List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)> results)
     {
         var text = new StringWriter();

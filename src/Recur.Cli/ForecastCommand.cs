@@ -18,72 +18,6 @@ namespace Recur.Cli;
 /// </summary>
 static partial class ForecastCommand
 {
-    /// <summary>Reads a date column and a numeric target column; gaps and non-numeric cells are errors naming the line.</summary>
-    internal static (string[] Dates, double[] Values) ReadSeries(string path, string target, string? dateColumn,
-        GapFill? fill = null)
-    {
-        var (dates, columns) = ReadColumns(path, [target], dateColumn, fill);
-        return (dates, columns[0]);
-    }
-
-    /// <summary>Reads a date column and numeric columns by name; gaps and non-numeric cells are errors naming the line and column.</summary>
-    internal static (string[] Dates, double[][] Columns) ReadColumns(string path, string[] names, string? dateColumn,
-        GapFill? fill = null)
-    {
-        if (!File.Exists(path) && !Directory.Exists(path)) throw new UsageException($"{path}: no such file.");
-        var table = TableFile.Read(path, trim: true);
-        var indices = names.Select(n => table.Column(n)).ToArray();
-        int dateIndex = dateColumn is null ? (indices.Contains(0) ? -1 : 0) : table.Column(dateColumn, "date column");
-        var dates = new List<string>();
-        var columns = names.Select(_ => new List<double>()).ToArray();
-        foreach (var row in table.Rows)
-        {
-            for (int k = 0; k < names.Length; k++)
-            {
-                string cell = row.Fields[indices[k]];
-                if (IsMissing(cell))
-                {
-                    if (fill is null)
-                        throw new InvalidDataException(GapMessage(path, row.Line, $"the '{names[k]}' cell", cell));
-                    columns[k].Add(double.NaN);
-                    continue;
-                }
-                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
-                    throw new InvalidDataException(
-                        $"{path}, line {row.Line}: '{cell}' in column '{names[k]}' is not a number.");
-                columns[k].Add(value);
-            }
-            dates.Add(dateIndex >= 0 ? row.Fields[dateIndex] : dates.Count.ToString(CultureInfo.InvariantCulture));
-        }
-        if (dates.Count == 0) throw new InvalidDataException($"{path}: no rows.");
-        if (fill == GapFill.Drop)
-        {
-            // a row with a gap in any of the columns goes, with its date
-            var keep = Enumerable.Range(0, dates.Count).Where(i => columns.All(c => !double.IsNaN(c[i]))).ToArray();
-            return (keep.Select(i => dates[i]).ToArray(),
-                columns.Select(c => keep.Select(i => c[i]).ToArray()).ToArray());
-        }
-        return (dates.ToArray(), columns.Select((c, k) => FillGaps(c.ToArray(), fill, $"{path}, column '{names[k]}'"))
-            .ToArray());
-    }
-
-    /// <summary>The error for a gap without <c>--fill</c>: where it is and the option that treats it.</summary>
-    internal static string GapMessage(string path, long line, string what, string cell) =>
-        $"{path}, line {line}: {what} is {(string.IsNullOrWhiteSpace(cell) ? "empty" : $"'{cell}'")} (a gap in the "
-        + "series); --fill interpolate, previous or drop says how to treat gaps.";
-
-    /// <summary>An empty cell or a usual spelling of a missing value.</summary>
-    internal static bool IsMissing(string cell) => string.IsNullOrWhiteSpace(cell)
-        || cell.Trim().ToUpperInvariant() is "NA" or "N/A" or "NAN" or "NULL";
-
-    /// <summary>Fills the gaps (NaN) of one series, or returns it as it is when it has none.</summary>
-    internal static double[] FillGaps(double[] values, GapFill? fill, string where)
-    {
-        if (fill is null || !values.Any(double.IsNaN)) return values;
-        try { return Gaps.Fill(values, fill.Value); }
-        catch (ArgumentException e) { throw new InvalidDataException($"{where}: {e.Message}", e); }
-    }
-
     static GapFill? ParseFill(string? text) => text switch
     {
         null => null,
@@ -220,7 +154,7 @@ static partial class ForecastCommand
             if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption))
                 throw new UsageException("--category-column, --no-theta-base and --intervals need --series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
-            var (dates, columns) = ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames],
+            var (dates, columns) = SeriesFiles.ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames],
                 r.GetValue(date), ParseFill(r.GetValue(fill)));
             var values = columns[0];
             var covariates = columns[1..];
@@ -453,7 +387,7 @@ static partial class ForecastCommand
             var memberFolders = Directory.Exists(folder) ? Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray() : [];
             var forecaster = new TrainedModels.EnsembleForecast((memberFolders.Length > 0 ? memberFolders : [folder])
                 .Select(TrainedModels.ForecasterMember).ToList());
-            var (dates, columns) = ReadColumns(r.GetValue(csv)!,
+            var (dates, columns) = SeriesFiles.ReadColumns(r.GetValue(csv)!,
                 [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], r.GetValue(date),
                 ParseFill(r.GetValue(fill)));
             int count = r.GetValue(steps);

@@ -92,10 +92,10 @@ public sealed class ReaderPolicyTests : IDisposable
     public void ForecastSeriesUseTheSameReader()
     {
         string csv = Write("series.csv", "Month,\"Value\"\n\"1949-01\", 112\n1949-02,118\n");
-        var (dates, values) = ForecastCommand.ReadSeries(csv, "Value", null);
+        var (dates, values) = SeriesFiles.ReadSeries(csv, "Value", null);
         Assert.Equal(["1949-01", "1949-02"], dates);
         Assert.Equal([112.0, 118.0], values);
-        var e = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(Write("short.csv",
+        var e = Assert.Throws<InvalidDataException>(() => SeriesFiles.ReadSeries(Write("short.csv",
             "Month,Value\n1949-01\n"), "Value", null));
         Assert.Contains("line 2", e.Message);
     }

@@ -1,4 +1,5 @@
 using Recur.Cli;
+using Recur.Cli.Data;
 using Recur.Forecasting;
 using Recur.Training;
 
@@ -178,15 +179,18 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv", withCovariate, "--target", "Value", "--covariates", "Lead",
             "--steps", "3", "--out", output));
         Assert.Equal(1, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv", withCovariate, "--target", "Value", "--steps", "3", "--out", output));
-        Assert.Contains("column 'Missing'", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadColumns(withCovariate, ["Value", "Missing"], null)).Message);
+        Assert.Contains("column 'Missing'", Assert.Throws<InvalidDataException>(() =>
+            SeriesFiles.ReadColumns(withCovariate, ["Value", "Missing"], null)).Message);
 
         File.WriteAllText(csv, "Month,Value\nm0,1\nm1,oops\n");
         Assert.Equal(1, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--out", Path.Combine(folder, "bad")));
-        var e = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Value", null));
+        var e = Assert.Throws<InvalidDataException>(() => SeriesFiles.ReadSeries(csv, "Value", null));
         Assert.Contains("line 3", e.Message);
         File.WriteAllText(csv, "Month,Value\nm0,1\nm1,\n");
-        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Value", null)).Message);
-        Assert.Contains("columns: Month, Value", Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "Passengers", null)).Message);
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() =>
+            SeriesFiles.ReadSeries(csv, "Value", null)).Message);
+        Assert.Contains("columns: Month, Value", Assert.Throws<InvalidDataException>(() =>
+            SeriesFiles.ReadSeries(csv, "Passengers", null)).Message);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Recur.Cli;
+using Recur.Cli.Data;
 using Recur.Forecasting;
 
 namespace Recur.Tests.Forecasting;
@@ -155,10 +156,10 @@ public sealed class GlobalForecastingTests : IDisposable
         string csv = Path.Combine(folder, "bad.csv");
         File.WriteAllText(csv, "id,value\nA,1\nA,2\nB,\n");
         Assert.Contains("line 4", Assert.Throws<InvalidDataException>(() =>
-            ForecastCommand.ReadPanel(csv, "id", "value", null)).Message);
+            SeriesFiles.ReadPanel(csv, "id", "value", null)).Message);
         File.WriteAllText(csv, "id,cat,value\nA,x,1\nA,y,2\n");
         Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() =>
-            ForecastCommand.ReadPanel(csv, "id", "value", "cat")).Message);
+            SeriesFiles.ReadPanel(csv, "id", "value", "cat")).Message);
         File.WriteAllText(csv, "id,value\nA,1\nA,2\nA,3\n");
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
             "value",
@@ -179,18 +180,18 @@ public sealed class GlobalForecastingTests : IDisposable
 
         string csv = Path.Combine(folder, "gaps.csv");
         File.WriteAllText(csv, "month,value\nm0,1\nm1,NA\nm2,3\nm3,\nm4,5\n");
-        var error = Assert.Throws<InvalidDataException>(() => ForecastCommand.ReadSeries(csv, "value", null));
+        var error = Assert.Throws<InvalidDataException>(() => SeriesFiles.ReadSeries(csv, "value", null));
         Assert.Contains("line 3", error.Message);
         Assert.Contains("--fill", error.Message);
-        Assert.Equal([1, 2, 3, 4, 5], ForecastCommand.ReadSeries(csv, "value", null, GapFill.Interpolate).Values);
-        var (dates, values) = ForecastCommand.ReadSeries(csv, "value", null, GapFill.Drop);
+        Assert.Equal([1, 2, 3, 4, 5], SeriesFiles.ReadSeries(csv, "value", null, GapFill.Interpolate).Values);
+        var (dates, values) = SeriesFiles.ReadSeries(csv, "value", null, GapFill.Drop);
         Assert.Equal(["m0", "m2", "m4"], dates);
         Assert.Equal([1, 3, 5], values);
 
         string panel = Path.Combine(folder, "panel-gaps.csv");
         File.WriteAllText(panel, "id,value\nA,1\nA,n/a\nA,2\nB,7\nB,8\n");
         Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() =>
-            ForecastCommand.ReadPanel(panel, "id", "value", null)).Message);
-        Assert.Equal([1, 1, 2], ForecastCommand.ReadPanel(panel, "id", "value", null, GapFill.Previous)[0].Values);
+            SeriesFiles.ReadPanel(panel, "id", "value", null)).Message);
+        Assert.Equal([1, 1, 2], SeriesFiles.ReadPanel(panel, "id", "value", null, GapFill.Previous)[0].Values);
     }
 }

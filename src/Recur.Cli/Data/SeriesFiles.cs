@@ -1,0 +1,131 @@
+using System.Globalization;
+using Recur.Cli.Training;
+using Recur.Forecasting;
+
+namespace Recur.Cli.Data;
+
+/// <summary>
+/// Series as <c>forecast train|predict</c> read them from CSV: a date column and numeric columns by name (one series
+/// with its covariates), or a long-format panel of many series; a gap or a non-numeric cell is an error naming its
+/// line unless <c>--fill</c> says how to treat gaps.
+/// </summary>
+static class SeriesFiles
+{
+    /// <summary>Reads a date column and a numeric target column; gaps and non-numeric cells are errors naming the
+    /// line.</summary>
+    internal static (string[] Dates, double[] Values) ReadSeries(string path, string target, string? dateColumn,
+        GapFill? fill = null)
+    {
+        var (dates, columns) = ReadColumns(path, [target], dateColumn, fill);
+        return (dates, columns[0]);
+    }
+
+    /// <summary>Reads a date column and numeric columns by name; gaps and non-numeric cells are errors naming the line
+    /// and column.</summary>
+    internal static (string[] Dates, double[][] Columns) ReadColumns(string path, string[] names, string? dateColumn,
+        GapFill? fill = null)
+    {
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new UsageException($"{path}: no such file.");
+        var table = TableFile.Read(path, trim: true);
+        var indices = names.Select(n => table.Column(n)).ToArray();
+        int dateIndex = dateColumn is null ? (indices.Contains(0) ? -1 : 0) : table.Column(dateColumn, "date column");
+        var dates = new List<string>();
+        var columns = names.Select(_ => new List<double>()).ToArray();
+        foreach (var row in table.Rows)
+        {
+            for (int k = 0; k < names.Length; k++)
+            {
+                string cell = row.Fields[indices[k]];
+                if (IsMissing(cell))
+                {
+                    if (fill is null)
+                        throw new InvalidDataException(GapMessage(path, row.Line, $"the '{names[k]}' cell", cell));
+                    columns[k].Add(double.NaN);
+                    continue;
+                }
+                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+                    || !double.IsFinite(value))
+                    throw new InvalidDataException(
+                        $"{path}, line {row.Line}: '{cell}' in column '{names[k]}' is not a number.");
+                columns[k].Add(value);
+            }
+            dates.Add(dateIndex >= 0 ? row.Fields[dateIndex] : dates.Count.ToString(CultureInfo.InvariantCulture));
+        }
+        if (dates.Count == 0) throw new InvalidDataException($"{path}: no rows.");
+        if (fill == GapFill.Drop)
+        {
+            // a row with a gap in any of the columns goes, with its date
+            var keep = Enumerable.Range(0, dates.Count).Where(i => columns.All(c => !double.IsNaN(c[i]))).ToArray();
+            return (keep.Select(i => dates[i]).ToArray(),
+                columns.Select(c => keep.Select(i => c[i]).ToArray()).ToArray());
+        }
+        return (dates.ToArray(), columns.Select((c, k) => FillGaps(c.ToArray(), fill, $"{path}, column '{names[k]}'"))
+            .ToArray());
+    }
+
+    /// <summary>The error for a gap without <c>--fill</c>: where it is and the option that treats it.</summary>
+    internal static string GapMessage(string path, long line, string what, string cell) =>
+        $"{path}, line {line}: {what} is {(string.IsNullOrWhiteSpace(cell) ? "empty" : $"'{cell}'")} (a gap in the "
+        + "series); --fill interpolate, previous or drop says how to treat gaps.";
+
+    /// <summary>An empty cell or a usual spelling of a missing value.</summary>
+    internal static bool IsMissing(string cell) => string.IsNullOrWhiteSpace(cell)
+        || cell.Trim().ToUpperInvariant() is "NA" or "N/A" or "NAN" or "NULL";
+
+    /// <summary>Fills the gaps (NaN) of one series, or returns it as it is when it has none.</summary>
+    internal static double[] FillGaps(double[] values, GapFill? fill, string where)
+    {
+        if (fill is null || !values.Any(double.IsNaN)) return values;
+        try { return Gaps.Fill(values, fill.Value); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{where}: {e.Message}", e); }
+    }
+
+    /// <summary>One series of a panel: its id, category (or empty) and values in file order.</summary>
+    internal sealed record PanelSeries(string Id, string Category, double[] Values, long FirstLine);
+
+    /// <summary>
+    /// Reads a long-format CSV (one observation a row: series id, value, optionally a category): rows of a series in
+    /// time order, series in order of first appearance. An empty or non-numeric value is an error naming the line.
+    /// </summary>
+    internal static List<PanelSeries> ReadPanel(string path, string seriesColumn, string target, string? categoryColumn,
+        GapFill? fill = null)
+    {
+        if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
+        var table = TableFile.Read(path, trim: true);
+        int idIndex = table.Column(seriesColumn, "series column"), valueIndex = table.Column(target);
+        int categoryIndex = categoryColumn is null ? -1 : table.Column(categoryColumn, "category column");
+        var order = new List<string>();
+        var values = new Dictionary<string, (List<double> Values, string Category, long Line)>();
+        foreach (var row in table.Rows)
+        {
+            string id = row.Fields[idIndex], cell = row.Fields[valueIndex];
+            if (string.IsNullOrWhiteSpace(id))
+                throw new InvalidDataException($"{path}, line {row.Line}: the '{seriesColumn}' cell is empty.");
+            double value = double.NaN;
+            if (IsMissing(cell))
+            {
+                if (fill is null)
+                    throw new InvalidDataException(
+                        GapMessage(path, row.Line, $"the '{target}' cell of series '{id}'", cell));
+            }
+            else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value)
+                || !double.IsFinite(value))
+                throw new InvalidDataException(
+                    $"{path}, line {row.Line}: '{cell}' in column '{target}' is not a number.");
+            string category = categoryIndex >= 0 ? row.Fields[categoryIndex] : "";
+            if (!values.TryGetValue(id, out var entry))
+            {
+                entry = (new List<double>(), category, row.Line);
+                values[id] = entry;
+                order.Add(id);
+            }
+            else if (entry.Category != category)
+                throw new InvalidDataException($"{path}, line {row.Line}: series '{id}' has category '{category}' here "
+                    + $"but '{entry.Category}' on line {entry.Line}.");
+            entry.Values.Add(value);
+        }
+        if (order.Count == 0) throw new InvalidDataException($"{path}: no rows.");
+        return order.Select(id => new PanelSeries(id, values[id].Category,
+            FillGaps(values[id].Values.ToArray(), fill, $"{path}, series '{id}'"), values[id].Line)).ToList();
+    }
+}
