@@ -11,10 +11,23 @@ static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks against Debian's numpy/PyTorch (OpenBLAS), measured in the same run.");
 
-        var threads = new Option<int[]>("--threads") { Description = "Thread counts to measure (default: 1 and 2).", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1, 2] };
-        var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per figure.", DefaultValueFactory = _ => 1.0 };
+        var threads = new Option<int[]>("--threads")
+        {
+            Description = "Thread counts to measure (default: 1 and 2).",
+            AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => [1, 2],
+        };
+        var seconds = new Option<double>("--seconds")
+        {
+            Description = "Minimum timed seconds per figure.",
+            DefaultValueFactory = _ => 1.0,
+        };
         var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
-        var isa = new Option<GemmIsa>("--isa") { Description = "Force a GEMM micro-kernel path.", DefaultValueFactory = _ => GemmIsa.Auto };
+        var isa = new Option<GemmIsa>("--isa")
+        {
+            Description = "Force a GEMM micro-kernel path.",
+            DefaultValueFactory = _ => GemmIsa.Auto,
+        };
         var gemm = new Command("gemm", "GFLOP/s of Recur's GEMM and OpenBLAS for 256³, 1024³, 2048³ and the RNN shape 64×1024×384.")
         {
             threads, seconds, json, isa,
@@ -23,7 +36,10 @@ static class BenchCommand
         bench.Subcommands.Add(gemm);
 
         var rnnTiming = PeerTiming.Create("Timed runs per figure", seconds: 1.0);
-        var rnnMode = new Option<string?>("--mode") { Description = "Only the configurations of one cell: LSTM, GRU or RNN_TANH (no memory figure)." };
+        var rnnMode = new Option<string?>("--mode")
+        {
+            Description = "Only the configurations of one cell: LSTM, GRU or RNN_TANH (no memory figure).",
+        };
         var rnnCells = new Option<string?>("--cell")
         {
             Description = "Comma-separated Recur cells to time against the plain LSTM at T=100 B=64 I=128 H=256 "

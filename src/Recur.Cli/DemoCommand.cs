@@ -26,8 +26,16 @@ static class DemoCommand
 
     public static Command Create()
     {
-        var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data and shuffling.", DefaultValueFactory = _ => 1 };
-        var lengths = new Option<string>("--lengths") { Description = "Comma-separated sequence lengths T.", DefaultValueFactory = _ => "10,50,100,200" };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed for initialisation, data and shuffling.",
+            DefaultValueFactory = _ => 1,
+        };
+        var lengths = new Option<string>("--lengths")
+        {
+            Description = "Comma-separated sequence lengths T.",
+            DefaultValueFactory = _ => "10,50,100,200",
+        };
         var cells = new Option<string>("--cells")
         {
             Description = $"Comma-separated cells ({string.Join(", ",
@@ -45,10 +53,22 @@ static class DemoCommand
             DefaultValueFactory = _ => true,
         };
         var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => 64 };
-        var batch = new Option<int>("--batch") { Description = "Sequences per mini-batch.", DefaultValueFactory = _ => 32 };
+        var batch = new Option<int>("--batch")
+        {
+            Description = "Sequences per mini-batch.",
+            DefaultValueFactory = _ => 32,
+        };
         var lr = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 3e-3f };
-        var threads = new Option<int>("--threads") { Description = "Threads for large kernels (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var output = new Option<string>("--out") { Description = "Folder for each run's metrics.jsonl and checkpoints.", DefaultValueFactory = _ => "recur-demo" };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Threads for large kernels (default: all cores).",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var output = new Option<string>("--out")
+        {
+            Description = "Folder for each run's metrics.jsonl and checkpoints.",
+            DefaultValueFactory = _ => "recur-demo",
+        };
         var demo = new Command("demo", "Tanh RNN vs LSTM vs GRU on the adding problem at growing lengths: where plain RNNs stop learning.")
         {
             seed, lengths, cells, steps, chrono, hidden, batch, lr, threads, output,

@@ -53,34 +53,94 @@ static partial class ForecastCommand
     {
         var csv = new Option<string>("--csv") { Description = "CSV file with a header.", Required = true };
         var target = new Option<string>("--target") { Description = "Column to forecast.", Required = true };
-        var covariateList = new Option<string?>("--covariates") { Description = "Comma-separated columns the model also sees over the window (forecasts then reach at most --horizon steps)." };
+        var covariateList = new Option<string?>("--covariates")
+        {
+            Description = "Comma-separated columns the model also sees over the window (forecasts then reach at most "
+                + "--horizon steps).",
+        };
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
-        var window = new Option<int>("--window") { Description = "Past values the model sees.", DefaultValueFactory = _ => 12 };
-        var horizon = new Option<int>("--horizon") { Description = "Values predicted at once (longer forecasts continue recursively).", DefaultValueFactory = _ => 12 };
-        var testSize = new Option<int>("--test-size") { Description = "Last values held out as the test period.", DefaultValueFactory = _ => 12 };
-        var season = new Option<int>("--season") { Description = "Season length (seasonal naive, MASE; 12 for monthly data).", DefaultValueFactory = _ => 12 };
-        var arOrder = new Option<int>("--ar-order") { Description = "Order p of the AR(p) baseline (default: the season length).", DefaultValueFactory = _ => 0 };
-        var model = new Option<string>("--model") { Description = "lstm, gru, rnn or mlp.", DefaultValueFactory = _ => "lstm" };
+        var window = new Option<int>("--window")
+        {
+            Description = "Past values the model sees.",
+            DefaultValueFactory = _ => 12,
+        };
+        var horizon = new Option<int>("--horizon")
+        {
+            Description = "Values predicted at once (longer forecasts continue recursively).",
+            DefaultValueFactory = _ => 12,
+        };
+        var testSize = new Option<int>("--test-size")
+        {
+            Description = "Last values held out as the test period.",
+            DefaultValueFactory = _ => 12,
+        };
+        var season = new Option<int>("--season")
+        {
+            Description = "Season length (seasonal naive, MASE; 12 for monthly data).",
+            DefaultValueFactory = _ => 12,
+        };
+        var arOrder = new Option<int>("--ar-order")
+        {
+            Description = "Order p of the AR(p) baseline (default: the season length).",
+            DefaultValueFactory = _ => 0,
+        };
+        var model = new Option<string>("--model")
+        {
+            Description = "lstm, gru, rnn or mlp.",
+            DefaultValueFactory = _ => "lstm",
+        };
         model.AcceptOnlyFromAmong("lstm", "gru", "rnn", "mlp");
         var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => 32 };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training windows.", DefaultValueFactory = _ => 300 };
+        var epochs = new Option<int>("--epochs")
+        {
+            Description = "Passes over the training windows.",
+            DefaultValueFactory = _ => 300,
+        };
         var lr = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 5e-3f };
-        var batch = new Option<int>("--batch") { Description = "Windows per mini-batch.", DefaultValueFactory = _ => 16 };
-        var scaling = new Option<string>("--scaling") { Description = "minmax, standard or none (fitted on the training part).", DefaultValueFactory = _ => "minmax" };
+        var batch = new Option<int>("--batch")
+        {
+            Description = "Windows per mini-batch.",
+            DefaultValueFactory = _ => 16,
+        };
+        var scaling = new Option<string>("--scaling")
+        {
+            Description = "minmax, standard or none (fitted on the training part).",
+            DefaultValueFactory = _ => "minmax",
+        };
         scaling.AcceptOnlyFromAmong("minmax", "standard", "none");
         var log = new Option<bool>("--log") { Description = "Model the logarithm of the series." };
-        var difference = new Option<int>("--difference") { Description = "Difference at this lag (1, or the season for seasonal differencing; 0: none).", DefaultValueFactory = _ => 0 };
+        var difference = new Option<int>("--difference")
+        {
+            Description = "Difference at this lag (1, or the season for seasonal differencing; 0: none).",
+            DefaultValueFactory = _ => 0,
+        };
         var seed = new Option<ulong>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
-        var walkForward = new Option<bool>("--walk-forward") { Description = "Score one-step-ahead forecasts made from the actual history at each test point, instead of one forecast from the end of training." };
-        var ensemble = new Option<int>("--ensemble") { Description = "Train this many networks (seeds seed, seed + 1, …) and average their forecasts.", DefaultValueFactory = _ => 1 };
+        var walkForward = new Option<bool>("--walk-forward")
+        {
+            Description = "Score one-step-ahead forecasts made from the actual history at each test point, instead of "
+                + "one forecast from the end of training.",
+        };
+        var ensemble = new Option<int>("--ensemble")
+        {
+            Description = "Train this many networks (seeds seed, seed + 1, …) and average their forecasts.",
+            DefaultValueFactory = _ => 1,
+        };
         var validation = new Option<int>("--validation-size")
         {
             Description = "Last training values held out to "
             + "choose the network's epoch and, scoring every model there, the model to trust (default: the test size "
             + "when the series is long enough; 0: none, keep the last epoch).", DefaultValueFactory = _ => 0
         };
-        var threads = new Option<int>("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var output = new Option<string>("--out") { Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.", Required = true };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Threads for large kernels.",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var output = new Option<string>("--out")
+        {
+            Description = "Run folder: checkpoint, metrics.jsonl, forecast.csv and the plot.",
+            Required = true,
+        };
         var overwrite = new Option<bool>(
             "--overwrite")
         { Description = "Replace an earlier run in --out (without it such a folder is refused)." };
@@ -367,13 +427,28 @@ static partial class ForecastCommand
 
     static Command Predict()
     {
-        var model = new Option<string>("--model") { Description = "Run folder of `recur forecast train` (or a checkpoint in it).", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur forecast train` (or a checkpoint in it).",
+            Required = true,
+        };
         var csv = new Option<string>("--csv") { Description = "CSV with the history to continue.", Required = true };
         var target = new Option<string>("--target") { Description = "Column to continue.", Required = true };
-        var covariateList = new Option<string?>("--covariates") { Description = "The covariate columns the model was trained with, in the same order." };
+        var covariateList = new Option<string?>("--covariates")
+        {
+            Description = "The covariate columns the model was trained with, in the same order.",
+        };
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
-        var steps = new Option<int>("--steps") { Description = "Values to forecast after the last row.", DefaultValueFactory = _ => 12 };
-        var output = new Option<string>("--out") { Description = "CSV of forecasts to write.", DefaultValueFactory = _ => "forecast.csv" };
+        var steps = new Option<int>("--steps")
+        {
+            Description = "Values to forecast after the last row.",
+            DefaultValueFactory = _ => 12,
+        };
+        var output = new Option<string>("--out")
+        {
+            Description = "CSV of forecasts to write.",
+            DefaultValueFactory = _ => "forecast.csv",
+        };
         var fill = FillOption();
         var command = new Command("predict",
             "Forecast the values after the end of a series with a trained forecaster; writes a CSV.")

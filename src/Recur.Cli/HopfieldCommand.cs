@@ -31,16 +31,54 @@ static class HopfieldCommand
     static Command Capacity()
     {
         var neurons = new Option<int>("--neurons") { Description = "Units N.", DefaultValueFactory = _ => 200 };
-        var rule = new Option<string[]>("--rule") { Description = "hebbian, storkey or both (repeat the option).", DefaultValueFactory = _ => Rules, AllowMultipleArgumentsPerToken = true };
+        var rule = new Option<string[]>("--rule")
+        {
+            Description = "hebbian, storkey or both (repeat the option).",
+            DefaultValueFactory = _ => Rules,
+            AllowMultipleArgumentsPerToken = true,
+        };
         rule.AcceptOnlyFromAmong(Rules);
-        var maxLoad = new Option<double>("--max-load") { Description = "Largest load P/N tried.", DefaultValueFactory = _ => 0.3 };
-        var points = new Option<int>("--points") { Description = "Loads tried between 0 and --max-load.", DefaultValueFactory = _ => 30 };
-        var probes = new Option<int>("--probes") { Description = "Stored patterns probed per load and network.", DefaultValueFactory = _ => 20 };
-        var trials = new Option<int>("--trials") { Description = "Independent networks averaged.", DefaultValueFactory = _ => 2 };
-        var noise = new Option<double>("--noise") { Description = "Fraction of units flipped in each probe before recall.", DefaultValueFactory = _ => 0 };
-        var criterion = new Option<double>("--criterion") { Description = "Final overlap that counts as recalled (0.967: the retrieval state's overlap at the theoretical capacity).", DefaultValueFactory = _ => 0.967 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed for patterns, corruption and update order.", DefaultValueFactory = _ => 1 };
-        var plot = new Option<string>("--plot") { Description = "Figure path without extension (PNG and SVG).", DefaultValueFactory = _ => Path.Combine("recur-hopfield", "capacity") };
+        var maxLoad = new Option<double>("--max-load")
+        {
+            Description = "Largest load P/N tried.",
+            DefaultValueFactory = _ => 0.3,
+        };
+        var points = new Option<int>("--points")
+        {
+            Description = "Loads tried between 0 and --max-load.",
+            DefaultValueFactory = _ => 30,
+        };
+        var probes = new Option<int>("--probes")
+        {
+            Description = "Stored patterns probed per load and network.",
+            DefaultValueFactory = _ => 20,
+        };
+        var trials = new Option<int>("--trials")
+        {
+            Description = "Independent networks averaged.",
+            DefaultValueFactory = _ => 2,
+        };
+        var noise = new Option<double>("--noise")
+        {
+            Description = "Fraction of units flipped in each probe before recall.",
+            DefaultValueFactory = _ => 0,
+        };
+        var criterion = new Option<double>("--criterion")
+        {
+            Description = "Final overlap that counts as recalled (0.967: the retrieval state's overlap at the "
+                + "theoretical capacity).",
+            DefaultValueFactory = _ => 0.967,
+        };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed for patterns, corruption and update order.",
+            DefaultValueFactory = _ => 1,
+        };
+        var plot = new Option<string>("--plot")
+        {
+            Description = "Figure path without extension (PNG and SVG).",
+            DefaultValueFactory = _ => Path.Combine("recur-hopfield", "capacity"),
+        };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
         var command = new Command("capacity", "Recall rate against stored random patterns per unit (P/N): Hebbian recall collapses near 0.138·N.")
         {
@@ -97,10 +135,24 @@ static class HopfieldCommand
 
     static Command Store()
     {
-        var patterns = new Option<string?>("--patterns") { Description = "Text file of patterns: blocks of lines of # and . separated by blank lines." };
-        var mnist = new Option<string?>("--mnist") { Description = "MNIST folder: store binarised digits (the first test image of each --digits)." };
-        var digits = new Option<string>("--digits") { Description = "Comma-separated digits to store from MNIST.", DefaultValueFactory = _ => "0,1,2" };
-        var rule = new Option<string>("--rule") { Description = "hebbian or storkey.", DefaultValueFactory = _ => "storkey" };
+        var patterns = new Option<string?>("--patterns")
+        {
+            Description = "Text file of patterns: blocks of lines of # and . separated by blank lines.",
+        };
+        var mnist = new Option<string?>("--mnist")
+        {
+            Description = "MNIST folder: store binarised digits (the first test image of each --digits).",
+        };
+        var digits = new Option<string>("--digits")
+        {
+            Description = "Comma-separated digits to store from MNIST.",
+            DefaultValueFactory = _ => "0,1,2",
+        };
+        var rule = new Option<string>("--rule")
+        {
+            Description = "hebbian or storkey.",
+            DefaultValueFactory = _ => "storkey",
+        };
         rule.AcceptOnlyFromAmong(Rules);
         var output = new Option<string>("--out") { Description = "Network file (safetensors).", Required = true };
         var command = new Command("store", "Store patterns in a new network and save it.") { patterns, mnist, digits, rule, output };
@@ -148,15 +200,47 @@ static class HopfieldCommand
 
     static Command Recall()
     {
-        var network = new Option<string>("--network") { Description = "Network file written by `recur hopfield store`.", Required = true };
-        var pattern = new Option<int>("--pattern") { Description = "Index of the stored pattern to corrupt and recall.", DefaultValueFactory = _ => 0 };
-        var noise = new Option<double>("--noise") { Description = "Fraction of units flipped.", DefaultValueFactory = _ => 0.2 };
-        var erase = new Option<double>("--erase") { Description = "Instead of noise, a partial cue: this fraction of the rows (from the bottom) set off.", DefaultValueFactory = _ => 0 };
-        var update = new Option<string>("--update") { Description = "async (random order) or sync (all units at once).", DefaultValueFactory = _ => "async" };
+        var network = new Option<string>("--network")
+        {
+            Description = "Network file written by `recur hopfield store`.",
+            Required = true,
+        };
+        var pattern = new Option<int>("--pattern")
+        {
+            Description = "Index of the stored pattern to corrupt and recall.",
+            DefaultValueFactory = _ => 0,
+        };
+        var noise = new Option<double>("--noise")
+        {
+            Description = "Fraction of units flipped.",
+            DefaultValueFactory = _ => 0.2,
+        };
+        var erase = new Option<double>("--erase")
+        {
+            Description = "Instead of noise, a partial cue: this fraction of the rows (from the bottom) set off.",
+            DefaultValueFactory = _ => 0,
+        };
+        var update = new Option<string>("--update")
+        {
+            Description = "async (random order) or sync (all units at once).",
+            DefaultValueFactory = _ => "async",
+        };
         update.AcceptOnlyFromAmong("async", "sync");
-        var maxSweeps = new Option<int>("--max-sweeps") { Description = "Sweeps (or synchronous steps) before giving up.", DefaultValueFactory = _ => 50 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed for corruption and update order.", DefaultValueFactory = _ => 1 };
-        var plot = new Option<string>("--plot") { Description = "Figure path without extension: the cue, each sweep and the result.", DefaultValueFactory = _ => Path.Combine("recur-hopfield", "recall") };
+        var maxSweeps = new Option<int>("--max-sweeps")
+        {
+            Description = "Sweeps (or synchronous steps) before giving up.",
+            DefaultValueFactory = _ => 50,
+        };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed for corruption and update order.",
+            DefaultValueFactory = _ => 1,
+        };
+        var plot = new Option<string>("--plot")
+        {
+            Description = "Figure path without extension: the cue, each sweep and the result.",
+            DefaultValueFactory = _ => Path.Combine("recur-hopfield", "recall"),
+        };
         var command = new Command("recall", "Corrupt a stored pattern and let the network restore it, sweep by sweep.") { network, pattern, noise, erase, update, maxSweeps, seed, plot };
         command.SetAction(r => CommandErrors.Guard(() =>
         {

@@ -170,8 +170,16 @@ static class InspectCommand
     {
         var subjects = new SubjectOptions();
         var output = OutOption("gates");
-        var units = new Option<int>("--units") { Description = "Hidden units drawn in the heatmaps.", DefaultValueFactory = _ => 32 };
-        var text = new Option<string?>("--text") { Description = "With a language model (--model of `recur lm train`): the text to run it over; heatmaps are labelled with its tokens." };
+        var units = new Option<int>("--units")
+        {
+            Description = "Hidden units drawn in the heatmaps.",
+            DefaultValueFactory = _ => 32,
+        };
+        var text = new Option<string?>("--text")
+        {
+            Description = "With a language model (--model of `recur lm train`): the text to run it over; heatmaps are "
+                + "labelled with its tokens.",
+        };
         var command = new Command("gates", "Gate and unit activity: saturation statistics of every gate, heatmaps of gates and hidden states over one sequence (or a text).");
         subjects.AddTo(command);
         command.Options.Add(output);
@@ -303,8 +311,16 @@ static class InspectCommand
     {
         var subjects = new SubjectOptions();
         var output = OutOption("saliency");
-        var shown = new Option<int>("--show") { Description = "Sequences drawn and listed.", DefaultValueFactory = _ => 8 };
-        var text = new Option<string?>("--text") { Description = "With a language model (--model of `recur lm train`): connectivity over this text, ‖∂y_t/∂e_s‖ for every prediction t and earlier token s." };
+        var shown = new Option<int>("--show")
+        {
+            Description = "Sequences drawn and listed.",
+            DefaultValueFactory = _ => 8,
+        };
+        var text = new Option<string?>("--text")
+        {
+            Description = "With a language model (--model of `recur lm train`): connectivity over this text, "
+                + "‖∂y_t/∂e_s‖ for every prediction t and earlier token s.",
+        };
         var command = new Command("saliency", "Connectivity: how strongly each input step moves the prediction, ‖∂y/∂x_t‖, per sequence (or over a text).");
         subjects.AddTo(command);
         command.Options.Add(output);
@@ -435,9 +451,20 @@ static class InspectCommand
 
     static Command Curves()
     {
-        var runs = new Argument<string[]>("runs") { Description = "Run folders (with metrics.jsonl) or metrics.jsonl files.", Arity = ArgumentArity.OneOrMore };
-        var metric = new Option<string>("--metric") { Description = "Validation metric to draw beside the training loss.", DefaultValueFactory = _ => "loss" };
-        var linear = new Option<bool>("--linear") { Description = "Linear vertical axis (default: log scale when every value is positive)." };
+        var runs = new Argument<string[]>("runs")
+        {
+            Description = "Run folders (with metrics.jsonl) or metrics.jsonl files.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var metric = new Option<string>("--metric")
+        {
+            Description = "Validation metric to draw beside the training loss.",
+            DefaultValueFactory = _ => "loss",
+        };
+        var linear = new Option<bool>("--linear")
+        {
+            Description = "Linear vertical axis (default: log scale when every value is positive).",
+        };
         var output = OutOption("curves");
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
         var command = new Command("curves", "Training curves from runs' metrics.jsonl: training loss and a validation metric against optimizer steps.")

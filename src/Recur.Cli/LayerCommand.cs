@@ -9,11 +9,32 @@ static class LayerCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo>("--config") { Description = "JSON with torch.nn.RNN/LSTM/GRU argument names (mode, input_size, hidden_size, num_layers, bidirectional, batch_first, bias, lengths).", Required = true };
-        var weights = new Option<FileInfo>("--weights") { Description = "safetensors with state_dict names (weight_ih_l0, ...).", Required = true };
-        var input = new Option<FileInfo>("--input") { Description = "safetensors with 'input' and optionally 'h0', 'c0'.", Required = true };
-        var gradOutput = new Option<FileInfo?>("--grad-output") { Description = "safetensors with the loss gradient for 'output' (and optionally 'h_n', 'c_n'); adds input and weight gradients to the result." };
-        var output = new Option<FileInfo>("--out") { Description = "safetensors to write: output, h_n, c_n and grad.* tensors.", Required = true };
+        var config = new Option<FileInfo>("--config")
+        {
+            Description = "JSON with torch.nn.RNN/LSTM/GRU argument names (mode, input_size, hidden_size, num_layers, "
+                + "bidirectional, batch_first, bias, lengths).",
+            Required = true,
+        };
+        var weights = new Option<FileInfo>("--weights")
+        {
+            Description = "safetensors with state_dict names (weight_ih_l0, ...).",
+            Required = true,
+        };
+        var input = new Option<FileInfo>("--input")
+        {
+            Description = "safetensors with 'input' and optionally 'h0', 'c0'.",
+            Required = true,
+        };
+        var gradOutput = new Option<FileInfo?>("--grad-output")
+        {
+            Description = "safetensors with the loss gradient for 'output' (and optionally 'h_n', 'c_n'); adds input "
+                + "and weight gradients to the result.",
+        };
+        var output = new Option<FileInfo>("--out")
+        {
+            Description = "safetensors to write: output, h_n, c_n and grad.* tensors.",
+            Required = true,
+        };
         var run = new Command("run", "Evaluate a recurrent layer stack on given weights and input; write outputs, final states and gradients.")
         {
             config, weights, input, gradOutput, output,

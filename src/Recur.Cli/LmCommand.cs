@@ -31,20 +31,59 @@ static class LmCommand
     static Command Train()
     {
         var text = new Option<string>("--text") { Description = "Training text (UTF-8).", Required = true };
-        var valid = new Option<string?>("--valid") { Description = "Validation text (default: the last --valid-fraction of --text)." };
-        var validFraction = new Option<double>("--valid-fraction") { Description = "Share of --text held out from its end when --valid is not given (0: none).", DefaultValueFactory = _ => 0.1 };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "char, word or bpe (byte-level BPE trained on the training text).", DefaultValueFactory = _ => "char" };
+        var valid = new Option<string?>("--valid")
+        {
+            Description = "Validation text (default: the last --valid-fraction of --text).",
+        };
+        var validFraction = new Option<double>("--valid-fraction")
+        {
+            Description = "Share of --text held out from its end when --valid is not given (0: none).",
+            DefaultValueFactory = _ => 0.1,
+        };
+        var tokenizer = new Option<string>("--tokenizer")
+        {
+            Description = "char, word or bpe (byte-level BPE trained on the training text).",
+            DefaultValueFactory = _ => "char",
+        };
         tokenizer.AcceptOnlyFromAmong("char", "word", "bpe");
-        var vocabSize = new Option<int>("--vocab-size") { Description = "BPE vocabulary size (special and byte tokens included).", DefaultValueFactory = _ => 2000 };
-        var minFrequency = new Option<int>("--min-frequency") { Description = "Word tokenizer: words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
+        var vocabSize = new Option<int>("--vocab-size")
+        {
+            Description = "BPE vocabulary size (special and byte tokens included).",
+            DefaultValueFactory = _ => 2000,
+        };
+        var minFrequency = new Option<int>("--min-frequency")
+        {
+            Description = "Word tokenizer: words seen fewer times become <unk>.",
+            DefaultValueFactory = _ => 1,
+        };
         var cell = CellOption.Create();
-        var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 2 };
+        var layers = new Option<int>("--layers")
+        {
+            Description = "Stacked recurrent layers.",
+            DefaultValueFactory = _ => 2,
+        };
         var hidden = new Option<int>("--hidden") { Description = "Units per layer.", DefaultValueFactory = _ => 512 };
         var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 128 };
-        var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings, between layers and on the outputs.", DefaultValueFactory = _ => 0.2f };
-        var tie = new Option<bool>("--tie-weights") { Description = "Share the embedding table with the output layer (an LSTM wider than --embed projects to it)." };
-        var bptt = new Option<int>("--bptt") { Description = "Steps per truncated-BPTT chunk (the state carries over between chunks).", DefaultValueFactory = _ => 128 };
-        var timeLimit = new Option<double>("--time-limit") { Description = "Stop (with a checkpoint) after this many minutes of training (0: no limit).", DefaultValueFactory = _ => 0 };
+        var dropout = new Option<float>("--dropout")
+        {
+            Description = "Dropout on embeddings, between layers and on the outputs.",
+            DefaultValueFactory = _ => 0.2f,
+        };
+        var tie = new Option<bool>("--tie-weights")
+        {
+            Description = "Share the embedding table with the output layer (an LSTM wider than --embed projects to "
+                + "it).",
+        };
+        var bptt = new Option<int>("--bptt")
+        {
+            Description = "Steps per truncated-BPTT chunk (the state carries over between chunks).",
+            DefaultValueFactory = _ => 128,
+        };
+        var timeLimit = new Option<double>("--time-limit")
+        {
+            Description = "Stop (with a checkpoint) after this many minutes of training (0: no limit).",
+            DefaultValueFactory = _ => 0,
+        };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(10, 32, 2e-3f, defaultClipNorm: 5f);
         var classifierWords = new Option<bool>("--classifier-words")
@@ -127,8 +166,16 @@ static class LmCommand
     {
         var model = new Option<string>("--model") { Description = "Run folder of `recur lm train`.", Required = true };
         var text = new Option<string>("--text") { Description = "Text to score (UTF-8).", Required = true };
-        var streams = new Option<int>("--batch") { Description = "Parallel streams the text is cut into.", DefaultValueFactory = _ => 16 };
-        var bptt = new Option<int>("--bptt") { Description = "Steps per chunk (the state carries over).", DefaultValueFactory = _ => 128 };
+        var streams = new Option<int>("--batch")
+        {
+            Description = "Parallel streams the text is cut into.",
+            DefaultValueFactory = _ => 16,
+        };
+        var bptt = new Option<int>("--bptt")
+        {
+            Description = "Steps per chunk (the state carries over).",
+            DefaultValueFactory = _ => 128,
+        };
         var json = new Option<bool>("--json") { Description = "Print the metrics as JSON." };
         var int8 = Int8Inference.Option();
         var command = new Command("eval", "Loss, perplexity, bits per token and bits per character of a text.")
@@ -154,17 +201,55 @@ static class LmCommand
     static Command Generate()
     {
         var model = new Option<string>("--model") { Description = "Run folder of `recur lm train`.", Required = true };
-        var prompt = new Option<string>("--prompt") { Description = "Text to continue.", DefaultValueFactory = _ => "\n" };
-        var length = new Option<int>("--length") { Description = "Tokens to generate.", DefaultValueFactory = _ => 500 };
-        var temperature = new Option<float>("--temperature") { Description = "Softmax temperature (0: greedy).", DefaultValueFactory = _ => 1f };
-        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens (0: all).", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling: the most likely tokens up to this probability mass.", DefaultValueFactory = _ => 1f };
+        var prompt = new Option<string>("--prompt")
+        {
+            Description = "Text to continue.",
+            DefaultValueFactory = _ => "\n",
+        };
+        var length = new Option<int>("--length")
+        {
+            Description = "Tokens to generate.",
+            DefaultValueFactory = _ => 500,
+        };
+        var temperature = new Option<float>("--temperature")
+        {
+            Description = "Softmax temperature (0: greedy).",
+            DefaultValueFactory = _ => 1f,
+        };
+        var topK = new Option<int>("--top-k")
+        {
+            Description = "Sample among the k most likely tokens (0: all).",
+            DefaultValueFactory = _ => 0,
+        };
+        var topP = new Option<float>("--top-p")
+        {
+            Description = "Nucleus sampling: the most likely tokens up to this probability mass.",
+            DefaultValueFactory = _ => 1f,
+        };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token." };
-        var beam = new Option<int>("--beam") { Description = "Beam search of this width (0: sample).", DefaultValueFactory = _ => 0 };
-        var lengthPenalty = new Option<double>("--length-penalty") { Description = "Beam search: α of the length normalisation ((5 + n)/6)^α.", DefaultValueFactory = _ => 0.6 };
-        var seed = new Option<ulong>("--seed") { Description = "Sampling seed (same seed, same text).", DefaultValueFactory = _ => 1 };
-        var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "End at the end-of-sequence token (word models: a line end)." };
-        var save = new Option<string?>("--out") { Description = "Also write the prompt and the generated text to this file (replaced only when complete)." };
+        var beam = new Option<int>("--beam")
+        {
+            Description = "Beam search of this width (0: sample).",
+            DefaultValueFactory = _ => 0,
+        };
+        var lengthPenalty = new Option<double>("--length-penalty")
+        {
+            Description = "Beam search: α of the length normalisation ((5 + n)/6)^α.",
+            DefaultValueFactory = _ => 0.6,
+        };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Sampling seed (same seed, same text).",
+            DefaultValueFactory = _ => 1,
+        };
+        var stopAtEos = new Option<bool>("--stop-at-eos")
+        {
+            Description = "End at the end-of-sequence token (word models: a line end).",
+        };
+        var save = new Option<string?>("--out")
+        {
+            Description = "Also write the prompt and the generated text to this file (replaced only when complete).",
+        };
         var int8 = Int8Inference.Option();
         var command = new Command("generate", "Continue a prompt by sampling, greedy decoding or beam search; text streams out as it is produced.")
         {

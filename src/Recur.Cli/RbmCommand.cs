@@ -42,19 +42,58 @@ static class RbmCommand
 
     static Command Train()
     {
-        var mnist = new Option<string>("--mnist") { Description = "MNIST folder (t10k-images-idx3-ubyte.gz).", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist") };
+        var mnist = new Option<string>("--mnist")
+        {
+            Description = "MNIST folder (t10k-images-idx3-ubyte.gz).",
+            DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist"),
+        };
         var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => 500 };
-        var cd = new Option<int>("--cd") { Description = "Gibbs steps k of CD-k (or PCD-k).", DefaultValueFactory = _ => 1 };
-        var persistent = new Option<bool>("--persistent") { Description = "Persistent contrastive divergence (Tieleman 2008)." };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the 8,000 training digits.", DefaultValueFactory = _ => 10 };
+        var cd = new Option<int>("--cd")
+        {
+            Description = "Gibbs steps k of CD-k (or PCD-k).",
+            DefaultValueFactory = _ => 1,
+        };
+        var persistent = new Option<bool>("--persistent")
+        {
+            Description = "Persistent contrastive divergence (Tieleman 2008).",
+        };
+        var epochs = new Option<int>("--epochs")
+        {
+            Description = "Passes over the 8,000 training digits.",
+            DefaultValueFactory = _ => 10,
+        };
         var lr = new Option<float>("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => 0.05f };
         var batch = new Option<int>("--batch") { Description = "Digits per update.", DefaultValueFactory = _ => 20 };
-        var decay = new Option<float>("--weight-decay") { Description = "L2 penalty on the weights.", DefaultValueFactory = _ => 2e-4f };
-        var aisRuns = new Option<int>("--ais-runs") { Description = "AIS chains for the final log-likelihood estimate.", DefaultValueFactory = _ => 100 };
-        var aisSteps = new Option<int>("--ais-steps") { Description = "AIS inverse temperatures (0 skips AIS; Salakhutdinov & Murray used 14,500).", DefaultValueFactory = _ => 0 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed for binarisation, initialisation and sampling.", DefaultValueFactory = _ => 1 };
-        var threads = new Option<int>("--threads") { Description = "Threads for the GEMMs.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var output = new Option<string>("--out") { Description = "Folder for rbm.safetensors, metrics.jsonl and the filters figure.", Required = true };
+        var decay = new Option<float>("--weight-decay")
+        {
+            Description = "L2 penalty on the weights.",
+            DefaultValueFactory = _ => 2e-4f,
+        };
+        var aisRuns = new Option<int>("--ais-runs")
+        {
+            Description = "AIS chains for the final log-likelihood estimate.",
+            DefaultValueFactory = _ => 100,
+        };
+        var aisSteps = new Option<int>("--ais-steps")
+        {
+            Description = "AIS inverse temperatures (0 skips AIS; Salakhutdinov & Murray used 14,500).",
+            DefaultValueFactory = _ => 0,
+        };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed for binarisation, initialisation and sampling.",
+            DefaultValueFactory = _ => 1,
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Threads for the GEMMs.",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var output = new Option<string>("--out")
+        {
+            Description = "Folder for rbm.safetensors, metrics.jsonl and the filters figure.",
+            Required = true,
+        };
         var command = new Command("train", "Train an RBM on binarised MNIST digits.") { mnist, hidden, cd, persistent, epochs, lr, batch, decay, aisRuns, aisSteps, seed, threads, output };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -137,11 +176,27 @@ static class RbmCommand
 
     static Command Sample()
     {
-        var model = new Option<string>("--model") { Description = "Folder written by `recur rbm train` (or its rbm.safetensors).", Required = true };
-        var samples = new Option<int>("--samples") { Description = "Chains (pictures).", DefaultValueFactory = _ => 20 };
-        var gibbs = new Option<int>("--gibbs") { Description = "Gibbs steps per chain.", DefaultValueFactory = _ => 1000 };
+        var model = new Option<string>("--model")
+        {
+            Description = "Folder written by `recur rbm train` (or its rbm.safetensors).",
+            Required = true,
+        };
+        var samples = new Option<int>("--samples")
+        {
+            Description = "Chains (pictures).",
+            DefaultValueFactory = _ => 20,
+        };
+        var gibbs = new Option<int>("--gibbs")
+        {
+            Description = "Gibbs steps per chain.",
+            DefaultValueFactory = _ => 1000,
+        };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the chains.", DefaultValueFactory = _ => 1 };
-        var output = new Option<string>("--out") { Description = "Figure path without extension.", DefaultValueFactory = _ => Path.Combine("recur-rbm", "samples") };
+        var output = new Option<string>("--out")
+        {
+            Description = "Figure path without extension.",
+            DefaultValueFactory = _ => Path.Combine("recur-rbm", "samples"),
+        };
         var command = new Command("sample", "Draw digits from a trained RBM by Gibbs sampling from random noise; writes picture grids of the samples (OUT) and of the filters (OUT-filters).") { model, samples, gibbs, seed, output };
         command.SetAction(r => CommandErrors.Guard(() =>
         {

@@ -34,23 +34,80 @@ static class TagCommand
     {
         var train = new Option<string>("--train") { Description = "Training file (CoNLL columns).", Required = true };
         var valid = new Option<string?>("--valid") { Description = "Validation file: chooses the best epoch by F1." };
-        var tokenColumn = new Option<int>("--token-column") { Description = "Column of the tokens.", DefaultValueFactory = _ => 0 };
-        var tagColumn = new Option<int>("--tag-column") { Description = "Column of the tags (−1: the last).", DefaultValueFactory = _ => -1 };
-        var crf = new Option<bool>("--crf") { Description = "A linear-chain CRF output layer (else softmax per token)." };
+        var tokenColumn = new Option<int>("--token-column")
+        {
+            Description = "Column of the tokens.",
+            DefaultValueFactory = _ => 0,
+        };
+        var tagColumn = new Option<int>("--tag-column")
+        {
+            Description = "Column of the tags (−1: the last).",
+            DefaultValueFactory = _ => -1,
+        };
+        var crf = new Option<bool>("--crf")
+        {
+            Description = "A linear-chain CRF output layer (else softmax per token).",
+        };
         var chars = new Option<bool>("--char-features") { Description = "A character-level BiLSTM feature per word." };
-        var hmm = new Option<bool>("--hmm") { Description = "Train the hidden-Markov-model baseline instead of a neural tagger." };
-        var scheme = new Option<string>("--scheme") { Description = "Tag scheme the model learns in: bioes, bio or iob1 (the data may be in any).", DefaultValueFactory = _ => "bioes" };
+        var hmm = new Option<bool>("--hmm")
+        {
+            Description = "Train the hidden-Markov-model baseline instead of a neural tagger.",
+        };
+        var scheme = new Option<string>("--scheme")
+        {
+            Description = "Tag scheme the model learns in: bioes, bio or iob1 (the data may be in any).",
+            DefaultValueFactory = _ => "bioes",
+        };
         scheme.AcceptOnlyFromAmong("bioes", "bio", "iob1", "iob2", "iobes");
-        var embed = new Option<int>("--embed") { Description = "Word embedding width.", DefaultValueFactory = _ => 100 };
-        var charEmbed = new Option<int>("--char-embed") { Description = "Character embedding width.", DefaultValueFactory = _ => 25 };
-        var charHidden = new Option<int>("--char-hidden") { Description = "Character BiLSTM units per direction.", DefaultValueFactory = _ => 25 };
-        var hidden = new Option<int>("--hidden") { Description = "Word BiLSTM units per direction.", DefaultValueFactory = _ => 100 };
-        var dropout = new Option<float>("--dropout") { Description = "Dropout on word representations and encoder outputs.", DefaultValueFactory = _ => 0.5f };
-        var layers = new Option<int>("--layers") { Description = "Stacked word BiLSTM layers.", DefaultValueFactory = _ => 1 };
-        var variational = new Option<bool>("--variational-dropout") { Description = "One dropout mask per sentence, shared by its words (Gal & Ghahramani 2016)." };
-        var wordDropout = new Option<float>("--word-dropout") { Description = "Replace each training word that is not a singleton by <unk> with this probability (singletons: ½).", DefaultValueFactory = _ => 0f };
-        var casing = new Option<int>("--casing-embed") { Description = "Width of a word-casing class embedding (0: none).", DefaultValueFactory = _ => 0 };
-        var vectors = new Option<string?>("--embeddings") { Description = "Pretrained word vectors (GloVe/word2vec text) of the --embed width, looked up lower-cased." };
+        var embed = new Option<int>("--embed")
+        {
+            Description = "Word embedding width.",
+            DefaultValueFactory = _ => 100,
+        };
+        var charEmbed = new Option<int>("--char-embed")
+        {
+            Description = "Character embedding width.",
+            DefaultValueFactory = _ => 25,
+        };
+        var charHidden = new Option<int>("--char-hidden")
+        {
+            Description = "Character BiLSTM units per direction.",
+            DefaultValueFactory = _ => 25,
+        };
+        var hidden = new Option<int>("--hidden")
+        {
+            Description = "Word BiLSTM units per direction.",
+            DefaultValueFactory = _ => 100,
+        };
+        var dropout = new Option<float>("--dropout")
+        {
+            Description = "Dropout on word representations and encoder outputs.",
+            DefaultValueFactory = _ => 0.5f,
+        };
+        var layers = new Option<int>("--layers")
+        {
+            Description = "Stacked word BiLSTM layers.",
+            DefaultValueFactory = _ => 1,
+        };
+        var variational = new Option<bool>("--variational-dropout")
+        {
+            Description = "One dropout mask per sentence, shared by its words (Gal & Ghahramani 2016).",
+        };
+        var wordDropout = new Option<float>("--word-dropout")
+        {
+            Description = "Replace each training word that is not a singleton by <unk> with this probability "
+                + "(singletons: ½).",
+            DefaultValueFactory = _ => 0f,
+        };
+        var casing = new Option<int>("--casing-embed")
+        {
+            Description = "Width of a word-casing class embedding (0: none).",
+            DefaultValueFactory = _ => 0,
+        };
+        var vectors = new Option<string?>("--embeddings")
+        {
+            Description = "Pretrained word vectors (GloVe/word2vec text) of the --embed width, looked up lower-cased.",
+        };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(20, 16, 1e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a tagger.")
@@ -144,11 +201,27 @@ static class TagCommand
 
     static Command Eval()
     {
-        var model = new Option<string[]>("--model") { Description = "Run folder of `recur tag train`; several (seeds of one configuration) form an ensemble.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var model = new Option<string[]>("--model")
+        {
+            Description = "Run folder of `recur tag train`; several (seeds of one configuration) form an ensemble.",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
         var test = new Option<string>("--test") { Description = "Test file (CoNLL columns).", Required = true };
-        var tokenColumn = new Option<int>("--token-column") { Description = "Column of the tokens.", DefaultValueFactory = _ => 0 };
-        var tagColumn = new Option<int>("--tag-column") { Description = "Column of the tags (−1: the last).", DefaultValueFactory = _ => -1 };
-        var predictions = new Option<string?>("--predictions") { Description = "Also write 'token gold predicted' lines (the input of the conlleval script)." };
+        var tokenColumn = new Option<int>("--token-column")
+        {
+            Description = "Column of the tokens.",
+            DefaultValueFactory = _ => 0,
+        };
+        var tagColumn = new Option<int>("--tag-column")
+        {
+            Description = "Column of the tags (−1: the last).",
+            DefaultValueFactory = _ => -1,
+        };
+        var predictions = new Option<string?>("--predictions")
+        {
+            Description = "Also write 'token gold predicted' lines (the input of the conlleval script).",
+        };
         var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
         var int8 = Int8Inference.Option();
         var command = new Command("eval",
@@ -200,8 +273,15 @@ static class TagCommand
     {
         var model = new Option<string>("--model") { Description = "Run folder of `recur tag train`.", Required = true };
         var input = new Option<string?>("--input") { Description = "A text file: one sentence per line." };
-        var raw = new Option<bool>("--raw") { Description = "Split raw text into words and punctuation (default: tokens are separated by spaces)." };
-        var sentences = new Argument<string[]>("sentence") { Description = "Sentences to tag.", Arity = ArgumentArity.ZeroOrMore };
+        var raw = new Option<bool>("--raw")
+        {
+            Description = "Split raw text into words and punctuation (default: tokens are separated by spaces).",
+        };
+        var sentences = new Argument<string[]>("sentence")
+        {
+            Description = "Sentences to tag.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var command = new Command("predict", "Tag sentences: prints each token with its tag, then the entity spans.") { model, input, raw, sentences };
         command.SetAction(r => CommandErrors.Guard(() =>
         {

@@ -36,14 +36,47 @@ static class TaskCommand
     static Command Verb(string name, string description, int defaultLength, int defaultEpochs, float defaultLr)
     {
         var cell = CellOption.Create();
-        var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => name == "smnist" ? 128 : 64 };
-        var layers = new Option<int>("--layers") { Description = "Stacked recurrent layers.", DefaultValueFactory = _ => 1 };
-        var dropout = new Option<float>("--dropout") { Description = "Dropout between stacked layers and before the output layer.", DefaultValueFactory = _ => 0f };
-        var trainSize = new Option<int>("--train-size") { Description = name == "smnist" ? "Training digits (at most the first 8,000)." : "Generated training sequences.", DefaultValueFactory = _ => name == "smnist" ? 8000 : 10000 };
-        var validSize = new Option<int>("--valid-size") { Description = name == "smnist" ? "Test digits (at most the last 2,000)." : "Generated validation sequences.", DefaultValueFactory = _ => name == "smnist" ? 2000 : 1000 };
-        var length = new Option<int>("--length") { Description = name == "copy" ? "Delay T between the symbols and their recall." : "Sequence length T.", DefaultValueFactory = _ => defaultLength };
-        var permuted = new Option<bool>("--permuted") { Description = "Permute the pixels with one fixed permutation." };
-        var data = new Option<string>("--data") { Description = "Folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist") };
+        var hidden = new Option<int>("--hidden")
+        {
+            Description = "Hidden units.",
+            DefaultValueFactory = _ => name == "smnist" ? 128 : 64,
+        };
+        var layers = new Option<int>("--layers")
+        {
+            Description = "Stacked recurrent layers.",
+            DefaultValueFactory = _ => 1,
+        };
+        var dropout = new Option<float>("--dropout")
+        {
+            Description = "Dropout between stacked layers and before the output layer.",
+            DefaultValueFactory = _ => 0f,
+        };
+        var trainSize = new Option<int>("--train-size")
+        {
+            Description = name == "smnist" ? "Training digits (at most the first 8,000)."
+                : "Generated training sequences.",
+            DefaultValueFactory = _ => name == "smnist" ? 8000 : 10000,
+        };
+        var validSize = new Option<int>("--valid-size")
+        {
+            Description = name == "smnist" ? "Test digits (at most the last 2,000)."
+                : "Generated validation sequences.",
+            DefaultValueFactory = _ => name == "smnist" ? 2000 : 1000,
+        };
+        var length = new Option<int>("--length")
+        {
+            Description = name == "copy" ? "Delay T between the symbols and their recall." : "Sequence length T.",
+            DefaultValueFactory = _ => defaultLength,
+        };
+        var permuted = new Option<bool>("--permuted")
+        {
+            Description = "Permute the pixels with one fixed permutation.",
+        };
+        var data = new Option<string>("--data")
+        {
+            Description = "Folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.",
+            DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist"),
+        };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as one JSON object." };
         var chrono = new Option<int>("--chrono")
         {

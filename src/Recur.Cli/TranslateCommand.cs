@@ -61,19 +61,50 @@ static class TranslateCommand
 
     static Command Train()
     {
-        var pairs = new Option<string>("--pairs") { Description = "Tab-separated sentence pairs (source, target, optional attribution).", Required = true };
+        var pairs = new Option<string>("--pairs")
+        {
+            Description = "Tab-separated sentence pairs (source, target, optional attribution).",
+            Required = true,
+        };
         var data = new DataOptions();
-        var attention = new Option<string>("--attention") { Description = "none, dot, general or additive.", DefaultValueFactory = _ => "general" };
+        var attention = new Option<string>("--attention")
+        {
+            Description = "none, dot, general or additive.",
+            DefaultValueFactory = _ => "general",
+        };
         attention.AcceptOnlyFromAmong("none", "dot", "general", "additive");
         var cell = CellOption.Create(only: ["lstm", "gru"], why: "the decoder runs single-step cells");
         var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 256 };
-        var hidden = new Option<int>("--hidden") { Description = "Encoder units per direction (the decoder is as wide as the encoder output).", DefaultValueFactory = _ => 256 };
-        var layers = new Option<int>("--layers") { Description = "Encoder and decoder layers.", DefaultValueFactory = _ => 1 };
-        var unidirectional = new Option<bool>("--unidirectional") { Description = "A left-to-right encoder (default: bidirectional)." };
-        var dropout = new Option<float>("--dropout") { Description = "Dropout on embeddings, between layers and before the output layer.", DefaultValueFactory = _ => 0.2f };
-        var minFrequency = new Option<int>("--min-frequency") { Description = "Words seen fewer times become <unk>.", DefaultValueFactory = _ => 1 };
+        var hidden = new Option<int>("--hidden")
+        {
+            Description = "Encoder units per direction (the decoder is as wide as the encoder output).",
+            DefaultValueFactory = _ => 256,
+        };
+        var layers = new Option<int>("--layers")
+        {
+            Description = "Encoder and decoder layers.",
+            DefaultValueFactory = _ => 1,
+        };
+        var unidirectional = new Option<bool>("--unidirectional")
+        {
+            Description = "A left-to-right encoder (default: bidirectional).",
+        };
+        var dropout = new Option<float>("--dropout")
+        {
+            Description = "Dropout on embeddings, between layers and before the output layer.",
+            DefaultValueFactory = _ => 0.2f,
+        };
+        var minFrequency = new Option<int>("--min-frequency")
+        {
+            Description = "Words seen fewer times become <unk>.",
+            DefaultValueFactory = _ => 1,
+        };
         var teacherForcing = new TeacherForcingOptions();
-        var timeLimit = new Option<double>("--time-limit") { Description = "Stop (with a checkpoint) after this many minutes (0: no limit).", DefaultValueFactory = _ => 0 };
+        var timeLimit = new Option<double>("--time-limit")
+        {
+            Description = "Stop (with a checkpoint) after this many minutes (0: no limit).",
+            DefaultValueFactory = _ => 0,
+        };
         var json = new Option<bool>("--json") { Description = "Print the final metrics as JSON." };
         var training = new TrainingOptions(10, 64, 1e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train an encoder–decoder translation model.")
@@ -127,8 +158,16 @@ static class TranslateCommand
     /// </summary>
     static Command Split()
     {
-        var pairs = new Option<string>("--pairs") { Description = "Tab-separated sentence pairs (source, target, optional attribution).", Required = true };
-        var output = new Option<string>("--out") { Description = "Folder for train.tsv and valid.tsv.", Required = true };
+        var pairs = new Option<string>("--pairs")
+        {
+            Description = "Tab-separated sentence pairs (source, target, optional attribution).",
+            Required = true,
+        };
+        var output = new Option<string>("--out")
+        {
+            Description = "Folder for train.tsv and valid.tsv.",
+            Required = true,
+        };
         var data = new DataOptions();
         var command = new Command("split", "Write the normalised, tokenised training and held-out pairs (train.tsv, valid.tsv).") { pairs, output };
         data.AddTo(command);
@@ -150,8 +189,16 @@ static class TranslateCommand
     /// <summary><c>translate bleu</c>: corpus BLEU of a file of translations against a file of references, line by line.</summary>
     static Command BleuCommand()
     {
-        var hypotheses = new Option<string>("--hypotheses") { Description = "Translations, one per line.", Required = true };
-        var references = new Option<string>("--references") { Description = "References, one per line (a TSV's last column is used).", Required = true };
+        var hypotheses = new Option<string>("--hypotheses")
+        {
+            Description = "Translations, one per line.",
+            Required = true,
+        };
+        var references = new Option<string>("--references")
+        {
+            Description = "References, one per line (a TSV's last column is used).",
+            Required = true,
+        };
         var json = new Option<bool>("--json") { Description = "Print the score as JSON." };
         var command = new Command("bleu", "Corpus BLEU of translations against references (sacreBLEU defaults).") { hypotheses, references, json };
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -175,11 +222,25 @@ static class TranslateCommand
 
     static Command Eval()
     {
-        var model = new Option<string>("--model") { Description = "Run folder of `recur translate train`.", Required = true };
-        var pairs = new Option<string?>("--pairs") { Description = "Pairs to score (default: the held-out part of the training file, split as in training)." };
-        var all = new Option<bool>("--all") { Description = "Score every pair of --pairs, not only the held-out ones." };
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur translate train`.",
+            Required = true,
+        };
+        var pairs = new Option<string?>("--pairs")
+        {
+            Description = "Pairs to score (default: the held-out part of the training file, split as in training).",
+        };
+        var all = new Option<bool>("--all")
+        {
+            Description = "Score every pair of --pairs, not only the held-out ones.",
+        };
         var beam = new Option<int>("--beam") { Description = "Beam width (1: greedy).", DefaultValueFactory = _ => 5 };
-        var limit = new Option<int>("--limit") { Description = "Score at most this many pairs (0: all).", DefaultValueFactory = _ => 0 };
+        var limit = new Option<int>("--limit")
+        {
+            Description = "Score at most this many pairs (0: all).",
+            DefaultValueFactory = _ => 0,
+        };
         var json = new Option<bool>("--json") { Description = "Print the score as JSON." };
         var int8 = Int8Inference.Option();
         var command = new Command("eval",
@@ -209,10 +270,21 @@ static class TranslateCommand
 
     static Command Run()
     {
-        var model = new Option<string>("--model") { Description = "Run folder of `recur translate train`.", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "Run folder of `recur translate train`.",
+            Required = true,
+        };
         var beam = new Option<int>("--beam") { Description = "Beam width (1: greedy).", DefaultValueFactory = _ => 5 };
-        var plot = new Option<string?>("--plot") { Description = "Write the attention map of the first sentence to this path (PNG and SVG)." };
-        var sentences = new Argument<string[]>("sentence") { Description = "Sentences to translate.", Arity = ArgumentArity.OneOrMore };
+        var plot = new Option<string?>("--plot")
+        {
+            Description = "Write the attention map of the first sentence to this path (PNG and SVG).",
+        };
+        var sentences = new Argument<string[]>("sentence")
+        {
+            Description = "Sentences to translate.",
+            Arity = ArgumentArity.OneOrMore,
+        };
         var int8 = Int8Inference.Option();
         var command = new Command("run", "Translate sentences (and draw the attention map).")
         {
