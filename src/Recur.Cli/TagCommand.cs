@@ -30,20 +30,19 @@ static class TagCommand
         return command;
     }
 
+    /// <summary>The columns of a CoNLL file that <c>train</c> and <c>eval</c> read.</summary>
+    static (Option<int> Token, Option<int> Tag) ColumnOptions() => (
+        new Option<int>("--token-column") { Description = "Column of the tokens.", DefaultValueFactory = _ => 0 },
+        new Option<int>("--tag-column")
+        {
+            Description = "Column of the tags (−1: the last).", DefaultValueFactory = _ => -1,
+        });
+
     static Command Train()
     {
         var train = new Option<string>("--train") { Description = "Training file (CoNLL columns).", Required = true };
         var valid = new Option<string?>("--valid") { Description = "Validation file: chooses the best epoch by F1." };
-        var tokenColumn = new Option<int>("--token-column")
-        {
-            Description = "Column of the tokens.",
-            DefaultValueFactory = _ => 0,
-        };
-        var tagColumn = new Option<int>("--tag-column")
-        {
-            Description = "Column of the tags (−1: the last).",
-            DefaultValueFactory = _ => -1,
-        };
+        var (tokenColumn, tagColumn) = ColumnOptions();
         var crf = new Option<bool>("--crf")
         {
             Description = "A linear-chain CRF output layer (else softmax per token).",
@@ -208,16 +207,7 @@ static class TagCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var test = new Option<string>("--test") { Description = "Test file (CoNLL columns).", Required = true };
-        var tokenColumn = new Option<int>("--token-column")
-        {
-            Description = "Column of the tokens.",
-            DefaultValueFactory = _ => 0,
-        };
-        var tagColumn = new Option<int>("--tag-column")
-        {
-            Description = "Column of the tags (−1: the last).",
-            DefaultValueFactory = _ => -1,
-        };
+        var (tokenColumn, tagColumn) = ColumnOptions();
         var predictions = new Option<string?>("--predictions")
         {
             Description = "Also write 'token gold predicted' lines (the input of the conlleval script).",
