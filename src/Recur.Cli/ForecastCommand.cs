@@ -459,8 +459,7 @@ static partial class ForecastCommand
         {
             string folder = r.GetValue(model)!;
             // the epoch chosen on validation when there was one, else the last
-            var memberFolders = Directory.Exists(folder) ? Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray() : [];
-            var forecaster = new TrainedModels.EnsembleForecast((memberFolders.Length > 0 ? memberFolders : [folder])
+            var forecaster = new TrainedModels.EnsembleForecast(TrainedModels.Members(folder)
                 .Select(TrainedModels.ForecasterMember).ToList());
             var (dates, columns) = SeriesFiles.ReadColumns(r.GetValue(csv)!,
                 [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], r.GetValue(date),

@@ -4,7 +4,6 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Recur.Autograd;
 using Recur.Diagnostics;
 using Recur.Language;
 using Recur.Nn;
@@ -80,7 +79,7 @@ public sealed class LanguageModelSubject : ExploreSubject
             Range(request.Start, "start", 0, ids.Length - 1);
             Range(request.End, "end", request.Start + 1, ids.Length);
             if (!float.IsFinite(request.Threshold)) throw new RequestException("'threshold' must be finite.");
-            var hidden = await context.Gate.RunAsync(() => Activations(ids).Hidden, cancellation)
+            var hidden = await context.Gate.RunAsync(() => Hidden(ids), cancellation)
                 .ConfigureAwait(false);
             return TypedResults.Ok(UnitSearch.Find(hidden, request.Start, request.End, request.Threshold));
         }).WithSummary("The units on over a span of tokens, and the other spans where they are on together.");
@@ -100,7 +99,6 @@ public sealed class LanguageModelSubject : ExploreSubject
     {
         var answers = new NextTokenResponse[prompts.Count];
         using var _ = model.Evaluating();
-        using var noGrad = GradMode.NoGrad();
         int vocabulary = model.Config.VocabularySize;
         foreach (var group in Enumerable.Range(0, prompts.Count).GroupBy(i => prompts[i].Ids.Length))
         {
@@ -136,23 +134,37 @@ public sealed class LanguageModelSubject : ExploreSubject
         return max + Math.Log(sum);
     }
 
+    /// <summary>The top layer's hidden state at each token: [token][unit].</summary>
+    static float[][] Rows(Tensor output)
+    {
+        int steps = output.Size(0), width = output.Size(2);
+        var values = output.ToArray();
+        return Enumerable.Range(0, steps).Select(t => values.AsSpan(t * width, width).ToArray()).ToArray();
+    }
+
+    /// <summary>The top layer's hidden state over a text (all <c>/units</c> needs).</summary>
+    float[][] Hidden(int[] ids)
+    {
+        using var _ = model.Evaluating();
+        return Rows(model.Encode(ids, ids.Length, 1).Output);
+    }
+
     TextActivations Activations(int[] ids)
     {
         using var _ = model.Evaluating();
-        using var noGrad = GradMode.NoGrad();
         int steps = ids.Length, vocabulary = model.Config.VocabularySize;
-        var logits = model.Forward(ids, steps, 1).Logits.ToArray();
+        // one pass through the recurrent stack: its gates recorded, its outputs both shown and decoded
+        using var probe = RecurrentProbe.Start(recordGates: true);
+        var encoded = model.Encode(ids, steps, 1);
+        var logits = model.Decode(encoded).Logits.ToArray();
         var next = new double[steps];
         for (int t = 1; t < steps; t++)
         {
             var row = logits.AsSpan((t - 1) * vocabulary, vocabulary);
             next[t] = Math.Exp(row[ids[t]] - LogSumExp(row));
         }
-        using var probe = RecurrentProbe.Start(recordGates: true);
-        var output = model.Encode(ids, steps, 1).Output;
-        int width = output.Size(2);
-        var values = output.ToArray();
-        var hidden = Enumerable.Range(0, steps).Select(t => values.AsSpan(t * width, width).ToArray()).ToArray();
+        var hidden = Rows(encoded.Output);
+        int width = encoded.Output.Size(2);
         var layers = probe.Records.Where(r => r.GateValues is not null).Select(r =>
         {
             int g = r.GateNames.Count, h = r.HiddenSize;

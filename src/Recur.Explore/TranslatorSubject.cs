@@ -70,10 +70,11 @@ public sealed class TranslatorSubject : ExploreSubject
             {
                 var t = translated[k];
                 var source = vocabulary.EncodeSource(inputs[k]).Select(vocabulary.Source.TokenText).ToArray();
-                // the attention of the end token is the last row when the translation ended itself
-                var target = t.Tokens.Select(vocabulary.Target.TokenText).Append("<eos>").Take(t.Attention.Length)
+                // one row of attention per target token, and a last one for the end token when the translation
+                // ended itself (a model without attention: the tokens alone)
+                var tokens = t.Tokens.Select(vocabulary.Target.TokenText);
+                var target = (t.Attention.Length == 0 ? tokens : tokens.Append("<eos>").Take(t.Attention.Length))
                     .ToArray();
-                if (t.Attention.Length == 0) target = t.Tokens.Select(vocabulary.Target.TokenText).ToArray();
                 answers[rows[k]] = new Translation(source, target,
                     TranslationTask.Detokenize(vocabulary.Target.Decode(t.Tokens)), t.LogProbability, t.Attention);
             }

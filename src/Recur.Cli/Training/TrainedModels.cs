@@ -45,14 +45,22 @@ static class TrainedModels
 
     /// <summary>Loads a trained classifier (or an ensemble's members, member-*/) with its vocabulary and
     /// labels.</summary>
+    /// <summary>The model folders of a run: an ensemble's members (<c>member-*/</c>, in order), else the run
+    /// itself.</summary>
+    internal static string[] Members(string folder)
+    {
+        var members = Directory.Exists(folder)
+            ? Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray() : [];
+        return members.Length > 0 ? members : [folder];
+    }
+
     internal static (List<TextClassifier> Models, WordVocabulary Vocabulary, string[] Labels) Classifiers(
         string folder)
     {
         if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such model folder.");
-        var memberFolders = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
-        var models = (memberFolders.Length > 0 ? memberFolders : [folder]).Select(ClassifierMember).ToList();
-        string first = memberFolders.Length > 0 ? memberFolders[0] : folder;
-        string checkpoint = Checkpoint.Locate(first);
+        var members = Members(folder);
+        var models = members.Select(ClassifierMember).ToList();
+        string checkpoint = Checkpoint.Locate(members[0]);
         var labels = Checkpoint.ReadConfig(checkpoint)["labels"]?.AsArray().Select(l => (string)l!).ToArray()
             ?? throw new InvalidDataException($"{checkpoint}: config.json has no labels.");
         string vocabularyPath = Path.Combine(folder, "vocab.json");
@@ -102,6 +110,8 @@ static class TrainedModels
         if (int8) Int8Inference.Apply(classifiers, folder);
         var config = classifiers[0].Config;
         string Token(int id) => id == WordVocabulary.Unknown ? "<unk>" : vocabulary.Words[id];
+        Func<IReadOnlyList<string>, double[][]> probabilities = texts =>
+            ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer, vocabulary));
         if (config.Pooling != Pooling.Attention)
         {
             // no attention to show: each word's saliency for the class, averaged over an ensemble's members
@@ -113,8 +123,7 @@ static class TrainedModels
                     var tokens = each[0].Tokens;
                     return ([tokens.Select((id, t) => (Token(id), each.Average(s => s.Values[t]))).ToList()], null);
                 };
-            return new(networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
-                vocabulary)), saliency, "saliency: the gradient norm of log p(class) at each word");
+            return new(networkLabels, probabilities, saliency, "saliency: the gradient norm of log p(class) at each word");
         }
         var explain = (Func<string, int, (List<List<(string, double)>>, List<string>?)>)((text, _) =>
             {
@@ -136,8 +145,7 @@ static class TrainedModels
                 }
                 return (blocks, labels);
             });
-        return new(networkLabels, texts => ClassificationTask.Probabilities(classifiers, Encode(texts, tokenizer,
-            vocabulary)), explain, "attention");
+        return new(networkLabels, probabilities, explain, "attention");
     }
 
     internal static TagScheme ParseScheme(string name) => name switch
@@ -270,19 +278,15 @@ static class TrainedModels
             return new LanguageModelSubject(lm, tokenizer, name);
         }
         // an ensemble's run folder holds its members' checkpoints (member-*/), each with the same configuration
-        var members = Directory.GetDirectories(folder, "member-*").Order(StringComparer.Ordinal).ToArray();
+        var members = Members(folder);
         string architecture;
-        try
-        {
-            architecture = (string?)Checkpoint.ReadConfig(Checkpoint.Locate(members.Length > 0 ? members[0] : folder))
-                ["architecture"] ?? "";
-        }
+        try { architecture = (string?)Checkpoint.ReadConfig(Checkpoint.Locate(members[0]))["architecture"] ?? ""; }
         catch (DirectoryNotFoundException) { architecture = ""; }
         if (architecture == "forecaster")
         {
             if (int8) throw new UsageException(
                 "--int8 applies to language models, classifiers, taggers and translators.");
-            var forecasters = (members.Length > 0 ? members : [folder]).Select(ForecasterMember).ToList();
+            var forecasters = members.Select(ForecasterMember).ToList();
             var first = forecasters[0].Options;
             if (first.Covariates > 0) throw new UsageException(
                 $"{folder}: the forecaster reads {first.Covariates} covariate(s); explore serves univariate ones.");

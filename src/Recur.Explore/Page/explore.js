@@ -9,7 +9,8 @@ function showError(message) {
   box.hidden = !message;
 }
 
-async function call(path, body) {
+// a GET without a body, else a POST of it as JSON; a refusal throws the server's problem detail
+async function send(path, body) {
   const response = await fetch(path, body === undefined ? {} : {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   });
@@ -18,7 +19,11 @@ async function call(path, body) {
     try { const problem = await response.json(); detail = problem.detail || problem.title || detail; } catch { }
     throw new Error(detail);
   }
-  return response.json();
+  return response;
+}
+
+async function call(path, body) {
+  return (await send(path, body)).json();
 }
 
 async function guarded(button, work) {
@@ -105,13 +110,7 @@ async function generate() {
   out.appendChild(element('span', 'prompt', prompt));
   const continuation = element('span', 'continuation');
   out.appendChild(continuation);
-  const response = await fetch('/generate', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-  });
-  if (!response.ok) {
-    const problem = await response.json().catch(() => ({}));
-    throw new Error(problem.detail || `${response.status} ${response.statusText}`);
-  }
+  const response = await send('/generate', body);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '', finished = null;

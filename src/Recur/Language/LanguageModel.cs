@@ -165,6 +165,16 @@ public sealed class LanguageModel : Module
         return Head(rnn.Forward(x, state?.Hidden, state?.Cell));
     }
 
+    /// <summary>
+    /// The output layer on what <see cref="Encode"/> returned: next-token logits [T, B, V] and the state after the last
+    /// step — <see cref="Forward"/> in two halves, for a caller that also wants the hidden units (inspection).
+    /// </summary>
+    public (Tensor Logits, LanguageModelState State) Decode(RecurrentOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        return Head(output);
+    }
+
     (Tensor Logits, LanguageModelState State) Head(RecurrentOutput output)
     {
         var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);

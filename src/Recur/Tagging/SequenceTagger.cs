@@ -289,7 +289,6 @@ public sealed class SequenceTagger : Module
     public double[][][] Marginals(IReadOnlyList<EncodedSentence> batch)
     {
         using var _ = this.Evaluating();
-        using var noGrad = GradMode.NoGrad();
         var (emissions, lengths) = Emissions(batch);
         if (Crf != null) return Crf.Marginals(emissions, lengths);
         int k = Config.Tags.Length, count = batch.Count;

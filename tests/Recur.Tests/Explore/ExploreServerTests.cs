@@ -147,6 +147,16 @@ public sealed class ExploreServerTests
         Assert.All(layers[0]!["values"]![1]!.AsArray().SelectMany(row => row!.AsArray()),
             v => Assert.InRange((double)v!, 0, 1)); // the forget gate is a sigmoid
         Assert.Equal(0.0, (double)explained["next"]![0]!);
+        // P(token t | before it), from the same pass that gave the hidden states, is Forward's softmax
+        float[] full;
+        using (model.Evaluating()) full = model.Forward(encodeIds, encodeIds.Length, 1).Logits.ToArray();
+        int v = tokenizer.VocabularySize;
+        for (int t = 1; t < encodeIds.Length; t++)
+        {
+            var row = full.AsSpan((t - 1) * v, v).ToArray();
+            double top = row.Max(), sum = row.Sum(x => Math.Exp(x - top));
+            Assert.Equal(Math.Exp(row[encodeIds[t]] - top) / sum, (double)explained["next"]![t]!, 6);
+        }
 
         // units on over a span, and the spans where they are on together include that span
         var search = await host.Post("/units", new { text = "to be or not", start = 3, end = 5, threshold = 0.0 });
