@@ -123,7 +123,8 @@ static class TrainedModels
                     var tokens = each[0].Tokens;
                     return ([tokens.Select((id, t) => (Token(id), each.Average(s => s.Values[t]))).ToList()], null);
                 };
-            return new(networkLabels, probabilities, saliency, "saliency: the gradient norm of log p(class) at each word");
+            return new(networkLabels, probabilities, saliency,
+                "saliency: the gradient norm of log p(class) at each word");
         }
         var explain = (Func<string, int, (List<List<(string, double)>>, List<string>?)>)((text, _) =>
             {
