@@ -24,15 +24,18 @@ internal static class StorageAllocator
     static long freshBytes;
     const long CollectAfterFreshBytes = 16L << 20;
 
-    /// <summary>A zeroed array of exactly <paramref name="length"/> elements.</summary>
-    public static float[] Allocate(int length)
+    /// <summary>
+    /// An array of exactly <paramref name="length"/> elements, zeroed unless <paramref name="clear"/> is false — then
+    /// it may hold the values of a dead tensor, and the caller must write every element before anything reads it.
+    /// </summary>
+    public static float[] Allocate(int length, bool clear = true)
     {
-        if (length < PooledMinimum) return new float[length];
+        if (length < PooledMinimum) return clear ? new float[length] : GC.AllocateUninitializedArray<float>(length);
         float[]? array = null;
         if (Free.TryGetValue(length, out var bag) && bag.TryTake(out array))
         {
             Interlocked.Add(ref retainedBytes, -4L * length);
-            Array.Clear(array);
+            if (clear) Array.Clear(array);
         }
         if (array is null && Interlocked.Add(ref freshBytes, 4L * length) > CollectAfterFreshBytes)
         {
@@ -45,10 +48,10 @@ internal static class StorageAllocator
             if (Free.TryGetValue(length, out bag) && bag.TryTake(out array))
             {
                 Interlocked.Add(ref retainedBytes, -4L * length);
-                Array.Clear(array);
+                if (clear) Array.Clear(array);
             }
         }
-        array ??= new float[length];
+        array ??= new float[length]; // fresh pages come zeroed from the system either way
         Leases.AddOrUpdate(array, new Lease(array));
         return array;
     }

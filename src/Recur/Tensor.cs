@@ -73,10 +73,17 @@ public sealed partial class Tensor
     /// <summary>A tensor of zeros.</summary>
     public static Tensor Zeros(params int[] shape) => new(ShapeUtil.Validate(shape, "Zeros"), StorageAllocator.Allocate(ShapeUtil.Count(shape)));
 
+    /// <summary>
+    /// A tensor whose storage may still hold the values of a dead tensor (no zeroing pass): for operations that write
+    /// every element of their result before it is read.
+    /// </summary>
+    internal static Tensor Uninitialized(int[] shape) =>
+        new(ShapeUtil.Validate(shape, "Uninitialized"), StorageAllocator.Allocate(ShapeUtil.Count(shape), clear: false));
+
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(float value, params int[] shape)
     {
-        var t = Zeros(shape);
+        var t = Uninitialized(shape);
         t.Span.Fill(value);
         return t;
     }
@@ -117,7 +124,7 @@ public sealed partial class Tensor
     /// <summary>A copy with its own storage, outside the graph (no gradient history).</summary>
     public Tensor Clone()
     {
-        var copy = Zeros(shape);
+        var copy = Uninitialized(shape);
         Span.CopyTo(copy.Span);
         copy.Name = Name;
         return copy;
@@ -180,7 +187,15 @@ public sealed partial class Tensor
     internal void AccumulateGrad(ReadOnlySpan<float> gradient)
     {
         if (!requiresGrad) return;
-        var g = GradSpan();
+        if (Grad is null)
+        {
+            // the first contribution is copied rather than added to zeros
+            var fresh = Uninitialized(shape);
+            gradient.CopyTo(fresh.Span);
+            Grad = fresh;
+            return;
+        }
+        var g = Grad.Span;
         TensorPrimitives.Add(g, gradient, g);
     }
 

@@ -56,7 +56,7 @@ public static partial class Functional
             for (int ci = 0; ci < channels; ci++)
                 for (int k = 0; k < taps; k++) tapWeights[(k * outChannels + o) * channels + ci] = w[(o * channels
                     + ci) * taps + k];
-        var output = Tensor.Zeros(batch, outChannels, outLength);
+        var output = Tensor.Uninitialized([batch, outChannels, outLength]); // the first tap's product overwrites it
         int workers = Math.Min(Parallelism.MaxThreads, batch);
         int gemmThreads = workers > 1 ? 1 : 0;
         // the padded copies come from the pinned pool: fresh pages would cost more in faults than the copy itself
@@ -202,7 +202,7 @@ public static partial class Functional
         var geometry = new ConvGeometry(groupChannels, height, width, kh, kw, outH, outW, stride, (pad.Top, pad.Left),
             dilation);
         int outGroup = outChannels / groups, patch = geometry.Patch, pixels = outH * outW;
-        var output = Tensor.Zeros(batch, outChannels, outH, outW);
+        var output = Tensor.Uninitialized([batch, outChannels, outH, outW]); // each group's product overwrites it
         // batch items are split over the cores in fixed contiguous ranges, each with its own column buffer and
         // single-threaded GEMMs (one item alone uses the GEMM's own threads); results do not depend on scheduling
         int workers = Math.Min(Parallelism.MaxThreads, batch);

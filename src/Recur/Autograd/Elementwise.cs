@@ -94,12 +94,12 @@ public sealed partial class Tensor
     {
         if (a.shape.AsSpan().SequenceEqual(b.shape))
         {
-            var same = Zeros(a.shape);
+            var same = Uninitialized(a.shape);
             Apply(op, a.Span, b.Span, same.Span);
             return same;
         }
         var outShape = ShapeUtil.Broadcast(a.shape, b.shape, name);
-        var output = Zeros(outShape);
+        var output = Uninitialized(outShape); // every row is written below
         int rank = outShape.Length;
         if (output.Length == 0) return output;
         if (rank == 0) { Apply(op, a.Span, b.Span, output.Span); return output; }

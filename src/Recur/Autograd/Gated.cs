@@ -18,9 +18,9 @@ public static partial class Functional
         int batch = shape[0], half = shape[1] / 2;
         int block = half * (input.Length / (batch * shape[1])); // one half of one batch item: C × the rest
         shape[1] = half;
-        var output = Tensor.Zeros(shape);
-        var tanh = new float[batch * block];
-        var sigmoid = new float[batch * block];
+        var output = Tensor.Uninitialized(shape);
+        var tanh = StorageAllocator.Allocate(batch * block, clear: false);
+        var sigmoid = StorageAllocator.Allocate(batch * block, clear: false);
         var x = input.Span;
         var y = output.Span;
         for (int b = 0; b < batch; b++)

@@ -34,7 +34,7 @@ public static partial class Losses
         }
         double total = 0;
         foreach (float w in weights) total += w;
-        var logProbabilities = new float[logits.Length];
+        var logProbabilities = StorageAllocator.Allocate(logits.Length, clear: false);
         Tensor.SoftmaxKernel(logits.Span, logProbabilities, [rows, classes], 1, log: true);
         double loss = 0;
         for (int r = 0; r < rows; r++)
