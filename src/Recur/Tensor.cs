@@ -77,8 +77,8 @@ public sealed partial class Tensor
     /// A tensor whose storage may still hold the values of a dead tensor (no zeroing pass): for operations that write
     /// every element of their result before it is read.
     /// </summary>
-    internal static Tensor Uninitialized(int[] shape) =>
-        new(ShapeUtil.Validate(shape, "Uninitialized"), StorageAllocator.Allocate(ShapeUtil.Count(shape), clear: false));
+    internal static Tensor Uninitialized(int[] shape) => new(ShapeUtil.Validate(shape, "Uninitialized"),
+        StorageAllocator.Allocate(ShapeUtil.Count(shape), clear: false));
 
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(float value, params int[] shape)
