@@ -40,117 +40,151 @@ public static partial class Functional
     }
 
     /// <summary>
-    /// Stride-1 1-D convolution without groups as one GEMM per kernel tap on a shifted view of the (zero-padded) input:
-    /// y = Σ_k W_k · x[:, k·d : k·d + L_out] — nothing is unfolded, which suits the few taps of dilated (WaveNet)
-    /// convolutions. Batch items are split over the cores in fixed ranges.
+    /// Stride-1 1-D convolution without groups as one GEMM over an implicit matrix: row (k, c) of its right operand is
+    /// the (zero-padded) input channel c shifted by k·dilation, so y = Σ_k W_k · x[:, k·d : k·d + L_out] is computed
+    /// without unfolding anything, which suits the few taps of dilated (WaveNet) and 1×1 convolutions. The backward is
+    /// the same trick twice: dx from the taps' transposed weights against the shifted (zero-margined) output gradient,
+    /// and dW as dot products along time (<see cref="InnerProducts"/>). Batch items are split over the cores in fixed
+    /// ranges.
     /// </summary>
     static Tensor Conv1dByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation)
     {
         int batch = input.Size(0), channels = input.Size(1), length = input.Size(2);
-        int outChannels = weight.Size(0), taps = weight.Size(2);
+        int outChannels = weight.Size(0), taps = weight.Size(2), depth = taps * channels;
         int padded = length + padding.Left + padding.Right, outLength = padded - dilation * (taps - 1);
-        // the weight of each tap, contiguous [O × C]
-        var tapWeights = new float[taps * outChannels * channels];
+        bool copyInput = padding.Left > 0 || padding.Right > 0; // unpadded input is read where it lies
+        int stride = copyInput ? padded : length;
+        // the weight as one [O × (K·C)] matrix, column k·C + c, to match the rows of the implicit input
+        var tapWeights = new float[outChannels * depth];
         var w = weight.Span;
         for (int o = 0; o < outChannels; o++)
             for (int ci = 0; ci < channels; ci++)
-                for (int k = 0; k < taps; k++) tapWeights[(k * outChannels + o) * channels + ci] = w[(o * channels
-                    + ci) * taps + k];
-        var output = Tensor.Uninitialized([batch, outChannels, outLength]); // the first tap's product overwrites it
+                for (int k = 0; k < taps; k++)
+                    tapWeights[o * depth + k * channels + ci] = w[(o * channels + ci) * taps + k];
+        var rowStarts = new int[depth];
+        for (int k = 0; k < taps; k++)
+            for (int ci = 0; ci < channels; ci++) rowStarts[k * channels + ci] = ci * stride + k * dilation;
+        var output = Tensor.Uninitialized([batch, outChannels, outLength]); // the product overwrites it
         int workers = Math.Min(Parallelism.MaxThreads, batch);
         int gemmThreads = workers > 1 ? 1 : 0;
-        // the padded copies come from the pinned pool: fresh pages would cost more in faults than the copy itself
-        void Pad(int item, Span<float> row)
+        // an item's input as the implicit matrix reads it: in place, or a zero-padded copy from the pinned pool
+        // (fresh pages would cost more in faults than the copy itself)
+        ReadOnlySpan<float> Item(int item, PinnedBuffer? buffer)
         {
+            var source = input.Span.Slice(item * channels * length, channels * length);
+            if (buffer is null) return source;
+            var row = buffer.AsSpan(channels * padded);
             for (int ci = 0; ci < channels; ci++)
             {
                 var line = row.Slice(ci * padded, padded);
                 line[..padding.Left].Clear();
                 line[(padding.Left + length)..].Clear();
-                input.Span.Slice((item * channels + ci) * length, length).CopyTo(line.Slice(padding.Left, length));
+                source.Slice(ci * length, length).CopyTo(line.Slice(padding.Left, length));
             }
+            return row;
         }
         ForEachRange(batch, workers, (first, last) =>
         {
-            var buffer = PinnedPool.Rent(channels * padded);
+            var buffer = copyInput ? PinnedPool.Rent(channels * padded) : null;
             for (int item = first; item < last; item++)
             {
-                var x = buffer.AsSpan(channels * padded);
-                Pad(item, x);
                 var y = output.Span.Slice(item * outChannels * outLength, outChannels * outLength);
-                for (int k = 0; k < taps; k++)
-                    Gemm.Multiply(false, false, outChannels, outLength, channels,
-                        tapWeights.AsSpan(k * outChannels * channels), channels,
-                        x[(k * dilation)..], padded, y, outLength, accumulate: k > 0, threads: gemmThreads);
+                Gemm.MultiplyRows(outChannels, outLength, depth, tapWeights, depth, Item(item, buffer),
+                    rowStarts, y, outLength, threads: gemmThreads);
                 if (bias != null)
                     for (int o = 0; o < outChannels; o++)
-                        TensorPrimitives.Add(y.Slice(o * outLength, outLength), bias.Span[o], y.Slice(o * outLength,
-                            outLength));
+                        TensorPrimitives.Add(y.Slice(o * outLength, outLength), bias.Span[o],
+                            y.Slice(o * outLength, outLength));
             }
-            PinnedPool.Return(buffer);
+            if (buffer != null) PinnedPool.Return(buffer);
         });
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
-        return Tensor.Result(output, inputs, grad =>
+        return Tensor.Result(output, inputs, grad => Conv1dByTapsBackward(grad, input, weight, bias, tapWeights,
+            rowStarts, padding, dilation, outLength, copyInput ? padded : 0, (item, buffer) => Item(item, buffer)));
+    }
+
+    delegate ReadOnlySpan<float> ItemView(int item, PinnedBuffer? buffer);
+
+    /// <summary>The backward of <see cref="Conv1dByTaps"/>; <paramref name="padded"/> is 0 when the input is read
+    /// in place.</summary>
+    static void Conv1dByTapsBackward(Tensor grad, Tensor input, Tensor weight, Tensor? bias, float[] tapWeights,
+        int[] rowStarts, (int Left, int Right) padding, int dilation, int outLength, int padded, ItemView item)
+    {
+        int batch = input.Size(0), channels = input.Size(1), length = input.Size(2);
+        int outChannels = weight.Size(0), taps = weight.Size(2), depth = taps * channels;
+        int workers = Math.Min(Parallelism.MaxThreads, batch);
+        int gemmThreads = workers > 1 ? 1 : 0;
+        // dx[c, s] = Σ_(k, o) W[o, c, k]·dY[o, s − k·d]: a product with the taps' transposed weights [C × (K·O)] and
+        // an implicit matrix whose row (k, o) is dY[o] shifted right by k·d, read from a copy with a zero margin of
+        // (K − 1)·d on both sides (none is needed for one tap)
+        int margin = (taps - 1) * dilation, marginLength = outLength + 2 * margin;
+        float[]? transposed = null;
+        int[]? gradStarts = null;
+        if (input.RequiresGrad)
         {
-            var partial = weight.RequiresGrad ? new float[workers][] : null;
-            if (input.RequiresGrad) input.GradSpan();
-            ForEachRange(batch, workers, (first, last) =>
-            {
-                int worker = workers <= 1 ? 0 : first * workers / batch;
-                var dTaps = partial is null ? null : partial[worker] = new float[tapWeights.Length];
-                var xBuffer = PinnedPool.Rent(channels * padded);
-                var dxBuffer = PinnedPool.Rent(channels * padded);
-                for (int item = first; item < last; item++)
-                {
-                    var dy = grad.Span.Slice(item * outChannels * outLength, outChannels * outLength);
-                    var x = xBuffer.AsSpan(channels * padded);
-                    var dx = dxBuffer.AsSpan(channels * padded);
-                    if (dTaps != null) Pad(item, x);
-                    dx.Clear();
-                    for (int k = 0; k < taps; k++)
-                    {
-                        // dW_k += dY · x_kᵀ; dx_k += W_kᵀ · dY, both on the shifted view
-                        if (dTaps != null)
-                            Gemm.Multiply(false, true, outChannels, channels, outLength, dy, outLength,
-                                x[(k * dilation)..], padded,
-                                dTaps.AsSpan(k * outChannels * channels, outChannels * channels), channels,
-                                    accumulate: true, threads: gemmThreads);
-                        if (input.RequiresGrad)
-                            Gemm.Multiply(true, false, channels, outLength, outChannels,
-                                tapWeights.AsSpan(k * outChannels * channels), channels,
-                                dy, outLength, dx[(k * dilation)..], padded, accumulate: true, threads: gemmThreads);
-                    }
-                    if (input.RequiresGrad)
-                    {
-                        var target = input.GradSpan();
-                        for (int ci = 0; ci < channels; ci++)
-                        {
-                            var into = target.Slice((item * channels + ci) * length, length);
-                            TensorPrimitives.Add(into, dx.Slice(ci * padded + padding.Left, length), into);
-                        }
-                    }
-                }
-                PinnedPool.Return(xBuffer);
-                PinnedPool.Return(dxBuffer);
-            });
-            if (partial != null)
-            {
-                var sum = new float[tapWeights.Length];
-                foreach (var part in partial) TensorPrimitives.Add(sum, part, sum);
-                var dw = weight.GradSpan();
-                for (int o = 0; o < outChannels; o++)
-                    for (int ci = 0; ci < channels; ci++)
-                        for (int k = 0; k < taps; k++) dw[(o * channels + ci) * taps + k] += sum[(k * outChannels
-                            + o) * channels + ci];
-            }
-            if (bias is { RequiresGrad: true })
-            {
-                var db = bias.GradSpan();
-                for (int item = 0; item < batch; item++)
+            transposed = new float[channels * taps * outChannels];
+            for (int ci = 0; ci < channels; ci++)
+                for (int k = 0; k < taps; k++)
                     for (int o = 0; o < outChannels; o++)
-                        db[o] += TensorPrimitives.Sum(grad.Span.Slice((item * outChannels + o) * outLength, outLength));
+                        transposed[(ci * taps + k) * outChannels + o] = tapWeights[o * depth + k * channels + ci];
+            gradStarts = new int[taps * outChannels];
+            for (int k = 0; k < taps; k++)
+                for (int o = 0; o < outChannels; o++)
+                    gradStarts[k * outChannels + o] = o * marginLength + margin - k * dilation + padding.Left;
+            input.GradSpan(); // created before the workers write disjoint slices of it
+        }
+        var partial = weight.RequiresGrad ? new float[workers][] : null;
+        ForEachRange(batch, workers, (first, last) =>
+        {
+            int worker = workers <= 1 ? 0 : first * workers / batch;
+            var dTaps = partial is null ? null : partial[worker] = new float[tapWeights.Length];
+            var xBuffer = padded > 0 && dTaps != null ? PinnedPool.Rent(channels * padded) : null;
+            var dyBuffer = margin > 0 && transposed != null ? PinnedPool.Rent(outChannels * marginLength) : null;
+            for (int b = first; b < last; b++)
+            {
+                var dy = grad.Span.Slice(b * outChannels * outLength, outChannels * outLength);
+                // dW[o, (k, c)] += Σ_t dY[o, t]·x[c, t + k·d]
+                if (dTaps != null)
+                    InnerProducts.Multiply(outChannels, depth, outLength, dy, outLength, item(b, xBuffer),
+                        rowStarts, dTaps, depth, accumulate: true);
+                if (transposed is null) continue;
+                ReadOnlySpan<float> shifted = dy;
+                if (dyBuffer != null)
+                {
+                    var copy = dyBuffer.AsSpan(outChannels * marginLength);
+                    for (int o = 0; o < outChannels; o++)
+                    {
+                        var line = copy.Slice(o * marginLength, marginLength);
+                        line[..margin].Clear();
+                        line[(margin + outLength)..].Clear();
+                        dy.Slice(o * outLength, outLength).CopyTo(line.Slice(margin, outLength));
+                    }
+                    shifted = copy;
+                }
+                Gemm.MultiplyRows(channels, length, taps * outChannels, transposed, taps * outChannels, shifted,
+                    gradStarts!, input.GradSpan().Slice(b * channels * length, channels * length), length,
+                    accumulate: true, threads: gemmThreads);
             }
+            if (xBuffer != null) PinnedPool.Return(xBuffer);
+            if (dyBuffer != null) PinnedPool.Return(dyBuffer);
         });
+        if (partial != null)
+        {
+            var sum = new float[tapWeights.Length];
+            foreach (var part in partial) TensorPrimitives.Add(sum, part, sum);
+            var dw = weight.GradSpan();
+            for (int o = 0; o < outChannels; o++)
+                for (int ci = 0; ci < channels; ci++)
+                    for (int k = 0; k < taps; k++)
+                        dw[(o * channels + ci) * taps + k] += sum[o * depth + k * channels + ci];
+        }
+        if (bias is { RequiresGrad: true })
+        {
+            var db = bias.GradSpan();
+            for (int b = 0; b < batch; b++)
+                for (int o = 0; o < outChannels; o++)
+                    db[o] += TensorPrimitives.Sum(grad.Span.Slice((b * outChannels + o) * outLength, outLength));
+        }
     }
 
     /// <summary>

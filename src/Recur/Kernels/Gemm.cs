@@ -142,6 +142,38 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// <c>C[m×n] = (accumulate ? C : 0) + A·B</c> where row q of B (k×n) starts at <c>b[bRowStarts[q]]</c> — an
+    /// implicit matrix whose rows may be overlapping, shifted views of one buffer, as the taps of a convolution read its
+    /// input — so nothing is unfolded. Operands are checked against their buffers before any work is done.
+    /// </summary>
+    internal static unsafe void MultiplyRows(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b,
+        ReadOnlySpan<int> bRowStarts, Span<float> c, int ldc, bool accumulate = false, int threads = 0)
+    {
+        if (m < 0 || n < 0 || k < 0 || bRowStarts.Length < k)
+            throw new ArgumentException($"Gemm: sizes m={m}, n={n}, k={k} with {bRowStarts.Length} rows of B.");
+        CheckOperand("A", a, m, k, lda);
+        CheckOperand("C", c, m, n, ldc);
+        foreach (int start in bRowStarts[..k])
+            if (start < 0 || (long)start + n > b.Length)
+                throw new ArgumentException($"Gemm: a row of B at {start} runs past its {b.Length} values.");
+        if (m == 0 || n == 0) return;
+        var rows = new nint[k];
+        fixed (float* pa = a, pb = b, pc = c)
+        fixed (nint* pr = rows)
+        {
+            for (int q = 0; q < k; q++) rows[q] = (nint)(pb + bRowStarts[q]);
+            var problem = new Problem(false, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
+                .WithRows((float**)pr);
+            switch (BestIsa)
+            {
+                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
+                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
+                default: Run<PortableKernel>(problem, threads); break;
+            }
+        }
+    }
+
     static void CheckOperand(string name, ReadOnlySpan<float> span, int rows, int cols, int ld)
     {
         if (ld < cols || ld < 0)
@@ -164,13 +196,19 @@ public static class Gemm
         public readonly float* PackedB = packedB;
         public readonly nint PackedWidth = packedWidth;
         public readonly int Column0 = column0;
+        /// <summary>When not null, row q of B (not transposed) starts at <c>BRows[q] + BColumn</c>.</summary>
+        public float** BRows { get; private init; }
+        public nint BColumn { get; private init; }
+
+        public Problem WithRows(float** rows, nint column = 0) => this with { BRows = rows, BColumn = column };
 
         /// <summary>The rows [i0, i0+rows) and columns [j0, j0+cols) of this product's C.</summary>
         public Problem Block(int i0, int rows, int j0, int cols) => new(
             TransA, TransB, rows, cols, K,
             TransA ? A + i0 : A + i0 * Lda, Lda,
             B == null ? null : TransB ? B + j0 * Ldb : B + j0, Ldb,
-            C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0, PackedB, PackedWidth, Column0 + j0);
+            C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0, PackedB, PackedWidth, Column0 + j0)
+        { BRows = BRows, BColumn = BColumn + j0 };
     }
 
     /// <summary>Products with at most this many rows of A and a row-major [n, k] B skip packing (one token at a time in generation).</summary>
@@ -441,7 +479,16 @@ public static class Gemm
         {
             int cols = Math.Min(nr, nc - jr);
             float* panel = dst + (nint)jr * kc;
-            if (!p.TransB)
+            if (p.BRows != null)
+            {
+                // an implicit B: each row has its own start
+                for (int q = 0; q < kc; q++, panel += nr)
+                {
+                    CopyShort(p.BRows[pc + q] + p.BColumn + jc + jr, panel, cols);
+                    for (int j = cols; j < nr; j++) panel[j] = 0f;
+                }
+            }
+            else if (!p.TransB)
             {
                 // B is stored k×n: one k-slice of the panel is a contiguous run of columns.
                 float* src = p.B + (nint)pc * p.Ldb + jc + jr;

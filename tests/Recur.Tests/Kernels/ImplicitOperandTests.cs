@@ -1,0 +1,86 @@
+using Recur.Kernels;
+
+namespace Recur.Tests.Kernels;
+
+/// <summary>
+/// The two kernels behind the implicit (unfold-free) convolutions: a GEMM whose right operand's rows start anywhere in
+/// one buffer, and dot products of rows along a long k, each against a double-precision reference.
+/// </summary>
+public class ImplicitOperandTests
+{
+    static float[] Random(int length, int seed)
+    {
+        var random = new System.Random(seed);
+        var values = new float[length];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+
+    /// <summary>Overlapping, shifted row starts into one buffer, as a dilated convolution's taps read its input.</summary>
+    static int[] ShiftedRows(int rows, int span, int shift) =>
+        Enumerable.Range(0, rows).Select(r => (r % 5) * span + (r / 5) * shift).ToArray();
+
+    [Theory]
+    [InlineData(1, 1, 1, false)]
+    [InlineData(13, 37, 10, true)]
+    [InlineData(64, 700, 300, false)] // crosses the depth block (256) and several column panels
+    [InlineData(128, 4000, 128, true)]
+    public void GemmWithRowStartsMatchesReference(int m, int n, int k, bool accumulate)
+    {
+        var starts = ShiftedRows(k, n + 7, 3);
+        int length = starts.Max() + n + 2;
+        var a = Random(m * k, 1);
+        var b = Random(length, 2);
+        var c = Random(m * n, 3);
+        var expected = (float[])c.Clone();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = accumulate ? c[i * n + j] : 0;
+                for (int q = 0; q < k; q++) sum += (double)a[i * k + q] * b[starts[q] + j];
+                expected[i * n + j] = (float)sum;
+            }
+        Gemm.MultiplyRows(m, n, k, a, k, b, starts, c, n, accumulate, threads: 2);
+        for (int i = 0; i < c.Length; i++)
+            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData(1, 1, 0, false)]
+    [InlineData(1, 1, 5, true)]
+    [InlineData(5, 7, 33, false)]  // edges of the 4×4 block and a vector tail
+    [InlineData(64, 64, 2000, true)] // several k blocks (512)
+    [InlineData(3, 130, 1031, false)]
+    public void InnerProductsMatchReference(int m, int n, int k, bool accumulate)
+    {
+        int lda = k + 3;
+        var starts = ShiftedRows(n, k + 11, 2);
+        var a = Random(Math.Max(1, m * lda), 4);
+        var b = Random(starts.Max() + k + 1, 5);
+        var c = Random(m * n, 6);
+        var expected = (float[])c.Clone();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = accumulate ? c[i * n + j] : 0;
+                for (int q = 0; q < k; q++) sum += (double)a[i * lda + q] * b[starts[j] + q];
+                expected[i * n + j] = (float)sum;
+            }
+        InnerProducts.Multiply(m, n, k, a, lda, b, starts, c, n, accumulate);
+        for (int i = 0; i < c.Length; i++)
+            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
+    }
+
+    [Fact]
+    public void RowsRunningPastTheBufferAreRefusedBeforeAnyWork()
+    {
+        var c = new float[4];
+        var error = Assert.Throws<ArgumentException>(() =>
+            Gemm.MultiplyRows(2, 2, 2, new float[4], 2, new float[5], [0, 4], c, 2));
+        Assert.Contains("runs past its 5 values", error.Message);
+        error = Assert.Throws<ArgumentException>(() =>
+            InnerProducts.Multiply(2, 2, 3, new float[6], 3, new float[5], [0, 3], c, 2, accumulate: false));
+        Assert.Contains("runs past its 5 values", error.Message);
+        Assert.Equal(new float[4], c);
+    }
+}
