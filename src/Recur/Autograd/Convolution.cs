@@ -90,11 +90,7 @@ public static partial class Functional
             {
                 var y = output.Span.Slice(item * outChannels * outLength, outChannels * outLength);
                 Gemm.MultiplyRows(outChannels, outLength, depth, tapWeights, depth, Item(item, buffer),
-                    rowStarts, y, outLength, threads: gemmThreads);
-                if (bias != null)
-                    for (int o = 0; o < outChannels; o++)
-                        TensorPrimitives.Add(y.Slice(o * outLength, outLength), bias.Span[o],
-                            y.Slice(o * outLength, outLength));
+                    rowStarts, y, outLength, threads: gemmThreads, rowBias: bias is null ? default : bias.Span);
             }
             if (buffer != null) PinnedPool.Return(buffer);
         });

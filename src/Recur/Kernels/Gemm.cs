@@ -148,8 +148,11 @@ public static class Gemm
     /// input — so nothing is unfolded. Operands are checked against their buffers before any work is done.
     /// </summary>
     internal static unsafe void MultiplyRows(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b,
-        ReadOnlySpan<int> bRowStarts, Span<float> c, int ldc, bool accumulate = false, int threads = 0)
+        ReadOnlySpan<int> bRowStarts, Span<float> c, int ldc, bool accumulate = false, int threads = 0,
+        ReadOnlySpan<float> rowBias = default)
     {
+        if (!rowBias.IsEmpty && rowBias.Length < m)
+            throw new ArgumentException($"Gemm: row bias has {rowBias.Length} entries but C has {m} rows.");
         if (m < 0 || n < 0 || k < 0 || bRowStarts.Length < k)
             throw new ArgumentException($"Gemm: sizes m={m}, n={n}, k={k} with {bRowStarts.Length} rows of B.");
         CheckOperand("A", a, m, k, lda);
@@ -159,12 +162,12 @@ public static class Gemm
                 throw new ArgumentException($"Gemm: a row of B at {start} runs past its {b.Length} values.");
         if (m == 0 || n == 0) return;
         var rows = new nint[k];
-        fixed (float* pa = a, pb = b, pc = c)
+        fixed (float* pa = a, pb = b, pc = c, pbias = rowBias)
         fixed (nint* pr = rows)
         {
             for (int q = 0; q < k; q++) rows[q] = (nint)(pb + bRowStarts[q]);
             var problem = new Problem(false, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
-                .WithRows((float**)pr);
+                .WithRows((float**)pr, pbias);
             switch (BestIsa)
             {
                 case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
@@ -199,8 +202,11 @@ public static class Gemm
         /// <summary>When not null, row q of B (not transposed) starts at <c>BRows[q] + BColumn</c>.</summary>
         public float** BRows { get; private init; }
         public nint BColumn { get; private init; }
+        /// <summary>When not null, <c>RowBias[i]</c> is added to every entry of row i of C (once, with the first
+        /// depth block).</summary>
+        public float* RowBias { get; private init; }
 
-        public Problem WithRows(float** rows, nint column = 0) => this with { BRows = rows, BColumn = column };
+        public Problem WithRows(float** rows, float* rowBias) => this with { BRows = rows, RowBias = rowBias };
 
         /// <summary>The rows [i0, i0+rows) and columns [j0, j0+cols) of this product's C.</summary>
         public Problem Block(int i0, int rows, int j0, int cols) => new(
@@ -208,7 +214,7 @@ public static class Gemm
             TransA ? A + i0 : A + i0 * Lda, Lda,
             B == null ? null : TransB ? B + j0 * Ldb : B + j0, Ldb,
             C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0, PackedB, PackedWidth, Column0 + j0)
-        { BRows = BRows, BColumn = BColumn + j0 };
+        { BRows = BRows, BColumn = BColumn + j0, RowBias = RowBias == null ? null : RowBias + i0 };
     }
 
     /// <summary>Products with at most this many rows of A and a row-major [n, k] B skip packing (one token at a time in generation).</summary>
@@ -278,6 +284,7 @@ public static class Gemm
                 var row = new Span<float>(p.C + i * p.Ldc, p.N);
                 if (!p.Accumulate) row.Clear();
                 if (p.Bias != null) System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(p.Bias, p.N), row);
+                if (p.RowBias != null) System.Numerics.Tensors.TensorPrimitives.Add(row, p.RowBias[i], row);
             }
             return;
         }
@@ -375,10 +382,25 @@ public static class Gemm
                                 TKernel.Run(kc, pa, pb, tile, nr, false, null);
                                 StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile);
                             }
+                            if (first && p.RowBias != null) AddRowBias(c, p.Ldc, mrCur, nrCur, p.RowBias + ic + ir);
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Adds <c>bias[r]</c> to the first <paramref name="cols"/> entries of each row r of a tile just
+    /// written (still in the L1 cache).</summary>
+    static unsafe void AddRowBias(float* c, nint ldc, int rows, int cols, float* bias)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = c + r * ldc;
+            var value = Vector256.Create(bias[r]);
+            int j = 0;
+            for (; j + 8 <= cols; j += 8) Vector256.Store(Vector256.Load(row + j) + value, row + j);
+            for (; j < cols; j++) row[j] += bias[r];
         }
     }
 

@@ -21,26 +21,28 @@ public class ImplicitOperandTests
         Enumerable.Range(0, rows).Select(r => (r % 5) * span + (r / 5) * shift).ToArray();
 
     [Theory]
-    [InlineData(1, 1, 1, false)]
-    [InlineData(13, 37, 10, true)]
-    [InlineData(64, 700, 300, false)] // crosses the depth block (256) and several column panels
-    [InlineData(128, 4000, 128, true)]
-    public void GemmWithRowStartsMatchesReference(int m, int n, int k, bool accumulate)
+    [InlineData(1, 1, 1, false, false)]
+    [InlineData(13, 37, 10, true, true)]
+    [InlineData(13, 37, 0, false, true)]
+    [InlineData(64, 700, 300, false, true)] // crosses the depth block (256) and several column panels
+    [InlineData(128, 4000, 128, true, false)]
+    public void GemmWithRowStartsMatchesReference(int m, int n, int k, bool accumulate, bool withRowBias)
     {
         var starts = ShiftedRows(k, n + 7, 3);
-        int length = starts.Max() + n + 2;
-        var a = Random(m * k, 1);
+        int length = starts.DefaultIfEmpty(0).Max() + n + 2;
+        var a = Random(Math.Max(1, m * k), 1);
         var b = Random(length, 2);
         var c = Random(m * n, 3);
+        var rowBias = withRowBias ? Random(m, 7) : null;
         var expected = (float[])c.Clone();
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
-                double sum = accumulate ? c[i * n + j] : 0;
+                double sum = (accumulate ? c[i * n + j] : 0) + (rowBias?[i] ?? 0);
                 for (int q = 0; q < k; q++) sum += (double)a[i * k + q] * b[starts[q] + j];
                 expected[i * n + j] = (float)sum;
             }
-        Gemm.MultiplyRows(m, n, k, a, k, b, starts, c, n, accumulate, threads: 2);
+        Gemm.MultiplyRows(m, n, k, a, k, b, starts, c, n, accumulate, threads: 2, rowBias: rowBias);
         for (int i = 0; i < c.Length; i++)
             Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
     }
