@@ -44,7 +44,7 @@ public static partial class Functional
     /// the (zero-padded) input channel c shifted by k·dilation, so y = Σ_k W_k · x[:, k·d : k·d + L_out] is computed
     /// without unfolding anything, which suits the few taps of dilated (WaveNet) and 1×1 convolutions. The backward is
     /// the same trick twice: dx from the taps' transposed weights against the shifted (zero-margined) output gradient,
-    /// and dW as dot products along time (<see cref="InnerProducts"/>). Batch items are split over the cores in fixed
+    /// and dW against the implicit input as a transposed operand. Batch items are split over the cores in fixed
     /// ranges.
     /// </summary>
     static Tensor Conv1dByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation)
@@ -127,8 +127,11 @@ public static partial class Functional
             for (int k = 0; k < taps; k++)
                 for (int o = 0; o < outChannels; o++)
                     gradStarts[k * outChannels + o] = o * marginLength + margin - k * dilation + padding.Left;
-            input.GradSpan(); // created before the workers write disjoint slices of it
         }
+        // a first gradient is written, not added to zeros; the gradient is created before the workers write disjoint
+        // slices of it
+        bool firstGradient = input.RequiresGrad && input.Grad is null;
+        if (firstGradient) input.Grad = Tensor.Uninitialized(input.ShapeArray());
         var partial = weight.RequiresGrad ? new float[workers][] : null;
         ForEachRange(batch, workers, (first, last) =>
         {
@@ -139,10 +142,10 @@ public static partial class Functional
             for (int b = first; b < last; b++)
             {
                 var dy = grad.Span.Slice(b * outChannels * outLength, outChannels * outLength);
-                // dW[o, (k, c)] += Σ_t dY[o, t]·x[c, t + k·d]
+                // dW[o, (k, c)] += Σ_t dY[o, t]·x[c, t + k·d]: the implicit input as a transposed right operand
                 if (dTaps != null)
-                    InnerProducts.Multiply(outChannels, depth, outLength, dy, outLength, item(b, xBuffer),
-                        rowStarts, dTaps, depth, accumulate: true);
+                    Gemm.MultiplyRows(outChannels, depth, outLength, dy, outLength, item(b, xBuffer), rowStarts,
+                        dTaps, depth, accumulate: true, threads: gemmThreads, transposeB: true);
                 if (transposed is null) continue;
                 ReadOnlySpan<float> shifted = dy;
                 if (dyBuffer != null)
@@ -159,7 +162,7 @@ public static partial class Functional
                 }
                 Gemm.MultiplyRows(channels, length, taps * outChannels, transposed, taps * outChannels, shifted,
                     gradStarts!, input.GradSpan().Slice(b * channels * length, channels * length), length,
-                    accumulate: true, threads: gemmThreads);
+                    accumulate: !firstGradient, threads: gemmThreads);
             }
             if (xBuffer != null) PinnedPool.Return(xBuffer);
             if (dyBuffer != null) PinnedPool.Return(dyBuffer);

@@ -143,30 +143,34 @@ public static class Gemm
     }
 
     /// <summary>
-    /// <c>C[m×n] = (accumulate ? C : 0) + A·B</c> where row q of B (k×n) starts at <c>b[bRowStarts[q]]</c> — an
-    /// implicit matrix whose rows may be overlapping, shifted views of one buffer, as the taps of a convolution read its
-    /// input — so nothing is unfolded. Operands are checked against their buffers before any work is done.
+    /// <c>C[m×n] = (accumulate ? C : 0) + A·op(B) + rowBias</c> over an implicit B given by where its rows start in
+    /// <paramref name="b"/>: rows that may be overlapping, shifted views of one buffer, as the taps of a convolution read
+    /// its input, so nothing is unfolded. Without <paramref name="transposeB"/>, B is k×n and row q (n values) starts
+    /// at <c>b[bRowStarts[q]]</c>; with it, B is stored n×k and row j (k values) starts at <c>b[bRowStarts[j]]</c>.
+    /// <paramref name="rowBias"/>, when not empty, has m entries, each added to its row of C. Operands are checked
+    /// against their buffers before any work is done.
     /// </summary>
     internal static unsafe void MultiplyRows(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b,
         ReadOnlySpan<int> bRowStarts, Span<float> c, int ldc, bool accumulate = false, int threads = 0,
-        ReadOnlySpan<float> rowBias = default)
+        ReadOnlySpan<float> rowBias = default, bool transposeB = false)
     {
+        int rowCount = transposeB ? n : k, rowLength = transposeB ? k : n;
+        if (m < 0 || n < 0 || k < 0 || bRowStarts.Length < rowCount)
+            throw new ArgumentException($"Gemm: sizes m={m}, n={n}, k={k} with {bRowStarts.Length} rows of B.");
         if (!rowBias.IsEmpty && rowBias.Length < m)
             throw new ArgumentException($"Gemm: row bias has {rowBias.Length} entries but C has {m} rows.");
-        if (m < 0 || n < 0 || k < 0 || bRowStarts.Length < k)
-            throw new ArgumentException($"Gemm: sizes m={m}, n={n}, k={k} with {bRowStarts.Length} rows of B.");
         CheckOperand("A", a, m, k, lda);
         CheckOperand("C", c, m, n, ldc);
-        foreach (int start in bRowStarts[..k])
-            if (start < 0 || (long)start + n > b.Length)
+        foreach (int start in bRowStarts[..rowCount])
+            if (start < 0 || (long)start + rowLength > b.Length)
                 throw new ArgumentException($"Gemm: a row of B at {start} runs past its {b.Length} values.");
         if (m == 0 || n == 0) return;
-        var rows = new nint[k];
+        var rows = new nint[Math.Max(rowCount, 1)];
         fixed (float* pa = a, pb = b, pc = c, pbias = rowBias)
         fixed (nint* pr = rows)
         {
-            for (int q = 0; q < k; q++) rows[q] = (nint)(pb + bRowStarts[q]);
-            var problem = new Problem(false, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
+            for (int q = 0; q < rowCount; q++) rows[q] = (nint)(pb + bRowStarts[q]);
+            var problem = new Problem(false, transposeB, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
                 .WithRows((float**)pr, pbias);
             switch (BestIsa)
             {
@@ -199,7 +203,8 @@ public static class Gemm
         public readonly float* PackedB = packedB;
         public readonly nint PackedWidth = packedWidth;
         public readonly int Column0 = column0;
-        /// <summary>When not null, row q of B (not transposed) starts at <c>BRows[q] + BColumn</c>.</summary>
+        /// <summary>When not null, row q of B starts at <c>BRows[q] + BColumn</c> (B is k×n, or stored n×k when
+        /// transposed).</summary>
         public float** BRows { get; private init; }
         public nint BColumn { get; private init; }
         /// <summary>When not null, <c>RowBias[i]</c> is added to every entry of row i of C (once, with the first
@@ -214,7 +219,11 @@ public static class Gemm
             TransA ? A + i0 : A + i0 * Lda, Lda,
             B == null ? null : TransB ? B + j0 * Ldb : B + j0, Ldb,
             C + i0 * Ldc + j0, Ldc, Accumulate, Bias == null ? null : Bias + j0, PackedB, PackedWidth, Column0 + j0)
-        { BRows = BRows, BColumn = BColumn + j0, RowBias = RowBias == null ? null : RowBias + i0 };
+        {
+            BRows = BRows == null || !TransB ? BRows : BRows + j0,
+            BColumn = TransB ? BColumn : BColumn + j0,
+            RowBias = RowBias == null ? null : RowBias + i0,
+        };
     }
 
     /// <summary>Products with at most this many rows of A and a row-major [n, k] B skip packing (one token at a time in generation).</summary>
@@ -501,32 +510,43 @@ public static class Gemm
         {
             int cols = Math.Min(nr, nc - jr);
             float* panel = dst + (nint)jr * kc;
-            if (p.BRows != null)
+            if (!p.TransB)
             {
-                // an implicit B: each row has its own start
+                // B is k×n: one k-slice of the panel is a contiguous run of columns.
                 for (int q = 0; q < kc; q++, panel += nr)
                 {
-                    CopyShort(p.BRows[pc + q] + p.BColumn + jc + jr, panel, cols);
-                    for (int j = cols; j < nr; j++) panel[j] = 0f;
-                }
-            }
-            else if (!p.TransB)
-            {
-                // B is stored k×n: one k-slice of the panel is a contiguous run of columns.
-                float* src = p.B + (nint)pc * p.Ldb + jc + jr;
-                for (int q = 0; q < kc; q++, src += p.Ldb, panel += nr)
-                {
-                    CopyShort(src, panel, cols);
+                    float* src = p.BRows != null ? p.BRows[pc + q] + p.BColumn : p.B + (nint)(pc + q) * p.Ldb;
+                    CopyShort(src + jc + jr, panel, cols);
                     for (int j = cols; j < nr; j++) panel[j] = 0f;
                 }
             }
             else
             {
-                for (int j = 0; j < nr; j++)
+                // B is stored n×k: the panel is a transpose, done 4 columns × 4 k-values at a time in registers.
+                int j = 0;
+                if (Sse.IsSupported)
+                {
+                    for (; j + 4 <= cols; j += 4)
+                    {
+                        float* s0 = RowOfB(p, jc + jr + j) + pc, s1 = RowOfB(p, jc + jr + j + 1) + pc;
+                        float* s2 = RowOfB(p, jc + jr + j + 2) + pc, s3 = RowOfB(p, jc + jr + j + 3) + pc;
+                        float* d = panel + j;
+                        int q = 0;
+                        for (; q + 4 <= kc; q += 4, d += 4 * nr)
+                        {
+                            Transpose4x4(Sse.LoadVector128(s0 + q), Sse.LoadVector128(s1 + q),
+                                Sse.LoadVector128(s2 + q), Sse.LoadVector128(s3 + q),
+                                out var t0, out var t1, out var t2, out var t3);
+                            Sse.Store(d, t0); Sse.Store(d + nr, t1); Sse.Store(d + 2 * nr, t2); Sse.Store(d + 3 * nr, t3);
+                        }
+                        for (; q < kc; q++, d += nr) { d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; }
+                    }
+                }
+                for (; j < nr; j++)
                 {
                     if (j < cols)
                     {
-                        float* src = p.B + (jc + jr + j) * p.Ldb + pc;
+                        float* src = RowOfB(p, jc + jr + j) + pc;
                         for (int q = 0; q < kc; q++) panel[q * nr + j] = src[q];
                     }
                     else
@@ -537,6 +557,10 @@ public static class Gemm
             }
         }
     }
+
+    /// <summary>Row <paramref name="j"/> of a B stored n×k (transposed), explicit or implicit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe float* RowOfB(in Problem p, int j) => p.BRows != null ? p.BRows[j] + p.BColumn : p.B + j * p.Ldb;
 
     /// <summary>Per-thread packing buffers, 64-byte aligned, kept for the life of the thread.</summary>
     sealed unsafe class PackBuffers

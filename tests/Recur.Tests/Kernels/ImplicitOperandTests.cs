@@ -3,8 +3,8 @@ using Recur.Kernels;
 namespace Recur.Tests.Kernels;
 
 /// <summary>
-/// The two kernels behind the implicit (unfold-free) convolutions: a GEMM whose right operand's rows start anywhere in
-/// one buffer, and dot products of rows along a long k, each against a double-precision reference.
+/// The GEMM behind the implicit (unfold-free) convolutions: its right operand's rows start anywhere in one buffer,
+/// as k×n rows or as the n×k rows of a transposed operand, against a double-precision reference.
 /// </summary>
 public class ImplicitOperandTests
 {
@@ -50,10 +50,10 @@ public class ImplicitOperandTests
     [Theory]
     [InlineData(1, 1, 0, false)]
     [InlineData(1, 1, 5, true)]
-    [InlineData(5, 7, 33, false)]  // edges of the 4×4 block and a vector tail
-    [InlineData(64, 64, 2000, true)] // several k blocks (512)
+    [InlineData(5, 7, 33, false)]  // edges of the 4×4 transposes in the packing, and a short tail
+    [InlineData(64, 64, 2000, true)] // several depth blocks (256)
     [InlineData(3, 130, 1031, false)]
-    public void InnerProductsMatchReference(int m, int n, int k, bool accumulate)
+    public void TransposedRowsMatchReference(int m, int n, int k, bool accumulate)
     {
         int lda = k + 3;
         var starts = ShiftedRows(n, k + 11, 2);
@@ -68,7 +68,7 @@ public class ImplicitOperandTests
                 for (int q = 0; q < k; q++) sum += (double)a[i * lda + q] * b[starts[j] + q];
                 expected[i * n + j] = (float)sum;
             }
-        InnerProducts.Multiply(m, n, k, a, lda, b, starts, c, n, accumulate);
+        Gemm.MultiplyRows(m, n, k, a, lda, b, starts, c, n, accumulate, threads: 2, transposeB: true);
         for (int i = 0; i < c.Length; i++)
             Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
     }
@@ -81,7 +81,7 @@ public class ImplicitOperandTests
             Gemm.MultiplyRows(2, 2, 2, new float[4], 2, new float[5], [0, 4], c, 2));
         Assert.Contains("runs past its 5 values", error.Message);
         error = Assert.Throws<ArgumentException>(() =>
-            InnerProducts.Multiply(2, 2, 3, new float[6], 3, new float[5], [0, 3], c, 2, accumulate: false));
+            Gemm.MultiplyRows(2, 2, 3, new float[6], 3, new float[5], [0, 3], c, 2, transposeB: true));
         Assert.Contains("runs past its 5 values", error.Message);
         Assert.Equal(new float[4], c);
     }
