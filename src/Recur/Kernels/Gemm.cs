@@ -144,8 +144,8 @@ public static class Gemm
 
     /// <summary>
     /// <c>C[m×n] = (accumulate ? C : 0) + A·op(B) + rowBias</c> over an implicit B given by where its rows start in
-    /// <paramref name="b"/>: rows that may be overlapping, shifted views of one buffer, as the taps of a convolution read
-    /// its input, so nothing is unfolded. Without <paramref name="transposeB"/>, B is k×n and row q (n values) starts
+    /// <paramref name="b"/>: rows that may be overlapping, shifted views of one buffer, as the taps of a convolution
+    /// read its input, so nothing is unfolded. Without <paramref name="transposeB"/>, B is k×n and row q (n values) starts
     /// at <c>b[bRowStarts[q]]</c>; with it, B is stored n×k and row j (k values) starts at <c>b[bRowStarts[j]]</c>.
     /// <paramref name="rowBias"/>, when not empty, has m entries, each added to its row of C. Operands are checked
     /// against their buffers before any work is done.
@@ -537,7 +537,8 @@ public static class Gemm
                             Transpose4x4(Sse.LoadVector128(s0 + q), Sse.LoadVector128(s1 + q),
                                 Sse.LoadVector128(s2 + q), Sse.LoadVector128(s3 + q),
                                 out var t0, out var t1, out var t2, out var t3);
-                            Sse.Store(d, t0); Sse.Store(d + nr, t1); Sse.Store(d + 2 * nr, t2); Sse.Store(d + 3 * nr, t3);
+                            Sse.Store(d, t0); Sse.Store(d + nr, t1);
+                            Sse.Store(d + 2 * nr, t2); Sse.Store(d + 3 * nr, t3);
                         }
                         for (; q < kc; q++, d += nr) { d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; }
                     }
