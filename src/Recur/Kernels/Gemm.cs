@@ -145,10 +145,10 @@ public static class Gemm
     /// <summary>
     /// <c>C[m×n] = (accumulate ? C : 0) + A·op(B) + rowBias</c> over an implicit B given by where its rows start in
     /// <paramref name="b"/>: rows that may be overlapping, shifted views of one buffer, as the taps of a convolution
-    /// read its input, so nothing is unfolded. Without <paramref name="transposeB"/>, B is k×n and row q (n values) starts
-    /// at <c>b[bRowStarts[q]]</c>; with it, B is stored n×k and row j (k values) starts at <c>b[bRowStarts[j]]</c>.
-    /// <paramref name="rowBias"/>, when not empty, has m entries, each added to its row of C. Operands are checked
-    /// against their buffers before any work is done.
+    /// read its input, so nothing is unfolded. Without <paramref name="transposeB"/>, B is k×n and row q (n values)
+    /// starts at <c>b[bRowStarts[q]]</c>; with it, B is stored n×k and row j (k values) starts at
+    /// <c>b[bRowStarts[j]]</c>. <paramref name="rowBias"/>, when not empty, has m entries, each added to its row of C.
+    /// Operands are checked against their buffers before any work is done.
     /// </summary>
     internal static unsafe void MultiplyRows(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b,
         ReadOnlySpan<int> bRowStarts, Span<float> c, int ldc, bool accumulate = false, int threads = 0,
