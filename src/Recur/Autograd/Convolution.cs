@@ -241,29 +241,20 @@ public static partial class Functional
         int workers = Math.Min(Parallelism.MaxThreads, batch);
         ForEachRange(batch, workers, (first, last) =>
         {
-            var cols = PinnedPool.Rent(patch * pixels);
-            try
-            {
-                for (int b = first; b < last; b++)
-                    for (int g = 0; g < groups; g++)
-                    {
-                        var columns = cols.AsSpan(patch * pixels);
-                        geometry.ToColumns(input.Span.Slice((b * channels + g * groupChannels) * height * width,
-                            groupChannels * height * width), columns);
-                        Gemm.Multiply(false, false, outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch,
-                            outGroup * patch), patch,
-                            columns, pixels, output.Span.Slice((b * outChannels + g * outGroup) * pixels,
-                                outGroup * pixels), pixels,
-                            threads: workers > 1 ? 1 : 0);
-                    }
-            }
-            finally { PinnedPool.Return(cols); }
+            // the columns are never stored: each GEMM panel is copied from a polyphase copy of the item's input
+            using var columns = new ImplicitColumns(geometry);
+            for (int b = first; b < last; b++)
+                for (int g = 0; g < groups; g++)
+                {
+                    columns.Load(input.Span.Slice((b * channels + g * groupChannels) * height * width,
+                        groupChannels * height * width));
+                    Gemm.MultiplyImplicit(outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch,
+                        outGroup * patch), patch, columns,
+                        output.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels), pixels,
+                        threads: workers > 1 ? 1 : 0, rowBias: bias is null ? default : bias.Span.Slice(g * outGroup,
+                            outGroup));
+                }
         });
-        if (bias != null)
-            for (int b = 0; b < batch; b++)
-                for (int o = 0; o < outChannels; o++)
-                    TensorPrimitives.Add(output.Span.Slice((b * outChannels + o) * pixels, pixels), bias.Span[o],
-                        output.Span.Slice((b * outChannels + o) * pixels, pixels));
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return Tensor.Result(output, inputs, grad =>
         {
@@ -333,6 +324,79 @@ public static partial class Functional
         if (workers <= 1) { body(0, count); return; }
         Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers },
             w => body((int)((long)w * count / workers), (int)((long)(w + 1) * count / workers)));
+    }
+
+    /// <summary>
+    /// The im2col matrix of one item as an implicit GEMM operand: row (c, i, j), column (oh, ow) holds
+    /// x[c, oh·sh − top + i·dh, ow·sw − left + j·dw]. The input is first split into sw polyphase planes with zero
+    /// margins (plane φ, column u holds x[.., u·sw + φ]), so that along an output row every tap reads a contiguous run
+    /// of one plane, whatever the stride: a panel row is a few vector copies, and the [patch × pixels] matrix is never
+    /// written.
+    /// </summary>
+    sealed unsafe class ImplicitColumns : IImplicitOperand, IDisposable
+    {
+        readonly ConvGeometry g;
+        readonly int margin, planeWidth;
+        readonly PinnedBuffer planes;
+
+        public ImplicitColumns(ConvGeometry geometry)
+        {
+            g = geometry;
+            int sw = g.Stride.W;
+            margin = (g.Pad.Left + sw - 1) / sw;
+            int farthest = Math.Max(0, FloorDiv((g.KernelW - 1) * g.Dilation.W - g.Pad.Left, sw));
+            planeWidth = margin + Math.Max(g.OutW + farthest, (g.Width + sw - 1) / sw) + 1;
+            planes = PinnedPool.Rent(sw * g.Channels * g.Height * planeWidth);
+        }
+
+        public int Rows => g.Patch;
+
+        public int Columns => g.OutH * g.OutW;
+
+        static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+        /// <summary>Splits one item's [C, H, W] input into the polyphase planes.</summary>
+        public void Load(ReadOnlySpan<float> x)
+        {
+            int sw = g.Stride.W;
+            var all = planes.AsSpan(sw * g.Channels * g.Height * planeWidth);
+            all.Clear();
+            for (int phase = 0; phase < sw; phase++)
+                for (int c = 0; c < g.Channels; c++)
+                    for (int y = 0; y < g.Height; y++)
+                    {
+                        var source = x.Slice((c * g.Height + y) * g.Width, g.Width);
+                        var line = all.Slice(((phase * g.Channels + c) * g.Height + y) * planeWidth + margin);
+                        if (sw == 1) { source.CopyTo(line); continue; }
+                        for (int u = 0, w = phase; w < g.Width; u++, w += sw) line[u] = source[w];
+                    }
+        }
+
+        public void Pack(int k0, int kc, int j0, int cols, float* panel, int nr)
+        {
+            int taps = g.KernelH * g.KernelW, sw = g.Stride.W;
+            for (int q = 0; q < kc; q++, panel += nr)
+            {
+                int row = k0 + q, c = row / taps, i = row % taps / g.KernelW, j = row % g.KernelW;
+                int offset = j * g.Dilation.W - g.Pad.Left;
+                int shift = FloorDiv(offset, sw), phase = offset - shift * sw;
+                float* plane = planes.Pointer + (nint)(phase * g.Channels + c) * g.Height * planeWidth + margin + shift;
+                int oh = j0 / g.OutW, ow = j0 % g.OutW;
+                for (int t = 0; t < cols; oh++, ow = 0)
+                {
+                    int run = Math.Min(cols - t, g.OutW - ow);
+                    int y = oh * g.Stride.H - g.Pad.Top + i * g.Dilation.H;
+                    var into = new Span<float>(panel + t, run);
+                    if ((uint)y < (uint)g.Height)
+                        new ReadOnlySpan<float>(plane + (nint)y * planeWidth + ow, run).CopyTo(into);
+                    else into.Clear();
+                    t += run;
+                }
+                new Span<float>(panel + cols, nr - cols).Clear();
+            }
+        }
+
+        public void Dispose() => PinnedPool.Return(planes);
     }
 
     /// <summary>Where each kernel tap of each output pixel reads the input: im2col and its adjoint.</summary>

@@ -181,6 +181,34 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// <c>C[m×n] = (accumulate ? C : 0) + A·B + rowBias</c> where B (k×n) is never stored: <paramref name="b"/> writes
+    /// each panel straight into the packing buffer (a convolution's im2col without the column matrix).
+    /// </summary>
+    internal static unsafe void MultiplyImplicit(int m, int n, int k, ReadOnlySpan<float> a, int lda,
+        IImplicitOperand b, Span<float> c, int ldc, bool accumulate = false, int threads = 0,
+        ReadOnlySpan<float> rowBias = default)
+    {
+        if (m < 0 || n < 0 || k < 0 || b.Rows != k || b.Columns != n)
+            throw new ArgumentException($"Gemm: sizes m={m}, n={n}, k={k} with an implicit B of {b.Rows}×{b.Columns}.");
+        if (!rowBias.IsEmpty && rowBias.Length < m)
+            throw new ArgumentException($"Gemm: row bias has {rowBias.Length} entries but C has {m} rows.");
+        CheckOperand("A", a, m, k, lda);
+        CheckOperand("C", c, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pc = c, pbias = rowBias)
+        {
+            var problem = new Problem(false, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
+                .WithSource(b, pbias);
+            switch (BestIsa)
+            {
+                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
+                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
+                default: Run<PortableKernel>(problem, threads); break;
+            }
+        }
+    }
+
     static void CheckOperand(string name, ReadOnlySpan<float> span, int rows, int cols, int ld)
     {
         if (ld < cols || ld < 0)
@@ -211,7 +239,13 @@ public static class Gemm
         /// depth block).</summary>
         public float* RowBias { get; private init; }
 
+        /// <summary>When not null, B (k×n) packs its own panels; its columns start at <see cref="BColumn"/>.</summary>
+        public IImplicitOperand? Source { get; private init; }
+
         public Problem WithRows(float** rows, float* rowBias) => this with { BRows = rows, RowBias = rowBias };
+
+        public Problem WithSource(IImplicitOperand source, float* rowBias) =>
+            this with { Source = source, RowBias = rowBias };
 
         /// <summary>The rows [i0, i0+rows) and columns [j0, j0+cols) of this product's C.</summary>
         public Problem Block(int i0, int rows, int j0, int cols) => new(
@@ -222,6 +256,7 @@ public static class Gemm
         {
             BRows = BRows == null || !TransB ? BRows : BRows + j0,
             BColumn = TransB ? BColumn : BColumn + j0,
+            Source = Source,
             RowBias = RowBias == null ? null : RowBias + i0,
         };
     }
@@ -510,7 +545,11 @@ public static class Gemm
         {
             int cols = Math.Min(nr, nc - jr);
             float* panel = dst + (nint)jr * kc;
-            if (!p.TransB)
+            if (p.Source != null)
+            {
+                p.Source.Pack(pc, kc, (int)p.BColumn + jc + jr, cols, panel, nr);
+            }
+            else if (!p.TransB)
             {
                 // B is k×n: one k-slice of the panel is a contiguous run of columns.
                 for (int q = 0; q < kc; q++, panel += nr)
@@ -586,6 +625,22 @@ public static class Gemm
             return (float*)((address + 63) & ~(nint)63);
         }
     }
+}
+
+/// <summary>A k×n right-hand GEMM operand that writes its own panels instead of being stored.</summary>
+internal interface IImplicitOperand
+{
+    /// <summary>k.</summary>
+    int Rows { get; }
+
+    /// <summary>n.</summary>
+    int Columns { get; }
+
+    /// <summary>
+    /// Writes rows [k0, k0 + kc) of columns [j0, j0 + cols) into <paramref name="panel"/>, row by row
+    /// (<paramref name="nr"/> values a row, zeros after the first <paramref name="cols"/>).
+    /// </summary>
+    unsafe void Pack(int k0, int kc, int j0, int cols, float* panel, int nr);
 }
 
 /// <summary>A right-hand GEMM operand packed once by <see cref="Gemm.Pack"/> for repeated products.</summary>

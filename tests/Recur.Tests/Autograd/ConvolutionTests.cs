@@ -92,6 +92,47 @@ public sealed class ConvolutionTests
         Assert.True(result.Passed, $"{name}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
 
+    /// <summary>The implicit (polyphase) columns against the defining sum, on geometries the fixtures do not
+    /// cover: strides up to 4 with dilation, padding wider than the stride, kernels wider than the input.</summary>
+    [Theory]
+    [InlineData(1, 3, 1, 1, 0, 0, 1, 1, 1)]
+    [InlineData(2, 1, 4, 3, 5, 2, 3, 1, 2)]
+    [InlineData(3, 2, 2, 4, 1, 6, 1, 3, 1)]
+    [InlineData(1, 2, 3, 3, 4, 4, 2, 2, 2)]
+    public void Conv2dMatchesTheDefiningSum(int seed, int channels, int strideH, int strideW, int padH, int padW,
+        int dilationH, int dilationW, int groups)
+    {
+        var random = new RandomGenerator((ulong)seed);
+        int inC = channels * groups, outC = 2 * groups, h = 9, w = 13, kh = 3, kw = 5;
+        var x = Tensor.RandomNormal(random, [2, inC, h, w]);
+        var weight = Tensor.RandomNormal(random, [outC, channels, kh, kw]);
+        var bias = Tensor.RandomNormal(random, [outC]);
+        var y = Functional.Conv2d(x, weight, bias, (strideH, strideW), (padH, padW), (dilationH, dilationW), groups);
+        int outH = y.Size(2), outW = y.Size(3);
+        Assert.Equal((h + 2 * padH - dilationH * (kh - 1) - 1) / strideH + 1, outH);
+        Assert.Equal((w + 2 * padW - dilationW * (kw - 1) - 1) / strideW + 1, outW);
+        for (int b = 0; b < 2; b++)
+            for (int o = 0; o < outC; o++)
+                for (int oh = 0; oh < outH; oh++)
+                    for (int ow = 0; ow < outW; ow++)
+                    {
+                        double sum = bias.Span[o];
+                        int g = o / (outC / groups);
+                        for (int c = 0; c < channels; c++)
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                {
+                                    int yy = oh * strideH - padH + i * dilationH;
+                                    int xx = ow * strideW - padW + j * dilationW;
+                                    if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                                    sum += (double)weight.Span[((o * channels + c) * kh + i) * kw + j]
+                                        * x.Span[((b * inC + g * channels + c) * h + yy) * w + xx];
+                                }
+                        float actual = y.Span[((b * outC + o) * outH + oh) * outW + ow];
+                        Assert.True(Math.Abs(actual - sum) < 1e-4, $"y[{b},{o},{oh},{ow}] = {actual}, expected {sum}");
+                    }
+    }
+
     [Fact]
     public void CausalConvolutionNeverLooksAhead()
     {
