@@ -8,6 +8,7 @@ using Recur.Nn.Recurrent;
 using Recur.Tagging;
 using Recur.Training;
 using Recur.Translation;
+using Recur.WaveNet;
 using DataType = Recur.Export.Protos.TensorProto.Types.DataType;
 
 namespace Recur.Export;
@@ -427,7 +428,56 @@ public static class OnnxExport
 
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
-        ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq"];
+        ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq", "wavenet"];
+
+    /// <summary>
+    /// A <see cref="WaveNetModel"/>'s teacher-forced forward: inputs <c>codes</c> (int64 [batch, steps], μ-law codes),
+    /// with global conditioning <c>condition</c> (int64 [batch], a label per sequence), with local conditioning
+    /// <c>local</c> [batch, local channels, steps] → <c>logits</c> [batch, levels, steps], the scores of the code that
+    /// follows each input code. Each dilated layer is a causal <c>Conv</c> (left padding dilation·(K − 1)), the gated
+    /// unit a <c>Split</c> into <c>Tanh</c> · <c>Sigmoid</c>, the 1×1 residual, skip and head layers <c>Conv</c>s.
+    /// </summary>
+    public static void Save(WaveNetModel model, string path)
+    {
+        var config = model.Config;
+        int layers = config.LayersPerStack * config.Stacks, d = config.DilationChannels;
+        Write(path, "wavenet", config.ToJson(), model, (graph, state) =>
+        {
+            string codes = graph.Input("codes", DataType.Int64, "batch", "steps");
+            string? condition = config.GlobalConditions > 0 ? graph.Input("condition", DataType.Int64, "batch") : null;
+            string? local = config.LocalChannels > 0
+                ? graph.FloatInput("local", "batch", config.LocalChannels, "steps") : null;
+            string Conv(string x, string prefix, int dilation = 1, bool bias = true)
+            {
+                var weight = state[prefix + ".weight"];
+                int taps = weight.Size(2);
+                var inputs = new List<string> { x, graph.Weight(prefix + ".weight", weight.Span, weight.ShapeArray()) };
+                if (bias) inputs.Add(graph.Weight(prefix + ".bias", state[prefix + ".bias"].Span, weight.Size(0)));
+                return graph.Op("Conv", [.. inputs], OnnxGraph.Attribute("kernel_shape", [taps]),
+                    OnnxGraph.Attribute("dilations", [dilation]),
+                    OnnxGraph.Attribute("pads", [(long)dilation * (taps - 1), 0]));
+            }
+            string x = graph.Transpose(graph.Embedding(state, "input", codes), 0, 2, 1); // [B, R, T]
+            string? skip = null;
+            string halves = graph.Int64s(d, d);
+            for (int l = 0; l < layers; l++)
+            {
+                string a = Conv(x, $"layers.{l}.gate", config.Dilation(l));
+                if (condition != null)
+                    a = graph.Op("Add", [a, graph.Op("Unsqueeze", [graph.Embedding(state, $"layers.{l}.global",
+                        condition), graph.Int64s(2)])]);
+                if (local != null) a = graph.Op("Add", [a, Conv(local, $"layers.{l}.local", bias: false)]);
+                var parts = graph.Ops("Split", [a, halves], 2, OnnxGraph.Attribute("axis", 1));
+                string z = graph.Op("Mul", [graph.Op("Tanh", [parts[0]]), graph.Op("Sigmoid", [parts[1]])]);
+                string s = Conv(z, $"layers.{l}.skip");
+                skip = skip is null ? s : graph.Op("Add", [skip, s]);
+                if (l < layers - 1) x = graph.Op("Add", [x, Conv(z, $"layers.{l}.residual")]);
+            }
+            string hidden = Conv(graph.Op("Relu", [skip!]), "head.0");
+            string logits = Conv(graph.Op("Relu", [hidden]), "head.1");
+            graph.Output(logits, "logits", DataType.Float, "batch", config.Levels, "steps");
+        });
+    }
 
     /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
@@ -453,6 +503,7 @@ public static class OnnxExport
             case TextClassifier classifier: Save(classifier, path); break;
             case LanguageModel language: Save(language, path); break;
             case SequenceTagger tagger: Save(tagger, path); break;
+            case WaveNetModel wavenet: Save(wavenet, path); break;
             default: Save((Forecaster)model, path); break;
         }
         return (kind, [path]);

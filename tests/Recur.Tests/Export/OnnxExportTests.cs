@@ -8,6 +8,7 @@ using Recur.Nn.Recurrent;
 using Recur.Tagging;
 using Recur.Text;
 using Recur.Translation;
+using Recur.WaveNet;
 
 namespace Recur.Tests.Export;
 
@@ -321,5 +322,30 @@ public sealed class OnnxExportTests : IDisposable
         Close.Values(start, outputs["start_transitions"].Values, "start", 0, 0);
         Close.Values(end, outputs["end_transitions"].Values, "end", 0, 0);
         Assert.Contains(transitions, s => s < -1e3f); // BIOES forbids e.g. O → I-PER
+    }
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(3, 0)]
+    [InlineData(4, 5)]
+    public void WaveNetsGiveTheirLogitsAsInRecur(int labels, int localChannels)
+    {
+        var config = new WaveNetConfig(Levels: 16, ResidualChannels: 4, DilationChannels: 3, SkipChannels: 5,
+            LayersPerStack: 3, Stacks: 2, GlobalConditions: labels, LocalChannels: localChannels);
+        var model = new WaveNetModel(config, new RandomGenerator(7));
+        var random = new RandomGenerator(8);
+        int batch = 2, steps = 21;
+        var codes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, steps)
+            .Select(_ => random.NextInt(config.Levels)).ToArray()).ToArray();
+        int[]? conditions = labels > 0 ? [1, labels - 1] : null;
+        var local = localChannels > 0 ? Tensor.RandomNormal(random, [batch, localChannels, steps]) : null;
+        Tensor expected;
+        using (Recur.Autograd.GradMode.NoGrad()) expected = model.Forward(codes, conditions, local);
+        string path = Path.Combine(folder, "wavenet.onnx");
+        OnnxExport.Save(model, path);
+        var inputs = new List<Input> { new("codes", codes.SelectMany(c => c.Select(v => (long)v)).ToArray(),
+            [batch, steps]) };
+        if (conditions != null) inputs.Add(new("condition", conditions.Select(v => (long)v).ToArray(), [batch]));
+        if (local != null) inputs.Add(new("local", local.ToArray(), [batch, localChannels, steps]));
+        Same(expected, Run(path, [.. inputs])["logits"], "WaveNet logits");
     }
 }
