@@ -10,6 +10,7 @@ using Recur.Tagging;
 using Recur.Text;
 using Recur.Training;
 using Recur.Translation;
+using Recur.WaveNet;
 
 namespace Recur.Export;
 
@@ -26,7 +27,8 @@ public static class PyTorchExport
 {
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
-        ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger", "seq2seq"];
+        ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger", "seq2seq",
+            "wavenet"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -457,6 +459,60 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="WaveNetModel"/> as class <c>WaveNet</c>: <c>forward(codes, condition=None, local=None)</c> with
+    /// codes (long [batch, steps], μ-law codes), a label per sequence (long [batch]) when the model is conditioned on
+    /// one and a local sequence [batch, channels, steps] when it has local conditioning, returns the logits [batch,
+    /// levels, steps] of each next code: torch's <c>Conv1d</c>s after a causal left padding, the gated units and the
+    /// residual, skip and head convolutions under Recur's state-dict names (the label embedding of a layer is
+    /// <c>global</c>, a Python keyword, so it is reached with <c>getattr</c>).
+    /// </summary>
+    public static void Save(WaveNetModel model, string folder)
+    {
+        var c = model.Config;
+        int r = c.ResidualChannels, d = c.DilationChannels;
+        string code = $$""""
+            class WaveNet(nn.Module):
+                """Recur's WaveNet: {{c.Stacks}} stacks of {{c.LayersPerStack}} dilated causal layers (receptive field
+                {{c.ReceptiveField}} samples), gated units, residual and skip connections, {{c.Levels}} levels."""
+
+                def __init__(self):
+                    super().__init__()
+                    self.input = nn.Embedding({{c.Levels}}, {{r}})
+                    self.layers = nn.ModuleList()
+                    for layer in range({{c.Stacks * c.LayersPerStack}}):
+                        block = nn.Module()
+                        block.gate = nn.Conv1d({{r}}, {{2 * d}}, 2, dilation=2 ** (layer % {{c.LayersPerStack}}))
+                        block.residual = nn.Conv1d({{d}}, {{r}}, 1)
+                        block.skip = nn.Conv1d({{d}}, {{c.SkipChannels}}, 1)
+                        if {{c.GlobalConditions}} > 0:
+                            setattr(block, "global", nn.Embedding({{c.GlobalConditions}}, {{2 * d}}))
+                        if {{c.LocalChannels}} > 0:
+                            block.local = nn.Conv1d({{c.LocalChannels}}, {{2 * d}}, 1, bias=False)
+                        self.layers.append(block)
+                    self.head = nn.ModuleList([nn.Conv1d({{c.SkipChannels}}, {{c.SkipChannels}}, 1),
+                                               nn.Conv1d({{c.SkipChannels}}, {{c.Levels}}, 1)])
+
+                def forward(self, codes, condition=None, local=None):
+                    """codes [batch, steps] -> logits [batch, {{c.Levels}}, steps] of the code after each"""
+                    x = self.input(codes).transpose(1, 2)
+                    skip = 0
+                    for index, block in enumerate(self.layers):
+                        a = block.gate(nn.functional.pad(x, (block.gate.dilation[0], 0)))
+                        if condition is not None:
+                            a = a + getattr(block, "global")(condition).unsqueeze(2)
+                        if local is not None:
+                            a = a + block.local(local)
+                        filter_half, gate_half = a.chunk(2, dim=1)
+                        z = torch.tanh(filter_half) * torch.sigmoid(gate_half)
+                        skip = skip + block.skip(z)
+                        if index < len(self.layers) - 1:
+                            x = x + block.residual(z)
+                    return self.head[1](torch.relu(self.head[0](torch.relu(skip))))
+            """";
+        Write(folder, "WaveNet", code, model);
+    }
+
+    /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
     /// kind from its <c>config.json</c>; returns the kind.
     /// </summary>
@@ -470,6 +526,7 @@ public static class PyTorchExport
             case Forecaster forecaster: Save(forecaster, folder); break;
             case SequenceTagger tagger: Save(tagger, folder); break;
             case Seq2Seq translation: Save(translation, folder); break;
+            case WaveNetModel wavenet: Save(wavenet, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;

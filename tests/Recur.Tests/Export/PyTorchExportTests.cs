@@ -7,6 +7,7 @@ using Recur.Language;
 using Recur.Nn;
 using Recur.Tagging;
 using Recur.Translation;
+using Recur.WaveNet;
 
 namespace Recur.Tests.Export;
 
@@ -102,6 +103,14 @@ public sealed class PyTorchExportTests : IDisposable
                             previous[b] = token
                 # each translation followed by -1
                 outputs = {"tokens": torch.tensor([t for s in translations for t in s + [-1]]), "log_p": log_p}
+            elif kind == "wavenet":
+                codes = torch.tensor(request["codes"]).reshape(request["shape"])
+                condition = request.get("condition")
+                condition = None if condition is None else torch.tensor(condition)
+                local = request.get("local")
+                local = None if local is None else torch.tensor(local).reshape(request["shape"][0], -1,
+                                                                               request["shape"][1])
+                outputs = {"logits": model(codes, condition, local)}
             elif kind == "classifier":
                 ids = torch.tensor(request["ids"]).reshape(request["shape"])
                 outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
@@ -134,6 +143,31 @@ public sealed class PyTorchExportTests : IDisposable
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, error.Result);
         return JsonSerializer.Deserialize<Dictionary<string, float[]>>(output)!;
+    }
+
+    [TorchTheory]
+    [InlineData(0, 0)]
+    [InlineData(3, 4)]
+    public void WaveNetsRunInTorchAsInRecur(int labels, int localChannels)
+    {
+        var config = new WaveNetConfig(Levels: 16, ResidualChannels: 4, DilationChannels: 3, SkipChannels: 5,
+            LayersPerStack: 3, Stacks: 2, GlobalConditions: labels, LocalChannels: localChannels);
+        var model = new WaveNetModel(config, new RandomGenerator(7));
+        var random = new RandomGenerator(8);
+        int batch = 2, steps = 19;
+        var codes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, steps)
+            .Select(_ => random.NextInt(config.Levels)).ToArray()).ToArray();
+        int[]? conditions = labels > 0 ? [2, 0] : null;
+        var local = localChannels > 0 ? Tensor.RandomNormal(random, [batch, localChannels, steps]) : null;
+        Tensor expected;
+        using (Recur.Autograd.GradMode.NoGrad()) expected = model.Forward(codes, conditions, local);
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new
+        {
+            kind = "wavenet", codes = codes.SelectMany(c => c).ToArray(), shape = new[] { batch, steps },
+            condition = conditions, local = local?.ToArray(),
+        });
+        Close.Values(expected.Span, outputs["logits"], "WaveNet logits", 1e-5, 1e-5);
     }
 
     [TorchTheory]
