@@ -351,8 +351,9 @@ static class WaveNetCommand
                 }.ToJsonString());
                 return 0;
             }
+            string name = wavenet is Recur.WaveNet.SampleLstm ? "sample-level LSTM" : "WaveNet";
             Console.WriteLine((
-                I($"{sets.Test.Count} test recordings: WaveNet {bits:F3} bits/sample; μ-law histogram of the training ")
+                I($"{sets.Test.Count} test recordings: {name} {bits:F3} bits/sample; μ-law histogram of the training ")
                 + I($"audio (no context) {histogram:F3} bits/sample")));
             return 0;
         }));

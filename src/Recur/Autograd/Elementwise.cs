@@ -217,7 +217,7 @@ public sealed partial class Tensor
     /// <summary>−x.</summary>
     public Tensor Neg()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Negate(Span, output.Span);
         var x = this;
         return Result(output, x, g =>
@@ -230,7 +230,7 @@ public sealed partial class Tensor
     /// <summary>eˣ.</summary>
     public Tensor Exp()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Exp(Span, output.Span);
         var x = this;
         return Result(output, x, g => AddProduct(x.GradSpan(), g.Span, output.Span)); // d eˣ = eˣ
@@ -239,12 +239,12 @@ public sealed partial class Tensor
     /// <summary>Natural logarithm.</summary>
     public Tensor Log()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Log(Span, output.Span);
         var x = this;
         return Result(output, x, g =>
         {
-            var quotient = new float[g.Length];
+            var quotient = StorageAllocator.Allocate(g.Length, clear: false);
             TensorPrimitives.Divide(g.Span, x.Span, quotient);
             x.AccumulateGrad(quotient);
         });
@@ -253,12 +253,12 @@ public sealed partial class Tensor
     /// <summary>Hyperbolic tangent.</summary>
     public Tensor Tanh()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Tanh(Span, output.Span);
         var x = this;
         return Result(output, x, g =>
         {
-            var local = new float[g.Length]; // 1 − tanh²
+            var local = StorageAllocator.Allocate(g.Length, clear: false); // 1 − tanh²
             TensorPrimitives.MultiplyAdd(output.Span, output.Span, -1f, local);
             TensorPrimitives.Negate(local, local);
             AddProduct(x.GradSpan(), g.Span, local);
@@ -268,12 +268,12 @@ public sealed partial class Tensor
     /// <summary>Logistic sigmoid 1/(1+e⁻ˣ).</summary>
     public Tensor Sigmoid()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Sigmoid(Span, output.Span);
         var x = this;
         return Result(output, x, g =>
         {
-            var local = new float[g.Length]; // σ(1 − σ)
+            var local = StorageAllocator.Allocate(g.Length, clear: false); // σ(1 − σ)
             TensorPrimitives.Multiply(output.Span, output.Span, local);
             TensorPrimitives.Subtract(output.Span, local, local);
             AddProduct(x.GradSpan(), g.Span, local);
@@ -283,12 +283,12 @@ public sealed partial class Tensor
     /// <summary>√x (x ≥ 0; the gradient 1/(2√x) is infinite at 0, so add a small ε first where x can be 0).</summary>
     public Tensor Sqrt()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Sqrt(Span, output.Span);
         var x = this;
         return Result(output, x, g =>
         {
-            var local = new float[g.Length]; // g / (2√x)
+            var local = StorageAllocator.Allocate(g.Length, clear: false); // g / (2√x)
             TensorPrimitives.Divide(g.Span, output.Span, local);
             TensorPrimitives.Multiply(local, 0.5f, local);
             x.AccumulateGrad(local);
@@ -299,14 +299,14 @@ public sealed partial class Tensor
     /// gradient is σ(x).</summary>
     public Tensor Softplus()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         ReadOnlySpan<float> xv = Span;
         var y = output.Span;
         for (int i = 0; i < y.Length; i++) y[i] = Math.Max(xv[i], 0f) + MathF.Log(1f + MathF.Exp(-Math.Abs(xv[i])));
         var x = this;
         return Result(output, x, g =>
         {
-            var local = new float[g.Length];
+            var local = StorageAllocator.Allocate(g.Length, clear: false);
             TensorPrimitives.Sigmoid(x.Span, local);
             AddProduct(x.GradSpan(), g.Span, local);
         });
@@ -315,7 +315,7 @@ public sealed partial class Tensor
     /// <summary>max(x, 0).</summary>
     public Tensor Relu()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Max(Span, 0f, output.Span);
         var x = this;
         return Result(output, x, g =>
@@ -329,7 +329,7 @@ public sealed partial class Tensor
     /// <summary>Absolute value |x|; its gradient is sign(x), 0 at 0 (as PyTorch's).</summary>
     public Tensor Abs()
     {
-        var output = Zeros(shape);
+        var output = Uninitialized(shape);
         TensorPrimitives.Abs(Span, output.Span);
         var x = this;
         return Result(output, x, g =>

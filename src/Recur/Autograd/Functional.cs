@@ -75,7 +75,7 @@ public static partial class Functional
     {
         if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout: p must be in [0, 1).");
         if (!training || p == 0f) return input;
-        var mask = new float[input.Length];
+        var mask = StorageAllocator.Allocate(input.Length, clear: false);
         float scale = 1f / (1f - p);
         for (int i = 0; i < mask.Length; i++) mask[i] = random.NextFloat() >= p ? scale : 0f;
         return Masked(input, mask);
@@ -84,7 +84,7 @@ public static partial class Functional
     /// <summary>input ⊙ mask, elementwise, with the gradient mask ⊙ g (the dropouts' shared tail).</summary>
     static Tensor Masked(Tensor input, float[] mask)
     {
-        var output = Tensor.Zeros(input.ShapeArray());
+        var output = Tensor.Uninitialized(input.ShapeArray());
         TensorPrimitives.Multiply(input.Span, mask, output.Span);
         return Tensor.Result(output, input, g => Tensor.AddProduct(input.GradSpan(), g.Span, mask));
     }
@@ -103,7 +103,7 @@ public static partial class Functional
         var step = new float[width];
         float scale = 1f / (1f - p);
         for (int i = 0; i < width; i++) step[i] = random.NextFloat() >= p ? scale : 0f;
-        var mask = new float[input.Length];
+        var mask = StorageAllocator.Allocate(input.Length, clear: false);
         for (int t = 0; t < steps; t++) step.CopyTo(mask.AsSpan(t * width, width));
         return Masked(input, mask);
     }

@@ -35,7 +35,7 @@ public static partial class Functional
         {
             var gx = input.GradSpan();
             var gy = g.Span;
-            var local = new float[block];
+            var local = StorageAllocator.Allocate(block, clear: false);
             for (int b = 0; b < batch; b++)
             {
                 var t = tanh.AsSpan(b * block, block);

@@ -436,13 +436,19 @@ public static class Gemm
 
     /// <summary>Adds <c>bias[r]</c> to the first <paramref name="cols"/> entries of each row r of a tile just
     /// written (still in the L1 cache).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static unsafe void AddRowBias(float* c, nint ldc, int rows, int cols, float* bias)
     {
         for (int r = 0; r < rows; r++)
         {
             float* row = c + r * ldc;
-            var value = Vector256.Create(bias[r]);
             int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var wide = Vector512.Create(bias[r]);
+                for (; j + 16 <= cols; j += 16) Vector512.Store(Vector512.Load(row + j) + wide, row + j);
+            }
+            var value = Vector256.Create(bias[r]);
             for (; j + 8 <= cols; j += 8) Vector256.Store(Vector256.Load(row + j) + value, row + j);
             for (; j < cols; j++) row[j] += bias[r];
         }
