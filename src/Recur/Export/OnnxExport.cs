@@ -5,6 +5,7 @@ using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Speech;
 using Recur.Tagging;
 using Recur.Training;
 using Recur.Translation;
@@ -428,7 +429,55 @@ public static class OnnxExport
 
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
-        ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq", "wavenet"];
+        ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq", "wavenet",
+            "speech_recognizer"];
+
+    /// <summary>
+    /// A <see cref="SpeechRecognizer"/>'s acoustic model: inputs <c>features</c> [batch, 1, mels, frames] (the
+    /// normalised log-mel frames of <see cref="SpeechFeatureConfig.Compute"/>, transposed, zero past each utterance)
+    /// and <c>lengths</c> (int32 [batch], frames) → <c>log_probs</c> [steps, batch, classes] over the blank (0) and the
+    /// characters, and <c>output_lengths</c> (int32 [batch]), the frames of each utterance after the convolutions —
+    /// what a CTC decoder reads. Each convolution is a strided <c>Conv</c> → <c>Relu</c> with the frames past each
+    /// utterance's end zeroed, as in Recur, then the recurrent encoder runs on the lengths.
+    /// </summary>
+    public static void Save(SpeechRecognizer model, string path)
+    {
+        var config = model.Config;
+        Write(path, "speech_recognizer", config.ToJson(), model, (graph, state) =>
+        {
+            int mels = config.Features.NMels, classes = model.Alphabet.Classes;
+            string x = graph.FloatInput("features", "batch", 1, mels, "frames");
+            string lengths = graph.Input("lengths", DataType.Int32, "batch");
+            var (kh, kw) = SpeechRecognizerConfig.Kernel;
+            for (int l = 0; l < config.ConvLayers; l++)
+            {
+                var (sh, sw) = SpeechRecognizerConfig.Stride(l);
+                var weight = state[$"conv{l}.weight"];
+                x = graph.Op("Relu", [graph.Op("Conv", [x,
+                    graph.Weight($"conv{l}.weight", weight.Span, weight.ShapeArray()),
+                    graph.Weight($"conv{l}.bias", state[$"conv{l}.bias"].Span, weight.Size(0))],
+                    OnnxGraph.Attribute("kernel_shape", [kh, kw]), OnnxGraph.Attribute("strides", [sh, sw]),
+                    OnnxGraph.Attribute("pads", [kh / 2, kw / 2, kh / 2, kw / 2]))]);
+                // frames after this layer: (n + 2·⌊KW/2⌋ − KW) / stride + 1, then the frames past them zeroed
+                lengths = graph.Op("Add", [graph.Op("Div", [graph.Op("Add", [lengths,
+                    graph.Int32s(2 * (kw / 2) - kw)]), graph.Int32s(sw)]), graph.Int32s(1)]);
+                string steps = graph.Op("Gather", [graph.Op("Shape", [x]), graph.Int64s([3], [])]);
+                string range = graph.Op("Range", [graph.Int64s([0], []), steps, graph.Int64s([1], [])]);
+                string inside = graph.Op("Less", [range, graph.Op("Unsqueeze", [graph.Op("Cast", [lengths],
+                    OnnxGraph.Attribute("to", (long)DataType.Int64)), graph.Int64s(1)])]); // [B, T]
+                string mask = graph.Op("Unsqueeze", [graph.Op("Cast", [inside], OnnxGraph.Attribute("to",
+                    (long)DataType.Float)), graph.Int64s(1, 2)]); // [B, 1, 1, T]
+                x = graph.Op("Mul", [x, mask]);
+            }
+            // [B, C, rows, T] → [T, B, C·rows]
+            string sequence = graph.Op("Reshape", [graph.Transpose(x, 3, 0, 1, 2), graph.Int64s(0, 0, -1)]);
+            var encoded = graph.Recurrent(config.Encoder, state, "encoder", sequence, lengths);
+            string logits = graph.Linear(state, "head", encoded.Output);
+            graph.Output(graph.Op("LogSoftmax", [logits], OnnxGraph.Attribute("axis", 2L)), "log_probs",
+                DataType.Float, "steps", "batch", classes);
+            graph.Output(lengths, "output_lengths", DataType.Int32, "batch");
+        });
+    }
 
     /// <summary>
     /// A <see cref="WaveNetModel"/>'s teacher-forced forward: inputs <c>codes</c> (int64 [batch, steps], μ-law codes),
@@ -504,6 +553,7 @@ public static class OnnxExport
             case LanguageModel language: Save(language, path); break;
             case SequenceTagger tagger: Save(tagger, path); break;
             case WaveNetModel wavenet: Save(wavenet, path); break;
+            case SpeechRecognizer speech: Save(speech, path); break;
             default: Save((Forecaster)model, path); break;
         }
         return (kind, [path]);

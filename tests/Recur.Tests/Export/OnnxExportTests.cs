@@ -5,6 +5,7 @@ using Recur.Forecasting;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Speech;
 using Recur.Tagging;
 using Recur.Text;
 using Recur.Translation;
@@ -47,14 +48,23 @@ public sealed class OnnxExportTests : IDisposable
             using var results = session.Run(runOptions, inputs.Select(i => i.Name).ToArray(), values,
                 session.OutputNames.ToArray());
             return session.OutputNames.Select((name, k) => (name, k)).ToDictionary(p => p.name,
-                p => (results[p.k].GetTensorDataAsSpan<float>().ToArray(),
-                    results[p.k].GetTensorTypeAndShape().Shape));
+                p => (Floats(results[p.k]), results[p.k].GetTensorTypeAndShape().Shape));
         }
         finally
         {
             foreach (var value in values) value.Dispose();
         }
     }
+
+    /// <summary>An output's values as floats, whether it holds floats or integers (lengths).</summary>
+    static float[] Floats(OrtValue value) => value.GetTensorTypeAndShape().ElementDataType switch
+    {
+        Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32 =>
+            [.. value.GetTensorDataAsSpan<int>().ToArray().Select(v => (float)v)],
+        Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64 =>
+            [.. value.GetTensorDataAsSpan<long>().ToArray().Select(v => (float)v)],
+        _ => value.GetTensorDataAsSpan<float>().ToArray(),
+    };
 
     static void Same(Tensor expected, (float[] Values, long[] Shape) actual, string what)
     {
@@ -347,5 +357,39 @@ public sealed class OnnxExportTests : IDisposable
         if (conditions != null) inputs.Add(new("condition", conditions.Select(v => (long)v).ToArray(), [batch]));
         if (local != null) inputs.Add(new("local", local.ToArray(), [batch, localChannels, steps]));
         Same(expected, Run(path, [.. inputs])["logits"], "WaveNet logits");
+    }
+    [Theory]
+    [InlineData(1, "gru", true)]
+    [InlineData(2, "lstm", false)]
+    [InlineData(3, "gru", true)]
+    public void SpeechRecognizersGiveTheirLogProbabilitiesOnUtterancesOfDifferentLengths(int convLayers, string cell,
+        bool bidirectional)
+    {
+        var config = new SpeechRecognizerConfig(new SpeechFeatureConfig(NMels: 12), "ab c", convLayers, 3, cell, 5,
+            2, bidirectional);
+        var model = new SpeechRecognizer(config, new RandomGenerator(3));
+        model.Eval();
+        var random = new RandomGenerator(4);
+        int[] frames = [17, 9, 12];
+        var features = frames.Select(n =>
+        {
+            var f = new float[n, 12];
+            for (int t = 0; t < n; t++) for (int m = 0; m < 12; m++) f[t, m] = random.NextNormal();
+            return f;
+        }).ToList();
+        Tensor expected;
+        int[] lengths;
+        using (Recur.Autograd.GradMode.NoGrad()) (expected, lengths) = model.Forward(features);
+        string path = Path.Combine(folder, "speech.onnx");
+        OnnxExport.Save(model, path);
+        int longest = frames.Max(), batch = frames.Length;
+        var input = new float[batch * 12 * longest]; // [B, 1, mels, frames], zero past each utterance
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < frames[b]; t++)
+                for (int m = 0; m < 12; m++) input[(b * 12 + m) * longest + t] = features[b][t, m];
+        var outputs = Run(path, new Input("features", input, [batch, 1, 12, longest]),
+            new Input("lengths", frames, [batch]));
+        Same(expected, outputs["log_probs"], "speech log-probabilities");
+        Assert.Equal(lengths.Select(n => (float)n), outputs["output_lengths"].Values);
     }
 }
