@@ -2,6 +2,7 @@ using Recur.Classification;
 using Recur.Forecasting;
 using Recur.Nn;
 using Recur.Tagging;
+using Recur.WaveNet;
 
 namespace Recur.Tests.Export;
 
@@ -16,6 +17,12 @@ sealed record TaggerCase(SequenceTagger Model, EncodedSentence[] Sentences, int[
 /// <summary>A forecaster trained briefly, the history it forecasts from and its own forecast.</summary>
 /// <param name="Covariates">[needed·k] the covariates over the history, time-major.</param>
 sealed record ForecasterCase(Forecaster Model, double[] History, float[] Covariates, double[] Expected);
+
+/// <summary>A small WaveNet, the codes (and the label and local sequence, when it has them) it reads, and its
+/// logits.</summary>
+/// <param name="Codes">[batch·steps] μ-law codes, batch-major.</param>
+sealed record WaveNetCase(WaveNetModel Model, int Batch, int Steps, int[] Codes, int[]? Conditions, Tensor? Local,
+    Tensor Expected);
 
 /// <summary>The models and inputs the ONNX and PyTorch export tests both run.</summary>
 static class ExportCases
@@ -86,5 +93,23 @@ static class ExportCases
         var expected = forecaster.Forecast(history, 5, covariates > 0 ? recent : null);
         var values = Enumerable.Range(0, needed).SelectMany(t => recent.Select(c => (float)c[t])).ToArray();
         return new ForecasterCase(forecaster, history, values, expected);
+    }
+
+    /// <summary>A two-stack WaveNet of 16 levels on two sequences of 21 codes, with <paramref name="labels"/> global
+    /// conditions and <paramref name="localChannels"/> local channels (none when 0).</summary>
+    public static WaveNetCase WaveNet(int labels, int localChannels)
+    {
+        var config = new WaveNetConfig(Levels: 16, ResidualChannels: 4, DilationChannels: 3, SkipChannels: 5,
+            LayersPerStack: 3, Stacks: 2, GlobalConditions: labels, LocalChannels: localChannels);
+        var model = new WaveNetModel(config, new RandomGenerator(7));
+        var random = new RandomGenerator(8);
+        int batch = 2, steps = 21;
+        var codes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, steps)
+            .Select(_ => random.NextInt(config.Levels)).ToArray()).ToArray();
+        int[]? conditions = labels > 0 ? [labels - 1, 0] : null;
+        var local = localChannels > 0 ? Tensor.RandomNormal(random, [batch, localChannels, steps]) : null;
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        return new(model, batch, steps, [.. codes.SelectMany(c => c)], conditions, local,
+            model.Forward(codes, conditions, local));
     }
 }

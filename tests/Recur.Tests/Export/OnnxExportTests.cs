@@ -9,7 +9,6 @@ using Recur.Speech;
 using Recur.Tagging;
 using Recur.Text;
 using Recur.Translation;
-using Recur.WaveNet;
 
 namespace Recur.Tests.Export;
 
@@ -339,24 +338,14 @@ public sealed class OnnxExportTests : IDisposable
     [InlineData(4, 5)]
     public void WaveNetsGiveTheirLogitsAsInRecur(int labels, int localChannels)
     {
-        var config = new WaveNetConfig(Levels: 16, ResidualChannels: 4, DilationChannels: 3, SkipChannels: 5,
-            LayersPerStack: 3, Stacks: 2, GlobalConditions: labels, LocalChannels: localChannels);
-        var model = new WaveNetModel(config, new RandomGenerator(7));
-        var random = new RandomGenerator(8);
-        int batch = 2, steps = 21;
-        var codes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, steps)
-            .Select(_ => random.NextInt(config.Levels)).ToArray()).ToArray();
-        int[]? conditions = labels > 0 ? [1, labels - 1] : null;
-        var local = localChannels > 0 ? Tensor.RandomNormal(random, [batch, localChannels, steps]) : null;
-        Tensor expected;
-        using (Recur.Autograd.GradMode.NoGrad()) expected = model.Forward(codes, conditions, local);
+        var c = ExportCases.WaveNet(labels, localChannels);
         string path = Path.Combine(folder, "wavenet.onnx");
-        OnnxExport.Save(model, path);
-        var inputs = new List<Input> { new("codes", codes.SelectMany(c => c.Select(v => (long)v)).ToArray(),
-            [batch, steps]) };
-        if (conditions != null) inputs.Add(new("condition", conditions.Select(v => (long)v).ToArray(), [batch]));
-        if (local != null) inputs.Add(new("local", local.ToArray(), [batch, localChannels, steps]));
-        Same(expected, Run(path, [.. inputs])["logits"], "WaveNet logits");
+        OnnxExport.Save(c.Model, path);
+        var inputs = new List<Input> { new("codes", c.Codes.Select(v => (long)v).ToArray(), [c.Batch, c.Steps]) };
+        if (c.Conditions != null) inputs.Add(new("condition", c.Conditions.Select(v => (long)v).ToArray(), [c.Batch]));
+        if (c.Local != null)
+            inputs.Add(new("local", c.Local.ToArray(), [.. c.Local.ShapeArray().Select(d => (long)d)]));
+        Same(c.Expected, Run(path, [.. inputs])["logits"], "WaveNet logits");
     }
     [Theory]
     [InlineData(1, "gru", true)]

@@ -7,7 +7,6 @@ using Recur.Language;
 using Recur.Nn;
 using Recur.Tagging;
 using Recur.Translation;
-using Recur.WaveNet;
 
 namespace Recur.Tests.Export;
 
@@ -150,24 +149,14 @@ public sealed class PyTorchExportTests : IDisposable
     [InlineData(3, 4)]
     public void WaveNetsRunInTorchAsInRecur(int labels, int localChannels)
     {
-        var config = new WaveNetConfig(Levels: 16, ResidualChannels: 4, DilationChannels: 3, SkipChannels: 5,
-            LayersPerStack: 3, Stacks: 2, GlobalConditions: labels, LocalChannels: localChannels);
-        var model = new WaveNetModel(config, new RandomGenerator(7));
-        var random = new RandomGenerator(8);
-        int batch = 2, steps = 19;
-        var codes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, steps)
-            .Select(_ => random.NextInt(config.Levels)).ToArray()).ToArray();
-        int[]? conditions = labels > 0 ? [2, 0] : null;
-        var local = localChannels > 0 ? Tensor.RandomNormal(random, [batch, localChannels, steps]) : null;
-        Tensor expected;
-        using (Recur.Autograd.GradMode.NoGrad()) expected = model.Forward(codes, conditions, local);
-        PyTorchExport.Save(model, folder);
+        var c = ExportCases.WaveNet(labels, localChannels);
+        PyTorchExport.Save(c.Model, folder);
         var outputs = RunTorch(folder, new
         {
-            kind = "wavenet", codes = codes.SelectMany(c => c).ToArray(), shape = new[] { batch, steps },
-            condition = conditions, local = local?.ToArray(),
+            kind = "wavenet", codes = c.Codes, shape = new[] { c.Batch, c.Steps }, condition = c.Conditions,
+            local = c.Local?.ToArray(),
         });
-        Close.Values(expected.Span, outputs["logits"], "WaveNet logits", 1e-5, 1e-5);
+        Close.Values(c.Expected.Span, outputs["logits"], "WaveNet logits", 1e-5, 1e-5);
     }
 
     [TorchTheory]

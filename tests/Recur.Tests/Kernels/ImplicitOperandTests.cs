@@ -20,6 +20,28 @@ public class ImplicitOperandTests
     static int[] ShiftedRows(int rows, int span, int shift) =>
         Enumerable.Range(0, rows).Select(r => (r % 5) * span + (r / 5) * shift).ToArray();
 
+    /// <summary>(C or 0) + rowBias + A·B entry by entry in double, A and B read through <paramref name="a"/>(i, q)
+    /// and <paramref name="b"/>(q, j).</summary>
+    static float[] Reference(int m, int n, int k, float[]? c, float[]? rowBias, Func<int, int, float> a,
+        Func<int, int, float> b)
+    {
+        var expected = new float[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = (c?[i * n + j] ?? 0) + (rowBias?[i] ?? 0);
+                for (int q = 0; q < k; q++) sum += (double)a(i, q) * b(q, j);
+                expected[i * n + j] = (float)sum;
+            }
+        return expected;
+    }
+
+    static void Check(float[] c, float[] expected, int k)
+    {
+        for (int i = 0; i < c.Length; i++)
+            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
+    }
+
     [Theory]
     [InlineData(1, 1, 1, false, false)]
     [InlineData(13, 37, 10, true, true)]
@@ -34,17 +56,10 @@ public class ImplicitOperandTests
         var b = Random(length, 2);
         var c = Random(m * n, 3);
         var rowBias = withRowBias ? Random(m, 7) : null;
-        var expected = (float[])c.Clone();
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                double sum = (accumulate ? c[i * n + j] : 0) + (rowBias?[i] ?? 0);
-                for (int q = 0; q < k; q++) sum += (double)a[i * k + q] * b[starts[q] + j];
-                expected[i * n + j] = (float)sum;
-            }
+        var expected = Reference(m, n, k, accumulate ? c : null, rowBias, (i, q) => a[i * k + q],
+            (q, j) => b[starts[q] + j]);
         Gemm.MultiplyRows(m, n, k, a, k, b, starts, c, n, accumulate, threads: 2, rowBias: rowBias);
-        for (int i = 0; i < c.Length; i++)
-            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
+        Check(c, expected, k);
     }
 
     [Theory]
@@ -60,17 +75,10 @@ public class ImplicitOperandTests
         var a = Random(Math.Max(1, m * lda), 4);
         var b = Random(starts.Max() + k + 1, 5);
         var c = Random(m * n, 6);
-        var expected = (float[])c.Clone();
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                double sum = accumulate ? c[i * n + j] : 0;
-                for (int q = 0; q < k; q++) sum += (double)a[i * lda + q] * b[starts[j] + q];
-                expected[i * n + j] = (float)sum;
-            }
+        var expected = Reference(m, n, k, accumulate ? c : null, null, (i, q) => a[i * lda + q],
+            (q, j) => b[starts[j] + q]);
         Gemm.MultiplyRows(m, n, k, a, lda, b, starts, c, n, accumulate, threads: 2, transposeB: true);
-        for (int i = 0; i < c.Length; i++)
-            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
+        Check(c, expected, k);
     }
 
     [Fact]
