@@ -3,6 +3,7 @@ using Recur.Autograd;
 using Recur.Classification;
 using Recur.Forecasting;
 using Recur.Language;
+using Recur.Memory;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Speech;
@@ -430,7 +431,69 @@ public static class OnnxExport
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq", "wavenet",
-            "speech_recognizer"];
+            "speech_recognizer", "memn2n"];
+
+    /// <summary>
+    /// A <see cref="MemoryNetwork"/> (MemN2N) on a padded batch, as <see cref="MemoryNetwork.Pad"/> makes it: inputs
+    /// <c>story</c> (int64 [batch, slots, words], most recent sentence first, 0 pads), <c>ages</c> (int64 [batch,
+    /// slots], the memory size for a padding slot), <c>mask</c> ([batch, slots], 0 or −∞, added to the attention
+    /// scores) and <c>question</c> (int64 [batch, words]) → <c>logits</c> [batch, vocabulary] over the answers and
+    /// <c>attention</c> [hops, batch, slots]. Each sentence is a bag of its words' rows (<c>Gather</c>, the padding id
+    /// masked out, weighted by the position encoding when the model uses it, <c>ReduceSum</c>); a model exported during
+    /// its linear start attends without the softmax, as it then computes.
+    /// </summary>
+    public static void Save(MemoryNetwork model, string path)
+    {
+        var config = model.Config;
+        int d = config.EmbeddingSize;
+        Write(path, "memn2n", config.ToJson(), model, (graph, state) =>
+        {
+            string story = graph.Input("story", DataType.Int64, "batch", "slots", config.SentenceLength);
+            string ages = graph.Input("ages", DataType.Int64, "batch", "slots");
+            string mask = graph.FloatInput("mask", "batch", "slots");
+            string question = graph.Input("question", DataType.Int64, "batch", config.SentenceLength);
+            string? positions = config.Encoding == SentenceEncoding.Position
+                ? graph.Weight("positions", MemoryNetwork.PositionEncoding(config.SentenceLength, d).Span,
+                    config.SentenceLength, d) : null;
+            // Σ_j w_j ⊙ E[ids_j] over the last axis of the ids, the padding id 0 adding nothing
+            string Bag(string ids, int k)
+            {
+                string rows = graph.Embedding(state, $"embeddings.{k}", ids); // [..., J, d]
+                string used = graph.Op("Cast", [graph.Op("Not", [graph.Op("Equal", [ids, graph.Int64s([0], [])])])],
+                    OnnxGraph.Attribute("to", (long)DataType.Float));
+                rows = graph.Op("Mul", [rows, graph.Op("Unsqueeze", [used, graph.Int64s(-1)])]);
+                if (positions != null) rows = graph.Op("Mul", [rows, positions]);
+                return graph.Op("ReduceSum", [rows, graph.Int64s(-2)], OnnxGraph.Attribute("keepdims", 0L));
+            }
+            var memories = new string[config.Hops + 1];
+            for (int k = 0; k <= config.Hops; k++)
+            {
+                memories[k] = Bag(story, k); // [B, M, d]
+                if (config.TemporalEncoding)
+                    memories[k] = graph.Op("Add", [memories[k], graph.Embedding(state, $"temporal.{k}", ages)]);
+            }
+            string u = Bag(question, 0); // [B, d]
+            string? keep = model.LinearStart ? graph.Op("Cast", [graph.Op("Equal", [mask, graph.Weight("zero",
+                [0f])])], OnnxGraph.Attribute("to", (long)DataType.Float)) : null;
+            var attention = new List<string>();
+            for (int k = 1; k <= config.Hops; k++)
+            {
+                string scores = graph.Op("Squeeze", [graph.Op("MatMul", [memories[k - 1],
+                    graph.Op("Unsqueeze", [u, graph.Int64s(2)])]), graph.Int64s(2)]); // [B, M]
+                string p = keep is null
+                    ? graph.Op("Softmax", [graph.Op("Add", [scores, mask])], OnnxGraph.Attribute("axis", 1L))
+                    : graph.Op("Mul", [scores, keep]);
+                attention.Add(graph.Op("Unsqueeze", [p, graph.Int64s(0)]));
+                u = graph.Op("Add", [u, graph.Op("Squeeze", [graph.Op("MatMul", [graph.Op("Unsqueeze", [p,
+                    graph.Int64s(1)]), memories[k]]), graph.Int64s(1)])]);
+            }
+            graph.Output(graph.Linear(state[$"embeddings.{config.Hops}.weight"], null, u, "answer"), "logits",
+                DataType.Float, "batch", config.VocabularySize);
+            graph.Output(attention.Count == 1 ? attention[0]
+                : graph.Op("Concat", [.. attention], OnnxGraph.Attribute("axis", 0L)), "attention", DataType.Float,
+                config.Hops, "batch", "slots");
+        });
+    }
 
     /// <summary>
     /// A <see cref="SpeechRecognizer"/>'s acoustic model: inputs <c>features</c> [batch, 1, mels, frames] (the
@@ -554,6 +617,7 @@ public static class OnnxExport
             case SequenceTagger tagger: Save(tagger, path); break;
             case WaveNetModel wavenet: Save(wavenet, path); break;
             case SpeechRecognizer speech: Save(speech, path); break;
+            case MemoryNetwork memory: Save(memory, path); break;
             default: Save((Forecaster)model, path); break;
         }
         return (kind, [path]);

@@ -3,6 +3,7 @@ using Recur.Classification;
 using Recur.Export;
 using Recur.Forecasting;
 using Recur.Language;
+using Recur.Memory;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Speech;
@@ -380,5 +381,35 @@ public sealed class OnnxExportTests : IDisposable
             new Input("lengths", frames, [batch]));
         Same(expected, outputs["log_probs"], "speech log-probabilities");
         Assert.Equal(lengths.Select(n => (float)n), outputs["output_lengths"].Values);
+    }
+    [Theory]
+    [InlineData(SentenceEncoding.Position, true, true, false)]
+    [InlineData(SentenceEncoding.BagOfWords, false, false, false)]
+    [InlineData(SentenceEncoding.Position, true, false, true)]
+    public void MemoryNetworksGiveTheirAnswersAndAttention(SentenceEncoding encoding, bool temporal, bool emptySlots,
+        bool linearStart)
+    {
+        var config = new MemoryNetworkConfig(12, 4, 6, 3, 5, encoding, temporal, RandomTimeNoise: false,
+            EmptySlots: emptySlots);
+        var model = new MemoryNetwork(config, new RandomGenerator(5)) { LinearStart = linearStart };
+        EncodedQuestion[] batch =
+        [
+            new([[3, 4, 5], [6, 7], [8, 9, 10, 11]], [2, 3], 4, 1),
+            new([[1, 2, 3, 4]], [5, 6, 7], 8, 1),
+            new([[9], [10, 11], [3], [4, 5], [6], [7, 8]], [9, 10, 11, 1], 2, 1),
+        ];
+        var padded = model.Pad(batch);
+        MemoryNetworkOutput expected;
+        using (Recur.Autograd.GradMode.NoGrad()) expected = model.Forward(padded);
+        string path = Path.Combine(folder, "memn2n.onnx");
+        OnnxExport.Save(model, path);
+        long b = padded.Batch, m = padded.Slots;
+        var outputs = Run(path, new Input("story", padded.Story.Select(v => (long)v).ToArray(), [b, m, 4]),
+            new Input("ages", padded.Ages.Select(v => (long)v).ToArray(), [b, m]),
+            new Input("mask", padded.Mask, [b, m]),
+            new Input("question", padded.Question.Select(v => (long)v).ToArray(), [b, 4]));
+        Same(expected.Logits, outputs["logits"], "answer logits");
+        Close.Values([.. expected.Attention.SelectMany(a => a.ToArray())], outputs["attention"].Values, "attention",
+            Tolerance, Tolerance);
     }
 }
