@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Recur.Autograd;
+using Recur.Captioning;
 using Recur.Classification;
 using Recur.Forecasting;
 using Recur.Language;
@@ -428,10 +429,124 @@ public static class OnnxExport
         decoder.Save(decoderPath, "Recur seq2seq decoder step", metadata);
     }
 
+    /// <summary>
+    /// A <see cref="Captioner"/> as two files, as a translation model: the encoder <paramref name="encoderPath"/>
+    /// (<c>images</c> [batch, 1, height, width] → the decoder's first <c>h</c> [batch, H] (and <c>c</c> for an LSTM)
+    /// and what every step reads: the m-RNN's projected <c>image</c> [batch, joint], or the attention decoder's
+    /// <c>annotations</c> [cells, batch, D] and <c>keys</c> [cells, batch, joint]) and the decoder step
+    /// <paramref name="decoderPath"/> (<c>previous</c> int64 [batch] (<c>&lt;bos&gt;</c> first), <c>h</c> (<c>c</c>)
+    /// and the encoder's outputs → <c>logits</c> [batch, vocabulary], <c>h_next</c> (<c>c_next</c>) and for the
+    /// attention decoder <c>attention</c> [cells, batch]). Greedy or beam decoding is a loop over the step.
+    /// </summary>
+    public static void Save(Captioner model, string encoderPath, string decoderPath)
+    {
+        var config = model.Config;
+        bool lstm = config.Mode == RecurrentMode.Lstm;
+        int hidden = config.HiddenSize, joint = config.JointSize, d = config.FeatureSize;
+        var (mapH, mapW) = config.FeatureMap;
+        int cells = mapH * mapW;
+        var state = model.StateDict();
+        using var noGrad = GradMode.NoGrad();
+        var encoder = new OnnxGraph("captioner_encoder");
+        {
+            var graph = encoder;
+            string x = graph.FloatInput("images", "batch", 1, config.Height, config.Width);
+            for (int l = 0; l < 3; l++)
+            {
+                var weight = state[$"encoder.{l}.weight"];
+                x = graph.Op("MaxPool", [graph.Op("Relu", [graph.Op("Conv", [x,
+                    graph.Weight($"encoder.{l}.weight", weight.Span, weight.ShapeArray()),
+                    graph.Weight($"encoder.{l}.bias", state[$"encoder.{l}.bias"].Span, weight.Size(0))],
+                    OnnxGraph.Attribute("kernel_shape", [3, 3]), OnnxGraph.Attribute("pads", [1, 1, 1, 1]))])],
+                    OnnxGraph.Attribute("kernel_shape", [2, 2]), OnnxGraph.Attribute("strides", [2, 2]));
+            }
+            string flat = graph.Op("Reshape", [x, graph.Int64s(0, -1)]); // [B, D·h·w]
+            string Bridge(string prefix) => graph.Op("Tanh", [graph.Linear(state, prefix, flat)]);
+            if (config.Decoder == CaptionDecoder.MRnn)
+            {
+                // the m-RNN starts from zeros: flat · 0 keeps the batch dimension
+                string zeros = graph.Op("Mul", [graph.Op("Slice", [flat, graph.Int64s(0), graph.Int64s(1),
+                    graph.Int64s(1)]), graph.Weight("zeros", new float[hidden], 1, hidden)]);
+                graph.Output(graph.Linear(state, "image", flat), "image", DataType.Float, "batch", joint);
+                graph.Output(zeros, "h", DataType.Float, "batch", hidden);
+                if (lstm) graph.Output(graph.Op("Identity", [zeros]), "c", DataType.Float, "batch", hidden);
+            }
+            else
+            {
+                graph.Output(Bridge("bridge"), "h", DataType.Float, "batch", hidden);
+                if (lstm) graph.Output(Bridge("bridge_cell"), "c", DataType.Float, "batch", hidden);
+            }
+            if (config.Decoder == CaptionDecoder.Attention)
+            {
+                string annotations = graph.Op("Add", [graph.Transpose(graph.Op("Reshape", [x,
+                    graph.Int64s(0, d, -1)]), 2, 0, 1), graph.Weight("places", state["places"].Span, cells, 1, d)]);
+                graph.Output(annotations, "annotations", DataType.Float, cells, "batch", d);
+                graph.Output(graph.Linear(state, "attention_keys", annotations), "keys", DataType.Float, cells,
+                    "batch", joint);
+            }
+        }
+        var decoder = new OnnxGraph("captioner_decoder_step");
+        {
+            var graph = decoder;
+            string previous = graph.Input("previous", DataType.Int64, "batch");
+            string h = graph.FloatInput("h", "batch", hidden);
+            string? c = lstm ? graph.FloatInput("c", "batch", hidden) : null;
+            string word = graph.Embedding(state, "embedding", previous);
+            string logits;
+            (string H, string? C) next;
+            switch (config.Decoder)
+            {
+                case CaptionDecoder.ShowTell:
+                    next = graph.CellStep(config.Mode, state, "decoder", word, h, c);
+                    logits = graph.Linear(state, "head", next.H);
+                    break;
+                case CaptionDecoder.MRnn:
+                {
+                    string image = graph.FloatInput("image", "batch", joint);
+                    next = graph.CellStep(config.Mode, state, "decoder", word, h, c);
+                    // the scaled tanh 1.7159·tanh(2x/3)
+                    string sum = graph.Op("Add", [graph.Op("Add", [graph.Linear(state, "multimodal_word", word),
+                        graph.Linear(state, "multimodal_state", next.H)]), image]);
+                    string multimodal = graph.Op("Mul", [graph.Op("Tanh", [graph.Op("Mul", [sum,
+                        graph.Weight("two_thirds", [2f / 3f])])]), graph.Weight("lecun", [1.7159f])]);
+                    logits = graph.Linear(state, "head", multimodal);
+                    break;
+                }
+                default:
+                {
+                    string annotations = graph.FloatInput("annotations", cells, "batch", d);
+                    string keys = graph.FloatInput("keys", cells, "batch", joint);
+                    string query = graph.Op("Unsqueeze", [graph.Linear(state, "attention_query", h),
+                        graph.Int64s(0)]);
+                    string scores = graph.Op("Squeeze", [graph.Linear(state, "attention_energy", graph.Op("Tanh",
+                        [graph.Op("Add", [keys, query])])), graph.Int64s(2)]); // [L, B]
+                    string weights = graph.Op("Softmax", [scores], OnnxGraph.Attribute("axis", 0L));
+                    string context = graph.Op("Mul", [graph.Op("ReduceSum", [graph.Op("Mul", [annotations,
+                        graph.Op("Unsqueeze", [weights, graph.Int64s(2)])]), graph.Int64s(0)],
+                        OnnxGraph.Attribute("keepdims", 0L)), graph.Op("Sigmoid", [graph.Linear(state,
+                        "attention_gate", h)])]); // [B, D]
+                    next = graph.CellStep(config.Mode, state, "decoder", graph.Op("Concat", [word, context],
+                        OnnxGraph.Attribute("axis", 1L)), h, c);
+                    string deep = graph.Op("Add", [graph.Op("Add", [word, graph.Linear(state, "output_state",
+                        next.H)]), graph.Linear(state, "output_context", context)]);
+                    logits = graph.Linear(state, "head", deep);
+                    graph.Output(weights, "attention", DataType.Float, cells, "batch");
+                    break;
+                }
+            }
+            graph.Output(logits, "logits", DataType.Float, "batch", config.VocabularySize);
+            graph.Output(next.H, "h_next", DataType.Float, "batch", hidden);
+            if (next.C != null) graph.Output(next.C, "c_next", DataType.Float, "batch", hidden);
+        }
+        var metadata = Metadata("captioner", config.ToJson());
+        encoder.Save(encoderPath, "Recur captioner encoder", metadata);
+        decoder.Save(decoderPath, "Recur captioner decoder step", metadata);
+    }
+
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq", "wavenet",
-            "speech_recognizer", "memn2n"];
+            "speech_recognizer", "memn2n", "captioner"];
 
     /// <summary>
     /// A <see cref="MemoryNetwork"/> (MemN2N) on a padded batch, as <see cref="MemoryNetwork.Pad"/> makes it: inputs
@@ -594,7 +709,7 @@ public static class OnnxExport
     /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
     /// model kind from its <c>config.json</c>; returns the kind and the files written — <paramref name="path"/>, or
-    /// for a translation model its encoder and decoder step beside it (<c>NAME.encoder.onnx</c>,
+    /// for a translation model or a captioner its encoder and decoder step beside it (<c>NAME.encoder.onnx</c>,
     /// <c>NAME.decoder.onnx</c>). Another kind gets a <see cref="NotSupportedException"/> naming it and the kinds that
     /// can be exported.
     /// </summary>
@@ -603,12 +718,13 @@ public static class OnnxExport
         var (kind, model) = SavedModel.Open(modelFolder, Kinds, "ONNX");
         switch (model)
         {
-            case Seq2Seq translation:
+            case Seq2Seq or Captioner:
             {
                 string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!,
                     Path.GetFileNameWithoutExtension(path));
                 string[] files = [stem + ".encoder.onnx", stem + ".decoder.onnx"];
-                Save(translation, files[0], files[1]);
+                if (model is Seq2Seq translation) Save(translation, files[0], files[1]);
+                else Save((Captioner)model, files[0], files[1]);
                 return (kind, files);
             }
             case SequenceModel sequence: Save(sequence, path); break;

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Recur.Captioning;
 using Recur.Classification;
 using Recur.Export;
 using Recur.Forecasting;
@@ -411,5 +412,58 @@ public sealed class OnnxExportTests : IDisposable
         Same(expected.Logits, outputs["logits"], "answer logits");
         Close.Values([.. expected.Attention.SelectMany(a => a.ToArray())], outputs["attention"].Values, "attention",
             Tolerance, Tolerance);
+    }
+    [Theory]
+    [InlineData(CaptionDecoder.ShowTell, "lstm", 41)]
+    [InlineData(CaptionDecoder.MRnn, "gru", 41)]
+    [InlineData(CaptionDecoder.MRnn, "lstm", 41)]
+    [InlineData(CaptionDecoder.Attention, "lstm", 41)]
+    [InlineData(CaptionDecoder.Attention, "gru", 44)]
+    public void CaptionersDescribeGreedilyInOnnxRuntimeAsInRecur(CaptionDecoder decoder, string cell, int seed)
+    {
+        var config = new CaptionerConfig(decoder, 10, Height: 16, Width: 24, Channels: 2, HiddenSize: 5,
+            EmbeddingSize: 4, JointSize: 6, Cell: cell);
+        var model = new Captioner(config, new RandomGenerator((ulong)seed));
+        var images = Tensor.RandomUniform(new RandomGenerator(42), [2, 1, 16, 24]);
+        var expected = model.Describe(images, beamWidth: 1, maxLength: 6);
+        string encoderPath = Path.Combine(folder, "encoder.onnx"), decoderPath = Path.Combine(folder, "decoder.onnx");
+        OnnxExport.Save(model, encoderPath, decoderPath);
+        var state = new Dictionary<string, (float[] Values, long[] Shape)>(
+            Run(encoderPath, new Input("images", images.ToArray(), [2, 1, 16, 24])));
+        var previous = new long[] { Tokenizers.Bos, Tokenizers.Bos };
+        var tokens = new[] { new List<int>(), new List<int>() };
+        var logP = new double[2];
+        var done = new bool[2];
+        var weights = new[] { new List<float>(), new List<float>() };
+        for (int t = 0; t < 6 && !done.All(d => d); t++)
+        {
+            var inputs = new List<Input> { new("previous", previous, [2]) };
+            foreach (var (name, value) in state) inputs.Add(new(name, value.Values, value.Shape));
+            var outputs = Run(decoderPath, [.. inputs]);
+            foreach (string name in new[] { "h", "c" })
+                if (outputs.TryGetValue(name + "_next", out var next)) state[name] = next;
+            for (int b = 0; b < 2; b++)
+            {
+                if (done[b]) continue;
+                var row = outputs["logits"].Values.AsSpan(b * 10, 10).ToArray();
+                double max = row.Max(), total = row.Sum(v => Math.Exp(v - max));
+                int best = Array.IndexOf(row, row.Max());
+                logP[b] += row[best] - max - Math.Log(total);
+                if (outputs.TryGetValue("attention", out var attention)) // [cells, batch]
+                    weights[b].AddRange(Enumerable.Range(0, 6).Select(i => attention.Values[i * 2 + b]));
+                if (best == Tokenizers.Eos) { done[b] = true; continue; }
+                tokens[b].Add(best);
+                previous[b] = best;
+            }
+        }
+        for (int b = 0; b < 2; b++)
+        {
+            Assert.Equal(expected[b].Tokens, tokens[b]);
+            Assert.True(Math.Abs(expected[b].LogProbability - logP[b]) <= 1e-5 * (1 + Math.Abs(logP[b])),
+                $"log P {logP[b]} against {expected[b].LogProbability}");
+            Close.Values([.. expected[b].Attention.SelectMany(w => w).Select(v => (float)v)], [.. weights[b]],
+                "attention", 1e-5, 1e-5);
+        }
+        Assert.Contains(tokens, row => row.Count > 0); // the check reads some words, not only an end
     }
 }
