@@ -316,13 +316,13 @@ public static partial class Functional
 
     /// <summary>
     /// Runs <paramref name="body"/> on <paramref name="workers"/> fixed contiguous ranges of [0, <paramref
-    /// name="count"/>),
-    /// in parallel when there is more than one (on the calling thread otherwise).
+    /// name="count"/>), in parallel when there is more than one (on the calling thread otherwise).
     /// </summary>
     static void ForEachRange(int count, int workers, Action<int, int> body)
     {
         if (workers <= 1) { body(0, count); return; }
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers },
+        // the kernel workers, not the thread pool: a convolution of a small layer takes less than a wake-up
+        WorkerPool.Shared.For(workers,
             w => body((int)((long)w * count / workers), (int)((long)(w + 1) * count / workers)));
     }
 
