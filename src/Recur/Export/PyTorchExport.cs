@@ -3,6 +3,7 @@ using System.Text;
 using Recur.Classification;
 using Recur.Forecasting;
 using Recur.Language;
+using Recur.Memory;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Serialization;
@@ -28,7 +29,7 @@ public static class PyTorchExport
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger", "seq2seq",
-            "wavenet"];
+            "wavenet", "memn2n"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -459,6 +460,70 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="MemoryNetwork"/> as class <c>MemoryNetwork</c>: <c>forward(story, ages, mask, question)</c> on the
+    /// padded batch of <see cref="MemoryNetwork.Pad"/> (story long [batch, slots, words], ages long [batch, slots],
+    /// mask [batch, slots] of 0 or −inf, question long [batch, words]) returns the answer logits [batch, vocabulary]
+    /// and the attention [hops, batch, slots]; <c>linear_start</c> leaves the memory softmax out, as Recur's
+    /// <see cref="MemoryNetwork.LinearStart"/> (set from the model at export).
+    /// </summary>
+    public static void Save(MemoryNetwork model, string folder)
+    {
+        var c = model.Config;
+        bool positions = c.Encoding == SentenceEncoding.Position;
+        string code = $$""""
+            class MemoryNetwork(nn.Module):
+                """Recur's MemoryNetwork (MemN2N): {{c.Hops}} hops of width {{c.EmbeddingSize}} with adjacent weight
+                tying, {{(positions ? "position-encoded" : "bag-of-words")}} sentences{{(c.TemporalEncoding
+                    ? ", temporal encoding" : "")}}."""
+
+                def __init__(self):
+                    super().__init__()
+                    self.embeddings = nn.ModuleList(
+                        [nn.Embedding({{c.VocabularySize}}, {{c.EmbeddingSize}}) for _ in range({{c.Hops + 1}})])
+                    if {{Literal(c.TemporalEncoding)}}:
+                        self.temporal = nn.ModuleList(
+                            [nn.Embedding({{c.MemorySize + 1}}, {{c.EmbeddingSize}}) for _ in range({{c.Hops + 1}})])
+                    self.positions = None
+                    if {{Literal(positions)}}:
+                        # l_kj = 1 + 4 (k - (d + 1)/2)(j - (J + 1)/2) / (d J), counted from 1
+                        j = torch.arange(1, {{c.SentenceLength + 1}}, dtype=torch.float64).unsqueeze(1)
+                        k = torch.arange(1, {{c.EmbeddingSize + 1}}, dtype=torch.float64).unsqueeze(0)
+                        d, length = {{c.EmbeddingSize}}.0, {{c.SentenceLength}}.0
+                        self.positions = (1 + 4 * (k - (d + 1) / 2) * (j - (length + 1) / 2) / (d * length)).float()
+                    self.linear_start = {{Literal(model.LinearStart)}}
+
+                def bag(self, table, ids):
+                    """The sum of each sentence's word rows (position-weighted), the padding id 0 adding nothing."""
+                    rows = table(ids) * (ids != 0).unsqueeze(-1)
+                    if self.positions is not None:
+                        rows = rows * self.positions
+                    return rows.sum(-2)
+
+                def forward(self, story, ages, mask, question):
+                    """story [batch, slots, words], ages, mask [batch, slots], question [batch, words] ->
+                    logits [batch, {{c.VocabularySize}}], attention [hops, batch, slots]"""
+                    memories = []
+                    for k, table in enumerate(self.embeddings):
+                        m = self.bag(table, story)
+                        if hasattr(self, "temporal"):
+                            m = m + self.temporal[k](ages)
+                        memories.append(m)
+                    u = self.bag(self.embeddings[0], question)
+                    attention = []
+                    for k in range(1, len(memories)):
+                        scores = torch.bmm(memories[k - 1], u.unsqueeze(2)).squeeze(2)
+                        if self.linear_start:
+                            p = scores * (mask == 0)
+                        else:
+                            p = torch.softmax(scores + mask, dim=1)
+                        attention.append(p)
+                        u = u + torch.bmm(p.unsqueeze(1), memories[k]).squeeze(1)
+                    return u @ self.embeddings[-1].weight.t(), torch.stack(attention)
+            """";
+        Write(folder, "MemoryNetwork", code, model);
+    }
+
+    /// <summary>
     /// A <see cref="WaveNetModel"/> as class <c>WaveNet</c>: <c>forward(codes, condition=None, local=None)</c> with
     /// codes (long [batch, steps], μ-law codes), a label per sequence (long [batch]) when the model is conditioned on
     /// one and a local sequence [batch, channels, steps] when it has local conditioning, returns the logits [batch,
@@ -527,6 +592,7 @@ public static class PyTorchExport
             case SequenceTagger tagger: Save(tagger, folder); break;
             case Seq2Seq translation: Save(translation, folder); break;
             case WaveNetModel wavenet: Save(wavenet, folder); break;
+            case MemoryNetwork memory: Save(memory, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;

@@ -1,5 +1,6 @@
 using Recur.Classification;
 using Recur.Forecasting;
+using Recur.Memory;
 using Recur.Nn;
 using Recur.Tagging;
 using Recur.WaveNet;
@@ -23,6 +24,9 @@ sealed record ForecasterCase(Forecaster Model, double[] History, float[] Covaria
 /// <param name="Codes">[batch·steps] μ-law codes, batch-major.</param>
 sealed record WaveNetCase(WaveNetModel Model, int Batch, int Steps, int[] Codes, int[]? Conditions, Tensor? Local,
     Tensor Expected);
+
+/// <summary>A small memory network, a padded batch of three questions and its output on them.</summary>
+sealed record MemoryNetworkCase(MemoryNetwork Model, PaddedStories Padded, MemoryNetworkOutput Expected);
 
 /// <summary>The models and inputs the ONNX and PyTorch export tests both run.</summary>
 static class ExportCases
@@ -111,5 +115,23 @@ static class ExportCases
         using var _ = Recur.Autograd.GradMode.NoGrad();
         return new(model, batch, steps, [.. codes.SelectMany(c => c)], conditions, local,
             model.Forward(codes, conditions, local));
+    }
+
+    /// <summary>A three-hop memory network of 12 words on three stories of 3, 1 and 6 sentences (memory of 5).</summary>
+    public static MemoryNetworkCase MemoryNetwork(SentenceEncoding encoding, bool temporal, bool emptySlots,
+        bool linearStart)
+    {
+        var config = new MemoryNetworkConfig(12, 4, 6, 3, 5, encoding, temporal, RandomTimeNoise: false,
+            EmptySlots: emptySlots);
+        var model = new MemoryNetwork(config, new RandomGenerator(5)) { LinearStart = linearStart };
+        EncodedQuestion[] batch =
+        [
+            new([[3, 4, 5], [6, 7], [8, 9, 10, 11]], [2, 3], 4, 1),
+            new([[1, 2, 3, 4]], [5, 6, 7], 8, 1),
+            new([[9], [10, 11], [3], [4, 5], [6], [7, 8]], [9, 10, 11, 1], 2, 1),
+        ];
+        var padded = model.Pad(batch);
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        return new(model, padded, model.Forward(padded));
     }
 }

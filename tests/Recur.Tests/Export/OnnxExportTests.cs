@@ -390,18 +390,7 @@ public sealed class OnnxExportTests : IDisposable
     public void MemoryNetworksGiveTheirAnswersAndAttention(SentenceEncoding encoding, bool temporal, bool emptySlots,
         bool linearStart)
     {
-        var config = new MemoryNetworkConfig(12, 4, 6, 3, 5, encoding, temporal, RandomTimeNoise: false,
-            EmptySlots: emptySlots);
-        var model = new MemoryNetwork(config, new RandomGenerator(5)) { LinearStart = linearStart };
-        EncodedQuestion[] batch =
-        [
-            new([[3, 4, 5], [6, 7], [8, 9, 10, 11]], [2, 3], 4, 1),
-            new([[1, 2, 3, 4]], [5, 6, 7], 8, 1),
-            new([[9], [10, 11], [3], [4, 5], [6], [7, 8]], [9, 10, 11, 1], 2, 1),
-        ];
-        var padded = model.Pad(batch);
-        MemoryNetworkOutput expected;
-        using (Recur.Autograd.GradMode.NoGrad()) expected = model.Forward(padded);
+        var (model, padded, expected) = ExportCases.MemoryNetwork(encoding, temporal, emptySlots, linearStart);
         string path = Path.Combine(folder, "memn2n.onnx");
         OnnxExport.Save(model, path);
         long b = padded.Batch, m = padded.Slots;

@@ -4,6 +4,7 @@ using Recur.Classification;
 using Recur.Export;
 using Recur.Forecasting;
 using Recur.Language;
+using Recur.Memory;
 using Recur.Nn;
 using Recur.Tagging;
 using Recur.Translation;
@@ -110,6 +111,15 @@ public sealed class PyTorchExportTests : IDisposable
                 local = None if local is None else torch.tensor(local).reshape(request["shape"][0], -1,
                                                                                request["shape"][1])
                 outputs = {"logits": model(codes, condition, local)}
+            elif kind == "memn2n":
+                shape = request["shape"]
+                story = torch.tensor(request["story"]).reshape(shape)
+                ages = torch.tensor(request["ages"]).reshape(shape[:2])
+                mask = torch.where(torch.tensor(request["masked"]).reshape(shape[:2]) == 1,
+                                   torch.tensor(float("-inf")), torch.tensor(0.0))
+                question = torch.tensor(request["question"]).reshape(shape[0], shape[2])
+                logits, attention = model(story, ages, mask, question)
+                outputs = {"logits": logits, "attention": attention}
             elif kind == "classifier":
                 ids = torch.tensor(request["ids"]).reshape(request["shape"])
                 outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
@@ -142,6 +152,27 @@ public sealed class PyTorchExportTests : IDisposable
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, error.Result);
         return JsonSerializer.Deserialize<Dictionary<string, float[]>>(output)!;
+    }
+
+    [TorchTheory]
+    [InlineData(SentenceEncoding.Position, true, true, false)]
+    [InlineData(SentenceEncoding.BagOfWords, false, false, false)]
+    [InlineData(SentenceEncoding.Position, true, false, true)]
+    public void MemoryNetworksRunInTorchAsInRecur(SentenceEncoding encoding, bool temporal, bool emptySlots,
+        bool linearStart)
+    {
+        var c = ExportCases.MemoryNetwork(encoding, temporal, emptySlots, linearStart);
+        PyTorchExport.Save(c.Model, folder);
+        var p = c.Padded;
+        var outputs = RunTorch(folder, new
+        {
+            kind = "memn2n", story = p.Story, ages = p.Ages, question = p.Question,
+            masked = p.Mask.Select(v => float.IsNegativeInfinity(v) ? 1 : 0).ToArray(),
+            shape = new[] { p.Batch, p.Slots, c.Model.Config.SentenceLength },
+        });
+        Close.Values(c.Expected.Logits.Span, outputs["logits"], "answer logits", 1e-5, 1e-5);
+        Close.Values([.. c.Expected.Attention.SelectMany(a => a.ToArray())], outputs["attention"], "attention", 1e-5,
+            1e-5);
     }
 
     [TorchTheory]
