@@ -117,7 +117,8 @@ static class ExportCases
             model.Forward(codes, conditions, local));
     }
 
-    /// <summary>A three-hop memory network of 12 words on three stories of 3, 1 and 6 sentences (memory of 5).</summary>
+    /// <summary>A three-hop memory network of 12 words on three stories of 3, 1 and 6 sentences (memory of
+    /// 5).</summary>
     public static MemoryNetworkCase MemoryNetwork(SentenceEncoding encoding, bool temporal, bool emptySlots,
         bool linearStart)
     {

@@ -57,6 +57,61 @@ public sealed class OnnxExportTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Greedy decoding of a batch of two through an exported decoder step, from <c>&lt;bos&gt;</c>: each step is fed
+    /// <paramref name="state"/> (every <c>X_next</c> output replaces input X), and the most likely word is kept until
+    /// <c>&lt;eos&gt;</c> or <paramref name="maxLength"/> steps. Returns each row's words (without the end), its
+    /// log-probability (the end included) and, when the step outputs <c>attention</c> [cells, 2], the first
+    /// <paramref name="cells"/>(row) weights of every step.
+    /// </summary>
+    static (List<int>[] Tokens, double[] LogP, List<float>[] Attention) Greedy(string decoderPath,
+        Dictionary<string, (float[] Values, long[] Shape)> state, int vocabulary, int maxLength, Func<int, int> cells)
+    {
+        var previous = new long[] { Tokenizers.Bos, Tokenizers.Bos };
+        var tokens = new[] { new List<int>(), new List<int>() };
+        var logP = new double[2];
+        var done = new bool[2];
+        var weights = new[] { new List<float>(), new List<float>() };
+        for (int t = 0; t < maxLength && !done.All(d => d); t++)
+        {
+            var inputs = new List<Input> { new("previous", previous, [2]) };
+            foreach (var (name, value) in state) inputs.Add(new(name, value.Values, value.Shape));
+            var outputs = Run(decoderPath, [.. inputs]);
+            foreach (string name in state.Keys.ToArray())
+                if (outputs.TryGetValue(name + "_next", out var next)) state[name] = next;
+            for (int b = 0; b < 2; b++)
+            {
+                if (done[b]) continue;
+                var row = outputs["logits"].Values.AsSpan(b * vocabulary, vocabulary).ToArray();
+                double max = row.Max(), total = row.Sum(v => Math.Exp(v - max));
+                int best = Array.IndexOf(row, row.Max());
+                logP[b] += row[best] - max - Math.Log(total);
+                if (outputs.TryGetValue("attention", out var attention))
+                    weights[b].AddRange(Enumerable.Range(0, cells(b)).Select(i => attention.Values[i * 2 + b]));
+                if (best == Tokenizers.Eos) { done[b] = true; continue; }
+                tokens[b].Add(best);
+                previous[b] = best;
+            }
+        }
+        return (tokens, logP, weights);
+    }
+
+    /// <summary>Recur's decoded words, log-probability (within 1e-5) and attention weights against an exported
+    /// step's.</summary>
+    static void SameAsDecoded((int[] Tokens, double LogProbability, double[][] Attention)[] expected,
+        (List<int>[] Tokens, double[] LogP, List<float>[] Attention) actual)
+    {
+        for (int b = 0; b < expected.Length; b++)
+        {
+            Assert.Equal(expected[b].Tokens, actual.Tokens[b]);
+            double logP = actual.LogP[b];
+            Assert.True(Math.Abs(expected[b].LogProbability - logP) <= 1e-5 * (1 + Math.Abs(logP)),
+                $"log P {logP} against {expected[b].LogProbability}");
+            Close.Values([.. expected[b].Attention.SelectMany(w => w).Select(v => (float)v)], [.. actual.Attention[b]],
+                "attention", 1e-5, 1e-5);
+        }
+    }
+
     /// <summary>An output's values as floats, whether it holds floats or integers (lengths).</summary>
     static float[] Floats(OrtValue value) => value.GetTensorTypeAndShape().ElementDataType switch
     {
@@ -266,45 +321,11 @@ public sealed class OnnxExportTests : IDisposable
         var (ids, lengths, steps) = RaggedBatch.TimeMajor(sources, 15, "test");
         var encoded = Run(encoderPath, new Input("source", ids.Select(i => (long)i).ToArray(), [steps, 2]),
             new Input("source_lengths", lengths, [2]));
-        var state = new Dictionary<string, (float[] Values, long[] Shape)>(encoded);
-        var previous = new long[] { Tokenizers.Bos, Tokenizers.Bos };
-        var tokens = new[] { new List<int>(), new List<int>() };
-        var logP = new double[2];
-        var done = new bool[2];
-        var weights = new[] { new List<double>(), new List<double>() };
-        for (int t = 0; t < 6 && !done.All(d => d); t++)
-        {
-            var inputs = new List<Input> { new("previous", previous, [2]) };
-            foreach (string name in new[] { "h", "c", "feed", "memory", "keys", "penalty" })
-                if (state.TryGetValue(name, out var value)
-                    && (name is "h" or "c" or "feed" || attention != AttentionKind.None))
-                    inputs.Add(new(name, value.Values, value.Shape));
-            var outputs = Run(decoderPath, [.. inputs]);
-            foreach (string name in new[] { "h", "c", "feed" })
-                if (outputs.TryGetValue(name + "_next", out var next)) state[name] = next;
-            for (int b = 0; b < 2; b++)
-            {
-                if (done[b]) continue;
-                var row = outputs["logits"].Values.AsSpan(b * 12, 12).ToArray();
-                double max = row.Max(), total = row.Sum(v => Math.Exp(v - max));
-                int best = Array.IndexOf(row, row.Max());
-                logP[b] += row[best] - max - Math.Log(total);
-                if (attention != AttentionKind.None)
-                    weights[b].AddRange(Enumerable.Range(0, lengths[b])
-                        .Select(s => (double)outputs["attention"].Values[s * 2 + b]));
-                if (best == Tokenizers.Eos) { done[b] = true; continue; }
-                tokens[b].Add(best);
-                previous[b] = best;
-            }
-        }
-        for (int b = 0; b < 2; b++)
-        {
-            Assert.Equal(expected[b].Tokens, tokens[b]);
-            Assert.True(Math.Abs(expected[b].LogProbability - logP[b]) <= 1e-5 * (1 + Math.Abs(logP[b])),
-                $"log P {logP[b]} against {expected[b].LogProbability}");
-            var attended = expected[b].Attention.SelectMany(w => w).Select(v => (float)v).ToArray();
-            Close.Values(attended, weights[b].Select(v => (float)v).ToArray(), "attention", 1e-5, 1e-5);
-        }
+        var state = encoded.Where(e => e.Key is "h" or "c" or "feed"
+            || attention != AttentionKind.None && e.Key is "memory" or "keys" or "penalty")
+            .ToDictionary(e => e.Key, e => e.Value);
+        SameAsDecoded([.. expected.Select(t => (t.Tokens, t.LogProbability, t.Attention))],
+            Greedy(decoderPath, state, 12, 6, b => lengths[b]));
     }
 
     [Theory]
@@ -419,40 +440,8 @@ public sealed class OnnxExportTests : IDisposable
         OnnxExport.Save(model, encoderPath, decoderPath);
         var state = new Dictionary<string, (float[] Values, long[] Shape)>(
             Run(encoderPath, new Input("images", images.ToArray(), [2, 1, 16, 24])));
-        var previous = new long[] { Tokenizers.Bos, Tokenizers.Bos };
-        var tokens = new[] { new List<int>(), new List<int>() };
-        var logP = new double[2];
-        var done = new bool[2];
-        var weights = new[] { new List<float>(), new List<float>() };
-        for (int t = 0; t < 6 && !done.All(d => d); t++)
-        {
-            var inputs = new List<Input> { new("previous", previous, [2]) };
-            foreach (var (name, value) in state) inputs.Add(new(name, value.Values, value.Shape));
-            var outputs = Run(decoderPath, [.. inputs]);
-            foreach (string name in new[] { "h", "c" })
-                if (outputs.TryGetValue(name + "_next", out var next)) state[name] = next;
-            for (int b = 0; b < 2; b++)
-            {
-                if (done[b]) continue;
-                var row = outputs["logits"].Values.AsSpan(b * 10, 10).ToArray();
-                double max = row.Max(), total = row.Sum(v => Math.Exp(v - max));
-                int best = Array.IndexOf(row, row.Max());
-                logP[b] += row[best] - max - Math.Log(total);
-                if (outputs.TryGetValue("attention", out var attention)) // [cells, batch]
-                    weights[b].AddRange(Enumerable.Range(0, 6).Select(i => attention.Values[i * 2 + b]));
-                if (best == Tokenizers.Eos) { done[b] = true; continue; }
-                tokens[b].Add(best);
-                previous[b] = best;
-            }
-        }
-        for (int b = 0; b < 2; b++)
-        {
-            Assert.Equal(expected[b].Tokens, tokens[b]);
-            Assert.True(Math.Abs(expected[b].LogProbability - logP[b]) <= 1e-5 * (1 + Math.Abs(logP[b])),
-                $"log P {logP[b]} against {expected[b].LogProbability}");
-            Close.Values([.. expected[b].Attention.SelectMany(w => w).Select(v => (float)v)], [.. weights[b]],
-                "attention", 1e-5, 1e-5);
-        }
-        Assert.Contains(tokens, row => row.Count > 0); // the check reads some words, not only an end
+        var decoded = Greedy(decoderPath, state, 10, 6, _ => 6);
+        SameAsDecoded([.. expected.Select(d => (d.Tokens, d.LogProbability, d.Attention))], decoded);
+        Assert.Contains(decoded.Tokens, row => row.Count > 0); // the check reads some words, not only an end
     }
 }
