@@ -7,6 +7,7 @@ using Recur.Memory;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Serialization;
+using Recur.Speech;
 using Recur.Tagging;
 using Recur.Text;
 using Recur.Training;
@@ -29,7 +30,7 @@ public static class PyTorchExport
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger", "seq2seq",
-            "wavenet", "memn2n"];
+            "wavenet", "memn2n", "speech_recognizer"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -460,6 +461,61 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="SpeechRecognizer"/>'s acoustic model as class <c>SpeechRecognizer</c>: <c>forward(features,
+    /// lengths)</c> with features [batch, 1, mels, frames] (the normalised log-mel frames, zero past each utterance)
+    /// and lengths (long [batch], frames) returns the log-probabilities [steps, batch, classes] (blank 0, then the
+    /// characters) and the frames after the convolutions — what <c>torch.nn.functional.ctc_loss</c> reads, so
+    /// training can continue in torch. The frames past each utterance are zeroed after every convolution and the
+    /// encoder runs on packed sequences, as in Recur; the feature extraction stays outside.
+    /// </summary>
+    public static void Save(SpeechRecognizer model, string folder)
+    {
+        var c = model.Config;
+        var (kh, kw) = SpeechRecognizerConfig.Kernel;
+        var encoder = c.Encoder;
+        string convolutions = string.Join(", ", Enumerable.Range(0, c.ConvLayers).Select(l =>
+        {
+            var (sh, sw) = SpeechRecognizerConfig.Stride(l);
+            return $"nn.Conv2d({(l == 0 ? 1 : c.ConvChannels)}, {c.ConvChannels}, ({kh}, {kw}), stride=({sh}, {sw}), "
+                + $"padding=({kh / 2}, {kw / 2}))";
+        }));
+        string code = $$""""
+            class SpeechRecognizer(nn.Module):
+                """Recur's SpeechRecognizer: {{c.ConvLayers}} convolutions over (frequency x time) ->
+                {{Describe(c.Cell, encoder)}} over packed sequences -> linear layer over {{model.Alphabet.Classes}}
+                classes (blank first) -> log-softmax."""
+
+                def __init__(self):
+                    super().__init__()
+                    for index, conv in enumerate([{{convolutions}}]):
+                        setattr(self, f"conv{index}", conv)
+                    self.layers = {{c.ConvLayers}}
+                    self.encoder = {{Recurrent(encoder, "encoder")}}
+                    self.head = nn.Linear({{encoder.OutputWidth * encoder.Directions}}, {{model.Alphabet.Classes}})
+                    self.dropout = nn.Dropout({{Literal(c.Dropout)}})
+
+                def forward(self, features, lengths):
+                    """features [batch, 1, {{c.Features.NMels}}, frames], lengths [batch] ->
+                    log-probabilities [steps, batch, {{model.Alphabet.Classes}}], output lengths [batch]"""
+                    x = features
+                    for index in range(self.layers):
+                        conv = getattr(self, f"conv{index}")
+                        x = torch.relu(conv(x))
+                        width, stride, pad = conv.kernel_size[1], conv.stride[1], conv.padding[1]
+                        lengths = torch.div(lengths + 2 * pad - width, stride, rounding_mode="floor") + 1
+                        inside = torch.arange(x.shape[3], device=x.device)[None, :] < lengths[:, None]
+                        x = x * inside[:, None, None, :].to(x.dtype)
+                    batch, channels, rows, steps = x.shape
+                    sequence = x.permute(3, 0, 1, 2).reshape(steps, batch, channels * rows)
+                    packed = nn.utils.rnn.pack_padded_sequence(sequence, lengths.cpu(), enforce_sorted=False)
+                    output, _ = self.encoder(packed)
+                    output, _ = nn.utils.rnn.pad_packed_sequence(output, total_length=steps)
+                    return torch.log_softmax(self.head(self.dropout(output)), dim=2), lengths
+            """";
+        Write(folder, "SpeechRecognizer", code, model);
+    }
+
+    /// <summary>
     /// A <see cref="MemoryNetwork"/> as class <c>MemoryNetwork</c>: <c>forward(story, ages, mask, question)</c> on the
     /// padded batch of <see cref="MemoryNetwork.Pad"/> (story long [batch, slots, words], ages long [batch, slots],
     /// mask [batch, slots] of 0 or −inf, question long [batch, words]) returns the answer logits [batch, vocabulary]
@@ -593,6 +649,7 @@ public static class PyTorchExport
             case Seq2Seq translation: Save(translation, folder); break;
             case WaveNetModel wavenet: Save(wavenet, folder); break;
             case MemoryNetwork memory: Save(memory, folder); break;
+            case SpeechRecognizer speech: Save(speech, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;

@@ -2,6 +2,7 @@ using Recur.Classification;
 using Recur.Forecasting;
 using Recur.Memory;
 using Recur.Nn;
+using Recur.Speech;
 using Recur.Tagging;
 using Recur.WaveNet;
 
@@ -27,6 +28,11 @@ sealed record WaveNetCase(WaveNetModel Model, int Batch, int Steps, int[] Codes,
 
 /// <summary>A small memory network, a padded batch of three questions and its output on them.</summary>
 sealed record MemoryNetworkCase(MemoryNetwork Model, PaddedStories Padded, MemoryNetworkOutput Expected);
+
+/// <summary>A small speech recogniser in evaluation mode, three utterances of 17, 9 and 12 frames of 12 mels, the
+/// padded [batch, 1, mels, frames] input, and its log-probabilities and output lengths.</summary>
+sealed record SpeechCase(SpeechRecognizer Model, int[] Frames, int Longest, float[] Input, Tensor Expected,
+    int[] Lengths);
 
 /// <summary>The models and inputs the ONNX and PyTorch export tests both run.</summary>
 static class ExportCases
@@ -134,5 +140,31 @@ static class ExportCases
         var padded = model.Pad(batch);
         using var _ = Recur.Autograd.GradMode.NoGrad();
         return new(model, padded, model.Forward(padded));
+    }
+
+    /// <summary>A speech recogniser of <paramref name="convLayers"/> convolutions and a two-layer encoder on three
+    /// utterances of different lengths.</summary>
+    public static SpeechCase Speech(int convLayers, string cell, bool bidirectional)
+    {
+        var config = new SpeechRecognizerConfig(new SpeechFeatureConfig(NMels: 12), "ab c", convLayers, 3, cell, 5,
+            2, bidirectional);
+        var model = new SpeechRecognizer(config, new RandomGenerator(3));
+        model.Eval();
+        var random = new RandomGenerator(4);
+        int[] frames = [17, 9, 12];
+        var features = frames.Select(n =>
+        {
+            var f = new float[n, 12];
+            for (int t = 0; t < n; t++) for (int m = 0; m < 12; m++) f[t, m] = random.NextNormal();
+            return f;
+        }).ToList();
+        int longest = frames.Max(), batch = frames.Length;
+        var input = new float[batch * 12 * longest]; // [B, 1, mels, frames], zero past each utterance
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < frames[b]; t++)
+                for (int m = 0; m < 12; m++) input[(b * 12 + m) * longest + t] = features[b][t, m];
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        var (expected, lengths) = model.Forward(features);
+        return new(model, frames, longest, input, expected, lengths);
     }
 }

@@ -377,30 +377,12 @@ public sealed class OnnxExportTests : IDisposable
     public void SpeechRecognizersGiveTheirLogProbabilitiesOnUtterancesOfDifferentLengths(int convLayers, string cell,
         bool bidirectional)
     {
-        var config = new SpeechRecognizerConfig(new SpeechFeatureConfig(NMels: 12), "ab c", convLayers, 3, cell, 5,
-            2, bidirectional);
-        var model = new SpeechRecognizer(config, new RandomGenerator(3));
-        model.Eval();
-        var random = new RandomGenerator(4);
-        int[] frames = [17, 9, 12];
-        var features = frames.Select(n =>
-        {
-            var f = new float[n, 12];
-            for (int t = 0; t < n; t++) for (int m = 0; m < 12; m++) f[t, m] = random.NextNormal();
-            return f;
-        }).ToList();
-        Tensor expected;
-        int[] lengths;
-        using (Recur.Autograd.GradMode.NoGrad()) (expected, lengths) = model.Forward(features);
+        var c = ExportCases.Speech(convLayers, cell, bidirectional);
         string path = Path.Combine(folder, "speech.onnx");
-        OnnxExport.Save(model, path);
-        int longest = frames.Max(), batch = frames.Length;
-        var input = new float[batch * 12 * longest]; // [B, 1, mels, frames], zero past each utterance
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < frames[b]; t++)
-                for (int m = 0; m < 12; m++) input[(b * 12 + m) * longest + t] = features[b][t, m];
-        var outputs = Run(path, new Input("features", input, [batch, 1, 12, longest]),
-            new Input("lengths", frames, [batch]));
+        OnnxExport.Save(c.Model, path);
+        var outputs = Run(path, new Input("features", c.Input, [c.Frames.Length, 1, 12, c.Longest]),
+            new Input("lengths", c.Frames, [c.Frames.Length]));
+        var (expected, lengths) = (c.Expected, c.Lengths);
         Same(expected, outputs["log_probs"], "speech log-probabilities");
         Assert.Equal(lengths.Select(n => (float)n), outputs["output_lengths"].Values);
     }

@@ -6,6 +6,7 @@ using Recur.Forecasting;
 using Recur.Language;
 using Recur.Memory;
 using Recur.Nn;
+using Recur.Speech;
 using Recur.Tagging;
 using Recur.Translation;
 
@@ -111,6 +112,10 @@ public sealed class PyTorchExportTests : IDisposable
                 local = None if local is None else torch.tensor(local).reshape(request["shape"][0], -1,
                                                                                request["shape"][1])
                 outputs = {"logits": model(codes, condition, local)}
+            elif kind == "speech":
+                features = torch.tensor(request["features"]).reshape(request["shape"])
+                log_probs, lengths = model(features, torch.tensor(request["lengths"]))
+                outputs = {"log_probs": log_probs, "lengths": lengths}
             elif kind == "memn2n":
                 shape = request["shape"]
                 story = torch.tensor(request["story"]).reshape(shape)
@@ -152,6 +157,22 @@ public sealed class PyTorchExportTests : IDisposable
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, error.Result);
         return JsonSerializer.Deserialize<Dictionary<string, float[]>>(output)!;
+    }
+
+    [TorchTheory]
+    [InlineData(1, "gru", true)]
+    [InlineData(2, "lstm", false)]
+    public void SpeechRecognizersRunInTorchAsInRecur(int convLayers, string cell, bool bidirectional)
+    {
+        var c = ExportCases.Speech(convLayers, cell, bidirectional);
+        PyTorchExport.Save(c.Model, folder);
+        var outputs = RunTorch(folder, new
+        {
+            kind = "speech", features = c.Input, lengths = c.Frames,
+            shape = new[] { c.Frames.Length, 1, 12, c.Longest },
+        });
+        Close.Values(c.Expected.Span, outputs["log_probs"], "speech log-probabilities", 1e-5, 1e-5);
+        Assert.Equal(c.Lengths.Select(n => (float)n), outputs["lengths"]);
     }
 
     [TorchTheory]
