@@ -1,3 +1,4 @@
+using Recur.Captioning;
 using Recur.Classification;
 using Recur.Export;
 using Recur.Language;
@@ -52,5 +53,35 @@ public sealed class SavedModelTests : IDisposable
         var unknown = Assert.Throws<NotSupportedException>(() => SavedModel.Load(Path.Combine(folder, "odd")));
         Assert.Contains("'transformer'", unknown.Message, StringComparison.Ordinal);
         Assert.Contains("text_classifier", unknown.Message, StringComparison.Ordinal);
+    }
+    /// <summary>A run folder of each conv or memory kind exports through <c>SaveRun</c>, as <c>recur export</c> calls
+    /// it: the kind is read from config.json and the files are written (two for a captioner).</summary>
+    [Fact]
+    public void ConvAndMemoryRunsExportByTheirKind()
+    {
+        var speech = ExportCases.Speech(1, "gru", true).Model;
+        var wavenet = ExportCases.WaveNet(3, 0).Model;
+        var memory = ExportCases.MemoryNetwork(SentenceEncoding.Position, true, true, false).Model;
+        var captioner = new Captioner(new CaptionerConfig(CaptionDecoder.Attention, 10, Height: 16, Width: 24,
+            Channels: 2, HiddenSize: 5, EmbeddingSize: 4, JointSize: 6), new RandomGenerator(4));
+        var runs = new (string Kind, Module Model, System.Text.Json.Nodes.JsonObject Config, bool Torch)[]
+        {
+            ("wavenet", wavenet, wavenet.Config.ToJson(), true),
+            ("speech_recognizer", speech, speech.Config.ToJson(), true),
+            ("memn2n", memory, memory.Config.ToJson(), true),
+            ("captioner", captioner, captioner.Config.ToJson(), false),
+        };
+        foreach (var (kind, model, config, torch) in runs)
+        {
+            string run = Path.Combine(folder, kind);
+            Checkpoint.Save(Path.Combine(run, "best"), model, config);
+            var (exported, files) = OnnxExport.SaveRun(run, Path.Combine(folder, kind + ".onnx"));
+            Assert.Equal(kind, exported);
+            Assert.Equal(kind == "captioner" ? 2 : 1, files.Count);
+            Assert.All(files, file => Assert.True(new FileInfo(file).Length > 0, file));
+            if (!torch) continue;
+            Assert.Equal(kind, PyTorchExport.SaveRun(run, Path.Combine(folder, kind + "-torch")));
+            Assert.True(File.Exists(Path.Combine(folder, kind + "-torch", "model.safetensors")));
+        }
     }
 }
