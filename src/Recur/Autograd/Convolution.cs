@@ -96,7 +96,7 @@ public static partial class Functional
         });
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return Tensor.Result(output, inputs, grad => Conv1dByTapsBackward(grad, input, weight, bias, tapWeights,
-            rowStarts, padding, dilation, outLength, copyInput ? padded : 0, (item, buffer) => Item(item, buffer)));
+            rowStarts, padding, dilation, outLength, copyInput ? padded : 0, Item));
     }
 
     delegate ReadOnlySpan<float> ItemView(int item, PinnedBuffer? buffer);

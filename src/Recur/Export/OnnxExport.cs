@@ -453,10 +453,7 @@ public static class OnnxExport
             string x = graph.FloatInput("images", "batch", 1, config.Height, config.Width);
             for (int l = 0; l < 3; l++)
             {
-                var weight = state[$"encoder.{l}.weight"];
-                x = graph.Op("MaxPool", [graph.Op("Relu", [graph.Op("Conv", [x,
-                    graph.Weight($"encoder.{l}.weight", weight.Span, weight.ShapeArray()),
-                    graph.Weight($"encoder.{l}.bias", state[$"encoder.{l}.bias"].Span, weight.Size(0))],
+                x = graph.Op("MaxPool", [graph.Op("Relu", [graph.Conv(state, $"encoder.{l}", x,
                     OnnxGraph.Attribute("kernel_shape", [3, 3]), OnnxGraph.Attribute("pads", [1, 1, 1, 1]))])],
                     OnnxGraph.Attribute("kernel_shape", [2, 2]), OnnxGraph.Attribute("strides", [2, 2]));
             }
@@ -630,21 +627,14 @@ public static class OnnxExport
             for (int l = 0; l < config.ConvLayers; l++)
             {
                 var (sh, sw) = SpeechRecognizerConfig.Stride(l);
-                var weight = state[$"conv{l}.weight"];
-                x = graph.Op("Relu", [graph.Op("Conv", [x,
-                    graph.Weight($"conv{l}.weight", weight.Span, weight.ShapeArray()),
-                    graph.Weight($"conv{l}.bias", state[$"conv{l}.bias"].Span, weight.Size(0))],
-                    OnnxGraph.Attribute("kernel_shape", [kh, kw]), OnnxGraph.Attribute("strides", [sh, sw]),
+                x = graph.Op("Relu", [graph.Conv(state, $"conv{l}", x, OnnxGraph.Attribute("kernel_shape", [kh, kw]),
+                    OnnxGraph.Attribute("strides", [sh, sw]),
                     OnnxGraph.Attribute("pads", [kh / 2, kw / 2, kh / 2, kw / 2]))]);
                 // frames after this layer: (n + 2·⌊KW/2⌋ − KW) / stride + 1, then the frames past them zeroed
                 lengths = graph.Op("Add", [graph.Op("Div", [graph.Op("Add", [lengths,
                     graph.Int32s(2 * (kw / 2) - kw)]), graph.Int32s(sw)]), graph.Int32s(1)]);
-                string steps = graph.Op("Gather", [graph.Op("Shape", [x]), graph.Int64s([3], [])]);
-                string range = graph.Op("Range", [graph.Int64s([0], []), steps, graph.Int64s([1], [])]);
-                string inside = graph.Op("Less", [range, graph.Op("Unsqueeze", [graph.Op("Cast", [lengths],
-                    OnnxGraph.Attribute("to", (long)DataType.Int64)), graph.Int64s(1)])]); // [B, T]
-                string mask = graph.Op("Unsqueeze", [graph.Op("Cast", [inside], OnnxGraph.Attribute("to",
-                    (long)DataType.Float)), graph.Int64s(1, 2)]); // [B, 1, 1, T]
+                string mask = graph.Op("Unsqueeze", [graph.Transpose(graph.LengthMask(lengths, x, axis: 3), 1, 2, 0),
+                    graph.Int64s(1)]); // [T, B, 1] → [B, 1, 1, T]
                 x = graph.Op("Mul", [x, mask]);
             }
             // [B, C, rows, T] → [T, B, C·rows]
@@ -674,16 +664,10 @@ public static class OnnxExport
             string? condition = config.GlobalConditions > 0 ? graph.Input("condition", DataType.Int64, "batch") : null;
             string? local = config.LocalChannels > 0
                 ? graph.FloatInput("local", "batch", config.LocalChannels, "steps") : null;
-            string Conv(string x, string prefix, int dilation = 1, bool bias = true)
-            {
-                var weight = state[prefix + ".weight"];
-                int taps = weight.Size(2);
-                var inputs = new List<string> { x, graph.Weight(prefix + ".weight", weight.Span, weight.ShapeArray()) };
-                if (bias) inputs.Add(graph.Weight(prefix + ".bias", state[prefix + ".bias"].Span, weight.Size(0)));
-                return graph.Op("Conv", [.. inputs], OnnxGraph.Attribute("kernel_shape", [taps]),
-                    OnnxGraph.Attribute("dilations", [dilation]),
-                    OnnxGraph.Attribute("pads", [(long)dilation * (taps - 1), 0]));
-            }
+            string Conv(string x, string prefix, int dilation = 1) => graph.Conv(state, prefix, x,
+                OnnxGraph.Attribute("kernel_shape", [state[prefix + ".weight"].Size(2)]),
+                OnnxGraph.Attribute("dilations", [dilation]),
+                OnnxGraph.Attribute("pads", [(long)dilation * (state[prefix + ".weight"].Size(2) - 1), 0]));
             string x = graph.Transpose(graph.Embedding(state, "input", codes), 0, 2, 1); // [B, R, T]
             string? skip = null;
             string halves = graph.Int64s(d, d);
@@ -693,7 +677,7 @@ public static class OnnxExport
                 if (condition != null)
                     a = graph.Op("Add", [a, graph.Op("Unsqueeze", [graph.Embedding(state, $"layers.{l}.global",
                         condition), graph.Int64s(2)])]);
-                if (local != null) a = graph.Op("Add", [a, Conv(local, $"layers.{l}.local", bias: false)]);
+                if (local != null) a = graph.Op("Add", [a, Conv(local, $"layers.{l}.local")]);
                 var parts = graph.Ops("Split", [a, halves], 2, OnnxGraph.Attribute("axis", 1));
                 string z = graph.Op("Mul", [graph.Op("Tanh", [parts[0]]), graph.Op("Sigmoid", [parts[1]])]);
                 string s = Conv(z, $"layers.{l}.skip");

@@ -1,3 +1,4 @@
+using Recur.Export.Protos;
 using Recur.Nn.Recurrent;
 
 namespace Recur.Export;
@@ -40,12 +41,26 @@ internal static class OnnxLayers
     }
 
     /// <summary>
-    /// [T, B, 1] float mask: 1 where t is below the int32 <paramref name="lengths"/> [B] of its column, else 0;
-    /// <paramref name="like"/> is any [T, B, …] value giving T.
+    /// A convolution (<c>Conv</c>) with the weight <c>{prefix}.weight</c> and, when the state has one,
+    /// <c>{prefix}.bias</c>; <paramref name="attributes"/> give its kernel, strides, pads and dilations.
     /// </summary>
-    public static string LengthMask(this OnnxGraph graph, string lengths, string like)
+    public static string Conv(this OnnxGraph graph, IReadOnlyDictionary<string, Tensor> state, string prefix,
+        string x, params AttributeProto[] attributes)
     {
-        string steps = graph.Op("Gather", [graph.Op("Shape", [like]), graph.Int64s([0], [])]);
+        var weight = state[prefix + ".weight"];
+        var inputs = new List<string> { x, graph.Weight(prefix + ".weight", weight.Span, weight.ShapeArray()) };
+        if (state.TryGetValue(prefix + ".bias", out var bias))
+            inputs.Add(graph.Weight(prefix + ".bias", bias.Span, weight.Size(0)));
+        return graph.Op("Conv", [.. inputs], attributes);
+    }
+
+    /// <summary>
+    /// [T, B, 1] float mask: 1 where t is below the int32 <paramref name="lengths"/> [B] of its column, else 0;
+    /// <paramref name="like"/> is any value whose axis <paramref name="axis"/> has length T.
+    /// </summary>
+    public static string LengthMask(this OnnxGraph graph, string lengths, string like, long axis = 0)
+    {
+        string steps = graph.Op("Gather", [graph.Op("Shape", [like]), graph.Int64s([axis], [])]);
         string range = graph.Op("Range", [graph.Int64s([0], []), steps, graph.Int64s([1], [])]);
         string column = graph.Op("Unsqueeze", [range, graph.Int64s(1)]); // [T, 1]
         string limits = graph.Op("Unsqueeze", [graph.Op("Cast", [lengths], OnnxGraph.Attribute("to", 7L)),

@@ -82,12 +82,7 @@ public static class Gemm
         fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
             var problem = new Problem(transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, pbias);
-            switch (isa)
-            {
-                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
-                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
-                default: Run<PortableKernel>(problem, threads); break;
-            }
+            Run(isa, problem, threads);
         }
     }
 
@@ -133,12 +128,7 @@ public static class Gemm
         {
             var problem = new Problem(transposeA, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, pbias,
                 b.Buffer.Pointer, b.Width, 0);
-            switch (b.Isa)
-            {
-                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
-                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
-                default: Run<PortableKernel>(problem, threads); break;
-            }
+            Run(b.Isa, problem, threads);
         }
     }
 
@@ -172,12 +162,7 @@ public static class Gemm
             for (int q = 0; q < rowCount; q++) rows[q] = (nint)(pb + bRowStarts[q]);
             var problem = new Problem(false, transposeB, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
                 .WithRows((float**)pr, pbias);
-            switch (BestIsa)
-            {
-                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
-                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
-                default: Run<PortableKernel>(problem, threads); break;
-            }
+            Run(BestIsa, problem, threads);
         }
     }
 
@@ -200,12 +185,7 @@ public static class Gemm
         {
             var problem = new Problem(false, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
                 .WithSource(b, pbias);
-            switch (BestIsa)
-            {
-                case GemmIsa.Avx512: Run<Avx512Kernel>(problem, threads); break;
-                case GemmIsa.Avx2: Run<Avx2Kernel>(problem, threads); break;
-                default: Run<PortableKernel>(problem, threads); break;
-            }
+            Run(BestIsa, problem, threads);
         }
     }
 
@@ -312,6 +292,18 @@ public static class Gemm
         else sum = 0f;
         for (; i < n; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
         return sum;
+    }
+
+    /// <summary>Runs <paramref name="p"/> on the micro-kernel of <paramref name="isa"/> (a supported, resolved
+    /// path).</summary>
+    static void Run(GemmIsa isa, Problem p, int threads)
+    {
+        switch (isa)
+        {
+            case GemmIsa.Avx512: Run<Avx512Kernel>(p, threads); break;
+            case GemmIsa.Avx2: Run<Avx2Kernel>(p, threads); break;
+            default: Run<PortableKernel>(p, threads); break;
+        }
     }
 
     static unsafe void Run<TKernel>(Problem p, int threads) where TKernel : struct, IGemmMicroKernel
@@ -493,16 +485,8 @@ public static class Gemm
                 {
                     for (; r + 4 <= rows; r += 4)
                     {
-                        float* s0 = p.A + (ic + ir + r) * p.Lda + pc, s1 = s0 + p.Lda, s2 = s1 + p.Lda, s3 = s2 + p.Lda;
-                        float* d = panel + r;
-                        int q = 0;
-                        for (; q + 4 <= kc; q += 4, d += 4 * mr)
-                        {
-                            Transpose4x4(Sse.LoadVector128(s0 + q), Sse.LoadVector128(s1 + q), Sse.LoadVector128(s2 + q), Sse.LoadVector128(s3 + q),
-                                out var t0, out var t1, out var t2, out var t3);
-                            Sse.Store(d, t0); Sse.Store(d + mr, t1); Sse.Store(d + 2 * mr, t2); Sse.Store(d + 3 * mr, t3);
-                        }
-                        for (; q < kc; q++, d += mr) { d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; }
+                        float* s0 = p.A + (ic + ir + r) * p.Lda + pc;
+                        PackFourRows(s0, s0 + p.Lda, s0 + 2 * p.Lda, s0 + 3 * p.Lda, kc, panel + r, mr);
                     }
                 }
                 for (; r < mr; r++)
@@ -519,6 +503,22 @@ public static class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Writes four source rows of kc values as four adjacent columns of a panel <paramref name="width"/> wide
+    /// (<c>d[q·width + i] = s_i[q]</c>), 4 × 4 at a time in registers: the packing of A stored m×k and of B stored n×k.
+    /// </summary>
+    static unsafe void PackFourRows(float* s0, float* s1, float* s2, float* s3, int kc, float* d, int width)
+    {
+        int q = 0;
+        for (; q + 4 <= kc; q += 4, d += 4 * width)
+        {
+            Transpose4x4(Sse.LoadVector128(s0 + q), Sse.LoadVector128(s1 + q), Sse.LoadVector128(s2 + q),
+                Sse.LoadVector128(s3 + q), out var t0, out var t1, out var t2, out var t3);
+            Sse.Store(d, t0); Sse.Store(d + width, t1); Sse.Store(d + 2 * width, t2); Sse.Store(d + 3 * width, t3);
+        }
+        for (; q < kc; q++, d += width) { d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; }
     }
 
     static void Transpose4x4(Vector128<float> r0, Vector128<float> r1, Vector128<float> r2, Vector128<float> r3,
@@ -572,21 +572,8 @@ public static class Gemm
                 if (Sse.IsSupported)
                 {
                     for (; j + 4 <= cols; j += 4)
-                    {
-                        float* s0 = RowOfB(p, jc + jr + j) + pc, s1 = RowOfB(p, jc + jr + j + 1) + pc;
-                        float* s2 = RowOfB(p, jc + jr + j + 2) + pc, s3 = RowOfB(p, jc + jr + j + 3) + pc;
-                        float* d = panel + j;
-                        int q = 0;
-                        for (; q + 4 <= kc; q += 4, d += 4 * nr)
-                        {
-                            Transpose4x4(Sse.LoadVector128(s0 + q), Sse.LoadVector128(s1 + q),
-                                Sse.LoadVector128(s2 + q), Sse.LoadVector128(s3 + q),
-                                out var t0, out var t1, out var t2, out var t3);
-                            Sse.Store(d, t0); Sse.Store(d + nr, t1);
-                            Sse.Store(d + 2 * nr, t2); Sse.Store(d + 3 * nr, t3);
-                        }
-                        for (; q < kc; q++, d += nr) { d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; }
-                    }
+                        PackFourRows(RowOfB(p, jc + jr + j) + pc, RowOfB(p, jc + jr + j + 1) + pc,
+                            RowOfB(p, jc + jr + j + 2) + pc, RowOfB(p, jc + jr + j + 3) + pc, kc, panel + j, nr);
                 }
                 for (; j < nr; j++)
                 {

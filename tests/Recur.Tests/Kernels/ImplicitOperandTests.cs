@@ -16,7 +16,8 @@ public class ImplicitOperandTests
         return values;
     }
 
-    /// <summary>Overlapping, shifted row starts into one buffer, as a dilated convolution's taps read its input.</summary>
+    /// <summary>Overlapping, shifted row starts into one buffer, as a dilated convolution's taps read its
+    /// input.</summary>
     static int[] ShiftedRows(int rows, int span, int shift) =>
         Enumerable.Range(0, rows).Select(r => (r % 5) * span + (r / 5) * shift).ToArray();
 
