@@ -89,7 +89,7 @@ static class TaskCommand
                 + "(one-layer tanh RNN, --cell rnn; 0: off).",
             DefaultValueFactory = _ => 0f,
         };
-        var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr);
+        var training = new TrainingOptions(defaultEpochs, name == "smnist" ? 64 : 32, defaultLr, hessianFree: true);
         var verb = new Command(name, description) { cell, hidden, layers, dropout, chrono, regulariser };
         if (defaultLength > 0) verb.Options.Add(length);
         verb.Options.Add(trainSize);
@@ -135,6 +135,9 @@ static class TaskCommand
             if (lambda > 0f && SequenceTask.RegulariserProblem(config) is { } problem)
                 throw new UsageException($"--gradient-regulariser {lambda} needs --cell rnn with one layer and no "
                     + $"dropout (it follows the tanh RNN's Jacobian): {problem}");
+            if (s.Optimizer == "hf" && (lambda > 0f ? "it does not take the gradient regulariser."
+                    : SequenceCurvature.Problem(config)) is { } unsupported)
+                throw new UsageException("--optimizer hf: " + unsupported);
             var model = new SequenceModel(config, random);
             var task = new SequenceTask(model, sets.Train, sets.Valid, s.Batch, new()
             {

@@ -14,12 +14,16 @@ sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string
     ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience,
         int ValidateEvery, int LogEvery,
     int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart, bool Overwrite,
-    float Momentum = 0.9f)
+    float Momentum = 0.9f, HessianFreeSettings? HessianFree = null)
 {
     /// <summary>The weight average <c>--ema</c> or <c>--swa-start</c> asks for, if any.</summary>
     public AveragingOptions? Averaging =>
         Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1) : null;
 }
+
+/// <summary>The settings of <c>--optimizer hf</c>: initial damping λ, structural damping μ, the CG iteration limit and
+/// the share of each batch for curvature products.</summary>
+sealed record HessianFreeSettings(float Damping, float StructuralDamping, int MaxIterations, double CurvatureFraction);
 
 /// <summary>
 /// One command-line convention for every training verb: <c>--epochs --batch --lr --optimizer --weight-decay
@@ -44,10 +48,37 @@ sealed class TrainingOptions
     readonly Option<ulong> seed;
     readonly Option<string?> output, resume;
     readonly Option<bool> skipNonFinite, overwrite;
+    readonly Option<float> damping, structuralDamping;
+    readonly Option<int> cgIterations;
+    readonly Option<double> curvatureFraction;
+    readonly bool hessianFree;
 
+    /// <summary>
+    /// The options with a verb's defaults; <paramref name="hessianFree"/> adds <c>--optimizer hf</c> and its settings,
+    /// for verbs whose task gives Gauss–Newton products.
+    /// </summary>
     public TrainingOptions(int defaultEpochs, int defaultBatch, float defaultLr, float? defaultClipNorm = 1f,
-        string defaultOptimizer = "adam", float defaultMomentum = 0.9f)
+        string defaultOptimizer = "adam", float defaultMomentum = 0.9f, bool hessianFree = false)
     {
+        this.hessianFree = hessianFree;
+        damping = new("--damping")
+        {
+            Description = "hf: initial Levenberg–Marquardt damping λ (adapted after every step).",
+            DefaultValueFactory = _ => 1f,
+        };
+        structuralDamping = new("--structural-damping")
+        {
+            Description = "hf: structural damping μ of the hidden states (Martens & Sutskever 2011; 0: off).",
+            DefaultValueFactory = _ => 0f,
+        };
+        cgIterations = new("--cg-iterations")
+        {
+            Description = "hf: most conjugate-gradient iterations per step.", DefaultValueFactory = _ => 250,
+        };
+        curvatureFraction = new("--curvature-fraction")
+        {
+            Description = "hf: share of each batch used for the curvature products.", DefaultValueFactory = _ => 0.25,
+        };
         epochs = new("--epochs")
         {
             Description = "Passes over the training data.", DefaultValueFactory = _ =>
@@ -57,14 +88,16 @@ sealed class TrainingOptions
         lr = new("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => defaultLr };
         optimizer = new("--optimizer")
         {
-            Description = "adam, adamw, sgd (with --momentum), rmsprop or adagrad.",
+            Description = "adam, adamw, sgd (with --momentum), rmsprop or adagrad"
+                + (hessianFree ? ", or hf (Hessian-free; --lr then scales its step, default 1, and clipping is off "
+                    + "unless asked for)." : "."),
             DefaultValueFactory = _ => defaultOptimizer,
         };
         momentum = new("--momentum")
         {
             Description = "Momentum of sgd (0: plain SGD).", DefaultValueFactory = _ => defaultMomentum,
         };
-        optimizer.AcceptOnlyFromAmong(Optimizers);
+        optimizer.AcceptOnlyFromAmong(hessianFree ? [.. Optimizers, "hf"] : Optimizers);
         weightDecay = new("--weight-decay")
         {
             Description = "Weight decay (L2 for adam/sgd/rmsprop/adagrad, "
@@ -167,6 +200,9 @@ sealed class TrainingOptions
                      schedule, milestones, gamma, ema, swaStart, warmup, patience,
                      validateEvery, logEvery, accumulate, seed, threads, output, resume, overwrite, skipNonFinite })
             command.Options.Add(o);
+        if (hessianFree)
+            foreach (Option o in new Option[] { damping, structuralDamping, cgIterations, curvatureFraction })
+                command.Options.Add(o);
     }
 
     public TrainingSettings Read(ParseResult r)
@@ -180,6 +216,7 @@ sealed class TrainingOptions
             r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)),
                 r.GetValue(gamma),
             r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite), r.GetValue(momentum));
+        s = WithHessianFree(r, s);
         if (!(s.Momentum is >= 0 and < 1)) throw new UsageException($"--momentum must be in [0, 1), got {s.Momentum}.");
         if (r.GetResult(momentum) is { Implicit: false } && s.Optimizer != "sgd")
             throw new UsageException("--momentum applies to --optimizer sgd.");
@@ -207,6 +244,34 @@ sealed class TrainingOptions
             CheckCreatable(folder);
         }
         return s;
+    }
+
+    /// <summary>
+    /// For <c>--optimizer hf</c>: its settings, a step scale of 1 and no clipping unless the command line set them;
+    /// otherwise a refusal of the hf-only options.
+    /// </summary>
+    TrainingSettings WithHessianFree(ParseResult r, TrainingSettings s)
+    {
+        if (!hessianFree) return s;
+        var given = new Option[] { damping, structuralDamping, cgIterations, curvatureFraction }
+            .Where(o => r.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+        if (s.Optimizer != "hf")
+            return given.Length == 0 ? s
+                : throw new UsageException($"{string.Join(", ", given)} applies to --optimizer hf.");
+        var settings = new HessianFreeSettings(r.GetValue(damping), r.GetValue(structuralDamping),
+            r.GetValue(cgIterations), r.GetValue(curvatureFraction));
+        if (!(settings.Damping > 0) || !(settings.StructuralDamping >= 0) || settings.MaxIterations < 1
+            || !(settings.CurvatureFraction is > 0 and <= 1))
+            throw new UsageException("--damping must be positive, --structural-damping non-negative, --cg-iterations "
+                + "at least 1 and --curvature-fraction in (0, 1].");
+        if (s.Accumulate != 1) throw new UsageException("--optimizer hf takes one batch per step; drop --accumulate.");
+        if (s.WeightDecay != 0) throw new UsageException("--weight-decay does not apply to --optimizer hf.");
+        return s with
+        {
+            HessianFree = settings,
+            LearningRate = r.GetResult(lr) is { Implicit: false } ? s.LearningRate : 1f,
+            ClipNorm = r.GetResult(clipNorm) is { Implicit: false } ? s.ClipNorm : null,
+        };
     }
 
     /// <summary>
@@ -251,6 +316,8 @@ sealed class TrainingOptions
         "sgd" => new Sgd(parameters, s.LearningRate, momentum: s.Momentum, weightDecay: s.WeightDecay),
         "rmsprop" => new RmsProp(parameters, s.LearningRate, weightDecay: s.WeightDecay),
         "adagrad" => new Adagrad(parameters, s.LearningRate, weightDecay: s.WeightDecay),
+        "hf" when s.HessianFree is { } hf => new HessianFree(parameters, s.LearningRate, hf.Damping,
+            hf.StructuralDamping, hf.MaxIterations, hf.CurvatureFraction),
         _ => throw new UsageException($"unknown optimizer '{s.Optimizer}'."),
     };
 

@@ -90,7 +90,7 @@ public abstract class Optimizer
     protected bool HasBuffer(string name, int index) => buffers[name][index] is not null;
 
     /// <summary>Applies one update to every parameter that has a gradient.</summary>
-    public void Step()
+    public virtual void Step()
     {
         using var _ = GradMode.NoGrad();
         for (int i = 0; i < Parameters.Count; i++)
@@ -128,7 +128,19 @@ public abstract class Optimizer
             ["steps"] = string.Join(",", StepCounts.Select(s => s.ToString(CultureInfo.InvariantCulture))),
             ["learning_rate"] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
         };
+        WriteState(metadata);
         SafeTensors.Save(path, tensors, metadata);
+    }
+
+    /// <summary>Adds what a subclass keeps beyond its buffers (e.g. an adapted damping) to the saved
+    /// metadata.</summary>
+    protected virtual void WriteState(IDictionary<string, string> metadata)
+    {
+    }
+
+    /// <summary>Restores what <see cref="WriteState"/> wrote, refusing a malformed <paramref name="path"/>.</summary>
+    protected virtual void ReadState(IReadOnlyDictionary<string, string> metadata, string path)
+    {
     }
 
     /// <summary>
@@ -167,6 +179,7 @@ public abstract class Optimizer
                     + $"has shape {ShapeUtil.Format(Parameters[index].Shape)}.");
             slot[index] = tensor.ToArray();
         }
+        ReadState(metadata, path); // the last check; it applies nothing when it refuses
         foreach (var (name, slot) in restored) slot.CopyTo(buffers[name], 0);
         counts.CopyTo(StepCounts, 0);
         LearningRate = lr;

@@ -10,7 +10,7 @@ namespace Recur.Tasks;
 /// the loss matches the target kind, and validation reports the loss, accuracy and (per-step tasks) the fraction of
 /// sequences whose every scored step is right.
 /// </summary>
-public sealed class SequenceTask : ITrainingTask<int[]>
+public sealed class SequenceTask : ICurvatureTask<int[]>
 {
     readonly SequenceDataset train;
     readonly SequenceDataset? valid;
@@ -91,6 +91,19 @@ public sealed class SequenceTask : ITrainingTask<int[]>
             var (output, states) = Network.ForwardWithStates(train.BatchInputs(batch));
             return (LossOf(output, train, batch, null), states);
         }, Network.Rnn.StateDict()["weight_hh_l0"], Network.Parameters());
+
+    /// <summary>
+    /// Gauss–Newton products on the first ⌈<paramref name="fraction"/>·n⌉ sequences of <paramref name="batch"/>
+    /// (<see cref="SequenceCurvature"/>), for Hessian-free training.
+    /// </summary>
+    public Optim.ICurvature Curvature(int[] batch, double fraction)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (Regulariser != null)
+            throw new InvalidOperationException("SequenceTask: Hessian-free does not take the gradient regulariser.");
+        int count = Math.Clamp((int)Math.Ceiling(fraction * batch.Length), 1, batch.Length);
+        return new SequenceCurvature(Network, train, batch[..count]);
+    }
 
     /// <summary>The loss of <paramref name="rows"/> of <paramref name="data"/> (a tape scalar), for inspection and custom loops.</summary>
     public Tensor BatchLoss(SequenceDataset data, int[] rows) => Evaluate(data, rows, null);

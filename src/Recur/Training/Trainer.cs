@@ -45,11 +45,27 @@ public sealed class Trainer<TBatch>
             throw new ArgumentException($"Trainer: invalid options {options}.");
         if (options.ClipNorm is float n && !(n > 0)) throw new ArgumentException($"Trainer: clip norm must be positive, got {n}.");
         if (options.ClipValue is float v && !(v > 0)) throw new ArgumentException($"Trainer: clip value must be positive, got {v}.");
+        if (optimizer is HessianFree && (task is not ICurvatureTask<TBatch> || options.AccumulationSteps != 1))
+            throw new ArgumentException(task is ICurvatureTask<TBatch>
+                ? "Trainer: Hessian-free takes the curvature of one batch per step; it does not accumulate batches."
+                : $"Trainer: Hessian-free needs Gauss–Newton products, which {task.GetType().Name} does not provide "
+                    + "(ICurvatureTask).");
         (this.task, this.optimizer, this.options, this.schedule, this.observer) = (task, optimizer, options, schedule, observer);
         parameters = task.Model.Parameters();
         if (options.Averaging is { } averaging) average = new WeightAverage(parameters, averaging);
         context.Random = new RandomGenerator(options.Seed ^ 0x5EED_C0DE_0000_0001UL);
         if (schedule != null) optimizer.LearningRate = schedule.LearningRate;
+    }
+
+    /// <summary>Gives Hessian-free the curvature and the objective of <paramref name="batch"/>.</summary>
+    void Prepare(HessianFree hessianFree, TBatch batch)
+    {
+        hessianFree.Curvature = ((ICurvatureTask<TBatch>)task).Curvature(batch, hessianFree.CurvatureFraction);
+        hessianFree.Objective = () =>
+        {
+            using var _ = GradMode.NoGrad();
+            return task.Loss(batch, context).Item();
+        };
     }
 
     /// <summary>Optimizer steps taken so far.</summary>
@@ -332,8 +348,18 @@ public sealed class Trainer<TBatch>
                 lastNorm = norm;
                 if (options.ClipValue is float clipValue) GradientClipping.ClipByValue(parameters, clipValue);
                 if (options.ClipNorm is float clipNorm) GradientClipping.ClipByNorm(parameters, clipNorm);
+                if (optimizer is HessianFree hessianFree) Prepare(hessianFree, batch);
                 optimizer.Step();
                 optimizer.ZeroGrad();
+                if (optimizer is HessianFree { LastReport: { } report })
+                    Log(new JsonObject
+                    {
+                        ["type"] = "hessian_free", ["epoch"] = epoch + 1, ["step"] = step + 1,
+                        ["before"] = report.Before, ["after"] = report.After, ["cg_iterations"] = report.Iterations,
+                        ["cg_chosen"] = report.ChosenIteration,
+                        ["rho"] = double.IsFinite(report.Rho) ? report.Rho : null, ["damping"] = report.Damping,
+                        ["alpha"] = report.Alpha,
+                    });
                 average?.Update(epoch);
                 step++;
                 AdvanceSchedule(ScheduleUnit.Step);

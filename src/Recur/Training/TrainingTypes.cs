@@ -43,6 +43,19 @@ public interface ITrainingTask<TBatch>
 }
 
 /// <summary>
+/// A task whose batches give Gauss–Newton curvature products, so that <see cref="HessianFree"/> can train it:
+/// the trainer asks for each batch's curvature before the optimizer's step.
+/// </summary>
+public interface ICurvatureTask<TBatch> : ITrainingTask<TBatch>
+{
+    /// <summary>
+    /// The curvature of <paramref name="batch"/>'s objective, measured on its first ⌈<paramref name="fraction"/>·n⌉
+    /// samples (the batches are shuffled, so that is a random subset).
+    /// </summary>
+    ICurvature Curvature(TBatch batch, double fraction);
+}
+
+/// <summary>
 /// A task that carries state from one batch to the next, such as the recurrent state of stateful truncated BPTT over
 /// a long stream. The trainer saves that state in every checkpoint and restores it on resume, so that a resumed run
 /// continues exactly where the interrupted one stopped.

@@ -49,6 +49,34 @@ public sealed class TaskCommandTests : IDisposable
     }
 
     [Fact]
+    public void HessianFreeTrainsATanhRnnLogsItsStepsAndRefusesWhatItCannotTrain()
+    {
+        string run = Path.Combine(folder, "hf");
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--cell", "rnn", "--optimizer", "hf", "--length", "8",
+            "--epochs", "2", "--batch", "64", "--train-size", "128", "--valid-size", "16", "--hidden", "6",
+            "--cg-iterations", "20", "--structural-damping", "0.1", "--threads", "1", "--out", run));
+        var steps = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Where(l => l.Contains("\"hessian_free\""))
+            .ToArray();
+        Assert.Equal(4, steps.Length);
+        Assert.All(steps, l => Assert.Contains("\"cg_iterations\"", l));
+        Assert.Contains("\"lr\":1", File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["task", "adding", "--cell", "lstm", "--optimizer", "hf"], "tanh and ReLU RNNs"),
+            (["task", "adding", "--cell", "rnn", "--optimizer", "hf", "--gradient-regulariser", "1"], "regulariser"),
+            (["task", "adding", "--damping", "2"], "--damping applies to --optimizer hf"),
+            (["task", "adding", "--optimizer", "hf", "--accumulate", "2"], "one batch per step"),
+            (["task", "adding", "--optimizer", "hf", "--curvature-fraction", "0"], "--curvature-fraction in (0, 1]"),
+        })
+        {
+            var (code, error) = RunSafetyTests.RunCapturingErrors([.. args, "--out", Path.Combine(folder, "refused")]);
+            Assert.Equal(2, code);
+            Assert.Contains(message, error);
+        }
+        Assert.False(Directory.Exists(Path.Combine(folder, "refused")));
+    }
+
+    [Fact]
     public void ATemporalOrderShorterThanTenStepsIsAUsageError()
     {
         var (code, error) = RunSafetyTests.RunCapturingErrors(["task", "temporal-order", "--length", "6", "--out",
