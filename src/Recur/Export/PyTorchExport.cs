@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Recur.Captioning;
 using Recur.Classification;
 using Recur.Forecasting;
 using Recur.Language;
@@ -30,7 +31,7 @@ public static class PyTorchExport
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger", "seq2seq",
-            "wavenet", "memn2n", "speech_recognizer"];
+            "wavenet", "memn2n", "speech_recognizer", "captioner"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -634,6 +635,131 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="Captioner"/> as class <c>Captioner</c>: <c>encode(images)</c> (images [batch, 1, height, width])
+    /// gives the initial state and what the decoder reads, <c>step(previous, state, encoded)</c> one word (next-word
+    /// logits [batch, vocabulary], the next state, the attention weights [cells, batch] or None), and
+    /// <c>greedy(images, max_length)</c> the word ids of each description, as Recur's greedy
+    /// <see cref="Captioner.Describe"/>: the CNN of <c>nn.Conv2d</c>s with ReLU and 2×2 max pooling, torch's
+    /// <c>nn.LSTMCell</c>/<c>nn.GRUCell</c>, and the decoder's Show and Tell, m-RNN or attention layers under Recur's
+    /// names.
+    /// </summary>
+    public static void Save(Captioner model, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var c = model.Config;
+        bool lstm = c.Mode == RecurrentMode.Lstm;
+        var (rows, columns) = c.FeatureMap;
+        int d = c.FeatureSize, flat = d * rows * columns, e = c.EmbeddingSize, hidden = c.HiddenSize;
+        string cell = lstm ? "nn.LSTMCell" : "nn.GRUCell";
+        string kind = c.Decoder switch
+        {
+            CaptionDecoder.ShowTell => "show_tell", CaptionDecoder.MRnn => "mrnn", _ => "attention",
+        };
+        string code = $$""""
+            BOS, EOS, PAD = {{Tokenizers.Bos}}, {{Tokenizers.Eos}}, {{Tokenizers.Pad}}
+
+
+            class Captioner(nn.Module):
+                """Recur's Captioner: a three-convolution CNN over {{c.Height}}x{{c.Width}} grey images, a {{c.Cell}}
+                decoder of {{hidden}} units joined to the image by {{kind}}."""
+
+                kind, lstm = "{{kind}}", {{Literal(lstm)}}
+
+                def __init__(self):
+                    super().__init__()
+                    self.encoder = nn.ModuleList([nn.Conv2d(1, {{c.Channels}}, 3, padding=1),
+                                                  nn.Conv2d({{c.Channels}}, {{2 * c.Channels}}, 3, padding=1),
+                                                  nn.Conv2d({{2 * c.Channels}}, {{d}}, 3, padding=1)])
+                    self.embedding = nn.Embedding({{c.VocabularySize}}, {{e}}, padding_idx=PAD)
+                    if self.kind == "mrnn":
+                        self.image = nn.Linear({{flat}}, {{c.JointSize}})
+                        self.decoder = {{cell}}({{e}}, {{hidden}})
+                        self.multimodal_word = nn.Linear({{e}}, {{c.JointSize}}, bias=False)
+                        self.multimodal_state = nn.Linear({{hidden}}, {{c.JointSize}}, bias=False)
+                        self.head = nn.Linear({{c.JointSize}}, {{c.VocabularySize}})
+                        return
+                    self.bridge = nn.Linear({{flat}}, {{hidden}})
+                    if self.lstm:
+                        self.bridge_cell = nn.Linear({{flat}}, {{hidden}})
+                    if self.kind == "show_tell":
+                        self.decoder = {{cell}}({{e}}, {{hidden}})
+                        self.head = nn.Linear({{hidden}}, {{c.VocabularySize}})
+                        return
+                    self.places = nn.Parameter(torch.zeros({{rows * columns}}, 1, {{d}}))
+                    self.attention_keys = nn.Linear({{d}}, {{c.JointSize}})
+                    self.attention_query = nn.Linear({{hidden}}, {{c.JointSize}}, bias=False)
+                    self.attention_energy = nn.Linear({{c.JointSize}}, 1, bias=False)
+                    self.attention_gate = nn.Linear({{hidden}}, 1)
+                    self.decoder = {{cell}}({{e + d}}, {{hidden}})
+                    self.output_state = nn.Linear({{hidden}}, {{e}})
+                    self.output_context = nn.Linear({{d}}, {{e}}, bias=False)
+                    self.head = nn.Linear({{e}}, {{c.VocabularySize}})
+
+                def encode(self, images):
+                    """images [batch, 1, {{c.Height}}, {{c.Width}}] -> (initial state, what the decoder reads)"""
+                    x = images
+                    for conv in self.encoder:
+                        x = nn.functional.max_pool2d(torch.relu(conv(x)), 2)
+                    batch = x.shape[0]
+                    whole = x.reshape(batch, -1)
+                    if self.kind == "mrnn":
+                        zeros = torch.zeros(batch, {{hidden}})
+                        return (zeros, zeros if self.lstm else None), (self.image(whole), None, None)
+                    state = (torch.tanh(self.bridge(whole)),
+                             torch.tanh(self.bridge_cell(whole)) if self.lstm else None)
+                    if self.kind == "show_tell":
+                        return state, (whole, None, None)
+                    annotations = x.reshape(batch, {{d}}, -1).permute(2, 0, 1) + self.places
+                    return state, (None, annotations, self.attention_keys(annotations))
+
+                def cell(self, x, state):
+                    if self.lstm:
+                        return self.decoder(x, state)
+                    return self.decoder(x, state[0]), None
+
+                def step(self, previous, state, encoded):
+                    """previous word ids [batch] -> logits [batch, {{c.VocabularySize}}], next state, attention"""
+                    image, annotations, keys = encoded
+                    word = self.embedding(previous)
+                    if self.kind == "show_tell":
+                        state = self.cell(word, state)
+                        return self.head(state[0]), state, None
+                    if self.kind == "mrnn":
+                        state = self.cell(word, state)
+                        joint = (self.multimodal_word(word) + self.multimodal_state(state[0]) + image) * (2.0 / 3.0)
+                        return self.head(1.7159 * torch.tanh(joint)), state, None
+                    scores = self.attention_energy(torch.tanh(keys + self.attention_query(state[0])[None]))[..., 0]
+                    weights = torch.softmax(scores, dim=0)
+                    gate = torch.sigmoid(self.attention_gate(state[0]))
+                    context = (annotations * weights[..., None]).sum(dim=0) * gate
+                    state = self.cell(torch.cat([word, context], dim=1), state)
+                    deep = word + self.output_state(state[0]) + self.output_context(context)
+                    return self.head(deep), state, weights
+
+                def greedy(self, images, max_length=20):
+                    state, encoded = self.encode(images)
+                    batch = images.shape[0]
+                    previous = torch.full((batch,), BOS, dtype=torch.long)
+                    words, done = [[] for _ in range(batch)], [False] * batch
+                    for _ in range(max_length + 1):
+                        if all(done):
+                            break
+                        logits, state, _ = self.step(previous, state, encoded)
+                        chosen = logits.argmax(dim=1)
+                        for b in range(batch):
+                            if done[b]:
+                                continue
+                            if int(chosen[b]) == EOS or len(words[b]) == max_length:
+                                done[b] = True
+                            else:
+                                words[b].append(int(chosen[b]))
+                                previous[b] = chosen[b]
+                    return words
+            """";
+        Write(folder, "Captioner", code, model);
+    }
+
+    /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
     /// kind from its <c>config.json</c>; returns the kind.
     /// </summary>
@@ -650,6 +776,7 @@ public static class PyTorchExport
             case WaveNetModel wavenet: Save(wavenet, folder); break;
             case MemoryNetwork memory: Save(memory, folder); break;
             case SpeechRecognizer speech: Save(speech, folder); break;
+            case Captioner captioner: Save(captioner, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;

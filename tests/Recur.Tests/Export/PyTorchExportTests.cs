@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Recur.Captioning;
 using Recur.Classification;
 using Recur.Export;
 using Recur.Forecasting;
@@ -104,6 +105,23 @@ public sealed class PyTorchExportTests : IDisposable
                             previous[b] = token
                 # each translation followed by -1
                 outputs = {"tokens": torch.tensor([t for s in translations for t in s + [-1]]), "log_p": log_p}
+            elif kind == "captioner":
+                images = torch.tensor(request["images"]).reshape(request["shape"])
+                limit = request["max_length"]
+                captions = model.greedy(images, max_length=limit)
+                # the log-probability of each description, its end included when it has one, step by step
+                state, encoded = model.encode(images)
+                previous = torch.full((images.shape[0],), 2, dtype=torch.long)
+                log_p = torch.zeros(images.shape[0])
+                for t in range(limit + 1):
+                    logits, state, _ = model.step(previous, state, encoded)
+                    log_softmax = torch.log_softmax(logits, dim=1)
+                    for b, words in enumerate(captions):
+                        if t < len(words) or t == len(words) < limit:
+                            token = words[t] if t < len(words) else 3
+                            log_p[b] += log_softmax[b, token]
+                            previous[b] = token
+                outputs = {"tokens": torch.tensor([t for s in captions for t in s + [-1]]), "log_p": log_p}
             elif kind == "wavenet":
                 codes = torch.tensor(request["codes"]).reshape(request["shape"])
                 condition = request.get("condition")
@@ -209,6 +227,28 @@ public sealed class PyTorchExportTests : IDisposable
             local = c.Local?.ToArray(),
         });
         Close.Values(c.Expected.Span, outputs["logits"], "WaveNet logits", 1e-5, 1e-5);
+    }
+
+    [TorchTheory]
+    [InlineData(CaptionDecoder.ShowTell, "lstm", 41)]
+    [InlineData(CaptionDecoder.MRnn, "gru", 41)]
+    [InlineData(CaptionDecoder.Attention, "lstm", 41)]
+    [InlineData(CaptionDecoder.Attention, "gru", 44)]
+    public void CaptionersDescribeInTorchAsInRecur(CaptionDecoder decoder, string cell, int seed)
+    {
+        var model = new Captioner(new CaptionerConfig(decoder, 10, Height: 16, Width: 24, Channels: 2,
+            HiddenSize: 5, EmbeddingSize: 4, JointSize: 6, Cell: cell), new RandomGenerator((ulong)seed));
+        var images = Tensor.RandomUniform(new RandomGenerator(42), [3, 1, 16, 24]);
+        var expected = model.Describe(images, beamWidth: 1, maxLength: 6);
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new
+        {
+            kind = "captioner", images = images.ToArray(), shape = new[] { 3, 1, 16, 24 }, max_length = 6,
+        });
+        Assert.Equal(expected.SelectMany(d => d.Tokens.Append(-1)).Select(t => (float)t), outputs["tokens"]);
+        Assert.Contains(expected, d => d.Tokens.Length > 0); // some words are compared, not only ends
+        Close.Values([.. expected.Select(d => (float)d.LogProbability)], outputs["log_p"], "log-probabilities",
+            1e-5, 1e-5);
     }
 
     [TorchTheory]
