@@ -653,7 +653,9 @@ public static class PyTorchExport
         string cell = lstm ? "nn.LSTMCell" : "nn.GRUCell";
         string kind = c.Decoder switch
         {
-            CaptionDecoder.ShowTell => "show_tell", CaptionDecoder.MRnn => "mrnn", _ => "attention",
+            CaptionDecoder.ShowTell => "show_tell",
+            CaptionDecoder.MRnn => "mrnn",
+            _ => "attention",
         };
         string code = $$""""
             BOS, EOS, PAD = {{Tokenizers.Bos}}, {{Tokenizers.Eos}}, {{Tokenizers.Pad}}
