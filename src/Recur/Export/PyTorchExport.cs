@@ -31,7 +31,7 @@ public static class PyTorchExport
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "forecaster", "sequence_tagger", "seq2seq",
-            "wavenet", "memn2n", "speech_recognizer", "captioner"];
+            "wavenet", "memn2n", "speech_recognizer", "captioner", "story_lstm", "ntm"];
 
     /// <summary>
     /// A <see cref="SequenceModel"/> as class <c>SequenceModel</c>: <c>forward(input)</c> with input [steps, batch,
@@ -762,6 +762,123 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// A <see cref="StoryLstm"/> as class <c>StoryLstm</c>: <c>forward(ids, lengths)</c> with the word sequences of
+    /// <see cref="StoryLstm.Sequence"/> (long [steps, batch], 0 past each, the separator id
+    /// <c>SEPARATOR</c>) and their lengths returns the answer logits [batch, vocabulary], the LSTM on packed
+    /// sequences so that each answer comes from its sequence's last word.
+    /// </summary>
+    public static void Save(StoryLstm model, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var c = model.Config;
+        string code = $$""""
+            SEPARATOR = {{c.VocabularySize}}
+
+
+            class StoryLstm(nn.Module):
+                """Recur's StoryLstm, the LSTM baseline of bAbI: the last {{c.MemorySize}} sentences and the question
+                as one word sequence, an LSTM of {{c.HiddenSize}} units, the answer from its final state."""
+
+                def __init__(self):
+                    super().__init__()
+                    self.embedding = nn.Embedding({{c.VocabularySize + 1}}, {{c.EmbeddingSize}}, padding_idx=0)
+                    self.lstm = nn.LSTM({{c.EmbeddingSize}}, {{c.HiddenSize}})
+                    self.head = nn.Linear({{c.HiddenSize}}, {{c.VocabularySize}})
+
+                def forward(self, ids, lengths):
+                    """ids [steps, batch], lengths [batch] -> answer logits [batch, {{c.VocabularySize}}]"""
+                    packed = nn.utils.rnn.pack_padded_sequence(self.embedding(ids), lengths.cpu(),
+                                                               enforce_sorted=False)
+                    _, (hidden, _) = self.lstm(packed)
+                    return self.head(hidden[-1])
+            """";
+        Write(folder, "StoryLstm", code, model);
+    }
+
+    /// <summary>
+    /// A <see cref="NeuralTuringMachine"/> as class <c>NeuralTuringMachine</c>: <c>forward(inputs)</c> with inputs
+    /// [steps, batch, inputs] returns the output logits [steps, batch, outputs] and the read and write weightings
+    /// [steps, batch, slots], from the same empty memory and the same addressing (content, interpolation, rotation,
+    /// sharpening) as Recur, the controller torch's <c>nn.LSTMCell</c> or one tanh <c>nn.Linear</c>.
+    /// </summary>
+    public static void Save(NeuralTuringMachine model, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var c = model.Config;
+        int w = c.SlotSize, h = c.ControllerSize;
+        string controller = c.LstmController ? $"nn.LSTMCell({c.InputSize + w}, {h})"
+            : $"nn.Linear({c.InputSize + w}, {h})";
+        string code = $$""""
+            EPSILON = 1e-8
+
+
+            class NeuralTuringMachine(nn.Module):
+                """Recur's NeuralTuringMachine (Graves et al. 2014): a {{(c.LstmController ? "LSTM" : "feed-forward")}}
+                controller of {{h}} units, one write and one read head over {{c.MemorySlots}} slots of width {{w}}."""
+
+                slots, width, lstm = {{c.MemorySlots}}, {{w}}, {{Literal(c.LstmController)}}
+
+                def __init__(self):
+                    super().__init__()
+                    self.controller = {{controller}}
+                    self.read_head = nn.Linear({{h}}, {{w + 6}})
+                    self.write_head = nn.Linear({{h}}, {{3 * w + 6}})
+                    self.output = nn.Linear({{h + w}}, {{c.OutputSize}})
+
+                def address(self, parameters, memory, previous):
+                    """A head's weighting [batch, slots]: key, strength, gate, three shift logits, sharpening."""
+                    w = self.width
+                    key = parameters[:, :w]
+                    strength = nn.functional.softplus(parameters[:, w:w + 1])
+                    gate = torch.sigmoid(parameters[:, w + 1:w + 2])
+                    shift = torch.softmax(parameters[:, w + 2:w + 5], dim=1)
+                    sharpen = nn.functional.softplus(parameters[:, w + 5:w + 6]) + 1
+                    dot = torch.bmm(memory, key.unsqueeze(2)).squeeze(2)
+                    row_norms = ((memory * memory).sum(2) + EPSILON).sqrt()
+                    key_norm = ((key * key).sum(1, keepdim=True) + EPSILON).sqrt()
+                    content = torch.softmax(strength * (dot / (row_norms * key_norm + EPSILON)), dim=1)
+                    gated = gate * content + (1 - gate) * previous
+                    # slot i takes gated[i - s] with weight shift[s + 1], s = -1, 0, +1
+                    shifted = sum(torch.roll(gated, s, dims=1) * shift[:, s + 1:s + 2] for s in (-1, 0, 1))
+                    sharpened = torch.exp(sharpen * torch.log(shifted + EPSILON))
+                    return sharpened / sharpened.sum(1, keepdim=True)
+
+                def forward(self, inputs):
+                    """inputs [steps, batch, {{c.InputSize}}] -> logits [steps, batch, {{c.OutputSize}}], read and
+                    write weightings [steps, batch, {{c.MemorySlots}}]"""
+                    steps, batch = inputs.shape[:2]
+                    memory = torch.full((batch, self.slots, self.width), 1e-6)
+                    read_weights = torch.zeros(batch, self.slots)
+                    read_weights[:, 0] = 1
+                    write_weights = read_weights
+                    read = torch.zeros(batch, self.width)
+                    state = None
+                    outputs, reads, writes = [], [], []
+                    for t in range(steps):
+                        x = torch.cat([inputs[t], read], dim=1)
+                        if self.lstm:
+                            state = self.controller(x, state)
+                            hidden = state[0]
+                        else:
+                            hidden = torch.tanh(self.controller(x))
+                        parameters = self.write_head(hidden)
+                        write_weights = self.address(parameters, memory, write_weights)
+                        w = self.width
+                        erase = torch.sigmoid(parameters[:, w + 6:2 * w + 6])
+                        add = torch.tanh(parameters[:, 2 * w + 6:])
+                        column = write_weights.unsqueeze(2)
+                        memory = memory * (1 - column * erase.unsqueeze(1)) + column * add.unsqueeze(1)
+                        read_weights = self.address(self.read_head(hidden), memory, read_weights)
+                        read = torch.bmm(read_weights.unsqueeze(1), memory).squeeze(1)
+                        outputs.append(self.output(torch.cat([hidden, read], dim=1)))
+                        reads.append(read_weights)
+                        writes.append(write_weights)
+                    return torch.stack(outputs), torch.stack(reads), torch.stack(writes)
+            """";
+        Write(folder, "NeuralTuringMachine", code, model);
+    }
+
+    /// <summary>
     /// Exports the model of a run or checkpoint folder (its <c>best/</c> checkpoint, else <c>last/</c>), choosing the
     /// kind from its <c>config.json</c>; returns the kind.
     /// </summary>
@@ -779,6 +896,8 @@ public static class PyTorchExport
             case MemoryNetwork memory: Save(memory, folder); break;
             case SpeechRecognizer speech: Save(speech, folder); break;
             case Captioner captioner: Save(captioner, folder); break;
+            case StoryLstm story: Save(story, folder); break;
+            case NeuralTuringMachine machine: Save(machine, folder); break;
             default: Save((LanguageModel)model, folder); break;
         }
         return kind;

@@ -19,7 +19,7 @@ namespace Recur.Tests.Export;
 /// </summary>
 public sealed class TorchTheoryAttribute : TheoryAttribute
 {
-    static readonly Lazy<string?> Missing = new(() =>
+    internal static readonly Lazy<string?> Missing = new(() =>
     {
         if (!File.Exists(PyTorchExportTests.Python)) return $"needs {PyTorchExportTests.Python} with torch";
         try
@@ -38,6 +38,15 @@ public sealed class TorchTheoryAttribute : TheoryAttribute
     public TorchTheoryAttribute()
     {
         if (Missing.Value is { } reason) Skip = reason + " (bench/install-peer.sh installs it)";
+    }
+}
+
+/// <summary>A fact skipped, with the reason shown, when torch is missing.</summary>
+public sealed class TorchFactAttribute : FactAttribute
+{
+    public TorchFactAttribute()
+    {
+        if (TorchTheoryAttribute.Missing.Value is { } reason) Skip = reason + " (bench/install-peer.sh installs it)";
     }
 }
 
@@ -122,6 +131,12 @@ public sealed class PyTorchExportTests : IDisposable
                             log_p[b] += log_softmax[b, token]
                             previous[b] = token
                 outputs = {"tokens": torch.tensor([t for s in captions for t in s + [-1]]), "log_p": log_p}
+            elif kind == "story":
+                ids = torch.tensor(request["ids"]).reshape(request["shape"])
+                outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
+            elif kind == "ntm":
+                logits, reads, writes = model(torch.tensor(request["inputs"]).reshape(request["shape"]))
+                outputs = {"logits": logits, "reads": reads, "writes": writes}
             elif kind == "wavenet":
                 codes = torch.tensor(request["codes"]).reshape(request["shape"])
                 condition = request.get("condition")
@@ -248,6 +263,43 @@ public sealed class PyTorchExportTests : IDisposable
         Assert.Equal(expected.SelectMany(d => d.Tokens.Append(-1)).Select(t => (float)t), outputs["tokens"]);
         Assert.Contains(expected, d => d.Tokens.Length > 0); // some words are compared, not only ends
         Close.Values([.. expected.Select(d => (float)d.LogProbability)], outputs["log_p"], "log-probabilities",
+            1e-5, 1e-5);
+    }
+
+    [TorchFact]
+    public void StoryLstmsAnswerInTorchAsInRecur()
+    {
+        var model = new StoryLstm(new StoryLstmConfig(12, 4, 5, MemorySize: 2), new RandomGenerator(6));
+        EncodedQuestion[] batch =
+        [
+            new([[3, 4, 5], [6, 7], [8, 9, 10, 11]], [2, 3], 4, 1),
+            new([[1, 2, 3, 4]], [5, 6, 7], 8, 1),
+            new([[9], [10, 11], [3]], [9, 10, 11, 1], 2, 1),
+        ];
+        var sequences = batch.Select(model.Sequence).ToArray();
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(sequences, 13, "test");
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new { kind = "story", ids, lengths, shape = new[] { steps, batch.Length } });
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        Close.Values(model.Forward(batch).Span, outputs["logits"], "answer logits", 1e-5, 1e-5);
+    }
+
+    [TorchTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void NeuralTuringMachinesRunInTorchAsInRecur(bool lstm)
+    {
+        var model = new NeuralTuringMachine(new NeuralTuringMachineConfig(4, 3, 6, MemorySlots: 5, SlotSize: 3,
+            LstmController: lstm), new RandomGenerator(8));
+        var inputs = Tensor.RandomNormal(new RandomGenerator(9), [7, 2, 4]);
+        PyTorchExport.Save(model, folder);
+        var outputs = RunTorch(folder, new { kind = "ntm", inputs = inputs.ToArray(), shape = new[] { 7, 2, 4 } });
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        var expected = model.Forward(inputs);
+        Close.Values(expected.Output.Span, outputs["logits"], "NTM outputs", 1e-5, 1e-5);
+        Close.Values([.. expected.ReadWeights.SelectMany(w => w.ToArray())], outputs["reads"], "read weights", 1e-5,
+            1e-5);
+        Close.Values([.. expected.WriteWeights.SelectMany(w => w.ToArray())], outputs["writes"], "write weights",
             1e-5, 1e-5);
     }
 

@@ -84,4 +84,23 @@ public sealed class SavedModelTests : IDisposable
             Assert.True(File.Exists(Path.Combine(folder, kind + "-torch", "model.safetensors")));
         }
     }
+
+    /// <summary>Runs of the story LSTM and the NTM export to PyTorch by their kind; ONNX names what it takes.</summary>
+    [Fact]
+    public void StoryLstmAndNtmRunsExportToPyTorchByTheirKind()
+    {
+        var story = new StoryLstm(new StoryLstmConfig(12, 4, 5), new RandomGenerator(1));
+        var machine = new NeuralTuringMachine(new NeuralTuringMachineConfig(4, 3, 6, 5, 3), new RandomGenerator(2));
+        foreach (var (kind, model, config) in new (string, Module, System.Text.Json.Nodes.JsonObject)[]
+                 { ("story_lstm", story, story.Config.ToJson()), ("ntm", machine, machine.Config.ToJson()) })
+        {
+            string run = Path.Combine(folder, kind);
+            Checkpoint.Save(Path.Combine(run, "best"), model, config);
+            Assert.Equal(kind, PyTorchExport.SaveRun(run, Path.Combine(folder, kind + "-torch")));
+            Assert.True(File.Exists(Path.Combine(folder, kind + "-torch", "model.py")));
+            var refused = Assert.ThrowsAny<Exception>(() =>
+                OnnxExport.SaveRun(run, Path.Combine(folder, kind + ".onnx")));
+            Assert.Contains(kind, refused.Message, StringComparison.Ordinal);
+        }
+    }
 }
