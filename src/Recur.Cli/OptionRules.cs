@@ -19,7 +19,7 @@ static class OptionRules
         "--ais-runs", "--neurons", "--samples", "--season", "--test-size", "--units", "--show", "--points", "--trials",
         "--probes", "--max-sweeps", "--ensemble", "--vocab-size", "--min-frequency", "--count", "--lr", "--seconds",
         "--time-limit", "--max-load", "--repeat", "--conv-layers", "--conv-channels", "--mels", "--utterances",
-            "--frames",
+            "--frames", "--damping", "--cg-iterations",
     ];
 
     static readonly HashSet<string> NonNegative =
@@ -28,7 +28,7 @@ static class OptionRules
             "--ais-steps",
         "--gibbs", "--casing-embed", "--limit", "--validation-size", "--weight-decay", "--temperature",
             "--length-penalty",
-        "--clip-norm", "--valid-limit",
+        "--clip-norm", "--valid-limit", "--structural-damping", "--gradient-regulariser",
     ];
 
     /// <summary>Fractions in [0, 1).</summary>

@@ -112,7 +112,6 @@ static class TaskCommand
                 || RecurrentCells.Mode(r.GetValue(cell)!) is not (RecurrentMode.Lstm or RecurrentMode.Gru)))
                 throw new UsageException("--chrono needs an LSTM or GRU cell and a horizon of at least 3 steps.");
             float lambda = r.GetValue(regulariser);
-            if (lambda < 0f) throw new UsageException($"--gradient-regulariser {lambda}: λ must be ≥ 0.");
             var random = new RandomGenerator(s.Seed);
             var dataRandom = new RandomGenerator(s.Seed + 1);
             (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode, string Baseline) sets = name switch

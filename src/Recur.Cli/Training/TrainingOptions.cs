@@ -260,10 +260,8 @@ sealed class TrainingOptions
                 : throw new UsageException($"{string.Join(", ", given)} applies to --optimizer hf.");
         var settings = new HessianFreeSettings(r.GetValue(damping), r.GetValue(structuralDamping),
             r.GetValue(cgIterations), r.GetValue(curvatureFraction));
-        if (!(settings.Damping > 0) || !(settings.StructuralDamping >= 0) || settings.MaxIterations < 1
-            || !(settings.CurvatureFraction is > 0 and <= 1))
-            throw new UsageException("--damping must be positive, --structural-damping non-negative, --cg-iterations "
-                + "at least 1 and --curvature-fraction in (0, 1].");
+        if (!(settings.CurvatureFraction is > 0 and <= 1)) // the other ranges are OptionRules'
+            throw new UsageException($"--curvature-fraction must be in (0, 1], got {settings.CurvatureFraction}.");
         if (s.Accumulate != 1) throw new UsageException("--optimizer hf takes one batch per step; drop --accumulate.");
         if (s.WeightDecay != 0) throw new UsageException("--weight-decay does not apply to --optimizer hf.");
         return s with

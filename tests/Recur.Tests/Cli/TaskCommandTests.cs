@@ -66,7 +66,8 @@ public sealed class TaskCommandTests : IDisposable
             (["task", "adding", "--cell", "rnn", "--optimizer", "hf", "--gradient-regulariser", "1"], "regulariser"),
             (["task", "adding", "--damping", "2"], "--damping applies to --optimizer hf"),
             (["task", "adding", "--optimizer", "hf", "--accumulate", "2"], "one batch per step"),
-            (["task", "adding", "--optimizer", "hf", "--curvature-fraction", "0"], "--curvature-fraction in (0, 1]"),
+            (["task", "adding", "--optimizer", "hf", "--curvature-fraction", "0"], "--curvature-fraction must be in"),
+            (["task", "adding", "--optimizer", "hf", "--cg-iterations", "0"], "--cg-iterations must be a positive"),
         })
         {
             var (code, error) = RunSafetyTests.RunCapturingErrors([.. args, "--out", Path.Combine(folder, "refused")]);
