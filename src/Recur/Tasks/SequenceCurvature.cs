@@ -183,20 +183,18 @@ public sealed class SequenceCurvature : ICurvature
             if (rInput != null)
                 Gemm.Multiply(false, true, steps * batch, hidden, width, rInput, width, Weight($"rnn.weight_ih_l{l}"),
                     width, ra, hidden, accumulate: true);
+            // V_hh h_{t−1} does not depend on R(h): one product for every step at once
+            if (steps > 1)
+                Gemm.Multiply(false, true, (steps - 1) * batch, hidden, hidden, states, hidden,
+                    v.Slice(Offset($"rnn.weight_hh_l{l}"), hidden * hidden), hidden, ra.AsSpan(batch * hidden),
+                    hidden, accumulate: true);
             using var wHh = Gemm.Pack(true, hidden, hidden, Weight($"rnn.weight_hh_l{l}"), hidden);
-            using var vHh = Gemm.Pack(true, hidden, hidden, v.Slice(Offset($"rnn.weight_hh_l{l}"), hidden * hidden),
-                hidden);
             for (int t = 0; t < steps; t++)
             {
                 var rt = ra.AsSpan(t * batch * hidden, batch * hidden);
                 if (t > 0)
-                {
-                    var previous = (t - 1) * batch * hidden;
-                    Gemm.Multiply(false, batch, states.AsSpan(previous, batch * hidden), hidden, vHh, rt, hidden,
-                        accumulate: true);
-                    Gemm.Multiply(false, batch, ra.AsSpan(previous, batch * hidden), hidden, wHh, rt, hidden,
-                        accumulate: true);
-                }
+                    Gemm.Multiply(false, batch, ra.AsSpan((t - 1) * batch * hidden, batch * hidden), hidden, wHh, rt,
+                        hidden, accumulate: true);
                 TensorPrimitives.Multiply(rt, pass.Derivatives[l].AsSpan(t * batch * hidden, batch * hidden), rt);
             }
             input = states;
@@ -302,15 +300,11 @@ public sealed class SequenceCurvature : ICurvature
                 Gemm.Multiply(true, false, hidden, hidden, (steps - 1) * batch, dStates.AsSpan(batch * hidden), hidden,
                     states, hidden, result.Slice(Offset($"rnn.weight_hh_l{l}"), hidden * hidden), hidden,
                     accumulate: true);
-            var biasIh = result.Slice(Offset($"rnn.bias_ih_l{l}"), hidden);
-            var biasHh = result.Slice(Offset($"rnn.bias_hh_l{l}"), hidden);
+            var biasSum = new float[hidden]; // both biases enter a_t alike
             for (int row = 0; row < steps * batch; row++)
-                for (int j = 0; j < hidden; j++)
-                {
-                    float d = dStates[row * hidden + j];
-                    biasIh[j] += d;
-                    biasHh[j] += d;
-                }
+                TensorPrimitives.Add(biasSum, dStates.AsSpan(row * hidden, hidden), biasSum);
+            foreach (var name in new[] { $"rnn.bias_ih_l{l}", $"rnn.bias_hh_l{l}" })
+                TensorPrimitives.Add(result.Slice(Offset(name), hidden), biasSum, result.Slice(Offset(name), hidden));
             if (l > 0)
             {
                 Gemm.Multiply(false, false, steps * batch, hidden, hidden, dStates, hidden,
