@@ -159,6 +159,7 @@ public sealed class HessianFree : Optimizer
         else if (rho > 0.75) Damping = lambda * 2 / 3;
         double slope = Dot(g, p), alpha = 1, value = best;
         int tries = 0;
+        if (!(slope < 0)) tries = LineSearchTries; // not a descent direction (CG made no progress): no step
         while (!(value <= f0 + Armijo * alpha * slope) && tries < LineSearchTries)
         {
             alpha *= Shrink;
@@ -166,7 +167,7 @@ public sealed class HessianFree : Optimizer
             SetParameters(p, alpha);
             value = F();
         }
-        if (!(value <= f0 + Armijo * alpha * slope)) alpha = 0;
+        if (!(slope < 0) || !(value <= f0 + Armijo * alpha * slope)) (alpha, value) = (0, f0);
         SetParameters(p, alpha * LearningRate);
         foreach (var (_, index, _) in layout) StepCounts[index]++;
         LastReport = new HessianFreeReport(f0, value, iterations, saved[chosen].Iteration, rho, lambda, alpha);
@@ -206,6 +207,13 @@ public sealed class HessianFree : Optimizer
         double rr = Dot(r, r);
         // φ(x) = ½xᵀAx + gᵀx = −½xᵀ(r − g), from the residual without another product
         double Phi() => -0.5 * (Dot(x, r) - Dot(x, g));
+        if (!(Phi() <= 0))
+        {
+            // the previous step's direction is worse than none on this batch's model: start from zero instead
+            Array.Clear(x);
+            for (int i = 0; i < n; i++) r[i] = p[i] = -g[i];
+            rr = Dot(r, r);
+        }
         var saved = new List<(float[], double, int)>();
         var history = new List<double> { Phi() };
         double nextSave = 1;

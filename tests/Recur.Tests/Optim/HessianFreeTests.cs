@@ -332,6 +332,35 @@ public sealed class HessianFreeTests : IDisposable
         Assert.Equal(minimum, q.Value(), 9);
     }
 
+    [Fact]
+    public void AWarmStartThatPointsUphillIsDroppedAndABrokenCurvatureTakesNoStep()
+    {
+        // the previous step's direction is uphill once the objective turns around: CG must start from zero
+        var q = new Quadratic(8);
+        var hf = new HessianFree([q.Theta], damping: 1f, maxIterations: 3) { Curvature = q, Objective = q.Value };
+        q.SetGradient();
+        hf.Step();
+        for (int i = 0; i < q.B.Length; i++) q.B[i] = -q.B[i];
+        double before = q.Value();
+        q.SetGradient();
+        hf.Step();
+        Assert.True(q.Value() < before, $"the objective went from {before} to {q.Value()}");
+        // products that are not finite: no step at all, whatever the warm start says
+        var theta = q.Theta.ToArray();
+        hf.Curvature = new Broken(q);
+        q.SetGradient();
+        hf.Step();
+        Assert.Equal(theta, q.Theta.ToArray());
+        Assert.Equal(0, hf.LastReport!.Alpha);
+    }
+
+    sealed class Broken(Quadratic inner) : ICurvature
+    {
+        public IReadOnlyList<Tensor> Parameters => inner.Parameters;
+        public void Product(ReadOnlySpan<float> direction, Span<float> result, float structuralWeight) =>
+            result.Fill(float.NaN);
+    }
+
     static (SequenceTask Task, SequenceModel Model) AddingTask(ulong seed)
     {
         var random = new RandomGenerator(seed);
