@@ -130,6 +130,10 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
     Tensor Evaluate(SequenceDataset data, int[] rows, Tally? tally) =>
         LossOf(Network.Forward(data.BatchInputs(rows)), data, rows, tally);
 
+    /// <summary>The training loss of <paramref name="output"/> (the model's, for <paramref name="rows"/>).</summary>
+    internal static Tensor OutputLoss(Tensor output, SequenceDataset data, int[] rows) =>
+        LossOf(output, data, rows, null);
+
     /// <summary>The loss of the model's <paramref name="output"/> for <paramref name="rows"/>.</summary>
     static Tensor LossOf(Tensor output, SequenceDataset data, int[] rows, Tally? tally)
     {

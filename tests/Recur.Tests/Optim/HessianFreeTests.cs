@@ -130,36 +130,9 @@ public sealed class HessianFreeTests : IDisposable
         AssertClose(model.Parameters().SelectMany(p => p.Grad!.ToArray()).ToArray(), transposed, 1e-4, "Jᵀ·g");
     }
 
-    /// <summary>The task's loss as a function of the outputs alone (as SequenceTask computes it).</summary>
-    static Tensor OutputLoss(SequenceDataset data, int[] rows, Tensor output)
-    {
-        int b = rows.Length;
-        switch (data.Kind)
-        {
-            case TargetKind.Regression:
-                var values = rows.Select(r => data.Values![r]).ToArray();
-                return Losses.MeanSquaredError(output, Tensor.FromArray(values, b, 1));
-            case TargetKind.ClassLast:
-                return Losses.CrossEntropy(output, rows.Select(r => data.Labels![r]).ToArray());
-            case TargetKind.ClassPerStep:
-                return Losses.CrossEntropy(output.Reshape(data.Steps * b, data.Outputs), data.BatchStepLabels(rows));
-            default:
-            {
-                int k = data.Outputs;
-                var valid = new List<int>();
-                var targets = new List<float>();
-                for (int t = 0; t < data.Steps; t++)
-                    for (int i = 0; i < b; i++)
-                        if (t < data.Lengths![rows[i]])
-                        {
-                            valid.Add(t * b + i);
-                            targets.AddRange(data.LabelSets!.AsSpan((rows[i] * data.Steps + t) * k, k).ToArray());
-                        }
-                var scored = output.Reshape(data.Steps * b, k).IndexSelect(0, valid.ToArray());
-                return Losses.BinaryCrossEntropyWithLogits(scored, Tensor.FromArray(targets.ToArray(), valid.Count, k));
-            }
-        }
-    }
+    /// <summary>The task's loss as a function of the outputs alone.</summary>
+    static Tensor OutputLoss(SequenceDataset data, int[] rows, Tensor output) =>
+        SequenceTask.OutputLoss(output, data, rows);
 
     /// <summary>∂L/∂y at <paramref name="values"/>, by autograd.</summary>
     static float[] OutputGradient(SequenceDataset data, int[] rows, float[] values, int[] shape)
