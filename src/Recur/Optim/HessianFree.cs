@@ -158,16 +158,15 @@ public sealed class HessianFree : Optimizer
         if (rho < 0.25) Damping = lambda * 1.5;
         else if (rho > 0.75) Damping = lambda * 2 / 3;
         double slope = Dot(g, p), alpha = 1, value = best;
-        int tries = 0;
-        if (!(slope < 0)) tries = LineSearchTries; // not a descent direction (CG made no progress): no step
-        while (!(value <= f0 + Armijo * alpha * slope) && tries < LineSearchTries)
+        bool descent = slope < 0; // when CG made no progress there is nothing to search along: no step
+        bool Accepted() => descent && value <= f0 + Armijo * alpha * slope;
+        for (int tries = 0; descent && !Accepted() && tries < LineSearchTries; tries++)
         {
             alpha *= Shrink;
-            tries++;
             SetParameters(p, alpha);
             value = F();
         }
-        if (!(slope < 0) || !(value <= f0 + Armijo * alpha * slope)) (alpha, value) = (0, f0);
+        if (!Accepted()) (alpha, value) = (0, f0);
         SetParameters(p, alpha * LearningRate);
         foreach (var (_, index, _) in layout) StepCounts[index]++;
         LastReport = new HessianFreeReport(f0, value, iterations, saved[chosen].Iteration, rho, lambda, alpha);

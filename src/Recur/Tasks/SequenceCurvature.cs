@@ -23,6 +23,7 @@ public sealed class SequenceCurvature : ICurvature
     readonly SequenceDataset data;
     readonly int[] rows;
     readonly Dictionary<Tensor, int> offsets = new(ReferenceEqualityComparer.Instance);
+    readonly IReadOnlyDictionary<string, Tensor> named; // the model's parameters by state-dict name, read once
     readonly float[] inputs;
     readonly int steps, batch, features, hidden, layers, outputs, length;
     readonly bool relu, perStep;
@@ -42,6 +43,7 @@ public sealed class SequenceCurvature : ICurvature
             throw new ArgumentException($"SequenceCurvature: rows must be some of the {data.Count} sequences.");
         (this.model, this.data, this.rows) = (model, data, rows);
         Parameters = model.Parameters();
+        named = model.StateDict();
         int offset = 0;
         foreach (var p in Parameters)
         {
@@ -115,9 +117,9 @@ public sealed class SequenceCurvature : ICurvature
     /// forms every product at the same θ).</summary>
     Pass Forward() => pass ??= RunForward();
 
-    ReadOnlySpan<float> Weight(string name) => model.StateDict()[name].Span;
+    ReadOnlySpan<float> Weight(string name) => named[name].Span;
 
-    int Offset(string name) => offsets[model.StateDict()[name]];
+    int Offset(string name) => offsets[named[name]];
 
     int InputWidth(int layer) => layer == 0 ? features : hidden;
 
