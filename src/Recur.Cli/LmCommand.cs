@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Recur.Cli.Training;
 using Recur.Kernels;
 using Recur.Language;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;
@@ -56,7 +57,8 @@ static class LmCommand
             Description = "Word tokenizer: words seen fewer times become <unk>.",
             DefaultValueFactory = _ => 1,
         };
-        var cell = CellOption.Create();
+        var cell = CellOption.Create(only: RecurrentCells.Stepwise,
+            why: "a language model trains in windows and generates one step at a time; bn-lstm needs whole sequences");
         var layers = new Option<int>("--layers")
         {
             Description = "Stacked recurrent layers.",

@@ -129,8 +129,10 @@ static class TaskCommand
                     "guessing the branch symbol: sequence accuracy 0.5"),
                 _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed, Math.Min(train, 8000), Math.Min(valid, 2000)),
             };
-            var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden), sets.Train.Outputs, r.GetValue(layers),
-                Dropout: r.GetValue(dropout), PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep, ChronoMaxSteps: r.GetValue(chrono));
+            var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden),
+                sets.Train.Outputs, r.GetValue(layers), Dropout: r.GetValue(dropout),
+                PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep,
+                ChronoMaxSteps: r.GetValue(chrono), BatchNormSteps: sets.Train.Steps);
             if (lambda > 0f && SequenceTask.RegulariserProblem(config) is { } problem)
                 throw new UsageException($"--gradient-regulariser {lambda} needs --cell rnn with one layer and no "
                     + $"dropout (it follows the tanh RNN's Jacobian): {problem}");

@@ -290,6 +290,7 @@ static class RnnBench
                 "jordan" => new JordanLayer(shape.Input, shape.Hidden, shape.Hidden, new RandomGenerator(0)),
                 "ln-lstm" or "ln-gru" => new LayerNormRecurrentLayer(shape.Input, shape.Hidden, new RandomGenerator(0),
                     gru: cell == "ln-gru"),
+                "bn-lstm" => new BatchNormLstmLayer(shape.Input, shape.Hidden, shape.Steps, new RandomGenerator(0)),
                 _ => null,
             };
             if (composed is null) continue;

@@ -27,7 +27,6 @@ static class CellOption
             result.AddError(cell is "ntm" or "ntm-ff"
                 ? $"--cell {cell}: the Neural Turing Machine is a machine with a memory, not a recurrent cell; it has "
                     + "its own verb, `recur ntm train --task copy|recall --cell ntm|lstm` (Graves et al.'s tasks)."
-                : RecurrentCells.NotFused(cell) is { } reason ? $"--cell {reason}"
                 : RecurrentCells.Names.Contains(cell)
                     ? $"--cell {cell}: this verb runs {string.Join(", ", accepted)} only ({why})."
                     : $"--cell {cell}: unknown; Recur's cells are {string.Join(", ", RecurrentCells.Names)}.");
@@ -42,8 +41,7 @@ static class CellOption
         if (cells.Length == 0) throw new UsageException("--cells is empty.");
         foreach (string cell in cells)
             if (!RecurrentCells.Names.Contains(cell))
-                throw new UsageException(RecurrentCells.NotFused(cell) is { } reason ? $"--cells: {reason}"
-                    : $"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}.");
+                throw new UsageException($"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}.");
         return cells;
     }
 }

@@ -85,6 +85,9 @@ internal static class OnnxLayers
         IReadOnlyDictionary<string, Tensor> state, string prefix, string x, string? lengths = null, string? h0 = null,
         string? c0 = null)
     {
+        if (config.BatchNorm)
+            throw new NotSupportedException($"ONNX export of {prefix}: the batch-normalised LSTM (bn-lstm), whose "
+                + "statistics differ at every time step, has no ONNX form in Recur yet.");
         var layer = new LayerWeights(config, name => state[$"{prefix}.{name}"], prefix);
         int directions = config.Directions, width = config.OutputWidth;
         if (config.BatchFirst) x = graph.Transpose(x, 1, 0, 2);

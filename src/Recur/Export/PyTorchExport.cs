@@ -912,6 +912,7 @@ public static class PyTorchExport
     static string Recurrent(RecurrentConfig config, string name)
     {
         string? missing = config.Peephole ? "peephole connections" : config.LayerNorm ? "layer-normalised cells"
+            : config.BatchNorm ? "batch-normalised cells"
             : config.Leak > 0f ? "leaky-integrator units" : !config.ResetAfter ? "Cho's GRU (reset before the product)"
             : config.ProjSize > 0 && config.Mode != RecurrentMode.Lstm ? "a Jordan network (a projected Elman RNN)"
             : config.Residual ? "residual connections between layers" : null;

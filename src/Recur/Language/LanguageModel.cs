@@ -25,6 +25,10 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
         get
         {
             var mode = RecurrentCells.Mode(Cell);
+            if (!RecurrentCells.Stepwise.Contains(Cell))
+                throw new ArgumentException($"LanguageModel: cell '{Cell}' cannot run in the pieces a language model "
+                    + "trains on (truncated BPTT) and generates in (one step at a time); its statistics belong to the "
+                    + $"time steps of whole sequences. Cells: {string.Join(", ", RecurrentCells.Stepwise)}.");
             int projection = 0;
             if (TieWeights && HiddenSize != EmbeddingSize)
             {

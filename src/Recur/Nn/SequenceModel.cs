@@ -8,10 +8,12 @@ namespace Recur.Nn;
 /// identity recurrent initialisation, Le et al. 2015), <c>lstm</c> (forget-gate bias 1, Jozefowicz et al. 2015) or
 /// <c>gru</c>. <see cref="ChronoMaxSteps"/> &gt; 0 gives an LSTM or GRU chrono-initialised gate biases instead
 /// (<see cref="RecurrentConfig.ChronoMaxSteps"/>). <see cref="Dropout"/> applies between stacked layers and to the
-/// recurrent output the head reads.
+/// recurrent output the head reads. <see cref="BatchNormSteps"/> is how many time steps keep statistics of their own in
+/// a <c>bn-lstm</c> (<see cref="RecurrentConfig.BatchNormSteps"/>; the length of the sequences is the natural choice).
 /// </summary>
 public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenSize, int OutputSize, int NumLayers = 1,
-    bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0)
+    bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0,
+    int BatchNormSteps = 100)
 {
     /// <summary>The cell names <see cref="Cell"/> accepts (<see cref="RecurrentCells.Names"/>).</summary>
     public static IReadOnlyList<string> Cells => RecurrentCells.Names;
@@ -28,7 +30,8 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
             int chrono = mode is RecurrentMode.Lstm or RecurrentMode.Gru ? ChronoMaxSteps : 0;
             var config = new RecurrentConfig(mode, InputSize, HiddenSize, NumLayers, Dropout: Dropout,
                 Bidirectional: Bidirectional,
-                ForgetGateBias: mode == RecurrentMode.Lstm && chrono == 0 ? 1f : null, ChronoMaxSteps: chrono);
+                ForgetGateBias: mode == RecurrentMode.Lstm && chrono == 0 ? 1f : null, ChronoMaxSteps: chrono,
+                BatchNormSteps: BatchNormSteps);
             return RecurrentCells.Configure(Cell, config);
         }
     }
@@ -38,7 +41,7 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
     {
         ["architecture"] = "sequence_model", ["cell"] = Cell, ["input_size"] = InputSize, ["hidden_size"] = HiddenSize,
         ["output_size"] = OutputSize, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional, ["dropout"] = Dropout, ["per_step"] = PerStep,
-        ["chrono_max_steps"] = ChronoMaxSteps,
+        ["chrono_max_steps"] = ChronoMaxSteps, ["batch_norm_steps"] = BatchNormSteps,
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -47,8 +50,10 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
         try
         {
             if ((string?)json["architecture"] != "sequence_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_model'.");
-            return new((string)json["cell"]!, (int)json["input_size"]!, (int)json["hidden_size"]!, (int)json["output_size"]!, (int)json["num_layers"]!,
-                (bool)json["bidirectional"]!, (float)json["dropout"]!, (bool)json["per_step"]!, (int?)json["chrono_max_steps"] ?? 0);
+            return new((string)json["cell"]!, (int)json["input_size"]!, (int)json["hidden_size"]!,
+                (int)json["output_size"]!, (int)json["num_layers"]!, (bool)json["bidirectional"]!,
+                (float)json["dropout"]!, (bool)json["per_step"]!, (int?)json["chrono_max_steps"] ?? 0,
+                (int?)json["batch_norm_steps"] ?? 100);
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
         {

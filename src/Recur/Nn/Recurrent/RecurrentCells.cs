@@ -8,19 +8,17 @@ public static class RecurrentCells
 {
     /// <summary>Every cell name, in the order help texts list them.</summary>
     public static IReadOnlyList<string> Names { get; } = ["rnn", "relu-rnn", "irnn", "leaky", "lstm", "peephole-lstm",
-        "ln-lstm", "gru", "cho-gru", "ln-gru", "jordan"];
+        "ln-lstm", "bn-lstm", "gru", "cho-gru", "ln-gru", "jordan"];
 
     /// <summary>Where the leak α of a <c>leaky</c> cell starts (each unit then learns its own).</summary>
     public const float DefaultLeak = 0.5f;
 
     /// <summary>
-    /// Why <paramref name="cell"/> cannot be used by a model yet, for the one lecture cell that is a library layer
-    /// only (<c>bn-lstm</c>, <see cref="BatchNormLstmLayer"/>); null for every other name.
+    /// The cells that can also run a sequence in pieces with the state carried between them — one step at a time when
+    /// generating, windows of truncated BPTT: every cell but <c>bn-lstm</c>, whose statistics belong to each time step
+    /// of a whole sequence (a piece would be normalised by the statistics of its own first steps).
     /// </summary>
-    public static string? NotFused(string cell) => cell == "bn-lstm"
-        ? "cell 'bn-lstm' (Cooijmans et al. 2016) is the library layer BatchNormLstmLayer, which has no fused kernel "
-            + $"yet, so models cannot use it; fused cells: {string.Join(", ", Names)}."
-        : null;
+    public static IReadOnlyList<string> Stepwise { get; } = [.. Names.Where(name => name != "bn-lstm")];
 
     /// <summary>One line for help texts: the names, separated by <c>|</c>.</summary>
     public static string Choices => string.Join("|", Names);
@@ -34,16 +32,17 @@ public static class RecurrentCells
     {
         "rnn" or "leaky" or "jordan" => RecurrentMode.RnnTanh,
         "relu-rnn" or "irnn" => RecurrentMode.RnnRelu,
-        "lstm" or "peephole-lstm" or "ln-lstm" => RecurrentMode.Lstm,
+        "lstm" or "peephole-lstm" or "ln-lstm" or "bn-lstm" => RecurrentMode.Lstm,
         "gru" or "cho-gru" or "ln-gru" => RecurrentMode.Gru,
-        "bn-lstm" => throw new ArgumentException(NotFused(cell)),
         _ => throw new ArgumentException($"unknown cell '{cell}'; expected one of {string.Join(", ", Names)}."),
     };
 
     /// <summary>
     /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name
     /// adds — peepholes for <c>peephole-lstm</c>, Cho et al.'s reset gate before the product for <c>cho-gru</c>, layer
-    /// normalisation (Ba et al. 2016) for <c>ln-lstm</c> and <c>ln-gru</c>, the identity initialisation of Le et al.
+    /// normalisation (Ba et al. 2016) for <c>ln-lstm</c> and <c>ln-gru</c>, batch normalisation with statistics per
+    /// time step (Cooijmans et al. 2016; the config's <see cref="RecurrentConfig.BatchNormSteps"/> of them) for
+    /// <c>bn-lstm</c>, the identity initialisation of Le et al.
     /// (2015) for <c>irnn</c>, a learnt leak per unit for <c>leaky</c> (starting at the config's
     /// <see cref="RecurrentConfig.Leak"/>, or <see cref="DefaultLeak"/>), and for <c>jordan</c> an output
     /// y_t = W_hr h_t + b_hr fed back instead of h_t (the config's <see cref="RecurrentConfig.ProjSize"/> wide, or H).
@@ -53,6 +52,7 @@ public static class RecurrentCells
         Mode = Mode(cell),
         Peephole = cell == "peephole-lstm",
         LayerNorm = cell is "ln-lstm" or "ln-gru",
+        BatchNorm = cell == "bn-lstm",
         ResetAfter = cell != "cho-gru",
         ProjSize = cell == "jordan" ? (config.ProjSize > 0 ? config.ProjSize : config.HiddenSize) : config.ProjSize,
         Init = cell == "irnn" ? RecurrentInit.Identity : config.Init,

@@ -25,7 +25,8 @@ internal static partial class RecurrentKernel
     /// Runs the cell of <paramref name="mode"/>; <paramref name="label"/> names the pass for an open <see
     /// cref="IRecurrentProbe"/>. <paramref name="peepholes"/> ([w_ci, w_cf, w_co], each [H]) makes an LSTM a peephole
     /// LSTM; <paramref name="leak"/> ([H], the α of each unit) makes a tanh RNN leaky; <paramref name="norms"/> (γ_ih,
-    /// β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised;
+    /// β_ih, γ_hh, β_hh over all gate units, then γ_c, β_c for an LSTM) makes an LSTM or GRU layer-normalised, or with
+    /// <paramref name="batchNorm"/> an LSTM batch-normalised (<see cref="RunBatchNorm"/>);
     /// <paramref name="resetAfter"/> false makes a GRU Cho et al.'s original form; <paramref name="projection"/> (and
     /// <paramref name="projectionBias"/>) projects a plain LSTM's or Elman RNN's output each step and feeds the
     /// projection back (projected LSTM; with a tanh RNN, the Jordan network). The result is flat: see <see
@@ -36,8 +37,12 @@ internal static partial class RecurrentKernel
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
         Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null, Tensor? projectionBias = null,
-        QuantizedWeights? quantized = null)
+        QuantizedWeights? quantized = null, BatchNormStatistics? batchNorm = null)
     {
+        if (batchNorm != null && (mode != RecurrentMode.Lstm || norms is null || c0 is null || peepholes != null
+            || projection != null || quantized != null || biasIh != null || biasHh != null))
+            throw new ArgumentException($"{mode}: batch normalisation belongs to a float LSTM whose shifts are its "
+                + "biases, without peepholes or a projection.");
         if (projection != null && (peepholes != null || leak != null || norms != null || mode == RecurrentMode.Gru))
             throw new ArgumentException($"{mode}: a projection belongs to a plain LSTM or Elman RNN.");
         if (!resetAfter && (mode != RecurrentMode.Gru || norms != null))
@@ -52,6 +57,8 @@ internal static partial class RecurrentKernel
             $"{mode}: a leak belongs to a tanh RNN.");
         return mode switch
         {
+            RecurrentMode.Lstm when batchNorm != null =>
+                RunBatchNorm(input, h0, c0!, weightIh, weightHh, norms!, batchNorm, lengths, reverse, record),
             RecurrentMode.RnnTanh when leak != null =>
                 Run<LeakyTanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
                     [leak], quantized: quantized),

@@ -55,13 +55,20 @@ public enum RecurrentInit
 /// <c>bias_ih</c>/<c>bias_hh</c>) and an LSTM's cell state before its tanh (<c>ln_c_l{k}.*</c>); gains start at 1,
 /// shifts at 0. <see cref="ResetAfter"/> (GRU; Keras's <c>reset_after</c>) true is PyTorch's and cuDNN's GRU, r ⊙ (W_hn
 /// h + b_hn); false is the original GRU of Cho et al. (2014), W_hn (r ⊙ h) + b_hn, run by the fused kernel as two
-/// recurrent products per step.
+/// recurrent products per step. <see cref="BatchNorm"/> (LSTM, no projection, peepholes or layer norm) is the
+/// recurrent batch normalisation of Cooijmans et al. (2016): W_ih x and W_hh h are normalised separately over the
+/// batch, with statistics of their own for each of the first <see cref="BatchNormSteps"/> time steps (later steps share
+/// the last), and so is c before its tanh; gains <c>bn_ih_l{k}.weight</c>, <c>bn_hh_l{k}.weight</c> and
+/// <c>bn_c_l{k}.weight</c> start at 0.1 as the paper recommends, shifts <c>.bias</c> at 0 (those of ih and hh are the
+/// gate biases); the running statistics are buffers <c>bn_*_l{k}.running_mean</c>/<c>.running_var</c> [steps, units]
+/// that evaluation mode uses.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
     bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
-        bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true, bool SharedLeak = false)
+        bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true, bool SharedLeak = false,
+        bool BatchNorm = false, int BatchNormSteps = 100)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -86,6 +93,9 @@ public sealed record RecurrentConfig(
         if (LayerNorm && (Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru) || Peephole || ProjSize > 0))
             throw new ArgumentException($"RecurrentConfig: layer normalisation needs an LSTM or GRU without peepholes "
                 + $"or a projection; got {Mode}{(Peephole ? " with peepholes" : "")}, projSize {ProjSize}.");
+        if (BatchNorm && (Mode != RecurrentMode.Lstm || LayerNorm || Peephole || ProjSize > 0 || BatchNormSteps < 1))
+            throw new ArgumentException("RecurrentConfig: batch normalisation needs an LSTM without layer norm, "
+                + $"peepholes or a projection, and batchNormSteps ≥ 1; got {Mode}, batchNormSteps {BatchNormSteps}.");
         if (!ResetAfter && (Mode != RecurrentMode.Gru || LayerNorm))
             throw new ArgumentException($"RecurrentConfig: resetAfter false (Cho's GRU) needs a GRU without layer "
                 + $"normalisation; got {Mode}{(LayerNorm ? " with layer norm" : "")}.");
@@ -100,10 +110,10 @@ public sealed record RecurrentConfig(
     }
 
     /// <summary>
-    /// Whether each gate has a bias: <see cref="Bias"/>, or the shifts of <see cref="LayerNorm"/> (which replace
-    /// <c>bias_ih</c>/<c>bias_hh</c>).
+    /// Whether each gate has a bias: <see cref="Bias"/>, or the shifts of <see cref="LayerNorm"/> or <see
+    /// cref="BatchNorm"/> (which replace <c>bias_ih</c>/<c>bias_hh</c>).
     /// </summary>
-    public bool HasGateBiases => Bias || LayerNorm;
+    public bool HasGateBiases => Bias || LayerNorm || BatchNorm;
 
     /// <summary>Width of each direction's output and hidden state: ProjSize when projecting, else HiddenSize.</summary>
     public int OutputWidth => ProjSize > 0 ? ProjSize : HiddenSize;
@@ -138,7 +148,8 @@ public class RecurrentLayer : Module
     readonly Tensor?[] projectionBiases; // [layer·D + direction] → bias_hr, for a Jordan network with biases
     readonly Tensor[]?[] peepholes; // [layer·D + direction] → weight_ci, weight_cf, weight_co, for a peephole LSTM
     readonly Tensor?[] leaks; // [layer·D + direction] → α per unit, for a leaky tanh RNN (a parameter when learnt)
-    readonly Tensor[]?[] norms; // [layer·D + direction] → γ_ih, β_ih, γ_hh, β_hh (, γ_c, β_c), when layer-normalised
+    readonly Tensor[]?[] norms; // [layer·D + direction] → γ_ih, β_ih, γ_hh, β_hh (, γ_c, β_c), when normalised
+    readonly Tensor[]?[] statistics; // [layer·D + direction] → running mean, variance of ih, hh, c (batch norm)
     readonly RandomGenerator dropoutRandom;
     QuantizedWeights[]? quantized; // [layer·D + direction] → W_ih and W_hh in int8, after QuantizeDynamic
 
@@ -159,6 +170,7 @@ public class RecurrentLayer : Module
         peepholes = new Tensor[]?[weights.Length];
         leaks = new Tensor?[weights.Length];
         norms = new Tensor[]?[weights.Length];
+        statistics = new Tensor[]?[weights.Length];
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             int inputSize = layer == 0 ? config.InputSize : width * config.Directions;
@@ -171,19 +183,32 @@ public class RecurrentLayer : Module
                     RegisterParameter("weight_ih" + suffix, Uniform(gates * hidden, inputSize)),
                     RegisterParameter("weight_hh" + suffix, Uniform(gates * hidden, width)),
                 };
-                if (config.LayerNorm)
+                if (config.LayerNorm || config.BatchNorm)
                 {
-                    var names = config.Mode == RecurrentMode.Lstm ? new[] { "ln_ih", "ln_hh", "ln_c" }
-                        : ["ln_ih", "ln_hh"];
+                    string kind = config.LayerNorm ? "ln" : "bn";
+                    var names = config.Mode == RecurrentMode.Lstm ? new[] { "ih", "hh", "c" } : ["ih", "hh"];
+                    float gain = config.BatchNorm ? 0.1f : 1f;
                     norms[layer * config.Directions + direction] = names.SelectMany(name =>
                     {
-                        int units = name == "ln_c" ? hidden : gates * hidden;
+                        int units = name == "c" ? hidden : gates * hidden;
                         return new[]
                         {
-                            RegisterParameter($"{name}{suffix}.weight", Tensor.Ones(units)),
-                            RegisterParameter($"{name}{suffix}.bias", Tensor.Zeros(units)),
+                            RegisterParameter($"{kind}_{name}{suffix}.weight", Tensor.Full(gain, units)),
+                            RegisterParameter($"{kind}_{name}{suffix}.bias", Tensor.Zeros(units)),
                         };
                     }).ToArray();
+                    if (config.BatchNorm)
+                        statistics[layer * config.Directions + direction] = names.SelectMany(name =>
+                        {
+                            int units = name == "c" ? hidden : gates * hidden;
+                            return new[]
+                            {
+                                RegisterBuffer($"bn_{name}{suffix}.running_mean",
+                                    Tensor.Zeros(config.BatchNormSteps, units)),
+                                RegisterBuffer($"bn_{name}{suffix}.running_var",
+                                    Tensor.Ones(config.BatchNormSteps, units)),
+                            };
+                        }).ToArray();
                 }
                 else if (config.Bias)
                 {
@@ -329,7 +354,8 @@ public class RecurrentLayer : Module
                     w[0], w[1], bi, bh, lengths, reverse, peepholes[index],
                     config.SharedLeak && leaks[index] is { } shared ? shared * Tensor.Ones(hidden) : leaks[index],
                     norms[index],
-                    config.ResetAfter, projections[index], projectionBiases[index], quantized?[index]);
+                    config.ResetAfter, projections[index], projectionBiases[index], quantized?[index],
+                    statistics[index] is { } running ? new BatchNormStatistics(running, Training, 0.1f) : null);
                 var (sequence, hLast, cLast) = RecurrentKernel.Unpack(packed, steps, batch, config.OutputWidth, hidden);
                 directionOutputs[direction] = sequence;
                 finalH.Add(hLast);
@@ -349,7 +375,8 @@ public class RecurrentLayer : Module
     public bool IsQuantized => quantized != null;
 
     /// <summary>Whether this stack's cell has an int8 path: plain, peephole or leaky cells without a projection
-    /// (not layer normalisation, whose statistics span the units, nor Cho's GRU or a projected output).</summary>
+    /// (not layer or batch normalisation, whose statistics span the units or the batch, nor Cho's GRU or a projected
+    /// output).</summary>
     public bool CanQuantize => Config.ProjSize == 0 && Config.ResetAfter && norms.All(n => n is null);
 
     /// <summary>
