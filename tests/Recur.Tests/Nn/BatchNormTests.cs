@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
@@ -178,9 +179,12 @@ public class FusedBatchNormLstmTests
             .Replace("bn_c.", "bn_c_l0.", StringComparison.Ordinal),
     };
 
+    /// <summary>The cell without its noise on h_0 (which would make each training forward a different
+    /// function).</summary>
     static RecurrentConfig Config(int input, int hidden, int steps, int layers = 1, bool bidirectional = false) =>
         RecurrentCells.Configure("bn-lstm", new RecurrentConfig(RecurrentMode.Lstm, input, hidden, layers,
-            Bidirectional: bidirectional, BatchNormSteps: steps));
+            Bidirectional: bidirectional, BatchNormSteps: steps)) with
+        { StateNoise = 0f };
 
     [Fact]
     public void MatchesTheTorchEquationsInTrainingAndEvaluation()
@@ -296,5 +300,31 @@ public class FusedBatchNormLstmTests
         foreach (var (name, value) in layer.StateDict()) Assert.Equal(before[name], value.ToArray());
         layer.Eval();
         Assert.Equal(layer.Forward(one).Output.ToArray(), training);
+    }
+
+    [Fact]
+    public void NoiseOnTheInitialStateKeepsTheGradientFiniteWhereEverySequenceStartsAlike()
+    {
+        // as sequential MNIST: 40 blank steps that every sequence shares, then ones that differ
+        var random = new RandomGenerator(10);
+        var input = Tensor.Zeros(48, 8, 1);
+        for (int k = 40 * 8; k < input.Length; k++) input.Span[k] = random.NextFloat();
+        double Norm(RecurrentConfig config)
+        {
+            var layer = new RecurrentLayer(config, new RandomGenerator(11));
+            layer.Forward(input).HiddenState.Sum().Backward();
+            return Math.Sqrt(layer.Parameters().Sum(p => (double)TensorPrimitives.SumOfSquares(p.Grad!.Span)));
+        }
+        var cell = RecurrentCells.Configure("bn-lstm", new RecurrentConfig(RecurrentMode.Lstm, 1, 6,
+            BatchNormSteps: 48));
+        Assert.Equal(RecurrentCells.DefaultStateNoise, cell.StateNoise);
+        double noisy = Norm(cell), silent = Norm(cell with { StateNoise = 0f });
+        Assert.True(double.IsFinite(noisy) && noisy < 1e3, $"with noise: |g| = {noisy:G3}");
+        Assert.True(!double.IsFinite(silent) || silent > 1e6 * noisy, $"without: |g| = {silent:G3}");
+
+        // the noise is for training only
+        var layer = new RecurrentLayer(cell, new RandomGenerator(12));
+        layer.Eval();
+        Assert.Equal(layer.Forward(input).Output.ToArray(), layer.Forward(input).Output.ToArray());
     }
 }

@@ -20,6 +20,12 @@ public static class RecurrentCells
     /// </summary>
     public static IReadOnlyList<string> Stepwise { get; } = [.. Names.Where(name => name != "bn-lstm")];
 
+    /// <summary>
+    /// The σ of the noise a <c>bn-lstm</c> adds to its initial state in training unless the config names one (<see
+    /// cref="RecurrentConfig.StateNoise"/>): Cooijmans et al.'s 0.1 for sequential MNIST.
+    /// </summary>
+    public const float DefaultStateNoise = 0.1f;
+
     /// <summary>One line for help texts: the names, separated by <c>|</c>.</summary>
     public static string Choices => string.Join("|", Names);
 
@@ -41,10 +47,11 @@ public static class RecurrentCells
     /// A layer stack of <paramref name="cell"/>: <paramref name="config"/> with the cell's mode and what the name
     /// adds — peepholes for <c>peephole-lstm</c>, Cho et al.'s reset gate before the product for <c>cho-gru</c>, layer
     /// normalisation (Ba et al. 2016) for <c>ln-lstm</c> and <c>ln-gru</c>, batch normalisation with statistics per
-    /// time step (Cooijmans et al. 2016; the config's <see cref="RecurrentConfig.BatchNormSteps"/> of them) for
-    /// <c>bn-lstm</c>, the identity initialisation of Le et al.
-    /// (2015) for <c>irnn</c>, a learnt leak per unit for <c>leaky</c> (starting at the config's
-    /// <see cref="RecurrentConfig.Leak"/>, or <see cref="DefaultLeak"/>), and for <c>jordan</c> an output
+    /// time step (Cooijmans et al. 2016; the config's <see cref="RecurrentConfig.BatchNormSteps"/> of them, and noise
+    /// of <see cref="DefaultStateNoise"/> on the initial state in training unless the config sets one) for
+    /// <c>bn-lstm</c>, the identity initialisation of Le et al. (2015) for <c>irnn</c>, a learnt leak per unit for
+    /// <c>leaky</c> (starting at the config's <see cref="RecurrentConfig.Leak"/>, or <see cref="DefaultLeak"/>), and
+    /// for <c>jordan</c> an output
     /// y_t = W_hr h_t + b_hr fed back instead of h_t (the config's <see cref="RecurrentConfig.ProjSize"/> wide, or H).
     /// </summary>
     public static RecurrentConfig Configure(string cell, RecurrentConfig config) => config with
@@ -53,6 +60,7 @@ public static class RecurrentCells
         Peephole = cell == "peephole-lstm",
         LayerNorm = cell is "ln-lstm" or "ln-gru",
         BatchNorm = cell == "bn-lstm",
+        StateNoise = cell == "bn-lstm" && config.StateNoise == 0f ? DefaultStateNoise : config.StateNoise,
         ResetAfter = cell != "cho-gru",
         ProjSize = cell == "jordan" ? (config.ProjSize > 0 ? config.ProjSize : config.HiddenSize) : config.ProjSize,
         Init = cell == "irnn" ? RecurrentInit.Identity : config.Init,

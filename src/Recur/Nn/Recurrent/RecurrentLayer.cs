@@ -61,14 +61,17 @@ public enum RecurrentInit
 /// the last), and so is c before its tanh; gains <c>bn_ih_l{k}.weight</c>, <c>bn_hh_l{k}.weight</c> and
 /// <c>bn_c_l{k}.weight</c> start at 0.1 as the paper recommends, shifts <c>.bias</c> at 0 (those of ih and hh are the
 /// gate biases); the running statistics are buffers <c>bn_*_l{k}.running_mean</c>/<c>.running_var</c> [steps, units]
-/// that evaluation mode uses.
+/// that evaluation mode uses. <see cref="StateNoise"/> (σ; 0 turns it off) adds Gaussian noise N(0, σ²) to every
+/// layer's initial hidden state in training, as Cooijmans et al. prime h_0 for sequential MNIST (σ = 0.1): where every
+/// sequence of a batch starts alike (MNIST's blank top rows), the batch statistics of a batch-normalised cell would
+/// otherwise have no variance to normalise by, and ∂L/∂h would grow by 1/√ε at every such step.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
     float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
     bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
         bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true, bool SharedLeak = false,
-        bool BatchNorm = false, int BatchNormSteps = 100)
+        bool BatchNorm = false, int BatchNormSteps = 100, float StateNoise = 0f)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -96,6 +99,8 @@ public sealed record RecurrentConfig(
         if (BatchNorm && (Mode != RecurrentMode.Lstm || LayerNorm || Peephole || ProjSize > 0 || BatchNormSteps < 1))
             throw new ArgumentException("RecurrentConfig: batch normalisation needs an LSTM without layer norm, "
                 + $"peepholes or a projection, and batchNormSteps ≥ 1; got {Mode}, batchNormSteps {BatchNormSteps}.");
+        if (!(StateNoise >= 0f && float.IsFinite(StateNoise)))
+            throw new ArgumentException($"RecurrentConfig: stateNoise must be a finite σ ≥ 0, got {StateNoise}.");
         if (!ResetAfter && (Mode != RecurrentMode.Gru || LayerNorm))
             throw new ArgumentException($"RecurrentConfig: resetAfter false (Cho's GRU) needs a GRU without layer "
                 + $"normalisation; got {Mode}{(LayerNorm ? " with layer norm" : "")}.");
@@ -347,6 +352,9 @@ public class RecurrentLayer : Module
                 int index = layer * config.Directions + direction;
                 var w = weights[index];
                 var hInit = h0?.Select(0, index) ?? zeroOutput;
+                if (Training && config.StateNoise > 0f)
+                    hInit = hInit + Tensor.RandomNormal(dropoutRandom, [batch, config.OutputWidth], 0f,
+                        config.StateNoise);
                 var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
                 var (bi, bh) = w.Length > 2 ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
