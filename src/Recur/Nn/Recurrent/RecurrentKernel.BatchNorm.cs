@@ -58,7 +58,7 @@ internal static partial class RecurrentKernel
         var hNext = new float[batch * hidden];
         var cNext = new float[batch * hidden];
         var active = new int[batch];
-        var scratch = new float[2 * gateWidth];
+        var scratch = new float[3 * gateWidth];
         var running = statistics.Running;
         var (gainIh, shiftIh, gainHh, shiftHh, gainC, shiftC) = (norms[0], norms[1], norms[2], norms[3], norms[4],
             norms[5]);
@@ -153,6 +153,8 @@ internal static partial class RecurrentKernel
             var dGainC = new float[hidden];
             var dShiftC = new float[hidden];
             var tanhCell = new float[hidden];
+            var first = new float[hidden];
+            var second = new float[hidden];
             using (var recurrent = Gemm.Pack(false, gateWidth, hidden, weightHh.Span, hidden))
             {
                 for (int s = steps - 1; s >= 0; s--)
@@ -180,16 +182,20 @@ internal static partial class RecurrentKernel
                         var cHat = stepCell.Slice(b * hidden, hidden);
                         TensorPrimitives.MultiplyAdd(cHat, gainC.Span, shiftC.Span, tanhCell);
                         TensorPrimitives.Tanh(tanhCell, tanhCell);
-                        var dCellRow = dCell.AsSpan(b * hidden, hidden);
-                        for (int j = 0; j < hidden; j++)
-                        {
-                            float o = a[3 * hidden + j], y = tanhCell[j];
-                            float dy = dState[j] * o * (1f - y * y);
-                            dGainC[j] += dy * cHat[j];
-                            dShiftC[j] += dy;
-                            dCellRow[j] = dy * gainC.Span[j];
-                            a[3 * hidden + j] = dState[j] * y * o * (1f - o); // the o block now holds ∂L/∂o_pre
-                        }
+                        var o = a.Slice(3 * hidden, hidden);
+                        // dy = ∂L/∂(γ_c ĉ + β_c) = dh ⊙ o ⊙ (1 − y²)
+                        TensorPrimitives.Multiply(tanhCell, tanhCell, first);
+                        TensorPrimitives.Subtract(1f, first, first);
+                        TensorPrimitives.Multiply(first, o, first);
+                        TensorPrimitives.Multiply(first, dState, first);
+                        TensorPrimitives.MultiplyAdd(first, cHat, dGainC, dGainC);
+                        TensorPrimitives.Add(dShiftC, first, dShiftC);
+                        TensorPrimitives.Multiply(first, gainC.Span, dCell.AsSpan(b * hidden, hidden));
+                        // the o block becomes ∂L/∂o_pre = dh ⊙ y ⊙ o ⊙ (1 − o)
+                        TensorPrimitives.Subtract(1f, o, second);
+                        TensorPrimitives.Multiply(second, o, second);
+                        TensorPrimitives.Multiply(second, tanhCell, second);
+                        TensorPrimitives.Multiply(second, dState, o);
                     }
                     if (record != null && count > 0) record.GradientNorms[t] = norms / count;
                     BatchNormaliseBackward(stepCell, dCell, dCell, hidden, rows, training,
@@ -199,16 +205,28 @@ internal static partial class RecurrentKernel
                         var a = stepGates.Slice(b * gateWidth, gateWidth);
                         var cBefore = Slice(cPrev, (at + b) * hidden, hidden);
                         var dcRow = dc.AsSpan(b * hidden, hidden);
-                        var dCellRow = dCell.AsSpan(b * hidden, hidden);
-                        for (int j = 0; j < hidden; j++)
-                        {
-                            float i = a[j], f = a[hidden + j], u = a[2 * hidden + j];
-                            float total = dcRow[j] + dCellRow[j];
-                            a[j] = total * u * i * (1f - i);
-                            a[hidden + j] = total * cBefore[j] * f * (1f - f);
-                            a[2 * hidden + j] = total * i * (1f - u * u);
-                            dcRow[j] = total * f;
-                        }
+                        var i = a[..hidden];
+                        var f = a.Slice(hidden, hidden);
+                        var u = a.Slice(2 * hidden, hidden);
+                        var total = tanhCell; // ∂L/∂c_t: carried from step t + 1 and through BN(c_t)
+                        TensorPrimitives.Add(dcRow, dCell.AsSpan(b * hidden, hidden), total);
+                        // ∂L/∂i_pre = total ⊙ u ⊙ i ⊙ (1 − i), kept aside until the u block no longer needs i
+                        TensorPrimitives.Subtract(1f, i, first);
+                        TensorPrimitives.Multiply(first, i, first);
+                        TensorPrimitives.Multiply(first, u, first);
+                        TensorPrimitives.Multiply(first, total, first);
+                        // ∂L/∂g_pre = total ⊙ i ⊙ (1 − u²)
+                        TensorPrimitives.Multiply(u, u, second);
+                        TensorPrimitives.Subtract(1f, second, second);
+                        TensorPrimitives.Multiply(second, i, second);
+                        TensorPrimitives.Multiply(second, total, u);
+                        first.CopyTo(i);
+                        // ∂L/∂c_{t−1} = total ⊙ f, then ∂L/∂f_pre = total ⊙ c_{t−1} ⊙ f ⊙ (1 − f)
+                        TensorPrimitives.Multiply(total, f, dcRow);
+                        TensorPrimitives.Subtract(1f, f, second);
+                        TensorPrimitives.Multiply(second, f, second);
+                        TensorPrimitives.Multiply(second, cBefore, second);
+                        TensorPrimitives.Multiply(second, total, f);
                         // the gates' pre-activation gradient reaches both normalised products and both shifts
                         TensorPrimitives.Add(dShift, a, dShift);
                         TensorPrimitives.MultiplyAdd(a, xi.Slice(b * gateWidth, gateWidth), dGainIh, dGainIh);
@@ -350,8 +368,15 @@ internal static partial class RecurrentKernel
             TensorPrimitives.Multiply(meanD, 1f / rows.Length, meanD);
             TensorPrimitives.Multiply(meanDx, 1f / rows.Length, meanDx);
         }
+        TensorPrimitives.Negate(meanDx, meanDx);
+        var row = scratch.Slice(2 * width, width);
         foreach (int b in rows)
-            for (int j = 0, at = b * width; j < width; j++, at++)
-                dx[at] = inverseStd[j] * (dNormalised[at] - meanD[j] - normalised[at] * meanDx[j]);
+        {
+            // the row is built aside first: dx may be x̂ or d, which it reads
+            TensorPrimitives.MultiplyAdd(normalised.Slice(b * width, width), meanDx, dNormalised.Slice(b * width,
+                width), row);
+            TensorPrimitives.Subtract(row, meanD, row);
+            TensorPrimitives.Multiply(row, inverseStd, dx.Slice(b * width, width));
+        }
     }
 }
