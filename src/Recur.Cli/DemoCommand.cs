@@ -121,7 +121,7 @@ static class DemoCommand
             {
                 var run = Stopwatch.StartNew();
                 var config = new SequenceModelConfig(cell, 2, hidden, 1,
-                    ChronoMaxSteps: chrono && IsLstm(cell) ? Math.Max(3, length) : 0);
+                    ChronoMaxSteps: chrono && IsLstm(cell) ? Math.Max(3, length) : 0, BatchNormSteps: length);
                 var model = new SequenceModel(config, new RandomGenerator(seed));
                 var flowData = SyntheticTasks.Adding(new RandomGenerator(seed + 99), length, 32);
                 if (length == flowLength) flow.Add(($"{cell} initial", FirstNorms(model, flowData)));
