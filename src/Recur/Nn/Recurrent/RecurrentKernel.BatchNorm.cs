@@ -136,8 +136,7 @@ internal static partial class RecurrentKernel
         return Tensor.Result(packed, inputs, grad =>
         {
             if (released)
-                throw new InvalidOperationException("Backward: a recurrent layer's saved activations were released "
-                    + "by an earlier backward through the same graph; run the forward again.");
+                throw new InvalidOperationException(ReleasedTwice);
             released = true;
             var g = grad.Span;
             var dh = g.Slice(rowsAll * hidden, batch * hidden).ToArray();

@@ -14,6 +14,10 @@ internal static partial class RecurrentKernel
 {
     static readonly AsyncLocal<int> chunkOverride = new();
 
+    /// <summary>What a second backward through one recurrent node is told.</summary>
+    const string ReleasedTwice = "Backward: a recurrent layer's saved activations were released by an earlier "
+        + "backward through the same graph; run the forward again.";
+
     /// <summary>Size of the reused input-projection buffer in inference (1 MiB): it stays in the core's L2.</summary>
     internal static int InferenceChunkFloats => chunkOverride.Value > 0 ? chunkOverride.Value : 1 << 18;
 
@@ -275,7 +279,7 @@ internal static partial class RecurrentKernel
         return Tensor.Result(packed, inputs, grad =>
         {
             if (released)
-                throw new InvalidOperationException("Backward: a recurrent layer's saved activations were released by an earlier backward through the same graph; run the forward again.");
+                throw new InvalidOperationException(ReleasedTwice);
             released = true;
             var gi = giBuffer.AsSpan(rowsAll * gateWidth);
             var gh = ghBuffer.AsSpan(rowsAll * gateWidth);
