@@ -127,17 +127,8 @@ internal static partial class RecurrentKernel
                 PinnedPool.Return(buffer);
         }
 
-        if (!needsBackward)
+        return Recorded(packed, inputs, needsBackward, Release, grad =>
         {
-            Release();
-            return packed;
-        }
-        bool released = false;
-        return Tensor.Result(packed, inputs, grad =>
-        {
-            if (released)
-                throw new InvalidOperationException(ReleasedTwice);
-            released = true;
             var g = grad.Span;
             var dh = g.Slice(rowsAll * hidden, batch * hidden).ToArray();
             var dc = g.Slice(cellAt, batch * hidden).ToArray();
@@ -268,7 +259,6 @@ internal static partial class RecurrentKernel
             for (int k = 0; k < norms.Length; k++)
                 if (norms[k].RequiresGrad) norms[k].AccumulateGrad(gradients[k]);
             if (record != null) record.HasGradients = true;
-            Release();
         });
     }
 

@@ -14,9 +14,29 @@ internal static partial class RecurrentKernel
 {
     static readonly AsyncLocal<int> chunkOverride = new();
 
-    /// <summary>What a second backward through one recurrent node is told.</summary>
-    const string ReleasedTwice = "Backward: a recurrent layer's saved activations were released by an earlier "
-        + "backward through the same graph; run the forward again.";
+    /// <summary>
+    /// The result of a recurrent run: without a backward to come, <paramref name="release"/> returns the saved
+    /// buffers at once; otherwise one tape node whose <paramref name="backward"/> runs once and then releases them (a
+    /// second backward through the same graph is refused, the activations being gone).
+    /// </summary>
+    static Tensor Recorded(Tensor packed, Tensor[] inputs, bool needsBackward, Action release, Action<Tensor> backward)
+    {
+        if (!needsBackward)
+        {
+            release();
+            return packed;
+        }
+        bool released = false;
+        return Tensor.Result(packed, inputs, grad =>
+        {
+            if (released)
+                throw new InvalidOperationException("Backward: a recurrent layer's saved activations were released "
+                    + "by an earlier backward through the same graph; run the forward again.");
+            released = true;
+            backward(grad);
+            release();
+        });
+    }
 
     /// <summary>Size of the reused input-projection buffer in inference (1 MiB): it stays in the core's L2.</summary>
     internal static int InferenceChunkFloats => chunkOverride.Value > 0 ? chunkOverride.Value : 1 << 18;
@@ -270,17 +290,8 @@ internal static partial class RecurrentKernel
             if (cellBuffer != null) PinnedPool.Return(cellBuffer);
         }
 
-        if (!needsBackward)
+        return Recorded(packed, inputs, needsBackward, Release, grad =>
         {
-            Release();
-            return packed;
-        }
-        bool released = false;
-        return Tensor.Result(packed, inputs, grad =>
-        {
-            if (released)
-                throw new InvalidOperationException(ReleasedTwice);
-            released = true;
             var gi = giBuffer.AsSpan(rowsAll * gateWidth);
             var gh = ghBuffer.AsSpan(rowsAll * gateWidth);
             var hPrev = hPrevBuffer!.AsSpan(rowsAll * width);
@@ -396,7 +407,6 @@ internal static partial class RecurrentKernel
             for (int k = 0; k < extras.Length; k++)
                 if (extras[k].RequiresGrad) extras[k].AccumulateGrad(dExtra.AsSpan(extraOffsets[k], extras[k].Length));
             if (record != null) record.HasGradients = true;
-            Release();
         });
     }
 
