@@ -190,30 +190,24 @@ public class RecurrentLayer : Module
                 };
                 if (config.LayerNorm || config.BatchNorm)
                 {
-                    string kind = config.LayerNorm ? "ln" : "bn";
-                    var names = config.Mode == RecurrentMode.Lstm ? new[] { "ih", "hh", "c" } : ["ih", "hh"];
+                    // per normalised part (ih, hh, and an LSTM's c): gain and shift, and for batch norm its
+                    // running mean and variance per time step
+                    string prefix = config.LayerNorm ? "ln" : "bn";
                     float gain = config.BatchNorm ? 0.1f : 1f;
-                    norms[layer * config.Directions + direction] = names.SelectMany(name =>
+                    var (affine, running) = (new List<Tensor>(), new List<Tensor>());
+                    string[] parts = config.Mode == RecurrentMode.Lstm ? ["ih", "hh", "c"] : ["ih", "hh"];
+                    foreach (string part in parts)
                     {
-                        int units = name == "c" ? hidden : gates * hidden;
-                        return new[]
-                        {
-                            RegisterParameter($"{kind}_{name}{suffix}.weight", Tensor.Full(gain, units)),
-                            RegisterParameter($"{kind}_{name}{suffix}.bias", Tensor.Zeros(units)),
-                        };
-                    }).ToArray();
-                    if (config.BatchNorm)
-                        statistics[layer * config.Directions + direction] = names.SelectMany(name =>
-                        {
-                            int units = name == "c" ? hidden : gates * hidden;
-                            return new[]
-                            {
-                                RegisterBuffer($"bn_{name}{suffix}.running_mean",
-                                    Tensor.Zeros(config.BatchNormSteps, units)),
-                                RegisterBuffer($"bn_{name}{suffix}.running_var",
-                                    Tensor.Ones(config.BatchNormSteps, units)),
-                            };
-                        }).ToArray();
+                        string name = $"{prefix}_{part}{suffix}";
+                        int units = part == "c" ? hidden : gates * hidden;
+                        affine.Add(RegisterParameter(name + ".weight", Tensor.Full(gain, units)));
+                        affine.Add(RegisterParameter(name + ".bias", Tensor.Zeros(units)));
+                        if (!config.BatchNorm) continue;
+                        running.Add(RegisterBuffer(name + ".running_mean", Tensor.Zeros(config.BatchNormSteps, units)));
+                        running.Add(RegisterBuffer(name + ".running_var", Tensor.Ones(config.BatchNormSteps, units)));
+                    }
+                    norms[layer * config.Directions + direction] = [.. affine];
+                    if (config.BatchNorm) statistics[layer * config.Directions + direction] = [.. running];
                 }
                 else if (config.Bias)
                 {
