@@ -1,6 +1,7 @@
 // guide:begin
 using Recur;
 using Recur.Captioning;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Training;
 
@@ -28,7 +29,7 @@ public static class Example
         // 3. the model: a small CNN, and a GRU that attends over the CNN's feature map for every word
         var config = new CaptionerConfig(CaptionDecoder.Attention, scenes.Vocabulary().VocabularySize,
             DigitScenes.Height, scenes.Width, Channels: 6, HiddenSize: 48, EmbeddingSize: 8, JointSize: 24,
-            Cell: "gru");
+            Cell: CellKind.Gru);
         var model = new Captioner(config, new RandomGenerator(seed: 1));
 
         // 4. training: scenes are made batch by batch; validation scores exact descriptions

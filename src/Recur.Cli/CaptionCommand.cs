@@ -5,6 +5,7 @@ using Recur.Captioning;
 using Recur.Cli.Training;
 using Recur.Decoding;
 using Recur.Kernels;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Training;
 using Spectre.Console;
@@ -84,7 +85,7 @@ static class CaptionCommand
         {
             Description = "Width of the multimodal (mrnn) or attention layer.", DefaultValueFactory = _ => 128,
         };
-        var cell = CellOption.Create(only: ["lstm", "gru"], why: "the decoder runs single-step cells");
+        var cell = CellOption.Create(only: [CellKind.Lstm, CellKind.Gru], why: "the decoder runs single-step cells");
         var regulariser = new Option<float>("--doubly-stochastic")
         {
             Description = "λ of the attention regulariser (0 turns it off).", DefaultValueFactory = _ => 1f,
@@ -123,7 +124,7 @@ static class CaptionCommand
             var task = new CaptionTask(model, digits, settings, r.GetValue(scenes), s.Seed, s.Batch);
             AnsiConsole.MarkupLine(Markup.Escape($"caption: {r.GetValue(scenes):N0} training scenes of 1–"
                 + $"{settings.MaxDigits} digits, {settings.Style.ToString().ToLowerInvariant()} descriptions; "
-                + $"{r.GetValue(decoder)} decoder ({config.Cell}), "
+                + $"{r.GetValue(decoder)} decoder ({config.Cell.Name()}), "
                 + $"{model.Parameters().Sum(p => (long)p.Length):N0} parameters."));
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);

@@ -5,6 +5,7 @@ using Recur.Classification;
 using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Kernels;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;
@@ -208,7 +209,7 @@ static class ClassifyCommand
                 return 0;
             }
             if (baselines.Count > 0) PrintComparison(baselines, null, null);
-            string cellName = r.GetValue(cell)!;
+            CellKind cellName = r.GetValue(cell);
             if (trainTokens.Length < SmallData)
             {
                 // small labelled sets: smaller batches give more steps; long texts are read sentence by sentence
@@ -225,7 +226,7 @@ static class ClassifyCommand
                     chosen.Add("--model han");
                     if (r.GetResult(cell) is not { Implicit: false })
                     {
-                        cellName = "gru";
+                        cellName = CellKind.Gru;
                         chosen.Add("--cell gru");
                     }
                 }
@@ -272,7 +273,8 @@ static class ClassifyCommand
                     + "alone.");
             vocabulary.Save(Path.Combine(s.Out, "vocab.json"));
             Say($"Network: vocabulary {vocabulary.Count}; "
-                + $"{(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, "
+                + $"{(config.Bidirectional ? "bi" : "")}{config.Cell.Name()} ×{config.NumLayers}, "
+                + $"{config.HiddenSize} units, "
                 + $"{config.Pooling.ToString().ToLowerInvariant()} pooling"
                 + (config.Segmentation == Segmentation.Sentences
                     ? $", hierarchical (sentences of at most {config.SegmentLength} tokens)"

@@ -77,7 +77,7 @@ static class DemoCommand
         {
             int[] ts = Parse(r.GetValue(lengths)!, "--lengths").Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out int t) && t >= 2 ? t
                 : throw new UsageException($"--lengths: '{s}' is not a length ≥ 2.")).ToArray();
-            string[] names = CellOption.ParseList(r.GetValue(cells)!);
+            string[] names = [.. CellOption.ParseList(r.GetValue(cells)!).Select(RecurrentCells.Name)];
             if (r.GetValue(steps) < 1 || r.GetValue(hidden) < 1 || r.GetValue(batch) < 1 || r.GetValue(threads) < 1
                 || !(r.GetValue(lr) > 0))
                 throw new UsageException("--steps, --hidden, --batch, --threads and --lr must be positive.");
@@ -120,7 +120,7 @@ static class DemoCommand
             foreach (string cell in cells)
             {
                 var run = Stopwatch.StartNew();
-                var config = new SequenceModelConfig(cell, 2, hidden, 1,
+                var config = new SequenceModelConfig(RecurrentCells.Parse(cell), 2, hidden, 1,
                     ChronoMaxSteps: chrono && IsLstm(cell) ? Math.Max(3, length) : 0, BatchNormSteps: length);
                 var model = new SequenceModel(config, new RandomGenerator(seed));
                 var flowData = SyntheticTasks.Adding(new RandomGenerator(seed + 99), length, 32);
@@ -204,7 +204,7 @@ static class DemoCommand
         return 0;
     }
 
-    static bool IsLstm(string cell) => RecurrentCells.Mode(cell) == RecurrentMode.Lstm;
+    static bool IsLstm(string cell) => RecurrentCells.HasCellState(RecurrentCells.Parse(cell));
 
     /// <summary>MSE below which a run counts as having solved the adding problem.</summary>
     const double Solved = 0.01;

@@ -6,6 +6,7 @@ using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Forecasting;
 using Recur.Kernels;
+using Recur.Nn.Recurrent;
 using Recur.Serialization;
 using Spectre.Console;
 
@@ -107,7 +108,7 @@ static partial class ForecastCommand
                     upperSum[s][h] += memberIntervals[s].Upper[h] / members;
                 }
         }
-        string globalName = $"global {options.Cell}{(options.ThetaBase ? " on Theta" : "")}"
+        string globalName = $"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}"
             + (members > 1 ? $" (ensemble of {members})" : "");
         var globalIntervals = panel.Select((_, s) => withIntervals
             ? new ForecastInterval(lowerSum[s], upperSum[s], options.IntervalCoverage) : null).ToArray();

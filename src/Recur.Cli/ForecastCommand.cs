@@ -6,6 +6,7 @@ using Recur.Cli.Training;
 using Recur.Figures;
 using Recur.Forecasting;
 using Recur.Kernels;
+using Recur.Nn.Recurrent;
 using Recur.Serialization;
 using Recur.Training;
 using Spectre.Console;
@@ -86,10 +87,11 @@ static partial class ForecastCommand
         };
         var model = new Option<string>("--model")
         {
-            Description = "lstm, gru, rnn or mlp.",
+            Description = $"A recurrent cell ({string.Join(", ", RecurrentCells.Names)}) or mlp.",
             DefaultValueFactory = _ => "lstm",
+            HelpName = RecurrentCells.Choices + "|mlp",
         };
-        model.AcceptOnlyFromAmong("lstm", "gru", "rnn", "mlp");
+        model.AcceptOnlyFromAmong([.. RecurrentCells.Names, "mlp"]);
         var hidden = new Option<int>("--hidden") { Description = "Hidden units.", DefaultValueFactory = _ => 32 };
         var epochs = new Option<int>("--epochs")
         {
@@ -188,11 +190,12 @@ static partial class ForecastCommand
                 T Given<T>(Option<T> option, T fallback) =>
                     r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : fallback;
                 if (r.GetValue(model) == "mlp")
-                    throw new UsageException("--series-column trains a recurrent network: --model lstm, gru or rnn.");
+                    throw new UsageException(
+                        "--series-column trains a recurrent network: --model names a cell, not mlp.");
                 var global = defaults with
                 {
                     Window = Given(window, defaults.Window),
-                    Cell = Given(model, defaults.Cell)!,
+                    Cell = RecurrentCells.Parse(Given(model, defaults.Cell.Name())!),
                     Hidden = Given(hidden, defaults.Hidden),
                     Epochs = Given(epochs, defaults.Epochs),
                     LearningRate = Given(lr, defaults.LearningRate),

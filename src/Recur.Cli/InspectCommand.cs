@@ -8,6 +8,7 @@ using Recur.Cli.Training;
 using Recur.Diagnostics;
 using Recur.Figures;
 using Recur.Kernels;
+using Recur.Nn.Recurrent;
 using Recur.Memory;
 using Recur.Nn;
 using Recur.Tasks;
@@ -71,7 +72,7 @@ static class InspectCommand
             if (models.Length > 0) return models.Select(m => Load(m, count, seed, r.GetValue(Data)!)).ToList();
             var data = SyntheticTasks.Adding(new RandomGenerator(seed + 1), length, count);
             return Training.CellOption.ParseList(r.GetValue(Cells)!).Select(cell =>
-                new Subject($"{cell} (initial)", new SequenceModel(new SequenceModelConfig(cell, 2, hidden, 1,
+                new Subject($"{cell.Name()} (initial)", new SequenceModel(new SequenceModelConfig(cell, 2, hidden, 1,
                     BatchNormSteps: length), new RandomGenerator(seed)), data, "adding")).ToList();
         }
     }

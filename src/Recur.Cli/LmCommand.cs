@@ -144,7 +144,12 @@ static class LmCommand
             var model = new LanguageModel(config, new RandomGenerator(s.Seed));
             var task = new LanguageModelTask(model, trainIds, s.Batch, r.GetValue(bptt), validIds, validText.Length > 0 ? Characters(validText) : 0,
                 extraConfig: new JsonObject { ["tokenizer"] = vocabulary.Kind });
-            AnsiConsole.MarkupLineInterpolated($"[bold]lm[/]: {trainIds.Length:N0} training tokens ({vocabulary.Kind}, vocabulary {vocabulary.VocabularySize}), {validIds?.Length ?? 0:N0} validation tokens; {config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {model.Parameters().Sum(p => (long)p.Length):N0} parameters; {task.BatchesPerEpoch} chunks of {r.GetValue(bptt)} × {s.Batch} per epoch.");
+            long parameters = model.Parameters().Sum(p => (long)p.Length);
+            AnsiConsole.MarkupLine("[bold]lm[/]: " + Markup.Escape(
+                $"{trainIds.Length:N0} training tokens ({vocabulary.Kind}, "
+                + $"vocabulary {vocabulary.VocabularySize}), {validIds?.Length ?? 0:N0} validation tokens; "
+                + $"{config.Cell.Name()} ×{config.NumLayers}, {config.HiddenSize} units, {parameters:N0} parameters; "
+                + $"{task.BatchesPerEpoch} chunks of {r.GetValue(bptt)} × {s.Batch} per epoch."));
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Min);
             var trainerOptions = TrainingOptions.CreateTrainerOptions(s, "loss", MetricMode.Min);

@@ -5,6 +5,7 @@ using Recur.Cli.Training;
 using Recur.Kernels;
 using Recur.Memory;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Training;
 using Spectre.Console;
 
@@ -98,7 +99,8 @@ static class NtmCommand
                 {
                     LstmController = true,
                 }, new RandomGenerator(0)).Parameters().Sum(p => p.Length), inputs, bits);
-                var model = new SequenceModel(new SequenceModelConfig("lstm", inputs, units, bits, PerStep: true),
+                var model = new SequenceModel(new SequenceModelConfig(CellKind.Lstm, inputs, units, bits,
+                    PerStep: true),
                     random);
                 training = AlgorithmicTraining.For(kind, model, longest, s.Batch, r.GetValue(perEpoch));
             }

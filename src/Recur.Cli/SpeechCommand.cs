@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Recur.Cli.Training;
 using Recur.Decoding;
 using Recur.Kernels;
+using Recur.Nn.Recurrent;
 using Recur.Speech;
 using Recur.Training;
 using Spectre.Console;
@@ -94,7 +95,7 @@ static class SpeechCommand
     static Command Train()
     {
         var data = DataOptions.Create();
-        var cell = CellOption.Create("gru");
+        var cell = CellOption.Create(CellKind.Gru);
         var convLayers = new Option<int>("--conv-layers")
         {
             Description = "2-D convolutions over the spectrogram (1–3).", DefaultValueFactory = _ => 2,
@@ -199,7 +200,8 @@ static class SpeechCommand
                 $"{(connected ? $"{utterances} connected-digit utterances per epoch from " : "")}"
                 + $"{corpus.Train.Count} training recordings, {validSet.Count} validation utterances; "
                 + $"{config.ConvLayers} conv × {config.ConvChannels} → "
-                + $"{(config.Bidirectional ? "bi" : "")}{config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, "
+                + $"{(config.Bidirectional ? "bi" : "")}{config.Cell.Name()} ×{config.NumLayers}, "
+                + $"{config.HiddenSize} units, "
                 + $"{model.Parameters().Sum(p => (long)p.Length):N0} parameters."));
             Directory.CreateDirectory(s.Out);
             LabelNgram.Train(epochData(0).Select(e => model.Alphabet.Encode(e.Transcript)), NgramOrder,

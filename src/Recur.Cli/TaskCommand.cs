@@ -149,7 +149,10 @@ static class TaskCommand
             { Regulariser = lambda > 0f ? new GradientRegulariser(lambda) : null };
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, sets.Mode);
-            AnsiConsole.MarkupLineInterpolated($"[bold]{name}[/]: {config.Cell} ×{config.NumLayers}, {config.HiddenSize} units, {sets.Train.Count} sequences of {sets.Train.Steps} steps; baseline — {sets.Baseline}");
+            AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: " + Markup.Escape(
+                $"{config.Cell.Name()} ×{config.NumLayers}, "
+                + $"{config.HiddenSize} units, {sets.Train.Count} sequences of {sets.Train.Steps} steps; "
+                + $"baseline — {sets.Baseline}"));
             var result = TrainingOptions.Run((observer, token) =>
             {
                 var trainer = new Trainer<int[]>(task, optimizer, TrainingOptions.CreateTrainerOptions(s, sets.Metric, sets.Mode), schedule, observer);

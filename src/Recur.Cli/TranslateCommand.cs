@@ -6,6 +6,7 @@ using Recur.Cli.Training;
 using Recur.Decoding;
 using Recur.Figures;
 using Recur.Kernels;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Serialization;
 using Recur.Training;
@@ -73,7 +74,7 @@ static class TranslateCommand
             DefaultValueFactory = _ => "general",
         };
         attention.AcceptOnlyFromAmong("none", "dot", "general", "additive");
-        var cell = CellOption.Create(only: ["lstm", "gru"], why: "the decoder runs single-step cells");
+        var cell = CellOption.Create(only: [CellKind.Lstm, CellKind.Gru], why: "the decoder runs single-step cells");
         var embed = new Option<int>("--embed") { Description = "Embedding width.", DefaultValueFactory = _ => 256 };
         var hidden = new Option<int>("--hidden")
         {
@@ -131,7 +132,12 @@ static class TranslateCommand
                 r.GetValue(cell)!, !r.GetValue(unidirectional), Enum.Parse<AttentionKind>(r.GetValue(attention)!, ignoreCase: true), r.GetValue(dropout));
             var model = new Seq2Seq(config, new RandomGenerator(s.Seed));
             var task = new TranslationTask(model, vocabulary, train, heldOut.Count > 0 ? heldOut : null, s.Batch);
-            AnsiConsole.MarkupLineInterpolated($"[bold]translate[/]: {train.Count:N0} training pairs, {heldOut.Count:N0} held out; vocabularies {vocabulary.Source.VocabularySize:N0} → {vocabulary.Target.VocabularySize:N0}; {config.Cell}, attention {config.Attention.ToString().ToLowerInvariant()}, {model.Parameters().Sum(p => (long)p.Length):N0} parameters.");
+            AnsiConsole.MarkupLine("[bold]translate[/]: " + Markup.Escape(
+                $"{train.Count:N0} training pairs, "
+                + $"{heldOut.Count:N0} held out; vocabularies {vocabulary.Source.VocabularySize:N0} → "
+                + $"{vocabulary.Target.VocabularySize:N0}; {config.Cell.Name()}, attention "
+                + $"{config.Attention.ToString().ToLowerInvariant()}, "
+                + $"{model.Parameters().Sum(p => (long)p.Length):N0} parameters."));
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
             var options = TrainingOptions.CreateTrainerOptions(s, heldOut.Count > 0 ? "bleu" : "loss", heldOut.Count > 0 ? MetricMode.Max : MetricMode.Min);

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Recur.Diagnostics;
 using Recur.Language;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Text;
 
 namespace Recur.Explore;
@@ -49,7 +50,8 @@ public sealed class LanguageModelSubject : ExploreSubject
     public override JsonObject Describe() => new()
     {
         ["tokenizer"] = tokenizer.Kind, ["vocabulary"] = model.Config.VocabularySize,
-        ["cell"] = model.Config.Cell, ["layers"] = model.Config.NumLayers, ["hidden"] = model.Config.HiddenSize,
+        ["cell"] = model.Config.Cell.Name(), ["layers"] = model.Config.NumLayers,
+        ["hidden"] = model.Config.HiddenSize,
         ["maxExplainTokens"] = MaxExplainTokens, ["maxGenerateTokens"] = MaxGenerateTokens,
     };
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Recur.Nn.Recurrent;
 using Recur.Translation;
 
 namespace Recur.Explore;
@@ -36,7 +37,7 @@ public sealed class TranslatorSubject : ExploreSubject
     /// <inheritdoc/>
     public override JsonObject Describe() => new()
     {
-        ["cell"] = model.Config.Cell, ["hidden"] = model.Config.Hidden,
+        ["cell"] = model.Config.Cell.Name(), ["hidden"] = model.Config.Hidden,
         ["attention"] = model.Config.Attention.ToString().ToLowerInvariant(), ["maxTexts"] = MaxTexts,
     };
 

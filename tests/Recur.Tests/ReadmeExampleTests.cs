@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Tasks;
 using Recur.Training;
@@ -15,7 +16,8 @@ public sealed class ReadmeExampleTests
         var random = new RandomGenerator(seed: 1);
         var train = SyntheticTasks.Adding(random, length: 20, count: 4000);   // the adding problem, T = 20
         var valid = SyntheticTasks.Adding(random, length: 20, count: 500);
-        var config = new SequenceModelConfig("lstm", InputSize: 2, HiddenSize: 32, OutputSize: 1, ChronoMaxSteps: 20);
+        var config = new SequenceModelConfig(CellKind.Lstm, InputSize: 2, HiddenSize: 32, OutputSize: 1,
+            ChronoMaxSteps: 20);
         var model = new SequenceModel(config, random);
         var task = new SequenceTask(model, train, valid, batchSize: 32);
         var options = new TrainerOptions { MaxSteps = 600, ClipNorm = 1f, ValidateEvery = 200 };

@@ -269,7 +269,8 @@ static class RnnBench
         using var threadLimit = Parallelism.Limit(threads);
         var shape = new Config("LSTM", 100, 64, 128, 256);
         (double Forward, double Train) Time(string cell) => Medians(Measure(shape, minSeconds, repeat,
-            RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, shape.Input, shape.Hidden))));
+            RecurrentCells.Configure(RecurrentCells.Parse(cell), new RecurrentConfig(RecurrentMode.Lstm, shape.Input,
+                shape.Hidden))));
         var lstm = Time("lstm");
         var rows = cells.Select(cell =>
         {

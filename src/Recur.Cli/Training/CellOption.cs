@@ -9,39 +9,39 @@ namespace Recur.Cli.Training;
 /// </summary>
 static class CellOption
 {
-    public static Option<string> Create(string defaultCell = "lstm", IReadOnlyList<string>? only = null,
+    public static Option<CellKind> Create(CellKind defaultCell = CellKind.Lstm, IReadOnlyList<CellKind>? only = null,
         string? why = null)
     {
-        var accepted = only ?? RecurrentCells.Names;
-        var option = new Option<string>("--cell")
+        var accepted = only ?? RecurrentCells.All;
+        string names = string.Join(", ", accepted.Select(RecurrentCells.Name));
+        string all = string.Join(", ", RecurrentCells.Names);
+        return new Option<CellKind>("--cell")
         {
-            Description = $"Recurrent cell: {string.Join(", ", accepted)}"
-                + (only is null ? "." : $" ({why}; Recur's cells: {string.Join(", ", RecurrentCells.Names)})."),
+            Description = $"Recurrent cell: {names}" + (only is null ? "." : $" ({why}; Recur's cells: {all})."),
             DefaultValueFactory = _ => defaultCell,
-            HelpName = string.Join("|", accepted),
+            HelpName = string.Join("|", accepted.Select(RecurrentCells.Name)),
+            CustomParser = result =>
+            {
+                string cell = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (RecurrentCells.TryParse(cell, out var kind) && accepted.Contains(kind)) return kind;
+                result.AddError(cell is "ntm" or "ntm-ff"
+                    ? $"--cell {cell}: the Neural Turing Machine is a machine with a memory, not a recurrent cell; it "
+                        + "has its own verb, `recur ntm train --task copy|recall --cell ntm|lstm` (Graves et al.'s "
+                        + "tasks)."
+                    : RecurrentCells.TryParse(cell, out _)
+                        ? $"--cell {cell}: this verb runs {names} only ({why})."
+                        : $"--cell {cell}: unknown; Recur's cells are {all}.");
+                return defaultCell;
+            },
         };
-        option.Validators.Add(result =>
-        {
-            string cell = result.GetValueOrDefault<string>() ?? "";
-            if (accepted.Contains(cell)) return;
-            result.AddError(cell is "ntm" or "ntm-ff"
-                ? $"--cell {cell}: the Neural Turing Machine is a machine with a memory, not a recurrent cell; it has "
-                    + "its own verb, `recur ntm train --task copy|recall --cell ntm|lstm` (Graves et al.'s tasks)."
-                : RecurrentCells.Names.Contains(cell)
-                    ? $"--cell {cell}: this verb runs {string.Join(", ", accepted)} only ({why})."
-                    : $"--cell {cell}: unknown; Recur's cells are {string.Join(", ", RecurrentCells.Names)}.");
-        });
-        return option;
     }
 
     /// <summary>A comma-separated list of cells, as <c>--cells</c> takes; an unknown cell is a usage error.</summary>
-    public static string[] ParseList(string list)
+    public static CellKind[] ParseList(string list)
     {
         var cells = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (cells.Length == 0) throw new UsageException("--cells is empty.");
-        foreach (string cell in cells)
-            if (!RecurrentCells.Names.Contains(cell))
-                throw new UsageException($"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}.");
-        return cells;
+        return [.. cells.Select(cell => RecurrentCells.TryParse(cell, out var kind) ? kind
+            : throw new UsageException($"--cells: '{cell}' is not one of {string.Join(", ", RecurrentCells.Names)}."))];
     }
 }

@@ -33,7 +33,7 @@ public enum CaptionDecoder
 /// <param name="DoublyStochastic">λ of the attention regulariser λ·Σᵢ(1 − Σₜ αₜᵢ)², per cell of the feature map
 /// (attention only; 0 turns it off).</param>
 public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize, int Height = 64, int Width = 168,
-    int Channels = 16, int HiddenSize = 256, int EmbeddingSize = 64, int JointSize = 128, string Cell = "lstm",
+    int Channels = 16, int HiddenSize = 256, int EmbeddingSize = 64, int JointSize = 128, CellKind Cell = CellKind.Lstm,
     float DoublyStochastic = 1f)
 {
     /// <summary>Rows and columns of the feature map after three 2×2 poolings: ⌊x / 8⌋.</summary>
@@ -45,9 +45,9 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
     /// <summary>The recurrent mode of the decoder.</summary>
     public RecurrentMode Mode => Cell switch
     {
-        "lstm" => RecurrentMode.Lstm,
-        "gru" => RecurrentMode.Gru,
-        _ => throw new ArgumentException($"Captioner: cell '{Cell}' is not lstm or gru."),
+        CellKind.Lstm => RecurrentMode.Lstm,
+        CellKind.Gru => RecurrentMode.Gru,
+        _ => throw new ArgumentException($"Captioner: cell '{Cell.Name()}' is not lstm or gru."),
     };
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the invalid settings.</summary>
@@ -66,7 +66,7 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
         ["architecture"] = "captioner", ["decoder"] = Decoder.ToString().ToLowerInvariant(),
         ["vocabulary_size"] = VocabularySize, ["height"] = Height, ["width"] = Width, ["channels"] = Channels,
         ["hidden_size"] = HiddenSize, ["embedding_size"] = EmbeddingSize, ["joint_size"] = JointSize,
-        ["cell"] = Cell, ["doubly_stochastic"] = DoublyStochastic,
+        ["cell"] = Cell.Name(), ["doubly_stochastic"] = DoublyStochastic,
     };
 
     /// <summary>Reads what <see cref="ToJson"/> wrote.</summary>
@@ -79,7 +79,7 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
             return new(Enum.Parse<CaptionDecoder>((string)json["decoder"]!, ignoreCase: true),
                 (int)json["vocabulary_size"]!, (int)json["height"]!, (int)json["width"]!, (int)json["channels"]!,
                 (int)json["hidden_size"]!, (int)json["embedding_size"]!, (int)json["joint_size"]!,
-                (string)json["cell"]!, (float)json["doubly_stochastic"]!);
+                RecurrentCells.Parse((string)json["cell"]!), (float)json["doubly_stochastic"]!);
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
             or ArgumentException)

@@ -63,13 +63,13 @@ public enum Segmentation
 /// <param name="EmbeddingSize">Embedding width.</param>
 /// <param name="HiddenSize">Encoder units per direction.</param>
 /// <param name="Classes">Output classes (2 for binary).</param>
-/// <param name="Cell"><c>lstm</c>, <c>gru</c> or <c>rnn</c>.</param>
+/// <param name="Cell">The recurrent cell of the encoders.</param>
 /// <param name="NumLayers">Stacked encoder layers.</param>
 /// <param name="Bidirectional">Read the text both ways.</param>
 /// <param name="Dropout">Dropout on the embeddings, between layers and before the head.</param>
 /// <param name="Pooling">How the encoder's outputs become one vector.</param>
 public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int Classes,
-    string Cell = "lstm", int NumLayers = 1,
+    CellKind Cell = CellKind.Lstm, int NumLayers = 1,
     bool Bidirectional = true, float Dropout = 0.5f, Pooling Pooling = Pooling.Max)
 {
     /// <summary>Read at most this many tokens of a text, chosen by <see cref="Truncation"/> (0: every token).</summary>
@@ -105,7 +105,8 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     {
         ["architecture"] = "text_classifier", ["vocabulary_size"] = VocabularySize,
         ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
-        ["classes"] = Classes, ["cell"] = Cell, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional,
+        ["classes"] = Classes, ["cell"] = Cell.Name(), ["num_layers"] = NumLayers,
+        ["bidirectional"] = Bidirectional,
         ["dropout"] = Dropout,
         ["pooling"] = Pooling.ToString().ToLowerInvariant(), ["max_tokens"] = MaxTokens,
         ["truncation"] = Truncation.ToString().ToLowerInvariant(),
@@ -122,7 +123,7 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
                 throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'text_classifier'.");
             // the reading fields came later: a config.json without them reads whole texts
             return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
-                (int)json["classes"]!, (string)json["cell"]!,
+                (int)json["classes"]!, RecurrentCells.Parse((string)json["cell"]!),
                 (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!,
                 Enum.Parse<Pooling>((string)json["pooling"]!, ignoreCase: true))
             {

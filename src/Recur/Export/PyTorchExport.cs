@@ -371,7 +371,7 @@ public static class PyTorchExport
 
             class Seq2Seq(nn.Module):
                 """Recur's Seq2Seq: {{Describe(config.Cell, encoder)}} encoder, {{config.NumLayers}}-layer
-                {{config.Cell}} decoder, {{config.Attention.ToString().ToLowerInvariant()}} attention."""
+                {{config.Cell.Name()}} decoder, {{config.Attention.ToString().ToLowerInvariant()}} attention."""
 
                 attention = "{{config.Attention.ToString().ToLowerInvariant()}}"
                 layers, lstm = {{config.NumLayers}}, {{Literal(lstm)}}
@@ -662,8 +662,8 @@ public static class PyTorchExport
 
 
             class Captioner(nn.Module):
-                """Recur's Captioner: a three-convolution CNN over {{c.Height}}x{{c.Width}} grey images, a {{c.Cell}}
-                decoder of {{hidden}} units joined to the image by {{kind}}."""
+                """Recur's Captioner: a three-convolution CNN over {{c.Height}}x{{c.Width}} grey images,
+                a {{c.Cell.Name()}} decoder of {{hidden}} units joined to the image by {{kind}}."""
 
                 kind, lstm = "{{kind}}", {{Literal(lstm)}}
 
@@ -903,8 +903,8 @@ public static class PyTorchExport
         return kind;
     }
 
-    static string Describe(string cell, RecurrentConfig config) =>
-        $"{config.NumLayers}-layer {(config.Bidirectional ? "bidirectional " : "")}{cell}, hidden {config.HiddenSize}";
+    static string Describe(CellKind cell, RecurrentConfig config) => $"{config.NumLayers}-layer "
+        + $"{(config.Bidirectional ? "bidirectional " : "")}{cell.Name()}, hidden {config.HiddenSize}";
 
     /// <summary>
     /// The torch constructor of the stack, or a <see cref="NotSupportedException"/> naming what torch lacks.

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Recur.Autograd;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Training;
 
@@ -31,7 +32,9 @@ public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string
     {
         if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0) || DifferenceLag < 0 || ValidationSize < 0 || Covariates < 0)
             throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must be positive and the difference lag non-negative ({this}).");
-        if (Model is not ("lstm" or "gru" or "rnn" or "mlp")) throw new ArgumentException($"Forecaster: model '{Model}' is not lstm, gru, rnn or mlp.");
+        if (Model != "mlp" && !RecurrentCells.TryParse(Model, out _))
+            throw new ArgumentException($"Forecaster: model '{Model}' is neither a cell of Recur "
+                + $"({string.Join(", ", RecurrentCells.Names)}) nor mlp.");
     }
 }
 
@@ -74,7 +77,8 @@ public sealed class Forecaster
         }
         else
         {
-            var model = new SequenceModel(new SequenceModelConfig(options.Model, 1 + options.Covariates, options.Hidden, options.Horizon), random);
+            var model = new SequenceModel(new SequenceModelConfig(RecurrentCells.Parse(options.Model),
+                1 + options.Covariates, options.Hidden, options.Horizon), random);
             (network, forward) = (model, model.Forward);
         }
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Recur.Autograd;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Training;
 
@@ -11,8 +12,7 @@ namespace Recur.Forecasting;
 /// <param name="Window">Past values the network reads; windows reaching before a series' start are padded and flagged,
 /// so short series take part too.</param>
 /// <param name="SeasonLength">Season length for the seasonality test and the classical decomposition (1: none).</param>
-/// <param name="Cell">Recurrent cell: <c>lstm</c>, <c>gru</c> or another name of <see
-/// cref="SequenceModelConfig.Cells"/>.</param>
+/// <param name="Cell">The recurrent cell.</param>
 /// <param name="Hidden">Hidden units.</param>
 /// <param name="Epochs">Passes over all windows of all series.</param>
 /// <param name="LearningRate">Adam's step size.</param>
@@ -26,7 +26,7 @@ namespace Recur.Forecasting;
 /// every step, trained with their own pinball losses, for prediction intervals (quantile regression as in MQ-RNN, Wen
 /// et al. 2017); 0: point forecasts only.</param>
 public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, int SeasonLength = 4,
-    string Cell = "lstm",
+    CellKind Cell = CellKind.Lstm,
     int Hidden = 40, int Epochs = 30, float LearningRate = 3e-3f, int Batch = 128, ulong Seed = 1,
     float Quantile = 0.5f, int Categories = 0, bool ThetaBase = true, double IntervalCoverage = 0)
 {
@@ -41,11 +41,6 @@ public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, i
             throw new ArgumentException($"GlobalForecaster: interval coverage {IntervalCoverage} is not in [0, 1).");
         if (!(Quantile > 0 && Quantile < 1))
             throw new ArgumentException($"GlobalForecaster: quantile {Quantile} is not in (0, 1).");
-        if (!SequenceModelConfig.Cells.Contains(Cell))
-        {
-            string cells = string.Join(", ", SequenceModelConfig.Cells);
-            throw new ArgumentException($"GlobalForecaster: cell '{Cell}' is not one of {cells}.");
-        }
     }
 }
 
@@ -122,7 +117,8 @@ public sealed class GlobalForecaster
     public JsonObject Config => new()
     {
         ["architecture"] = "global_forecaster", ["horizon"] = Options.Horizon, ["window"] = Options.Window,
-        ["season_length"] = Options.SeasonLength, ["cell"] = Options.Cell, ["hidden_size"] = Options.Hidden,
+        ["season_length"] = Options.SeasonLength, ["cell"] = Options.Cell.Name(),
+        ["hidden_size"] = Options.Hidden,
         ["epochs"] = Options.Epochs, ["lr"] = Options.LearningRate, ["batch"] = Options.Batch,
         ["seed"] = Options.Seed,
         ["quantile"] = Options.Quantile, ["categories"] = Options.Categories, ["theta_base"] = Options.ThetaBase,

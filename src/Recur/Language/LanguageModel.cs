@@ -10,13 +10,14 @@ namespace Recur.Language;
 /// <param name="EmbeddingSize">Embedding width.</param>
 /// <param name="HiddenSize">Recurrent units per layer.</param>
 /// <param name="NumLayers">Stacked recurrent layers.</param>
-/// <param name="Cell"><c>lstm</c>, <c>gru</c> or <c>rnn</c>.</param>
+/// <param name="Cell">The recurrent cell: any of <see cref="RecurrentCells.Stepwise"/>.</param>
 /// <param name="Dropout">Dropout on the embeddings, between layers and on the top layer's outputs (Zaremba et al. 2014).</param>
 /// <param name="TieWeights">
 /// Share the embedding table with the output layer (Press &amp; Wolf 2017; Inan et al. 2017). Needs the top layer's output
 /// to be as wide as the embedding: an LSTM wider than the embedding projects its output (<c>proj_size</c>) to it.
 /// </param>
-public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int NumLayers = 2, string Cell = "lstm",
+public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int NumLayers = 2,
+    CellKind Cell = CellKind.Lstm,
     float Dropout = 0f, bool TieWeights = false)
 {
     /// <summary>The recurrent stack's configuration.</summary>
@@ -26,9 +27,10 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
         {
             var mode = RecurrentCells.Mode(Cell);
             if (!RecurrentCells.Stepwise.Contains(Cell))
-                throw new ArgumentException($"LanguageModel: cell '{Cell}' cannot run in the pieces a language model "
-                    + "trains on (truncated BPTT) and generates in (one step at a time); its statistics belong to the "
-                    + $"time steps of whole sequences. Cells: {string.Join(", ", RecurrentCells.Stepwise)}.");
+                throw new ArgumentException($"LanguageModel: cell '{Cell.Name()}' cannot run in the pieces a language "
+                    + "model trains on (truncated BPTT) and generates in (one step at a time); its statistics belong "
+                    + "to the time steps of whole sequences. Cells: "
+                    + $"{string.Join(", ", RecurrentCells.Stepwise.Select(RecurrentCells.Name))}.");
             int projection = 0;
             if (TieWeights && HiddenSize != EmbeddingSize)
             {
@@ -36,9 +38,9 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
                     throw new ArgumentException($"LanguageModel: tied weights need hidden = embedding ({HiddenSize} ≠ {EmbeddingSize}); only an LSTM wider than its embedding can project down to it.");
                 projection = EmbeddingSize;
             }
-            if (projection > 0 && Cell != "lstm")
+            if (projection > 0 && Cell != CellKind.Lstm)
                 throw new ArgumentException($"LanguageModel: tied weights with hidden ≠ embedding need a plain lstm (a "
-                    + $"projection), not {Cell}.");
+                    + $"projection), not {Cell.Name()}.");
             return RecurrentCells.Configure(Cell,
                 new RecurrentConfig(mode, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f,
                     ProjSize: projection));
@@ -49,7 +51,8 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
     public JsonObject ToJson() => new()
     {
         ["architecture"] = "language_model", ["vocabulary_size"] = VocabularySize, ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
-        ["num_layers"] = NumLayers, ["cell"] = Cell, ["dropout"] = Dropout, ["tie_weights"] = TieWeights,
+        ["num_layers"] = NumLayers, ["cell"] = Cell.Name(), ["dropout"] = Dropout,
+        ["tie_weights"] = TieWeights,
     };
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
@@ -58,7 +61,8 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
         try
         {
             if ((string?)json["architecture"] != "language_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'language_model'.");
-            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!, (int)json["num_layers"]!, (string)json["cell"]!,
+            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
+                (int)json["num_layers"]!, RecurrentCells.Parse((string)json["cell"]!),
                 (float)json["dropout"]!, (bool)json["tie_weights"]!);
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)

@@ -11,13 +11,11 @@ namespace Recur.Nn;
 /// recurrent output the head reads. <see cref="BatchNormSteps"/> is how many time steps keep statistics of their own in
 /// a <c>bn-lstm</c> (<see cref="RecurrentConfig.BatchNormSteps"/>; the length of the sequences is the natural choice).
 /// </summary>
-public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenSize, int OutputSize, int NumLayers = 1,
+public sealed record SequenceModelConfig(CellKind Cell, int InputSize, int HiddenSize, int OutputSize,
+    int NumLayers = 1,
     bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0,
     int BatchNormSteps = 100)
 {
-    /// <summary>The cell names <see cref="Cell"/> accepts (<see cref="RecurrentCells.Names"/>).</summary>
-    public static IReadOnlyList<string> Cells => RecurrentCells.Names;
-
     /// <summary>
     /// The recurrent stack's configuration: an LSTM starts with forget-gate bias 1 unless chrono-initialised; chrono
     /// initialisation applies to the LSTMs and the GRU.
@@ -39,7 +37,8 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
     /// <summary>The configuration as written to <c>config.json</c>.</summary>
     public JsonObject ToJson() => new()
     {
-        ["architecture"] = "sequence_model", ["cell"] = Cell, ["input_size"] = InputSize, ["hidden_size"] = HiddenSize,
+        ["architecture"] = "sequence_model", ["cell"] = Cell.Name(), ["input_size"] = InputSize,
+        ["hidden_size"] = HiddenSize,
         ["output_size"] = OutputSize, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional, ["dropout"] = Dropout, ["per_step"] = PerStep,
         ["chrono_max_steps"] = ChronoMaxSteps, ["batch_norm_steps"] = BatchNormSteps,
     };
@@ -50,12 +49,13 @@ public sealed record SequenceModelConfig(string Cell, int InputSize, int HiddenS
         try
         {
             if ((string?)json["architecture"] != "sequence_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_model'.");
-            return new((string)json["cell"]!, (int)json["input_size"]!, (int)json["hidden_size"]!,
+            return new(RecurrentCells.Parse((string)json["cell"]!), (int)json["input_size"]!, (int)json["hidden_size"]!,
                 (int)json["output_size"]!, (int)json["num_layers"]!, (bool)json["bidirectional"]!,
                 (float)json["dropout"]!, (bool)json["per_step"]!, (int?)json["chrono_max_steps"] ?? 0,
                 (int?)json["batch_norm_steps"] ?? 100);
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
+            or ArgumentException)
         {
             throw new InvalidDataException($"config.json does not describe a sequence model ({e.Message}).", e);
         }

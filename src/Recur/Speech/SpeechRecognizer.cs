@@ -104,14 +104,14 @@ public sealed record BandStatistics(IReadOnlyList<float> Mean, IReadOnlyList<flo
 /// <param name="ConvLayers">2-D convolutions over (frequency × time), 1–3. The first strides 2 in both, the others 2 in
 /// frequency only, so the recurrent layers see half the frames.</param>
 /// <param name="ConvChannels">Filters of each convolution.</param>
-/// <param name="Cell">Recurrent cell of the encoder (<see cref="RecurrentCells.Names"/>).</param>
+/// <param name="Cell">Recurrent cell of the encoder.</param>
 /// <param name="HiddenSize">Units per direction.</param>
 /// <param name="NumLayers">Stacked recurrent layers.</param>
 /// <param name="Bidirectional">Read the utterance both ways (the whole utterance is known before decoding).</param>
 /// <param name="Dropout">Dropout between recurrent layers and before the output layer.</param>
 public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
     string Characters = " 'abcdefghijklmnopqrstuvwxyz",
-    int ConvLayers = 2, int ConvChannels = 32, string Cell = "gru", int HiddenSize = 128, int NumLayers = 2,
+    int ConvLayers = 2, int ConvChannels = 32, CellKind Cell = CellKind.Gru, int HiddenSize = 128, int NumLayers = 2,
     bool Bidirectional = true, float Dropout = 0.1f)
 {
     /// <summary>Kernel (frequency, time) of every convolution.</summary>
@@ -163,8 +163,6 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
         if (Features.NMels < 8) throw new ArgumentException(
             $"SpeechRecognizer: at least 8 mel bands, got {Features.NMels}.");
         _ = new SpeechAlphabet(Characters);
-        if (!RecurrentCells.Names.Contains(Cell))
-            throw new ArgumentException($"SpeechRecognizer: unknown cell '{Cell}' ({RecurrentCells.Choices}).");
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
@@ -172,7 +170,8 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
     {
         ["architecture"] = "speech_recognizer", ["sample_rate"] = Features.SampleRate, ["n_fft"] = Features.NFft,
         ["hop"] = Features.Hop, ["n_mels"] = Features.NMels, ["characters"] = Characters, ["conv_layers"] = ConvLayers,
-        ["conv_channels"] = ConvChannels, ["cell"] = Cell, ["hidden_size"] = HiddenSize, ["num_layers"] = NumLayers,
+        ["conv_channels"] = ConvChannels, ["cell"] = Cell.Name(), ["hidden_size"] = HiddenSize,
+        ["num_layers"] = NumLayers,
         ["bidirectional"] = Bidirectional, ["dropout"] = Dropout,
         ["normalization"] = Features.Normalization.ToString().ToLowerInvariant(),
         ["band_mean"] = Features.Statistics is { } st ? new JsonArray(st.Mean.Select(v => (JsonNode)v).ToArray())
@@ -195,7 +194,7 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
             var features = new SpeechFeatureConfig((int)json["sample_rate"]!, (int)json["n_fft"]!, (int)json["hop"]!,
                 (int)json["n_mels"]!, normalization, statistics);
             var config = new SpeechRecognizerConfig(features, (string)json["characters"]!, (int)json["conv_layers"]!,
-                (int)json["conv_channels"]!, (string)json["cell"]!, (int)json["hidden_size"]!,
+                (int)json["conv_channels"]!, RecurrentCells.Parse((string)json["cell"]!), (int)json["hidden_size"]!,
                 (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!);
             config.Validate();
             return config;

@@ -69,7 +69,7 @@ public sealed class SequenceCurvature : ICurvature
             && r.Leak == 0f && !r.Residual && r.Bias && config.Dropout == 0f
             ? null
             : "Gauss–Newton products (Hessian-free) are implemented for tanh and ReLU RNNs in one direction, without "
-                + $"leak, projection, residual connections or dropout; the model has cell '{config.Cell}'"
+                + $"leak, projection, residual connections or dropout; the model has cell '{config.Cell.Name()}'"
                 + $"{(r.Bidirectional ? ", bidirectional" : "")}{(config.Dropout > 0f ? ", dropout" : "")}.";
     }
 

@@ -79,7 +79,7 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
         return recurrent.Mode != RecurrentMode.RnnTanh || recurrent.NumLayers != 1 || recurrent.Bidirectional
             || recurrent.ProjSize > 0 || recurrent.Leak > 0f || config.Dropout > 0f
             ? "the gradient regulariser needs a one-layer, one-direction tanh RNN without leak, projection or "
-                + $"dropout; the model has {config.Cell} ×{recurrent.NumLayers}"
+                + $"dropout; the model has {config.Cell.Name()} ×{recurrent.NumLayers}"
                 + $"{(recurrent.Bidirectional ? ", bidirectional" : "")}{(config.Dropout > 0f ? ", dropout" : "")}."
             : null;
     }

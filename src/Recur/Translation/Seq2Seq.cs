@@ -32,7 +32,8 @@ public enum AttentionKind
 /// <param name="Attention">The attention score.</param>
 /// <param name="Dropout">Dropout on embeddings, between layers and before the output layer.</param>
 public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, int Embedding = 256, int Hidden = 256, int NumLayers = 1,
-    string Cell = "lstm", bool Bidirectional = true, AttentionKind Attention = AttentionKind.General, float Dropout = 0.2f)
+    CellKind Cell = CellKind.Lstm, bool Bidirectional = true, AttentionKind Attention = AttentionKind.General,
+        float Dropout = 0.2f)
 {
     /// <summary>Width of the encoder outputs and of the decoder state.</summary>
     public int Width => Hidden * (Bidirectional ? 2 : 1);
@@ -40,16 +41,17 @@ public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, i
     /// <summary>The recurrent mode of both sides.</summary>
     public RecurrentMode Mode => Cell switch
     {
-        "lstm" => RecurrentMode.Lstm,
-        "gru" => RecurrentMode.Gru,
-        _ => throw new ArgumentException($"Seq2Seq: cell '{Cell}' is not lstm or gru."),
+        CellKind.Lstm => RecurrentMode.Lstm,
+        CellKind.Gru => RecurrentMode.Gru,
+        _ => throw new ArgumentException($"Seq2Seq: cell '{Cell.Name()}' is not lstm or gru."),
     };
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
     public JsonObject ToJson() => new()
     {
         ["architecture"] = "seq2seq", ["source_vocabulary"] = SourceVocabulary, ["target_vocabulary"] = TargetVocabulary, ["embedding"] = Embedding,
-        ["hidden"] = Hidden, ["num_layers"] = NumLayers, ["cell"] = Cell, ["bidirectional"] = Bidirectional,
+        ["hidden"] = Hidden, ["num_layers"] = NumLayers, ["cell"] = Cell.Name(),
+        ["bidirectional"] = Bidirectional,
         ["attention"] = Attention.ToString().ToLowerInvariant(), ["dropout"] = Dropout,
     };
 
@@ -60,7 +62,8 @@ public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, i
         {
             if ((string?)json["architecture"] != "seq2seq") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'seq2seq'.");
             return new((int)json["source_vocabulary"]!, (int)json["target_vocabulary"]!, (int)json["embedding"]!, (int)json["hidden"]!, (int)json["num_layers"]!,
-                (string)json["cell"]!, (bool)json["bidirectional"]!, Enum.Parse<AttentionKind>((string)json["attention"]!, ignoreCase: true), (float)json["dropout"]!);
+                RecurrentCells.Parse((string)json["cell"]!), (bool)json["bidirectional"]!,
+                    Enum.Parse<AttentionKind>((string)json["attention"]!, ignoreCase: true), (float)json["dropout"]!);
         }
         catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
         {

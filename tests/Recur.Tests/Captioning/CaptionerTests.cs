@@ -1,5 +1,6 @@
 using Recur.Autograd;
 using Recur.Captioning;
+using Recur.Nn.Recurrent;
 using Recur.Text;
 
 namespace Recur.Tests.Captioning;
@@ -17,7 +18,7 @@ public sealed class CaptionerTests
     public void TheLossPassesAFiniteDifferenceCheckThroughDecoderAndConvolutions(CaptionDecoder decoder, string cell)
     {
         var model = new Captioner(new CaptionerConfig(decoder, 8, Height: 16, Width: 24, Channels: 2, HiddenSize: 4,
-            EmbeddingSize: 3, JointSize: 5, Cell: cell), new RandomGenerator(1));
+            EmbeddingSize: 3, JointSize: 5, Cell: RecurrentCells.Parse(cell)), new RandomGenerator(1));
         // ReLU and max pooling are piecewise linear, and a central difference across a kink is no derivative; with
         // convolutions this small some pre-activation lies within ε of one for many images. With positive images,
         // weights and biases every pre-activation is positive, where ReLU is smooth, and the derivatives of the whole
@@ -43,7 +44,8 @@ public sealed class CaptionerTests
         error = Assert.Throws<ArgumentException>(() => model.Loss(Tensor.Zeros(2, 1, 16, 24), [[4], [8]]));
         Assert.Contains("outside", error.Message);
         Assert.Throws<ArgumentException>(() => model.Loss(Tensor.Zeros(2, 1, 16, 24), [[4]]));
-        Assert.Throws<ArgumentException>(() => new CaptionerConfig(CaptionDecoder.MRnn, 8, Cell: "elman").Validate());
+        Assert.Throws<ArgumentException>(() => new CaptionerConfig(CaptionDecoder.MRnn, 8,
+            Cell: CellKind.Rnn).Validate());
     }
 
     [Fact]
@@ -115,7 +117,7 @@ public sealed class CaptionerTests
         var train = scenes.Generate(512, 1, maxDigits: 2);
         var test = scenes.Generate(100, 2, test: true, maxDigits: 2);
         var model = new Captioner(new CaptionerConfig(decoder, Tokenizers.Eos + 4, Width: 72, Channels: 6,
-            HiddenSize: 48, EmbeddingSize: 8, JointSize: 24, Cell: "gru"), new RandomGenerator(3));
+            HiddenSize: 48, EmbeddingSize: 8, JointSize: 24, Cell: CellKind.Gru), new RandomGenerator(3));
         var optimizer = new Recur.Optim.Adam(model.Parameters(), 3e-3f);
         for (int epoch = 0; epoch < 20; epoch++)
             for (int start = 0; start < train.Count; start += 32)

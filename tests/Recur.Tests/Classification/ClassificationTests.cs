@@ -3,6 +3,7 @@ using Recur.Classification;
 using Recur.Cli;
 using Recur.Cli.Data;
 using Recur.Cli.Training;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;
@@ -29,7 +30,7 @@ public sealed class ClassificationTests : IDisposable
     [MemberData(nameof(Poolings))]
     public void PaddingNeverChangesAPrediction(Pooling pooling, bool bidirectional)
     {
-        var model = new TextClassifier(new TextClassifierConfig(20, 6, 5, 3, "lstm", 2, bidirectional, 0.3f,
+        var model = new TextClassifier(new TextClassifierConfig(20, 6, 5, 3, CellKind.Lstm, 2, bidirectional, 0.3f,
             pooling), new RandomGenerator(3));
         SameAloneAsInABatch(model, [[4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [2], [3, 3, 19, 18, 17]]);
     }
@@ -52,7 +53,8 @@ public sealed class ClassificationTests : IDisposable
     [MemberData(nameof(Poolings))]
     public void GradientsMatchFiniteDifferences(Pooling pooling, bool bidirectional)
     {
-        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, "gru", 1, bidirectional, 0f, pooling),
+        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, CellKind.Gru, 1, bidirectional, 0f,
+            pooling),
             new RandomGenerator(5));
         int[][] texts = [[1, 2, 3], [4, 5, 6, 7, 8], [9]];
         // max pooling is piecewise linear: a smaller step keeps the check away from the kinks where two steps tie
@@ -77,7 +79,7 @@ public sealed class ClassificationTests : IDisposable
     [InlineData(Pooling.Mean)]
     public void SaliencyIsTheGradientNormOfTheClassLogProbabilityByFiniteDifferences(Pooling pooling)
     {
-        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 3, "lstm", 1, true, 0.3f, pooling),
+        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 3, CellKind.Lstm, 1, true, 0.3f, pooling),
             new RandomGenerator(13));
         int[] text = [3, 7, 1, 9]; // distinct ids: moving a token's embedding row moves only that position
         const int c = 2;
@@ -115,7 +117,7 @@ public sealed class ClassificationTests : IDisposable
 
     /// <summary>Token 2 ends a sentence; sentences hold at most 3 tokens; chunks are 3 tokens long.</summary>
     static TextClassifierConfig Segmented(Segmentation segmentation, Pooling pooling, bool bidirectional = true) =>
-        new(16, 4, 3, 2, "gru", 1, bidirectional, 0f, pooling)
+        new(16, 4, 3, 2, CellKind.Gru, 1, bidirectional, 0f, pooling)
         {
             Segmentation = segmentation, SegmentLength = 3, SentenceEnds = [2],
         };

@@ -22,11 +22,14 @@ public sealed class CellVocabularyTests : IDisposable
         foreach (string cell in RecurrentCells.Names)
         {
             var random = new RandomGenerator(1);
-            var sequence = new SequenceModel(new SequenceModelConfig(cell, 2, 4, 1, ChronoMaxSteps: 10), random);
-            var classifier = new TextClassifier(new TextClassifierConfig(12, 4, 4, 2, Cell: cell), random);
+            var sequence = new SequenceModel(new SequenceModelConfig(RecurrentCells.Parse(cell), 2, 4, 1,
+                ChronoMaxSteps: 10), random);
+            var classifier = new TextClassifier(new TextClassifierConfig(12, 4, 4, 2,
+                Cell: RecurrentCells.Parse(cell)), random);
             bool peephole = cell == "peephole-lstm", normalised = cell.StartsWith("ln-", StringComparison.Ordinal);
-            Module[] models = RecurrentCells.Stepwise.Contains(cell)
-                ? [sequence, new LanguageModel(new LanguageModelConfig(12, 4, 4, Cell: cell), random), classifier]
+            Module[] models = RecurrentCells.Stepwise.Contains(RecurrentCells.Parse(cell))
+                ? [sequence, new LanguageModel(new LanguageModelConfig(12, 4, 4, Cell: RecurrentCells.Parse(cell)),
+                    random), classifier]
                 : [sequence, classifier];
             foreach (Module model in models)
             {
@@ -38,14 +41,14 @@ public sealed class CellVocabularyTests : IDisposable
                 Assert.Equal(cell == "bn-lstm", names.Any(name => name.Contains("bn_c_l0.weight",
                     StringComparison.Ordinal)));
             }
-            Assert.Equal(RecurrentCells.Mode(cell), sequence.Config.Recurrent.Mode);
+            Assert.Equal(RecurrentCells.Mode(RecurrentCells.Parse(cell)), sequence.Config.Recurrent.Mode);
         }
-        Assert.Equal(RecurrentInit.Identity, new SequenceModelConfig("irnn", 2, 4, 1).Recurrent.Init);
+        Assert.Equal(RecurrentInit.Identity, new SequenceModelConfig(CellKind.Irnn, 2, 4, 1).Recurrent.Init);
         Assert.Contains("unknown cell 'elman'", Assert.Throws<ArgumentException>(()
-            => RecurrentCells.Mode("elman")).Message);
+            => RecurrentCells.Parse("elman")).Message);
         Assert.Contains("whole sequences", Assert.Throws<ArgumentException>(()
-            => new LanguageModelConfig(12, 4, 4, Cell: "bn-lstm").Recurrent).Message);
-        Assert.Equal(100, new SequenceModelConfig("bn-lstm", 2, 4, 1).Recurrent.BatchNormSteps);
+            => new LanguageModelConfig(12, 4, 4, Cell: CellKind.BnLstm).Recurrent).Message);
+        Assert.Equal(100, new SequenceModelConfig(CellKind.BnLstm, 2, 4, 1).Recurrent.BatchNormSteps);
     }
 
     [Theory]
@@ -58,7 +61,8 @@ public sealed class CellVocabularyTests : IDisposable
     public void AVariantCellTrainsFromTheCommandLineAndReloads(string cell, string parameter)
     {
         string run = Path.Combine(folder, cell);
-        string[] chrono = RecurrentCells.Mode(cell) is RecurrentMode.Lstm or RecurrentMode.Gru ? ["--chrono", "8"] : [];
+        string[] chrono = RecurrentCells.Mode(RecurrentCells.Parse(cell)) is RecurrentMode.Lstm or RecurrentMode.Gru
+            ? ["--chrono", "8"] : [];
         Assert.Equal(0, RecurCommand.Run(["task", "adding", "--cell", cell, .. chrono, "--length", "8",
             "--epochs", "2",
             "--train-size", "64", "--valid-size", "16", "--hidden", "4", "--batch", "16", "--threads", "1", "--out",

@@ -1,5 +1,6 @@
 using Recur.Classification;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 
 namespace Recur.Tests.Core;
@@ -48,7 +49,7 @@ public sealed class SilentMistakeTests
     [Fact]
     public void LoadStateDictLoadsASubmoduleOutOfAWholeStateAndReportsWhatDidNotMatch()
     {
-        var whole = new SequenceModel(new SequenceModelConfig("gru", 3, 4, 2), new RandomGenerator(1));
+        var whole = new SequenceModel(new SequenceModelConfig(CellKind.Gru, 3, 4, 2), new RandomGenerator(1));
         var head = new Linear(4, 2, new RandomGenerator(2));
         var result = head.LoadStateDict(whole.StateDict(), prefix: "head.");
         Assert.Empty(result.Missing);
@@ -72,14 +73,14 @@ public sealed class SilentMistakeTests
         string path = Path.Combine(Path.GetTempPath(), $"recur-module-{Guid.NewGuid():N}.safetensors");
         try
         {
-            var model = new SequenceModel(new SequenceModelConfig("lstm", 3, 4, 2), new RandomGenerator(1));
+            var model = new SequenceModel(new SequenceModelConfig(CellKind.Lstm, 3, 4, 2), new RandomGenerator(1));
             model.Save(path);
-            var copy = new SequenceModel(new SequenceModelConfig("lstm", 3, 4, 2), new RandomGenerator(2));
+            var copy = new SequenceModel(new SequenceModelConfig(CellKind.Lstm, 3, 4, 2), new RandomGenerator(2));
             var result = copy.Load(path);
             Assert.Empty(result.Missing);
             var input = Tensor.RandomNormal(new RandomGenerator(3), [5, 2, 3]);
             Assert.Equal(model.Forward(input).ToArray(), copy.Forward(input).ToArray());
-            var wider = new SequenceModel(new SequenceModelConfig("lstm", 3, 6, 2), new RandomGenerator(2));
+            var wider = new SequenceModel(new SequenceModelConfig(CellKind.Lstm, 3, 6, 2), new RandomGenerator(2));
             var error = Assert.Throws<ArgumentException>(() => wider.Load(path));
             Assert.StartsWith(path, error.Message);
         }

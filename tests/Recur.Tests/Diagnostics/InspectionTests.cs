@@ -125,7 +125,7 @@ public class InspectionTests
     public void SaliencyMatchesFiniteDifferences()
     {
         var random = new RandomGenerator(8);
-        var model = new SequenceModel(new SequenceModelConfig("gru", 3, 5, 1), random);
+        var model = new SequenceModel(new SequenceModelConfig(CellKind.Gru, 3, 5, 1), random);
         var x = Tensor.RandomNormal(random, [6, 2, 3]);
         Tensor Score(Tensor input) => model.Forward(input).Reshape(2);
         var saliency = Inspection.Saliency(Score, x);

@@ -2,6 +2,7 @@ using Recur.Classification;
 using Recur.Forecasting;
 using Recur.Memory;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Speech;
 using Recur.Tagging;
 using Recur.WaveNet;
@@ -43,7 +44,7 @@ static class ExportCases
     public static (TextClassifier Model, int[][] Texts, int[] Ids, int[] Lengths, int Steps) Classifier(
         Pooling pooling, string cell, bool bidirectional)
     {
-        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, cell, NumLayers: 2,
+        var model = new TextClassifier(new TextClassifierConfig(30, 5, 4, 3, RecurrentCells.Parse(cell), NumLayers: 2,
             Bidirectional: bidirectional, Pooling: pooling), new RandomGenerator(3));
         model.Eval();
         var random = new RandomGenerator(4);
@@ -146,7 +147,8 @@ static class ExportCases
     /// utterances of different lengths.</summary>
     public static SpeechCase Speech(int convLayers, string cell, bool bidirectional)
     {
-        var config = new SpeechRecognizerConfig(new SpeechFeatureConfig(NMels: 12), "ab c", convLayers, 3, cell, 5,
+        var config = new SpeechRecognizerConfig(new SpeechFeatureConfig(NMels: 12), "ab c", convLayers, 3,
+            RecurrentCells.Parse(cell), 5,
             2, bidirectional);
         var model = new SpeechRecognizer(config, new RandomGenerator(3));
         model.Eval();

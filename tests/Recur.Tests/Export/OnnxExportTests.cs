@@ -144,7 +144,8 @@ public sealed class OnnxExportTests : IDisposable
     [InlineData("irnn", 1, false, false)]
     public void SequenceModelsRunInOnnxRuntimeAsInRecur(string cell, int layers, bool bidirectional, bool perStep)
     {
-        var model = new SequenceModel(new SequenceModelConfig(cell, 4, 6, 3, layers, bidirectional, PerStep: perStep),
+        var model = new SequenceModel(new SequenceModelConfig(RecurrentCells.Parse(cell), 4, 6, 3, layers,
+            bidirectional, PerStep: perStep),
             new RandomGenerator(7));
         model.Eval();
         var input = Tensor.RandomNormal(new RandomGenerator(8), [5, 3, 4]);
@@ -166,7 +167,8 @@ public sealed class OnnxExportTests : IDisposable
     public void BareRecurrentStacksGiveOutputsAndFinalStatesOnVariableLengths(string cell, bool bidirectional,
         bool batchFirst)
     {
-        var config = RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentCells.Mode(cell), 3, 5, NumLayers: 2,
+        var config = RecurrentCells.Configure(RecurrentCells.Parse(cell),
+            new RecurrentConfig(RecurrentCells.Mode(RecurrentCells.Parse(cell)), 3, 5, NumLayers: 2,
             BatchFirst: batchFirst, Bidirectional: bidirectional, Residual: true));
         var layer = new RecurrentLayer(config, new RandomGenerator(11));
         var mode = config.Mode;
@@ -248,7 +250,8 @@ public sealed class OnnxExportTests : IDisposable
     public void LanguageModelsRunWholeSequencesAndOneStepAtATimeWithTheirState(string cell, bool tied, int hidden)
     {
         // tied weights with hidden 8 > embedding 6: a projected LSTM, run as a Scan over one step's graph
-        var config = new LanguageModelConfig(20, 6, hidden, NumLayers: 2, Cell: cell, TieWeights: tied);
+        var config = new LanguageModelConfig(20, 6, hidden, NumLayers: 2, Cell: RecurrentCells.Parse(cell),
+            TieWeights: tied);
         var model = new LanguageModel(config, new RandomGenerator(5));
         model.Eval();
         int steps = 4, batch = 2;
@@ -310,7 +313,8 @@ public sealed class OnnxExportTests : IDisposable
     public void TranslationModelsDecodeGreedilyInOnnxRuntimeAsInRecur(string cell, AttentionKind attention,
         bool bidirectional, int layers)
     {
-        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers, Cell: cell,
+        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers,
+            Cell: RecurrentCells.Parse(cell),
             Bidirectional: bidirectional, Attention: attention, Dropout: 0f);
         var model = new Seq2Seq(config, new RandomGenerator(31));
         int[][] sources = [[5, 6, 7, 8, 9], [10, 4]];
@@ -414,7 +418,7 @@ public sealed class OnnxExportTests : IDisposable
     public void CaptionersDescribeGreedilyInOnnxRuntimeAsInRecur(CaptionDecoder decoder, string cell, int seed)
     {
         var config = new CaptionerConfig(decoder, 10, Height: 16, Width: 24, Channels: 2, HiddenSize: 5,
-            EmbeddingSize: 4, JointSize: 6, Cell: cell);
+            EmbeddingSize: 4, JointSize: 6, Cell: RecurrentCells.Parse(cell));
         var model = new Captioner(config, new RandomGenerator((ulong)seed));
         var images = Tensor.RandomUniform(new RandomGenerator(42), [2, 1, 16, 24]);
         var expected = model.Describe(images, beamWidth: 1, maxLength: 6);

@@ -7,6 +7,7 @@ using Recur.Forecasting;
 using Recur.Language;
 using Recur.Memory;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Speech;
 using Recur.Tagging;
 using Recur.Translation;
@@ -252,7 +253,8 @@ public sealed class PyTorchExportTests : IDisposable
     public void CaptionersDescribeInTorchAsInRecur(CaptionDecoder decoder, string cell, int seed)
     {
         var model = new Captioner(new CaptionerConfig(decoder, 10, Height: 16, Width: 24, Channels: 2,
-            HiddenSize: 5, EmbeddingSize: 4, JointSize: 6, Cell: cell), new RandomGenerator((ulong)seed));
+            HiddenSize: 5, EmbeddingSize: 4, JointSize: 6, Cell: RecurrentCells.Parse(cell)),
+                new RandomGenerator((ulong)seed));
         var images = Tensor.RandomUniform(new RandomGenerator(42), [3, 1, 16, 24]);
         var expected = model.Describe(images, beamWidth: 1, maxLength: 6);
         PyTorchExport.Save(model, folder);
@@ -309,7 +311,8 @@ public sealed class PyTorchExportTests : IDisposable
     [InlineData("relu-rnn", 2, false, false)]
     public void SequenceModelsRunInTorchAsInRecur(string cell, int layers, bool bidirectional, bool perStep)
     {
-        var model = new SequenceModel(new SequenceModelConfig(cell, 4, 6, 3, layers, bidirectional, 0.2f, perStep),
+        var model = new SequenceModel(new SequenceModelConfig(RecurrentCells.Parse(cell), 4, 6, 3, layers,
+            bidirectional, 0.2f, perStep),
             new RandomGenerator(7));
         model.Eval();
         var input = Tensor.RandomNormal(new RandomGenerator(8), [5, 3, 4]);
@@ -342,7 +345,8 @@ public sealed class PyTorchExportTests : IDisposable
     public void LanguageModelsIncludingTiedAndProjectedOnesRunInTorchAsInRecur(string cell, bool tied, int hidden)
     {
         // tied weights with hidden 8 > embedding 6 make a projected LSTM (torch's proj_size)
-        var model = new LanguageModel(new LanguageModelConfig(20, 6, hidden, NumLayers: 2, Cell: cell,
+        var model = new LanguageModel(new LanguageModelConfig(20, 6, hidden, NumLayers: 2,
+            Cell: RecurrentCells.Parse(cell),
             TieWeights: tied), new RandomGenerator(5));
         model.Eval();
         var random = new RandomGenerator(6);
@@ -359,7 +363,7 @@ public sealed class PyTorchExportTests : IDisposable
     [InlineData("gru")]
     public void WeightsTrainedFurtherInTorchComeBackIntoRecur(string cell)
     {
-        var config = new SequenceModelConfig(cell, 4, 6, 3, 2, Bidirectional: true);
+        var config = new SequenceModelConfig(RecurrentCells.Parse(cell), 4, 6, 3, 2, Bidirectional: true);
         var model = new SequenceModel(config, new RandomGenerator(9));
         PyTorchExport.Save(model, folder);
         var input = Tensor.RandomNormal(new RandomGenerator(10), [5, 3, 4]);
@@ -417,7 +421,8 @@ public sealed class PyTorchExportTests : IDisposable
     public void TranslationModelsTranslateInTorchAsInRecur(string cell, AttentionKind attention, bool bidirectional,
         int layers)
     {
-        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers, Cell: cell,
+        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers,
+            Cell: RecurrentCells.Parse(cell),
             Bidirectional: bidirectional, Attention: attention, Dropout: 0.2f);
         var model = new Seq2Seq(config, new RandomGenerator(31));
         int[][] sources = [[5, 6, 7, 8, 9], [10, 4]];
@@ -436,7 +441,7 @@ public sealed class PyTorchExportTests : IDisposable
     [Fact]
     public void ACellTorchLacksGetsAClearErrorAndNothingIsWritten()
     {
-        var model = new SequenceModel(new SequenceModelConfig("ln-lstm", 3, 4, 2), new RandomGenerator(1));
+        var model = new SequenceModel(new SequenceModelConfig(CellKind.LnLstm, 3, 4, 2), new RandomGenerator(1));
         string export = Path.Combine(folder, "ln");
         var error = Assert.Throws<NotSupportedException>(() => PyTorchExport.Save(model, export));
         Assert.Contains("layer-normalised", error.Message);

@@ -1,6 +1,7 @@
 using Recur.Autograd;
 using Recur.Cli;
 using Recur.Language;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;
@@ -37,7 +38,8 @@ public sealed class LanguageModelTests : IDisposable
     public void GradientsMatchFiniteDifferences(string cell, bool tie)
     {
         // tied weights get gradients from both the embedding lookup and the output layer; an LSTM wider than the embedding projects
-        var model = new LanguageModel(new LanguageModelConfig(7, 3, cell == "lstm" && tie ? 4 : 3, 2, cell, 0f, tie), new RandomGenerator(2));
+        var model = new LanguageModel(new LanguageModelConfig(7, 3, cell == "lstm" && tie ? 4 : 3, 2,
+            RecurrentCells.Parse(cell), 0f, tie), new RandomGenerator(2));
         int[] ids = [1, 4, 2, 6, 5, 0, 3, 3];
         int[] targets = [4, 2, 6, 5, 0, 3, 3, 1];
         var result = GradientCheck.Compare(() => Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, targets), model.Parameters(), epsilon: 1e-2);
@@ -175,7 +177,8 @@ public sealed class LanguageModelTests : IDisposable
         var ids = Enumerable.Range(0, 600).Select(_ => random.NextInt(12)).ToArray();
         (LanguageModel, Trainer<int>) Setup(string? output)
         {
-            var model = new LanguageModel(new LanguageModelConfig(12, 6, 8, 2, "lstm", 0.2f), new RandomGenerator(9));
+            var model = new LanguageModel(new LanguageModelConfig(12, 6, 8, 2, CellKind.Lstm, 0.2f),
+                new RandomGenerator(9));
             var task = new LanguageModelTask(model, ids, 4, 10, ids[..200], 200);
             var options = new TrainerOptions { Epochs = 2, Seed = 5, ClipNorm = 1f, LogEvery = 1, OutputDirectory = output };
             return (model, new Trainer<int>(task, new Adam(model.Parameters(), 3e-3f), options));
@@ -184,7 +187,8 @@ public sealed class LanguageModelTests : IDisposable
         straightTrainer.Fit();
         // stop in the middle of the first epoch (after chunk 7 of 15), then continue from last/ with fresh objects
         using var cancel = new CancellationTokenSource();
-        var model = new LanguageModel(new LanguageModelConfig(12, 6, 8, 2, "lstm", 0.2f), new RandomGenerator(9));
+        var model = new LanguageModel(new LanguageModelConfig(12, 6, 8, 2, CellKind.Lstm, 0.2f),
+            new RandomGenerator(9));
         var task = new LanguageModelTask(model, ids, 4, 10, ids[..200], 200);
         var options = new TrainerOptions { Epochs = 2, Seed = 5, ClipNorm = 1f, LogEvery = 1, OutputDirectory = At("resumed") };
         var stopper = new StopAt(7, cancel);

@@ -182,7 +182,7 @@ public class FusedBatchNormLstmTests
     /// <summary>The cell without its noise on h_0 (which would make each training forward a different
     /// function).</summary>
     static RecurrentConfig Config(int input, int hidden, int steps, int layers = 1, bool bidirectional = false) =>
-        RecurrentCells.Configure("bn-lstm", new RecurrentConfig(RecurrentMode.Lstm, input, hidden, layers,
+        RecurrentCells.Configure(CellKind.BnLstm, new RecurrentConfig(RecurrentMode.Lstm, input, hidden, layers,
             Bidirectional: bidirectional, BatchNormSteps: steps)) with
         { StateNoise = 0f };
 
@@ -315,7 +315,7 @@ public class FusedBatchNormLstmTests
             layer.Forward(input).HiddenState.Sum().Backward();
             return Math.Sqrt(layer.Parameters().Sum(p => (double)TensorPrimitives.SumOfSquares(p.Grad!.Span)));
         }
-        var cell = RecurrentCells.Configure("bn-lstm", new RecurrentConfig(RecurrentMode.Lstm, 1, 6,
+        var cell = RecurrentCells.Configure(CellKind.BnLstm, new RecurrentConfig(RecurrentMode.Lstm, 1, 6,
             BatchNormSteps: 48));
         Assert.Equal(RecurrentCells.DefaultStateNoise, cell.StateNoise);
         double noisy = Norm(cell), silent = Norm(cell with { StateNoise = 0f });

@@ -105,7 +105,7 @@ public class InitTests
         Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4, ChronoMaxSteps: 10, ForgetGateBias: 1f), new RandomGenerator(1)));
         Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4, ChronoMaxSteps: 2), new RandomGenerator(1)));
         // a sequence model records the horizon and reads it back
-        var config = new SequenceModelConfig("lstm", 1, 8, 10, ChronoMaxSteps: 784);
+        var config = new SequenceModelConfig(CellKind.Lstm, 1, 8, 10, ChronoMaxSteps: 784);
         Assert.Equal(config, SequenceModelConfig.FromJson(config.ToJson()));
         Assert.Null(config.Recurrent.ForgetGateBias);
     }

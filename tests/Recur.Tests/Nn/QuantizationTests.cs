@@ -9,7 +9,7 @@ public class QuantizationTests
 {
     public static TheoryData<string> Cells() => [.. RecurrentCells.Names];
 
-    static RecurrentLayer Layer(string cell, int seed = 3) => new(RecurrentCells.Configure(cell,
+    static RecurrentLayer Layer(string cell, int seed = 3) => new(RecurrentCells.Configure(RecurrentCells.Parse(cell),
         new RecurrentConfig(RecurrentMode.Lstm, 8, 48, NumLayers: 2, Bidirectional: true)),
         new RandomGenerator((ulong)seed));
 
@@ -144,7 +144,7 @@ public class QuantizationTests
     [Fact]
     public void QuantizeDynamicFindsTheStacksOfAModel()
     {
-        var model = new SequenceModel(new SequenceModelConfig("gru", 5, 16, 4), new RandomGenerator(8));
+        var model = new SequenceModel(new SequenceModelConfig(CellKind.Gru, 5, 16, 4), new RandomGenerator(8));
         var names = Quantization.QuantizeDynamic(model);
         Assert.Contains("rnn", names);
         foreach (var (name, module) in model.NamedModules())

@@ -293,14 +293,15 @@ public class RecurrentInferenceTests
 {
     public static TheoryData<string> Cells() => [.. RecurrentCells.Names];
 
-    public static TheoryData<string> StepwiseCells() => [.. RecurrentCells.Stepwise];
+    public static TheoryData<string> StepwiseCells() => [.. RecurrentCells.Stepwise.Select(RecurrentCells.Name)];
 
     [Theory]
     [MemberData(nameof(Cells))]
     public void NoGradForwardInChunksEqualsTrainingForward(string cell)
     {
         using var chunk = RecurrentKernel.WithInferenceChunk(1); // one step per chunk
-        var config = RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, 3, 5, NumLayers: 2,
+        var config = RecurrentCells.Configure(RecurrentCells.Parse(cell), new RecurrentConfig(RecurrentMode.Lstm, 3, 5,
+            NumLayers: 2,
             Bidirectional: true));
         var mode = config.Mode;
         var layer = new RecurrentLayer(config, new RandomGenerator(2));
@@ -324,7 +325,8 @@ public class RecurrentInferenceTests
     public void StepByStepEqualsTheWholeSequence(string cell)
     {
         // one step of one sequence reads W_hh directly instead of packing it: the same maths
-        var config = RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, 3, 5));
+        var config = RecurrentCells.Configure(RecurrentCells.Parse(cell), new RecurrentConfig(RecurrentMode.Lstm, 3,
+            5));
         var layer = new RecurrentLayer(config, new RandomGenerator(4));
         var input = Tensor.RandomNormal(new RandomGenerator(5), [6, 1, 3]);
         using var _ = Recur.Autograd.GradMode.NoGrad();

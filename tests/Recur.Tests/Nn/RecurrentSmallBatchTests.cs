@@ -13,7 +13,8 @@ public class RecurrentSmallBatchTests
     // in evaluation mode: bn-lstm's noise on h_0 (training only) would make every forward a different function
     static RecurrentLayer Layer(string cell, int hidden = 40)
     {
-        var layer = new RecurrentLayer(RecurrentCells.Configure(cell, new RecurrentConfig(RecurrentMode.Lstm, 6,
+        var layer = new RecurrentLayer(RecurrentCells.Configure(RecurrentCells.Parse(cell),
+            new RecurrentConfig(RecurrentMode.Lstm, 6,
             hidden, NumLayers: 2, Bidirectional: true)), new RandomGenerator(7));
         layer.Eval();
         return layer;

@@ -1,5 +1,6 @@
 using Recur.Autograd;
 using Recur.Nn;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Tasks;
 using Recur.Training;
@@ -31,7 +32,8 @@ public sealed class HessianFreeTests : IDisposable
             _ => SyntheticTasks.EmbeddedReber(random, 4, maxLength: 12),
         };
         bool perStep = kind is "copy" or "reber";
-        var model = new SequenceModel(new SequenceModelConfig(cell, data.Features, 5, data.Outputs, layers,
+        var model = new SequenceModel(new SequenceModelConfig(RecurrentCells.Parse(cell), data.Features, 5,
+            data.Outputs, layers,
             PerStep: perStep), new RandomGenerator(3));
         return (model, data);
     }
@@ -338,7 +340,8 @@ public sealed class HessianFreeTests : IDisposable
     {
         var random = new RandomGenerator(seed);
         var train = SyntheticTasks.Adding(random, 8, 256);
-        var model = new SequenceModel(new SequenceModelConfig("rnn", train.Features, 12, 1), new RandomGenerator(seed));
+        var model = new SequenceModel(new SequenceModelConfig(CellKind.Rnn, train.Features, 12, 1),
+            new RandomGenerator(seed));
         return (new SequenceTask(model, train, SyntheticTasks.Adding(random, 8, 64), 128), model);
     }
 

@@ -115,7 +115,7 @@ public class GradientRegulariserTests
     public void TheLossAddsLambdaTimesOmegaAndLeavesEarlierGradientsAlone()
     {
         var random = new RandomGenerator(4);
-        var model = new SequenceModel(new SequenceModelConfig("rnn", 2, 5, 1), random);
+        var model = new SequenceModel(new SequenceModelConfig(CellKind.Rnn, 2, 5, 1), random);
         var data = SyntheticTasks.Adding(new RandomGenerator(5), 6, 8);
         var task = new SequenceTask(model, data, null, 8) { Regulariser = new GradientRegulariser(0.5f) };
         var parameters = model.Parameters();
@@ -132,7 +132,7 @@ public class GradientRegulariserTests
     [Fact]
     public void OnlyAOneLayerTanhRnnCanBeRegularised()
     {
-        var model = new SequenceModel(new SequenceModelConfig("lstm", 2, 4, 1), new RandomGenerator(1));
+        var model = new SequenceModel(new SequenceModelConfig(CellKind.Lstm, 2, 4, 1), new RandomGenerator(1));
         var data = SyntheticTasks.Adding(new RandomGenerator(2), 4, 4);
         var error = Assert.Throws<ArgumentException>(() => new SequenceTask(model, data, null, 4)
         {

@@ -1,6 +1,7 @@
 using Recur.Autograd;
 using Recur.Cli;
 using Recur.Decoding;
+using Recur.Nn.Recurrent;
 using Recur.Optim;
 using Recur.Text;
 using Recur.Training;
@@ -64,7 +65,8 @@ public sealed class TranslationTests : IDisposable
     }
 
     static Seq2Seq Small(AttentionKind attention, string cell = "lstm", int layers = 1, bool bidirectional = true, float dropout = 0f, int vocabulary = 9) =>
-        new(new Seq2SeqConfig(vocabulary, vocabulary + 1, 4, 3, layers, cell, bidirectional, attention, dropout), new RandomGenerator(3));
+        new(new Seq2SeqConfig(vocabulary, vocabulary + 1, 4, 3, layers, RecurrentCells.Parse(cell), bidirectional,
+            attention, dropout), new RandomGenerator(3));
 
     [Theory]
     [InlineData(AttentionKind.None, "lstm", 1, true)]
