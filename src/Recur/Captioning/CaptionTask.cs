@@ -1,12 +1,16 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Decoding;
 using Recur.Nn;
+using Recur.Serialization;
 using Recur.Text;
 using Recur.Training;
 
 namespace Recur.Captioning;
 
 /// <summary>Which description of a <see cref="DigitScene"/> a captioner learns.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<CaptionStyle>))]
 public enum CaptionStyle
 {
     /// <summary>The digits' names from left to right: "seven two nine".</summary>
@@ -20,9 +24,12 @@ public enum CaptionStyle
 /// <param name="MaxDigits">Digits per scene, 1 to this; the canvas is 32 pixels wide per possible digit, and 8
 /// more.</param>
 /// <param name="Noise">Standard deviation of the Gaussian pixel noise.</param>
-public sealed record SceneSettings(CaptionStyle Style = CaptionStyle.Digits, int MaxDigits = 5, float Noise = 0)
+public sealed record SceneSettings(
+    [property: JsonPropertyName("caption_style")] CaptionStyle Style = CaptionStyle.Digits, int MaxDigits = 5,
+    float Noise = 0)
 {
     /// <summary>The canvas width.</summary>
+    [JsonIgnore]
     public int Width => DigitScenes.Width(MaxDigits);
 
     /// <summary>Every word a description of this style can hold, as a word tokenizer (fixed order, so that the ids
@@ -33,26 +40,14 @@ public sealed record SceneSettings(CaptionStyle Style = CaptionStyle.Digits, int
     /// <summary>The description of <paramref name="scene"/> in this style.</summary>
     public string Describe(DigitScene scene) => Style == CaptionStyle.Digits ? scene.Caption : scene.RelationalCaption;
 
-    /// <summary>Settings as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["caption_style"] = Style.ToString().ToLowerInvariant(), ["max_digits"] = MaxDigits, ["noise"] = Noise,
-    };
+    /// <summary>The configuration as saved in <c>config.json</c>.</summary>
+    public JsonObject ToJson() =>
+        JsonSerializer.SerializeToNode(this, CaptioningJson.Default.SceneSettings)!.AsObject();
 
-    /// <summary>Reads what <see cref="ToJson"/> wrote.</summary>
-    public static SceneSettings FromJson(JsonObject json)
-    {
-        try
-        {
-            return new(Enum.Parse<CaptionStyle>((string)json["caption_style"]!, ignoreCase: true),
-                (int)json["max_digits"]!, (float)json["noise"]!);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json names no caption style and scene settings ({e.Message}).",
-                e);
-        }
-    }
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static SceneSettings FromJson(JsonObject json) =>
+        ConfigJson.Read(json, CaptioningJson.Default.SceneSettings, null);
 }
 
 /// <summary>A generated description of one image.</summary>

@@ -1,13 +1,16 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Decoding;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 using Recur.Text;
 
 namespace Recur.Captioning;
 
 /// <summary>How a <see cref="Captioner"/> joins the image to the words.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<CaptionDecoder>))]
 public enum CaptionDecoder
 {
     /// <summary>Show and Tell (Vinyals et al. 2015): the image feature is the recurrent net's initial state.</summary>
@@ -37,12 +40,15 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
     float DoublyStochastic = 1f)
 {
     /// <summary>Rows and columns of the feature map after three 2×2 poolings: ⌊x / 8⌋.</summary>
+    [JsonIgnore]
     public (int H, int W) FeatureMap => (Height / 8, Width / 8);
 
     /// <summary>Width of a feature-map cell's vector (the third convolution's channels).</summary>
+    [JsonIgnore]
     public int FeatureSize => 2 * Channels;
 
     /// <summary>The recurrent mode of the decoder.</summary>
+    [JsonIgnore]
     public RecurrentMode Mode => Cell switch
     {
         CellKind.Lstm => RecurrentMode.Lstm,
@@ -61,32 +67,12 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "captioner", ["decoder"] = Decoder.ToString().ToLowerInvariant(),
-        ["vocabulary_size"] = VocabularySize, ["height"] = Height, ["width"] = Width, ["channels"] = Channels,
-        ["hidden_size"] = HiddenSize, ["embedding_size"] = EmbeddingSize, ["joint_size"] = JointSize,
-        ["cell"] = Cell.Name(), ["doubly_stochastic"] = DoublyStochastic,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, CaptioningJson.Default.CaptionerConfig, "captioner");
 
-    /// <summary>Reads what <see cref="ToJson"/> wrote.</summary>
-    public static CaptionerConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "captioner")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'captioner'.");
-            return new(Enum.Parse<CaptionDecoder>((string)json["decoder"]!, ignoreCase: true),
-                (int)json["vocabulary_size"]!, (int)json["height"]!, (int)json["width"]!, (int)json["channels"]!,
-                (int)json["hidden_size"]!, (int)json["embedding_size"]!, (int)json["joint_size"]!,
-                RecurrentCells.Parse((string)json["cell"]!), (float)json["doubly_stochastic"]!);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a captioner ({e.Message}).", e);
-        }
-    }
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static CaptionerConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, CaptioningJson.Default.CaptionerConfig, "captioner", config => config.Validate());
 }
 
 /// <summary>
@@ -337,3 +323,10 @@ public sealed class Captioner : Module
                 lengthPenalty));
     }
 }
+
+/// <summary>The settings records of <c>Recur.Captioning</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(CaptionerConfig))]
+[JsonSerializable(typeof(SceneSettings))]
+sealed partial class CaptioningJson : JsonSerializerContext;

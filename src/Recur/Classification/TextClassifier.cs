@@ -1,11 +1,14 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.Classification;
 
 /// <summary>How a <see cref="TextClassifier"/> turns the encoder's outputs over a text into one vector.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<Pooling>))]
 public enum Pooling
 {
     /// <summary>The final states (each direction's state after its last real token).</summary>
@@ -26,6 +29,7 @@ public enum Pooling
 }
 
 /// <summary>Which tokens of a text longer than <see cref="TextClassifierConfig.MaxTokens"/> are read.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<Truncation>))]
 public enum Truncation
 {
     /// <summary>The first tokens.</summary>
@@ -40,6 +44,7 @@ public enum Truncation
 }
 
 /// <summary>How a <see cref="TextClassifier"/> cuts a text into segments read separately.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<Segmentation>))]
 public enum Segmentation
 {
     /// <summary>The whole text is one sequence.</summary>
@@ -90,56 +95,26 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
 
     /// <summary>The sentence-level encoder of a hierarchical network: it reads the word level's pooled
     /// vectors.</summary>
+    [JsonIgnore]
     public RecurrentConfig SentenceEncoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell),
         HiddenSize * (Bidirectional ? 2 : 1), HiddenSize, 1, Bidirectional: Bidirectional,
         ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null));
 
     /// <summary>The encoder's configuration.</summary>
+    [JsonIgnore]
     public RecurrentConfig Encoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell), EmbeddingSize,
         HiddenSize, NumLayers,
         Dropout: NumLayers > 1 ? Dropout : 0f, Bidirectional: Bidirectional,
         ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null));
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "text_classifier", ["vocabulary_size"] = VocabularySize,
-        ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
-        ["classes"] = Classes, ["cell"] = Cell.Name(), ["num_layers"] = NumLayers,
-        ["bidirectional"] = Bidirectional,
-        ["dropout"] = Dropout,
-        ["pooling"] = Pooling.ToString().ToLowerInvariant(), ["max_tokens"] = MaxTokens,
-        ["truncation"] = Truncation.ToString().ToLowerInvariant(),
-        ["segmentation"] = Segmentation.ToString().ToLowerInvariant(), ["segment_length"] = SegmentLength,
-        ["sentence_ends"] = new JsonArray(SentenceEnds.Select(i => (JsonNode)i).ToArray()),
-    };
+    public JsonObject ToJson() =>
+        ConfigJson.Write(this, ClassificationJson.Default.TextClassifierConfig, "text_classifier");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static TextClassifierConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "text_classifier")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'text_classifier'.");
-            // the reading fields came later: a config.json without them reads whole texts
-            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
-                (int)json["classes"]!, RecurrentCells.Parse((string)json["cell"]!),
-                (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!,
-                Enum.Parse<Pooling>((string)json["pooling"]!, ignoreCase: true))
-            {
-                MaxTokens = (int?)json["max_tokens"] ?? 0,
-                Truncation = Enum.Parse<Truncation>((string?)json["truncation"] ?? "head", ignoreCase: true),
-                Segmentation = Enum.Parse<Segmentation>((string?)json["segmentation"] ?? "none", ignoreCase: true),
-                SegmentLength = (int?)json["segment_length"] ?? 0,
-                SentenceEnds = json["sentence_ends"]?.AsArray().Select(i => (int)i!).ToArray() ?? [],
-            };
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a text classifier ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static TextClassifierConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, ClassificationJson.Default.TextClassifierConfig, "text_classifier");
 }
 
 /// <summary>
@@ -431,3 +406,9 @@ public sealed class TextClassifier : Module
 /// <param name="SentenceLengths">Tokens per sentence (hierarchical network only, else empty).</param>
 /// <param name="SentenceWeights">The sentence-level attention (hierarchical network only, else empty).</param>
 public sealed record TextAttention(int[] Tokens, double[] Weights, int[] SentenceLengths, double[] SentenceWeights);
+
+/// <summary>The settings records of <c>Recur.Classification</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(TextClassifierConfig))]
+sealed partial class ClassificationJson : JsonSerializerContext;

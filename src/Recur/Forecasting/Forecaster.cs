@@ -1,8 +1,11 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Optim;
+using Recur.Serialization;
 using Recur.Training;
 
 namespace Recur.Forecasting;
@@ -23,9 +26,11 @@ namespace Recur.Forecasting;
 /// are held out; each epoch is scored on them and the weights of the best epoch are kept (early model selection).</param>
 /// <param name="Covariates">Extra input series seen beside the target over the window (scaled, not logged or differenced).
 /// Their future is unknown, so with covariates a forecast reaches at most <paramref name="Horizon"/> steps ahead.</param>
-public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string Model = "lstm", int Hidden = 32, ScalingKind Scaling = ScalingKind.MinMax,
-    bool Log = false, int DifferenceLag = 0, int Epochs = 300, float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1, int ValidationSize = 0,
-    int Covariates = 0)
+public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string Model = "lstm",
+    [property: JsonPropertyName("hidden_size")] int Hidden = 32, ScalingKind Scaling = ScalingKind.MinMax,
+    bool Log = false, int DifferenceLag = 0, int Epochs = 300,
+    [property: JsonPropertyName("lr")] float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1,
+    int ValidationSize = 0, int Covariates = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -83,35 +88,39 @@ public sealed class Forecaster
         }
     }
 
-    /// <summary>The configuration saved with checkpoints (enough to rebuild the forecaster with <see cref="FromConfig"/>).</summary>
-    public JsonObject Config => new()
+    /// <summary>The configuration saved with checkpoints (enough to rebuild the forecaster with <see
+    /// cref="FromConfig"/>): the options and the scalers fitted on the training part.</summary>
+    public JsonObject Config
     {
-        ["architecture"] = "forecaster", ["window"] = Options.Window, ["horizon"] = Options.Horizon, ["model"] = Options.Model, ["hidden_size"] = Options.Hidden,
-        ["scaling"] = Options.Scaling.ToString(), ["log"] = Options.Log, ["difference_lag"] = Options.DifferenceLag, ["epochs"] = Options.Epochs,
-        ["lr"] = Options.LearningRate, ["batch"] = Options.Batch, ["seed"] = Options.Seed, ["validation_size"] = Options.ValidationSize,
-        ["scaler_offset"] = Scaler.Offset, ["scaler_scale"] = Scaler.Scale, ["covariates"] = Options.Covariates,
-        ["covariate_scalers"] = new JsonArray(CovariateScalers.Select(c => (JsonNode)new JsonArray(c.Offset, c.Scale)).ToArray()),
-    };
+        get
+        {
+            var json = ConfigJson.Write(Options, ForecastingJson.Default.ForecasterOptions, "forecaster");
+            var state = new FittedScalers(Scaler.Offset, Scaler.Scale,
+                [.. CovariateScalers.Select(c => new[] { c.Offset, c.Scale })]);
+            foreach (var (key, value) in JsonSerializer.SerializeToNode(state, ForecastingJson.Default.FittedScalers)!
+                .AsObject().ToList())
+                json[key] = value?.DeepClone();
+            return json;
+        }
+    }
 
-    /// <summary>Rebuilds a forecaster (untrained weights, fitted scaler) from <see cref="Config"/>; load the weights with <see cref="Checkpoint.LoadModel"/>.</summary>
+    /// <summary>Rebuilds a forecaster (untrained weights, fitted scaler) from <see cref="Config"/>; load the weights
+    /// with <see cref="Checkpoint.LoadModel"/>.</summary>
+    /// <exception cref="InvalidDataException">Not a forecaster's, or a field missing or invalid (named).</exception>
     public static Forecaster FromConfig(JsonObject config)
     {
-        try
+        var options = ConfigJson.Read(config, ForecastingJson.Default.ForecasterOptions, "forecaster",
+            options => options.Validate());
+        var state = ConfigJson.Read(config, ForecastingJson.Default.FittedScalers, architecture: null);
+        var covariates = state.CovariateScalers ?? [];
+        if (covariates.Length != options.Covariates || covariates.Any(c => c.Length != 2))
+            throw new InvalidDataException($"{options.Covariates} covariates need as many (offset, scale) pairs in "
+                + $"covariate_scalers, got {covariates.Length}.");
+        return new Forecaster(options)
         {
-            if ((string?)config["architecture"] != "forecaster") throw new InvalidDataException($"architecture is '{config["architecture"]}', not 'forecaster'.");
-            var options = new ForecasterOptions((int)config["window"]!, (int)config["horizon"]!, (string)config["model"]!, (int)config["hidden_size"]!,
-                Enum.Parse<ScalingKind>((string)config["scaling"]!), (bool)config["log"]!, (int)config["difference_lag"]!, (int)config["epochs"]!,
-                (float)config["lr"]!, (int)config["batch"]!, (ulong)config["seed"]!, (int?)config["validation_size"] ?? 0, (int?)config["covariates"] ?? 0);
-            var forecaster = new Forecaster(options);
-            forecaster.Scaler = Scaler.From(options.Scaling, (double)config["scaler_offset"]!, (double)config["scaler_scale"]!);
-            forecaster.CovariateScalers = (config["covariate_scalers"]?.AsArray() ?? []).Select(c => Scaler.From(options.Scaling, (double)c![0]!, (double)c[1]!)).ToArray();
-            if (forecaster.CovariateScalers.Length != options.Covariates) throw new InvalidDataException($"{options.Covariates} covariates but {forecaster.CovariateScalers.Length} scalers.");
-            return forecaster;
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a forecaster ({e.Message}).", e);
-        }
+            Scaler = Scaler.From(options.Scaling, state.ScalerOffset, state.ScalerScale),
+            CovariateScalers = [.. covariates.Select(c => Scaler.From(options.Scaling, c[0], c[1]))],
+        };
     }
 
     /// <summary>The series as the network sees it: log, differenced, not yet scaled.</summary>
@@ -297,3 +306,14 @@ public sealed class WindowMlp : Module
     /// <summary>[B, window] → [B, outputs].</summary>
     public Tensor Forward(Tensor input) => head.Forward(hidden.Forward(input).Tanh());
 }
+
+/// <summary>What a forecaster fitted on its training part, saved beside its options: the target's scaler and one
+/// (offset, scale) pair per covariate.</summary>
+sealed record FittedScalers(double ScalerOffset, double ScalerScale, double[][]? CovariateScalers = null);
+
+/// <summary>The settings records of <c>Recur.Forecasting</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(ForecasterOptions))]
+[JsonSerializable(typeof(FittedScalers))]
+sealed partial class ForecastingJson : JsonSerializerContext;

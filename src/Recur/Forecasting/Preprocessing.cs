@@ -1,6 +1,8 @@
+using System.Text.Json.Serialization;
 namespace Recur.Forecasting;
 
 /// <summary>How a <see cref="Scaler"/> maps values.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ScalingKind>))]
 public enum ScalingKind
 {
     /// <summary>(x − min) / (max − min), fitted on the training part: [0, 1] there.</summary>

@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.Language;
 
@@ -21,6 +23,7 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
     float Dropout = 0f, bool TieWeights = false)
 {
     /// <summary>The recurrent stack's configuration.</summary>
+    [JsonIgnore]
     public RecurrentConfig Recurrent
     {
         get
@@ -48,28 +51,12 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "language_model", ["vocabulary_size"] = VocabularySize, ["embedding_size"] = EmbeddingSize, ["hidden_size"] = HiddenSize,
-        ["num_layers"] = NumLayers, ["cell"] = Cell.Name(), ["dropout"] = Dropout,
-        ["tie_weights"] = TieWeights,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, LanguageJson.Default.LanguageModelConfig, "language_model");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static LanguageModelConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "language_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'language_model'.");
-            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
-                (int)json["num_layers"]!, RecurrentCells.Parse((string)json["cell"]!),
-                (float)json["dropout"]!, (bool)json["tie_weights"]!);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a language model ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static LanguageModelConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, LanguageJson.Default.LanguageModelConfig, "language_model");
 }
 
 /// <summary>The recurrent state a language model carries from one chunk (or generated token) to the next.</summary>
@@ -225,3 +212,9 @@ public sealed class LanguageModel : Module
                 throw new ArgumentException($"LanguageModel: token id {id} is outside the vocabulary of {Config.VocabularySize}.");
     }
 }
+
+/// <summary>The settings records of <c>Recur.Language</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(LanguageModelConfig))]
+sealed partial class LanguageJson : JsonSerializerContext;

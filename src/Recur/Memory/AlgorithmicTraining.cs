@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
+using Recur.Serialization;
 using Recur.Training;
 
 namespace Recur.Memory;
@@ -78,17 +80,7 @@ public sealed class AlgorithmicTraining : ITrainingTask<SequenceBatch>
         NeuralTuringMachine? machine = null;
         Checkpoint.Open(folder, config =>
         {
-            AlgorithmicTask task;
-            int maxLength;
-            try
-            {
-                task = Enum.Parse<AlgorithmicTask>((string)config["task"]!, ignoreCase: true);
-                maxLength = (int)config["max_length"]!;
-            }
-            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or ArgumentException)
-            {
-                throw new InvalidDataException($"{folder}: config.json names no algorithmic task ({e.Message}).", e);
-            }
+            var (task, maxLength) = ConfigJson.Read(config, MemoryJson.Default.AlgorithmicTaskFile, null);
             if ((string?)config["architecture"] == "ntm")
             {
                 machine = new NeuralTuringMachine(NeuralTuringMachineConfig.FromJson(config), new RandomGenerator(0));
@@ -110,6 +102,8 @@ public sealed class AlgorithmicTraining : ITrainingTask<SequenceBatch>
     {
         ["task"] = Task.ToString(), ["max_length"] = maxLength, ["bits"] = bits,
     });
+
+
 
     /// <inheritdoc/>
     public int BatchesPerEpoch => batchesPerEpoch;
@@ -157,3 +151,7 @@ public sealed class AlgorithmicTraining : ITrainingTask<SequenceBatch>
         return (Losses.BinaryCrossEntropyWithLogits(logits, batch.Targets).Item(), batch.BitErrors(logits));
     }
 }
+
+/// <summary>The task an algorithmic run trained on, as its <c>config.json</c> records it beside the model.</summary>
+sealed record AlgorithmicTaskFile(
+    [property: JsonConverter(typeof(JsonStringEnumConverter<AlgorithmicTask>))] AlgorithmicTask Task, int MaxLength);

@@ -1,10 +1,13 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
+using Recur.Serialization;
 
 namespace Recur.Memory;
 
 /// <summary>How a memory network turns a sentence's words into one vector.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<SentenceEncoding>))]
 public enum SentenceEncoding
 {
     /// <summary>The sum of the word embeddings: word order is lost.</summary>
@@ -56,39 +59,12 @@ public sealed record MemoryNetworkConfig(int VocabularySize, int SentenceLength,
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "memn2n", ["vocabulary_size"] = VocabularySize, ["sentence_length"] = SentenceLength,
-        ["embedding_size"] = EmbeddingSize, ["hops"] = Hops, ["memory_size"] = MemorySize,
-        ["encoding"] = Encoding == SentenceEncoding.Position ? "position" : "bag_of_words",
-        ["temporal_encoding"] = TemporalEncoding, ["random_time_noise"] = RandomTimeNoise,
-        ["empty_slots"] = EmptySlots,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, MemoryJson.Default.MemoryNetworkConfig, "memn2n");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static MemoryNetworkConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "memn2n")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'memn2n'.");
-            var config = new MemoryNetworkConfig((int)json["vocabulary_size"]!, (int)json["sentence_length"]!,
-                (int)json["embedding_size"]!, (int)json["hops"]!, (int)json["memory_size"]!,
-                (string?)json["encoding"] switch
-                {
-                    "position" => SentenceEncoding.Position,
-                    "bag_of_words" => SentenceEncoding.BagOfWords,
-                    var other => throw new FormatException($"encoding '{other}' is not position or bag_of_words"),
-                }, (bool)json["temporal_encoding"]!, (bool)json["random_time_noise"]!, (bool)json["empty_slots"]!);
-            config.Validate();
-            return config;
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a memory network ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static MemoryNetworkConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, MemoryJson.Default.MemoryNetworkConfig, "memn2n", config => config.Validate());
 }
 
 /// <summary>What a memory network computes for a batch of questions.</summary>
@@ -290,3 +266,13 @@ public sealed class MemoryNetwork : Module, IStoryModel
     Tensor IStoryModel.Logits(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? noise) =>
         Forward(batch, noise).Logits;
 }
+
+/// <summary>The settings records of <c>Recur.Memory</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(MemoryNetworkConfig))]
+[JsonSerializable(typeof(StoryLstmConfig))]
+[JsonSerializable(typeof(NeuralTuringMachineConfig))]
+[JsonSerializable(typeof(AlgorithmicTaskFile))]
+[JsonSerializable(typeof(StoryTaskFile))]
+sealed partial class MemoryJson : JsonSerializerContext;

@@ -1,6 +1,9 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.Memory;
 
@@ -12,7 +15,8 @@ namespace Recur.Memory;
 /// <param name="SlotSize">W, the width of each row.</param>
 /// <param name="LstmController">An LSTM controller (true) or a feed-forward one (one tanh layer).</param>
 public sealed record NeuralTuringMachineConfig(int InputSize, int OutputSize, int ControllerSize = 100,
-    int MemorySlots = 128, int SlotSize = 20, bool LstmController = true)
+    int MemorySlots = 128, int SlotSize = 20,
+    [property: JsonPropertyName("controller"), JsonConverter(typeof(ControllerConverter))] bool LstmController = true)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -24,37 +28,12 @@ public sealed record NeuralTuringMachineConfig(int InputSize, int OutputSize, in
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "ntm", ["input_size"] = InputSize, ["output_size"] = OutputSize,
-        ["controller_size"] = ControllerSize, ["memory_slots"] = MemorySlots, ["slot_size"] = SlotSize,
-        ["controller"] = LstmController ? "lstm" : "feedforward",
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, MemoryJson.Default.NeuralTuringMachineConfig, "ntm");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static NeuralTuringMachineConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "ntm")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'ntm'.");
-            var config = new NeuralTuringMachineConfig((int)json["input_size"]!, (int)json["output_size"]!,
-                (int)json["controller_size"]!, (int)json["memory_slots"]!, (int)json["slot_size"]!,
-                (string?)json["controller"] switch
-                {
-                    "lstm" => true,
-                    "feedforward" => false,
-                    var other => throw new FormatException($"controller '{other}' is not lstm or feedforward"),
-                });
-            config.Validate();
-            return config;
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a Neural Turing Machine ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static NeuralTuringMachineConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, MemoryJson.Default.NeuralTuringMachineConfig, "ntm", config => config.Validate());
 }
 
 /// <summary>What a Neural Turing Machine computes over a sequence.</summary>
@@ -162,4 +141,19 @@ public sealed class NeuralTuringMachine : Module
         var sharpened = (sharpen * (shifted! + Epsilon).Log()).Exp();
         return sharpened / sharpened.Sum(1, keepDim: true);
     }
+}
+
+/// <summary>The controller in <c>config.json</c>: <c>lstm</c> or <c>feedforward</c>.</summary>
+sealed class ControllerConverter : JsonConverter<bool>
+{
+    public override bool Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        (reader.TokenType == JsonTokenType.String ? reader.GetString() : null) switch
+        {
+            "lstm" => true,
+            "feedforward" => false,
+            _ => throw new JsonException("the controller is lstm or feedforward."),
+        };
+
+    public override void Write(Utf8JsonWriter writer, bool value, JsonSerializerOptions options) =>
+        writer.WriteStringValue(value ? "lstm" : "feedforward");
 }

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.Memory;
 
@@ -13,27 +15,12 @@ public sealed record StoryLstmConfig(int VocabularySize, int EmbeddingSize = 32,
     int MemorySize = 50)
 {
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "story_lstm", ["vocabulary_size"] = VocabularySize, ["embedding_size"] = EmbeddingSize,
-        ["hidden_size"] = HiddenSize, ["memory_size"] = MemorySize,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, MemoryJson.Default.StoryLstmConfig, "story_lstm");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static StoryLstmConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "story_lstm")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'story_lstm'.");
-            return new((int)json["vocabulary_size"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
-                (int)json["memory_size"]!);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
-        {
-            throw new InvalidDataException($"config.json does not describe a story LSTM ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static StoryLstmConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, MemoryJson.Default.StoryLstmConfig, "story_lstm");
 }
 
 /// <summary>

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Recur.Autograd;
 using Recur.Kernels;
 using Recur.Nn;
+using Recur.Serialization;
 using Recur.Text;
 using Recur.Training;
 
@@ -54,19 +55,17 @@ public sealed class TrainedStoryModel
                 ? (Module)new StoryLstm(StoryLstmConfig.FromJson(json), new RandomGenerator(0))
                 : new MemoryNetwork(MemoryNetworkConfig.FromJson(json), new RandomGenerator(0));
         });
+        StoryTaskFile saved;
         try
         {
-            var vocabulary = WordVocabulary.FromWords(config!["vocabulary"]!.AsArray().Select(w => (string)w!)
-                .ToArray());
-            var tasks = config["tasks"]!.AsArray().Select(t => (int)t!).ToArray();
-            int memorySize = module is MemoryNetwork m ? m.Config.MemorySize : ((StoryLstm)module).Config.MemorySize;
-            return new((IStoryModel)module, vocabulary, tasks, memorySize);
+            saved = ConfigJson.Read(config!, MemoryJson.Default.StoryTaskFile, null);
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
+        catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"{folder}: config.json lacks the vocabulary or tasks of a bAbI model "
-                + $"({e.Message}).", e);
+            throw new InvalidDataException($"{folder}: config.json of a bAbI model: {e.Message}", e);
         }
+        int memorySize = module is MemoryNetwork m ? m.Config.MemorySize : ((StoryLstm)module).Config.MemorySize;
+        return new((IStoryModel)module, WordVocabulary.FromWords(saved.Vocabulary), saved.Tasks, memorySize);
     }
 
     /// <summary>The models of a run folder: one per task in task{N}/ for a per-task run, otherwise the one
@@ -111,3 +110,6 @@ public sealed class TrainedStoryModel
                 .ToArray(), unknown);
     }
 }
+
+/// <summary>The vocabulary and bAbI tasks a story model's <c>config.json</c> records beside the model.</summary>
+sealed record StoryTaskFile(string[] Vocabulary, int[] Tasks);

@@ -1,12 +1,14 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.Nn;
 
 /// <summary>
-/// Settings of a <see cref="SequenceModel"/>. <see cref="Cell"/> is <c>rnn</c> (Elman, tanh), <c>irnn</c> (ReLU with
-/// identity recurrent initialisation, Le et al. 2015), <c>lstm</c> (forget-gate bias 1, Jozefowicz et al. 2015) or
-/// <c>gru</c>. <see cref="ChronoMaxSteps"/> &gt; 0 gives an LSTM or GRU chrono-initialised gate biases instead
+/// Settings of a <see cref="SequenceModel"/>. <see cref="Cell"/> is any cell of <see cref="RecurrentCells"/>; the
+/// LSTMs start with forget-gate bias 1 (Jozefowicz et al. 2015), and <see cref="ChronoMaxSteps"/> &gt; 0 gives an LSTM
+/// or GRU chrono-initialised gate biases instead
 /// (<see cref="RecurrentConfig.ChronoMaxSteps"/>). <see cref="Dropout"/> applies between stacked layers and to the
 /// recurrent output the head reads. <see cref="BatchNormSteps"/> is how many time steps keep statistics of their own in
 /// a <c>bn-lstm</c> (<see cref="RecurrentConfig.BatchNormSteps"/>; the length of the sequences is the natural choice).
@@ -20,6 +22,7 @@ public sealed record SequenceModelConfig(CellKind Cell, int InputSize, int Hidde
     /// The recurrent stack's configuration: an LSTM starts with forget-gate bias 1 unless chrono-initialised; chrono
     /// initialisation applies to the LSTMs and the GRU.
     /// </summary>
+    [JsonIgnore]
     public RecurrentConfig Recurrent
     {
         get
@@ -35,32 +38,19 @@ public sealed record SequenceModelConfig(CellKind Cell, int InputSize, int Hidde
     }
 
     /// <summary>The configuration as written to <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "sequence_model", ["cell"] = Cell.Name(), ["input_size"] = InputSize,
-        ["hidden_size"] = HiddenSize,
-        ["output_size"] = OutputSize, ["num_layers"] = NumLayers, ["bidirectional"] = Bidirectional, ["dropout"] = Dropout, ["per_step"] = PerStep,
-        ["chrono_max_steps"] = ChronoMaxSteps, ["batch_norm_steps"] = BatchNormSteps,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, NnJson.Default.SequenceModelConfig, "sequence_model");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static SequenceModelConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "sequence_model") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_model'.");
-            return new(RecurrentCells.Parse((string)json["cell"]!), (int)json["input_size"]!, (int)json["hidden_size"]!,
-                (int)json["output_size"]!, (int)json["num_layers"]!, (bool)json["bidirectional"]!,
-                (float)json["dropout"]!, (bool)json["per_step"]!, (int?)json["chrono_max_steps"] ?? 0,
-                (int?)json["batch_norm_steps"] ?? 100);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a sequence model ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Not a sequence model's, or a field missing or invalid.</exception>
+    public static SequenceModelConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, NnJson.Default.SequenceModelConfig, "sequence_model");
 }
+
+/// <summary>The settings records of <c>Recur.Nn</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(SequenceModelConfig))]
+sealed partial class NnJson : JsonSerializerContext;
 
 /// <summary>
 /// A recurrent stack with a linear head: on the last step's output (many-to-one: classification, regression) or on

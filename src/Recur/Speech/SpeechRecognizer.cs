@@ -1,13 +1,16 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Data;
 using Recur.Decoding;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.Speech;
 
 /// <summary>How a speech recogniser's features are normalised.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<FeatureNormalization>))]
 public enum FeatureNormalization
 {
     /// <summary>Each band to mean 0 and variance 1 over the utterance itself (loudness and channel matter
@@ -166,46 +169,42 @@ public sealed record SpeechRecognizerConfig(SpeechFeatureConfig Features,
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "speech_recognizer", ["sample_rate"] = Features.SampleRate, ["n_fft"] = Features.NFft,
-        ["hop"] = Features.Hop, ["n_mels"] = Features.NMels, ["characters"] = Characters, ["conv_layers"] = ConvLayers,
-        ["conv_channels"] = ConvChannels, ["cell"] = Cell.Name(), ["hidden_size"] = HiddenSize,
-        ["num_layers"] = NumLayers,
-        ["bidirectional"] = Bidirectional, ["dropout"] = Dropout,
-        ["normalization"] = Features.Normalization.ToString().ToLowerInvariant(),
-        ["band_mean"] = Features.Statistics is { } st ? new JsonArray(st.Mean.Select(v => (JsonNode)v).ToArray())
-            : null,
-        ["band_std"] = Features.Statistics is { } st2 ? new JsonArray(st2.Std.Select(v => (JsonNode)v).ToArray())
-            : null,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(new SpeechRecognizerFile(Features.SampleRate, Features.NFft,
+        Features.Hop, Features.NMels, Characters, ConvLayers, ConvChannels, Cell, HiddenSize, NumLayers, Bidirectional,
+        Dropout, Features.Normalization, Features.Statistics?.Mean.ToArray(), Features.Statistics?.Std.ToArray()),
+        SpeechJson.Default.SpeechRecognizerFile, "speech_recognizer");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
     public static SpeechRecognizerConfig FromJson(JsonObject json)
     {
-        try
+        SpeechRecognizerConfig? config = null;
+        ConfigJson.Read(json, SpeechJson.Default.SpeechRecognizerFile, "speech_recognizer", file =>
         {
-            if ((string?)json["architecture"] != "speech_recognizer")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'speech_recognizer'.");
-            var normalization = json["normalization"] is { } n
-                ? Enum.Parse<FeatureNormalization>((string)n!, ignoreCase: true) : FeatureNormalization.Utterance;
-            BandStatistics? statistics = json["band_mean"] is JsonArray mean && json["band_std"] is JsonArray std
-                ? new(mean.Select(v => (float)v!).ToArray(), std.Select(v => (float)v!).ToArray()) : null;
-            var features = new SpeechFeatureConfig((int)json["sample_rate"]!, (int)json["n_fft"]!, (int)json["hop"]!,
-                (int)json["n_mels"]!, normalization, statistics);
-            var config = new SpeechRecognizerConfig(features, (string)json["characters"]!, (int)json["conv_layers"]!,
-                (int)json["conv_channels"]!, RecurrentCells.Parse((string)json["cell"]!), (int)json["hidden_size"]!,
-                (int)json["num_layers"]!, (bool)json["bidirectional"]!, (float)json["dropout"]!);
+            BandStatistics? statistics = file.BandMean is { } mean && file.BandStd is { } std ? new(mean, std) : null;
+            config = new SpeechRecognizerConfig(new SpeechFeatureConfig(file.SampleRate, file.NFft, file.Hop,
+                    file.NMels, file.Normalization, statistics), file.Characters, file.ConvLayers, file.ConvChannels,
+                file.Cell, file.HiddenSize, file.NumLayers, file.Bidirectional, file.Dropout);
             config.Validate();
-            return config;
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a speech recogniser ({e.Message}).", e);
-        }
+        });
+        return config!;
     }
 }
+
+/// <summary>
+/// <c>config.json</c> of a speech recogniser: its settings with the feature settings spelt out beside them (files
+/// written before global normalisation existed have no normalisation or band statistics).
+/// </summary>
+sealed record SpeechRecognizerFile(int SampleRate, int NFft, int Hop, int NMels, string Characters, int ConvLayers,
+    int ConvChannels, CellKind Cell, int HiddenSize, int NumLayers, bool Bidirectional, float Dropout,
+    FeatureNormalization Normalization = FeatureNormalization.Utterance, float[]? BandMean = null,
+    float[]? BandStd = null);
+
+/// <summary>The settings records of <c>Recur.Speech</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(SpeechRecognizerFile))]
+sealed partial class SpeechJson : JsonSerializerContext;
 
 /// <summary>
 /// Speech to characters in the style of Deep Speech 2 (Amodei et al. 2016): 2-D convolutions with ReLU over the log-mel

@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Json.Serialization;
+using Recur.Serialization;
 
 namespace Recur.Tagging;
 
@@ -8,6 +10,7 @@ namespace Recur.Tagging;
 public sealed record TaggedSentence(string[] Tokens, string[] Tags);
 
 /// <summary>How chunk (entity) tags mark boundaries.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<TagScheme>))]
 public enum TagScheme
 {
     /// <summary>IOB1 (CoNLL-2003 as distributed): I-X inside a chunk; B-X only starts a chunk right after another X chunk.</summary>

@@ -1,8 +1,10 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 using Recur.Text;
 using Recur.Training;
 
@@ -30,31 +32,12 @@ public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[]
     int CasingEmbedding = 0, int NumLayers = 1, bool VariationalDropout = false)
 {
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "sequence_tagger", ["word_count"] = WordCount, ["char_count"] = CharCount,
-        ["tags"] = new JsonArray(Tags.Select(t => (JsonNode)t).ToArray()), ["scheme"] = Scheme.ToString().ToLowerInvariant(), ["crf"] = Crf,
-        ["char_features"] = CharFeatures, ["word_embedding"] = WordEmbedding, ["char_embedding"] = CharEmbedding, ["char_hidden"] = CharHidden,
-        ["hidden"] = Hidden, ["dropout"] = Dropout, ["casing_embedding"] = CasingEmbedding, ["num_layers"] = NumLayers,
-        ["variational_dropout"] = VariationalDropout,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, TaggingJson.Default.SequenceTaggerConfig, "sequence_tagger");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static SequenceTaggerConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "sequence_tagger") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sequence_tagger'.");
-            return new((int)json["word_count"]!, (int)json["char_count"]!, json["tags"]!.AsArray().Select(t => (string)t!).ToArray(),
-                Enum.Parse<TagScheme>((string)json["scheme"]!, ignoreCase: true), (bool)json["crf"]!, (bool)json["char_features"]!, (int)json["word_embedding"]!,
-                (int)json["char_embedding"]!, (int)json["char_hidden"]!, (int)json["hidden"]!, (float)json["dropout"]!,
-                (int?)json["casing_embedding"] ?? 0, (int?)json["num_layers"] ?? 1, (bool?)json["variational_dropout"] ?? false);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a sequence tagger ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static SequenceTaggerConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, TaggingJson.Default.SequenceTaggerConfig, "sequence_tagger");
 }
 
 /// <summary>A sentence as model input: word ids and, per word, character ids and the casing class.</summary>
@@ -457,3 +440,9 @@ public sealed class TaggingTask : ITrainingTask<int[]>
         return ConllEvaluation.Score(sentences.Select(s => (IReadOnlyList<string>)s.Tags).ToList(), predicted.Select(p => (IReadOnlyList<string>)p).ToList());
     }
 }
+
+/// <summary>The settings records of <c>Recur.Tagging</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(SequenceTaggerConfig))]
+sealed partial class TaggingJson : JsonSerializerContext;

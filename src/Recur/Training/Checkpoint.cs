@@ -198,7 +198,15 @@ public static class Checkpoint
     public static T Open<T>(string path, Func<JsonObject, T> build) where T : Module
     {
         string folder = Verify(Locate(path));
-        var model = build(ReadConfig(folder));
+        T model;
+        try
+        {
+            model = build(ReadConfig(folder));
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(folder, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{Path.Combine(folder, ConfigFile)}: {e.Message}", e);
+        }
         LoadWeights(folder, model);
         return model;
     }

@@ -1,14 +1,17 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Decoding;
 using Recur.Kernels;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 using Recur.Text;
 
 namespace Recur.Translation;
 
 /// <summary>How the decoder looks at the encoder's outputs.</summary>
+[JsonConverter(typeof(LowerCaseEnumConverter<AttentionKind>))]
 public enum AttentionKind
 {
     /// <summary>No attention: the encoder's final state (through the bridge) is the only context (Sutskever et al. 2014; Cho et al. 2014).</summary>
@@ -36,9 +39,11 @@ public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, i
         float Dropout = 0.2f)
 {
     /// <summary>Width of the encoder outputs and of the decoder state.</summary>
+    [JsonIgnore]
     public int Width => Hidden * (Bidirectional ? 2 : 1);
 
     /// <summary>The recurrent mode of both sides.</summary>
+    [JsonIgnore]
     public RecurrentMode Mode => Cell switch
     {
         CellKind.Lstm => RecurrentMode.Lstm,
@@ -47,29 +52,12 @@ public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, i
     };
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "seq2seq", ["source_vocabulary"] = SourceVocabulary, ["target_vocabulary"] = TargetVocabulary, ["embedding"] = Embedding,
-        ["hidden"] = Hidden, ["num_layers"] = NumLayers, ["cell"] = Cell.Name(),
-        ["bidirectional"] = Bidirectional,
-        ["attention"] = Attention.ToString().ToLowerInvariant(), ["dropout"] = Dropout,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, TranslationJson.Default.Seq2SeqConfig, "seq2seq");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static Seq2SeqConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "seq2seq") throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'seq2seq'.");
-            return new((int)json["source_vocabulary"]!, (int)json["target_vocabulary"]!, (int)json["embedding"]!, (int)json["hidden"]!, (int)json["num_layers"]!,
-                RecurrentCells.Parse((string)json["cell"]!), (bool)json["bidirectional"]!,
-                    Enum.Parse<AttentionKind>((string)json["attention"]!, ignoreCase: true), (float)json["dropout"]!);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a seq2seq model ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static Seq2SeqConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, TranslationJson.Default.Seq2SeqConfig, "seq2seq");
 }
 
 /// <summary>A decoded translation.</summary>
@@ -329,3 +317,9 @@ public sealed class Seq2Seq : Module
             .Select(d => new Translated(d.Tokens, d.LogProbability, d.Attention)).ToList();
     }
 }
+
+/// <summary>The settings records of <c>Recur.Translation</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(Seq2SeqConfig))]
+sealed partial class TranslationJson : JsonSerializerContext;

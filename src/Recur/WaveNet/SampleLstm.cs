@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.WaveNet;
 
@@ -37,27 +39,12 @@ public sealed record SampleLstmConfig(int Levels = 256, int EmbeddingSize = 32, 
     int GlobalConditions = 0, int SampleRate = 8000)
 {
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "sample_lstm", ["levels"] = Levels, ["embedding_size"] = EmbeddingSize,
-        ["hidden_size"] = HiddenSize, ["global_conditions"] = GlobalConditions, ["sample_rate"] = SampleRate,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, WaveNetJson.Default.SampleLstmConfig, "sample_lstm");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static SampleLstmConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "sample_lstm")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'sample_lstm'.");
-            return new((int)json["levels"]!, (int)json["embedding_size"]!, (int)json["hidden_size"]!,
-                (int)json["global_conditions"]!, (int)json["sample_rate"]!);
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
-        {
-            throw new InvalidDataException($"config.json does not describe a sample-level LSTM ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static SampleLstmConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, WaveNetJson.Default.SampleLstmConfig, "sample_lstm");
 }
 
 /// <summary>

@@ -1,7 +1,9 @@
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
+using Recur.Serialization;
 
 namespace Recur.WaveNet;
 
@@ -20,6 +22,7 @@ public sealed record WaveNetConfig(int Levels = 256, int ResidualChannels = 32, 
     int SampleRate = 8000)
 {
     /// <summary>Samples an output sees: 1 + stacks · (2^layers − 1) with kernel size 2.</summary>
+    [JsonIgnore]
     public int ReceptiveField => 1 + Stacks * ((1 << LayersPerStack) - 1);
 
     /// <summary>The dilation of layer <paramref name="layer"/> (counted over all stacks).</summary>
@@ -38,34 +41,12 @@ public sealed record WaveNetConfig(int Levels = 256, int ResidualChannels = 32, 
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = "wavenet", ["levels"] = Levels, ["residual_channels"] = ResidualChannels,
-        ["dilation_channels"] = DilationChannels, ["skip_channels"] = SkipChannels,
-        ["layers_per_stack"] = LayersPerStack, ["stacks"] = Stacks, ["global_conditions"] = GlobalConditions,
-        ["local_channels"] = LocalChannels, ["sample_rate"] = SampleRate,
-    };
+    public JsonObject ToJson() => ConfigJson.Write(this, WaveNetJson.Default.WaveNetConfig, "wavenet");
 
     /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    public static WaveNetConfig FromJson(JsonObject json)
-    {
-        try
-        {
-            if ((string?)json["architecture"] != "wavenet")
-                throw new InvalidDataException($"architecture is '{json["architecture"]}', not 'wavenet'.");
-            var config = new WaveNetConfig((int)json["levels"]!, (int)json["residual_channels"]!,
-                (int)json["dilation_channels"]!, (int)json["skip_channels"]!, (int)json["layers_per_stack"]!,
-                (int)json["stacks"]!, (int)json["global_conditions"]!, (int)json["local_channels"]!,
-                (int)json["sample_rate"]!);
-            config.Validate();
-            return config;
-        }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"config.json does not describe a WaveNet ({e.Message}).", e);
-        }
-    }
+    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
+    public static WaveNetConfig FromJson(JsonObject json) =>
+        ConfigJson.Read(json, WaveNetJson.Default.WaveNetConfig, "wavenet", config => config.Validate());
 }
 
 /// <summary>
@@ -206,3 +187,10 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
     internal Conv1d[]? Locals => locals;
     internal (Conv1d First, Conv1d Second) Head => (head1, head2);
 }
+
+/// <summary>The settings records of <c>Recur.WaveNet</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(WaveNetConfig))]
+[JsonSerializable(typeof(SampleLstmConfig))]
+sealed partial class WaveNetJson : JsonSerializerContext;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Recur.Serialization;
 
 namespace Recur.Nn.Recurrent;
 
@@ -8,7 +9,7 @@ namespace Recur.Nn.Recurrent;
 /// <c>--cell</c> option names. In JSON and on the command line each is written by its name — <c>rnn</c>,
 /// <c>peephole-lstm</c>, <c>ln-gru</c>, …: the member's name in kebab case (<see cref="RecurrentCells.Name"/>).
 /// </summary>
-[JsonConverter(typeof(CellKindJsonConverter))]
+[JsonConverter(typeof(KebabCaseEnumConverter<CellKind>))]
 public enum CellKind
 {
     /// <summary><c>rnn</c>: Elman's network, h_t = tanh(W_ih x_t + W_hh h_{t−1} + b).</summary>
@@ -40,11 +41,6 @@ public enum CellKind
     /// <summary><c>jordan</c>: Jordan's network, which feeds back its output y_t instead of h_t.</summary>
     Jordan,
 }
-
-/// <summary>Writes and reads a <see cref="CellKind"/> as its name (<c>"peephole-lstm"</c>), never as a
-/// number.</summary>
-public sealed class CellKindJsonConverter() : JsonStringEnumConverter<CellKind>(JsonNamingPolicy.KebabCaseLower,
-    allowIntegerValues: false);
 
 /// <summary>
 /// The one cell vocabulary of Recur: the names every model configuration (and every <c>--cell</c> option) accepts, and

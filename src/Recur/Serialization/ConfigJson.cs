@@ -1,0 +1,112 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
+
+namespace Recur.Serialization;
+
+/// <summary>
+/// A model's settings as the <c>config.json</c> of its checkpoint: the settings record serialised by System.Text.Json
+/// source generation (snake-case field names, enums by name), with an <c>architecture</c> field first that says which
+/// model the file describes. Reading checks the architecture, and a missing field, a field of the wrong type or an
+/// unknown name is an <see cref="InvalidDataException"/> that names the field. A field that is absent takes the
+/// record's default (so files written before the field existed still load); fields the record does not know are
+/// ignored.
+/// </summary>
+public static class ConfigJson
+{
+    /// <summary>The JSON object of <paramref name="config"/>, <c>architecture</c> first.</summary>
+    public static JsonObject Write<T>(T config, JsonTypeInfo<T> info, string architecture)
+    {
+        var json = JsonSerializer.SerializeToNode(config, info)!.AsObject();
+        json.Insert(0, "architecture", architecture);
+        return json;
+    }
+
+    /// <summary>
+    /// The settings in <paramref name="json"/>, which must say it describes <paramref name="architecture"/> (unless
+    /// that is null: a part of a larger configuration, such as a task's settings beside the model's), checked by
+    /// <paramref name="validate"/> when given (an <see cref="ArgumentException"/> it throws becomes the message).
+    /// </summary>
+    /// <exception cref="InvalidDataException">Another architecture, a field missing or invalid (named), or settings
+    /// that <paramref name="validate"/> refuses.</exception>
+    public static T Read<T>(JsonObject json, JsonTypeInfo<T> info, string? architecture, Action<T>? validate = null)
+    {
+        if (architecture != null)
+        {
+            string? found = json["architecture"] is JsonValue value && value.TryGetValue(out string? name) ? name
+                : null;
+            if (found != architecture)
+                throw new InvalidDataException($"architecture is '{found}', not '{architecture}'.");
+        }
+        T settings;
+        try
+        {
+            settings = json.Deserialize(info) ?? throw new InvalidDataException("the settings are null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException(Describe(e, json, info), e);
+        }
+        try
+        {
+            validate?.Invoke(settings);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+        return settings;
+    }
+
+    /// <summary>The field, the value found and what it should be — in the file's terms, not the serializer's.</summary>
+    static string Describe(JsonException e, JsonObject json, JsonTypeInfo info)
+    {
+        var missing = Regex.Match(e.Message, "missing required properties including: (.+)\\.$");
+        if (missing.Success)
+            return missing.Groups[1].Value.Contains(',') ? $"fields {missing.Groups[1].Value} are missing."
+                : $"field {missing.Groups[1].Value} is missing.";
+        string? field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal)
+            ? path[2..].Split('.', '[')[0] : null;
+        var property = info.Properties.FirstOrDefault(p => p.Name == field);
+        if (field is null || property is null) return e.Message;
+        return $"field '{field}' is {json[field]?.ToJsonString() ?? "null"}, not {Expected(property, info.Options)}.";
+    }
+
+    /// <summary>What a field holds, in words: "an integer", "one of lstm, gru, …".</summary>
+    static string Expected(JsonPropertyInfo property, JsonSerializerOptions options)
+    {
+        var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        if (property.CustomConverter is not null) return $"a valid {property.Name}";
+        if (type.IsEnum)
+            return "one of " + string.Join(", ", Enum.GetValues(type).Cast<object>()
+                .Select(value => JsonSerializer.Serialize(value, type, options)));
+        if (type == typeof(bool)) return "true or false";
+        if (type == typeof(string)) return "a string";
+        if (type == typeof(float) || type == typeof(double)) return "a number";
+        if (type.IsPrimitive) return "an integer";
+        return $"a valid {property.Name}";
+    }
+}
+
+/// <summary>An enum written and read as its member's name in lower case (<c>HeadAndTail</c> → <c>headandtail</c>).</summary>
+sealed class LowerCaseEnumConverter<T>() : JsonStringEnumConverter<T>(LowerCase.Instance, allowIntegerValues: false)
+    where T : struct, Enum
+{
+    sealed class LowerCase : JsonNamingPolicy
+    {
+        public static readonly LowerCase Instance = new();
+
+        public override string ConvertName(string name) => name.ToLowerInvariant();
+    }
+}
+
+/// <summary>An enum written and read as its member's name in snake case (<c>BagOfWords</c> → <c>bag_of_words</c>).</summary>
+sealed class SnakeCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.SnakeCaseLower,
+    allowIntegerValues: false) where T : struct, Enum;
+
+/// <summary>An enum written and read as its member's name in kebab case (<c>PeepholeLstm</c> →
+/// <c>peephole-lstm</c>).</summary>
+sealed class KebabCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.KebabCaseLower,
+    allowIntegerValues: false) where T : struct, Enum;
