@@ -9,7 +9,8 @@ static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Benchmarks against Debian's numpy/PyTorch (OpenBLAS), measured in the same run.");
+        var bench = new Command("bench",
+            "Benchmarks against Debian's numpy/PyTorch (OpenBLAS), measured in the same run.");
 
         var threads = new Option<int[]>("--threads")
         {
@@ -28,11 +29,13 @@ static class BenchCommand
             Description = "Force a GEMM micro-kernel path.",
             DefaultValueFactory = _ => GemmIsa.Auto,
         };
-        var gemm = new Command("gemm", "GFLOP/s of Recur's GEMM and OpenBLAS for 256³, 1024³, 2048³ and the RNN shape 64×1024×384.")
+        var gemm = new Command("gemm",
+            "GFLOP/s of Recur's GEMM and OpenBLAS for 256³, 1024³, 2048³ and the RNN shape 64×1024×384.")
         {
             threads, seconds, json, isa,
         };
-        gemm.SetAction(r => GemmBench.Run(r.GetValue(threads)!, r.GetValue(seconds), r.GetValue(json), r.GetValue(isa)));
+        gemm.SetAction(r => GemmBench.Run(r.GetValue(threads)!, r.GetValue(seconds), r.GetValue(json),
+            r.GetValue(isa)));
         bench.Subcommands.Add(gemm);
 
         var rnnTiming = PeerTiming.Create("Timed runs per figure", seconds: 1.0);
@@ -219,7 +222,9 @@ static class BenchCommand
             r.GetValue(serveJson))));
         bench.Subcommands.Add(serve);
 
-        var memoryChild = new Command("rnn-memory-child", "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.") { Hidden = true };
+        var memoryChild = new Command("rnn-memory-child",
+            "Internal: one LSTM T=1000 forward+backward in a fresh process; prints peak memory.")
+        { Hidden = true };
         memoryChild.SetAction(_ => RnnBench.MemoryChild());
         bench.Subcommands.Add(memoryChild);
         return bench;

@@ -14,10 +14,10 @@ using Spectre.Console;
 namespace Recur.Cli;
 
 /// <summary>
-/// <c>recur demo</c>: the tanh RNN against the LSTM and the GRU on the adding problem (Hochreiter &amp; Schmidhuber 1997)
-/// at several sequence lengths, each trained for the same number of optimizer steps with the shared trainer, so that a
-/// seed gives the same table on every machine. Predicting the mean gives MSE 1/6 ≈ 0.167; a model that carries the two
-/// marked values across T steps gets far below it.
+/// <c>recur demo</c>: the tanh RNN against the LSTM and the GRU on the adding problem (Hochreiter &amp; Schmidhuber
+/// 1997) at several sequence lengths, each trained for the same number of optimizer steps with the shared trainer, so
+/// that a seed gives the same table on every machine. Predicting the mean gives MSE 1/6 ≈ 0.167; a model that carries
+/// the two marked values across T steps gets far below it.
 /// </summary>
 static class DemoCommand
 {
@@ -69,13 +69,15 @@ static class DemoCommand
             Description = "Folder for each run's metrics.jsonl and checkpoints.",
             DefaultValueFactory = _ => "recur-demo",
         };
-        var demo = new Command("demo", "Tanh RNN vs LSTM vs GRU on the adding problem at growing lengths: where plain RNNs stop learning.")
+        var demo = new Command("demo",
+            "Tanh RNN vs LSTM vs GRU on the adding problem at growing lengths: where plain RNNs stop learning.")
         {
             seed, lengths, cells, steps, chrono, hidden, batch, lr, threads, output,
         };
         demo.SetAction(r => CommandErrors.Guard(() =>
         {
-            int[] ts = Parse(r.GetValue(lengths)!, "--lengths").Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out int t) && t >= 2 ? t
+            int[] ts = Parse(r.GetValue(lengths)!, "--lengths").Select(s => int.TryParse(s,
+                CultureInfo.InvariantCulture, out int t) && t >= 2 ? t
                 : throw new UsageException($"--lengths: '{s}' is not a length ≥ 2.")).ToArray();
             string[] names = [.. CellOption.ParseList(r.GetValue(cells)!).Select(RecurrentCells.Name)];
             if (r.GetValue(steps) < 1 || r.GetValue(hidden) < 1 || r.GetValue(batch) < 1 || r.GetValue(threads) < 1
@@ -125,7 +127,11 @@ static class DemoCommand
                 var model = new SequenceModel(config, new RandomGenerator(seed));
                 var flowData = SyntheticTasks.Adding(new RandomGenerator(seed + 99), length, 32);
                 if (length == flowLength) flow.Add(($"{cell} initial", FirstNorms(model, flowData)));
-                var task = new SequenceTask(model, train, valid, batch, new() { ["task"] = "adding", ["length"] = length });
+                var task = new SequenceTask(model, train, valid, batch, new()
+                {
+                    ["task"] = "adding",
+                    ["length"] = length
+                });
                 string folder = Path.Combine(output, $"{cell}-T{length}");
                 var options = new TrainerOptions
                 {

@@ -172,7 +172,8 @@ static partial class ForecastCommand
             Description = "With --series-column: the network also forecasts the 2.5% and 97.5% quantiles, for 95% "
                 + "prediction intervals scored by coverage and MSIS beside those of Theta and ETS."
         };
-        var command = new Command("train", "Train a forecaster on the part before the test period and compare it with the baselines.")
+        var command = new Command("train",
+            "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
             csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
@@ -239,8 +240,14 @@ static partial class ForecastCommand
             // epoch there and every model is scored there, so that the table can say which one to trust
             int validationSize = r.GetResult(validation) is { Implicit: false } ? r.GetValue(validation)
                 : train.Length - test >= needed + test ? test : 0;
-            var options = new ForecasterOptions(r.GetValue(window), r.GetValue(horizon), r.GetValue(model)!, r.GetValue(hidden),
-                r.GetValue(scaling) switch { "standard" => ScalingKind.Standard, "none" => ScalingKind.None, _ => ScalingKind.MinMax },
+            var options = new ForecasterOptions(r.GetValue(window), r.GetValue(horizon), r.GetValue(model)!,
+                r.GetValue(hidden),
+                r.GetValue(scaling) switch
+                {
+                    "standard" => ScalingKind.Standard,
+                    "none" => ScalingKind.None,
+                    _ => ScalingKind.MinMax
+                },
                 r.GetValue(log), r.GetValue(difference), r.GetValue(epochs), r.GetValue(lr), r.GetValue(batch),
                     r.GetValue(seed),
                 validationSize, covariates.Length);
@@ -249,7 +256,8 @@ static partial class ForecastCommand
             int members = r.GetValue(ensemble);
             if (members < 1) throw new UsageException("--ensemble must be positive.");
             AnsiConsole.MarkupLineInterpolated($"[bold]{Path.GetFileName(r.GetValue(csv))}[/], column {r.GetValue(target)}: {train.Length} training values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
-            // an ensemble trains one forecaster per seed (seed, seed + 1, …), each in its own folder, and averages their forecasts
+            // an ensemble trains one forecaster per seed (seed, seed + 1, …), each in its own folder, and averages
+            // their forecasts
             var trained = new List<Forecaster>();
             for (int k = 0; k < members; k++)
             {
@@ -266,10 +274,12 @@ static partial class ForecastCommand
             }
             var forecaster = new TrainedModels.EnsembleForecast(trained);
 
-            // the test period forecast from the end of the training part, or (walk-forward) one step at a time from the actual history
+            // the test period forecast from the end of the training part, or (walk-forward) one step at a time from the
+            // actual history
             bool walk = r.GetValue(walkForward);
             double[] Predict(Func<double[], int, double[]> model) =>
-                walk ? Enumerable.Range(train.Length, test).Select(t => model(values[..t], 1)[0]).ToArray() : model(train, test);
+                walk ? Enumerable.Range(train.Length, test).Select(t => model(values[..t],
+                    1)[0]).ToArray() : model(train, test);
             // each model: its forecast of the test period, and of the validation tail from the history before it
             var models = new List<(string Name, Func<double[], int, double[]> Forecast, Func<double[], int,
                 double[]> Validation)>
@@ -320,10 +330,12 @@ static partial class ForecastCommand
             }
             // in-sample one-step fit of the network over the training part
             int first = options.Window + options.DifferenceLag;
-            var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1, CovariatesUpTo(t))[0]).ToArray();
+            var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1,
+                CovariatesUpTo(t))[0]).ToArray();
 
             var table = new Table().Title($"Test period: last {test} values, original units{(walk ? ", one step ahead from the actual history" : "")}").AddColumn("model");
-            foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
+            foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %",
+                "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
             var rows = new System.Text.Json.Nodes.JsonArray();
             if (chosen >= 0) table.AddColumn(new TableColumn("validation MASE").RightAligned());
             // 95% intervals of the methods that give them, for the forecast from the end of the training part
@@ -383,9 +395,11 @@ static partial class ForecastCommand
             WriteForecastCsv(Path.Combine(folder, "forecast.csv"), dates[^test..], actual, forecasts);
             var axis = Enumerable.Range(0, values.Length).Select(i => (double)i).ToArray();
             var testAxis = axis[^test..];
-            var series = new List<Series> { new("history", axis, values), new($"{options.Model} fit (one step, training part)", axis[first..train.Length], fit) };
+            var series = new List<Series> { new("history", axis, values),
+                new($"{options.Model} fit (one step, training part)", axis[first..train.Length], fit) };
             series.AddRange(forecasts.Select(f => new Series(f.Name, testAxis, f.Values)));
-            var files = Charts.Lines(Path.Combine(folder, "forecast"), $"{r.GetValue(target)}: test-period forecasts", $"time step ({dates[0]} = 0)", r.GetValue(target)!, series,
+            var files = Charts.Lines(Path.Combine(folder, "forecast"), $"{r.GetValue(target)}: test-period forecasts",
+                $"time step ({dates[0]} = 0)", r.GetValue(target)!, series,
                 legend: LegendCorner.UpperLeft);
             CliOutput.PrintFiles(files, r.GetValue(json));
             // a figure of its own for the fan: the history, Theta's forecast and its 95% interval, and what happened
@@ -407,7 +421,8 @@ static partial class ForecastCommand
         return command;
     }
 
-    static void WriteForecastCsv(string path, string[] dates, double[]? actual, List<(string Name, double[] Values)> forecasts)
+    static void WriteForecastCsv(string path, string[] dates, double[]? actual, List<(string Name,
+        double[] Values)> forecasts)
     {
         var text = new StringWriter();
         using (var csv = CsvWriter.Create(text, new CsvWriterOptions(), true))
@@ -472,7 +487,9 @@ static partial class ForecastCommand
             var forecast = forecaster.Forecast(columns[0], count, columns[1..]);
             var labels = Enumerable.Range(1, count).Select(k => $"+{k}").ToArray();
             WriteForecastCsv(r.GetValue(output)!, labels, null, [("forecast", forecast)]);
-            var table = new Table().Title($"Forecast after {dates[^1]}").AddColumn("step").AddColumn(new TableColumn("forecast").RightAligned());
+            var table
+                = new Table().Title($"Forecast after {dates[^1]}").AddColumn("step").AddColumn(new TableColumn(
+                "forecast").RightAligned());
             for (int k = 0; k < count; k++) table.AddRow(labels[k], F(forecast[k]));
             AnsiConsole.Write(table);
             Console.WriteLine($"wrote {Path.GetFullPath(r.GetValue(output)!)}");

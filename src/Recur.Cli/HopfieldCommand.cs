@@ -19,7 +19,8 @@ static class HopfieldCommand
 
     public static Command Create()
     {
-        var command = new Command("hopfield", "Hopfield networks: capacity experiment, storing patterns and recalling them from corrupted cues.");
+        var command = new Command("hopfield",
+            "Hopfield networks: capacity experiment, storing patterns and recalling them from corrupted cues.");
         command.Subcommands.Add(Capacity());
         command.Subcommands.Add(Store());
         command.Subcommands.Add(Recall());
@@ -80,7 +81,8 @@ static class HopfieldCommand
             DefaultValueFactory = _ => Path.Combine("recur-hopfield", "capacity"),
         };
         var json = new Option<bool>("--json") { Description = "Print the table as JSON." };
-        var command = new Command("capacity", "Recall rate against stored random patterns per unit (P/N): Hebbian recall collapses near 0.138·N.")
+        var command = new Command("capacity",
+            "Recall rate against stored random patterns per unit (P/N): Hebbian recall collapses near 0.138·N.")
         {
             neurons, rule, maxLoad, points, probes, trials, noise, criterion, seed, plot, json,
         };
@@ -91,23 +93,30 @@ static class HopfieldCommand
             if (n < 10 || count < 2 || !(max > 0) || r.GetValue(probes) < 1 || r.GetValue(trials) < 1)
                 throw new UsageException("--neurons must be at least 10, --points at least 2, and --max-load, --probes and --trials positive.");
             if (r.GetValue(noise) is < 0 or > 0.5) throw new UsageException("--noise must be in [0, 0.5].");
-            var counts = Enumerable.Range(1, count).Select(k => Math.Max(1, (int)Math.Round(k * max * n / count))).Distinct().ToArray();
+            var counts = Enumerable.Range(1, count).Select(k => Math.Max(1,
+                (int)Math.Round(k * max * n / count))).Distinct().ToArray();
             var series = new List<Series>();
             var results = new JsonObject();
             var table = new Table().Title($"Recall rate, N = {n}, {r.GetValue(trials)} network(s), {r.GetValue(probes)} probes per load").AddColumn(new TableColumn("P").RightAligned()).AddColumn(new TableColumn("P/N").RightAligned());
-            var measured = new List<(string Rule, IReadOnlyList<CapacityPoint> Points, double? Capacity, double? Onset)>();
+            var measured = new List<(string Rule, IReadOnlyList<CapacityPoint> Points, double? Capacity,
+                double? Onset)>();
             foreach (string name in r.GetValue(rule)!.Distinct())
             {
-                var curve = HopfieldCapacity.Measure(n, ParseRule(name), counts, new RandomGenerator(r.GetValue(seed)), r.GetValue(trials), r.GetValue(probes),
+                var curve = HopfieldCapacity.Measure(n, ParseRule(name), counts, new RandomGenerator(r.GetValue(seed)),
+                    r.GetValue(trials), r.GetValue(probes),
                     r.GetValue(noise), r.GetValue(criterion));
-                measured.Add((name, curve, HopfieldCapacity.EstimateCapacity(curve), HopfieldCapacity.EstimateCapacity(curve, 0.9)));
-                table.AddColumn(new TableColumn($"{name} recall").RightAligned()).AddColumn(new TableColumn($"{name} overlap").RightAligned());
-                series.Add(new Series(name, curve.Select(p => p.Load).ToArray(), curve.Select(p => p.RecallRate).ToArray()));
+                measured.Add((name, curve, HopfieldCapacity.EstimateCapacity(curve),
+                    HopfieldCapacity.EstimateCapacity(curve, 0.9)));
+                table.AddColumn(new TableColumn($"{name} recall").RightAligned()).AddColumn(new TableColumn(
+                    $"{name} overlap").RightAligned());
+                series.Add(new Series(name, curve.Select(p => p.Load).ToArray(),
+                    curve.Select(p => p.RecallRate).ToArray()));
             }
             for (int k = 0; k < counts.Length; k++)
                 table.AddRow([counts[k].ToString(CultureInfo.InvariantCulture), F((double)counts[k] / n),
                     .. measured.SelectMany(m => new[] { F(m.Points[k].RecallRate), F(m.Points[k].MeanOverlap) })]);
-            var files = Charts.Lines(r.GetValue(plot)!, $"Hopfield capacity, N = {n}", "stored patterns per unit P/N", "fraction of patterns recalled",
+            var files = Charts.Lines(r.GetValue(plot)!, $"Hopfield capacity, N = {n}", "stored patterns per unit P/N",
+                "fraction of patterns recalled",
                 series, references: [(0.5, "half recalled"), (0.9, "90% recalled")], legend: LegendCorner.LowerLeft);
             if (r.GetValue(json))
             {
@@ -116,7 +125,12 @@ static class HopfieldCommand
                     {
                         ["capacity"] = capacity,
                         ["onset"] = onset,
-                        ["points"] = new JsonArray(curve.Select(p => (JsonNode)new JsonObject { ["patterns"] = p.Patterns, ["load"] = p.Load, ["recall"] = p.RecallRate, ["overlap"] = p.MeanOverlap }).ToArray()),
+                        ["points"] = new JsonArray(curve.Select(p
+                            => (JsonNode)new JsonObject
+                            {
+                                ["patterns"] = p.Patterns, ["load"] = p.Load,
+                                ["recall"] = p.RecallRate, ["overlap"] = p.MeanOverlap
+                            }).ToArray()),
                     };
                 Console.WriteLine(results.ToJsonString());
             }
@@ -155,18 +169,22 @@ static class HopfieldCommand
         };
         rule.AcceptOnlyFromAmong(Rules);
         var output = new Option<string>("--out") { Description = "Network file (safetensors).", Required = true };
-        var command = new Command("store", "Store patterns in a new network and save it.") { patterns, mnist, digits, rule, output };
+        var command = new Command("store", "Store patterns in a new network and save it.") { patterns, mnist, digits,
+            rule, output };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string? file = r.GetValue(patterns), folder = r.GetValue(mnist);
-            if ((file is null) == (folder is null)) throw new UsageException("give exactly one of --patterns FILE and --mnist DIR.");
-            var (stored, height, width) = file != null ? PatternFile.Read(file) : MnistDigits(folder!, r.GetValue(digits)!);
+            if ((file is null) == (folder
+                is null)) throw new UsageException("give exactly one of --patterns FILE and --mnist DIR.");
+            var (stored, height, width) = file != null ? PatternFile.Read(file) : MnistDigits(folder!,
+                r.GetValue(digits)!);
             var network = new HopfieldNetwork(height * width);
             network.Store(stored, ParseRule(r.GetValue(rule)!));
             string path = r.GetValue(output)!;
             network.Save(path, stored, new Dictionary<string, string>
             {
-                ["height"] = height.ToString(CultureInfo.InvariantCulture), ["width"] = width.ToString(CultureInfo.InvariantCulture), ["rule"] = r.GetValue(rule)!,
+                ["height"] = height.ToString(CultureInfo.InvariantCulture),
+                ["width"] = width.ToString(CultureInfo.InvariantCulture), ["rule"] = r.GetValue(rule)!,
             });
             AnsiConsole.MarkupLineInterpolated($"Stored {stored.Count} patterns of {height}×{width} units with the {r.GetValue(rule)} rule in {Path.GetFullPath(path)}.");
             for (int k = 0; k < stored.Count; k++)
@@ -182,10 +200,15 @@ static class HopfieldCommand
     /// <summary>The first test image of each digit, thresholded at half intensity: 28×28 patterns.</summary>
     internal static (List<sbyte[]> Patterns, int Height, int Width) MnistDigits(string folder, string digits)
     {
-        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
-        if (!File.Exists(images) || !File.Exists(labels)) throw new UsageException($"MNIST files not found in {folder} (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz).");
+        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder,
+            "t10k-labels-idx1-ubyte.gz");
+        if (!File.Exists(images)
+            || !File.Exists(labels)) throw new UsageException(
+            $"MNIST files not found in {folder} (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz).");
         var wanted = digits.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(d => int.TryParse(d, CultureInfo.InvariantCulture, out int v) && v is >= 0 and <= 9 ? v : throw new UsageException($"--digits: '{d}' is not a digit 0–9.")).ToArray();
+            .Select(d => int.TryParse(d, CultureInfo.InvariantCulture,
+                out int v)
+                && v is >= 0 and <= 9 ? v : throw new UsageException($"--digits: '{d}' is not a digit 0–9.")).ToArray();
         var (imageShape, pixels) = Idx.Read(images);
         var (_, labelBytes) = Idx.Read(labels);
         int size = imageShape[1] * imageShape[2];
@@ -193,7 +216,8 @@ static class HopfieldCommand
         foreach (int digit in wanted)
         {
             int index = Array.IndexOf(labelBytes, (byte)digit);
-            result.Add(pixels.AsSpan(index * size, size).ToArray().Select(p => p > 127 ? (sbyte)1 : (sbyte)-1).ToArray());
+            result.Add(pixels.AsSpan(index * size,
+                size).ToArray().Select(p => p > 127 ? (sbyte)1 : (sbyte)-1).ToArray());
         }
         return (result, imageShape[1], imageShape[2]);
     }
@@ -241,34 +265,48 @@ static class HopfieldCommand
             Description = "Figure path without extension: the cue, each sweep and the result.",
             DefaultValueFactory = _ => Path.Combine("recur-hopfield", "recall"),
         };
-        var command = new Command("recall", "Corrupt a stored pattern and let the network restore it, sweep by sweep.") { network, pattern, noise, erase, update, maxSweeps, seed, plot };
+        var command = new Command("recall",
+            "Corrupt a stored pattern and let the network restore it, sweep by sweep.") { network, pattern, noise,
+            erase, update, maxSweeps, seed, plot };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var (net, patterns, metadata) = HopfieldNetwork.Load(r.GetValue(network)!);
             int k = r.GetValue(pattern);
-            if (patterns.Count == 0) throw new InvalidDataException($"{r.GetValue(network)}: the file holds no patterns to corrupt.");
-            if (k < 0 || k >= patterns.Count) throw new UsageException($"--pattern {k}: the network holds patterns 0–{patterns.Count - 1}.");
-            if (r.GetValue(noise) is < 0 or > 1 || r.GetValue(erase) is < 0 or > 1) throw new UsageException("--noise and --erase must be in [0, 1].");
+            if (patterns.Count == 0) throw new InvalidDataException(
+                $"{r.GetValue(network)}: the file holds no patterns to corrupt.");
+            if (k < 0
+                || k >= patterns.Count) throw new UsageException(
+                $"--pattern {k}: the network holds patterns 0–{patterns.Count - 1}.");
+            if (r.GetValue(noise) is < 0 or > 1
+                || r.GetValue(erase) is < 0 or > 1) throw new UsageException("--noise and --erase must be in [0, 1].");
             int height = int.TryParse(metadata.GetValueOrDefault("height"), out int h) ? h : 1;
             int width = int.TryParse(metadata.GetValueOrDefault("width"), out int w) ? w : net.Size;
             var random = new RandomGenerator(r.GetValue(seed));
-            var cue = r.GetValue(erase) > 0 ? Erase(patterns[k], height, width, r.GetValue(erase)) : HopfieldNetwork.Corrupt(patterns[k], r.GetValue(noise), random);
+            var cue = r.GetValue(erase) > 0 ? Erase(patterns[k], height, width,
+                r.GetValue(erase)) : HopfieldNetwork.Corrupt(patterns[k], r.GetValue(noise), random);
             var frames = new List<float[]> { Picture(patterns[k]), Picture(cue) };
             var captions = new List<string> { "stored", "cue" };
-            var table = new Table().Title("Recall").AddColumn("sweep").AddColumn(new TableColumn("energy").RightAligned()).AddColumn(new TableColumn("overlap").RightAligned());
+            var table
+                = new Table().Title("Recall").AddColumn("sweep").AddColumn(new TableColumn("energy").RightAligned(
+                )).AddColumn(new TableColumn("overlap").RightAligned());
             table.AddRow("cue", F(net.Energy(cue)), F(HopfieldNetwork.Overlap(cue, patterns[k])));
             var mode = r.GetValue(update) == "sync" ? HopfieldUpdate.Synchronous : HopfieldUpdate.Asynchronous;
             var result = net.Recall(cue, mode, random, r.GetValue(maxSweeps), (sweep, state) =>
             {
                 frames.Add(Picture(state));
                 captions.Add($"sweep {sweep}");
-                table.AddRow(sweep.ToString(CultureInfo.InvariantCulture), F(net.Energy(state)), F(HopfieldNetwork.Overlap(state, patterns[k])));
+                table.AddRow(sweep.ToString(CultureInfo.InvariantCulture), F(net.Energy(state)),
+                    F(HopfieldNetwork.Overlap(state, patterns[k])));
             });
             AnsiConsole.Write(table);
             var (match, inverted, spurious) = HopfieldNetwork.Classify(result.State, patterns);
-            string verdict = spurious ? "a spurious state (not a stored pattern)" : match == k && !inverted ? $"pattern {k}, restored exactly" : $"{(inverted ? "the inverse of " : "")}pattern {match}";
-            AnsiConsole.MarkupLineInterpolated($"{result.Outcome} after {result.Sweeps} sweep(s), {result.Flips} flips: {verdict}.");
-            var files = Charts.ImageGrid(r.GetValue(plot)!, $"Hopfield recall of pattern {k}", frames, height, width, Math.Min(frames.Count, 8), captions);
+            string verdict = spurious ? "a spurious state (not a stored pattern)" : match == k
+                && !inverted ? $"pattern {k}, restored exactly"
+                : $"{(inverted ? "the inverse of " : "")}pattern {match}";
+            AnsiConsole.MarkupLineInterpolated(
+                $"{result.Outcome} after {result.Sweeps} sweep(s), {result.Flips} flips: {verdict}.");
+            var files = Charts.ImageGrid(r.GetValue(plot)!, $"Hopfield recall of pattern {k}", frames, height, width,
+                Math.Min(frames.Count, 8), captions);
             CliOutput.PrintFiles(files, false);
             return 0;
         }));

@@ -48,17 +48,47 @@ static class InspectCommand
             Description = $"Comma-separated cells for fresh models ({string.Join(", ",
                 Recur.Nn.Recurrent.RecurrentCells.Names)}).", DefaultValueFactory = _ => "rnn,lstm,gru"
         };
-        public readonly Option<int> Length = new("--length") { Description = "Sequence length T of the adding problem for fresh models.", DefaultValueFactory = _ => 100 };
-        public readonly Option<int> Hidden = new("--hidden") { Description = "Hidden units of fresh models.", DefaultValueFactory = _ => 64 };
-        public readonly Option<int> Count = new("--count") { Description = "Sequences to run.", DefaultValueFactory = _ => 32 };
-        public readonly Option<ulong> Seed = new("--seed") { Description = "Seed for fresh weights and generated data.", DefaultValueFactory = _ => 1 };
-        public readonly Option<string> Data = new("--data") { Description = "MNIST folder, for models trained on smnist.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist") };
-        public readonly Option<bool> Json = new("--json") { Description = "Print the numbers as JSON instead of a table." };
-        public readonly Option<int> Threads = new("--threads") { Description = "Threads for large kernels.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        public readonly Option<int> Length = new("--length")
+        {
+            Description
+            = "Sequence length T of the adding problem for fresh models.", DefaultValueFactory = _ => 100
+        };
+        public readonly Option<int> Hidden = new("--hidden")
+        {
+            Description = "Hidden units of fresh models.",
+            DefaultValueFactory = _ => 64
+        };
+        public readonly Option<int> Count = new("--count")
+        {
+            Description = "Sequences to run.",
+            DefaultValueFactory = _ => 32
+        };
+        public readonly Option<ulong> Seed = new("--seed")
+        {
+            Description
+            = "Seed for fresh weights and generated data.", DefaultValueFactory = _ => 1
+        };
+        public readonly Option<string> Data = new("--data")
+        {
+            Description
+            = "MNIST folder, for models trained on smnist.", DefaultValueFactory = _ => Path.Combine("..", "shared",
+            "data", "mnist")
+        };
+        public readonly Option<bool> Json = new("--json")
+        {
+            Description
+            = "Print the numbers as JSON instead of a table."
+        };
+        public readonly Option<int> Threads = new("--threads")
+        {
+            Description = "Threads for large kernels.",
+            DefaultValueFactory = _ => Environment.ProcessorCount
+        };
 
         public void AddTo(Command command)
         {
-            foreach (Option o in new Option[] { Models, Cells, Length, Hidden, Count, Seed, Data, Json, Threads }) command.Options.Add(o);
+            foreach (Option o in new Option[] { Models, Cells, Length, Hidden, Count, Seed, Data, Json,
+                Threads }) command.Options.Add(o);
         }
 
         public List<Subject> Read(ParseResult r)
@@ -83,7 +113,9 @@ static class InspectCommand
         var model = Checkpoint.Open(directory, c => new SequenceModel(SequenceModelConfig.FromJson(c),
             new RandomGenerator(0)));
         var config = Checkpoint.ReadConfig(Checkpoint.Locate(directory));
-        string task = (string?)config["task"] ?? throw new InvalidDataException($"{directory}: config.json names no task; inspect reads models trained by `recur task` or `recur demo`.");
+        string task = (string?)config["task"]
+            ?? throw new InvalidDataException(
+            $"{directory}: config.json names no task; inspect reads models trained by `recur task` or `recur demo`.");
         int steps = (int?)config["length"] ?? 0;
         var random = new RandomGenerator(seed + 1);
         var data = task switch
@@ -92,21 +124,29 @@ static class InspectCommand
             "copy" => SyntheticTasks.Copy(random, steps - 20, count),
             "reber" => SyntheticTasks.EmbeddedReber(random, count),
             "smnist" => SmnistSample(mnist, count, (ulong?)config["permutation_seed"]),
-            _ => throw new InvalidDataException($"{directory}: task '{task}' is not one inspect can regenerate (adding, copy, reber, smnist)."),
+            _ => throw new InvalidDataException(
+                $"{directory}: task '{task}' is not one inspect can regenerate (adding, copy, reber, smnist)."),
         };
         string label = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
-        if (label is "last" or "best") label = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(directory))) + "/" + label;
+        if (label is "last" or "best") label = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(directory)))
+            + "/" + label;
         return new Subject(label, model, data, task);
     }
 
     static SequenceDataset SmnistSample(string folder, int count, ulong? permutation)
     {
-        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
+        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder,
+            "t10k-labels-idx1-ubyte.gz");
         if (!File.Exists(images)) throw new UsageException($"MNIST files not found in {folder}; pass --data.");
         return SyntheticTasks.SequentialMnist(images, labels, 8000, Math.Min(count, 2000), permutation);
     }
 
-    static Option<string> OutOption(string name) => new("--out") { Description = "Figure path without extension (PNG and SVG are written).", DefaultValueFactory = _ => Path.Combine("recur-inspect", name) };
+    static Option<string> OutOption(string name)
+        => new("--out")
+        {
+            Description = "Figure path without extension (PNG and SVG are written).",
+            DefaultValueFactory = _ => Path.Combine("recur-inspect", name)
+        };
 
     static Command Gradients()
     {
@@ -123,7 +163,8 @@ static class InspectCommand
                 foreach (var (label, norms, parameterNorm) in GradientFlow(s))
                 {
                     rows.Add((label, norms, parameterNorm));
-                    series.Add(new Series(label, Enumerable.Range(0, norms.Length).Select(t => (double)t).ToArray(), norms));
+                    series.Add(new Series(label, Enumerable.Range(0, norms.Length).Select(t => (double)t).ToArray(),
+                        norms));
                 }
             var files = Charts.Lines(r.GetValue(output)!, "Gradient flow through time", "time step t",
                 "‖∂L/∂h_t‖ (batch mean)", series, logY: true, legend: LegendCorner.LowerRight);
@@ -134,13 +175,17 @@ static class InspectCommand
         return command;
     }
 
-    /// <summary>‖∂L/∂h_t‖ for each fused pass of the subject on its data, and the parameter gradient norm before clipping.</summary>
-    internal static List<(string Label, double[] Norms, double ParameterNorm)> GradientFlow(Subject s) => GradientFlow(s.Label, s.Model, s.Data);
+    /// <summary>‖∂L/∂h_t‖ for each fused pass of the subject on its data, and the parameter gradient norm before
+    /// clipping.</summary>
+    internal static List<(string Label, double[] Norms,
+        double ParameterNorm)> GradientFlow(Subject s) => GradientFlow(s.Label, s.Model, s.Data);
 
-    internal static List<(string Label, double[] Norms, double ParameterNorm)> GradientFlow(string label, SequenceModel model, SequenceDataset data)
+    internal static List<(string Label, double[] Norms, double ParameterNorm)> GradientFlow(string label,
+        SequenceModel model, SequenceDataset data)
     {
         var (records, parameterNorm) = SequenceTask.GradientFlow(model, data);
-        return records.Select(rec => (records.Count > 1 ? $"{label} {rec.Label}" : label, rec.GradientNorms, parameterNorm)).ToList();
+        return records.Select(rec => (records.Count > 1 ? $"{label} {rec.Label}" : label, rec.GradientNorms,
+            parameterNorm)).ToList();
     }
 
     static void PrintGradientTable(List<(string Label, double[] Norms, double ParameterNorm)> rows, bool json)
@@ -149,7 +194,12 @@ static class InspectCommand
         {
             var array = new JsonArray();
             foreach (var (label, norms, parameterNorm) in rows)
-                array.Add(new JsonObject { ["label"] = label, ["gradient_norms"] = new JsonArray(norms.Select(v => (JsonNode)v).ToArray()), ["parameter_gradient_norm"] = parameterNorm });
+                array.Add(new JsonObject
+                {
+                    ["label"] = label,
+                    ["gradient_norms"] = new JsonArray(norms.Select(v => (JsonNode)v).ToArray()),
+                    ["parameter_gradient_norm"] = parameterNorm
+                });
             Console.WriteLine(array.ToJsonString());
             return;
         }
@@ -195,14 +245,17 @@ static class InspectCommand
             if (r.GetValue(text) is { } content)
             {
                 var models = r.GetValue(subjects.Models) ?? [];
-                if (models.Length != 1) throw new UsageException("--text needs exactly one --model, a run folder of `recur lm train`.");
+                if (models.Length != 1) throw new UsageException(
+                    "--text needs exactly one --model, a run folder of `recur lm train`.");
                 using var threadLimit = Parallelism.Limit(Math.Max(1, r.GetValue(subjects.Threads)));
                 return GatesOverText(models[0], content, r.GetValue(output)!, shown, json);
             }
             var report = new JsonArray();
             var table = new Table().Title("Gate saturation (left: σ < 0.1 or tanh < −0.9; right: > 0.9)")
-                .AddColumn("model").AddColumn("layer").AddColumn("gate").AddColumn(new TableColumn("mean").RightAligned())
-                .AddColumn(new TableColumn("left-saturated").RightAligned()).AddColumn(new TableColumn("right-saturated").RightAligned());
+                .AddColumn("model").AddColumn("layer").AddColumn("gate").AddColumn(new TableColumn("mean").RightAligned(
+                    ))
+                .AddColumn(new TableColumn("left-saturated").RightAligned()).AddColumn(new TableColumn(
+                    "right-saturated").RightAligned());
             var written = new List<FigureFiles>();
             var subjectList = subjects.Read(r);
             foreach (var s in subjectList)
@@ -210,14 +263,21 @@ static class InspectCommand
                 s.Model.Eval();
                 using var probe = RecurrentProbe.Start(recordGates: true);
                 Tensor hidden;
-                using (GradMode.NoGrad()) hidden = s.Model.Rnn.Forward(s.Data.BatchInputs(Enumerable.Range(0, s.Data.Count).ToArray())).Output;
+                using (GradMode.NoGrad()) hidden = s.Model.Rnn.Forward(s.Data.BatchInputs(Enumerable.Range(0,
+                    s.Data.Count).ToArray())).Output;
                 string prefix = subjectList.Count > 1 ? $"{r.GetValue(output)}-{Slug(s.Label)}" : r.GetValue(output)!;
                 foreach (var record in probe.Records)
                 {
                     foreach (var g in Inspection.GateStatistics(record, s.Data.Lengths))
                     {
-                        table.AddRow(Markup.Escape(s.Label), record.Label, g.Gate, Number(g.Mean), Percent(g.LeftSaturated), Percent(g.RightSaturated));
-                        report.Add(new JsonObject { ["model"] = s.Label, ["layer"] = record.Label, ["gate"] = g.Gate, ["mean"] = g.Mean, ["left_saturated"] = g.LeftSaturated, ["right_saturated"] = g.RightSaturated });
+                        table.AddRow(Markup.Escape(s.Label), record.Label, g.Gate, Number(g.Mean),
+                            Percent(g.LeftSaturated), Percent(g.RightSaturated));
+                        report.Add(new JsonObject
+                        {
+                            ["model"] = s.Label, ["layer"] = record.Label, ["gate"] = g.Gate,
+                            ["mean"] = g.Mean, ["left_saturated"] = g.LeftSaturated,
+                            ["right_saturated"] = g.RightSaturated
+                        });
                     }
                     if (record != probe.Records[0]) continue; // heatmaps for the first layer's forward direction
                     int steps = SequenceLength(s.Data, 0), h = Math.Min(shown, record.HiddenSize);
@@ -226,7 +286,8 @@ static class InspectCommand
                         var values = new double[h, steps];
                         for (int u = 0; u < h; u++)
                             for (int t = 0; t < steps; t++) values[u, t] = record.Gate(t, 0, gate, u);
-                        written.Add(Charts.Heatmap($"{prefix}-{record.GateNames[gate]}", $"{s.Label}: {record.GateNames[gate]} gate, sequence 0",
+                        written.Add(Charts.Heatmap($"{prefix}-{record.GateNames[gate]}",
+                            $"{s.Label}: {record.GateNames[gate]} gate, sequence 0",
                             values, "time step t", "unit", TimeLabels(s, steps), UnitLabels(h)));
                     }
                 }
@@ -235,7 +296,8 @@ static class InspectCommand
                 int batch = s.Data.Count, stride = hidden.Size(2);
                 for (int u = 0; u < width; u++)
                     for (int t = 0; t < length; t++) states[u, t] = hidden.Span[(t * batch) * stride + u];
-                written.Add(Charts.Heatmap($"{prefix}-hidden", $"{s.Label}: hidden state h_t, sequence 0", states, "time step t", "unit",
+                written.Add(Charts.Heatmap($"{prefix}-hidden", $"{s.Label}: hidden state h_t, sequence 0", states,
+                    "time step t", "unit",
                     TimeLabels(s, length), UnitLabels(width), diverging: true));
             }
             if (json) Console.WriteLine(report.ToJsonString());
@@ -247,9 +309,9 @@ static class InspectCommand
     }
 
     /// <summary>
-    /// Runs a language model over <paramref name="content"/> with the probe open: saturation statistics of every layer's
-    /// gates, and heatmaps of the top layer's gates and hidden state with the text's tokens along the time axis. The units
-    /// drawn are the ones whose hidden state varies most over the text.
+    /// Runs a language model over <paramref name="content"/> with the probe open: saturation statistics of every
+    /// layer's gates, and heatmaps of the top layer's gates and hidden state with the text's tokens along the time
+    /// axis. The units drawn are the ones whose hidden state varies most over the text.
     /// </summary>
     static int GatesOverText(string folder, string content, string prefix, int shown, bool json)
     {
@@ -274,7 +336,8 @@ static class InspectCommand
         var unitLabels = chosen.Select(u => u.ToString(CultureInfo.InvariantCulture)).ToArray();
         var table = new Table().Title("Gate saturation over the text (left: σ < 0.1 or tanh < −0.9; right: > 0.9)")
             .AddColumn("layer").AddColumn("gate").AddColumn(new TableColumn("mean").RightAligned())
-            .AddColumn(new TableColumn("left-saturated").RightAligned()).AddColumn(new TableColumn("right-saturated").RightAligned());
+            .AddColumn(new TableColumn("left-saturated").RightAligned()).AddColumn(new TableColumn(
+                "right-saturated").RightAligned());
         var report = new JsonArray();
         var written = new List<FigureFiles>();
         foreach (var record in probe.Records)
@@ -282,15 +345,22 @@ static class InspectCommand
             foreach (var g in Inspection.GateStatistics(record))
             {
                 table.AddRow(record.Label, g.Gate, Number(g.Mean), Percent(g.LeftSaturated), Percent(g.RightSaturated));
-                report.Add(new JsonObject { ["layer"] = record.Label, ["gate"] = g.Gate, ["mean"] = g.Mean, ["left_saturated"] = g.LeftSaturated, ["right_saturated"] = g.RightSaturated });
+                report.Add(new JsonObject
+                {
+                    ["layer"] = record.Label, ["gate"] = g.Gate, ["mean"] = g.Mean,
+                    ["left_saturated"] = g.LeftSaturated, ["right_saturated"] = g.RightSaturated
+                });
             }
             if (record != probe.Records[^1] || record.GateNames.Count < 2) continue; // gate heatmaps for the top layer
             for (int gate = 0; gate < record.GateNames.Count; gate++)
             {
                 var map = new double[chosen.Length, steps];
                 for (int i = 0; i < chosen.Length; i++)
-                    for (int t = 0; t < steps; t++) map[i, t] = chosen[i] < record.HiddenSize ? record.Gate(t, 0, gate, chosen[i]) : double.NaN;
-                written.Add(Charts.Heatmap($"{prefix}-{record.GateNames[gate]}", $"{record.Label}: {record.GateNames[gate]} gate over the text", map, "token", "unit", labels, unitLabels));
+                    for (int t = 0; t < steps; t++) map[i, t] = chosen[i] < record.HiddenSize ? record.Gate(t, 0, gate,
+                        chosen[i]) : double.NaN;
+                written.Add(Charts.Heatmap($"{prefix}-{record.GateNames[gate]}",
+                    $"{record.Label}: {record.GateNames[gate]} gate over the text", map, "token", "unit", labels,
+                    unitLabels));
             }
         }
         if (probe.Records.Count == 0)
@@ -298,7 +368,9 @@ static class InspectCommand
         var states = new double[chosen.Length, steps];
         for (int i = 0; i < chosen.Length; i++)
             for (int t = 0; t < steps; t++) states[i, t] = values[t * width + chosen[i]];
-        written.Add(Charts.Heatmap($"{prefix}-hidden", "top layer: hidden state h_t over the text (the most varying units)", states, "token", "unit", labels, unitLabels, diverging: true));
+        written.Add(Charts.Heatmap($"{prefix}-hidden",
+            "top layer: hidden state h_t over the text (the most varying units)", states, "token", "unit", labels,
+            unitLabels, diverging: true));
         if (json) Console.WriteLine(report.ToJsonString());
         else AnsiConsole.Write(table);
         foreach (var f in written) CliOutput.PrintFiles(f, json);
@@ -334,7 +406,8 @@ static class InspectCommand
             if (r.GetValue(text) is { } content)
             {
                 var models = r.GetValue(subjects.Models) ?? [];
-                if (models.Length != 1) throw new UsageException("--text needs exactly one --model, a run folder of `recur lm train`.");
+                if (models.Length != 1) throw new UsageException(
+                    "--text needs exactly one --model, a run folder of `recur lm train`.");
                 using var threadLimit = Parallelism.Limit(Math.Max(1, r.GetValue(subjects.Threads)));
                 return ConnectivityOverText(models[0], content, r.GetValue(output)!, json);
             }
@@ -345,7 +418,9 @@ static class InspectCommand
             {
                 int show = Math.Clamp(r.GetValue(shown), 1, s.Data.Count);
                 var saliency = SaliencyOf(s.Model, s.Data.BatchInputs(Enumerable.Range(0, show).ToArray()));
-                var table = new Table().Title($"{Markup.Escape(s.Label)}: most salient input steps").AddColumn("sequence").AddColumn("top steps (‖∂y/∂x_t‖)");
+                var table
+                    = new Table().Title($"{Markup.Escape(s.Label)}: most salient input steps").AddColumn(
+                    "sequence").AddColumn("top steps (‖∂y/∂x_t‖)");
                 if (s.Task == "adding") table.AddColumn("marked steps");
                 int steps = s.Data.Steps;
                 var values = new double[show, steps];
@@ -354,11 +429,17 @@ static class InspectCommand
                     double max = saliency[b].Max();
                     for (int t = 0; t < steps; t++) values[b, t] = max > 0 ? saliency[b][t] / max : 0;
                     var top = Enumerable.Range(0, steps).OrderByDescending(t => saliency[b][t]).Take(3).ToArray();
-                    var cells = new List<string> { b.ToString(CultureInfo.InvariantCulture), string.Join(", ", top.Select(t => $"{t} ({Number(saliency[b][t])})")) };
-                    var entry = new JsonObject { ["model"] = s.Label, ["sequence"] = b, ["saliency"] = new JsonArray(saliency[b].Select(v => (JsonNode)v).ToArray()) };
+                    var cells = new List<string> { b.ToString(CultureInfo.InvariantCulture), string.Join(", ",
+                        top.Select(t => $"{t} ({Number(saliency[b][t])})")) };
+                    var entry = new JsonObject
+                    {
+                        ["model"] = s.Label, ["sequence"] = b,
+                        ["saliency"] = new JsonArray(saliency[b].Select(v => (JsonNode)v).ToArray())
+                    };
                     if (s.Task == "adding")
                     {
-                        var marked = Enumerable.Range(0, steps).Where(t => s.Data.Inputs[(b * steps + t) * 2 + 1] > 0.5f).ToArray();
+                        var marked = Enumerable.Range(0,
+                            steps).Where(t => s.Data.Inputs[(b * steps + t) * 2 + 1] > 0.5f).ToArray();
                         cells.Add(string.Join(", ", marked));
                         entry["marked"] = new JsonArray(marked.Select(t => (JsonNode)t).ToArray());
                     }
@@ -367,8 +448,10 @@ static class InspectCommand
                 }
                 if (!json) AnsiConsole.Write(table);
                 string prefix = subjectList.Count > 1 ? $"{r.GetValue(output)}-{Slug(s.Label)}" : r.GetValue(output)!;
-                written.Add(Charts.Heatmap(prefix, $"{s.Label}: saliency ‖∂y/∂x_t‖ (each row scaled to its maximum)", values, "time step t", "sequence",
-                    TimeLabels(s, steps), Enumerable.Range(0, show).Select(b => b.ToString(CultureInfo.InvariantCulture)).ToArray()));
+                written.Add(Charts.Heatmap(prefix, $"{s.Label}: saliency ‖∂y/∂x_t‖ (each row scaled to its maximum)",
+                    values, "time step t", "sequence",
+                    TimeLabels(s, steps), Enumerable.Range(0,
+                        show).Select(b => b.ToString(CultureInfo.InvariantCulture)).ToArray()));
             }
             if (json) Console.WriteLine(report.ToJsonString());
             foreach (var f in written) CliOutput.PrintFiles(f, json);
@@ -387,7 +470,8 @@ static class InspectCommand
         var (model, tokenizer) = Language.LanguageModel.Load(CliOutput.ModelFolder(folder));
         var ids = tokenizer.Encode(content);
         if (ids.Length < 2) throw new UsageException("--text has fewer than two tokens.");
-        if (ids.Length > 160) throw new UsageException($"--text has {ids.Length} tokens; connectivity draws at most 160.");
+        if (ids.Length > 160) throw new UsageException(
+            $"--text has {ids.Length} tokens; connectivity draws at most 160.");
         var (map, predicted) = Language.LanguageModelInspection.Connectivity(model, ids);
         int steps = ids.Length;
         string Label(int id) => TokenLabel(tokenizer, id);
@@ -412,22 +496,28 @@ static class InspectCommand
             {
                 ["tokens"] = new JsonArray(labels.Select(l => (JsonNode)l).ToArray()),
                 ["predicted"] = new JsonArray(predicted.Select(p => (JsonNode)Label(p)).ToArray()),
-                ["influence_by_distance"] = new JsonArray(Enumerable.Range(0, steps).Select(d => (JsonNode)(byDistance[d] / reaching[d])).ToArray()),
+                ["influence_by_distance"] = new JsonArray(Enumerable.Range(0,
+                    steps).Select(d => (JsonNode)(byDistance[d] / reaching[d])).ToArray()),
             };
             Console.WriteLine(report.ToJsonString());
         }
         else
         {
-            var table = new Table().Title("Mean influence of the token d steps back (each prediction scaled to its most influential token)")
-                .AddColumn(new TableColumn("d").RightAligned()).AddColumn(new TableColumn("influence").RightAligned()).AddColumn(new TableColumn("predictions").RightAligned());
-            foreach (int d in distances) table.AddRow(d.ToString(CultureInfo.InvariantCulture), Number(byDistance[d] / reaching[d]), reaching[d].ToString(CultureInfo.InvariantCulture));
+            var table
+                = new Table().Title(
+                "Mean influence of the token d steps back (each prediction scaled to its most influential token)")
+                .AddColumn(new TableColumn("d").RightAligned()).AddColumn(new TableColumn("influence").RightAligned(
+                    )).AddColumn(new TableColumn("predictions").RightAligned());
+            foreach (int d in distances) table.AddRow(d.ToString(CultureInfo.InvariantCulture),
+                Number(byDistance[d] / reaching[d]), reaching[d].ToString(CultureInfo.InvariantCulture));
             AnsiConsole.Write(table);
         }
         CliOutput.PrintFiles(files, json);
         return 0;
     }
 
-    /// <summary>‖∂y/∂x_t‖ per sequence and step, y being the prediction (regression) or the predicted class's logit at the last step.</summary>
+    /// <summary>‖∂y/∂x_t‖ per sequence and step, y being the prediction (regression) or the predicted class's logit at
+    /// the last step.</summary>
     internal static double[][] SaliencyOf(SequenceModel model, Tensor input)
     {
         model.Eval();
@@ -469,7 +559,8 @@ static class InspectCommand
         };
         var output = OutOption("curves");
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
-        var command = new Command("curves", "Training curves from runs' metrics.jsonl: training loss and a validation metric against optimizer steps.")
+        var command = new Command("curves",
+            "Training curves from runs' metrics.jsonl: training loss and a validation metric against optimizer steps.")
         {
             runs, metric, linear, output, json,
         };
@@ -483,9 +574,12 @@ static class InspectCommand
             if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(summary));
             else
             {
-                var table = new Table().Title("Runs").AddColumn("run").AddColumn(new TableColumn("steps").RightAligned())
-                    .AddColumn(new TableColumn("last train loss").RightAligned()).AddColumn(new TableColumn($"last valid {name}").RightAligned());
-                foreach (var s in summary) table.AddRow(Markup.Escape(s.Run), s.Steps.ToString(CultureInfo.InvariantCulture), Number(s.TrainLoss), Number(s.Valid));
+                var table
+                    = new Table().Title("Runs").AddColumn("run").AddColumn(new TableColumn("steps").RightAligned())
+                    .AddColumn(new TableColumn("last train loss").RightAligned()).AddColumn(new TableColumn(
+                        $"last valid {name}").RightAligned());
+                foreach (var s in summary) table.AddRow(Markup.Escape(s.Run),
+                    s.Steps.ToString(CultureInfo.InvariantCulture), Number(s.TrainLoss), Number(s.Valid));
                 AnsiConsole.Write(table);
             }
             CliOutput.PrintFiles(files, r.GetValue(json));
@@ -622,30 +716,39 @@ static class InspectCommand
     internal sealed record CurveSummary(string Run, long Steps, double TrainLoss, double Valid);
 
     /// <summary>Training-loss and validation-metric series of each run, and a one-line summary of each.</summary>
-    internal static (List<Series> Series, List<CurveSummary> Summary) CurveSeries(IEnumerable<string> runs, string metric, bool withTraining = true)
+    internal static (List<Series> Series, List<CurveSummary> Summary) CurveSeries(IEnumerable<string> runs,
+        string metric, bool withTraining = true)
     {
         var series = new List<Series>();
         var summary = new List<CurveSummary>();
         foreach (string run in runs)
         {
             string file = Directory.Exists(run) ? Path.Combine(run, "metrics.jsonl") : run;
-            string label = Path.GetFileName(Path.TrimEndingDirectorySeparator(Directory.Exists(run) ? run : Path.GetDirectoryName(Path.GetFullPath(run))!));
+            string label = Path.GetFileName(Path.TrimEndingDirectorySeparator(Directory.Exists(run) ? run
+                : Path.GetDirectoryName(Path.GetFullPath(run))!));
             var entries = MetricsLog.Read(file);
             var train = entries.Where(e => e.Type == "train" && e.Values.ContainsKey("loss")).ToList();
             var valid = entries.Where(e => e.Type == "eval" && e.Values.ContainsKey(metric)).ToList();
-            if (train.Count == 0 && valid.Count == 0) throw new InvalidDataException($"{file}: no training records and no validation records with '{metric}'.");
-            if (withTraining && train.Count > 0) series.Add(new($"{label} train loss", train.Select(e => (double)e.Step).ToArray(), train.Select(e => e.Values["loss"]).ToArray()));
-            if (valid.Count > 0) series.Add(new($"{label} valid {metric}", valid.Select(e => (double)e.Step).ToArray(), valid.Select(e => e.Values[metric]).ToArray()));
-            summary.Add(new(label, entries.Max(e => e.Step), train.Count > 0 ? train[^1].Values["loss"] : double.NaN, valid.Count > 0 ? valid[^1].Values[metric] : double.NaN));
+            if (train.Count == 0
+                && valid.Count == 0) throw new InvalidDataException(
+                $"{file}: no training records and no validation records with '{metric}'.");
+            if (withTraining && train.Count > 0) series.Add(new($"{label} train loss",
+                train.Select(e => (double)e.Step).ToArray(), train.Select(e => e.Values["loss"]).ToArray()));
+            if (valid.Count > 0) series.Add(new($"{label} valid {metric}", valid.Select(e => (double)e.Step).ToArray(),
+                valid.Select(e => e.Values[metric]).ToArray()));
+            summary.Add(new(label, entries.Max(e => e.Step), train.Count > 0 ? train[^1].Values["loss"] : double.NaN,
+                valid.Count > 0 ? valid[^1].Values[metric] : double.NaN));
         }
         return (series, summary);
     }
 
     static int SequenceLength(SequenceDataset data, int row) => data.Lengths?[row] ?? data.Steps;
 
-    static string[] TimeLabels(Subject s, int steps) => Enumerable.Range(0, steps).Select(t => t.ToString(CultureInfo.InvariantCulture)).ToArray();
+    static string[] TimeLabels(Subject s, int steps) => Enumerable.Range(0,
+        steps).Select(t => t.ToString(CultureInfo.InvariantCulture)).ToArray();
 
-    static string[] UnitLabels(int units) => Enumerable.Range(0, units).Select(u => u.ToString(CultureInfo.InvariantCulture)).ToArray();
+    static string[] UnitLabels(int units) => Enumerable.Range(0,
+        units).Select(u => u.ToString(CultureInfo.InvariantCulture)).ToArray();
 
     static string Slug(string label) => new(label.Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
 

@@ -4,7 +4,8 @@ using Recur.Serialization;
 
 namespace Recur.Cli;
 
-/// <summary><c>recur layer run</c>: evaluate one recurrent layer stack on given weights and inputs (to check a ported model).</summary>
+/// <summary><c>recur layer run</c>: evaluate one recurrent layer stack on given weights and inputs (to check a ported
+/// model).</summary>
 static class LayerCommand
 {
     public static Command Create()
@@ -35,11 +36,13 @@ static class LayerCommand
             Description = "safetensors to write: output, h_n, c_n and grad.* tensors.",
             Required = true,
         };
-        var run = new Command("run", "Evaluate a recurrent layer stack on given weights and input; write outputs, final states and gradients.")
+        var run = new Command("run",
+            "Evaluate a recurrent layer stack on given weights and input; write outputs, final states and gradients.")
         {
             config, weights, input, gradOutput, output,
         };
-        run.SetAction(r => Run(r.GetValue(config)!, r.GetValue(weights)!, r.GetValue(input)!, r.GetValue(gradOutput), r.GetValue(output)!));
+        run.SetAction(r => Run(r.GetValue(config)!, r.GetValue(weights)!, r.GetValue(input)!, r.GetValue(gradOutput),
+            r.GetValue(output)!));
         var layer = new Command("layer", "Work with a single recurrent layer stack.");
         layer.Subcommands.Add(run);
         return layer;
@@ -55,15 +58,19 @@ static class LayerCommand
     {
         try
         {
-            var (layerConfig, lengths) = RecurrentLayerRun.ParseConfig(File.ReadAllText(config.FullName), config.FullName);
+            var (layerConfig, lengths) = RecurrentLayerRun.ParseConfig(File.ReadAllText(config.FullName),
+                config.FullName);
             var result = RecurrentLayerRun.Evaluate(layerConfig, lengths, SafeTensors.Load(weights.FullName),
                 SafeTensors.Load(input.FullName), gradOutput is null ? null : SafeTensors.Load(gradOutput.FullName));
-            SafeTensors.Save(output.FullName, result, new Dictionary<string, string> { ["producer"] = "recur layer run" });
+            SafeTensors.Save(output.FullName, result, new Dictionary<string,
+                string>
+            { ["producer"] = "recur layer run" });
             foreach (var (name, tensor) in result.OrderBy(p => p.Key, StringComparer.Ordinal))
                 if (!TensorIsFinite(tensor))
                     Console.Error.WriteLine($"recur layer run: warning: {name} holds NaN or infinite values (check the "
                         + $"weights and input).");
-            Console.WriteLine($"wrote {result.Count} tensors to {output.FullName}: {string.Join(", ", result.Keys.Order())}");
+            Console.WriteLine(
+                $"wrote {result.Count} tensors to {output.FullName}: {string.Join(", ", result.Keys.Order())}");
             return 0;
         }
         catch (ArgumentException e)

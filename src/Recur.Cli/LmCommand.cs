@@ -20,7 +20,8 @@ static class LmCommand
 {
     public static Command Create()
     {
-        var command = new Command("lm", "Language modelling and text generation (characters, words or byte-level BPE).");
+        var command = new Command("lm",
+            "Language modelling and text generation (characters, words or byte-level BPE).");
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Eval());
         command.Subcommands.Add(Generate());
@@ -103,7 +104,9 @@ static class LmCommand
         {
             var s = training.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
-            if (s.Out is null) throw new UsageException("--out is required: the model, its tokenizer and checkpoints go there.");
+            if (s.Out
+                is null) throw new UsageException(
+                "--out is required: the model, its tokenizer and checkpoints go there.");
             if (r.GetValue(bptt) < 1) throw new UsageException("--bptt must be positive.");
             double fraction = r.GetValue(validFraction);
             if (fraction is < 0 or >= 1) throw new UsageException("--valid-fraction must be in [0, 1).");
@@ -135,14 +138,17 @@ static class LmCommand
                 };
                 Directory.CreateDirectory(s.Out);
                 vocabulary.Save(s.Out);
-                if (kind == "bpe") AnsiConsole.MarkupLineInterpolated($"BPE: {vocabulary.VocabularySize} tokens learned in {clock.Elapsed.TotalSeconds:F1} s.");
+                if (kind == "bpe") AnsiConsole.MarkupLineInterpolated(
+                    $"BPE: {vocabulary.VocabularySize} tokens learned in {clock.Elapsed.TotalSeconds:F1} s.");
             }
             var trainIds = vocabulary.Encode(trainText);
             var validIds = validText.Length > 0 ? vocabulary.Encode(validText) : null;
-            var config = new LanguageModelConfig(vocabulary.VocabularySize, r.GetValue(embed), r.GetValue(hidden), r.GetValue(layers), r.GetValue(cell)!,
+            var config = new LanguageModelConfig(vocabulary.VocabularySize, r.GetValue(embed), r.GetValue(hidden),
+                r.GetValue(layers), r.GetValue(cell)!,
                 r.GetValue(dropout), r.GetValue(tie));
             var model = new LanguageModel(config, new RandomGenerator(s.Seed));
-            var task = new LanguageModelTask(model, trainIds, s.Batch, r.GetValue(bptt), validIds, validText.Length > 0 ? Characters(validText) : 0,
+            var task = new LanguageModelTask(model, trainIds, s.Batch, r.GetValue(bptt), validIds,
+                validText.Length > 0 ? Characters(validText) : 0,
                 extraConfig: new JsonObject { ["tokenizer"] = vocabulary.Kind });
             long parameters = model.Parameters().Sum(p => (long)p.Length);
             AnsiConsole.MarkupLine("[bold]lm[/]: " + Markup.Escape(
@@ -161,9 +167,13 @@ static class LmCommand
                 return trainer.Fit(token);
             }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
             if (result.Outcome == TrainingOutcome.Interrupted && !(minutes > 0)) return 130;
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps, ["epochs"] = result.Epochs };
+            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
+                double>())
+            { ["steps"] = result.Steps, ["epochs"] = result.Epochs };
             if (result.BestMetric is double best) metrics["best_loss"] = best;
-            TrainingOptions.PrintMetrics($"lm: {result.Outcome.ToString().ToLowerInvariant()} after {result.Steps} steps", metrics, r.GetValue(json));
+            TrainingOptions.PrintMetrics(
+                $"lm: {result.Outcome.ToString().ToLowerInvariant()} after {result.Steps} steps", metrics,
+                r.GetValue(json));
             return 0;
         }));
         return command;
@@ -191,13 +201,15 @@ static class LmCommand
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            if (r.GetValue(streams) < 1 || r.GetValue(bptt) < 1) throw new UsageException("--batch and --bptt must be positive.");
+            if (r.GetValue(streams) < 1
+                || r.GetValue(bptt) < 1) throw new UsageException("--batch and --bptt must be positive.");
             var (lm, tokenizer) = LanguageModel.Load(CliOutput.ModelFolder(r.GetValue(model)!));
             if (r.GetValue(int8)) Int8Inference.Apply([lm], r.GetValue(model)!);
             string content = TextFiles.ReadUtf8(r.GetValue(text)!);
             var ids = tokenizer.Encode(content);
             if (ids.Length < 2) throw new InvalidDataException($"{r.GetValue(text)}: fewer than two tokens to score.");
-            var score = LanguageModelScore.Evaluate(lm, ids, Characters(content), r.GetValue(streams), r.GetValue(bptt));
+            var score = LanguageModelScore.Evaluate(lm, ids, Characters(content), r.GetValue(streams),
+                r.GetValue(bptt));
             var metrics = new Dictionary<string, double>(score.ToMetrics()) { ["tokens"] = score.Tokens };
             TrainingOptions.PrintMetrics($"lm eval: {r.GetValue(text)}", metrics, r.GetValue(json));
             return 0;
@@ -258,7 +270,8 @@ static class LmCommand
             Description = "Also write the prompt and the generated text to this file (replaced only when complete).",
         };
         var int8 = Int8Inference.Option();
-        var command = new Command("generate", "Continue a prompt by sampling, greedy decoding or beam search; text streams out as it is produced.")
+        var command = new Command("generate",
+            "Continue a prompt by sampling, greedy decoding or beam search; text streams out as it is produced.")
         {
             model, prompt, length, temperature, topK, topP, greedy, beam, lengthPenalty, seed, stopAtEos, save, int8,
         };
@@ -277,11 +290,13 @@ static class LmCommand
                 var best = lm.BeamSearch(promptIds, r.GetValue(length), width, r.GetValue(lengthPenalty),
                     r.GetValue(stopAtEos) ? Tokenizers.Eos : null)[0];
                 output.WriteLine(tokenizer.Decode(best.Tokens));
-                if (r.GetValue(save) is { } beamPath) Serialization.AtomicFile.WriteAllText(beamPath, start + tokenizer.Decode(best.Tokens));
+                if (r.GetValue(save) is { } beamPath) Serialization.AtomicFile.WriteAllText(beamPath,
+                    start + tokenizer.Decode(best.Tokens));
                 Console.Error.WriteLine(FormattableString.Invariant($"beam {width}: log P = {best.LogProbability:F3} over {best.Tokens.Length} tokens, score {best.Score:F3}"));
                 return 0;
             }
-            var options = new SamplingOptions(r.GetValue(greedy) ? 0f : r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(seed), r.GetValue(stopAtEos));
+            var options = new SamplingOptions(r.GetValue(greedy) ? 0f : r.GetValue(temperature), r.GetValue(topK),
+                r.GetValue(topP), r.GetValue(seed), r.GetValue(stopAtEos));
             try { options.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             // stream: print what the tokens so far decode to, holding back an incomplete UTF-8 sequence

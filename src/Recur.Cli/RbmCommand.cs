@@ -27,13 +27,18 @@ static class RbmCommand
         return command;
     }
 
-    /// <summary>The digits of the MNIST test file as [N, 784] values in {0, 1}, each pixel on with probability intensity/255 (seeded).</summary>
-    internal static (float[] Train, float[] Test) BinarisedMnist(string folder, RandomGenerator random, int trainCount = 8000)
+    /// <summary>The digits of the MNIST test file as [N, 784] values in {0, 1}, each pixel on with probability
+    /// intensity/255 (seeded).</summary>
+    internal static (float[] Train, float[] Test) BinarisedMnist(string folder, RandomGenerator random,
+        int trainCount = 8000)
     {
         string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz");
         if (!File.Exists(images)) throw new UsageException($"MNIST images not found: {images}; pass --mnist DIR.");
         var (shape, pixels) = Idx.Read(images);
-        if (shape.Length != 3 || shape[1] * shape[2] != 784) throw new InvalidDataException($"{images}: expected 28×28 images, got [{string.Join(", ", shape)}].");
+        if (shape.Length != 3
+            || shape[1]
+            * shape[2] != 784) throw new InvalidDataException(
+            $"{images}: expected 28×28 images, got [{string.Join(", ", shape)}].");
         var all = new float[pixels.Length];
         for (int i = 0; i < pixels.Length; i++) all[i] = random.NextFloat() * 255f < pixels[i] ? 1f : 0f;
         int n = shape[0], split = Math.Min(trainCount, n);
@@ -94,26 +99,38 @@ static class RbmCommand
             Description = "Folder for rbm.safetensors, metrics.jsonl and the filters figure.",
             Required = true,
         };
-        var command = new Command("train", "Train an RBM on binarised MNIST digits.") { mnist, hidden, cd, persistent, epochs, lr, batch, decay, aisRuns, aisSteps, seed, threads, output };
+        var command = new Command("train", "Train an RBM on binarised MNIST digits.") { mnist, hidden, cd, persistent,
+            epochs, lr, batch, decay, aisRuns, aisSteps, seed, threads, output };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
-            if (r.GetValue(hidden) < 1 || r.GetValue(cd) < 1 || r.GetValue(epochs) < 1 || r.GetValue(batch) < 1 || !(r.GetValue(lr) > 0) || r.GetValue(threads) < 1 || r.GetValue(aisRuns) < 1 || r.GetValue(aisSteps) < 0)
+            if (r.GetValue(hidden) < 1 || r.GetValue(cd) < 1 || r.GetValue(epochs) < 1 || r.GetValue(batch) < 1
+                || !(r.GetValue(lr) > 0) || r.GetValue(threads) < 1 || r.GetValue(aisRuns) < 1
+                || r.GetValue(aisSteps) < 0)
                 throw new UsageException("--hidden, --cd, --epochs, --batch, --lr, --threads and --ais-runs must be positive; --ais-steps at least 0.");
             using var threadLimit = Parallelism.Limit(r.GetValue(threads));
             var random = new RandomGenerator(r.GetValue(seed));
             var (train, test) = BinarisedMnist(r.GetValue(mnist)!, random.Fork());
             var rbm = new RestrictedBoltzmannMachine(784, r.GetValue(hidden), random.Fork());
             rbm.InitialiseVisibleBias(train);
-            var options = new RbmTrainingOptions(r.GetValue(cd), r.GetValue(persistent), r.GetValue(lr), 0.5f, r.GetValue(decay), r.GetValue(batch));
+            var options = new RbmTrainingOptions(r.GetValue(cd), r.GetValue(persistent), r.GetValue(lr), 0.5f,
+                r.GetValue(decay), r.GetValue(batch));
             var trainer = new RbmTrainer(rbm, options, random.Fork());
             string folder = r.GetValue(output)!;
             Directory.CreateDirectory(folder);
             string metricsPath = Path.Combine(folder, "metrics.jsonl");
             File.Delete(metricsPath);
-            var metadata = new Dictionary<string, string> { ["height"] = "28", ["width"] = "28", ["cd"] = options.GibbsSteps.ToString(CultureInfo.InvariantCulture), ["persistent"] = options.Persistent ? "true" : "false" };
+            var metadata = new Dictionary<string, string>
+            {
+                ["height"] = "28", ["width"] = "28",
+                ["cd"] = options.GibbsSteps.ToString(CultureInfo.InvariantCulture),
+                ["persistent"] = options.Persistent ? "true" : "false"
+            };
             AnsiConsole.MarkupLineInterpolated($"[bold]{rbm}[/], {(options.Persistent ? "PCD" : "CD")}-{options.GibbsSteps}, lr {options.LearningRate}, batch {options.BatchSize}, {train.Length / 784} training and {test.Length / 784} held-out digits.");
-            var table = new Table().AddColumn("epoch").AddColumn(new TableColumn("train recon. error").RightAligned()).AddColumn(new TableColumn("test recon. error").RightAligned())
-                .AddColumn(new TableColumn("test PLL").RightAligned()).AddColumn(new TableColumn("seconds").RightAligned());
+            var table
+                = new Table().AddColumn("epoch").AddColumn(new TableColumn("train recon. error").RightAligned(
+                )).AddColumn(new TableColumn("test recon. error").RightAligned())
+                .AddColumn(new TableColumn("test PLL").RightAligned()).AddColumn(new TableColumn(
+                    "seconds").RightAligned());
             var clock = Stopwatch.StartNew();
             for (int epoch = 0; epoch < r.GetValue(epochs); epoch++)
             {
@@ -122,22 +139,39 @@ static class RbmCommand
                 double trainError = trainer.TrainEpoch(train);
                 double testError = rbm.ReconstructionError(test);
                 double pll = rbm.PseudoLogLikelihood(test, new RandomGenerator(r.GetValue(seed) + 99));
-                if (!double.IsFinite(trainError) || !double.IsFinite(pll)) throw new Recur.Training.NonFiniteException($"epoch {epoch + 1}: the reconstruction error or PLL is not finite; lower --lr.");
+                if (!double.IsFinite(trainError)
+                    || !double.IsFinite(pll)) throw new Recur.Training.NonFiniteException(
+                    $"epoch {epoch + 1}: the reconstruction error or PLL is not finite; lower --lr.");
                 rbm.Save(Path.Combine(folder, "rbm.safetensors"), metadata); // written to a temporary file and renamed
-                File.AppendAllText(metricsPath, new JsonObject { ["type"] = "eval", ["epoch"] = epoch + 1, ["step"] = (long)(epoch + 1) * (train.Length / 784 / options.BatchSize), ["loss"] = testError, ["train_reconstruction_error"] = trainError, ["pseudo_log_likelihood"] = pll, ["elapsed_seconds"] = clock.Elapsed.TotalSeconds }.ToJsonString() + "\n");
-                table.AddRow((epoch + 1).ToString(CultureInfo.InvariantCulture), F(trainError), F(testError), F(pll), clock.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture));
+                File.AppendAllText(metricsPath, new JsonObject
+                {
+                    ["type"] = "eval", ["epoch"] = epoch + 1,
+                    ["step"] = (long)(epoch + 1) * (train.Length / 784 / options.BatchSize), ["loss"] = testError,
+                    ["train_reconstruction_error"] = trainError, ["pseudo_log_likelihood"] = pll,
+                    ["elapsed_seconds"] = clock.Elapsed.TotalSeconds
+                }.ToJsonString() + "\n");
+                table.AddRow((epoch + 1).ToString(CultureInfo.InvariantCulture), F(trainError), F(testError), F(pll),
+                    clock.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture));
                 Console.WriteLine(FormattableString.Invariant($"epoch {epoch + 1}: train reconstruction error {trainError:F2}, test {testError:F2}, test PLL {pll:F2}"));
             }
             AnsiConsole.Write(table);
             if (r.GetValue(aisSteps) > 0)
             {
                 var aisClock = Stopwatch.StartNew();
-                var (logZ, spread) = rbm.AnnealedImportanceSampling(r.GetValue(aisRuns), r.GetValue(aisSteps), random.Fork(), BaseBiases(train));
+                var (logZ, spread) = rbm.AnnealedImportanceSampling(r.GetValue(aisRuns), r.GetValue(aisSteps),
+                    random.Fork(), BaseBiases(train));
                 double trainLl = rbm.LogLikelihood(train, logZ), testLl = rbm.LogLikelihood(test, logZ);
                 AnsiConsole.MarkupLineInterpolated($"AIS ({r.GetValue(aisRuns)} runs × {r.GetValue(aisSteps)} temperatures, {aisClock.Elapsed.TotalSeconds:F0} s): log Z = {logZ:F2} (log-weight spread {spread:F2}); mean log-likelihood train {trainLl:F2}, test {testLl:F2} nats.");
-                File.AppendAllText(metricsPath, new JsonObject { ["type"] = "ais", ["epoch"] = r.GetValue(epochs), ["step"] = 0, ["log_z"] = logZ, ["train_log_likelihood"] = trainLl, ["test_log_likelihood"] = testLl }.ToJsonString() + "\n");
+                File.AppendAllText(metricsPath, new JsonObject
+                {
+                    ["type"] = "ais", ["epoch"] = r.GetValue(epochs),
+                    ["step"] = 0, ["log_z"] = logZ, ["train_log_likelihood"] = trainLl,
+                    ["test_log_likelihood"] = testLl
+                }.ToJsonString() + "\n");
             }
-            var files = Charts.ImageGrid(Path.Combine(folder, "filters"), $"{Math.Min(100, rbm.Hidden)} learned filters (weights into hidden units)", Filters(rbm, 100), 28, 28, 10);
+            var files = Charts.ImageGrid(Path.Combine(folder, "filters"),
+                $"{Math.Min(100, rbm.Hidden)} learned filters (weights into hidden units)", Filters(rbm, 100), 28, 28,
+                10);
             AnsiConsole.MarkupLineInterpolated($"Model: {Path.GetFullPath(Path.Combine(folder, "rbm.safetensors"))}");
             CliOutput.PrintFiles(files, false);
             return 0;
@@ -145,7 +179,8 @@ static class RbmCommand
         return command;
     }
 
-    /// <summary>The base model for AIS: visible log-odds of the training data (Salakhutdinov &amp; Murray 2008), smoothed.</summary>
+    /// <summary>The base model for AIS: visible log-odds of the training data (Salakhutdinov &amp; Murray 2008),
+    /// smoothed.</summary>
     static float[] BaseBiases(float[] data)
     {
         var biases = new float[784];
@@ -212,10 +247,14 @@ static class RbmCommand
             var start = new float[count * rbm.Visible];
             RestrictedBoltzmannMachine.SampleBernoulli(Enumerable.Repeat(0.5f, start.Length).ToArray(), start, random);
             var means = rbm.Gibbs(start, steps, random);
-            var pictures = Enumerable.Range(0, count).Select(k => means.AsSpan(k * rbm.Visible, rbm.Visible).ToArray()).ToList();
-            var files = Charts.ImageGrid(r.GetValue(output)!, $"{count} samples after {steps} Gibbs steps from noise", pictures, height, width, Math.Min(10, count));
+            var pictures = Enumerable.Range(0, count).Select(k => means.AsSpan(k * rbm.Visible,
+                rbm.Visible).ToArray()).ToList();
+            var files = Charts.ImageGrid(r.GetValue(output)!, $"{count} samples after {steps} Gibbs steps from noise",
+                pictures, height, width, Math.Min(10, count));
             CliOutput.PrintFiles(files, false);
-            var filters = Charts.ImageGrid(r.GetValue(output)! + "-filters", $"{Math.Min(100, rbm.Hidden)} learned filters (weights into hidden units)", Filters(rbm, 100), height, width, 10);
+            var filters = Charts.ImageGrid(r.GetValue(output)! + "-filters",
+                $"{Math.Min(100, rbm.Hidden)} learned filters (weights into hidden units)", Filters(rbm, 100), height,
+                width, 10);
             CliOutput.PrintFiles(filters, false);
             return 0;
         }));

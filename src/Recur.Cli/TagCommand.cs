@@ -23,7 +23,8 @@ static class TagCommand
 
     public static Command Create()
     {
-        var command = new Command("tag", "Sequence labelling: named-entity recognition with BiLSTM(-CRF) or HMM taggers on CoNLL files.");
+        var command = new Command("tag",
+            "Sequence labelling: named-entity recognition with BiLSTM(-CRF) or HMM taggers on CoNLL files.");
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Eval());
         command.Subcommands.Add(Predict());
@@ -111,7 +112,8 @@ static class TagCommand
         var training = new TrainingOptions(20, 16, 1e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a tagger.")
         {
-            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden, layers, dropout, variational, wordDropout, casing, vectors, json,
+            train, valid, tokenColumn, tagColumn, crf, chars, hmm, scheme, embed, charEmbed, charHidden, hidden,
+                layers, dropout, variational, wordDropout, casing, vectors, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -119,14 +121,23 @@ static class TagCommand
             var s = training.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model and its vocabularies go there.");
-            if (r.GetValue(layers) < 1 || r.GetValue(hidden) < 1 || r.GetValue(embed) < 1 || r.GetValue(dropout) is < 0f or >= 1f || r.GetValue(wordDropout) is < 0f or >= 1f)
-                throw new UsageException("--layers, --hidden and --embed must be positive and --dropout and --word-dropout in [0, 1).");
+            if (r.GetValue(layers) < 1 || r.GetValue(hidden) < 1 || r.GetValue(embed) < 1
+                || r.GetValue(dropout) is < 0f or >= 1f || r.GetValue(wordDropout) is < 0f or >= 1f)
+                throw new UsageException(
+                    "--layers, --hidden and --embed must be positive and --dropout and --word-dropout in [0, 1).");
             var trainSet = ConllReader.Read(r.GetValue(train)!, r.GetValue(tokenColumn), r.GetValue(tagColumn));
-            var validSet = r.GetValue(valid) is { } v ? ConllReader.Read(v, r.GetValue(tokenColumn), r.GetValue(tagColumn)) : null;
+            var validSet = r.GetValue(valid) is { } v ? ConllReader.Read(v, r.GetValue(tokenColumn),
+                r.GetValue(tagColumn)) : null;
             var target = TrainedModels.ParseScheme(r.GetValue(scheme)!);
             var converted = trainSet.Select(x => x with { Tags = TagSchemes.Convert(x.Tags, target) }).ToList();
             Directory.CreateDirectory(s.Out);
-            var settings = new JsonObject { ["kind"] = r.GetValue(hmm) ? "hmm" : "neural", ["scheme"] = target.ToString().ToLowerInvariant(), ["data_scheme"] = TagSchemes.Detect(trainSet.Select(x => (IReadOnlyList<string>)x.Tags)).ToString().ToLowerInvariant() };
+            var settings = new JsonObject
+            {
+                ["kind"] = r.GetValue(hmm) ? "hmm" : "neural",
+                ["scheme"] = target.ToString().ToLowerInvariant(),
+                ["data_scheme"] = TagSchemes.Detect(trainSet.Select(x
+                => (IReadOnlyList<string>)x.Tags)).ToString().ToLowerInvariant()
+            };
             if (r.GetValue(hmm))
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -134,7 +145,11 @@ static class TagCommand
                 model.Save(Path.Combine(s.Out, "hmm.json"));
                 AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile),
                     settings.ToJsonString());
-                var metrics = new Dictionary<string, double> { ["train_seconds"] = clock.Elapsed.TotalSeconds, ["tags"] = model.Tags.Count };
+                var metrics = new Dictionary<string, double>
+                {
+                    ["train_seconds"] = clock.Elapsed.TotalSeconds,
+                    ["tags"] = model.Tags.Count
+                };
                 if (validSet != null)
                 {
                     var validScheme = TagSchemes.Detect(validSet.Select(x => (IReadOnlyList<string>)x.Tags));
@@ -147,24 +162,30 @@ static class TagCommand
                 return 0;
             }
             var vocabulary = TaggingVocabulary.Build(trainSet);
-            var tags = converted.SelectMany(x => x.Tags).Distinct().OrderBy(t => t == "O" ? "" : t[2..] + t[0], StringComparer.Ordinal).ToArray();
-            var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, target, r.GetValue(crf), r.GetValue(chars),
-                r.GetValue(embed), r.GetValue(charEmbed), r.GetValue(charHidden), r.GetValue(hidden), r.GetValue(dropout), r.GetValue(casing),
+            var tags = converted.SelectMany(x => x.Tags).Distinct().OrderBy(t => t == "O" ? "" : t[2..] + t[0],
+                StringComparer.Ordinal).ToArray();
+            var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags,
+                target, r.GetValue(crf), r.GetValue(chars),
+                r.GetValue(embed), r.GetValue(charEmbed), r.GetValue(charHidden), r.GetValue(hidden),
+                    r.GetValue(dropout), r.GetValue(casing),
                 r.GetValue(layers), r.GetValue(variational));
             var tagger = new SequenceTagger(config, new RandomGenerator(s.Seed));
             if (r.GetValue(vectors) is { } vectorsPath)
             {
                 int found = PretrainedVectors.Load(vectorsPath, vocabulary.Words, tagger.WordEmbeddingWeight);
-                AnsiConsole.MarkupLineInterpolated($"Pretrained vectors for {found} of {vocabulary.Words.Count - 2} words from {vectorsPath}.");
+                AnsiConsole.MarkupLineInterpolated(
+                    $"Pretrained vectors for {found} of {vocabulary.Words.Count - 2} words from {vectorsPath}.");
             }
             vocabulary.Save(s.Out);
             AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile),
                 settings.ToJsonString());
-            var task = new TaggingTask(tagger, vocabulary, converted, validSet, s.Batch, wordDropout: r.GetValue(wordDropout));
+            var task = new TaggingTask(tagger, vocabulary, converted, validSet, s.Batch,
+                wordDropout: r.GetValue(wordDropout));
             AnsiConsole.MarkupLineInterpolated($"[bold]tag[/]: {trainSet.Count:N0} sentences, {trainSet.Sum(x => x.Tokens.Length):N0} tokens, {vocabulary.Words.Count:N0} words, {tags.Length} tags ({target.ToString().ToUpperInvariant()}); BiLSTM{(config.Crf ? "-CRF" : " + softmax")}{(config.CharFeatures ? " with character features" : "")}, {tagger.Parameters().Sum(p => (long)p.Length):N0} parameters.");
             var optimizer = TrainingOptions.CreateOptimizer(s, tagger.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
-            var options = TrainingOptions.CreateTrainerOptions(s, validSet is null ? "loss" : "f1", validSet is null ? MetricMode.Min : MetricMode.Max);
+            var options = TrainingOptions.CreateTrainerOptions(s, validSet is null ? "loss" : "f1",
+                validSet is null ? MetricMode.Min : MetricMode.Max);
             var result = TrainingOptions.Run((observer, token) =>
             {
                 var trainer = new Trainer<int[]>(task, optimizer, options, schedule, observer);
@@ -172,16 +193,21 @@ static class TagCommand
                 return trainer.Fit(token);
             });
             if (result.Outcome == TrainingOutcome.Interrupted) return 130;
-            var final = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps };
+            var final = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
+                double>())
+            { ["steps"] = result.Steps };
             if (result.BestMetric is double best && validSet != null) final["best_f1"] = best;
-            TrainingOptions.PrintMetrics($"tag: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", final, r.GetValue(json));
+            TrainingOptions.PrintMetrics(
+                $"tag: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", final,
+                r.GetValue(json));
             return 0;
         }));
         return command;
     }
 
     static ConllEvaluation Score(IReadOnlyList<TaggedSentence> sentences, Func<string[], string[]> tag) =>
-        ConllEvaluation.Score(sentences.Select(x => (IReadOnlyList<string>)x.Tags).ToList(), sentences.Select(x => (IReadOnlyList<string>)tag(x.Tokens)).ToList());
+        ConllEvaluation.Score(sentences.Select(x => (IReadOnlyList<string>)x.Tags).ToList(),
+            sentences.Select(x => (IReadOnlyList<string>)tag(x.Tokens)).ToList());
 
     /// <summary>
     /// A trained tagger (or, for several run folders of one configuration, their ensemble): a function from tokens to
@@ -194,8 +220,10 @@ static class TagCommand
         var members = folders.Select(folder => TrainedModels.NeuralTagger(folder, int8)).ToList();
         var words = members[0].Vocabulary.Words.Words;
         foreach (var (m, folder) in members.Zip(folders))
-            if (!m.Vocabulary.Words.Words.SequenceEqual(words)) throw new InvalidDataException($"{folder}: its vocabulary differs from {folders[0]}'s; ensemble runs trained on the same data.");
-        return sentences => SequenceTagger.TagEnsemble(members.Select(m => m.Model).ToList(), members[0].Vocabulary, sentences).Select(t => TagSchemes.Convert(t, members[0].Output)).ToList();
+            if (!m.Vocabulary.Words.Words.SequenceEqual(words)) throw new InvalidDataException(
+                $"{folder}: its vocabulary differs from {folders[0]}'s; ensemble runs trained on the same data.");
+        return sentences => SequenceTagger.TagEnsemble(members.Select(m => m.Model).ToList(), members[0].Vocabulary,
+            sentences).Select(t => TagSchemes.Convert(t, members[0].Output)).ToList();
     }
 
     static Command Eval()
@@ -226,13 +254,16 @@ static class TagCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var predicted = tagger(sentences.Select(x => (IReadOnlyList<string>)x.Tokens).ToList());
             double seconds = clock.Elapsed.TotalSeconds;
-            var score = ConllEvaluation.Score(sentences.Select(x => (IReadOnlyList<string>)x.Tags).ToList(), predicted.Select(p => (IReadOnlyList<string>)p).ToList());
+            var score = ConllEvaluation.Score(sentences.Select(x => (IReadOnlyList<string>)x.Tags).ToList(),
+                predicted.Select(p => (IReadOnlyList<string>)p).ToList());
             if (r.GetValue(predictions) is { } path)
             {
                 var text = new StringBuilder();
                 for (int i = 0; i < sentences.Count; i++)
                 {
-                    for (int t = 0; t < sentences[i].Tokens.Length; t++) text.Append(sentences[i].Tokens[t]).Append(' ').Append(sentences[i].Tags[t]).Append(' ').Append(predicted[i][t]).Append('\n');
+                    for (int t
+                        = 0; t < sentences[i].Tokens.Length; t++) text.Append(sentences[i].Tokens[t]).Append(
+                        ' ').Append(sentences[i].Tags[t]).Append(' ').Append(predicted[i][t]).Append('\n');
                     text.Append('\n');
                 }
                 AtomicFile.WriteAllText(path, text.ToString());
@@ -240,19 +271,30 @@ static class TagCommand
             if (r.GetValue(json))
             {
                 var types = new JsonObject();
-                foreach (var (type, s) in score.ByType) types[type] = new JsonObject { ["precision"] = s.Precision * 100, ["recall"] = s.Recall * 100, ["f1"] = s.F1 * 100, ["gold"] = s.Gold, ["predicted"] = s.Predicted };
+                foreach (var (type,
+                    s) in score.ByType) types[type] = new JsonObject
+                    {
+                        ["precision"] = s.Precision * 100,
+                        ["recall"] = s.Recall * 100, ["f1"] = s.F1 * 100, ["gold"] = s.Gold, ["predicted"] = s.Predicted
+                    };
                 Console.WriteLine(new JsonObject
                 {
-                    ["sentences"] = sentences.Count, ["tokens"] = score.Tokens, ["accuracy"] = score.TokenAccuracy * 100, ["precision"] = score.Overall.Precision * 100,
-                    ["recall"] = score.Overall.Recall * 100, ["f1"] = score.Overall.F1 * 100, ["types"] = types, ["seconds"] = seconds,
+                    ["sentences"] = sentences.Count, ["tokens"] = score.Tokens,
+                    ["accuracy"] = score.TokenAccuracy * 100, ["precision"] = score.Overall.Precision * 100,
+                    ["recall"] = score.Overall.Recall * 100, ["f1"] = score.Overall.F1 * 100, ["types"] = types,
+                    ["seconds"] = seconds,
                 }.ToJsonString());
                 return 0;
             }
             AnsiConsole.MarkupLineInterpolated($"{sentences.Count:N0} sentences, {score.Tokens:N0} tokens ({score.Tokens / Math.Max(seconds, 1e-9):N0} tokens/s): accuracy {score.TokenAccuracy:P2}; precision {score.Overall.Precision:P2}, recall {score.Overall.Recall:P2}, [bold]F1 {score.Overall.F1 * 100:F2}[/]");
-            var table = new Table().AddColumn("type").AddColumn(new TableColumn("precision").RightAligned()).AddColumn(new TableColumn("recall").RightAligned())
-                .AddColumn(new TableColumn("F1").RightAligned()).AddColumn(new TableColumn("gold").RightAligned()).AddColumn(new TableColumn("predicted").RightAligned());
+            var table
+                = new Table().AddColumn("type").AddColumn(new TableColumn("precision").RightAligned()).AddColumn(
+                new TableColumn("recall").RightAligned())
+                .AddColumn(new TableColumn("F1").RightAligned()).AddColumn(new TableColumn("gold").RightAligned(
+                    )).AddColumn(new TableColumn("predicted").RightAligned());
             foreach (var (type, s) in score.ByType)
-                table.AddRow(Markup.Escape(type), F(s.Precision * 100), F(s.Recall * 100), F(s.F1 * 100), s.Gold.ToString(CultureInfo.InvariantCulture), s.Predicted.ToString(CultureInfo.InvariantCulture));
+                table.AddRow(Markup.Escape(type), F(s.Precision * 100), F(s.Recall * 100), F(s.F1 * 100),
+                    s.Gold.ToString(CultureInfo.InvariantCulture), s.Predicted.ToString(CultureInfo.InvariantCulture));
             AnsiConsole.Write(table);
             return 0;
         }));
@@ -272,15 +314,19 @@ static class TagCommand
             Description = "Sentences to tag.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var command = new Command("predict", "Tag sentences: prints each token with its tag, then the entity spans.") { model, input, raw, sentences };
+        var command = new Command("predict",
+            "Tag sentences: prints each token with its tag, then the entity spans.") { model, input, raw, sentences };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var tagger = TrainedModels.Tagger(r.GetValue(model)!);
             var lines = (r.GetValue(sentences) ?? []).ToList();
-            if (r.GetValue(input) is { } file) lines.AddRange(TextFiles.ReadUtf8(file).Split('\n').Where(l => !string.IsNullOrWhiteSpace(l)));
+            if (r.GetValue(input) is { } file) lines.AddRange(TextFiles.ReadUtf8(file).Split('\n').Where(l
+                => !string.IsNullOrWhiteSpace(l)));
             if (lines.Count == 0) throw new UsageException("give sentences as arguments or --input FILE.");
             var splitter = new WordTokenizer(lowerCase: false);
-            var tokens = lines.Select(l => (IReadOnlyList<string>)(r.GetValue(raw) ? splitter.Tokenize(l).ToArray() : l.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))).ToList();
+            var tokens = lines.Select(l
+                => (IReadOnlyList<string>)(r.GetValue(raw) ? splitter.Tokenize(l).ToArray() : l.Split((char[]?)null,
+                StringSplitOptions.RemoveEmptyEntries))).ToList();
             var tags = tagger(tokens);
             for (int i = 0; i < tokens.Count; i++)
             {

@@ -20,15 +20,21 @@ static class TaskCommand
     public static Command Create()
     {
         var command = new Command("task", "Train a recurrent network on a classic long-dependency benchmark.");
-        command.Subcommands.Add(Verb("adding", "Adding problem (Hochreiter & Schmidhuber 1997): sum the two marked numbers; baseline MSE 0.167.", 100, 20, 2e-3f));
+        command.Subcommands.Add(Verb("adding",
+            "Adding problem (Hochreiter & Schmidhuber 1997): sum the two marked numbers; baseline MSE 0.167.", 100, 20,
+            2e-3f));
         command.Subcommands.Add(Verb("multiplication", "Multiplication problem (Hochreiter & Schmidhuber 1997): "
             + "multiply the two marked numbers; baseline MSE 0.049.", 100, 20, 2e-3f));
         command.Subcommands.Add(Verb("temporal-order", "Temporal order (Hochreiter & Schmidhuber 1997): classify the "
             + "order of the X/Y at 10–20% and 50–60% of the sequence among distractors; chance 0.25.", 100, 20, 2e-3f));
         command.Subcommands.Add(Verb("temporal-order-3", "3-bit temporal order: the order of three X/Y at 10–20%, "
             + "33–43% and 66–76% of the sequence; chance 0.125.", 100, 20, 2e-3f));
-        command.Subcommands.Add(Verb("copy", "Copy memory (Arjovsky et al. 2016): reproduce 10 symbols after a delay of --length steps.", 50, 20, 2e-3f));
-        command.Subcommands.Add(Verb("reber", "Embedded Reber grammar (Hochreiter & Schmidhuber 1997): predict the possible next symbols.", 0, 30, 5e-3f));
+        command.Subcommands.Add(Verb("copy",
+            "Copy memory (Arjovsky et al. 2016): reproduce 10 symbols after a delay of --length steps.", 50, 20,
+            2e-3f));
+        command.Subcommands.Add(Verb("reber",
+            "Embedded Reber grammar (Hochreiter & Schmidhuber 1997): predict the possible next symbols.", 0, 30,
+            5e-3f));
         command.Subcommands.Add(Verb("smnist", "Sequential MNIST, pixel by pixel (--permuted: permuted MNIST); first 8,000 digits train, last 2,000 test.", 0, 10, 1e-3f));
         return command;
     }
@@ -107,28 +113,34 @@ static class TaskCommand
                 || defaultLength > 0 && t < shortest)
                 throw new UsageException("--train-size, --valid-size, --hidden and --layers must be positive and "
                     + "--length at least 2 (10 for the temporal-order tasks).");
-            if (r.GetValue(dropout) is < 0f or >= 1f) throw new UsageException($"--dropout must be in [0, 1), got {r.GetValue(dropout)}.");
+            if (r.GetValue(dropout) is < 0f
+                or >= 1f) throw new UsageException($"--dropout must be in [0, 1), got {r.GetValue(dropout)}.");
             if (r.GetValue(chrono) != 0 && (r.GetValue(chrono) < 3
                 || RecurrentCells.Mode(r.GetValue(cell)!) is not (RecurrentMode.Lstm or RecurrentMode.Gru)))
                 throw new UsageException("--chrono needs an LSTM or GRU cell and a horizon of at least 3 steps.");
             float lambda = r.GetValue(regulariser);
             var random = new RandomGenerator(s.Seed);
             var dataRandom = new RandomGenerator(s.Seed + 1);
-            (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode, string Baseline) sets = name switch
-            {
-                "adding" => (SyntheticTasks.Adding(dataRandom, t, train), SyntheticTasks.Adding(dataRandom, t, valid), "loss", MetricMode.Min,
-                    $"always answering 1: MSE {SyntheticTasks.AddingBaseline:F3}"),
-                "multiplication" => (SyntheticTasks.Multiplication(dataRandom, t, train),
-                    SyntheticTasks.Multiplication(dataRandom, t, valid), "loss", MetricMode.Min,
-                    $"always answering 1/4: MSE {SyntheticTasks.MultiplicationBaseline:F3}"),
-                "temporal-order" or "temporal-order-3" => TemporalOrder(dataRandom, t, train, valid,
-                    name.EndsWith("-3", StringComparison.Ordinal) ? 3 : 2),
-                "copy" => (SyntheticTasks.Copy(dataRandom, t, train), SyntheticTasks.Copy(dataRandom, t, valid), "loss", MetricMode.Min,
-                    $"memoryless: cross-entropy {SyntheticTasks.CopyBaseline(t):F4}"),
-                "reber" => (SyntheticTasks.EmbeddedReber(dataRandom, train), SyntheticTasks.EmbeddedReber(dataRandom, valid), "sequence_accuracy", MetricMode.Max,
-                    "guessing the branch symbol: sequence accuracy 0.5"),
-                _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed, Math.Min(train, 8000), Math.Min(valid, 2000)),
-            };
+            (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode,
+                string Baseline) sets = name switch
+                {
+                    "adding" => (SyntheticTasks.Adding(dataRandom, t, train), SyntheticTasks.Adding(dataRandom, t, valid),
+                        "loss", MetricMode.Min,
+                        $"always answering 1: MSE {SyntheticTasks.AddingBaseline:F3}"),
+                    "multiplication" => (SyntheticTasks.Multiplication(dataRandom, t, train),
+                        SyntheticTasks.Multiplication(dataRandom, t, valid), "loss", MetricMode.Min,
+                        $"always answering 1/4: MSE {SyntheticTasks.MultiplicationBaseline:F3}"),
+                    "temporal-order" or "temporal-order-3" => TemporalOrder(dataRandom, t, train, valid,
+                        name.EndsWith("-3", StringComparison.Ordinal) ? 3 : 2),
+                    "copy" => (SyntheticTasks.Copy(dataRandom, t, train), SyntheticTasks.Copy(dataRandom, t, valid),
+                        "loss", MetricMode.Min,
+                        $"memoryless: cross-entropy {SyntheticTasks.CopyBaseline(t):F4}"),
+                    "reber" => (SyntheticTasks.EmbeddedReber(dataRandom, train), SyntheticTasks.EmbeddedReber(dataRandom,
+                        valid), "sequence_accuracy", MetricMode.Max,
+                        "guessing the branch symbol: sequence accuracy 0.5"),
+                    _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed, Math.Min(train, 8000), Math.Min(valid,
+                        2000)),
+                };
             var config = new SequenceModelConfig(r.GetValue(cell)!, sets.Train.Features, r.GetValue(hidden),
                 sets.Train.Outputs, r.GetValue(layers), Dropout: r.GetValue(dropout),
                 PerStep: sets.Train.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep,
@@ -155,12 +167,17 @@ static class TaskCommand
                 + $"baseline — {sets.Baseline}"));
             var result = TrainingOptions.Run((observer, token) =>
             {
-                var trainer = new Trainer<int[]>(task, optimizer, TrainingOptions.CreateTrainerOptions(s, sets.Metric, sets.Mode), schedule, observer);
+                var trainer = new Trainer<int[]>(task, optimizer, TrainingOptions.CreateTrainerOptions(s, sets.Metric,
+                    sets.Mode), schedule, observer);
                 if (s.Resume != null) trainer.Resume(s.Resume);
                 return trainer.Fit(token);
             });
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps };
-            TrainingOptions.PrintMetrics($"{name}: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", metrics, r.GetValue(json));
+            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
+                double>())
+            { ["steps"] = result.Steps };
+            TrainingOptions.PrintMetrics(
+                $"{name}: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", metrics,
+                r.GetValue(json));
             return result.Outcome == TrainingOutcome.Interrupted ? 130 : 0;
         }));
         return verb;
@@ -171,12 +188,15 @@ static class TaskCommand
         (SyntheticTasks.TemporalOrder(random, length, train, bits), SyntheticTasks.TemporalOrder(random, length, valid,
             bits), "accuracy", MetricMode.Max, $"chance: accuracy {1.0 / (1 << bits):F3}");
 
-    static (SequenceDataset, SequenceDataset, string, MetricMode, string) Mnist(string folder, bool permuted, ulong seed, int train, int valid)
+    static (SequenceDataset, SequenceDataset, string, MetricMode, string) Mnist(string folder, bool permuted,
+        ulong seed, int train, int valid)
     {
-        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
+        string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder,
+            "t10k-labels-idx1-ubyte.gz");
         if (!File.Exists(images) || !File.Exists(labels)) throw new UsageException($"MNIST files not found in {folder} (expected t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz); pass --data.");
         ulong? permutation = permuted ? seed + 7 : null; // recorded in config.json as permutation_seed
-        return (SyntheticTasks.SequentialMnist(images, labels, 0, train, permutation), SyntheticTasks.SequentialMnist(images, labels, 8000, valid, permutation),
+        return (SyntheticTasks.SequentialMnist(images, labels, 0, train, permutation),
+            SyntheticTasks.SequentialMnist(images, labels, 8000, valid, permutation),
             "accuracy", MetricMode.Max, "chance: accuracy 0.10");
     }
 }

@@ -24,7 +24,8 @@ static class TranslateCommand
 
     public static Command Create()
     {
-        var command = new Command("translate", "Sequence-to-sequence translation with attention (encoder–decoder), BLEU, attention maps.");
+        var command = new Command("translate",
+            "Sequence-to-sequence translation with attention (encoder–decoder), BLEU, attention maps.");
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Eval());
         command.Subcommands.Add(Run());
@@ -35,22 +36,45 @@ static class TranslateCommand
 
     sealed class DataOptions
     {
-        public readonly Option<bool> Reverse = new("--reverse") { Description = "Translate from the second column's language to the first's." };
-        public readonly Option<int> MaxWords = new("--max-words") { Description = "Keep pairs of at most this many words on both sides (0: all).", DefaultValueFactory = _ => 10 };
-        public readonly Option<bool> StripAccents = new("--strip-accents") { Description = "Remove accents (NFD, combining marks dropped)." };
+        public readonly Option<bool> Reverse = new("--reverse")
+        {
+            Description
+            = "Translate from the second column's language to the first's."
+        };
+        public readonly Option<int> MaxWords = new("--max-words")
+        {
+            Description
+            = "Keep pairs of at most this many words on both sides (0: all).", DefaultValueFactory = _ => 10
+        };
+        public readonly Option<bool> StripAccents = new("--strip-accents")
+        {
+            Description
+            = "Remove accents (NFD, combining marks dropped)."
+        };
         public readonly Option<bool> KeepCase = new("--keep-case") { Description = "Do not lower-case." };
-        public readonly Option<double> HeldOut = new("--held-out") { Description = "Share of the pairs held out at random for validation and BLEU.", DefaultValueFactory = _ => 0.05 };
-        public readonly Option<ulong> SplitSeed = new("--split-seed") { Description = "Seed of the held-out split.", DefaultValueFactory = _ => 1 };
+        public readonly Option<double> HeldOut = new("--held-out")
+        {
+            Description
+            = "Share of the pairs held out at random for validation and BLEU.", DefaultValueFactory = _ => 0.05
+        };
+        public readonly Option<ulong> SplitSeed = new("--split-seed")
+        {
+            Description = "Seed of the held-out split.",
+            DefaultValueFactory = _ => 1
+        };
 
         public void AddTo(Command command)
         {
-            foreach (Option o in new Option[] { Reverse, MaxWords, StripAccents, KeepCase, HeldOut, SplitSeed }) command.Options.Add(o);
+            foreach (Option o in new Option[] { Reverse, MaxWords, StripAccents, KeepCase, HeldOut,
+                SplitSeed }) command.Options.Add(o);
         }
 
         public JsonObject Read(ParseResult r) => new()
         {
-            ["reverse"] = r.GetValue(Reverse), ["max_words"] = r.GetValue(MaxWords), ["strip_accents"] = r.GetValue(StripAccents),
-            ["lower_case"] = !r.GetValue(KeepCase), ["held_out"] = r.GetValue(HeldOut), ["split_seed"] = r.GetValue(SplitSeed),
+            ["reverse"] = r.GetValue(Reverse), ["max_words"] = r.GetValue(MaxWords),
+            ["strip_accents"] = r.GetValue(StripAccents),
+            ["lower_case"] = !r.GetValue(KeepCase), ["held_out"] = r.GetValue(HeldOut),
+            ["split_seed"] = r.GetValue(SplitSeed),
         };
     }
 
@@ -119,17 +143,22 @@ static class TranslateCommand
         {
             var s = training.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
-            if (s.Out is null) throw new UsageException("--out is required: the model, its vocabularies and checkpoints go there.");
+            if (s.Out
+                is null) throw new UsageException(
+                "--out is required: the model, its vocabularies and checkpoints go there.");
             var settings = data.Read(r);
             settings["pairs"] = Path.GetFullPath(r.GetValue(pairs)!);
             var (train, heldOut) = ReadPairs(r.GetValue(pairs)!, settings);
-            var vocabulary = s.Resume != null ? TranslationVocabulary.Load(s.Out) : TranslationVocabulary.Build(train, r.GetValue(minFrequency));
+            var vocabulary = s.Resume != null ? TranslationVocabulary.Load(s.Out) : TranslationVocabulary.Build(train,
+                r.GetValue(minFrequency));
             Directory.CreateDirectory(s.Out);
             vocabulary.Save(s.Out);
             AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TranslationSettingsFile),
                 settings.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            var config = new Seq2SeqConfig(vocabulary.Source.VocabularySize, vocabulary.Target.VocabularySize, r.GetValue(embed), r.GetValue(hidden), r.GetValue(layers),
-                r.GetValue(cell)!, !r.GetValue(unidirectional), Enum.Parse<AttentionKind>(r.GetValue(attention)!, ignoreCase: true), r.GetValue(dropout));
+            var config = new Seq2SeqConfig(vocabulary.Source.VocabularySize, vocabulary.Target.VocabularySize,
+                r.GetValue(embed), r.GetValue(hidden), r.GetValue(layers),
+                r.GetValue(cell)!, !r.GetValue(unidirectional), Enum.Parse<AttentionKind>(r.GetValue(attention)!,
+                    ignoreCase: true), r.GetValue(dropout));
             var model = new Seq2Seq(config, new RandomGenerator(s.Seed));
             var task = new TranslationTask(model, vocabulary, train, heldOut.Count > 0 ? heldOut : null, s.Batch);
             AnsiConsole.MarkupLine("[bold]translate[/]: " + Markup.Escape(
@@ -140,7 +169,8 @@ static class TranslateCommand
                 + $"{model.Parameters().Sum(p => (long)p.Length):N0} parameters."));
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
-            var options = TrainingOptions.CreateTrainerOptions(s, heldOut.Count > 0 ? "bleu" : "loss", heldOut.Count > 0 ? MetricMode.Max : MetricMode.Min);
+            var options = TrainingOptions.CreateTrainerOptions(s, heldOut.Count > 0 ? "bleu" : "loss",
+                heldOut.Count > 0 ? MetricMode.Max : MetricMode.Min);
             options = teacherForcing.Apply(r, options, (long)s.Epochs * task.BatchesPerEpoch);
             double minutes = r.GetValue(timeLimit);
             var result = TrainingOptions.Run((observer, token) =>
@@ -150,9 +180,13 @@ static class TranslateCommand
                 return trainer.Fit(token);
             }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
             if (result.Outcome == TrainingOutcome.Interrupted && !(minutes > 0)) return 130;
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps, ["epochs"] = result.Epochs };
+            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
+                double>())
+            { ["steps"] = result.Steps, ["epochs"] = result.Epochs };
             if (result.BestMetric is double best) metrics["best"] = best;
-            TrainingOptions.PrintMetrics($"translate: {result.Outcome.ToString().ToLowerInvariant()} after {result.Steps} steps", metrics, r.GetValue(json));
+            TrainingOptions.PrintMetrics(
+                $"translate: {result.Outcome.ToString().ToLowerInvariant()} after {result.Steps} steps", metrics,
+                r.GetValue(json));
             return 0;
         }));
         return command;
@@ -175,12 +209,14 @@ static class TranslateCommand
             Required = true,
         };
         var data = new DataOptions();
-        var command = new Command("split", "Write the normalised, tokenised training and held-out pairs (train.tsv, valid.tsv).") { pairs, output };
+        var command = new Command("split",
+            "Write the normalised, tokenised training and held-out pairs (train.tsv, valid.tsv).") { pairs, output };
         data.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             var (train, heldOut) = ReadPairs(r.GetValue(pairs)!, data.Read(r));
-            var splitter = Text.WordLevelTokenizer.Build("", Text.WordSplitting.Words); // the splitting of TranslationVocabulary
+            var splitter = Text.WordLevelTokenizer.Build("",
+                Text.WordSplitting.Words); // the splitting of TranslationVocabulary
             string folder = r.GetValue(output)!;
             Directory.CreateDirectory(folder);
             foreach (var (name, part) in new[] { ("train.tsv", train), ("valid.tsv", heldOut) })
@@ -192,7 +228,8 @@ static class TranslateCommand
         return command;
     }
 
-    /// <summary><c>translate bleu</c>: corpus BLEU of a file of translations against a file of references, line by line.</summary>
+    /// <summary><c>translate bleu</c>: corpus BLEU of a file of translations against a file of references, line by
+    /// line.</summary>
     static Command BleuCommand()
     {
         var hypotheses = new Option<string>("--hypotheses")
@@ -206,7 +243,8 @@ static class TranslateCommand
             Required = true,
         };
         var json = new Option<bool>("--json") { Description = "Print the score as JSON." };
-        var command = new Command("bleu", "Corpus BLEU of translations against references (sacreBLEU defaults).") { hypotheses, references, json };
+        var command = new Command("bleu",
+            "Corpus BLEU of translations against references (sacreBLEU defaults).") { hypotheses, references, json };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             static List<string> Lines(string path)
@@ -217,9 +255,14 @@ static class TranslateCommand
             }
             var h = Lines(r.GetValue(hypotheses)!);
             var refs = Lines(r.GetValue(references)!).Select(l => l.Split('\t')[^1]).ToList();
-            if (h.Count != refs.Count) throw new InvalidDataException($"{r.GetValue(hypotheses)} has {h.Count} lines but {r.GetValue(references)} has {refs.Count}.");
+            if (h.Count != refs.Count) throw new InvalidDataException(
+                $"{r.GetValue(hypotheses)} has {h.Count} lines but {r.GetValue(references)} has {refs.Count}.");
             var score = Bleu.Corpus(h, refs);
-            if (r.GetValue(json)) Console.WriteLine(new JsonObject { ["pairs"] = h.Count, ["bleu"] = score.Score, ["brevity_penalty"] = score.BrevityPenalty }.ToJsonString());
+            if (r.GetValue(json)) Console.WriteLine(new JsonObject
+            {
+                ["pairs"] = h.Count, ["bleu"] = score.Score,
+                ["brevity_penalty"] = score.BrevityPenalty
+            }.ToJsonString());
             else Console.WriteLine($"{h.Count} pairs: {score}");
             return 0;
         }));
@@ -267,8 +310,14 @@ static class TranslateCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var score = TranslationTask.Score(seq2seq, vocabulary, scored, r.GetValue(beam));
             if (r.GetValue(json))
-                Console.WriteLine(new JsonObject { ["pairs"] = scored.Count, ["beam"] = r.GetValue(beam), ["bleu"] = score.Score, ["brevity_penalty"] = score.BrevityPenalty, ["seconds"] = clock.Elapsed.TotalSeconds }.ToJsonString());
-            else Console.WriteLine($"{scored.Count} pairs, beam {r.GetValue(beam)}: {score} ({clock.Elapsed.TotalSeconds:F1} s)");
+                Console.WriteLine(new JsonObject
+                {
+                    ["pairs"] = scored.Count, ["beam"] = r.GetValue(beam),
+                    ["bleu"] = score.Score, ["brevity_penalty"] = score.BrevityPenalty,
+                    ["seconds"] = clock.Elapsed.TotalSeconds
+                }.ToJsonString());
+            else Console.WriteLine(
+                $"{scored.Count} pairs, beam {r.GetValue(beam)}: {score} ({clock.Elapsed.TotalSeconds:F1} s)");
             return 0;
         }));
         return command;
@@ -304,17 +353,23 @@ static class TranslateCommand
             var options = TrainedModels.PairOptions(settings);
             var inputs = r.GetValue(sentences)!.Select(x => SentencePairs.Normalise(x, options)).ToList();
             var translated = TranslationTask.Translate(seq2seq, vocabulary, inputs, r.GetValue(beam));
-            for (int i = 0; i < inputs.Count; i++) Console.WriteLine(TranslationTask.Detokenize(vocabulary.Target.Decode(translated[i].Tokens)));
+            for (int i
+                = 0; i < inputs.Count; i++) Console.WriteLine(TranslationTask.Detokenize(vocabulary.Target.Decode(
+                translated[i].Tokens)));
             if (r.GetValue(plot) is { } path)
             {
                 var first = translated[0];
-                if (first.Attention.Length == 0) throw new UsageException("the model has no attention to draw (--attention none).");
+                if (first.Attention.Length == 0) throw new UsageException(
+                    "the model has no attention to draw (--attention none).");
                 var sourceTokens = vocabulary.EncodeSource(inputs[0]).Select(vocabulary.Source.TokenText).ToArray();
-                var targetTokens = first.Tokens.Select(vocabulary.Target.TokenText).Append("<eos>").Take(first.Attention.Length).ToArray();
+                var targetTokens
+                    = first.Tokens.Select(vocabulary.Target.TokenText).Append("<eos>").Take(
+                    first.Attention.Length).ToArray();
                 var values = new double[targetTokens.Length, sourceTokens.Length];
                 for (int t = 0; t < targetTokens.Length; t++)
                     for (int s = 0; s < sourceTokens.Length; s++) values[t, s] = first.Attention[t][s];
-                var files = Charts.Heatmap(path, $"attention: {inputs[0]}", values, "source", "target", sourceTokens, targetTokens);
+                var files = Charts.Heatmap(path, $"attention: {inputs[0]}", values, "source", "target", sourceTokens,
+                    targetTokens);
                 Console.Error.WriteLine($"figure: {files.Png}");
                 Console.Error.WriteLine($"figure: {files.Svg}");
             }

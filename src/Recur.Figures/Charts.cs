@@ -51,7 +51,8 @@ public static class Charts
     /// <paramref name="references"/> draws labelled horizontal lines (a baseline, a target); <paramref name="legend"/>
     /// places the legend.
     /// </summary>
-    public static FigureFiles Lines(string basePath, string title, string xLabel, string yLabel, IEnumerable<Series> series,
+    public static FigureFiles Lines(string basePath, string title, string xLabel, string yLabel,
+        IEnumerable<Series> series,
         bool logY = false, IEnumerable<(double Y, string Label)>? references = null,
             LegendCorner legend = LegendCorner.UpperRight)
     {
@@ -59,7 +60,8 @@ public static class Charts
         int index = 0;
         foreach (var s in series)
         {
-            if (s.X.Length != s.Y.Length) throw new ArgumentException($"Charts.Lines: series '{s.Label}' has {s.X.Length} x and {s.Y.Length} y values.");
+            if (s.X.Length != s.Y.Length) throw new ArgumentException(
+                $"Charts.Lines: series '{s.Label}' has {s.X.Length} x and {s.Y.Length} y values.");
             var (xs, ys) = logY ? LogPoints(s.X, s.Y) : (s.X, s.Y);
             var line = plot.Add.ScatterLine(xs, ys, Palette[index++ % Palette.Length]);
             line.LegendText = s.Label;
@@ -68,7 +70,8 @@ public static class Charts
         if (references != null)
             foreach (var (y, label) in references)
             {
-                var reference = plot.Add.HorizontalLine(logY ? Math.Log10(y) : y, 1.5f, Colors.Gray, LinePattern.Dashed);
+                var reference = plot.Add.HorizontalLine(logY ? Math.Log10(y) : y, 1.5f, Colors.Gray,
+                    LinePattern.Dashed);
                 reference.LegendText = label;
             }
         if (logY)
@@ -97,8 +100,12 @@ public static class Charts
     {
         int rows = values.GetLength(0), columns = values.GetLength(1);
         if (rows == 0 || columns == 0) throw new ArgumentException("Charts.Heatmap: no values.");
-        if (columnLabels != null && columnLabels.Count != columns) throw new ArgumentException($"Charts.Heatmap: {columnLabels.Count} column labels for {columns} columns.");
-        if (rowLabels != null && rowLabels.Count != rows) throw new ArgumentException($"Charts.Heatmap: {rowLabels.Count} row labels for {rows} rows.");
+        if (columnLabels != null
+            && columnLabels.Count != columns) throw new ArgumentException(
+            $"Charts.Heatmap: {columnLabels.Count} column labels for {columns} columns.");
+        if (rowLabels != null
+            && rowLabels.Count != rows) throw new ArgumentException(
+            $"Charts.Heatmap: {rowLabels.Count} row labels for {rows} rows.");
         var plot = new Plot();
         var map = plot.Add.Heatmap(values);
         map.Colormap = diverging ? new ScottPlot.Colormaps.Balance() : new ScottPlot.Colormaps.Viridis();
@@ -122,14 +129,16 @@ public static class Charts
     /// name="imageWidth"/>
     /// values in [0, 1] row by row (1 = white), <paramref name="columns"/> per row of the grid, with optional captions.
     /// </summary>
-    public static FigureFiles ImageGrid(string basePath, string title, IReadOnlyList<float[]> images, int imageHeight, int imageWidth,
+    public static FigureFiles ImageGrid(string basePath, string title, IReadOnlyList<float[]> images, int imageHeight,
+        int imageWidth,
         int columns, IReadOnlyList<string>? captions = null)
     {
         if (images.Count == 0) throw new ArgumentException("Charts.ImageGrid: no images.");
         if (columns < 1) throw new ArgumentException($"Charts.ImageGrid: columns must be positive, got {columns}.");
         foreach (var image in images)
             if (image.Length != imageHeight * imageWidth)
-                throw new ArgumentException($"Charts.ImageGrid: an image has {image.Length} values, not {imageHeight}×{imageWidth}.");
+                throw new ArgumentException(
+                    $"Charts.ImageGrid: an image has {image.Length} values, not {imageHeight}×{imageWidth}.");
         int gridRows = (images.Count + columns - 1) / columns, gap = 1;
         var canvas = new double[gridRows * (imageHeight + gap) - gap, columns * (imageWidth + gap) - gap];
         for (int r = 0; r < canvas.GetLength(0); r++)
@@ -147,9 +156,11 @@ public static class Charts
         map.ManualRange = new ScottPlot.Range(0, 1);
         if (captions != null)
         {
-            if (captions.Count != images.Count) throw new ArgumentException($"Charts.ImageGrid: {captions.Count} captions for {images.Count} images.");
+            if (captions.Count != images.Count) throw new ArgumentException(
+                $"Charts.ImageGrid: {captions.Count} captions for {images.Count} images.");
             var ticks = new ScottPlot.TickGenerators.NumericManual();
-            for (int c = 0; c < Math.Min(columns, images.Count); c++) ticks.AddMajor(c * (imageWidth + gap) + imageWidth / 2.0, captions[c]);
+            for (int c = 0; c < Math.Min(columns,
+                images.Count); c++) ticks.AddMajor(c * (imageWidth + gap) + imageWidth / 2.0, captions[c]);
             plot.Axes.Bottom.TickGenerator = ticks;
         }
         else plot.Axes.Bottom.IsVisible = false;
@@ -157,7 +168,8 @@ public static class Charts
         plot.Title(title);
         plot.Axes.Margins(0, 0);
         int scale = Math.Max(2, 720 / Math.Max(canvas.GetLength(1), canvas.GetLength(0)));
-        return Save(plot, basePath, Math.Max(canvas.GetLength(1) * scale + 80, 320), Math.Max(canvas.GetLength(0) * scale + 110, 200));
+        return Save(plot, basePath, Math.Max(canvas.GetLength(1) * scale + 80, 320),
+            Math.Max(canvas.GetLength(0) * scale + 110, 200));
     }
 
     /// <summary>

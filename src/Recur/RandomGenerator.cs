@@ -47,7 +47,8 @@ public sealed class RandomGenerator
     /// <summary>Uniform integer in [0, <paramref name="maxExclusive"/>), without modulo bias.</summary>
     public int NextInt(int maxExclusive)
     {
-        if (maxExclusive <= 0) throw new ArgumentOutOfRangeException(nameof(maxExclusive), maxExclusive, "must be positive");
+        if (maxExclusive <= 0) throw new ArgumentOutOfRangeException(nameof(maxExclusive), maxExclusive,
+            "must be positive");
         ulong bound = (ulong)maxExclusive;
         ulong threshold = (0UL - bound) % bound;
         while (true)
@@ -77,20 +78,26 @@ public sealed class RandomGenerator
         }
     }
 
-    /// <summary>The generator's full state as text (for checkpoints); <see cref="RestoreState"/> continues from it exactly.</summary>
+    /// <summary>The generator's full state as text (for checkpoints); <see cref="RestoreState"/> continues from it
+    /// exactly.</summary>
     public string SaveState() =>
         string.Join(":", new[] { s0, s1, s2, s3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)))
-        + (spareNormal is float spare ? ":" + BitConverter.SingleToInt32Bits(spare).ToString("x8", CultureInfo.InvariantCulture) : "");
+        + (spareNormal is float spare ? ":" + BitConverter.SingleToInt32Bits(spare).ToString("x8",
+            CultureInfo.InvariantCulture) : "");
 
     /// <summary>Continues from a state written by <see cref="SaveState"/>.</summary>
     public void RestoreState(string state)
     {
         var parts = state.Split(':');
         var words = new ulong[4];
-        bool ok = parts.Length is 4 or 5 && parts.Take(4).Select((p, i) => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out words[i])).All(b => b);
+        bool ok = parts.Length is 4 or 5 && parts.Take(4).Select((p, i) => ulong.TryParse(p, NumberStyles.HexNumber,
+            CultureInfo.InvariantCulture, out words[i])).All(b => b);
         int spareBits = 0;
-        if (ok && parts.Length == 5) ok = int.TryParse(parts[4], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out spareBits);
-        if (!ok || (words[0] | words[1] | words[2] | words[3]) == 0) throw new FormatException($"RandomGenerator: '{state}' is not a saved generator state.");
+        if (ok && parts.Length == 5) ok = int.TryParse(parts[4], NumberStyles.HexNumber, CultureInfo.InvariantCulture,
+            out spareBits);
+        if (!ok
+            || (words[0] | words[1] | words[2] | words[3]) == 0) throw new FormatException(
+            $"RandomGenerator: '{state}' is not a saved generator state.");
         (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3]);
         spareNormal = parts.Length == 5 ? BitConverter.Int32BitsToSingle(spareBits) : null;
     }

@@ -9,7 +9,8 @@ internal static class ShapeUtil
     {
         long count = 1;
         foreach (int d in shape) count *= d;
-        return count <= int.MaxValue ? (int)count : throw new ArgumentException($"shape {Format(shape)} has more than 2^31 elements.");
+        return count <= int.MaxValue ? (int)count
+            : throw new ArgumentException($"shape {Format(shape)} has more than 2^31 elements.");
     }
 
     public static int[] Validate(int[] shape, string op)
@@ -24,11 +25,14 @@ internal static class ShapeUtil
     public static int Axis(int axis, int rank, string op)
     {
         int a = axis < 0 ? axis + rank : axis;
-        if (a < 0 || a >= rank) throw new ArgumentException($"{op}: axis {axis} is out of range for a tensor of rank {rank}.");
+        if (a < 0
+            || a >= rank) throw new ArgumentException(
+            $"{op}: axis {axis} is out of range for a tensor of rank {rank}.");
         return a;
     }
 
-    /// <summary>Sizes before, along and after <paramref name="axis"/>: the tensor seen as [outer, axis, inner].</summary>
+    /// <summary>Sizes before, along and after <paramref name="axis"/>: the tensor seen as [outer, axis,
+    /// inner].</summary>
     public static (int Outer, int Dim, int Inner) Split(ReadOnlySpan<int> shape, int axis)
     {
         int outer = 1, inner = 1;
@@ -62,7 +66,8 @@ internal static class ShapeUtil
         return result;
     }
 
-    /// <summary>Strides of <paramref name="shape"/> read as <paramref name="target"/> under broadcasting (0 on broadcast axes).</summary>
+    /// <summary>Strides of <paramref name="shape"/> read as <paramref name="target"/> under broadcasting (0 on
+    /// broadcast axes).</summary>
     public static int[] BroadcastStrides(ReadOnlySpan<int> shape, ReadOnlySpan<int> target)
     {
         var own = Strides(shape);

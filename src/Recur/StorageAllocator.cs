@@ -5,16 +5,16 @@ namespace Recur;
 
 /// <summary>
 /// A caching allocator for large tensor storage (as PyTorch's caching allocator, for the same reason): a fresh
-/// multi-megabyte array costs a page fault per 4 KiB on first touch — about 3 ms per MiB measured on the development VM,
-/// which doubled the time of an LSTM forward pass. Arrays are reused only after the GC has proven them unreachable: each
-/// pooled array carries a finalizable lease attached through a <see cref="ConditionalWeakTable{TKey, TValue}"/>, which
-/// lives exactly as long as the array, so a view, a span or a closure that still uses the array keeps it out of the pool.
-/// Large arrays are proven dead only by full collections, so after 16 MiB of fresh large arrays the allocator asks for
-/// one (non-compacting); measured on an LSTM inference loop: 47 → 29 ms per call, 1 100 → 260 page faults per call.
-/// A training step frees its intermediate gradients as its backward runs, so the arrays it needs next are often dead
-/// but unproven: a miss after 64 MiB of pooled allocations since the last collection also asks for one — on a WaveNet
-/// training step (660 MiB of tensors) 30 MiB of fresh arrays and 2 collections per step became none and 6, and the
-/// step went from 290 to 215 ms.
+/// multi-megabyte array costs a page fault per 4 KiB on first touch — about 3 ms per MiB measured on the development
+/// VM, which doubled the time of an LSTM forward pass. Arrays are reused only after the GC has proven them unreachable:
+/// each pooled array carries a finalizable lease attached through a <see cref="ConditionalWeakTable{TKey, TValue}"/>,
+/// which lives exactly as long as the array, so a view, a span or a closure that still uses the array keeps it out of
+/// the pool. Large arrays are proven dead only by full collections, so after 16 MiB of fresh large arrays the allocator
+/// asks for one (non-compacting); measured on an LSTM inference loop: 47 → 29 ms per call, 1 100 → 260 page faults per
+/// call. A training step frees its intermediate gradients as its backward runs, so the arrays it needs next are often
+/// dead but unproven: a miss after 64 MiB of pooled allocations since the last collection also asks for one — on a
+/// WaveNet training step (660 MiB of tensors) 30 MiB of fresh arrays and 2 collections per step became none and 6, and
+/// the step went from 290 to 215 ms.
 /// </summary>
 internal static class StorageAllocator
 {

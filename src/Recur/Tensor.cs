@@ -16,7 +16,8 @@ public sealed partial class Tensor
     readonly int[] shape;
     bool requiresGrad;
 
-    /// <summary>The backward step that produced this tensor; null for leaves and for tensors made without gradients.</summary>
+    /// <summary>The backward step that produced this tensor; null for leaves and for tensors made without
+    /// gradients.</summary>
     internal Node? Node { get; private set; }
 
     internal Tensor(int[] shape, float[] storage, int offset = 0)
@@ -44,20 +45,23 @@ public sealed partial class Tensor
     /// <summary>The elements, row-major. Writing through it changes the tensor (and any view of it).</summary>
     public Span<float> Span => Storage.AsSpan(Offset, Length);
 
-    /// <summary>The accumulated gradient (same shape), filled by <see cref="Backward"/> for tensors that require it.</summary>
+    /// <summary>The accumulated gradient (same shape), filled by <see cref="Backward"/> for tensors that require
+    /// it.</summary>
     public Tensor? Grad { get; set; }
 
     /// <summary>An optional name, used in error messages and state dicts.</summary>
     public string? Name { get; set; }
 
-    /// <summary>Whether gradients flow to (leaf) or through (computed) this tensor. Only leaves may be changed.</summary>
+    /// <summary>Whether gradients flow to (leaf) or through (computed) this tensor. Only leaves may be
+    /// changed.</summary>
     public bool RequiresGrad
     {
         get => requiresGrad;
         set
         {
             if (Node != null && !value)
-                throw new InvalidOperationException("RequiresGrad: a computed tensor cannot stop requiring gradients; use Detach().");
+                throw new InvalidOperationException(
+                    "RequiresGrad: a computed tensor cannot stop requiring gradients; use Detach().");
             requiresGrad = value;
         }
     }
@@ -71,7 +75,8 @@ public sealed partial class Tensor
     // ---------------------------------------------------------------- creation
 
     /// <summary>A tensor of zeros.</summary>
-    public static Tensor Zeros(params int[] shape) => new(ShapeUtil.Validate(shape, "Zeros"), StorageAllocator.Allocate(ShapeUtil.Count(shape)));
+    public static Tensor Zeros(params int[] shape) => new(ShapeUtil.Validate(shape, "Zeros"),
+        StorageAllocator.Allocate(ShapeUtil.Count(shape)));
 
     /// <summary>
     /// A tensor whose storage may still hold the values of a dead tensor (no zeroing pass): for operations that write
@@ -130,13 +135,15 @@ public sealed partial class Tensor
         return copy;
     }
 
-    /// <summary>The same values, detached from the graph: gradients do not flow through the result. Shares storage.</summary>
+    /// <summary>The same values, detached from the graph: gradients do not flow through the result. Shares
+    /// storage.</summary>
     public Tensor Detach() => new(shape, Storage, Offset);
 
     /// <summary>The single value of a one-element tensor.</summary>
     public float Item() => Length == 1
         ? Storage[Offset]
-        : throw new InvalidOperationException($"Item: tensor of shape {ShapeUtil.Format(shape)} has {Length} elements, not 1.");
+        : throw new InvalidOperationException(
+            $"Item: tensor of shape {ShapeUtil.Format(shape)} has {Length} elements, not 1.");
 
     /// <summary>The elements as a new array.</summary>
     public float[] ToArray() => Span.ToArray();
@@ -149,7 +156,8 @@ public sealed partial class Tensor
     {
         var values = Span;
         int shown = Math.Min(values.Length, 8);
-        var text = string.Join(", ", values[..shown].ToArray().Select(v => v.ToString("G5", System.Globalization.CultureInfo.InvariantCulture)));
+        var text = string.Join(", ", values[..shown].ToArray().Select(v => v.ToString("G5",
+            System.Globalization.CultureInfo.InvariantCulture)));
         return $"Tensor{ShapeUtil.Format(shape)}{(Name is null ? "" : " " + Name)} [{text}{(values.Length > shown ? ", ..." : "")}]";
     }
 
@@ -174,7 +182,8 @@ public sealed partial class Tensor
         return output;
     }
 
-    internal static Tensor Result(Tensor output, Tensor input, Action<Tensor> backward) => Result(output, [input], backward);
+    internal static Tensor Result(Tensor output, Tensor input, Action<Tensor> backward) => Result(output, [input],
+        backward);
 
     /// <summary>This tensor's gradient buffer, created (zeroed) on first use; backward closures add into it.</summary>
     internal Span<float> GradSpan()

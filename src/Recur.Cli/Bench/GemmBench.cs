@@ -5,12 +5,14 @@ using Spectre.Console;
 
 namespace Recur.Cli.Bench;
 
-/// <summary><c>recur bench gemm</c>: GFLOP/s of Recur's GEMM beside OpenBLAS (through numpy) measured in the same run.</summary>
+/// <summary><c>recur bench gemm</c>: GFLOP/s of Recur's GEMM beside OpenBLAS (through numpy) measured in the same
+/// run.</summary>
 static class GemmBench
 {
     sealed record Shape(string Name, int M, int N, int K);
 
-    sealed record Row(string Shape, int M, int N, int K, int Threads, string Isa, double Recur, double? OpenBlas, double? Ratio);
+    sealed record Row(string Shape, int M, int N, int K, int Threads, string Isa, double Recur, double? OpenBlas,
+        double? Ratio);
 
     static readonly Shape[] Shapes =
     [
@@ -62,7 +64,8 @@ static class GemmBench
         var c = new float[s.M * s.N];
         for (int i = 0; i < a.Length; i++) a[i] = (float)random.NextDouble() - 0.5f;
         for (int i = 0; i < b.Length; i++) b[i] = (float)random.NextDouble() - 0.5f;
-        for (int i = 0; i < 3; i++) Gemm.Multiply(false, false, s.M, s.N, s.K, a, s.K, b, s.N, c, s.N, threads: threads, isa: isa);
+        for (int i = 0; i < 3; i++) Gemm.Multiply(false, false, s.M, s.N, s.K, a, s.K, b, s.N, c, s.N,
+            threads: threads, isa: isa);
         double best = double.MaxValue, total = 0;
         for (int reps = 0; total < minSeconds || reps < 5; reps++)
         {

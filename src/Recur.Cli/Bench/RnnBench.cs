@@ -8,12 +8,18 @@ using Spectre.Console;
 
 namespace Recur.Cli.Bench;
 
-/// <summary><c>recur bench rnn</c>: Recur's fused recurrent layers beside PyTorch's, measured in the same run.</summary>
+/// <summary><c>recur bench rnn</c>: Recur's fused recurrent layers beside PyTorch's, measured in the same
+/// run.</summary>
 static class RnnBench
 {
     sealed record Config(string Mode, int Steps, int Batch, int Input, int Hidden)
     {
-        public RecurrentMode RecurMode => Mode switch { "LSTM" => RecurrentMode.Lstm, "GRU" => RecurrentMode.Gru, _ => RecurrentMode.RnnTanh };
+        public RecurrentMode RecurMode => Mode switch
+        {
+            "LSTM" => RecurrentMode.Lstm,
+            "GRU" => RecurrentMode.Gru,
+            _ => RecurrentMode.RnnTanh
+        };
         public int Gates => Mode switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
         /// <summary>Multiply-adds ×2 of the forward pass; backward is counted as twice the forward.</summary>
         public double ForwardFlops => 2.0 * Steps * Batch * Gates * Hidden * ((double)Input + Hidden);
@@ -51,11 +57,13 @@ static class RnnBench
 
     sealed record PeerMemory(double baseline_mb, double peak_mb);
 
-    sealed record MemoryRow(string Config, double RecurBaselineMb, double RecurPeakMb, double? TorchBaselineMb, double? TorchPeakMb);
+    sealed record MemoryRow(string Config, double RecurBaselineMb, double RecurPeakMb, double? TorchBaselineMb,
+        double? TorchPeakMb);
 
     static readonly Config MemoryConfig = new("LSTM", 1000, 64, 128, 256);
 
-    /// <summary>The hidden child verb: one LSTM forward+backward in this fresh process; prints baseline and peak RSS in MiB.</summary>
+    /// <summary>The hidden child verb: one LSTM forward+backward in this fresh process; prints baseline and peak RSS in
+    /// MiB.</summary>
     public static int MemoryChild()
     {
         var c = MemoryConfig;
@@ -84,7 +92,8 @@ static class RnnBench
         child.WaitForExit();
         var recur = JsonSerializer.Deserialize<PeerMemory>(output)!;
         var torch = PythonPeer.Run<PeerMemory>("rnn.py",
-            new { memory = new { steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }, threads }, threads, out _);
+            new { memory = new { steps = c.Steps, batch = c.Batch, input = c.Input, hidden = c.Hidden }, threads },
+                threads, out _);
         return new MemoryRow(c.Label, Math.Round(recur.baseline_mb), Math.Round(recur.peak_mb),
             torch is null ? null : Math.Round(torch.baseline_mb), torch is null ? null : Math.Round(torch.peak_mb));
     }
@@ -93,7 +102,11 @@ static class RnnBench
     {
         // --mode keeps the configurations of one cell (for profiling); the memory figure comes with the full run only
         var configs = Configs.Where(c => mode is null || c.Mode == mode).ToArray();
-        if (configs.Length == 0) { Console.Error.WriteLine($"recur: --mode {mode} matches no configuration (LSTM, GRU, RNN_TANH)."); return 2; }
+        if (configs.Length == 0)
+        {
+            Console.Error.WriteLine(
+            $"recur: --mode {mode} matches no configuration (LSTM, GRU, RNN_TANH)."); return 2;
+        }
         var peer = PythonPeer.Run<PeerTimes[]>("rnn.py",
             new
             {
@@ -166,7 +179,8 @@ static class RnnBench
             Console.WriteLine($"{r.Config}: int8 forward {r.VsFloat:F2}× Recur's float forward (PyTorch's ratio is "
                 + "to its own quantize_dynamic model).");
         if (memory is null) return 0;
-        var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB", "PyTorch peak (baseline) MiB");
+        var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB",
+            "PyTorch peak (baseline) MiB");
         memoryTable.AddRow(memory.Config, $"{memory.RecurPeakMb} ({memory.RecurBaselineMb})",
             memory.TorchPeakMb is null ? "n/a" : $"{memory.TorchPeakMb} ({memory.TorchBaselineMb})");
         AnsiConsole.Write(memoryTable);

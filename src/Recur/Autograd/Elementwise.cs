@@ -65,8 +65,10 @@ public sealed partial class Tensor
         Tensor a = this, b = other;
         return Result(output, [a, b], g =>
         {
-            if (a.requiresGrad) a.AccumulateGrad(SumTo(BroadcastKernel(BinaryOp.Multiply, g, b, "Multiply"), a.shape).Span);
-            if (b.requiresGrad) b.AccumulateGrad(SumTo(BroadcastKernel(BinaryOp.Multiply, g, a, "Multiply"), b.shape).Span);
+            if (a.requiresGrad) a.AccumulateGrad(SumTo(BroadcastKernel(BinaryOp.Multiply, g, b, "Multiply"),
+                a.shape).Span);
+            if (b.requiresGrad) b.AccumulateGrad(SumTo(BroadcastKernel(BinaryOp.Multiply, g, a, "Multiply"),
+                b.shape).Span);
         });
     }
 
@@ -179,7 +181,8 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>Sums <paramref name="source"/> over the axes on which <paramref name="target"/> was broadcast (the gradient of a broadcast).</summary>
+    /// <summary>Sums <paramref name="source"/> over the axes on which <paramref name="target"/> was broadcast (the
+    /// gradient of a broadcast).</summary>
     internal static Tensor SumTo(Tensor source, int[] target)
     {
         if (source.shape.AsSpan().SequenceEqual(target)) return source;

@@ -3,7 +3,8 @@ using Recur.Kernels;
 
 namespace Recur;
 
-/// <summary>Neural-network operations with parameters passed in: linear maps, embeddings, dropout, layer norm.</summary>
+/// <summary>Neural-network operations with parameters passed in: linear maps, embeddings, dropout, layer
+/// norm.</summary>
 public static partial class Functional
 {
     /// <summary>
@@ -16,7 +17,8 @@ public static partial class Functional
             throw new ArgumentException($"Linear: input {ShapeUtil.Format(input.Shape)} does not fit weight {ShapeUtil.Format(weight.Shape)} ([out, in]).");
         int outFeatures = weight.Size(0), inFeatures = weight.Size(1);
         if (bias != null && (bias.Rank != 1 || bias.Length != outFeatures))
-            throw new ArgumentException($"Linear: bias {ShapeUtil.Format(bias.Shape)} does not match {outFeatures} output features.");
+            throw new ArgumentException(
+                $"Linear: bias {ShapeUtil.Format(bias.Shape)} does not match {outFeatures} output features.");
         int rows = ShapeUtil.Count(input.Shape[..^1]);
         var outShape = input.ShapeArray();
         outShape[^1] = outFeatures;
@@ -41,20 +43,24 @@ public static partial class Functional
 
     /// <summary>
     /// Rows of <paramref name="weight"/> [vocab, dim] for each id: output shape is <paramref name="idsShape"/> + [dim].
-    /// The backward adds into the used rows only, and never into row <paramref name="paddingIndex"/> (PyTorch's padding_idx).
+    /// The backward adds into the used rows only, and never into row <paramref name="paddingIndex"/> (PyTorch's
+    /// padding_idx).
     /// </summary>
     public static Tensor Embedding(Tensor weight, ReadOnlySpan<int> ids, int[] idsShape, int? paddingIndex = null)
     {
-        if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight must be [vocab, dim], got {ShapeUtil.Format(weight.Shape)}.");
+        if (weight.Rank != 2) throw new ArgumentException(
+            $"Embedding: weight must be [vocab, dim], got {ShapeUtil.Format(weight.Shape)}.");
         if (ShapeUtil.Count(idsShape) != ids.Length)
             throw new ArgumentException($"Embedding: {ids.Length} ids do not fill shape {ShapeUtil.Format(idsShape)}.");
         int vocab = weight.Size(0), dim = weight.Size(1);
         for (int i = 0; i < ids.Length; i++)
             if ((uint)ids[i] >= (uint)vocab)
-                throw new ArgumentException($"Embedding: id {ids[i]} at position {i} is outside the vocabulary of {vocab}.");
+                throw new ArgumentException(
+                    $"Embedding: id {ids[i]} at position {i} is outside the vocabulary of {vocab}.");
         var output = Tensor.Zeros([.. idsShape, dim]);
         var copy = ids.ToArray();
-        for (int i = 0; i < copy.Length; i++) weight.Span.Slice(copy[i] * dim, dim).CopyTo(output.Span.Slice(i * dim, dim));
+        for (int i = 0; i < copy.Length; i++) weight.Span.Slice(copy[i] * dim, dim).CopyTo(output.Span.Slice(i * dim,
+            dim));
         return Tensor.Result(output, weight, g =>
         {
             var gw = weight.GradSpan();
@@ -90,14 +96,17 @@ public static partial class Functional
     }
 
     /// <summary>
-    /// Variational (locked) dropout for time-major sequences [T, ...] (Gal &amp; Ghahramani 2016): one mask per sequence and
-    /// feature, drawn from <paramref name="random"/>, shared by every step, so a dropped feature stays dropped for the whole
-    /// sequence; kept values are scaled by 1/(1−p). Outside training the input is returned unchanged.
+    /// Variational (locked) dropout for time-major sequences [T, ...] (Gal &amp; Ghahramani 2016): one mask per
+    /// sequence and feature, drawn from <paramref name="random"/>, shared by every step, so a dropped feature stays
+    /// dropped for the whole sequence; kept values are scaled by 1/(1−p). Outside training the input is returned
+    /// unchanged.
     /// </summary>
     public static Tensor VariationalDropout(Tensor input, float p, bool training, RandomGenerator random)
     {
-        if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "VariationalDropout: p must be in [0, 1).");
-        if (input.Rank < 2) throw new ArgumentException($"VariationalDropout: expected a sequence [T, ...], got {ShapeUtil.Format(input.Shape)}.");
+        if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p,
+            "VariationalDropout: p must be in [0, 1).");
+        if (input.Rank < 2) throw new ArgumentException(
+            $"VariationalDropout: expected a sequence [T, ...], got {ShapeUtil.Format(input.Shape)}.");
         if (!training || p == 0f) return input;
         int steps = input.Size(0), width = steps == 0 ? 0 : input.Length / steps;
         var step = new float[width];
@@ -110,13 +119,15 @@ public static partial class Functional
 
     /// <summary>
     /// Layer normalisation over the last axis (Ba et al. 2016): (x − mean)/√(var + eps)·γ + β with the biased variance,
-    /// as <c>torch.nn.functional.layer_norm</c>. <paramref name="gamma"/> and <paramref name="beta"/> are [features] or null.
+    /// as <c>torch.nn.functional.layer_norm</c>. <paramref name="gamma"/> and <paramref name="beta"/> are [features] or
+    /// null.
     /// </summary>
     public static Tensor LayerNorm(Tensor input, Tensor? gamma, Tensor? beta, float eps = 1e-5f)
     {
         int features = input.Size(-1);
         if (gamma != null && gamma.Length != features || beta != null && beta.Length != features)
-            throw new ArgumentException($"LayerNorm: γ/β must have {features} entries for input {ShapeUtil.Format(input.Shape)}.");
+            throw new ArgumentException(
+                $"LayerNorm: γ/β must have {features} entries for input {ShapeUtil.Format(input.Shape)}.");
         int rows = features == 0 ? 0 : input.Length / features;
         var output = Tensor.Zeros(input.ShapeArray());
         var normalized = new float[input.Length];
@@ -130,7 +141,8 @@ public static partial class Functional
             if (gamma != null) TensorPrimitives.Multiply(xhat, gamma.Span, y); else xhat.CopyTo(y);
             if (beta != null) TensorPrimitives.Add(y, beta.Span, y);
         }
-        Tensor[] inputs = gamma is null ? beta is null ? [input] : [input, beta] : beta is null ? [input, gamma] : [input, gamma, beta];
+        Tensor[] inputs = gamma is null ? beta is null ? [input] : [input, beta] : beta is null ? [input,
+            gamma] : [input, gamma, beta];
         return Tensor.Result(output, inputs, g =>
         {
             var gy = new float[features];

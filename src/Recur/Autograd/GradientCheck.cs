@@ -1,7 +1,8 @@
 namespace Recur.Autograd;
 
 /// <summary>The largest disagreement found by <see cref="GradientCheck.Compare"/>.</summary>
-/// <param name="MaxError">max |analytic − numeric| / (atol + rtol·|numeric|) over all checked entries; ≤ 1 passes.</param>
+/// <param name="MaxError">max |analytic − numeric| / (atol + rtol·|numeric|) over all checked entries; ≤ 1
+/// passes.</param>
 /// <param name="Where">The input and element of the worst entry, with both values.</param>
 public sealed record GradientCheckResult(double MaxError, string Where)
 {
@@ -16,7 +17,8 @@ public sealed record GradientCheckResult(double MaxError, string Where)
 /// </summary>
 public static class GradientCheck
 {
-    /// <summary>Compares analytic and numeric gradients of <paramref name="function"/> with respect to each input.</summary>
+    /// <summary>Compares analytic and numeric gradients of <paramref name="function"/> with respect to each
+    /// input.</summary>
     public static GradientCheckResult Compare(Func<Tensor> function, IReadOnlyList<Tensor> inputs,
         double epsilon = 1e-2, double absoluteTolerance = 1e-3, double relativeTolerance = 1e-2, ulong seed = 1)
     {
@@ -45,7 +47,8 @@ public static class GradientCheck
                 double minus = Project(function, projection);
                 input.Span[i] = original;
                 double numeric = (plus - minus) / (2 * epsilon);
-                double error = Math.Abs(analytic[i] - numeric) / (absoluteTolerance + relativeTolerance * Math.Abs(numeric));
+                double error = Math.Abs(analytic[i] - numeric) / (absoluteTolerance
+                    + relativeTolerance * Math.Abs(numeric));
                 if (error > worst || double.IsNaN(error))
                 {
                     worst = double.IsNaN(error) ? double.PositiveInfinity : error;

@@ -18,18 +18,21 @@ public static partial class Losses
         int classes = logits.Size(-1);
         int rows = classes == 0 ? 0 : logits.Length / classes;
         if (targets.Length != rows)
-            throw new ArgumentException($"CrossEntropy: {targets.Length} targets for logits {ShapeUtil.Format(logits.Shape)} ({rows} rows).");
+            throw new ArgumentException(
+                $"CrossEntropy: {targets.Length} targets for logits {ShapeUtil.Format(logits.Shape)} ({rows} rows).");
         if (!mask.IsEmpty && mask.Length != rows)
             throw new ArgumentException($"CrossEntropy: mask has {mask.Length} entries for {rows} rows.");
         if (labelSmoothing < 0f || labelSmoothing > 1f)
-            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "CrossEntropy: label smoothing must be in [0, 1].");
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing,
+                "CrossEntropy: label smoothing must be in [0, 1].");
         var weights = new float[rows];
         var target = targets.ToArray();
         for (int r = 0; r < rows; r++)
         {
             if (target[r] == ignoreIndex) continue;
             if ((uint)target[r] >= (uint)classes)
-                throw new ArgumentException($"CrossEntropy: target {target[r]} in row {r} is not a class index in [0, {classes}).");
+                throw new ArgumentException(
+                    $"CrossEntropy: target {target[r]} in row {r} is not a class index in [0, {classes}).");
             weights[r] = mask.IsEmpty ? 1f : mask[r];
         }
         double total = 0;
@@ -70,24 +73,27 @@ public static partial class Losses
     /// <c>CrossEntropy(Linear(input, weight, bias), targets, ignoreIndex, mask)</c> without the [rows, classes] logits:
     /// rows go through the output layer <paramref name="chunkRows"/> at a time into one reused buffer, and when a
     /// gradient is wanted each chunk's logit gradient (softmax − onehot, weighted) is turned at once into its share of
-    /// the input, weight and bias gradients, which the backward scales by the incoming gradient. The weight is packed for
-    /// the GEMM once per call. For large vocabularies (word-level decoders and language models) this saves three
+    /// the input, weight and bias gradients, which the backward scales by the incoming gradient. The weight is packed
+    /// for the GEMM once per call. For large vocabularies (word-level decoders and language models) this saves three
     /// [rows, classes] arrays per step and their page faults.
     /// </summary>
-    public static Tensor LinearCrossEntropy(Tensor input, Tensor weight, Tensor? bias, ReadOnlySpan<int> targets, int ignoreIndex = -100,
+    public static Tensor LinearCrossEntropy(Tensor input, Tensor weight, Tensor? bias, ReadOnlySpan<int> targets,
+        int ignoreIndex = -100,
         ReadOnlySpan<float> mask = default, int chunkRows = 256)
     {
         if (weight.Rank != 2 || input.Rank < 1 || input.Size(-1) != weight.Size(1))
             throw new ArgumentException($"LinearCrossEntropy: input {ShapeUtil.Format(input.Shape)} does not fit weight {ShapeUtil.Format(weight.Shape)} ([classes, in]).");
         int classes = weight.Size(0), features = weight.Size(1);
         if (bias != null && (bias.Rank != 1 || bias.Length != classes))
-            throw new ArgumentException($"LinearCrossEntropy: bias {ShapeUtil.Format(bias.Shape)} does not match {classes} classes.");
+            throw new ArgumentException(
+                $"LinearCrossEntropy: bias {ShapeUtil.Format(bias.Shape)} does not match {classes} classes.");
         int rows = features == 0 ? 0 : input.Length / features;
         if (targets.Length != rows)
             throw new ArgumentException($"LinearCrossEntropy: {targets.Length} targets for input {ShapeUtil.Format(input.Shape)} ({rows} rows).");
         if (!mask.IsEmpty && mask.Length != rows)
             throw new ArgumentException($"LinearCrossEntropy: mask has {mask.Length} entries for {rows} rows.");
-        if (chunkRows < 1) throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows, "LinearCrossEntropy: chunks need at least one row.");
+        if (chunkRows < 1) throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows,
+            "LinearCrossEntropy: chunks need at least one row.");
         var weights = new float[rows];
         var target = targets.ToArray();
         double total = 0;
@@ -95,26 +101,30 @@ public static partial class Losses
         {
             if (target[r] == ignoreIndex) continue;
             if ((uint)target[r] >= (uint)classes)
-                throw new ArgumentException($"LinearCrossEntropy: target {target[r]} in row {r} is not a class index in [0, {classes}).");
+                throw new ArgumentException(
+                    $"LinearCrossEntropy: target {target[r]} in row {r} is not a class index in [0, {classes}).");
             weights[r] = mask.IsEmpty ? 1f : mask[r];
             total += weights[r];
         }
         float scale = total > 0 ? (float)(1.0 / total) : 0f;
-        bool gradient = Autograd.GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias is { RequiresGrad: true });
+        bool gradient = Autograd.GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad
+            || bias is { RequiresGrad: true });
         float[]? inputGrad = gradient && input.RequiresGrad ? new float[input.Length] : null;
         float[]? weightGrad = gradient && weight.RequiresGrad ? new float[weight.Length] : null;
         float[]? biasGrad = gradient && bias is { RequiresGrad: true } ? new float[classes] : null;
         int chunk = Math.Max(1, Math.Min(chunkRows, rows));
         var logits = StorageAllocator.Allocate(chunk * classes);
         using var packedForward = Kernels.Gemm.Pack(true, features, classes, weight.Span, features);
-        using var packedBackward = inputGrad != null ? Kernels.Gemm.Pack(false, classes, features, weight.Span, features) : null;
+        using var packedBackward = inputGrad != null ? Kernels.Gemm.Pack(false, classes, features, weight.Span,
+            features) : null;
         double loss = 0;
         for (int start = 0; start < rows; start += chunk)
         {
             int count = Math.Min(chunk, rows - start);
             var block = logits.AsSpan(0, count * classes);
             var x = input.Span.Slice(start * features, count * features);
-            Kernels.Gemm.Multiply(false, count, x, features, packedForward, block, classes, bias: bias is null ? default : bias.Span);
+            Kernels.Gemm.Multiply(false, count, x, features, packedForward, block, classes,
+                bias: bias is null ? default : bias.Span);
             for (int r = 0; r < count; r++)
             {
                 var row = block.Slice(r * classes, classes);
@@ -132,16 +142,20 @@ public static partial class Losses
                 row[t] -= w * scale;
             }
             if (!gradient) continue;
-            if (inputGrad != null) Kernels.Gemm.Multiply(false, count, block, classes, packedBackward!, inputGrad.AsSpan(start * features, count * features), features);
-            if (weightGrad != null) Kernels.Gemm.Multiply(true, false, classes, features, count, block, classes, x, features, weightGrad, features, accumulate: true);
-            if (biasGrad != null) for (int r = 0; r < count; r++) TensorPrimitives.Add(biasGrad, block.Slice(r * classes, classes), biasGrad);
+            if (inputGrad != null) Kernels.Gemm.Multiply(false, count, block, classes, packedBackward!,
+                inputGrad.AsSpan(start * features, count * features), features);
+            if (weightGrad != null) Kernels.Gemm.Multiply(true, false, classes, features, count, block, classes, x,
+                features, weightGrad, features, accumulate: true);
+            if (biasGrad != null) for (int r = 0; r < count; r++) TensorPrimitives.Add(biasGrad,
+                block.Slice(r * classes, classes), biasGrad);
         }
         var output = Tensor.Scalar((float)(loss * scale));
         return Tensor.Result(output, bias is null ? [input, weight] : [input, weight, bias], g =>
         {
             float seed = g.Span[0];
             if (inputGrad != null) TensorPrimitives.MultiplyAdd(inputGrad, seed, input.GradSpan(), input.GradSpan());
-            if (weightGrad != null) TensorPrimitives.MultiplyAdd(weightGrad, seed, weight.GradSpan(), weight.GradSpan());
+            if (weightGrad != null) TensorPrimitives.MultiplyAdd(weightGrad, seed, weight.GradSpan(),
+                weight.GradSpan());
             if (biasGrad != null) TensorPrimitives.MultiplyAdd(biasGrad, seed, bias!.GradSpan(), bias.GradSpan());
         });
     }
@@ -158,8 +172,10 @@ public static partial class Losses
         return Tensor.Result(output, [prediction, target], g =>
         {
             float factor = 2f * g.Span[0] / n;
-            if (prediction.RequiresGrad) TensorPrimitives.MultiplyAdd(difference, factor, prediction.GradSpan(), prediction.GradSpan());
-            if (target.RequiresGrad) TensorPrimitives.MultiplyAdd(difference, -factor, target.GradSpan(), target.GradSpan());
+            if (prediction.RequiresGrad) TensorPrimitives.MultiplyAdd(difference, factor, prediction.GradSpan(),
+                prediction.GradSpan());
+            if (target.RequiresGrad) TensorPrimitives.MultiplyAdd(difference, -factor, target.GradSpan(),
+                target.GradSpan());
         });
     }
 

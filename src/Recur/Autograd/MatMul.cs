@@ -47,14 +47,18 @@ public sealed partial class Tensor
                 if (a.requiresGrad)
                 {
                     var ga = a.GradSpan().Slice(i * sizeA, sizeA);
-                    if (!ta) Gemm.Multiply(false, !tb, m, k, n, gc, n, bv, ldb, ga, lda, accumulate: true);  // dA = dC·op(B)ᵀ
-                    else Gemm.Multiply(tb, true, k, m, n, bv, ldb, gc, n, ga, lda, accumulate: true);       // dA = op(B)·dCᵀ
+                    if (!ta) Gemm.Multiply(false, !tb, m, k, n, gc, n, bv, ldb, ga, lda,
+                        accumulate: true);  // dA = dC·op(B)ᵀ
+                    else Gemm.Multiply(tb, true, k, m, n, bv, ldb, gc, n, ga, lda,
+                        accumulate: true);       // dA = op(B)·dCᵀ
                 }
                 if (b.requiresGrad)
                 {
                     var gb = b.GradSpan().Slice(i * sizeB, sizeB);
-                    if (!tb) Gemm.Multiply(!ta, false, k, n, m, av, lda, gc, n, gb, ldb, accumulate: true);  // dB = op(A)ᵀ·dC
-                    else Gemm.Multiply(true, ta, n, k, m, gc, n, av, lda, gb, ldb, accumulate: true);       // dB = dCᵀ·op(A)
+                    if (!tb) Gemm.Multiply(!ta, false, k, n, m, av, lda, gc, n, gb, ldb,
+                        accumulate: true);  // dB = op(A)ᵀ·dC
+                    else Gemm.Multiply(true, ta, n, k, m, gc, n, av, lda, gb, ldb,
+                        accumulate: true);       // dB = dCᵀ·op(A)
                 }
             }
         });

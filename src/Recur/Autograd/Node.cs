@@ -1,6 +1,7 @@
 namespace Recur.Autograd;
 
-/// <summary>One recorded operation: its inputs and the closure that pushes the output's gradient back into them.</summary>
+/// <summary>One recorded operation: its inputs and the closure that pushes the output's gradient back into
+/// them.</summary>
 internal sealed class Node(Tensor[] inputs, Action<Tensor> backward)
 {
     public Tensor[] Inputs { get; } = inputs;

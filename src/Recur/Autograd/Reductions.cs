@@ -19,7 +19,8 @@ public sealed partial class Tensor
     /// <summary>Mean of all elements (a rank-0 tensor).</summary>
     public Tensor Mean() => Sum() * (1f / Math.Max(Length, 1));
 
-    /// <summary>Sum over <paramref name="axis"/>; the axis is kept with size 1 when <paramref name="keepDim"/>.</summary>
+    /// <summary>Sum over <paramref name="axis"/>; the axis is kept with size 1 when
+    /// <paramref name="keepDim"/>.</summary>
     public Tensor Sum(int axis, bool keepDim = false)
     {
         int ax = ShapeUtil.Axis(axis, Rank, "Sum");
@@ -172,7 +173,8 @@ public sealed partial class Tensor
         return list.ToArray();
     }
 
-    /// <summary>Softmax along <paramref name="axis"/> (default: last), computed stably by subtracting the maximum.</summary>
+    /// <summary>Softmax along <paramref name="axis"/> (default: last), computed stably by subtracting the
+    /// maximum.</summary>
     public Tensor Softmax(int axis = -1)
     {
         int ax = ShapeUtil.Axis(axis, Rank, "Softmax");
@@ -191,12 +193,14 @@ public sealed partial class Tensor
                     int start = o * dim * inner + i;
                     float dot = 0f;
                     for (int d = 0; d < dim; d++) dot += gv[start + d * inner] * yv[start + d * inner];
-                    for (int d = 0; d < dim; d++) gx[start + d * inner] += yv[start + d * inner] * (gv[start + d * inner] - dot);
+                    for (int d = 0; d < dim; d++) gx[start + d * inner] += yv[start + d * inner] * (gv[start
+                        + d * inner] - dot);
                 }
         });
     }
 
-    /// <summary>log(softmax(x)) along <paramref name="axis"/> (default: last), computed as x − max − log Σ exp(x − max).</summary>
+    /// <summary>log(softmax(x)) along <paramref name="axis"/> (default: last), computed as x − max − log Σ exp(x −
+    /// max).</summary>
     public Tensor LogSoftmax(int axis = -1)
     {
         int ax = ShapeUtil.Axis(axis, Rank, "LogSoftmax");
@@ -215,12 +219,14 @@ public sealed partial class Tensor
                     int start = o * dim * inner + i;
                     float sum = 0f;
                     for (int d = 0; d < dim; d++) sum += gv[start + d * inner];
-                    for (int d = 0; d < dim; d++) gx[start + d * inner] += gv[start + d * inner] - MathF.Exp(yv[start + d * inner]) * sum;
+                    for (int d = 0; d < dim; d++) gx[start + d * inner] += gv[start + d * inner] - MathF.Exp(yv[start
+                        + d * inner]) * sum;
                 }
         });
     }
 
-    internal static void SoftmaxKernel(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<int> shape, int axis, bool log)
+    internal static void SoftmaxKernel(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<int> shape, int axis,
+        bool log)
     {
         var (outer, dim, inner) = ShapeUtil.Split(shape, axis);
         if (inner == 1)

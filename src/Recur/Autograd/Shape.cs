@@ -26,14 +26,16 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// Elements <paramref name="start"/> .. <paramref name="start"/>+<paramref name="length"/> along <paramref name="axis"/>.
-    /// Along the leading axis (e.g. one time step of a [T, B, H] sequence) this is a view that shares storage.
+    /// Elements <paramref name="start"/> .. <paramref name="start"/>+<paramref name="length"/> along
+    /// <paramref name="axis"/>. Along the leading axis (e.g. one time step of a [T, B, H] sequence) this is a view that
+    /// shares storage.
     /// </summary>
     public Tensor Slice(int axis, int start, int length)
     {
         int ax = ShapeUtil.Axis(axis, Rank, "Slice");
         if (start < 0 || length < 0 || start + length > shape[ax])
-            throw new ArgumentException($"Slice: range [{start}, {start + length}) is outside axis {ax} of shape {ShapeUtil.Format(shape)}.");
+            throw new ArgumentException(
+                $"Slice: range [{start}, {start + length}) is outside axis {ax} of shape {ShapeUtil.Format(shape)}.");
         var outShape = ShapeArray();
         outShape[ax] = length;
         var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
@@ -46,7 +48,8 @@ public sealed partial class Tensor
         {
             output = Zeros(outShape);
             for (int o = 0; o < outer; o++)
-                Span.Slice((o * dim + start) * inner, length * inner).CopyTo(output.Span.Slice(o * length * inner, length * inner));
+                Span.Slice((o * dim + start) * inner, length * inner).CopyTo(output.Span.Slice(o * length * inner,
+                    length * inner));
         }
         var x = this;
         return Result(output, x, g =>
@@ -60,7 +63,8 @@ public sealed partial class Tensor
         });
     }
 
-    /// <summary>Index <paramref name="index"/> along <paramref name="axis"/>, removing that axis (a view along the leading axis).</summary>
+    /// <summary>Index <paramref name="index"/> along <paramref name="axis"/>, removing that axis (a view along the
+    /// leading axis).</summary>
     public Tensor Select(int axis, int index)
     {
         int ax = ShapeUtil.Axis(axis, Rank, "Select");
@@ -95,7 +99,8 @@ public sealed partial class Tensor
             offsets[i] = offset;
             int dim = tensors[i].shape[ax];
             for (int o = 0; o < outer; o++)
-                tensors[i].Span.Slice(o * dim * inner, dim * inner).CopyTo(output.Span.Slice((o * total + offset) * inner, dim * inner));
+                tensors[i].Span.Slice(o * dim * inner,
+                    dim * inner).CopyTo(output.Span.Slice((o * total + offset) * inner, dim * inner));
             offset += dim;
         }
         var inputs = tensors.ToArray();
@@ -122,7 +127,8 @@ public sealed partial class Tensor
         var first = tensors[0];
         foreach (var t in tensors)
             if (!t.Shape.SequenceEqual(first.Shape))
-                throw new ArgumentException($"Stack: shapes {ShapeUtil.Format(first.shape)} and {ShapeUtil.Format(t.shape)} differ.");
+                throw new ArgumentException(
+                    $"Stack: shapes {ShapeUtil.Format(first.shape)} and {ShapeUtil.Format(t.shape)} differ.");
         int ax = ShapeUtil.Axis(axis, first.Rank + 1, "Stack");
         var expanded = first.shape.ToList();
         expanded.Insert(ax, 1);
@@ -130,7 +136,8 @@ public sealed partial class Tensor
         return Concat(tensors.Select(t => t.Reshape(newShape)).ToArray(), ax);
     }
 
-    /// <summary>Splits along <paramref name="axis"/> into pieces of the given sizes (which must add up to that dimension).</summary>
+    /// <summary>Splits along <paramref name="axis"/> into pieces of the given sizes (which must add up to that
+    /// dimension).</summary>
     public Tensor[] Split(int[] sizes, int axis)
     {
         int ax = ShapeUtil.Axis(axis, Rank, "Split");
@@ -151,7 +158,8 @@ public sealed partial class Tensor
         return Permute(permutation);
     }
 
-    /// <summary>Reorders axes: output axis i is input axis <paramref name="permutation"/>[i] (materialises the result).</summary>
+    /// <summary>Reorders axes: output axis i is input axis <paramref name="permutation"/>[i] (materialises the
+    /// result).</summary>
     public Tensor Permute(params int[] permutation)
     {
         if (permutation.Length != Rank || permutation.Order().Where((p, i) => p != i).Any())
@@ -164,7 +172,8 @@ public sealed partial class Tensor
         return Result(output, x, g => PermuteKernel(g.Span, g.shape, inverse, x.GradSpan(), accumulate: true));
     }
 
-    static void PermuteKernel(ReadOnlySpan<float> source, ReadOnlySpan<int> sourceShape, int[] permutation, Span<float> destination, bool accumulate)
+    static void PermuteKernel(ReadOnlySpan<float> source, ReadOnlySpan<int> sourceShape, int[] permutation,
+        Span<float> destination, bool accumulate)
     {
         int rank = sourceShape.Length;
         if (source.Length == 0) return;
@@ -181,7 +190,11 @@ public sealed partial class Tensor
         var sourceStrides = ShapeUtil.Strides(sourceShape);
         var outShape = new int[rank];
         var strides = new int[rank]; // source stride of each output axis
-        for (int d = 0; d < rank; d++) { outShape[d] = sourceShape[permutation[d]]; strides[d] = sourceStrides[permutation[d]]; }
+        for (int d = 0; d < rank; d++)
+        {
+            outShape[d] = sourceShape[permutation[d]]; strides[d]
+            = sourceStrides[permutation[d]];
+        }
         // one output row (the last axis) at a time with a fixed source stride; the carry runs once per row
         int inner = rank == 0 ? 1 : outShape[rank - 1], innerStride = rank == 0 ? 0 : strides[rank - 1];
         var index = new int[rank];
@@ -224,14 +237,16 @@ public sealed partial class Tensor
             }
     }
 
-    /// <summary>Entries <paramref name="indices"/> along <paramref name="axis"/> (repeats allowed), as <c>torch.index_select</c>.</summary>
+    /// <summary>Entries <paramref name="indices"/> along <paramref name="axis"/> (repeats allowed), as
+    /// <c>torch.index_select</c>.</summary>
     public Tensor IndexSelect(int axis, ReadOnlySpan<int> indices)
     {
         int ax = ShapeUtil.Axis(axis, Rank, "IndexSelect");
         var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
         foreach (int i in indices)
             if ((uint)i >= (uint)dim)
-                throw new ArgumentException($"IndexSelect: index {i} is out of range for axis {ax} of shape {ShapeUtil.Format(shape)}.");
+                throw new ArgumentException(
+                    $"IndexSelect: index {i} is out of range for axis {ax} of shape {ShapeUtil.Format(shape)}.");
         var outShape = ShapeArray();
         outShape[ax] = indices.Length;
         var output = Zeros(outShape);
@@ -269,7 +284,8 @@ public sealed partial class Tensor
         var idx = index.ToArray();
         foreach (int i in idx)
             if ((uint)i >= (uint)dim)
-                throw new ArgumentException($"Gather: index {i} is out of range for axis {ax} of shape {ShapeUtil.Format(shape)}.");
+                throw new ArgumentException(
+                    $"Gather: index {i} is out of range for axis {ax} of shape {ShapeUtil.Format(shape)}.");
         var output = Zeros((int[])indexShape.Clone());
         ReadOnlySpan<float> xv = Span;
         var ov = output.Span;

@@ -9,7 +9,8 @@ namespace Recur.Decoding;
 /// <param name="BrevityPenalty">exp(1 − r/c) when the hypotheses are shorter than the references, else 1.</param>
 /// <param name="HypothesisLength">Tokens in the hypotheses (c).</param>
 /// <param name="ReferenceLength">Tokens in the references (r).</param>
-public sealed record BleuScore(double Score, double[] Precisions, double BrevityPenalty, long HypothesisLength, long ReferenceLength)
+public sealed record BleuScore(double Score, double[] Precisions, double BrevityPenalty, long HypothesisLength,
+    long ReferenceLength)
 {
     /// <inheritdoc/>
     public override string ToString() => FormattableString.Invariant(
@@ -44,10 +45,12 @@ public static class Bleu
         return Spaces.Replace(text, " ").Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
     }
 
-    /// <summary>Corpus BLEU of <paramref name="hypotheses"/> against one reference each (raw, untokenised text).</summary>
+    /// <summary>Corpus BLEU of <paramref name="hypotheses"/> against one reference each (raw, untokenised
+    /// text).</summary>
     public static BleuScore Corpus(IReadOnlyList<string> hypotheses, IReadOnlyList<string> references)
     {
-        if (hypotheses.Count != references.Count) throw new ArgumentException($"BLEU: {hypotheses.Count} hypotheses but {references.Count} references.");
+        if (hypotheses.Count != references.Count) throw new ArgumentException(
+            $"BLEU: {hypotheses.Count} hypotheses but {references.Count} references.");
         const int order = 4;
         var matches = new long[order];
         var totals = new long[order];
@@ -80,9 +83,11 @@ public static class Bleu
             }
             else precisions[n] = 100.0 * matches[n] / totals[n];
         }
-        double brevity = hypothesisLength == 0 ? 0 : hypothesisLength < referenceLength ? Math.Exp(1 - (double)referenceLength / hypothesisLength) : 1;
+        double brevity = hypothesisLength == 0 ? 0 : hypothesisLength < referenceLength
+            ? Math.Exp(1 - (double)referenceLength / hypothesisLength) : 1;
         double score;
-        if (hypothesisLength == 0 || matches.All(m => m == 0) || precisions.Any(p => p <= 0)) score = 0; // no match at all scores 0, as sacreBLEU
+        if (hypothesisLength == 0 || matches.All(m => m == 0) || precisions.Any(p
+            => p <= 0)) score = 0; // no match at all scores 0, as sacreBLEU
         else
         {
             foreach (double p in precisions) logSum += Math.Log(p / 100);

@@ -32,7 +32,8 @@ public sealed class RecurrentProbe : IRecurrentProbe, IDisposable
     /// <summary>Whether gate values are kept.</summary>
     public bool RecordsGates { get; }
 
-    /// <summary>One record per fused pass, in the order the passes ran (layer by layer, forward direction first).</summary>
+    /// <summary>One record per fused pass, in the order the passes ran (layer by layer, forward direction
+    /// first).</summary>
     public IReadOnlyList<ProbeRecord> Records => records;
 
     /// <inheritdoc/>

@@ -24,12 +24,15 @@ public sealed class BoltzmannMachine
     /// <summary>Creates the machine with small random weights N(0, 0.1²) and zero biases.</summary>
     public BoltzmannMachine(int visible, int hidden, RandomGenerator random)
     {
-        if (visible < 1 || hidden < 0) throw new ArgumentException($"BoltzmannMachine: needs visible ≥ 1 and hidden ≥ 0, got {visible} and {hidden}.");
+        if (visible < 1
+            || hidden < 0) throw new ArgumentException(
+            $"BoltzmannMachine: needs visible ≥ 1 and hidden ≥ 0, got {visible} and {hidden}.");
         (Visible, Hidden) = (visible, hidden);
         weights = new double[Size * Size];
         biases = new double[Size];
         for (int i = 0; i < Size; i++)
-            for (int j = i + 1; j < Size; j++) weights[i * Size + j] = weights[j * Size + i] = 0.1 * random.NextNormal();
+            for (int j = i + 1; j < Size; j++) weights[i * Size + j] = weights[j * Size + i]
+                = 0.1 * random.NextNormal();
     }
 
     /// <summary>w_ij.</summary>
@@ -38,13 +41,15 @@ public sealed class BoltzmannMachine
     /// <summary>b_i.</summary>
     public double Bias(int i) => biases[i];
 
-    /// <summary>The annealing schedule of Ackley et al.'s encoder experiments, shortened: temperatures 20 → 1.</summary>
+    /// <summary>The annealing schedule of Ackley et al.'s encoder experiments, shortened: temperatures 20 →
+    /// 1.</summary>
     public static readonly double[] DefaultSchedule = [20, 15, 12, 10, 8, 6, 5, 4, 3, 2, 1.5, 1.2, 1, 1];
 
     /// <summary>E(s) for a 0/1 state.</summary>
     public double Energy(ReadOnlySpan<byte> state)
     {
-        if (state.Length != Size) throw new ArgumentException($"BoltzmannMachine: a state has {Size} units, got {state.Length}.");
+        if (state.Length != Size) throw new ArgumentException(
+            $"BoltzmannMachine: a state has {Size} units, got {state.Length}.");
         double energy = 0;
         for (int i = 0; i < Size; i++)
         {
@@ -61,7 +66,8 @@ public sealed class BoltzmannMachine
     /// </summary>
     public void Anneal(Span<byte> state, int clamped, IReadOnlyList<double> schedule, RandomGenerator random)
     {
-        if (state.Length != Size) throw new ArgumentException($"BoltzmannMachine: a state has {Size} units, got {state.Length}.");
+        if (state.Length != Size) throw new ArgumentException(
+            $"BoltzmannMachine: a state has {Size} units, got {state.Length}.");
         var order = Enumerable.Range(clamped, Size - clamped).ToArray();
         foreach (double temperature in schedule)
         {
@@ -78,10 +84,11 @@ public sealed class BoltzmannMachine
     /// <summary>
     /// One learning epoch: for each data vector (0/1 over the visible units) the hidden units are annealed with the
     /// visible ones clamped and the co-occurrences s_i s_j collected over <paramref name="statisticsSweeps"/> sweeps at
-    /// T = 1; the same number of free-running chains give the negative statistics. Then w_ij += lr (⟨s_i s_j⟩⁺ − ⟨s_i s_j⟩⁻)
-    /// and b_i += lr (⟨s_i⟩⁺ − ⟨s_i⟩⁻).
+    /// T = 1; the same number of free-running chains give the negative statistics. Then w_ij += lr (⟨s_i s_j⟩⁺ − ⟨s_i
+    /// s_j⟩⁻) and b_i += lr (⟨s_i⟩⁺ − ⟨s_i⟩⁻).
     /// </summary>
-    public void TrainEpoch(IReadOnlyList<byte[]> data, double learningRate, RandomGenerator random, int statisticsSweeps = 10, IReadOnlyList<double>? schedule = null)
+    public void TrainEpoch(IReadOnlyList<byte[]> data, double learningRate, RandomGenerator random,
+        int statisticsSweeps = 10, IReadOnlyList<double>? schedule = null)
     {
         if (data.Count == 0) throw new ArgumentException("BoltzmannMachine: no data.");
         schedule ??= DefaultSchedule;
@@ -90,7 +97,8 @@ public sealed class BoltzmannMachine
         var state = new byte[Size];
         foreach (var vector in data)
         {
-            if (vector.Length != Visible) throw new ArgumentException($"BoltzmannMachine: a data vector has {vector.Length} values, the machine {Visible} visible units.");
+            if (vector.Length != Visible) throw new ArgumentException(
+                $"BoltzmannMachine: a data vector has {vector.Length} values, the machine {Visible} visible units.");
             vector.CopyTo(state, 0);
             for (int i = Visible; i < Size; i++) state[i] = (byte)random.NextInt(2);
             Anneal(state, Visible, schedule, random);
@@ -125,10 +133,12 @@ public sealed class BoltzmannMachine
         }
     }
 
-    /// <summary>The exact distribution over visible vectors (index = bits, unit 0 lowest) at T = 1, by enumerating all 2^N states (N ≤ 22).</summary>
+    /// <summary>The exact distribution over visible vectors (index = bits, unit 0 lowest) at T = 1, by enumerating all
+    /// 2^N states (N ≤ 22).</summary>
     public double[] ExactVisibleDistribution()
     {
-        if (Size > 22) throw new InvalidOperationException($"ExactVisibleDistribution: 2^{Size} states are too many to enumerate.");
+        if (Size > 22) throw new InvalidOperationException(
+            $"ExactVisibleDistribution: 2^{Size} states are too many to enumerate.");
         var state = new byte[Size];
         var logs = new double[1 << Size];
         for (int mask = 0; mask < logs.Length; mask++)
@@ -138,11 +148,13 @@ public sealed class BoltzmannMachine
         }
         double logZ = RestrictedBoltzmannMachine.LogSumExp(logs);
         var result = new double[1 << Visible];
-        for (int mask = 0; mask < logs.Length; mask++) result[mask & ((1 << Visible) - 1)] += Math.Exp(logs[mask] - logZ);
+        for (int mask
+            = 0; mask < logs.Length; mask++) result[mask & ((1 << Visible) - 1)] += Math.Exp(logs[mask] - logZ);
         return result;
     }
 
-    /// <summary>KL(data ‖ model) over the visible vectors, in nats, from <see cref="ExactVisibleDistribution"/>: the quantity learning lowers.</summary>
+    /// <summary>KL(data ‖ model) over the visible vectors, in nats, from <see cref="ExactVisibleDistribution"/>: the
+    /// quantity learning lowers.</summary>
     public double KullbackLeibler(IReadOnlyList<byte[]> data)
     {
         var model = ExactVisibleDistribution();

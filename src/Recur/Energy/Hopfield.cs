@@ -5,16 +5,19 @@ namespace Recur.Energy;
 /// <summary>How a <see cref="HopfieldNetwork"/> turns patterns into weights.</summary>
 public enum HopfieldRule
 {
-    /// <summary>Outer products: w_ij = (1/N) Σ_μ p_i p_j (Hopfield 1982); capacity about 0.138·N (Amit et al. 1985).</summary>
+    /// <summary>Outer products: w_ij = (1/N) Σ_μ p_i p_j (Hopfield 1982); capacity about 0.138·N (Amit et al.
+    /// 1985).</summary>
     Hebbian,
-    /// <summary>Storkey (1997): incremental and local, w_ij += (1/N)(p_i p_j − p_i h_ji − h_ij p_j); stores more patterns.</summary>
+    /// <summary>Storkey (1997): incremental and local, w_ij += (1/N)(p_i p_j − p_i h_ji − h_ij p_j); stores more
+    /// patterns.</summary>
     Storkey,
 }
 
 /// <summary>Which units change at once during recall.</summary>
 public enum HopfieldUpdate
 {
-    /// <summary>One unit at a time, in a fresh random order each sweep: the energy never increases and recall always ends at a fixed point.</summary>
+    /// <summary>One unit at a time, in a fresh random order each sweep: the energy never increases and recall always
+    /// ends at a fixed point.</summary>
     Asynchronous,
     /// <summary>All units at once from the previous state: may end in a two-state limit cycle.</summary>
     Synchronous,
@@ -35,14 +38,16 @@ public enum RecallOutcome
 /// <param name="State">The final state (±1).</param>
 /// <param name="Outcome">Fixed point, limit cycle or sweep limit.</param>
 /// <param name="Sweeps">Sweeps (asynchronous) or steps (synchronous) run.</param>
-/// <param name="Energies">The energy before the first update and after every update (each unit visit, or each synchronous step).</param>
+/// <param name="Energies">The energy before the first update and after every update (each unit visit, or each
+/// synchronous step).</param>
 /// <param name="Flips">Units that changed sign in all.</param>
-public sealed record RecallResult(sbyte[] State, RecallOutcome Outcome, int Sweeps, IReadOnlyList<double> Energies, int Flips);
+public sealed record RecallResult(sbyte[] State, RecallOutcome Outcome, int Sweeps, IReadOnlyList<double> Energies,
+    int Flips);
 
 /// <summary>
 /// A Hopfield network of N binary units s_i ∈ {−1, +1} with symmetric weights, zero diagonal and thresholds b_i:
-/// energy E(s) = −Σ_i b_i s_i − Σ_{i&lt;j} w_ij s_i s_j, unit update s_i ← sign(Σ_j w_ij s_j + b_i) (a zero field keeps s_i).
-/// Weights and fields are kept in double precision so the energy bookkeeping is exact to rounding.
+/// energy E(s) = −Σ_i b_i s_i − Σ_{i&lt;j} w_ij s_i s_j, unit update s_i ← sign(Σ_j w_ij s_j + b_i) (a zero field keeps
+/// s_i). Weights and fields are kept in double precision so the energy bookkeeping is exact to rounding.
 /// </summary>
 public sealed class HopfieldNetwork
 {
@@ -77,7 +82,8 @@ public sealed class HopfieldNetwork
         weights[i * Size + j] = weights[j * Size + i] = value;
     }
 
-    /// <summary>Adds <paramref name="patterns"/> (each N values of ±1) to the weights by <paramref name="rule"/>.</summary>
+    /// <summary>Adds <paramref name="patterns"/> (each N values of ±1) to the weights by
+    /// <paramref name="rule"/>.</summary>
     public void Store(IEnumerable<sbyte[]> patterns, HopfieldRule rule = HopfieldRule.Hebbian)
     {
         int n = Size;
@@ -120,19 +126,23 @@ public sealed class HopfieldNetwork
         CheckState(state, "state");
         var s = ToDouble(state);
         double energy = -TensorPrimitives.Dot<double>(biases, s);
-        for (int i = 0; i < Size; i++) energy -= 0.5 * s[i] * TensorPrimitives.Dot<double>(weights.AsSpan(i * Size, Size), s);
+        for (int i = 0; i < Size; i++) energy -= 0.5 * s[i] * TensorPrimitives.Dot<double>(weights.AsSpan(i * Size,
+            Size), s);
         return energy;
     }
 
     /// <summary>The local field of unit i: Σ_j w_ij s_j + b_i.</summary>
-    double Field(int i, ReadOnlySpan<double> s) => TensorPrimitives.Dot<double>(weights.AsSpan(i * Size, Size), s) + biases[i];
+    double Field(int i, ReadOnlySpan<double> s) => TensorPrimitives.Dot<double>(weights.AsSpan(i * Size, Size),
+        s) + biases[i];
 
     /// <summary>
     /// Runs the dynamics from <paramref name="initial"/> until a fixed point (or, synchronously, a period-2 cycle) or
-    /// <paramref name="maxSweeps"/>. Asynchronous updates visit the units in a random order from <paramref name="random"/>
-    /// each sweep. <paramref name="onSweep"/>, when given, sees the state after each sweep or synchronous step.
+    /// <paramref name="maxSweeps"/>. Asynchronous updates visit the units in a random order from
+    /// <paramref name="random"/> each sweep. <paramref name="onSweep"/>, when given, sees the state after each sweep or
+    /// synchronous step.
     /// </summary>
-    public RecallResult Recall(ReadOnlySpan<sbyte> initial, HopfieldUpdate update, RandomGenerator random, int maxSweeps = 100,
+    public RecallResult Recall(ReadOnlySpan<sbyte> initial, HopfieldUpdate update, RandomGenerator random,
+        int maxSweeps = 100,
         Action<int, ReadOnlySpan<sbyte>>? onSweep = null)
     {
         CheckState(initial, "initial state");
@@ -184,7 +194,8 @@ public sealed class HopfieldNetwork
             if (!changed) return new(ToSigned(s), RecallOutcome.Converged, sweep, energies, flips);
             if (update == HopfieldUpdate.Synchronous)
             {
-                if (sweep > 1 && s.AsSpan().SequenceEqual(previous)) return new(ToSigned(s), RecallOutcome.LimitCycle, sweep, energies, flips);
+                if (sweep > 1 && s.AsSpan().SequenceEqual(previous)) return new(ToSigned(s), RecallOutcome.LimitCycle,
+                    sweep, energies, flips);
                 beforePrevious.CopyTo(previous.AsSpan());
             }
         }
@@ -196,7 +207,8 @@ public sealed class HopfieldNetwork
     /// stored <paramref name="patterns"/> (<c>patterns</c> [P, N]) when given and string <paramref name="metadata"/>.
     /// The file is written to a temporary name and renamed.
     /// </summary>
-    public void Save(string path, IReadOnlyList<sbyte[]>? patterns = null, IReadOnlyDictionary<string, string>? metadata = null)
+    public void Save(string path, IReadOnlyList<sbyte[]>? patterns = null, IReadOnlyDictionary<string,
+        string>? metadata = null)
     {
         var tensors = new Dictionary<string, Tensor>
         {
@@ -206,38 +218,54 @@ public sealed class HopfieldNetwork
         if (patterns is { Count: > 0 })
         {
             foreach (var p in patterns) CheckState(p, "pattern");
-            tensors["patterns"] = Tensor.FromArray(patterns.SelectMany(p => p.Select(v => (float)v)).ToArray(), patterns.Count, Size);
+            tensors["patterns"] = Tensor.FromArray(patterns.SelectMany(p => p.Select(v => (float)v)).ToArray(),
+                patterns.Count, Size);
         }
-        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["format"] = "recur.hopfield", ["stored_patterns"] = StoredPatterns.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string,
+            string>())
+        {
+            ["format"] = "recur.hopfield",
+            ["stored_patterns"] = StoredPatterns.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        };
         Serialization.SafeTensors.Save(path, tensors, meta);
     }
 
     /// <summary>Loads a network written by <see cref="Save"/>; errors name the file and what is wrong.</summary>
-    public static (HopfieldNetwork Network, List<sbyte[]> Patterns, Dictionary<string, string> Metadata) Load(string path)
+    public static (HopfieldNetwork Network, List<sbyte[]> Patterns, Dictionary<string,
+        string> Metadata) Load(string path)
     {
         var tensors = Serialization.SafeTensors.Load(path, out var metadata);
-        if (metadata.GetValueOrDefault("format") != "recur.hopfield" || !tensors.TryGetValue("weight", out var weight) || !tensors.TryGetValue("bias", out var bias))
+        if (metadata.GetValueOrDefault("format") != "recur.hopfield" || !tensors.TryGetValue("weight",
+            out var weight) || !tensors.TryGetValue("bias", out var bias))
             throw new InvalidDataException($"{path}: not a Hopfield network saved by Recur (expected format recur.hopfield with weight and bias).");
         int n = bias.Length;
         if (weight.Rank != 2 || weight.Size(0) != n || weight.Size(1) != n)
-            throw new InvalidDataException($"{path}: weight has shape {ShapeUtil.Format(weight.Shape)}, bias has {n} units.");
+            throw new InvalidDataException(
+                $"{path}: weight has shape {ShapeUtil.Format(weight.Shape)}, bias has {n} units.");
         var network = new HopfieldNetwork(n);
         var w = weight.Span;
         for (int i = 0; i < n; i++)
         {
-            if (w[i * n + i] != 0) throw new InvalidDataException($"{path}: weight[{i}, {i}] is {w[i * n + i]}; the diagonal must be zero.");
+            if (w[i * n
+                + i] != 0) throw new InvalidDataException(
+                $"{path}: weight[{i}, {i}] is {w[i * n + i]}; the diagonal must be zero.");
             for (int j = 0; j < n; j++)
             {
-                if (w[i * n + j] != w[j * n + i]) throw new InvalidDataException($"{path}: weight[{i}, {j}] ≠ weight[{j}, {i}]; Hopfield weights are symmetric.");
+                if (w[i * n + j] != w[j * n
+                    + i]) throw new InvalidDataException(
+                    $"{path}: weight[{i}, {j}] ≠ weight[{j}, {i}]; Hopfield weights are symmetric.");
                 network.weights[i * n + j] = w[i * n + j];
             }
             network.biases[i] = bias.Span[i];
         }
-        network.StoredPatterns = int.TryParse(metadata.GetValueOrDefault("stored_patterns"), out int stored) ? stored : 0;
+        network.StoredPatterns = int.TryParse(metadata.GetValueOrDefault("stored_patterns"),
+            out int stored) ? stored : 0;
         var patterns = new List<sbyte[]>();
         if (tensors.TryGetValue("patterns", out var saved))
         {
-            if (saved.Rank != 2 || saved.Size(1) != n) throw new InvalidDataException($"{path}: patterns has shape {ShapeUtil.Format(saved.Shape)}, not [P, {n}].");
+            if (saved.Rank != 2
+                || saved.Size(1) != n) throw new InvalidDataException(
+                $"{path}: patterns has shape {ShapeUtil.Format(saved.Shape)}, not [P, {n}].");
             for (int k = 0; k < saved.Size(0); k++)
                 patterns.Add(saved.Span.Slice(k * n, n).ToArray().Select(v => v > 0 ? (sbyte)1 : (sbyte)-1).ToArray());
         }
@@ -257,7 +285,8 @@ public sealed class HopfieldNetwork
     /// Names a recalled state: the index of the stored pattern it equals, the index of the pattern whose inverse it
     /// equals (inverses are attractors too), or neither (a spurious state, e.g. a mixture).
     /// </summary>
-    public static (int Pattern, bool Inverted, bool Spurious) Classify(ReadOnlySpan<sbyte> state, IReadOnlyList<sbyte[]> patterns)
+    public static (int Pattern, bool Inverted, bool Spurious) Classify(ReadOnlySpan<sbyte> state,
+        IReadOnlyList<sbyte[]> patterns)
     {
         for (int k = 0; k < patterns.Count; k++)
         {
@@ -268,7 +297,8 @@ public sealed class HopfieldNetwork
         return (-1, false, true);
     }
 
-    /// <summary>A copy of <paramref name="pattern"/> with each unit flipped with probability <paramref name="noise"/>.</summary>
+    /// <summary>A copy of <paramref name="pattern"/> with each unit flipped with probability
+    /// <paramref name="noise"/>.</summary>
     public static sbyte[] Corrupt(ReadOnlySpan<sbyte> pattern, double noise, RandomGenerator random)
     {
         if (noise < 0 || noise > 1) throw new ArgumentException($"Corrupt: noise must be in [0, 1], got {noise}.");
@@ -287,9 +317,11 @@ public sealed class HopfieldNetwork
 
     void CheckState(ReadOnlySpan<sbyte> state, string what)
     {
-        if (state.Length != Size) throw new ArgumentException($"HopfieldNetwork: the {what} has {state.Length} units, the network {Size}.");
+        if (state.Length != Size) throw new ArgumentException(
+            $"HopfieldNetwork: the {what} has {state.Length} units, the network {Size}.");
         foreach (var v in state)
-            if (v is not (1 or -1)) throw new ArgumentException($"HopfieldNetwork: the {what} holds {v}; units are −1 or +1.");
+            if (v is not (1
+                or -1)) throw new ArgumentException($"HopfieldNetwork: the {what} holds {v}; units are −1 or +1.");
     }
 
     static double[] ToDouble(ReadOnlySpan<sbyte> state)

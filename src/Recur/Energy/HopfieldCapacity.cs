@@ -3,7 +3,8 @@ namespace Recur.Energy;
 /// <summary>Recall at one load of the capacity experiment.</summary>
 /// <param name="Patterns">Stored random patterns P.</param>
 /// <param name="Load">P/N.</param>
-/// <param name="RecallRate">Fraction of probed patterns recalled (final overlap with the pattern ≥ the criterion).</param>
+/// <param name="RecallRate">Fraction of probed patterns recalled (final overlap with the pattern ≥ the
+/// criterion).</param>
 /// <param name="MeanOverlap">Mean final overlap with the probed pattern.</param>
 public sealed record CapacityPoint(int Patterns, double Load, double RecallRate, double MeanOverlap);
 
@@ -16,18 +17,23 @@ public sealed record CapacityPoint(int Patterns, double Load, double RecallRate,
 public static class HopfieldCapacity
 {
     /// <summary>
-    /// Runs the experiment for each count in <paramref name="patternCounts"/> (ascending; patterns are added to the same
-    /// networks), over <paramref name="trials"/> independent networks, probing up to <paramref name="probes"/> stored
-    /// patterns per network and load. A probe counts as recalled when its final overlap is at least
+    /// Runs the experiment for each count in <paramref name="patternCounts"/> (ascending; patterns are added to the
+    /// same networks), over <paramref name="trials"/> independent networks, probing up to <paramref name="probes"/>
+    /// stored patterns per network and load. A probe counts as recalled when its final overlap is at least
     /// <paramref name="criterion"/>. The default 0.967 is the overlap of the retrieval state at the capacity limit in
-    /// the mean-field theory of Amit, Gutfreund &amp; Sompolinsky (1985): a state with less overlap is off the retrieval branch.
+    /// the mean-field theory of Amit, Gutfreund &amp; Sompolinsky (1985): a state with less overlap is off the
+    /// retrieval branch.
     /// </summary>
-    public static IReadOnlyList<CapacityPoint> Measure(int neurons, HopfieldRule rule, IReadOnlyList<int> patternCounts, RandomGenerator random,
+    public static IReadOnlyList<CapacityPoint> Measure(int neurons, HopfieldRule rule,
+        IReadOnlyList<int> patternCounts, RandomGenerator random,
         int trials = 1, int probes = 20, double noise = 0, double criterion = 0.967, int maxSweeps = 50)
     {
-        if (patternCounts.Count == 0 || patternCounts[0] < 1 || patternCounts.Zip(patternCounts.Skip(1)).Any(p => p.Second <= p.First))
+        if (patternCounts.Count == 0 || patternCounts[0] < 1 || patternCounts.Zip(patternCounts.Skip(1)).Any(p
+            => p.Second <= p.First))
             throw new ArgumentException("HopfieldCapacity: pattern counts must be positive and strictly increasing.");
-        if (trials < 1 || probes < 1) throw new ArgumentException($"HopfieldCapacity: trials and probes must be positive, got {trials} and {probes}.");
+        if (trials < 1
+            || probes < 1) throw new ArgumentException(
+            $"HopfieldCapacity: trials and probes must be positive, got {trials} and {probes}.");
         var recalled = new double[patternCounts.Count];
         var overlaps = new double[patternCounts.Count];
         var tried = new int[patternCounts.Count];
@@ -58,7 +64,8 @@ public static class HopfieldCapacity
                 }
             }
         }
-        return patternCounts.Select((p, k) => new CapacityPoint(p, (double)p / neurons, recalled[k] / tried[k], overlaps[k] / tried[k])).ToArray();
+        return patternCounts.Select((p, k) => new CapacityPoint(p, (double)p / neurons, recalled[k] / tried[k],
+            overlaps[k] / tried[k])).ToArray();
     }
 
     /// <summary>

@@ -2,8 +2,8 @@ namespace Recur.Energy;
 
 /// <summary>
 /// Binary patterns in a text file: each pattern is a block of equally long lines, blocks separated by blank lines;
-/// <c>#</c>, <c>1</c>, <c>+</c>, <c>X</c> or <c>*</c> is an on unit (+1) and <c>.</c>, <c>0</c>, <c>-</c> or a space an off unit (−1).
-/// Lines starting with <c>//</c> are comments. Every pattern must have the same height and width.
+/// <c>#</c>, <c>1</c>, <c>+</c>, <c>X</c> or <c>*</c> is an on unit (+1) and <c>.</c>, <c>0</c>, <c>-</c> or a space an
+/// off unit (−1). Lines starting with <c>//</c> are comments. Every pattern must have the same height and width.
 /// </summary>
 public static class PatternFile
 {
@@ -21,7 +21,8 @@ public static class PatternFile
             if (blockLines == 0) return;
             if (patterns.Count == 0) height = blockLines;
             else if (blockLines != height)
-                throw new InvalidDataException($"{path}, line {blockStart}: this pattern has {blockLines} rows, the first has {height}.");
+                throw new InvalidDataException(
+                    $"{path}, line {blockStart}: this pattern has {blockLines} rows, the first has {height}.");
             patterns.Add(block.ToArray());
             (block, blockLines) = (new List<sbyte>(), 0);
         }
@@ -32,7 +33,8 @@ public static class PatternFile
             if (line.Trim().Length == 0) { Finish(i + 1); continue; }
             if (blockLines == 0) blockStart = i + 1;
             if (width == 0) width = line.Length;
-            else if (line.Length != width) throw new InvalidDataException($"{path}, line {i + 1}: {line.Length} characters, the first row has {width}.");
+            else if (line.Length != width) throw new InvalidDataException(
+                $"{path}, line {i + 1}: {line.Length} characters, the first row has {width}.");
             for (int c = 0; c < line.Length; c++)
                 block.Add(line[c] switch
                 {

@@ -9,7 +9,8 @@ public enum VisibleUnits
 {
     /// <summary>Stochastic binary units: p(v_i = 1 | h) = σ(a_i + W_i·h).</summary>
     Binary,
-    /// <summary>Real-valued units with unit variance: v_i | h ~ N(a_i + W_i·h, 1) (data should be standardised).</summary>
+    /// <summary>Real-valued units with unit variance: v_i | h ~ N(a_i + W_i·h, 1) (data should be
+    /// standardised).</summary>
     Gaussian,
 }
 
@@ -39,10 +40,14 @@ public sealed class RestrictedBoltzmannMachine
     /// <summary>b, [H].</summary>
     public float[] HiddenBias { get; }
 
-    /// <summary>Creates the machine with W ~ N(0, 0.01²) and zero biases (Hinton 2010, "A practical guide to training RBMs").</summary>
-    public RestrictedBoltzmannMachine(int visible, int hidden, RandomGenerator random, VisibleUnits visibleType = VisibleUnits.Binary)
+    /// <summary>Creates the machine with W ~ N(0, 0.01²) and zero biases (Hinton 2010, "A practical guide to training
+    /// RBMs").</summary>
+    public RestrictedBoltzmannMachine(int visible, int hidden, RandomGenerator random,
+        VisibleUnits visibleType = VisibleUnits.Binary)
     {
-        if (visible < 1 || hidden < 1) throw new ArgumentException($"RBM: sizes must be positive, got visible {visible}, hidden {hidden}.");
+        if (visible < 1
+            || hidden < 1) throw new ArgumentException(
+            $"RBM: sizes must be positive, got visible {visible}, hidden {hidden}.");
         (Visible, Hidden, VisibleType) = (visible, hidden, visibleType);
         Weights = new float[visible * hidden];
         for (int i = 0; i < Weights.Length; i++) Weights[i] = 0.01f * random.NextNormal();
@@ -50,7 +55,8 @@ public sealed class RestrictedBoltzmannMachine
         HiddenBias = new float[hidden];
     }
 
-    /// <summary>Sets the visible biases to the log-odds of each unit being on in <paramref name="data"/> [N, V] (binary units).</summary>
+    /// <summary>Sets the visible biases to the log-odds of each unit being on in <paramref name="data"/> [N, V] (binary
+    /// units).</summary>
     public void InitialiseVisibleBias(ReadOnlySpan<float> data)
     {
         int n = CheckBatch(data, Visible, "data");
@@ -63,11 +69,14 @@ public sealed class RestrictedBoltzmannMachine
         }
     }
 
-    /// <summary>p(h = 1 | v) = σ(b + vW) for a batch [B, V] → [B, H]; <paramref name="preActivation"/> keeps b + vW when given.</summary>
-    public void HiddenProbabilities(ReadOnlySpan<float> visible, Span<float> probabilities, Span<float> preActivation = default)
+    /// <summary>p(h = 1 | v) = σ(b + vW) for a batch [B, V] → [B, H]; <paramref name="preActivation"/> keeps b + vW
+    /// when given.</summary>
+    public void HiddenProbabilities(ReadOnlySpan<float> visible, Span<float> probabilities,
+        Span<float> preActivation = default)
     {
         int batch = CheckBatch(visible, Visible, "visible");
-        Gemm.Multiply(false, false, batch, Hidden, Visible, visible, Visible, Weights, Hidden, probabilities, Hidden, bias: HiddenBias);
+        Gemm.Multiply(false, false, batch, Hidden, Visible, visible, Visible, Weights, Hidden, probabilities, Hidden,
+            bias: HiddenBias);
         if (!preActivation.IsEmpty) probabilities[..(batch * Hidden)].CopyTo(preActivation);
         TensorPrimitives.Sigmoid(probabilities[..(batch * Hidden)], probabilities[..(batch * Hidden)]);
     }
@@ -76,8 +85,10 @@ public sealed class RestrictedBoltzmannMachine
     public void VisibleMeans(ReadOnlySpan<float> hidden, Span<float> means)
     {
         int batch = CheckBatch(hidden, Hidden, "hidden");
-        Gemm.Multiply(false, true, batch, Visible, Hidden, hidden, Hidden, Weights, Hidden, means, Visible, bias: VisibleBias);
-        if (VisibleType == VisibleUnits.Binary) TensorPrimitives.Sigmoid(means[..(batch * Visible)], means[..(batch * Visible)]);
+        Gemm.Multiply(false, true, batch, Visible, Hidden, hidden, Hidden, Weights, Hidden, means, Visible,
+            bias: VisibleBias);
+        if (VisibleType == VisibleUnits.Binary) TensorPrimitives.Sigmoid(means[..(batch * Visible)],
+            means[..(batch * Visible)]);
     }
 
     /// <summary>Draws binary states: 1 with the given probabilities.</summary>
@@ -86,19 +97,22 @@ public sealed class RestrictedBoltzmannMachine
         for (int i = 0; i < probabilities.Length; i++) states[i] = random.NextFloat() < probabilities[i] ? 1f : 0f;
     }
 
-    /// <summary>Draws v given the visible means: Bernoulli for binary units, mean + N(0, 1) for Gaussian ones.</summary>
+    /// <summary>Draws v given the visible means: Bernoulli for binary units, mean + N(0, 1) for Gaussian
+    /// ones.</summary>
     public void SampleVisible(ReadOnlySpan<float> means, Span<float> states, RandomGenerator random)
     {
         if (VisibleType == VisibleUnits.Binary) SampleBernoulli(means, states, random);
         else for (int i = 0; i < means.Length; i++) states[i] = means[i] + random.NextNormal();
     }
 
-    /// <summary>F(v) for each row of a batch [B, V]: −a·v − Σ_j softplus(b_j + v·W_j) (binary) or ½‖v − a‖² − Σ_j softplus(…) (Gaussian).</summary>
+    /// <summary>F(v) for each row of a batch [B, V]: −a·v − Σ_j softplus(b_j + v·W_j) (binary) or ½‖v − a‖² − Σ_j
+    /// softplus(…) (Gaussian).</summary>
     public double[] FreeEnergy(ReadOnlySpan<float> visible)
     {
         int batch = CheckBatch(visible, Visible, "visible");
         var pre = new float[batch * Hidden];
-        Gemm.Multiply(false, false, batch, Hidden, Visible, visible, Visible, Weights, Hidden, pre, Hidden, bias: HiddenBias);
+        Gemm.Multiply(false, false, batch, Hidden, Visible, visible, Visible, Weights, Hidden, pre, Hidden,
+            bias: HiddenBias);
         var result = new double[batch];
         for (int r = 0; r < batch; r++)
         {
@@ -140,7 +154,8 @@ public sealed class RestrictedBoltzmannMachine
     /// </summary>
     public double PseudoLogLikelihood(ReadOnlySpan<float> data, RandomGenerator random)
     {
-        if (VisibleType != VisibleUnits.Binary) throw new InvalidOperationException("PseudoLogLikelihood: defined here for binary visible units.");
+        if (VisibleType != VisibleUnits.Binary) throw new InvalidOperationException(
+            "PseudoLogLikelihood: defined here for binary visible units.");
         int n = CheckBatch(data, Visible, "data");
         var flipped = data.ToArray();
         for (int r = 0; r < n; r++)
@@ -163,8 +178,10 @@ public sealed class RestrictedBoltzmannMachine
     {
         if (VisibleType == VisibleUnits.Gaussian || Hidden <= Visible)
         {
-            if (Hidden > 24) throw new InvalidOperationException($"ExactLogPartition: 2^{Hidden} hidden states are too many to enumerate.");
-            // log Z = log Σ_h e^{b·h} Π_i Σ_{v_i} e^{v_i (a_i + W_i·h)}; Gaussian: ∫ e^{−½(v−a)² + v·x} dv = √(2π) e^{a x + x²/2}
+            if (Hidden > 24) throw new InvalidOperationException(
+                $"ExactLogPartition: 2^{Hidden} hidden states are too many to enumerate.");
+            // log Z = log Σ_h e^{b·h} Π_i Σ_{v_i} e^{v_i (a_i + W_i·h)}; Gaussian: ∫ e^{−½(v−a)² + v·x} dv = √(2π) e^{a
+            // x + x²/2}
             var terms = new double[1 << Hidden];
             for (int mask = 0; mask < terms.Length; mask++)
             {
@@ -174,13 +191,15 @@ public sealed class RestrictedBoltzmannMachine
                 {
                     double x = 0;
                     for (int j = 0; j < Hidden; j++) if ((mask >> j & 1) != 0) x += Weights[i * Hidden + j];
-                    value += VisibleType == VisibleUnits.Binary ? Softplus(VisibleBias[i] + x) : VisibleBias[i] * x + 0.5 * x * x + 0.5 * Math.Log(2 * Math.PI);
+                    value += VisibleType == VisibleUnits.Binary ? Softplus(VisibleBias[i] + x)
+                        : VisibleBias[i] * x + 0.5 * x * x + 0.5 * Math.Log(2 * Math.PI);
                 }
                 terms[mask] = value;
             }
             return LogSumExp(terms);
         }
-        if (Visible > 24) throw new InvalidOperationException($"ExactLogPartition: 2^{Visible} visible states are too many to enumerate.");
+        if (Visible > 24) throw new InvalidOperationException(
+            $"ExactLogPartition: 2^{Visible} visible states are too many to enumerate.");
         var v = new float[Visible];
         var negativeFree = new double[1 << Visible];
         for (int mask = 0; mask < negativeFree.Length; mask++)
@@ -193,16 +212,21 @@ public sealed class RestrictedBoltzmannMachine
 
     /// <summary>
     /// Annealed importance sampling estimate of log Z (Salakhutdinov &amp; Murray 2008) for binary visible units:
-    /// <paramref name="runs"/> chains move from a base model with the data's visible biases (<paramref name="baseVisibleBias"/>,
-    /// or zeros) and no hidden units to this machine through <paramref name="steps"/> inverse temperatures spaced evenly
-    /// in β, one Gibbs transition each. Returns the estimate and the standard deviation of the log importance weights.
+    /// <paramref name="runs"/> chains move from a base model with the data's visible biases
+    /// (<paramref name="baseVisibleBias"/>, or zeros) and no hidden units to this machine through
+    /// <paramref name="steps"/> inverse temperatures spaced evenly in β, one Gibbs transition each. Returns the
+    /// estimate and the standard deviation of the log importance weights.
     /// </summary>
-    public (double LogZ, double LogWeightStd) AnnealedImportanceSampling(int runs, int steps, RandomGenerator random, ReadOnlySpan<float> baseVisibleBias = default)
+    public (double LogZ, double LogWeightStd) AnnealedImportanceSampling(int runs, int steps, RandomGenerator random,
+        ReadOnlySpan<float> baseVisibleBias = default)
     {
-        if (VisibleType != VisibleUnits.Binary) throw new InvalidOperationException("AIS: implemented for binary visible units.");
-        if (runs < 1 || steps < 1) throw new ArgumentException($"AIS: runs and steps must be positive, got {runs} and {steps}.");
+        if (VisibleType != VisibleUnits.Binary) throw new InvalidOperationException(
+            "AIS: implemented for binary visible units.");
+        if (runs < 1
+            || steps < 1) throw new ArgumentException($"AIS: runs and steps must be positive, got {runs} and {steps}.");
         var baseBias = baseVisibleBias.IsEmpty ? new float[Visible] : baseVisibleBias.ToArray();
-        if (baseBias.Length != Visible) throw new ArgumentException($"AIS: {baseBias.Length} base biases for {Visible} visible units.");
+        if (baseBias.Length != Visible) throw new ArgumentException(
+            $"AIS: {baseBias.Length} base biases for {Visible} visible units.");
         // at β = 0 every hidden unit contributes softplus(0) = log 2 whatever v is
         double logZBase = baseBias.Sum(a => Softplus(a)) + Hidden * Math.Log(2);
         var v = new float[runs * Visible];
@@ -228,7 +252,8 @@ public sealed class RestrictedBoltzmannMachine
         for (int k = 1; k <= steps; k++)
         {
             double previous = (double)(k - 1) / steps, beta = (double)k / steps;
-            Gemm.Multiply(false, false, runs, Hidden, Visible, v, Visible, Weights, Hidden, pre, Hidden, bias: HiddenBias);
+            Gemm.Multiply(false, false, runs, Hidden, Visible, v, Visible, Weights, Hidden, pre, Hidden,
+                bias: HiddenBias);
             for (int r = 0; r < runs; r++) logWeights[r] += LogUnnormalised(r, beta) - LogUnnormalised(r, previous);
             if (k == steps) break;
             // one Gibbs transition that leaves p_β invariant
@@ -250,10 +275,13 @@ public sealed class RestrictedBoltzmannMachine
     /// <summary>Mean log-likelihood per example, −F(v) − log Z, given log Z (exact or estimated).</summary>
     public double LogLikelihood(ReadOnlySpan<float> data, double logZ) => FreeEnergy(data).Average(f => -f - logZ);
 
-    /// <summary>Saves W (<c>weight</c> [V, H]), a (<c>visible_bias</c>) and b (<c>hidden_bias</c>) as safetensors, atomically.</summary>
+    /// <summary>Saves W (<c>weight</c> [V, H]), a (<c>visible_bias</c>) and b (<c>hidden_bias</c>) as safetensors,
+    /// atomically.</summary>
     public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["format"] = "recur.rbm", ["visible_units"] = VisibleType.ToString().ToLowerInvariant() };
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string,
+            string>())
+        { ["format"] = "recur.rbm", ["visible_units"] = VisibleType.ToString().ToLowerInvariant() };
         Serialization.SafeTensors.Save(path, new Dictionary<string, Tensor>
         {
             ["weight"] = Tensor.FromArray(Weights.ToArray(), Visible, Hidden),
@@ -266,12 +294,15 @@ public sealed class RestrictedBoltzmannMachine
     public static (RestrictedBoltzmannMachine Machine, Dictionary<string, string> Metadata) Load(string path)
     {
         var tensors = Serialization.SafeTensors.Load(path, out var metadata);
-        if (metadata.GetValueOrDefault("format") != "recur.rbm" || !tensors.TryGetValue("weight", out var w) || w.Rank != 2
+        if (metadata.GetValueOrDefault("format") != "recur.rbm" || !tensors.TryGetValue("weight",
+            out var w) || w.Rank != 2
             || !tensors.TryGetValue("visible_bias", out var a) || !tensors.TryGetValue("hidden_bias", out var b))
-            throw new InvalidDataException($"{path}: not an RBM saved by Recur (format recur.rbm with weight, visible_bias, hidden_bias).");
+            throw new InvalidDataException(
+                $"{path}: not an RBM saved by Recur (format recur.rbm with weight, visible_bias, hidden_bias).");
         if (a.Length != w.Size(0) || b.Length != w.Size(1))
             throw new InvalidDataException($"{path}: weight {ShapeUtil.Format(w.Shape)} does not match visible_bias [{a.Length}] and hidden_bias [{b.Length}].");
-        var type = metadata.GetValueOrDefault("visible_units") == "gaussian" ? VisibleUnits.Gaussian : VisibleUnits.Binary;
+        var type = metadata.GetValueOrDefault("visible_units") == "gaussian" ? VisibleUnits.Gaussian
+            : VisibleUnits.Binary;
         var machine = new RestrictedBoltzmannMachine(w.Size(0), w.Size(1), new RandomGenerator(0), type);
         w.Span.CopyTo(machine.Weights);
         a.Span.CopyTo(machine.VisibleBias);
@@ -279,7 +310,8 @@ public sealed class RestrictedBoltzmannMachine
         return (machine, metadata);
     }
 
-    /// <summary>Runs <paramref name="steps"/> Gibbs steps from <paramref name="start"/> [B, V] and returns the final visible means.</summary>
+    /// <summary>Runs <paramref name="steps"/> Gibbs steps from <paramref name="start"/> [B, V] and returns the final
+    /// visible means.</summary>
     public float[] Gibbs(ReadOnlySpan<float> start, int steps, RandomGenerator random)
     {
         int batch = CheckBatch(start, Visible, "start");
@@ -300,7 +332,8 @@ public sealed class RestrictedBoltzmannMachine
     internal int CheckBatch(ReadOnlySpan<float> values, int width, string what)
     {
         if (values.Length == 0 || values.Length % width != 0)
-            throw new ArgumentException($"RBM: {what} has {values.Length} values, not a whole number of rows of {width}.");
+            throw new ArgumentException(
+                $"RBM: {what} has {values.Length} values, not a whole number of rows of {width}.");
         return values.Length / width;
     }
 
@@ -319,5 +352,6 @@ public sealed class RestrictedBoltzmannMachine
         Kernels.Scores.LogSumExp(values as double[] ?? [.. values]);
 
     /// <summary>A one-line description, e.g. for logs.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"RBM({Visible} {VisibleType.ToString().ToLowerInvariant()} visible, {Hidden} hidden)");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"RBM({Visible} {VisibleType.ToString().ToLowerInvariant()} visible, {Hidden} hidden)");
 }

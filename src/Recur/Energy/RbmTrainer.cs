@@ -5,15 +5,18 @@ namespace Recur.Energy;
 
 /// <summary>Settings of RBM training.</summary>
 /// <param name="GibbsSteps">k of CD-k (or of each persistent-chain update).</param>
-/// <param name="Persistent">Persistent contrastive divergence (Tieleman 2008): negative chains continue across updates instead of restarting at the data.</param>
+/// <param name="Persistent">Persistent contrastive divergence (Tieleman 2008): negative chains continue across updates
+/// instead of restarting at the data.</param>
 /// <param name="LearningRate">Step size.</param>
 /// <param name="Momentum">Momentum of the updates (Hinton 2010 suggests 0.5 early, then 0.9).</param>
 /// <param name="WeightDecay">L2 penalty on W.</param>
 /// <param name="BatchSize">Examples per update.</param>
-public sealed record RbmTrainingOptions(int GibbsSteps = 1, bool Persistent = false, float LearningRate = 0.05f, float Momentum = 0.5f,
+public sealed record RbmTrainingOptions(int GibbsSteps = 1, bool Persistent = false, float LearningRate = 0.05f,
+    float Momentum = 0.5f,
     float WeightDecay = 2e-4f, int BatchSize = 20);
 
-/// <summary>The positive- and negative-phase statistics of one mini-batch: the CD/PCD estimate of ∂ mean log p(v) / ∂θ.</summary>
+/// <summary>The positive- and negative-phase statistics of one mini-batch: the CD/PCD estimate of ∂ mean log p(v) /
+/// ∂θ.</summary>
 /// <param name="Weights">∂/∂W [V, H] = ⟨v hᵀ⟩_data − ⟨v hᵀ⟩_model.</param>
 /// <param name="VisibleBias">∂/∂a = ⟨v⟩_data − ⟨v⟩_model.</param>
 /// <param name="HiddenBias">∂/∂b = ⟨h⟩_data − ⟨h⟩_model.</param>
@@ -38,7 +41,8 @@ public sealed class RbmTrainer
     public RbmTrainer(RestrictedBoltzmannMachine rbm, RbmTrainingOptions options, RandomGenerator random)
     {
         if (options.GibbsSteps < 1 || options.BatchSize < 1 || !(options.LearningRate > 0))
-            throw new ArgumentException($"RbmTrainer: GibbsSteps, BatchSize and LearningRate must be positive, got {options}.");
+            throw new ArgumentException(
+                $"RbmTrainer: GibbsSteps, BatchSize and LearningRate must be positive, got {options}.");
         (this.rbm, Options, this.random) = (rbm, options, random);
         velocityW = new float[rbm.Weights.Length];
         velocityA = new float[rbm.Visible];
@@ -65,7 +69,8 @@ public sealed class RbmTrainer
         var hs = new float[b * h];
         var pv = new float[b * v];
         var phk = new float[b * h];
-        if (!Options.Persistent) RestrictedBoltzmannMachine.SampleBernoulli(ph0, hs, random); // CD starts from h0 sampled at the data
+        if (!Options.Persistent) RestrictedBoltzmannMachine.SampleBernoulli(ph0, hs,
+            random); // CD starts from h0 sampled at the data
         for (int step = 0; step < Options.GibbsSteps; step++)
         {
             if (Options.Persistent || step > 0)
@@ -96,7 +101,8 @@ public sealed class RbmTrainer
         return new(gw, ga, gb);
     }
 
-    /// <summary>One update from a mini-batch: velocity = momentum·velocity + lr·(gradient − decay·W); θ += velocity.</summary>
+    /// <summary>One update from a mini-batch: velocity = momentum·velocity + lr·(gradient − decay·W); θ +=
+    /// velocity.</summary>
     public void Step(ReadOnlySpan<float> batch)
     {
         var g = Gradient(batch);
@@ -106,11 +112,20 @@ public sealed class RbmTrainer
             velocityW[i] = momentum * velocityW[i] + lr * (g.Weights[i] - decay * rbm.Weights[i]);
             rbm.Weights[i] += velocityW[i];
         }
-        for (int i = 0; i < velocityA.Length; i++) { velocityA[i] = momentum * velocityA[i] + lr * g.VisibleBias[i]; rbm.VisibleBias[i] += velocityA[i]; }
-        for (int j = 0; j < velocityB.Length; j++) { velocityB[j] = momentum * velocityB[j] + lr * g.HiddenBias[j]; rbm.HiddenBias[j] += velocityB[j]; }
+        for (int i = 0; i < velocityA.Length; i++)
+        {
+            velocityA[i] = momentum * velocityA[i]
+            + lr * g.VisibleBias[i]; rbm.VisibleBias[i] += velocityA[i];
+        }
+        for (int j = 0; j < velocityB.Length; j++)
+        {
+            velocityB[j] = momentum * velocityB[j]
+            + lr * g.HiddenBias[j]; rbm.HiddenBias[j] += velocityB[j];
+        }
     }
 
-    /// <summary>One pass over <paramref name="data"/> [N, V] in a shuffled order; returns the mean reconstruction error of the batches before their updates.</summary>
+    /// <summary>One pass over <paramref name="data"/> [N, V] in a shuffled order; returns the mean reconstruction error
+    /// of the batches before their updates.</summary>
     public double TrainEpoch(ReadOnlySpan<float> data)
     {
         int n = rbm.CheckBatch(data, rbm.Visible, "data"), v = rbm.Visible, size = Options.BatchSize;
@@ -119,7 +134,8 @@ public sealed class RbmTrainer
         random.Shuffle<int>(order);
         var batch = new float[size * v];
         double error = 0;
-        for (int start = 0; start + size <= n; start += size) // a last partial batch is dropped: PCD keeps one chain per row
+        for (int start = 0; start
+            + size <= n; start += size) // a last partial batch is dropped: PCD keeps one chain per row
         {
             for (int r = 0; r < size; r++) data.Slice(order[start + r] * v, v).CopyTo(batch.AsSpan(r * v, v));
             error += rbm.ReconstructionError(batch) * size;

@@ -69,7 +69,8 @@ public static class SavedModel
                 + $"exported kinds: {string.Join(", ", kinds)}.");
         object model = kind switch
         {
-            "sequence_model" => Checkpoint.Open(folder, c => new SequenceModel(SequenceModelConfig.FromJson(c), new(0))),
+            "sequence_model" => Checkpoint.Open(folder, c => new SequenceModel(SequenceModelConfig.FromJson(c),
+                new(0))),
             "text_classifier" =>
                 Checkpoint.Open(folder, c => new TextClassifier(TextClassifierConfig.FromJson(c), new(0))),
             "language_model" =>

@@ -5,14 +5,18 @@ namespace Recur.Forecasting;
 /// <param name="Mae">Mean absolute error.</param>
 /// <param name="Mape">Mean absolute percentage error, in percent (actual values of zero are skipped).</param>
 /// <param name="Smape">Symmetric MAPE, 200·|F − A| / (|A| + |F|) averaged, in percent.</param>
-/// <param name="Mase">MAE divided by the in-sample MAE of the seasonal naive forecast on the training part (Hyndman &amp; Koehler 2006).</param>
+/// <param name="Mase">MAE divided by the in-sample MAE of the seasonal naive forecast on the training part (Hyndman
+/// &amp; Koehler 2006).</param>
 public sealed record ForecastMetrics(double Rmse, double Mae, double Mape, double Smape, double Mase)
 {
-    /// <summary>Scores <paramref name="forecast"/> against <paramref name="actual"/>; <paramref name="training"/> and <paramref name="season"/> scale MASE.</summary>
-    public static ForecastMetrics Compute(ReadOnlySpan<double> actual, ReadOnlySpan<double> forecast, ReadOnlySpan<double> training, int season = 1)
+    /// <summary>Scores <paramref name="forecast"/> against <paramref name="actual"/>; <paramref name="training"/> and
+    /// <paramref name="season"/> scale MASE.</summary>
+    public static ForecastMetrics Compute(ReadOnlySpan<double> actual, ReadOnlySpan<double> forecast,
+        ReadOnlySpan<double> training, int season = 1)
     {
         if (actual.Length != forecast.Length || actual.IsEmpty)
-            throw new ArgumentException($"ForecastMetrics: {actual.Length} actual and {forecast.Length} forecast values.");
+            throw new ArgumentException(
+                $"ForecastMetrics: {actual.Length} actual and {forecast.Length} forecast values.");
         if (season < 1 || training.Length <= season) throw new ArgumentException($"ForecastMetrics: MASE at season {season} needs more than {season} training values, got {training.Length}.");
         double squares = 0, absolute = 0, percentage = 0, symmetric = 0;
         int percentageCount = 0;
@@ -27,7 +31,8 @@ public sealed record ForecastMetrics(double Rmse, double Mae, double Mape, doubl
         }
         double naive = SeasonalNaiveScale(training, season);
         int n = actual.Length;
-        return new(Math.Sqrt(squares / n), absolute / n, percentageCount == 0 ? double.NaN : 100 * percentage / percentageCount, 100 * symmetric / n,
+        return new(Math.Sqrt(squares / n), absolute / n,
+            percentageCount == 0 ? double.NaN : 100 * percentage / percentageCount, 100 * symmetric / n,
             naive > 0 ? absolute / n / naive : double.NaN);
     }
 
@@ -56,7 +61,9 @@ public static class Baselines
     /// <summary>Seasonal naive: the value one season earlier, ŷ_{T+h} = y_{T+h−s·⌈h/s⌉}.</summary>
     public static double[] SeasonalNaive(ReadOnlySpan<double> history, int horizon, int season)
     {
-        if (season < 1 || history.Length < season) throw new ArgumentException($"SeasonalNaive: season {season} needs at least that much history, got {history.Length}.");
+        if (season < 1
+            || history.Length < season) throw new ArgumentException(
+            $"SeasonalNaive: season {season} needs at least that much history, got {history.Length}.");
         var forecast = new double[horizon];
         for (int h = 1; h <= horizon; h++) forecast[h - 1] = history[history.Length - season + (h - 1) % season];
         return forecast;
@@ -68,7 +75,10 @@ public static class Baselines
     /// </summary>
     public static double[] FitAutoregression(ReadOnlySpan<double> history, int order)
     {
-        if (order < 1 || history.Length < 2 * order + 2) throw new ArgumentException($"AR({order}): needs at least {2 * order + 2} values, got {history.Length}.");
+        if (order < 1
+            || history.Length < 2 * order
+            + 2) throw new ArgumentException(
+            $"AR({order}): needs at least {2 * order + 2} values, got {history.Length}.");
         int rows = history.Length - order, columns = order + 1;
         // normal equations XᵀX β = Xᵀy with X = [1, y_{t−1}, …, y_{t−p}]
         var gram = new double[columns, columns];
@@ -88,11 +98,13 @@ public static class Baselines
         return Solve(gram, rhs);
     }
 
-    /// <summary>Forecasts <paramref name="horizon"/> steps recursively with AR coefficients from <see cref="FitAutoregression"/>.</summary>
+    /// <summary>Forecasts <paramref name="horizon"/> steps recursively with AR coefficients from
+    /// <see cref="FitAutoregression"/>.</summary>
     public static double[] Autoregression(ReadOnlySpan<double> history, double[] coefficients, int horizon)
     {
         int order = coefficients.Length - 1;
-        if (history.Length < order) throw new ArgumentException($"AR({order}): needs {order} values of history, got {history.Length}.");
+        if (history.Length < order) throw new ArgumentException(
+            $"AR({order}): needs {order} values of history, got {history.Length}.");
         var values = history[^order..].ToArray().ToList();
         var forecast = new double[horizon];
         for (int h = 0; h < horizon; h++)
@@ -115,7 +127,9 @@ public static class Baselines
         {
             int pivot = col;
             for (int r = col + 1; r < n; r++) if (Math.Abs(m[r, col]) > Math.Abs(m[pivot, col])) pivot = r;
-            if (Math.Abs(m[pivot, col]) < 1e-12) throw new InvalidOperationException("AR: the least-squares system is singular (a constant series?).");
+            if (Math.Abs(m[pivot,
+                col]) < 1e-12) throw new InvalidOperationException(
+                "AR: the least-squares system is singular (a constant series?).");
             if (pivot != col)
             {
                 for (int c = 0; c < n; c++) (m[col, c], m[pivot, c]) = (m[pivot, c], m[col, c]);

@@ -12,20 +12,25 @@ namespace Recur.Forecasting;
 
 /// <summary>Settings of a <see cref="Forecaster"/>.</summary>
 /// <param name="Window">Past values the model sees.</param>
-/// <param name="Horizon">Values it predicts at once (a multi-output head: the direct strategy); longer forecasts continue recursively.</param>
-/// <param name="Model"><c>lstm</c>, <c>gru</c>, <c>rnn</c> (a recurrent network over the window) or <c>mlp</c> (one hidden tanh layer on the window).</param>
+/// <param name="Horizon">Values it predicts at once (a multi-output head: the direct strategy); longer forecasts
+/// continue recursively.</param>
+/// <param name="Model"><c>lstm</c>, <c>gru</c>, <c>rnn</c> (a recurrent network over the window) or <c>mlp</c> (one
+/// hidden tanh layer on the window).</param>
 /// <param name="Hidden">Hidden units.</param>
 /// <param name="Scaling">Scaling fitted on the training part.</param>
 /// <param name="Log">Take logarithms first (for multiplicative growth and seasonality).</param>
-/// <param name="DifferenceLag">Difference at this lag after the logarithm (0: none; 1: ordinary; the season length: seasonal).</param>
+/// <param name="DifferenceLag">Difference at this lag after the logarithm (0: none; 1: ordinary; the season length:
+/// seasonal).</param>
 /// <param name="Epochs">Training passes over the windows.</param>
 /// <param name="LearningRate">Adam's step size.</param>
 /// <param name="Batch">Windows per mini-batch.</param>
 /// <param name="Seed">Seed for initialisation and shuffling.</param>
 /// <param name="ValidationSize">When positive, the windows whose targets reach into the last this-many training values
-/// are held out; each epoch is scored on them and the weights of the best epoch are kept (early model selection).</param>
-/// <param name="Covariates">Extra input series seen beside the target over the window (scaled, not logged or differenced).
-/// Their future is unknown, so with covariates a forecast reaches at most <paramref name="Horizon"/> steps ahead.</param>
+/// are held out; each epoch is scored on them and the weights of the best epoch are kept (early model
+/// selection).</param>
+/// <param name="Covariates">Extra input series seen beside the target over the window (scaled, not logged or
+/// differenced). Their future is unknown, so with covariates a forecast reaches at most <paramref name="Horizon"/>
+/// steps ahead.</param>
 public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string Model = "lstm",
     [property: JsonPropertyName("hidden_size")] int Hidden = 32, ScalingKind Scaling = ScalingKind.MinMax,
     bool Log = false, int DifferenceLag = 0, int Epochs = 300,
@@ -35,7 +40,8 @@ public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0) || DifferenceLag < 0 || ValidationSize < 0 || Covariates < 0)
+        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0)
+            || DifferenceLag < 0 || ValidationSize < 0 || Covariates < 0)
             throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must be positive and the difference lag non-negative ({this}).");
         if (Model != "mlp" && !RecurrentCells.TryParse(Model, out _))
             throw new ArgumentException($"Forecaster: model '{Model}' is neither a cell of Recur "
@@ -65,7 +71,8 @@ public sealed class Forecaster
     /// <summary>Input features per step: the target and the covariates.</summary>
     int Features => 1 + Options.Covariates;
 
-    /// <summary>The network (parameters <c>rnn.*</c> and <c>head.*</c>, or <c>hidden.*</c> and <c>head.*</c> for the MLP).</summary>
+    /// <summary>The network (parameters <c>rnn.*</c> and <c>head.*</c>, or <c>hidden.*</c> and <c>head.*</c> for the
+    /// MLP).</summary>
     public Module Network => network;
 
     /// <summary>Builds an untrained forecaster.</summary>
@@ -129,16 +136,20 @@ public sealed class Forecaster
         var values = series.ToArray();
         if (Options.Log)
             for (int i = 0; i < values.Length; i++)
-                values[i] = values[i] > 0 ? Math.Log(values[i]) : throw new ArgumentException($"Forecaster: --log needs positive values; value {i} is {values[i]}.");
+                values[i] = values[i] > 0 ? Math.Log(values[i])
+                    : throw new ArgumentException(
+                    $"Forecaster: --log needs positive values; value {i} is {values[i]}.");
         return Options.DifferenceLag > 0 ? Differencing.Apply(values, Options.DifferenceLag) : values;
     }
 
     /// <summary>
     /// Fits the preprocessing and trains the network on <paramref name="training"/> (the training part only) with the
-    /// shared trainer; <paramref name="trainerOptions"/> sets where checkpoints and metrics go (epochs and seed come from
+    /// shared trainer; <paramref name="trainerOptions"/> sets where checkpoints and metrics go (epochs and seed come
+    /// from
     /// <see cref="Options"/>).
     /// </summary>
-    public TrainingResult Fit(ReadOnlySpan<double> training, TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null, CancellationToken cancellation = default,
+    public TrainingResult Fit(ReadOnlySpan<double> training, TrainerOptions? trainerOptions = null,
+        ITrainingObserver? observer = null, CancellationToken cancellation = default,
         IReadOnlyList<double[]>? covariates = null)
     {
         CheckCovariates(covariates, training.Length);
@@ -146,17 +157,25 @@ public sealed class Forecaster
         Scaler = Scaler.Fit(z, Options.Scaling);
         var scaled = z.Select(Scaler.Transform).ToArray();
         // covariates line up with the transformed target: differencing drops its first lag values
-        CovariateScalers = (covariates ?? []).Select(c => Scaler.Fit(c.AsSpan(Options.DifferenceLag), Options.Scaling)).ToArray();
+        CovariateScalers = (covariates ?? []).Select(c => Scaler.Fit(c.AsSpan(Options.DifferenceLag),
+            Options.Scaling)).ToArray();
         var features = StepFeatures(scaled, covariates, CovariateScalers);
         var (_, targets, count) = Windows.Make(scaled, Options.Window, Options.Horizon);
         var inputs = WindowInputs(features, count);
         // windows whose last target lies in the last ValidationSize values are held out for model selection
-        int trainCount = Options.ValidationSize > 0 ? Math.Max(0, scaled.Length - Options.ValidationSize - Options.Window - Options.Horizon + 1) : count;
+        int trainCount = Options.ValidationSize > 0 ? Math.Max(0,
+            scaled.Length - Options.ValidationSize - Options.Window - Options.Horizon + 1) : count;
         if (Options.ValidationSize > 0 && (trainCount < 1 || trainCount >= count))
             throw new ArgumentException($"Forecaster: a validation part of {Options.ValidationSize} leaves {trainCount} of {count} windows for training.");
         var task = new WindowTask(this, inputs, targets, trainCount, count);
-        var options = (trainerOptions ?? new TrainerOptions()) with { Epochs = Options.Epochs, Seed = Options.Seed, ClipNorm = trainerOptions?.ClipNorm ?? 1f };
-        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options, observer: observer);
+        var options = (trainerOptions ?? new TrainerOptions()) with
+        {
+            Epochs = Options.Epochs,
+            Seed = Options.Seed,
+            ClipNorm = trainerOptions?.ClipNorm ?? 1f
+        };
+        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
+            observer: observer);
         var result = trainer.Fit(cancellation);
         // the trainer also writes these weights to best/ when it has an output directory
         if (task.Best != null) network.LoadStateDict(task.Best);
@@ -164,14 +183,15 @@ public sealed class Forecaster
     }
 
     /// <summary>
-    /// Forecasts <paramref name="steps"/> values after <paramref name="history"/> (original units; it must hold at least
-    /// the window plus the difference lag): blocks of <see cref="ForecasterOptions.Horizon"/> values, each block's
-    /// predictions fed back as history for the next.
+    /// Forecasts <paramref name="steps"/> values after <paramref name="history"/> (original units; it must hold at
+    /// least the window plus the difference lag): blocks of <see cref="ForecasterOptions.Horizon"/> values, each
+    /// block's predictions fed back as history for the next.
     /// </summary>
     public double[] Forecast(ReadOnlySpan<double> history, int steps, IReadOnlyList<double[]>? covariates = null)
     {
         int needed = Options.Window + Options.DifferenceLag;
-        if (history.Length < needed) throw new ArgumentException($"Forecaster: needs at least {needed} values of history, got {history.Length}.");
+        if (history.Length < needed) throw new ArgumentException(
+            $"Forecaster: needs at least {needed} values of history, got {history.Length}.");
         if (steps < 1) throw new ArgumentException($"Forecaster: steps must be positive, got {steps}.");
         CheckCovariates(covariates, history.Length);
         if (Options.Covariates > 0 && steps > Options.Horizon)
@@ -190,7 +210,8 @@ public sealed class Forecaster
             var predicted = output.Select(v => Scaler.Inverse(v)).ToArray();
             // undo differencing and the logarithm
             var levels = Options.DifferenceLag > 0
-                ? Differencing.Integrate(Options.Log ? original.Select(v => Math.Log(v)).ToArray() : original.ToArray(), predicted, Options.DifferenceLag)
+                ? Differencing.Integrate(Options.Log ? original.Select(v
+                    => Math.Log(v)).ToArray() : original.ToArray(), predicted, Options.DifferenceLag)
                 : predicted;
             if (Options.Log) levels = levels.Select(v => Math.Exp(v)).ToArray();
             foreach (double v in levels)
@@ -206,12 +227,15 @@ public sealed class Forecaster
     void CheckCovariates(IReadOnlyList<double[]>? covariates, int length)
     {
         int given = covariates?.Count ?? 0;
-        if (given != Options.Covariates) throw new ArgumentException($"Forecaster: trained with {Options.Covariates} covariates, given {given}.");
+        if (given != Options.Covariates) throw new ArgumentException(
+            $"Forecaster: trained with {Options.Covariates} covariates, given {given}.");
         foreach (var c in covariates ?? [])
-            if (c.Length != length) throw new ArgumentException($"Forecaster: a covariate has {c.Length} values, the target {length}.");
+            if (c.Length != length) throw new ArgumentException(
+                $"Forecaster: a covariate has {c.Length} values, the target {length}.");
     }
 
-    /// <summary>Per step [target, covariate 1, …], scaled; covariates skip the values differencing dropped from the target.</summary>
+    /// <summary>Per step [target, covariate 1, …], scaled; covariates skip the values differencing dropped from the
+    /// target.</summary>
     float[][] StepFeatures(double[] scaledTarget, IReadOnlyList<double[]>? covariates, Scaler[] scalers)
     {
         var steps = new float[scaledTarget.Length][];
@@ -219,7 +243,8 @@ public sealed class Forecaster
         {
             steps[t] = new float[Features];
             steps[t][0] = (float)scaledTarget[t];
-            for (int c = 0; c < Options.Covariates; c++) steps[t][1 + c] = (float)scalers[c].Transform(covariates![c][t + Options.DifferenceLag]);
+            for (int c = 0; c < Options.Covariates; c++) steps[t][1 + c] = (float)scalers[c].Transform(covariates![c][t
+                + Options.DifferenceLag]);
         }
         return steps;
     }
@@ -234,7 +259,8 @@ public sealed class Forecaster
         return inputs;
     }
 
-    /// <summary>Windows [B, window·F] as the network's input: time-major [window, B, F] for a recurrent model, [B, window·F] for the MLP.</summary>
+    /// <summary>Windows [B, window·F] as the network's input: time-major [window, B, F] for a recurrent model, [B,
+    /// window·F] for the MLP.</summary>
     Tensor Input(float[] windows, int batch)
     {
         int w = Options.Window, f = Features;
@@ -249,7 +275,8 @@ public sealed class Forecaster
     /// Trains on windows [0, trainCount) and, when there are more, scores windows [trainCount, count) after each epoch,
     /// keeping a copy of the best weights.
     /// </summary>
-    sealed class WindowTask(Forecaster owner, float[] inputs, float[] targets, int trainCount, int count) : ITrainingTask<int[]>
+    sealed class WindowTask(Forecaster owner, float[] inputs, float[] targets, int trainCount,
+        int count) : ITrainingTask<int[]>
     {
         double bestLoss = double.PositiveInfinity;
 
@@ -257,7 +284,8 @@ public sealed class Forecaster
         public Module Model => owner.network;
         public JsonObject Config => owner.Config;
         public int BatchesPerEpoch => (trainCount + owner.Options.Batch - 1) / owner.Options.Batch;
-        public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(trainCount, owner.Options.Batch, shuffle);
+        public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(trainCount,
+            owner.Options.Batch, shuffle);
         public int Count(int[] batch) => batch.Length;
         public Tensor Loss(int[] batch, TrainingContext context) => BatchLoss(batch);
 
@@ -266,7 +294,8 @@ public sealed class Forecaster
             if (trainCount == count) return null;
             double loss;
             owner.network.Eval();
-            using (GradMode.NoGrad()) loss = BatchLoss(Enumerable.Range(trainCount, count - trainCount).ToArray()).Item();
+            using (GradMode.NoGrad()) loss = BatchLoss(Enumerable.Range(trainCount,
+                count - trainCount).ToArray()).Item();
             owner.network.Train();
             if (loss < bestLoss)
             {
@@ -286,7 +315,8 @@ public sealed class Forecaster
                 inputs.AsSpan(batch[i] * w, w).CopyTo(x.AsSpan(i * w));
                 targets.AsSpan(batch[i] * h, h).CopyTo(y.AsSpan(i * h));
             }
-            return Losses.MeanSquaredError(owner.forward(owner.Input(x, batch.Length)), Tensor.FromArray(y, batch.Length, h));
+            return Losses.MeanSquaredError(owner.forward(owner.Input(x, batch.Length)), Tensor.FromArray(y,
+                batch.Length, h));
         }
     }
 }

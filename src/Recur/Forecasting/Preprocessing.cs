@@ -56,7 +56,10 @@ public sealed class Scaler
 
     /// <summary>Restores a scaler from its saved parameters.</summary>
     public static Scaler From(ScalingKind kind, double offset, double scale) =>
-        scale == 0 || !double.IsFinite(scale) || !double.IsFinite(offset) ? throw new ArgumentException($"Scaler: invalid parameters offset {offset}, scale {scale}.") : new(kind, offset, scale);
+        scale == 0 || !double.IsFinite(scale)
+            || !double.IsFinite(offset)
+            ? throw new ArgumentException($"Scaler: invalid parameters offset {offset}, scale {scale}.") : new(kind,
+            offset, scale);
 
     /// <summary>Scales one value.</summary>
     public double Transform(double value) => (value - Offset) / Scale;
@@ -74,7 +77,9 @@ public static class Differencing
     /// <summary>d_t = x_t − x_{t−lag} for t = lag … n−1 (n − lag values).</summary>
     public static double[] Apply(ReadOnlySpan<double> series, int lag)
     {
-        if (lag < 1 || lag >= series.Length) throw new ArgumentException($"Differencing: lag {lag} needs a series longer than it, got {series.Length} values.");
+        if (lag < 1
+            || lag >= series.Length) throw new ArgumentException(
+            $"Differencing: lag {lag} needs a series longer than it, got {series.Length} values.");
         var d = new double[series.Length - lag];
         for (int t = lag; t < series.Length; t++) d[t - lag] = series[t] - series[t - lag];
         return d;
@@ -86,26 +91,33 @@ public static class Differencing
     /// </summary>
     public static double[] Integrate(ReadOnlySpan<double> history, ReadOnlySpan<double> differences, int lag)
     {
-        if (history.Length < lag) throw new ArgumentException($"Differencing: integrating at lag {lag} needs {lag} values of history, got {history.Length}.");
+        if (history.Length < lag) throw new ArgumentException(
+            $"Differencing: integrating at lag {lag} needs {lag} values of history, got {history.Length}.");
         var all = new double[history.Length + differences.Length];
         history.CopyTo(all);
-        for (int k = 0; k < differences.Length; k++) all[history.Length + k] = differences[k] + all[history.Length + k - lag];
+        for (int k = 0; k < differences.Length; k++) all[history.Length + k] = differences[k] + all[history.Length
+            + k - lag];
         return all[history.Length..];
     }
 }
 
-/// <summary>Sliding windows over a series: inputs of <c>window</c> values, targets of the next <c>horizon</c> values.</summary>
+/// <summary>Sliding windows over a series: inputs of <c>window</c> values, targets of the next <c>horizon</c>
+/// values.</summary>
 public static class Windows
 {
     /// <summary>
     /// Every window that fits in <paramref name="series"/>: for each start s, inputs x[s .. s+window) and targets
     /// x[s+window .. s+window+horizon). Returns (inputs [N, window], targets [N, horizon], N).
     /// </summary>
-    public static (float[] Inputs, float[] Targets, int Count) Make(ReadOnlySpan<double> series, int window, int horizon)
+    public static (float[] Inputs, float[] Targets, int Count) Make(ReadOnlySpan<double> series, int window,
+        int horizon)
     {
-        if (window < 1 || horizon < 1) throw new ArgumentException($"Windows: window and horizon must be positive, got {window} and {horizon}.");
+        if (window < 1
+            || horizon < 1) throw new ArgumentException(
+            $"Windows: window and horizon must be positive, got {window} and {horizon}.");
         int count = series.Length - window - horizon + 1;
-        if (count < 1) throw new ArgumentException($"Windows: a series of {series.Length} values has no window of {window} followed by {horizon}.");
+        if (count < 1) throw new ArgumentException(
+            $"Windows: a series of {series.Length} values has no window of {window} followed by {horizon}.");
         var inputs = new float[count * window];
         var targets = new float[count * horizon];
         for (int s = 0; s < count; s++)

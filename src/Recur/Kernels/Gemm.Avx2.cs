@@ -72,17 +72,22 @@ internal readonly struct Avx2Kernel : IGemmMicroKernel
         int p = 0;
         for (; p + 4 <= kc; p += 4)
         {
-            var a0 = Vector256.Create(pa[0 * aStride]); c00 = Fma.MultiplyAdd(a0, Vector256.Load(pb + 0), c00); c10 = Fma.MultiplyAdd(a0, Vector256.Load(pb + 8), c10);
-            var a1 = Vector256.Create(pa[1 * aStride]); c01 = Fma.MultiplyAdd(a1, Vector256.Load(pb + 16), c01); c11 = Fma.MultiplyAdd(a1, Vector256.Load(pb + 24), c11);
-            var a2 = Vector256.Create(pa[2 * aStride]); c02 = Fma.MultiplyAdd(a2, Vector256.Load(pb + 32), c02); c12 = Fma.MultiplyAdd(a2, Vector256.Load(pb + 40), c12);
-            var a3 = Vector256.Create(pa[3 * aStride]); c03 = Fma.MultiplyAdd(a3, Vector256.Load(pb + 48), c03); c13 = Fma.MultiplyAdd(a3, Vector256.Load(pb + 56), c13);
+            var a0 = Vector256.Create(pa[0 * aStride]); c00 = Fma.MultiplyAdd(a0, Vector256.Load(pb + 0),
+                c00); c10 = Fma.MultiplyAdd(a0, Vector256.Load(pb + 8), c10);
+            var a1 = Vector256.Create(pa[1 * aStride]); c01 = Fma.MultiplyAdd(a1, Vector256.Load(pb + 16),
+                c01); c11 = Fma.MultiplyAdd(a1, Vector256.Load(pb + 24), c11);
+            var a2 = Vector256.Create(pa[2 * aStride]); c02 = Fma.MultiplyAdd(a2, Vector256.Load(pb + 32),
+                c02); c12 = Fma.MultiplyAdd(a2, Vector256.Load(pb + 40), c12);
+            var a3 = Vector256.Create(pa[3 * aStride]); c03 = Fma.MultiplyAdd(a3, Vector256.Load(pb + 48),
+                c03); c13 = Fma.MultiplyAdd(a3, Vector256.Load(pb + 56), c13);
             pa += 4 * aStride;
             pb += 64;
         }
         for (; p < kc; p++)
         {
             var a = Vector256.Create(*pa);
-            c00 = Fma.MultiplyAdd(a, Vector256.Load(pb + 0), c00); c10 = Fma.MultiplyAdd(a, Vector256.Load(pb + 8), c10);
+            c00 = Fma.MultiplyAdd(a, Vector256.Load(pb + 0), c00); c10 = Fma.MultiplyAdd(a, Vector256.Load(pb + 8),
+                c10);
             pa += aStride;
             pb += 16;
         }

@@ -31,18 +31,30 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(pb + 0); var b1 = Vector512.Load(pb + 16);
-            var a0 = Vector512.Create(pa[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(pa[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(pa[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(pa[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(pa[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(pa[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
-            var a6 = Vector512.Create(pa[6]); c60 = Avx512F.FusedMultiplyAdd(a6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(a6, b1, c61);
-            var a7 = Vector512.Create(pa[7]); c70 = Avx512F.FusedMultiplyAdd(a7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(a7, b1, c71);
-            var a8 = Vector512.Create(pa[8]); c80 = Avx512F.FusedMultiplyAdd(a8, b0, c80); c81 = Avx512F.FusedMultiplyAdd(a8, b1, c81);
-            var a9 = Vector512.Create(pa[9]); c90 = Avx512F.FusedMultiplyAdd(a9, b0, c90); c91 = Avx512F.FusedMultiplyAdd(a9, b1, c91);
-            var a10 = Vector512.Create(pa[10]); c100 = Avx512F.FusedMultiplyAdd(a10, b0, c100); c101 = Avx512F.FusedMultiplyAdd(a10, b1, c101);
-            var a11 = Vector512.Create(pa[11]); c110 = Avx512F.FusedMultiplyAdd(a11, b0, c110); c111 = Avx512F.FusedMultiplyAdd(a11, b1, c111);
+            var a0 = Vector512.Create(pa[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0,
+                c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(pa[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0,
+                c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(pa[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0,
+                c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(pa[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0,
+                c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(pa[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0,
+                c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(pa[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0,
+                c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(pa[6]); c60 = Avx512F.FusedMultiplyAdd(a6, b0,
+                c60); c61 = Avx512F.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(pa[7]); c70 = Avx512F.FusedMultiplyAdd(a7, b0,
+                c70); c71 = Avx512F.FusedMultiplyAdd(a7, b1, c71);
+            var a8 = Vector512.Create(pa[8]); c80 = Avx512F.FusedMultiplyAdd(a8, b0,
+                c80); c81 = Avx512F.FusedMultiplyAdd(a8, b1, c81);
+            var a9 = Vector512.Create(pa[9]); c90 = Avx512F.FusedMultiplyAdd(a9, b0,
+                c90); c91 = Avx512F.FusedMultiplyAdd(a9, b1, c91);
+            var a10 = Vector512.Create(pa[10]); c100 = Avx512F.FusedMultiplyAdd(a10, b0,
+                c100); c101 = Avx512F.FusedMultiplyAdd(a10, b1, c101);
+            var a11 = Vector512.Create(pa[11]); c110 = Avx512F.FusedMultiplyAdd(a11, b0,
+                c110); c111 = Avx512F.FusedMultiplyAdd(a11, b1, c111);
             pa += 12;
             pb += 32;
         }
@@ -102,17 +114,22 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
         int p = 0;
         for (; p + 4 <= kc; p += 4)
         {
-            var a0 = Vector512.Create(pa[0 * aStride]); c00 = Avx512F.FusedMultiplyAdd(a0, Vector512.Load(pb + 0), c00); c10 = Avx512F.FusedMultiplyAdd(a0, Vector512.Load(pb + 16), c10);
-            var a1 = Vector512.Create(pa[1 * aStride]); c01 = Avx512F.FusedMultiplyAdd(a1, Vector512.Load(pb + 32), c01); c11 = Avx512F.FusedMultiplyAdd(a1, Vector512.Load(pb + 48), c11);
-            var a2 = Vector512.Create(pa[2 * aStride]); c02 = Avx512F.FusedMultiplyAdd(a2, Vector512.Load(pb + 64), c02); c12 = Avx512F.FusedMultiplyAdd(a2, Vector512.Load(pb + 80), c12);
-            var a3 = Vector512.Create(pa[3 * aStride]); c03 = Avx512F.FusedMultiplyAdd(a3, Vector512.Load(pb + 96), c03); c13 = Avx512F.FusedMultiplyAdd(a3, Vector512.Load(pb + 112), c13);
+            var a0 = Vector512.Create(pa[0 * aStride]); c00 = Avx512F.FusedMultiplyAdd(a0, Vector512.Load(pb + 0),
+                c00); c10 = Avx512F.FusedMultiplyAdd(a0, Vector512.Load(pb + 16), c10);
+            var a1 = Vector512.Create(pa[1 * aStride]); c01 = Avx512F.FusedMultiplyAdd(a1, Vector512.Load(pb + 32),
+                c01); c11 = Avx512F.FusedMultiplyAdd(a1, Vector512.Load(pb + 48), c11);
+            var a2 = Vector512.Create(pa[2 * aStride]); c02 = Avx512F.FusedMultiplyAdd(a2, Vector512.Load(pb + 64),
+                c02); c12 = Avx512F.FusedMultiplyAdd(a2, Vector512.Load(pb + 80), c12);
+            var a3 = Vector512.Create(pa[3 * aStride]); c03 = Avx512F.FusedMultiplyAdd(a3, Vector512.Load(pb + 96),
+                c03); c13 = Avx512F.FusedMultiplyAdd(a3, Vector512.Load(pb + 112), c13);
             pa += 4 * aStride;
             pb += 128;
         }
         for (; p < kc; p++)
         {
             var a = Vector512.Create(*pa);
-            c00 = Avx512F.FusedMultiplyAdd(a, Vector512.Load(pb + 0), c00); c10 = Avx512F.FusedMultiplyAdd(a, Vector512.Load(pb + 16), c10);
+            c00 = Avx512F.FusedMultiplyAdd(a, Vector512.Load(pb + 0), c00); c10 = Avx512F.FusedMultiplyAdd(a,
+                Vector512.Load(pb + 16), c10);
             pa += aStride;
             pb += 32;
         }

@@ -5,7 +5,8 @@ using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
 
-/// <summary>Portable Vector128 (any ISA .NET supports) micro-kernel: a 4×8 tile of C from packed panels of A (4 rows) and B (8 columns).</summary>
+/// <summary>Portable Vector128 (any ISA .NET supports) micro-kernel: a 4×8 tile of C from packed panels of A (4 rows)
+/// and B (8 columns).</summary>
 internal readonly struct PortableKernel : IGemmMicroKernel
 {
     public static int Mr => 4;
@@ -22,10 +23,14 @@ internal readonly struct PortableKernel : IGemmMicroKernel
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector128.Load(pb + 0); var b1 = Vector128.Load(pb + 4);
-            var a0 = Vector128.Create(pa[0]); c00 = Vector128.MultiplyAddEstimate(a0, b0, c00); c01 = Vector128.MultiplyAddEstimate(a0, b1, c01);
-            var a1 = Vector128.Create(pa[1]); c10 = Vector128.MultiplyAddEstimate(a1, b0, c10); c11 = Vector128.MultiplyAddEstimate(a1, b1, c11);
-            var a2 = Vector128.Create(pa[2]); c20 = Vector128.MultiplyAddEstimate(a2, b0, c20); c21 = Vector128.MultiplyAddEstimate(a2, b1, c21);
-            var a3 = Vector128.Create(pa[3]); c30 = Vector128.MultiplyAddEstimate(a3, b0, c30); c31 = Vector128.MultiplyAddEstimate(a3, b1, c31);
+            var a0 = Vector128.Create(pa[0]); c00 = Vector128.MultiplyAddEstimate(a0, b0,
+                c00); c01 = Vector128.MultiplyAddEstimate(a0, b1, c01);
+            var a1 = Vector128.Create(pa[1]); c10 = Vector128.MultiplyAddEstimate(a1, b0,
+                c10); c11 = Vector128.MultiplyAddEstimate(a1, b1, c11);
+            var a2 = Vector128.Create(pa[2]); c20 = Vector128.MultiplyAddEstimate(a2, b0,
+                c20); c21 = Vector128.MultiplyAddEstimate(a2, b1, c21);
+            var a3 = Vector128.Create(pa[3]); c30 = Vector128.MultiplyAddEstimate(a3, b0,
+                c30); c31 = Vector128.MultiplyAddEstimate(a3, b1, c31);
             pa += 4;
             pb += 8;
         }
@@ -61,17 +66,22 @@ internal readonly struct PortableKernel : IGemmMicroKernel
         int p = 0;
         for (; p + 4 <= kc; p += 4)
         {
-            var a0 = Vector128.Create(pa[0 * aStride]); c00 = Vector128.MultiplyAddEstimate(a0, Vector128.Load(pb + 0), c00); c10 = Vector128.MultiplyAddEstimate(a0, Vector128.Load(pb + 4), c10);
-            var a1 = Vector128.Create(pa[1 * aStride]); c01 = Vector128.MultiplyAddEstimate(a1, Vector128.Load(pb + 8), c01); c11 = Vector128.MultiplyAddEstimate(a1, Vector128.Load(pb + 12), c11);
-            var a2 = Vector128.Create(pa[2 * aStride]); c02 = Vector128.MultiplyAddEstimate(a2, Vector128.Load(pb + 16), c02); c12 = Vector128.MultiplyAddEstimate(a2, Vector128.Load(pb + 20), c12);
-            var a3 = Vector128.Create(pa[3 * aStride]); c03 = Vector128.MultiplyAddEstimate(a3, Vector128.Load(pb + 24), c03); c13 = Vector128.MultiplyAddEstimate(a3, Vector128.Load(pb + 28), c13);
+            var a0 = Vector128.Create(pa[0 * aStride]); c00 = Vector128.MultiplyAddEstimate(a0, Vector128.Load(pb + 0),
+                c00); c10 = Vector128.MultiplyAddEstimate(a0, Vector128.Load(pb + 4), c10);
+            var a1 = Vector128.Create(pa[1 * aStride]); c01 = Vector128.MultiplyAddEstimate(a1, Vector128.Load(pb + 8),
+                c01); c11 = Vector128.MultiplyAddEstimate(a1, Vector128.Load(pb + 12), c11);
+            var a2 = Vector128.Create(pa[2 * aStride]); c02 = Vector128.MultiplyAddEstimate(a2,
+                Vector128.Load(pb + 16), c02); c12 = Vector128.MultiplyAddEstimate(a2, Vector128.Load(pb + 20), c12);
+            var a3 = Vector128.Create(pa[3 * aStride]); c03 = Vector128.MultiplyAddEstimate(a3,
+                Vector128.Load(pb + 24), c03); c13 = Vector128.MultiplyAddEstimate(a3, Vector128.Load(pb + 28), c13);
             pa += 4 * aStride;
             pb += 32;
         }
         for (; p < kc; p++)
         {
             var a = Vector128.Create(*pa);
-            c00 = Vector128.MultiplyAddEstimate(a, Vector128.Load(pb + 0), c00); c10 = Vector128.MultiplyAddEstimate(a, Vector128.Load(pb + 4), c10);
+            c00 = Vector128.MultiplyAddEstimate(a, Vector128.Load(pb + 0), c00); c10 = Vector128.MultiplyAddEstimate(a,
+                Vector128.Load(pb + 4), c10);
             pa += aStride;
             pb += 8;
         }

@@ -14,7 +14,8 @@ public enum GemmIsa
     Avx512,
     /// <summary>AVX2 with FMA, 6×16 tiles.</summary>
     Avx2,
-    /// <summary><see cref="System.Runtime.Intrinsics.Vector128"/> code that runs on every .NET platform, 4×8 tiles.</summary>
+    /// <summary><see cref="System.Runtime.Intrinsics.Vector128"/> code that runs on every .NET platform, 4×8
+    /// tiles.</summary>
     Portable,
 }
 
@@ -25,8 +26,10 @@ internal interface IGemmMicroKernel
     static abstract int Nr { get; }
     static abstract bool IsSupported { get; }
     static abstract unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias);
-    /// <summary>One row of C (Nr wide) from row <c>pa</c> of a packed A panel (stride <c>aStride</c> per k), for thin products.</summary>
-    static abstract unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias);
+    /// <summary>One row of C (Nr wide) from row <c>pa</c> of a packed A panel (stride <c>aStride</c> per k), for thin
+    /// products.</summary>
+    static abstract unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate,
+        float* bias);
 }
 
 /// <summary>
@@ -91,13 +94,20 @@ public static class Gemm
     /// <paramref name="isa"/>, so that many products with the same right operand (a recurrent weight matrix at every
     /// time step) skip re-packing it. Dispose the result to return its buffer to the pool.
     /// </summary>
-    public static unsafe PackedMatrix Pack(bool transposeB, int k, int n, ReadOnlySpan<float> b, int ldb, GemmIsa isa = GemmIsa.Auto)
+    public static unsafe PackedMatrix Pack(bool transposeB, int k, int n, ReadOnlySpan<float> b, int ldb,
+        GemmIsa isa = GemmIsa.Auto)
     {
         if (k < 0 || n < 0) throw new ArgumentException($"Gemm.Pack: negative size k={k}, n={n}.");
         CheckOperand("B", b, transposeB ? n : k, transposeB ? k : n, ldb);
         if (isa == GemmIsa.Auto) isa = BestIsa;
-        if (!IsSupported(isa)) throw new PlatformNotSupportedException($"Gemm: this machine does not support the {isa} path.");
-        int nr = isa switch { GemmIsa.Avx512 => Avx512Kernel.Nr, GemmIsa.Avx2 => Avx2Kernel.Nr, _ => PortableKernel.Nr };
+        if (!IsSupported(isa)) throw new PlatformNotSupportedException(
+            $"Gemm: this machine does not support the {isa} path.");
+        int nr = isa switch
+        {
+            GemmIsa.Avx512 => Avx512Kernel.Nr,
+            GemmIsa.Avx2 => Avx2Kernel.Nr,
+            _ => PortableKernel.Nr
+        };
         int width = (n + nr - 1) / nr * nr;
         var packed = new PackedMatrix(k, n, width, isa, PinnedPool.Rent(Math.Max(1, k * width)));
         fixed (float* pb = b)
@@ -199,15 +209,17 @@ public static class Gemm
     }
 
     /// <summary>One product, as raw pointers (valid only while the caller keeps the spans fixed).</summary>
-    readonly unsafe struct Problem(bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b, nint ldb,
+    readonly unsafe struct Problem(bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b,
+        nint ldb,
         float* c, nint ldc, bool accumulate, float* bias, float* packedB = null, nint packedWidth = 0, int column0 = 0)
     {
         public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate;
         public readonly int M = m, N = n, K = k;
         public readonly float* A = a, B = b, C = c, Bias = bias;
         public readonly nint Lda = lda, Ldb = ldb, Ldc = ldc;
-        /// <summary>When not null, op(B) already packed (<see cref="PackedMatrix"/>): block pc starts at pc·PackedWidth and
-        /// column j of a block of depth kc at j·kc; this problem's columns start at <see cref="Column0"/>.</summary>
+        /// <summary>When not null, op(B) already packed (<see cref="PackedMatrix"/>): block pc starts at pc·PackedWidth
+        /// and column j of a block of depth kc at j·kc; this problem's columns start at
+        /// <see cref="Column0"/>.</summary>
         public readonly float* PackedB = packedB;
         public readonly nint PackedWidth = packedWidth;
         public readonly int Column0 = column0;
@@ -241,7 +253,8 @@ public static class Gemm
         };
     }
 
-    /// <summary>Products with at most this many rows of A and a row-major [n, k] B skip packing (one token at a time in generation).</summary>
+    /// <summary>Products with at most this many rows of A and a row-major [n, k] B skip packing (one token at a time in
+    /// generation).</summary>
     const int GemvRows = 2;
 
     /// <summary>
@@ -271,7 +284,8 @@ public static class Gemm
         WorkerPool.Shared.For(t, s => Columns((int)((long)p.N * s / t), (int)((long)p.N * (s + 1) / t)));
     }
 
-    /// <summary>A dot product in a fixed order (four vector accumulators, then the tail), independent of alignment.</summary>
+    /// <summary>A dot product in a fixed order (four vector accumulators, then the tail), independent of
+    /// alignment.</summary>
     static unsafe float Dot(float* x, float* y, int n)
     {
         int i = 0;
@@ -286,7 +300,8 @@ public static class Gemm
                 s2 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 16), Vector256.Load(y + i + 16), s2);
                 s3 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 24), Vector256.Load(y + i + 24), s3);
             }
-            for (; i + 8 <= n; i += 8) s0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), s0);
+            for (; i + 8 <= n; i += 8) s0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i),
+                s0);
             sum = Vector256.Sum((s0 + s1) + (s2 + s3));
         }
         else sum = 0f;
@@ -319,7 +334,8 @@ public static class Gemm
             {
                 var row = new Span<float>(p.C + i * p.Ldc, p.N);
                 if (!p.Accumulate) row.Clear();
-                if (p.Bias != null) System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(p.Bias, p.N), row);
+                if (p.Bias != null) System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(p.Bias,
+                    p.N), row);
                 if (p.RowBias != null) System.Numerics.Tensors.TensorPrimitives.Add(row, p.RowBias[i], row);
             }
             return;
@@ -347,7 +363,8 @@ public static class Gemm
         }
     }
 
-    /// <summary>Splits [0, total) into <paramref name="parts"/> ranges whose inner bounds are multiples of <paramref name="unit"/>.</summary>
+    /// <summary>Splits [0, total) into <paramref name="parts"/> ranges whose inner bounds are multiples of
+    /// <paramref name="unit"/>.</summary>
     static int[] Partition(int total, int parts, int unit)
     {
         var bounds = new int[parts + 1];
@@ -446,7 +463,8 @@ public static class Gemm
         }
     }
 
-    static unsafe void StoreEdge(float* tile, int ldt, float* c, nint ldc, int rows, int cols, bool accumulate, float* bias)
+    static unsafe void StoreEdge(float* tile, int ldt, float* c, nint ldc, int rows, int cols, bool accumulate,
+        float* bias)
     {
         for (int i = 0; i < rows; i++)
         {
@@ -460,7 +478,8 @@ public static class Gemm
         }
     }
 
-    /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as Mr-row panels, k-major inside a panel, zero-padded to whole panels.</summary>
+    /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] as Mr-row panels, k-major inside a panel, zero-padded to whole
+    /// panels.</summary>
     static unsafe void PackA(in Problem p, int ic, int mc, int pc, int kc, int mr, float* dst)
     {
         for (int ir = 0; ir < mc; ir += mr)

@@ -4,7 +4,8 @@ using System.Runtime.InteropServices;
 
 namespace Recur.Kernels;
 
-/// <summary>A float buffer on the pinned heap with a 64-byte-aligned start, rented from <see cref="PinnedPool"/>.</summary>
+/// <summary>A float buffer on the pinned heap with a 64-byte-aligned start, rented from
+/// <see cref="PinnedPool"/>.</summary>
 internal sealed unsafe class PinnedBuffer
 {
     readonly float[] storage;
@@ -34,7 +35,8 @@ internal static class PinnedPool
 
     public static PinnedBuffer Rent(int length)
     {
-        int capacity = (int)Math.Min(int.MaxValue - 64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 64)));
+        int capacity = (int)Math.Min(int.MaxValue - 64,
+            System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 64)));
         if (Buckets.TryGetValue(capacity, out var bag) && bag.TryTake(out var buffer)) return buffer;
         return new PinnedBuffer(capacity);
     }

@@ -13,10 +13,12 @@ namespace Recur.Language;
 /// <param name="HiddenSize">Recurrent units per layer.</param>
 /// <param name="NumLayers">Stacked recurrent layers.</param>
 /// <param name="Cell">The recurrent cell: any of <see cref="RecurrentCells.Stepwise"/>.</param>
-/// <param name="Dropout">Dropout on the embeddings, between layers and on the top layer's outputs (Zaremba et al. 2014).</param>
+/// <param name="Dropout">Dropout on the embeddings, between layers and on the top layer's outputs (Zaremba et al.
+/// 2014).</param>
 /// <param name="TieWeights">
-/// Share the embedding table with the output layer (Press &amp; Wolf 2017; Inan et al. 2017). Needs the top layer's output
-/// to be as wide as the embedding: an LSTM wider than the embedding projects its output (<c>proj_size</c>) to it.
+/// Share the embedding table with the output layer (Press &amp; Wolf 2017; Inan et al. 2017). Needs the top layer's
+/// output to be as wide as the embedding: an LSTM wider than the embedding projects its output (<c>proj_size</c>) to
+/// it.
 /// </param>
 public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int NumLayers = 2,
     CellKind Cell = CellKind.Lstm,
@@ -68,7 +70,8 @@ public sealed record LanguageModelState(Tensor Hidden, Tensor? Cell)
     public LanguageModelState Detach() => new(Hidden.Detach(), Cell?.Detach());
 
     /// <summary>The state of the streams <paramref name="rows"/> (a beam reordered after a step).</summary>
-    public LanguageModelState SelectStreams(ReadOnlySpan<int> rows) => new(Hidden.IndexSelect(1, rows), Cell?.IndexSelect(1, rows));
+    public LanguageModelState SelectStreams(ReadOnlySpan<int> rows) => new(Hidden.IndexSelect(1, rows),
+        Cell?.IndexSelect(1, rows));
 }
 
 /// <summary>
@@ -103,21 +106,25 @@ public sealed class LanguageModel : Module
     /// <summary>The settings.</summary>
     public LanguageModelConfig Config { get; }
 
-    /// <summary>Builds the model: embeddings and the output layer uniform in ±0.1 with a zero output bias, the recurrent stack as PyTorch initialises it.</summary>
+    /// <summary>Builds the model: embeddings and the output layer uniform in ±0.1 with a zero output bias, the
+    /// recurrent stack as PyTorch initialises it.</summary>
     public LanguageModel(LanguageModelConfig config, RandomGenerator random)
     {
-        if (config.VocabularySize < 2 || config.EmbeddingSize < 1 || config.HiddenSize < 1 || config.NumLayers < 1 || config.Dropout is < 0 or >= 1)
+        if (config.VocabularySize < 2 || config.EmbeddingSize < 1 || config.HiddenSize < 1 || config.NumLayers < 1
+            || config.Dropout is < 0 or >= 1)
             throw new ArgumentException($"LanguageModel: invalid settings {config}.");
         Config = config;
         var recurrent = config.Recurrent;
         embedding = RegisterModule("embedding", new Embedding(config.VocabularySize, config.EmbeddingSize, random));
-        Tensor.RandomUniform(random, [config.VocabularySize, config.EmbeddingSize], -0.1f, 0.1f).Span.CopyTo(embedding.Weight.Span);
+        Tensor.RandomUniform(random, [config.VocabularySize, config.EmbeddingSize], -0.1f,
+            0.1f).Span.CopyTo(embedding.Weight.Span);
         rnn = RegisterModule("rnn", new RecurrentLayer(recurrent, random));
         if (config.TieWeights) tiedBias = RegisterModule("decoder", new TiedBias(config.VocabularySize)).Bias;
         else
         {
             decoder = RegisterModule("decoder", new Linear(recurrent.OutputWidth, config.VocabularySize, random));
-            Tensor.RandomUniform(random, [config.VocabularySize, recurrent.OutputWidth], -0.1f, 0.1f).Span.CopyTo(decoder.Weight.Span);
+            Tensor.RandomUniform(random, [config.VocabularySize, recurrent.OutputWidth], -0.1f,
+                0.1f).Span.CopyTo(decoder.Weight.Span);
             decoder.Bias!.Span.Clear();
         }
         dropoutRandom = RegisterRandom("dropout", random.Fork());
@@ -130,16 +137,19 @@ public sealed class LanguageModel : Module
     }
 
     /// <summary>
-    /// Next-token logits [T, B, V] for time-major token ids (<paramref name="ids"/>[t·B + b], <paramref name="steps"/> × <paramref name="batch"/>),
-    /// starting from <paramref name="state"/> (zeros when null); also returns the state after the last step.
+    /// Next-token logits [T, B, V] for time-major token ids (<paramref name="ids"/>[t·B + b], <paramref name="steps"/>
+    /// × <paramref name="batch"/>), starting from <paramref name="state"/> (zeros when null); also returns the state
+    /// after the last step.
     /// </summary>
-    public (Tensor Logits, LanguageModelState State) Forward(ReadOnlySpan<int> ids, int steps, int batch, LanguageModelState? state = null)
+    public (Tensor Logits, LanguageModelState State) Forward(ReadOnlySpan<int> ids, int steps, int batch,
+        LanguageModelState? state = null)
     {
         var output = Encode(ids, steps, batch, state);
         return Head(output);
     }
 
-    /// <summary>The embedding vectors [T, B, E] of time-major <paramref name="ids"/> (no dropout): the input <see cref="ForwardEmbedded"/> takes.</summary>
+    /// <summary>The embedding vectors [T, B, E] of time-major <paramref name="ids"/> (no dropout): the input
+    /// <see cref="ForwardEmbedded"/> takes.</summary>
     public Tensor Embed(ReadOnlySpan<int> ids, int steps, int batch)
     {
         CheckIds(ids, steps, batch);
@@ -147,15 +157,16 @@ public sealed class LanguageModel : Module
     }
 
     /// <summary>
-    /// Next-token logits [T, B, V] from embedding vectors [T, B, E] (as <see cref="Embed"/> returns), so that gradients can
-    /// be taken with respect to the inputs (connectivity, saliency); otherwise as <see cref="Forward"/>.
+    /// Next-token logits [T, B, V] from embedding vectors [T, B, E] (as <see cref="Embed"/> returns), so that gradients
+    /// can be taken with respect to the inputs (connectivity, saliency); otherwise as <see cref="Forward"/>.
     /// </summary>
     public (Tensor Logits, LanguageModelState State) ForwardEmbedded(Tensor embedded, LanguageModelState? state = null)
     {
         if (embedded.Rank != 3 || embedded.Size(2) != Config.EmbeddingSize)
             throw new ArgumentException($"LanguageModel: embedded input {ShapeUtil.Format(embedded.Shape)} is not [T, B, {Config.EmbeddingSize}].");
         if (state != null && state.Hidden.Size(1) != embedded.Size(1))
-            throw new ArgumentException($"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {embedded.Size(1)}.");
+            throw new ArgumentException(
+                $"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {embedded.Size(1)}.");
         var x = Functional.Dropout(embedded, Config.Dropout, Training, dropoutRandom);
         return Head(rnn.Forward(x, state?.Hidden, state?.Cell));
     }
@@ -178,27 +189,31 @@ public sealed class LanguageModel : Module
     }
 
     /// <summary>
-    /// Mean cross-entropy of next tokens <paramref name="targets"/> (one per input id, time-major) given <paramref name="ids"/>,
-    /// as <c>CrossEntropy(Forward(...).Logits, targets)</c> but through <see cref="Losses.LinearCrossEntropy"/>, which
-    /// never holds the [T·B, V] logits (word and sub-word vocabularies); also returns the state after the last step.
+    /// Mean cross-entropy of next tokens <paramref name="targets"/> (one per input id, time-major) given
+    /// <paramref name="ids"/>, as <c>CrossEntropy(Forward(...).Logits, targets)</c> but through
+    /// <see cref="Losses.LinearCrossEntropy"/>, which never holds the [T·B, V] logits (word and sub-word vocabularies);
+    /// also returns the state after the last step.
     /// </summary>
-    public (Tensor Loss, LanguageModelState State) Loss(ReadOnlySpan<int> ids, int steps, int batch, ReadOnlySpan<int> targets, LanguageModelState? state = null)
+    public (Tensor Loss, LanguageModelState State) Loss(ReadOnlySpan<int> ids, int steps, int batch,
+        ReadOnlySpan<int> targets, LanguageModelState? state = null)
     {
         var output = Encode(ids, steps, batch, state);
         var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
-        var loss = decoder != null ? Losses.LinearCrossEntropy(top, decoder.Weight, decoder.Bias, targets) : Losses.LinearCrossEntropy(top, embedding.Weight, tiedBias, targets);
+        var loss = decoder != null ? Losses.LinearCrossEntropy(top, decoder.Weight, decoder.Bias,
+            targets) : Losses.LinearCrossEntropy(top, embedding.Weight, tiedBias, targets);
         return (loss, new LanguageModelState(output.HiddenState, output.CellState));
     }
 
     /// <summary>
-    /// The recurrent stack's outputs [T, B, width] and final states for time-major <paramref name="ids"/>, before the output
-    /// layer (for inspecting hidden units over a text).
+    /// The recurrent stack's outputs [T, B, width] and final states for time-major <paramref name="ids"/>, before the
+    /// output layer (for inspecting hidden units over a text).
     /// </summary>
     public RecurrentOutput Encode(ReadOnlySpan<int> ids, int steps, int batch, LanguageModelState? state = null)
     {
         CheckIds(ids, steps, batch);
         if (state != null && (state.Hidden.Size(1) != batch))
-            throw new ArgumentException($"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
+            throw new ArgumentException(
+                $"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
         var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
         return rnn.Forward(x, state?.Hidden, state?.Cell);
     }
@@ -209,7 +224,8 @@ public sealed class LanguageModel : Module
             throw new ArgumentException($"LanguageModel: {ids.Length} ids for {steps} steps × {batch} streams.");
         foreach (int id in ids)
             if ((uint)id >= (uint)Config.VocabularySize)
-                throw new ArgumentException($"LanguageModel: token id {id} is outside the vocabulary of {Config.VocabularySize}.");
+                throw new ArgumentException(
+                    $"LanguageModel: token id {id} is outside the vocabulary of {Config.VocabularySize}.");
     }
 }
 

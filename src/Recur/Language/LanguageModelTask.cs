@@ -21,7 +21,8 @@ public sealed class TokenStreams
     /// <summary>Tokens per stream.</summary>
     public int Length { get; }
 
-    /// <summary>Cuts <paramref name="ids"/> into <paramref name="streams"/> streams; each needs at least two tokens.</summary>
+    /// <summary>Cuts <paramref name="ids"/> into <paramref name="streams"/> streams; each needs at least two
+    /// tokens.</summary>
     public TokenStreams(IReadOnlyList<int> ids, int streams)
     {
         if (streams < 1) throw new ArgumentException($"TokenStreams: need at least one stream, got {streams}.");
@@ -41,15 +42,19 @@ public sealed class TokenStreams
     public (int[] Inputs, int[] Targets, int Steps) Chunk(int chunk, int bptt)
     {
         int start = chunk * bptt, steps = Math.Min(bptt, Length - 1 - start);
-        if (chunk < 0 || steps < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, $"there are {Chunks(bptt)} chunks.");
-        return (Ids.AsSpan(start * Streams, steps * Streams).ToArray(), Ids.AsSpan((start + 1) * Streams, steps * Streams).ToArray(), steps);
+        if (chunk < 0 || steps < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk,
+            $"there are {Chunks(bptt)} chunks.");
+        return (Ids.AsSpan(start * Streams, steps * Streams).ToArray(), Ids.AsSpan((start + 1) * Streams,
+            steps * Streams).ToArray(), steps);
     }
 }
 
-/// <summary>Loss of a language model over a text: nats per token, perplexity, bits per token and per character.</summary>
+/// <summary>Loss of a language model over a text: nats per token, perplexity, bits per token and per
+/// character.</summary>
 /// <param name="Loss">Mean cross-entropy in nats per predicted token.</param>
 /// <param name="Tokens">Tokens predicted.</param>
-/// <param name="CharactersPerToken">Characters (Unicode scalar values) per token of the text, for <see cref="BitsPerCharacter"/>.</param>
+/// <param name="CharactersPerToken">Characters (Unicode scalar values) per token of the text, for
+/// <see cref="BitsPerCharacter"/>.</param>
 public sealed record LanguageModelScore(double Loss, long Tokens, double CharactersPerToken)
 {
     /// <summary>exp(loss).</summary>
@@ -64,15 +69,18 @@ public sealed record LanguageModelScore(double Loss, long Tokens, double Charact
     /// <summary>The metrics by name, as validation reports them.</summary>
     public IReadOnlyDictionary<string, double> ToMetrics() => new Dictionary<string, double>
     {
-        ["loss"] = Loss, ["perplexity"] = Perplexity, ["bits_per_token"] = BitsPerToken, ["bits_per_char"] = BitsPerCharacter,
+        ["loss"] = Loss, ["perplexity"] = Perplexity, ["bits_per_token"] = BitsPerToken,
+        ["bits_per_char"] = BitsPerCharacter,
     };
 
     /// <summary>
-    /// Scores <paramref name="model"/> on <paramref name="ids"/> (whose text has <paramref name="characters"/> characters)
-    /// in evaluation mode without gradients: <paramref name="streams"/> parallel streams, state carried across chunks of
+    /// Scores <paramref name="model"/> on <paramref name="ids"/> (whose text has <paramref name="characters"/>
+    /// characters) in evaluation mode without gradients: <paramref name="streams"/> parallel streams, state carried
+    /// across chunks of
     /// <paramref name="bptt"/> steps.
     /// </summary>
-    public static LanguageModelScore Evaluate(LanguageModel model, IReadOnlyList<int> ids, long characters, int streams = 16, int bptt = 128)
+    public static LanguageModelScore Evaluate(LanguageModel model, IReadOnlyList<int> ids, long characters,
+        int streams = 16, int bptt = 128)
     {
         streams = Math.Max(1, Math.Min(streams, ids.Count / 2));
         var data = new TokenStreams(ids, streams);
@@ -111,17 +119,20 @@ public sealed class LanguageModelTask : ITrainingTask<int>, IStatefulTrainingTas
 
     /// <summary>
     /// Sets up training on <paramref name="trainIds"/>; <paramref name="validIds"/> (whose text has
-    /// <paramref name="validCharacters"/> characters) is scored after each epoch with <paramref name="evalStreams"/> streams.
+    /// <paramref name="validCharacters"/> characters) is scored after each epoch with <paramref name="evalStreams"/>
+    /// streams.
     /// <paramref name="extraConfig"/> entries (such as the tokenizer kind) are added to <c>config.json</c>.
     /// </summary>
-    public LanguageModelTask(LanguageModel model, IReadOnlyList<int> trainIds, int batch, int bptt, IReadOnlyList<int>? validIds = null,
+    public LanguageModelTask(LanguageModel model, IReadOnlyList<int> trainIds, int batch, int bptt,
+        IReadOnlyList<int>? validIds = null,
         long validCharacters = 0, int evalStreams = 16, JsonObject? extraConfig = null)
     {
         if (bptt < 1) throw new ArgumentException($"LanguageModelTask: bptt must be positive, got {bptt}.");
         this.model = model;
         train = new TokenStreams(trainIds, batch);
         valid = validIds?.ToArray();
-        (this.validCharacters, this.bptt, this.evalStreams, this.extraConfig) = (validCharacters, bptt, evalStreams, extraConfig);
+        (this.validCharacters, this.bptt, this.evalStreams, this.extraConfig) = (validCharacters, bptt, evalStreams,
+            extraConfig);
     }
 
     /// <inheritdoc/>
@@ -160,7 +171,8 @@ public sealed class LanguageModelTask : ITrainingTask<int>, IStatefulTrainingTas
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, double>? Evaluate() =>
-        valid is null ? null : LanguageModelScore.Evaluate(model, valid, validCharacters, evalStreams, bptt).ToMetrics();
+        valid is null ? null : LanguageModelScore.Evaluate(model, valid, validCharacters, evalStreams,
+            bptt).ToMetrics();
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, Tensor> CarriedState()
@@ -177,7 +189,8 @@ public sealed class LanguageModelTask : ITrainingTask<int>, IStatefulTrainingTas
     {
         if (!saved.TryGetValue("hidden", out var hidden)) { state = null; return; }
         if (hidden.Rank != 3 || hidden.Size(1) != train.Streams)
-            throw new InvalidDataException($"the carried state has shape {ShapeUtil.Format(hidden.Shape)}, not [layers, {train.Streams}, width].");
+            throw new InvalidDataException(
+                $"the carried state has shape {ShapeUtil.Format(hidden.Shape)}, not [layers, {train.Streams}, width].");
         state = new LanguageModelState(hidden, saved.GetValueOrDefault("cell"));
     }
 }

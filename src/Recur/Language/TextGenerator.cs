@@ -7,15 +7,20 @@ namespace Recur.Language;
 /// <summary>How <see cref="TextGenerator.Generate"/> picks each next token.</summary>
 /// <param name="Temperature">Divides the logits; 0 picks the most likely token (greedy decoding).</param>
 /// <param name="TopK">Sample only among the k most likely tokens (0: all).</param>
-/// <param name="TopP">Nucleus sampling (Holtzman et al. 2020): only the smallest set of most likely tokens whose probability reaches p (1: all).</param>
+/// <param name="TopP">Nucleus sampling (Holtzman et al. 2020): only the smallest set of most likely tokens whose
+/// probability reaches p (1: all).</param>
 /// <param name="Seed">Seed of the sampling generator: the same seed gives the same text.</param>
-/// <param name="StopAtEos">End when the model produces <c>&lt;eos&gt;</c> (word models, whose <c>&lt;eos&gt;</c> is a line end, usually keep going).</param>
-public sealed record SamplingOptions(float Temperature = 1f, int TopK = 0, float TopP = 1f, ulong Seed = 1, bool StopAtEos = false)
+/// <param name="StopAtEos">End when the model produces <c>&lt;eos&gt;</c> (word models, whose <c>&lt;eos&gt;</c> is a
+/// line end, usually keep going).</param>
+public sealed record SamplingOptions(float Temperature = 1f, int TopK = 0, float TopP = 1f, ulong Seed = 1,
+    bool StopAtEos = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw new ArgumentException($"sampling: temperature must be ≥ 0, got {Temperature}.");
+        if (!(Temperature >= 0)
+            || float.IsInfinity(Temperature)) throw new ArgumentException(
+            $"sampling: temperature must be ≥ 0, got {Temperature}.");
         if (TopK < 0) throw new ArgumentException($"sampling: top-k must be ≥ 0, got {TopK}.");
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"sampling: top-p must be in (0, 1], got {TopP}.");
     }
@@ -29,15 +34,16 @@ public sealed record BeamHypothesis(int[] Tokens, double LogProbability, double 
 
 /// <summary>
 /// Generates text from a <see cref="LanguageModel"/> in evaluation mode without gradients: the prompt is read in one
-/// pass, then one token at a time is chosen (sampling with temperature, top-k and top-p, greedy decoding, or beam search)
-/// and fed back. <see cref="Generate"/> and <see cref="BeamSearch"/> are extension methods, so they read as the model's
-/// own: <c>model.Generate(prompt, 200, new SamplingOptions(Temperature: 0.8f))</c>.
+/// pass, then one token at a time is chosen (sampling with temperature, top-k and top-p, greedy decoding, or beam
+/// search) and fed back. <see cref="Generate"/> and <see cref="BeamSearch"/> are extension methods, so they read as the
+/// model's own: <c>model.Generate(prompt, 200, new SamplingOptions(Temperature: 0.8f))</c>.
 /// </summary>
 public static class TextGenerator
 {
     static (float[] Logits, LanguageModelState State) Prime(LanguageModel model, IReadOnlyList<int> prompt, int streams)
     {
-        if (prompt.Count == 0) throw new ArgumentException("generation: the prompt has no tokens (start from <bos> or any token).");
+        if (prompt.Count == 0) throw new ArgumentException(
+            "generation: the prompt has no tokens (start from <bos> or any token).");
         var ids = new int[prompt.Count * streams];
         for (int t = 0; t < prompt.Count; t++) for (int s = 0; s < streams; s++) ids[t * streams + s] = prompt[t];
         var (logits, state) = model.Forward(ids, prompt.Count, streams);
@@ -46,8 +52,8 @@ public static class TextGenerator
     }
 
     /// <summary>
-    /// Continues <paramref name="prompt"/> by up to <paramref name="length"/> tokens; <paramref name="onToken"/> sees each
-    /// token as soon as it is chosen (for streaming). Returns the generated tokens.
+    /// Continues <paramref name="prompt"/> by up to <paramref name="length"/> tokens; <paramref name="onToken"/> sees
+    /// each token as soon as it is chosen (for streaming). Returns the generated tokens.
     /// </summary>
     public static int[] Generate(this LanguageModel model, IReadOnlyList<int> prompt, int length,
         SamplingOptions options, Action<int>? onToken = null)
@@ -71,7 +77,8 @@ public static class TextGenerator
         return [.. generated];
     }
 
-    /// <summary>Picks a token from <paramref name="logits"/> under <paramref name="options"/> (exposed for tests).</summary>
+    /// <summary>Picks a token from <paramref name="logits"/> under <paramref name="options"/> (exposed for
+    /// tests).</summary>
     public static int Choose(ReadOnlySpan<float> logits, SamplingOptions options, RandomGenerator random)
     {
         int n = logits.Length;
@@ -83,7 +90,8 @@ public static class TextGenerator
         int keep = options.TopK > 0 ? Math.Min(options.TopK, n) : n;
         var probabilities = new double[keep];
         double max = values[order[0]] / (double)options.Temperature, sum = 0;
-        for (int i = 0; i < keep; i++) sum += probabilities[i] = Math.Exp(values[order[i]] / (double)options.Temperature - max);
+        for (int i = 0; i < keep; i++) sum += probabilities[i]
+            = Math.Exp(values[order[i]] / (double)options.Temperature - max);
         if (options.TopP < 1)
         {
             double cumulative = 0;

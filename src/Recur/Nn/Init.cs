@@ -29,9 +29,9 @@ public static class Init
     }
 
     /// <summary>
-    /// A (semi-)orthogonal matrix scaled by <paramref name="gain"/> (Saxe et al. 2014), as <c>torch.nn.init.orthogonal_</c>:
-    /// QR of a Gaussian matrix with the signs of R's diagonal folded into Q, so the result is uniformly distributed.
-    /// Rows are orthonormal when rows ≤ columns, columns otherwise.
+    /// A (semi-)orthogonal matrix scaled by <paramref name="gain"/> (Saxe et al. 2014), as
+    /// <c>torch.nn.init.orthogonal_</c>: QR of a Gaussian matrix with the signs of R's diagonal folded into Q, so the
+    /// result is uniformly distributed. Rows are orthonormal when rows ≤ columns, columns otherwise.
     /// </summary>
     public static void Orthogonal(Tensor matrix, RandomGenerator random, float gain = 1f)
     {
@@ -61,7 +61,8 @@ public static class Init
                 span[r * cols + c] = gain * (float)(transposed ? q[c, r] : q[r, c]);
     }
 
-    /// <summary>The identity (scaled by <paramref name="gain"/>) for a square matrix; rectangular ones get ones on the main diagonal.</summary>
+    /// <summary>The identity (scaled by <paramref name="gain"/>) for a square matrix; rectangular ones get ones on the
+    /// main diagonal.</summary>
     public static void Identity(Tensor matrix, float gain = 1f)
     {
         var (rows, cols) = Fans(matrix, "Identity");

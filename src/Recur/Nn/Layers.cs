@@ -18,7 +18,9 @@ public sealed class Linear : Module
     /// <summary>Creates the layer.</summary>
     public Linear(int inFeatures, int outFeatures, RandomGenerator random, bool bias = true)
     {
-        if (inFeatures < 1 || outFeatures < 1) throw new ArgumentException($"Linear: sizes must be positive, got in={inFeatures}, out={outFeatures}.");
+        if (inFeatures < 1
+            || outFeatures < 1) throw new ArgumentException(
+            $"Linear: sizes must be positive, got in={inFeatures}, out={outFeatures}.");
         float bound = 1f / MathF.Sqrt(inFeatures);
         Weight = RegisterParameter("weight", Tensor.RandomUniform(random, [outFeatures, inFeatures], -bound, bound));
         if (bias) Bias = RegisterParameter("bias", Tensor.RandomUniform(random, [outFeatures], -bound, bound));
@@ -115,15 +117,19 @@ public sealed class Embedding : Module
     /// <summary>Creates the table.</summary>
     public Embedding(int count, int dimension, RandomGenerator random, int? paddingIndex = null)
     {
-        if (count < 1 || dimension < 1) throw new ArgumentException($"Embedding: sizes must be positive, got count={count}, dim={dimension}.");
-        if (paddingIndex is int p && (p < 0 || p >= count)) throw new ArgumentException($"Embedding: padding index {p} is outside [0, {count}).");
+        if (count < 1
+            || dimension < 1) throw new ArgumentException(
+            $"Embedding: sizes must be positive, got count={count}, dim={dimension}.");
+        if (paddingIndex is int p && (p < 0
+            || p >= count)) throw new ArgumentException($"Embedding: padding index {p} is outside [0, {count}).");
         Weight = RegisterParameter("weight", Tensor.RandomNormal(random, [count, dimension]));
         PaddingIndex = paddingIndex;
         if (paddingIndex is int pad) Weight.Span.Slice(pad * dimension, dimension).Clear();
     }
 
     /// <summary>Looks up <paramref name="indices"/> (shape <paramref name="shape"/>) → [..shape, dim].</summary>
-    public Tensor Forward(ReadOnlySpan<int> indices, params int[] shape) => Functional.Embedding(Weight, indices, shape, PaddingIndex);
+    public Tensor Forward(ReadOnlySpan<int> indices, params int[] shape) => Functional.Embedding(Weight, indices,
+        shape, PaddingIndex);
 }
 
 /// <summary>

@@ -11,7 +11,8 @@ public abstract class Module
     readonly List<(string Name, Module Value)> children = [];
     readonly List<(string Name, RandomGenerator Value)> generators = [];
 
-    /// <summary>Training mode (dropout active) or evaluation mode; set for the whole tree with <see cref="Train"/>.</summary>
+    /// <summary>Training mode (dropout active) or evaluation mode; set for the whole tree with
+    /// <see cref="Train"/>.</summary>
     public bool Training { get; private set; } = true;
 
     /// <summary>Sets training (true) or evaluation (false) mode here and in every child.</summary>
@@ -101,7 +102,8 @@ public abstract class Module
     /// </summary>
     protected RandomGenerator RegisterRandom(string name, RandomGenerator generator)
     {
-        if (generators.Any(g => g.Name == name)) throw new ArgumentException($"random generator '{name}' is registered twice.");
+        if (generators.Any(g
+            => g.Name == name)) throw new ArgumentException($"random generator '{name}' is registered twice.");
         generators.Add((name, generator));
         return generator;
     }

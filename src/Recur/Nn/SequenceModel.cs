@@ -79,9 +79,11 @@ public sealed class SequenceModel : Module
         if (config.Dropout > 0) dropoutRandom = RegisterRandom("dropout", random.Fork());
     }
 
-    Tensor HeadDropout(Tensor x) => dropoutRandom is null ? x : Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
+    Tensor HeadDropout(Tensor x) => dropoutRandom is null ? x : Functional.Dropout(x, Config.Dropout, Training,
+        dropoutRandom);
 
-    /// <summary>Input [T, B, in] → [B, out] (last step) or [T, B, out] (per step); dropout before the head while training.</summary>
+    /// <summary>Input [T, B, in] → [B, out] (last step) or [T, B, out] (per step); dropout before the head while
+    /// training.</summary>
     public Tensor Forward(Tensor input) => ForwardWithStates(input).Output;
 
     /// <summary>

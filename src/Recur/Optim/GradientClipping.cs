@@ -12,7 +12,8 @@ public static class GradientClipping
     /// </summary>
     public static float ClipByNorm(IEnumerable<Tensor> parameters, float maxNorm)
     {
-        if (!(maxNorm > 0f)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be positive");
+        if (!(maxNorm > 0f)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm,
+            "max norm must be positive");
         var given = parameters.ToArray();
         var grads = given.Select(p => p.Grad).OfType<Tensor>().ToArray();
         if (given.Length > 0 && grads.Length == 0)
@@ -25,8 +26,10 @@ public static class GradientClipping
         return norm;
     }
 
-    /// <summary>The L2 norm of all gradients together (0 when there are none; NaN or ∞ when some gradient is not finite).</summary>
-    public static float GlobalNorm(IEnumerable<Tensor> parameters) => NormOf(parameters.Select(p => p.Grad).OfType<Tensor>());
+    /// <summary>The L2 norm of all gradients together (0 when there are none; NaN or ∞ when some gradient is not
+    /// finite).</summary>
+    public static float GlobalNorm(IEnumerable<Tensor> parameters) => NormOf(parameters.Select(p
+        => p.Grad).OfType<Tensor>());
 
     static float NormOf(IEnumerable<Tensor> gradients)
     {
@@ -43,10 +46,12 @@ public static class GradientClipping
         return (float)Math.Sqrt(sumSquares);
     }
 
-    /// <summary>Clamps every gradient element to [−<paramref name="clipValue"/>, <paramref name="clipValue"/>].</summary>
+    /// <summary>Clamps every gradient element to [−<paramref name="clipValue"/>,
+    /// <paramref name="clipValue"/>].</summary>
     public static void ClipByValue(IEnumerable<Tensor> parameters, float clipValue)
     {
-        if (!(clipValue >= 0f)) throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue, "clip value must be non-negative");
+        if (!(clipValue >= 0f)) throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue,
+            "clip value must be non-negative");
         foreach (var g in parameters.Select(p => p.Grad).OfType<Tensor>())
             TensorPrimitives.Clamp(g.Span, -clipValue, clipValue, g.Span);
     }

@@ -5,7 +5,8 @@ namespace Recur.Optim;
 /// <summary>How a <see cref="WeightAverage"/> combines the weights of successive optimizer steps.</summary>
 public enum AveragingKind
 {
-    /// <summary>Exponential moving average: avg ← decay·avg + (1 − decay)·w after every step (Polyak averaging).</summary>
+    /// <summary>Exponential moving average: avg ← decay·avg + (1 − decay)·w after every step (Polyak
+    /// averaging).</summary>
     Exponential,
     /// <summary>
     /// The plain mean of the weights after every step from a start epoch on (stochastic weight averaging, Izmailov et
@@ -25,15 +26,20 @@ public sealed record AveragingOptions(AveragingKind Kind, double Decay = 0, int 
 {
     /// <summary>An exponential moving average with <paramref name="decay"/> per optimizer step (e.g. 0.999).</summary>
     public static AveragingOptions Exponential(double decay) =>
-        decay is > 0 and < 1 ? new(AveragingKind.Exponential, decay) : throw new ArgumentOutOfRangeException(nameof(decay), decay, "the decay must be in (0, 1).");
+        decay is > 0 and < 1 ? new(AveragingKind.Exponential,
+            decay) : throw new ArgumentOutOfRangeException(nameof(decay), decay, "the decay must be in (0, 1).");
 
-    /// <summary>The mean of the weights after every step from zero-based epoch <paramref name="startEpoch"/> on.</summary>
+    /// <summary>The mean of the weights after every step from zero-based epoch <paramref name="startEpoch"/>
+    /// on.</summary>
     public static AveragingOptions Uniform(int startEpoch) =>
-        startEpoch >= 0 ? new(AveragingKind.Uniform, 0, startEpoch) : throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, "the start epoch must be non-negative.");
+        startEpoch >= 0 ? new(AveragingKind.Uniform, 0,
+            startEpoch) : throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch,
+            "the start epoch must be non-negative.");
 
     /// <summary>A short description, as stored in a checkpoint's trainer state.</summary>
     public override string ToString() => Kind == AveragingKind.Exponential
-        ? FormattableString.Invariant($"ema {Decay}") : FormattableString.Invariant($"uniform from epoch {StartEpoch + 1}");
+        ? FormattableString.Invariant($"ema {Decay}")
+            : FormattableString.Invariant($"uniform from epoch {StartEpoch + 1}");
 }
 
 /// <summary>
@@ -62,17 +68,21 @@ public sealed class WeightAverage
     {
         if (parameters.Count == 0) throw new ArgumentException("WeightAverage: no parameters given.");
         if (options.Kind == AveragingKind.Exponential && options.Decay is not (> 0 and < 1))
-            throw new ArgumentOutOfRangeException(nameof(options), options.Decay, "WeightAverage: the exponential decay must be in (0, 1).");
-        if (options.StartEpoch < 0) throw new ArgumentOutOfRangeException(nameof(options), options.StartEpoch, "WeightAverage: the start epoch must be non-negative.");
+            throw new ArgumentOutOfRangeException(nameof(options), options.Decay,
+                "WeightAverage: the exponential decay must be in (0, 1).");
+        if (options.StartEpoch < 0) throw new ArgumentOutOfRangeException(nameof(options), options.StartEpoch,
+            "WeightAverage: the start epoch must be non-negative.");
         (this.parameters, Options) = (parameters, options);
         averages = parameters.Select(p => p.ToArray()).ToArray();
         scratch = new float[parameters.Max(p => p.Length)];
     }
 
-    /// <summary>Folds the parameters' current values into the average after an optimizer step taken in zero-based <paramref name="epoch"/>.</summary>
+    /// <summary>Folds the parameters' current values into the average after an optimizer step taken in zero-based
+    /// <paramref name="epoch"/>.</summary>
     public void Update(int epoch)
     {
-        if (Swapped) throw new InvalidOperationException("WeightAverage: Update while the averaged weights are swapped in.");
+        if (Swapped) throw new InvalidOperationException(
+            "WeightAverage: Update while the averaged weights are swapped in.");
         bool counting = Options.Kind == AveragingKind.Exponential || epoch >= Options.StartEpoch;
         if (!counting)
         {
@@ -83,7 +93,8 @@ public sealed class WeightAverage
         else
         {
             // PyTorch: ema.lerp_(w, 1 − decay); mean += (w − mean) / (n + 1)
-            float weight = Options.Kind == AveragingKind.Exponential ? (float)(1 - Options.Decay) : (float)(1.0 / (Count + 1));
+            float weight = Options.Kind == AveragingKind.Exponential ? (float)(1 - Options.Decay)
+                : (float)(1.0 / (Count + 1));
             for (int i = 0; i < averages.Length; i++)
             {
                 var average = averages[i].AsSpan();
@@ -115,14 +126,20 @@ public sealed class WeightAverage
         Swapped = !Swapped;
     }
 
-    /// <summary>The values held beside the parameters (the average, or while <see cref="Swapped"/> the training weights), as tensors in parameter order.</summary>
-    public IReadOnlyList<Tensor> Stored() => averages.Select((a, i) => Tensor.FromArray(a, parameters[i].Shape.ToArray())).ToArray();
+    /// <summary>The values held beside the parameters (the average, or while <see cref="Swapped"/> the training
+    /// weights), as tensors in parameter order.</summary>
+    public IReadOnlyList<Tensor> Stored() => averages.Select((a, i) => Tensor.FromArray(a,
+        parameters[i].Shape.ToArray())).ToArray();
 
-    /// <summary>Restores a saved average: <paramref name="stored"/> in parameter order, holding <paramref name="count"/> weight vectors.</summary>
+    /// <summary>Restores a saved average: <paramref name="stored"/> in parameter order, holding
+    /// <paramref name="count"/> weight vectors.</summary>
     public void Restore(IReadOnlyList<Tensor> stored, long count)
     {
-        if (Swapped) throw new InvalidOperationException("WeightAverage: Restore while the averaged weights are swapped in.");
-        if (stored.Count != averages.Length || count < 0) throw new ArgumentException($"WeightAverage: {stored.Count} tensors for {averages.Length} parameters.");
+        if (Swapped) throw new InvalidOperationException(
+            "WeightAverage: Restore while the averaged weights are swapped in.");
+        if (stored.Count != averages.Length
+            || count < 0) throw new ArgumentException(
+            $"WeightAverage: {stored.Count} tensors for {averages.Length} parameters.");
         for (int i = 0; i < averages.Length; i++)
         {
             if (stored[i].Length != averages[i].Length)

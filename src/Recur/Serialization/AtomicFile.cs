@@ -8,11 +8,13 @@ namespace Recur.Serialization;
 /// </summary>
 public static class AtomicFile
 {
-    /// <summary>Writes the file through <paramref name="write"/>, replacing <paramref name="path"/> only when it returns.</summary>
+    /// <summary>Writes the file through <paramref name="write"/>, replacing <paramref name="path"/> only when it
+    /// returns.</summary>
     public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
-        string temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string temporary = Path.Combine(Path.GetDirectoryName(full)!,
+            $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
@@ -30,5 +32,6 @@ public static class AtomicFile
     }
 
     /// <summary>Writes <paramref name="text"/> as UTF-8 (no byte-order mark).</summary>
-    public static void WriteAllText(string path, string text) => Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)));
+    public static void WriteAllText(string path, string text) => Write(path,
+        stream => stream.Write(Encoding.UTF8.GetBytes(text)));
 }

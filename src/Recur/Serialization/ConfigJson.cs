@@ -90,7 +90,8 @@ public static class ConfigJson
     }
 }
 
-/// <summary>An enum written and read as its member's name in lower case (<c>HeadAndTail</c> → <c>headandtail</c>).</summary>
+/// <summary>An enum written and read as its member's name in lower case (<c>HeadAndTail</c> →
+/// <c>headandtail</c>).</summary>
 sealed class LowerCaseEnumConverter<T>() : JsonStringEnumConverter<T>(LowerCase.Instance, allowIntegerValues: false)
     where T : struct, Enum
 {
@@ -102,7 +103,8 @@ sealed class LowerCaseEnumConverter<T>() : JsonStringEnumConverter<T>(LowerCase.
     }
 }
 
-/// <summary>An enum written and read as its member's name in snake case (<c>BagOfWords</c> → <c>bag_of_words</c>).</summary>
+/// <summary>An enum written and read as its member's name in snake case (<c>BagOfWords</c> →
+/// <c>bag_of_words</c>).</summary>
 sealed class SnakeCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.SnakeCaseLower,
     allowIntegerValues: false) where T : struct, Enum;
 

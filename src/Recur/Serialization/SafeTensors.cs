@@ -28,9 +28,11 @@ public static class SafeTensors
     }
 
     /// <summary>Parses a safetensors image; <paramref name="source"/> names it in errors.</summary>
-    public static Dictionary<string, Tensor> Read(ReadOnlySpan<byte> bytes, string source, out Dictionary<string, string> metadata)
+    public static Dictionary<string, Tensor> Read(ReadOnlySpan<byte> bytes, string source, out Dictionary<string,
+        string> metadata)
     {
-        if (bytes.Length < 8) throw Bad(source, $"{bytes.Length} bytes is too short for a safetensors file (8-byte header length missing).");
+        if (bytes.Length < 8) throw Bad(source,
+            $"{bytes.Length} bytes is too short for a safetensors file (8-byte header length missing).");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLength > (ulong)Math.Min(MaxHeaderBytes, bytes.Length - 8))
             throw Bad(source, $"header claims {headerLength} bytes but the file holds {bytes.Length - 8} after the length field (truncated or not safetensors).");
@@ -75,21 +77,32 @@ public static class SafeTensors
         if (info.ValueKind != JsonValueKind.Object
             || !info.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String
             || !info.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array
-            || !info.TryGetProperty("data_offsets", out var offsetsElement) || offsetsElement.ValueKind != JsonValueKind.Array || offsetsElement.GetArrayLength() != 2)
+            || !info.TryGetProperty("data_offsets",
+                out var offsetsElement) || offsetsElement.ValueKind != JsonValueKind.Array
+                || offsetsElement.GetArrayLength() != 2)
             throw Bad(source, $"tensor '{name}' needs dtype, shape and data_offsets [begin, end].");
         string dtype = dtypeElement.GetString()!;
-        int elementSize = dtype switch { "F32" => 4, "F64" => 8, "F16" or "BF16" => 2, _ => throw Bad(source, $"tensor '{name}' has dtype {dtype}; Recur reads F32, F64, F16 and BF16.") };
+        int elementSize = dtype switch
+        {
+            "F32" => 4,
+            "F64" => 8,
+            "F16" or "BF16" => 2,
+            _ => throw Bad(source,
+            $"tensor '{name}' has dtype {dtype}; Recur reads F32, F64, F16 and BF16.")
+        };
         var shape = new int[shapeElement.GetArrayLength()];
         long count = 1;
         int axis = 0;
         foreach (var d in shapeElement.EnumerateArray())
         {
-            if (!d.TryGetInt64(out long dim) || dim < 0 || dim > int.MaxValue) throw Bad(source, $"tensor '{name}' has an invalid dimension in its shape.");
+            if (!d.TryGetInt64(out long dim) || dim < 0 || dim > int.MaxValue) throw Bad(source,
+                $"tensor '{name}' has an invalid dimension in its shape.");
             shape[axis++] = (int)dim;
             count *= dim;
             if (count > int.MaxValue) throw Bad(source, $"tensor '{name}' has more than 2^31 elements.");
         }
-        if (!offsetsElement[0].TryGetInt64(out long begin) || !offsetsElement[1].TryGetInt64(out long end) || begin < 0 || end < begin || end > data.Length)
+        if (!offsetsElement[0].TryGetInt64(out long begin) || !offsetsElement[1].TryGetInt64(out long end) || begin < 0
+            || end < begin || end > data.Length)
             throw Bad(source, $"tensor '{name}' has data_offsets outside the {data.Length}-byte data section.");
         if (end - begin != count * elementSize)
             throw Bad(source, $"tensor '{name}' of shape {ShapeUtil.Format(shape)} and dtype {dtype} needs {count * elementSize} bytes but its offsets span {end - begin}.");
@@ -114,7 +127,8 @@ public static class SafeTensors
     /// Writes <paramref name="tensors"/> as F32 to <paramref name="path"/> atomically (<see cref="AtomicFile"/>), so a
     /// crash never leaves a partial file.
     /// </summary>
-    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string,
+        string>? metadata = null)
     {
         var header = new Dictionary<string, object>();
         if (metadata is { Count: > 0 }) header["__metadata__"] = metadata;
@@ -122,9 +136,14 @@ public static class SafeTensors
         var ordered = tensors.OrderBy(t => t.Key, StringComparer.Ordinal).ToArray();
         foreach (var (name, tensor) in ordered)
         {
-            if (name == "__metadata__") throw new ArgumentException("SafeTensors.Save: '__metadata__' is reserved and cannot name a tensor.");
+            if (name == "__metadata__") throw new ArgumentException(
+                "SafeTensors.Save: '__metadata__' is reserved and cannot name a tensor.");
             long size = 4L * tensor.Length;
-            header[name] = new { dtype = "F32", shape = tensor.ShapeArray(), data_offsets = new[] { offset, offset + size } };
+            header[name] = new
+            {
+                dtype = "F32", shape = tensor.ShapeArray(), data_offsets = new[] { offset,
+                offset + size }
+            };
             offset += size;
         }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
@@ -143,7 +162,8 @@ public static class SafeTensors
                 for (int start = 0; start < values.Length; start += 4096)
                 {
                     int n = Math.Min(4096, values.Length - start);
-                    for (int i = 0; i < n; i++) BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4), values[start + i]);
+                    for (int i = 0; i < n; i++) BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4),
+                        values[start + i]);
                     stream.Write(buffer, 0, n * 4);
                 }
             }

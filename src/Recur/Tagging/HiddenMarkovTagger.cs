@@ -24,9 +24,11 @@ public sealed class HiddenMarkovTagger
     /// <summary>The tags, by index.</summary>
     public IReadOnlyList<string> Tags => tags;
 
-    HiddenMarkovTagger(string[] tags, double[] start, double[] end, double[,] transition, Dictionary<string, double[]> emission,
+    HiddenMarkovTagger(string[] tags, double[] start, double[] end, double[,] transition, Dictionary<string,
+        double[]> emission,
         Dictionary<string, double[]> shapeEmission, double[] unknownShape) =>
-        (this.tags, this.start, this.end, this.transition, this.emission, this.shapeEmission, this.unknownShape) = (tags, start, end, transition, emission, shapeEmission, unknownShape);
+        (this.tags, this.start, this.end, this.transition, this.emission, this.shapeEmission,
+            this.unknownShape) = (tags, start, end, transition, emission, shapeEmission, unknownShape);
 
     /// <summary>The shape class of a word.</summary>
     public static string Shape(string word)
@@ -40,7 +42,8 @@ public sealed class HiddenMarkovTagger
         return shape.ToString();
     }
 
-    /// <summary>Estimates the model from tagged sentences (tags in whatever scheme they are; the model predicts in it).</summary>
+    /// <summary>Estimates the model from tagged sentences (tags in whatever scheme they are; the model predicts in
+    /// it).</summary>
     public static HiddenMarkovTagger Train(IReadOnlyList<TaggedSentence> sentences, double alpha = 0.1)
     {
         if (sentences.Count == 0) throw new ArgumentException("HMM: no training sentences.");
@@ -55,14 +58,17 @@ public sealed class HiddenMarkovTagger
         var wordCounts = new Dictionary<string, double[]>(StringComparer.Ordinal);
         foreach (var s in sentences)
         {
-            if (s.Tokens.Length != s.Tags.Length || s.Tokens.Length == 0) throw new ArgumentException("HMM: a sentence is empty or has as many tags as tokens.");
+            if (s.Tokens.Length != s.Tags.Length
+                || s.Tokens.Length == 0) throw new ArgumentException(
+                "HMM: a sentence is empty or has as many tags as tokens.");
             startCounts[index[s.Tags[0]]]++;
             endCounts[index[s.Tags[^1]]]++;
             for (int i = 0; i < s.Tokens.Length; i++)
             {
                 int t = index[s.Tags[i]];
                 tagCounts[t]++;
-                if (!wordCounts.TryGetValue(s.Tokens[i], out var counts)) wordCounts[s.Tokens[i]] = counts = new double[k];
+                if (!wordCounts.TryGetValue(s.Tokens[i],
+                    out var counts)) wordCounts[s.Tokens[i]] = counts = new double[k];
                 counts[t]++;
                 if (i > 0) transitions[index[s.Tags[i - 1]], t]++;
             }
@@ -89,15 +95,22 @@ public sealed class HiddenMarkovTagger
             perTag[t]++;
         }
         int vocabulary = wordCounts.Count + 1;
-        var emission = wordCounts.ToDictionary(w => w.Key, w => Enumerable.Range(0, k).Select(t => Math.Log((w.Value[t] + alpha) / (tagCounts[t] + alpha * vocabulary))).ToArray(), StringComparer.Ordinal);
+        var emission = wordCounts.ToDictionary(w => w.Key, w => Enumerable.Range(0,
+            k).Select(t => Math.Log((w.Value[t] + alpha) / (tagCounts[t] + alpha * vocabulary))).ToArray(),
+            StringComparer.Ordinal);
         // P(unknown, shape | tag) = P(unknown | tag) · P(shape | rare, tag), both add-one smoothed
-        var unknownLog = Enumerable.Range(0, k).Select(t => Math.Log((rare[t] + alpha) / (tagCounts[t] + alpha * vocabulary))).ToArray();
-        var shapeLog = shapes.ToDictionary(s => s.Key, s => Enumerable.Range(0, k).Select(t => unknownLog[t] + Math.Log((s.Value[t] + 1) / (rare[t] + shapes.Count + 1))).ToArray(), StringComparer.Ordinal);
-        var unseenShape = Enumerable.Range(0, k).Select(t => unknownLog[t] + Math.Log(1 / (rare[t] + shapes.Count + 1))).ToArray();
+        var unknownLog = Enumerable.Range(0,
+            k).Select(t => Math.Log((rare[t] + alpha) / (tagCounts[t] + alpha * vocabulary))).ToArray();
+        var shapeLog = shapes.ToDictionary(s => s.Key, s => Enumerable.Range(0,
+            k).Select(t => unknownLog[t] + Math.Log((s.Value[t] + 1) / (rare[t] + shapes.Count + 1))).ToArray(),
+            StringComparer.Ordinal);
+        var unseenShape = Enumerable.Range(0,
+            k).Select(t => unknownLog[t] + Math.Log(1 / (rare[t] + shapes.Count + 1))).ToArray();
         return new HiddenMarkovTagger(tagNames, startLog, endLog, transitionLog, emission, shapeLog, unseenShape);
     }
 
-    double[] Emission(string word) => emission.TryGetValue(word, out var e) ? e : shapeEmission.TryGetValue(Shape(word), out var s) ? s : unknownShape;
+    double[] Emission(string word) => emission.TryGetValue(word,
+        out var e) ? e : shapeEmission.TryGetValue(Shape(word), out var s) ? s : unknownShape;
 
     /// <summary>The most likely tags of <paramref name="tokens"/> (Viterbi).</summary>
     public string[] Tag(IReadOnlyList<string> tokens)
@@ -141,10 +154,13 @@ public sealed class HiddenMarkovTagger
         JsonArray Row(double[] values) => new(values.Select(v => (JsonNode)v).ToArray());
         var json = new JsonObject
         {
-            ["architecture"] = "hmm", ["tags"] = new JsonArray(tags.Select(t => (JsonNode)t).ToArray()), ["start"] = Row(start), ["end"] = Row(end),
-            ["transition"] = new JsonArray(Enumerable.Range(0, k).Select(i => (JsonNode)Row(Enumerable.Range(0, k).Select(j => transition[i, j]).ToArray())).ToArray()),
+            ["architecture"] = "hmm", ["tags"] = new JsonArray(tags.Select(t => (JsonNode)t).ToArray()),
+            ["start"] = Row(start), ["end"] = Row(end),
+            ["transition"] = new JsonArray(Enumerable.Range(0, k).Select(i => (JsonNode)Row(Enumerable.Range(0,
+                k).Select(j => transition[i, j]).ToArray())).ToArray()),
             ["emission"] = new JsonObject(emission.Select(e => KeyValuePair.Create(e.Key, (JsonNode?)Row(e.Value)))),
-            ["shape_emission"] = new JsonObject(shapeEmission.Select(e => KeyValuePair.Create(e.Key, (JsonNode?)Row(e.Value)))),
+            ["shape_emission"] = new JsonObject(shapeEmission.Select(e => KeyValuePair.Create(e.Key,
+                (JsonNode?)Row(e.Value)))),
             ["unknown_shape"] = Row(unknownShape),
         };
         AtomicFile.WriteAllText(path, json.ToJsonString());
@@ -162,10 +178,13 @@ public sealed class HiddenMarkovTagger
             var rows = json["transition"]!.AsArray().Select(Row).ToArray();
             var transition = new double[tags.Length, tags.Length];
             for (int i = 0; i < tags.Length; i++) for (int j = 0; j < tags.Length; j++) transition[i, j] = rows[i][j];
-            Dictionary<string, double[]> Table(string name) => json[name]!.AsObject().ToDictionary(p => p.Key, p => Row(p.Value), StringComparer.Ordinal);
-            return new HiddenMarkovTagger(tags, Row(json["start"]), Row(json["end"]), transition, Table("emission"), Table("shape_emission"), Row(json["unknown_shape"]));
+            Dictionary<string, double[]> Table(string name) => json[name]!.AsObject().ToDictionary(p => p.Key,
+                p => Row(p.Value), StringComparer.Ordinal);
+            return new HiddenMarkovTagger(tags, Row(json["start"]), Row(json["end"]), transition, Table("emission"),
+                Table("shape_emission"), Row(json["unknown_shape"]));
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or IndexOutOfRangeException or InvalidDataException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException
+            or IndexOutOfRangeException or InvalidDataException)
         {
             throw new InvalidDataException($"{path}: not an HMM tagger written by Recur ({e.Message}).", e);
         }

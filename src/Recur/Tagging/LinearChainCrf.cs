@@ -4,11 +4,11 @@ namespace Recur.Tagging;
 
 /// <summary>
 /// A linear-chain conditional random field over tag sequences (Lafferty et al. 2001; on top of a BiLSTM as in Huang et
-/// al. 2015 and Lample et al. 2016). The score of tags y for emissions e is start[y₀] + Σₜ e[t, yₜ] + Σₜ trans[yₜ₋₁, yₜ] +
-/// end[y_last]; the loss is the negative log-likelihood log Z − score(gold), with log Z from the forward algorithm and
-/// its gradient from forward–backward marginals, all in double precision in one tape node. Decoding is Viterbi.
-/// Transitions that a tag scheme forbids (<see cref="TagSchemes.Allowed"/>) get a fixed −10⁴ added, so that neither
-/// training nor decoding puts weight on an ill-formed sequence. Parameters are named as pytorch-crf's:
+/// al. 2015 and Lample et al. 2016). The score of tags y for emissions e is start[y₀] + Σₜ e[t, yₜ] + Σₜ trans[yₜ₋₁,
+/// yₜ] + end[y_last]; the loss is the negative log-likelihood log Z − score(gold), with log Z from the forward
+/// algorithm and its gradient from forward–backward marginals, all in double precision in one tape node. Decoding is
+/// Viterbi. Transitions that a tag scheme forbids (<see cref="TagSchemes.Allowed"/>) get a fixed −10⁴ added, so that
+/// neither training nor decoding puts weight on an ill-formed sequence. Parameters are named as pytorch-crf's:
 /// <c>transitions</c> [K, K] (from, to), <c>start_transitions</c> [K], <c>end_transitions</c> [K].
 /// </summary>
 public sealed class LinearChainCrf : Module
@@ -68,10 +68,14 @@ public sealed class LinearChainCrf : Module
     void Check(Tensor emissions, int[] lengths)
     {
         if (emissions.Rank != 3 || emissions.Size(2) != TagCount)
-            throw new ArgumentException($"LinearChainCrf: emissions {ShapeUtil.Format(emissions.Shape)} are not [T, B, {TagCount}].");
-        if (lengths.Length != emissions.Size(1)) throw new ArgumentException($"LinearChainCrf: {lengths.Length} lengths for a batch of {emissions.Size(1)}.");
+            throw new ArgumentException(
+                $"LinearChainCrf: emissions {ShapeUtil.Format(emissions.Shape)} are not [T, B, {TagCount}].");
+        if (lengths.Length != emissions.Size(1)) throw new ArgumentException(
+            $"LinearChainCrf: {lengths.Length} lengths for a batch of {emissions.Size(1)}.");
         foreach (int length in lengths)
-            if (length < 1 || length > emissions.Size(0)) throw new ArgumentException($"LinearChainCrf: length {length} is outside [1, {emissions.Size(0)}].");
+            if (length < 1
+                || length > emissions.Size(0)) throw new ArgumentException(
+                $"LinearChainCrf: length {length} is outside [1, {emissions.Size(0)}].");
     }
 
     static double LogSumExp(ReadOnlySpan<double> values) => Kernels.Scores.LogSumExp(values);
@@ -156,13 +160,16 @@ public sealed class LinearChainCrf : Module
 
     /// <summary>
     /// Mean over the batch of −log p(tags | emissions): <paramref name="emissions"/> [T, B, K] (time-major),
-    /// <paramref name="tags"/>[t·B + b] the gold tags, <paramref name="lengths"/> each sequence's length (steps past it are ignored).
+    /// <paramref name="tags"/>[t·B + b] the gold tags, <paramref name="lengths"/> each sequence's length (steps past it
+    /// are ignored).
     /// </summary>
     public Tensor NegativeLogLikelihood(Tensor emissions, ReadOnlySpan<int> tags, int[] lengths)
     {
         Check(emissions, lengths);
         int steps = emissions.Size(0), batch = emissions.Size(1), k = TagCount;
-        if (tags.Length != steps * batch) throw new ArgumentException($"LinearChainCrf: {tags.Length} tags for emissions {ShapeUtil.Format(emissions.Shape)}.");
+        if (tags.Length != steps
+            * batch) throw new ArgumentException(
+            $"LinearChainCrf: {tags.Length} tags for emissions {ShapeUtil.Format(emissions.Shape)}.");
         var gold = tags.ToArray();
         var e = emissions.Span;
         var trans = Transitions.Span;
@@ -177,18 +184,22 @@ public sealed class LinearChainCrf : Module
         {
             int length = lengths[b];
             for (int t = 0; t < length; t++)
-                if ((uint)gold[t * batch + b] >= (uint)k) throw new ArgumentException($"LinearChainCrf: tag {gold[t * batch + b]} at step {t} of sequence {b} is not in [0, {k}).");
+                if ((uint)gold[t * batch
+                    + b] >= (uint)k) throw new ArgumentException(
+                    $"LinearChainCrf: tag {gold[t * batch + b]} at step {t} of sequence {b} is not in [0, {k}).");
             var alpha = new double[length * k];
             double logZ = Forward(emissions, b, length, alpha);
             var beta = Backward(emissions, b, length, terms);
             // score of the gold path
             int first = gold[b], last = gold[(length - 1) * batch + b];
-            double score = StartTransitions.Span[first] + startPenalty[first] + EndTransitions.Span[last] + endPenalty[last];
+            double score = StartTransitions.Span[first] + startPenalty[first] + EndTransitions.Span[last]
+                + endPenalty[last];
             for (int t = 0; t < length; t++)
             {
                 int y = gold[t * batch + b];
                 score += e[(t * batch + b) * k + y];
-                if (t > 0) score += trans[gold[(t - 1) * batch + b] * k + y] + penalty[gold[(t - 1) * batch + b] * k + y];
+                if (t > 0) score += trans[gold[(t - 1) * batch + b] * k + y] + penalty[gold[(t - 1) * batch + b] * k
+                    + y];
             }
             total += logZ - score;
             // marginals − gold indicators
@@ -203,7 +214,8 @@ public sealed class LinearChainCrf : Module
             for (int t = 1; t < length; t++)
                 for (int i = 0; i < k; i++)
                     for (int j = 0; j < k; j++)
-                        dTransitions[i * k + j] += Math.Exp(alpha[(t - 1) * k + i] + trans[i * k + j] + penalty[i * k + j] + e[(t * batch + b) * k + j] + beta[t * k + j] - logZ);
+                        dTransitions[i * k + j] += Math.Exp(alpha[(t - 1) * k + i] + trans[i * k + j] + penalty[i * k
+                            + j] + e[(t * batch + b) * k + j] + beta[t * k + j] - logZ);
             for (int t = 0; t < length; t++)
             {
                 int y = gold[t * batch + b];

@@ -27,8 +27,10 @@ namespace Recur.Tagging;
 /// <param name="NumLayers">Stacked word BiLSTM layers (dropout between them).</param>
 /// <param name="VariationalDropout">Draw the dropout masks on the word representations and encoder outputs once per
 /// sentence and share them over its words (<see cref="Functional.VariationalDropout"/>) instead of per word.</param>
-public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[] Tags, TagScheme Scheme = TagScheme.Bioes, bool Crf = true,
-    bool CharFeatures = true, int WordEmbedding = 100, int CharEmbedding = 25, int CharHidden = 25, int Hidden = 100, float Dropout = 0.5f,
+public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[] Tags,
+    TagScheme Scheme = TagScheme.Bioes, bool Crf = true,
+    bool CharFeatures = true, int WordEmbedding = 100, int CharEmbedding = 25, int CharHidden = 25, int Hidden = 100,
+        float Dropout = 0.5f,
     int CasingEmbedding = 0, int NumLayers = 1, bool VariationalDropout = false)
 {
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
@@ -43,10 +45,12 @@ public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[]
 /// <summary>A sentence as model input: word ids and, per word, character ids and the casing class.</summary>
 /// <param name="Words">Word ids.</param>
 /// <param name="Chars">Character ids of each word.</param>
-/// <param name="Casing">The <see cref="Casing"/> class of each word (null: every word counts as <see cref="Tagging.Casing.Other"/>).</param>
+/// <param name="Casing">The <see cref="Casing"/> class of each word (null: every word counts as
+/// <see cref="Tagging.Casing.Other"/>).</param>
 public sealed record EncodedSentence(int[] Words, int[][] Chars, int[]? Casing = null);
 
-/// <summary>The capitalisation and digit classes of a token (Reimers &amp; Gurevych 2017); 0 is kept for padding.</summary>
+/// <summary>The capitalisation and digit classes of a token (Reimers &amp; Gurevych 2017); 0 is kept for
+/// padding.</summary>
 public static class Casing
 {
     /// <summary>Only digits.</summary>
@@ -85,8 +89,8 @@ public static class Casing
 }
 
 /// <summary>
-/// Word and character vocabularies for tagging: words are looked up lower-cased with digits replaced by 0 (the character
-/// features keep the case and digits), characters by the <see cref="CharTokenizer"/> of the training tokens.
+/// Word and character vocabularies for tagging: words are looked up lower-cased with digits replaced by 0 (the
+/// character features keep the case and digits), characters by the <see cref="CharTokenizer"/> of the training tokens.
 /// </summary>
 public sealed class TaggingVocabulary(WordVocabulary words, CharTokenizer chars)
 {
@@ -104,17 +108,20 @@ public sealed class TaggingVocabulary(WordVocabulary words, CharTokenizer chars)
         return text.ToString();
     }
 
-    /// <summary>Builds both vocabularies from training sentences (every word seen at least <paramref name="minFrequency"/> times).</summary>
+    /// <summary>Builds both vocabularies from training sentences (every word seen at least
+    /// <paramref name="minFrequency"/> times).</summary>
     public static TaggingVocabulary Build(IEnumerable<TaggedSentence> sentences, int minFrequency = 1)
     {
         var list = sentences.ToList();
-        return new(WordVocabulary.Build(list.Select(s => (IReadOnlyList<string>)s.Tokens.Select(Normalise).ToArray()), minFrequency),
+        return new(WordVocabulary.Build(list.Select(s => (IReadOnlyList<string>)s.Tokens.Select(Normalise).ToArray()),
+            minFrequency),
             CharTokenizer.Build(string.Concat(list.SelectMany(s => s.Tokens))));
     }
 
     /// <summary>The model input of <paramref name="tokens"/>.</summary>
     public EncodedSentence Encode(IReadOnlyList<string> tokens) =>
-        new(tokens.Select(t => Words.Id(Normalise(t))).ToArray(), tokens.Select(t => Chars.Encode(t) is { Length: > 0 } ids ? ids : [Tokenizers.Unknown]).ToArray(),
+        new(tokens.Select(t => Words.Id(Normalise(t))).ToArray(),
+            tokens.Select(t => Chars.Encode(t) is { Length: > 0 } ids ? ids : [Tokenizers.Unknown]).ToArray(),
             tokens.Select(Casing.Of).ToArray());
 
     /// <summary>Writes <c>words.json</c> and <c>chars/</c> into <paramref name="folder"/>.</summary>
@@ -127,13 +134,14 @@ public sealed class TaggingVocabulary(WordVocabulary words, CharTokenizer chars)
 
     /// <summary>Reads what <see cref="Save"/> wrote.</summary>
     public static TaggingVocabulary Load(string folder) =>
-        new(WordVocabulary.Load(Path.Combine(folder, "words.json")), (CharTokenizer)Tokenizers.Load(Path.Combine(folder, "chars")));
+        new(WordVocabulary.Load(Path.Combine(folder, "words.json")),
+            (CharTokenizer)Tokenizers.Load(Path.Combine(folder, "chars")));
 }
 
 /// <summary>
-/// Sequence labelling (synchronous many-to-many): word embedding ⊕ character-BiLSTM feature (⊕ casing embedding) → dropout → bidirectional
-/// LSTM over the sentence → dropout → linear emission scores per tag → a linear-chain CRF (or a per-token softmax).
-/// Variable-length batches are masked: padding never changes a tag.
+/// Sequence labelling (synchronous many-to-many): word embedding ⊕ character-BiLSTM feature (⊕ casing embedding) →
+/// dropout → bidirectional LSTM over the sentence → dropout → linear emission scores per tag → a linear-chain CRF (or a
+/// per-token softmax). Variable-length batches are masked: padding never changes a tag.
 /// </summary>
 public sealed class SequenceTagger : Module
 {
@@ -156,30 +164,38 @@ public sealed class SequenceTagger : Module
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>
     public SequenceTagger(SequenceTaggerConfig config, RandomGenerator random)
     {
-        if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1 || config.CasingEmbedding < 0 || config.NumLayers < 1)
+        if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1
+            || config.CasingEmbedding < 0 || config.NumLayers < 1)
             throw new ArgumentException($"SequenceTagger: invalid settings {config}.");
         Config = config;
-        words = RegisterModule("word_embedding", new Embedding(config.WordCount, config.WordEmbedding, random, paddingIndex: 0));
+        words = RegisterModule("word_embedding", new Embedding(config.WordCount, config.WordEmbedding, random,
+            paddingIndex: 0));
         float scale = MathF.Sqrt(3f / config.WordEmbedding);
-        Tensor.RandomUniform(random, [config.WordCount, config.WordEmbedding], -scale, scale).Span.CopyTo(words.Weight.Span);
+        Tensor.RandomUniform(random, [config.WordCount, config.WordEmbedding], -scale,
+            scale).Span.CopyTo(words.Weight.Span);
         words.Weight.Span[..config.WordEmbedding].Clear();
         int input = config.WordEmbedding;
         if (config.CharFeatures)
         {
-            chars = RegisterModule("char_embedding", new Embedding(config.CharCount, config.CharEmbedding, random, paddingIndex: 0));
-            charEncoder = RegisterModule("char_encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, config.CharEmbedding, config.CharHidden,
+            chars = RegisterModule("char_embedding", new Embedding(config.CharCount, config.CharEmbedding, random,
+                paddingIndex: 0));
+            charEncoder = RegisterModule("char_encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm,
+                config.CharEmbedding, config.CharHidden,
                 Bidirectional: true, ForgetGateBias: 1f), random));
             input += 2 * config.CharHidden;
         }
         if (config.CasingEmbedding > 0)
         {
-            casing = RegisterModule("casing_embedding", new Embedding(Casing.Count, config.CasingEmbedding, random, paddingIndex: 0));
+            casing = RegisterModule("casing_embedding", new Embedding(Casing.Count, config.CasingEmbedding, random,
+                paddingIndex: 0));
             input += config.CasingEmbedding;
         }
-        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, input, config.Hidden, config.NumLayers,
+        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, input,
+            config.Hidden, config.NumLayers,
             Dropout: config.NumLayers > 1 ? config.Dropout : 0f, Bidirectional: true, ForgetGateBias: 1f), random));
         emission = RegisterModule("emission", new Linear(2 * config.Hidden, config.Tags.Length, random));
-        if (config.Crf) Crf = RegisterModule("crf", new LinearChainCrf(config.Tags.Length, random, LinearChainCrf.Constraints(config.Tags, config.Scheme)));
+        if (config.Crf) Crf = RegisterModule("crf", new LinearChainCrf(config.Tags.Length, random,
+            LinearChainCrf.Constraints(config.Tags, config.Scheme)));
         dropoutRandom = RegisterRandom("dropout", random.Fork());
     }
 
@@ -190,29 +206,38 @@ public sealed class SequenceTagger : Module
         if (count == 0) throw new ArgumentException("SequenceTagger: an empty batch.");
         var lengths = batch.Select(s => s.Words.Length).ToArray();
         for (int b = 0; b < count; b++)
-            if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b] || batch[b].Casing is { } classes && classes.Length != lengths[b])
+            if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b] || batch[b].Casing is { } classes
+                && classes.Length != lengths[b])
                 throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters or casing classes do not match its words.");
         var (ids, _, steps) = RaggedBatch.TimeMajor(batch.Select(s => s.Words).ToArray(), Config.WordCount,
             "SequenceTagger (words)");
         var x = words.Forward(ids, steps, count);
         if (chars != null)
         {
-            // every word of the batch through the character BiLSTM at once; padding positions borrow word 0's feature (masked below)
+            // every word of the batch through the character BiLSTM at once; padding positions borrow word 0's feature
+            // (masked below)
             var wordChars = new List<int[]>();
             var index = new int[steps * count];
             for (int b = 0; b < count; b++)
-                for (int t = 0; t < lengths[b]; t++) { index[t * count + b] = wordChars.Count; wordChars.Add(batch[b].Chars[t]); }
+                for (int t = 0; t < lengths[b]; t++)
+                {
+                    index[t * count + b]
+                    = wordChars.Count; wordChars.Add(batch[b].Chars[t]);
+                }
             int longest = wordChars.Max(w => w.Length), n = wordChars.Count;
             var charIds = new int[longest * n];
             for (int w = 0; w < n; w++)
                 for (int c = 0; c < wordChars[w].Length; c++)
                 {
                     int id = wordChars[w][c];
-                    if ((uint)id >= (uint)Config.CharCount) throw new ArgumentException($"SequenceTagger: character id {id} is outside the vocabulary of {Config.CharCount}.");
+                    if ((uint)id >= (uint)Config.CharCount) throw new ArgumentException(
+                        $"SequenceTagger: character id {id} is outside the vocabulary of {Config.CharCount}.");
                     charIds[c * n + w] = id;
                 }
-            var encoded = charEncoder!.Forward(chars.Forward(charIds, longest, n), lengths: wordChars.Select(w => w.Length).ToArray());
-            var features = Tensor.Concat([encoded.HiddenState.Select(0, 0), encoded.HiddenState.Select(0, 1)], 1); // [n, 2·charHidden]
+            var encoded = charEncoder!.Forward(chars.Forward(charIds, longest, n),
+                lengths: wordChars.Select(w => w.Length).ToArray());
+            var features = Tensor.Concat([encoded.HiddenState.Select(0, 0), encoded.HiddenState.Select(0, 1)],
+                1); // [n, 2·charHidden]
             x = Tensor.Concat([x, features.IndexSelect(0, index).Reshape(steps, count, 2 * Config.CharHidden)], 2);
         }
         if (casing != null)
@@ -222,7 +247,9 @@ public sealed class SequenceTagger : Module
                 for (int t = 0; t < lengths[b]; t++)
                 {
                     int c = batch[b].Casing?[t] ?? Casing.Other;
-                    if (c is < 1 or >= Casing.Count) throw new ArgumentException($"SequenceTagger: casing class {c} of word {t} in sentence {b} is not in [1, {Casing.Count}).");
+                    if (c is < 1
+                        or >= Casing.Count) throw new ArgumentException(
+                        $"SequenceTagger: casing class {c} of word {t} in sentence {b} is not in [1, {Casing.Count}).");
                     classes[t * count + b] = c;
                 }
             x = Tensor.Concat([x, casing.Forward(classes, steps, count)], 2);
@@ -235,7 +262,8 @@ public sealed class SequenceTagger : Module
         ? Functional.VariationalDropout(x, Config.Dropout, Training, dropoutRandom)
         : Functional.Dropout(x, Config.Dropout, Training, dropoutRandom);
 
-    /// <summary>The training loss of a batch with gold tag ids: the CRF's negative log-likelihood, or the mean token cross-entropy.</summary>
+    /// <summary>The training loss of a batch with gold tag ids: the CRF's negative log-likelihood, or the mean token
+    /// cross-entropy.</summary>
     public Tensor Loss(IReadOnlyList<EncodedSentence> batch, IReadOnlyList<int[]> tags)
     {
         var (emissions, lengths) = Emissions(batch);
@@ -244,13 +272,16 @@ public sealed class SequenceTagger : Module
         var mask = new float[steps * count];
         for (int b = 0; b < count; b++)
         {
-            if (tags[b].Length != lengths[b]) throw new ArgumentException($"SequenceTagger: sentence {b} has {lengths[b]} words but {tags[b].Length} tags.");
+            if (tags[b].Length != lengths[b]) throw new ArgumentException(
+                $"SequenceTagger: sentence {b} has {lengths[b]} words but {tags[b].Length} tags.");
             for (int t = 0; t < lengths[b]; t++) { gold[t * count + b] = tags[b][t]; mask[t * count + b] = 1; }
         }
-        return Crf != null ? Crf.NegativeLogLikelihood(emissions, gold, lengths) : Losses.CrossEntropy(emissions, gold, mask: mask);
+        return Crf != null ? Crf.NegativeLogLikelihood(emissions, gold, lengths) : Losses.CrossEntropy(emissions, gold,
+            mask: mask);
     }
 
-    /// <summary>The predicted tag ids of each sentence (Viterbi with a CRF, else the most likely tag per token), without gradients.</summary>
+    /// <summary>The predicted tag ids of each sentence (Viterbi with a CRF, else the most likely tag per token),
+    /// without gradients.</summary>
     public int[][] Predict(IReadOnlyList<EncodedSentence> batch)
     {
         using var _ = this.Evaluating();
@@ -285,12 +316,14 @@ public sealed class SequenceTagger : Module
     /// scores are averaged (log-probabilities for softmax taggers), and CRF taggers decode with the averaged transition
     /// scores. In the models' scheme, in batches of <paramref name="batchSize"/>.
     /// </summary>
-    public static List<string[]> TagEnsemble(IReadOnlyList<SequenceTagger> models, TaggingVocabulary vocabulary, IReadOnlyList<IReadOnlyList<string>> sentences, int batchSize = 64)
+    public static List<string[]> TagEnsemble(IReadOnlyList<SequenceTagger> models, TaggingVocabulary vocabulary,
+        IReadOnlyList<IReadOnlyList<string>> sentences, int batchSize = 64)
     {
         if (models.Count == 0) throw new ArgumentException("TagEnsemble: no models.");
         var first = models[0].Config;
         foreach (var m in models)
-            if (!m.Config.Tags.SequenceEqual(first.Tags) || m.Config.Crf != first.Crf || m.Config.WordCount != first.WordCount || m.Config.Scheme != first.Scheme)
+            if (!m.Config.Tags.SequenceEqual(first.Tags) || m.Config.Crf != first.Crf
+                || m.Config.WordCount != first.WordCount || m.Config.Scheme != first.Scheme)
                 throw new ArgumentException("TagEnsemble: the models differ in tags, output layer or vocabulary; an ensemble needs seeds of one configuration.");
         if (models.Count == 1) return models[0].Tag(vocabulary, sentences, batchSize);
         int k = first.Tags.Length;
@@ -298,7 +331,9 @@ public sealed class SequenceTagger : Module
         if (first.Crf)
         {
             crf = new LinearChainCrf(k, new RandomGenerator(0), LinearChainCrf.Constraints(first.Tags, first.Scheme));
-            foreach (var (target, pick) in new (Tensor, Func<LinearChainCrf, Tensor>)[] { (crf.Transitions, c => c.Transitions), (crf.StartTransitions, c => c.StartTransitions), (crf.EndTransitions, c => c.EndTransitions) })
+            foreach (var (target, pick) in new (Tensor, Func<LinearChainCrf, Tensor>)[] { (crf.Transitions,
+                c => c.Transitions), (crf.StartTransitions, c => c.StartTransitions), (crf.EndTransitions,
+                c => c.EndTransitions) })
             {
                 var sum = new float[target.Length];
                 foreach (var m in models) System.Numerics.Tensors.TensorPrimitives.Add(sum, pick(m.Crf!).Span, sum);
@@ -326,7 +361,8 @@ public sealed class SequenceTagger : Module
                 System.Numerics.Tensors.TensorPrimitives.Multiply(sum!, 1f / models.Count, sum!);
                 var average = Tensor.FromArray(sum!, shape);
                 int count = batch.Count;
-                var ids = crf != null ? crf.Decode(average, lengths) : Enumerable.Range(0, count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
+                var ids = crf != null ? crf.Decode(average, lengths) : Enumerable.Range(0,
+                    count).Select(b => Enumerable.Range(0, lengths[b]).Select(t =>
                 {
                     return Kernels.Scores.ArgMax(sum.AsSpan((t * count + b) * k, k));
                 }).ToArray()).ToArray();
@@ -337,8 +373,10 @@ public sealed class SequenceTagger : Module
         return result;
     }
 
-    /// <summary>Predicted tags (in the model's scheme) of tokenised sentences, in batches of <paramref name="batchSize"/>.</summary>
-    public List<string[]> Tag(TaggingVocabulary vocabulary, IReadOnlyList<IReadOnlyList<string>> sentences, int batchSize = 64)
+    /// <summary>Predicted tags (in the model's scheme) of tokenised sentences, in batches of
+    /// <paramref name="batchSize"/>.</summary>
+    public List<string[]> Tag(TaggingVocabulary vocabulary, IReadOnlyList<IReadOnlyList<string>> sentences,
+        int batchSize = 64)
     {
         var result = new List<string[]>(sentences.Count);
         for (int start = 0; start < sentences.Count; start += batchSize)
@@ -352,8 +390,8 @@ public sealed class SequenceTagger : Module
 
 /// <summary>
 /// Trains a <see cref="SequenceTagger"/> with the shared trainer: length-bucketed batches, singleton words replaced by
-/// <c>&lt;unk&gt;</c> with probability ½ while training (so that the unknown-word embedding is learned, Lample et al. 2016)
-/// and, optionally, every other word with a smaller probability (word dropout, which makes the tagger lean on the
+/// <c>&lt;unk&gt;</c> with probability ½ while training (so that the unknown-word embedding is learned, Lample et al.
+/// 2016) and, optionally, every other word with a smaller probability (word dropout, which makes the tagger lean on the
 /// characters and the context as it must for words it has never seen), validation by conlleval F1 (metric <c>f1</c>),
 /// precision, recall and token accuracy.
 /// </summary>
@@ -370,19 +408,24 @@ public sealed class TaggingTask : ITrainingTask<int[]>
 
     /// <summary>
     /// Sets up training; <paramref name="train"/> tags must be in the model's scheme, <paramref name="valid"/> in any.
-    /// Singleton words become <c>&lt;unk&gt;</c> with probability <paramref name="unknownReplacement"/>, the others with
+    /// Singleton words become <c>&lt;unk&gt;</c> with probability <paramref name="unknownReplacement"/>, the others
+    /// with
     /// <paramref name="wordDropout"/>.
     /// </summary>
-    public TaggingTask(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> train, IReadOnlyList<TaggedSentence>? valid,
+    public TaggingTask(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> train,
+        IReadOnlyList<TaggedSentence>? valid,
         int batchSize, float unknownReplacement = 0.5f, float wordDropout = 0f)
     {
         if (unknownReplacement is < 0 or > 1 || wordDropout is < 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(wordDropout), $"TaggingTask: the unknown-word replacement must be in [0, 1] and the word dropout in [0, 1), got {unknownReplacement} and {wordDropout}.");
-        (this.model, this.vocabulary, this.valid, this.batchSize, this.unknownReplacement, this.wordDropout) = (model, vocabulary, valid?.ToList(), batchSize, unknownReplacement, wordDropout);
-        var tagIds = model.Config.Tags.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
+        (this.model, this.vocabulary, this.valid, this.batchSize, this.unknownReplacement, this.wordDropout) = (model,
+            vocabulary, valid?.ToList(), batchSize, unknownReplacement, wordDropout);
+        var tagIds = model.Config.Tags.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i,
+            StringComparer.Ordinal);
         this.train = train.Select(s => vocabulary.Encode(s.Tokens)).ToList();
         trainTags = train.Select((s, n) => s.Tags.Select(t => tagIds.TryGetValue(t, out int id) ? id
-            : throw new InvalidDataException($"training sentence {n + 1}: tag '{t}' is not among the model's tags.")).ToArray()).ToList();
+            : throw new InvalidDataException(
+                $"training sentence {n + 1}: tag '{t}' is not among the model's tags.")).ToArray()).ToList();
         var counts = new Dictionary<int, int>();
         foreach (var s in this.train) foreach (int w in s.Words) counts[w] = counts.GetValueOrDefault(w) + 1;
         singletons = counts.Where(c => c.Value == 1).Select(c => c.Key).ToHashSet();
@@ -398,7 +441,9 @@ public sealed class TaggingTask : ITrainingTask<int[]>
     public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;
 
     /// <inheritdoc/>
-    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.BucketedByLength(train.Select(s => s.Words.Length).ToArray(), batchSize, shuffle);
+    public IEnumerable<int[]> Batches(int epoch,
+        RandomGenerator shuffle) => Batching.BucketedByLength(train.Select(s => s.Words.Length).ToArray(), batchSize,
+        shuffle);
 
     /// <inheritdoc/>
     public int Count(int[] batch) => batch.Length;
@@ -410,12 +455,14 @@ public sealed class TaggingTask : ITrainingTask<int[]>
         return model.Loss(sentences, batch.Select(i => trainTags[i]).ToList());
     }
 
-    /// <summary>Training sentence <paramref name="index"/> with words replaced by <c>&lt;unk&gt;</c> as the replacement probabilities say.</summary>
+    /// <summary>Training sentence <paramref name="index"/> with words replaced by <c>&lt;unk&gt;</c> as the replacement
+    /// probabilities say.</summary>
     internal EncodedSentence WithUnknowns(int index, RandomGenerator random)
     {
         var s = train[index];
         if (unknownReplacement == 0 && wordDropout == 0) return s;
-        var words = s.Words.Select(w => (singletons.Contains(w) ? unknownReplacement : wordDropout) is float p && p > 0 && random.NextFloat() < p ? WordVocabulary.Unknown : w).ToArray();
+        var words = s.Words.Select(w => (singletons.Contains(w) ? unknownReplacement : wordDropout) is float p && p > 0
+            && random.NextFloat() < p ? WordVocabulary.Unknown : w).ToArray();
         return s with { Words = words };
     }
 
@@ -426,18 +473,23 @@ public sealed class TaggingTask : ITrainingTask<int[]>
         var score = Score(model, vocabulary, valid);
         return new Dictionary<string, double>
         {
-            ["f1"] = score.Overall.F1 * 100, ["precision"] = score.Overall.Precision * 100, ["recall"] = score.Overall.Recall * 100, ["accuracy"] = score.TokenAccuracy * 100,
+            ["f1"] = score.Overall.F1 * 100, ["precision"] = score.Overall.Precision * 100,
+            ["recall"] = score.Overall.Recall * 100, ["accuracy"] = score.TokenAccuracy * 100,
         };
     }
 
-    /// <summary>conlleval scores of <paramref name="model"/> on <paramref name="sentences"/> (gold tags in any scheme).</summary>
-    public static ConllEvaluation Score(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> sentences)
+    /// <summary>conlleval scores of <paramref name="model"/> on <paramref name="sentences"/> (gold tags in any
+    /// scheme).</summary>
+    public static ConllEvaluation Score(SequenceTagger model, TaggingVocabulary vocabulary,
+        IReadOnlyList<TaggedSentence> sentences)
     {
         // predictions are rewritten in the gold data's own scheme: chunk scores do not depend on it (conversion is
         // exact), but token accuracy compares tags one by one
         var scheme = TagSchemes.Detect(sentences.Select(s => (IReadOnlyList<string>)s.Tags));
-        var predicted = model.Tag(vocabulary, sentences.Select(s => (IReadOnlyList<string>)s.Tokens).ToList()).Select(p => TagSchemes.Convert(p, scheme));
-        return ConllEvaluation.Score(sentences.Select(s => (IReadOnlyList<string>)s.Tags).ToList(), predicted.Select(p => (IReadOnlyList<string>)p).ToList());
+        var predicted = model.Tag(vocabulary,
+            sentences.Select(s => (IReadOnlyList<string>)s.Tokens).ToList()).Select(p => TagSchemes.Convert(p, scheme));
+        return ConllEvaluation.Score(sentences.Select(s => (IReadOnlyList<string>)s.Tags).ToList(),
+            predicted.Select(p => (IReadOnlyList<string>)p).ToList());
     }
 }
 

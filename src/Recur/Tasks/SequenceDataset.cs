@@ -37,14 +37,16 @@ public sealed class SequenceDataset
     public int[]? Labels { get; init; }
     /// <summary>Multi-label targets [N, T, classes] of 0/1.</summary>
     public float[]? LabelSets { get; init; }
-    /// <summary>Real length of each sequence (multi-label targets); null when all are <see cref="Steps"/> long.</summary>
+    /// <summary>Real length of each sequence (multi-label targets); null when all are <see cref="Steps"/>
+    /// long.</summary>
     public int[]? Lengths { get; init; }
 
     /// <summary>Wraps the arrays; targets go in the init properties.</summary>
     public SequenceDataset(float[] inputs, int count, int steps, int features, TargetKind kind, int outputs)
     {
         if ((long)count * steps * features != inputs.Length)
-            throw new ArgumentException($"SequenceDataset: {inputs.Length} input values do not make [{count}, {steps}, {features}].");
+            throw new ArgumentException(
+                $"SequenceDataset: {inputs.Length} input values do not make [{count}, {steps}, {features}].");
         (Inputs, Count, Steps, Features, Kind, Outputs) = (inputs, count, steps, features, kind, outputs);
     }
 

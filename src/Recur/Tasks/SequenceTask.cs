@@ -21,14 +21,17 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
     public SequenceModel Network { get; }
 
     /// <summary>Creates the task.</summary>
-    public SequenceTask(SequenceModel model, SequenceDataset train, SequenceDataset? valid, int batchSize, JsonObject? taskConfig = null)
+    public SequenceTask(SequenceModel model, SequenceDataset train, SequenceDataset? valid, int batchSize,
+        JsonObject? taskConfig = null)
     {
         if (batchSize < 1) throw new ArgumentException($"SequenceTask: batch size must be positive, got {batchSize}.");
         if (model.Config.InputSize != train.Features)
             throw new ArgumentException($"SequenceTask: the model takes {model.Config.InputSize} features per step, the data has {train.Features}.");
         if (model.Config.OutputSize != train.Outputs)
-            throw new ArgumentException($"SequenceTask: the model has {model.Config.OutputSize} outputs, the task needs {train.Outputs}.");
-        (Network, this.train, this.valid, this.batchSize, extraConfig) = (model, train, valid, batchSize, taskConfig ?? []);
+            throw new ArgumentException(
+                $"SequenceTask: the model has {model.Config.OutputSize} outputs, the task needs {train.Outputs}.");
+        (Network, this.train, this.valid, this.batchSize, extraConfig) = (model, train, valid, batchSize,
+            taskConfig ?? []);
     }
 
     /// <inheritdoc/>
@@ -49,7 +52,8 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
     public int BatchesPerEpoch => (train.Count + batchSize - 1) / batchSize;
 
     /// <inheritdoc/>
-    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(train.Count, batchSize, shuffle);
+    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(train.Count, batchSize,
+        shuffle);
 
     /// <inheritdoc/>
     public int Count(int[] batch) => batch.Length;
@@ -105,7 +109,8 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
         return new SequenceCurvature(Network, train, batch[..count]);
     }
 
-    /// <summary>The loss of <paramref name="rows"/> of <paramref name="data"/> (a tape scalar), for inspection and custom loops.</summary>
+    /// <summary>The loss of <paramref name="rows"/> of <paramref name="data"/> (a tape scalar), for inspection and
+    /// custom loops.</summary>
     public Tensor BatchLoss(SequenceDataset data, int[] rows) => Evaluate(data, rows, null);
 
     /// <summary>
@@ -126,7 +131,8 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
         return (records, norm);
     }
 
-    /// <summary>The loss of <paramref name="rows"/>; with <paramref name="tally"/>, also counts right answers.</summary>
+    /// <summary>The loss of <paramref name="rows"/>; with <paramref name="tally"/>, also counts right
+    /// answers.</summary>
     Tensor Evaluate(SequenceDataset data, int[] rows, Tally? tally) =>
         LossOf(Network.Forward(data.BatchInputs(rows)), data, rows, tally);
 
@@ -141,7 +147,8 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
         switch (data.Kind)
         {
             case TargetKind.Regression:
-                return Losses.MeanSquaredError(output, Tensor.FromArray(rows.Select(r => data.Values![r]).ToArray(), b, 1));
+                return Losses.MeanSquaredError(output, Tensor.FromArray(rows.Select(r => data.Values![r]).ToArray(), b,
+                    1));
             case TargetKind.ClassLast:
             {
                 var labels = rows.Select(r => data.Labels![r]).ToArray();
@@ -191,7 +198,8 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
                         {
                             bool all = true;
                             for (int c = 0; c < k; c++)
-                                all &= output.Span[(t * b + i) * k + c] > 0f == data.LabelSets![(rows[i] * data.Steps + t) * k + c] > 0.5f;
+                                all &= output.Span[(t * b + i) * k + c] > 0f == data.LabelSets![(rows[i] * data.Steps
+                                    + t) * k + c] > 0.5f;
                             if (all) right++;
                         }
                         tally.Add(right, length, right == length);
@@ -205,7 +213,9 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
     sealed class Tally
     {
         public long Right, Scored, Sequences, SequencesRight;
-        public void Add(int right, int scored, bool whole) { Right += right; Scored += scored; Sequences++; if (whole) SequencesRight++; }
+        public void Add(int right, int scored,
+            bool whole)
+        { Right += right; Scored += scored; Sequences++; if (whole) SequencesRight++; }
     }
 
     static int ArgMax(ReadOnlySpan<float> values) => Kernels.Scores.ArgMax(values);
@@ -225,7 +235,8 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
         }
         var metrics = new Dictionary<string, double> { ["loss"] = loss / data.Count };
         if (data.Kind != TargetKind.Regression) metrics["accuracy"] = (double)tally.Right / Math.Max(1, tally.Scored);
-        if (data.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep) metrics["sequence_accuracy"] = (double)tally.SequencesRight / Math.Max(1, tally.Sequences);
+        if (data.Kind is TargetKind.ClassPerStep or TargetKind.MultiLabelPerStep) metrics["sequence_accuracy"]
+            = (double)tally.SequencesRight / Math.Max(1, tally.Sequences);
         return metrics;
     }
 }

@@ -92,9 +92,12 @@ public static class SyntheticTasks
     /// delimiter (9) and 10 blanks; the target is blank until the last 10 steps, which must reproduce the symbols.
     /// Inputs are one-hot over 10 categories. The memoryless baseline's cross-entropy is 10·ln 8 / (delay + 20).
     /// </summary>
-    public static SequenceDataset Copy(RandomGenerator random, int delay, int count, int symbols = 8, int copyLength = 10)
+    public static SequenceDataset Copy(RandomGenerator random, int delay, int count, int symbols = 8,
+        int copyLength = 10)
     {
-        if (delay < 1 || count < 1 || symbols < 1 || copyLength < 1) throw new ArgumentException("Copy: delay, count, symbols and copy length must be positive.");
+        if (delay < 1 || count < 1 || symbols < 1
+            || copyLength < 1) throw new ArgumentException(
+            "Copy: delay, count, symbols and copy length must be positive.");
         int steps = delay + 2 * copyLength, categories = symbols + 2, delimiter = symbols + 1;
         var x = new float[count * steps * categories];
         var y = new int[count * steps];
@@ -114,7 +117,8 @@ public static class SyntheticTasks
     }
 
     /// <summary>Cross-entropy of the copy task's memoryless baseline.</summary>
-    public static double CopyBaseline(int delay, int symbols = 8, int copyLength = 10) => copyLength * Math.Log(symbols) / (delay + 2 * copyLength);
+    public static double CopyBaseline(int delay, int symbols = 8,
+        int copyLength = 10) => copyLength * Math.Log(symbols) / (delay + 2 * copyLength);
 
     /// <summary>The symbols of the Reber grammar, in one-hot order.</summary>
     public const string ReberSymbols = "BTPSXVE";
@@ -183,7 +187,11 @@ public static class SyntheticTasks
                 foreach (char c in next[t]) y[(n * steps + t) * k + ReberSymbols.IndexOf(c)] = 1f;
             }
         }
-        return new SequenceDataset(x, count, steps, k, TargetKind.MultiLabelPerStep, k) { LabelSets = y, Lengths = lengths };
+        return new SequenceDataset(x, count, steps, k, TargetKind.MultiLabelPerStep, k)
+        {
+            LabelSets = y,
+            Lengths = lengths
+        };
     }
 
     /// <summary>
@@ -191,14 +199,16 @@ public static class SyntheticTasks
     /// class at the end; with <paramref name="permutationSeed"/>, every image's pixels follow one fixed random
     /// permutation (permuted MNIST). Rows <paramref name="start"/> … start + count of the IDX files.
     /// </summary>
-    public static SequenceDataset SequentialMnist(string imagesPath, string labelsPath, int start, int count, ulong? permutationSeed = null)
+    public static SequenceDataset SequentialMnist(string imagesPath, string labelsPath, int start, int count,
+        ulong? permutationSeed = null)
     {
         var (shape, pixels) = Idx.Read(imagesPath);
         var (labelShape, labels) = Idx.Read(labelsPath);
         if (shape.Length != 3 || labelShape.Length != 1 || shape[0] != labelShape[0])
             throw new InvalidDataException($"{imagesPath} / {labelsPath}: expected images [N, rows, cols] and labels [N], got [{string.Join(", ", shape)}] and [{string.Join(", ", labelShape)}].");
         if (start < 0 || count < 1 || start + count > shape[0])
-            throw new ArgumentException($"SequentialMnist: rows {start}..{start + count} are outside the {shape[0]} images of {imagesPath}.");
+            throw new ArgumentException(
+                $"SequentialMnist: rows {start}..{start + count} are outside the {shape[0]} images of {imagesPath}.");
         int steps = shape[1] * shape[2];
         var order = Enumerable.Range(0, steps).ToArray();
         if (permutationSeed is ulong seed) new RandomGenerator(seed).Shuffle(order.AsSpan());

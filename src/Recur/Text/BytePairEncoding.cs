@@ -7,12 +7,13 @@ using Recur.Serialization;
 namespace Recur.Text;
 
 /// <summary>
-/// Byte-level byte-pair encoding in the GPT-2 file format (Radford et al. 2019; BPE after Sennrich et al. 2016): text is
-/// cut into pre-tokens by GPT-2's pattern (contractions, optionally space-led letter, digit and symbol runs, white
+/// Byte-level byte-pair encoding in the GPT-2 file format (Radford et al. 2019; BPE after Sennrich et al. 2016): text
+/// is cut into pre-tokens by GPT-2's pattern (contractions, optionally space-led letter, digit and symbol runs, white
 /// space), each pre-token's UTF-8 bytes are written as 256 printable stand-in characters, and the ranked merges of
 /// <c>merges.txt</c> are applied lowest rank first. Every byte is in the vocabulary, so any valid Unicode string is
 /// encoded without <c>&lt;unk&gt;</c> and <c>Decode(Encode(s)) == s</c>. Files: <c>vocab.json</c> (token → id) and
-/// <c>merges.txt</c> (a <c>#version</c> line, then one "left right" pair per line), readable by Hugging Face tokenizers.
+/// <c>merges.txt</c> (a <c>#version</c> line, then one "left right" pair per line), readable by Hugging Face
+/// tokenizers.
 /// </summary>
 public sealed class ByteLevelBpeTokenizer : ITokenizer
 {
@@ -22,12 +23,15 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     public const string MergesFile = "merges.txt";
 
     /// <summary>GPT-2's pre-tokenisation pattern.</summary>
-    internal static readonly Regex PreTokenizer = new(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
+    internal static readonly Regex PreTokenizer
+        = new(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
         RegexOptions.Compiled | RegexOptions.CultureInvariant);
 
-    /// <summary>Byte → stand-in character (printable bytes map to themselves, the rest to U+0100 onwards), as GPT-2.</summary>
+    /// <summary>Byte → stand-in character (printable bytes map to themselves, the rest to U+0100 onwards), as
+    /// GPT-2.</summary>
     internal static readonly char[] ByteToChar = BuildByteMap();
-    static readonly Dictionary<char, byte> CharToByte = Enumerable.Range(0, 256).ToDictionary(b => ByteToChar[b], b => (byte)b);
+    static readonly Dictionary<char, byte> CharToByte = Enumerable.Range(0, 256).ToDictionary(b => ByteToChar[b],
+        b => (byte)b);
 
     readonly string[] tokens;
     readonly Dictionary<string, int> ids = new(StringComparer.Ordinal);
@@ -47,14 +51,17 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         return map;
     }
 
-    /// <summary>Builds the tokenizer from its vocabulary (token → id) and ranked merges; checks that they agree.</summary>
-    public ByteLevelBpeTokenizer(IReadOnlyDictionary<string, int> vocabulary, IReadOnlyList<(string Left, string Right)> mergePairs)
+    /// <summary>Builds the tokenizer from its vocabulary (token → id) and ranked merges; checks that they
+    /// agree.</summary>
+    public ByteLevelBpeTokenizer(IReadOnlyDictionary<string, int> vocabulary, IReadOnlyList<(string Left,
+        string Right)> mergePairs)
     {
         tokens = new string[vocabulary.Count];
         foreach (var (token, id) in vocabulary)
         {
             if ((uint)id >= (uint)tokens.Length || tokens[id] != null)
-                throw new InvalidDataException($"vocabulary ids must be 0…{tokens.Length - 1} without repeats; '{token}' has id {id}.");
+                throw new InvalidDataException(
+                    $"vocabulary ids must be 0…{tokens.Length - 1} without repeats; '{token}' has id {id}.");
             tokens[id] = token;
             ids[token] = id;
         }
@@ -62,13 +69,16 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             if (tokens.Length <= i || tokens[i] != Tokenizers.Specials[i])
                 throw new InvalidDataException($"id {i} must be the special token {Tokenizers.Specials[i]}.");
         for (int b = 0; b < 256; b++)
-            if (!ids.ContainsKey(ByteToChar[b].ToString())) throw new InvalidDataException($"the vocabulary lacks the token of byte 0x{b:X2} ('{ByteToChar[b]}').");
+            if (!ids.ContainsKey(ByteToChar[b].ToString())) throw new InvalidDataException(
+                $"the vocabulary lacks the token of byte 0x{b:X2} ('{ByteToChar[b]}').");
         mergeList = [.. mergePairs];
         for (int rank = 0; rank < mergeList.Count; rank++)
         {
             var (left, right) = mergeList[rank];
-            if (!ids.TryGetValue(left, out int l) || !ids.TryGetValue(right, out int r) || !ids.TryGetValue(left + right, out int merged))
-                throw new InvalidDataException($"merge {rank + 1} ('{left} {right}') uses a token that is not in the vocabulary.");
+            if (!ids.TryGetValue(left, out int l) || !ids.TryGetValue(right,
+                out int r) || !ids.TryGetValue(left + right, out int merged))
+                throw new InvalidDataException(
+                    $"merge {rank + 1} ('{left} {right}') uses a token that is not in the vocabulary.");
             merges.TryAdd((l, r), (rank, merged));
         }
     }
@@ -124,7 +134,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         var bytes = new List<byte>();
         foreach (int id in tokenIds)
         {
-            if ((uint)id >= (uint)tokens.Length) throw new ArgumentException($"BPE tokenizer: id {id} is outside the vocabulary of {tokens.Length}.");
+            if ((uint)id >= (uint)tokens.Length) throw new ArgumentException(
+                $"BPE tokenizer: id {id} is outside the vocabulary of {tokens.Length}.");
             if (id < Tokenizers.Specials.Count)
             {
                 if (id == Tokenizers.Unknown) bytes.AddRange("\uFFFD"u8.ToArray());
@@ -148,10 +159,15 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         var lines = new StringBuilder("#version: 0.2\n");
         foreach (var (left, right) in mergeList) lines.Append(left).Append(' ').Append(right).Append('\n');
         AtomicFile.WriteAllText(Path.Combine(folder, MergesFile), lines.ToString());
-        Tokenizers.WriteDescription(folder, new JsonObject { ["kind"] = Kind, ["vocab"] = VocabFile, ["merges"] = MergesFile });
+        Tokenizers.WriteDescription(folder, new JsonObject
+        {
+            ["kind"] = Kind, ["vocab"] = VocabFile,
+            ["merges"] = MergesFile
+        });
     }
 
-    /// <summary>Reads <c>vocab.json</c> and <c>merges.txt</c>; errors name the file and, for merges, the line.</summary>
+    /// <summary>Reads <c>vocab.json</c> and <c>merges.txt</c>; errors name the file and, for merges, the
+    /// line.</summary>
     public static ByteLevelBpeTokenizer Load(string vocabPath, string mergesPath)
     {
         Dictionary<string, int> vocabulary;
@@ -160,7 +176,11 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             vocabulary = JsonSerializer.Deserialize<Dictionary<string, int>>(TextFiles.ReadUtf8(vocabPath))
                 ?? throw new InvalidDataException($"{vocabPath}: empty vocabulary.");
         }
-        catch (JsonException e) { throw new InvalidDataException($"{vocabPath}: not a JSON object of token → id ({e.Message}).", e); }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException(
+            $"{vocabPath}: not a JSON object of token → id ({e.Message}).", e);
+        }
         var pairs = new List<(string, string)>();
         var lines = TextFiles.ReadUtf8(mergesPath).Split('\n');
         for (int i = 0; i < lines.Length; i++)
@@ -169,11 +189,16 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             if (line.Length == 0 || i == 0 && line.StartsWith("#version", StringComparison.Ordinal)) continue;
             var parts = line.Split(' ');
             if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
-                throw new InvalidDataException($"{mergesPath}, line {i + 1}: expected two tokens separated by one space, got '{line}'.");
+                throw new InvalidDataException(
+                    $"{mergesPath}, line {i + 1}: expected two tokens separated by one space, got '{line}'.");
             pairs.Add((parts[0], parts[1]));
         }
         try { return new ByteLevelBpeTokenizer(vocabulary, pairs); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{vocabPath} / {mergesPath}: {e.Message}", e); }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{vocabPath} / {mergesPath}: {e.Message}",
+            e);
+        }
     }
 }
 
@@ -185,13 +210,14 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
 public static class BpeTrainer
 {
     /// <summary>
-    /// Trains on <paramref name="text"/> up to <paramref name="vocabularySize"/> ids (the 4 special tokens and 256 bytes
-    /// included); pairs seen fewer than <paramref name="minFrequency"/> times are never merged.
+    /// Trains on <paramref name="text"/> up to <paramref name="vocabularySize"/> ids (the 4 special tokens and 256
+    /// bytes included); pairs seen fewer than <paramref name="minFrequency"/> times are never merged.
     /// </summary>
     public static ByteLevelBpeTokenizer Train(string text, int vocabularySize, int minFrequency = 2)
     {
         int baseSize = Tokenizers.Specials.Count + 256;
-        if (vocabularySize < baseSize) throw new ArgumentException($"BPE: the vocabulary must hold at least the {baseSize} special and byte tokens, got {vocabularySize}.");
+        if (vocabularySize < baseSize) throw new ArgumentException(
+            $"BPE: the vocabulary must hold at least the {baseSize} special and byte tokens, got {vocabularySize}.");
         if (minFrequency < 1) throw new ArgumentException($"BPE: minFrequency must be ≥ 1, got {minFrequency}.");
         _ = Tokenizers.Runes(text).Count();
         var tokens = new List<string>(Tokenizers.Specials);
@@ -201,7 +227,8 @@ public static class BpeTrainer
             wordCounts[match.Value] = wordCounts.GetValueOrDefault(match.Value) + 1;
         // words in ordinal order so that everything below is deterministic
         var words = wordCounts.OrderBy(w => w.Key, StringComparer.Ordinal)
-            .Select(w => (Symbols: Encoding.UTF8.GetBytes(w.Key).Select(b => Tokenizers.Specials.Count + (int)b).ToList(), Count: w.Value)).ToArray();
+            .Select(w => (Symbols: Encoding.UTF8.GetBytes(w.Key).Select(b
+                => Tokenizers.Specials.Count + (int)b).ToList(), Count: w.Value)).ToArray();
         var pairCounts = new Dictionary<(int, int), long>();
         var pairWords = new Dictionary<(int, int), HashSet<int>>();
         void Count(int w, long sign)
@@ -220,8 +247,10 @@ public static class BpeTrainer
         }
         for (int w = 0; w < words.Length; w++) Count(w, +1);
         // a max-queue with lazy deletion: an entry is used only if its count is still current
-        var queue = new PriorityQueue<(int, int), (long, int, int)>(Comparer<(long Count, int Left, int Right)>.Create((a, b) =>
-            a.Count != b.Count ? b.Count.CompareTo(a.Count) : a.Left != b.Left ? a.Left.CompareTo(b.Left) : a.Right.CompareTo(b.Right)));
+        var queue = new PriorityQueue<(int, int), (long, int, int)>(Comparer<(long Count, int Left,
+            int Right)>.Create((a, b) =>
+            a.Count != b.Count ? b.Count.CompareTo(a.Count) : a.Left != b.Left ? a.Left.CompareTo(b.Left)
+                : a.Right.CompareTo(b.Right)));
         foreach (var (pair, count) in pairCounts) queue.Enqueue(pair, (count, pair.Item1, pair.Item2));
         var merges = new List<(string, string)>();
         var tokenIds = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -245,14 +274,16 @@ public static class BpeTrainer
             {
                 var symbols = words[w].Symbols;
                 bool contains = false;
-                for (int i = 0; i + 1 < symbols.Count && !contains; i++) contains = symbols[i] == best.Item1 && symbols[i + 1] == best.Item2;
+                for (int i = 0; i + 1 < symbols.Count && !contains; i++) contains = symbols[i] == best.Item1
+                    && symbols[i + 1] == best.Item2;
                 if (!contains) continue;
                 for (int i = 0; i + 1 < symbols.Count; i++) touched.Add((symbols[i], symbols[i + 1]));
                 Count(w, -1);
                 var next = new List<int>(symbols.Count);
                 for (int i = 0; i < symbols.Count; i++)
                 {
-                    if (i + 1 < symbols.Count && symbols[i] == best.Item1 && symbols[i + 1] == best.Item2) { next.Add(merged); i++; }
+                    if (i + 1 < symbols.Count && symbols[i] == best.Item1
+                        && symbols[i + 1] == best.Item2) { next.Add(merged); i++; }
                     else next.Add(symbols[i]);
                 }
                 words[w] = (next, words[w].Count);
@@ -261,7 +292,8 @@ public static class BpeTrainer
             }
             pairCounts.Remove(best);
             foreach (var pair in touched.Order())
-                if (pairCounts.TryGetValue(pair, out long count) && count > 0) queue.Enqueue(pair, (count, pair.Item1, pair.Item2));
+                if (pairCounts.TryGetValue(pair, out long count) && count > 0) queue.Enqueue(pair, (count, pair.Item1,
+                    pair.Item2));
         }
         return new ByteLevelBpeTokenizer(tokenIds, merges);
     }

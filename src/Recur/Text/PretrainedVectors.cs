@@ -27,18 +27,22 @@ public static class PretrainedVectors
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (lineNumber == 1 && fields.Length == 2 && int.TryParse(fields[0], out _) && int.TryParse(fields[1], out int declared))
+            if (lineNumber == 1 && fields.Length == 2 && int.TryParse(fields[0], out _) && int.TryParse(fields[1],
+                out int declared))
             {
-                if (declared != dimension) throw new InvalidDataException($"{path}, line 1: the vectors have {declared} values, the embedding {dimension}.");
+                if (declared != dimension) throw new InvalidDataException(
+                    $"{path}, line 1: the vectors have {declared} values, the embedding {dimension}.");
                 continue; // word2vec header
             }
             if (fields.Length != dimension + 1)
                 throw new InvalidDataException($"{path}, line {lineNumber}: {fields.Length - 1} values after the word, the embedding has {dimension}.");
             int id = vocabulary.Id(fields[0]);
-            if (id == WordVocabulary.Unknown && fields[0] != "<unk>" || id == WordVocabulary.Pad || !seen.Add(id)) continue;
+            if (id == WordVocabulary.Unknown && fields[0] != "<unk>" || id == WordVocabulary.Pad
+                || !seen.Add(id)) continue;
             for (int k = 0; k < dimension; k++)
             {
-                if (!float.TryParse(fields[k + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out float value) || !float.IsFinite(value))
+                if (!float.TryParse(fields[k + 1], NumberStyles.Float, CultureInfo.InvariantCulture,
+                    out float value) || !float.IsFinite(value))
                     throw new InvalidDataException($"{path}, line {lineNumber}: '{fields[k + 1]}' is not a number.");
                 weights[id * dimension + k] = value;
             }

@@ -7,8 +7,10 @@ namespace Recur.Text;
 
 /// <summary>
 /// Turns text into token ids and back. Every tokenizer reserves the same four special tokens at ids 0–3:
-/// <c>&lt;pad&gt;</c>, <c>&lt;unk&gt;</c>, <c>&lt;bos&gt;</c> and <c>&lt;eos&gt;</c>. Implementations: <see cref="CharTokenizer"/>,
-/// <see cref="WordLevelTokenizer"/> and <see cref="ByteLevelBpeTokenizer"/>; <see cref="Tokenizers.Load"/> reads any of them back.
+/// <c>&lt;pad&gt;</c>, <c>&lt;unk&gt;</c>, <c>&lt;bos&gt;</c> and <c>&lt;eos&gt;</c>. Implementations:
+/// <see cref="CharTokenizer"/>,
+/// <see cref="WordLevelTokenizer"/> and <see cref="ByteLevelBpeTokenizer"/>; <see cref="Tokenizers.Load"/> reads any of
+/// them back.
 /// </summary>
 public interface ITokenizer
 {
@@ -18,7 +20,8 @@ public interface ITokenizer
     /// <summary>Number of ids, the special tokens included.</summary>
     int VocabularySize { get; }
 
-    /// <summary>The ids of <paramref name="text"/> (no <c>&lt;bos&gt;</c>/<c>&lt;eos&gt;</c> added except where the tokenizer marks line ends).</summary>
+    /// <summary>The ids of <paramref name="text"/> (no <c>&lt;bos&gt;</c>/<c>&lt;eos&gt;</c> added except where the
+    /// tokenizer marks line ends).</summary>
     int[] Encode(string text);
 
     /// <summary>The text of <paramref name="ids"/>; padding and begin-of-sequence tokens are left out.</summary>
@@ -27,11 +30,13 @@ public interface ITokenizer
     /// <summary>How token <paramref name="id"/> is shown (for tables and debugging).</summary>
     string TokenText(int id);
 
-    /// <summary>Writes the tokenizer into <paramref name="folder"/> (<c>tokenizer.json</c> and, for BPE, <c>vocab.json</c> + <c>merges.txt</c>), atomically per file.</summary>
+    /// <summary>Writes the tokenizer into <paramref name="folder"/> (<c>tokenizer.json</c> and, for BPE,
+    /// <c>vocab.json</c> + <c>merges.txt</c>), atomically per file.</summary>
     void Save(string folder);
 }
 
-/// <summary>The special tokens every <see cref="ITokenizer"/> places at ids 0–3, and loading of saved tokenizers.</summary>
+/// <summary>The special tokens every <see cref="ITokenizer"/> places at ids 0–3, and loading of saved
+/// tokenizers.</summary>
 public static class Tokenizers
 {
     /// <summary>Padding.</summary>
@@ -67,7 +72,8 @@ public static class Tokenizers
             {
                 "char" => CharTokenizer.FromJson(json),
                 "word" => WordLevelTokenizer.FromJson(json),
-                "bpe" => ByteLevelBpeTokenizer.Load(Path.Combine(folder, ByteLevelBpeTokenizer.VocabFile), Path.Combine(folder, ByteLevelBpeTokenizer.MergesFile)),
+                "bpe" => ByteLevelBpeTokenizer.Load(Path.Combine(folder, ByteLevelBpeTokenizer.VocabFile),
+                    Path.Combine(folder, ByteLevelBpeTokenizer.MergesFile)),
                 var kind => throw new InvalidDataException($"unknown tokenizer kind '{kind}'."),
             };
         }
@@ -75,18 +81,21 @@ public static class Tokenizers
             or InvalidDataException
             or ArgumentException or OverflowException or KeyNotFoundException or JsonException)
         {
-            throw new InvalidDataException(e.Message.StartsWith(folder, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", e);
+            throw new InvalidDataException(e.Message.StartsWith(folder,
+                StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", e);
         }
     }
 
-    /// <summary>Trains a tokenizer of <paramref name="kind"/> (<c>char</c>, <c>word</c> or <c>bpe</c>) on <paramref name="text"/>.</summary>
-    public static ITokenizer Train(string kind, string text, int bpeVocabularySize = 2000, int minFrequency = 1) => kind switch
-    {
-        "char" => CharTokenizer.Build(text),
-        "word" => WordLevelTokenizer.Build(text, minFrequency: minFrequency),
-        "bpe" => BpeTrainer.Train(text, bpeVocabularySize),
-        _ => throw new ArgumentException($"tokenizer '{kind}' is not char, word or bpe."),
-    };
+    /// <summary>Trains a tokenizer of <paramref name="kind"/> (<c>char</c>, <c>word</c> or <c>bpe</c>) on
+    /// <paramref name="text"/>.</summary>
+    public static ITokenizer Train(string kind, string text, int bpeVocabularySize = 2000,
+        int minFrequency = 1) => kind switch
+        {
+            "char" => CharTokenizer.Build(text),
+            "word" => WordLevelTokenizer.Build(text, minFrequency: minFrequency),
+            "bpe" => BpeTrainer.Train(text, bpeVocabularySize),
+            _ => throw new ArgumentException($"tokenizer '{kind}' is not char, word or bpe."),
+        };
 
     /// <summary>
     /// The Unicode scalar values of <paramref name="text"/>; a lone surrogate (which no encoding can carry) is an
@@ -97,7 +106,8 @@ public static class Tokenizers
         for (int i = 0; i < text.Length;)
         {
             if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int used) != System.Buffers.OperationStatus.Done)
-                throw new ArgumentException($"text has a lone surrogate U+{(int)text[i]:X4} at index {i}; it is not valid Unicode.");
+                throw new ArgumentException(
+                    $"text has a lone surrogate U+{(int)text[i]:X4} at index {i}; it is not valid Unicode.");
             yield return rune;
             i += used;
         }
@@ -107,7 +117,8 @@ public static class Tokenizers
     internal static void WriteDescription(string folder, JsonObject json)
     {
         Directory.CreateDirectory(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, File), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(folder, File),
+            json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 }
 
@@ -146,10 +157,12 @@ public static class TextFiles
         if (!System.Text.Unicode.Utf8.IsValid(span))
         {
             int offset = 0;
-            while (offset < span.Length && Rune.DecodeFromUtf8(span[offset..], out _, out int used) == System.Buffers.OperationStatus.Done) offset += used;
+            while (offset < span.Length && Rune.DecodeFromUtf8(span[offset..], out _,
+                out int used) == System.Buffers.OperationStatus.Done) offset += used;
             int line = 1;
             foreach (byte b in span[..offset]) if (b == (byte)'\n') line++;
-            throw new InvalidDataException($"{source}: invalid UTF-8 at byte offset {offset + start} (line {line}): byte 0x{span[offset]:X2}.");
+            throw new InvalidDataException(
+                $"{source}: invalid UTF-8 at byte offset {offset + start} (line {line}): byte 0x{span[offset]:X2}.");
         }
         int nul = span.IndexOf((byte)0);
         if (nul >= 0)
@@ -179,8 +192,10 @@ public sealed class CharTokenizer : ITokenizer
         for (int i = Tokenizers.Specials.Count; i < symbols.Length; i++)
         {
             if (!Rune.TryGetRuneAt(symbols[i], 0, out var rune) || rune.Utf16SequenceLength != symbols[i].Length)
-                throw new InvalidDataException($"character tokenizer: symbol {i} ('{symbols[i]}') is not one character.");
-            if (!ids.TryAdd(rune.Value, i)) throw new InvalidDataException($"character tokenizer: '{symbols[i]}' appears twice.");
+                throw new InvalidDataException(
+                    $"character tokenizer: symbol {i} ('{symbols[i]}') is not one character.");
+            if (!ids.TryAdd(rune.Value,
+                i)) throw new InvalidDataException($"character tokenizer: '{symbols[i]}' appears twice.");
         }
     }
 
@@ -198,7 +213,8 @@ public sealed class CharTokenizer : ITokenizer
     public int[] Encode(string text)
     {
         var result = new List<int>(text.Length);
-        foreach (var rune in Tokenizers.Runes(text)) result.Add(ids.TryGetValue(rune.Value, out int id) ? id : Tokenizers.Unknown);
+        foreach (var rune in Tokenizers.Runes(text)) result.Add(ids.TryGetValue(rune.Value,
+            out int id) ? id : Tokenizers.Unknown);
         return [.. result];
     }
 
@@ -208,7 +224,8 @@ public sealed class CharTokenizer : ITokenizer
         var text = new StringBuilder(tokens.Length);
         foreach (int id in tokens)
         {
-            if ((uint)id >= (uint)symbols.Length) throw new ArgumentException($"character tokenizer: id {id} is outside the vocabulary of {symbols.Length}.");
+            if ((uint)id >= (uint)symbols.Length) throw new ArgumentException(
+                $"character tokenizer: id {id} is outside the vocabulary of {symbols.Length}.");
             if (id == Tokenizers.Unknown) text.Append('\uFFFD');
             else if (id >= Tokenizers.Specials.Count) text.Append(symbols[id]);
         }
@@ -221,7 +238,8 @@ public sealed class CharTokenizer : ITokenizer
     /// <inheritdoc/>
     public void Save(string folder) => Tokenizers.WriteDescription(folder, new JsonObject
     {
-        ["kind"] = Kind, ["symbols"] = new JsonArray(symbols.Skip(Tokenizers.Specials.Count).Select(s => (JsonNode)s).ToArray()),
+        ["kind"] = Kind,
+        ["symbols"] = new JsonArray(symbols.Skip(Tokenizers.Specials.Count).Select(s => (JsonNode)s).ToArray()),
     });
 
     internal static CharTokenizer FromJson(JsonObject json) => new(json["symbols"]!.AsArray().Select(s => (string)s!));
@@ -232,14 +250,15 @@ public enum WordSplitting
 {
     /// <summary>At white space only (the Penn Treebank files are already tokenised this way).</summary>
     Whitespace,
-    /// <summary>Words (letters, digits, apostrophes, combining marks) and single punctuation marks, as <see cref="WordTokenizer"/>.</summary>
+    /// <summary>Words (letters, digits, apostrophes, combining marks) and single punctuation marks, as
+    /// <see cref="WordTokenizer"/>.</summary>
     Words,
 }
 
 /// <summary>
 /// Word-level tokenizer for language modelling: each line is split into words (<see cref="WordSplitting"/>), words seen
-/// fewer than <c>minFrequency</c> times become <c>&lt;unk&gt;</c>, and every line end is an <c>&lt;eos&gt;</c> token. Decoding
-/// joins words with single spaces and turns <c>&lt;eos&gt;</c> back into a line end.
+/// fewer than <c>minFrequency</c> times become <c>&lt;unk&gt;</c>, and every line end is an <c>&lt;eos&gt;</c> token.
+/// Decoding joins words with single spaces and turns <c>&lt;eos&gt;</c> back into a line end.
 /// </summary>
 public sealed class WordLevelTokenizer : ITokenizer
 {
@@ -259,14 +278,17 @@ public sealed class WordLevelTokenizer : ITokenizer
         splitter = splitting == WordSplitting.Words ? new WordTokenizer(lowerCase) : null;
         words = [.. Tokenizers.Specials, .. vocabulary];
         for (int i = 0; i < words.Length; i++)
-            if (!ids.TryAdd(words[i], i)) throw new InvalidDataException($"word tokenizer: '{words[i]}' appears twice (ids {ids[words[i]]} and {i}).");
+            if (!ids.TryAdd(words[i],
+                i)) throw new InvalidDataException(
+                $"word tokenizer: '{words[i]}' appears twice (ids {ids[words[i]]} and {i}).");
     }
 
     /// <summary>
-    /// Builds the vocabulary of <paramref name="text"/>: words seen at least <paramref name="minFrequency"/> times, most
-    /// frequent first (ties in ordinal order), at most <paramref name="maxSize"/> ids in all.
+    /// Builds the vocabulary of <paramref name="text"/>: words seen at least <paramref name="minFrequency"/> times,
+    /// most frequent first (ties in ordinal order), at most <paramref name="maxSize"/> ids in all.
     /// </summary>
-    public static WordLevelTokenizer Build(string text, WordSplitting splitting = WordSplitting.Whitespace, bool lowerCase = false,
+    public static WordLevelTokenizer Build(string text, WordSplitting splitting = WordSplitting.Whitespace,
+        bool lowerCase = false,
         int minFrequency = 1, int maxSize = int.MaxValue)
     {
         if (minFrequency < 1 || maxSize <= Tokenizers.Specials.Count)
@@ -276,7 +298,8 @@ public sealed class WordLevelTokenizer : ITokenizer
         foreach (var line in text.Split('\n'))
             foreach (var word in probe.Split(line)) counts[word] = counts.GetValueOrDefault(word) + 1;
         var vocabulary = counts.Where(c => c.Value >= minFrequency && !Tokenizers.Specials.Contains(c.Key))
-            .OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key).Take(maxSize - Tokenizers.Specials.Count);
+            .OrderByDescending(c => c.Value).ThenBy(c => c.Key,
+                StringComparer.Ordinal).Select(c => c.Key).Take(maxSize - Tokenizers.Specials.Count);
         return new WordLevelTokenizer(vocabulary, splitting, lowerCase);
     }
 
@@ -302,7 +325,8 @@ public sealed class WordLevelTokenizer : ITokenizer
         var lines = text.Split('\n');
         for (int l = 0; l < lines.Length; l++)
         {
-            foreach (var word in Split(lines[l])) result.Add(ids.TryGetValue(word, out int id) ? id : Tokenizers.Unknown);
+            foreach (var word in Split(lines[l])) result.Add(ids.TryGetValue(word,
+                out int id) ? id : Tokenizers.Unknown);
             if (l < lines.Length - 1) result.Add(Tokenizers.Eos);
         }
         return [.. result];
@@ -315,7 +339,8 @@ public sealed class WordLevelTokenizer : ITokenizer
         bool lineStart = true;
         foreach (int id in tokens)
         {
-            if ((uint)id >= (uint)words.Length) throw new ArgumentException($"word tokenizer: id {id} is outside the vocabulary of {words.Length}.");
+            if ((uint)id >= (uint)words.Length) throw new ArgumentException(
+                $"word tokenizer: id {id} is outside the vocabulary of {words.Length}.");
             if (id is Tokenizers.Pad or Tokenizers.Bos) continue;
             if (id == Tokenizers.Eos) { text.Append('\n'); lineStart = true; continue; }
             if (!lineStart) text.Append(' ');
@@ -335,6 +360,7 @@ public sealed class WordLevelTokenizer : ITokenizer
         ["words"] = new JsonArray(words.Skip(Tokenizers.Specials.Count).Select(s => (JsonNode)s).ToArray()),
     });
 
-    internal static WordLevelTokenizer FromJson(JsonObject json) => new(json["words"]!.AsArray().Select(w => (string)w!),
+    internal static WordLevelTokenizer FromJson(JsonObject json) => new(json["words"]!.AsArray().Select(w
+        => (string)w!),
         Enum.Parse<WordSplitting>((string)json["splitting"]!, ignoreCase: true), (bool)json["lower_case"]!);
 }

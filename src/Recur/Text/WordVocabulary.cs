@@ -30,7 +30,8 @@ public sealed class WordTokenizer(bool lowerCase = true)
         {
             var category = Rune.GetUnicodeCategory(rune);
             bool wordPart = Rune.IsLetterOrDigit(rune) || rune.Value == '\'' || rune.Value == '’'
-                || category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark;
+                || category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
+                    or UnicodeCategory.EnclosingMark;
             if (wordPart) { word.Append(rune.ToString()); continue; }
             Flush();
             if (!Rune.IsWhiteSpace(rune)) tokens.Add(rune.ToString());
@@ -42,7 +43,8 @@ public sealed class WordTokenizer(bool lowerCase = true)
 
 /// <summary>
 /// A word vocabulary: id 0 is the padding token <c>&lt;pad&gt;</c>, id 1 the unknown token <c>&lt;unk&gt;</c>, then the
-/// words seen at least <c>minFrequency</c> times, most frequent first (ties in ordinal order, so the ids are deterministic).
+/// words seen at least <c>minFrequency</c> times, most frequent first (ties in ordinal order, so the ids are
+/// deterministic).
 /// </summary>
 public sealed class WordVocabulary
 {
@@ -65,19 +67,26 @@ public sealed class WordVocabulary
         Words = words;
         ids = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < words.Count; i++)
-            if (!ids.TryAdd(words[i], i)) throw new InvalidDataException($"vocabulary: '{words[i]}' appears twice (ids {ids[words[i]]} and {i}).");
+            if (!ids.TryAdd(words[i],
+                i)) throw new InvalidDataException(
+                $"vocabulary: '{words[i]}' appears twice (ids {ids[words[i]]} and {i}).");
     }
 
-    /// <summary>Builds the vocabulary from tokenised texts, keeping words seen at least <paramref name="minFrequency"/> times, at most <paramref name="maxSize"/> ids.</summary>
-    public static WordVocabulary Build(IEnumerable<IReadOnlyList<string>> texts, int minFrequency = 1, int maxSize = int.MaxValue)
+    /// <summary>Builds the vocabulary from tokenised texts, keeping words seen at least <paramref name="minFrequency"/>
+    /// times, at most <paramref name="maxSize"/> ids.</summary>
+    public static WordVocabulary Build(IEnumerable<IReadOnlyList<string>> texts, int minFrequency = 1,
+        int maxSize = int.MaxValue)
     {
-        if (minFrequency < 1 || maxSize < 2) throw new ArgumentException($"WordVocabulary: minFrequency must be ≥ 1 and maxSize ≥ 2, got {minFrequency} and {maxSize}.");
+        if (minFrequency < 1
+            || maxSize < 2) throw new ArgumentException(
+            $"WordVocabulary: minFrequency must be ≥ 1 and maxSize ≥ 2, got {minFrequency} and {maxSize}.");
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var text in texts)
             foreach (var token in text) counts[token] = counts.GetValueOrDefault(token) + 1;
         var words = new List<string> { "<pad>", "<unk>" };
         words.AddRange(counts.Where(c => c.Value >= minFrequency && c.Key is not ("<pad>" or "<unk>"))
-            .OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key).Take(maxSize - 2));
+            .OrderByDescending(c => c.Value).ThenBy(c => c.Key,
+                StringComparer.Ordinal).Select(c => c.Key).Take(maxSize - 2));
         return new WordVocabulary(words);
     }
 
@@ -106,10 +115,17 @@ public sealed class WordVocabulary
     {
         try
         {
-            var words = JsonSerializer.Deserialize<string[]>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty vocabulary.");
+            var words = JsonSerializer.Deserialize<string[]>(File.ReadAllText(path))
+                ?? throw new InvalidDataException($"{path}: empty vocabulary.");
             return FromWords(words);
         }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not a JSON array of words ({e.Message}).", e); }
-        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal)) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a JSON array of words ({e.Message}).",
+            e);
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path,
+            StringComparison.Ordinal))
+        { throw new InvalidDataException($"{path}: {e.Message}", e); }
     }
 }

@@ -3,7 +3,8 @@ namespace Recur.Training;
 /// <summary>Orders examples into mini-batches for <see cref="ITrainingTask{TBatch}.Batches"/>.</summary>
 public static class Batching
 {
-    /// <summary>All indices 0…count−1 shuffled, cut into batches of <paramref name="batchSize"/> (the last may be smaller).</summary>
+    /// <summary>All indices 0…count−1 shuffled, cut into batches of <paramref name="batchSize"/> (the last may be
+    /// smaller).</summary>
     public static IEnumerable<int[]> Shuffled(int count, int batchSize, RandomGenerator shuffle)
     {
         Check(count, batchSize);
@@ -17,10 +18,12 @@ public static class Batching
     /// <paramref name="poolBatches"/> batches, cut into batches of similar lengths (little padding), and the batches
     /// are shuffled again so that lengths do not drift over an epoch. Every example appears exactly once.
     /// </summary>
-    public static IEnumerable<int[]> BucketedByLength(IReadOnlyList<int> lengths, int batchSize, RandomGenerator shuffle, int poolBatches = 50)
+    public static IEnumerable<int[]> BucketedByLength(IReadOnlyList<int> lengths, int batchSize,
+        RandomGenerator shuffle, int poolBatches = 50)
     {
         Check(lengths.Count, batchSize);
-        if (poolBatches < 1) throw new ArgumentOutOfRangeException(nameof(poolBatches), poolBatches, "must be positive");
+        if (poolBatches < 1) throw new ArgumentOutOfRangeException(nameof(poolBatches), poolBatches,
+            "must be positive");
         var order = Enumerable.Range(0, lengths.Count).ToArray();
         shuffle.Shuffle(order.AsSpan());
         var batches = new List<int[]>();
@@ -29,7 +32,8 @@ public static class Batching
         {
             // a stable sort keeps the shuffled order among equal lengths
             var sorted = order[start..Math.Min(order.Length, start + pool)].OrderBy(i => lengths[i]).ToArray();
-            for (int i = 0; i < sorted.Length; i += batchSize) batches.Add(sorted[i..Math.Min(sorted.Length, i + batchSize)]);
+            for (int i = 0; i < sorted.Length; i += batchSize) batches.Add(sorted[i..Math.Min(sorted.Length,
+                i + batchSize)]);
         }
         var batchOrder = batches.ToArray();
         shuffle.Shuffle(batchOrder.AsSpan());
@@ -39,6 +43,7 @@ public static class Batching
     static void Check(int count, int batchSize)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "must be non-negative");
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be positive");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
+            "batch size must be positive");
     }
 }

@@ -27,7 +27,8 @@ public static class Checkpoint
     /// <summary>State a task carries between batches (<see cref="IStatefulTrainingTask"/>), when it has any.</summary>
     public const string TaskStateFile = "task_state.safetensors";
     /// <summary>
-    /// With weight averaging, the weights training continues from (<c>model.safetensors</c> then holds the averaged ones).
+    /// With weight averaging, the weights training continues from (<c>model.safetensors</c> then holds the averaged
+    /// ones).
     /// </summary>
     public const string TrainingWeightsFile = "training_weights.safetensors";
     /// <summary>The integrity manifest.</summary>
@@ -37,12 +38,16 @@ public static class Checkpoint
 
     /// <summary>
     /// Writes a checkpoint of <paramref name="model"/> to <paramref name="directory"/>, replacing an earlier one only
-    /// once the new one is complete. Refuses (with <see cref="NonFiniteException"/>) to write weights that are NaN or ∞.
+    /// once the new one is complete. Refuses (with <see cref="NonFiniteException"/>) to write weights that are NaN or
+    /// ∞.
     /// </summary>
-    public static void Save(string directory, Module model, JsonObject config, Optimizer? optimizer = null, JsonObject? trainerState = null,
-        IReadOnlyDictionary<string, Tensor>? taskState = null, IReadOnlyDictionary<string, Tensor>? trainingWeights = null)
+    public static void Save(string directory, Module model, JsonObject config, Optimizer? optimizer = null,
+        JsonObject? trainerState = null,
+        IReadOnlyDictionary<string, Tensor>? taskState = null, IReadOnlyDictionary<string,
+            Tensor>? trainingWeights = null)
     {
-        foreach (var (name, value) in model.NamedParameters().Concat(trainingWeights?.Select(p => ("training " + p.Key, p.Value)) ?? []))
+        foreach (var (name, value) in model.NamedParameters().Concat(trainingWeights?.Select(p => ("training " + p.Key,
+            p.Value)) ?? []))
             foreach (float v in value.Span)
                 if (!float.IsFinite(v))
                     throw new NonFiniteException($"refusing to write checkpoint {directory}: parameter '{name}' holds {v}; the previous checkpoint is kept.");
@@ -50,7 +55,8 @@ public static class Checkpoint
         string parent = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(parent);
         string name0 = Path.GetFileName(target);
-        foreach (var stale in Directory.GetDirectories(parent, name0 + ".tmp-*")) Directory.Delete(stale, recursive: true);
+        foreach (var stale in Directory.GetDirectories(parent, name0 + ".tmp-*")) Directory.Delete(stale,
+            recursive: true);
         string staging = $"{target}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
         Directory.CreateDirectory(staging);
         try
@@ -58,13 +64,23 @@ public static class Checkpoint
             SafeTensors.Save(Path.Combine(staging, ModelFile), model.StateDict());
             AtomicFile.WriteAllText(Path.Combine(staging, ConfigFile), config.ToJsonString(Indented));
             optimizer?.SaveState(Path.Combine(staging, OptimizerFile));
-            if (trainerState != null) AtomicFile.WriteAllText(Path.Combine(staging, TrainerFile), trainerState.ToJsonString(Indented));
+            if (trainerState != null) AtomicFile.WriteAllText(Path.Combine(staging, TrainerFile),
+                trainerState.ToJsonString(Indented));
             if (taskState is { Count: > 0 }) SafeTensors.Save(Path.Combine(staging, TaskStateFile), taskState);
             if (trainingWeights != null) SafeTensors.Save(Path.Combine(staging, TrainingWeightsFile), trainingWeights);
             var files = new JsonObject();
             foreach (var file in Directory.GetFiles(staging).Select(Path.GetFileName).Order(StringComparer.Ordinal))
-                files[file!] = new JsonObject { ["size"] = new FileInfo(Path.Combine(staging, file!)).Length, ["sha256"] = Hash(Path.Combine(staging, file!)) };
-            AtomicFile.WriteAllText(Path.Combine(staging, ManifestFile), new JsonObject { ["format"] = "recur-checkpoint", ["version"] = 1, ["files"] = files }.ToJsonString(Indented));
+                files[file!] = new JsonObject
+                {
+                    ["size"] = new FileInfo(Path.Combine(staging, file!)).Length,
+                    ["sha256"] = Hash(Path.Combine(staging, file!))
+                };
+            AtomicFile.WriteAllText(Path.Combine(staging, ManifestFile),
+                new JsonObject
+                {
+                    ["format"] = "recur-checkpoint", ["version"] = 1,
+                    ["files"] = files
+                }.ToJsonString(Indented));
             if (Directory.Exists(target))
             {
                 string old = $"{target}.old-{Guid.NewGuid():N}";
@@ -73,7 +89,8 @@ public static class Checkpoint
                 Directory.Delete(old, recursive: true);
             }
             else Directory.Move(staging, target);
-            foreach (var old in Directory.GetDirectories(parent, name0 + ".old-*")) Directory.Delete(old, recursive: true);
+            foreach (var old in Directory.GetDirectories(parent, name0 + ".old-*")) Directory.Delete(old,
+                recursive: true);
         }
         catch
         {
@@ -91,7 +108,8 @@ public static class Checkpoint
         string target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
         if (Directory.Exists(target)) return target;
         string parent = Path.GetDirectoryName(target)!;
-        var survivor = Directory.Exists(parent) ? Directory.GetDirectories(parent, Path.GetFileName(target) + ".old-*").FirstOrDefault() : null;
+        var survivor = Directory.Exists(parent) ? Directory.GetDirectories(parent,
+            Path.GetFileName(target) + ".old-*").FirstOrDefault() : null;
         return survivor ?? throw new DirectoryNotFoundException($"checkpoint {directory} does not exist.");
     }
 
@@ -106,13 +124,15 @@ public static class Checkpoint
         string manifestPath = Path.Combine(folder, ManifestFile);
         if (!File.Exists(manifestPath))
         {
-            if (requireManifest) throw new InvalidDataException($"checkpoint {directory}: {ManifestFile} is missing, so its files cannot be trusted.");
+            if (requireManifest) throw new InvalidDataException(
+                $"checkpoint {directory}: {ManifestFile} is missing, so its files cannot be trusted.");
             return folder;
         }
         JsonObject files;
         try
         {
-            files = JsonNode.Parse(File.ReadAllText(manifestPath))?["files"] as JsonObject ?? throw new InvalidDataException("no 'files' object");
+            files = JsonNode.Parse(File.ReadAllText(manifestPath))?["files"] as JsonObject
+                ?? throw new InvalidDataException("no 'files' object");
         }
         catch (Exception e) when (e is JsonException or InvalidDataException or ArgumentException
             or InvalidOperationException)
@@ -134,7 +154,8 @@ public static class Checkpoint
         {
             string path = Path.Combine(folder, file);
             if (file.Contains('/') || file.Contains('\\') || !File.Exists(path))
-                throw new InvalidDataException($"checkpoint {directory}: {file} is listed in the manifest but missing.");
+                throw new InvalidDataException(
+                    $"checkpoint {directory}: {file} is listed in the manifest but missing.");
             long expected = entry?["size"]?.GetValue<long>() ?? -1, actual = new FileInfo(path).Length;
             if (actual != expected)
                 throw new InvalidDataException($"checkpoint {directory}: {file} is {actual} bytes but the manifest says {expected} (truncated or replaced).");
@@ -142,7 +163,8 @@ public static class Checkpoint
                 throw new InvalidDataException($"checkpoint {directory}: {file} does not match its SHA-256 in the manifest (modified after it was written).");
         }
         foreach (var required in new[] { ModelFile, ConfigFile })
-            if (!files.ContainsKey(required)) throw new InvalidDataException($"checkpoint {directory}: the manifest does not list {required}.");
+            if (!files.ContainsKey(required)) throw new InvalidDataException(
+                $"checkpoint {directory}: the manifest does not list {required}.");
     }
 
     /// <summary>Reads <c>config.json</c> of a checkpoint or model folder.</summary>
@@ -151,7 +173,8 @@ public static class Checkpoint
         string path = Path.Combine(Resolve(directory), ConfigFile);
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new InvalidDataException($"{path}: not a JSON object.");
         }
         catch (JsonException e)
         {
@@ -163,7 +186,8 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>Verifies the folder and loads its weights into <paramref name="model"/> (strict names and shapes).</summary>
+    /// <summary>Verifies the folder and loads its weights into <paramref name="model"/> (strict names and
+    /// shapes).</summary>
     public static void LoadModel(string directory, Module model, bool requireManifest = true) =>
         LoadWeights(Verify(directory, requireManifest), model);
 
@@ -211,7 +235,8 @@ public static class Checkpoint
         return model;
     }
 
-    /// <summary>Loads the weights (<paramref name="file"/>, by default the model file) of a folder that <see cref="Verify"/> has already checked.</summary>
+    /// <summary>Loads the weights (<paramref name="file"/>, by default the model file) of a folder that
+    /// <see cref="Verify"/> has already checked.</summary>
     internal static void LoadWeights(string folder, Module model, string file = ModelFile)
     {
         string path = Path.Combine(folder, file);

@@ -2,7 +2,8 @@ using System.Text.Json;
 
 namespace Recur.Training;
 
-/// <summary>One line of a run's <c>metrics.jsonl</c>: a training record (<c>train</c>) or a validation (<c>eval</c>).</summary>
+/// <summary>One line of a run's <c>metrics.jsonl</c>: a training record (<c>train</c>) or a validation
+/// (<c>eval</c>).</summary>
 /// <param name="Type"><c>train</c> or <c>eval</c>.</param>
 /// <param name="Epoch">1-based epoch.</param>
 /// <param name="Step">Optimizer steps taken when it was written.</param>
@@ -14,7 +15,8 @@ public static class MetricsLog
 {
     /// <summary>
     /// Reads every record of <paramref name="path"/>. A line that is not a JSON object with <c>type</c>,
-    /// <c>epoch</c> and <c>step</c> is an error naming the file and line; a last line cut short by an interrupted write is skipped.
+    /// <c>epoch</c> and <c>step</c> is an error naming the file and line; a last line cut short by an interrupted write
+    /// is skipped.
     /// </summary>
     public static IReadOnlyList<MetricsEntry> Read(string path)
     {
@@ -28,11 +30,15 @@ public static class MetricsLog
             {
                 using var document = JsonDocument.Parse(lines[i]);
                 var root = document.RootElement;
-                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || !root.TryGetProperty("epoch", out var epoch) || !root.TryGetProperty("step", out var step))
-                    throw new InvalidDataException($"{path}, line {i + 1}: expected an object with type, epoch and step.");
+                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type",
+                    out var type) || !root.TryGetProperty("epoch", out var epoch) || !root.TryGetProperty("step",
+                    out var step))
+                    throw new InvalidDataException(
+                        $"{path}, line {i + 1}: expected an object with type, epoch and step.");
                 var values = new Dictionary<string, double>();
                 foreach (var property in root.EnumerateObject())
-                    if (property.Name is not ("type" or "epoch" or "step") && property.Value.ValueKind == JsonValueKind.Number)
+                    if (property.Name is not ("type" or "epoch" or "step")
+                        && property.Value.ValueKind == JsonValueKind.Number)
                         values[property.Name] = property.Value.GetDouble();
                 entries.Add(new(type.GetString() ?? "", epoch.GetInt32(), step.GetInt64(), values));
             }

@@ -35,22 +35,27 @@ public sealed class Trainer<TBatch>
     bool folderReady; // the run folder was checked (a new run) or is this run's own (resumed, or Fit ran before)
     readonly Stopwatch clock = new();
 
-    /// <summary>Sets up a run; <paramref name="schedule"/> (optional) sets the optimizer's learning rate as it goes.</summary>
-    public Trainer(ITrainingTask<TBatch> task, Optimizer optimizer, TrainerOptions options, LearningRateSchedule? schedule = null,
+    /// <summary>Sets up a run; <paramref name="schedule"/> (optional) sets the optimizer's learning rate as it
+    /// goes.</summary>
+    public Trainer(ITrainingTask<TBatch> task, Optimizer optimizer, TrainerOptions options,
+        LearningRateSchedule? schedule = null,
         ITrainingObserver? observer = null)
     {
         if (options.Epochs < 0 || options.AccumulationSteps < 1 || options.LogEvery < 1 || options.ValidateEvery < 0
             || options.Patience < 0 || options.CheckpointEvery < 0
             || options.MaxSteps < 0)
             throw new ArgumentException($"Trainer: invalid options {options}.");
-        if (options.ClipNorm is float n && !(n > 0)) throw new ArgumentException($"Trainer: clip norm must be positive, got {n}.");
-        if (options.ClipValue is float v && !(v > 0)) throw new ArgumentException($"Trainer: clip value must be positive, got {v}.");
+        if (options.ClipNorm is float n
+            && !(n > 0)) throw new ArgumentException($"Trainer: clip norm must be positive, got {n}.");
+        if (options.ClipValue is float v
+            && !(v > 0)) throw new ArgumentException($"Trainer: clip value must be positive, got {v}.");
         if (optimizer is HessianFree && (task is not ICurvatureTask<TBatch> || options.AccumulationSteps != 1))
             throw new ArgumentException(task is ICurvatureTask<TBatch>
                 ? "Trainer: Hessian-free takes the curvature of one batch per step; it does not accumulate batches."
                 : $"Trainer: Hessian-free needs Gauss–Newton products, which {task.GetType().Name} does not provide "
                     + "(ICurvatureTask).");
-        (this.task, this.optimizer, this.options, this.schedule, this.observer) = (task, optimizer, options, schedule, observer);
+        (this.task, this.optimizer, this.options, this.schedule, this.observer) = (task, optimizer, options, schedule,
+            observer);
         parameters = task.Model.Parameters();
         if (options.Averaging is { } averaging) average = new WeightAverage(parameters, averaging);
         context.Random = new RandomGenerator(options.Seed ^ 0x5EED_C0DE_0000_0001UL);
@@ -90,7 +95,8 @@ public sealed class Trainer<TBatch>
         var config = Checkpoint.ReadConfig(folder);
         if (!JsonNode.DeepEquals(config, task.Config))
             throw new InvalidDataException($"checkpoint {checkpointDirectory} was written for a different model: {config.ToJsonString()} vs {task.Config.ToJsonString()}.");
-        string trainerPath = Path.Combine(folder, Checkpoint.TrainerFile), optimizerPath = Path.Combine(folder, Checkpoint.OptimizerFile);
+        string trainerPath = Path.Combine(folder, Checkpoint.TrainerFile), optimizerPath = Path.Combine(folder,
+            Checkpoint.OptimizerFile);
         if (!File.Exists(trainerPath) || !File.Exists(optimizerPath))
             throw new InvalidDataException($"checkpoint {checkpointDirectory} holds a model only (no {Checkpoint.TrainerFile} / {Checkpoint.OptimizerFile}); it cannot be resumed.");
         Checkpoint.LoadWeights(folder, task.Model); // verified above: hashing the files once is enough
@@ -101,13 +107,15 @@ public sealed class Trainer<TBatch>
         if (task is IStatefulTrainingTask stateful)
         {
             string statePath = Path.Combine(folder, Checkpoint.TaskStateFile);
-            stateful.RestoreCarriedState(File.Exists(statePath) ? SafeTensors.Load(statePath) : new Dictionary<string, Tensor>());
+            stateful.RestoreCarriedState(File.Exists(statePath) ? SafeTensors.Load(statePath) : new Dictionary<string,
+                Tensor>());
         }
         try
         {
             var state = JsonNode.Parse(File.ReadAllText(trainerPath))!.AsObject();
             if (state["seed"]!.GetValue<ulong>() != options.Seed)
-                throw new InvalidDataException($"the checkpoint was trained with seed {state["seed"]}, this run has seed {options.Seed}.");
+                throw new InvalidDataException(
+                    $"the checkpoint was trained with seed {state["seed"]}, this run has seed {options.Seed}.");
             epoch = state["epoch"]!.GetValue<int>();
             batchInEpoch = state["batch_in_epoch"]!.GetValue<int>();
             step = state["step"]!.GetValue<long>();
@@ -117,7 +125,8 @@ public sealed class Trainer<TBatch>
             elapsedBefore = TimeSpan.FromSeconds(state["elapsed_seconds"]!.GetValue<double>());
             if (average != null)
             {
-                var averaging = state["averaging"]?.AsObject() ?? throw new InvalidDataException("no weight-averaging state.");
+                var averaging = state["averaging"]?.AsObject()
+                    ?? throw new InvalidDataException("no weight-averaging state.");
                 if (averaging["options"]!.GetValue<string>() != average.Options.ToString())
                     throw new InvalidDataException($"the checkpoint averages weights as '{averaging["options"]}', this run as '{average.Options}'.");
                 if (average.Swapped) average.Swap();
@@ -128,17 +137,21 @@ public sealed class Trainer<TBatch>
             var randoms = state["random"]!.AsObject();
             context.Random.RestoreState(randoms["context"]!.GetValue<string>());
             foreach (var (name, generator) in task.Model.NamedRandomGenerators())
-                generator.RestoreState(randoms["model." + name]?.GetValue<string>() ?? throw new InvalidDataException($"no state for generator '{name}'."));
+                generator.RestoreState(randoms["model." + name]?.GetValue<string>()
+                    ?? throw new InvalidDataException($"no state for generator '{name}'."));
             if (schedule != null)
             {
-                var saved = state["schedule"]?.AsObject() ?? throw new InvalidDataException("no learning-rate schedule state.");
+                var saved = state["schedule"]?.AsObject()
+                    ?? throw new InvalidDataException("no learning-rate schedule state.");
                 schedule.SetState(saved.ToDictionary(p => p.Key, p => p.Value!.GetValue<double>()));
                 optimizer.LearningRate = schedule.LearningRate;
             }
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException or KeyNotFoundException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException
+            or NullReferenceException or KeyNotFoundException)
         {
-            throw new InvalidDataException($"checkpoint {checkpointDirectory}: {Checkpoint.TrainerFile} is malformed ({e.Message}).", e);
+            throw new InvalidDataException(
+                $"checkpoint {checkpointDirectory}: {Checkpoint.TrainerFile} is malformed ({e.Message}).", e);
         }
         catch (InvalidDataException e)
         {
@@ -157,7 +170,8 @@ public sealed class Trainer<TBatch>
     JsonObject State()
     {
         var randoms = new JsonObject { ["context"] = context.Random.SaveState() };
-        foreach (var (name, generator) in task.Model.NamedRandomGenerators()) randoms["model." + name] = generator.SaveState();
+        foreach (var (name,
+            generator) in task.Model.NamedRandomGenerators()) randoms["model." + name] = generator.SaveState();
         var state = new JsonObject
         {
             ["seed"] = options.Seed,
@@ -171,7 +185,11 @@ public sealed class Trainer<TBatch>
             ["elapsed_seconds"] = (elapsedBefore + clock.Elapsed).TotalSeconds,
             ["random"] = randoms,
         };
-        if (average != null) state["averaging"] = new JsonObject { ["options"] = average.Options.ToString(), ["count"] = average.Count };
+        if (average != null) state["averaging"] = new JsonObject
+        {
+            ["options"] = average.Options.ToString(),
+            ["count"] = average.Count
+        };
         if (schedule != null)
         {
             var s = new JsonObject();
@@ -259,13 +277,16 @@ public sealed class Trainer<TBatch>
         void Report()
         {
             if (windowBatches == 0) return;
-            var record = new StepRecord(epoch, step, TotalSteps, windowLoss / windowBatches, optimizer.LearningRate, lastNorm,
+            var record = new StepRecord(epoch, step, TotalSteps, windowLoss / windowBatches, optimizer.LearningRate,
+                lastNorm,
                 windowItems / Math.Max(windowClock.Elapsed.TotalSeconds, 1e-9), elapsedBefore + clock.Elapsed);
             observer?.OnStep(record);
             Log(new JsonObject
             {
-                ["type"] = "train", ["epoch"] = epoch + 1, ["step"] = step, ["loss"] = record.Loss, ["lr"] = record.LearningRate,
-                ["grad_norm"] = Finite(record.GradientNorm), ["items_per_second"] = record.ItemsPerSecond, ["elapsed_seconds"] = record.Elapsed.TotalSeconds,
+                ["type"] = "train", ["epoch"] = epoch + 1, ["step"] = step, ["loss"] = record.Loss,
+                ["lr"] = record.LearningRate,
+                ["grad_norm"] = Finite(record.GradientNorm), ["items_per_second"] = record.ItemsPerSecond,
+                ["elapsed_seconds"] = record.Elapsed.TotalSeconds,
             });
             (windowLoss, windowBatches, windowItems) = (0, 0, 0);
             windowClock.Restart();
@@ -289,7 +310,11 @@ public sealed class Trainer<TBatch>
                 optimizer.LearningRate = schedule.LearningRate;
             }
             observer?.OnEvaluation(new EvaluationRecord(atEpoch, step, metrics, improved));
-            var record = new JsonObject { ["type"] = "eval", ["epoch"] = atEpoch + 1, ["step"] = step, ["elapsed_seconds"] = (elapsedBefore + clock.Elapsed).TotalSeconds };
+            var record = new JsonObject
+            {
+                ["type"] = "eval", ["epoch"] = atEpoch + 1, ["step"] = step,
+                ["elapsed_seconds"] = (elapsedBefore + clock.Elapsed).TotalSeconds
+            };
             foreach (var (k, v) in metrics) record[k] = Finite(v);
             Log(record);
             if (improved) SaveCheckpoint("best");
@@ -336,12 +361,17 @@ public sealed class Trainer<TBatch>
                     string what = !finite ? $"loss is {value}" : $"gradient norm is {norm}";
                     string where = $"epoch {epoch + 1}, step {step + 1} (batch {index} of the epoch)";
                     if (options.OnNonFinite == NonFiniteAction.Stop || ++consecutiveSkips > 100)
-                        throw new NonFiniteException($"training stopped: the {what} at {where}. The weights were not updated"
+                        throw new NonFiniteException(
+                            $"training stopped: the {what} at {where}. The weights were not updated"
                             + LastGoodCheckpoint());
                     optimizer.ZeroGrad();
                     skipped++;
                     observer?.OnMessage($"skipped {where}: the {what}");
-                    Log(new JsonObject { ["type"] = "skip", ["epoch"] = epoch + 1, ["step"] = step, ["reason"] = what });
+                    Log(new JsonObject
+                    {
+                        ["type"] = "skip", ["epoch"] = epoch + 1, ["step"] = step,
+                        ["reason"] = what
+                    });
                     continue;
                 }
                 consecutiveSkips = 0;
@@ -364,7 +394,8 @@ public sealed class Trainer<TBatch>
                 step++;
                 AdvanceSchedule(ScheduleUnit.Step);
                 if (step % options.LogEvery == 0) Report();
-                if (options.ValidateEvery > 0 && step % options.ValidateEvery == 0 && Validate(epoch)) { stopEarly = true; break; }
+                if (options.ValidateEvery > 0 && step % options.ValidateEvery == 0
+                    && Validate(epoch)) { stopEarly = true; break; }
                 if (options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0) SaveCheckpoint("last");
                 if (StepLimitReached)
                 {
@@ -400,7 +431,9 @@ public sealed class Trainer<TBatch>
             else if (cancellation.IsCancellationRequested) outcome = TrainingOutcome.Interrupted;
         }
         SaveCheckpoint("last");
-        if (outcome == TrainingOutcome.Interrupted && Folder("last") is { } last) observer?.OnMessage($"interrupted: checkpoint saved in {last}; continue with --resume {last}");
+        if (outcome == TrainingOutcome.Interrupted
+            && Folder("last")
+            is { } last) observer?.OnMessage($"interrupted: checkpoint saved in {last}; continue with --resume {last}");
         clock.Stop();
         average?.Swap();
         return new TrainingResult(outcome, step, epoch, best, lastEvaluation, skipped, bestWeights);
@@ -415,7 +448,8 @@ public sealed class Trainer<TBatch>
         catch (DirectoryNotFoundException) { return "; no checkpoint was written before it."; }
     }
 
-    /// <summary>Moves a schedule counting <paramref name="unit"/> one unit on and hands its rate to the optimizer.</summary>
+    /// <summary>Moves a schedule counting <paramref name="unit"/> one unit on and hands its rate to the
+    /// optimizer.</summary>
     void AdvanceSchedule(ScheduleUnit unit)
     {
         if (schedule is null || schedule.Unit != unit) return;
@@ -442,5 +476,6 @@ public sealed class Trainer<TBatch>
         });
     }
 
-    static JsonNode? Finite(double v) => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(CultureInfo.InvariantCulture));
+    static JsonNode? Finite(double v)
+        => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(CultureInfo.InvariantCulture));
 }

@@ -23,8 +23,8 @@ public interface ITrainingTask<TBatch>
     int BatchesPerEpoch { get; }
 
     /// <summary>
-    /// The batches of epoch <paramref name="epoch"/> in order. Shuffle with <paramref name="shuffle"/> only (it is seeded
-    /// from the run's seed and the epoch number), so that a resumed run sees the same batches.
+    /// The batches of epoch <paramref name="epoch"/> in order. Shuffle with <paramref name="shuffle"/> only (it is
+    /// seeded from the run's seed and the epoch number), so that a resumed run sees the same batches.
     /// </summary>
     IEnumerable<TBatch> Batches(int epoch, RandomGenerator shuffle);
 
@@ -65,7 +65,8 @@ public interface IStatefulTrainingTask
     /// <summary>The state to carry into the next batch (empty when there is none yet).</summary>
     IReadOnlyDictionary<string, Tensor> CarriedState();
 
-    /// <summary>Continues from <paramref name="state"/> (a dictionary written from <see cref="CarriedState"/>; empty for none).</summary>
+    /// <summary>Continues from <paramref name="state"/> (a dictionary written from <see cref="CarriedState"/>; empty
+    /// for none).</summary>
     void RestoreCarriedState(IReadOnlyDictionary<string, Tensor> state);
 }
 
@@ -91,7 +92,8 @@ public sealed class TrainingContext
 /// <summary>What to do when a loss or gradient is NaN or infinite.</summary>
 public enum NonFiniteAction
 {
-    /// <summary>Stop with a <see cref="NonFiniteException"/> naming epoch and step; the weights stay as before the step.</summary>
+    /// <summary>Stop with a <see cref="NonFiniteException"/> naming epoch and step; the weights stay as before the
+    /// step.</summary>
     Stop,
     /// <summary>Drop the batch's gradients, log it and go on (stops after 100 consecutive skips).</summary>
     Skip,
@@ -128,7 +130,8 @@ public sealed record TrainerOptions
     /// <summary>Report a training record every this many optimizer steps (and at the end of each epoch).</summary>
     public int LogEvery { get; init; } = 50;
 
-    /// <summary>The validation metric that picks the best checkpoint, drives early stopping and plateau schedules.</summary>
+    /// <summary>The validation metric that picks the best checkpoint, drives early stopping and plateau
+    /// schedules.</summary>
     public string Metric { get; init; } = "loss";
 
     /// <summary>
@@ -159,7 +162,8 @@ public sealed record TrainerOptions
     /// </summary>
     public string? OutputDirectory { get; init; }
 
-    /// <summary>Also write <c>last/</c> every this many optimizer steps (0: at validations, interruption and the end).</summary>
+    /// <summary>Also write <c>last/</c> every this many optimizer steps (0: at validations, interruption and the
+    /// end).</summary>
     public int CheckpointEvery { get; init; }
 
     /// <summary>Let a new run replace an earlier run in <see cref="OutputDirectory"/> (its log and checkpoints are
@@ -168,7 +172,8 @@ public sealed record TrainerOptions
 
     /// <summary>
     /// Keep a running average of the weights (exponential, or uniform from an epoch on): validation, the best and the
-    /// last checkpoints and the model after <see cref="Trainer{TBatch}.Fit"/> use the averaged weights; null trains without.
+    /// last checkpoints and the model after <see cref="Trainer{TBatch}.Fit"/> use the averaged weights; null trains
+    /// without.
     /// </summary>
     public AveragingOptions? Averaging { get; init; }
 
@@ -185,7 +190,8 @@ public sealed record TrainerOptions
 /// <param name="GradientNorm">Global gradient norm of the last step, before clipping.</param>
 /// <param name="ItemsPerSecond">Samples (or tokens) per second since the previous record.</param>
 /// <param name="Elapsed">Training time so far (across resumptions).</param>
-public sealed record StepRecord(int Epoch, long Step, long TotalSteps, double Loss, float LearningRate, float GradientNorm,
+public sealed record StepRecord(int Epoch, long Step, long TotalSteps, double Loss, float LearningRate,
+    float GradientNorm,
     double ItemsPerSecond, TimeSpan Elapsed)
 {
     /// <summary>Estimated time left at the current speed.</summary>
@@ -199,7 +205,8 @@ public sealed record StepRecord(int Epoch, long Step, long TotalSteps, double Lo
 /// <param name="IsBest">Whether this is the best value of the chosen metric so far.</param>
 public sealed record EvaluationRecord(int Epoch, long Step, IReadOnlyDictionary<string, double> Metrics, bool IsBest);
 
-/// <summary>Receives progress (the CLI draws a progress bar from it; <see cref="TextTrainingObserver"/> prints lines).</summary>
+/// <summary>Receives progress (the CLI draws a progress bar from it; <see cref="TextTrainingObserver"/> prints
+/// lines).</summary>
 public interface ITrainingObserver
 {
     /// <summary>Training starts (or resumes) at <paramref name="step"/> of <paramref name="totalSteps"/>.</summary>
@@ -216,7 +223,9 @@ public interface ITrainingObserver
 public sealed class TextTrainingObserver(TextWriter writer) : ITrainingObserver
 {
     /// <inheritdoc/>
-    public void OnStart(long step, long totalSteps) => writer.WriteLine(step == 0 ? $"training: {totalSteps} steps" : $"resuming at step {step} of {totalSteps}");
+    public void OnStart(long step,
+        long totalSteps)
+        => writer.WriteLine(step == 0 ? $"training: {totalSteps} steps" : $"resuming at step {step} of {totalSteps}");
 
     /// <inheritdoc/>
     public void OnStep(StepRecord r) => writer.WriteLine(FormattableString.Invariant(
@@ -258,13 +267,15 @@ public sealed record TrainingResult(TrainingOutcome Outcome, long Steps, int Epo
     IReadOnlyDictionary<string, double>? LastEvaluation, int SkippedSteps,
     IReadOnlyDictionary<string, Tensor>? BestWeights = null);
 
-/// <summary>Teacher-forcing ratio schedules for <see cref="TrainerOptions.TeacherForcing"/> (scheduled sampling, Bengio et al. 2015).</summary>
+/// <summary>Teacher-forcing ratio schedules for <see cref="TrainerOptions.TeacherForcing"/> (scheduled sampling, Bengio
+/// et al. 2015).</summary>
 public static class TeacherForcing
 {
     /// <summary>Always the same ratio.</summary>
     public static Func<long, double> Constant(double ratio) => _ => Math.Clamp(ratio, 0, 1);
 
-    /// <summary>Linear decay from <paramref name="start"/> to <paramref name="end"/> over <paramref name="steps"/> steps.</summary>
+    /// <summary>Linear decay from <paramref name="start"/> to <paramref name="end"/> over <paramref name="steps"/>
+    /// steps.</summary>
     public static Func<long, double> Linear(double start, double end, long steps) =>
         step => step >= steps ? end : start + (end - start) * step / Math.Max(1, steps);
 

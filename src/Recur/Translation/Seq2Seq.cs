@@ -14,7 +14,8 @@ namespace Recur.Translation;
 [JsonConverter(typeof(LowerCaseEnumConverter<AttentionKind>))]
 public enum AttentionKind
 {
-    /// <summary>No attention: the encoder's final state (through the bridge) is the only context (Sutskever et al. 2014; Cho et al. 2014).</summary>
+    /// <summary>No attention: the encoder's final state (through the bridge) is the only context (Sutskever et al.
+    /// 2014; Cho et al. 2014).</summary>
     None,
     /// <summary>score = ⟨s_t, h_s⟩ (Luong et al. 2015, "dot").</summary>
     Dot,
@@ -28,13 +29,15 @@ public enum AttentionKind
 /// <param name="SourceVocabulary">Source token ids (the special tokens included).</param>
 /// <param name="TargetVocabulary">Target token ids.</param>
 /// <param name="Embedding">Embedding width on both sides.</param>
-/// <param name="Hidden">Encoder units per direction; the decoder has as many units as the encoder's output is wide.</param>
+/// <param name="Hidden">Encoder units per direction; the decoder has as many units as the encoder's output is
+/// wide.</param>
 /// <param name="NumLayers">Layers of the encoder and of the decoder.</param>
 /// <param name="Cell"><c>lstm</c> or <c>gru</c>.</param>
 /// <param name="Bidirectional">A bidirectional encoder.</param>
 /// <param name="Attention">The attention score.</param>
 /// <param name="Dropout">Dropout on embeddings, between layers and before the output layer.</param>
-public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, int Embedding = 256, int Hidden = 256, int NumLayers = 1,
+public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, int Embedding = 256, int Hidden = 256,
+    int NumLayers = 1,
     CellKind Cell = CellKind.Lstm, bool Bidirectional = true, AttentionKind Attention = AttentionKind.General,
         float Dropout = 0.2f)
 {
@@ -62,15 +65,16 @@ public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, i
 
 /// <summary>A decoded translation.</summary>
 /// <param name="Tokens">Target token ids, without <c>&lt;bos&gt;</c> and <c>&lt;eos&gt;</c>.</param>
-/// <param name="LogProbability">Sum of the chosen tokens' log-probabilities (the end token included when produced).</param>
+/// <param name="LogProbability">Sum of the chosen tokens' log-probabilities (the end token included when
+/// produced).</param>
 /// <param name="Attention">Attention weights [target step][source token] (empty without attention).</param>
 public sealed record Translated(int[] Tokens, double LogProbability, double[][] Attention);
 
 /// <summary>
-/// An encoder–decoder for translation (asynchronous many-to-many): the source runs through an embedding and a (bi)LSTM/GRU
-/// encoder; a bridge maps the encoder's final states to the decoder's initial ones; the decoder (a stack of cells) reads
-/// the previous target token and, with attention, the previous attentional vector (input feeding, Luong et al. 2015),
-/// attends over the encoder outputs with source padding masked out, and predicts the next token from
+/// An encoder–decoder for translation (asynchronous many-to-many): the source runs through an embedding and a
+/// (bi)LSTM/GRU encoder; a bridge maps the encoder's final states to the decoder's initial ones; the decoder (a stack
+/// of cells) reads the previous target token and, with attention, the previous attentional vector (input feeding, Luong
+/// et al. 2015), attends over the encoder outputs with source padding masked out, and predicts the next token from
 /// tanh(W_c [context; s_t]). Target sequences start with <c>&lt;bos&gt;</c> and end with <c>&lt;eos&gt;</c>.
 /// </summary>
 public sealed class Seq2Seq : Module
@@ -92,17 +96,23 @@ public sealed class Seq2Seq : Module
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>
     public Seq2Seq(Seq2SeqConfig config, RandomGenerator random)
     {
-        if (config.SourceVocabulary <= Tokenizers.Eos || config.TargetVocabulary <= Tokenizers.Eos || config.Embedding < 1 || config.Hidden < 1
+        if (config.SourceVocabulary <= Tokenizers.Eos || config.TargetVocabulary <= Tokenizers.Eos
+            || config.Embedding < 1 || config.Hidden < 1
             || config.NumLayers < 1 || config.Dropout is < 0 or >= 1)
             throw new ArgumentException($"Seq2Seq: invalid settings {config}.");
         Config = config;
         int width = config.Width;
-        sourceEmbedding = RegisterModule("source_embedding", new Embedding(config.SourceVocabulary, config.Embedding, random, paddingIndex: Tokenizers.Pad));
-        targetEmbedding = RegisterModule("target_embedding", new Embedding(config.TargetVocabulary, config.Embedding, random, paddingIndex: Tokenizers.Pad));
-        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(config.Mode, config.Embedding, config.Hidden, config.NumLayers,
-            Dropout: config.NumLayers > 1 ? config.Dropout : 0, Bidirectional: config.Bidirectional, ForgetGateBias: config.Mode == RecurrentMode.Lstm ? 1f : null), random));
+        sourceEmbedding = RegisterModule("source_embedding", new Embedding(config.SourceVocabulary, config.Embedding,
+            random, paddingIndex: Tokenizers.Pad));
+        targetEmbedding = RegisterModule("target_embedding", new Embedding(config.TargetVocabulary, config.Embedding,
+            random, paddingIndex: Tokenizers.Pad));
+        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(config.Mode, config.Embedding,
+            config.Hidden, config.NumLayers,
+            Dropout: config.NumLayers > 1 ? config.Dropout : 0, Bidirectional: config.Bidirectional,
+                ForgetGateBias: config.Mode == RecurrentMode.Lstm ? 1f : null), random));
         bridgeHidden = RegisterModule("bridge_hidden", new Linear(width, width, random));
-        if (config.Mode == RecurrentMode.Lstm) bridgeCell = RegisterModule("bridge_cell", new Linear(width, width, random));
+        if (config.Mode == RecurrentMode.Lstm) bridgeCell = RegisterModule("bridge_cell", new Linear(width, width,
+            random));
         decoder = new RecurrentCell[config.NumLayers];
         for (int l = 0; l < config.NumLayers; l++)
         {
@@ -120,7 +130,8 @@ public sealed class Seq2Seq : Module
                 energy = RegisterModule("attention_energy", new Linear(width, 1, random, bias: false));
                 break;
         }
-        if (config.Attention != AttentionKind.None) combine = RegisterModule("attention_combine", new Linear(2 * width, width, random, bias: false));
+        if (config.Attention != AttentionKind.None) combine = RegisterModule("attention_combine", new Linear(2 * width,
+            width, random, bias: false));
         output = RegisterModule("output", new Linear(width, config.TargetVocabulary, random));
         dropoutRandom = RegisterRandom("dropout", random.Fork());
     }
@@ -151,7 +162,8 @@ public sealed class Seq2Seq : Module
         var cell = new Tensor?[Config.NumLayers];
         for (int l = 0; l < Config.NumLayers; l++)
         {
-            Tensor Final(Tensor states) => directions == 1 ? states.Select(0, l) : Tensor.Concat([states.Select(0, 2 * l), states.Select(0, 2 * l + 1)], 1);
+            Tensor Final(Tensor states) => directions == 1 ? states.Select(0, l) : Tensor.Concat([states.Select(0,
+                2 * l), states.Select(0, 2 * l + 1)], 1);
             hidden[l] = bridgeHidden.Forward(Final(encoded.HiddenState)).Tanh();
             if (bridgeCell != null) cell[l] = bridgeCell.Forward(Final(encoded.CellState!)).Tanh();
         }
@@ -186,7 +198,8 @@ public sealed class Seq2Seq : Module
         if (Config.Attention == AttentionKind.None) return (top, new DecoderState(hidden, cell, null), null);
         int width = Config.Width, steps = encoded.Steps;
         Tensor scores = Config.Attention == AttentionKind.Additive
-            ? energy!.Forward((encoded.Keys! + query!.Forward(top).Reshape(1, batch, width)).Tanh()).Reshape(steps, batch)
+            ? energy!.Forward((encoded.Keys! + query!.Forward(top).Reshape(1, batch, width)).Tanh()).Reshape(steps,
+                batch)
             : (encoded.Keys! * top.Reshape(1, batch, width)).Sum(2);
         var weights = (scores + encoded.Penalty).Softmax(0); // [S, B], zero on source padding
         var context = (encoded.Outputs * weights.Reshape(steps, batch, 1)).Sum(0); // [B, width]
@@ -194,17 +207,21 @@ public sealed class Seq2Seq : Module
         return (attentional, new DecoderState(hidden, cell, attentional), weights);
     }
 
-    /// <summary>Next-token logits [N, V] from the vectors <see cref="Step"/> returns (dropout first while training).</summary>
+    /// <summary>Next-token logits [N, V] from the vectors <see cref="Step"/> returns (dropout first while
+    /// training).</summary>
     Tensor Logits(Tensor top) => output.Forward(Drop.Apply(top));
 
     /// <summary>
-    /// The training loss of a batch: mean cross-entropy of every target token and <c>&lt;eos&gt;</c>. The decoder reads the
-    /// true previous token with probability <paramref name="teacherForcing"/> (per sentence and step, drawn from
-    /// <paramref name="random"/>), else its own most likely previous prediction (scheduled sampling, Bengio et al. 2015).
+    /// The training loss of a batch: mean cross-entropy of every target token and <c>&lt;eos&gt;</c>. The decoder reads
+    /// the true previous token with probability <paramref name="teacherForcing"/> (per sentence and step, drawn from
+    /// <paramref name="random"/>), else its own most likely previous prediction (scheduled sampling, Bengio et al.
+    /// 2015).
     /// </summary>
-    public Tensor Loss(IReadOnlyList<int[]> sources, IReadOnlyList<int[]> targets, double teacherForcing = 1, RandomGenerator? random = null)
+    public Tensor Loss(IReadOnlyList<int[]> sources, IReadOnlyList<int[]> targets, double teacherForcing = 1,
+        RandomGenerator? random = null)
     {
-        if (sources.Count != targets.Count) throw new ArgumentException($"Seq2Seq: {sources.Count} sources but {targets.Count} targets.");
+        if (sources.Count != targets.Count) throw new ArgumentException(
+            $"Seq2Seq: {sources.Count} sources but {targets.Count} targets.");
         var (encoded, state) = Encode(sources);
         int batch = sources.Count, steps = targets.Max(t => t.Length) + 1;
         var gold = new int[steps * batch];
@@ -214,7 +231,8 @@ public sealed class Seq2Seq : Module
             for (int t = 0; t < targets[b].Length; t++)
             {
                 int id = targets[b][t];
-                if ((uint)id >= (uint)Config.TargetVocabulary) throw new ArgumentException($"Seq2Seq: target token id {id} is outside the vocabulary of {Config.TargetVocabulary}.");
+                if ((uint)id >= (uint)Config.TargetVocabulary) throw new ArgumentException(
+                    $"Seq2Seq: target token id {id} is outside the vocabulary of {Config.TargetVocabulary}.");
                 gold[t * batch + b] = id;
                 mask[t * batch + b] = 1;
             }
@@ -230,18 +248,26 @@ public sealed class Seq2Seq : Module
             if (t + 1 == steps) break;
             float[]? predictions = null;
             if (teacherForcing < 1)
-                using (GradMode.NoGrad()) predictions = output.Forward(top.Detach()).ToArray(); // the model's own guess, without dropout
+                using (GradMode.NoGrad()) predictions
+                    = output.Forward(top.Detach()).ToArray(); // the model's own guess, without dropout
             for (int b = 0; b < batch; b++)
             {
-                bool force = teacherForcing >= 1 || (random ?? throw new ArgumentException("Seq2Seq: scheduled sampling needs a random generator.")).NextDouble() < teacherForcing;
-                previous[b] = force ? gold[t * batch + b] : Scores.ArgMax(predictions.AsSpan(b * Config.TargetVocabulary, Config.TargetVocabulary));
+                bool force = teacherForcing >= 1
+                    || (random
+                    ?? throw new ArgumentException("Seq2Seq: scheduled sampling needs a random generator.")).NextDouble(
+                    ) < teacherForcing;
+                previous[b] = force ? gold[t * batch + b]
+                    : Scores.ArgMax(predictions.AsSpan(b * Config.TargetVocabulary, Config.TargetVocabulary));
             }
         }
-        // One output layer and loss over every step: the [V, width] weight is packed once, and no [steps·B, V] logits are kept.
-        return Losses.LinearCrossEntropy(Drop.Apply(Tensor.Concat(tops, 0)), output.Weight, output.Bias, gold, mask: mask);
+        // One output layer and loss over every step: the [V, width] weight is packed once, and no [steps·B, V] logits
+        // are kept.
+        return Losses.LinearCrossEntropy(Drop.Apply(Tensor.Concat(tops, 0)), output.Weight, output.Bias, gold,
+            mask: mask);
     }
 
-    /// <summary>Greedy decoding of a batch (each sentence until <c>&lt;eos&gt;</c> or <paramref name="maxLength"/> tokens), without gradients.</summary>
+    /// <summary>Greedy decoding of a batch (each sentence until <c>&lt;eos&gt;</c> or <paramref name="maxLength"/>
+    /// tokens), without gradients.</summary>
     public List<Translated> Greedy(IReadOnlyList<int[]> sources, int maxLength = 50)
     {
         using var _ = this.Evaluating();
@@ -276,18 +302,20 @@ public sealed class Seq2Seq : Module
             .ToList();
     }
 
-    /// <summary>Beam search for one source sentence; see <see cref="BeamSearch(IReadOnlyList{int[]}, int, int, double)"/>.</summary>
+    /// <summary>Beam search for one source sentence; see
+    /// <see cref="BeamSearch(IReadOnlyList{int[]}, int, int, double)"/>.</summary>
     public Translated BeamSearch(int[] source, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6) =>
         BeamSearch([source], beamWidth, maxLength, lengthPenalty)[0];
 
     /// <summary>
-    /// Beam search of width <paramref name="beamWidth"/> for a batch of source sentences, every live hypothesis of every
-    /// sentence advanced by one decoder step together: hypotheses end at <c>&lt;eos&gt;</c> or at <paramref name="maxLength"/>
-    /// tokens and are ranked by log P / ((5 + n)/6)^α (Wu et al. 2016), n counting the end token. A sentence stops when
-    /// it has <paramref name="beamWidth"/> finished hypotheses or none of its live ones can overtake its best finished one.
-    /// Width 1 is greedy decoding. Returns each sentence's best translation.
+    /// Beam search of width <paramref name="beamWidth"/> for a batch of source sentences, every live hypothesis of
+    /// every sentence advanced by one decoder step together: hypotheses end at <c>&lt;eos&gt;</c> or at
+    /// <paramref name="maxLength"/> tokens and are ranked by log P / ((5 + n)/6)^α (Wu et al. 2016), n counting the end
+    /// token. A sentence stops when it has <paramref name="beamWidth"/> finished hypotheses or none of its live ones
+    /// can overtake its best finished one. Width 1 is greedy decoding. Returns each sentence's best translation.
     /// </summary>
-    public List<Translated> BeamSearch(IReadOnlyList<int[]> sources, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6)
+    public List<Translated> BeamSearch(IReadOnlyList<int[]> sources, int beamWidth = 5, int maxLength = 50,
+        double lengthPenalty = 0.6)
     {
         using var _ = this.Evaluating();
         var (all, initial) = Encode(sources);

@@ -286,7 +286,8 @@ public class GradientCheckTests
     {
         var x = Normal(29, 5, 3, 4);
         Check(() => Functional.VariationalDropout(x, 0.4f, training: true, new RandomGenerator(8)), x);
-        var y = Functional.VariationalDropout(Tensor.Ones(5, 3, 4), 0.4f, training: true, new RandomGenerator(8)).ToArray();
+        var y = Functional.VariationalDropout(Tensor.Ones(5, 3, 4), 0.4f, training: true,
+            new RandomGenerator(8)).ToArray();
         for (int t = 1; t < 5; t++) Assert.Equal(y[..12], y[(t * 12)..((t + 1) * 12)]);
         Assert.Contains(0f, y);
         Assert.Contains(1f / 0.6f, y);
@@ -345,11 +346,14 @@ public class GradientCheckTests
         Check(() => Losses.LinearCrossEntropy(x, w, null, targets, mask: mask, chunkRows: 2), x, w);
         foreach (int chunk in new[] { 1, 3, 7, 100 })
         {
-            var fused = Loss((xx, ww, bb) => Losses.LinearCrossEntropy(xx, ww, bb, targets, mask: mask, chunkRows: chunk));
-            var composed = Loss((xx, ww, bb) => Losses.CrossEntropy(Functional.Linear(xx, ww, bb), targets, mask: mask));
+            var fused = Loss((xx, ww, bb) => Losses.LinearCrossEntropy(xx, ww, bb, targets, mask: mask,
+                chunkRows: chunk));
+            var composed = Loss((xx, ww, bb) => Losses.CrossEntropy(Functional.Linear(xx, ww, bb), targets,
+                mask: mask));
             Assert.Equal(composed.Value, fused.Value, 5);
             for (int i = 0; i < 3; i++)
-                for (int j = 0; j < composed.Grads[i].Length; j++) Assert.Equal(composed.Grads[i][j], fused.Grads[i][j], 5);
+                for (int j = 0; j < composed.Grads[i].Length; j++) Assert.Equal(composed.Grads[i][j],
+                    fused.Grads[i][j], 5);
         }
         float withGradients = Loss((xx, ww, bb) => Losses.LinearCrossEntropy(xx, ww, bb, targets)).Value;
         using (GradMode.NoGrad()) Assert.Equal(withGradients, Losses.LinearCrossEntropy(x, w, b, targets).Item(), 6);
@@ -359,7 +363,8 @@ public class GradientCheckTests
 
         (float Value, float[][] Grads) Loss(Func<Tensor, Tensor, Tensor, Tensor> f)
         {
-            var leaves = new[] { x, w, b }.Select(t => { var copy = t.Detach(); copy.RequiresGrad = true; return copy; }).ToArray();
+            var leaves = new[] { x, w,
+                b }.Select(t => { var copy = t.Detach(); copy.RequiresGrad = true; return copy; }).ToArray();
             var loss = f(leaves[0], leaves[1], leaves[2]);
             loss.Backward();
             return (loss.Item(), leaves.Select(l => l.Grad!.ToArray()).ToArray());

@@ -109,9 +109,11 @@ public class TensorTests
         // ignored rows do not count in the mean
         var two = Tensor.FromArray([0f, MathF.Log(3f), 5f, 0f], 2, 2);
         Assert.Equal(-Math.Log(0.75), Losses.CrossEntropy(two, [1, -100]).Item(), 5);
-        Assert.Equal(2.5f, Losses.MeanSquaredError(Tensor.FromArray([1f, 2f], 2), Tensor.FromArray([0f, 4f], 2)).Item());
+        Assert.Equal(2.5f, Losses.MeanSquaredError(Tensor.FromArray([1f, 2f], 2), Tensor.FromArray([0f, 4f],
+            2)).Item());
         // BCE of logit 0 is log 2 whatever the target
-        Assert.Equal(Math.Log(2), Losses.BinaryCrossEntropyWithLogits(Tensor.Zeros(3), Tensor.FromArray([0f, 1f, 0.5f], 3)).Item(), 5);
+        Assert.Equal(Math.Log(2), Losses.BinaryCrossEntropyWithLogits(Tensor.Zeros(3), Tensor.FromArray([0f, 1f, 0.5f],
+            3)).Item(), 5);
     }
 
     [Fact]

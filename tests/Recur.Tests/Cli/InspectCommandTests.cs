@@ -4,7 +4,8 @@ using Recur.Training;
 
 namespace Recur.Tests.Cli;
 
-/// <summary>`recur inspect` end to end on tiny sizes: exit codes, and figures that are valid files with the expected series.</summary>
+/// <summary>`recur inspect` end to end on tiny sizes: exit codes, and figures that are valid files with the expected
+/// series.</summary>
 [Collection("cli")]
 public sealed class InspectCommandTests : IDisposable
 {
@@ -17,7 +18,8 @@ public sealed class InspectCommandTests : IDisposable
     [Fact]
     public void GradientsOfFreshModelsDrawOneLinePerCell()
     {
-        Assert.Equal(0, RecurCommand.Run("inspect", "gradients", "--cells", "rnn,gru", "--length", "12", "--hidden", "6", "--count", "4", "--out", At("flow"), "--threads", "1"));
+        Assert.Equal(0, RecurCommand.Run("inspect", "gradients", "--cells", "rnn,gru", "--length", "12", "--hidden",
+            "6", "--count", "4", "--out", At("flow"), "--threads", "1"));
         FigureFiles.AssertPng(At("flow.png"));
         FigureFiles.AssertSvg(At("flow.svg"), "rnn (initial)", "gru (initial)", "Gradient flow through time");
     }
@@ -26,19 +28,23 @@ public sealed class InspectCommandTests : IDisposable
     public void TrainedModelIsInspectedOnItsRegeneratedTask()
     {
         string run = At("run");
-        Assert.Equal(0, RecurCommand.Run("task", "adding", "--length", "8", "--epochs", "2", "--train-size", "64", "--valid-size", "16",
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--length", "8", "--epochs", "2", "--train-size", "64",
+            "--valid-size", "16",
             "--hidden", "4", "--batch", "16", "--out", run, "--threads", "1"));
-        Assert.Equal(0, RecurCommand.Run("inspect", "gradients", "--model", Path.Combine(run, "last"), "--count", "4", "--out", At("g")));
+        Assert.Equal(0, RecurCommand.Run("inspect", "gradients", "--model", Path.Combine(run, "last"), "--count", "4",
+            "--out", At("g")));
         FigureFiles.AssertSvg(At("g.svg"), "run/last");
 
-        Assert.Equal(0, RecurCommand.Run("inspect", "gates", "--model", Path.Combine(run, "last"), "--count", "4", "--units", "3", "--out", At("gates")));
+        Assert.Equal(0, RecurCommand.Run("inspect", "gates", "--model", Path.Combine(run, "last"), "--count", "4",
+            "--units", "3", "--out", At("gates")));
         foreach (var gate in new[] { "input", "forget", "cell", "output", "hidden" })
         {
             FigureFiles.AssertPng(At($"gates-{gate}.png"));
             FigureFiles.AssertSvg(At($"gates-{gate}.svg"), "sequence 0");
         }
 
-        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", Path.Combine(run, "last"), "--show", "3", "--out", At("saliency")));
+        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", Path.Combine(run, "last"), "--show", "3",
+            "--out", At("saliency")));
         FigureFiles.AssertSvg(At("saliency.svg"), "saliency");
 
         Assert.Equal(0, RecurCommand.Run("inspect", "curves", run, "--out", At("curves")));
@@ -50,20 +56,28 @@ public sealed class InspectCommandTests : IDisposable
     public void MultistepScheduleDropsTheRateAtItsMilestonesAndDropoutAndAveragingAreSaved()
     {
         string run = At("multistep");
-        Assert.Equal(0, RecurCommand.Run("task", "adding", "--length", "6", "--epochs", "3", "--train-size", "32", "--valid-size", "8", "--hidden", "4",
-            "--batch", "16", "--lr", "0.01", "--schedule", "multistep", "--milestones", "1,2", "--gamma", "0.5", "--log-every", "1", "--dropout", "0.3",
+        Assert.Equal(0, RecurCommand.Run("task", "adding", "--length", "6", "--epochs", "3", "--train-size", "32",
+            "--valid-size", "8", "--hidden", "4",
+            "--batch", "16", "--lr", "0.01", "--schedule", "multistep", "--milestones", "1,2", "--gamma", "0.5",
+                "--log-every", "1", "--dropout", "0.3",
             "--swa-start", "2", "--out", run, "--threads", "1"));
-        var rates = File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+        var rates = File.ReadLines(Path.Combine(run,
+            "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
             .Where(e => e.GetProperty("type").GetString() == "train")
-            .GroupBy(e => e.GetProperty("epoch").GetInt32()).ToDictionary(g => g.Key, g => g.Select(e => e.GetProperty("lr").GetDouble()).Distinct().Single());
+            .GroupBy(e => e.GetProperty("epoch").GetInt32()).ToDictionary(g => g.Key,
+                g => g.Select(e => e.GetProperty("lr").GetDouble()).Distinct().Single());
         Assert.Equal(0.01, rates[1], 6);
         Assert.Equal(0.005, rates[2], 6);
         Assert.Equal(0.0025, rates[3], 6);
         Assert.Contains("\"dropout\": 0.3", File.ReadAllText(Path.Combine(run, "last", "config.json")));
-        Assert.True(File.Exists(Path.Combine(run, "last", Recur.Training.Checkpoint.TrainingWeightsFile))); // --swa-start: averaged weights saved
-        Assert.Contains("uniform from epoch 2", File.ReadAllText(Path.Combine(run, "last", Recur.Training.Checkpoint.TrainerFile)));
-        // usage errors: milestones without the multistep schedule, multistep without milestones, milestones out of order
-        string[] common = ["task", "adding", "--length", "6", "--epochs", "1", "--train-size", "8", "--valid-size", "4", "--out", At("bad")];
+        Assert.True(File.Exists(Path.Combine(run, "last",
+            Recur.Training.Checkpoint.TrainingWeightsFile))); // --swa-start: averaged weights saved
+        Assert.Contains("uniform from epoch 2", File.ReadAllText(Path.Combine(run, "last",
+            Recur.Training.Checkpoint.TrainerFile)));
+        // usage errors: milestones without the multistep schedule, multistep without milestones, milestones out of
+        // order
+        string[] common = ["task", "adding", "--length", "6", "--epochs", "1", "--train-size", "8", "--valid-size",
+            "4", "--out", At("bad")];
         Assert.Equal(2, RecurCommand.Run([.. common, "--milestones", "2"]));
         Assert.Equal(2, RecurCommand.Run([.. common, "--schedule", "multistep"]));
         Assert.Equal(2, RecurCommand.Run([.. common, "--schedule", "multistep", "--milestones", "3,2"]));
@@ -111,7 +125,8 @@ public sealed class MetricsLogTests : IDisposable
     }
 }
 
-/// <summary>`recur demo` on a tiny budget: the table runs and both kinds of figure are written with every series.</summary>
+/// <summary>`recur demo` on a tiny budget: the table runs and both kinds of figure are written with every
+/// series.</summary>
 [Collection("cli")]
 public sealed class DemoCommandTests : IDisposable
 {
@@ -131,7 +146,8 @@ public sealed class DemoCommandTests : IDisposable
             FigureFiles.AssertSvg(Path.Combine(folder, $"curves-T{t}.svg"), "rnn", "gru", "baseline 0.167", $"T = {t}");
         }
         FigureFiles.AssertPng(Path.Combine(folder, "gradient-flow.png"));
-        FigureFiles.AssertSvg(Path.Combine(folder, "gradient-flow.svg"), "rnn initial", "rnn trained", "gru initial", "gru trained", "T = 9");
+        FigureFiles.AssertSvg(Path.Combine(folder, "gradient-flow.svg"), "rnn initial", "rnn trained", "gru initial",
+            "gru trained", "T = 9");
     }
 }
 
@@ -147,11 +163,14 @@ public sealed class SmnistCommandTests : IDisposable
     public void TrainsOnAFewDigitsAndIsInspectedOnItsRegeneratedData()
     {
         string run = Path.Combine(folder, "run");
-        Assert.Equal(0, RecurCommand.Run("task", "smnist", "--data", SharedData.Folder("mnist"), "--permuted", "--train-size", "32", "--valid-size", "16",
+        Assert.Equal(0, RecurCommand.Run("task", "smnist", "--data", SharedData.Folder("mnist"), "--permuted",
+            "--train-size", "32", "--valid-size", "16",
             "--hidden", "8", "--epochs", "1", "--batch", "16", "--out", run, "--threads", "1", "--chrono", "784"));
         Assert.Contains("\"chrono_max_steps\": 784", File.ReadAllText(Path.Combine(run, "last", "config.json")));
-        Assert.Equal(2, RecurCommand.Run("task", "smnist", "--data", SharedData.Folder("mnist"), "--cell", "rnn", "--chrono", "784", "--out", Path.Combine(folder, "bad")));
-        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", Path.Combine(run, "last"), "--data", SharedData.Folder("mnist"), "--count", "4",
+        Assert.Equal(2, RecurCommand.Run("task", "smnist", "--data", SharedData.Folder("mnist"), "--cell", "rnn",
+            "--chrono", "784", "--out", Path.Combine(folder, "bad")));
+        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", Path.Combine(run, "last"), "--data",
+            SharedData.Folder("mnist"), "--count", "4",
             "--show", "2", "--out", Path.Combine(folder, "saliency")));
         FigureFiles.AssertSvg(Path.Combine(folder, "saliency.svg"), "saliency");
     }

@@ -8,7 +8,8 @@ namespace Recur.Tests.Diagnostics;
 
 public class InspectionTests
 {
-    public static TheoryData<RecurrentMode> Modes() => new() { RecurrentMode.RnnTanh, RecurrentMode.RnnRelu, RecurrentMode.Lstm, RecurrentMode.Gru };
+    public static TheoryData<RecurrentMode> Modes() => new() { RecurrentMode.RnnTanh, RecurrentMode.RnnRelu,
+        RecurrentMode.Lstm, RecurrentMode.Gru };
 
     /// <summary>
     /// The probe's ‖∂L/∂h_t‖ equals the gradient found by cutting the sequence at t: L = ⟨g_t, h_t⟩ + (the loss of
@@ -37,7 +38,8 @@ public class InspectionTests
             h.RequiresGrad = true;
             var loss = (h.Select(0, 0) * g.Select(0, t)).Sum();
             if (t + 1 < steps)
-                loss = loss + (layer.Forward(x.Slice(0, t + 1, steps - t - 1).Clone(), h, prefix.CellState?.Clone()).Output * g.Slice(0, t + 1, steps - t - 1)).Sum();
+                loss = loss + (layer.Forward(x.Slice(0, t + 1, steps - t - 1).Clone(), h,
+                    prefix.CellState?.Clone()).Output * g.Slice(0, t + 1, steps - t - 1)).Sum();
             loss.Backward();
             double expected = 0;
             for (int b = 0; b < batch; b++)
@@ -51,7 +53,8 @@ public class InspectionTests
     public void RecordsFollowLayersAndDirectionsAndSkipRowsPastTheirLength()
     {
         var random = new RandomGenerator(2);
-        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 5, NumLayers: 2, Bidirectional: true), random);
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 5, NumLayers: 2, Bidirectional: true),
+            random);
         var x = Tensor.RandomNormal(random, [7, 2, 3]);
         var records = Inspection.GradientFlow(() => layer.Forward(x, lengths: [7, 4]).Output.Sum());
         Assert.Equal(["l0", "l0_reverse", "l1", "l1_reverse"], records.Select(r => r.Label));
@@ -71,7 +74,8 @@ public class InspectionTests
         Assert.Single(probe.Records);
     }
 
-    /// <summary>The recorded LSTM gates rebuild the layer's outputs through c_t = f c_{t−1} + i g, h_t = o tanh c_t.</summary>
+    /// <summary>The recorded LSTM gates rebuild the layer's outputs through c_t = f c_{t−1} + i g, h_t = o tanh
+    /// c_t.</summary>
     [Fact]
     public void RecordedLstmGatesRebuildTheOutputs()
     {
@@ -151,8 +155,8 @@ public class InspectionTests
     }
 
     /// <summary>
-    /// A language model's connectivity is causal (zero for later tokens) and row t equals the saliency of the prediction
-    /// after token t computed alone on the first t + 1 tokens.
+    /// A language model's connectivity is causal (zero for later tokens) and row t equals the saliency of the
+    /// prediction after token t computed alone on the first t + 1 tokens.
     /// </summary>
     [Fact]
     public void ConnectivityIsCausalAndEqualsEachPredictionsSaliency()

@@ -8,7 +8,8 @@ public sealed class RbmTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    static RestrictedBoltzmannMachine RandomMachine(int visible, int hidden, ulong seed, float scale, VisibleUnits type = VisibleUnits.Binary)
+    static RestrictedBoltzmannMachine RandomMachine(int visible, int hidden, ulong seed, float scale,
+        VisibleUnits type = VisibleUnits.Binary)
     {
         var random = new RandomGenerator(seed);
         var rbm = new RestrictedBoltzmannMachine(visible, hidden, random, type);
@@ -68,7 +69,8 @@ public sealed class RbmTests : IDisposable
                     double e = 0;
                     for (int i = 0; i < rbm.Visible; i++) e -= rbm.VisibleBias[i] * v[i];
                     for (int j = 0; j < rbm.Hidden; j++) e -= rbm.HiddenBias[j] * h[j];
-                    for (int i = 0; i < rbm.Visible; i++) for (int j = 0; j < rbm.Hidden; j++) e -= v[i] * rbm.Weights[i * rbm.Hidden + j] * h[j];
+                    for (int i = 0; i < rbm.Visible; i++) for (int j
+                        = 0; j < rbm.Hidden; j++) e -= v[i] * rbm.Weights[i * rbm.Hidden + j] * h[j];
                     brute += Math.Exp(-e);
                 }
             Assert.Equal(Math.Log(brute), rbm.ExactLogPartition(), 1e-6);
@@ -80,7 +82,8 @@ public sealed class RbmTests : IDisposable
     {
         var rbm = RandomMachine(12, 8, 3, 1.0f);
         double exact = rbm.ExactLogPartition();
-        var (estimate, _) = rbm.AnnealedImportanceSampling(runs: 200, steps: 2000, new RandomGenerator(4), rbm.VisibleBias);
+        var (estimate, _) = rbm.AnnealedImportanceSampling(runs: 200, steps: 2000, new RandomGenerator(4),
+            rbm.VisibleBias);
         Assert.Equal(exact, estimate, 0.05);
     }
 
@@ -93,7 +96,8 @@ public sealed class RbmTests : IDisposable
     {
         const int visible = 6, hidden = 4;
         var rbm = RandomMachine(visible, hidden, 5, 0.6f);
-        var data = new[] { 0b101101, 0b110011, 0b000111, 0b111000, 0b101010 }.SelectMany(m => Bits(m, visible)).ToArray();
+        var data = new[] { 0b101101, 0b110011, 0b000111, 0b111000, 0b101010 }.SelectMany(m => Bits(m,
+            visible)).ToArray();
         int n = data.Length / visible;
 
         // exact: ⟨v p(h|v)ᵀ⟩_data − Σ_v p(v) v p(h|v)ᵀ
@@ -104,26 +108,36 @@ public sealed class RbmTests : IDisposable
         {
             var v = data.AsSpan(r * visible, visible);
             rbm.HiddenProbabilities(v, ph);
-            for (int i = 0; i < visible; i++) for (int j = 0; j < hidden; j++) exact[i * hidden + j] += v[i] * ph[j] / (double)n;
+            for (int i = 0; i < visible; i++) for (int j = 0; j < hidden; j++) exact[i * hidden
+                + j] += v[i] * ph[j] / (double)n;
         }
         for (int mask = 0; mask < 1 << visible; mask++)
         {
             var v = Bits(mask, visible);
             double p = Math.Exp(-rbm.FreeEnergy(v)[0] - logZ);
             rbm.HiddenProbabilities(v, ph);
-            for (int i = 0; i < visible; i++) for (int j = 0; j < hidden; j++) exact[i * hidden + j] -= p * v[i] * ph[j];
+            for (int i = 0; i < visible; i++) for (int j = 0; j < hidden; j++) exact[i * hidden
+                + j] -= p * v[i] * ph[j];
         }
 
         // CD-200 over 2,000 copies of the data: 10,000 chains, a Monte-Carlo error of about 0.005 per element
         var copies = Enumerable.Repeat(data, 2000).SelectMany(d => d).ToArray();
-        var trainer = new RbmTrainer(rbm, new RbmTrainingOptions(GibbsSteps: 200, BatchSize: copies.Length / visible), new RandomGenerator(6));
+        var trainer = new RbmTrainer(rbm, new RbmTrainingOptions(GibbsSteps: 200, BatchSize: copies.Length / visible),
+            new RandomGenerator(6));
         var estimate = trainer.Gradient(copies).Weights;
         for (int k = 0; k < exact.Length; k++) Assert.Equal(exact[k], estimate[k], 0.025);
 
-        var cd1 = new RbmTrainer(rbm, new RbmTrainingOptions(GibbsSteps: 1, BatchSize: copies.Length / visible), new RandomGenerator(7)).Gradient(copies).Weights;
+        var cd1 = new RbmTrainer(rbm, new RbmTrainingOptions(GibbsSteps: 1, BatchSize: copies.Length / visible),
+            new RandomGenerator(7)).Gradient(copies).Weights;
         double dot = 0, a = 0, b = 0;
-        for (int k = 0; k < exact.Length; k++) { dot += exact[k] * cd1[k]; a += exact[k] * exact[k]; b += cd1[k] * (double)cd1[k]; }
-        Assert.True(dot / Math.Sqrt(a * b) > 0.7, $"CD-1 and the exact gradient disagree in direction: cosine {dot / Math.Sqrt(a * b):F3}");
+        for (int k
+            = 0; k < exact.Length; k++)
+        {
+            dot += exact[k] * cd1[k]; a += exact[k] * exact[k]; b += cd1[k]
+            * (double)cd1[k];
+        }
+        Assert.True(dot / Math.Sqrt(a * b) > 0.7,
+            $"CD-1 and the exact gradient disagree in direction: cosine {dot / Math.Sqrt(a * b):F3}");
     }
 
     [Theory]
@@ -139,8 +153,10 @@ public sealed class RbmTests : IDisposable
         {
             rbm = new RestrictedBoltzmannMachine(visible, 6, new RandomGenerator(9));
             before = rbm.LogLikelihood(data, rbm.ExactLogPartition());
-            // a small rate: persistent chains must keep up with the weights (Tieleman 2008), and CD-1 is stable with it too
-            var trainer = new RbmTrainer(rbm, new RbmTrainingOptions(Persistent: persistent, LearningRate: 0.02f, BatchSize: 10), new RandomGenerator(10));
+            // a small rate: persistent chains must keep up with the weights (Tieleman 2008), and CD-1 is stable with it
+            // too
+            var trainer = new RbmTrainer(rbm, new RbmTrainingOptions(Persistent: persistent, LearningRate: 0.02f,
+                BatchSize: 10), new RandomGenerator(10));
             for (int epoch = 0; epoch < 100; epoch++) trainer.TrainEpoch(data);
             return rbm.LogLikelihood(data, rbm.ExactLogPartition());
         }
@@ -195,7 +211,8 @@ public class BoltzmannMachineTests
         for (int k = 0; k < 8; k++) Assert.Equal(exact[k], counts[k] / samples, 0.02);
     }
 
-    /// <summary>The 4-2-4 encoder (Ackley, Hinton &amp; Sejnowski 1985): two hidden units must code four one-hot patterns.</summary>
+    /// <summary>The 4-2-4 encoder (Ackley, Hinton &amp; Sejnowski 1985): two hidden units must code four one-hot
+    /// patterns.</summary>
     [Fact]
     public void LearnsTheFourTwoFourEncoder()
     {

@@ -32,8 +32,10 @@ public sealed class HopfieldTests : IDisposable
             var start = HopfieldNetwork.RandomPattern(n, random);
             var result = network.Recall(start, HopfieldUpdate.Asynchronous, random, maxSweeps: 200);
             Assert.Equal(RecallOutcome.Converged, result.Outcome); // asynchronous dynamics always reach a fixed point
-            for (int k = 1; k < result.Energies.Count; k++) Assert.True(result.Energies[k] <= result.Energies[k - 1], $"trial {trial}: energy rose at update {k}");
-            Assert.Equal(network.Energy(result.State), result.Energies[^1], 1e-9 * Math.Max(1, Math.Abs(result.Energies[^1])));
+            for (int k = 1; k < result.Energies.Count; k++) Assert.True(result.Energies[k] <= result.Energies[k - 1],
+                $"trial {trial}: energy rose at update {k}");
+            Assert.Equal(network.Energy(result.State), result.Energies[^1], 1e-9 * Math.Max(1,
+                Math.Abs(result.Energies[^1])));
             Assert.Equal(1 + result.Sweeps * n, result.Energies.Count); // one energy per unit visit, plus the start
         }
     }
@@ -58,7 +60,8 @@ public sealed class HopfieldTests : IDisposable
     {
         var random = new RandomGenerator(3);
         const int n = 200;
-        var patterns = Enumerable.Range(0, 8).Select(_ => HopfieldNetwork.RandomPattern(n, random)).ToList(); // load 0.04
+        var patterns = Enumerable.Range(0, 8).Select(_ => HopfieldNetwork.RandomPattern(n,
+            random)).ToList(); // load 0.04
         var network = new HopfieldNetwork(n);
         network.Store(patterns, rule);
         for (int k = 0; k < patterns.Count; k++)
@@ -91,7 +94,8 @@ public sealed class HopfieldTests : IDisposable
         storkey.Store(patterns.Take(1), HopfieldRule.Storkey);
         var single = new HopfieldNetwork(6);
         single.Store(patterns.Take(1));
-        for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) Assert.Equal(single.Weight(i, j), storkey.Weight(i, j), 12);
+        for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) Assert.Equal(single.Weight(i, j), storkey.Weight(i, j),
+            12);
         storkey.Store(patterns.Skip(1), HopfieldRule.Storkey);
         var p = patterns;
         // the second pattern by hand: h_ij = Σ_{k≠i,j} w_ik p_k with the weights after the first pattern
@@ -107,7 +111,8 @@ public sealed class HopfieldTests : IDisposable
     [Fact]
     public void SynchronousUpdatesDetectATwoCycle()
     {
-        // two units that each want the opposite of the other's sign... with positive coupling and opposite start, they swap forever
+        // two units that each want the opposite of the other's sign... with positive coupling and opposite start, they
+        // swap forever
         var network = new HopfieldNetwork(2);
         network.SetWeight(0, 1, 1);
         var result = network.Recall([1, -1], HopfieldUpdate.Synchronous, new RandomGenerator(1));
@@ -127,12 +132,15 @@ public sealed class HopfieldTests : IDisposable
         var network = new HopfieldNetwork(n);
         network.Store(patterns);
         // the symmetric mixture sign(p1 + p2 + p3) is a known spurious fixed point of Hebbian networks
-        var mixture = Enumerable.Range(0, n).Select(i => (sbyte)Math.Sign(patterns[0][i] + patterns[1][i] + patterns[2][i])).ToArray();
+        var mixture = Enumerable.Range(0,
+            n).Select(i => (sbyte)Math.Sign(patterns[0][i] + patterns[1][i] + patterns[2][i])).ToArray();
         var result = network.Recall(mixture, HopfieldUpdate.Asynchronous, random);
         Assert.True(HopfieldNetwork.Classify(result.State, patterns).Spurious);
-        Assert.All(patterns, p => Assert.InRange(HopfieldNetwork.Overlap(result.State, p), 0.3, 0.7)); // about ½ with each
+        Assert.All(patterns, p => Assert.InRange(HopfieldNetwork.Overlap(result.State, p), 0.3,
+            0.7)); // about ½ with each
         var inverse = patterns[1].Select(v => (sbyte)-v).ToArray();
-        Assert.Equal((1, true, false), HopfieldNetwork.Classify(network.Recall(inverse, HopfieldUpdate.Asynchronous, random).State, patterns));
+        Assert.Equal((1, true, false), HopfieldNetwork.Classify(network.Recall(inverse, HopfieldUpdate.Asynchronous,
+            random).State, patterns));
     }
 
     [Fact]
@@ -147,7 +155,8 @@ public sealed class HopfieldTests : IDisposable
         Assert.InRange(hebbianCapacity, 0.08, 0.25); // 0.138 in the large-N limit; small networks spread the collapse
         double storkeyCapacity = HopfieldCapacity.EstimateCapacity(storkey) ?? 1.0;
         Assert.True(storkeyCapacity > hebbianCapacity, $"Storkey {storkeyCapacity} vs Hebbian {hebbianCapacity}");
-        Assert.Throws<ArgumentException>(() => HopfieldCapacity.Measure(50, HopfieldRule.Hebbian, [5, 5], new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => HopfieldCapacity.Measure(50, HopfieldRule.Hebbian, [5, 5],
+            new RandomGenerator(1)));
     }
 
     [Fact]
@@ -164,11 +173,18 @@ public sealed class HopfieldTests : IDisposable
         Assert.Equal("4", metadata["height"]);
         Assert.Equal(3, loaded.StoredPatterns);
         Assert.Equal(patterns, loadedPatterns);
-        for (int i = 0; i < 16; i++) for (int j = 0; j < 16; j++) Assert.Equal((float)network.Weight(i, j), (float)loaded.Weight(i, j));
+        for (int i = 0; i < 16; i++) for (int j = 0; j < 16; j++) Assert.Equal((float)network.Weight(i, j),
+            (float)loaded.Weight(i, j));
         Assert.Equal(0.25, loaded.Biases[3]);
 
-        var asymmetric = new Dictionary<string, Tensor> { ["weight"] = Tensor.FromArray([0f, 1f, 2f, 0f], 2, 2), ["bias"] = Tensor.Zeros(2) };
-        Recur.Serialization.SafeTensors.Save(path, asymmetric, new Dictionary<string, string> { ["format"] = "recur.hopfield" });
+        var asymmetric = new Dictionary<string, Tensor>
+        {
+            ["weight"] = Tensor.FromArray([0f, 1f, 2f, 0f], 2, 2),
+            ["bias"] = Tensor.Zeros(2)
+        };
+        Recur.Serialization.SafeTensors.Save(path, asymmetric, new Dictionary<string,
+            string>
+        { ["format"] = "recur.hopfield" });
         Assert.Contains("symmetric", Assert.Throws<InvalidDataException>(() => HopfieldNetwork.Load(path)).Message);
     }
 

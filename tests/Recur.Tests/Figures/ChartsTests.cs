@@ -26,7 +26,8 @@ public sealed class ChartsTests : IDisposable
     {
         var files = Charts.Lines(Path.Combine(folder, "named.png"), "t", "x", "y", [new Series("s", [0, 1], [2, 3])]);
         Assert.EndsWith("named.svg", files.Svg);
-        var e = Assert.Throws<ArgumentException>(() => Charts.Lines(Path.Combine(folder, "bad"), "t", "x", "y", [new Series("broken", [0, 1], [1])]));
+        var e = Assert.Throws<ArgumentException>(() => Charts.Lines(Path.Combine(folder, "bad"), "t", "x", "y",
+            [new Series("broken", [0, 1], [1])]));
         Assert.Contains("broken", e.Message);
     }
 
@@ -39,12 +40,16 @@ public sealed class ChartsTests : IDisposable
             Enumerable.Range(0, 40).Select(i => $"c{i}").ToArray(), ["u0", "u1", "u2"], diverging: true);
         FigureFiles.AssertPng(map.Png);
         FigureFiles.AssertSvg(map.Svg, "Forget gate", "u1", "c0");
-        Assert.Throws<ArgumentException>(() => Charts.Heatmap(Path.Combine(folder, "x"), "t", values, "x", "y", ["too", "few"]));
+        Assert.Throws<ArgumentException>(() => Charts.Heatmap(Path.Combine(folder, "x"), "t", values, "x", "y", ["too",
+            "few"]));
 
-        var images = Enumerable.Range(0, 5).Select(k => Enumerable.Range(0, 12).Select(i => (float)((i + k) % 2)).ToArray()).ToArray();
-        var grid = Charts.ImageGrid(Path.Combine(folder, "grid"), "Patterns", images, 3, 4, columns: 3, captions: ["a", "b", "c", "d", "e"]);
+        var images = Enumerable.Range(0, 5).Select(k => Enumerable.Range(0,
+            12).Select(i => (float)((i + k) % 2)).ToArray()).ToArray();
+        var grid = Charts.ImageGrid(Path.Combine(folder, "grid"), "Patterns", images, 3, 4, columns: 3, captions: ["a",
+            "b", "c", "d", "e"]);
         FigureFiles.AssertPng(grid.Png);
         FigureFiles.AssertSvg(grid.Svg, "Patterns", "a", "c");
-        Assert.Throws<ArgumentException>(() => Charts.ImageGrid(Path.Combine(folder, "y"), "t", [new float[5]], 3, 4, 1));
+        Assert.Throws<ArgumentException>(() => Charts.ImageGrid(Path.Combine(folder, "y"), "t", [new float[5]], 3, 4,
+            1));
     }
 }

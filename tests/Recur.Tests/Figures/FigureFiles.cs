@@ -16,7 +16,8 @@ static class FigureFiles
         Assert.True(bytes.Length > 1000, $"{path} is only {bytes.Length} bytes");
         Assert.Equal(PngSignature, bytes[..8]);
         Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(bytes, 12, 4));
-        return (BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+        return (BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)),
+            BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
     }
 
     /// <summary>Parses the SVG and asserts that each expected text appears in its text elements.</summary>
@@ -25,7 +26,8 @@ static class FigureFiles
         Assert.True(File.Exists(path), $"{path} was not written");
         var document = XDocument.Load(path);
         Assert.Equal("svg", document.Root!.Name.LocalName);
-        var words = string.Join("\n", document.Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value));
+        var words = string.Join("\n",
+            document.Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value));
         foreach (var text in texts) Assert.Contains(text, words);
     }
 

@@ -19,12 +19,14 @@ public sealed class ForecastingTests : IDisposable
         for (int trial = 0; trial < 200; trial++)
         {
             int n = 3 + random.NextInt(60);
-            var series = Enumerable.Range(0, n).Select(_ => (random.NextDouble() - 0.3) * Math.Pow(10, random.NextInt(6) - 2)).ToArray();
+            var series = Enumerable.Range(0, n).Select(_ => (random.NextDouble() - 0.3) * Math.Pow(10,
+                random.NextInt(6) - 2)).ToArray();
             int split = 1 + random.NextInt(n - 1);
             foreach (var kind in new[] { ScalingKind.MinMax, ScalingKind.Standard, ScalingKind.None })
             {
                 var scaler = Scaler.Fit(series.AsSpan(0, split), kind);
-                foreach (double v in series) Assert.Equal(v, scaler.Inverse(scaler.Transform(v)), 1e-9 * Math.Max(1, Math.Abs(v)));
+                foreach (double v in series) Assert.Equal(v, scaler.Inverse(scaler.Transform(v)), 1e-9 * Math.Max(1,
+                    Math.Abs(v)));
                 if (kind == ScalingKind.MinMax && series[..split].Distinct().Count() > 1)
                 {
                     Assert.Equal(0, series[..split].Min(scaler.Transform), 12);
@@ -34,7 +36,8 @@ public sealed class ForecastingTests : IDisposable
             int lag = 1 + random.NextInt(n - 1);
             var d = Differencing.Apply(series, lag);
             var rebuilt = Differencing.Integrate(series.AsSpan(0, lag), d, lag);
-            for (int i = 0; i < rebuilt.Length; i++) Assert.Equal(series[lag + i], rebuilt[i], 1e-9 * Math.Max(1, Math.Abs(series[lag + i])));
+            for (int i = 0; i < rebuilt.Length; i++) Assert.Equal(series[lag + i], rebuilt[i], 1e-9 * Math.Max(1,
+                Math.Abs(series[lag + i])));
         }
         Assert.Throws<ArgumentException>(() => Differencing.Apply([1.0, 2.0], 2));
     }
@@ -45,10 +48,12 @@ public sealed class ForecastingTests : IDisposable
         double[] history = [1, 2, 3, 4, 5, 6, 7];
         Assert.Equal([7.0, 7, 7], Baselines.Naive(history, 3));
         Assert.Equal([5.0, 6, 7, 5, 6], Baselines.SeasonalNaive(history, 5, season: 3));
-        // y_t = 2 + 0.5 y_{t−1} exactly: least squares recovers the coefficients and the forecast continues the recursion
+        // y_t = 2 + 0.5 y_{t−1} exactly: least squares recovers the coefficients and the forecast continues the
+        // recursion
         var ar = new List<double> { 10 };
         for (int t = 1; t < 30; t++) ar.Add(2 + 0.5 * ar[^1]);
-        var noisy = ar.Select((v, t) => v + (t % 3 - 1) * 1e-3).ToArray(); // a little excitation keeps the system well posed
+        var noisy = ar.Select((v,
+            t) => v + (t % 3 - 1) * 1e-3).ToArray(); // a little excitation keeps the system well posed
         var coefficients = Baselines.FitAutoregression(noisy, 1);
         Assert.Equal(2, coefficients[0], 2);
         Assert.Equal(0.5, coefficients[1], 2);
@@ -69,7 +74,8 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(15 / 15.0, m.Mase, 12); // in-sample naive MAE: (10 + 20) / 2
     }
 
-    static double[] SeasonalSeries(int n) => Enumerable.Range(0, n).Select(t => 100 + 0.5 * t + 10 * Math.Sin(2 * Math.PI * t / 12)).ToArray();
+    static double[] SeasonalSeries(int n) => Enumerable.Range(0,
+        n).Select(t => 100 + 0.5 * t + 10 * Math.Sin(2 * Math.PI * t / 12)).ToArray();
 
     [Theory]
     [InlineData("lstm", 12)]
@@ -78,7 +84,8 @@ public sealed class ForecastingTests : IDisposable
     {
         var series = SeasonalSeries(96);
         var (train, test) = (series[..84], series[84..]);
-        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 6, Model: model, Hidden: 16, DifferenceLag: 1, Epochs: 60, LearningRate: 1e-2f,
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 6, Model: model, Hidden: 16,
+            DifferenceLag: 1, Epochs: 60, LearningRate: 1e-2f,
             ValidationSize: validation));
         forecaster.Fit(train, new TrainerOptions { OutputDirectory = Path.Combine(folder, model) });
         var forecast = forecaster.Forecast(train, 12);
@@ -93,7 +100,8 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(forecast, reloaded.Forecast(train, 12));
     }
 
-    /// <summary>A target that follows a leading indicator one step later is predictable only with that covariate.</summary>
+    /// <summary>A target that follows a leading indicator one step later is predictable only with that
+    /// covariate.</summary>
     [Fact]
     public void CovariatesCarryALeadingIndicator()
     {
@@ -108,11 +116,13 @@ public sealed class ForecastingTests : IDisposable
         }
         double WalkForwardRmse(bool withCovariate)
         {
-            var forecaster = new Forecaster(new ForecasterOptions(Window: 4, Horizon: 1, Model: "gru", Hidden: 16, Scaling: ScalingKind.Standard, Epochs: 40,
+            var forecaster = new Forecaster(new ForecasterOptions(Window: 4, Horizon: 1, Model: "gru", Hidden: 16,
+                Scaling: ScalingKind.Standard, Epochs: 40,
                 LearningRate: 1e-2f, Covariates: withCovariate ? 1 : 0));
             double[][]? Upto(int t) => withCovariate ? [indicator[..t]] : null;
             forecaster.Fit(target.AsSpan(0, 140), covariates: Upto(140));
-            var predictions = Enumerable.Range(140, 20).Select(t => forecaster.Forecast(target[..t], 1, Upto(t))[0]).ToArray();
+            var predictions = Enumerable.Range(140, 20).Select(t => forecaster.Forecast(target[..t], 1,
+                Upto(t))[0]).ToArray();
             return ForecastMetrics.Compute(target[140..], predictions, target[..140]).Rmse;
         }
         double with = WalkForwardRmse(true), without = WalkForwardRmse(false);
@@ -121,7 +131,8 @@ public sealed class ForecastingTests : IDisposable
         var model = new Forecaster(new ForecasterOptions(Window: 4, Horizon: 2, Epochs: 1, Covariates: 1));
         Assert.Throws<ArgumentException>(() => model.Fit(target, covariates: null));
         model.Fit(target, covariates: [indicator]);
-        Assert.Contains("at most the horizon", Assert.Throws<ArgumentException>(() => model.Forecast(target, 3, [indicator])).Message);
+        Assert.Contains("at most the horizon", Assert.Throws<ArgumentException>(() => model.Forecast(target, 3,
+            [indicator])).Message);
         Assert.Throws<ArgumentException>(() => model.Forecast(target, 1, [indicator[..10]]));
     }
 
@@ -130,38 +141,50 @@ public sealed class ForecastingTests : IDisposable
     {
         string csv = Path.Combine(folder, "series.csv");
         var series = SeasonalSeries(60);
-        File.WriteAllLines(csv, ["\"Month\",\"Value\"", .. series.Select((v, t) => $"\"m{t}\",{v.ToString(System.Globalization.CultureInfo.InvariantCulture)}")]);
+        File.WriteAllLines(csv, ["\"Month\",\"Value\"", .. series.Select((v,
+            t) => $"\"m{t}\",{v.ToString(System.Globalization.CultureInfo.InvariantCulture)}")]);
         string run = Path.Combine(folder, "run");
-        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6", "--horizon", "3", "--test-size", "6",
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6",
+            "--horizon", "3", "--test-size", "6",
             "--epochs", "3", "--hidden", "4", "--out", run, "--threads", "1"));
         var lines = File.ReadAllLines(Path.Combine(run, "forecast.csv"));
         Assert.Equal(7, lines.Length);
         Assert.StartsWith("date,actual,lstm (this run),mlp on the window,naive", lines[0]);
         Assert.Contains("ETS (AICc: ETS(", lines[0]);
         Assert.EndsWith(",Theta", lines[0]);
-        Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)", "seasonal naive (s = 12)");
+        Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)",
+            "seasonal naive (s = 12)");
 
-        // walk-forward: every model forecasts one step from the actual history, so the naive column is the previous actual value
-        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6", "--horizon", "1", "--test-size", "6",
-            "--epochs", "2", "--hidden", "4", "--walk-forward", "--out", Path.Combine(folder, "walk"), "--threads", "1"));
-        var walk = File.ReadAllLines(Path.Combine(folder, "walk", "forecast.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
+        // walk-forward: every model forecasts one step from the actual history, so the naive column is the previous
+        // actual value
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6",
+            "--horizon", "1", "--test-size", "6",
+            "--epochs", "2", "--hidden", "4", "--walk-forward", "--out", Path.Combine(folder, "walk"), "--threads",
+                "1"));
+        var walk = File.ReadAllLines(Path.Combine(folder, "walk",
+            "forecast.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
         for (int i = 0; i < walk.Length; i++)
-            Assert.Equal(series[54 + i - 1], double.Parse(walk[i][4], System.Globalization.CultureInfo.InvariantCulture), 12);
+            Assert.Equal(series[54 + i - 1], double.Parse(walk[i][4],
+                System.Globalization.CultureInfo.InvariantCulture), 12);
         // and Theta (the last column) is refitted on the history up to each test point
         for (int i = 0; i < walk.Length; i++)
             Assert.Equal(ThetaMethod.Fit(series[..(54 + i)], 12).Forecast(1)[0],
                 double.Parse(walk[i][^1], System.Globalization.CultureInfo.InvariantCulture), 9);
 
         string output = Path.Combine(folder, "next.csv");
-        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value", "--steps", "5", "--out", output));
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value",
+            "--steps", "5", "--out", output));
         Assert.Equal(6, File.ReadAllLines(output).Length);
 
         // an ensemble keeps one folder per member and predicts their mean
         string ensemble = Path.Combine(folder, "ensemble");
-        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6", "--horizon", "3", "--test-size", "6",
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--window", "6",
+            "--horizon", "3", "--test-size", "6",
             "--epochs", "2", "--hidden", "4", "--ensemble", "2", "--out", ensemble, "--threads", "1"));
-        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", ensemble, "--csv", csv, "--target", "Value", "--steps", "4", "--out", output));
-        var predicted = File.ReadAllLines(output).Skip(1).Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", ensemble, "--csv", csv, "--target", "Value",
+            "--steps", "4", "--out", output));
+        var predicted = File.ReadAllLines(output).Skip(1).Select(l => double.Parse(l.Split(',')[1],
+            System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var memberForecasts = new[] { "member-1", "member-2" }.Select(m =>
         {
             var f = Forecaster.FromConfig(Checkpoint.ReadConfig(Path.Combine(ensemble, m, "last")));
@@ -173,17 +196,23 @@ public sealed class ForecastingTests : IDisposable
 
         // a covariate column by name, in training and prediction
         string withCovariate = Path.Combine(folder, "covariate.csv");
-        File.WriteAllLines(withCovariate, ["Month,Value,Lead", .. series.Select((v, t) => FormattableString.Invariant($"m{t},{v},{(t + 1 < series.Length ? series[t + 1] : v)}"))]);
-        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", withCovariate, "--target", "Value", "--covariates", "Lead", "--window", "6", "--horizon", "6",
-            "--test-size", "6", "--epochs", "2", "--hidden", "4", "--out", Path.Combine(folder, "cov"), "--threads", "1"));
-        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv", withCovariate, "--target", "Value", "--covariates", "Lead",
+        File.WriteAllLines(withCovariate, ["Month,Value,Lead", .. series.Select((v,
+            t) => FormattableString.Invariant($"m{t},{v},{(t + 1 < series.Length ? series[t + 1] : v)}"))]);
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", withCovariate, "--target", "Value",
+            "--covariates", "Lead", "--window", "6", "--horizon", "6",
+            "--test-size", "6", "--epochs", "2", "--hidden", "4", "--out", Path.Combine(folder, "cov"), "--threads",
+                "1"));
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv",
+            withCovariate, "--target", "Value", "--covariates", "Lead",
             "--steps", "3", "--out", output));
-        Assert.Equal(1, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv", withCovariate, "--target", "Value", "--steps", "3", "--out", output));
+        Assert.Equal(1, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "cov"), "--csv",
+            withCovariate, "--target", "Value", "--steps", "3", "--out", output));
         Assert.Contains("column 'Missing'", Assert.Throws<InvalidDataException>(() =>
             SeriesFiles.ReadColumns(withCovariate, ["Value", "Missing"], null)).Message);
 
         File.WriteAllText(csv, "Month,Value\nm0,1\nm1,oops\n");
-        Assert.Equal(1, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--out", Path.Combine(folder, "bad")));
+        Assert.Equal(1, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--out",
+            Path.Combine(folder, "bad")));
         var e = Assert.Throws<InvalidDataException>(() => SeriesFiles.ReadSeries(csv, "Value", null));
         Assert.Contains("line 3", e.Message);
         File.WriteAllText(csv, "Month,Value\nm0,1\nm1,\n");

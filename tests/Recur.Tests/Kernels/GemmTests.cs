@@ -39,7 +39,8 @@ public class GemmTests
         return values;
     }
 
-    static void CheckOne(GemmIsa isa, bool ta, bool tb, int m, int n, int k, bool accumulate, bool withBias, int threads, int pad)
+    static void CheckOne(GemmIsa isa, bool ta, bool tb, int m, int n, int k, bool accumulate, bool withBias,
+        int threads, int pad)
     {
         int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
         var a = Random(Math.Max(1, (ta ? k : m) * lda), 1);
@@ -145,7 +146,8 @@ public class GemmTests
             Gemm.Multiply(false, false, 4, 4, 4, new float[16], 3, new float[16], 4, new float[16], 4));
         Assert.Contains("leading dimension of A", ex.Message);
         ex = Assert.Throws<ArgumentException>(() =>
-            Gemm.Multiply(false, false, 4, 4, 4, new float[16], 4, new float[16], 4, new float[16], 4, bias: new float[3]));
+            Gemm.Multiply(false, false, 4, 4, 4, new float[16], 4, new float[16], 4, new float[16], 4,
+                bias: new float[3]));
         Assert.Contains("bias has 3", ex.Message);
     }
 }

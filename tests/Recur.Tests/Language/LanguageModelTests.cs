@@ -31,21 +31,25 @@ public sealed class LanguageModelTests : IDisposable
         Assert.Throws<ArgumentException>(() => new TokenStreams([1, 2, 3], 2));
     }
 
-    public static TheoryData<string, bool> Cells() => new() { { "lstm", false }, { "lstm", true }, { "gru", true }, { "rnn", false } };
+    public static TheoryData<string, bool> Cells() => new() { { "lstm", false }, { "lstm", true }, { "gru", true },
+        { "rnn", false } };
 
     [Theory]
     [MemberData(nameof(Cells))]
     public void GradientsMatchFiniteDifferences(string cell, bool tie)
     {
-        // tied weights get gradients from both the embedding lookup and the output layer; an LSTM wider than the embedding projects
+        // tied weights get gradients from both the embedding lookup and the output layer; an LSTM wider than the
+        // embedding projects
         var model = new LanguageModel(new LanguageModelConfig(7, 3, cell == "lstm" && tie ? 4 : 3, 2,
             RecurrentCells.Parse(cell), 0f, tie), new RandomGenerator(2));
         int[] ids = [1, 4, 2, 6, 5, 0, 3, 3];
         int[] targets = [4, 2, 6, 5, 0, 3, 3, 1];
-        var result = GradientCheck.Compare(() => Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, targets), model.Parameters(), epsilon: 1e-2);
+        var result = GradientCheck.Compare(() => Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, targets),
+            model.Parameters(), epsilon: 1e-2);
         Assert.True(result.Passed, $"{cell} tie={tie}: error {result.MaxError:G3}× tolerance at {result.Where}");
         // the training loss (fused output layer and cross-entropy) is the same function
-        Assert.Equal(Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, targets).Item(), model.Loss(ids, 4, 2, targets).Loss.Item(), 5);
+        Assert.Equal(Losses.CrossEntropy(model.Forward(ids, 4, 2).Logits, targets).Item(), model.Loss(ids, 4, 2,
+            targets).Loss.Item(), 5);
         result = GradientCheck.Compare(() => model.Loss(ids, 4, 2, targets).Loss, model.Parameters(), epsilon: 1e-2);
         Assert.True(result.Passed, $"{cell} tie={tie}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
@@ -75,10 +79,15 @@ public sealed class LanguageModelTests : IDisposable
     {
         const string text = "the quick brown fox jumps over the lazy dog; the end.";
         var tokenizer = CharTokenizer.Build(text);
-        var model = new LanguageModel(new LanguageModelConfig(tokenizer.VocabularySize, 16, 64, 1), new RandomGenerator(1));
+        var model = new LanguageModel(new LanguageModelConfig(tokenizer.VocabularySize, 16, 64, 1),
+            new RandomGenerator(1));
         var ids = tokenizer.Encode(text);
         var task = new LanguageModelTask(model, ids, 1, ids.Length - 1);
-        var trainer = new Trainer<int>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 150, ClipNorm = 5f, LogEvery = 1000 });
+        var trainer = new Trainer<int>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions
+        {
+            Epochs = 150,
+            ClipNorm = 5f, LogEvery = 1000
+        });
         trainer.Fit();
         return (model, tokenizer, text);
     }
@@ -152,10 +161,12 @@ public sealed class LanguageModelTests : IDisposable
             var logits = model.Forward(ids, ids.Length, 1).Logits;
             var logProbabilities = logits.LogSoftmax(-1).ToArray();
             model.Train();
-            return Enumerable.Range(0, continuation.Length).Sum(t => (double)logProbabilities[t * vocabulary + continuation[t]]);
+            return Enumerable.Range(0,
+                continuation.Length).Sum(t => (double)logProbabilities[t * vocabulary + continuation[t]]);
         }
         var all = new List<(int[] Tokens, double LogP)>();
-        for (int a = 0; a < vocabulary; a++) for (int b = 0; b < vocabulary; b++) for (int c = 0; c < vocabulary; c++) all.Add(([a, b, c], LogP([a, b, c])));
+        for (int a = 0; a < vocabulary; a++) for (int b = 0; b < vocabulary; b++) for (int c
+            = 0; c < vocabulary; c++) all.Add(([a, b, c], LogP([a, b, c])));
         var best = all.OrderByDescending(s => s.LogP).First();
         var found = model.BeamSearch([2], length, beamWidth: vocabulary * vocabulary, lengthPenalty: 0);
         Assert.Equal(best.Tokens, found[0].Tokens);
@@ -166,7 +177,8 @@ public sealed class LanguageModelTests : IDisposable
         // an end token finishes a hypothesis early; finished ones are ranked with the live ones
         var withEnd = model.BeamSearch([2], 6, 3, 0.6, eosId: 1);
         Assert.All(withEnd, h => Assert.DoesNotContain(1, h.Tokens[..^1])); // <eos> only ever ends a hypothesis
-        Assert.True(withEnd[0].Tokens.Length == 6 || withEnd[0].Tokens[^1] == 1, "the winner is finished or full length");
+        Assert.True(withEnd[0].Tokens.Length == 6 || withEnd[0].Tokens[^1] == 1,
+            "the winner is finished or full length");
         Assert.Equal(withEnd.Max(h => h.Score), withEnd[0].Score);
     }
 
@@ -180,7 +192,11 @@ public sealed class LanguageModelTests : IDisposable
             var model = new LanguageModel(new LanguageModelConfig(12, 6, 8, 2, CellKind.Lstm, 0.2f),
                 new RandomGenerator(9));
             var task = new LanguageModelTask(model, ids, 4, 10, ids[..200], 200);
-            var options = new TrainerOptions { Epochs = 2, Seed = 5, ClipNorm = 1f, LogEvery = 1, OutputDirectory = output };
+            var options = new TrainerOptions
+            {
+                Epochs = 2, Seed = 5, ClipNorm = 1f, LogEvery = 1,
+                OutputDirectory = output
+            };
             return (model, new Trainer<int>(task, new Adam(model.Parameters(), 3e-3f), options));
         }
         var (straight, straightTrainer) = Setup(At("straight"));
@@ -190,12 +206,18 @@ public sealed class LanguageModelTests : IDisposable
         var model = new LanguageModel(new LanguageModelConfig(12, 6, 8, 2, CellKind.Lstm, 0.2f),
             new RandomGenerator(9));
         var task = new LanguageModelTask(model, ids, 4, 10, ids[..200], 200);
-        var options = new TrainerOptions { Epochs = 2, Seed = 5, ClipNorm = 1f, LogEvery = 1, OutputDirectory = At("resumed") };
+        var options = new TrainerOptions
+        {
+            Epochs = 2, Seed = 5, ClipNorm = 1f, LogEvery = 1,
+            OutputDirectory = At("resumed")
+        };
         var stopper = new StopAt(7, cancel);
-        var result = new Trainer<int>(task, new Adam(model.Parameters(), 3e-3f), options, observer: stopper).Fit(cancel.Token);
+        var result = new Trainer<int>(task, new Adam(model.Parameters(), 3e-3f), options,
+            observer: stopper).Fit(cancel.Token);
         Assert.Equal(TrainingOutcome.Interrupted, result.Outcome);
         Assert.Equal(7, result.Steps);
-        Assert.True(File.Exists(Path.Combine(At("resumed"), "last", Checkpoint.TaskStateFile)), "the carried state is checkpointed");
+        Assert.True(File.Exists(Path.Combine(At("resumed"), "last", Checkpoint.TaskStateFile)),
+            "the carried state is checkpointed");
         var (resumed, resumedTrainer) = Setup(At("resumed"));
         resumedTrainer.Resume(Path.Combine(At("resumed"), "last"));
         resumedTrainer.Fit();
@@ -218,23 +240,30 @@ public sealed class LanguageModelTests : IDisposable
     public void TrainEvalAndGenerateFromTheCommandLine(string tokenizer)
     {
         var random = new Random(5);
-        string[] words = ["to", "be", "or", "not", "that", "is", "the", "question", "whether", "'tis", "nobler", "in", "mind"];
-        File.WriteAllLines(At("text.txt"), Enumerable.Range(0, 120).Select(_ => string.Join(' ', Enumerable.Range(0, random.Next(3, 9)).Select(_ => words[random.Next(words.Length)]))));
+        string[] words = ["to", "be", "or", "not", "that", "is", "the", "question", "whether", "'tis", "nobler", "in",
+            "mind"];
+        File.WriteAllLines(At("text.txt"), Enumerable.Range(0, 120).Select(_ => string.Join(' ', Enumerable.Range(0,
+            random.Next(3, 9)).Select(_ => words[random.Next(words.Length)]))));
         string run = At("run-" + tokenizer);
         // the char model ties weights through a projection (hidden 24 > embed 12); the others tie directly
         string embed = tokenizer == "char" ? "12" : "24";
-        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", At("text.txt"), "--tokenizer", tokenizer, "--vocab-size", "300", "--hidden", "24", "--embed", embed,
-            "--layers", "2", "--bptt", "16", "--batch", "4", "--epochs", "2", "--tie-weights", "--out", run, "--threads", "1"));
+        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", At("text.txt"), "--tokenizer", tokenizer,
+            "--vocab-size", "300", "--hidden", "24", "--embed", embed,
+            "--layers", "2", "--bptt", "16", "--batch", "4", "--epochs", "2", "--tie-weights", "--out", run,
+                "--threads", "1"));
         Assert.True(File.Exists(Path.Combine(run, "tokenizer.json")));
         Assert.True(Directory.Exists(Path.Combine(run, "best")));
         var records = MetricsLog.Read(Path.Combine(run, "metrics.jsonl"));
         Assert.Contains(records, r => r.Type == "eval" && r.Values.ContainsKey("bits_per_char"));
         Assert.Equal(0, RecurCommand.Run("lm", "eval", "--model", run, "--text", At("text.txt"), "--json"));
-        Assert.Equal(0, RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "to be", "--length", "40", "--seed", "3", "--top-k", "5", "--out", At("a.txt")));
-        Assert.Equal(0, RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "to be", "--length", "40", "--seed", "3", "--top-k", "5", "--out", At("b.txt")));
+        Assert.Equal(0, RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "to be", "--length", "40",
+            "--seed", "3", "--top-k", "5", "--out", At("a.txt")));
+        Assert.Equal(0, RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "to be", "--length", "40",
+            "--seed", "3", "--top-k", "5", "--out", At("b.txt")));
         Assert.Equal(File.ReadAllText(At("a.txt")), File.ReadAllText(At("b.txt")));
         Assert.StartsWith("to be", File.ReadAllText(At("a.txt")), StringComparison.Ordinal);
-        Assert.Equal(0, RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "not", "--length", "8", "--beam", "3", "--out", At("beam.txt")));
+        Assert.Equal(0, RecurCommand.Run("lm", "generate", "--model", run, "--prompt", "not", "--length", "8",
+            "--beam", "3", "--out", At("beam.txt")));
         Assert.StartsWith("not", File.ReadAllText(At("beam.txt")), StringComparison.Ordinal);
         // int8 inference: the word and BPE stacks quantise; the char model's projected LSTM has no int8 path (usage
         // error, exit code 2, and no output file)
@@ -248,16 +277,21 @@ public sealed class LanguageModelTests : IDisposable
             Assert.Equal(0, RecurCommand.Run("lm", "eval", "--model", run, "--text", At("text.txt"), "--int8"));
         }
         // gate and hidden-state heatmaps over a text, labelled with its tokens
-        Assert.Equal(0, RecurCommand.Run("inspect", "gates", "--model", run, "--text", "to be or not to be", "--units", "8", "--out", At("gates-" + tokenizer), "--json"));
+        Assert.Equal(0, RecurCommand.Run("inspect", "gates", "--model", run, "--text", "to be or not to be", "--units",
+            "8", "--out", At("gates-" + tokenizer), "--json"));
         Recur.Tests.Figures.FigureFiles.AssertPng(At($"gates-{tokenizer}-hidden.png"));
         // connectivity over a text: which earlier tokens each prediction depends on
-        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", run, "--text", "to be or not to be", "--out", At("connectivity-" + tokenizer)));
+        Assert.Equal(0, RecurCommand.Run("inspect", "saliency", "--model", run, "--text", "to be or not to be",
+            "--out", At("connectivity-" + tokenizer)));
         Recur.Tests.Figures.FigureFiles.AssertSvg(At($"connectivity-{tokenizer}.svg"), "connectivity");
         Assert.Equal(2, RecurCommand.Run("inspect", "saliency", "--model", run, "--text", "t"));
-        if (tokenizer != "char") Recur.Tests.Figures.FigureFiles.AssertSvg(At($"gates-{tokenizer}-forget.svg"), "forget gate over the text");
+        if (tokenizer != "char") Recur.Tests.Figures.FigureFiles.AssertSvg(At($"gates-{tokenizer}-forget.svg"),
+            "forget gate over the text");
         // resuming needs the run's tokenizer and continues to the third epoch
-        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", At("text.txt"), "--tokenizer", tokenizer, "--vocab-size", "300", "--hidden", "24", "--embed", embed,
-            "--layers", "2", "--bptt", "16", "--batch", "4", "--epochs", "3", "--tie-weights", "--out", run, "--threads", "1", "--resume", Path.Combine(run, "last")));
+        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", At("text.txt"), "--tokenizer", tokenizer,
+            "--vocab-size", "300", "--hidden", "24", "--embed", embed,
+            "--layers", "2", "--bptt", "16", "--batch", "4", "--epochs", "3", "--tie-weights", "--out", run,
+                "--threads", "1", "--resume", Path.Combine(run, "last")));
         Assert.Contains(MetricsLog.Read(Path.Combine(run, "metrics.jsonl")), r => r.Type == "eval" && r.Epoch == 3);
     }
 
@@ -270,6 +304,7 @@ public sealed class LanguageModelTests : IDisposable
         Assert.Equal(2, RecurCommand.Run("lm", "train", "--text", At("bad.txt")));
         Assert.Equal(2, RecurCommand.Run("lm", "generate", "--model", At("nowhere")));
         File.WriteAllText(At("short.txt"), "abc");
-        Assert.Equal(1, RecurCommand.Run("lm", "train", "--text", At("short.txt"), "--batch", "8", "--out", At("short-run")));
+        Assert.Equal(1, RecurCommand.Run("lm", "train", "--text", At("short.txt"), "--batch", "8", "--out",
+            At("short-run")));
     }
 }

@@ -19,8 +19,8 @@ public sealed class TokenizerTests : IDisposable
         It's 1,234 times 56 — café naïve 東京 😀 x̃ and	tabs.
         """;
 
-    /// <summary>Random strings over code points that stress tokenisers: ASCII, white space of every kind, combining marks,
-    /// CJK, astral characters (surrogate pairs), NUL and control characters, apostrophes and digits.</summary>
+    /// <summary>Random strings over code points that stress tokenisers: ASCII, white space of every kind, combining
+    /// marks, CJK, astral characters (surrogate pairs), NUL and control characters, apostrophes and digits.</summary>
     static string RandomText(Random random, int length)
     {
         int[][] ranges =
@@ -61,7 +61,8 @@ public sealed class TokenizerTests : IDisposable
         var alphabet = Tokenizers.Runes(training).Distinct().ToArray();
         for (int trial = 0; trial < 200; trial++)
         {
-            string text = string.Concat(Enumerable.Range(0, random.Next(0, 50)).Select(_ => alphabet[random.Next(alphabet.Length)].ToString()));
+            string text = string.Concat(Enumerable.Range(0, random.Next(0,
+                50)).Select(_ => alphabet[random.Next(alphabet.Length)].ToString()));
             var ids = chars.Encode(text);
             Assert.Equal(text.EnumerateRunes().Count(), ids.Length); // one token per character, astral ones included
             Assert.Equal(text, chars.Decode(ids));
@@ -101,10 +102,12 @@ public sealed class TokenizerTests : IDisposable
     public void BpeLearnsTheMostFrequentPairsFirst()
     {
         // "low" ×5 and "lower" ×2, "newest" ×6, "widest" ×3 (Sennrich et al.'s example, byte-level)
-        string text = string.Join(" ", Enumerable.Repeat("low", 5).Concat(Enumerable.Repeat("lower", 2)).Concat(Enumerable.Repeat("newest", 6)).Concat(Enumerable.Repeat("widest", 3)));
+        string text = string.Join(" ", Enumerable.Repeat("low", 5).Concat(Enumerable.Repeat("lower",
+            2)).Concat(Enumerable.Repeat("newest", 6)).Concat(Enumerable.Repeat("widest", 3)));
         var bpe = BpeTrainer.Train(text, 264);
-        // every word but the first is preceded by a space (GPT-2 pre-tokens " newest" etc.); "Ġ" is the space byte's stand-in
-        // "es" and "st" both occur 9 times (newest ×6, widest ×3): the tie goes to the smaller ids, then "es t" has 9
+        // every word but the first is preceded by a space (GPT-2 pre-tokens " newest" etc.); "Ġ" is the space byte's
+        // stand-in "es" and "st" both occur 9 times (newest ×6, widest ×3): the tie goes to the smaller ids, then "es
+        // t" has 9
         Assert.Equal(("e", "s"), bpe.Merges[0]);
         Assert.Equal(("es", "t"), bpe.Merges[1]);
         Assert.Equal(4 + 256 + bpe.Merges.Count, bpe.VocabularySize);
@@ -118,7 +121,8 @@ public sealed class TokenizerTests : IDisposable
         var second = BpeTrainer.Train(Corpus + Corpus, 300);
         Assert.Equal(first.Merges, second.Merges);
         Assert.Equal(300, first.VocabularySize);
-        Assert.True(first.Encode(Corpus).Length < Encoding.UTF8.GetByteCount(Corpus) * 0.7, "merges should shorten the text");
+        Assert.True(first.Encode(Corpus).Length < Encoding.UTF8.GetByteCount(Corpus) * 0.7,
+            "merges should shorten the text");
         // a target beyond what the text supports stops when no pair occurs twice
         var all = BpeTrainer.Train("abc abd", 10_000);
         Assert.True(all.VocabularySize < 280);
@@ -127,19 +131,25 @@ public sealed class TokenizerTests : IDisposable
     [Fact]
     public void SavedBpeFilesEncodeIdenticallyInMicrosoftMLTokenizers()
     {
-        string training = Corpus + File.ReadAllText(typeof(TokenizerTests).Assembly.Location.Replace(".dll", ".deps.json"));
+        string training = Corpus + File.ReadAllText(typeof(TokenizerTests).Assembly.Location.Replace(".dll",
+            ".deps.json"));
         var ours = BpeTrainer.Train(training, 800);
         ours.Save(folder);
-        Assert.StartsWith("#version", File.ReadAllLines(Path.Combine(folder, "merges.txt"))[0], StringComparison.Ordinal);
+        Assert.StartsWith("#version", File.ReadAllLines(Path.Combine(folder, "merges.txt"))[0],
+            StringComparison.Ordinal);
         // Microsoft.ML.Tokenizers' byte-level BPE reads the two files; its pre-tokeniser is GPT-2's published pattern
         // (CodeGenTokenizer would also read them, but adds tokens of its own for runs of spaces)
-        var gpt2Pattern = new System.Text.RegularExpressions.Regex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+");
-        var theirs = BpeTokenizer.Create(new BpeOptions(Path.Combine(folder, "vocab.json"), Path.Combine(folder, "merges.txt"))
+        var gpt2Pattern
+            = new System.Text.RegularExpressions.Regex(
+            @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+");
+        var theirs = BpeTokenizer.Create(new BpeOptions(Path.Combine(folder, "vocab.json"), Path.Combine(folder,
+            "merges.txt"))
         {
             ByteLevel = true, PreTokenizer = new RegexPreTokenizer(gpt2Pattern, null),
         });
         var random = new Random(11);
-        var samples = new List<string> { Corpus, "Hello world! It's 2026-11-22.\n\n  Indented   text\r\nwith CRLF.", "naïve café — 東京 😀😀" };
+        var samples = new List<string> { Corpus, "Hello world! It's 2026-11-22.\n\n  Indented   text\r\nwith CRLF.",
+            "naïve café — 東京 😀😀" };
         for (int i = 0; i < 100; i++) samples.Add(RandomText(random, random.Next(1, 40)));
         foreach (var sample in samples)
         {
@@ -171,7 +181,8 @@ public sealed class TokenizerTests : IDisposable
     {
         string text = "the cat sat\nthe dog sat\nthe end\n";
         var words = WordLevelTokenizer.Build(text, minFrequency: 2);
-        Assert.Equal(["<pad>", "<unk>", "<bos>", "<eos>", "the", "sat"], Enumerable.Range(0, words.VocabularySize).Select(words.TokenText));
+        Assert.Equal(["<pad>", "<unk>", "<bos>", "<eos>", "the", "sat"], Enumerable.Range(0,
+            words.VocabularySize).Select(words.TokenText));
         var ids = words.Encode("the cat sat\nthe");
         Assert.Equal([4, Tokenizers.Unknown, 5, Tokenizers.Eos, 4], ids);
         Assert.Equal("the sat\nthe sat", words.Decode([4, 5, Tokenizers.Eos, 4, 5]));
@@ -185,7 +196,8 @@ public sealed class TokenizerTests : IDisposable
     [Fact]
     public void EveryTokenizerSavesAndLoadsTheSameIds()
     {
-        foreach (ITokenizer tokenizer in new ITokenizer[] { CharTokenizer.Build(Corpus), WordLevelTokenizer.Build(Corpus, WordSplitting.Words, true), BpeTrainer.Train(Corpus, 320) })
+        foreach (ITokenizer tokenizer in new ITokenizer[] { CharTokenizer.Build(Corpus),
+            WordLevelTokenizer.Build(Corpus, WordSplitting.Words, true), BpeTrainer.Train(Corpus, 320) })
         {
             string target = Path.Combine(folder, tokenizer.Kind);
             tokenizer.Save(target);

@@ -15,7 +15,8 @@ public class InitTests
                 double sum = 0;
                 int len = ofRows ? cols : rows;
                 for (int i = 0; i < len; i++)
-                    sum += ofRows ? (double)m[a * cols + i] * m[b * cols + i] : (double)m[i * cols + a] * m[i * cols + b];
+                    sum += ofRows ? (double)m[a * cols + i] * m[b * cols + i]
+                        : (double)m[i * cols + a] * m[i * cols + b];
                 g[a, b] = sum;
             }
         return g;
@@ -49,7 +50,8 @@ public class InitTests
     [Fact]
     public void IdentityRnnAndForgetBiasAndOrthogonalLstm()
     {
-        var irnn = new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnRelu, 3, 4, Init: RecurrentInit.Identity), new RandomGenerator(1));
+        var irnn = new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnRelu, 3, 4, Init: RecurrentInit.Identity),
+            new RandomGenerator(1));
         var whh = irnn.StateDict()["weight_hh_l0"].ToArray();
         for (int r = 0; r < 4; r++) for (int c = 0; c < 4; c++) Assert.Equal(r == c ? 1f : 0f, whh[r * 4 + c]);
         Assert.All(irnn.StateDict()["bias_ih_l0"].ToArray(), v => Assert.Equal(0f, v));
@@ -67,10 +69,12 @@ public class InitTests
                 {
                     var block = v.AsSpan(gate * 16, 16).ToArray();
                     var g = Gram(block, 4, 4, ofRows: true);
-                    for (int a = 0; a < 4; a++) for (int b = 0; b < 4; b++) Assert.Equal(a == b ? 1.0 : 0.0, g[a, b], 4);
+                    for (int a = 0; a < 4; a++) for (int b = 0; b < 4; b++) Assert.Equal(a == b ? 1.0 : 0.0, g[a, b],
+                        4);
                 }
         }
-        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4, ForgetGateBias: 1f), new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4,
+            ForgetGateBias: 1f), new RandomGenerator(1)));
     }
 
     [Fact]
@@ -78,7 +82,8 @@ public class InitTests
     {
         const int hidden = 256, horizon = 784;
         float limit = 1f / MathF.Sqrt(hidden);
-        var lstm = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, hidden, ChronoMaxSteps: horizon), new RandomGenerator(3));
+        var lstm = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, hidden, ChronoMaxSteps: horizon),
+            new RandomGenerator(3));
         var state = lstm.StateDict();
         var (bih, bhh) = (state["bias_ih_l0"].ToArray(), state["bias_hh_l0"].ToArray());
         var forget = bih.AsSpan(hidden, hidden).ToArray();
@@ -93,17 +98,22 @@ public class InitTests
         Assert.All(bih.AsSpan(2 * hidden).ToArray(), b => Assert.InRange(b, -limit, limit));
         Assert.Contains(bih.AsSpan(2 * hidden).ToArray(), b => b != 0f);
 
-        var gru = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 1, hidden, Bidirectional: true, ChronoMaxSteps: 100), new RandomGenerator(3));
+        var gru = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 1, hidden, Bidirectional: true,
+            ChronoMaxSteps: 100), new RandomGenerator(3));
         foreach (var suffix in new[] { "", "_reverse" })
         {
-            var (gih, ghh) = (gru.StateDict()["bias_ih_l0" + suffix].ToArray(), gru.StateDict()["bias_hh_l0" + suffix].ToArray());
+            var (gih, ghh) = (gru.StateDict()["bias_ih_l0" + suffix].ToArray(),
+                gru.StateDict()["bias_hh_l0" + suffix].ToArray());
             Assert.All(gih.AsSpan(hidden, hidden).ToArray(), b => Assert.InRange(b, 0f, MathF.Log(99)));
             Assert.All(ghh.AsSpan(hidden, hidden).ToArray(), b => Assert.Equal(0f, b));
             Assert.All(gih.AsSpan(0, hidden).ToArray(), b => Assert.InRange(b, -limit, limit)); // reset gate untouched
         }
-        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 1, 4, ChronoMaxSteps: 10), new RandomGenerator(1)));
-        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4, ChronoMaxSteps: 10, ForgetGateBias: 1f), new RandomGenerator(1)));
-        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4, ChronoMaxSteps: 2), new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.RnnTanh, 1, 4,
+            ChronoMaxSteps: 10), new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4,
+            ChronoMaxSteps: 10, ForgetGateBias: 1f), new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 1, 4,
+            ChronoMaxSteps: 2), new RandomGenerator(1)));
         // a sequence model records the horizon and reads it back
         var config = new SequenceModelConfig(CellKind.Lstm, 1, 8, 10, ChronoMaxSteps: 784);
         Assert.Equal(config, SequenceModelConfig.FromJson(config.ToJson()));

@@ -6,7 +6,8 @@ namespace Recur.Tests.Nn;
 /// <summary>Finite-difference checks of the fused recurrent layers: inputs, initial states and every weight.</summary>
 public class RecurrentGradientTests
 {
-    public static TheoryData<RecurrentMode> Modes() => new() { RecurrentMode.RnnTanh, RecurrentMode.RnnRelu, RecurrentMode.Lstm, RecurrentMode.Gru };
+    public static TheoryData<RecurrentMode> Modes() => new() { RecurrentMode.RnnTanh, RecurrentMode.RnnRelu,
+        RecurrentMode.Lstm, RecurrentMode.Gru };
 
     internal static void CheckLayer(RecurrentConfig config, int steps, int batch, int[]? lengths, bool initialStates,
         double epsilon = 1e-2, bool perturb = false, bool training = false)
@@ -20,7 +21,8 @@ public class RecurrentGradientTests
         var input = Tensor.RandomNormal(random, inputShape);
         int states = config.NumLayers * config.Directions;
         var h0 = initialStates ? Tensor.RandomNormal(random, [states, batch, config.OutputWidth], 0f, 0.5f) : null;
-        var c0 = initialStates && config.Mode == RecurrentMode.Lstm ? Tensor.RandomNormal(random, [states, batch, config.HiddenSize], 0f, 0.5f) : null;
+        var c0 = initialStates && config.Mode == RecurrentMode.Lstm ? Tensor.RandomNormal(random, [states, batch,
+            config.HiddenSize], 0f, 0.5f) : null;
         var inputs = new List<Tensor> { input };
         if (h0 != null) inputs.Add(h0);
         if (c0 != null) inputs.Add(c0);
@@ -219,18 +221,21 @@ public class RecurrentGradientTests
 
     [Fact]
     public void ProjectedLstmStackWithLengthsAndStates() =>
-        CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, ProjSize: 2), steps: 4, batch: 3,
+        CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, ProjSize: 2),
+            steps: 4, batch: 3,
             lengths: [4, 2, 3], initialStates: true);
 
     [Theory]
     [MemberData(nameof(Modes))]
     public void SingleLayer(RecurrentMode mode) =>
-        CheckLayer(new RecurrentConfig(mode, 3, 4), steps: 5, batch: 2, lengths: null, initialStates: false, epsilon: mode == RecurrentMode.RnnRelu ? 1e-3 : 1e-2);
+        CheckLayer(new RecurrentConfig(mode, 3, 4), steps: 5, batch: 2, lengths: null, initialStates: false,
+            epsilon: mode == RecurrentMode.RnnRelu ? 1e-3 : 1e-2);
 
     [Theory]
     [MemberData(nameof(Modes))]
     public void StackedBidirectionalWithLengthsAndInitialStates(RecurrentMode mode) =>
-        CheckLayer(new RecurrentConfig(mode, 3, 4, NumLayers: 2, Bidirectional: true), steps: 4, batch: 3, lengths: [4, 2, 1],
+        CheckLayer(new RecurrentConfig(mode, 3, 4, NumLayers: 2, Bidirectional: true), steps: 4, batch: 3, lengths: [4,
+            2, 1],
             initialStates: true, epsilon: mode == RecurrentMode.RnnRelu ? 1e-3 : 1e-2);
 
     [Theory]
@@ -242,7 +247,8 @@ public class RecurrentGradientTests
     [Fact]
     public void PackedSemanticsZeroOutputsAndFreezeStates()
     {
-        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 2, 3, Bidirectional: true), new RandomGenerator(3));
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 2, 3, Bidirectional: true),
+            new RandomGenerator(3));
         var input = Tensor.RandomNormal(new RandomGenerator(4), [5, 2, 2]);
         var full = layer.Forward(input, lengths: [5, 3]);
         // sequence 1 alone, truncated to its 3 real steps, must give the same outputs and final states
@@ -259,7 +265,8 @@ public class RecurrentGradientTests
         for (int d = 0; d < 2; d++)
             for (int j = 0; j < 3; j++)
             {
-                Assert.Equal(alone.HiddenState.ToArray()[d * 3 + j], full.HiddenState.ToArray()[(d * 2 + 1) * 3 + j], 6);
+                Assert.Equal(alone.HiddenState.ToArray()[d * 3 + j], full.HiddenState.ToArray()[(d * 2 + 1) * 3 + j],
+                    6);
                 Assert.Equal(alone.CellState!.ToArray()[d * 3 + j], full.CellState!.ToArray()[(d * 2 + 1) * 3 + j], 6);
             }
     }
@@ -267,20 +274,23 @@ public class RecurrentGradientTests
     [Fact]
     public void BadShapesAreReportedWithTheExpectedShape()
     {
-        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4, NumLayers: 2), new RandomGenerator(1));
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4, NumLayers: 2),
+            new RandomGenerator(1));
         var ex = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(5, 2, 4)));
         Assert.Contains("[5, 2, 4]", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(5, 2, 3), h0: Tensor.Zeros(1, 2, 4)));
         Assert.Contains("expected [2, 2, 4]", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros(5, 2, 3), lengths: [5, 6]));
         Assert.Contains("length 6", ex.Message);
-        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 0), new RandomGenerator(1)));
+        Assert.Throws<ArgumentException>(() => new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 0),
+            new RandomGenerator(1)));
     }
 
     [Fact]
     public void ParametersCarryPyTorchNames()
     {
-        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true), new RandomGenerator(1));
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2,
+            Bidirectional: true), new RandomGenerator(1));
         var names = layer.NamedParameters().Select(p => p.Name).ToArray();
         Assert.Equal(16, names.Length);
         Assert.Contains("weight_ih_l0", names);
@@ -349,7 +359,8 @@ public class RecurrentInferenceTests
         var a = actual.ToArray();
         Assert.Equal(e.Length, a.Length);
         for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-6 + 1e-6 * Math.Abs(e[i]), $"[{i}]: training {e[i]:G9}, inference {a[i]:G9}");
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-6 + 1e-6 * Math.Abs(e[i]),
+                $"[{i}]: training {e[i]:G9}, inference {a[i]:G9}");
     }
 
     [Fact]

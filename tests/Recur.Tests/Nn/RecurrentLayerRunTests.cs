@@ -3,7 +3,8 @@ using Recur.Serialization;
 
 namespace Recur.Tests.Nn;
 
-/// <summary><c>recur layer run</c>'s evaluation on PyTorch state dicts saved as safetensors (Fixtures/layer_run).</summary>
+/// <summary><c>recur layer run</c>'s evaluation on PyTorch state dicts saved as safetensors
+/// (Fixtures/layer_run).</summary>
 public class RecurrentLayerRunTests
 {
     static string Folder(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "layer_run", name);
@@ -16,7 +17,8 @@ public class RecurrentLayerRunTests
     public void MatchesPyTorchOnItsOwnStateDict(string name)
     {
         string folder = Folder(name);
-        var (config, lengths) = RecurrentLayerRun.ParseConfig(File.ReadAllText(Path.Combine(folder, "cfg.json")), "cfg.json");
+        var (config, lengths) = RecurrentLayerRun.ParseConfig(File.ReadAllText(Path.Combine(folder, "cfg.json")),
+            "cfg.json");
         var result = RecurrentLayerRun.Evaluate(config, lengths,
             SafeTensors.Load(Path.Combine(folder, "weights.safetensors")),
             SafeTensors.Load(Path.Combine(folder, "input.safetensors")),
@@ -29,7 +31,8 @@ public class RecurrentLayerRunTests
             var e = value.ToArray();
             var a = result[key].ToArray();
             for (int i = 0; i < e.Length; i++)
-                Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 + 1e-5 * Math.Abs(e[i]), $"{name} {key}[{i}]: Recur {a[i]:G9}, PyTorch {e[i]:G9}");
+                Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 + 1e-5 * Math.Abs(e[i]),
+                    $"{name} {key}[{i}]: Recur {a[i]:G9}, PyTorch {e[i]:G9}");
         }
     }
 
@@ -37,8 +40,10 @@ public class RecurrentLayerRunTests
     public void WithoutGradOutputsOnlyOutputsAreReturned()
     {
         string folder = Folder("gru_batch_first");
-        var (config, lengths) = RecurrentLayerRun.ParseConfig(File.ReadAllText(Path.Combine(folder, "cfg.json")), "cfg.json");
-        var result = RecurrentLayerRun.Evaluate(config, lengths, SafeTensors.Load(Path.Combine(folder, "weights.safetensors")),
+        var (config, lengths) = RecurrentLayerRun.ParseConfig(File.ReadAllText(Path.Combine(folder, "cfg.json")),
+            "cfg.json");
+        var result = RecurrentLayerRun.Evaluate(config, lengths, SafeTensors.Load(Path.Combine(folder,
+            "weights.safetensors")),
             SafeTensors.Load(Path.Combine(folder, "input.safetensors")), null);
         Assert.Equal(["h_n", "output"], result.Keys.Order());
     }

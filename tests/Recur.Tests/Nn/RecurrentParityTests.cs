@@ -15,7 +15,8 @@ public class RecurrentParityTests
 
     static Case[] Load()
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "recurrent_pytorch.json")));
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures",
+            "recurrent_pytorch.json")));
         var cases = new List<Case>();
         foreach (var c in document.RootElement.GetProperty("cases").EnumerateArray())
         {
@@ -28,15 +29,18 @@ public class RecurrentParityTests
                 "GRU" => RecurrentMode.Gru,
                 var other => throw new InvalidDataException(other),
             };
-            var recurrentConfig = new RecurrentConfig(mode, config.GetProperty("input_size").GetInt32(), config.GetProperty("hidden_size").GetInt32(),
-                config.GetProperty("num_layers").GetInt32(), config.GetProperty("bias").GetBoolean(), config.GetProperty("batch_first").GetBoolean(),
+            var recurrentConfig = new RecurrentConfig(mode, config.GetProperty("input_size").GetInt32(),
+                config.GetProperty("hidden_size").GetInt32(),
+                config.GetProperty("num_layers").GetInt32(), config.GetProperty("bias").GetBoolean(),
+                    config.GetProperty("batch_first").GetBoolean(),
                 0f, config.GetProperty("bidirectional").GetBoolean(),
                 ProjSize: config.TryGetProperty("proj_size", out var proj) ? proj.GetInt32() : 0);
             var lengths = c.GetProperty("lengths").ValueKind == JsonValueKind.Null ? null
                 : c.GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()).ToArray();
             var tensors = new Dictionary<string, Tensor>();
             foreach (var t in c.GetProperty("tensors").EnumerateObject())
-                tensors[t.Name] = Tensor.FromArray(t.Value.GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+                tensors[t.Name] = Tensor.FromArray(t.Value.GetProperty("data").EnumerateArray().Select(e
+                    => e.GetSingle()).ToArray(),
                     t.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray());
             cases.Add(new Case(c.GetProperty("name").GetString()!, recurrentConfig, lengths, tensors));
         }
@@ -60,7 +64,8 @@ public class RecurrentParityTests
         var c = Cases.Value.Single(x => x.Name == name);
         var t = c.Tensors;
         var layer = new RecurrentLayer(c.Config, new RandomGenerator(0));
-        layer.LoadStateDict(t.Where(kv => kv.Key.StartsWith("weight.")).ToDictionary(kv => kv.Key["weight.".Length..], kv => kv.Value));
+        layer.LoadStateDict(t.Where(kv => kv.Key.StartsWith("weight.")).ToDictionary(kv => kv.Key["weight.".Length..],
+            kv => kv.Value));
         var input = t["input"];
         input.RequiresGrad = true;
         var h0 = t.GetValueOrDefault("h0");
@@ -89,11 +94,15 @@ public class RecurrentCellParityTests
 {
     static Dictionary<string, Tensor> Load(string mode)
     {
-        using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "recurrent_pytorch.json")));
-        var cell = document.RootElement.GetProperty("cells").EnumerateArray().Single(c => c.GetProperty("mode").GetString() == mode);
+        using var document
+            = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures",
+            "recurrent_pytorch.json")));
+        var cell = document.RootElement.GetProperty("cells").EnumerateArray().Single(c
+            => c.GetProperty("mode").GetString() == mode);
         var tensors = new Dictionary<string, Tensor>();
         foreach (var t in cell.GetProperty("tensors").EnumerateObject())
-            tensors[t.Name] = Tensor.FromArray(t.Value.GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+            tensors[t.Name] = Tensor.FromArray(t.Value.GetProperty("data").EnumerateArray().Select(e
+                => e.GetSingle()).ToArray(),
                 t.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray());
         return tensors;
     }
@@ -109,7 +118,8 @@ public class RecurrentCellParityTests
         var input = t["input"];
         int steps = input.Size(0);
         var cell = new RecurrentCell(mode, input.Size(2), t["h0"].Size(1), new RandomGenerator(0));
-        cell.LoadStateDict(t.Where(kv => kv.Key.StartsWith("weight.")).ToDictionary(kv => kv.Key["weight.".Length..], kv => kv.Value));
+        cell.LoadStateDict(t.Where(kv => kv.Key.StartsWith("weight.")).ToDictionary(kv => kv.Key["weight.".Length..],
+            kv => kv.Value));
         var h0 = t["h0"];
         var c0 = t.GetValueOrDefault("c0");
         foreach (var x in new[] { input, h0, c0 }) if (x != null) x.RequiresGrad = true;

@@ -88,7 +88,8 @@ public class TruncatedBpttTests
     {
         var layer = Layer(RecurrentMode.Gru);
         var ex = Assert.Throws<ArithmeticException>(() =>
-            new TruncatedBptt(layer, 2, 2).Run(Sequence(4), (outputs, first) => first == 2 ? outputs.Sum() / 0f : outputs.Sum()));
+            new TruncatedBptt(layer, 2, 2).Run(Sequence(4), (outputs,
+                first) => first == 2 ? outputs.Sum() / 0f : outputs.Sum()));
         Assert.Contains("ending at step 4", ex.Message);
     }
 }

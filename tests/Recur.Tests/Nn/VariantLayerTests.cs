@@ -4,10 +4,12 @@ using Recur.Nn.Recurrent;
 
 namespace Recur.Tests.Nn;
 
-/// <summary>The composed recurrent variants: finite-difference gradients, and agreement with the fused layers where the forms coincide.</summary>
+/// <summary>The composed recurrent variants: finite-difference gradients, and agreement with the fused layers where the
+/// forms coincide.</summary>
 public class VariantLayerTests
 {
-    public static TheoryData<string> Variants() => ["peephole", "projection", "peephole_projection", "cho_gru", "leaky", "ln_lstm", "ln_gru", "jordan"];
+    public static TheoryData<string> Variants() => ["peephole", "projection", "peephole_projection", "cho_gru",
+        "leaky", "ln_lstm", "ln_gru", "jordan"];
 
     static ComposedRecurrentLayer Create(string name, RandomGenerator random) => name switch
     {
@@ -28,7 +30,8 @@ public class VariantLayerTests
     {
         var random = new RandomGenerator(31);
         var layer = Create(name, random);
-        // move the layer-norm gains and shifts off their initial 1 and 0 so that their gradients are exercised in general position
+        // move the layer-norm gains and shifts off their initial 1 and 0 so that their gradients are exercised in
+        // general position
         foreach (var p in layer.Parameters()) Init.Uniform(p, random, -0.6f, 0.6f);
         var input = Tensor.RandomNormal(random, [4, 2, 3]);
         var result = GradientCheck.Compare(() =>
@@ -43,14 +46,16 @@ public class VariantLayerTests
     {
         var v = variant.StateDict();
         var f = fused.StateDict();
-        foreach (var (name, target) in new[] { ("weight_ih", "weight_ih_l0"), ("weight_hh", "weight_hh_l0"), ("bias_ih", "bias_ih_l0"), ("bias_hh", "bias_hh_l0") })
+        foreach (var (name, target) in new[] { ("weight_ih", "weight_ih_l0"), ("weight_hh", "weight_hh_l0"),
+            ("bias_ih", "bias_ih_l0"), ("bias_hh", "bias_hh_l0") })
             f[target].Span.CopyTo(v[name].Span);
     }
 
     static void AssertClose(float[] expected, float[] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5, $"[{i}] {expected[i]} vs {actual[i]}");
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5,
+            $"[{i}] {expected[i]} vs {actual[i]}");
     }
 
     [Fact]
@@ -83,7 +88,8 @@ public class VariantLayerTests
         var x = Tensor.RandomNormal(new RandomGenerator(5), [2, 1, 1]);
         var h0 = Tensor.FromArray([0.5f, -0.5f, 0.2f], 1, 3);
         var (output, _) = layer.Forward(x, [h0]);
-        for (int j = 0; j < 3; j++) Assert.True(Math.Abs(output.Span[j] - h0.Span[j]) <= 0.1f * (1f + Math.Abs(h0.Span[j])) + 1e-6f);
+        for (int j = 0; j < 3; j++) Assert.True(Math.Abs(output.Span[j] - h0.Span[j]) <= 0.1f * (1f
+            + Math.Abs(h0.Span[j])) + 1e-6f);
     }
 
     [Fact]
@@ -92,7 +98,8 @@ public class VariantLayerTests
         // one unit, one step, by hand: n = tanh(w_in x + b_in + w_hn (r h) + b_hn)
         var layer = new ChoGruLayer(1, 1, new RandomGenerator(6));
         var p = layer.StateDict();
-        float[] wi = p["weight_ih"].ToArray(), bi = p["bias_ih"].ToArray(), wh = p["weight_hh"].ToArray(), bh = p["bias_hh"].ToArray();
+        float[] wi = p["weight_ih"].ToArray(), bi = p["bias_ih"].ToArray(), wh = p["weight_hh"].ToArray(),
+            bh = p["bias_hh"].ToArray();
         float x = 0.8f, h = -0.6f;
         static double Sigmoid(double v) => 1 / (1 + Math.Exp(-v));
         double r = Sigmoid(wi[0] * x + bi[0] + wh[0] * h + bh[0]), z = Sigmoid(wi[1] * x + bi[1] + wh[1] * h + bh[1]);
@@ -110,7 +117,8 @@ public class VariantLayerTests
         foreach (var (name, value) in layer.NamedParameters().Where(p => p.Name.StartsWith("weight_")))
             for (int i = 0; i < value.Length; i++) value.Span[i] *= 3f;
         var after = layer.Forward(x).Output.ToArray();
-        for (int i = 0; i < before.Length; i++) Assert.True(Math.Abs(before[i] - after[i]) < 1e-4, $"[{i}] {before[i]} vs {after[i]}");
+        for (int i = 0; i < before.Length; i++) Assert.True(Math.Abs(before[i] - after[i]) < 1e-4,
+            $"[{i}] {before[i]} vs {after[i]}");
     }
 
     [Fact]
@@ -121,7 +129,8 @@ public class VariantLayerTests
         var (output, state) = layer.Forward(x);
         Assert.Equal(output.Select(0, 2).ToArray(), state[0].ToArray());
         var (shifted, _) = layer.Forward(x, [Tensor.FromArray([5f], 1, 1)]);
-        Assert.NotEqual(output.Select(0, 0).ToArray(), shifted.Select(0, 0).ToArray()); // the initial output reaches step 0
+        Assert.NotEqual(output.Select(0, 0).ToArray(), shifted.Select(0,
+            0).ToArray()); // the initial output reaches step 0
     }
 
     [Fact]

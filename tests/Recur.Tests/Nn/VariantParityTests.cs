@@ -6,9 +6,11 @@ namespace Recur.Tests.Nn;
 /// <summary>The composed variants against PyTorch (fixtures from Fixtures/make_variant_fixtures.py).</summary>
 public class VariantParityTests
 {
-    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "variants_pytorch.json"))).RootElement;
+    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory,
+        "Fixtures", "variants_pytorch.json"))).RootElement;
 
-    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+    public static TheoryData<string> Cases() => [.. Root.GetProperty("cases").EnumerateArray().Select(c
+        => c.GetProperty("name").GetString()!)];
 
     static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
 

@@ -3,20 +3,27 @@ using Recur.Optim;
 
 namespace Recur.Tests.Optim;
 
-/// <summary>Optimizers and schedules against Debian's PyTorch (fixtures from Fixtures/make_optimizer_fixtures.py).</summary>
+/// <summary>Optimizers and schedules against Debian's PyTorch (fixtures from
+/// Fixtures/make_optimizer_fixtures.py).</summary>
 public class OptimizerParityTests
 {
-    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "optimizer_pytorch.json"))).RootElement;
+    static readonly JsonElement Root = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory,
+        "Fixtures", "optimizer_pytorch.json"))).RootElement;
 
-    public static TheoryData<string> OptimizerCases() => [.. Root.GetProperty("optimizers").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+    public static TheoryData<string> OptimizerCases() => [.. Root.GetProperty("optimizers").EnumerateArray().Select(c
+        => c.GetProperty("name").GetString()!)];
 
-    public static TheoryData<string> ScheduleCases() => [.. Root.GetProperty("schedules").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+    public static TheoryData<string> ScheduleCases() => [.. Root.GetProperty("schedules").EnumerateArray().Select(c
+        => c.GetProperty("name").GetString()!)];
 
-    static JsonElement Case(string section, string name) => Root.GetProperty(section).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+    static JsonElement Case(string section,
+        string name) => Root.GetProperty(section).EnumerateArray().Single(c
+        => c.GetProperty("name").GetString() == name);
 
     static float[] Floats(JsonElement e) => e.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
 
-    static float Option(JsonElement options, string key, float fallback) => options.TryGetProperty(key, out var v) ? (float)v.GetDouble() : fallback;
+    static float Option(JsonElement options, string key, float fallback) => options.TryGetProperty(key,
+        out var v) ? (float)v.GetDouble() : fallback;
 
     internal static Optimizer Create(string type, JsonElement o, IEnumerable<Tensor> parameters)
     {
@@ -25,24 +32,36 @@ public class OptimizerParityTests
         bool Flag(string key) => o.TryGetProperty(key, out var v) && v.GetBoolean();
         return type switch
         {
-            "SGD" => new Sgd(parameters, lr, Option(o, "momentum", 0f), Flag("nesterov"), decay, Option(o, "dampening", 0f)),
+            "SGD" => new Sgd(parameters, lr, Option(o, "momentum", 0f), Flag("nesterov"), decay, Option(o, "dampening",
+                0f)),
             "Adam" => new Adam(parameters, lr, betas[0], betas[1], Option(o, "eps", 1e-8f), decay),
-            "AdamW" => new AdamW(parameters, lr, betas[0], betas[1], Option(o, "eps", 1e-8f), Option(o, "weight_decay", 1e-2f)),
-            "RMSprop" => new RmsProp(parameters, lr, Option(o, "alpha", 0.99f), Option(o, "eps", 1e-8f), decay, Option(o, "momentum", 0f), Flag("centered")),
-            "Adagrad" => new Adagrad(parameters, lr, Option(o, "lr_decay", 0f), decay, Option(o, "initial_accumulator_value", 0f), Option(o, "eps", 1e-10f)),
+            "AdamW" => new AdamW(parameters, lr, betas[0], betas[1], Option(o, "eps", 1e-8f), Option(o, "weight_decay",
+                1e-2f)),
+            "RMSprop" => new RmsProp(parameters, lr, Option(o, "alpha", 0.99f), Option(o, "eps", 1e-8f), decay,
+                Option(o, "momentum", 0f), Flag("centered")),
+            "Adagrad" => new Adagrad(parameters, lr, Option(o, "lr_decay", 0f), decay, Option(o,
+                "initial_accumulator_value", 0f), Option(o, "eps", 1e-10f)),
             _ => throw new ArgumentException(type),
         };
     }
 
-    /// <summary>A fixture case's starting parameters (fresh tensors each call), the bowl's curvature and centre, and its optimizer.</summary>
-    static (Func<Tensor[]> Fresh, float[][] Curvature, float[][] Centre, Func<Tensor[], Optimizer> Optimizer) Setup(JsonElement c)
+    /// <summary>A fixture case's starting parameters (fresh tensors each call), the bowl's curvature and centre, and
+    /// its optimizer.</summary>
+    static (Func<Tensor[]> Fresh, float[][] Curvature, float[][] Centre, Func<Tensor[],
+        Optimizer> Optimizer) Setup(JsonElement c)
     {
-        var shapes = c.GetProperty("shapes").EnumerateArray().Select(s => s.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToArray();
+        var shapes = c.GetProperty("shapes").EnumerateArray().Select(s => s.EnumerateArray().Select(d
+            => d.GetInt32()).ToArray()).ToArray();
         var start = c.GetProperty("start").EnumerateArray().Select(Floats).ToArray();
         var curvature = c.GetProperty("curvature").EnumerateArray().Select(Floats).ToArray();
         var centre = c.GetProperty("centre").EnumerateArray().Select(Floats).ToArray();
-        Tensor[] Fresh() => shapes.Select((s, i) => { var t = Tensor.FromArray(start[i], s); t.RequiresGrad = true; return t; }).ToArray();
-        return (Fresh, curvature, centre, parameters => Create(c.GetProperty("optimizer").GetString()!, c.GetProperty("options"), parameters));
+        Tensor[] Fresh() => shapes.Select((s, i) =>
+        {
+            var t = Tensor.FromArray(start[i],
+            s); t.RequiresGrad = true; return t;
+        }).ToArray();
+        return (Fresh, curvature, centre, parameters => Create(c.GetProperty("optimizer").GetString()!,
+            c.GetProperty("options"), parameters));
     }
 
     static void SetQuadraticGradients(Tensor[] parameters, float[][] curvature, float[][] centre)
@@ -133,20 +152,26 @@ public class OptimizerParityTests
         LearningRateSchedule schedule = name switch
         {
             "step" => new StepSchedule(lr, (int)D("step_size"), D("gamma")),
-            "multistep" => new MultiStepSchedule(lr, o.GetProperty("milestones").EnumerateArray().Select(v => v.GetInt64()).ToArray(), D("gamma")),
+            "multistep" => new MultiStepSchedule(lr,
+                o.GetProperty("milestones").EnumerateArray().Select(v => v.GetInt64()).ToArray(), D("gamma")),
             "exponential" => new ExponentialSchedule(lr, D("gamma")),
-            "cosine_warmup" => new CosineWarmupSchedule(lr, (long)D("warmup"), (long)D("total"), D("min_lr"), D("start_factor")),
-            "plateau" => new ReduceOnPlateauSchedule(lr, MetricMode.Min, D("factor"), (int)D("patience"), D("threshold"), (int)D("cooldown"), D("min_lr")),
+            "cosine_warmup" => new CosineWarmupSchedule(lr, (long)D("warmup"), (long)D("total"), D("min_lr"),
+                D("start_factor")),
+            "plateau" => new ReduceOnPlateauSchedule(lr, MetricMode.Min, D("factor"), (int)D("patience"),
+                D("threshold"), (int)D("cooldown"), D("min_lr")),
             _ => throw new ArgumentException(name),
         };
-        if (c.TryGetProperty("initial", out var initial)) Assert.Equal(initial.GetDouble(), schedule.LearningRate, 1e-9);
-        var metrics = c.TryGetProperty("metrics", out var m) ? m.EnumerateArray().Select(v => v.GetDouble()).ToArray() : null;
+        if (c.TryGetProperty("initial", out var initial)) Assert.Equal(initial.GetDouble(), schedule.LearningRate,
+            1e-9);
+        var metrics = c.TryGetProperty("metrics",
+            out var m) ? m.EnumerateArray().Select(v => v.GetDouble()).ToArray() : null;
         int k = 0;
         foreach (var expected in c.GetProperty("lrs").EnumerateArray().Select(v => v.GetDouble()))
         {
             if (metrics != null) schedule.ReportMetric(metrics[k]);
             else schedule.Advance();
-            Assert.True(Math.Abs(expected - schedule.LearningRate) <= 1e-6 * expected + 1e-12, $"{name} after {k + 1}: PyTorch {expected}, Recur {schedule.LearningRate}");
+            Assert.True(Math.Abs(expected - schedule.LearningRate) <= 1e-6 * expected + 1e-12,
+                $"{name} after {k + 1}: PyTorch {expected}, Recur {schedule.LearningRate}");
             k++;
         }
     }

@@ -44,7 +44,8 @@ public class OptimizerTests
             p.Grad!.Span.Fill(random.NextFloat() - 0.5f);
         }
         Assert.NotEqual(0.7f, p.Span[0]);
-        for (int i = 1; i < n; i++) Assert.Equal(BitConverter.SingleToInt32Bits(p.Span[0]), BitConverter.SingleToInt32Bits(p.Span[i]));
+        for (int i = 1; i < n; i++) Assert.Equal(BitConverter.SingleToInt32Bits(p.Span[0]),
+            BitConverter.SingleToInt32Bits(p.Span[i]));
     }
 
     [Fact]

@@ -4,7 +4,8 @@ namespace Recur.Tests.Optim;
 
 public class WeightAverageTests
 {
-    static readonly float[][] Trajectory = [[1f, -2f, 0.5f], [3f, 0f, 0.25f], [-1f, 4f, 2f], [0.5f, 1f, -3f], [2f, 2f, 2f]];
+    static readonly float[][] Trajectory = [[1f, -2f, 0.5f], [3f, 0f, 0.25f], [-1f, 4f, 2f], [0.5f, 1f, -3f], [2f, 2f,
+        2f]];
 
     static void Set(Tensor p, float[] values) => values.CopyTo(p.Span);
 
@@ -26,7 +27,8 @@ public class WeightAverageTests
         {
             Set(p, Trajectory[k]);
             average.Update(epoch: k);
-            for (int j = 0; j < 3; j++) expected[j] = k == 0 ? Trajectory[0][j] : 0.75 * expected[j] + 0.25 * Trajectory[k][j];
+            for (int j = 0; j < 3; j++) expected[j] = k == 0 ? Trajectory[0][j]
+                : 0.75 * expected[j] + 0.25 * Trajectory[k][j];
             Assert.Equal(expected, Averaged(average, p).Select(v => (double)v), (a, b) => Math.Abs(a - b) < 1e-6);
             Assert.Equal(Trajectory[k], p.ToArray()); // the training weights are untouched
         }
@@ -44,7 +46,8 @@ public class WeightAverageTests
             Set(p, Trajectory[k]);
             average.Update(epochs[k]);
             var counted = Trajectory.Take(k + 1).Where((_, i) => epochs[i] >= 2).ToArray();
-            var expected = counted.Length == 0 ? Trajectory[k] : Enumerable.Range(0, 3).Select(j => counted.Average(w => w[j])).ToArray();
+            var expected = counted.Length == 0 ? Trajectory[k] : Enumerable.Range(0,
+                3).Select(j => counted.Average(w => w[j])).ToArray();
             Assert.Equal(expected, Averaged(average, p), (a, b) => Math.Abs(a - b) < 1e-6f);
             Assert.Equal(counted.Length, average.Count);
         }
@@ -85,7 +88,8 @@ public class WeightAverageTests
         Assert.Throws<ArgumentOutOfRangeException>(() => AveragingOptions.Exponential(1));
         Assert.Throws<ArgumentOutOfRangeException>(() => AveragingOptions.Exponential(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => AveragingOptions.Uniform(-1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new WeightAverage([Tensor.Zeros(2)], new AveragingOptions(AveragingKind.Exponential, 1.5)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WeightAverage([Tensor.Zeros(2)],
+            new AveragingOptions(AveragingKind.Exponential, 1.5)));
         Assert.Throws<ArgumentException>(() => new WeightAverage([], AveragingOptions.Exponential(0.9)));
     }
 }

@@ -43,7 +43,9 @@ public sealed class SafeTensorsTests : IDisposable
                 Assert.Equal(tensor.ShapeArray(), loaded[name].ShapeArray());
                 Assert.Equal(tensor.ToArray(), loaded[name].ToArray());
             }
-            Assert.Equal(0, (new FileInfo(path).Length - 8 - (long)BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(path))) % 4);
+            Assert.Equal(0,
+                (new FileInfo(path).Length - 8
+                - (long)BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(path))) % 4);
         }
         Assert.Empty(Directory.GetFiles(folder, "*.tmp"));
     }
@@ -53,7 +55,8 @@ public sealed class SafeTensorsTests : IDisposable
     {
         var data = new byte[2 + 2 + 8];
         BinaryPrimitives.WriteHalfLittleEndian(data, (Half)1.5f);
-        BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(2), (ushort)(BitConverter.SingleToInt32Bits(-2.25f) >> 16));
+        BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(2),
+            (ushort)(BitConverter.SingleToInt32Bits(-2.25f) >> 16));
         BinaryPrimitives.WriteDoubleLittleEndian(data.AsSpan(4), 0.125);
         var header = """{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]},"d":{"dtype":"F64","shape":[],"data_offsets":[4,12]}}""";
         var tensors = SafeTensors.Read(Image(header, data), "mixed", out _);
@@ -93,7 +96,9 @@ public sealed class SafeTensorsTests : IDisposable
         string path = Path.Combine(folder, "keep.safetensors");
         SafeTensors.Save(path, new Dictionary<string, Tensor> { ["a"] = Tensor.Ones(3) });
         var before = File.ReadAllBytes(path);
-        Assert.Throws<ArgumentException>(() => SafeTensors.Save(path, new Dictionary<string, Tensor> { ["__metadata__"] = Tensor.Ones(1) }));
+        Assert.Throws<ArgumentException>(() => SafeTensors.Save(path, new Dictionary<string,
+            Tensor>
+        { ["__metadata__"] = Tensor.Ones(1) }));
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Empty(Directory.GetFiles(folder, "*.tmp"));
     }

@@ -15,7 +15,8 @@ public sealed class TaggingTests
         Assert.Equal([new Chunk("PER", 0, 2), new Chunk("LOC", 3, 4), new Chunk("LOC", 4, 5), new Chunk("ORG", 5, 6)],
             TagSchemes.Chunks(["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"]));
         // an I- tag without a B- starts a chunk; a B- always does
-        Assert.Equal([new Chunk("PER", 1, 3), new Chunk("PER", 3, 4)], TagSchemes.Chunks(["O", "I-PER", "I-PER", "B-PER"]));
+        Assert.Equal([new Chunk("PER", 1, 3), new Chunk("PER", 3, 4)], TagSchemes.Chunks(["O", "I-PER", "I-PER",
+            "B-PER"]));
         // a change of type ends a chunk even without B-
         Assert.Equal([new Chunk("PER", 0, 1), new Chunk("LOC", 1, 2)], TagSchemes.Chunks(["B-PER", "I-LOC"]));
         // BIOES
@@ -37,7 +38,8 @@ public sealed class TaggingTests
             {
                 if (random.Next(3) == 0) { i++; continue; }
                 int end = Math.Min(length, i + random.Next(1, 4));
-                chunks.Add(new Chunk(types[random.Next(2)], i, end)); // two types only, so that same-type neighbours are common
+                chunks.Add(new Chunk(types[random.Next(2)], i,
+                    end)); // two types only, so that same-type neighbours are common
                 i = end;
             }
             var iob1 = TagSchemes.Tags(chunks, length, TagScheme.Iob1);
@@ -48,18 +50,22 @@ public sealed class TaggingTests
             Assert.Equal(chunks, TagSchemes.Chunks(bioes));
             Assert.Equal(iob1, TagSchemes.Convert(bioes, TagScheme.Iob1));
             // every move of a well-formed sequence is allowed by its scheme's constraints
-            foreach (var (tags, scheme) in new[] { (iob1, TagScheme.Iob1), (bio, TagScheme.Bio), (bioes, TagScheme.Bioes) })
+            foreach (var (tags, scheme) in new[] { (iob1, TagScheme.Iob1), (bio, TagScheme.Bio), (bioes,
+                TagScheme.Bioes) })
             {
                 Assert.True(TagSchemes.Allowed(null, tags[0], scheme), $"{scheme}: start → {tags[0]}");
                 Assert.True(TagSchemes.Allowed(tags[^1], null, scheme), $"{scheme}: {tags[^1]} → end");
-                for (int i = 1; i < tags.Length; i++) Assert.True(TagSchemes.Allowed(tags[i - 1], tags[i], scheme), $"{scheme}: {tags[i - 1]} → {tags[i]}");
+                for (int i = 1; i < tags.Length; i++) Assert.True(TagSchemes.Allowed(tags[i - 1], tags[i], scheme),
+                    $"{scheme}: {tags[i - 1]} → {tags[i]}");
             }
         }
         Assert.Equal(TagScheme.Iob1, TagSchemes.Detect([["O", "I-PER"]]));
         Assert.Equal(TagScheme.Bio, TagSchemes.Detect([["B-PER", "I-PER"], ["O"]]));
         Assert.Equal(TagScheme.Bioes, TagSchemes.Detect([["B-PER", "E-PER", "S-LOC"]]));
-        Assert.Equal(["B-PER", "I-PER", "O", "B-LOC", "B-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], TagScheme.Bio));
-        Assert.Equal(["B-PER", "E-PER", "O", "S-LOC", "S-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], TagScheme.Bioes));
+        Assert.Equal(["B-PER", "I-PER", "O", "B-LOC", "B-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC",
+            "B-LOC"], TagScheme.Bio));
+        Assert.Equal(["B-PER", "E-PER", "O", "S-LOC", "S-LOC"], TagSchemes.Convert(["I-PER", "I-PER", "O", "I-LOC",
+            "B-LOC"], TagScheme.Bioes));
     }
 
     [Fact]
@@ -93,7 +99,8 @@ public sealed class TaggingTests
         var mixed = ConllEvaluation.Score([["I-ORG", "I-ORG", "B-ORG", "O"]], [["B-ORG", "E-ORG", "S-ORG", "O"]]);
         Assert.Equal(1.0, mixed.Overall.F1);
         // I- without B- in the prediction starts a chunk: here it is exactly right
-        var loose = ConllEvaluation.Score([["O", "B-MISC", "I-MISC", "O", "B-PER"]], [["O", "I-MISC", "I-MISC", "O", "I-LOC"]]);
+        var loose = ConllEvaluation.Score([["O", "B-MISC", "I-MISC", "O", "B-PER"]], [["O", "I-MISC", "I-MISC", "O",
+            "I-LOC"]]);
         Assert.Equal((2, 2, 1), (loose.Overall.Gold, loose.Overall.Predicted, loose.Overall.Correct));
         Assert.Equal(2.0 / 3, new ChunkScore(1, 0.5, 2.0 / 3, 2, 1, 1).F1, 10);
         Assert.Equal(0.0, loose.ByType["LOC"].Precision);
@@ -103,19 +110,23 @@ public sealed class TaggingTests
     [Fact]
     public void TheReaderSplitsSentencesAndReportsBadLines()
     {
-        string[] lines = ["-DOCSTART- -X- -X- O", "", "EU NNP I-NP I-ORG", "rejects VBZ I-VP O", "", "", "Peter NNP I-NP I-PER", "Blackburn NNP I-NP I-PER", ""];
+        string[] lines = ["-DOCSTART- -X- -X- O", "", "EU NNP I-NP I-ORG", "rejects VBZ I-VP O", "", "",
+            "Peter NNP I-NP I-PER", "Blackburn NNP I-NP I-PER", ""];
         var sentences = ConllReader.Parse(lines, "mem");
         Assert.Equal(2, sentences.Count);
         Assert.Equal(["EU", "rejects"], sentences[0].Tokens);
         Assert.Equal(["I-PER", "I-PER"], sentences[1].Tags);
-        Assert.Equal(["NNP", "VBZ"], ConllReader.Parse(lines, "mem", tagColumn: 1, chunkTags: false)[0].Tags); // part-of-speech column
-        var error = Assert.Throws<InvalidDataException>(() => ConllReader.Parse(["EU NNP I-NP I-ORG", "rejects"], "file.conll"));
+        Assert.Equal(["NNP", "VBZ"], ConllReader.Parse(lines, "mem", tagColumn: 1,
+            chunkTags: false)[0].Tags); // part-of-speech column
+        var error = Assert.Throws<InvalidDataException>(() => ConllReader.Parse(["EU NNP I-NP I-ORG", "rejects"],
+            "file.conll"));
         Assert.Contains("file.conll, line 2", error.Message);
         var badTag = Assert.Throws<InvalidDataException>(() => ConllReader.Parse(["EU NNP I-NP ORG"], "f"));
         Assert.Contains("line 1", badTag.Message);
     }
 
-    static (Tensor Emissions, LinearChainCrf Crf) RandomCrf(int steps, int batch, int tags, int seed, Func<int?, int?, bool>? allowed = null)
+    static (Tensor Emissions, LinearChainCrf Crf) RandomCrf(int steps, int batch, int tags, int seed, Func<int?, int?,
+        bool>? allowed = null)
     {
         var random = new RandomGenerator((ulong)seed);
         var emissions = Tensor.RandomNormal(random, [steps, batch, tags]);
@@ -129,7 +140,8 @@ public sealed class TaggingTests
         var (emissions, crf) = RandomCrf(4, 3, 3, 1);
         int[] tags = [0, 1, 2, 2, 0, 1, 1, 2, 0, 0, 1, 2];
         int[] lengths = [4, 1, 3];
-        var result = GradientCheck.Compare(() => crf.NegativeLogLikelihood(emissions, tags, lengths), [emissions, .. crf.Parameters()], epsilon: 1e-2);
+        var result = GradientCheck.Compare(() => crf.NegativeLogLikelihood(emissions, tags, lengths), [emissions,
+            .. crf.Parameters()], epsilon: 1e-2);
         Assert.True(result.Passed, $"error {result.MaxError:G3}× tolerance at {result.Where}");
     }
 
@@ -148,15 +160,18 @@ public sealed class TaggingTests
             int length = lengths[b];
             double Score(int[] path)
             {
-                double s = crf.StartTransitions.Span[path[0]] + crf.EndTransitions.Span[path[^1]] + (constraints(null, path[0]) ? 0 : -1e4) + (constraints(path[^1], null) ? 0 : -1e4);
+                double s = crf.StartTransitions.Span[path[0]] + crf.EndTransitions.Span[path[^1]] + (constraints(null,
+                    path[0]) ? 0 : -1e4) + (constraints(path[^1], null) ? 0 : -1e4);
                 for (int t = 0; t < length; t++)
                 {
                     s += emissions.Span[(t * 2 + b) * 3 + path[t]];
-                    if (t > 0) s += crf.Transitions.Span[path[t - 1] * 3 + path[t]] + (constraints(path[t - 1], path[t]) ? 0 : -1e4);
+                    if (t > 0) s += crf.Transitions.Span[path[t - 1] * 3 + path[t]] + (constraints(path[t - 1],
+                        path[t]) ? 0 : -1e4);
                 }
                 return s;
             }
-            var paths = Enumerable.Range(0, (int)Math.Pow(3, length)).Select(n => Enumerable.Range(0, length).Select(t => n / (int)Math.Pow(3, t) % 3).ToArray()).ToList();
+            var paths = Enumerable.Range(0, (int)Math.Pow(3, length)).Select(n => Enumerable.Range(0,
+                length).Select(t => n / (int)Math.Pow(3, t) % 3).ToArray()).ToList();
             var scores = paths.Select(Score).ToArray();
             double max = scores.Max();
             Assert.Equal(max + Math.Log(scores.Sum(s => Math.Exp(s - max))), logZ[b], 4);
@@ -167,7 +182,8 @@ public sealed class TaggingTests
             var gold = paths[5 % paths.Count];
             var tags = new int[5 * 2];
             for (int t = 0; t < length; t++) tags[t * 2 + b] = gold[t];
-            var single = crf.NegativeLogLikelihood(emissions.Detach().Slice(1, b, 1), Enumerable.Range(0, 5).Select(t => tags[t * 2 + b]).ToArray(), [length]);
+            var single = crf.NegativeLogLikelihood(emissions.Detach().Slice(1, b, 1), Enumerable.Range(0,
+                5).Select(t => tags[t * 2 + b]).ToArray(), [length]);
             Assert.Equal(logZ[b] - Score(gold), single.Item(), 2);
         }
     }
@@ -257,22 +273,31 @@ public sealed class TaggingTests
         var test = ToyNer(60, 2);
         var vocabulary = TaggingVocabulary.Build(train);
         string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"];
-        var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, TagScheme.Bioes, crf, chars,
+        var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags,
+            TagScheme.Bioes, crf, chars,
             WordEmbedding: 16, CharEmbedding: 8, CharHidden: 8, Hidden: 16, Dropout: 0.1f);
         var model = new SequenceTagger(config, new RandomGenerator(3));
         var bioes = train.Select(s => s with { Tags = TagSchemes.Convert(s.Tags, TagScheme.Bioes) }).ToList();
         var task = new TaggingTask(model, vocabulary, bioes, test, 16);
-        var result = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 6, Metric = "f1", MetricMode = MetricMode.Max, ClipNorm = 5f }).Fit();
+        var result = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions
+        {
+            Epochs = 6,
+            Metric = "f1", MetricMode = MetricMode.Max, ClipNorm = 5f
+        }).Fit();
         Assert.True(result.BestMetric > 95, $"crf={crf} chars={chars}: best F1 {result.BestMetric:F1}");
     }
 
     [Fact]
     public void SingletonsAndWithWordDropoutOtherWordsBecomeUnknownAtTheirRates()
     {
-        static string Letters(int n) => n < 26 ? ((char)('a' + n)).ToString() : Letters(n / 26 - 1) + (char)('a' + n % 26);
-        var train = ToyNer(200, 4).Select((s, i) => new TaggedSentence([.. s.Tokens, "q" + Letters(i)], [.. s.Tags, "O"])).ToList(); // one singleton each
+        static string Letters(int n)
+            => n < 26 ? ((char)('a' + n)).ToString() : Letters(n / 26 - 1) + (char)('a' + n % 26);
+        var train = ToyNer(200, 4).Select((s, i) => new TaggedSentence([.. s.Tokens, "q" + Letters(i)], [.. s.Tags,
+            "O"])).ToList(); // one singleton each
         var vocabulary = TaggingVocabulary.Build(train);
-        var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, train.SelectMany(s => s.Tags).Distinct().ToArray(), TagScheme.Bio, false, false,
+        var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count,
+            vocabulary.Chars.VocabularySize, train.SelectMany(s => s.Tags).Distinct().ToArray(), TagScheme.Bio, false,
+            false,
             WordEmbedding: 4, Hidden: 3, Dropout: 0f), new RandomGenerator(2));
         var encoded = train.Select(s => vocabulary.Encode(s.Tokens)).ToList();
         var counts = encoded.SelectMany(s => s.Words).GroupBy(w => w).ToDictionary(g => g.Key, g => g.Count());
@@ -320,14 +345,16 @@ public sealed class TaggingTests
     [InlineData("iPhone", Casing.Other)]
     [InlineData(",", Casing.Other)]
     [InlineData("Éire", Casing.InitialUpper)]
-    public void CasingClassesFollowCapitalisationAndDigits(string token, int expected) => Assert.Equal(expected, Casing.Of(token));
+    public void CasingClassesFollowCapitalisationAndDigits(string token, int expected) => Assert.Equal(expected,
+        Casing.Of(token));
 
     [Fact]
     public void CasingClassesReachTheModelAndChangeItsScores()
     {
         var train = ToyNer(5, 6);
         var vocabulary = TaggingVocabulary.Build(train);
-        var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, ["O", "B-PER"], TagScheme.Bio, false, false,
+        var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count,
+            vocabulary.Chars.VocabularySize, ["O", "B-PER"], TagScheme.Bio, false, false,
             WordEmbedding: 4, Hidden: 3, Dropout: 0f, CasingEmbedding: 2), new RandomGenerator(2));
         var lower = vocabulary.Encode(["smith", "the"]);
         var upper = vocabulary.Encode(["Smith", "the"]);
@@ -335,7 +362,8 @@ public sealed class TaggingTests
         Assert.Equal([Casing.AllLower, Casing.AllLower], lower.Casing!);
         Assert.Equal([Casing.InitialUpper, Casing.AllLower], upper.Casing!);
         model.Eval();
-        Assert.NotEqual(model.Emissions([lower]).Emissions.ToArray(), model.Emissions([upper]).Emissions.ToArray()); // ... the casing is not
+        Assert.NotEqual(model.Emissions([lower]).Emissions.ToArray(),
+            model.Emissions([upper]).Emissions.ToArray()); // ... the casing is not
         Assert.Throws<ArgumentException>(() => model.Emissions([lower with { Casing = [Casing.AllLower] }]));
         var json = model.Config.ToJson();
         Assert.Equal(2, SequenceTaggerConfig.FromJson(json).CasingEmbedding);
@@ -348,22 +376,28 @@ public sealed class TaggingTests
     {
         var train = ToyNer(5, 6);
         var vocabulary = TaggingVocabulary.Build(train);
-        var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, ["O", "B-PER", "I-PER"], TagScheme.Bio, true, true,
-            WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0.5f, NumLayers: 2, VariationalDropout: true);
+        var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, ["O", "B-PER",
+            "I-PER"], TagScheme.Bio, true, true,
+            WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0.5f, NumLayers: 2,
+                VariationalDropout: true);
         var model = new SequenceTagger(config, new RandomGenerator(3));
         Assert.Contains("encoder.weight_ih_l1_reverse", model.StateDict().Keys);
-        Assert.Equal(config.ToJson().ToJsonString(), SequenceTaggerConfig.FromJson(config.ToJson()).ToJson().ToJsonString());
+        Assert.Equal(config.ToJson().ToJsonString(),
+            SequenceTaggerConfig.FromJson(config.ToJson()).ToJson().ToJsonString());
         var old = config.ToJson();
         old.Remove("num_layers");
-        old.Remove("variational_dropout"); // configurations written before the options read as one layer, per-word dropout
-        Assert.Equal((1, false), (SequenceTaggerConfig.FromJson(old).NumLayers, SequenceTaggerConfig.FromJson(old).VariationalDropout));
+        old.Remove(
+            "variational_dropout"); // configurations written before the options read as one layer, per-word dropout
+        Assert.Equal((1, false), (SequenceTaggerConfig.FromJson(old).NumLayers,
+            SequenceTaggerConfig.FromJson(old).VariationalDropout));
         var batch = train.Take(3).Select(x => vocabulary.Encode(x.Tokens)).ToList();
         model.Eval();
         var a = model.Emissions(batch).Emissions.ToArray();
         Assert.Equal(a, model.Emissions(batch).Emissions.ToArray());
         model.Train();
         Assert.NotEqual(a, model.Emissions(batch).Emissions.ToArray());
-        Assert.Throws<ArgumentException>(() => new SequenceTagger(config with { NumLayers = 0 }, new RandomGenerator(3)));
+        Assert.Throws<ArgumentException>(() => new SequenceTagger(config with { NumLayers = 0 },
+            new RandomGenerator(3)));
     }
 
     [Fact]
@@ -374,10 +408,13 @@ public sealed class TaggingTests
         string[] tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"];
         foreach (bool crf in new[] { true, false })
         {
-            var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags, TagScheme.Bio, crf, true,
-                WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0f, CasingEmbedding: crf ? 2 : 0), new RandomGenerator(2));
+            var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count,
+                vocabulary.Chars.VocabularySize, tags, TagScheme.Bio, crf, true,
+                WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0f,
+                    CasingEmbedding: crf ? 2 : 0), new RandomGenerator(2));
             var batch = train.Take(3).Select(s => vocabulary.Encode(s.Tokens)).ToList();
-            var gold = train.Take(3).Select(s => TagSchemes.Convert(s.Tags, TagScheme.Bio).Select(t => Array.IndexOf(tags, t)).ToArray()).ToList();
+            var gold = train.Take(3).Select(s => TagSchemes.Convert(s.Tags,
+                TagScheme.Bio).Select(t => Array.IndexOf(tags, t)).ToArray()).ToList();
             var result = GradientCheck.Compare(() => model.Loss(batch, gold), model.Parameters(), epsilon: 1e-2);
             Assert.True(result.Passed, $"crf={crf}: error {result.MaxError:G3}× tolerance at {result.Where}");
             var together = model.Predict(batch);
@@ -401,7 +438,8 @@ public sealed class HmmAndCommandTests : IDisposable
         // "the dog" and "a cat": determiners then nouns; "runs" is a verb after nouns
         var train = new List<TaggedSentence>
         {
-            new(["the", "dog", "runs"], ["D", "N", "V"]), new(["a", "cat", "runs"], ["D", "N", "V"]), new(["the", "cat"], ["D", "N"]),
+            new(["the", "dog", "runs"], ["D", "N", "V"]), new(["a", "cat", "runs"], ["D", "N", "V"]), new(["the",
+                "cat"], ["D", "N"]),
             new(["Paris", "sleeps"], ["N", "V"]),
         };
         var hmm = HiddenMarkovTagger.Train(train);
@@ -411,22 +449,33 @@ public sealed class HmmAndCommandTests : IDisposable
         Assert.Equal("d-d-d", HiddenMarkovTagger.Shape("1996-08-22"));
         Assert.Equal(["N", "V"], hmm.Tag(["London", "runs"]));
         hmm.Save(At("hmm.json"));
-        Assert.Equal(hmm.Tag(["the", "cat", "sleeps"]), HiddenMarkovTagger.Load(At("hmm.json")).Tag(["the", "cat", "sleeps"]));
+        Assert.Equal(hmm.Tag(["the", "cat", "sleeps"]), HiddenMarkovTagger.Load(At("hmm.json")).Tag(["the", "cat",
+            "sleeps"]));
         File.WriteAllText(At("bad.json"), "{\"architecture\": \"lstm\"}");
-        Assert.Contains("bad.json", Assert.Throws<InvalidDataException>(() => HiddenMarkovTagger.Load(At("bad.json"))).Message);
+        Assert.Contains("bad.json",
+            Assert.Throws<InvalidDataException>(() => HiddenMarkovTagger.Load(At("bad.json"))).Message);
     }
 
     static void WriteConll(string path, int count, int seed)
     {
         var random = new Random(seed);
-        string[] names = ["Smith", "Jones", "Brown"], places = ["Paris", "Rome", "Oslo"], fillers = ["the", "met", "saw", "and"];
+        string[] names = ["Smith", "Jones", "Brown"], places = ["Paris", "Rome", "Oslo"], fillers = ["the", "met",
+            "saw", "and"];
         var lines = new List<string> { "-DOCSTART- -X- -X- O", "" };
         for (int s = 0; s < count; s++)
         {
             for (int w = random.Next(2, 6); w > 0; w--)
             {
-                if (random.Next(3) == 0) { lines.Add("mr NN I-NP O"); lines.Add($"{names[random.Next(3)]} NNP I-NP I-PER"); }
-                else if (random.Next(3) == 0) { lines.Add("in IN I-PP O"); lines.Add($"{places[random.Next(3)]} NNP I-NP I-LOC"); }
+                if (random.Next(3) == 0)
+                {
+                    lines.Add("mr NN I-NP O"); lines.Add(
+                    $"{names[random.Next(3)]} NNP I-NP I-PER");
+                }
+                else if (random.Next(3) == 0)
+                {
+                    lines.Add("in IN I-PP O"); lines.Add(
+                    $"{places[random.Next(3)]} NNP I-NP I-LOC");
+                }
                 else lines.Add($"{fillers[random.Next(4)]} XX O O");
             }
             lines.Add("");
@@ -439,14 +488,18 @@ public sealed class HmmAndCommandTests : IDisposable
     {
         WriteConll(At("train.txt"), 200, 1);
         WriteConll(At("valid.txt"), 40, 2);
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--char-features",
-            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run"), "--threads", "1"));
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), "--test", At("valid.txt"), "--predictions", At("pred.txt"), "--json"));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid",
+            At("valid.txt"), "--crf", "--char-features",
+            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr",
+                "1e-2", "--out", At("run"), "--threads", "1"));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), "--test", At("valid.txt"),
+            "--predictions", At("pred.txt"), "--json"));
         // predictions come back in the data's scheme (IOB1 here), one 'token gold predicted' line per token
         var predicted = File.ReadAllLines(At("pred.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
         Assert.All(predicted, p => Assert.Equal(3, p.Length));
         Assert.True(predicted.Count(p => p[1] == p[2]) > 0.95 * predicted.Count, "the tagger learned the toy task");
-        Assert.DoesNotContain(predicted, p => p[2].StartsWith("B-", StringComparison.Ordinal) || p[2].StartsWith("E-", StringComparison.Ordinal));
+        Assert.DoesNotContain(predicted, p => p[2].StartsWith("B-", StringComparison.Ordinal) || p[2].StartsWith("E-",
+            StringComparison.Ordinal));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "predict", "--model", At("run"), "we met mr Jones in Rome"));
         // int8 inference tags (nearly) as well
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), "--test", At("valid.txt"),
@@ -454,20 +507,32 @@ public sealed class HmmAndCommandTests : IDisposable
         var int8 = File.ReadAllLines(At("int8.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
         Assert.True(int8.Count(p => p[1] == p[2]) > 0.95 * int8.Count, "the int8 tagger tags the toy task");
         // a second seed, and the two as an ensemble (averaged emissions and transitions)
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--char-features",
-            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run2"), "--threads", "1", "--seed", "2", "--casing-embed", "4"));
-        Assert.Contains("\"casing_embedding\":4", File.ReadAllText(Path.Combine(At("run2"), "best", "config.json")).Replace(" ", ""));
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--crf", "--layers", "2", "--variational-dropout",
-            "--dropout", "0.2", "--embed", "12", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out", At("run3"), "--threads", "1", "--json"));
-        Assert.Contains("\"num_layers\":2", File.ReadAllText(Path.Combine(At("run3"), "best", "config.json")).Replace(" ", ""));
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run3"), "--test", At("valid.txt"), "--predictions", At("stacked.txt")));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid",
+            At("valid.txt"), "--crf", "--char-features",
+            "--embed", "12", "--char-embed", "6", "--char-hidden", "6", "--hidden", "12", "--epochs", "4", "--lr",
+                "1e-2", "--out", At("run2"), "--threads", "1", "--seed", "2", "--casing-embed", "4"));
+        Assert.Contains("\"casing_embedding\":4", File.ReadAllText(Path.Combine(At("run2"), "best",
+            "config.json")).Replace(" ", ""));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid",
+            At("valid.txt"), "--crf", "--layers", "2", "--variational-dropout",
+            "--dropout", "0.2", "--embed", "12", "--hidden", "12", "--epochs", "4", "--lr", "1e-2", "--out",
+                At("run3"), "--threads", "1", "--json"));
+        Assert.Contains("\"num_layers\":2", File.ReadAllText(Path.Combine(At("run3"), "best",
+            "config.json")).Replace(" ", ""));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run3"), "--test", At("valid.txt"),
+            "--predictions", At("stacked.txt")));
         var stacked = File.ReadAllLines(At("stacked.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
-        Assert.True(stacked.Count(p => p[1] == p[2]) > 0.95 * stacked.Count, "the two-layer tagger learned the toy task");
-        Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--layers", "0", "--out", At("nolayers")));
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), At("run2"), "--test", At("valid.txt"), "--predictions", At("ensemble.txt")));
-        var ensemble = File.ReadAllLines(At("ensemble.txt")).Where(l => l.Length > 0).Select(l => l.Split(' ')).ToList();
+        Assert.True(stacked.Count(p => p[1] == p[2]) > 0.95 * stacked.Count,
+            "the two-layer tagger learned the toy task");
+        Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--layers", "0",
+            "--out", At("nolayers")));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("run"), At("run2"), "--test",
+            At("valid.txt"), "--predictions", At("ensemble.txt")));
+        var ensemble = File.ReadAllLines(At("ensemble.txt")).Where(l => l.Length > 0).Select(l
+            => l.Split(' ')).ToList();
         Assert.True(ensemble.Count(p => p[1] == p[2]) > 0.95 * ensemble.Count, "the ensemble tags as well");
-        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid", At("valid.txt"), "--hmm", "--out", At("hmm")));
+        Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "train", "--train", At("train.txt"), "--valid",
+            At("valid.txt"), "--hmm", "--out", At("hmm")));
         Assert.Equal(0, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("hmm"), "--test", At("valid.txt")));
         Assert.Equal(2, Recur.Cli.RecurCommand.Run("tag", "eval", "--model", At("hmm"), "--test", At("valid.txt"),
             "--int8"));

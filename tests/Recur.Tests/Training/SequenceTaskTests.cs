@@ -20,7 +20,8 @@ public class SyntheticTaskTests
             var marked = Enumerable.Range(0, 12).Where(t => data.Inputs[(n * 12 + t) * 2 + 1] == 1f).ToArray();
             Assert.Equal(2, marked.Length);
             Assert.True(marked[0] < 6 && marked[1] >= 6);
-            Assert.Equal(data.Inputs[(n * 12 + marked[0]) * 2] + data.Inputs[(n * 12 + marked[1]) * 2], data.Values![n]);
+            Assert.Equal(data.Inputs[(n * 12 + marked[0]) * 2] + data.Inputs[(n * 12 + marked[1]) * 2],
+                data.Values![n]);
         }
     }
 
@@ -100,7 +101,8 @@ public class SyntheticTaskTests
             Assert.Equal(text[1], text[^2]);
             Assert.EndsWith("E" + text[1] + "E", text);
             Assert.Equal(text.Length - 1, next.Length);
-            for (int t = 0; t < next.Length; t++) Assert.Contains(text[t + 1], next[t]); // the actual successor is allowed
+            for (int t = 0; t < next.Length; t++) Assert.Contains(text[t + 1],
+                next[t]); // the actual successor is allowed
             Assert.Equal(text[1].ToString(), next[^2]); // the long-range dependency
         }
     }
@@ -136,7 +138,8 @@ public class SyntheticTaskTests
         Assert.Equal(784, data.Steps);
         Assert.All(data.Labels!, l => Assert.InRange(l, 0, 9));
         Assert.InRange(data.Inputs.Average(), 0.05, 0.25); // MNIST's mean intensity is about 0.13
-        var permuted = SyntheticTasks.SequentialMnist(images, Path.Combine(folder, "t10k-labels-idx1-ubyte.gz"), 8000, 100, permutationSeed: 5);
+        var permuted = SyntheticTasks.SequentialMnist(images, Path.Combine(folder, "t10k-labels-idx1-ubyte.gz"), 8000,
+            100, permutationSeed: 5);
         Assert.Equal(data.Inputs.Order(), permuted.Inputs.Order());
         Assert.NotEqual(data.Inputs, permuted.Inputs);
     }
@@ -153,9 +156,15 @@ public class SequenceTaskTests
         var data = new RandomGenerator(4);
         var model = new SequenceModel(new SequenceModelConfig(RecurrentCells.Parse(cell), 2, 24, 1),
             new RandomGenerator(5));
-        var task = new SequenceTask(model, SyntheticTasks.Adding(data, 8, 1024), SyntheticTasks.Adding(data, 8, 256), 32);
-        var result = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 10, ClipNorm = 1f }).Fit();
-        Assert.True(result.LastEvaluation!["loss"] < SyntheticTasks.AddingBaseline / 5, $"{cell}: validation MSE {result.LastEvaluation!["loss"]}");
+        var task = new SequenceTask(model, SyntheticTasks.Adding(data, 8, 1024), SyntheticTasks.Adding(data, 8, 256),
+            32);
+        var result = new Trainer<int[]>(task, new Adam(model.Parameters(), 1e-2f), new TrainerOptions
+        {
+            Epochs = 10,
+            ClipNorm = 1f
+        }).Fit();
+        Assert.True(result.LastEvaluation!["loss"] < SyntheticTasks.AddingBaseline / 5,
+            $"{cell}: validation MSE {result.LastEvaluation!["loss"]}");
     }
 
     [Fact]
@@ -163,7 +172,8 @@ public class SequenceTaskTests
     {
         // the same Reber strings padded to two different lengths give the same loss and accuracies
         var strings = SyntheticTasks.EmbeddedReber(new RandomGenerator(6), 16, maxLength: 20);
-        var padded = new SequenceDataset(Pad(strings.Inputs, strings.Count, strings.Steps, 7, 30), strings.Count, 30, 7, TargetKind.MultiLabelPerStep, 7)
+        var padded = new SequenceDataset(Pad(strings.Inputs, strings.Count, strings.Steps, 7, 30), strings.Count, 30,
+            7, TargetKind.MultiLabelPerStep, 7)
         {
             LabelSets = Pad(strings.LabelSets!, strings.Count, strings.Steps, 7, 30), Lengths = strings.Lengths,
         };
@@ -180,7 +190,8 @@ public class SequenceTaskTests
     static float[] Pad(float[] values, int count, int steps, int width, int newSteps)
     {
         var result = new float[count * newSteps * width];
-        for (int n = 0; n < count; n++) values.AsSpan(n * steps * width, steps * width).CopyTo(result.AsSpan(n * newSteps * width));
+        for (int n = 0; n < count; n++) values.AsSpan(n * steps * width,
+            steps * width).CopyTo(result.AsSpan(n * newSteps * width));
         return result;
     }
 
@@ -191,7 +202,8 @@ public class SequenceTaskTests
             PerStep: true);
         Assert.Equal(config, SequenceModelConfig.FromJson(JsonNode.Parse(config.ToJson().ToJsonString())!.AsObject()));
         var model = new SequenceModel(config with { PerStep = false }, new RandomGenerator(1));
-        var ex = Assert.Throws<ArgumentException>(() => new SequenceTask(model, SyntheticTasks.Adding(new RandomGenerator(1), 4, 4), null, 2));
+        var ex = Assert.Throws<ArgumentException>(() => new SequenceTask(model,
+            SyntheticTasks.Adding(new RandomGenerator(1), 4, 4), null, 2));
         Assert.Contains("takes 3 features per step, the data has 2", ex.Message);
     }
 
@@ -238,10 +250,13 @@ public class BatchingTests
         var batches = Batching.BucketedByLength(lengths, 20, new RandomGenerator(9), poolBatches: 10).ToArray();
         Assert.Equal(Enumerable.Range(0, 1000), batches.SelectMany(b => b).Order());
         double bucketed = batches.Average(b => b.Max(i => lengths[i]) - b.Min(i => lengths[i]));
-        double shuffled = Batching.Shuffled(1000, 20, new RandomGenerator(9)).Average(b => b.Max(i => lengths[i]) - b.Min(i => lengths[i]));
+        double shuffled = Batching.Shuffled(1000, 20,
+            new RandomGenerator(9)).Average(b => b.Max(i => lengths[i]) - b.Min(i => lengths[i]));
         Assert.True(bucketed < shuffled / 5, $"length spread per batch: bucketed {bucketed}, shuffled {shuffled}");
         // the same generator state gives the same batches; a different one does not
-        Assert.Equal(batches, Batching.BucketedByLength(lengths, 20, new RandomGenerator(9), poolBatches: 10).ToArray());
-        Assert.NotEqual(batches, Batching.BucketedByLength(lengths, 20, new RandomGenerator(10), poolBatches: 10).ToArray());
+        Assert.Equal(batches, Batching.BucketedByLength(lengths, 20, new RandomGenerator(9),
+            poolBatches: 10).ToArray());
+        Assert.NotEqual(batches, Batching.BucketedByLength(lengths, 20, new RandomGenerator(10),
+            poolBatches: 10).ToArray());
     }
 }

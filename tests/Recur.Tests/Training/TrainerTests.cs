@@ -6,7 +6,8 @@ using Recur.Training;
 
 namespace Recur.Tests.Training;
 
-/// <summary>A two-layer LSTM with dropout and a linear head on the last output: sum of a sequence's first feature.</summary>
+/// <summary>A two-layer LSTM with dropout and a linear head on the last output: sum of a sequence's first
+/// feature.</summary>
 sealed class TinyRegressor : Module
 {
     public readonly RecurrentLayer Rnn;
@@ -15,7 +16,8 @@ sealed class TinyRegressor : Module
     public TinyRegressor(ulong seed, float dropout)
     {
         var random = new RandomGenerator(seed);
-        Rnn = RegisterModule("rnn", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 2, 6, NumLayers: 2, Dropout: dropout), random));
+        Rnn = RegisterModule("rnn", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, 2, 6, NumLayers: 2,
+            Dropout: dropout), random));
         Head = RegisterModule("head", new Linear(6, 1, random));
     }
 
@@ -52,7 +54,8 @@ sealed class TinyTask : ITrainingTask<int[]>
     public JsonObject Config => new() { ["model"] = "tiny", ["hidden"] = 6 };
     public int BatchesPerEpoch => Samples / BatchSize;
 
-    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(Samples, BatchSize, shuffle);
+    public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) => Batching.Shuffled(Samples, BatchSize,
+        shuffle);
 
     (Tensor X, Tensor Y) Gather(int[] rows)
     {
@@ -61,7 +64,8 @@ sealed class TinyTask : ITrainingTask<int[]>
         for (int b = 0; b < rows.Length; b++)
         {
             for (int t = 0; t < Steps; t++)
-                for (int f = 0; f < 2; f++) x[(t * rows.Length + b) * 2 + f] = inputs.Span[(t * Samples + rows[b]) * 2 + f];
+                for (int f = 0; f < 2; f++) x[(t * rows.Length + b) * 2 + f] = inputs.Span[(t * Samples + rows[b]) * 2
+                    + f];
             y[b] = targets.Span[rows[b]];
         }
         return (Tensor.FromArray(x, Steps, rows.Length, 2), Tensor.FromArray(y, rows.Length, 1));
@@ -106,10 +110,12 @@ public sealed class TrainerTests : IDisposable
 
     TrainerOptions Options(string name, int accumulation = 1) => new()
     {
-        Epochs = 4, Seed = 7, ClipNorm = 0.5f, AccumulationSteps = accumulation, LogEvery = 1, OutputDirectory = Path.Combine(root, name),
+        Epochs = 4, Seed = 7, ClipNorm = 0.5f, AccumulationSteps = accumulation, LogEvery = 1,
+        OutputDirectory = Path.Combine(root, name),
     };
 
-    static (Adam, StepSchedule) Optimizer(TinyTask task) => (new Adam(task.Model.Parameters(), 0.02f), new StepSchedule(0.02f, 2, 0.5));
+    static (Adam, StepSchedule) Optimizer(TinyTask task) => (new Adam(task.Model.Parameters(), 0.02f),
+        new StepSchedule(0.02f, 2, 0.5));
 
     [Theory]
     [InlineData(1, 7)]  // interrupted in the middle of epoch 2
@@ -125,7 +131,8 @@ public sealed class TrainerTests : IDisposable
         var first = new TinyTask();
         (adam, schedule) = Optimizer(first);
         using var cancel = new CancellationTokenSource();
-        var interrupted = new Trainer<int[]>(first, adam, Options("resumed", accumulation), schedule, new StopAt(stopAt, cancel)).Fit(cancel.Token);
+        var interrupted = new Trainer<int[]>(first, adam, Options("resumed", accumulation), schedule,
+            new StopAt(stopAt, cancel)).Fit(cancel.Token);
         Assert.Equal(TrainingOutcome.Interrupted, interrupted.Outcome);
         Assert.Equal(stopAt, interrupted.Steps);
 
@@ -176,8 +183,10 @@ public sealed class TrainerTests : IDisposable
         var (adam, _) = Optimizer(task);
         double before = task.Evaluate()!["loss"];
         var result = new Trainer<int[]>(task, adam, Options("run") with { Epochs = 8 }).Fit();
-        Assert.True(result.LastEvaluation!["loss"] < before * 0.7, $"validation loss {before} → {result.LastEvaluation!["loss"]}");
-        var lines = File.ReadAllLines(Path.Combine(root, "run", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.True(result.LastEvaluation!["loss"] < before * 0.7,
+            $"validation loss {before} → {result.LastEvaluation!["loss"]}");
+        var lines = File.ReadAllLines(Path.Combine(root, "run",
+            "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
         Assert.Equal(8 * 6, lines.Count(l => (string)l["type"]! == "train"));
         Assert.Equal(8, lines.Count(l => (string)l["type"]! == "eval"));
         Assert.All(lines.Where(l => (string)l["type"]! == "train"), l => Assert.True((double)l["grad_norm"]! > 0));
@@ -259,7 +268,8 @@ public sealed class TrainerTests : IDisposable
         Assert.All(weightsBefore, v => Assert.True(float.IsFinite(v)));
         Assert.Equal(8, trainer.Step);
         var reloaded = new TinyTask(seed: 4);
-        Checkpoint.LoadModel(Path.Combine(root, "run", "last"), reloaded.Net, requireManifest: true); // written after epoch 1
+        Checkpoint.LoadModel(Path.Combine(root, "run", "last"), reloaded.Net,
+            requireManifest: true); // written after epoch 1
         Assert.All(Weights(reloaded.Net), v => Assert.True(float.IsFinite(v)));
     }
 
@@ -333,7 +343,11 @@ public sealed class TrainerTests : IDisposable
                 return float.PositiveInfinity;
             },
         };
-        var result = new Trainer<int[]>(task, Optimizer(task).Item1, Options("run") with { Epochs = 2, OnNonFinite = NonFiniteAction.Skip }).Fit();
+        var result = new Trainer<int[]>(task, Optimizer(task).Item1, Options("run") with
+        {
+            Epochs = 2,
+            OnNonFinite = NonFiniteAction.Skip
+        }).Fit();
         Assert.Equal(1, result.SkippedSteps);
         Assert.Equal(11, result.Steps);
         Assert.All(Weights(task.Net), v => Assert.True(float.IsFinite(v)));
@@ -372,7 +386,11 @@ public sealed class TrainerTests : IDisposable
     {
         double[] losses = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9];
         var task = new TinyTask { ValidationLoss = e => losses[e] };
-        var result = new Trainer<int[]>(task, Optimizer(task).Item1, Options("run") with { Epochs = 6, Patience = 2 }).Fit();
+        var result = new Trainer<int[]>(task, Optimizer(task).Item1, Options("run") with
+        {
+            Epochs = 6,
+            Patience = 2
+        }).Fit();
         Assert.Equal(TrainingOutcome.EarlyStopped, result.Outcome);
         Assert.Equal(4, result.Epochs);
         Assert.Equal(0.5, result.BestMetric);
@@ -385,8 +403,10 @@ public sealed class TrainerTests : IDisposable
     {
         var full = new TinyTask(dropout: 0f) { BatchSize = 8 };
         var half = new TinyTask(dropout: 0f) { BatchSize = 4 };
-        var fullTrainer = new Trainer<int[]>(full, new Sgd(full.Model.Parameters(), 0.1f), Options("a") with { Epochs = 1 });
-        var halfTrainer = new Trainer<int[]>(half, new Sgd(half.Model.Parameters(), 0.1f), Options("b") with { Epochs = 1, AccumulationSteps = 2 });
+        var fullTrainer = new Trainer<int[]>(full, new Sgd(full.Model.Parameters(), 0.1f),
+            Options("a") with { Epochs = 1 });
+        var halfTrainer = new Trainer<int[]>(half, new Sgd(half.Model.Parameters(), 0.1f),
+            Options("b") with { Epochs = 1, AccumulationSteps = 2 });
         Assert.Equal(fullTrainer.Fit().Steps, halfTrainer.Fit().Steps);
         var a = Weights(full.Net);
         var b = Weights(half.Net);
@@ -416,16 +436,22 @@ public sealed class TrainerTests : IDisposable
     {
         var task = new TinyTask();
         var trail = new WeightTrail(task.Net);
-        var trainer = new Trainer<int[]>(task, Optimizer(task).Item1, Options("ema") with { Epochs = 3, Averaging = AveragingOptions.Exponential(0.8) }, observer: trail);
+        var trainer = new Trainer<int[]>(task, Optimizer(task).Item1, Options("ema") with
+        {
+            Epochs = 3,
+            Averaging = AveragingOptions.Exponential(0.8)
+        }, observer: trail);
         var result = trainer.Fit();
         Assert.Equal(18, trail.Steps.Count);
         var expected = trail.Steps[0].Select(v => (double)v).ToArray();
         foreach (var w in trail.Steps.Skip(1))
             for (int j = 0; j < expected.Length; j++) expected[j] = 0.8 * expected[j] + 0.2 * w[j];
         var averaged = Weights(task.Net); // Fit leaves the average in the model
-        for (int j = 0; j < expected.Length; j++) Assert.True(Math.Abs(averaged[j] - expected[j]) < 1e-5, $"[{j}] {averaged[j]} vs {expected[j]}");
+        for (int j = 0; j < expected.Length; j++) Assert.True(Math.Abs(averaged[j] - expected[j]) < 1e-5,
+            $"[{j}] {averaged[j]} vs {expected[j]}");
         Assert.NotEqual(trail.Steps[^1], averaged);
-        Assert.Equal(result.LastEvaluation!["loss"], trainer.Evaluate()!["loss"]); // validation saw the averaged weights
+        Assert.Equal(result.LastEvaluation!["loss"],
+            trainer.Evaluate()!["loss"]); // validation saw the averaged weights
 
         string last = Path.Combine(root, "ema", "last");
         var reloaded = new TinyTask(seed: 77);
@@ -442,7 +468,8 @@ public sealed class TrainerTests : IDisposable
         var plain = new TinyTask();
         var averaged = new TinyTask();
         var a = new Trainer<int[]>(plain, Optimizer(plain).Item1, Options("plain")).Fit();
-        var b = new Trainer<int[]>(averaged, Optimizer(averaged).Item1, Options("late") with { Averaging = AveragingOptions.Uniform(startEpoch: 4) }).Fit();
+        var b = new Trainer<int[]>(averaged, Optimizer(averaged).Item1,
+            Options("late") with { Averaging = AveragingOptions.Uniform(startEpoch: 4) }).Fit();
         Assert.Equal(Weights(plain.Net), Weights(averaged.Net));
         Assert.Equal(a.BestMetric, b.BestMetric);
     }
@@ -461,7 +488,8 @@ public sealed class TrainerTests : IDisposable
         var first = new TinyTask();
         (adam, schedule) = Optimizer(first);
         using var cancel = new CancellationTokenSource();
-        Assert.Equal(TrainingOutcome.Interrupted, new Trainer<int[]>(first, adam, With("resumed"), schedule, new StopAt(stopAt, cancel)).Fit(cancel.Token).Outcome);
+        Assert.Equal(TrainingOutcome.Interrupted, new Trainer<int[]>(first, adam, With("resumed"), schedule,
+            new StopAt(stopAt, cancel)).Fit(cancel.Token).Outcome);
         string last = Path.Combine(root, "resumed", "last");
 
         var second = new TinyTask(seed: 4242);
@@ -475,9 +503,11 @@ public sealed class TrainerTests : IDisposable
 
         // the checkpoint must be resumed with the averaging it was written with
         var other = new TinyTask();
-        var ex = Assert.Throws<InvalidDataException>(() => new Trainer<int[]>(other, Optimizer(other).Item1, Options("x")).Resume(last));
+        var ex = Assert.Throws<InvalidDataException>(() => new Trainer<int[]>(other, Optimizer(other).Item1,
+            Options("x")).Resume(last));
         Assert.Contains("with weight averaging", ex.Message);
-        ex = Assert.Throws<InvalidDataException>(() => new Trainer<int[]>(other, Optimizer(other).Item1, Options("x") with { Averaging = AveragingOptions.Exponential(0.5) }).Resume(last));
+        ex = Assert.Throws<InvalidDataException>(() => new Trainer<int[]>(other, Optimizer(other).Item1,
+            Options("x") with { Averaging = AveragingOptions.Exponential(0.5) }).Resume(last));
         Assert.Contains("averages weights as", ex.Message);
     }
 }

@@ -21,7 +21,8 @@ internal interface IRecurrentCell
     /// <c>dgi</c> may alias <c>gates</c> and <c>dgh</c> may alias <c>gh</c>: each element is read before it is written.
     /// <c>extra</c> holds the cell's own per-unit weights (peepholes), <c>dExtra</c> accumulates their gradient.
     /// </summary>
-    static abstract void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev,
+    static abstract void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev,
         ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
             Span<float> dgh,
         Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra);
@@ -177,7 +178,8 @@ internal readonly struct LstmCell : IRecurrentCell
 
 /// <summary>
 /// GRU in PyTorch's (cuDNN) form, gate order r, z, n: r = σ(W_ir x + b_ir + W_hr h + b_hr),
-/// z = σ(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}.
+/// z = σ(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h_t = (1 − z) ⊙ n + z ⊙
+/// h_{t−1}.
 /// </summary>
 internal readonly struct GruCell : IRecurrentCell
 {

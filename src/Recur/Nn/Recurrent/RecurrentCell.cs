@@ -28,8 +28,10 @@ public sealed class RecurrentCell : Module
         (Mode, InputSize, HiddenSize) = (mode, inputSize, hiddenSize);
         int gates = RecurrentConfig.GatesOf(mode);
         float bound = 1f / MathF.Sqrt(hiddenSize);
-        weightIh = RegisterParameter("weight_ih", Tensor.RandomUniform(random, [gates * hiddenSize, inputSize], -bound, bound));
-        weightHh = RegisterParameter("weight_hh", Tensor.RandomUniform(random, [gates * hiddenSize, hiddenSize], -bound, bound));
+        weightIh = RegisterParameter("weight_ih", Tensor.RandomUniform(random, [gates * hiddenSize, inputSize], -bound,
+            bound));
+        weightHh = RegisterParameter("weight_hh", Tensor.RandomUniform(random, [gates * hiddenSize, hiddenSize],
+            -bound, bound));
         if (bias)
         {
             biasIh = RegisterParameter("bias_ih", Tensor.RandomUniform(random, [gates * hiddenSize], -bound, bound));
@@ -38,8 +40,8 @@ public sealed class RecurrentCell : Module
     }
 
     /// <summary>
-    /// One step: <paramref name="input"/> [B, in], states [B, H] (zeros when null; <paramref name="cell"/> for LSTM only).
-    /// Returns the new hidden state and, for LSTM, the new cell state.
+    /// One step: <paramref name="input"/> [B, in], states [B, H] (zeros when null; <paramref name="cell"/> for LSTM
+    /// only). Returns the new hidden state and, for LSTM, the new cell state.
     /// </summary>
     public (Tensor Hidden, Tensor? Cell) Forward(Tensor input, Tensor? hidden = null, Tensor? cell = null)
     {
@@ -48,8 +50,10 @@ public sealed class RecurrentCell : Module
         int batch = input.Size(0);
         foreach (var (name, state) in new[] { ("hidden", hidden), ("cell", cell) })
             if (state != null && !state.Shape.SequenceEqual([batch, HiddenSize]))
-                throw new ArgumentException($"{Mode} cell: {name} state {ShapeUtil.Format(state.Shape)} is not [{batch}, {HiddenSize}].");
-        if (cell != null && Mode != RecurrentMode.Lstm) throw new ArgumentException($"{Mode} cell: only LSTM takes a cell state.");
+                throw new ArgumentException(
+                    $"{Mode} cell: {name} state {ShapeUtil.Format(state.Shape)} is not [{batch}, {HiddenSize}].");
+        if (cell != null
+            && Mode != RecurrentMode.Lstm) throw new ArgumentException($"{Mode} cell: only LSTM takes a cell state.");
         var h0 = hidden ?? Tensor.Zeros(batch, HiddenSize);
         var c0 = Mode == RecurrentMode.Lstm ? cell ?? Tensor.Zeros(batch, HiddenSize) : null;
         var x = input.Reshape(1, batch, InputSize);

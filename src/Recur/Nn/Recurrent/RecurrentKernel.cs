@@ -58,7 +58,8 @@ internal static partial class RecurrentKernel
     /// the run an int8 inference: every batch size then takes the small-batch path, and recording for a backward is
     /// refused.
     /// </summary>
-    public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
+    public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh,
+        Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
         Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null, Tensor? projectionBias = null,
         QuantizedWeights? quantized = null, BatchNormStatistics? batchNorm = null)
@@ -163,7 +164,8 @@ internal static partial class RecurrentKernel
 
         // Training keeps the gates and the states fed into each step for the backward; inference keeps nothing and
         // computes the input projections a cache-sized chunk of steps at a time into one reused buffer.
-        int chunk = needsBackward ? steps : Math.Clamp(InferenceChunkFloats / Math.Max(1, batch * gateWidth), 1, Math.Max(steps, 1));
+        int chunk = needsBackward ? steps : Math.Clamp(InferenceChunkFloats / Math.Max(1, batch * gateWidth), 1,
+            Math.Max(steps, 1));
         var giBuffer = PinnedPool.Rent(chunk * batch * gateWidth);
         var ghBuffer = TCell.SeparateRecurrent ? PinnedPool.Rent(chunk * batch * gateWidth) : giBuffer;
         var hPrevBuffer = needsBackward ? PinnedPool.Rent(rowsAll * width) : null;
@@ -205,7 +207,8 @@ internal static partial class RecurrentKernel
                 var gh = ghBuffer.AsSpan(chunk * batch * gateWidth);
                 // input projections for every step of the chunk at once: gi = X·W_ihᵀ + b_ih
                 Gemm.Multiply(false, true, count * batch, gateWidth, inputSize,
-                    input.Span.Slice(firstTime * batch * inputSize, count * batch * inputSize), inputSize, weightIh.Span, inputSize,
+                    input.Span.Slice(firstTime * batch * inputSize, count * batch * inputSize), inputSize,
+                        weightIh.Span, inputSize,
                     gi.Slice((firstTime - bufferTime0) * batch * gateWidth, count * batch * gateWidth), gateWidth,
                     bias: biasIh is null ? default : biasIh.Span);
                 for (int s = s0; s < s0 + count; s++)
@@ -216,7 +219,8 @@ internal static partial class RecurrentKernel
                     {
                         // the state fed into the step that processes time t
                         hState.CopyTo(hPrevBuffer!.AsSpan(rowsAll * width).Slice(t * batch * width, batch * width));
-                        if (TCell.HasCellState) cState.CopyTo(cPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch * hidden, batch * hidden));
+                        if (TCell.HasCellState) cState.CopyTo(cPrevBuffer!.AsSpan(rowsAll * hidden).Slice(t * batch
+                            * hidden, batch * hidden));
                     }
                     // recurrent part for the whole batch: (gh or gi)[t] += h_{t−1}·W_hhᵀ + b_hh
                     var ghStep = gh.Slice(at * gateWidth, batch * gateWidth);
@@ -250,7 +254,8 @@ internal static partial class RecurrentKernel
                             cState.AsSpan(b * hidden, hidden).CopyTo(c);
                             continue; // output stays 0; the state is carried below
                         }
-                        TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
+                        TCell.Forward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth,
+                            gateWidth),
                             hState.AsSpan(b * width, width), cState.AsSpan(b * hidden, hidden), h, c, scratch, extra);
                         if (gateRecord != null)
                             (TCell.GatesInScratch ? scratch.AsSpan(0, gateWidth) : gi.Slice((at + b) * gateWidth,
@@ -353,7 +358,8 @@ internal static partial class RecurrentKernel
                         int after = s + 1 < steps ? ((reverse ? t - 1 : t + 1) * batch + b) * hidden : -1;
                         ReadOnlySpan<float> cAfter = !TCell.HasCellState ? default
                             : after >= 0 ? cPrev.Slice(after, hidden) : packed.Span.Slice(cellAt + b * hidden, hidden);
-                        TCell.Backward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth, gateWidth),
+                        TCell.Backward(gi.Slice((at + b) * gateWidth, gateWidth), gh.Slice((at + b) * gateWidth,
+                            gateWidth),
                             hPrev.Slice(row, width),
                             TCell.HasCellState ? cPrev.Slice((at + b) * hidden, hidden) : default,
                             cAfter, default,

@@ -23,7 +23,8 @@ public enum RecurrentInit
     PyTorchDefault,
     /// <summary>Xavier/Glorot uniform input and recurrent matrices (per gate block), zero biases.</summary>
     Xavier,
-    /// <summary>Xavier input matrices, orthogonal recurrent matrices per gate block (Saxe et al. 2014), zero biases.</summary>
+    /// <summary>Xavier input matrices, orthogonal recurrent matrices per gate block (Saxe et al. 2014), zero
+    /// biases.</summary>
     Orthogonal,
     /// <summary>
     /// For ReLU RNNs (IRNN, Le et al. 2015): recurrent matrix = identity, input weights N(0, 0.001²), zero biases.
@@ -68,7 +69,8 @@ public enum RecurrentInit
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
-    float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault, float? ForgetGateBias = null,
+    float Dropout = 0f, bool Bidirectional = false, RecurrentInit Init = RecurrentInit.PyTorchDefault,
+        float? ForgetGateBias = null,
     bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
         bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true, bool SharedLeak = false,
         bool BatchNorm = false, int BatchNormSteps = 100, float StateNoise = 0f)
@@ -76,10 +78,15 @@ public sealed record RecurrentConfig(
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (InputSize < 1) throw new ArgumentException($"RecurrentConfig: inputSize must be positive, got {InputSize}.");
-        if (HiddenSize < 1) throw new ArgumentException($"RecurrentConfig: hiddenSize must be positive, got {HiddenSize}.");
-        if (NumLayers < 1) throw new ArgumentException($"RecurrentConfig: numLayers must be positive, got {NumLayers}.");
-        if (Dropout < 0f || Dropout >= 1f) throw new ArgumentException($"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
+        if (InputSize < 1) throw new ArgumentException(
+            $"RecurrentConfig: inputSize must be positive, got {InputSize}.");
+        if (HiddenSize < 1) throw new ArgumentException(
+            $"RecurrentConfig: hiddenSize must be positive, got {HiddenSize}.");
+        if (NumLayers < 1) throw new ArgumentException(
+            $"RecurrentConfig: numLayers must be positive, got {NumLayers}.");
+        if (Dropout < 0f
+            || Dropout >= 1f) throw new ArgumentException(
+            $"RecurrentConfig: dropout must be in [0, 1), got {Dropout}.");
         if (ForgetGateBias != null && (Mode != RecurrentMode.Lstm || !HasGateBiases))
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
         if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru)
@@ -134,9 +141,12 @@ public sealed record RecurrentConfig(
         mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
 }
 
-/// <summary>Outputs of a <see cref="RecurrentLayer"/>: the top layer's outputs for every step and the final states.</summary>
-/// <param name="Output">[T, B, D·H] (or [B, T, D·H] when batch-first; H is ProjSize when projecting); zero past each sequence's length.</param>
-/// <param name="HiddenState">h_n, [numLayers·D, B, H] (ProjSize wide when projecting): the state at each sequence's last real step, in each direction.</param>
+/// <summary>Outputs of a <see cref="RecurrentLayer"/>: the top layer's outputs for every step and the final
+/// states.</summary>
+/// <param name="Output">[T, B, D·H] (or [B, T, D·H] when batch-first; H is ProjSize when projecting); zero past each
+/// sequence's length.</param>
+/// <param name="HiddenState">h_n, [numLayers·D, B, H] (ProjSize wide when projecting): the state at each sequence's
+/// last real step, in each direction.</param>
 /// <param name="CellState">c_n for LSTM (same shape), otherwise null.</param>
 public sealed record RecurrentOutput(Tensor Output, Tensor HiddenState, Tensor? CellState);
 
@@ -313,8 +323,8 @@ public class RecurrentLayer : Module
 
     /// <summary>
     /// Runs the stack over <paramref name="input"/> ([T, B, inputSize], or [B, T, inputSize] when batch-first).
-    /// <paramref name="h0"/>/<paramref name="c0"/> are [numLayers·D, B, H] (zeros when null); <paramref name="lengths"/>
-    /// gives each sequence's real length (1..T) for packed-sequence semantics.
+    /// <paramref name="h0"/>/<paramref name="c0"/> are [numLayers·D, B, H] (zeros when null);
+    /// <paramref name="lengths"/> gives each sequence's real length (1..T) for packed-sequence semantics.
     /// </summary>
     public RecurrentOutput Forward(Tensor input, Tensor? h0 = null, Tensor? c0 = null, int[]? lengths = null)
     {
@@ -322,16 +332,21 @@ public class RecurrentLayer : Module
         if (input.Rank != 3 || input.Size(2) != config.InputSize)
             throw new ArgumentException($"{config.Mode}: input {ShapeUtil.Format(input.Shape)} is not [{(config.BatchFirst ? "B, T" : "T, B")}, {config.InputSize}].");
         var x = config.BatchFirst ? input.Transpose(0, 1) : input;
-        int steps = x.Size(0), batch = x.Size(1), hidden = config.HiddenSize, states = config.NumLayers * config.Directions;
+        int steps = x.Size(0), batch = x.Size(1), hidden = config.HiddenSize,
+            states = config.NumLayers * config.Directions;
         CheckState("h0", h0, states, batch, config.OutputWidth);
         CheckState("c0", c0, states, batch, hidden);
-        if (c0 != null && config.Mode != RecurrentMode.Lstm) throw new ArgumentException($"{config.Mode}: only LSTM takes a cell state c0.");
+        if (c0 != null
+            && config.Mode != RecurrentMode.Lstm) throw new ArgumentException(
+            $"{config.Mode}: only LSTM takes a cell state c0.");
         if (lengths != null)
         {
-            if (lengths.Length != batch) throw new ArgumentException($"{config.Mode}: {lengths.Length} lengths for a batch of {batch}.");
+            if (lengths.Length != batch) throw new ArgumentException(
+                $"{config.Mode}: {lengths.Length} lengths for a batch of {batch}.");
             for (int b = 0; b < batch; b++)
                 if (lengths[b] < 1 || lengths[b] > steps)
-                    throw new ArgumentException($"{config.Mode}: length {lengths[b]} of sequence {b} is outside [1, {steps}].");
+                    throw new ArgumentException(
+                        $"{config.Mode}: length {lengths[b]} of sequence {b} is outside [1, {steps}].");
         }
 
         var finalH = new List<Tensor>();

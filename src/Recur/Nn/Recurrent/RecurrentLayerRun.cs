@@ -10,12 +10,13 @@ namespace Recur.Nn.Recurrent;
 public static class RecurrentLayerRun
 {
     static readonly HashSet<string> KnownKeys =
-        ["mode", "input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional", "proj_size", "lengths"];
+        ["mode", "input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
+            "proj_size", "lengths"];
 
     /// <summary>
     /// Parses a configuration such as <c>{"mode": "LSTM", "input_size": 3, "hidden_size": 4, "num_layers": 2,
-    /// "bidirectional": true, "batch_first": false, "lengths": [5, 3]}</c>. <c>mode</c> is RNN_TANH, RNN_RELU, LSTM or GRU.
-    /// Errors name <paramref name="source"/> and the offending key.
+    /// "bidirectional": true, "batch_first": false, "lengths": [5, 3]}</c>. <c>mode</c> is RNN_TANH, RNN_RELU, LSTM or
+    /// GRU. Errors name <paramref name="source"/> and the offending key.
     /// </summary>
     public static (RecurrentConfig Config, int[]? Lengths) ParseConfig(string json, string source)
     {
@@ -25,23 +26,29 @@ public static class RecurrentLayerRun
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{source}: expected a JSON object.");
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException(
+                $"{source}: expected a JSON object.");
             foreach (var property in root.EnumerateObject())
                 if (!KnownKeys.Contains(property.Name))
-                    throw new InvalidDataException($"{source}: unknown key '{property.Name}' (known: {string.Join(", ", KnownKeys)}).");
-            string modeName = Get(root, "mode", source, e => e.GetString()) ?? throw new InvalidDataException($"{source}: 'mode' is required.");
+                    throw new InvalidDataException(
+                        $"{source}: unknown key '{property.Name}' (known: {string.Join(", ", KnownKeys)}).");
+            string modeName = Get(root, "mode", source,
+                e => e.GetString()) ?? throw new InvalidDataException($"{source}: 'mode' is required.");
             var mode = modeName switch
             {
                 "RNN_TANH" => RecurrentMode.RnnTanh,
                 "RNN_RELU" => RecurrentMode.RnnRelu,
                 "LSTM" => RecurrentMode.Lstm,
                 "GRU" => RecurrentMode.Gru,
-                _ => throw new InvalidDataException($"{source}: mode '{modeName}' is not RNN_TANH, RNN_RELU, LSTM or GRU."),
+                _ => throw new InvalidDataException(
+                    $"{source}: mode '{modeName}' is not RNN_TANH, RNN_RELU, LSTM or GRU."),
             };
             int projSize = Get(root, "proj_size", source, e => e.GetInt32());
             int? inputSize = Get<int?>(root, "input_size", source, e => e.GetInt32());
             int? hiddenSize = Get<int?>(root, "hidden_size", source, e => e.GetInt32());
-            if (inputSize is null || hiddenSize is null) throw new InvalidDataException($"{source}: 'input_size' and 'hidden_size' are required.");
+            if (inputSize is null
+                || hiddenSize
+                is null) throw new InvalidDataException($"{source}: 'input_size' and 'hidden_size' are required.");
             var config = new RecurrentConfig(mode, inputSize.Value, hiddenSize.Value,
                 NumLayers: Get<int?>(root, "num_layers", source, e => e.GetInt32()) ?? 1,
                 Bias: Get<bool?>(root, "bias", source, e => e.GetBoolean()) ?? true,
@@ -50,7 +57,8 @@ public static class RecurrentLayerRun
                 Bidirectional: Get(root, "bidirectional", source, e => e.GetBoolean()), ProjSize: projSize);
             try { config.Validate(); }
             catch (ArgumentException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
-            var lengths = Get(root, "lengths", source, e => e.ValueKind == JsonValueKind.Null ? null : e.EnumerateArray().Select(x => x.GetInt32()).ToArray());
+            var lengths = Get(root, "lengths", source,
+                e => e.ValueKind == JsonValueKind.Null ? null : e.EnumerateArray().Select(x => x.GetInt32()).ToArray());
             return (config, lengths);
         }
     }
@@ -78,7 +86,8 @@ public static class RecurrentLayerRun
         var layer = new RecurrentLayer(config, new RandomGenerator(0));
         layer.Eval();
         layer.LoadStateDict(weights);
-        var input = inputs.TryGetValue("input", out var x) ? x : throw new ArgumentException("inputs: a tensor named 'input' is required.");
+        var input = inputs.TryGetValue("input",
+            out var x) ? x : throw new ArgumentException("inputs: a tensor named 'input' is required.");
         var h0 = inputs.GetValueOrDefault("h0");
         var c0 = inputs.GetValueOrDefault("c0");
         bool withGradients = gradOutputs != null;
@@ -86,7 +95,11 @@ public static class RecurrentLayerRun
         if (!withGradients) foreach (var p in layer.Parameters()) p.RequiresGrad = false;
 
         var output = layer.Forward(input, h0, c0, lengths);
-        var result = new Dictionary<string, Tensor> { ["output"] = output.Output.Detach(), ["h_n"] = output.HiddenState.Detach() };
+        var result = new Dictionary<string, Tensor>
+        {
+            ["output"] = output.Output.Detach(),
+            ["h_n"] = output.HiddenState.Detach()
+        };
         if (output.CellState != null) result["c_n"] = output.CellState.Detach();
         if (gradOutputs is null) return result;
 
@@ -97,7 +110,8 @@ public static class RecurrentLayerRun
                 throw new ArgumentException($"grad-output '{name}' has shape {ShapeUtil.Format(g.Shape)} but the layer's {name} is {ShapeUtil.Format(value.Shape)}.");
             return (value * g).Sum();
         }
-        if (!gradOutputs.ContainsKey("output")) throw new ArgumentException("grad-output: a tensor named 'output' is required.");
+        if (!gradOutputs.ContainsKey("output")) throw new ArgumentException(
+            "grad-output: a tensor named 'output' is required.");
         var loss = Project(output.Output, "output");
         if (gradOutputs.ContainsKey("h_n")) loss = loss + Project(output.HiddenState, "h_n");
         if (output.CellState != null && gradOutputs.ContainsKey("c_n")) loss = loss + Project(output.CellState, "c_n");

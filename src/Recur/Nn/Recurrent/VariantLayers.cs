@@ -19,10 +19,14 @@ public abstract class ComposedRecurrentLayer : Module
     /// <summary>Input-side gate biases [G·H], or null.</summary>
     protected Tensor? BiasIh { get; }
 
-    /// <summary>Creates <c>weight_ih</c> (and <c>bias_ih</c>) for <paramref name="gates"/> gate blocks, uniform(±1/√H).</summary>
-    protected ComposedRecurrentLayer(int inputSize, int hiddenSize, int gates, RandomGenerator random, bool inputBias = true)
+    /// <summary>Creates <c>weight_ih</c> (and <c>bias_ih</c>) for <paramref name="gates"/> gate blocks,
+    /// uniform(±1/√H).</summary>
+    protected ComposedRecurrentLayer(int inputSize, int hiddenSize, int gates, RandomGenerator random,
+        bool inputBias = true)
     {
-        if (inputSize < 1 || hiddenSize < 1) throw new ArgumentException($"{GetType().Name}: sizes must be positive, got input {inputSize}, hidden {hiddenSize}.");
+        if (inputSize < 1
+            || hiddenSize < 1) throw new ArgumentException(
+            $"{GetType().Name}: sizes must be positive, got input {inputSize}, hidden {hiddenSize}.");
         (InputSize, HiddenSize) = (inputSize, hiddenSize);
         WeightIh = RegisterParameter("weight_ih", Uniform(random, gates * hiddenSize, inputSize));
         if (inputBias) BiasIh = RegisterParameter("bias_ih", Uniform(random, gates * hiddenSize));
@@ -38,7 +42,8 @@ public abstract class ComposedRecurrentLayer : Module
     /// <summary>The zero initial state for a batch.</summary>
     protected abstract Tensor[] InitialState(int batch);
 
-    /// <summary>One step: the input projection of this step [B, G·H] and the state → the output [B, out] and the new state.</summary>
+    /// <summary>One step: the input projection of this step [B, G·H] and the state → the output [B, out] and the new
+    /// state.</summary>
     protected abstract (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state);
 
     /// <summary>Step <paramref name="t"/> (from 0), for layers whose maths depends on the time; the others ignore
@@ -50,7 +55,8 @@ public abstract class ComposedRecurrentLayer : Module
     public (Tensor Output, Tensor[] State) Forward(Tensor input, Tensor[]? state = null)
     {
         if (input.Rank != 3 || input.Size(2) != InputSize)
-            throw new ArgumentException($"{GetType().Name}: input must be [T, B, {InputSize}], got {ShapeUtil.Format(input.Shape)}.");
+            throw new ArgumentException(
+                $"{GetType().Name}: input must be [T, B, {InputSize}], got {ShapeUtil.Format(input.Shape)}.");
         int steps = input.Size(0), batch = input.Size(1);
         state ??= InitialState(batch);
         var projected = Functional.Linear(input, WeightIh, BiasIh);
@@ -78,7 +84,8 @@ public sealed class LstmVariantLayer : ComposedRecurrentLayer
     public int OutputSize { get; }
 
     /// <summary>Creates the layer.</summary>
-    public LstmVariantLayer(int inputSize, int hiddenSize, RandomGenerator random, bool peephole = false, int projSize = 0)
+    public LstmVariantLayer(int inputSize, int hiddenSize, RandomGenerator random, bool peephole = false,
+        int projSize = 0)
         : base(inputSize, hiddenSize, 4, random)
     {
         if (projSize < 0 || projSize >= hiddenSize && projSize != 0)
@@ -96,12 +103,14 @@ public sealed class LstmVariantLayer : ComposedRecurrentLayer
     }
 
     /// <inheritdoc/>
-    protected override Tensor[] InitialState(int batch) => [Tensor.Zeros(batch, OutputSize), Tensor.Zeros(batch, HiddenSize)];
+    protected override Tensor[] InitialState(int batch) => [Tensor.Zeros(batch, OutputSize), Tensor.Zeros(batch,
+        HiddenSize)];
 
     /// <inheritdoc/>
     protected override (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state)
     {
-        var (hNext, cNext) = LstmStep(projectedInput, state[0], state[1], weightHh, biasHh, weightHr, peepI, peepF, peepO);
+        var (hNext, cNext) = LstmStep(projectedInput, state[0], state[1], weightHh, biasHh, weightHr, peepI, peepF,
+            peepO);
         return (hNext, [hNext, cNext]);
     }
 
@@ -114,7 +123,8 @@ public sealed class LstmVariantLayer : ComposedRecurrentLayer
     {
         int hidden = c.Size(1);
         var gates = projectedInput + Functional.Linear(h, weightHh, biasHh);
-        Tensor i = gates.Slice(1, 0, hidden), f = gates.Slice(1, hidden, hidden), g = gates.Slice(1, 2 * hidden, hidden).Tanh(), o = gates.Slice(1, 3 * hidden, hidden);
+        Tensor i = gates.Slice(1, 0, hidden), f = gates.Slice(1, hidden, hidden), g = gates.Slice(1, 2 * hidden,
+            hidden).Tanh(), o = gates.Slice(1, 3 * hidden, hidden);
         if (peepI != null) (i, f) = (i + peepI * c, f + peepF! * c);
         var cNext = f.Sigmoid() * c + i.Sigmoid() * g;
         if (peepO != null) o = o + peepO * cNext;
@@ -148,10 +158,12 @@ public sealed class ChoGruLayer : ComposedRecurrentLayer
     {
         var h = state[0];
         int hs = HiddenSize;
-        var rz = projectedInput.Slice(1, 0, 2 * hs) + Functional.Linear(h, weightHh.Slice(0, 0, 2 * hs), biasHh.Slice(0, 0, 2 * hs));
+        var rz = projectedInput.Slice(1, 0, 2 * hs) + Functional.Linear(h, weightHh.Slice(0, 0, 2 * hs),
+            biasHh.Slice(0, 0, 2 * hs));
         var r = rz.Slice(1, 0, hs).Sigmoid();
         var z = rz.Slice(1, hs, hs).Sigmoid();
-        var n = (Gate(projectedInput, 2) + Functional.Linear(r * h, weightHh.Slice(0, 2 * hs, hs), biasHh.Slice(0, 2 * hs, hs))).Tanh();
+        var n = (Gate(projectedInput, 2) + Functional.Linear(r * h, weightHh.Slice(0, 2 * hs, hs), biasHh.Slice(0,
+            2 * hs, hs))).Tanh();
         var hNext = n + z * (h - n); // (1 − z) n + z h
         return (hNext, [hNext]);
     }
@@ -169,9 +181,11 @@ public sealed class LeakyRnnLayer : ComposedRecurrentLayer
     public float Alpha { get; }
 
     /// <summary>Creates the layer.</summary>
-    public LeakyRnnLayer(int inputSize, int hiddenSize, float alpha, RandomGenerator random) : base(inputSize, hiddenSize, 1, random)
+    public LeakyRnnLayer(int inputSize, int hiddenSize, float alpha, RandomGenerator random) : base(inputSize,
+        hiddenSize, 1, random)
     {
-        if (!(alpha >= 0f && alpha < 1f)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "LeakyRnnLayer: α must be in [0, 1).");
+        if (!(alpha >= 0f && alpha < 1f)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha,
+            "LeakyRnnLayer: α must be in [0, 1).");
         Alpha = alpha;
         weightHh = RegisterParameter("weight_hh", Uniform(random, hiddenSize, hiddenSize));
         biasHh = RegisterParameter("bias_hh", Uniform(random, hiddenSize));
@@ -193,8 +207,8 @@ public sealed class LeakyRnnLayer : ComposedRecurrentLayer
 /// <summary>
 /// Layer-normalised LSTM (Ba, Kiros &amp; Hinton 2016): the input and recurrent pre-activations are normalised
 /// separately over all 4H gate units (gains <c>ln_ih.weight</c>, <c>ln_hh.weight</c>, shifts <c>ln_ih.bias</c>,
-/// <c>ln_hh.bias</c>, which serve as the gate biases), and the cell state before its tanh (<c>ln_c.*</c>). With <c>gru: true</c> the same for a GRU
-/// (PyTorch form, 3H units, no cell norm).
+/// <c>ln_hh.bias</c>, which serve as the gate biases), and the cell state before its tanh (<c>ln_c.*</c>). With <c>gru:
+/// true</c> the same for a GRU (PyTorch form, 3H units, no cell norm).
 /// </summary>
 public sealed class LayerNormRecurrentLayer : ComposedRecurrentLayer
 {
@@ -223,7 +237,8 @@ public sealed class LayerNormRecurrentLayer : ComposedRecurrentLayer
     }
 
     /// <inheritdoc/>
-    protected override Tensor[] InitialState(int batch) => Gru ? [Tensor.Zeros(batch, HiddenSize)] : [Tensor.Zeros(batch, HiddenSize), Tensor.Zeros(batch, HiddenSize)];
+    protected override Tensor[] InitialState(int batch) => Gru ? [Tensor.Zeros(batch,
+        HiddenSize)] : [Tensor.Zeros(batch, HiddenSize), Tensor.Zeros(batch, HiddenSize)];
 
     /// <inheritdoc/>
     protected override (Tensor Output, Tensor[] State) Step(Tensor projectedInput, Tensor[] state)
@@ -258,9 +273,11 @@ public sealed class JordanLayer : ComposedRecurrentLayer
     public int OutputSize { get; }
 
     /// <summary>Creates the layer.</summary>
-    public JordanLayer(int inputSize, int hiddenSize, int outputSize, RandomGenerator random) : base(inputSize, hiddenSize, 1, random)
+    public JordanLayer(int inputSize, int hiddenSize, int outputSize, RandomGenerator random) : base(inputSize,
+        hiddenSize, 1, random)
     {
-        if (outputSize < 1) throw new ArgumentException($"JordanLayer: output size must be positive, got {outputSize}.");
+        if (outputSize < 1) throw new ArgumentException(
+            $"JordanLayer: output size must be positive, got {outputSize}.");
         OutputSize = outputSize;
         weightOh = RegisterParameter("weight_oh", Uniform(random, hiddenSize, outputSize));
         weightHo = RegisterParameter("weight_ho", Uniform(random, outputSize, hiddenSize));
