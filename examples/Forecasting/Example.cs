@@ -31,7 +31,7 @@ public static class Example
 
         // one recurrent network across all series, correcting Theta's forecast of each window
         var network = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 4, Window: 12, SeasonLength: 4,
-            Hidden: 24, Epochs: 15));
+            HiddenSize: 24, Epochs: 15));
         network.Fit(train);
         var forecasts = network.Forecast(train);
 

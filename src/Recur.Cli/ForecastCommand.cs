@@ -197,7 +197,7 @@ static partial class ForecastCommand
                 {
                     Window = Given(window, defaults.Window),
                     Cell = RecurrentCells.Parse(Given(model, defaults.Cell.Name())!),
-                    Hidden = Given(hidden, defaults.Hidden),
+                    HiddenSize = Given(hidden, defaults.HiddenSize),
                     Epochs = Given(epochs, defaults.Epochs),
                     LearningRate = Given(lr, defaults.LearningRate),
                     Batch = Given(batch, defaults.Batch),

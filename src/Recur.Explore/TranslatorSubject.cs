@@ -37,7 +37,7 @@ public sealed class TranslatorSubject : ExploreSubject
     /// <inheritdoc/>
     public override JsonObject Describe() => new()
     {
-        ["cell"] = model.Config.Cell.Name(), ["hidden"] = model.Config.Hidden,
+        ["cell"] = model.Config.Cell.Name(), ["hidden"] = model.Config.HiddenSize,
         ["attention"] = model.Config.Attention.ToString().ToLowerInvariant(), ["maxTexts"] = MaxTexts,
     };
 

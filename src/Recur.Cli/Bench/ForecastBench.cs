@@ -20,7 +20,7 @@ static class ForecastBench
         int features = 2 + options.Horizon, window = options.Window, horizon = options.Horizon;
         var peer = PythonPeer.Run<PeerStep>("forecast_global.py", new
         {
-            batch, window, features, hidden = options.Hidden, horizon, quantile = options.Quantile,
+            batch, window, features, hidden = options.HiddenSize, horizon, quantile = options.Quantile,
             lr = options.LearningRate, min_seconds = minSeconds, repeat, threads,
         }, threads, out string? problem);
         if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
@@ -41,6 +41,6 @@ static class ForecastBench
             optimizer.Step();
         }, minSeconds, repeat);
         return TrainingStepBench.Report($"Global forecaster training step, batch {batch} windows × {window} steps × "
-            + $"{features} features, LSTM {options.Hidden}", "windows", batch, timing, peer, threads, repeat, json);
+            + $"{features} features, LSTM {options.HiddenSize}", "windows", batch, timing, peer, threads, repeat, json);
     }
 }

@@ -298,21 +298,22 @@ public static class OnnxExport
                 // padding positions run one padding character; the word encoder never reads them
                 string perWord = graph.Op("Max", [graph.Op("Reshape", [charLengths, graph.Int64s(-1)]),
                     graph.Int32s(1)]);
-                var charConfig = new RecurrentConfig(RecurrentMode.Lstm, config.CharEmbedding, config.CharHidden,
+                var charConfig = new RecurrentConfig(RecurrentMode.Lstm, config.CharEmbeddingSize,
+                    config.CharHiddenSize,
                     Bidirectional: true);
                 var encodedChars = graph.Recurrent(charConfig, state, "char_encoder", charEmbedded, perWord);
                 string wordShape = graph.Op("Shape", [words]);
-                string featureShape = graph.Op("Concat", [wordShape, graph.Int64s(2 * config.CharHidden)],
+                string featureShape = graph.Op("Concat", [wordShape, graph.Int64s(2 * config.CharHiddenSize)],
                     OnnxGraph.Attribute("axis", 0L));
                 parts.Add(graph.Op("Reshape", [graph.Transpose(encodedChars.Hidden, 1, 0, 2), featureShape]));
             }
-            if (config.CasingEmbedding > 0)
+            if (config.CasingEmbeddingSize > 0)
                 parts.Add(graph.Embedding(state, "casing_embedding", graph.Input("casing", DataType.Int64, "steps",
                     "batch")));
             string features = parts.Count == 1 ? parts[0]
                 : graph.Op("Concat", [.. parts], OnnxGraph.Attribute("axis", 2L));
             var encoderConfig = new RecurrentConfig(RecurrentMode.Lstm, state["encoder.weight_ih_l0"].Size(1),
-                config.Hidden, config.NumLayers, Bidirectional: true);
+                config.HiddenSize, config.NumLayers, Bidirectional: true);
             var encoded = graph.Recurrent(encoderConfig, state, "encoder", features, lengths);
             string emissions = graph.Linear(state, "emission", encoded.Output);
             graph.Output(emissions, "emissions", DataType.Float, "steps", "batch", tags);
@@ -343,7 +344,7 @@ public static class OnnxExport
         var config = model.Config;
         bool lstm = config.Mode == RecurrentMode.Lstm, attention = config.Attention != AttentionKind.None;
         int width = config.Width, layers = config.NumLayers, directions = config.Bidirectional ? 2 : 1;
-        var encoderConfig = new RecurrentConfig(config.Mode, config.Embedding, config.Hidden, layers,
+        var encoderConfig = new RecurrentConfig(config.Mode, config.EmbeddingSize, config.HiddenSize, layers,
             Bidirectional: config.Bidirectional);
         // both graphs are built before either file is written
         var state = model.StateDict();
@@ -367,7 +368,7 @@ public static class OnnxExport
             // each layer's final states, both directions side by side, through the bridge
             string Bridge(string states, string bridge) => graph.Op("Tanh", [graph.Linear(state, bridge,
                 graph.Op("Reshape", [graph.Transpose(graph.Op("Reshape", [states, graph.Int64s(layers, directions,
-                    -1, config.Hidden)]), 0, 2, 1, 3), graph.Int64s(0, 0, -1)]))]);
+                    -1, config.HiddenSize)]), 0, 2, 1, 3), graph.Int64s(0, 0, -1)]))]);
             graph.Output(Bridge(encoded.Hidden, "bridge_hidden"), "h", DataType.Float, layers, "batch", width);
             if (lstm) graph.Output(Bridge(encoded.Cell!, "bridge_cell"), "c", DataType.Float, layers, "batch", width);
             if (attention)

@@ -175,15 +175,15 @@ public static class PyTorchExport
         string layers, network;
         if (options.Model == "mlp")
         {
-            layers = $"self.hidden = nn.Linear({window * features}, {options.Hidden})\n"
-                + $"        self.head = nn.Linear({options.Hidden}, {horizon})";
+            layers = $"self.hidden = nn.Linear({window * features}, {options.HiddenSize})\n"
+                + $"        self.head = nn.Linear({options.HiddenSize}, {horizon})";
             network = "predicted = self.head(torch.tanh(self.hidden(x.flatten(1))))";
         }
         else
         {
             var recurrent = ((SequenceModel)forecaster.Network).Config.Recurrent;
             layers = $"self.rnn = {Recurrent(recurrent, "rnn")}\n"
-                + $"        self.head = nn.Linear({options.Hidden}, {horizon})";
+                + $"        self.head = nn.Linear({options.HiddenSize}, {horizon})";
             network = "output, _ = self.rnn(x.transpose(0, 1))\n        predicted = self.head(output[-1])";
         }
         string code = $$""""
@@ -237,22 +237,25 @@ public static class PyTorchExport
         var config = model.Config;
         int tags = config.Tags.Length;
         var state = model.StateDict();
-        var encoder = new RecurrentConfig(RecurrentMode.Lstm, state["encoder.weight_ih_l0"].Size(1), config.Hidden,
+        var encoder = new RecurrentConfig(RecurrentMode.Lstm, state["encoder.weight_ih_l0"].Size(1), config.HiddenSize,
             config.NumLayers, Dropout: config.NumLayers > 1 ? config.Dropout : 0f, Bidirectional: true);
         var parts = new List<string>
         {
-            $"self.word_embedding = nn.Embedding({config.WordCount}, {config.WordEmbedding}, padding_idx=0)",
+            $"self.word_embedding = nn.Embedding({config.WordCount}, {config.WordEmbeddingSize}, padding_idx=0)",
         };
         if (config.CharFeatures)
         {
-            parts.Add($"self.char_embedding = nn.Embedding({config.CharCount}, {config.CharEmbedding}, padding_idx=0)");
-            parts.Add("self.char_encoder = " + Recurrent(new RecurrentConfig(RecurrentMode.Lstm, config.CharEmbedding,
-                config.CharHidden, Bidirectional: true), "char_encoder"));
+            parts.Add(
+                $"self.char_embedding = nn.Embedding({config.CharCount}, {config.CharEmbeddingSize}, padding_idx=0)");
+            parts.Add("self.char_encoder = " + Recurrent(new RecurrentConfig(RecurrentMode.Lstm,
+                config.CharEmbeddingSize,
+                config.CharHiddenSize, Bidirectional: true), "char_encoder"));
         }
-        if (config.CasingEmbedding > 0)
-            parts.Add($"self.casing_embedding = nn.Embedding({Casing.Count}, {config.CasingEmbedding}, padding_idx=0)");
+        if (config.CasingEmbeddingSize > 0)
+            parts.Add(
+                $"self.casing_embedding = nn.Embedding({Casing.Count}, {config.CasingEmbeddingSize}, padding_idx=0)");
         parts.Add("self.encoder = " + Recurrent(encoder, "encoder"));
-        parts.Add($"self.emission = nn.Linear({2 * config.Hidden}, {tags})");
+        parts.Add($"self.emission = nn.Linear({2 * config.HiddenSize}, {tags})");
         parts.Add($"self.dropout = nn.Dropout({Literal(config.Dropout)})");
         string crf = "self.crf = None";
         if (model.Crf is { } chain)
@@ -277,7 +280,7 @@ public static class PyTorchExport
         }
         string names = string.Join(", ", config.Tags.Select(t => System.Text.Json.JsonSerializer.Serialize(t)));
         string reads = (config.CharFeatures ? ", character-BiLSTM" : "")
-            + (config.CasingEmbedding > 0 ? " and casing" : "");
+            + (config.CasingEmbeddingSize > 0 ? " and casing" : "");
         string layers = string.Join(Environment.NewLine + "        ", parts);
         string code = $$""""
             TAGS = [{{names}}]
@@ -350,10 +353,11 @@ public static class PyTorchExport
         var config = model.Config;
         bool lstm = config.Mode == RecurrentMode.Lstm;
         int width = config.Width;
-        var encoder = new RecurrentConfig(config.Mode, config.Embedding, config.Hidden, config.NumLayers,
+        var encoder = new RecurrentConfig(config.Mode, config.EmbeddingSize, config.HiddenSize, config.NumLayers,
             Dropout: config.NumLayers > 1 ? config.Dropout : 0f, Bidirectional: config.Bidirectional);
         string cell = lstm ? "nn.LSTMCell" : "nn.GRUCell";
-        string input0 = config.Attention == AttentionKind.None ? $"{config.Embedding}" : $"{config.Embedding + width}";
+        string input0 = config.Attention == AttentionKind.None ? $"{config.EmbeddingSize}"
+            : $"{config.EmbeddingSize + width}";
         string attention = config.Attention switch
         {
             AttentionKind.General => $"self.attention_keys = nn.Linear({width}, {width}, bias=False)",
@@ -378,9 +382,9 @@ public static class PyTorchExport
 
                 def __init__(self):
                     super().__init__()
-                    self.source_embedding = nn.Embedding({{config.SourceVocabulary}}, {{config.Embedding}},
+                    self.source_embedding = nn.Embedding({{config.SourceVocabulary}}, {{config.EmbeddingSize}},
                                                          padding_idx=0)
-                    self.target_embedding = nn.Embedding({{config.TargetVocabulary}}, {{config.Embedding}},
+                    self.target_embedding = nn.Embedding({{config.TargetVocabulary}}, {{config.EmbeddingSize}},
                                                          padding_idx=0)
                     self.encoder = {{Recurrent(encoder, "encoder")}}
                     self.bridge_hidden = nn.Linear({{width}}, {{width}})

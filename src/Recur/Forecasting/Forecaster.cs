@@ -16,7 +16,7 @@ namespace Recur.Forecasting;
 /// continue recursively.</param>
 /// <param name="Model"><c>lstm</c>, <c>gru</c>, <c>rnn</c> (a recurrent network over the window) or <c>mlp</c> (one
 /// hidden tanh layer on the window).</param>
-/// <param name="Hidden">Hidden units.</param>
+/// <param name="HiddenSize">Hidden units.</param>
 /// <param name="Scaling">Scaling fitted on the training part.</param>
 /// <param name="Log">Take logarithms first (for multiplicative growth and seasonality).</param>
 /// <param name="DifferenceLag">Difference at this lag after the logarithm (0: none; 1: ordinary; the season length:
@@ -32,7 +32,7 @@ namespace Recur.Forecasting;
 /// differenced). Their future is unknown, so with covariates a forecast reaches at most <paramref name="Horizon"/>
 /// steps ahead.</param>
 public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string Model = "lstm",
-    [property: JsonPropertyName("hidden_size")] int Hidden = 32, ScalingKind Scaling = ScalingKind.MinMax,
+    int HiddenSize = 32, ScalingKind Scaling = ScalingKind.MinMax,
     bool Log = false, int DifferenceLag = 0, int Epochs = 300,
     [property: JsonPropertyName("lr")] float LearningRate = 5e-3f, int Batch = 16, ulong Seed = 1,
     int ValidationSize = 0, int Covariates = 0)
@@ -40,7 +40,7 @@ public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (Window < 1 || Horizon < 1 || Hidden < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0)
+        if (Window < 1 || Horizon < 1 || HiddenSize < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0)
             || DifferenceLag < 0 || ValidationSize < 0 || Covariates < 0)
             throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must be positive and the difference lag non-negative ({this}).");
         if (Model != "mlp" && !RecurrentCells.TryParse(Model, out _))
@@ -84,13 +84,14 @@ public sealed class Forecaster
         var random = new RandomGenerator(options.Seed);
         if (options.Model == "mlp")
         {
-            var mlp = new WindowMlp(options.Window * (1 + options.Covariates), options.Hidden, options.Horizon, random);
+            var mlp = new WindowMlp(options.Window * (1 + options.Covariates), options.HiddenSize, options.Horizon,
+                random);
             (network, forward) = (mlp, mlp.Forward);
         }
         else
         {
             var model = new SequenceModel(new SequenceModelConfig(RecurrentCells.Parse(options.Model),
-                1 + options.Covariates, options.Hidden, options.Horizon), random);
+                1 + options.Covariates, options.HiddenSize, options.Horizon), random);
             (network, forward) = (model, model.Forward);
         }
     }

@@ -13,7 +13,7 @@ namespace Recur.Forecasting;
 /// so short series take part too.</param>
 /// <param name="SeasonLength">Season length for the seasonality test and the classical decomposition (1: none).</param>
 /// <param name="Cell">The recurrent cell.</param>
-/// <param name="Hidden">Hidden units.</param>
+/// <param name="HiddenSize">Hidden units.</param>
 /// <param name="Epochs">Passes over all windows of all series.</param>
 /// <param name="LearningRate">Adam's step size.</param>
 /// <param name="Batch">Windows per mini-batch.</param>
@@ -27,13 +27,13 @@ namespace Recur.Forecasting;
 /// et al. 2017); 0: point forecasts only.</param>
 public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, int SeasonLength = 4,
     CellKind Cell = CellKind.Lstm,
-    int Hidden = 40, int Epochs = 30, float LearningRate = 3e-3f, int Batch = 128, ulong Seed = 1,
+    int HiddenSize = 40, int Epochs = 30, float LearningRate = 3e-3f, int Batch = 128, ulong Seed = 1,
     float Quantile = 0.5f, int Categories = 0, bool ThetaBase = true, double IntervalCoverage = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (Horizon < 1 || Window < 1 || SeasonLength < 1 || Hidden < 1 || Epochs < 1 || Batch < 1
+        if (Horizon < 1 || Window < 1 || SeasonLength < 1 || HiddenSize < 1 || Epochs < 1 || Batch < 1
             || !(LearningRate > 0) || Categories < 0)
             throw new ArgumentException("GlobalForecaster: horizon, window, season length, hidden units, epochs, "
                 + $"batch and learning rate must be positive ({this}).");
@@ -109,7 +109,7 @@ public sealed class GlobalForecaster
     {
         options.Validate();
         Options = options;
-        network = new SequenceModel(new SequenceModelConfig(options.Cell, Features, options.Hidden,
+        network = new SequenceModel(new SequenceModelConfig(options.Cell, Features, options.HiddenSize,
             options.Horizon * Heads), new RandomGenerator(options.Seed));
     }
 
@@ -118,7 +118,7 @@ public sealed class GlobalForecaster
     {
         ["architecture"] = "global_forecaster", ["horizon"] = Options.Horizon, ["window"] = Options.Window,
         ["season_length"] = Options.SeasonLength, ["cell"] = Options.Cell.Name(),
-        ["hidden_size"] = Options.Hidden,
+        ["hidden_size"] = Options.HiddenSize,
         ["epochs"] = Options.Epochs, ["lr"] = Options.LearningRate, ["batch"] = Options.Batch,
         ["seed"] = Options.Seed,
         ["quantile"] = Options.Quantile, ["categories"] = Options.Categories, ["theta_base"] = Options.ThetaBase,

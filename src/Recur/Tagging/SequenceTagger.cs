@@ -17,21 +17,25 @@ namespace Recur.Tagging;
 /// <param name="Scheme">The tag scheme the model predicts in.</param>
 /// <param name="Crf">A linear-chain CRF output layer (else a per-token softmax).</param>
 /// <param name="CharFeatures">A character-level BiLSTM feature per word (Lample et al. 2016).</param>
-/// <param name="WordEmbedding">Word embedding width.</param>
-/// <param name="CharEmbedding">Character embedding width.</param>
-/// <param name="CharHidden">Character BiLSTM units per direction.</param>
-/// <param name="Hidden">Word BiLSTM units per direction.</param>
+/// <param name="WordEmbeddingSize">Word embedding width.</param>
+/// <param name="CharEmbeddingSize">Character embedding width.</param>
+/// <param name="CharHiddenSize">Character BiLSTM units per direction.</param>
+/// <param name="HiddenSize">Word BiLSTM units per direction.</param>
 /// <param name="Dropout">Dropout on the word representations and on the encoder outputs.</param>
-/// <param name="CasingEmbedding">Width of an embedding of each word's <see cref="Casing"/> class (0: none); the word
-/// lookup is lower-cased, so this gives the encoder the capitalisation directly (Reimers &amp; Gurevych 2017).</param>
+/// <param name="CasingEmbeddingSize">Width of an embedding of each word's <see cref="Casing"/> class (0: none); the
+/// word lookup is lower-cased, so this gives the encoder the capitalisation directly (Reimers &amp; Gurevych
+/// 2017).</param>
 /// <param name="NumLayers">Stacked word BiLSTM layers (dropout between them).</param>
 /// <param name="VariationalDropout">Draw the dropout masks on the word representations and encoder outputs once per
 /// sentence and share them over its words (<see cref="Functional.VariationalDropout"/>) instead of per word.</param>
 public sealed record SequenceTaggerConfig(int WordCount, int CharCount, string[] Tags,
-    TagScheme Scheme = TagScheme.Bioes, bool Crf = true,
-    bool CharFeatures = true, int WordEmbedding = 100, int CharEmbedding = 25, int CharHidden = 25, int Hidden = 100,
-        float Dropout = 0.5f,
-    int CasingEmbedding = 0, int NumLayers = 1, bool VariationalDropout = false)
+    TagScheme Scheme = TagScheme.Bioes, bool Crf = true, bool CharFeatures = true,
+    [property: JsonPropertyName("word_embedding")] int WordEmbeddingSize = 100,
+    [property: JsonPropertyName("char_embedding")] int CharEmbeddingSize = 25,
+    [property: JsonPropertyName("char_hidden")] int CharHiddenSize = 25,
+    [property: JsonPropertyName("hidden")] int HiddenSize = 100, float Dropout = 0.5f,
+    [property: JsonPropertyName("casing_embedding")] int CasingEmbeddingSize = 0, int NumLayers = 1,
+    bool VariationalDropout = false)
 {
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
     public JsonObject ToJson() => ConfigJson.Write(this, TaggingJson.Default.SequenceTaggerConfig, "sequence_tagger");
@@ -165,35 +169,35 @@ public sealed class SequenceTagger : Module
     public SequenceTagger(SequenceTaggerConfig config, RandomGenerator random)
     {
         if (config.WordCount < 2 || config.CharCount < 2 || config.Tags.Length < 1 || config.Dropout is < 0 or >= 1
-            || config.CasingEmbedding < 0 || config.NumLayers < 1)
+            || config.CasingEmbeddingSize < 0 || config.NumLayers < 1)
             throw new ArgumentException($"SequenceTagger: invalid settings {config}.");
         Config = config;
-        words = RegisterModule("word_embedding", new Embedding(config.WordCount, config.WordEmbedding, random,
+        words = RegisterModule("word_embedding", new Embedding(config.WordCount, config.WordEmbeddingSize, random,
             paddingIndex: 0));
-        float scale = MathF.Sqrt(3f / config.WordEmbedding);
-        Tensor.RandomUniform(random, [config.WordCount, config.WordEmbedding], -scale,
+        float scale = MathF.Sqrt(3f / config.WordEmbeddingSize);
+        Tensor.RandomUniform(random, [config.WordCount, config.WordEmbeddingSize], -scale,
             scale).Span.CopyTo(words.Weight.Span);
-        words.Weight.Span[..config.WordEmbedding].Clear();
-        int input = config.WordEmbedding;
+        words.Weight.Span[..config.WordEmbeddingSize].Clear();
+        int input = config.WordEmbeddingSize;
         if (config.CharFeatures)
         {
-            chars = RegisterModule("char_embedding", new Embedding(config.CharCount, config.CharEmbedding, random,
+            chars = RegisterModule("char_embedding", new Embedding(config.CharCount, config.CharEmbeddingSize, random,
                 paddingIndex: 0));
             charEncoder = RegisterModule("char_encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm,
-                config.CharEmbedding, config.CharHidden,
+                config.CharEmbeddingSize, config.CharHiddenSize,
                 Bidirectional: true, ForgetGateBias: 1f), random));
-            input += 2 * config.CharHidden;
+            input += 2 * config.CharHiddenSize;
         }
-        if (config.CasingEmbedding > 0)
+        if (config.CasingEmbeddingSize > 0)
         {
-            casing = RegisterModule("casing_embedding", new Embedding(Casing.Count, config.CasingEmbedding, random,
+            casing = RegisterModule("casing_embedding", new Embedding(Casing.Count, config.CasingEmbeddingSize, random,
                 paddingIndex: 0));
-            input += config.CasingEmbedding;
+            input += config.CasingEmbeddingSize;
         }
         encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(RecurrentMode.Lstm, input,
-            config.Hidden, config.NumLayers,
+            config.HiddenSize, config.NumLayers,
             Dropout: config.NumLayers > 1 ? config.Dropout : 0f, Bidirectional: true, ForgetGateBias: 1f), random));
-        emission = RegisterModule("emission", new Linear(2 * config.Hidden, config.Tags.Length, random));
+        emission = RegisterModule("emission", new Linear(2 * config.HiddenSize, config.Tags.Length, random));
         if (config.Crf) Crf = RegisterModule("crf", new LinearChainCrf(config.Tags.Length, random,
             LinearChainCrf.Constraints(config.Tags, config.Scheme)));
         dropoutRandom = RegisterRandom("dropout", random.Fork());
@@ -238,7 +242,7 @@ public sealed class SequenceTagger : Module
                 lengths: wordChars.Select(w => w.Length).ToArray());
             var features = Tensor.Concat([encoded.HiddenState.Select(0, 0), encoded.HiddenState.Select(0, 1)],
                 1); // [n, 2·charHidden]
-            x = Tensor.Concat([x, features.IndexSelect(0, index).Reshape(steps, count, 2 * Config.CharHidden)], 2);
+            x = Tensor.Concat([x, features.IndexSelect(0, index).Reshape(steps, count, 2 * Config.CharHiddenSize)], 2);
         }
         if (casing != null)
         {

@@ -28,22 +28,22 @@ public enum AttentionKind
 /// <summary>Settings of a <see cref="Seq2Seq"/> model.</summary>
 /// <param name="SourceVocabulary">Source token ids (the special tokens included).</param>
 /// <param name="TargetVocabulary">Target token ids.</param>
-/// <param name="Embedding">Embedding width on both sides.</param>
-/// <param name="Hidden">Encoder units per direction; the decoder has as many units as the encoder's output is
+/// <param name="EmbeddingSize">Embedding width on both sides.</param>
+/// <param name="HiddenSize">Encoder units per direction; the decoder has as many units as the encoder's output is
 /// wide.</param>
 /// <param name="NumLayers">Layers of the encoder and of the decoder.</param>
 /// <param name="Cell"><c>lstm</c> or <c>gru</c>.</param>
 /// <param name="Bidirectional">A bidirectional encoder.</param>
 /// <param name="Attention">The attention score.</param>
 /// <param name="Dropout">Dropout on embeddings, between layers and before the output layer.</param>
-public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary, int Embedding = 256, int Hidden = 256,
-    int NumLayers = 1,
-    CellKind Cell = CellKind.Lstm, bool Bidirectional = true, AttentionKind Attention = AttentionKind.General,
-        float Dropout = 0.2f)
+public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary,
+    [property: JsonPropertyName("embedding")] int EmbeddingSize = 256,
+    [property: JsonPropertyName("hidden")] int HiddenSize = 256, int NumLayers = 1, CellKind Cell = CellKind.Lstm,
+    bool Bidirectional = true, AttentionKind Attention = AttentionKind.General, float Dropout = 0.2f)
 {
     /// <summary>Width of the encoder outputs and of the decoder state.</summary>
     [JsonIgnore]
-    public int Width => Hidden * (Bidirectional ? 2 : 1);
+    public int Width => HiddenSize * (Bidirectional ? 2 : 1);
 
     /// <summary>The recurrent mode of both sides.</summary>
     [JsonIgnore]
@@ -97,17 +97,19 @@ public sealed class Seq2Seq : Module
     public Seq2Seq(Seq2SeqConfig config, RandomGenerator random)
     {
         if (config.SourceVocabulary <= Tokenizers.Eos || config.TargetVocabulary <= Tokenizers.Eos
-            || config.Embedding < 1 || config.Hidden < 1
+            || config.EmbeddingSize < 1 || config.HiddenSize < 1
             || config.NumLayers < 1 || config.Dropout is < 0 or >= 1)
             throw new ArgumentException($"Seq2Seq: invalid settings {config}.");
         Config = config;
         int width = config.Width;
-        sourceEmbedding = RegisterModule("source_embedding", new Embedding(config.SourceVocabulary, config.Embedding,
+        sourceEmbedding = RegisterModule("source_embedding", new Embedding(config.SourceVocabulary,
+            config.EmbeddingSize,
             random, paddingIndex: Tokenizers.Pad));
-        targetEmbedding = RegisterModule("target_embedding", new Embedding(config.TargetVocabulary, config.Embedding,
+        targetEmbedding = RegisterModule("target_embedding", new Embedding(config.TargetVocabulary,
+            config.EmbeddingSize,
             random, paddingIndex: Tokenizers.Pad));
-        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(config.Mode, config.Embedding,
-            config.Hidden, config.NumLayers,
+        encoder = RegisterModule("encoder", new RecurrentLayer(new RecurrentConfig(config.Mode, config.EmbeddingSize,
+            config.HiddenSize, config.NumLayers,
             Dropout: config.NumLayers > 1 ? config.Dropout : 0, Bidirectional: config.Bidirectional,
                 ForgetGateBias: config.Mode == RecurrentMode.Lstm ? 1f : null), random));
         bridgeHidden = RegisterModule("bridge_hidden", new Linear(width, width, random));
@@ -116,7 +118,7 @@ public sealed class Seq2Seq : Module
         decoder = new RecurrentCell[config.NumLayers];
         for (int l = 0; l < config.NumLayers; l++)
         {
-            int input = l == 0 ? config.Embedding + (config.Attention != AttentionKind.None ? width : 0) : width;
+            int input = l == 0 ? config.EmbeddingSize + (config.Attention != AttentionKind.None ? width : 0) : width;
             decoder[l] = RegisterModule($"decoder_l{l}", new RecurrentCell(config.Mode, input, width, random));
         }
         switch (config.Attention)

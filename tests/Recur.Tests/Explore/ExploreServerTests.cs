@@ -82,7 +82,8 @@ static class ExploreModels
         var vocabulary = TaggingVocabulary.Build(sentences);
         string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"];
         var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize,
-            tags, TagScheme.Bioes, crf, true, WordEmbedding: 6, CharEmbedding: 4, CharHidden: 3, Hidden: 5,
+            tags, TagScheme.Bioes, crf, true, WordEmbeddingSize: 6, CharEmbeddingSize: 4, CharHiddenSize: 3,
+                HiddenSize: 5,
             Dropout: 0f), new RandomGenerator(8));
         return (model, vocabulary);
     }

@@ -58,8 +58,9 @@ static class ExportCases
     public static TaggerCase Tagger(bool crf, bool chars, int casing, int layers, float dropout)
     {
         string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"];
-        var config = new SequenceTaggerConfig(30, 20, tags, TagScheme.Bioes, crf, chars, WordEmbedding: 6,
-            CharEmbedding: 4, CharHidden: 3, Hidden: 5, Dropout: dropout, CasingEmbedding: casing, NumLayers: layers);
+        var config = new SequenceTaggerConfig(30, 20, tags, TagScheme.Bioes, crf, chars, WordEmbeddingSize: 6,
+            CharEmbeddingSize: 4, CharHiddenSize: 3, HiddenSize: 5, Dropout: dropout, CasingEmbeddingSize: casing,
+                NumLayers: layers);
         var model = new SequenceTagger(config, new RandomGenerator(21));
         model.Eval();
         var random = new RandomGenerator(22);
@@ -95,7 +96,7 @@ static class ExportCases
         var series = Enumerable.Range(0, 80).Select(t => 50 + 0.5 * t + 10 * Math.Sin(t * Math.PI / 3)).ToArray();
         var extra = Enumerable.Range(0, covariates).Select(c => series.Select((v, t) => v * (c + 1)
             + Math.Cos(t + c)).ToArray()).ToArray();
-        var forecaster = new Forecaster(new ForecasterOptions(Window: 8, Horizon: 5, Model: network, Hidden: 6,
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 8, Horizon: 5, Model: network, HiddenSize: 6,
             Scaling: scaling, Log: log, DifferenceLag: lag, Epochs: 2, Covariates: covariates));
         forecaster.Fit(series, covariates: covariates > 0 ? extra : null);
         int needed = 8 + lag;

@@ -313,7 +313,7 @@ public sealed class OnnxExportTests : IDisposable
     public void TranslationModelsDecodeGreedilyInOnnxRuntimeAsInRecur(string cell, AttentionKind attention,
         bool bidirectional, int layers)
     {
-        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers,
+        var config = new Seq2SeqConfig(15, 12, EmbeddingSize: 5, HiddenSize: 4, NumLayers: layers,
             Cell: RecurrentCells.Parse(cell),
             Bidirectional: bidirectional, Attention: attention, Dropout: 0f);
         var model = new Seq2Seq(config, new RandomGenerator(31));

@@ -421,7 +421,7 @@ public sealed class PyTorchExportTests : IDisposable
     public void TranslationModelsTranslateInTorchAsInRecur(string cell, AttentionKind attention, bool bidirectional,
         int layers)
     {
-        var config = new Seq2SeqConfig(15, 12, Embedding: 5, Hidden: 4, NumLayers: layers,
+        var config = new Seq2SeqConfig(15, 12, EmbeddingSize: 5, HiddenSize: 4, NumLayers: layers,
             Cell: RecurrentCells.Parse(cell),
             Bidirectional: bidirectional, Attention: attention, Dropout: 0.2f);
         var model = new Seq2Seq(config, new RandomGenerator(31));

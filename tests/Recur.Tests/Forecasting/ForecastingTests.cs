@@ -84,7 +84,7 @@ public sealed class ForecastingTests : IDisposable
     {
         var series = SeasonalSeries(96);
         var (train, test) = (series[..84], series[84..]);
-        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 6, Model: model, Hidden: 16,
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 6, Model: model, HiddenSize: 16,
             DifferenceLag: 1, Epochs: 60, LearningRate: 1e-2f,
             ValidationSize: validation));
         forecaster.Fit(train, new TrainerOptions { OutputDirectory = Path.Combine(folder, model) });
@@ -116,7 +116,7 @@ public sealed class ForecastingTests : IDisposable
         }
         double WalkForwardRmse(bool withCovariate)
         {
-            var forecaster = new Forecaster(new ForecasterOptions(Window: 4, Horizon: 1, Model: "gru", Hidden: 16,
+            var forecaster = new Forecaster(new ForecasterOptions(Window: 4, Horizon: 1, Model: "gru", HiddenSize: 16,
                 Scaling: ScalingKind.Standard, Epochs: 40,
                 LearningRate: 1e-2f, Covariates: withCovariate ? 1 : 0));
             double[][]? Upto(int t) => withCovariate ? [indicator[..t]] : null;

@@ -35,7 +35,7 @@ public sealed class GlobalForecastingTests : IDisposable
     {
         var panel = Panel(40, 36, 3);
         var train = panel.Select(s => s[..^6]).ToList();
-        var options = new GlobalForecasterOptions(Horizon: 6, Window: 12, Hidden: 12, Epochs: 12, ThetaBase: false);
+        var options = new GlobalForecasterOptions(Horizon: 6, Window: 12, HiddenSize: 12, Epochs: 12, ThetaBase: false);
         var first = new GlobalForecaster(options);
         first.Fit(train);
         var forecasts = first.Forecast(train);
@@ -54,14 +54,14 @@ public sealed class GlobalForecastingTests : IDisposable
         var panel = Panel(24, 30, 4);
         var train = panel.Select(s => s[..^4]).ToList();
         var categories = Enumerable.Range(0, panel.Count).Select(i => i % 3).ToList();
-        var hybrid = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 4, Window: 8, Hidden: 8, Epochs: 3,
+        var hybrid = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 4, Window: 8, HiddenSize: 8, Epochs: 3,
             Categories: 3));
         hybrid.Fit(train, categories);
         var forecasts = hybrid.Forecast(train, categories);
         Assert.All(forecasts, f => Assert.All(f, v => Assert.True(v > 0 && double.IsFinite(v))));
         // per step: the log ratio, the observed flag, the category one-hot and Theta's forecast path (4 values)
         Assert.Equal(2 + 3 + 4, ((Recur.Nn.SequenceModel)hybrid.Network).Config.InputSize);
-        var plain = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 4, Window: 8, Hidden: 8, Epochs: 1,
+        var plain = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 4, Window: 8, HiddenSize: 8, Epochs: 1,
             ThetaBase: false));
         Assert.Equal(2, ((Recur.Nn.SequenceModel)plain.Network).Config.InputSize);
     }
@@ -71,7 +71,7 @@ public sealed class GlobalForecastingTests : IDisposable
     {
         var panel = Panel(40, 36, 6);
         var train = panel.Select(s => s[..^6]).ToList();
-        var forecaster = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 6, Window: 12, Hidden: 12,
+        var forecaster = new GlobalForecaster(new GlobalForecasterOptions(Horizon: 6, Window: 12, HiddenSize: 12,
             Epochs: 12, ThetaBase: false, IntervalCoverage: 0.8));
         forecaster.Fit(train);
         var (points, intervals) = forecaster.ForecastWithIntervals(train);
@@ -86,13 +86,13 @@ public sealed class GlobalForecastingTests : IDisposable
         // nominal 80%: a 12-epoch network on 40 series is not calibrated, but it must cover a good share, not none
         Assert.InRange(inside / 240.0, 0.4, 1.0);
         Assert.Throws<InvalidOperationException>(() => new GlobalForecaster(new GlobalForecasterOptions(Horizon: 6,
-            Window: 12, Hidden: 4, Epochs: 1)).ForecastWithIntervals(train));
+            Window: 12, HiddenSize: 4, Epochs: 1)).ForecastWithIntervals(train));
     }
 
     [Fact]
     public void BadInputIsAClearError()
     {
-        var options = new GlobalForecasterOptions(Horizon: 4, Window: 8, Hidden: 4, Epochs: 1);
+        var options = new GlobalForecasterOptions(Horizon: 4, Window: 8, HiddenSize: 4, Epochs: 1);
         var forecaster = new GlobalForecaster(options);
         var error = Assert.Throws<ArgumentException>(() => forecaster.Fit([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
             0, 4]]));

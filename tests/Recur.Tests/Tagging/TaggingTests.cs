@@ -275,7 +275,7 @@ public sealed class TaggingTests
         string[] tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"];
         var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, tags,
             TagScheme.Bioes, crf, chars,
-            WordEmbedding: 16, CharEmbedding: 8, CharHidden: 8, Hidden: 16, Dropout: 0.1f);
+            WordEmbeddingSize: 16, CharEmbeddingSize: 8, CharHiddenSize: 8, HiddenSize: 16, Dropout: 0.1f);
         var model = new SequenceTagger(config, new RandomGenerator(3));
         var bioes = train.Select(s => s with { Tags = TagSchemes.Convert(s.Tags, TagScheme.Bioes) }).ToList();
         var task = new TaggingTask(model, vocabulary, bioes, test, 16);
@@ -298,7 +298,7 @@ public sealed class TaggingTests
         var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count,
             vocabulary.Chars.VocabularySize, train.SelectMany(s => s.Tags).Distinct().ToArray(), TagScheme.Bio, false,
             false,
-            WordEmbedding: 4, Hidden: 3, Dropout: 0f), new RandomGenerator(2));
+            WordEmbeddingSize: 4, HiddenSize: 3, Dropout: 0f), new RandomGenerator(2));
         var encoded = train.Select(s => vocabulary.Encode(s.Tokens)).ToList();
         var counts = encoded.SelectMany(s => s.Words).GroupBy(w => w).ToDictionary(g => g.Key, g => g.Count());
         (double Singletons, double Others) Rates(float unknown, float wordDropout)
@@ -355,7 +355,7 @@ public sealed class TaggingTests
         var vocabulary = TaggingVocabulary.Build(train);
         var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count,
             vocabulary.Chars.VocabularySize, ["O", "B-PER"], TagScheme.Bio, false, false,
-            WordEmbedding: 4, Hidden: 3, Dropout: 0f, CasingEmbedding: 2), new RandomGenerator(2));
+            WordEmbeddingSize: 4, HiddenSize: 3, Dropout: 0f, CasingEmbeddingSize: 2), new RandomGenerator(2));
         var lower = vocabulary.Encode(["smith", "the"]);
         var upper = vocabulary.Encode(["Smith", "the"]);
         Assert.Equal(lower.Words, upper.Words); // the word lookup is lower-cased ...
@@ -366,9 +366,9 @@ public sealed class TaggingTests
             model.Emissions([upper]).Emissions.ToArray()); // ... the casing is not
         Assert.Throws<ArgumentException>(() => model.Emissions([lower with { Casing = [Casing.AllLower] }]));
         var json = model.Config.ToJson();
-        Assert.Equal(2, SequenceTaggerConfig.FromJson(json).CasingEmbedding);
+        Assert.Equal(2, SequenceTaggerConfig.FromJson(json).CasingEmbeddingSize);
         json.Remove("casing_embedding"); // configurations written before the option read as none
-        Assert.Equal(0, SequenceTaggerConfig.FromJson(json).CasingEmbedding);
+        Assert.Equal(0, SequenceTaggerConfig.FromJson(json).CasingEmbeddingSize);
     }
 
     [Fact]
@@ -378,7 +378,7 @@ public sealed class TaggingTests
         var vocabulary = TaggingVocabulary.Build(train);
         var config = new SequenceTaggerConfig(vocabulary.Words.Count, vocabulary.Chars.VocabularySize, ["O", "B-PER",
             "I-PER"], TagScheme.Bio, true, true,
-            WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0.5f, NumLayers: 2,
+            WordEmbeddingSize: 4, CharEmbeddingSize: 3, CharHiddenSize: 2, HiddenSize: 3, Dropout: 0.5f, NumLayers: 2,
                 VariationalDropout: true);
         var model = new SequenceTagger(config, new RandomGenerator(3));
         Assert.Contains("encoder.weight_ih_l1_reverse", model.StateDict().Keys);
@@ -410,8 +410,8 @@ public sealed class TaggingTests
         {
             var model = new SequenceTagger(new SequenceTaggerConfig(vocabulary.Words.Count,
                 vocabulary.Chars.VocabularySize, tags, TagScheme.Bio, crf, true,
-                WordEmbedding: 4, CharEmbedding: 3, CharHidden: 2, Hidden: 3, Dropout: 0f,
-                    CasingEmbedding: crf ? 2 : 0), new RandomGenerator(2));
+                WordEmbeddingSize: 4, CharEmbeddingSize: 3, CharHiddenSize: 2, HiddenSize: 3, Dropout: 0f,
+                    CasingEmbeddingSize: crf ? 2 : 0), new RandomGenerator(2));
             var batch = train.Take(3).Select(s => vocabulary.Encode(s.Tokens)).ToList();
             var gold = train.Take(3).Select(s => TagSchemes.Convert(s.Tags,
                 TagScheme.Bio).Select(t => Array.IndexOf(tags, t)).ToArray()).ToList();
