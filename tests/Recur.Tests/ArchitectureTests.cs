@@ -74,4 +74,27 @@ public sealed partial class ArchitectureTests
         Assert.True(calls.Count == 0, "verbs share code through the library or Cli/Training, not each other: "
             + string.Join(", ", calls));
     }
+
+    /// <summary>
+    /// Lines of C# are at most 120 characters; the only exceptions are lines holding a string literal too long to break
+    /// without changing it (a message, a template).
+    /// </summary>
+    [Fact]
+    public void NoLineIsLongerThan120CharactersUnlessItHoldsAString()
+    {
+        var longLines = new List<string>();
+        foreach (string top in new[] { "src", "tests", "examples" })
+            foreach (string file in Directory.EnumerateFiles(Path.Combine(Repository(), top), "*.cs",
+                SearchOption.AllDirectories))
+            {
+                string relative = Path.GetRelativePath(Repository(), file);
+                var parts = relative.Split(Path.DirectorySeparatorChar);
+                if (parts.Contains("bin") || parts.Contains("obj")) continue;
+                var lines = File.ReadAllLines(file);
+                for (int i = 0; i < lines.Length; i++)
+                    if (lines[i].Length > 120 && !lines[i].Contains('"'))
+                        longLines.Add($"{relative}:{i + 1} ({lines[i].Length} characters)");
+            }
+        Assert.True(longLines.Count == 0, "lines over 120 characters:\n" + string.Join("\n", longLines));
+    }
 }
