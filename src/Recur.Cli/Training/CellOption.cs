@@ -13,13 +13,14 @@ static class CellOption
         string? why = null)
     {
         var accepted = only ?? RecurrentCells.All;
-        string names = string.Join(", ", accepted.Select(RecurrentCells.Name));
+        var acceptedNames = accepted.Select(RecurrentCells.Name).ToList();
+        string names = string.Join(", ", acceptedNames);
         string all = string.Join(", ", RecurrentCells.Names);
         return new Option<CellKind>("--cell")
         {
             Description = $"Recurrent cell: {names}" + (only is null ? "." : $" ({why}; Recur's cells: {all})."),
             DefaultValueFactory = _ => defaultCell,
-            HelpName = string.Join("|", accepted.Select(RecurrentCells.Name)),
+            HelpName = string.Join("|", acceptedNames),
             CustomParser = result =>
             {
                 string cell = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";

@@ -131,6 +131,13 @@ public sealed class Forecaster
         };
     }
 
+    /// <summary>
+    /// The trainer settings of a forecaster's <c>Fit</c>: where <paramref name="given"/> puts checkpoints and metrics,
+    /// the forecaster's own epochs and seed, and gradient-norm clipping at 1 unless <paramref name="given"/> sets it.
+    /// </summary>
+    internal static TrainerOptions TrainingOptions(TrainerOptions? given, int epochs, ulong seed) =>
+        (given ?? new TrainerOptions()) with { Epochs = epochs, Seed = seed, ClipNorm = given?.ClipNorm ?? 1f };
+
     /// <summary>The series as the network sees it: log, differenced, not yet scaled.</summary>
     double[] Transform(ReadOnlySpan<double> series)
     {
@@ -169,12 +176,7 @@ public sealed class Forecaster
         if (Options.ValidationSize > 0 && (trainCount < 1 || trainCount >= count))
             throw new ArgumentException($"Forecaster: a validation part of {Options.ValidationSize} leaves {trainCount} of {count} windows for training.");
         var task = new WindowTask(this, inputs, targets, trainCount, count);
-        var options = (trainerOptions ?? new TrainerOptions()) with
-        {
-            Epochs = Options.Epochs,
-            Seed = Options.Seed,
-            ClipNorm = trainerOptions?.ClipNorm ?? 1f
-        };
+        var options = TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
         var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
             observer: observer);
         var result = trainer.Fit(cancellation);

@@ -239,12 +239,7 @@ public sealed class GlobalForecaster
         var trainInputs = Pack(train, out var trainTargets);
         var heldInputs = Pack(held, out var heldTargets);
         var task = new Task(this, trainInputs, trainTargets, train.Count, heldInputs, heldTargets, held.Count);
-        var options = (trainerOptions ?? new TrainerOptions()) with
-        {
-            Epochs = Options.Epochs,
-            Seed = Options.Seed,
-            ClipNorm = trainerOptions?.ClipNorm ?? 1f
-        };
+        var options = Forecaster.TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
         var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
             observer: observer);
         var result = trainer.Fit(cancellation);

@@ -103,8 +103,6 @@ public sealed class AlgorithmicTraining : ITrainingTask<SequenceBatch>
         ["task"] = Task.ToString(), ["max_length"] = maxLength, ["bits"] = bits,
     });
 
-
-
     /// <inheritdoc/>
     public int BatchesPerEpoch => batchesPerEpoch;
 
