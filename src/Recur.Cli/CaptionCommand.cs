@@ -130,12 +130,7 @@ static class CaptionCommand
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
             var options = teacherForcing.Apply(r, TrainingOptions.CreateTrainerOptions(s, "accuracy", MetricMode.Max),
                 (long)s.Epochs * task.BatchesPerEpoch);
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<int[]>(task, optimizer, options, schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            });
+            var result = TrainingOptions.Train(task, optimizer, options, schedule, s.Resume);
             if (result.Outcome == TrainingOutcome.Interrupted) return 130;
             TrainingOptions.PrintMetrics("caption: last validation", result.LastEvaluation
                 ?? new Dictionary<string, double>(), r.GetValue(json));

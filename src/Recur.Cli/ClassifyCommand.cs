@@ -313,19 +313,12 @@ static class ClassifyCommand
                     Seed = s.Seed + (ulong)k,
                     OutputDirectory = members == 1 ? s.Out : Path.Combine(s.Out, $"member-{k + 1}"),
                 };
-                result = TrainingOptions.Run((observer, token) =>
-                {
-                    var trainer = new Trainer<int[]>(task, optimizer, trainerOptions, schedule, observer);
-                    if (s.Resume != null) trainer.Resume(s.Resume);
-                    return trainer.Fit(token);
-                });
+                result = TrainingOptions.Train(task, optimizer, trainerOptions, schedule, s.Resume);
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
                 trained.Add(TrainedModels.ClassifierMember(trainerOptions.OutputDirectory!));
             }
-            var metrics = new Dictionary<string, double>(result!.LastEvaluation ?? new Dictionary<string, double>())
-            {
-                ["steps"] = result.Steps,
-            };
+            var finished = result!;
+            var metrics = TrainingOptions.Summary(finished);
             if (validSet != null)
             {
                 // the chosen epoch (best/) of each member, averaged: the model classify eval and predict will load
@@ -333,7 +326,7 @@ static class ClassifyCommand
                 metrics = new Dictionary<string, double>
                 {
                     ["loss"] = report.Loss, ["accuracy"] = report.Accuracy, ["macro_f1"] = report.MacroF1,
-                    ["steps"] = result.Steps,
+                    ["steps"] = finished.Steps,
                 };
                 if (members > 1) metrics["members"] = members;
                 if (baselines.Count > 0)
@@ -357,8 +350,8 @@ static class ClassifyCommand
                     }
                 }
             }
-            TrainingOptions.PrintMetrics($"classify: {result.Outcome.ToString().ToLowerInvariant()}"
-                + (members > 1 ? $", ensemble of {members}" : $" after {result.Epochs} epochs"), metrics,
+            TrainingOptions.PrintMetrics($"classify: {TrainingOptions.Outcome(finished)}"
+                + (members > 1 ? $", ensemble of {members}" : $" after {finished.Epochs} epochs"), metrics,
                 r.GetValue(json));
             return 0;
         }));

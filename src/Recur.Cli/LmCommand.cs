@@ -160,19 +160,13 @@ static class LmCommand
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Min);
             var trainerOptions = TrainingOptions.CreateTrainerOptions(s, "loss", MetricMode.Min);
             double minutes = r.GetValue(timeLimit);
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<int>(task, optimizer, trainerOptions, schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
+            var result = TrainingOptions.Train(task, optimizer, trainerOptions, schedule, s.Resume, minutes);
             if (result.Outcome == TrainingOutcome.Interrupted && !(minutes > 0)) return 130;
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
-                double>())
-            { ["steps"] = result.Steps, ["epochs"] = result.Epochs };
+            var metrics = TrainingOptions.Summary(result);
+            metrics["epochs"] = result.Epochs;
             if (result.BestMetric is double best) metrics["best_loss"] = best;
             TrainingOptions.PrintMetrics(
-                $"lm: {result.Outcome.ToString().ToLowerInvariant()} after {result.Steps} steps", metrics,
+                $"lm: {TrainingOptions.Outcome(result)} after {result.Steps} steps", metrics,
                 r.GetValue(json));
             return 0;
         }));

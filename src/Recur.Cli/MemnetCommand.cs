@@ -187,12 +187,7 @@ static class MemnetCommand
                     ? TrainingOptions.CreateSchedule(settings, task.BatchesPerEpoch, Optim.MetricMode.Max)
                     : Halving(s.LearningRate, linearEpochs, halve, s.Epochs);
                 var options = TrainingOptions.CreateTrainerOptions(settings, "accuracy", Optim.MetricMode.Max);
-                var result = TrainingOptions.Run((observer, token) =>
-                {
-                    var trainer = new Trainer<EncodedQuestion[]>(task, optimizer, options, schedule, observer);
-                    if (s.Resume != null) trainer.Resume(s.Resume);
-                    return trainer.Fit(token);
-                });
+                var result = TrainingOptions.Train(task, optimizer, options, schedule, s.Resume);
                 if (result.Outcome == TrainingOutcome.Interrupted) return 130;
                 var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>())
                 {

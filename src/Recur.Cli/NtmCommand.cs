@@ -114,12 +114,7 @@ static class NtmCommand
             var optimizer = TrainingOptions.CreateOptimizer(s, training.Model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, training.BatchesPerEpoch, Optim.MetricMode.Min);
             var options = TrainingOptions.CreateTrainerOptions(s, "bit_errors", Optim.MetricMode.Min);
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<SequenceBatch>(training, optimizer, options, schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            });
+            var result = TrainingOptions.Train(training, optimizer, options, schedule, s.Resume);
             if (result.Outcome == TrainingOutcome.Interrupted) return 130;
             TrainingOptions.PrintMetrics("ntm: last validation", result.LastEvaluation
                 ?? new Dictionary<string, double>(), r.GetValue(json));

@@ -209,18 +209,10 @@ static class SpeechCommand
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, Optim.MetricMode.Min);
             var options = TrainingOptions.CreateTrainerOptions(s, "wer", Optim.MetricMode.Min);
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<SpeechExample[]>(task, optimizer, options, schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            });
+            var result = TrainingOptions.Train(task, optimizer, options, schedule, s.Resume);
             if (result.Outcome == TrainingOutcome.Interrupted) return 130;
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>())
-            {
-                ["steps"] = result.Steps,
-            };
-            TrainingOptions.PrintMetrics($"speech: {result.Outcome.ToString().ToLowerInvariant()} after "
+            var metrics = TrainingOptions.Summary(result);
+            TrainingOptions.PrintMetrics($"speech: {TrainingOptions.Outcome(result)} after "
                 + $"{result.Epochs} epochs (validation)", metrics, r.GetValue(json));
             return 0;
         }));

@@ -186,19 +186,12 @@ static class TagCommand
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
             var options = TrainingOptions.CreateTrainerOptions(s, validSet is null ? "loss" : "f1",
                 validSet is null ? MetricMode.Min : MetricMode.Max);
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<int[]>(task, optimizer, options, schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            });
+            var result = TrainingOptions.Train(task, optimizer, options, schedule, s.Resume);
             if (result.Outcome == TrainingOutcome.Interrupted) return 130;
-            var final = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
-                double>())
-            { ["steps"] = result.Steps };
+            var final = TrainingOptions.Summary(result);
             if (result.BestMetric is double best && validSet != null) final["best_f1"] = best;
             TrainingOptions.PrintMetrics(
-                $"tag: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", final,
+                $"tag: {TrainingOptions.Outcome(result)} after {result.Epochs} epochs", final,
                 r.GetValue(json));
             return 0;
         }));

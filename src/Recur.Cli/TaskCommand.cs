@@ -165,18 +165,11 @@ static class TaskCommand
                 $"{config.Cell.Name()} ×{config.NumLayers}, "
                 + $"{config.HiddenSize} units, {sets.Train.Count} sequences of {sets.Train.Steps} steps; "
                 + $"baseline — {sets.Baseline}"));
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<int[]>(task, optimizer, TrainingOptions.CreateTrainerOptions(s, sets.Metric,
-                    sets.Mode), schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            });
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
-                double>())
-            { ["steps"] = result.Steps };
+            var result = TrainingOptions.Train(task, optimizer,
+                TrainingOptions.CreateTrainerOptions(s, sets.Metric, sets.Mode), schedule, s.Resume);
+            var metrics = TrainingOptions.Summary(result);
             TrainingOptions.PrintMetrics(
-                $"{name}: {result.Outcome.ToString().ToLowerInvariant()} after {result.Epochs} epochs", metrics,
+                $"{name}: {TrainingOptions.Outcome(result)} after {result.Epochs} epochs", metrics,
                 r.GetValue(json));
             return result.Outcome == TrainingOutcome.Interrupted ? 130 : 0;
         }));

@@ -173,19 +173,13 @@ static class TranslateCommand
                 heldOut.Count > 0 ? MetricMode.Max : MetricMode.Min);
             options = teacherForcing.Apply(r, options, (long)s.Epochs * task.BatchesPerEpoch);
             double minutes = r.GetValue(timeLimit);
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<int[]>(task, optimizer, options, schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
+            var result = TrainingOptions.Train(task, optimizer, options, schedule, s.Resume, minutes);
             if (result.Outcome == TrainingOutcome.Interrupted && !(minutes > 0)) return 130;
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string,
-                double>())
-            { ["steps"] = result.Steps, ["epochs"] = result.Epochs };
+            var metrics = TrainingOptions.Summary(result);
+            metrics["epochs"] = result.Epochs;
             if (result.BestMetric is double best) metrics["best"] = best;
             TrainingOptions.PrintMetrics(
-                $"translate: {result.Outcome.ToString().ToLowerInvariant()} after {result.Steps} steps", metrics,
+                $"translate: {TrainingOptions.Outcome(result)} after {result.Steps} steps", metrics,
                 r.GetValue(json));
             return 0;
         }));

@@ -177,20 +177,12 @@ static class WaveNetCommand
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, Optim.MetricMode.Min);
             var options = TrainingOptions.CreateTrainerOptions(s, "loss", Optim.MetricMode.Min);
             double minutes = r.GetValue(timeLimit);
-            var result = TrainingOptions.Run((observer, token) =>
-            {
-                var trainer = new Trainer<WaveNetBatch>(task, optimizer, options, schedule, observer);
-                if (s.Resume != null) trainer.Resume(s.Resume);
-                return trainer.Fit(token);
-            }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
+            var result = TrainingOptions.Train(task, optimizer, options, schedule, s.Resume, minutes);
             if (result.Outcome == TrainingOutcome.Interrupted && minutes == 0) return 130;
-            var metrics = new Dictionary<string, double>(result.LastEvaluation ?? new Dictionary<string, double>())
-            {
-                ["steps"] = result.Steps,
-                ["histogram_bits_per_sample"] = WaveNetTask.HistogramCrossEntropy(sets.Train, valid, config.Levels)
-                    / Math.Log(2),
-            };
-            TrainingOptions.PrintMetrics($"wavenet: {result.Outcome.ToString().ToLowerInvariant()} after "
+            var metrics = TrainingOptions.Summary(result);
+            metrics["histogram_bits_per_sample"] = WaveNetTask.HistogramCrossEntropy(sets.Train, valid, config.Levels)
+                / Math.Log(2);
+            TrainingOptions.PrintMetrics($"wavenet: {TrainingOptions.Outcome(result)} after "
                 + $"{result.Epochs} epochs (validation)", metrics, r.GetValue(json));
             return 0;
         }));

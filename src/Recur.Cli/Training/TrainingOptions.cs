@@ -383,6 +383,26 @@ sealed class TrainingOptions
         finally { Console.CancelKeyPress -= handler; }
     }
 
+    /// <summary>
+    /// Trains <paramref name="task"/> under <see cref="Run"/>'s progress display and signal handling, resuming from
+    /// the checkpoint at <paramref name="resume"/> when one is given; a positive <paramref name="minutes"/> is a time
+    /// limit.
+    /// </summary>
+    public static TrainingResult Train<TBatch>(ITrainingTask<TBatch> task, Optimizer optimizer, TrainerOptions options,
+        LearningRateSchedule schedule, string? resume, double minutes = 0) => Run((observer, token) =>
+        {
+            var trainer = new Trainer<TBatch>(task, optimizer, options, schedule, observer);
+            if (resume != null) trainer.Resume(resume);
+            return trainer.Fit(token);
+        }, minutes > 0 ? TimeSpan.FromMinutes(minutes) : null);
+
+    /// <summary>The run's last validation metrics with its step count, the table a training verb prints.</summary>
+    public static Dictionary<string, double> Summary(TrainingResult result) =>
+        new(result.LastEvaluation ?? new Dictionary<string, double>()) { ["steps"] = result.Steps };
+
+    /// <summary>"finished", "stopped early", … — how the run ended, in lower case for a verb's title.</summary>
+    public static string Outcome(TrainingResult result) => result.Outcome.ToString().ToLowerInvariant();
+
     /// <summary>Prints metrics as a table, or with <paramref name="json"/> as one JSON object.</summary>
     public static void PrintMetrics(string title, IReadOnlyDictionary<string, double> metrics, bool json)
     {

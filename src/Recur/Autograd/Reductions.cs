@@ -175,42 +175,22 @@ public sealed partial class Tensor
 
     /// <summary>Softmax along <paramref name="axis"/> (default: last), computed stably by subtracting the
     /// maximum.</summary>
-    public Tensor Softmax(int axis = -1)
-    {
-        int ax = ShapeUtil.Axis(axis, Rank, "Softmax");
-        var output = Zeros(shape);
-        SoftmaxKernel(Span, output.Span, shape, ax, log: false);
-        var x = this;
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
-        return Result(output, x, g =>
-        {
-            // dx = y ⊙ (g − Σ g⊙y)
-            var gx = x.GradSpan();
-            ReadOnlySpan<float> gv = g.Span, yv = output.Span;
-            for (int o = 0; o < outer; o++)
-                for (int i = 0; i < inner; i++)
-                {
-                    int start = o * dim * inner + i;
-                    float dot = 0f;
-                    for (int d = 0; d < dim; d++) dot += gv[start + d * inner] * yv[start + d * inner];
-                    for (int d = 0; d < dim; d++) gx[start + d * inner] += yv[start + d * inner] * (gv[start
-                        + d * inner] - dot);
-                }
-        });
-    }
+    public Tensor Softmax(int axis = -1) => SoftmaxOp(axis, log: false, "Softmax");
 
     /// <summary>log(softmax(x)) along <paramref name="axis"/> (default: last), computed as x − max − log Σ exp(x −
     /// max).</summary>
-    public Tensor LogSoftmax(int axis = -1)
+    public Tensor LogSoftmax(int axis = -1) => SoftmaxOp(axis, log: true, "LogSoftmax");
+
+    Tensor SoftmaxOp(int axis, bool log, string name)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "LogSoftmax");
+        int ax = ShapeUtil.Axis(axis, Rank, name);
         var output = Zeros(shape);
-        SoftmaxKernel(Span, output.Span, shape, ax, log: true);
+        SoftmaxKernel(Span, output.Span, shape, ax, log);
         var x = this;
         var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
         return Result(output, x, g =>
         {
-            // dx = g − softmax ⊙ Σ g
+            // softmax: dx = y ⊙ (g − Σ g ⊙ y); log-softmax: dx = g − exp(y) ⊙ Σ g
             var gx = x.GradSpan();
             ReadOnlySpan<float> gv = g.Span, yv = output.Span;
             for (int o = 0; o < outer; o++)
@@ -218,9 +198,13 @@ public sealed partial class Tensor
                 {
                     int start = o * dim * inner + i;
                     float sum = 0f;
-                    for (int d = 0; d < dim; d++) sum += gv[start + d * inner];
-                    for (int d = 0; d < dim; d++) gx[start + d * inner] += gv[start + d * inner] - MathF.Exp(yv[start
-                        + d * inner]) * sum;
+                    for (int d = 0; d < dim; d++)
+                        sum += log ? gv[start + d * inner] : gv[start + d * inner] * yv[start + d * inner];
+                    for (int d = 0; d < dim; d++)
+                    {
+                        int k = start + d * inner;
+                        gx[k] += log ? gv[k] - MathF.Exp(yv[k]) * sum : yv[k] * (gv[k] - sum);
+                    }
                 }
         });
     }

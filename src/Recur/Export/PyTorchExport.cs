@@ -446,21 +446,7 @@ public static class PyTorchExport
                     state, encoded = self.encode(source, lengths)
                     batch = source.shape[1]
                     previous = torch.full((batch,), BOS, dtype=torch.long)
-                    tokens, done = [[] for _ in range(batch)], [False] * batch
-                    for _ in range(max_length):
-                        if all(done):
-                            break
-                        logits, state, _ = self.step(previous, state, encoded)
-                        chosen = logits.argmax(dim=1)
-                        for b in range(batch):
-                            if done[b]:
-                                continue
-                            if int(chosen[b]) == EOS:
-                                done[b] = True
-                            else:
-                                tokens[b].append(int(chosen[b]))
-                                previous[b] = chosen[b]
-                    return tokens
+                    {{GreedyLoop("max_length", "")}}
             """";
         Write(folder, "Seq2Seq", code, model);
     }
@@ -746,21 +732,7 @@ public static class PyTorchExport
                     state, encoded = self.encode(images)
                     batch = images.shape[0]
                     previous = torch.full((batch,), BOS, dtype=torch.long)
-                    words, done = [[] for _ in range(batch)], [False] * batch
-                    for _ in range(max_length + 1):
-                        if all(done):
-                            break
-                        logits, state, _ = self.step(previous, state, encoded)
-                        chosen = logits.argmax(dim=1)
-                        for b in range(batch):
-                            if done[b]:
-                                continue
-                            if int(chosen[b]) == EOS or len(words[b]) == max_length:
-                                done[b] = True
-                            else:
-                                words[b].append(int(chosen[b]))
-                                previous[b] = chosen[b]
-                    return words
+                    {{GreedyLoop("max_length + 1", " or len(tokens[b]) == max_length")}}
             """";
         Write(folder, "Captioner", code, model);
     }
@@ -935,6 +907,30 @@ public static class PyTorchExport
         string module = config.Mode switch { RecurrentMode.Lstm => "LSTM", RecurrentMode.Gru => "GRU", _ => "RNN" };
         return $"nn.{module}({string.Join(", ", arguments)})";
     }
+
+    /// <summary>
+    /// The greedy loop of the encoder-decoder exports (after <c>state, encoded = self.encode(…)</c> and
+    /// <c>previous</c> set to BOS): each sequence takes the arg-max of <c>self.step</c> until it chooses EOS or
+    /// <paramref name="stop"/> holds, for at most <paramref name="steps"/> steps; returns the chosen ids per sequence.
+    /// Indented for the body of a method, its first line at the placeholder's column.
+    /// </summary>
+    static string GreedyLoop(string steps, string stop) => $$"""
+        tokens, done = [[] for _ in range(batch)], [False] * batch
+                for _ in range({{steps}}):
+                    if all(done):
+                        break
+                    logits, state, _ = self.step(previous, state, encoded)
+                    chosen = logits.argmax(dim=1)
+                    for b in range(batch):
+                        if done[b]:
+                            continue
+                        if int(chosen[b]) == EOS{{stop}}:
+                            done[b] = True
+                        else:
+                            tokens[b].append(int(chosen[b]))
+                            previous[b] = chosen[b]
+                return tokens
+        """;
 
     static string Literal(bool value) => value ? "True" : "False";
 
