@@ -102,7 +102,8 @@ public sealed class Captioner : Module
     readonly Linear head;
     readonly Tensor? places;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public CaptionerConfig Config { get; }
 
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>

@@ -133,7 +133,8 @@ public sealed class TextClassifier : Module
     readonly Linear? sentenceAttention, sentenceAttentionVector;
     readonly HashSet<int> sentenceEnds;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public TextClassifierConfig Config { get; }
 
     /// <summary>The embedding table [V, E] (for loading pretrained vectors).</summary>

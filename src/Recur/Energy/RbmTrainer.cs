@@ -34,7 +34,7 @@ public sealed class RbmTrainer
     readonly float[] velocityW, velocityA, velocityB;
     float[]? chains;
 
-    /// <summary>The settings.</summary>
+    /// <summary>Learning rate, momentum, weight decay and CD-k steps; may be changed between epochs.</summary>
     public RbmTrainingOptions Options { get; set; }
 
     /// <summary>Creates a trainer; <paramref name="random"/> drives shuffling and every Gibbs sample.</summary>

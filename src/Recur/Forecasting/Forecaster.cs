@@ -59,7 +59,7 @@ public sealed class Forecaster
     readonly Module network;
     readonly Func<Tensor, Tensor> forward;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The network, window and training settings it was built with, saved beside the weights.</summary>
     public ForecasterOptions Options { get; }
 
     /// <summary>The scaling fitted on the training part (of the transformed series).</summary>

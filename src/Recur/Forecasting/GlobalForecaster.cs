@@ -61,7 +61,7 @@ public sealed class GlobalForecaster
 {
     readonly SequenceModel network;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The network, window and training settings it was built with, saved beside the weights.</summary>
     public GlobalForecasterOptions Options { get; }
 
     /// <summary>The network (parameters <c>rnn.*</c>, <c>head.*</c>).</summary>

@@ -642,10 +642,10 @@ public static class Gemm
 /// <summary>A k×n right-hand GEMM operand that writes its own panels instead of being stored.</summary>
 internal interface IImplicitOperand
 {
-    /// <summary>k.</summary>
+    /// <summary>Rows of the operand: the shared dimension k of the product.</summary>
     int Rows { get; }
 
-    /// <summary>n.</summary>
+    /// <summary>Columns of the operand: n, the columns of the result.</summary>
     int Columns { get; }
 
     /// <summary>

@@ -103,7 +103,8 @@ public sealed class LanguageModel : Module
     readonly Tensor? tiedBias;
     readonly RandomGenerator dropoutRandom;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public LanguageModelConfig Config { get; }
 
     /// <summary>Builds the model: embeddings and the output layer uniform in ±0.1 with a zero output bias, the

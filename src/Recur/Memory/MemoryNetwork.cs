@@ -98,7 +98,8 @@ public sealed class MemoryNetwork : Module, IStoryModel
     readonly Tensor[] embeddings, temporal;
     readonly Tensor? positions;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public MemoryNetworkConfig Config { get; }
 
     /// <summary>Leave the softmax out of the memory layers (linear start); the answer softmax stays.</summary>

@@ -58,7 +58,8 @@ public sealed class NeuralTuringMachine : Module
     readonly Linear? feedForward;
     readonly Linear readHead, writeHead, output;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public NeuralTuringMachineConfig Config { get; }
 
     /// <summary>Builds the machine with weights drawn from <paramref name="random"/>.</summary>

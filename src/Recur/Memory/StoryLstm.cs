@@ -34,7 +34,8 @@ public sealed class StoryLstm : Module, IStoryModel
     readonly RecurrentLayer lstm;
     readonly Linear head;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public StoryLstmConfig Config { get; }
 
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>

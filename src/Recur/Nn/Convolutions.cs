@@ -28,7 +28,10 @@ public sealed class Conv1d : Module
     /// <summary>Whether the convolution only looks back.</summary>
     public bool Causal { get; }
 
-    /// <summary>Creates the layer.</summary>
+    /// <summary>
+    /// Creates the layer, every weight and bias drawn uniformly from ±1/√(inChannels / groups · kernelSize), as
+    /// PyTorch initialises it; <paramref name="causal"/> pads only on the left, so output t sees inputs up to t.
+    /// </summary>
     public Conv1d(int inChannels, int outChannels, int kernelSize, RandomGenerator random, int stride = 1,
         int padding = 0,
         int dilation = 1, int groups = 1, bool bias = true, bool causal = false)
@@ -76,7 +79,9 @@ public sealed class Conv2d : Module
     /// <summary>Channel groups.</summary>
     public int Groups { get; }
 
-    /// <summary>Creates the layer.</summary>
+    /// <summary>Creates the layer, every weight and bias drawn uniformly from ±1/√(inChannels / groups · kernel
+    /// area), as PyTorch initialises it; stride, padding and dilation default to 1, 0 and 1 in both directions.
+    /// </summary>
     public Conv2d(int inChannels, int outChannels, (int H, int W) kernelSize, RandomGenerator random, (int H,
         int W)? stride = null,
         (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1, bool bias = true)

@@ -15,7 +15,8 @@ public sealed class Linear : Module
     /// <summary>The bias [out], or null.</summary>
     public Tensor? Bias { get; }
 
-    /// <summary>Creates the layer.</summary>
+    /// <summary>Creates the layer, every weight and bias drawn uniformly from ±1/√inFeatures, as PyTorch initialises
+    /// it.</summary>
     public Linear(int inFeatures, int outFeatures, RandomGenerator random, bool bias = true)
     {
         if (inFeatures < 1

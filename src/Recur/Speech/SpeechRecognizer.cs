@@ -219,7 +219,8 @@ public sealed class SpeechRecognizer : Module
     readonly Linear head;
     readonly RandomGenerator dropoutRandom;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public SpeechRecognizerConfig Config { get; }
 
     /// <summary>The output alphabet.</summary>

@@ -156,7 +156,8 @@ public sealed class SequenceTagger : Module
     readonly Linear emission;
     readonly RandomGenerator dropoutRandom;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public SequenceTaggerConfig Config { get; }
 
     /// <summary>The CRF, when the model has one.</summary>

@@ -84,6 +84,6 @@ public sealed class RunFolderInUseException(string directory, IReadOnlyList<stri
     $"{directory} already holds a run ({string.Join(", ", earlier)}); continue it with --resume "
     + $"{Path.Combine(directory, "last")}, choose another folder, or pass --overwrite to replace it.")
 {
-    /// <summary>The folder.</summary>
+    /// <summary>The run folder that already holds checkpoints.</summary>
     public string Directory { get; } = directory;
 }

@@ -88,7 +88,8 @@ public sealed class Seq2Seq : Module
     readonly Linear output;
     readonly RandomGenerator dropoutRandom;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public Seq2SeqConfig Config { get; }
 
     bool InputFeeding => Config.Attention != AttentionKind.None;

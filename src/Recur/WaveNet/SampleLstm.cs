@@ -58,7 +58,8 @@ public sealed class SampleLstm : Module, IAudioCodeModel
     readonly RecurrentLayer lstm;
     readonly Linear head;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public SampleLstmConfig Config { get; }
 
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>

@@ -64,7 +64,8 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
     readonly Conv1d[]? locals;
     readonly Conv1d head1, head2;
 
-    /// <summary>The settings.</summary>
+    /// <summary>The architecture it was built with: written as config.json when saved, read first when
+    /// loaded.</summary>
     public WaveNetConfig Config { get; }
 
     /// <summary>Builds the model with weights drawn from <paramref name="random"/>.</summary>

@@ -83,7 +83,9 @@ public sealed class LstmVariantLayer : ComposedRecurrentLayer
     /// <summary>Output (and recurrent) width: projSize, or H without projection.</summary>
     public int OutputSize { get; }
 
-    /// <summary>Creates the layer.</summary>
+    /// <summary>Creates the layer, every weight drawn uniformly from ±1/√hiddenSize as PyTorch's LSTM does;
+    /// <paramref name="peephole"/> adds w_ci, w_cf, w_co and a positive <paramref name="projSize"/> adds
+    /// weight_hr.</summary>
     public LstmVariantLayer(int inputSize, int hiddenSize, RandomGenerator random, bool peephole = false,
         int projSize = 0)
         : base(inputSize, hiddenSize, 4, random)
@@ -143,7 +145,7 @@ public sealed class ChoGruLayer : ComposedRecurrentLayer
 {
     readonly Tensor weightHh, biasHh;
 
-    /// <summary>Creates the layer.</summary>
+    /// <summary>Creates the layer, every weight drawn uniformly from ±1/√hiddenSize.</summary>
     public ChoGruLayer(int inputSize, int hiddenSize, RandomGenerator random) : base(inputSize, hiddenSize, 3, random)
     {
         weightHh = RegisterParameter("weight_hh", Uniform(random, 3 * hiddenSize, hiddenSize));
@@ -180,7 +182,8 @@ public sealed class LeakyRnnLayer : ComposedRecurrentLayer
     /// <summary>The leak α.</summary>
     public float Alpha { get; }
 
-    /// <summary>Creates the layer.</summary>
+    /// <summary>Creates the layer with a fixed leak <paramref name="alpha"/> in [0, 1) (0 is the Elman RNN), every
+    /// weight drawn uniformly from ±1/√hiddenSize.</summary>
     public LeakyRnnLayer(int inputSize, int hiddenSize, float alpha, RandomGenerator random) : base(inputSize,
         hiddenSize, 1, random)
     {
@@ -272,7 +275,8 @@ public sealed class JordanLayer : ComposedRecurrentLayer
     /// <summary>Output width.</summary>
     public int OutputSize { get; }
 
-    /// <summary>Creates the layer.</summary>
+    /// <summary>Creates the layer with <paramref name="outputSize"/> outputs fed back, every weight drawn uniformly
+    /// from ±1/√hiddenSize.</summary>
     public JordanLayer(int inputSize, int hiddenSize, int outputSize, RandomGenerator random) : base(inputSize,
         hiddenSize, 1, random)
     {
