@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Serialization;
 
 namespace Recur.Decoding;
@@ -101,35 +101,36 @@ public sealed class LabelNgram : ILabelLanguageModel
         return Math.Log(p);
     }
 
+    const string Format = "recur-label-ngram";
+
     /// <summary>Writes the model as JSON (atomically).</summary>
     public void Save(string path)
     {
-        var json = new JsonObject
-        {
-            ["format"] = "recur-label-ngram", ["order"] = Order, ["vocabulary"] = Vocabulary,
-            ["counts"] = new JsonObject(counts.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c =>
-                KeyValuePair.Create(c.Key, (JsonNode?)new JsonObject(c.Value.OrderBy(v => v.Key).Select(v =>
-                    KeyValuePair.Create(v.Key.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                        (JsonNode?)v.Value)))))),
-        };
-        AtomicFile.WriteAllText(path, json.ToJsonString());
+        var sorted = counts.OrderBy(c => c.Key, StringComparer.Ordinal).ToDictionary(c => c.Key,
+            c => c.Value.OrderBy(v => v.Key).ToDictionary(v => v.Key, v => v.Value));
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new LabelNgramFile(Format, Order, Vocabulary, sorted),
+            DecodingJson.Default.LabelNgramFile));
     }
 
     /// <summary>Reads a model written by <see cref="Save"/>; a file that is not one is an error naming it.</summary>
     public static LabelNgram Load(string path)
     {
-        try
+        var file = ConfigJson.ReadFile(path, DecodingJson.Default.LabelNgramFile, architecture: null, f =>
         {
-            var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-            if ((string?)json["format"] != "recur-label-ngram") throw new InvalidDataException("not a label n-gram");
-            var counts = json["counts"]!.AsObject().ToDictionary(c => c.Key, c => c.Value!.AsObject().ToDictionary(
-                v => int.Parse(v.Key, System.Globalization.CultureInfo.InvariantCulture), v => (int)v.Value!));
-            return new((int)json["order"]!, (int)json["vocabulary"]!, counts);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException
-            or FormatException or InvalidDataException)
-        {
-            throw new InvalidDataException($"{path}: not a label n-gram model ({e.Message}).", e);
-        }
+            if (f.Format != Format) throw new ArgumentException($"format is '{f.Format}', not '{Format}'.");
+            if (f.Order < 1 || f.Vocabulary < 1)
+                throw new ArgumentException($"order {f.Order} and vocabulary {f.Vocabulary} must be positive.");
+        });
+        return new(file.Order, file.Vocabulary, file.Counts);
     }
 }
+
+/// <summary>A <see cref="LabelNgram"/> on disk: each context ("a,b") with its next labels' counts.</summary>
+sealed record LabelNgramFile(string Format, int Order, int Vocabulary,
+    Dictionary<string, Dictionary<int, int>> Counts);
+
+/// <summary>The files of <c>Recur.Decoding</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(LabelNgramFile))]
+sealed partial class DecodingJson : JsonSerializerContext;

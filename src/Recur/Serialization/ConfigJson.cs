@@ -60,6 +60,48 @@ public static class ConfigJson
         return settings;
     }
 
+    /// <summary>The JSON object in the file at <paramref name="path"/>.</summary>
+    /// <exception cref="InvalidDataException">The file is missing, is not JSON or holds no object; the message names
+    /// it.</exception>
+    internal static JsonObject ReadObject(string path)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new InvalidDataException($"{path}: not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: malformed JSON ({e.Message}).", e);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidDataException($"{path} is missing.", e);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Read{T}"/> of the file at <paramref name="path"/>; every error is an
+    /// <see cref="InvalidDataException"/> whose message starts with the path.
+    /// </summary>
+    internal static T ReadFile<T>(string path, JsonTypeInfo<T> info, string? architecture,
+        Action<T>? validate = null)
+    {
+        var json = ReadObject(path);
+        try
+        {
+            return Read(json, info, architecture, validate);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes <see cref="Write{T}"/>'s object to <paramref name="path"/> atomically.</summary>
+    internal static void WriteFile<T>(string path, T value, JsonTypeInfo<T> info, string architecture) =>
+        AtomicFile.WriteAllText(path, Write(value, info, architecture).ToJsonString());
+
     /// <summary>The field, the value found and what it should be — in the file's terms, not the serializer's.</summary>
     static string Describe(JsonException e, JsonObject json, JsonTypeInfo info)
     {

@@ -151,42 +151,40 @@ public sealed class HiddenMarkovTagger
     public void Save(string path)
     {
         int k = tags.Length;
-        JsonArray Row(double[] values) => new(values.Select(v => (JsonNode)v).ToArray());
-        var json = new JsonObject
-        {
-            ["architecture"] = "hmm", ["tags"] = new JsonArray(tags.Select(t => (JsonNode)t).ToArray()),
-            ["start"] = Row(start), ["end"] = Row(end),
-            ["transition"] = new JsonArray(Enumerable.Range(0, k).Select(i => (JsonNode)Row(Enumerable.Range(0,
-                k).Select(j => transition[i, j]).ToArray())).ToArray()),
-            ["emission"] = new JsonObject(emission.Select(e => KeyValuePair.Create(e.Key, (JsonNode?)Row(e.Value)))),
-            ["shape_emission"] = new JsonObject(shapeEmission.Select(e => KeyValuePair.Create(e.Key,
-                (JsonNode?)Row(e.Value)))),
-            ["unknown_shape"] = Row(unknownShape),
-        };
-        AtomicFile.WriteAllText(path, json.ToJsonString());
+        var rows = Enumerable.Range(0, k).Select(i => Enumerable.Range(0, k).Select(j => transition[i, j]).ToArray())
+            .ToArray();
+        ConfigJson.WriteFile(path, new HmmFile(tags, start, end, rows, emission, shapeEmission, unknownShape),
+            TaggingJson.Default.HmmFile, Architecture);
     }
 
     /// <summary>Reads a model written by <see cref="Save"/>; errors name the file.</summary>
     public static HiddenMarkovTagger Load(string path)
     {
-        try
+        var file = ConfigJson.ReadFile(path, TaggingJson.Default.HmmFile, Architecture, f =>
         {
-            var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-            if ((string?)json["architecture"] != "hmm") throw new InvalidDataException("not an HMM tagger.");
-            double[] Row(JsonNode? node) => node!.AsArray().Select(v => (double)v!).ToArray();
-            var tags = json["tags"]!.AsArray().Select(t => (string)t!).ToArray();
-            var rows = json["transition"]!.AsArray().Select(Row).ToArray();
-            var transition = new double[tags.Length, tags.Length];
-            for (int i = 0; i < tags.Length; i++) for (int j = 0; j < tags.Length; j++) transition[i, j] = rows[i][j];
-            Dictionary<string, double[]> Table(string name) => json[name]!.AsObject().ToDictionary(p => p.Key,
-                p => Row(p.Value), StringComparer.Ordinal);
-            return new HiddenMarkovTagger(tags, Row(json["start"]), Row(json["end"]), transition, Table("emission"),
-                Table("shape_emission"), Row(json["unknown_shape"]));
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException
-            or IndexOutOfRangeException or InvalidDataException)
-        {
-            throw new InvalidDataException($"{path}: not an HMM tagger written by Recur ({e.Message}).", e);
-        }
+            int k = f.Tags.Length;
+            if (k < 1) throw new ArgumentException("field 'tags' is empty.");
+            var rows = new[] { ("start", f.Start), ("end", f.End), ("unknown_shape", f.UnknownShape) }
+                .Concat(f.Transition.Select(r => ("transition", r)))
+                .Concat(f.Emission.Select(e => ("emission", e.Value)))
+                .Concat(f.ShapeEmission.Select(e => ("shape_emission", e.Value)));
+            string? field = f.Transition.Length != k ? "transition"
+                : rows.FirstOrDefault(r => r.Item2.Length != k).Item1;
+            if (field != null)
+                throw new ArgumentException($"field '{field}' does not hold one value per tag ({k} tags).");
+        });
+        var transition = new double[file.Tags.Length, file.Tags.Length];
+        for (int i = 0; i < file.Tags.Length; i++)
+            for (int j = 0; j < file.Tags.Length; j++) transition[i, j] = file.Transition[i][j];
+        return new HiddenMarkovTagger(file.Tags, file.Start, file.End, transition,
+            new(file.Emission, StringComparer.Ordinal), new(file.ShapeEmission, StringComparer.Ordinal),
+            file.UnknownShape);
     }
+
+    const string Architecture = "hmm";
 }
+
+/// <summary>A <see cref="HiddenMarkovTagger"/> on disk: log-probabilities, the transitions as rows by tag, the
+/// emissions by word and by shape.</summary>
+sealed record HmmFile(string[] Tags, double[] Start, double[] End, double[][] Transition,
+    Dictionary<string, double[]> Emission, Dictionary<string, double[]> ShapeEmission, double[] UnknownShape);

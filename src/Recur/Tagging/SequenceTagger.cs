@@ -502,4 +502,5 @@ public sealed class TaggingTask : ITrainingTask<int[]>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(SequenceTaggerConfig))]
+[JsonSerializable(typeof(HmmFile))]
 sealed partial class TaggingJson : JsonSerializerContext;

@@ -168,23 +168,8 @@ public static class Checkpoint
     }
 
     /// <summary>Reads <c>config.json</c> of a checkpoint or model folder.</summary>
-    public static JsonObject ReadConfig(string directory)
-    {
-        string path = Path.Combine(Resolve(directory), ConfigFile);
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new InvalidDataException($"{path}: not a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: malformed JSON ({e.Message}).", e);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new InvalidDataException($"{path} is missing.");
-        }
-    }
+    public static JsonObject ReadConfig(string directory) =>
+        ConfigJson.ReadObject(Path.Combine(Resolve(directory), ConfigFile));
 
     /// <summary>Verifies the folder and loads its weights into <paramref name="model"/> (strict names and
     /// shapes).</summary>

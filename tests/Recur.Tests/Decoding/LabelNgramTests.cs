@@ -33,6 +33,29 @@ public sealed class LabelNgramTests
     }
 
     [Fact]
+    public void TheFileKeepsTheFormatOfEarlierVersions()
+    {
+        // what Recur wrote before the file became a typed record: contexts and labels in ordinal order
+        const string earlier = "{\"format\":\"recur-label-ngram\",\"order\":2,\"vocabulary\":2,\"counts\":"
+            + "{\"\":{\"-1\":1,\"0\":1,\"1\":1},\"-2\":{\"0\":1},\"0\":{\"1\":1},\"1\":{\"-1\":1}}}";
+        string path = Path.Combine(Path.GetTempPath(), $"recur-ngram-{Guid.NewGuid():N}.json");
+        try
+        {
+            var model = LabelNgram.Train([[0, 1]], 2, vocabulary: 2);
+            model.Save(path);
+            Assert.Equal(earlier, File.ReadAllText(path));
+            File.WriteAllText(path, earlier);
+            var loaded = LabelNgram.Load(path);
+            Assert.Equal(model.LogProbability([0], 1), loaded.LogProbability([0], 1));
+            File.WriteAllText(path, earlier.Replace("\"order\":2", "\"order\":\"two\"", StringComparison.Ordinal));
+            var error = Assert.Throws<InvalidDataException>(() => LabelNgram.Load(path)).Message;
+            Assert.Contains(path, error);
+            Assert.Contains("'order'", error);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void SavesAndLoadsTheSameModel()
     {
         string path = Path.Combine(Path.GetTempPath(), $"recur-ngram-{Guid.NewGuid():N}.json");

@@ -454,6 +454,19 @@ public sealed class HmmAndCommandTests : IDisposable
         File.WriteAllText(At("bad.json"), "{\"architecture\": \"lstm\"}");
         Assert.Contains("bad.json",
             Assert.Throws<InvalidDataException>(() => HiddenMarkovTagger.Load(At("bad.json"))).Message);
+        // a file as earlier versions wrote it: two tags, one known word each
+        const string earlier = "{\"architecture\":\"hmm\",\"tags\":[\"D\",\"N\"],\"start\":[-0.1,-2.4],"
+            + "\"end\":[-3,-0.1],\"transition\":[[-2,-0.2],[-1,-1]],\"emission\":{\"the\":[-0.1,-9],\"cat\":[-9,-0.1]},"
+            + "\"shape_emission\":{},\"unknown_shape\":[-5,-5]}";
+        File.WriteAllText(At("earlier.json"), earlier);
+        var loaded = HiddenMarkovTagger.Load(At("earlier.json"));
+        Assert.Equal(["D", "N"], loaded.Tag(["the", "cat"]));
+        loaded.Save(At("again.json"));
+        Assert.Equal(earlier, File.ReadAllText(At("again.json")));
+        File.WriteAllText(At("bad.json"), earlier.Replace("[-0.1,-9]", "[-0.1]", StringComparison.Ordinal));
+        string message = Assert.Throws<InvalidDataException>(() => HiddenMarkovTagger.Load(At("bad.json"))).Message;
+        Assert.Contains("bad.json", message);
+        Assert.Contains("'emission'", message);
     }
 
     static void WriteConll(string path, int count, int seed)
