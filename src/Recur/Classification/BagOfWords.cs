@@ -1,4 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Recur.Serialization;
 
 namespace Recur.Classification;
 
@@ -131,13 +134,11 @@ public sealed class BagOfWords
         NGramsOf(tokens, nGrams).Distinct(StringComparer.Ordinal);
 
     /// <summary>The features as saved beside a trained linear classifier.</summary>
-    public JsonObject ToJson() => new()
-    {
-        ["n_grams"] = NGrams, ["weighting"] = Weighting.ToString().ToLowerInvariant(), ["normalize"] = Normalize,
-        ["min_document_frequency"] = MinDocumentFrequency,
-        ["terms"] = new JsonArray(terms.Select(t => (JsonNode)t).ToArray()),
-        ["idf"] = inverseFrequency is null ? null : new JsonArray(inverseFrequency.Select(v => (JsonNode)v).ToArray()),
-    };
+    public JsonObject ToJson() => JsonSerializer.SerializeToNode(ToFile(), ClassificationJson.Default.BagOfWordsFile)!
+        .AsObject();
+
+    internal BagOfWordsFile ToFile() =>
+        new(NGrams, Weighting, Normalize, MinDocumentFrequency, terms, inverseFrequency);
 
     /// <summary>Reads features written by <see cref="ToJson"/>; <paramref name="source"/> names the file in
     /// errors.</summary>
@@ -145,20 +146,31 @@ public sealed class BagOfWords
     {
         try
         {
-            var terms = json["terms"]!.AsArray().Select(t => (string)t!).ToArray();
-            var weighting = Enum.Parse<TermWeighting>((string)json["weighting"]!, ignoreCase: true);
-            var idf = json["idf"]?.AsArray().Select(v => (double)v!).ToArray();
-            if (weighting == TermWeighting.TfIdf && idf?.Length != terms.Length)
-                throw new InvalidDataException($"{terms.Length} terms but {idf?.Length ?? 0} idf values");
-            if (terms.Distinct(StringComparer.Ordinal).Count() != terms.Length)
-                throw new InvalidDataException("a term is listed twice");
-            return new BagOfWords(terms, idf, (int)json["n_grams"]!, weighting, (bool)json["normalize"]!,
-                (int)json["min_document_frequency"]!);
+            return FromFile(ConfigJson.Read(json, ClassificationJson.Default.BagOfWordsFile, architecture: null));
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException or InvalidDataException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
         {
-            throw new InvalidDataException($"{source}: the bag-of-words features are not readable ({e.Message}).", e);
+            throw new InvalidDataException($"{source}: the bag-of-words features are not readable: {e.Message}", e);
         }
     }
+
+    internal static BagOfWords FromFile(BagOfWordsFile file)
+    {
+        if (file.Weighting == TermWeighting.TfIdf && file.Idf?.Length != file.Terms.Length)
+            throw new InvalidDataException($"{file.Terms.Length} terms but {file.Idf?.Length ?? 0} idf values.");
+        if (file.Terms.Distinct(StringComparer.Ordinal).Count() != file.Terms.Length)
+            throw new InvalidDataException("a term is listed twice.");
+        if (file.NGrams < 1 || file.MinDocumentFrequency < 1)
+            throw new InvalidDataException($"n_grams {file.NGrams} and min_document_frequency "
+                + $"{file.MinDocumentFrequency} must be positive.");
+        return new BagOfWords(file.Terms, file.Idf, file.NGrams, file.Weighting, file.Normalize,
+            file.MinDocumentFrequency);
+    }
 }
+
+/// <summary>A <see cref="BagOfWords"/> on disk: its settings, the n-grams in feature order and their idf (TF-IDF
+/// only).</summary>
+sealed record BagOfWordsFile(
+    [property: JsonPropertyName("n_grams")] int NGrams,
+    [property: JsonConverter(typeof(LowerCaseEnumConverter<TermWeighting>))] TermWeighting Weighting,
+    bool Normalize, int MinDocumentFrequency, string[] Terms, double[]? Idf);

@@ -377,18 +377,13 @@ public sealed class LinearTextClassifier
     double Lean(int c, int f) =>
         weights[c][f] - Enumerable.Range(0, Classes).Where(k => k != c).Average(k => weights[k][f]);
 
+    const string Architecture = "linear_text_classifier";
+
     /// <summary>The model as JSON (architecture <c>linear_text_classifier</c>), with optional extra fields.</summary>
     public JsonObject ToJson(JsonObject? extra = null)
     {
-        var json = new JsonObject
-        {
-            ["architecture"] = "linear_text_classifier", ["kind"] = Name(Kind), ["classes"] = Classes,
-            ["features"] = Features.ToJson(),
-            ["weights"] = new JsonArray(weights.Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)v)
-                .ToArray())).ToArray()),
-            ["bias"] = new JsonArray(bias.Select(v => (JsonNode)v).ToArray()),
-            ["probability_scale"] = ProbabilityScale,
-        };
+        var json = ConfigJson.Write(new LinearClassifierFile(Name(Kind), Classes, Features.ToFile(), weights, bias,
+            ProbabilityScale), ClassificationJson.Default.LinearClassifierFile, Architecture);
         foreach (var (key, value) in extra ?? []) json[key] = value?.DeepClone();
         return json;
     }
@@ -397,46 +392,42 @@ public sealed class LinearTextClassifier
     public void Save(string path, JsonObject? extra = null) =>
         AtomicFile.WriteAllText(path, ToJson(extra).ToJsonString());
 
-    /// <summary>Reads a model written by <see cref="Save"/>; errors name the file.</summary>
+    /// <summary>Reads a model written by <see cref="Save"/>, with the whole file for its extra fields; errors name
+    /// the file.</summary>
     public static (LinearTextClassifier Model, JsonObject Json) Load(string path)
     {
-        JsonObject json;
-        try { json = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException("empty"); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new InvalidDataException($"{path}: not a JSON object ({e.Message}).", e);
-        }
+        var json = ConfigJson.ReadObject(path);
         return (FromJson(json, path), json);
     }
 
     /// <summary>Reads a model from its JSON; <paramref name="source"/> names the file in errors.</summary>
     public static LinearTextClassifier FromJson(JsonObject json, string source)
     {
-        if ((string?)json["architecture"] != "linear_text_classifier")
-            throw new InvalidDataException($"{source}: architecture is '{json["architecture"]}', "
-                + "not 'linear_text_classifier'.");
-        var features = BagOfWords.FromJson(json["features"] as JsonObject
-            ?? throw new InvalidDataException($"{source}: no features."), source);
         try
         {
-            var kind = Parse((string)json["kind"]!);
-            var weights = json["weights"]!.AsArray().Select(r => r!.AsArray().Select(v => (double)v!).ToArray())
-                .ToArray();
-            var bias = json["bias"]!.AsArray().Select(v => (double)v!).ToArray();
+            var file = ConfigJson.Read(json, ClassificationJson.Default.LinearClassifierFile, Architecture);
+            var kind = Parse(file.Kind);
+            var features = BagOfWords.FromFile(file.Features);
+            var (weights, bias) = (file.Weights, file.Bias);
             if (bias.Length < 2 || weights.Length != bias.Length || weights.Any(r => r.Length != features.Count))
                 throw new InvalidDataException($"weights [{weights.Length}][…] do not match {bias.Length} classes and "
-                    + $"{features.Count} features");
-            double scale = (double?)json["probability_scale"] ?? 1;
-            if (!(scale > 0 && double.IsFinite(scale))) throw new InvalidDataException($"probability scale {scale}");
+                    + $"{features.Count} features.");
+            double scale = file.ProbabilityScale;
+            if (!(scale > 0 && double.IsFinite(scale)))
+                throw new InvalidDataException($"probability scale {scale} is not positive.");
             return new LinearTextClassifier(kind, features, weights, bias) { ProbabilityScale = scale };
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or ArgumentException or InvalidDataException)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException)
         {
-            throw new InvalidDataException($"{source}: not a linear text classifier ({e.Message}).", e);
+            throw new InvalidDataException($"{source}: not a linear text classifier: {e.Message}", e);
         }
     }
 }
+
+/// <summary>A <see cref="LinearTextClassifier"/> on disk (after its <c>architecture</c> field): the kind's short
+/// name, the class count, the features and one weight row and bias per class.</summary>
+sealed record LinearClassifierFile(string Kind, int Classes, BagOfWordsFile Features, double[][] Weights,
+    double[] Bias, double ProbabilityScale = 1);
 
 /// <summary>A linear baseline fitted beside a network, scored on the validation texts.</summary>
 /// <param name="Model">The fitted classifier.</param>

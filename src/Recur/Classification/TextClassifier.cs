@@ -412,4 +412,6 @@ public sealed record TextAttention(int[] Tokens, double[] Weights, int[] Sentenc
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(TextClassifierConfig))]
+[JsonSerializable(typeof(LinearClassifierFile))]
+[JsonSerializable(typeof(BagOfWordsFile))]
 sealed partial class ClassificationJson : JsonSerializerContext;

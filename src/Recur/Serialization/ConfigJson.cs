@@ -109,11 +109,25 @@ public static class ConfigJson
         if (missing.Success)
             return missing.Groups[1].Value.Contains(',') ? $"fields {missing.Groups[1].Value} are missing."
                 : $"field {missing.Groups[1].Value} is missing.";
-        string? field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal)
-            ? path[2..].Split('.', '[')[0] : null;
-        var property = info.Properties.FirstOrDefault(p => p.Name == field);
-        if (field is null || property is null) return e.Message;
-        return $"field '{field}' is {json[field]?.ToJsonString() ?? "null"}, not {Expected(property, info.Options)}.";
+        if (e.Path is not { Length: > 2 } path || !path.StartsWith("$.", StringComparison.Ordinal)) return e.Message;
+        // follow the path through nested records ("$.features.normalize"); array indices end the walk
+        var segments = path[2..].Split('[')[0].Split('.');
+        JsonNode? node = json;
+        JsonTypeInfo current = info;
+        for (int i = 0; i < segments.Length; i++)
+        {
+            var property = current.Properties.FirstOrDefault(p => p.Name == segments[i]);
+            if (property is null || node is not JsonObject parent) return e.Message;
+            node = parent[segments[i]];
+            var inner = current.Options.GetTypeInfo(property.PropertyType);
+            if (i == segments.Length - 1 || inner.Kind != JsonTypeInfoKind.Object)
+            {
+                string field = string.Join('.', segments[..(i + 1)]);
+                return $"field '{field}' is {node?.ToJsonString() ?? "null"}, not {Expected(property, info.Options)}.";
+            }
+            current = inner;
+        }
+        return e.Message;
     }
 
     /// <summary>What a field holds, in words: "an integer", "one of lstm, gru, …".</summary>

@@ -124,6 +124,29 @@ public sealed class LinearClassifierTests
     }
 
     [Fact]
+    public void FilesOfEarlierVersionsLoadAndKeepTheirFormat()
+    {
+        // written before probability_scale existed: it reads as 1, and saving adds it before the extra fields
+        const string earlier = "{\"architecture\":\"linear_text_classifier\",\"kind\":\"nb\",\"classes\":2,"
+            + "\"features\":{\"n_grams\":1,\"weighting\":\"binary\",\"normalize\":false,\"min_document_frequency\":1,"
+            + "\"terms\":[\"bad\",\"good\"],\"idf\":null},\"weights\":[[-0.5,-2],[-2,-0.5]],\"bias\":[-0.7,-0.7],";
+        var json = (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(
+            earlier + "\"labels\":[\"neg\",\"pos\"]}")!;
+        var model = LinearTextClassifier.FromJson(json, "earlier.json");
+        Assert.Equal(LinearModelKind.NaiveBayes, model.Kind);
+        Assert.Equal(1, model.ProbabilityScale);
+        var p = model.PredictProbabilities([["good"], ["bad"]]);
+        Assert.True(p[0][1] > 0.5 && p[1][0] > 0.5);
+        Assert.Equal(earlier + "\"probability_scale\":1,\"labels\":[\"neg\",\"pos\"]}",
+            model.ToJson(new() { ["labels"] = json["labels"]!.DeepClone() }).ToJsonString());
+        json["features"]!["normalize"] = "no";
+        string message = Assert.Throws<InvalidDataException>(() => LinearTextClassifier.FromJson(json, "earlier.json"))
+            .Message;
+        Assert.Contains("earlier.json", message);
+        Assert.Contains("'features.normalize'", message);
+    }
+
+    [Fact]
     public void SavedModelsPredictTheSameAndBadFilesNameThemselves()
     {
         var (train, labels, test, classes) = Case("multiclass");
