@@ -159,11 +159,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         var lines = new StringBuilder("#version: 0.2\n");
         foreach (var (left, right) in mergeList) lines.Append(left).Append(' ').Append(right).Append('\n');
         AtomicFile.WriteAllText(Path.Combine(folder, MergesFile), lines.ToString());
-        Tokenizers.WriteDescription(folder, new JsonObject
-        {
-            ["kind"] = Kind, ["vocab"] = VocabFile,
-            ["merges"] = MergesFile
-        });
+        Tokenizers.WriteDescription(folder, new TokenizerFile(Kind, Vocab: VocabFile, Merges: MergesFile));
     }
 
     /// <summary>Reads <c>vocab.json</c> and <c>merges.txt</c>; errors name the file and, for merges, the

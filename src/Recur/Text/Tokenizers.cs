@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Serialization;
 
 namespace Recur.Text;
@@ -59,31 +59,27 @@ public static class Tokenizers
     {
         string path = Path.Combine(folder, File);
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"{path}: no tokenizer here.", path);
-        JsonObject json;
-        try { json = JsonNode.Parse(System.IO.File.ReadAllText(path))!.AsObject(); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException
-            or ArgumentException)
-        {
-            throw new InvalidDataException($"{path}: not a tokenizer description ({e.Message}).", e);
-        }
+        var description = ConfigJson.ReadFile(path, TextJson.Default.TokenizerFile, architecture: null);
         try
         {
-            return (string?)json["kind"] switch
+            return description.Kind switch
             {
-                "char" => CharTokenizer.FromJson(json),
-                "word" => WordLevelTokenizer.FromJson(json),
+                "char" => new CharTokenizer(description.Symbols ?? throw Missing("symbols")),
+                "word" => new WordLevelTokenizer(description.Words ?? throw Missing("words"),
+                    description.Splitting ?? throw Missing("splitting"),
+                    description.LowerCase ?? throw Missing("lower_case")),
                 "bpe" => ByteLevelBpeTokenizer.Load(Path.Combine(folder, ByteLevelBpeTokenizer.VocabFile),
                     Path.Combine(folder, ByteLevelBpeTokenizer.MergesFile)),
-                var kind => throw new InvalidDataException($"unknown tokenizer kind '{kind}'."),
+                var kind => throw new InvalidDataException($"kind is '{kind}', not char, word or bpe."),
             };
         }
-        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException
-            or InvalidDataException
-            or ArgumentException or OverflowException or KeyNotFoundException or JsonException)
+        catch (InvalidDataException e) when (!e.Message.StartsWith(folder, StringComparison.Ordinal))
         {
-            throw new InvalidDataException(e.Message.StartsWith(folder,
-                StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", e);
+            throw new InvalidDataException($"{path}: {e.Message}", e);
         }
+
+        InvalidDataException Missing(string field) =>
+            new($"field '{field}' is missing (a {description.Kind} tokenizer needs it).");
     }
 
     /// <summary>Trains a tokenizer of <paramref name="kind"/> (<c>char</c>, <c>word</c> or <c>bpe</c>) on
@@ -114,13 +110,28 @@ public static class Tokenizers
     }
 
     /// <summary>Writes a tokenizer description next to its other files.</summary>
-    internal static void WriteDescription(string folder, JsonObject json)
+    internal static void WriteDescription(string folder, TokenizerFile description)
     {
         Directory.CreateDirectory(folder);
         AtomicFile.WriteAllText(Path.Combine(folder, File),
-            json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            JsonSerializer.Serialize(description, TextJson.Default.TokenizerFile));
     }
 }
+
+/// <summary>
+/// <c>tokenizer.json</c>: the kind and what that kind needs — the characters or words after the special tokens, in id
+/// order (with the word tokenizer's splitting and casing), or the names of the BPE files.
+/// </summary>
+sealed record TokenizerFile(string Kind, string[]? Symbols = null,
+    [property: JsonConverter(typeof(LowerCaseEnumConverter<WordSplitting>))] WordSplitting? Splitting = null,
+    bool? LowerCase = null, string[]? Words = null, string? Vocab = null, string? Merges = null);
+
+/// <summary>The files of <c>Recur.Text</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
+    RespectRequiredConstructorParameters = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(TokenizerFile))]
+sealed partial class TextJson : JsonSerializerContext;
 
 /// <summary>
 /// Reads text files as strict UTF-8, the one policy of every Recur reader: invalid bytes are an error that names the
@@ -186,7 +197,7 @@ public sealed class CharTokenizer : ITokenizer
     readonly string[] symbols;
     readonly Dictionary<int, int> ids = [];
 
-    CharTokenizer(IEnumerable<string> alphabet)
+    internal CharTokenizer(IEnumerable<string> alphabet)
     {
         symbols = [.. Tokenizers.Specials, .. alphabet];
         for (int i = Tokenizers.Specials.Count; i < symbols.Length; i++)
@@ -236,13 +247,8 @@ public sealed class CharTokenizer : ITokenizer
     public string TokenText(int id) => symbols[id];
 
     /// <inheritdoc/>
-    public void Save(string folder) => Tokenizers.WriteDescription(folder, new JsonObject
-    {
-        ["kind"] = Kind,
-        ["symbols"] = new JsonArray(symbols.Skip(Tokenizers.Specials.Count).Select(s => (JsonNode)s).ToArray()),
-    });
-
-    internal static CharTokenizer FromJson(JsonObject json) => new(json["symbols"]!.AsArray().Select(s => (string)s!));
+    public void Save(string folder) => Tokenizers.WriteDescription(folder,
+        new TokenizerFile(Kind, Symbols: symbols[Tokenizers.Specials.Count..]));
 }
 
 /// <summary>How a <see cref="WordLevelTokenizer"/> splits a line into words.</summary>
@@ -272,7 +278,7 @@ public sealed class WordLevelTokenizer : ITokenizer
     /// <summary>Whether words are lower-cased.</summary>
     public bool LowerCase { get; }
 
-    WordLevelTokenizer(IEnumerable<string> vocabulary, WordSplitting splitting, bool lowerCase)
+    internal WordLevelTokenizer(IEnumerable<string> vocabulary, WordSplitting splitting, bool lowerCase)
     {
         (Splitting, LowerCase) = (splitting, lowerCase);
         splitter = splitting == WordSplitting.Words ? new WordTokenizer(lowerCase) : null;
@@ -354,13 +360,6 @@ public sealed class WordLevelTokenizer : ITokenizer
     public string TokenText(int id) => words[id];
 
     /// <inheritdoc/>
-    public void Save(string folder) => Tokenizers.WriteDescription(folder, new JsonObject
-    {
-        ["kind"] = Kind, ["splitting"] = Splitting.ToString().ToLowerInvariant(), ["lower_case"] = LowerCase,
-        ["words"] = new JsonArray(words.Skip(Tokenizers.Specials.Count).Select(s => (JsonNode)s).ToArray()),
-    });
-
-    internal static WordLevelTokenizer FromJson(JsonObject json) => new(json["words"]!.AsArray().Select(w
-        => (string)w!),
-        Enum.Parse<WordSplitting>((string)json["splitting"]!, ignoreCase: true), (bool)json["lower_case"]!);
+    public void Save(string folder) => Tokenizers.WriteDescription(folder, new TokenizerFile(Kind,
+        Splitting: Splitting, LowerCase: LowerCase, Words: words[Tokenizers.Specials.Count..]));
 }

@@ -208,4 +208,32 @@ public sealed class TokenizerTests : IDisposable
             for (int i = 0; i < 4; i++) Assert.Equal(Tokenizers.Specials[i], loaded.TokenText(i));
         }
     }
+
+    [Fact]
+    public void ADescriptionOfEarlierVersionsLoadsAndABadOneNamesTheFileAndField()
+    {
+        Directory.CreateDirectory(folder);
+        string path = Path.Combine(folder, Tokenizers.File);
+        File.WriteAllText(path, "{\n  \"kind\": \"word\",\n  \"splitting\": \"words\",\n  \"lower_case\": true,\n"
+            + "  \"words\": [\n    \"the\",\n    \"cat\"\n  ]\n}");
+        var earlier = Tokenizers.Load(folder);
+        Assert.Equal([4, 5, Tokenizers.Unknown], earlier.Encode("The cat sat"));
+        string written = File.ReadAllText(path);
+        earlier.Save(folder);
+        Assert.Equal(written, File.ReadAllText(path));
+        foreach (var (broken, field) in new[]
+        {
+            ("{\"kind\": \"word\", \"splitting\": \"words\", \"words\": []}", "'lower_case'"),
+            ("{\"kind\": \"word\", \"splitting\": \"sentences\", \"lower_case\": true, \"words\": []}",
+                "'splitting'"),
+            ("{\"symbols\": [\"a\"]}", "kind"),
+            ("{\"kind\": \"char\", \"symbols\": [\"ab\"]}", "'ab'"),
+        })
+        {
+            File.WriteAllText(path, broken);
+            var message = Assert.Throws<InvalidDataException>(() => Tokenizers.Load(folder)).Message;
+            Assert.StartsWith(path, message);
+            Assert.Contains(field, message);
+        }
+    }
 }
