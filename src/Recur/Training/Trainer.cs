@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Optim;
 using Recur.Serialization;
@@ -112,43 +113,37 @@ public sealed class Trainer<TBatch>
         }
         try
         {
-            var state = JsonNode.Parse(File.ReadAllText(trainerPath))!.AsObject();
-            if (state["seed"]!.GetValue<ulong>() != options.Seed)
+            var state = ConfigJson.ReadFile(trainerPath, TrainingJson.Default.TrainerState, architecture: null);
+            if (state.Seed != options.Seed)
                 throw new InvalidDataException(
-                    $"the checkpoint was trained with seed {state["seed"]}, this run has seed {options.Seed}.");
-            epoch = state["epoch"]!.GetValue<int>();
-            batchInEpoch = state["batch_in_epoch"]!.GetValue<int>();
-            step = state["step"]!.GetValue<long>();
-            best = state["best"]?.GetValue<double>();
-            evaluationsWithoutImprovement = state["evaluations_without_improvement"]!.GetValue<int>();
-            skipped = state["skipped_steps"]!.GetValue<int>();
-            elapsedBefore = TimeSpan.FromSeconds(state["elapsed_seconds"]!.GetValue<double>());
+                    $"the checkpoint was trained with seed {state.Seed}, this run has seed {options.Seed}.");
+            (epoch, batchInEpoch, step, best) = (state.Epoch, state.BatchInEpoch, state.Step, state.Best);
+            evaluationsWithoutImprovement = state.EvaluationsWithoutImprovement;
+            skipped = state.SkippedSteps;
+            elapsedBefore = TimeSpan.FromSeconds(state.ElapsedSeconds);
             if (average != null)
             {
-                var averaging = state["averaging"]?.AsObject()
-                    ?? throw new InvalidDataException("no weight-averaging state.");
-                if (averaging["options"]!.GetValue<string>() != average.Options.ToString())
-                    throw new InvalidDataException($"the checkpoint averages weights as '{averaging["options"]}', this run as '{average.Options}'.");
+                var averaging = state.Averaging ?? throw new InvalidDataException("no weight-averaging state.");
+                if (averaging.Options != average.Options.ToString())
+                    throw new InvalidDataException($"the checkpoint averages weights as '{averaging.Options}', "
+                        + $"this run as '{average.Options}'.");
                 if (average.Swapped) average.Swap();
                 // model.safetensors holds the average; the weights training goes on from are beside it
-                average.Restore(parameters.Select(p => p.Clone()).ToArray(), averaging["count"]!.GetValue<long>());
+                average.Restore(parameters.Select(p => p.Clone()).ToArray(), averaging.Count);
                 Checkpoint.LoadWeights(folder, task.Model, Checkpoint.TrainingWeightsFile);
             }
-            var randoms = state["random"]!.AsObject();
-            context.Random.RestoreState(randoms["context"]!.GetValue<string>());
+            context.Random.RestoreState(state.Random.GetValueOrDefault("context")
+                ?? throw new InvalidDataException("no state for the training generator ('context')."));
             foreach (var (name, generator) in task.Model.NamedRandomGenerators())
-                generator.RestoreState(randoms["model." + name]?.GetValue<string>()
+                generator.RestoreState(state.Random.GetValueOrDefault("model." + name)
                     ?? throw new InvalidDataException($"no state for generator '{name}'."));
             if (schedule != null)
             {
-                var saved = state["schedule"]?.AsObject()
-                    ?? throw new InvalidDataException("no learning-rate schedule state.");
-                schedule.SetState(saved.ToDictionary(p => p.Key, p => p.Value!.GetValue<double>()));
+                schedule.SetState(state.Schedule ?? throw new InvalidDataException("no learning-rate schedule state."));
                 optimizer.LearningRate = schedule.LearningRate;
             }
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException
-            or NullReferenceException or KeyNotFoundException)
+        catch (Exception e) when (e is FormatException or KeyNotFoundException or ArgumentException)
         {
             throw new InvalidDataException(
                 $"checkpoint {checkpointDirectory}: {Checkpoint.TrainerFile} is malformed ({e.Message}).", e);
@@ -169,34 +164,14 @@ public sealed class Trainer<TBatch>
 
     JsonObject State()
     {
-        var randoms = new JsonObject { ["context"] = context.Random.SaveState() };
-        foreach (var (name,
-            generator) in task.Model.NamedRandomGenerators()) randoms["model." + name] = generator.SaveState();
-        var state = new JsonObject
-        {
-            ["seed"] = options.Seed,
-            ["epoch"] = epoch,
-            ["batch_in_epoch"] = batchInEpoch,
-            ["step"] = step,
-            ["best"] = best,
-            ["metric"] = options.Metric,
-            ["evaluations_without_improvement"] = evaluationsWithoutImprovement,
-            ["skipped_steps"] = skipped,
-            ["elapsed_seconds"] = (elapsedBefore + clock.Elapsed).TotalSeconds,
-            ["random"] = randoms,
-        };
-        if (average != null) state["averaging"] = new JsonObject
-        {
-            ["options"] = average.Options.ToString(),
-            ["count"] = average.Count
-        };
-        if (schedule != null)
-        {
-            var s = new JsonObject();
-            foreach (var (k, v) in schedule.GetState()) s[k] = v;
-            state["schedule"] = s;
-        }
-        return state;
+        var randoms = new Dictionary<string, string> { ["context"] = context.Random.SaveState() };
+        foreach (var (name, generator) in task.Model.NamedRandomGenerators())
+            randoms["model." + name] = generator.SaveState();
+        var state = new TrainerState(options.Seed, epoch, batchInEpoch, step, best, options.Metric,
+            evaluationsWithoutImprovement, skipped, (elapsedBefore + clock.Elapsed).TotalSeconds, randoms,
+            average is null ? null : new AveragingState(average.Options.ToString(), average.Count),
+            schedule is null ? null : new Dictionary<string, double>(schedule.GetState()));
+        return JsonSerializer.SerializeToNode(state, TrainingJson.Default.TrainerState)!.AsObject();
     }
 
     /// <summary>
@@ -479,3 +454,23 @@ public sealed class Trainer<TBatch>
     static JsonNode? Finite(double v)
         => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(CultureInfo.InvariantCulture));
 }
+
+/// <summary>
+/// <c>trainer.json</c> of a checkpoint: where the run stands (epoch, batch, step, the best metric and the patience
+/// count), the state of every random generator by name (<c>context</c>, <c>model.…</c>), and the weight averaging and
+/// learning-rate schedule when the run has them.
+/// </summary>
+sealed record TrainerState(ulong Seed, int Epoch, int BatchInEpoch, long Step, double? Best, string Metric,
+    int EvaluationsWithoutImprovement, int SkippedSteps, double ElapsedSeconds, Dictionary<string, string> Random,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] AveragingState? Averaging = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    Dictionary<string, double>? Schedule = null);
+
+/// <summary>The weight averaging a checkpoint was written with and how many weights its average holds.</summary>
+sealed record AveragingState(string Options, long Count);
+
+/// <summary>The files of <c>Recur.Training</c> in JSON, generated at compile time.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(TrainerState))]
+sealed partial class TrainingJson : JsonSerializerContext;

@@ -70,6 +70,27 @@ public sealed class ConfigJsonTests
     }
 
     [Fact]
+    public void TrainerStateWrittenBeforeItWasTypedReadsAndIsWrittenTheSameWay()
+    {
+        // trainer.json of a checkpoint with weight averaging and a plateau schedule, as the JsonObject writer made it
+        const string earlier = @"{""seed"":7,""epoch"":1,""batch_in_epoch"":3,""step"":11,""best"":null,""metric"":""loss"","
+            + @"""evaluations_without_improvement"":2,""skipped_steps"":1,""elapsed_seconds"":0.84,"
+            + @"""random"":{""context"":""74c1:b279:6db2:7938"",""model.dropout"":""60da:4a7a:21d5:5619""},"
+            + @"""averaging"":{""options"":""ema 0.9"",""count"":2},"
+            + @"""schedule"":{""count"":1,""learning_rate"":0.002,""best"":3.28,""bad_reports"":0,""cooldown_left"":0}}";
+        var state = System.Text.Json.JsonSerializer.Deserialize(earlier, TrainingJson.Default.TrainerState)!;
+        Assert.Equal((7UL, 11L, 2L), (state.Seed, state.Step, state.Averaging!.Count));
+        Assert.Equal(earlier, System.Text.Json.JsonSerializer.Serialize(state, TrainingJson.Default.TrainerState));
+        var plain = state with { Averaging = null, Schedule = null, Best = 1.5 };
+        Assert.DoesNotContain("averaging", System.Text.Json.JsonSerializer.Serialize(plain,
+            TrainingJson.Default.TrainerState));
+        var message = Assert.Throws<InvalidDataException>(() => Recur.Serialization.ConfigJson.Read(
+            Parse(earlier.Replace(@"""step"":11", @"""step"":""eleven""", StringComparison.Ordinal)),
+            TrainingJson.Default.TrainerState, architecture: null)).Message;
+        Assert.Contains("'step'", message);
+    }
+
+    [Fact]
     public void AMissingOrWrongFieldIsNamed()
     {
         var json = Parse(Written["sequence_model"]);
