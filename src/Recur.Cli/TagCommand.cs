@@ -131,20 +131,16 @@ static class TagCommand
             var target = TrainedModels.ParseScheme(r.GetValue(scheme)!);
             var converted = trainSet.Select(x => x with { Tags = TagSchemes.Convert(x.Tags, target) }).ToList();
             Directory.CreateDirectory(s.Out);
-            var settings = new JsonObject
-            {
-                ["kind"] = r.GetValue(hmm) ? "hmm" : "neural",
-                ["scheme"] = target.ToString().ToLowerInvariant(),
-                ["data_scheme"] = TagSchemes.Detect(trainSet.Select(x
-                => (IReadOnlyList<string>)x.Tags)).ToString().ToLowerInvariant()
-            };
+            var settings = new TaggingSettings(r.GetValue(hmm) ? "hmm" : "neural",
+                target.ToString().ToLowerInvariant(), TagSchemes.Detect(trainSet.Select(x
+                    => (IReadOnlyList<string>)x.Tags)).ToString().ToLowerInvariant());
             if (r.GetValue(hmm))
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var model = HiddenMarkovTagger.Train(converted);
                 model.Save(Path.Combine(s.Out, "hmm.json"));
-                AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile),
-                    settings.ToJsonString());
+                RunSettingsJson.Save(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile), settings,
+                    RunSettingsJson.Default.TaggingSettings);
                 var metrics = new Dictionary<string, double>
                 {
                     ["train_seconds"] = clock.Elapsed.TotalSeconds,
@@ -177,8 +173,8 @@ static class TagCommand
                     $"Pretrained vectors for {found} of {vocabulary.Words.Count - 2} words from {vectorsPath}.");
             }
             vocabulary.Save(s.Out);
-            AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile),
-                settings.ToJsonString());
+            RunSettingsJson.Save(Path.Combine(s.Out, TrainedModels.TaggingSettingsFile), settings,
+                RunSettingsJson.Default.TaggingSettings);
             var task = new TaggingTask(tagger, vocabulary, converted, validSet, s.Batch,
                 wordDropout: r.GetValue(wordDropout));
             AnsiConsole.MarkupLineInterpolated($"[bold]tag[/]: {trainSet.Count:N0} sentences, {trainSet.Sum(x => x.Tokens.Length):N0} tokens, {vocabulary.Words.Count:N0} words, {tags.Length} tags ({target.ToString().ToUpperInvariant()}); BiLSTM{(config.Crf ? "-CRF" : " + softmax")}{(config.CharFeatures ? " with character features" : "")}, {tagger.Parameters().Sum(p => (long)p.Length):N0} parameters.");

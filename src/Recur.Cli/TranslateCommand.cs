@@ -69,19 +69,15 @@ static class TranslateCommand
                 SplitSeed }) command.Options.Add(o);
         }
 
-        public JsonObject Read(ParseResult r) => new()
-        {
-            ["reverse"] = r.GetValue(Reverse), ["max_words"] = r.GetValue(MaxWords),
-            ["strip_accents"] = r.GetValue(StripAccents),
-            ["lower_case"] = !r.GetValue(KeepCase), ["held_out"] = r.GetValue(HeldOut),
-            ["split_seed"] = r.GetValue(SplitSeed),
-        };
+        public TranslationSettings Read(ParseResult r) => new(r.GetValue(Reverse), r.GetValue(MaxWords),
+            r.GetValue(StripAccents), !r.GetValue(KeepCase), r.GetValue(HeldOut), r.GetValue(SplitSeed));
     }
 
-    static (List<SentencePair> Train, List<SentencePair> HeldOut) ReadPairs(string path, JsonObject settings)
+    static (List<SentencePair> Train, List<SentencePair> HeldOut) ReadPairs(string path,
+        TranslationSettings settings)
     {
-        var pairs = SentencePairs.Read(path, TrainedModels.PairOptions(settings));
-        return SentencePairs.Split(pairs, (double)settings["held_out"]!, (ulong)settings["split_seed"]!);
+        var pairs = SentencePairs.Read(path, settings.PairOptions);
+        return SentencePairs.Split(pairs, settings.HeldOut, settings.SplitSeed);
     }
 
     static Command Train()
@@ -146,15 +142,14 @@ static class TranslateCommand
             if (s.Out
                 is null) throw new UsageException(
                 "--out is required: the model, its vocabularies and checkpoints go there.");
-            var settings = data.Read(r);
-            settings["pairs"] = Path.GetFullPath(r.GetValue(pairs)!);
+            var settings = data.Read(r) with { Pairs = Path.GetFullPath(r.GetValue(pairs)!) };
             var (train, heldOut) = ReadPairs(r.GetValue(pairs)!, settings);
             var vocabulary = s.Resume != null ? TranslationVocabulary.Load(s.Out) : TranslationVocabulary.Build(train,
                 r.GetValue(minFrequency));
             Directory.CreateDirectory(s.Out);
             vocabulary.Save(s.Out);
-            AtomicFile.WriteAllText(Path.Combine(s.Out, TrainedModels.TranslationSettingsFile),
-                settings.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            RunSettingsJson.Save(Path.Combine(s.Out, TrainedModels.TranslationSettingsFile), settings,
+                RunSettingsJson.Default.TranslationSettings);
             var config = new Seq2SeqConfig(vocabulary.Source.VocabularySize, vocabulary.Target.VocabularySize,
                 r.GetValue(embed), r.GetValue(hidden), r.GetValue(layers),
                 r.GetValue(cell)!, !r.GetValue(unidirectional), Enum.Parse<AttentionKind>(r.GetValue(attention)!,
@@ -296,7 +291,7 @@ static class TranslateCommand
             if (r.GetValue(beam) < 1) throw new UsageException("--beam must be positive.");
             var (seq2seq, vocabulary, settings) = TrainedModels.Translator(r.GetValue(model)!);
             if (r.GetValue(int8)) Int8Inference.Apply([seq2seq], r.GetValue(model)!);
-            string path = r.GetValue(pairs) ?? (string?)settings["pairs"] ?? throw new UsageException("give --pairs.");
+            string path = r.GetValue(pairs) ?? settings.Pairs ?? throw new UsageException("give --pairs.");
             var (train, heldOut) = ReadPairs(path, settings);
             var scored = r.GetValue(all) ? train.Concat(heldOut).ToList() : heldOut;
             if (r.GetValue(limit) > 0) scored = scored.Take(r.GetValue(limit)).ToList();
@@ -344,7 +339,7 @@ static class TranslateCommand
             if (r.GetValue(beam) < 1) throw new UsageException("--beam must be positive.");
             var (seq2seq, vocabulary, settings) = TrainedModels.Translator(r.GetValue(model)!);
             if (r.GetValue(int8)) Int8Inference.Apply([seq2seq], r.GetValue(model)!);
-            var options = TrainedModels.PairOptions(settings);
+            var options = settings.PairOptions;
             var inputs = r.GetValue(sentences)!.Select(x => SentencePairs.Normalise(x, options)).ToList();
             var translated = TranslationTask.Translate(seq2seq, vocabulary, inputs, r.GetValue(beam));
             for (int i

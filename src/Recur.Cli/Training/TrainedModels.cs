@@ -161,23 +161,16 @@ static class TrainedModels
         bool int8)
     {
         var settings = TaggingSettings(folder);
-        if ((string?)settings["kind"] == "hmm")
-            throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
+        if (settings.IsHmm) throw new UsageException($"{folder}: an HMM cannot join an ensemble of neural taggers.");
         var vocabulary = TaggingVocabulary.Load(folder);
         var model = Checkpoint.Open(folder, config => new SequenceTagger(SequenceTaggerConfig.FromJson(config),
             new RandomGenerator(0)));
         if (int8) Int8Inference.Apply([model], folder);
-        return (model, vocabulary, ParseScheme((string?)settings["data_scheme"] ?? "bio"));
+        return (model, vocabulary, ParseScheme(settings.DataScheme));
     }
 
-    internal static JsonObject TaggingSettings(string folder)
-    {
-        string settingsPath = Path.Combine(folder, TaggingSettingsFile);
-        if (!File.Exists(settingsPath)) throw new UsageException(
-            $"{folder}: no {TaggingSettingsFile}; is it a run folder of `recur tag train`?");
-        try { return JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
-        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
-    }
+    internal static TaggingSettings TaggingSettings(string folder) => RunSettingsJson.Load(
+        Path.Combine(folder, TaggingSettingsFile), RunSettingsJson.Default.TaggingSettings, "tag train");
 
     /// <summary>A trained tagger: a function from tokens to tags in the data's scheme (<paramref name="int8"/>:
     /// its recurrent layers quantised).</summary>
@@ -185,8 +178,8 @@ static class TrainedModels
         bool int8 = false)
     {
         var settings = TaggingSettings(folder);
-        var output = ParseScheme((string?)settings["data_scheme"] ?? "bio");
-        if ((string?)settings["kind"] == "hmm")
+        var output = ParseScheme(settings.DataScheme);
+        if (settings.IsHmm)
         {
             if (int8) throw new UsageException($"--int8: {folder} is an HMM tagger, which has no recurrent layers.");
             var hmm = HiddenMarkovTagger.Load(Path.Combine(folder, "hmm.json"));
@@ -196,19 +189,11 @@ static class TrainedModels
         return sentences => model.Tag(vocabulary, sentences).Select(t => TagSchemes.Convert(t, output)).ToList();
     }
 
-    internal static PairOptions PairOptions(JsonObject settings) =>
-        new((bool)settings["lower_case"]!, (bool)settings["strip_accents"]!, (int)settings["max_words"]!,
-            (bool)settings["reverse"]!);
-
-    internal static (Seq2Seq Model, TranslationVocabulary Vocabulary, JsonObject Settings) Translator(
+    internal static (Seq2Seq Model, TranslationVocabulary Vocabulary, TranslationSettings Settings) Translator(
         string folder)
     {
-        string settingsPath = Path.Combine(folder, TranslationSettingsFile);
-        if (!File.Exists(settingsPath)) throw new UsageException(
-            $"{folder}: no {TranslationSettingsFile}; is it a run folder of `recur translate train`?");
-        JsonObject settings;
-        try { settings = JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(); }
-        catch (JsonException e) { throw new InvalidDataException($"{settingsPath}: malformed ({e.Message}).", e); }
+        var settings = RunSettingsJson.Load(Path.Combine(folder, TranslationSettingsFile),
+            RunSettingsJson.Default.TranslationSettings, "translate train");
         var vocabulary = TranslationVocabulary.Load(folder);
         var model = Checkpoint.Open(folder, config => new Seq2Seq(Seq2SeqConfig.FromJson(config),
             new RandomGenerator(0)));
@@ -248,11 +233,11 @@ static class TrainedModels
         {
             var (seq2seq, vocabulary, settings) = Translator(folder);
             if (int8) Int8Inference.Apply([seq2seq], folder);
-            return new TranslatorSubject(seq2seq, vocabulary, PairOptions(settings), name);
+            return new TranslatorSubject(seq2seq, vocabulary, settings.PairOptions, name);
         }
         if (File.Exists(Path.Combine(folder, TaggingSettingsFile)))
         {
-            if ((string?)TaggingSettings(folder)["kind"] == "hmm")
+            if (TaggingSettings(folder).IsHmm)
             {
                 var tag = Tagger(folder, int8);
                 return new TaggerSubject(sentences => tag(sentences), [], null, name);

@@ -63,7 +63,7 @@ public static class ConfigJson
     /// <summary>The JSON object in the file at <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">The file is missing, is not JSON or holds no object; the message names
     /// it.</exception>
-    internal static JsonObject ReadObject(string path)
+    public static JsonObject ReadObject(string path)
     {
         try
         {
@@ -84,7 +84,7 @@ public static class ConfigJson
     /// <see cref="Read{T}"/> of the file at <paramref name="path"/>; every error is an
     /// <see cref="InvalidDataException"/> whose message starts with the path.
     /// </summary>
-    internal static T ReadFile<T>(string path, JsonTypeInfo<T> info, string? architecture,
+    public static T ReadFile<T>(string path, JsonTypeInfo<T> info, string? architecture,
         Action<T>? validate = null)
     {
         var json = ReadObject(path);
@@ -99,7 +99,7 @@ public static class ConfigJson
     }
 
     /// <summary>Writes <see cref="Write{T}"/>'s object to <paramref name="path"/> atomically.</summary>
-    internal static void WriteFile<T>(string path, T value, JsonTypeInfo<T> info, string architecture) =>
+    public static void WriteFile<T>(string path, T value, JsonTypeInfo<T> info, string architecture) =>
         AtomicFile.WriteAllText(path, Write(value, info, architecture).ToJsonString());
 
     /// <summary>The field, the value found and what it should be — in the file's terms, not the serializer's.</summary>

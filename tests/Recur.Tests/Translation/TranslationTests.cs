@@ -209,6 +209,14 @@ public sealed class TranslationTests : IDisposable
         Recur.Tests.Figures.FigureFiles.AssertPng(At("attention.png"));
         Recur.Tests.Figures.FigureFiles.AssertSvg(At("attention.svg"), "attention: i am happy.");
         Assert.Equal(2, RecurCommand.Run("translate", "run", "--model", At("nowhere"), "x"));
+        // a damaged translation.json is named with its field, not met with a stack trace
+        string settings = Path.Combine(At("run"), "translation.json");
+        File.WriteAllText(settings, File.ReadAllText(settings).Replace("\"max_words\": 10", "\"max_words\": \"ten\"",
+            StringComparison.Ordinal));
+        var (code, error) = Recur.Tests.Cli.RunSafetyTests.RunCapturingErrors("translate", "run", "--model",
+            At("run"), "x");
+        Assert.Equal(1, code);
+        Assert.Contains($"{settings}: field 'max_words' is \"ten\", not an integer.", error);
         File.WriteAllText(At("bad.txt"), "only one column\n");
         Assert.Equal(1, RecurCommand.Run("translate", "train", "--pairs", At("bad.txt"), "--out", At("bad")));
 
