@@ -44,7 +44,8 @@ static partial class ForecastCommand
 
     public static Command Create()
     {
-        var command = new Command("forecast", "Time-series forecasting: an LSTM/GRU (or MLP) against naive, seasonal naive and AR(p) on the same test period.");
+        var command = new Command("forecast", "Time-series forecasting: an LSTM/GRU (or MLP) against naive, seasonal "
+            + "naive and AR(p) on the same test period.");
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Predict());
         return command;
@@ -255,7 +256,10 @@ static partial class ForecastCommand
             string folder = r.GetValue(output)!;
             int members = r.GetValue(ensemble);
             if (members < 1) throw new UsageException("--ensemble must be positive.");
-            AnsiConsole.MarkupLineInterpolated($"[bold]{Path.GetFileName(r.GetValue(csv))}[/], column {r.GetValue(target)}: {train.Length} training values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
+            string file = Path.GetFileName(r.GetValue(csv))!;
+            AnsiConsole.MarkupInterpolated($"[bold]{file}[/], column {r.GetValue(target)}: {train.Length} training ");
+            AnsiConsole.MarkupLineInterpolated(
+                $"values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
             // an ensemble trains one forecaster per seed (seed, seed + 1, …), each in its own folder, and averages
             // their forecasts
             var trained = new List<Forecaster>();
@@ -333,7 +337,8 @@ static partial class ForecastCommand
             var fit = Enumerable.Range(first, train.Length - first).Select(t => forecaster.Forecast(values[..t], 1,
                 CovariatesUpTo(t))[0]).ToArray();
 
-            var table = new Table().Title($"Test period: last {test} values, original units{(walk ? ", one step ahead from the actual history" : "")}").AddColumn("model");
+            var table = new Table().Title($"Test period: last {test} values, original "
+                + $"units{(walk ? ", one step ahead from the actual history" : "")}").AddColumn("model");
             foreach (var name in new[] { "RMSE", "MAE", "MAPE %", "sMAPE %",
                 "MASE" }) table.AddColumn(new TableColumn(name).RightAligned());
             var rows = new System.Text.Json.Nodes.JsonArray();

@@ -91,13 +91,16 @@ static class HopfieldCommand
             int n = r.GetValue(neurons), count = r.GetValue(points);
             double max = r.GetValue(maxLoad);
             if (n < 10 || count < 2 || !(max > 0) || r.GetValue(probes) < 1 || r.GetValue(trials) < 1)
-                throw new UsageException("--neurons must be at least 10, --points at least 2, and --max-load, --probes and --trials positive.");
+                throw new UsageException("--neurons must be at least 10, --points at least 2, and --max-load, "
+                    + "--probes and --trials positive.");
             if (r.GetValue(noise) is < 0 or > 0.5) throw new UsageException("--noise must be in [0, 0.5].");
             var counts = Enumerable.Range(1, count).Select(k => Math.Max(1,
                 (int)Math.Round(k * max * n / count))).Distinct().ToArray();
             var series = new List<Series>();
             var results = new JsonObject();
-            var table = new Table().Title($"Recall rate, N = {n}, {r.GetValue(trials)} network(s), {r.GetValue(probes)} probes per load").AddColumn(new TableColumn("P").RightAligned()).AddColumn(new TableColumn("P/N").RightAligned());
+            var table = new Table().Title($"Recall rate, N = {n}, {r.GetValue(trials)} network(s),"
+                + $" {r.GetValue(probes)} probes per load").AddColumn(new TableColumn("P").RightAligned())
+                .AddColumn(new TableColumn("P/N").RightAligned());
             var measured = new List<(string Rule, IReadOnlyList<CapacityPoint> Points, double? Capacity,
                 double? Onset)>();
             foreach (string name in r.GetValue(rule)!.Distinct())
@@ -138,8 +141,11 @@ static class HopfieldCommand
             {
                 AnsiConsole.Write(table);
                 foreach (var (name, _, capacity, onset) in measured)
-                    AnsiConsole.MarkupLine($"{name}: recall falls below 90% at P/N ≈ [bold]{(onset is double o ? F(o) : "beyond --max-load")}[/] and below one half at [bold]{(capacity is double c ? F(c) : "beyond --max-load")}[/]" +
-                        (name == "hebbian" ? " (theory for N → ∞: a collapse at 0.138, Amit, Gutfreund & Sompolinsky 1985; finite networks spread it out)" : ""));
+                    AnsiConsole.MarkupLine($"{name}: recall falls below 90% at P/N ≈ "
+                        + $"[bold]{(onset is double o ? F(o) : "beyond --max-load")}[/] and below one half at "
+                            + $"[bold]{(capacity is double c ? F(c) : "beyond --max-load")}[/]" +
+                        (name == "hebbian" ? " (theory for N → ∞: a collapse at 0.138, Amit, Gutfreund & Sompolinsky "
+                            + "1985; finite networks spread it out)" : ""));
             }
             CliOutput.PrintFiles(files, r.GetValue(json));
             return 0;
@@ -186,11 +192,15 @@ static class HopfieldCommand
                 ["height"] = height.ToString(CultureInfo.InvariantCulture),
                 ["width"] = width.ToString(CultureInfo.InvariantCulture), ["rule"] = r.GetValue(rule)!,
             });
-            AnsiConsole.MarkupLineInterpolated($"Stored {stored.Count} patterns of {height}×{width} units with the {r.GetValue(rule)} rule in {Path.GetFullPath(path)}.");
+            AnsiConsole.MarkupInterpolated($"Stored {stored.Count} patterns of {height}×{width} units ");
+            AnsiConsole.MarkupLineInterpolated($"with the {r.GetValue(rule)} rule in {Path.GetFullPath(path)}.");
             for (int k = 0; k < stored.Count; k++)
             {
                 var result = network.Recall(stored[k], HopfieldUpdate.Asynchronous, new RandomGenerator(1), 1);
-                AnsiConsole.MarkupLineInterpolated($"  pattern {k}: energy {network.Energy(stored[k]):F2}, {(result.Flips == 0 ? "a fixed point" : $"not stable ({result.Flips} units flip in one sweep)")}");
+                string stability = result.Flips == 0 ? "a fixed point"
+                    : $"not stable ({result.Flips} units flip in one sweep)";
+                double energy = network.Energy(stored[k]);
+                AnsiConsole.MarkupLineInterpolated($"  pattern {k}: energy {energy:F2}, {stability}");
             }
             return 0;
         }));

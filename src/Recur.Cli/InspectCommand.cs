@@ -30,7 +30,8 @@ static class InspectCommand
 
     public static Command Create()
     {
-        var command = new Command("inspect", "Look inside recurrent networks: gradient flow through time, gate activity, input saliency, training curves.");
+        var command = new Command("inspect", "Look inside recurrent networks: gradient flow through time, gate "
+            + "activity, input saliency, training curves.");
         command.Subcommands.Add(Gradients());
         command.Subcommands.Add(Gates());
         command.Subcommands.Add(Saliency());
@@ -41,7 +42,12 @@ static class InspectCommand
 
     sealed class SubjectOptions
     {
-        public readonly Option<string[]> Models = new("--model") { Description = "Checkpoint or run folder(s) of `recur task` (repeatable). Without it, fresh models are inspected on the adding problem.", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<string[]> Models = new("--model")
+        {
+            Description = "Checkpoint or run folder(s) of `recur task` (repeatable). Without it, fresh models are "
+                + "inspected on the adding problem.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         public readonly Option<string> Cells = new(
             "--cells")
         {
@@ -152,7 +158,8 @@ static class InspectCommand
     {
         var subjects = new SubjectOptions();
         var output = OutOption("gradient-flow");
-        var command = new Command("gradients", "Gradient flow through time: ‖∂L/∂h_t‖ for every step t — vanishing gradients in plain RNNs, not in LSTM/GRU.");
+        var command = new Command("gradients", "Gradient flow through time: ‖∂L/∂h_t‖ for every step t — vanishing "
+            + "gradients in plain RNNs, not in LSTM/GRU.");
         subjects.AddTo(command);
         command.Options.Add(output);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -215,7 +222,9 @@ static class InspectCommand
             table.AddRow([Markup.Escape(label), .. cells, Number(ratio), Number(parameterNorm)]);
         }
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]‖∇θ‖: the parameters' gradient norm before clipping. first/last far below 1: the gradient vanishes on its way back through time. Clipping rescales every step's gradient by one factor, so it caps ‖∇θ‖ but does not change this ratio.[/]");
+        AnsiConsole.MarkupLine("[grey]‖∇θ‖: the parameters' gradient norm before clipping. first/last far below 1: "
+            + "the gradient vanishes on its way back through time. Clipping rescales every step's gradient by one "
+                + "factor, so it caps ‖∇θ‖ but does not change this ratio.[/]");
     }
 
     static Command Gates()
@@ -232,7 +241,8 @@ static class InspectCommand
             Description = "With a language model (--model of `recur lm train`): the text to run it over; heatmaps are "
                 + "labelled with its tokens.",
         };
-        var command = new Command("gates", "Gate and unit activity: saturation statistics of every gate, heatmaps of gates and hidden states over one sequence (or a text).");
+        var command = new Command("gates", "Gate and unit activity: saturation statistics of every gate, heatmaps of "
+            + "gates and hidden states over one sequence (or a text).");
         subjects.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(units);
@@ -364,7 +374,8 @@ static class InspectCommand
             }
         }
         if (probe.Records.Count == 0)
-            Console.Error.WriteLine("note: no gate activity recorded: a projected LSTM (tied weights with --hidden > --embed) runs on the tape, outside the probed kernels; only the hidden state is drawn.");
+            Console.Error.WriteLine("note: no gate activity recorded: a projected LSTM (tied weights with --hidden > "
+                + "--embed) runs on the tape, outside the probed kernels; only the hidden state is drawn.");
         var states = new double[chosen.Length, steps];
         for (int i = 0; i < chosen.Length; i++)
             for (int t = 0; t < steps; t++) states[i, t] = values[t * width + chosen[i]];
@@ -395,7 +406,8 @@ static class InspectCommand
             Description = "With a language model (--model of `recur lm train`): connectivity over this text, "
                 + "‖∂y_t/∂e_s‖ for every prediction t and earlier token s.",
         };
-        var command = new Command("saliency", "Connectivity: how strongly each input step moves the prediction, ‖∂y/∂x_t‖, per sequence (or over a text).");
+        var command = new Command("saliency", "Connectivity: how strongly each input step moves the prediction, "
+            + "‖∂y/∂x_t‖, per sequence (or over a text).");
         subjects.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(shown);

@@ -76,7 +76,8 @@ static class LayerCommand
         catch (ArgumentException e)
         {
             // shape and name mismatches between the files: say which files were combined
-            Console.Error.WriteLine($"recur layer run: {e.Message} (config {config.FullName}, weights {weights.FullName}, input {input.FullName}" +
+            Console.Error.WriteLine($"recur layer run: {e.Message} (config {config.FullName}, "
+                + $"weights {weights.FullName}, input {input.FullName}" +
                 (gradOutput is null ? ")" : $", grad-output {gradOutput.FullName})"));
             return 1;
         }

@@ -286,7 +286,9 @@ static class LmCommand
                 output.WriteLine(tokenizer.Decode(best.Tokens));
                 if (r.GetValue(save) is { } beamPath) Serialization.AtomicFile.WriteAllText(beamPath,
                     start + tokenizer.Decode(best.Tokens));
-                Console.Error.WriteLine(FormattableString.Invariant($"beam {width}: log P = {best.LogProbability:F3} over {best.Tokens.Length} tokens, score {best.Score:F3}"));
+                Console.Error.WriteLine(FormattableString.Invariant(
+                    $"beam {width}: log P = {best.LogProbability:F3} over {best.Tokens.Length} tokens, ")
+                    + FormattableString.Invariant($"score {best.Score:F3}"));
                 return 0;
             }
             var options = new SamplingOptions(r.GetValue(greedy) ? 0f : r.GetValue(temperature), r.GetValue(topK),
@@ -308,7 +310,9 @@ static class LmCommand
             if (all.Length > printed) output.Write(all[printed..]);
             output.WriteLine();
             if (r.GetValue(save) is { } path) Serialization.AtomicFile.WriteAllText(path, start + all);
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{generated.Count} tokens in {clock.Elapsed.TotalSeconds:F2} s ({generated.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0} tokens/s)"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{generated.Count} tokens "
+                + $"in {clock.Elapsed.TotalSeconds:F2} s "
+                    + $"({generated.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0} tokens/s)"));
             return 0;
         }));
         return command;

@@ -21,7 +21,8 @@ static class RbmCommand
 {
     public static Command Create()
     {
-        var command = new Command("rbm", "Restricted Boltzmann machines on binarised MNIST: train with CD-k or PCD, evaluate, draw samples and filters.");
+        var command = new Command("rbm", "Restricted Boltzmann machines on binarised MNIST: train with CD-k or PCD, "
+            + "evaluate, draw samples and filters.");
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Sample());
         return command;
@@ -106,7 +107,8 @@ static class RbmCommand
             if (r.GetValue(hidden) < 1 || r.GetValue(cd) < 1 || r.GetValue(epochs) < 1 || r.GetValue(batch) < 1
                 || !(r.GetValue(lr) > 0) || r.GetValue(threads) < 1 || r.GetValue(aisRuns) < 1
                 || r.GetValue(aisSteps) < 0)
-                throw new UsageException("--hidden, --cd, --epochs, --batch, --lr, --threads and --ais-runs must be positive; --ais-steps at least 0.");
+                throw new UsageException("--hidden, --cd, --epochs, --batch, --lr, --threads and --ais-runs must be "
+                    + "positive; --ais-steps at least 0.");
             using var threadLimit = Parallelism.Limit(r.GetValue(threads));
             var random = new RandomGenerator(r.GetValue(seed));
             var (train, test) = BinarisedMnist(r.GetValue(mnist)!, random.Fork());
@@ -125,7 +127,11 @@ static class RbmCommand
                 ["cd"] = options.GibbsSteps.ToString(CultureInfo.InvariantCulture),
                 ["persistent"] = options.Persistent ? "true" : "false"
             };
-            AnsiConsole.MarkupLineInterpolated($"[bold]{rbm}[/], {(options.Persistent ? "PCD" : "CD")}-{options.GibbsSteps}, lr {options.LearningRate}, batch {options.BatchSize}, {train.Length / 784} training and {test.Length / 784} held-out digits.");
+            string divergence = options.Persistent ? "PCD" : "CD";
+            AnsiConsole.MarkupInterpolated($"[bold]{rbm}[/], {divergence}-{options.GibbsSteps}, ");
+            AnsiConsole.MarkupInterpolated($"lr {options.LearningRate}, batch {options.BatchSize}, ");
+            AnsiConsole.MarkupLineInterpolated(
+                $"{train.Length / 784} training and {test.Length / 784} held-out digits.");
             var table
                 = new Table().AddColumn("epoch").AddColumn(new TableColumn("train recon. error").RightAligned(
                 )).AddColumn(new TableColumn("test recon. error").RightAligned())
@@ -152,7 +158,9 @@ static class RbmCommand
                 }.ToJsonString() + "\n");
                 table.AddRow((epoch + 1).ToString(CultureInfo.InvariantCulture), F(trainError), F(testError), F(pll),
                     clock.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture));
-                Console.WriteLine(FormattableString.Invariant($"epoch {epoch + 1}: train reconstruction error {trainError:F2}, test {testError:F2}, test PLL {pll:F2}"));
+                Console.WriteLine(FormattableString.Invariant(
+                    $"epoch {epoch + 1}: train reconstruction error {trainError:F2}, test {testError:F2}, ")
+                    + FormattableString.Invariant($"test PLL {pll:F2}"));
             }
             AnsiConsole.Write(table);
             if (r.GetValue(aisSteps) > 0)
@@ -161,7 +169,11 @@ static class RbmCommand
                 var (logZ, spread) = rbm.AnnealedImportanceSampling(r.GetValue(aisRuns), r.GetValue(aisSteps),
                     random.Fork(), BaseBiases(train));
                 double trainLl = rbm.LogLikelihood(train, logZ), testLl = rbm.LogLikelihood(test, logZ);
-                AnsiConsole.MarkupLineInterpolated($"AIS ({r.GetValue(aisRuns)} runs × {r.GetValue(aisSteps)} temperatures, {aisClock.Elapsed.TotalSeconds:F0} s): log Z = {logZ:F2} (log-weight spread {spread:F2}); mean log-likelihood train {trainLl:F2}, test {testLl:F2} nats.");
+                AnsiConsole.MarkupInterpolated(
+                    $"AIS ({r.GetValue(aisRuns)} runs × {r.GetValue(aisSteps)} temperatures, ");
+                AnsiConsole.MarkupInterpolated($"{aisClock.Elapsed.TotalSeconds:F0} s): log Z = {logZ:F2} ");
+                AnsiConsole.MarkupLineInterpolated(
+                    $"(log-weight spread {spread:F2}); mean log-likelihood train {trainLl:F2}, test {testLl:F2} nats.");
                 File.AppendAllText(metricsPath, new JsonObject
                 {
                     ["type"] = "ais", ["epoch"] = r.GetValue(epochs),
@@ -232,7 +244,11 @@ static class RbmCommand
             Description = "Figure path without extension.",
             DefaultValueFactory = _ => Path.Combine("recur-rbm", "samples"),
         };
-        var command = new Command("sample", "Draw digits from a trained RBM by Gibbs sampling from random noise; writes picture grids of the samples (OUT) and of the filters (OUT-filters).") { model, samples, gibbs, seed, output };
+        var command = new Command("sample", "Draw digits from a trained RBM by Gibbs sampling from random noise; "
+            + "writes picture grids of the samples (OUT) and of the filters (OUT-filters).")
+        {
+            model, samples, gibbs, seed, output,
+        };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string path = r.GetValue(model)!;

@@ -177,7 +177,14 @@ static class TagCommand
                 RunSettingsJson.Default.TaggingSettings);
             var task = new TaggingTask(tagger, vocabulary, converted, validSet, s.Batch,
                 wordDropout: r.GetValue(wordDropout));
-            AnsiConsole.MarkupLineInterpolated($"[bold]tag[/]: {trainSet.Count:N0} sentences, {trainSet.Sum(x => x.Tokens.Length):N0} tokens, {vocabulary.Words.Count:N0} words, {tags.Length} tags ({target.ToString().ToUpperInvariant()}); BiLSTM{(config.Crf ? "-CRF" : " + softmax")}{(config.CharFeatures ? " with character features" : "")}, {tagger.Parameters().Sum(p => (long)p.Length):N0} parameters.");
+            AnsiConsole.MarkupInterpolated($"[bold]tag[/]: {trainSet.Count:N0} sentences, ");
+            AnsiConsole.MarkupInterpolated(
+                $"{trainSet.Sum(x => x.Tokens.Length):N0} tokens, {vocabulary.Words.Count:N0} ");
+            AnsiConsole.MarkupInterpolated($"words, {tags.Length} tags ({target.ToString().ToUpperInvariant()}); ");
+            string head = config.Crf ? "-CRF" : " + softmax";
+            string characters = config.CharFeatures ? " with character features" : "";
+            AnsiConsole.MarkupLineInterpolated(
+                $"BiLSTM{head}{characters}, {tagger.Parameters().Sum(p => (long)p.Length):N0} parameters.");
             var optimizer = TrainingOptions.CreateOptimizer(s, tagger.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Max);
             var options = TrainingOptions.CreateTrainerOptions(s, validSet is null ? "loss" : "f1",
@@ -275,7 +282,12 @@ static class TagCommand
                 }.ToJsonString());
                 return 0;
             }
-            AnsiConsole.MarkupLineInterpolated($"{sentences.Count:N0} sentences, {score.Tokens:N0} tokens ({score.Tokens / Math.Max(seconds, 1e-9):N0} tokens/s): accuracy {score.TokenAccuracy:P2}; precision {score.Overall.Precision:P2}, recall {score.Overall.Recall:P2}, [bold]F1 {score.Overall.F1 * 100:F2}[/]");
+            AnsiConsole.MarkupInterpolated($"{sentences.Count:N0} sentences, {score.Tokens:N0} tokens ");
+            AnsiConsole.MarkupInterpolated(
+                $"({score.Tokens / Math.Max(seconds, 1e-9):N0} tokens/s): accuracy {score.TokenAccuracy:P2}; ");
+            AnsiConsole.MarkupInterpolated(
+                $"precision {score.Overall.Precision:P2}, recall {score.Overall.Recall:P2}, ");
+            AnsiConsole.MarkupLineInterpolated($"[bold]F1 {score.Overall.F1 * 100:F2}[/]");
             var table
                 = new Table().AddColumn("type").AddColumn(new TableColumn("precision").RightAligned()).AddColumn(
                 new TableColumn("recall").RightAligned())
@@ -321,7 +333,10 @@ static class TagCommand
             {
                 Console.WriteLine(string.Join(' ', tokens[i].Select((t, k) => $"{t}/{tags[i][k]}")));
                 foreach (var chunk in TagSchemes.Chunks(tags[i]))
-                    Console.WriteLine($"  {chunk.Type}\t{string.Join(' ', tokens[i].Skip(chunk.Start).Take(chunk.End - chunk.Start))}\t[{chunk.Start}, {chunk.End})");
+                {
+                    string words = string.Join(' ', tokens[i].Skip(chunk.Start).Take(chunk.End - chunk.Start));
+                    Console.WriteLine($"  {chunk.Type}\t{words}\t[{chunk.Start}, {chunk.End})");
+                }
             }
             return 0;
         }));

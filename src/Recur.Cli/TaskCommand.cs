@@ -35,7 +35,8 @@ static class TaskCommand
         command.Subcommands.Add(Verb("reber",
             "Embedded Reber grammar (Hochreiter & Schmidhuber 1997): predict the possible next symbols.", 0, 30,
             5e-3f));
-        command.Subcommands.Add(Verb("smnist", "Sequential MNIST, pixel by pixel (--permuted: permuted MNIST); first 8,000 digits train, last 2,000 test.", 0, 10, 1e-3f));
+        command.Subcommands.Add(Verb("smnist", "Sequential MNIST, pixel by pixel (--permuted: permuted MNIST); first "
+            + "8,000 digits train, last 2,000 test.", 0, 10, 1e-3f));
         return command;
     }
 
@@ -86,7 +87,8 @@ static class TaskCommand
         var json = new Option<bool>("--json") { Description = "Print the final metrics as one JSON object." };
         var chrono = new Option<int>("--chrono")
         {
-            Description = "LSTM/GRU: chrono initialisation of the gate biases for dependencies up to this many steps (Tallec & Ollivier 2018; 0: off, LSTM forget bias 1).",
+            Description = "LSTM/GRU: chrono initialisation of the gate biases for dependencies up to this many steps "
+                + "(Tallec & Ollivier 2018; 0: off, LSTM forget bias 1).",
             DefaultValueFactory = _ => 0,
         };
         var regulariser = new Option<float>("--gradient-regulariser")
@@ -124,8 +126,8 @@ static class TaskCommand
             (SequenceDataset Train, SequenceDataset Valid, string Metric, MetricMode Mode,
                 string Baseline) sets = name switch
                 {
-                    "adding" => (SyntheticTasks.Adding(dataRandom, t, train), SyntheticTasks.Adding(dataRandom, t, valid),
-                        "loss", MetricMode.Min,
+                    "adding" => (SyntheticTasks.Adding(dataRandom, t, train),
+                        SyntheticTasks.Adding(dataRandom, t, valid), "loss", MetricMode.Min,
                         $"always answering 1: MSE {SyntheticTasks.AddingBaseline:F3}"),
                     "multiplication" => (SyntheticTasks.Multiplication(dataRandom, t, train),
                         SyntheticTasks.Multiplication(dataRandom, t, valid), "loss", MetricMode.Min,
@@ -135,8 +137,8 @@ static class TaskCommand
                     "copy" => (SyntheticTasks.Copy(dataRandom, t, train), SyntheticTasks.Copy(dataRandom, t, valid),
                         "loss", MetricMode.Min,
                         $"memoryless: cross-entropy {SyntheticTasks.CopyBaseline(t):F4}"),
-                    "reber" => (SyntheticTasks.EmbeddedReber(dataRandom, train), SyntheticTasks.EmbeddedReber(dataRandom,
-                        valid), "sequence_accuracy", MetricMode.Max,
+                    "reber" => (SyntheticTasks.EmbeddedReber(dataRandom, train),
+                        SyntheticTasks.EmbeddedReber(dataRandom, valid), "sequence_accuracy", MetricMode.Max,
                         "guessing the branch symbol: sequence accuracy 0.5"),
                     _ => Mnist(r.GetValue(data)!, r.GetValue(permuted), s.Seed, Math.Min(train, 8000), Math.Min(valid,
                         2000)),
@@ -186,7 +188,8 @@ static class TaskCommand
     {
         string images = Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = Path.Combine(folder,
             "t10k-labels-idx1-ubyte.gz");
-        if (!File.Exists(images) || !File.Exists(labels)) throw new UsageException($"MNIST files not found in {folder} (expected t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz); pass --data.");
+        if (!File.Exists(images) || !File.Exists(labels)) throw new UsageException($"MNIST files not found "
+            + $"in {folder} (expected t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz); pass --data.");
         ulong? permutation = permuted ? seed + 7 : null; // recorded in config.json as permutation_seed
         return (SyntheticTasks.SequentialMnist(images, labels, 0, train, permutation),
             SyntheticTasks.SequentialMnist(images, labels, 8000, valid, permutation),

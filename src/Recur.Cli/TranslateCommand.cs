@@ -210,7 +210,8 @@ static class TranslateCommand
             Directory.CreateDirectory(folder);
             foreach (var (name, part) in new[] { ("train.tsv", train), ("valid.tsv", heldOut) })
                 AtomicFile.WriteAllText(Path.Combine(folder, name), string.Concat(part.Select(p =>
-                    $"{string.Join(' ', splitter.Split(p.Source))}\t{string.Join(' ', splitter.Split(p.Target))}\t{p.Target}\n")));
+                    $"{string.Join(' ', splitter.Split(p.Source))}\t{string.Join(' ', splitter.Split(p.Target))}\t"
+                    + $"{p.Target}\n")));
             Console.WriteLine($"{train.Count:N0} training and {heldOut.Count:N0} held-out pairs in {folder}");
             return 0;
         }));

@@ -25,7 +25,8 @@ public sealed partial class Tensor
         this.shape = shape;
         Length = ShapeUtil.Count(shape);
         if (offset < 0 || offset + Length > storage.Length)
-            throw new ArgumentException($"Tensor: shape {ShapeUtil.Format(shape)} needs {Length} values from offset {offset}, but storage holds {storage.Length}.");
+            throw new ArgumentException($"Tensor: shape {ShapeUtil.Format(shape)} needs {Length} values from "
+                + $"offset {offset}, but storage holds {storage.Length}.");
         Storage = storage;
         Offset = offset;
     }
@@ -104,7 +105,8 @@ public sealed partial class Tensor
     {
         ShapeUtil.Validate(shape, "FromArray");
         if (values.Length != ShapeUtil.Count(shape))
-            throw new ArgumentException($"FromArray: {values.Length} values do not fill shape {ShapeUtil.Format(shape)} ({ShapeUtil.Count(shape)} elements).");
+            throw new ArgumentException($"FromArray: {values.Length} values do not fill "
+                + $"shape {ShapeUtil.Format(shape)} ({ShapeUtil.Count(shape)} elements).");
         return new((int[])shape.Clone(), values.ToArray());
     }
 
@@ -158,7 +160,8 @@ public sealed partial class Tensor
         int shown = Math.Min(values.Length, 8);
         var text = string.Join(", ", values[..shown].ToArray().Select(v => v.ToString("G5",
             System.Globalization.CultureInfo.InvariantCulture)));
-        return $"Tensor{ShapeUtil.Format(shape)}{(Name is null ? "" : " " + Name)} [{text}{(values.Length > shown ? ", ..." : "")}]";
+        return $"Tensor{ShapeUtil.Format(shape)}{(Name is null ? "" : " " + Name)} "
+            + $"[{text}{(values.Length > shown ? ", ..." : "")}]";
     }
 
     // ---------------------------------------------------------------- autodiff plumbing
@@ -220,11 +223,14 @@ public sealed partial class Tensor
     public void Backward(Tensor? gradient = null, bool retainGraph = false)
     {
         if (!requiresGrad)
-            throw new InvalidOperationException("Backward: this tensor does not require gradients (no input had RequiresGrad set, or it was computed under NoGrad).");
+            throw new InvalidOperationException("Backward: this tensor does not require gradients (no input had "
+                + "RequiresGrad set, or it was computed under NoGrad).");
         if (gradient is null && Length != 1)
-            throw new InvalidOperationException($"Backward: a tensor of shape {ShapeUtil.Format(shape)} needs an explicit gradient; only one-element tensors are seeded with 1.");
+            throw new InvalidOperationException($"Backward: a tensor of shape {ShapeUtil.Format(shape)} needs an "
+                + $"explicit gradient; only one-element tensors are seeded with 1.");
         if (gradient is not null && !gradient.Shape.SequenceEqual(Shape))
-            throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.shape)} does not match tensor shape {ShapeUtil.Format(shape)}.");
+            throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.shape)} does not match "
+                + $"tensor shape {ShapeUtil.Format(shape)}.");
 
         var order = TopologicalOrder();
         if (order.Any(t => t.Node!.Released))

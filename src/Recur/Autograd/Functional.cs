@@ -14,7 +14,8 @@ public static partial class Functional
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
     {
         if (weight.Rank != 2 || input.Rank < 1 || input.Size(-1) != weight.Size(1))
-            throw new ArgumentException($"Linear: input {ShapeUtil.Format(input.Shape)} does not fit weight {ShapeUtil.Format(weight.Shape)} ([out, in]).");
+            throw new ArgumentException($"Linear: input {ShapeUtil.Format(input.Shape)} does not fit "
+                + $"weight {ShapeUtil.Format(weight.Shape)} ([out, in]).");
         int outFeatures = weight.Size(0), inFeatures = weight.Size(1);
         if (bias != null && (bias.Rank != 1 || bias.Length != outFeatures))
             throw new ArgumentException(

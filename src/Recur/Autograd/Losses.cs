@@ -82,14 +82,16 @@ public static partial class Losses
         ReadOnlySpan<float> mask = default, int chunkRows = 256)
     {
         if (weight.Rank != 2 || input.Rank < 1 || input.Size(-1) != weight.Size(1))
-            throw new ArgumentException($"LinearCrossEntropy: input {ShapeUtil.Format(input.Shape)} does not fit weight {ShapeUtil.Format(weight.Shape)} ([classes, in]).");
+            throw new ArgumentException($"LinearCrossEntropy: input {ShapeUtil.Format(input.Shape)} does not fit "
+                + $"weight {ShapeUtil.Format(weight.Shape)} ([classes, in]).");
         int classes = weight.Size(0), features = weight.Size(1);
         if (bias != null && (bias.Rank != 1 || bias.Length != classes))
             throw new ArgumentException(
                 $"LinearCrossEntropy: bias {ShapeUtil.Format(bias.Shape)} does not match {classes} classes.");
         int rows = features == 0 ? 0 : input.Length / features;
         if (targets.Length != rows)
-            throw new ArgumentException($"LinearCrossEntropy: {targets.Length} targets for input {ShapeUtil.Format(input.Shape)} ({rows} rows).");
+            throw new ArgumentException($"LinearCrossEntropy: {targets.Length} targets for "
+                + $"input {ShapeUtil.Format(input.Shape)} ({rows} rows).");
         if (!mask.IsEmpty && mask.Length != rows)
             throw new ArgumentException($"LinearCrossEntropy: mask has {mask.Length} entries for {rows} rows.");
         if (chunkRows < 1) throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows,
@@ -164,7 +166,8 @@ public static partial class Losses
     public static Tensor MeanSquaredError(Tensor prediction, Tensor target)
     {
         if (!prediction.Shape.SequenceEqual(target.Shape))
-            throw new ArgumentException($"MeanSquaredError: prediction {ShapeUtil.Format(prediction.Shape)} and target {ShapeUtil.Format(target.Shape)} differ.");
+            throw new ArgumentException($"MeanSquaredError: prediction {ShapeUtil.Format(prediction.Shape)} and "
+                + $"target {ShapeUtil.Format(target.Shape)} differ.");
         var difference = new float[prediction.Length];
         TensorPrimitives.Subtract(prediction.Span, target.Span, difference);
         int n = Math.Max(prediction.Length, 1);
@@ -232,7 +235,8 @@ public static partial class Losses
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets)
     {
         if (!logits.Shape.SequenceEqual(targets.Shape))
-            throw new ArgumentException($"BinaryCrossEntropyWithLogits: logits {ShapeUtil.Format(logits.Shape)} and targets {ShapeUtil.Format(targets.Shape)} differ.");
+            throw new ArgumentException($"BinaryCrossEntropyWithLogits: logits {ShapeUtil.Format(logits.Shape)} and "
+                + $"targets {ShapeUtil.Format(targets.Shape)} differ.");
         ReadOnlySpan<float> x = logits.Span, t = targets.Span;
         double loss = 0;
         for (int i = 0; i < x.Length; i++)

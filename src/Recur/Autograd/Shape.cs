@@ -14,12 +14,14 @@ public sealed partial class Tensor
             resolved[unknown] = 1;
             int known = ShapeUtil.Count(resolved);
             if (known == 0 || Length % known != 0)
-                throw new ArgumentException($"Reshape: cannot infer −1 in {ShapeUtil.Format(newShape)} for a tensor of shape {ShapeUtil.Format(shape)}.");
+                throw new ArgumentException($"Reshape: cannot infer −1 in {ShapeUtil.Format(newShape)} for a tensor "
+                    + $"of shape {ShapeUtil.Format(shape)}.");
             resolved[unknown] = Length / known;
         }
         ShapeUtil.Validate(resolved, "Reshape");
         if (ShapeUtil.Count(resolved) != Length)
-            throw new ArgumentException($"Reshape: shape {ShapeUtil.Format(shape)} ({Length} elements) cannot become {ShapeUtil.Format(newShape)}.");
+            throw new ArgumentException($"Reshape: shape {ShapeUtil.Format(shape)} ({Length} elements) cannot "
+                + $"become {ShapeUtil.Format(newShape)}.");
         var output = new Tensor(resolved, Storage, Offset);
         var x = this;
         return Result(output, x, g => x.AccumulateGrad(g.Span));
@@ -85,7 +87,8 @@ public sealed partial class Tensor
             bool compatible = t.Rank == first.Rank;
             for (int d = 0; compatible && d < t.Rank; d++) compatible = d == ax || t.shape[d] == first.shape[d];
             if (!compatible)
-                throw new ArgumentException($"Concat: shapes {ShapeUtil.Format(first.shape)} and {ShapeUtil.Format(t.shape)} differ outside axis {ax}.");
+                throw new ArgumentException($"Concat: shapes {ShapeUtil.Format(first.shape)} "
+                    + $"and {ShapeUtil.Format(t.shape)} differ outside axis {ax}.");
             total += t.shape[ax];
         }
         var outShape = first.ShapeArray();
@@ -142,7 +145,8 @@ public sealed partial class Tensor
     {
         int ax = ShapeUtil.Axis(axis, Rank, "Split");
         if (sizes.Sum() != shape[ax] || sizes.Any(s => s < 0))
-            throw new ArgumentException($"Split: sizes [{string.Join(", ", sizes)}] do not add up to axis {ax} of shape {ShapeUtil.Format(shape)}.");
+            throw new ArgumentException($"Split: sizes [{string.Join(", ", sizes)}] do not add up to axis {ax} of "
+                + $"shape {ShapeUtil.Format(shape)}.");
         var pieces = new Tensor[sizes.Length];
         int start = 0;
         for (int i = 0; i < sizes.Length; i++) { pieces[i] = Slice(ax, start, sizes[i]); start += sizes[i]; }
@@ -163,7 +167,8 @@ public sealed partial class Tensor
     public Tensor Permute(params int[] permutation)
     {
         if (permutation.Length != Rank || permutation.Order().Where((p, i) => p != i).Any())
-            throw new ArgumentException($"Permute: [{string.Join(", ", permutation)}] is not a permutation of the axes of shape {ShapeUtil.Format(shape)}.");
+            throw new ArgumentException($"Permute: [{string.Join(", ", permutation)}] is not a permutation of the "
+                + $"axes of shape {ShapeUtil.Format(shape)}.");
         var output = Zeros(permutation.Select(p => shape[p]).ToArray());
         PermuteKernel(Span, shape, permutation, output.Span, accumulate: false);
         var inverse = new int[Rank];
@@ -278,7 +283,8 @@ public sealed partial class Tensor
         bool compatible = indexShape.Length == Rank && ShapeUtil.Count(indexShape) == index.Length;
         for (int d = 0; compatible && d < Rank; d++) compatible = d == ax || indexShape[d] == shape[d];
         if (!compatible)
-            throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(indexShape)} ({index.Length} indices) does not fit shape {ShapeUtil.Format(shape)} off axis {ax}.");
+            throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(indexShape)} ({index.Length} indices) "
+                + $"does not fit shape {ShapeUtil.Format(shape)} off axis {ax}.");
         var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
         int count = indexShape[ax];
         var idx = index.ToArray();

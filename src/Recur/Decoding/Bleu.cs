@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -13,8 +14,13 @@ public sealed record BleuScore(double Score, double[] Precisions, double Brevity
     long ReferenceLength)
 {
     /// <inheritdoc/>
-    public override string ToString() => FormattableString.Invariant(
-        $"BLEU = {Score:F2} {string.Join('/', Precisions.Select(p => p.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))} (BP = {BrevityPenalty:F3} ratio = {(double)HypothesisLength / Math.Max(1, ReferenceLength):F3} hyp_len = {HypothesisLength} ref_len = {ReferenceLength})");
+    public override string ToString()
+    {
+        string precisions = string.Join('/', Precisions.Select(p => p.ToString("F1", CultureInfo.InvariantCulture)));
+        double ratio = (double)HypothesisLength / Math.Max(1, ReferenceLength);
+        return FormattableString.Invariant($"BLEU = {Score:F2} {precisions} (BP = {BrevityPenalty:F3} ratio = ")
+            + FormattableString.Invariant($"{ratio:F3} hyp_len = {HypothesisLength} ref_len = {ReferenceLength})");
+    }
 }
 
 /// <summary>

@@ -237,7 +237,8 @@ public sealed class HopfieldNetwork
         var tensors = Serialization.SafeTensors.Load(path, out var metadata);
         if (metadata.GetValueOrDefault("format") != "recur.hopfield" || !tensors.TryGetValue("weight",
             out var weight) || !tensors.TryGetValue("bias", out var bias))
-            throw new InvalidDataException($"{path}: not a Hopfield network saved by Recur (expected format recur.hopfield with weight and bias).");
+            throw new InvalidDataException($"{path}: not a Hopfield network saved by Recur (expected format "
+                + $"recur.hopfield with weight and bias).");
         int n = bias.Length;
         if (weight.Rank != 2 || weight.Size(0) != n || weight.Size(1) != n)
             throw new InvalidDataException(

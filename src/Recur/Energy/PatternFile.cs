@@ -40,7 +40,8 @@ public static class PatternFile
                 {
                     '#' or '1' or '+' or 'X' or '*' => 1,
                     '.' or '0' or '-' or ' ' => -1,
-                    _ => throw new InvalidDataException($"{path}, line {i + 1}, column {c + 1}: '{line[c]}' is not a unit (on: # 1 + X *, off: . 0 - space)."),
+                    _ => throw new InvalidDataException($"{path}, line {i + 1}, column {c + 1}: '{line[c]}' is not a "
+                        + $"unit (on: # 1 + X *, off: . 0 - space)."),
                 });
             blockLines++;
         }

@@ -17,7 +17,8 @@ public sealed record ForecastMetrics(double Rmse, double Mae, double Mape, doubl
         if (actual.Length != forecast.Length || actual.IsEmpty)
             throw new ArgumentException(
                 $"ForecastMetrics: {actual.Length} actual and {forecast.Length} forecast values.");
-        if (season < 1 || training.Length <= season) throw new ArgumentException($"ForecastMetrics: MASE at season {season} needs more than {season} training values, got {training.Length}.");
+        if (season < 1 || training.Length <= season) throw new ArgumentException($"ForecastMetrics: MASE at "
+            + $"season {season} needs more than {season} training values, got {training.Length}.");
         double squares = 0, absolute = 0, percentage = 0, symmetric = 0;
         int percentageCount = 0;
         for (int i = 0; i < actual.Length; i++)

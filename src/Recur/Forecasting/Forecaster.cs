@@ -42,7 +42,8 @@ public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string
     {
         if (Window < 1 || Horizon < 1 || HiddenSize < 1 || Epochs < 1 || Batch < 1 || !(LearningRate > 0)
             || DifferenceLag < 0 || ValidationSize < 0 || Covariates < 0)
-            throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must be positive and the difference lag non-negative ({this}).");
+            throw new ArgumentException($"Forecaster: window, horizon, hidden, epochs, batch and learning rate must "
+                + $"be positive and the difference lag non-negative ({this}).");
         if (Model != "mlp" && !RecurrentCells.TryParse(Model, out _))
             throw new ArgumentException($"Forecaster: model '{Model}' is neither a cell of Recur "
                 + $"({string.Join(", ", RecurrentCells.Names)}) nor mlp.");
@@ -174,7 +175,8 @@ public sealed class Forecaster
         int trainCount = Options.ValidationSize > 0 ? Math.Max(0,
             scaled.Length - Options.ValidationSize - Options.Window - Options.Horizon + 1) : count;
         if (Options.ValidationSize > 0 && (trainCount < 1 || trainCount >= count))
-            throw new ArgumentException($"Forecaster: a validation part of {Options.ValidationSize} leaves {trainCount} of {count} windows for training.");
+            throw new ArgumentException($"Forecaster: a validation part of {Options.ValidationSize} "
+                + $"leaves {trainCount} of {count} windows for training.");
         var task = new WindowTask(this, inputs, targets, trainCount, count);
         var options = TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
         var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
@@ -198,7 +200,8 @@ public sealed class Forecaster
         if (steps < 1) throw new ArgumentException($"Forecaster: steps must be positive, got {steps}.");
         CheckCovariates(covariates, history.Length);
         if (Options.Covariates > 0 && steps > Options.Horizon)
-            throw new ArgumentException($"Forecaster: with covariates a forecast reaches at most the horizon ({Options.Horizon} steps), since their future is unknown; asked for {steps}.");
+            throw new ArgumentException($"Forecaster: with covariates a forecast reaches at most the horizon "
+                + $"({Options.Horizon} steps), since their future is unknown; asked for {steps}.");
         network.Eval();
         var original = history.ToArray().ToList();
         var forecast = new List<double>();

@@ -121,7 +121,7 @@ public static class Gemm
 
     /// <summary>
     /// <c>C[m×n] = (accumulate ? C : 0) + op(A)·B + bias</c> with B packed by <see cref="Pack"/>; otherwise as
-    /// the general <see cref="Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, ReadOnlySpan{float}, int, GemmIsa)"/>.
+    /// the general overload, which takes B unpacked with its own transpose flag.
     /// </summary>
     public static unsafe void Multiply(bool transposeA, int m, ReadOnlySpan<float> a, int lda, PackedMatrix b,
         Span<float> c, int ldc, bool accumulate = false, ReadOnlySpan<float> bias = default, int threads = 0)
@@ -205,7 +205,8 @@ public static class Gemm
             throw new ArgumentException($"Gemm: leading dimension of {name} is {ld} but its rows hold {cols} values.");
         long needed = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
         if (span.Length < needed)
-            throw new ArgumentException($"Gemm: {name} is {rows}×{cols} (leading dimension {ld}) and needs {needed} values, but its buffer holds {span.Length}.");
+            throw new ArgumentException($"Gemm: {name} is {rows}×{cols} (leading dimension {ld}) and needs {needed} "
+                + $"values, but its buffer holds {span.Length}.");
     }
 
     /// <summary>One product, as raw pointers (valid only while the caller keeps the spans fixed).</summary>

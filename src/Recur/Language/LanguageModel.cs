@@ -40,7 +40,8 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
             if (TieWeights && HiddenSize != EmbeddingSize)
             {
                 if (mode != RecurrentMode.Lstm || EmbeddingSize > HiddenSize)
-                    throw new ArgumentException($"LanguageModel: tied weights need hidden = embedding ({HiddenSize} ≠ {EmbeddingSize}); only an LSTM wider than its embedding can project down to it.");
+                    throw new ArgumentException($"LanguageModel: tied weights need hidden = embedding ({HiddenSize} "
+                        + $"≠ {EmbeddingSize}); only an LSTM wider than its embedding can project down to it.");
                 projection = EmbeddingSize;
             }
             if (projection > 0 && Cell != CellKind.Lstm)
@@ -164,7 +165,8 @@ public sealed class LanguageModel : Module
     public (Tensor Logits, LanguageModelState State) ForwardEmbedded(Tensor embedded, LanguageModelState? state = null)
     {
         if (embedded.Rank != 3 || embedded.Size(2) != Config.EmbeddingSize)
-            throw new ArgumentException($"LanguageModel: embedded input {ShapeUtil.Format(embedded.Shape)} is not [T, B, {Config.EmbeddingSize}].");
+            throw new ArgumentException($"LanguageModel: embedded input {ShapeUtil.Format(embedded.Shape)} is not [T, "
+                + $"B, {Config.EmbeddingSize}].");
         if (state != null && state.Hidden.Size(1) != embedded.Size(1))
             throw new ArgumentException(
                 $"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {embedded.Size(1)}.");

@@ -28,7 +28,8 @@ public sealed class TokenStreams
         if (streams < 1) throw new ArgumentException($"TokenStreams: need at least one stream, got {streams}.");
         Length = ids.Count / streams;
         if (Length < 2)
-            throw new ArgumentException($"TokenStreams: {ids.Count} tokens cannot fill {streams} streams of at least 2 tokens; use a smaller batch or more text.");
+            throw new ArgumentException($"TokenStreams: {ids.Count} tokens cannot fill {streams} streams of at least "
+                + $"2 tokens; use a smaller batch or more text.");
         Streams = streams;
         Ids = new int[Length * streams];
         for (int s = 0; s < streams; s++)

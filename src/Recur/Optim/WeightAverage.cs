@@ -143,7 +143,9 @@ public sealed class WeightAverage
         for (int i = 0; i < averages.Length; i++)
         {
             if (stored[i].Length != averages[i].Length)
-                throw new ArgumentException($"WeightAverage: stored tensor {i} has shape {ShapeUtil.Format(stored[i].Shape)}, the parameter {ShapeUtil.Format(parameters[i].Shape)}.");
+                throw new ArgumentException($"WeightAverage: stored tensor {i} has "
+                    + $"shape {ShapeUtil.Format(stored[i].Shape)}, the "
+                        + $"parameter {ShapeUtil.Format(parameters[i].Shape)}.");
             stored[i].Span.CopyTo(averages[i]);
         }
         Count = count;

@@ -35,7 +35,8 @@ public static class SafeTensors
             $"{bytes.Length} bytes is too short for a safetensors file (8-byte header length missing).");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLength > (ulong)Math.Min(MaxHeaderBytes, bytes.Length - 8))
-            throw Bad(source, $"header claims {headerLength} bytes but the file holds {bytes.Length - 8} after the length field (truncated or not safetensors).");
+            throw Bad(source, $"header claims {headerLength} bytes but the file holds {bytes.Length - 8} after the "
+                + $"length field (truncated or not safetensors).");
         var headerBytes = bytes.Slice(8, (int)headerLength);
         var data = bytes[(8 + (int)headerLength)..];
         metadata = [];
@@ -105,7 +106,8 @@ public static class SafeTensors
             || end < begin || end > data.Length)
             throw Bad(source, $"tensor '{name}' has data_offsets outside the {data.Length}-byte data section.");
         if (end - begin != count * elementSize)
-            throw Bad(source, $"tensor '{name}' of shape {ShapeUtil.Format(shape)} and dtype {dtype} needs {count * elementSize} bytes but its offsets span {end - begin}.");
+            throw Bad(source, $"tensor '{name}' of shape {ShapeUtil.Format(shape)} and dtype {dtype} "
+                + $"needs {count * elementSize} bytes but its offsets span {end - begin}.");
         var raw = data.Slice((int)begin, (int)(end - begin));
         var tensor = Tensor.Zeros(shape);
         var values = tensor.Span;

@@ -185,7 +185,8 @@ public static class ConllReader
             int token = tokenColumn < 0 ? columns.Length + tokenColumn : tokenColumn,
                 tag = tagColumn < 0 ? columns.Length + tagColumn : tagColumn;
             if (token < 0 || tag < 0 || token >= columns.Length || tag >= columns.Length || token == tag)
-                throw new InvalidDataException($"{source}, line {number}: {columns.Length} column(s), but the token is read from column {tokenColumn} and the tag from {tagColumn}: '{line}'.");
+                throw new InvalidDataException($"{source}, line {number}: {columns.Length} column(s), but the token "
+                    + $"is read from column {tokenColumn} and the tag from {tagColumn}: '{line}'.");
             try { if (chunkTags) TagSchemes.Chunks([columns[tag]]); }
             catch (FormatException e) { throw new InvalidDataException($"{source}, line {number}: {e.Message}", e); }
             tokens.Add(columns[token]);

@@ -213,7 +213,8 @@ public sealed class SequenceTagger : Module
         for (int b = 0; b < count; b++)
             if (lengths[b] == 0 || batch[b].Chars.Length != lengths[b] || batch[b].Casing is { } classes
                 && classes.Length != lengths[b])
-                throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters or casing classes do not match its words.");
+                throw new ArgumentException($"SequenceTagger: sentence {b} of the batch is empty or its characters or "
+                    + $"casing classes do not match its words.");
         var (ids, _, steps) = RaggedBatch.TimeMajor(batch.Select(s => s.Words).ToArray(), Config.WordCount,
             "SequenceTagger (words)");
         var x = words.Forward(ids, steps, count);
@@ -329,7 +330,8 @@ public sealed class SequenceTagger : Module
         foreach (var m in models)
             if (!m.Config.Tags.SequenceEqual(first.Tags) || m.Config.Crf != first.Crf
                 || m.Config.WordCount != first.WordCount || m.Config.Scheme != first.Scheme)
-                throw new ArgumentException("TagEnsemble: the models differ in tags, output layer or vocabulary; an ensemble needs seeds of one configuration.");
+                throw new ArgumentException("TagEnsemble: the models differ in tags, output layer or vocabulary; an "
+                    + "ensemble needs seeds of one configuration.");
         if (models.Count == 1) return models[0].Tag(vocabulary, sentences, batchSize);
         int k = first.Tags.Length;
         LinearChainCrf? crf = null;
@@ -422,7 +424,8 @@ public sealed class TaggingTask : ITrainingTask<int[]>
         int batchSize, float unknownReplacement = 0.5f, float wordDropout = 0f)
     {
         if (unknownReplacement is < 0 or > 1 || wordDropout is < 0 or >= 1)
-            throw new ArgumentOutOfRangeException(nameof(wordDropout), $"TaggingTask: the unknown-word replacement must be in [0, 1] and the word dropout in [0, 1), got {unknownReplacement} and {wordDropout}.");
+            throw new ArgumentOutOfRangeException(nameof(wordDropout), $"TaggingTask: the unknown-word replacement "
+                + $"must be in [0, 1] and the word dropout in [0, 1), got {unknownReplacement} and {wordDropout}.");
         (this.model, this.vocabulary, this.valid, this.batchSize, this.unknownReplacement, this.wordDropout) = (model,
             vocabulary, valid?.ToList(), batchSize, unknownReplacement, wordDropout);
         var tagIds = model.Config.Tags.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i,

@@ -26,7 +26,8 @@ public sealed class SequenceTask : ICurvatureTask<int[]>
     {
         if (batchSize < 1) throw new ArgumentException($"SequenceTask: batch size must be positive, got {batchSize}.");
         if (model.Config.InputSize != train.Features)
-            throw new ArgumentException($"SequenceTask: the model takes {model.Config.InputSize} features per step, the data has {train.Features}.");
+            throw new ArgumentException($"SequenceTask: the model takes {model.Config.InputSize} features per step, "
+                + $"the data has {train.Features}.");
         if (model.Config.OutputSize != train.Outputs)
             throw new ArgumentException(
                 $"SequenceTask: the model has {model.Config.OutputSize} outputs, the task needs {train.Outputs}.");

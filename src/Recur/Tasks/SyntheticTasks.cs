@@ -205,7 +205,8 @@ public static class SyntheticTasks
         var (shape, pixels) = Idx.Read(imagesPath);
         var (labelShape, labels) = Idx.Read(labelsPath);
         if (shape.Length != 3 || labelShape.Length != 1 || shape[0] != labelShape[0])
-            throw new InvalidDataException($"{imagesPath} / {labelsPath}: expected images [N, rows, cols] and labels [N], got [{string.Join(", ", shape)}] and [{string.Join(", ", labelShape)}].");
+            throw new InvalidDataException($"{imagesPath} / {labelsPath}: expected images [N, rows, cols] and labels "
+                + $"[N], got [{string.Join(", ", shape)}] and [{string.Join(", ", labelShape)}].");
         if (start < 0 || count < 1 || start + count > shape[0])
             throw new ArgumentException(
                 $"SequentialMnist: rows {start}..{start + count} are outside the {shape[0]} images of {imagesPath}.");

@@ -18,7 +18,8 @@ public static class PretrainedVectors
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such vectors file.", path);
         if (embedding.Rank != 2 || embedding.Size(0) != vocabulary.Count)
-            throw new ArgumentException($"PretrainedVectors: the embedding is {ShapeUtil.Format(embedding.Shape)}, the vocabulary has {vocabulary.Count} words.");
+            throw new ArgumentException($"PretrainedVectors: the embedding is {ShapeUtil.Format(embedding.Shape)}, "
+                + $"the vocabulary has {vocabulary.Count} words.");
         int dimension = embedding.Size(1), found = 0, lineNumber = 0;
         var weights = embedding.Span;
         var seen = new HashSet<int>();
@@ -35,7 +36,8 @@ public static class PretrainedVectors
                 continue; // word2vec header
             }
             if (fields.Length != dimension + 1)
-                throw new InvalidDataException($"{path}, line {lineNumber}: {fields.Length - 1} values after the word, the embedding has {dimension}.");
+                throw new InvalidDataException($"{path}, line {lineNumber}: {fields.Length - 1} values after the word,"
+                    + $" the embedding has {dimension}.");
             int id = vocabulary.Id(fields[0]);
             if (id == WordVocabulary.Unknown && fields[0] != "<unk>" || id == WordVocabulary.Pad
                 || !seen.Add(id)) continue;

@@ -298,7 +298,8 @@ public sealed class WordLevelTokenizer : ITokenizer
         int minFrequency = 1, int maxSize = int.MaxValue)
     {
         if (minFrequency < 1 || maxSize <= Tokenizers.Specials.Count)
-            throw new ArgumentException($"word tokenizer: minFrequency must be ≥ 1 and maxSize > {Tokenizers.Specials.Count}, got {minFrequency} and {maxSize}.");
+            throw new ArgumentException($"word tokenizer: minFrequency must be ≥ 1 and maxSize "
+                + $"> {Tokenizers.Specials.Count}, got {minFrequency} and {maxSize}.");
         var probe = new WordLevelTokenizer([], splitting, lowerCase);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))

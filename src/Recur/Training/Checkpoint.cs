@@ -50,7 +50,8 @@ public static class Checkpoint
             p.Value)) ?? []))
             foreach (float v in value.Span)
                 if (!float.IsFinite(v))
-                    throw new NonFiniteException($"refusing to write checkpoint {directory}: parameter '{name}' holds {v}; the previous checkpoint is kept.");
+                    throw new NonFiniteException($"refusing to write checkpoint {directory}: parameter '{name}' "
+                        + $"holds {v}; the previous checkpoint is kept.");
         string target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
         string parent = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(parent);
@@ -158,9 +159,11 @@ public static class Checkpoint
                     $"checkpoint {directory}: {file} is listed in the manifest but missing.");
             long expected = entry?["size"]?.GetValue<long>() ?? -1, actual = new FileInfo(path).Length;
             if (actual != expected)
-                throw new InvalidDataException($"checkpoint {directory}: {file} is {actual} bytes but the manifest says {expected} (truncated or replaced).");
+                throw new InvalidDataException($"checkpoint {directory}: {file} is {actual} bytes but the manifest "
+                    + $"says {expected} (truncated or replaced).");
             if (Hash(path) != entry?["sha256"]?.GetValue<string>())
-                throw new InvalidDataException($"checkpoint {directory}: {file} does not match its SHA-256 in the manifest (modified after it was written).");
+                throw new InvalidDataException($"checkpoint {directory}: {file} does not match its SHA-256 in the "
+                    + $"manifest (modified after it was written).");
         }
         foreach (var required in new[] { ModelFile, ConfigFile })
             if (!files.ContainsKey(required)) throw new InvalidDataException(

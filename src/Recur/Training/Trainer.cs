@@ -95,15 +95,19 @@ public sealed class Trainer<TBatch>
         string folder = Checkpoint.Verify(checkpointDirectory);
         var config = Checkpoint.ReadConfig(folder);
         if (!JsonNode.DeepEquals(config, task.Config))
-            throw new InvalidDataException($"checkpoint {checkpointDirectory} was written for a different model: {config.ToJsonString()} vs {task.Config.ToJsonString()}.");
+            throw new InvalidDataException($"checkpoint {checkpointDirectory} was written for a different "
+                + $"model: {config.ToJsonString()} vs {task.Config.ToJsonString()}.");
         string trainerPath = Path.Combine(folder, Checkpoint.TrainerFile), optimizerPath = Path.Combine(folder,
             Checkpoint.OptimizerFile);
         if (!File.Exists(trainerPath) || !File.Exists(optimizerPath))
-            throw new InvalidDataException($"checkpoint {checkpointDirectory} holds a model only (no {Checkpoint.TrainerFile} / {Checkpoint.OptimizerFile}); it cannot be resumed.");
+            throw new InvalidDataException($"checkpoint {checkpointDirectory} holds a model only "
+                + $"(no {Checkpoint.TrainerFile} / {Checkpoint.OptimizerFile}); it cannot be resumed.");
         Checkpoint.LoadWeights(folder, task.Model); // verified above: hashing the files once is enough
         string trainingWeightsPath = Path.Combine(folder, Checkpoint.TrainingWeightsFile);
         if (average != null && !File.Exists(trainingWeightsPath) || average == null && File.Exists(trainingWeightsPath))
-            throw new InvalidDataException($"checkpoint {checkpointDirectory} was written {(average == null ? "with" : "without")} weight averaging; resume it with the settings it was trained with.");
+            throw new InvalidDataException($"checkpoint {checkpointDirectory} was "
+                + $"written {(average == null ? "with" : "without")} weight averaging; resume it with the settings it "
+                    + $"was trained with.");
         optimizer.LoadState(optimizerPath);
         if (task is IStatefulTrainingTask stateful)
         {
@@ -273,7 +277,8 @@ public sealed class Trainer<TBatch>
             if (metrics == null) return false;
             lastEvaluation = metrics;
             if (!metrics.TryGetValue(options.Metric, out double value))
-                throw new InvalidOperationException($"Trainer: the task's validation reports [{string.Join(", ", metrics.Keys)}], not the chosen metric '{options.Metric}'.");
+                throw new InvalidOperationException($"Trainer: the task's validation reports "
+                    + $"[{string.Join(", ", metrics.Keys)}], not the chosen metric '{options.Metric}'.");
             // a NaN or infinite metric is reported, never taken as the best
             bool improved = double.IsFinite(value) && (best is not double b
                 || (options.EffectiveMetricMode == MetricMode.Min ? value < b : value > b));
@@ -316,7 +321,8 @@ public sealed class Trainer<TBatch>
                 context.TeacherForcingRatio = options.TeacherForcing?.Invoke(step) ?? 1;
                 var loss = task.Loss(batch, context);
                 if (loss.Length != 1 || !loss.RequiresGrad)
-                    throw new InvalidOperationException($"Trainer: the task's loss must be a scalar on the tape, got shape {ShapeUtil.Format(loss.Shape)}.");
+                    throw new InvalidOperationException($"Trainer: the task's loss must be a scalar on the tape, got "
+                        + $"shape {ShapeUtil.Format(loss.Shape)}.");
                 float value = loss.Item();
                 bool finite = float.IsFinite(value);
                 if (finite)
@@ -400,7 +406,8 @@ public sealed class Trainer<TBatch>
                 && !validatedAtLimit)) stopEarly = Validate(finished);
             if (stopEarly)
             {
-                observer?.OnMessage($"early stop after epoch {finished + 1}: {options.Metric} has not improved in {evaluationsWithoutImprovement} validations");
+                observer?.OnMessage($"early stop after epoch {finished + 1}: {options.Metric} has not improved "
+                    + $"in {evaluationsWithoutImprovement} validations");
                 outcome = TrainingOutcome.EarlyStopped;
             }
             else if (cancellation.IsCancellationRequested) outcome = TrainingOutcome.Interrupted;

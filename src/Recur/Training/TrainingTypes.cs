@@ -229,11 +229,14 @@ public sealed class TextTrainingObserver(TextWriter writer) : ITrainingObserver
 
     /// <inheritdoc/>
     public void OnStep(StepRecord r) => writer.WriteLine(FormattableString.Invariant(
-        $"epoch {r.Epoch + 1} step {r.Step}/{r.TotalSteps}  loss {r.Loss:F4}  lr {r.LearningRate:G3}  |g| {r.GradientNorm:G3}  {r.ItemsPerSecond:F0}/s  eta {Format(r.Remaining)}"));
+        $"epoch {r.Epoch + 1} step {r.Step}/{r.TotalSteps}  loss {r.Loss:F4}  lr {r.LearningRate:G3}  ")
+        + FormattableString.Invariant($"|g| {r.GradientNorm:G3}  {r.ItemsPerSecond:F0}/s  eta {Format(r.Remaining)}"));
 
     /// <inheritdoc/>
-    public void OnEvaluation(EvaluationRecord r) => writer.WriteLine(FormattableString.Invariant(
-        $"epoch {r.Epoch + 1} step {r.Step} validation: {string.Join("  ", r.Metrics.Select(m => $"{m.Key} {m.Value:F4}"))}{(r.IsBest ? "  (best)" : "")}"));
+    public void OnEvaluation(EvaluationRecord r) => writer.WriteLine(
+        $"epoch {r.Epoch + 1} step {r.Step} validation: "
+        + string.Join("  ", r.Metrics.Select(m => FormattableString.Invariant($"{m.Key} {m.Value:F4}")))
+        + (r.IsBest ? "  (best)" : ""));
 
     /// <inheritdoc/>
     public void OnMessage(string message) => writer.WriteLine(message);

@@ -47,7 +47,8 @@ public static class SentencePairs
             if (line.Trim().Length == 0) continue;
             var columns = line.Split('\t');
             if (columns.Length < 2 || columns[0].Trim().Length == 0 || columns[1].Trim().Length == 0)
-                throw new InvalidDataException($"{source}, line {number}: expected 'source<TAB>target[<TAB>attribution]', got '{(line.Length > 80 ? line[..80] + "…" : line)}'.");
+                throw new InvalidDataException($"{source}, line {number}: expected "
+                    + $"'source<TAB>target[<TAB>attribution]', got '{(line.Length > 80 ? line[..80] + "…" : line)}'.");
             var pair = new SentencePair(Normalise(columns[0], options), Normalise(columns[1], options));
             if (options.Reverse) pair = new SentencePair(pair.Target, pair.Source);
             if (options.MaxWords > 0 && (Words(pair.Source) > options.MaxWords

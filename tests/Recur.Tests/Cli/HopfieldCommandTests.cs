@@ -16,7 +16,8 @@ public sealed class HopfieldCommandTests : IDisposable
     [Fact]
     public void StoreThenRecallGlyphsWritesTheStepsAsPictures()
     {
-        File.WriteAllText(At("glyphs.txt"), "#...#\n.#.#.\n..#..\n.#.#.\n#...#\n\n..#..\n..#..\n#####\n..#..\n..#..\n\n#####\n#...#\n#...#\n#...#\n#####\n");
+        File.WriteAllText(At("glyphs.txt"), "#...#\n.#.#.\n..#..\n.#.#.\n#...#\n\n..#..\n..#..\n#####\n..#..\n..#..\n\n"
+            + "#####\n#...#\n#...#\n#...#\n#####\n");
         Assert.Equal(0, RecurCommand.Run("hopfield", "store", "--patterns", At("glyphs.txt"), "--rule", "storkey",
             "--out", At("net.safetensors")));
         var (network, patterns, metadata) = HopfieldNetwork.Load(At("net.safetensors"));

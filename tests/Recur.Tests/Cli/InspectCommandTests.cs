@@ -92,7 +92,8 @@ public sealed class InspectCommandTests : IDisposable
     public void BadInputsFailWithAnExitCodeInsteadOfACrash()
     {
         Assert.Equal(1, RecurCommand.Run("inspect", "curves", At("missing"), "--out", At("c")));
-        File.WriteAllText(At("metrics.jsonl"), "{\"type\":\"train\",\"epoch\":1,\"step\":1,\"loss\":0.5}\nnot json\n{\"type\":\"train\",\"epoch\":1,\"step\":2,\"loss\":0.4}\n");
+        File.WriteAllText(At("metrics.jsonl"), "{\"type\":\"train\",\"epoch\":1,\"step\":1,\"loss\":0.5}\nnot "
+            + "json\n{\"type\":\"train\",\"epoch\":1,\"step\":2,\"loss\":0.4}\n");
         Assert.Equal(1, RecurCommand.Run("inspect", "curves", At("metrics.jsonl"), "--out", At("c")));
         Assert.Equal(1, RecurCommand.Run("inspect", "gates", "--model", At("missing"), "--out", At("c")));
         Assert.Equal(2, RecurCommand.Run("inspect", "gradients", "--cells", "transformer", "--out", At("c")));
@@ -109,14 +110,16 @@ public sealed class MetricsLogTests : IDisposable
     [Fact]
     public void ReadsRecordsAndNamesTheBadLine()
     {
-        File.WriteAllText(file, "{\"type\":\"train\",\"epoch\":1,\"step\":5,\"loss\":0.5,\"grad_norm\":null}\n\n{\"type\":\"eval\",\"epoch\":1,\"step\":5,\"loss\":0.4,\"accuracy\":0.9}\n");
+        File.WriteAllText(file, "{\"type\":\"train\",\"epoch\":1,\"step\":5,\"loss\":0.5,"
+            + "\"grad_norm\":null}\n\n{\"type\":\"eval\",\"epoch\":1,\"step\":5,\"loss\":0.4,\"accuracy\":0.9}\n");
         var entries = MetricsLog.Read(file);
         Assert.Equal(2, entries.Count);
         Assert.Equal(0.5, entries[0].Values["loss"]);
         Assert.False(entries[0].Values.ContainsKey("grad_norm"));
         Assert.Equal(0.9, entries[1].Values["accuracy"]);
 
-        File.WriteAllText(file, "{\"type\":\"train\",\"epoch\":1,\"step\":5,\"loss\":0.5}\n[1,2]\n{\"type\":\"train\",\"epoch\":1,\"step\":6,\"loss\":0.5}\n");
+        File.WriteAllText(file, "{\"type\":\"train\",\"epoch\":1,\"step\":5,\"loss\":0.5}\n[1,2]\n{\"type\":\"train\","
+            + "\"epoch\":1,\"step\":6,\"loss\":0.5}\n");
         Assert.Contains("line 2", Assert.Throws<InvalidDataException>(() => MetricsLog.Read(file)).Message);
 
         // a last line cut short by an interrupted write is skipped

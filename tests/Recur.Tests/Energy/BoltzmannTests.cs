@@ -165,7 +165,8 @@ public sealed class RbmTests : IDisposable
         // the four patterns (of 256 states) hold a large share of the model's probability mass
         double logZ = first.ExactLogPartition();
         double mass = patterns.Sum(m => Math.Exp(-first.FreeEnergy(Bits(m, visible))[0] - logZ));
-        Assert.True(mass > 0.4, $"persistent {persistent}: the patterns hold {mass:P1} of the mass (log-likelihood {after:F3}, best possible −log 4)");
+        Assert.True(mass > 0.4, $"persistent {persistent}: the patterns hold {mass:P1} of the mass "
+            + $"(log-likelihood {after:F3}, best possible −log 4)");
         Train(out var second, out _);
         Assert.Equal(first.Weights, second.Weights);
         Assert.True(first.ReconstructionError(data) < 1.0);

@@ -111,7 +111,8 @@ public class GemmTests
                             Gemm.Multiply(ta, m, a, lda, packed, c, n, accumulate, bias, threads: 2);
                             for (int i = 0; i < c.Length; i++)
                                 Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2),
-                                    $"{isa} packed m={m} n={n} k={k} ta={ta} tb={tb}: C[{i}] = {c[i]}, expected {expected[i]}");
+                                    $"{isa} packed m={m} n={n} k={k} ta={ta} tb={tb}: C[{i}] = {c[i]}, "
+                                        + $"expected {expected[i]}");
                         }
     }
 

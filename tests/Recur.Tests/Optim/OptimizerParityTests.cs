@@ -93,7 +93,8 @@ public class OptimizerParityTests
             for (int p = 0; p < parameters.Length; p++)
                 for (int i = 0; i < expected[p].Length; i++)
                     Assert.True(Math.Abs(expected[p][i] - parameters[p].Span[i]) <= 1e-6,
-                        $"{name} step {step} parameter {p}[{i}]: PyTorch {expected[p][i]}, Recur {parameters[p].Span[i]}");
+                        $"{name} step {step} parameter {p}[{i}]: PyTorch {expected[p][i]}, "
+                            + $"Recur {parameters[p].Span[i]}");
         }
     }
 

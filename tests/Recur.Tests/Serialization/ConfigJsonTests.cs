@@ -22,20 +22,47 @@ public sealed class ConfigJsonTests
     /// </summary>
     static readonly Dictionary<string, string> Written = new()
     {
-        ["captioner"] = @"{""architecture"":""captioner"",""decoder"":""mrnn"",""vocabulary_size"":20,""height"":32,""width"":48,""channels"":5,""hidden_size"":14,""embedding_size"":6,""joint_size"":9,""cell"":""gru"",""doubly_stochastic"":0.5}",
-        ["forecaster"] = @"{""architecture"":""forecaster"",""window"":6,""horizon"":3,""model"":""gru"",""hidden_size"":9,""scaling"":""Standard"",""log"":true,""difference_lag"":4,""epochs"":20,""lr"":0.01,""batch"":8,""seed"":3,""validation_size"":5,""scaler_offset"":1.5,""scaler_scale"":2.5,""covariates"":1,""covariate_scalers"":[[0.5,4]]}",
-        ["language_model"] = @"{""architecture"":""language_model"",""vocabulary_size"":50,""embedding_size"":8,""hidden_size"":16,""num_layers"":3,""cell"":""gru"",""dropout"":0.3,""tie_weights"":true}",
-        ["memn2n"] = @"{""architecture"":""memn2n"",""vocabulary_size"":60,""sentence_length"":7,""embedding_size"":12,""hops"":2,""memory_size"":30,""encoding"":""bag_of_words"",""temporal_encoding"":false,""random_time_noise"":false,""empty_slots"":false}",
-        ["ntm"] = @"{""architecture"":""ntm"",""input_size"":9,""output_size"":8,""controller_size"":50,""memory_slots"":64,""slot_size"":10,""controller"":""feedforward""}",
-        ["sample_lstm"] = @"{""architecture"":""sample_lstm"",""levels"":128,""embedding_size"":16,""hidden_size"":64,""global_conditions"":2,""sample_rate"":16000}",
+        ["captioner"] = @"{""architecture"":""captioner"",""decoder"":""mrnn"",""vocabulary_size"":20,""height"":32,"
+            + @"""width"":48,""channels"":5,""hidden_size"":14,""embedding_size"":6,""joint_size"":9,""cell"":""gru"","
+                + @"""doubly_stochastic"":0.5}",
+        ["forecaster"] = @"{""architecture"":""forecaster"",""window"":6,""horizon"":3,""model"":""gru"","
+            + @"""hidden_size"":9,""scaling"":""Standard"",""log"":true,""difference_lag"":4,""epochs"":20,"
+                + @"""lr"":0.01,""batch"":8,""seed"":3,""validation_size"":5,""scaler_offset"":1.5,"
+                    + @"""scaler_scale"":2.5,""covariates"":1,""covariate_scalers"":[[0.5,4]]}",
+        ["language_model"] = @"{""architecture"":""language_model"",""vocabulary_size"":50,""embedding_size"":8,"
+            + @"""hidden_size"":16,""num_layers"":3,""cell"":""gru"",""dropout"":0.3,""tie_weights"":true}",
+        ["memn2n"] = @"{""architecture"":""memn2n"",""vocabulary_size"":60,""sentence_length"":7,"
+            + @"""embedding_size"":12,""hops"":2,""memory_size"":30,""encoding"":""bag_of_words"","
+                + @"""temporal_encoding"":false,""random_time_noise"":false,""empty_slots"":false}",
+        ["ntm"] = @"{""architecture"":""ntm"",""input_size"":9,""output_size"":8,""controller_size"":50,"
+            + @"""memory_slots"":64,""slot_size"":10,""controller"":""feedforward""}",
+        ["sample_lstm"] = @"{""architecture"":""sample_lstm"",""levels"":128,""embedding_size"":16,""hidden_size"":64,"
+            + @"""global_conditions"":2,""sample_rate"":16000}",
         ["scenes"] = @"{""caption_style"":""relational"",""max_digits"":3,""noise"":0.2}",
-        ["seq2seq"] = @"{""architecture"":""seq2seq"",""source_vocabulary"":30,""target_vocabulary"":31,""embedding"":9,""hidden"":10,""num_layers"":2,""cell"":""gru"",""bidirectional"":false,""attention"":""dot"",""dropout"":0.15}",
-        ["sequence_model"] = @"{""architecture"":""sequence_model"",""cell"":""peephole-lstm"",""input_size"":3,""hidden_size"":5,""output_size"":2,""num_layers"":2,""bidirectional"":true,""dropout"":0.25,""per_step"":true,""chrono_max_steps"":7,""batch_norm_steps"":40}",
-        ["sequence_tagger"] = @"{""architecture"":""sequence_tagger"",""word_count"":100,""char_count"":40,""tags"":[""O"",""B-PER""],""scheme"":""bio"",""crf"":false,""char_features"":false,""word_embedding"":20,""char_embedding"":11,""char_hidden"":12,""hidden"":13,""dropout"":0.35,""casing_embedding"":4,""num_layers"":2,""variational_dropout"":true}",
-        ["speech_recognizer"] = @"{""architecture"":""speech_recognizer"",""sample_rate"":16000,""n_fft"":512,""hop"":160,""n_mels"":8,""characters"":""ab "",""conv_layers"":1,""conv_channels"":4,""cell"":""ln-gru"",""hidden_size"":6,""num_layers"":1,""bidirectional"":false,""dropout"":0.25,""normalization"":""global"",""band_mean"":[1,2,3,4,5,6,7,8],""band_std"":[0.5,1,1.5,2,2.5,3,3.5,4]}",
-        ["story_lstm"] = @"{""architecture"":""story_lstm"",""vocabulary_size"":60,""embedding_size"":12,""hidden_size"":24,""memory_size"":30}",
-        ["text_classifier"] = @"{""architecture"":""text_classifier"",""vocabulary_size"":40,""embedding_size"":6,""hidden_size"":7,""classes"":3,""cell"":""ln-gru"",""num_layers"":2,""bidirectional"":false,""dropout"":0.4,""pooling"":""mean"",""max_tokens"":300,""truncation"":""headandtail"",""segmentation"":""chunks"",""segment_length"":50,""sentence_ends"":[3,9]}",
-        ["wavenet"] = @"{""architecture"":""wavenet"",""levels"":128,""residual_channels"":16,""dilation_channels"":24,""skip_channels"":32,""layers_per_stack"":5,""stacks"":3,""global_conditions"":2,""local_channels"":4,""sample_rate"":16000}",
+        ["seq2seq"] = @"{""architecture"":""seq2seq"",""source_vocabulary"":30,""target_vocabulary"":31,"
+            + @"""embedding"":9,""hidden"":10,""num_layers"":2,""cell"":""gru"",""bidirectional"":false,"
+                + @"""attention"":""dot"",""dropout"":0.15}",
+        ["sequence_model"] = @"{""architecture"":""sequence_model"",""cell"":""peephole-lstm"",""input_size"":3,"
+            + @"""hidden_size"":5,""output_size"":2,""num_layers"":2,""bidirectional"":true,""dropout"":0.25,"
+                + @"""per_step"":true,""chrono_max_steps"":7,""batch_norm_steps"":40}",
+        ["sequence_tagger"] = @"{""architecture"":""sequence_tagger"",""word_count"":100,""char_count"":40,"
+            + @"""tags"":[""O"",""B-PER""],""scheme"":""bio"",""crf"":false,""char_features"":false,"
+                + @"""word_embedding"":20,""char_embedding"":11,""char_hidden"":12,""hidden"":13,""dropout"":0.35,"
+                    + @"""casing_embedding"":4,""num_layers"":2,""variational_dropout"":true}",
+        ["speech_recognizer"] = @"{""architecture"":""speech_recognizer"",""sample_rate"":16000,""n_fft"":512,"
+            + @"""hop"":160,""n_mels"":8,""characters"":""ab "",""conv_layers"":1,""conv_channels"":4,"
+                + @"""cell"":""ln-gru"",""hidden_size"":6,""num_layers"":1,""bidirectional"":false,""dropout"":0.25,"
+                    + @"""normalization"":""global"",""band_mean"":[1,2,3,4,5,6,7,8],""band_std"":[0.5,1,1.5,2,2.5,3,"
+                        + @"3.5,4]}",
+        ["story_lstm"] = @"{""architecture"":""story_lstm"",""vocabulary_size"":60,""embedding_size"":12,"
+            + @"""hidden_size"":24,""memory_size"":30}",
+        ["text_classifier"] = @"{""architecture"":""text_classifier"",""vocabulary_size"":40,""embedding_size"":6,"
+            + @"""hidden_size"":7,""classes"":3,""cell"":""ln-gru"",""num_layers"":2,""bidirectional"":false,"
+                + @"""dropout"":0.4,""pooling"":""mean"",""max_tokens"":300,""truncation"":""headandtail"","
+                    + @"""segmentation"":""chunks"",""segment_length"":50,""sentence_ends"":[3,9]}",
+        ["wavenet"] = @"{""architecture"":""wavenet"",""levels"":128,""residual_channels"":16,"
+            + @"""dilation_channels"":24,""skip_channels"":32,""layers_per_stack"":5,""stacks"":3,"
+                + @"""global_conditions"":2,""local_channels"":4,""sample_rate"":16000}",
     };
 
     static JsonObject Parse(string json) => JsonNode.Parse(json)!.AsObject();
@@ -73,11 +100,13 @@ public sealed class ConfigJsonTests
     public void TrainerStateWrittenBeforeItWasTypedReadsAndIsWrittenTheSameWay()
     {
         // trainer.json of a checkpoint with weight averaging and a plateau schedule, as the JsonObject writer made it
-        const string earlier = @"{""seed"":7,""epoch"":1,""batch_in_epoch"":3,""step"":11,""best"":null,""metric"":""loss"","
+        const string earlier = @"{""seed"":7,""epoch"":1,""batch_in_epoch"":3,""step"":11,""best"":null,"
+            + @"""metric"":""loss"","
             + @"""evaluations_without_improvement"":2,""skipped_steps"":1,""elapsed_seconds"":0.84,"
             + @"""random"":{""context"":""74c1:b279:6db2:7938"",""model.dropout"":""60da:4a7a:21d5:5619""},"
             + @"""averaging"":{""options"":""ema 0.9"",""count"":2},"
-            + @"""schedule"":{""count"":1,""learning_rate"":0.002,""best"":3.28,""bad_reports"":0,""cooldown_left"":0}}";
+            + @"""schedule"":{""count"":1,""learning_rate"":0.002,""best"":3.28,""bad_reports"":0,"
+                + @"""cooldown_left"":0}}";
         var state = System.Text.Json.JsonSerializer.Deserialize(earlier, TrainingJson.Default.TrainerState)!;
         Assert.Equal((7UL, 11L, 2L), (state.Seed, state.Step, state.Averaging!.Count));
         Assert.Equal(earlier, System.Text.Json.JsonSerializer.Serialize(state, TrainingJson.Default.TrainerState));

@@ -58,7 +58,9 @@ public sealed class SafeTensorsTests : IDisposable
         BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(2),
             (ushort)(BitConverter.SingleToInt32Bits(-2.25f) >> 16));
         BinaryPrimitives.WriteDoubleLittleEndian(data.AsSpan(4), 0.125);
-        var header = """{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]},"d":{"dtype":"F64","shape":[],"data_offsets":[4,12]}}""";
+        var header = """{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"b":"""
+            + """{"dtype":"BF16","shape":[1],"data_offsets":[2,4]},"d":"""
+            + """{"dtype":"F64","shape":[],"data_offsets":[4,12]}}""";
         var tensors = SafeTensors.Read(Image(header, data), "mixed", out _);
         Assert.Equal(1.5f, tensors["h"].Item());
         Assert.Equal(-2.25f, tensors["b"].Item());
@@ -72,10 +74,14 @@ public sealed class SafeTensorsTests : IDisposable
         { "absurd header", Image("{}", [], claimedLength: ulong.MaxValue), "header claims" },
         { "truncated header", Image("{}", [], claimedLength: 4000), "truncated" },
         { "not json", Image("{nope", []), "not valid JSON" },
-        { "offsets past end", Image("""{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""", new byte[8]), "outside the 8-byte data section" },
-        { "size mismatch", Image("""{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", new byte[8]), "needs 12 bytes" },
-        { "absurd shape", Image("""{"w":{"dtype":"F32","shape":[100000,100000],"data_offsets":[0,8]}}""", new byte[8]), "more than 2^31" },
-        { "bad dtype", Image("""{"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}""", new byte[8]), "dtype I64" },
+        { "offsets past end", Image("""{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""", new byte[8]),
+            "outside the 8-byte data section" },
+        { "size mismatch", Image("""{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", new byte[8]),
+            "needs 12 bytes" },
+        { "absurd shape", Image("""{"w":{"dtype":"F32","shape":[100000,100000],"data_offsets":[0,8]}}""", new byte[8]),
+            "more than 2^31" },
+        { "bad dtype", Image("""{"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}""", new byte[8]),
+            "dtype I64" },
         { "missing fields", Image("""{"w":{"dtype":"F32"}}""", []), "needs dtype, shape and data_offsets" },
     };
 

@@ -193,7 +193,8 @@ public sealed class TranslationTests : IDisposable
         var lines = Enumerable.Range(0, 300).Select(_ =>
         {
             var idx = Enumerable.Range(0, random.Next(1, 5)).Select(_ => random.Next(english.Length)).ToArray();
-            return $"{string.Join(' ', idx.Select(i => english[i]))}.\t{string.Join(' ', idx.Select(i => french[i]))}.\tCC-BY";
+            return $"{string.Join(' ', idx.Select(i => english[i]))}.\t"
+                + $"{string.Join(' ', idx.Select(i => french[i]))}.\tCC-BY";
         });
         File.WriteAllLines(At("pairs.txt"), lines);
         Assert.Equal(0, RecurCommand.Run("translate", "train", "--pairs", At("pairs.txt"), "--attention", "additive",

@@ -91,7 +91,8 @@ public sealed record RecurrentConfig(
             throw new ArgumentException("RecurrentConfig: a forget-gate bias needs an LSTM with biases.");
         if (ChronoMaxSteps != 0 && (ChronoMaxSteps < 3 || Mode is not (RecurrentMode.Lstm or RecurrentMode.Gru)
             || !HasGateBiases || ForgetGateBias != null))
-            throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
+            throw new ArgumentException($"RecurrentConfig: chrono initialisation needs an LSTM or GRU with biases, no "
+                + $"forget-gate bias, and chronoMaxSteps ≥ 3; got {ChronoMaxSteps} for {Mode}.");
         if (Leak != 0f && (Mode != RecurrentMode.RnnTanh || !(Leak > 0f && Leak < 1f)))
             throw new ArgumentException(
                 $"RecurrentConfig: a leak needs a tanh RNN and α in (0, 1); got {Leak} for {Mode}.");
@@ -330,7 +331,8 @@ public class RecurrentLayer : Module
     {
         var config = Config;
         if (input.Rank != 3 || input.Size(2) != config.InputSize)
-            throw new ArgumentException($"{config.Mode}: input {ShapeUtil.Format(input.Shape)} is not [{(config.BatchFirst ? "B, T" : "T, B")}, {config.InputSize}].");
+            throw new ArgumentException($"{config.Mode}: input {ShapeUtil.Format(input.Shape)} is not "
+                + $"[{(config.BatchFirst ? "B, T" : "T, B")}, {config.InputSize}].");
         var x = config.BatchFirst ? input.Transpose(0, 1) : input;
         int steps = x.Size(0), batch = x.Size(1), hidden = config.HiddenSize,
             states = config.NumLayers * config.Directions;
@@ -436,6 +438,7 @@ public class RecurrentLayer : Module
     void CheckState(string name, Tensor? state, int states, int batch, int hidden)
     {
         if (state != null && !state.Shape.SequenceEqual([states, batch, hidden]))
-            throw new ArgumentException($"{Config.Mode}: {name} has shape {ShapeUtil.Format(state.Shape)}, expected [{states}, {batch}, {hidden}].");
+            throw new ArgumentException($"{Config.Mode}: {name} has shape {ShapeUtil.Format(state.Shape)}, expected "
+                + $"[{states}, {batch}, {hidden}].");
     }
 }

@@ -91,7 +91,8 @@ public sealed class LstmVariantLayer : ComposedRecurrentLayer
         : base(inputSize, hiddenSize, 4, random)
     {
         if (projSize < 0 || projSize >= hiddenSize && projSize != 0)
-            throw new ArgumentException($"LstmVariantLayer: projSize must be in [0, hiddenSize) as in PyTorch, got {projSize} for hidden {hiddenSize}.");
+            throw new ArgumentException($"LstmVariantLayer: projSize must be in [0, hiddenSize) as in PyTorch, "
+                + $"got {projSize} for hidden {hiddenSize}.");
         OutputSize = projSize > 0 ? projSize : hiddenSize;
         weightHh = RegisterParameter("weight_hh", Uniform(random, 4 * hiddenSize, OutputSize));
         biasHh = RegisterParameter("bias_hh", Uniform(random, 4 * hiddenSize));

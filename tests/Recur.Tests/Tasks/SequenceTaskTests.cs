@@ -7,7 +7,7 @@ using Recur.Optim;
 using Recur.Tasks;
 using Recur.Training;
 
-namespace Recur.Tests.Training;
+namespace Recur.Tests.Tasks;
 
 public class SyntheticTaskTests
 {

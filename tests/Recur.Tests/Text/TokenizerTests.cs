@@ -2,7 +2,7 @@ using System.Text;
 using Microsoft.ML.Tokenizers;
 using Recur.Text;
 
-namespace Recur.Tests.Language;
+namespace Recur.Tests.Text;
 
 public sealed class TokenizerTests : IDisposable
 {
@@ -155,7 +155,8 @@ public sealed class TokenizerTests : IDisposable
         {
             var expected = ours.Encode(sample);
             var actual = theirs.EncodeToIds(sample).ToArray();
-            Assert.True(expected.SequenceEqual(actual), $"'{sample}': ours [{string.Join(",", expected)}] vs Microsoft.ML.Tokenizers [{string.Join(",", actual)}]");
+            Assert.True(expected.SequenceEqual(actual), $"'{sample}': ours [{string.Join(",", expected)}] vs "
+                + $"Microsoft.ML.Tokenizers [{string.Join(",", actual)}]");
             Assert.Equal(sample, theirs.Decode(expected));
         }
         var reloaded = (ByteLevelBpeTokenizer)Tokenizers.Load(folder);
