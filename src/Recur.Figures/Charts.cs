@@ -58,10 +58,12 @@ public static class Charts
     {
         var plot = new Plot();
         int index = 0;
+        bool integerX = true;
         foreach (var s in series)
         {
             if (s.X.Length != s.Y.Length) throw new ArgumentException(
                 $"Charts.Lines: series '{s.Label}' has {s.X.Length} x and {s.Y.Length} y values.");
+            integerX &= s.X.All(double.IsInteger);
             var (xs, ys) = logY ? LogPoints(s.X, s.Y) : (s.X, s.Y);
             var line = plot.Add.ScatterLine(xs, ys, Palette[index++ % Palette.Length]);
             line.LegendText = s.Label;
@@ -74,6 +76,11 @@ public static class Charts
                     LinePattern.Dashed);
                 reference.LegendText = label;
             }
+        // steps, epochs and lengths are whole numbers: no ticks between them
+        if (integerX) plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            IntegerTicksOnly = true,
+        };
         if (logY)
         {
             var ticks = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => FormatPower(v) };
