@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Recur.Captioning;
 using Recur.Cli.Training;
-using Recur.Decoding;
 using Recur.Kernels;
 using Recur.Nn.Recurrent;
 using Recur.Optim;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Recur.Cli.Training;
 using Recur.Explore;

@@ -5,7 +5,6 @@ using Recur.Cli.Data;
 using Recur.Cli.Training;
 using Recur.Kernels;
 using Recur.Memory;
-using Recur.Text;
 using Recur.Training;
 using Spectre.Console;
 

@@ -7,7 +7,6 @@ using Recur.Data;
 using Recur.Energy;
 using Recur.Figures;
 using Recur.Kernels;
-using Recur.Serialization;
 using Spectre.Console;
 
 namespace Recur.Cli;

@@ -23,9 +23,9 @@ public sealed partial class Tensor
     internal Tensor(int[] shape, float[] storage, int offset = 0)
     {
         this.shape = shape;
-        Length = ShapeUtil.Count(shape);
+        Length = Shapes.Count(shape);
         if (offset < 0 || offset + Length > storage.Length)
-            throw new ArgumentException($"Tensor: shape {ShapeUtil.Format(shape)} needs {Length} values from "
+            throw new ArgumentException($"Tensor: shape {Shapes.Format(shape)} needs {Length} values from "
                 + $"offset {offset}, but storage holds {storage.Length}.");
         Storage = storage;
         Offset = offset;
@@ -41,7 +41,7 @@ public sealed partial class Tensor
     public int Length { get; }
 
     /// <summary>Dimension <paramref name="axis"/> (negative counts from the end).</summary>
-    public int Size(int axis) => shape[ShapeUtil.Axis(axis, Rank, "Size")];
+    public int Size(int axis) => shape[Shapes.Axis(axis, Rank, "Size")];
 
     /// <summary>The elements, row-major. Writing through it changes the tensor (and any view of it).</summary>
     public Span<float> Span => Storage.AsSpan(Offset, Length);
@@ -76,15 +76,15 @@ public sealed partial class Tensor
     // ---------------------------------------------------------------- creation
 
     /// <summary>A tensor of zeros.</summary>
-    public static Tensor Zeros(params int[] shape) => new(ShapeUtil.Validate(shape, "Zeros"),
-        StorageAllocator.Allocate(ShapeUtil.Count(shape)));
+    public static Tensor Zeros(params int[] shape) => new(Shapes.Validate(shape, "Zeros"),
+        StorageAllocator.Allocate(Shapes.Count(shape)));
 
     /// <summary>
     /// A tensor whose storage may still hold the values of a dead tensor (no zeroing pass): for operations that write
     /// every element of their result before it is read.
     /// </summary>
-    internal static Tensor Uninitialized(int[] shape) => new(ShapeUtil.Validate(shape, "Uninitialized"),
-        StorageAllocator.Allocate(ShapeUtil.Count(shape), clear: false));
+    internal static Tensor Uninitialized(int[] shape) => new(Shapes.Validate(shape, "Uninitialized"),
+        StorageAllocator.Allocate(Shapes.Count(shape), clear: false));
 
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor Full(float value, params int[] shape)
@@ -103,10 +103,10 @@ public sealed partial class Tensor
     /// <summary>A tensor holding a copy of <paramref name="values"/> with the given shape.</summary>
     public static Tensor FromArray(ReadOnlySpan<float> values, params int[] shape)
     {
-        ShapeUtil.Validate(shape, "FromArray");
-        if (values.Length != ShapeUtil.Count(shape))
+        Shapes.Validate(shape, "FromArray");
+        if (values.Length != Shapes.Count(shape))
             throw new ArgumentException($"FromArray: {values.Length} values do not fill "
-                + $"shape {ShapeUtil.Format(shape)} ({ShapeUtil.Count(shape)} elements).");
+                + $"shape {Shapes.Format(shape)} ({Shapes.Count(shape)} elements).");
         return new((int[])shape.Clone(), values.ToArray());
     }
 
@@ -145,7 +145,7 @@ public sealed partial class Tensor
     public float Item() => Length == 1
         ? Storage[Offset]
         : throw new InvalidOperationException(
-            $"Item: tensor of shape {ShapeUtil.Format(shape)} has {Length} elements, not 1.");
+            $"Item: tensor of shape {Shapes.Format(shape)} has {Length} elements, not 1.");
 
     /// <summary>The elements as a new array.</summary>
     public float[] ToArray() => Span.ToArray();
@@ -160,7 +160,7 @@ public sealed partial class Tensor
         int shown = Math.Min(values.Length, 8);
         var text = string.Join(", ", values[..shown].ToArray().Select(v => v.ToString("G5",
             System.Globalization.CultureInfo.InvariantCulture)));
-        return $"Tensor{ShapeUtil.Format(shape)}{(Name is null ? "" : " " + Name)} "
+        return $"Tensor{Shapes.Format(shape)}{(Name is null ? "" : " " + Name)} "
             + $"[{text}{(values.Length > shown ? ", ..." : "")}]";
     }
 
@@ -226,11 +226,11 @@ public sealed partial class Tensor
             throw new InvalidOperationException("Backward: this tensor does not require gradients (no input had "
                 + "RequiresGrad set, or it was computed under NoGrad).");
         if (gradient is null && Length != 1)
-            throw new InvalidOperationException($"Backward: a tensor of shape {ShapeUtil.Format(shape)} needs an "
+            throw new InvalidOperationException($"Backward: a tensor of shape {Shapes.Format(shape)} needs an "
                 + $"explicit gradient; only one-element tensors are seeded with 1.");
         if (gradient is not null && !gradient.Shape.SequenceEqual(Shape))
-            throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.shape)} does not match "
-                + $"tensor shape {ShapeUtil.Format(shape)}.");
+            throw new ArgumentException($"Backward: gradient shape {Shapes.Format(gradient.shape)} does not match "
+                + $"tensor shape {Shapes.Format(shape)}.");
 
         var order = TopologicalOrder();
         if (order.Any(t => t.Node!.Released))

@@ -1,4 +1,3 @@
-using Recur.Autograd;
 using Recur.Forecasting;
 using Recur.Kernels;
 using Recur.Nn;

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
 using Recur.Cli.Training;
 using Recur.Explore;
 using Recur.Kernels;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Recur.Kernels;
 using Recur.Optim;
 using Recur.Speech;

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Recur.Classification;
 using Recur.Explore;
 using Recur.Forecasting;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Recur.Kernels;
 using Recur.Optim;
 using Recur.Training;
 using Spectre.Console;

@@ -25,8 +25,8 @@ public static partial class Functional
         int groups)
     {
         if (input.Rank != 3 || weight.Rank != 3)
-            throw new ArgumentException($"Conv1d: input {ShapeUtil.Format(input.Shape)} must be [B, C, L] and weight "
-                + $"{ShapeUtil.Format(weight.Shape)} [C_out, C_in/groups, K].");
+            throw new ArgumentException($"Conv1d: input {Shapes.Format(input.Shape)} must be [B, C, L] and weight "
+                + $"{Shapes.Format(weight.Shape)} [C_out, C_in/groups, K].");
         int b = input.Size(0), c = input.Size(1), l = input.Size(2);
         if (stride == 1 && groups == 1 && c == weight.Size(1) && padding.Left >= 0 && padding.Right >= 0
             && dilation >= 1
@@ -211,27 +211,27 @@ public static partial class Functional
         (int H, int W) dilation, int groups, string op)
     {
         if (input.Rank != 4 || weight.Rank != 4)
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} and weight {ShapeUtil.Format(
+            throw new ArgumentException($"{op}: input {Shapes.Format(input.Shape)} and weight {Shapes.Format(
                 weight.Shape)} have the wrong rank.");
         int batch = input.Size(0), channels = input.Size(1), height = input.Size(2), width = input.Size(3);
         int outChannels = weight.Size(0), groupChannels = weight.Size(1), kh = weight.Size(2), kw = weight.Size(3);
         if (groups < 1 || channels % groups != 0 || outChannels % groups != 0 || groupChannels != channels / groups)
-            throw new ArgumentException($"{op}: weight {ShapeUtil.Format(
-                weight.Shape)} does not fit input {ShapeUtil.Format(input.Shape)} "
+            throw new ArgumentException($"{op}: weight {Shapes.Format(
+                weight.Shape)} does not fit input {Shapes.Format(input.Shape)} "
                 + $"with groups = {groups} (C_in and C_out must divide by groups; weight dim 1 = C_in/groups).");
         if (stride.H < 1 || stride.W < 1 || dilation.H < 1 || dilation.W < 1 || pad.Top < 0 || pad.Bottom < 0
             || pad.Left < 0 || pad.Right < 0)
             throw new ArgumentException($"{op}: stride and dilation must be positive and padding non-negative.");
         if (bias != null && (bias.Rank != 1 || bias.Length != outChannels))
-            throw new ArgumentException($"{op}: bias {ShapeUtil.Format(
+            throw new ArgumentException($"{op}: bias {Shapes.Format(
                 bias.Shape)} does not match {outChannels} output channels.");
         int spanH = height + pad.Top + pad.Bottom - dilation.H * (kh - 1) - 1;
         int spanW = width + pad.Left + pad.Right - dilation.W * (kw - 1) - 1;
         int outH = spanH / stride.H + 1, outW = spanW / stride.W + 1;
         if (spanH < 0 || spanW < 0)
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+            throw new ArgumentException($"{op}: input {Shapes.Format(
                 input.Shape)} is smaller than the dilated kernel "
-                + $"{ShapeUtil.Format(weight.Shape)} after padding.");
+                + $"{Shapes.Format(weight.Shape)} after padding.");
         var geometry = new ConvGeometry(groupChannels, height, width, kh, kw, outH, outW, stride, (pad.Top, pad.Left),
             dilation);
         int outGroup = outChannels / groups, patch = geometry.Patch, pixels = outH * outW;

@@ -27,7 +27,7 @@ public static partial class Losses
     public static Tensor Ctc(Tensor logProbs, IReadOnlyList<int[]> targets, int[] inputLengths, int blank = 0,
         LossReduction reduction = LossReduction.Mean, bool zeroInfinity = false)
     {
-        if (logProbs.Rank != 3) throw new ArgumentException($"Ctc: log-probabilities {ShapeUtil.Format(
+        if (logProbs.Rank != 3) throw new ArgumentException($"Ctc: log-probabilities {Shapes.Format(
             logProbs.Shape)} are not [T, B, C].");
         int steps = logProbs.Size(0), batch = logProbs.Size(1), classes = logProbs.Size(2);
         if (targets.Count != batch || inputLengths.Length != batch)

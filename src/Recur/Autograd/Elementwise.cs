@@ -100,14 +100,14 @@ public sealed partial class Tensor
             Apply(op, a.Span, b.Span, same.Span);
             return same;
         }
-        var outShape = ShapeUtil.Broadcast(a.shape, b.shape, name);
+        var outShape = Shapes.Broadcast(a.shape, b.shape, name);
         var output = Uninitialized(outShape); // every row is written below
         int rank = outShape.Length;
         if (output.Length == 0) return output;
         if (rank == 0) { Apply(op, a.Span, b.Span, output.Span); return output; }
 
-        var sa = ShapeUtil.BroadcastStrides(a.shape, outShape);
-        var sb = ShapeUtil.BroadcastStrides(b.shape, outShape);
+        var sa = Shapes.BroadcastStrides(a.shape, outShape);
+        var sb = Shapes.BroadcastStrides(b.shape, outShape);
         int inner = outShape[rank - 1];
         int rows = output.Length / inner;
         var index = new int[rank];
@@ -190,7 +190,7 @@ public sealed partial class Tensor
         int rank = source.Rank;
         if (source.Length == 0) return output;
         if (rank == 0) { output.Span[0] = source.Span[0]; return output; }
-        var st = ShapeUtil.BroadcastStrides(target, source.shape);
+        var st = Shapes.BroadcastStrides(target, source.shape);
         int inner = source.shape[rank - 1];
         int rows = source.Length / inner;
         var index = new int[rank];

@@ -17,14 +17,14 @@ public static partial class Functional
     {
         if (weight.Rank != 2)
             throw new ArgumentException(
-                $"EmbeddingBag: weight must be [vocab, dim], got {ShapeUtil.Format(weight.Shape)}.");
-        if (idsShape.Length < 1 || ShapeUtil.Count(idsShape) != ids.Length)
+                $"EmbeddingBag: weight must be [vocab, dim], got {Shapes.Format(weight.Shape)}.");
+        if (idsShape.Length < 1 || Shapes.Count(idsShape) != ids.Length)
             throw new ArgumentException(
-                $"EmbeddingBag: {ids.Length} ids do not fill shape {ShapeUtil.Format(idsShape)} (…, bag length).");
+                $"EmbeddingBag: {ids.Length} ids do not fill shape {Shapes.Format(idsShape)} (…, bag length).");
         int vocab = weight.Size(0), dim = weight.Size(1), length = idsShape[^1];
         if (positionWeights != null && (positionWeights.Rank != 2 || positionWeights.Size(0) != length
             || positionWeights.Size(1) != dim))
-            throw new ArgumentException($"EmbeddingBag: position weights {ShapeUtil.Format(positionWeights.Shape)} "
+            throw new ArgumentException($"EmbeddingBag: position weights {Shapes.Format(positionWeights.Shape)} "
                 + $"are not [{length}, {dim}] (bag length, embedding size).");
         for (int i = 0; i < ids.Length; i++)
             if ((uint)ids[i] >= (uint)vocab)

@@ -14,13 +14,13 @@ public static partial class Functional
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
     {
         if (weight.Rank != 2 || input.Rank < 1 || input.Size(-1) != weight.Size(1))
-            throw new ArgumentException($"Linear: input {ShapeUtil.Format(input.Shape)} does not fit "
-                + $"weight {ShapeUtil.Format(weight.Shape)} ([out, in]).");
+            throw new ArgumentException($"Linear: input {Shapes.Format(input.Shape)} does not fit "
+                + $"weight {Shapes.Format(weight.Shape)} ([out, in]).");
         int outFeatures = weight.Size(0), inFeatures = weight.Size(1);
         if (bias != null && (bias.Rank != 1 || bias.Length != outFeatures))
             throw new ArgumentException(
-                $"Linear: bias {ShapeUtil.Format(bias.Shape)} does not match {outFeatures} output features.");
-        int rows = ShapeUtil.Count(input.Shape[..^1]);
+                $"Linear: bias {Shapes.Format(bias.Shape)} does not match {outFeatures} output features.");
+        int rows = Shapes.Count(input.Shape[..^1]);
         var outShape = input.ShapeArray();
         outShape[^1] = outFeatures;
         var output = Tensor.Zeros(outShape);
@@ -50,9 +50,9 @@ public static partial class Functional
     public static Tensor Embedding(Tensor weight, ReadOnlySpan<int> ids, int[] idsShape, int? paddingIndex = null)
     {
         if (weight.Rank != 2) throw new ArgumentException(
-            $"Embedding: weight must be [vocab, dim], got {ShapeUtil.Format(weight.Shape)}.");
-        if (ShapeUtil.Count(idsShape) != ids.Length)
-            throw new ArgumentException($"Embedding: {ids.Length} ids do not fill shape {ShapeUtil.Format(idsShape)}.");
+            $"Embedding: weight must be [vocab, dim], got {Shapes.Format(weight.Shape)}.");
+        if (Shapes.Count(idsShape) != ids.Length)
+            throw new ArgumentException($"Embedding: {ids.Length} ids do not fill shape {Shapes.Format(idsShape)}.");
         int vocab = weight.Size(0), dim = weight.Size(1);
         for (int i = 0; i < ids.Length; i++)
             if ((uint)ids[i] >= (uint)vocab)
@@ -107,7 +107,7 @@ public static partial class Functional
         if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p,
             "VariationalDropout: p must be in [0, 1).");
         if (input.Rank < 2) throw new ArgumentException(
-            $"VariationalDropout: expected a sequence [T, ...], got {ShapeUtil.Format(input.Shape)}.");
+            $"VariationalDropout: expected a sequence [T, ...], got {Shapes.Format(input.Shape)}.");
         if (!training || p == 0f) return input;
         int steps = input.Size(0), width = steps == 0 ? 0 : input.Length / steps;
         var step = new float[width];
@@ -128,7 +128,7 @@ public static partial class Functional
         int features = input.Size(-1);
         if (gamma != null && gamma.Length != features || beta != null && beta.Length != features)
             throw new ArgumentException(
-                $"LayerNorm: γ/β must have {features} entries for input {ShapeUtil.Format(input.Shape)}.");
+                $"LayerNorm: γ/β must have {features} entries for input {Shapes.Format(input.Shape)}.");
         int rows = features == 0 ? 0 : input.Length / features;
         var output = Tensor.Zeros(input.ShapeArray());
         var normalized = new float[input.Length];
@@ -175,19 +175,19 @@ public static partial class Functional
     {
         if (input.Rank is not (2 or 3))
             throw new ArgumentException(
-                $"BatchNorm: input {ShapeUtil.Format(input.Shape)} is not [N, C] or [N, C, L].");
+                $"BatchNorm: input {Shapes.Format(input.Shape)} is not [N, C] or [N, C, L].");
         int n = input.Size(0), channels = input.Size(1), length = input.Rank == 3 ? input.Size(2) : 1;
         foreach (var (what, t) in new[] { ("weight", weight), ("bias", bias), ("running mean", runningMean),
             ("running variance", runningVar) })
             if (t != null && t.Length != channels)
                 throw new ArgumentException($"BatchNorm: {what} has {t.Length} entries for {channels} channels "
-                    + $"(input {ShapeUtil.Format(input.Shape)}).");
+                    + $"(input {Shapes.Format(input.Shape)}).");
         if (!training && (runningMean is null || runningVar is null))
             throw new ArgumentException("BatchNorm: evaluation needs running statistics.");
         int count = n * length;
         if (training && count < 2)
             throw new ArgumentException($"BatchNorm: training needs more than one value per channel, got input "
-                + $"{ShapeUtil.Format(input.Shape)}.");
+                + $"{Shapes.Format(input.Shape)}.");
         var output = Tensor.Zeros(input.ShapeArray());
         var normalized = new float[input.Length]; // x̂, laid out as the input
         var inverseStd = new float[channels];

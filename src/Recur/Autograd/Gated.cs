@@ -12,7 +12,7 @@ public static partial class Functional
     public static Tensor GatedTanh(Tensor input)
     {
         if (input.Rank < 2 || input.Size(1) % 2 != 0)
-            throw new ArgumentException($"GatedTanh: input {ShapeUtil.Format(input.Shape)} needs an even number of "
+            throw new ArgumentException($"GatedTanh: input {Shapes.Format(input.Shape)} needs an even number of "
                 + "channels on axis 1.");
         var shape = input.Shape.ToArray();
         int batch = shape[0], half = shape[1] / 2;

@@ -19,7 +19,7 @@ public static partial class Losses
         int rows = classes == 0 ? 0 : logits.Length / classes;
         if (targets.Length != rows)
             throw new ArgumentException(
-                $"CrossEntropy: {targets.Length} targets for logits {ShapeUtil.Format(logits.Shape)} ({rows} rows).");
+                $"CrossEntropy: {targets.Length} targets for logits {Shapes.Format(logits.Shape)} ({rows} rows).");
         if (!mask.IsEmpty && mask.Length != rows)
             throw new ArgumentException($"CrossEntropy: mask has {mask.Length} entries for {rows} rows.");
         if (labelSmoothing < 0f || labelSmoothing > 1f)
@@ -82,16 +82,16 @@ public static partial class Losses
         ReadOnlySpan<float> mask = default, int chunkRows = 256)
     {
         if (weight.Rank != 2 || input.Rank < 1 || input.Size(-1) != weight.Size(1))
-            throw new ArgumentException($"LinearCrossEntropy: input {ShapeUtil.Format(input.Shape)} does not fit "
-                + $"weight {ShapeUtil.Format(weight.Shape)} ([classes, in]).");
+            throw new ArgumentException($"LinearCrossEntropy: input {Shapes.Format(input.Shape)} does not fit "
+                + $"weight {Shapes.Format(weight.Shape)} ([classes, in]).");
         int classes = weight.Size(0), features = weight.Size(1);
         if (bias != null && (bias.Rank != 1 || bias.Length != classes))
             throw new ArgumentException(
-                $"LinearCrossEntropy: bias {ShapeUtil.Format(bias.Shape)} does not match {classes} classes.");
+                $"LinearCrossEntropy: bias {Shapes.Format(bias.Shape)} does not match {classes} classes.");
         int rows = features == 0 ? 0 : input.Length / features;
         if (targets.Length != rows)
             throw new ArgumentException($"LinearCrossEntropy: {targets.Length} targets for "
-                + $"input {ShapeUtil.Format(input.Shape)} ({rows} rows).");
+                + $"input {Shapes.Format(input.Shape)} ({rows} rows).");
         if (!mask.IsEmpty && mask.Length != rows)
             throw new ArgumentException($"LinearCrossEntropy: mask has {mask.Length} entries for {rows} rows.");
         if (chunkRows < 1) throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows,
@@ -166,8 +166,8 @@ public static partial class Losses
     public static Tensor MeanSquaredError(Tensor prediction, Tensor target)
     {
         if (!prediction.Shape.SequenceEqual(target.Shape))
-            throw new ArgumentException($"MeanSquaredError: prediction {ShapeUtil.Format(prediction.Shape)} and "
-                + $"target {ShapeUtil.Format(target.Shape)} differ.");
+            throw new ArgumentException($"MeanSquaredError: prediction {Shapes.Format(prediction.Shape)} and "
+                + $"target {Shapes.Format(target.Shape)} differ.");
         var difference = new float[prediction.Length];
         TensorPrimitives.Subtract(prediction.Span, target.Span, difference);
         int n = Math.Max(prediction.Length, 1);
@@ -199,8 +199,8 @@ public static partial class Losses
     public static Tensor Pinball(Tensor prediction, Tensor target, ReadOnlySpan<float> quantiles)
     {
         if (!prediction.Shape.SequenceEqual(target.Shape))
-            throw new ArgumentException($"Pinball: prediction {ShapeUtil.Format(prediction.Shape)} and target "
-                + $"{ShapeUtil.Format(target.Shape)} differ.");
+            throw new ArgumentException($"Pinball: prediction {Shapes.Format(prediction.Shape)} and target "
+                + $"{Shapes.Format(target.Shape)} differ.");
         int columns = prediction.Shape.Length == 0 ? 1 : prediction.Shape[^1];
         if (quantiles.Length != 1 && quantiles.Length != columns)
             throw new ArgumentException($"Pinball: {quantiles.Length} quantiles for a last dimension of {columns}.");
@@ -235,8 +235,8 @@ public static partial class Losses
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets)
     {
         if (!logits.Shape.SequenceEqual(targets.Shape))
-            throw new ArgumentException($"BinaryCrossEntropyWithLogits: logits {ShapeUtil.Format(logits.Shape)} and "
-                + $"targets {ShapeUtil.Format(targets.Shape)} differ.");
+            throw new ArgumentException($"BinaryCrossEntropyWithLogits: logits {Shapes.Format(logits.Shape)} and "
+                + $"targets {Shapes.Format(targets.Shape)} differ.");
         ReadOnlySpan<float> x = logits.Span, t = targets.Span;
         double loss = 0;
         for (int i = 0; i < x.Length; i++)

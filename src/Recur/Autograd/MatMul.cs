@@ -21,7 +21,7 @@ public sealed partial class Tensor
         }
         bool batched = a.Rank == 3 && b.Rank == 3 && a.shape[0] == b.shape[0];
         if (!(a.Rank == 2 && b.Rank == 2) && !batched)
-            throw new ArgumentException($"MatMul: shapes {ShapeUtil.Format(a.shape)} and {ShapeUtil.Format(b.shape)} "
+            throw new ArgumentException($"MatMul: shapes {Shapes.Format(a.shape)} and {Shapes.Format(b.shape)} "
                 + $"are not 2-D or batched 3-D operands.");
         int batch = batched ? a.shape[0] : 1;
         int r = batched ? 1 : 0;
@@ -31,8 +31,8 @@ public sealed partial class Tensor
         int n = transposeOther ? b.shape[r] : b.shape[r + 1];
         if (k != kb)
             throw new ArgumentException($"MatMul: inner dimensions "
-                + $"differ: {ShapeUtil.Format(a.shape)}{(transposeThis ? "ᵀ" : "")} "
-                    + $"· {ShapeUtil.Format(b.shape)}{(transposeOther ? "ᵀ" : "")} ({k} vs {kb}).");
+                + $"differ: {Shapes.Format(a.shape)}{(transposeThis ? "ᵀ" : "")} "
+                    + $"· {Shapes.Format(b.shape)}{(transposeOther ? "ᵀ" : "")} ({k} vs {kb}).");
         var output = Zeros(batched ? [batch, m, n] : [m, n]);
         int lda = a.shape[r + 1], ldb = b.shape[r + 1];
         int sizeA = a.shape[r] * lda, sizeB = b.shape[r] * ldb, sizeC = m * n;

@@ -1,5 +1,3 @@
-using Recur.Kernels;
-
 namespace Recur;
 
 /// <summary>Max and average pooling over [B, C, L] and [B, C, H, W], as PyTorch's <c>max_pool*</c> and
@@ -29,7 +27,7 @@ public static partial class Functional
     static Tensor Pool1d(Tensor input, int kernel, int? stride, int padding, bool max)
     {
         string op = max ? "MaxPool1d" : "AvgPool1d";
-        if (input.Rank != 3) throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+        if (input.Rank != 3) throw new ArgumentException($"{op}: input {Shapes.Format(
             input.Shape)} is not [B, C, L].");
         int b = input.Size(0), c = input.Size(1), l = input.Size(2);
         var output = Pool2d(input.Reshape(b, c, 1, l), (1, kernel), (1, stride ?? kernel), (0, padding), max, op);
@@ -39,7 +37,7 @@ public static partial class Functional
     static Tensor Pool2d(Tensor input, (int H, int W) kernel, (int H, int W) stride, (int H, int W) padding, bool max,
         string op)
     {
-        if (input.Rank != 4) throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+        if (input.Rank != 4) throw new ArgumentException($"{op}: input {Shapes.Format(
             input.Shape)} is not [B, C, H, W].");
         if (kernel.H < 1 || kernel.W < 1 || stride.H < 1 || stride.W < 1 || padding.H < 0 || padding.W < 0
             || 2 * padding.H > kernel.H || 2 * padding.W > kernel.W)
@@ -48,7 +46,7 @@ public static partial class Functional
         int planes = input.Size(0) * input.Size(1), height = input.Size(2), width = input.Size(3);
         int spanH = height + 2 * padding.H - kernel.H, spanW = width + 2 * padding.W - kernel.W;
         int outH = spanH / stride.H + 1, outW = spanW / stride.W + 1;
-        if (spanH < 0 || spanW < 0) throw new ArgumentException($"{op}: input {ShapeUtil.Format(
+        if (spanH < 0 || spanW < 0) throw new ArgumentException($"{op}: input {Shapes.Format(
             input.Shape)} is smaller than the kernel.");
         var output = Tensor.Zeros(input.Size(0), input.Size(1), outH, outW);
         var x = input.Span;

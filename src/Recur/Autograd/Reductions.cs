@@ -23,8 +23,8 @@ public sealed partial class Tensor
     /// <paramref name="keepDim"/>.</summary>
     public Tensor Sum(int axis, bool keepDim = false)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "Sum");
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        int ax = Shapes.Axis(axis, Rank, "Sum");
+        var (outer, dim, inner) = Shapes.Split(shape, ax);
         var outShape = ReducedShape(ax, keepDim);
         var output = Zeros(outShape);
         ReadOnlySpan<float> xv = Span;
@@ -55,8 +55,8 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Max(int axis, bool keepDim = false)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "Max");
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        int ax = Shapes.Axis(axis, Rank, "Max");
+        var (outer, dim, inner) = Shapes.Split(shape, ax);
         var output = Zeros(ReducedShape(ax, keepDim));
         var winners = MaximaAlong(ax, "Max", output.Span);
         var x = this;
@@ -76,8 +76,8 @@ public sealed partial class Tensor
     /// </summary>
     public int[] ArgMax(int axis)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "ArgMax");
-        var (outer, _, inner) = ShapeUtil.Split(shape, ax);
+        int ax = Shapes.Axis(axis, Rank, "ArgMax");
+        var (outer, _, inner) = Shapes.Split(shape, ax);
         return MaximaAlong(ax, "ArgMax", new float[outer * inner]);
     }
 
@@ -87,8 +87,8 @@ public sealed partial class Tensor
     /// </summary>
     int[] MaximaAlong(int ax, string op, Span<float> values)
     {
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
-        if (dim == 0) throw new ArgumentException($"{op}: axis {ax} of {ShapeUtil.Format(shape)} is empty.");
+        var (outer, dim, inner) = Shapes.Split(shape, ax);
+        if (dim == 0) throw new ArgumentException($"{op}: axis {ax} of {Shapes.Format(shape)} is empty.");
         var winners = new int[outer * inner];
         ReadOnlySpan<float> xv = Span;
         for (int o = 0; o < outer; o++)
@@ -115,8 +115,8 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(other);
         if (!Shape.SequenceEqual(other.Shape))
-            throw new ArgumentException($"MaxAbsDifference: shapes {ShapeUtil.Format(shape)} and "
-                + $"{ShapeUtil.Format(other.Shape)} differ.");
+            throw new ArgumentException($"MaxAbsDifference: shapes {Shapes.Format(shape)} and "
+                + $"{Shapes.Format(other.Shape)} differ.");
         ReadOnlySpan<float> a = Span, b = other.Span;
         float largest = 0f;
         for (int i = 0; i < a.Length; i++)
@@ -137,8 +137,8 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(other);
         if (!Shape.SequenceEqual(other.Shape))
-            throw new ArgumentException($"AllClose: shapes {ShapeUtil.Format(shape)} and "
-                + $"{ShapeUtil.Format(other.Shape)} differ.");
+            throw new ArgumentException($"AllClose: shapes {Shapes.Format(shape)} and "
+                + $"{Shapes.Format(other.Shape)} differ.");
         ReadOnlySpan<float> a = Span, b = other.Span;
         for (int i = 0; i < a.Length; i++)
             if (!(MathF.Abs(a[i] - b[i]) <= absolute + relative * MathF.Abs(b[i]))) return false;
@@ -147,12 +147,12 @@ public sealed partial class Tensor
 
     /// <summary>Mean over <paramref name="axis"/>.</summary>
     public Tensor Mean(int axis, bool keepDim = false) =>
-        Sum(axis, keepDim) * (1f / Math.Max(shape[ShapeUtil.Axis(axis, Rank, "Mean")], 1));
+        Sum(axis, keepDim) * (1f / Math.Max(shape[Shapes.Axis(axis, Rank, "Mean")], 1));
 
     /// <summary>Sum over several axes.</summary>
     public Tensor Sum(int[] axes, bool keepDim = false)
     {
-        var normalized = axes.Select(a => ShapeUtil.Axis(a, Rank, "Sum")).Distinct().OrderDescending().ToArray();
+        var normalized = axes.Select(a => Shapes.Axis(a, Rank, "Sum")).Distinct().OrderDescending().ToArray();
         var result = this;
         foreach (int a in normalized) result = result.Sum(a, keepDim);
         return result;
@@ -162,7 +162,7 @@ public sealed partial class Tensor
     public Tensor Mean(int[] axes, bool keepDim = false)
     {
         long count = 1;
-        foreach (int a in axes.Select(a => ShapeUtil.Axis(a, Rank, "Mean")).Distinct()) count *= shape[a];
+        foreach (int a in axes.Select(a => Shapes.Axis(a, Rank, "Mean")).Distinct()) count *= shape[a];
         return Sum(axes, keepDim) * (1f / Math.Max(count, 1));
     }
 
@@ -183,11 +183,11 @@ public sealed partial class Tensor
 
     Tensor SoftmaxOp(int axis, bool log, string name)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, name);
+        int ax = Shapes.Axis(axis, Rank, name);
         var output = Zeros(shape);
         SoftmaxKernel(Span, output.Span, shape, ax, log);
         var x = this;
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        var (outer, dim, inner) = Shapes.Split(shape, ax);
         return Result(output, x, g =>
         {
             // softmax: dx = y ⊙ (g − Σ g ⊙ y); log-softmax: dx = g − exp(y) ⊙ Σ g
@@ -212,7 +212,7 @@ public sealed partial class Tensor
     internal static void SoftmaxKernel(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<int> shape, int axis,
         bool log)
     {
-        var (outer, dim, inner) = ShapeUtil.Split(shape, axis);
+        var (outer, dim, inner) = Shapes.Split(shape, axis);
         if (inner == 1)
         {
             var scratch = log && dim > 0 ? new float[dim] : [];

@@ -12,16 +12,16 @@ public sealed partial class Tensor
         if (unknown >= 0)
         {
             resolved[unknown] = 1;
-            int known = ShapeUtil.Count(resolved);
+            int known = Shapes.Count(resolved);
             if (known == 0 || Length % known != 0)
-                throw new ArgumentException($"Reshape: cannot infer −1 in {ShapeUtil.Format(newShape)} for a tensor "
-                    + $"of shape {ShapeUtil.Format(shape)}.");
+                throw new ArgumentException($"Reshape: cannot infer −1 in {Shapes.Format(newShape)} for a tensor "
+                    + $"of shape {Shapes.Format(shape)}.");
             resolved[unknown] = Length / known;
         }
-        ShapeUtil.Validate(resolved, "Reshape");
-        if (ShapeUtil.Count(resolved) != Length)
-            throw new ArgumentException($"Reshape: shape {ShapeUtil.Format(shape)} ({Length} elements) cannot "
-                + $"become {ShapeUtil.Format(newShape)}.");
+        Shapes.Validate(resolved, "Reshape");
+        if (Shapes.Count(resolved) != Length)
+            throw new ArgumentException($"Reshape: shape {Shapes.Format(shape)} ({Length} elements) cannot "
+                + $"become {Shapes.Format(newShape)}.");
         var output = new Tensor(resolved, Storage, Offset);
         var x = this;
         return Result(output, x, g => x.AccumulateGrad(g.Span));
@@ -34,13 +34,13 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Slice(int axis, int start, int length)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "Slice");
+        int ax = Shapes.Axis(axis, Rank, "Slice");
         if (start < 0 || length < 0 || start + length > shape[ax])
             throw new ArgumentException(
-                $"Slice: range [{start}, {start + length}) is outside axis {ax} of shape {ShapeUtil.Format(shape)}.");
+                $"Slice: range [{start}, {start + length}) is outside axis {ax} of shape {Shapes.Format(shape)}.");
         var outShape = ShapeArray();
         outShape[ax] = length;
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        var (outer, dim, inner) = Shapes.Split(shape, ax);
         Tensor output;
         if (outer == 1)
         {
@@ -69,7 +69,7 @@ public sealed partial class Tensor
     /// leading axis).</summary>
     public Tensor Select(int axis, int index)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "Select");
+        int ax = Shapes.Axis(axis, Rank, "Select");
         var sliced = Slice(ax, index, 1);
         var outShape = shape.Where((_, i) => i != ax).ToArray();
         return sliced.Reshape(outShape);
@@ -80,21 +80,21 @@ public sealed partial class Tensor
     {
         if (tensors.Count == 0) throw new ArgumentException("Concat: no tensors given.");
         var first = tensors[0];
-        int ax = ShapeUtil.Axis(axis, first.Rank, "Concat");
+        int ax = Shapes.Axis(axis, first.Rank, "Concat");
         int total = 0;
         foreach (var t in tensors)
         {
             bool compatible = t.Rank == first.Rank;
             for (int d = 0; compatible && d < t.Rank; d++) compatible = d == ax || t.shape[d] == first.shape[d];
             if (!compatible)
-                throw new ArgumentException($"Concat: shapes {ShapeUtil.Format(first.shape)} "
-                    + $"and {ShapeUtil.Format(t.shape)} differ outside axis {ax}.");
+                throw new ArgumentException($"Concat: shapes {Shapes.Format(first.shape)} "
+                    + $"and {Shapes.Format(t.shape)} differ outside axis {ax}.");
             total += t.shape[ax];
         }
         var outShape = first.ShapeArray();
         outShape[ax] = total;
         var output = Zeros(outShape);
-        var (outer, _, inner) = ShapeUtil.Split(outShape, ax);
+        var (outer, _, inner) = Shapes.Split(outShape, ax);
         var offsets = new int[tensors.Count];
         int offset = 0;
         for (int i = 0; i < tensors.Count; i++)
@@ -131,8 +131,8 @@ public sealed partial class Tensor
         foreach (var t in tensors)
             if (!t.Shape.SequenceEqual(first.Shape))
                 throw new ArgumentException(
-                    $"Stack: shapes {ShapeUtil.Format(first.shape)} and {ShapeUtil.Format(t.shape)} differ.");
-        int ax = ShapeUtil.Axis(axis, first.Rank + 1, "Stack");
+                    $"Stack: shapes {Shapes.Format(first.shape)} and {Shapes.Format(t.shape)} differ.");
+        int ax = Shapes.Axis(axis, first.Rank + 1, "Stack");
         var expanded = first.shape.ToList();
         expanded.Insert(ax, 1);
         var newShape = expanded.ToArray();
@@ -143,10 +143,10 @@ public sealed partial class Tensor
     /// dimension).</summary>
     public Tensor[] Split(int[] sizes, int axis)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "Split");
+        int ax = Shapes.Axis(axis, Rank, "Split");
         if (sizes.Sum() != shape[ax] || sizes.Any(s => s < 0))
             throw new ArgumentException($"Split: sizes [{string.Join(", ", sizes)}] do not add up to axis {ax} of "
-                + $"shape {ShapeUtil.Format(shape)}.");
+                + $"shape {Shapes.Format(shape)}.");
         var pieces = new Tensor[sizes.Length];
         int start = 0;
         for (int i = 0; i < sizes.Length; i++) { pieces[i] = Slice(ax, start, sizes[i]); start += sizes[i]; }
@@ -156,7 +156,7 @@ public sealed partial class Tensor
     /// <summary>Swaps two axes (materialises the result).</summary>
     public Tensor Transpose(int axis0, int axis1)
     {
-        int a0 = ShapeUtil.Axis(axis0, Rank, "Transpose"), a1 = ShapeUtil.Axis(axis1, Rank, "Transpose");
+        int a0 = Shapes.Axis(axis0, Rank, "Transpose"), a1 = Shapes.Axis(axis1, Rank, "Transpose");
         var permutation = Enumerable.Range(0, Rank).ToArray();
         (permutation[a0], permutation[a1]) = (permutation[a1], permutation[a0]);
         return Permute(permutation);
@@ -168,7 +168,7 @@ public sealed partial class Tensor
     {
         if (permutation.Length != Rank || permutation.Order().Where((p, i) => p != i).Any())
             throw new ArgumentException($"Permute: [{string.Join(", ", permutation)}] is not a permutation of the "
-                + $"axes of shape {ShapeUtil.Format(shape)}.");
+                + $"axes of shape {Shapes.Format(shape)}.");
         var output = Zeros(permutation.Select(p => shape[p]).ToArray());
         PermuteKernel(Span, shape, permutation, output.Span, accumulate: false);
         var inverse = new int[Rank];
@@ -192,7 +192,7 @@ public sealed partial class Tensor
                     accumulate);
             return;
         }
-        var sourceStrides = ShapeUtil.Strides(sourceShape);
+        var sourceStrides = Shapes.Strides(sourceShape);
         var outShape = new int[rank];
         var strides = new int[rank]; // source stride of each output axis
         for (int d = 0; d < rank; d++)
@@ -246,12 +246,12 @@ public sealed partial class Tensor
     /// <c>torch.index_select</c>.</summary>
     public Tensor IndexSelect(int axis, ReadOnlySpan<int> indices)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "IndexSelect");
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+        int ax = Shapes.Axis(axis, Rank, "IndexSelect");
+        var (outer, dim, inner) = Shapes.Split(shape, ax);
         foreach (int i in indices)
             if ((uint)i >= (uint)dim)
                 throw new ArgumentException(
-                    $"IndexSelect: index {i} is out of range for axis {ax} of shape {ShapeUtil.Format(shape)}.");
+                    $"IndexSelect: index {i} is out of range for axis {ax} of shape {Shapes.Format(shape)}.");
         var outShape = ShapeArray();
         outShape[ax] = indices.Length;
         var output = Zeros(outShape);
@@ -279,19 +279,19 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Gather(int axis, ReadOnlySpan<int> index, int[] indexShape)
     {
-        int ax = ShapeUtil.Axis(axis, Rank, "Gather");
-        bool compatible = indexShape.Length == Rank && ShapeUtil.Count(indexShape) == index.Length;
+        int ax = Shapes.Axis(axis, Rank, "Gather");
+        bool compatible = indexShape.Length == Rank && Shapes.Count(indexShape) == index.Length;
         for (int d = 0; compatible && d < Rank; d++) compatible = d == ax || indexShape[d] == shape[d];
         if (!compatible)
-            throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(indexShape)} ({index.Length} indices) "
-                + $"does not fit shape {ShapeUtil.Format(shape)} off axis {ax}.");
-        var (outer, dim, inner) = ShapeUtil.Split(shape, ax);
+            throw new ArgumentException($"Gather: index shape {Shapes.Format(indexShape)} ({index.Length} indices) "
+                + $"does not fit shape {Shapes.Format(shape)} off axis {ax}.");
+        var (outer, dim, inner) = Shapes.Split(shape, ax);
         int count = indexShape[ax];
         var idx = index.ToArray();
         foreach (int i in idx)
             if ((uint)i >= (uint)dim)
                 throw new ArgumentException(
-                    $"Gather: index {i} is out of range for axis {ax} of shape {ShapeUtil.Format(shape)}.");
+                    $"Gather: index {i} is out of range for axis {ax} of shape {Shapes.Format(shape)}.");
         var output = Zeros((int[])indexShape.Clone());
         ReadOnlySpan<float> xv = Span;
         var ov = output.Span;

@@ -179,7 +179,7 @@ public sealed class Captioner : Module
     {
         if (images.Rank != 4 || images.Size(1) != 1 || images.Size(2) != Config.Height
             || images.Size(3) != Config.Width)
-            throw new ArgumentException($"Captioner: images {ShapeUtil.Format(images.Shape)} are not "
+            throw new ArgumentException($"Captioner: images {Shapes.Format(images.Shape)} are not "
                 + $"[B, 1, {Config.Height}, {Config.Width}].");
         var x = images;
         foreach (var conv in new[] { conv1, conv2, conv3 })

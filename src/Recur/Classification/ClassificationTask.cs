@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Recur.Autograd;
 using Recur.Nn;
 using Recur.Training;
 

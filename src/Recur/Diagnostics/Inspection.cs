@@ -1,4 +1,3 @@
-using Recur.Autograd;
 using Recur.Nn.Recurrent;
 
 namespace Recur.Diagnostics;
@@ -27,7 +26,7 @@ public static class Inspection
         var value = loss();
         if (value.Length != 1 || !value.RequiresGrad)
             throw new ArgumentException(
-                $"GradientFlow: the loss must be a scalar on the tape, got shape {ShapeUtil.Format(value.Shape)}.");
+                $"GradientFlow: the loss must be a scalar on the tape, got shape {Shapes.Format(value.Shape)}.");
         value.Backward();
         if (probe.Records.Count == 0) throw new InvalidOperationException(
             "GradientFlow: the loss ran no fused recurrent layer.");
@@ -85,14 +84,14 @@ public static class Inspection
     public static double[][] Saliency(Func<Tensor, Tensor> score, Tensor input, out float[] scores)
     {
         if (input.Rank != 3) throw new ArgumentException(
-            $"Saliency: input must be [T, B, in], got {ShapeUtil.Format(input.Shape)}.");
+            $"Saliency: input must be [T, B, in], got {Shapes.Format(input.Shape)}.");
         int steps = input.Size(0), batch = input.Size(1), features = input.Size(2);
         var x = input.Detach().Clone();
         x.RequiresGrad = true;
         var y = score(x);
         if (y.Length != batch)
             throw new ArgumentException(
-                $"Saliency: the score must have one value per batch row ({batch}), got {ShapeUtil.Format(y.Shape)}.");
+                $"Saliency: the score must have one value per batch row ({batch}), got {Shapes.Format(y.Shape)}.");
         scores = y.ToArray();
         // rows are independent, so the gradient of the sum gives each row's gradient with respect to its own input
         y.Sum().Backward();

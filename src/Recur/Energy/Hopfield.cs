@@ -242,7 +242,7 @@ public sealed class HopfieldNetwork
         int n = bias.Length;
         if (weight.Rank != 2 || weight.Size(0) != n || weight.Size(1) != n)
             throw new InvalidDataException(
-                $"{path}: weight has shape {ShapeUtil.Format(weight.Shape)}, bias has {n} units.");
+                $"{path}: weight has shape {Shapes.Format(weight.Shape)}, bias has {n} units.");
         var network = new HopfieldNetwork(n);
         var w = weight.Span;
         for (int i = 0; i < n; i++)
@@ -266,7 +266,7 @@ public sealed class HopfieldNetwork
         {
             if (saved.Rank != 2
                 || saved.Size(1) != n) throw new InvalidDataException(
-                $"{path}: patterns has shape {ShapeUtil.Format(saved.Shape)}, not [P, {n}].");
+                $"{path}: patterns has shape {Shapes.Format(saved.Shape)}, not [P, {n}].");
             for (int k = 0; k < saved.Size(0); k++)
                 patterns.Add(saved.Span.Slice(k * n, n).ToArray().Select(v => v > 0 ? (sbyte)1 : (sbyte)-1).ToArray());
         }

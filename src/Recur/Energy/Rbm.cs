@@ -300,7 +300,7 @@ public sealed class RestrictedBoltzmannMachine
             throw new InvalidDataException(
                 $"{path}: not an RBM saved by Recur (format recur.rbm with weight, visible_bias, hidden_bias).");
         if (a.Length != w.Size(0) || b.Length != w.Size(1))
-            throw new InvalidDataException($"{path}: weight {ShapeUtil.Format(w.Shape)} does not match visible_bias "
+            throw new InvalidDataException($"{path}: weight {Shapes.Format(w.Shape)} does not match visible_bias "
                 + $"[{a.Length}] and hidden_bias [{b.Length}].");
         var type = metadata.GetValueOrDefault("visible_units") == "gaussian" ? VisibleUnits.Gaussian
             : VisibleUnits.Binary;

@@ -9,7 +9,6 @@ using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Speech;
 using Recur.Tagging;
-using Recur.Training;
 using Recur.Translation;
 using Recur.WaveNet;
 using DataType = Recur.Export.Protos.TensorProto.Types.DataType;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Recur.Captioning;
 using Recur.Classification;
 using Recur.Forecasting;
@@ -11,7 +10,6 @@ using Recur.Serialization;
 using Recur.Speech;
 using Recur.Tagging;
 using Recur.Text;
-using Recur.Training;
 using Recur.Translation;
 using Recur.WaveNet;
 

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Serialization;
@@ -165,7 +164,7 @@ public sealed class LanguageModel : Module
     public (Tensor Logits, LanguageModelState State) ForwardEmbedded(Tensor embedded, LanguageModelState? state = null)
     {
         if (embedded.Rank != 3 || embedded.Size(2) != Config.EmbeddingSize)
-            throw new ArgumentException($"LanguageModel: embedded input {ShapeUtil.Format(embedded.Shape)} is not [T, "
+            throw new ArgumentException($"LanguageModel: embedded input {Shapes.Format(embedded.Shape)} is not [T, "
                 + $"B, {Config.EmbeddingSize}].");
         if (state != null && state.Hidden.Size(1) != embedded.Size(1))
             throw new ArgumentException(

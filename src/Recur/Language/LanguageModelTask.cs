@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Recur.Autograd;
 using Recur.Nn;
 using Recur.Training;
 
@@ -191,7 +190,7 @@ public sealed class LanguageModelTask : ITrainingTask<int>, IStatefulTrainingTas
         if (!saved.TryGetValue("hidden", out var hidden)) { state = null; return; }
         if (hidden.Rank != 3 || hidden.Size(1) != train.Streams)
             throw new InvalidDataException(
-                $"the carried state has shape {ShapeUtil.Format(hidden.Shape)}, not [layers, {train.Streams}, width].");
+                $"the carried state has shape {Shapes.Format(hidden.Shape)}, not [layers, {train.Streams}, width].");
         state = new LanguageModelState(hidden, saved.GetValueOrDefault("cell"));
     }
 }

@@ -1,4 +1,3 @@
-using Recur.Autograd;
 using Recur.Decoding;
 using Recur.Kernels;
 

@@ -12,8 +12,8 @@ public sealed record SequenceBatch(Tensor Inputs, Tensor Targets, int AnswerStar
     public double BitErrors(Tensor logits)
     {
         if (!logits.Shape.SequenceEqual(Targets.Shape))
-            throw new ArgumentException($"SequenceBatch: logits {ShapeUtil.Format(logits.Shape)} and targets "
-                + $"{ShapeUtil.Format(Targets.Shape)} differ.");
+            throw new ArgumentException($"SequenceBatch: logits {Shapes.Format(logits.Shape)} and targets "
+                + $"{Shapes.Format(Targets.Shape)} differ.");
         var l = logits.Span;
         var y = Targets.Span;
         int wrong = 0;

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Recur.Autograd;
 using Recur.Nn;
 using Recur.Serialization;
 

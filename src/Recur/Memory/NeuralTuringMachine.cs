@@ -82,7 +82,7 @@ public sealed class NeuralTuringMachine : Module
     public NeuralTuringMachineOutput Forward(Tensor inputs)
     {
         if (inputs.Rank != 3 || inputs.Size(2) != Config.InputSize)
-            throw new ArgumentException($"NeuralTuringMachine: inputs {ShapeUtil.Format(inputs.Shape)} are not "
+            throw new ArgumentException($"NeuralTuringMachine: inputs {Shapes.Format(inputs.Shape)} are not "
                 + $"[T, B, {Config.InputSize}].");
         int steps = inputs.Size(0), batch = inputs.Size(1), n = Config.MemorySlots, w = Config.SlotSize;
         var memory = Tensor.Full(1e-6f, batch, n, w);

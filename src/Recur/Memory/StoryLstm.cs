@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Serialization;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Recur.Autograd;
 using Recur.Kernels;
 using Recur.Nn;
 using Recur.Serialization;

@@ -72,5 +72,5 @@ public static class Init
 
     static (int Rows, int Cols) Fans(Tensor matrix, string op) => matrix.Rank == 2
         ? (matrix.Size(0), matrix.Size(1))
-        : throw new ArgumentException($"{op}: expects a matrix, got shape {ShapeUtil.Format(matrix.Shape)}.");
+        : throw new ArgumentException($"{op}: expects a matrix, got shape {Shapes.Format(matrix.Shape)}.");
 }

@@ -181,7 +181,7 @@ public abstract class Module
             var source = given[name];
             if (!source.Shape.SequenceEqual(target.Shape))
                 throw new ArgumentException($"LoadStateDict: '{prefix}{name}' has shape "
-                    + $"{ShapeUtil.Format(source.Shape)} but the module expects {ShapeUtil.Format(target.Shape)}.");
+                    + $"{Shapes.Format(source.Shape)} but the module expects {Shapes.Format(target.Shape)}.");
         }
         foreach (var (name, target) in loaded) given[name].Span.CopyTo(target.Span);
         foreach (var (_, module) in NamedModules()) module.OnStateLoaded();

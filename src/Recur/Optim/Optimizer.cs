@@ -176,7 +176,7 @@ public abstract class Optimizer
                 throw new InvalidDataException($"{path}: unexpected tensor '{key}' in {Name} state.");
             if (tensor.Length != Parameters[index].Length)
                 throw new InvalidDataException($"{path}: '{key}' has {tensor.Length} values, but parameter {index} "
-                    + $"has shape {ShapeUtil.Format(Parameters[index].Shape)}.");
+                    + $"has shape {Shapes.Format(Parameters[index].Shape)}.");
             slot[index] = tensor.ToArray();
         }
         ReadState(metadata, path); // the last check; it applies nothing when it refuses

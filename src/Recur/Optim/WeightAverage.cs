@@ -144,8 +144,8 @@ public sealed class WeightAverage
         {
             if (stored[i].Length != averages[i].Length)
                 throw new ArgumentException($"WeightAverage: stored tensor {i} has "
-                    + $"shape {ShapeUtil.Format(stored[i].Shape)}, the "
-                        + $"parameter {ShapeUtil.Format(parameters[i].Shape)}.");
+                    + $"shape {Shapes.Format(stored[i].Shape)}, the "
+                        + $"parameter {Shapes.Format(parameters[i].Shape)}.");
             stored[i].Span.CopyTo(averages[i]);
         }
         Count = count;

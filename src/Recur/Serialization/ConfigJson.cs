@@ -67,8 +67,11 @@ public static class ConfigJson
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new InvalidDataException($"{path}: not a JSON object.");
+            // a key given twice is refused here, not left to throw later when the object is first read
+            return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions
+            {
+                AllowDuplicateProperties = false,
+            }) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
         }
         catch (JsonException e)
         {

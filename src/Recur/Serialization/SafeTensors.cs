@@ -106,7 +106,7 @@ public static class SafeTensors
             || end < begin || end > data.Length)
             throw Bad(source, $"tensor '{name}' has data_offsets outside the {data.Length}-byte data section.");
         if (end - begin != count * elementSize)
-            throw Bad(source, $"tensor '{name}' of shape {ShapeUtil.Format(shape)} and dtype {dtype} "
+            throw Bad(source, $"tensor '{name}' of shape {Shapes.Format(shape)} and dtype {dtype} "
                 + $"needs {count * elementSize} bytes but its offsets span {end - begin}.");
         var raw = data.Slice((int)begin, (int)(end - begin));
         var tensor = Tensor.Zeros(shape);

@@ -69,7 +69,7 @@ public sealed class LinearChainCrf : Module
     {
         if (emissions.Rank != 3 || emissions.Size(2) != TagCount)
             throw new ArgumentException(
-                $"LinearChainCrf: emissions {ShapeUtil.Format(emissions.Shape)} are not [T, B, {TagCount}].");
+                $"LinearChainCrf: emissions {Shapes.Format(emissions.Shape)} are not [T, B, {TagCount}].");
         if (lengths.Length != emissions.Size(1)) throw new ArgumentException(
             $"LinearChainCrf: {lengths.Length} lengths for a batch of {emissions.Size(1)}.");
         foreach (int length in lengths)
@@ -169,7 +169,7 @@ public sealed class LinearChainCrf : Module
         int steps = emissions.Size(0), batch = emissions.Size(1), k = TagCount;
         if (tags.Length != steps
             * batch) throw new ArgumentException(
-            $"LinearChainCrf: {tags.Length} tags for emissions {ShapeUtil.Format(emissions.Shape)}.");
+            $"LinearChainCrf: {tags.Length} tags for emissions {Shapes.Format(emissions.Shape)}.");
         var gold = tags.ToArray();
         var e = emissions.Span;
         var trans = Transitions.Span;

@@ -18,7 +18,7 @@ public static class PretrainedVectors
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such vectors file.", path);
         if (embedding.Rank != 2 || embedding.Size(0) != vocabulary.Count)
-            throw new ArgumentException($"PretrainedVectors: the embedding is {ShapeUtil.Format(embedding.Shape)}, "
+            throw new ArgumentException($"PretrainedVectors: the embedding is {Shapes.Format(embedding.Shape)}, "
                 + $"the vocabulary has {vocabulary.Count} words.");
         int dimension = embedding.Size(1), found = 0, lineNumber = 0;
         var weights = embedding.Span;

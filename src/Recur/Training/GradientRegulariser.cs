@@ -32,8 +32,8 @@ public sealed class GradientRegulariser
     {
         if (hidden.Rank != 3 || weightHh.Rank != 2 || weightHh.Size(0) != hidden.Size(2)
             || weightHh.Size(1) != hidden.Size(2) || stateGradients.Length != hidden.Length)
-            throw new ArgumentException($"GradientRegulariser: states {ShapeUtil.Format(hidden.Shape)}, W_hh "
-                + $"{ShapeUtil.Format(weightHh.Shape)} and {stateGradients.Length} gradient values do not fit a tanh "
+            throw new ArgumentException($"GradientRegulariser: states {Shapes.Format(hidden.Shape)}, W_hh "
+                + $"{Shapes.Format(weightHh.Shape)} and {stateGradients.Length} gradient values do not fit a tanh "
                 + "RNN.");
         int steps = hidden.Size(0), batch = hidden.Size(1), units = hidden.Size(2), rows = steps * batch;
         // the ratio does not change with the scale of ∂E/∂h_t, so each row is made a unit vector first: gradients that

@@ -322,7 +322,7 @@ public sealed class Trainer<TBatch>
                 var loss = task.Loss(batch, context);
                 if (loss.Length != 1 || !loss.RequiresGrad)
                     throw new InvalidOperationException($"Trainer: the task's loss must be a scalar on the tape, got "
-                        + $"shape {ShapeUtil.Format(loss.Shape)}.");
+                        + $"shape {Shapes.Format(loss.Shape)}.");
                 float value = loss.Item();
                 bool finite = float.IsFinite(value);
                 if (finite)

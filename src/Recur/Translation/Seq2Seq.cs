@@ -1,74 +1,10 @@
-using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using Recur.Autograd;
-using Recur.Decoding;
 using Recur.Kernels;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
-using Recur.Serialization;
 using Recur.Text;
 
 namespace Recur.Translation;
-
-/// <summary>How the decoder looks at the encoder's outputs.</summary>
-[JsonConverter(typeof(LowerCaseEnumConverter<AttentionKind>))]
-public enum AttentionKind
-{
-    /// <summary>No attention: the encoder's final state (through the bridge) is the only context (Sutskever et al.
-    /// 2014; Cho et al. 2014).</summary>
-    None,
-    /// <summary>score = ⟨s_t, h_s⟩ (Luong et al. 2015, "dot").</summary>
-    Dot,
-    /// <summary>score = s_tᵀ W h_s (Luong et al. 2015, "general").</summary>
-    General,
-    /// <summary>score = vᵀ tanh(W₁ h_s + W₂ s_t) (Bahdanau et al. 2015, additive).</summary>
-    Additive,
-}
-
-/// <summary>Settings of a <see cref="Seq2Seq"/> model.</summary>
-/// <param name="SourceVocabulary">Source token ids (the special tokens included).</param>
-/// <param name="TargetVocabulary">Target token ids.</param>
-/// <param name="EmbeddingSize">Embedding width on both sides.</param>
-/// <param name="HiddenSize">Encoder units per direction; the decoder has as many units as the encoder's output is
-/// wide.</param>
-/// <param name="NumLayers">Layers of the encoder and of the decoder.</param>
-/// <param name="Cell"><c>lstm</c> or <c>gru</c>.</param>
-/// <param name="Bidirectional">A bidirectional encoder.</param>
-/// <param name="Attention">The attention score.</param>
-/// <param name="Dropout">Dropout on embeddings, between layers and before the output layer.</param>
-public sealed record Seq2SeqConfig(int SourceVocabulary, int TargetVocabulary,
-    [property: JsonPropertyName("embedding")] int EmbeddingSize = 256,
-    [property: JsonPropertyName("hidden")] int HiddenSize = 256, int NumLayers = 1, CellKind Cell = CellKind.Lstm,
-    bool Bidirectional = true, AttentionKind Attention = AttentionKind.General, float Dropout = 0.2f)
-{
-    /// <summary>Width of the encoder outputs and of the decoder state.</summary>
-    [JsonIgnore]
-    public int Width => HiddenSize * (Bidirectional ? 2 : 1);
-
-    /// <summary>The recurrent mode of both sides.</summary>
-    [JsonIgnore]
-    public RecurrentMode Mode => Cell switch
-    {
-        CellKind.Lstm => RecurrentMode.Lstm,
-        CellKind.Gru => RecurrentMode.Gru,
-        _ => throw new ArgumentException($"Seq2Seq: cell '{Cell.Name()}' is not lstm or gru."),
-    };
-
-    /// <summary>The configuration as saved in <c>config.json</c>.</summary>
-    public JsonObject ToJson() => ConfigJson.Write(this, TranslationJson.Default.Seq2SeqConfig, "seq2seq");
-
-    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
-    /// <exception cref="InvalidDataException">Another model's, or a field missing or invalid (named).</exception>
-    public static Seq2SeqConfig FromJson(JsonObject json) =>
-        ConfigJson.Read(json, TranslationJson.Default.Seq2SeqConfig, "seq2seq");
-}
-
-/// <summary>A decoded translation.</summary>
-/// <param name="Tokens">Target token ids, without <c>&lt;bos&gt;</c> and <c>&lt;eos&gt;</c>.</param>
-/// <param name="LogProbability">Sum of the chosen tokens' log-probabilities (the end token included when
-/// produced).</param>
-/// <param name="Attention">Attention weights [target step][source token] (empty without attention).</param>
-public sealed record Translated(int[] Tokens, double LogProbability, double[][] Attention);
 
 /// <summary>
 /// An encoder–decoder for translation (asynchronous many-to-many): the source runs through an embedding and a
@@ -77,7 +13,7 @@ public sealed record Translated(int[] Tokens, double LogProbability, double[][] 
 /// et al. 2015), attends over the encoder outputs with source padding masked out, and predicts the next token from
 /// tanh(W_c [context; s_t]). Target sequences start with <c>&lt;bos&gt;</c> and end with <c>&lt;eos&gt;</c>.
 /// </summary>
-public sealed class Seq2Seq : Module
+public sealed partial class Seq2Seq : Module
 {
     readonly Embedding sourceEmbedding, targetEmbedding;
     readonly RecurrentLayer encoder;
@@ -268,89 +204,4 @@ public sealed class Seq2Seq : Module
         return Losses.LinearCrossEntropy(Drop.Apply(Tensor.Concat(tops, 0)), output.Weight, output.Bias, gold,
             mask: mask);
     }
-
-    /// <summary>Greedy decoding of a batch (each sentence until <c>&lt;eos&gt;</c> or <paramref name="maxLength"/>
-    /// tokens), without gradients.</summary>
-    public List<Translated> Greedy(IReadOnlyList<int[]> sources, int maxLength = 50)
-    {
-        using var _ = this.Evaluating();
-        var (encoded, state) = Encode(sources);
-        int batch = sources.Count, vocabulary = Config.TargetVocabulary;
-        var previous = Enumerable.Repeat(Tokenizers.Bos, batch).ToArray();
-        var tokens = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
-        var attention = Enumerable.Range(0, batch).Select(_ => new List<double[]>()).ToArray();
-        var logP = new double[batch];
-        var done = new bool[batch];
-        for (int t = 0; t < maxLength && !done.All(d => d); t++)
-        {
-            (var top, state, var weights) = Step(encoded, state, previous);
-            var scores = Logits(top).ToArray();
-            var w = weights?.ToArray();
-            for (int b = 0; b < batch; b++)
-            {
-                if (done[b]) continue;
-                var row = scores.AsSpan(b * vocabulary, vocabulary);
-                Scores.LogSoftmax(row);
-                int next = Scores.ArgMax(row);
-                logP[b] += row[next];
-                if (w != null)
-                    attention[b].Add(Enumerable.Range(0, encoded.Lengths[b]).Select(s => (double)w[s * batch + b])
-                        .ToArray());
-                if (next == Tokenizers.Eos) { done[b] = true; continue; }
-                tokens[b].Add(next);
-                previous[b] = next;
-            }
-        }
-        return Enumerable.Range(0, batch).Select(b => new Translated([.. tokens[b]], logP[b], [.. attention[b]]))
-            .ToList();
-    }
-
-    /// <summary>Beam search for one source sentence; see
-    /// <see cref="BeamSearch(IReadOnlyList{int[]}, int, int, double)"/>.</summary>
-    public Translated BeamSearch(int[] source, int beamWidth = 5, int maxLength = 50, double lengthPenalty = 0.6) =>
-        BeamSearch([source], beamWidth, maxLength, lengthPenalty)[0];
-
-    /// <summary>
-    /// Beam search of width <paramref name="beamWidth"/> for a batch of source sentences, every live hypothesis of
-    /// every sentence advanced by one decoder step together: hypotheses end at <c>&lt;eos&gt;</c> or at
-    /// <paramref name="maxLength"/> tokens and are ranked by log P / ((5 + n)/6)^α (Wu et al. 2016), n counting the end
-    /// token. A sentence stops when it has <paramref name="beamWidth"/> finished hypotheses or none of its live ones
-    /// can overtake its best finished one. Width 1 is greedy decoding. Returns each sentence's best translation.
-    /// </summary>
-    public List<Translated> BeamSearch(IReadOnlyList<int[]> sources, int beamWidth = 5, int maxLength = 50,
-        double lengthPenalty = 0.6)
-    {
-        using var _ = this.Evaluating();
-        var (all, initial) = Encode(sources);
-        DecoderStep<DecoderState> Advance(int[] rowSentence, int[] previous, DecoderState state)
-        {
-            int rows = rowSentence.Length;
-            var encoded = all with
-            {
-                Outputs = all.Outputs.IndexSelect(1, rowSentence),
-                Keys = all.Keys?.IndexSelect(1, rowSentence),
-                Penalty = all.Penalty.IndexSelect(1, rowSentence),
-                Batch = rows,
-                Lengths = rowSentence.Select(i => all.Lengths[i]).ToArray(),
-            };
-            var (top, next, weights) = Step(encoded, state, previous);
-            var w = weights?.ToArray();
-            return new(Logits(top).ToArray(), w == null ? null
-                : row => Enumerable.Range(0, encoded.Lengths[row]).Select(s => (double)w[s * rows + row]).ToArray(),
-                next);
-        }
-        static DecoderState Select(DecoderState state, int[] rows) => new(
-            state.Hidden.Select(h => h.IndexSelect(0, rows)).ToArray(),
-            state.Cell.Select(c => c?.IndexSelect(0, rows)).ToArray(), state.Feed?.IndexSelect(0, rows));
-        return Decoding.BeamSearch.Run(sources.Count, initial, Advance, Select,
-                new BeamOptions(Config.TargetVocabulary, Tokenizers.Bos, Tokenizers.Eos, beamWidth, maxLength,
-                    lengthPenalty))
-            .Select(d => new Translated(d.Tokens, d.LogProbability, d.Attention)).ToList();
-    }
 }
-
-/// <summary>The settings records of <c>Recur.Translation</c> in JSON, generated at compile time.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
-[JsonSerializable(typeof(Seq2SeqConfig))]
-sealed partial class TranslationJson : JsonSerializerContext;

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using Recur.Autograd;
 
 namespace Recur.WaveNet;
 

@@ -1,7 +1,5 @@
-using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Recur.Autograd;
 using Recur.Nn;
 using Recur.Serialization;
 
@@ -154,7 +152,7 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
                 : "WaveNet: the model has no local conditioning, but a sequence was given.");
         if (local != null && (local.Rank != 3 || local.Size(0) != batch || local.Size(1) != Config.LocalChannels
             || local.Size(2) != steps))
-            throw new ArgumentException($"WaveNet: the local sequence is {ShapeUtil.Format(local.Shape)}, not "
+            throw new ArgumentException($"WaveNet: the local sequence is {Shapes.Format(local.Shape)}, not "
                 + $"[{batch}, {Config.LocalChannels}, {steps}].");
     }
 

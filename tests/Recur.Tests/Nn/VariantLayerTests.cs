@@ -137,7 +137,7 @@ public class VariantLayerTests
     public void ProjectionShapesFollowPyTorch()
     {
         var layer = new LstmVariantLayer(3, 6, new RandomGenerator(11), projSize: 2);
-        var names = layer.StateDict().ToDictionary(p => p.Key, p => ShapeUtil.Format(p.Value.Shape));
+        var names = layer.StateDict().ToDictionary(p => p.Key, p => Shapes.Format(p.Value.Shape));
         Assert.Equal("[24, 2]", names["weight_hh"]);
         Assert.Equal("[2, 6]", names["weight_hr"]);
         var (output, state) = layer.Forward(Tensor.RandomNormal(new RandomGenerator(12), [4, 3, 3]));

@@ -229,6 +229,7 @@ public sealed class TokenizerTests : IDisposable
                 "'splitting'"),
             ("{\"symbols\": [\"a\"]}", "kind"),
             ("{\"kind\": \"char\", \"symbols\": [\"ab\"]}", "'ab'"),
+            ("{\"kind\": \"word\", \"kind\": \"char\", \"symbols\": []}", "malformed JSON"),
         })
         {
             File.WriteAllText(path, broken);

@@ -46,12 +46,12 @@ public sealed class RecurrentCell : Module
     public (Tensor Hidden, Tensor? Cell) Forward(Tensor input, Tensor? hidden = null, Tensor? cell = null)
     {
         if (input.Rank != 2 || input.Size(1) != InputSize)
-            throw new ArgumentException($"{Mode} cell: input {ShapeUtil.Format(input.Shape)} is not [B, {InputSize}].");
+            throw new ArgumentException($"{Mode} cell: input {Shapes.Format(input.Shape)} is not [B, {InputSize}].");
         int batch = input.Size(0);
         foreach (var (name, state) in new[] { ("hidden", hidden), ("cell", cell) })
             if (state != null && !state.Shape.SequenceEqual([batch, HiddenSize]))
                 throw new ArgumentException(
-                    $"{Mode} cell: {name} state {ShapeUtil.Format(state.Shape)} is not [{batch}, {HiddenSize}].");
+                    $"{Mode} cell: {name} state {Shapes.Format(state.Shape)} is not [{batch}, {HiddenSize}].");
         if (cell != null
             && Mode != RecurrentMode.Lstm) throw new ArgumentException($"{Mode} cell: only LSTM takes a cell state.");
         var h0 = hidden ?? Tensor.Zeros(batch, HiddenSize);

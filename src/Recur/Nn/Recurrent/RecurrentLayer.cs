@@ -1,5 +1,4 @@
 using Recur.Autograd;
-using Recur.Kernels;
 
 namespace Recur.Nn.Recurrent;
 
@@ -331,7 +330,7 @@ public class RecurrentLayer : Module
     {
         var config = Config;
         if (input.Rank != 3 || input.Size(2) != config.InputSize)
-            throw new ArgumentException($"{config.Mode}: input {ShapeUtil.Format(input.Shape)} is not "
+            throw new ArgumentException($"{config.Mode}: input {Shapes.Format(input.Shape)} is not "
                 + $"[{(config.BatchFirst ? "B, T" : "T, B")}, {config.InputSize}].");
         var x = config.BatchFirst ? input.Transpose(0, 1) : input;
         int steps = x.Size(0), batch = x.Size(1), hidden = config.HiddenSize,
@@ -438,7 +437,7 @@ public class RecurrentLayer : Module
     void CheckState(string name, Tensor? state, int states, int batch, int hidden)
     {
         if (state != null && !state.Shape.SequenceEqual([states, batch, hidden]))
-            throw new ArgumentException($"{Config.Mode}: {name} has shape {ShapeUtil.Format(state.Shape)}, expected "
+            throw new ArgumentException($"{Config.Mode}: {name} has shape {Shapes.Format(state.Shape)}, expected "
                 + $"[{states}, {batch}, {hidden}].");
     }
 }

@@ -107,8 +107,8 @@ public static class RecurrentLayerRun
         {
             var g = gradOutputs[name];
             if (!g.Shape.SequenceEqual(value.Shape))
-                throw new ArgumentException($"grad-output '{name}' has shape {ShapeUtil.Format(g.Shape)} but the "
-                    + $"layer's {name} is {ShapeUtil.Format(value.Shape)}.");
+                throw new ArgumentException($"grad-output '{name}' has shape {Shapes.Format(g.Shape)} but the "
+                    + $"layer's {name} is {Shapes.Format(value.Shape)}.");
             return (value * g).Sum();
         }
         if (!gradOutputs.ContainsKey("output")) throw new ArgumentException(

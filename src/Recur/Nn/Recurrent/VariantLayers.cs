@@ -56,7 +56,7 @@ public abstract class ComposedRecurrentLayer : Module
     {
         if (input.Rank != 3 || input.Size(2) != InputSize)
             throw new ArgumentException(
-                $"{GetType().Name}: input must be [T, B, {InputSize}], got {ShapeUtil.Format(input.Shape)}.");
+                $"{GetType().Name}: input must be [T, B, {InputSize}], got {Shapes.Format(input.Shape)}.");
         int steps = input.Size(0), batch = input.Size(1);
         state ??= InitialState(batch);
         var projected = Functional.Linear(input, WeightIh, BiasIh);

@@ -62,9 +62,9 @@ public sealed class Linear : Module
                 + "quantise it again.");
         int outFeatures = weight.Rows, inFeatures = weight.Columns;
         if (input.Rank < 1 || input.Size(-1) != inFeatures)
-            throw new ArgumentException($"Linear: input {ShapeUtil.Format(input.Shape)} does not fit weight "
-                + $"{ShapeUtil.Format(Weight.Shape)} ([out, in]).");
-        int rows = ShapeUtil.Count(input.Shape[..^1]);
+            throw new ArgumentException($"Linear: input {Shapes.Format(input.Shape)} does not fit weight "
+                + $"{Shapes.Format(Weight.Shape)} ([out, in]).");
+        int rows = Shapes.Count(input.Shape[..^1]);
         var outShape = input.ShapeArray();
         outShape[^1] = outFeatures;
         var output = Tensor.Zeros(outShape);
@@ -101,82 +101,4 @@ public sealed class Linear : Module
         fixed (float* ps = scale, py = destination)
             weight.RowDots(0, weight.Rows, xq, weight.Stride, ps, 1, py, weight.Rows);
     }
-}
-
-/// <summary>
-/// A lookup table of <c>weight</c> [count, dim] as <c>torch.nn.Embedding</c>, initialised N(0, 1); the optional padding
-/// index row starts at zero and receives no gradient.
-/// </summary>
-public sealed class Embedding : Module
-{
-    /// <summary>The table [count, dim].</summary>
-    public Tensor Weight { get; }
-
-    /// <summary>The row that stays zero, or null.</summary>
-    public int? PaddingIndex { get; }
-
-    /// <summary>Creates the table.</summary>
-    public Embedding(int count, int dimension, RandomGenerator random, int? paddingIndex = null)
-    {
-        if (count < 1
-            || dimension < 1) throw new ArgumentException(
-            $"Embedding: sizes must be positive, got count={count}, dim={dimension}.");
-        if (paddingIndex is int p && (p < 0
-            || p >= count)) throw new ArgumentException($"Embedding: padding index {p} is outside [0, {count}).");
-        Weight = RegisterParameter("weight", Tensor.RandomNormal(random, [count, dimension]));
-        PaddingIndex = paddingIndex;
-        if (paddingIndex is int pad) Weight.Span.Slice(pad * dimension, dimension).Clear();
-    }
-
-    /// <summary>Looks up <paramref name="indices"/> (shape <paramref name="shape"/>) → [..shape, dim].</summary>
-    public Tensor Forward(ReadOnlySpan<int> indices, params int[] shape) => Functional.Embedding(Weight, indices,
-        shape, PaddingIndex);
-}
-
-/// <summary>
-/// Batch normalisation over [N, C] or [N, C, L] as <c>torch.nn.BatchNorm1d</c>: parameters <c>weight</c> (γ, ones) and
-/// <c>bias</c> (β, zeros) when affine; buffers <c>running_mean</c> (zeros) and <c>running_var</c> (ones), which
-/// training moves towards each batch's statistics by <see cref="Momentum"/> and evaluation (<see cref="Module.Eval"/>)
-/// uses. PyTorch's <c>num_batches_tracked</c> counter is not kept: it only matters for a cumulative average (momentum
-/// None).
-/// </summary>
-public sealed class BatchNorm1d : Module
-{
-    /// <summary>γ [C], or null without affine.</summary>
-    public Tensor? Weight { get; }
-
-    /// <summary>β [C], or null without affine.</summary>
-    public Tensor? Bias { get; }
-
-    /// <summary>The running mean [C].</summary>
-    public Tensor RunningMean { get; }
-
-    /// <summary>The running (unbiased) variance [C].</summary>
-    public Tensor RunningVar { get; }
-
-    /// <summary>How far each training batch moves the running statistics.</summary>
-    public float Momentum { get; }
-
-    /// <summary>Added to the variance before its square root.</summary>
-    public float Eps { get; }
-
-    /// <summary>Creates the layer for <paramref name="numFeatures"/> channels.</summary>
-    public BatchNorm1d(int numFeatures, float eps = 1e-5f, float momentum = 0.1f, bool affine = true)
-    {
-        if (numFeatures < 1 || !(eps > 0f) || !(momentum is >= 0f and <= 1f))
-            throw new ArgumentException($"BatchNorm1d: numFeatures {numFeatures} must be positive, eps {eps} positive "
-                + $"and momentum {momentum} in [0, 1].");
-        (Eps, Momentum) = (eps, momentum);
-        if (affine)
-        {
-            Weight = RegisterParameter("weight", Tensor.Ones(numFeatures));
-            Bias = RegisterParameter("bias", Tensor.Zeros(numFeatures));
-        }
-        RunningMean = RegisterBuffer("running_mean", Tensor.Zeros(numFeatures));
-        RunningVar = RegisterBuffer("running_var", Tensor.Ones(numFeatures));
-    }
-
-    /// <summary>Normalises [N, C] or [N, C, L]: batch statistics in training, running ones in evaluation.</summary>
-    public Tensor Forward(Tensor input) =>
-        Functional.BatchNorm(input, RunningMean, RunningVar, Weight, Bias, Training, Momentum, Eps);
 }

@@ -1,7 +1,7 @@
 namespace Recur;
 
 /// <summary>Shape arithmetic and the wording of shape errors.</summary>
-internal static class ShapeUtil
+internal static class Shapes
 {
     public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
