@@ -540,10 +540,30 @@ public static class OnnxExport
         decoder.Save(decoderPath, "Recur captioner decoder step", metadata);
     }
 
+    /// <summary>
+    /// A <see cref="StoryLstm"/>: inputs <c>ids</c> (int64 [steps, batch], the word sequences of
+    /// <see cref="StoryLstm.Sequence"/> time-major, 0 past each) and <c>lengths</c> (int32 [batch]) →
+    /// <c>logits</c> [batch, vocabulary] over the answers, read from each sequence's last word (the LSTM runs with
+    /// <c>sequence_lens</c>, so padding changes nothing).
+    /// </summary>
+    public static void Save(StoryLstm model, string path)
+    {
+        var config = model.Config;
+        Write(path, "story_lstm", config.ToJson(), model, (graph, state) =>
+        {
+            string ids = graph.Input("ids", DataType.Int64, "steps", "batch");
+            string lengths = graph.Input("lengths", DataType.Int32, "batch");
+            var encoded = graph.Recurrent(model.Encoder, state, "lstm", graph.Embedding(state, "embedding", ids),
+                lengths);
+            string last = graph.Op("Reshape", [encoded.Hidden, graph.Int64s(-1, config.HiddenSize)]); // [B, H]
+            graph.Output(graph.Linear(state, "head", last), "logits", DataType.Float, "batch", config.VocabularySize);
+        });
+    }
+
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq", "wavenet",
-            "speech_recognizer", "memn2n", "captioner"];
+            "speech_recognizer", "memn2n", "story_lstm", "captioner"];
 
     /// <summary>
     /// A <see cref="MemoryNetwork"/> (MemN2N) on a padded batch, as <see cref="MemoryNetwork.Pad"/> makes it: inputs
@@ -718,6 +738,7 @@ public static class OnnxExport
             case WaveNetModel wavenet: Save(wavenet, path); break;
             case SpeechRecognizer speech: Save(speech, path); break;
             case MemoryNetwork memory: Save(memory, path); break;
+            case StoryLstm story: Save(story, path); break;
             default: Save((Forecaster)model, path); break;
         }
         return (kind, [path]);

@@ -75,6 +75,9 @@ public sealed class StoryLstm : Module, IStoryModel
         return head.Forward(output.HiddenState.Select(0, 0));
     }
 
+    /// <summary>The settings of the LSTM that reads the sequence (for the exporters).</summary>
+    internal RecurrentConfig Encoder => lstm.Config;
+
     Module IStoryModel.Module => this;
     JsonObject IStoryModel.ToJson() => Config.ToJson();
     Tensor IStoryModel.Logits(IReadOnlyList<EncodedQuestion> batch, RandomGenerator? noise) => Forward(batch);

@@ -409,6 +409,25 @@ public sealed class OnnxExportTests : IDisposable
         Close.Values([.. expected.Attention.SelectMany(a => a.ToArray())], outputs["attention"].Values, "attention",
             Tolerance, Tolerance);
     }
+    [Fact]
+    public void StoryLstmsAnswerInOnnxRuntimeAsInRecur()
+    {
+        var model = new StoryLstm(new StoryLstmConfig(12, 4, 5, MemorySize: 2), new RandomGenerator(6));
+        EncodedQuestion[] batch =
+        [
+            new([[3, 4, 5], [6, 7], [8, 9, 10, 11]], [2, 3], 4, 1),
+            new([[1, 2, 3, 4]], [5, 6, 7], 8, 1),
+            new([[9], [10, 11], [3]], [9, 10, 11, 1], 2, 1),
+        ];
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(batch.Select(model.Sequence).ToArray(), 13, "test");
+        string path = Path.Combine(folder, "story.onnx");
+        OnnxExport.Save(model, path);
+        var outputs = Run(path, new Input("ids", ids.Select(v => (long)v).ToArray(), [steps, batch.Length]),
+            new Input("lengths", lengths, [batch.Length]));
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        Same(model.Forward(batch), outputs["logits"], "answer logits");
+    }
+
     [Theory]
     [InlineData(CaptionDecoder.ShowTell, "lstm", 41)]
     [InlineData(CaptionDecoder.MRnn, "gru", 41)]
