@@ -52,9 +52,8 @@ public static class Charts
     /// places the legend.
     /// </summary>
     public static FigureFiles Lines(string basePath, string title, string xLabel, string yLabel,
-        IEnumerable<Series> series,
-        bool logY = false, IEnumerable<(double Y, string Label)>? references = null,
-            LegendCorner legend = LegendCorner.UpperRight)
+        IEnumerable<Series> series, bool logY = false, IEnumerable<(double Y, string Label)>? references = null,
+        LegendCorner legend = LegendCorner.UpperRight)
     {
         var plot = new Plot();
         int index = 0;
@@ -137,8 +136,7 @@ public static class Charts
     /// values in [0, 1] row by row (1 = white), <paramref name="columns"/> per row of the grid, with optional captions.
     /// </summary>
     public static FigureFiles ImageGrid(string basePath, string title, IReadOnlyList<float[]> images, int imageHeight,
-        int imageWidth,
-        int columns, IReadOnlyList<string>? captions = null)
+        int imageWidth, int columns, IReadOnlyList<string>? captions = null)
     {
         if (images.Count == 0) throw new ArgumentException("Charts.ImageGrid: no images.");
         if (columns < 1) throw new ArgumentException($"Charts.ImageGrid: columns must be positive, got {columns}.");

@@ -40,9 +40,8 @@ static class RnnBench
         double train_max);
 
     sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops,
-        string RecurSpread,
-        double? TorchStepsPerSecond, string? TorchSpread, double? Ratio, double? OrtStepsPerSecond = null,
-        string? OrtSpread = null, double? OrtRatio = null, double? VsFloat = null);
+        string RecurSpread, double? TorchStepsPerSecond, string? TorchSpread, double? Ratio,
+        double? OrtStepsPerSecond = null, string? OrtSpread = null, double? OrtRatio = null, double? VsFloat = null);
 
     static readonly Config[] Configs =
     [

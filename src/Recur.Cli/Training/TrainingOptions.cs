@@ -9,11 +9,10 @@ namespace Recur.Cli.Training;
 
 /// <summary>The settings every training verb shares, read from the command line.</summary>
 sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string Optimizer, float WeightDecay,
-    float? ClipNorm, float? ClipValue,
-    ulong Seed, int Threads, string? Out, string? Resume, string Schedule, int Warmup, int Patience,
-        int ValidateEvery, int LogEvery,
-    int Accumulate, bool SkipNonFinite, long[] Milestones, double? Gamma, double? Ema, int? SwaStart, bool Overwrite,
-    float Momentum = 0.9f, HessianFreeSettings? HessianFree = null)
+    float? ClipNorm, float? ClipValue, ulong Seed, int Threads, string? Out, string? Resume, string Schedule,
+    int Warmup, int Patience, int ValidateEvery, int LogEvery, int Accumulate, bool SkipNonFinite, long[] Milestones,
+    double? Gamma, double? Ema, int? SwaStart, bool Overwrite, float Momentum = 0.9f,
+    HessianFreeSettings? HessianFree = null)
 {
     /// <summary>The weight average <c>--ema</c> or <c>--swa-start</c> asks for, if any.</summary>
     public AveragingOptions? Averaging =>

@@ -12,8 +12,7 @@ public static partial class Functional
     /// with L_out = ⌊(L + 2·padding − dilation·(K − 1) − 1) / stride⌋ + 1. Lowered onto the packed GEMM (im2col).
     /// </summary>
     public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0,
-        int dilation = 1,
-        int groups = 1) => Conv1d(input, weight, bias, stride, (padding, padding), dilation, groups);
+        int dilation = 1, int groups = 1) => Conv1d(input, weight, bias, stride, (padding, padding), dilation, groups);
 
     /// <summary>
     /// 1-D convolution with its own left and right padding (zeros). <c>(dilation·(K − 1), 0)</c> makes it causal:
@@ -21,8 +20,7 @@ public static partial class Functional
     /// sees inputs up to t only, and L_out = L (see <see cref="CausalConv1d"/>).
     /// </summary>
     public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias, int stride, (int Left, int Right) padding,
-        int dilation,
-        int groups)
+        int dilation, int groups)
     {
         if (input.Rank != 3 || weight.Rank != 3)
             throw new ArgumentException($"Conv1d: input {Shapes.Format(input.Shape)} must be [B, C, L] and weight "
@@ -206,9 +204,8 @@ public static partial class Functional
             "Conv2d");
     }
 
-    static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int Top, int Bottom,
-        int Left, int Right) pad,
-        (int H, int W) dilation, int groups, string op)
+    static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride,
+        (int Top, int Bottom, int Left, int Right) pad, (int H, int W) dilation, int groups, string op)
     {
         if (input.Rank != 4 || weight.Rank != 4)
             throw new ArgumentException($"{op}: input {Shapes.Format(input.Shape)} and weight {Shapes.Format(
@@ -401,8 +398,7 @@ public static partial class Functional
 
     /// <summary>Where each kernel tap of each output pixel reads the input: im2col and its adjoint.</summary>
     readonly record struct ConvGeometry(int Channels, int Height, int Width, int KernelH, int KernelW, int OutH,
-        int OutW,
-        (int H, int W) Stride, (int Top, int Left) Pad, (int H, int W) Dilation)
+        int OutW, (int H, int W) Stride, (int Top, int Left) Pad, (int H, int W) Dilation)
     {
         public int Patch => Channels * KernelH * KernelW;
 

@@ -84,8 +84,7 @@ public static partial class Losses
 
     /// <summary>−log p(target) and the posterior of every (step, class) for one batch element, in log space.</summary>
     static (double Loss, double[] Posterior) ForwardBackward(ReadOnlySpan<float> lp, int steps, int batch, int classes,
-        int b, int length,
-        int[] target, int blank)
+        int b, int length, int[] target, int blank)
     {
         int states = 2 * target.Length + 1;
         var posterior = new double[length * classes];

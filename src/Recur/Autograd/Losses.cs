@@ -78,8 +78,7 @@ public static partial class Losses
     /// [rows, classes] arrays per step and their page faults.
     /// </summary>
     public static Tensor LinearCrossEntropy(Tensor input, Tensor weight, Tensor? bias, ReadOnlySpan<int> targets,
-        int ignoreIndex = -100,
-        ReadOnlySpan<float> mask = default, int chunkRows = 256)
+        int ignoreIndex = -100, ReadOnlySpan<float> mask = default, int chunkRows = 256)
     {
         if (weight.Rank != 2 || input.Rank < 1 || input.Size(-1) != weight.Size(1))
             throw new ArgumentException($"LinearCrossEntropy: input {Shapes.Format(input.Shape)} does not fit "

@@ -103,8 +103,7 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     /// <summary>The encoder's configuration.</summary>
     [JsonIgnore]
     public RecurrentConfig Encoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell), EmbeddingSize,
-        HiddenSize, NumLayers,
-        Dropout: NumLayers > 1 ? Dropout : 0f, Bidirectional: Bidirectional,
+        HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f, Bidirectional: Bidirectional,
         ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null));
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>

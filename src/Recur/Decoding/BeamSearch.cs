@@ -55,8 +55,7 @@ public static class BeamSearch
     /// <summary>As <see cref="Run"/>, but every hypothesis each input ended with (finished, and live at the end of its
     /// search), best first.</summary>
     public static List<List<DecodedSequence>> Search<TState>(int count, TState initial,
-        Func<int[], int[], TState, DecoderStep<TState>> step, Func<TState, int[], TState> select,
-        BeamOptions options)
+        Func<int[], int[], TState, DecoderStep<TState>> step, Func<TState, int[], TState> select, BeamOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.BeamWidth < 1 || options.MaxLength < 1 || options.Vocabulary < 1 || options.LengthPenalty < 0)

@@ -142,8 +142,7 @@ public sealed class HopfieldNetwork
     /// synchronous step.
     /// </summary>
     public RecallResult Recall(ReadOnlySpan<sbyte> initial, HopfieldUpdate update, RandomGenerator random,
-        int maxSweeps = 100,
-        Action<int, ReadOnlySpan<sbyte>>? onSweep = null)
+        int maxSweeps = 100, Action<int, ReadOnlySpan<sbyte>>? onSweep = null)
     {
         CheckState(initial, "initial state");
         if (maxSweeps < 1) throw new ArgumentException($"Recall: maxSweeps must be positive, got {maxSweeps}.");

@@ -12,8 +12,7 @@ namespace Recur.Energy;
 /// <param name="WeightDecay">L2 penalty on W.</param>
 /// <param name="BatchSize">Examples per update.</param>
 public sealed record RbmTrainingOptions(int GibbsSteps = 1, bool Persistent = false, float LearningRate = 0.05f,
-    float Momentum = 0.5f,
-    float WeightDecay = 2e-4f, int BatchSize = 20);
+    float Momentum = 0.5f, float WeightDecay = 2e-4f, int BatchSize = 20);
 
 /// <summary>The positive- and negative-phase statistics of one mini-batch: the CD/PCD estimate of ∂ mean log p(v) /
 /// ∂θ.</summary>

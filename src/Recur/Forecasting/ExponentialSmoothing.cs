@@ -345,9 +345,8 @@ public sealed class ExponentialSmoothing
     /// log(Σ(e/ŷ)²/n) + 2 Σ log ŷ</c>. Returns +∞ when a level, fitted value or seasonal factor that must stay positive
     /// does not.
     /// </summary>
-    static double Filter(ReadOnlySpan<double> y, EtsModel model, EtsParameters p,
-        Span<double> fitted, Span<double> ring,
-        out double level, out double slope)
+    static double Filter(ReadOnlySpan<double> y, EtsModel model, EtsParameters p, Span<double> fitted,
+        Span<double> ring, out double level, out double slope)
     {
         int n = y.Length;
         level = p.Level;

@@ -26,9 +26,8 @@ namespace Recur.Forecasting;
 /// every step, trained with their own pinball losses, for prediction intervals (quantile regression as in MQ-RNN, Wen
 /// et al. 2017); 0: point forecasts only.</param>
 public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, int SeasonLength = 4,
-    CellKind Cell = CellKind.Lstm,
-    int HiddenSize = 40, int Epochs = 30, float LearningRate = 3e-3f, int Batch = 128, ulong Seed = 1,
-    float Quantile = 0.5f, int Categories = 0, bool ThetaBase = true, double IntervalCoverage = 0)
+    CellKind Cell = CellKind.Lstm, int HiddenSize = 40, int Epochs = 30, float LearningRate = 3e-3f, int Batch = 128,
+    ulong Seed = 1, float Quantile = 0.5f, int Categories = 0, bool ThetaBase = true, double IntervalCoverage = 0)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -197,9 +196,8 @@ public sealed class GlobalForecaster
     /// forecasting them and the weights of the best epoch are kept.
     /// </summary>
     public TrainingResult Fit(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories = null,
-        bool validate = true,
-        TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null,
-            CancellationToken cancellation = default)
+        bool validate = true, TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null,
+        CancellationToken cancellation = default)
     {
         if (series.Count == 0) throw new ArgumentException("GlobalForecaster: no series to train on.");
         CheckCategories(categories, series.Count);

@@ -14,8 +14,7 @@ static class NelderMead
     /// <paramref name="maxEvaluations"/>. Non-finite values count as +∞ (an infeasible point).
     /// </summary>
     public static (double[] Point, double Value) Minimise(Func<double[], double> objective, double[] start,
-        double[] steps,
-        int maxEvaluations = 4000, double tolerance = 1e-10)
+        double[] steps, int maxEvaluations = 4000, double tolerance = 1e-10)
     {
         int n = start.Length;
         double Evaluate(double[] x)

@@ -20,8 +20,7 @@ namespace Recur.Language;
 /// it.
 /// </param>
 public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int NumLayers = 2,
-    CellKind Cell = CellKind.Lstm,
-    float Dropout = 0f, bool TieWeights = false)
+    CellKind Cell = CellKind.Lstm, float Dropout = 0f, bool TieWeights = false)
 {
     /// <summary>The recurrent stack's configuration.</summary>
     [JsonIgnore]

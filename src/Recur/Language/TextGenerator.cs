@@ -119,8 +119,7 @@ public static class TextGenerator
     /// <c>&lt;eos&gt;</c> included) and live hypotheses, best first.
     /// </summary>
     public static IReadOnlyList<BeamHypothesis> BeamSearch(this LanguageModel model, IReadOnlyList<int> prompt,
-        int length, int beamWidth,
-        double lengthPenalty = 0.6, int? eosId = null)
+        int length, int beamWidth, double lengthPenalty = 0.6, int? eosId = null)
     {
         using var _ = model.Evaluating();
         var (primed, initial) = Prime(model, prompt, 1);

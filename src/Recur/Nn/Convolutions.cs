@@ -33,8 +33,7 @@ public sealed class Conv1d : Module
     /// PyTorch initialises it; <paramref name="causal"/> pads only on the left, so output t sees inputs up to t.
     /// </summary>
     public Conv1d(int inChannels, int outChannels, int kernelSize, RandomGenerator random, int stride = 1,
-        int padding = 0,
-        int dilation = 1, int groups = 1, bool bias = true, bool causal = false)
+        int padding = 0, int dilation = 1, int groups = 1, bool bias = true, bool causal = false)
     {
         if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || groups < 1 || inChannels % groups != 0
             || outChannels % groups != 0)

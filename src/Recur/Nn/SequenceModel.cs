@@ -14,8 +14,7 @@ namespace Recur.Nn;
 /// a <c>bn-lstm</c> (<see cref="RecurrentConfig.BatchNormSteps"/>; the length of the sequences is the natural choice).
 /// </summary>
 public sealed record SequenceModelConfig(CellKind Cell, int InputSize, int HiddenSize, int OutputSize,
-    int NumLayers = 1,
-    bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0,
+    int NumLayers = 1, bool Bidirectional = false, float Dropout = 0f, bool PerStep = false, int ChronoMaxSteps = 0,
     int BatchNormSteps = 100)
 {
     /// <summary>

@@ -178,8 +178,7 @@ public sealed class CosineWarmupSchedule : LearningRateSchedule
 
     /// <summary>Creates the schedule.</summary>
     public CosineWarmupSchedule(float baseLearningRate, long warmup, long total, double minLearningRate = 0,
-        double startFactor = 0.1,
-        ScheduleUnit unit = ScheduleUnit.Step) : base(baseLearningRate, unit)
+        double startFactor = 0.1, ScheduleUnit unit = ScheduleUnit.Step) : base(baseLearningRate, unit)
     {
         if (warmup < 0 || total <= warmup) throw new ArgumentException($"CosineWarmupSchedule: need 0 ≤ warmup < "
             + $"total, got warmup={warmup}, total={total}.");
@@ -261,9 +260,8 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
 
     /// <summary>Creates the schedule with PyTorch's defaults.</summary>
     public ReduceOnPlateauSchedule(float baseLearningRate, MetricMode mode = MetricMode.Min, double factor = 0.1,
-        int patience = 10,
-        double threshold = 1e-4, int cooldown = 0, double minLearningRate = 0) : base(baseLearningRate,
-            ScheduleUnit.Epoch)
+        int patience = 10, double threshold = 1e-4, int cooldown = 0,
+        double minLearningRate = 0) : base(baseLearningRate, ScheduleUnit.Epoch)
     {
         if (!(factor > 0 && factor < 1)) throw new ArgumentOutOfRangeException(nameof(factor), factor,
             "must be in (0, 1)");

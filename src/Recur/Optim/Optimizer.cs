@@ -340,8 +340,7 @@ public sealed class RmsProp : Optimizer
 
     /// <summary>Creates RMSprop with PyTorch's defaults.</summary>
     public RmsProp(IEnumerable<Tensor> parameters, float learningRate = 1e-2f, float alpha = 0.99f,
-        float epsilon = 1e-8f,
-        float weightDecay = 0f, float momentum = 0f, bool centered = false)
+        float epsilon = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
         : base(parameters, learningRate, "square_avg", "grad_avg", "momentum_buffer")
     {
         Require(nameof(alpha), alpha, 0f, 1.0000001f);

@@ -30,8 +30,7 @@ public sealed class TaggingTask : ITrainingTask<int[]>
     /// <paramref name="wordDropout"/>.
     /// </summary>
     public TaggingTask(SequenceTagger model, TaggingVocabulary vocabulary, IReadOnlyList<TaggedSentence> train,
-        IReadOnlyList<TaggedSentence>? valid,
-        int batchSize, float unknownReplacement = 0.5f, float wordDropout = 0f)
+        IReadOnlyList<TaggedSentence>? valid, int batchSize, float unknownReplacement = 0.5f, float wordDropout = 0f)
     {
         if (unknownReplacement is < 0 or > 1 || wordDropout is < 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(wordDropout), $"TaggingTask: the unknown-word replacement "

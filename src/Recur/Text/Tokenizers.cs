@@ -294,8 +294,7 @@ public sealed class WordLevelTokenizer : ITokenizer
     /// most frequent first (ties in ordinal order), at most <paramref name="maxSize"/> ids in all.
     /// </summary>
     public static WordLevelTokenizer Build(string text, WordSplitting splitting = WordSplitting.Whitespace,
-        bool lowerCase = false,
-        int minFrequency = 1, int maxSize = int.MaxValue)
+        bool lowerCase = false, int minFrequency = 1, int maxSize = int.MaxValue)
     {
         if (minFrequency < 1 || maxSize <= Tokenizers.Specials.Count)
             throw new ArgumentException($"word tokenizer: minFrequency must be ≥ 1 and maxSize "

@@ -42,9 +42,8 @@ public static class Checkpoint
     /// ∞.
     /// </summary>
     public static void Save(string directory, Module model, JsonObject config, Optimizer? optimizer = null,
-        JsonObject? trainerState = null,
-        IReadOnlyDictionary<string, Tensor>? taskState = null, IReadOnlyDictionary<string,
-            Tensor>? trainingWeights = null)
+        JsonObject? trainerState = null, IReadOnlyDictionary<string, Tensor>? taskState = null,
+        IReadOnlyDictionary<string, Tensor>? trainingWeights = null)
     {
         foreach (var (name, value) in model.NamedParameters().Concat(trainingWeights?.Select(p => ("training " + p.Key,
             p.Value)) ?? []))

@@ -39,8 +39,7 @@ public sealed class Trainer<TBatch>
     /// <summary>Sets up a run; <paramref name="schedule"/> (optional) sets the optimizer's learning rate as it
     /// goes.</summary>
     public Trainer(ITrainingTask<TBatch> task, Optimizer optimizer, TrainerOptions options,
-        LearningRateSchedule? schedule = null,
-        ITrainingObserver? observer = null)
+        LearningRateSchedule? schedule = null, ITrainingObserver? observer = null)
     {
         if (options.Epochs < 0 || options.AccumulationSteps < 1 || options.LogEvery < 1 || options.ValidateEvery < 0
             || options.Patience < 0 || options.CheckpointEvery < 0

@@ -10,8 +10,7 @@ namespace Recur.Training;
 /// <param name="ItemsPerSecond">Samples (or tokens) per second since the previous record.</param>
 /// <param name="Elapsed">Training time so far (across resumptions).</param>
 public sealed record StepRecord(int Epoch, long Step, long TotalSteps, double Loss, float LearningRate,
-    float GradientNorm,
-    double ItemsPerSecond, TimeSpan Elapsed)
+    float GradientNorm, double ItemsPerSecond, TimeSpan Elapsed)
 {
     /// <summary>Estimated time left at the current speed.</summary>
     public TimeSpan? Remaining => Step > 0 && TotalSteps > Step ? Elapsed * ((double)(TotalSteps - Step) / Step) : null;

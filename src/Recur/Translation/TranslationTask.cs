@@ -59,8 +59,7 @@ public sealed class TranslationTask : ITrainingTask<int[]>
     /// <summary>Sets up training on <paramref name="train"/>; <paramref name="valid"/> is translated after each
     /// epoch.</summary>
     public TranslationTask(Seq2Seq model, TranslationVocabulary vocabulary, IReadOnlyList<SentencePair> train,
-        IReadOnlyList<SentencePair>? valid,
-        int batchSize, JsonObject? extraConfig = null)
+        IReadOnlyList<SentencePair>? valid, int batchSize, JsonObject? extraConfig = null)
     {
         (this.model, this.vocabulary, this.batchSize, this.extraConfig) = (model, vocabulary, batchSize, extraConfig);
         sources = train.Select(p => vocabulary.EncodeSource(p.Source)).ToArray();

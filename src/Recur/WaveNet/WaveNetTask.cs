@@ -101,8 +101,7 @@ public sealed class WaveNetTask(IAudioCodeModel model, IReadOnlyList<CodedAudio>
     /// histogram of <paramref name="reference"/> (add-one smoothed) — what a model that ignores the past achieves.
     /// </summary>
     public static double HistogramCrossEntropy(IReadOnlyList<CodedAudio> reference,
-        IReadOnlyList<CodedAudio> recordings,
-        int levels)
+        IReadOnlyList<CodedAudio> recordings, int levels)
     {
         var counts = Enumerable.Repeat(1.0, levels).ToArray();
         foreach (var r in reference)

@@ -14,18 +14,16 @@ internal interface IRecurrentCell
     static abstract bool SeparateRecurrent { get; }
     static abstract bool HasCellState { get; }
     static abstract void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra);
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra);
     /// <summary>
     /// From dh (and dc, replaced by dc_{t−1}) fills the pre-activation gradients and the direct part of dh_{t−1}.
     /// <c>dgi</c> may alias <c>gates</c> and <c>dgh</c> may alias <c>gh</c>: each element is read before it is written.
     /// <c>extra</c> holds the cell's own per-unit weights (peepholes), <c>dExtra</c> accumulates their gradient.
     /// </summary>
     static abstract void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
-            Span<float> dgh,
-        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra);
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,
+        Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra,
+        Span<float> dExtra);
 
     /// <summary>Per-unit weights of the cell's own beyond W_ih, W_hh and the biases: that many blocks of H.</summary>
     static virtual int ExtraBlocks => 0;
@@ -78,18 +76,16 @@ internal readonly struct TanhCell : IRecurrentCell
     public static bool HasCellState => false;
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Tanh(gi, h);
         h.CopyTo(gi);
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
-            Span<float> dgh,
-        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,
+        Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra,
+        Span<float> dExtra)
     {
         // dgi = dh ⊙ (1 − h²), vectorised; the gates are read into scratch before dgi (which may alias them) is written
         int n = dh.Length;
@@ -109,18 +105,16 @@ internal readonly struct ReluCell : IRecurrentCell
     public static bool HasCellState => false;
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Max(gi, 0f, h);
         h.CopyTo(gi);
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
-            Span<float> dgh,
-        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,
+        Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra,
+        Span<float> dExtra)
     {
         for (int j = 0; j < dh.Length; j++) dgi[j] = gates[j] > 0f ? dh[j] : 0f;
         dhPrev.Clear();
@@ -138,8 +132,7 @@ internal readonly struct LstmCell : IRecurrentCell
     public static bool HasCellState => true;
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
         TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
@@ -154,10 +147,9 @@ internal readonly struct LstmCell : IRecurrentCell
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
-            Span<float> dgh,
-        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,
+        Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra,
+        Span<float> dExtra)
     {
         int n = dh.Length;
         var tanhC = scratch[..n];
@@ -188,8 +180,7 @@ internal readonly struct GruCell : IRecurrentCell
     public static bool HasCellState => false;
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
         var rz = gi[..(2 * n)];
@@ -202,10 +193,9 @@ internal readonly struct GruCell : IRecurrentCell
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
-            Span<float> dgh,
-        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,
+        Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra,
+        Span<float> dExtra)
     {
         int n = dh.Length;
         for (int j = 0; j < n; j++)
@@ -235,8 +225,7 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
     public static int ExtraBlocks => 3;
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         int n = h.Length;
         var i = gi[..n]; var f = gi.Slice(n, n); var g = gi.Slice(2 * n, n); var o = gi.Slice(3 * n, n);
@@ -254,10 +243,9 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
-            Span<float> dgh,
-        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,
+        Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra,
+        Span<float> dExtra)
     {
         int n = dh.Length;
         var tanhC = scratch[..n];
@@ -295,18 +283,16 @@ internal readonly struct LeakyTanhCell : IRecurrentCell
     public static int ExtraBlocks => 1;
 
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
+        ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
         TensorPrimitives.Tanh(gi, gi);
         for (int j = 0; j < h.Length; j++) h[j] = gi[j] + extra[j] * (hPrev[j] - gi[j]);
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
-        ReadOnlySpan<float> cPrev,
-        ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dgi,
-            Span<float> dgh,
-        Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra, Span<float> dExtra)
+        ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,
+        Span<float> dgi, Span<float> dgh, Span<float> dhPrev, Span<float> scratch, ReadOnlySpan<float> extra,
+        Span<float> dExtra)
     {
         for (int j = 0; j < dh.Length; j++)
         {

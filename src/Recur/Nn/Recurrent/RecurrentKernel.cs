@@ -59,10 +59,9 @@ internal static partial class RecurrentKernel
     /// refused.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh,
-        Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null, Tensor? leak = null,
-        Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null, Tensor? projectionBias = null,
-        QuantizedWeights? quantized = null, BatchNormStatistics? batchNorm = null)
+        Tensor weightHh, Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null,
+        Tensor? leak = null, Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null,
+        Tensor? projectionBias = null, QuantizedWeights? quantized = null, BatchNormStatistics? batchNorm = null)
     {
         if (batchNorm != null && (mode != RecurrentMode.Lstm || norms is null || c0 is null || peepholes != null
             || projection != null || quantized != null || biasIh != null || biasHh != null))
