@@ -48,8 +48,7 @@ static partial class InspectCommand
         };
         public readonly Option<int> Length = new("--length")
         {
-            Description
-            = "Sequence length T of the adding problem for fresh models.", DefaultValueFactory = _ => 100
+            Description = "Sequence length T of the adding problem for fresh models.", DefaultValueFactory = _ => 100
         };
         public readonly Option<int> Hidden = new("--hidden")
         {
@@ -63,19 +62,16 @@ static partial class InspectCommand
         };
         public readonly Option<ulong> Seed = new("--seed")
         {
-            Description
-            = "Seed for fresh weights and generated data.", DefaultValueFactory = _ => 1
+            Description = "Seed for fresh weights and generated data.", DefaultValueFactory = _ => 1
         };
         public readonly Option<string> Data = new("--data")
         {
-            Description
-            = "MNIST folder, for models trained on smnist.", DefaultValueFactory = _ => Path.Combine("..", "shared",
-            "data", "mnist")
+            Description = "MNIST folder, for models trained on smnist.",
+            DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "mnist")
         };
         public readonly Option<bool> Json = new("--json")
         {
-            Description
-            = "Print the numbers as JSON instead of a table."
+            Description = "Print the numbers as JSON instead of a table."
         };
         public readonly Option<int> Threads = new("--threads")
         {

@@ -36,24 +36,21 @@ static class TranslateCommand
     {
         public readonly Option<bool> Reverse = new("--reverse")
         {
-            Description
-            = "Translate from the second column's language to the first's."
+            Description = "Translate from the second column's language to the first's."
         };
         public readonly Option<int> MaxWords = new("--max-words")
         {
-            Description
-            = "Keep pairs of at most this many words on both sides (0: all).", DefaultValueFactory = _ => 10
+            Description = "Keep pairs of at most this many words on both sides (0: all).", DefaultValueFactory = _ => 10
         };
         public readonly Option<bool> StripAccents = new("--strip-accents")
         {
-            Description
-            = "Remove accents (NFD, combining marks dropped)."
+            Description = "Remove accents (NFD, combining marks dropped)."
         };
         public readonly Option<bool> KeepCase = new("--keep-case") { Description = "Do not lower-case." };
         public readonly Option<double> HeldOut = new("--held-out")
         {
-            Description
-            = "Share of the pairs held out at random for validation and BLEU.", DefaultValueFactory = _ => 0.05
+            Description = "Share of the pairs held out at random for validation and BLEU.",
+            DefaultValueFactory = _ => 0.05
         };
         public readonly Option<ulong> SplitSeed = new("--split-seed")
         {
