@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Recur.Serialization;
+using Recur.Training;
 
 namespace Recur.Classification;
 
@@ -381,10 +382,8 @@ public sealed class LinearTextClassifier
     /// <summary>The model as JSON (architecture <c>linear_text_classifier</c>), with optional extra fields.</summary>
     public JsonObject ToJson(JsonObject? extra = null)
     {
-        var json = ConfigJson.Write(new LinearClassifierFile(Name(Kind), Classes, Features.ToFile(), weights, bias,
-            ProbabilityScale), ClassificationJson.Default.LinearClassifierFile, Architecture);
-        foreach (var (key, value) in extra ?? []) json[key] = value?.DeepClone();
-        return json;
+        return ConfigJson.Write(new LinearClassifierFile(Name(Kind), Classes, Features.ToFile(), weights, bias,
+            ProbabilityScale), ClassificationJson.Default.LinearClassifierFile, Architecture).With(extra);
     }
 
     /// <summary>Writes the model (and <paramref name="extra"/> fields such as the label names) atomically.</summary>

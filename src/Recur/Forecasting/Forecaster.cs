@@ -103,13 +103,10 @@ public sealed class Forecaster
     {
         get
         {
-            var json = ConfigJson.Write(Options, ForecastingJson.Default.ForecasterOptions, "forecaster");
             var state = new FittedScalers(Scaler.Offset, Scaler.Scale,
                 [.. CovariateScalers.Select(c => new[] { c.Offset, c.Scale })]);
-            foreach (var (key, value) in JsonSerializer.SerializeToNode(state, ForecastingJson.Default.FittedScalers)!
-                .AsObject().ToList())
-                json[key] = value?.DeepClone();
-            return json;
+            return ConfigJson.Write(Options, ForecastingJson.Default.ForecasterOptions, "forecaster")
+                .With(JsonSerializer.SerializeToNode(state, ForecastingJson.Default.FittedScalers)!.AsObject());
         }
     }
 
