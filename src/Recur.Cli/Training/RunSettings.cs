@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Recur.Serialization;
 using Recur.Translation;
@@ -35,7 +34,7 @@ sealed partial class RunSettingsJson : JsonSerializerContext
 {
     /// <summary>Writes <paramref name="settings"/> to <paramref name="path"/> atomically.</summary>
     public static void Save<T>(string path, T settings, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info)
-        => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(settings, info));
+        => ConfigJson.WriteFile(path, settings, info, architecture: null);
 
     /// <summary>The settings in <paramref name="path"/>; a missing file is a usage error that says which verb writes
     /// it, a malformed one an error naming the file and field.</summary>

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Recur.Serialization;
 
@@ -108,8 +107,8 @@ public sealed class LabelNgram : ILabelLanguageModel
     {
         var sorted = counts.OrderBy(c => c.Key, StringComparer.Ordinal).ToDictionary(c => c.Key,
             c => c.Value.OrderBy(v => v.Key).ToDictionary(v => v.Key, v => v.Value));
-        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new LabelNgramFile(Format, Order, Vocabulary, sorted),
-            DecodingJson.Default.LabelNgramFile));
+        ConfigJson.WriteFile(path, new LabelNgramFile(Format, Order, Vocabulary, sorted),
+            DecodingJson.Default.LabelNgramFile, architecture: null);
     }
 
     /// <summary>Reads a model written by <see cref="Save"/>; a file that is not one is an error naming it.</summary>

@@ -101,9 +101,14 @@ public static class ConfigJson
         }
     }
 
-    /// <summary>Writes <see cref="Write{T}"/>'s object to <paramref name="path"/> atomically.</summary>
-    public static void WriteFile<T>(string path, T value, JsonTypeInfo<T> info, string architecture) =>
-        AtomicFile.WriteAllText(path, Write(value, info, architecture).ToJsonString());
+    /// <summary>
+    /// Writes <paramref name="value"/> to <paramref name="path"/> atomically, with the <c>architecture</c> field first
+    /// (<see cref="Write{T}"/>) unless <paramref name="architecture"/> is null, laid out as the context's options say
+    /// (indented or not).
+    /// </summary>
+    public static void WriteFile<T>(string path, T value, JsonTypeInfo<T> info, string? architecture) =>
+        AtomicFile.WriteAllText(path, architecture is null ? JsonSerializer.Serialize(value, info)
+            : Write(value, info, architecture).ToJsonString(info.Options));
 
     /// <summary>The field, the value found and what it should be — in the file's terms, not the serializer's.</summary>
     static string Describe(JsonException e, JsonObject json, JsonTypeInfo info)

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Recur.Serialization;
 
@@ -113,8 +112,8 @@ public static class Tokenizers
     internal static void WriteDescription(string folder, TokenizerFile description)
     {
         Directory.CreateDirectory(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, File),
-            JsonSerializer.Serialize(description, TextJson.Default.TokenizerFile));
+        ConfigJson.WriteFile(Path.Combine(folder, File), description, TextJson.Default.TokenizerFile,
+            architecture: null);
     }
 }
 
