@@ -27,6 +27,7 @@ static class RecurCommand
         root.Subcommands.Add(NtmCommand.Create());
         root.Subcommands.Add(CaptionCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(ExploreCommand.Create());
         OptionRules.Apply(root);
         return root;

@@ -96,6 +96,11 @@ public sealed class GuideTests
             var floats = lines.Take(3).Select(l => double.Parse(l.Split(" = ")[1][..5],
                 System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             for (int i = 0; i < 3; i++) Assert.True(Math.Abs(quantised[i] - floats[i]) < 0.05, int8);
+            // saved in int8 and loaded back: the same numbers from fewer bytes
+            var saved = lines.Single(l => l.StartsWith("saved in int8", StringComparison.Ordinal));
+            Assert.EndsWith("reloaded, the same probabilities", saved.TrimEnd());
+            Assert.True(new FileInfo(Path.Combine(folder, "int8.safetensors")).Length
+                < 0.6 * new FileInfo(Path.Combine(folder, "float.safetensors")).Length, saved);
         }
         finally { Directory.Delete(folder, recursive: true); }
     }

@@ -99,4 +99,91 @@ public static class SavedModel
         Checkpoint.LoadModel(folder, forecaster.Network);
         return forecaster;
     }
+
+    /// <summary>
+    /// Writes an int8 copy of the trained model in <paramref name="modelFolder"/> to <paramref name="output"/> (a new
+    /// folder): every recurrent and linear layer that has an int8 path quantised dynamically
+    /// (<see cref="Quantization.QuantizeDynamic"/>) and saved as I8 with its row scales, about a quarter of the float
+    /// weights' bytes. A run folder's other files (vocabularies, tokenizer, settings, training log) and folders are
+    /// copied, its model becomes the one checkpoint <c>best/</c> (from its <c>best/</c>, else <c>last/</c>; no
+    /// optimizer state: the copy is for inference), and an ensemble's members (<c>member-*/</c>) each likewise; a
+    /// checkpoint folder becomes a checkpoint folder. Every loader of Recur then runs the copy in int8 as it runs the
+    /// original. Nothing is written unless all of it succeeds. Returns the quantised modules' names per checkpoint.
+    /// </summary>
+    /// <exception cref="IOException"><paramref name="output"/> exists already.</exception>
+    /// <exception cref="NotSupportedException">A model with no layer that has an int8 path (a convolutional
+    /// model, normalised or projected recurrent layers only).</exception>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Quantize(string modelFolder, string output)
+    {
+        ArgumentNullException.ThrowIfNull(modelFolder);
+        ArgumentNullException.ThrowIfNull(output);
+        string target = Path.GetFullPath(output).TrimEnd(Path.DirectorySeparatorChar);
+        if (Directory.Exists(target) || File.Exists(target))
+            throw new IOException($"{output} exists already; choose a new folder for the int8 model.");
+        if (!Directory.Exists(modelFolder)) throw new DirectoryNotFoundException($"{modelFolder}: no such folder.");
+        string staging = $"{target}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var done = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        try
+        {
+            QuantizeFolder(modelFolder, staging, "", done);
+            Directory.Move(staging, target);
+        }
+        catch
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            throw;
+        }
+        return done;
+    }
+
+    static void QuantizeFolder(string source, string destination, string relative,
+        Dictionary<string, IReadOnlyList<string>> done)
+    {
+        bool checkpoint = File.Exists(Path.Combine(source, Checkpoint.ConfigFile))
+            || File.Exists(Path.Combine(source, Checkpoint.ManifestFile));
+        if (checkpoint)
+        {
+            done[relative.Length == 0 ? "." : relative] = QuantizeCheckpoint(source, destination);
+            return;
+        }
+        Directory.CreateDirectory(destination);
+        var members = Directory.GetDirectories(source, "member-*").Order(StringComparer.Ordinal).ToArray();
+        foreach (string file in Directory.GetFiles(source))
+            if (Path.GetFileName(file) != RunFolder.IncompleteMarker)
+                File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        foreach (string folder in Directory.GetDirectories(source).Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(folder);
+            if (name is "best" or "last" || name.Contains(".tmp-") || name.Contains(".old-")) continue;
+            string into = Path.Combine(destination, name);
+            if (members.Contains(folder)) QuantizeFolder(folder, into, Path.Join(relative, name), done);
+            else CopyTree(folder, into);
+        }
+        if (members.Length == 0)
+        {
+            string best = Path.Join(relative, "best");
+            done[best] = QuantizeCheckpoint(Checkpoint.Locate(source), Path.Combine(destination, "best"));
+        }
+    }
+
+    static IReadOnlyList<string> QuantizeCheckpoint(string source, string destination)
+    {
+        var (kind, loaded) = Open(source, [.. Kinds.Keys], "int8");
+        var model = loaded as Module ?? ((Forecaster)loaded).Network;
+        var quantised = Quantization.QuantizeDynamic(model);
+        if (quantised.Count == 0)
+            throw new NotSupportedException($"{source}: no layer of this {kind} has an int8 path (recurrent layers "
+                + "without layer or batch normalisation, projection or Cho's GRU, and linear layers have one).");
+        Checkpoint.Save(destination, model, Checkpoint.ReadConfig(source));
+        return quantised;
+    }
+
+    static void CopyTree(string source, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (string file in Directory.GetFiles(source))
+            File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        foreach (string folder in Directory.GetDirectories(source))
+            CopyTree(folder, Path.Combine(destination, Path.GetFileName(folder)));
+    }
 }

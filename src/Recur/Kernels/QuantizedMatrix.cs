@@ -82,6 +82,45 @@ internal sealed class QuantizedMatrix
         return q;
     }
 
+    /// <summary>
+    /// A matrix from int8 values saved earlier (<see cref="CopyValues"/>, <see cref="Scales"/>): row-major
+    /// <paramref name="values"/> [rows, columns] in [−127, 127] and a finite positive scale per row. Errors name
+    /// <paramref name="source"/> and the first value out of range.
+    /// </summary>
+    public static QuantizedMatrix FromValues(ReadOnlySpan<sbyte> values, ReadOnlySpan<float> scales, int rows,
+        int columns, string source)
+    {
+        if (values.Length != rows * columns || scales.Length != rows)
+            throw new ArgumentException($"{source}: {values.Length} values and {scales.Length} scales are not "
+                + $"[{rows}, {columns}] and [{rows}].");
+        var q = new QuantizedMatrix(rows, columns);
+        for (int r = 0; r < rows; r++)
+        {
+            if (!(scales[r] > 0f) || !float.IsFinite(scales[r]))
+                throw new ArgumentException($"{source}: the scale of row {r} is {scales[r]}, not a positive number.");
+            q.Scales[r] = scales[r];
+            int sum = 0;
+            for (int k = 0; k < columns; k++)
+            {
+                sbyte v = values[r * columns + k];
+                if (v == sbyte.MinValue)
+                    throw new ArgumentException($"{source}: [{r}, {k}] is −128; int8 weights lie in [−127, 127].");
+                q.data[r * q.Stride + k] = v;
+                sum += v;
+            }
+            q.rowSums[r] = sum;
+        }
+        return q;
+    }
+
+    /// <summary>Copies the int8 values, row-major [<see cref="Rows"/>, <see cref="Columns"/>] without padding, into
+    /// <paramref name="destination"/>.</summary>
+    public void CopyValues(Span<sbyte> destination)
+    {
+        for (int r = 0; r < Rows; r++)
+            data.AsSpan(r * Stride, Columns).CopyTo(destination.Slice(r * Columns, Columns));
+    }
+
     /// <summary>The value the int8 form stands for (for tests and error measurement).</summary>
     public float Dequantized(int row, int column) => data[row * Stride + column] * Scales[row];
 

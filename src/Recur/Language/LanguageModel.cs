@@ -200,8 +200,8 @@ public sealed class LanguageModel : Module
     {
         var output = Encode(ids, steps, batch, state);
         var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
-        var loss = decoder != null ? Losses.LinearCrossEntropy(top, decoder.Weight, decoder.Bias,
-            targets) : Losses.LinearCrossEntropy(top, embedding.Weight, tiedBias, targets);
+        var loss = decoder != null ? decoder.CrossEntropy(top, targets)
+            : Losses.LinearCrossEntropy(top, embedding.Weight, tiedBias, targets);
         return (loss, new LanguageModelState(output.HiddenState, output.CellState));
     }
 

@@ -7,7 +7,7 @@ namespace Recur.Nn;
 /// A fully connected layer <c>y = x·Wᵀ + b</c> as <c>torch.nn.Linear</c>: parameters <c>weight</c> [out, in] and
 /// <c>bias</c> [out], both initialised uniform(±1/√in) as PyTorch does.
 /// </summary>
-public sealed class Linear : Module
+public sealed class Linear : Module, IInt8Module
 {
     /// <summary>The weight [out, in].</summary>
     public Tensor Weight { get; }
@@ -33,6 +33,17 @@ public sealed class Linear : Module
     public Tensor Forward(Tensor input) => quantized is null ? Functional.Linear(input, Weight, Bias)
         : QuantizedForward(input, quantized);
 
+    /// <summary>
+    /// Mean cross-entropy of this layer's logits for <paramref name="input"/> [..., in] against
+    /// <paramref name="targets"/> (one per row), as <c>Losses.CrossEntropy(Forward(input), targets, …)</c>: in float
+    /// through <see cref="Losses.LinearCrossEntropy"/>, which never holds the [rows, out] logits; after
+    /// <see cref="QuantizeDynamic"/> from the int8 logits, so a loss is measured on what the layer computes.
+    /// </summary>
+    public Tensor CrossEntropy(Tensor input, ReadOnlySpan<int> targets, int ignoreIndex = -100,
+        ReadOnlySpan<float> mask = default) => quantized is null
+        ? Losses.LinearCrossEntropy(input, Weight, Bias, targets, ignoreIndex, mask)
+        : Losses.CrossEntropy(QuantizedForward(input, quantized), targets, ignoreIndex, mask);
+
     /// <summary>Whether <see cref="QuantizeDynamic"/> made this layer's inference int8.</summary>
     public bool IsQuantized => quantized != null;
 
@@ -52,6 +63,17 @@ public sealed class Linear : Module
     protected override void OnStateLoaded()
     {
         if (quantized != null) QuantizeDynamic();
+    }
+
+    IEnumerable<(Tensor Weight, QuantizedMatrix Int8)> IInt8Module.Int8Weights() => quantized is null ? []
+        : [(Weight, quantized)];
+
+    IEnumerable<Tensor> IInt8Module.QuantizableWeights => [Weight];
+
+    void IInt8Module.LoadInt8(Func<Tensor, QuantizedMatrix> int8Of)
+    {
+        quantized = int8Of(Weight);
+        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
     }
 
     Tensor QuantizedForward(Tensor input, QuantizedMatrix weight)

@@ -191,18 +191,29 @@ public abstract class Module
     /// <summary>
     /// Writes the state dict (parameters and buffers) to <paramref name="path"/> as safetensors, in one step (a
     /// crash never leaves a partial file); PyTorch's <c>safetensors.torch.load_file</c> reads it too. The weights
-    /// only: a training run's checkpoints also keep the configuration, the optimizer and a manifest.
+    /// only: a training run's checkpoints also keep the configuration, the optimizer and a manifest. Layers quantised
+    /// to int8 (<see cref="Quantization.QuantizeDynamic"/>) are saved as they run: each such weight as I8 with its
+    /// row scales beside it (<c>NAME_scale</c>), a quarter of the bytes, restored exactly by <see cref="Load"/>.
     /// </summary>
-    public void Save(string path) => Serialization.SafeTensors.Save(path, StateDict());
+    public void Save(string path)
+    {
+        var (state, int8) = Quantization.SavedState(this);
+        Serialization.SafeTensors.Save(path, state, int8.Count > 0 ? QuantizedMetadata : null, int8);
+    }
+
+    /// <summary>The metadata of a file that holds int8 weights.</summary>
+    internal static readonly IReadOnlyDictionary<string, string> QuantizedMetadata =
+        new Dictionary<string, string> { ["recur.quantization"] = "dynamic-int8" };
 
     /// <summary>
     /// Reads weights written by <see cref="Save"/> (or any safetensors file in this module's names) into this module,
-    /// as <see cref="LoadStateDict"/> with <paramref name="strict"/>; errors name the file.
+    /// as <see cref="LoadStateDict"/> with <paramref name="strict"/>; int8 weights make their layers run in int8 as
+    /// when they were saved. Errors name the file.
     /// </summary>
     public StateDictLoad Load(string path, bool strict = true)
     {
-        var state = Serialization.SafeTensors.Load(path);
-        try { return LoadStateDict(state, strict); }
+        var state = Serialization.SafeTensors.Load(path, out _, out var dtypes);
+        try { return Quantization.LoadSavedState(this, state, dtypes, strict); }
         catch (ArgumentException e) { throw new ArgumentException($"{path}: {e.Message}", e); }
     }
 }

@@ -7,8 +7,9 @@ namespace Recur.Serialization;
 /// <summary>
 /// Reads and writes the safetensors format (Hugging Face): an 8-byte little-endian header length, a UTF-8 JSON header
 /// mapping each tensor name to its dtype, shape and [begin, end) byte offsets in the data section that follows, and an
-/// optional string map under <c>__metadata__</c>. Recur writes F32; it reads F32, F64, F16 and BF16 (converted to
-/// float32). Every size the header claims is checked against the file before anything is allocated, and errors name
+/// optional string map under <c>__metadata__</c>. Recur writes F32, and I8 for the int8 weights of a quantised model;
+/// it reads F32, F64, F16 and BF16 (converted to float32), and I8 where the caller asks for the dtypes (the integers
+/// as floats). Every size the header claims is checked against the file before anything is allocated, and errors name
 /// the file and the tensor.
 /// </summary>
 public static class SafeTensors
@@ -18,18 +19,36 @@ public static class SafeTensors
     /// <summary>Loads every tensor of <paramref name="path"/>, by name.</summary>
     public static Dictionary<string, Tensor> Load(string path) => Load(path, out _);
 
-    /// <summary>Loads every tensor of <paramref name="path"/>, and the header's <c>__metadata__</c> map.</summary>
-    public static Dictionary<string, Tensor> Load(string path, out Dictionary<string, string> metadata)
+    /// <summary>Loads every tensor of <paramref name="path"/>, and the header's <c>__metadata__</c> map. An I8 tensor
+    /// (a quantised model's weight) is refused, naming the loader that restores it.</summary>
+    public static Dictionary<string, Tensor> Load(string path, out Dictionary<string, string> metadata) =>
+        Read(ReadAll(path), path, out metadata);
+
+    /// <summary>
+    /// Loads every tensor of <paramref name="path"/> with the header's <c>__metadata__</c> map and each tensor's
+    /// dtype as the file stores it (<c>"F32"</c>, <c>"I8"</c>, …); an I8 tensor's values are its integers, exactly, as
+    /// floats.
+    /// </summary>
+    public static Dictionary<string, Tensor> Load(string path, out Dictionary<string, string> metadata,
+        out Dictionary<string, string> dtypes)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (IOException e) { throw new InvalidDataException($"{path}: cannot read ({e.Message}).", e); }
-        return Read(bytes, path, out metadata);
+        dtypes = [];
+        return Read(ReadAll(path), path, out metadata, dtypes);
     }
 
-    /// <summary>Parses a safetensors image; <paramref name="source"/> names it in errors.</summary>
+    static byte[] ReadAll(string path)
+    {
+        try { return File.ReadAllBytes(path); }
+        catch (IOException e) { throw new InvalidDataException($"{path}: cannot read ({e.Message}).", e); }
+    }
+
+    /// <summary>Parses a safetensors image; <paramref name="source"/> names it in errors. I8 tensors are refused as
+    /// by <see cref="Load(string, out Dictionary{string, string})"/>.</summary>
     public static Dictionary<string, Tensor> Read(ReadOnlySpan<byte> bytes, string source, out Dictionary<string,
-        string> metadata)
+        string> metadata) => Read(bytes, source, out metadata, null);
+
+    static Dictionary<string, Tensor> Read(ReadOnlySpan<byte> bytes, string source,
+        out Dictionary<string, string> metadata, Dictionary<string, string>? dtypes)
     {
         if (bytes.Length < 8) throw Bad(source,
             $"{bytes.Length} bytes is too short for a safetensors file (8-byte header length missing).");
@@ -61,7 +80,7 @@ public static class SafeTensors
                                 : throw Bad(source, $"metadata '{m.Name}' is not a string.");
                         continue;
                     }
-                    tensors[entry.Name] = ReadTensor(entry.Name, entry.Value, data, source);
+                    tensors[entry.Name] = ReadTensor(entry.Name, entry.Value, data, source, dtypes);
                 }
             }
             catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException
@@ -73,7 +92,8 @@ public static class SafeTensors
         return tensors;
     }
 
-    static Tensor ReadTensor(string name, JsonElement info, ReadOnlySpan<byte> data, string source)
+    static Tensor ReadTensor(string name, JsonElement info, ReadOnlySpan<byte> data, string source,
+        Dictionary<string, string>? dtypes)
     {
         if (info.ValueKind != JsonValueKind.Object
             || !info.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String
@@ -88,9 +108,13 @@ public static class SafeTensors
             "F32" => 4,
             "F64" => 8,
             "F16" or "BF16" => 2,
+            "I8" when dtypes != null => 1,
+            "I8" => throw Bad(source, $"tensor '{name}' is int8, a quantised model's weight: load the file with "
+                + "Module.Load or Checkpoint.Open, which restore int8 layers."),
             _ => throw Bad(source,
-            $"tensor '{name}' has dtype {dtype}; Recur reads F32, F64, F16 and BF16.")
+            $"tensor '{name}' has dtype {dtype}; Recur reads F32, F64, F16, BF16 and I8.")
         };
+        if (dtypes != null) dtypes[name] = dtype;
         var shape = new int[shapeElement.GetArrayLength()];
         long count = 1;
         int axis = 0;
@@ -118,6 +142,7 @@ public static class SafeTensors
                 "F32" => BinaryPrimitives.ReadSingleLittleEndian(raw[(i * 4)..]),
                 "F64" => (float)BinaryPrimitives.ReadDoubleLittleEndian(raw[(i * 8)..]),
                 "F16" => (float)BinaryPrimitives.ReadHalfLittleEndian(raw[(i * 2)..]),
+                "I8" => (sbyte)raw[i],
                 _ => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw[(i * 2)..]) << 16),
             };
         }
@@ -127,23 +152,34 @@ public static class SafeTensors
 
     /// <summary>
     /// Writes <paramref name="tensors"/> as F32 to <paramref name="path"/> atomically (<see cref="AtomicFile"/>), so a
-    /// crash never leaves a partial file.
+    /// crash never leaves a partial file; those named in <paramref name="int8"/> are written as I8, and must hold
+    /// integers in [−128, 127].
     /// </summary>
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string,
-        string>? metadata = null)
+        string>? metadata = null, IReadOnlySet<string>? int8 = null)
     {
+        bool IsInt8(string name) => int8?.Contains(name) == true;
+        foreach (string name in int8 ?? (IEnumerable<string>)[])
+        {
+            if (!tensors.TryGetValue(name, out var tensor))
+                throw new ArgumentException($"SafeTensors.Save: '{name}' is to be written as I8 but is not given.");
+            foreach (float v in tensor.Span)
+                if (v != MathF.Round(v) || v < -128 || v > 127)
+                    throw new ArgumentException($"SafeTensors.Save: '{name}' holds {v}, not an int8 value.");
+        }
         var header = new Dictionary<string, object>();
         if (metadata is { Count: > 0 }) header["__metadata__"] = metadata;
         long offset = 0;
-        var ordered = tensors.OrderBy(t => t.Key, StringComparer.Ordinal).ToArray();
+        // F32 tensors first, so each starts 4-byte aligned for readers that map the file; I8 ones after them
+        var ordered = tensors.OrderBy(t => IsInt8(t.Key)).ThenBy(t => t.Key, StringComparer.Ordinal).ToArray();
         foreach (var (name, tensor) in ordered)
         {
             if (name == "__metadata__") throw new ArgumentException(
                 "SafeTensors.Save: '__metadata__' is reserved and cannot name a tensor.");
-            long size = 4L * tensor.Length;
+            long size = (IsInt8(name) ? 1L : 4L) * tensor.Length;
             header[name] = new
             {
-                dtype = "F32", shape = tensor.ShapeArray(), data_offsets = new[] { offset,
+                dtype = IsInt8(name) ? "I8" : "F32", shape = tensor.ShapeArray(), data_offsets = new[] { offset,
                 offset + size }
             };
             offset += size;
@@ -158,15 +194,19 @@ public static class SafeTensors
             stream.Write(json);
             for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
             var buffer = new byte[4096 * 4];
-            foreach (var (_, tensor) in ordered)
+            foreach (var (name, tensor) in ordered)
             {
                 var values = tensor.Span;
+                bool bytes = IsInt8(name);
                 for (int start = 0; start < values.Length; start += 4096)
                 {
                     int n = Math.Min(4096, values.Length - start);
-                    for (int i = 0; i < n; i++) BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4),
-                        values[start + i]);
-                    stream.Write(buffer, 0, n * 4);
+                    if (bytes)
+                        for (int i = 0; i < n; i++) buffer[i] = (byte)(sbyte)values[start + i];
+                    else
+                        for (int i = 0; i < n; i++) BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4),
+                            values[start + i]);
+                    stream.Write(buffer, 0, bytes ? n : n * 4);
                 }
             }
         });

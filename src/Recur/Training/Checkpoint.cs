@@ -61,7 +61,7 @@ public static class Checkpoint
         Directory.CreateDirectory(staging);
         try
         {
-            SafeTensors.Save(Path.Combine(staging, ModelFile), model.StateDict());
+            model.Save(Path.Combine(staging, ModelFile));
             AtomicFile.WriteAllText(Path.Combine(staging, ConfigFile), config.ToJsonString(Indented));
             optimizer?.SaveState(Path.Combine(staging, OptimizerFile));
             if (trainerState != null) AtomicFile.WriteAllText(Path.Combine(staging, TrainerFile),
@@ -226,14 +226,13 @@ public static class Checkpoint
     /// <see cref="Verify"/> has already checked.</summary>
     internal static void LoadWeights(string folder, Module model, string file = ModelFile)
     {
-        string path = Path.Combine(folder, file);
         try
         {
-            model.LoadStateDict(SafeTensors.Load(path));
+            model.Load(Path.Combine(folder, file));
         }
         catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
+            throw new InvalidDataException(e.Message, e); // the message names the file
         }
     }
 

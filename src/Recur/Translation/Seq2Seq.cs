@@ -200,8 +200,7 @@ public sealed partial class Seq2Seq : Module
             }
         }
         // One output layer and loss over every step: the [V, width] weight is packed once, and no [steps·B, V] logits
-        // are kept.
-        return Losses.LinearCrossEntropy(Drop.Apply(Tensor.Concat(tops, 0)), output.Weight, output.Bias, gold,
-            mask: mask);
+        // are kept (in float).
+        return output.CrossEntropy(Drop.Apply(Tensor.Concat(tops, 0)), gold, mask: mask);
     }
 }

@@ -1,6 +1,7 @@
 using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
+using Recur.Serialization;
 
 namespace Recur.Tests.Nn;
 
@@ -154,5 +155,122 @@ public class QuantizationTests
                 Linear linear => linear.IsQuantized,
                 _ => false,
             });
+    }
+
+    [Fact]
+    public void ALinearLayersLossIsMeasuredOnWhatItComputes()
+    {
+        var linear = new Linear(6, 5, new RandomGenerator(3));
+        var x = Tensor.RandomNormal(new RandomGenerator(4), [3, 2, 6]);
+        int[] targets = [0, 4, 2, 1, 3, 3];
+        using (GradMode.NoGrad())
+        {
+            float fused = linear.CrossEntropy(x, targets).Item();
+            Assert.Equal(Losses.CrossEntropy(linear.Forward(x), targets).Item(), fused, 5);
+            linear.QuantizeDynamic();
+            float int8 = linear.CrossEntropy(x, targets).Item();
+            Assert.Equal(Losses.CrossEntropy(linear.Forward(x), targets).Item(), int8); // the int8 logits' loss
+            Assert.NotEqual(fused, int8);
+        }
+    }
+
+    static SequenceModel Model(int seed, CellKind cell = CellKind.Lstm) => new(new SequenceModelConfig(cell, 5, 24, 3,
+        NumLayers: 2, Bidirectional: true), new RandomGenerator((ulong)seed));
+
+    [Fact]
+    public void AQuantisedModelSavedAndLoadedComputesExactlyWhatItDid()
+    {
+        string folder = Directory.CreateTempSubdirectory("recur-int8-").FullName;
+        try
+        {
+            var model = Model(1);
+            string floatPath = Path.Combine(folder, "float.safetensors");
+            string path = Path.Combine(folder, "int8.safetensors");
+            model.Save(floatPath);
+            Quantization.QuantizeDynamic(model);
+            model.Save(path);
+            var input = Tensor.RandomNormal(new RandomGenerator(2), [9, 2, 5]);
+            var expected = model.Forward(input).ToArray();
+
+            var loaded = Model(7); // other weights, still in float
+            loaded.Load(path);
+            Assert.All(loaded.NamedModules().Select(m => m.Value).OfType<RecurrentLayer>(),
+                l => Assert.True(l.IsQuantized));
+            Assert.True(loaded.NamedModules().Select(m => m.Value).OfType<Linear>().All(l => l.IsQuantized));
+            Assert.Equal(expected, loaded.Forward(input).ToArray()); // bit for bit: the saved integers and scales
+            // asking again keeps the loaded integers rather than quantising their float stand-ins afresh
+            Quantization.QuantizeDynamic(loaded);
+            Assert.Equal(expected, loaded.Forward(input).ToArray());
+            // the float parameters hold what the integers stand for, and saving again writes the same file
+            var tensors = SafeTensors.Load(path, out var metadata, out var dtypes);
+            Assert.Equal("dynamic-int8", metadata["recur.quantization"]);
+            var weight = loaded.StateDict()["rnn.weight_hh_l1_reverse"];
+            var scale = tensors["rnn.weight_hh_l1_reverse_scale"];
+            Assert.Equal("I8", dtypes["rnn.weight_hh_l1_reverse"]);
+            int columns = weight.Size(1);
+            Assert.Equal(tensors["rnn.weight_hh_l1_reverse"].Span[3 * columns + 4] * scale.Span[3],
+                weight.Span[3 * columns + 4]);
+            string again = Path.Combine(folder, "again.safetensors");
+            loaded.Save(again);
+            Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(again));
+            // W_ih, W_hh and the head in a byte each instead of four; biases and scales stay float
+            Assert.InRange(new FileInfo(path).Length, 0.25 * new FileInfo(floatPath).Length,
+                0.4 * new FileInfo(floatPath).Length);
+            // and a float model loads over it in float again
+            var back = Model(7);
+            back.Load(floatPath);
+            Assert.False(back.NamedModules().Select(m => m.Value).OfType<RecurrentLayer>().Single().IsQuantized);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void BrokenInt8FilesAreRefusedNamingTheTensor()
+    {
+        string folder = Directory.CreateTempSubdirectory("recur-int8-").FullName;
+        try
+        {
+            var model = Model(1);
+            Quantization.QuantizeDynamic(model);
+            string path = Path.Combine(folder, "int8.safetensors");
+            model.Save(path);
+            var tensors = SafeTensors.Load(path, out _, out var dtypes);
+            var int8 = dtypes.Where(d => d.Value == "I8").Select(d => d.Key).ToHashSet();
+            string Refusal(Action<Dictionary<string, Tensor>, HashSet<string>> edit)
+            {
+                var copy = tensors.ToDictionary();
+                var names = int8.ToHashSet();
+                edit(copy, names);
+                string broken = Path.Combine(folder, "broken.safetensors");
+                SafeTensors.Save(broken, copy, null, names);
+                var e = Assert.Throws<ArgumentException>(() => Model(3).Load(broken));
+                Assert.StartsWith(broken, e.Message);
+                return e.Message;
+            }
+            Assert.Contains("no F32 scales 'rnn.weight_ih_l0_scale'",
+                Refusal((t, _) => t.Remove("rnn.weight_ih_l0_scale")));
+            Assert.Contains("the scale of row 2 is 0", Refusal((t, _) =>
+            {
+                var scales = t["rnn.weight_ih_l0_scale"].Clone();
+                scales.Span[2] = 0f;
+                t["rnn.weight_ih_l0_scale"] = scales;
+            }));
+            Assert.Contains("is −128", Refusal((t, _) =>
+            {
+                var values = t["head.weight"].Clone();
+                values.Span[1] = -128f;
+                t["head.weight"] = values;
+            }));
+            Assert.Contains("but not for rnn.weight_hh_l0", Refusal((t, names) =>
+            {
+                t["rnn.weight_hh_l0"] = loadedFloat(t, "rnn.weight_hh_l0");
+                t.Remove("rnn.weight_hh_l0_scale");
+                names.Remove("rnn.weight_hh_l0");
+            }));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+
+        static Tensor loadedFloat(Dictionary<string, Tensor> t, string name) =>
+            t[name] * t[name + "_scale"].Reshape(-1, 1);
     }
 }

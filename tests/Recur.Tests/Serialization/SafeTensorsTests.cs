@@ -51,6 +51,37 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void Int8TensorsRoundTripAfterTheFloatOnesAndAreRefusedWhereFloatsAreExpected()
+    {
+        string path = Path.Combine(folder, "int8.safetensors");
+        var integers = Tensor.FromArray([-128, -127, 0, 5, 127, 3], 2, 3);
+        var floats = Tensor.FromArray([0.5f, -1.25f, 3f], 3);
+        var tensors = new Dictionary<string, Tensor> { ["a.weight"] = integers, ["b.bias"] = floats };
+        SafeTensors.Save(path, tensors, null, new HashSet<string> { "a.weight" });
+        var loaded = SafeTensors.Load(path, out _, out var dtypes);
+        Assert.Equal("I8", dtypes["a.weight"]);
+        Assert.Equal("F32", dtypes["b.bias"]);
+        Assert.Equal(integers.ToArray(), loaded["a.weight"].ToArray());
+        Assert.Equal([2, 3], loaded["a.weight"].ShapeArray());
+        Assert.Equal(floats.ToArray(), loaded["b.bias"].ToArray());
+        // one byte per int8 value, stored after the F32 tensors so those stay 4-byte aligned
+        var bytes = File.ReadAllBytes(path);
+        long header = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        Assert.Equal(8 + header + 3 * 4 + 6, bytes.Length);
+        Assert.Equal(unchecked((byte)-128), bytes[8 + header + 12]);
+
+        var refused = Assert.Throws<InvalidDataException>(() => SafeTensors.Load(path));
+        Assert.Contains(path, refused.Message);
+        Assert.Contains("'a.weight' is int8", refused.Message);
+        var notInt8 = Assert.Throws<ArgumentException>(() => SafeTensors.Save(path, tensors, null,
+            new HashSet<string> { "b.bias" }));
+        Assert.Contains("'b.bias' holds 0.5", notInt8.Message);
+        Assert.Throws<ArgumentException>(() => SafeTensors.Save(path, tensors, null,
+            new HashSet<string> { "c" }));
+        Assert.Equal(integers.ToArray(), SafeTensors.Load(path, out _, out _)["a.weight"].ToArray()); // kept
+    }
+
+    [Fact]
     public void ReadsHalfBFloatAndDouble()
     {
         var data = new byte[2 + 2 + 8];

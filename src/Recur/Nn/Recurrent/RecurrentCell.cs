@@ -1,3 +1,5 @@
+using Recur.Kernels;
+
 namespace Recur.Nn.Recurrent;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace Recur.Nn.Recurrent;
 /// where each step's input depends on the previous output. It runs the same fused kernels as
 /// <see cref="RecurrentLayer"/> over a sequence of length one, and records one tape node per step.
 /// </summary>
-public sealed class RecurrentCell : Module
+public sealed class RecurrentCell : Module, IInt8Module
 {
     readonly Tensor weightIh, weightHh;
     readonly Tensor? biasIh, biasHh;
@@ -81,5 +83,16 @@ public sealed class RecurrentCell : Module
     protected override void OnStateLoaded()
     {
         if (quantized != null) QuantizeDynamic();
+    }
+
+    IEnumerable<(Tensor Weight, QuantizedMatrix Int8)> IInt8Module.Int8Weights() => quantized is null ? []
+        : [(weightIh, quantized.Ih), (weightHh, quantized.Hh)];
+
+    IEnumerable<Tensor> IInt8Module.QuantizableWeights => [weightIh, weightHh];
+
+    void IInt8Module.LoadInt8(Func<Tensor, QuantizedMatrix> int8Of)
+    {
+        quantized = new(int8Of(weightIh), int8Of(weightHh));
+        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
     }
 }

@@ -1,4 +1,5 @@
 using Recur.Autograd;
+using Recur.Kernels;
 
 namespace Recur.Nn.Recurrent;
 
@@ -156,7 +157,7 @@ public sealed record RecurrentOutput(Tensor Output, Tensor HiddenState, Tensor? 
 /// <c>weight_hr_l{k}</c> [P, H] with a projection), with <c>_reverse</c> for the backward direction, initialised
 /// uniform(±1/√H) as PyTorch does. Each layer and direction is one fused operation on the tape, whatever the cell.
 /// </summary>
-public class RecurrentLayer : Module
+public class RecurrentLayer : Module, IInt8Module
 {
     readonly Tensor[][] weights; // [layer·D + direction] → weight_ih, weight_hh, bias_ih?, bias_hh?
     readonly Tensor?[] projections; // [layer·D + direction] → weight_hr, when projecting
@@ -420,6 +421,17 @@ public class RecurrentLayer : Module
     protected override void OnStateLoaded()
     {
         if (quantized != null) QuantizeDynamic();
+    }
+
+    IEnumerable<(Tensor Weight, QuantizedMatrix Int8)> IInt8Module.Int8Weights() => quantized is null ? []
+        : weights.Zip(quantized).SelectMany(p => new[] { (p.First[0], p.Second.Ih), (p.First[1], p.Second.Hh) });
+
+    IEnumerable<Tensor> IInt8Module.QuantizableWeights => CanQuantize ? weights.SelectMany(w => w[..2]) : [];
+
+    void IInt8Module.LoadInt8(Func<Tensor, QuantizedMatrix> int8Of)
+    {
+        quantized = [.. weights.Select(w => new QuantizedWeights(int8Of(w[0]), int8Of(w[1])))];
+        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
     }
 
     /// <summary>Zeroes the steps past each sequence's length (a no-op without lengths).</summary>
