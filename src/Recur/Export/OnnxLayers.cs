@@ -71,9 +71,10 @@ internal static class OnnxLayers
 
     /// <summary>
     /// Whether every part of <paramref name="config"/> maps onto ONNX's RNN, LSTM or GRU operator; the other cells
-    /// (projected LSTM, Jordan, leaky and layer-normalised) run as a <c>Scan</c> over a graph of one step.
+    /// (projected LSTM, Jordan, leaky, layer- and batch-normalised) run as a <c>Scan</c> over a graph of one step.
     /// </summary>
-    static bool HasOperator(RecurrentConfig config) => config.ProjSize == 0 && !config.LayerNorm && config.Leak == 0f;
+    static bool HasOperator(RecurrentConfig config) => config.ProjSize == 0 && !config.LayerNorm && !config.BatchNorm
+        && config.Leak == 0f;
 
     /// <summary>
     /// The recurrent stack of <paramref name="config"/>, with the state-dict entries under <c>{prefix}.</c>, over
@@ -85,9 +86,6 @@ internal static class OnnxLayers
         IReadOnlyDictionary<string, Tensor> state, string prefix, string x, string? lengths = null, string? h0 = null,
         string? c0 = null)
     {
-        if (config.BatchNorm)
-            throw new NotSupportedException($"ONNX export of {prefix}: the batch-normalised LSTM (bn-lstm), whose "
-                + "statistics differ at every time step, has no ONNX form in Recur yet.");
         var layer = new LayerWeights(config, name => state[$"{prefix}.{name}"], prefix);
         int directions = config.Directions, width = config.OutputWidth;
         if (config.BatchFirst) x = graph.Transpose(x, 1, 0, 2);
@@ -246,9 +244,10 @@ internal static class OnnxLayers
                 : graph.Op("Squeeze", [graph.Op("Slice", [states, graph.Int64s(d), graph.Int64s(d + 1),
                     graph.Int64s(0)]), graph.Int64s(0)]);
             // the input products of all steps: W_ih x (+ both biases; layer normalisation normalises it first)
-            Tensor? inputBias = config.Bias && !config.LayerNorm
+            Tensor? inputBias = config.Bias && !config.LayerNorm && !config.BatchNorm
                 ? Parameter("bias_ih") + Parameter("bias_hh") : null;
             string products = graph.Linear(Parameter("weight_ih"), inputBias, x, hint + ".ih");
+            var batchNorm = config.BatchNorm ? graph.BatchNormSteps(Parameter, hint, x, d == 1, ref products) : null;
             if (config.LayerNorm)
                 products = graph.Op("LayerNormalization", [products,
                     graph.Weight(hint + ".ln_ih.weight", Parameter("ln_ih.weight").Span, units),
@@ -262,8 +261,13 @@ internal static class OnnxLayers
             string? cPrev = lstm ? step.FreshFloatInput("c_prev", "batch", hidden) : null;
             string gi = step.FreshFloatInput("products", "batch", units);
             string? m = mask is null ? null : step.FreshFloatInput("mask", "batch", 1);
+            string[]? scale = batchNorm is null ? null
+                : [step.FreshFloatInput("scale_hh", units), step.FreshFloatInput("scale_c", hidden),
+                    step.FreshFloatInput("shift_c", hidden)];
             string gh = step.Op("MatMul", [hPrev, recurrentWeight]);
-            var (hNew, cNew) = CellStep(graph, step, config, Parameter, hint, gi, gh, hPrev, cPrev);
+            if (scale != null) gh = step.Op("Mul", [gh, scale[0]]);
+            var (hNew, cNew) = CellStep(graph, step, config, Parameter, hint, gi, gh, hPrev, cPrev,
+                scale is null ? null : (scale[1], scale[2]));
             string hOut = hNew, y = step.Op("Identity", [hNew]);
             string? cOut = cNew;
             if (m != null)
@@ -281,7 +285,8 @@ internal static class OnnxLayers
             if (lstm) inputs.Add(State(c0, hidden)!);
             inputs.Add(products);
             if (mask != null) inputs.Add(mask);
-            int scanned = mask is null ? 1 : 2;
+            if (batchNorm != null) inputs.AddRange(batchNorm);
+            int scanned = inputs.Count - (lstm ? 2 : 1);
             long direction = d == 1 ? 1 : 0;
             var outputs = graph.Ops("Scan", [.. inputs], lstm ? 3 : 2, step.AsAttribute("body"),
                 OnnxGraph.Attribute("num_scan_inputs", (long)scanned),
@@ -297,12 +302,58 @@ internal static class OnnxLayers
     }
 
     /// <summary>
+    /// A batch-normalised LSTM direction in evaluation, as affine maps per time step: step s of the recurrence (from
+    /// the direction's first step, as Recur's kernel counts) normalises by row min(s, steps − 1) of the running
+    /// statistics, so BN(v) = v·a_s + b_s with a_s = γ/√(var_s + ε) and b_s = β − mean_s·a_s. Folds the input
+    /// products' map and the recurrent products' shift into <paramref name="products"/> [T, B, 4H] and returns the
+    /// per-step scan inputs: the recurrent products' scale [T, 4H], and c's scale and shift [T, H].
+    /// </summary>
+    static string[] BatchNormSteps(this OnnxGraph graph, Func<string, Tensor> parameter, string hint, string x,
+        bool reverse, ref string products)
+    {
+        (Tensor Scale, Tensor Shift) Affine(string part)
+        {
+            var gain = parameter($"bn_{part}.weight").Span;
+            var shift = parameter($"bn_{part}.bias").Span;
+            var mean = parameter($"bn_{part}.running_mean");
+            var variance = parameter($"bn_{part}.running_var").Span;
+            int rows = mean.Size(0), width = mean.Size(1);
+            var (a, b) = (Tensor.Zeros(rows, width), Tensor.Zeros(rows, width));
+            for (int i = 0; i < rows * width; i++)
+            {
+                float scale = gain[i % width] / MathF.Sqrt(variance[i] + Kernels.Normalization.Epsilon);
+                a.Span[i] = scale;
+                b.Span[i] = shift[i % width] - mean.Span[i] * scale;
+            }
+            return (a, b);
+        }
+        var (ih, ihShift) = Affine("ih");
+        var (hh, hhShift) = Affine("hh");
+        var (c, cShift) = Affine("c");
+        long rowsHeld = ih.Size(0);
+        // the statistics row of every time step: min(s, rows − 1), s = t forwards and T − 1 − t backwards
+        string steps = graph.Op("Gather", [graph.Op("Shape", [x]), graph.Int64s([0], [])]);
+        string t = graph.Op("Range", [graph.Int64s([0], []), steps, graph.Int64s([1], [])]);
+        string s = reverse ? graph.Op("Sub", [graph.Op("Sub", [steps, graph.Int64s([1], [])]), t]) : t;
+        string rows = graph.Op("Min", [s, graph.Int64s([rowsHeld - 1], [])]);
+        string PerStep(Tensor table, string name) => graph.Op("Gather",
+            [graph.Weight($"{hint}.{name}", table.Span, table.Size(0), table.Size(1)), rows],
+            OnnxGraph.Attribute("axis", 0L));
+        string Broadcast(string perStep) => graph.Op("Unsqueeze", [perStep, graph.Int64s(1)]); // [T, 1, width]
+        products = graph.Op("Add", [graph.Op("Mul", [products, Broadcast(PerStep(ih, "bn_ih.scale"))]),
+            Broadcast(PerStep(ihShift + hhShift, "bn_ih_hh.shift"))]);
+        return [PerStep(hh, "bn_hh.scale"), PerStep(c, "bn_c.scale"), PerStep(cShift, "bn_c.shift")];
+    }
+
+    /// <summary>
     /// The cell of one step inside <paramref name="step"/>: from the input products <paramref name="gi"/> and the
-    /// recurrent products <paramref name="gh"/> (both [B, G·H], Recur's gate order) to the new h (and c).
+    /// recurrent products <paramref name="gh"/> (both [B, G·H], Recur's gate order) to the new h (and c);
+    /// <paramref name="cellNorm"/> is a batch-normalised LSTM's map of c at this step.
     /// Weights go into the outer <paramref name="graph"/>, which the step reads.
     /// </summary>
     static (string H, string? C) CellStep(OnnxGraph graph, OnnxGraph step, RecurrentConfig config,
-        Func<string, Tensor> parameter, string hint, string gi, string gh, string hPrev, string? cPrev)
+        Func<string, Tensor> parameter, string hint, string gi, string gh, string hPrev, string? cPrev,
+        (string Scale, string Shift)? cellNorm = null)
     {
         int hidden = config.HiddenSize, units = config.Gates * hidden;
         string Weight(string name, int size) => graph.Weight($"{hint}.{name}", parameter(name).Span, size);
@@ -325,7 +376,9 @@ internal static class OnnxLayers
                 string i = step.Op("Sigmoid", [g[0]]), f = step.Op("Sigmoid", [g[1]]);
                 string candidate = step.Op("Tanh", [g[2]]), o = step.Op("Sigmoid", [g[3]]);
                 string c = step.Op("Add", [step.Op("Mul", [f, cPrev!]), step.Op("Mul", [i, candidate])]);
-                string squashed = step.Op("Tanh", [config.LayerNorm ? Normalised(c, "ln_c", hidden) : c]);
+                string normalised = config.LayerNorm ? Normalised(c, "ln_c", hidden)
+                    : cellNorm is var (scale, shift) ? step.Op("Add", [step.Op("Mul", [c, scale]), shift]) : c;
+                string squashed = step.Op("Tanh", [normalised]);
                 return (Project(step.Op("Mul", [o, squashed])), c);
             }
             case RecurrentMode.Gru:

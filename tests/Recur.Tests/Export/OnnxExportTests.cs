@@ -138,6 +138,7 @@ public sealed class OnnxExportTests : IDisposable
     [InlineData("relu-rnn", 1, true, false)]
     [InlineData("peephole-lstm", 2, true, false)]
     [InlineData("ln-lstm", 2, true, false)]
+    [InlineData("bn-lstm", 2, true, false)]
     [InlineData("ln-gru", 1, true, true)]
     [InlineData("leaky", 2, false, true)]
     [InlineData("jordan", 2, true, false)]
@@ -184,6 +185,34 @@ public sealed class OnnxExportTests : IDisposable
         Same(expected.Output, outputs["output"], $"{mode} output");
         Same(expected.HiddenState, outputs["hn"], $"{mode} hn");
         if (mode == RecurrentMode.Lstm) Same(expected.CellState!, outputs["cn"], "cn");
+    }
+
+    [Theory]
+    [InlineData(true, 4)]
+    [InlineData(false, 9)]
+    public void BatchNormalisedLstmsRunWithTheirRunningStatisticsOfEachStep(bool bidirectional, int statisticsSteps)
+    {
+        var config = RecurrentCells.Configure(CellKind.BnLstm, new RecurrentConfig(RecurrentMode.Lstm, 3, 5,
+            NumLayers: 2, Bidirectional: bidirectional, BatchNormSteps: statisticsSteps));
+        var layer = new RecurrentLayer(config, new RandomGenerator(15));
+        // statistics of their own at every step, and gains and shifts away from their starting values
+        var random = new RandomGenerator(16);
+        for (int pass = 0; pass < 3; pass++)
+            layer.Forward(Tensor.RandomNormal(random, [7, 4, 3]) * (1f + pass), lengths: [7, 6, 4, 2]);
+        foreach (var (name, value) in layer.NamedParameters().Where(p => p.Name.StartsWith("bn_")))
+            Tensor.RandomUniform(random, value.ShapeArray(), 0.05f, 0.6f).Span.CopyTo(value.Span);
+        layer.Eval();
+        int steps = 6, batch = 3;
+        int[] lengths = [6, 3, 1];
+        var input = Tensor.RandomNormal(new RandomGenerator(17), [steps, batch, 3]);
+        string path = Path.Combine(folder, "bn.onnx");
+        OnnxExport.Save(layer, path);
+        var outputs = Run(path, new Input("input", input.ToArray(), [steps, batch, 3]),
+            new Input("lengths", lengths, [batch]));
+        var result = layer.Forward(input, lengths: lengths);
+        Same(result.Output, outputs["output"], "bn-lstm output");
+        Same(result.HiddenState, outputs["hn"], "bn-lstm hn");
+        Same(result.CellState!, outputs["cn"], "bn-lstm cn");
     }
 
     [Fact]
