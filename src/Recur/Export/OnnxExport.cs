@@ -560,10 +560,83 @@ public static class OnnxExport
         });
     }
 
+    /// <summary>
+    /// A <see cref="NeuralTuringMachine"/>: input <c>inputs</c> [steps, batch, inputs] → <c>output</c> [steps, batch,
+    /// outputs] (logits) and the heads' weightings <c>read_weights</c> and <c>write_weights</c> [steps, batch, slots],
+    /// as <see cref="NeuralTuringMachine.Forward"/> gives them. The machine is one <c>Scan</c> over the steps whose
+    /// state is the memory [batch, slots, width], both weightings, the read vector and the controller's state; a step
+    /// is the paper's addressing in ONNX operators — cosine similarity, <c>Softmax</c>, interpolation, the rotation by
+    /// shifts −1, 0, +1 as three <c>Gather</c>s, sharpening as exp(γ·log w) — then erase, add and read.
+    /// </summary>
+    public static void Save(NeuralTuringMachine model, string path)
+    {
+        var config = model.Config;
+        int n = config.MemorySlots, w = config.SlotSize, h = config.ControllerSize;
+        Write(path, "ntm", config.ToJson(), model, (graph, state) =>
+        {
+            string inputs = graph.FloatInput("inputs", "steps", "batch", config.InputSize);
+            string batch = graph.Op("Slice", [graph.Op("Shape", [inputs]), graph.Int64s(1), graph.Int64s(2),
+                graph.Int64s(0)]);
+            string Shape(params long[] sizes) => graph.Op("Concat", [batch, graph.Int64s(sizes)],
+                OnnxGraph.Attribute("axis", 0L));
+            string Zeros(int size) => graph.Op("ConstantOfShape", [Shape(size)]);
+            var oneHot = new float[n];
+            oneHot[0] = 1f;
+            string start = graph.Op("Expand", [graph.Weight("start_weights", oneHot, 1, n), Shape(n)]);
+            var initial = new List<string>
+            {
+                graph.Op("Expand", [graph.Weight("empty_memory", [1e-6f], 1, 1, 1), Shape(n, w)]), start, start,
+                Zeros(w),
+            };
+            if (config.LstmController) initial.AddRange([Zeros(h), Zeros(h)]);
+
+            var step = graph.Subgraph("ntm_step");
+            string memory = step.FreshFloatInput("memory", "batch", n, w);
+            string readWeights = step.FreshFloatInput("read_weights_prev", "batch", n);
+            string writeWeights = step.FreshFloatInput("write_weights_prev", "batch", n);
+            string read = step.FreshFloatInput("read", "batch", w);
+            string? hidden = config.LstmController ? step.FreshFloatInput("h", "batch", h) : null;
+            string? cell = config.LstmController ? step.FreshFloatInput("c", "batch", h) : null;
+            string x = step.FreshFloatInput("x", "batch", config.InputSize);
+            string joined = step.Op("Concat", [x, read], OnnxGraph.Attribute("axis", 1L));
+            if (config.LstmController) (hidden, cell) = step.CellStep(RecurrentMode.Lstm, state, "controller", joined,
+                hidden!, cell);
+            else hidden = step.Op("Tanh", [step.Linear(state, "controller", joined)]);
+            string Part(string values, int from, int size) => step.Op("Slice", [values, step.Int64s(from),
+                step.Int64s(from + size), step.Int64s(1)]);
+            string written = step.Linear(state, "write_head", hidden);
+            string newWrite = step.NtmAddress(written, memory, writeWeights, n, w);
+            string column = step.Op("Unsqueeze", [newWrite, step.Int64s(2)]); // [B, N, 1]
+            string Row(string vector) => step.Op("Unsqueeze", [vector, step.Int64s(1)]); // [B, 1, W]
+            string erase = step.Op("MatMul", [column, Row(step.Op("Sigmoid", [Part(written, w + 6, w)]))]);
+            string add = step.Op("MatMul", [column, Row(step.Op("Tanh", [Part(written, 2 * w + 6, w)]))]);
+            string newMemory = step.Op("Add", [step.Op("Mul", [memory, step.Op("Sub", [step.Weight("one", [1f]),
+                erase])]), add]);
+            string newRead = step.NtmAddress(step.Linear(state, "read_head", hidden), newMemory, readWeights, n, w);
+            string readVector = step.Op("Squeeze", [step.Op("MatMul", [Row(newRead), newMemory]), step.Int64s(1)]);
+            string output = step.Linear(state, "output", step.Op("Concat", [hidden, readVector],
+                OnnxGraph.Attribute("axis", 1L)));
+            var outputs = new List<(string Value, object[] Dims)>
+            {
+                (newMemory, ["batch", n, w]), (newRead, ["batch", n]), (newWrite, ["batch", n]),
+                (readVector, ["batch", w]),
+            };
+            if (config.LstmController) outputs.AddRange([(hidden, ["batch", h]), (cell!, ["batch", h])]);
+            outputs.AddRange([(output, ["batch", config.OutputSize]), (step.Op("Identity", [newRead]), ["batch", n]),
+                (step.Op("Identity", [newWrite]), ["batch", n])]);
+            foreach (var (value, dims) in outputs) step.Output(value, value, DataType.Float, dims);
+            var results = graph.Ops("Scan", [.. initial, inputs], outputs.Count, step.AsAttribute("body"),
+                OnnxGraph.Attribute("num_scan_inputs", 1L));
+            graph.Output(results[^3], "output", DataType.Float, "steps", "batch", config.OutputSize);
+            graph.Output(results[^2], "read_weights", DataType.Float, "steps", "batch", n);
+            graph.Output(results[^1], "write_weights", DataType.Float, "steps", "batch", n);
+        });
+    }
+
     /// <summary>The model kinds (<c>architecture</c> in <c>config.json</c>) <see cref="SaveRun"/> exports.</summary>
     public static IReadOnlyList<string> Kinds { get; } =
         ["sequence_model", "text_classifier", "language_model", "sequence_tagger", "forecaster", "seq2seq", "wavenet",
-            "speech_recognizer", "memn2n", "story_lstm", "captioner"];
+            "speech_recognizer", "memn2n", "story_lstm", "captioner", "ntm"];
 
     /// <summary>
     /// A <see cref="MemoryNetwork"/> (MemN2N) on a padded batch, as <see cref="MemoryNetwork.Pad"/> makes it: inputs
@@ -739,6 +812,7 @@ public static class OnnxExport
             case SpeechRecognizer speech: Save(speech, path); break;
             case MemoryNetwork memory: Save(memory, path); break;
             case StoryLstm story: Save(story, path); break;
+            case NeuralTuringMachine machine: Save(machine, path); break;
             default: Save((Forecaster)model, path); break;
         }
         return (kind, [path]);

@@ -55,6 +55,52 @@ internal static class OnnxLayers
     }
 
     /// <summary>
+    /// A Neural Turing Machine head's new weighting [B, N] from its parameters [B, W + 6 (+ …)] (key, strength, gate,
+    /// three shift logits, sharpening), the memory [B, N, W] and its previous weighting, as
+    /// <c>NeuralTuringMachine.Address</c> computes it.
+    /// </summary>
+    public static string NtmAddress(this OnnxGraph graph, string parameters, string memory, string previous, int n,
+        int w)
+    {
+        const float epsilon = 1e-8f;
+        string Part(int from, int size) => graph.Op("Slice", [parameters, graph.Int64s(from), graph.Int64s(from + size),
+            graph.Int64s(1)]);
+        string Constant(float value) => graph.Weight("constant", [value]);
+        string Sum(string value, long axis, long keep) => graph.Op("ReduceSum", [value, graph.Int64s(axis)],
+            OnnxGraph.Attribute("keepdims", keep));
+        string key = Part(0, w);
+        string strength = graph.Op("Softplus", [Part(w, 1)]);
+        string gate = graph.Op("Sigmoid", [Part(w + 1, 1)]);
+        string shift = graph.Op("Softmax", [Part(w + 2, 3)], OnnxGraph.Attribute("axis", 1L));
+        string sharpen = graph.Op("Add", [graph.Op("Softplus", [Part(w + 5, 1)]), Constant(1f)]);
+        // content: cosine similarity of the key with every row, sharpened by the strength
+        string dot = graph.Op("Squeeze", [graph.Op("MatMul", [memory, graph.Op("Unsqueeze", [key, graph.Int64s(2)])]),
+            graph.Int64s(2)]);
+        string rowNorms = graph.Op("Sqrt", [graph.Op("Add", [Sum(graph.Op("Mul", [memory, memory]), 2, 0),
+            Constant(epsilon)])]);
+        string keyNorm = graph.Op("Sqrt", [graph.Op("Add", [Sum(graph.Op("Mul", [key, key]), 1, 1),
+            Constant(epsilon)])]);
+        string cosine = graph.Op("Div", [dot, graph.Op("Add", [graph.Op("Mul", [rowNorms, keyNorm]),
+            Constant(epsilon)])]);
+        string content = graph.Op("Softmax", [graph.Op("Mul", [strength, cosine])], OnnxGraph.Attribute("axis", 1L));
+        string gated = graph.Op("Add", [graph.Op("Mul", [gate, content]),
+            graph.Op("Mul", [graph.Op("Sub", [Constant(1f), gate]), previous])]);
+        // rotation: slot i takes gated[i − s] with weight shift[s + 1] for s = −1, 0, +1
+        string? shifted = null;
+        for (int s = -1; s <= 1; s++)
+        {
+            var source = Enumerable.Range(0, n).Select(i => (long)(((i - s) % n + n) % n)).ToArray();
+            string term = graph.Op("Mul", [graph.Op("Gather", [gated, graph.Int64s(source)],
+                OnnxGraph.Attribute("axis", 1L)), graph.Op("Slice", [shift, graph.Int64s(s + 1), graph.Int64s(s + 2),
+                graph.Int64s(1)])]);
+            shifted = shifted is null ? term : graph.Op("Add", [shifted, term]);
+        }
+        string sharpened = graph.Op("Exp", [graph.Op("Mul", [sharpen, graph.Op("Log", [graph.Op("Add",
+            [shifted!, Constant(epsilon)])])])]);
+        return graph.Op("Div", [sharpened, Sum(sharpened, 1, 1)]);
+    }
+
+    /// <summary>
     /// [T, B, 1] float mask: 1 where t is below the int32 <paramref name="lengths"/> [B] of its column, else 0;
     /// <paramref name="like"/> is any value whose axis <paramref name="axis"/> has length T.
     /// </summary>

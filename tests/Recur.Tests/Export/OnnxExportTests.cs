@@ -458,6 +458,24 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void NeuralTuringMachinesGiveTheirOutputsAndHeadWeightingsAsInRecur(bool lstm)
+    {
+        var model = new NeuralTuringMachine(new NeuralTuringMachineConfig(5, 4, ControllerSize: 12, MemorySlots: 7,
+            SlotSize: 6, LstmController: lstm), new RandomGenerator(8));
+        var input = Tensor.RandomUniform(new RandomGenerator(9), [9, 3, 5], -1f, 1f);
+        string path = Path.Combine(folder, "ntm.onnx");
+        OnnxExport.Save(model, path);
+        var outputs = Run(path, new Input("inputs", input.ToArray(), [9, 3, 5]));
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        var expected = model.Forward(input);
+        Same(expected.Output, outputs["output"], "NTM output");
+        Same(Tensor.Stack(expected.ReadWeights, 0), outputs["read_weights"], "read weightings");
+        Same(Tensor.Stack(expected.WriteWeights, 0), outputs["write_weights"], "write weightings");
+    }
+
+    [Theory]
     [InlineData(CaptionDecoder.ShowTell, "lstm", 41)]
     [InlineData(CaptionDecoder.MRnn, "gru", 41)]
     [InlineData(CaptionDecoder.MRnn, "lstm", 41)]
