@@ -193,16 +193,10 @@ public sealed class TextClassifier : Module
             var (pooled, weights, lengths) = EncodeWords(read);
             return new(pooled, read, weights, lengths, null, [.. Enumerable.Repeat(1, read.Length)]);
         }
-        var segmentsOf = read.Select(Segment).ToArray();
-        var counts = segmentsOf.Select(s => s.Count).ToArray();
-        var segments = segmentsOf.SelectMany(s => s).ToArray();
+        var (segments, counts, index, most) = Cut(read);
         var words = EncodeWords(segments);
-        int batch = read.Length, most = counts.Max(), width = words.Pooled.Size(1);
+        int batch = read.Length, width = words.Pooled.Size(1);
         // segment vectors into a time-major [most, B, width] batch; a zero row stands for "no segment"
-        var index = new int[most * batch];
-        Array.Fill(index, segments.Length);
-        for (int b = 0, next = 0; b < batch; b++)
-            for (int k = 0; k < counts[b]; k++) index[k * batch + b] = next++;
         var padded = Tensor.Concat([words.Pooled, Tensor.Zeros(1, width)], 0).IndexSelect(0, index)
             .Reshape(most, batch, width);
         if (Config.Segmentation == Segmentation.Chunks)
@@ -280,6 +274,34 @@ public sealed class TextClassifier : Module
             Truncation.Tail => text[^budget..],
             _ => [.. text[..(budget / 4)], .. text[^(budget - budget / 4)..]],
         };
+    }
+
+    /// <summary>
+    /// How this model cuts a batch of texts (after <see cref="TextClassifierConfig.MaxTokens"/>) into the segments it
+    /// reads — chunks or sentences; each whole text one segment when it reads whole texts — in the form the inputs of
+    /// its ONNX file take (<c>OnnxExport.Save(TextClassifier, …)</c>).
+    /// </summary>
+    public SegmentedTexts Segmented(IReadOnlyList<int[]> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var read = texts.Select(Truncate).ToArray();
+        if (Config.Segmentation == Segmentation.None)
+            return new(read, [.. Enumerable.Repeat(1, read.Length)], [.. Enumerable.Range(0, read.Length)], 1);
+        var (segments, counts, index, most) = Cut(read);
+        return new(segments, counts, index, most);
+    }
+
+    (int[][] Segments, int[] Counts, int[] Index, int Most) Cut(int[][] read)
+    {
+        var segmentsOf = read.Select(Segment).ToArray();
+        var counts = segmentsOf.Select(s => s.Count).ToArray();
+        var segments = segmentsOf.SelectMany(s => s).ToArray();
+        int batch = read.Length, most = counts.Max();
+        var index = new int[most * batch];
+        Array.Fill(index, segments.Length);
+        for (int b = 0, next = 0; b < batch; b++)
+            for (int k = 0; k < counts[b]; k++) index[k * batch + b] = next++;
+        return (segments, counts, index, most);
     }
 
     /// <summary>A text's segments: fixed-size chunks, or sentences cut at a sentence end or the length limit.</summary>
@@ -414,3 +436,14 @@ public sealed record TextAttention(int[] Tokens, double[] Weights, int[] Sentenc
 [JsonSerializable(typeof(LinearClassifierFile))]
 [JsonSerializable(typeof(BagOfWordsFile))]
 sealed partial class ClassificationJson : JsonSerializerContext;
+
+/// <summary>
+/// A batch of texts cut into the segments a <see cref="TextClassifier"/> reads
+/// (<see cref="TextClassifier.Segmented"/>).
+/// </summary>
+/// <param name="Segments">Every segment of every text, text by text, in order (token ids).</param>
+/// <param name="Counts">Segments per text [B].</param>
+/// <param name="Index">Time-major [<paramref name="Most"/>, B]: the place in <paramref name="Segments"/> of text b's
+/// k-th segment at k·B + b, or <c>Segments.Length</c> where text b has fewer than k + 1 segments.</param>
+/// <param name="Most">The most segments of any text.</param>
+public sealed record SegmentedTexts(int[][] Segments, int[] Counts, int[] Index, int Most);

@@ -157,38 +157,47 @@ public static class OnnxExport
     }
 
     /// <summary>
-    /// Export covers classifiers that read whole texts with one of the first four poolings; chunked and hierarchical
-    /// reading and concat pooling are not yet written out.
-    /// (A token budget is not part of the graph: the caller cuts texts to <see
-    /// cref="TextClassifierConfig.MaxTokens"/>.)
-    /// </summary>
-    internal static void RefuseSegmented(TextClassifierConfig config, string format)
-    {
-        if (config.Pooling == Pooling.Concat)
-            throw new NotSupportedException($"{format} export of concat pooling is not supported yet; classifiers "
-                + "pooled by last, max, mean or attention export.");
-        if (config.Segmentation != Segmentation.None)
-            throw new NotSupportedException($"{format} export of a text classifier that reads "
-                + (config.Segmentation == Segmentation.Chunks ? "in chunks" : "by sentences (a hierarchical network)")
-                + " is not supported yet; classifiers that read whole texts export.");
-    }
-
-    /// <summary>
-    /// A <see cref="TextClassifier"/>: inputs <c>ids</c> (int64 [steps, batch], time-major, padding 0 past each text)
-    /// and <c>lengths</c> (int32 [batch], each in 1..steps) → <c>logits</c> and <c>probabilities</c> [batch,
-    /// classes]. Padding never changes a result, as in Recur.
+    /// A <see cref="TextClassifier"/>: inputs <c>ids</c> (int64 [steps, segments], time-major, padding 0 past each) and
+    /// <c>lengths</c> (int32 [segments], each in 1..steps) → <c>logits</c> and <c>probabilities</c> [batch, classes].
+    /// A model that reads whole texts has one segment per text (segments = batch). One that reads in chunks or by
+    /// sentences (a hierarchical attention network) also takes <c>segment_index</c> (int64 [most, batch]) and
+    /// <c>segment_counts</c> (int32 [batch]), and <c>ids</c> holds every text's segments:
+    /// <see cref="TextClassifier.Segmented"/> cuts a batch so (its <c>Index</c> and <c>Counts</c>). The graph encodes
+    /// and pools every segment, gathers the segment vectors into [most, batch, width] (a zero row where a text has
+    /// no more), and max-pools them (chunks) or reads them with the sentence encoder and its attention (sentences).
+    /// Padding never changes a result, as in Recur. (A token budget is not part of the graph: the caller cuts texts
+    /// to <see cref="TextClassifierConfig.MaxTokens"/>, as <c>Segmented</c> does.)
     /// </summary>
     public static void Save(TextClassifier model, string path)
     {
         var config = model.Config;
-        RefuseSegmented(config, "ONNX");
         Write(path, "text_classifier", config.ToJson(), model, (graph, state) =>
         {
-            string ids = graph.Input("ids", DataType.Int64, "steps", "batch");
-            string lengths = graph.Input("lengths", DataType.Int32, "batch");
+            bool segmented = config.Segmentation != Segmentation.None;
+            string ids = graph.Input("ids", DataType.Int64, "steps", segmented ? "segments" : "batch");
+            string lengths = graph.Input("lengths", DataType.Int32, segmented ? "segments" : "batch");
             string embedded = graph.Embedding(state, "embedding", ids);
             var encoded = graph.Recurrent(config.Encoder, state, "encoder", embedded, lengths);
             string pooled = Pool(graph, config, state, encoded, lengths);
+            if (segmented)
+            {
+                string index = graph.Input("segment_index", DataType.Int64, "most", "batch");
+                string counts = graph.Input("segment_counts", DataType.Int32, "batch");
+                int width = config.Encoder.OutputWidth * (config.Bidirectional ? 2 : 1)
+                    * (config.Pooling == Pooling.Concat ? 3 : 1);
+                string none = graph.Weight("no_segment", new float[width], 1, width);
+                string padded = graph.Op("Gather", [graph.Op("Concat", [pooled, none],
+                    OnnxGraph.Attribute("axis", 0L)), index]); // [most, B, width]
+                if (config.Segmentation == Segmentation.Chunks)
+                    pooled = graph.Op("ReduceMax", [graph.Op("Add", [padded, Penalty(graph, counts, padded)])],
+                        OnnxGraph.Attribute("axes", new long[] { 0 }), OnnxGraph.Attribute("keepdims", 0L));
+                else
+                {
+                    var sentences = graph.Recurrent(config.SentenceEncoder, state, "sentence_encoder", padded,
+                        counts);
+                    pooled = Attend(graph, state, "sentence_attention", sentences.Output, counts);
+                }
+            }
             string logits = graph.Linear(state, "head", pooled);
             graph.Output(logits, "logits", DataType.Float, "batch", config.Classes);
             string probabilities = graph.Op("Softmax", [logits], OnnxGraph.Attribute("axis", -1L));
@@ -200,39 +209,48 @@ public static class OnnxExport
         OnnxRecurrentOutput encoded, string lengths)
     {
         int directions = config.Bidirectional ? 2 : 1;
-        switch (config.Pooling)
+        string Last()
         {
-            case Pooling.Last:
-            {
-                int top = (config.NumLayers - 1) * directions;
-                string finals = graph.Op("Slice", [encoded.Hidden, graph.Int64s(top), graph.Int64s(top + directions),
-                    graph.Int64s(0)]); // [D, B, H]
-                return graph.Op("Reshape", [graph.Transpose(finals, 1, 0, 2), graph.Int64s(0, -1)]);
-            }
-            case Pooling.Mean:
-            {
-                string total = graph.Op("ReduceSum", [encoded.Output, graph.Int64s(0)],
-                    OnnxGraph.Attribute("keepdims", 0L));
-                string count = graph.Op("Unsqueeze", [graph.Op("Cast", [lengths], OnnxGraph.Attribute("to", 1L)),
-                    graph.Int64s(1)]);
-                return graph.Op("Div", [total, count]);
-            }
-            case Pooling.Max:
-            {
-                string masked = graph.Op("Add", [encoded.Output, Penalty(graph, lengths, encoded.Output)]);
-                return graph.Op("ReduceMax", [masked], OnnxGraph.Attribute("axes", new long[] { 0 }),
-                    OnnxGraph.Attribute("keepdims", 0L));
-            }
-            default:
-            {
-                string scores = graph.Linear(state, "attention_vector",
-                    graph.Op("Tanh", [graph.Linear(state, "attention", encoded.Output)]));
-                string weights = graph.Op("Softmax", [graph.Op("Add", [scores, Penalty(graph, lengths,
-                    encoded.Output)])], OnnxGraph.Attribute("axis", 0L));
-                return graph.Op("ReduceSum", [graph.Op("Mul", [encoded.Output, weights]), graph.Int64s(0)],
-                    OnnxGraph.Attribute("keepdims", 0L));
-            }
+            int top = (config.NumLayers - 1) * directions;
+            string finals = graph.Op("Slice", [encoded.Hidden, graph.Int64s(top), graph.Int64s(top + directions),
+                graph.Int64s(0)]); // [D, B, H]
+            return graph.Op("Reshape", [graph.Transpose(finals, 1, 0, 2), graph.Int64s(0, -1)]);
         }
+        string Mean()
+        {
+            string total = graph.Op("ReduceSum", [encoded.Output, graph.Int64s(0)],
+                OnnxGraph.Attribute("keepdims", 0L));
+            string count = graph.Op("Unsqueeze", [graph.Op("Cast", [lengths], OnnxGraph.Attribute("to", 1L)),
+                graph.Int64s(1)]);
+            return graph.Op("Div", [total, count]);
+        }
+        string Max()
+        {
+            string masked = graph.Op("Add", [encoded.Output, Penalty(graph, lengths, encoded.Output)]);
+            return graph.Op("ReduceMax", [masked], OnnxGraph.Attribute("axes", new long[] { 0 }),
+                OnnxGraph.Attribute("keepdims", 0L));
+        }
+        return config.Pooling switch
+        {
+            Pooling.Last => Last(),
+            Pooling.Mean => Mean(),
+            Pooling.Max => Max(),
+            Pooling.Concat => graph.Op("Concat", [Last(), Max(), Mean()], OnnxGraph.Attribute("axis", 1L)),
+            _ => Attend(graph, state, "attention", encoded.Output, lengths),
+        };
+    }
+
+    /// <summary>Σ_t softmax_t(vᵀ tanh(W h_t + b)) h_t over the real steps of <paramref name="output"/> [T, B, width],
+    /// with W, b under <paramref name="prefix"/> and v under <c>{prefix}_vector</c>.</summary>
+    static string Attend(OnnxGraph graph, IReadOnlyDictionary<string, Tensor> state, string prefix, string output,
+        string lengths)
+    {
+        string scores = graph.Linear(state, prefix + "_vector", graph.Op("Tanh", [graph.Linear(state, prefix,
+            output)]));
+        string weights = graph.Op("Softmax", [graph.Op("Add", [scores, Penalty(graph, lengths, output)])],
+            OnnxGraph.Attribute("axis", 0L));
+        return graph.Op("ReduceSum", [graph.Op("Mul", [output, weights]), graph.Int64s(0)],
+            OnnxGraph.Attribute("keepdims", 0L));
     }
 
     /// <summary>[T, B, 1]: 0 at real tokens, −1e9 at padding (as the classifier's own penalty).</summary>

@@ -69,12 +69,18 @@ public static class PyTorchExport
     /// <summary>
     /// A <see cref="TextClassifier"/> as class <c>TextClassifier</c>: <c>forward(ids, lengths)</c> with ids (long
     /// [steps, batch], time-major, 0 past each text) and lengths (long [batch]) returns logits [batch, classes],
-    /// running the encoder on packed sequences as Recur does.
+    /// running the encoder on packed sequences as Recur does. Classifiers that read whole texts with the last, max,
+    /// mean or attention pooling export (chunked and hierarchical reading, and concat pooling, export to ONNX).
     /// </summary>
     public static void Save(TextClassifier model, string folder)
     {
         var config = model.Config;
-        OnnxExport.RefuseSegmented(config, "PyTorch");
+        if (config.Pooling == Pooling.Concat || config.Segmentation != Segmentation.None)
+            throw new NotSupportedException("PyTorch export of a text classifier that "
+                + (config.Segmentation == Segmentation.Chunks ? "reads in chunks"
+                    : config.Segmentation == Segmentation.Sentences ? "reads by sentences (a hierarchical network)"
+                    : "pools by concat") + " is not supported yet (ONNX export is); classifiers that read whole texts "
+                + "pooled by last, max, mean or attention export.");
         var encoder = config.Encoder;
         int directions = encoder.Directions, width = config.HiddenSize * directions;
         string finals = encoder.Mode == RecurrentMode.Lstm ? "finals[0]" : "finals";
