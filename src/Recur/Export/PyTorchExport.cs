@@ -69,58 +69,100 @@ public static class PyTorchExport
     /// <summary>
     /// A <see cref="TextClassifier"/> as class <c>TextClassifier</c>: <c>forward(ids, lengths)</c> with ids (long
     /// [steps, batch], time-major, 0 past each text) and lengths (long [batch]) returns logits [batch, classes],
-    /// running the encoder on packed sequences as Recur does. Classifiers that read whole texts with the last, max,
-    /// mean or attention pooling export (chunked and hierarchical reading, and concat pooling, export to ONNX).
+    /// running the encoder on packed sequences as Recur does. A model that reads by sentences (a hierarchical
+    /// attention network) or in chunks takes every text's segments as ids [steps, segments] and lengths [segments],
+    /// and <c>segment_index</c> (long [most, batch]) and <c>segment_counts</c> (long [batch]) as
+    /// <see cref="TextClassifier.Segmented"/> gives them, as its ONNX file does.
     /// </summary>
     public static void Save(TextClassifier model, string folder)
     {
         var config = model.Config;
-        if (config.Pooling == Pooling.Concat || config.Segmentation != Segmentation.None)
-            throw new NotSupportedException("PyTorch export of a text classifier that "
-                + (config.Segmentation == Segmentation.Chunks ? "reads in chunks"
-                    : config.Segmentation == Segmentation.Sentences ? "reads by sentences (a hierarchical network)"
-                    : "pools by concat") + " is not supported yet (ONNX export is); classifiers that read whole texts "
-                + "pooled by last, max, mean or attention export.");
         var encoder = config.Encoder;
         int directions = encoder.Directions, width = config.HiddenSize * directions;
         string finals = encoder.Mode == RecurrentMode.Lstm ? "finals[0]" : "finals";
+        string last = $"torch.cat(list({finals}[-{directions}:]), dim=1)";
         string pooling = config.Pooling switch
         {
-            Pooling.Last => $"pooled = torch.cat(list({finals}[-{directions}:]), dim=1)",
+            Pooling.Last => $"pooled = {last}",
             Pooling.Mean => "pooled = output.sum(0) / lengths[:, None].to(output.dtype)",
             Pooling.Max => "pooled = (output + penalty).max(0).values",
-            _ => """
-                 scores = self.attention_vector(torch.tanh(self.attention(output))) + penalty
-                         pooled = (output * torch.softmax(scores, dim=0)).sum(0)
-                 """,
+            Pooling.Concat => $"pooled = torch.cat([{last}, (output + penalty).max(0).values, "
+                + "output.sum(0) / lengths[:, None].to(output.dtype)], dim=1)",
+            _ => "pooled = self.attend(self.attention, self.attention_vector, output, penalty)",
         };
-        string attention = config.Pooling == Pooling.Attention ? $"""
+        int pooledWidth = config.Pooling == Pooling.Concat ? 3 * width : width;
+        bool sentences = config.Segmentation == Segmentation.Sentences;
+        string layers = (config.Pooling == Pooling.Attention ? $"""
 
                     self.attention = nn.Linear({width}, {width})
                     self.attention_vector = nn.Linear({width}, 1, bias=False)
-            """ : "";
+            """ : "") + (sentences ? $"""
+
+                    self.sentence_encoder = {Recurrent(config.SentenceEncoder, "sentence_encoder")}
+                    self.sentence_attention = nn.Linear({width}, {width})
+                    self.sentence_attention_vector = nn.Linear({width}, 1, bias=False)
+            """ : "");
+        string segments = config.Segmentation switch
+        {
+            Segmentation.None => "",
+            Segmentation.Chunks => """
+
+                        padded, penalty = self.gather(pooled, segment_index, segment_counts)
+                        pooled = (padded + penalty).max(0).values
+                """,
+            _ => """
+
+                        padded, penalty = self.gather(pooled, segment_index, segment_counts)
+                        output, _ = self.encode(self.sentence_encoder, self.dropout(padded), segment_counts)
+                        pooled = self.attend(self.sentence_attention, self.sentence_attention_vector, output, penalty)
+                """,
+        };
+        string reads = config.Segmentation switch
+        {
+            Segmentation.None => "",
+            Segmentation.Chunks => " in chunks (max-pooled)",
+            _ => " by sentences (a sentence encoder with attention over the sentence vectors)",
+        };
         string code = $$""""
             class TextClassifier(nn.Module):
                 """Recur's TextClassifier: embedding -> {{Describe(config.Cell, encoder)}} over packed sequences ->
-                {{config.Pooling.ToString().ToLowerInvariant()}} pooling -> linear head."""
+                {{config.Pooling.ToString().ToLowerInvariant()}} pooling{{reads}} -> linear head."""
 
                 def __init__(self):
                     super().__init__()
                     self.embedding = nn.Embedding({{config.VocabularySize}}, {{config.EmbeddingSize}}, padding_idx=0)
-                    self.encoder = {{Recurrent(encoder, "encoder")}}{{attention}}
-                    self.head = nn.Linear({{width}}, {{config.Classes}})
+                    self.encoder = {{Recurrent(encoder, "encoder")}}{{layers}}
+                    self.head = nn.Linear({{pooledWidth}}, {{config.Classes}})
                     self.dropout = nn.Dropout({{Literal(config.Dropout)}})
 
-                def forward(self, ids, lengths):
-                    """ids [steps, batch] (0 past each text), lengths [batch] -> logits [batch, {{config.Classes}}]"""
-                    steps = ids.shape[0]
-                    x = self.dropout(self.embedding(ids))
+                @staticmethod
+                def penalty(lengths, steps, like):
+                    """[steps, batch, 1]: 0 at real steps, -1e9 past each length"""
+                    inside = torch.arange(steps, device=lengths.device)[:, None] < lengths[None, :]
+                    return (~inside)[:, :, None].to(like.dtype) * -1e9
+
+                @staticmethod
+                def encode(rnn, x, lengths):
                     packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-                    output, finals = self.encoder(packed)
-                    output, _ = nn.utils.rnn.pad_packed_sequence(output, total_length=steps)
-                    inside = torch.arange(steps, device=ids.device)[:, None] < lengths[None, :]
-                    penalty = (~inside)[:, :, None].to(output.dtype) * -1e9
-                    {{pooling}}
+                    output, finals = rnn(packed)
+                    output, _ = nn.utils.rnn.pad_packed_sequence(output, total_length=x.shape[0])
+                    return output, finals
+
+                @staticmethod
+                def attend(projection, vector, output, penalty):
+                    scores = vector(torch.tanh(projection(output))) + penalty
+                    return (output * torch.softmax(scores, dim=0)).sum(0)
+
+                def gather(self, pooled, segment_index, segment_counts):
+                    """segment vectors [most, batch, width] (zero where a text has no more), and their penalty"""
+                    padded = torch.cat([pooled, pooled.new_zeros(1, pooled.shape[1])])[segment_index]
+                    return padded, self.penalty(segment_counts, segment_index.shape[0], padded)
+
+                def forward(self, ids, lengths, segment_index=None, segment_counts=None):
+                    """ids [steps, sequences] (0 past each), lengths [sequences] -> logits [batch, classes]"""
+                    output, finals = self.encode(self.encoder, self.dropout(self.embedding(ids)), lengths)
+                    penalty = self.penalty(lengths, ids.shape[0], output)
+                    {{pooling}}{{segments}}
                     return self.head(self.dropout(pooled))
             """";
         Write(folder, "TextClassifier", code, model);

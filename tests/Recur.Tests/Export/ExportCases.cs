@@ -54,6 +54,27 @@ static class ExportCases
         return (model, texts, ids, lengths, steps);
     }
 
+    /// <summary>
+    /// A classifier in evaluation mode that reads by <paramref name="segmentation"/> (sentences end at id 2, at most 4
+    /// tokens; a budget of 13 tokens), four texts of one to four segments (one over the budget), and the texts cut as
+    /// it reads them, time-major.
+    /// </summary>
+    public static (TextClassifier Model, int[][] Texts, SegmentedTexts Cut, int[] Ids, int[] Lengths, int Steps)
+        SegmentedClassifier(Segmentation segmentation, Pooling pooling, string cell)
+    {
+        var model = new TextClassifier(new TextClassifierConfig(14, 4, 5, 3, Pooling: pooling,
+            Cell: RecurrentCells.Parse(cell))
+        {
+            Segmentation = segmentation, SegmentLength = 4, SentenceEnds = [2], MaxTokens = 13,
+        }, new RandomGenerator(21));
+        model.Eval();
+        int[][] texts = [[3, 4, 2, 5, 6, 7, 8, 9, 2, 10], [11, 12], [5, 2, 6, 2, 7, 8, 2, 9, 10, 11, 12, 13, 3, 4, 5],
+            [13, 3, 4, 5, 6]];
+        var cut = model.Segmented(texts);
+        var (ids, lengths, steps) = RaggedBatch.TimeMajor(cut.Segments, 14, "test");
+        return (model, texts, cut, ids, lengths, steps);
+    }
+
     /// <summary>A BIOES tagger in evaluation mode and three sentences of 4, 1 and 3 words.</summary>
     public static TaggerCase Tagger(bool crf, bool chars, int casing, int layers, float dropout)
     {

@@ -161,7 +161,9 @@ public sealed class PyTorchExportTests : IDisposable
                 outputs = {"logits": logits, "attention": attention}
             elif kind == "classifier":
                 ids = torch.tensor(request["ids"]).reshape(request["shape"])
-                outputs = {"logits": model(ids, torch.tensor(request["lengths"]))}
+                segments = [torch.tensor(request["segment_index"]).reshape(request["index_shape"]),
+                            torch.tensor(request["segment_counts"])] if "segment_index" in request else []
+                outputs = {"logits": model(ids, torch.tensor(request["lengths"]), *segments)}
             else:
                 logits, state = model(torch.tensor(request["ids"]).reshape(request["shape"]))
                 hidden = state[0] if isinstance(state, tuple) else state
@@ -336,6 +338,29 @@ public sealed class PyTorchExportTests : IDisposable
         PyTorchExport.Save(model, folder);
         var outputs = RunTorch(folder, new { kind = "classifier", ids, lengths, shape = new[] { steps, batch } });
         Close.Values(model.Forward(texts).Span, outputs["logits"], $"{pooling} logits", 1e-5, 1e-5);
+    }
+
+    [TorchTheory]
+    [InlineData(Segmentation.Chunks, Pooling.Max, "lstm")]
+    [InlineData(Segmentation.Chunks, Pooling.Concat, "gru")]
+    [InlineData(Segmentation.Sentences, Pooling.Attention, "lstm")]
+    [InlineData(Segmentation.Sentences, Pooling.Last, "gru")]
+    [InlineData(Segmentation.None, Pooling.Concat, "lstm")]
+    public void ClassifiersThatReadInSegmentsRunInTorchAsInRecur(Segmentation segmentation, Pooling pooling,
+        string cell)
+    {
+        var (model, texts, cut, ids, lengths, steps) = ExportCases.SegmentedClassifier(segmentation, pooling, cell);
+        PyTorchExport.Save(model, folder);
+        var outputs = segmentation == Segmentation.None
+            ? RunTorch(folder, new { kind = "classifier", ids, lengths, shape = new[] { steps, texts.Length } })
+            : RunTorch(folder, new
+            {
+                kind = "classifier", ids, lengths, shape = new[] { steps, cut.Segments.Length },
+                segment_index = cut.Index, index_shape = new[] { cut.Most, texts.Length },
+                segment_counts = cut.Counts,
+            });
+        using var _ = Recur.Autograd.GradMode.NoGrad();
+        Close.Values(model.Forward(texts).Span, outputs["logits"], $"{segmentation} {pooling} logits", 1e-5, 1e-5);
     }
 
     [TorchTheory]
