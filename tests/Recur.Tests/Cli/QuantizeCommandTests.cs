@@ -68,12 +68,9 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.Equal(0, RecurCommand.Run("classify", "eval", "--model", int8, "--data", tsv, "--int8"));
 
         // an existing folder is never written into
-        var error = new StringWriter();
-        var previous = Console.Error;
-        Console.SetError(error);
-        try { Assert.Equal(1, RecurCommand.Run("quantize", "--model", run, "--out", int8)); }
-        finally { Console.SetError(previous); }
-        Assert.Contains("exists already", error.ToString());
+        var (code, error) = RunSafetyTests.RunCapturingErrors(["quantize", "--model", run, "--out", int8]);
+        Assert.Equal(1, code);
+        Assert.Contains("exists already", error);
     }
 
     [Fact]
@@ -81,12 +78,9 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         string tsv = Corpus(), run = At("nbsvm"), int8 = At("nbsvm-int8");
         Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--model", "nbsvm", "--out", run));
-        var error = new StringWriter();
-        var previous = Console.Error;
-        Console.SetError(error);
-        try { Assert.Equal(1, RecurCommand.Run("quantize", "--model", run, "--out", int8)); }
-        finally { Console.SetError(previous); }
-        Assert.Contains("no checkpoint", error.ToString());
+        var (code, error) = RunSafetyTests.RunCapturingErrors(["quantize", "--model", run, "--out", int8]);
+        Assert.Equal(1, code);
+        Assert.Contains("no checkpoint", error);
         Assert.False(Directory.Exists(int8));
         Assert.Empty(Directory.GetDirectories(folder, "nbsvm-int8*"));
     }
