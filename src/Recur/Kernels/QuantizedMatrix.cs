@@ -52,6 +52,11 @@ internal sealed class QuantizedMatrix
     /// results).</summary>
     public static bool UsesVnni => AvxVnni.IsSupported && !portableOnly.Value;
 
+    /// <summary>Whether, without AVX-VNNI, the integer sums use AVX2's byte products (<c>vpmaddubsw</c> on |w| and
+    /// sign(w)·x, exact in 16 bits since both lie in [−127, 127]); otherwise a portable widening path, same
+    /// results.</summary>
+    static bool UsesAvx2 => Avx2.IsSupported && !portableOnly.Value;
+
     /// <summary>Makes the calling flow use the portable path until disposed (tests compare the two).</summary>
     internal static IDisposable PortableOnly() => FlowOverride.Set(portableOnly, true);
 
@@ -180,11 +185,11 @@ internal sealed class QuantizedMatrix
         if (row0 < 0 || rows < 0 || row0 + rows > Rows)
             throw new ArgumentOutOfRangeException(nameof(rows),
                 $"QuantizedMatrix: rows [{row0}, {row0 + rows}) of {Rows}.");
-        bool vnni = UsesVnni;
+        bool vnni = UsesVnni, avx2 = !vnni && UsesAvx2;
         fixed (sbyte* w0 = data)
         {
             int r = row0, end = row0 + rows;
-            if (vnni)
+            if (vnni || avx2)
                 for (; r + 4 <= end; r += 4)
                 {
                     sbyte* w = w0 + (nint)r * Stride;
@@ -196,7 +201,8 @@ internal sealed class QuantizedMatrix
                         var rowScales = Vector128.Load(scales + r);
                         for (int b = 0; b < batch; b++)
                         {
-                            var dots = Vector128.ConvertToSingle(FourVnni(w, Stride, x + b * ldx) - correction);
+                            var dots = Vector128.ConvertToSingle(vnni ? FourVnni(w, Stride, x + b * ldx) - correction
+                                : FourAvx2(w, Stride, x + b * ldx));
                             (rowScales * Vector128.Create(xScales[b]) * dots).Store(y + b * ldy + r - row0);
                         }
                     }
@@ -207,7 +213,7 @@ internal sealed class QuantizedMatrix
                 for (int b = 0; b < batch; b++)
                 {
                     int dot = vnni ? DotVnni(w, x + b * ldx, Stride) - 128 * rowSums[r]
-                        : DotPortable(w, x + b * ldx, Stride);
+                        : avx2 ? DotAvx2(w, x + b * ldx, Stride) : DotPortable(w, x + b * ldx, Stride);
                     y[b * ldy + r - row0] = Scales[r] * xScales[b] * dot;
                 }
             }
@@ -231,6 +237,44 @@ internal sealed class QuantizedMatrix
         var sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
         return sums.GetLower() + sums.GetUpper();
     }
+
+    /// <summary>
+    /// Four rows' sums without VNNI: the vector x (stored offset by 128) is made signed, and w·x is formed as
+    /// |w| · (sign(w) ⊙ x) with <c>vpmaddubsw</c> — pairs of products in [−127², 127²] sum exactly in 16 bits — then
+    /// widened to 32 bits by <c>vpmaddwd</c> against ones.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe Vector128<int> FourAvx2(sbyte* w, int stride, byte* x)
+    {
+        Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+        var flip = Vector256.Create((byte)0x80);
+        var ones = Vector256.Create((short)1);
+        for (int i = 0; i < stride; i += 32)
+        {
+            var xi = (Vector256.Load(x + i) ^ flip).AsSByte();
+            s0 += Product(Vector256.Load(w + i), xi, ones);
+            s1 += Product(Vector256.Load(w + stride + i), xi, ones);
+            s2 += Product(Vector256.Load(w + 2 * stride + i), xi, ones);
+            s3 += Product(Vector256.Load(w + 3 * stride + i), xi, ones);
+        }
+        var sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
+        return sums.GetLower() + sums.GetUpper();
+    }
+
+    /// <summary>One row's sum as <see cref="FourAvx2"/> forms it.</summary>
+    static unsafe int DotAvx2(sbyte* w, byte* x, int stride)
+    {
+        Vector256<int> sum = default;
+        var flip = Vector256.Create((byte)0x80);
+        var ones = Vector256.Create((short)1);
+        for (int i = 0; i < stride; i += 32)
+            sum += Product(Vector256.Load(w + i), (Vector256.Load(x + i) ^ flip).AsSByte(), ones);
+        return Vector256.Sum(sum);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Product(Vector256<sbyte> w, Vector256<sbyte> x, Vector256<short> ones) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(x, w)), ones);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static unsafe int DotVnni(sbyte* w, byte* x, int stride)

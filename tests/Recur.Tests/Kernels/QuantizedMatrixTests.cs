@@ -88,6 +88,35 @@ public class QuantizedMatrixTests
     }
 
     [Fact]
+    public unsafe void ExtremeValuesSumExactlyOnEveryPath()
+    {
+        // every product ±127·127: a pair of them is the most a 16-bit partial sum of the AVX2 path must hold
+        const int rows = 6, k = 96;
+        var w = Enumerable.Range(0, rows * k).Select(i => (i / k) % 2 == 0 ? 1f : (i % 3 == 0 ? -1f : 1f)).ToArray();
+        var q = QuantizedMatrix.Quantize(w, rows, k);
+        var x = Enumerable.Range(0, k).Select(i => i % 5 == 0 ? -2f : 2f).ToArray();
+        var bytes = new byte[q.Stride];
+        var scale = new float[1];
+        scale[0] = q.QuantizeVector(x, bytes);
+        float[] Products()
+        {
+            var y = new float[rows];
+            fixed (byte* px = bytes)
+            fixed (float* ps = scale, py = y)
+                q.RowDots(0, rows, px, q.Stride, ps, 1, py, rows);
+            return y;
+        }
+        var fast = Products();
+        for (int r = 0; r < rows; r++)
+        {
+            long sum = 0;
+            for (int i = 0; i < k; i++) sum += 127L * Math.Sign(w[r * k + i]) * 127 * Math.Sign(x[i]);
+            Assert.Equal(q.Scales[r] * scale[0] * sum, fast[r]);
+        }
+        using (QuantizedMatrix.PortableOnly()) Assert.Equal(fast, Products());
+    }
+
+    [Fact]
     public void AVectorWithNaNGetsANaNScaleAndAZeroVectorScaleOne()
     {
         var q = QuantizedMatrix.Quantize(Random(40, 5), 1, 40);
