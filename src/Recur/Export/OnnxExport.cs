@@ -91,20 +91,18 @@ public static class OnnxExport
         Write(path, "forecaster", forecaster.Config, forecaster.Network, (graph, state) =>
         {
             string history = graph.FloatInput("history", "batch", window + lag);
-            string Part(string value, int start, int end, int axis = 1) => graph.Op("Slice", [value,
-                graph.Int64s(start), graph.Int64s(end), graph.Int64s(axis)]);
             string Scale(string value, Scaler scaler) => graph.Op("Div", [graph.Op("Sub", [value,
                 graph.Weight("offset", [(float)scaler.Offset])]), graph.Weight("scale", [(float)scaler.Scale])]);
             string levels = options.Log ? graph.Op("Log", [history]) : history;
             string changes = lag == 0 ? levels
-                : graph.Op("Sub", [Part(levels, lag, window + lag), Part(levels, 0, window)]);
+                : graph.Op("Sub", [graph.Slice(levels, lag, window + lag), graph.Slice(levels, 0, window)]);
             var features = new List<string> { graph.Op("Unsqueeze", [Scale(changes, forecaster.Scaler),
                 graph.Int64s(2)]) };
             if (options.Covariates > 0)
             {
                 string covariates = graph.FloatInput("covariates", "batch", window + lag, options.Covariates);
                 for (int c = 0; c < options.Covariates; c++)
-                    features.Add(Scale(Part(Part(covariates, lag, window + lag), c, c + 1, 2),
+                    features.Add(Scale(graph.Slice(graph.Slice(covariates, lag, window + lag), c, c + 1, 2),
                         forecaster.CovariateScalers[c]));
             }
             string x = features.Count == 1 ? features[0]
@@ -131,8 +129,8 @@ public static class OnnxExport
                 var steps = new List<string>();
                 for (int h = 0; h < horizon; h++)
                 {
-                    string earlier = h < lag ? Part(levels, window + h, window + h + 1) : steps[h - lag];
-                    steps.Add(graph.Op("Add", [Part(unscaled, h, h + 1), earlier]));
+                    string earlier = h < lag ? graph.Slice(levels, window + h, window + h + 1) : steps[h - lag];
+                    steps.Add(graph.Op("Add", [graph.Slice(unscaled, h, h + 1), earlier]));
                 }
                 forecast = steps.Count == 1 ? steps[0]
                     : graph.Op("Concat", [.. steps], OnnxGraph.Attribute("axis", 1L));
@@ -620,8 +618,7 @@ public static class OnnxExport
             if (config.LstmController) (hidden, cell) = step.CellStep(RecurrentMode.Lstm, state, "controller", joined,
                 hidden!, cell);
             else hidden = step.Op("Tanh", [step.Linear(state, "controller", joined)]);
-            string Part(string values, int from, int size) => step.Op("Slice", [values, step.Int64s(from),
-                step.Int64s(from + size), step.Int64s(1)]);
+            string Part(string values, int from, int size) => step.Slice(values, from, from + size);
             string written = step.Linear(state, "write_head", hidden);
             string newWrite = step.NtmAddress(written, memory, writeWeights, n, w);
             string column = step.Op("Unsqueeze", [newWrite, step.Int64s(2)]); // [B, N, 1]

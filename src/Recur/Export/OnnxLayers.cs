@@ -63,8 +63,7 @@ internal static class OnnxLayers
         int w)
     {
         const float epsilon = 1e-8f;
-        string Part(int from, int size) => graph.Op("Slice", [parameters, graph.Int64s(from), graph.Int64s(from + size),
-            graph.Int64s(1)]);
+        string Part(int from, int size) => graph.Slice(parameters, from, from + size);
         string Constant(float value) => graph.Weight("constant", [value]);
         string Sum(string value, long axis, long keep) => graph.Op("ReduceSum", [value, graph.Int64s(axis)],
             OnnxGraph.Attribute("keepdims", keep));
@@ -91,13 +90,25 @@ internal static class OnnxLayers
         {
             var source = Enumerable.Range(0, n).Select(i => (long)(((i - s) % n + n) % n)).ToArray();
             string term = graph.Op("Mul", [graph.Op("Gather", [gated, graph.Int64s(source)],
-                OnnxGraph.Attribute("axis", 1L)), graph.Op("Slice", [shift, graph.Int64s(s + 1), graph.Int64s(s + 2),
-                graph.Int64s(1)])]);
+                OnnxGraph.Attribute("axis", 1L)), graph.Slice(shift, s + 1, s + 2)]);
             shifted = shifted is null ? term : graph.Op("Add", [shifted, term]);
         }
         string sharpened = graph.Op("Exp", [graph.Op("Mul", [sharpen, graph.Op("Log", [graph.Op("Add",
             [shifted!, Constant(epsilon)])])])]);
         return graph.Op("Div", [sharpened, Sum(sharpened, 1, 1)]);
+    }
+
+    /// <summary>Entries [<paramref name="start"/>, <paramref name="end"/>) of <paramref name="value"/> along
+    /// <paramref name="axis"/>.</summary>
+    public static string Slice(this OnnxGraph graph, string value, long start, long end, long axis = 1) =>
+        graph.Op("Slice", [value, graph.Int64s(start), graph.Int64s(end), graph.Int64s(axis)]);
+
+    /// <summary>0, 1, …, T − 1 (int64 [T]) and T (an int64 scalar), the length of axis <paramref name="axis"/> of
+    /// <paramref name="like"/>.</summary>
+    static (string Range, string Count) Steps(this OnnxGraph graph, string like, long axis)
+    {
+        string count = graph.Op("Gather", [graph.Op("Shape", [like]), graph.Int64s([axis], [])]);
+        return (graph.Op("Range", [graph.Int64s([0], []), count, graph.Int64s([1], [])]), count);
     }
 
     /// <summary>
@@ -106,8 +117,7 @@ internal static class OnnxLayers
     /// </summary>
     public static string LengthMask(this OnnxGraph graph, string lengths, string like, long axis = 0)
     {
-        string steps = graph.Op("Gather", [graph.Op("Shape", [like]), graph.Int64s([axis], [])]);
-        string range = graph.Op("Range", [graph.Int64s([0], []), steps, graph.Int64s([1], [])]);
+        var (range, _) = graph.Steps(like, axis);
         string column = graph.Op("Unsqueeze", [range, graph.Int64s(1)]); // [T, 1]
         string limits = graph.Op("Unsqueeze", [graph.Op("Cast", [lengths], OnnxGraph.Attribute("to", 7L)),
             graph.Int64s(0)]); // [1, B]
@@ -378,8 +388,7 @@ internal static class OnnxLayers
         var (c, cShift) = Affine("c");
         long rowsHeld = ih.Size(0);
         // the statistics row of every time step: min(s, rows − 1), s = t forwards and T − 1 − t backwards
-        string steps = graph.Op("Gather", [graph.Op("Shape", [x]), graph.Int64s([0], [])]);
-        string t = graph.Op("Range", [graph.Int64s([0], []), steps, graph.Int64s([1], [])]);
+        var (t, steps) = graph.Steps(x, 0);
         string s = reverse ? graph.Op("Sub", [graph.Op("Sub", [steps, graph.Int64s([1], [])]), t]) : t;
         string rows = graph.Op("Min", [s, graph.Int64s([rowsHeld - 1], [])]);
         string PerStep(Tensor table, string name) => graph.Op("Gather",

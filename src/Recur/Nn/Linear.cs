@@ -53,11 +53,7 @@ public sealed class Linear : Module, IInt8Module
     /// The parameters are frozen (a forward that would record for a backward is refused); loading a state dict
     /// quantises again. Each row's result does not depend on the other rows or on the thread count.
     /// </summary>
-    public void QuantizeDynamic()
-    {
-        quantized = QuantizedMatrix.Quantize(Weight.Span, Weight.Size(0), Weight.Size(1));
-        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
-    }
+    public void QuantizeDynamic() => ((IInt8Module)this).LoadInt8(Quantization.Quantize);
 
     /// <inheritdoc/>
     protected override void OnStateLoaded()

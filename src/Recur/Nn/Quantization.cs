@@ -32,6 +32,10 @@ public static class Quantization
         return quantised;
     }
 
+    /// <summary>A weight [out, in] quantised row by row.</summary>
+    internal static QuantizedMatrix Quantize(Tensor weight) =>
+        QuantizedMatrix.Quantize(weight.Span, weight.Size(0), weight.Size(1));
+
     /// <summary>The suffix of the tensor that holds an int8 weight's per-row scales in a saved state.</summary>
     internal const string ScaleSuffix = "_scale";
 
@@ -147,7 +151,8 @@ internal interface IInt8Module
     /// <summary>Each float weight with its int8 form (none unless quantised).</summary>
     IEnumerable<(Tensor Weight, QuantizedMatrix Int8)> Int8Weights();
 
-    /// <summary>Runs inference with the given int8 form of each of <see cref="QuantizableWeights"/> and freezes the
-    /// parameters, as quantising does.</summary>
+    /// <summary>Runs inference with the given int8 form of each of <see cref="QuantizableWeights"/> (quantised
+    /// afresh by <see cref="QuantizeDynamic"/>, read from a file by <see cref="Quantization.LoadSavedState"/>) and
+    /// freezes the parameters.</summary>
     void LoadInt8(Func<Tensor, QuantizedMatrix> int8Of);
 }

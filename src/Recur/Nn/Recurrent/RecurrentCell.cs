@@ -73,11 +73,7 @@ public sealed class RecurrentCell : Module, IInt8Module
     /// output row in int8, inputs and states quantised as they arrive; the parameters are frozen and a forward that
     /// would record for a backward is refused; loading a state dict quantises again.
     /// </summary>
-    public void QuantizeDynamic()
-    {
-        quantized = QuantizedWeights.Of(weightIh, weightHh);
-        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
-    }
+    public void QuantizeDynamic() => ((IInt8Module)this).LoadInt8(Quantization.Quantize);
 
     /// <inheritdoc/>
     protected override void OnStateLoaded()

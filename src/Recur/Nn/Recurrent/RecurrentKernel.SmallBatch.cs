@@ -5,14 +5,7 @@ using Recur.Kernels;
 namespace Recur.Nn.Recurrent;
 
 /// <summary>A recurrent layer's W_ih and W_hh in int8, for <see cref="RecurrentKernel"/>'s int8 inference.</summary>
-internal sealed record QuantizedWeights(QuantizedMatrix Ih, QuantizedMatrix Hh)
-{
-    /// <summary>Quantises <paramref name="weightIh"/> [G·H, I] and <paramref name="weightHh"/> [G·H, H] row by
-    /// row.</summary>
-    public static QuantizedWeights Of(Tensor weightIh, Tensor weightHh) => new(
-        QuantizedMatrix.Quantize(weightIh.Span, weightIh.Size(0), weightIh.Size(1)),
-        QuantizedMatrix.Quantize(weightHh.Span, weightHh.Size(0), weightHh.Size(1)));
-}
+internal sealed record QuantizedWeights(QuantizedMatrix Ih, QuantizedMatrix Hh);
 
 internal static partial class RecurrentKernel
 {

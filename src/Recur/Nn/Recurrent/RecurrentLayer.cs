@@ -413,8 +413,7 @@ public class RecurrentLayer : Module, IInt8Module
         if (!CanQuantize)
             throw new NotSupportedException($"{Config.Mode}: int8 quantisation needs a cell without layer norm, "
                 + "projection or Cho's reset placement.");
-        quantized = [.. weights.Select(w => QuantizedWeights.Of(w[0], w[1]))];
-        foreach (var parameter in Parameters()) parameter.RequiresGrad = false;
+        ((IInt8Module)this).LoadInt8(Quantization.Quantize);
     }
 
     /// <inheritdoc/>
