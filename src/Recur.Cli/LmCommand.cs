@@ -77,6 +77,20 @@ static class LmCommand
             Description = "Share the embedding table with the output layer (an LSTM wider than --embed projects to "
                 + "it).",
         };
+        var awd = new Option<bool>("--awd")
+        {
+            Description = "AWD-LSTM regularisation (Merity et al. 2018, their Penn Treebank values): recurrent "
+                + "matrices weight-dropped 0.5; locked dropout 0.4 on embeddings, 0.3 between layers (or --dropout if "
+                + "given), 0.4 on outputs; embedding dropout 0.1; AR 2, TAR 1.",
+        };
+        var weightDrop = new Option<float?>("--weight-drop")
+        {
+            Description = "DropConnect on the recurrent matrices, one mask per chunk (AWD-LSTM's wdrop).",
+        };
+        var embeddingDropout = new Option<float?>("--embedding-dropout")
+        {
+            Description = "Drop whole words: each embedding row is zeroed with this probability per chunk (dropoute).",
+        };
         var bptt = new Option<int>("--bptt")
         {
             Description = "Steps per truncated-BPTT chunk (the state carries over between chunks).",
@@ -97,7 +111,7 @@ static class LmCommand
         var command = new Command("train", "Train a recurrent language model with stateful truncated BPTT.")
         {
             text, valid, validFraction, tokenizer, vocabSize, minFrequency, classifierWords, cell, layers, hidden,
-            embed, dropout, tie, bptt, timeLimit, json,
+            embed, dropout, tie, awd, weightDrop, embeddingDropout, bptt, timeLimit, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -146,6 +160,18 @@ static class LmCommand
             var config = new LanguageModelConfig(vocabulary.VocabularySize, r.GetValue(embed), r.GetValue(hidden),
                 r.GetValue(layers), r.GetValue(cell)!,
                 r.GetValue(dropout), r.GetValue(tie));
+            if (r.GetValue(awd))
+                config = LanguageModelConfig.AwdLstm(config.VocabularySize, config.EmbeddingSize, config.HiddenSize,
+                    config.NumLayers, config.TieWeights) with
+                {
+                    Cell = config.Cell,
+                    Dropout = r.GetResult(dropout) is { Implicit: false } ? config.Dropout : 0.3f,
+                };
+            if (r.GetValue(weightDrop) is float wdrop) config = config with { WeightDrop = wdrop };
+            if (r.GetValue(embeddingDropout) is float dropE) config = config with { EmbeddingDropout = dropE };
+            foreach (var (name, p) in new[] { ("--dropout", config.Dropout), ("--weight-drop", config.WeightDrop),
+                ("--embedding-dropout", config.EmbeddingDropout) })
+                if (p is not (>= 0 and < 1)) throw new UsageException($"{name} must be in [0, 1), got {p}.");
             var model = new LanguageModel(config, new RandomGenerator(s.Seed));
             var task = new LanguageModelTask(model, trainIds, s.Batch, r.GetValue(bptt), validIds,
                 validText.Length > 0 ? Characters(validText) : 0,
@@ -154,7 +180,11 @@ static class LmCommand
             AnsiConsole.MarkupLine("[bold]lm[/]: " + Markup.Escape(
                 $"{trainIds.Length:N0} training tokens ({vocabulary.Kind}, "
                 + $"vocabulary {vocabulary.VocabularySize}), {validIds?.Length ?? 0:N0} validation tokens; "
-                + $"{config.Cell.Name()} ×{config.NumLayers}, {config.HiddenSize} units, {parameters:N0} parameters; "
+                + $"{config.Cell.Name()} ×{config.NumLayers}, {config.HiddenSize} units, {parameters:N0} parameters"
+                + (config.WeightDrop > 0 || config.VariationalDropout ? $" (weight drop {config.WeightDrop}, "
+                    + $"{(config.VariationalDropout ? "locked " : "")}dropout {config.InputDropout ?? config.Dropout}/"
+                    + $"{config.Dropout}/{config.OutputDropout ?? config.Dropout}, embedding dropout "
+                    + $"{config.EmbeddingDropout})" : "") + "; "
                 + $"{task.BatchesPerEpoch} chunks of {r.GetValue(bptt)} × {s.Batch} per epoch."));
             var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
             var schedule = TrainingOptions.CreateSchedule(s, task.BatchesPerEpoch, MetricMode.Min);

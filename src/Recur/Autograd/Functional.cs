@@ -119,6 +119,36 @@ public static partial class Functional
     }
 
     /// <summary>
+    /// Embedding dropout (Gal &amp; Ghahramani 2016; the <c>dropoute</c> of Merity et al. 2018's AWD-LSTM): in
+    /// training, drops whole words — each of the <paramref name="vocabularySize"/> rows of the embedding table is
+    /// zeroed with probability <paramref name="p"/> for this call, the rest scaled by 1/(1 − p) — so every occurrence
+    /// of a dropped word in the batch reads zeros. <paramref name="embedded"/> [..., E] holds the vectors of <paramref name="ids"/>
+    /// (one id per vector, in order); outside training it is returned unchanged.
+    /// </summary>
+    public static Tensor EmbeddingDropout(Tensor embedded, ReadOnlySpan<int> ids, int vocabularySize, float p,
+        bool training, RandomGenerator random)
+    {
+        if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p,
+            "EmbeddingDropout: p must be in [0, 1).");
+        int width = ids.Length == 0 ? 0 : embedded.Length / ids.Length;
+        if (embedded.Rank < 1 || width * ids.Length != embedded.Length || ids.Length > 0 && width != embedded.Size(-1))
+            throw new ArgumentException($"EmbeddingDropout: {ids.Length} ids for embedded vectors "
+                + $"{Shapes.Format(embedded.Shape)}.");
+        if (!training || p == 0f) return embedded;
+        var rows = new float[vocabularySize];
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < rows.Length; i++) rows[i] = random.NextFloat() >= p ? scale : 0f;
+        var mask = StorageAllocator.Allocate(embedded.Length, clear: false);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if ((uint)ids[i] >= (uint)vocabularySize) throw new ArgumentException(
+                $"EmbeddingDropout: id {ids[i]} at position {i} is outside the vocabulary of {vocabularySize}.");
+            mask.AsSpan(i * width, width).Fill(rows[ids[i]]);
+        }
+        return Masked(embedded, mask);
+    }
+
+    /// <summary>
     /// Layer normalisation over the last axis (Ba et al. 2016): (x − mean)/√(var + eps)·γ + β with the biased variance,
     /// as <c>torch.nn.functional.layer_norm</c>. <paramref name="gamma"/> and <paramref name="beta"/> are [features] or
     /// null.

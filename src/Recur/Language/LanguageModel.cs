@@ -13,7 +13,7 @@ namespace Recur.Language;
 /// <param name="NumLayers">Stacked recurrent layers.</param>
 /// <param name="Cell">The recurrent cell: any of <see cref="RecurrentCells.Stepwise"/>.</param>
 /// <param name="Dropout">Dropout on the embeddings, between layers and on the top layer's outputs (Zaremba et al.
-/// 2014).</param>
+/// 2014); <see cref="InputDropout"/> and <see cref="OutputDropout"/> set the first and the last apart.</param>
 /// <param name="TieWeights">
 /// Share the embedding table with the output layer (Press &amp; Wolf 2017; Inan et al. 2017). Needs the top layer's
 /// output to be as wide as the embedding: an LSTM wider than the embedding projects its output (<c>proj_size</c>) to
@@ -22,6 +22,61 @@ namespace Recur.Language;
 public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, int HiddenSize, int NumLayers = 2,
     CellKind Cell = CellKind.Lstm, float Dropout = 0f, bool TieWeights = false)
 {
+    /// <summary>Dropout on the embedding vectors (<c>dropouti</c>); null: <see cref="Dropout"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float? InputDropout { get; init; }
+
+    /// <summary>Dropout on the top layer's outputs before the output layer (<c>dropout</c>); null: <see
+    /// cref="Dropout"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float? OutputDropout { get; init; }
+
+    /// <summary>Drops whole words: each embedding row is zeroed with this probability per batch
+    /// (<see cref="Functional.EmbeddingDropout"/>, <c>dropoute</c>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float EmbeddingDropout { get; init; }
+
+    /// <summary>DropConnect on the recurrent matrices (<see cref="RecurrentConfig.WeightDrop"/>,
+    /// <c>wdrop</c>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float WeightDrop { get; init; }
+
+    /// <summary>Every dropout on sequences draws one mask per sequence and unit, shared over the time steps (locked
+    /// dropout; <see cref="Functional.VariationalDropout"/>), instead of a new one at every step.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool VariationalDropout { get; init; }
+
+    /// <summary>Activation regularisation α (AR): the training loss adds α·mean(m ⊙ h_t)², h the top layer's
+    /// outputs, m its output dropout.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float ActivationRegularization { get; init; }
+
+    /// <summary>Temporal activation regularisation β (TAR): the training loss adds β·mean(h_t − h_{t−1})² over the
+    /// top layer's outputs before dropout, which favours slowly changing states.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float TemporalActivationRegularization { get; init; }
+
+    /// <summary>
+    /// The AWD-LSTM of Merity, Keskar &amp; Socher (2018): an LSTM stack with weight-dropped recurrent matrices (0.5)
+    /// and locked dropout on the embeddings (0.4), between layers (0.3) and on the outputs (0.4), embedding dropout
+    /// (0.1), AR α = 2 and TAR β = 1 — the paper's values for the Penn Treebank, where its model is 3 layers of 1,150
+    /// units over embeddings of 400 with the output layer tied to the embedding. Tied here with hidden ≠ embedding,
+    /// every layer projects its output to the embedding width (<c>proj_size</c>, as <c>torch.nn.LSTM</c>) where Merity
+    /// et al. make the last layer 400 wide.
+    /// </summary>
+    public static LanguageModelConfig AwdLstm(int vocabularySize, int embeddingSize = 400, int hiddenSize = 1150,
+        int numLayers = 3, bool tieWeights = true) =>
+        new(vocabularySize, embeddingSize, hiddenSize, numLayers, CellKind.Lstm, 0.3f, tieWeights)
+        {
+            InputDropout = 0.4f,
+            OutputDropout = 0.4f,
+            EmbeddingDropout = 0.1f,
+            WeightDrop = 0.5f,
+            VariationalDropout = true,
+            ActivationRegularization = 2f,
+            TemporalActivationRegularization = 1f,
+        };
+
     /// <summary>The recurrent stack's configuration.</summary>
     [JsonIgnore]
     public RecurrentConfig Recurrent
@@ -47,7 +102,7 @@ public sealed record LanguageModelConfig(int VocabularySize, int EmbeddingSize, 
                     + $"projection), not {Cell.Name()}.");
             return RecurrentCells.Configure(Cell,
                 new RecurrentConfig(mode, EmbeddingSize, HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f,
-                    ProjSize: projection));
+                    ProjSize: projection, WeightDrop: WeightDrop, VariationalDropout: VariationalDropout));
         }
     }
 
@@ -111,8 +166,11 @@ public sealed class LanguageModel : Module
     public LanguageModel(LanguageModelConfig config, RandomGenerator random)
     {
         if (config.VocabularySize < 2 || config.EmbeddingSize < 1 || config.HiddenSize < 1 || config.NumLayers < 1
-            || config.Dropout is < 0 or >= 1)
-            throw new ArgumentException($"LanguageModel: invalid settings {config}.");
+            || new[] { config.Dropout, config.InputDropout ?? 0f, config.OutputDropout ?? 0f, config.EmbeddingDropout,
+                config.WeightDrop }.Any(p => p is not (>= 0 and < 1))
+            || !(config.ActivationRegularization >= 0) || !(config.TemporalActivationRegularization >= 0))
+            throw new ArgumentException($"LanguageModel: invalid settings {config} (dropouts in [0, 1), AR and TAR "
+                + "≥ 0).");
         Config = config;
         var recurrent = config.Recurrent;
         embedding = RegisterModule("embedding", new Embedding(config.VocabularySize, config.EmbeddingSize, random));
@@ -168,7 +226,7 @@ public sealed class LanguageModel : Module
         if (state != null && state.Hidden.Size(1) != embedded.Size(1))
             throw new ArgumentException(
                 $"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {embedded.Size(1)}.");
-        var x = Functional.Dropout(embedded, Config.Dropout, Training, dropoutRandom);
+        var x = Drop(embedded, Config.InputDropout ?? Config.Dropout);
         return Head(rnn.Forward(x, state?.Hidden, state?.Cell));
     }
 
@@ -182,9 +240,14 @@ public sealed class LanguageModel : Module
         return Head(output);
     }
 
+    /// <summary>Dropout on a time-major sequence [T, B, width]: locked or per step, as the config says.</summary>
+    Tensor Drop(Tensor x, float p) => Config.VariationalDropout
+        ? Functional.VariationalDropout(x, p, Training, dropoutRandom)
+        : Functional.Dropout(x, p, Training, dropoutRandom);
+
     (Tensor Logits, LanguageModelState State) Head(RecurrentOutput output)
     {
-        var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
+        var top = Drop(output.Output, Config.OutputDropout ?? Config.Dropout);
         var logits = decoder != null ? decoder.Forward(top) : Functional.Linear(top, embedding.Weight, tiedBias);
         return (logits, new LanguageModelState(output.HiddenState, output.CellState));
     }
@@ -193,15 +256,24 @@ public sealed class LanguageModel : Module
     /// Mean cross-entropy of next tokens <paramref name="targets"/> (one per input id, time-major) given
     /// <paramref name="ids"/>, as <c>CrossEntropy(Forward(...).Logits, targets)</c> but through
     /// <see cref="Losses.LinearCrossEntropy"/>, which never holds the [T·B, V] logits (word and sub-word vocabularies);
-    /// also returns the state after the last step.
+    /// also returns the state after the last step. In training it adds the activation regularisers
+    /// (<see cref="LanguageModelConfig.ActivationRegularization"/>, <see
+    /// cref="LanguageModelConfig.TemporalActivationRegularization"/>) when they are set.
     /// </summary>
     public (Tensor Loss, LanguageModelState State) Loss(ReadOnlySpan<int> ids, int steps, int batch,
         ReadOnlySpan<int> targets, LanguageModelState? state = null)
     {
         var output = Encode(ids, steps, batch, state);
-        var top = Functional.Dropout(output.Output, Config.Dropout, Training, dropoutRandom);
+        var top = Drop(output.Output, Config.OutputDropout ?? Config.Dropout);
         var loss = decoder != null ? decoder.CrossEntropy(top, targets)
             : Losses.LinearCrossEntropy(top, embedding.Weight, tiedBias, targets);
+        if (Training && Config.ActivationRegularization > 0)
+            loss = loss + (top * top).Mean() * Config.ActivationRegularization;
+        if (Training && Config.TemporalActivationRegularization > 0 && steps > 1)
+        {
+            var change = output.Output.Slice(0, 1, steps - 1) - output.Output.Slice(0, 0, steps - 1);
+            loss = loss + (change * change).Mean() * Config.TemporalActivationRegularization;
+        }
         return (loss, new LanguageModelState(output.HiddenState, output.CellState));
     }
 
@@ -215,8 +287,9 @@ public sealed class LanguageModel : Module
         if (state != null && (state.Hidden.Size(1) != batch))
             throw new ArgumentException(
                 $"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
-        var x = Functional.Dropout(embedding.Forward(ids, steps, batch), Config.Dropout, Training, dropoutRandom);
-        return rnn.Forward(x, state?.Hidden, state?.Cell);
+        var embedded = Functional.EmbeddingDropout(embedding.Forward(ids, steps, batch), ids, Config.VocabularySize,
+            Config.EmbeddingDropout, Training, dropoutRandom);
+        return rnn.Forward(Drop(embedded, Config.InputDropout ?? Config.Dropout), state?.Hidden, state?.Cell);
     }
 
     void CheckIds(ReadOnlySpan<int> ids, int steps, int batch)

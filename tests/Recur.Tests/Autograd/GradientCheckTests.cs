@@ -295,6 +295,28 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void EmbeddingDropoutDropsWholeWords()
+    {
+        int[] ids = [3, 1, 3, 0, 2, 1];
+        var x = Normal(31, 3, 2, 4);
+        Check(() => Functional.EmbeddingDropout(x, ids, 5, 0.5f, training: true, new RandomGenerator(9)), x);
+        var y = Functional.EmbeddingDropout(Tensor.Ones(3, 2, 4), ids, 5, 0.5f, training: true,
+            new RandomGenerator(9)).ToArray();
+        // every occurrence of a word has the same factor, on all of its features: 0 or 1/(1 − p)
+        for (int i = 0; i < ids.Length; i++)
+            for (int j = 0; j < ids.Length; j++)
+                if (ids[i] == ids[j]) Assert.Equal(y[(i * 4)..((i + 1) * 4)], y[(j * 4)..((j + 1) * 4)]);
+        Assert.All(y, v => Assert.True(v is 0f or 2f));
+        Assert.Equal(4, ids.Distinct().Count(id => y[Array.IndexOf(ids, id) * 4] == 0f)
+            + ids.Distinct().Count(id => y[Array.IndexOf(ids, id) * 4] == 2f));
+        Assert.Same(x, Functional.EmbeddingDropout(x, ids, 5, 0.5f, training: false, new RandomGenerator(9)));
+        Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentException>(
+            () => Functional.EmbeddingDropout(x, [3, 1, 3, 0, 2, 7], 5, 0.5f, true, new RandomGenerator(9))).Message);
+        Assert.Contains("6 ids", Assert.Throws<ArgumentException>(
+            () => Functional.EmbeddingDropout(Normal(1, 3, 4), ids, 5, 0.5f, true, new RandomGenerator(9))).Message);
+    }
+
+    [Fact]
     public void LayerNormWithAndWithoutAffine()
     {
         var x = Normal(26, 3, 6);

@@ -38,6 +38,73 @@ public class RecurrentGradientTests
         Assert.True(result.Passed, $"{config}: error {result.MaxError:G3}× tolerance at {result.Where}");
     }
 
+    [Theory]
+    [InlineData(RecurrentMode.RnnTanh)]
+    [InlineData(RecurrentMode.Lstm)]
+    [InlineData(RecurrentMode.Gru)]
+    public void WeightDroppedStacksPassFiniteDifferencesWithTheirMaskFixed(RecurrentMode mode)
+    {
+        var random = new RandomGenerator(17);
+        var layer = new RecurrentLayer(new RecurrentConfig(mode, 3, 4, NumLayers: 2, Bidirectional: true, Dropout: 0.3f,
+            WeightDrop: 0.4f, VariationalDropout: true), random);
+        var input = Tensor.RandomNormal(random, [4, 3, 3]);
+        var generator = layer.NamedRandomGenerators().Single().Value;
+        string start = generator.SaveState();
+        var result = GradientCheck.Compare(() =>
+        {
+            generator.RestoreState(start); // the same masks at every evaluation
+            return layer.Forward(input, lengths: [4, 2, 3]).Output.Reshape(-1);
+        }, [input, .. layer.Parameters()]);
+        Assert.True(result.Passed, $"{mode}: error {result.MaxError:G3}× tolerance at {result.Where}");
+    }
+
+    [Fact]
+    public void WeightDropIsOneMaskOnTheRecurrentMatrixForTheWholeSequence()
+    {
+        var config = new RecurrentConfig(RecurrentMode.Lstm, 3, 5, WeightDrop: 0.5f);
+        var dropped = new RecurrentLayer(config, new RandomGenerator(3));
+        var plain = new RecurrentLayer(config with { WeightDrop = 0f }, new RandomGenerator(3));
+        var input = Tensor.RandomNormal(new RandomGenerator(4), [6, 2, 3]);
+        var generator = dropped.NamedRandomGenerators().Single().Value;
+        string start = generator.SaveState();
+        var trained = dropped.Forward(input).Output.ToArray();
+        // the mask the layer drew: Dropout's first draw from the same generator state
+        generator.RestoreState(start);
+        var weightHh = plain.NamedParameters().Single(p => p.Name == "weight_hh_l0").Value;
+        var mask = Functional.Dropout(Tensor.Ones(weightHh.ShapeArray()), 0.5f, true, generator).ToArray();
+        Assert.Contains(0f, mask);
+        var masked = weightHh.ToArray().Select((w, i) => w * mask[i]).ToArray();
+        masked.CopyTo(weightHh.Span);
+        plain.Eval();
+        var expected = plain.Forward(input).Output.ToArray();
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], trained[i], 6);
+        // evaluation uses the whole matrix, as a layer without weight drop does
+        var whole = new RecurrentLayer(config with { WeightDrop = 0f }, new RandomGenerator(3));
+        dropped.Eval();
+        whole.Eval();
+        Assert.Equal(whole.Forward(input).Output.ToArray(), dropped.Forward(input).Output.ToArray());
+        Assert.Throws<ArgumentException>(() => new RecurrentConfig(RecurrentMode.Lstm, 3, 5, WeightDrop: 1f)
+            .Validate());
+    }
+
+    [Fact]
+    public void FrozenLayersGetNoGradientAndChangeNoOutput()
+    {
+        var layer = new RecurrentLayer(new RecurrentConfig(RecurrentMode.Gru, 3, 4, NumLayers: 3),
+            new RandomGenerator(5));
+        var input = Tensor.RandomNormal(new RandomGenerator(6), [5, 2, 3]);
+        input.RequiresGrad = true;
+        var all = layer.Forward(input).Output.ToArray();
+        layer.FrozenLayers = 2;
+        var output = layer.Forward(input).Output;
+        Assert.Equal(all, output.ToArray());
+        output.Sum().Backward();
+        foreach (var (name, value) in layer.NamedParameters())
+            Assert.Equal(name.EndsWith("_l2", StringComparison.Ordinal), value.Grad is not null);
+        Assert.Null(input.Grad);
+        Assert.Throws<ArgumentOutOfRangeException>(() => layer.FrozenLayers = -1);
+    }
+
     [Fact]
     public void FusedPeepholeLstmStackWithLengthsAndStates() =>
         CheckLayer(new RecurrentConfig(RecurrentMode.Lstm, 3, 4, NumLayers: 2, Bidirectional: true, Peephole: true),

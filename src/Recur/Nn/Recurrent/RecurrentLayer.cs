@@ -65,7 +65,13 @@ public enum RecurrentInit
 /// that evaluation mode uses. <see cref="StateNoise"/> (σ; 0 turns it off) adds Gaussian noise N(0, σ²) to every
 /// layer's initial hidden state in training, as Cooijmans et al. prime h_0 for sequential MNIST (σ = 0.1): where every
 /// sequence of a batch starts alike (MNIST's blank top rows), the batch statistics of a batch-normalised cell would
-/// otherwise have no variance to normalise by, and ∂L/∂h would grow by 1/√ε at every such step.
+/// otherwise have no variance to normalise by, and ∂L/∂h would grow by 1/√ε at every such step. <see
+/// cref="WeightDrop"/> is the weight-dropped recurrent matrix of the AWD-LSTM (Merity et al. 2018): in training each
+/// forward pass zeroes every entry of each <c>weight_hh_l{k}</c> with that probability (DropConnect, Wan et al. 2013;
+/// the rest scaled by 1/(1 − p)), one mask for all time steps of the pass, so the recurrent connections are regularised
+/// without touching the fused kernel's hidden state. <see cref="VariationalDropout"/> draws the dropout between layers
+/// once per sequence and unit and shares it over the time steps (Gal &amp; Ghahramani 2016) instead of anew at every
+/// step.
 /// </summary>
 public sealed record RecurrentConfig(
     RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false,
@@ -73,7 +79,8 @@ public sealed record RecurrentConfig(
         float? ForgetGateBias = null,
     bool Residual = false, int ProjSize = 0, int ChronoMaxSteps = 0, bool Peephole = false, float Leak = 0f,
         bool LearnLeak = false, bool LayerNorm = false, bool ResetAfter = true, bool SharedLeak = false,
-        bool BatchNorm = false, int BatchNormSteps = 100, float StateNoise = 0f)
+        bool BatchNorm = false, int BatchNormSteps = 100, float StateNoise = 0f, float WeightDrop = 0f,
+        bool VariationalDropout = false)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -107,6 +114,8 @@ public sealed record RecurrentConfig(
         if (BatchNorm && (Mode != RecurrentMode.Lstm || LayerNorm || Peephole || ProjSize > 0 || BatchNormSteps < 1))
             throw new ArgumentException("RecurrentConfig: batch normalisation needs an LSTM without layer norm, "
                 + $"peepholes or a projection, and batchNormSteps ≥ 1; got {Mode}, batchNormSteps {BatchNormSteps}.");
+        if (!(WeightDrop >= 0f && WeightDrop < 1f)) throw new ArgumentException(
+            $"RecurrentConfig: weightDrop must be in [0, 1), got {WeightDrop}.");
         if (!(StateNoise >= 0f && float.IsFinite(StateNoise)))
             throw new ArgumentException($"RecurrentConfig: stateNoise must be a finite σ ≥ 0, got {StateNoise}.");
         if (!ResetAfter && (Mode != RecurrentMode.Gru || LayerNorm))
@@ -369,8 +378,10 @@ public class RecurrentLayer : Module, IInt8Module
                 var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
                 var (bi, bh) = w.Length > 2 ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
+                using GradMode.Scope? frozen = layer < FrozenLayers ? GradMode.NoGrad() : null;
+                var weightHh = Functional.Dropout(w[1], config.WeightDrop, Training && !IsQuantized, dropoutRandom);
                 var packed = RecurrentKernel.Run(config.Mode, $"l{layer}{(reverse ? "_reverse" : "")}", x, hInit, cInit,
-                    w[0], w[1], bi, bh, lengths, reverse, peepholes[index],
+                    w[0], weightHh, bi, bh, lengths, reverse, peepholes[index],
                     config.SharedLeak && leaks[index] is { } shared ? shared * Tensor.Ones(hidden) : leaks[index],
                     norms[index],
                     config.ResetAfter, projections[index], projectionBiases[index], quantized?[index],
@@ -384,11 +395,27 @@ public class RecurrentLayer : Module, IInt8Module
             // residual connection: outputs past a sequence's length stay zero, as without it
             x = config.Residual && x.Size(2) == layerOutput.Size(2) ? Masked(layerOutput + x, lengths) : layerOutput;
             if (layer < config.NumLayers - 1 && config.Dropout > 0f)
-                x = Functional.Dropout(x, config.Dropout, Training, dropoutRandom);
+                x = config.VariationalDropout
+                    ? Functional.VariationalDropout(x, config.Dropout, Training, dropoutRandom)
+                    : Functional.Dropout(x, config.Dropout, Training, dropoutRandom);
         }
         var output = config.BatchFirst ? x.Transpose(0, 1) : x;
         return new RecurrentOutput(output, Tensor.Stack(finalH), finalC.Count > 0 ? Tensor.Stack(finalC) : null);
     }
+
+    /// <summary>
+    /// How many layers, counted from the input, run without gradients (0, the default: none): their weights get no
+    /// gradient, so an optimizer leaves them as they are while the layers above train — the stages of gradual
+    /// unfreezing (Howard &amp; Ruder 2018). Their outputs are the same; only the tape is not kept.
+    /// </summary>
+    public int FrozenLayers
+    {
+        get => frozenLayers;
+        set => frozenLayers = value >= 0 ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "FrozenLayers must be 0 or more.");
+    }
+
+    int frozenLayers;
 
     /// <summary>Whether <see cref="QuantizeDynamic"/> made this stack's inference int8.</summary>
     public bool IsQuantized => quantized != null;
