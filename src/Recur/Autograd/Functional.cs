@@ -122,8 +122,8 @@ public static partial class Functional
     /// Embedding dropout (Gal &amp; Ghahramani 2016; the <c>dropoute</c> of Merity et al. 2018's AWD-LSTM): in
     /// training, drops whole words — each of the <paramref name="vocabularySize"/> rows of the embedding table is
     /// zeroed with probability <paramref name="p"/> for this call, the rest scaled by 1/(1 − p) — so every occurrence
-    /// of a dropped word in the batch reads zeros. <paramref name="embedded"/> [..., E] holds the vectors of <paramref name="ids"/>
-    /// (one id per vector, in order); outside training it is returned unchanged.
+    /// of a dropped word in the batch reads zeros. <paramref name="embedded"/> [..., E] holds the vectors of
+    /// <paramref name="ids"/> (one id per vector, in order); outside training it is returned unchanged.
     /// </summary>
     public static Tensor EmbeddingDropout(Tensor embedded, ReadOnlySpan<int> ids, int vocabularySize, float p,
         bool training, RandomGenerator random)
