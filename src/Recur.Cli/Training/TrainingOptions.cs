@@ -12,11 +12,12 @@ sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string
     float? ClipNorm, float? ClipValue, ulong Seed, int Threads, string? Out, string? Resume, string Schedule,
     int Warmup, int Patience, int ValidateEvery, int LogEvery, int Accumulate, bool SkipNonFinite, long[] Milestones,
     double? Gamma, double? Ema, int? SwaStart, bool Overwrite, float Momentum = 0.9f,
-    HessianFreeSettings? HessianFree = null)
+    HessianFreeSettings? HessianFree = null, int? NtAsgd = null)
 {
-    /// <summary>The weight average <c>--ema</c> or <c>--swa-start</c> asks for, if any.</summary>
+    /// <summary>The weight average <c>--ema</c>, <c>--swa-start</c> or <c>--nt-asgd</c> asks for, if any.</summary>
     public AveragingOptions? Averaging =>
-        Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1) : null;
+        Ema is double d ? AveragingOptions.Exponential(d) : SwaStart is int e ? AveragingOptions.Uniform(e - 1)
+            : NtAsgd is int n ? AveragingOptions.NonMonotonic(n) : null;
 }
 
 /// <summary>The settings of <c>--optimizer hf</c>: initial damping λ, structural damping μ, the CG iteration limit and
@@ -25,10 +26,9 @@ sealed record HessianFreeSettings(float Damping, float StructuralDamping, int Ma
 
 /// <summary>
 /// One command-line convention for every training verb: <c>--epochs --batch --lr --optimizer --weight-decay
-/// --clip-norm --clip-value --schedule --warmup --patience --ema --swa-start --seed --threads --out --resume</c> and
-/// friends,
-/// turned into an optimizer, a schedule and <see cref="TrainerOptions"/>; plus the run itself with a progress bar and
-/// Ctrl+C handling.
+/// --clip-norm --clip-value --schedule --warmup --patience --ema --swa-start --nt-asgd --seed --threads --out
+/// --resume</c> and friends, turned into an optimizer, a schedule and <see cref="TrainerOptions"/>; plus the run
+/// itself with a progress bar and Ctrl+C handling.
 /// </summary>
 sealed class TrainingOptions
 {
@@ -42,7 +42,7 @@ sealed class TrainingOptions
     readonly Option<string> optimizer, schedule;
     readonly Option<string?> milestones;
     readonly Option<double?> gamma, ema;
-    readonly Option<int?> swaStart;
+    readonly Option<int?> swaStart, ntAsgd;
     readonly Option<ulong> seed;
     readonly Option<string?> output, resume;
     readonly Option<bool> skipNonFinite, overwrite;
@@ -136,6 +136,11 @@ sealed class TrainingOptions
             Description = "Validate, keep and save the mean of the weights after every "
             + "step from this epoch on (stochastic weight averaging)."
         };
+        ntAsgd = new("--nt-asgd")
+        {
+            Description = "Validate, keep and save the mean of the weights from the first validation that is worse "
+            + "than the best of those more than this many validations before it (NT-ASGD, Merity et al. 2018: 5)."
+        };
         warmup = new("--warmup")
         {
             Description = "Warm-up steps for the cosine schedule.",
@@ -195,7 +200,7 @@ sealed class TrainingOptions
     public void AddTo(Command command)
     {
         foreach (Option o in new Option[] { epochs, batch, lr, optimizer, weightDecay, momentum, clipNorm, clipValue,
-                     schedule, milestones, gamma, ema, swaStart, warmup, patience,
+                     schedule, milestones, gamma, ema, swaStart, ntAsgd, warmup, patience,
                      validateEvery, logEvery, accumulate, seed, threads, output, resume, overwrite, skipNonFinite })
             command.Options.Add(o);
         if (hessianFree)
@@ -213,7 +218,8 @@ sealed class TrainingOptions
                 r.GetValue(validateEvery), r.GetValue(logEvery),
             r.GetValue(accumulate), r.GetValue(skipNonFinite), ParseMilestones(r.GetValue(milestones)),
                 r.GetValue(gamma),
-            r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite), r.GetValue(momentum));
+            r.GetValue(ema), r.GetValue(swaStart), r.GetValue(overwrite), r.GetValue(momentum),
+            NtAsgd: r.GetValue(ntAsgd));
         s = WithHessianFree(r, s);
         if (!(s.Momentum is >= 0 and < 1)) throw new UsageException($"--momentum must be in [0, 1), got {s.Momentum}.");
         if (r.GetResult(momentum) is { Implicit: false } && s.Optimizer != "sgd")
@@ -234,8 +240,10 @@ sealed class TrainingOptions
             throw new UsageException($"--ema must be a decay between 0 and 1 (e.g. 0.999), got {d}.");
         if (s.SwaStart is int start && (start < 1 || start > s.Epochs))
             throw new UsageException($"--swa-start must be an epoch from 1 to --epochs ({s.Epochs}), got {start}.");
-        if (s.Ema != null && s.SwaStart != null) throw new UsageException("--ema and --swa-start are two ways of "
-            + "averaging the weights; choose one.");
+        if (s.NtAsgd is int nonMonotonic && nonMonotonic < 1)
+            throw new UsageException($"--nt-asgd must be at least 1, got {nonMonotonic}.");
+        if (new object?[] { s.Ema, s.SwaStart, s.NtAsgd }.Count(o => o != null) > 1)
+            throw new UsageException("--ema, --swa-start and --nt-asgd are ways of averaging the weights; choose one.");
         if (s.Out is { } folder)
         {
             if (s.Resume == null) RunFolder.CheckNew(folder, s.Overwrite); // before anything is written

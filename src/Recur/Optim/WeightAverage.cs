@@ -13,6 +13,13 @@ public enum AveragingKind
     /// al. 2018); before that epoch the average follows the weights.
     /// </summary>
     Uniform,
+    /// <summary>
+    /// The uniform mean from the validation at which training stops improving on its own (NT-ASGD, the
+    /// non-monotonically triggered averaged SGD of Merity et al. 2018): once a validation result is worse than the best
+    /// of those more than <see cref="AveragingOptions.Patience"/> validations before it, every later step is averaged;
+    /// until then the average follows the weights. <see cref="WeightAverage.Observe"/> takes the results.
+    /// </summary>
+    NonMonotonic,
 }
 
 /// <summary>
@@ -22,7 +29,9 @@ public enum AveragingKind
 /// <param name="Kind">Exponential or uniform.</param>
 /// <param name="Decay">The exponential average's decay per step, in (0, 1).</param>
 /// <param name="StartEpoch">The zero-based epoch from whose first step the uniform average counts.</param>
-public sealed record AveragingOptions(AveragingKind Kind, double Decay = 0, int StartEpoch = 0)
+/// <param name="Patience">For <see cref="AveragingKind.NonMonotonic"/>: how many of the latest validations the trigger
+/// leaves out of the best it compares with (Merity et al. use 5).</param>
+public sealed record AveragingOptions(AveragingKind Kind, double Decay = 0, int StartEpoch = 0, int Patience = 0)
 {
     /// <summary>An exponential moving average with <paramref name="decay"/> per optimizer step (e.g. 0.999).</summary>
     public static AveragingOptions Exponential(double decay) =>
@@ -36,10 +45,19 @@ public sealed record AveragingOptions(AveragingKind Kind, double Decay = 0, int 
             startEpoch) : throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch,
             "the start epoch must be non-negative.");
 
+    /// <summary>The uniform mean of the weights from the first validation that is worse than the best of those more
+    /// than <paramref name="patience"/> validations before it (NT-ASGD).</summary>
+    public static AveragingOptions NonMonotonic(int patience) =>
+        patience >= 1 ? new(AveragingKind.NonMonotonic, Patience: patience)
+            : throw new ArgumentOutOfRangeException(nameof(patience), patience, "the patience must be at least 1.");
+
     /// <summary>A short description, as stored in a checkpoint's trainer state.</summary>
-    public override string ToString() => Kind == AveragingKind.Exponential
-        ? FormattableString.Invariant($"ema {Decay}")
-            : FormattableString.Invariant($"uniform from epoch {StartEpoch + 1}");
+    public override string ToString() => Kind switch
+    {
+        AveragingKind.Exponential => FormattableString.Invariant($"ema {Decay}"),
+        AveragingKind.Uniform => FormattableString.Invariant($"uniform from epoch {StartEpoch + 1}"),
+        _ => FormattableString.Invariant($"non-monotonic, patience {Patience}"),
+    };
 }
 
 /// <summary>
@@ -53,6 +71,7 @@ public sealed class WeightAverage
     readonly IReadOnlyList<Tensor> parameters;
     readonly float[][] averages;
     readonly float[] scratch;
+    readonly List<double> observed = [];
 
     /// <summary>The kind, decay and start of the average.</summary>
     public AveragingOptions Options { get; }
@@ -63,6 +82,13 @@ public sealed class WeightAverage
     /// <summary>Whether <see cref="Swap"/> has put the averaged weights into the parameters.</summary>
     public bool Swapped { get; private set; }
 
+    /// <summary>For <see cref="AveragingKind.NonMonotonic"/>: whether the trigger has fired, so that every update
+    /// counts.</summary>
+    public bool Triggered { get; private set; }
+
+    /// <summary>The validation results <see cref="Observe"/> has taken, in order.</summary>
+    public IReadOnlyList<double> Observed => observed;
+
     /// <summary>An average of <paramref name="parameters"/>, starting as a copy of their current values.</summary>
     public WeightAverage(IReadOnlyList<Tensor> parameters, AveragingOptions options)
     {
@@ -72,6 +98,9 @@ public sealed class WeightAverage
                 "WeightAverage: the exponential decay must be in (0, 1).");
         if (options.StartEpoch < 0) throw new ArgumentOutOfRangeException(nameof(options), options.StartEpoch,
             "WeightAverage: the start epoch must be non-negative.");
+        if (options.Kind == AveragingKind.NonMonotonic && options.Patience < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Patience,
+                "WeightAverage: the non-monotonic trigger needs a patience of at least 1.");
         (this.parameters, Options) = (parameters, options);
         averages = parameters.Select(p => p.ToArray()).ToArray();
         scratch = new float[parameters.Max(p => p.Length)];
@@ -83,7 +112,12 @@ public sealed class WeightAverage
     {
         if (Swapped) throw new InvalidOperationException(
             "WeightAverage: Update while the averaged weights are swapped in.");
-        bool counting = Options.Kind == AveragingKind.Exponential || epoch >= Options.StartEpoch;
+        bool counting = Options.Kind switch
+        {
+            AveragingKind.Exponential => true,
+            AveragingKind.Uniform => epoch >= Options.StartEpoch,
+            _ => Triggered,
+        };
         if (!counting)
         {
             Copy(); // before the uniform average starts it follows the weights
@@ -104,6 +138,22 @@ public sealed class WeightAverage
             }
         }
         Count++;
+    }
+
+    /// <summary>
+    /// Takes a validation result (lower is better when <paramref name="lowerIsBetter"/>); for <see
+    /// cref="AveragingKind.NonMonotonic"/> fires the trigger, and returns true, when it is worse than the best of the
+    /// results before the latest <see cref="AveragingOptions.Patience"/> ones (a non-finite result counts as worse).
+    /// Other kinds only record it.
+    /// </summary>
+    public bool Observe(double metric, bool lowerIsBetter)
+    {
+        int patience = Options.Patience, older = observed.Count - patience;
+        bool fire = Options.Kind == AveragingKind.NonMonotonic && !Triggered && older > 0
+            && !(lowerIsBetter ? metric <= observed.Take(older).Min() : metric >= observed.Take(older).Max());
+        observed.Add(metric);
+        if (fire) Triggered = true;
+        return fire;
     }
 
     void Copy()
@@ -132,8 +182,10 @@ public sealed class WeightAverage
         parameters[i].Shape.ToArray())).ToArray();
 
     /// <summary>Restores a saved average: <paramref name="stored"/> in parameter order, holding
-    /// <paramref name="count"/> weight vectors.</summary>
-    public void Restore(IReadOnlyList<Tensor> stored, long count)
+    /// <paramref name="count"/> weight vectors; for the non-monotonic trigger, the results it had
+    /// <paramref name="observed"/> and whether it had fired.</summary>
+    public void Restore(IReadOnlyList<Tensor> stored, long count, IEnumerable<double>? observed = null,
+        bool triggered = false)
     {
         if (Swapped) throw new InvalidOperationException(
             "WeightAverage: Restore while the averaged weights are swapped in.");
@@ -149,5 +201,8 @@ public sealed class WeightAverage
             stored[i].Span.CopyTo(averages[i]);
         }
         Count = count;
+        this.observed.Clear();
+        this.observed.AddRange(observed ?? []);
+        Triggered = triggered;
     }
 }

@@ -132,7 +132,8 @@ public sealed class Trainer<TBatch>
                         + $"this run as '{average.Options}'.");
                 if (average.Swapped) average.Swap();
                 // model.safetensors holds the average; the weights training goes on from are beside it
-                average.Restore(parameters.Select(p => p.Clone()).ToArray(), averaging.Count);
+                average.Restore(parameters.Select(p => p.Clone()).ToArray(), averaging.Count, averaging.Observed,
+                    averaging.Triggered);
                 Checkpoint.LoadWeights(folder, task.Model, Checkpoint.TrainingWeightsFile);
             }
             context.Random.RestoreState(state.Random.GetValueOrDefault("context")
@@ -172,7 +173,9 @@ public sealed class Trainer<TBatch>
             randoms["model." + name] = generator.SaveState();
         var state = new TrainerState(options.Seed, epoch, batchInEpoch, step, best, options.Metric,
             evaluationsWithoutImprovement, skipped, (elapsedBefore + clock.Elapsed).TotalSeconds, randoms,
-            average is null ? null : new AveragingState(average.Options.ToString(), average.Count),
+            average is null ? null : new AveragingState(average.Options.ToString(), average.Count,
+                average.Options.Kind == AveragingKind.NonMonotonic ? [.. average.Observed] : null,
+                average.Triggered),
             schedule is null ? null : new Dictionary<string, double>(schedule.GetState()));
         return JsonSerializer.SerializeToNode(state, TrainingJson.Default.TrainerState)!.AsObject();
     }
@@ -283,6 +286,10 @@ public sealed class Trainer<TBatch>
                 || (options.EffectiveMetricMode == MetricMode.Min ? value < b : value > b));
             if (improved) (best, evaluationsWithoutImprovement) = (value, 0);
             else evaluationsWithoutImprovement++;
+            if (average?.Observe(value, options.EffectiveMetricMode == MetricMode.Min) == true)
+                observer?.OnMessage($"Validation {options.Metric} {value:G5} is worse than the best of those more "
+                    + $"than {average.Options.Patience} validations before; the weights are averaged from here on "
+                    + "(NT-ASGD).");
             if (schedule != null)
             {
                 schedule.ReportMetric(value);
@@ -472,8 +479,11 @@ sealed record TrainerState(ulong Seed, int Epoch, int BatchInEpoch, long Step, d
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     Dictionary<string, double>? Schedule = null);
 
-/// <summary>The weight averaging a checkpoint was written with and how many weights its average holds.</summary>
-sealed record AveragingState(string Options, long Count);
+/// <summary>The weight averaging a checkpoint was written with, how many weights its average holds and, for the
+/// non-monotonic trigger, the validation results it has seen and whether it has fired.</summary>
+sealed record AveragingState(string Options, long Count,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double[]? Observed = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Triggered = false);
 
 /// <summary>The files of <c>Recur.Training</c> in JSON, generated at compile time.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

@@ -54,6 +54,39 @@ public class WeightAverageTests
     }
 
     [Fact]
+    public void NonMonotonicAverageStartsWhenValidationIsWorseThanTheBestBeforeThePatienceWindow()
+    {
+        var p = Tensor.FromArray([0f, 0f, 0f], 3);
+        var average = new WeightAverage([p], AveragingOptions.NonMonotonic(patience: 2));
+        // 3.5 and 3.2 are worse than the latest best (3) but not than the best before the last two results
+        double[] losses = [5, 4, 3, 3.5, 3.2, 4.5];
+        for (int k = 0; k < losses.Length; k++)
+        {
+            Set(p, Trajectory[k % Trajectory.Length]);
+            average.Update(k);
+            Assert.Equal(0, average.Count); // until the trigger the average follows the weights
+            Assert.Equal(p.ToArray(), Averaged(average, p));
+            Assert.Equal(k == losses.Length - 1, average.Observe(losses[k], lowerIsBetter: true));
+        }
+        Assert.True(average.Triggered);
+        Assert.False(average.Observe(9, lowerIsBetter: true)); // it fires once
+        Set(p, Trajectory[1]);
+        average.Update(6);
+        Set(p, Trajectory[2]);
+        average.Update(7);
+        Assert.Equal(2, average.Count);
+        Assert.Equal([1f, 2f, 1.125f], Averaged(average, p));
+        // accuracy: higher is better, and a NaN counts as worse
+        var accuracy = new WeightAverage([p], AveragingOptions.NonMonotonic(1));
+        Assert.False(accuracy.Observe(0.5, lowerIsBetter: false));
+        Assert.False(accuracy.Observe(0.7, lowerIsBetter: false));
+        Assert.False(accuracy.Observe(0.6, lowerIsBetter: false));
+        Assert.True(accuracy.Observe(double.NaN, lowerIsBetter: false));
+        Assert.Equal("non-monotonic, patience 1", accuracy.Options.ToString());
+        Assert.Throws<ArgumentOutOfRangeException>(() => AveragingOptions.NonMonotonic(0));
+    }
+
+    [Fact]
     public void SwapExchangesBitwiseAndStoredAndRestoreRoundTrip()
     {
         var a = Tensor.FromArray([1f, 2f, 3f, 4f], 2, 2);

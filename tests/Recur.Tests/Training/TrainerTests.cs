@@ -37,6 +37,7 @@ sealed class TinyTask : ITrainingTask<int[]>
     public Func<int, long, float>? LossScale; // (epoch, step) → factor, to inject NaN
     public Func<int, double>? ValidationLoss; // epoch → fake metric
     public string MetricName = "loss"; // the name the fake metric is reported under
+    public Func<double, double>? MapLoss; // the real validation loss → the reported one
     int evaluations;
 
     public TinyTask(ulong seed = 3, float dropout = 0.25f)
@@ -85,7 +86,8 @@ sealed class TinyTask : ITrainingTask<int[]>
         int epoch = evaluations++;
         if (ValidationLoss != null) return new Dictionary<string, double> { [MetricName] = ValidationLoss(epoch) };
         var (x, y) = Gather(Enumerable.Range(0, Samples).ToArray());
-        return new Dictionary<string, double> { ["loss"] = Losses.MeanSquaredError(Net.Forward(x), y).Item() };
+        double loss = Losses.MeanSquaredError(Net.Forward(x), y).Item();
+        return new Dictionary<string, double> { ["loss"] = MapLoss is null ? loss : MapLoss(loss) };
     }
 }
 
@@ -475,24 +477,41 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Theory]
-    [InlineData(7L, false)]
-    [InlineData(12L, true)]
-    public void AveragedRunsResumeBitIdentically(long stopAt, bool uniform)
+    [InlineData(7L, "ema")]
+    [InlineData(12L, "uniform")]
+    [InlineData(14L, "non-monotonic")] // the trigger fires at the validation after step 18
+    [InlineData(20L, "non-monotonic")]
+    public void AveragedRunsResumeBitIdentically(long stopAt, string kind)
     {
-        var averaging = uniform ? AveragingOptions.Uniform(1) : AveragingOptions.Exponential(0.7);
+        var averaging = kind switch
+        {
+            "uniform" => AveragingOptions.Uniform(1),
+            "ema" => AveragingOptions.Exponential(0.7),
+            _ => AveragingOptions.NonMonotonic(1),
+        };
         TrainerOptions With(string name) => Options(name) with { Averaging = averaging };
-        var straight = new TinyTask();
+        // the negated loss gets worse as training improves it: the third validation fires the trigger
+        TinyTask New(ulong seed = 3) => new(seed) { MapLoss = kind == "non-monotonic" ? l => -l : null };
+        var straight = New();
         var (adam, schedule) = Optimizer(straight);
         var result = new Trainer<int[]>(straight, adam, With("straight"), schedule).Fit();
 
-        var first = new TinyTask();
+        if (kind == "non-monotonic")
+        {
+            var state = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "straight", "last", "trainer.json")))!;
+            Assert.True((bool)state["averaging"]!["triggered"]!);
+            Assert.Equal(4, state["averaging"]!["observed"]!.AsArray().Count);
+            Assert.Equal(6, (long)state["averaging"]!["count"]!); // the last epoch's steps
+        }
+
+        var first = New();
         (adam, schedule) = Optimizer(first);
         using var cancel = new CancellationTokenSource();
         Assert.Equal(TrainingOutcome.Interrupted, new Trainer<int[]>(first, adam, With("resumed"), schedule,
             new StopAt(stopAt, cancel)).Fit(cancel.Token).Outcome);
         string last = Path.Combine(root, "resumed", "last");
 
-        var second = new TinyTask(seed: 4242);
+        var second = New(seed: 4242);
         (adam, schedule) = Optimizer(second);
         var trainer = new Trainer<int[]>(second, adam, With("resumed"), schedule);
         trainer.Resume(last);
