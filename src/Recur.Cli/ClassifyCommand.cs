@@ -96,8 +96,16 @@ static class ClassifyCommand
         {
             Description = "Start from a word-level language model (a run folder of `lm train --tokenizer word`): "
                 + "its vocabulary, embedding and layers become the encoder (one direction), read with concat pooling; "
-                + "the encoder stays frozen for the first --frozen-epochs (ULMFiT's gradual unfreezing).",
+                + "the encoder stays frozen for the first --frozen-epochs, then is unfrozen a layer an epoch from the "
+                + "top (ULMFiT's gradual unfreezing; --unfreeze all trains every layer at once).",
         };
+        var unfreeze = new Option<string>("--unfreeze")
+        {
+            Description = "With --from-lm, after --frozen-epochs: gradual (one more layer each epoch, from the top "
+                + "encoder layer down to the embedding) or all (every layer at once).",
+            DefaultValueFactory = _ => "gradual",
+        };
+        unfreeze.AcceptOnlyFromAmong("gradual", "all");
         var frozenEpochs = new Option<int>("--frozen-epochs")
         {
             Description = "With --from-lm, epochs that train only the head before the whole network.",
@@ -164,7 +172,7 @@ static class ClassifyCommand
             + "baseline alone.")
         {
             data, valid, validFraction, kind, noBaselines, maxTokens, truncate, chunk, sentenceLength, fromLm,
-            frozenEpochs, layerDecay, textColumn,
+            frozenEpochs, unfreeze, layerDecay, textColumn,
             labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, ensemble, minFrequency,
             json,
         };
@@ -264,6 +272,7 @@ static class ClassifyCommand
                     Cell = pretrained.Config.Cell,
                     NumLayers = pretrained.Config.NumLayers,
                     Bidirectional = false,
+                    WeightDrop = pretrained.Config.WeightDrop,
                     Pooling = r.GetResult(pooling) is { Implicit: false } ? config.Pooling : Pooling.Concat,
                 };
             int members = r.GetValue(ensemble);
@@ -302,7 +311,8 @@ static class ClassifyCommand
                 }
                 var task = new ClassificationTask(model, trainSet, validSet, s.Batch,
                     new JsonObject { ["labels"] = labelJson.DeepClone(), ["lower_case"] = true },
-                    frozenEpochs: pretrained is null ? 0 : r.GetValue(frozenEpochs));
+                    frozenEpochs: pretrained is null ? 0 : r.GetValue(frozenEpochs),
+                    gradualUnfreezing: pretrained is not null && r.GetValue(unfreeze) == "gradual");
                 var optimizer = TrainingOptions.CreateOptimizer(s, model.Parameters());
                 if (pretrained is not null)
                     optimizer.LearningRateScales = Pretrained.Scales(model, r.GetValue(layerDecay));

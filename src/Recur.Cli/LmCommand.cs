@@ -83,6 +83,12 @@ static class LmCommand
                 + "matrices weight-dropped 0.5; locked dropout 0.4 on embeddings, 0.3 between layers (or --dropout if "
                 + "given), 0.4 on outputs; embedding dropout 0.1; AR 2, TAR 1.",
         };
+        var dropoutScale = new Option<float>("--dropout-scale")
+        {
+            Description = "With --awd: multiply every dropout by this factor (fastai's drop_mult; Merity et al.'s "
+                + "values suit 1,150 units, a smaller model or less text may want less, e.g. 0.5).",
+            DefaultValueFactory = _ => 1f,
+        };
         var weightDrop = new Option<float?>("--weight-drop")
         {
             Description = "DropConnect on the recurrent matrices, one mask per chunk (AWD-LSTM's wdrop).",
@@ -111,7 +117,7 @@ static class LmCommand
         var command = new Command("train", "Train a recurrent language model with stateful truncated BPTT.")
         {
             text, valid, validFraction, tokenizer, vocabSize, minFrequency, classifierWords, cell, layers, hidden,
-            embed, dropout, tie, awd, weightDrop, embeddingDropout, bptt, timeLimit, json,
+            embed, dropout, tie, awd, dropoutScale, weightDrop, embeddingDropout, bptt, timeLimit, json,
         };
         training.AddTo(command);
         command.SetAction(r => CommandErrors.Guard(() =>
@@ -160,13 +166,24 @@ static class LmCommand
             var config = new LanguageModelConfig(vocabulary.VocabularySize, r.GetValue(embed), r.GetValue(hidden),
                 r.GetValue(layers), r.GetValue(cell)!,
                 r.GetValue(dropout), r.GetValue(tie));
+            float scale = r.GetValue(dropoutScale);
+            if (r.GetResult(dropoutScale) is { Implicit: false } && !r.GetValue(awd))
+                throw new UsageException("--dropout-scale scales the dropouts of --awd.");
+            if (!(scale >= 0 && scale * 0.5f < 1)) throw new UsageException("--dropout-scale must be in [0, 2).");
             if (r.GetValue(awd))
-                config = LanguageModelConfig.AwdLstm(config.VocabularySize, config.EmbeddingSize, config.HiddenSize,
-                    config.NumLayers, config.TieWeights) with
+            {
+                var paper = LanguageModelConfig.AwdLstm(config.VocabularySize, config.EmbeddingSize,
+                    config.HiddenSize, config.NumLayers, config.TieWeights);
+                config = paper with
                 {
                     Cell = config.Cell,
-                    Dropout = r.GetResult(dropout) is { Implicit: false } ? config.Dropout : 0.3f,
+                    Dropout = r.GetResult(dropout) is { Implicit: false } ? config.Dropout : paper.Dropout * scale,
+                    InputDropout = paper.InputDropout * scale,
+                    OutputDropout = paper.OutputDropout * scale,
+                    EmbeddingDropout = paper.EmbeddingDropout * scale,
+                    WeightDrop = paper.WeightDrop * scale,
                 };
+            }
             if (r.GetValue(weightDrop) is float wdrop) config = config with { WeightDrop = wdrop };
             if (r.GetValue(embeddingDropout) is float dropE) config = config with { EmbeddingDropout = dropE };
             foreach (var (name, p) in new[] { ("--dropout", config.Dropout), ("--weight-drop", config.WeightDrop),

@@ -67,12 +67,22 @@ public sealed record ClassificationReport(double Loss, double Accuracy, double[]
 /// Trains a <see cref="TextClassifier"/> with the shared trainer: mini-batches of similar lengths (less padding),
 /// cross-entropy, validation by loss, accuracy and macro-F1. For the first <paramref name="frozenEpochs"/> epochs the
 /// embedding and encoder stay fixed (<see cref="TextClassifier.FreezeEncoder"/>), as when they come from a language
-/// model.
+/// model; with <paramref name="gradualUnfreezing"/> each later epoch then trains one more layer, from the top encoder
+/// layer down to the embedding (ULMFiT's gradual unfreezing, Howard &amp; Ruder 2018), otherwise all of them at once.
 /// </summary>
 public sealed class ClassificationTask(TextClassifier model, LabelledTexts train, LabelledTexts? valid,
-    int batchSize, JsonObject? extraConfig = null, int frozenEpochs = 0)
+    int batchSize, JsonObject? extraConfig = null, int frozenEpochs = 0, bool gradualUnfreezing = false)
     : ITrainingTask<int[]>
 {
+    /// <summary>The layers of the classifier's word encoder (<see cref="TextClassifier.FrozenLayers"/>) that stay
+    /// fixed in zero-based <paramref name="epoch"/>.</summary>
+    public int FrozenLayersAt(int epoch)
+    {
+        int all = model.Config.NumLayers + 1;
+        if (epoch < frozenEpochs) return all;
+        return gradualUnfreezing ? Math.Max(0, all - (epoch - frozenEpochs + 1)) : 0;
+    }
+
     /// <inheritdoc/>
     public Module Model => model;
 
@@ -92,7 +102,7 @@ public sealed class ClassificationTask(TextClassifier model, LabelledTexts train
     /// <inheritdoc/>
     public Tensor Loss(int[] batch, TrainingContext context)
     {
-        model.FreezeEncoder = context.Epoch < frozenEpochs;
+        model.FrozenLayers = FrozenLayersAt(context.Epoch);
         return Losses.CrossEntropy(model.Forward(batch.Select(i => train.Texts[i]).ToArray()),
             batch.Select(i => train.Labels[i]).ToArray());
     }

@@ -93,6 +93,11 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     /// cref="Segmentation.Sentences"/>.</summary>
     public IReadOnlyList<int> SentenceEnds { get; init; } = [];
 
+    /// <summary>DropConnect on the encoder's recurrent matrices in training (<see cref="RecurrentConfig.WeightDrop"/>),
+    /// as the AWD-LSTM a classifier may start from was trained.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float WeightDrop { get; init; }
+
     /// <summary>The sentence-level encoder of a hierarchical network: it reads the word level's pooled
     /// vectors.</summary>
     [JsonIgnore]
@@ -104,7 +109,7 @@ public sealed record TextClassifierConfig(int VocabularySize, int EmbeddingSize,
     [JsonIgnore]
     public RecurrentConfig Encoder => RecurrentCells.Configure(Cell, new(RecurrentCells.Mode(Cell), EmbeddingSize,
         HiddenSize, NumLayers, Dropout: NumLayers > 1 ? Dropout : 0f, Bidirectional: Bidirectional,
-        ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null));
+        ForgetGateBias: RecurrentCells.Mode(Cell) == RecurrentMode.Lstm ? 1f : null, WeightDrop: WeightDrop));
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
     public JsonObject ToJson() =>
@@ -217,15 +222,12 @@ public sealed class TextClassifier : Module
     {
         var (ids, lengths, steps) = RaggedBatch.TimeMajor(sequences, Config.VocabularySize, "TextClassifier");
         int batch = sequences.Count;
-        RecurrentOutput Encode() => encoder.Forward(Functional.Dropout(embedded ?? embedding.Forward(ids, steps,
-            batch), Config.Dropout, Training, dropoutRandom), lengths: lengths);
-        RecurrentOutput encoded;
-        if (FreezeEncoder)
-        {
-            using var frozen = GradMode.NoGrad();
-            encoded = Encode();
-        }
-        else encoded = Encode();
+        Tensor vectors;
+        using (GradMode.Scope? frozen = frozenLayers > 0 ? GradMode.NoGrad() : null)
+            vectors = embedded ?? embedding.Forward(ids, steps, batch);
+        encoder.FrozenLayers = Math.Max(0, frozenLayers - 1);
+        var encoded = encoder.Forward(Functional.Dropout(vectors, Config.Dropout, Training, dropoutRandom),
+            lengths: lengths);
         var output = encoded.Output; // [T, B, D·H], zero past each length
         Tensor Last()
         {
@@ -253,9 +255,29 @@ public sealed class TextClassifier : Module
     /// <summary>
     /// When set, the embedding and the encoder run without gradients, so training changes only the pooling and the
     /// head: the first stage of gradual unfreezing (Howard &amp; Ruder 2018) for an encoder taken from a language
-    /// model (<see cref="ClassificationTask"/> sets it for its frozen epochs).
+    /// model. The same as <see cref="FrozenLayers"/> = <see cref="TextClassifierConfig.NumLayers"/> + 1.
     /// </summary>
-    public bool FreezeEncoder { get; set; }
+    public bool FreezeEncoder
+    {
+        get => frozenLayers > Config.NumLayers;
+        set => frozenLayers = value ? Config.NumLayers + 1 : 0;
+    }
+
+    /// <summary>
+    /// How many layers, counted from the input, run without gradients, so that an optimizer leaves them as they are:
+    /// 0 (the default) none, 1 the embedding, 1 + k the embedding and the encoder's first k layers, up to
+    /// <see cref="TextClassifierConfig.NumLayers"/> + 1, the whole word encoder. Gradual unfreezing (Howard &amp; Ruder
+    /// 2018) lowers it by one an epoch (<see cref="ClassificationTask"/>); outputs do not depend on it.
+    /// </summary>
+    public int FrozenLayers
+    {
+        get => frozenLayers;
+        set => frozenLayers = value >= 0 && value <= Config.NumLayers + 1 ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value,
+                $"FrozenLayers: 0 to {Config.NumLayers + 1} (the embedding and {Config.NumLayers} encoder layers).");
+    }
+
+    int frozenLayers;
 
     /// <summary>softmax over the real steps of vᵀ tanh(W h_t + b): [T, B, 1] (Yang et al. 2016).</summary>
     static Tensor AttentionWeights(Linear projection, Linear vector, Tensor output, int[] lengths, int steps,

@@ -470,6 +470,36 @@ public sealed class ClassificationTests : IDisposable
     }
 
     [Fact]
+    public void GradualUnfreezingTrainsOneMoreLayerEachEpochFromTheTop()
+    {
+        var model = new TextClassifier(new TextClassifierConfig(12, 4, 3, 2, NumLayers: 2, Bidirectional: false,
+            Pooling: Pooling.Concat), new RandomGenerator(4));
+        var data = new LabelledTexts([[1, 2, 3], [4, 5]], [0, 1]);
+        var gradual = new ClassificationTask(model, data, null, 2, frozenEpochs: 1, gradualUnfreezing: true);
+        Assert.Equal([3, 2, 1, 0, 0], Enumerable.Range(0, 5).Select(gradual.FrozenLayersAt));
+        var atOnce = new ClassificationTask(model, data, null, 2, frozenEpochs: 1);
+        Assert.Equal([3, 0, 0], Enumerable.Range(0, 3).Select(atOnce.FrozenLayersAt));
+        var before = model.PredictProbabilities(data.Texts);
+        for (int frozen = 0; frozen <= 3; frozen++)
+        {
+            model.FrozenLayers = frozen;
+            foreach (var parameter in model.Parameters()) parameter.Grad = null;
+            Losses.CrossEntropy(model.Forward(data.Texts), data.Labels).Backward();
+            foreach (var (name, value) in model.NamedParameters())
+            {
+                bool expected = name.StartsWith("embedding.", StringComparison.Ordinal) ? frozen >= 1
+                    : name.Contains("_l0", StringComparison.Ordinal) ? frozen >= 2
+                    : name.Contains("_l1", StringComparison.Ordinal) && frozen >= 3;
+                Assert.True(expected == (value.Grad is null), $"frozen {frozen}, {name}: gradient "
+                    + $"{value.Grad is not null}");
+            }
+            Assert.Equal(frozen == 3, model.FreezeEncoder);
+        }
+        Assert.Equal(before, model.PredictProbabilities(data.Texts)); // freezing changes no output
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.FrozenLayers = 4);
+    }
+
+    [Fact]
     public void AClassifierStartsFromAWordLanguageModel()
     {
         string text = Path.Combine(folder, "corpus.txt");
@@ -497,6 +527,22 @@ public sealed class ClassificationTests : IDisposable
         Assert.Equal(lmWeights, models[0].NamedParameters().Single(p => p.Name == "encoder.weight_hh_l0").Value
             .ToArray());
         Assert.Equal(0, RecurCommand.Run("classify", "predict", "--model", run, "a lovely film"));
+
+        // an AWD-LSTM of two layers, then a frozen epoch and one with the top layer unfrozen: the lower layer and the
+        // embedding are still the language model's, the top layer is not; the classifier keeps the weight drop
+        string awd = Path.Combine(folder, "awd");
+        Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", text, "--tokenizer", "word", "--classifier-words",
+            "--embed", "6", "--hidden", "5", "--layers", "2", "--awd", "--epochs", "1", "--bptt", "8", "--batch", "4",
+            "--out", awd, "--threads", "1"));
+        string gradual = Path.Combine(folder, "gradual");
+        Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--from-lm", awd, "--epochs", "2",
+            "--frozen-epochs", "1", "--no-baselines", "--out", gradual, "--threads", "1", "--valid-fraction", "0"));
+        var two = Recur.Language.LanguageModel.Load(awd).Model;
+        var classifier = TrainedModels.Classifiers(gradual).Models[0];
+        Assert.Equal(0.5f, classifier.Config.WeightDrop);
+        float[] Of(Recur.Nn.Module m, string name) => m.NamedParameters().Single(p => p.Name == name).Value.ToArray();
+        Assert.Equal(Of(two, "rnn.weight_hh_l0"), Of(classifier, "encoder.weight_hh_l0"));
+        Assert.NotEqual(Of(two, "rnn.weight_hh_l1"), Of(classifier, "encoder.weight_hh_l1"));
 
         string charLm = Path.Combine(folder, "char-lm");
         Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", text, "--embed", "4", "--hidden", "4",
