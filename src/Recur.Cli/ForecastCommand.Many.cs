@@ -50,11 +50,9 @@ static partial class ForecastCommand
     ];
 
     /// <summary>Everything after the options are read: the many-series comparison.</summary>
-    internal static int TrainMany(string csvPath, string seriesColumn, string target, string? categoryColumn,
-        GapFill? fill, bool categoryInput, int test, int season, GlobalForecasterOptions options, int members,
-        string folder, bool overwrite, bool json)
+    internal static int TrainMany(string csvPath, IReadOnlyList<SeriesFiles.PanelSeries> panel, bool categoryInput,
+        int test, int season, GlobalForecasterOptions options, int members, string folder, bool overwrite, bool json)
     {
-        var panel = SeriesFiles.ReadPanel(csvPath, seriesColumn, target, categoryColumn, fill);
         int shortest = panel.Min(s => s.Values.Length);
         var tooShort = panel.First(s => s.Values.Length == shortest);
         if (shortest < test + Math.Max(2 * season, 3) + 1)
@@ -73,7 +71,8 @@ static partial class ForecastCommand
         var actual = panel.Select(s => s.Values[^test..]).ToList();
         var categoryIndex = useCategories
             ? panel.Select(s => Array.IndexOf(categories, s.Category)).ToList() : null;
-        string categoryNote = categoryColumn is null ? "" : $", {categories.Length} categories";
+        bool categorised = categories is not [""];
+        string categoryNote = categorised ? $", {categories.Length} categories" : "";
         int longest = panel.Max(s => s.Values.Length);
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(Path.GetFileName(csvPath))}[/]: {panel.Count} series "
             + $"({shortest} to {longest} values{Markup.Escape(categoryNote)}), the last {test} of each held out.");
@@ -128,7 +127,7 @@ static partial class ForecastCommand
         table.AddColumn(new TableColumn("95% PI cover").RightAligned());
         // (the global network's intervals, with --intervals, are also at 95%)
         table.AddColumn(new TableColumn("MSIS").RightAligned());
-        var shown = categoryColumn is null ? [] : categories;
+        var shown = categorised ? categories : [];
         foreach (var category in shown) table.AddColumn(new TableColumn($"{category} sMAPE").RightAligned());
         table.AddColumn(new TableColumn("seconds").RightAligned());
         var rows = new JsonArray();
@@ -169,7 +168,7 @@ static partial class ForecastCommand
     }
 
     /// <summary>One row per series and step: the actual value and every model's forecast.</summary>
-    static void WritePanelForecasts(string path, List<SeriesFiles.PanelSeries> panel, List<double[]> actual,
+    static void WritePanelForecasts(string path, IReadOnlyList<SeriesFiles.PanelSeries> panel, List<double[]> actual,
         List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)> results)
     {
         var text = new StringWriter();

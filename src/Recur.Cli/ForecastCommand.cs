@@ -54,7 +54,7 @@ static partial class ForecastCommand
     static Command Train()
     {
         var csv = new Option<string>("--csv") { Description = "CSV file with a header.", Required = true };
-        var target = new Option<string>("--target") { Description = "Column to forecast.", Required = true };
+        var target = new Option<string?>("--target") { Description = "Column to forecast (not with --wide)." };
         var covariateList = new Option<string?>("--covariates")
         {
             Description = "Comma-separated columns the model also sees over the window (forecasts then reach at most "
@@ -168,6 +168,14 @@ static partial class ForecastCommand
             Description = "With --series-column: the network forecasts from scratch instead of correcting the Theta "
                 + "method's forecast."
         };
+        var wide = new Option<string?>("--wide")
+        {
+            Description = "Many series in a wide CSV: columns (one column a series, named by its header; a first "
+                + "column of dates or --date-column aside) or rows (one row a series: its id in --series-column or the "
+                + "first column, its values in the other columns). Series may have different lengths (empty cells "
+                + "before and after); then as --series-column."
+        };
+        wide.AcceptOnlyFromAmong("columns", "rows");
         var intervalsOption = new Option<bool>("--intervals")
         {
             Description = "With --series-column: the network also forecasts the 2.5% and 97.5% quantiles, for 95% "
@@ -178,14 +186,21 @@ static partial class ForecastCommand
         {
             csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
-                    json, seriesColumn, categoryColumn, categoryInput, noTheta, intervalsOption, fill,
+                    json, seriesColumn, wide, categoryColumn, categoryInput, noTheta, intervalsOption, fill,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             if (r.GetValue(threads) < 1) throw new UsageException("--threads must be positive.");
             using var threadLimit = Parallelism.Limit(r.GetValue(threads));
             RunFolder.CheckNew(r.GetValue(output)!, r.GetValue(overwrite));
-            if (r.GetValue(seriesColumn) is string idColumn)
+            string? layout = r.GetValue(wide);
+            if (layout is not null && r.GetValue(target) is not null)
+                throw new UsageException("--wide reads every series of the file: --target names the one column of a "
+                    + "single series (or the value column of a long file).");
+            if (layout is null && r.GetValue(target) is null)
+                throw new UsageException("--target is required: the column to forecast (or --wide columns|rows for a "
+                    + "file of many series).");
+            if (r.GetValue(seriesColumn) is string || layout is not null)
             {
                 // the many-series path: options the user left unset take the global model's defaults
                 var defaults = new GlobalForecasterOptions();
@@ -211,10 +226,15 @@ static partial class ForecastCommand
                 if (r.GetValue(ensemble) < 1) throw new UsageException("--ensemble must be positive.");
                 if (r.GetValue(categoryInput) && r.GetValue(categoryColumn) is null)
                     throw new UsageException("--category-input needs --category-column.");
-                return TrainMany(r.GetValue(csv)!, idColumn, r.GetValue(target)!, r.GetValue(categoryColumn),
-                    ParseFill(r.GetValue(fill)),
-                    r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season), global, r.GetValue(ensemble),
-                    r.GetValue(output)!, r.GetValue(overwrite), r.GetValue(json));
+                string path = r.GetValue(csv)!;
+                var fillMode = ParseFill(r.GetValue(fill));
+                var panel = layout is null
+                    ? SeriesFiles.ReadPanel(path, r.GetValue(seriesColumn)!, r.GetValue(target)!,
+                        r.GetValue(categoryColumn), fillMode)
+                    : SeriesFiles.ReadWide(path, layout == "rows", r.GetValue(seriesColumn), r.GetValue(date),
+                        r.GetValue(categoryColumn), fillMode);
+                return TrainMany(path, panel, r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season),
+                    global, r.GetValue(ensemble), r.GetValue(output)!, r.GetValue(overwrite), r.GetValue(json));
             }
             if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption))
                 throw new UsageException("--category-column, --no-theta-base and --intervals need --series-column.");

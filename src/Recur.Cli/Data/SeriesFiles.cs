@@ -128,4 +128,81 @@ static class SeriesFiles
         return order.Select(id => new PanelSeries(id, values[id].Category,
             FillGaps(values[id].Values.ToArray(), fill, $"{path}, series '{id}'"), values[id].Line)).ToList();
     }
+
+    /// <summary>
+    /// Reads a wide CSV of many series. <paramref name="byRows"/> false: every column is a series named by its header
+    /// (M3/M4-style spreadsheets turned sideways, or a date column beside one column per shop), except
+    /// <paramref name="dateColumn"/> — by default the first column when one of its cells is not a number. True: every
+    /// row is a series (as the M4 competition's files), its id in <paramref name="idColumn"/> (default the first
+    /// column), its category in <paramref name="categoryColumn"/>, its values in the other columns in order. Series may
+    /// differ in length: missing cells before a series' first value and after its last are not part of it; a gap
+    /// between values is an error naming line and column unless <paramref name="fill"/> says how to treat it.
+    /// </summary>
+    internal static List<PanelSeries> ReadWide(string path, bool byRows, string? idColumn, string? dateColumn,
+        string? categoryColumn, GapFill? fill = null)
+    {
+        if (!File.Exists(path)) throw new UsageException($"{path}: no such file.");
+        var table = TableFile.Read(path, trim: true);
+        if (table.Rows.Count == 0) throw new InvalidDataException($"{path}: no rows.");
+        // one entry per series: id, category, (line, column name, cell) of each place in time order
+        var series = new List<(string Id, string Category, List<(long Line, string Column, string Cell)> Cells)>();
+        if (byRows)
+        {
+            int id = idColumn is null ? 0 : table.Column(idColumn, "series column");
+            int category = categoryColumn is null ? -1 : table.Column(categoryColumn, "category column");
+            var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var row in table.Rows)
+            {
+                string name = row.Fields[id];
+                if (string.IsNullOrWhiteSpace(name))
+                    throw new InvalidDataException($"{path}, line {row.Line}: the '{table.Header[id]}' cell is empty.");
+                if (seen.TryGetValue(name, out long first))
+                    throw new InvalidDataException(
+                        $"{path}, line {row.Line}: series '{name}' is also on line {first}.");
+                seen[name] = row.Line;
+                series.Add((name, category >= 0 ? row.Fields[category] : "", [.. Enumerable.Range(0,
+                    table.Header.Length).Where(c => c != id && c != category)
+                    .Select(c => (row.Line, table.Header[c], row.Fields[c]))]));
+            }
+        }
+        else
+        {
+            if (idColumn is not null || categoryColumn is not null)
+                throw new UsageException("--wide columns names each series by its column; --series-column and "
+                    + "--category-column belong to --wide rows and long files.");
+            int date = dateColumn is not null ? table.Column(dateColumn, "date column")
+                : table.Rows.Any(r => !IsMissing(r.Fields[0]) && !double.TryParse(r.Fields[0], NumberStyles.Float,
+                    CultureInfo.InvariantCulture, out _)) ? 0 : -1;
+            for (int c = 0; c < table.Header.Length; c++)
+                if (c != date)
+                    series.Add((table.Header[c], "",
+                        [.. table.Rows.Select(r => (r.Line, table.Header[c], r.Fields[c]))]));
+        }
+        if (series.Count == 0) throw new InvalidDataException($"{path}: no series columns.");
+        var result = new List<PanelSeries>();
+        foreach (var (id, category, cells) in series)
+        {
+            int start = cells.FindIndex(c => !IsMissing(c.Cell)), end = cells.FindLastIndex(c => !IsMissing(c.Cell));
+            if (start < 0) throw new InvalidDataException($"{path}: series '{id}' has no values.");
+            var values = new double[end - start + 1];
+            for (int k = start; k <= end; k++)
+            {
+                var (line, column, cell) = cells[k];
+                if (IsMissing(cell))
+                {
+                    if (fill is null)
+                        throw new InvalidDataException(GapMessage(path, line, $"the '{column}' cell of series '{id}'",
+                            cell));
+                    values[k - start] = double.NaN;
+                }
+                else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture,
+                    out values[k - start]) || !double.IsFinite(values[k - start]))
+                    throw new InvalidDataException(
+                        $"{path}, line {line}: '{cell}' in column '{column}' is not a number.");
+            }
+            result.Add(new PanelSeries(id, category, FillGaps(values, fill, $"{path}, series '{id}'"),
+                cells[start].Line));
+        }
+        return result;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Recur.Cli;
 using Recur.Cli.Data;
@@ -148,6 +149,52 @@ public sealed class GlobalForecastingTests : IDisposable
         Assert.StartsWith("series,step,actual,global lstm on Theta,Theta", lines[0]);
         Assert.EndsWith("global lstm on Theta upper 95%,Theta lower 95%,Theta upper 95%,ETS (AICc) lower 95%,"
             + "ETS (AICc) upper 95%", lines[0]);
+    }
+
+    [Fact]
+    public void WideFilesByColumnOrByRowGiveTheSameComparisonAsTheLongFile()
+    {
+        // series of different lengths: the shorter ones start later (columns) or end sooner (rows)
+        var panel = Panel(6, 26, 9).Select((s, i) => s[(i % 3)..]).ToArray();
+        string Cell(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        string longCsv = Path.Combine(folder, "long.csv"), byColumn = Path.Combine(folder, "columns.csv"),
+            byRow = Path.Combine(folder, "rows.csv");
+        File.WriteAllLines(longCsv, ["id,value", .. panel.SelectMany((s, i) => s.Select(v => $"S{i},{Cell(v)}"))]);
+        File.WriteAllLines(byColumn, ["month," + string.Join(",", panel.Select((_, i) => $"S{i}")),
+            .. Enumerable.Range(0, 26).Select(t => $"2000-{t}," + string.Join(",", panel.Select(s =>
+                t >= 26 - s.Length ? Cell(s[t - (26 - s.Length)]) : "")))]);
+        File.WriteAllLines(byRow, ["name," + string.Join(",", Enumerable.Range(1, 26).Select(t => $"V{t}")),
+            .. panel.Select((s, i) => $"S{i}," + string.Join(",", s.Select(Cell)) + new string(',', 26 - s.Length))]);
+        string Comparison(params string[] how)
+        {
+            string run = Path.Combine(folder, "wide-" + how[^1]);
+            Assert.Equal(0, RecurCommand.Run(["forecast", "train", .. how, "--test-size", "4", "--season", "4",
+                "--epochs", "1", "--hidden", "4", "--window", "8", "--threads", "1", "--out", run]));
+            // everything but the timings
+            return System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(Path.Combine(run,
+                "comparison.json")), "\"seconds\":[^,}]*", "");
+        }
+        string expected = Comparison("--csv", longCsv, "--series-column", "id", "--target", "value");
+        Assert.Equal(expected, Comparison("--csv", byColumn, "--wide", "columns"));
+        Assert.Equal(expected, Comparison("--csv", byRow, "--wide", "rows", "--series-column", "name"));
+        Assert.Equal(expected, Comparison("--csv", byRow, "--wide", "rows")); // the first column names them
+        var read = SeriesFiles.ReadWide(byColumn, byRows: false, null, null, null);
+        Assert.Equal(panel.Select(s => s.Length), read.Select(s => s.Values.Length));
+        Assert.Equal(["S0", "S1", "S2", "S3", "S4", "S5"], read.Select(s => s.Id));
+
+        // a gap inside a series names its line and column; --fill treats it; a target is refused
+        File.WriteAllText(byColumn, "A,B\n1,5\n,6\n3,7\n");
+        var error = Assert.Throws<InvalidDataException>(() => SeriesFiles.ReadWide(byColumn, false, null, null, null));
+        Assert.Contains("line 3", error.Message);
+        Assert.Contains("'A'", error.Message);
+        Assert.Equal([1, 2, 3], SeriesFiles.ReadWide(byColumn, false, null, null, null, GapFill.Interpolate)[0].Values);
+        File.WriteAllText(byRow, "id,v1,v2\nA,1,2\nA,3,4\n");
+        Assert.Contains("line 3", Assert.Throws<InvalidDataException>(() =>
+            SeriesFiles.ReadWide(byRow, true, null, null, null)).Message);
+        Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", byColumn, "--wide", "columns", "--target", "A",
+            "--out", Path.Combine(folder, "both")));
+        Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", byColumn, "--out",
+            Path.Combine(folder, "none")));
     }
 
     [Fact]
