@@ -96,16 +96,22 @@ static class ClassifyCommand
         {
             Description = "Start from a word-level language model (a run folder of `lm train --tokenizer word`): "
                 + "its vocabulary, embedding and layers become the encoder (one direction), read with concat pooling; "
-                + "the encoder stays frozen for the first --frozen-epochs, then is unfrozen a layer an epoch from the "
-                + "top (ULMFiT's gradual unfreezing; --unfreeze all trains every layer at once).",
+                + "the encoder stays frozen for the first --frozen-epochs, then trains whole (--unfreeze gradual: a "
+                + "layer an epoch from the top, ULMFiT's gradual unfreezing).",
         };
         var unfreeze = new Option<string>("--unfreeze")
         {
-            Description = "With --from-lm, after --frozen-epochs: gradual (one more layer each epoch, from the top "
-                + "encoder layer down to the embedding) or all (every layer at once).",
-            DefaultValueFactory = _ => "gradual",
+            Description = "With --from-lm, after --frozen-epochs: all (every layer at once; better on validation on "
+                + "the IMDB sample, docs/classification.md) or gradual (one more layer each epoch, from the top "
+                + "encoder layer down to the embedding).",
+            DefaultValueFactory = _ => "all",
         };
         unfreeze.AcceptOnlyFromAmong("gradual", "all");
+        var weightDrop = new Option<float?>("--weight-drop")
+        {
+            Description = "DropConnect on the encoder's recurrent matrices in training (default: 0, or with --from-lm "
+                + "the language model's).",
+        };
         var frozenEpochs = new Option<int>("--frozen-epochs")
         {
             Description = "With --from-lm, epochs that train only the head before the whole network.",
@@ -172,7 +178,7 @@ static class ClassifyCommand
             + "baseline alone.")
         {
             data, valid, validFraction, kind, noBaselines, maxTokens, truncate, chunk, sentenceLength, fromLm,
-            frozenEpochs, unfreeze, layerDecay, textColumn,
+            frozenEpochs, unfreeze, weightDrop, layerDecay, textColumn,
             labelColumn, cell, embed, hidden, layers, unidirectional, pooling, dropout, vectors, ensemble, minFrequency,
             json,
         };
@@ -263,7 +269,10 @@ static class ClassifyCommand
                 NumLayers = r.GetValue(layers),
                 Bidirectional = !r.GetValue(unidirectional),
                 Dropout = r.GetValue(dropout),
+                WeightDrop = r.GetValue(weightDrop) ?? 0f,
             };
+            if (config.WeightDrop is not (>= 0 and < 1))
+                throw new UsageException($"--weight-drop must be in [0, 1), got {config.WeightDrop}.");
             if (pretrained is not null)
                 config = config with
                 {
@@ -272,7 +281,7 @@ static class ClassifyCommand
                     Cell = pretrained.Config.Cell,
                     NumLayers = pretrained.Config.NumLayers,
                     Bidirectional = false,
-                    WeightDrop = pretrained.Config.WeightDrop,
+                    WeightDrop = r.GetValue(weightDrop) ?? pretrained.Config.WeightDrop,
                     Pooling = r.GetResult(pooling) is { Implicit: false } ? config.Pooling : Pooling.Concat,
                 };
             int members = r.GetValue(ensemble);

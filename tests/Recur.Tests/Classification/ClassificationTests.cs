@@ -536,13 +536,16 @@ public sealed class ClassificationTests : IDisposable
             "--out", awd, "--threads", "1"));
         string gradual = Path.Combine(folder, "gradual");
         Assert.Equal(0, RecurCommand.Run("classify", "train", "--data", tsv, "--from-lm", awd, "--epochs", "2",
-            "--frozen-epochs", "1", "--no-baselines", "--out", gradual, "--threads", "1", "--valid-fraction", "0"));
+            "--frozen-epochs", "1", "--unfreeze", "gradual", "--no-baselines", "--out", gradual, "--threads", "1",
+            "--valid-fraction", "0"));
         var two = Recur.Language.LanguageModel.Load(awd).Model;
         var classifier = TrainedModels.Classifiers(gradual).Models[0];
         Assert.Equal(0.5f, classifier.Config.WeightDrop);
         float[] Of(Recur.Nn.Module m, string name) => m.NamedParameters().Single(p => p.Name == name).Value.ToArray();
         Assert.Equal(Of(two, "rnn.weight_hh_l0"), Of(classifier, "encoder.weight_hh_l0"));
         Assert.NotEqual(Of(two, "rnn.weight_hh_l1"), Of(classifier, "encoder.weight_hh_l1"));
+        Assert.Equal(2, RecurCommand.Run("classify", "train", "--data", tsv, "--from-lm", awd, "--weight-drop", "1",
+            "--out", Path.Combine(folder, "bad-drop")));
 
         string charLm = Path.Combine(folder, "char-lm");
         Assert.Equal(0, RecurCommand.Run("lm", "train", "--text", text, "--embed", "4", "--hidden", "4",
