@@ -22,7 +22,8 @@ sealed record TrainingSettings(int Epochs, int Batch, float LearningRate, string
 
 /// <summary>The settings of <c>--optimizer hf</c>: initial damping λ, structural damping μ, the CG iteration limit and
 /// the share of each batch for curvature products.</summary>
-sealed record HessianFreeSettings(float Damping, float StructuralDamping, int MaxIterations, double CurvatureFraction);
+sealed record HessianFreeSettings(float Damping, float StructuralDamping, int MaxIterations, double CurvatureFraction,
+    bool Precondition = false);
 
 /// <summary>
 /// One command-line convention for every training verb: <c>--epochs --batch --lr --optimizer --weight-decay
@@ -49,6 +50,7 @@ sealed class TrainingOptions
     readonly Option<float> damping, structuralDamping;
     readonly Option<int> cgIterations;
     readonly Option<double> curvatureFraction;
+    readonly Option<bool> precondition;
     readonly bool hessianFree;
 
     /// <summary>
@@ -76,6 +78,11 @@ sealed class TrainingOptions
         curvatureFraction = new("--curvature-fraction")
         {
             Description = "hf: share of each batch used for the curvature products.", DefaultValueFactory = _ => 0.25,
+        };
+        precondition = new("--precondition")
+        {
+            Description = "hf: precondition CG by Martens' diagonal, (diag of the squared per-sequence gradients + "
+                + "λ)^0.75.",
         };
         epochs = new("--epochs")
         {
@@ -204,7 +211,8 @@ sealed class TrainingOptions
                      validateEvery, logEvery, accumulate, seed, threads, output, resume, overwrite, skipNonFinite })
             command.Options.Add(o);
         if (hessianFree)
-            foreach (Option o in new Option[] { damping, structuralDamping, cgIterations, curvatureFraction })
+            foreach (Option o in new Option[]
+                { damping, structuralDamping, cgIterations, curvatureFraction, precondition })
                 command.Options.Add(o);
     }
 
@@ -259,13 +267,13 @@ sealed class TrainingOptions
     TrainingSettings WithHessianFree(ParseResult r, TrainingSettings s)
     {
         if (!hessianFree) return s;
-        var given = new Option[] { damping, structuralDamping, cgIterations, curvatureFraction }
+        var given = new Option[] { damping, structuralDamping, cgIterations, curvatureFraction, precondition }
             .Where(o => r.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
         if (s.Optimizer != "hf")
             return given.Length == 0 ? s
                 : throw new UsageException($"{string.Join(", ", given)} applies to --optimizer hf.");
         var settings = new HessianFreeSettings(r.GetValue(damping), r.GetValue(structuralDamping),
-            r.GetValue(cgIterations), r.GetValue(curvatureFraction));
+            r.GetValue(cgIterations), r.GetValue(curvatureFraction), r.GetValue(precondition));
         if (!(settings.CurvatureFraction is > 0 and <= 1)) // the other ranges are OptionRules'
             throw new UsageException($"--curvature-fraction must be in (0, 1], got {settings.CurvatureFraction}.");
         if (s.Accumulate != 1) throw new UsageException("--optimizer hf takes one batch per step; drop --accumulate.");
@@ -321,7 +329,7 @@ sealed class TrainingOptions
         "rmsprop" => new RmsProp(parameters, s.LearningRate, weightDecay: s.WeightDecay),
         "adagrad" => new Adagrad(parameters, s.LearningRate, weightDecay: s.WeightDecay),
         "hf" when s.HessianFree is { } hf => new HessianFree(parameters, s.LearningRate, hf.Damping,
-            hf.StructuralDamping, hf.MaxIterations, hf.CurvatureFraction),
+            hf.StructuralDamping, hf.MaxIterations, hf.CurvatureFraction, hf.Precondition),
         _ => throw new UsageException($"unknown optimizer '{s.Optimizer}'."),
     };
 

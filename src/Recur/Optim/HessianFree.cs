@@ -20,6 +20,15 @@ public interface ICurvature
     /// <paramref name="result"/>, at the parameters' current values.
     /// </summary>
     void Product(ReadOnlySpan<float> direction, Span<float> result, float structuralWeight);
+
+    /// <summary>
+    /// Writes the diagonal of the empirical Fisher matrix, (1/N)·Σᵢ ∇fᵢ ⊙ ∇fᵢ over the N examples of the curvature
+    /// batch (fᵢ example i's loss), to <paramref name="result"/> and returns true; false when the curvature cannot
+    /// (then <see cref="HessianFree.Preconditioned"/> steps go unpreconditioned). Martens (2010) builds his
+    /// preconditioner from it. Hessian-free calls it once a step, before its no-gradient update, so it may record a
+    /// tape.
+    /// </summary>
+    bool GradientSquares(Span<float> result) => false;
 }
 
 /// <summary>
@@ -32,12 +41,13 @@ public interface ICurvature
 /// damping) is below ¼ and by ⅔ above ¾; a backtracking line search (α ← 0.8α while the Armijo test with c = 10⁻²
 /// fails, at most 60 times) guards the step, which is θ ← θ + lr·α·p. Call <see cref="Step"/> after a backward pass
 /// of the batch's objective, with <see cref="Curvature"/> and <see cref="Objective"/> set for that batch; the
-/// trainer does that for tasks that provide curvature. Preconditioning (Martens'
-/// diagonal of squared per-example gradients) is not used.
+/// trainer does that for tasks that provide curvature. With <see cref="Preconditioned"/>, CG is preconditioned by
+/// Martens' (2010) diagonal M = (diag(F) + λ)^ξ, ξ = ¾, F the empirical Fisher of the curvature batch
+/// (<see cref="ICurvature.GradientSquares"/>): the quadratic is the same, only its conditioning for CG changes.
 /// </summary>
 public sealed class HessianFree : Optimizer
 {
-    const double Decay = 0.95, SaveRate = 1.3, ProgressTolerance = 5e-4, Armijo = 1e-2, Shrink = 0.8;
+    const double Decay = 0.95, SaveRate = 1.3, ProgressTolerance = 5e-4, Armijo = 1e-2, Shrink = 0.8, Xi = 0.75;
     const int LineSearchTries = 60;
 
     /// <summary>The damping λ now (Levenberg–Marquardt adapts it after every step).</summary>
@@ -59,6 +69,10 @@ public sealed class HessianFree : Optimizer
     /// tape; set before each <see cref="Step"/> (the line search and the damping rule call it).</summary>
     public Func<double>? Objective { get; set; }
 
+    /// <summary>Whether CG is preconditioned by Martens' diagonal (when the curvature provides gradient
+    /// squares).</summary>
+    public bool Preconditioned { get; }
+
     /// <summary>What the last step did, for logs and tests.</summary>
     public HessianFreeReport? LastReport { get; private set; }
 
@@ -68,12 +82,15 @@ public sealed class HessianFree : Optimizer
     /// <summary>
     /// Creates the optimizer. <paramref name="learningRate"/> scales the step CG and the line search found (1 takes
     /// it whole); <paramref name="damping"/> is the initial λ; <paramref name="structuralDamping"/> is μ (0: none);
-    /// <paramref name="curvatureFraction"/> in (0, 1] is the share of each batch for curvature products.
+    /// <paramref name="curvatureFraction"/> in (0, 1] is the share of each batch for curvature products;
+    /// <paramref name="preconditioned"/> turns on Martens' diagonal preconditioner.
     /// </summary>
     public HessianFree(IEnumerable<Tensor> parameters, float learningRate = 1f, float damping = 1f,
-        float structuralDamping = 0f, int maxIterations = 250, double curvatureFraction = 1)
+        float structuralDamping = 0f, int maxIterations = 250, double curvatureFraction = 1,
+        bool preconditioned = false)
         : base(parameters, learningRate, "cg_direction")
     {
+        Preconditioned = preconditioned;
         Require(nameof(damping), damping, float.Epsilon);
         Require(nameof(structuralDamping), structuralDamping, 0f);
         if (maxIterations < 1)
@@ -97,9 +114,12 @@ public sealed class HessianFree : Optimizer
             "HessianFree: set Curvature (and Objective) for the batch before Step; the trainer does this for tasks "
             + "that implement ICurvatureTask.");
         var objective = Objective ?? throw new InvalidOperationException("HessianFree: set Objective before Step.");
-        using var _ = GradMode.NoGrad();
         var layout = Layout(curvature);
         int n = layout[^1].Offset + layout[^1].Tensor.Length;
+        // the gradient squares may run the task's loss on the tape: before the update's no-gradient scope
+        var squares = Preconditioned ? new float[n] : null;
+        if (squares != null && !curvature.GradientSquares(squares)) squares = null;
+        using var _ = GradMode.NoGrad();
         var g = new float[n];
         var x = new float[n];
         foreach (var (tensor, index, offset) in layout)
@@ -117,7 +137,9 @@ public sealed class HessianFree : Optimizer
             curvature.Product(v, result, (float)(lambda * StructuralDamping));
             for (int i = 0; i < v.Length; i++) result[i] += (float)(lambda * v[i]);
         }
-        var saved = ConjugateGradient(Apply, g, x);
+        if (squares != null)
+            for (int i = 0; i < n; i++) squares[i] = (float)Math.Pow(squares[i] + lambda, Xi); // M = (diag F + λ)^ξ
+        var saved = ConjugateGradient(Apply, g, x, squares);
         int iterations = saved[^1].Iteration;
         foreach (var (tensor, index, offset) in layout)
             x.AsSpan(offset, tensor.Length).CopyTo(Buffer("cg_direction", index));
@@ -192,26 +214,36 @@ public sealed class HessianFree : Optimizer
 
     /// <summary>
     /// Minimises ½xᵀAx + gᵀx from <paramref name="x"/> (updated in place), returning the iterates kept for
-    /// backtracking (each with φ = ½xᵀAx + gᵀx), the last one where CG stopped.
+    /// backtracking (each with φ = ½xᵀAx + gᵀx), the last one where CG stopped; with a diagonal
+    /// <paramref name="preconditioner"/> M, preconditioned CG (the residual's search directions taken in M⁻¹).
     /// </summary>
-    List<(float[] X, double Phi, int Iteration)> ConjugateGradient(ApplyMatrix apply, float[] g, float[] x)
+    internal List<(float[] X, double Phi, int Iteration)> ConjugateGradient(ApplyMatrix apply, float[] g, float[] x,
+        float[]? preconditioner = null)
     {
         int n = g.Length;
         var ax = new float[n];
         var r = new float[n];
+        var z = new float[n];
         apply(x, ax);
         for (int i = 0; i < n; i++) r[i] = -g[i] - ax[i]; // residual of Ax = −g
-        var p = (float[])r.Clone();
+        void Precondition()
+        {
+            for (int i = 0; i < n; i++) z[i] = preconditioner is null ? r[i] : r[i] / preconditioner[i];
+        }
+        Precondition();
+        var p = (float[])z.Clone();
         var ap = new float[n];
-        double rr = Dot(r, r);
+        double rr = Dot(r, z);
         // φ(x) = ½xᵀAx + gᵀx = −½xᵀ(r − g), from the residual without another product
         double Phi() => -0.5 * (Dot(x, r) - Dot(x, g));
         if (!(Phi() <= 0))
         {
             // the previous step's direction is worse than none on this batch's model: start from zero instead
             Array.Clear(x);
-            for (int i = 0; i < n; i++) r[i] = p[i] = -g[i];
-            rr = Dot(r, r);
+            for (int i = 0; i < n; i++) r[i] = -g[i];
+            Precondition();
+            z.CopyTo(p, 0);
+            rr = Dot(r, z);
         }
         var saved = new List<(float[], double, int)>();
         var history = new List<double> { Phi() };
@@ -229,9 +261,10 @@ public sealed class HessianFree : Optimizer
                 r[i] -= (float)(step * ap[i]);
             }
             iteration++;
-            double next = Dot(r, r), phi = Phi();
+            Precondition();
+            double next = Dot(r, z), phi = Phi();
             history.Add(phi);
-            for (int i = 0; i < n; i++) p[i] = (float)(r[i] + next / rr * p[i]);
+            for (int i = 0; i < n; i++) p[i] = (float)(z[i] + next / rr * p[i]);
             rr = next;
             if (iteration >= (int)Math.Ceiling(nextSave))
             {
@@ -245,7 +278,7 @@ public sealed class HessianFree : Optimizer
         return saved;
     }
 
-    delegate void ApplyMatrix(ReadOnlySpan<float> v, Span<float> result);
+    internal delegate void ApplyMatrix(ReadOnlySpan<float> v, Span<float> result);
 
     static double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {

@@ -90,6 +90,35 @@ public sealed class SequenceCurvature : ICurvature
         Backward(pass, seed, scale != 0f ? rStates : null, result);
     }
 
+    /// <summary>
+    /// The empirical Fisher diagonal (1/N)·Σ_b ∇f_b ⊙ ∇f_b over the N sequences of the curvature batch: the gradient
+    /// of the batch's loss with respect to the outputs (from the task's own loss), cut to one sequence's outputs at a
+    /// time and taken back through time by this class's backward pass; f_b's gradient is N times that part.
+    /// </summary>
+    public bool GradientSquares(Span<float> result)
+    {
+        if (result.Length != length)
+            throw new ArgumentException($"SequenceCurvature: {result.Length} values for {length} parameters.");
+        var pass = Forward();
+        var output = Tensor.FromArray((float[])pass.Output.Clone(), HeadRows, outputs);
+        output.RequiresGrad = true;
+        SequenceTask.OutputLoss(perStep ? output.Reshape(steps, batch, outputs) : output, data, rows).Backward();
+        var gradient = output.Grad!.ToArray();
+        var part = new float[gradient.Length];
+        var single = new float[length];
+        result.Clear();
+        for (int b = 0; b < batch; b++)
+        {
+            Array.Clear(part);
+            for (int row = b; row < HeadRows; row += batch)
+                gradient.AsSpan(row * outputs, outputs).CopyTo(part.AsSpan(row * outputs, outputs));
+            Array.Clear(single);
+            Backward(pass, part, null, single);
+            for (int i = 0; i < length; i++) result[i] += batch * single[i] * single[i];
+        }
+        return true;
+    }
+
     /// <summary>J·v: the outputs' derivative along <paramref name="direction"/>, shaped as the output.</summary>
     internal float[] OutputDirectional(ReadOnlySpan<float> direction) => Directional(Forward(), direction, out _);
 
