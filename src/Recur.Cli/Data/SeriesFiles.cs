@@ -148,6 +148,9 @@ static class SeriesFiles
         var series = new List<(string Id, string Category, List<(long Line, string Column, string Cell)> Cells)>();
         if (byRows)
         {
+            if (dateColumn is not null)
+                throw new UsageException("--wide rows holds a series a row, its times in the header; --date-column "
+                    + "belongs to --wide columns and long files.");
             int id = idColumn is null ? 0 : table.Column(idColumn, "series column");
             int category = categoryColumn is null ? -1 : table.Column(categoryColumn, "category column");
             var seen = new Dictionary<string, long>(StringComparer.Ordinal);

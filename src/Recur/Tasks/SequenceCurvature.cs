@@ -103,19 +103,12 @@ public sealed class SequenceCurvature : ICurvature
         var output = Tensor.FromArray((float[])pass.Output.Clone(), HeadRows, outputs);
         output.RequiresGrad = true;
         SequenceTask.OutputLoss(perStep ? output.Reshape(steps, batch, outputs) : output, data, rows).Backward();
-        var gradient = output.Grad!.ToArray();
-        var part = new float[gradient.Length];
-        var single = new float[length];
+        // the sequences do not interact: one backward pass gives each its part of ∂/∂a_t
+        var perSequence = Enumerable.Range(0, batch).Select(_ => new float[length]).ToArray();
+        Backward(pass, output.Grad!.ToArray(), null, new float[length], perSequence);
         result.Clear();
-        for (int b = 0; b < batch; b++)
-        {
-            Array.Clear(part);
-            for (int row = b; row < HeadRows; row += batch)
-                gradient.AsSpan(row * outputs, outputs).CopyTo(part.AsSpan(row * outputs, outputs));
-            Array.Clear(single);
-            Backward(pass, part, null, single);
+        foreach (var single in perSequence)
             for (int i = 0; i < length; i++) result[i] += batch * single[i] * single[i];
-        }
         return true;
     }
 
@@ -292,16 +285,26 @@ public sealed class SequenceCurvature : ICurvature
 
     /// <summary>
     /// Back-propagation through time of <paramref name="outputGradient"/> (and of <paramref name="stateGradients"/>
-    /// on every layer's states, when given), adding the parameters' gradients to <paramref name="result"/>.
+    /// on every layer's states, when given), adding the parameters' gradients to <paramref name="result"/>, and each
+    /// sequence's own part of them to <paramref name="perSequence"/>[b] when given.
     /// </summary>
-    void Backward(Pass pass, float[] outputGradient, float[][]? stateGradients, Span<float> result)
+    void Backward(Pass pass, float[] outputGradient, float[][]? stateGradients, Span<float> result,
+        float[][]? perSequence = null)
     {
-        int headRows = HeadRows;
-        Gemm.Multiply(true, false, outputs, hidden, headRows, outputGradient, outputs, HeadInput(pass.States[^1]),
-            hidden, result.Slice(Offset("head.weight"), outputs * hidden), hidden, accumulate: true);
-        var headBias = result.Slice(Offset("head.bias"), outputs);
-        for (int i = 0; i < headRows; i++)
-            for (int c = 0; c < outputs; c++) headBias[c] += outputGradient[i * outputs + c];
+        // the rows of sequence b: the head's (every step's or the last) and the recurrent layers' (every step's)
+        int headRows = HeadRows, headStride = perStep ? batch : 1, headCount = perStep ? steps : 1;
+        void Head(Span<float> into, int first, int stride, int count)
+        {
+            Gemm.Multiply(true, false, outputs, hidden, count, outputGradient.AsSpan(first * outputs),
+                stride * outputs, HeadInput(pass.States[^1])[(first * hidden)..], stride * hidden,
+                into.Slice(Offset("head.weight"), outputs * hidden), hidden, accumulate: true);
+            var headBias = into.Slice(Offset("head.bias"), outputs);
+            for (int i = 0; i < count; i++)
+                TensorPrimitives.Add(headBias, outputGradient.AsSpan((first + i * stride) * outputs, outputs),
+                    headBias);
+        }
+        Head(result, 0, 1, headRows);
+        for (int b = 0; b < (perSequence?.Length ?? 0); b++) Head(perSequence![b], b, headStride, headCount);
         var dStates = Reuse(ref gradientBuffer, steps * batch * hidden);
         var spare = Reuse(ref belowBuffer, steps * batch * hidden);
         if (!perStep) dStates.AsSpan(0, (steps - 1) * batch * hidden).Clear();
@@ -324,18 +327,27 @@ public sealed class SequenceCurvature : ICurvature
                         dt, hidden, accumulate: true);
                 TensorPrimitives.Multiply(dt, pass.Derivatives[l].AsSpan(t * batch * hidden, batch * hidden), dt);
             }
-            ReadOnlySpan<float> input = l == 0 ? inputs : pass.States[l - 1];
-            Gemm.Multiply(true, false, hidden, width, steps * batch, dStates, hidden, input, width,
-                result.Slice(Offset($"rnn.weight_ih_l{l}"), hidden * width), width, accumulate: true);
-            if (steps > 1)
-                Gemm.Multiply(true, false, hidden, hidden, (steps - 1) * batch, dStates.AsSpan(batch * hidden), hidden,
-                    states, hidden, result.Slice(Offset($"rnn.weight_hh_l{l}"), hidden * hidden), hidden,
+            var input = l == 0 ? inputs : pass.States[l - 1];
+            // rows first, first + stride, … (count of them) of ∂/∂a_t, of the layer's input and of its states
+            void Layer(Span<float> into, int first, int stride, int count)
+            {
+                var gradient = dStates.AsSpan(first * hidden);
+                Gemm.Multiply(true, false, hidden, width, count, gradient, stride * hidden, input.AsSpan(first * width),
+                    stride * width, into.Slice(Offset($"rnn.weight_ih_l{l}"), hidden * width), width,
                     accumulate: true);
-            var biasSum = new float[hidden]; // both biases enter a_t alike
-            for (int row = 0; row < steps * batch; row++)
-                TensorPrimitives.Add(biasSum, dStates.AsSpan(row * hidden, hidden), biasSum);
-            foreach (var name in new[] { $"rnn.bias_ih_l{l}", $"rnn.bias_hh_l{l}" })
-                TensorPrimitives.Add(result.Slice(Offset(name), hidden), biasSum, result.Slice(Offset(name), hidden));
+                int later = count - batch / stride; // the rows after the first step, which see h_{t−1}
+                if (later > 0)
+                    Gemm.Multiply(true, false, hidden, hidden, later, dStates.AsSpan((first + batch) * hidden),
+                        stride * hidden, states.AsSpan(first * hidden), stride * hidden,
+                        into.Slice(Offset($"rnn.weight_hh_l{l}"), hidden * hidden), hidden, accumulate: true);
+                var biasSum = new float[hidden]; // both biases enter a_t alike
+                for (int i = 0; i < count; i++)
+                    TensorPrimitives.Add(biasSum, gradient.Slice(i * stride * hidden, hidden), biasSum);
+                foreach (var name in new[] { $"rnn.bias_ih_l{l}", $"rnn.bias_hh_l{l}" })
+                    TensorPrimitives.Add(into.Slice(Offset(name), hidden), biasSum, into.Slice(Offset(name), hidden));
+            }
+            Layer(result, 0, 1, steps * batch);
+            for (int b = 0; b < (perSequence?.Length ?? 0); b++) Layer(perSequence![b], b, batch, steps);
             if (l > 0)
             {
                 Gemm.Multiply(false, false, steps * batch, hidden, hidden, dStates, hidden,
