@@ -35,19 +35,8 @@ static class SeriesFiles
         {
             for (int k = 0; k < names.Length; k++)
             {
-                string cell = row.Fields[indices[k]];
-                if (IsMissing(cell))
-                {
-                    if (fill is null)
-                        throw new InvalidDataException(GapMessage(path, row.Line, $"the '{names[k]}' cell", cell));
-                    columns[k].Add(double.NaN);
-                    continue;
-                }
-                if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
-                    || !double.IsFinite(value))
-                    throw new InvalidDataException(
-                        $"{path}, line {row.Line}: '{cell}' in column '{names[k]}' is not a number.");
-                columns[k].Add(value);
+                columns[k].Add(Number(path, row.Line, row.Fields[indices[k]], names[k], $"the '{names[k]}' cell",
+                    fill));
             }
             dates.Add(dateIndex >= 0 ? row.Fields[dateIndex] : dates.Count.ToString(CultureInfo.InvariantCulture));
         }
@@ -61,6 +50,21 @@ static class SeriesFiles
         }
         return (dates.ToArray(), columns.Select((c, k) => FillGaps(c.ToArray(), fill, $"{path}, column '{names[k]}'"))
             .ToArray());
+    }
+
+    /// <summary>
+    /// The value of <paramref name="cell"/> (in <paramref name="column"/>, on <paramref name="line"/>): NaN for a gap
+    /// when <paramref name="fill"/> treats gaps, otherwise an error naming <paramref name="what"/> for a gap and the
+    /// column for anything that is not a finite number.
+    /// </summary>
+    static double Number(string path, long line, string cell, string column, string what, GapFill? fill)
+    {
+        if (IsMissing(cell))
+            return fill is null ? throw new InvalidDataException(GapMessage(path, line, what, cell)) : double.NaN;
+        if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+            || !double.IsFinite(value))
+            throw new InvalidDataException($"{path}, line {line}: '{cell}' in column '{column}' is not a number.");
+        return value;
     }
 
     /// <summary>The error for a gap without <c>--fill</c>: where it is and the option that treats it.</summary>
@@ -98,20 +102,11 @@ static class SeriesFiles
         var values = new Dictionary<string, (List<double> Values, string Category, long Line)>();
         foreach (var row in table.Rows)
         {
-            string id = row.Fields[idIndex], cell = row.Fields[valueIndex];
+            string id = row.Fields[idIndex];
             if (string.IsNullOrWhiteSpace(id))
                 throw new InvalidDataException($"{path}, line {row.Line}: the '{seriesColumn}' cell is empty.");
-            double value = double.NaN;
-            if (IsMissing(cell))
-            {
-                if (fill is null)
-                    throw new InvalidDataException(
-                        GapMessage(path, row.Line, $"the '{target}' cell of series '{id}'", cell));
-            }
-            else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value)
-                || !double.IsFinite(value))
-                throw new InvalidDataException(
-                    $"{path}, line {row.Line}: '{cell}' in column '{target}' is not a number.");
+            double value = Number(path, row.Line, row.Fields[valueIndex], target,
+                $"the '{target}' cell of series '{id}'", fill);
             string category = categoryIndex >= 0 ? row.Fields[categoryIndex] : "";
             if (!values.TryGetValue(id, out var entry))
             {
@@ -191,17 +186,7 @@ static class SeriesFiles
             for (int k = start; k <= end; k++)
             {
                 var (line, column, cell) = cells[k];
-                if (IsMissing(cell))
-                {
-                    if (fill is null)
-                        throw new InvalidDataException(GapMessage(path, line, $"the '{column}' cell of series '{id}'",
-                            cell));
-                    values[k - start] = double.NaN;
-                }
-                else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture,
-                    out values[k - start]) || !double.IsFinite(values[k - start]))
-                    throw new InvalidDataException(
-                        $"{path}, line {line}: '{cell}' in column '{column}' is not a number.");
+                values[k - start] = Number(path, line, cell, column, $"the '{column}' cell of series '{id}'", fill);
             }
             result.Add(new PanelSeries(id, category, FillGaps(values, fill, $"{path}, series '{id}'"),
                 cells[start].Line));

@@ -226,7 +226,7 @@ public sealed class LanguageModel : Module
         if (state != null && state.Hidden.Size(1) != embedded.Size(1))
             throw new ArgumentException(
                 $"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {embedded.Size(1)}.");
-        var x = Drop(embedded, Config.InputDropout ?? Config.Dropout);
+        var x = Drop(embedded, InputDropout);
         return Head(rnn.Forward(x, state?.Hidden, state?.Cell));
     }
 
@@ -240,6 +240,10 @@ public sealed class LanguageModel : Module
         return Head(output);
     }
 
+    float InputDropout => Config.InputDropout ?? Config.Dropout;
+
+    float OutputDropout => Config.OutputDropout ?? Config.Dropout;
+
     /// <summary>Dropout on a time-major sequence [T, B, width]: locked or per step, as the config says.</summary>
     Tensor Drop(Tensor x, float p) => Config.VariationalDropout
         ? Functional.VariationalDropout(x, p, Training, dropoutRandom)
@@ -247,7 +251,7 @@ public sealed class LanguageModel : Module
 
     (Tensor Logits, LanguageModelState State) Head(RecurrentOutput output)
     {
-        var top = Drop(output.Output, Config.OutputDropout ?? Config.Dropout);
+        var top = Drop(output.Output, OutputDropout);
         var logits = decoder != null ? decoder.Forward(top) : Functional.Linear(top, embedding.Weight, tiedBias);
         return (logits, new LanguageModelState(output.HiddenState, output.CellState));
     }
@@ -264,7 +268,7 @@ public sealed class LanguageModel : Module
         ReadOnlySpan<int> targets, LanguageModelState? state = null)
     {
         var output = Encode(ids, steps, batch, state);
-        var top = Drop(output.Output, Config.OutputDropout ?? Config.Dropout);
+        var top = Drop(output.Output, OutputDropout);
         var loss = decoder != null ? decoder.CrossEntropy(top, targets)
             : Losses.LinearCrossEntropy(top, embedding.Weight, tiedBias, targets);
         if (Training && Config.ActivationRegularization > 0)
@@ -289,7 +293,7 @@ public sealed class LanguageModel : Module
                 $"LanguageModel: the state has {state.Hidden.Size(1)} streams, the input {batch}.");
         var embedded = Functional.EmbeddingDropout(embedding.Forward(ids, steps, batch), ids, Config.VocabularySize,
             Config.EmbeddingDropout, Training, dropoutRandom);
-        return rnn.Forward(Drop(embedded, Config.InputDropout ?? Config.Dropout), state?.Hidden, state?.Cell);
+        return rnn.Forward(Drop(embedded, InputDropout), state?.Hidden, state?.Cell);
     }
 
     void CheckIds(ReadOnlySpan<int> ids, int steps, int batch)

@@ -144,12 +144,13 @@ public sealed class WeightAverage
     /// Takes a validation result (lower is better when <paramref name="lowerIsBetter"/>); for <see
     /// cref="AveragingKind.NonMonotonic"/> fires the trigger, and returns true, when it is worse than the best of the
     /// results before the latest <see cref="AveragingOptions.Patience"/> ones (a non-finite result counts as worse).
-    /// Other kinds only record it.
+    /// Other kinds have no trigger and ignore it.
     /// </summary>
     public bool Observe(double metric, bool lowerIsBetter)
     {
-        int patience = Options.Patience, older = observed.Count - patience;
-        bool fire = Options.Kind == AveragingKind.NonMonotonic && !Triggered && older > 0
+        if (Options.Kind != AveragingKind.NonMonotonic) return false;
+        int older = observed.Count - Options.Patience;
+        bool fire = !Triggered && older > 0
             && !(lowerIsBetter ? metric <= observed.Take(older).Min() : metric >= observed.Take(older).Max());
         observed.Add(metric);
         if (fire) Triggered = true;
