@@ -68,6 +68,56 @@ public sealed class RandomGenerator
         return (float)(radius * Math.Cos(angle));
     }
 
+    /// <summary>
+    /// A Gamma(<paramref name="shape"/>, 1) variate (mean and variance both the shape): Marsaglia &amp; Tsang's
+    /// squeeze-and-reject method (2000) for shape ≥ 1; below 1 a Gamma(shape + 1) variate times U^(1/shape).
+    /// </summary>
+    public double NextGamma(double shape)
+    {
+        if (!(shape > 0) || !double.IsFinite(shape))
+            throw new ArgumentOutOfRangeException(nameof(shape), shape, "NextGamma: the shape must be positive.");
+        if (shape < 1) return NextGamma(shape + 1) * Math.Pow(1 - NextDouble(), 1 / shape);
+        double d = shape - 1.0 / 3, c = 1 / Math.Sqrt(9 * d);
+        while (true)
+        {
+            double x = NextNormal(), v = 1 + c * x;
+            if (v <= 0) continue;
+            v = v * v * v;
+            double u = 1 - NextDouble(), x2 = x * x;
+            if (u < 1 - 0.0331 * x2 * x2 || Math.Log(u) < 0.5 * x2 + d * (1 - v + Math.Log(v))) return d * v;
+        }
+    }
+
+    /// <summary>
+    /// A Poisson variate with the given mean: by multiplying uniforms below a mean of 10, above it by Hörmann's
+    /// transformed rejection with squeeze (PTRS, 1993), whose cost does not grow with the mean.
+    /// </summary>
+    public long NextPoisson(double mean)
+    {
+        if (!(mean >= 0) || !double.IsFinite(mean))
+            throw new ArgumentOutOfRangeException(nameof(mean), mean, "NextPoisson: the mean must be ≥ 0.");
+        if (mean < 10)
+        {
+            double limit = Math.Exp(-mean), product = NextDouble();
+            long count = 0;
+            while (product > limit) { product *= NextDouble(); count++; }
+            return count;
+        }
+        double root = Math.Sqrt(mean), logMean = Math.Log(mean);
+        double b = 0.931 + 2.53 * root, a = -0.059 + 0.02483 * b;
+        double inverseAlpha = 1.1239 + 1.1328 / (b - 3.4), accept = 0.9277 - 3.6224 / (b - 2);
+        while (true)
+        {
+            double u = NextDouble() - 0.5, v = NextDouble(), us = 0.5 - Math.Abs(u);
+            if (us <= 0) continue;
+            double k = Math.Floor((2 * a / us + b) * u + mean + 0.43);
+            if (us >= 0.07 && v <= accept) return (long)k;
+            if (k < 0 || us < 0.013 && v > us) continue;
+            if (Math.Log(v) + Math.Log(inverseAlpha) - Math.Log(a / (us * us) + b)
+                <= -mean + k * logMean - Kernels.SpecialFunctions.LogGamma(k + 1)) return (long)k;
+        }
+    }
+
     /// <summary>Shuffles <paramref name="items"/> in place (Fisher–Yates).</summary>
     public void Shuffle<T>(Span<T> items)
     {
