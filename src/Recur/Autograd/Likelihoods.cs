@@ -2,7 +2,8 @@ using Recur.Kernels;
 
 namespace Recur;
 
-/// <summary>Negative log-likelihoods of distributions whose parameters a network predicts (DeepAR-style heads).</summary>
+/// <summary>Negative log-likelihoods of distributions whose parameters a network predicts (DeepAR's
+/// heads).</summary>
 public static partial class Losses
 {
     /// <summary>

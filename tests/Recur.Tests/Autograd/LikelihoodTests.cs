@@ -10,8 +10,7 @@ namespace Recur.Tests.Autograd;
 /// </summary>
 public sealed class LikelihoodTests
 {
-    static readonly JsonElement Cases = JsonDocument.Parse(File.ReadAllText(
-        Path.Combine(AppContext.BaseDirectory, "Fixtures", "likelihoods_pytorch.json"))).RootElement.GetProperty("cases");
+    static readonly JsonElement Cases = PyTorchFixture.Read("likelihoods_pytorch.json").Root.GetProperty("cases");
 
     public static TheoryData<string> Names()
     {
