@@ -51,7 +51,8 @@ static partial class ForecastCommand
 
     /// <summary>Everything after the options are read: the many-series comparison.</summary>
     internal static int TrainMany(string csvPath, IReadOnlyList<SeriesFiles.PanelSeries> panel, bool categoryInput,
-        int test, int season, GlobalForecasterOptions options, int members, string folder, bool overwrite, bool json)
+        int test, int season, GlobalForecasterOptions options, DeepArOptions? deepAr, int members, string folder,
+        bool overwrite, bool json)
     {
         int shortest = panel.Min(s => s.Values.Length);
         var tooShort = panel.First(s => s.Values.Length == shortest);
@@ -67,6 +68,13 @@ static partial class ForecastCommand
             Categories = useCategories ? categories.Length : 0
         };
         options.Validate();
+        deepAr = deepAr is null ? null : deepAr with
+        {
+            Horizon = test,
+            SeasonLength = season,
+            Categories = options.Categories
+        };
+        deepAr?.Validate();
         var train = panel.Select(s => s.Values[..^test]).ToList();
         var actual = panel.Select(s => s.Values[^test..]).ToList();
         var categoryIndex = useCategories
@@ -81,12 +89,15 @@ static partial class ForecastCommand
         var clock = Stopwatch.StartNew();
         // the global network: members trained with seeds seed, seed + 1, … and averaged
         var sum = panel.Select(_ => new double[test]).ToArray();
-        bool withIntervals = options.IntervalCoverage > 0;
+        bool withIntervals = deepAr is not null || options.IntervalCoverage > 0;
         var lowerSum = panel.Select(_ => new double[test]).ToArray();
         var upperSum = panel.Select(_ => new double[test]).ToArray();
         for (int k = 0; k < members; k++)
         {
-            var member = new GlobalForecaster(options with { Seed = options.Seed + (ulong)k });
+            IPanelForecaster member = deepAr is null ? new GlobalForecaster(options with
+            {
+                Seed = options.Seed + (ulong)k
+            }) : new DeepArForecaster(deepAr with { Seed = deepAr.Seed + (ulong)k });
             string memberFolder = members == 1 ? folder : Path.Combine(folder, $"member-{k + 1}");
             var result = TrainingOptions.Run((observer, token) => member.Fit(train, categoryIndex, validate: true,
                 new Recur.Training.TrainerOptions
@@ -107,7 +118,8 @@ static partial class ForecastCommand
                     upperSum[s][h] += memberIntervals[s].Upper[h] / members;
                 }
         }
-        string globalName = $"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}"
+        string globalName = (deepAr is null ? $"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}"
+            : $"DeepAR {deepAr.Cell.Name()}, {LikelihoodName(deepAr.Likelihood)}")
             + (members > 1 ? $" (ensemble of {members})" : "");
         var globalIntervals = panel.Select((_, s) => withIntervals
             ? new ForecastInterval(lowerSum[s], upperSum[s], options.IntervalCoverage) : null).ToArray();
@@ -166,6 +178,14 @@ static partial class ForecastCommand
         if (!json) Console.WriteLine($"wrote {Path.GetFullPath(Path.Combine(folder, "forecast.csv"))}");
         return 0;
     }
+
+    /// <summary>The CLI's name of a likelihood.</summary>
+    internal static string LikelihoodName(Likelihood likelihood) => likelihood switch
+    {
+        Likelihood.Gaussian => "gaussian",
+        Likelihood.StudentT => "student-t",
+        _ => "negative-binomial",
+    };
 
     /// <summary>One row per series and step: the actual value and every model's forecast.</summary>
     static void WritePanelForecasts(string path, IReadOnlyList<SeriesFiles.PanelSeries> panel, List<double[]> actual,

@@ -176,6 +176,18 @@ static partial class ForecastCommand
                 + "before and after); then as --series-column."
         };
         wide.AcceptOnlyFromAmong("columns", "rows");
+        var likelihood = new Option<string?>("--likelihood")
+        {
+            Description = "With --series-column: train a DeepAR-style autoregressive network with this likelihood "
+                + "(sampled paths give its median and 95% interval) instead of the network correcting Theta.",
+            HelpName = "gaussian|student-t|negative-binomial",
+        };
+        likelihood.AcceptOnlyFromAmong("gaussian", "student-t", "negative-binomial");
+        var samples = new Option<int>("--samples")
+        {
+            Description = "With --likelihood: paths sampled per series.",
+            DefaultValueFactory = _ => 200,
+        };
         var intervalsOption = new Option<bool>("--intervals")
         {
             Description = "With --series-column: the network also forecasts the 2.5% and 97.5% quantiles, for 95% "
@@ -186,7 +198,8 @@ static partial class ForecastCommand
         {
             csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
-                    json, seriesColumn, wide, categoryColumn, categoryInput, noTheta, intervalsOption, fill,
+                    json, seriesColumn, wide, categoryColumn, categoryInput, noTheta, intervalsOption, fill, likelihood,
+                        samples,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -221,6 +234,33 @@ static partial class ForecastCommand
                     ThetaBase = !r.GetValue(noTheta),
                     IntervalCoverage = r.GetValue(intervalsOption) ? 0.95 : 0,
                 };
+                DeepArOptions? deepAr = null;
+                if (r.GetValue(likelihood) is string likelihoodName)
+                {
+                    if (r.GetValue(noTheta) || r.GetValue(intervalsOption))
+                        throw new UsageException("--likelihood trains DeepAR, which has no Theta base and always "
+                            + "gives intervals: leave out --no-theta-base and --intervals.");
+                    var deepArDefaults = new DeepArOptions();
+                    deepAr = deepArDefaults with
+                    {
+                        Context = Given(window, deepArDefaults.Context),
+                        Likelihood = likelihoodName switch
+                        {
+                            "gaussian" => Likelihood.Gaussian,
+                            "student-t" => Likelihood.StudentT,
+                            _ => Likelihood.NegativeBinomial,
+                        },
+                        Cell = global.Cell,
+                        HiddenSize = Given(hidden, deepArDefaults.HiddenSize),
+                        Epochs = Given(epochs, deepArDefaults.Epochs),
+                        LearningRate = Given(lr, deepArDefaults.LearningRate),
+                        Batch = Given(batch, deepArDefaults.Batch),
+                        Seed = r.GetValue(seed),
+                        Samples = r.GetValue(samples),
+                    };
+                }
+                else if (r.GetResult(samples) is { Implicit: false })
+                    throw new UsageException("--samples needs --likelihood (the DeepAR model samples paths).");
                 if (r.GetValue(testSize) < 1 || r.GetValue(season) < 1)
                     throw new UsageException("--test-size and --season must be positive.");
                 if (r.GetValue(ensemble) < 1) throw new UsageException("--ensemble must be positive.");
@@ -234,10 +274,13 @@ static partial class ForecastCommand
                     : SeriesFiles.ReadWide(path, layout == "rows", r.GetValue(seriesColumn), r.GetValue(date),
                         r.GetValue(categoryColumn), fillMode);
                 return TrainMany(path, panel, r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season),
-                    global, r.GetValue(ensemble), r.GetValue(output)!, r.GetValue(overwrite), r.GetValue(json));
+                    global, deepAr, r.GetValue(ensemble), r.GetValue(output)!, r.GetValue(overwrite),
+                    r.GetValue(json));
             }
-            if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption))
-                throw new UsageException("--category-column, --no-theta-base and --intervals need --series-column.");
+            if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption)
+                || r.GetValue(likelihood) != null)
+                throw new UsageException("--category-column, --no-theta-base, --intervals and --likelihood need "
+                    + "--series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
             var (dates, columns) = SeriesFiles.ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames],
                 r.GetValue(date), ParseFill(r.GetValue(fill)));

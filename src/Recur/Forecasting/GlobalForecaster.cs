@@ -7,6 +7,31 @@ using Recur.Training;
 
 namespace Recur.Forecasting;
 
+/// <summary>
+/// A model trained across many series at once that forecasts a fixed horizon of each, with prediction intervals
+/// (<see cref="GlobalForecaster"/>, <see cref="DeepArForecaster"/>).
+/// </summary>
+public interface IPanelForecaster
+{
+    /// <summary>The network.</summary>
+    Module Network { get; }
+
+    /// <summary>
+    /// Trains on the series (each its training part only); with <paramref name="validate"/> the last horizon of every
+    /// series is held out to choose the epoch whose weights are kept.
+    /// </summary>
+    TrainingResult Fit(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories = null, bool validate = true,
+        TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null,
+        CancellationToken cancellation = default);
+
+    /// <summary>Point forecasts of the next horizon of each series.</summary>
+    double[][] Forecast(IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories = null);
+
+    /// <summary>Point forecasts and prediction intervals of each series.</summary>
+    (double[][] Points, ForecastInterval[] Intervals) ForecastWithIntervals(IReadOnlyList<double[]> histories,
+        IReadOnlyList<int>? categories = null);
+}
+
 /// <summary>Settings of a <see cref="GlobalForecaster"/>.</summary>
 /// <param name="Horizon">Values forecast at once (the multi-output head).</param>
 /// <param name="Window">Past values the network reads; windows reaching before a series' start are padded and flagged,
@@ -56,7 +81,7 @@ public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, i
 /// statistical model per series and a recurrent network shared by all, in the spirit of Smyl's ES-RNN (which learns
 /// its Holt–Winters part jointly with the network; here Theta is fitted on its own).
 /// </summary>
-public sealed class GlobalForecaster
+public sealed class GlobalForecaster : IPanelForecaster
 {
     readonly SequenceModel network;
 

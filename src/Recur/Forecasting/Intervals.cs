@@ -22,7 +22,8 @@ public sealed record ForecastInterval(double[] Lower, double[] Upper, double Cov
         return new ForecastInterval(lower, upper, coverage);
     }
 
-    static double Quantile(double[] sorted, double p)
+    /// <summary>The <paramref name="p"/>-quantile of sorted values, interpolating linearly.</summary>
+    internal static double Quantile(double[] sorted, double p)
     {
         double position = p * (sorted.Length - 1);
         int below = (int)Math.Floor(position);
