@@ -111,15 +111,24 @@ static class BenchCommand
         {
             Description = "Windows per step.", DefaultValueFactory = _ => 128
         };
+        var forecastModel = new Option<string>("--model")
+        {
+            Description = "global: the network correcting Theta; deepar: the DeepAR-style model with a Gaussian head.",
+            DefaultValueFactory = _ => "global",
+        };
+        forecastModel.AcceptOnlyFromAmong("global", "deepar");
         var forecast = new Command("forecast",
-            "Training windows per second of the global forecaster (M3 quarterly settings) against the same network in "
-            + "PyTorch.")
+            "Training windows per second of a many-series forecaster (M3 quarterly settings) against the same network "
+            + "in PyTorch.")
         {
             forecastTiming.Threads, forecastTiming.Seconds, forecastTiming.Json, forecastTiming.Repeat, forecastBatch,
+                forecastModel,
         };
-        forecast.SetAction(r => ForecastBench.Run(r.GetValue(forecastTiming.Threads),
-            r.GetValue(forecastTiming.Seconds), r.GetValue(forecastTiming.Json), r.GetValue(forecastTiming.Repeat),
-            r.GetValue(forecastBatch)));
+        forecast.SetAction(r => r.GetValue(forecastModel) == "deepar"
+            ? ForecastBench.RunDeepAr(r.GetValue(forecastTiming.Threads), r.GetValue(forecastTiming.Seconds),
+                r.GetValue(forecastTiming.Json), r.GetValue(forecastTiming.Repeat), r.GetValue(forecastBatch))
+            : ForecastBench.Run(r.GetValue(forecastTiming.Threads), r.GetValue(forecastTiming.Seconds),
+                r.GetValue(forecastTiming.Json), r.GetValue(forecastTiming.Repeat), r.GetValue(forecastBatch)));
         bench.Subcommands.Add(forecast);
 
         var generateTiming = PeerTiming.Create("Timed generations");

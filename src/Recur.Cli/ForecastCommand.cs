@@ -316,6 +316,20 @@ static partial class ForecastCommand
                     r.GetValue(seed),
                 validationSize, covariates.Length);
             double[][] CovariatesUpTo(int t) => covariates.Select(c => c[..t]).ToArray();
+            // neither --log nor --difference given: the transformation is chosen on the validation tail too
+            bool chooseTransform = r.GetResult(log) is not { Implicit: false }
+                && r.GetResult(difference) is not { Implicit: false } && validationSize > 0
+                && train.Length - validationSize > s && train.Length - validationSize >= needed + 1;
+            if (chooseTransform)
+            {
+                var trials = Forecaster.TryTransforms(train, options, s, CovariatesUpTo(train.Length));
+                var best = trials.Where(t => double.IsFinite(t.ValidationMase)).DefaultIfEmpty(trials[0])
+                    .MinBy(t => t.ValidationMase)!;
+                options = options with { Log = best.Log, DifferenceLag = best.DifferenceLag };
+                string tried = string.Join("; ", trials.Select(t => $"{t} {t.ValidationMase:F3}"));
+                AnsiConsole.MarkupLine($"Transformation chosen on the validation tail: [bold]{best}[/] "
+                    + $"(validation MASE {Markup.Escape(tried)}).");
+            }
             string folder = r.GetValue(output)!;
             int members = r.GetValue(ensemble);
             if (members < 1) throw new UsageException("--ensemble must be positive.");
@@ -435,6 +449,12 @@ static partial class ForecastCommand
                 {
                     row["validation_mase"] = validationMase[k];
                     row["chosen"] = k == chosen;
+                }
+                if (k == 0)
+                {
+                    // the network's transformation, and whether the validation tail chose it
+                    row["transform"] = new TransformTrial(options.Log, options.DifferenceLag, 0).ToString();
+                    row["transform_chosen"] = chooseTransform;
                 }
                 if (score != null)
                 {

@@ -42,4 +42,45 @@ static class ForecastBench
         return TrainingStepBench.Report($"Global forecaster training step, batch {batch} windows × {window} steps × "
             + $"{features} features, LSTM {options.HiddenSize}", "windows", batch, timing, peer, threads, repeat, json);
     }
+
+    /// <summary>
+    /// <c>--model deepar</c>: a training step of <see cref="DeepArForecaster"/> with its defaults (2 LSTM layers of
+    /// 40, dropout 0.1, context 16 + horizon 8, Gaussian head) on windows of 48-value positive series like M3's —
+    /// Recur's step includes building the lagged, scaled inputs from the series — against the same network in
+    /// PyTorch on ready-made tensors of the same shapes (<c>bench/peers/deepar.py</c>).
+    /// </summary>
+    public static int RunDeepAr(int threads, double minSeconds, bool json, int repeat, int batch)
+    {
+        var options = new DeepArOptions();
+        int steps = options.Context + options.Horizon;
+        using var threadLimit = Parallelism.Limit(threads);
+        var forecaster = new DeepArForecaster(options);
+        var model = forecaster.Network;
+        int features = forecaster.InputSize;
+        var peer = PythonPeer.Run<PeerStep>("deepar.py", new
+        {
+            batch, steps, features, hidden = options.HiddenSize, layers = options.NumLayers, dropout = options.Dropout,
+            lr = options.LearningRate, min_seconds = minSeconds, repeat, threads,
+        }, threads, out string? problem);
+        if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
+        var random = new RandomGenerator(0);
+        var series = Enumerable.Range(0, 400).Select(_ =>
+        {
+            double level = 1000 * (1 + random.NextDouble());
+            return Enumerable.Range(0, 48).Select(_ => level *= 1 + 0.02 * random.NextNormal()).ToArray();
+        }).ToArray();
+        var optimizer = new Adam(model.Parameters(), options.LearningRate);
+        var timing = Timing.Measure(() =>
+        {
+            var windows = Enumerable.Range(0, batch).Select(_ => (random.NextInt(series.Length),
+                options.Context + random.NextInt(48 - steps))).ToArray();
+            optimizer.ZeroGrad();
+            forecaster.Loss(series, windows).Backward();
+            GradientClipping.ClipByNorm(model.Parameters(), 1f);
+            optimizer.Step();
+        }, minSeconds, repeat);
+        return TrainingStepBench.Report($"DeepAR training step, batch {batch} windows × {steps} steps × {features} "
+            + $"features, LSTM {options.NumLayers}×{options.HiddenSize}, Gaussian", "windows", batch, timing, peer,
+            threads, repeat, json);
+    }
 }

@@ -85,6 +85,10 @@ public sealed class DeepArForecaster : IPanelForecaster
     /// <summary>Inputs per step: a scaled value and an observed flag per lag, the age, the category one-hot.</summary>
     int Features => 2 * lags.Length + 1 + Options.Categories;
 
+    /// <summary>Inputs the network reads per step: a scaled value and an observed flag for each lag (1, 2, 3 and one
+    /// and two seasons back), the series' age and the category one-hot.</summary>
+    public int InputSize => Features;
+
     int Parameters => Options.Likelihood == Likelihood.StudentT ? 3 : 2;
 
     /// <summary>Builds an untrained forecaster.</summary>
@@ -289,6 +293,27 @@ public sealed class DeepArForecaster : IPanelForecaster
         int rows = output.Size(0) * output.Size(1);
         var raw = network.Head.Forward(output.Reshape(rows, output.Size(2)));
         return Nll(raw, targets, weights, scales);
+    }
+
+    /// <summary>
+    /// The negative log-likelihood that training minimises, averaged over every observed value of the given windows
+    /// (each the <see cref="DeepArOptions.Context"/> values ending at <c>End</c> followed by the horizon), as a tensor to
+    /// call <see cref="Tensor.Backward"/> on — for a custom training loop, or to score held-out data.
+    /// </summary>
+    public Tensor Loss(IReadOnlyList<double[]> series, IReadOnlyList<(int Series, int End)> windows,
+        IReadOnlyList<int>? categories = null)
+    {
+        Check(series, categories);
+        var packed = new Window[windows.Count];
+        for (int i = 0; i < packed.Length; i++)
+        {
+            var (s, end) = windows[i];
+            if ((uint)s >= (uint)series.Count || end < 0 || end >= series[s].Length)
+                throw new ArgumentException($"DeepAR: window {i} ends at {end} of series {s}, which is not a value of "
+                    + "the series given.");
+            packed[i] = new Window(s, end, ScaleOf(series[s], end));
+        }
+        return BatchLoss(series, categories, packed, Enumerable.Range(0, packed.Length).ToArray(), horizonOnly: false);
     }
 
     /// <summary>Point forecasts (the median of the sampled paths) of the next <see cref="DeepArOptions.Horizon"/>

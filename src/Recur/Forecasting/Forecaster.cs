@@ -50,6 +50,17 @@ public sealed record ForecasterOptions(int Window = 12, int Horizon = 12, string
     }
 }
 
+/// <summary>A transformation <see cref="Forecaster.TryTransforms"/> tried, and how its forecaster did.</summary>
+/// <param name="Log">Logarithms first.</param>
+/// <param name="DifferenceLag">Differencing lag (0: none).</param>
+/// <param name="ValidationMase">MASE of the forecast of the validation tail (lower is better).</param>
+public sealed record TransformTrial(bool Log, int DifferenceLag, double ValidationMase)
+{
+    /// <summary>A short description, e.g. "log, differenced at lag 1".</summary>
+    public override string ToString() => (Log ? "log" : "as is") + (DifferenceLag > 0
+        ? $", differenced at lag {DifferenceLag}" : ", undifferenced");
+}
+
 /// <summary>
 /// A neural forecaster for one series: log / differencing / scaling fitted on the training part only, sliding windows,
 /// a recurrent network (or an MLP) with a head of <see cref="ForecasterOptions.Horizon"/> outputs trained by the shared
@@ -182,6 +193,36 @@ public sealed class Forecaster
         // the trainer also writes these weights to best/ when it has an output directory
         if (task.Best != null) network.LoadStateDict(task.Best);
         return result;
+    }
+
+    /// <summary>
+    /// Trains one forecaster per transformation — with and without logarithms (only when every value is positive),
+    /// each undifferenced and differenced at lag 1 — on <paramref name="training"/> with the rest of
+    /// <paramref name="options"/>, and scores each by the MASE (season <paramref name="season"/>) of its forecast of
+    /// the last <see cref="ForecasterOptions.ValidationSize"/> values from the history before them; the smallest
+    /// wins. The trials come back in that order, so that the caller can report them all.
+    /// </summary>
+    public static IReadOnlyList<TransformTrial> TryTransforms(double[] training, ForecasterOptions options,
+        int season, IReadOnlyList<double[]>? covariates = null, CancellationToken cancellation = default)
+    {
+        int v = options.ValidationSize;
+        if (v < 1) throw new ArgumentException("Forecaster: choosing a transformation needs a validation tail.");
+        if (season < 1 || training.Length - v <= season)
+            throw new ArgumentException($"Forecaster: {training.Length} values leave too few before a validation "
+                + $"tail of {v} to score it with season {season}.");
+        bool positive = training.All(x => x > 0);
+        var before = training[..^v];
+        var tail = training[^v..];
+        var trials = new List<TransformTrial>();
+        foreach (bool log in positive ? [false, true] : new[] { false })
+            foreach (int lag in new[] { 0, 1 })
+            {
+                var candidate = new Forecaster(options with { Log = log, DifferenceLag = lag });
+                candidate.Fit(training, covariates: covariates, cancellation: cancellation);
+                var forecast = candidate.Forecast(before, v, covariates?.Select(c => c[..before.Length]).ToArray());
+                trials.Add(new TransformTrial(log, lag, ForecastMetrics.Compute(tail, forecast, before, season).Mase));
+            }
+        return trials;
     }
 
     /// <summary>

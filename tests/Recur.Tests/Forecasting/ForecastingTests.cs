@@ -223,6 +223,29 @@ public sealed class ForecastingTests : IDisposable
     }
 
     [Fact]
+    public void TheValidationTailChoosesTheTransformation()
+    {
+        // exponential growth with a multiplicative season: a min-max scaled network cannot reach values above its
+        // training range undifferenced, so a differenced candidate must win; the trials are reported in order
+        var random = new RandomGenerator(2);
+        var growth = Enumerable.Range(0, 96).Select(t => 100 * Math.Exp(0.03 * t) * (1 + 0.2 * Math.Sin(Math.PI * t
+            / 6)) * (1 + 0.01 * random.NextNormal())).ToArray();
+        var options = new ForecasterOptions(Window: 12, Horizon: 12, HiddenSize: 8, Epochs: 30, ValidationSize: 12);
+        var trials = Forecaster.TryTransforms(growth, options, 12);
+        Assert.Equal([(false, 0), (false, 1), (true, 0), (true, 1)], trials.Select(t => (t.Log, t.DifferenceLag)));
+        Assert.All(trials, t => Assert.True(double.IsFinite(t.ValidationMase) && t.ValidationMase >= 0));
+        var best = trials.MinBy(t => t.ValidationMase)!;
+        Assert.Equal(1, best.DifferenceLag);
+        Assert.True(best.ValidationMase < trials.Where(t => t.DifferenceLag == 0).Min(t => t.ValidationMase));
+        // a series with values ≤ 0 is not offered logarithms
+        var shifted = growth.Select(v => v - 150).ToArray();
+        Assert.DoesNotContain(Forecaster.TryTransforms(shifted, options with { Epochs = 1 }, 12), t => t.Log);
+        Assert.Throws<ArgumentException>(() => Forecaster.TryTransforms(growth, options with { ValidationSize = 0 },
+            12));
+        Assert.Equal("log, differenced at lag 1", new TransformTrial(true, 1, 0).ToString());
+    }
+
+    [Fact]
     public void TheValidationTailChoosesTheModelToTrust()
     {
         // a clean trend plus season: the classical methods fit it almost exactly, a 2-epoch network does not
@@ -243,6 +266,9 @@ public sealed class ForecastingTests : IDisposable
         var rows = System.Text.Json.JsonDocument.Parse(text[text.IndexOf("[{",
             StringComparison.Ordinal)..(text.LastIndexOf("}]", StringComparison.Ordinal)
             + 2)]).RootElement.EnumerateArray().ToArray();
+        // neither --log nor --difference: the transformation was chosen on the validation tail, and reported
+        Assert.True(rows[0].GetProperty("transform_chosen").GetBoolean());
+        Assert.Contains("differenced", rows[0].GetProperty("transform").GetString());
         var chosen = Assert.Single(rows, r => r.GetProperty("chosen").GetBoolean());
         Assert.Equal(rows.Min(r => r.GetProperty("validation_mase").GetDouble()),
             chosen.GetProperty("validation_mase").GetDouble());
@@ -266,5 +292,6 @@ public sealed class ForecastingTests : IDisposable
         }
         finally { Console.SetOut(console); }
         Assert.DoesNotContain("\"chosen\"", output.ToString());
+        Assert.Contains("\"transform\":\"as is, undifferenced\",\"transform_chosen\":false", output.ToString());
     }
 }
