@@ -316,6 +316,13 @@ static partial class ForecastCommand
                     r.GetValue(seed),
                 validationSize, covariates.Length);
             double[][] CovariatesUpTo(int t) => covariates.Select(c => c[..t]).ToArray();
+            string folder = r.GetValue(output)!;
+            int members = r.GetValue(ensemble);
+            if (members < 1) throw new UsageException("--ensemble must be positive.");
+            string file = Path.GetFileName(r.GetValue(csv))!;
+            AnsiConsole.MarkupInterpolated($"[bold]{file}[/], column {r.GetValue(target)}: {train.Length} training ");
+            AnsiConsole.MarkupLineInterpolated(
+                $"values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
             // neither --log nor --difference given: the transformation is chosen on the validation tail too
             bool chooseTransform = r.GetResult(log) is not { Implicit: false }
                 && r.GetResult(difference) is not { Implicit: false } && validationSize > 0
@@ -330,13 +337,6 @@ static partial class ForecastCommand
                 AnsiConsole.MarkupLine($"Transformation chosen on the validation tail: [bold]{best}[/] "
                     + $"(validation MASE {Markup.Escape(tried)}).");
             }
-            string folder = r.GetValue(output)!;
-            int members = r.GetValue(ensemble);
-            if (members < 1) throw new UsageException("--ensemble must be positive.");
-            string file = Path.GetFileName(r.GetValue(csv))!;
-            AnsiConsole.MarkupInterpolated($"[bold]{file}[/], column {r.GetValue(target)}: {train.Length} training ");
-            AnsiConsole.MarkupLineInterpolated(
-                $"values ({dates[0]} … {dates[train.Length - 1]}), test {dates[train.Length]} … {dates[^1]}.");
             // an ensemble trains one forecaster per seed (seed, seed + 1, …), each in its own folder, and averages
             // their forecasts
             var trained = new List<Forecaster>();
