@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using CsvHelper;
 using Recur.Cli.Data;
 using Recur.Cli.Training;
@@ -39,6 +40,37 @@ static partial class ForecastCommand
         return fill;
     }
 
+    static Option<string?> CategoricalOption() => new("--categorical")
+    {
+        Description = "Comma-separated categorical columns (e.g. a weekday or a regime) the model also sees over the "
+            + "window, one-hot: one 0/1 input per category; the categories are saved with the run (categorical.json) "
+            + "for predict.",
+    };
+
+    /// <summary>The file beside a single-series run that keeps its categorical covariates' categories.</summary>
+    const string CategoricalFile = "categorical.json";
+
+    /// <summary>
+    /// The one-hot columns of the categorical covariates, with the categories of <paramref name="levels"/> (from a
+    /// trained run) or, when null, the sorted categories found in the file (returned for saving).
+    /// </summary>
+    static (double[][] Columns, Dictionary<string, string[]> Levels) OneHotColumns(string path, string[] names,
+        string[][] cells, string[] dates, IReadOnlyDictionary<string, string[]>? levels)
+    {
+        var used = new Dictionary<string, string[]>();
+        var columns = new List<double[]>();
+        for (int k = 0; k < names.Length; k++)
+        {
+            string[] known = levels is null ? cells[k].Distinct().Order(StringComparer.Ordinal).ToArray()
+                : levels.TryGetValue(names[k], out var saved) ? saved
+                : throw new UsageException($"the model was not trained with the categorical column '{names[k]}' "
+                    + $"(it knows {string.Join(", ", levels.Keys)}).");
+            used[names[k]] = known;
+            columns.AddRange(SeriesFiles.OneHot(path, names[k], cells[k], known, dates));
+        }
+        return ([.. columns], used);
+    }
+
     static string[] CovariateNames(string? list) =>
         list is null ? [] : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -61,6 +93,7 @@ static partial class ForecastCommand
                 + "--horizon steps).",
         };
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
+        var categorical = CategoricalOption();
         var window = new Option<int>("--window")
         {
             Description = "Past values the model sees.",
@@ -196,7 +229,8 @@ static partial class ForecastCommand
         var command = new Command("train",
             "Train a forecaster on the part before the test period and compare it with the baselines.")
         {
-            csv, target, covariateList, date, window, horizon, testSize, season, arOrder, model, hidden, epochs, lr,
+            csv, target, covariateList, categorical, date, window, horizon, testSize, season, arOrder, model, hidden,
+                epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
                     json, seriesColumn, wide, categoryColumn, categoryInput, noTheta, intervalsOption, fill, likelihood,
                         samples,
@@ -215,6 +249,9 @@ static partial class ForecastCommand
                     + "file of many series).");
             if (r.GetValue(seriesColumn) is string || layout is not null)
             {
+                if (r.GetValue(categorical) is not null)
+                    throw new UsageException("--categorical is for a single series; with many series the category of "
+                        + "each is --category-column (and --category-input feeds it to the network).");
                 // the many-series path: options the user left unset take the global model's defaults
                 var defaults = new GlobalForecasterOptions();
                 T Given<T>(Option<T> option, T fallback) =>
@@ -282,10 +319,14 @@ static partial class ForecastCommand
                 throw new UsageException("--category-column, --no-theta-base, --intervals and --likelihood need "
                     + "--series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
-            var (dates, columns) = SeriesFiles.ReadColumns(r.GetValue(csv)!, [r.GetValue(target)!, .. covariateNames],
-                r.GetValue(date), ParseFill(r.GetValue(fill)));
+            var categoricalNames = CovariateNames(r.GetValue(categorical));
+            var (dates, columns, categoryCells) = SeriesFiles.ReadColumns(r.GetValue(csv)!,
+                [r.GetValue(target)!, .. covariateNames], categoricalNames, r.GetValue(date),
+                ParseFill(r.GetValue(fill)));
             var values = columns[0];
-            var covariates = columns[1..];
+            var (oneHot, categoryLevels) = OneHotColumns(r.GetValue(csv)!, categoricalNames, categoryCells, dates,
+                null);
+            var covariates = (double[][])[.. columns[1..], .. oneHot];
             int test = r.GetValue(testSize), s = r.GetValue(season);
             int order = r.GetValue(arOrder) > 0 ? r.GetValue(arOrder) : s;
             if (test < 1 || s < 1) throw new UsageException("--test-size and --season must be positive.");
@@ -354,6 +395,10 @@ static partial class ForecastCommand
                 trained.Add(member);
             }
             var forecaster = new TrainedModels.EnsembleForecast(trained);
+            if (categoricalNames.Length > 0)
+                AtomicFile.WriteAllText(Path.Combine(folder, CategoricalFile), new JsonObject(categoryLevels.Select(p =>
+                    KeyValuePair.Create(p.Key, (JsonNode?)new JsonArray([.. p.Value.Select(v =>
+                        (JsonNode?)JsonValue.Create(v))])))).ToJsonString());
 
             // the test period forecast from the end of the training part, or (walk-forward) one step at a time from the
             // actual history
@@ -545,6 +590,7 @@ static partial class ForecastCommand
             Description = "The covariate columns the model was trained with, in the same order.",
         };
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
+        var categorical = CategoricalOption();
         var steps = new Option<int>("--steps")
         {
             Description = "Values to forecast after the last row.",
@@ -559,7 +605,7 @@ static partial class ForecastCommand
         var command = new Command("predict",
             "Forecast the values after the end of a series with a trained forecaster; writes a CSV.")
         {
-            model, csv, target, covariateList, date, steps, output, fill,
+            model, csv, target, covariateList, categorical, date, steps, output, fill,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -567,12 +613,22 @@ static partial class ForecastCommand
             // the epoch chosen on validation when there was one, else the last
             var forecaster = new TrainedModels.EnsembleForecast(TrainedModels.Members(folder)
                 .Select(TrainedModels.ForecasterMember).ToList());
-            var (dates, columns) = SeriesFiles.ReadColumns(r.GetValue(csv)!,
-                [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], r.GetValue(date),
-                ParseFill(r.GetValue(fill)));
+            var categoricalNames = CovariateNames(r.GetValue(categorical));
+            var (dates, columns, categoryCells) = SeriesFiles.ReadColumns(r.GetValue(csv)!,
+                [r.GetValue(target)!, .. CovariateNames(r.GetValue(covariateList))], categoricalNames,
+                r.GetValue(date), ParseFill(r.GetValue(fill)));
+            // the categories the model was trained with, in the same order, from the run folder
+            string levelsFile = Path.Combine(folder, CategoricalFile);
+            if (categoricalNames.Length > 0 != File.Exists(levelsFile))
+                throw new UsageException(categoricalNames.Length > 0
+                    ? $"{folder} was trained without categorical covariates: leave out --categorical."
+                    : $"{folder} was trained with categorical covariates ({levelsFile}): name them with --categorical.");
+            var levels = categoricalNames.Length == 0 ? null : JsonNode.Parse(File.ReadAllText(levelsFile))!.AsObject()
+                .ToDictionary(p => p.Key, p => p.Value!.AsArray().Select(v => v!.GetValue<string>()).ToArray());
+            var (oneHot, _) = OneHotColumns(r.GetValue(csv)!, categoricalNames, categoryCells, dates, levels);
             int count = r.GetValue(steps);
             if (count < 1) throw new UsageException("--steps must be positive.");
-            var forecast = forecaster.Forecast(columns[0], count, columns[1..]);
+            var forecast = forecaster.Forecast(columns[0], count, [.. columns[1..], .. oneHot]);
             var labels = Enumerable.Range(1, count).Select(k => $"+{k}").ToArray();
             WriteForecastCsv(r.GetValue(output)!, labels, null, [("forecast", forecast)]);
             var table

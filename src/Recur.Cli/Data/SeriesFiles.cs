@@ -25,12 +25,27 @@ static class SeriesFiles
     internal static (string[] Dates, double[][] Columns) ReadColumns(string path, string[] names, string? dateColumn,
         GapFill? fill = null)
     {
+        var (dates, columns, _) = ReadColumns(path, names, [], dateColumn, fill);
+        return (dates, columns);
+    }
+
+    /// <summary>
+    /// Reads a date column, numeric columns and categorical columns (their cells as text) by name, row for row; an
+    /// empty categorical cell is an error naming its line (a category is not interpolated), and a row that
+    /// <c>--fill drop</c> removes goes from every column.
+    /// </summary>
+    internal static (string[] Dates, double[][] Columns, string[][] Categories) ReadColumns(string path,
+        string[] names, string[] categorical, string? dateColumn, GapFill? fill)
+    {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new UsageException($"{path}: no such file.");
         var table = TableFile.Read(path, trim: true);
         var indices = names.Select(n => table.Column(n)).ToArray();
-        int dateIndex = dateColumn is null ? (indices.Contains(0) ? -1 : 0) : table.Column(dateColumn, "date column");
+        var categoryIndices = categorical.Select(n => table.Column(n, "categorical column")).ToArray();
+        int dateIndex = dateColumn is null ? (indices.Contains(0) || categoryIndices.Contains(0) ? -1 : 0)
+            : table.Column(dateColumn, "date column");
         var dates = new List<string>();
         var columns = names.Select(_ => new List<double>()).ToArray();
+        var categories = categorical.Select(_ => new List<string>()).ToArray();
         foreach (var row in table.Rows)
         {
             for (int k = 0; k < names.Length; k++)
@@ -38,18 +53,43 @@ static class SeriesFiles
                 columns[k].Add(Number(path, row.Line, row.Fields[indices[k]], names[k], $"the '{names[k]}' cell",
                     fill));
             }
+            for (int k = 0; k < categorical.Length; k++)
+            {
+                string cell = row.Fields[categoryIndices[k]];
+                if (IsMissing(cell)) throw new InvalidDataException($"{path}, line {row.Line}: the '{categorical[k]}' "
+                    + $"cell is empty ('{cell}'); a categorical covariate needs a category in every row.");
+                categories[k].Add(cell);
+            }
             dates.Add(dateIndex >= 0 ? row.Fields[dateIndex] : dates.Count.ToString(CultureInfo.InvariantCulture));
         }
         if (dates.Count == 0) throw new InvalidDataException($"{path}: no rows.");
         if (fill == GapFill.Drop)
         {
-            // a row with a gap in any of the columns goes, with its date
+            // a row with a gap in any of the columns goes, with its date and categories
             var keep = Enumerable.Range(0, dates.Count).Where(i => columns.All(c => !double.IsNaN(c[i]))).ToArray();
             return (keep.Select(i => dates[i]).ToArray(),
-                columns.Select(c => keep.Select(i => c[i]).ToArray()).ToArray());
+                columns.Select(c => keep.Select(i => c[i]).ToArray()).ToArray(),
+                categories.Select(c => keep.Select(i => c[i]).ToArray()).ToArray());
         }
         return (dates.ToArray(), columns.Select((c, k) => FillGaps(c.ToArray(), fill, $"{path}, column '{names[k]}'"))
-            .ToArray());
+            .ToArray(), categories.Select(c => c.ToArray()).ToArray());
+    }
+
+    /// <summary>
+    /// One 0/1 column per level of a categorical column (one-hot), in the order of <paramref name="levels"/>; a cell
+    /// that is not one of them is an error naming its row's date and the levels known.
+    /// </summary>
+    internal static double[][] OneHot(string path, string column, string[] cells, string[] levels, string[] dates)
+    {
+        var result = levels.Select(_ => new double[cells.Length]).ToArray();
+        for (int i = 0; i < cells.Length; i++)
+        {
+            int level = Array.IndexOf(levels, cells[i]);
+            if (level < 0) throw new InvalidDataException($"{path}: the '{column}' cell of the row dated {dates[i]} is "
+                + $"'{cells[i]}', not a category the model was trained with ({string.Join(", ", levels)}).");
+            result[level][i] = 1;
+        }
+        return result;
     }
 
     /// <summary>

@@ -223,6 +223,49 @@ public sealed class ForecastingTests : IDisposable
     }
 
     [Fact]
+    public void CategoricalCovariatesAreOneHotAndTheirCategoriesGoWithTheRun()
+    {
+        // a regime column: the series is higher in "high" months
+        var series = SeasonalSeries(60);
+        string Regime(int t) => t % 5 < 2 ? "high" : "low";
+        string csv = Path.Combine(folder, "regime.csv");
+        File.WriteAllLines(csv, ["Month,Value,Regime", .. series.Select((v, t) =>
+            FormattableString.Invariant($"m{t},{v + (Regime(t) == "high" ? 20 : 0)},{Regime(t)}"))]);
+        string run = Path.Combine(folder, "regime-run");
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "Value", "--categorical",
+            "Regime", "--window", "6", "--horizon", "6", "--test-size", "6", "--epochs", "2", "--hidden", "4",
+            "--log", "--out", run, "--threads", "1"));
+        // the categories, sorted, are kept beside the run; the network reads one input per category
+        var levels = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "categorical.json")))
+            .RootElement.GetProperty("Regime").EnumerateArray().Select(v => v.GetString()!).ToArray();
+        Assert.Equal(["high", "low"], levels);
+        var trained = Forecaster.FromConfig(Checkpoint.ReadConfig(Path.Combine(run, "last")));
+        Assert.Equal(2, trained.Options.Covariates);
+        string output = Path.Combine(folder, "regime-next.csv");
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value",
+            "--categorical", "Regime", "--steps", "3", "--out", output));
+        Assert.All(File.ReadAllLines(output).Skip(1), l => Assert.True(double.IsFinite(double.Parse(l.Split(',')[1],
+            System.Globalization.CultureInfo.InvariantCulture))));
+        // predict must name the same columns; a category the model never saw is an error naming the row
+        Assert.Equal(2, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", csv, "--target", "Value",
+            "--steps", "3", "--out", output));
+        string unseen = Path.Combine(folder, "unseen.csv");
+        File.WriteAllLines(unseen, [.. File.ReadAllLines(csv), "m60,120,medium"]);
+        var (dates, _, cells) = SeriesFiles.ReadColumns(unseen, ["Value"], ["Regime"], null, null);
+        var e = Assert.Throws<InvalidDataException>(() => SeriesFiles.OneHot(unseen, "Regime", cells[0], ["high",
+            "low"], dates));
+        Assert.Contains("row dated m60 is 'medium'", e.Message);
+        Assert.Equal(1, RecurCommand.Run("forecast", "predict", "--model", run, "--csv", unseen, "--target", "Value",
+            "--categorical", "Regime", "--steps", "3", "--out", output));
+        // an empty category is an error naming its line, and many series take their category another way
+        File.WriteAllLines(unseen, [.. File.ReadAllLines(csv), "m60,120,"]);
+        Assert.Contains("line 62", Assert.Throws<InvalidDataException>(() => SeriesFiles.ReadColumns(unseen,
+            ["Value"], ["Regime"], null, null)).Message);
+        Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "Regime", "--target",
+            "Value", "--categorical", "Regime", "--test-size", "4", "--out", Path.Combine(folder, "regime-bad")));
+    }
+
+    [Fact]
     public void TheValidationTailChoosesTheTransformation()
     {
         // exponential growth with a multiplicative season: a min-max scaled network cannot reach values above its
