@@ -622,7 +622,8 @@ static partial class ForecastCommand
             if (categoricalNames.Length > 0 != File.Exists(levelsFile))
                 throw new UsageException(categoricalNames.Length > 0
                     ? $"{folder} was trained without categorical covariates: leave out --categorical."
-                    : $"{folder} was trained with categorical covariates ({levelsFile}): name them with --categorical.");
+                    : $"{folder} was trained with categorical covariates ({levelsFile}): name them with "
+                        + "--categorical.");
             var levels = categoricalNames.Length == 0 ? null : JsonNode.Parse(File.ReadAllText(levelsFile))!.AsObject()
                 .ToDictionary(p => p.Key, p => p.Value!.AsArray().Select(v => v!.GetValue<string>()).ToArray());
             var (oneHot, _) = OneHotColumns(r.GetValue(csv)!, categoricalNames, categoryCells, dates, levels);
