@@ -51,8 +51,8 @@ static partial class ForecastCommand
 
     /// <summary>Everything after the options are read: the many-series comparison.</summary>
     internal static int TrainMany(string csvPath, IReadOnlyList<SeriesFiles.PanelSeries> panel, bool categoryInput,
-        int test, int season, GlobalForecasterOptions options, DeepArOptions? deepAr, int members, string folder,
-        bool overwrite, bool json)
+        int test, int season, GlobalForecasterOptions options, DeepArOptions? deepAr, bool combine, int members,
+        string folder, bool overwrite, bool json)
     {
         int shortest = panel.Min(s => s.Values.Length);
         var tooShort = panel.First(s => s.Values.Length == shortest);
@@ -87,43 +87,73 @@ static partial class ForecastCommand
 
         var results = new List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)>();
         var clock = Stopwatch.StartNew();
-        // the global network: members trained with seeds seed, seed + 1, … and averaged
-        var sum = panel.Select(_ => new double[test]).ToArray();
-        bool withIntervals = deepAr is not null || options.IntervalCoverage > 0;
-        var lowerSum = panel.Select(_ => new double[test]).ToArray();
-        var upperSum = panel.Select(_ => new double[test]).ToArray();
-        for (int k = 0; k < members; k++)
+        if (combine && deepAr is null)
+            throw new UsageException("--combine needs --likelihood: it averages DeepAR with the network correcting "
+                + "Theta.");
+        // a global network: members trained with seeds seed, seed + 1, … and averaged (their interval bounds too:
+        // quantile averaging); null when interrupted
+        (string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)? TrainGlobal(string name,
+            Func<int, IPanelForecaster> build, double coverage, string memberRoot)
         {
-            IPanelForecaster member = deepAr is null ? new GlobalForecaster(options with
+            clock.Restart();
+            var sum = panel.Select(_ => new double[test]).ToArray();
+            var lowerSum = panel.Select(_ => new double[test]).ToArray();
+            var upperSum = panel.Select(_ => new double[test]).ToArray();
+            for (int k = 0; k < members; k++)
             {
-                Seed = options.Seed + (ulong)k
-            }) : new DeepArForecaster(deepAr with { Seed = deepAr.Seed + (ulong)k });
-            string memberFolder = members == 1 ? folder : Path.Combine(folder, $"member-{k + 1}");
-            var result = TrainingOptions.Run((observer, token) => member.Fit(train, categoryIndex, validate: true,
-                new Recur.Training.TrainerOptions
-                {
-                    OutputDirectory = memberFolder, LogEvery = 1000, Overwrite = overwrite
-                },
-                observer, token));
-            if (result.Outcome == Recur.Training.TrainingOutcome.Interrupted) return 130;
-            // members' point forecasts and interval bounds are averaged (quantile averaging)
-            var (forecasts, memberIntervals) = withIntervals ? member.ForecastWithIntervals(train, categoryIndex)
-                : (member.Forecast(train, categoryIndex), null);
-            for (int s = 0; s < panel.Count; s++)
-                for (int h = 0; h < test; h++)
-                {
-                    sum[s][h] += forecasts[s][h] / members;
-                    if (memberIntervals is null) continue;
-                    lowerSum[s][h] += memberIntervals[s].Lower[h] / members;
-                    upperSum[s][h] += memberIntervals[s].Upper[h] / members;
-                }
+                var member = build(k);
+                string memberFolder = members == 1 ? memberRoot : Path.Combine(memberRoot, $"member-{k + 1}");
+                var result = TrainingOptions.Run((observer, token) => member.Fit(train, categoryIndex, validate: true,
+                    new Recur.Training.TrainerOptions
+                    {
+                        OutputDirectory = memberFolder, LogEvery = 1000, Overwrite = overwrite
+                    },
+                    observer, token));
+                if (result.Outcome == Recur.Training.TrainingOutcome.Interrupted) return null;
+                var (forecasts, memberIntervals) = coverage > 0 ? member.ForecastWithIntervals(train, categoryIndex)
+                    : (member.Forecast(train, categoryIndex), null);
+                for (int s = 0; s < panel.Count; s++)
+                    for (int h = 0; h < test; h++)
+                    {
+                        sum[s][h] += forecasts[s][h] / members;
+                        if (memberIntervals is null) continue;
+                        lowerSum[s][h] += memberIntervals[s].Lower[h] / members;
+                        upperSum[s][h] += memberIntervals[s].Upper[h] / members;
+                    }
+            }
+            var intervals = panel.Select((_, s) => coverage > 0
+                ? new ForecastInterval(lowerSum[s], upperSum[s], coverage) : null).ToArray();
+            return (name + (members > 1 ? $" (ensemble of {members})" : ""), sum, intervals,
+                clock.Elapsed.TotalSeconds);
         }
-        string globalName = (deepAr is null ? $"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}"
-            : $"DeepAR {deepAr.Cell.Name()}, {LikelihoodName(deepAr.Likelihood)}")
-            + (members > 1 ? $" (ensemble of {members})" : "");
-        var globalIntervals = panel.Select((_, s) => withIntervals
-            ? new ForecastInterval(lowerSum[s], upperSum[s], options.IntervalCoverage) : null).ToArray();
-        results.Add((globalName, sum, globalIntervals, clock.Elapsed.TotalSeconds));
+        string ensembleNote = members > 1 ? $" (ensemble of {members})" : "";
+        if (deepAr is null || combine)
+        {
+            var hybrid = TrainGlobal($"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}",
+                k => new GlobalForecaster(options with { Seed = options.Seed + (ulong)k }), options.IntervalCoverage,
+                combine ? Path.Combine(folder, "hybrid") : folder);
+            if (hybrid is null) return 130;
+            results.Add(hybrid.Value);
+        }
+        if (deepAr is not null)
+        {
+            var sampled = TrainGlobal($"DeepAR {deepAr.Cell.Name()}, {LikelihoodName(deepAr.Likelihood)}",
+                k => new DeepArForecaster(deepAr with { Seed = deepAr.Seed + (ulong)k }), deepAr.IntervalCoverage,
+                combine ? Path.Combine(folder, "deepar") : folder);
+            if (sampled is null) return 130;
+            results.Add(sampled.Value);
+        }
+        if (combine)
+        {
+            // the equal-weight mean of the two networks' forecasts (and of their bounds when both have intervals)
+            var (a, b) = (results[0], results[1]);
+            var mean = panel.Select((_, s) => a.Forecasts[s].Select((v, h) => (v + b.Forecasts[s][h]) / 2).ToArray())
+                .ToArray();
+            var bounds = panel.Select((_, s) => a.Intervals[s] is { } x && b.Intervals[s] is { } y
+                ? new ForecastInterval([.. x.Lower.Select((v, h) => (v + y.Lower[h]) / 2)],
+                    [.. x.Upper.Select((v, h) => (v + y.Upper[h]) / 2)], x.Coverage) : null).ToArray();
+            results.Add(($"mean of the two networks{ensembleNote}", mean, bounds, a.Seconds + b.Seconds));
+        }
         foreach (var method in ClassicalMethods(season))
         {
             clock.Restart();

@@ -216,6 +216,11 @@ static partial class ForecastCommand
             HelpName = "gaussian|student-t|negative-binomial",
         };
         likelihood.AcceptOnlyFromAmong("gaussian", "student-t", "negative-binomial");
+        var combine = new Option<bool>("--combine")
+        {
+            Description = "With --likelihood: also train the network correcting Theta and add a row with the mean of "
+                + "the two networks' forecasts (a combination of two recurrent models).",
+        };
         var samples = new Option<int>("--samples")
         {
             Description = "With --likelihood: paths sampled per series.",
@@ -233,7 +238,7 @@ static partial class ForecastCommand
                 epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
                     json, seriesColumn, wide, categoryColumn, categoryInput, noTheta, intervalsOption, fill, likelihood,
-                        samples,
+                        samples, combine,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -274,9 +279,9 @@ static partial class ForecastCommand
                 DeepArOptions? deepAr = null;
                 if (r.GetValue(likelihood) is string likelihoodName)
                 {
-                    if (r.GetValue(noTheta) || r.GetValue(intervalsOption))
+                    if ((r.GetValue(noTheta) || r.GetValue(intervalsOption)) && !r.GetValue(combine))
                         throw new UsageException("--likelihood trains DeepAR, which has no Theta base and always "
-                            + "gives intervals: leave out --no-theta-base and --intervals.");
+                            + "gives intervals: leave out --no-theta-base and --intervals (unless --combine).");
                     var deepArDefaults = new DeepArOptions();
                     deepAr = deepArDefaults with
                     {
@@ -311,13 +316,13 @@ static partial class ForecastCommand
                     : SeriesFiles.ReadWide(path, layout == "rows", r.GetValue(seriesColumn), r.GetValue(date),
                         r.GetValue(categoryColumn), fillMode);
                 return TrainMany(path, panel, r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season),
-                    global, deepAr, r.GetValue(ensemble), r.GetValue(output)!, r.GetValue(overwrite),
+                    global, deepAr, r.GetValue(combine), r.GetValue(ensemble), r.GetValue(output)!, r.GetValue(overwrite),
                     r.GetValue(json));
             }
             if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption)
-                || r.GetValue(likelihood) != null)
-                throw new UsageException("--category-column, --no-theta-base, --intervals and --likelihood need "
-                    + "--series-column.");
+                || r.GetValue(likelihood) != null || r.GetValue(combine))
+                throw new UsageException("--category-column, --no-theta-base, --intervals, --likelihood and --combine "
+                    + "need --series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
             var categoricalNames = CovariateNames(r.GetValue(categorical));
             var (dates, columns, categoryCells) = SeriesFiles.ReadColumns(r.GetValue(csv)!,
@@ -471,6 +476,8 @@ static partial class ForecastCommand
             {
                 intervals[etsName] = ets.Interval(test, 0.95);
                 intervals["Theta"] = ThetaMethod.Fit(train, s).Interval(test, 0.95);
+                // the network's: its paths with its own validation errors added block by block
+                intervals[models[0].Name] = forecaster.Interval(train, test, 0.95, CovariatesUpTo(train.Length));
                 table.AddColumn(new TableColumn("95% PI cover").RightAligned());
                 table.AddColumn(new TableColumn("MSIS").RightAligned());
             }

@@ -221,6 +221,25 @@ static class TrainedModels
             }
             return sum.Select(v => v / members.Count).ToArray();
         }
+
+        /// <summary>
+        /// A prediction interval from the members' simulated paths pooled (each member's share of
+        /// <paramref name="paths"/>, drawn with seeds 1, 2, …), forecasting from the end of
+        /// <paramref name="training"/>.
+        /// </summary>
+        public ForecastInterval Interval(double[] training, int steps, double coverage,
+            IReadOnlyList<double[]>? covariates, int paths = 1000)
+        {
+            var pooled = new List<double>[steps];
+            for (int k = 0; k < steps; k++) pooled[k] = [];
+            for (int m = 0; m < members.Count; m++)
+            {
+                var samples = members[m].SamplePaths(training, steps, Math.Max(1, paths / members.Count),
+                    (ulong)m + 1, covariates);
+                for (int k = 0; k < steps; k++) pooled[k].AddRange(samples[k]);
+            }
+            return ForecastInterval.FromSamples([.. pooled.Select(p => p.ToArray())], coverage);
+        }
     }
 
     /// <summary>The run folder's model as the explorer serves it, found by what the folder holds.</summary>

@@ -240,6 +240,16 @@ public sealed class Forecaster
         if (Options.Covariates > 0 && steps > Options.Horizon)
             throw new ArgumentException($"Forecaster: with covariates a forecast reaches at most the horizon "
                 + $"({Options.Horizon} steps), since their future is unknown; asked for {steps}.");
+        return Roll(history, steps, covariates, null);
+    }
+
+    /// <summary>
+    /// The block-by-block forecast of <see cref="Forecast"/>; with <paramref name="noise"/>, each block's scaled
+    /// output gets a drawn error vector added before it is inverted and fed back (a simulated path).
+    /// </summary>
+    double[] Roll(ReadOnlySpan<double> history, int steps, IReadOnlyList<double[]>? covariates,
+        Func<float[]>? noise)
+    {
         network.Eval();
         var original = history.ToArray().ToList();
         var forecast = new List<double>();
@@ -251,6 +261,11 @@ public sealed class Forecaster
             var window = WindowInputs(features[^Options.Window..], 1);
             float[] output;
             using (GradMode.NoGrad()) output = forward(Input(window, 1)).ToArray();
+            if (noise != null)
+            {
+                var error = noise();
+                for (int k = 0; k < output.Length; k++) output[k] += error[k];
+            }
             var predicted = output.Select(v => Scaler.Inverse(v)).ToArray();
             // undo differencing and the logarithm
             var levels = Options.DifferenceLag > 0
@@ -266,6 +281,60 @@ public sealed class Forecaster
             }
         }
         return forecast.ToArray();
+    }
+
+    /// <summary>
+    /// Simulated continuations of <paramref name="training"/> (the series the forecaster was fitted on), for
+    /// prediction intervals: each of <paramref name="paths"/> paths runs the forecast block by block with an error
+    /// vector added to every block, drawn (with replacement, whole vectors, so that the errors of a block's steps keep
+    /// their correlation) from the network's own errors on the windows of the validation tail — out of sample — or,
+    /// without a validation tail, on every training window (in sample, so the paths spread too little). Returns
+    /// [step][path] in original units.
+    /// </summary>
+    public double[][] SamplePaths(double[] training, int steps, int paths = 1000, ulong seed = 1,
+        IReadOnlyList<double[]>? covariates = null)
+    {
+        if (paths < 1) throw new ArgumentException($"Forecaster: paths must be positive, got {paths}.");
+        CheckCovariates(covariates, training.Length);
+        var errors = WindowErrors(training, covariates);
+        var random = new RandomGenerator(seed);
+        var result = new double[steps][];
+        for (int k = 0; k < steps; k++) result[k] = new double[paths];
+        for (int p = 0; p < paths; p++)
+        {
+            var path = Roll(training, steps, covariates, () => errors[random.NextInt(errors.Length)]);
+            for (int k = 0; k < steps; k++) result[k][p] = path[k];
+        }
+        return result;
+    }
+
+    /// <summary>The central <paramref name="coverage"/> of <see cref="SamplePaths"/> per step.</summary>
+    public ForecastInterval Interval(double[] training, int steps, double coverage = 0.95, int paths = 1000,
+        ulong seed = 1, IReadOnlyList<double[]>? covariates = null) =>
+        ForecastInterval.FromSamples(SamplePaths(training, steps, paths, seed, covariates), coverage);
+
+    /// <summary>Target − prediction (scaled) of each window of the validation tail, or of every window without
+    /// one.</summary>
+    float[][] WindowErrors(double[] training, IReadOnlyList<double[]>? covariates)
+    {
+        var scaled = Transform(training).Select(Scaler.Transform).ToArray();
+        var features = StepFeatures(scaled, covariates, CovariateScalers);
+        var (_, targets, count) = Windows.Make(scaled, Options.Window, Options.Horizon);
+        if (count < 1) throw new ArgumentException("Forecaster: the series is too short for one window.");
+        int first = Options.ValidationSize > 0 ? Math.Clamp(scaled.Length - Options.ValidationSize - Options.Window
+            - Options.Horizon + 1, 0, count - 1) : 0;
+        var inputs = WindowInputs(features, count);
+        int w = Options.Window * Features, h = Options.Horizon, n = count - first;
+        float[] output;
+        network.Eval();
+        using (GradMode.NoGrad()) output = forward(Input(inputs.AsSpan(first * w, n * w).ToArray(), n)).ToArray();
+        var errors = new float[n][];
+        for (int i = 0; i < n; i++)
+        {
+            errors[i] = new float[h];
+            for (int k = 0; k < h; k++) errors[i][k] = targets[(first + i) * h + k] - output[i * h + k];
+        }
+        return errors;
     }
 
     void CheckCovariates(IReadOnlyList<double[]>? covariates, int length)

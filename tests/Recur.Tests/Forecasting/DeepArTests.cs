@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Recur.Cli;
 using Recur.Forecasting;
@@ -114,21 +115,41 @@ public sealed class DeepArTests : IDisposable
         try
         {
             Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
-                "value", "--likelihood", "student-t", "--samples", "40", "--test-size", "4", "--season", "4",
-                "--epochs", "2", "--hidden", "6", "--window", "8", "--json", "--threads", "1", "--out",
+                "value", "--likelihood", "student-t", "--samples", "40", "--combine", "--test-size", "4", "--season",
+                "4", "--epochs", "2", "--hidden", "6", "--window", "8", "--json", "--threads", "1", "--out",
                 Path.Combine(folder, "run")));
         }
         finally { Console.SetOut(console); }
         var json = output.ToString();
         var rows = JsonDocument.Parse(json[json.IndexOf('[')..(json.LastIndexOf(']') + 1)]).RootElement;
-        Assert.Equal("DeepAR lstm, student-t", rows[0].GetProperty("model").GetString());
-        Assert.InRange(rows[0].GetProperty("coverage_95").GetDouble(), 0, 1);
-        Assert.True(rows[0].GetProperty("msis_95").GetDouble() > 0);
+        Assert.Equal(["global lstm on Theta", "DeepAR lstm, student-t", "mean of the two networks"],
+            rows.EnumerateArray().Take(3).Select(r => r.GetProperty("model").GetString()!));
+        Assert.InRange(rows[1].GetProperty("coverage_95").GetDouble(), 0, 1);
+        // the row's MSIS is that of 95% intervals (a = 0.05) recomputed from the bounds written to forecast.csv
+        var table = Recur.Cli.Data.TableFile.Read(Path.Combine(folder, "run", "forecast.csv"), trim: true);
+        var lines = (string[][])[table.Header, .. table.Rows.Select(r => r.Fields)];
+        int lower = Array.IndexOf(lines[0], "DeepAR lstm, student-t lower 95%");
+        double msis = panel.Select((s, i) =>
+        {
+            var cells = lines.Skip(1 + 4 * i).Take(4).Select(c => (Lo: double.Parse(c[lower], CultureInfo.InvariantCulture),
+                Hi: double.Parse(c[lower + 1], CultureInfo.InvariantCulture))).ToArray();
+            var interval = new ForecastInterval([.. cells.Select(c => c.Lo)], [.. cells.Select(c => c.Hi)], 0.95);
+            return IntervalScore.Compute(s[^4..], interval, s[..^4], 4).Msis;
+        }).Average();
+        Assert.Equal(msis, rows[1].GetProperty("msis_95").GetDouble(), 6);
+        // the mean row averages the two networks' point forecasts
+        int first = Array.IndexOf(lines[0], "global lstm on Theta");
+        foreach (var c in lines.Skip(1))
+            Assert.Equal((double.Parse(c[first], CultureInfo.InvariantCulture) + double.Parse(c[first + 1], CultureInfo.InvariantCulture)) / 2,
+                double.Parse(c[first + 2], CultureInfo.InvariantCulture), 9);
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
             "value", "--samples", "40", "--test-size", "4", "--out", Path.Combine(folder, "bad")));
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
             "value", "--likelihood", "gaussian", "--intervals", "--test-size", "4", "--out",
             Path.Combine(folder, "bad2")));
+        Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
+            "value", "--combine", "--test-size", "4", "--out", Path.Combine(folder, "bad3")));
         Assert.False(Directory.Exists(Path.Combine(folder, "bad")));
+        Assert.False(Directory.Exists(Path.Combine(folder, "bad3")));
     }
 }

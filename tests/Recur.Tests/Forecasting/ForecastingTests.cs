@@ -266,6 +266,34 @@ public sealed class ForecastingTests : IDisposable
     }
 
     [Fact]
+    public void SimulatedPathsGiveTheNetworkAnIntervalThatCoversItsErrors()
+    {
+        // a season with Gaussian noise of σ = 3: the 95% interval of a trained network should be about ±6 wide around
+        // its forecast and hold most of the held-out values
+        var random = new RandomGenerator(4);
+        var noisy = SeasonalSeries(156).Select(v => v + 3 * random.NextNormal()).ToArray();
+        var train = noisy[..^12];
+        var forecaster = new Forecaster(new ForecasterOptions(Window: 12, Horizon: 12, Model: "mlp", HiddenSize: 16,
+            Epochs: 150, ValidationSize: 24));
+        forecaster.Fit(train);
+        var point = forecaster.Forecast(train, 12);
+        var interval = forecaster.Interval(train, 12, 0.95, paths: 400, seed: 3);
+        for (int k = 0; k < 12; k++)
+        {
+            Assert.InRange(point[k], interval.Lower[k], interval.Upper[k]);
+            Assert.InRange(interval.Upper[k] - interval.Lower[k], 4, 40);
+        }
+        var score = IntervalScore.Compute(noisy[^12..], interval, train, 12);
+        Assert.True(score.Coverage >= 0.75, $"coverage {score.Coverage}");
+        // the same seed draws the same paths; paths beyond the horizon continue block by block
+        Assert.Equal(interval.Lower, forecaster.Interval(train, 12, 0.95, paths: 400, seed: 3).Lower);
+        var longer = forecaster.SamplePaths(train, 30, paths: 50, seed: 1);
+        Assert.Equal(30, longer.Length);
+        Assert.All(longer, step => Assert.Equal(50, step.Length));
+        Assert.Throws<ArgumentException>(() => forecaster.SamplePaths(train, 3, paths: 0));
+    }
+
+    [Fact]
     public void TheValidationTailChoosesTheTransformation()
     {
         // exponential growth with a multiplicative season: a min-max scaled network cannot reach values above its
@@ -323,6 +351,8 @@ public sealed class ForecastingTests : IDisposable
             .GetProperty("msis_95").GetDouble() > 0);
         Assert.False(Assert.Single(rows, r => r.GetProperty("model").GetString() == "naive")
             .TryGetProperty("coverage_95", out _));
+        // the network's interval comes from its simulated paths
+        Assert.InRange(rows[0].GetProperty("coverage_95").GetDouble(), 0, 1);
         Assert.True(File.Exists(Path.Combine(folder, "select", "forecast-interval.png")));
         // with --validation-size 0 nothing is held out and nothing chosen
         output.GetStringBuilder().Clear();
