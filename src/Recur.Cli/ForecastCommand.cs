@@ -316,8 +316,8 @@ static partial class ForecastCommand
                     : SeriesFiles.ReadWide(path, layout == "rows", r.GetValue(seriesColumn), r.GetValue(date),
                         r.GetValue(categoryColumn), fillMode);
                 return TrainMany(path, panel, r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season),
-                    global, deepAr, r.GetValue(combine), r.GetValue(ensemble), r.GetValue(output)!, r.GetValue(overwrite),
-                    r.GetValue(json));
+                    global, deepAr, r.GetValue(combine), r.GetValue(ensemble), r.GetValue(output)!,
+                    r.GetValue(overwrite), r.GetValue(json));
             }
             if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption)
                 || r.GetValue(likelihood) != null || r.GetValue(combine))

@@ -25,6 +25,8 @@ public sealed class DeepArTests : IDisposable
         }).ToList();
     }
 
+    static double Number(string cell) => double.Parse(cell, CultureInfo.InvariantCulture);
+
     static double Mae(double[] actual, double[] forecast) =>
         actual.Select((a, i) => Math.Abs(forecast[i] - a)).Average();
 
@@ -131,8 +133,8 @@ public sealed class DeepArTests : IDisposable
         int lower = Array.IndexOf(lines[0], "DeepAR lstm, student-t lower 95%");
         double msis = panel.Select((s, i) =>
         {
-            var cells = lines.Skip(1 + 4 * i).Take(4).Select(c => (Lo: double.Parse(c[lower], CultureInfo.InvariantCulture),
-                Hi: double.Parse(c[lower + 1], CultureInfo.InvariantCulture))).ToArray();
+            var cells = lines.Skip(1 + 4 * i).Take(4).Select(c => (Lo: Number(c[lower]), Hi: Number(c[lower + 1])))
+                .ToArray();
             var interval = new ForecastInterval([.. cells.Select(c => c.Lo)], [.. cells.Select(c => c.Hi)], 0.95);
             return IntervalScore.Compute(s[^4..], interval, s[..^4], 4).Msis;
         }).Average();
@@ -140,8 +142,7 @@ public sealed class DeepArTests : IDisposable
         // the mean row averages the two networks' point forecasts
         int first = Array.IndexOf(lines[0], "global lstm on Theta");
         foreach (var c in lines.Skip(1))
-            Assert.Equal((double.Parse(c[first], CultureInfo.InvariantCulture) + double.Parse(c[first + 1], CultureInfo.InvariantCulture)) / 2,
-                double.Parse(c[first + 2], CultureInfo.InvariantCulture), 9);
+            Assert.Equal((Number(c[first]) + Number(c[first + 1])) / 2, Number(c[first + 2]), 9);
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
             "value", "--samples", "40", "--test-size", "4", "--out", Path.Combine(folder, "bad")));
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
