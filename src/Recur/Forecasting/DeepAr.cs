@@ -24,7 +24,8 @@ public enum Likelihood
 /// <param name="Horizon">Steps forecast (the prediction range).</param>
 /// <param name="Context">Steps the network reads before it forecasts (the conditioning range); a training window is
 /// the context followed by the horizon.</param>
-/// <param name="SeasonLength">Season length: the values one and two seasons back are inputs beside the last three.</param>
+/// <param name="SeasonLength">Season length: the values one and two seasons back are inputs beside the last
+/// three.</param>
 /// <param name="Likelihood">The distribution of each value given the network's state.</param>
 /// <param name="Cell">The recurrent cell.</param>
 /// <param name="HiddenSize">Hidden units per layer.</param>
@@ -297,8 +298,8 @@ public sealed class DeepArForecaster : IPanelForecaster
 
     /// <summary>
     /// The negative log-likelihood that training minimises, averaged over every observed value of the given windows
-    /// (each the <see cref="DeepArOptions.Context"/> values ending at <c>End</c> followed by the horizon), as a tensor to
-    /// call <see cref="Tensor.Backward"/> on — for a custom training loop, or to score held-out data.
+    /// (each the <see cref="DeepArOptions.Context"/> values ending at <c>End</c> followed by the horizon), as a
+    /// tensor to call <see cref="Tensor.Backward"/> on — for a custom training loop, or to score held-out data.
     /// </summary>
     public Tensor Loss(IReadOnlyList<double[]> series, IReadOnlyList<(int Series, int End)> windows,
         IReadOnlyList<int>? categories = null)
@@ -379,7 +380,8 @@ public sealed class DeepArForecaster : IPanelForecaster
             for (int l = 0; l < layers; l++)
                 for (int b = 0; b < count; b++)
                     for (int k = 0; k < samples; k++)
-                        Array.Copy(from, (l * count + b) * hidden, to, ((l * count + b) * samples + k) * hidden, hidden);
+                        Array.Copy(from, (l * count + b) * hidden, to, ((l * count + b) * samples + k) * hidden,
+                            hidden);
             return Tensor.FromArray(to, layers, rows, hidden);
         }
         Tensor hState = Repeat(context.HiddenState);
