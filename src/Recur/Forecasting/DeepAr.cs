@@ -167,15 +167,7 @@ public sealed class DeepArForecaster : IPanelForecaster
 
     void Check(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories)
     {
-        if (categories is not null)
-        {
-            if (categories.Count != series.Count)
-                throw new ArgumentException($"DeepAR: {categories.Count} categories for {series.Count} series.");
-            for (int s = 0; s < series.Count; s++)
-                if (categories[s] < 0 || categories[s] >= Options.Categories)
-                    throw new ArgumentException($"DeepAR: series {s} has category {categories[s]}, outside 0 … "
-                        + $"{Options.Categories - 1}.");
-        }
+        SeriesCategories.Check("DeepAR", categories, series.Count, Options.Categories);
         for (int s = 0; s < series.Count; s++)
             for (int t = 0; t < series[s].Length; t++)
             {
@@ -447,9 +439,9 @@ public sealed class DeepArForecaster : IPanelForecaster
     sealed class Task(DeepArForecaster owner, IReadOnlyList<double[]> series, IReadOnlyList<int>? categories,
         Window[] train, Window[] held) : ITrainingTask<int[]>
     {
-        double bestLoss = double.PositiveInfinity;
+        readonly BestEpoch best = new(owner.network);
 
-        public Dictionary<string, Tensor>? Best { get; private set; }
+        public Dictionary<string, Tensor>? Best => best.Weights;
         public Module Model => owner.network;
         public JsonObject Config => owner.Config;
         public int BatchesPerEpoch => (train.Length + owner.Options.Batch - 1) / owner.Options.Batch;
@@ -459,26 +451,16 @@ public sealed class DeepArForecaster : IPanelForecaster
         public Tensor Loss(int[] batch, TrainingContext context) =>
             owner.BatchLoss(series, categories, train, batch, horizonOnly: false);
 
-        public IReadOnlyDictionary<string, double>? Evaluate()
+        public IReadOnlyDictionary<string, double>? Evaluate() => held.Length == 0 ? null : best.Score(() =>
         {
-            if (held.Length == 0) return null;
+            // every held-out window has a whole horizon observed: the mean over chunks weighted by their size
             double loss = 0;
-            owner.network.Eval();
-            using (GradMode.NoGrad())
-                // every held-out window has a whole horizon observed: the mean over chunks weighted by their size
-                for (int start = 0; start < held.Length; start += 4096)
-                {
-                    var batch = Enumerable.Range(start, Math.Min(4096, held.Length - start)).ToArray();
-                    loss += owner.BatchLoss(series, categories, held, batch, horizonOnly: true).Item() * batch.Length;
-                }
-            owner.network.Train();
-            loss /= held.Length;
-            if (loss < bestLoss)
+            for (int start = 0; start < held.Length; start += 4096)
             {
-                bestLoss = loss;
-                Best = owner.network.StateDict().ToDictionary(p => p.Key, p => p.Value.Detach().Clone());
+                var batch = Enumerable.Range(start, Math.Min(4096, held.Length - start)).ToArray();
+                loss += owner.BatchLoss(series, categories, held, batch, horizonOnly: true).Item() * batch.Length;
             }
-            return new Dictionary<string, double> { ["loss"] = loss };
-        }
+            return loss / held.Length;
+        });
     }
 }

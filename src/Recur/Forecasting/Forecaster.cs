@@ -391,9 +391,9 @@ public sealed class Forecaster
     sealed class WindowTask(Forecaster owner, float[] inputs, float[] targets, int trainCount,
         int count) : ITrainingTask<int[]>
     {
-        double bestLoss = double.PositiveInfinity;
+        readonly BestEpoch best = new(owner.network);
 
-        public Dictionary<string, Tensor>? Best { get; private set; }
+        public Dictionary<string, Tensor>? Best => best.Weights;
         public Module Model => owner.network;
         public JsonObject Config => owner.Config;
         public int BatchesPerEpoch => (trainCount + owner.Options.Batch - 1) / owner.Options.Batch;
@@ -405,17 +405,7 @@ public sealed class Forecaster
         public IReadOnlyDictionary<string, double>? Evaluate()
         {
             if (trainCount == count) return null;
-            double loss;
-            owner.network.Eval();
-            using (GradMode.NoGrad()) loss = BatchLoss(Enumerable.Range(trainCount,
-                count - trainCount).ToArray()).Item();
-            owner.network.Train();
-            if (loss < bestLoss)
-            {
-                bestLoss = loss;
-                Best = owner.network.StateDict().ToDictionary(p => p.Key, p => p.Value.Detach().Clone());
-            }
-            return new Dictionary<string, double> { ["loss"] = loss };
+            return best.Score(() => BatchLoss(Enumerable.Range(trainCount, count - trainCount).ToArray()).Item());
         }
 
         Tensor BatchLoss(int[] batch)

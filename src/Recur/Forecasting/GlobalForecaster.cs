@@ -336,16 +336,8 @@ public sealed class GlobalForecaster : IPanelForecaster
         return (heads[0], Heads > 1 ? heads[1] : null, Heads > 1 ? heads[2] : null);
     }
 
-    void CheckCategories(IReadOnlyList<int>? categories, int count)
-    {
-        if (categories is null) return;
-        if (categories.Count != count)
-            throw new ArgumentException($"GlobalForecaster: {categories.Count} categories for {count} series.");
-        for (int s = 0; s < count; s++)
-            if (categories[s] < 0 || categories[s] >= Options.Categories)
-                throw new ArgumentException($"GlobalForecaster: series {s} has category {categories[s]}, "
-                    + $"outside 0 … {Options.Categories - 1}.");
-    }
+    void CheckCategories(IReadOnlyList<int>? categories, int count) =>
+        SeriesCategories.Check("GlobalForecaster", categories, count, Options.Categories);
 
     /// <summary>Windows [B, Window·F] as time-major [Window, B, F].</summary>
     Tensor Input(float[] windows, int batch)
@@ -362,9 +354,9 @@ public sealed class GlobalForecaster : IPanelForecaster
     sealed class Task(GlobalForecaster owner, float[] inputs, float[] targets, int count, float[] heldInputs,
         float[] heldTargets, int heldCount) : ITrainingTask<int[]>
     {
-        double bestLoss = double.PositiveInfinity;
+        readonly BestEpoch best = new(owner.network);
 
-        public Dictionary<string, Tensor>? Best { get; private set; }
+        public Dictionary<string, Tensor>? Best => best.Weights;
         public Module Model => owner.network;
         public JsonObject Config => owner.Config;
         public int BatchesPerEpoch => (count + owner.Options.Batch - 1) / owner.Options.Batch;
@@ -373,21 +365,8 @@ public sealed class GlobalForecaster : IPanelForecaster
         public int Count(int[] batch) => batch.Length;
         public Tensor Loss(int[] batch, TrainingContext context) => BatchLoss(inputs, targets, batch);
 
-        public IReadOnlyDictionary<string, double>? Evaluate()
-        {
-            if (heldCount == 0) return null;
-            double loss;
-            owner.network.Eval();
-            using (GradMode.NoGrad()) loss = BatchLoss(heldInputs, heldTargets, Enumerable.Range(0,
-                heldCount).ToArray()).Item();
-            owner.network.Train();
-            if (loss < bestLoss)
-            {
-                bestLoss = loss;
-                Best = owner.network.StateDict().ToDictionary(p => p.Key, p => p.Value.Detach().Clone());
-            }
-            return new Dictionary<string, double> { ["loss"] = loss };
-        }
+        public IReadOnlyDictionary<string, double>? Evaluate() => heldCount == 0 ? null
+            : best.Score(() => BatchLoss(heldInputs, heldTargets, Enumerable.Range(0, heldCount).ToArray()).Item());
 
         readonly float[] quantiles = owner.ColumnQuantiles();
 

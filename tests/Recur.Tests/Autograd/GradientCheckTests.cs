@@ -7,10 +7,10 @@ public class GradientCheckTests
 {
     static Tensor Normal(ulong seed, params int[] shape) => Tensor.RandomNormal(new RandomGenerator(seed), shape);
 
-    static Tensor Uniform(ulong seed, float low, float high, params int[] shape) =>
+    internal static Tensor Uniform(ulong seed, float low, float high, params int[] shape) =>
         Tensor.RandomUniform(new RandomGenerator(seed), shape, low, high);
 
-    static void Check(Func<Tensor> function, params Tensor[] inputs)
+    internal static void Check(Func<Tensor> function, params Tensor[] inputs)
     {
         var result = GradientCheck.Compare(function, inputs);
         Assert.True(result.Passed, $"gradient mismatch (error {result.MaxError:G3}× tolerance): {result.Where}");

@@ -50,13 +50,9 @@ public sealed class LikelihoodTests
     }
 
     static Tensor Uniform(ulong seed, float low, float high, params int[] shape) =>
-        Tensor.RandomUniform(new RandomGenerator(seed), shape, low, high);
+        GradientCheckTests.Uniform(seed, low, high, shape);
 
-    static void Check(Func<Tensor> function, params Tensor[] inputs)
-    {
-        var result = GradientCheck.Compare(function, inputs);
-        Assert.True(result.Passed, $"gradient mismatch (error {result.MaxError:G3}× tolerance): {result.Where}");
-    }
+    static void Check(Func<Tensor> function, params Tensor[] inputs) => GradientCheckTests.Check(function, inputs);
 
     [Fact]
     public void PassFiniteDifferences()
