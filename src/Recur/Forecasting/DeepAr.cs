@@ -1,13 +1,17 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Optim;
+using Recur.Serialization;
 using Recur.Training;
 
 namespace Recur.Forecasting;
 
-/// <summary>The distribution a <see cref="DeepArForecaster"/> predicts the parameters of at every step.</summary>
+/// <summary>The distribution a <see cref="DeepArForecaster"/> predicts the parameters of at every step (in JSON and
+/// on the command line: <c>gaussian</c>, <c>student-t</c>, <c>negative-binomial</c>).</summary>
+[JsonConverter(typeof(KebabCaseEnumConverter<Likelihood>))]
 public enum Likelihood
 {
     /// <summary>Normal with mean μ and scale σ = softplus(·): real-valued series.</summary>
@@ -101,16 +105,16 @@ public sealed class DeepArForecaster : IPanelForecaster
         network = new DeepArNetwork(this, new RandomGenerator(options.Seed));
     }
 
-    /// <summary>The configuration saved with checkpoints.</summary>
-    public JsonObject Config => new()
-    {
-        ["architecture"] = "deepar", ["horizon"] = Options.Horizon, ["context"] = Options.Context,
-        ["season_length"] = Options.SeasonLength, ["likelihood"] = Options.Likelihood.ToString(),
-        ["cell"] = Options.Cell.Name(), ["hidden_size"] = Options.HiddenSize, ["num_layers"] = Options.NumLayers,
-        ["dropout"] = Options.Dropout, ["epochs"] = Options.Epochs, ["lr"] = Options.LearningRate,
-        ["batch"] = Options.Batch, ["seed"] = Options.Seed, ["samples"] = Options.Samples,
-        ["categories"] = Options.Categories, ["interval_coverage"] = Options.IntervalCoverage,
-    };
+    /// <summary>The configuration saved with checkpoints: the options, enough to rebuild the forecaster with <see
+    /// cref="FromConfig"/>.</summary>
+    public JsonObject Config => ConfigJson.Write(Options, ForecastingJson.Default.DeepArOptions, "deepar");
+
+    /// <summary>Rebuilds a forecaster (untrained weights) from <see cref="Config"/>; load the weights with <see
+    /// cref="Checkpoint.LoadModel"/>.</summary>
+    /// <exception cref="InvalidDataException">Not a DeepAR configuration, or a field missing or invalid
+    /// (named).</exception>
+    public static DeepArForecaster FromConfig(JsonObject config) =>
+        new(ConfigJson.Read(config, ForecastingJson.Default.DeepArOptions, "deepar", options => options.Validate()));
 
     sealed class DeepArNetwork : Module
     {

@@ -449,4 +449,5 @@ sealed record FittedScalers(double ScalerOffset, double ScalerScale, double[][]?
     RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(ForecasterOptions))]
 [JsonSerializable(typeof(FittedScalers))]
+[JsonSerializable(typeof(DeepArOptions))]
 sealed partial class ForecastingJson : JsonSerializerContext;

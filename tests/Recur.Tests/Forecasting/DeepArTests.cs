@@ -56,6 +56,11 @@ public sealed class DeepArTests : IDisposable
         var again = new DeepArForecaster(options);
         again.Fit(train);
         Assert.Equal(points, again.ForecastWithIntervals(train).Points);
+        // rebuilt from its configuration with its weights, it samples the same paths
+        var copy = DeepArForecaster.FromConfig(model.Config);
+        Assert.Equal(options, copy.Options);
+        copy.Network.LoadStateDict(model.Network.StateDict());
+        Assert.Equal(points, copy.ForecastWithIntervals(train).Points);
     }
 
     [Fact]
@@ -86,6 +91,7 @@ public sealed class DeepArTests : IDisposable
         var result = t.Fit(panel);
         Assert.Equal(Recur.Training.TrainingOutcome.Completed, result.Outcome);
         Assert.True(double.IsFinite(result.LastEvaluation!["loss"]));
+        Assert.Equal("student-t", t.Config["likelihood"]!.GetValue<string>());
         Assert.All(t.Forecast(panel).SelectMany(p => p), v => Assert.True(double.IsFinite(v)));
     }
 
@@ -101,6 +107,10 @@ public sealed class DeepArTests : IDisposable
         e = Assert.Throws<ArgumentException>(() => model.Fit([[1, 2, 3, 4, 5, 6, 7]], [0]));
         Assert.Contains("category 0, outside", e.Message);
         Assert.Throws<ArgumentException>(() => new DeepArOptions(Samples: 0).Validate());
+        Assert.Throws<InvalidDataException>(() => DeepArForecaster.FromConfig(new GlobalForecaster(new()).Config));
+        var config = model.Config;
+        config["samples"] = 0;
+        Assert.Contains("samples", Assert.Throws<InvalidDataException>(() => DeepArForecaster.FromConfig(config)).Message);
         Assert.Throws<ArgumentException>(() => new DeepArOptions(IntervalCoverage: 1).Validate());
     }
 
