@@ -110,7 +110,8 @@ public sealed class DeepArTests : IDisposable
         Assert.Throws<InvalidDataException>(() => DeepArForecaster.FromConfig(new GlobalForecaster(new()).Config));
         var config = model.Config;
         config["samples"] = 0;
-        Assert.Contains("samples", Assert.Throws<InvalidDataException>(() => DeepArForecaster.FromConfig(config)).Message);
+        var e2 = Assert.Throws<InvalidDataException>(() => DeepArForecaster.FromConfig(config));
+        Assert.Contains("samples", e2.Message);
         Assert.Throws<ArgumentException>(() => new DeepArOptions(IntervalCoverage: 1).Validate());
     }
 
