@@ -201,7 +201,9 @@ public sealed class CharTokenizer : ITokenizer
         symbols = [.. Tokenizers.Specials, .. alphabet];
         for (int i = Tokenizers.Specials.Count; i < symbols.Length; i++)
         {
-            if (!Rune.TryGetRuneAt(symbols[i], 0, out var rune) || rune.Utf16SequenceLength != symbols[i].Length)
+            // (an empty symbol, as a damaged file may hold, is not one character either)
+            if (string.IsNullOrEmpty(symbols[i]) || !Rune.TryGetRuneAt(symbols[i], 0, out var rune)
+                || rune.Utf16SequenceLength != symbols[i].Length)
                 throw new InvalidDataException(
                     $"character tokenizer: symbol {i} ('{symbols[i]}') is not one character.");
             if (!ids.TryAdd(rune.Value,

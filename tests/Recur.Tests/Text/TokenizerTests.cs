@@ -229,6 +229,7 @@ public sealed class TokenizerTests : IDisposable
                 "'splitting'"),
             ("{\"symbols\": [\"a\"]}", "kind"),
             ("{\"kind\": \"char\", \"symbols\": [\"ab\"]}", "'ab'"),
+            ("{\"kind\": \"char\", \"symbols\": [\"a\", \"\"]}", "symbol 5 ('') is not one character"),
             ("{\"kind\": \"word\", \"kind\": \"char\", \"symbols\": []}", "malformed JSON"),
         })
         {
