@@ -87,6 +87,7 @@ static partial class ForecastCommand
 
         var results = new List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)>();
         var clock = Stopwatch.StartNew();
+        string ensembleNote = members > 1 ? $" (ensemble of {members})" : "";
         if (combine && deepAr is null)
             throw new UsageException("--combine needs --likelihood: it averages DeepAR with the network correcting "
                 + "Theta.");
@@ -123,10 +124,9 @@ static partial class ForecastCommand
             }
             var intervals = panel.Select((_, s) => coverage > 0
                 ? new ForecastInterval(lowerSum[s], upperSum[s], coverage) : null).ToArray();
-            return (name + (members > 1 ? $" (ensemble of {members})" : ""), sum, intervals,
+            return (name + ensembleNote, sum, intervals,
                 clock.Elapsed.TotalSeconds);
         }
-        string ensembleNote = members > 1 ? $" (ensemble of {members})" : "";
         if (deepAr is null || combine)
         {
             var hybrid = TrainGlobal($"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}",
