@@ -51,7 +51,8 @@ static partial class ForecastCommand
 
     /// <summary>Everything after the options are read: the many-series comparison.</summary>
     internal static int TrainMany(string csvPath, IReadOnlyList<SeriesFiles.PanelSeries> panel, bool categoryInput,
-        int test, int season, GlobalForecasterOptions options, DeepArOptions? deepAr, bool combine, int members,
+        int test, int season, GlobalForecasterOptions options, DeepArOptions? deepAr, EsRnnOptions? esRnn, bool combine,
+        int members,
         string folder, bool overwrite, bool json)
     {
         int shortest = panel.Min(s => s.Values.Length);
@@ -75,6 +76,13 @@ static partial class ForecastCommand
             Categories = options.Categories
         };
         deepAr?.Validate();
+        esRnn = esRnn is null ? null : esRnn with
+        {
+            Horizon = test,
+            SeasonLength = season,
+            Categories = options.Categories
+        };
+        esRnn?.Validate();
         var train = panel.Select(s => s.Values[..^test]).ToList();
         var actual = panel.Select(s => s.Values[^test..]).ToList();
         var categoryIndex = useCategories
@@ -88,9 +96,9 @@ static partial class ForecastCommand
         var results = new List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)>();
         var clock = Stopwatch.StartNew();
         string ensembleNote = members > 1 ? $" (ensemble of {members})" : "";
-        if (combine && deepAr is null)
-            throw new UsageException("--combine needs --likelihood: it averages DeepAR with the network correcting "
-                + "Theta.");
+        if (combine && deepAr is null && esRnn is null)
+            throw new UsageException("--combine needs --likelihood or --es-rnn: it averages DeepAR or ES-RNN with the "
+                + "network correcting Theta.");
         // a global network: members trained with seeds seed, seed + 1, … and averaged (their interval bounds too:
         // quantile averaging); null when interrupted
         (string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)? TrainGlobal(string name,
@@ -127,7 +135,7 @@ static partial class ForecastCommand
             return (name + ensembleNote, sum, intervals,
                 clock.Elapsed.TotalSeconds);
         }
-        if (deepAr is null || combine)
+        if (deepAr is null && esRnn is null || combine)
         {
             var hybrid = TrainGlobal($"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}",
                 k => new GlobalForecaster(options with { Seed = options.Seed + (ulong)k }), options.IntervalCoverage,
@@ -143,16 +151,28 @@ static partial class ForecastCommand
             if (sampled is null) return 130;
             results.Add(sampled.Value);
         }
+        if (esRnn is not null)
+        {
+            var smoothed = TrainGlobal($"ES-RNN {esRnn.Cell.Name()}",
+                k => new EsRnnForecaster(esRnn with { Seed = esRnn.Seed + (ulong)k }), esRnn.IntervalCoverage,
+                combine ? Path.Combine(folder, "es-rnn") : folder);
+            if (smoothed is null) return 130;
+            results.Add(smoothed.Value);
+        }
         if (combine)
         {
-            // the equal-weight mean of the two networks' forecasts (and of their bounds when both have intervals)
-            var (a, b) = (results[0], results[1]);
-            var mean = panel.Select((_, s) => a.Forecasts[s].Select((v, h) => (v + b.Forecasts[s][h]) / 2).ToArray())
-                .ToArray();
-            var bounds = panel.Select((_, s) => a.Intervals[s] is { } x && b.Intervals[s] is { } y
-                ? new ForecastInterval([.. x.Lower.Select((v, h) => (v + y.Lower[h]) / 2)],
-                    [.. x.Upper.Select((v, h) => (v + y.Upper[h]) / 2)], x.Coverage) : null).ToArray();
-            results.Add(($"mean of the two networks{ensembleNote}", mean, bounds, a.Seconds + b.Seconds));
+            // the equal-weight mean of the networks' forecasts (and of their bounds when all have intervals)
+            var networks = results.ToArray();
+            var mean = panel.Select((_, s) => Enumerable.Range(0, test)
+                .Select(h => networks.Average(n => n.Forecasts[s][h])).ToArray()).ToArray();
+            var bounds = panel.Select((_, s) => networks.All(n => n.Intervals[s] != null)
+                ? new ForecastInterval([.. Enumerable.Range(0, test).Select(h => networks.Average(n =>
+                        n.Intervals[s]!.Lower[h]))],
+                    [.. Enumerable.Range(0, test).Select(h => networks.Average(n => n.Intervals[s]!.Upper[h]))],
+                    networks[0].Intervals[s]!.Coverage)
+                : null).ToArray();
+            results.Add(($"mean of the {networks.Length} networks{ensembleNote}", mean, bounds,
+                networks.Sum(n => n.Seconds)));
         }
         foreach (var method in ClassicalMethods(season))
         {

@@ -216,10 +216,16 @@ static partial class ForecastCommand
             HelpName = "gaussian|student-t|negative-binomial",
         };
         likelihood.AcceptOnlyFromAmong("gaussian", "student-t", "negative-binomial");
+        var esRnn = new Option<bool>("--es-rnn")
+        {
+            Description = "With --series-column: train the ES-RNN hybrid (Smyl 2020: each series' Holt-Winters level "
+                + "and seasonality learned jointly with one LSTM shared by all) instead of the network correcting "
+                + "Theta.",
+        };
         var combine = new Option<bool>("--combine")
         {
-            Description = "With --likelihood: also train the network correcting Theta and add a row with the mean of "
-                + "the two networks' forecasts (a combination of two recurrent models).",
+            Description = "With --likelihood and/or --es-rnn: also train the network correcting Theta and add a row "
+                + "with the mean of the networks' forecasts (a combination of recurrent models).",
         };
         var samples = new Option<int>("--samples")
         {
@@ -238,7 +244,7 @@ static partial class ForecastCommand
                 epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
                     json, seriesColumn, wide, categoryColumn, categoryInput, noTheta, intervalsOption, fill, likelihood,
-                        samples, combine,
+                        samples, esRnn, combine,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -303,6 +309,25 @@ static partial class ForecastCommand
                 }
                 else if (r.GetResult(samples) is { Implicit: false })
                     throw new UsageException("--samples needs --likelihood (the DeepAR model samples paths).");
+                EsRnnOptions? esRnnOptions = null;
+                if (r.GetValue(esRnn))
+                {
+                    if (r.GetValue(noTheta) && !r.GetValue(combine))
+                        throw new UsageException("--es-rnn trains the ES-RNN hybrid, which has no Theta base: leave "
+                            + "out --no-theta-base (unless --combine).");
+                    var esDefaults = new EsRnnOptions();
+                    esRnnOptions = esDefaults with
+                    {
+                        Window = Given(window, esDefaults.Window),
+                        Cell = global.Cell,
+                        HiddenSize = Given(hidden, esDefaults.HiddenSize),
+                        Epochs = Given(epochs, esDefaults.Epochs),
+                        LearningRate = Given(lr, esDefaults.LearningRate),
+                        Batch = Given(batch, esDefaults.Batch),
+                        Seed = r.GetValue(seed),
+                        IntervalCoverage = r.GetValue(intervalsOption) ? 0.95 : 0,
+                    };
+                }
                 if (r.GetValue(testSize) < 1 || r.GetValue(season) < 1)
                     throw new UsageException("--test-size and --season must be positive.");
                 if (r.GetValue(ensemble) < 1) throw new UsageException("--ensemble must be positive.");
@@ -316,13 +341,13 @@ static partial class ForecastCommand
                     : SeriesFiles.ReadWide(path, layout == "rows", r.GetValue(seriesColumn), r.GetValue(date),
                         r.GetValue(categoryColumn), fillMode);
                 return TrainMany(path, panel, r.GetValue(categoryInput), r.GetValue(testSize), r.GetValue(season),
-                    global, deepAr, r.GetValue(combine), r.GetValue(ensemble), r.GetValue(output)!,
+                    global, deepAr, esRnnOptions, r.GetValue(combine), r.GetValue(ensemble), r.GetValue(output)!,
                     r.GetValue(overwrite), r.GetValue(json));
             }
             if (r.GetValue(categoryColumn) != null || r.GetValue(noTheta) || r.GetValue(intervalsOption)
-                || r.GetValue(likelihood) != null || r.GetValue(combine))
-                throw new UsageException("--category-column, --no-theta-base, --intervals, --likelihood and --combine "
-                    + "need --series-column.");
+                || r.GetValue(likelihood) != null || r.GetValue(esRnn) || r.GetValue(combine))
+                throw new UsageException("--category-column, --no-theta-base, --intervals, --likelihood, --es-rnn and "
+                    + "--combine need --series-column.");
             var covariateNames = CovariateNames(r.GetValue(covariateList));
             var categoricalNames = CovariateNames(r.GetValue(categorical));
             var (dates, columns, categoryCells) = SeriesFiles.ReadColumns(r.GetValue(csv)!,

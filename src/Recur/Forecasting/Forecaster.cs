@@ -450,4 +450,5 @@ sealed record FittedScalers(double ScalerOffset, double ScalerScale, double[][]?
 [JsonSerializable(typeof(ForecasterOptions))]
 [JsonSerializable(typeof(FittedScalers))]
 [JsonSerializable(typeof(DeepArOptions))]
+[JsonSerializable(typeof(EsRnnOptions))]
 sealed partial class ForecastingJson : JsonSerializerContext;

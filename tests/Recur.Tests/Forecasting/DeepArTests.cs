@@ -135,7 +135,7 @@ public sealed class DeepArTests : IDisposable
         finally { Console.SetOut(console); }
         var json = output.ToString();
         var rows = JsonDocument.Parse(json[json.IndexOf('[')..(json.LastIndexOf(']') + 1)]).RootElement;
-        Assert.Equal(["global lstm on Theta", "DeepAR lstm, student-t", "mean of the two networks"],
+        Assert.Equal(["global lstm on Theta", "DeepAR lstm, student-t", "mean of the 2 networks"],
             rows.EnumerateArray().Take(3).Select(r => r.GetProperty("model").GetString()!));
         Assert.InRange(rows[1].GetProperty("coverage_95").GetDouble(), 0, 1);
         // the row's MSIS is that of 95% intervals (a = 0.05) recomputed from the bounds written to forecast.csv

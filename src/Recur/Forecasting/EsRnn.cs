@@ -1,0 +1,469 @@
+using System.Text.Json.Nodes;
+using Recur.Autograd;
+using Recur.Nn;
+using Recur.Nn.Recurrent;
+using Recur.Optim;
+using Recur.Serialization;
+using Recur.Training;
+
+namespace Recur.Forecasting;
+
+/// <summary>Settings of an <see cref="EsRnnForecaster"/>.</summary>
+/// <param name="Horizon">Values forecast at once (the multi-output head).</param>
+/// <param name="Window">Past values the network reads (deseasonalised, over the level); windows reaching before a
+/// series' start are padded and flagged.</param>
+/// <param name="SeasonLength">Season length of the Holt–Winters part (1: level only).</param>
+/// <param name="Cell">The recurrent cell.</param>
+/// <param name="HiddenSize">Hidden units per layer.</param>
+/// <param name="NumLayers">Stacked recurrent layers.</param>
+/// <param name="Epochs">Passes over all series.</param>
+/// <param name="LearningRate">Adam's step size (the per-series smoothing parameters move
+/// <see cref="EsRnnForecaster.PerSeriesGain"/> times faster: each is updated once an epoch).</param>
+/// <param name="Batch">Series per mini-batch (each with all its windows, as in Smyl's method).</param>
+/// <param name="Seed">Seed of initialisation and shuffling.</param>
+/// <param name="Quantile">The quantile the pinball loss trains the point forecast for (½: the median).</param>
+/// <param name="LevelPenalty">Weight of Smyl's penalty on the wiggliness of the level: the mean squared change of the
+/// log level's step (0: none).</param>
+/// <param name="Categories">Number of series categories, fed as a one-hot input at every step (0: none).</param>
+/// <param name="IntervalCoverage">When positive (e.g. 0.95), the head also forecasts the (1 ± coverage)/2 quantiles,
+/// trained with their own pinball losses, for prediction intervals; 0: point forecasts only.</param>
+public sealed record EsRnnOptions(int Horizon = 8, int Window = 8, int SeasonLength = 4,
+    CellKind Cell = CellKind.Lstm, int HiddenSize = 40, int NumLayers = 1, int Epochs = 30,
+    float LearningRate = 5e-4f, int Batch = 32, ulong Seed = 1, float Quantile = 0.5f, float LevelPenalty = 5f,
+    int Categories = 0, double IntervalCoverage = 0)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Horizon < 1 || Window < 1 || SeasonLength < 1 || HiddenSize < 1 || NumLayers < 1 || Epochs < 1
+            || Batch < 1 || !(LearningRate > 0) || Categories < 0)
+            throw new ArgumentException("ES-RNN: horizon, window, season length, hidden units, layers, epochs, batch "
+                + $"and learning rate must be positive ({this}).");
+        if (!(Quantile > 0 && Quantile < 1))
+            throw new ArgumentException($"ES-RNN: quantile {Quantile} is not in (0, 1).");
+        if (!(LevelPenalty >= 0 && float.IsFinite(LevelPenalty)))
+            throw new ArgumentException($"ES-RNN: level penalty {LevelPenalty} is negative or not finite.");
+        if (!(IntervalCoverage >= 0 && IntervalCoverage < 1))
+            throw new ArgumentException($"ES-RNN: interval coverage {IntervalCoverage} is not in [0, 1).");
+    }
+}
+
+/// <summary>
+/// The hybrid of exponential smoothing and a recurrent network that won the M4 competition (Smyl 2020, "A hybrid
+/// method of exponential smoothing and recurrent neural networks for time series forecasting"). Each series has its
+/// own multiplicative Holt–Winters level and seasonality — a level smoothing α, a seasonality smoothing γ and the
+/// first season's indices, all parameters of the model —
+/// ℓ_t = α·y_t / s_t + (1 − α)·ℓ_{t−1}, s_{t+m} = γ·y_t / ℓ_t + (1 − γ)·s_t;
+/// one network shared by all series reads a window of log(y / (ℓ_t·s)) — deseasonalised and over the window's last
+/// level — and forecasts the next <see cref="EsRnnOptions.Horizon"/> values on the same scale, de-normalised with the
+/// last level and the next season's indices. The smoothing parameters and the network are trained together, by
+/// gradient through the recursions, on the pinball loss (plus, optionally, Smyl's level-wiggliness penalty); a
+/// mini-batch is a set of series with all their windows. The per-series parameters belong to the series trained on:
+/// <see cref="Forecast"/> takes the same series (in the same order), extended or not.
+/// </summary>
+public sealed class EsRnnForecaster : IPanelForecaster
+{
+    EsRnnNetwork? network;
+
+    /// <summary>The settings it was built with.</summary>
+    public EsRnnOptions Options { get; }
+
+    /// <summary>
+    /// The network: per-series <c>es.level_smoothing</c> [S], <c>es.season_smoothing</c> [S] (logits of α and γ,
+    /// divided by <see cref="PerSeriesGain"/>), <c>es.initial_seasons</c> [S, m] (log indices, likewise) and the
+    /// shared <c>model.rnn.*</c>, <c>model.head.*</c>. It is made by <see cref="Fit"/>, which knows the series.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Before <see cref="Fit"/>.</exception>
+    public Module Network => Fitted;
+
+    /// <summary>Series the per-series parameters were made for (0 before <see cref="Fit"/>).</summary>
+    public int SeriesCount => network?.Series ?? 0;
+
+    /// <summary>
+    /// The per-series parameters are stored divided by this, so that Adam — whose steps are about the learning rate
+    /// in the stored units — moves them this many times faster than the network's weights: a series' parameters get
+    /// one update an epoch, the network's one a mini-batch.
+    /// </summary>
+    public const float PerSeriesGain = 30;
+
+    /// <summary>Log ratios of a few percent are multiplied by this before they enter the network.</summary>
+    const float InputGain = 10;
+
+    /// <summary>Inputs per step: the normalised value, an observed (not padded) flag, the category one-hot.</summary>
+    int Features => 2 + Options.Categories;
+
+    int Heads => Options.IntervalCoverage > 0 ? 3 : 1;
+
+    /// <summary>Fewest observed values a training window holds.</summary>
+    int MinimumObserved => Math.Min(Options.Window, Math.Max(3, Options.SeasonLength));
+
+    EsRnnNetwork Fitted => network ?? throw new InvalidOperationException(
+        "ES-RNN: the model has per-series parameters and is made by Fit; call Fit first.");
+
+    /// <summary>Builds an untrained forecaster (its network is made by <see cref="Fit"/>).</summary>
+    public EsRnnForecaster(EsRnnOptions options)
+    {
+        options.Validate();
+        Options = options;
+    }
+
+    /// <summary>The configuration saved with checkpoints: the options and the number of series.</summary>
+    public JsonObject Config
+    {
+        get
+        {
+            var config = ConfigJson.Write(Options, ForecastingJson.Default.EsRnnOptions, "es_rnn");
+            config["series"] = SeriesCount;
+            return config;
+        }
+    }
+
+    sealed class EsRnnNetwork : Module
+    {
+        public int Series { get; }
+        public Tensor LevelSmoothing { get; }
+        public Tensor SeasonSmoothing { get; }
+        public Tensor InitialSeasons { get; }
+        public SequenceModel Model { get; }
+
+        public EsRnnNetwork(EsRnnForecaster owner, IReadOnlyList<double[]> series)
+        {
+            var o = owner.Options;
+            Series = series.Count;
+            int m = o.SeasonLength;
+            // α = γ = ½ to start; the first season's indices from the classical decomposition where the series
+            // passes the seasonality test, 1 elsewhere
+            var seasons = new float[Series * m];
+            for (int s = 0; s < Series; s++)
+            {
+                var y = series[s];
+                if (m < 2 || !ClassicalDecomposition.IsSeasonal(y, m)) continue;
+                var indices = ClassicalDecomposition.Indices(y, m, multiplicative: true);
+                for (int j = 0; j < m; j++) seasons[s * m + j] = (float)(Math.Log(indices[j]) / PerSeriesGain);
+            }
+            LevelSmoothing = Tensor.Zeros(Series);
+            SeasonSmoothing = Tensor.Zeros(Series);
+            InitialSeasons = Tensor.FromArray(seasons, Series, m);
+            RegisterModule("es", new EsParameters(LevelSmoothing, SeasonSmoothing, InitialSeasons));
+            Model = RegisterModule("model", new SequenceModel(new SequenceModelConfig(o.Cell, owner.Features,
+                o.HiddenSize, o.Horizon * owner.Heads, NumLayers: o.NumLayers), new RandomGenerator(o.Seed)));
+        }
+    }
+
+    sealed class EsParameters : Module
+    {
+        public EsParameters(Tensor level, Tensor season, Tensor initial)
+        {
+            RegisterParameter("level_smoothing", level);
+            RegisterParameter("season_smoothing", season);
+            RegisterParameter("initial_seasons", initial);
+        }
+    }
+
+    /// <summary>
+    /// The Holt–Winters recursions of the series <paramref name="ids"/> (aligned at their start; a shorter series
+    /// carries its last value on, which no window reads): log levels [T, B] and log seasonal indices [T + m, B].
+    /// </summary>
+    (Tensor LogLevels, Tensor LogSeasons) Smooth(EsRnnNetwork net, IReadOnlyList<double[]> series, int[] ids)
+    {
+        int b = ids.Length, m = Options.SeasonLength, steps = ids.Max(s => series[s].Length);
+        var alpha = (net.LevelSmoothing.IndexSelect(0, ids) * PerSeriesGain).Sigmoid();
+        var keepLevel = 1f - alpha;
+        var gamma = (net.SeasonSmoothing.IndexSelect(0, ids) * PerSeriesGain).Sigmoid();
+        var keepSeason = 1f - gamma;
+        var initial = (net.InitialSeasons.IndexSelect(0, ids) * PerSeriesGain).Exp();
+        var seasons = new List<Tensor>(steps + m);
+        for (int j = 0; j < m; j++) seasons.Add(initial.Select(1, j));
+        var levels = new List<Tensor>(steps);
+        var y = new float[b];
+        Tensor? level = null;
+        for (int t = 0; t < steps; t++)
+        {
+            for (int i = 0; i < b; i++)
+            {
+                var values = series[ids[i]];
+                y[i] = (float)values[Math.Min(t, values.Length - 1)];
+            }
+            var value = Tensor.FromArray(y, b);
+            var deseasonalised = value / seasons[t];
+            level = level is null ? deseasonalised : alpha * deseasonalised + keepLevel * level;
+            levels.Add(level);
+            seasons.Add(m < 2 ? seasons[t] : gamma * (value / level) + keepSeason * seasons[t]);
+        }
+        return (Tensor.Stack(levels).Log(), Tensor.Stack(seasons).Log());
+    }
+
+    /// <summary>The windows of a batch of series: (position in the batch, last index read).</summary>
+    readonly record struct Window(int Position, int End);
+
+    /// <summary>
+    /// The network's inputs [Window, N, F] for <paramref name="windows"/>, and the log of the level and seasonal
+    /// indices that turn its outputs back into values: [N, H] each, the next season's indices repeated.
+    /// </summary>
+    (Tensor Input, Tensor Scale) Inputs(Tensor logLevels, Tensor logSeasons, Tensor logValues, Window[] windows,
+        int batch, int[] ids, IReadOnlyList<int>? categories)
+    {
+        int w = Options.Window, n = windows.Length, m = Options.SeasonLength, h = Options.Horizon;
+        var at = new int[n * w];
+        var levelAt = new int[n * w];
+        var mask = new float[n * w];
+        var scaleLevel = new int[n * h];
+        var scaleSeason = new int[n * h];
+        for (int i = 0; i < n; i++)
+        {
+            var (p, end) = windows[i];
+            for (int k = 0; k < w; k++)
+            {
+                int t = end - w + 1 + k;
+                at[i * w + k] = Math.Max(t, 0) * batch + p;
+                levelAt[i * w + k] = end * batch + p;
+                mask[i * w + k] = t >= 0 ? 1 : 0;
+            }
+            for (int j = 0; j < h; j++)
+            {
+                scaleLevel[i * h + j] = end * batch + p;
+                scaleSeason[i * h + j] = (end + 1 + j % m) * batch + p;
+            }
+        }
+        int steps = logLevels.Size(0), all = steps * batch;
+        var deseasonalised = logValues - logSeasons.Slice(0, 0, steps);
+        var observed = Tensor.FromArray(mask, n, w);
+        var ratio = (deseasonalised.Reshape(all).IndexSelect(0, at) - logLevels.Reshape(all).IndexSelect(0, levelAt))
+            .Reshape(n, w) * observed * InputGain;
+        var parts = new List<Tensor> { ratio.Reshape(n, w, 1), observed.Reshape(n, w, 1) };
+        if (Options.Categories > 0)
+        {
+            var oneHot = new float[n * w * Options.Categories];
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < w; k++)
+                    oneHot[(i * w + k) * Options.Categories + categories![ids[windows[i].Position]]] = 1;
+            parts.Add(Tensor.FromArray(oneHot, n, w, Options.Categories));
+        }
+        var input = Tensor.Concat(parts, 2).Transpose(0, 1);
+        var scale = logLevels.Reshape(all).IndexSelect(0, scaleLevel)
+            + logSeasons.Reshape((steps + m) * batch).IndexSelect(0, scaleSeason);
+        return (input, scale.Reshape(n, h));
+    }
+
+    /// <summary>Logs of the series' values [T, B], each carried on past its end.</summary>
+    static Tensor LogValues(IReadOnlyList<double[]> series, int[] ids)
+    {
+        int b = ids.Length, steps = ids.Max(s => series[s].Length);
+        var logs = new float[steps * b];
+        for (int t = 0; t < steps; t++)
+            for (int i = 0; i < b; i++)
+            {
+                var values = series[ids[i]];
+                logs[t * b + i] = (float)Math.Log(values[Math.Min(t, values.Length - 1)]);
+            }
+        return Tensor.FromArray(logs, steps, b);
+    }
+
+    /// <summary>The quantile of each output column: [point ×H, lower ×H, upper ×H].</summary>
+    float[] ColumnQuantiles()
+    {
+        int h = Options.Horizon;
+        var quantiles = new float[h * Heads];
+        for (int k = 0; k < h; k++)
+        {
+            quantiles[k] = Options.Quantile;
+            if (Heads == 1) continue;
+            quantiles[h + k] = (float)((1 - Options.IntervalCoverage) / 2);
+            quantiles[2 * h + k] = (float)((1 + Options.IntervalCoverage) / 2);
+        }
+        return quantiles;
+    }
+
+    /// <summary>
+    /// The loss of the windows of series <paramref name="ids"/> whose last read index runs from the first full enough
+    /// one to <paramref name="lastEnd"/>(series) (or only that one, with <paramref name="lastOnly"/>): the pinball
+    /// loss of the log values over the level and seasonality, plus (training) the level penalty over the values read.
+    /// </summary>
+    Tensor BatchLoss(EsRnnNetwork net, IReadOnlyList<double[]> series, IReadOnlyList<int>? categories, int[] ids,
+        Func<int, int> lastEnd, bool lastOnly)
+    {
+        int h = Options.Horizon;
+        var windows = new List<Window>();
+        for (int p = 0; p < ids.Length; p++)
+        {
+            int last = lastEnd(ids[p]);
+            for (int end = lastOnly ? last : MinimumObserved - 1; end <= last; end++) windows.Add(new Window(p, end));
+        }
+        var (logLevels, logSeasons) = Smooth(net, series, ids);
+        var logValues = LogValues(series, ids);
+        var (input, scale) = Inputs(logLevels, logSeasons, logValues, [.. windows], ids.Length, ids, categories);
+        var target = new int[windows.Count * h];
+        for (int i = 0; i < windows.Count; i++)
+            for (int j = 0; j < h; j++) target[i * h + j] = (windows[i].End + 1 + j) * ids.Length + windows[i].Position;
+        var normalised = logValues.Reshape(logValues.Length).IndexSelect(0, target).Reshape(windows.Count, h) - scale;
+        var prediction = net.Model.Forward(input);
+        var targets = Heads == 1 ? normalised : Tensor.Concat([normalised, normalised, normalised], 1);
+        var loss = Losses.Pinball(prediction, targets, ColumnQuantiles());
+        if (lastOnly || Options.LevelPenalty == 0 || logLevels.Size(0) < 3) return loss;
+        // Smyl's penalty: the squared change of the log level's step, over the values each series' windows read
+        int steps = logLevels.Size(0);
+        var step = logLevels.Slice(0, 1, steps - 1) - logLevels.Slice(0, 0, steps - 1);
+        var change = step.Slice(0, 1, steps - 2) - step.Slice(0, 0, steps - 2);
+        var inside = new float[(steps - 2) * ids.Length];
+        for (int p = 0; p < ids.Length; p++)
+            for (int t = 0; t + 2 <= lastEnd(ids[p]); t++) inside[t * ids.Length + p] = 1;
+        float count = Math.Max(1, inside.Sum());
+        var penalty = (change * change * Tensor.FromArray(inside, steps - 2, ids.Length)).Sum() * (1 / count);
+        return loss + penalty * Options.LevelPenalty;
+    }
+
+    void Check(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories)
+    {
+        SeriesCategories.Check("ES-RNN", categories, series.Count, Options.Categories);
+        for (int s = 0; s < series.Count; s++)
+        {
+            if (series[s].Length == 0) throw new ArgumentException($"ES-RNN: series {s} is empty.");
+            for (int t = 0; t < series[s].Length; t++)
+                if (!(series[s][t] > 0) || !double.IsFinite(series[s][t]))
+                    throw new ArgumentException($"ES-RNN: series {s} has value {series[s][t]} at position {t}; the "
+                        + "multiplicative Holt–Winters part needs positive values.");
+        }
+    }
+
+    /// <summary>
+    /// Makes the per-series parameters for these series and trains them with the network. With
+    /// <paramref name="validate"/>, the last <see cref="EsRnnOptions.Horizon"/> values of every series are held
+    /// out: each epoch is scored by the pinball loss of their forecasts and the weights of the best epoch are kept.
+    /// </summary>
+    public TrainingResult Fit(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories = null,
+        bool validate = true, TrainerOptions? trainerOptions = null, ITrainingObserver? observer = null,
+        CancellationToken cancellation = default)
+    {
+        if (series.Count == 0) throw new ArgumentException("ES-RNN: no series to train on.");
+        Check(series, categories);
+        int h = Options.Horizon;
+        int LastTrainingEnd(int s) => series[s].Length - 1 - h - (validate ? h : 0);
+        var trainable = Enumerable.Range(0, series.Count).Where(s => LastTrainingEnd(s) >= MinimumObserved - 1)
+            .ToArray();
+        var held = validate
+            ? Enumerable.Range(0, series.Count).Where(s => series[s].Length - 1 - h >= MinimumObserved - 1).ToArray()
+            : [];
+        if (trainable.Length == 0)
+            throw new ArgumentException("ES-RNN: no series is long enough for a training window "
+                + $"({MinimumObserved} values, a horizon of {h}{(validate ? " and as many held out" : "")}).");
+        network = new EsRnnNetwork(this, series);
+        var task = new Task(this, network, series, categories, trainable, held, LastTrainingEnd);
+        var options = Forecaster.TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
+        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
+            observer: observer);
+        var result = trainer.Fit(cancellation);
+        if (task.Best != null) network.LoadStateDict(task.Best);
+        return result;
+    }
+
+    /// <summary>The smoothing parameters learned for series <paramref name="series"/>: α, γ and the first season's
+    /// indices.</summary>
+    public (double Alpha, double Gamma, double[] InitialSeasons) Smoothing(int series)
+    {
+        var net = Fitted;
+        if ((uint)series >= (uint)net.Series)
+            throw new ArgumentOutOfRangeException(nameof(series), $"ES-RNN: series {series} of {net.Series}.");
+        int m = Options.SeasonLength;
+        static double Logistic(double x) => 1 / (1 + Math.Exp(-x));
+        return (Logistic(net.LevelSmoothing.Span[series] * PerSeriesGain),
+            Logistic(net.SeasonSmoothing.Span[series] * PerSeriesGain),
+            net.InitialSeasons.Span.Slice(series * m, m).ToArray().Select(v => Math.Exp(v * PerSeriesGain)).ToArray());
+    }
+
+    /// <summary>Forecasts the next <see cref="EsRnnOptions.Horizon"/> values of each series trained on.</summary>
+    /// <param name="histories">The series given to <see cref="Fit"/>, in the same order, up to where the forecast
+    /// starts (the training part, or more of each).</param>
+    /// <param name="categories">Their categories, as given to <see cref="Fit"/>.</param>
+    public double[][] Forecast(IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories = null) =>
+        Predict(histories, categories).Points;
+
+    /// <summary>Point forecasts and prediction intervals (needs <see cref="EsRnnOptions.IntervalCoverage"/>);
+    /// quantiles that cross are put back in order.</summary>
+    public (double[][] Points, ForecastInterval[] Intervals) ForecastWithIntervals(IReadOnlyList<double[]> histories,
+        IReadOnlyList<int>? categories = null)
+    {
+        if (Heads == 1)
+            throw new InvalidOperationException("ES-RNN: trained without IntervalCoverage, it has no intervals.");
+        var (points, lower, upper) = Predict(histories, categories);
+        var intervals = new ForecastInterval[points.Length];
+        for (int s = 0; s < points.Length; s++)
+        {
+            var low = new double[Options.Horizon];
+            var high = new double[Options.Horizon];
+            for (int k = 0; k < low.Length; k++)
+            {
+                low[k] = Math.Min(Math.Min(lower![s][k], upper![s][k]), points[s][k]);
+                high[k] = Math.Max(Math.Max(lower[s][k], upper[s][k]), points[s][k]);
+            }
+            intervals[s] = new ForecastInterval(low, high, Options.IntervalCoverage);
+        }
+        return (points, intervals);
+    }
+
+    (double[][] Points, double[][]? Lower, double[][]? Upper) Predict(IReadOnlyList<double[]> histories,
+        IReadOnlyList<int>? categories)
+    {
+        var net = Fitted;
+        if (histories.Count != net.Series)
+            throw new ArgumentException($"ES-RNN: {histories.Count} series to forecast, but the model was fitted to "
+                + $"{net.Series}: its smoothing parameters are per series, so it forecasts the series it was fitted "
+                + "to, in the same order.");
+        Check(histories, categories);
+        int h = Options.Horizon, outputs = h * Heads;
+        var heads = new double[Heads][][];
+        for (int j = 0; j < Heads; j++) heads[j] = new double[histories.Count][];
+        net.Eval();
+        using (GradMode.NoGrad())
+            for (int start = 0; start < histories.Count; start += 256)
+            {
+                var ids = Enumerable.Range(start, Math.Min(256, histories.Count - start)).ToArray();
+                var (logLevels, logSeasons) = Smooth(net, histories, ids);
+                var windows = ids.Select((s, p) => new Window(p, histories[s].Length - 1)).ToArray();
+                var (input, scale) = Inputs(logLevels, logSeasons, LogValues(histories, ids), windows, ids.Length,
+                    ids, categories);
+                float[] output = net.Model.Forward(input).ToArray(), logScale = scale.ToArray();
+                for (int p = 0; p < ids.Length; p++)
+                    for (int j = 0; j < Heads; j++)
+                    {
+                        var values = heads[j][ids[p]] = new double[h];
+                        for (int k = 0; k < h; k++)
+                            values[k] = Math.Exp(output[p * outputs + j * h + k] + logScale[p * h + k]);
+                    }
+            }
+        net.Train();
+        return (heads[0], Heads > 1 ? heads[1] : null, Heads > 1 ? heads[2] : null);
+    }
+
+    /// <summary>Trains on mini-batches of series, scoring the held-out horizons after each epoch and keeping the best
+    /// weights.</summary>
+    sealed class Task(EsRnnForecaster owner, EsRnnNetwork net, IReadOnlyList<double[]> series,
+        IReadOnlyList<int>? categories, int[] trainable, int[] held, Func<int, int> lastTrainingEnd)
+        : ITrainingTask<int[]>
+    {
+        readonly BestEpoch best = new(net);
+
+        public Dictionary<string, Tensor>? Best => best.Weights;
+        public Module Model => net;
+        public JsonObject Config => owner.Config;
+        public int BatchesPerEpoch => (trainable.Length + owner.Options.Batch - 1) / owner.Options.Batch;
+        public IEnumerable<int[]> Batches(int epoch, RandomGenerator shuffle) =>
+            Batching.Shuffled(trainable.Length, owner.Options.Batch, shuffle)
+                .Select(batch => batch.Select(i => trainable[i]).ToArray());
+        public int Count(int[] batch) => batch.Length;
+        public Tensor Loss(int[] batch, TrainingContext context) =>
+            owner.BatchLoss(net, series, categories, batch, lastTrainingEnd, lastOnly: false);
+
+        public IReadOnlyDictionary<string, double>? Evaluate() => held.Length == 0 ? null : best.Score(() =>
+        {
+            double loss = 0;
+            int h = owner.Options.Horizon;
+            for (int start = 0; start < held.Length; start += 256)
+            {
+                var ids = held.AsSpan(start, Math.Min(256, held.Length - start)).ToArray();
+                loss += owner.BatchLoss(net, series, categories, ids, s => series[s].Length - 1 - h, lastOnly: true)
+                    .Item() * ids.Length;
+            }
+            return loss / held.Length;
+        });
+    }
+}
