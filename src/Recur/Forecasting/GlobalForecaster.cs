@@ -79,7 +79,8 @@ public sealed record GlobalForecasterOptions(int Horizon = 8, int Window = 24, i
 /// can be fed as a one-hot input. With <see cref="GlobalForecasterOptions.ThetaBase"/> (the default) each window also
 /// carries the Theta method's forecast from the same history, and the network learns the correction to it: a
 /// statistical model per series and a recurrent network shared by all, in the spirit of Smyl's ES-RNN (which learns
-/// its Holt–Winters part jointly with the network; here Theta is fitted on its own).
+/// its Holt–Winters part jointly with the network, as <see cref="EsRnnForecaster"/> does; here Theta is fitted on its
+/// own).
 /// </summary>
 public sealed class GlobalForecaster : IPanelForecaster
 {
