@@ -8,6 +8,7 @@ using Recur.Forecasting;
 using Recur.Kernels;
 using Recur.Nn.Recurrent;
 using Recur.Serialization;
+using Recur.Training;
 using Spectre.Console;
 
 namespace Recur.Cli;
@@ -101,10 +102,15 @@ static partial class ForecastCommand
                 + "network correcting Theta.");
         // a global network: members trained with seeds seed, seed + 1, … and averaged (their interval bounds too:
         // quantile averaging); null when interrupted
+        var networkFolders = new JsonArray();
         (string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)? TrainGlobal(string name,
             Func<int, IPanelForecaster> build, double coverage, string memberRoot)
         {
             clock.Restart();
+            networkFolders.Add(new JsonObject
+            {
+                ["name"] = name, ["folder"] = Path.GetRelativePath(folder, memberRoot).Replace('\\', '/')
+            });
             var sum = panel.Select(_ => new double[test]).ToArray();
             var lowerSum = panel.Select(_ => new double[test]).ToArray();
             var upperSum = panel.Select(_ => new double[test]).ToArray();
@@ -224,9 +230,127 @@ static partial class ForecastCommand
         if (json) Console.WriteLine(rows.ToJsonString());
         else AnsiConsole.Write(table);
         WritePanelForecasts(Path.Combine(folder, "forecast.csv"), panel, actual, results);
+        // what `forecast predict` needs to continue these series with the networks: their ids (an ES-RNN's
+        // parameters are per series, in this order), the categories fed to the networks, where each network is
+        var record = new JsonObject
+        {
+            ["horizon"] = test, ["season"] = season,
+            ["series"] = new JsonArray([.. panel.Select(p => (JsonNode?)p.Id)]),
+            ["categories"] = useCategories ? new JsonArray([.. categories.Select(c => (JsonNode?)c)]) : null,
+            ["networks"] = networkFolders, ["combine"] = combine,
+        };
+        AtomicFile.WriteAllText(Path.Combine(folder, PanelFile), record.ToJsonString());
         AtomicFile.WriteAllText(Path.Combine(folder, "comparison.json"), rows.ToJsonString());
         if (!json) Console.WriteLine($"wrote {Path.GetFullPath(Path.Combine(folder, "forecast.csv"))}");
         return 0;
+    }
+
+    /// <summary>The file of a many-series run that says which series and networks it has.</summary>
+    internal const string PanelFile = "panel.json";
+
+    /// <summary>
+    /// <c>forecast predict</c> for a run of many series: every network of the run (each an ensemble's members
+    /// averaged) forecasts the next horizon of every series from all its values, and with <c>--combine</c> their
+    /// mean; written one row per series and step.
+    /// </summary>
+    internal static int PredictMany(string folder, string csvPath, IReadOnlyList<SeriesFiles.PanelSeries> panel,
+        string output)
+    {
+        string recordPath = Path.Combine(folder, PanelFile);
+        var record = ConfigJson.ReadObject(recordPath);
+        string[] Strings(string field) => record[field] is JsonArray array
+            ? [.. array.Select(v => v?.GetValue<string>() ?? throw new InvalidDataException(
+                $"{recordPath}: '{field}' holds a null."))]
+            : throw new InvalidDataException($"{recordPath}: '{field}' is missing.");
+        var trainedIds = Strings("series");
+        var categories = record["categories"] is null ? null : Strings("categories");
+        int horizon = record["horizon"]?.GetValue<int>() ?? throw new InvalidDataException(
+            $"{recordPath}: 'horizon' is missing.");
+        var networks = record["networks"] as JsonArray ?? throw new InvalidDataException(
+            $"{recordPath}: 'networks' is missing.");
+        var categoryIndex = categories is null ? null : panel.Select(s =>
+        {
+            int index = Array.IndexOf(categories, s.Category);
+            return index >= 0 ? index : throw new UsageException($"{csvPath}: series '{s.Id}' (from line "
+                + $"{s.FirstLine}) has category '{s.Category}', which the networks were not trained with "
+                + $"({string.Join(", ", categories)}).");
+        }).ToList();
+        var histories = panel.Select(s => s.Values).ToList();
+        var results = new List<(string Name, double[][] Forecasts, ForecastInterval?[] Intervals, double Seconds)>();
+        foreach (var network in networks)
+        {
+            string name = network?["name"]?.GetValue<string>() ?? "network";
+            string root = Path.Combine(folder, network?["folder"]?.GetValue<string>() ?? ".");
+            var members = TrainedModels.Members(root);
+            var sum = panel.Select(_ => new double[horizon]).ToArray();
+            foreach (string member in members)
+            {
+                var forecasts = PanelMember(member, panel, trainedIds, csvPath).Forecast(histories, categoryIndex);
+                for (int s = 0; s < panel.Count; s++)
+                    for (int h = 0; h < horizon; h++) sum[s][h] += forecasts[s][h] / members.Length;
+            }
+            results.Add((name, sum, new ForecastInterval?[panel.Count], 0));
+        }
+        if (record["combine"]?.GetValue<bool>() == true && results.Count > 1)
+        {
+            var networksMean = panel.Select((_, s) => Enumerable.Range(0, horizon)
+                .Select(h => results.Average(n => n.Forecasts[s][h])).ToArray()).ToArray();
+            results.Add(($"mean of the {results.Count} networks", networksMean, new ForecastInterval?[panel.Count], 0));
+        }
+        var text = new StringWriter();
+        using (var csv = CsvWriter.Create(text, new CsvWriterOptions(), true))
+        {
+            csv.WriteRecord(["series", "step", .. results.Select(r => r.Name)]);
+            for (int s = 0; s < panel.Count; s++)
+                for (int h = 0; h < horizon; h++)
+                    csv.WriteRecord([panel[s].Id, $"+{h + 1}",
+                        .. results.Select(r => r.Forecasts[s][h].ToString("R", CultureInfo.InvariantCulture))]);
+            csv.Flush();
+        }
+        AtomicFile.WriteAllText(output, text.ToString());
+        AnsiConsole.MarkupLine($"{panel.Count} series, {horizon} steps after the last value of each, from "
+            + $"{Markup.Escape(string.Join(", ", results.Select(r => r.Name)))}.");
+        Console.WriteLine($"wrote {Path.GetFullPath(output)}");
+        return 0;
+    }
+
+    /// <summary>
+    /// One trained network of a many-series run, rebuilt from its checkpoint's configuration. An ES-RNN's parameters
+    /// belong to the series it was trained on, so the file must hold exactly those, in the order trained.
+    /// </summary>
+    static IPanelForecaster PanelMember(string member, IReadOnlyList<SeriesFiles.PanelSeries> panel,
+        string[] trainedIds, string csvPath)
+    {
+        string checkpoint = Checkpoint.Verify(Checkpoint.Locate(member));
+        var config = Checkpoint.ReadConfig(checkpoint);
+        string? architecture = config["architecture"]?.GetValue<string>();
+        IPanelForecaster forecaster;
+        try
+        {
+            forecaster = architecture switch
+            {
+                "global_forecaster" => GlobalForecaster.FromConfig(config),
+                "deepar" => DeepArForecaster.FromConfig(config),
+                "es_rnn" => EsRnnForecaster.FromConfig(config),
+                _ => throw new InvalidDataException($"architecture '{architecture}' is not a many-series forecaster."),
+            };
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{Path.Combine(checkpoint, "config.json")}: {e.Message}", e);
+        }
+        if (forecaster is EsRnnForecaster)
+            for (int s = 0; s < Math.Max(panel.Count, trainedIds.Length); s++)
+                if (s >= panel.Count || s >= trainedIds.Length || panel[s].Id != trainedIds[s])
+                    throw new UsageException($"{csvPath}: the ES-RNN of {member} learned smoothing parameters for "
+                        + $"the {trainedIds.Length} series it was trained on, in their order; "
+                        + (s >= panel.Count ? $"series '{trainedIds[s]}' is missing"
+                            : s >= trainedIds.Length ? $"series '{panel[s].Id}' (line {panel[s].FirstLine}) is new"
+                            : $"series '{panel[s].Id}' (line {panel[s].FirstLine}) stands where '{trainedIds[s]}' "
+                                + "did")
+                        + ".");
+        Checkpoint.LoadModel(checkpoint, forecaster.Network);
+        return forecaster;
     }
 
     /// <summary>The CLI's name of a likelihood.</summary>

@@ -616,11 +616,29 @@ static partial class ForecastCommand
             Required = true,
         };
         var csv = new Option<string>("--csv") { Description = "CSV with the history to continue.", Required = true };
-        var target = new Option<string>("--target") { Description = "Column to continue.", Required = true };
+        var target = new Option<string?>("--target")
+        {
+            Description = "Column to continue (the value column of a long file of many series).",
+        };
         var covariateList = new Option<string?>("--covariates")
         {
             Description = "The covariate columns the model was trained with, in the same order.",
         };
+        var seriesColumn = new Option<string?>("--series-column")
+        {
+            Description = "For a run trained on many series: the column naming each series of a long-format CSV; "
+                + "every network of the run forecasts its horizon after each series' last value.",
+        };
+        var categoryColumn = new Option<string?>("--category-column")
+        {
+            Description = "For a run trained on many series with --category-input: each series' category column.",
+        };
+        var wide = new Option<string?>("--wide")
+        {
+            Description = "For a run trained on many series: a wide CSV, one series a column or a row (as for "
+                + "train).",
+        };
+        wide.AcceptOnlyFromAmong("columns", "rows");
         var date = new Option<string?>("--date-column") { Description = "Date column (default: the first column)." };
         var categorical = CategoricalOption();
         var steps = new Option<int>("--steps")
@@ -637,11 +655,34 @@ static partial class ForecastCommand
         var command = new Command("predict",
             "Forecast the values after the end of a series with a trained forecaster; writes a CSV.")
         {
-            model, csv, target, covariateList, categorical, date, steps, output, fill,
+            model, csv, target, covariateList, categorical, date, steps, output, fill, seriesColumn, categoryColumn,
+                wide,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
             string folder = r.GetValue(model)!;
+            string? layout = r.GetValue(wide);
+            bool many = r.GetValue(seriesColumn) is not null || layout is not null;
+            if (many != File.Exists(Path.Combine(folder, PanelFile)))
+                throw new UsageException(many
+                    ? $"{folder} was trained on one series: leave out --series-column and --wide."
+                    : $"{folder} was trained on many series: give them with --series-column (or --wide).");
+            if (many)
+            {
+                if (r.GetResult(steps) is { Implicit: false } || r.GetValue(covariateList) is not null
+                    || r.GetValue(categorical) is not null)
+                    throw new UsageException("a many-series run forecasts the horizon it was trained for, without "
+                        + "covariates: leave out --steps, --covariates and --categorical.");
+                if (layout is null && r.GetValue(target) is null)
+                    throw new UsageException("--target is required: the value column of the long-format file.");
+                var panel = layout is null
+                    ? SeriesFiles.ReadPanel(r.GetValue(csv)!, r.GetValue(seriesColumn)!, r.GetValue(target)!,
+                        r.GetValue(categoryColumn), ParseFill(r.GetValue(fill)))
+                    : SeriesFiles.ReadWide(r.GetValue(csv)!, layout == "rows", r.GetValue(seriesColumn),
+                        r.GetValue(date), r.GetValue(categoryColumn), ParseFill(r.GetValue(fill)));
+                return PredictMany(folder, r.GetValue(csv)!, panel, r.GetValue(output)!);
+            }
+            if (r.GetValue(target) is null) throw new UsageException("--target is required: the column to continue.");
             // the epoch chosen on validation when there was one, else the last
             var forecaster = new TrainedModels.EnsembleForecast(TrainedModels.Members(folder)
                 .Select(TrainedModels.ForecasterMember).ToList());

@@ -118,6 +118,25 @@ public sealed class EsRnnForecaster : IPanelForecaster
         }
     }
 
+    /// <summary>
+    /// Rebuilds a forecaster from <see cref="Config"/> with its per-series parameters made (at their starting values)
+    /// for the number of series it records, ready for the weights of a checkpoint (<see cref="Checkpoint.LoadModel"/>
+    /// into <see cref="Network"/>).
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not an ES-RNN configuration, or a field missing or invalid
+    /// (named).</exception>
+    public static EsRnnForecaster FromConfig(JsonObject config)
+    {
+        var options = ConfigJson.Read(config, ForecastingJson.Default.EsRnnOptions, "es_rnn", o => o.Validate());
+        int series = config["series"] is JsonValue value && value.TryGetValue(out int count) ? count : 0;
+        if (series < 1)
+            throw new InvalidDataException("series: an ES-RNN configuration records the number of series (≥ 1) its "
+                + "per-series parameters were made for.");
+        var forecaster = new EsRnnForecaster(options);
+        forecaster.network = new EsRnnNetwork(forecaster, series, null);
+        return forecaster;
+    }
+
     sealed class EsRnnNetwork : Module
     {
         public int Series { get; }
@@ -126,15 +145,17 @@ public sealed class EsRnnForecaster : IPanelForecaster
         public Tensor InitialSeasons { get; }
         public SequenceModel Model { get; }
 
-        public EsRnnNetwork(EsRnnForecaster owner, IReadOnlyList<double[]> series)
+        /// <summary>Per-series parameters for <paramref name="count"/> series, the first season's indices started
+        /// from <paramref name="series"/> when given.</summary>
+        public EsRnnNetwork(EsRnnForecaster owner, int count, IReadOnlyList<double[]>? series)
         {
             var o = owner.Options;
-            Series = series.Count;
+            Series = count;
             int m = o.SeasonLength;
             // α = γ = ½ to start; the first season's indices from the classical decomposition where the series
             // passes the seasonality test, 1 elsewhere
             var seasons = new float[Series * m];
-            for (int s = 0; s < Series; s++)
+            for (int s = 0; s < Series && series != null; s++)
             {
                 var y = series[s];
                 if (m < 2 || !ClassicalDecomposition.IsSeasonal(y, m)) continue;
@@ -346,7 +367,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
         if (trainable.Length == 0)
             throw new ArgumentException("ES-RNN: no series is long enough for a training window "
                 + $"({MinimumObserved} values, a horizon of {h}{(validate ? " and as many held out" : "")}).");
-        network = new EsRnnNetwork(this, series);
+        network = new EsRnnNetwork(this, series.Count, series);
         var task = new Task(this, network, series, categories, trainable, held, LastTrainingEnd);
         var options = Forecaster.TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
         var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,

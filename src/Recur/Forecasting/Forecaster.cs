@@ -451,4 +451,5 @@ sealed record FittedScalers(double ScalerOffset, double ScalerScale, double[][]?
 [JsonSerializable(typeof(FittedScalers))]
 [JsonSerializable(typeof(DeepArOptions))]
 [JsonSerializable(typeof(EsRnnOptions))]
+[JsonSerializable(typeof(GlobalForecasterOptions))]
 sealed partial class ForecastingJson : JsonSerializerContext;

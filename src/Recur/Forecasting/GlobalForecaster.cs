@@ -3,6 +3,7 @@ using Recur.Autograd;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Recur.Optim;
+using Recur.Serialization;
 using Recur.Training;
 
 namespace Recur.Forecasting;
@@ -138,17 +139,17 @@ public sealed class GlobalForecaster : IPanelForecaster
             options.Horizon * Heads), new RandomGenerator(options.Seed));
     }
 
-    /// <summary>The configuration saved with checkpoints.</summary>
-    public JsonObject Config => new()
-    {
-        ["architecture"] = "global_forecaster", ["horizon"] = Options.Horizon, ["window"] = Options.Window,
-        ["season_length"] = Options.SeasonLength, ["cell"] = Options.Cell.Name(),
-        ["hidden_size"] = Options.HiddenSize,
-        ["epochs"] = Options.Epochs, ["lr"] = Options.LearningRate, ["batch"] = Options.Batch,
-        ["seed"] = Options.Seed,
-        ["quantile"] = Options.Quantile, ["categories"] = Options.Categories, ["theta_base"] = Options.ThetaBase,
-        ["interval_coverage"] = Options.IntervalCoverage,
-    };
+    /// <summary>The configuration saved with checkpoints: the options, enough to rebuild the forecaster with <see
+    /// cref="FromConfig"/>.</summary>
+    public JsonObject Config => ConfigJson.Write(Options, ForecastingJson.Default.GlobalForecasterOptions,
+        "global_forecaster");
+
+    /// <summary>Rebuilds a forecaster (untrained weights) from <see cref="Config"/>; load the weights with <see
+    /// cref="Checkpoint.LoadModel"/>.</summary>
+    /// <exception cref="InvalidDataException">Not a global forecaster's configuration, or a field missing or invalid
+    /// (named).</exception>
+    public static GlobalForecaster FromConfig(JsonObject config) => new(ConfigJson.Read(config,
+        ForecastingJson.Default.GlobalForecasterOptions, "global_forecaster", options => options.Validate()));
 
     /// <summary>A series as the network sees it: deseasonalised logarithms, and the seasonal indices divided
     /// out.</summary>

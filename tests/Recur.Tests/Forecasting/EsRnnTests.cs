@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Recur.Cli;
 using Recur.Forecasting;
@@ -63,6 +64,15 @@ public sealed class EsRnnTests : IDisposable
         Assert.Equal(points, again.Forecast(train));
         Assert.Equal(48, model.Config["series"]!.GetValue<int>());
         Assert.Equal("es_rnn", model.Config["architecture"]!.GetValue<string>());
+        // rebuilt from its configuration (which records the number of series) with its weights: the same forecasts
+        var copy = EsRnnForecaster.FromConfig(model.Config);
+        Assert.Equal(options, copy.Options);
+        copy.Network.LoadStateDict(model.Network.StateDict());
+        Assert.Equal(points, copy.Forecast(train));
+        var config = model.Config;
+        config.Remove("series");
+        Assert.Contains("number of series", Assert.Throws<InvalidDataException>(() => EsRnnForecaster.FromConfig(
+            config)).Message);
     }
 
     [Fact]
@@ -113,6 +123,29 @@ public sealed class EsRnnTests : IDisposable
             .RootElement;
         Assert.Equal("es_rnn", config.GetProperty("architecture").GetString());
         Assert.Equal(10, config.GetProperty("series").GetInt32());
+        // forecast predict continues every series with both networks (members averaged) and their mean
+        string predicted = Path.Combine(folder, "predicted.csv");
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "run"), "--csv", csv,
+            "--series-column", "id", "--target", "value", "--out", predicted));
+        var lines = File.ReadAllLines(predicted);
+        Assert.Equal("series,step,global lstm on Theta,ES-RNN lstm,mean of the 2 networks", lines[0]);
+        Assert.Equal(1 + 10 * 4, lines.Length);
+        foreach (var line in lines.Skip(1))
+        {
+            var cells = line.Split(',');
+            double[] values = [.. cells.Skip(2).Select(c => double.Parse(c, CultureInfo.InvariantCulture))];
+            Assert.All(values, v => Assert.True(double.IsFinite(v) && v > 0, line));
+            Assert.Equal((values[0] + values[1]) / 2, values[2], 9);
+        }
+        Assert.Equal(["S0", "+1"], lines[1].Split(',')[..2]);
+        // the ES-RNN's parameters are those of the series trained on, in their order; a one-series run is refused
+        string shuffled = Path.Combine(folder, "shuffled.csv");
+        File.WriteAllLines(shuffled, [File.ReadLines(csv).First(), .. File.ReadLines(csv).Skip(1).Reverse()]);
+        Assert.Equal(2, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "run"), "--csv",
+            shuffled, "--series-column", "id", "--target", "value", "--out", Path.Combine(folder, "p2.csv")));
+        Assert.False(File.Exists(Path.Combine(folder, "p2.csv")));
+        Assert.Equal(2, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "run"), "--csv", csv,
+            "--target", "value", "--out", Path.Combine(folder, "p3.csv")));
         // --es-rnn needs many series; without --combine it has no Theta base to leave out
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "value", "--es-rnn",
             "--test-size", "4", "--out", Path.Combine(folder, "bad")));

@@ -47,6 +47,12 @@ public sealed class GlobalForecastingTests : IDisposable
         var second = new GlobalForecaster(options);
         second.Fit(train);
         Assert.Equal(forecasts, second.Forecast(train));
+        // rebuilt from its configuration with its weights, it forecasts the same
+        var copy = GlobalForecaster.FromConfig(first.Config);
+        Assert.Equal(options, copy.Options);
+        copy.Network.LoadStateDict(first.Network.StateDict());
+        Assert.Equal(forecasts, copy.Forecast(train));
+        Assert.Throws<InvalidDataException>(() => GlobalForecaster.FromConfig(new DeepArForecaster(new()).Config));
     }
 
     [Fact]
