@@ -1,5 +1,7 @@
 using Recur.Autograd;
 using Recur.Nn;
+using Recur.Optim;
+using Recur.Training;
 
 namespace Recur.Forecasting;
 
@@ -28,6 +30,66 @@ sealed class BestEpoch(Module network)
             Weights = network.StateDict().ToDictionary(p => p.Key, p => p.Value.Detach().Clone());
         }
         return new Dictionary<string, double> { ["loss"] = loss };
+    }
+
+    /// <summary>
+    /// How the many-series forecasters train: Adam on every parameter of <paramref name="network"/> over
+    /// <paramref name="task"/>'s batches (gradients clipped at 1 unless the options say otherwise), then the weights of
+    /// the best scored epoch (<paramref name="best"/>, null when none was scored) loaded back.
+    /// </summary>
+    public static TrainingResult Train(ITrainingTask<int[]> task, Func<Dictionary<string, Tensor>?> best,
+        Module network, float learningRate, int epochs, ulong seed, TrainerOptions? given,
+        ITrainingObserver? observer, CancellationToken cancellation)
+    {
+        var options = Forecaster.TrainingOptions(given, epochs, seed);
+        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), learningRate), options,
+            observer: observer);
+        var result = trainer.Fit(cancellation);
+        if (best() is { } weights) network.LoadStateDict(weights);
+        return result;
+    }
+}
+
+/// <summary>The quantile heads of the many-series networks: the point forecast and, for intervals, a lower and an
+/// upper quantile, each <c>horizon</c> columns of one output.</summary>
+static class QuantileHeads
+{
+    /// <summary>Heads for this interval coverage: 3 when positive, else 1.</summary>
+    public static int Count(double coverage) => coverage > 0 ? 3 : 1;
+
+    /// <summary>The quantile of each output column: [point ×H, lower ×H, upper ×H].</summary>
+    public static float[] Columns(int horizon, float quantile, double coverage)
+    {
+        int heads = Count(coverage);
+        var quantiles = new float[horizon * heads];
+        for (int k = 0; k < horizon; k++)
+        {
+            quantiles[k] = quantile;
+            if (heads == 1) continue;
+            quantiles[horizon + k] = (float)((1 - coverage) / 2);
+            quantiles[2 * horizon + k] = (float)((1 + coverage) / 2);
+        }
+        return quantiles;
+    }
+
+    /// <summary>The intervals of the lower and upper heads, put back in order around the point where they
+    /// cross.</summary>
+    public static ForecastInterval[] Intervals(double[][] points, double[][] lower, double[][] upper, double coverage)
+    {
+        var intervals = new ForecastInterval[points.Length];
+        for (int s = 0; s < points.Length; s++)
+        {
+            int horizon = points[s].Length;
+            var low = new double[horizon];
+            var high = new double[horizon];
+            for (int k = 0; k < horizon; k++)
+            {
+                low[k] = Math.Min(Math.Min(lower[s][k], upper[s][k]), points[s][k]);
+                high[k] = Math.Max(Math.Max(lower[s][k], upper[s][k]), points[s][k]);
+            }
+            intervals[s] = new ForecastInterval(low, high, coverage);
+        }
+        return intervals;
     }
 }
 

@@ -209,12 +209,8 @@ public sealed class DeepArForecaster : IPanelForecaster
             throw new ArgumentException("DeepAR: no series is long enough for a training window (two values and a "
                 + $"horizon of {h}{(validate ? " and as many held out" : "")}).");
         var task = new Task(this, series, categories, [.. train], [.. held]);
-        var options = Forecaster.TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
-        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
-            observer: observer);
-        var result = trainer.Fit(cancellation);
-        if (task.Best != null) network.LoadStateDict(task.Best);
-        return result;
+        return BestEpoch.Train(task, () => task.Best, network, Options.LearningRate, Options.Epochs, Options.Seed,
+            trainerOptions, observer, cancellation);
     }
 
     /// <summary>

@@ -92,7 +92,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
     /// <summary>Inputs per step: the normalised value, an observed (not padded) flag, the category one-hot.</summary>
     int Features => 2 + Options.Categories;
 
-    int Heads => Options.IntervalCoverage > 0 ? 3 : 1;
+    int Heads => QuantileHeads.Count(Options.IntervalCoverage);
 
     /// <summary>Fewest observed values a training window holds.</summary>
     int MinimumObserved => Math.Min(Options.Window, Math.Max(3, Options.SeasonLength));
@@ -281,19 +281,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
     }
 
     /// <summary>The quantile of each output column: [point ×H, lower ×H, upper ×H].</summary>
-    float[] ColumnQuantiles()
-    {
-        int h = Options.Horizon;
-        var quantiles = new float[h * Heads];
-        for (int k = 0; k < h; k++)
-        {
-            quantiles[k] = Options.Quantile;
-            if (Heads == 1) continue;
-            quantiles[h + k] = (float)((1 - Options.IntervalCoverage) / 2);
-            quantiles[2 * h + k] = (float)((1 + Options.IntervalCoverage) / 2);
-        }
-        return quantiles;
-    }
+    float[] ColumnQuantiles() => QuantileHeads.Columns(Options.Horizon, Options.Quantile, Options.IntervalCoverage);
 
     /// <summary>
     /// The loss of the windows of series <paramref name="ids"/> whose last read index runs from the first full enough
@@ -369,12 +357,8 @@ public sealed class EsRnnForecaster : IPanelForecaster
                 + $"({MinimumObserved} values, a horizon of {h}{(validate ? " and as many held out" : "")}).");
         network = new EsRnnNetwork(this, series.Count, series);
         var task = new Task(this, network, series, categories, trainable, held, LastTrainingEnd);
-        var options = Forecaster.TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
-        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
-            observer: observer);
-        var result = trainer.Fit(cancellation);
-        if (task.Best != null) network.LoadStateDict(task.Best);
-        return result;
+        return BestEpoch.Train(task, () => task.Best, network, Options.LearningRate, Options.Epochs, Options.Seed,
+            trainerOptions, observer, cancellation);
     }
 
     /// <summary>The smoothing parameters learned for series <paramref name="series"/>: α, γ and the first season's
@@ -406,19 +390,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
         if (Heads == 1)
             throw new InvalidOperationException("ES-RNN: trained without IntervalCoverage, it has no intervals.");
         var (points, lower, upper) = Predict(histories, categories);
-        var intervals = new ForecastInterval[points.Length];
-        for (int s = 0; s < points.Length; s++)
-        {
-            var low = new double[Options.Horizon];
-            var high = new double[Options.Horizon];
-            for (int k = 0; k < low.Length; k++)
-            {
-                low[k] = Math.Min(Math.Min(lower![s][k], upper![s][k]), points[s][k]);
-                high[k] = Math.Max(Math.Max(lower[s][k], upper[s][k]), points[s][k]);
-            }
-            intervals[s] = new ForecastInterval(low, high, Options.IntervalCoverage);
-        }
-        return (points, intervals);
+        return (points, QuantileHeads.Intervals(points, lower!, upper!, Options.IntervalCoverage));
     }
 
     (double[][] Points, double[][]? Lower, double[][]? Upper) Predict(IReadOnlyList<double[]> histories,

@@ -110,22 +110,10 @@ public sealed class GlobalForecaster : IPanelForecaster
     const int AnchorSpan = 2;
 
     /// <summary>Forecasts per step: the point (median) and, with intervals, the lower and upper quantiles.</summary>
-    int Heads => Options.IntervalCoverage > 0 ? 3 : 1;
+    int Heads => QuantileHeads.Count(Options.IntervalCoverage);
 
     /// <summary>The quantile of each output column: [point ×H, lower ×H, upper ×H].</summary>
-    float[] ColumnQuantiles()
-    {
-        int h = Options.Horizon;
-        var quantiles = new float[h * Heads];
-        for (int k = 0; k < h; k++)
-        {
-            quantiles[k] = Options.Quantile;
-            if (Heads == 1) continue;
-            quantiles[h + k] = (float)((1 - Options.IntervalCoverage) / 2);
-            quantiles[2 * h + k] = (float)((1 + Options.IntervalCoverage) / 2);
-        }
-        return quantiles;
-    }
+    float[] ColumnQuantiles() => QuantileHeads.Columns(Options.Horizon, Options.Quantile, Options.IntervalCoverage);
 
     /// <summary>Fewest observed values a training window holds.</summary>
     int MinimumObserved => Math.Max(3, Options.SeasonLength);
@@ -264,12 +252,8 @@ public sealed class GlobalForecaster : IPanelForecaster
         var trainInputs = Pack(train, out var trainTargets);
         var heldInputs = Pack(held, out var heldTargets);
         var task = new Task(this, trainInputs, trainTargets, train.Count, heldInputs, heldTargets, held.Count);
-        var options = Forecaster.TrainingOptions(trainerOptions, Options.Epochs, Options.Seed);
-        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), Options.LearningRate), options,
-            observer: observer);
-        var result = trainer.Fit(cancellation);
-        if (task.Best != null) network.LoadStateDict(task.Best);
-        return result;
+        return BestEpoch.Train(task, () => task.Best, network, Options.LearningRate, Options.Epochs, Options.Seed,
+            trainerOptions, observer, cancellation);
     }
 
     /// <summary>Forecasts the next <see cref="GlobalForecasterOptions.Horizon"/> values of each series.</summary>
@@ -287,19 +271,7 @@ public sealed class GlobalForecaster : IPanelForecaster
             throw new InvalidOperationException(
                 "GlobalForecaster: trained without IntervalCoverage, it has no intervals.");
         var (points, lower, upper) = Predict(histories, categories);
-        var intervals = new ForecastInterval[points.Length];
-        for (int s = 0; s < points.Length; s++)
-        {
-            var low = new double[Options.Horizon];
-            var high = new double[Options.Horizon];
-            for (int k = 0; k < low.Length; k++)
-            {
-                low[k] = Math.Min(Math.Min(lower![s][k], upper![s][k]), points[s][k]);
-                high[k] = Math.Max(Math.Max(lower[s][k], upper[s][k]), points[s][k]);
-            }
-            intervals[s] = new ForecastInterval(low, high, Options.IntervalCoverage);
-        }
-        return (points, intervals);
+        return (points, QuantileHeads.Intervals(points, lower!, upper!, Options.IntervalCoverage));
     }
 
     (double[][] Points, double[][]? Lower, double[][]? Upper) Predict(IReadOnlyList<double[]> histories,
