@@ -63,8 +63,9 @@ public sealed class GuideTests
     public void TheForecastingExampleLearnsAcrossSeriesAndBeatsTheta()
     {
         var output = new StringWriter();
-        var (network, theta, coverage) = global::Forecasting.Example.Run(output);
+        var (network, esRnn, theta, coverage) = global::Forecasting.Example.Run(output);
         Assert.True(network < theta, $"network sMAPE {network}, Theta {theta}");
+        Assert.True(esRnn < theta, $"ES-RNN sMAPE {esRnn}, Theta {theta}");
         // 2% noise on smooth series: a calibrated 95% interval holds most held-out quarters without being all-wide
         Assert.InRange(coverage, 0.8, 1.0);
         Assert.StartsWith("series 0: ETS(", output.ToString());
