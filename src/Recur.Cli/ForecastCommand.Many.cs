@@ -84,6 +84,16 @@ static partial class ForecastCommand
             Categories = options.Categories
         };
         esRnn?.Validate();
+        // the network correcting Theta and ES-RNN work on logarithms: say which value of which series stops them
+        bool hybridTrained = deepAr is null && esRnn is null || combine;
+        if (hybridTrained || esRnn is not null)
+            foreach (var series in panel)
+                for (int k = 0; k < series.Values.Length; k++)
+                    if (!(series.Values[k] > 0))
+                        throw new UsageException($"{csvPath}: series '{series.Id}' (from line {series.FirstLine}) has "
+                            + $"{series.Values[k].ToString(CultureInfo.InvariantCulture)} as its value {k + 1}; "
+                            + (hybridTrained ? "the network correcting Theta" : "ES-RNN") + " works on logarithms "
+                            + "and needs positive values (--likelihood alone trains DeepAR, which does not).");
         var train = panel.Select(s => s.Values[..^test]).ToList();
         var actual = panel.Select(s => s.Values[^test..]).ToList();
         var categoryIndex = useCategories
@@ -141,7 +151,7 @@ static partial class ForecastCommand
             return (name + ensembleNote, sum, intervals,
                 clock.Elapsed.TotalSeconds);
         }
-        if (deepAr is null && esRnn is null || combine)
+        if (hybridTrained)
         {
             var hybrid = TrainGlobal($"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}",
                 k => new GlobalForecaster(options with { Seed = options.Seed + (ulong)k }), options.IntervalCoverage,

@@ -146,6 +146,15 @@ public sealed class EsRnnTests : IDisposable
         Assert.False(File.Exists(Path.Combine(folder, "p2.csv")));
         Assert.Equal(2, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "run"), "--csv", csv,
             "--target", "value", "--out", Path.Combine(folder, "p3.csv")));
+        // a value that is not positive is named by its series and line, before any training
+        string zero = Path.Combine(folder, "zero.csv");
+        File.WriteAllLines(zero, File.ReadLines(csv).Select((line, i) => i == 30 ? "S1,0" : line));
+        var (code, error) = Recur.Tests.Cli.RunSafetyTests.RunCapturingErrors("forecast", "train", "--csv", zero,
+            "--series-column", "id", "--target", "value", "--es-rnn", "--test-size", "4", "--season", "4", "--out",
+            Path.Combine(folder, "zero-run"));
+        Assert.Equal(2, code);
+        Assert.Contains("series 'S1' (from line 26) has 0 as its value 6; ES-RNN works on logarithms", error);
+        Assert.False(Directory.Exists(Path.Combine(folder, "zero-run")));
         // --es-rnn needs many series; without --combine it has no Theta base to leave out
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--target", "value", "--es-rnn",
             "--test-size", "4", "--out", Path.Combine(folder, "bad")));
