@@ -53,8 +53,7 @@ static partial class ForecastCommand
     /// <summary>Everything after the options are read: the many-series comparison.</summary>
     internal static int TrainMany(string csvPath, IReadOnlyList<SeriesFiles.PanelSeries> panel, bool categoryInput,
         int test, int season, GlobalForecasterOptions options, DeepArOptions? deepAr, EsRnnOptions? esRnn, bool combine,
-        int members,
-        string folder, bool overwrite, bool json)
+        int members, string folder, bool overwrite, bool json)
     {
         int shortest = panel.Min(s => s.Values.Length);
         var tooShort = panel.First(s => s.Values.Length == shortest);
