@@ -136,58 +136,45 @@ static partial class ForecastCommand
                 if (result.Outcome == Recur.Training.TrainingOutcome.Interrupted) return null;
                 var (forecasts, memberIntervals) = coverage > 0 ? member.ForecastWithIntervals(train, categoryIndex)
                     : (member.Forecast(train, categoryIndex), null);
-                for (int s = 0; s < panel.Count; s++)
-                    for (int h = 0; h < test; h++)
-                    {
-                        sum[s][h] += forecasts[s][h] / members;
-                        if (memberIntervals is null) continue;
-                        lowerSum[s][h] += memberIntervals[s].Lower[h] / members;
-                        upperSum[s][h] += memberIntervals[s].Upper[h] / members;
-                    }
+                AddShare(sum, forecasts, members);
+                if (memberIntervals is null) continue;
+                AddShare(lowerSum, memberIntervals.Select(i => i.Lower).ToArray(), members);
+                AddShare(upperSum, memberIntervals.Select(i => i.Upper).ToArray(), members);
             }
             var intervals = panel.Select((_, s) => coverage > 0
                 ? new ForecastInterval(lowerSum[s], upperSum[s], coverage) : null).ToArray();
-            return (name + ensembleNote, sum, intervals,
-                clock.Elapsed.TotalSeconds);
+            return (name + ensembleNote, sum, intervals, clock.Elapsed.TotalSeconds);
         }
+        // the networks asked for, each with its name, its members and, under --combine, its own folder
+        var networks = new List<(string Name, Func<int, IPanelForecaster> Build, double Coverage, string Folder)>();
         if (hybridTrained)
-        {
-            var hybrid = TrainGlobal($"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}",
+            networks.Add(($"global {options.Cell.Name()}{(options.ThetaBase ? " on Theta" : "")}",
                 k => new GlobalForecaster(options with { Seed = options.Seed + (ulong)k }), options.IntervalCoverage,
-                combine ? Path.Combine(folder, "hybrid") : folder);
-            if (hybrid is null) return 130;
-            results.Add(hybrid.Value);
-        }
+                "hybrid"));
         if (deepAr is not null)
-        {
-            var sampled = TrainGlobal($"DeepAR {deepAr.Cell.Name()}, {LikelihoodName(deepAr.Likelihood)}",
+            networks.Add(($"DeepAR {deepAr.Cell.Name()}, {LikelihoodName(deepAr.Likelihood)}",
                 k => new DeepArForecaster(deepAr with { Seed = deepAr.Seed + (ulong)k }), deepAr.IntervalCoverage,
-                combine ? Path.Combine(folder, "deepar") : folder);
-            if (sampled is null) return 130;
-            results.Add(sampled.Value);
-        }
+                "deepar"));
         if (esRnn is not null)
-        {
-            var smoothed = TrainGlobal($"ES-RNN {esRnn.Cell.Name()}",
+            networks.Add(($"ES-RNN {esRnn.Cell.Name()}",
                 k => new EsRnnForecaster(esRnn with { Seed = esRnn.Seed + (ulong)k }), esRnn.IntervalCoverage,
-                combine ? Path.Combine(folder, "es-rnn") : folder);
-            if (smoothed is null) return 130;
-            results.Add(smoothed.Value);
+                "es-rnn"));
+        foreach (var (name, build, coverage, subfolder) in networks)
+        {
+            var trained = TrainGlobal(name, build, coverage, combine ? Path.Combine(folder, subfolder) : folder);
+            if (trained is null) return 130;
+            results.Add(trained.Value);
         }
         if (combine)
         {
             // the equal-weight mean of the networks' forecasts (and of their bounds when all have intervals)
-            var networks = results.ToArray();
-            var mean = panel.Select((_, s) => Enumerable.Range(0, test)
-                .Select(h => networks.Average(n => n.Forecasts[s][h])).ToArray()).ToArray();
-            var bounds = panel.Select((_, s) => networks.All(n => n.Intervals[s] != null)
-                ? new ForecastInterval([.. Enumerable.Range(0, test).Select(h => networks.Average(n =>
-                        n.Intervals[s]!.Lower[h]))],
-                    [.. Enumerable.Range(0, test).Select(h => networks.Average(n => n.Intervals[s]!.Upper[h]))],
-                    networks[0].Intervals[s]!.Coverage)
+            var trained = results.ToArray();
+            var bounds = panel.Select((_, s) => trained.All(n => n.Intervals[s] != null)
+                ? new ForecastInterval(MeanOf([.. trained.Select(n => n.Intervals[s]!.Lower)]),
+                    MeanOf([.. trained.Select(n => n.Intervals[s]!.Upper)]), trained[0].Intervals[s]!.Coverage)
                 : null).ToArray();
-            results.Add(($"mean of the {networks.Length} networks{ensembleNote}", mean, bounds,
-                networks.Sum(n => n.Seconds)));
+            results.Add(($"mean of the {trained.Length} networks{ensembleNote}",
+                MeanForecasts([.. trained.Select(n => n.Forecasts)]), bounds, trained.Sum(n => n.Seconds)));
         }
         foreach (var method in ClassicalMethods(season))
         {
@@ -254,6 +241,21 @@ static partial class ForecastCommand
         return 0;
     }
 
+    /// <summary>sum[s][h] += forecasts[s][h] / members: one member's share of an ensemble's mean.</summary>
+    static void AddShare(double[][] sum, double[][] forecasts, int members)
+    {
+        for (int s = 0; s < sum.Length; s++)
+            for (int h = 0; h < sum[s].Length; h++) sum[s][h] += forecasts[s][h] / members;
+    }
+
+    /// <summary>The equal-weight mean of several models' forecasts [series][step].</summary>
+    static double[][] MeanForecasts(double[][][] models) =>
+        [.. models[0].Select((_, s) => MeanOf([.. models.Select(m => m[s])]))];
+
+    /// <summary>The elementwise mean of equally long vectors.</summary>
+    static double[] MeanOf(double[][] vectors) =>
+        [.. vectors[0].Select((_, h) => vectors.Average(v => v[h]))];
+
     /// <summary>The file of a many-series run that says which series and networks it has.</summary>
     internal const string PanelFile = "panel.json";
 
@@ -293,19 +295,13 @@ static partial class ForecastCommand
             var members = TrainedModels.Members(root);
             var sum = panel.Select(_ => new double[horizon]).ToArray();
             foreach (string member in members)
-            {
-                var forecasts = PanelMember(member, panel, trainedIds, csvPath).Forecast(histories, categoryIndex);
-                for (int s = 0; s < panel.Count; s++)
-                    for (int h = 0; h < horizon; h++) sum[s][h] += forecasts[s][h] / members.Length;
-            }
+                AddShare(sum, PanelMember(member, panel, trainedIds, csvPath).Forecast(histories, categoryIndex),
+                    members.Length);
             results.Add((name, sum, new ForecastInterval?[panel.Count], 0));
         }
         if (record["combine"]?.GetValue<bool>() == true && results.Count > 1)
-        {
-            var networksMean = panel.Select((_, s) => Enumerable.Range(0, horizon)
-                .Select(h => results.Average(n => n.Forecasts[s][h])).ToArray()).ToArray();
-            results.Add(($"mean of the {results.Count} networks", networksMean, new ForecastInterval?[panel.Count], 0));
-        }
+            results.Add(($"mean of the {results.Count} networks", MeanForecasts([.. results.Select(n => n.Forecasts)]),
+                new ForecastInterval?[panel.Count], 0));
         var text = new StringWriter();
         using (var csv = CsvWriter.Create(text, new CsvWriterOptions(), true))
         {
