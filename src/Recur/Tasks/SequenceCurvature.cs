@@ -7,14 +7,19 @@ using Recur.Optim;
 namespace Recur.Tasks;
 
 /// <summary>
-/// Exact Gauss–Newton products for a <see cref="SequenceModel"/> with a tanh or ReLU RNN (any number of layers, one
-/// direction, no leak, projection, residual or dropout) on some rows of a <see cref="SequenceDataset"/>, for
-/// <see cref="HessianFree"/>. J·v comes from the R-operator of Pearlmutter (1994) — the forward pass differentiated
-/// along v, run beside the forward pass: R(a_t) = V_ih x_t + W_ih R(x_t) + V_hh h_{t−1} + W_hh R(h_{t−1}) + R(b),
-/// R(h_t) = φ′(a_t) ⊙ R(a_t), then R(y) through the head. The loss's Hessian with respect to the outputs multiplies
-/// R(y) (softmax cross-entropy: (diag p − ppᵀ)/N per row; mean squared error: 2/N; binary cross-entropy: p(1 − p)/N),
-/// and back-propagation through time takes the result back to the parameters: G·v = Jᵀ·H_L·J·v. Structural damping
-/// adds J_hᵀ·J_h·v/B, seeding every layer's hidden states with R(h)/B (B sequences). The pass is its own, on the same
+/// Exact Gauss–Newton products for a <see cref="SequenceModel"/> with a tanh or ReLU RNN, an LSTM or a GRU (PyTorch's
+/// cells: any number of layers, one direction, no leak, peepholes, normalisation, projection, residual connections or
+/// dropout) on some rows of a <see cref="SequenceDataset"/>, for <see cref="HessianFree"/>. J·v comes from the
+/// R-operator of Pearlmutter (1994) — the forward pass differentiated along v, run beside the forward pass. For the
+/// tanh RNN R(a_t) = V_ih x_t + W_ih R(x_t) + V_hh h_{t−1} + W_hh R(h_{t−1}) + R(b) and R(h_t) = φ′(a_t) ⊙ R(a_t);
+/// the LSTM carries R(c_t) = R(f)⊙c_{t−1} + f⊙R(c_{t−1}) + R(i)⊙g + i⊙R(g) and R(h_t) = R(o)⊙tanh c_t +
+/// o⊙tanh′(c_t)⊙R(c_t);
+/// the GRU keeps W_hh h + b_hh apart, as r multiplies its n block: R(n) = tanh′⊙(R(a_n) + R(r)⊙(W_hn h + b_hn) +
+/// r⊙R(W_hn h + b_hn)), R(h_t) = R(z)⊙(h_{t−1} − n) + (1 − z)⊙R(n) + z⊙R(h_{t−1}); then R(y) through the head. The
+/// loss's Hessian with respect to the outputs multiplies R(y) (softmax cross-entropy: (diag p − ppᵀ)/N per row; mean
+/// squared error: 2/N; binary cross-entropy: p(1 − p)/N), and back-propagation through time takes the result back to
+/// the parameters: G·v = Jᵀ·H_L·J·v. Structural damping adds J_hᵀ·J_h·v/B over the hidden states h_t (an LSTM's cell
+/// states are not damped), seeding every layer's states with R(h)/B (B sequences). The pass is its own, on the same
 /// GEMM as the fused kernels, and agrees with the model's forward to float rounding.
 /// </summary>
 public sealed class SequenceCurvature : ICurvature
@@ -25,8 +30,9 @@ public sealed class SequenceCurvature : ICurvature
     readonly Dictionary<Tensor, int> offsets = new(ReferenceEqualityComparer.Instance);
     readonly IReadOnlyDictionary<string, Tensor> named; // the model's parameters by state-dict name, read once
     readonly float[] inputs;
-    readonly int steps, batch, features, hidden, layers, outputs, length;
-    readonly bool relu, perStep;
+    readonly int steps, batch, features, hidden, layers, outputs, length, width; // width: the gate units, G·H
+    readonly RecurrentMode mode;
+    readonly bool perStep;
 
     /// <inheritdoc/>
     public IReadOnlyList<Tensor> Parameters { get; }
@@ -54,7 +60,8 @@ public sealed class SequenceCurvature : ICurvature
         inputs = data.BatchInputs(rows).ToArray();
         (steps, batch, features) = (data.Steps, rows.Length, data.Features);
         (hidden, layers, outputs) = (model.Config.HiddenSize, model.Config.NumLayers, model.Config.OutputSize);
-        relu = model.Config.Recurrent.Mode == RecurrentMode.RnnRelu;
+        mode = model.Config.Recurrent.Mode;
+        width = hidden * mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
         perStep = model.Config.PerStep;
     }
 
@@ -65,11 +72,18 @@ public sealed class SequenceCurvature : ICurvature
     {
         ArgumentNullException.ThrowIfNull(config);
         var r = config.Recurrent;
-        return r.Mode is RecurrentMode.RnnTanh or RecurrentMode.RnnRelu && !r.Bidirectional && r.ProjSize == 0
-            && r.Leak == 0f && !r.Residual && r.Bias && config.Dropout == 0f
+        bool plainCell = r.Mode switch
+        {
+            RecurrentMode.Lstm => !r.Peephole && !r.LayerNorm && !r.BatchNorm,
+            RecurrentMode.Gru => r.ResetAfter && !r.LayerNorm,
+            _ => r.Leak == 0f,
+        };
+        return plainCell && !r.Bidirectional && r.ProjSize == 0 && !r.Residual && r.Bias && r.WeightDrop == 0f
+            && config.Dropout == 0f
             ? null
-            : "Gauss–Newton products (Hessian-free) are implemented for tanh and ReLU RNNs in one direction, without "
-                + $"leak, projection, residual connections or dropout; the model has cell '{config.Cell.Name()}'"
+            : "Gauss–Newton products (Hessian-free) are implemented for tanh and ReLU RNNs, LSTMs and GRUs (PyTorch's "
+                + "cells) in one direction, without leak, peepholes, normalisation, projection, residual connections, "
+                + $"weight drop or dropout; the model has cell '{config.Cell.Name()}'"
                 + $"{(r.Bidirectional ? ", bidirectional" : "")}{(config.Dropout > 0f ? ", dropout" : "")}.";
     }
 
@@ -125,12 +139,24 @@ public sealed class SequenceCurvature : ICurvature
     /// <summary>The model's outputs on the rows, from this class's own forward pass.</summary>
     internal float[] Outputs() => Forward().Output;
 
-    /// <summary>The forward pass: each layer's states h_t and φ′(a_t), and the outputs.</summary>
-    sealed record Pass(float[][] States, float[][] Derivatives, float[] Output);
+    /// <summary>
+    /// One layer's forward pass, each array step-major ([steps, batch, units]): its states h_t, and what the products
+    /// need of every step — the RNN's φ′(a_t); the LSTM's activated gates i, f, g, o, its cell states c_t and tanh c_t;
+    /// the GRU's activated gates r, z, n and W_hn h_{t−1} + b_hn.
+    /// </summary>
+    sealed record LayerPass(float[] States, float[] Gates, float[]? Cells = null, float[]? Extra = null);
+
+    /// <summary>The forward pass: every layer's, and the outputs.</summary>
+    sealed record Pass(LayerPass[] Layers, float[] Output)
+    {
+        public float[] Top => Layers[^1].States;
+    }
 
     Pass? pass;
     float[][]? rBuffers; // R(h) of each layer, reused by every product
-    float[]? gradientBuffer, belowBuffer; // ∂/∂h and ∂/∂a of a layer and of the one below it
+    float[]? rGateBuffer, rRecurrentBuffer, rCellBuffer; // R of the gates' inputs (the GRU's W_hh h + b_hh apart), R(c)
+    float[]? gradientBuffer, belowBuffer; // ∂/∂h of a layer and of the one below it
+    float[]? gateGradientBuffer, recurrentGradientBuffer, carryBuffer; // ∂/∂ gate inputs; an LSTM's ∂/∂c_{t+1}·f_{t+1}
 
     static float[] Reuse(ref float[]? buffer, int length) =>
         buffer ??= GC.AllocateUninitializedArray<float>(length);
@@ -147,40 +173,116 @@ public sealed class SequenceCurvature : ICurvature
 
     int HeadRows => perStep ? steps * batch : batch;
 
+    int StepSize => batch * hidden;
+
     /// <summary>The rows of the top layer's states the head reads: every step's, or the last step's.</summary>
     ReadOnlySpan<float> HeadInput(float[] top) => perStep ? top : top.AsSpan((steps - 1) * batch * hidden);
 
+    static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
     Pass RunForward()
     {
-        var states = new float[layers][];
-        var derivatives = new float[layers][];
+        var layerPasses = new LayerPass[layers];
         ReadOnlySpan<float> input = inputs;
         for (int l = 0; l < layers; l++)
         {
-            int width = InputWidth(l);
-            var a = new float[steps * batch * hidden];
-            var bias = Sum(Weight($"rnn.bias_ih_l{l}"), Weight($"rnn.bias_hh_l{l}"));
-            Gemm.Multiply(false, true, steps * batch, hidden, width, input, width, Weight($"rnn.weight_ih_l{l}"), width,
-                a, hidden, bias: bias);
-            using var wHh = Gemm.Pack(true, hidden, hidden, Weight($"rnn.weight_hh_l{l}"), hidden);
-            for (int t = 0; t < steps; t++)
+            int inputWidth = InputWidth(l);
+            var gates = new float[steps * batch * width];
+            // the GRU keeps b_hh beside W_hh h (r multiplies its n block); the other cells add both biases here
+            var bias = mode == RecurrentMode.Gru ? Weight($"rnn.bias_ih_l{l}")
+                : Sum(Weight($"rnn.bias_ih_l{l}"), Weight($"rnn.bias_hh_l{l}"));
+            Gemm.Multiply(false, true, steps * batch, width, inputWidth, input, inputWidth,
+                Weight($"rnn.weight_ih_l{l}"), inputWidth, gates, width, bias: bias);
+            using var wHh = Gemm.Pack(true, hidden, width, Weight($"rnn.weight_hh_l{l}"), hidden);
+            var layerPass = layerPasses[l] = mode switch
             {
-                var at = a.AsSpan(t * batch * hidden, batch * hidden);
-                if (t > 0)
-                    Gemm.Multiply(false, batch, a.AsSpan((t - 1) * batch * hidden, batch * hidden), hidden, wHh, at,
-                        hidden, accumulate: true);
-                if (relu) TensorPrimitives.Max(at, 0f, at);
-                else TensorPrimitives.Tanh(at, at);
-            }
-            states[l] = a; // activated in place: h_t
-            var derivative = derivatives[l] = new float[a.Length];
-            for (int i = 0; i < a.Length; i++) derivative[i] = relu ? (a[i] > 0f ? 1f : 0f) : 1f - a[i] * a[i];
-            input = a;
+                RecurrentMode.Lstm => LstmForward(gates, wHh),
+                RecurrentMode.Gru => GruForward(gates, wHh, Weight($"rnn.bias_hh_l{l}")),
+                _ => RnnForward(gates, wHh),
+            };
+            input = layerPass.States;
         }
         var output = new float[HeadRows * outputs];
-        Gemm.Multiply(false, true, HeadRows, outputs, hidden, HeadInput(states[^1]), hidden, Weight("head.weight"),
-            hidden, output, outputs, bias: Weight("head.bias"));
-        return new Pass(states, derivatives, output);
+        Gemm.Multiply(false, true, HeadRows, outputs, hidden, HeadInput(layerPasses[^1].States), hidden,
+            Weight("head.weight"), hidden, output, outputs, bias: Weight("head.bias"));
+        return new Pass(layerPasses, output);
+    }
+
+    LayerPass RnnForward(float[] a, PackedMatrix wHh)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            var at = a.AsSpan(t * StepSize, StepSize);
+            if (t > 0)
+                Gemm.Multiply(false, batch, a.AsSpan((t - 1) * StepSize, StepSize), hidden, wHh, at, hidden,
+                    accumulate: true);
+            if (mode == RecurrentMode.RnnRelu) TensorPrimitives.Max(at, 0f, at);
+            else TensorPrimitives.Tanh(at, at);
+        }
+        var derivative = new float[a.Length]; // a is h_t now, activated in place
+        for (int i = 0; i < a.Length; i++)
+            derivative[i] = mode == RecurrentMode.RnnRelu ? (a[i] > 0f ? 1f : 0f) : 1f - a[i] * a[i];
+        return new LayerPass(a, derivative);
+    }
+
+    LayerPass LstmForward(float[] gates, PackedMatrix wHh)
+    {
+        var h = new float[steps * StepSize];
+        var c = new float[h.Length];
+        var squashed = new float[h.Length];
+        for (int t = 0; t < steps; t++)
+        {
+            var zt = gates.AsSpan(t * batch * width, batch * width);
+            if (t > 0)
+                Gemm.Multiply(false, batch, h.AsSpan((t - 1) * StepSize, StepSize), hidden, wHh, zt, width,
+                    accumulate: true);
+            for (int b = 0; b < batch; b++)
+            {
+                var z = zt.Slice(b * width, width);
+                TensorPrimitives.Sigmoid(z[..(2 * hidden)], z[..(2 * hidden)]); // i, f
+                TensorPrimitives.Tanh(z.Slice(2 * hidden, hidden), z.Slice(2 * hidden, hidden)); // g
+                TensorPrimitives.Sigmoid(z[(3 * hidden)..], z[(3 * hidden)..]); // o
+                int row = t * StepSize + b * hidden;
+                for (int j = 0; j < hidden; j++)
+                {
+                    float previous = t > 0 ? c[row - StepSize + j] : 0f;
+                    c[row + j] = z[hidden + j] * previous + z[j] * z[2 * hidden + j];
+                    squashed[row + j] = MathF.Tanh(c[row + j]);
+                    h[row + j] = z[3 * hidden + j] * squashed[row + j];
+                }
+            }
+        }
+        return new LayerPass(h, gates, c, squashed);
+    }
+
+    LayerPass GruForward(float[] gates, PackedMatrix wHh, ReadOnlySpan<float> biasHh)
+    {
+        var h = new float[steps * StepSize];
+        var candidate = new float[h.Length]; // W_hn h_{t−1} + b_hn
+        var recurrent = new float[batch * width];
+        for (int t = 0; t < steps; t++)
+        {
+            if (t > 0)
+                Gemm.Multiply(false, batch, h.AsSpan((t - 1) * StepSize, StepSize), hidden, wHh, recurrent, width,
+                    bias: biasHh);
+            else
+                for (int b = 0; b < batch; b++) biasHh.CopyTo(recurrent.AsSpan(b * width, width));
+            for (int b = 0; b < batch; b++)
+            {
+                var x = gates.AsSpan((t * batch + b) * width, width);
+                var a = recurrent.AsSpan(b * width, width);
+                int row = t * StepSize + b * hidden;
+                for (int j = 0; j < hidden; j++)
+                {
+                    float r = x[j] = Sigmoid(x[j] + a[j]);
+                    float z = x[hidden + j] = Sigmoid(x[hidden + j] + a[hidden + j]);
+                    candidate[row + j] = a[2 * hidden + j];
+                    float n = x[2 * hidden + j] = MathF.Tanh(x[2 * hidden + j] + r * a[2 * hidden + j]);
+                    h[row + j] = (1f - z) * n + z * (t > 0 ? h[row - StepSize + j] : 0f);
+                }
+            }
+        }
+        return new LayerPass(h, gates, null, candidate);
     }
 
     static float[] Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
@@ -193,45 +295,102 @@ public sealed class SequenceCurvature : ICurvature
     float[] Directional(Pass pass, ReadOnlySpan<float> v, out float[][] rStates)
     {
         rStates = rBuffers ??= Enumerable.Range(0, layers)
-            .Select(_ => GC.AllocateUninitializedArray<float>(steps * batch * hidden)).ToArray();
+            .Select(_ => GC.AllocateUninitializedArray<float>(steps * StepSize)).ToArray();
+        var rGates = Reuse(ref rGateBuffer, steps * batch * width);
+        // R of W_hh h + b_hh: the GRU's own array; the other cells add it to the same gate inputs
+        var rRecurrent = mode == RecurrentMode.Gru ? Reuse(ref rRecurrentBuffer, steps * batch * width) : rGates;
         ReadOnlySpan<float> input = inputs;
         float[]? rInput = null;
         for (int l = 0; l < layers; l++)
         {
-            int width = InputWidth(l);
-            var states = pass.States[l];
-            var ra = rStates[l]; // written whole by the first product
-            var vBias = Sum(v.Slice(Offset($"rnn.bias_ih_l{l}"), hidden), v.Slice(Offset($"rnn.bias_hh_l{l}"), hidden));
-            Gemm.Multiply(false, true, steps * batch, hidden, width, input, width,
-                v.Slice(Offset($"rnn.weight_ih_l{l}"), hidden * width), width, ra, hidden, bias: vBias);
+            int inputWidth = InputWidth(l);
+            var layer = pass.Layers[l];
+            var vBiasIh = v.Slice(Offset($"rnn.bias_ih_l{l}"), width);
+            var vBiasHh = v.Slice(Offset($"rnn.bias_hh_l{l}"), width);
+            Gemm.Multiply(false, true, steps * batch, width, inputWidth, input, inputWidth,
+                v.Slice(Offset($"rnn.weight_ih_l{l}"), width * inputWidth), inputWidth, rGates, width,
+                bias: mode == RecurrentMode.Gru ? vBiasIh : Sum(vBiasIh, vBiasHh));
             if (rInput != null)
-                Gemm.Multiply(false, true, steps * batch, hidden, width, rInput, width, Weight($"rnn.weight_ih_l{l}"),
-                    width, ra, hidden, accumulate: true);
+                Gemm.Multiply(false, true, steps * batch, width, inputWidth, rInput, inputWidth,
+                    Weight($"rnn.weight_ih_l{l}"), inputWidth, rGates, width, accumulate: true);
             // V_hh h_{t−1} does not depend on R(h): one product for every step at once
+            bool gru = mode == RecurrentMode.Gru;
+            if (gru)
+                for (int b = 0; b < batch; b++) vBiasHh.CopyTo(rRecurrent.AsSpan(b * width, width));
             if (steps > 1)
-                Gemm.Multiply(false, true, (steps - 1) * batch, hidden, hidden, states, hidden,
-                    v.Slice(Offset($"rnn.weight_hh_l{l}"), hidden * hidden), hidden, ra.AsSpan(batch * hidden),
-                    hidden, accumulate: true);
-            using var wHh = Gemm.Pack(true, hidden, hidden, Weight($"rnn.weight_hh_l{l}"), hidden);
+                Gemm.Multiply(false, true, (steps - 1) * batch, width, hidden, layer.States, hidden,
+                    v.Slice(Offset($"rnn.weight_hh_l{l}"), width * hidden), hidden, rRecurrent.AsSpan(batch * width),
+                    width, accumulate: !gru, bias: gru ? vBiasHh : default);
+            using var wHh = Gemm.Pack(true, hidden, width, Weight($"rnn.weight_hh_l{l}"), hidden);
+            var rh = rStates[l];
             for (int t = 0; t < steps; t++)
             {
-                var rt = ra.AsSpan(t * batch * hidden, batch * hidden);
                 if (t > 0)
-                    Gemm.Multiply(false, batch, ra.AsSpan((t - 1) * batch * hidden, batch * hidden), hidden, wHh, rt,
-                        hidden, accumulate: true);
-                TensorPrimitives.Multiply(rt, pass.Derivatives[l].AsSpan(t * batch * hidden, batch * hidden), rt);
+                    Gemm.Multiply(false, batch, rh.AsSpan((t - 1) * StepSize, StepSize), hidden, wHh,
+                        rRecurrent.AsSpan(t * batch * width, batch * width), width, accumulate: true);
+                switch (mode)
+                {
+                    case RecurrentMode.Lstm: LstmDirectional(layer, t, rGates, rh); break;
+                    case RecurrentMode.Gru: GruDirectional(layer, t, rGates, rRecurrent, rh); break;
+                    default:
+                        TensorPrimitives.Multiply(rGates.AsSpan(t * StepSize, StepSize),
+                            layer.Gates.AsSpan(t * StepSize, StepSize), rh.AsSpan(t * StepSize, StepSize));
+                        break;
+                }
             }
-            input = states;
-            rInput = ra;
+            input = layer.States;
+            rInput = rh;
         }
         var rOutput = new float[HeadRows * outputs];
         for (int i = 0; i < HeadRows; i++)
             v.Slice(Offset("head.bias"), outputs).CopyTo(rOutput.AsSpan(i * outputs, outputs));
         Gemm.Multiply(false, true, HeadRows, outputs, hidden, HeadInput(rStates[^1]), hidden, Weight("head.weight"),
             hidden, rOutput, outputs, accumulate: true);
-        Gemm.Multiply(false, true, HeadRows, outputs, hidden, HeadInput(pass.States[^1]), hidden,
+        Gemm.Multiply(false, true, HeadRows, outputs, hidden, HeadInput(pass.Top), hidden,
             v.Slice(Offset("head.weight"), outputs * hidden), hidden, rOutput, outputs, accumulate: true);
         return rOutput;
+    }
+
+    /// <summary>Step t of the LSTM's R-pass: R(c_t) and R(h_t) from R of the gate inputs.</summary>
+    void LstmDirectional(LayerPass layer, int t, float[] rGates, float[] rh)
+    {
+        var rc = Reuse(ref rCellBuffer, steps * StepSize);
+        var (gates, c, squashed) = (layer.Gates, layer.Cells!, layer.Extra!);
+        for (int b = 0; b < batch; b++)
+        {
+            int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                int gi = g0 + j, gf = gi + hidden, gg = gf + hidden, go = gg + hidden;
+                float ri = gates[gi] * (1f - gates[gi]) * rGates[gi], rf = gates[gf] * (1f - gates[gf]) * rGates[gf];
+                float rg = (1f - gates[gg] * gates[gg]) * rGates[gg], ro = gates[go] * (1f - gates[go]) * rGates[go];
+                float rcell = ri * gates[gg] + gates[gi] * rg;
+                if (t > 0) rcell += rf * c[row - StepSize + j] + gates[gf] * rc[row - StepSize + j];
+                rc[row + j] = rcell;
+                float k = squashed[row + j];
+                rh[row + j] = ro * k + gates[go] * (1f - k * k) * rcell;
+            }
+        }
+    }
+
+    /// <summary>Step t of the GRU's R-pass: R(h_t) from R of both gate inputs.</summary>
+    void GruDirectional(LayerPass layer, int t, float[] rGates, float[] rRecurrent, float[] rh)
+    {
+        var (gates, h, candidate) = (layer.Gates, layer.States, layer.Extra!);
+        for (int b = 0; b < batch; b++)
+        {
+            int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                int gr = g0 + j, gz = gr + hidden, gn = gz + hidden;
+                float r = gates[gr], z = gates[gz], n = gates[gn];
+                float rr = r * (1f - r) * (rGates[gr] + rRecurrent[gr]);
+                float rz = z * (1f - z) * (rGates[gz] + rRecurrent[gz]);
+                float rn = (1f - n * n) * (rGates[gn] + rr * candidate[row + j] + r * rRecurrent[gn]);
+                float previous = t > 0 ? h[row - StepSize + j] : 0f, rPrevious = t > 0 ? rh[row - StepSize + j] : 0f;
+                rh[row + j] = rz * (previous - n) + (1f - z) * rn + z * rPrevious;
+            }
+        }
     }
 
     /// <summary>H_L·<paramref name="r"/>: the Hessian of the batch's mean loss with respect to the outputs.</summary>
@@ -296,7 +455,7 @@ public sealed class SequenceCurvature : ICurvature
         void Head(Span<float> into, int first, int stride, int count)
         {
             Gemm.Multiply(true, false, outputs, hidden, count, outputGradient.AsSpan(first * outputs),
-                stride * outputs, HeadInput(pass.States[^1])[(first * hidden)..], stride * hidden,
+                stride * outputs, HeadInput(pass.Top)[(first * hidden)..], stride * hidden,
                 into.Slice(Offset("head.weight"), outputs * hidden), hidden, accumulate: true);
             var headBias = into.Slice(Offset("head.bias"), outputs);
             for (int i = 0; i < count; i++)
@@ -305,54 +464,112 @@ public sealed class SequenceCurvature : ICurvature
         }
         Head(result, 0, 1, headRows);
         for (int b = 0; b < (perSequence?.Length ?? 0); b++) Head(perSequence![b], b, headStride, headCount);
-        var dStates = Reuse(ref gradientBuffer, steps * batch * hidden);
-        var spare = Reuse(ref belowBuffer, steps * batch * hidden);
-        if (!perStep) dStates.AsSpan(0, (steps - 1) * batch * hidden).Clear();
-        var headPart = perStep ? dStates.AsSpan() : dStates.AsSpan((steps - 1) * batch * hidden);
+        var dStates = Reuse(ref gradientBuffer, steps * StepSize);
+        var spare = Reuse(ref belowBuffer, steps * StepSize);
+        if (!perStep) dStates.AsSpan(0, (steps - 1) * StepSize).Clear();
+        var headPart = perStep ? dStates.AsSpan() : dStates.AsSpan((steps - 1) * StepSize);
         Gemm.Multiply(false, false, headRows, hidden, outputs, outputGradient, outputs, Weight("head.weight"), hidden,
             headPart, hidden);
+        // ∂/∂ the gate inputs: of W_ih x + b_ih, and of W_hh h + b_hh (the same array but for the GRU)
+        var dGates = Reuse(ref gateGradientBuffer, steps * batch * width);
+        var dRecurrent = mode == RecurrentMode.Gru ? Reuse(ref recurrentGradientBuffer, dGates.Length) : dGates;
         for (int l = layers - 1; l >= 0; l--)
         {
-            int width = InputWidth(l);
-            var states = pass.States[l];
+            int inputWidth = InputWidth(l);
+            var layer = pass.Layers[l];
             if (stateGradients != null)
                 for (int i = 0; i < dStates.Length; i++) dStates[i] += stateGradients[l][i];
-            using var wHh = Gemm.Pack(false, hidden, hidden, Weight($"rnn.weight_hh_l{l}"), hidden);
-            // dStates becomes ∂/∂a_t, from the last step back
+            using var wHh = Gemm.Pack(false, width, hidden, Weight($"rnn.weight_hh_l{l}"), hidden);
+            // from the last step back: ∂/∂h_t gets W_hhᵀ·∂/∂(W_hh h_t + b_hh) of step t + 1, then the cell's own part
             for (int t = steps - 1; t >= 0; t--)
             {
-                var dt = dStates.AsSpan(t * batch * hidden, batch * hidden);
+                var dt = dStates.AsSpan(t * StepSize, StepSize);
                 if (t < steps - 1)
-                    Gemm.Multiply(false, batch, dStates.AsSpan((t + 1) * batch * hidden, batch * hidden), hidden, wHh,
+                    Gemm.Multiply(false, batch, dRecurrent.AsSpan((t + 1) * batch * width, batch * width), width, wHh,
                         dt, hidden, accumulate: true);
-                TensorPrimitives.Multiply(dt, pass.Derivatives[l].AsSpan(t * batch * hidden, batch * hidden), dt);
+                switch (mode)
+                {
+                    case RecurrentMode.Lstm: LstmBackward(layer, t, dStates, dGates); break;
+                    case RecurrentMode.Gru: GruBackward(layer, t, dStates, dGates, dRecurrent); break;
+                    default:
+                        TensorPrimitives.Multiply(dt, layer.Gates.AsSpan(t * StepSize, StepSize),
+                            dGates.AsSpan(t * StepSize, StepSize));
+                        break;
+                }
             }
-            var input = l == 0 ? inputs : pass.States[l - 1];
-            // rows first, first + stride, … (count of them) of ∂/∂a_t, of the layer's input and of its states
+            var input = l == 0 ? inputs : pass.Layers[l - 1].States;
+            // rows first, first + stride, … (count of them) of the gate gradients, of the layer's input and states
             void Layer(Span<float> into, int first, int stride, int count)
             {
-                var gradient = dStates.AsSpan(first * hidden);
-                Gemm.Multiply(true, false, hidden, width, count, gradient, stride * hidden, input.AsSpan(first * width),
-                    stride * width, into.Slice(Offset($"rnn.weight_ih_l{l}"), hidden * width), width,
-                    accumulate: true);
+                Gemm.Multiply(true, false, width, inputWidth, count, dGates.AsSpan(first * width), stride * width,
+                    input.AsSpan(first * inputWidth), stride * inputWidth,
+                    into.Slice(Offset($"rnn.weight_ih_l{l}"), width * inputWidth), inputWidth, accumulate: true);
                 int later = count - batch / stride; // the rows after the first step, which see h_{t−1}
                 if (later > 0)
-                    Gemm.Multiply(true, false, hidden, hidden, later, dStates.AsSpan((first + batch) * hidden),
-                        stride * hidden, states.AsSpan(first * hidden), stride * hidden,
-                        into.Slice(Offset($"rnn.weight_hh_l{l}"), hidden * hidden), hidden, accumulate: true);
-                var biasSum = new float[hidden]; // both biases enter a_t alike
-                for (int i = 0; i < count; i++)
-                    TensorPrimitives.Add(biasSum, gradient.Slice(i * stride * hidden, hidden), biasSum);
-                foreach (var name in new[] { $"rnn.bias_ih_l{l}", $"rnn.bias_hh_l{l}" })
-                    TensorPrimitives.Add(into.Slice(Offset(name), hidden), biasSum, into.Slice(Offset(name), hidden));
+                    Gemm.Multiply(true, false, width, hidden, later, dRecurrent.AsSpan((first + batch) * width),
+                        stride * width, layer.States.AsSpan(first * hidden), stride * hidden,
+                        into.Slice(Offset($"rnn.weight_hh_l{l}"), width * hidden), hidden, accumulate: true);
+                foreach (var (name, gradient) in new[] { ($"rnn.bias_ih_l{l}", dGates), ($"rnn.bias_hh_l{l}",
+                    dRecurrent) })
+                {
+                    var bias = into.Slice(Offset(name), width);
+                    for (int i = 0; i < count; i++)
+                        TensorPrimitives.Add(bias, gradient.AsSpan((first + i * stride) * width, width), bias);
+                }
             }
             Layer(result, 0, 1, steps * batch);
             for (int b = 0; b < (perSequence?.Length ?? 0); b++) Layer(perSequence![b], b, batch, steps);
             if (l > 0)
             {
-                Gemm.Multiply(false, false, steps * batch, hidden, hidden, dStates, hidden,
+                Gemm.Multiply(false, false, steps * batch, hidden, width, dGates, width,
                     Weight($"rnn.weight_ih_l{l}"), hidden, spare, hidden);
                 (dStates, spare) = (spare, dStates);
+            }
+        }
+    }
+
+    /// <summary>Step t of the LSTM's backward pass: the gates' gradients from ∂/∂h_t and ∂/∂c_{t+1}·f_{t+1}.</summary>
+    void LstmBackward(LayerPass layer, int t, float[] dStates, float[] dGates)
+    {
+        var carry = Reuse(ref carryBuffer, StepSize); // ∂/∂c_{t+1}·f_{t+1}, then the same for step t
+        var (gates, c, squashed) = (layer.Gates, layer.Cells!, layer.Extra!);
+        for (int b = 0; b < batch; b++)
+        {
+            int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                int gi = g0 + j, gf = gi + hidden, gg = gf + hidden, go = gg + hidden;
+                float dh = dStates[row + j], k = squashed[row + j];
+                float dc = dh * gates[go] * (1f - k * k) + (t < steps - 1 ? carry[b * hidden + j] : 0f);
+                float previous = t > 0 ? c[row - StepSize + j] : 0f;
+                dGates[gi] = dc * gates[gg] * gates[gi] * (1f - gates[gi]);
+                dGates[gf] = dc * previous * gates[gf] * (1f - gates[gf]);
+                dGates[gg] = dc * gates[gi] * (1f - gates[gg] * gates[gg]);
+                dGates[go] = dh * k * gates[go] * (1f - gates[go]);
+                carry[b * hidden + j] = dc * gates[gf];
+            }
+        }
+    }
+
+    /// <summary>Step t of the GRU's backward pass: both gate inputs' gradients, and z_t ⊙ ∂/∂h_t into ∂/∂h_{t−1}.
+    /// </summary>
+    void GruBackward(LayerPass layer, int t, float[] dStates, float[] dGates, float[] dRecurrent)
+    {
+        var (gates, h, candidate) = (layer.Gates, layer.States, layer.Extra!);
+        for (int b = 0; b < batch; b++)
+        {
+            int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
+            for (int j = 0; j < hidden; j++)
+            {
+                int gr = g0 + j, gz = gr + hidden, gn = gz + hidden;
+                float r = gates[gr], z = gates[gz], n = gates[gn], dh = dStates[row + j];
+                float previous = t > 0 ? h[row - StepSize + j] : 0f;
+                float dn = dh * (1f - z) * (1f - n * n);
+                float dz = dh * (previous - n) * z * (1f - z);
+                float dr = dn * candidate[row + j] * r * (1f - r);
+                (dGates[gr], dGates[gz], dGates[gn]) = (dr, dz, dn);
+                (dRecurrent[gr], dRecurrent[gz], dRecurrent[gn]) = (dr, dz, dn * r);
+                if (t > 0) dStates[row - StepSize + j] += dh * z;
             }
         }
     }

@@ -62,7 +62,7 @@ public sealed class TaskCommandTests : IDisposable
         Assert.Contains("\"lr\":1", File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
         foreach (var (args, message) in new (string[], string)[]
         {
-            (["task", "adding", "--cell", "lstm", "--optimizer", "hf"], "tanh and ReLU RNNs"),
+            (["task", "adding", "--cell", "ln-lstm", "--optimizer", "hf"], "cell 'ln-lstm'"),
             (["task", "adding", "--cell", "rnn", "--optimizer", "hf", "--gradient-regulariser", "1"], "regulariser"),
             (["task", "adding", "--damping", "2"], "--damping applies to --optimizer hf"),
             (["task", "adding", "--optimizer", "hf", "--accumulate", "2"], "one batch per step"),

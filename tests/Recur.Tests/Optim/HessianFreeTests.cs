@@ -82,6 +82,10 @@ public sealed class HessianFreeTests : IDisposable
     [InlineData("order", "relu-rnn")]
     [InlineData("copy", "rnn")]
     [InlineData("reber", "irnn")]
+    [InlineData("order", "lstm")]
+    [InlineData("copy", "lstm")]
+    [InlineData("adding", "gru")]
+    [InlineData("reber", "gru")]
     public void ItsForwardPassIsTheModels(string kind, string cell)
     {
         var (model, data) = Case(kind, cell);
@@ -95,30 +99,38 @@ public sealed class HessianFreeTests : IDisposable
     [InlineData("order", "rnn", 2)]
     [InlineData("copy", "relu-rnn", 2)]
     [InlineData("reber", "rnn", 3)]
+    [InlineData("adding", "lstm", 1)]
+    [InlineData("order", "lstm", 2)]
+    [InlineData("copy", "gru", 2)]
+    [InlineData("reber", "gru", 1)]
     public void TheROperatorIsTheDirectionalDerivativeOfTheOutputs(string kind, string cell, int layers)
     {
         var (model, data) = Case(kind, cell, layers);
         var v = RandomVector(Length(model), 5);
         var curvature = new SequenceCurvature(model, data, AllRows(data));
-        // tanh: central differences at h and h/2, Richardson-extrapolated (O(h⁴) truncation error at a step large
-        // enough for float rounding not to matter); ReLU: a step small enough that no unit crosses its kink
+        // smooth cells: central differences at h and h/2, Richardson-extrapolated (O(h⁴) truncation error at a step
+        // large enough for float rounding not to matter); ReLU: a step small enough that no unit crosses its kink
         float[] Central(float h) => OutputsAt(model, data, v, h).Zip(OutputsAt(model, data, v, -h),
             (a, b) => (a - b) / (2 * h)).ToArray();
-        var difference = cell == "rnn"
+        var difference = cell is not ("relu-rnn" or "irnn")
             ? Central(2e-3f).Zip(Central(4e-3f), (fine, coarse) => (4 * fine - coarse) / 3).ToArray()
             : Central(1e-4f);
         AssertClose(difference, curvature.OutputDirectional(v), 2e-3, "J·v");
     }
 
     [Theory]
-    [InlineData("adding")]
-    [InlineData("order")]
-    [InlineData("copy")]
-    [InlineData("reber")]
-    public void ItsBackwardPassGivesTheModelsGradient(string kind)
+    [InlineData("adding", "rnn")]
+    [InlineData("order", "rnn")]
+    [InlineData("copy", "rnn")]
+    [InlineData("reber", "rnn")]
+    [InlineData("adding", "lstm")]
+    [InlineData("reber", "lstm")]
+    [InlineData("order", "gru")]
+    [InlineData("copy", "gru")]
+    public void ItsBackwardPassGivesTheModelsGradient(string kind, string cell)
     {
         // Jᵀ·∂L/∂y must be the gradient autograd computes through the fused kernel
-        var (model, data) = Case(kind);
+        var (model, data) = Case(kind, cell);
         var rows = AllRows(data);
         var task = new SequenceTask(model, data, null, rows.Length);
         var curvature = new SequenceCurvature(model, data, rows);
@@ -133,12 +145,14 @@ public sealed class HessianFreeTests : IDisposable
     }
 
     [Theory]
-    [InlineData("adding")]
-    [InlineData("order")]
-    [InlineData("copy")]
-    public void GradientSquaresAreTheMeanOfTheSquaredPerSequenceGradients(string kind)
+    [InlineData("adding", "rnn")]
+    [InlineData("order", "rnn")]
+    [InlineData("copy", "rnn")]
+    [InlineData("order", "lstm")]
+    [InlineData("copy", "gru")]
+    public void GradientSquaresAreTheMeanOfTheSquaredPerSequenceGradients(string kind, string cell)
     {
-        var (model, data) = Case(kind);
+        var (model, data) = Case(kind, cell);
         var rows = AllRows(data);
         var task = new SequenceTask(model, data, null, rows.Length);
         var squares = new float[Length(model)];
@@ -207,14 +221,16 @@ public sealed class HessianFreeTests : IDisposable
     }
 
     [Theory]
-    [InlineData("adding")]
-    [InlineData("order")]
-    [InlineData("copy")]
-    [InlineData("reber")]
-    public void TheProductIsJTransposeTimesTheLossHessianTimesJ(string kind)
+    [InlineData("adding", "rnn")]
+    [InlineData("order", "rnn")]
+    [InlineData("copy", "rnn")]
+    [InlineData("reber", "rnn")]
+    [InlineData("order", "lstm")]
+    [InlineData("adding", "gru")]
+    public void TheProductIsJTransposeTimesTheLossHessianTimesJ(string kind, string cell)
     {
         // H_L·(J·v) by central differences of autograd's ∂L/∂y, then Jᵀ: an independent route to G·v
-        var (model, data) = Case(kind);
+        var (model, data) = Case(kind, cell);
         var rows = AllRows(data);
         var curvature = new SequenceCurvature(model, data, rows);
         var v = RandomVector(Length(model), 9);
@@ -232,10 +248,13 @@ public sealed class HessianFreeTests : IDisposable
         AssertClose(expected, product, 2e-3, "G·v");
     }
 
-    [Fact]
-    public void TheProductIsSymmetricAndPositiveAndStructuralDampingAddsTheStatesCurvature()
+    [Theory]
+    [InlineData("rnn")]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    public void TheProductIsSymmetricAndPositiveAndStructuralDampingAddsTheStatesCurvature(string cell)
     {
-        var (model, data) = Case("order", layers: 1);
+        var (model, data) = Case("order", cell, layers: 1);
         var rows = AllRows(data);
         var curvature = new SequenceCurvature(model, data, rows);
         int n = Length(model);
@@ -278,7 +297,9 @@ public sealed class HessianFreeTests : IDisposable
     }
 
     [Theory]
-    [InlineData("lstm")]
+    [InlineData("peephole-lstm")]
+    [InlineData("ln-lstm")]
+    [InlineData("cho-gru")]
     [InlineData("leaky")]
     public void CellsWithoutAnROperatorAreRefusedByName(string cell)
     {
@@ -397,11 +418,11 @@ public sealed class HessianFreeTests : IDisposable
             result.Fill(float.NaN);
     }
 
-    static (SequenceTask Task, SequenceModel Model) AddingTask(ulong seed)
+    static (SequenceTask Task, SequenceModel Model) AddingTask(ulong seed, CellKind cell = CellKind.Rnn)
     {
         var random = new RandomGenerator(seed);
         var train = SyntheticTasks.Adding(random, 8, 256);
-        var model = new SequenceModel(new SequenceModelConfig(CellKind.Rnn, train.Features, 12, 1),
+        var model = new SequenceModel(new SequenceModelConfig(cell, train.Features, 12, 1),
             new RandomGenerator(seed));
         return (new SequenceTask(model, train, SyntheticTasks.Adding(random, 8, 64), 128), model);
     }
@@ -414,12 +435,15 @@ public sealed class HessianFreeTests : IDisposable
     static HessianFree Optimizer(SequenceModel model) =>
         new(model.Parameters(), damping: 1f, structuralDamping: 0.3f, maxIterations: 40, curvatureFraction: 0.5);
 
-    [Fact]
-    public void TheTrainerRunsItOnATanhRnnWhichLearnsTheAddingProblem()
+    [Theory]
+    [InlineData(CellKind.Rnn)]
+    [InlineData(CellKind.Lstm)]
+    [InlineData(CellKind.Gru)]
+    public void TheTrainerRunsItOnARecurrentNetworkWhichLearnsTheAddingProblem(CellKind cell)
     {
-        var (task, model) = AddingTask(1);
+        var (task, model) = AddingTask(1, cell);
         var before = task.Metrics(SyntheticTasks.Adding(new RandomGenerator(99), 8, 256))["loss"];
-        var result = new Trainer<int[]>(task, Optimizer(model), Options("run")).Fit();
+        var result = new Trainer<int[]>(task, Optimizer(model), Options($"run-{cell}")).Fit();
         Assert.Equal(TrainingOutcome.Completed, result.Outcome);
         using (model.Evaluating())
         {
