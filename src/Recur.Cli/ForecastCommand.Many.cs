@@ -326,36 +326,30 @@ static partial class ForecastCommand
     static IPanelForecaster PanelMember(string member, IReadOnlyList<SeriesFiles.PanelSeries> panel,
         string[] trainedIds, string csvPath)
     {
-        string checkpoint = Checkpoint.Verify(Checkpoint.Locate(member));
-        var config = Checkpoint.ReadConfig(checkpoint);
-        string? architecture = config["architecture"]?.GetValue<string>();
-        IPanelForecaster forecaster;
-        try
+        IPanelForecaster? forecaster = null;
+        // Open checks the files against the manifest once, then loads the weights into the network built here
+        Checkpoint.Open(member, config =>
         {
-            forecaster = architecture switch
+            forecaster = config["architecture"]?.GetValue<string>() switch
             {
                 "global_forecaster" => GlobalForecaster.FromConfig(config),
                 "deepar" => DeepArForecaster.FromConfig(config),
                 "es_rnn" => EsRnnForecaster.FromConfig(config),
-                _ => throw new InvalidDataException($"architecture '{architecture}' is not a many-series forecaster."),
+                var other => throw new InvalidDataException($"architecture '{other}' is not a many-series forecaster."),
             };
-        }
-        catch (InvalidDataException e)
-        {
-            throw new InvalidDataException($"{Path.Combine(checkpoint, "config.json")}: {e.Message}", e);
-        }
-        if (forecaster is EsRnnForecaster)
-            for (int s = 0; s < Math.Max(panel.Count, trainedIds.Length); s++)
-                if (s >= panel.Count || s >= trainedIds.Length || panel[s].Id != trainedIds[s])
-                    throw new UsageException($"{csvPath}: the ES-RNN of {member} learned smoothing parameters for "
-                        + $"the {trainedIds.Length} series it was trained on, in their order; "
-                        + (s >= panel.Count ? $"series '{trainedIds[s]}' is missing"
-                            : s >= trainedIds.Length ? $"series '{panel[s].Id}' (line {panel[s].FirstLine}) is new"
-                            : $"series '{panel[s].Id}' (line {panel[s].FirstLine}) stands where '{trainedIds[s]}' "
-                                + "did")
-                        + ".");
-        Checkpoint.LoadModel(checkpoint, forecaster.Network);
-        return forecaster;
+            if (forecaster is EsRnnForecaster)
+                for (int s = 0; s < Math.Max(panel.Count, trainedIds.Length); s++)
+                    if (s >= panel.Count || s >= trainedIds.Length || panel[s].Id != trainedIds[s])
+                        throw new UsageException($"{csvPath}: the ES-RNN of {member} learned smoothing parameters for "
+                            + $"the {trainedIds.Length} series it was trained on, in their order; "
+                            + (s >= panel.Count ? $"series '{trainedIds[s]}' is missing"
+                                : s >= trainedIds.Length ? $"series '{panel[s].Id}' (line {panel[s].FirstLine}) is new"
+                                : $"series '{panel[s].Id}' (line {panel[s].FirstLine}) stands where '{trainedIds[s]}' "
+                                    + "did")
+                            + ".");
+            return forecaster.Network;
+        });
+        return forecaster!;
     }
 
     /// <summary>The CLI's name of a likelihood.</summary>

@@ -202,10 +202,9 @@ static class TrainedModels
     /// last.</summary>
     internal static Forecaster ForecasterMember(string folder)
     {
-        string checkpoint = Checkpoint.Verify(Checkpoint.Locate(folder));
-        var forecaster = Forecaster.FromConfig(Checkpoint.ReadConfig(checkpoint));
-        Checkpoint.LoadModel(checkpoint, forecaster.Network);
-        return forecaster;
+        Forecaster? forecaster = null;
+        Checkpoint.Open(folder, config => (forecaster = Forecaster.FromConfig(config)).Network);
+        return forecaster!;
     }
 
     /// <summary>The mean of several forecasters' forecasts (one member: that forecaster).</summary>

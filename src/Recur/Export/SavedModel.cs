@@ -78,7 +78,7 @@ public static class SavedModel
             "sequence_tagger" =>
                 Checkpoint.Open(folder, c => new SequenceTagger(SequenceTaggerConfig.FromJson(c), new(0))),
             "seq2seq" => Checkpoint.Open(folder, c => new Seq2Seq(Seq2SeqConfig.FromJson(c), new(0))),
-            "forecaster" => OpenForecaster(folder, config),
+            "forecaster" => OpenForecaster(folder),
             "speech_recognizer" =>
                 Checkpoint.Open(folder, c => new SpeechRecognizer(SpeechRecognizerConfig.FromJson(c), new(0))),
             "captioner" => Checkpoint.Open(folder, c => new Captioner(CaptionerConfig.FromJson(c), new(0))),
@@ -93,11 +93,12 @@ public static class SavedModel
         return (kind, model);
     }
 
-    static Forecaster OpenForecaster(string folder, System.Text.Json.Nodes.JsonObject config)
+    /// <summary>A forecaster built from its verified configuration, its network's weights loaded.</summary>
+    static Forecaster OpenForecaster(string folder)
     {
-        var forecaster = Forecaster.FromConfig(config);
-        Checkpoint.LoadModel(folder, forecaster.Network);
-        return forecaster;
+        Forecaster? forecaster = null;
+        Checkpoint.Open(folder, config => (forecaster = Forecaster.FromConfig(config)).Network);
+        return forecaster!;
     }
 
     /// <summary>

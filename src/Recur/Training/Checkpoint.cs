@@ -180,10 +180,8 @@ public static class Checkpoint
 
     /// <summary>
     /// The checkpoint a user means by <paramref name="path"/>: the path itself when it is a checkpoint folder, else,
-    /// for
-    /// a run folder, its <c>best/</c> checkpoint or, when there is none, its <c>last/</c> — each found even when a
-    /// crash
-    /// left it beside its name (<see cref="Resolve"/>).
+    /// for a run folder, its <c>best/</c> checkpoint or, when there is none, its <c>last/</c> — each found even when a
+    /// crash left it beside its name (<see cref="Resolve"/>).
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">Neither a checkpoint nor a run folder with one.</exception>
     public static string Locate(string path)
