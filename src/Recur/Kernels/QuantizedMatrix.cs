@@ -8,18 +8,25 @@ namespace Recur.Kernels;
 /// <summary>
 /// A row-major matrix in int8 for dynamic quantisation, the scheme of PyTorch's <c>quantize_dynamic</c>: each row
 /// (output channel) r is stored as q[r, k] = round(W[r, k] / s_r), s_r = max_k |W[r, k]| / 127, and the vector it
-/// multiplies is quantised the same way when it arrives, x ≈ s_x·q_x. A product is then
-/// <c>y_r = s_r·s_x·Σ_k q[r, k]·q_x[k]</c>, the sum exact in 32-bit integers, so it does not depend on the order of
-/// summation, the instruction set or the thread split. Rows are padded with zeros to a multiple of 32 columns.
-/// On AVX-VNNI machines the sum is <c>vpdpbusd</c> (unsigned × signed bytes): vectors are stored offset by 128 as
-/// unsigned bytes, and 128·Σ_k q[r, k], kept per row, is subtracted.
+/// multiplies is quantised when it arrives to the 129 levels −64…64, x ≈ s_x·q_x with s_x = max|x| / 64 — about the
+/// 7 bits of PyTorch's <c>reduce_range</c> for activations, and for the same reason: stored offset by 64 as unsigned
+/// bytes in [0, 128], a pair of products with int8 weights sums to at most 2·128·127 = 32,512, so the 16-bit sums of
+/// <c>vpmaddubsw</c> are exact. A product is then <c>y_r = s_r·s_x·Σ_k q[r, k]·q_x[k]</c>, the sum exact in 32-bit
+/// integers — Σ (q_x[k] + 64)·q[r, k] less 64·Σ_k q[r, k], kept per row — so it does not depend on the order of
+/// summation, the instruction set or the thread split. Rows are padded with zeros to a multiple of 64 columns. The sum
+/// is AVX-VNNI's <c>vpdpbusd</c> where the CPU has it, else AVX-512BW's or AVX2's <c>vpmaddubsw</c> and
+/// <c>vpmaddwd</c>, else a portable widening path; all give the same bits.
 /// </summary>
 internal sealed class QuantizedMatrix
 {
-    /// <summary>Columns per padded row: the width of one AVX-VNNI step.</summary>
-    public const int Alignment = 32;
+    /// <summary>Columns per padded row: the width of one AVX-512 step.</summary>
+    public const int Alignment = 64;
 
-    static readonly AsyncLocal<bool> portableOnly = new();
+    /// <summary>The largest magnitude of a quantised vector element, and the offset of its stored byte.</summary>
+    public const int VectorLevels = 64;
+
+    /// <summary>The best path a flow may take (tests compare every path the machine has).</summary>
+    static readonly AsyncLocal<IntegerPath> bestAllowed = new();
 
     /// <summary>Rows (output channels).</summary>
     public int Rows { get; }
@@ -48,17 +55,21 @@ internal sealed class QuantizedMatrix
         rowSums = new int[rows];
     }
 
-    /// <summary>Whether the integer sums use AVX-VNNI here (otherwise a portable widening path, same
-    /// results).</summary>
-    public static bool UsesVnni => AvxVnni.IsSupported && !portableOnly.Value;
+    /// <summary>Whether the integer sums use AVX-VNNI here (otherwise <c>vpmaddubsw</c> or a portable widening path,
+    /// same results).</summary>
+    public static bool UsesVnni => Current == IntegerPath.Vnni;
 
-    /// <summary>Whether, without AVX-VNNI, the integer sums use AVX2's byte products (<c>vpmaddubsw</c> on |w| and
-    /// sign(w)·x, exact in 16 bits since both lie in [−127, 127]); otherwise a portable widening path, same
-    /// results.</summary>
-    static bool UsesAvx2 => Avx2.IsSupported && !portableOnly.Value;
+    /// <summary>The path the integer sums take in this flow: the best the CPU supports, at most the one a test
+    /// allowed.</summary>
+    internal static IntegerPath Current =>
+        AvxVnni.IsSupported && bestAllowed.Value <= IntegerPath.Vnni ? IntegerPath.Vnni
+        : Avx512BW.IsSupported && bestAllowed.Value <= IntegerPath.Avx512 ? IntegerPath.Avx512
+        : Avx2.IsSupported && bestAllowed.Value <= IntegerPath.Avx2 ? IntegerPath.Avx2
+        : IntegerPath.Portable;
 
-    /// <summary>Makes the calling flow use the portable path until disposed (tests compare the two).</summary>
-    internal static IDisposable PortableOnly() => FlowOverride.Set(portableOnly, true);
+    /// <summary>Makes the calling flow take <paramref name="path"/> or a slower one until disposed (tests compare the
+    /// paths).</summary>
+    internal static IDisposable AtMost(IntegerPath path) => FlowOverride.Set(bestAllowed, path);
 
     /// <summary>Quantises <paramref name="w"/> [rows, columns] row by row.</summary>
     public static QuantizedMatrix Quantize(ReadOnlySpan<float> w, int rows, int columns)
@@ -131,7 +142,7 @@ internal sealed class QuantizedMatrix
 
     /// <summary>
     /// Quantises a vector of <see cref="Columns"/> values into <paramref name="q"/> (<see cref="Stride"/> bytes,
-    /// offset by 128, the padding 128 = zero) and returns its scale s_x = max|x| / 127 (1 for a zero vector). NaN or
+    /// offset by 64, the padding 64 = zero) and returns its scale s_x = max|x| / 64 (1 for a zero vector). NaN or
     /// infinity in <paramref name="x"/> gives a NaN scale, so the products it feeds are NaN rather than silently
     /// wrong.
     /// </summary>
@@ -140,17 +151,17 @@ internal sealed class QuantizedMatrix
         float max = x.IsEmpty ? 0f : MathF.Abs(TensorPrimitives.MaxMagnitude(x));
         if (!float.IsFinite(max))
         {
-            q[..Stride].Fill(128);
+            q[..Stride].Fill(VectorLevels);
             return float.NaN;
         }
-        float scale = max > 0f ? max / 127f : 1f;
+        float scale = max > 0f ? max / VectorLevels : 1f;
         float inverse = 1f / scale;
         int k = 0;
         if (Vector256.IsHardwareAccelerated)
         {
             // 32 values a round: scale, round half to even (as MathF.Round), offset, narrow to bytes
             var multiplier = Vector256.Create(inverse);
-            var offset = Vector256.Create(128);
+            var offset = Vector256.Create(VectorLevels);
             for (; k + 32 <= x.Length; k += 32)
             {
                 var a = Narrowed(x.Slice(k, 8), multiplier, offset);
@@ -162,17 +173,17 @@ internal sealed class QuantizedMatrix
             }
         }
         for (; k < x.Length; k++)
-            q[k] = (byte)(Math.Clamp((int)MathF.Round(x[k] * inverse), -127, 127) + 128);
-        q[x.Length..Stride].Fill(128);
+            q[k] = (byte)(Math.Clamp((int)MathF.Round(x[k] * inverse), -VectorLevels, VectorLevels) + VectorLevels);
+        q[x.Length..Stride].Fill(VectorLevels);
         return scale;
     }
 
-    /// <summary>Eight values scaled, rounded, clamped to ±127 and offset by 128 (as int32, ready to narrow).</summary>
+    /// <summary>Eight values scaled, rounded, clamped to ±64 and offset by 64 (as int32, ready to narrow).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<int> Narrowed(ReadOnlySpan<float> x, Vector256<float> multiplier, Vector256<int> offset)
     {
         var rounded = Vector256.ConvertToInt32(Vector256.Round(Vector256.Create(x) * multiplier));
-        return Vector256.Clamp(rounded, Vector256.Create(-127), Vector256.Create(127)) + offset;
+        return Vector256.Clamp(rounded, Vector256.Create(-VectorLevels), Vector256.Create(VectorLevels)) + offset;
     }
 
     /// <summary>
@@ -185,26 +196,30 @@ internal sealed class QuantizedMatrix
         if (row0 < 0 || rows < 0 || row0 + rows > Rows)
             throw new ArgumentOutOfRangeException(nameof(rows),
                 $"QuantizedMatrix: rows [{row0}, {row0 + rows}) of {Rows}.");
-        bool vnni = UsesVnni, avx2 = !vnni && UsesAvx2;
+        var path = Current;
         fixed (sbyte* w0 = data)
+        fixed (float* scales = Scales)
+        fixed (int* sums = rowSums)
         {
             int r = row0, end = row0 + rows;
-            if (vnni || avx2)
+            if (path != IntegerPath.Portable)
                 for (; r + 4 <= end; r += 4)
                 {
                     sbyte* w = w0 + (nint)r * Stride;
-                    fixed (float* scales = Scales)
-                    fixed (int* sums = rowSums)
+                    // 64·Σq of the four rows, and their scales, for every vector
+                    var correction = Vector128.Load(sums + r) * VectorLevels;
+                    var rowScales = Vector128.Load(scales + r);
+                    for (int b = 0; b < batch; b++)
                     {
-                        // 128·Σq of the four rows, and their scales, for every vector
-                        var correction = Vector128.Load(sums + r) * 128;
-                        var rowScales = Vector128.Load(scales + r);
-                        for (int b = 0; b < batch; b++)
+                        byte* xb = x + b * ldx;
+                        var dots = path switch
                         {
-                            var dots = Vector128.ConvertToSingle(vnni ? FourVnni(w, Stride, x + b * ldx) - correction
-                                : FourAvx2(w, Stride, x + b * ldx));
-                            (rowScales * Vector128.Create(xScales[b]) * dots).Store(y + b * ldy + r - row0);
-                        }
+                            IntegerPath.Vnni => FourVnni(w, Stride, xb),
+                            IntegerPath.Avx512 => FourAvx512(w, Stride, xb),
+                            _ => FourAvx2(w, Stride, xb),
+                        };
+                        var products = Vector128.ConvertToSingle(dots - correction);
+                        (rowScales * Vector128.Create(xScales[b]) * products).Store(y + b * ldy + r - row0);
                     }
                 }
             for (; r < end; r++)
@@ -212,8 +227,14 @@ internal sealed class QuantizedMatrix
                 sbyte* w = w0 + (nint)r * Stride;
                 for (int b = 0; b < batch; b++)
                 {
-                    int dot = vnni ? DotVnni(w, x + b * ldx, Stride) - 128 * rowSums[r]
-                        : avx2 ? DotAvx2(w, x + b * ldx, Stride) : DotPortable(w, x + b * ldx, Stride);
+                    byte* xb = x + b * ldx;
+                    int dot = path switch
+                    {
+                        IntegerPath.Vnni => DotVnni(w, xb, Stride),
+                        IntegerPath.Avx512 => DotAvx512(w, xb, Stride),
+                        IntegerPath.Avx2 => DotAvx2(w, xb, Stride),
+                        _ => DotPortable(w, xb, Stride),
+                    } - VectorLevels * rowSums[r];
                     y[b * ldy + r - row0] = Scales[r] * xScales[b] * dot;
                 }
             }
@@ -233,50 +254,80 @@ internal sealed class QuantizedMatrix
             s2 = AvxVnni.MultiplyWideningAndAdd(s2, xi, Vector256.Load(w + 2 * stride + i));
             s3 = AvxVnni.MultiplyWideningAndAdd(s3, xi, Vector256.Load(w + 3 * stride + i));
         }
-        // the four sums at once: pairwise adds within 128-bit lanes, then the two lanes added
+        return Four(s0, s1, s2, s3);
+    }
+
+    /// <summary>The four 8-lane sums, one lane each: pairwise adds within 128-bit lanes, then the two lanes added.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<int> Four(Vector256<int> s0, Vector256<int> s1, Vector256<int> s2, Vector256<int> s3)
+    {
         var sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
         return sums.GetLower() + sums.GetUpper();
     }
 
     /// <summary>
-    /// Four rows' sums without VNNI: the vector x (stored offset by 128) is made signed, and w·x is formed as
-    /// |w| · (sign(w) ⊙ x) with <c>vpmaddubsw</c> — pairs of products in [−127², 127²] sum exactly in 16 bits — then
-    /// widened to 32 bits by <c>vpmaddwd</c> against ones.
+    /// Four rows' sums without VNNI, 64 columns a step: <c>vpmaddubsw</c> multiplies the vector's unsigned bytes by
+    /// the weights and adds pairs exactly in 16 bits, <c>vpmaddwd</c> against ones widens them to 32.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe Vector128<int> FourAvx512(sbyte* w, int stride, byte* x)
+    {
+        Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+        var ones = Vector512.Create((short)1);
+        for (int i = 0; i < stride; i += 64)
+        {
+            var xi = Vector512.Load(x + i);
+            s0 += Product(xi, Vector512.Load(w + i), ones);
+            s1 += Product(xi, Vector512.Load(w + stride + i), ones);
+            s2 += Product(xi, Vector512.Load(w + 2 * stride + i), ones);
+            s3 += Product(xi, Vector512.Load(w + 3 * stride + i), ones);
+        }
+        return Four(s0.GetLower() + s0.GetUpper(), s1.GetLower() + s1.GetUpper(), s2.GetLower() + s2.GetUpper(),
+            s3.GetLower() + s3.GetUpper());
+    }
+
+    /// <summary>As <see cref="FourAvx512"/>, 32 columns a step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static unsafe Vector128<int> FourAvx2(sbyte* w, int stride, byte* x)
     {
         Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-        var flip = Vector256.Create((byte)0x80);
         var ones = Vector256.Create((short)1);
         for (int i = 0; i < stride; i += 32)
         {
-            var xi = (Vector256.Load(x + i) ^ flip).AsSByte();
-            s0 += Product(Vector256.Load(w + i), xi, ones);
-            s1 += Product(Vector256.Load(w + stride + i), xi, ones);
-            s2 += Product(Vector256.Load(w + 2 * stride + i), xi, ones);
-            s3 += Product(Vector256.Load(w + 3 * stride + i), xi, ones);
+            var xi = Vector256.Load(x + i);
+            s0 += Product(xi, Vector256.Load(w + i), ones);
+            s1 += Product(xi, Vector256.Load(w + stride + i), ones);
+            s2 += Product(xi, Vector256.Load(w + 2 * stride + i), ones);
+            s3 += Product(xi, Vector256.Load(w + 3 * stride + i), ones);
         }
-        var sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
-        return sums.GetLower() + sums.GetUpper();
+        return Four(s0, s1, s2, s3);
     }
 
-    /// <summary>One row's sum as <see cref="FourAvx2"/> forms it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<int> Product(Vector512<byte> x, Vector512<sbyte> w, Vector512<short> ones) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(x, w), ones);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Product(Vector256<byte> x, Vector256<sbyte> w, Vector256<short> ones) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, w), ones);
+
+    static unsafe int DotAvx512(sbyte* w, byte* x, int stride)
+    {
+        Vector512<int> sum = default;
+        var ones = Vector512.Create((short)1);
+        for (int i = 0; i < stride; i += 64) sum += Product(Vector512.Load(x + i), Vector512.Load(w + i), ones);
+        return Vector512.Sum(sum);
+    }
+
     static unsafe int DotAvx2(sbyte* w, byte* x, int stride)
     {
         Vector256<int> sum = default;
-        var flip = Vector256.Create((byte)0x80);
         var ones = Vector256.Create((short)1);
-        for (int i = 0; i < stride; i += 32)
-            sum += Product(Vector256.Load(w + i), (Vector256.Load(x + i) ^ flip).AsSByte(), ones);
+        for (int i = 0; i < stride; i += 32) sum += Product(Vector256.Load(x + i), Vector256.Load(w + i), ones);
         return Vector256.Sum(sum);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> Product(Vector256<sbyte> w, Vector256<sbyte> x, Vector256<short> ones) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(x, w)), ones);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static unsafe int DotVnni(sbyte* w, byte* x, int stride)
     {
         Vector256<int> s = default;
@@ -285,15 +336,15 @@ internal sealed class QuantizedMatrix
         return Vector256.Sum(s);
     }
 
+    /// <summary>Σ x[k]·w[k] with x's bytes as they are stored (offset included), like the other paths.</summary>
     static unsafe int DotPortable(sbyte* w, byte* x, int stride)
     {
         var sum = Vector128<int>.Zero;
-        var offset = Vector128.Create((short)128);
         for (int i = 0; i < stride; i += 16)
         {
             var (xLow, xHigh) = Vector128.Widen(Vector128.Load(x + i));
             var (wLow, wHigh) = Vector128.Widen(Vector128.Load(w + i));
-            sum += Products(xLow.AsInt16() - offset, wLow) + Products(xHigh.AsInt16() - offset, wHigh);
+            sum += Products(xLow.AsInt16(), wLow) + Products(xHigh.AsInt16(), wHigh);
         }
         return Vector128.Sum(sum);
     }
@@ -305,4 +356,18 @@ internal sealed class QuantizedMatrix
         var (bLow, bHigh) = Vector128.Widen(b);
         return aLow * bLow + aHigh * bHigh;
     }
+}
+
+/// <summary>The ways <see cref="QuantizedMatrix"/> forms its integer sums, fastest first; all give the same bits.
+/// </summary>
+internal enum IntegerPath
+{
+    /// <summary>AVX-VNNI's <c>vpdpbusd</c>, 32 columns a step.</summary>
+    Vnni,
+    /// <summary>AVX-512BW's <c>vpmaddubsw</c> and <c>vpmaddwd</c>, 64 columns a step.</summary>
+    Avx512,
+    /// <summary>AVX2's <c>vpmaddubsw</c> and <c>vpmaddwd</c>, 32 columns a step.</summary>
+    Avx2,
+    /// <summary>Widening to 16 and 32 bits with the portable vector API.</summary>
+    Portable,
 }

@@ -55,9 +55,11 @@ public class QuantizedMatrixTests
             {
                 long sum = 0;
                 for (int i = 0; i < k; i++)
-                    sum += (long)Math.Round(q.Dequantized(r, i) / q.Scales[r]) * (bytes[b * q.Stride + i] - 128);
+                    sum += (long)Math.Round(q.Dequantized(r, i) / q.Scales[r])
+                        * (bytes[b * q.Stride + i] - QuantizedMatrix.VectorLevels);
                 Assert.Equal(q.Scales[r] * scales[b] * sum, y[b * rows + r]);
-                // and the whole is close to the float product: int8 keeps about two decimal digits
+                // and the whole is close to the float product: 8-bit weights and 7-bit vectors keep about two
+                // decimal digits
                 double exact = 0;
                 for (int i = 0; i < k; i++) exact += (double)w[r * k + i] * x[b * k + i];
                 Assert.True(Math.Abs(exact - y[b * rows + r]) <= 0.02 * Math.Sqrt(k) * 3,
@@ -66,7 +68,7 @@ public class QuantizedMatrixTests
     }
 
     [Fact]
-    public unsafe void ThePortablePathGivesTheSameBitsAsVnni()
+    public unsafe void EveryPathGivesTheSameBits()
     {
         const int rows = 11, k = 77;
         var q = QuantizedMatrix.Quantize(Random(rows * k, 3), rows, k);
@@ -84,13 +86,16 @@ public class QuantizedMatrixTests
             return y;
         }
         var fast = Products();
-        using (QuantizedMatrix.PortableOnly()) Assert.Equal(fast, Products());
+        foreach (var path in Enum.GetValues<IntegerPath>())
+            using (QuantizedMatrix.AtMost(path))
+                Assert.Equal(fast, Products());
     }
 
     [Fact]
     public unsafe void ExtremeValuesSumExactlyOnEveryPath()
     {
-        // every product ±127·127: a pair of them is the most a 16-bit partial sum of the AVX2 path must hold
+        // every product ±127·64 and every stored vector byte 0 or 128: a pair of products 128·127 is the most a
+        // 16-bit partial sum of the vpmaddubsw paths must hold
         const int rows = 6, k = 96;
         var w = Enumerable.Range(0, rows * k).Select(i => (i / k) % 2 == 0 ? 1f : (i % 3 == 0 ? -1f : 1f)).ToArray();
         var q = QuantizedMatrix.Quantize(w, rows, k);
@@ -110,10 +115,13 @@ public class QuantizedMatrixTests
         for (int r = 0; r < rows; r++)
         {
             long sum = 0;
-            for (int i = 0; i < k; i++) sum += 127L * Math.Sign(w[r * k + i]) * 127 * Math.Sign(x[i]);
+            for (int i = 0; i < k; i++)
+                sum += 127L * Math.Sign(w[r * k + i]) * QuantizedMatrix.VectorLevels * Math.Sign(x[i]);
             Assert.Equal(q.Scales[r] * scale[0] * sum, fast[r]);
         }
-        using (QuantizedMatrix.PortableOnly()) Assert.Equal(fast, Products());
+        foreach (var path in Enum.GetValues<IntegerPath>())
+            using (QuantizedMatrix.AtMost(path))
+                Assert.Equal(fast, Products());
     }
 
     [Fact]
@@ -123,7 +131,7 @@ public class QuantizedMatrixTests
         var bytes = new byte[q.Stride * 2];
         var x = new float[40];
         Assert.Equal(1f, q.QuantizeVector(x, bytes));
-        Assert.All(bytes.Take(q.Stride), b => Assert.Equal(128, b));
+        Assert.All(bytes.Take(q.Stride), b => Assert.Equal(QuantizedMatrix.VectorLevels, b));
         x[3] = float.NaN;
         Assert.True(float.IsNaN(q.QuantizeVector(x, bytes)));
     }
@@ -135,13 +143,13 @@ public class QuantizedMatrixTests
         var q = QuantizedMatrix.Quantize(new float[67], 1, 67);
         var x = new float[67];
         for (int i = 0; i < 64; i++) x[i] = (i % 32 - 16) * 0.5f;
-        x[0] = 127f; // scale 1: every value k + 0.5 is a tie
+        x[0] = QuantizedMatrix.VectorLevels; // scale 1: every value k + 0.5 is a tie
         x[64] = x[1]; x[65] = x[2]; x[66] = x[3];
         var bytes = new byte[q.Stride];
         q.QuantizeVector(x, bytes);
         Assert.Equal(bytes[1], bytes[64]);
         Assert.Equal(bytes[2], bytes[65]);
         Assert.Equal(bytes[3], bytes[66]);
-        for (int i = 1; i < 64; i++) Assert.Equal((int)MathF.Round(x[i]) + 128, bytes[i]);
+        for (int i = 1; i < 64; i++) Assert.Equal((int)MathF.Round(x[i]) + QuantizedMatrix.VectorLevels, bytes[i]);
     }
 }

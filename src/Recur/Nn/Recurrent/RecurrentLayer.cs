@@ -428,7 +428,8 @@ public class RecurrentLayer : Module, IInt8Module
     /// <summary>
     /// Dynamic int8 quantisation for inference, the scheme of PyTorch's <c>quantize_dynamic</c>: every W_ih and W_hh
     /// is kept per output row in int8 with its own scale (<c>s_r = max|W_r| / 127</c>), and each input and state it
-    /// multiplies is quantised the same way when it arrives, so a step reads a quarter of the bytes; biases and the
+    /// multiplies is quantised when it arrives to 129 levels (<c>max|x| / 64</c> a step, about the 7 bits of PyTorch's
+    /// <c>reduce_range</c>), so a step reads a quarter of the bytes; biases and the
     /// cell's gate maths stay in float. Afterwards every forward of this stack runs in int8 whatever its batch size,
     /// and recording for a backward is refused:
     /// the parameters are frozen (<c>RequiresGrad = false</c>). The float parameters stay, so the state dict, saving
