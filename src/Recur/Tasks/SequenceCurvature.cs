@@ -19,8 +19,9 @@ namespace Recur.Tasks;
 /// loss's Hessian with respect to the outputs multiplies R(y) (softmax cross-entropy: (diag p − ppᵀ)/N per row; mean
 /// squared error: 2/N; binary cross-entropy: p(1 − p)/N), and back-propagation through time takes the result back to
 /// the parameters: G·v = Jᵀ·H_L·J·v. Structural damping adds J_hᵀ·J_h·v/B over the hidden states h_t (an LSTM's cell
-/// states are not damped), seeding every layer's states with R(h)/B (B sequences). The pass is its own, on the same
-/// GEMM as the fused kernels, and agrees with the model's forward to float rounding.
+/// states are not damped), seeding every layer's states with R(h)/B (B sequences). The forward and backward passes
+/// step through time with the recurrent layers' own cell maths and GEMM, keeping every step for the R-pass; they agree
+/// with the model's forward and autograd to float rounding.
 /// </summary>
 public sealed class SequenceCurvature : ICurvature
 {
@@ -140,11 +141,11 @@ public sealed class SequenceCurvature : ICurvature
     internal float[] Outputs() => Forward().Output;
 
     /// <summary>
-    /// One layer's forward pass, each array step-major ([steps, batch, units]): its states h_t, and what the products
-    /// need of every step — the RNN's φ′(a_t); the LSTM's activated gates i, f, g, o, its cell states c_t and tanh c_t;
-    /// the GRU's activated gates r, z, n and W_hn h_{t−1} + b_hn.
+    /// One layer's forward pass, each array step-major ([steps, batch, units]): its states h_t and what the products
+    /// need of every step — the activated gates as the cell leaves them (the RNN's are h_t itself), an LSTM's cell
+    /// states c_t and tanh c_t, a GRU's W_hh h_{t−1} + b_hh.
     /// </summary>
-    sealed record LayerPass(float[] States, float[] Gates, float[]? Cells = null, float[]? Extra = null);
+    sealed record LayerPass(float[] States, float[] Gates, float[]? Cells, float[]? Squashed, float[]? Recurrent);
 
     /// <summary>The forward pass: every layer's, and the outputs.</summary>
     sealed record Pass(LayerPass[] Layers, float[] Output)
@@ -157,6 +158,7 @@ public sealed class SequenceCurvature : ICurvature
     float[]? rGateBuffer, rRecurrentBuffer, rCellBuffer; // R of the gates' inputs (the GRU's W_hh h + b_hh apart), R(c)
     float[]? gradientBuffer, belowBuffer; // ∂/∂h of a layer and of the one below it
     float[]? gateGradientBuffer, recurrentGradientBuffer, carryBuffer; // ∂/∂ gate inputs; an LSTM's ∂/∂c_{t+1}·f_{t+1}
+    float[]? previousGradientBuffer, scratchBuffer, zeroBuffer; // a row's direct part of ∂/∂h_{t−1}; the cells' scratch
 
     static float[] Reuse(ref float[]? buffer, int length) =>
         buffer ??= GC.AllocateUninitializedArray<float>(length);
@@ -178,8 +180,6 @@ public sealed class SequenceCurvature : ICurvature
     /// <summary>The rows of the top layer's states the head reads: every step's, or the last step's.</summary>
     ReadOnlySpan<float> HeadInput(float[] top) => perStep ? top : top.AsSpan((steps - 1) * batch * hidden);
 
-    static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
-
     Pass RunForward()
     {
         var layerPasses = new LayerPass[layers];
@@ -194,11 +194,13 @@ public sealed class SequenceCurvature : ICurvature
             Gemm.Multiply(false, true, steps * batch, width, inputWidth, input, inputWidth,
                 Weight($"rnn.weight_ih_l{l}"), inputWidth, gates, width, bias: bias);
             using var wHh = Gemm.Pack(true, hidden, width, Weight($"rnn.weight_hh_l{l}"), hidden);
+            var biasHh = Weight($"rnn.bias_hh_l{l}");
             var layerPass = layerPasses[l] = mode switch
             {
-                RecurrentMode.Lstm => LstmForward(gates, wHh),
-                RecurrentMode.Gru => GruForward(gates, wHh, Weight($"rnn.bias_hh_l{l}")),
-                _ => RnnForward(gates, wHh),
+                RecurrentMode.Lstm => LayerForward<LstmCell>(gates, wHh, biasHh),
+                RecurrentMode.Gru => LayerForward<GruCell>(gates, wHh, biasHh),
+                RecurrentMode.RnnRelu => LayerForward<ReluCell>(gates, wHh, biasHh),
+                _ => LayerForward<TanhCell>(gates, wHh, biasHh),
             };
             input = layerPass.States;
         }
@@ -208,81 +210,45 @@ public sealed class SequenceCurvature : ICurvature
         return new Pass(layerPasses, output);
     }
 
-    LayerPass RnnForward(float[] a, PackedMatrix wHh)
-    {
-        for (int t = 0; t < steps; t++)
-        {
-            var at = a.AsSpan(t * StepSize, StepSize);
-            if (t > 0)
-                Gemm.Multiply(false, batch, a.AsSpan((t - 1) * StepSize, StepSize), hidden, wHh, at, hidden,
-                    accumulate: true);
-            if (mode == RecurrentMode.RnnRelu) TensorPrimitives.Max(at, 0f, at);
-            else TensorPrimitives.Tanh(at, at);
-        }
-        var derivative = new float[a.Length]; // a is h_t now, activated in place
-        for (int i = 0; i < a.Length; i++)
-            derivative[i] = mode == RecurrentMode.RnnRelu ? (a[i] > 0f ? 1f : 0f) : 1f - a[i] * a[i];
-        return new LayerPass(a, derivative);
-    }
-
-    LayerPass LstmForward(float[] gates, PackedMatrix wHh)
+    /// <summary>
+    /// A layer's time loop with the model's own cell maths (<typeparamref name="TCell"/>'s forward, row by row):
+    /// <paramref name="gates"/> holds W_ih x_t + b_ih (+ b_hh but for the GRU) on entry and the activated gates after.
+    /// </summary>
+    LayerPass LayerForward<TCell>(float[] gates, PackedMatrix wHh, ReadOnlySpan<float> biasHh)
+        where TCell : IRecurrentCell
     {
         var h = new float[steps * StepSize];
-        var c = new float[h.Length];
-        var squashed = new float[h.Length];
+        var c = TCell.HasCellState ? new float[h.Length] : null;
+        var recurrent = TCell.SeparateRecurrent ? new float[gates.Length] : null;
+        var zeros = Reuse(ref zeroBuffer, hidden).AsSpan();
+        zeros.Clear();
+        var scratch = new float[TCell.ScratchBlocks * hidden];
         for (int t = 0; t < steps; t++)
         {
-            var zt = gates.AsSpan(t * batch * width, batch * width);
-            if (t > 0)
-                Gemm.Multiply(false, batch, h.AsSpan((t - 1) * StepSize, StepSize), hidden, wHh, zt, width,
-                    accumulate: true);
+            var previous = t > 0 ? h.AsSpan((t - 1) * StepSize, StepSize) : default;
+            // W_hh h_{t−1} (+ b_hh) goes apart for the GRU, onto the gate inputs for the others
+            if (recurrent != null)
+            {
+                var step = recurrent.AsSpan(t * batch * width, batch * width);
+                if (t > 0) Gemm.Multiply(false, batch, previous, hidden, wHh, step, width, bias: biasHh);
+                else
+                    for (int b = 0; b < batch; b++) biasHh.CopyTo(step.Slice(b * width, width));
+            }
+            else if (t > 0)
+                Gemm.Multiply(false, batch, previous, hidden, wHh, gates.AsSpan(t * batch * width, batch * width),
+                    width, accumulate: true);
             for (int b = 0; b < batch; b++)
             {
-                var z = zt.Slice(b * width, width);
-                TensorPrimitives.Sigmoid(z[..(2 * hidden)], z[..(2 * hidden)]); // i, f
-                TensorPrimitives.Tanh(z.Slice(2 * hidden, hidden), z.Slice(2 * hidden, hidden)); // g
-                TensorPrimitives.Sigmoid(z[(3 * hidden)..], z[(3 * hidden)..]); // o
-                int row = t * StepSize + b * hidden;
-                for (int j = 0; j < hidden; j++)
-                {
-                    float previous = t > 0 ? c[row - StepSize + j] : 0f;
-                    c[row + j] = z[hidden + j] * previous + z[j] * z[2 * hidden + j];
-                    squashed[row + j] = MathF.Tanh(c[row + j]);
-                    h[row + j] = z[3 * hidden + j] * squashed[row + j];
-                }
+                int g = (t * batch + b) * width, row = t * StepSize + b * hidden;
+                TCell.Forward(gates.AsSpan(g, width), recurrent != null ? recurrent.AsSpan(g, width) : default,
+                    t > 0 ? h.AsSpan(row - StepSize, hidden) : zeros,
+                    c != null && t > 0 ? c.AsSpan(row - StepSize, hidden) : zeros, h.AsSpan(row, hidden),
+                    c != null ? c.AsSpan(row, hidden) : default, scratch, default);
             }
         }
-        return new LayerPass(h, gates, c, squashed);
-    }
-
-    LayerPass GruForward(float[] gates, PackedMatrix wHh, ReadOnlySpan<float> biasHh)
-    {
-        var h = new float[steps * StepSize];
-        var candidate = new float[h.Length]; // W_hn h_{t−1} + b_hn
-        var recurrent = new float[batch * width];
-        for (int t = 0; t < steps; t++)
-        {
-            if (t > 0)
-                Gemm.Multiply(false, batch, h.AsSpan((t - 1) * StepSize, StepSize), hidden, wHh, recurrent, width,
-                    bias: biasHh);
-            else
-                for (int b = 0; b < batch; b++) biasHh.CopyTo(recurrent.AsSpan(b * width, width));
-            for (int b = 0; b < batch; b++)
-            {
-                var x = gates.AsSpan((t * batch + b) * width, width);
-                var a = recurrent.AsSpan(b * width, width);
-                int row = t * StepSize + b * hidden;
-                for (int j = 0; j < hidden; j++)
-                {
-                    float r = x[j] = Sigmoid(x[j] + a[j]);
-                    float z = x[hidden + j] = Sigmoid(x[hidden + j] + a[hidden + j]);
-                    candidate[row + j] = a[2 * hidden + j];
-                    float n = x[2 * hidden + j] = MathF.Tanh(x[2 * hidden + j] + r * a[2 * hidden + j]);
-                    h[row + j] = (1f - z) * n + z * (t > 0 ? h[row - StepSize + j] : 0f);
-                }
-            }
-        }
-        return new LayerPass(h, gates, null, candidate);
+        float[]? squashed = null;
+        if (c != null) TensorPrimitives.Tanh(c, squashed = new float[c.Length]);
+        return new LayerPass(h, gates, c, squashed, recurrent);
     }
 
     static float[] Sum(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
@@ -332,10 +298,7 @@ public sealed class SequenceCurvature : ICurvature
                 {
                     case RecurrentMode.Lstm: LstmDirectional(layer, t, rGates, rh); break;
                     case RecurrentMode.Gru: GruDirectional(layer, t, rGates, rRecurrent, rh); break;
-                    default:
-                        TensorPrimitives.Multiply(rGates.AsSpan(t * StepSize, StepSize),
-                            layer.Gates.AsSpan(t * StepSize, StepSize), rh.AsSpan(t * StepSize, StepSize));
-                        break;
+                    default: RnnDirectional(layer, t, rGates, rh); break;
                 }
             }
             input = layer.States;
@@ -351,11 +314,20 @@ public sealed class SequenceCurvature : ICurvature
         return rOutput;
     }
 
+    /// <summary>Step t of the RNN's R-pass: R(h_t) = φ′(a_t) ⊙ R(a_t), φ′ from h_t.</summary>
+    void RnnDirectional(LayerPass layer, int t, float[] rGates, float[] rh)
+    {
+        var h = layer.States;
+        bool relu = mode == RecurrentMode.RnnRelu;
+        for (int i = t * StepSize; i < (t + 1) * StepSize; i++)
+            rh[i] = rGates[i] * (relu ? (h[i] > 0f ? 1f : 0f) : 1f - h[i] * h[i]);
+    }
+
     /// <summary>Step t of the LSTM's R-pass: R(c_t) and R(h_t) from R of the gate inputs.</summary>
     void LstmDirectional(LayerPass layer, int t, float[] rGates, float[] rh)
     {
         var rc = Reuse(ref rCellBuffer, steps * StepSize);
-        var (gates, c, squashed) = (layer.Gates, layer.Cells!, layer.Extra!);
+        var (gates, c, squashed) = (layer.Gates, layer.Cells!, layer.Squashed!);
         for (int b = 0; b < batch; b++)
         {
             int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
@@ -376,7 +348,7 @@ public sealed class SequenceCurvature : ICurvature
     /// <summary>Step t of the GRU's R-pass: R(h_t) from R of both gate inputs.</summary>
     void GruDirectional(LayerPass layer, int t, float[] rGates, float[] rRecurrent, float[] rh)
     {
-        var (gates, h, candidate) = (layer.Gates, layer.States, layer.Extra!);
+        var (gates, h, recurrent) = (layer.Gates, layer.States, layer.Recurrent!);
         for (int b = 0; b < batch; b++)
         {
             int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
@@ -386,7 +358,7 @@ public sealed class SequenceCurvature : ICurvature
                 float r = gates[gr], z = gates[gz], n = gates[gn];
                 float rr = r * (1f - r) * (rGates[gr] + rRecurrent[gr]);
                 float rz = z * (1f - z) * (rGates[gz] + rRecurrent[gz]);
-                float rn = (1f - n * n) * (rGates[gn] + rr * candidate[row + j] + r * rRecurrent[gn]);
+                float rn = (1f - n * n) * (rGates[gn] + rr * recurrent[gn] + r * rRecurrent[gn]);
                 float previous = t > 0 ? h[row - StepSize + j] : 0f, rPrevious = t > 0 ? rh[row - StepSize + j] : 0f;
                 rh[row + j] = rz * (previous - n) + (1f - z) * rn + z * rPrevious;
             }
@@ -479,24 +451,16 @@ public sealed class SequenceCurvature : ICurvature
             var layer = pass.Layers[l];
             if (stateGradients != null)
                 for (int i = 0; i < dStates.Length; i++) dStates[i] += stateGradients[l][i];
-            using var wHh = Gemm.Pack(false, width, hidden, Weight($"rnn.weight_hh_l{l}"), hidden);
-            // from the last step back: ∂/∂h_t gets W_hhᵀ·∂/∂(W_hh h_t + b_hh) of step t + 1, then the cell's own part
-            for (int t = steps - 1; t >= 0; t--)
-            {
-                var dt = dStates.AsSpan(t * StepSize, StepSize);
-                if (t < steps - 1)
-                    Gemm.Multiply(false, batch, dRecurrent.AsSpan((t + 1) * batch * width, batch * width), width, wHh,
-                        dt, hidden, accumulate: true);
+            using (var wHh = Gemm.Pack(false, width, hidden, Weight($"rnn.weight_hh_l{l}"), hidden))
                 switch (mode)
                 {
-                    case RecurrentMode.Lstm: LstmBackward(layer, t, dStates, dGates); break;
-                    case RecurrentMode.Gru: GruBackward(layer, t, dStates, dGates, dRecurrent); break;
-                    default:
-                        TensorPrimitives.Multiply(dt, layer.Gates.AsSpan(t * StepSize, StepSize),
-                            dGates.AsSpan(t * StepSize, StepSize));
+                    case RecurrentMode.Lstm: LayerBackward<LstmCell>(layer, wHh, dStates, dGates, dRecurrent); break;
+                    case RecurrentMode.Gru: LayerBackward<GruCell>(layer, wHh, dStates, dGates, dRecurrent); break;
+                    case RecurrentMode.RnnRelu:
+                        LayerBackward<ReluCell>(layer, wHh, dStates, dGates, dRecurrent);
                         break;
+                    default: LayerBackward<TanhCell>(layer, wHh, dStates, dGates, dRecurrent); break;
                 }
-            }
             var input = l == 0 ? inputs : pass.Layers[l - 1].States;
             // rows first, first + stride, … (count of them) of the gate gradients, of the layer's input and states
             void Layer(Span<float> into, int first, int stride, int count)
@@ -528,48 +492,39 @@ public sealed class SequenceCurvature : ICurvature
         }
     }
 
-    /// <summary>Step t of the LSTM's backward pass: the gates' gradients from ∂/∂h_t and ∂/∂c_{t+1}·f_{t+1}.</summary>
-    void LstmBackward(LayerPass layer, int t, float[] dStates, float[] dGates)
-    {
-        var carry = Reuse(ref carryBuffer, StepSize); // ∂/∂c_{t+1}·f_{t+1}, then the same for step t
-        var (gates, c, squashed) = (layer.Gates, layer.Cells!, layer.Extra!);
-        for (int b = 0; b < batch; b++)
-        {
-            int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
-            for (int j = 0; j < hidden; j++)
-            {
-                int gi = g0 + j, gf = gi + hidden, gg = gf + hidden, go = gg + hidden;
-                float dh = dStates[row + j], k = squashed[row + j];
-                float dc = dh * gates[go] * (1f - k * k) + (t < steps - 1 ? carry[b * hidden + j] : 0f);
-                float previous = t > 0 ? c[row - StepSize + j] : 0f;
-                dGates[gi] = dc * gates[gg] * gates[gi] * (1f - gates[gi]);
-                dGates[gf] = dc * previous * gates[gf] * (1f - gates[gf]);
-                dGates[gg] = dc * gates[gi] * (1f - gates[gg] * gates[gg]);
-                dGates[go] = dh * k * gates[go] * (1f - gates[go]);
-                carry[b * hidden + j] = dc * gates[gf];
-            }
-        }
-    }
-
-    /// <summary>Step t of the GRU's backward pass: both gate inputs' gradients, and z_t ⊙ ∂/∂h_t into ∂/∂h_{t−1}.
+    /// <summary>
+    /// A layer's back-propagation through time with the model's own cell maths (<typeparamref name="TCell"/>'s
+    /// backward, row by row), from the last step back: ∂/∂h_t gets W_hhᵀ·∂/∂(W_hh h_t + b_hh) of step t + 1, then the
+    /// cell gives ∂/∂ the gate inputs (<paramref name="dRecurrent"/> is the GRU's own array, else
+    /// <paramref name="dGates"/>), an LSTM's ∂/∂c carried back and the GRU's z_t ⊙ ∂/∂h_t into ∂/∂h_{t−1}.
     /// </summary>
-    void GruBackward(LayerPass layer, int t, float[] dStates, float[] dGates, float[] dRecurrent)
+    void LayerBackward<TCell>(LayerPass layer, PackedMatrix wHh, float[] dStates, float[] dGates,
+        float[] dRecurrent) where TCell : IRecurrentCell
     {
-        var (gates, h, candidate) = (layer.Gates, layer.States, layer.Extra!);
-        for (int b = 0; b < batch; b++)
+        var carry = Reuse(ref carryBuffer, StepSize).AsSpan(); // ∂/∂c_{t+1}·f_{t+1}, replaced by the same for step t
+        carry.Clear();
+        var dPrevious = Reuse(ref previousGradientBuffer, hidden).AsSpan();
+        var scratch = Reuse(ref scratchBuffer, hidden * TCell.ScratchBlocks).AsSpan(0, hidden * TCell.ScratchBlocks);
+        var zeros = Reuse(ref zeroBuffer, hidden).AsSpan();
+        zeros.Clear();
+        var (gates, h, c, recurrent) = (layer.Gates, layer.States, layer.Cells, layer.Recurrent);
+        for (int t = steps - 1; t >= 0; t--)
         {
-            int g0 = (t * batch + b) * width, row = t * StepSize + b * hidden;
-            for (int j = 0; j < hidden; j++)
+            if (t < steps - 1)
+                Gemm.Multiply(false, batch, dRecurrent.AsSpan((t + 1) * batch * width, batch * width), width, wHh,
+                    dStates.AsSpan(t * StepSize, StepSize), hidden, accumulate: true);
+            for (int b = 0; b < batch; b++)
             {
-                int gr = g0 + j, gz = gr + hidden, gn = gz + hidden;
-                float r = gates[gr], z = gates[gz], n = gates[gn], dh = dStates[row + j];
-                float previous = t > 0 ? h[row - StepSize + j] : 0f;
-                float dn = dh * (1f - z) * (1f - n * n);
-                float dz = dh * (previous - n) * z * (1f - z);
-                float dr = dn * candidate[row + j] * r * (1f - r);
-                (dGates[gr], dGates[gz], dGates[gn]) = (dr, dz, dn);
-                (dRecurrent[gr], dRecurrent[gz], dRecurrent[gn]) = (dr, dz, dn * r);
-                if (t > 0) dStates[row - StepSize + j] += dh * z;
+                int g = (t * batch + b) * width, row = t * StepSize + b * hidden;
+                TCell.Backward(gates.AsSpan(g, width), recurrent != null ? recurrent.AsSpan(g, width) : default,
+                    t > 0 ? h.AsSpan(row - StepSize, hidden) : zeros,
+                    c != null && t > 0 ? c.AsSpan(row - StepSize, hidden) : zeros,
+                    c != null ? c.AsSpan(row, hidden) : default, h.AsSpan(row, hidden), dStates.AsSpan(row, hidden),
+                    carry.Slice(b * hidden, hidden), dGates.AsSpan(g, width), dRecurrent.AsSpan(g, width), dPrevious,
+                    scratch, default, default);
+                if (t > 0)
+                    TensorPrimitives.Add(dStates.AsSpan(row - StepSize, hidden), dPrevious,
+                        dStates.AsSpan(row - StepSize, hidden));
             }
         }
     }
