@@ -116,7 +116,7 @@ static partial class ForecastCommand
         };
         var arOrder = new Option<int>("--ar-order")
         {
-            Description = "Order p of the AR(p) baseline (default: the season length).",
+            Description = "Order p of the AR(p) baseline (default: the season length, and beside it the order AIC picks).",
             DefaultValueFactory = _ => 0,
         };
         var model = new Option<string>("--model")
@@ -461,6 +461,16 @@ static partial class ForecastCommand
             if (coefficients is not null)
                 models.Add(($"AR({order})", (h, n) => Baselines.Autoregression(h, coefficients, n),
                     (h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n)));
+            // without --ar-order, also the order Akaike's criterion picks (refitted and re-chosen on any history)
+            if (r.GetValue(arOrder) <= 0 && train.Length >= 6)
+            {
+                int aicOrder = Baselines.AutoregressionOrder(train);
+                var chosenCoefficients = Baselines.FitAutoregression(train, aicOrder);
+                if (aicOrder != order)
+                    models.Add(($"AR({aicOrder}) by AIC", (h, n) => Baselines.Autoregression(h, chosenCoefficients, n),
+                        (h, n) => Baselines.Autoregression(h,
+                            Baselines.FitAutoregression(h, Baselines.AutoregressionOrder(h)), n)));
+            }
             // exponential smoothing chosen by AICc on the training part (walking forward, its parameters run on over
             // the longer history) and the Theta method, refitted on whatever history it is given
             var ets = ExponentialSmoothing.Auto(train, s);

@@ -74,18 +74,20 @@ public static class Baselines
     /// Linear autoregression AR(p) with intercept, fitted by least squares on <paramref name="history"/>:
     /// y_t = c + Σ_{k=1..p} φ_k y_{t−k}. Returns (c, φ_1 … φ_p).
     /// </summary>
-    public static double[] FitAutoregression(ReadOnlySpan<double> history, int order)
+    public static double[] FitAutoregression(ReadOnlySpan<double> history, int order) =>
+        FitOnTargets(history, order, order);
+
+    /// <summary>AR(p) by least squares on the targets y_t for t ≥ <paramref name="firstTarget"/> (≥ p).</summary>
+    static double[] FitOnTargets(ReadOnlySpan<double> history, int order, int firstTarget)
     {
-        if (order < 1
-            || history.Length < 2 * order
-            + 2) throw new ArgumentException(
-            $"AR({order}): needs at least {2 * order + 2} values, got {history.Length}.");
-        int rows = history.Length - order, columns = order + 1;
+        if (order < 1 || history.Length < 2 * order + 2)
+            throw new ArgumentException($"AR({order}): needs at least {2 * order + 2} values, got {history.Length}.");
+        int columns = order + 1;
         // normal equations XᵀX β = Xᵀy with X = [1, y_{t−1}, …, y_{t−p}]
         var gram = new double[columns, columns];
         var rhs = new double[columns];
         var row = new double[columns];
-        for (int t = order; t < history.Length; t++)
+        for (int t = firstTarget; t < history.Length; t++)
         {
             row[0] = 1;
             for (int k = 1; k <= order; k++) row[k] = history[t - k];
@@ -95,8 +97,42 @@ public static class Baselines
                 for (int j = 0; j < columns; j++) gram[i, j] += row[i] * row[j];
             }
         }
-        _ = rows;
         return Solve(gram, rhs);
+    }
+
+    /// <summary>
+    /// The order p of AR(p) with the smallest Akaike information criterion N·ln σ̂²_p + 2(p + 1) among 1 …
+    /// <paramref name="maxOrder"/> (0: ⌊10·log₁₀ n⌋, R's default for <c>ar</c>, at most (n − 2)/2), every order
+    /// fitted by least squares on the same N = n − maxOrder targets, as statsmodels' <c>ar_select_order</c> compares
+    /// them. Orders whose least-squares problem is singular (a series some AR fits exactly) are passed over.
+    /// </summary>
+    public static int AutoregressionOrder(ReadOnlySpan<double> history, int maxOrder = 0)
+    {
+        int most = (history.Length - 2) / 2;
+        if (maxOrder <= 0) maxOrder = Math.Min(most, (int)Math.Floor(10 * Math.Log10(history.Length)));
+        if (maxOrder < 1 || maxOrder > most)
+            throw new ArgumentException($"AR order by AIC: {history.Length} values allow orders 1 to {most}, "
+                + $"asked for up to {maxOrder}.");
+        int targets = history.Length - maxOrder, best = 0;
+        double bestCriterion = double.PositiveInfinity;
+        for (int order = 1; order <= maxOrder; order++)
+        {
+            double[] coefficients;
+            try { coefficients = FitOnTargets(history, order, maxOrder); }
+            catch (InvalidOperationException) { continue; }
+            double squares = 0;
+            for (int t = maxOrder; t < history.Length; t++)
+            {
+                double error = history[t] - coefficients[0];
+                for (int k = 1; k <= order; k++) error -= coefficients[k] * history[t - k];
+                squares += error * error;
+            }
+            double criterion = targets * Math.Log(squares / targets) + 2 * (order + 1);
+            if (criterion < bestCriterion) (best, bestCriterion) = (order, criterion);
+        }
+        return best > 0 ? best
+            : throw new InvalidOperationException("AR order by AIC: every order up to "
+                + $"{maxOrder} fits the {history.Length} values exactly or not at all.");
     }
 
     /// <summary>Forecasts <paramref name="horizon"/> steps recursively with AR coefficients from

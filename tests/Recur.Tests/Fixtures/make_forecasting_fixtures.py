@@ -4,8 +4,9 @@ Run with Debian's own python3:  /usr/bin/python3 tests/Recur.Tests/Fixtures/make
 Each series is generated here (seeded numpy). For every exponential-smoothing form, statsmodels' Holt-Winters
 ExponentialSmoothing is run with known parameters and initial states (the recursions compared value for value) and
 also fitted by its own optimiser (the sum of squared errors Recur's fit must match or beat). The Theta method is
-statsmodels' ThetaModel with the seasonality decision of the M3 Theta (Bartlett's 90% test, computed below), and the
-classical decomposition is seasonal_decompose.
+statsmodels' ThetaModel with the seasonality decision of the M3 Theta (Bartlett's 90% test, computed below), the
+classical decomposition is seasonal_decompose, and the AR order by AIC is ar_select_order (every order fitted on the
+same targets) with AutoReg's least-squares coefficients.
 """
 import json
 import os
@@ -16,6 +17,7 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing
 from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.seasonal import seasonal_decompose
 from statsmodels.tsa.stattools import acf
+from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(7)
@@ -105,8 +107,34 @@ decomposition = {
                                           period=5).seasonal[:5].tolist(),
 }
 
+# autoregressions of known orders (their own generator, so the series above stay as they were)
+ar_rng = np.random.default_rng(11)
+
+
+def simulate_ar(phi, n, intercept):
+    y = np.zeros(n + 100)
+    for i in range(len(phi), len(y)):
+        y[i] = intercept + np.dot(phi, y[i - len(phi):i][::-1]) + ar_rng.normal()
+    return y[100:]
+
+
+ar_series = {
+    "ar2": simulate_ar([0.6, -0.3], 300, 1.0),
+    "ar5": simulate_ar([0.3, 0.0, 0.0, 0.2, 0.35], 400, 2.0),
+    "seasonal": series["seasonal"],
+}
+ar_order = []
+for name, y in ar_series.items():
+    max_order = int(np.floor(10 * np.log10(len(y))))
+    max_order = min(max_order, (len(y) - 2) // 2)
+    selected = ar_select_order(y, max_order, ic="aic", trend="c", old_names=False)
+    order = max(selected.ar_lags)
+    params = AutoReg(y, order, trend="c", old_names=False).fit().params
+    ar_order.append({"series": name, "values": y.tolist(), "max_order": max_order, "order": int(order),
+                     "coefficients": params.tolist()})
+
 out = {"season_length": m, "known": known, "series": {k: v.tolist() for k, v in series.items()}, "ets": ets,
-       "theta": theta, "decomposition": decomposition}
+       "theta": theta, "decomposition": decomposition, "ar_order": ar_order}
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forecasting_statsmodels.json")
 with open(path, "w") as f:
     json.dump(out, f, indent=1)

@@ -4,7 +4,8 @@ using Recur.Forecasting;
 namespace Recur.Tests.Forecasting;
 
 /// <summary>
-/// Exponential smoothing, the Theta method and classical decomposition against Debian's python3-statsmodels
+/// Exponential smoothing, the Theta method, classical decomposition and the AR order by AIC against Debian's
+/// python3-statsmodels
 /// (Fixtures/make_forecasting_fixtures.py) and hand-worked values.
 /// </summary>
 public sealed class ClassicalForecastingTests
@@ -197,5 +198,32 @@ public sealed class ClassicalForecastingTests
         var score = IntervalScore.Compute([10, 20], new ForecastInterval([8, 21], [12, 25], 0.8), [1, 2, 4]);
         Assert.Equal(0.5, score.Coverage, 12);
         Assert.Equal(6, score.Msis, 12);
+    }
+
+    [Fact]
+    public void AutoregressionOrderByAicMatchesStatsmodelsArSelectOrder()
+    {
+        // AR(2) and AR(5) of known coefficients and the seasonal series (statsmodels picks 2, 5 and 5)
+        foreach (var e in Root.GetProperty("ar_order").EnumerateArray())
+        {
+            string name = e.GetProperty("series").GetString()!;
+            var y = Doubles(e.GetProperty("values"));
+            int order = e.GetProperty("order").GetInt32();
+            Assert.Equal(order, Baselines.AutoregressionOrder(y));
+            Assert.Equal(order, Baselines.AutoregressionOrder(y, e.GetProperty("max_order").GetInt32()));
+            Near(Doubles(e.GetProperty("coefficients")), Baselines.FitAutoregression(y, order), 1e-8,
+                $"{name} AR({order})");
+        }
+    }
+
+    [Fact]
+    public void AutoregressionOrderPassesOverSingularOrdersAndRefusesTooFewValues()
+    {
+        // a pure cycle is AR(2) exactly: y_t = 2 cos ω y_{t−1} − y_{t−2}; higher orders have no unique fit
+        var cycle = Enumerable.Range(0, 40).Select(t => 10 + 3 * Math.Sin(0.7 * t)).ToArray();
+        Assert.Equal(2, Baselines.AutoregressionOrder(cycle, 6));
+        var error = Assert.Throws<ArgumentException>(() => Baselines.AutoregressionOrder([1.0, 2, 3, 4, 5], 3));
+        Assert.Contains("5 values allow orders 1 to 1", error.Message);
+        Assert.Throws<ArgumentException>(() => Baselines.AutoregressionOrder([1.0, 2, 3]));
     }
 }

@@ -152,6 +152,10 @@ public sealed class ForecastingTests : IDisposable
         Assert.StartsWith("date,actual,lstm (this run),mlp on the window,naive", lines[0]);
         Assert.Contains("ETS (AICc: ETS(", lines[0]);
         Assert.EndsWith(",Theta", lines[0]);
+        // without --ar-order: AR(season) and, when it differs, the order AIC picks on the training part
+        int aicOrder = Baselines.AutoregressionOrder(series[..^6]);
+        string expectedColumns = aicOrder == 12 ? ",AR(12),\"ETS" : $",AR(12),AR({aicOrder}) by AIC,\"ETS";
+        Assert.True(lines[0].Contains(expectedColumns, StringComparison.Ordinal), lines[0]);
         Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)",
             "seasonal naive (s = 12)");
 
