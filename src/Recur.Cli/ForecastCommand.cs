@@ -116,7 +116,7 @@ static partial class ForecastCommand
         };
         var arOrder = new Option<int>("--ar-order")
         {
-            Description = "Order p of the AR(p) baseline (default: the season length, and beside it the order AIC picks).",
+            Description = "Order p of the AR(p) baseline (default: the season length, and beside it the order by AIC).",
             DefaultValueFactory = _ => 0,
         };
         var model = new Option<string>("--model")
