@@ -156,7 +156,8 @@ static partial class ForecastCommand
                 k => new DeepArForecaster(deepAr with { Seed = deepAr.Seed + (ulong)k }), deepAr.IntervalCoverage,
                 "deepar"));
         if (esRnn is not null)
-            networks.Add(($"ES-RNN {esRnn.Cell.Name()}",
+            networks.Add(($"ES-RNN {esRnn.Cell.Name()}"
+                + (esRnn.Specialists > 1 ? $" ({esRnn.Specialists} specialists)" : ""),
                 k => new EsRnnForecaster(esRnn with { Seed = esRnn.Seed + (ulong)k }), esRnn.IntervalCoverage,
                 "es-rnn"));
         foreach (var (name, build, coverage, subfolder) in networks)

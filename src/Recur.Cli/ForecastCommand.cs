@@ -222,6 +222,17 @@ static partial class ForecastCommand
                 + "and seasonality learned jointly with one LSTM shared by all) instead of the network correcting "
                 + "Theta.",
         };
+        var specialists = new Option<int>("--specialists")
+        {
+            Description = "With --es-rnn: train Smyl's ensemble of specialists, this many networks, each series in the "
+                + "--specialists-per-series that forecast its training windows best (1: one network).",
+            DefaultValueFactory = _ => 1,
+        };
+        var specialistsPerSeries = new Option<int>("--specialists-per-series")
+        {
+            Description = "With --specialists: networks each series belongs to (its forecast is their mean).",
+            DefaultValueFactory = _ => 2,
+        };
         var combine = new Option<bool>("--combine")
         {
             Description = "With --likelihood and/or --es-rnn: also train the network correcting Theta and add a row "
@@ -244,7 +255,7 @@ static partial class ForecastCommand
                 epochs, lr,
                 batch, scaling, log, difference, seed, validation, walkForward, ensemble, threads, output, overwrite,
                     json, seriesColumn, wide, categoryColumn, categoryInput, noTheta, intervalsOption, fill, likelihood,
-                        samples, esRnn, combine,
+                        samples, esRnn, combine, specialists, specialistsPerSeries,
         };
         command.SetAction(r => CommandErrors.Guard(() =>
         {
@@ -326,8 +337,13 @@ static partial class ForecastCommand
                         Batch = Given(batch, esDefaults.Batch),
                         Seed = r.GetValue(seed),
                         IntervalCoverage = r.GetValue(intervalsOption) ? 0.95 : 0,
+                        Specialists = r.GetValue(specialists),
+                        SpecialistsPerSeries = r.GetValue(specialistsPerSeries),
                     };
                 }
+                else if (r.GetResult(specialists) is { Implicit: false }
+                    || r.GetResult(specialistsPerSeries) is { Implicit: false })
+                    throw new UsageException("--specialists and --specialists-per-series need --es-rnn.");
                 if (r.GetValue(testSize) < 1 || r.GetValue(season) < 1)
                     throw new UsageException("--test-size and --season must be positive.");
                 if (r.GetValue(ensemble) < 1) throw new UsageException("--ensemble must be positive.");

@@ -37,12 +37,12 @@ sealed class BestEpoch(Module network)
     /// <paramref name="task"/>'s batches (gradients clipped at 1 unless the options say otherwise), then the weights of
     /// the best scored epoch (<paramref name="best"/>, null when none was scored) loaded back.
     /// </summary>
-    public static TrainingResult Train(ITrainingTask<int[]> task, Func<Dictionary<string, Tensor>?> best,
+    public static TrainingResult Train<TBatch>(ITrainingTask<TBatch> task, Func<Dictionary<string, Tensor>?> best,
         Module network, float learningRate, int epochs, ulong seed, TrainerOptions? given,
         ITrainingObserver? observer, CancellationToken cancellation)
     {
         var options = Forecaster.TrainingOptions(given, epochs, seed);
-        var trainer = new Trainer<int[]>(task, new Adam(network.Parameters(), learningRate), options,
+        var trainer = new Trainer<TBatch>(task, new Adam(network.Parameters(), learningRate), options,
             observer: observer);
         var result = trainer.Fit(cancellation);
         if (best() is { } weights) network.LoadStateDict(weights);

@@ -27,10 +27,14 @@ namespace Recur.Forecasting;
 /// <param name="Categories">Number of series categories, fed as a one-hot input at every step (0: none).</param>
 /// <param name="IntervalCoverage">When positive (e.g. 0.95), the head also forecasts the (1 ± coverage)/2 quantiles,
 /// trained with their own pinball losses, for prediction intervals; 0: point forecasts only.</param>
+/// <param name="Specialists">Networks in Smyl's ensemble of specialists (1: one network). Each series trains and is
+/// forecast by <paramref name="SpecialistsPerSeries"/> of them, at first chosen at random, after every epoch the ones
+/// whose forecasts of its training windows are best.</param>
+/// <param name="SpecialistsPerSeries">Networks each series belongs to in the ensemble of specialists.</param>
 public sealed record EsRnnOptions(int Horizon = 8, int Window = 8, int SeasonLength = 4,
     CellKind Cell = CellKind.Lstm, int HiddenSize = 40, int NumLayers = 1, int Epochs = 30,
     float LearningRate = 5e-4f, int Batch = 32, ulong Seed = 1, float Quantile = 0.5f, float LevelPenalty = 5f,
-    int Categories = 0, double IntervalCoverage = 0)
+    int Categories = 0, double IntervalCoverage = 0, int Specialists = 1, int SpecialistsPerSeries = 2)
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -45,6 +49,9 @@ public sealed record EsRnnOptions(int Horizon = 8, int Window = 8, int SeasonLen
             throw new ArgumentException($"ES-RNN: level penalty {LevelPenalty} is negative or not finite.");
         if (!(IntervalCoverage >= 0 && IntervalCoverage < 1))
             throw new ArgumentException($"ES-RNN: interval coverage {IntervalCoverage} is not in [0, 1).");
+        if (Specialists < 1 || Specialists > 1 && (SpecialistsPerSeries < 1 || SpecialistsPerSeries > Specialists))
+            throw new ArgumentException($"ES-RNN: {Specialists} specialists with {SpecialistsPerSeries} per series; "
+                + "it needs at least one network and 1 to that many per series.");
     }
 }
 
@@ -63,7 +70,9 @@ public sealed record EsRnnOptions(int Horizon = 8, int Window = 8, int SeasonLen
 /// </summary>
 public sealed class EsRnnForecaster : IPanelForecaster
 {
-    EsRnnNetwork? network;
+    Module? network; // the one network, or the pool of specialists with their assignment
+    EsRnnNetwork[] members = [];
+    Tensor? assignment; // specialists: [S, K], 1 where series s belongs to network k
 
     /// <summary>The settings it was built with.</summary>
     public EsRnnOptions Options { get; }
@@ -71,13 +80,31 @@ public sealed class EsRnnForecaster : IPanelForecaster
     /// <summary>
     /// The network: per-series <c>es.level_smoothing</c> [S], <c>es.season_smoothing</c> [S] (logits of α and γ,
     /// divided by <see cref="PerSeriesGain"/>), <c>es.initial_seasons</c> [S, m] (log indices, likewise) and the
-    /// shared <c>model.rnn.*</c>, <c>model.head.*</c>. It is made by <see cref="Fit"/>, which knows the series.
+    /// shared <c>model.rnn.*</c>, <c>model.head.*</c>; with <see cref="EsRnnOptions.Specialists"/> K &gt; 1, K such
+    /// networks <c>members.{k}.*</c> and the buffer <c>assignment</c> [S, K] (1 where a series belongs to a network).
+    /// It is made by <see cref="Fit"/>, which knows the series.
     /// </summary>
     /// <exception cref="InvalidOperationException">Before <see cref="Fit"/>.</exception>
-    public Module Network => Fitted;
+    public Module Network => network ?? throw NotFitted();
 
     /// <summary>Series the per-series parameters were made for (0 before <see cref="Fit"/>).</summary>
-    public int SeriesCount => network?.Series ?? 0;
+    public int SeriesCount => members.Length > 0 ? members[0].Series : 0;
+
+    /// <summary>
+    /// The networks of Smyl's ensemble of specialists that series <paramref name="series"/> belongs to (trains and is
+    /// forecast by), after training; [0] with one network.
+    /// </summary>
+    public int[] SpecialistsOf(int series)
+    {
+        if ((uint)series >= (uint)SeriesCount)
+            throw new ArgumentOutOfRangeException(nameof(series), $"ES-RNN: series {series} of {SeriesCount}.");
+        if (assignment is null) return [0];
+        var row = assignment.Span.Slice(series * members.Length, members.Length);
+        var own = new List<int>();
+        for (int k = 0; k < row.Length; k++)
+            if (row[k] > 0) own.Add(k);
+        return [.. own];
+    }
 
     /// <summary>
     /// The per-series parameters are stored divided by this, so that Adam — whose steps are about the learning rate
@@ -97,8 +124,21 @@ public sealed class EsRnnForecaster : IPanelForecaster
     /// <summary>Fewest observed values a training window holds.</summary>
     int MinimumObserved => Math.Min(Options.Window, Math.Max(3, Options.SeasonLength));
 
-    EsRnnNetwork Fitted => network ?? throw new InvalidOperationException(
+    static InvalidOperationException NotFitted() => new(
         "ES-RNN: the model has per-series parameters and is made by Fit; call Fit first.");
+
+    /// <summary>Makes the network (or the pool of specialists) for <paramref name="count"/> series.</summary>
+    void Build(int count, IReadOnlyList<double[]>? series)
+    {
+        if (Options.Specialists == 1)
+        {
+            members = [new EsRnnNetwork(this, count, series, Options.Seed)];
+            (network, assignment) = (members[0], null);
+            return;
+        }
+        var pool = new SpecialistPool(this, count, series);
+        (network, members, assignment) = (pool, pool.Members, pool.Assignment);
+    }
 
     /// <summary>Builds an untrained forecaster (its network is made by <see cref="Fit"/>).</summary>
     public EsRnnForecaster(EsRnnOptions options)
@@ -133,7 +173,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
             throw new InvalidDataException("series: an ES-RNN configuration records the number of series (≥ 1) its "
                 + "per-series parameters were made for.");
         var forecaster = new EsRnnForecaster(options);
-        forecaster.network = new EsRnnNetwork(forecaster, series, null);
+        forecaster.Build(series, null);
         return forecaster;
     }
 
@@ -146,8 +186,9 @@ public sealed class EsRnnForecaster : IPanelForecaster
         public SequenceModel Model { get; }
 
         /// <summary>Per-series parameters for <paramref name="count"/> series, the first season's indices started
-        /// from <paramref name="series"/> when given.</summary>
-        public EsRnnNetwork(EsRnnForecaster owner, int count, IReadOnlyList<double[]>? series)
+        /// from <paramref name="series"/> when given; the network's weights drawn from <paramref name="seed"/>.
+        /// </summary>
+        public EsRnnNetwork(EsRnnForecaster owner, int count, IReadOnlyList<double[]>? series, ulong seed)
         {
             var o = owner.Options;
             Series = count;
@@ -167,7 +208,34 @@ public sealed class EsRnnForecaster : IPanelForecaster
             InitialSeasons = Tensor.FromArray(seasons, Series, m);
             RegisterModule("es", new EsParameters(LevelSmoothing, SeasonSmoothing, InitialSeasons));
             Model = RegisterModule("model", new SequenceModel(new SequenceModelConfig(o.Cell, owner.Features,
-                o.HiddenSize, o.Horizon * owner.Heads, NumLayers: o.NumLayers), new RandomGenerator(o.Seed)));
+                o.HiddenSize, o.Horizon * owner.Heads, NumLayers: o.NumLayers), new RandomGenerator(seed)));
+        }
+    }
+
+    /// <summary>Smyl's ensemble of specialists: K networks (seeds s … s + K − 1) and which series belongs to which.
+    /// </summary>
+    sealed class SpecialistPool : Module
+    {
+        public EsRnnNetwork[] Members { get; }
+        public Tensor Assignment { get; }
+
+        public SpecialistPool(EsRnnForecaster owner, int count, IReadOnlyList<double[]>? series)
+        {
+            var o = owner.Options;
+            Members = new EsRnnNetwork[o.Specialists];
+            for (int k = 0; k < Members.Length; k++)
+                Members[k] = RegisterModule($"members.{k}", new EsRnnNetwork(owner, count, series, o.Seed + (ulong)k));
+            // to start, each series belongs to networks drawn at random
+            var random = new RandomGenerator(o.Seed ^ 0x5EC1A1157UL);
+            var start = new float[count * o.Specialists];
+            var order = new int[o.Specialists];
+            for (int s = 0; s < count; s++)
+            {
+                for (int k = 0; k < order.Length; k++) order[k] = k;
+                random.Shuffle(order.AsSpan());
+                for (int j = 0; j < o.SpecialistsPerSeries; j++) start[s * o.Specialists + order[j]] = 1;
+            }
+            Assignment = RegisterBuffer("assignment", Tensor.FromArray(start, count, o.Specialists));
         }
     }
 
@@ -291,6 +359,30 @@ public sealed class EsRnnForecaster : IPanelForecaster
     Tensor BatchLoss(EsRnnNetwork net, IReadOnlyList<double[]> series, IReadOnlyList<int>? categories, int[] ids,
         Func<int, int> lastEnd, bool lastOnly)
     {
+        var (prediction, targets, _, logLevels, _) = Predictions(net, series, categories, ids, lastEnd, lastOnly);
+        var loss = Losses.Pinball(prediction, targets, ColumnQuantiles());
+        if (lastOnly || Options.LevelPenalty == 0 || logLevels.Size(0) < 3) return loss;
+        // Smyl's penalty: the squared change of the log level's step, over the values each series' windows read
+        int steps = logLevels.Size(0);
+        var step = logLevels.Slice(0, 1, steps - 1) - logLevels.Slice(0, 0, steps - 1);
+        var change = step.Slice(0, 1, steps - 2) - step.Slice(0, 0, steps - 2);
+        var inside = new float[(steps - 2) * ids.Length];
+        for (int p = 0; p < ids.Length; p++)
+            for (int t = 0; t + 2 <= lastEnd(ids[p]); t++) inside[t * ids.Length + p] = 1;
+        float count = Math.Max(1, inside.Sum());
+        var penalty = (change * change * Tensor.FromArray(inside, steps - 2, ids.Length)).Sum() * (1 / count);
+        return loss + penalty * Options.LevelPenalty;
+    }
+
+    /// <summary>
+    /// The network's outputs [N, H·heads] for the windows of series <paramref name="ids"/> (as in
+    /// <see cref="BatchLoss"/>), what they are trained to (log values over the level and seasonality, once per head),
+    /// the windows, the log levels and the log scale [N, H] that turns the outputs back into log values.
+    /// </summary>
+    (Tensor Prediction, Tensor Targets, List<Window> Windows, Tensor LogLevels, Tensor Scale) Predictions(
+        EsRnnNetwork net, IReadOnlyList<double[]> series, IReadOnlyList<int>? categories, int[] ids,
+        Func<int, int> lastEnd, bool lastOnly)
+    {
         int h = Options.Horizon;
         var windows = new List<Window>();
         for (int p = 0; p < ids.Length; p++)
@@ -307,18 +399,85 @@ public sealed class EsRnnForecaster : IPanelForecaster
         var normalised = logValues.Reshape(logValues.Length).IndexSelect(0, target).Reshape(windows.Count, h) - scale;
         var prediction = net.Model.Forward(input);
         var targets = Heads == 1 ? normalised : Tensor.Concat([normalised, normalised, normalised], 1);
-        var loss = Losses.Pinball(prediction, targets, ColumnQuantiles());
-        if (lastOnly || Options.LevelPenalty == 0 || logLevels.Size(0) < 3) return loss;
-        // Smyl's penalty: the squared change of the log level's step, over the values each series' windows read
-        int steps = logLevels.Size(0);
-        var step = logLevels.Slice(0, 1, steps - 1) - logLevels.Slice(0, 0, steps - 1);
-        var change = step.Slice(0, 1, steps - 2) - step.Slice(0, 0, steps - 2);
-        var inside = new float[(steps - 2) * ids.Length];
-        for (int p = 0; p < ids.Length; p++)
-            for (int t = 0; t + 2 <= lastEnd(ids[p]); t++) inside[t * ids.Length + p] = 1;
-        float count = Math.Max(1, inside.Sum());
-        var penalty = (change * change * Tensor.FromArray(inside, steps - 2, ids.Length)).Sum() * (1 / count);
-        return loss + penalty * Options.LevelPenalty;
+        return (prediction, targets, windows, logLevels, scale);
+    }
+
+    /// <summary>Pinball loss of one output against its target at quantile <paramref name="q"/>.</summary>
+    static double Pinball(double target, double output, double q) =>
+        target >= output ? q * (target - output) : (1 - q) * (output - target);
+
+    /// <summary>
+    /// Each series' mean pinball loss over all its training windows (those ending by <paramref name="lastEnd"/>)
+    /// under network <paramref name="net"/>, without gradients: how the specialists are ranked for a series.
+    /// </summary>
+    double[] SeriesLosses(EsRnnNetwork net, IReadOnlyList<double[]> series, IReadOnlyList<int>? categories,
+        int[] ids, Func<int, int> lastEnd)
+    {
+        var (prediction, targets, windows, _, _) = Predictions(net, series, categories, ids, lastEnd, false);
+        float[] output = prediction.ToArray(), target = targets.ToArray();
+        var quantiles = ColumnQuantiles();
+        int columns = quantiles.Length;
+        var sums = new double[ids.Length];
+        var counts = new int[ids.Length];
+        for (int i = 0; i < windows.Count; i++)
+        {
+            int p = windows[i].Position;
+            for (int j = 0; j < columns; j++)
+                sums[p] += Pinball(target[i * columns + j], output[i * columns + j], quantiles[j]);
+            counts[p] += columns;
+        }
+        for (int p = 0; p < ids.Length; p++) sums[p] /= Math.Max(1, counts[p]);
+        return sums;
+    }
+
+    /// <summary>Each series' ranking loss under network <paramref name="member"/>, on its training windows as
+    /// <see cref="Fit"/> with <paramref name="validate"/> saw them.</summary>
+    internal double[] TrainingLosses(int member, IReadOnlyList<double[]> series, IReadOnlyList<int>? categories,
+        bool validate)
+    {
+        int h = Options.Horizon;
+        network!.Eval();
+        try
+        {
+            using (GradMode.NoGrad())
+                return SeriesLosses(members[member], series, categories, [.. Enumerable.Range(0, series.Count)],
+                    s => series[s].Length - 1 - h - (validate ? h : 0));
+        }
+        finally
+        {
+            network.Train();
+        }
+    }
+
+    /// <summary>
+    /// Puts every series of <paramref name="ids"/> into the <see cref="EsRnnOptions.SpecialistsPerSeries"/> networks
+    /// whose forecasts of its training windows are best (ties to the lower index), in evaluation mode.
+    /// </summary>
+    void Reassign(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories, int[] ids, Func<int, int> lastEnd)
+    {
+        int k = members.Length;
+        var losses = new double[k][];
+        network!.Eval();
+        using (GradMode.NoGrad())
+            for (int m = 0; m < k; m++)
+            {
+                losses[m] = new double[ids.Length];
+                for (int start = 0; start < ids.Length; start += 256)
+                {
+                    var chunk = ids.AsSpan(start, Math.Min(256, ids.Length - start)).ToArray();
+                    SeriesLosses(members[m], series, categories, chunk, lastEnd).CopyTo(losses[m], start);
+                }
+            }
+        network.Train();
+        var rows = assignment!.Span;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            var row = rows.Slice(ids[i] * k, k);
+            row.Clear();
+            foreach (int m in Enumerable.Range(0, k).OrderBy(m => losses[m][i]).ThenBy(m => m)
+                .Take(Options.SpecialistsPerSeries))
+                row[m] = 1;
+        }
     }
 
     void Check(IReadOnlyList<double[]> series, IReadOnlyList<int>? categories)
@@ -355,19 +514,27 @@ public sealed class EsRnnForecaster : IPanelForecaster
         if (trainable.Length == 0)
             throw new ArgumentException("ES-RNN: no series is long enough for a training window "
                 + $"({MinimumObserved} values, a horizon of {h}{(validate ? " and as many held out" : "")}).");
-        network = new EsRnnNetwork(this, series.Count, series);
-        var task = new Task(this, network, series, categories, trainable, held, LastTrainingEnd);
-        return BestEpoch.Train(task, () => task.Best, network, Options.LearningRate, Options.Epochs, Options.Seed,
-            trainerOptions, observer, cancellation);
+        Build(series.Count, series);
+        if (members.Length == 1)
+        {
+            var task = new Task(this, members[0], series, categories, trainable, held, LastTrainingEnd);
+            return BestEpoch.Train(task, () => task.Best, network!, Options.LearningRate, Options.Epochs,
+                Options.Seed, trainerOptions, observer, cancellation);
+        }
+        var pooled = new PoolTask(this, series, categories, trainable, held, LastTrainingEnd);
+        var result = BestEpoch.Train(pooled, () => pooled.Best, network!, Options.LearningRate, Options.Epochs,
+            Options.Seed, trainerOptions, observer, cancellation);
+        // the assignment the forecasts use: from the kept epoch's networks, or (nothing held out) the last ones
+        if (pooled.Best is null) Reassign(series, categories, trainable, LastTrainingEnd);
+        return result;
     }
 
     /// <summary>The smoothing parameters learned for series <paramref name="series"/>: α, γ and the first season's
-    /// indices.</summary>
+    /// indices (with specialists, those of the first network it belongs to).</summary>
     public (double Alpha, double Gamma, double[] InitialSeasons) Smoothing(int series)
     {
-        var net = Fitted;
-        if ((uint)series >= (uint)net.Series)
-            throw new ArgumentOutOfRangeException(nameof(series), $"ES-RNN: series {series} of {net.Series}.");
+        if (network is null) throw NotFitted();
+        var net = members[SpecialistsOf(series)[0]];
         int m = Options.SeasonLength;
         static double Logistic(double x) => 1 / (1 + Math.Exp(-x));
         return (Logistic(net.LevelSmoothing.Span[series] * PerSeriesGain),
@@ -396,16 +563,37 @@ public sealed class EsRnnForecaster : IPanelForecaster
     (double[][] Points, double[][]? Lower, double[][]? Upper) Predict(IReadOnlyList<double[]> histories,
         IReadOnlyList<int>? categories)
     {
-        var net = Fitted;
-        if (histories.Count != net.Series)
+        if (network is null) throw NotFitted();
+        if (histories.Count != SeriesCount)
             throw new ArgumentException($"ES-RNN: {histories.Count} series to forecast, but the model was fitted to "
-                + $"{net.Series}: its smoothing parameters are per series, so it forecasts the series it was fitted "
+                + $"{SeriesCount}: its smoothing parameters are per series, so it forecasts the series it was fitted "
                 + "to, in the same order.");
         Check(histories, categories);
+        if (members.Length == 1) return PredictWith(members[0], histories, categories);
+        // specialists: each series' forecast is the mean of its networks' forecasts, head by head
+        var each = members.Select(m => PredictWith(m, histories, categories)).ToArray();
+        double[][]? Mean(Func<(double[][] Points, double[][]? Lower, double[][]? Upper), double[][]?> head)
+        {
+            if (head(each[0]) is null) return null;
+            return Enumerable.Range(0, histories.Count).Select(s =>
+            {
+                var own = SpecialistsOf(s);
+                var mean = new double[Options.Horizon];
+                foreach (int m in own)
+                    for (int j = 0; j < mean.Length; j++) mean[j] += head(each[m])![s][j] / own.Length;
+                return mean;
+            }).ToArray();
+        }
+        return (Mean(r => r.Points)!, Mean(r => r.Lower), Mean(r => r.Upper));
+    }
+
+    (double[][] Points, double[][]? Lower, double[][]? Upper) PredictWith(EsRnnNetwork net,
+        IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories)
+    {
         int h = Options.Horizon, outputs = h * Heads;
         var heads = new double[Heads][][];
         for (int j = 0; j < Heads; j++) heads[j] = new double[histories.Count][];
-        net.Eval();
+        network!.Eval();
         using (GradMode.NoGrad())
             for (int start = 0; start < histories.Count; start += 256)
             {
@@ -423,7 +611,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
                             values[k] = Math.Exp(output[p * outputs + j * h + k] + logScale[p * h + k]);
                     }
             }
-        net.Train();
+        network.Train();
         return (heads[0], Heads > 1 ? heads[1] : null, Heads > 1 ? heads[2] : null);
     }
 
@@ -458,5 +646,98 @@ public sealed class EsRnnForecaster : IPanelForecaster
             }
             return loss / held.Length;
         });
+    }
+
+    /// <summary>
+    /// Trains Smyl's ensemble of specialists: an epoch is every network's mini-batches of the series that belong to it,
+    /// in shuffled order; after each epoch every series moves to the networks that forecast its training windows
+    /// best, and the held-out horizons are scored by the mean forecast of each series' networks.
+    /// </summary>
+    sealed class PoolTask(EsRnnForecaster owner, IReadOnlyList<double[]> series, IReadOnlyList<int>? categories,
+        int[] trainable, int[] held, Func<int, int> lastTrainingEnd) : ITrainingTask<(int Member, int[] Ids)>
+    {
+        readonly BestEpoch best = new(owner.network!);
+        bool trainedSinceAssignment;
+
+        public Dictionary<string, Tensor>? Best => best.Weights;
+        public Module Model => owner.network!;
+        public JsonObject Config => owner.Config;
+
+        int[] MembersSeries(int member) => trainable.Where(s => owner.SpecialistsOf(s).Contains(member)).ToArray();
+
+        public int BatchesPerEpoch => Enumerable.Range(0, owner.members.Length)
+            .Sum(m => (MembersSeries(m).Length + owner.Options.Batch - 1) / owner.Options.Batch);
+
+        public IEnumerable<(int Member, int[] Ids)> Batches(int epoch, RandomGenerator shuffle)
+        {
+            if (trainedSinceAssignment) Reassign();
+            var batches = new List<(int, int[])>();
+            for (int m = 0; m < owner.members.Length; m++)
+            {
+                var own = MembersSeries(m);
+                batches.AddRange(Batching.Shuffled(own.Length, owner.Options.Batch, shuffle)
+                    .Select(batch => (m, batch.Select(i => own[i]).ToArray())));
+            }
+            var order = batches.ToArray();
+            shuffle.Shuffle(order.AsSpan());
+            return order;
+        }
+
+        public int Count((int Member, int[] Ids) batch) => batch.Ids.Length;
+
+        public Tensor Loss((int Member, int[] Ids) batch, TrainingContext context)
+        {
+            trainedSinceAssignment = true;
+            return owner.BatchLoss(owner.members[batch.Member], series, categories, batch.Ids, lastTrainingEnd,
+                lastOnly: false);
+        }
+
+        void Reassign()
+        {
+            owner.Reassign(series, categories, trainable, lastTrainingEnd);
+            trainedSinceAssignment = false;
+        }
+
+        public IReadOnlyDictionary<string, double>? Evaluate()
+        {
+            if (held.Length == 0) return null;
+            Reassign();
+            return best.Score(() =>
+            {
+                int h = owner.Options.Horizon, k = owner.members.Length;
+                var quantiles = owner.ColumnQuantiles();
+                int columns = quantiles.Length;
+                double loss = 0;
+                for (int start = 0; start < held.Length; start += 256)
+                {
+                    var ids = held.AsSpan(start, Math.Min(256, held.Length - start)).ToArray();
+                    // each network's forecast in values, its target in logs; the series' networks averaged
+                    var mean = new double[ids.Length * columns];
+                    float[] target = [];
+                    for (int m = 0; m < k; m++)
+                    {
+                        var (prediction, targets, _, _, scale) = owner.Predictions(owner.members[m], series,
+                            categories, ids, s => series[s].Length - 1 - h, lastOnly: true);
+                        float[] output = prediction.ToArray(), logScale = scale.ToArray();
+                        for (int p = 0; p < ids.Length; p++)
+                        {
+                            var own = owner.SpecialistsOf(ids[p]);
+                            if (!own.Contains(m)) continue;
+                            for (int j = 0; j < columns; j++)
+                                mean[p * columns + j] += Math.Exp(output[p * columns + j] + logScale[p * h + j % h])
+                                    / own.Length;
+                        }
+                        if (m > 0) continue;
+                        // the targets are log values over the network's scale: put that scale back
+                        target = targets.ToArray();
+                        for (int p = 0; p < ids.Length; p++)
+                            for (int j = 0; j < columns; j++) target[p * columns + j] += logScale[p * h + j % h];
+                    }
+                    for (int i = 0; i < mean.Length; i++)
+                        loss += Pinball(target[i], Math.Log(mean[i]), quantiles[i % columns]) / columns;
+                }
+                return loss / held.Length;
+            });
+        }
     }
 }

@@ -76,6 +76,70 @@ public sealed class EsRnnTests : IDisposable
     }
 
     [Fact]
+    public void SpecialistsTrainEachSeriesInItsBestNetworksAndAverageThem()
+    {
+        var panel = Seasonal(24, 30, 3);
+        var train = panel.Select(s => s[..^4]).ToList();
+        var options = new EsRnnOptions(Horizon: 4, Window: 8, HiddenSize: 8, Epochs: 4, Batch: 8, LearningRate: 3e-3f,
+            Specialists: 3, SpecialistsPerSeries: 2);
+        var model = new EsRnnForecaster(options);
+        model.Fit(train);
+        var start = EsRnnForecaster.FromConfig(model.Config); // the assignment before training: drawn from the seed
+        int moved = 0;
+        for (int s = 0; s < 24; s++)
+        {
+            var own = model.SpecialistsOf(s);
+            Assert.Equal(2, own.Length);
+            Assert.Equal(2, start.SpecialistsOf(s).Length);
+            if (!own.SequenceEqual(start.SpecialistsOf(s))) moved++;
+        }
+        Assert.True(moved > 0, "no series moved to other networks");
+        // each series belongs to the two networks that forecast its training windows best
+        var losses = Enumerable.Range(0, 3).Select(k => model.TrainingLosses(k, train, null, validate: true))
+            .ToArray();
+        for (int s = 0; s < 24; s++)
+        {
+            var own = model.SpecialistsOf(s);
+            int other = Enumerable.Range(0, 3).Single(k => !own.Contains(k));
+            Assert.All(own, k => Assert.True(losses[k][s] <= losses[other][s], $"series {s}: network {k}"));
+        }
+        // the forecast is the mean of its networks' forecasts: each network alone, from its weights in the pool
+        var points = model.Forecast(train);
+        var alone = Enumerable.Range(0, 3).Select(k =>
+        {
+            var single = EsRnnForecaster.FromConfig(Single(model, options));
+            single.Network.LoadStateDict(model.Network.StateDict()
+                .Where(p => p.Key.StartsWith($"members.{k}.", StringComparison.Ordinal))
+                .ToDictionary(p => p.Key[$"members.{k}.".Length..], p => p.Value));
+            return single.Forecast(train);
+        }).ToArray();
+        for (int s = 0; s < 24; s++)
+        {
+            var own = model.SpecialistsOf(s);
+            var mean = new double[4];
+            foreach (int k in own)
+                for (int j = 0; j < 4; j++) mean[j] += alone[k][s][j] / own.Length;
+            Assert.Equal(mean, points[s]);
+        }
+        // saved and rebuilt: the assignment travels with the weights
+        var copy = EsRnnForecaster.FromConfig(model.Config);
+        copy.Network.LoadStateDict(model.Network.StateDict());
+        Assert.Equal(points, copy.Forecast(train));
+        Assert.Equal([24, 3], model.Network.StateDict()["assignment"].Shape);
+        Assert.Throws<ArgumentException>(() => new EsRnnOptions(Specialists: 3, SpecialistsPerSeries: 4).Validate());
+        Assert.Throws<ArgumentException>(() => new EsRnnOptions(Specialists: 0).Validate());
+    }
+
+    /// <summary>The configuration of one network of <paramref name="model"/>'s pool (its per-series parameters
+    /// made for the same series).</summary>
+    static System.Text.Json.Nodes.JsonObject Single(EsRnnForecaster model, EsRnnOptions options)
+    {
+        var config = new EsRnnForecaster(options with { Specialists = 1 }).Config;
+        config["series"] = model.SeriesCount;
+        return config;
+    }
+
+    [Fact]
     public void BadInputIsAClearError()
     {
         var model = new EsRnnForecaster(new EsRnnOptions(Horizon: 2, Window: 4, Epochs: 1));
@@ -160,5 +224,19 @@ public sealed class EsRnnTests : IDisposable
             "--test-size", "4", "--out", Path.Combine(folder, "bad")));
         Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
             "value", "--es-rnn", "--no-theta-base", "--test-size", "4", "--out", Path.Combine(folder, "bad2")));
+        // Smyl's specialists: trained, saved with their assignment, and continued by forecast predict
+        Assert.Equal(0, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
+            "value", "--es-rnn", "--specialists", "3", "--test-size", "4", "--season", "4", "--epochs", "2",
+            "--hidden", "6", "--window", "8", "--threads", "1", "--out", Path.Combine(folder, "specialists")));
+        Assert.Equal(0, RecurCommand.Run("forecast", "predict", "--model", Path.Combine(folder, "specialists"),
+            "--csv", csv, "--series-column", "id", "--target", "value", "--out", Path.Combine(folder, "p4.csv")));
+        var specialistLines = File.ReadAllLines(Path.Combine(folder, "p4.csv"));
+        Assert.Equal("series,step,ES-RNN lstm (3 specialists)", specialistLines[0]);
+        Assert.Equal(1 + 10 * 4, specialistLines.Length);
+        Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
+            "value", "--specialists", "3", "--test-size", "4", "--out", Path.Combine(folder, "bad3")));
+        Assert.Equal(2, RecurCommand.Run("forecast", "train", "--csv", csv, "--series-column", "id", "--target",
+            "value", "--es-rnn", "--specialists", "2", "--specialists-per-series", "3", "--test-size", "4", "--out",
+            Path.Combine(folder, "bad4")));
     }
 }
