@@ -204,6 +204,81 @@ public static partial class Functional
             "Conv2d");
     }
 
+    /// <summary>
+    /// The forward product as GEMMs over implicit im2col panels: batch items are split over the cores in fixed
+    /// contiguous ranges, each with its own column buffer and single-threaded GEMMs (one item alone uses the GEMM's
+    /// own threads); results do not depend on scheduling.
+    /// </summary>
+    static void GemmForward(Tensor input, Tensor weight, Tensor? bias, ConvGeometry geometry, int groups,
+        Tensor output)
+    {
+        int batch = input.Size(0), channels = input.Size(1), height = input.Size(2), width = input.Size(3);
+        int outChannels = weight.Size(0), groupChannels = weight.Size(1);
+        int outGroup = outChannels / groups, patch = geometry.Patch, pixels = geometry.OutH * geometry.OutW;
+        int workers = Math.Min(Parallelism.MaxThreads, batch);
+        ForEachRange(batch, workers, (first, last) =>
+        {
+            // the columns are never stored: each GEMM panel is copied from a polyphase copy of the item's input
+            using var columns = new ImplicitColumns(geometry);
+            for (int b = first; b < last; b++)
+                for (int g = 0; g < groups; g++)
+                {
+                    columns.Load(input.Span.Slice((b * channels + g * groupChannels) * height * width,
+                        groupChannels * height * width));
+                    Gemm.MultiplyImplicit(outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch,
+                        outGroup * patch), patch, columns,
+                        output.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels), pixels,
+                        threads: workers > 1 ? 1 : 0, rowBias: bias is null ? default : bias.Span.Slice(g * outGroup,
+                            outGroup));
+                }
+        });
+    }
+
+    /// <summary>
+    /// The forward product by <see cref="DirectConvolution"/>: the output rows of all items are split over the cores
+    /// in fixed contiguous ranges, each worker with its own zero-margined copy of the item it is on.
+    /// </summary>
+    static unsafe void DirectForward(Tensor input, Tensor weight, Tensor? bias, ConvGeometry g, Tensor output)
+    {
+        var shape = new DirectConvolution.Shape(g.Channels, g.Height, g.Width, g.KernelH, g.KernelW, g.OutH, g.OutW,
+            g.Stride, g.Pad, g.Dilation);
+        int batch = input.Size(0), filters = weight.Size(0), taps = shape.Taps;
+        int itemLength = g.Channels * g.Height * g.Width, pixels = g.OutH * g.OutW, units = batch * g.OutH;
+        var packed = PinnedPool.Rent(filters * taps);
+        var offsets = DirectConvolution.TapOffsets(shape);
+        try
+        {
+            DirectConvolution.PackWeights(weight.Span, filters, taps, packed.AsSpan(filters * taps));
+            ForEachRange(units, Math.Min(Parallelism.MaxThreads, units), (first, last) =>
+            {
+                var padded = PinnedPool.Rent(shape.PaddedLength);
+                try
+                {
+                    fixed (int* tapOffsets = offsets)
+                    fixed (float* biasValues = bias is null ? default : bias.Span)
+                    fixed (float* y = output.Span)
+                    {
+                        int item = -1;
+                        for (int unit = first; unit < last; unit++)
+                        {
+                            int b = unit / g.OutH;
+                            if (b != item)
+                            {
+                                DirectConvolution.Pad(shape, input.Span.Slice(b * itemLength, itemLength),
+                                    padded.AsSpan(shape.PaddedLength));
+                                item = b;
+                            }
+                            DirectConvolution.Row(shape, padded.Pointer, tapOffsets, packed.Pointer, filters,
+                                bias is null ? null : biasValues, y + (nint)b * filters * pixels, unit % g.OutH);
+                        }
+                    }
+                }
+                finally { PinnedPool.Return(padded); }
+            });
+        }
+        finally { PinnedPool.Return(packed); }
+    }
+
     static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride,
         (int Top, int Bottom, int Left, int Right) pad, (int H, int W) dilation, int groups, string op)
     {
@@ -233,25 +308,9 @@ public static partial class Functional
             dilation);
         int outGroup = outChannels / groups, patch = geometry.Patch, pixels = outH * outW;
         var output = Tensor.Uninitialized([batch, outChannels, outH, outW]); // each group's product overwrites it
-        // batch items are split over the cores in fixed contiguous ranges, each with its own column buffer and
-        // single-threaded GEMMs (one item alone uses the GEMM's own threads); results do not depend on scheduling
-        int workers = Math.Min(Parallelism.MaxThreads, batch);
-        ForEachRange(batch, workers, (first, last) =>
-        {
-            // the columns are never stored: each GEMM panel is copied from a polyphase copy of the item's input
-            using var columns = new ImplicitColumns(geometry);
-            for (int b = first; b < last; b++)
-                for (int g = 0; g < groups; g++)
-                {
-                    columns.Load(input.Span.Slice((b * channels + g * groupChannels) * height * width,
-                        groupChannels * height * width));
-                    Gemm.MultiplyImplicit(outGroup, pixels, patch, weight.Span.Slice(g * outGroup * patch,
-                        outGroup * patch), patch, columns,
-                        output.Span.Slice((b * outChannels + g * outGroup) * pixels, outGroup * pixels), pixels,
-                        threads: workers > 1 ? 1 : 0, rowBias: bias is null ? default : bias.Span.Slice(g * outGroup,
-                            outGroup));
-                }
-        });
+        if (DirectConvolution.Applies(outChannels, groups)) DirectForward(input, weight, bias, geometry, output);
+        else
+            GemmForward(input, weight, bias, geometry, groups, output);
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return Tensor.Result(output, inputs, grad =>
         {

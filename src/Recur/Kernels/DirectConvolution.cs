@@ -1,0 +1,155 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Recur.Kernels;
+
+/// <summary>
+/// Direct 2-D convolution (groups = 1) for output channels in blocks of 32, on AVX-512F. A tile of 12 consecutive
+/// output pixels of one row × 32 filters lives in 24 registers over every tap (c, i, j): each tap loads the 32
+/// filters' weights (packed tap-major) and broadcasts the 12 input values straight from a zero-margined copy of the
+/// item. No patch matrix is packed — with few filters, packing the implicit im2col panels costs about as much as the
+/// products themselves. Each output value is summed by one thread in tap order, so results do not depend on the
+/// number of threads.
+/// </summary>
+internal static unsafe class DirectConvolution
+{
+    /// <summary>Output pixels of a tile (consecutive along one output row).</summary>
+    public const int Pixels = 12;
+
+    /// <summary>Filters of a tile: two 16-lane vectors.</summary>
+    public const int Filters = 32;
+
+    static readonly AsyncLocal<bool> disabled = new();
+
+    /// <summary>Whether the direct kernel serves a convolution with these output channels and groups here.</summary>
+    public static bool Applies(int outChannels, int groups) =>
+        Avx512F.IsSupported && !disabled.Value && groups == 1 && outChannels % Filters == 0;
+
+    /// <summary>Turns the direct kernel off for the calling flow (tests compare it with the GEMM path).</summary>
+    internal static IDisposable Off() => FlowOverride.Set(disabled, true);
+
+    /// <summary>The geometry of one convolution: sizes, stride, padding and dilation.</summary>
+    public readonly record struct Shape(int Channels, int Height, int Width, int KernelH, int KernelW, int OutH,
+        int OutW, (int H, int W) Stride, (int Top, int Left) Pad, (int H, int W) Dilation)
+    {
+        public int Taps => Channels * KernelH * KernelW;
+
+        /// <summary>Rows of the zero-margined copy: every row a tap reads.</summary>
+        public int PaddedHeight => Math.Max(Height + Pad.Top, (OutH - 1) * Stride.H + (KernelH - 1) * Dilation.H + 1);
+
+        /// <summary>Columns of the zero-margined copy: every column a tap of a whole tile reads, even past the last
+        /// output pixel of a row (those lanes are computed and dropped).</summary>
+        public int PaddedWidth => Math.Max(Width + Pad.Left,
+            (OutW - 1 + Pixels) * Stride.W + (KernelW - 1) * Dilation.W + 1);
+
+        public int PaddedLength => Channels * PaddedHeight * PaddedWidth;
+    }
+
+    /// <summary>Weights [F, taps] as [F/32][taps][32]: each tap's 32 filters side by side.</summary>
+    public static void PackWeights(ReadOnlySpan<float> weight, int filters, int taps, Span<float> packed)
+    {
+        for (int block = 0; block < filters / Filters; block++)
+            for (int t = 0; t < taps; t++)
+                for (int f = 0; f < Filters; f++)
+                    packed[(block * taps + t) * Filters + f] = weight[(block * Filters + f) * taps + t];
+    }
+
+    /// <summary>Copies one item's [C, H, W] input into <paramref name="padded"/> with zero margins.</summary>
+    public static void Pad(in Shape s, ReadOnlySpan<float> x, Span<float> padded)
+    {
+        int ph = s.PaddedHeight, pw = s.PaddedWidth;
+        padded[..s.PaddedLength].Clear();
+        for (int c = 0; c < s.Channels; c++)
+            for (int y = 0; y < s.Height; y++)
+                x.Slice((c * s.Height + y) * s.Width, s.Width)
+                    .CopyTo(padded.Slice((c * ph + y + s.Pad.Top) * pw + s.Pad.Left, s.Width));
+    }
+
+    /// <summary>Offsets into the padded copy of every tap (c, i, j) from a tile's first input position.</summary>
+    public static int[] TapOffsets(in Shape s)
+    {
+        var offsets = new int[s.Taps];
+        int pw = s.PaddedWidth, ph = s.PaddedHeight;
+        for (int c = 0; c < s.Channels; c++)
+            for (int i = 0; i < s.KernelH; i++)
+                for (int j = 0; j < s.KernelW; j++)
+                    offsets[(c * s.KernelH + i) * s.KernelW + j] = (c * ph + i * s.Dilation.H) * pw + j * s.Dilation.W;
+        return offsets;
+    }
+
+    /// <summary>
+    /// Output row <paramref name="row"/> of one item, every filter: <paramref name="output"/> is the item's [F, OutH,
+    /// OutW], <paramref name="bias"/> null or [F].
+    /// </summary>
+    public static void Row(in Shape s, float* padded, int* offsets, float* packedWeights, int filters, float* bias,
+        float* output, int row)
+    {
+        float* tile = stackalloc float[Pixels * Filters + 16];
+        tile = (float*)(((nint)tile + 63) & ~(nint)63);
+        int pixels = s.OutH * s.OutW, pw = s.PaddedWidth;
+        float* rowStart = padded + (nint)row * s.Stride.H * pw;
+        for (int block = 0; block < filters / Filters; block++)
+        {
+            float* weights = packedWeights + (nint)block * s.Taps * Filters;
+            float* blockBias = bias == null ? null : bias + block * Filters;
+            for (int first = 0; first < s.OutW; first += Pixels)
+            {
+                Tile(rowStart + (nint)first * s.Stride.W, s.Stride.W, offsets, s.Taps, weights, blockBias, tile);
+                int count = Math.Min(Pixels, s.OutW - first);
+                float* target = output + (nint)block * Filters * pixels + (nint)row * s.OutW + first;
+                for (int f = 0; f < Filters; f++)
+                    for (int p = 0; p < count; p++) target[(nint)f * pixels + p] = tile[p * Filters + f];
+            }
+        }
+    }
+
+    /// <summary>12 pixels × 32 filters over every tap into <paramref name="tile"/> ([pixel][filter]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile(float* x, int step, int* offsets, int taps, float* w, float* bias, float* tile)
+    {
+        var start0 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias);
+        var start1 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias + 16);
+        Vector512<float> c00 = start0, c01 = start1, c10 = start0, c11 = start1, c20 = start0, c21 = start1;
+        Vector512<float> c30 = start0, c31 = start1, c40 = start0, c41 = start1, c50 = start0, c51 = start1;
+        Vector512<float> c60 = start0, c61 = start1, c70 = start0, c71 = start1, c80 = start0, c81 = start1;
+        Vector512<float> c90 = start0, c91 = start1, c100 = start0, c101 = start1, c110 = start0, c111 = start1;
+        nint s = step;
+        for (int t = 0; t < taps; t++)
+        {
+            float* px = x + offsets[t];
+            var w0 = Vector512.Load(w); var w1 = Vector512.Load(w + 16);
+            w += Filters;
+            var a = Vector512.Create(px[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a, w0, c00); c01 = Avx512F.FusedMultiplyAdd(a, w1, c01);
+            a = Vector512.Create(px[s]);
+            c10 = Avx512F.FusedMultiplyAdd(a, w0, c10); c11 = Avx512F.FusedMultiplyAdd(a, w1, c11);
+            a = Vector512.Create(px[2 * s]);
+            c20 = Avx512F.FusedMultiplyAdd(a, w0, c20); c21 = Avx512F.FusedMultiplyAdd(a, w1, c21);
+            a = Vector512.Create(px[3 * s]);
+            c30 = Avx512F.FusedMultiplyAdd(a, w0, c30); c31 = Avx512F.FusedMultiplyAdd(a, w1, c31);
+            a = Vector512.Create(px[4 * s]);
+            c40 = Avx512F.FusedMultiplyAdd(a, w0, c40); c41 = Avx512F.FusedMultiplyAdd(a, w1, c41);
+            a = Vector512.Create(px[5 * s]);
+            c50 = Avx512F.FusedMultiplyAdd(a, w0, c50); c51 = Avx512F.FusedMultiplyAdd(a, w1, c51);
+            a = Vector512.Create(px[6 * s]);
+            c60 = Avx512F.FusedMultiplyAdd(a, w0, c60); c61 = Avx512F.FusedMultiplyAdd(a, w1, c61);
+            a = Vector512.Create(px[7 * s]);
+            c70 = Avx512F.FusedMultiplyAdd(a, w0, c70); c71 = Avx512F.FusedMultiplyAdd(a, w1, c71);
+            a = Vector512.Create(px[8 * s]);
+            c80 = Avx512F.FusedMultiplyAdd(a, w0, c80); c81 = Avx512F.FusedMultiplyAdd(a, w1, c81);
+            a = Vector512.Create(px[9 * s]);
+            c90 = Avx512F.FusedMultiplyAdd(a, w0, c90); c91 = Avx512F.FusedMultiplyAdd(a, w1, c91);
+            a = Vector512.Create(px[10 * s]);
+            c100 = Avx512F.FusedMultiplyAdd(a, w0, c100); c101 = Avx512F.FusedMultiplyAdd(a, w1, c101);
+            a = Vector512.Create(px[11 * s]);
+            c110 = Avx512F.FusedMultiplyAdd(a, w0, c110); c111 = Avx512F.FusedMultiplyAdd(a, w1, c111);
+        }
+        c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
+        c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
+        c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
+        c60.Store(tile + 192); c61.Store(tile + 208); c70.Store(tile + 224); c71.Store(tile + 240);
+        c80.Store(tile + 256); c81.Store(tile + 272); c90.Store(tile + 288); c91.Store(tile + 304);
+        c100.Store(tile + 320); c101.Store(tile + 336); c110.Store(tile + 352); c111.Store(tile + 368);
+    }
+}
