@@ -470,22 +470,34 @@ static partial class ForecastCommand
             models.Add(("naive", (h, n) => Baselines.Naive(h, n), (h, n) => Baselines.Naive(h, n)));
             models.Add(($"seasonal naive (s = {s})", (h, n) => Baselines.SeasonalNaive(h, n, s),
                 (h, n) => Baselines.SeasonalNaive(h, n, s)));
-            // a series that an AR of this order fits exactly (a pure cycle) has no least-squares solution to report
+            // a series that an AR fits exactly (a constant, a pure cycle) has no least-squares solution to report: the
+            // row is left out, and a refit on the validation history that meets one scores NaN (never chosen)
+            static Func<double[], int, double[]> OrNaN(Func<double[], int, double[]> forecast) => (h, n) =>
+            {
+                try { return forecast(h, n); }
+                catch (InvalidOperationException) { return Enumerable.Repeat(double.NaN, n).ToArray(); }
+            };
             double[]? coefficients = null;
             try { coefficients = Baselines.FitAutoregression(train, order); }
             catch (InvalidOperationException e) { Console.Error.WriteLine($"note: AR({order}) left out: {e.Message}"); }
             if (coefficients is not null)
                 models.Add(($"AR({order})", (h, n) => Baselines.Autoregression(h, coefficients, n),
-                    (h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n)));
+                    OrNaN((h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n))));
             // without --ar-order, also the order Akaike's criterion picks (refitted and re-chosen on any history)
             if (r.GetValue(arOrder) <= 0 && train.Length >= 6)
             {
-                int aicOrder = Baselines.AutoregressionOrder(train);
-                var chosenCoefficients = Baselines.FitAutoregression(train, aicOrder);
-                if (aicOrder != order)
+                int aicOrder = 0;
+                double[]? chosenCoefficients = null;
+                try
+                {
+                    aicOrder = Baselines.AutoregressionOrder(train);
+                    chosenCoefficients = Baselines.FitAutoregression(train, aicOrder);
+                }
+                catch (InvalidOperationException e) { Console.Error.WriteLine($"note: AR by AIC left out: {e.Message}"); }
+                if (chosenCoefficients is not null && aicOrder != order)
                     models.Add(($"AR({aicOrder}) by AIC", (h, n) => Baselines.Autoregression(h, chosenCoefficients, n),
-                        (h, n) => Baselines.Autoregression(h,
-                            Baselines.FitAutoregression(h, Baselines.AutoregressionOrder(h)), n)));
+                        OrNaN((h, n) => Baselines.Autoregression(h,
+                            Baselines.FitAutoregression(h, Baselines.AutoregressionOrder(h)), n))));
             }
             // exponential smoothing chosen by AICc on the training part (walking forward, its parameters run on over
             // the longer history) and the Theta method, refitted on whatever history it is given

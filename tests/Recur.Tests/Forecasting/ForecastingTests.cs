@@ -156,6 +156,15 @@ public sealed class ForecastingTests : IDisposable
         int aicOrder = Baselines.AutoregressionOrder(series[..^6]);
         string expectedColumns = aicOrder == 12 ? ",AR(12),\"ETS" : $",AR(12),AR({aicOrder}) by AIC,\"ETS";
         Assert.True(lines[0].Contains(expectedColumns, StringComparison.Ordinal), lines[0]);
+        // a constant series has no least-squares AR: both AR rows are left out with a note, the rest runs
+        string constant = Path.Combine(folder, "constant.csv");
+        File.WriteAllLines(constant, ["m,v", .. Enumerable.Range(0, 40).Select(t => $"m{t},5")]);
+        var (code, error) = Recur.Tests.Cli.RunSafetyTests.RunCapturingErrors("forecast", "train", "--csv", constant,
+            "--target", "v", "--test-size", "4", "--window", "4", "--epochs", "1", "--hidden", "4", "--threads", "1",
+            "--out", Path.Combine(folder, "constant-run"));
+        Assert.Equal(0, code);
+        Assert.Contains("note: AR(12) left out", error);
+        Assert.Contains("note: AR by AIC left out", error);
         Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)",
             "seasonal naive (s = 12)");
 
