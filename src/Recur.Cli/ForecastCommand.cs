@@ -493,7 +493,10 @@ static partial class ForecastCommand
                     aicOrder = Baselines.AutoregressionOrder(train);
                     chosenCoefficients = Baselines.FitAutoregression(train, aicOrder);
                 }
-                catch (InvalidOperationException e) { Console.Error.WriteLine($"note: AR by AIC left out: {e.Message}"); }
+                catch (InvalidOperationException e)
+                {
+                    Console.Error.WriteLine($"note: AR by AIC left out: {e.Message}");
+                }
                 if (chosenCoefficients is not null && aicOrder != order)
                     models.Add(($"AR({aicOrder}) by AIC", (h, n) => Baselines.Autoregression(h, chosenCoefficients, n),
                         OrNaN((h, n) => Baselines.Autoregression(h,
