@@ -73,6 +73,16 @@ static class CaptionCommand
         {
             Description = "Standard deviation of Gaussian pixel noise.", DefaultValueFactory = _ => 0f,
         };
+        var rotation = new Option<float>("--rotation")
+        {
+            Description = "Augmentation: rotate each training digit by a random angle up to this many degrees (0–45).",
+            DefaultValueFactory = _ => 0f,
+        };
+        var shear = new Option<float>("--shear")
+        {
+            Description = "Augmentation: shear each training digit horizontally by a random factor up to this (0–1).",
+            DefaultValueFactory = _ => 0f,
+        };
         var channels = new Option<int>("--channels")
         {
             Description = "Channels of the first convolution (the others have twice as many).",
@@ -94,7 +104,8 @@ static class CaptionCommand
         var training = new TrainingOptions(10, 64, 2e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a captioner on scenes of MNIST digits; validation: exact match.")
         {
-            mnist, scenes, decoder, style, maxDigits, noise, channels, hidden, embed, joint, cell, regulariser, json,
+            mnist, scenes, decoder, style, maxDigits, noise, rotation, shear, channels, hidden, embed, joint, cell,
+            regulariser, json,
         };
         teacherForcing.AddTo(command);
         training.AddTo(command);
@@ -103,10 +114,12 @@ static class CaptionCommand
             var s = training.Read(r);
             using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model and its checkpoints go there.");
-            if (r.GetValue(scenes) < 1 || r.GetValue(maxDigits) is < 1 or > 8 || !(r.GetValue(noise) >= 0))
-                throw new UsageException("--scenes must be positive, --max-digits 1–8, --noise non-negative.");
+            if (r.GetValue(scenes) < 1 || r.GetValue(maxDigits) is < 1 or > 8 || !(r.GetValue(noise) >= 0)
+                || r.GetValue(rotation) is not (>= 0 and <= 45) || r.GetValue(shear) is not (>= 0 and <= 1))
+                throw new UsageException("--scenes must be positive, --max-digits 1–8, --noise non-negative, "
+                    + "--rotation 0–45 and --shear 0–1.");
             var settings = new SceneSettings(Enum.Parse<CaptionStyle>(r.GetValue(style)!, ignoreCase: true),
-                r.GetValue(maxDigits), r.GetValue(noise));
+                r.GetValue(maxDigits), r.GetValue(noise), r.GetValue(rotation), r.GetValue(shear));
             var kind = r.GetValue(decoder) switch
             {
                 "show-tell" => CaptionDecoder.ShowTell,

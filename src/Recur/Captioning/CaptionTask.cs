@@ -24,9 +24,13 @@ public enum CaptionStyle
 /// <param name="MaxDigits">Digits per scene, 1 to this; the canvas is 32 pixels wide per possible digit, and 8
 /// more.</param>
 /// <param name="Noise">Standard deviation of the Gaussian pixel noise.</param>
+/// <param name="Rotation">Training scenes only: each digit rotated by a random angle up to this many degrees either
+/// way (augmentation; validation and test scenes are drawn upright).</param>
+/// <param name="Shear">Training scenes only: each digit sheared horizontally by a random factor up to this either
+/// way.</param>
 public sealed record SceneSettings(
     [property: JsonPropertyName("caption_style")] CaptionStyle Style = CaptionStyle.Digits, int MaxDigits = 5,
-    float Noise = 0)
+    float Noise = 0, float Rotation = 0, float Shear = 0)
 {
     /// <summary>The canvas width.</summary>
     [JsonIgnore]
@@ -131,7 +135,8 @@ public sealed class CaptionTask : ITrainingTask<int[]>
     /// <inheritdoc/>
     public Tensor Loss(int[] batch, TrainingContext context)
     {
-        var scenes = batch.Select(i => source.Scene(i, seed, false, Scenes.MaxDigits, Scenes.Noise)).ToList();
+        var scenes = batch.Select(i => source.Scene(i, seed, false, Scenes.MaxDigits, Scenes.Noise, Scenes.Rotation,
+            Scenes.Shear)).ToList();
         return model.Loss(Images(scenes), scenes.Select(Reference).ToList(), context.TeacherForcingRatio,
             context.Random);
     }

@@ -31,8 +31,9 @@ public sealed record DigitScene(float[,] Pixels, IReadOnlyList<PlacedDigit> Digi
 /// Multi-digit scenes for image description (issue: captioning), composed from real handwriting: 1 to
 /// <c>maxDigits</c> digits at random horizontal places from left to right and small vertical offsets, scaled by
 /// 0.8–1.2 (bilinear), overlapping a little at most, on a canvas 64 pixels high and <see cref="Width"/> wide, with
-/// optional Gaussian noise. Training scenes use only the first 8,000 of the 10,000 MNIST test digits, test scenes only
-/// the last 2,000, so no handwritten digit is seen in both. Generation is deterministic in the seed.
+/// optional Gaussian noise and optional random rotation and shear of each digit (to augment training scenes).
+/// Training scenes use only the first 8,000 of the 10,000 MNIST test digits, test scenes only the last 2,000, so no
+/// handwritten digit is seen in both. Generation is deterministic in the seed.
 /// </summary>
 public sealed class DigitScenes
 {
@@ -82,34 +83,43 @@ public sealed class DigitScenes
     /// <summary>
     /// <paramref name="scenes"/> scenes of 1 to <paramref name="maxDigits"/> digits from the training digits (or,
     /// with <paramref name="test"/>, the test digits), with Gaussian noise of standard deviation
-    /// <paramref name="noise"/> (clipped to [0, 1]): scenes 0 to <paramref name="scenes"/> − 1 of
+    /// <paramref name="noise"/> (clipped to [0, 1]) and each digit rotated and sheared at random up to
+    /// <paramref name="rotation"/> and <paramref name="shear"/>: scenes 0 to <paramref name="scenes"/> − 1 of
     /// <see cref="Scene"/>.
     /// </summary>
-    public List<DigitScene> Generate(int scenes, ulong seed, bool test = false, int maxDigits = 5, float noise = 0)
+    public List<DigitScene> Generate(int scenes, ulong seed, bool test = false, int maxDigits = 5, float noise = 0,
+        float rotation = 0, float shear = 0)
     {
         if (scenes < 1) throw new ArgumentException($"DigitScenes: {scenes} scenes; at least one.");
-        return Enumerable.Range(0, scenes).Select(i => Scene(i, seed, test, maxDigits, noise)).ToList();
+        return Enumerable.Range(0, scenes).Select(i => Scene(i, seed, test, maxDigits, noise, rotation, shear))
+            .ToList();
     }
 
     /// <summary>
     /// Scene <paramref name="index"/> of the set fixed by <paramref name="seed"/>: each scene draws from its own
     /// generator, so any scene can be made alone, in any order (a training run makes its batches as it needs them).
+    /// Each digit is rotated by an angle drawn uniformly from ±<paramref name="rotation"/> degrees and sheared
+    /// horizontally by a factor drawn from ±<paramref name="shear"/> (x′ = x + s·y) about its centre; with both 0
+    /// (the default) no draws are made, so the scenes of a seed stay what they were without distortion.
     /// </summary>
-    public DigitScene Scene(int index, ulong seed, bool test = false, int maxDigits = 5, float noise = 0)
+    public DigitScene Scene(int index, ulong seed, bool test = false, int maxDigits = 5, float noise = 0,
+        float rotation = 0, float shear = 0)
     {
-        if (index < 0 || maxDigits is < 1 or > 8 || !(noise >= 0))
+        if (index < 0 || maxDigits is < 1 or > 8 || !(noise >= 0) || rotation is not (>= 0 and <= 45)
+            || shear is not (>= 0 and <= 1))
             throw new ArgumentException($"DigitScenes: scene {index} of up to {maxDigits} digits (1–8), noise "
-                + $"{noise}.");
+                + $"{noise} (≥ 0), rotation {rotation}° (0–45), shear {shear} (0–1).");
         int first = test ? TestStart : 0, last = test ? count : Math.Min(count, TestStart);
         if (last <= first)
             throw new ArgumentException($"DigitScenes: no {(test ? "test" : "training")} digits among {count}.");
         // disjoint SplitMix inputs per scene: the generator of scene i is seeded 4 golden-ratio steps after i − 1's
         var random = new RandomGenerator(new RandomGenerator(seed).NextUInt64()
             + (ulong)index * 4 * 0x9E3779B97F4A7C15UL);
-        return Compose(random, 1 + random.NextInt(maxDigits), maxDigits, first, last, noise);
+        return Compose(random, 1 + random.NextInt(maxDigits), maxDigits, first, last, noise, rotation, shear);
     }
 
-    DigitScene Compose(RandomGenerator random, int digits, int maxDigits, int first, int last, float noise)
+    DigitScene Compose(RandomGenerator random, int digits, int maxDigits, int first, int last, float noise,
+        float rotation, float shear)
     {
         int width = Width(maxDigits);
         var canvas = new float[Height, width];
@@ -127,7 +137,13 @@ public sealed class DigitScenes
             int x = Math.Clamp(offset + i * share - 3 + random.NextInt(slack + 1), 0, width - size);
             int y = (Height - size) / 2 + random.NextInt(9) - 4;
             y = Math.Clamp(y, 0, Height - size);
-            Draw(canvas, source, x, y, size);
+            if (rotation > 0 || shear > 0)
+            {
+                float angle = rotation * (2 * random.NextFloat() - 1) * MathF.PI / 180;
+                DrawDistorted(canvas, source, x, y, size, angle, shear * (2 * random.NextFloat() - 1));
+            }
+            else
+                Draw(canvas, source, x, y, size);
             placed.Add(new PlacedDigit(labels[source], source, x, y, size, scale));
         }
         if (noise > 0)
@@ -178,13 +194,37 @@ public sealed class DigitScenes
             {
                 // the source position of this pixel's centre
                 float sr = (r + 0.5f) * 28f / size - 0.5f, sc = (c + 0.5f) * 28f / size - 0.5f;
-                int r0 = (int)MathF.Floor(sr), c0 = (int)MathF.Floor(sc);
-                float fr = sr - r0, fc = sc - c0;
-                float Pixel(int rr, int cc) =>
-                    rr is < 0 or > 27 || cc is < 0 or > 27 ? 0 : images[start + rr * 28 + cc] / 255f;
-                float value = (1 - fr) * ((1 - fc) * Pixel(r0, c0) + fc * Pixel(r0, c0 + 1))
-                    + fr * ((1 - fc) * Pixel(r0 + 1, c0) + fc * Pixel(r0 + 1, c0 + 1));
-                canvas[y + r, x + c] = Math.Max(canvas[y + r, x + c], value);
+                canvas[y + r, x + c] = Math.Max(canvas[y + r, x + c], Sample(start, sr, sc));
             }
+    }
+
+    /// <summary>Like <see cref="Draw"/>, the digit first sheared by <paramref name="shear"/> and rotated by
+    /// <paramref name="angle"/> (radians) about its centre: each canvas pixel samples the source at the inverse
+    /// transform of its position.</summary>
+    void DrawDistorted(float[,] canvas, int source, int x, int y, int size, float angle, float shear)
+    {
+        int start = source * 28 * 28;
+        float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+        for (int r = 0; r < size; r++)
+            for (int c = 0; c < size; c++)
+            {
+                // the pixel's centre relative to the digit's centre, in source pixels
+                float dx = (c + 0.5f) * 28f / size - 14f, dy = (r + 0.5f) * 28f / size - 14f;
+                // undo the rotation, then the shear
+                float u = cos * dx + sin * dy, v = cos * dy - sin * dx;
+                canvas[y + r, x + c] = Math.Max(canvas[y + r, x + c], Sample(start, v + 13.5f, u - shear * v + 13.5f));
+            }
+    }
+
+    /// <summary>The digit at <paramref name="start"/> sampled bilinearly at row <paramref name="sr"/>, column
+    /// <paramref name="sc"/> (pixel centres at integers; 0 outside).</summary>
+    float Sample(int start, float sr, float sc)
+    {
+        int r0 = (int)MathF.Floor(sr), c0 = (int)MathF.Floor(sc);
+        float fr = sr - r0, fc = sc - c0;
+        float Pixel(int rr, int cc) =>
+            rr is < 0 or > 27 || cc is < 0 or > 27 ? 0 : images[start + rr * 28 + cc] / 255f;
+        return (1 - fr) * ((1 - fc) * Pixel(r0, c0) + fc * Pixel(r0, c0 + 1))
+            + fr * ((1 - fc) * Pixel(r0 + 1, c0) + fc * Pixel(r0 + 1, c0 + 1));
     }
 }

@@ -79,6 +79,57 @@ public sealed class DigitScenesTests
         Assert.Throws<ArgumentException>(() => new DigitScenes(new byte[10], [1]));
     }
 
+    /// <summary>Every digit a vertical bar, columns 13–14 and rows 4–23 of its 28 × 28 box.</summary>
+    static DigitScenes Bars()
+    {
+        var labels = Enumerable.Range(0, 10_000).Select(i => i % 10).ToArray();
+        var images = new byte[labels.Length * 28 * 28];
+        for (int n = 0; n < labels.Length; n++)
+            for (int r = 4; r < 24; r++) images[n * 784 + r * 28 + 13] = images[n * 784 + r * 28 + 14] = 255;
+        return new DigitScenes(images, labels);
+    }
+
+    /// <summary>How far right the bottom of the digit's ink lies of its top: the ink-weighted mean column of the
+    /// box's lower third minus that of its upper third; and the ink in the box.</summary>
+    static (float Lean, float Ink) Lean(DigitScene scene)
+    {
+        var d = scene.Digits[0];
+        float Centre(int from, int to)
+        {
+            float sum = 0, weight = 0;
+            for (int r = from; r < to; r++)
+                for (int c = d.X; c < d.X + d.Size; c++) (sum, weight) = (sum + c * scene.Pixels[r, c],
+                    weight + scene.Pixels[r, c]);
+            return sum / weight;
+        }
+        float ink = 0;
+        foreach (float v in scene.Pixels) ink += v;
+        return (Centre(d.Y + 2 * d.Size / 3, d.Y + d.Size) - Centre(d.Y, d.Y + d.Size / 3), ink / (d.Scale * d.Scale));
+    }
+
+    [Fact]
+    public void RotationAndShearTiltTheDigitsByBoundedRandomAmountsAndKeepTheirInk()
+    {
+        var bars = Bars();
+        var upright = bars.Generate(40, 3, maxDigits: 1).Select(Lean).ToList();
+        Assert.All(upright, l => Assert.InRange(l.Lean, -0.01f, 0.01f));
+        Assert.Equal(bars.Generate(5, 3).Select(s => s.Pixels.Cast<float>()),
+            bars.Generate(5, 3, rotation: 0, shear: 0).Select(s => s.Pixels.Cast<float>()));
+        float meanInk = upright.Average(l => l.Ink);
+        foreach (var (rotation, shear) in new[] { (20f, 0f), (0f, 0.4f) })
+        {
+            var tilted = bars.Generate(40, 3, maxDigits: 1, rotation: rotation, shear: shear).Select(Lean).ToList();
+            // the bar's centres a third of the box apart: a rotation by θ leans tan θ per row, the shear s
+            float most = 1.05f * 2f / 3 * 0.8f * 28 * MathF.Max(MathF.Tan(rotation * MathF.PI / 180), shear);
+            Assert.All(tilted, l => Assert.InRange(MathF.Abs(l.Lean), 0, most));
+            Assert.Contains(tilted, l => l.Lean > most / 3); // leaning both ways
+            Assert.Contains(tilted, l => l.Lean < -most / 3);
+            Assert.All(tilted, l => Assert.InRange(l.Ink, 0.9f * meanInk, 1.1f * meanInk));
+        }
+        Assert.Throws<ArgumentException>(() => bars.Generate(5, 1, rotation: 50));
+        Assert.Throws<ArgumentException>(() => bars.Generate(5, 1, shear: -0.1f));
+    }
+
     [SharedDataFact("mnist")]
     public void RealMnistScenesHaveInkWhereTheirDigitsAre()
     {
