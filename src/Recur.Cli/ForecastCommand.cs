@@ -471,18 +471,13 @@ static partial class ForecastCommand
             models.Add(($"seasonal naive (s = {s})", (h, n) => Baselines.SeasonalNaive(h, n, s),
                 (h, n) => Baselines.SeasonalNaive(h, n, s)));
             // a series that an AR fits exactly (a constant, a pure cycle) has no least-squares solution to report: the
-            // row is left out, and a refit on the validation history that meets one scores NaN (never chosen)
-            static Func<double[], int, double[]> OrNaN(Func<double[], int, double[]> forecast) => (h, n) =>
-            {
-                try { return forecast(h, n); }
-                catch (InvalidOperationException) { return Enumerable.Repeat(double.NaN, n).ToArray(); }
-            };
+            // row is left out (a refit on the validation history that meets one is not scored, below)
             double[]? coefficients = null;
             try { coefficients = Baselines.FitAutoregression(train, order); }
             catch (InvalidOperationException e) { Console.Error.WriteLine($"note: AR({order}) left out: {e.Message}"); }
             if (coefficients is not null)
                 models.Add(($"AR({order})", (h, n) => Baselines.Autoregression(h, coefficients, n),
-                    OrNaN((h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n))));
+                    (h, n) => Baselines.Autoregression(h, Baselines.FitAutoregression(h, order), n)));
             // without --ar-order, also the order Akaike's criterion picks (refitted and re-chosen on any history)
             if (r.GetValue(arOrder) <= 0 && train.Length >= 6)
             {
@@ -499,8 +494,8 @@ static partial class ForecastCommand
                 }
                 if (chosenCoefficients is not null && aicOrder != order)
                     models.Add(($"AR({aicOrder}) by AIC", (h, n) => Baselines.Autoregression(h, chosenCoefficients, n),
-                        OrNaN((h, n) => Baselines.Autoregression(h,
-                            Baselines.FitAutoregression(h, Baselines.AutoregressionOrder(h)), n))));
+                        (h, n) => Baselines.Autoregression(h,
+                            Baselines.FitAutoregression(h, Baselines.AutoregressionOrder(h)), n)));
             }
             // exponential smoothing chosen by AICc on the training part (walking forward, its parameters run on over
             // the longer history) and the Theta method, refitted on whatever history it is given
@@ -519,9 +514,20 @@ static partial class ForecastCommand
             {
                 var before = train[..^validationSize];
                 var tail = train[^validationSize..];
+                // a model that cannot be refitted on the shorter history (too few values for its order, or one it fits
+                // exactly) is not scored there and so never chosen
                 for (int k = 0; k < models.Count; k++)
-                    validationMase[k] = ForecastMetrics.Compute(tail, models[k].Validation(before, validationSize),
-                        before, s).Mase;
+                    try
+                    {
+                        validationMase[k] = ForecastMetrics.Compute(tail, models[k].Validation(before, validationSize),
+                            before, s).Mase;
+                    }
+                    catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                    {
+                        validationMase[k] = double.NaN;
+                        Console.Error.WriteLine(
+                            $"note: {models[k].Name} not scored on the validation tail: {e.Message}");
+                    }
                 chosen = Enumerable.Range(0, models.Count).Where(k => double.IsFinite(validationMase[k]))
                     .DefaultIfEmpty(-1).MinBy(k => k < 0 ? 0 : validationMase[k]);
             }

@@ -165,6 +165,17 @@ public sealed class ForecastingTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("note: AR(12) left out", error);
         Assert.Contains("note: AR by AIC left out", error);
+        // a validation tail that leaves AR(2) three values to refit on: that row is not scored there, the run goes on
+        string shortCsv = Path.Combine(folder, "short.csv");
+        File.WriteAllLines(shortCsv, ["t,y", .. Enumerable.Range(0, 40).Select(t =>
+            $"{t},{(10 + Math.Sin(t) + 0.1 * t).ToString(System.Globalization.CultureInfo.InvariantCulture)}")]);
+        (code, error) = Recur.Tests.Cli.RunSafetyTests.RunCapturingErrors("forecast", "train", "--csv", shortCsv,
+            "--target", "y", "--test-size", "4", "--season", "2", "--window", "1", "--horizon", "1",
+            "--validation-size", "33", "--epochs", "1", "--hidden", "4", "--threads", "1", "--out",
+            Path.Combine(folder, "short-run"));
+        Assert.Equal(0, code);
+        Assert.Contains("note: AR(2) not scored on the validation tail", error);
+        Assert.Contains(",AR(2),", File.ReadLines(Path.Combine(folder, "short-run", "forecast.csv")).First());
         Recur.Tests.Figures.FigureFiles.AssertSvg(Path.Combine(run, "forecast.svg"), "history", "AR(12)",
             "seasonal naive (s = 12)");
 
