@@ -569,35 +569,39 @@ public sealed class EsRnnForecaster : IPanelForecaster
                 + $"{SeriesCount}: its smoothing parameters are per series, so it forecasts the series it was fitted "
                 + "to, in the same order.");
         Check(histories, categories);
-        if (members.Length == 1) return PredictWith(members[0], histories, categories);
-        // specialists: each series' forecast is the mean of its networks' forecasts, head by head
-        var each = members.Select(m => PredictWith(m, histories, categories)).ToArray();
-        double[][]? Mean(Func<(double[][] Points, double[][]? Lower, double[][]? Upper), double[][]?> head)
+        var all = Enumerable.Range(0, histories.Count).ToArray();
+        if (members.Length == 1) return PredictWith(members[0], histories, categories, all);
+        // specialists: each series' forecast is the mean of its own networks' forecasts, head by head (a network
+        // forecasts only the series that belong to it)
+        var own = all.Select(SpecialistsOf).ToArray();
+        var sums = new double[Heads][][];
+        for (int j = 0; j < Heads; j++) sums[j] = all.Select(_ => new double[Options.Horizon]).ToArray();
+        for (int m = 0; m < members.Length; m++)
         {
-            if (head(each[0]) is null) return null;
-            return Enumerable.Range(0, histories.Count).Select(s =>
-            {
-                var own = SpecialistsOf(s);
-                var mean = new double[Options.Horizon];
-                foreach (int m in own)
-                    for (int j = 0; j < mean.Length; j++) mean[j] += head(each[m])![s][j] / own.Length;
-                return mean;
-            }).ToArray();
+            var ids = all.Where(s => own[s].Contains(m)).ToArray();
+            if (ids.Length == 0) continue;
+            var (points, lower, upper) = PredictWith(members[m], histories, categories, ids);
+            double[][]?[] heads = [points, lower, upper];
+            for (int j = 0; j < Heads; j++)
+                foreach (int s in ids)
+                    for (int i = 0; i < Options.Horizon; i++) sums[j][s][i] += heads[j]![s][i] / own[s].Length;
         }
-        return (Mean(r => r.Points)!, Mean(r => r.Lower), Mean(r => r.Upper));
+        return (sums[0], Heads > 1 ? sums[1] : null, Heads > 1 ? sums[2] : null);
     }
 
+    /// <summary>The forecasts of <paramref name="net"/> for the series numbered in <paramref name="series"/> (the
+    /// other rows null).</summary>
     (double[][] Points, double[][]? Lower, double[][]? Upper) PredictWith(EsRnnNetwork net,
-        IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories)
+        IReadOnlyList<double[]> histories, IReadOnlyList<int>? categories, int[] series)
     {
         int h = Options.Horizon, outputs = h * Heads;
         var heads = new double[Heads][][];
         for (int j = 0; j < Heads; j++) heads[j] = new double[histories.Count][];
         network!.Eval();
         using (GradMode.NoGrad())
-            for (int start = 0; start < histories.Count; start += 256)
+            for (int start = 0; start < series.Length; start += 256)
             {
-                var ids = Enumerable.Range(start, Math.Min(256, histories.Count - start)).ToArray();
+                var ids = series.AsSpan(start, Math.Min(256, series.Length - start)).ToArray();
                 var (logLevels, logSeasons) = Smooth(net, histories, ids);
                 var windows = ids.Select((s, p) => new Window(p, histories[s].Length - 1)).ToArray();
                 var (input, scale) = Inputs(logLevels, logSeasons, LogValues(histories, ids), windows, ids.Length,
@@ -663,7 +667,10 @@ public sealed class EsRnnForecaster : IPanelForecaster
         public Module Model => owner.network!;
         public JsonObject Config => owner.Config;
 
-        int[] MembersSeries(int member) => trainable.Where(s => owner.SpecialistsOf(s).Contains(member)).ToArray();
+        int[][]? membersSeries; // the training series of each network under the current assignment
+
+        int[] MembersSeries(int member) => (membersSeries ??= Enumerable.Range(0, owner.members.Length)
+            .Select(m => trainable.Where(s => owner.SpecialistsOf(s).Contains(m)).ToArray()).ToArray())[member];
 
         public int BatchesPerEpoch => Enumerable.Range(0, owner.members.Length)
             .Sum(m => (MembersSeries(m).Length + owner.Options.Batch - 1) / owner.Options.Batch);
@@ -696,6 +703,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
         {
             owner.Reassign(series, categories, trainable, lastTrainingEnd);
             trainedSinceAssignment = false;
+            membersSeries = null;
         }
 
         public IReadOnlyDictionary<string, double>? Evaluate()
@@ -708,34 +716,38 @@ public sealed class EsRnnForecaster : IPanelForecaster
                 var quantiles = owner.ColumnQuantiles();
                 int columns = quantiles.Length;
                 double loss = 0;
-                for (int start = 0; start < held.Length; start += 256)
+                var own = held.Select(owner.SpecialistsOf).ToArray();
+                // each series' networks' forecasts, in values, averaged; its target in logs (the same from any of
+                // its networks once their scale is put back)
+                var mean = new double[held.Length * columns];
+                var target = new double[held.Length * columns];
+                var filled = new bool[held.Length];
+                for (int m = 0; m < k; m++)
                 {
-                    var ids = held.AsSpan(start, Math.Min(256, held.Length - start)).ToArray();
-                    // each network's forecast in values, its target in logs; the series' networks averaged
-                    var mean = new double[ids.Length * columns];
-                    float[] target = [];
-                    for (int m = 0; m < k; m++)
+                    var positions = Enumerable.Range(0, held.Length).Where(p => own[p].Contains(m)).ToArray();
+                    for (int start = 0; start < positions.Length; start += 256)
                     {
+                        var chunk = positions.AsSpan(start, Math.Min(256, positions.Length - start)).ToArray();
                         var (prediction, targets, _, _, scale) = owner.Predictions(owner.members[m], series,
-                            categories, ids, s => series[s].Length - 1 - h, lastOnly: true);
+                            categories, chunk.Select(p => held[p]).ToArray(), s => series[s].Length - 1 - h,
+                            lastOnly: true);
                         float[] output = prediction.ToArray(), logScale = scale.ToArray();
-                        for (int p = 0; p < ids.Length; p++)
+                        float[] logTarget = targets.ToArray();
+                        for (int q = 0; q < chunk.Length; q++)
                         {
-                            var own = owner.SpecialistsOf(ids[p]);
-                            if (!own.Contains(m)) continue;
+                            int p = chunk[q];
                             for (int j = 0; j < columns; j++)
-                                mean[p * columns + j] += Math.Exp(output[p * columns + j] + logScale[p * h + j % h])
-                                    / own.Length;
+                            {
+                                float back = logScale[q * h + j % h];
+                                mean[p * columns + j] += Math.Exp(output[q * columns + j] + back) / own[p].Length;
+                                if (!filled[p]) target[p * columns + j] = logTarget[q * columns + j] + back;
+                            }
+                            filled[p] = true;
                         }
-                        if (m > 0) continue;
-                        // the targets are log values over the network's scale: put that scale back
-                        target = targets.ToArray();
-                        for (int p = 0; p < ids.Length; p++)
-                            for (int j = 0; j < columns; j++) target[p * columns + j] += logScale[p * h + j % h];
                     }
-                    for (int i = 0; i < mean.Length; i++)
-                        loss += Pinball(target[i], Math.Log(mean[i]), quantiles[i % columns]) / columns;
                 }
+                for (int i = 0; i < mean.Length; i++)
+                    loss += Pinball(target[i], Math.Log(mean[i]), quantiles[i % columns]) / columns;
                 return loss / held.Length;
             });
         }
