@@ -30,6 +30,12 @@ internal interface IGemmMicroKernel
     /// products.</summary>
     static abstract unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate,
         float* bias);
+    /// <summary>Rows of <see cref="RunPartial"/> (0: the kernel has none).</summary>
+    static abstract int PartialRows { get; }
+    /// <summary>The first <see cref="PartialRows"/> rows of <see cref="Run"/>'s tile, the same sums in the same
+    /// order (so the same bits), for a panel too short for a whole tile without the cost of one.</summary>
+    static abstract unsafe void RunPartial(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate,
+        float* bias);
 }
 
 /// <summary>
@@ -414,6 +420,17 @@ public static class Gemm
                             if (mrCur == mr && nrCur == nr)
                             {
                                 TKernel.Run(kc, pa, pb, c, p.Ldc, accumulate, biasTile);
+                            }
+                            else if (mrCur <= TKernel.PartialRows && 4 * mrCur >= 3 * TKernel.PartialRows)
+                            {
+                                // a short panel (e.g. rows 24–31 of 32): a smaller tile instead of a padded one
+                                if (mrCur == TKernel.PartialRows && nrCur == nr)
+                                    TKernel.RunPartial(kc, pa, pb, c, p.Ldc, accumulate, biasTile);
+                                else
+                                {
+                                    TKernel.RunPartial(kc, pa, pb, tile, nr, false, null);
+                                    StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile);
+                                }
                             }
                             else if (2 * mrCur <= mr)
                             {

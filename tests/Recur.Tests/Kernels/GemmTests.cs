@@ -90,6 +90,30 @@ public class GemmTests
         CheckOne(isa, false, true, 64, 1100, 70, accumulate: false, withBias: true, threads: 3, pad: 0);
     }
 
+    [Fact]
+    public void RowsOfAShortLastPanelHaveTheBitsOfAWholeTile()
+    {
+        // AVX-512's kernel (12 × 32 tiles) has an 8-row partial tile: 30–32 rows end in a panel of 6–8 rows that takes
+        // it, 36 rows fill three whole tiles; the shared rows must agree exactly, with and without bias and
+        // accumulation, whole and partial column panels. (The other kernels run short panels row by row, in another
+        // order.)
+        var isa = GemmIsa.Avx512;
+        if (!Gemm.IsSupported(isa)) return;
+        foreach (int m in new[] { 30, 31, 32 })
+            foreach (int n in new[] { 64, 50 })
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var a = Random(36 * 300, 1);
+                    var b = Random(300 * n, 2);
+                    var bias = Random(n, 4);
+                    var whole = Random(36 * n, 3);
+                    var shorter = whole[..(m * n)];
+                    Gemm.Multiply(false, false, 36, n, 300, a, 300, b, n, whole, n, accumulate, bias, 1, isa);
+                    Gemm.Multiply(false, false, m, n, 300, a, 300, b, n, shorter, n, accumulate, bias, 1, isa);
+                    Assert.Equal(whole[..(m * n)], shorter);
+                }
+    }
+
     [Theory]
     [MemberData(nameof(Paths))]
     public void PrepackedRightOperandMatchesReference(GemmIsa isa)
