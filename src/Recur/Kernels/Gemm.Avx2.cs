@@ -12,10 +12,10 @@ internal readonly struct Avx2Kernel : IGemmMicroKernel
     public static int Mr => 6;
     public static int Nr => 16;
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
-    public static int PartialRows => 0;
+    public static int PartialRows(int rows) => 0;
 
-    public static unsafe void RunPartial(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate,
-        float* bias) => throw new NotSupportedException("this micro-kernel has no partial tile");
+    public static unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
+        bool accumulate, float* bias) => throw new NotSupportedException("this micro-kernel has no partial tile");
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)

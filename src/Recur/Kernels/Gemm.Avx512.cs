@@ -103,13 +103,20 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
         c110.Store(c + 11 * ldc + 0); c111.Store(c + 11 * ldc + 16);
     }
 
-    public static int PartialRows => 8;
+    /// <summary>Panels of 3–4 rows take a 4-row tile, of 5–8 rows an 8-row one; others none.</summary>
+    public static int PartialRows(int rows) => rows switch { 3 or 4 => 4, >= 5 and <= 8 => 8, _ => 0 };
 
-    /// <summary>Rows 0–7 of <see cref="Run"/>: the same loads of B, broadcasts of A (panel stride still 12) and
-    /// FMAs in the same order, with two thirds of the work.</summary>
+    /// <summary>Rows 0 to <paramref name="tileRows"/> − 1 of <see cref="Run"/> (4 or 8): the same loads of B,
+    /// broadcasts of A (panel stride still 12) and FMAs in the same order, for that share of the work.</summary>
+    public static unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
+        bool accumulate, float* bias)
+    {
+        if (tileRows == 8) Run8(kc, pa, pb, c, ldc, accumulate, bias);
+        else Run4(kc, pa, pb, c, ldc, accumulate, bias);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunPartial(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate,
-        float* bias)
+    static unsafe void Run8(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -172,6 +179,48 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
         c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 16);
         c60.Store(c + 6 * ldc + 0); c61.Store(c + 6 * ldc + 16);
         c70.Store(c + 7 * ldc + 0); c71.Store(c + 7 * ldc + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Run4(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
+    {
+        Vector512<float> c00 = default; Vector512<float> c01 = default;
+        Vector512<float> c10 = default; Vector512<float> c11 = default;
+        Vector512<float> c20 = default; Vector512<float> c21 = default;
+        Vector512<float> c30 = default; Vector512<float> c31 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(pb + 0); var b1 = Vector512.Load(pb + 16);
+            var a0 = Vector512.Create(pa[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0,
+                c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(pa[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0,
+                c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(pa[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0,
+                c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(pa[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0,
+                c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
+            pa += 12;
+            pb += 32;
+        }
+        if (bias != null)
+        {
+            var bias0 = Vector512.Load(bias + 0); var bias1 = Vector512.Load(bias + 16);
+            c00 += bias0; c01 += bias1;
+            c10 += bias0; c11 += bias1;
+            c20 += bias0; c21 += bias1;
+            c30 += bias0; c31 += bias1;
+        }
+        if (accumulate)
+        {
+            c00 += Vector512.Load(c + 0 * ldc + 0); c01 += Vector512.Load(c + 0 * ldc + 16);
+            c10 += Vector512.Load(c + 1 * ldc + 0); c11 += Vector512.Load(c + 1 * ldc + 16);
+            c20 += Vector512.Load(c + 2 * ldc + 0); c21 += Vector512.Load(c + 2 * ldc + 16);
+            c30 += Vector512.Load(c + 3 * ldc + 0); c31 += Vector512.Load(c + 3 * ldc + 16);
+        }
+        c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16);
+        c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16);
+        c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16);
+        c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

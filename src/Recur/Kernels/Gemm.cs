@@ -30,12 +30,13 @@ internal interface IGemmMicroKernel
     /// products.</summary>
     static abstract unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate,
         float* bias);
-    /// <summary>Rows of <see cref="RunPartial"/> (0: the kernel has none).</summary>
-    static abstract int PartialRows { get; }
-    /// <summary>The first <see cref="PartialRows"/> rows of <see cref="Run"/>'s tile, the same sums in the same
+    /// <summary>The rows of the smaller tile <see cref="RunPartial"/> runs for a panel of <paramref name="rows"/>
+    /// (fewer than Mr), or 0 for none.</summary>
+    static abstract int PartialRows(int rows);
+    /// <summary>The first <paramref name="tileRows"/> rows of <see cref="Run"/>'s tile, the same sums in the same
     /// order (so the same bits), for a panel too short for a whole tile without the cost of one.</summary>
-    static abstract unsafe void RunPartial(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate,
-        float* bias);
+    static abstract unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
+        bool accumulate, float* bias);
 }
 
 /// <summary>
@@ -421,14 +422,14 @@ public static class Gemm
                             {
                                 TKernel.Run(kc, pa, pb, c, p.Ldc, accumulate, biasTile);
                             }
-                            else if (mrCur <= TKernel.PartialRows && 4 * mrCur >= 3 * TKernel.PartialRows)
+                            else if (TKernel.PartialRows(mrCur) is > 0 and var tileRows)
                             {
                                 // a short panel (e.g. rows 24–31 of 32): a smaller tile instead of a padded one
-                                if (mrCur == TKernel.PartialRows && nrCur == nr)
-                                    TKernel.RunPartial(kc, pa, pb, c, p.Ldc, accumulate, biasTile);
+                                if (mrCur == tileRows && nrCur == nr)
+                                    TKernel.RunPartial(tileRows, kc, pa, pb, c, p.Ldc, accumulate, biasTile);
                                 else
                                 {
-                                    TKernel.RunPartial(kc, pa, pb, tile, nr, false, null);
+                                    TKernel.RunPartial(tileRows, kc, pa, pb, tile, nr, false, null);
                                     StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile);
                                 }
                             }
