@@ -30,7 +30,9 @@ public enum CaptionStyle
 /// way.</param>
 public sealed record SceneSettings(
     [property: JsonPropertyName("caption_style")] CaptionStyle Style = CaptionStyle.Digits, int MaxDigits = 5,
-    float Noise = 0, float Rotation = 0, float Shear = 0)
+    float Noise = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] float Rotation = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] float Shear = 0)
 {
     /// <summary>The canvas width.</summary>
     [JsonIgnore]

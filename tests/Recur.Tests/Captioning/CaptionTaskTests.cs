@@ -43,6 +43,17 @@ public sealed class CaptionTaskTests : IDisposable
     }
 
     [Fact]
+    public void SceneSettingsTravelInTheConfigAndDistortionIsWrittenOnlyWhenUsed()
+    {
+        var augmented = new SceneSettings(CaptionStyle.Digits, 4, 0.1f, Rotation: 12, Shear: 0.25f);
+        Assert.Equal(augmented, SceneSettings.FromJson(augmented.ToJson()));
+        var plain = new SceneSettings(MaxDigits: 3).ToJson();
+        Assert.False(plain.ContainsKey("rotation"));
+        Assert.False(plain.ContainsKey("shear"));
+        Assert.Equal(new SceneSettings(MaxDigits: 3), SceneSettings.FromJson(plain));
+    }
+
+    [Fact]
     public void VocabulariesAreFixedPerStyle()
     {
         var digits = new SceneSettings(CaptionStyle.Digits).Vocabulary();

@@ -115,11 +115,14 @@ public sealed class CaptionerTests
     {
         var scenes = Shapes();
         var train = scenes.Generate(512, 1, maxDigits: 2);
-        var test = scenes.Generate(100, 2, test: true, maxDigits: 2);
+        var test = scenes.Generate(400, 2, test: true, maxDigits: 2);
         var model = new Captioner(new CaptionerConfig(decoder, Tokenizers.Eos + 4, Width: 72, Channels: 6,
             HiddenSize: 48, EmbeddingSize: 8, JointSize: 24, Cell: CellKind.Gru), new RandomGenerator(3));
         var optimizer = new Recur.Optim.Adam(model.Parameters(), 3e-3f);
-        for (int epoch = 0; epoch < 20; epoch++)
+        // attention first learns where to look, then what it sees: it gets half as many passes again (after 20 it read
+        // 86% of the 400 test scenes, after 30 96%)
+        int epochs = decoder == CaptionDecoder.Attention ? 30 : 20;
+        for (int epoch = 0; epoch < epochs; epoch++)
             for (int start = 0; start < train.Count; start += 32)
             {
                 var (images, captions) = Batch(train.Skip(start).Take(32).ToArray());
