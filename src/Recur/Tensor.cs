@@ -196,6 +196,23 @@ public sealed partial class Tensor
     }
 
     /// <summary>Adds <paramref name="gradient"/> into this tensor's gradient, if it takes one.</summary>
+    /// <summary>
+    /// Adds <paramref name="gradient"/> (this tensor's shape) to <see cref="Grad"/>; a first contribution that the
+    /// caller may give away (<paramref name="mayAdopt"/>: a fresh tensor, or an operation's output gradient that no
+    /// one reads or writes after this) becomes the gradient itself instead of being copied. Returns whether it did.
+    /// </summary>
+    internal bool AccumulateGrad(Tensor gradient, bool mayAdopt)
+    {
+        if (!requiresGrad) return false;
+        if (mayAdopt && Grad is null && gradient.shape.AsSpan().SequenceEqual(shape))
+        {
+            Grad = gradient;
+            return true;
+        }
+        AccumulateGrad(gradient.Span);
+        return false;
+    }
+
     internal void AccumulateGrad(ReadOnlySpan<float> gradient)
     {
         if (!requiresGrad) return;

@@ -36,8 +36,19 @@ public sealed partial class Tensor
         Tensor a = this, b = other;
         return Result(output, [a, b], g =>
         {
-            if (a.requiresGrad) a.AccumulateGrad(SumTo(g, a.shape).Span);
-            if (b.requiresGrad) b.AccumulateGrad(SumTo(g, b.shape).Span);
+            // the output's gradient (dropped after this) becomes the first gradient of one input instead of a copy;
+            // a reduced one (broadcasting) is fresh and can be given away too
+            bool taken = false;
+            if (a.requiresGrad)
+            {
+                var ga = SumTo(g, a.shape);
+                taken = a.AccumulateGrad(ga, mayAdopt: true) && ReferenceEquals(ga, g);
+            }
+            if (b.requiresGrad)
+            {
+                var gb = SumTo(g, b.shape);
+                b.AccumulateGrad(gb, mayAdopt: !(taken && ReferenceEquals(gb, g)));
+            }
         });
     }
 
@@ -48,7 +59,12 @@ public sealed partial class Tensor
         Tensor a = this, b = other;
         return Result(output, [a, b], g =>
         {
-            if (a.requiresGrad) a.AccumulateGrad(SumTo(g, a.shape).Span);
+            // b's share is read from g below, so a takes g itself only when b does not need it
+            if (a.requiresGrad)
+            {
+                var ga = SumTo(g, a.shape);
+                a.AccumulateGrad(ga, mayAdopt: !(b.requiresGrad && ReferenceEquals(ga, g)));
+            }
             if (b.requiresGrad)
             {
                 var gb = SumTo(g, b.shape);

@@ -54,6 +54,33 @@ public class TensorTests
     }
 
     [Fact]
+    public void AGradientHandedOnBySumsIsNeverSharedBetweenTwoTensors()
+    {
+        // a sum hands its output's gradient to one input instead of copying it; the other input, a later
+        // contribution or an in-place change must never see that storage through another tensor
+        var x = Tensor.FromArray([1f, 2f], 2);
+        var y = Tensor.FromArray([3f, 4f], 2);
+        x.RequiresGrad = y.RequiresGrad = true;
+        var w = x + y + x;
+        (w * Tensor.FromArray([1f, 10f], 2)).Sum().Backward();
+        Assert.Equal([2f, 20f], x.Grad!.ToArray());
+        Assert.Equal([1f, 10f], y.Grad!.ToArray());
+        Assert.NotSame(x.Grad, y.Grad);
+        x.Grad.Span[0] = 100f;
+        Assert.Equal([1f, 10f], y.Grad.ToArray());
+        ((x + y) * 2f).Sum().Backward();
+        Assert.Equal([102f, 22f], x.Grad.ToArray());
+        Assert.Equal([3f, 12f], y.Grad.ToArray());
+        // the same tensor on both sides, a broadcast side and a difference
+        var v = Tensor.FromArray([1f, 2f], 2);
+        var s = Tensor.FromArray([5f], 1);
+        v.RequiresGrad = s.RequiresGrad = true;
+        ((v + v) + s - v).Sum().Backward();
+        Assert.Equal([1f, 1f], v.Grad!.ToArray());
+        Assert.Equal([2f], s.Grad!.ToArray());
+    }
+
+    [Fact]
     public void NoGradRecordsNothingAndDetachStopsGradients()
     {
         var w = Tensor.FromArray([1f, 2f], 2);
