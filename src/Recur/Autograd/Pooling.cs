@@ -1,3 +1,5 @@
+using Recur.Kernels;
+
 namespace Recur;
 
 /// <summary>Max and average pooling over [B, C, L] and [B, C, H, W], as PyTorch's <c>max_pool*</c> and
@@ -34,6 +36,9 @@ public static partial class Functional
         return output.Reshape(b, c, output.Size(3));
     }
 
+    /// <summary>Window reads below which a pooling stays on the calling thread.</summary>
+    const long MinPoolingWorkPerThread = 1 << 18;
+
     static Tensor Pool2d(Tensor input, (int H, int W) kernel, (int H, int W) stride, (int H, int W) padding, bool max,
         string op)
     {
@@ -48,52 +53,25 @@ public static partial class Functional
         int outH = spanH / stride.H + 1, outW = spanW / stride.W + 1;
         if (spanH < 0 || spanW < 0) throw new ArgumentException($"{op}: input {Shapes.Format(
             input.Shape)} is smaller than the kernel.");
-        var output = Tensor.Zeros(input.Size(0), input.Size(1), outH, outW);
-        var x = input.Span;
-        var y = output.Span;
+        var output = Tensor.Uninitialized([input.Size(0), input.Size(1), outH, outW]); // every element is written
         // max: the input index each output took (−1 when its window held only padding); average: divide by the window
         var argmax = max ? new int[planes * outH * outW] : null;
         float scale = 1f / (kernel.H * kernel.W);
-        for (int p = 0; p < planes; p++)
-            for (int oh = 0; oh < outH; oh++)
-                for (int ow = 0; ow < outW; ow++)
-                {
-                    int at = (p * outH + oh) * outW + ow;
-                    float best = float.NegativeInfinity, sum = 0f;
-                    int bestIndex = -1;
-                    for (int i = 0; i < kernel.H; i++)
-                    {
-                        int yy = oh * stride.H - padding.H + i;
-                        if ((uint)yy >= (uint)height) continue;
-                        for (int j = 0; j < kernel.W; j++)
-                        {
-                            int xx = ow * stride.W - padding.W + j;
-                            if ((uint)xx >= (uint)width) continue;
-                            int index = (p * height + yy) * width + xx;
-                            float v = x[index];
-                            sum += v;
-                            if (v > best || float.IsNaN(v)) (best, bestIndex) = (v, index);
-                        }
-                    }
-                    if (max) { y[at] = best; argmax![at] = bestIndex; }
-                    else y[at] = sum * scale;
-                }
-        return Tensor.Result(output, input, grad =>
+        // planes are independent (an output reads, and its gradient writes, only its own plane), so large poolings
+        // are split over the kernel workers by planes; each plane is computed the same way whatever the split
+        long work = (long)planes * outH * outW * kernel.H * kernel.W;
+        int workers = (int)Math.Clamp(work / MinPoolingWorkPerThread, 1, Math.Min(Parallelism.MaxThreads, planes));
+        ForEachRange(planes, workers, (first, last) =>
         {
-            if (!input.RequiresGrad) return;
-            var g = grad.Span;
-            var dx = input.GradSpan();
-            for (int p = 0; p < planes; p++)
+            var x = input.Span;
+            var y = output.Span;
+            for (int p = first; p < last; p++)
                 for (int oh = 0; oh < outH; oh++)
                     for (int ow = 0; ow < outW; ow++)
                     {
                         int at = (p * outH + oh) * outW + ow;
-                        if (max)
-                        {
-                            if (argmax![at] >= 0) dx[argmax[at]] += g[at];
-                            continue;
-                        }
-                        float share = g[at] * scale;
+                        float best = float.NegativeInfinity, sum = 0f;
+                        int bestIndex = -1;
                         for (int i = 0; i < kernel.H; i++)
                         {
                             int yy = oh * stride.H - padding.H + i;
@@ -101,10 +79,48 @@ public static partial class Functional
                             for (int j = 0; j < kernel.W; j++)
                             {
                                 int xx = ow * stride.W - padding.W + j;
-                                if ((uint)xx < (uint)width) dx[(p * height + yy) * width + xx] += share;
+                                if ((uint)xx >= (uint)width) continue;
+                                int index = (p * height + yy) * width + xx;
+                                float v = x[index];
+                                sum += v;
+                                if (v > best || float.IsNaN(v)) (best, bestIndex) = (v, index);
                             }
                         }
+                        if (max) { y[at] = best; argmax![at] = bestIndex; }
+                        else y[at] = sum * scale;
                     }
+        });
+        return Tensor.Result(output, input, grad =>
+        {
+            if (!input.RequiresGrad) return;
+            input.GradSpan(); // created before the workers add to disjoint planes of it
+            ForEachRange(planes, workers, (first, last) =>
+            {
+                var g = grad.Span;
+                var dx = input.GradSpan();
+                for (int p = first; p < last; p++)
+                    for (int oh = 0; oh < outH; oh++)
+                        for (int ow = 0; ow < outW; ow++)
+                        {
+                            int at = (p * outH + oh) * outW + ow;
+                            if (max)
+                            {
+                                if (argmax![at] >= 0) dx[argmax[at]] += g[at];
+                                continue;
+                            }
+                            float share = g[at] * scale;
+                            for (int i = 0; i < kernel.H; i++)
+                            {
+                                int yy = oh * stride.H - padding.H + i;
+                                if ((uint)yy >= (uint)height) continue;
+                                for (int j = 0; j < kernel.W; j++)
+                                {
+                                    int xx = ow * stride.W - padding.W + j;
+                                    if ((uint)xx < (uint)width) dx[(p * height + yy) * width + xx] += share;
+                                }
+                            }
+                        }
+            });
         });
     }
 }

@@ -139,6 +139,43 @@ public sealed class ConvolutionTests
         Close.Values(gemm.Span, direct.Span, "direct against GEMM", 1e-5, 1e-5);
     }
 
+    [Theory]
+    [InlineData(true, 0)]
+    [InlineData(false, 1)]
+    public void LargePoolingsSplitOverThreadsGiveTheSameBitsAsOne(bool max, int pad)
+    {
+        // [8, 16, 64, 66] with a 3 × 3 window, stride 2: enough work to be split by planes; overlapping windows and
+        // padding, forward and backward, against one thread and against the defining maximum or mean
+        var random = new RandomGenerator(5);
+        var data = Tensor.RandomNormal(random, [8, 16, 64, 66]);
+        var upstream = Tensor.RandomNormal(random, [8, 16, 31 + pad, 32 + pad]);
+        (float[] Output, float[] Grad) Run(int threads)
+        {
+            using var limit = Parallelism.Limit(threads);
+            var x = data.Clone();
+            x.RequiresGrad = true;
+            var y = max ? Functional.MaxPool2d(x, (3, 3), (2, 2), (pad, pad))
+                : Functional.AvgPool2d(x, (3, 3), (2, 2), (pad, pad));
+            (y * upstream).Sum().Backward();
+            return (y.ToArray(), x.Grad!.ToArray());
+        }
+        var two = Run(2);
+        var one = Run(1);
+        Assert.Equal(one.Output, two.Output);
+        Assert.Equal(one.Grad, two.Grad);
+        var v = data.Span;
+        int outW = 32 + pad, at = ((5 * 16 + 7) * (31 + pad) + 20) * outW + 11; // item 5, plane 7, (20, 11)
+        float best = float.NegativeInfinity, sum = 0;
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+            {
+                int r = 20 * 2 - pad + i, c = 11 * 2 - pad + j;
+                float value = v[((5 * 16 + 7) * 64 + r) * 66 + c];
+                (best, sum) = (Math.Max(best, value), sum + value);
+            }
+        Assert.Equal(max ? best : sum / 9, two.Output[at], 5);
+    }
+
     static void AssertDefiningSum(Tensor x, Tensor weight, Tensor? bias, Tensor y, (int H, int W) stride,
         (int H, int W) pad, (int H, int W) dilation, int groups)
     {
