@@ -36,6 +36,41 @@ public static partial class Functional
         return output.Reshape(b, c, output.Size(3));
     }
 
+    /// <summary>
+    /// 2 × 2 max pooling with stride 2 and no padding (the CNNs' usual halving) for planes [first, last): the generic
+    /// loop's scan of each window — row by row, the first larger value (or a NaN) wins — without its index
+    /// arithmetic.
+    /// </summary>
+    static unsafe void HalvingMaxPool(Tensor input, Tensor output, int[] argmax, int first, int last, int height,
+        int width, int outH, int outW)
+    {
+        fixed (float* x = input.Span, y = output.Span)
+        fixed (int* index = argmax)
+            for (int p = first; p < last; p++)
+                for (int oh = 0; oh < outH; oh++)
+                {
+                    int top = (p * height + 2 * oh) * width, at = (p * outH + oh) * outW;
+                    float* r0 = x + top;
+                    float* r1 = r0 + width;
+                    for (int ow = 0; ow < outW; ow++)
+                    {
+                        int c = 2 * ow;
+                        float best = float.NegativeInfinity;
+                        int bestIndex = -1;
+                        float v = r0[c];
+                        if (v > best || float.IsNaN(v)) (best, bestIndex) = (v, top + c);
+                        v = r0[c + 1];
+                        if (v > best || float.IsNaN(v)) (best, bestIndex) = (v, top + c + 1);
+                        v = r1[c];
+                        if (v > best || float.IsNaN(v)) (best, bestIndex) = (v, top + width + c);
+                        v = r1[c + 1];
+                        if (v > best || float.IsNaN(v)) (best, bestIndex) = (v, top + width + c + 1);
+                        y[at + ow] = best;
+                        index[at + ow] = bestIndex;
+                    }
+                }
+    }
+
     /// <summary>Window reads below which a pooling stays on the calling thread.</summary>
     const long MinPoolingWorkPerThread = 1 << 18;
 
@@ -61,8 +96,14 @@ public static partial class Functional
         // are split over the kernel workers by planes; each plane is computed the same way whatever the split
         long work = (long)planes * outH * outW * kernel.H * kernel.W;
         int workers = (int)Math.Clamp(work / MinPoolingWorkPerThread, 1, Math.Min(Parallelism.MaxThreads, planes));
+        bool halving = max && kernel == (2, 2) && stride == (2, 2) && padding == (0, 0);
         ForEachRange(planes, workers, (first, last) =>
         {
+            if (halving)
+            {
+                HalvingMaxPool(input, output, argmax!, first, last, height, width, outH, outW);
+                return;
+            }
             var x = input.Span;
             var y = output.Span;
             for (int p = first; p < last; p++)

@@ -176,6 +176,47 @@ public sealed class ConvolutionTests
         Assert.Equal(max ? best : sum / 9, two.Output[at], 5);
     }
 
+    [Fact]
+    public void HalvingMaxPoolTakesTheFirstLargestOfEachWindowAndPassesItsGradient()
+    {
+        // 2 × 2 windows with stride 2 (their own fast path): odd sizes drop the last row and column, ties go to the
+        // first in row order, a NaN wins, a window of −∞ alone passes no gradient
+        var random = new RandomGenerator(9);
+        var data = Tensor.RandomNormal(random, [2, 3, 7, 9]);
+        var v = data.Span;
+        v[0] = v[1] = 2f; // a tie in the first window of the first plane
+        v[9 * 2 + 2] = float.NaN; // plane 0, row 2, column 2
+        v[63 + 9 * 4 + 4] = v[63 + 9 * 4 + 5] = v[63 + 9 * 5 + 4] = v[63 + 9 * 5 + 5] = float.NegativeInfinity;
+        var x = data.Clone();
+        x.RequiresGrad = true;
+        var y = Functional.MaxPool2d(x, (2, 2));
+        Assert.Equal([2, 3, 3, 4], y.ShapeArray());
+        var upstream = Tensor.RandomNormal(random, [2, 3, 3, 4]);
+        (y * upstream).Sum().Backward();
+        var expectedGrad = new float[data.Length];
+        for (int p = 0; p < 6; p++)
+            for (int oh = 0; oh < 3; oh++)
+                for (int ow = 0; ow < 4; ow++)
+                {
+                    float best = float.NegativeInfinity;
+                    int index = -1;
+                    for (int i = 0; i < 2; i++)
+                        for (int j = 0; j < 2; j++)
+                        {
+                            int at = (p * 7 + 2 * oh + i) * 9 + 2 * ow + j;
+                            if (v[at] > best || float.IsNaN(v[at])) (best, index) = (v[at], at);
+                        }
+                    int o = (p * 3 + oh) * 4 + ow;
+                    Assert.Equal(best, y.Span[o]);
+                    if (index >= 0) expectedGrad[index] += upstream.Span[o];
+                }
+        Assert.Equal(expectedGrad, x.Grad!.ToArray());
+        Assert.Equal(upstream.Span[0], x.Grad.Span[0]); // the tie: the first 2 takes the gradient
+        Assert.Equal(0f, x.Grad.Span[1]);
+        Assert.True(float.IsNaN(y.Span[4 + 1]));
+        Assert.Equal(float.NegativeInfinity, y.Span[12 + 2 * 4 + 2]);
+    }
+
     static void AssertDefiningSum(Tensor x, Tensor weight, Tensor? bias, Tensor y, (int H, int W) stride,
         (int H, int W) pad, (int H, int W) dilation, int groups)
     {
