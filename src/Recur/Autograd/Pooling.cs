@@ -95,7 +95,8 @@ public static partial class Functional
         // planes are independent (an output reads, and its gradient writes, only its own plane), so large poolings
         // are split over the kernel workers by planes; each plane is computed the same way whatever the split
         long work = (long)planes * outH * outW * kernel.H * kernel.W;
-        int workers = (int)Math.Clamp(work / MinPoolingWorkPerThread, 1, Math.Min(Parallelism.MaxThreads, planes));
+        int workers = (int)Math.Clamp(work / MinPoolingWorkPerThread, 1,
+            Math.Max(1, Math.Min(Parallelism.MaxThreads, planes)));
         bool halving = max && kernel == (2, 2) && stride == (2, 2) && padding == (0, 0);
         ForEachRange(planes, workers, (first, last) =>
         {

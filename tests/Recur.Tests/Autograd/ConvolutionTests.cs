@@ -215,6 +215,7 @@ public sealed class ConvolutionTests
         Assert.Equal(0f, x.Grad.Span[1]);
         Assert.True(float.IsNaN(y.Span[4 + 1]));
         Assert.Equal(float.NegativeInfinity, y.Span[12 + 2 * 4 + 2]);
+        Assert.Equal([0, 3, 2, 2], Functional.MaxPool2d(Tensor.Zeros(0, 3, 4, 4), (2, 2)).ShapeArray()); // no planes
     }
 
     static void AssertDefiningSum(Tensor x, Tensor weight, Tensor? bias, Tensor y, (int H, int W) stride,
