@@ -75,12 +75,14 @@ static class CaptionCommand
         };
         var rotation = new Option<float>("--rotation")
         {
-            Description = "Augmentation: rotate each training digit by a random angle up to this many degrees (0–45).",
+            Description = "Augmentation: rotate each training digit by a random angle up to this many degrees "
+                + $"(0–{DigitScenes.MaxRotation}).",
             DefaultValueFactory = _ => 0f,
         };
         var shear = new Option<float>("--shear")
         {
-            Description = "Augmentation: shear each training digit horizontally by a random factor up to this (0–1).",
+            Description = "Augmentation: shear each training digit horizontally by a random factor up to this "
+                + $"(0–{DigitScenes.MaxShear}).",
             DefaultValueFactory = _ => 0f,
         };
         var channels = new Option<int>("--channels")
@@ -115,9 +117,10 @@ static class CaptionCommand
             using var threadLimit = Parallelism.Limit(s.Threads);
             if (s.Out is null) throw new UsageException("--out is required: the model and its checkpoints go there.");
             if (r.GetValue(scenes) < 1 || r.GetValue(maxDigits) is < 1 or > 8 || !(r.GetValue(noise) >= 0)
-                || r.GetValue(rotation) is not (>= 0 and <= 45) || r.GetValue(shear) is not (>= 0 and <= 1))
+                || !(r.GetValue(rotation) is >= 0 and <= DigitScenes.MaxRotation)
+                || !(r.GetValue(shear) is >= 0 and <= DigitScenes.MaxShear))
                 throw new UsageException("--scenes must be positive, --max-digits 1–8, --noise non-negative, "
-                    + "--rotation 0–45 and --shear 0–1.");
+                    + $"--rotation 0–{DigitScenes.MaxRotation} and --shear 0–{DigitScenes.MaxShear}.");
             var settings = new SceneSettings(Enum.Parse<CaptionStyle>(r.GetValue(style)!, ignoreCase: true),
                 r.GetValue(maxDigits), r.GetValue(noise), r.GetValue(rotation), r.GetValue(shear));
             var kind = r.GetValue(decoder) switch

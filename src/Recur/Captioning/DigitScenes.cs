@@ -54,6 +54,12 @@ public sealed class DigitScenes
     /// <summary>The first source digit of test scenes: 0–7,999 train, 8,000–9,999 test.</summary>
     public const int TestStart = 8000;
 
+    /// <summary>The largest random rotation of a digit, in degrees either way.</summary>
+    public const float MaxRotation = 45;
+
+    /// <summary>The largest random horizontal shear factor of a digit, either way.</summary>
+    public const float MaxShear = 1;
+
     readonly byte[] images;
     readonly int[] labels;
     readonly int count;
@@ -105,10 +111,10 @@ public sealed class DigitScenes
     public DigitScene Scene(int index, ulong seed, bool test = false, int maxDigits = 5, float noise = 0,
         float rotation = 0, float shear = 0)
     {
-        if (index < 0 || maxDigits is < 1 or > 8 || !(noise >= 0) || rotation is not (>= 0 and <= 45)
-            || shear is not (>= 0 and <= 1))
+        if (index < 0 || maxDigits is < 1 or > 8 || !(noise >= 0) || !(rotation is >= 0 and <= MaxRotation)
+            || !(shear is >= 0 and <= MaxShear))
             throw new ArgumentException($"DigitScenes: scene {index} of up to {maxDigits} digits (1–8), noise "
-                + $"{noise} (≥ 0), rotation {rotation}° (0–45), shear {shear} (0–1).");
+                + $"{noise} (≥ 0), rotation {rotation}° (0–{MaxRotation}), shear {shear} (0–{MaxShear}).");
         int first = test ? TestStart : 0, last = test ? count : Math.Min(count, TestStart);
         if (last <= first)
             throw new ArgumentException($"DigitScenes: no {(test ? "test" : "training")} digits among {count}.");
