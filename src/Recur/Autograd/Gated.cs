@@ -33,29 +33,15 @@ public static partial class Functional
         }
         return Tensor.Result(output, input, g =>
         {
-            var gx = input.GradSpan();
+            // a first gradient is written, not added to zeros
+            bool accumulate = input.Grad is not null;
+            input.Grad ??= Tensor.Uninitialized(input.ShapeArray());
+            var gx = input.Grad.Span;
             var gy = g.Span;
-            var local = StorageAllocator.Allocate(block, clear: false);
             for (int b = 0; b < batch; b++)
-            {
-                var t = tanh.AsSpan(b * block, block);
-                var s = sigmoid.AsSpan(b * block, block);
-                var grad = gy.Slice(b * block, block);
-                // filter half: g · σ · (1 − tanh²)
-                TensorPrimitives.MultiplyAdd(t, t, -1f, local);
-                TensorPrimitives.Negate(local, local);
-                TensorPrimitives.Multiply(local, s, local);
-                TensorPrimitives.Multiply(local, grad, local);
-                var gf = gx.Slice(2 * b * block, block);
-                TensorPrimitives.Add(gf, local, gf);
-                // gate half: g · tanh · σ · (1 − σ)
-                TensorPrimitives.Subtract(1f, s, local);
-                TensorPrimitives.Multiply(local, s, local);
-                TensorPrimitives.Multiply(local, t, local);
-                TensorPrimitives.Multiply(local, grad, local);
-                var gg = gx.Slice((2 * b + 1) * block, block);
-                TensorPrimitives.Add(gg, local, gg);
-            }
+                Kernels.GatedUnits.Backward(tanh.AsSpan(b * block, block), sigmoid.AsSpan(b * block, block),
+                    gy.Slice(b * block, block), gx.Slice(2 * b * block, block), gx.Slice((2 * b + 1) * block, block),
+                    accumulate);
         });
     }
 }

@@ -29,6 +29,26 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void GatedTanhGradientIsWrittenThenAddedAsItsCompositionsOnEveryVectorWidth()
+    {
+        // 59 values a half: three 16-wide vectors, one 8-wide and three single values
+        var a = Normal(43, 3, 2, 59);
+        var weights = Normal(44, 3, 1, 59);
+        var composedInput = Tensor.FromArray(a.ToArray(), 3, 2, 59);
+        composedInput.RequiresGrad = true;
+        a.RequiresGrad = true;
+        for (int pass = 1; pass <= 2; pass++)
+        {
+            // the second pass adds to the leaf's gradient: the fused backward's accumulating branch
+            (Functional.GatedTanh(a) * weights).Sum().Backward();
+            (composedInput.Slice(1, 0, 1).Tanh() * composedInput.Slice(1, 1, 1).Sigmoid() * weights).Sum().Backward();
+            var fused = a.Grad!.ToArray();
+            var composed = composedInput.Grad!.ToArray();
+            for (int i = 0; i < fused.Length; i++) Assert.Equal(composed[i], fused[i], 5);
+        }
+    }
+
+    [Fact]
     public void AbsPassesFiniteDifferencesAwayFromZeroAndHasGradientZeroAtZero()
     {
         // |x| ≥ 0.1 keeps the finite differences off the kink
