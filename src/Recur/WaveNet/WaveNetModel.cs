@@ -97,7 +97,11 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
     /// Logits [B, levels, T] of the code that follows each input code, for codes [B][T] (all of one length), with a
     /// global label per sequence and a local sequence [B, localChannels, T] when the model has them.
     /// </summary>
-    public Tensor Forward(IReadOnlyList<int[]> codes, int[]? conditions = null, Tensor? local = null)
+    public Tensor Forward(IReadOnlyList<int[]> codes, int[]? conditions = null, Tensor? local = null) =>
+        head2.Forward(Features(codes, conditions, local));
+
+    /// <summary>The input of the last 1×1 convolution, [B, skipChannels, T]: everything but the logits.</summary>
+    Tensor Features(IReadOnlyList<int[]> codes, int[]? conditions, Tensor? local)
     {
         int batch = codes.Count;
         if (batch == 0) throw new ArgumentException("WaveNet: an empty batch.");
@@ -129,7 +133,7 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
             skip = skip is null ? s : skip + s;
             if (l < gates.Length - 1) x = x + residuals[l].Forward(z);
         }
-        return head2.Forward(head1.Forward(skip!.Relu()).Relu());
+        return head1.Forward(skip!.Relu()).Relu();
     }
 
     void CheckConditions(int batch, int steps, int[]? conditions, Tensor? local)
@@ -165,11 +169,14 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
         int batch = codes.Count, steps = codes[0].Length;
         if (steps < 2) throw new ArgumentException("WaveNet: a sequence needs at least two codes to predict one.");
         var inputs = codes.Select(c => c[..^1]).ToArray();
-        var logits = Forward(inputs, conditions, local?.Slice(2, 0, steps - 1)); // [B, L, T−1]
-        var flat = logits.Permute(0, 2, 1).Reshape(batch * (steps - 1), Config.Levels);
+        var features = Features(inputs, conditions, local?.Slice(2, 0, steps - 1)); // [B, S, T−1]
         var targets = new int[batch * (steps - 1)];
         for (int b = 0; b < batch; b++) codes[b].AsSpan(1).CopyTo(targets.AsSpan(b * (steps - 1)));
-        return Losses.CrossEntropy(flat, targets);
+        // the last 1×1 convolution and the cross-entropy in chunks of steps, without the [B, levels, T−1] logits, their
+        // permutation to rows, or their gradient (256 values a step, four times the features)
+        var rows = features.Permute(0, 2, 1).Reshape(batch * (steps - 1), Config.SkipChannels);
+        return Losses.LinearCrossEntropy(rows, head2.Weight.Reshape(Config.Levels, Config.SkipChannels), head2.Bias,
+            targets);
     }
 
     Module IAudioCodeModel.Module => this;
