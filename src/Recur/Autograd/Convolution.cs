@@ -26,16 +26,38 @@ public static partial class Functional
             throw new ArgumentException($"Conv1d: input {Shapes.Format(input.Shape)} must be [B, C, L] and weight "
                 + $"{Shapes.Format(weight.Shape)} [C_out, C_in/groups, K].");
         int b = input.Size(0), c = input.Size(1), l = input.Size(2);
-        if (stride == 1 && groups == 1 && c == weight.Size(1) && padding.Left >= 0 && padding.Right >= 0
-            && dilation >= 1
-            && l + padding.Left + padding.Right - dilation * (weight.Size(2) - 1) >= 1 && (bias is null
-                || bias.Length == weight.Size(0)))
-            return Conv1dByTaps(input, weight, bias, padding, dilation);
+        if (stride == 1 && groups == 1 && ByTaps(input, weight, bias, padding, dilation))
+            return Conv1dByTaps(input, weight, bias, padding, dilation, null);
         var output = Conv2dCore(input.Reshape(b, c, 1, l), weight.Reshape(weight.Size(0), weight.Size(1), 1,
             weight.Size(2)), bias,
             (1, stride), (0, 0, padding.Left, padding.Right), (1, dilation), groups, "Conv1d");
         return output.Reshape(b, output.Size(1), output.Size(3));
     }
+
+    /// <summary>
+    /// Stride-1 1-D convolution without groups plus a bias per batch item and output channel,
+    /// <paramref name="itemBias"/> [B, C_out] — <c>Conv1d(input, weight, bias, 1, padding, dilation, 1) +
+    /// itemBias[:, :, None]</c> — added where the product writes its output rather than in another pass over it
+    /// (WaveNet's global conditioning inside every gate). Its gradient is the output gradient summed over time, taken
+    /// in the same pass as the bias's.
+    /// </summary>
+    internal static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding,
+        int dilation, Tensor itemBias)
+    {
+        if (input.Rank == 3 && weight.Rank == 3 && (itemBias.Rank != 2 || itemBias.Size(0) != input.Size(0)
+            || itemBias.Size(1) != weight.Size(0)))
+            throw new ArgumentException($"Conv1d: the bias per item is {Shapes.Format(itemBias.Shape)}, not "
+                + $"[{input.Size(0)}, {weight.Size(0)}].");
+        if (input.Rank == 3 && weight.Rank == 3 && ByTaps(input, weight, bias, padding, dilation))
+            return Conv1dByTaps(input, weight, bias, padding, dilation, itemBias);
+        var output = Conv1d(input, weight, bias, 1, padding, dilation, 1);
+        return output + itemBias.Reshape(itemBias.Size(0), itemBias.Size(1), 1);
+    }
+
+    static bool ByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation) =>
+        input.Size(1) == weight.Size(1) && padding.Left >= 0 && padding.Right >= 0 && dilation >= 1
+        && input.Size(2) + padding.Left + padding.Right - dilation * (weight.Size(2) - 1) >= 1
+        && (bias is null || bias.Length == weight.Size(0));
 
     /// <summary>
     /// Stride-1 1-D convolution without groups as one GEMM over an implicit matrix: row (k, c) of its right operand is
@@ -45,7 +67,8 @@ public static partial class Functional
     /// and dW against the implicit input as a transposed operand. Batch items are split over the cores in fixed
     /// ranges.
     /// </summary>
-    static Tensor Conv1dByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation)
+    static Tensor Conv1dByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation,
+        Tensor? itemBias)
     {
         int batch = input.Size(0), channels = input.Size(1), length = input.Size(2);
         int outChannels = weight.Size(0), taps = weight.Size(2), depth = taps * channels;
@@ -84,25 +107,37 @@ public static partial class Functional
         ForEachRange(batch, workers, (first, last) =>
         {
             var buffer = copyInput ? PinnedPool.Rent(channels * padded) : null;
+            var rowBias = itemBias is null ? null : new float[outChannels];
             for (int item = first; item < last; item++)
             {
                 var y = output.Span.Slice(item * outChannels * outLength, outChannels * outLength);
+                ReadOnlySpan<float> itemRowBias = bias is null ? default : bias.Span;
+                if (rowBias != null)
+                {
+                    var own = itemBias!.Span.Slice(item * outChannels, outChannels);
+                    if (bias is null) own.CopyTo(rowBias);
+                    else TensorPrimitives.Add(bias.Span, own, rowBias);
+                    itemRowBias = rowBias;
+                }
                 Gemm.MultiplyRows(outChannels, outLength, depth, tapWeights, depth, Item(item, buffer),
-                    rowStarts, y, outLength, threads: gemmThreads, rowBias: bias is null ? default : bias.Span);
+                    rowStarts, y, outLength, threads: gemmThreads, rowBias: itemRowBias);
             }
             if (buffer != null) PinnedPool.Return(buffer);
         });
-        Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
-        return Tensor.Result(output, inputs, grad => Conv1dByTapsBackward(grad, input, weight, bias, tapWeights,
-            rowStarts, padding, dilation, outLength, copyInput ? padded : 0, Item));
+        List<Tensor> inputs = [input, weight];
+        if (bias != null) inputs.Add(bias);
+        if (itemBias != null) inputs.Add(itemBias);
+        return Tensor.Result(output, [.. inputs], grad => Conv1dByTapsBackward(grad, input, weight, bias, itemBias,
+            tapWeights, rowStarts, padding, dilation, outLength, copyInput ? padded : 0, Item));
     }
 
     delegate ReadOnlySpan<float> ItemView(int item, PinnedBuffer? buffer);
 
     /// <summary>The backward of <see cref="Conv1dByTaps"/>; <paramref name="padded"/> is 0 when the input is read
     /// in place.</summary>
-    static void Conv1dByTapsBackward(Tensor grad, Tensor input, Tensor weight, Tensor? bias, float[] tapWeights,
-        int[] rowStarts, (int Left, int Right) padding, int dilation, int outLength, int padded, ItemView item)
+    static void Conv1dByTapsBackward(Tensor grad, Tensor input, Tensor weight, Tensor? bias, Tensor? itemBias,
+        float[] tapWeights, int[] rowStarts, (int Left, int Right) padding, int dilation, int outLength, int padded,
+        ItemView item)
     {
         int batch = input.Size(0), channels = input.Size(1), length = input.Size(2);
         int outChannels = weight.Size(0), taps = weight.Size(2), depth = taps * channels;
@@ -131,9 +166,8 @@ public static partial class Functional
         bool firstGradient = input.RequiresGrad && input.Grad is null;
         if (firstGradient) input.Grad = Tensor.Uninitialized(input.ShapeArray());
         var partial = weight.RequiresGrad ? new float[workers][] : null;
-        ForEachRange(batch, workers, (first, last) =>
+        ForEachRange(batch, workers, (worker, first, last) =>
         {
-            int worker = workers <= 1 ? 0 : first * workers / batch;
             var dTaps = partial is null ? null : partial[worker] = new float[tapWeights.Length];
             var xBuffer = padded > 0 && dTaps != null ? PinnedPool.Rent(channels * padded) : null;
             var dyBuffer = margin > 0 && transposed != null ? PinnedPool.Rent(outChannels * marginLength) : null;
@@ -175,12 +209,19 @@ public static partial class Functional
                     for (int k = 0; k < taps; k++)
                         dw[(o * channels + ci) * taps + k] += sum[o * depth + k * channels + ci];
         }
-        if (bias is { RequiresGrad: true })
+        bool biasGrad = bias is { RequiresGrad: true }, itemGrad = itemBias is { RequiresGrad: true };
+        if (biasGrad || itemGrad)
         {
-            var db = bias.GradSpan();
+            // each output channel's gradient summed over time, once for both biases
+            var db = biasGrad ? bias!.GradSpan() : default;
+            var di = itemGrad ? itemBias!.GradSpan() : default;
             for (int b = 0; b < batch; b++)
                 for (int o = 0; o < outChannels; o++)
-                    db[o] += TensorPrimitives.Sum(grad.Span.Slice((b * outChannels + o) * outLength, outLength));
+                {
+                    float sum = TensorPrimitives.Sum(grad.Span.Slice((b * outChannels + o) * outLength, outLength));
+                    if (biasGrad) db[o] += sum;
+                    if (itemGrad) di[b * outChannels + o] += sum;
+                }
         }
     }
 
@@ -318,9 +359,8 @@ public static partial class Functional
             // each range of items sums its own weight gradient; the partial sums are added in range order
             var partial = weight.RequiresGrad ? new float[workers][] : null;
             if (input.RequiresGrad) input.GradSpan(); // created before the workers write disjoint slices of it
-            ForEachRange(batch, workers, (first, last) =>
+            ForEachRange(batch, workers, (worker, first, last) =>
             {
-                int worker = workers <= 1 ? 0 : first * workers / batch;
                 var dWeight = partial is null ? null : partial[worker] = new float[weight.Length];
                 var buffer = PinnedPool.Rent(patch * pixels);
                 try
@@ -374,12 +414,17 @@ public static partial class Functional
     /// Runs <paramref name="body"/> on <paramref name="workers"/> fixed contiguous ranges of [0, <paramref
     /// name="count"/>), in parallel when there is more than one (on the calling thread otherwise).
     /// </summary>
-    static void ForEachRange(int count, int workers, Action<int, int> body)
+    static void ForEachRange(int count, int workers, Action<int, int> body) =>
+        ForEachRange(count, workers, (_, first, last) => body(first, last));
+
+    /// <summary>As the other overload, with the worker's index (0 to <paramref name="workers"/> − 1) first, for
+    /// per-worker partial sums.</summary>
+    static void ForEachRange(int count, int workers, Action<int, int, int> body)
     {
-        if (workers <= 1) { body(0, count); return; }
+        if (workers <= 1) { body(0, 0, count); return; }
         // the kernel workers, not the thread pool: a convolution of a small layer takes less than a wake-up
         WorkerPool.Shared.For(workers,
-            w => body((int)((long)w * count / workers), (int)((long)(w + 1) * count / workers)));
+            w => body(w, (int)((long)w * count / workers), (int)((long)(w + 1) * count / workers)));
     }
 
     /// <summary>

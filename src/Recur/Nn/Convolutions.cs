@@ -52,6 +52,17 @@ public sealed class Conv1d : Module
     public Tensor Forward(Tensor input) => Causal
         ? Functional.Conv1d(input, Weight, Bias, 1, (Dilation * (Weight.Size(2) - 1), 0), Dilation, Groups)
         : Functional.Conv1d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+
+    /// <summary>
+    /// The causal layer applied to [B, in, L] plus a bias per batch item and output channel, <paramref name="itemBias"/>
+    /// [B, out], added where the product writes its output (WaveNet's global conditioning).
+    /// </summary>
+    internal Tensor Forward(Tensor input, Tensor itemBias)
+    {
+        if (!Causal || Groups != 1)
+            throw new InvalidOperationException("Conv1d: a bias per item is for causal convolutions without groups.");
+        return Functional.Conv1d(input, Weight, Bias, (Dilation * (Weight.Size(2) - 1), 0), Dilation, itemBias);
+    }
 }
 
 /// <summary>

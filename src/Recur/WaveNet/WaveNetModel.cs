@@ -122,11 +122,10 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
         CheckConditions(batch, steps, conditions, local);
         var x = input.Forward(ids, batch, steps).Permute(0, 2, 1); // [B, R, T]
         Tensor? skip = null;
-        int d = Config.DilationChannels;
         for (int l = 0; l < gates.Length; l++)
         {
-            var a = gates[l].Forward(x);
-            if (globals != null) a = a + globals[l].Forward(conditions, batch).Reshape(batch, 2 * d, 1);
+            // a global label's vector is a bias per sequence, added where the gate's product is written
+            var a = globals is null ? gates[l].Forward(x) : gates[l].Forward(x, globals[l].Forward(conditions!, batch));
             if (locals != null) a = a + locals[l].Forward(local!);
             var z = Functional.GatedTanh(a);
             var s = skips[l].Forward(z);

@@ -263,6 +263,55 @@ public sealed class ConvolutionTests
                 else if (t == 10 || t == 14) Assert.NotEqual(before[o * 16 + t], after[o * 16 + t]);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BiasPerItemIsTheConvolutionPlusABroadcastSumAndPassesFiniteDifferences(bool withBias)
+    {
+        var random = new RandomGenerator(12);
+        var x = Tensor.RandomNormal(random, [3, 2, 9]);
+        var w = Tensor.RandomNormal(random, [4, 2, 2]);
+        var b = withBias ? Tensor.RandomNormal(random, [4]) : null;
+        var perItem = Tensor.RandomNormal(random, [3, 4]);
+        Tensor Fused() => Functional.Conv1d(x, w, b, (2, 0), 2, perItem);
+        Tensor Composed() => Functional.CausalConv1d(x, w, b, 2) + perItem.Reshape(3, 4, 1);
+        using (GradMode.NoGrad())
+        {
+            Close.Values(Composed().ToArray(), Fused().ToArray(), "conv1d + bias per item", 1e-5, 1e-5);
+        }
+        var check = GradientCheck.Compare(() => (Fused() * Fused()).Sum(), withBias ? [x, w, b!, perItem]
+            : [x, w, perItem]);
+        Assert.True(check.Passed, $"gradient mismatch (error {check.MaxError:G3}× tolerance): {check.Where}");
+        var e = Assert.Throws<ArgumentException>(() => Functional.Conv1d(x, w, b, (2, 0), 2, Tensor.Zeros(3, 5)));
+        Assert.Contains("[3, 4]", e.Message);
+        var causal = new Recur.Nn.Conv1d(2, 4, 2, random, dilation: 2, causal: true);
+        Assert.Equal(Functional.Conv1d(x, causal.Weight, causal.Bias, (2, 0), 2, perItem).ToArray(),
+            causal.Forward(x, perItem).ToArray());
+    }
+
+    [Fact]
+    public void WeightGradientsDoNotDependOnHowUnevenlyTheBatchIsSplit()
+    {
+        // five items over three workers: ranges of 1, 2 and 2 items, each with its own partial sum
+        var random = new RandomGenerator(13);
+        var x1 = Tensor.RandomNormal(random, [5, 2, 11]);
+        var w1 = Tensor.RandomNormal(random, [3, 2, 2]);
+        var x2 = Tensor.RandomNormal(random, [5, 2, 6, 7]);
+        var w2 = Tensor.RandomNormal(random, [3, 2, 3, 3]);
+        (float[] Conv1d, float[] Conv2d) Gradients(int threads)
+        {
+            using var limit = Parallelism.Limit(threads);
+            foreach (var t in new[] { x1, w1, x2, w2 }) { t.RequiresGrad = true; t.Grad = null; }
+            ((Functional.CausalConv1d(x1, w1, null, 2) * x1.Slice(1, 0, 1)).Sum()
+                + (Functional.Conv2d(x2, w2, padding: (1, 1)) * x2.Slice(1, 0, 1)).Sum()).Backward();
+            return (w1.Grad!.ToArray(), w2.Grad!.ToArray());
+        }
+        var one = Gradients(1);
+        var three = Gradients(3);
+        Close.Values(one.Conv1d, three.Conv1d, "conv1d weight gradient", 1e-4, 1e-5);
+        Close.Values(one.Conv2d, three.Conv2d, "conv2d weight gradient", 1e-4, 1e-5);
+    }
+
     [Fact]
     public void ShapeMistakesNameTheShapes()
     {
