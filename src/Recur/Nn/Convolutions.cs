@@ -54,8 +54,9 @@ public sealed class Conv1d : Module
         : Functional.Conv1d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
 
     /// <summary>
-    /// The causal layer applied to [B, in, L] plus a bias per batch item and output channel, <paramref name="itemBias"/>
-    /// [B, out], added where the product writes its output (WaveNet's global conditioning).
+    /// The causal layer applied to [B, in, L] plus a bias per batch item and output channel,
+    /// <paramref name="itemBias"/> [B, out], added where the product writes its output (WaveNet's global
+    /// conditioning).
     /// </summary>
     internal Tensor Forward(Tensor input, Tensor itemBias)
     {
