@@ -46,7 +46,7 @@ internal interface IGemmMicroKernel
 /// Large products are split across threads by disjoint blocks of C; each element of C is always summed in the same
 /// order, so results do not depend on the thread count.
 /// </summary>
-public static class Gemm
+public static partial class Gemm
 {
     const int Kc = 256;                  // depth of a packed block: a B micro-panel (Kc×Nr) stays in L1
     const long MinFlopsPerThread = 1L << 21; // below ~2 MFLOP a thread hand-off costs more than it saves
@@ -321,6 +321,11 @@ public static class Gemm
     /// path).</summary>
     static void Run(GemmIsa isa, Problem p, int threads)
     {
+        if (isa == GemmIsa.Avx512 && IsDotShaped(p))
+        {
+            DotProducts(p, threads);
+            return;
+        }
         switch (isa)
         {
             case GemmIsa.Avx512: Run<Avx512Kernel>(p, threads); break;

@@ -148,6 +148,25 @@ public class GemmTests
         Assert.Throws<ObjectDisposedException>(() => Gemm.Multiply(false, 1, new float[2], 2, packed, new float[2], 2));
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void LongDepthIntoASmallProductMatchesReferenceWhateverTheThreads(GemmIsa isa)
+    {
+        // A·Bᵀ with k ≥ 512 and m, n ≤ 128 (a weight gradient) is summed as dot products on AVX-512: whole 4×4
+        // tiles, rows and columns left over, a tail of k past the last vector, several chunks of k
+        (int M, int N, int K)[] shapes = [(4, 4, 512), (7, 10, 1003), (64, 64, 2000), (13, 128, 4100), (128, 5, 600)];
+        foreach (var (m, n, k) in shapes)
+            foreach (bool accumulate in new[] { false, true })
+                CheckOne(isa, false, true, m, n, k, accumulate, withBias: false, threads: accumulate ? 3 : 1, pad: 1);
+        var a = Random(70 * 3000, 7);
+        var b = Random(66 * 3000, 8);
+        var one = new float[70 * 66];
+        var three = new float[70 * 66];
+        Gemm.Multiply(false, true, 70, 66, 3000, a, 3000, b, 3000, one, 66, threads: 1, isa: isa);
+        Gemm.Multiply(false, true, 70, 66, 3000, a, 3000, b, 3000, three, 66, threads: 3, isa: isa);
+        Assert.Equal(one, three);
+    }
+
     [Fact]
     public void ResultDoesNotDependOnThreadCount()
     {
