@@ -27,7 +27,7 @@ public static partial class Functional
                 + $"{Shapes.Format(weight.Shape)} [C_out, C_in/groups, K].");
         int b = input.Size(0), c = input.Size(1), l = input.Size(2);
         if (stride == 1 && groups == 1 && ByTaps(input, weight, bias, padding, dilation))
-            return Conv1dByTaps(input, weight, bias, padding, dilation, null);
+            return Conv1dByTaps(input, weight, bias, padding, dilation, null, null);
         var output = Conv2dCore(input.Reshape(b, c, 1, l), weight.Reshape(weight.Size(0), weight.Size(1), 1,
             weight.Size(2)), bias,
             (1, stride), (0, 0, padding.Left, padding.Right), (1, dilation), groups, "Conv1d");
@@ -35,23 +35,32 @@ public static partial class Functional
     }
 
     /// <summary>
-    /// Stride-1 1-D convolution without groups plus a bias per batch item and output channel,
-    /// <paramref name="itemBias"/> [B, C_out] — <c>Conv1d(input, weight, bias, 1, padding, dilation, 1) +
-    /// itemBias[:, :, None]</c> — added where the product writes its output rather than in another pass over it
-    /// (WaveNet's global conditioning inside every gate). Its gradient is the output gradient summed over time, taken
-    /// in the same pass as the bias's.
+    /// Stride-1 1-D convolution without groups, with two terms added where the product writes its output rather than
+    /// in further passes over it: <paramref name="itemBias"/> [B, C_out], a bias per batch item and output channel
+    /// (WaveNet's global conditioning inside every gate), and <paramref name="addend"/>, a tensor of the output's
+    /// shape (a residual or skip sum that the convolution adds to) — <c>addend + Conv1d(input, weight, bias, 1,
+    /// padding, dilation, 1) + itemBias[:, :, None]</c>. The per-item bias's gradient is the output gradient summed
+    /// over time, taken in the same pass as the bias's; the addend's is the output gradient itself, handed on.
     /// </summary>
     internal static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding,
-        int dilation, Tensor itemBias)
+        int dilation, Tensor? itemBias, Tensor? addend)
     {
-        if (input.Rank == 3 && weight.Rank == 3 && (itemBias.Rank != 2 || itemBias.Size(0) != input.Size(0)
-            || itemBias.Size(1) != weight.Size(0)))
+        if (input.Rank == 3 && weight.Rank == 3 && itemBias != null && (itemBias.Rank != 2
+            || itemBias.Size(0) != input.Size(0) || itemBias.Size(1) != weight.Size(0)))
             throw new ArgumentException($"Conv1d: the bias per item is {Shapes.Format(itemBias.Shape)}, not "
                 + $"[{input.Size(0)}, {weight.Size(0)}].");
         if (input.Rank == 3 && weight.Rank == 3 && ByTaps(input, weight, bias, padding, dilation))
-            return Conv1dByTaps(input, weight, bias, padding, dilation, itemBias);
+        {
+            int outLength = input.Size(2) + padding.Left + padding.Right - dilation * (weight.Size(2) - 1);
+            if (addend != null && (addend.Rank != 3 || addend.Size(0) != input.Size(0)
+                || addend.Size(1) != weight.Size(0) || addend.Size(2) != outLength))
+                throw new ArgumentException($"Conv1d: the addend is {Shapes.Format(addend.Shape)}, not the output's "
+                    + $"[{input.Size(0)}, {weight.Size(0)}, {outLength}].");
+            return Conv1dByTaps(input, weight, bias, padding, dilation, itemBias, addend);
+        }
         var output = Conv1d(input, weight, bias, 1, padding, dilation, 1);
-        return output + itemBias.Reshape(itemBias.Size(0), itemBias.Size(1), 1);
+        if (itemBias != null) output += itemBias.Reshape(itemBias.Size(0), itemBias.Size(1), 1);
+        return addend is null ? output : addend + output;
     }
 
     static bool ByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation) =>
@@ -68,7 +77,7 @@ public static partial class Functional
     /// ranges.
     /// </summary>
     static Tensor Conv1dByTaps(Tensor input, Tensor weight, Tensor? bias, (int Left, int Right) padding, int dilation,
-        Tensor? itemBias)
+        Tensor? itemBias, Tensor? addend)
     {
         int batch = input.Size(0), channels = input.Size(1), length = input.Size(2);
         int outChannels = weight.Size(0), taps = weight.Size(2), depth = taps * channels;
@@ -119,16 +128,24 @@ public static partial class Functional
                     else TensorPrimitives.Add(bias.Span, own, rowBias);
                     itemRowBias = rowBias;
                 }
+                // the addend's item is copied where the product then adds to it, while it is in the cache
+                addend?.Span.Slice(item * outChannels * outLength, outChannels * outLength).CopyTo(y);
                 Gemm.MultiplyRows(outChannels, outLength, depth, tapWeights, depth, Item(item, buffer),
-                    rowStarts, y, outLength, threads: gemmThreads, rowBias: itemRowBias);
+                    rowStarts, y, outLength, accumulate: addend != null, threads: gemmThreads, rowBias: itemRowBias);
             }
             if (buffer != null) PinnedPool.Return(buffer);
         });
         List<Tensor> inputs = [input, weight];
         if (bias != null) inputs.Add(bias);
         if (itemBias != null) inputs.Add(itemBias);
-        return Tensor.Result(output, [.. inputs], grad => Conv1dByTapsBackward(grad, input, weight, bias, itemBias,
-            tapWeights, rowStarts, padding, dilation, outLength, copyInput ? padded : 0, Item));
+        if (addend != null) inputs.Add(addend);
+        return Tensor.Result(output, [.. inputs], grad =>
+        {
+            Conv1dByTapsBackward(grad, input, weight, bias, itemBias, tapWeights, rowStarts, padding, dilation,
+                outLength, copyInput ? padded : 0, Item);
+            // last: nothing here reads the output gradient after the addend takes it
+            addend?.AccumulateGrad(grad, mayAdopt: true);
+        });
     }
 
     delegate ReadOnlySpan<float> ItemView(int item, PinnedBuffer? buffer);

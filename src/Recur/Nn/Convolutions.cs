@@ -54,15 +54,16 @@ public sealed class Conv1d : Module
         : Functional.Conv1d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
 
     /// <summary>
-    /// The causal layer applied to [B, in, L] plus a bias per batch item and output channel,
-    /// <paramref name="itemBias"/> [B, out], added where the product writes its output (WaveNet's global
-    /// conditioning).
+    /// The layer applied to [B, in, L] with <paramref name="itemBias"/> [B, out] (a bias per batch item and output
+    /// channel) and <paramref name="addend"/> (a tensor of the output's shape) added where the product writes its
+    /// output: WaveNet's global conditioning, residual and skip sums. Stride 1 and one group only.
     /// </summary>
-    internal Tensor Forward(Tensor input, Tensor itemBias)
+    internal Tensor Forward(Tensor input, Tensor? itemBias, Tensor? addend = null)
     {
-        if (!Causal || Groups != 1)
-            throw new InvalidOperationException("Conv1d: a bias per item is for causal convolutions without groups.");
-        return Functional.Conv1d(input, Weight, Bias, (Dilation * (Weight.Size(2) - 1), 0), Dilation, itemBias);
+        if (Stride != 1 || Groups != 1)
+            throw new InvalidOperationException("Conv1d: fused terms need stride 1 and one group.");
+        var padding = Causal ? (Dilation * (Weight.Size(2) - 1), 0) : (Padding, Padding);
+        return Functional.Conv1d(input, Weight, Bias, padding, Dilation, itemBias, addend);
     }
 }
 

@@ -124,13 +124,13 @@ public sealed class WaveNetModel : Module, IAudioCodeModel
         Tensor? skip = null;
         for (int l = 0; l < gates.Length; l++)
         {
-            // a global label's vector is a bias per sequence, added where the gate's product is written
-            var a = globals is null ? gates[l].Forward(x) : gates[l].Forward(x, globals[l].Forward(conditions!, batch));
-            if (locals != null) a = a + locals[l].Forward(local!);
+            // the sums (the label's vector, the local conditioning, skip and residual paths) are added where each
+            // product writes its output, not in passes of their own over megabytes
+            var a = gates[l].Forward(x, globals?[l].Forward(conditions!, batch));
+            if (locals != null) a = locals[l].Forward(local!, null, a);
             var z = Functional.GatedTanh(a);
-            var s = skips[l].Forward(z);
-            skip = skip is null ? s : skip + s;
-            if (l < gates.Length - 1) x = x + residuals[l].Forward(z);
+            skip = skips[l].Forward(z, null, skip);
+            if (l < gates.Length - 1) x = residuals[l].Forward(z, null, x);
         }
         return head1.Forward(skip!.Relu()).Relu();
     }

@@ -266,27 +266,44 @@ public sealed class ConvolutionTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void BiasPerItemIsTheConvolutionPlusABroadcastSumAndPassesFiniteDifferences(bool withBias)
+    public void FusedTermsAreTheConvolutionPlusTheirSumsAndPassFiniteDifferences(bool withBias)
     {
         var random = new RandomGenerator(12);
         var x = Tensor.RandomNormal(random, [3, 2, 9]);
         var w = Tensor.RandomNormal(random, [4, 2, 2]);
         var b = withBias ? Tensor.RandomNormal(random, [4]) : null;
         var perItem = Tensor.RandomNormal(random, [3, 4]);
-        Tensor Fused() => Functional.Conv1d(x, w, b, (2, 0), 2, perItem);
-        Tensor Composed() => Functional.CausalConv1d(x, w, b, 2) + perItem.Reshape(3, 4, 1);
+        var addend = Tensor.RandomNormal(random, [3, 4, 9]);
+        Tensor Fused() => Functional.Conv1d(x, w, b, (2, 0), 2, perItem, addend);
+        Tensor Composed() => addend + Functional.CausalConv1d(x, w, b, 2) + perItem.Reshape(3, 4, 1);
         using (GradMode.NoGrad())
-        {
-            Close.Values(Composed().ToArray(), Fused().ToArray(), "conv1d + bias per item", 1e-5, 1e-5);
-        }
-        var check = GradientCheck.Compare(() => (Fused() * Fused()).Sum(), withBias ? [x, w, b!, perItem]
-            : [x, w, perItem]);
+            Close.Values(Composed().ToArray(), Fused().ToArray(), "conv1d + bias per item + addend", 1e-5, 1e-5);
+        Tensor[] inputs = withBias ? [x, w, b!, perItem, addend] : [x, w, perItem, addend];
+        var check = GradientCheck.Compare(() => (Fused() * Fused()).Sum(), inputs);
         Assert.True(check.Passed, $"gradient mismatch (error {check.MaxError:G3}× tolerance): {check.Where}");
-        var e = Assert.Throws<ArgumentException>(() => Functional.Conv1d(x, w, b, (2, 0), 2, Tensor.Zeros(3, 5)));
+        // the addend used again after the convolution: its handed-on gradient must not be disturbed by the other use
+        float[][] Gradients(Func<Tensor> output)
+        {
+            foreach (var t in inputs) { t.RequiresGrad = true; t.Grad = null; }
+            var y = output();
+            ((y * y).Sum() + (y * addend).Sum() + (addend * addend).Sum()).Backward();
+            return inputs.Select(t => t.Grad!.ToArray()).ToArray();
+        }
+        var fusedGradients = Gradients(Fused);
+        var composedGradients = Gradients(Composed);
+        for (int i = 0; i < inputs.Length; i++)
+            Close.Values(composedGradients[i], fusedGradients[i], $"gradient of input {i}", 1e-4, 1e-5);
+        var onlyAddend = GradientCheck.Compare(() => (Functional.Conv1d(x, w, b, (0, 0), 1, null,
+            Tensor.RandomNormal(new RandomGenerator(5), [3, 4, 8])) * addend.Slice(2, 0, 8)).Sum(), [x, w]);
+        Assert.True(onlyAddend.Passed, $"gradient mismatch: {onlyAddend.Where}");
+        var e = Assert.Throws<ArgumentException>(() => Functional.Conv1d(x, w, b, (2, 0), 2, Tensor.Zeros(3, 5),
+            null));
         Assert.Contains("[3, 4]", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Functional.Conv1d(x, w, b, (2, 0), 2, null, Tensor.Zeros(3, 4, 8)));
+        Assert.Contains("[3, 4, 9]", e.Message);
         var causal = new Recur.Nn.Conv1d(2, 4, 2, random, dilation: 2, causal: true);
-        Assert.Equal(Functional.Conv1d(x, causal.Weight, causal.Bias, (2, 0), 2, perItem).ToArray(),
-            causal.Forward(x, perItem).ToArray());
+        Assert.Equal(Functional.Conv1d(x, causal.Weight, causal.Bias, (2, 0), 2, perItem, addend).ToArray(),
+            causal.Forward(x, perItem, addend).ToArray());
     }
 
     [Fact]
