@@ -21,27 +21,35 @@ public static partial class Functional
         var output = Tensor.Uninitialized(shape);
         var tanh = StorageAllocator.Allocate(batch * block, clear: false);
         var sigmoid = StorageAllocator.Allocate(batch * block, clear: false);
-        var x = input.Span;
-        var y = output.Span;
-        for (int b = 0; b < batch; b++)
+        // batch items split over the kernel workers when there is enough to share (results do not depend on it)
+        int workers = input.Length >= 1 << 16 ? Math.Min(Kernels.Parallelism.MaxThreads, batch) : 1;
+        ForEachRange(batch, workers, (first, last) =>
         {
-            var t = tanh.AsSpan(b * block, block);
-            var s = sigmoid.AsSpan(b * block, block);
-            TensorPrimitives.Tanh(x.Slice(2 * b * block, block), t);
-            TensorPrimitives.Sigmoid(x.Slice((2 * b + 1) * block, block), s);
-            TensorPrimitives.Multiply(t, s, y.Slice(b * block, block));
-        }
+            var x = input.Span;
+            var y = output.Span;
+            for (int b = first; b < last; b++)
+            {
+                var t = tanh.AsSpan(b * block, block);
+                var s = sigmoid.AsSpan(b * block, block);
+                TensorPrimitives.Tanh(x.Slice(2 * b * block, block), t);
+                TensorPrimitives.Sigmoid(x.Slice((2 * b + 1) * block, block), s);
+                TensorPrimitives.Multiply(t, s, y.Slice(b * block, block));
+            }
+        });
         return Tensor.Result(output, input, g =>
         {
             // a first gradient is written, not added to zeros
             bool accumulate = input.Grad is not null;
             input.Grad ??= Tensor.Uninitialized(input.ShapeArray());
-            var gx = input.Grad.Span;
-            var gy = g.Span;
-            for (int b = 0; b < batch; b++)
-                Kernels.GatedUnits.Backward(tanh.AsSpan(b * block, block), sigmoid.AsSpan(b * block, block),
-                    gy.Slice(b * block, block), gx.Slice(2 * b * block, block), gx.Slice((2 * b + 1) * block, block),
-                    accumulate);
+            ForEachRange(batch, workers, (first, last) =>
+            {
+                var gx = input.Grad.Span;
+                var gy = g.Span;
+                for (int b = first; b < last; b++)
+                    Kernels.GatedUnits.Backward(tanh.AsSpan(b * block, block), sigmoid.AsSpan(b * block, block),
+                        gy.Slice(b * block, block), gx.Slice(2 * b * block, block),
+                        gx.Slice((2 * b + 1) * block, block), accumulate);
+            });
         });
     }
 }
