@@ -414,6 +414,36 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void LinearCrossEntropyOnThreadedProductsMatchesTheComposedOpsAndRepeatsItsBits()
+    {
+        // 700 rows × 64 features × 100 classes: chunks of 256 rows (the last partial) whose products are split over
+        // one, two or three threads
+        var x = Normal(45, 700, 64);
+        var w = Normal(46, 100, 64);
+        var b = Normal(47, 100);
+        var targets = Enumerable.Range(0, 700).Select(i => i % 7 == 3 ? -100 : i * 37 % 100).ToArray();
+        var composed = Gradients(() => Losses.CrossEntropy(Functional.Linear(x, w, b), targets), 1);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var fused = Gradients(() => Losses.LinearCrossEntropy(x, w, b, targets), threads);
+            Assert.Equal(composed.Value, fused.Value, 5);
+            for (int i = 0; i < 3; i++)
+                Close.Values(composed.Grads[i], fused.Grads[i], $"gradient {i} with {threads} threads", 1e-4, 1e-5);
+            Assert.Equal(fused.Grads[1], Gradients(() => Losses.LinearCrossEntropy(x, w, b, targets), threads)
+                .Grads[1]);
+        }
+
+        (float Value, float[][] Grads) Gradients(Func<Tensor> loss, int threads)
+        {
+            using var limit = Recur.Kernels.Parallelism.Limit(threads);
+            foreach (var t in new[] { x, w, b }) { t.RequiresGrad = true; t.Grad = null; }
+            var value = loss();
+            value.Backward();
+            return (value.Item(), new[] { x, w, b }.Select(t => t.Grad!.ToArray()).ToArray());
+        }
+    }
+
+    [Fact]
     public void MeanSquaredErrorAndBinaryCrossEntropy()
     {
         var prediction = Normal(31, 3, 4);
