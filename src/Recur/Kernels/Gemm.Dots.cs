@@ -110,7 +110,8 @@ public static partial class Gemm
         float* x = p.A + i * p.Lda + k0, y = RowOfB(p, j) + k0;
         var sum = Vector512<float>.Zero;
         int q = 0;
-        for (; q + 16 <= kc; q += 16) sum = Vector512.FusedMultiplyAdd(Vector512.Load(x + q), Vector512.Load(y + q), sum);
+        for (; q + 16 <= kc; q += 16)
+            sum = Vector512.FusedMultiplyAdd(Vector512.Load(x + q), Vector512.Load(y + q), sum);
         Finish(sum, x, y, q, kc, p.C + i * p.Ldc + j, accumulate);
     }
 }
