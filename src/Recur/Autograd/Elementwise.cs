@@ -339,9 +339,10 @@ public sealed partial class Tensor
         var x = this;
         return Result(output, x, g =>
         {
-            var dst = x.GradSpan();
-            ReadOnlySpan<float> gv = g.Span, xv = x.Span;
-            for (int i = 0; i < dst.Length; i++) if (xv[i] > 0f) dst[i] += gv[i];
+            // a first gradient is written, not added to zeros
+            bool accumulate = x.Grad is not null;
+            x.Grad ??= Uninitialized(shape);
+            Kernels.Activations.ReluBackward(x.Span, g.Span, x.Grad.Span, accumulate);
         });
     }
 

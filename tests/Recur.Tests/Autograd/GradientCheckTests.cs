@@ -164,6 +164,27 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void ReluGradientIsWrittenThenAddedOnEveryVectorWidthAndIsZeroAtZeroAndNaN()
+    {
+        // 27 values: one 16-wide vector, one 8-wide and three single values; 0 and NaN take no gradient
+        var values = Normal(9, 27).ToArray();
+        values[3] = 0f;
+        values[20] = float.NaN;
+        values[26] = -0f;
+        var x = Tensor.FromArray(values, 27);
+        x.RequiresGrad = true;
+        var weights = Normal(10, 27);
+        for (int pass = 1; pass <= 2; pass++)
+        {
+            // the second pass adds to the leaf's gradient
+            (x.Relu() * weights).Sum().Backward();
+            var grad = x.Grad!.ToArray();
+            for (int i = 0; i < 27; i++)
+                Assert.Equal(values[i] > 0f ? pass * weights.Span[i] : 0f, grad[i], 6);
+        }
+    }
+
+    [Fact]
     public void ScalarArithmetic()
     {
         var x = Normal(8, 2, 3);
