@@ -110,7 +110,9 @@ public static partial class Losses
         float scale = total > 0 ? (float)(1.0 / total) : 0f;
         bool gradient = Autograd.GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad
             || bias is { RequiresGrad: true });
-        float[]? inputGrad = gradient && input.RequiresGrad ? new float[input.Length] : null;
+        // every row of the input gradient is written by its chunk's product, so it starts uninitialised
+        float[]? inputGrad = gradient && input.RequiresGrad ? StorageAllocator.Allocate(input.Length, clear: false)
+            : null;
         float[]? weightGrad = gradient && weight.RequiresGrad ? new float[weight.Length] : null;
         float[]? biasGrad = gradient && bias is { RequiresGrad: true } ? new float[classes] : null;
         int chunk = Math.Max(1, Math.Min(chunkRows, rows));
@@ -154,7 +156,14 @@ public static partial class Losses
         return Tensor.Result(output, bias is null ? [input, weight] : [input, weight, bias], g =>
         {
             float seed = g.Span[0];
-            if (inputGrad != null) TensorPrimitives.MultiplyAdd(inputGrad, seed, input.GradSpan(), input.GradSpan());
+            if (inputGrad != null && input.Grad is null)
+            {
+                // a first gradient is written, not added to zeros
+                input.Grad = Tensor.Uninitialized(input.ShapeArray());
+                TensorPrimitives.Multiply(inputGrad.AsSpan(0, input.Length), seed, input.Grad.Span);
+            }
+            else if (inputGrad != null) TensorPrimitives.MultiplyAdd(inputGrad.AsSpan(0, input.Length), seed,
+                input.GradSpan(), input.GradSpan());
             if (weightGrad != null) TensorPrimitives.MultiplyAdd(weightGrad, seed, weight.GradSpan(),
                 weight.GradSpan());
             if (biasGrad != null) TensorPrimitives.MultiplyAdd(biasGrad, seed, bias!.GradSpan(), bias.GradSpan());
