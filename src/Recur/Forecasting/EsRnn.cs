@@ -107,6 +107,20 @@ public sealed class EsRnnForecaster : IPanelForecaster
     }
 
     /// <summary>
+    /// For each of <paramref name="networks"/> networks, the positions p (ascending) whose <c>own[p]</c> — the
+    /// networks of one series, from <see cref="SpecialistsOf"/> — include it: the series each network trains on or
+    /// forecasts.
+    /// </summary>
+    static int[][] PositionsByNetwork(int[][] own, int networks)
+    {
+        var positions = new List<int>[networks];
+        for (int m = 0; m < networks; m++) positions[m] = [];
+        for (int p = 0; p < own.Length; p++)
+            foreach (int m in own[p]) positions[m].Add(p);
+        return [.. positions.Select(list => list.ToArray())];
+    }
+
+    /// <summary>
     /// The per-series parameters are stored divided by this, so that Adam — whose steps are about the learning rate
     /// in the stored units — moves them this many times faster than the network's weights: a series' parameters get
     /// one update an epoch, the network's one a mini-batch.
@@ -574,11 +588,12 @@ public sealed class EsRnnForecaster : IPanelForecaster
         // specialists: each series' forecast is the mean of its own networks' forecasts, head by head (a network
         // forecasts only the series that belong to it)
         var own = all.Select(SpecialistsOf).ToArray();
+        var byNetwork = PositionsByNetwork(own, members.Length); // positions in `all` are the series' numbers
         var sums = new double[Heads][][];
         for (int j = 0; j < Heads; j++) sums[j] = all.Select(_ => new double[Options.Horizon]).ToArray();
         for (int m = 0; m < members.Length; m++)
         {
-            var ids = all.Where(s => own[s].Contains(m)).ToArray();
+            var ids = byNetwork[m];
             if (ids.Length == 0) continue;
             var (points, lower, upper) = PredictWith(members[m], histories, categories, ids);
             double[][]?[] heads = [points, lower, upper];
@@ -669,8 +684,9 @@ public sealed class EsRnnForecaster : IPanelForecaster
 
         int[][]? membersSeries; // the training series of each network under the current assignment
 
-        int[] MembersSeries(int member) => (membersSeries ??= Enumerable.Range(0, owner.members.Length)
-            .Select(m => trainable.Where(s => owner.SpecialistsOf(s).Contains(m)).ToArray()).ToArray())[member];
+        int[] MembersSeries(int member) => (membersSeries ??= [.. PositionsByNetwork(
+            [.. trainable.Select(owner.SpecialistsOf)], owner.members.Length)
+            .Select(positions => positions.Select(p => trainable[p]).ToArray())])[member];
 
         public int BatchesPerEpoch => Enumerable.Range(0, owner.members.Length)
             .Sum(m => (MembersSeries(m).Length + owner.Options.Batch - 1) / owner.Options.Batch);
@@ -717,6 +733,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
                 int columns = quantiles.Length;
                 double loss = 0;
                 var own = held.Select(owner.SpecialistsOf).ToArray();
+                var byNetwork = PositionsByNetwork(own, k);
                 // each series' networks' forecasts, in values, averaged; its target in logs (the same from any of
                 // its networks once their scale is put back)
                 var mean = new double[held.Length * columns];
@@ -724,7 +741,7 @@ public sealed class EsRnnForecaster : IPanelForecaster
                 var filled = new bool[held.Length];
                 for (int m = 0; m < k; m++)
                 {
-                    var positions = Enumerable.Range(0, held.Length).Where(p => own[p].Contains(m)).ToArray();
+                    var positions = byNetwork[m];
                     for (int start = 0; start < positions.Length; start += 256)
                     {
                         var chunk = positions.AsSpan(start, Math.Min(256, positions.Length - start)).ToArray();
