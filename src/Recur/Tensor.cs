@@ -195,7 +195,6 @@ public sealed partial class Tensor
         return Grad.Span;
     }
 
-    /// <summary>Adds <paramref name="gradient"/> into this tensor's gradient, if it takes one.</summary>
     /// <summary>
     /// Adds <paramref name="gradient"/> (this tensor's shape) to <see cref="Grad"/>; a first contribution that the
     /// caller may give away (<paramref name="mayAdopt"/>: a fresh tensor, or an operation's output gradient that no
@@ -213,6 +212,7 @@ public sealed partial class Tensor
         return false;
     }
 
+    /// <summary>Adds <paramref name="gradient"/> into this tensor's gradient, if it takes one.</summary>
     internal void AccumulateGrad(ReadOnlySpan<float> gradient)
     {
         if (!requiresGrad) return;
