@@ -90,6 +90,12 @@ static class CaptionCommand
             Description = "Channels of the first convolution (the others have twice as many).",
             DefaultValueFactory = _ => 16,
         };
+        var extraConvolutions = new Option<int>("--extra-convolutions")
+        {
+            Description = "3×3 convolutions after the third pooling (0–8), each widening what a feature cell sees "
+                + "by 16 pixels.",
+            DefaultValueFactory = _ => 0,
+        };
         var hidden = new Option<int>("--hidden") { Description = "Decoder units.", DefaultValueFactory = _ => 256 };
         var embed = new Option<int>("--embed") { Description = "Word embedding width.", DefaultValueFactory = _ => 64 };
         var joint = new Option<int>("--joint")
@@ -106,8 +112,8 @@ static class CaptionCommand
         var training = new TrainingOptions(10, 64, 2e-3f, defaultClipNorm: 5f);
         var command = new Command("train", "Train a captioner on scenes of MNIST digits; validation: exact match.")
         {
-            mnist, scenes, decoder, style, maxDigits, noise, rotation, shear, channels, hidden, embed, joint, cell,
-            regulariser, json,
+            mnist, scenes, decoder, style, maxDigits, noise, rotation, shear, channels, extraConvolutions, hidden,
+            embed, joint, cell, regulariser, json,
         };
         teacherForcing.AddTo(command);
         training.AddTo(command);
@@ -131,7 +137,7 @@ static class CaptionCommand
             };
             var config = new CaptionerConfig(kind, settings.Vocabulary().VocabularySize, DigitScenes.Height,
                 settings.Width, r.GetValue(channels), r.GetValue(hidden), r.GetValue(embed), r.GetValue(joint),
-                r.GetValue(cell)!, r.GetValue(regulariser));
+                r.GetValue(cell)!, r.GetValue(regulariser), r.GetValue(extraConvolutions));
             try { config.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             var digits = LoadDigits(r.GetValue(mnist)!);

@@ -35,9 +35,12 @@ public enum CaptionDecoder
 /// <param name="Cell"><c>lstm</c> or <c>gru</c>.</param>
 /// <param name="DoublyStochastic">λ of the attention regulariser λ·Σᵢ(1 − Σₜ αₜᵢ)², per cell of the feature map
 /// (attention only; 0 turns it off).</param>
+/// <param name="ExtraConvolutions">3×3 convolutions (each with ReLU, as wide as the third) on the feature map after
+/// the third pooling. A cell of the three pooled layers sees 22 × 22 pixels, less than a large digit (34); each extra
+/// convolution widens that by 16.</param>
 public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize, int Height = 64, int Width = 168,
     int Channels = 16, int HiddenSize = 256, int EmbeddingSize = 64, int JointSize = 128, CellKind Cell = CellKind.Lstm,
-    float DoublyStochastic = 1f)
+    float DoublyStochastic = 1f, int ExtraConvolutions = 0)
 {
     /// <summary>Rows and columns of the feature map after three 2×2 poolings: ⌊x / 8⌋.</summary>
     [JsonIgnore]
@@ -61,9 +64,9 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
     {
         _ = Mode;
         if (VocabularySize <= Tokenizers.Eos || Height < 8 || Width < 8 || Channels < 1 || HiddenSize < 1
-            || EmbeddingSize < 1 || JointSize < 1 || !(DoublyStochastic >= 0))
+            || EmbeddingSize < 1 || JointSize < 1 || !(DoublyStochastic >= 0) || ExtraConvolutions is < 0 or > 8)
             throw new ArgumentException($"Captioner: invalid settings {this} (images at least 8 × 8, sizes "
-                + "positive, the vocabulary beyond the special tokens).");
+                + "positive, the vocabulary beyond the special tokens, 0–8 extra convolutions).");
     }
 
     /// <summary>The configuration as saved in <c>config.json</c>.</summary>
@@ -76,11 +79,12 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
 }
 
 /// <summary>
-/// Image-to-sequence generation, the one-to-many shape: a small CNN (three 3×3 convolutions, each with ReLU and 2×2
-/// max pooling) reads a grey image into a feature map, and a recurrent decoder writes its description word by word,
-/// joined to the image in one of three ways (<see cref="CaptionDecoder"/>). Word ids follow <see cref="Tokenizers"/>
-/// (<c>&lt;bos&gt;</c> starts, <c>&lt;eos&gt;</c> ends). Trained with teacher forcing or scheduled sampling; decoded
-/// greedily or with the shared <see cref="BeamSearch"/>.
+/// Image-to-sequence generation, the one-to-many shape: a small CNN (three 3×3 convolutions, each with ReLU and 2×2 max
+/// pooling, then <see cref="CaptionerConfig.ExtraConvolutions"/> more without pooling) reads a grey image into a
+/// feature map, and a recurrent decoder writes its description word by word, joined to the image in one of three ways
+/// (<see cref="CaptionDecoder"/>). Word ids follow <see cref="Tokenizers"/> (<c>&lt;bos&gt;</c> starts,
+/// <c>&lt;eos&gt;</c> ends). Trained with teacher forcing or scheduled sampling; decoded greedily or with the shared
+/// <see cref="BeamSearch"/>.
 /// </summary>
 /// <remarks>
 /// The attention decoder follows Xu et al. (2015): annotation vectors are the feature map's cells, plus a learned
@@ -96,6 +100,7 @@ public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize,
 public sealed class Captioner : Module
 {
     readonly Conv2d conv1, conv2, conv3;
+    readonly Conv2d[] extra;
     readonly Embedding embedding;
     readonly RecurrentCell decoder;
     readonly Linear? bridge, bridgeCell, image, wordMix, stateMix, keys, query, energy, gate, stateOut, contextOut;
@@ -118,9 +123,12 @@ public sealed class Captioner : Module
         conv1 = RegisterModule("encoder.0", new Conv2d(1, c, (3, 3), random, padding: (1, 1)));
         conv2 = RegisterModule("encoder.1", new Conv2d(c, 2 * c, (3, 3), random, padding: (1, 1)));
         conv3 = RegisterModule("encoder.2", new Conv2d(2 * c, d, (3, 3), random, padding: (1, 1)));
+        extra = new Conv2d[config.ExtraConvolutions];
+        for (int i = 0; i < extra.Length; i++)
+            extra[i] = RegisterModule($"encoder.{3 + i}", new Conv2d(d, d, (3, 3), random, padding: (1, 1)));
         // He initialisation keeps the scale of the ReLU features from layer to layer; PyTorch's default for
         // convolutions shrinks it about threefold per layer, which leaves the decoder a faint image to learn from
-        foreach (var conv in new[] { conv1, conv2, conv3 })
+        foreach (var conv in new[] { conv1, conv2, conv3 }.Concat(extra))
         {
             int fanIn = conv.Weight.Length / conv.Weight.Size(0);
             Init.Normal(conv.Weight, random, 0, MathF.Sqrt(2f / fanIn));
@@ -185,6 +193,8 @@ public sealed class Captioner : Module
         // ReLU after the pooling: max(relu(·)) = relu(max(·)) and the gradients agree, on a quarter of the values
         foreach (var conv in new[] { conv1, conv2, conv3 })
             x = Functional.MaxPool2d(conv.Forward(x), (2, 2)).Relu();
+        foreach (var conv in extra)
+            x = conv.Forward(x).Relu();
         return x;
     }
 

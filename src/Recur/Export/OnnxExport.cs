@@ -473,6 +473,11 @@ public static class OnnxExport
                     OnnxGraph.Attribute("kernel_shape", [3, 3]), OnnxGraph.Attribute("pads", [1, 1, 1, 1]))])],
                     OnnxGraph.Attribute("kernel_shape", [2, 2]), OnnxGraph.Attribute("strides", [2, 2]));
             }
+            for (int l = 3; l < 3 + config.ExtraConvolutions; l++)
+            {
+                x = graph.Op("Relu", [graph.Conv(state, $"encoder.{l}", x, OnnxGraph.Attribute("kernel_shape", [3, 3]),
+                    OnnxGraph.Attribute("pads", [1, 1, 1, 1]))]);
+            }
             string flat = graph.Op("Reshape", [x, graph.Int64s(0, -1)]); // [B, D·h·w]
             string Bridge(string prefix) => graph.Op("Tanh", [graph.Linear(state, prefix, flat)]);
             if (config.Decoder == CaptionDecoder.MRnn)

@@ -675,7 +675,8 @@ public static class PyTorchExport
     /// gives the initial state and what the decoder reads, <c>step(previous, state, encoded)</c> one word (next-word
     /// logits [batch, vocabulary], the next state, the attention weights [cells, batch] or None), and
     /// <c>greedy(images, max_length)</c> the word ids of each description, as Recur's greedy
-    /// <see cref="Captioner.Describe"/>: the CNN of <c>nn.Conv2d</c>s with ReLU and 2×2 max pooling, torch's
+    /// <see cref="Captioner.Describe"/>: the CNN of <c>nn.Conv2d</c>s with ReLU and 2×2 max pooling after the first
+    /// three, torch's
     /// <c>nn.LSTMCell</c>/<c>nn.GRUCell</c>, and the decoder's Show and Tell, m-RNN or attention layers under Recur's
     /// names.
     /// </summary>
@@ -698,8 +699,8 @@ public static class PyTorchExport
 
 
             class Captioner(nn.Module):
-                """Recur's Captioner: a three-convolution CNN over {{c.Height}}x{{c.Width}} grey images,
-                a {{c.Cell.Name()}} decoder of {{hidden}} units joined to the image by {{kind}}."""
+                """Recur's Captioner: a CNN of {{3 + c.ExtraConvolutions}} convolutions over {{c.Height}}x{{c.Width}}
+                grey images, a {{c.Cell.Name()}} decoder of {{hidden}} units joined to the image by {{kind}}."""
 
                 kind, lstm = "{{kind}}", {{Literal(lstm)}}
 
@@ -707,7 +708,9 @@ public static class PyTorchExport
                     super().__init__()
                     self.encoder = nn.ModuleList([nn.Conv2d(1, {{c.Channels}}, 3, padding=1),
                                                   nn.Conv2d({{c.Channels}}, {{2 * c.Channels}}, 3, padding=1),
-                                                  nn.Conv2d({{2 * c.Channels}}, {{d}}, 3, padding=1)])
+                                                  nn.Conv2d({{2 * c.Channels}}, {{d}}, 3, padding=1)]
+                                                 + [nn.Conv2d({{d}}, {{d}}, 3, padding=1)
+                                                    for _ in range({{c.ExtraConvolutions}})])
                     self.embedding = nn.Embedding({{c.VocabularySize}}, {{e}}, padding_idx=PAD)
                     if self.kind == "mrnn":
                         self.image = nn.Linear({{flat}}, {{c.JointSize}})
@@ -736,8 +739,10 @@ public static class PyTorchExport
                 def encode(self, images):
                     """images [batch, 1, {{c.Height}}, {{c.Width}}] -> (initial state, what the decoder reads)"""
                     x = images
-                    for conv in self.encoder:
-                        x = nn.functional.max_pool2d(torch.relu(conv(x)), 2)
+                    for index, conv in enumerate(self.encoder):
+                        x = torch.relu(conv(x))
+                        if index < 3:  # the extra convolutions after the third keep the map's size
+                            x = nn.functional.max_pool2d(x, 2)
                     batch = x.shape[0]
                     whole = x.reshape(batch, -1)
                     if self.kind == "mrnn":

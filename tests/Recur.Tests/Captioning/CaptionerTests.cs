@@ -7,18 +7,23 @@ namespace Recur.Tests.Captioning;
 
 public sealed class CaptionerTests
 {
-    public static TheoryData<CaptionDecoder, string> Decoders => new()
+    public static TheoryData<CaptionDecoder, string, int> Decoders => new()
     {
-        { CaptionDecoder.ShowTell, "lstm" }, { CaptionDecoder.ShowTell, "gru" }, { CaptionDecoder.MRnn, "lstm" },
-        { CaptionDecoder.MRnn, "gru" }, { CaptionDecoder.Attention, "lstm" }, { CaptionDecoder.Attention, "gru" },
+        { CaptionDecoder.ShowTell, "lstm", 0 }, { CaptionDecoder.ShowTell, "gru", 1 },
+        { CaptionDecoder.MRnn, "lstm", 0 }, { CaptionDecoder.MRnn, "gru", 0 }, { CaptionDecoder.Attention, "lstm", 0 },
+        { CaptionDecoder.Attention, "gru", 0 }, { CaptionDecoder.Attention, "lstm", 2 },
     };
 
     [Theory]
     [MemberData(nameof(Decoders))]
-    public void TheLossPassesAFiniteDifferenceCheckThroughDecoderAndConvolutions(CaptionDecoder decoder, string cell)
+    public void TheLossPassesAFiniteDifferenceCheckThroughDecoderAndConvolutions(CaptionDecoder decoder, string cell,
+        int extraConvolutions)
     {
         var model = new Captioner(new CaptionerConfig(decoder, 8, Height: 16, Width: 24, Channels: 2, HiddenSize: 4,
-            EmbeddingSize: 3, JointSize: 5, Cell: RecurrentCells.Parse(cell)), new RandomGenerator(1));
+            EmbeddingSize: 3, JointSize: 5, Cell: RecurrentCells.Parse(cell), ExtraConvolutions: extraConvolutions),
+            new RandomGenerator(1));
+        Assert.Equal(2 * (3 + extraConvolutions), model.NamedParameters().Count(p => p.Name.StartsWith("encoder.",
+            StringComparison.Ordinal)));
         // ReLU and max pooling are piecewise linear, and a central difference across a kink is no derivative; with
         // convolutions this small some pre-activation lies within ε of one for many images. With positive images,
         // weights and biases every pre-activation is positive, where ReLU is smooth, and the derivatives of the whole

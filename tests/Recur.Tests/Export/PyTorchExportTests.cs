@@ -248,15 +248,16 @@ public sealed class PyTorchExportTests : IDisposable
     }
 
     [TorchTheory]
-    [InlineData(CaptionDecoder.ShowTell, "lstm", 41)]
-    [InlineData(CaptionDecoder.MRnn, "gru", 41)]
-    [InlineData(CaptionDecoder.Attention, "lstm", 41)]
-    [InlineData(CaptionDecoder.Attention, "gru", 44)]
-    public void CaptionersDescribeInTorchAsInRecur(CaptionDecoder decoder, string cell, int seed)
+    [InlineData(CaptionDecoder.ShowTell, "lstm", 41, 0)]
+    [InlineData(CaptionDecoder.MRnn, "gru", 41, 1)]
+    [InlineData(CaptionDecoder.Attention, "lstm", 41, 0)]
+    [InlineData(CaptionDecoder.Attention, "gru", 44, 0)]
+    [InlineData(CaptionDecoder.Attention, "lstm", 41, 2)]
+    public void CaptionersDescribeInTorchAsInRecur(CaptionDecoder decoder, string cell, int seed, int extraConvolutions)
     {
         var model = new Captioner(new CaptionerConfig(decoder, 10, Height: 16, Width: 24, Channels: 2,
-            HiddenSize: 5, EmbeddingSize: 4, JointSize: 6, Cell: RecurrentCells.Parse(cell)),
-                new RandomGenerator((ulong)seed));
+            HiddenSize: 5, EmbeddingSize: 4, JointSize: 6, Cell: RecurrentCells.Parse(cell),
+            ExtraConvolutions: extraConvolutions), new RandomGenerator((ulong)seed));
         var images = Tensor.RandomUniform(new RandomGenerator(42), [3, 1, 16, 24]);
         var expected = model.Describe(images, beamWidth: 1, maxLength: 6);
         PyTorchExport.Save(model, folder);
