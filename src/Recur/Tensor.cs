@@ -196,6 +196,17 @@ public sealed partial class Tensor
     }
 
     /// <summary>
+    /// The gradient buffer for a backward that writes every element of it: a new, uninitialised one when this is
+    /// the first contribution (<paramref name="accumulate"/> false: overwrite it), else the existing one
+    /// (<paramref name="accumulate"/> true: add to it) — a first gradient is written, not added to zeros.
+    /// </summary>
+    internal Tensor GradToWrite(out bool accumulate)
+    {
+        accumulate = Grad is not null;
+        return Grad ??= Uninitialized(shape);
+    }
+
+    /// <summary>
     /// Adds <paramref name="gradient"/> (this tensor's shape) to <see cref="Grad"/>; a first contribution that the
     /// caller may give away (<paramref name="mayAdopt"/>: a fresh tensor, or an operation's output gradient that no
     /// one reads or writes after this) becomes the gradient itself instead of being copied. Returns whether it did.

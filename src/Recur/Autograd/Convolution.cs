@@ -178,10 +178,9 @@ public static partial class Functional
                 for (int o = 0; o < outChannels; o++)
                     gradStarts[k * outChannels + o] = o * marginLength + margin - k * dilation + padding.Left;
         }
-        // a first gradient is written, not added to zeros; the gradient is created before the workers write disjoint
-        // slices of it
-        bool firstGradient = input.RequiresGrad && input.Grad is null;
-        if (firstGradient) input.Grad = Tensor.Uninitialized(input.ShapeArray());
+        // the gradient is created before the workers write disjoint slices of it
+        bool accumulate = false;
+        var inputGrad = input.RequiresGrad ? input.GradToWrite(out accumulate) : null;
         var partial = weight.RequiresGrad ? new float[workers][] : null;
         ForEachRange(batch, workers, (worker, first, last) =>
         {
@@ -210,8 +209,8 @@ public static partial class Functional
                     shifted = copy;
                 }
                 Gemm.MultiplyRows(channels, length, taps * outChannels, transposed, taps * outChannels, shifted,
-                    gradStarts!, input.GradSpan().Slice(b * channels * length, channels * length), length,
-                    accumulate: !firstGradient, threads: gemmThreads);
+                    gradStarts!, inputGrad!.Span.Slice(b * channels * length, channels * length), length,
+                    accumulate: accumulate, threads: gemmThreads);
             }
             if (xBuffer != null) PinnedPool.Return(xBuffer);
             if (dyBuffer != null) PinnedPool.Return(dyBuffer);

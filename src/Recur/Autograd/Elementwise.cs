@@ -339,10 +339,8 @@ public sealed partial class Tensor
         var x = this;
         return Result(output, x, g =>
         {
-            // a first gradient is written, not added to zeros
-            bool accumulate = x.Grad is not null;
-            x.Grad ??= Uninitialized(shape);
-            Kernels.Activations.ReluBackward(x.Span, g.Span, x.Grad.Span, accumulate);
+            var dx = x.GradToWrite(out bool accumulate);
+            Kernels.Activations.ReluBackward(x.Span, g.Span, dx.Span, accumulate);
         });
     }
 

@@ -38,12 +38,10 @@ public static partial class Functional
         });
         return Tensor.Result(output, input, g =>
         {
-            // a first gradient is written, not added to zeros
-            bool accumulate = input.Grad is not null;
-            input.Grad ??= Tensor.Uninitialized(input.ShapeArray());
+            var dx = input.GradToWrite(out bool accumulate);
             ForEachRange(batch, workers, (first, last) =>
             {
-                var gx = input.Grad.Span;
+                var gx = dx.Span;
                 var gy = g.Span;
                 for (int b = first; b < last; b++)
                     Kernels.GatedUnits.Backward(tanh.AsSpan(b * block, block), sigmoid.AsSpan(b * block, block),

@@ -156,14 +156,13 @@ public static partial class Losses
         return Tensor.Result(output, bias is null ? [input, weight] : [input, weight, bias], g =>
         {
             float seed = g.Span[0];
-            if (inputGrad != null && input.Grad is null)
+            if (inputGrad != null)
             {
-                // a first gradient is written, not added to zeros
-                input.Grad = Tensor.Uninitialized(input.ShapeArray());
-                TensorPrimitives.Multiply(inputGrad.AsSpan(0, input.Length), seed, input.Grad.Span);
+                var dx = input.GradToWrite(out bool accumulate).Span;
+                var local = inputGrad.AsSpan(0, input.Length);
+                if (accumulate) TensorPrimitives.MultiplyAdd(local, seed, dx, dx);
+                else TensorPrimitives.Multiply(local, seed, dx);
             }
-            else if (inputGrad != null) TensorPrimitives.MultiplyAdd(inputGrad.AsSpan(0, input.Length), seed,
-                input.GradSpan(), input.GradSpan());
             if (weightGrad != null) TensorPrimitives.MultiplyAdd(weightGrad, seed, weight.GradSpan(),
                 weight.GradSpan());
             if (biasGrad != null) TensorPrimitives.MultiplyAdd(biasGrad, seed, bias!.GradSpan(), bias.GradSpan());
