@@ -37,6 +37,7 @@ public class QuantizedMatrixTests
     [InlineData(9, 64, 1)]
     [InlineData(13, 100, 4)]
     [InlineData(8, 256, 3)]
+    [InlineData(70, 130, 2)] // four tiles of the AVX-512 path and six rows after them
     public unsafe void RowDotsAreTheExactIntegerSumsScaled(int rows, int k, int batch)
     {
         var w = Random(rows * k, 1);
@@ -91,12 +92,44 @@ public class QuantizedMatrixTests
                 Assert.Equal(fast, Products());
     }
 
+    [Theory]
+    [InlineData(0, 150)]
+    [InlineData(3, 100)]
+    [InlineData(16, 64)]
+    [InlineData(17, 80)]
+    [InlineData(70, 11)]
+    public unsafe void AnyRangeOfRowsGivesThoseRowsOfTheWholeProductOnEveryPath(int row0, int rows)
+    {
+        // ranges that begin and end inside the AVX-512 path's 16-row tiles, span several or none
+        const int all = 150, k = 200, batch = 3;
+        var q = QuantizedMatrix.Quantize(Random(all * k, 5), all, k);
+        var x = Random(batch * k, 6);
+        var bytes = new byte[batch * q.Stride];
+        var scales = new float[batch];
+        for (int b = 0; b < batch; b++)
+            scales[b] = q.QuantizeVector(x.AsSpan(b * k, k), bytes.AsSpan(b * q.Stride, q.Stride));
+        float[] Products(int from, int count)
+        {
+            var y = new float[batch * count];
+            fixed (byte* px = bytes)
+            fixed (float* ps = scales, py = y)
+                q.RowDots(from, count, px, q.Stride, ps, batch, py, count);
+            return y;
+        }
+        var whole = Products(0, all);
+        var expected = Enumerable.Range(0, batch)
+            .SelectMany(b => whole.AsSpan(b * all + row0, rows).ToArray()).ToArray();
+        foreach (var path in Enum.GetValues<IntegerPath>())
+            using (QuantizedMatrix.AtMost(path))
+                Assert.Equal(expected, Products(row0, rows));
+    }
+
     [Fact]
     public unsafe void ExtremeValuesSumExactlyOnEveryPath()
     {
         // every product ±127·64 and every stored vector byte 0 or 128: a pair of products 128·127 is the most a
         // 16-bit partial sum of the vpmaddubsw paths must hold
-        const int rows = 6, k = 96;
+        const int rows = 70, k = 96;
         var w = Enumerable.Range(0, rows * k).Select(i => (i / k) % 2 == 0 ? 1f : (i % 3 == 0 ? -1f : 1f)).ToArray();
         var q = QuantizedMatrix.Quantize(w, rows, k);
         var x = Enumerable.Range(0, k).Select(i => i % 5 == 0 ? -2f : 2f).ToArray();
