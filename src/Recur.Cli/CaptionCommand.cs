@@ -160,18 +160,27 @@ static class CaptionCommand
         return command;
     }
 
-    static TrainedCaptioner OpenModel(string folder)
+    /// <summary>The run folders given to <c>--model</c>: one model, or several as an ensemble.</summary>
+    static Option<string[]> ModelOption() => new("--model")
     {
-        if (!Directory.Exists(folder)) throw new UsageException($"--model {folder}: no such folder.");
-        return TrainedCaptioner.Open(folder);
+        Description = "Run folder (or checkpoint) of `recur caption train`; give it again for an ensemble (the mean of "
+            + "the models' word probabilities).",
+        Required = true,
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    static TrainedCaptioner OpenModel(string[] folders)
+    {
+        foreach (string folder in folders)
+            if (!Directory.Exists(folder)) throw new UsageException($"--model {folder}: no such folder.");
+        var members = folders.Select(TrainedCaptioner.Open).ToList();
+        try { return members.Count == 1 ? members[0] : TrainedCaptioner.Ensemble(members); }
+        catch (ArgumentException e) { throw new UsageException($"--model {string.Join(", ", folders)}: {e.Message}"); }
     }
 
     static Command Eval()
     {
-        var model = new Option<string>("--model")
-        {
-            Description = "Run folder (or checkpoint) of `recur caption train`.", Required = true,
-        };
+        var model = ModelOption();
         var mnist = MnistOption();
         var beam = BeamOption();
         var scenes = new Option<int>("--scenes")
@@ -228,10 +237,7 @@ static class CaptionCommand
 
     static Command Run()
     {
-        var model = new Option<string>("--model")
-        {
-            Description = "Run folder (or checkpoint) of `recur caption train`.", Required = true,
-        };
+        var model = ModelOption();
         var beam = BeamOption();
         var plot = new Option<string?>("--plot")
         {
@@ -259,7 +265,7 @@ static class CaptionCommand
                 if (r.GetValue(plot) is { } basePath)
                 {
                     var figure = CaptionFigure.Draw(files.Length == 1 ? basePath : $"{basePath}-{i + 1}",
-                        Path.GetFileName(files[i]), canvases[i], captions[i], captioner.Model.Config);
+                        Path.GetFileName(files[i]), canvases[i], captions[i], captioner.AttentionModel.Config);
                     AnsiConsole.MarkupLine(Markup.Escape($"wrote {figure.Png}"));
                 }
             }

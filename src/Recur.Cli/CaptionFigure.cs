@@ -44,6 +44,6 @@ static class CaptionFigure
         var captions = captioner.Describe(CaptionTask.Images(scenes), beam);
         for (int i = 0; i < scenes.Count; i++)
             yield return Draw($"{basePath}-{i + 1}", $"test scene {i + 1} (\"{captioner.Scenes.Describe(scenes[i])}\")",
-                scenes[i].Pixels, captions[i], captioner.Model.Config).Png;
+                scenes[i].Pixels, captions[i], captioner.AttentionModel.Config).Png;
     }
 }

@@ -169,7 +169,7 @@ public sealed class CaptionTask : ITrainingTask<int[]>
             var scenes = valid.Skip(start).Take(batchSize).ToList();
             loss += model.Loss(Images(scenes), scenes.Select(Reference).ToList()).Item() * scenes.Count;
         }
-        var report = TrainedCaptioner.Score(model, words, Scenes, valid);
+        var report = TrainedCaptioner.Score([model], words, Scenes, valid);
         return new Dictionary<string, double>
         {
             ["loss"] = loss / valid.Count, ["accuracy"] = report.ExactMatch, ["bleu"] = report.Bleu.Score,
@@ -181,8 +181,18 @@ public sealed class CaptionTask : ITrainingTask<int[]>
 /// and scores itself on scenes.</summary>
 public sealed class TrainedCaptioner
 {
-    /// <summary>The model.</summary>
-    public Captioner Model { get; }
+    /// <summary>The model (an ensemble's first).</summary>
+    public Captioner Model => Models[0];
+
+    /// <summary>Every model: one, or an ensemble's, whose word probabilities are averaged.</summary>
+    public IReadOnlyList<Captioner> Models { get; }
+
+    /// <summary>The model on whose feature map the attention weights of its descriptions lie: the first attention
+    /// decoder (an ensemble averages the weights of those sharing its map), else the first model.</summary>
+    public Captioner AttentionModel => AttentionOf(Models);
+
+    static Captioner AttentionOf(IReadOnlyList<Captioner> models) =>
+        models.FirstOrDefault(m => m.Config.Decoder == CaptionDecoder.Attention) ?? models[0];
 
     /// <summary>The scenes it was trained on.</summary>
     public SceneSettings Scenes { get; }
@@ -191,12 +201,38 @@ public sealed class TrainedCaptioner
     public WordLevelTokenizer Words { get; }
 
     /// <summary>A captioner of <paramref name="scenes"/>' style.</summary>
-    public TrainedCaptioner(Captioner model, SceneSettings scenes)
+    public TrainedCaptioner(Captioner model, SceneSettings scenes) : this([model], scenes)
     {
-        (Model, Scenes, Words) = (model, scenes, scenes.Vocabulary());
-        if (Words.VocabularySize != model.Config.VocabularySize)
-            throw new ArgumentException($"TrainedCaptioner: the model has {model.Config.VocabularySize} words, "
-                + $"{scenes.Style} captions {Words.VocabularySize}.");
+    }
+
+    /// <summary>An ensemble of captioners of <paramref name="scenes"/>' style (see
+    /// <see cref="Captioner.Describe(IReadOnlyList{Captioner}, Tensor, int, int, double)"/>).</summary>
+    public TrainedCaptioner(IReadOnlyList<Captioner> models, SceneSettings scenes)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        if (models.Count == 0) throw new ArgumentException("TrainedCaptioner: no models.");
+        (Models, Scenes, Words) = (models.ToArray(), scenes, scenes.Vocabulary());
+        foreach (var model in models)
+            if (Words.VocabularySize != model.Config.VocabularySize)
+                throw new ArgumentException($"TrainedCaptioner: a model has {model.Config.VocabularySize} words, "
+                    + $"{scenes.Style} captions {Words.VocabularySize}.");
+    }
+
+    /// <summary>
+    /// The ensemble of trained captioners opened separately (runs of other seeds or settings): they must describe
+    /// scenes of one style, size and number of digits.
+    /// </summary>
+    public static TrainedCaptioner Ensemble(IReadOnlyList<TrainedCaptioner> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        if (members.Count == 0) throw new ArgumentException("TrainedCaptioner: an ensemble needs a member.");
+        var scenes = members[0].Scenes;
+        foreach (var member in members)
+            if (member.Scenes.Style != scenes.Style || member.Scenes.MaxDigits != scenes.MaxDigits)
+                throw new ArgumentException($"TrainedCaptioner: an ensemble's members describe scenes alike; one "
+                    + $"was trained on {member.Scenes.Style} captions of up to {member.Scenes.MaxDigits} digits, "
+                    + $"another on {scenes.Style} captions of up to {scenes.MaxDigits}.");
+        return new TrainedCaptioner(members.SelectMany(m => m.Models).ToArray(), scenes);
     }
 
     /// <summary>Opens a model saved by training (a checkpoint, or a run folder's best one).</summary>
@@ -214,10 +250,10 @@ public sealed class TrainedCaptioner
     /// <summary>Descriptions of images [N, 1, height, width], in batches of <paramref name="batchSize"/>: greedy, or
     /// beam search of width <paramref name="beam"/> &gt; 1.</summary>
     public List<Caption> Describe(Tensor images, int beam = 1, int batchSize = 100) =>
-        Describe(Model, Words, images, beam, batchSize, Scenes.MaxDigits);
+        Describe(Models, Words, images, beam, batchSize, Scenes.MaxDigits);
 
-    static List<Caption> Describe(Captioner model, WordLevelTokenizer words, Tensor images, int beam, int batchSize,
-        int maxDigits)
+    static List<Caption> Describe(IReadOnlyList<Captioner> models, WordLevelTokenizer words, Tensor images, int beam,
+        int batchSize, int maxDigits)
     {
         // the longest relational description: "a large seven left of " per digit
         int maxLength = 5 * maxDigits + 2;
@@ -225,7 +261,7 @@ public sealed class TrainedCaptioner
         for (int start = 0; start < images.Size(0); start += batchSize)
         {
             int n = Math.Min(batchSize, images.Size(0) - start);
-            foreach (var d in model.Describe(images.Slice(0, start, n), beam, maxLength))
+            foreach (var d in Captioner.Describe(models, images.Slice(0, start, n), beam, maxLength))
             {
                 var text = d.Tokens.Select(t => words.TokenText(t)).ToArray();
                 result.Add(new Caption(string.Join(' ', text), text, d.LogProbability, d.Attention));
@@ -237,12 +273,13 @@ public sealed class TrainedCaptioner
     /// <summary>Exact match, BLEU and (with attention) attention-in-box of the model on <paramref name="scenes"/>.
     /// </summary>
     public CaptionReport Score(IReadOnlyList<DigitScene> scenes, int beam = 1) =>
-        Score(Model, Words, Scenes, scenes, beam);
+        Score(Models, Words, Scenes, scenes, beam);
 
-    internal static CaptionReport Score(Captioner model, WordLevelTokenizer words, SceneSettings settings,
-        IReadOnlyList<DigitScene> scenes, int beam = 1, List<Caption>? captions = null)
+    internal static CaptionReport Score(IReadOnlyList<Captioner> models, WordLevelTokenizer words,
+        SceneSettings settings, IReadOnlyList<DigitScene> scenes, int beam = 1, List<Caption>? captions = null)
     {
-        captions ??= Describe(model, words, CaptionTask.Images(scenes), beam, 100, settings.MaxDigits);
+        captions ??= Describe(models, words, CaptionTask.Images(scenes), beam, 100, settings.MaxDigits);
+        var model = AttentionOf(models);
         var references = scenes.Select(settings.Describe).ToList();
         int exact = captions.Where((c, i) => c.Text == references[i]).Count();
         int named = 0, inBox = 0;

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Recur.Autograd;
@@ -318,21 +319,79 @@ public sealed class Captioner : Module
     /// (attention decoder only).
     /// </summary>
     public List<DecodedSequence> Describe(Tensor images, int beamWidth = 1, int maxLength = 20,
-        double lengthPenalty = 0)
+        double lengthPenalty = 0) => Describe([this], images, beamWidth, maxLength, lengthPenalty);
+
+    /// <summary>
+    /// Descriptions by an ensemble: each next word is scored by the mean of the models' probabilities (as an
+    /// ensemble of classifiers is), and the search is <see cref="Describe(Tensor, int, int, double)"/>'s. The models
+    /// must share the vocabulary and image size; they may differ otherwise (decoder, CNN width, seeds). The attention
+    /// weights are the mean of those of the attention decoders among them, when they share a feature map.
+    /// </summary>
+    public static List<DecodedSequence> Describe(IReadOnlyList<Captioner> models, Tensor images, int beamWidth = 1,
+        int maxLength = 20, double lengthPenalty = 0)
     {
-        using var _ = this.Evaluating();
-        var (encoded, initial) = Encode(images);
-        DecoderStep<State> Advance(int[] rowImages, int[] previous, State state)
+        ArgumentNullException.ThrowIfNull(models);
+        if (models.Count == 0) throw new ArgumentException("Captioner: an ensemble needs at least one model.");
+        var first = models[0].Config;
+        foreach (var model in models)
+            if (model.Config.VocabularySize != first.VocabularySize || model.Config.Height != first.Height
+                || model.Config.Width != first.Width)
+                throw new ArgumentException($"Captioner: an ensemble's models must share vocabulary and image size; "
+                    + $"one has {model.Config.VocabularySize} words and {model.Config.Height} × {model.Config.Width} "
+                    + $"images, another {first.VocabularySize} and {first.Height} × {first.Width}.");
+        var attending = models.Select(m => m.Config.Decoder == CaptionDecoder.Attention).ToArray();
+        bool averageAttention = attending.Any(a => a) && models.Where((m, i) => attending[i])
+            .Select(m => m.Config.FeatureMap).Distinct().Count() == 1;
+        var evaluating = models.Select(m => m.Evaluating()).ToList();
+        try
         {
-            var (logits, next, weights) = Step(encoded.Rows(rowImages), state, previous);
-            var w = weights?.ToArray();
-            int rows = rowImages.Length, cells = weights?.Size(0) ?? 0;
-            return new(logits.ToArray(), w == null ? null
-                : row => Enumerable.Range(0, cells).Select(i => (double)w[i * rows + row]).ToArray(), next);
+            var encoded = new Encoded[models.Count];
+            var initial = new State[models.Count];
+            for (int k = 0; k < models.Count; k++) (encoded[k], initial[k]) = models[k].Encode(images);
+            int vocabulary = first.VocabularySize;
+            DecoderStep<State[]> Advance(int[] rowImages, int[] previous, State[] states)
+            {
+                int rows = rowImages.Length;
+                var next = new State[models.Count];
+                float[]? logits = null, weights = null;
+                var mean = models.Count == 1 ? null : new double[rows * vocabulary];
+                int attended = 0;
+                for (int k = 0; k < models.Count; k++)
+                {
+                    var (scores, state, w) = models[k].Step(encoded[k].Rows(rowImages), states[k], previous);
+                    next[k] = state;
+                    logits = scores.ToArray();
+                    if (mean != null)
+                        for (int r = 0; r < rows; r++)
+                        {
+                            var p = logits.AsSpan(r * vocabulary, vocabulary);
+                            float max = TensorPrimitives.Max(p);
+                            double sum = 0;
+                            foreach (float v in p) sum += Math.Exp(v - max);
+                            for (int v = 0; v < vocabulary; v++)
+                                mean[r * vocabulary + v] += Math.Exp(p[v] - max) / sum / models.Count;
+                        }
+                    if (w == null || !averageAttention) continue;
+                    var values = w.ToArray();
+                    if (weights == null) weights = values;
+                    else TensorPrimitives.Add(weights, values, weights);
+                    attended++;
+                }
+                // log of the mean probability: the search's own log-softmax leaves it as it is
+                if (mean != null) logits = mean.Select(p => (float)Math.Log(p)).ToArray();
+                if (weights != null && attended > 1) TensorPrimitives.Divide(weights, attended, weights);
+                int cells = weights == null ? 0 : weights.Length / rows;
+                return new(logits!, weights == null ? null
+                    : row => Enumerable.Range(0, cells).Select(i => (double)weights[i * rows + row]).ToArray(), next);
+            }
+            return BeamSearch.Run(images.Size(0), initial, Advance,
+                (states, rows) => states.Select(state => state.Rows(rows)).ToArray(),
+                new BeamOptions(vocabulary, Tokenizers.Bos, Tokenizers.Eos, beamWidth, maxLength, lengthPenalty));
         }
-        return BeamSearch.Run(images.Size(0), initial, Advance, (state, rows) => state.Rows(rows),
-            new BeamOptions(Config.VocabularySize, Tokenizers.Bos, Tokenizers.Eos, beamWidth, maxLength,
-                lengthPenalty));
+        finally
+        {
+            foreach (var scope in evaluating) scope.Dispose();
+        }
     }
 }
 

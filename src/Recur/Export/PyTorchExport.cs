@@ -673,10 +673,10 @@ public static class PyTorchExport
     /// <summary>
     /// A <see cref="Captioner"/> as class <c>Captioner</c>: <c>encode(images)</c> (images [batch, 1, height, width])
     /// gives the initial state and what the decoder reads, <c>step(previous, state, encoded)</c> one word (next-word
-    /// logits [batch, vocabulary], the next state, the attention weights [cells, batch] or None), and
-    /// <c>greedy(images, max_length)</c> the word ids of each description, as Recur's greedy
-    /// <see cref="Captioner.Describe"/>: the CNN of <c>nn.Conv2d</c>s with ReLU and 2×2 max pooling after the first
-    /// three, torch's
+    /// logits [batch, vocabulary], the next state, the attention weights [cells, batch] or None), and <c>greedy(images,
+    /// max_length)</c> the word ids of each description, as Recur's greedy
+    /// <see cref="Captioner.Describe(Tensor, int, int, double)"/>: the CNN of <c>nn.Conv2d</c>s with ReLU and 2×2 max
+    /// pooling after the first three, torch's
     /// <c>nn.LSTMCell</c>/<c>nn.GRUCell</c>, and the decoder's Show and Tell, m-RNN or attention layers under Recur's
     /// names.
     /// </summary>

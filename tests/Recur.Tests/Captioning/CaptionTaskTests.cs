@@ -84,7 +84,7 @@ public sealed class CaptionTaskTests : IDisposable
         var wrong = new Caption("seven one", ["seven", "one"], -1, [Peak(3, 5), Peak(3, 5), Peak(0, 0)]);
         var settings = new SceneSettings(MaxDigits: 2);
         var words = settings.Vocabulary();
-        var report = TrainedCaptioner.Score(model, words, settings, [scene, scene], captions: [right, wrong]);
+        var report = TrainedCaptioner.Score([model], words, settings, [scene, scene], captions: [right, wrong]);
         Assert.Equal(0.5, report.ExactMatch);
         // named rightly: seven (twice) and two (once); inside the box: the first seven and the two
         Assert.Equal(2 / 3.0, report.AttentionInBox!.Value, 6);

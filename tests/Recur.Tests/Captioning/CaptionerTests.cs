@@ -40,6 +40,39 @@ public sealed class CaptionerTests
     }
 
     [Fact]
+    public void AnEnsembleDescribesByTheMeanOfItsModelsWordProbabilities()
+    {
+        CaptionerConfig Config(CaptionDecoder decoder, int words = 8) => new(decoder, words, Height: 16, Width: 24,
+            Channels: 2, HiddenSize: 4, EmbeddingSize: 3, JointSize: 5);
+        var a = new Captioner(Config(CaptionDecoder.Attention), new RandomGenerator(1));
+        var b = new Captioner(Config(CaptionDecoder.Attention), new RandomGenerator(2));
+        var c = new Captioner(Config(CaptionDecoder.MRnn), new RandomGenerator(3));
+        var images = Tensor.RandomUniform(new RandomGenerator(4), [5, 1, 16, 24]);
+        // a model with itself: the mean of equal probabilities is each, so it says what the model says, as likely
+        var alone = a.Describe(images, beamWidth: 2, maxLength: 6);
+        var twice = Captioner.Describe([a, a], images, beamWidth: 2, maxLength: 6);
+        Assert.Contains(alone, d => d.Tokens.Length > 0);
+        for (int i = 0; i < alone.Count; i++)
+        {
+            Assert.Equal(alone[i].Tokens, twice[i].Tokens);
+            Assert.Equal(alone[i].LogProbability, twice[i].LogProbability, 4);
+            for (int t = 0; t < alone[i].Attention.Length; t++)
+                for (int cell = 0; cell < alone[i].Attention[t].Length; cell++)
+                    Assert.Equal(alone[i].Attention[t][cell], twice[i].Attention[t][cell], 6);
+        }
+        // the members' order does not matter; the attention of two attention decoders is still a distribution
+        var ab = Captioner.Describe([a, b, c], images, beamWidth: 3, maxLength: 6);
+        var ba = Captioner.Describe([c, b, a], images, beamWidth: 3, maxLength: 6);
+        Assert.Equal(ab.Select(d => d.Tokens), ba.Select(d => d.Tokens));
+        Assert.Equal(ab.Select(d => d.LogProbability), ba.Select(d => d.LogProbability));
+        foreach (var step in ab.SelectMany(d => d.Attention)) Assert.Equal(1, step.Sum(), 5);
+        // a mean over different words is no mean
+        var other = new Captioner(Config(CaptionDecoder.Attention, words: 9), new RandomGenerator(5));
+        var error = Assert.Throws<ArgumentException>(() => Captioner.Describe([a, other], images));
+        Assert.Contains("vocabulary", error.Message);
+    }
+
+    [Fact]
     public void BadInputIsRefusedWithItsShape()
     {
         var model = new Captioner(new CaptionerConfig(CaptionDecoder.Attention, 8, Height: 16, Width: 24,

@@ -57,6 +57,11 @@ public sealed class CaptionCommandTests : IDisposable
         Assert.InRange(report.GetProperty("exact_match").GetDouble(), 0, 1);
         Assert.InRange(report.GetProperty("attention_in_box").GetDouble(), 0, 1);
         Assert.True(File.Exists(plot + "-1.png"));
+        // the run twice is an ensemble that says what the run alone says
+        var twice = JsonDocument.Parse(Capture(() => Recur.Cli.RecurCommand.Run(["caption", "eval", "--model", run,
+            "--model", run, "--mnist", mnist, "--scenes", "20", "--beam", "2", "--json"])).Split('\n')
+            .First(l => l.StartsWith('{'))).RootElement;
+        Assert.Equal(report.GetProperty("exact_match").GetDouble(), twice.GetProperty("exact_match").GetDouble());
         // a user's picture, dark ink on white, as PGM; and one that is no picture
         string pgm = Path.Combine(folder, "mine.pgm"), broken = Path.Combine(folder, "broken.png");
         var pixels = Enumerable.Repeat((byte)255, 40 * 60).ToArray();
