@@ -15,8 +15,8 @@ namespace Recur.Kernels;
 /// integers — Σ (q_x[k] + 64)·q[r, k] less 64·Σ_k q[r, k], kept per row — so it does not depend on the order of
 /// summation, the instruction set or the thread split. Rows are padded with zeros to a multiple of 64 columns. The sum
 /// is AVX-VNNI's <c>vpdpbusd</c> where the CPU has it, else AVX-512BW's or AVX2's <c>vpmaddubsw</c> and
-/// <c>vpmaddwd</c>, else a portable widening path; all give the same bits. For AVX-512BW the values are also kept in
-/// tiles of 16 rows (four columns of each row a 32-bit lane), whose sums build up in the lanes of one register per
+/// <c>vpmaddwd</c>, else a portable widening path; all give the same bits. For AVX-512BW the values are kept in tiles
+/// of 16 rows instead (four columns of each row a 32-bit lane), whose sums build up in the lanes of one register per
 /// tile: no horizontal sum per row, which in the row-major form cost a fifth of a 256-wide product.
 /// </summary>
 internal sealed class QuantizedMatrix
@@ -39,8 +39,9 @@ internal sealed class QuantizedMatrix
     /// <summary>Bytes per stored row (Columns rounded up to <see cref="Alignment"/>).</summary>
     public int Stride { get; }
 
-    /// <summary>The int8 values, row-major with <see cref="Stride"/>, in pinned memory.</summary>
-    readonly sbyte[] data;
+    /// <summary>The int8 values, row-major with <see cref="Stride"/>, in pinned memory; null while only
+    /// <see cref="tiles"/> holds them (see <see cref="RowMajor"/>).</summary>
+    sbyte[]? data;
 
     /// <summary>s_r per row.</summary>
     public float[] Scales { get; }
@@ -52,12 +53,12 @@ internal sealed class QuantizedMatrix
     const int TileRows = 16;
 
     /// <summary>
-    /// The values again for the AVX-512BW path (null without it): tile t, column group g is 64 bytes holding columns
-    /// 4g…4g + 3 of rows 16t…16t + 15, so that one <c>vpmaddubsw</c> and <c>vpmaddwd</c> against the vector's four
-    /// bytes broadcast add four columns to the sums of 16 rows, each in its lane. The last tile is padded with zero
-    /// rows.
+    /// The values for the AVX-512BW path, in place of the row-major form (null without AVX-512BW): tile t, column
+    /// group g is 64 bytes holding columns 4g…4g + 3 of rows 16t…16t + 15, so that one <c>vpmaddubsw</c> and
+    /// <c>vpmaddwd</c> against the vector's four bytes broadcast add four columns to the sums of 16 rows, each in its
+    /// lane. The last tile is padded with zero rows.
     /// </summary>
-    readonly sbyte[]? tiles;
+    sbyte[]? tiles;
 
     QuantizedMatrix(int rows, int columns)
     {
@@ -66,25 +67,36 @@ internal sealed class QuantizedMatrix
         data = GC.AllocateArray<sbyte>(Math.Max(1, rows * Stride), pinned: true);
         Scales = new float[rows];
         rowSums = new int[rows];
-        if (Avx512BW.IsSupported)
-            tiles = GC.AllocateArray<sbyte>(Math.Max(1, (rows + TileRows - 1) / TileRows * TileRows * Stride),
-                pinned: true);
     }
 
-    /// <summary>Copies the row-major values into <see cref="tiles"/>, once they are all set.</summary>
+    /// <summary>Where value [r, k] lies in <see cref="tiles"/>.</summary>
+    int TileIndex(int r, int k) => r / TileRows * TileRows * Stride + k / 4 * 4 * TileRows + r % TileRows * 4 + k % 4;
+
+    /// <summary>Moves the row-major values, once they are all set, into <see cref="tiles"/> where the CPU has
+    /// AVX-512BW: an int8 matrix is kept once, a quarter of its float size.</summary>
     void Tile()
     {
-        if (tiles is null) return;
+        if (!Avx512BW.IsSupported) return;
+        var tiled = GC.AllocateArray<sbyte>(Math.Max(1, (Rows + TileRows - 1) / TileRows * TileRows * Stride),
+            pinned: true);
         for (int r = 0; r < Rows; r++)
-        {
-            int tile = r / TileRows, lane = r % TileRows;
             for (int k = 0; k < Stride; k += 4)
-            {
-                int at = tile * TileRows * Stride + k * TileRows + lane * 4;
-                data.AsSpan(r * Stride + k, 4).CopyTo(tiles.AsSpan(at, 4));
-            }
-        }
+                data.AsSpan(r * Stride + k, 4).CopyTo(tiled.AsSpan(TileIndex(r, k), 4));
+        (tiles, data) = (tiled, null);
     }
+
+    /// <summary>The row-major values, rebuilt from the tiles when a flow takes a row-major path (tests compare
+    /// the paths on one matrix).</summary>
+    sbyte[] RowMajor => LazyInitializer.EnsureInitialized(ref data, () =>
+    {
+        var rows = GC.AllocateArray<sbyte>(Math.Max(1, Rows * Stride), pinned: true);
+        for (int r = 0; r < Rows; r++)
+            for (int k = 0; k < Stride; k++) rows[r * Stride + k] = tiles![TileIndex(r, k)];
+        return rows;
+    });
+
+    /// <summary>Value [r, k], from whichever form holds it.</summary>
+    sbyte Value(int r, int k) => tiles != null ? tiles[TileIndex(r, k)] : data![r * Stride + k];
 
     /// <summary>Whether the integer sums use AVX-VNNI here (otherwise <c>vpmaddubsw</c> or a portable widening path,
     /// same results).</summary>
@@ -121,7 +133,7 @@ internal sealed class QuantizedMatrix
             {
                 int v = (int)MathF.Round(row[k] / scale);
                 v = Math.Clamp(v, -127, 127);
-                q.data[r * q.Stride + k] = (sbyte)v;
+                q.data![r * q.Stride + k] = (sbyte)v;
                 sum += v;
             }
             q.rowSums[r] = sum;
@@ -153,7 +165,7 @@ internal sealed class QuantizedMatrix
                 sbyte v = values[r * columns + k];
                 if (v == sbyte.MinValue)
                     throw new ArgumentException($"{source}: [{r}, {k}] is −128; int8 weights lie in [−127, 127].");
-                q.data[r * q.Stride + k] = v;
+                q.data![r * q.Stride + k] = v;
                 sum += v;
             }
             q.rowSums[r] = sum;
@@ -167,11 +179,11 @@ internal sealed class QuantizedMatrix
     public void CopyValues(Span<sbyte> destination)
     {
         for (int r = 0; r < Rows; r++)
-            data.AsSpan(r * Stride, Columns).CopyTo(destination.Slice(r * Columns, Columns));
+            for (int k = 0; k < Columns; k++) destination[r * Columns + k] = Value(r, k);
     }
 
     /// <summary>The value the int8 form stands for (for tests and error measurement).</summary>
-    public float Dequantized(int row, int column) => data[row * Stride + column] * Scales[row];
+    public float Dequantized(int row, int column) => Value(row, column) * Scales[row];
 
     /// <summary>
     /// Quantises a vector of <see cref="Columns"/> values into <paramref name="q"/> (<see cref="Stride"/> bytes,
@@ -230,31 +242,21 @@ internal sealed class QuantizedMatrix
             throw new ArgumentOutOfRangeException(nameof(rows),
                 $"QuantizedMatrix: rows [{row0}, {row0 + rows}) of {Rows}.");
         var path = Current;
-        int end = row0 + rows;
-        if (path != IntegerPath.Avx512 || tiles is null)
-        {
-            RowMajorDots(path, row0, end, row0, x, ldx, xScales, batch, y, ldy);
-            return;
-        }
-        // whole tiles from the tiled copy, the rows before the first and after the last from the row-major one
-        int first = Math.Min(end, (row0 + TileRows - 1) / TileRows * TileRows);
-        int last = Math.Max(first, end / TileRows * TileRows);
-        RowMajorDots(path, row0, first, row0, x, ldx, xScales, batch, y, ldy);
-        TiledDots(first, last, row0, x, ldx, xScales, batch, y, ldy);
-        RowMajorDots(path, last, end, row0, x, ldx, xScales, batch, y, ldy);
+        if (path == IntegerPath.Avx512 && tiles != null)
+            TiledDots(row0, row0 + rows, x, ldx, xScales, batch, y, ldy);
+        else RowMajorDots(path, row0, row0 + rows, x, ldx, xScales, batch, y, ldy);
     }
 
-    /// <summary>Rows [from, to) of <see cref="RowDots"/> from the row-major values, four at a time where the path has
-    /// vectors; y is indexed from <paramref name="row0"/>.</summary>
-    unsafe void RowMajorDots(IntegerPath path, int from, int to, int row0, byte* x, nint ldx, float* xScales,
-        int batch, float* y, nint ldy)
+    /// <summary>Rows [row0, to) of <see cref="RowDots"/> from the row-major values, four at a time where the path
+    /// has vectors.</summary>
+    unsafe void RowMajorDots(IntegerPath path, int row0, int to, byte* x, nint ldx, float* xScales, int batch,
+        float* y, nint ldy)
     {
-        if (from >= to) return;
-        fixed (sbyte* w0 = data)
+        fixed (sbyte* w0 = RowMajor)
         fixed (float* scales = Scales)
         fixed (int* sums = rowSums)
         {
-            int r = from;
+            int r = row0;
             if (path != IntegerPath.Portable)
                 for (; r + 4 <= to; r += 4)
                 {
@@ -294,21 +296,22 @@ internal sealed class QuantizedMatrix
         }
     }
 
-    /// <summary>Rows [from, to), whole tiles, of <see cref="RowDots"/> from <see cref="tiles"/>: four tiles (64 rows)
-    /// at a time, sharing each broadcast of the vector, then one; y is indexed from <paramref name="row0"/>.</summary>
-    unsafe void TiledDots(int from, int to, int row0, byte* x, nint ldx, float* xScales, int batch, float* y,
-        nint ldy)
+    /// <summary>Rows [row0, to) of <see cref="RowDots"/> from <see cref="tiles"/>: four whole tiles (64 rows) at a
+    /// time, sharing each broadcast of the vector, then one; a tile the range only partly covers is summed whole and
+    /// the rows in the range kept.</summary>
+    unsafe void TiledDots(int row0, int to, byte* x, nint ldx, float* xScales, int batch, float* y, nint ldy)
     {
-        if (from >= to) return;
         nint tileBytes = (nint)TileRows * Stride;
         fixed (sbyte* t0 = tiles)
         fixed (float* scales = Scales)
         fixed (int* sums = rowSums)
         {
             var ones = Vector512.Create((short)1);
-            for (int r = from; r < to;)
+            for (int r = row0; r < to;)
             {
-                int count = to - r >= 4 * TileRows ? 4 : 1;
+                int tileStart = r / TileRows * TileRows, next = Math.Min(to, tileStart + TileRows);
+                bool whole = r == tileStart && next == tileStart + TileRows;
+                int count = whole && to - r >= 4 * TileRows ? 4 : 1;
                 sbyte* t = t0 + (nint)(r / TileRows) * tileBytes;
                 for (int b = 0; b < batch; b++)
                 {
@@ -330,6 +333,14 @@ internal sealed class QuantizedMatrix
                         for (int k = 0; k < Stride; k += 4)
                             s0 += Product(Vector512.Create(*(int*)(xb + k)).AsByte(),
                                 Vector512.Load(t + (nint)k * TileRows), ones);
+                    if (!whole)
+                    {
+                        // the rows of this tile in the range, as the row-major scalar path rounds them
+                        for (int row = r; row < next; row++)
+                            yb[row - r] = Scales[row] * xScales[b]
+                                * (s0.GetElement(row - tileStart) - VectorLevels * rowSums[row]);
+                        continue;
+                    }
                     Finish(s0, sums + r, scales + r, xScale, yb);
                     if (count == 4)
                     {
@@ -338,7 +349,7 @@ internal sealed class QuantizedMatrix
                         Finish(s3, sums + r + 3 * TileRows, scales + r + 3 * TileRows, xScale, yb + 3 * TileRows);
                     }
                 }
-                r += count * TileRows;
+                r = whole ? r + count * TileRows : next;
             }
         }
     }
