@@ -109,6 +109,69 @@ internal static partial class RecurrentKernel
         };
     }
 
+    /// <summary>Rows of the batch a thread takes at least when inference splits the batch across threads.</summary>
+    const int MinRowsPerPart = 16;
+
+    static readonly AsyncLocal<int> batchParts = new();
+
+    /// <summary>Forces how many parts inference splits a batch into for the calling flow until disposed (tests
+    /// compare splits; 0 restores the automatic choice).</summary>
+    internal static IDisposable WithBatchParts(int parts) => FlowOverride.Set(batchParts, parts);
+
+    /// <summary>Parts an inference batch of <paramref name="batch"/> rows is split into, one thread each: as many as
+    /// the threads allowed and the pool can run, with at least <see cref="MinRowsPerPart"/> rows each.</summary>
+    static int BatchParts(int batch)
+    {
+        if (batchParts.Value > 0) return Math.Min(batchParts.Value, batch);
+        int most = Math.Min(Parallelism.MaxThreads, WorkerPool.Shared.Workers + 1);
+        return Math.Clamp(batch / MinRowsPerPart, 1, Math.Max(1, most));
+    }
+
+    /// <summary>
+    /// Inference of a large batch, split by rows: the rows of a batch do not meet in a forward, so each thread runs
+    /// the whole sequence for its own contiguous rows on one thread — its own products, cell and copies, with no
+    /// hand-off between threads at any step — and the parts are gathered into the usual packed layout. The results
+    /// agree with one part's to rounding (a part's products have fewer rows and may be blocked differently); a thread
+    /// count always makes the same split, so it always gives the same bits.
+    /// </summary>
+    static Tensor RunByRows<TCell>(int parts, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[] extras, Tensor? projection,
+        Tensor? projectionBias) where TCell : struct, IRecurrentCell
+    {
+        int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
+        int hidden = weightHh.Size(0) / TCell.Gates, width = projection?.Size(0) ?? hidden;
+        var results = new Tensor[parts];
+        var starts = Enumerable.Range(0, parts + 1).Select(p => (int)((long)p * batch / parts)).ToArray();
+        WorkerPool.Shared.For(parts, p =>
+        {
+            int b0 = starts[p], rows = starts[p + 1] - b0;
+            var x = Tensor.Uninitialized([steps, rows, inputSize]);
+            for (int t = 0; t < steps; t++)
+                input.Span.Slice((t * batch + b0) * inputSize, rows * inputSize)
+                    .CopyTo(x.Span.Slice(t * rows * inputSize, rows * inputSize));
+            var h = Tensor.FromArray(h0.Span.Slice(b0 * width, rows * width), rows, width);
+            var c = c0 is null ? null : Tensor.FromArray(c0.Span.Slice(b0 * hidden, rows * hidden), rows,
+                hidden);
+            using var noGrad = GradMode.NoGrad();
+            using var oneThread = Parallelism.Limit(1);
+            results[p] = Run<TCell>(x, h, c, weightIh, weightHh, biasIh, biasHh, lengths?[b0..(b0 + rows)], reverse,
+                null, extras, projection, projectionBias);
+        });
+        // [T + 1, B, S] (outputs, then the final state) and the final cell state [B, H], gathered row range by range
+        var packed = Tensor.Uninitialized([(steps + 1) * batch * width + batch * hidden]);
+        var all = packed.Span;
+        for (int p = 0; p < parts; p++)
+        {
+            int b0 = starts[p], rows = starts[p + 1] - b0;
+            var part = results[p].Span;
+            for (int t = 0; t <= steps; t++)
+                part.Slice(t * rows * width, rows * width).CopyTo(all.Slice((t * batch + b0) * width, rows * width));
+            part.Slice((steps + 1) * rows * width, rows * hidden)
+                .CopyTo(all.Slice((steps + 1) * batch * width + b0 * hidden, rows * hidden));
+        }
+        return packed;
+    }
+
     /// <summary>
     /// Runs cell <typeparamref name="TCell"/> over <paramref name="input"/> [T, B, I]. Returns one flat tensor: the
     /// outputs [T, B, S], the final recurrent state [B, S] and the final cell state [B, H] (zeros for cells without
@@ -160,6 +223,9 @@ internal static partial class RecurrentKernel
         }
         if (TakesSmallBatchPath<TCell>(needsBackward, batch, record, projection))
             return RunSmallBatch<TCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, extra);
+        if (!needsBackward && record is null && BatchParts(batch) is > 1 and int parts)
+            return RunByRows<TCell>(parts, input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse,
+                extras, projection, projectionBias);
 
         // Training keeps the gates and the states fed into each step for the backward; inference keeps nothing and
         // computes the input projections a cache-sized chunk of steps at a time into one reused buffer.
