@@ -342,6 +342,7 @@ public sealed class Captioner : Module
         var attending = models.Select(m => m.Config.Decoder == CaptionDecoder.Attention).ToArray();
         bool averageAttention = attending.Any(a => a) && models.Where((m, i) => attending[i])
             .Select(m => m.Config.FeatureMap).Distinct().Count() == 1;
+        using var noGrad = GradMode.NoGrad();
         var evaluating = models.Select(m => m.Evaluating()).ToList();
         try
         {
