@@ -38,10 +38,12 @@ public enum CaptionDecoder
 /// (attention only; 0 turns it off).</param>
 /// <param name="ExtraConvolutions">3×3 convolutions (each with ReLU, as wide as the third) on the feature map after
 /// the third pooling. A cell of the three pooled layers sees 22 × 22 pixels, less than a large digit (34); each extra
-/// convolution widens that by 16.</param>
+/// convolution widens that by 16. Written to <c>config.json</c> only when not 0, so runs from before read and write
+/// as they did.</param>
 public sealed record CaptionerConfig(CaptionDecoder Decoder, int VocabularySize, int Height = 64, int Width = 168,
     int Channels = 16, int HiddenSize = 256, int EmbeddingSize = 64, int JointSize = 128, CellKind Cell = CellKind.Lstm,
-    float DoublyStochastic = 1f, int ExtraConvolutions = 0)
+    float DoublyStochastic = 1f,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int ExtraConvolutions = 0)
 {
     /// <summary>Rows and columns of the feature map after three 2×2 poolings: ⌊x / 8⌋.</summary>
     [JsonIgnore]

@@ -73,6 +73,20 @@ public sealed class CaptionerTests
     }
 
     [Fact]
+    public void ExtraConvolutionsAreSavedWhenThereAreAny()
+    {
+        var deeper = new CaptionerConfig(CaptionDecoder.Attention, 8, ExtraConvolutions: 2);
+        Assert.Equal(2, deeper.ToJson()["extra_convolutions"]!.GetValue<int>());
+        Assert.Equal(deeper, CaptionerConfig.FromJson(deeper.ToJson()));
+        // a run from before the setting existed is written as it was
+        Assert.False(new CaptionerConfig(CaptionDecoder.Attention, 8).ToJson().ContainsKey("extra_convolutions"));
+        var negative = deeper.ToJson();
+        negative["extra_convolutions"] = -1;
+        Assert.Contains("extra convolutions", Assert.Throws<InvalidDataException>(() =>
+            CaptionerConfig.FromJson(negative)).Message);
+    }
+
+    [Fact]
     public void BadInputIsRefusedWithItsShape()
     {
         var model = new Captioner(new CaptionerConfig(CaptionDecoder.Attention, 8, Height: 16, Width: 24,
