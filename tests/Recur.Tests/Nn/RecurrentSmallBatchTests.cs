@@ -97,6 +97,12 @@ public class RecurrentSmallBatchTests
             if (whole.CellState != null) AssertClose(whole.CellState, split.CellState!, $"{parts} parts: c_n");
             Assert.Equal(split.Output.ToArray(), Run(parts).Output.ToArray());
         }
+        // inside another parallel job the pool is taken and the parts run on the thread pool: the same bits
+        var expected = Run(2).Output.ToArray();
+        var inJob = new float[]?[2];
+        WorkerPool.Shared.For(2, i => inJob[i] = Run(2).Output.ToArray());
+        Assert.Equal(expected, inJob[0]);
+        Assert.Equal(expected, inJob[1]);
     }
 
     [Fact]

@@ -152,8 +152,11 @@ internal static partial class RecurrentKernel
             var h = Tensor.FromArray(h0.Span.Slice(b0 * width, rows * width), rows, width);
             var c = c0 is null ? null : Tensor.FromArray(c0.Span.Slice(b0 * hidden, rows * hidden), rows,
                 hidden);
+            // one thread and one part inside a part, whichever thread runs it (a worker does not see the caller's
+            // flow settings, a thread-pool fallback does)
             using var noGrad = GradMode.NoGrad();
             using var oneThread = Parallelism.Limit(1);
+            using var onePart = WithBatchParts(1);
             results[p] = Run<TCell>(x, h, c, weightIh, weightHh, biasIh, biasHh, lengths?[b0..(b0 + rows)], reverse,
                 null, extras, projection, projectionBias);
         });
