@@ -138,27 +138,21 @@ internal static partial class RecurrentKernel
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[] extras, Tensor? projection,
         Tensor? projectionBias) where TCell : struct, IRecurrentCell
     {
-        int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
+        int steps = input.Size(0), batch = input.Size(1);
         int hidden = weightHh.Size(0) / TCell.Gates, width = projection?.Size(0) ?? hidden;
         var results = new Tensor[parts];
         var starts = Enumerable.Range(0, parts + 1).Select(p => (int)((long)p * batch / parts)).ToArray();
         WorkerPool.Shared.For(parts, p =>
         {
             int b0 = starts[p], rows = starts[p + 1] - b0;
-            var x = Tensor.Uninitialized([steps, rows, inputSize]);
-            for (int t = 0; t < steps; t++)
-                input.Span.Slice((t * batch + b0) * inputSize, rows * inputSize)
-                    .CopyTo(x.Span.Slice(t * rows * inputSize, rows * inputSize));
-            var h = Tensor.FromArray(h0.Span.Slice(b0 * width, rows * width), rows, width);
-            var c = c0 is null ? null : Tensor.FromArray(c0.Span.Slice(b0 * hidden, rows * hidden), rows,
-                hidden);
             // one thread and one part inside a part, whichever thread runs it (a worker does not see the caller's
-            // flow settings, a thread-pool fallback does)
+            // flow settings, a thread-pool fallback does); nothing here is recorded
             using var noGrad = GradMode.NoGrad();
             using var oneThread = Parallelism.Limit(1);
             using var onePart = WithBatchParts(1);
-            results[p] = Run<TCell>(x, h, c, weightIh, weightHh, biasIh, biasHh, lengths?[b0..(b0 + rows)], reverse,
-                null, extras, projection, projectionBias);
+            results[p] = Run<TCell>(input.Slice(1, b0, rows), h0.Slice(0, b0, rows), c0?.Slice(0, b0, rows),
+                weightIh, weightHh, biasIh, biasHh, lengths?[b0..(b0 + rows)], reverse, null, extras, projection,
+                projectionBias);
         });
         // [T + 1, B, S] (outputs, then the final state) and the final cell state [B, H], gathered row range by range
         var packed = Tensor.Uninitialized([(steps + 1) * batch * width + batch * hidden]);
