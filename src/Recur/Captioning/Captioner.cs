@@ -367,12 +367,10 @@ public sealed class Captioner : Module
                     if (mean != null)
                         for (int r = 0; r < rows; r++)
                         {
-                            var p = logits.AsSpan(r * vocabulary, vocabulary);
-                            float max = TensorPrimitives.Max(p);
-                            double sum = 0;
-                            foreach (float v in p) sum += Math.Exp(v - max);
+                            var logP = logits.AsSpan(r * vocabulary, vocabulary);
+                            Kernels.Scores.LogSoftmax(logP);
                             for (int v = 0; v < vocabulary; v++)
-                                mean[r * vocabulary + v] += Math.Exp(p[v] - max) / sum / models.Count;
+                                mean[r * vocabulary + v] += Math.Exp(logP[v]) / models.Count;
                         }
                     if (w == null || !averageAttention) continue;
                     var values = w.ToArray();
