@@ -273,7 +273,7 @@ public sealed partial class Tensor
     public Tensor Tanh()
     {
         var output = Uninitialized(shape);
-        TensorPrimitives.Tanh(Span, output.Span);
+        Kernels.Squashing.Tanh(Span, output.Span);
         var x = this;
         return Result(output, x, g =>
         {
@@ -288,7 +288,7 @@ public sealed partial class Tensor
     public Tensor Sigmoid()
     {
         var output = Uninitialized(shape);
-        TensorPrimitives.Sigmoid(Span, output.Span);
+        Kernels.Squashing.Sigmoid(Span, output.Span);
         var x = this;
         return Result(output, x, g =>
         {
@@ -326,7 +326,7 @@ public sealed partial class Tensor
         return Result(output, x, g =>
         {
             var local = StorageAllocator.Allocate(g.Length, clear: false);
-            TensorPrimitives.Sigmoid(x.Span, local);
+            Kernels.Squashing.Sigmoid(x.Span, local);
             AddProduct(x.GradSpan(), g.Span, local);
         });
     }

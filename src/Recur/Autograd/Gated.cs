@@ -31,8 +31,8 @@ public static partial class Functional
             {
                 var t = tanh.AsSpan(b * block, block);
                 var s = sigmoid.AsSpan(b * block, block);
-                TensorPrimitives.Tanh(x.Slice(2 * b * block, block), t);
-                TensorPrimitives.Sigmoid(x.Slice((2 * b + 1) * block, block), s);
+                Kernels.Squashing.Tanh(x.Slice(2 * b * block, block), t);
+                Kernels.Squashing.Sigmoid(x.Slice((2 * b + 1) * block, block), s);
                 TensorPrimitives.Multiply(t, s, y.Slice(b * block, block));
             }
         });

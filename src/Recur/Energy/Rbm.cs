@@ -78,7 +78,7 @@ public sealed class RestrictedBoltzmannMachine
         Gemm.Multiply(false, false, batch, Hidden, Visible, visible, Visible, Weights, Hidden, probabilities, Hidden,
             bias: HiddenBias);
         if (!preActivation.IsEmpty) probabilities[..(batch * Hidden)].CopyTo(preActivation);
-        TensorPrimitives.Sigmoid(probabilities[..(batch * Hidden)], probabilities[..(batch * Hidden)]);
+        Kernels.Squashing.Sigmoid(probabilities[..(batch * Hidden)], probabilities[..(batch * Hidden)]);
     }
 
     /// <summary>E[v | h] for a batch [B, H] → [B, V]: σ(a + Wh) for binary units, a + Wh for Gaussian ones.</summary>
@@ -87,7 +87,7 @@ public sealed class RestrictedBoltzmannMachine
         int batch = CheckBatch(hidden, Hidden, "hidden");
         Gemm.Multiply(false, true, batch, Visible, Hidden, hidden, Hidden, Weights, Hidden, means, Visible,
             bias: VisibleBias);
-        if (VisibleType == VisibleUnits.Binary) TensorPrimitives.Sigmoid(means[..(batch * Visible)],
+        if (VisibleType == VisibleUnits.Binary) Kernels.Squashing.Sigmoid(means[..(batch * Visible)],
             means[..(batch * Visible)]);
     }
 

@@ -247,7 +247,7 @@ public sealed class SequenceCurvature : ICurvature
             }
         }
         float[]? squashed = null;
-        if (c != null) TensorPrimitives.Tanh(c, squashed = new float[c.Length]);
+        if (c != null) Kernels.Squashing.Tanh(c, squashed = new float[c.Length]);
         return new LayerPass(h, gates, c, squashed, recurrent);
     }
 

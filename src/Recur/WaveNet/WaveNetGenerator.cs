@@ -107,7 +107,10 @@ public sealed class WaveNetGenerator
                 layer.Bias.CopyTo(a, 0);
                 MultiplyAdd(layer.Gate, pair, a);
                 var z = gated.AsSpan(l * d, d);
-                for (int j = 0; j < d; j++) z[j] = MathF.Tanh(a[j]) * Sigmoid(a[d + j]);
+                // the gated unit as in training: tanh of the filter half times σ of the gate half
+                Kernels.Squashing.Tanh(a.AsSpan(0, d), z);
+                Kernels.Squashing.Sigmoid(a.AsSpan(d, d), a.AsSpan(d, d));
+                TensorPrimitives.Multiply(z, a.AsSpan(d, d), z);
                 if (l < layers.Length - 1)
                 {
                     TensorPrimitives.Add(x, layer.ResidualBias, x);
@@ -192,8 +195,6 @@ public sealed class WaveNetGenerator
         int n = x.Length;
         for (int o = 0; o < y.Length; o++) y[o] += TensorPrimitives.Dot(weight.AsSpan(o * n, n), x);
     }
-
-    static float Sigmoid(float v) => 1f / (1f + MathF.Exp(-v));
 
     /// <summary>A code drawn from softmax(logits / temperature) by the inverse CDF of one uniform draw.</summary>
     static int Sample(float[] logits, float temperature, RandomGenerator random)

@@ -97,7 +97,10 @@ public class RecurrentGradientTests
         var all = layer.Forward(input).Output.ToArray();
         layer.FrozenLayers = 2;
         var output = layer.Forward(input).Output;
-        Assert.Equal(all, output.ToArray());
+        // frozen layers record nothing, so they run the inference kernel, whose dot products are summed in another
+        // order than the training kernel's: the same values to rounding, not always the same bits
+        var frozen = output.ToArray();
+        for (int i = 0; i < all.Length; i++) Assert.Equal(all[i], frozen[i], 1e-6f);
         output.Sum().Backward();
         foreach (var (name, value) in layer.NamedParameters())
             Assert.Equal(name.EndsWith("_l2", StringComparison.Ordinal), value.Grad is not null);

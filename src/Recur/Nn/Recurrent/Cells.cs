@@ -78,7 +78,7 @@ internal readonly struct TanhCell : IRecurrentCell
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
         ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
-        TensorPrimitives.Tanh(gi, h);
+        Kernels.Squashing.Tanh(gi, h);
         h.CopyTo(gi);
     }
 
@@ -134,16 +134,7 @@ internal readonly struct LstmCell : IRecurrentCell
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
         ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
-        int n = h.Length;
-        TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
-        TensorPrimitives.Tanh(gi.Slice(2 * n, n), gi.Slice(2 * n, n));
-        TensorPrimitives.Sigmoid(gi.Slice(3 * n, n), gi.Slice(3 * n, n));
-        var i = gi[..n]; var f = gi.Slice(n, n); var g = gi.Slice(2 * n, n); var o = gi.Slice(3 * n, n);
-        var tanhC = scratch[..n];
-        TensorPrimitives.Multiply(f, cPrev, c);
-        TensorPrimitives.MultiplyAdd(i, g, c, c);
-        TensorPrimitives.Tanh(c, tanhC);
-        TensorPrimitives.Multiply(o, tanhC, h);
+        Kernels.Squashing.LstmForward(gi, cPrev, c, h);
     }
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
@@ -153,7 +144,7 @@ internal readonly struct LstmCell : IRecurrentCell
     {
         int n = dh.Length;
         var tanhC = scratch[..n];
-        TensorPrimitives.Tanh(c, tanhC);
+        Kernels.Squashing.Tanh(c, tanhC);
         for (int j = 0; j < n; j++)
         {
             float i = gates[j], f = gates[n + j], g = gates[2 * n + j], o = gates[3 * n + j];
@@ -185,10 +176,10 @@ internal readonly struct GruCell : IRecurrentCell
         int n = h.Length;
         var rz = gi[..(2 * n)];
         TensorPrimitives.Add(rz, gh[..(2 * n)], rz);
-        TensorPrimitives.Sigmoid(rz, rz);
+        Kernels.Squashing.Sigmoid(rz, rz);
         var r = gi[..n]; var z = gi.Slice(n, n); var candidate = gi.Slice(2 * n, n);
         TensorPrimitives.MultiplyAdd(r, gh.Slice(2 * n, n), candidate, candidate);
-        TensorPrimitives.Tanh(candidate, candidate);
+        Kernels.Squashing.Tanh(candidate, candidate);
         for (int j = 0; j < n; j++) h[j] = candidate[j] + z[j] * (hPrev[j] - candidate[j]);
     }
 
@@ -231,14 +222,14 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
         var i = gi[..n]; var f = gi.Slice(n, n); var g = gi.Slice(2 * n, n); var o = gi.Slice(3 * n, n);
         TensorPrimitives.MultiplyAdd(extra[..n], cPrev, i, i);
         TensorPrimitives.MultiplyAdd(extra.Slice(n, n), cPrev, f, f);
-        TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
-        TensorPrimitives.Tanh(g, g);
+        Kernels.Squashing.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
+        Kernels.Squashing.Tanh(g, g);
         TensorPrimitives.Multiply(f, cPrev, c);
         TensorPrimitives.MultiplyAdd(i, g, c, c);
         TensorPrimitives.MultiplyAdd(extra.Slice(2 * n, n), c, o, o);
-        TensorPrimitives.Sigmoid(o, o);
+        Kernels.Squashing.Sigmoid(o, o);
         var tanhC = scratch[..n];
-        TensorPrimitives.Tanh(c, tanhC);
+        Kernels.Squashing.Tanh(c, tanhC);
         TensorPrimitives.Multiply(o, tanhC, h);
     }
 
@@ -249,7 +240,7 @@ internal readonly struct PeepholeLstmCell : IRecurrentCell
     {
         int n = dh.Length;
         var tanhC = scratch[..n];
-        TensorPrimitives.Tanh(c, tanhC);
+        Kernels.Squashing.Tanh(c, tanhC);
         for (int j = 0; j < n; j++)
         {
             float i = gates[j], f = gates[n + j], g = gates[2 * n + j], o = gates[3 * n + j];
@@ -285,7 +276,7 @@ internal readonly struct LeakyTanhCell : IRecurrentCell
     public static void Forward(Span<float> gi, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
         ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c, Span<float> scratch, ReadOnlySpan<float> extra)
     {
-        TensorPrimitives.Tanh(gi, gi);
+        Kernels.Squashing.Tanh(gi, gi);
         for (int j = 0; j < h.Length; j++) h[j] = gi[j] + extra[j] * (hPrev[j] - gi[j]);
     }
 
@@ -321,7 +312,7 @@ internal readonly struct ChoGruCell : IRecurrentCell
     {
         int n = hPrev.Length;
         TensorPrimitives.Add(gi[..n], gh[..n], gated);
-        TensorPrimitives.Sigmoid(gated, gated);
+        Kernels.Squashing.Sigmoid(gated, gated);
         TensorPrimitives.Multiply(gated, hPrev, gated);
     }
 
@@ -330,9 +321,9 @@ internal readonly struct ChoGruCell : IRecurrentCell
     {
         int n = h.Length, w = 3 * n;
         TensorPrimitives.Add(gi[..w], gh[..w], gi[..w]);
-        TensorPrimitives.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
+        Kernels.Squashing.Sigmoid(gi[..(2 * n)], gi[..(2 * n)]);
         var z = gi.Slice(n, n); var candidate = gi.Slice(2 * n, n);
-        TensorPrimitives.Tanh(candidate, candidate);
+        Kernels.Squashing.Tanh(candidate, candidate);
         for (int j = 0; j < n; j++) h[j] = candidate[j] + z[j] * (hPrev[j] - candidate[j]);
     }
 

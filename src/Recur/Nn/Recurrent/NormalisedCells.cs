@@ -31,9 +31,9 @@ internal readonly struct LayerNormLstmCell : IRecurrentCell
         var deviations = NormalisedProducts.Normalise(gi, gh, extra, inputPart, recurrentPart, gates);
         TensorPrimitives.MultiplyAdd(recurrentPart, extra.Slice(2 * w, w), gates, gates);
         TensorPrimitives.Add(gates, extra.Slice(3 * w, w), gates);
-        TensorPrimitives.Sigmoid(gates[..(2 * n)], gates[..(2 * n)]);
-        TensorPrimitives.Tanh(gates.Slice(2 * n, n), gates.Slice(2 * n, n));
-        TensorPrimitives.Sigmoid(gates.Slice(3 * n, n), gates.Slice(3 * n, n));
+        Kernels.Squashing.Sigmoid(gates[..(2 * n)], gates[..(2 * n)]);
+        Kernels.Squashing.Tanh(gates.Slice(2 * n, n), gates.Slice(2 * n, n));
+        Kernels.Squashing.Sigmoid(gates.Slice(3 * n, n), gates.Slice(3 * n, n));
         return deviations;
     }
 
@@ -49,7 +49,7 @@ internal readonly struct LayerNormLstmCell : IRecurrentCell
         var cell = scratch.Slice(w, n);
         Normalization.Normalize(c, cell);
         TensorPrimitives.MultiplyAdd(cell, extra.Slice(4 * w, n), extra.Slice(4 * w + n, n), cell);
-        TensorPrimitives.Tanh(cell, cell);
+        Kernels.Squashing.Tanh(cell, cell);
         TensorPrimitives.Multiply(o, cell, h);
     }
 
@@ -69,7 +69,7 @@ internal readonly struct LayerNormLstmCell : IRecurrentCell
         float cellStd = Normalization.Normalize(c, cellHat);
         var gainC = extra.Slice(4 * w, n);
         TensorPrimitives.MultiplyAdd(cellHat, gainC, extra.Slice(4 * w + n, n), tanhCell);
-        TensorPrimitives.Tanh(tanhCell, tanhCell);
+        Kernels.Squashing.Tanh(tanhCell, tanhCell);
         // through h = o ⊙ tanh(γ_c ĉ + β_c): dPre's o block first, its first block holds ∂L/∂ĉ for a moment
         var dCellHat = dPre[..n];
         for (int j = 0; j < n; j++)
@@ -122,10 +122,10 @@ internal readonly struct LayerNormGruCell : IRecurrentCell
         var deviations = NormalisedProducts.Normalise(gi, gh, extra, inputPart, recurrentPart, gates);
         TensorPrimitives.MultiplyAdd(recurrentPart, extra.Slice(2 * w, w), extra.Slice(3 * w, w), recurrent);
         TensorPrimitives.Add(gates[..(2 * n)], recurrent[..(2 * n)], gates[..(2 * n)]);
-        TensorPrimitives.Sigmoid(gates[..(2 * n)], gates[..(2 * n)]);
+        Kernels.Squashing.Sigmoid(gates[..(2 * n)], gates[..(2 * n)]);
         var candidate = gates.Slice(2 * n, n);
         TensorPrimitives.MultiplyAdd(gates[..n], recurrent.Slice(2 * n, n), candidate, candidate);
-        TensorPrimitives.Tanh(candidate, candidate);
+        Kernels.Squashing.Tanh(candidate, candidate);
         return deviations;
     }
 

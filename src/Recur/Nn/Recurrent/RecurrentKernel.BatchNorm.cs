@@ -88,9 +88,9 @@ internal static partial class RecurrentKernel
                     TensorPrimitives.MultiplyAdd(xi.Slice(b * gateWidth, gateWidth), gainIh.Span, shiftIh.Span, a);
                     TensorPrimitives.MultiplyAdd(xh.Slice(b * gateWidth, gateWidth), gainHh.Span, a, a);
                     TensorPrimitives.Add(a, shiftHh.Span, a);
-                    TensorPrimitives.Sigmoid(a[..(2 * hidden)], a[..(2 * hidden)]);
-                    TensorPrimitives.Tanh(a.Slice(2 * hidden, hidden), a.Slice(2 * hidden, hidden));
-                    TensorPrimitives.Sigmoid(a.Slice(3 * hidden, hidden), a.Slice(3 * hidden, hidden));
+                    Kernels.Squashing.Sigmoid(a[..(2 * hidden)], a[..(2 * hidden)]);
+                    Kernels.Squashing.Tanh(a.Slice(2 * hidden, hidden), a.Slice(2 * hidden, hidden));
+                    Kernels.Squashing.Sigmoid(a.Slice(3 * hidden, hidden), a.Slice(3 * hidden, hidden));
                     var c = cNext.AsSpan(b * hidden, hidden);
                     TensorPrimitives.Multiply(a.Slice(hidden, hidden), cState.AsSpan(b * hidden, hidden), c);
                     TensorPrimitives.MultiplyAdd(a[..hidden], a.Slice(2 * hidden, hidden), c, c);
@@ -109,7 +109,7 @@ internal static partial class RecurrentKernel
                     }
                     var h = hNext.AsSpan(b * hidden, hidden);
                     TensorPrimitives.MultiplyAdd(stepCell.Slice(b * hidden, hidden), gainC.Span, shiftC.Span, h);
-                    TensorPrimitives.Tanh(h, h);
+                    Kernels.Squashing.Tanh(h, h);
                     TensorPrimitives.Multiply(h, stepGates.Slice(b * gateWidth + 3 * hidden, hidden), h);
                     h.CopyTo(outputs.Slice((at + b) * hidden, hidden));
                 }
@@ -171,7 +171,7 @@ internal static partial class RecurrentKernel
                         var a = stepGates.Slice(b * gateWidth, gateWidth);
                         var cHat = stepCell.Slice(b * hidden, hidden);
                         TensorPrimitives.MultiplyAdd(cHat, gainC.Span, shiftC.Span, tanhCell);
-                        TensorPrimitives.Tanh(tanhCell, tanhCell);
+                        Kernels.Squashing.Tanh(tanhCell, tanhCell);
                         var o = a.Slice(3 * hidden, hidden);
                         // dy = ∂L/∂(γ_c ĉ + β_c) = dh ⊙ o ⊙ (1 − y²)
                         TensorPrimitives.Multiply(tanhCell, tanhCell, first);
