@@ -67,40 +67,69 @@ internal static class Squashing
         if (gates.Length < 4 * n || cPrev.Length != n || c.Length != n)
             throw new ArgumentException("Squashing: LSTM spans of inconsistent lengths.");
         fixed (float* pg = gates, pcp = cPrev, pc = c, ph = h)
+            LstmForward(n, pg, n, null, 0, pcp, pc, ph);
+    }
+
+    /// <summary>
+    /// One LSTM step for <paramref name="n"/> units whose gate blocks start <paramref name="stride"/> floats apart in
+    /// <paramref name="gates"/>; with <paramref name="addend"/> (blocks <paramref name="addendStride"/> apart), each
+    /// pre-activation is the sum of the two, added in the same pass. The activated gates are written back to
+    /// <paramref name="gates"/>.
+    /// </summary>
+    public static unsafe void LstmForward(int n, float* gates, int stride, float* addend, int addendStride,
+        float* cPrev, float* c, float* h)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; j + 16 <= n; j += 16)
+                Lstm512(gates + j, stride, addend == null ? null : addend + j, addendStride, cPrev + j, c + j, h + j);
+        else
+            for (; j + 8 <= n; j += 8)
+                Lstm256(gates + j, stride, addend == null ? null : addend + j, addendStride, cPrev + j, c + j, h + j);
+        if (j == n) return;
+        // the last units through the same code on a padded copy
+        int rest = n - j;
+        float* g = stackalloc float[4 * 16];
+        float* cp = stackalloc float[16];
+        float* cn = stackalloc float[16];
+        float* hn = stackalloc float[16];
+        new Span<float>(g, 4 * 16).Clear();
+        new Span<float>(cp, 16).Clear();
+        for (int b = 0; b < 4; b++)
         {
-            int j = 0;
-            if (Vector512.IsHardwareAccelerated)
-                for (; j + 16 <= n; j += 16) Lstm512(pg + j, n, pcp + j, pc + j, ph + j);
-            else
-                for (; j + 8 <= n; j += 8) Lstm256(pg + j, n, pcp + j, pc + j, ph + j);
-            if (j == n) return;
-            // the last units through the same code on a padded copy
-            int rest = n - j;
-            float* g = stackalloc float[4 * 16];
-            float* cp = stackalloc float[16];
-            float* cn = stackalloc float[16];
-            float* hn = stackalloc float[16];
-            new Span<float>(g, 4 * 16).Clear();
-            new Span<float>(cp, 16).Clear();
-            for (int b = 0; b < 4; b++)
-                new ReadOnlySpan<float>(pg + b * n + j, rest).CopyTo(new Span<float>(g + b * 16, 16));
-            new ReadOnlySpan<float>(pcp + j, rest).CopyTo(new Span<float>(cp, 16));
-            if (Vector512.IsHardwareAccelerated) Lstm512(g, 16, cp, cn, hn);
-            else { Lstm256(g, 16, cp, cn, hn); Lstm256(g + 8, 16, cp + 8, cn + 8, hn + 8); }
-            for (int b = 0; b < 4; b++)
-                new ReadOnlySpan<float>(g + b * 16, rest).CopyTo(new Span<float>(pg + b * n + j, rest));
-            new ReadOnlySpan<float>(cn, rest).CopyTo(new Span<float>(pc + j, rest));
-            new ReadOnlySpan<float>(hn, rest).CopyTo(new Span<float>(ph + j, rest));
+            var block = new Span<float>(g + b * 16, rest);
+            new ReadOnlySpan<float>(gates + b * stride + j, rest).CopyTo(block);
+            if (addend != null)
+                for (int k = 0; k < rest; k++) block[k] += addend[b * addendStride + j + k];
         }
+        new ReadOnlySpan<float>(cPrev + j, rest).CopyTo(new Span<float>(cp, 16));
+        if (Vector512.IsHardwareAccelerated) Lstm512(g, 16, null, 0, cp, cn, hn);
+        else
+        {
+            Lstm256(g, 16, null, 0, cp, cn, hn);
+            Lstm256(g + 8, 16, null, 0, cp + 8, cn + 8, hn + 8);
+        }
+        for (int b = 0; b < 4; b++)
+            new ReadOnlySpan<float>(g + b * 16, rest).CopyTo(new Span<float>(gates + b * stride + j, rest));
+        new ReadOnlySpan<float>(cn, rest).CopyTo(new Span<float>(c + j, rest));
+        new ReadOnlySpan<float>(hn, rest).CopyTo(new Span<float>(h + j, rest));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Lstm512(float* gates, int n, float* cPrev, float* c, float* h)
+    static unsafe Vector512<float> Load512(float* at, float* addend) =>
+        addend == null ? Vector512.Load(at) : Vector512.Load(at) + Vector512.Load(addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe Vector256<float> Load256(float* at, float* addend) =>
+        addend == null ? Vector256.Load(at) : Vector256.Load(at) + Vector256.Load(addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Lstm512(float* gates, int n, float* addend, int addendStride, float* cPrev, float* c, float* h)
     {
-        var i = Sigmoid(Vector512.Load(gates));
-        var f = Sigmoid(Vector512.Load(gates + n));
-        var g = Tanh(Vector512.Load(gates + 2 * n));
-        var o = Sigmoid(Vector512.Load(gates + 3 * n));
+        var i = Sigmoid(Load512(gates, addend));
+        var f = Sigmoid(Load512(gates + n, addend == null ? null : addend + addendStride));
+        var g = Tanh(Load512(gates + 2 * n, addend == null ? null : addend + 2 * addendStride));
+        var o = Sigmoid(Load512(gates + 3 * n, addend == null ? null : addend + 3 * addendStride));
         i.Store(gates);
         f.Store(gates + n);
         g.Store(gates + 2 * n);
@@ -111,12 +140,12 @@ internal static class Squashing
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Lstm256(float* gates, int n, float* cPrev, float* c, float* h)
+    static unsafe void Lstm256(float* gates, int n, float* addend, int addendStride, float* cPrev, float* c, float* h)
     {
-        var i = Sigmoid(Vector256.Load(gates));
-        var f = Sigmoid(Vector256.Load(gates + n));
-        var g = Tanh(Vector256.Load(gates + 2 * n));
-        var o = Sigmoid(Vector256.Load(gates + 3 * n));
+        var i = Sigmoid(Load256(gates, addend));
+        var f = Sigmoid(Load256(gates + n, addend == null ? null : addend + addendStride));
+        var g = Tanh(Load256(gates + 2 * n, addend == null ? null : addend + 2 * addendStride));
+        var o = Sigmoid(Load256(gates + 3 * n, addend == null ? null : addend + 3 * addendStride));
         i.Store(gates);
         f.Store(gates + n);
         g.Store(gates + 2 * n);

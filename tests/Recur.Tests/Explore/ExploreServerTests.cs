@@ -141,7 +141,8 @@ public sealed class ExploreServerTests
         float[] direct;
         using (model.Evaluating()) direct = model.Encode(encodeIds, encodeIds.Length, 1).Output.ToArray();
         for (int t = 0; t < 12; t++)
-            for (int u = 0; u < 12; u++) Assert.Equal(direct[t * 12 + u], (float)hidden[t]![u]!, 6);
+            for (int u = 0; u < 12; u++) // the probing pass runs another kernel: equal to rounding, not bit for bit
+                Assert.Equal(direct[t * 12 + u], (double)hidden[t]![u]!, 5e-7);
         var layers = explained["layers"]!.AsArray();
         Assert.Equal(2, layers.Count);
         Assert.Equal(["input", "forget", "cell", "output"], layers[0]!["gates"]!.AsArray().Select(g => (string)g!));

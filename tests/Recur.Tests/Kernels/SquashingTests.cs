@@ -107,4 +107,29 @@ public sealed class SquashingTests
             Assert.Equal(o * Math.Tanh(cell), h[j], 1e-5);
         }
     }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(32)]
+    [InlineData(45)]
+    public unsafe void TheFusedAdditionGivesTheSameBitsAsAddingFirst(int n)
+    {
+        // product blocks n apart, projection blocks 2n + 3 apart, as the small-batch path lays them out
+        var random = new Random(n);
+        float Next() => (float)(random.NextDouble() * 4 - 2);
+        int stride = 2 * n + 3;
+        var product = Enumerable.Range(0, 4 * n).Select(_ => Next()).ToArray();
+        var projected = Enumerable.Range(0, 4 * stride).Select(_ => Next()).ToArray();
+        var cPrev = Enumerable.Range(0, n).Select(_ => Next()).ToArray();
+        var summed = new float[4 * n];
+        for (int g = 0; g < 4; g++)
+            for (int j = 0; j < n; j++) summed[g * n + j] = product[g * n + j] + projected[g * stride + j];
+        var (c1, h1, c2, h2) = (new float[n], new float[n], new float[n], new float[n]);
+        Squashing.LstmForward(summed, cPrev, c1, h1);
+        fixed (float* p = product, q = projected, cp = cPrev, c = c2, h = h2)
+            Squashing.LstmForward(n, p, n, q, stride, cp, c, h);
+        Assert.Equal(summed, product);
+        Assert.Equal(c1, c2);
+        Assert.Equal(h1, h2);
+    }
 }

@@ -36,6 +36,19 @@ internal interface IRecurrentCell
     /// </summary>
     static virtual bool UnitWise => true;
 
+    /// <summary>Whether the cell has <see cref="ForwardAdding"/>, the small-batch path's fused form of
+    /// <c>Forward</c>.</summary>
+    static virtual bool FusesProjection => false;
+
+    /// <summary>
+    /// <c>Forward</c> for a range of <paramref name="units"/> units, with the pre-activations given as two parts added
+    /// in the same pass: the recurrent product (gate blocks <paramref name="units"/> apart in
+    /// <paramref name="product"/>, which receives the activated gates) and the input projection with both biases
+    /// (blocks <paramref name="projectedStride"/> apart). Only cells whose recurrent part is not separate.
+    /// </summary>
+    static virtual unsafe void ForwardAdding(int units, float* product, float* projected, int projectedStride,
+        float* cPrev, float* c, float* h) => throw new NotSupportedException();
+
     /// <summary>Blocks of H in the scratch row handed to <c>Forward</c> and <c>Backward</c>.</summary>
     static virtual int ScratchBlocks => 1;
 
@@ -136,6 +149,12 @@ internal readonly struct LstmCell : IRecurrentCell
     {
         Kernels.Squashing.LstmForward(gi, cPrev, c, h);
     }
+
+    public static bool FusesProjection => true;
+
+    public static unsafe void ForwardAdding(int units, float* product, float* projected, int projectedStride,
+        float* cPrev, float* c, float* h)
+        => Kernels.Squashing.LstmForward(units, product, units, projected, projectedStride, cPrev, c, h);
 
     public static void Backward(ReadOnlySpan<float> gates, ReadOnlySpan<float> gh, ReadOnlySpan<float> hPrev,
         ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dc,

@@ -70,6 +70,16 @@ internal static partial class RecurrentKernel
             if (c0 != null) c0.Span.CopyTo(cSlots.AsSpan(batch * hidden));
             else cSlots.AsSpan(batch * hidden).Clear();
 
+            // where the recurrent part is added to the projection (not kept separate), b_hh joins b_ih there once
+            // for the whole chunk instead of at every step
+            bool foldBias = !TCell.SeparateRecurrent && biasHh != null;
+            float[]? inputBias = biasIh?.ToArray();
+            if (foldBias)
+            {
+                inputBias ??= new float[gateWidth];
+                TensorPrimitives.Add(inputBias, biasHh!.Span, inputBias);
+            }
+            var stepBias = foldBias ? null : biasHh;
             int threads = SmallBatchThreads(gateWidth, hidden, batch);
             var bounds = new int[threads + 1];
             for (int s = 0; s < threads; s++)
@@ -86,10 +96,10 @@ internal static partial class RecurrentKernel
                 if (!projectInTeam)
                     Gemm.Multiply(false, true, count * batch, gateWidth, inputSize, x, inputSize, weightIh.Span,
                         inputSize, giBuffer.AsSpan(count * batch * gateWidth), gateWidth,
-                        bias: biasIh is null ? default : biasIh.Span);
+                        bias: inputBias);
                 var work = new SmallBatchChunk(s0, count, steps, batch, hidden, gateWidth, firstTime, reverse, lengths,
-                    giBuffer, hSlots, cSlots, weightHh, biasHh, extra, packed, quantized,
-                    projectInTeam ? new InputProjection(input, firstTime, weightIh, biasIh) : null);
+                    giBuffer, hSlots, cSlots, weightHh, stepBias, extra, packed, quantized,
+                    projectInTeam ? new InputProjection(input, firstTime, weightIh, inputBias) : null);
                 RunTogether(threads, (part, barrier) => work.Run<TCell>(part < 0 ? 0 : bounds[part],
                     part < 0 ? hidden : bounds[part + 1], barrier));
             }
@@ -148,7 +158,7 @@ internal static partial class RecurrentKernel
 
     /// <summary>The inputs of a chunk (its rows from time <paramref name="FirstTime"/>) to project in the
     /// team.</summary>
-    sealed record InputProjection(Tensor Input, int FirstTime, Tensor WeightIh, Tensor? BiasIh);
+    sealed record InputProjection(Tensor Input, int FirstTime, Tensor WeightIh, float[]? Bias);
 
     /// <summary>One chunk of steps of a small-batch run, for one range of units.</summary>
     sealed class SmallBatchChunk(int s0, int count, int steps, int batch, int hidden, int gateWidth, int firstTime,
@@ -185,8 +195,8 @@ internal static partial class RecurrentKernel
                                 gateWidth);
                 }
             }
-            if (p.BiasIh is null) return;
-            var bias = p.BiasIh.Span;
+            if (p.Bias is null) return;
+            var bias = p.Bias.AsSpan();
             var all = gi.AsSpan(rows * gateWidth);
             for (int r = 0; r < rows; r++)
                 for (int g = 0; g < gates; g++)
@@ -250,6 +260,15 @@ internal static partial class RecurrentKernel
                         {
                             hPrev.CopyTo(h); // past its length a row's state is carried and its output stays 0
                             cPrev.CopyTo(c);
+                            continue;
+                        }
+                        if (TCell.FusesProjection && bias.IsEmpty)
+                        {
+                            // the recurrent product and the projection added in the cell's own pass
+                            fixed (float* hOut = h, cOut = c, cIn = cPrev)
+                                TCell.ForwardAdding(units, product + b * rowWidth,
+                                    gi.Pointer + (at + b) * gateWidth + u0, hidden, cIn, cOut, hOut);
+                            h.CopyTo(outputs.Slice((t * batch + b) * hidden + u0, units));
                             continue;
                         }
                         var row = local.AsSpan(b * rowWidth, rowWidth);
