@@ -41,7 +41,17 @@ static class RnnBench
 
     sealed record Row(string Config, string Pass, int Threads, double RecurStepsPerSecond, double RecurGflops,
         string RecurSpread, double? TorchStepsPerSecond, string? TorchSpread, double? Ratio,
-        double? OrtStepsPerSecond = null, string? OrtSpread = null, double? OrtRatio = null, double? VsFloat = null);
+        double? OrtStepsPerSecond = null, string? OrtSpread = null, double? OrtRatio = null, double? VsFloat = null,
+        StreamingLimit? Limit = null);
+
+    /// <summary>
+    /// A batch-1 step against the time its recurrent weights take to stream in: <paramref name="WeightBytes"/> of
+    /// W_hh a step, read by <paramref name="Threads"/> threads at the measured <paramref name="GigabytesPerSecond"/>
+    /// (each its share, as the small-batch path reads), giving <paramref name="LimitMicroseconds"/> a step;
+    /// <paramref name="Fraction"/> is that over Recur's measured time a step.
+    /// </summary>
+    sealed record StreamingLimit(long WeightBytes, int Threads, double GigabytesPerSecond, double LimitMicroseconds,
+        double RecurMicroseconds, double Fraction);
 
     static readonly Config[] Configs =
     [
@@ -152,6 +162,7 @@ static class RnnBench
                 };
             }
         rows.AddRange(Int8Rows(configs, threads, minSeconds, repeat, forwardTimes));
+        AddStreamingLimits(configs, rows, threads);
         var memory = mode is null ? MeasureMemory(threads) : null;
         if (json)
         {
@@ -177,6 +188,13 @@ static class RnnBench
         foreach (var r in rows.Where(r => r.VsFloat != null))
             Console.WriteLine($"{r.Config}: int8 forward {r.VsFloat:F2}× Recur's float forward (PyTorch's ratio is "
                 + "to its own quantize_dynamic model).");
+        foreach (var r in rows.Where(r => r.Limit != null))
+        {
+            var l = r.Limit!;
+            Console.WriteLine($"{r.Config}, {r.Pass}: W_hh is {l.WeightBytes / 1024.0:N0} KiB a step; {l.Threads} "
+                + $"thread(s) stream their shares at {l.GigabytesPerSecond:N0} GB/s, {l.LimitMicroseconds:F2} µs a "
+                + $"step at the limit; Recur {l.RecurMicroseconds:F2} µs ({l.Fraction * 100:F0}% of the limit).");
+        }
         if (memory is null) return 0;
         var memoryTable = new Table().AddColumns("memory, forward+backward", "Recur peak (baseline) MiB",
             "PyTorch peak (baseline) MiB");
@@ -219,6 +237,31 @@ static class RnnBench
                 VsFloat = Math.Round(floatForward[p.i].Median / int8.Median, 2),
             };
         }).ToList();
+    }
+
+    /// <summary>
+    /// Adds the weight-streaming limit to every batch-1 forward row (float and int8): the bytes of W_hh a step (the
+    /// input projections of a sequence are one product for many steps, not streamed per step) over the bandwidth
+    /// this machine's threads reach reading their shares of them.
+    /// </summary>
+    static void AddStreamingLimits(Config[] configs, List<Row> rows, int threads)
+    {
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var c = configs.FirstOrDefault(c => c.Label == rows[i].Config);
+            if (c is null || c.Batch != 1 || !rows[i].Pass.StartsWith("forward", StringComparison.Ordinal)
+                || rows[i].Pass == "forward+backward")
+                continue;
+            int bytesPerWeight = rows[i].Pass.EndsWith("int8", StringComparison.Ordinal) ? 1 : sizeof(float);
+            long bytes = (long)c.Gates * c.Hidden * c.Hidden * bytesPerWeight;
+            double bandwidth = WeightStreaming.Bandwidth(bytes / threads, threads);
+            double limit = bytes / bandwidth * 1e6, recur = 1e6 / rows[i].RecurStepsPerSecond;
+            rows[i] = rows[i] with
+            {
+                Limit = new StreamingLimit(bytes, threads, Math.Round(bandwidth / 1e9, 1), Math.Round(limit, 2),
+                    Math.Round(recur, 2), Math.Round(limit / recur, 3)),
+            };
+        }
     }
 
     /// <summary>

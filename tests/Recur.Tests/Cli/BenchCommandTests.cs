@@ -19,4 +19,12 @@ public sealed class BenchCommandTests
         finally { Console.SetError(previous); }
         Assert.True(error.ToString().Contains("positive"), $"stderr: [{error}]");
     }
+
+    [Fact]
+    public void TheStreamingBandwidthIsMeasuredOverEveryThreadsShare()
+    {
+        // odd sizes are rounded to whole vectors; every thread's passes count (a real machine reads > 0.1 GB/s)
+        double bandwidth = Recur.Cli.Bench.WeightStreaming.Bandwidth(100_003, 2, seconds: 0.05);
+        Assert.True(double.IsFinite(bandwidth) && bandwidth > 1e8, $"bandwidth {bandwidth}");
+    }
 }
