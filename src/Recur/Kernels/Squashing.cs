@@ -5,9 +5,9 @@ namespace Recur.Kernels;
 
 /// <summary>
 /// The squashing functions of recurrent cells — σ and tanh — in single precision, and the LSTM cell built on them,
-/// each one pass over memory. A step of an LSTM at batch 64 spends a sixth of its time in its five σ and tanh per unit
-/// when they go through <c>TensorPrimitives</c> (which evaluates the exponential in double precision); these are
-/// three to four times faster and within a few units in the last place of the exact values:
+/// each one pass over memory. A step of an LSTM at batch 64 spent about an eighth of its time in its five σ and tanh
+/// per unit when they went through <c>TensorPrimitives</c> (which evaluates the exponential in double precision);
+/// these are two to three times faster and within a few units in the last place of the exact values:
 /// <list type="bullet">
 /// <item>eˣ: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two parts, Cody &amp; Waite), e^r − 1 = r·p(r) with p
 /// the Taylor polynomial of (e^r − 1)/r through r⁶ (truncation below 6e-9 relative), then scaled by 2ⁿ;</item>
