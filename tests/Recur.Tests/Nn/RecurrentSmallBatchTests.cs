@@ -163,4 +163,25 @@ public class RecurrentSmallBatchTests
         AssertClose(whole.Output, chunked.Output, "output");
         AssertClose(whole.HiddenState, chunked.HiddenState, "h_n");
     }
+
+    [Fact]
+    public void TheThreadCountFollowsTheFasterTimingAndTriesTheOtherLessOftenWhileItLoses()
+    {
+        var choice = new RecurrentKernel.ThreadChoice(most: 2);
+        // untimed: the guess first, then the other
+        Assert.Equal(2, choice.Next(guess: 2));
+        choice.Record(2, 3e-6);
+        Assert.Equal(1, choice.Next(guess: 2));
+        choice.Record(1, 2e-6);
+        // one thread is faster: the other is tried at once, 16 runs later, then 32 after that, …
+        var counts = Enumerable.Range(0, 100).Select(_ => choice.Next(guess: 2)).ToList();
+        Assert.Equal([0, 16, 48], counts.Select((c, i) => (c, i)).Where(p => p.c == 2).Select(p => p.i));
+        // the machine changes: two threads become faster (judged by the best of each count's last 8 runs)
+        for (int i = 0; i < 8; i++)
+        {
+            choice.Record(1, 6e-6);
+            choice.Record(2, 3e-6);
+        }
+        Assert.All(Enumerable.Range(0, 10).Select(_ => choice.Next(guess: 1)), c => Assert.Equal(2, c));
+    }
 }

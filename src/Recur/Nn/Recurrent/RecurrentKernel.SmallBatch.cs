@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.ExceptionServices;
 using Recur.Kernels;
@@ -80,7 +82,8 @@ internal static partial class RecurrentKernel
                 TensorPrimitives.Add(inputBias, biasHh!.Span, inputBias);
             }
             var stepBias = foldBias ? null : biasHh;
-            int threads = SmallBatchThreads(gateWidth, hidden, batch);
+            var (threads, choice) = SmallBatchThreads<TCell>(gateWidth, hidden, batch, quantized != null);
+            long started = Stopwatch.GetTimestamp();
             var bounds = new int[threads + 1];
             for (int s = 0; s < threads; s++)
                 bounds[s] = (int)((long)(hidden / UnitAlignment) * s / threads) * UnitAlignment;
@@ -103,6 +106,7 @@ internal static partial class RecurrentKernel
                 RunTogether(threads, (part, barrier) => work.Run<TCell>(part < 0 ? 0 : bounds[part],
                     part < 0 ? hidden : bounds[part + 1], barrier));
             }
+            choice?.Record(threads, Stopwatch.GetElapsedTime(started).TotalSeconds / Math.Max(1, steps));
             // the final states sit in the slot the last step wrote
             int last = steps % 2;
             var outputs = packed.Span;
@@ -121,15 +125,84 @@ internal static partial class RecurrentKernel
         }
     }
 
-    /// <summary>Threads for a small-batch run: enough work each, at least <see cref="UnitAlignment"/> units each,
-    /// and no more than the pool can run at once.</summary>
-    static int SmallBatchThreads(int gateWidth, int hidden, int batch)
+    /// <summary>
+    /// Threads for a small-batch run: at least <see cref="UnitAlignment"/> units each and no more than the pool can
+    /// run at once; between one thread and all of them, whichever has been faster for this shape of layer (see
+    /// <see cref="ThreadChoice"/>; a forced count from <see cref="WithSmallBatchThreads"/> is taken as it is). The
+    /// choice is returned to be told how the run went.
+    /// </summary>
+    static (int Threads, ThreadChoice? Choice) SmallBatchThreads<TCell>(int gateWidth, int hidden, int batch,
+        bool int8) where TCell : struct, IRecurrentCell
     {
         int most = Math.Min(Math.Min(Parallelism.MaxThreads, WorkerPool.Shared.Workers + 1),
             Math.Max(1, hidden / UnitAlignment));
-        if (smallBatchThreads.Value > 0) return Math.Min(smallBatchThreads.Value, Math.Max(1, hidden / UnitAlignment));
-        long macs = (long)gateWidth * hidden * batch;
-        return (int)Math.Clamp(macs / MinMacsPerThread, 1, most);
+        if (smallBatchThreads.Value > 0)
+            return (Math.Min(smallBatchThreads.Value, Math.Max(1, hidden / UnitAlignment)), null);
+        // the first guess: enough multiply-adds a thread to pay for meeting the others after every step
+        long macs = (long)gateWidth * hidden * batch / (int8 ? 4 : 1);
+        int guess = (int)Math.Clamp(macs / MinMacsPerThread, 1, most);
+        if (most == 1) return (1, null);
+        var choice = ThreadChoices.GetOrAdd((typeof(TCell), gateWidth, hidden, batch, int8, most),
+            _ => new ThreadChoice(most));
+        return (choice.Next(guess), choice);
+    }
+
+    static readonly ConcurrentDictionary<(Type, int, int, int, bool, int), ThreadChoice> ThreadChoices = new();
+
+    /// <summary>
+    /// One thread or all of them for one shape of small-batch run, by the time a step took with each. A step meets the
+    /// other threads once; what that costs depends on the machine and, on a virtual machine, on the minute (two threads
+    /// exchanging a state took 0.67 µs a step in one minute and 1.7 µs the next on the development VM), so a fixed rule
+    /// picks wrongly for steps of a few microseconds. Each count keeps the times of its last <see cref="Window"/> runs
+    /// and is judged by the best of them — the machine's current speed for it, not its worst moments (a thread the
+    /// system parks for a while delays a team of two far more than one thread). The slower count is tried again after
+    /// <see cref="ExploreEvery"/> runs, then half as often each time it loses (down to one run in
+    /// <see cref="MostRarely"/>), so its times stay current without costing much when the two differ by far (a float
+    /// LSTM step at batch 1: 8 µs on two threads, 18 on one). Every unit is computed the same way whatever the split,
+    /// so the choice changes speed only, never a value.
+    /// </summary>
+    internal sealed class ThreadChoice(int most)
+    {
+        const int ExploreEvery = 16, MostRarely = 512, Window = 8;
+        int preferred = -1, interval = ExploreEvery, nextTry;
+        readonly double[][] recent = [new double[Window], new double[Window]]; // one thread, all of them
+        readonly int[] recorded = new int[2];
+        int runs;
+
+        /// <summary>The count for the next run: <paramref name="guess"/> until both have been timed.</summary>
+        public int Next(int guess)
+        {
+            lock (recent)
+            {
+                runs++;
+                int guessed = guess == 1 ? 0 : 1;
+                if (recorded[guessed] == 0) return Count(guessed);
+                if (recorded[1 - guessed] == 0) return Count(1 - guessed);
+                int faster = Best(0) <= Best(1) ? 0 : 1;
+                if (faster != preferred) (preferred, interval) = (faster, ExploreEvery);
+                if (runs < nextTry) return Count(faster);
+                // try the other count, and less often while it keeps losing
+                nextTry = runs + interval;
+                interval = Math.Min(2 * interval, MostRarely);
+                return Count(1 - faster);
+            }
+        }
+
+        /// <summary>How long a step took in a run with <paramref name="threads"/> threads.</summary>
+        public void Record(int threads, double seconds)
+        {
+            int slot = threads == 1 ? 0 : 1;
+            lock (recent) recent[slot][recorded[slot]++ % Window] = seconds;
+        }
+
+        double Best(int slot)
+        {
+            double best = double.PositiveInfinity;
+            foreach (double t in recent[slot].AsSpan(0, Math.Min(recorded[slot], Window))) best = Math.Min(best, t);
+            return best;
+        }
+
+        int Count(int slot) => slot == 0 ? 1 : most;
     }
 
     /// <summary>
