@@ -168,20 +168,31 @@ public class RecurrentSmallBatchTests
     public void TheThreadCountFollowsTheFasterTimingAndTriesTheOtherLessOftenWhileItLoses()
     {
         var choice = new RecurrentKernel.ThreadChoice(most: 2);
-        // untimed: the guess first, then the other
-        Assert.Equal(2, choice.Next(guess: 2));
-        choice.Record(2, 3e-6);
-        Assert.Equal(1, choice.Next(guess: 2));
-        choice.Record(1, 2e-6);
-        // one thread is faster: the other is tried at once, 16 runs later, then 32 after that, …
-        var counts = Enumerable.Range(0, 100).Select(_ => choice.Next(guess: 2)).ToList();
-        Assert.Equal([0, 16, 48], counts.Select((c, i) => (c, i)).Where(p => p.c == 2).Select(p => p.i));
-        // the machine changes: two threads become faster (judged by the best of each count's last 8 runs)
-        for (int i = 0; i < 8; i++)
+        var secondsPerStep = new Dictionary<int, double> { [1] = 2e-6, [2] = 3e-6 };
+        var chosen = new List<int>();
+        void Run(int n, int guess)
         {
-            choice.Record(1, 6e-6);
-            choice.Record(2, 3e-6);
+            for (int i = 0; i < n; i++)
+            {
+                int threads = choice.Next(guess);
+                chosen.Add(threads);
+                choice.Record(threads, secondsPerStep[threads]);
+            }
         }
-        Assert.All(Enumerable.Range(0, 10).Select(_ => choice.Next(guess: 1)), c => Assert.Equal(2, c));
+        // untimed: the guess first, twice (the first run after a change of count is not timed), then the other
+        Run(4, guess: 2);
+        Assert.Equal([2, 2, 1, 1], chosen);
+        // one thread is faster: two threads are tried again (twice each time) after 16 runs, then 32, 64, …
+        chosen.Clear();
+        Run(200, guess: 2);
+        Assert.InRange(chosen.Count(c => c == 2), 6, 14);
+        Assert.All(chosen.Skip(120).Take(60), c => Assert.Equal(1, c));
+        // the machine changes: two threads become faster; once the last 8 one-thread runs show it, they take over
+        (secondsPerStep[1], secondsPerStep[2]) = (6e-6, 3e-6);
+        chosen.Clear();
+        Run(300, guess: 1);
+        Assert.True(chosen.Skip(250).All(c => c == 2) || chosen.Skip(250).Count(c => c == 1) <= 4,
+            $"last 50 runs: {string.Join(",", chosen.Skip(250))}");
+        Assert.True(chosen.Count(c => c == 2) > 250, $"two threads in {chosen.Count(c => c == 2)} of 300 runs");
     }
 }

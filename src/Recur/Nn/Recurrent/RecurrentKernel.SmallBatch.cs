@@ -84,7 +84,7 @@ internal static partial class RecurrentKernel
             var stepBias = foldBias ? null : biasHh;
             var (threads, choice) = SmallBatchThreads<TCell>(gateWidth, hidden, batch, quantized != null,
                 single: steps * batch <= SmallBatch);
-            long started = Stopwatch.GetTimestamp();
+            long timedTicks = 0, timedSteps = 0;
             var bounds = new int[threads + 1];
             for (int s = 0; s < threads; s++)
                 bounds[s] = (int)((long)(hidden / UnitAlignment) * s / threads) * UnitAlignment;
@@ -105,9 +105,13 @@ internal static partial class RecurrentKernel
                     giBuffer, hSlots, cSlots, weightHh, stepBias, extra, packed, quantized,
                     projectInTeam ? new InputProjection(input, firstTime, weightIh, inputBias) : null);
                 RunTogether(threads, (part, barrier) => work.Run<TCell>(part < 0 ? 0 : bounds[part],
-                    part < 0 ? hidden : bounds[part + 1], barrier));
+                    part < 0 ? hidden : bounds[part + 1], barrier, timed: part <= 0));
+                timedTicks += work.TimedTicks;
+                timedSteps += count - 1;
             }
-            choice?.Record(threads, Stopwatch.GetElapsedTime(started).TotalSeconds / Math.Max(1, steps));
+            // the time a step takes once the team is running (a worker woken from sleep, the first step's caches and
+            // the projections are left out: they would count against whichever count had not run for a while)
+            if (timedSteps > 0) choice?.Record(threads, (double)timedTicks / Stopwatch.Frequency / timedSteps);
             // the final states sit in the slot the last step wrote
             int last = steps % 2;
             var outputs = packed.Span;
@@ -169,32 +173,51 @@ internal static partial class RecurrentKernel
         int preferred = -1, interval = ExploreEvery, nextTry;
         readonly double[][] recent = [new double[Window], new double[Window]]; // one thread, all of them
         readonly int[] recorded = new int[2];
-        int runs;
+        int runs, last = -1, again = -1;
+        bool warmUp;
 
-        /// <summary>The count for the next run: <paramref name="guess"/> until both have been timed.</summary>
+        /// <summary>
+        /// The count for the next run: <paramref name="guess"/> until both have been timed. A count runs twice when it
+        /// takes over from the other, and the first of the two is not timed: it pays for waking a worker that had gone
+        /// to sleep and for filling its caches, which would count against whichever count had not run for a while.
+        /// </summary>
         public int Next(int guess)
         {
             lock (recent)
             {
                 runs++;
-                int guessed = guess == 1 ? 0 : 1;
-                if (recorded[guessed] == 0) return Count(guessed);
-                if (recorded[1 - guessed] == 0) return Count(1 - guessed);
-                int faster = Best(0) <= Best(1) ? 0 : 1;
-                if (faster != preferred) (preferred, interval) = (faster, ExploreEvery);
-                if (runs < nextTry) return Count(faster);
-                // try the other count, and less often while it keeps losing
-                nextTry = runs + interval;
-                interval = Math.Min(2 * interval, MostRarely);
-                return Count(1 - faster);
+                int slot = Choose(guess);
+                if (again >= 0) (slot, again) = (again, -1);
+                else if (slot != last) (warmUp, again) = (true, slot);
+                last = slot;
+                return Count(slot);
             }
         }
 
-        /// <summary>How long a step took in a run with <paramref name="threads"/> threads.</summary>
+        int Choose(int guess)
+        {
+            int guessed = guess == 1 ? 0 : 1;
+            if (recorded[guessed] == 0) return guessed;
+            if (recorded[1 - guessed] == 0) return 1 - guessed;
+            int faster = Best(0) <= Best(1) ? 0 : 1;
+            if (faster != preferred) (preferred, interval) = (faster, ExploreEvery);
+            if (runs < nextTry) return faster;
+            // try the other count, and less often while it keeps losing
+            nextTry = runs + interval;
+            interval = Math.Min(2 * interval, MostRarely);
+            return 1 - faster;
+        }
+
+        /// <summary>How long a step took in a run with <paramref name="threads"/> threads (the first run after a
+        /// change of count is left out).</summary>
         public void Record(int threads, double seconds)
         {
             int slot = threads == 1 ? 0 : 1;
-            lock (recent) recent[slot][recorded[slot]++ % Window] = seconds;
+            lock (recent)
+            {
+                if (warmUp) { warmUp = false; return; }
+                recent[slot][recorded[slot]++ % Window] = seconds;
+            }
         }
 
         double Best(int slot)
@@ -281,10 +304,17 @@ internal static partial class RecurrentKernel
                 }
         }
 
+        /// <summary>Ticks from the end of the chunk's first step to the end of its last, as the thread that was asked
+        /// to time them saw them.</summary>
+        public long TimedTicks { get; private set; }
+
         /// <summary>Steps units [u0, u1) through the chunk, waiting at <paramref name="barrier"/> (the threads
-        /// that run the other units) after each step.</summary>
-        public unsafe void Run<TCell>(int u0, int u1, StepBarrier? barrier) where TCell : struct, IRecurrentCell
+        /// that run the other units) after each step; <paramref name="timed"/>: this thread sets
+        /// <see cref="TimedTicks"/>.</summary>
+        public unsafe void Run<TCell>(int u0, int u1, StepBarrier? barrier, bool timed)
+            where TCell : struct, IRecurrentCell
         {
+            long firstDone = 0;
             int units = u1 - u0, gates = TCell.Gates, rowWidth = gates * units;
             if (projection != null) Project(u0, units, projection);
             var local = new float[batch * rowWidth];
@@ -361,8 +391,10 @@ internal static partial class RecurrentKernel
                         h.CopyTo(outputs.Slice((t * batch + b) * hidden + u0, units));
                     }
                     barrier?.SignalAndWait();
+                    if (timed && s == s0) firstDone = Stopwatch.GetTimestamp();
                 }
             }
+            if (timed) TimedTicks = Stopwatch.GetTimestamp() - firstDone;
         }
     }
 }
