@@ -83,7 +83,7 @@ internal static partial class RecurrentKernel
             }
             var stepBias = foldBias ? null : biasHh;
             var (threads, choice) = SmallBatchThreads<TCell>(gateWidth, hidden, batch, quantized != null,
-                single: steps * batch <= SmallBatch);
+                timed: steps * batch > SmallBatch);
             long timedTicks = 0, timedSteps = 0;
             var bounds = new int[threads + 1];
             for (int s = 0; s < threads; s++)
@@ -134,11 +134,11 @@ internal static partial class RecurrentKernel
     /// Threads for a small-batch run: at least <see cref="UnitAlignment"/> units each and no more than the pool can
     /// run at once; between one thread and all of them, whichever has been faster for this shape of layer (see
     /// <see cref="ThreadChoice"/>; a forced count from <see cref="WithSmallBatchThreads"/> is taken as it is). The
-    /// choice is returned to be told how the run went. Runs of a step or two (generation: the inputs projected in the
-    /// team, every step) are timed apart from sequences.
+    /// choice is returned to be told how the run went. Runs that are not <paramref name="timed"/> — a step or two, as
+    /// generation makes, too short to time apart from waking the team — keep the first guess.
     /// </summary>
     static (int Threads, ThreadChoice? Choice) SmallBatchThreads<TCell>(int gateWidth, int hidden, int batch,
-        bool int8, bool single) where TCell : struct, IRecurrentCell
+        bool int8, bool timed) where TCell : struct, IRecurrentCell
     {
         int most = Math.Min(Math.Min(Parallelism.MaxThreads, WorkerPool.Shared.Workers + 1),
             Math.Max(1, hidden / UnitAlignment));
@@ -147,13 +147,13 @@ internal static partial class RecurrentKernel
         // the first guess: enough multiply-adds a thread to pay for meeting the others after every step
         long macs = (long)gateWidth * hidden * batch / (int8 ? 4 : 1);
         int guess = (int)Math.Clamp(macs / MinMacsPerThread, 1, most);
-        if (most == 1) return (1, null);
-        var choice = ThreadChoices.GetOrAdd((typeof(TCell), gateWidth, hidden, batch, int8, single, most),
+        if (most == 1 || !timed) return (guess, null);
+        var choice = ThreadChoices.GetOrAdd((typeof(TCell), gateWidth, hidden, batch, int8, most),
             _ => new ThreadChoice(most));
         return (choice.Next(guess), choice);
     }
 
-    static readonly ConcurrentDictionary<(Type, int, int, int, bool, bool, int), ThreadChoice> ThreadChoices = new();
+    static readonly ConcurrentDictionary<(Type, int, int, int, bool, int), ThreadChoice> ThreadChoices = new();
 
     /// <summary>
     /// One thread or all of them for one shape of small-batch run, by the time a step took with each. A step meets the
