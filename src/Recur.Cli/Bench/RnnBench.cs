@@ -249,10 +249,8 @@ static class RnnBench
         for (int i = 0; i < rows.Count; i++)
         {
             var c = configs.FirstOrDefault(c => c.Label == rows[i].Config);
-            if (c is null || c.Batch != 1 || !rows[i].Pass.StartsWith("forward", StringComparison.Ordinal)
-                || rows[i].Pass == "forward+backward")
-                continue;
-            int bytesPerWeight = rows[i].Pass.EndsWith("int8", StringComparison.Ordinal) ? 1 : sizeof(float);
+            if (c is null || c.Batch != 1 || rows[i].Pass is not ("forward" or "forward, int8")) continue;
+            int bytesPerWeight = rows[i].Pass == "forward, int8" ? 1 : sizeof(float);
             long bytes = (long)c.Gates * c.Hidden * c.Hidden * bytesPerWeight;
             double bandwidth = WeightStreaming.Bandwidth(bytes / threads, threads);
             double limit = bytes / bandwidth * 1e6, recur = 1e6 / rows[i].RecurStepsPerSecond;
