@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace Recur;
 
 public static partial class Functional
@@ -29,11 +27,8 @@ public static partial class Functional
             var y = output.Span;
             for (int b = first; b < last; b++)
             {
-                var t = tanh.AsSpan(b * block, block);
-                var s = sigmoid.AsSpan(b * block, block);
-                Kernels.Squashing.Tanh(x.Slice(2 * b * block, block), t);
-                Kernels.Squashing.Sigmoid(x.Slice((2 * b + 1) * block, block), s);
-                TensorPrimitives.Multiply(t, s, y.Slice(b * block, block));
+                Kernels.GatedUnits.Forward(x.Slice(2 * b * block, block), x.Slice((2 * b + 1) * block, block),
+                    tanh.AsSpan(b * block, block), sigmoid.AsSpan(b * block, block), y.Slice(b * block, block));
             }
         });
         return Tensor.Result(output, input, g =>

@@ -1,15 +1,30 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
 
 /// <summary>
-/// The gradient of WaveNet's gated unit y = tanh(f) ⊙ σ(g) in one pass over memory: for the saved t = tanh(f) and
+/// WaveNet's gated unit y = tanh(f) ⊙ σ(g) — one definition for training (<c>Functional.GatedTanh</c>) and
+/// generation (<c>WaveNetGenerator</c>) — and its gradient in one pass over memory: for the saved t = tanh(f) and
 /// s = σ(g) and the output gradient dy, ∂L/∂f = dy·s·(1 − t²) and ∂L/∂g = dy·t·s·(1 − s). On tensors of megabytes
 /// these are bound by memory traffic, so each value is read once and each gradient written once (or added to once).
 /// </summary>
 internal static class GatedUnits
 {
+    /// <summary>
+    /// y = tanh(f) ⊙ σ(g), keeping t = tanh(f) and s = σ(g) for the backward. All spans have the same length;
+    /// <paramref name="tanh"/> and <paramref name="sigmoid"/> may be the inputs they are computed from, and
+    /// <paramref name="y"/> may be either of them.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> filter, ReadOnlySpan<float> gate, Span<float> tanh,
+        Span<float> sigmoid, Span<float> y)
+    {
+        Squashing.Tanh(filter, tanh);
+        Squashing.Sigmoid(gate, sigmoid);
+        TensorPrimitives.Multiply(tanh, sigmoid, y);
+    }
+
     /// <summary>
     /// Writes (or with <paramref name="accumulate"/> adds) the gradients of the filter and gate halves. All spans
     /// have the same length; the outputs may not alias the inputs.

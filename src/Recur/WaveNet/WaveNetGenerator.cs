@@ -108,9 +108,7 @@ public sealed class WaveNetGenerator
                 MultiplyAdd(layer.Gate, pair, a);
                 var z = gated.AsSpan(l * d, d);
                 // the gated unit as in training: tanh of the filter half times σ of the gate half
-                Kernels.Squashing.Tanh(a.AsSpan(0, d), z);
-                Kernels.Squashing.Sigmoid(a.AsSpan(d, d), a.AsSpan(d, d));
-                TensorPrimitives.Multiply(z, a.AsSpan(d, d), z);
+                Kernels.GatedUnits.Forward(a.AsSpan(0, d), a.AsSpan(d, d), z, a.AsSpan(d, d), z);
                 if (l < layers.Length - 1)
                 {
                     TensorPrimitives.Add(x, layer.ResidualBias, x);
