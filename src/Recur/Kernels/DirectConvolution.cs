@@ -80,7 +80,9 @@ internal static unsafe class DirectConvolution
 
     /// <summary>
     /// Output row <paramref name="row"/> of one item, every filter: <paramref name="output"/> is the item's [F, OutH,
-    /// OutW], <paramref name="bias"/> null or [F].
+    /// OutW], <paramref name="bias"/> null or [F]. Kernel rows that fall wholly in the top or bottom zero margin are
+    /// skipped (their products are exact zeros, so the sums keep their bits), and a row's last pixels are covered by
+    /// tiles of <see cref="NarrowPixels"/> rather than a whole tile's worth of discarded lanes.
     /// </summary>
     public static void Row(in Shape s, float* padded, int* offsets, float* packedWeights, int filters, float* bias,
         float* output, int row)
@@ -89,24 +91,41 @@ internal static unsafe class DirectConvolution
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
         int pixels = s.OutH * s.OutW, pw = s.PaddedWidth;
         float* rowStart = padded + (nint)row * s.Stride.H * pw;
+        // kernel rows i whose input row row·sh − top + i·dh lies inside the image
+        int top = row * s.Stride.H - s.Pad.Top, dh = s.Dilation.H;
+        int firstRow = top >= 0 ? 0 : (-top + dh - 1) / dh;
+        int endRow = top > s.Height - 1 ? 0 : Math.Min(s.KernelH, (s.Height - 1 - top) / dh + 1);
+        var range = new TapRange(s.Channels, s.KernelH * s.KernelW, firstRow * s.KernelW,
+            Math.Max(0, endRow - firstRow) * s.KernelW);
         for (int block = 0; block < filters / Filters; block++)
         {
             float* weights = packedWeights + (nint)block * s.Taps * Filters;
             float* blockBias = bias == null ? null : bias + block * Filters;
-            for (int first = 0; first < s.OutW; first += Pixels)
+            for (int first = 0; first < s.OutW;)
             {
-                Tile(rowStart + (nint)first * s.Stride.W, s.Stride.W, offsets, s.Taps, weights, blockBias, tile);
-                int count = Math.Min(Pixels, s.OutW - first);
+                int left = s.OutW - first, count = left > 2 * NarrowPixels ? Pixels : NarrowPixels;
+                float* x = rowStart + (nint)first * s.Stride.W;
+                if (count == Pixels) Tile(x, s.Stride.W, offsets, range, weights, blockBias, tile);
+                else NarrowTile(x, s.Stride.W, offsets, range, weights, blockBias, tile);
+                count = Math.Min(count, left);
                 float* target = output + (nint)block * Filters * pixels + (nint)row * s.OutW + first;
                 for (int f = 0; f < Filters; f++)
                     for (int p = 0; p < count; p++) target[(nint)f * pixels + p] = tile[p * Filters + f];
+                first += count;
             }
         }
     }
 
+    /// <summary>Output pixels of a narrow tile, for the end of a row.</summary>
+    public const int NarrowPixels = 4;
+
+    /// <summary>The taps a tile sums: in each of <paramref name="Channels"/> runs of <paramref name="PerChannel"/>
+    /// taps, the <paramref name="Count"/> from <paramref name="First"/> on.</summary>
+    readonly record struct TapRange(int Channels, int PerChannel, int First, int Count);
+
     /// <summary>12 pixels × 32 filters over every tap into <paramref name="tile"/> ([pixel][filter]).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Tile(float* x, int step, int* offsets, int taps, float* w, float* bias, float* tile)
+    static void Tile(float* x, int step, int* offsets, TapRange taps, float* weights, float* bias, float* tile)
     {
         var start0 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias);
         var start1 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias + 16);
@@ -115,35 +134,40 @@ internal static unsafe class DirectConvolution
         Vector512<float> c60 = start0, c61 = start1, c70 = start0, c71 = start1, c80 = start0, c81 = start1;
         Vector512<float> c90 = start0, c91 = start1, c100 = start0, c101 = start1, c110 = start0, c111 = start1;
         nint s = step;
-        for (int t = 0; t < taps; t++)
+        for (int c = 0; c < taps.Channels; c++)
         {
-            float* px = x + offsets[t];
-            var w0 = Vector512.Load(w); var w1 = Vector512.Load(w + 16);
-            w += Filters;
-            var a = Vector512.Create(px[0]);
-            c00 = Avx512F.FusedMultiplyAdd(a, w0, c00); c01 = Avx512F.FusedMultiplyAdd(a, w1, c01);
-            a = Vector512.Create(px[s]);
-            c10 = Avx512F.FusedMultiplyAdd(a, w0, c10); c11 = Avx512F.FusedMultiplyAdd(a, w1, c11);
-            a = Vector512.Create(px[2 * s]);
-            c20 = Avx512F.FusedMultiplyAdd(a, w0, c20); c21 = Avx512F.FusedMultiplyAdd(a, w1, c21);
-            a = Vector512.Create(px[3 * s]);
-            c30 = Avx512F.FusedMultiplyAdd(a, w0, c30); c31 = Avx512F.FusedMultiplyAdd(a, w1, c31);
-            a = Vector512.Create(px[4 * s]);
-            c40 = Avx512F.FusedMultiplyAdd(a, w0, c40); c41 = Avx512F.FusedMultiplyAdd(a, w1, c41);
-            a = Vector512.Create(px[5 * s]);
-            c50 = Avx512F.FusedMultiplyAdd(a, w0, c50); c51 = Avx512F.FusedMultiplyAdd(a, w1, c51);
-            a = Vector512.Create(px[6 * s]);
-            c60 = Avx512F.FusedMultiplyAdd(a, w0, c60); c61 = Avx512F.FusedMultiplyAdd(a, w1, c61);
-            a = Vector512.Create(px[7 * s]);
-            c70 = Avx512F.FusedMultiplyAdd(a, w0, c70); c71 = Avx512F.FusedMultiplyAdd(a, w1, c71);
-            a = Vector512.Create(px[8 * s]);
-            c80 = Avx512F.FusedMultiplyAdd(a, w0, c80); c81 = Avx512F.FusedMultiplyAdd(a, w1, c81);
-            a = Vector512.Create(px[9 * s]);
-            c90 = Avx512F.FusedMultiplyAdd(a, w0, c90); c91 = Avx512F.FusedMultiplyAdd(a, w1, c91);
-            a = Vector512.Create(px[10 * s]);
-            c100 = Avx512F.FusedMultiplyAdd(a, w0, c100); c101 = Avx512F.FusedMultiplyAdd(a, w1, c101);
-            a = Vector512.Create(px[11 * s]);
-            c110 = Avx512F.FusedMultiplyAdd(a, w0, c110); c111 = Avx512F.FusedMultiplyAdd(a, w1, c111);
+            int start = c * taps.PerChannel + taps.First;
+            float* w = weights + (nint)start * Filters;
+            for (int t = start; t < start + taps.Count; t++)
+            {
+                float* px = x + offsets[t];
+                var w0 = Vector512.Load(w); var w1 = Vector512.Load(w + 16);
+                w += Filters;
+                var a = Vector512.Create(px[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a, w0, c00); c01 = Avx512F.FusedMultiplyAdd(a, w1, c01);
+                a = Vector512.Create(px[s]);
+                c10 = Avx512F.FusedMultiplyAdd(a, w0, c10); c11 = Avx512F.FusedMultiplyAdd(a, w1, c11);
+                a = Vector512.Create(px[2 * s]);
+                c20 = Avx512F.FusedMultiplyAdd(a, w0, c20); c21 = Avx512F.FusedMultiplyAdd(a, w1, c21);
+                a = Vector512.Create(px[3 * s]);
+                c30 = Avx512F.FusedMultiplyAdd(a, w0, c30); c31 = Avx512F.FusedMultiplyAdd(a, w1, c31);
+                a = Vector512.Create(px[4 * s]);
+                c40 = Avx512F.FusedMultiplyAdd(a, w0, c40); c41 = Avx512F.FusedMultiplyAdd(a, w1, c41);
+                a = Vector512.Create(px[5 * s]);
+                c50 = Avx512F.FusedMultiplyAdd(a, w0, c50); c51 = Avx512F.FusedMultiplyAdd(a, w1, c51);
+                a = Vector512.Create(px[6 * s]);
+                c60 = Avx512F.FusedMultiplyAdd(a, w0, c60); c61 = Avx512F.FusedMultiplyAdd(a, w1, c61);
+                a = Vector512.Create(px[7 * s]);
+                c70 = Avx512F.FusedMultiplyAdd(a, w0, c70); c71 = Avx512F.FusedMultiplyAdd(a, w1, c71);
+                a = Vector512.Create(px[8 * s]);
+                c80 = Avx512F.FusedMultiplyAdd(a, w0, c80); c81 = Avx512F.FusedMultiplyAdd(a, w1, c81);
+                a = Vector512.Create(px[9 * s]);
+                c90 = Avx512F.FusedMultiplyAdd(a, w0, c90); c91 = Avx512F.FusedMultiplyAdd(a, w1, c91);
+                a = Vector512.Create(px[10 * s]);
+                c100 = Avx512F.FusedMultiplyAdd(a, w0, c100); c101 = Avx512F.FusedMultiplyAdd(a, w1, c101);
+                a = Vector512.Create(px[11 * s]);
+                c110 = Avx512F.FusedMultiplyAdd(a, w0, c110); c111 = Avx512F.FusedMultiplyAdd(a, w1, c111);
+            }
         }
         c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
         c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
@@ -151,5 +175,38 @@ internal static unsafe class DirectConvolution
         c60.Store(tile + 192); c61.Store(tile + 208); c70.Store(tile + 224); c71.Store(tile + 240);
         c80.Store(tile + 256); c81.Store(tile + 272); c90.Store(tile + 288); c91.Store(tile + 304);
         c100.Store(tile + 320); c101.Store(tile + 336); c110.Store(tile + 352); c111.Store(tile + 368);
+    }
+
+    /// <summary><see cref="NarrowPixels"/> pixels × 32 filters over every tap into the first pixels of <paramref
+    /// name="tile"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void NarrowTile(float* x, int step, int* offsets, TapRange taps, float* weights, float* bias, float* tile)
+    {
+        var start0 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias);
+        var start1 = bias == null ? Vector512<float>.Zero : Vector512.Load(bias + 16);
+        Vector512<float> c00 = start0, c01 = start1, c10 = start0, c11 = start1;
+        Vector512<float> c20 = start0, c21 = start1, c30 = start0, c31 = start1;
+        nint s = step;
+        for (int c = 0; c < taps.Channels; c++)
+        {
+            int start = c * taps.PerChannel + taps.First;
+            float* w = weights + (nint)start * Filters;
+            for (int t = start; t < start + taps.Count; t++)
+            {
+                float* px = x + offsets[t];
+                var w0 = Vector512.Load(w); var w1 = Vector512.Load(w + 16);
+                w += Filters;
+                var a = Vector512.Create(px[0]);
+                c00 = Avx512F.FusedMultiplyAdd(a, w0, c00); c01 = Avx512F.FusedMultiplyAdd(a, w1, c01);
+                a = Vector512.Create(px[s]);
+                c10 = Avx512F.FusedMultiplyAdd(a, w0, c10); c11 = Avx512F.FusedMultiplyAdd(a, w1, c11);
+                a = Vector512.Create(px[2 * s]);
+                c20 = Avx512F.FusedMultiplyAdd(a, w0, c20); c21 = Avx512F.FusedMultiplyAdd(a, w1, c21);
+                a = Vector512.Create(px[3 * s]);
+                c30 = Avx512F.FusedMultiplyAdd(a, w0, c30); c31 = Avx512F.FusedMultiplyAdd(a, w1, c31);
+            }
+        }
+        c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
+        c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
     }
 }

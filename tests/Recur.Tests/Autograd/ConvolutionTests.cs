@@ -113,13 +113,14 @@ public sealed class ConvolutionTests
     }
 
     /// <summary>The direct kernel (32 filters a block, 12 pixels a tile, here on AVX-512) against the defining sum
-    /// and the GEMM path, on rows that end in a partial tile, with and without bias; the same bits on one and two
-    /// threads.</summary>
+    /// and the GEMM path, on rows that end in one or two narrow tiles or a partial tile, output rows whose kernel lies
+    /// partly or wholly in the zero margin, with and without bias; the same bits on one and two threads.</summary>
     [Theory]
     [InlineData(1, 1, 32, 1, 1, 0, 0, 1, 1, true)]
     [InlineData(2, 3, 64, 2, 2, 4, 2, 1, 1, false)]
     [InlineData(3, 2, 32, 2, 3, 1, 5, 2, 3, true)]
     [InlineData(4, 1, 32, 3, 1, 6, 0, 1, 2, true)]
+    [InlineData(5, 2, 32, 1, 1, 2, 0, 1, 3, false)]
     public void DirectKernelMatchesTheDefiningSumAndTheGemmPath(int seed, int channels, int outC, int strideH,
         int strideW, int padH, int padW, int dilationH, int dilationW, bool withBias)
     {
