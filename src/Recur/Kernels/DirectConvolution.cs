@@ -12,6 +12,7 @@ namespace Recur.Kernels;
 /// products themselves. Each output value is summed by one thread in tap order, so results do not depend on the
 /// number of threads.
 /// </summary>
+[SkipLocalsInit]
 internal static unsafe class DirectConvolution
 {
     /// <summary>Output pixels of a tile (consecutive along one output row).</summary>
@@ -109,10 +110,60 @@ internal static unsafe class DirectConvolution
                 else NarrowTile(x, s.Stride.W, offsets, range, weights, blockBias, tile);
                 count = Math.Min(count, left);
                 float* target = output + (nint)block * Filters * pixels + (nint)row * s.OutW + first;
-                for (int f = 0; f < Filters; f++)
-                    for (int p = 0; p < count; p++) target[(nint)f * pixels + p] = tile[p * Filters + f];
+                // all 16 lanes when they stay inside the row: the lanes past the tile's end are rewritten by the
+                // next tile, on this thread
+                var mask = Vector512.LessThan(Vector512<int>.Indices,
+                    Vector512.Create(first + 16 <= s.OutW ? 16 : count)).AsSingle();
+                WriteTransposed(tile, target, pixels, mask);
+                WriteTransposed(tile + 16, target + 16 * (nint)pixels, pixels, mask);
                 first += count;
             }
+        }
+    }
+
+    /// <summary>
+    /// Writes 16 filters of a tile ([pixel][filter], rows 32 floats apart) to the output's [filter][pixel] layout:
+    /// filter f's pixels go to <paramref name="target"/> + f·<paramref name="pixels"/>, the lanes of <paramref
+    /// name="mask"/> only. A 16 × 16 transpose in registers (the rows past the tile's 12 are zeros): pairs of rows
+    /// interleaved by element, then by pairs of elements, then 128-bit lanes gathered in two steps — 64 shuffles and
+    /// 16 stores where element-wise copies took 384 scattered ones.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void WriteTransposed(float* tile, float* target, int pixels, Vector512<float> mask)
+    {
+        Vector512<float> Row(int p) => p < Pixels ? Vector512.Load(tile + p * Filters) : Vector512<float>.Zero;
+        bool whole = mask.AsInt32() == Vector512<int>.AllBitsSet;
+        void Store(float* at, Vector512<float> value)
+        {
+            if (whole) value.Store(at);
+            else Avx512F.MaskStore(at, mask, value);
+        }
+        var t = stackalloc Vector512<float>[16];
+        for (int p = 0; p < 16; p += 2)
+        {
+            var (a, b) = (Row(p), Row(p + 1));
+            t[p] = Avx512F.UnpackLow(a, b);
+            t[p + 1] = Avx512F.UnpackHigh(a, b);
+        }
+        var u = stackalloc Vector512<float>[16];
+        for (int q = 0; q < 16; q += 4)
+            for (int half = 0; half < 2; half++)
+            {
+                Vector512<double> a = t[q + half].AsDouble(), b = t[q + half + 2].AsDouble();
+                u[q + 2 * half] = Avx512F.UnpackLow(a, b).AsSingle();
+                u[q + 2 * half + 1] = Avx512F.UnpackHigh(a, b).AsSingle();
+            }
+        // u[4r + k] holds columns k, k + 4, k + 8, k + 12 (one per 128-bit lane) of rows 4r … 4r + 3
+        for (int k = 0; k < 4; k++)
+        {
+            var even0 = Avx512F.Shuffle4x128(u[k], u[4 + k], 0x88);
+            var even1 = Avx512F.Shuffle4x128(u[8 + k], u[12 + k], 0x88);
+            var odd0 = Avx512F.Shuffle4x128(u[k], u[4 + k], 0xDD);
+            var odd1 = Avx512F.Shuffle4x128(u[8 + k], u[12 + k], 0xDD);
+            Store(target + (nint)k * pixels, Avx512F.Shuffle4x128(even0, even1, 0x88));
+            Store(target + (nint)(k + 8) * pixels, Avx512F.Shuffle4x128(even0, even1, 0xDD));
+            Store(target + (nint)(k + 4) * pixels, Avx512F.Shuffle4x128(odd0, odd1, 0x88));
+            Store(target + (nint)(k + 12) * pixels, Avx512F.Shuffle4x128(odd0, odd1, 0xDD));
         }
     }
 
