@@ -147,6 +147,92 @@ public sealed class LanguageModelTests : IDisposable
         Assert.Throws<ArgumentException>(() => new SamplingOptions(TopP: 0).Validate());
     }
 
+    /// <summary>Sampling as defined: tokens most likely first (ties by id), top-k, then the smallest prefix whose
+    /// probability reaches top-p, drawn by walking that order — the sorting sampler Recur used before, kept here as
+    /// the reference.</summary>
+    static int ReferenceChoice(float[] logits, SamplingOptions options, RandomGenerator random)
+    {
+        int n = logits.Length;
+        var order = Enumerable.Range(0, n).ToArray();
+        Array.Sort(order, (a, b) => logits[a] != logits[b] ? logits[b].CompareTo(logits[a]) : a.CompareTo(b));
+        int keep = options.TopK > 0 ? Math.Min(options.TopK, n) : n;
+        double max = logits[order[0]] / (double)options.Temperature, sum = 0;
+        var p = new double[keep];
+        for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp(logits[order[i]] / (double)options.Temperature - max);
+        if (options.TopP < 1)
+        {
+            // over every token, summed as the sampler sums them
+            double all = keep < n ? sum : TextGenerator.Weights(logits, options.Temperature, max, new double[n]);
+            double cumulative = 0;
+            for (int i = 0; i < keep; i++)
+                if ((cumulative += p[i] / all) >= options.TopP) { keep = i + 1; break; }
+            sum = p.Take(keep).Sum();
+        }
+        double u = random.NextDouble() * sum, running = 0;
+        for (int i = 0; i < keep; i++)
+            if (u < (running += p[i])) return order[i];
+        return order[keep - 1];
+    }
+
+    [Theory]
+    [InlineData(40, 1f, 0, 0.5f)]
+    [InlineData(2000, 1.3f, 40, 1f)]
+    [InlineData(2000, 0.8f, 0, 0.9f)]
+    [InlineData(2000, 1f, 100, 0.95f)]
+    [InlineData(30000, 1f, 0, 0.3f)]
+    [InlineData(300, 2f, 0, 0.999f)]
+    public void TruncatedSamplingOfALargeVocabularyDrawsWhatSortingEveryTokenWould(int vocabulary,
+        float temperature, int topK, float topP)
+    {
+        // top-k and top-p take the best tokens from a bounded heap and sort only those; drawn from the same random
+        // stream they pick exactly the tokens the definition picks (ties included: logits rounded to a few levels)
+        var random = new RandomGenerator((ulong)vocabulary);
+        var options = new SamplingOptions(temperature, topK, topP);
+        var mine = new RandomGenerator(11);
+        var reference = new RandomGenerator(11);
+        for (int draw = 0; draw < 200; draw++)
+        {
+            var logits = new float[vocabulary];
+            for (int i = 0; i < vocabulary; i++) logits[i] = MathF.Round(random.NextNormal() * 4) / 2;
+            Assert.Equal(ReferenceChoice(logits, options, reference), TextGenerator.Choose(logits, options, mine));
+        }
+    }
+
+    [Fact]
+    public void SamplingEveryTokenOfALargeVocabularyFollowsTheSoftmax()
+    {
+        // three likely tokens among 50,000 unlikely ones: drawn in id order without sorting, each as often as its
+        // probability says
+        var logits = Enumerable.Repeat(-20f, 50_000).ToArray();
+        (logits[49_999], logits[17], logits[30_000]) = (MathF.Log(0.5f), MathF.Log(0.3f), MathF.Log(0.2f));
+        var random = new RandomGenerator(4);
+        var counts = new Dictionary<int, int>();
+        for (int i = 0; i < 20_000; i++)
+        {
+            int token = TextGenerator.Choose(logits, new SamplingOptions(), random);
+            counts[token] = counts.GetValueOrDefault(token) + 1;
+        }
+        Assert.Equal(0.5, counts[49_999] / 20_000.0, 0.015);
+        Assert.Equal(0.3, counts[17] / 20_000.0, 0.015);
+        Assert.Equal(0.2, counts[30_000] / 20_000.0, 0.015);
+        Assert.True(counts.Where(c => c.Key is not (17 or 30_000 or 49_999)).Sum(c => c.Value) < 20,
+            "the 49,997 tokens of probability 1e-9 each were drawn too often");
+    }
+
+    [Fact]
+    public void SamplingRefusesLogitsThatAreNotFiniteAndBreaksTiesById()
+    {
+        var random = new RandomGenerator(1);
+        var error = Assert.Throws<ArgumentException>(() =>
+            TextGenerator.Choose([0f, 1f, float.NaN, 2f], new SamplingOptions(), random));
+        Assert.Contains("token 2 of 4", error.Message);
+        Assert.Throws<ArgumentException>(() =>
+            TextGenerator.Choose([0f, float.PositiveInfinity], new SamplingOptions(TopK: 1), random));
+        // equal best logits (−0 equals +0): top-1 is the smaller id
+        Assert.Equal(1, TextGenerator.Choose([-1f, 0f, -0f, -3f], new SamplingOptions(TopK: 1), random));
+        Assert.Equal(2, TextGenerator.Choose([-1f, -2f, -0f, 0f], new SamplingOptions(TopK: 1), random));
+    }
+
     [Fact]
     public void WideBeamSearchFindsTheMostLikelySequence()
     {
