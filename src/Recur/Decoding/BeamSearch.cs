@@ -88,10 +88,7 @@ public static class BeamSearch
                 {
                     var row = result.Logits.AsSpan((row0 + b) * vocabulary, vocabulary);
                     Scores.LogSoftmax(row);
-                    var copy = row.ToArray();
-                    foreach (int v in Enumerable.Range(0, vocabulary).OrderByDescending(v => copy[v]).ThenBy(v => v)
-                        .Take(width))
-                        candidates.Add((b, v, live[b].LogP + copy[v]));
+                    foreach (int v in Scores.Top(row, width)) candidates.Add((b, v, live[b].LogP + row[v]));
                 }
                 var kept = new List<Hypothesis>();
                 foreach (var c in candidates.OrderByDescending(c => c.LogP).ThenBy(c => c.Beam).ThenBy(c => c.Token))

@@ -14,6 +14,55 @@ public static class Scores
         return best;
     }
 
+    /// <summary>
+    /// The indices of the <paramref name="k"/> largest values (all of them when there are fewer), largest first and
+    /// ties by index — what sorting the row in descending order would put first — from a bounded heap, so that taking
+    /// the best few of a 50,000-word vocabulary costs one pass and not a sort. −0 ties with +0; NaN ranks below every
+    /// number.
+    /// </summary>
+    public static int[] Top(ReadOnlySpan<float> values, int k)
+    {
+        int m = Math.Clamp(k, 0, values.Length);
+        var heap = new ulong[m]; // a max-heap of keys: the worst of the best m on top
+        for (int i = 0; i < m; i++) heap[i] = RankKey(values[i], i);
+        for (int i = m / 2 - 1; i >= 0; i--) SiftDown(heap, i);
+        for (int i = m; i < values.Length && m > 0; i++)
+        {
+            ulong key = RankKey(values[i], i);
+            if (key >= heap[0]) continue;
+            heap[0] = key;
+            SiftDown(heap, 0);
+        }
+        Array.Sort(heap);
+        var top = new int[m];
+        for (int i = 0; i < m; i++) top[i] = (int)(uint)heap[i];
+        return top;
+    }
+
+    /// <summary>A key that sorts larger values first and equal values by index: the value's bits mapped to an order
+    /// that descends with it, above the index.</summary>
+    static ulong RankKey(float value, int index)
+    {
+        if (value == 0) value = 0; // −0 ranks with +0
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        uint ascending = float.IsNaN(value) ? 0u : (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
+        return (ulong)~ascending << 32 | (uint)index;
+    }
+
+    /// <summary>Restores the max-heap below <paramref name="i"/>.</summary>
+    static void SiftDown(ulong[] heap, int i)
+    {
+        while (true)
+        {
+            int largest = i, left = 2 * i + 1, right = left + 1;
+            if (left < heap.Length && heap[left] > heap[largest]) largest = left;
+            if (right < heap.Length && heap[right] > heap[largest]) largest = right;
+            if (largest == i) return;
+            (heap[i], heap[largest]) = (heap[largest], heap[i]);
+            i = largest;
+        }
+    }
+
     /// <summary>Turns scores into log-probabilities in place.</summary>
     public static void LogSoftmax(Span<float> row)
     {

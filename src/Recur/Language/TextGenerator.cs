@@ -81,7 +81,7 @@ public static class TextGenerator
     /// <summary>
     /// Picks a token from <paramref name="logits"/> under <paramref name="options"/> (exposed for tests). Sampling
     /// from every token needs no order and takes two passes over the logits; top-k and top-p take the most likely
-    /// tokens (ties by id) from a bounded heap and sort only those — a word or BPE vocabulary of 50,000 is not sorted
+    /// tokens (ties by id) from <see cref="Scores.Top"/>, which sorts only those — a word or BPE vocabulary of 50,000 is not sorted
     /// for every token. Logits that are NaN or infinite are an error (the model's output is broken), not a draw.
     /// </summary>
     public static int Choose(ReadOnlySpan<float> logits, SamplingOptions options, RandomGenerator random)
@@ -123,17 +123,17 @@ public static class TextGenerator
             all = Weights(logits, temperature, max, weights.AsSpan(0, n));
             pool.Return(weights);
         }
-        var best = Array.Empty<ulong>();
+        var best = Array.Empty<int>();
         var probabilities = Array.Empty<double>();
         int count = 0;
         // the m most likely tokens: top-k's k, or for top-p alone m growing until the nucleus fits in them (a flat
         // distribution needs them all)
         for (int m = keep < n ? keep : Math.Min(n, 64); ; m = Math.Min(keep, m * 8))
         {
-            best = MostLikely(logits, m);
+            best = Scores.Top(logits, m);
             probabilities = new double[m];
             double sum = 0;
-            for (int i = 0; i < m; i++) sum += probabilities[i] = Weight(logits[Id(best[i])]);
+            for (int i = 0; i < m; i++) sum += probabilities[i] = Weight(logits[best[i]]);
             if (keep < n) all = sum;
             count = m;
             if (options.TopP < 1)
@@ -153,9 +153,9 @@ public static class TextGenerator
         for (int i = 0; i < count; i++)
         {
             walked += probabilities[i];
-            if (draw < walked) return Id(best[i]);
+            if (draw < walked) return best[i];
         }
-        return Id(best[count - 1]);
+        return best[count - 1];
     }
 
     /// <summary>Every token's weight e^(logit/T − max) into <paramref name="weights"/> and their sum, taken in id
@@ -167,50 +167,6 @@ public static class TextGenerator
         return total;
     }
 
-    /// <summary>The <paramref name="m"/> most likely tokens as sort keys, most likely first (ties by id): a bounded
-    /// max-heap of the best keys seen, then sorted.</summary>
-    static ulong[] MostLikely(ReadOnlySpan<float> logits, int m)
-    {
-        var heap = new ulong[m];
-        for (int i = 0; i < m; i++) heap[i] = Key(logits[i], i);
-        for (int i = m / 2 - 1; i >= 0; i--) SiftDown(heap, i);
-        for (int i = m; i < logits.Length; i++)
-        {
-            ulong key = Key(logits[i], i);
-            if (key >= heap[0]) continue;
-            heap[0] = key;
-            SiftDown(heap, 0);
-        }
-        Array.Sort(heap);
-        return heap;
-    }
-
-    /// <summary>Restores the max-heap below <paramref name="i"/> (the largest key, the least likely token, on
-    /// top).</summary>
-    static void SiftDown(ulong[] heap, int i)
-    {
-        while (true)
-        {
-            int largest = i, left = 2 * i + 1, right = left + 1;
-            if (left < heap.Length && heap[left] > heap[largest]) largest = left;
-            if (right < heap.Length && heap[right] > heap[largest]) largest = right;
-            if (largest == i) return;
-            (heap[i], heap[largest]) = (heap[largest], heap[i]);
-            i = largest;
-        }
-    }
-
-    /// <summary>A key that sorts higher logits first and equal logits by id: the logit's bits mapped to an order that
-    /// descends with the value, above the id.</summary>
-    static ulong Key(float logit, int id)
-    {
-        if (logit == 0) logit = 0; // −0 ranks with +0
-        uint bits = BitConverter.SingleToUInt32Bits(logit);
-        uint ascending = (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
-        return (ulong)~ascending << 32 | (uint)id;
-    }
-
-    static int Id(ulong key) => (int)(uint)key;
 
     /// <summary>
     /// Beam search of width <paramref name="beamWidth"/> for up to <paramref name="length"/> tokens after the prompt.
