@@ -81,8 +81,9 @@ public static class TextGenerator
     /// <summary>
     /// Picks a token from <paramref name="logits"/> under <paramref name="options"/> (exposed for tests). Sampling
     /// from every token needs no order and takes two passes over the logits; top-k and top-p take the most likely
-    /// tokens (ties by id) from <see cref="Scores.Top"/>, which sorts only those — a word or BPE vocabulary of 50,000 is not sorted
-    /// for every token. Logits that are NaN or infinite are an error (the model's output is broken), not a draw.
+    /// tokens (ties by id) from <see cref="Scores.Top"/>, which sorts only those — a word or BPE vocabulary of 50,000
+    /// is not sorted for every token. Logits that are NaN or infinite are an error (the model's output is broken),
+    /// not a draw.
     /// </summary>
     public static int Choose(ReadOnlySpan<float> logits, SamplingOptions options, RandomGenerator random)
     {
