@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Recur.Diagnostics;
+using Recur.Kernels;
 using Recur.Language;
 using Recur.Nn;
 using Recur.Nn.Recurrent;
@@ -121,11 +122,12 @@ public sealed class LanguageModelSubject : ExploreSubject
 
     TokenProbability[] Top(ReadOnlySpan<float> logits, int count)
     {
-        var probabilities = new double[logits.Length];
         double normaliser = LogSumExp(logits);
-        for (int i = 0; i < logits.Length; i++) probabilities[i] = Math.Exp(logits[i] - normaliser);
-        return Enumerable.Range(0, logits.Length).OrderByDescending(i => probabilities[i]).ThenBy(i => i).Take(count)
-            .Select(i => new TokenProbability(tokenizer.TokenText(i), i, probabilities[i])).ToArray();
+        var top = Scores.Top(logits, count);
+        var answer = new TokenProbability[top.Length];
+        for (int k = 0; k < top.Length; k++)
+            answer[k] = new TokenProbability(tokenizer.TokenText(top[k]), top[k], Math.Exp(logits[top[k]] - normaliser));
+        return answer;
     }
 
     static double LogSumExp(ReadOnlySpan<float> logits)
