@@ -126,7 +126,10 @@ public sealed class LanguageModelSubject : ExploreSubject
         var top = Scores.Top(logits, count);
         var answer = new TokenProbability[top.Length];
         for (int k = 0; k < top.Length; k++)
-            answer[k] = new TokenProbability(tokenizer.TokenText(top[k]), top[k], Math.Exp(logits[top[k]] - normaliser));
+        {
+            int id = top[k];
+            answer[k] = new TokenProbability(tokenizer.TokenText(id), id, Math.Exp(logits[id] - normaliser));
+        }
         return answer;
     }
 
