@@ -206,6 +206,29 @@ public sealed class LanguageModel : Module
         return Head(output);
     }
 
+    /// <summary>
+    /// For generation in evaluation mode: the first recurrent layer's input projection of every token's embedding,
+    /// [V, G·H], computed as that layer's inference computes it (float or int8), so that <see cref="Step"/> reads one
+    /// row of it where <see cref="Forward"/> reads all of W_ih at every token. Null in training, where a vocabulary is
+    /// larger than the embedding (the table would be larger than W_ih) or where the first layer cannot take it (see
+    /// <see cref="RecurrentLayer.ProjectFirstLayer"/>). The table holds the weights of the moment it was made.
+    /// </summary>
+    internal float[]? NextTokenTable() => Training || Config.VocabularySize > Config.EmbeddingSize ? null
+        : rnn.ProjectFirstLayer(embedding.Weight.Span, Config.VocabularySize);
+
+    /// <summary>
+    /// <see cref="Forward"/> of one token of one stream from <paramref name="state"/>, its first layer's input
+    /// projection read from <paramref name="table"/> (<see cref="NextTokenTable"/>): the same logits and state, bit
+    /// for bit, without reading W_ih.
+    /// </summary>
+    internal (Tensor Logits, LanguageModelState State) Step(int token, LanguageModelState state, float[] table)
+    {
+        int width = table.Length / Config.VocabularySize;
+        var embedded = Embed([token], 1, 1); // the shape the stack checks; its projection is the table's row
+        return Head(rnn.ForwardWithProjection(embedded, state.Hidden, state.Cell, null,
+            table.AsSpan(token * width, width).ToArray()));
+    }
+
     /// <summary>The embedding vectors [T, B, E] of time-major <paramref name="ids"/> (no dropout): the input
     /// <see cref="ForwardEmbedded"/> takes.</summary>
     public Tensor Embed(ReadOnlySpan<int> ids, int steps, int batch)

@@ -64,6 +64,8 @@ public static class TextGenerator
         using var _ = model.Evaluating();
         var random = new RandomGenerator(options.Seed);
         var (logits, state) = Prime(model, prompt, 1);
+        // each token's input projection read from a table rather than W_ih read at every token
+        var table = length > 1 ? model.NextTokenTable() : null;
         var generated = new List<int>(length);
         for (int i = 0; i < length; i++)
         {
@@ -72,7 +74,8 @@ public static class TextGenerator
             onToken?.Invoke(next);
             if (options.StopAtEos && next == Text.Tokenizers.Eos) break;
             if (i + 1 == length) break;
-            var (nextLogits, nextState) = model.Forward([next], 1, 1, state);
+            var (nextLogits, nextState) = table is null ? model.Forward([next], 1, 1, state)
+                : model.Step(next, state, table);
             (logits, state) = (nextLogits.ToArray(), nextState);
         }
         return [.. generated];

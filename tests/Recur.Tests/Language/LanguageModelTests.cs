@@ -147,6 +147,44 @@ public sealed class LanguageModelTests : IDisposable
         Assert.Throws<ArgumentException>(() => new SamplingOptions(TopP: 0).Validate());
     }
 
+    [Theory]
+    [InlineData(CellKind.Lstm, false)]
+    [InlineData(CellKind.Gru, false)]
+    [InlineData(CellKind.Rnn, false)]
+    [InlineData(CellKind.Lstm, true)]
+    [InlineData(CellKind.Gru, true)]
+    public void GenerationFromTheTokenTableGivesTheBitsOfTheFullForward(CellKind cell, bool int8)
+    {
+        // generation reads each token's first-layer projection from a table made once, not W_ih at every token:
+        // the logits and states of every step are the same bits as Forward's, float and int8, on one and two threads
+        var model = new LanguageModel(new LanguageModelConfig(20, 24, 128, 2, cell), new RandomGenerator(31));
+        if (int8) Recur.Nn.Quantization.QuantizeDynamic(model);
+        using var evaluating = model.Evaluating();
+        using var noGrad = GradMode.NoGrad();
+        var table = model.NextTokenTable();
+        Assert.NotNull(table);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            using var split = RecurrentKernel.WithSmallBatchThreads(threads);
+            var (_, state) = model.Forward([3, 7, 1], 3, 1);
+            var (_, tableState) = (state, state);
+            foreach (int token in new[] { 5, 0, 19, 5, 12 })
+            {
+                var (logits, next) = model.Forward([token], 1, 1, state);
+                var (tableLogits, tableNext) = model.Step(token, tableState, table!);
+                Assert.Equal(logits.ToArray(), tableLogits.ToArray());
+                Assert.Equal(next.Hidden.ToArray(), tableNext.Hidden.ToArray());
+                Assert.Equal(next.Cell?.ToArray(), tableNext.Cell?.ToArray());
+                (state, tableState) = (next, tableNext);
+            }
+        }
+        // no table where it would not pay (a vocabulary wider than the embedding) or in training
+        var wide = new LanguageModel(new LanguageModelConfig(40, 8, 16, 1), new RandomGenerator(1));
+        using (wide.Evaluating()) Assert.Null(wide.NextTokenTable());
+        var training = new LanguageModel(new LanguageModelConfig(20, 24, 16, 1), new RandomGenerator(1));
+        Assert.Null(training.NextTokenTable());
+    }
+
     /// <summary>Sampling as defined: tokens most likely first (ties by id), top-k, then the smallest prefix whose
     /// probability reaches top-p, drawn by walking that order — the sorting sampler Recur used before, kept here as
     /// the reference.</summary>

@@ -55,7 +55,8 @@ internal static partial class RecurrentKernel
     /// thread count. Returns the same packed layout as the general path.
     /// </summary>
     static unsafe Tensor RunSmallBatch<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
-        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra, QuantizedWeights? quantized = null)
+        Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra, QuantizedWeights? quantized = null,
+        float[]? projected = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
@@ -72,16 +73,8 @@ internal static partial class RecurrentKernel
             if (c0 != null) c0.Span.CopyTo(cSlots.AsSpan(batch * hidden));
             else cSlots.AsSpan(batch * hidden).Clear();
 
-            // where the recurrent part is added to the projection (not kept separate), b_hh joins b_ih there once
-            // for the whole chunk instead of at every step
-            bool foldBias = !TCell.SeparateRecurrent && biasHh != null;
-            float[]? inputBias = biasIh?.ToArray();
-            if (foldBias)
-            {
-                inputBias ??= new float[gateWidth];
-                TensorPrimitives.Add(inputBias, biasHh!.Span, inputBias);
-            }
-            var stepBias = foldBias ? null : biasHh;
+            var inputBias = InputBias<TCell>(biasIh, biasHh, gateWidth);
+            var stepBias = !TCell.SeparateRecurrent ? null : biasHh;
             var (threads, choice) = SmallBatchThreads<TCell>(gateWidth, hidden, batch, quantized != null,
                 timed: steps * batch > SmallBatch);
             long timedTicks = 0, timedSteps = 0;
@@ -96,8 +89,11 @@ internal static partial class RecurrentKernel
                 var x = input.Span.Slice(firstTime * batch * inputSize, count * batch * inputSize);
                 // input projections for every step of the chunk at once, gi = X·W_ihᵀ + b_ih: one GEMM when there
                 // are enough rows for it, otherwise each thread's own rows in the team
-                bool projectInTeam = quantized != null || count * batch <= SmallBatch;
-                if (!projectInTeam)
+                bool projectInTeam = projected is null && (quantized != null || count * batch <= SmallBatch);
+                if (projected != null)
+                    projected.AsSpan(firstTime * batch * gateWidth, count * batch * gateWidth)
+                        .CopyTo(giBuffer.AsSpan(count * batch * gateWidth));
+                else if (!projectInTeam)
                     Gemm.Multiply(false, true, count * batch, gateWidth, inputSize, x, inputSize, weightIh.Span,
                         inputSize, giBuffer.AsSpan(count * batch * gateWidth), gateWidth,
                         bias: inputBias);
@@ -128,6 +124,76 @@ internal static partial class RecurrentKernel
             PinnedPool.Return(hSlots);
             PinnedPool.Return(cSlots);
         }
+    }
+
+    /// <summary>
+    /// The bias the input projection adds: b_ih, and b_hh with it where the cell adds its recurrent part to the
+    /// projection (not kept separate, as a GRU's is) — once for a whole chunk instead of at every step.
+    /// </summary>
+    static float[]? InputBias<TCell>(Tensor? biasIh, Tensor? biasHh, int gateWidth) where TCell : struct, IRecurrentCell
+    {
+        float[]? inputBias = biasIh?.ToArray();
+        if (!TCell.SeparateRecurrent && biasHh != null)
+        {
+            inputBias ??= new float[gateWidth];
+            TensorPrimitives.Add(inputBias, biasHh.Span, inputBias);
+        }
+        return inputBias;
+    }
+
+    /// <summary>
+    /// Input projections <c>x·W_ihᵀ + bias</c> of <paramref name="rows"/> inputs (row-major in <paramref name="x"/>),
+    /// computed exactly as a small-batch run projects a step — the same products and the same bias — so that a run
+    /// given them (<see cref="Run"/>'s <c>projectedInput</c>) gives the bits it would have given projecting them
+    /// itself. A table of them for every token of a vocabulary lets generation skip reading W_ih at every token.
+    /// </summary>
+    internal static unsafe float[] ProjectInputs<TCell>(ReadOnlySpan<float> x, int rows, Tensor weightIh,
+        Tensor? biasIh, Tensor? biasHh, QuantizedWeights? quantized) where TCell : struct, IRecurrentCell
+    {
+        int gateWidth = weightIh.Size(0), hidden = gateWidth / TCell.Gates;
+        var projected = new float[rows * gateWidth];
+        fixed (float* gi = projected)
+            ProjectRows(x, rows, weightIh, InputBias<TCell>(biasIh, biasHh, gateWidth), quantized, hidden, 0, hidden,
+                gi);
+        return projected;
+    }
+
+    /// <summary>
+    /// Columns g·H + [u0, u0 + units) of every gate block of <paramref name="rows"/> rows of <paramref name="gi"/>
+    /// (each gateWidth wide) with x·W_ihᵀ + bias: those rows of W_ih only, so threads write disjoint columns.
+    /// </summary>
+    static unsafe void ProjectRows(ReadOnlySpan<float> x, int rows, Tensor weightIh, float[]? bias,
+        QuantizedWeights? quantized, int hidden, int u0, int units, float* gi)
+    {
+        int inputSize = weightIh.Size(1), gateWidth = weightIh.Size(0), gates = gateWidth / hidden;
+        fixed (float* px = x, w = weightIh.Span)
+        {
+            if (quantized is null)
+                for (int g = 0; g < gates; g++)
+                    MatrixVector.RowDots(w + (nint)(g * hidden + u0) * inputSize, inputSize, units, inputSize, px,
+                        inputSize, rows, gi + g * hidden + u0, gateWidth);
+            else
+            {
+                // every thread quantises all the rows itself (the same bytes in each)
+                var ih = quantized.Ih;
+                var bytes = GC.AllocateArray<byte>(rows * ih.Stride, pinned: true);
+                var scales = new float[rows];
+                for (int r = 0; r < rows; r++)
+                    scales[r] = ih.QuantizeVector(x.Slice(r * inputSize, inputSize),
+                        bytes.AsSpan(r * ih.Stride, ih.Stride));
+                fixed (byte* xq = bytes)
+                fixed (float* ps = scales)
+                    for (int g = 0; g < gates; g++)
+                        ih.RowDots(g * hidden + u0, units, xq, ih.Stride, ps, rows, gi + g * hidden + u0, gateWidth);
+            }
+        }
+        if (bias is null) return;
+        for (int r = 0; r < rows; r++)
+            for (int g = 0; g < gates; g++)
+            {
+                var block = new Span<float>(gi + r * gateWidth + g * hidden + u0, units);
+                TensorPrimitives.Add(block, bias.AsSpan(g * hidden + u0, units), block);
+            }
     }
 
     /// <summary>
@@ -263,45 +329,13 @@ internal static partial class RecurrentKernel
         bool reverse, int[]? lengths, PinnedBuffer gi, PinnedBuffer hSlots, PinnedBuffer cSlots, Tensor weightHh,
         Tensor? biasHh, float[] extra, Tensor packed, QuantizedWeights? quantized, InputProjection? projection)
     {
-        /// <summary>
-        /// Fills columns g·H + [u0, u1) of every gate block of the chunk's gi rows with x·W_ihᵀ + b_ih: this range's
-        /// rows of W_ih only, so threads write disjoint columns and each later reads only its own.
-        /// </summary>
+        /// <summary>Fills this range's columns of the chunk's gi rows with their input projections (<see
+        /// cref="ProjectRows"/>).</summary>
         unsafe void Project(int u0, int units, InputProjection p)
         {
-            int inputSize = p.WeightIh.Size(1), rows = count * batch, gates = gateWidth / hidden;
-            var x = p.Input.Span.Slice(p.FirstTime * batch * inputSize, rows * inputSize);
-            fixed (float* px = x, w = p.WeightIh.Span)
-            {
-                if (quantized is null)
-                    for (int g = 0; g < gates; g++)
-                        MatrixVector.RowDots(w + (nint)(g * hidden + u0) * inputSize, inputSize, units, inputSize, px,
-                            inputSize, rows, gi.Pointer + g * hidden + u0, gateWidth);
-                else
-                {
-                    // every thread quantises all the chunk's inputs itself (the same bytes in each)
-                    var ih = quantized.Ih;
-                    var bytes = GC.AllocateArray<byte>(rows * ih.Stride, pinned: true);
-                    var scales = new float[rows];
-                    for (int r = 0; r < rows; r++)
-                        scales[r] = ih.QuantizeVector(x.Slice(r * inputSize, inputSize),
-                            bytes.AsSpan(r * ih.Stride, ih.Stride));
-                    fixed (byte* xq = bytes)
-                    fixed (float* ps = scales)
-                        for (int g = 0; g < gates; g++)
-                            ih.RowDots(g * hidden + u0, units, xq, ih.Stride, ps, rows, gi.Pointer + g * hidden + u0,
-                                gateWidth);
-                }
-            }
-            if (p.Bias is null) return;
-            var bias = p.Bias.AsSpan();
-            var all = gi.AsSpan(rows * gateWidth);
-            for (int r = 0; r < rows; r++)
-                for (int g = 0; g < gates; g++)
-                {
-                    var block = all.Slice(r * gateWidth + g * hidden + u0, units);
-                    TensorPrimitives.Add(block, bias.Slice(g * hidden + u0, units), block);
-                }
+            int inputSize = p.WeightIh.Size(1), rows = count * batch;
+            ProjectRows(p.Input.Span.Slice(p.FirstTime * batch * inputSize, rows * inputSize), rows, p.WeightIh,
+                p.Bias, quantized, hidden, u0, units, gi.Pointer);
         }
 
         /// <summary>Ticks from the end of the chunk's first step to the end of its last, as the thread that was asked

@@ -56,13 +56,21 @@ internal static partial class RecurrentKernel
     /// projection back (projected LSTM; with a tanh RNN, the Jordan network). The result is flat: see <see
     /// cref="Unpack"/>. <paramref name="quantized"/>, W_ih and W_hh in int8 (<see cref="QuantizedWeights"/>), makes
     /// the run an int8 inference: every batch size then takes the small-batch path, and recording for a backward is
-    /// refused.
+    /// refused. <paramref name="projectedInput"/> [T·B·G·H], the input projections as <c>ProjectInputs</c> makes
+    /// them, replaces projecting <paramref name="input"/> (which then gives only the shape) in a small-batch inference
+    /// of a plain LSTM, GRU or RNN.
     /// </summary>
     public static Tensor Run(RecurrentMode mode, string label, Tensor input, Tensor h0, Tensor? c0, Tensor weightIh,
         Tensor weightHh, Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null,
         Tensor? leak = null, Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null,
-        Tensor? projectionBias = null, QuantizedWeights? quantized = null, BatchNormStatistics? batchNorm = null)
+        Tensor? projectionBias = null, QuantizedWeights? quantized = null, BatchNormStatistics? batchNorm = null,
+        float[]? projectedInput = null)
     {
+        if (projectedInput != null && (peepholes != null || leak != null || norms != null || !resetAfter
+            || projection != null || batchNorm != null
+            || projectedInput.Length != input.Size(0) * input.Size(1) * weightIh.Size(0)))
+            throw new ArgumentException($"{mode}: projected inputs belong to a plain cell and must hold "
+                + $"{input.Size(0) * input.Size(1) * weightIh.Size(0)} values, got {projectedInput.Length}.");
         if (batchNorm != null && (mode != RecurrentMode.Lstm || norms is null || c0 is null || peepholes != null
             || projection != null || quantized != null || biasIh != null || biasHh != null))
             throw new ArgumentException($"{mode}: batch normalisation belongs to a float LSTM whose shifts are its "
@@ -99,15 +107,26 @@ internal static partial class RecurrentKernel
                 Run<PeepholeLstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record,
                     peepholes, quantized: quantized),
             RecurrentMode.Lstm => Run<LstmCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse,
-                record, null, projection, projectionBias, quantized),
+                record, null, projection, projectionBias, quantized, projectedInput),
             RecurrentMode.Gru => Run<GruCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse,
-                record, quantized: quantized),
+                record, quantized: quantized, projectedInput: projectedInput),
             RecurrentMode.RnnRelu => Run<ReluCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths,
-                reverse, record, null, projection, projectionBias, quantized),
+                reverse, record, null, projection, projectionBias, quantized, projectedInput),
             _ => Run<TanhCell>(input, h0, null, weightIh, weightHh, biasIh, biasHh, lengths, reverse, record, null,
-                projection, projectionBias, quantized),
+                projection, projectionBias, quantized, projectedInput),
         };
     }
+
+    /// <summary>The input projections of a plain cell of <paramref name="mode"/> (see <see
+    /// cref="ProjectInputs{TCell}"/>).</summary>
+    internal static float[] ProjectInputs(RecurrentMode mode, ReadOnlySpan<float> x, int rows, Tensor weightIh,
+        Tensor? biasIh, Tensor? biasHh, QuantizedWeights? quantized) => mode switch
+        {
+            RecurrentMode.Lstm => ProjectInputs<LstmCell>(x, rows, weightIh, biasIh, biasHh, quantized),
+            RecurrentMode.Gru => ProjectInputs<GruCell>(x, rows, weightIh, biasIh, biasHh, quantized),
+            RecurrentMode.RnnRelu => ProjectInputs<ReluCell>(x, rows, weightIh, biasIh, biasHh, quantized),
+            _ => ProjectInputs<TanhCell>(x, rows, weightIh, biasIh, biasHh, quantized),
+        };
 
     /// <summary>Rows of the batch a thread takes at least when inference splits the batch across threads.</summary>
     const int MinRowsPerPart = 16;
@@ -179,7 +198,8 @@ internal static partial class RecurrentKernel
     /// </summary>
     static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record, Tensor[]? extras = null,
-        Tensor? projection = null, Tensor? projectionBias = null, QuantizedWeights? quantized = null)
+        Tensor? projection = null, Tensor? projectionBias = null, QuantizedWeights? quantized = null,
+        float[]? projectedInput = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
@@ -216,10 +236,14 @@ internal static partial class RecurrentKernel
             if (record != null)
                 throw new NotSupportedException("Probes look inside the float model, not one quantised to int8.");
             return RunSmallBatch<TCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, extra,
-                quantized);
+                quantized, projectedInput);
         }
         if (TakesSmallBatchPath<TCell>(needsBackward, batch, record, projection))
-            return RunSmallBatch<TCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, extra);
+            return RunSmallBatch<TCell>(input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse, extra,
+                projected: projectedInput);
+        if (projectedInput != null)
+            throw new InvalidOperationException($"{typeof(TCell).Name}: projected inputs serve small-batch inference "
+                + $"(at most {SmallBatch} sequences, no gradient, no probe), not this run.");
         if (!needsBackward && record is null && BatchParts(batch) is > 1 and int parts)
             return RunByRows<TCell>(parts, input, h0, c0, weightIh, weightHh, biasIh, biasHh, lengths, reverse,
                 extras, projection, projectionBias);

@@ -336,7 +336,32 @@ public class RecurrentLayer : Module, IInt8Module
     /// <paramref name="h0"/>/<paramref name="c0"/> are [numLayers·D, B, H] (zeros when null);
     /// <paramref name="lengths"/> gives each sequence's real length (1..T) for packed-sequence semantics.
     /// </summary>
-    public RecurrentOutput Forward(Tensor input, Tensor? h0 = null, Tensor? c0 = null, int[]? lengths = null)
+    public RecurrentOutput Forward(Tensor input, Tensor? h0 = null, Tensor? c0 = null, int[]? lengths = null) =>
+        ForwardWithProjection(input, h0, c0, lengths, null);
+
+    /// <summary>
+    /// The first layer's input projections of <paramref name="rows"/> inputs <paramref name="x"/> (row-major,
+    /// InputSize each), as its small-batch inference computes them (float or int8), for <see
+    /// cref="ForwardWithProjection"/> to take in their place; null where that path does not
+    /// apply (a bidirectional stack, or a first layer with peepholes, a leak, normalisation, Cho's GRU or a
+    /// projection).
+    /// </summary>
+    internal float[]? ProjectFirstLayer(ReadOnlySpan<float> x, int rows)
+    {
+        if (Config.Directions != 1 || peepholes[0] != null || leaks[0] != null || norms[0] != null
+            || !Config.ResetAfter || projections[0] != null || statistics[0] != null) return null;
+        var w = weights[0];
+        var (bi, bh) = w.Length > 2 ? (w[2], w[3]) : (null, null);
+        return RecurrentKernel.ProjectInputs(Config.Mode, x, rows, w[0], bi, bh, quantized?[0]);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/>, with the first layer's input projections given
+    /// (<paramref name="firstLayerProjection"/>, from <see cref="ProjectFirstLayer"/>) rather than computed from
+    /// <paramref name="input"/>, which then serves for its shape: inference of at most four sequences only.
+    /// </summary>
+    internal RecurrentOutput ForwardWithProjection(Tensor input, Tensor? h0, Tensor? c0, int[]? lengths,
+        float[]? firstLayerProjection)
     {
         var config = Config;
         if (input.Rank != 3 || input.Size(2) != config.InputSize)
@@ -385,7 +410,8 @@ public class RecurrentLayer : Module, IInt8Module
                     config.SharedLeak && leaks[index] is { } shared ? shared * Tensor.Ones(hidden) : leaks[index],
                     norms[index],
                     config.ResetAfter, projections[index], projectionBiases[index], quantized?[index],
-                    statistics[index] is { } running ? new BatchNormStatistics(running, Training, 0.1f) : null);
+                    statistics[index] is { } running ? new BatchNormStatistics(running, Training, 0.1f) : null,
+                    index == 0 ? firstLayerProjection : null);
                 var (sequence, hLast, cLast) = RecurrentKernel.Unpack(packed, steps, batch, config.OutputWidth, hidden);
                 directionOutputs[direction] = sequence;
                 finalH.Add(hLast);
