@@ -217,17 +217,27 @@ public sealed class LanguageModel : Module
         : rnn.ProjectFirstLayer(embedding.Weight.Span, Config.VocabularySize);
 
     /// <summary>
-    /// <see cref="Forward"/> of one token of one stream from <paramref name="state"/>, its first layer's input
-    /// projection read from <paramref name="table"/> (<see cref="NextTokenTable"/>): the same logits and state, bit
-    /// for bit, without reading W_ih.
+    /// <see cref="Forward"/> of one token for each of up to <see cref="StepStreams"/> streams from <paramref
+    /// name="state"/>, the first layer's input projections read from <paramref name="table"/> (<see
+    /// cref="NextTokenTable"/>): the same logits and state, bit for bit, without reading W_ih.
     /// </summary>
-    internal (Tensor Logits, LanguageModelState State) Step(int token, LanguageModelState state, float[] table)
+    internal (Tensor Logits, LanguageModelState State) Step(ReadOnlySpan<int> tokens, LanguageModelState state,
+        float[] table)
     {
+        if (tokens.Length > StepStreams)
+            throw new ArgumentException($"LanguageModel: a table step takes at most {StepStreams} streams, got "
+                + $"{tokens.Length}.");
         int width = table.Length / Config.VocabularySize;
-        var embedded = Embed([token], 1, 1); // the shape the stack checks; its projection is the table's row
-        return Head(rnn.ForwardWithProjection(embedded, state.Hidden, state.Cell, null,
-            table.AsSpan(token * width, width).ToArray()));
+        var embedded = Embed(tokens, 1, tokens.Length); // the shape the stack checks; the table gives its projection
+        var projected = new float[tokens.Length * width];
+        for (int b = 0; b < tokens.Length; b++)
+            table.AsSpan(tokens[b] * width, width).CopyTo(projected.AsSpan(b * width));
+        return Head(rnn.ForwardWithProjection(embedded, state.Hidden, state.Cell, null, projected));
     }
+
+    /// <summary>The most streams <see cref="Step"/> takes: those the recurrent layers' small-batch inference
+    /// runs.</summary>
+    internal const int StepStreams = 4;
 
     /// <summary>The embedding vectors [T, B, E] of time-major <paramref name="ids"/> (no dropout): the input
     /// <see cref="ForwardEmbedded"/> takes.</summary>

@@ -75,7 +75,7 @@ public static class TextGenerator
             if (options.StopAtEos && next == Text.Tokenizers.Eos) break;
             if (i + 1 == length) break;
             var (nextLogits, nextState) = table is null ? model.Forward([next], 1, 1, state)
-                : model.Step(next, state, table);
+                : model.Step([next], state, table);
             (logits, state) = (nextLogits.ToArray(), nextState);
         }
         return [.. generated];
@@ -185,6 +185,7 @@ public static class TextGenerator
     {
         using var _ = model.Evaluating();
         var (primed, initial) = Prime(model, prompt, 1);
+        var table = length > 1 && beamWidth <= LanguageModel.StepStreams ? model.NextTokenTable() : null;
         bool first = true;
         DecoderStep<LanguageModelState> Step(int[] rows, int[] previous, LanguageModelState state)
         {
@@ -193,7 +194,8 @@ public static class TextGenerator
                 first = false; // the prompt's last logits choose the first token
                 return new(primed, null, state);
             }
-            var (logits, next) = model.Forward(previous, 1, previous.Length, state);
+            var (logits, next) = table is null ? model.Forward(previous, 1, previous.Length, state)
+                : model.Step(previous, state, table);
             return new(logits.ToArray(), null, next);
         }
         var ranked = Decoding.BeamSearch.Search(1, initial, Step, (state, rows) => state.SelectStreams(rows),

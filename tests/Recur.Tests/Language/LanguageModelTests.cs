@@ -171,13 +171,21 @@ public sealed class LanguageModelTests : IDisposable
             foreach (int token in new[] { 5, 0, 19, 5, 12 })
             {
                 var (logits, next) = model.Forward([token], 1, 1, state);
-                var (tableLogits, tableNext) = model.Step(token, tableState, table!);
+                var (tableLogits, tableNext) = model.Step([token], tableState, table!);
                 Assert.Equal(logits.ToArray(), tableLogits.ToArray());
                 Assert.Equal(next.Hidden.ToArray(), tableNext.Hidden.ToArray());
                 Assert.Equal(next.Cell?.ToArray(), tableNext.Cell?.ToArray());
                 (state, tableState) = (next, tableNext);
             }
         }
+        // three streams at once (beam search), from three different states
+        int[] tokens = [4, 4, 17];
+        var (_, streams) = model.Forward([1, 2, 3, 9, 8, 7], 2, 3);
+        var (forward, forwardState) = model.Forward(tokens, 1, 3, streams);
+        var (stepped, steppedState) = model.Step(tokens, streams, table!);
+        Assert.Equal(forward.ToArray(), stepped.ToArray());
+        Assert.Equal(forwardState.Hidden.ToArray(), steppedState.Hidden.ToArray());
+        Assert.Throws<ArgumentException>(() => model.Step([1, 2, 3, 4, 5], streams, table!));
         // no table where it would not pay (a vocabulary wider than the embedding) or in training
         var wide = new LanguageModel(new LanguageModelConfig(40, 8, 16, 1), new RandomGenerator(1));
         using (wide.Evaluating()) Assert.Null(wide.NextTokenTable());
