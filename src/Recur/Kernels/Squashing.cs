@@ -28,32 +28,54 @@ internal static class Squashing
     const float TanhLimit = 9.1f;             // tanh rounds to ±1 beyond it
 
     /// <summary>σ of each element of <paramref name="x"/> into <paramref name="y"/> (which may be x).</summary>
-    public static unsafe void Sigmoid(ReadOnlySpan<float> x, Span<float> y)
-    {
-        Check(x.Length, y.Length);
-        fixed (float* px = x, py = y)
-        {
-            int n = x.Length, i = 0;
-            if (Vector512.IsHardwareAccelerated)
-                for (; i + 16 <= n; i += 16) Sigmoid(Vector512.Load(px + i)).Store(py + i);
-            else
-                for (; i + 8 <= n; i += 8) Sigmoid(Vector256.Load(px + i)).Store(py + i);
-            if (i < n) Tail(px + i, py + i, n - i, &Sigmoid, &Sigmoid);
-        }
-    }
+    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y) => Map<SigmoidFunction>(x, y);
 
     /// <summary>tanh of each element of <paramref name="x"/> into <paramref name="y"/> (which may be x).</summary>
-    public static unsafe void Tanh(ReadOnlySpan<float> x, Span<float> y)
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> y) => Map<TanhFunction>(x, y);
+
+    /// <summary>A function of this class lane by lane, at either vector width (a struct, so that <see
+    /// cref="Map{TFunction}"/> is compiled for each and the calls inlined).</summary>
+    interface ILaneFunction
     {
-        Check(x.Length, y.Length);
+        static abstract Vector512<float> Of(Vector512<float> x);
+
+        static abstract Vector256<float> Of(Vector256<float> x);
+    }
+
+    readonly struct SigmoidFunction : ILaneFunction
+    {
+        public static Vector512<float> Of(Vector512<float> x) => Sigmoid(x);
+
+        public static Vector256<float> Of(Vector256<float> x) => Sigmoid(x);
+    }
+
+    readonly struct TanhFunction : ILaneFunction
+    {
+        public static Vector512<float> Of(Vector512<float> x) => Tanh(x);
+
+        public static Vector256<float> Of(Vector256<float> x) => Tanh(x);
+    }
+
+    /// <summary><typeparamref name="TFunction"/> of each element of <paramref name="x"/> into <paramref name="y"/>
+    /// (which may be x): whole vectors, then the last elements through the same code on a zero-padded copy.</summary>
+    static unsafe void Map<TFunction>(ReadOnlySpan<float> x, Span<float> y) where TFunction : struct, ILaneFunction
+    {
+        if (x.Length != y.Length)
+            throw new ArgumentException($"Squashing: input of {x.Length} elements but output of {y.Length}.");
         fixed (float* px = x, py = y)
         {
             int n = x.Length, i = 0;
             if (Vector512.IsHardwareAccelerated)
-                for (; i + 16 <= n; i += 16) Tanh(Vector512.Load(px + i)).Store(py + i);
+                for (; i + 16 <= n; i += 16) TFunction.Of(Vector512.Load(px + i)).Store(py + i);
             else
-                for (; i + 8 <= n; i += 8) Tanh(Vector256.Load(px + i)).Store(py + i);
-            if (i < n) Tail(px + i, py + i, n - i, &Tanh, &Tanh);
+                for (; i + 8 <= n; i += 8) TFunction.Of(Vector256.Load(px + i)).Store(py + i);
+            if (i == n) return;
+            float* buffer = stackalloc float[16];
+            new Span<float>(buffer, 16).Clear();
+            new ReadOnlySpan<float>(px + i, n - i).CopyTo(new Span<float>(buffer, 16));
+            if (Vector512.IsHardwareAccelerated) TFunction.Of(Vector512.Load(buffer)).Store(buffer);
+            else TFunction.Of(Vector256.Load(buffer)).Store(buffer);
+            new ReadOnlySpan<float>(buffer, n - i).CopyTo(new Span<float>(py + i, n - i));
         }
     }
 
@@ -232,23 +254,5 @@ internal static class Squashing
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
         var scale = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
         return (scale.AsSingle(), p * r);
-    }
-
-    /// <summary>The last <paramref name="count"/> (fewer than a vector) elements through the vector code on a
-    /// zero-padded copy.</summary>
-    static unsafe void Tail(float* x, float* y, int count, delegate*<Vector512<float>, Vector512<float>> wide,
-        delegate*<Vector256<float>, Vector256<float>> narrow)
-    {
-        float* buffer = stackalloc float[16];
-        new Span<float>(buffer, 16).Clear();
-        new ReadOnlySpan<float>(x, count).CopyTo(new Span<float>(buffer, 16));
-        if (Vector512.IsHardwareAccelerated) wide(Vector512.Load(buffer)).Store(buffer);
-        else narrow(Vector256.Load(buffer)).Store(buffer);
-        new ReadOnlySpan<float>(buffer, count).CopyTo(new Span<float>(y, count));
-    }
-
-    static void Check(int x, int y)
-    {
-        if (x != y) throw new ArgumentException($"Squashing: input of {x} elements but output of {y}.");
     }
 }
