@@ -99,7 +99,6 @@ public static class TextGenerator
                         + "model's output is not finite.");
         if (options.Temperature == 0) return Scores.ArgMax(logits);
         double temperature = options.Temperature, max = TensorPrimitives.Max(logits) / temperature;
-        double Weight(float logit) => Math.Exp(logit / temperature - max);
         int keep = options.TopK > 0 ? Math.Min(options.TopK, n) : n;
         var pool = ArrayPool<double>.Shared;
         if (keep == n && options.TopP >= 1)
@@ -137,7 +136,7 @@ public static class TextGenerator
             best = Scores.Top(logits, m);
             probabilities = new double[m];
             double sum = 0;
-            for (int i = 0; i < m; i++) sum += probabilities[i] = Weight(logits[best[i]]);
+            for (int i = 0; i < m; i++) sum += probabilities[i] = Weight(logits[best[i]], temperature, max);
             if (keep < n) all = sum;
             count = m;
             if (options.TopP < 1)
@@ -167,9 +166,12 @@ public static class TextGenerator
     internal static double Weights(ReadOnlySpan<float> logits, double temperature, double max, Span<double> weights)
     {
         double total = 0;
-        for (int i = 0; i < logits.Length; i++) total += weights[i] = Math.Exp(logits[i] / temperature - max);
+        for (int i = 0; i < logits.Length; i++) total += weights[i] = Weight(logits[i], temperature, max);
         return total;
     }
+
+    /// <summary>A token's unnormalised probability at <paramref name="temperature"/>, e^(logit/T − max).</summary>
+    static double Weight(float logit, double temperature, double max) => Math.Exp(logit / temperature - max);
 
 
     /// <summary>
