@@ -182,6 +182,10 @@ public static partial class Functional
         bool accumulate = false;
         var inputGrad = input.RequiresGrad ? input.GradToWrite(out accumulate) : null;
         var partial = weight.RequiresGrad ? new float[workers][] : null;
+        bool biasGrad = bias is { RequiresGrad: true }, itemGrad = itemBias is { RequiresGrad: true };
+        // each output channel's gradient summed over time, per item, by the item's worker (added up below in item
+        // order, so the bits do not depend on the split)
+        var channelSums = biasGrad || itemGrad ? new float[batch * outChannels] : null;
         ForEachRange(batch, workers, (worker, first, last) =>
         {
             var dTaps = partial is null ? null : partial[worker] = new float[tapWeights.Length];
@@ -190,6 +194,9 @@ public static partial class Functional
             for (int b = first; b < last; b++)
             {
                 var dy = grad.Span.Slice(b * outChannels * outLength, outChannels * outLength);
+                if (channelSums != null)
+                    for (int o = 0; o < outChannels; o++)
+                        channelSums[b * outChannels + o] = TensorPrimitives.Sum(dy.Slice(o * outLength, outLength));
                 // dW[o, (k, c)] += Σ_t dY[o, t]·x[c, t + k·d]: the implicit input as a transposed right operand
                 if (dTaps != null)
                     Gemm.MultiplyRows(outChannels, depth, outLength, dy, outLength, item(b, xBuffer), rowStarts,
@@ -225,16 +232,14 @@ public static partial class Functional
                     for (int k = 0; k < taps; k++)
                         dw[(o * channels + ci) * taps + k] += sum[o * depth + k * channels + ci];
         }
-        bool biasGrad = bias is { RequiresGrad: true }, itemGrad = itemBias is { RequiresGrad: true };
-        if (biasGrad || itemGrad)
+        if (channelSums != null)
         {
-            // each output channel's gradient summed over time, once for both biases
             var db = biasGrad ? bias!.GradSpan() : default;
             var di = itemGrad ? itemBias!.GradSpan() : default;
             for (int b = 0; b < batch; b++)
                 for (int o = 0; o < outChannels; o++)
                 {
-                    float sum = TensorPrimitives.Sum(grad.Span.Slice((b * outChannels + o) * outLength, outLength));
+                    float sum = channelSums[b * outChannels + o];
                     if (biasGrad) db[o] += sum;
                     if (itemGrad) di[b * outChannels + o] += sum;
                 }

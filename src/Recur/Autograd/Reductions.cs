@@ -11,8 +11,10 @@ public sealed partial class Tensor
         var x = this;
         return Result(output, x, g =>
         {
-            var dst = x.GradSpan();
-            TensorPrimitives.Add(dst, g.Span[0], dst);
+            // every element's gradient is the output's: written straight into a first gradient, not added to zeros
+            var dst = x.GradToWrite(out bool accumulate).Span;
+            if (accumulate) TensorPrimitives.Add(dst, g.Span[0], dst);
+            else dst.Fill(g.Span[0]);
         });
     }
 

@@ -15,10 +15,12 @@ internal readonly struct Avx2Kernel : IGemmMicroKernel
     public static int PartialRows(int rows) => 0;
 
     public static unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
-        bool accumulate, float* bias) => throw new NotSupportedException("this micro-kernel has no partial tile");
+        bool accumulate, float* bias, float* rowBias) =>
+        throw new NotSupportedException("this micro-kernel has no partial tile");
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
+    public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias,
+        float* rowBias)
     {
         Vector256<float> c00 = default; Vector256<float> c01 = default;
         Vector256<float> c10 = default; Vector256<float> c11 = default;
@@ -57,6 +59,15 @@ internal readonly struct Avx2Kernel : IGemmMicroKernel
             c40 += Vector256.Load(c + 4 * ldc + 0); c41 += Vector256.Load(c + 4 * ldc + 8);
             c50 += Vector256.Load(c + 5 * ldc + 0); c51 += Vector256.Load(c + 5 * ldc + 8);
         }
+        if (rowBias != null)
+        {
+            var r0 = Vector256.Create(rowBias[0]); c00 += r0; c01 += r0;
+            var r1 = Vector256.Create(rowBias[1]); c10 += r1; c11 += r1;
+            var r2 = Vector256.Create(rowBias[2]); c20 += r2; c21 += r2;
+            var r3 = Vector256.Create(rowBias[3]); c30 += r3; c31 += r3;
+            var r4 = Vector256.Create(rowBias[4]); c40 += r4; c41 += r4;
+            var r5 = Vector256.Create(rowBias[5]); c50 += r5; c51 += r5;
+        }
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 8);
         c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 8);
         c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 8);
@@ -66,7 +77,8 @@ internal readonly struct Avx2Kernel : IGemmMicroKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias)
+    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias,
+        float* rowBias)
     {
         // four independent chains over k hide the FMA latency; one row has no other parallelism
         Vector256<float> c00 = default; Vector256<float> c10 = default;
@@ -98,6 +110,7 @@ internal readonly struct Avx2Kernel : IGemmMicroKernel
         var c0 = (c00 + c01) + (c02 + c03); var c1 = (c10 + c11) + (c12 + c13);
         if (bias != null) { c0 += Vector256.Load(bias + 0); c1 += Vector256.Load(bias + 8); }
         if (accumulate) { c0 += Vector256.Load(c + 0); c1 += Vector256.Load(c + 8); }
+        if (rowBias != null) { var r = Vector256.Create(*rowBias); c0 += r; c1 += r; }
         c0.Store(c + 0); c1.Store(c + 8);
     }
 }

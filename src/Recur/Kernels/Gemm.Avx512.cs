@@ -14,7 +14,8 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
     public static bool IsSupported => Avx512F.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
+    public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias,
+        float* rowBias)
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -89,6 +90,21 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
             c100 += Vector512.Load(c + 10 * ldc + 0); c101 += Vector512.Load(c + 10 * ldc + 16);
             c110 += Vector512.Load(c + 11 * ldc + 0); c111 += Vector512.Load(c + 11 * ldc + 16);
         }
+        if (rowBias != null)
+        {
+            var r0 = Vector512.Create(rowBias[0]); c00 += r0; c01 += r0;
+            var r1 = Vector512.Create(rowBias[1]); c10 += r1; c11 += r1;
+            var r2 = Vector512.Create(rowBias[2]); c20 += r2; c21 += r2;
+            var r3 = Vector512.Create(rowBias[3]); c30 += r3; c31 += r3;
+            var r4 = Vector512.Create(rowBias[4]); c40 += r4; c41 += r4;
+            var r5 = Vector512.Create(rowBias[5]); c50 += r5; c51 += r5;
+            var r6 = Vector512.Create(rowBias[6]); c60 += r6; c61 += r6;
+            var r7 = Vector512.Create(rowBias[7]); c70 += r7; c71 += r7;
+            var r8 = Vector512.Create(rowBias[8]); c80 += r8; c81 += r8;
+            var r9 = Vector512.Create(rowBias[9]); c90 += r9; c91 += r9;
+            var r10 = Vector512.Create(rowBias[10]); c100 += r10; c101 += r10;
+            var r11 = Vector512.Create(rowBias[11]); c110 += r11; c111 += r11;
+        }
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16);
         c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16);
         c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16);
@@ -109,14 +125,16 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
     /// <summary>Rows 0 to <paramref name="tileRows"/> − 1 of <see cref="Run"/> (4 or 8): the same loads of B,
     /// broadcasts of A (panel stride still 12) and FMAs in the same order, for that share of the work.</summary>
     public static unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
-        bool accumulate, float* bias)
+        bool accumulate, float* bias,
+        float* rowBias)
     {
-        if (tileRows == 8) Run8(kc, pa, pb, c, ldc, accumulate, bias);
-        else Run4(kc, pa, pb, c, ldc, accumulate, bias);
+        if (tileRows == 8) Run8(kc, pa, pb, c, ldc, accumulate, bias, rowBias);
+        else Run4(kc, pa, pb, c, ldc, accumulate, bias, rowBias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Run8(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
+    static unsafe void Run8(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias,
+        float* rowBias)
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -171,6 +189,17 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
             c60 += Vector512.Load(c + 6 * ldc + 0); c61 += Vector512.Load(c + 6 * ldc + 16);
             c70 += Vector512.Load(c + 7 * ldc + 0); c71 += Vector512.Load(c + 7 * ldc + 16);
         }
+        if (rowBias != null)
+        {
+            var r0 = Vector512.Create(rowBias[0]); c00 += r0; c01 += r0;
+            var r1 = Vector512.Create(rowBias[1]); c10 += r1; c11 += r1;
+            var r2 = Vector512.Create(rowBias[2]); c20 += r2; c21 += r2;
+            var r3 = Vector512.Create(rowBias[3]); c30 += r3; c31 += r3;
+            var r4 = Vector512.Create(rowBias[4]); c40 += r4; c41 += r4;
+            var r5 = Vector512.Create(rowBias[5]); c50 += r5; c51 += r5;
+            var r6 = Vector512.Create(rowBias[6]); c60 += r6; c61 += r6;
+            var r7 = Vector512.Create(rowBias[7]); c70 += r7; c71 += r7;
+        }
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16);
         c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16);
         c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16);
@@ -182,7 +211,8 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Run4(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
+    static unsafe void Run4(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias,
+        float* rowBias)
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -217,6 +247,13 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
             c20 += Vector512.Load(c + 2 * ldc + 0); c21 += Vector512.Load(c + 2 * ldc + 16);
             c30 += Vector512.Load(c + 3 * ldc + 0); c31 += Vector512.Load(c + 3 * ldc + 16);
         }
+        if (rowBias != null)
+        {
+            var r0 = Vector512.Create(rowBias[0]); c00 += r0; c01 += r0;
+            var r1 = Vector512.Create(rowBias[1]); c10 += r1; c11 += r1;
+            var r2 = Vector512.Create(rowBias[2]); c20 += r2; c21 += r2;
+            var r3 = Vector512.Create(rowBias[3]); c30 += r3; c31 += r3;
+        }
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16);
         c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16);
         c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16);
@@ -224,7 +261,8 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias)
+    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias,
+        float* rowBias)
     {
         // four independent chains over k hide the FMA latency; one row has no other parallelism
         Vector512<float> c00 = default; Vector512<float> c10 = default;
@@ -256,6 +294,7 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
         var c0 = (c00 + c01) + (c02 + c03); var c1 = (c10 + c11) + (c12 + c13);
         if (bias != null) { c0 += Vector512.Load(bias + 0); c1 += Vector512.Load(bias + 16); }
         if (accumulate) { c0 += Vector512.Load(c + 0); c1 += Vector512.Load(c + 16); }
+        if (rowBias != null) { var r = Vector512.Create(*rowBias); c0 += r; c1 += r; }
         c0.Store(c + 0); c1.Store(c + 16);
     }
 }

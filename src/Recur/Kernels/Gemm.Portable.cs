@@ -15,10 +15,12 @@ internal readonly struct PortableKernel : IGemmMicroKernel
     public static int PartialRows(int rows) => 0;
 
     public static unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
-        bool accumulate, float* bias) => throw new NotSupportedException("this micro-kernel has no partial tile");
+        bool accumulate, float* bias, float* rowBias) =>
+        throw new NotSupportedException("this micro-kernel has no partial tile");
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias)
+    public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias,
+        float* rowBias)
     {
         Vector128<float> c00 = default; Vector128<float> c01 = default;
         Vector128<float> c10 = default; Vector128<float> c11 = default;
@@ -53,6 +55,13 @@ internal readonly struct PortableKernel : IGemmMicroKernel
             c20 += Vector128.Load(c + 2 * ldc + 0); c21 += Vector128.Load(c + 2 * ldc + 4);
             c30 += Vector128.Load(c + 3 * ldc + 0); c31 += Vector128.Load(c + 3 * ldc + 4);
         }
+        if (rowBias != null)
+        {
+            var r0 = Vector128.Create(rowBias[0]); c00 += r0; c01 += r0;
+            var r1 = Vector128.Create(rowBias[1]); c10 += r1; c11 += r1;
+            var r2 = Vector128.Create(rowBias[2]); c20 += r2; c21 += r2;
+            var r3 = Vector128.Create(rowBias[3]); c30 += r3; c31 += r3;
+        }
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 4);
         c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 4);
         c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 4);
@@ -60,7 +69,8 @@ internal readonly struct PortableKernel : IGemmMicroKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias)
+    public static unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate, float* bias,
+        float* rowBias)
     {
         // four independent chains over k hide the FMA latency; one row has no other parallelism
         Vector128<float> c00 = default; Vector128<float> c10 = default;
@@ -92,6 +102,7 @@ internal readonly struct PortableKernel : IGemmMicroKernel
         var c0 = (c00 + c01) + (c02 + c03); var c1 = (c10 + c11) + (c12 + c13);
         if (bias != null) { c0 += Vector128.Load(bias + 0); c1 += Vector128.Load(bias + 4); }
         if (accumulate) { c0 += Vector128.Load(c + 0); c1 += Vector128.Load(c + 4); }
+        if (rowBias != null) { var r = Vector128.Create(*rowBias); c0 += r; c1 += r; }
         c0.Store(c + 0); c1.Store(c + 4);
     }
 }

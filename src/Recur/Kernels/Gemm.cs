@@ -25,18 +25,24 @@ internal interface IGemmMicroKernel
     static abstract int Mr { get; }
     static abstract int Nr { get; }
     static abstract bool IsSupported { get; }
-    static abstract unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias);
+    /// <summary>
+    /// One Mr×Nr tile of C: the products over <paramref name="kc"/>, plus <paramref name="bias"/>[j] in column j (when
+    /// not null), plus C's own values (when <paramref name="accumulate"/>), plus <paramref name="rowBias"/>[i] in row
+    /// i (when not null) — in that order, so the bits do not depend on which of them a caller asks for.
+    /// </summary>
+    static abstract unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, bool accumulate, float* bias,
+        float* rowBias);
     /// <summary>One row of C (Nr wide) from row <c>pa</c> of a packed A panel (stride <c>aStride</c> per k), for thin
-    /// products.</summary>
+    /// products; <paramref name="rowBias"/> points at that row's bias.</summary>
     static abstract unsafe void RunRow(int kc, float* pa, int aStride, float* pb, float* c, bool accumulate,
-        float* bias);
+        float* bias, float* rowBias);
     /// <summary>The rows of the smaller tile <see cref="RunPartial"/> runs for a panel of <paramref name="rows"/>
     /// (fewer than Mr), or 0 for none.</summary>
     static abstract int PartialRows(int rows);
     /// <summary>The first <paramref name="tileRows"/> rows of <see cref="Run"/>'s tile, the same sums in the same
     /// order (so the same bits), for a panel too short for a whole tile without the cost of one.</summary>
     static abstract unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
-        bool accumulate, float* bias);
+        bool accumulate, float* bias, float* rowBias);
 }
 
 /// <summary>
@@ -46,7 +52,7 @@ internal interface IGemmMicroKernel
 /// Large products are split across threads by disjoint blocks of C; each element of C is always summed in the same
 /// order, so results do not depend on the thread count.
 /// </summary>
-public static partial class Gemm
+public static class Gemm
 {
     const int Kc = 256;                  // depth of a packed block: a B micro-panel (Kc×Nr) stays in L1
     const long MinFlopsPerThread = 1L << 21; // below ~2 MFLOP a thread hand-off costs more than it saves
@@ -155,13 +161,17 @@ public static partial class Gemm
     /// read its input, so nothing is unfolded. Without <paramref name="transposeB"/>, B is k×n and row q (n values)
     /// starts at <c>b[bRowStarts[q]]</c>; with it, B is stored n×k and row j (k values) starts at
     /// <c>b[bRowStarts[j]]</c>. <paramref name="rowBias"/>, when not empty, has m entries, each added to its row of C.
+    /// <paramref name="isa"/> forces a micro-kernel path (tests run every path).
     /// Operands are checked against their buffers before any work is done.
     /// </summary>
     internal static unsafe void MultiplyRows(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b,
         ReadOnlySpan<int> bRowStarts, Span<float> c, int ldc, bool accumulate = false, int threads = 0,
-        ReadOnlySpan<float> rowBias = default, bool transposeB = false)
+        ReadOnlySpan<float> rowBias = default, bool transposeB = false, GemmIsa isa = GemmIsa.Auto)
     {
         int rowCount = transposeB ? n : k, rowLength = transposeB ? k : n;
+        if (isa == GemmIsa.Auto) isa = BestIsa;
+        if (!IsSupported(isa))
+            throw new PlatformNotSupportedException($"Gemm: this machine does not support the {isa} path.");
         if (m < 0 || n < 0 || k < 0 || bRowStarts.Length < rowCount)
             throw new ArgumentException($"Gemm: sizes m={m}, n={n}, k={k} with {bRowStarts.Length} rows of B.");
         if (!rowBias.IsEmpty && rowBias.Length < m)
@@ -179,7 +189,7 @@ public static partial class Gemm
             for (int q = 0; q < rowCount; q++) rows[q] = (nint)(pb + bRowStarts[q]);
             var problem = new Problem(false, transposeB, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, null)
                 .WithRows((float**)pr, pbias);
-            Run(BestIsa, problem, threads);
+            Run(isa, problem, threads);
         }
     }
 
@@ -321,11 +331,6 @@ public static partial class Gemm
     /// path).</summary>
     static void Run(GemmIsa isa, Problem p, int threads)
     {
-        if (isa == GemmIsa.Avx512 && IsDotShaped(p))
-        {
-            DotProducts(p, threads);
-            return;
-        }
         switch (isa)
         {
             case GemmIsa.Avx512: Run<Avx512Kernel>(p, threads); break;
@@ -423,19 +428,23 @@ public static partial class Gemm
                             int mrCur = Math.Min(mr, mcCur - ir);
                             float* pa = packA + (nint)ir * kc;
                             float* c = p.C + (ic + ir) * p.Ldc + jc + jr;
-                            if (mrCur == mr && nrCur == nr)
+                            // the row bias goes into whole tiles as they are stored (adding it afterwards
+                            // would read C back while its cache lines are still on their way)
+                            float* rowBias = first && p.RowBias != null ? p.RowBias + ic + ir : null;
+                            bool edge = nrCur != nr;
+                            if (mrCur == mr && !edge)
                             {
-                                TKernel.Run(kc, pa, pb, c, p.Ldc, accumulate, biasTile);
+                                TKernel.Run(kc, pa, pb, c, p.Ldc, accumulate, biasTile, rowBias);
                             }
                             else if (TKernel.PartialRows(mrCur) is > 0 and var tileRows)
                             {
                                 // a short panel (e.g. rows 24–31 of 32): a smaller tile instead of a padded one
-                                if (mrCur == tileRows && nrCur == nr)
-                                    TKernel.RunPartial(tileRows, kc, pa, pb, c, p.Ldc, accumulate, biasTile);
+                                if (mrCur == tileRows && !edge)
+                                    TKernel.RunPartial(tileRows, kc, pa, pb, c, p.Ldc, accumulate, biasTile, rowBias);
                                 else
                                 {
-                                    TKernel.RunPartial(tileRows, kc, pa, pb, tile, nr, false, null);
-                                    StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile);
+                                    TKernel.RunPartial(tileRows, kc, pa, pb, tile, nr, false, null, null);
+                                    StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile, rowBias);
                                 }
                             }
                             else if (2 * mrCur <= mr)
@@ -443,23 +452,25 @@ public static partial class Gemm
                                 // a thin panel (e.g. batch 1): row by row instead of a mostly padded tile
                                 for (int r = 0; r < mrCur; r++)
                                 {
-                                    if (nrCur == nr)
+                                    float* rowBiasR = rowBias == null ? null : rowBias + r;
+                                    if (!edge)
                                     {
-                                        TKernel.RunRow(kc, pa + r, mr, pb, c + r * p.Ldc, accumulate, biasTile);
+                                        TKernel.RunRow(kc, pa + r, mr, pb, c + r * p.Ldc, accumulate, biasTile,
+                                            rowBiasR);
                                     }
                                     else
                                     {
-                                        TKernel.RunRow(kc, pa + r, mr, pb, tile, false, null);
-                                        StoreEdge(tile, nr, c + r * p.Ldc, p.Ldc, 1, nrCur, accumulate, biasTile);
+                                        TKernel.RunRow(kc, pa + r, mr, pb, tile, false, null, null);
+                                        StoreEdge(tile, nr, c + r * p.Ldc, p.Ldc, 1, nrCur, accumulate, biasTile,
+                                            rowBiasR);
                                     }
                                 }
                             }
                             else
                             {
-                                TKernel.Run(kc, pa, pb, tile, nr, false, null);
-                                StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile);
+                                TKernel.Run(kc, pa, pb, tile, nr, false, null, null);
+                                StoreEdge(tile, nr, c, p.Ldc, mrCur, nrCur, accumulate, biasTile, rowBias);
                             }
-                            if (first && p.RowBias != null) AddRowBias(c, p.Ldc, mrCur, nrCur, p.RowBias + ic + ir);
                         }
                     }
                 }
@@ -467,28 +478,10 @@ public static partial class Gemm
         }
     }
 
-    /// <summary>Adds <c>bias[r]</c> to the first <paramref name="cols"/> entries of each row r of a tile just
-    /// written (still in the L1 cache).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void AddRowBias(float* c, nint ldc, int rows, int cols, float* bias)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            float* row = c + r * ldc;
-            int j = 0;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var wide = Vector512.Create(bias[r]);
-                for (; j + 16 <= cols; j += 16) Vector512.Store(Vector512.Load(row + j) + wide, row + j);
-            }
-            var value = Vector256.Create(bias[r]);
-            for (; j + 8 <= cols; j += 8) Vector256.Store(Vector256.Load(row + j) + value, row + j);
-            for (; j < cols; j++) row[j] += bias[r];
-        }
-    }
-
+    /// <summary>The part of a tile computed into <paramref name="tile"/> that lies inside C, with the biases and C's
+    /// own values added in the micro-kernels' order.</summary>
     static unsafe void StoreEdge(float* tile, int ldt, float* c, nint ldc, int rows, int cols, bool accumulate,
-        float* bias)
+        float* bias, float* rowBias)
     {
         for (int i = 0; i < rows; i++)
         {
@@ -497,7 +490,9 @@ public static partial class Gemm
             {
                 float v = src[j];
                 if (bias != null) v += bias[j];
-                dst[j] = accumulate ? dst[j] + v : v;
+                if (accumulate) v = dst[j] + v;
+                if (rowBias != null) v += rowBias[i];
+                dst[j] = v;
             }
         }
     }

@@ -152,8 +152,8 @@ public class GemmTests
     [MemberData(nameof(Paths))]
     public void LongDepthIntoASmallProductMatchesReferenceWhateverTheThreads(GemmIsa isa)
     {
-        // A·Bᵀ with k ≥ 512 and m, n ≤ 128 (a weight gradient) is summed as dot products on AVX-512: whole 4×4
-        // tiles, rows and columns left over, a tail of k past the last vector, several chunks of k
+        // A·Bᵀ with a long k into a small C, as a weight gradient is: partial tiles, a tail of k past the last
+        // depth block, several depth blocks
         (int M, int N, int K)[] shapes = [(4, 4, 512), (7, 10, 1003), (64, 64, 2000), (13, 128, 4100), (128, 5, 600)];
         foreach (var (m, n, k) in shapes)
             foreach (bool accumulate in new[] { false, true })

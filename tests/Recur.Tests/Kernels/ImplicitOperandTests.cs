@@ -37,10 +37,11 @@ public class ImplicitOperandTests
         return expected;
     }
 
-    static void Check(float[] c, float[] expected, int k)
+    static void Check(float[] c, float[] expected, int k, string path = "")
     {
         for (int i = 0; i < c.Length; i++)
-            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2), $"C[{i}] = {c[i]}, expected {expected[i]}");
+            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (k + 2),
+                $"{path} C[{i}] = {c[i]}, expected {expected[i]}");
     }
 
     [Theory]
@@ -49,7 +50,16 @@ public class ImplicitOperandTests
     [InlineData(13, 37, 0, false, true)]
     [InlineData(64, 700, 300, false, true)] // crosses the depth block (256) and several column panels
     [InlineData(128, 4000, 128, true, false)]
+    [InlineData(20, 64, 9, true, true)]  // a whole 12-row tile and a whole 8-row one, each adding the row bias
+    [InlineData(2, 96, 5, false, true)]  // thin: the row bias added row by row, whole width
+    [InlineData(30, 70, 6, true, true)]  // every tile kind at the right edge, where the row bias is added on storing
     public void GemmWithRowStartsMatchesReference(int m, int n, int k, bool accumulate, bool withRowBias)
+    {
+        foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2, GemmIsa.Portable })
+            if (Gemm.IsSupported(isa)) CheckRowStarts(m, n, k, accumulate, withRowBias, isa);
+    }
+
+    static void CheckRowStarts(int m, int n, int k, bool accumulate, bool withRowBias, GemmIsa isa)
     {
         var starts = ShiftedRows(k, n + 7, 3);
         int length = starts.DefaultIfEmpty(0).Max() + n + 2;
@@ -59,8 +69,8 @@ public class ImplicitOperandTests
         var rowBias = withRowBias ? Random(m, 7) : null;
         var expected = Reference(m, n, k, accumulate ? c : null, rowBias, (i, q) => a[i * k + q],
             (q, j) => b[starts[q] + j]);
-        Gemm.MultiplyRows(m, n, k, a, k, b, starts, c, n, accumulate, threads: 2, rowBias: rowBias);
-        Check(c, expected, k);
+        Gemm.MultiplyRows(m, n, k, a, k, b, starts, c, n, accumulate, threads: 2, rowBias: rowBias, isa: isa);
+        Check(c, expected, k, isa.ToString());
     }
 
     [Theory]
