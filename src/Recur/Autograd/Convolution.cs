@@ -194,9 +194,10 @@ public static partial class Functional
             for (int b = first; b < last; b++)
             {
                 var dy = grad.Span.Slice(b * outChannels * outLength, outChannels * outLength);
-                if (channelSums != null)
-                    for (int o = 0; o < outChannels; o++)
-                        channelSums[b * outChannels + o] = TensorPrimitives.Sum(dy.Slice(o * outLength, outLength));
+                var sums = channelSums is null ? default : channelSums.AsSpan(b * outChannels, outChannels);
+                if (dyBuffer is null)
+                    for (int o = 0; o < sums.Length; o++)
+                        sums[o] = TensorPrimitives.Sum(dy.Slice(o * outLength, outLength));
                 // dW[o, (k, c)] += Σ_t dY[o, t]·x[c, t + k·d]: the implicit input as a transposed right operand
                 if (dTaps != null)
                     Gemm.MultiplyRows(outChannels, depth, outLength, dy, outLength, item(b, xBuffer), rowStarts,
@@ -212,6 +213,8 @@ public static partial class Functional
                         line[..margin].Clear();
                         line[(margin + outLength)..].Clear();
                         dy.Slice(o * outLength, outLength).CopyTo(line.Slice(margin, outLength));
+                        // the bias gradient from the copy, while it is in the L1 cache
+                        if (!sums.IsEmpty) sums[o] = TensorPrimitives.Sum(line.Slice(margin, outLength));
                     }
                     shifted = copy;
                 }

@@ -4,18 +4,59 @@ namespace Recur;
 
 public sealed partial class Tensor
 {
-    /// <summary>Sum of all elements (a rank-0 tensor).</summary>
+    /// <summary>Elements per chunk of <see cref="Sum()"/>: each chunk is summed alone, then the chunks' sums in
+    /// order.</summary>
+    const int SumChunk = 1 << 16;
+
+    /// <summary>Chunks of a whole-tensor sum (or fill) below which one thread does it all.</summary>
+    const int ParallelChunks = 8;
+
+    /// <summary>Sum of all elements (a rank-0 tensor). A large tensor is summed in chunks of 65,536 elements by the
+    /// kernel workers, the chunks' sums added in order: the same bits on any thread count.</summary>
     public Tensor Sum()
     {
-        var output = Scalar(TensorPrimitives.Sum(Span));
+        var output = Scalar(SumAll());
         var x = this;
         return Result(output, x, g =>
         {
             // every element's gradient is the output's: written straight into a first gradient, not added to zeros
-            var dst = x.GradToWrite(out bool accumulate).Span;
-            if (accumulate) TensorPrimitives.Add(dst, g.Span[0], dst);
-            else dst.Fill(g.Span[0]);
+            var grad = x.GradToWrite(out bool accumulate);
+            float value = g.Span[0];
+            ForEachChunk(grad.Length, (start, count) =>
+            {
+                var dst = grad.Span.Slice(start, count);
+                if (accumulate) TensorPrimitives.Add(dst, value, dst);
+                else dst.Fill(value);
+            });
         });
+    }
+
+    float SumAll()
+    {
+        int chunks = (Length + SumChunk - 1) / SumChunk;
+        if (chunks <= 1) return TensorPrimitives.Sum(Span);
+        var sums = new float[chunks];
+        ForEachChunk(Length, (start, count) => sums[start / SumChunk] = TensorPrimitives.Sum(Span.Slice(start, count)));
+        float total = 0;
+        foreach (float sum in sums) total += sum;
+        return total;
+    }
+
+    /// <summary>Calls <paramref name="body"/>(start, count) for every chunk of <see cref="SumChunk"/> elements of
+    /// [0, <paramref name="length"/>), on the kernel workers when there are enough chunks to pay for waking
+    /// them.</summary>
+    static void ForEachChunk(int length, Action<int, int> body)
+    {
+        int chunks = (length + SumChunk - 1) / SumChunk;
+        int workers = Math.Min(Kernels.Parallelism.MaxThreads, chunks / ParallelChunks);
+        void Range(int first, int last)
+        {
+            for (int c = first; c < last; c++)
+                body(c * SumChunk, Math.Min(SumChunk, length - c * SumChunk));
+        }
+        if (workers <= 1) { Range(0, chunks); return; }
+        Kernels.WorkerPool.Shared.For(workers,
+            w => Range((int)((long)w * chunks / workers), (int)((long)(w + 1) * chunks / workers)));
     }
 
     /// <summary>Mean of all elements (a rank-0 tensor).</summary>

@@ -5,6 +5,32 @@ namespace Recur.Tests.Autograd;
 public class TensorTests
 {
     [Fact]
+    public void ALargeSumIsTheSameOnAnyThreadCountAndItsGradientReachesEveryElement()
+    {
+        // 20 chunks of 65,536 and a short one: summed by the workers, the chunks' sums added in order
+        var random = new RandomGenerator(3);
+        var x = Tensor.RandomNormal(random, [21 * 65_536 - 100]);
+        double reference = 0;
+        foreach (float v in x.Span) reference += v;
+        float[] sums = new float[3];
+        for (int threads = 1; threads <= 3; threads++)
+        {
+            using var _ = Recur.Kernels.Parallelism.Limit(threads);
+            var leaf = x.Clone();
+            leaf.RequiresGrad = true;
+            var sum = leaf.Sum();
+            sums[threads - 1] = sum.Item();
+            (sum * 2.5f).Backward();
+            Assert.All(leaf.Grad!.Span.ToArray(), g => Assert.Equal(2.5f, g));
+            (leaf.Sum() * 0.5f).Backward(); // a second contribution adds to the first
+            Assert.All(leaf.Grad!.Span.ToArray(), g => Assert.Equal(3f, g));
+        }
+        Assert.Equal(sums[0], sums[1]);
+        Assert.Equal(sums[0], sums[2]);
+        Assert.True(Math.Abs(sums[0] - reference) <= 1e-6 * x.Length, $"{sums[0]} against {reference}");
+    }
+
+    [Fact]
     public void ShapeErrorsNameTheOpAndBothShapes()
     {
         var a = Tensor.Zeros(2, 3);

@@ -27,4 +27,21 @@ public sealed class BenchCommandTests
         double bandwidth = Recur.Cli.Bench.WeightStreaming.Bandwidth(100_003, 2, seconds: 0.05);
         Assert.True(double.IsFinite(bandwidth) && bandwidth > 1e8, $"bandwidth {bandwidth}");
     }
+
+    [Theory]
+    [InlineData(25, 17, "Zen 4")] // EPYC 9004 (Genoa)
+    [InlineData(25, 1, "Zen 3")]  // EPYC 7003 (Milan)
+    [InlineData(26, 2, "Zen 5")]  // EPYC 9005 (Turin)
+    [InlineData(6, 85, null)]     // not an AMD family
+    public void TheCpuLineNamesTheZenGenerationOfAnAmdFamilyAndModel(int family, int model, string? expected) =>
+        Assert.Equal(expected, Recur.Cli.Bench.RnnBench.ZenGeneration(family, model));
+
+    [Fact]
+    public void TheCpuLineCarriesFamilyAndModelWhereTheKernelReportsThem()
+    {
+        string cpu = Recur.Cli.Bench.RnnBench.CpuModel();
+        Assert.False(string.IsNullOrWhiteSpace(cpu));
+        if (File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("cpu family")))
+            Assert.Contains("family ", cpu);
+    }
 }
