@@ -60,12 +60,13 @@ static class GenerateBench
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                title, cpu, isa = Gemm.BestIsa.ToString(), vnni = Quantization.UsesVnni, threads, repeat, rows,
+                title, cpu, isa = Gemm.BestIsa.ToString(), vnni = Quantization.UsesVnni,
+                int8Kernel = Quantization.IntegerKernel, threads, repeat, rows,
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().Title(Markup.Escape($"{title}; {cpu}, {Gemm.BestIsa}, {threads} threads; median of ≥ "
-            + $"{repeat} runs")).AddColumns("", "tokens/s", "spread", "÷ PyTorch float");
+        var table = new Table().Title(Markup.Escape($"{title}; {cpu}, {Gemm.BestIsa}, int8 on "
+            + $"{Quantization.IntegerKernel}, {threads} threads; median of ≥ {repeat} runs")).AddColumns("", "tokens/s", "spread", "÷ PyTorch float");
         foreach (var r in rows)
             table.AddRow(Markup.Escape(r.Runtime), $"{r.TokensPerSecond:N0}", r.Spread,
                 r.VsTorchFloat?.ToString("F2") ?? "n/a");

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Recur.Autograd;
 using Recur.Export;
 using Recur.Kernels;
+using Recur.Nn;
 using Recur.Nn.Recurrent;
 using Spectre.Console;
 
@@ -168,7 +169,7 @@ static class RnnBench
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                cpu = CpuModel(), isa = Gemm.BestIsa.ToString(), threads,
+                cpu = CpuModel(), isa = Gemm.BestIsa.ToString(), int8Kernel = Quantization.IntegerKernel, threads,
                 repeat, speed = rows, memory
             },
                 new JsonSerializerOptions { WriteIndented = true }));
@@ -176,7 +177,7 @@ static class RnnBench
         }
         var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(
             CpuModel())}, "
-                + $"{Gemm.BestIsa}, {threads} threads")
+                + $"{Gemm.BestIsa}, int8 on {Quantization.IntegerKernel}, {threads} threads")
             .AddColumns("configuration", "pass", "Recur steps/s", "spread", "Recur GFLOP/s", "PyTorch steps/s",
                 "spread", "ratio", "ONNX Runtime steps/s", "spread", "ratio");
         foreach (var r in rows)

@@ -6,9 +6,13 @@ namespace Recur.Nn;
 /// <summary>Post-training quantisation of a trained model for faster, smaller inference.</summary>
 public static class Quantization
 {
-    /// <summary>Whether int8 products run on AVX-VNNI on this machine (otherwise on a portable path that gives the
-    /// same results, more slowly).</summary>
+    /// <summary>Whether int8 products run on AVX-VNNI on this machine (one with AVX-VNNI but not AVX-512BW; the other
+    /// paths give the same results).</summary>
     public static bool UsesVnni => Kernels.QuantizedMatrix.UsesVnni;
+
+    /// <summary>The instructions int8 products run on here: "AVX-512BW tiles", "AVX-VNNI", "AVX2" or "portable" —
+    /// all give the same results.</summary>
+    public static string IntegerKernel => Kernels.QuantizedMatrix.PathName;
 
     /// <summary>
     /// Dynamic int8 quantisation, as PyTorch's <c>torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, …})</c>:
