@@ -66,7 +66,8 @@ static class GenerateBench
             return 0;
         }
         var table = new Table().Title(Markup.Escape($"{title}; {cpu}, {Gemm.BestIsa}, int8 on "
-            + $"{Quantization.IntegerKernel}, {threads} threads; median of ≥ {repeat} runs")).AddColumns("", "tokens/s", "spread", "÷ PyTorch float");
+            + $"{Quantization.IntegerKernel}, {threads} threads; median of ≥ {repeat} runs"))
+            .AddColumns("", "tokens/s", "spread", "÷ PyTorch float");
         foreach (var r in rows)
             table.AddRow(Markup.Escape(r.Runtime), $"{r.TokensPerSecond:N0}", r.Spread,
                 r.VsTorchFloat?.ToString("F2") ?? "n/a");
