@@ -67,13 +67,14 @@ internal static partial class RecurrentKernel
         var hSlots = PinnedPool.Rent(2 * batch * hidden);
         var cSlots = PinnedPool.Rent(2 * batch * hidden);
         var packed = Tensor.Zeros((steps + 1) * batch * hidden + batch * hidden);
+        PinnedBuffer? inputBias = null;
         try
         {
             h0.Span.CopyTo(hSlots.AsSpan(batch * hidden));
             if (c0 != null) c0.Span.CopyTo(cSlots.AsSpan(batch * hidden));
             else cSlots.AsSpan(batch * hidden).Clear();
 
-            var inputBias = InputBias<TCell>(biasIh, biasHh, gateWidth);
+            inputBias = InputBias<TCell>(biasIh, biasHh, gateWidth);
             var stepBias = !TCell.SeparateRecurrent ? null : biasHh;
             var (threads, choice) = SmallBatchThreads<TCell>(gateWidth, hidden, batch, quantized != null,
                 timed: steps * batch > SmallBatch);
@@ -96,7 +97,7 @@ internal static partial class RecurrentKernel
                 else if (!projectInTeam)
                     Gemm.Multiply(false, true, count * batch, gateWidth, inputSize, x, inputSize, weightIh.Span,
                         inputSize, giBuffer.AsSpan(count * batch * gateWidth), gateWidth,
-                        bias: inputBias);
+                        bias: inputBias is null ? default : inputBias.AsSpan(gateWidth));
                 var work = new SmallBatchChunk(s0, count, steps, batch, hidden, gateWidth, firstTime, reverse, lengths,
                     giBuffer, hSlots, cSlots, weightHh, stepBias, extra, packed, quantized,
                     projectInTeam ? new InputProjection(input, firstTime, weightIh, inputBias) : null);
@@ -123,6 +124,7 @@ internal static partial class RecurrentKernel
             PinnedPool.Return(giBuffer);
             PinnedPool.Return(hSlots);
             PinnedPool.Return(cSlots);
+            if (inputBias != null) PinnedPool.Return(inputBias);
         }
     }
 
@@ -130,14 +132,17 @@ internal static partial class RecurrentKernel
     /// The bias the input projection adds: b_ih, and b_hh with it where the cell adds its recurrent part to the
     /// projection (not kept separate, as a GRU's is) — once for a whole chunk instead of at every step.
     /// </summary>
-    static float[]? InputBias<TCell>(Tensor? biasIh, Tensor? biasHh, int gateWidth) where TCell : struct, IRecurrentCell
+    static PinnedBuffer? InputBias<TCell>(Tensor? biasIh, Tensor? biasHh, int gateWidth)
+        where TCell : struct, IRecurrentCell
     {
-        float[]? inputBias = biasIh?.ToArray();
-        if (!TCell.SeparateRecurrent && biasHh != null)
-        {
-            inputBias ??= new float[gateWidth];
-            TensorPrimitives.Add(inputBias, biasHh.Span, inputBias);
-        }
+        bool addsHh = !TCell.SeparateRecurrent && biasHh != null;
+        if (biasIh is null && !addsHh) return null;
+        // from the pool (the caller returns it): a token of generation runs this once a layer
+        var inputBias = PinnedPool.Rent(gateWidth);
+        var span = inputBias.AsSpan(gateWidth);
+        if (biasIh != null) biasIh.Span.CopyTo(span);
+        else span.Clear();
+        if (addsHh) TensorPrimitives.Add(span, biasHh!.Span, span);
         return inputBias;
     }
 
@@ -152,9 +157,16 @@ internal static partial class RecurrentKernel
     {
         int gateWidth = weightIh.Size(0), hidden = gateWidth / TCell.Gates;
         var projected = new float[rows * gateWidth];
-        fixed (float* gi = projected)
-            ProjectRows(x, rows, weightIh, InputBias<TCell>(biasIh, biasHh, gateWidth), quantized, hidden, 0, hidden,
-                gi);
+        var bias = InputBias<TCell>(biasIh, biasHh, gateWidth);
+        try
+        {
+            fixed (float* gi = projected)
+                ProjectRows(x, rows, weightIh, bias, quantized, hidden, 0, hidden, gi);
+        }
+        finally
+        {
+            if (bias != null) PinnedPool.Return(bias);
+        }
         return projected;
     }
 
@@ -162,7 +174,7 @@ internal static partial class RecurrentKernel
     /// Columns g·H + [u0, u0 + units) of every gate block of <paramref name="rows"/> rows of <paramref name="gi"/>
     /// (each gateWidth wide) with x·W_ihᵀ + bias: those rows of W_ih only, so threads write disjoint columns.
     /// </summary>
-    static unsafe void ProjectRows(ReadOnlySpan<float> x, int rows, Tensor weightIh, float[]? bias,
+    static unsafe void ProjectRows(ReadOnlySpan<float> x, int rows, Tensor weightIh, PinnedBuffer? bias,
         QuantizedWeights? quantized, int hidden, int u0, int units, float* gi)
     {
         int inputSize = weightIh.Size(1), gateWidth = weightIh.Size(0), gates = gateWidth / hidden;
@@ -192,7 +204,7 @@ internal static partial class RecurrentKernel
             for (int g = 0; g < gates; g++)
             {
                 var block = new Span<float>(gi + r * gateWidth + g * hidden + u0, units);
-                TensorPrimitives.Add(block, bias.AsSpan(g * hidden + u0, units), block);
+                TensorPrimitives.Add(block, bias.AsSpan(gateWidth).Slice(g * hidden + u0, units), block);
             }
     }
 
@@ -322,7 +334,19 @@ internal static partial class RecurrentKernel
 
     /// <summary>The inputs of a chunk (its rows from time <paramref name="FirstTime"/>) to project in the
     /// team.</summary>
-    sealed record InputProjection(Tensor Input, int FirstTime, Tensor WeightIh, float[]? Bias);
+    sealed record InputProjection(Tensor Input, int FirstTime, Tensor WeightIh, PinnedBuffer? Bias);
+
+    /// <summary>A thread's working rows for <see cref="SmallBatchChunk"/>, reused by its next call: every element a
+    /// step reads was written first in that step (products, projections, scratch), so nothing stale is read.</summary>
+    sealed class ThreadBuffers
+    {
+        public float[]? Local, Recurrent, Scratch, Extra, Scales;
+
+        public static float[] Reuse(ref float[]? slot, int length) =>
+            slot is not null && slot.Length >= length ? slot : slot = new float[length];
+    }
+
+    [ThreadStatic] static ThreadBuffers? threadBuffers;
 
     /// <summary>One chunk of steps of a small-batch run, for one range of units.</summary>
     sealed class SmallBatchChunk(int s0, int count, int steps, int batch, int hidden, int gateWidth, int firstTime,
@@ -351,17 +375,22 @@ internal static partial class RecurrentKernel
             long firstDone = 0;
             int units = u1 - u0, gates = TCell.Gates, rowWidth = gates * units;
             if (projection != null) Project(u0, units, projection);
-            var local = new float[batch * rowWidth];
-            var localRecurrent = TCell.SeparateRecurrent ? new float[batch * rowWidth] : local;
-            var scratch = new float[TCell.ScratchBlocks * units];
-            var localExtra = new float[TCell.ExtraBlocks * units];
+            // this thread's working rows, kept from call to call (one token of generation is a call per layer)
+            var buffers = threadBuffers ??= new ThreadBuffers();
+            var local = ThreadBuffers.Reuse(ref buffers.Local, batch * rowWidth);
+            var localRecurrent = TCell.SeparateRecurrent
+                ? ThreadBuffers.Reuse(ref buffers.Recurrent, batch * rowWidth) : local;
+            var scratch = ThreadBuffers.Reuse(ref buffers.Scratch, TCell.ScratchBlocks * units)
+                .AsSpan(0, TCell.ScratchBlocks * units);
+            var localExtra = ThreadBuffers.Reuse(ref buffers.Extra, TCell.ExtraBlocks * units)
+                .AsSpan(0, TCell.ExtraBlocks * units);
             for (int e = 0; e < TCell.ExtraBlocks; e++)
-                extra.AsSpan(e * hidden + u0, units).CopyTo(localExtra.AsSpan(e * units));
+                extra.AsSpan(e * hidden + u0, units).CopyTo(localExtra.Slice(e * units));
             // int8: each thread quantises the whole of h_{t−1} itself (the same bytes in every thread)
             var quantizedHh = quantized?.Hh;
             var hQuantized = quantizedHh is null ? null
                 : GC.AllocateArray<byte>(batch * quantizedHh.Stride, pinned: true);
-            var hScales = new float[batch];
+            var hScales = ThreadBuffers.Reuse(ref buffers.Scales, batch);
             var bias = biasHh is null ? default : biasHh.Span;
             var outputs = packed.Span;
             fixed (float* w = weightHh.Span, product = localRecurrent, scales = hScales)

@@ -387,8 +387,10 @@ public class RecurrentLayer : Module, IInt8Module
 
         var finalH = new List<Tensor>();
         var finalC = new List<Tensor>();
-        var zeroState = Tensor.Zeros(batch, hidden);
-        var zeroOutput = config.ProjSize > 0 ? Tensor.Zeros(batch, config.ProjSize) : zeroState;
+        // zero states only where none was given (a token of generation gives both)
+        Tensor? zeroState = null, zeroOutput = null;
+        Tensor ZeroState() => zeroState ??= Tensor.Zeros(batch, hidden);
+        Tensor ZeroOutput() => zeroOutput ??= config.ProjSize > 0 ? Tensor.Zeros(batch, config.ProjSize) : ZeroState();
         for (int layer = 0; layer < config.NumLayers; layer++)
         {
             var directionOutputs = new Tensor[config.Directions];
@@ -396,11 +398,11 @@ public class RecurrentLayer : Module, IInt8Module
             {
                 int index = layer * config.Directions + direction;
                 var w = weights[index];
-                var hInit = h0?.Select(0, index) ?? zeroOutput;
+                var hInit = h0?.Select(0, index) ?? ZeroOutput();
                 if (Training && config.StateNoise > 0f)
                     hInit = hInit + Tensor.RandomNormal(dropoutRandom, [batch, config.OutputWidth], 0f,
                         config.StateNoise);
-                var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? zeroState : null;
+                var cInit = config.Mode == RecurrentMode.Lstm ? c0?.Select(0, index) ?? ZeroState() : null;
                 var (bi, bh) = w.Length > 2 ? (w[2], w[3]) : (null, null);
                 bool reverse = direction == 1;
                 using GradMode.Scope? frozen = layer < FrozenLayers ? GradMode.NoGrad() : null;
