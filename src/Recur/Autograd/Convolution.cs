@@ -195,15 +195,10 @@ public static partial class Functional
             {
                 var dy = grad.Span.Slice(b * outChannels * outLength, outChannels * outLength);
                 var sums = channelSums is null ? default : channelSums.AsSpan(b * outChannels, outChannels);
-                if (dyBuffer is null)
-                    for (int o = 0; o < sums.Length; o++)
-                        sums[o] = TensorPrimitives.Sum(dy.Slice(o * outLength, outLength));
-                // dW[o, (k, c)] += Σ_t dY[o, t]·x[c, t + k·d]: the implicit input as a transposed right operand
-                if (dTaps != null)
-                    Gemm.MultiplyRows(outChannels, depth, outLength, dy, outLength, item(b, xBuffer), rowStarts,
-                        dTaps, depth, accumulate: true, threads: gemmThreads, transposeB: true);
-                if (transposed is null) continue;
-                ReadOnlySpan<float> shifted = dy;
+                // the output gradient with a zero margin of (K − 1)·d on both sides (for dx), copied first: the
+                // weight gradient then reads the copy, so the item's gradient comes from memory once
+                ReadOnlySpan<float> shifted = dy, rows = dy;
+                int rowStride = outLength;
                 if (dyBuffer != null)
                 {
                     var copy = dyBuffer.AsSpan(outChannels * marginLength);
@@ -217,7 +212,17 @@ public static partial class Functional
                         if (!sums.IsEmpty) sums[o] = TensorPrimitives.Sum(line.Slice(margin, outLength));
                     }
                     shifted = copy;
+                    rows = copy[margin..];
+                    rowStride = marginLength;
                 }
+                else
+                    for (int o = 0; o < sums.Length; o++)
+                        sums[o] = TensorPrimitives.Sum(dy.Slice(o * outLength, outLength));
+                // dW[o, (k, c)] += Σ_t dY[o, t]·x[c, t + k·d]: the implicit input as a transposed right operand
+                if (dTaps != null)
+                    Gemm.MultiplyRows(outChannels, depth, outLength, rows, rowStride, item(b, xBuffer), rowStarts,
+                        dTaps, depth, accumulate: true, threads: gemmThreads, transposeB: true);
+                if (transposed is null) continue;
                 Gemm.MultiplyRows(channels, length, taps * outChannels, transposed, taps * outChannels, shifted,
                     gradStarts!, inputGrad!.Span.Slice(b * channels * length, channels * length), length,
                     accumulate: accumulate, threads: gemmThreads);
