@@ -229,9 +229,16 @@ public sealed class LanguageModel : Module
                 + $"{tokens.Length}.");
         int width = table.Length / Config.VocabularySize;
         var embedded = Embed(tokens, 1, tokens.Length); // the shape the stack checks; the table gives its projection
-        var projected = new float[tokens.Length * width];
-        for (int b = 0; b < tokens.Length; b++)
-            table.AsSpan(tokens[b] * width, width).CopyTo(projected.AsSpan(b * width));
+        // one stream reads its row of the table where it lies; several, their rows side by side
+        ReadOnlyMemory<float> projected;
+        if (tokens.Length == 1) projected = table.AsMemory(tokens[0] * width, width);
+        else
+        {
+            var rows = new float[tokens.Length * width];
+            for (int b = 0; b < tokens.Length; b++)
+                table.AsSpan(tokens[b] * width, width).CopyTo(rows.AsSpan(b * width));
+            projected = rows;
+        }
         return Head(rnn.ForwardWithProjection(embedded, state.Hidden, state.Cell, null, projected));
     }
 

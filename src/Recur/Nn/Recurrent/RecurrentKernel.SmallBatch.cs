@@ -56,7 +56,7 @@ internal static partial class RecurrentKernel
     /// </summary>
     static unsafe Tensor RunSmallBatch<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, float[] extra, QuantizedWeights? quantized = null,
-        float[]? projected = null)
+        ReadOnlyMemory<float>? projected = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);
@@ -91,8 +91,8 @@ internal static partial class RecurrentKernel
                 // input projections for every step of the chunk at once, gi = X·W_ihᵀ + b_ih: one GEMM when there
                 // are enough rows for it, otherwise each thread's own rows in the team
                 bool projectInTeam = projected is null && (quantized != null || count * batch <= SmallBatch);
-                if (projected != null)
-                    projected.AsSpan(firstTime * batch * gateWidth, count * batch * gateWidth)
+                if (projected is { } rows)
+                    rows.Span.Slice(firstTime * batch * gateWidth, count * batch * gateWidth)
                         .CopyTo(giBuffer.AsSpan(count * batch * gateWidth));
                 else if (!projectInTeam)
                     Gemm.Multiply(false, true, count * batch, gateWidth, inputSize, x, inputSize, weightIh.Span,

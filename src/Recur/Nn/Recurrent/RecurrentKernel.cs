@@ -64,13 +64,13 @@ internal static partial class RecurrentKernel
         Tensor weightHh, Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, Tensor[]? peepholes = null,
         Tensor? leak = null, Tensor[]? norms = null, bool resetAfter = true, Tensor? projection = null,
         Tensor? projectionBias = null, QuantizedWeights? quantized = null, BatchNormStatistics? batchNorm = null,
-        float[]? projectedInput = null)
+        ReadOnlyMemory<float>? projectedInput = null)
     {
-        if (projectedInput != null && (peepholes != null || leak != null || norms != null || !resetAfter
+        if (projectedInput is { } given && (peepholes != null || leak != null || norms != null || !resetAfter
             || projection != null || batchNorm != null
-            || projectedInput.Length != input.Size(0) * input.Size(1) * weightIh.Size(0)))
+            || given.Length != input.Size(0) * input.Size(1) * weightIh.Size(0)))
             throw new ArgumentException($"{mode}: projected inputs belong to a plain cell and must hold "
-                + $"{input.Size(0) * input.Size(1) * weightIh.Size(0)} values, got {projectedInput.Length}.");
+                + $"{input.Size(0) * input.Size(1) * weightIh.Size(0)} values, got {given.Length}.");
         if (batchNorm != null && (mode != RecurrentMode.Lstm || norms is null || c0 is null || peepholes != null
             || projection != null || quantized != null || biasIh != null || biasHh != null))
             throw new ArgumentException($"{mode}: batch normalisation belongs to a float LSTM whose shifts are its "
@@ -199,7 +199,7 @@ internal static partial class RecurrentKernel
     static Tensor Run<TCell>(Tensor input, Tensor h0, Tensor? c0, Tensor weightIh, Tensor weightHh,
         Tensor? biasIh, Tensor? biasHh, int[]? lengths, bool reverse, ProbeRecord? record, Tensor[]? extras = null,
         Tensor? projection = null, Tensor? projectionBias = null, QuantizedWeights? quantized = null,
-        float[]? projectedInput = null)
+        ReadOnlyMemory<float>? projectedInput = null)
         where TCell : struct, IRecurrentCell
     {
         int steps = input.Size(0), batch = input.Size(1), inputSize = input.Size(2);

@@ -361,7 +361,7 @@ public class RecurrentLayer : Module, IInt8Module
     /// <paramref name="input"/>, which then serves for its shape: inference of at most four sequences only.
     /// </summary>
     internal RecurrentOutput ForwardWithProjection(Tensor input, Tensor? h0, Tensor? c0, int[]? lengths,
-        float[]? firstLayerProjection)
+        ReadOnlyMemory<float>? firstLayerProjection)
     {
         var config = Config;
         if (input.Rank != 3 || input.Size(2) != config.InputSize)
