@@ -121,11 +121,7 @@ public static class TextGenerator
         // top-p measures its nucleus against every kept token's weight; top-k alone needs only the k best
         double all = 0;
         if (options.TopP < 1 && keep == n)
-        {
-            var weights = pool.Rent(n);
-            all = Weights(logits, temperature, max, weights.AsSpan(0, n));
-            pool.Return(weights);
-        }
+            for (int i = 0; i < n; i++) all += Weight(logits[i], temperature, max); // as Weights sums, in id order
         var best = Array.Empty<int>();
         var probabilities = Array.Empty<double>();
         int count = 0;
@@ -172,7 +168,6 @@ public static class TextGenerator
 
     /// <summary>A token's unnormalised probability at <paramref name="temperature"/>, e^(logit/T − max).</summary>
     static double Weight(float logit, double temperature, double max) => Math.Exp(logit / temperature - max);
-
 
     /// <summary>
     /// Beam search of width <paramref name="beamWidth"/> for up to <paramref name="length"/> tokens after the prompt.

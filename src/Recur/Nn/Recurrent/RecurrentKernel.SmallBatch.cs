@@ -188,8 +188,9 @@ internal static partial class RecurrentKernel
             {
                 // every thread quantises all the rows itself (the same bytes in each)
                 var ih = quantized.Ih;
-                var bytes = GC.AllocateArray<byte>(rows * ih.Stride, pinned: true);
-                var scales = new float[rows];
+                var buffers = threadBuffers ??= new ThreadBuffers();
+                var bytes = ThreadBuffers.Reuse(ref buffers.InputBytes, rows * ih.Stride);
+                var scales = ThreadBuffers.Reuse(ref buffers.InputScales, rows);
                 for (int r = 0; r < rows; r++)
                     scales[r] = ih.QuantizeVector(x.Slice(r * inputSize, inputSize),
                         bytes.AsSpan(r * ih.Stride, ih.Stride));
@@ -336,14 +337,16 @@ internal static partial class RecurrentKernel
     /// team.</summary>
     sealed record InputProjection(Tensor Input, int FirstTime, Tensor WeightIh, PinnedBuffer? Bias);
 
-    /// <summary>A thread's working rows for <see cref="SmallBatchChunk"/>, reused by its next call: every element a
-    /// step reads was written first in that step (products, projections, scratch), so nothing stale is read.</summary>
+    /// <summary>A thread's working rows for <see cref="SmallBatchChunk"/> and <see cref="ProjectRows"/>, reused by
+    /// its next call: every element a step reads was written first in that step (products, projections, scratch,
+    /// the int8 vectors with their padding), so nothing stale is read.</summary>
     sealed class ThreadBuffers
     {
-        public float[]? Local, Recurrent, Scratch, Extra, Scales;
+        public float[]? Local, Recurrent, Scratch, Extra, Scales, InputScales;
+        public byte[]? Bytes, InputBytes;
 
-        public static float[] Reuse(ref float[]? slot, int length) =>
-            slot is not null && slot.Length >= length ? slot : slot = new float[length];
+        public static T[] Reuse<T>(ref T[]? slot, int length) =>
+            slot is not null && slot.Length >= length ? slot : slot = new T[length];
     }
 
     [ThreadStatic] static ThreadBuffers? threadBuffers;
@@ -389,7 +392,7 @@ internal static partial class RecurrentKernel
             // int8: each thread quantises the whole of h_{t−1} itself (the same bytes in every thread)
             var quantizedHh = quantized?.Hh;
             var hQuantized = quantizedHh is null ? null
-                : GC.AllocateArray<byte>(batch * quantizedHh.Stride, pinned: true);
+                : ThreadBuffers.Reuse(ref buffers.Bytes, batch * quantizedHh.Stride);
             var hScales = ThreadBuffers.Reuse(ref buffers.Scales, batch);
             var bias = biasHh is null ? default : biasHh.Span;
             var outputs = packed.Span;
