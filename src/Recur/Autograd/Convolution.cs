@@ -305,6 +305,47 @@ public static partial class Functional
     }
 
     /// <summary>
+    /// The forward product by <see cref="FftConvolution"/>: the kernel spectra of every filter pair and polyphase
+    /// plane are split over the cores, then the items, each worker with its own spectra of the item it is on.
+    /// </summary>
+    static unsafe void FftForward(Tensor input, Tensor weight, Tensor? bias, FftConvolution.Plan plan, Tensor output)
+    {
+        int batch = input.Size(0), planes = plan.Planes, units = plan.Pairs * planes, length = plan.PlaneLength;
+        int itemLength = input.Length / batch, outLength = output.Length / batch;
+        var spectra = PinnedPool.Rent(checked((int)plan.SpectraLength));
+        try
+        {
+            ForEachRange(units, Math.Min(Parallelism.MaxThreads, units), (first, last) =>
+            {
+                var scratch = PinnedPool.Rent(length);
+                try
+                {
+                    fixed (float* w = weight.Span)
+                        for (int u = first; u < last; u++)
+                            FftConvolution.KernelSpectrum(plan, w, u / planes, u % planes,
+                                spectra.Pointer + (nint)u * length, scratch.Pointer);
+                }
+                finally { PinnedPool.Return(scratch); }
+            });
+            ForEachRange(batch, Math.Min(Parallelism.MaxThreads, batch), (first, last) =>
+            {
+                var scratch = PinnedPool.Rent(checked((int)plan.ScratchLength));
+                try
+                {
+                    fixed (float* x = input.Span)
+                    fixed (float* biasValues = bias is null ? default : bias.Span)
+                    fixed (float* y = output.Span)
+                        for (int b = first; b < last; b++)
+                            FftConvolution.Item(plan, x + (nint)b * itemLength, spectra.Pointer, biasValues,
+                                y + (nint)b * outLength, scratch.Pointer);
+                }
+                finally { PinnedPool.Return(scratch); }
+            });
+        }
+        finally { PinnedPool.Return(spectra); }
+    }
+
+    /// <summary>
     /// The forward product by <see cref="DirectConvolution"/>: the output rows of all items are split over the cores
     /// in fixed contiguous ranges, each worker with its own zero-margined copy of the item it is on.
     /// </summary>
@@ -378,7 +419,11 @@ public static partial class Functional
             dilation);
         int outGroup = outChannels / groups, patch = geometry.Patch, pixels = outH * outW;
         var output = Tensor.Uninitialized([batch, outChannels, outH, outW]); // each group's product overwrites it
-        if (DirectConvolution.Applies(outChannels, groups)) DirectForward(input, weight, bias, geometry, output);
+        var shape = new DirectConvolution.Shape(channels, height, width, kh, kw, outH, outW, stride, (pad.Top,
+            pad.Left), dilation);
+        if (FftConvolution.Choose(shape, batch, outChannels, groups) is { } plan)
+            FftForward(input, weight, bias, plan, output);
+        else if (DirectConvolution.Applies(outChannels, groups)) DirectForward(input, weight, bias, geometry, output);
         else
             GemmForward(input, weight, bias, geometry, groups, output);
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];

@@ -140,6 +140,76 @@ public sealed class ConvolutionTests
         Close.Values(gemm.Span, direct.Span, "direct against GEMM", 1e-5, 1e-5);
     }
 
+    /// <summary>The transform path (forced) against the defining sum and the other paths: strides 1 to 3 (1, 4 and 9
+    /// polyphase planes), several channels, an odd number of filters (the last pair half empty), padding, kernels
+    /// larger than the stride and not multiples of it; the same bits on one and two threads.</summary>
+    [Theory]
+    [InlineData(1, 1, 5, 1, 1, 2, 3, 7, 9, true)]
+    [InlineData(2, 3, 4, 2, 2, 4, 1, 9, 6, false)]
+    [InlineData(3, 2, 3, 3, 2, 0, 5, 10, 11, true)]
+    [InlineData(4, 1, 32, 2, 1, 20, 5, 41, 11, true)]
+    public void TransformPathMatchesTheDefiningSumAndTheOtherPaths(int seed, int channels, int outC, int strideH,
+        int strideW, int padH, int padW, int kh, int kw, bool withBias)
+    {
+        var random = new RandomGenerator((ulong)seed);
+        int h = 40, w = 23;
+        var x = Tensor.RandomNormal(random, [3, channels, h, w]);
+        var weight = Tensor.RandomNormal(random, [outC, channels, kh, kw], 0f, 0.2f);
+        var bias = withBias ? Tensor.RandomNormal(random, [outC]) : null;
+        (int, int) stride = (strideH, strideW), pad = (padH, padW);
+        Tensor fft, oneThread, other;
+        using (FftConvolution.Force())
+        {
+            using (Parallelism.Limit(2)) fft = Functional.Conv2d(x, weight, bias, stride, pad);
+            using (Parallelism.Limit(1)) oneThread = Functional.Conv2d(x, weight, bias, stride, pad);
+        }
+        using (FftConvolution.Off()) other = Functional.Conv2d(x, weight, bias, stride, pad);
+        AssertDefiningSum(x, weight, bias, fft, stride, pad, (1, 1), 1);
+        Assert.Equal(fft.ToArray(), oneThread.ToArray());
+        Close.Values(other.Span, fft.Span, "transform against the other paths", 2e-5, 2e-5);
+        Assert.NotEqual(other.ToArray(), fft.ToArray()); // the transform path did run: its rounding differs
+    }
+
+    /// <summary>Finite differences through the transform path's forward (stride 2, two channels, three filters): the
+    /// gradients of the tap-by-tap backward are those of the function it computes.</summary>
+    [Fact]
+    public void TransformPathPassesFiniteDifferences()
+    {
+        var random = new RandomGenerator(9);
+        var x = Tensor.RandomNormal(random, [2, 2, 13, 11]);
+        var w = Tensor.RandomNormal(random, [3, 2, 7, 5], 0f, 0.3f);
+        var b = Tensor.RandomNormal(random, [3]);
+        using var force = FftConvolution.Force();
+        var check = GradientCheck.Compare(() => Functional.Conv2d(x, w, b, (2, 2), (3, 2)), [x, w, b],
+            epsilon: 1e-2);
+        Assert.True(check.Passed, $"error {check.MaxError:G3}× tolerance at {check.Where}");
+    }
+
+    /// <summary>The transform path is chosen by cost: for Deep Speech 2's first layer (41 × 11 filters, stride 2),
+    /// not for 3 × 3 filters, a dilated kernel or groups.</summary>
+    [Fact]
+    public void TransformPathIsChosenForLargeKernelsOnly()
+    {
+        static DirectConvolution.Shape Shape(int c, int h, int w, int kh, int kw, (int, int) stride, (int, int) pad,
+            (int, int) dilation)
+        {
+            int outH = (h + 2 * pad.Item1 - dilation.Item1 * (kh - 1) - 1) / stride.Item1 + 1;
+            int outW = (w + 2 * pad.Item2 - dilation.Item2 * (kw - 1) - 1) / stride.Item2 + 1;
+            return new(c, h, w, kh, kw, outH, outW, stride, pad, dilation);
+        }
+        bool vectors = System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
+        var speech = Shape(1, 161, 200, 41, 11, (2, 2), (20, 5), (1, 1));
+        var plan = FftConvolution.Choose(speech, 32, 32, 1);
+        Assert.Equal(vectors, plan is { TilesH: > 1 } or { TilesW: > 1 });
+        Assert.Null(FftConvolution.Choose(Shape(32, 40, 50, 3, 3, (1, 1), (1, 1), (1, 1)), 32, 64, 1));
+        // the speech model's own 9 × 5 layers and AlexNet's 11 × 11 stride-4 first layer run faster tap by tap
+        Assert.Null(FftConvolution.Choose(Shape(1, 80, 100, 9, 5, (2, 2), (4, 2), (1, 1)), 32, 32, 1));
+        Assert.Null(FftConvolution.Choose(Shape(3, 224, 224, 11, 11, (4, 4), (2, 2), (1, 1)), 8, 64, 1));
+        Assert.Null(FftConvolution.Choose(Shape(1, 161, 200, 41, 11, (2, 2), (20, 5), (2, 1)), 32, 32, 1));
+        Assert.Null(FftConvolution.Choose(speech with { Channels = 2 }, 32, 32, 2));
+        using (FftConvolution.Off()) Assert.Null(FftConvolution.Choose(speech, 32, 32, 1));
+    }
+
     [Theory]
     [InlineData(true, 0)]
     [InlineData(false, 1)]
