@@ -63,13 +63,18 @@ static class BenchCommand
         bench.Subcommands.Add(rnn);
 
         var convTiming = PeerTiming.Create("Timed runs per figure", seconds: 1.0);
+        var convRounds = new Option<int>("--rounds")
+        {
+            Description = "Alternating rounds of PyTorch and Recur (each figure the median of the rounds).",
+            DefaultValueFactory = _ => 3,
+        };
         var conv = new Command("conv",
             "Recur's convolutions and PyTorch's on a speech-sized 2-D and a WaveNet-sized 1-D shape.")
         {
-            convTiming.Threads, convTiming.Seconds, convTiming.Json, convTiming.Repeat,
+            convTiming.Threads, convTiming.Seconds, convTiming.Json, convTiming.Repeat, convRounds,
         };
         conv.SetAction(r => ConvBench.Run(r.GetValue(convTiming.Threads), r.GetValue(convTiming.Seconds),
-            r.GetValue(convTiming.Json), r.GetValue(convTiming.Repeat)));
+            r.GetValue(convTiming.Json), r.GetValue(convTiming.Repeat), r.GetValue(convRounds)));
         bench.Subcommands.Add(conv);
 
         var speechTiming = PeerTiming.Create("Timed steps", repeat: 10);

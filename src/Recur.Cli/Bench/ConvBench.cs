@@ -25,36 +25,60 @@ static class ConvBench
             [64], [64]),
     ];
 
-    public static int Run(int threads, double minSeconds, bool json, int repeat = 5)
+    /// <summary>
+    /// Times every configuration in <paramref name="rounds"/> alternating rounds of PyTorch and Recur, so that a
+    /// machine that speeds up or slows down over the minute the benchmark takes (a shared VM does both by a third)
+    /// moves both sides alike; each figure is the median of its rounds' medians.
+    /// </summary>
+    public static int Run(int threads, double minSeconds, bool json, int repeat = 5, int rounds = 3)
     {
-        var peer = PythonPeer.Run<PeerTimes[]>("conv.py", new
+        var peerRounds = new List<PeerTimes[]>();
+        var recurRounds = new List<(Timing Forward, Timing Train)[]>();
+        string? problem = null;
+        for (int round = 0; round < Math.Max(1, rounds); round++)
         {
-            configs = Configs.Select(c => new
+            if (problem == null)
             {
-                kind = c.Kind, input = c.Input, weight = c.Weight, stride = c.Stride, padding = c.Padding,
-                dilation = c.Dilation,
-            }),
-            min_seconds = minSeconds, threads, repeat,
-        }, threads, out string? problem);
-        if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
-        using var threadLimit = Parallelism.Limit(threads);
+                var peer = PythonPeer.Run<PeerTimes[]>("conv.py", new
+                {
+                    configs = Configs.Select(c => new
+                    {
+                        kind = c.Kind, input = c.Input, weight = c.Weight, stride = c.Stride, padding = c.Padding,
+                        dilation = c.Dilation,
+                    }),
+                    min_seconds = minSeconds, threads, repeat,
+                }, threads, out problem);
+                if (problem != null) Console.Error.WriteLine($"PyTorch peer unavailable: {problem}");
+                else peerRounds.Add(peer!);
+            }
+            using var threadLimit = Parallelism.Limit(threads);
+            recurRounds.Add([.. Configs.Select(c => Measure(c, minSeconds, repeat))]);
+        }
         var rows = new List<(string Config, string Pass, double Ms, string Spread, double? TorchMs,
             string? TorchSpread)>();
         for (int i = 0; i < Configs.Length; i++)
         {
-            var (forward, train) = Measure(Configs[i], minSeconds, repeat);
-            var p = peer?[i];
-            rows.Add((Configs[i].Label, "forward", forward.Median * 1e3, forward.Spread, p?.forward * 1e3,
-                p is null ? null : new Timing(p.forward, p.forward_min, p.forward_max, repeat).Spread));
-            rows.Add((Configs[i].Label, "forward+backward", train.Median * 1e3, train.Spread, p?.train * 1e3,
-                p is null ? null : new Timing(p.train, p.train_min, p.train_max, repeat).Spread));
+            var forward = Timing.Combine([.. recurRounds.Select(r => r[i].Forward)]);
+            var train = Timing.Combine([.. recurRounds.Select(r => r[i].Train)]);
+            Timing? peerForward = null, peerTrain = null;
+            if (peerRounds.Count > 0)
+            {
+                peerForward = Timing.Combine([.. peerRounds.Select(p => new Timing(p[i].forward, p[i].forward_min,
+                    p[i].forward_max, repeat))]);
+                peerTrain = Timing.Combine([.. peerRounds.Select(p => new Timing(p[i].train, p[i].train_min,
+                    p[i].train_max, repeat))]);
+            }
+            rows.Add((Configs[i].Label, "forward", forward.Median * 1e3, forward.Spread, peerForward?.Median * 1e3,
+                peerForward?.Spread));
+            rows.Add((Configs[i].Label, "forward+backward", train.Median * 1e3, train.Spread,
+                peerTrain?.Median * 1e3, peerTrain?.Spread));
         }
         string cpu = RnnBench.CpuModel();
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                cpu, isa = Gemm.BestIsa.ToString(), threads, repeat,
+                cpu, isa = Gemm.BestIsa.ToString(), threads, repeat, rounds,
                 rows = rows.Select(r => new
                 {
                     r.Config, r.Pass, recur_ms = r.Ms, recur_spread = r.Spread, torch_ms = r.TorchMs,
@@ -64,9 +88,8 @@ static class ConvBench
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().Title($"median of ≥ {repeat} runs after warm-up (spread: min/max); {Markup.Escape(
-            cpu)}, {Gemm.BestIsa}, "
-                + $"{threads} threads")
+        var table = new Table().Title($"median of {rounds} alternating rounds' medians of ≥ {repeat} runs after "
+                + $"warm-up (spread: min/max); {Markup.Escape(cpu)}, {Gemm.BestIsa}, {threads} threads")
             .AddColumns("configuration", "pass", "Recur ms", "spread", "PyTorch ms", "spread", "ratio");
         foreach (var r in rows)
             table.AddRow(r.Config, r.Pass, $"{r.Ms:F1}", r.Spread, r.TorchMs?.ToString("F1") ?? "n/a", r.TorchSpread

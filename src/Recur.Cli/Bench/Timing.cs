@@ -43,6 +43,16 @@ sealed record Timing(double Median, double Min, double Max, int Runs)
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
+    /// <summary>Rounds of the same measurement taken apart in time: the median of their medians, the smallest
+    /// minimum and the largest maximum.</summary>
+    public static Timing Combine(IReadOnlyList<Timing> rounds)
+    {
+        var medians = rounds.Select(r => r.Median).Order().ToArray();
+        double median = medians.Length % 2 == 1 ? medians[medians.Length / 2]
+            : (medians[medians.Length / 2 - 1] + medians[medians.Length / 2]) / 2;
+        return new Timing(median, rounds.Min(r => r.Min), rounds.Max(r => r.Max), rounds.Sum(r => r.Runs));
+    }
+
     /// <summary>The spread as "−a% / +b%" around the median.</summary>
     public string Spread => FormattableString.Invariant($"−{100 * (Median - Min) / Median:F0}% / +{100 * (
         Max - Median) / Median:F0}%");

@@ -44,4 +44,18 @@ public sealed class BenchCommandTests
         if (File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("cpu family")))
             Assert.Contains("family ", cpu);
     }
+
+    [Fact]
+    public void RoundsCombineAsTheMedianOfTheirMediansAndTheOuterSpread()
+    {
+        var rounds = new[]
+        {
+            new Recur.Cli.Bench.Timing(2.0, 1.5, 2.5, 5), new Recur.Cli.Bench.Timing(9.0, 1.9, 9.5, 5),
+            new Recur.Cli.Bench.Timing(3.0, 2.9, 3.1, 7),
+        };
+        Assert.Equal(new Recur.Cli.Bench.Timing(3.0, 1.5, 9.5, 17), Recur.Cli.Bench.Timing.Combine(rounds));
+        // an even number of rounds: the mean of the middle two medians (1, 2, 3, 9 → 2.5)
+        Assert.Equal(2.5, Recur.Cli.Bench.Timing.Combine([.. rounds, new Recur.Cli.Bench.Timing(1.0, 1.0, 1.0, 1)])
+            .Median);
+    }
 }
