@@ -312,21 +312,9 @@ public static partial class Functional
     {
         int batch = input.Size(0), planes = plan.Planes, units = plan.Pairs * planes, length = plan.PlaneLength;
         int itemLength = input.Length / batch, outLength = output.Length / batch;
-        var spectra = PinnedPool.Rent(checked((int)plan.SpectraLength));
+        var spectra = KernelSpectra(weight, plan);
         try
         {
-            ForEachRange(units, Math.Min(Parallelism.MaxThreads, units), (first, last) =>
-            {
-                var scratch = PinnedPool.Rent(length);
-                try
-                {
-                    fixed (float* w = weight.Span)
-                        for (int u = first; u < last; u++)
-                            FftConvolution.KernelSpectrum(plan, w, u / planes, u % planes,
-                                spectra.Pointer + (nint)u * length, scratch.Pointer);
-                }
-                finally { PinnedPool.Return(scratch); }
-            });
             ForEachRange(batch, Math.Min(Parallelism.MaxThreads, batch), (first, last) =>
             {
                 var scratch = PinnedPool.Rent(checked((int)plan.ScratchLength));
@@ -343,6 +331,91 @@ public static partial class Functional
             });
         }
         finally { PinnedPool.Return(spectra); }
+    }
+
+    /// <summary>The kernel spectra of every filter pair and polyphase plane (<see
+    /// cref="FftConvolution.KernelSpectrum"/>), split over the cores; the caller returns the buffer to the
+    /// pool.</summary>
+    static unsafe PinnedBuffer KernelSpectra(Tensor weight, FftConvolution.Plan plan)
+    {
+        int planes = plan.Planes, units = plan.Pairs * planes, length = plan.PlaneLength;
+        var spectra = PinnedPool.Rent(checked((int)plan.SpectraLength));
+        ForEachRange(units, Math.Min(Parallelism.MaxThreads, units), (first, last) =>
+        {
+            var scratch = PinnedPool.Rent(length);
+            try
+            {
+                fixed (float* w = weight.Span)
+                    for (int u = first; u < last; u++)
+                        FftConvolution.KernelSpectrum(plan, w, u / planes, u % planes,
+                            spectra.Pointer + (nint)u * length, scratch.Pointer);
+            }
+            finally { PinnedPool.Return(scratch); }
+        });
+        return spectra;
+    }
+
+    /// <summary>
+    /// The backward of <see cref="FftForward"/> through the transforms (<see cref="FftConvolution.BackwardItem"/>):
+    /// items split over the cores in fixed ranges, each worker gathering its own weight-gradient spectra, which are
+    /// added in worker order and turned into the weight gradient pair by pair and plane by plane.
+    /// </summary>
+    static unsafe void FftBackward(Tensor input, Tensor weight, Tensor grad, FftConvolution.Plan plan)
+    {
+        if (!input.RequiresGrad && !weight.RequiresGrad) return;
+        int batch = input.Size(0), planes = plan.Planes, units = plan.Pairs * planes, length = plan.PlaneLength;
+        int itemLength = input.Length / batch, outLength = grad.Length / batch, spectraLength = (int)plan.SpectraLength;
+        int workers = Math.Min(Parallelism.MaxThreads, batch);
+        var partial = weight.RequiresGrad ? new PinnedBuffer[workers] : null;
+        var spectra = KernelSpectra(weight, plan);
+        try
+        {
+            if (input.RequiresGrad) input.GradSpan(); // created before the workers add into disjoint items of it
+            ForEachRange(batch, workers, (worker, first, last) =>
+            {
+                float* sums = null;
+                if (partial != null)
+                {
+                    partial[worker] = PinnedPool.Rent(spectraLength);
+                    partial[worker].AsSpan(spectraLength).Clear();
+                    sums = partial[worker].Pointer;
+                }
+                var scratch = PinnedPool.Rent(checked((int)plan.BackwardScratchLength));
+                try
+                {
+                    fixed (float* x = input.Span)
+                    fixed (float* dy = grad.Span)
+                    fixed (float* dx = input.RequiresGrad ? input.GradSpan() : default)
+                        for (int b = first; b < last; b++)
+                            FftConvolution.BackwardItem(plan, x + (nint)b * itemLength, dy + (nint)b * outLength,
+                                spectra.Pointer, dx == null ? null : dx + (nint)b * itemLength, sums, scratch.Pointer);
+                }
+                finally { PinnedPool.Return(scratch); }
+            });
+            if (partial == null) return;
+            var total = partial[0].AsSpan(spectraLength);
+            for (int w = 1; w < workers; w++) TensorPrimitives.Add(total, partial[w].AsSpan(spectraLength), total);
+            weight.GradSpan();
+            ForEachRange(units, Math.Min(Parallelism.MaxThreads, units), (first, last) =>
+            {
+                var work = PinnedPool.Rent(length);
+                try
+                {
+                    fixed (float* dw = weight.GradSpan())
+                        for (int u = first; u < last; u++)
+                            FftConvolution.WeightGradient(plan, partial[0].Pointer + (nint)u * length, u / planes,
+                                u % planes, dw, work.Pointer);
+                }
+                finally { PinnedPool.Return(work); }
+            });
+        }
+        finally
+        {
+            PinnedPool.Return(spectra);
+            if (partial != null)
+                foreach (var buffer in partial)
+                    if (buffer != null) PinnedPool.Return(buffer);
+        }
     }
 
     /// <summary>
@@ -421,13 +494,27 @@ public static partial class Functional
         var output = Tensor.Uninitialized([batch, outChannels, outH, outW]); // each group's product overwrites it
         var shape = new DirectConvolution.Shape(channels, height, width, kh, kw, outH, outW, stride, (pad.Top,
             pad.Left), dilation);
-        if (FftConvolution.Choose(shape, batch, outChannels, groups) is { } plan)
-            FftForward(input, weight, bias, plan, output);
+        var plan = FftConvolution.Choose(shape, batch, outChannels, groups);
+        if (plan is { } fft) FftForward(input, weight, bias, fft, output);
         else if (DirectConvolution.Applies(outChannels, groups)) DirectForward(input, weight, bias, geometry, output);
         else
             GemmForward(input, weight, bias, geometry, groups, output);
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return Tensor.Result(output, inputs, grad =>
+        {
+            if (plan is { } fft) FftBackward(input, weight, grad, fft);
+            else GemmBackward(grad);
+            var dy = grad.Span;
+            if (bias is { RequiresGrad: true })
+            {
+                var db = bias.GradSpan();
+                for (int b = 0; b < batch; b++)
+                    for (int o = 0; o < outChannels; o++) db[o] += TensorPrimitives.Sum(dy.Slice((b * outChannels
+                        + o) * pixels, pixels));
+            }
+        });
+
+        void GemmBackward(Tensor grad)
         {
             int workers = Math.Min(Parallelism.MaxThreads, batch);
             // each range of items sums its own weight gradient; the partial sums are added in range order
@@ -473,15 +560,7 @@ public static partial class Functional
                 var dw = weight.GradSpan();
                 foreach (var part in partial) TensorPrimitives.Add(dw, part, dw);
             }
-            var dy = grad.Span;
-            if (bias is { RequiresGrad: true })
-            {
-                var db = bias.GradSpan();
-                for (int b = 0; b < batch; b++)
-                    for (int o = 0; o < outChannels; o++) db[o] += TensorPrimitives.Sum(dy.Slice((b * outChannels
-                        + o) * pixels, pixels));
-            }
-        });
+        }
     }
 
     /// <summary>

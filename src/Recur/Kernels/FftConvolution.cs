@@ -90,6 +90,10 @@ internal static unsafe class FftConvolution
             }
         }
 
+        /// <summary>Floats of one worker's scratch in the backward: one window's spectra of every plane, every pair's
+        /// output-gradient spectra, a sum and a transform buffer.</summary>
+        public long BackwardScratchLength => ((long)Planes + Pairs + 2) * PlaneLength;
+
         /// <summary>Floats of one worker's scratch: the spectra of a group of tiles, a product and a transform
         /// buffer.</summary>
         public long ScratchLength => ((long)GroupTiles * Planes + 2) * PlaneLength;
@@ -143,7 +147,7 @@ internal static unsafe class FftConvolution
             for (int n2 = 16; n2 <= 256; n2 *= 2)
             {
                 var plan = new Plan(s, filters, n1, n2);
-                if (plan.TileH < 1 || plan.TileW < 1 || plan.SpectraLength > (1L << 26)
+                if (plan.TileH < 1 || plan.TileW < 1 || plan.SpectraLength > (1L << 24)
                     || plan.ScratchLength > (1L << 24)) continue;
                 if (plan.ItemCost < bestCost) (best, bestCost) = (plan, plan.ItemCost);
             }
@@ -202,31 +206,9 @@ internal static unsafe class FftConvolution
             int count = Math.Min(group, tiles - first);
             for (int t = 0; t < count; t++)
             {
-                int tile = first + t, i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
+                int tile = first + t;
                 for (int plane = 0; plane < planes; plane++)
-                {
-                    // the window's rows i0 + i and columns j0 + j of polyphase plane (c, p, q): input row
-                    // (i0 + i)·s_h + p − top, column (j0 + j)·s_w + q − left, zero outside the input
-                    int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
-                    new Span<float>(work, length).Clear();
-                    float* channel = x + (nint)c * s.Height * s.Width;
-                    // window columns [from, to) fall inside the input row
-                    int left = j0 * sw + q - s.Pad.Left, from = left >= 0 ? 0 : (-left + sw - 1) / sw;
-                    int to = left >= s.Width ? 0 : Math.Min(n2, (s.Width - 1 - left) / sw + 1);
-                    for (int i = 0; i < n1 && from < to; i++)
-                    {
-                        int row = (i0 + i) * sh + p - s.Pad.Top;
-                        if ((uint)row >= (uint)s.Height) continue;
-                        float* source = channel + (nint)row * s.Width + left, line = work + i * (n2 + Padding);
-                        if (sw == 1)
-                            new ReadOnlySpan<float>(source + from, to - from).CopyTo(new Span<float>(line + from,
-                                to - from));
-                        else
-                            for (int j = from; j < to; j++) line[j] = source[j * sw];
-                    }
-                    float* spectrum = scratch + ((nint)t * planes + plane) * length;
-                    Forward(work, work + part, spectrum, spectrum + part, n1, n2);
-                }
+                    WindowSpectrum(plan, x, tile, plane, scratch + ((nint)t * planes + plane) * length, work);
             }
             for (int pair = 0; pair < plan.Pairs; pair++)
             {
@@ -247,6 +229,173 @@ internal static unsafe class FftConvolution
                             AddBias(source + i * (n2 + Padding), target + i * s.OutW, columns, b);
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The spectrum of one tile's window of polyphase plane (c, p, q) of an item: window row i, column j is input row
+    /// (i0 + i)·s_h + p − top, column (j0 + j)·s_w + q − left (zero outside the input). <paramref name="work"/> holds
+    /// one complex plane.
+    /// </summary>
+    static void WindowSpectrum(in Plan plan, float* x, int tile, int plane, float* spectrum, float* work)
+    {
+        var s = plan.Shape;
+        int n1 = plan.N1, n2 = plan.N2, part = plan.Part, sh = s.Stride.H, sw = s.Stride.W;
+        int i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
+        int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
+        new Span<float>(work, plan.PlaneLength).Clear();
+        float* channel = x + (nint)c * s.Height * s.Width;
+        // window columns [from, to) fall inside the input row
+        int left = j0 * sw + q - s.Pad.Left, from = left >= 0 ? 0 : (-left + sw - 1) / sw;
+        int to = left >= s.Width ? 0 : Math.Min(n2, (s.Width - 1 - left) / sw + 1);
+        for (int i = 0; i < n1 && from < to; i++)
+        {
+            int row = (i0 + i) * sh + p - s.Pad.Top;
+            if ((uint)row >= (uint)s.Height) continue;
+            float* source = channel + (nint)row * s.Width + left, line = work + i * (n2 + Padding);
+            if (sw == 1)
+                new ReadOnlySpan<float>(source + from, to - from).CopyTo(new Span<float>(line + from, to - from));
+            else
+                for (int j = from; j < to; j++) line[j] = source[j * sw];
+        }
+        Forward(work, work + part, spectrum, spectrum + part, n1, n2);
+    }
+
+    /// <summary>
+    /// The backward of one item through the transforms. For each tile, each filter pair's output gradient (two real
+    /// planes as one complex one, Z = DY₁ + i·DY₂) is transformed once; the input gradient of plane π is the real
+    /// part of the inverse of Σ_pairs Z·conj(V_π) (the imaginary part holds cross terms), added onto the input
+    /// positions the tile's window covers (overlap-add); the weight gradient's spectra gather X_π·conj(Z), whose
+    /// inverse is dW₁ − i·dW₂, in <paramref name="weightSpectra"/> (pair-major, as the kernel spectra) across tiles
+    /// and items. <paramref name="dx"/> or <paramref name="weightSpectra"/> may be null; <paramref name="scratch"/>
+    /// holds <see cref="Plan.BackwardScratchLength"/> floats.
+    /// </summary>
+    public static void BackwardItem(in Plan plan, float* x, float* dy, float* spectra, float* dx, float* weightSpectra,
+        float* scratch)
+    {
+        var s = plan.Shape;
+        int n1 = plan.N1, n2 = plan.N2, part = plan.Part, planes = plan.Planes, length = plan.PlaneLength;
+        int sh = s.Stride.H, sw = s.Stride.W, pairs = plan.Pairs, pixels = s.OutH * s.OutW;
+        float* window = scratch, gradients = window + (nint)planes * length, sum = gradients + (nint)pairs * length;
+        float* work = sum + length;
+        for (int tile = 0; tile < plan.TilesH * plan.TilesW; tile++)
+        {
+            int i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
+            int rows = Math.Min(plan.TileH, s.OutH - i0), columns = Math.Min(plan.TileW, s.OutW - j0);
+            for (int pair = 0; pair < pairs; pair++)
+            {
+                new Span<float>(work, length).Clear();
+                for (int half = 0; half < 2 && 2 * pair + half < plan.Filters; half++)
+                {
+                    float* source = dy + (nint)(2 * pair + half) * pixels + (nint)i0 * s.OutW + j0;
+                    for (int i = 0; i < rows; i++)
+                        new ReadOnlySpan<float>(source + i * s.OutW, columns).CopyTo(new Span<float>(work + half * part
+                            + i * (n2 + Padding), columns));
+                }
+                float* z = gradients + (nint)pair * length;
+                Forward(work, work + part, z, z + part, n1, n2);
+            }
+            if (dx != null)
+                for (int plane = 0; plane < planes; plane++)
+                {
+                    new Span<float>(sum, length).Clear();
+                    for (int pair = 0; pair < pairs; pair++)
+                        MultiplyConjugateAdd(gradients + (nint)pair * length, spectra + ((nint)pair * planes + plane)
+                            * length, part, n1, n2, sum);
+                    Inverse(sum, sum + part, work, work + part, n1, n2);
+                    AddWindow(plan, work, tile, plane, dx);
+                }
+            if (weightSpectra != null)
+                for (int plane = 0; plane < planes; plane++)
+                {
+                    WindowSpectrum(plan, x, tile, plane, window + (nint)plane * length, work);
+                    for (int pair = 0; pair < pairs; pair++)
+                        MultiplyConjugateAdd(window + (nint)plane * length, gradients + (nint)pair * length, part, n1,
+                            n2, weightSpectra + ((nint)pair * planes + plane) * length);
+                }
+        }
+    }
+
+    /// <summary>Adds the real part of a window ([N1][N2], natural order) of polyphase plane <paramref name="plane"/>
+    /// onto the input positions it covers in <paramref name="dx"/> (one item's [C, H, W]).</summary>
+    static void AddWindow(in Plan plan, float* window, int tile, int plane, float* dx)
+    {
+        var s = plan.Shape;
+        int n1 = plan.N1, n2 = plan.N2, sh = s.Stride.H, sw = s.Stride.W;
+        int i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
+        int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
+        float* channel = dx + (nint)c * s.Height * s.Width;
+        int left = j0 * sw + q - s.Pad.Left, from = left >= 0 ? 0 : (-left + sw - 1) / sw;
+        int to = left >= s.Width ? 0 : Math.Min(n2, (s.Width - 1 - left) / sw + 1);
+        for (int i = 0; i < n1 && from < to; i++)
+        {
+            int row = (i0 + i) * sh + p - s.Pad.Top;
+            if ((uint)row >= (uint)s.Height) continue;
+            float* target = channel + (nint)row * s.Width + left, line = window + i * (n2 + Padding);
+            if (sw == 1)
+            {
+                var into = new Span<float>(target + from, to - from);
+                TensorPrimitives.Add(into, new ReadOnlySpan<float>(line + from, to - from), into);
+            }
+            else
+                for (int j = from; j < to; j++) target[j * sw] += line[j];
+        }
+    }
+
+    /// <summary>
+    /// The weight gradient of one filter pair and polyphase plane from its gathered spectra (<see
+    /// cref="BackwardItem"/>; overwritten): the inverse is N1·N2·(dW₁ − i·dW₂) over the plane's taps, added into
+    /// <paramref name="dw"/> ([F, C, KH, KW]). <paramref name="work"/> holds one complex plane.
+    /// </summary>
+    public static void WeightGradient(in Plan plan, float* spectrum, int pair, int plane, float* dw, float* work)
+    {
+        var s = plan.Shape;
+        int n1 = plan.N1, n2 = plan.N2, part = plan.Part, sh = s.Stride.H, sw = s.Stride.W;
+        int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
+        Inverse(spectrum, spectrum + part, work, work + part, n1, n2);
+        float scale = 1f / (n1 * n2);
+        for (int half = 0; half < 2 && 2 * pair + half < plan.Filters; half++)
+        {
+            float* target = dw + ((nint)(2 * pair + half) * s.Channels + c) * s.KernelH * s.KernelW;
+            float sign = half == 0 ? scale : -scale;
+            for (int a = 0, i = p; i < s.KernelH; a++, i += sh)
+                for (int b = 0, j = q; j < s.KernelW; b++, j += sw)
+                    target[i * s.KernelW + j] += sign * work[half * part + a * (n2 + Padding) + b];
+        }
+    }
+
+    /// <summary>acc += a·conj(b) elementwise over complex planes [rows][columns] with padded rows.</summary>
+    static void MultiplyConjugateAdd(float* a, float* b, int part, int columns, int rows, float* acc)
+    {
+        for (int row = 0; row < rows; row++)
+        {
+            nint at = (nint)row * (columns + Padding);
+            int k = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; k <= columns - 16; k += 16)
+                {
+                    float* ap = a + at + k, bp = b + at + k, cp = acc + at + k;
+                    var ar = Vector512.Load(ap);
+                    var ai = Vector512.Load(ap + part);
+                    var br = Vector512.Load(bp);
+                    var bi = Vector512.Load(bp + part);
+                    var r = Vector512.FusedMultiplyAdd(ar, br, Vector512.Load(cp));
+                    var i = Vector512.FusedMultiplyAdd(ai, br, Vector512.Load(cp + part));
+                    Vector512.FusedMultiplyAdd(ai, bi, r).Store(cp);
+                    Vector512.FusedMultiplyAdd(-ar, bi, i).Store(cp + part);
+                }
+            for (; k < columns; k += 8)
+            {
+                float* ap = a + at + k, bp = b + at + k, cp = acc + at + k;
+                var ar = Vector256.Load(ap);
+                var ai = Vector256.Load(ap + part);
+                var br = Vector256.Load(bp);
+                var bi = Vector256.Load(bp + part);
+                var r = Vector256.FusedMultiplyAdd(ar, br, Vector256.Load(cp));
+                var i = Vector256.FusedMultiplyAdd(ai, br, Vector256.Load(cp + part));
+                Vector256.FusedMultiplyAdd(ai, bi, r).Store(cp);
+                Vector256.FusedMultiplyAdd(-ar, bi, i).Store(cp + part);
             }
         }
     }

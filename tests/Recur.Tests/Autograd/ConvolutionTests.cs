@@ -168,10 +168,28 @@ public sealed class ConvolutionTests
         Assert.Equal(fft.ToArray(), oneThread.ToArray());
         Close.Values(other.Span, fft.Span, "transform against the other paths", 2e-5, 2e-5);
         Assert.NotEqual(other.ToArray(), fft.ToArray()); // the transform path did run: its rounding differs
+        // the backward through the transforms against the tap-by-tap one; the input gradient has the same bits on
+        // one and two threads (the weight gradient's partial sums follow the split of the batch)
+        var upstream = Tensor.RandomNormal(random, fft.Shape.ToArray());
+        float[][] Gradients(bool transform, int threads)
+        {
+            using var path = transform ? FftConvolution.Force() : FftConvolution.Off();
+            using var limit = Parallelism.Limit(threads);
+            Tensor[] leaves = bias is null ? [x, weight] : [x, weight, bias];
+            foreach (var t in leaves) { t.RequiresGrad = true; t.Grad = null; }
+            (Functional.Conv2d(x, weight, bias, stride, pad) * upstream).Sum().Backward();
+            return [.. leaves.Select(t => t.Grad!.ToArray())];
+        }
+        var transformed = Gradients(true, 2);
+        var tapByTap = Gradients(false, 2);
+        for (int i = 0; i < transformed.Length; i++)
+            Close.Values(tapByTap[i], transformed[i], $"gradient of input {i}", 5e-5, 5e-5);
+        Assert.NotEqual(tapByTap[1], transformed[1]);
+        Assert.Equal(transformed[0], Gradients(true, 1)[0]);
     }
 
-    /// <summary>Finite differences through the transform path's forward (stride 2, two channels, three filters): the
-    /// gradients of the tap-by-tap backward are those of the function it computes.</summary>
+    /// <summary>Finite differences through the transform path, forward and backward (stride 2, two channels, three
+    /// filters).</summary>
     [Fact]
     public void TransformPathPassesFiniteDifferences()
     {
