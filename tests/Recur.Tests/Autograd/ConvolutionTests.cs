@@ -74,6 +74,18 @@ public sealed class ConvolutionTests
         if (b != null) Close.Values(Floats(c.GetProperty("bias_grad")), b.Grad!.Span, "bias gradient", 1e-5, 1e-5);
     }
 
+    /// <summary>Every 2-D fixture the transform path can serve (groups 1, no dilation), forced through it, against
+    /// PyTorch: output and every gradient.</summary>
+    [Theory]
+    [InlineData("conv2d_basic")]
+    [InlineData("conv2d_stride_pad")]
+    [InlineData("conv2d_large_kernel")]
+    public void TransformPathMatchesPyTorch(string name)
+    {
+        using var force = FftConvolution.Force();
+        MatchesPyTorch(name);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void GradientsMatchFiniteDifferences(string name)

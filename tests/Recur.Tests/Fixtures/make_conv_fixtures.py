@@ -59,6 +59,9 @@ cases = [
     case("avg_pool1d", "avg_pool1d", r(2, 3, 10), kernel_size=4, stride=3, padding=2),
     case("max_pool2d", "max_pool2d", r(2, 2, 7, 8), kernel_size=(3, 2), stride=(2, 2), padding=(1, 1)),
     case("avg_pool2d", "avg_pool2d", r(2, 2, 6, 7), kernel_size=(2, 3), stride=(2, 2), padding=(1, 1)),
+    # a large kernel with a stride, as Deep Speech 2's first layer: the shape Recur's Fourier-transform path serves
+    case("conv2d_large_kernel", "conv2d", r(2, 1, 41, 30), r(5, 1, 21, 7) * 0.2, r(5), stride=(2, 2),
+         padding=(10, 3)),
 ]
 
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_pytorch.json")
