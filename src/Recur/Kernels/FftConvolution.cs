@@ -139,7 +139,8 @@ internal static unsafe class FftConvolution
     public static Plan? Choose(in DirectConvolution.Shape s, int batch, int filters, int groups)
     {
         int m = mode.Value;
-        if (m == 1 || groups != 1 || s.Dilation != (1, 1) || !Vector256.IsHardwareAccelerated || filters < 1)
+        if (m == 1 || groups != 1 || s.Dilation != (1, 1) || !Vector256.IsHardwareAccelerated || filters < 1
+            || batch < 1)
             return null;
         Plan? best = null;
         double bestCost = double.MaxValue;
@@ -148,7 +149,7 @@ internal static unsafe class FftConvolution
             {
                 var plan = new Plan(s, filters, n1, n2);
                 if (plan.TileH < 1 || plan.TileW < 1 || plan.SpectraLength > (1L << 24)
-                    || plan.ScratchLength > (1L << 24)) continue;
+                    || plan.ScratchLength > (1L << 24) || plan.BackwardScratchLength > (1L << 24)) continue;
                 if (plan.ItemCost < bestCost) (best, bestCost) = (plan, plan.ItemCost);
             }
         if (best is not { } chosen || m == 2) return best;

@@ -238,6 +238,7 @@ public sealed class ConvolutionTests
         Assert.Null(FftConvolution.Choose(Shape(1, 161, 200, 41, 11, (2, 2), (20, 5), (2, 1)), 32, 32, 1));
         Assert.Null(FftConvolution.Choose(speech with { Channels = 2 }, 32, 32, 2));
         using (FftConvolution.Off()) Assert.Null(FftConvolution.Choose(speech, 32, 32, 1));
+        using (FftConvolution.Force()) Assert.Null(FftConvolution.Choose(speech, 0, 32, 1)); // an empty batch
     }
 
     [Theory]
