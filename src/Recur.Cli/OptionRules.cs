@@ -19,7 +19,7 @@ static class OptionRules
         "--ais-runs", "--neurons", "--samples", "--season", "--test-size", "--units", "--show", "--points", "--trials",
         "--probes", "--max-sweeps", "--ensemble", "--vocab-size", "--min-frequency", "--count", "--lr", "--seconds",
         "--time-limit", "--max-load", "--repeat", "--conv-layers", "--conv-channels", "--mels", "--utterances",
-            "--frames", "--damping", "--cg-iterations",
+            "--frames", "--damping", "--cg-iterations", "--rounds",
     ];
 
     static readonly HashSet<string> NonNegative =

@@ -310,8 +310,7 @@ public static partial class Functional
     /// </summary>
     static unsafe void FftForward(Tensor input, Tensor weight, Tensor? bias, FftConvolution.Plan plan, Tensor output)
     {
-        int batch = input.Size(0), planes = plan.Planes, units = plan.Pairs * planes, length = plan.PlaneLength;
-        int itemLength = input.Length / batch, outLength = output.Length / batch;
+        int batch = input.Size(0), itemLength = input.Length / batch, outLength = output.Length / batch;
         var spectra = KernelSpectra(weight, plan);
         try
         {

@@ -6,6 +6,17 @@ namespace Recur.Tests.Cli;
 [Collection("cli")]
 public sealed class BenchCommandTests
 {
+    [Fact]
+    public void ConvRefusesZeroRoundsBeforeTimingAnything()
+    {
+        var error = new StringWriter();
+        var previous = Console.Error;
+        Console.SetError(error);
+        try { Assert.Equal(2, RecurCommand.Run("bench", "conv", "--rounds", "0")); }
+        finally { Console.SetError(previous); }
+        Assert.True(error.ToString().Contains("--rounds must be a positive number"), $"stderr: [{error}]");
+    }
+
     [Theory]
     [InlineData("--tokens", "0")]
     [InlineData("--hidden", "0")]
