@@ -215,6 +215,37 @@ public sealed class ConvolutionTests
         Assert.True(check.Passed, $"error {check.MaxError:G3}× tolerance at {check.Where}");
     }
 
+    /// <summary>The transform path's backward when only the input or only the weight needs a gradient, and when
+    /// gradients accumulate over two passes: the same as the tap-by-tap backward.</summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void TransformBackwardServesEitherGradientAndAccumulates(bool inputGrad, bool weightGrad)
+    {
+        var random = new RandomGenerator(21);
+        var x = Tensor.RandomNormal(random, [3, 2, 30, 17]);
+        var w = Tensor.RandomNormal(random, [5, 2, 11, 6], 0f, 0.2f);
+        var upstream = Tensor.RandomNormal(random, [3, 5, 11, 8]);
+        (float[]? X, float[]? W) Run(bool transform)
+        {
+            using var path = transform ? FftConvolution.Force() : FftConvolution.Off();
+            x.Grad = null;
+            w.Grad = null;
+            x.RequiresGrad = inputGrad;
+            w.RequiresGrad = weightGrad;
+            for (int pass = 0; pass < 2; pass++)
+                (Functional.Conv2d(x, w, null, (2, 2), (1, 2)) * upstream).Sum().Backward();
+            return (x.Grad?.ToArray(), w.Grad?.ToArray());
+        }
+        var (fx, fw) = Run(true);
+        var (gx, gw) = Run(false);
+        Assert.Equal(inputGrad, fx != null);
+        Assert.Equal(weightGrad, fw != null);
+        if (inputGrad) Close.Values(gx, fx, "input gradient", 1e-4, 1e-4);
+        if (weightGrad) Close.Values(gw, fw, "weight gradient", 1e-4, 1e-4);
+    }
+
     /// <summary>The transform path is chosen by cost: for Deep Speech 2's first layer (41 × 11 filters, stride 2),
     /// not for 3 × 3 filters, a dilated kernel or groups.</summary>
     [Fact]
