@@ -421,12 +421,11 @@ public static partial class Functional
     /// The forward product by <see cref="DirectConvolution"/>: the output rows of all items are split over the cores
     /// in fixed contiguous ranges, each worker with its own zero-margined copy of the item it is on.
     /// </summary>
-    static unsafe void DirectForward(Tensor input, Tensor weight, Tensor? bias, ConvGeometry g, Tensor output)
+    static unsafe void DirectForward(Tensor input, Tensor weight, Tensor? bias, DirectConvolution.Shape shape,
+        Tensor output)
     {
-        var shape = new DirectConvolution.Shape(g.Channels, g.Height, g.Width, g.KernelH, g.KernelW, g.OutH, g.OutW,
-            g.Stride, g.Pad, g.Dilation);
-        int batch = input.Size(0), filters = weight.Size(0), taps = shape.Taps;
-        int itemLength = g.Channels * g.Height * g.Width, pixels = g.OutH * g.OutW, units = batch * g.OutH;
+        int batch = input.Size(0), filters = weight.Size(0), taps = shape.Taps, outH = shape.OutH;
+        int itemLength = shape.Channels * shape.Height * shape.Width, pixels = outH * shape.OutW, units = batch * outH;
         var packed = PinnedPool.Rent(filters * taps);
         var offsets = DirectConvolution.TapOffsets(shape);
         try
@@ -444,7 +443,7 @@ public static partial class Functional
                         int item = -1;
                         for (int unit = first; unit < last; unit++)
                         {
-                            int b = unit / g.OutH;
+                            int b = unit / outH;
                             if (b != item)
                             {
                                 DirectConvolution.Pad(shape, input.Span.Slice(b * itemLength, itemLength),
@@ -452,7 +451,7 @@ public static partial class Functional
                                 item = b;
                             }
                             DirectConvolution.Row(shape, padded.Pointer, tapOffsets, packed.Pointer, filters,
-                                bias is null ? null : biasValues, y + (nint)b * filters * pixels, unit % g.OutH);
+                                bias is null ? null : biasValues, y + (nint)b * filters * pixels, unit % outH);
                         }
                     }
                 }
@@ -495,7 +494,7 @@ public static partial class Functional
             pad.Left), dilation);
         var plan = FftConvolution.Choose(shape, batch, outChannels, groups);
         if (plan is { } fft) FftForward(input, weight, bias, fft, output);
-        else if (DirectConvolution.Applies(outChannels, groups)) DirectForward(input, weight, bias, geometry, output);
+        else if (DirectConvolution.Applies(outChannels, groups)) DirectForward(input, weight, bias, shape, output);
         else
             GemmForward(input, weight, bias, geometry, groups, output);
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
@@ -571,13 +570,9 @@ public static partial class Functional
 
     /// <summary>As the other overload, with the worker's index (0 to <paramref name="workers"/> − 1) first, for
     /// per-worker partial sums.</summary>
-    static void ForEachRange(int count, int workers, Action<int, int, int> body)
-    {
-        if (workers <= 1) { body(0, 0, count); return; }
+    static void ForEachRange(int count, int workers, Action<int, int, int> body) =>
         // the kernel workers, not the thread pool: a convolution of a small layer takes less than a wake-up
-        WorkerPool.Shared.For(workers,
-            w => body(w, (int)((long)w * count / workers), (int)((long)(w + 1) * count / workers)));
-    }
+        WorkerPool.Shared.ForRanges(count, workers, body);
 
     /// <summary>
     /// The im2col matrix of one item as an implicit GEMM operand: row (c, i, j), column (oh, ow) holds

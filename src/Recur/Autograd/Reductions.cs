@@ -49,14 +49,11 @@ public sealed partial class Tensor
     {
         int chunks = (length + SumChunk - 1) / SumChunk;
         int workers = Math.Min(Kernels.Parallelism.MaxThreads, chunks / ParallelChunks);
-        void Range(int first, int last)
+        Kernels.WorkerPool.Shared.ForRanges(chunks, workers, (_, first, last) =>
         {
             for (int c = first; c < last; c++)
                 body(c * SumChunk, Math.Min(SumChunk, length - c * SumChunk));
-        }
-        if (workers <= 1) { Range(0, chunks); return; }
-        Kernels.WorkerPool.Shared.For(workers,
-            w => Range((int)((long)w * chunks / workers), (int)((long)(w + 1) * chunks / workers)));
+        });
     }
 
     /// <summary>Mean of all elements (a rank-0 tensor).</summary>

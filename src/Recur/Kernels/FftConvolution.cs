@@ -65,6 +65,34 @@ internal static unsafe class FftConvolution
         /// <summary>Tiles across the output.</summary>
         public int TilesW => (Shape.OutW + TileW - 1) / TileW;
 
+        /// <summary>Channel c and phase (p, q) of polyphase plane <paramref name="plane"/>: its rows p, p + s_h, …
+        /// and columns q, q + s_w, … of channel c.</summary>
+        public (int C, int P, int Q) Phase(int plane)
+        {
+            int sh = Shape.Stride.H, sw = Shape.Stride.W;
+            return (plane / (sh * sw), plane / sw % sh, plane % sw);
+        }
+
+        /// <summary>The first output row and column of tile <paramref name="tile"/> (row-major over the tiles), which
+        /// are also its window's first row and column in every polyphase plane.</summary>
+        public (int I0, int J0) Origin(int tile) => (tile / TilesW * TileH, tile % TilesW * TileW);
+
+        /// <summary>
+        /// Where tile <paramref name="tile"/>'s window of polyphase plane <paramref name="plane"/> lies in the input:
+        /// its channel, the input row of window row 0 (window row i is <see cref="Window.Row"/> + i·s_h, outside the
+        /// input when not in [0, H)), the input column of window column 0 (column j is that + j·s_w), and the window
+        /// columns [From, To) that fall inside the input.
+        /// </summary>
+        public Window WindowOf(int tile, int plane)
+        {
+            var s = Shape;
+            var (c, p, q) = Phase(plane);
+            var (i0, j0) = Origin(tile);
+            int sw = s.Stride.W, left = j0 * sw + q - s.Pad.Left, from = left >= 0 ? 0 : (-left + sw - 1) / sw;
+            int to = left >= s.Width ? 0 : Math.Min(N2, (s.Width - 1 - left) / sw + 1);
+            return new Window(c, i0 * s.Stride.H + p - s.Pad.Top, left, from, Math.Max(from, to));
+        }
+
         /// <summary>
         /// Floats of one part (real or imaginary) of a complex plane, [N1][N2] or [N2][N1] with rows <see
         /// cref="Padding"/> floats longer than the transform and a line between the parts: strides of powers of two
@@ -122,6 +150,9 @@ internal static unsafe class FftConvolution
             * (4L * Planes * PlaneLength > (1 << 19) ? 3 : 1);
     }
 
+    /// <summary>A window's place in the input (<see cref="Plan.WindowOf"/>).</summary>
+    public readonly record struct Window(int Channel, int Row, int Left, int From, int To);
+
     /// <summary>Time of an operation of the products against one of the transforms (measured on Zen 5).</summary>
     const double ProductWeight = 2.7;
 
@@ -168,7 +199,7 @@ internal static unsafe class FftConvolution
     {
         var s = plan.Shape;
         int n1 = plan.N1, n2 = plan.N2, part = plan.Part, sh = s.Stride.H, sw = s.Stride.W;
-        int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
+        var (c, p, q) = plan.Phase(plane);
         float* re = scratch, im = scratch + part;
         new Span<float>(scratch, 2 * part).Clear();
         for (int half = 0; half < 2; half++)
@@ -199,7 +230,7 @@ internal static unsafe class FftConvolution
     {
         var s = plan.Shape;
         int n1 = plan.N1, n2 = plan.N2, part = plan.Part, planes = plan.Planes, length = plan.PlaneLength;
-        int sh = s.Stride.H, sw = s.Stride.W, tiles = plan.TilesH * plan.TilesW, group = plan.GroupTiles;
+        int tiles = plan.TilesH * plan.TilesW, group = plan.GroupTiles;
         float* product = scratch + (nint)group * planes * length, work = product + length;
         int pixels = s.OutH * s.OutW;
         for (int first = 0; first < tiles; first += group)
@@ -218,7 +249,7 @@ internal static unsafe class FftConvolution
                 {
                     Products(scratch + (nint)t * planes * length, pairSpectra, planes, part, n1, n2, product);
                     Inverse(product, product + part, work, work + part, n1, n2);
-                    int tile = first + t, i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
+                    var (i0, j0) = plan.Origin(first + t);
                     int rows = Math.Min(plan.TileH, s.OutH - i0), columns = Math.Min(plan.TileW, s.OutW - j0);
                     for (int half = 0; half < 2; half++)
                     {
@@ -243,22 +274,18 @@ internal static unsafe class FftConvolution
     {
         var s = plan.Shape;
         int n1 = plan.N1, n2 = plan.N2, part = plan.Part, sh = s.Stride.H, sw = s.Stride.W;
-        int i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
-        int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
+        var w = plan.WindowOf(tile, plane);
         new Span<float>(work, plan.PlaneLength).Clear();
-        float* channel = x + (nint)c * s.Height * s.Width;
-        // window columns [from, to) fall inside the input row
-        int left = j0 * sw + q - s.Pad.Left, from = left >= 0 ? 0 : (-left + sw - 1) / sw;
-        int to = left >= s.Width ? 0 : Math.Min(n2, (s.Width - 1 - left) / sw + 1);
-        for (int i = 0; i < n1 && from < to; i++)
+        float* channel = x + (nint)w.Channel * s.Height * s.Width;
+        for (int i = 0, row = w.Row; i < n1 && w.From < w.To; i++, row += sh)
         {
-            int row = (i0 + i) * sh + p - s.Pad.Top;
             if ((uint)row >= (uint)s.Height) continue;
-            float* source = channel + (nint)row * s.Width + left, line = work + i * (n2 + Padding);
+            float* source = channel + (nint)row * s.Width + w.Left, line = work + i * (n2 + Padding);
             if (sw == 1)
-                new ReadOnlySpan<float>(source + from, to - from).CopyTo(new Span<float>(line + from, to - from));
+                new ReadOnlySpan<float>(source + w.From, w.To - w.From).CopyTo(new Span<float>(line + w.From,
+                    w.To - w.From));
             else
-                for (int j = from; j < to; j++) line[j] = source[j * sw];
+                for (int j = w.From; j < w.To; j++) line[j] = source[j * sw];
         }
         Forward(work, work + part, spectrum, spectrum + part, n1, n2);
     }
@@ -277,12 +304,12 @@ internal static unsafe class FftConvolution
     {
         var s = plan.Shape;
         int n1 = plan.N1, n2 = plan.N2, part = plan.Part, planes = plan.Planes, length = plan.PlaneLength;
-        int sh = s.Stride.H, sw = s.Stride.W, pairs = plan.Pairs, pixels = s.OutH * s.OutW;
+        int pairs = plan.Pairs, pixels = s.OutH * s.OutW;
         float* window = scratch, gradients = window + (nint)planes * length, sum = gradients + (nint)pairs * length;
         float* work = sum + length;
         for (int tile = 0; tile < plan.TilesH * plan.TilesW; tile++)
         {
-            int i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
+            var (i0, j0) = plan.Origin(tile);
             int rows = Math.Min(plan.TileH, s.OutH - i0), columns = Math.Min(plan.TileW, s.OutW - j0);
             for (int pair = 0; pair < pairs; pair++)
             {
@@ -324,23 +351,19 @@ internal static unsafe class FftConvolution
     {
         var s = plan.Shape;
         int n1 = plan.N1, n2 = plan.N2, sh = s.Stride.H, sw = s.Stride.W;
-        int i0 = tile / plan.TilesW * plan.TileH, j0 = tile % plan.TilesW * plan.TileW;
-        int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
-        float* channel = dx + (nint)c * s.Height * s.Width;
-        int left = j0 * sw + q - s.Pad.Left, from = left >= 0 ? 0 : (-left + sw - 1) / sw;
-        int to = left >= s.Width ? 0 : Math.Min(n2, (s.Width - 1 - left) / sw + 1);
-        for (int i = 0; i < n1 && from < to; i++)
+        var w = plan.WindowOf(tile, plane);
+        float* channel = dx + (nint)w.Channel * s.Height * s.Width;
+        for (int i = 0, row = w.Row; i < n1 && w.From < w.To; i++, row += sh)
         {
-            int row = (i0 + i) * sh + p - s.Pad.Top;
             if ((uint)row >= (uint)s.Height) continue;
-            float* target = channel + (nint)row * s.Width + left, line = window + i * (n2 + Padding);
+            float* target = channel + (nint)row * s.Width + w.Left, line = window + i * (n2 + Padding);
             if (sw == 1)
             {
-                var into = new Span<float>(target + from, to - from);
-                TensorPrimitives.Add(into, new ReadOnlySpan<float>(line + from, to - from), into);
+                var into = new Span<float>(target + w.From, w.To - w.From);
+                TensorPrimitives.Add(into, new ReadOnlySpan<float>(line + w.From, w.To - w.From), into);
             }
             else
-                for (int j = from; j < to; j++) target[j * sw] += line[j];
+                for (int j = w.From; j < w.To; j++) target[j * sw] += line[j];
         }
     }
 
@@ -353,7 +376,7 @@ internal static unsafe class FftConvolution
     {
         var s = plan.Shape;
         int n1 = plan.N1, n2 = plan.N2, part = plan.Part, sh = s.Stride.H, sw = s.Stride.W;
-        int c = plane / (sh * sw), p = plane / sw % sh, q = plane % sw;
+        var (c, p, q) = plan.Phase(plane);
         Inverse(spectrum, spectrum + part, work, work + part, n1, n2);
         float scale = 1f / (n1 * n2);
         for (int half = 0; half < 2 && 2 * pair + half < plan.Filters; half++)
@@ -420,7 +443,7 @@ internal static unsafe class FftConvolution
     /// (overwritten) into (<paramref name="outRe"/>, <paramref name="outIm"/>) [N2][N1], both axes in bit-reversed
     /// order; rows are <see cref="Padding"/> floats longer than the transform.
     /// </summary>
-    internal static void Forward(float* re, float* im, float* outRe, float* outIm, int n1, int n2)
+    static void Forward(float* re, float* im, float* outRe, float* outIm, int n1, int n2)
     {
         ColumnsForward(re, im, n1, n2);
         Transpose(re, outRe, n1, n2);
@@ -429,14 +452,14 @@ internal static unsafe class FftConvolution
     }
 
     /// <summary>Floats a row of a plane has beyond the transform's length.</summary>
-    internal const int Padding = 16;
+    const int Padding = 16;
 
     /// <summary>
     /// The inverse of <see cref="Forward"/> without the 1/(N1·N2) factor: (<paramref name="re"/>, <paramref
     /// name="im"/>) [N2][N1] in bit-reversed order (overwritten) into (<paramref name="outRe"/>, <paramref
     /// name="outIm"/>) [N1][N2] in natural order.
     /// </summary>
-    internal static void Inverse(float* re, float* im, float* outRe, float* outIm, int n1, int n2)
+    static void Inverse(float* re, float* im, float* outRe, float* outIm, int n1, int n2)
     {
         ColumnsInverse(re, im, n2, n1);
         Transpose(re, outRe, n2, n1);
@@ -680,7 +703,7 @@ internal static unsafe class FftConvolution
     /// <paramref name="planes"/> complex planes of <paramref name="part"/> floats a part, [<paramref name="rows"/>]
     /// [<paramref name="columns"/>] each with padded rows; the sums stay in registers over the planes.
     /// </summary>
-    internal static void Products(float* x, float* v, int planes, int part, int columns, int rows, float* z)
+    static void Products(float* x, float* v, int planes, int part, int columns, int rows, float* z)
     {
         nint length = 2 * (nint)part;
         for (int row = 0; row < rows; row++)
@@ -743,7 +766,7 @@ internal static unsafe class FftConvolution
 
     /// <summary>[rows][columns] → [columns][rows], rows <see cref="Padding"/> floats longer on both sides, in 8 × 8
     /// blocks of AVX shuffles when both are multiples of 8.</summary>
-    internal static void Transpose(float* source, float* target, int rows, int columns)
+    static void Transpose(float* source, float* target, int rows, int columns)
     {
         int sourceStride = columns + Padding, targetStride = rows + Padding;
         if (!Avx.IsSupported || rows % 8 != 0 || columns % 8 != 0)

@@ -125,8 +125,7 @@ internal readonly struct Avx512Kernel : IGemmMicroKernel
     /// <summary>Rows 0 to <paramref name="tileRows"/> − 1 of <see cref="Run"/> (4 or 8): the same loads of B,
     /// broadcasts of A (panel stride still 12) and FMAs in the same order, for that share of the work.</summary>
     public static unsafe void RunPartial(int tileRows, int kc, float* pa, float* pb, float* c, nint ldc,
-        bool accumulate, float* bias,
-        float* rowBias)
+        bool accumulate, float* bias, float* rowBias)
     {
         if (tileRows == 8) Run8(kc, pa, pb, c, ldc, accumulate, bias, rowBias);
         else Run4(kc, pa, pb, c, ldc, accumulate, bias, rowBias);

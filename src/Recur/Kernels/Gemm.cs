@@ -299,7 +299,7 @@ public static class Gemm
             }
         }
         if (t == 1) { Columns(0, p.N); return; }
-        WorkerPool.Shared.For(t, s => Columns((int)((long)p.N * s / t), (int)((long)p.N * (s + 1) / t)));
+        WorkerPool.Shared.ForRanges(p.N, t, (_, first, last) => Columns(first, last));
     }
 
     /// <summary>A dot product in a fixed order (four vector accumulators, then the tail), independent of

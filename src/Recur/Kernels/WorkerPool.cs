@@ -55,6 +55,17 @@ internal sealed class WorkerPool
     }
 
     /// <summary>
+    /// Splits [0, <paramref name="count"/>) into <paramref name="parts"/> fixed contiguous ranges (the same split on
+    /// every call) and runs <paramref name="body"/>(part, first, last) for each, in parallel through <see cref="For"/>;
+    /// on the calling thread alone when there is one part.
+    /// </summary>
+    public void ForRanges(int count, int parts, Action<int, int, int> body)
+    {
+        if (parts <= 1) { body(0, 0, count); return; }
+        For(parts, w => body(w, (int)((long)w * count / parts), (int)((long)(w + 1) * count / parts)));
+    }
+
+    /// <summary>
     /// Runs <paramref name="body"/>(0 .. count−1) at the same time, each index on its own thread (index 0 on the
     /// calling thread), so the bodies may wait for one another — a barrier at every step of a sequence. Returns false
     /// without running anything when the pool cannot promise that: it is busy, the caller is inside a job, the pool
